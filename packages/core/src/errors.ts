@@ -1,0 +1,194 @@
+const errorMarker = Symbol.for('arden.error');
+
+function hasMarker(value: unknown, marker: symbol): boolean {
+  return (
+    value != null &&
+    typeof value === 'object' &&
+    marker in value &&
+    (value as Record<symbol, unknown>)[marker] === true
+  );
+}
+
+/**
+ * Base class of every error Arden throws.
+ *
+ * Use `ArdenError.isInstance(error)` rather than `instanceof`: two installed copies of
+ * `@arden/core` (a common result of nested dependencies) still recognise each other's errors.
+ */
+export class ArdenError extends Error {
+  protected readonly [errorMarker] = true;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ArdenError';
+  }
+
+  /** True when `error` is an Arden error from any installed copy of `@arden/core`. */
+  static isInstance(error: unknown): error is ArdenError {
+    return hasMarker(error, errorMarker);
+  }
+}
+
+const configurationMarker = Symbol.for('arden.error.configuration');
+
+/** The caller's setup is wrong (a missing key, an option out of range); `option` names it. */
+export class ConfigurationError extends ArdenError {
+  protected readonly [configurationMarker] = true;
+  /** The option (or environment variable) that is wrong. */
+  readonly option: string | undefined;
+
+  constructor(message: string, options?: { option?: string; cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigurationError';
+    this.option = options?.option;
+  }
+
+  static override isInstance(error: unknown): error is ConfigurationError {
+    return hasMarker(error, configurationMarker);
+  }
+}
+
+const policyDeniedMarker = Symbol.for('arden.error.policy-denied');
+
+/** Why a tool call was refused: a policy blocked it, or an approver denied it (or it expired). */
+export type DenialReason = 'blocked' | 'denied';
+
+/**
+ * The tool call was refused, so its body never ran: a policy blocked it outright, or it was
+ * held for approval and a human denied it (or the approval expired).
+ */
+export class PolicyDeniedError extends ArdenError {
+  protected readonly [policyDeniedMarker] = true;
+  readonly toolName: string;
+  readonly actionId: string | undefined;
+  /** `'blocked'` by a policy, or `'denied'` by an approver or by expiry. */
+  readonly reason: DenialReason;
+  /** The approver's notes, or the server's explanation. */
+  readonly notes: string | undefined;
+
+  constructor(options: {
+    toolName: string;
+    actionId?: string | undefined;
+    reason: DenialReason;
+    notes?: string | undefined;
+    message?: string;
+  }) {
+    const detail = options.notes ? `: ${options.notes}` : '';
+    super(
+      options.message ??
+        (options.reason === 'blocked'
+          ? `Tool "${options.toolName}" was blocked by policy${detail}`
+          : `Tool "${options.toolName}" was denied${detail}`),
+    );
+    this.name = 'PolicyDeniedError';
+    this.toolName = options.toolName;
+    this.actionId = options.actionId;
+    this.reason = options.reason;
+    this.notes = options.notes;
+  }
+
+  static override isInstance(error: unknown): error is PolicyDeniedError {
+    return hasMarker(error, policyDeniedMarker);
+  }
+}
+
+const approvalTimeoutMarker = Symbol.for('arden.error.approval-timeout');
+
+/** Nobody approved or denied the call within `maxWaitMs`; the tool body did not run. */
+export class ApprovalTimeoutError extends ArdenError {
+  protected readonly [approvalTimeoutMarker] = true;
+  readonly toolName: string;
+  readonly actionId: string;
+  readonly timeoutMs: number;
+
+  constructor(options: { toolName: string; actionId: string; timeoutMs: number }) {
+    super(
+      `No decision on tool "${options.toolName}" (action ${options.actionId}) within ${options.timeoutMs} ms. ` +
+        'The tool did not run. Approve it sooner, or raise maxWaitMs in configure().',
+    );
+    this.name = 'ApprovalTimeoutError';
+    this.toolName = options.toolName;
+    this.actionId = options.actionId;
+    this.timeoutMs = options.timeoutMs;
+  }
+
+  static override isInstance(error: unknown): error is ApprovalTimeoutError {
+    return hasMarker(error, approvalTimeoutMarker);
+  }
+}
+
+const apiMarker = Symbol.for('arden.error.api');
+
+/**
+ * The Arden server answered with an error. `statusCode` says which; `isRetryable` is true for
+ * server faults (5xx, 429) and false for the caller's mistakes (a bad key, a malformed request).
+ */
+export class ArdenApiError extends ArdenError {
+  protected readonly [apiMarker] = true;
+  readonly statusCode: number;
+  readonly isRetryable: boolean;
+  readonly path: string;
+
+  constructor(options: { statusCode: number; path: string; detail?: string; cause?: unknown }) {
+    const hint =
+      options.statusCode === 401
+        ? ' Check ARDEN_API_KEY (or the apiKey passed to configure()): keys start with arden_test_ or arden_live_.'
+        : options.statusCode === 403
+          ? ' This key may not do that: agent keys read only their own agent and environment.'
+          : '';
+    super(
+      `Arden server answered ${options.statusCode} to ${options.path}${options.detail ? `: ${options.detail}` : ''}.${hint}`,
+      { cause: options.cause },
+    );
+    this.name = 'ArdenApiError';
+    this.statusCode = options.statusCode;
+    this.path = options.path;
+    this.isRetryable = options.statusCode >= 500 || options.statusCode === 429;
+  }
+
+  static override isInstance(error: unknown): error is ArdenApiError {
+    return hasMarker(error, apiMarker);
+  }
+}
+
+const unavailableMarker = Symbol.for('arden.error.unavailable');
+
+/**
+ * Arden could not be reached (network error, timeout, or server errors after every retry), so
+ * it could not decide. With `onUnavailable: 'block'` (the default) the tool does not run and
+ * this error is thrown.
+ */
+export class ArdenUnavailableError extends ArdenError {
+  protected readonly [unavailableMarker] = true;
+  readonly toolName: string | undefined;
+  readonly isRetryable = true;
+
+  constructor(options: { message: string; toolName?: string; cause?: unknown }) {
+    super(options.message, { cause: options.cause });
+    this.name = 'ArdenUnavailableError';
+    this.toolName = options.toolName;
+  }
+
+  static override isInstance(error: unknown): error is ArdenUnavailableError {
+    return hasMarker(error, unavailableMarker);
+  }
+}
+
+const webhookMarker = Symbol.for('arden.error.webhook');
+
+/** A webhook delivery failed verification (missing headers, bad signature, stale timestamp). */
+export class WebhookVerificationError extends ArdenError {
+  protected readonly [webhookMarker] = true;
+  /** The HTTP status a receiver should answer with (400 for a malformed body, else 401). */
+  readonly statusCode: number;
+
+  constructor(message: string, statusCode = 401) {
+    super(message);
+    this.name = 'WebhookVerificationError';
+    this.statusCode = statusCode;
+  }
+
+  static override isInstance(error: unknown): error is WebhookVerificationError {
+    return hasMarker(error, webhookMarker);
+  }
+}

@@ -1,0 +1,225 @@
+import { ArdenApiError, ArdenUnavailableError } from './errors';
+import type { ResolvedOptions } from './options';
+import { getBuiltin, sleep } from './runtime';
+import { version } from './version';
+
+interface TransportRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  timeoutMs: number;
+}
+
+interface TransportResponse {
+  status: number;
+  header(name: string): string | undefined;
+  text: string;
+}
+
+type Transport = ((request: TransportRequest) => Promise<TransportResponse>) & {
+  close?: () => void;
+};
+
+class TimeoutError extends Error {}
+
+function fetchTransport(fetchImplementation: typeof globalThis.fetch): Transport {
+  return async (request) => {
+    const response = await fetchImplementation(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body ?? null,
+      signal: AbortSignal.timeout(request.timeoutMs),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      header: (name) => response.headers.get(name) ?? undefined,
+      text,
+    };
+  };
+}
+
+interface NodeHttpModule {
+  Agent: new (options: Record<string, unknown>) => { destroy(): void };
+  request(
+    url: URL,
+    options: Record<string, unknown>,
+    callback: (response: NodeResponse) => void,
+  ): NodeRequest;
+}
+interface NodeResponse {
+  statusCode?: number;
+  headers: Record<string, string | string[] | undefined>;
+  setEncoding(encoding: string): void;
+  on(event: string, listener: (...args: any[]) => void): void;
+}
+interface NodeRequest {
+  on(event: string, listener: (...args: any[]) => void): void;
+  setTimeout(milliseconds: number, callback: () => void): void;
+  destroy(error?: Error): void;
+  end(body?: string): void;
+}
+
+// On Node, a keep-alive `node:http` agent: a round trip costs less than half of `fetch`'s
+// (measured in bench/), which matters because every tool call pays it.
+function nodeTransport(apiUrl: string): Transport | undefined {
+  const isHttps = apiUrl.startsWith('https:');
+  const module = getBuiltin<NodeHttpModule>(isHttps ? 'node:https' : 'node:http');
+  if (!module?.Agent || !module.request) return undefined;
+  const agent = new module.Agent({ keepAlive: true, keepAliveMsecs: 1_000, maxFreeSockets: 16 });
+  const transport: Transport = (request) =>
+    new Promise<TransportResponse>((resolve, reject) => {
+      const outgoing = module.request(
+        new URL(request.url),
+        { method: request.method, headers: request.headers, agent },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          response.on('end', () => {
+            resolve({
+              status: response.statusCode ?? 0,
+              header: (name) => {
+                const value = response.headers[name.toLowerCase()];
+                return Array.isArray(value) ? value[0] : value;
+              },
+              text,
+            });
+          });
+          response.on('error', reject);
+        },
+      );
+      outgoing.setTimeout(request.timeoutMs, () => {
+        outgoing.destroy(new TimeoutError(`timed out after ${request.timeoutMs} ms`));
+      });
+      outgoing.on('error', reject);
+      outgoing.end(request.body);
+    });
+  transport.close = () => agent.destroy();
+  return transport;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** Time limit for this request; defaults to `timeoutMs`. */
+  timeoutMs?: number;
+  /** Retries after network errors, 5xx and 429; defaults to `retryAttempts`. */
+  retryAttempts?: number;
+}
+
+const maxBackoffMs = 4_000;
+const maxRetryAfterMs = 10_000;
+
+/** Delay before retry `attempt` (0-based): exponential backoff with full jitter. */
+export function backoffDelay(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxBackoffMs, 200 * 2 ** attempt);
+  return Math.round(random() * ceiling);
+}
+
+/**
+ * The agent API client: JSON over one keep-alive connection pool, with a time limit per
+ * request and retries (exponential backoff with jitter) on network errors, 5xx and 429 only.
+ */
+export class HttpClient {
+  private readonly transport: Transport;
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.transport =
+      (options.fetch ? fetchTransport(options.fetch) : nodeTransport(options.apiUrl)) ??
+      fetchTransport(globalThis.fetch.bind(globalThis));
+  }
+
+  /** Sends one request and returns the parsed JSON body of a 2xx answer. */
+  async request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    requestOptions: RequestOptions = {},
+  ): Promise<T> {
+    const timeoutMs = requestOptions.timeoutMs ?? this.options.timeoutMs;
+    const retries = requestOptions.retryAttempts ?? this.options.retryAttempts;
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'x-api-key': this.options.apiKey,
+      'user-agent': `arden-ts/${version}`,
+    };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const url = this.options.apiUrl + path;
+    let lastFault: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      let response: TransportResponse;
+      try {
+        response = await this.transport({ method, url, headers, body: payload, timeoutMs });
+      } catch (error) {
+        lastFault = error;
+        this.options.logger.debug('request failed', { path, attempt, error: describe(error) });
+        if (attempt < retries) await sleep(backoffDelay(attempt));
+        continue;
+      }
+      if (response.status >= 200 && response.status < 300) {
+        try {
+          return (response.text === '' ? {} : JSON.parse(response.text)) as T;
+        } catch (cause) {
+          throw new ArdenUnavailableError({
+            message: `Arden server at ${this.options.apiUrl} answered ${path} with a body that is not JSON. Is ARDEN_API_URL pointing at an Arden server?`,
+            cause,
+          });
+        }
+      }
+      if (response.status >= 500 || response.status === 429) {
+        lastFault = new ArdenApiError({
+          statusCode: response.status,
+          path,
+          detail: errorDetail(response.text),
+        });
+        if (attempt < retries) {
+          const retryAfter = Number(response.header('retry-after'));
+          await sleep(
+            Number.isFinite(retryAfter) && retryAfter > 0
+              ? Math.min(retryAfter * 1000, maxRetryAfterMs)
+              : backoffDelay(attempt),
+          );
+        }
+        continue;
+      }
+      throw new ArdenApiError({
+        statusCode: response.status,
+        path,
+        detail: errorDetail(response.text),
+      });
+    }
+    throw new ArdenUnavailableError({
+      message: `Arden server at ${this.options.apiUrl} could not be reached for ${path} after ${retries + 1} attempt(s): ${describe(lastFault)}. Is the server running (arden start)?`,
+      cause: lastFault,
+    });
+  }
+
+  /** Releases pooled connections. */
+  close(): void {
+    this.transport.close?.();
+  }
+}
+
+function errorDetail(text: string): string | undefined {
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown; detail?: unknown };
+    const detail = parsed.error ?? parsed.detail;
+    return typeof detail === 'string' ? detail : text.slice(0, 200) || undefined;
+  } catch {
+    return text.slice(0, 200) || undefined;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code =
+      (error as { code?: unknown; cause?: { code?: unknown } }).code ??
+      (error as { cause?: { code?: unknown } }).cause?.code;
+    return code ? `${error.message} (${String(code)})` : error.message;
+  }
+  return String(error);
+}

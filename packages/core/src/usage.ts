@@ -1,0 +1,194 @@
+import { ArdenApiError } from './errors';
+import type { HttpClient } from './http';
+import type { Logger } from './logger';
+import { getProcess, unrefTimer } from './runtime';
+import { getSession } from './session';
+import type { UsageEventBody } from './wire';
+
+/** One LLM call's token usage, for `logTokenUsage()`. */
+export interface TokenUsage {
+  /** The model's name as the provider reports it, for example `gpt-4o-mini`. */
+  model: string;
+  /** Input (prompt) tokens. */
+  promptTokens: number;
+  /** Output (completion) tokens. */
+  completionTokens: number;
+  /** The session to record it under; defaults to the current session. */
+  sessionId?: string;
+}
+
+/** Counters of the usage queue, for monitoring. */
+export interface UsageStats {
+  /** Events waiting to be sent. */
+  queued: number;
+  /** Events accepted by the server. */
+  sent: number;
+  /** Events dropped (oldest first) because the queue was full while the server was unreachable. */
+  dropped: number;
+  /** Events refused as invalid before sending. */
+  rejected: number;
+}
+
+interface SendFailure {
+  error: unknown;
+  unsent: UsageEventBody[];
+}
+
+function validCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+/**
+ * Batches usage events: sent when `batchSize` are queued or `flushIntervalMs` has passed, and
+ * before the process exits. Recording never throws and never waits on the network; while the
+ * server is down the queue keeps at most `maxQueue` events, dropping the oldest.
+ */
+export class UsageQueue {
+  private queue: UsageEventBody[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private inFlight: Promise<void> | undefined;
+  private exitHookInstalled = false;
+  private batchSupported = true;
+  private closed = false;
+  readonly stats: UsageStats = { queued: 0, sent: 0, dropped: 0, rejected: 0 };
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly logger: Logger,
+    private readonly settings: { batchSize: number; flushIntervalMs: number; maxQueue: number },
+  ) {}
+
+  record(usage: TokenUsage): void {
+    try {
+      if (
+        !usage ||
+        typeof usage.model !== 'string' ||
+        usage.model.length === 0 ||
+        !validCount(usage.promptTokens) ||
+        !validCount(usage.completionTokens)
+      ) {
+        this.stats.rejected++;
+        this.logger.warn(
+          'logTokenUsage ignored an event: it needs model (a string) and promptTokens and completionTokens (whole numbers ≥ 0).',
+        );
+        return;
+      }
+      const sessionId = usage.sessionId ?? getSession();
+      const event: UsageEventBody = {
+        model: usage.model,
+        prompt_tokens: usage.promptTokens,
+        completion_tokens: usage.completionTokens,
+        occurred_at: new Date().toISOString(),
+      };
+      if (sessionId !== undefined) event.session_id = sessionId;
+      this.enqueue([event]);
+      this.installExitHook();
+      if (this.queue.length >= this.settings.batchSize) void this.flush();
+      else this.schedule();
+    } catch (error) {
+      this.logger.warn('logTokenUsage failed to record an event', { error: String(error) });
+    }
+  }
+
+  private enqueue(events: UsageEventBody[], atFront = false): void {
+    this.queue = atFront ? [...events, ...this.queue] : [...this.queue, ...events];
+    const excess = this.queue.length - this.settings.maxQueue;
+    if (excess > 0) {
+      this.queue.splice(0, excess);
+      this.stats.dropped += excess;
+      this.logger.warn(`Usage queue full: dropped the ${excess} oldest event(s).`, {
+        dropped: this.stats.dropped,
+      });
+    }
+    this.stats.queued = this.queue.length;
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.settings.flushIntervalMs);
+    unrefTimer(this.timer);
+  }
+
+  private installExitHook(): void {
+    if (this.exitHookInstalled) return;
+    this.exitHookInstalled = true;
+    // 'beforeExit' fires when the event loop empties, and async work started in it still runs:
+    // a script that ends right after logTokenUsage() still delivers its usage.
+    getProcess()?.once?.('beforeExit', () => {
+      if (this.queue.length > 0) void this.flush();
+    });
+  }
+
+  /** Sends everything queued now; resolves when done. Never rejects. */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.inFlight) await this.inFlight;
+    if (this.queue.length === 0) return;
+    this.inFlight = this.sendAll().finally(() => {
+      this.inFlight = undefined;
+    });
+    await this.inFlight;
+  }
+
+  private async sendAll(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.settings.batchSize);
+      this.stats.queued = this.queue.length;
+      try {
+        await this.send(batch);
+        this.stats.sent += batch.length;
+      } catch (failure) {
+        const { error, unsent } = failure as SendFailure;
+        this.stats.sent += batch.length - unsent.length;
+        if (ArdenApiError.isInstance(error) && !error.isRetryable) {
+          this.stats.rejected += unsent.length;
+          this.logger.warn('The server refused usage events; they are dropped.', {
+            error: error.message,
+          });
+          continue;
+        }
+        this.enqueue(unsent, true);
+        this.logger.warn('Could not send usage events; will retry.', { error: String(error) });
+        this.schedule();
+        return;
+      }
+    }
+  }
+
+  private async send(batch: UsageEventBody[]): Promise<void> {
+    if (this.batchSupported && batch.length > 1) {
+      try {
+        await this.http.request('POST', '/token-usage', { events: batch });
+        return;
+      } catch (error) {
+        // Servers without the batch extension (such as ardenpy's hosted backend) answer 400,
+        // 404 or 422: fall back to one event per request.
+        if (ArdenApiError.isInstance(error) && [400, 404, 422].includes(error.statusCode)) {
+          this.batchSupported = false;
+        } else {
+          throw { error, unsent: batch } satisfies SendFailure;
+        }
+      }
+    }
+    for (let index = 0; index < batch.length; index++) {
+      try {
+        await this.http.request('POST', '/token-usage', batch[index]);
+      } catch (error) {
+        throw { error, unsent: batch.slice(index) } satisfies SendFailure;
+      }
+    }
+  }
+
+  /** Stops the timer; later events are still accepted and flushed on demand. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

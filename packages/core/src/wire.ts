@@ -1,0 +1,69 @@
+// The agent API's JSON shapes (snake_case, as ardenpy 0.5.x sends and parses them).
+
+/** A policy decision. */
+export type Decision = 'allow' | 'block' | 'requires_approval';
+
+/** Body of `POST /policy/check`. */
+export interface CheckRequestBody {
+  tool_name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+}
+
+/** Answer of `POST /policy/check`. */
+export interface CheckResponseBody {
+  decision: Decision;
+  action_id: string;
+  reason?: string;
+  status?: 'completed' | 'pending';
+  environment?: string;
+  message?: string;
+  policy?: unknown;
+}
+
+/** Status of an action held for approval. */
+export type ActionStatus = 'pending' | 'approved' | 'denied';
+
+/** Answer of `GET /status/{action_id}`. */
+export interface StatusResponseBody {
+  action_id: string;
+  status: ActionStatus;
+  message?: string | null;
+  created_at?: string;
+}
+
+/** One usage event as sent to `POST /token-usage`. */
+export interface UsageEventBody {
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  session_id?: string;
+  occurred_at?: string;
+}
+
+/** Body of `POST /v1/actions/{action_id}/result`. */
+export interface ResultReportBody {
+  status: 'succeeded' | 'failed';
+  duration_ms: number;
+  error?: string;
+  result?: unknown;
+}
+
+/** A webhook delivery's body. */
+export interface WebhookPayload {
+  event_type: 'action_approved' | 'action_denied';
+  action: {
+    action_id: string;
+    tool_name: string;
+    agent_id?: string;
+    context?: {
+      args?: unknown[];
+      kwargs?: Record<string, unknown>;
+      metadata?: Record<string, unknown>;
+    };
+    created_at?: string;
+    environment?: string;
+  };
+  approval?: { admin_user_id?: string | null; notes?: string | null };
+}

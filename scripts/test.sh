@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is needed, then lint, type checks, the unit and integration
+# suites, and the published-package checks. Exits non-zero if anything fails.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+bash "$ARDEN_ROOT/scripts/setup.sh"
+cd "$ARDEN_ROOT"
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+rm -rf packages/*/test-results examples/*/test-results bench/test-results
+
+step "Lint (biome)"
+pnpm biome check .
+
+step "Type check"
+pnpm turbo run typecheck --output-logs=errors-only
+
+step "Tests"
+status=0
+pnpm turbo run test --concurrency=1 || status=$?
+
+step "Published packages (publint --strict, attw --pack)"
+pnpm turbo run check:package --output-logs=errors-only || status=$?
+
+node scripts/summarize-tests.mjs || status=$?
+exit $status
