@@ -9,6 +9,7 @@ import {
 import { HttpClient } from './http';
 import { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 import { type ArdenOptions, type ResolvedOptions, resolveOptions } from './options';
+import { webhookTools } from './registry';
 import { sleep } from './runtime';
 import { getSession } from './session';
 import { signatureProblem } from './signature';
@@ -116,12 +117,6 @@ export interface HandleWebhookOptions {
 
 type AnyFunction = (...args: any[]) => any;
 
-interface RegisteredTool {
-  fn: AnyFunction;
-  argNames: readonly string[] | undefined;
-  options: GuardOptions<any>;
-}
-
 interface PendingCall {
   toolName: string;
   run: () => Promise<unknown>;
@@ -163,7 +158,6 @@ export class Arden {
   private readonly http: HttpClient;
   private readonly usage: UsageQueue;
   private readonly background = new Set<Promise<unknown>>();
-  private readonly tools = new Map<string, RegisteredTool>();
   private readonly webhookHandlers = new Map<string, WebhookHandlers>();
   private readonly pendingCalls = new Map<string, PendingCall>();
   private readonly seenEvents = new Set<string>();
@@ -322,7 +316,6 @@ export class Arden {
     options: GuardOptions<any>,
   ): Promise<unknown> {
     const mode = options.approvalMode ?? 'wait';
-    if (mode === 'webhook') this.tools.set(toolName, { fn, argNames: options.argNames, options });
     const context = buildCallContext(parameters, options.argNames);
     let result: CheckResult;
     try {
@@ -530,7 +523,7 @@ export class Arden {
       await (approved ? handlers.onApproval?.(event) : handlers.onDenial?.(event));
       return true;
     }
-    const tool = this.tools.get(event.toolName);
+    const tool = webhookTools().get(event.toolName);
     if (tool) {
       // The process that made the call is gone (a restart): rebuild the call from the context
       // the server kept. Arguments arrive as JSON, so Dates and the like arrive as strings.
@@ -633,6 +626,9 @@ export function guardWith(
   if (options.argNames !== undefined && !Array.isArray(options.argNames)) {
     throw new ConfigurationError('argNames must be an array of strings.', { option: 'argNames' });
   }
+  // Webhook-mode tools are known by name from the moment they are guarded, so a decision that
+  // arrives after a restart (when the process that made the call is gone) still reaches code.
+  if (mode === 'webhook') webhookTools().set(toolName, { fn, argNames: options.argNames, options });
   const guarded = async function (this: unknown, ...parameters: unknown[]) {
     return resolve().runGuarded(toolName, fn, this, parameters, options);
   };
@@ -669,8 +665,8 @@ function parseWebhook(body: string | Uint8Array, eventId: string | undefined): W
     environment: action.environment,
     createdAt: action.created_at,
     context: {
-      args: Array.isArray(action.context?.args) ? action.context.args : [],
-      kwargs: isPlainObject(action.context?.kwargs) ? action.context.kwargs : {},
+      args: Array.isArray(action.args) ? action.args : [],
+      kwargs: isPlainObject(action.context) ? action.context : {},
     },
     approval: {
       adminUserId: payload.approval?.admin_user_id ?? undefined,

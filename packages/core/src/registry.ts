@@ -11,7 +11,18 @@ export interface ArdenAdapter {
   install(arden: () => Arden): undefined | (() => void);
 }
 
+/** @internal A tool guarded in webhook mode. */
+export interface WebhookTool {
+  fn: (...args: any[]) => unknown;
+  argNames: readonly string[] | undefined;
+  options: {
+    onApproval?: (result: any, event: any) => unknown;
+    onDenial?: (error: unknown, event: any) => unknown;
+  };
+}
+
 interface Registry {
+  webhookTools: Map<string, WebhookTool>;
   adapters: Map<string, ArdenAdapter>;
   uninstalls: Map<string, () => void>;
   installed: boolean;
@@ -28,6 +39,7 @@ export function registry(): Registry {
   let existing = global[registryKey];
   if (!existing) {
     existing = {
+      webhookTools: new Map(),
       adapters: new Map(),
       uninstalls: new Map(),
       installed: false,
@@ -88,4 +100,9 @@ export function getArden(): Arden {
     );
   }
   return instance;
+}
+
+/** @internal Tools guarded in webhook mode, by name. */
+export function webhookTools(): Map<string, WebhookTool> {
+  return registry().webhookTools;
 }

@@ -57,11 +57,10 @@ export interface WebhookPayload {
     action_id: string;
     tool_name: string;
     agent_id?: string;
-    context?: {
-      args?: unknown[];
-      kwargs?: Record<string, unknown>;
-      metadata?: Record<string, unknown>;
-    };
+    /** The call's keyword arguments (ardenpy re-runs the tool with `**context`). */
+    context?: Record<string, unknown>;
+    /** Positional arguments, when the call had any (an Arden extension). */
+    args?: unknown[];
     created_at?: string;
     environment?: string;
   };
