@@ -228,9 +228,13 @@ describe('guardTool', () => {
 
   it('names positional arguments with argNames', async () => {
     const server = createTestArden();
-    await arden(server).guardTool('pay', async (amount: number, currency: string) => amount, {
-      argNames: ['amount', 'currency'],
-    })(5, 'EUR');
+    await arden(server).guardTool(
+      'pay',
+      async (amount: number, currency: string) => `${amount} ${currency}`,
+      {
+        argNames: ['amount', 'currency'],
+      },
+    )(5, 'EUR');
     expect(server.checks[0]).toMatchObject({ args: [], kwargs: { amount: 5, currency: 'EUR' } });
   });
 
