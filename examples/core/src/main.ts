@@ -27,7 +27,10 @@ const issueRefund = guardTool(
   'stripe.issue_refund',
   async ({ amount }: { amount: number; customerId: string }) => `refunded $${amount}`,
 );
-const dropTable = guardTool('db.drop_table', async ({ table }: { table: string }) => `dropped ${table}`);
+const dropTable = guardTool(
+  'db.drop_table',
+  async ({ table }: { table: string }) => `dropped ${table}`,
+);
 
 await withSession(`demo-${Date.now()}`, async () => {
   const customer = await lookupCustomer({ email: 'ada@example.com' });
