@@ -31,7 +31,14 @@ export interface UsageStats {
 
 interface SendFailure {
   error: unknown;
-  unsent: UsageEventBody[];
+  unsent: QueuedUsage[];
+}
+
+/** A queued event: the wire body, with its time kept as a number until it is sent. */
+type QueuedUsage = Omit<UsageEventBody, 'occurred_at'> & { at: number };
+
+function toWire({ at, ...event }: QueuedUsage): UsageEventBody {
+  return { ...event, occurred_at: new Date(at).toISOString() };
 }
 
 function validCount(value: unknown): value is number {
@@ -44,8 +51,9 @@ function validCount(value: unknown): value is number {
  * server is down the queue keeps at most `maxQueue` events, dropping the oldest.
  */
 export class UsageQueue {
-  private queue: UsageEventBody[] = [];
+  private queue: QueuedUsage[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private immediate = false;
   private inFlight: Promise<void> | undefined;
   private exitHookInstalled = false;
   private batchSupported = true;
@@ -74,24 +82,30 @@ export class UsageQueue {
         return;
       }
       const sessionId = usage.sessionId ?? getSession();
-      const event: UsageEventBody = {
+      // The timestamp is formatted when sent, keeping the caller's cost to a few microseconds.
+      const event: QueuedUsage = {
         model: usage.model,
         prompt_tokens: usage.promptTokens,
         completion_tokens: usage.completionTokens,
-        occurred_at: new Date().toISOString(),
+        at: Date.now(),
       };
       if (sessionId !== undefined) event.session_id = sessionId;
-      this.enqueue([event]);
+      this.queue.push(event);
+      if (this.queue.length > this.settings.maxQueue) this.enqueue([]);
+      this.stats.queued = this.queue.length;
       this.installExitHook();
-      if (this.queue.length >= this.settings.batchSize) void this.flush();
-      else this.schedule();
+      // Even a full batch is sent from a timer, never inside the caller's call.
+      this.schedule(
+        this.queue.length >= this.settings.batchSize ? 0 : this.settings.flushIntervalMs,
+      );
     } catch (error) {
       this.logger.warn('logTokenUsage failed to record an event', { error: String(error) });
     }
   }
 
-  private enqueue(events: UsageEventBody[], atFront = false): void {
-    this.queue = atFront ? [...events, ...this.queue] : [...this.queue, ...events];
+  private enqueue(events: QueuedUsage[], atFront = false): void {
+    if (atFront) this.queue.unshift(...events);
+    else for (const event of events) this.queue.push(event);
     const excess = this.queue.length - this.settings.maxQueue;
     if (excess > 0) {
       this.queue.splice(0, excess);
@@ -103,12 +117,18 @@ export class UsageQueue {
     this.stats.queued = this.queue.length;
   }
 
-  private schedule(): void {
-    if (this.timer !== undefined || this.closed) return;
+  private schedule(delay = this.settings.flushIntervalMs): void {
+    if (this.closed) return;
+    if (this.timer !== undefined) {
+      if (delay > 0 || this.immediate) return;
+      clearTimeout(this.timer);
+    }
+    this.immediate = delay === 0;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.immediate = false;
       void this.flush();
-    }, this.settings.flushIntervalMs);
+    }, delay);
     unrefTimer(this.timer);
   }
 
@@ -127,6 +147,7 @@ export class UsageQueue {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
+      this.immediate = false;
     }
     while (this.inFlight) await this.inFlight;
     if (this.queue.length === 0) return;
@@ -161,10 +182,10 @@ export class UsageQueue {
     }
   }
 
-  private async send(batch: UsageEventBody[]): Promise<void> {
+  private async send(batch: QueuedUsage[]): Promise<void> {
     if (this.batchSupported && batch.length > 1) {
       try {
-        await this.http.request('POST', '/token-usage', { events: batch });
+        await this.http.request('POST', '/token-usage', { events: batch.map(toWire) });
         return;
       } catch (error) {
         // Servers without the batch extension (such as ardenpy's hosted backend) answer 400,
@@ -178,7 +199,7 @@ export class UsageQueue {
     }
     for (let index = 0; index < batch.length; index++) {
       try {
-        await this.http.request('POST', '/token-usage', batch[index]);
+        await this.http.request('POST', '/token-usage', toWire(batch[index] as QueuedUsage));
       } catch (error) {
         throw { error, unsent: batch.slice(index) } satisfies SendFailure;
       }

@@ -1,0 +1,5 @@
+import type { Benchmark } from '../types.ts';
+import { usageClient } from './usage-client.ts';
+
+/** Every benchmark, in the order the runner runs them. */
+export const benchmarks: Benchmark[] = [usageClient];
