@@ -8,24 +8,26 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const problems = [];
-for (const group of ['packages', 'examples']) {
-  for (const name of readdirSync(join(root, group))) {
-    const directory = join(root, group, name);
-    const manifest = join(directory, 'package.json');
-    if (!existsSync(manifest)) continue;
-    const scripts = JSON.parse(readFileSync(manifest, 'utf8')).scripts ?? {};
-    if (!scripts.test) continue;
-    const report = join(directory, 'test-results', 'vitest.json');
-    if (!existsSync(report)) {
-      problems.push(`${group}/${name}: no test report (did its suite run?)`);
-      continue;
-    }
-    const result = JSON.parse(readFileSync(report, 'utf8'));
-    passed += result.numPassedTests;
-    failed += result.numFailedTests;
-    skipped += result.numPendingTests + result.numTodoTests;
-    if (result.numTotalTests === 0) problems.push(`${group}/${name}: ran no test`);
+const directories = ['packages', 'examples'].flatMap((group) =>
+  readdirSync(join(root, group)).map((name) => `${group}/${name}`),
+);
+directories.push('bench');
+for (const name of directories) {
+  const directory = join(root, name);
+  const manifest = join(directory, 'package.json');
+  if (!existsSync(manifest)) continue;
+  const scripts = JSON.parse(readFileSync(manifest, 'utf8')).scripts ?? {};
+  if (!scripts.test) continue;
+  const report = join(directory, 'test-results', 'vitest.json');
+  if (!existsSync(report)) {
+    problems.push(`${name}: no test report (did its suite run?)`);
+    continue;
   }
+  const result = JSON.parse(readFileSync(report, 'utf8'));
+  passed += result.numPassedTests;
+  failed += result.numFailedTests;
+  skipped += result.numPendingTests + result.numTodoTests;
+  if (result.numTotalTests === 0) problems.push(`${name}: ran no test`);
 }
 for (const problem of problems) console.error(problem);
 if (skipped > 0) console.error(`${skipped} test(s) were skipped: every suite must run.`);
