@@ -1,0 +1,464 @@
+import {
+  type ASTNode,
+  TypeError as CelTypeError,
+  Environment,
+  EvaluationError,
+  ParseError,
+} from '@marcbachmann/cel-js';
+import { RE2JS } from 're2js';
+import { POLICY_LIMITS } from './limits';
+
+/** The variables a condition sees. */
+export interface ConditionVariables {
+  args: Record<string, unknown>;
+  tool: string;
+  session: string | null;
+  agent: { id: string; name: string } | null;
+  environment: string | null;
+  now: Date | undefined;
+}
+
+/** A condition compiled once; `evaluate` throws when the condition cannot be evaluated. */
+export interface CompiledCondition {
+  readonly source: string;
+  /**
+   * Macros per nesting level: `macroLevels[0]` macros at the top level, `[1]` inside one other
+   * macro. Empty when the condition has no macro.
+   */
+  readonly macroLevels: readonly number[];
+  /** The condition can turn strings into collections (`split`, `json`). */
+  readonly iteratesStrings: boolean;
+  readonly usesNow: boolean;
+  evaluate(variables: ConditionVariables): unknown;
+}
+
+/** Why a condition does not compile, with its place in the expression. */
+export interface ConditionCompileError {
+  message: string;
+  /** 0-based offset in the expression. */
+  offset: number;
+  /** 1-based. */
+  line: number;
+  /** 1-based. */
+  column: number;
+}
+
+const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+const STRING_TO_COLLECTION = new Set(['split', 'json']);
+
+// Compiled dynamic patterns (`s.matches(args.pattern)`); cleared when full rather than LRU, as
+// dynamic patterns are rare and re-compiling one is cheap.
+const dynamicPatterns = new Map<string, RE2JS>();
+const MAX_DYNAMIC_PATTERNS = 256;
+
+function compilePattern(pattern: string): RE2JS {
+  return RE2JS.compile(pattern);
+}
+
+function dynamicPattern(pattern: string): RE2JS {
+  let compiled = dynamicPatterns.get(pattern);
+  if (compiled === undefined) {
+    if (pattern.length > POLICY_LIMITS.maxDynamicPatternLength) {
+      throw new Error(
+        `regular expression is longer than ${POLICY_LIMITS.maxDynamicPatternLength} characters`,
+      );
+    }
+    compiled = compilePattern(pattern);
+    if (dynamicPatterns.size >= MAX_DYNAMIC_PATTERNS) dynamicPatterns.clear();
+    dynamicPatterns.set(pattern, compiled);
+  }
+  return compiled;
+}
+
+function regexMessage(error: unknown): string {
+  const detail = error instanceof Error ? error.message : String(error);
+  return `invalid regular expression (RE2 syntax): ${detail}`;
+}
+
+interface MatchesMacro {
+  ast: ASTNode;
+  receiver: ASTNode;
+  pattern: ASTNode;
+  compiled: RE2JS | undefined;
+}
+
+interface TypeLike {
+  name: string;
+  kind?: string;
+}
+
+interface Checker {
+  check(node: ASTNode, context: unknown): TypeLike;
+  getType(name: string): TypeLike;
+  createError(code: string, message: string, node: ASTNode): Error;
+}
+
+interface Evaluator {
+  run(node: ASTNode, context: unknown): unknown;
+  createError(code: string, message: string, node: ASTNode): Error;
+}
+
+function isStringType(type: TypeLike): boolean {
+  return type.name === 'string' || type.kind === 'dyn' || type.name === 'dyn';
+}
+
+/**
+ * `string.matches(pattern)` with RE2 semantics (linear time, no backtracking), replacing the
+ * library's built-in, which uses the backtracking JS `RegExp`. A macro runs at parse time, so
+ * a literal pattern is compiled once, with the policy, and a bad one is a compile error.
+ */
+function matchesMacro({
+  ast,
+  args,
+  receiver,
+}: {
+  ast: ASTNode;
+  args: ASTNode[];
+  receiver: ASTNode;
+}) {
+  const pattern = args[0]!;
+  let compiled: RE2JS | undefined;
+  if (pattern.op === 'value' && typeof pattern.args === 'string') {
+    try {
+      compiled = compilePattern(pattern.args);
+    } catch (error) {
+      throw new ParseError({
+        code: 'invalid_regular_expression',
+        message: regexMessage(error),
+        node: pattern,
+      });
+    }
+  }
+  const macro: MatchesMacro = { ast, receiver, pattern, compiled };
+  return {
+    ...macro,
+    async: false,
+    typeCheck(checker: Checker, self: MatchesMacro, context: unknown) {
+      const receiverType = checker.check(self.receiver, context);
+      const patternType = checker.check(self.pattern, context);
+      if (!isStringType(receiverType) || !isStringType(patternType)) {
+        throw checker.createError(
+          'no_matching_overload',
+          `found no matching overload for '${receiverType.name}.matches(${patternType.name})'`,
+          self.ast,
+        );
+      }
+      return checker.getType('bool');
+    },
+    evaluate(evaluator: Evaluator, self: MatchesMacro, context: unknown) {
+      const text = evaluator.run(self.receiver, context);
+      if (typeof text !== 'string') {
+        throw evaluator.createError(
+          'no_matching_overload',
+          'matches() needs a string receiver',
+          self.ast,
+        );
+      }
+      let regex = self.compiled;
+      if (regex === undefined) {
+        const source = evaluator.run(self.pattern, context);
+        if (typeof source !== 'string') {
+          throw evaluator.createError(
+            'no_matching_overload',
+            'matches() needs a string pattern',
+            self.pattern,
+          );
+        }
+        try {
+          regex = dynamicPattern(source);
+        } catch (error) {
+          throw evaluator.createError(
+            'invalid_regular_expression',
+            regexMessage(error),
+            self.pattern,
+          );
+        }
+      }
+      return regex.test(text);
+    },
+  };
+}
+
+// A receiver type that no value ever has: registering the macro on it does not overlap the
+// built-in `string.matches(string)`, while macros are looked up by name and arity only, so this
+// one handles every `x.matches(y)`.
+class MatchesMacroReceiver {}
+
+function createEnvironment(): Environment {
+  const environment = new Environment({
+    // JSON arguments mix ints and doubles (`[1, 2.5]`), so literals may too.
+    homogeneousAggregateLiterals: false,
+    enableOptionalTypes: true,
+    limits: {
+      maxAstNodes: POLICY_LIMITS.maxExpressionNodes,
+      maxDepth: POLICY_LIMITS.maxExpressionDepth,
+      maxListElements: POLICY_LIMITS.maxLiteralElements,
+      maxMapEntries: POLICY_LIMITS.maxLiteralElements,
+      maxCallArguments: POLICY_LIMITS.maxCallArguments,
+    },
+  })
+    .registerVariable('args', 'map<string, dyn>', { description: "The call's keyword arguments." })
+    .registerVariable('tool', 'string', { description: "The tool's name." })
+    .registerVariable('session', 'dyn', { description: 'The session id, or null.' })
+    .registerVariable('agent', 'dyn', { description: 'The agent, {id, name}, or null.' })
+    .registerVariable('environment', 'dyn', { description: '"test", "live", or null.' })
+    .registerVariable('now', 'google.protobuf.Timestamp', { description: 'The time of the call.' })
+    .registerType('MatchesMacroReceiver', MatchesMacroReceiver)
+    .registerFunction('MatchesMacroReceiver.matches(ast): bool', matchesMacro as never);
+
+  // JSON numbers arrive as doubles while CEL literals without a point are ints. Comparisons
+  // across the two already work; these make arithmetic mixing them work as users expect
+  // (`args.amount * 2 > 100`) instead of failing with "no such overload".
+  const arithmetic: [string, (left: number, right: number) => number][] = [
+    ['+', (left, right) => left + right],
+    ['-', (left, right) => left - right],
+    ['*', (left, right) => left * right],
+    ['/', (left, right) => left / right],
+  ];
+  for (const [operator, apply] of arithmetic) {
+    environment.registerOperator(`double ${operator} int: double`, (left: number, right: bigint) =>
+      apply(left, Number(right)),
+    );
+    environment.registerOperator(`int ${operator} double: double`, (left: bigint, right: number) =>
+      apply(Number(left), right),
+    );
+  }
+  return environment;
+}
+
+let sharedEnvironment: Environment | undefined;
+
+// Created on first use, not at import: importing the package does no work.
+function celEnvironment(): Environment {
+  sharedEnvironment ??= createEnvironment();
+  return sharedEnvironment;
+}
+
+/** 1-based line and column of `offset` in `text`. */
+export function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  const end = Math.min(offset, text.length);
+  for (let index = 0; index < end; index++) {
+    if (text.charCodeAt(index) === 10) {
+      line++;
+      lineStart = index + 1;
+    }
+  }
+  return { line, column: end - lineStart + 1 };
+}
+
+function compileError(source: string, message: string, offset: number): ConditionCompileError {
+  return { message, offset, ...lineAndColumn(source, offset) };
+}
+
+interface Analysis {
+  macroLevels: number[];
+  maxNesting: number;
+  iteratesStrings: boolean;
+  usesNow: boolean;
+  deepestMacro: ASTNode | undefined;
+  /** A field access on a timestamp, duration or other message value. */
+  messageField: { node: ASTNode; type: string } | undefined;
+}
+
+/** The type the checker inferred for `node`, if it recorded one. */
+function checkedType(node: ASTNode): { name?: string; kind?: string } | undefined {
+  return (node as { checkedType?: { name?: string; kind?: string } }).checkedType;
+}
+
+// Values of message types (timestamps, durations) are JS objects whose fields the library reads
+// without an own-property check, so a field access on one could reach `Date.prototype`. They
+// have no fields in CEL anyway: refuse such an access when the receiver's type is known.
+function checkMessageField(node: ASTNode, receiver: ASTNode, analysis: Analysis): void {
+  const type = checkedType(receiver);
+  if (type?.kind === 'message' && analysis.messageField === undefined) {
+    analysis.messageField = { node, type: type.name ?? 'message' };
+  }
+}
+
+function analyze(node: ASTNode, level: number, analysis: Analysis): void {
+  switch (node.op) {
+    case 'value':
+      return;
+    case 'id':
+      if (node.args === 'now') analysis.usesNow = true;
+      return;
+    case '.':
+    case '.?':
+      checkMessageField(node, node.args[0], analysis);
+      analyze(node.args[0], level, analysis);
+      return;
+    case '[]':
+    case '[?]':
+      checkMessageField(node, node.args[0], analysis);
+      analyze(node.args[0], level, analysis);
+      analyze(node.args[1], level, analysis);
+      return;
+    case 'call':
+      if (STRING_TO_COLLECTION.has(node.args[0])) analysis.iteratesStrings = true;
+      for (const argument of node.args[1]) analyze(argument, level, analysis);
+      return;
+    case 'rcall': {
+      const [name, receiver, callArguments] = node.args;
+      analyze(receiver, level, analysis);
+      if (STRING_TO_COLLECTION.has(name)) analysis.iteratesStrings = true;
+      if (MACROS.has(name) && callArguments.length >= 2) {
+        analysis.macroLevels[level] = (analysis.macroLevels[level] ?? 0) + 1;
+        if (level + 1 > analysis.maxNesting) {
+          analysis.maxNesting = level + 1;
+          analysis.deepestMacro = node;
+        }
+        for (const argument of callArguments) analyze(argument, level + 1, analysis);
+        return;
+      }
+      for (const argument of callArguments) analyze(argument, level, analysis);
+      return;
+    }
+    case 'list':
+      for (const element of node.args) analyze(element, level, analysis);
+      return;
+    case 'map':
+      for (const [key, value] of node.args) {
+        analyze(key, level, analysis);
+        analyze(value, level, analysis);
+      }
+      return;
+    case '!_':
+    case '-_':
+      analyze(node.args, level, analysis);
+      return;
+    default:
+      for (const operand of node.args) analyze(operand, level, analysis);
+  }
+}
+
+function describeError(error: unknown): { message: string; offset: number | undefined } {
+  if (
+    error instanceof ParseError ||
+    error instanceof CelTypeError ||
+    error instanceof EvaluationError
+  ) {
+    return { message: error.summary, offset: error.range?.start };
+  }
+  return { message: error instanceof Error ? error.message : String(error), offset: undefined };
+}
+
+/**
+ * Compiles a CEL condition once: parse, type-check against the policy variables, check the limits.
+ * Returns the compiled condition, or why it does not compile and where.
+ */
+export function compileCondition(source: string): CompiledCondition | ConditionCompileError {
+  if (source.length > POLICY_LIMITS.maxExpressionLength) {
+    return compileError(
+      source,
+      `condition is longer than ${POLICY_LIMITS.maxExpressionLength} characters`,
+      POLICY_LIMITS.maxExpressionLength,
+    );
+  }
+  let parsed: ReturnType<Environment['parse']>;
+  try {
+    parsed = celEnvironment().parse(source);
+  } catch (error) {
+    const { message, offset } = describeError(error);
+    return compileError(source, message, offset ?? 0);
+  }
+  const checked = parsed.check();
+  if (!checked.valid) {
+    const { message, offset } = describeError(checked.error);
+    return compileError(source, message, offset ?? 0);
+  }
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    return compileError(source, `condition must be a bool, but it is ${checked.type}`, 0);
+  }
+  const analysis: Analysis = {
+    macroLevels: [],
+    maxNesting: 0,
+    iteratesStrings: false,
+    usesNow: false,
+    deepestMacro: undefined,
+    messageField: undefined,
+  };
+  analyze(parsed.ast, 0, analysis);
+  if (analysis.messageField !== undefined) {
+    const { node, type } = analysis.messageField;
+    return compileError(
+      source,
+      `a ${type} has no fields; use its functions, such as now.getHours()`,
+      node.start,
+    );
+  }
+  if (analysis.maxNesting > POLICY_LIMITS.maxMacroNesting) {
+    return compileError(
+      source,
+      `macros (all, exists, exists_one, map, filter) are nested ${analysis.maxNesting} deep; the limit is ${POLICY_LIMITS.maxMacroNesting}`,
+      analysis.deepestMacro?.start ?? 0,
+    );
+  }
+  const macroLevels = Array.from(analysis.macroLevels, (count) => count ?? 0);
+  return {
+    source,
+    macroLevels,
+    iteratesStrings: analysis.iteratesStrings,
+    usesNow: analysis.usesNow,
+    evaluate: parsed,
+  };
+}
+
+/** True when `compiled` is a compile error rather than a condition. */
+export function isCompileError(
+  compiled: CompiledCondition | ConditionCompileError,
+): compiled is ConditionCompileError {
+  return 'offset' in compiled;
+}
+
+const MAX_SCAN_DEPTH = 64;
+
+/**
+ * The largest list or map (and, with `includeStrings`, string) in `value`: the `n` of a macro's
+ * cost. Infinity when nesting is deeper than anything a condition could sensibly walk.
+ */
+export function largestCollection(value: unknown, includeStrings: boolean, depth = 0): number {
+  if (typeof value === 'string') return includeStrings ? value.length : 0;
+  if (value === null || typeof value !== 'object') return 0;
+  if (depth > MAX_SCAN_DEPTH) return Number.POSITIVE_INFINITY;
+  let largest: number;
+  if (Array.isArray(value)) {
+    largest = value.length;
+    for (const element of value) {
+      const inner = largestCollection(element, includeStrings, depth + 1);
+      if (inner > largest) largest = inner;
+    }
+    return largest;
+  }
+  largest = 0;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    largest++;
+    const inner = largestCollection(
+      (value as Record<string, unknown>)[key],
+      includeStrings,
+      depth + 1,
+    );
+    if (inner > largest) largest = inner;
+  }
+  return largest;
+}
+
+/** Estimated macro iterations of one evaluation, for collections of up to `size` elements. */
+export function macroCost(macroLevels: readonly number[], size: number): number {
+  let cost = 0;
+  let power = 1;
+  for (const count of macroLevels) {
+    power *= size;
+    cost += count * power;
+  }
+  return cost;
+}
+
+/** The message of an evaluation error, without the library's source excerpt. */
+export function evaluationMessage(error: unknown): string {
+  if (error instanceof EvaluationError || error instanceof CelTypeError) return error.summary;
+  if (error instanceof Error) return error.message.split('\n', 1)[0] ?? error.message;
+  return String(error);
+}

@@ -1,0 +1,397 @@
+import type * as z from 'zod';
+import { type CompiledCondition, compileCondition, isCompileError } from './cel';
+import { PolicyCompileError, type PolicyIssue } from './errors';
+import { POLICY_LIMITS } from './limits';
+import { findDuplicates, policySchema } from './schema';
+import type {
+  DecisionPolicy,
+  DecisionReason,
+  Effect,
+  OnTimeout,
+  PolicyDecision,
+  PolicyDefinition,
+  RuleDefinition,
+} from './types';
+
+/** A rule as compiled: its condition text and what it decides. */
+export interface CompiledRule {
+  readonly index: number;
+  /** The CEL condition, or undefined for a rule that always applies. */
+  readonly condition: string | undefined;
+  readonly effect: Effect;
+  readonly timeout: number | undefined;
+  readonly onTimeout: OnTimeout | undefined;
+}
+
+/** A policy as compiled, ready to evaluate. */
+export interface CompiledPolicy {
+  /** The validated definition (frozen). */
+  readonly definition: Readonly<PolicyDefinition>;
+  readonly id: string | undefined;
+  readonly name: string;
+  readonly tool: string;
+  readonly version: number | undefined;
+  readonly rules: readonly CompiledRule[];
+  /** The effect when no rule holds: `action`, else `default`, else `block`. */
+  readonly defaultEffect: Effect;
+}
+
+/**
+ * Policies compiled once (conditions parsed and type-checked, patterns indexed) and reused for
+ * every evaluation until the policies change. Create one with `compilePolicies`.
+ */
+export interface CompiledPolicySet {
+  /** The enabled and disabled policies, in their original order. */
+  readonly policies: readonly CompiledPolicy[];
+}
+
+/** @internal A rule with its compiled condition and its precomputed decision. */
+export interface RuleRuntime extends CompiledRule {
+  readonly compiled: CompiledCondition | undefined;
+  readonly decision: PolicyDecision;
+}
+
+/** @internal */
+export class PolicyRuntime implements CompiledPolicy {
+  readonly definition: Readonly<PolicyDefinition>;
+  readonly id: string | undefined;
+  readonly name: string;
+  readonly tool: string;
+  readonly version: number | undefined;
+  readonly rules: readonly RuleRuntime[];
+  readonly defaultEffect: Effect;
+  /** The decision when no rule holds. */
+  readonly defaultDecision: PolicyDecision;
+  /** The decision record's `policy` and the explanation's subject. */
+  readonly summary: DecisionPolicy;
+  readonly label: string;
+  /** Any condition reads `now`. */
+  readonly usesNow: boolean;
+  readonly hasConditions: boolean;
+
+  constructor(definition: PolicyDefinition, conditions: (CompiledCondition | undefined)[]) {
+    this.definition = deepFreeze(definition);
+    this.id = definition.id;
+    this.name = definition.name;
+    this.tool = definition.tool;
+    this.version = definition.version;
+    this.defaultEffect = definition.action ?? definition.default ?? 'block';
+    const summary: DecisionPolicy = { name: definition.name, tool: definition.tool };
+    if (definition.id !== undefined) summary.id = definition.id;
+    if (definition.version !== undefined) summary.version = definition.version;
+    this.summary = Object.freeze(summary);
+    this.label = `Policy "${definition.name}"${definition.version === undefined ? '' : ` v${definition.version}`} (tool ${definition.tool})`;
+
+    const rules = definition.rules ?? [];
+    this.rules = Object.freeze(
+      rules.map((rule, index) => this.#compileRule(rule, index, conditions[index])),
+    );
+    this.usesNow = conditions.some((condition) => condition?.usesNow === true);
+    this.hasConditions = conditions.some((condition) => condition !== undefined);
+
+    const { timeout, onTimeout } = this.#approvalTerms(this.defaultEffect, undefined);
+    const because =
+      rules.length === 0
+        ? `its ${definition.action === undefined ? 'default' : 'action'} applies`
+        : 'no rule matched, so the policy default applies';
+    this.defaultDecision = freezeDecision({
+      effect: this.defaultEffect,
+      reason: 'policy_default',
+      policy: this.summary,
+      ruleIndex: -1,
+      timeout,
+      onTimeout,
+      errors: NO_ERRORS,
+      explanation: `${this.label}: ${because}; the call is ${effectPhrase(this.defaultEffect, timeout, onTimeout)}.`,
+    });
+  }
+
+  #approvalTerms(
+    effect: Effect,
+    rule: RuleDefinition | undefined,
+  ): { timeout: number | undefined; onTimeout: OnTimeout | undefined } {
+    if (effect !== 'requires_approval') return { timeout: undefined, onTimeout: undefined };
+    return {
+      timeout: rule?.timeout ?? this.definition.timeout,
+      onTimeout: rule?.on_timeout ?? this.definition.on_timeout ?? 'deny',
+    };
+  }
+
+  #compileRule(
+    rule: RuleDefinition,
+    index: number,
+    compiled: CompiledCondition | undefined,
+  ): RuleRuntime {
+    const { timeout, onTimeout } = this.#approvalTerms(rule.then, rule);
+    const matched =
+      rule.if === undefined
+        ? `rule ${index} applies (it has no condition)`
+        : `rule ${index} matched (${abbreviate(rule.if)})`;
+    return Object.freeze({
+      index,
+      condition: rule.if,
+      effect: rule.then,
+      timeout,
+      onTimeout,
+      compiled,
+      decision: freezeDecision({
+        effect: rule.then,
+        reason: 'rule_matched',
+        policy: this.summary,
+        ruleIndex: index,
+        timeout,
+        onTimeout,
+        errors: NO_ERRORS,
+        explanation: `${this.label}: ${matched}; the call is ${effectPhrase(rule.then, timeout, onTimeout)}.`,
+      }),
+    });
+  }
+}
+
+/** @internal */
+export class PolicySetRuntime implements CompiledPolicySet {
+  readonly policies: readonly PolicyRuntime[];
+  readonly #exact = new Map<string, PolicyRuntime>();
+  /** Prefix patterns, longest prefix first. */
+  readonly #prefixes: { prefix: string; policy: PolicyRuntime }[] = [];
+  readonly #wildcard: PolicyRuntime | undefined;
+
+  constructor(policies: PolicyRuntime[]) {
+    this.policies = Object.freeze(policies);
+    let wildcard: PolicyRuntime | undefined;
+    for (const policy of policies) {
+      if (policy.definition.enabled === false) continue;
+      if (policy.tool === '*') wildcard = policy;
+      else if (policy.tool.endsWith('*')) {
+        this.#prefixes.push({ prefix: policy.tool.slice(0, -1), policy });
+      } else this.#exact.set(policy.tool, policy);
+    }
+    this.#prefixes.sort((left, right) => right.prefix.length - left.prefix.length);
+    this.#wildcard = wildcard;
+  }
+
+  /** Exact name first, then the longest matching prefix pattern, then `*`. */
+  match(tool: string): PolicyRuntime | undefined {
+    const exact = this.#exact.get(tool);
+    if (exact !== undefined) return exact;
+    for (const entry of this.#prefixes) {
+      if (tool.startsWith(entry.prefix)) return entry.policy;
+    }
+    return this.#wildcard;
+  }
+}
+
+/** @internal An issue with where it points inside a condition, for mapping into a file. */
+export interface LocatedIssue extends PolicyIssue {
+  /** The issue is about a key that should not be there (point at the key, not its value). */
+  atKey?: boolean;
+  /** 0-based offset inside the condition at `path`. */
+  offset?: number;
+}
+
+export const NO_ERRORS: readonly never[] = Object.freeze([]);
+
+export function freezeDecision(decision: {
+  effect: Effect;
+  reason: DecisionReason;
+  policy?: DecisionPolicy;
+  ruleIndex?: number;
+  timeout: number | undefined;
+  onTimeout: OnTimeout | undefined;
+  errors: PolicyDecision['errors'] | readonly never[];
+  explanation: string;
+}): PolicyDecision {
+  // Keys in reading order; optional ones only when set, so that the JSON stays small.
+  const result: Partial<PolicyDecision> = { effect: decision.effect, reason: decision.reason };
+  if (decision.policy !== undefined) result.policy = decision.policy;
+  if (decision.ruleIndex !== undefined) result.ruleIndex = decision.ruleIndex;
+  if (decision.timeout !== undefined) result.timeout = decision.timeout;
+  if (decision.onTimeout !== undefined) result.onTimeout = decision.onTimeout;
+  result.errors = decision.errors as PolicyDecision['errors'];
+  result.explanation = decision.explanation;
+  return Object.freeze(result as PolicyDecision);
+}
+
+/** "allowed", "blocked", "held for approval (timeout 300 s, then deny)". */
+export function effectPhrase(
+  effect: Effect,
+  timeout: number | undefined,
+  onTimeout: OnTimeout | undefined,
+): string {
+  if (effect === 'allow') return 'allowed';
+  if (effect === 'block') return 'blocked';
+  const terms = [
+    timeout === undefined ? undefined : `timeout ${timeout} s`,
+    `then ${onTimeout ?? 'deny'}`,
+  ];
+  return `held for approval (${terms.filter(Boolean).join(', ')})`;
+}
+
+function abbreviate(condition: string): string {
+  const flat = condition.replace(/\s+/g, ' ').trim();
+  return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+function policyLabel(value: unknown, index: number): string {
+  if (value !== null && typeof value === 'object') {
+    const name = (value as { name?: unknown }).name;
+    if (typeof name === 'string' && name.trim() !== '') return name;
+  }
+  return `#${index}`;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/** @internal Turns zod issues into policy issues with friendly messages. */
+export function zodIssues(
+  error: z.ZodError,
+  input: unknown,
+  prefix: (string | number)[] = [],
+): LocatedIssue[] {
+  const issues: LocatedIssue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        issues.push({
+          path: [...prefix, ...path, key],
+          message: `unknown key "${key}"`,
+          atKey: true,
+        });
+      }
+      continue;
+    }
+    let message = issue.message;
+    const value = valueAt(input, path);
+    if (issue.code === 'invalid_type' && value === undefined) {
+      message = `"${String(path[path.length - 1] ?? 'value')}" is required`;
+    } else if (issue.code === 'invalid_value') {
+      message = `must be one of ${issue.values.map((option) => String(option)).join(', ')}, not ${JSON.stringify(value)}`;
+    }
+    issues.push({ path: [...prefix, ...path], message });
+  }
+  return issues;
+}
+
+/** @internal Validates and compiles; collects every issue instead of stopping at the first. */
+export function compileInternal(policies: unknown): {
+  issues: LocatedIssue[];
+  set: PolicySetRuntime | undefined;
+} {
+  if (!Array.isArray(policies)) {
+    return { issues: [{ path: [], message: 'expected a list of policies' }], set: undefined };
+  }
+  const issues: LocatedIssue[] = [];
+  const runtimes: PolicyRuntime[] = [];
+  const identities: { name: string; tool: string; enabled?: boolean | undefined }[] = [];
+  policies.forEach((raw, index) => {
+    const label = policyLabel(raw, index);
+    const parsed = policySchema.safeParse(raw);
+    if (!parsed.success) {
+      for (const issue of zodIssues(parsed.error, raw, [index]))
+        issues.push({ policy: label, ...issue });
+      return;
+    }
+    const definition = parsed.data as PolicyDefinition;
+    identities.push({ name: definition.name, tool: definition.tool, enabled: definition.enabled });
+    const conditions: (CompiledCondition | undefined)[] = [];
+    let valid = true;
+    (definition.rules ?? []).forEach((rule, ruleIndex) => {
+      if (rule.if === undefined) {
+        conditions.push(undefined);
+        return;
+      }
+      const compiled = compileCondition(rule.if);
+      if (isCompileError(compiled)) {
+        valid = false;
+        issues.push({
+          policy: label,
+          path: [index, 'rules', ruleIndex, 'if'],
+          message: compiled.message,
+          line: compiled.line,
+          column: compiled.column,
+          offset: compiled.offset,
+        });
+        conditions.push(undefined);
+      } else conditions.push(compiled);
+    });
+    if (valid) runtimes.push(new PolicyRuntime(definition, conditions));
+  });
+  if (issues.length === 0) {
+    if (policies.length > POLICY_LIMITS.maxPolicies) {
+      issues.push({
+        path: [],
+        message: `a policy set holds at most ${POLICY_LIMITS.maxPolicies} policies`,
+      });
+    }
+    for (const duplicate of findDuplicates(identities)) {
+      issues.push({
+        policy: identities[duplicate.index]?.name,
+        path: [duplicate.index, duplicate.key],
+        message: duplicate.message,
+      });
+    }
+  }
+  if (issues.length > 0) return { issues, set: undefined };
+  return { issues, set: new PolicySetRuntime(runtimes) };
+}
+
+function publicIssue(issue: LocatedIssue): PolicyIssue {
+  const { atKey: _atKey, offset: _offset, ...rest } = issue;
+  return rest;
+}
+
+/**
+ * Checks policies without compiling them for use: their structure, effects, tool patterns, CEL
+ * conditions (with line and column inside the expression) and that no two enabled policies target
+ * the same pattern. Returns every issue found, `[]` when the policies are valid. Never throws; use
+ * it to refuse a policy when it is saved.
+ */
+export function validatePolicies(policies: unknown[]): PolicyIssue[] {
+  try {
+    return compileInternal(policies).issues.map(publicIssue);
+  } catch (error) {
+    return [{ path: [], message: `could not validate the policies: ${String(error)}` }];
+  }
+}
+
+/**
+ * Compiles policies once: validates them, compiles every condition and indexes the tool
+ * patterns. Reuse the result for every evaluation until the policies change (a new version).
+ * Throws `PolicyCompileError` listing every issue when the policies are not valid.
+ */
+export function compilePolicies(policies: PolicyDefinition[]): CompiledPolicySet {
+  const { issues, set } = compileInternal(policies);
+  if (set === undefined) throw new PolicyCompileError(issues.map(publicIssue));
+  return set;
+}
+
+/** @internal */
+export function runtimeOf(set: CompiledPolicySet): PolicySetRuntime {
+  if (set instanceof PolicySetRuntime) return set;
+  throw new TypeError('Expected a policy set from compilePolicies(); compile the policies first.');
+}
+
+/**
+ * The policy that decides calls of `tool`: the exact name, else the longest matching prefix
+ * pattern, else `*`. Undefined when no policy matches (the agent's default action applies).
+ * Disabled policies never match.
+ */
+export function matchPolicy(set: CompiledPolicySet, tool: string): CompiledPolicy | undefined {
+  return runtimeOf(set).match(tool);
+}

@@ -1,0 +1,44 @@
+export {
+  type CompiledPolicy,
+  type CompiledPolicySet,
+  type CompiledRule,
+  compilePolicies,
+  matchPolicy,
+  validatePolicies,
+} from './compile';
+export {
+  diffPolicies,
+  formatPolicyDiff,
+  type PolicyChange,
+  type PolicyDiff,
+  type PolicyFieldChange,
+} from './diff';
+export {
+  PolicyCompileError,
+  PolicyFileError,
+  type PolicyFileIssue,
+  type PolicyIssue,
+} from './errors';
+export { evaluate, simulate } from './evaluate';
+export { type PolicyFile, type PolicyTest, parsePolicyFile } from './file';
+export { POLICY_LIMITS } from './limits';
+export { type PolicyTestResult, runPolicyTests } from './policy-tests';
+export {
+  effectSchema,
+  onTimeoutSchema,
+  policySchema,
+  policySetSchema,
+  ruleSchema,
+} from './schema';
+export type {
+  DecisionPolicy,
+  DecisionReason,
+  Effect,
+  EvaluationInput,
+  OnTimeout,
+  PolicyDecision,
+  PolicyDefinition,
+  PolicyEnvironment,
+  RuleDefinition,
+  RuleEvaluationError,
+} from './types';

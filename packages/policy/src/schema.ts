@@ -1,0 +1,228 @@
+import * as z from 'zod';
+import { POLICY_LIMITS } from './limits';
+
+const EFFECTS = ['allow', 'block', 'requires_approval'] as const;
+
+/** `allow`, `block` or `requires_approval`. */
+export const effectSchema = z
+  .enum(EFFECTS)
+  .meta({ description: 'What a policy decides for a tool call.' });
+
+/** Accepts the legacy spelling `require_approval` of policy files, as `requires_approval`. */
+const fileEffectSchema = z.preprocess(
+  (value) => (value === 'require_approval' ? 'requires_approval' : value),
+  effectSchema,
+);
+
+/** `deny` or `allow`: what happens to a call held for approval when nobody answers in time. */
+export const onTimeoutSchema = z
+  .enum(['deny', 'allow'])
+  .meta({ description: 'What happens when an approval times out (default deny).' });
+
+const timeoutSchema = z
+  .number()
+  .int()
+  .positive()
+  .max(POLICY_LIMITS.maxTimeoutSeconds)
+  .meta({ description: 'Seconds to wait for an approver.' });
+
+const conditionSchema = z
+  .string()
+  .max(
+    POLICY_LIMITS.maxExpressionLength,
+    `condition is longer than ${POLICY_LIMITS.maxExpressionLength} characters`,
+  )
+  .refine(
+    (value) => value.trim().length > 0,
+    'must not be empty; leave `if` out for a rule that always applies',
+  )
+  .meta({ description: 'CEL condition over args, tool, session, agent, environment and now.' });
+
+/** True when `tool` is an exact tool name, a prefix pattern ending in `*`, or `*`. */
+export function isToolPattern(tool: string): boolean {
+  if (tool.length === 0 || /\s/.test(tool)) return false;
+  const star = tool.indexOf('*');
+  return star === -1 || star === tool.length - 1;
+}
+
+const toolSchema = z
+  .string()
+  .min(1)
+  .max(POLICY_LIMITS.maxToolLength)
+  .refine(
+    isToolPattern,
+    'must be a tool name ("stripe.issue_refund"), a prefix pattern ending in "*" ("communication.*") or "*"',
+  )
+  .meta({ description: 'Exact tool name, prefix pattern ending in "*", or "*".' });
+
+function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema) {
+  return z
+    .strictObject({
+      if: conditionSchema.optional(),
+      then: effect,
+      timeout: timeoutSchema.optional(),
+      on_timeout: onTimeoutSchema.optional(),
+      description: z.string().max(2000).optional(),
+    })
+    .superRefine((rule, context) => {
+      if (rule.then === 'requires_approval') return;
+      for (const key of ['timeout', 'on_timeout'] as const) {
+        if (rule[key] === undefined) continue;
+        context.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `only applies to "then: requires_approval", not "then: ${rule.then}"`,
+        });
+      }
+    });
+}
+
+function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchema) {
+  return z
+    .strictObject({
+      id: z.string().min(1).max(200).optional(),
+      name: z
+        .string()
+        .max(200)
+        .refine((value) => value.trim().length > 0, 'must not be empty'),
+      tool: toolSchema,
+      description: z.string().max(2000).optional(),
+      rules: z.array(createRuleSchema(effect)).max(POLICY_LIMITS.maxRules).optional(),
+      default: effect.optional(),
+      action: effect.optional(),
+      timeout: timeoutSchema.optional(),
+      on_timeout: onTimeoutSchema.optional(),
+      version: z.number().int().positive().optional(),
+      enabled: z.boolean().optional(),
+    })
+    .superRefine((policy, context) => {
+      const hasRules = policy.rules !== undefined && policy.rules.length > 0;
+      if (policy.action !== undefined && hasRules) {
+        context.addIssue({
+          code: 'custom',
+          path: ['action'],
+          message:
+            '`action` is the shorthand for a policy without rules; with `rules`, use `default`',
+        });
+      }
+      if (policy.action !== undefined && policy.default !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['action'],
+          message: '`action` and `default` say the same thing; keep one',
+        });
+      }
+      if (policy.action === undefined && policy.default === undefined && !hasRules) {
+        context.addIssue({
+          code: 'custom',
+          path: [],
+          message: 'a policy needs `action`, or `rules` (with an optional `default`)',
+        });
+      }
+      const approvalPossible =
+        (policy.action ?? policy.default) === 'requires_approval' ||
+        (policy.rules ?? []).some((rule) => rule.then === 'requires_approval');
+      if (approvalPossible) return;
+      for (const key of ['timeout', 'on_timeout'] as const) {
+        if (policy[key] === undefined) continue;
+        context.addIssue({
+          code: 'custom',
+          path: [key],
+          message:
+            'only applies to requires_approval, and no effect of this policy is requires_approval',
+        });
+      }
+    });
+}
+
+/** A rule of a policy: `{ if?, then, timeout?, on_timeout?, description? }`. */
+export const ruleSchema = createRuleSchema(effectSchema);
+
+/**
+ * The structure of a policy. It checks shapes, effects, the tool pattern and which keys go
+ * together, but not the CEL conditions: `validatePolicies` and `compilePolicies` check those.
+ */
+export const policySchema = createPolicySchema(effectSchema);
+
+interface PolicyIdentity {
+  name: string;
+  tool: string;
+  enabled?: boolean | undefined;
+}
+
+/** Duplicate names, and two enabled policies for one tool pattern, in a list of policies. */
+export function findDuplicates(
+  policies: readonly PolicyIdentity[],
+): { index: number; key: 'name' | 'tool'; message: string }[] {
+  const found: { index: number; key: 'name' | 'tool'; message: string }[] = [];
+  const names = new Map<string, number>();
+  const tools = new Map<string, number>();
+  policies.forEach((policy, index) => {
+    const sameName = names.get(policy.name);
+    if (sameName === undefined) names.set(policy.name, index);
+    else {
+      found.push({
+        index,
+        key: 'name',
+        message: `another policy (#${sameName}) is already named "${policy.name}"; names must be unique`,
+      });
+    }
+    if (policy.enabled === false) return;
+    const sameTool = tools.get(policy.tool);
+    if (sameTool === undefined) tools.set(policy.tool, index);
+    else {
+      found.push({
+        index,
+        key: 'tool',
+        message: `policy #${sameTool} already targets "${policy.tool}"; put both rule lists in one policy`,
+      });
+    }
+  });
+  return found;
+}
+
+function createPolicyListSchema(policy: ReturnType<typeof createPolicySchema>) {
+  return z
+    .array(policy)
+    .max(POLICY_LIMITS.maxPolicies)
+    .superRefine((policies, context) => {
+      for (const duplicate of findDuplicates(policies)) {
+        context.addIssue({
+          code: 'custom',
+          path: [duplicate.index, duplicate.key],
+          message: duplicate.message,
+        });
+      }
+    });
+}
+
+/**
+ * The policies of one agent and environment, and the action for tools no policy matches
+ * (`default_action`, `allow` when absent).
+ */
+export const policySetSchema = z.strictObject({
+  default_action: effectSchema
+    .optional()
+    .meta({ description: 'Effect for a tool that no policy matches (default allow).' }),
+  policies: createPolicyListSchema(policySchema),
+});
+
+const filePolicySchema = createPolicySchema(fileEffectSchema);
+
+const testCaseSchema = z.strictObject({
+  name: z.string().optional(),
+  tool: z.string().min(1).max(POLICY_LIMITS.maxToolLength),
+  args: z.record(z.string(), z.unknown()).optional(),
+  session: z.string().nullable().optional(),
+  agent: z.strictObject({ id: z.string(), name: z.string() }).optional(),
+  environment: z.enum(['test', 'live']).optional(),
+  now: z.iso.datetime({ offset: true }).optional(),
+  expect: fileEffectSchema,
+});
+
+/** The shape of a policy file (`policies.yaml`), with the legacy `require_approval` accepted. */
+export const policyFileSchema = z.strictObject({
+  settings: z.strictObject({ default_action: fileEffectSchema.optional() }).optional(),
+  policies: createPolicyListSchema(filePolicySchema),
+  tests: z.array(testCaseSchema).optional(),
+});

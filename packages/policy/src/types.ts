@@ -1,0 +1,105 @@
+/** What a policy decides for a tool call. */
+export type Effect = 'allow' | 'block' | 'requires_approval';
+
+/** What happens to a call held for approval when nobody answers within `timeout`. */
+export type OnTimeout = 'deny' | 'allow';
+
+/** The environment a call runs in, from the kind of API key (`arden_test_…`, `arden_live_…`). */
+export type PolicyEnvironment = 'test' | 'live';
+
+/**
+ * One rule of a policy: when the CEL condition `if` holds, `then` decides. A rule without `if`
+ * always holds. `timeout` and `on_timeout` only apply to `then: requires_approval`.
+ */
+export interface RuleDefinition {
+  /** CEL condition over `args`, `tool`, `session`, `agent`, `environment` and `now`. */
+  if?: string;
+  then: Effect;
+  /** Seconds to wait for an approver; overrides the policy's `timeout`. */
+  timeout?: number;
+  /** What happens when the approval times out; overrides the policy's `on_timeout` (`deny`). */
+  on_timeout?: OnTimeout;
+  description?: string;
+}
+
+/**
+ * A policy for one tool name or pattern: `stripe.issue_refund` (exact), `communication.*`
+ * (prefix) or `*` (everything). The first rule whose condition holds decides; when none holds,
+ * `default` does. `action` is the shorthand for a policy without rules (`action: block`).
+ *
+ * A policy needs `action`, or `rules`, or `default`. When it has rules but no `default` (and no
+ * `action`), the default is `block`: a call that no rule allows is refused (fail closed).
+ */
+export interface PolicyDefinition {
+  id?: string;
+  name: string;
+  /** Exact tool name, a prefix pattern ending in `*` (`communication.*`), or `*`. */
+  tool: string;
+  description?: string;
+  rules?: RuleDefinition[];
+  /** The effect when no rule holds; `block` when absent. */
+  default?: Effect;
+  /** Shorthand for a policy without rules: this effect applies to every call. */
+  action?: Effect;
+  /** Seconds to wait for an approver, for every `requires_approval` effect of this policy. */
+  timeout?: number;
+  /** What happens when an approval times out (`deny` when absent). */
+  on_timeout?: OnTimeout;
+  version?: number;
+  /** A disabled policy (`enabled: false`) is validated but never matches. */
+  enabled?: boolean;
+}
+
+/** The call being decided, and the variables its conditions see. */
+export interface EvaluationInput {
+  /** The tool's name, such as `stripe.issue_refund`. */
+  tool: string;
+  /** The call's keyword arguments, as JSON values. */
+  args: Record<string, unknown>;
+  session?: string | null;
+  agent?: { id: string; name: string };
+  environment?: PolicyEnvironment;
+  /** The time of the call; the current time when absent. */
+  now?: Date;
+}
+
+/** The reasons `evaluate` gives for a decision. */
+export type DecisionReason = 'rule_matched' | 'policy_default' | 'no_policy_configured';
+
+/** A rule condition that could not be evaluated (and therefore did not match). */
+export interface RuleEvaluationError {
+  ruleIndex: number;
+  message: string;
+}
+
+/** The policy that decided, as recorded in the action log. */
+export interface DecisionPolicy {
+  id?: string;
+  name: string;
+  tool: string;
+  version?: number;
+}
+
+/**
+ * The outcome of `evaluate`: the effect, and everything needed to explain it later. Decision
+ * objects are frozen and may be shared between calls; copy one before changing it.
+ */
+export interface PolicyDecision {
+  effect: Effect;
+  /**
+   * Why: `rule_matched`, `policy_default`, or `no_policy_configured` when no policy matched the
+   * tool (see `DecisionReason`). A string, so that callers can record reasons of their own.
+   */
+  reason: string;
+  policy?: DecisionPolicy;
+  /** Index of the deciding rule, or -1 when the policy's default decided. */
+  ruleIndex?: number;
+  /** Seconds to wait for an approver (only for `requires_approval`, when configured). */
+  timeout?: number;
+  /** What happens when the approval times out (only for `requires_approval`). */
+  onTimeout?: OnTimeout;
+  /** Conditions that failed to evaluate; each counted as "no match". */
+  errors: RuleEvaluationError[];
+  /** One human sentence saying which policy and rule decided, and why. */
+  explanation: string;
+}
