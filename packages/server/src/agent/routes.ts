@@ -1,0 +1,347 @@
+import type { ServerContext } from '../context';
+import { parseApiKey } from '../crypto';
+import {
+  AuthenticationError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationError,
+} from '../errors';
+import { readJson, sendJson } from '../http/respond';
+import type { RequestContext } from '../http/router';
+import { uuidv7 } from '../ids';
+import type { AgentPrincipal } from '../services/agents';
+import { statusOf } from '../services/approvals';
+import type { ActionRecord, NewAction } from '../store';
+import { parseCheck, parseResult, parseUsage } from './validate';
+
+const maxWaitSeconds = 30;
+
+/** A per-key token bucket; `rate` requests per second, bursts of twice that. */
+class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly rate: number) {}
+
+  take(key: string, now: number): number {
+    const capacity = this.rate * 2;
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      if (this.buckets.size > 100_000) this.buckets.clear();
+      bucket = { tokens: capacity, at: now };
+      this.buckets.set(key, bucket);
+    }
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.rate);
+    bucket.at = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - bucket.tokens) / this.rate);
+  }
+}
+
+function presentedKey(context: RequestContext): string | undefined {
+  const header = context.request.headers['x-api-key'];
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key) return key.trim();
+  const authorization = context.request.headers.authorization;
+  if (authorization?.toLowerCase().startsWith('bearer ')) return authorization.slice(7).trim();
+  return undefined;
+}
+
+/** The agent API's status view of an action. */
+export function statusBody(action: ActionRecord) {
+  const view = statusOf(action);
+  return {
+    action_id: action.id,
+    status: view.status,
+    message: view.message,
+    created_at: new Date(action.createdAt).toISOString(),
+  };
+}
+
+/**
+ * Registers the agent API (wire-compatible with ardenpy 0.5.x): `POST /policy/check`,
+ * `GET /status/{id}` (with the `?wait=N` long-poll), `POST /token-usage`,
+ * `POST /v1/actions/{id}/result`, and `POST /approve|deny/{id}` (always 403 for agent keys).
+ */
+export function registerAgentRoutes(server: ServerContext): void {
+  const { router, store, config, clock } = server;
+  const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : undefined;
+
+  const authenticate = async (context: RequestContext): Promise<AgentPrincipal> => {
+    const key = presentedKey(context);
+    if (!key) {
+      throw new AuthenticationError(
+        'Missing API key. Send it as X-API-Key: arden_live_… (or Authorization: Bearer …); create one with `arden agents keys create`.',
+      );
+    }
+    if (!parseApiKey(key)) {
+      throw new AuthenticationError(
+        'The API key is malformed: agent keys look like arden_live_<32 hex> or arden_test_<32 hex>.',
+      );
+    }
+    const principal = await server.agents.authenticate(key);
+    if (!principal) {
+      throw new AuthenticationError(
+        'The API key is not valid: it is unknown or was revoked. Create a new one with `arden agents keys create`.',
+      );
+    }
+    if (limiter) {
+      const wait = limiter.take(principal.keyId, clock());
+      if (wait > 0) throw new RateLimitedError(wait);
+    }
+    return principal;
+  };
+
+  // An agent key reads only its own agent's actions in its own environment; anything else is
+  // "not found", so ids of other agents cannot be probed.
+  const ownAction = async (principal: AgentPrincipal, actionId: string): Promise<ActionRecord> => {
+    const action = actionId.length <= 100 ? await store.actions.get(actionId) : undefined;
+    if (
+      !action ||
+      action.agentId !== principal.agent.id ||
+      action.environment !== principal.environment
+    ) {
+      throw new NotFoundError(
+        `No action ${actionId.slice(0, 100)} for this API key. Action ids come from POST /policy/check; a key reads only its own agent's actions in its own environment (test or live).`,
+      );
+    }
+    return action;
+  };
+
+  router.add('POST', '/policy/check', async (context) => {
+    const principal = await authenticate(context);
+    const input = parseCheck(await readJson(context.request, config.bodyLimit));
+    const now = clock();
+    const agent = principal.agent;
+    const decision = await server.policies.decide(
+      agent,
+      principal.environment,
+      { tool: input.toolName, kwargs: input.kwargs, sessionId: input.sessionId },
+      now,
+    );
+    const pending = decision.effect === 'requires_approval';
+    const timeoutSeconds = Math.min(
+      config.maxApprovalTimeoutSeconds,
+      Math.max(1, decision.timeout ?? config.approvalTimeoutSeconds),
+    );
+    const action: NewAction = {
+      id: uuidv7(now),
+      agentId: agent.id,
+      environment: principal.environment,
+      toolName: input.toolName,
+      args: input.args,
+      kwargs: input.kwargs,
+      metadata: input.metadata,
+      sessionId: input.sessionId,
+      decision: decision.effect,
+      reason: decision.reason,
+      policy: {
+        policy: decision.policy,
+        ruleIndex: decision.ruleIndex,
+        errors: decision.errors.length > 0 ? decision.errors : undefined,
+        explanation: decision.explanation,
+      },
+      status: pending ? 'pending' : 'completed',
+      expiresAt: pending ? now + timeoutSeconds * 1000 : null,
+      onTimeout: pending ? (decision.onTimeout ?? 'deny') : null,
+      decidedBy: null,
+      decidedAt: pending ? null : now,
+      notes: null,
+      resultStatus: null,
+      durationMs: null,
+      resultError: null,
+      result: null,
+      reportedAt: null,
+      createdAt: now,
+    };
+    // The answer (with its action_id) goes out only after the action's row is committed.
+    await store.committer.submit(store.actions.insertStatement(action));
+    const body: Record<string, unknown> = {
+      decision: decision.effect,
+      action_id: action.id,
+      reason: decision.reason,
+      status: pending ? 'pending' : 'completed',
+      environment: principal.environment,
+      explanation: decision.explanation,
+    };
+    const policyName = decision.policy ? `policy "${decision.policy.name}"` : undefined;
+    if (decision.effect === 'block') {
+      body.message = policyName
+        ? `Tool '${input.toolName}' is blocked by ${policyName}.`
+        : `Tool '${input.toolName}' is blocked: ${decision.reason === 'no_policy_configured' ? "no policy matches it and the agent's default action is block" : decision.explanation}.`;
+    } else if (pending) {
+      const expiresAt = new Date(action.expiresAt as number).toISOString();
+      body.message = `Tool '${input.toolName}' needs human approval${policyName ? ` (${policyName})` : ''}; it is held until approved or denied, or until ${expiresAt} (then on_timeout: ${action.onTimeout}).`;
+      body.expires_at = expiresAt;
+      body.on_timeout = action.onTimeout;
+    }
+    if (decision.policy) {
+      body.policy = {
+        id: decision.policy.id ?? null,
+        name: decision.policy.name,
+        tool: decision.policy.tool,
+        version: decision.policy.version ?? null,
+        rule_index: decision.ruleIndex ?? null,
+      };
+    }
+    sendJson(context.response, 200, body);
+    server.events.emit({ type: 'action.created', action: { ...action, seq: 0 } });
+  });
+
+  router.add('GET', '/status/:actionId', async (context) => {
+    const principal = await authenticate(context);
+    const waitText = context.query.get('wait');
+    let waitSeconds = 0;
+    if (waitText !== null && waitText !== '') {
+      waitSeconds = Number(waitText);
+      if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
+        throw new ValidationError(
+          `wait must be a number of seconds from 0 to ${maxWaitSeconds}; got "${waitText.slice(0, 50)}".`,
+          'wait',
+        );
+      }
+      waitSeconds = Math.min(maxWaitSeconds, waitSeconds);
+    }
+    const actionId = context.params.actionId as string;
+    let action = await ownAction(principal, actionId);
+    if (action.status === 'pending' && action.expiresAt !== null && action.expiresAt <= clock()) {
+      action = (await server.approvals.expire(action.id)) ?? (await ownAction(principal, actionId));
+    }
+    if (action.status !== 'pending' || waitSeconds === 0) {
+      sendJson(context.response, 200, statusBody(action));
+      return;
+    }
+    // Long-poll: register first, then re-read, so a decision between the two is not missed.
+    const waiting = server.hub.wait(action.id, waitSeconds * 1000, context.signal);
+    const current = await ownAction(principal, actionId);
+    if (current.status !== 'pending') {
+      sendJson(context.response, 200, statusBody(current));
+      return;
+    }
+    const notice = await waiting;
+    if (context.signal.aborted) return;
+    if (notice) {
+      sendJson(context.response, 200, {
+        action_id: action.id,
+        status: notice.status,
+        message: notice.message,
+        created_at: new Date(action.createdAt).toISOString(),
+      });
+      return;
+    }
+    sendJson(context.response, 200, statusBody(await ownAction(principal, actionId)));
+  });
+
+  router.add('POST', '/token-usage', async (context) => {
+    const principal = await authenticate(context);
+    const { batch, events } = parseUsage(
+      await readJson(context.request, config.bodyLimit),
+      clock(),
+    );
+    const records = await server.usage.record(principal.agent.id, principal.environment, events);
+    const totalTokens = records.reduce(
+      (sum, record) => sum + record.promptTokens + record.completionTokens,
+      0,
+    );
+    const totalCost =
+      Math.round(records.reduce((sum, record) => sum + record.costUsd, 0) * 1e9) / 1e9;
+    if (batch) {
+      const unpriced = [
+        ...new Set(records.filter((record) => !record.rateFound).map((record) => record.model)),
+      ];
+      sendJson(context.response, 200, {
+        accepted: records.length,
+        usage_ids: records.map((record) => record.id),
+        total_tokens: totalTokens,
+        total_cost_usd: totalCost,
+        rate_found: unpriced.length === 0,
+        ...(unpriced.length > 0 ? { unpriced_models: unpriced } : {}),
+      });
+      return;
+    }
+    const record = records[0] as (typeof records)[number];
+    sendJson(context.response, 200, {
+      usage_id: record.id,
+      model: record.model,
+      prompt_tokens: record.promptTokens,
+      completion_tokens: record.completionTokens,
+      total_tokens: totalTokens,
+      total_cost_usd: totalCost,
+      rate_found: record.rateFound,
+    });
+  });
+
+  router.add('POST', '/v1/actions/:actionId/result', async (context) => {
+    const principal = await authenticate(context);
+    const input = parseResult(await readJson(context.request, config.bodyLimit));
+    const actionId = context.params.actionId as string;
+    const now = clock();
+    const outcome = await store.committer.submit(
+      store.actions.reportResultStatement(
+        actionId,
+        principal.agent.id,
+        principal.environment,
+        input,
+        now,
+      ),
+    );
+    if (outcome.changes === 0) {
+      const action = await ownAction(principal, actionId);
+      const state =
+        action.status === 'completed'
+          ? 'blocked'
+          : action.status === 'expired'
+            ? 'expired (denied)'
+            : action.status;
+      throw new ConflictError(
+        `Action ${actionId} was ${state}; it did not run, so it has no outcome to report.`,
+        { status: action.status },
+      );
+    }
+    sendJson(context.response, 200, {
+      action_id: actionId,
+      result_status: input.status,
+      recorded: true,
+    });
+    server.events.emit({
+      type: 'action.reported',
+      actionId,
+      agentId: principal.agent.id,
+      status: input.status,
+    });
+  });
+
+  const refuseDecision = async (context: RequestContext) => {
+    await authenticate(context);
+    throw new ForbiddenError(
+      'Agent keys cannot approve or deny their own calls; use the dashboard or `arden approvals approve <action_id>` / `arden approvals deny <action_id>`.',
+    );
+  };
+  router.add('POST', '/approve/:actionId', refuseDecision);
+  router.add('POST', '/deny/:actionId', refuseDecision);
+
+  router.add('GET', '/healthz', (context) => {
+    sendJson(context.response, 200, { status: 'ok' });
+  });
+  router.add('GET', '/readyz', async (context) => {
+    try {
+      await Promise.race([
+        store.database.ping(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('timed out after 2 s')), 2_000).unref(),
+        ),
+      ]);
+      sendJson(context.response, 200, { status: 'ready' });
+    } catch (error) {
+      server.logger.warn('Readiness check failed', { error });
+      sendJson(context.response, 503, {
+        status: 'unavailable',
+        error: 'The store is not reachable; see the server log.',
+      });
+    }
+  });
+}

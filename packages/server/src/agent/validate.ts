@@ -1,0 +1,204 @@
+import { ValidationError } from '../errors';
+import type { UsageInput } from '../services/usage';
+
+/** A validated `POST /policy/check` body. */
+export interface CheckInput {
+  toolName: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  metadata: Record<string, unknown> | null;
+  sessionId: string | null;
+}
+
+/** A validated `POST /v1/actions/{id}/result` body. */
+export interface ResultInput {
+  status: 'succeeded' | 'failed';
+  durationMs: number | null;
+  error: string | null;
+  result: unknown;
+}
+
+const maxToolName = 256;
+const maxSessionId = 256;
+const maxModel = 200;
+/** Events accepted in one `POST /token-usage` batch. */
+export const maxUsageBatch = 1_000;
+const maxResultBytes = 64 * 1024;
+
+/** Whether `value` is a JSON object (not an array or null). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function kind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+function requireObjectBody(body: unknown, shape: string): Record<string, unknown> {
+  if (!isObject(body)) {
+    throw new ValidationError(`The body must be a JSON object (${shape}); got ${kind(body)}.`);
+  }
+  return body;
+}
+
+function sessionOf(value: unknown, field: string): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') {
+    throw new ValidationError(`${field} must be a string; got ${kind(value)}.`, field);
+  }
+  if (value.length > maxSessionId) {
+    throw new ValidationError(`${field} is longer than ${maxSessionId} characters.`, field);
+  }
+  return value;
+}
+
+/** Validates a check body as ardenpy and `@arden/core` send it. */
+export function parseCheck(body: unknown): CheckInput {
+  const object = requireObjectBody(body, '{"tool_name", "args", "kwargs", "metadata"}');
+  const toolName = object.tool_name;
+  if (toolName === undefined || toolName === null) {
+    throw new ValidationError(
+      'tool_name is required: the name of the tool being called, for example "stripe.issue_refund".',
+      'tool_name',
+    );
+  }
+  if (typeof toolName !== 'string') {
+    throw new ValidationError(`tool_name must be a string; got ${kind(toolName)}.`, 'tool_name');
+  }
+  if (toolName.trim() === '' || toolName.length > maxToolName) {
+    throw new ValidationError(
+      `tool_name must be 1–${maxToolName} characters, for example "stripe.issue_refund".`,
+      'tool_name',
+    );
+  }
+  const args = object.args ?? [];
+  if (!Array.isArray(args)) {
+    throw new ValidationError(
+      `args must be an array of positional arguments (or omitted); got ${kind(args)}.`,
+      'args',
+    );
+  }
+  const kwargs = object.kwargs ?? {};
+  if (!isObject(kwargs)) {
+    throw new ValidationError(
+      `kwargs must be an object of named arguments (or omitted); got ${kind(kwargs)}.`,
+      'kwargs',
+    );
+  }
+  const metadata = object.metadata ?? null;
+  if (metadata !== null && !isObject(metadata)) {
+    throw new ValidationError(
+      `metadata must be an object or null; got ${kind(metadata)}.`,
+      'metadata',
+    );
+  }
+  return {
+    toolName,
+    args,
+    kwargs,
+    metadata,
+    sessionId: metadata ? sessionOf(metadata.session_id, 'metadata.session_id') : null,
+  };
+}
+
+function tokenCount(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1e12) {
+    throw new ValidationError(
+      `${field} must be a whole number ≥ 0; got ${JSON.stringify(value) ?? 'nothing'}.`,
+      field,
+    );
+  }
+  return value;
+}
+
+function usageEvent(value: unknown, prefix: string, now: number): UsageInput {
+  const event = requireObjectBody(value, '{"model", "prompt_tokens", "completion_tokens"}');
+  const model = event.model;
+  if (typeof model !== 'string' || model.trim() === '' || model.length > maxModel) {
+    throw new ValidationError(
+      `${prefix}model is required: the model's name as a string (1–${maxModel} characters), for example "gpt-4o".`,
+      `${prefix}model`,
+    );
+  }
+  const input: UsageInput = {
+    model,
+    promptTokens: tokenCount(event.prompt_tokens, `${prefix}prompt_tokens`),
+    completionTokens: tokenCount(event.completion_tokens, `${prefix}completion_tokens`),
+    sessionId: sessionOf(event.session_id, `${prefix}session_id`),
+  };
+  if (event.occurred_at !== undefined && event.occurred_at !== null) {
+    const at = typeof event.occurred_at === 'string' ? Date.parse(event.occurred_at) : Number.NaN;
+    if (!Number.isFinite(at)) {
+      throw new ValidationError(
+        `${prefix}occurred_at must be an ISO 8601 time such as "2026-04-14T12:00:00Z".`,
+        `${prefix}occurred_at`,
+      );
+    }
+    // A client clock far in the future would skew daily totals; keep it to now.
+    input.occurredAt = Math.min(at, now);
+  }
+  return input;
+}
+
+/** Validates `POST /token-usage`: one event, or `{events: [...]}` (the batch extension). */
+export function parseUsage(body: unknown, now: number): { batch: boolean; events: UsageInput[] } {
+  const object = requireObjectBody(
+    body,
+    '{"model", "prompt_tokens", "completion_tokens"} or {"events": [...]}',
+  );
+  if (object.events !== undefined) {
+    if (!Array.isArray(object.events)) {
+      throw new ValidationError(`events must be an array; got ${kind(object.events)}.`, 'events');
+    }
+    if (object.events.length === 0) {
+      throw new ValidationError('events is empty; send at least one usage event.', 'events');
+    }
+    if (object.events.length > maxUsageBatch) {
+      throw new ValidationError(
+        `events holds ${object.events.length} events; send at most ${maxUsageBatch} per request.`,
+        'events',
+      );
+    }
+    return {
+      batch: true,
+      events: object.events.map((event, index) => usageEvent(event, `events[${index}].`, now)),
+    };
+  }
+  return { batch: false, events: [usageEvent(object, '', now)] };
+}
+
+/** Validates an outcome report. */
+export function parseResult(body: unknown): ResultInput {
+  const object = requireObjectBody(body, '{"status", "duration_ms", "error"?}');
+  const status = object.status;
+  if (status !== 'succeeded' && status !== 'failed') {
+    throw new ValidationError('status must be "succeeded" or "failed".', 'status');
+  }
+  const duration = object.duration_ms ?? null;
+  if (
+    duration !== null &&
+    (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0)
+  ) {
+    throw new ValidationError('duration_ms must be a number of milliseconds ≥ 0.', 'duration_ms');
+  }
+  const error = object.error ?? null;
+  if (error !== null && typeof error !== 'string') {
+    throw new ValidationError(
+      `error must be a string (the error message); got ${kind(error)}.`,
+      'error',
+    );
+  }
+  let result = object.result ?? null;
+  if (result !== null) {
+    const size = Buffer.byteLength(JSON.stringify(result));
+    if (size > maxResultBytes) result = { truncated: true, bytes: size };
+  }
+  return {
+    status,
+    durationMs: duration as number | null,
+    error: error === null ? null : (error as string).slice(0, 4_000),
+    result,
+  };
+}

@@ -1,0 +1,177 @@
+import type { ServerContext } from './context';
+import { ValidationError } from './errors';
+import { isLogLevel, type Logger, type LogLevel } from './logger';
+import type { WebhookOptions } from './services/webhooks';
+
+/**
+ * A plug-in: runs once at start-up with the server's context, and may add routes to
+ * `context.router` and subscribe to `context.events` (the admin API and the dashboard do).
+ */
+export type ServerPlugin = (context: ServerContext) => void | Promise<void>;
+
+/** Options of `createServer()`. Unset options come from the environment, then the defaults. */
+export interface ServerConfig {
+  /** TCP port (`ARDEN_PORT`, `PORT`; default 8787; 0 picks a free port). */
+  port?: number;
+  /** Interface to listen on (`ARDEN_HOST`; default 127.0.0.1). */
+  host?: string;
+  /** Directory of the embedded store (`ARDEN_DATA_DIR`; default `./.arden`). */
+  dataDir?: string;
+  /** `DATABASE_URL`: a SQLite path or `file:` URL (PostgreSQL is planned). */
+  databaseUrl?: string;
+  /** Largest request body in bytes, or `"1mb"`/`"512kb"` (`ARDEN_BODY_LIMIT`; default 1 MiB). */
+  bodyLimit?: number | string;
+  /** A JSON pricing file laid over the shipped table (`ARDEN_PRICING_FILE`). */
+  pricingFile?: string;
+  /** `debug`, `info` (default), `warn`, `error` or `silent` (`ARDEN_LOG_LEVEL`). */
+  logLevel?: LogLevel;
+  /** A logger to use instead of JSON lines on stderr. */
+  logger?: Logger;
+  /** Approval window when a policy sets no `timeout`, in seconds (`ARDEN_APPROVAL_TIMEOUT`; default 3 600). */
+  approvalTimeoutSeconds?: number;
+  /** Longest approval window a policy may set, in seconds (default 7 days). */
+  maxApprovalTimeoutSeconds?: number;
+  /** Requests per second per API key, 0 for no limit (`ARDEN_RATE_LIMIT`; default 0). */
+  rateLimit?: number;
+  /** How often overdue approvals are expired, in ms (default 1 000). */
+  sweepIntervalMs?: number;
+  /** Webhook worker settings (time limit, backoff, retry horizon). */
+  webhooks?: WebhookOptions;
+  /** How long `close()` waits for in-flight requests, in ms (default 10 000). */
+  shutdownTimeoutMs?: number;
+  /** Start the expiry sweeper and webhook worker (default true). */
+  workers?: boolean;
+  /** Plug-ins run at start-up (the admin API, the dashboard). */
+  plugins?: ServerPlugin[];
+  /** Clock for tests, ms since the epoch. */
+  clock?: () => number;
+}
+
+/** The configuration after the environment and defaults were applied. */
+export interface ResolvedConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  bodyLimit: number;
+  pricingFile: string | undefined;
+  logLevel: LogLevel;
+  approvalTimeoutSeconds: number;
+  maxApprovalTimeoutSeconds: number;
+  rateLimit: number;
+  sweepIntervalMs: number;
+  webhooks: WebhookOptions;
+  shutdownTimeoutMs: number;
+  workers: boolean;
+}
+
+/** Parses `1048576`, `"1mb"`, `"512kb"`, `"2 MiB"` into bytes. */
+export function parseByteSize(value: number | string, field = 'bodyLimit'): number {
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && value > 0) return value;
+  } else {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$/i.exec(value);
+    if (match) {
+      const unit = (match[2] ?? 'b').toLowerCase()[0] as string;
+      const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+      const bytes = Math.floor(Number(match[1]) * factor);
+      if (bytes > 0) return bytes;
+    }
+  }
+  throw new ValidationError(
+    `${field} must be a size in bytes or like "1mb" or "512kb"; got ${JSON.stringify(value)}.`,
+    field,
+  );
+}
+
+function numberFrom(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) {
+    throw new ValidationError(`${name} must be a number ≥ 0; got "${value}".`, name);
+  }
+  return number;
+}
+
+/** Applies environment variables and defaults to `config`. Throws naming a bad setting. */
+export function resolveConfig(
+  config: ServerConfig = {},
+  environment: Record<string, string | undefined> = process.env,
+): ResolvedConfig {
+  const port =
+    config.port ?? numberFrom(environment.ARDEN_PORT ?? environment.PORT, 'ARDEN_PORT') ?? 8787;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ValidationError(`port must be a whole number from 0 to 65535; got ${port}.`, 'port');
+  }
+  const logLevel = config.logLevel ?? environment.ARDEN_LOG_LEVEL ?? 'info';
+  if (!isLogLevel(logLevel)) {
+    throw new ValidationError(
+      `logLevel must be debug, info, warn, error or silent; got "${logLevel}".`,
+      'logLevel',
+    );
+  }
+  const approvalTimeoutSeconds =
+    config.approvalTimeoutSeconds ??
+    numberFrom(environment.ARDEN_APPROVAL_TIMEOUT, 'ARDEN_APPROVAL_TIMEOUT') ??
+    3_600;
+  const rateLimit =
+    config.rateLimit ?? numberFrom(environment.ARDEN_RATE_LIMIT, 'ARDEN_RATE_LIMIT') ?? 0;
+  return {
+    port,
+    host: config.host ?? environment.ARDEN_HOST ?? '127.0.0.1',
+    dataDir: config.dataDir ?? environment.ARDEN_DATA_DIR ?? '.arden',
+    databaseUrl:
+      config.databaseUrl ?? environment.ARDEN_DATABASE_URL ?? environment.DATABASE_URL ?? undefined,
+    bodyLimit: parseByteSize(config.bodyLimit ?? environment.ARDEN_BODY_LIMIT ?? 1024 * 1024),
+    pricingFile: config.pricingFile ?? environment.ARDEN_PRICING_FILE ?? undefined,
+    logLevel,
+    approvalTimeoutSeconds,
+    maxApprovalTimeoutSeconds: config.maxApprovalTimeoutSeconds ?? 7 * 24 * 3_600,
+    rateLimit,
+    sweepIntervalMs: config.sweepIntervalMs ?? 1_000,
+    webhooks: config.webhooks ?? {},
+    shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
+    workers: config.workers ?? true,
+  };
+}
+
+const flagNames: Record<string, keyof ServerConfig> = {
+  '--port': 'port',
+  '-p': 'port',
+  '--host': 'host',
+  '--data-dir': 'dataDir',
+  '--db': 'databaseUrl',
+  '--database-url': 'databaseUrl',
+  '--body-limit': 'bodyLimit',
+  '--pricing-file': 'pricingFile',
+  '--log-level': 'logLevel',
+  '--approval-timeout': 'approvalTimeoutSeconds',
+  '--rate-limit': 'rateLimit',
+};
+
+const numericFlags = new Set<keyof ServerConfig>(['port', 'approvalTimeoutSeconds', 'rateLimit']);
+
+/**
+ * Parses server flags (`--port 8787`, `--data-dir=./data`, `--db`, `--host`, `--body-limit`,
+ * `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
+ */
+export function parseServerFlags(argv: readonly string[]): ServerConfig {
+  const config: Record<string, unknown> = {};
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index] as string;
+    const [flag, inline] = argument.includes('=')
+      ? argument.split(/=(.*)/s, 2)
+      : [argument, undefined];
+    const name = flagNames[flag as string];
+    if (!name) {
+      throw new ValidationError(
+        `Unknown option ${flag}. Options: ${Object.keys(flagNames).join(', ')}.`,
+        flag,
+      );
+    }
+    const value = inline ?? argv[++index];
+    if (value === undefined) throw new ValidationError(`${flag} needs a value.`, flag);
+    config[name] = numericFlags.has(name) ? numberFrom(value, flag as string) : value;
+  }
+  return config as ServerConfig;
+}

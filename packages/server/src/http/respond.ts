@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PayloadTooLargeError, ValidationError } from '../errors';
+
+/** Sends a JSON answer (unless the response was already sent or the client is gone). */
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string | number> = {},
+): void {
+  if (response.headersSent || response.destroyed) return;
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
+  response.end(response.req?.method === 'HEAD' ? undefined : text);
+}
+
+/** Sends `{"error": message}` (and the field, when known). */
+export function sendError(
+  response: ServerResponse,
+  status: number,
+  message: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string | number> = {},
+): void {
+  sendJson(response, status, { error: message, ...extra }, headers);
+}
+
+/** The client went away before its body arrived; nothing can be answered. */
+export class ClientGoneError extends Error {}
+
+/**
+ * Reads the body up to `limit` bytes. Throws `PayloadTooLargeError` as soon as the declared or
+ * received size passes the limit (without buffering the rest).
+ */
+export function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = request.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new PayloadTooLargeError(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (error?: unknown) => {
+      if (done) return;
+      done = true;
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      request.off('aborted', onAborted);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.pause();
+        finish(new PayloadTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = () => finish(new ClientGoneError('request stream failed'));
+    const onAborted = () => finish(new ClientGoneError('client aborted'));
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+    request.on('aborted', onAborted);
+  });
+}
+
+/**
+ * Reads and parses a JSON body. Throws `ValidationError` (400) for a body that is not JSON, or
+ * whose Content-Type says it is something else.
+ */
+export async function readJson(request: IncomingMessage, limit: number): Promise<unknown> {
+  const type = request.headers['content-type'];
+  if (type && !/json|^text\/plain/i.test(type)) {
+    throw new ValidationError(
+      `Content-Type "${type.slice(0, 100)}" is not JSON. Send the body as JSON with Content-Type: application/json.`,
+      'Content-Type',
+    );
+  }
+  const body = await readBody(request, limit);
+  if (body.length === 0) {
+    throw new ValidationError(
+      'The request body is empty. Send a JSON object with Content-Type: application/json.',
+    );
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new ValidationError(
+      `The request body is not valid JSON (${(error as Error).message.slice(0, 200)}). Send a JSON object with Content-Type: application/json.`,
+    );
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * `@arden/server`: the Arden server — the agent API (wire-compatible with ardenpy 0.5.x), the
+ * store (embedded SQLite), approvals with long-poll and expiry, the durable webhook outbox,
+ * token usage with cost, and the services the admin API and CLI build on.
+ *
+ * ```ts
+ * const server = await createServer({ dataDir: './.arden' });
+ * await server.listen(8787);
+ * ```
+ */
+export { registerAgentRoutes, statusBody } from './agent/routes';
+export { maxUsageBatch, parseCheck, parseResult, parseUsage } from './agent/validate';
+export {
+  parseByteSize,
+  parseServerFlags,
+  type ResolvedConfig,
+  resolveConfig,
+  type ServerConfig,
+  type ServerPlugin,
+} from './config';
+export type { ServerContext } from './context';
+export {
+  type Environment,
+  generateApiKey,
+  generateSecret,
+  generateSigningKey,
+  hashPassword,
+  hashSecret,
+  keyPrefix,
+  parseApiKey,
+  verifyPassword,
+} from './crypto';
+export {
+  ArdenServerError,
+  AuthenticationError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  SchemaVersionError,
+  ValidationError,
+} from './errors';
+export { readBody, readJson, sendError, sendJson } from './http/respond';
+export { type Handler, type RequestContext, type RouteMatch, Router } from './http/router';
+export { randomHex, uuidv7 } from './ids';
+export { createLogger, isLogLevel, type Logger, type LogLevel } from './logger';
+export {
+  type Cost,
+  defaultPricing,
+  loadPricing,
+  type ModelPrice,
+  Pricing,
+  type PricingTable,
+} from './pricing';
+export { type ArdenServer, createServer } from './server';
+export {
+  type AgentPrincipal,
+  AgentService,
+  type AgentServiceOptions,
+  type CreateAgentInput,
+  type CreatedApiKey,
+  validateWebhookUrl,
+} from './services/agents';
+export { ApprovalService, type DecisionInput, statusOf } from './services/approvals';
+export { type LiveEvent, type LiveEventListener, LiveEvents } from './services/events';
+export { ApprovalHub, type DecisionNotice } from './services/hub';
+export { type PolicyCall, type PolicyChange, PolicyService } from './services/policies';
+export { type UsageInput, UsageService } from './services/usage';
+export {
+  type ApprovalInfo,
+  signWebhook,
+  type WebhookOptions,
+  WebhookService,
+  webhookBody,
+} from './services/webhooks';
+export * from './store';

@@ -1,0 +1,269 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { PolicyCompileError } from '@arden/policy';
+import { registerAgentRoutes } from './agent/routes';
+import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
+import type { ServerContext } from './context';
+import { ArdenServerError, RateLimitedError } from './errors';
+import { ClientGoneError, sendError } from './http/respond';
+import { type RequestContext, Router } from './http/router';
+import { randomHex } from './ids';
+import { createLogger } from './logger';
+import { loadPricing, Pricing } from './pricing';
+import { AgentService } from './services/agents';
+import { ApprovalService } from './services/approvals';
+import { LiveEvents } from './services/events';
+import { ApprovalHub } from './services/hub';
+import { PolicyService } from './services/policies';
+import { UsageService } from './services/usage';
+import { WebhookService } from './services/webhooks';
+import { openStore } from './store';
+
+/** A running (or ready to run) Arden server. */
+export interface ArdenServer extends ServerContext {
+  /** Starts listening; resolves with the base URL (`http://127.0.0.1:8787`). */
+  listen(port?: number, host?: string): Promise<string>;
+  /**
+   * Stops gracefully: stops accepting connections, answers waiting long-polls, lets in-flight
+   * requests finish (up to `shutdownTimeoutMs`), commits queued writes, stops the workers and
+   * closes the store. Safe to call twice.
+   */
+  close(): Promise<void>;
+  /** The base URL once listening, else undefined. */
+  readonly url: string | undefined;
+}
+
+const emptyQuery = new URLSearchParams();
+
+/**
+ * Creates the Arden server on the embedded store (opened and migrated under `dataDir`), with the
+ * agent API, the expiry sweeper and the webhook outbox worker. Call `listen()` to serve.
+ */
+export async function createServer(options: ServerConfig = {}): Promise<ArdenServer> {
+  const config: ResolvedConfig = resolveConfig(options);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? Date.now;
+  const pricing = new Pricing(loadPricing(config.pricingFile));
+  const store = await openStore({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    logger,
+  });
+  const router = new Router();
+  const events = new LiveEvents(logger);
+  const hub = new ApprovalHub();
+  const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  const context: ServerContext = {
+    config,
+    logger,
+    store,
+    router,
+    hub,
+    events,
+    agents: new AgentService(store, logger, { clock }),
+    policies: new PolicyService(store, logger, { clock }),
+    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
+    webhooks,
+    usage: new UsageService(store, pricing, events, { clock }),
+    clock,
+  };
+  registerAgentRoutes(context);
+  for (const plugin of options.plugins ?? []) await plugin(context);
+
+  const bootId = randomHex(3);
+  let requestCounter = 0;
+  let inFlight = 0;
+  let closing = false;
+  let drained: (() => void) | undefined;
+  const debug = config.logLevel === 'debug';
+
+  const fail = (requestContext: RequestContext, error: unknown) => {
+    const { response } = requestContext;
+    if (error instanceof ClientGoneError) {
+      response.destroy();
+      return;
+    }
+    if (ArdenServerError.isInstance(error) && error.status < 500) {
+      const headers: Record<string, string | number> = {};
+      if (error instanceof RateLimitedError) headers['retry-after'] = error.retryAfterSeconds;
+      if (error.status === 413) headers.connection = 'close';
+      const field = (error as { field?: string }).field;
+      sendError(response, error.status, error.message, field ? { field } : {}, headers);
+      return;
+    }
+    if (PolicyCompileError.isInstance(error)) {
+      sendError(response, 400, error.message, { issues: error.issues });
+      return;
+    }
+    requestContext.logger.error('Request failed', {
+      method: requestContext.method,
+      path: requestContext.path,
+      error,
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    sendError(
+      response,
+      500,
+      `Internal server error (request ${requestContext.requestId}); the details are in the server log. Retry the request; if it keeps failing, report it with the request id.`,
+    );
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    inFlight++;
+    const started = debug ? performance.now() : 0;
+    const url = request.url ?? '/';
+    const queryStart = url.indexOf('?');
+    let controller: AbortController | undefined;
+    const requestContext: RequestContext = {
+      request,
+      response,
+      method: request.method ?? 'GET',
+      path: queryStart === -1 ? url : url.slice(0, queryStart),
+      params: {},
+      query: queryStart === -1 ? emptyQuery : new URLSearchParams(url.slice(queryStart + 1)),
+      get signal() {
+        if (!controller) {
+          const created = new AbortController();
+          controller = created;
+          response.once('close', () => {
+            if (!response.writableFinished) created.abort();
+          });
+        }
+        return controller.signal;
+      },
+      logger,
+      requestId: `${bootId}-${(++requestCounter).toString(36)}`,
+    };
+    if (closing) response.setHeader('connection', 'close');
+    try {
+      const match = router.match(requestContext.method, requestContext.path);
+      if (match.kind === 'found') {
+        requestContext.params = match.params;
+        await match.handler(requestContext);
+        if (!response.headersSent && !response.destroyed) {
+          throw new Error(
+            `The route ${requestContext.method} ${requestContext.path} sent no answer`,
+          );
+        }
+      } else if (match.kind === 'method') {
+        sendError(
+          response,
+          405,
+          `${requestContext.method} is not allowed on ${requestContext.path.slice(0, 200)}; use ${match.allowed.join(' or ')}.`,
+          {},
+          { allow: match.allowed.join(', ') },
+        );
+      } else {
+        sendError(
+          response,
+          404,
+          `No route ${requestContext.method} ${requestContext.path.slice(0, 200)}. The agent API has POST /policy/check, GET /status/{action_id}, POST /token-usage and POST /v1/actions/{action_id}/result.`,
+        );
+      }
+    } catch (error) {
+      fail(requestContext, error);
+    } finally {
+      inFlight--;
+      if (debug) {
+        logger.debug('request', {
+          requestId: requestContext.requestId,
+          method: requestContext.method,
+          path: requestContext.path,
+          status: response.statusCode,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        });
+      }
+      if (closing && inFlight === 0) drained?.();
+    }
+  };
+
+  const httpServer = createHttpServer(
+    { keepAliveTimeout: 5_000, headersTimeout: 20_000, requestTimeout: 120_000 },
+    (request, response) => {
+      void handle(request, response);
+    },
+  );
+  httpServer.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+    const body = JSON.stringify({
+      error:
+        status === 431
+          ? 'The request headers are too large.'
+          : status === 408
+            ? 'The request took too long to arrive.'
+            : 'The request is not valid HTTP.',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  const keyUseTimer = setInterval(() => void context.agents.flushKeyUse(), 30_000);
+  keyUseTimer.unref();
+  if (config.workers) {
+    context.approvals.startSweeper(config.sweepIntervalMs);
+    webhooks.start();
+  }
+
+  let url: string | undefined;
+  let closed: Promise<void> | undefined;
+
+  const close = async () => {
+    closing = true;
+    const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeIdleConnections();
+    hub.close();
+    if (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        setTimeout(resolve, config.shutdownTimeoutMs).unref();
+      });
+    }
+    httpServer.closeAllConnections();
+    await stopped;
+    clearInterval(keyUseTimer);
+    await context.approvals.stopSweeper();
+    await webhooks.stop();
+    await context.agents.flushKeyUse();
+    await store.close();
+    logger.info('Arden server stopped');
+  };
+
+  return {
+    ...context,
+    get url() {
+      return url;
+    },
+    listen: (port = config.port, host = config.host) =>
+      new Promise<string>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        httpServer.once('error', onError);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', onError);
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          url = `http://${shownHost}:${address.port}`;
+          logger.info('Arden server listening', { url, store: store.database.location });
+          resolve(url);
+        });
+      }),
+    close: () => {
+      closed ??= close();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import type { Logger } from '../logger';
+import type { ActionRecord, Store } from '../store';
+import type { LiveEvents } from './events';
+import type { ApprovalHub, DecisionNotice } from './hub';
+import type { WebhookService } from './webhooks';
+
+/** A human decision on a held action. */
+export interface DecisionInput {
+  decision: 'approve' | 'deny';
+  /** The deciding user's id (written to the log and the webhook's `admin_user_id`). */
+  userId: string | null;
+  notes?: string | null;
+}
+
+/** What `GET /status/{id}` reports for an action: only pending, approved or denied. */
+export function statusOf(
+  action: ActionRecord,
+): DecisionNotice | { status: 'pending'; message: string | null } {
+  switch (action.status) {
+    case 'pending':
+      return { status: 'pending', message: null };
+    case 'approved':
+      return { status: 'approved', message: action.notes };
+    case 'denied':
+      return { status: 'denied', message: action.notes };
+    case 'expired': {
+      const at = new Date(action.expiresAt ?? action.decidedAt ?? action.createdAt).toISOString();
+      return action.onTimeout === 'allow'
+        ? {
+            status: 'approved',
+            message: `Nobody decided before the approval expired at ${at}; the policy's on_timeout is allow, so the call may run.`,
+          }
+        : {
+            status: 'denied',
+            message: `Approval expired at ${at} without a decision (on_timeout: deny).`,
+          };
+    }
+    default:
+      return action.decision === 'block'
+        ? { status: 'denied', message: action.reason }
+        : { status: 'approved', message: null };
+  }
+}
+
+/**
+ * Decisions on held actions: `decide()` for approvers, expiry for the sweeper. Each is atomic
+ * (the first decision wins; the UPDATE only matches a pending row), writes the webhook outbox
+ * row in the same transaction, then wakes the waiting agents and emits a live event.
+ */
+export class ApprovalService {
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private sweeping: Promise<number> | undefined;
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly hub: ApprovalHub,
+    private readonly events: LiveEvents,
+    private readonly webhooks: WebhookService,
+    private readonly logger: Logger,
+    options: { clock?: () => number } = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /**
+   * Approves or denies a pending action. Throws `NotFoundError` for an unknown action and
+   * `ConflictError` (HTTP 409) when it was already decided, expired, or never needed approval.
+   */
+  async decide(actionId: string, input: DecisionInput): Promise<ActionRecord> {
+    if (input.decision !== 'approve' && input.decision !== 'deny') {
+      throw new ValidationError('decision must be "approve" or "deny".', 'decision');
+    }
+    const notes = input.notes ?? null;
+    if (notes !== null && typeof notes !== 'string') {
+      throw new ValidationError('notes must be a string.', 'notes');
+    }
+    const now = this.clock();
+    const outcome = await this.store.transaction(async (repositories) => {
+      const updated = await repositories.actions.decide(
+        actionId,
+        {
+          status: input.decision === 'approve' ? 'approved' : 'denied',
+          decidedBy: input.userId,
+          notes: notes === null ? null : notes.slice(0, 4_000),
+        },
+        now,
+      );
+      if (!updated) return { current: await repositories.actions.get(actionId) };
+      const delivery = await this.webhooks.enqueue(
+        repositories,
+        updated,
+        { adminUserId: input.userId, notes: updated.notes },
+        now,
+      );
+      return { updated, delivery };
+    });
+    if (!outcome.updated) {
+      const current = outcome.current;
+      if (!current) throw new NotFoundError(`No action ${actionId}.`);
+      if (current.status === 'pending') {
+        // Overdue but not swept yet: apply the timeout now, then report the conflict.
+        const expired = await this.expire(actionId);
+        throw new ConflictError(
+          `Action ${actionId} expired at ${new Date(current.expiresAt ?? now).toISOString()} before it was decided.`,
+          { status: expired?.status ?? 'expired' },
+        );
+      }
+      throw new ConflictError(
+        current.status === 'completed'
+          ? `Action ${actionId} did not need approval (it was ${current.decision === 'block' ? 'blocked' : 'allowed'} by policy).`
+          : `Action ${actionId} was already ${current.status}${current.decidedBy ? ` by ${current.decidedBy}` : ''}; the first decision stands.`,
+        { status: current.status, decidedBy: current.decidedBy, decidedAt: current.decidedAt },
+      );
+    }
+    this.announce(outcome.updated, outcome.delivery !== undefined);
+    return outcome.updated;
+  }
+
+  private announce(action: ActionRecord, queuedWebhook: boolean): void {
+    const notice = statusOf(action);
+    if (notice.status !== 'pending') this.hub.wake(action.id, notice);
+    this.events.emit({ type: 'action.decided', action });
+    if (queuedWebhook) this.webhooks.nudge();
+    this.logger.info('Action decided', {
+      actionId: action.id,
+      agentId: action.agentId,
+      status: action.status,
+      decidedBy: action.decidedBy,
+    });
+  }
+
+  /** Applies the timeout to one overdue pending action; undefined if it is not overdue. */
+  async expire(actionId: string): Promise<ActionRecord | undefined> {
+    const now = this.clock();
+    const outcome = await this.store.transaction(async (repositories) => {
+      const current = await repositories.actions.get(actionId);
+      if (current?.status !== 'pending') return undefined;
+      const notes = statusOf({ ...current, status: 'expired' }).message;
+      const expired = await repositories.actions.expire(actionId, now, notes ?? 'expired');
+      if (!expired) return undefined;
+      const delivery = await this.webhooks.enqueue(
+        repositories,
+        expired,
+        { adminUserId: null, notes: expired.notes, expired: true },
+        now,
+      );
+      return { expired, delivery };
+    });
+    if (!outcome) return undefined;
+    this.announce(outcome.expired, outcome.delivery !== undefined);
+    return outcome.expired;
+  }
+
+  /** Expires every overdue pending action; returns how many. */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = (async () => {
+      let count = 0;
+      for (;;) {
+        const overdue = await this.store.actions.listOverdue(this.clock(), 100);
+        for (const id of overdue) {
+          try {
+            if (await this.expire(id)) count++;
+          } catch (error) {
+            this.logger.error('Could not expire an action', { actionId: id, error });
+          }
+        }
+        if (overdue.length < 100) break;
+      }
+      return count;
+    })().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  /** Starts the expiry sweeper (it reads `expires_at` from the store, so it survives restarts). */
+  startSweeper(intervalMs = 1_000): void {
+    this.stopSweeper();
+    void this.sweep().catch((error) => this.logger.error('Expiry sweep failed', { error }));
+    this.sweepTimer = setInterval(() => {
+      void this.sweep().catch((error) => this.logger.error('Expiry sweep failed', { error }));
+    }, intervalMs);
+    this.sweepTimer.unref?.();
+  }
+
+  /** Stops the sweeper and waits for a sweep in progress. */
+  async stopSweeper(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.sweeping?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,308 @@
+import {
+  type CompiledPolicySet,
+  compilePolicies,
+  evaluate,
+  type PolicyDecision,
+  type PolicyDefinition,
+} from '@arden/policy';
+import type { Environment } from '../crypto';
+import { NotFoundError, ValidationError } from '../errors';
+import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
+import type { AgentRecord, PolicyDiff, PolicyRecord, PolicyVersionRecord, Store } from '../store';
+
+/** Who saves a policy change and why, for the version history. */
+export interface PolicyChange {
+  createdBy?: string | null;
+  message?: string | null;
+}
+
+/** A tool call as the policy engine sees it. */
+export interface PolicyCall {
+  tool: string;
+  kwargs: Record<string, unknown>;
+  sessionId: string | null;
+}
+
+interface CachedSet {
+  version: number;
+  set: CompiledPolicySet | undefined;
+  /** Why the stored set could not be compiled (every call is then blocked). */
+  failure: string | undefined;
+}
+
+const failClosedReason = 'policy_error';
+
+function diffOf(before: PolicyRecord[], after: PolicyDefinition[]): PolicyDiff {
+  const old = new Map(before.map((policy) => [policy.name, JSON.stringify(policy.definition)]));
+  const next = new Map(after.map((policy) => [policy.name, JSON.stringify(policy)]));
+  return {
+    added: [...next.keys()].filter((name) => !old.has(name)),
+    removed: [...old.keys()].filter((name) => !next.has(name)),
+    changed: [...next.keys()].filter((name) => old.has(name) && old.get(name) !== next.get(name)),
+  };
+}
+
+/**
+ * Policy sets per agent and environment: saving (validated, versioned, with a diff), and the
+ * compiled set cache of the hot path — compiled once per version, invalidated on every change
+ * made through this service.
+ */
+export class PolicyService {
+  private readonly cache = new Map<string, CachedSet>();
+  private readonly loading = new Map<string, Promise<CachedSet>>();
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: { clock?: () => number } = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  private key(agentId: string, environment: Environment): string {
+    return `${agentId}\u0000${environment}`;
+  }
+
+  /** Forgets compiled sets: one agent and environment, one agent, or all. */
+  invalidate(agentId?: string, environment?: Environment): void {
+    if (!agentId) {
+      this.cache.clear();
+      return;
+    }
+    for (const candidate of environment ? [environment] : (['test', 'live'] as const)) {
+      this.cache.delete(this.key(agentId, candidate));
+    }
+  }
+
+  private async load(agentId: string, environment: Environment): Promise<CachedSet> {
+    const key = this.key(agentId, environment);
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const [version, policies] = await Promise.all([
+          this.store.policies.currentVersion(agentId, environment),
+          this.store.policies.list(agentId, environment),
+        ]);
+        let entry: CachedSet;
+        try {
+          const definitions = policies.map(
+            (policy) =>
+              ({
+                ...policy.definition,
+                id: policy.id,
+                version: policy.version,
+              }) as PolicyDefinition,
+          );
+          entry = { version, set: compilePolicies(definitions), failure: undefined };
+        } catch (error) {
+          // A stored set that no longer compiles (say, after an engine upgrade) must not let
+          // calls through: every call is blocked and the log says why.
+          const message = error instanceof Error ? error.message : String(error);
+          this.logger.error('A stored policy set does not compile; blocking its calls', {
+            agentId,
+            environment,
+            version,
+            error: message,
+          });
+          entry = { version, set: undefined, failure: message };
+        }
+        this.cache.set(key, entry);
+        return entry;
+      })().finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** The compiled set and its version (for simulations and the admin side). */
+  async compiled(
+    agentId: string,
+    environment: Environment,
+  ): Promise<{ version: number; set: CompiledPolicySet | undefined; failure: string | undefined }> {
+    return this.load(agentId, environment);
+  }
+
+  /**
+   * Decides one call for an agent: the matching policy's effect, or the agent's default action
+   * (reason `no_policy_configured`). Fails closed: an engine fault blocks the call.
+   */
+  async decide(
+    agent: AgentRecord,
+    environment: Environment,
+    call: PolicyCall,
+    now: number,
+  ): Promise<PolicyDecision> {
+    const entry =
+      this.cache.get(this.key(agent.id, environment)) ?? (await this.load(agent.id, environment));
+    if (!entry.set) {
+      return {
+        effect: 'block',
+        reason: failClosedReason as PolicyDecision['reason'],
+        errors: [],
+        explanation: `The policy set (version ${entry.version}) does not compile, so every call is blocked: ${entry.failure}`,
+      };
+    }
+    try {
+      return evaluate(
+        entry.set,
+        {
+          tool: call.tool,
+          args: call.kwargs,
+          session: call.sessionId,
+          agent: { id: agent.id, name: agent.name },
+          environment,
+          now: new Date(now),
+        },
+        agent.defaultAction,
+      );
+    } catch (error) {
+      this.logger.error('The policy engine failed; blocking the call', {
+        agentId: agent.id,
+        tool: call.tool,
+        error,
+      });
+      return {
+        effect: 'block',
+        reason: failClosedReason as PolicyDecision['reason'],
+        errors: [],
+        explanation: `The policy engine failed on this call, so it was blocked: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+  }
+
+  /** The stored policies of an agent and environment, in order. */
+  list(agentId: string, environment: Environment): Promise<PolicyRecord[]> {
+    return this.store.policies.list(agentId, environment);
+  }
+
+  /** Version history, newest first. */
+  versions(
+    agentId: string,
+    environment: Environment,
+    options: { limit?: number; before?: number } = {},
+  ): Promise<PolicyVersionRecord[]> {
+    return this.store.policies.listVersions(agentId, environment, options);
+  }
+
+  /**
+   * Replaces the whole set (order matters only for display; matching is by specificity).
+   * Compiles it first: a set that does not compile is refused with `PolicyCompileError` (its
+   * `issues` carry policy, path, line and column). Every save is a new version.
+   */
+  async saveSet(
+    agentId: string,
+    environment: Environment,
+    definitions: PolicyDefinition[],
+    change: PolicyChange = {},
+  ): Promise<PolicyVersionRecord> {
+    if (!Array.isArray(definitions)) {
+      throw new ValidationError('policies must be an array of policy definitions.', 'policies');
+    }
+    // Throws PolicyCompileError with every issue.
+    compilePolicies(definitions);
+    const now = this.clock();
+    const saved = await this.store.transaction(async (repositories) => {
+      const before = await repositories.policies.list(agentId, environment);
+      const current = await repositories.policies.currentVersion(agentId, environment);
+      const version = current + 1;
+      const previous = new Map(before.map((policy) => [policy.name, policy]));
+      await repositories.policies.deleteAll(agentId, environment);
+      for (const [position, definition] of definitions.entries()) {
+        const { id: _id, version: _version, ...stored } = definition;
+        const old = previous.get(definition.name);
+        const unchanged = old && JSON.stringify(old.definition) === JSON.stringify(stored);
+        await repositories.policies.insert({
+          id: old?.id ?? uuidv7(now),
+          agentId,
+          environment,
+          name: definition.name,
+          tool: definition.tool,
+          definition: stored as Record<string, unknown>,
+          position,
+          version: unchanged ? old.version : version,
+          createdBy: unchanged ? old.createdBy : (change.createdBy ?? null),
+          createdAt: old?.createdAt ?? now,
+          updatedAt: unchanged ? old.updatedAt : now,
+        });
+      }
+      const record: PolicyVersionRecord = {
+        agentId,
+        environment,
+        version,
+        policies: definitions.map(({ id: _id, version: _version, ...stored }) => stored) as Record<
+          string,
+          unknown
+        >[],
+        diff: diffOf(
+          before,
+          definitions.map(
+            ({ id: _id, version: _version, ...stored }) => stored as PolicyDefinition,
+          ),
+        ),
+        message: change.message ?? null,
+        createdBy: change.createdBy ?? null,
+        createdAt: now,
+      };
+      await repositories.policies.insertVersion(record);
+      return record;
+    });
+    this.invalidate(agentId, environment);
+    return saved;
+  }
+
+  /** Adds or replaces one policy (by name) in the set; a new version. */
+  async savePolicy(
+    agentId: string,
+    environment: Environment,
+    definition: PolicyDefinition,
+    change: PolicyChange = {},
+  ): Promise<PolicyVersionRecord> {
+    const current = await this.store.policies.list(agentId, environment);
+    const definitions = current.map((policy) => policy.definition as unknown as PolicyDefinition);
+    const index = definitions.findIndex((policy) => policy.name === definition?.name);
+    if (index === -1) definitions.push(definition);
+    else definitions[index] = definition;
+    return this.saveSet(agentId, environment, definitions, change);
+  }
+
+  /** Removes one policy by name; a new version. Throws `NotFoundError`. */
+  async deletePolicy(
+    agentId: string,
+    environment: Environment,
+    name: string,
+    change: PolicyChange = {},
+  ): Promise<PolicyVersionRecord> {
+    const current = await this.store.policies.list(agentId, environment);
+    if (!current.some((policy) => policy.name === name)) {
+      throw new NotFoundError(`No policy named "${name}" for this agent in ${environment}.`);
+    }
+    return this.saveSet(
+      agentId,
+      environment,
+      current
+        .filter((policy) => policy.name !== name)
+        .map((policy) => policy.definition as unknown as PolicyDefinition),
+      change,
+    );
+  }
+
+  /** Restores an earlier version's set as a new version. */
+  async rollback(
+    agentId: string,
+    environment: Environment,
+    version: number,
+    change: PolicyChange = {},
+  ): Promise<PolicyVersionRecord> {
+    const old = await this.store.policies.getVersion(agentId, environment, version);
+    if (!old)
+      throw new NotFoundError(`No policy version ${version} for this agent in ${environment}.`);
+    return this.saveSet(agentId, environment, old.policies as unknown as PolicyDefinition[], {
+      createdBy: change.createdBy ?? null,
+      message: change.message ?? `Rolled back to version ${version}`,
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import type { Environment } from '../crypto';
+import { uuidv7 } from '../ids';
+import type { Pricing } from '../pricing';
+import type { Store, UsageRecord } from '../store';
+import type { LiveEvents } from './events';
+
+/** One usage event as received (validated). */
+export interface UsageInput {
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  sessionId: string | null;
+  /** When the LLM call happened (ms); defaults to now. */
+  occurredAt?: number;
+}
+
+/** Records token usage with its cost, priced at write time from the pricing table. */
+export class UsageService {
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly store: Store,
+    readonly pricing: Pricing,
+    private readonly events: LiveEvents,
+    options: { clock?: () => number } = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /**
+   * Prices and stores usage events. One event joins the group commit of its turn; several are
+   * written in one transaction of their own (all or none). Resolves after the commit.
+   */
+  async record(
+    agentId: string,
+    environment: Environment,
+    inputs: readonly UsageInput[],
+  ): Promise<UsageRecord[]> {
+    const now = this.clock();
+    const records = inputs.map((input): UsageRecord => {
+      const cost = this.pricing.cost(input.model, input.promptTokens, input.completionTokens);
+      return {
+        seq: 0,
+        id: uuidv7(now),
+        agentId,
+        environment,
+        sessionId: input.sessionId,
+        model: input.model,
+        promptTokens: input.promptTokens,
+        completionTokens: input.completionTokens,
+        costUsd: cost.costUsd,
+        rateFound: cost.rateFound,
+        createdAt: input.occurredAt ?? now,
+      };
+    });
+    const statements = records.map((record) => this.store.usage.insertStatement(record));
+    if (statements.length === 1) await this.store.committer.submit(statements[0] as never);
+    else if (statements.length > 1) await this.store.database.batch(statements);
+    this.events.emit({ type: 'usage.recorded', usage: records });
+    return records;
+  }
+}

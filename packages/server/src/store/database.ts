@@ -1,0 +1,249 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+/** SQL dialects the store speaks. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** A value bound to a `?` placeholder. */
+export type SqlValue = string | number | bigint | null | Uint8Array;
+
+/** One result row, column name to value. */
+export type Row = Record<string, unknown>;
+
+/** A statement with its parameters, for `batch()`. */
+export interface Statement {
+  sql: string;
+  params?: readonly SqlValue[];
+}
+
+/** What a write statement changed. */
+export interface RunResult {
+  changes: number;
+}
+
+/**
+ * Something SQL can be run on: the database itself, or an open transaction. SQL uses `?`
+ * placeholders in both dialects (translated to `$1…` for PostgreSQL), integer milliseconds
+ * for times and text for JSON, so repository functions are written once.
+ */
+export interface Queryable {
+  readonly dialect: Dialect;
+  /** All rows of a query. */
+  all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** The first row of a query, or undefined. */
+  get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /** Runs a write statement. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
+  /** Runs a script of statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+/** A database connection (SQLite) or pool (PostgreSQL). */
+export interface Database extends Queryable {
+  /** Where the data lives, for messages (a path or a URL without its password). */
+  readonly location: string;
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
+   * Inside, use only `transaction` (the argument), never the database itself.
+   */
+  transaction<T>(fn: (transaction: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs the statements in one transaction, in order, and returns what each changed. The group
+   * committer uses it to make many requests durable with a single commit.
+   */
+  batch(statements: readonly Statement[]): Promise<RunResult[]>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  /** Closes the connection(s). */
+  close(): Promise<void>;
+}
+
+/** Options of the SQLite store. */
+export interface SqliteOptions {
+  /** How long a statement waits for another process's write lock, in ms (default 5 000). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The embedded store: one `node:sqlite` connection in WAL mode with `synchronous=NORMAL` (a
+ * commit is durable against a process crash; an OS crash can lose the last few commits, never
+ * corrupt the file), foreign keys on and a busy timeout for other processes such as
+ * `arden migrate`.
+ */
+export class SqliteDatabase implements Database {
+  readonly dialect = 'sqlite' as const;
+  readonly location: string;
+  private readonly connection: DatabaseSync;
+  private readonly statements = new Map<string, StatementSync>();
+  // The connection is shared by every request. An async transaction yields between its
+  // statements, so while one is open every other use of the connection waits its turn here;
+  // otherwise another request's statements would run inside (and roll back with) it.
+  private lockTail: Promise<void> = Promise.resolve();
+  private lockHolders = 0;
+  private readonly direct: Queryable;
+
+  constructor(path: string, options: SqliteOptions = {}) {
+    this.location = path;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.connection = new DatabaseSync(path, {
+      timeout: options.busyTimeoutMs ?? 5_000,
+      enableForeignKeyConstraints: true,
+    });
+    this.connection.exec(
+      'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;',
+    );
+    this.direct = {
+      dialect: 'sqlite',
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.allNow<T>(sql, params),
+      get: async <T>(sql: string, params: readonly SqlValue[] = []) => this.getNow<T>(sql, params),
+      run: async (sql: string, params: readonly SqlValue[] = []) => this.runNow(sql, params),
+      exec: async (sql: string) => this.connection.exec(sql),
+    };
+  }
+
+  private prepare(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.connection.prepare(sql);
+      if (this.statements.size > 500) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private allNow<T>(sql: string, params: readonly SqlValue[]): T[] {
+    return this.prepare(sql).all(...(params as SqlValue[])) as T[];
+  }
+
+  private getNow<T>(sql: string, params: readonly SqlValue[]): T | undefined {
+    return this.prepare(sql).get(...(params as SqlValue[])) as T | undefined;
+  }
+
+  private runNow(sql: string, params: readonly SqlValue[]): RunResult {
+    const result = this.prepare(sql).run(...(params as SqlValue[]));
+    return { changes: Number(result.changes) };
+  }
+
+  private async acquire(): Promise<() => void> {
+    this.lockHolders++;
+    const previous = this.lockTail;
+    let release!: () => void;
+    this.lockTail = new Promise<void>((resolve) => {
+      release = () => {
+        this.lockHolders--;
+        resolve();
+      };
+    });
+    await previous;
+    return release;
+  }
+
+  // Runs a synchronous section: at once when no transaction is open, else after it.
+  private async exclusive<T>(section: () => T): Promise<T> {
+    if (this.lockHolders === 0) return section();
+    const release = await this.acquire();
+    try {
+      return section();
+    } finally {
+      release();
+    }
+  }
+
+  all<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.exclusive(() => this.allNow<T>(sql, params));
+  }
+
+  get<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return this.exclusive(() => this.getNow<T>(sql, params));
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
+    return this.exclusive(() => this.runNow(sql, params));
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.exclusive(() => this.connection.exec(sql));
+  }
+
+  async transaction<T>(fn: (transaction: Queryable) => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      this.connection.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.direct);
+        this.connection.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.connection.isTransaction) this.connection.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  batch(statements: readonly Statement[]): Promise<RunResult[]> {
+    return this.exclusive(() => {
+      this.connection.exec('BEGIN IMMEDIATE');
+      try {
+        const results = statements.map((statement) =>
+          this.runNow(statement.sql, statement.params ?? []),
+        );
+        this.connection.exec('COMMIT');
+        return results;
+      } catch (error) {
+        if (this.connection.isTransaction) this.connection.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.get('SELECT 1 AS ok');
+  }
+
+  async close(): Promise<void> {
+    const release = await this.acquire();
+    try {
+      if (this.connection.isOpen) {
+        this.statements.clear();
+        this.connection.close();
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+/**
+ * Rewrites `?` placeholders as PostgreSQL's `$1, $2, …`, leaving string literals, quoted
+ * identifiers and comments alone.
+ */
+export function toPostgresPlaceholders(sql: string): string {
+  let out = '';
+  let index = 0;
+  let quote: string | undefined;
+  for (let position = 0; position < sql.length; position++) {
+    const character = sql[position] as string;
+    if (quote) {
+      out += character;
+      if (character === quote) quote = undefined;
+      continue;
+    }
+    if (character === "'" || character === '"') {
+      quote = character;
+      out += character;
+    } else if (character === '-' && sql[position + 1] === '-') {
+      const end = sql.indexOf('\n', position);
+      const stop = end === -1 ? sql.length : end;
+      out += sql.slice(position, stop);
+      position = stop - 1;
+    } else if (character === '?') {
+      out += `$${++index}`;
+    } else {
+      out += character;
+    }
+  }
+  return out;
+}

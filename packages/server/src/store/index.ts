@@ -1,0 +1,101 @@
+import { join, resolve } from 'node:path';
+import { createLogger, type Logger } from '../logger';
+import { type Database, SqliteDatabase } from './database';
+import { GroupCommitter } from './group-commit';
+import { migrate } from './migrations';
+import { type Repositories, repositories } from './repositories';
+
+/** Where and how to open the store. */
+export interface StoreOptions {
+  /** Data directory of the embedded store (default `./.arden`); the file is `arden.db` in it. */
+  dataDir?: string;
+  /** `postgres://…` selects PostgreSQL (not yet available); `file:PATH` or a path, SQLite. */
+  databaseUrl?: string;
+  /** Apply migrations on open (default true). */
+  migrate?: boolean;
+  logger?: Logger;
+}
+
+/**
+ * The store: the database, every repository bound to it, transactions that hand out
+ * repositories bound to the transaction, and the group committer of the hot path.
+ */
+export interface Store extends Repositories {
+  readonly database: Database;
+  readonly committer: GroupCommitter;
+  /** Runs `fn` in one transaction with repositories bound to it. */
+  transaction<T>(fn: (repositories: Repositories) => Promise<T>): Promise<T>;
+  /** Commits queued writes, then closes the database. */
+  close(): Promise<void>;
+}
+
+/** Where the SQLite file of a data directory or URL is. */
+export function sqlitePath(options: Pick<StoreOptions, 'dataDir' | 'databaseUrl'>): string {
+  const url = options.databaseUrl;
+  if (url) {
+    if (url === ':memory:') return url;
+    if (url.startsWith('file:'))
+      return resolve(url.slice('file:'.length).replace(/^\/\/(?=\/)/, ''));
+    if (url.startsWith('sqlite:')) return resolve(url.slice('sqlite:'.length).replace(/^\/\//, ''));
+    return resolve(url);
+  }
+  return join(resolve(options.dataDir ?? '.arden'), 'arden.db');
+}
+
+/** Wraps an open database as a store (no migration). */
+export function storeFor(database: Database, logger: Logger): Store {
+  const committer = new GroupCommitter(database, logger);
+  return {
+    ...repositories(database),
+    database,
+    committer,
+    transaction: (fn) => database.transaction((transaction) => fn(repositories(transaction))),
+    close: async () => {
+      await committer.drain();
+      await database.close();
+    },
+  };
+}
+
+/**
+ * Opens the store (creating the data directory and file on first start) and migrates it. A
+ * database migrated by a newer server is refused with `SchemaVersionError`.
+ */
+export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  const logger = options.logger ?? createLogger('silent');
+  if (options.databaseUrl && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+    throw new Error(
+      'PostgreSQL (DATABASE_URL=postgres://…) is not supported by this version of @arden/server yet. Unset DATABASE_URL to use the embedded SQLite store.',
+    );
+  }
+  const database = new SqliteDatabase(sqlitePath(options));
+  try {
+    if (options.migrate !== false) await migrate(database, logger);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return storeFor(database, logger);
+}
+
+export {
+  type Database,
+  type Dialect,
+  type Queryable,
+  type Row,
+  type RunResult,
+  SqliteDatabase,
+  type SqlValue,
+  type Statement,
+  toPostgresPlaceholders,
+} from './database';
+export { GroupCommitter } from './group-commit';
+export {
+  latestSchemaVersion,
+  type Migration,
+  migrate,
+  migrations,
+  schemaVersion,
+} from './migrations';
+export * from './records';
+export * from './repositories';

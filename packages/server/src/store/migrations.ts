@@ -1,0 +1,250 @@
+import { SchemaVersionError } from '../errors';
+import type { Logger } from '../logger';
+import type { Database, Dialect } from './database';
+
+/** One schema change, written once per dialect. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: Record<Dialect, string>;
+}
+
+// Tables shared by both dialects, with the few type words that differ filled in.
+function initialSchema(dialect: Dialect): string {
+  const time = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const sequence =
+    dialect === 'sqlite'
+      ? 'INTEGER PRIMARY KEY'
+      : 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY';
+  const real = dialect === 'sqlite' ? 'REAL' : 'DOUBLE PRECISION';
+  return `
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT,
+  default_action TEXT NOT NULL DEFAULT 'allow'
+    CHECK (default_action IN ('allow', 'block', 'requires_approval')),
+  webhook_url TEXT,
+  signing_key TEXT NOT NULL,
+  created_at ${time} NOT NULL,
+  updated_at ${time} NOT NULL,
+  deleted_at ${time}
+);
+
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL REFERENCES agents (id),
+  environment TEXT NOT NULL CHECK (environment IN ('test', 'live')),
+  name TEXT,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at ${time} NOT NULL,
+  revoked_at ${time},
+  last_used_at ${time}
+);
+CREATE INDEX api_keys_agent ON api_keys (agent_id);
+
+CREATE TABLE policies (
+  id TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL REFERENCES agents (id),
+  environment TEXT NOT NULL CHECK (environment IN ('test', 'live')),
+  name TEXT NOT NULL,
+  tool TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  created_by TEXT,
+  created_at ${time} NOT NULL,
+  updated_at ${time} NOT NULL,
+  UNIQUE (agent_id, environment, name)
+);
+
+CREATE TABLE policy_versions (
+  agent_id TEXT NOT NULL REFERENCES agents (id),
+  environment TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  policies TEXT NOT NULL,
+  diff TEXT NOT NULL,
+  message TEXT,
+  created_by TEXT,
+  created_at ${time} NOT NULL,
+  PRIMARY KEY (agent_id, environment, version)
+);
+
+CREATE TABLE actions (
+  seq ${sequence},
+  id TEXT NOT NULL UNIQUE,
+  agent_id TEXT NOT NULL REFERENCES agents (id),
+  environment TEXT NOT NULL,
+  tool_name TEXT NOT NULL,
+  args TEXT NOT NULL,
+  kwargs TEXT NOT NULL,
+  metadata TEXT,
+  session_id TEXT,
+  decision TEXT NOT NULL,
+  reason TEXT,
+  policy TEXT,
+  status TEXT NOT NULL,
+  expires_at ${time},
+  on_timeout TEXT,
+  decided_by TEXT,
+  decided_at ${time},
+  notes TEXT,
+  result_status TEXT,
+  duration_ms ${real},
+  result_error TEXT,
+  result TEXT,
+  reported_at ${time},
+  created_at ${time} NOT NULL
+);
+CREATE INDEX actions_pending ON actions (expires_at) WHERE status = 'pending';
+CREATE INDEX actions_session ON actions (session_id, seq) WHERE session_id IS NOT NULL;
+
+CREATE TABLE usage (
+  seq ${sequence},
+  id TEXT NOT NULL,
+  agent_id TEXT NOT NULL REFERENCES agents (id),
+  environment TEXT NOT NULL,
+  session_id TEXT,
+  model TEXT NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost_usd ${real} NOT NULL,
+  rate_found INTEGER NOT NULL,
+  created_at ${time} NOT NULL
+);
+
+CREATE TABLE webhook_outbox (
+  id TEXT PRIMARY KEY,
+  event_id TEXT NOT NULL UNIQUE,
+  agent_id TEXT NOT NULL REFERENCES agents (id),
+  action_id TEXT,
+  event_type TEXT NOT NULL,
+  url TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at ${time} NOT NULL,
+  lease_owner TEXT,
+  lease_until ${time},
+  last_status INTEGER,
+  last_error TEXT,
+  created_at ${time} NOT NULL,
+  delivered_at ${time}
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_outbox_agent ON webhook_outbox (agent_id, created_at);
+CREATE INDEX webhook_outbox_action ON webhook_outbox (action_id);
+
+CREATE TABLE webhook_attempts (
+  id TEXT PRIMARY KEY,
+  outbox_id TEXT NOT NULL REFERENCES webhook_outbox (id),
+  attempt INTEGER NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  duration_ms ${real} NOT NULL,
+  at ${time} NOT NULL
+);
+CREATE INDEX webhook_attempts_outbox ON webhook_attempts (outbox_id);
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  name TEXT,
+  password_hash TEXT,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'approver', 'viewer')),
+  created_at ${time} NOT NULL,
+  updated_at ${time} NOT NULL,
+  last_login_at ${time},
+  disabled_at ${time}
+);
+
+CREATE TABLE user_sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users (id),
+  csrf_token TEXT,
+  user_agent TEXT,
+  created_at ${time} NOT NULL,
+  last_seen_at ${time} NOT NULL,
+  expires_at ${time} NOT NULL
+);
+CREATE INDEX user_sessions_user ON user_sessions (user_id);
+
+CREATE TABLE admin_tokens (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users (id),
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at ${time} NOT NULL,
+  expires_at ${time},
+  revoked_at ${time},
+  last_used_at ${time}
+);
+`;
+}
+
+/** Every migration this server knows, oldest first. Never edit one that has shipped. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: { sqlite: initialSchema('sqlite'), postgres: initialSchema('postgres') },
+  },
+];
+
+/** The newest schema version this server knows. */
+export const latestSchemaVersion = migrations[migrations.length - 1]?.version ?? 0;
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at BIGINT NOT NULL
+)`;
+
+/** The schema version of a database (0 when it is empty). */
+export async function schemaVersion(database: Database): Promise<number> {
+  await database.exec(createMigrationsTable);
+  const row = await database.get<{ version: number | null }>(
+    'SELECT MAX(version) AS version FROM schema_migrations',
+  );
+  return Number(row?.version ?? 0);
+}
+
+/**
+ * Brings the schema up to date: applies each missing migration in its own transaction and
+ * records it in `schema_migrations`. Refuses (with `SchemaVersionError`) a database migrated by
+ * a newer server. Safe to run from several processes at once.
+ */
+export async function migrate(
+  database: Database,
+  logger?: Logger,
+): Promise<{ from: number; to: number; applied: number[] }> {
+  const from = await schemaVersion(database);
+  if (from > latestSchemaVersion) {
+    throw new SchemaVersionError(from, latestSchemaVersion, database.location);
+  }
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (migration.version <= from) continue;
+    await database.transaction(async (transaction) => {
+      // Re-read inside the transaction: another process may have applied it meanwhile.
+      const done = await transaction.get(
+        'SELECT version FROM schema_migrations WHERE version = ?',
+        [migration.version],
+      );
+      if (done) return;
+      await transaction.exec(migration.sql[database.dialect]);
+      await transaction.run(
+        'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+        [migration.version, migration.name, Date.now()],
+      );
+      applied.push(migration.version);
+    });
+    logger?.info('Applied a database migration', {
+      version: migration.version,
+      name: migration.name,
+    });
+  }
+  return { from, to: Math.max(from, latestSchemaVersion), applied };
+}

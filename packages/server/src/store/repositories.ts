@@ -1,0 +1,1322 @@
+import type { Environment } from '../crypto';
+import type { Queryable, Row, SqlValue, Statement } from './database';
+import { decodeCursor, encodeCursor, jsonOrNull, likePrefix, parseJson } from './json';
+import type {
+  ActionRecord,
+  ActionStatus,
+  AdminTokenRecord,
+  AgentRecord,
+  ApiKeyRecord,
+  DeliveryAttemptRecord,
+  DeliveryRecord,
+  DeliveryStatus,
+  Effect,
+  Page,
+  PolicyRecord,
+  PolicyVersionRecord,
+  UsageRecord,
+  UserRecord,
+  UserRole,
+  UserSessionRecord,
+} from './records';
+
+const text = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);
+const int = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value);
+
+function clampLimit(limit: number | undefined, fallback = 50, maximum = 500): number {
+  if (limit === undefined || !Number.isFinite(limit)) return fallback;
+  return Math.max(1, Math.min(maximum, Math.floor(limit)));
+}
+
+function page<T extends { seq: number }>(rows: T[], limit: number): Page<T> {
+  const more = rows.length > limit;
+  const items = more ? rows.slice(0, limit) : rows;
+  const last = items[items.length - 1];
+  return { items, nextCursor: more && last ? encodeCursor(last.seq) : undefined };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents
+
+function toAgent(row: Row): AgentRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    description: text(row.description),
+    defaultAction: row.default_action as Effect,
+    webhookUrl: text(row.webhook_url),
+    signingKey: String(row.signing_key),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    deletedAt: int(row.deleted_at),
+  };
+}
+
+/** Fields of an agent that can be changed. */
+export interface AgentPatch {
+  name?: string;
+  description?: string | null;
+  defaultAction?: Effect;
+  webhookUrl?: string | null;
+  signingKey?: string;
+}
+
+/** Agents: create, read, update, soft-delete. */
+export function agentRepository(db: Queryable) {
+  return {
+    async insert(agent: AgentRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO agents (id, name, description, default_action, webhook_url, signing_key,
+           created_at, updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          agent.id,
+          agent.name,
+          agent.description,
+          agent.defaultAction,
+          agent.webhookUrl,
+          agent.signingKey,
+          agent.createdAt,
+          agent.updatedAt,
+          agent.deletedAt,
+        ],
+      );
+    },
+    async get(id: string): Promise<AgentRecord | undefined> {
+      const row = await db.get('SELECT * FROM agents WHERE id = ?', [id]);
+      return row ? toAgent(row) : undefined;
+    },
+    async getByName(name: string): Promise<AgentRecord | undefined> {
+      const row = await db.get('SELECT * FROM agents WHERE name = ?', [name]);
+      return row ? toAgent(row) : undefined;
+    },
+    async list(options: { includeDeleted?: boolean } = {}): Promise<AgentRecord[]> {
+      const rows = await db.all(
+        options.includeDeleted
+          ? 'SELECT * FROM agents ORDER BY name'
+          : 'SELECT * FROM agents WHERE deleted_at IS NULL ORDER BY name',
+      );
+      return rows.map(toAgent);
+    },
+    async update(id: string, patch: AgentPatch, at: number): Promise<AgentRecord | undefined> {
+      const sets: string[] = [];
+      const params: SqlValue[] = [];
+      const columns: [keyof AgentPatch, string][] = [
+        ['name', 'name'],
+        ['description', 'description'],
+        ['defaultAction', 'default_action'],
+        ['webhookUrl', 'webhook_url'],
+        ['signingKey', 'signing_key'],
+      ];
+      for (const [field, column] of columns) {
+        if (patch[field] !== undefined) {
+          sets.push(`${column} = ?`);
+          params.push(patch[field] as SqlValue);
+        }
+      }
+      sets.push('updated_at = ?');
+      params.push(at, id);
+      const row = await db.get(
+        `UPDATE agents SET ${sets.join(', ')} WHERE id = ? RETURNING *`,
+        params,
+      );
+      return row ? toAgent(row) : undefined;
+    },
+    async softDelete(id: string, at: number): Promise<boolean> {
+      const result = await db.run(
+        'UPDATE agents SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL',
+        [at, at, id],
+      );
+      return result.changes > 0;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// API keys
+
+function toApiKey(row: Row): ApiKeyRecord {
+  return {
+    id: String(row.id),
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    name: text(row.name),
+    prefix: String(row.prefix),
+    createdAt: Number(row.created_at),
+    revokedAt: int(row.revoked_at),
+    lastUsedAt: int(row.last_used_at),
+  };
+}
+
+/** Agent API keys, stored as SHA-256 hashes. */
+export function apiKeyRepository(db: Queryable) {
+  return {
+    async insert(key: ApiKeyRecord & { hash: string }): Promise<void> {
+      await db.run(
+        `INSERT INTO api_keys (id, agent_id, environment, name, prefix, hash, created_at,
+           revoked_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          key.id,
+          key.agentId,
+          key.environment,
+          key.name,
+          key.prefix,
+          key.hash,
+          key.createdAt,
+          key.revokedAt,
+          key.lastUsedAt,
+        ],
+      );
+    },
+    /** The live (not revoked) key with this hash and its agent (not deleted). */
+    async findActiveByHash(
+      hash: string,
+    ): Promise<{ key: ApiKeyRecord; agent: AgentRecord } | undefined> {
+      const row = await db.get<Row>(
+        `SELECT k.id AS key_id, k.agent_id, k.environment, k.name AS key_name, k.prefix,
+           k.created_at AS key_created_at, k.revoked_at, k.last_used_at,
+           a.id, a.name, a.description, a.default_action, a.webhook_url, a.signing_key,
+           a.created_at, a.updated_at, a.deleted_at
+         FROM api_keys k JOIN agents a ON a.id = k.agent_id
+         WHERE k.hash = ? AND k.revoked_at IS NULL AND a.deleted_at IS NULL`,
+        [hash],
+      );
+      if (!row) return undefined;
+      return {
+        key: toApiKey({
+          ...row,
+          id: row.key_id,
+          name: row.key_name,
+          created_at: row.key_created_at,
+        }),
+        agent: toAgent(row),
+      };
+    },
+    async get(id: string): Promise<ApiKeyRecord | undefined> {
+      const row = await db.get('SELECT * FROM api_keys WHERE id = ?', [id]);
+      return row ? toApiKey(row) : undefined;
+    },
+    /** The hash of a key, for cache invalidation. */
+    async hashOf(id: string): Promise<string | undefined> {
+      const row = await db.get<{ hash: string }>('SELECT hash FROM api_keys WHERE id = ?', [id]);
+      return row?.hash;
+    },
+    async list(
+      agentId: string,
+      options: { environment?: Environment; includeRevoked?: boolean } = {},
+    ): Promise<ApiKeyRecord[]> {
+      const where = ['agent_id = ?'];
+      const params: SqlValue[] = [agentId];
+      if (options.environment) {
+        where.push('environment = ?');
+        params.push(options.environment);
+      }
+      if (!options.includeRevoked) where.push('revoked_at IS NULL');
+      const rows = await db.all(
+        `SELECT * FROM api_keys WHERE ${where.join(' AND ')} ORDER BY created_at`,
+        params,
+      );
+      return rows.map(toApiKey);
+    },
+    async revoke(id: string, at: number): Promise<boolean> {
+      const result = await db.run(
+        'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+        [at, id],
+      );
+      return result.changes > 0;
+    },
+    /** Records when keys were last used (written in batches, not per request). */
+    async touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+      for (const [id, at] of lastUsed) {
+        await db.run(
+          'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+          [at, id, at],
+        );
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+function toPolicy(row: Row): PolicyRecord {
+  return {
+    id: String(row.id),
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    name: String(row.name),
+    tool: String(row.tool),
+    definition: parseJson(row.definition, {}),
+    position: Number(row.position),
+    version: Number(row.version),
+    createdBy: text(row.created_by),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toPolicyVersion(row: Row): PolicyVersionRecord {
+  return {
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    version: Number(row.version),
+    policies: parseJson(row.policies, []),
+    diff: parseJson(row.diff, { added: [], removed: [], changed: [] }),
+    message: text(row.message),
+    createdBy: text(row.created_by),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** Policy sets per agent and environment, and their version history. */
+export function policyRepository(db: Queryable) {
+  return {
+    async list(agentId: string, environment: Environment): Promise<PolicyRecord[]> {
+      const rows = await db.all(
+        'SELECT * FROM policies WHERE agent_id = ? AND environment = ? ORDER BY position',
+        [agentId, environment],
+      );
+      return rows.map(toPolicy);
+    },
+    async deleteAll(agentId: string, environment: Environment): Promise<void> {
+      await db.run('DELETE FROM policies WHERE agent_id = ? AND environment = ?', [
+        agentId,
+        environment,
+      ]);
+    },
+    async insert(policy: PolicyRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO policies (id, agent_id, environment, name, tool, definition, position,
+           version, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          policy.id,
+          policy.agentId,
+          policy.environment,
+          policy.name,
+          policy.tool,
+          JSON.stringify(policy.definition),
+          policy.position,
+          policy.version,
+          policy.createdBy,
+          policy.createdAt,
+          policy.updatedAt,
+        ],
+      );
+    },
+    /** The current set version (0 when no set was ever saved). */
+    async currentVersion(agentId: string, environment: Environment): Promise<number> {
+      const row = await db.get<{ version: number | null }>(
+        'SELECT MAX(version) AS version FROM policy_versions WHERE agent_id = ? AND environment = ?',
+        [agentId, environment],
+      );
+      return Number(row?.version ?? 0);
+    },
+    async insertVersion(version: PolicyVersionRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO policy_versions (agent_id, environment, version, policies, diff, message,
+           created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          version.agentId,
+          version.environment,
+          version.version,
+          JSON.stringify(version.policies),
+          JSON.stringify(version.diff),
+          version.message,
+          version.createdBy,
+          version.createdAt,
+        ],
+      );
+    },
+    async getVersion(
+      agentId: string,
+      environment: Environment,
+      version: number,
+    ): Promise<PolicyVersionRecord | undefined> {
+      const row = await db.get(
+        'SELECT * FROM policy_versions WHERE agent_id = ? AND environment = ? AND version = ?',
+        [agentId, environment, version],
+      );
+      return row ? toPolicyVersion(row) : undefined;
+    },
+    /** Versions newest first; `before` pages back. */
+    async listVersions(
+      agentId: string,
+      environment: Environment,
+      options: { limit?: number; before?: number } = {},
+    ): Promise<PolicyVersionRecord[]> {
+      const rows = await db.all(
+        `SELECT * FROM policy_versions WHERE agent_id = ? AND environment = ? AND version < ?
+         ORDER BY version DESC LIMIT ?`,
+        [
+          agentId,
+          environment,
+          options.before ?? Number.MAX_SAFE_INTEGER,
+          clampLimit(options.limit),
+        ],
+      );
+      return rows.map(toPolicyVersion);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+function toAction(row: Row): ActionRecord {
+  return {
+    seq: Number(row.seq),
+    id: String(row.id),
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    toolName: String(row.tool_name),
+    args: parseJson(row.args, []),
+    kwargs: parseJson(row.kwargs, {}),
+    metadata: parseJson(row.metadata, null),
+    sessionId: text(row.session_id),
+    decision: row.decision as Effect,
+    reason: text(row.reason),
+    policy: parseJson(row.policy, null),
+    status: row.status as ActionStatus,
+    expiresAt: int(row.expires_at),
+    onTimeout: (text(row.on_timeout) as ActionRecord['onTimeout']) ?? null,
+    decidedBy: text(row.decided_by),
+    decidedAt: int(row.decided_at),
+    notes: text(row.notes),
+    resultStatus: (text(row.result_status) as ActionRecord['resultStatus']) ?? null,
+    durationMs: int(row.duration_ms),
+    resultError: text(row.result_error),
+    result: parseJson(row.result, null),
+    reportedAt: int(row.reported_at),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** A new action, as the check endpoint logs it. */
+export type NewAction = Omit<ActionRecord, 'seq'>;
+
+/** Filters of the action log. Times are ms since the epoch; `to` is exclusive. */
+export interface ActionFilter {
+  agentId?: string;
+  environment?: Environment;
+  /** A tool name, or a prefix ending in `*` (`stripe.*`). */
+  tool?: string;
+  decision?: Effect;
+  status?: ActionStatus | ActionStatus[];
+  sessionId?: string;
+  from?: number;
+  to?: number;
+}
+
+/** Filters of session listings. */
+export interface SessionFilter {
+  agentId?: string;
+  environment?: Environment;
+  from?: number;
+  to?: number;
+}
+
+/** One session: its actions counted and its token usage summed. */
+export interface SessionSummary {
+  sessionId: string;
+  agentId: string;
+  environment: Environment;
+  actions: number;
+  pending: number;
+  blocked: number;
+  firstAt: number;
+  lastAt: number;
+  totalTokens: number;
+  costUsd: number;
+}
+
+function actionWhere(filter: ActionFilter, alias = ''): { where: string[]; params: SqlValue[] } {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  const column = (name: string) => `${alias}${name}`;
+  if (filter.agentId) {
+    where.push(`${column('agent_id')} = ?`);
+    params.push(filter.agentId);
+  }
+  if (filter.environment) {
+    where.push(`${column('environment')} = ?`);
+    params.push(filter.environment);
+  }
+  if (filter.tool) {
+    if (filter.tool.endsWith('*')) {
+      where.push(`${column('tool_name')} LIKE ? ESCAPE '\\'`);
+      params.push(likePrefix(filter.tool.slice(0, -1)));
+    } else {
+      where.push(`${column('tool_name')} = ?`);
+      params.push(filter.tool);
+    }
+  }
+  if (filter.decision) {
+    where.push(`${column('decision')} = ?`);
+    params.push(filter.decision);
+  }
+  if (filter.status !== undefined) {
+    const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (statuses.length > 0) {
+      where.push(`${column('status')} IN (${statuses.map(() => '?').join(', ')})`);
+      params.push(...statuses);
+    }
+  }
+  if (filter.sessionId) {
+    where.push(`${column('session_id')} = ?`);
+    params.push(filter.sessionId);
+  }
+  if (filter.from !== undefined) {
+    where.push(`${column('created_at')} >= ?`);
+    params.push(filter.from);
+  }
+  if (filter.to !== undefined) {
+    where.push(`${column('created_at')} < ?`);
+    params.push(filter.to);
+  }
+  return { where, params };
+}
+
+const insertActionSql = `INSERT INTO actions (id, agent_id, environment, tool_name, args, kwargs,
+  metadata, session_id, decision, reason, policy, status, expires_at, on_timeout, decided_by,
+  decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The action log: inserts (batched by the group committer), reads, decisions and expiry. */
+export function actionRepository(db: Queryable) {
+  return {
+    /** The INSERT of a new action, for the group committer. */
+    insertStatement(action: NewAction): Statement {
+      return {
+        sql: insertActionSql,
+        params: [
+          action.id,
+          action.agentId,
+          action.environment,
+          action.toolName,
+          JSON.stringify(action.args),
+          JSON.stringify(action.kwargs),
+          jsonOrNull(action.metadata),
+          action.sessionId,
+          action.decision,
+          action.reason,
+          jsonOrNull(action.policy),
+          action.status,
+          action.expiresAt,
+          action.onTimeout,
+          action.decidedBy,
+          action.decidedAt,
+          action.notes,
+          action.resultStatus,
+          action.durationMs,
+          action.resultError,
+          jsonOrNull(action.result),
+          action.reportedAt,
+          action.createdAt,
+        ],
+      };
+    },
+    async insert(action: NewAction): Promise<void> {
+      const statement = this.insertStatement(action);
+      await db.run(statement.sql, statement.params);
+    },
+    async get(id: string): Promise<ActionRecord | undefined> {
+      const row = await db.get('SELECT * FROM actions WHERE id = ?', [id]);
+      return row ? toAction(row) : undefined;
+    },
+    /** Newest first (or oldest first with `order: 'asc'`), `limit` per page (max 500). */
+    async list(
+      filter: ActionFilter = {},
+      options: { cursor?: string; limit?: number; order?: 'asc' | 'desc' } = {},
+    ): Promise<Page<ActionRecord>> {
+      const limit = clampLimit(options.limit);
+      const { where, params } = actionWhere(filter);
+      const ascending = options.order === 'asc';
+      const after = decodeCursor(options.cursor);
+      if (after !== undefined) {
+        where.push(ascending ? 'seq > ?' : 'seq < ?');
+        params.push(after);
+      }
+      const rows = await db.all(
+        `SELECT * FROM actions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY seq ${ascending ? 'ASC' : 'DESC'} LIMIT ?`,
+        [...params, limit + 1],
+      );
+      return page(rows.map(toAction), limit);
+    },
+    async count(filter: ActionFilter = {}): Promise<number> {
+      const { where, params } = actionWhere(filter);
+      const row = await db.get<{ count: number }>(
+        `SELECT COUNT(*) AS count FROM actions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+        params,
+      );
+      return Number(row?.count ?? 0);
+    },
+    /**
+     * Records a human decision if the action is still pending and not overdue; returns the
+     * updated action, or undefined when someone else decided first (or it expired).
+     */
+    async decide(
+      id: string,
+      decision: { status: 'approved' | 'denied'; decidedBy: string | null; notes: string | null },
+      now: number,
+    ): Promise<ActionRecord | undefined> {
+      const row = await db.get(
+        `UPDATE actions SET status = ?, decided_by = ?, decided_at = ?, notes = ?
+         WHERE id = ? AND status = 'pending' AND (expires_at IS NULL OR expires_at > ?)
+         RETURNING *`,
+        [decision.status, decision.decidedBy, now, decision.notes, id, now],
+      );
+      return row ? toAction(row) : undefined;
+    },
+    /** Marks an overdue pending action expired; undefined when it was decided meanwhile. */
+    async expire(id: string, now: number, notes: string): Promise<ActionRecord | undefined> {
+      const row = await db.get(
+        `UPDATE actions SET status = 'expired', decided_at = ?, notes = ?
+         WHERE id = ? AND status = 'pending' AND expires_at <= ? RETURNING *`,
+        [now, notes, id, now],
+      );
+      return row ? toAction(row) : undefined;
+    },
+    /** Ids of pending actions whose approval window has passed. */
+    async listOverdue(now: number, limit = 100): Promise<string[]> {
+      const rows = await db.all<{ id: string }>(
+        `SELECT id FROM actions WHERE status = 'pending' AND expires_at <= ?
+         ORDER BY expires_at LIMIT ?`,
+        [now, limit],
+      );
+      return rows.map((row) => row.id);
+    },
+    /** The earliest expiry among pending actions, to time the sweeper. */
+    async nextExpiry(): Promise<number | undefined> {
+      const row = await db.get<{ at: number | null }>(
+        `SELECT MIN(expires_at) AS at FROM actions WHERE status = 'pending'`,
+      );
+      return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
+    },
+    /**
+     * The UPDATE that records a call's outcome, for the group committer. It only matches an
+     * action of this agent and environment that was allowed to run (0 changes otherwise).
+     */
+    reportResultStatement(
+      id: string,
+      agentId: string,
+      environment: Environment,
+      report: {
+        status: 'succeeded' | 'failed';
+        durationMs: number | null;
+        error: string | null;
+        result: unknown;
+      },
+      now: number,
+    ): Statement {
+      return {
+        sql: `UPDATE actions SET result_status = ?, duration_ms = ?, result_error = ?, result = ?,
+                reported_at = ?
+              WHERE id = ? AND agent_id = ? AND environment = ?
+                AND (status = 'approved' OR (status = 'completed' AND decision = 'allow')
+                  OR (status = 'expired' AND on_timeout = 'allow'))`,
+        params: [
+          report.status,
+          report.durationMs,
+          report.error,
+          jsonOrNull(report.result),
+          now,
+          id,
+          agentId,
+          environment,
+        ],
+      };
+    },
+    /** Sessions with their action counts and token cost, most recently active first. */
+    async listSessions(
+      filter: SessionFilter = {},
+      options: { cursor?: string; limit?: number } = {},
+    ): Promise<Page<SessionSummary>> {
+      const limit = clampLimit(options.limit);
+      const offset = decodeCursor(options.cursor) ?? 0;
+      const { where, params } = actionWhere(filter);
+      where.push('session_id IS NOT NULL');
+      const rows = await db.all<Row>(
+        `SELECT session_id, agent_id, environment, COUNT(*) AS actions,
+           SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending,
+           SUM(CASE WHEN decision = 'block' THEN 1 ELSE 0 END) AS blocked,
+           MIN(created_at) AS first_at, MAX(created_at) AS last_at
+         FROM actions WHERE ${where.join(' AND ')}
+         GROUP BY session_id, agent_id, environment
+         ORDER BY last_at DESC LIMIT ? OFFSET ?`,
+        [...params, limit + 1, offset],
+      );
+      const more = rows.length > limit;
+      const selected = more ? rows.slice(0, limit) : rows;
+      const costs = new Map<string, { tokens: number; cost: number }>();
+      if (selected.length > 0) {
+        const ids = selected.map((row) => String(row.session_id));
+        const usageRows = await db.all<Row>(
+          `SELECT session_id, agent_id, environment,
+             SUM(prompt_tokens + completion_tokens) AS tokens, SUM(cost_usd) AS cost
+           FROM usage WHERE session_id IN (${ids.map(() => '?').join(', ')})
+           GROUP BY session_id, agent_id, environment`,
+          ids,
+        );
+        for (const row of usageRows) {
+          costs.set(`${row.session_id}\u0000${row.agent_id}\u0000${row.environment}`, {
+            tokens: Number(row.tokens ?? 0),
+            cost: Number(row.cost ?? 0),
+          });
+        }
+      }
+      const items = selected.map((row): SessionSummary => {
+        const usage = costs.get(`${row.session_id}\u0000${row.agent_id}\u0000${row.environment}`);
+        return {
+          sessionId: String(row.session_id),
+          agentId: String(row.agent_id),
+          environment: row.environment as Environment,
+          actions: Number(row.actions),
+          pending: Number(row.pending ?? 0),
+          blocked: Number(row.blocked ?? 0),
+          firstAt: Number(row.first_at),
+          lastAt: Number(row.last_at),
+          totalTokens: usage?.tokens ?? 0,
+          costUsd: usage?.cost ?? 0,
+        };
+      });
+      return { items, nextCursor: more ? encodeCursor(offset + limit) : undefined };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage
+
+function toUsage(row: Row): UsageRecord {
+  return {
+    seq: Number(row.seq),
+    id: String(row.id),
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    sessionId: text(row.session_id),
+    model: String(row.model),
+    promptTokens: Number(row.prompt_tokens),
+    completionTokens: Number(row.completion_tokens),
+    costUsd: Number(row.cost_usd),
+    rateFound: Number(row.rate_found) === 1,
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** Filters of usage listings and aggregations. Times in ms; `to` is exclusive. */
+export interface UsageFilter {
+  agentId?: string;
+  environment?: Environment;
+  sessionId?: string;
+  model?: string;
+  from?: number;
+  to?: number;
+}
+
+/** What usage can be grouped by. `day` is the UTC calendar day. */
+export type UsageGrouping = 'model' | 'day' | 'session' | 'agent';
+
+/** One group of usage: tokens and cost summed. */
+export interface UsageAggregate {
+  /** The model, day (`YYYY-MM-DD`), session id or agent id; null for usage without a session. */
+  key: string | null;
+  /** For `agent`: the agent's name. */
+  label?: string;
+  events: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  /** Events whose model had no price (counted at cost 0). */
+  unpricedEvents: number;
+}
+
+const dayMilliseconds = 86_400_000;
+
+function usageWhere(filter: UsageFilter): { where: string[]; params: SqlValue[] } {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  const add = (clause: string, value: SqlValue | undefined) => {
+    if (value === undefined) return;
+    where.push(clause);
+    params.push(value);
+  };
+  add('u.agent_id = ?', filter.agentId);
+  add('u.environment = ?', filter.environment);
+  add('u.session_id = ?', filter.sessionId);
+  add('u.model = ?', filter.model);
+  add('u.created_at >= ?', filter.from);
+  add('u.created_at < ?', filter.to);
+  return { where, params };
+}
+
+/** Token usage events and their aggregations. */
+export function usageRepository(db: Queryable) {
+  return {
+    insertStatement(usage: Omit<UsageRecord, 'seq'>): Statement {
+      return {
+        sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
+                completion_tokens, cost_usd, rate_found, created_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        params: [
+          usage.id,
+          usage.agentId,
+          usage.environment,
+          usage.sessionId,
+          usage.model,
+          usage.promptTokens,
+          usage.completionTokens,
+          usage.costUsd,
+          usage.rateFound ? 1 : 0,
+          usage.createdAt,
+        ],
+      };
+    },
+    async list(
+      filter: UsageFilter = {},
+      options: { cursor?: string; limit?: number } = {},
+    ): Promise<Page<UsageRecord>> {
+      const limit = clampLimit(options.limit);
+      const { where, params } = usageWhere(filter);
+      const before = decodeCursor(options.cursor);
+      if (before !== undefined) {
+        where.push('u.seq < ?');
+        params.push(before);
+      }
+      const rows = await db.all(
+        `SELECT u.* FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY u.seq DESC LIMIT ?`,
+        [...params, limit + 1],
+      );
+      return page(rows.map(toUsage), limit);
+    },
+    /** Usage summed by model, UTC day, session or agent; biggest cost first (days in order). */
+    async aggregate(
+      groupBy: UsageGrouping,
+      filter: UsageFilter = {},
+      options: { limit?: number } = {},
+    ): Promise<UsageAggregate[]> {
+      const { where, params } = usageWhere(filter);
+      const key = {
+        model: 'u.model',
+        day: `u.created_at / ${dayMilliseconds}`,
+        session: 'u.session_id',
+        agent: 'u.agent_id',
+      }[groupBy];
+      const join = groupBy === 'agent' ? 'LEFT JOIN agents a ON a.id = u.agent_id' : '';
+      const label = groupBy === 'agent' ? ', MAX(a.name) AS label' : '';
+      const rows = await db.all<Row>(
+        `SELECT ${key} AS key${label}, COUNT(*) AS events,
+           SUM(u.prompt_tokens) AS prompt_tokens, SUM(u.completion_tokens) AS completion_tokens,
+           SUM(u.cost_usd) AS cost_usd, SUM(1 - u.rate_found) AS unpriced
+         FROM usage u ${join} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         GROUP BY ${key}
+         ORDER BY ${groupBy === 'day' ? 'key ASC' : 'cost_usd DESC, events DESC'} LIMIT ?`,
+        [...params, clampLimit(options.limit, 1000, 10_000)],
+      );
+      return rows.map((row) => {
+        const promptTokens = Number(row.prompt_tokens ?? 0);
+        const completionTokens = Number(row.completion_tokens ?? 0);
+        const aggregate: UsageAggregate = {
+          key:
+            groupBy === 'day'
+              ? new Date(Number(row.key) * dayMilliseconds).toISOString().slice(0, 10)
+              : text(row.key),
+          events: Number(row.events),
+          promptTokens,
+          completionTokens,
+          totalTokens: promptTokens + completionTokens,
+          costUsd: Number(row.cost_usd ?? 0),
+          unpricedEvents: Number(row.unpriced ?? 0),
+        };
+        if (groupBy === 'agent') aggregate.label = text(row.label) ?? undefined;
+        return aggregate;
+      });
+    },
+    /** Totals over the filter. */
+    async totals(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
+      const { where, params } = usageWhere(filter);
+      const row = await db.get<Row>(
+        `SELECT COUNT(*) AS events, SUM(u.prompt_tokens) AS prompt_tokens,
+           SUM(u.completion_tokens) AS completion_tokens, SUM(u.cost_usd) AS cost_usd,
+           SUM(1 - u.rate_found) AS unpriced
+         FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+        params,
+      );
+      const promptTokens = Number(row?.prompt_tokens ?? 0);
+      const completionTokens = Number(row?.completion_tokens ?? 0);
+      return {
+        events: Number(row?.events ?? 0),
+        promptTokens,
+        completionTokens,
+        totalTokens: promptTokens + completionTokens,
+        costUsd: Number(row?.cost_usd ?? 0),
+        unpricedEvents: Number(row?.unpriced ?? 0),
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook outbox
+
+function toDelivery(row: Row): DeliveryRecord {
+  return {
+    id: String(row.id),
+    eventId: String(row.event_id),
+    agentId: String(row.agent_id),
+    actionId: text(row.action_id),
+    eventType: String(row.event_type),
+    url: String(row.url),
+    payload: String(row.payload),
+    status: row.status as DeliveryStatus,
+    attempts: Number(row.attempts),
+    nextAttemptAt: Number(row.next_attempt_at),
+    leaseOwner: text(row.lease_owner),
+    leaseUntil: int(row.lease_until),
+    lastStatus: int(row.last_status),
+    lastError: text(row.last_error),
+    createdAt: Number(row.created_at),
+    deliveredAt: int(row.delivered_at),
+  };
+}
+
+function toAttempt(row: Row): DeliveryAttemptRecord {
+  return {
+    id: String(row.id),
+    outboxId: String(row.outbox_id),
+    attempt: Number(row.attempt),
+    statusCode: int(row.status_code),
+    error: text(row.error),
+    durationMs: Number(row.duration_ms),
+    at: Number(row.at),
+  };
+}
+
+/** Filters of delivery listings. */
+export interface DeliveryFilter {
+  agentId?: string;
+  actionId?: string;
+  status?: DeliveryStatus;
+}
+
+/** The durable webhook outbox and its attempt log. */
+export function webhookRepository(db: Queryable) {
+  return {
+    async enqueue(
+      delivery: Omit<
+        DeliveryRecord,
+        'leaseOwner' | 'leaseUntil' | 'lastStatus' | 'lastError' | 'deliveredAt'
+      >,
+    ): Promise<void> {
+      await db.run(
+        `INSERT INTO webhook_outbox (id, event_id, agent_id, action_id, event_type, url, payload,
+           status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          delivery.id,
+          delivery.eventId,
+          delivery.agentId,
+          delivery.actionId,
+          delivery.eventType,
+          delivery.url,
+          delivery.payload,
+          delivery.status,
+          delivery.attempts,
+          delivery.nextAttemptAt,
+          delivery.createdAt,
+        ],
+      );
+    },
+    /**
+     * Leases up to `limit` due deliveries to `owner` until `now + leaseMs`. A lease that ran out
+     * (its worker died) can be claimed again; on PostgreSQL, `SKIP LOCKED` keeps concurrent
+     * replicas from claiming the same rows.
+     */
+    async claimDue(
+      owner: string,
+      now: number,
+      leaseMs: number,
+      limit: number,
+    ): Promise<DeliveryRecord[]> {
+      const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      const rows = await db.all(
+        `UPDATE webhook_outbox SET lease_owner = ?, lease_until = ?
+         WHERE id IN (
+           SELECT id FROM webhook_outbox
+           WHERE status = 'pending' AND next_attempt_at <= ?
+             AND (lease_until IS NULL OR lease_until <= ?)
+           ORDER BY next_attempt_at LIMIT ? ${skipLocked})
+         RETURNING *`,
+        [owner, now + leaseMs, now, now, limit],
+      );
+      return rows.map(toDelivery);
+    },
+    /** Records an attempt's outcome and releases the lease (only if `owner` still holds it). */
+    async settle(
+      id: string,
+      owner: string,
+      outcome: {
+        status: DeliveryStatus;
+        attempts: number;
+        nextAttemptAt: number;
+        lastStatus: number | null;
+        lastError: string | null;
+        deliveredAt: number | null;
+      },
+    ): Promise<boolean> {
+      const result = await db.run(
+        `UPDATE webhook_outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
+           last_error = ?, delivered_at = ?, lease_owner = NULL, lease_until = NULL
+         WHERE id = ? AND lease_owner = ?`,
+        [
+          outcome.status,
+          outcome.attempts,
+          outcome.nextAttemptAt,
+          outcome.lastStatus,
+          outcome.lastError,
+          outcome.deliveredAt,
+          id,
+          owner,
+        ],
+      );
+      return result.changes > 0;
+    },
+    async recordAttempt(attempt: DeliveryAttemptRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO webhook_attempts (id, outbox_id, attempt, status_code, error, duration_ms, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        [
+          attempt.id,
+          attempt.outboxId,
+          attempt.attempt,
+          attempt.statusCode,
+          attempt.error,
+          attempt.durationMs,
+          attempt.at,
+        ],
+      );
+    },
+    async get(id: string): Promise<DeliveryRecord | undefined> {
+      const row = await db.get('SELECT * FROM webhook_outbox WHERE id = ?', [id]);
+      return row ? toDelivery(row) : undefined;
+    },
+    /** Newest first; the cursor is opaque. */
+    async list(
+      filter: DeliveryFilter = {},
+      options: { cursor?: string; limit?: number } = {},
+    ): Promise<Page<DeliveryRecord>> {
+      const limit = clampLimit(options.limit);
+      const where: string[] = [];
+      const params: SqlValue[] = [];
+      if (filter.agentId) {
+        where.push('agent_id = ?');
+        params.push(filter.agentId);
+      }
+      if (filter.actionId) {
+        where.push('action_id = ?');
+        params.push(filter.actionId);
+      }
+      if (filter.status) {
+        where.push('status = ?');
+        params.push(filter.status);
+      }
+      const before = options.cursor ? Buffer.from(options.cursor, 'base64url').toString() : '';
+      if (before) {
+        where.push('id < ?');
+        params.push(before);
+      }
+      const rows = await db.all(
+        `SELECT * FROM webhook_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY id DESC LIMIT ?`,
+        [...params, limit + 1],
+      );
+      const items = rows.slice(0, limit).map(toDelivery);
+      const last = items[items.length - 1];
+      return {
+        items,
+        nextCursor:
+          rows.length > limit && last ? Buffer.from(last.id).toString('base64url') : undefined,
+      };
+    },
+    async attempts(outboxId: string): Promise<DeliveryAttemptRecord[]> {
+      const rows = await db.all(
+        'SELECT * FROM webhook_attempts WHERE outbox_id = ? ORDER BY attempt, at',
+        [outboxId],
+      );
+      return rows.map(toAttempt);
+    },
+    /** Makes a delivery due now again (whatever its status), keeping its event id. */
+    async redeliver(id: string, now: number): Promise<boolean> {
+      const result = await db.run(
+        `UPDATE webhook_outbox SET status = 'pending', next_attempt_at = ?, lease_owner = NULL,
+           lease_until = NULL WHERE id = ?`,
+        [now, id],
+      );
+      return result.changes > 0;
+    },
+    /** Counts by status (for health pages). */
+    async countByStatus(): Promise<Record<DeliveryStatus, number>> {
+      const rows = await db.all<{ status: DeliveryStatus; count: number }>(
+        'SELECT status, COUNT(*) AS count FROM webhook_outbox GROUP BY status',
+      );
+      const counts: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, failed: 0 };
+      for (const row of rows) counts[row.status] = Number(row.count);
+      return counts;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users, browser sessions, admin tokens
+
+function toUser(row: Row): UserRecord {
+  return {
+    id: String(row.id),
+    email: String(row.email),
+    name: text(row.name),
+    passwordHash: text(row.password_hash),
+    role: row.role as UserRole,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    lastLoginAt: int(row.last_login_at),
+    disabledAt: int(row.disabled_at),
+  };
+}
+
+function toUserSession(row: Row): UserSessionRecord {
+  return {
+    idHash: String(row.id_hash),
+    userId: String(row.user_id),
+    csrfToken: text(row.csrf_token),
+    userAgent: text(row.user_agent),
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+function toAdminToken(row: Row): AdminTokenRecord {
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    name: String(row.name),
+    prefix: String(row.prefix),
+    createdAt: Number(row.created_at),
+    expiresAt: int(row.expires_at),
+    revokedAt: int(row.revoked_at),
+    lastUsedAt: int(row.last_used_at),
+  };
+}
+
+/** Fields of a user that can be changed. */
+export interface UserPatch {
+  email?: string;
+  name?: string | null;
+  passwordHash?: string | null;
+  role?: UserRole;
+  lastLoginAt?: number;
+  disabledAt?: number | null;
+}
+
+const userColumns: [keyof UserPatch, string][] = [
+  ['email', 'email'],
+  ['name', 'name'],
+  ['passwordHash', 'password_hash'],
+  ['role', 'role'],
+  ['lastLoginAt', 'last_login_at'],
+  ['disabledAt', 'disabled_at'],
+];
+
+/** Dashboard and CLI users. Emails are stored lower-cased. */
+export function userRepository(db: Queryable) {
+  return {
+    async insert(user: UserRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO users (id, email, name, password_hash, role, created_at, updated_at,
+           last_login_at, disabled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          user.id,
+          user.email.toLowerCase(),
+          user.name,
+          user.passwordHash,
+          user.role,
+          user.createdAt,
+          user.updatedAt,
+          user.lastLoginAt,
+          user.disabledAt,
+        ],
+      );
+    },
+    async get(id: string): Promise<UserRecord | undefined> {
+      const row = await db.get('SELECT * FROM users WHERE id = ?', [id]);
+      return row ? toUser(row) : undefined;
+    },
+    async getByEmail(email: string): Promise<UserRecord | undefined> {
+      const row = await db.get('SELECT * FROM users WHERE email = ?', [email.toLowerCase()]);
+      return row ? toUser(row) : undefined;
+    },
+    async list(): Promise<UserRecord[]> {
+      return (await db.all('SELECT * FROM users ORDER BY email')).map(toUser);
+    },
+    async count(): Promise<number> {
+      const row = await db.get<{ count: number }>('SELECT COUNT(*) AS count FROM users');
+      return Number(row?.count ?? 0);
+    },
+    async update(id: string, patch: UserPatch, at: number): Promise<UserRecord | undefined> {
+      const sets: string[] = [];
+      const params: SqlValue[] = [];
+      for (const [field, column] of userColumns) {
+        if (patch[field] !== undefined) {
+          sets.push(`${column} = ?`);
+          const value = patch[field] as SqlValue;
+          params.push(field === 'email' && typeof value === 'string' ? value.toLowerCase() : value);
+        }
+      }
+      sets.push('updated_at = ?');
+      params.push(at, id);
+      const row = await db.get(
+        `UPDATE users SET ${sets.join(', ')} WHERE id = ? RETURNING *`,
+        params,
+      );
+      return row ? toUser(row) : undefined;
+    },
+  };
+}
+
+/** Browser sessions (cookie id hashed with `hashSecret`). */
+export function userSessionRepository(db: Queryable) {
+  return {
+    async insert(session: UserSessionRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO user_sessions (id_hash, user_id, csrf_token, user_agent, created_at,
+           last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        [
+          session.idHash,
+          session.userId,
+          session.csrfToken,
+          session.userAgent,
+          session.createdAt,
+          session.lastSeenAt,
+          session.expiresAt,
+        ],
+      );
+    },
+    /** The unexpired session with this id hash and its user (not disabled). */
+    async findActive(
+      idHash: string,
+      now: number,
+    ): Promise<{ session: UserSessionRecord; user: UserRecord } | undefined> {
+      const row = await db.get<Row>(
+        `SELECT s.id_hash, s.user_id, s.csrf_token, s.user_agent, s.created_at AS s_created_at,
+           s.last_seen_at, s.expires_at, u.*
+         FROM user_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL`,
+        [idHash, now],
+      );
+      if (!row) return undefined;
+      return {
+        session: toUserSession({ ...row, created_at: row.s_created_at }),
+        user: toUser(row),
+      };
+    },
+    async touch(idHash: string, now: number, expiresAt?: number): Promise<void> {
+      await db.run(
+        'UPDATE user_sessions SET last_seen_at = ?, expires_at = COALESCE(?, expires_at) WHERE id_hash = ?',
+        [now, expiresAt ?? null, idHash],
+      );
+    },
+    async delete(idHash: string): Promise<boolean> {
+      return (await db.run('DELETE FROM user_sessions WHERE id_hash = ?', [idHash])).changes > 0;
+    },
+    async deleteForUser(userId: string): Promise<number> {
+      return (await db.run('DELETE FROM user_sessions WHERE user_id = ?', [userId])).changes;
+    },
+    async deleteExpired(now: number): Promise<number> {
+      return (await db.run('DELETE FROM user_sessions WHERE expires_at <= ?', [now])).changes;
+    },
+  };
+}
+
+/** Admin API tokens (hashed with `hashSecret`). */
+export function adminTokenRepository(db: Queryable) {
+  return {
+    async insert(token: AdminTokenRecord & { hash: string }): Promise<void> {
+      await db.run(
+        `INSERT INTO admin_tokens (id, user_id, name, prefix, hash, created_at, expires_at,
+           revoked_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          token.id,
+          token.userId,
+          token.name,
+          token.prefix,
+          token.hash,
+          token.createdAt,
+          token.expiresAt,
+          token.revokedAt,
+          token.lastUsedAt,
+        ],
+      );
+    },
+    /** The unrevoked, unexpired token with this hash and its user (not disabled). */
+    async findActiveByHash(
+      hash: string,
+      now: number,
+    ): Promise<{ token: AdminTokenRecord; user: UserRecord } | undefined> {
+      const row = await db.get<Row>(
+        `SELECT t.id AS t_id, t.user_id, t.name AS t_name, t.prefix, t.created_at AS t_created_at,
+           t.expires_at, t.revoked_at, t.last_used_at, u.*
+         FROM admin_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)
+           AND u.disabled_at IS NULL`,
+        [hash, now],
+      );
+      if (!row) return undefined;
+      return {
+        token: toAdminToken({
+          ...row,
+          id: row.t_id,
+          name: row.t_name,
+          created_at: row.t_created_at,
+        }),
+        user: toUser(row),
+      };
+    },
+    async list(userId?: string): Promise<AdminTokenRecord[]> {
+      const rows = userId
+        ? await db.all('SELECT * FROM admin_tokens WHERE user_id = ? ORDER BY created_at', [userId])
+        : await db.all('SELECT * FROM admin_tokens ORDER BY created_at');
+      return rows.map(toAdminToken);
+    },
+    async revoke(id: string, at: number): Promise<boolean> {
+      const result = await db.run(
+        'UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+        [at, id],
+      );
+      return result.changes > 0;
+    },
+    async touch(id: string, at: number): Promise<void> {
+      await db.run('UPDATE admin_tokens SET last_used_at = ? WHERE id = ?', [at, id]);
+    },
+  };
+}
+
+/** Every repository, bound to one database or transaction. */
+export function repositories(db: Queryable) {
+  return {
+    agents: agentRepository(db),
+    apiKeys: apiKeyRepository(db),
+    policies: policyRepository(db),
+    actions: actionRepository(db),
+    usage: usageRepository(db),
+    webhooks: webhookRepository(db),
+    users: userRepository(db),
+    userSessions: userSessionRepository(db),
+    adminTokens: adminTokenRepository(db),
+  };
+}
+
+/** The repositories of `repositories()`. */
+export type Repositories = ReturnType<typeof repositories>;
