@@ -94,11 +94,35 @@ export async function readJson(request: IncomingMessage, limit: number): Promise
       'The request body is empty. Send a JSON object with Content-Type: application/json.',
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    value = JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw new ValidationError(
       `The request body is not valid JSON (${(error as Error).message.slice(0, 200)}). Send a JSON object with Content-Type: application/json.`,
     );
   }
+  if (nestedDeeperThan(value, maxJsonDepth)) {
+    throw new ValidationError(
+      `The JSON body is nested more than ${maxJsonDepth} levels deep; flatten the tool arguments.`,
+    );
+  }
+  return value;
+}
+
+/** How deeply a JSON body may nest (deeper values could not be stored or evaluated safely). */
+export const maxJsonDepth = 64;
+
+// Iterative, so a hostile body cannot overflow the stack while being checked.
+function nestedDeeperThan(root: unknown, limit: number): boolean {
+  if (root === null || typeof root !== 'object') return false;
+  const stack: [object, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [object, number];
+    if (depth > limit) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
