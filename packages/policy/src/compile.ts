@@ -148,6 +148,8 @@ export class PolicyRuntime implements CompiledPolicy {
   }
 }
 
+const MAX_RESOLVED_TOOLS = 4096;
+
 /** @internal */
 export class PolicySetRuntime implements CompiledPolicySet {
   readonly policies: readonly PolicyRuntime[];
@@ -155,6 +157,8 @@ export class PolicySetRuntime implements CompiledPolicySet {
   /** Prefix patterns, longest prefix first. */
   readonly #prefixes: { prefix: string; policy: PolicyRuntime }[] = [];
   readonly #wildcard: PolicyRuntime | undefined;
+  /** Tools resolved through the prefix patterns (null: none matched), bounded. */
+  readonly #resolved = new Map<string, PolicyRuntime | null>();
 
   constructor(policies: PolicyRuntime[]) {
     this.policies = Object.freeze(policies);
@@ -174,10 +178,21 @@ export class PolicySetRuntime implements CompiledPolicySet {
   match(tool: string): PolicyRuntime | undefined {
     const exact = this.#exact.get(tool);
     if (exact !== undefined) return exact;
+    if (this.#prefixes.length === 0) return this.#wildcard;
+    const resolved = this.#resolved.get(tool);
+    if (resolved !== undefined) return resolved ?? this.#wildcard;
+    let found: PolicyRuntime | null = null;
     for (const entry of this.#prefixes) {
-      if (tool.startsWith(entry.prefix)) return entry.policy;
+      if (tool.startsWith(entry.prefix)) {
+        found = entry.policy;
+        break;
+      }
     }
-    return this.#wildcard;
+    // Agents call a small set of tools, so the cache stays small; the bound only guards against
+    // a caller inventing tool names.
+    if (this.#resolved.size >= MAX_RESOLVED_TOOLS) this.#resolved.clear();
+    this.#resolved.set(tool, found);
+    return found ?? this.#wildcard;
   }
 }
 

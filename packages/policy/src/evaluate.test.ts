@@ -69,6 +69,13 @@ describe('no policy matches: the agent default action', () => {
     expect(decision.onTimeout).toBe('deny');
   });
 
+  it('reads the legacy require_approval, and blocks on an unknown default_action', () => {
+    const legacy = evaluate(set, { tool: 'x', args: {} }, 'require_approval' as 'allow');
+    expect(legacy.effect).toBe('requires_approval');
+    expect(evaluate(set, { tool: 'x', args: {} }, 'yes' as 'allow').effect).toBe('block');
+    expect(evaluate(set, { tool: 'x', args: {} }, 'constructor' as 'allow').effect).toBe('block');
+  });
+
   it('an empty set decides everything by default_action', () => {
     expect(evaluate(compilePolicies([]), { tool: 'x', args: {} }, 'block').effect).toBe('block');
   });
@@ -264,6 +271,40 @@ describe('decisions', () => {
 
   it('refuse a set that was not compiled', () => {
     expect(() => evaluate({ policies: [] }, { tool: 'x', args: {} })).toThrow(/compilePolicies/);
+  });
+});
+
+describe('evaluation', () => {
+  it('restores Error.stackTraceLimit after a failing condition', () => {
+    const before = Error.stackTraceLimit;
+    const set = compilePolicies([
+      { name: 'A', tool: 'a', rules: [{ if: 'args.missing == 1', then: 'allow' }] },
+    ]);
+    expect(evaluate(set, { tool: 'a', args: {} }).errors).toHaveLength(1);
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+
+  it('decides in microseconds with 50 policies of CEL rules', () => {
+    const definitions: PolicyDefinition[] = Array.from({ length: 50 }, (_, index) => ({
+      name: `P${index}`,
+      tool: index % 2 ? `tool${index}` : `group${index}.*`,
+      rules: [
+        { if: `args.amount <= ${index}`, then: 'allow' },
+        { if: 'args.to.endsWith("@example.com") && args.table in ["a", "b"]', then: 'block' },
+      ],
+      default: 'requires_approval',
+    }));
+    const set = compilePolicies(definitions);
+    const calls = Array.from({ length: 100 }, (_, index) => ({
+      tool: index % 2 ? `tool${index % 50}` : `group${index % 50}.send`,
+      args: { amount: index, to: 'x@example.com', table: 'a' },
+    }));
+    for (const call of calls) evaluate(set, call);
+    const started = performance.now();
+    for (let round = 0; round < 50; round++) for (const call of calls) evaluate(set, call);
+    const microseconds = ((performance.now() - started) * 1000) / 5000;
+    // About 1 µs on a laptop; the bound is loose so that a slow CI machine passes.
+    expect(microseconds).toBeLessThan(50);
   });
 });
 

@@ -1,4 +1,10 @@
-import { type ConditionVariables, evaluationMessage, largestCollection, macroCost } from './cel';
+import {
+  type CompiledCondition,
+  type ConditionVariables,
+  evaluationMessage,
+  largestCollection,
+  macroCost,
+} from './cel';
 import {
   type CompiledPolicySet,
   effectPhrase,
@@ -12,11 +18,12 @@ import type { Effect, EvaluationInput, PolicyDecision, RuleEvaluationError } fro
 
 const EMPTY_ARGS: Record<string, unknown> = Object.freeze({});
 
-const noPolicyDecisions: Record<Effect, PolicyDecision> = {
-  allow: noPolicyDecision('allow'),
-  block: noPolicyDecision('block'),
-  requires_approval: noPolicyDecision('requires_approval'),
-};
+const noPolicyDecisions = new Map<string, PolicyDecision>(
+  (['allow', 'block', 'requires_approval'] as const).map((effect) => [
+    effect,
+    noPolicyDecision(effect),
+  ]),
+);
 
 function noPolicyDecision(effect: Effect): PolicyDecision {
   const onTimeout = effect === 'requires_approval' ? 'deny' : undefined;
@@ -44,7 +51,7 @@ function withErrors(decision: PolicyDecision, errors: RuleEvaluationError[]): Po
  * Decides one tool call: finds the policy for `input.tool` (exact, longest prefix, `*`), then
  * the first rule whose condition holds, else the policy's default. When no policy matches,
  * `defaultAction` (the agent's `default_action`, `allow` when absent) decides with reason
- * `no_policy_configured`. A condition that fails to evaluate (a missing field, a wrong type, a
+ * `no_policy_configured` (an unknown value blocks). A condition that fails to evaluate (a missing field, a wrong type, a
  * limit) does not match, and is listed in `errors`. Never throws for bad input: every outcome
  * is a decision.
  */
@@ -54,7 +61,12 @@ export function evaluate(
   defaultAction: Effect = 'allow',
 ): PolicyDecision {
   const policy = runtimeOf(set).match(input.tool);
-  if (policy === undefined) return noPolicyDecisions[defaultAction] ?? noPolicyDecisions.allow;
+  if (policy === undefined) {
+    // A stored default_action may use the legacy spelling; anything unknown fails closed.
+    const effect =
+      defaultAction === ('require_approval' as Effect) ? 'requires_approval' : defaultAction;
+    return noPolicyDecisions.get(effect) ?? (noPolicyDecisions.get('block') as PolicyDecision);
+  }
   if (!policy.hasConditions) {
     // Without conditions the first rule (if any) always decides.
     return policy.rules[0]?.decision ?? policy.defaultDecision;
@@ -103,7 +115,7 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
           );
         }
       }
-      result = condition.evaluate(variables);
+      result = evaluateQuietly(condition, variables);
     } catch (error) {
       errors ??= [];
       errors.push({ ruleIndex: rule.index, message: evaluationMessage(error) });
@@ -121,6 +133,21 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     }
   }
   return errors === undefined ? policy.defaultDecision : withErrors(policy.defaultDecision, errors);
+}
+
+/**
+ * Evaluates without capturing stack traces: a condition that fails (a missing field is common)
+ * throws an error that is only turned into a message, and capturing its stack is most of the
+ * cost of that path. The limit is restored before anything else can run.
+ */
+function evaluateQuietly(condition: CompiledCondition, variables: ConditionVariables): unknown {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return condition.evaluate(variables);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 function describeValue(value: unknown): string {
