@@ -9,4 +9,6 @@ export default defineConfig({
   target: 'node22',
   platform: 'node',
   treeshake: true,
+  // Keep `node:sqlite` as written: it exists only under its `node:` name.
+  removeNodeProtocol: false,
 });
