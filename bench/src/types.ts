@@ -37,5 +37,5 @@ export interface Benchmark {
 
 /** value ÷ baseline, rounded for display. */
 export function ratio(value: number, baseline: number): number {
-  return Math.round((value / baseline) * 100) / 100;
+  return Number((value / baseline).toPrecision(3));
 }

@@ -1,6 +1,19 @@
 import type { Benchmark } from '../types.ts';
+import { approvalLatency } from './approval-latency.ts';
+import { checkOverhead } from './check-overhead.ts';
+import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
+import { throughput } from './throughput.ts';
 import { usageClient } from './usage-client.ts';
+import { usageIngest } from './usage-ingest.ts';
 
 /** Every benchmark, in the order the runner runs them. */
-export const benchmarks: Benchmark[] = [policyEval, usageClient];
+export const benchmarks: Benchmark[] = [
+  checkOverhead,
+  throughput,
+  approvalLatency,
+  policyEval,
+  usageClient,
+  usageIngest,
+  memory,
+];

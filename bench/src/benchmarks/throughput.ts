@@ -1,0 +1,107 @@
+import { runLoad } from '../load.ts';
+import { startArden, startBare } from '../processes.ts';
+import { type Benchmark, ratio } from '../types.ts';
+
+/**
+ * Policy checks per second with every check durably logged before its answer, 64 concurrent
+ * keep-alive clients, against 50 policies with CEL rules. Baseline in the same run: a bare
+ * node:http server answering the same JSON. Also reports the server's memory under this load.
+ */
+export const throughput: Benchmark = {
+  name: 'throughput',
+  description: 'Checks per second, 64 keep-alive clients, every check committed before its answer',
+  async run({ smoke, log }) {
+    const durationMs = smoke ? 1_000 : 10_000;
+    const tools = [
+      'payments0.issue_refund',
+      'mail1.send',
+      'db2.delete_rows',
+      'crm3.lookup',
+      'other.tool',
+    ];
+    const bodies = Array.from({ length: 100 }, (_, index) =>
+      JSON.stringify({
+        tool_name: tools[index % tools.length],
+        args: [],
+        kwargs: { amount: index % 120, to: 'x@example.com', table: 'orders', limit: 10, id: index },
+        metadata: { session_id: `session-${index % 10}` },
+      }),
+    );
+    const bare = await startBare();
+    let bareRate: number;
+    try {
+      log('bare node:http baseline');
+      await runLoad({
+        url: bare.info.url,
+        path: '/policy/check',
+        bodies,
+        connections: 64,
+        durationMs: 500,
+      });
+      bareRate = (
+        await runLoad({
+          url: bare.info.url,
+          path: '/policy/check',
+          bodies,
+          connections: 64,
+          durationMs,
+        })
+      ).perSecond;
+    } finally {
+      await bare.stop();
+    }
+    const arden = await startArden(50);
+    try {
+      const idleRss = arden.rssMiB();
+      log('Arden, embedded store');
+      const headers = { 'x-api-key': arden.info.key };
+      await runLoad({
+        url: arden.info.url,
+        path: '/policy/check',
+        bodies,
+        headers,
+        connections: 64,
+        durationMs: 500,
+      });
+      let peakRss = arden.rssMiB();
+      const sampler = setInterval(() => {
+        peakRss = Math.max(peakRss, arden.rssMiB());
+      }, 200);
+      const result = await runLoad({
+        url: arden.info.url,
+        path: '/policy/check',
+        bodies,
+        headers,
+        connections: 64,
+        durationMs,
+      });
+      clearInterval(sampler);
+      if (result.errors > 0)
+        throw new Error(`Arden answered errors under load: ${JSON.stringify(result.statuses)}`);
+      return {
+        name: 'throughput',
+        measurements: [
+          {
+            metric: 'checks per second (embedded store, durable)',
+            value: result.perSecond,
+            unit: '/s',
+            baseline: { name: 'bare node:http, same JSON', value: bareRate },
+            ratio: ratio(result.perSecond, bareRate),
+            goal: '≥ 0.5× baseline',
+            met: result.perSecond >= 0.5 * bareRate,
+          },
+          {
+            metric: 'server RSS under load (peak)',
+            value: peakRss,
+            unit: 'MiB',
+            baseline: { name: 'same server idle', value: idleRss },
+            ratio: ratio(peakRss, idleRss),
+          },
+        ],
+        notes: [`${durationMs / 1000} s per run; ${result.requests} checks logged`],
+      };
+    } finally {
+      await arden.stop();
+    }
+  },
+};
