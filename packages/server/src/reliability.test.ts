@@ -166,7 +166,6 @@ describe('fuzz', () => {
       {
         name: 'Amounts',
         tool: 'fuzz.*',
-        // biome-ignore lint/suspicious/noThenProperty: the policy format's rule key is "then".
         rules: [
           { if: 'args.amount > 10 && args.to.endsWith("@example.com")', then: 'requires_approval' },
         ],

@@ -23,7 +23,6 @@ beforeAll(async () => {
     {
       name: 'Refunds',
       tool: 'stripe.issue_refund',
-      // biome-ignore lint/suspicious/noThenProperty: the policy format's rule key is "then".
       rules: [{ if: 'args.amount <= 50', then: 'allow' }],
       default: 'requires_approval',
       timeout: 600,

@@ -71,6 +71,8 @@ export function loadPricing(file?: string): PricingTable {
   };
 }
 
+const versionSuffix = /^(-\d|-latest$|-preview|-exp|@|:)/;
+
 /** Prices token usage with a table; lookups are cached per model name. */
 export class Pricing {
   private readonly cache = new Map<string, [string, ModelPrice] | null>();
@@ -92,7 +94,9 @@ export class Pricing {
     const direct = this.table.models[bare];
     if (direct) return [bare, direct];
     for (const name of this.names) {
-      if (bare.startsWith(name) && /^[-@:]/.test(bare.slice(name.length))) {
+      // Only version suffixes (dates, `-latest`, `-preview…`, `@…`, `:…`) count: `gpt-4o-minimal`
+      // is not priced as gpt-4o.
+      if (bare.startsWith(name) && versionSuffix.test(bare.slice(name.length))) {
         return [name, this.table.models[name] as ModelPrice];
       }
     }

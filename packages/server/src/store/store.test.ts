@@ -1,0 +1,350 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, describe, expect, test } from 'vitest';
+import { SchemaVersionError } from '../errors';
+import { uuidv7 } from '../ids';
+import { temporaryDirectory } from '../test-fixtures/harness';
+import {
+  latestSchemaVersion,
+  type NewAction,
+  openStore,
+  type Store,
+  toPostgresPlaceholders,
+} from './index';
+
+const directories: string[] = [];
+const stores: Store[] = [];
+
+async function freshStore(): Promise<Store> {
+  const dataDir = temporaryDirectory();
+  directories.push(dataDir);
+  const store = await openStore({ dataDir });
+  stores.push(store);
+  return store;
+}
+
+afterEach(async () => {
+  while (stores.length > 0) await stores.pop()?.close();
+  while (directories.length > 0)
+    rmSync(directories.pop() as string, { recursive: true, force: true });
+});
+
+async function agent(store: Store, name = 'agent-a') {
+  const now = Date.now();
+  const record = {
+    id: uuidv7(),
+    name,
+    description: null,
+    defaultAction: 'allow' as const,
+    webhookUrl: null,
+    signingKey: 'whsec_test',
+    createdAt: now,
+    updatedAt: now,
+    deletedAt: null,
+  };
+  await store.agents.insert(record);
+  return record;
+}
+
+function action(agentId: string, overrides: Partial<NewAction> = {}): NewAction {
+  const now = overrides.createdAt ?? Date.now();
+  return {
+    id: uuidv7(now),
+    agentId,
+    environment: 'live',
+    toolName: 'tool.a',
+    args: [],
+    kwargs: {},
+    metadata: null,
+    sessionId: null,
+    decision: 'allow',
+    reason: 'no_policy_configured',
+    policy: null,
+    status: 'completed',
+    expiresAt: null,
+    onTimeout: null,
+    decidedBy: null,
+    decidedAt: now,
+    notes: null,
+    resultStatus: null,
+    durationMs: null,
+    resultError: null,
+    result: null,
+    reportedAt: null,
+    createdAt: now,
+    ...overrides,
+  };
+}
+
+describe('migrations', () => {
+  test('a new data directory is created and migrated; reopening is a no-op', async () => {
+    const dataDir = join(temporaryDirectory(), 'nested', 'data');
+    directories.push(dataDir);
+    const store = await openStore({ dataDir });
+    const row = await store.database.get<{ version: number }>(
+      'SELECT MAX(version) AS version FROM schema_migrations',
+    );
+    expect(row?.version).toBe(latestSchemaVersion);
+    await store.close();
+    const again = await openStore({ dataDir });
+    stores.push(again);
+    expect(await again.agents.list()).toEqual([]);
+  });
+
+  test('a database from a newer server is refused with a clear error', async () => {
+    const dataDir = temporaryDirectory();
+    directories.push(dataDir);
+    await (await openStore({ dataDir })).close();
+    const raw = new DatabaseSync(join(dataDir, 'arden.db'));
+    raw
+      .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+      .run(latestSchemaVersion + 1, 'from the future', Date.now());
+    raw.close();
+    const error = await openStore({ dataDir }).catch((caught) => caught);
+    expect(error).toBeInstanceOf(SchemaVersionError);
+    expect(error.message).toContain(`schema version ${latestSchemaVersion + 1}`);
+    expect(error.message).toContain('upgrade @arden/server');
+  });
+
+  test('PostgreSQL URLs are refused for now with what to do', async () => {
+    await expect(openStore({ databaseUrl: 'postgres://localhost/arden' })).rejects.toThrow(
+      /Unset DATABASE_URL/,
+    );
+  });
+
+  test('placeholders are translated for PostgreSQL, outside literals', () => {
+    expect(
+      toPostgresPlaceholders(
+        "SELECT * FROM t WHERE a = ? AND b = '?' AND c IN (?, ?) -- ?\n AND d = ?",
+      ),
+    ).toBe("SELECT * FROM t WHERE a = $1 AND b = '?' AND c IN ($2, $3) -- ?\n AND d = $4");
+  });
+});
+
+describe('actions', () => {
+  test('cursor pagination walks every row once, newest first', async () => {
+    const store = await freshStore();
+    const { id: agentId } = await agent(store);
+    for (let index = 0; index < 120; index++)
+      await store.actions.insert(action(agentId, { kwargs: { index } }));
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.actions.list({ agentId }, { cursor, limit: 50 });
+      seen.push(...page.items.map((item) => item.kwargs.index as number));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(Array.from({ length: 120 }, (_, index) => 119 - index));
+    const ascending = await store.actions.list({ agentId }, { order: 'asc', limit: 3 });
+    expect(ascending.items.map((item) => item.kwargs.index)).toEqual([0, 1, 2]);
+  });
+
+  test('filters: agent, environment, tool and prefix, decision, status, session, time', async () => {
+    const store = await freshStore();
+    const a = await agent(store, 'a');
+    const b = await agent(store, 'b');
+    const base = Date.UTC(2026, 0, 1);
+    await store.actions.insert(
+      action(a.id, { toolName: 'stripe.refund', decision: 'block', createdAt: base }),
+    );
+    await store.actions.insert(
+      action(a.id, {
+        toolName: 'stripe.charge',
+        status: 'pending',
+        decision: 'requires_approval',
+        sessionId: 's1',
+        createdAt: base + 1000,
+      }),
+    );
+    await store.actions.insert(
+      action(a.id, { toolName: 'stripe_x', environment: 'test', createdAt: base + 2000 }),
+    );
+    await store.actions.insert(action(b.id, { toolName: 'mail.send', createdAt: base + 3000 }));
+    const tools = async (filter: Parameters<Store['actions']['list']>[0]) =>
+      (await store.actions.list(filter)).items.map((item) => item.toolName).sort();
+    expect(await tools({ agentId: a.id })).toEqual(['stripe.charge', 'stripe.refund', 'stripe_x']);
+    expect(await tools({ environment: 'test' })).toEqual(['stripe_x']);
+    expect(await tools({ tool: 'stripe.*' })).toEqual(['stripe.charge', 'stripe.refund']);
+    expect(await tools({ tool: 'stripe_x' })).toEqual(['stripe_x']);
+    expect(await tools({ decision: 'block' })).toEqual(['stripe.refund']);
+    expect(await tools({ status: ['pending', 'approved'] })).toEqual(['stripe.charge']);
+    expect(await tools({ sessionId: 's1' })).toEqual(['stripe.charge']);
+    expect(await tools({ from: base + 1000, to: base + 3000 })).toEqual([
+      'stripe.charge',
+      'stripe_x',
+    ]);
+    expect(await store.actions.count({ agentId: b.id })).toBe(1);
+  });
+
+  test('decide matches only a pending, unexpired action', async () => {
+    const store = await freshStore();
+    const { id: agentId } = await agent(store);
+    const now = Date.now();
+    const held = action(agentId, {
+      status: 'pending',
+      decision: 'requires_approval',
+      expiresAt: now + 60_000,
+    });
+    const overdue = action(agentId, {
+      status: 'pending',
+      decision: 'requires_approval',
+      expiresAt: now - 1,
+    });
+    await store.actions.insert(held);
+    await store.actions.insert(overdue);
+    const decision = { status: 'approved' as const, decidedBy: 'u', notes: null };
+    expect(await store.actions.decide(held.id, decision, now)).toMatchObject({
+      status: 'approved',
+    });
+    expect(await store.actions.decide(held.id, decision, now)).toBeUndefined();
+    expect(await store.actions.decide(overdue.id, decision, now)).toBeUndefined();
+    expect(await store.actions.listOverdue(now)).toEqual([overdue.id]);
+    expect(await store.actions.expire(overdue.id, now, 'expired')).toMatchObject({
+      status: 'expired',
+    });
+    expect(await store.actions.listOverdue(now)).toEqual([]);
+  });
+});
+
+describe('usage', () => {
+  test('aggregations by model, day, session and agent', async () => {
+    const store = await freshStore();
+    const a = await agent(store, 'alpha');
+    const b = await agent(store, 'beta');
+    const day = Date.UTC(2026, 10, 20, 12);
+    const rows = [
+      { agentId: a.id, model: 'gpt-4o', sessionId: 's1', costUsd: 1, createdAt: day },
+      { agentId: a.id, model: 'gpt-4o', sessionId: 's2', costUsd: 2, createdAt: day + 86_400_000 },
+      { agentId: b.id, model: 'claude-sonnet-4-5', sessionId: null, costUsd: 4, createdAt: day },
+      {
+        agentId: b.id,
+        model: 'mystery',
+        sessionId: null,
+        costUsd: 0,
+        createdAt: day,
+        rateFound: false,
+      },
+    ];
+    for (const row of rows) {
+      const statement = store.usage.insertStatement({
+        id: uuidv7(),
+        environment: 'live',
+        promptTokens: 10,
+        completionTokens: 5,
+        rateFound: true,
+        ...row,
+      });
+      await store.database.run(statement.sql, statement.params);
+    }
+    const byModel = await store.usage.aggregate('model');
+    expect(byModel.map((group) => [group.key, group.costUsd, group.events])).toEqual([
+      ['claude-sonnet-4-5', 4, 1],
+      ['gpt-4o', 3, 2],
+      ['mystery', 0, 1],
+    ]);
+    expect(byModel[2]?.unpricedEvents).toBe(1);
+    const byDay = await store.usage.aggregate('day');
+    expect(byDay.map((group) => [group.key, group.costUsd])).toEqual([
+      ['2026-11-20', 5],
+      ['2026-11-21', 2],
+    ]);
+    const bySession = await store.usage.aggregate('session', { agentId: a.id });
+    expect(bySession.map((group) => group.key)).toEqual(['s2', 's1']);
+    const byAgent = await store.usage.aggregate('agent');
+    expect(byAgent.map((group) => [group.label, group.costUsd, group.totalTokens])).toEqual([
+      ['beta', 4, 30],
+      ['alpha', 3, 30],
+    ]);
+    expect(await store.usage.totals({ from: day, to: day + 1 })).toMatchObject({
+      events: 3,
+      costUsd: 5,
+    });
+  });
+});
+
+describe('users, browser sessions, admin tokens', () => {
+  test('lookups skip expired, revoked and disabled', async () => {
+    const store = await freshStore();
+    const now = Date.now();
+    const user = {
+      id: uuidv7(),
+      email: 'Ada@Example.com',
+      name: 'Ada',
+      passwordHash: 'scrypt$…',
+      role: 'admin' as const,
+      createdAt: now,
+      updatedAt: now,
+      lastLoginAt: null,
+      disabledAt: null,
+    };
+    await store.users.insert(user);
+    expect((await store.users.getByEmail('ada@example.COM'))?.id).toBe(user.id);
+    await store.userSessions.insert({
+      idHash: 'session-hash',
+      userId: user.id,
+      csrfToken: 'csrf',
+      userAgent: null,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + 60_000,
+    });
+    expect((await store.userSessions.findActive('session-hash', now))?.user.email).toBe(
+      'ada@example.com',
+    );
+    expect(await store.userSessions.findActive('session-hash', now + 60_000)).toBeUndefined();
+    await store.adminTokens.insert({
+      id: uuidv7(),
+      userId: user.id,
+      name: 'ci',
+      prefix: 'ardt_abc',
+      hash: 'token-hash',
+      createdAt: now,
+      expiresAt: null,
+      revokedAt: null,
+      lastUsedAt: null,
+    });
+    const found = await store.adminTokens.findActiveByHash('token-hash', now);
+    expect(found?.token.name).toBe('ci');
+    expect(found?.user.role).toBe('admin');
+    await store.users.update(user.id, { disabledAt: now }, now);
+    expect(await store.adminTokens.findActiveByHash('token-hash', now)).toBeUndefined();
+    expect(await store.userSessions.findActive('session-hash', now)).toBeUndefined();
+    expect(await store.userSessions.deleteExpired(now + 60_000)).toBe(1);
+  });
+});
+
+describe('transactions and group commit', () => {
+  test('a failed transaction does not take other requests’ writes with it', async () => {
+    const store = await freshStore();
+    const { id: agentId } = await agent(store);
+    const failing = store
+      .transaction(async (repositories) => {
+        await repositories.actions.insert(action(agentId, { toolName: 'rolled.back' }));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new Error('boom');
+      })
+      .catch(() => 'failed');
+    // Issued while the transaction is open: must wait for it, not join it.
+    const outside = store.actions.insert(action(agentId, { toolName: 'kept' }));
+    expect(await failing).toBe('failed');
+    await outside;
+    const tools = (await store.actions.list({ agentId })).items.map((item) => item.toolName);
+    expect(tools).toEqual(['kept']);
+  });
+
+  test('many writes in one turn commit together; a bad one fails alone', async () => {
+    const store = await freshStore();
+    const { id: agentId } = await agent(store);
+    const writes = Array.from({ length: 500 }, () =>
+      store.committer.submit(store.actions.insertStatement(action(agentId))),
+    );
+    const duplicate = action(agentId);
+    const first = store.committer.submit(store.actions.insertStatement(duplicate));
+    const second = store.committer.submit(store.actions.insertStatement(duplicate));
+    await Promise.all(writes);
+    await first;
+    await expect(second).rejects.toThrow(/UNIQUE/);
+    expect(await store.actions.count({ agentId })).toBe(501);
+  });
+});
