@@ -159,7 +159,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       createdAt: now,
     };
     // The answer (with its action_id) goes out only after the action's row is committed.
-    await store.committer.submit(store.actions.insertStatement(action));
+    const inserted = await store.committer.submit(store.actions.insertStatement(action));
     const body: Record<string, unknown> = {
       decision: decision.effect,
       action_id: action.id,
@@ -189,7 +189,12 @@ export function registerAgentRoutes(server: ServerContext): void {
       };
     }
     sendJson(context.response, 200, body);
-    server.events.emit({ type: 'action.created', action: { ...action, seq: 0 } });
+    if (server.events.size > 0) {
+      server.events.emit({
+        type: 'action.created',
+        action: { ...action, seq: inserted.lastInsertId ?? 0 },
+      });
+    }
   });
 
   router.add('GET', '/status/:actionId', async (context) => {

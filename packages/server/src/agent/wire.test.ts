@@ -398,3 +398,40 @@ describe('other routes', () => {
     expect((await t.request('GET', '/readyz', { key: null })).json).toEqual({ status: 'ready' });
   });
 });
+
+describe('rate limit and live events', () => {
+  test('over the per-key rate: 429 JSON with Retry-After', async () => {
+    const limited = await startTestServer({ rateLimit: 1, workers: false });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let index = 0; index < 4; index++) {
+        const response = await limited.request('POST', '/policy/check', {
+          body: { tool_name: 'x' },
+        });
+        statuses.push(response.status);
+        if (response.status === 429) {
+          expectJsonError(response, 429);
+          retryAfter = response.headers.get('retry-after');
+        }
+      }
+      expect(statuses.slice(0, 2)).toEqual([200, 200]);
+      expect(statuses).toContain(429);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('action.created carries the logged action with its sequence number', async () => {
+    const seen: { id: string; seq: number }[] = [];
+    const stop = t.server.events.subscribe((event) => {
+      if (event.type === 'action.created')
+        seen.push({ id: event.action.id, seq: event.action.seq });
+    });
+    const response = await t.request('POST', '/policy/check', { body: { tool_name: 'evented' } });
+    stop();
+    const stored = await t.server.store.actions.get(response.json.action_id);
+    expect(seen).toEqual([{ id: response.json.action_id, seq: stored?.seq }]);
+  });
+});

@@ -114,3 +114,34 @@ describe('policy sets', () => {
     expect(held.on_timeout).toBe('allow');
   });
 });
+
+describe('simulation', () => {
+  test('a draft is replayed on the last logged calls, beside what was decided then', async () => {
+    const agent = await t.server.agents.createAgent({ name: 'simulated' });
+    const { key } = await t.server.agents.createKey(agent.id, 'live');
+    for (const amount of [10, 100]) {
+      await t.request('POST', '/policy/check', {
+        key,
+        body: { tool_name: 'pay', kwargs: { amount } },
+      });
+    }
+    const outcomes = await t.server.policies.simulate(agent, 'live', [
+      {
+        name: 'Pay',
+        tool: 'pay',
+        rules: [{ if: 'args.amount > 50', then: 'requires_approval' }],
+        default: 'allow',
+      },
+    ]);
+    expect(
+      outcomes.map((outcome) => [
+        outcome.action.kwargs.amount,
+        outcome.before,
+        outcome.after.effect,
+      ]),
+    ).toEqual([
+      [100, 'allow', 'requires_approval'],
+      [10, 'allow', 'allow'],
+    ]);
+  });
+});

@@ -9,7 +9,15 @@ import type { Environment } from '../crypto';
 import { NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
-import type { AgentRecord, PolicyDiff, PolicyRecord, PolicyVersionRecord, Store } from '../store';
+import type {
+  ActionRecord,
+  AgentRecord,
+  Effect,
+  PolicyDiff,
+  PolicyRecord,
+  PolicyVersionRecord,
+  Store,
+} from '../store';
 
 /** Who saves a policy change and why, for the version history. */
 export interface PolicyChange {
@@ -172,6 +180,39 @@ export class PolicyService {
         explanation: `The policy engine failed on this call, so it was blocked: ${error instanceof Error ? error.message : String(error)}`,
       };
     }
+  }
+
+  /**
+   * What a draft set would have decided on the agent's last `limit` logged calls (default 100,
+   * at most 500), beside what was decided then. Throws `PolicyCompileError` for a bad draft.
+   */
+  async simulate(
+    agent: AgentRecord,
+    environment: Environment,
+    definitions: PolicyDefinition[],
+    options: { limit?: number } = {},
+  ): Promise<{ action: ActionRecord; before: Effect; after: PolicyDecision }[]> {
+    const draft = compilePolicies(definitions);
+    const recent = await this.store.actions.list(
+      { agentId: agent.id, environment },
+      { limit: Math.min(500, options.limit ?? 100) },
+    );
+    return recent.items.map((action) => ({
+      action,
+      before: action.decision,
+      after: evaluate(
+        draft,
+        {
+          tool: action.toolName,
+          args: action.kwargs,
+          session: action.sessionId,
+          agent: { id: agent.id, name: agent.name },
+          environment,
+          now: new Date(action.createdAt),
+        },
+        agent.defaultAction,
+      ),
+    }));
   }
 
   /** The stored policies of an agent and environment, in order. */

@@ -20,6 +20,8 @@ export interface Statement {
 /** What a write statement changed. */
 export interface RunResult {
   changes: number;
+  /** The sequence number of the row an INSERT added (SQLite's rowid), when known. */
+  lastInsertId?: number;
 }
 
 /**
@@ -122,7 +124,7 @@ export class SqliteDatabase implements Database {
 
   private runNow(sql: string, params: readonly SqlValue[]): RunResult {
     const result = this.prepare(sql).run(...(params as SqlValue[]));
-    return { changes: Number(result.changes) };
+    return { changes: Number(result.changes), lastInsertId: Number(result.lastInsertRowid) };
   }
 
   private async acquire(): Promise<() => void> {
