@@ -1,0 +1,361 @@
+import {
+  ApprovalTimeoutError,
+  type Arden,
+  ArdenUnavailableError,
+  buildCallContext,
+  type CheckResult,
+  PolicyDeniedError,
+  toJsonSafe,
+} from '@arden/core';
+import type { FunctionTool, RunContext } from '@openai/agents';
+import {
+  type ActionLink,
+  ardenToolName,
+  findLink,
+  forgetLink,
+  type ResolvedProtectOptions,
+  rememberLink,
+  type ToolDenial,
+} from './state';
+
+type Invoke = FunctionTool['invoke'];
+type NeedsApproval = FunctionTool['needsApproval'];
+type ToolCallDetails = Parameters<Invoke>[2];
+
+/** The functions a guarded tool wraps, kept on the tool so a second wrapper wraps these, not ours. */
+export interface ToolOriginals {
+  invoke: Invoke;
+  needsApproval: NeedsApproval;
+}
+
+/** On a tool: the SDK's own functions that Arden wrapped. */
+export const originalsKey = Symbol.for('arden.openai-agents.originals');
+/** On a tool: `true` when `protectFunctionTools` made it (automatic patching leaves it alone). */
+export const explicitKey = Symbol.for('arden.openai-agents.explicit');
+/** On a function: Arden made it. */
+export const guardedMarker = Symbol.for('arden.openai-agents.guarded');
+
+const framework = 'openai-agents';
+
+/** @internal Whether Arden already wraps this tool. */
+export function isGuarded(tool: FunctionTool): boolean {
+  const record = tool as unknown as Record<symbol, unknown>;
+  return (
+    record[originalsKey] !== undefined ||
+    (tool.invoke as unknown as Record<symbol, unknown>)[guardedMarker] === true
+  );
+}
+
+/** @internal The SDK functions under Arden's wrappers. */
+export function originalsOf(tool: FunctionTool): ToolOriginals {
+  const existing = (tool as unknown as Record<symbol, ToolOriginals | undefined>)[originalsKey];
+  return existing ?? { invoke: tool.invoke, needsApproval: tool.needsApproval };
+}
+
+/** @internal Marks a function as made by Arden. */
+export function markGuarded<F extends object>(fn: F): F {
+  Object.defineProperty(fn, guardedMarker, { value: true });
+  return fn;
+}
+
+/** The text the model receives when a call did not run (unless `denialMessage` is given). */
+export function defaultDenialMessage(denial: ToolDenial): string {
+  const notes = denial.notes ? `: ${denial.notes}` : '';
+  switch (denial.reason) {
+    case 'blocked':
+      return `Arden blocked this call to "${denial.toolName}" by policy${notes}. The tool did not run.`;
+    case 'denied':
+      return `An approver denied this call to "${denial.toolName}"${notes}. The tool did not run.`;
+    case 'timeout':
+      return `This call to "${denial.toolName}" was held for approval and nobody decided in time, so the tool did not run.`;
+    case 'unavailable':
+      return `Arden could not be reached to check this call to "${denial.toolName}", so the tool did not run.`;
+  }
+}
+
+/** @internal Turns core's "did not run" errors into a denial; anything else is undefined. */
+export function denialOf(error: unknown, toolName: string): ToolDenial | undefined {
+  if (PolicyDeniedError.isInstance(error)) {
+    return {
+      toolName,
+      actionId: error.actionId,
+      reason: error.reason,
+      notes: error.notes,
+      error,
+    };
+  }
+  if (ApprovalTimeoutError.isInstance(error)) {
+    return { toolName, actionId: error.actionId, reason: 'timeout', notes: undefined, error };
+  }
+  if (ArdenUnavailableError.isInstance(error)) {
+    return { toolName, actionId: undefined, reason: 'unavailable', notes: undefined, error };
+  }
+  return undefined;
+}
+
+/** @internal Parses the model's JSON arguments into what the policy engine sees. */
+export function parseToolInput(input: unknown): unknown {
+  if (typeof input !== 'string') return input;
+  try {
+    return JSON.parse(input);
+  } catch {
+    return input;
+  }
+}
+
+function metadataOf(
+  options: ResolvedProtectOptions,
+  toolName: string,
+  callId: string | undefined,
+): Record<string, unknown> {
+  return {
+    ...options.metadata,
+    framework,
+    tool: toolName,
+    ...(callId === undefined ? {} : { call_id: callId }),
+  };
+}
+
+/** Runs the tool body and reports its outcome to Arden without delaying the caller. */
+async function runAndReport(
+  arden: Arden,
+  actionId: string,
+  run: () => Promise<unknown>,
+): Promise<unknown> {
+  const started = performance.now();
+  const duration = () => Math.round((performance.now() - started) * 1000) / 1000;
+  try {
+    const value = await run();
+    arden.reportResult(actionId, {
+      status: 'succeeded',
+      duration_ms: duration(),
+      ...(arden.options.reportReturnValue ? { result: toJsonSafe(value) } : {}),
+    });
+    return value;
+  } catch (error) {
+    arden.reportResult(actionId, {
+      status: 'failed',
+      duration_ms: duration(),
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    throw error;
+  }
+}
+
+/**
+ * Asks Arden about one call, in `wait` mode: allowed calls run, blocked ones throw
+ * `PolicyDeniedError`, held ones wait for the decision. `approvedByApp` marks a call the app
+ * already approved through the SDK (it runs when held, unless an approver denied it).
+ */
+async function checkAndRun(
+  arden: Arden,
+  ardenName: string,
+  parsed: unknown,
+  metadata: Record<string, unknown>,
+  run: () => Promise<unknown>,
+  approvedByApp: boolean,
+): Promise<unknown> {
+  let result: CheckResult;
+  try {
+    result = await arden.check(ardenName, buildCallContext([parsed]), metadata);
+  } catch (error) {
+    if (ArdenUnavailableError.isInstance(error) && arden.options.onUnavailable === 'allow') {
+      arden.options.logger.warn(
+        `Arden is unreachable; running "${ardenName}" unchecked because onUnavailable is 'allow'.`,
+      );
+      return run();
+    }
+    throw error;
+  }
+  if (result.decision === 'allow') return runAndReport(arden, result.actionId, run);
+  if (result.decision === 'block') {
+    throw new PolicyDeniedError({
+      toolName: ardenName,
+      actionId: result.actionId,
+      reason: 'blocked',
+      notes: result.message ?? result.reason,
+    });
+  }
+  if (approvedByApp) return runLinkedHold(arden, result.actionId, ardenName, undefined, run);
+  const decision = await arden.waitForDecision(result.actionId, ardenName);
+  if (decision.status === 'approved') return runAndReport(arden, result.actionId, run);
+  throw new PolicyDeniedError({
+    toolName: ardenName,
+    actionId: result.actionId,
+    reason: 'denied',
+    notes: decision.message,
+  });
+}
+
+/**
+ * Runs a held call that the SDK approved (through `resolveInterruptions` or the app's own
+ * `state.approve`). An approver's denial in Arden still wins: the tool does not run.
+ */
+async function runLinkedHold(
+  arden: Arden,
+  actionId: string,
+  ardenName: string,
+  known: ActionLink['status'],
+  run: () => Promise<unknown>,
+  knownNotes?: string,
+): Promise<unknown> {
+  let status = known;
+  let notes = knownNotes;
+  if (status === undefined) {
+    try {
+      const answer = await arden.status(actionId);
+      if (answer.status !== 'pending') status = answer.status;
+      notes = answer.message ?? undefined;
+    } catch {
+      // Arden is unreachable: the app's own approval stands.
+    }
+  }
+  if (status === 'denied') {
+    throw new PolicyDeniedError({ toolName: ardenName, actionId, reason: 'denied', notes });
+  }
+  return runAndReport(arden, actionId, run);
+}
+
+/** @internal Decides what the model receives when a call did not run. */
+function deny(options: ResolvedProtectOptions, error: unknown, ardenName: string): string {
+  const denial = denialOf(error, ardenName);
+  if (!denial || options.throwOnDenial) throw error;
+  return (options.denialMessage ?? defaultDenialMessage)(denial);
+}
+
+/**
+ * @internal Wraps a tool's `invoke` so that every call is checked by Arden. `settings` is read at
+ * call time; `undefined` means "not enforcing" (the automatic patch after `uninstall`).
+ */
+export function guardInvoke(
+  original: Invoke,
+  toolName: string,
+  settings: () => ResolvedProtectOptions | undefined,
+): Invoke {
+  const invoke = async function (
+    this: unknown,
+    runContext: RunContext,
+    input: string,
+    details?: ToolCallDetails,
+  ) {
+    const options = settings();
+    if (!options) return original.call(this, runContext, input, details);
+    const arden = options.resolveArden();
+    const ardenName = ardenToolName(options, toolName);
+    const callId = details?.toolCall?.callId;
+    const run = async () => original.call(this, runContext, input, details);
+    try {
+      const link = findLink(callId, toolName);
+      if (link) {
+        forgetLink(link.callId);
+        if (link.decision === 'allow') return await runAndReport(arden, link.actionId, run);
+        if (link.decision === 'block') {
+          throw new PolicyDeniedError({
+            toolName: ardenName,
+            actionId: link.actionId,
+            reason: 'blocked',
+            notes: link.notes,
+          });
+        }
+        return await runLinkedHold(arden, link.actionId, ardenName, link.status, run, link.notes);
+      }
+      const approvedByApp =
+        options.approval === 'native' && callId !== undefined
+          ? isApprovedInRun(runContext, toolName, callId)
+          : false;
+      return await checkAndRun(
+        arden,
+        ardenName,
+        parseToolInput(input),
+        metadataOf(options, toolName, callId),
+        run,
+        approvedByApp,
+      );
+    } catch (error) {
+      return deny(options, error, ardenName);
+    }
+  };
+  return markGuarded(invoke as Invoke);
+}
+
+function isApprovedInRun(runContext: RunContext, toolName: string, callId: string): boolean {
+  try {
+    return runContext.isToolApproved({ toolName, callId }) === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @internal Wraps a tool's `needsApproval` for the native route: Arden's `requires_approval`
+ * becomes an SDK interruption, linked to the Arden action by the call id. Allowed and blocked
+ * calls need no SDK approval; the guarded `invoke` applies their decision without a second check.
+ */
+export function guardNeedsApproval(
+  original: NeedsApproval,
+  toolName: string,
+  settings: () => ResolvedProtectOptions | undefined,
+): NeedsApproval {
+  const needsApproval = async function (
+    this: unknown,
+    runContext: RunContext,
+    input: unknown,
+    callId?: string,
+  ): Promise<boolean> {
+    const options = settings();
+    const ownAnswer = () => original.call(this, runContext, input as never, callId);
+    if (options?.approval !== 'native' || callId === undefined) return ownAnswer();
+    const arden = options.resolveArden();
+    const existing = findLink(callId, toolName);
+    if (existing) return answerFor(arden, existing, ownAnswer);
+    const ardenName = ardenToolName(options, toolName);
+    let result: CheckResult;
+    try {
+      result = await arden.check(
+        ardenName,
+        buildCallContext([input]),
+        metadataOf(options, toolName, callId),
+      );
+    } catch {
+      // Not linked: the guarded invoke checks again and, if Arden is still unreachable, tells
+      // the model the call did not run (or runs it, with onUnavailable 'allow').
+      return ownAnswer();
+    }
+    const link: ActionLink = {
+      callId,
+      toolName,
+      ardenToolName: ardenName,
+      actionId: result.actionId,
+      decision: result.decision,
+      notes: result.decision === 'block' ? (result.message ?? result.reason) : undefined,
+      status: undefined,
+    };
+    rememberLink(link);
+    return answerFor(arden, link, ownAnswer);
+  };
+  return markGuarded(needsApproval as NeedsApproval);
+}
+
+async function answerFor(
+  arden: Arden,
+  link: ActionLink,
+  ownAnswer: () => Promise<boolean>,
+): Promise<boolean> {
+  if (link.decision === 'block') return false;
+  if (link.decision === 'allow') return ownAnswer();
+  if (link.status === undefined) {
+    // Resuming a held call: if an approver decided in Arden meanwhile, no SDK approval is needed.
+    try {
+      const answer = await arden.status(link.actionId);
+      if (answer.status !== 'pending') {
+        link.status = answer.status;
+        link.notes = answer.message ?? undefined;
+      }
+    } catch {
+      // Unreachable: keep the call held.
+    }
+  }
+  if (link.status === 'denied') return false;
+  if (link.status === 'approved') return ownAnswer();
+  return true;
+}

@@ -1,0 +1,38 @@
+/**
+ * `@arden/openai-agents`: Arden for the OpenAI Agents SDK (`@openai/agents`).
+ *
+ * ```ts
+ * import { configure } from '@arden/core';
+ * import '@arden/openai-agents';
+ *
+ * configure(); // every function tool of every agent is now checked; every model call's usage recorded
+ * ```
+ *
+ * Importing this module registers the adapter with `@arden/core` (that is its only side effect);
+ * nothing is patched until `configure()` or `install()`.
+ */
+import { register } from './install';
+
+export {
+  type InterruptionAction,
+  interruptionAction,
+  type ResolvedInterruptions,
+  type ResolveInterruptionsOptions,
+  resolveInterruptions,
+} from './approvals';
+export { defaultDenialMessage } from './guard';
+export { adapterName, type InstallOptions, install, uninstall } from './install';
+export {
+  guardAgentTools,
+  type ProtectToolOptions,
+  protectFunctionTool,
+  protectFunctionTools,
+} from './protect';
+export type { ApprovalRoute, ProtectOptions, ToolDenial } from './state';
+export {
+  trackModelUsage,
+  trackProviderUsage,
+  type UsageTrackingOptions,
+} from './usage';
+
+register();

@@ -1,0 +1,141 @@
+import type { Decision } from '@arden/core';
+import { type Arden, getArden } from '@arden/core';
+
+/** How a call that a policy holds for approval is handled. */
+export type ApprovalRoute = 'wait' | 'native';
+
+/** Why a tool call did not run. */
+export interface ToolDenial {
+  /** The tool's name as Arden knows it. */
+  toolName: string;
+  /** The Arden action, when one was logged. */
+  actionId: string | undefined;
+  /**
+   * `blocked` (a policy), `denied` (an approver, or an expired approval), `timeout` (no decision
+   * within `maxWaitMs`) or `unavailable` (Arden could not be reached and `onUnavailable` is `'block'`).
+   */
+  reason: 'blocked' | 'denied' | 'timeout' | 'unavailable';
+  /** The policy's reason or the approver's notes. */
+  notes: string | undefined;
+  /** The error core raised. */
+  error: Error;
+}
+
+/** Options shared by `install()`, `protectFunctionTools()` and `guardAgentTools()`. */
+export interface ProtectOptions {
+  /**
+   * What happens to a call a policy holds for approval: `'wait'` (default) holds the tool until an
+   * approver decides in Arden; `'native'` maps the hold onto the SDK's `needsApproval`, so the run
+   * stops with `interruptions` that Arden's decision (`resolveInterruptions`) or your own
+   * `state.approve()`/`state.reject()` resolves.
+   */
+  approval?: ApprovalRoute;
+  /** Prepended to every tool's name in Arden, for example `'support.'`. */
+  toolNamePrefix?: string;
+  /** Arden names per SDK tool name, for tools whose policy name differs from the tool's. */
+  toolNames?: Record<string, string>;
+  /**
+   * Throw `PolicyDeniedError` (a fatal `ToolCallError` in the SDK) instead of returning the denial
+   * to the model as the tool's result. Default false: the model is told, and the run continues.
+   */
+  throwOnDenial?: boolean;
+  /** The text the model receives when a call did not run. */
+  denialMessage?: (denial: ToolDenial) => string;
+  /** Extra metadata sent with every check. */
+  metadata?: Record<string, unknown>;
+  /** The Arden instance to use. Default: the one `configure()` made, looked up at call time. */
+  arden?: Arden | (() => Arden);
+}
+
+/** The options a guarded tool reads at call time. */
+export interface ResolvedProtectOptions extends ProtectOptions {
+  resolveArden: () => Arden;
+}
+
+/** A held call's Arden action, linked to the SDK's tool call by its call id. */
+export interface ActionLink {
+  callId: string;
+  /** The SDK tool's name. */
+  toolName: string;
+  /** The name Arden knows it by. */
+  ardenToolName: string;
+  actionId: string;
+  decision: Decision;
+  /** The policy's reason (block) or the approver's notes (once decided). */
+  notes: string | undefined;
+  /** Arden's decision on a held call, once known. */
+  status: 'approved' | 'denied' | undefined;
+}
+
+/** One loaded copy of this adapter (its ESM and CJS builds each hold their own SDK classes). */
+export interface SdkCopy {
+  install(): () => void;
+}
+
+interface AdapterState {
+  installed: boolean;
+  options: ResolvedProtectOptions;
+  links: Map<string, ActionLink>;
+  copies: Set<SdkCopy>;
+  uninstalls: Map<SdkCopy, () => void>;
+}
+
+const maxLinks = 10_000;
+
+// On globalThis under a registered symbol, so that the ESM and CJS builds of this adapter (which
+// patch the ESM and CJS builds of the SDK) share one set of options and one table of held calls:
+// a run state saved through one copy resumes through the other.
+const stateKey = Symbol.for('arden.openai-agents.state');
+
+/** @internal The adapter's shared state. */
+export function adapterState(): AdapterState {
+  const global = globalThis as Record<symbol, AdapterState | undefined>;
+  let existing = global[stateKey];
+  if (!existing) {
+    existing = {
+      installed: false,
+      options: { resolveArden: getArden },
+      links: new Map(),
+      copies: new Set(),
+      uninstalls: new Map(),
+    };
+    global[stateKey] = existing;
+  }
+  return existing;
+}
+
+/** @internal Resolves the `arden` option into a function that finds the instance at call time. */
+export function resolveOptions(options: ProtectOptions): ResolvedProtectOptions {
+  const { arden } = options;
+  const resolveArden =
+    arden === undefined ? getArden : typeof arden === 'function' ? arden : () => arden;
+  return { ...options, resolveArden };
+}
+
+/** @internal The name a tool has in Arden. */
+export function ardenToolName(options: ProtectOptions, toolName: string): string {
+  return `${options.toolNamePrefix ?? ''}${options.toolNames?.[toolName] ?? toolName}`;
+}
+
+/** @internal Remembers a held call's action. The oldest links go first past `maxLinks`. */
+export function rememberLink(link: ActionLink): void {
+  const { links } = adapterState();
+  links.delete(link.callId);
+  links.set(link.callId, link);
+  if (links.size > maxLinks) {
+    const oldest = links.keys().next().value;
+    if (oldest !== undefined) links.delete(oldest);
+  }
+}
+
+/** @internal The link of a tool call, if its tool name matches. */
+export function findLink(callId: string | undefined, toolName: string): ActionLink | undefined {
+  if (callId === undefined) return undefined;
+  const link = adapterState().links.get(callId);
+  return link && link.toolName === toolName ? link : undefined;
+}
+
+/** @internal Forgets a link. */
+export function forgetLink(callId: string): void {
+  adapterState().links.delete(callId);
+}
