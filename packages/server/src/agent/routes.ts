@@ -221,9 +221,15 @@ export function registerAgentRoutes(server: ServerContext): void {
       return;
     }
     // Long-poll: register first, then re-read, so a decision between the two is not missed.
-    const waiting = server.hub.wait(action.id, waitSeconds * 1000, context.signal);
+    const cancel = new AbortController();
+    const waiting = server.hub.wait(
+      action.id,
+      waitSeconds * 1000,
+      AbortSignal.any([context.signal, cancel.signal]),
+    );
     const current = await ownAction(principal, actionId);
     if (current.status !== 'pending') {
+      cancel.abort();
       sendJson(context.response, 200, statusBody(current));
       return;
     }
