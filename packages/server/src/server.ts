@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { PolicyCompileError } from '@arden/policy';
+import { type AdminOptions, mountAdmin } from './admin/mount';
 import { registerAgentRoutes } from './agent/routes';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
@@ -16,7 +17,7 @@ import { randomHex } from './ids';
 import { createLogger } from './logger';
 import { loadPricing, Pricing } from './pricing';
 import { AgentService } from './services/agents';
-import { ApprovalService } from './services/approvals';
+import { ApprovalService, decisionChannel, wakeFromNotification } from './services/approvals';
 import { LiveEvents } from './services/events';
 import { ApprovalHub } from './services/hub';
 import { PolicyService } from './services/policies';
@@ -44,7 +45,9 @@ const emptyQuery = new URLSearchParams();
  * Creates the Arden server on the embedded store (opened and migrated under `dataDir`), with the
  * agent API, the expiry sweeper and the webhook outbox worker. Call `listen()` to serve.
  */
-export async function createServer(options: ServerConfig = {}): Promise<ArdenServer> {
+export async function createServer(
+  options: ServerConfig & { admin?: AdminOptions } = {},
+): Promise<ArdenServer> {
   const config: ResolvedConfig = resolveConfig(options);
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? Date.now;
@@ -72,7 +75,11 @@ export async function createServer(options: ServerConfig = {}): Promise<ArdenSer
     usage: new UsageService(store, pricing, events, { clock }),
     clock,
   };
+  const stopListening = await store.database.listen?.(decisionChannel, (payload) =>
+    wakeFromNotification(hub, payload),
+  );
   registerAgentRoutes(context);
+  const admin = mountAdmin(context, options.admin);
   for (const plugin of options.plugins ?? []) await plugin(context);
 
   const bootId = randomHex(3);
@@ -158,7 +165,7 @@ export async function createServer(options: ServerConfig = {}): Promise<ArdenSer
           {},
           { allow: match.allowed.join(', ') },
         );
-      } else {
+      } else if (!admin.fallback(requestContext)) {
         sendError(
           response,
           404,
@@ -227,6 +234,7 @@ export async function createServer(options: ServerConfig = {}): Promise<ArdenSer
     const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     httpServer.closeIdleConnections();
     hub.close();
+    admin.close();
     if (inFlight > 0) {
       await new Promise<void>((resolve) => {
         drained = resolve;
@@ -239,6 +247,7 @@ export async function createServer(options: ServerConfig = {}): Promise<ArdenSer
     await context.approvals.stopSweeper();
     await webhooks.stop();
     await context.agents.flushKeyUse();
+    stopListening?.();
     await store.close();
     logger.info('Arden server stopped');
   };

@@ -1,0 +1,272 @@
+import type * as z from 'zod';
+import type { LiveEvent } from '../services/events';
+import type {
+  ActionRecord,
+  AdminTokenRecord,
+  AgentRecord,
+  ApiKeyRecord,
+  DeliveryAttemptRecord,
+  DeliveryRecord,
+  PolicyVersionRecord,
+  SessionSummary,
+  UsageAggregate,
+  UsageRecord,
+  UserRecord,
+} from '../store';
+import type * as schemas from './schemas';
+
+type Wire<T extends z.ZodType> = z.output<T>;
+
+/** An ISO time, or null. */
+export function iso(time: number): string;
+export function iso(time: number | null | undefined): string | null;
+export function iso(time: number | null | undefined): string | null {
+  return time === null || time === undefined ? null : new Date(time).toISOString();
+}
+
+/** A signing key's first characters, to tell keys apart without showing one. */
+export function signingKeyPrefix(signingKey: string): string {
+  return `${signingKey.slice(0, 10)}…`;
+}
+
+export function agentView(agent: AgentRecord): Wire<typeof schemas.agent> {
+  return {
+    id: agent.id,
+    name: agent.name,
+    description: agent.description,
+    default_action: agent.defaultAction,
+    webhook_url: agent.webhookUrl,
+    signing_key_prefix: signingKeyPrefix(agent.signingKey),
+    created_at: iso(agent.createdAt),
+    updated_at: iso(agent.updatedAt),
+  };
+}
+
+export function apiKeyView(key: ApiKeyRecord): Wire<typeof schemas.apiKey> {
+  return {
+    id: key.id,
+    agent_id: key.agentId,
+    environment: key.environment,
+    name: key.name,
+    prefix: `${key.prefix}…`,
+    created_at: iso(key.createdAt),
+    revoked_at: iso(key.revokedAt),
+    last_used_at: iso(key.lastUsedAt),
+  };
+}
+
+export function userView(user: UserRecord): Wire<typeof schemas.user> {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    disabled: user.disabledAt !== null,
+    created_at: iso(user.createdAt),
+    updated_at: iso(user.updatedAt),
+    last_login_at: iso(user.lastLoginAt),
+  };
+}
+
+export function tokenView(
+  token: AdminTokenRecord,
+  email: string | null,
+): Wire<typeof schemas.adminToken> {
+  return {
+    id: token.id,
+    user_id: token.userId,
+    user_email: email,
+    name: token.name,
+    prefix: `${token.prefix}…`,
+    created_at: iso(token.createdAt),
+    expires_at: iso(token.expiresAt),
+    revoked_at: iso(token.revokedAt),
+    last_used_at: iso(token.lastUsedAt),
+  };
+}
+
+export function policyVersionView(
+  version: PolicyVersionRecord,
+  email: string | null,
+): Wire<typeof schemas.policyVersion> {
+  return {
+    agent_id: version.agentId,
+    environment: version.environment,
+    version: version.version,
+    policies: version.policies,
+    diff: version.diff,
+    message: version.message,
+    created_by: version.createdBy,
+    created_by_email: email,
+    created_at: iso(version.createdAt),
+  };
+}
+
+export function actionView(action: ActionRecord): Wire<typeof schemas.action> {
+  const explained = action.policy;
+  return {
+    id: action.id,
+    agent_id: action.agentId,
+    environment: action.environment,
+    tool_name: action.toolName,
+    args: action.args,
+    kwargs: action.kwargs,
+    metadata: action.metadata,
+    session_id: action.sessionId,
+    decision: action.decision,
+    reason: action.reason,
+    status: action.status,
+    policy: explained?.policy
+      ? {
+          id: explained.policy.id ?? null,
+          name: explained.policy.name,
+          tool: explained.policy.tool,
+          version: explained.policy.version ?? null,
+          rule_index: explained.ruleIndex ?? null,
+        }
+      : null,
+    explanation: explained?.explanation ?? null,
+    evaluation_errors: (explained?.errors ?? []).map((error) => ({
+      rule_index: error.ruleIndex,
+      message: error.message,
+    })),
+    expires_at: iso(action.expiresAt),
+    on_timeout: action.onTimeout,
+    decided_by: action.decidedBy,
+    decided_at: iso(action.decidedAt),
+    notes: action.notes,
+    outcome:
+      action.resultStatus === null
+        ? null
+        : {
+            status: action.resultStatus,
+            duration_ms: action.durationMs,
+            error: action.resultError,
+            reported_at: iso(action.reportedAt),
+          },
+    created_at: iso(action.createdAt),
+  };
+}
+
+export function deliveryView(delivery: DeliveryRecord): Wire<typeof schemas.delivery> {
+  return {
+    id: delivery.id,
+    event_id: delivery.eventId,
+    agent_id: delivery.agentId,
+    action_id: delivery.actionId,
+    event_type: delivery.eventType,
+    url: delivery.url,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    next_attempt_at: iso(delivery.nextAttemptAt),
+    last_status: delivery.lastStatus,
+    last_error: delivery.lastError,
+    created_at: iso(delivery.createdAt),
+    delivered_at: iso(delivery.deliveredAt),
+  };
+}
+
+export function attemptView(attempt: DeliveryAttemptRecord): Wire<typeof schemas.deliveryAttempt> {
+  return {
+    id: attempt.id,
+    attempt: attempt.attempt,
+    status_code: attempt.statusCode,
+    error: attempt.error,
+    duration_ms: attempt.durationMs,
+    at: iso(attempt.at),
+  };
+}
+
+export function deliveryDetailView(
+  delivery: DeliveryRecord,
+  attempts: DeliveryAttemptRecord[],
+): Wire<typeof schemas.deliveryDetail> {
+  let payload: unknown = delivery.payload;
+  try {
+    payload = JSON.parse(delivery.payload);
+  } catch {
+    // Shown as the stored text.
+  }
+  return { ...deliveryView(delivery), payload, attempt_log: attempts.map(attemptView) };
+}
+
+export function sessionView(summary: SessionSummary): Wire<typeof schemas.session> {
+  return {
+    session_id: summary.sessionId,
+    agent_id: summary.agentId,
+    environment: summary.environment,
+    actions: summary.actions,
+    pending: summary.pending,
+    blocked: summary.blocked,
+    first_at: iso(summary.firstAt),
+    last_at: iso(summary.lastAt),
+    total_tokens: summary.totalTokens,
+    cost_usd: summary.costUsd,
+  };
+}
+
+export function usageView(usage: UsageRecord): Wire<typeof schemas.usageEvent> {
+  return {
+    id: usage.id,
+    agent_id: usage.agentId,
+    environment: usage.environment,
+    session_id: usage.sessionId,
+    model: usage.model,
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    cost_usd: usage.costUsd,
+    priced: usage.rateFound,
+    created_at: iso(usage.createdAt),
+  };
+}
+
+export function aggregateView(aggregate: Omit<UsageAggregate, 'key' | 'label'>) {
+  return {
+    events: aggregate.events,
+    prompt_tokens: aggregate.promptTokens,
+    completion_tokens: aggregate.completionTokens,
+    total_tokens: aggregate.totalTokens,
+    cost_usd: aggregate.costUsd,
+    unpriced_events: aggregate.unpricedEvents,
+  };
+}
+
+/** A live event as the event stream sends it. */
+export function liveEventView(event: LiveEvent, at: number): Wire<typeof schemas.liveEvent> {
+  switch (event.type) {
+    case 'action.created':
+    case 'action.decided':
+      return {
+        type: event.type,
+        at: iso(at),
+        action: actionView(event.action),
+        action_id: event.action.id,
+        agent_id: event.action.agentId,
+      };
+    case 'action.reported':
+      return {
+        type: event.type,
+        at: iso(at),
+        action_id: event.actionId,
+        agent_id: event.agentId,
+        status: event.status,
+      };
+    case 'usage.recorded':
+      return {
+        type: event.type,
+        at: iso(at),
+        agent_id: event.usage[0]?.agentId,
+        usage: event.usage.map(usageView),
+      };
+    case 'webhook.attempted':
+      return {
+        type: event.type,
+        at: iso(at),
+        agent_id: event.delivery.agentId,
+        action_id: event.delivery.actionId ?? undefined,
+        delivery: deliveryView(event.delivery),
+        attempt: attemptView(event.attempt),
+      };
+  }
+}

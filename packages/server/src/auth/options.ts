@@ -1,0 +1,130 @@
+import { ValidationError } from '../errors';
+
+/** Options of the admin side: the admin API, its sessions and security, and the dashboard. */
+export interface AdminOptions {
+  /** Serve the admin API under `/api/v1/` (default true). */
+  enabled?: boolean;
+  /**
+   * The `Secure` attribute of the session cookie (`ARDEN_COOKIE_SECURE`): `'auto'` (default)
+   * sets it when the request came over HTTPS (directly, or per `X-Forwarded-Proto` from a
+   * trusted proxy); `true` always; `false` never.
+   */
+  cookieSecure?: boolean | 'auto';
+  /**
+   * Trust `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` from a reverse proxy in
+   * front of the server (`ARDEN_TRUST_PROXY=1`). Leave off when clients reach the server directly.
+   */
+  trustProxy?: boolean;
+  /**
+   * Other origins allowed to make cookie-authenticated changes (`ARDEN_TRUSTED_ORIGINS`,
+   * comma-separated), for example a dashboard development server. The server's own origin is
+   * always allowed.
+   */
+  trustedOrigins?: string[];
+  /** Idle lifetime of a browser session in seconds (`ARDEN_SESSION_TTL`; default 12 hours). */
+  sessionTtlSeconds?: number;
+  /** Longest life of a browser session in seconds, however active (default 7 days). */
+  sessionMaxAgeSeconds?: number;
+  /** Failed logins allowed per email in `loginWindowSeconds` (default 5). */
+  loginAttemptsPerEmail?: number;
+  /** Failed logins allowed per client address in `loginWindowSeconds` (default 30). */
+  loginAttemptsPerAddress?: number;
+  /** The window of the login limits in seconds (default 900). */
+  loginWindowSeconds?: number;
+  /**
+   * The dashboard's built files (`ARDEN_DASHBOARD_DIR`); default: the `@arden/dashboard`
+   * package's `dist`, when installed. `false` serves no dashboard.
+   */
+  dashboardDir?: string | false;
+  /** Live events kept for `Last-Event-ID` resume (default 1 000). */
+  eventBufferSize?: number;
+  /** Interval of the heartbeat comments on the event stream, in ms (default 15 000). */
+  eventHeartbeatMs?: number;
+}
+
+/** Admin options after the environment and defaults were applied. */
+export interface ResolvedAdminOptions {
+  enabled: boolean;
+  cookieSecure: boolean | 'auto';
+  trustProxy: boolean;
+  trustedOrigins: string[];
+  sessionTtlSeconds: number;
+  sessionMaxAgeSeconds: number;
+  loginAttemptsPerEmail: number;
+  loginAttemptsPerAddress: number;
+  loginWindowSeconds: number;
+  dashboardDir: string | false | undefined;
+  eventBufferSize: number;
+  eventHeartbeatMs: number;
+}
+
+function flag(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ValidationError(`${name} must be true or false; got "${value}".`, name);
+}
+
+function seconds(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) {
+    throw new ValidationError(`${name} must be a number of seconds > 0; got "${value}".`, name);
+  }
+  return number;
+}
+
+function origin(value: string): string {
+  try {
+    return new URL(value).origin;
+  } catch {
+    throw new ValidationError(
+      `"${value}" in ARDEN_TRUSTED_ORIGINS is not an origin like https://admin.example.com.`,
+      'trustedOrigins',
+    );
+  }
+}
+
+/** Applies the environment and the defaults to admin options. Throws naming a bad setting. */
+export function resolveAdminOptions(
+  options: AdminOptions = {},
+  environment: Record<string, string | undefined> = process.env,
+): ResolvedAdminOptions {
+  const secureText = environment.ARDEN_COOKIE_SECURE;
+  const cookieSecure =
+    options.cookieSecure ??
+    (secureText === undefined || secureText === '' || secureText === 'auto'
+      ? 'auto'
+      : (flag(secureText, 'ARDEN_COOKIE_SECURE') as boolean));
+  const trusted =
+    options.trustedOrigins ??
+    (environment.ARDEN_TRUSTED_ORIGINS ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  const dashboardText = environment.ARDEN_DASHBOARD_DIR;
+  return {
+    enabled: options.enabled ?? true,
+    cookieSecure,
+    trustProxy:
+      options.trustProxy ?? flag(environment.ARDEN_TRUST_PROXY, 'ARDEN_TRUST_PROXY') ?? false,
+    trustedOrigins: trusted.map(origin),
+    sessionTtlSeconds:
+      options.sessionTtlSeconds ??
+      seconds(environment.ARDEN_SESSION_TTL, 'ARDEN_SESSION_TTL') ??
+      12 * 3_600,
+    sessionMaxAgeSeconds: options.sessionMaxAgeSeconds ?? 7 * 86_400,
+    loginAttemptsPerEmail: options.loginAttemptsPerEmail ?? 5,
+    loginAttemptsPerAddress: options.loginAttemptsPerAddress ?? 30,
+    loginWindowSeconds: options.loginWindowSeconds ?? 900,
+    dashboardDir:
+      options.dashboardDir ??
+      (dashboardText === undefined || dashboardText === ''
+        ? undefined
+        : dashboardText === 'false'
+          ? false
+          : dashboardText),
+    eventBufferSize: options.eventBufferSize ?? 1_000,
+    eventHeartbeatMs: options.eventHeartbeatMs ?? 15_000,
+  };
+}
