@@ -1,0 +1,19 @@
+/**
+ * `@arden/openai`: Arden for OpenAI Chat Completions loops (the `openai` package).
+ *
+ * - `ArdenToolExecutor` runs the tool calls of an assistant turn, each checked by Arden first.
+ * - `trackUsage(client)` records the token usage of every call of an `OpenAI` client;
+ *   `recordUsage(response)` records one response's.
+ *
+ * Importing this module has no side effects.
+ */
+export {
+  ArdenToolExecutor,
+  type ArdenToolExecutorOptions,
+  defaultDenialMessage,
+  type RegisterOptions,
+  type ToolCallLike,
+  type ToolDenial,
+  type ToolMessage,
+} from './executor';
+export { recordUsage, type TrackUsageOptions, trackUsage, type UsageOptions } from './usage';
