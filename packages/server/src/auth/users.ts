@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { generateSecret, hashPassword, hashSecret, keyPrefix, verifyPassword } from '../crypto';
+import { adminQueries } from '../admin/queries';
+import { generateSecret, hashPassword, hashSecret, verifyPassword } from '../crypto';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { AdminTokenRecord, Repositories, Store, UserRecord, UserRole } from '../store';
@@ -261,9 +262,7 @@ export class UserAdministration {
       id: uuidv7(now),
       userId: user.id,
       name: trimmed,
-      prefix: keyPrefix(token)
-        .replace(/^arden_admin_/, adminTokenPrefix)
-        .slice(0, 16),
+      prefix: token.slice(0, adminTokenPrefix.length + 4),
       createdAt: now,
       expiresAt: expiresInDays ? now + expiresInDays * 86_400_000 : null,
       revokedAt: null,
@@ -275,7 +274,7 @@ export class UserAdministration {
 
   /** Revokes a token. Throws `NotFoundError` for an unknown one. */
   async revokeToken(id: string): Promise<AdminTokenRecord> {
-    const token = (await this.store.adminTokens.list()).find((candidate) => candidate.id === id);
+    const token = await adminQueries(this.store.database).adminToken(id);
     if (!token) throw new NotFoundError(`No admin token ${id.slice(0, 100)}.`);
     await this.store.adminTokens.revoke(id, this.clock());
     return { ...token, revokedAt: token.revokedAt ?? this.clock() };
