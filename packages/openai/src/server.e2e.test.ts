@@ -1,0 +1,191 @@
+// End to end against a real Arden server (@arden/server on the embedded store, 127.0.0.1,
+// port 0, a temporary data directory) and the fake OpenAI API: a Chat Completions tool loop with
+// ArdenToolExecutor, approvals decided through the server's approval service, usage recorded by
+// trackUsage.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configure, flush, withSession } from '@arden/core';
+import { type ArdenServer, createServer } from '@arden/server';
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ArdenToolExecutor, trackUsage } from './index';
+import { type FakeOpenAI, type FakeToolCall, startFakeOpenAI } from './test-helpers';
+
+let server: ArdenServer;
+let url: string;
+let dataDir: string;
+let agentId: string;
+let apiKey: string;
+let fake: FakeOpenAI | undefined;
+const ran: string[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'arden-openai-e2e-'));
+  server = await createServer({ host: '127.0.0.1', logLevel: 'silent', dataDir });
+  url = await server.listen(0);
+  const agent = await server.agents.createAgent({ name: 'openai-e2e' });
+  agentId = agent.id;
+  apiKey = (await server.agents.createKey(agent.id, 'test')).key;
+  await server.policies.saveSet(agent.id, 'test', [
+    { name: 'Never delete accounts', tool: 'delete_account', action: 'block' },
+    { name: 'Refunds need a human', tool: 'issue_refund', action: 'requires_approval' },
+  ]);
+});
+
+afterAll(async () => {
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  ran.length = 0;
+  configure({
+    apiKey,
+    apiUrl: url,
+    logLevel: 'silent',
+    retryAttempts: 0,
+    usageFlushIntervalMs: 10,
+  });
+});
+
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+  await flush();
+});
+
+const executor = () =>
+  new ArdenToolExecutor()
+    .register('lookup_customer', ({ email }: { email: string }) => {
+      ran.push('lookup_customer');
+      return `customer cus_1 (${email})`;
+    })
+    .register('delete_account', () => {
+      ran.push('delete_account');
+      return 'deleted';
+    })
+    .register('issue_refund', ({ amount }: { amount: number }) => {
+      ran.push('issue_refund');
+      return `refunded $${amount}`;
+    });
+
+async function chatLoop(toolCalls: FakeToolCall[], stream = false) {
+  fake = await startFakeOpenAI({ toolCalls, usage: { prompt: 200, completion: 40 } });
+  const client = trackUsage(
+    new OpenAI({ apiKey: 'sk-test', baseURL: fake.baseURL, maxRetries: 0 }),
+  );
+  const tools = executor();
+  const messages: any[] = [{ role: 'user', content: 'help' }];
+  for (let turn = 0; turn < 5; turn++) {
+    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
+    const message = completion.choices[0]!.message;
+    messages.push(message);
+    if (!message.tool_calls?.length) {
+      if (stream) {
+        const streamed = await client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+        });
+        for await (const _chunk of streamed) {
+          // drain
+        }
+      }
+      return message.content ?? '';
+    }
+    messages.push(...(await tools.toolMessages(message.tool_calls)));
+  }
+  throw new Error('The loop did not end.');
+}
+
+async function actions(sessionId: string) {
+  return (await server.store.actions.list({ agentId, sessionId }, { order: 'asc' })).items;
+}
+
+async function nextPending(sessionId: string) {
+  for (let attempt = 0; attempt < 250; attempt++) {
+    const [held] = (await server.store.actions.list({ agentId, sessionId, status: 'pending' }))
+      .items;
+    if (held) return held;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('No call was held for approval.');
+}
+
+let sessionCounter = 0;
+const newSession = () => `openai-e2e-${Date.now()}-${++sessionCounter}`;
+
+describe('against a real Arden server', () => {
+  it('runs allowed calls, tells the model of blocked ones, logs both in the session', async () => {
+    const session = newSession();
+    const answer = await withSession(session, () =>
+      chatLoop([
+        { name: 'lookup_customer', args: { email: 'ada@example.com' } },
+        { name: 'delete_account', args: { customerId: 'cus_1' } },
+      ]),
+    );
+    expect(ran).toEqual(['lookup_customer']);
+    expect(answer).toContain(
+      'delete_account=Arden blocked this call to "delete_account" by policy',
+    );
+    const logged = await actions(session);
+    expect(logged.map((action) => [action.toolName, action.decision, action.sessionId])).toEqual([
+      ['lookup_customer', 'allow', session],
+      ['delete_account', 'block', session],
+    ]);
+    expect(logged[0]?.metadata).toMatchObject({ framework: 'openai', tool: 'lookup_customer' });
+  });
+
+  it('holds a call until an approver approves it, then runs it once', async () => {
+    const session = newSession();
+    const loop = withSession(session, () =>
+      chatLoop([{ name: 'issue_refund', args: { amount: 150 } }]),
+    );
+    const held = await nextPending(session);
+    expect(ran).toEqual([]);
+    await server.approvals.decide(held.id, { decision: 'approve', userId: 'alice' });
+    expect(await loop).toBe('done: issue_refund=refunded $150');
+    expect(ran).toEqual(['issue_refund']);
+    await flush();
+    const [action] = await actions(session);
+    expect(action).toMatchObject({ status: 'approved', resultStatus: 'succeeded' });
+  });
+
+  it('does not run a call an approver denies; the model is told why', async () => {
+    const session = newSession();
+    const loop = withSession(session, () =>
+      chatLoop([{ name: 'issue_refund', args: { amount: 9000 } }]),
+    );
+    const held = await nextPending(session);
+    await server.approvals.decide(held.id, {
+      decision: 'deny',
+      userId: 'alice',
+      notes: 'too much',
+    });
+    expect(await loop).toBe(
+      'done: issue_refund=An approver denied this call to "issue_refund": too much. The tool did not run.',
+    );
+    expect(ran).toEqual([]);
+  });
+
+  it('records usage of plain and streamed completions with the model, counts and session', async () => {
+    const session = newSession();
+    await withSession(session, () =>
+      chatLoop([{ name: 'lookup_customer', args: { email: 'a' } }], true),
+    );
+    await flush();
+    const recorded = (await server.store.usage.list({ agentId, sessionId: session })).items;
+    expect(recorded).toHaveLength(3);
+    for (const event of recorded) {
+      expect(event).toMatchObject({
+        model: 'gpt-4o-mini-2024-07-18',
+        promptTokens: 200,
+        completionTokens: 40,
+        sessionId: session,
+        rateFound: true,
+      });
+    }
+  });
+});
