@@ -1,0 +1,266 @@
+import type {
+  Action,
+  ActionDetail,
+  Agent,
+  AgentCreated,
+  AgentDetail,
+  ApiKey,
+  ApiKeyCreated,
+  Approval,
+  Delivery,
+  DeliveryDetail,
+  Effect,
+  Environment,
+  ErrorBody,
+  Me,
+  Page,
+  PolicyDefinition,
+  PolicyIssue,
+  PolicySet,
+  PolicyVersion,
+  Role,
+  Session,
+  SessionDetail,
+  SigningKeyRotated,
+  Simulation,
+  UsageGroup,
+  UsageReport,
+  User,
+  UserCreated,
+  Validation,
+} from './types';
+
+/**
+ * The admin API's base, relative to the page: the server serves the dashboard at `/` on the
+ * same origin as `/api/v1`, and a relative URL also works behind a proxy under a sub-path.
+ */
+export const apiBase = 'api/v1';
+
+/** A failed admin API request, with the server's message (which says what to do). */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+    readonly issues?: PolicyIssue[],
+  ) {
+    super(message);
+  }
+}
+
+type Listener = () => void;
+const unauthorizedListeners = new Set<Listener>();
+
+/** Calls `listener` whenever the server answers 401 (the session ended): sign in again. */
+export function onUnauthorized(listener: Listener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+function queryString(query: Query | undefined): string {
+  if (!query) return '';
+  const parameters = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') continue;
+    parameters.set(name, String(value));
+  }
+  const text = parameters.toString();
+  return text ? `?${text}` : '';
+}
+
+/** Builds an admin API URL from path segments (each is escaped). */
+export function apiPath(...segments: (string | number)[]): string {
+  return [apiBase, ...segments.map((segment) => encodeURIComponent(String(segment)))].join('/');
+}
+
+async function request<T>(
+  method: string,
+  path: string,
+  options: { query?: Query; body?: unknown; signal?: AbortSignal } = {},
+): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path + queryString(options.query), {
+      method,
+      credentials: 'same-origin',
+      headers:
+        options.body === undefined
+          ? { Accept: 'application/json' }
+          : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+    });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') throw error;
+    throw new ApiError(
+      0,
+      'Cannot reach the Arden server. Check that it is running (arden start) and try again.',
+    );
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!response.ok) {
+    const error = (body ?? {}) as Partial<ErrorBody>;
+    if (response.status === 401 && !path.endsWith('/auth/login')) {
+      for (const listener of unauthorizedListeners) listener();
+    }
+    throw new ApiError(
+      response.status,
+      typeof error.error === 'string'
+        ? error.error
+        : `The server answered ${response.status} ${response.statusText}. Try again; if it keeps failing, look at the server's log.`,
+      error.field,
+      error.issues,
+    );
+  }
+  return body as T;
+}
+
+/** Query parameters of the action log. */
+export interface ActionFilters {
+  agent?: string;
+  environment?: string;
+  tool?: string;
+  decision?: string;
+  status?: string;
+  session?: string;
+  from?: string;
+  to?: string;
+}
+
+/** The admin API, one function per route. */
+export const api = {
+  login: (email: string, password: string) =>
+    request<{ user: User; expires_at: string }>('POST', apiPath('auth', 'login'), {
+      body: { email, password },
+    }),
+  logout: () => request<{ ok: true }>('POST', apiPath('auth', 'logout')),
+  me: (signal?: AbortSignal) => request<Me>('GET', apiPath('me'), { signal }),
+
+  users: () => request<{ items: User[] }>('GET', apiPath('users')),
+  createUser: (body: {
+    email: string;
+    role: Role;
+    name?: string | null;
+    password?: string | null;
+  }) => request<UserCreated>('POST', apiPath('users'), { body }),
+  updateUser: (id: string, body: { role?: Role; name?: string | null; disabled?: boolean }) =>
+    request<User>('PATCH', apiPath('users', id), { body }),
+  resetPassword: (id: string) =>
+    request<UserCreated>('POST', apiPath('users', id, 'reset-password')),
+
+  agents: () => request<Page<Agent>>('GET', apiPath('agents'), { query: { limit: 500 } }),
+  agent: (id: string) => request<AgentDetail>('GET', apiPath('agents', id)),
+  createAgent: (body: {
+    name: string;
+    description?: string | null;
+    default_action?: Effect;
+    webhook_url?: string | null;
+    create_keys?: Environment[];
+  }) => request<AgentCreated>('POST', apiPath('agents'), { body }),
+  updateAgent: (
+    id: string,
+    body: {
+      name?: string;
+      description?: string | null;
+      default_action?: Effect;
+      webhook_url?: string | null;
+    },
+  ) => request<Agent>('PATCH', apiPath('agents', id), { body }),
+  rotateSigningKey: (id: string) =>
+    request<SigningKeyRotated>('POST', apiPath('agents', id, 'signing-key', 'rotate')),
+  keys: (agentId: string) =>
+    request<{ items: ApiKey[] }>('GET', apiPath('agents', agentId, 'keys'), {
+      query: { include_revoked: 'true' },
+    }),
+  createKey: (agentId: string, environment: Environment, name?: string) =>
+    request<ApiKeyCreated>('POST', apiPath('agents', agentId, 'keys'), {
+      body: { environment, name: name || null },
+    }),
+  rotateKey: (agentId: string, keyId: string) =>
+    request<ApiKeyCreated>('POST', apiPath('agents', agentId, 'keys', keyId, 'rotate')),
+  revokeKey: (agentId: string, keyId: string) =>
+    request<unknown>('POST', apiPath('agents', agentId, 'keys', keyId, 'revoke')),
+  deliveries: (agentId: string, query: { cursor?: string; limit?: number; status?: string } = {}) =>
+    request<Page<Delivery>>('GET', apiPath('agents', agentId, 'deliveries'), { query }),
+  delivery: (id: string) => request<DeliveryDetail>('GET', apiPath('deliveries', id)),
+  redeliver: (id: string) => request<unknown>('POST', apiPath('deliveries', id, 'redeliver')),
+
+  policySet: (agentId: string, environment: Environment) =>
+    request<PolicySet>('GET', apiPath('agents', agentId, 'policies', environment)),
+  savePolicySet: (
+    agentId: string,
+    environment: Environment,
+    policies: PolicyDefinition[],
+    message: string | null,
+  ) =>
+    request<PolicyVersion>('PUT', apiPath('agents', agentId, 'policies', environment), {
+      body: { policies, message },
+    }),
+  policyVersions: (agentId: string, environment: Environment, before?: number) =>
+    request<Page<PolicyVersion>>(
+      'GET',
+      apiPath('agents', agentId, 'policies', environment, 'versions'),
+      { query: { limit: 20, before } },
+    ),
+  validatePolicies: (
+    agentId: string,
+    environment: Environment,
+    policies: PolicyDefinition[],
+    signal?: AbortSignal,
+  ) =>
+    request<Validation>('POST', apiPath('agents', agentId, 'policies', environment, 'validate'), {
+      body: { policies },
+      signal,
+    }),
+  simulatePolicies: (
+    agentId: string,
+    environment: Environment,
+    policies: PolicyDefinition[],
+    limit: number,
+  ) =>
+    request<Simulation>('POST', apiPath('agents', agentId, 'policies', environment, 'simulate'), {
+      body: { policies, limit },
+    }),
+  rollbackPolicies: (agentId: string, environment: Environment, version: number) =>
+    request<PolicyVersion>(
+      'POST',
+      apiPath('agents', agentId, 'policies', environment, 'rollback'),
+      {
+        body: { version, message: `Rolled back to version ${version}` },
+      },
+    ),
+
+  actions: (filters: ActionFilters, cursor?: string, signal?: AbortSignal) =>
+    request<Page<Action>>('GET', apiPath('actions'), {
+      query: { ...filters, cursor, limit: 50 },
+      signal,
+    }),
+  action: (id: string) => request<ActionDetail>('GET', apiPath('actions', id)),
+
+  approvals: (cursor?: string) =>
+    request<Page<Approval>>('GET', apiPath('approvals'), { query: { cursor, limit: 200 } }),
+  approve: (id: string, notes: string) =>
+    request<Action>('POST', apiPath('approvals', id, 'approve'), {
+      body: { notes: notes || null },
+    }),
+  deny: (id: string, notes: string) =>
+    request<Action>('POST', apiPath('approvals', id, 'deny'), { body: { notes: notes || null } }),
+
+  sessions: (query: { agent?: string; environment?: string; cursor?: string }) =>
+    request<Page<Session>>('GET', apiPath('sessions'), { query: { ...query, limit: 50 } }),
+  session: (id: string) => request<SessionDetail>('GET', apiPath('sessions', id)),
+
+  usage: (
+    groupBy: UsageGroup,
+    query: { agent?: string; environment?: string; from?: string; to?: string; limit?: number },
+  ) => request<UsageReport>('GET', apiPath('usage'), { query: { group_by: groupBy, ...query } }),
+};

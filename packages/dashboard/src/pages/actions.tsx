@@ -1,0 +1,373 @@
+import { useEffect, useRef, useState } from 'react';
+import { type ActionFilters, api } from '../api/client';
+import type { Action, LiveEvent } from '../api/types';
+import { actionStatuses, effects, environments } from '../api/types';
+import { PageHeader } from '../components/layout';
+import { Badge, Empty, ErrorNotice, Loading } from '../components/states';
+import { formatTime, fromLocalInput, toLocalInput, words } from '../format';
+import { Link, useQueryState } from '../router';
+import { useAgents, useLiveEvents, useResync } from '../state';
+
+const filterNames = [
+  'agent',
+  'environment',
+  'tool',
+  'decision',
+  'status',
+  'session',
+  'from',
+  'to',
+] as const;
+
+function filtersOf(query: URLSearchParams): ActionFilters {
+  const filters: ActionFilters = {};
+  for (const name of filterNames) {
+    const value = query.get(name);
+    if (value) filters[name] = value;
+  }
+  return filters;
+}
+
+/** Whether a live action belongs in the log under these filters. */
+export function matchesFilters(action: Action, filters: ActionFilters): boolean {
+  if (filters.agent && filters.agent !== action.agent_id) return false;
+  if (filters.environment && filters.environment !== action.environment) return false;
+  if (filters.decision && filters.decision !== action.decision) return false;
+  if (filters.status && !filters.status.split(',').includes(action.status)) return false;
+  if (filters.session && filters.session !== action.session_id) return false;
+  if (filters.tool) {
+    const tool = filters.tool;
+    if (tool === '*') {
+      // every tool
+    } else if (tool.endsWith('*')) {
+      if (!action.tool_name.startsWith(tool.slice(0, -1))) return false;
+    } else if (tool !== action.tool_name) {
+      return false;
+    }
+  }
+  const created = new Date(action.created_at).getTime();
+  if (filters.from && created < new Date(filters.from).getTime()) return false;
+  if (filters.to && created >= new Date(filters.to).getTime()) return false;
+  return true;
+}
+
+/** A text filter that writes to the URL when the user pauses typing. */
+function TextFilter({
+  label,
+  value,
+  placeholder,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  placeholder?: string;
+  onChange: (value: string) => void;
+}) {
+  const [text, setText] = useState(value);
+  const latest = useRef(onChange);
+  latest.current = onChange;
+  useEffect(() => setText(value), [value]);
+  useEffect(() => {
+    if (text === value) return;
+    const timer = setTimeout(() => latest.current(text.trim()), 400);
+    return () => clearTimeout(timer);
+  }, [text, value]);
+  return (
+    <label className="field field-inline">
+      <span>{label}</span>
+      <input
+        type="search"
+        value={text}
+        placeholder={placeholder}
+        onChange={(event) => setText(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Enter') latest.current(text.trim());
+        }}
+      />
+    </label>
+  );
+}
+
+/** The action log: filters in the URL, newest first, live, with cursor pagination. */
+export function ActionsPage() {
+  const [query, setQuery] = useQueryState();
+  const agents = useAgents();
+  const filters = filtersOf(query);
+  const key = JSON.stringify(filters);
+  const [items, setItems] = useState<Action[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [error, setError] = useState<Error | undefined>(undefined);
+  const [generation, setGeneration] = useState(0);
+  const [fresh, setFresh] = useState<Set<string>>(new Set());
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` stands for the filters.
+  useEffect(() => {
+    const controller = new AbortController();
+    setLoading(true);
+    setError(undefined);
+    api.actions(JSON.parse(key) as ActionFilters, undefined, controller.signal).then(
+      (page) => {
+        setItems(page.items);
+        setCursor(page.next_cursor);
+        setLoading(false);
+      },
+      (failure: unknown) => {
+        if (controller.signal.aborted) return;
+        setError(failure instanceof Error ? failure : new Error(String(failure)));
+        setLoading(false);
+      },
+    );
+    return () => controller.abort();
+  }, [key, generation]);
+
+  useResync(() => setGeneration((value) => value + 1));
+
+  useLiveEvents((event: LiveEvent) => {
+    const action = event.action;
+    if (event.type === 'action.created' && action) {
+      if (!matchesFilters(action, filters) || loading) return;
+      setItems((current) =>
+        current.some((item) => item.id === action.id) ? current : [action, ...current],
+      );
+      setFresh((current) => new Set(current).add(action.id));
+    } else if (event.type === 'action.decided' && action) {
+      setItems((current) => current.map((item) => (item.id === action.id ? action : item)));
+    } else if (event.type === 'action.reported' && event.action_id) {
+      const status = event.status === 'failed' ? 'failed' : 'succeeded';
+      setItems((current) =>
+        current.map((item) =>
+          item.id === event.action_id && !item.outcome
+            ? {
+                ...item,
+                outcome: { status, duration_ms: null, error: null, reported_at: event.at },
+              }
+            : item,
+        ),
+      );
+    }
+  });
+
+  const loadMore = async () => {
+    if (!cursor) return;
+    setLoadingMore(true);
+    try {
+      const page = await api.actions(filters, cursor);
+      setItems((current) => {
+        const seen = new Set(current.map((item) => item.id));
+        return [...current, ...page.items.filter((item) => !seen.has(item.id))];
+      });
+      setCursor(page.next_cursor);
+    } catch (failure) {
+      setError(failure instanceof Error ? failure : new Error(String(failure)));
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+
+  const active = filterNames.some((name) => query.get(name));
+
+  return (
+    <>
+      <PageHeader title="Actions">
+        <p>
+          Every checked tool call, newest first, live. Filters are kept in the address, so a
+          filtered view can be bookmarked and shared.
+        </p>
+      </PageHeader>
+      <form
+        className="filters"
+        aria-label="Filter actions"
+        onSubmit={(event) => event.preventDefault()}
+      >
+        <label className="field field-inline">
+          <span>Agent</span>
+          <select
+            value={query.get('agent') ?? ''}
+            onChange={(event) => setQuery({ agent: event.target.value })}
+          >
+            <option value="">All agents</option>
+            {agents.agents.map((agent) => (
+              <option key={agent.id} value={agent.id}>
+                {agent.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field field-inline">
+          <span>Environment</span>
+          <select
+            value={query.get('environment') ?? ''}
+            onChange={(event) => setQuery({ environment: event.target.value })}
+          >
+            <option value="">Both</option>
+            {environments.map((environment) => (
+              <option key={environment} value={environment}>
+                {environment}
+              </option>
+            ))}
+          </select>
+        </label>
+        <TextFilter
+          label="Tool"
+          value={query.get('tool') ?? ''}
+          placeholder="stripe.* or a name"
+          onChange={(value) => setQuery({ tool: value })}
+        />
+        <label className="field field-inline">
+          <span>Decision</span>
+          <select
+            value={query.get('decision') ?? ''}
+            onChange={(event) => setQuery({ decision: event.target.value })}
+          >
+            <option value="">Any</option>
+            {effects.map((effect) => (
+              <option key={effect} value={effect}>
+                {words(effect)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field field-inline">
+          <span>Status</span>
+          <select
+            value={query.get('status') ?? ''}
+            onChange={(event) => setQuery({ status: event.target.value })}
+          >
+            <option value="">Any</option>
+            {actionStatuses.map((status) => (
+              <option key={status} value={status}>
+                {status}
+              </option>
+            ))}
+          </select>
+        </label>
+        <TextFilter
+          label="Session"
+          value={query.get('session') ?? ''}
+          placeholder="session id"
+          onChange={(value) => setQuery({ session: value })}
+        />
+        <label className="field field-inline">
+          <span>From</span>
+          <input
+            type="datetime-local"
+            value={toLocalInput(query.get('from') ?? undefined)}
+            onChange={(event) => setQuery({ from: fromLocalInput(event.target.value) })}
+          />
+        </label>
+        <label className="field field-inline">
+          <span>To</span>
+          <input
+            type="datetime-local"
+            value={toLocalInput(query.get('to') ?? undefined)}
+            onChange={(event) => setQuery({ to: fromLocalInput(event.target.value) })}
+          />
+        </label>
+        {active ? (
+          <button
+            type="button"
+            className="button button-quiet"
+            onClick={() =>
+              setQuery(Object.fromEntries(filterNames.map((name) => [name, undefined])))
+            }
+          >
+            Clear filters
+          </button>
+        ) : null}
+      </form>
+      {error && items.length === 0 ? (
+        <ErrorNotice error={error} retry={() => setGeneration((value) => value + 1)} />
+      ) : loading ? (
+        <Loading what="Loading actions" />
+      ) : items.length === 0 ? (
+        <Empty title={active ? 'No action matches these filters.' : 'No action logged yet.'}>
+          {active ? (
+            <p>Widen the filters, or clear them.</p>
+          ) : (
+            <p>
+              Actions appear here as soon as an agent with an Arden key calls a guarded tool. Create
+              an agent and its key under <Link to="/agents">Agents</Link>.
+            </p>
+          )}
+        </Empty>
+      ) : (
+        <>
+          <div className="table-scroll">
+            <table className="table" aria-label="Actions">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Tool</th>
+                  <th scope="col">Agent</th>
+                  <th scope="col">Env</th>
+                  <th scope="col">Decision</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Session</th>
+                  <th scope="col">Outcome</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((action) => (
+                  <tr key={action.id} className={fresh.has(action.id) ? 'row-new' : undefined}>
+                    <td className="nowrap">
+                      <time dateTime={action.created_at}>{formatTime(action.created_at)}</time>
+                    </td>
+                    <td>
+                      <Link to={`/actions/${encodeURIComponent(action.id)}`}>
+                        <code>{action.tool_name}</code>
+                      </Link>
+                    </td>
+                    <td>{agents.name(action.agent_id)}</td>
+                    <td>
+                      <Badge value={action.environment} />
+                    </td>
+                    <td>
+                      <Badge value={action.decision} />
+                    </td>
+                    <td>
+                      <Badge value={action.status} />
+                    </td>
+                    <td className="truncate">
+                      {action.session_id ? (
+                        <Link to={`/sessions/${encodeURIComponent(action.session_id)}`}>
+                          {action.session_id}
+                        </Link>
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
+                    <td>
+                      {action.outcome ? (
+                        <Badge value={action.outcome.status} />
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <div className="pager">
+            <span className="muted">{items.length.toLocaleString()} shown</span>
+            {cursor ? (
+              <button
+                type="button"
+                className="button"
+                onClick={() => void loadMore()}
+                disabled={loadingMore}
+              >
+                {loadingMore ? 'Loading…' : 'Load more'}
+              </button>
+            ) : (
+              <span className="muted">That is all.</span>
+            )}
+          </div>
+          {error ? <ErrorNotice error={error} /> : null}
+        </>
+      )}
+    </>
+  );
+}

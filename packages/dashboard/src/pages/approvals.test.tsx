@@ -1,0 +1,133 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Approval } from '../api/types';
+import { action, approval, fakeApi, me, Reply, renderApp, supportAgent } from '../test-helpers';
+
+function routes(role: 'admin' | 'approver' | 'viewer', queue: Approval[]) {
+  return {
+    'GET me': () => me(role),
+    'GET agents': () => ({ items: [supportAgent], next_cursor: null }),
+    'GET approvals': () => ({ items: queue, next_cursor: null }),
+  };
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('Approvals', () => {
+  it('shows a held call with its arguments, rule, agent, session, waiting time and expiry', async () => {
+    fakeApi(routes('approver', [approval({ kwargs: { amount: 150, note: 'x'.repeat(500) } })]));
+    renderApp('#/approvals');
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    expect(within(card).getByText('support-bot')).toBeTruthy();
+    expect(within(card).getByText('Refunds v3 (stripe.issue_refund), rule 1')).toBeTruthy();
+    expect(within(card).getByRole('link', { name: 'session-1' })).toBeTruthy();
+    expect(within(card).getByText(/^1 min/)).toBeTruthy();
+    expect(within(card).getByText(/^in 5\d min|^in 1 h/)).toBeTruthy();
+    // A long value is folded.
+    expect(within(card).getByRole('button', { name: 'show all 500 characters' })).toBeTruthy();
+  });
+
+  it('adds a call held elsewhere live, and removes it at once when decided elsewhere', async () => {
+    fakeApi(routes('approver', []));
+    const { live } = renderApp('#/approvals');
+    expect(await screen.findByText('Nothing is waiting for approval.')).toBeTruthy();
+    act(() => live.current.open());
+    act(() =>
+      live.current.send({
+        type: 'action.created',
+        at: new Date().toISOString(),
+        action: action({ id: 'held-2', tool_name: 'db.drop_table' }),
+      }),
+    );
+    expect(await screen.findByRole('article', { name: 'db.drop_table' })).toBeTruthy();
+    expect(screen.getByRole('navigation').textContent).toContain('Approvals1 waiting');
+    // Allowed calls are not queued.
+    act(() =>
+      live.current.send({
+        type: 'action.created',
+        at: new Date().toISOString(),
+        action: action({ id: 'allowed', tool_name: 'search', decision: 'allow', status: 'completed' }),
+      }),
+    );
+    expect(screen.queryByRole('article', { name: 'search' })).toBeNull();
+    act(() =>
+      live.current.send(
+        {
+          type: 'action.decided',
+          at: new Date().toISOString(),
+          action: action({ id: 'held-2', tool_name: 'db.drop_table', status: 'approved' }),
+        },
+        false,
+      ),
+    );
+    expect(screen.queryByRole('article', { name: 'db.drop_table' })).toBeNull();
+    expect(screen.getByText('Nothing is waiting for approval.')).toBeTruthy();
+  });
+
+  it('approves the focused call with the a key, sending the note', async () => {
+    const api = fakeApi({
+      ...routes('approver', [approval({ id: 'a1' }), approval({ id: 'a2', tool_name: 'email.send' })]),
+      'POST approvals/:id/approve': (request) => action({ id: request.path.split('/')[1], status: 'approved' }),
+    });
+    renderApp('#/approvals');
+    const user = userEvent.setup();
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    await user.click(within(card).getByLabelText(/Note/));
+    await user.keyboard('Refund is fine');
+    await user.keyboard('{Escape}');
+    expect(document.activeElement).toBe(card);
+    await user.keyboard('a');
+    await waitFor(() =>
+      expect(screen.queryByRole('article', { name: 'stripe.issue_refund' })).toBeNull(),
+    );
+    const call = api.received.find((request) => request.path === 'approvals/a1/approve');
+    expect(call?.body).toEqual({ notes: 'Refund is fine' });
+    // Focus moves on to the next call.
+    await waitFor(() =>
+      expect(document.activeElement).toBe(screen.getByRole('article', { name: 'email.send' })),
+    );
+    expect(screen.getByText('Approved stripe.issue_refund.')).toBeTruthy();
+  });
+
+  it('denies with the d key', async () => {
+    const api = fakeApi({
+      ...routes('approver', [approval({ id: 'd1' })]),
+      'POST approvals/:id/deny': () => action({ id: 'd1', status: 'denied' }),
+    });
+    renderApp('#/approvals');
+    const user = userEvent.setup();
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    card.focus();
+    await user.keyboard('d');
+    await waitFor(() => expect(api.received.some((r) => r.path === 'approvals/d1/deny')).toBe(true));
+    await screen.findByText('Nothing is waiting for approval.');
+  });
+
+  it('takes a call off the queue when someone else decided it first (409)', async () => {
+    fakeApi({
+      ...routes('admin', [approval({ id: 'c1' })]),
+      'POST approvals/:id/approve': () => {
+        throw new Reply(409, { error: 'Action c1 was already approved.' });
+      },
+    });
+    renderApp('#/approvals');
+    const user = userEvent.setup();
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    await user.click(within(card).getByRole('button', { name: 'Approve' }));
+    await screen.findByText(/already decided elsewhere/);
+    expect(screen.queryByRole('article', { name: 'stripe.issue_refund' })).toBeNull();
+  });
+
+  it('shows a viewer no approve or deny button, and the shortcuts do nothing', async () => {
+    const api = fakeApi(routes('viewer', [approval({ id: 'v1' })]));
+    renderApp('#/approvals');
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    expect(within(card).queryByRole('button', { name: 'Approve' })).toBeNull();
+    expect(within(card).queryByRole('button', { name: 'Deny' })).toBeNull();
+    expect(screen.getByText(/your role is viewer/)).toBeTruthy();
+    card.focus();
+    await userEvent.setup().keyboard('a');
+    expect(api.received.some((request) => request.method === 'POST')).toBe(false);
+  });
+});

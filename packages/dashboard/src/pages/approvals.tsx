@@ -1,0 +1,313 @@
+import { type KeyboardEvent, useRef, useState } from 'react';
+import { ApiError, api } from '../api/client';
+import type { Approval } from '../api/types';
+import { useApprovals } from '../approvals-store';
+import { PageHeader } from '../components/layout';
+import { Badge, Empty, ErrorNotice, Loading } from '../components/states';
+import { ArgumentsView } from '../components/value-view';
+import { formatDuration, formatTime } from '../format';
+import { Link } from '../router';
+import { useAgents, useNow, usePermissions } from '../state';
+
+type Decision = 'approve' | 'deny';
+
+function ruleText(approval: Approval): string {
+  const policy = approval.policy;
+  if (!policy)
+    return approval.reason === 'no_policy_configured' ? "the agent's default action" : '—';
+  const version = policy.version ? ` v${policy.version}` : '';
+  const rule =
+    policy.rule_index === null || policy.rule_index < 0
+      ? 'its default'
+      : `rule ${policy.rule_index + 1}`;
+  return `${policy.name}${version} (${policy.tool}), ${rule}`;
+}
+
+function ApprovalCard({
+  approval,
+  now,
+  canDecide,
+  onDecided,
+  onMove,
+  register,
+}: {
+  approval: Approval;
+  now: number;
+  canDecide: boolean;
+  onDecided: (approval: Approval, decision: Decision, message: string) => void;
+  onMove: (from: string, step: number) => void;
+  register: (id: string, element: HTMLElement | null) => void;
+}) {
+  const agents = useAgents();
+  const [note, setNote] = useState('');
+  const [busy, setBusy] = useState<Decision | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const card = useRef<HTMLElement | null>(null);
+  const noteField = useRef<HTMLTextAreaElement>(null);
+  const titleId = `approval-${approval.id}-title`;
+
+  const waited = now - new Date(approval.created_at).getTime();
+  const expiresIn = approval.expires_at ? new Date(approval.expires_at).getTime() - now : undefined;
+
+  const decide = async (decision: Decision) => {
+    if (!canDecide || busy) return;
+    setBusy(decision);
+    setError(undefined);
+    try {
+      await (decision === 'approve' ? api.approve : api.deny)(approval.id, note.trim());
+      onDecided(
+        approval,
+        decision,
+        `${decision === 'approve' ? 'Approved' : 'Denied'} ${approval.tool_name}.`,
+      );
+    } catch (failure) {
+      if (failure instanceof ApiError && failure.status === 409) {
+        onDecided(
+          approval,
+          decision,
+          `${approval.tool_name} was already decided elsewhere (or expired); it is off the queue.`,
+        );
+        return;
+      }
+      setError(failure instanceof Error ? failure.message : String(failure));
+      setBusy(undefined);
+    }
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLElement>) => {
+    if (event.target !== card.current || event.altKey || event.ctrlKey || event.metaKey) return;
+    const key = event.key;
+    if (key === 'a' && canDecide) {
+      event.preventDefault();
+      void decide('approve');
+    } else if (key === 'd' && canDecide) {
+      event.preventDefault();
+      void decide('deny');
+    } else if (key === 'n' && canDecide) {
+      event.preventDefault();
+      noteField.current?.focus();
+    } else if (key === 'j' || key === 'ArrowDown') {
+      event.preventDefault();
+      onMove(approval.id, 1);
+    } else if (key === 'k' || key === 'ArrowUp') {
+      event.preventDefault();
+      onMove(approval.id, -1);
+    }
+  };
+
+  return (
+    <article
+      className="approval"
+      // The card is focusable so that the a/d shortcuts act on the focused item.
+      // biome-ignore lint/a11y/noNoninteractiveTabindex: keyboard shortcuts act on the focused card.
+      tabIndex={0}
+      aria-labelledby={titleId}
+      ref={(element) => {
+        card.current = element;
+        register(approval.id, element);
+      }}
+      onKeyDown={onKeyDown}
+      data-action-id={approval.id}
+    >
+      <header className="approval-header">
+        <h2 id={titleId} className="approval-tool">
+          <code>{approval.tool_name}</code>
+        </h2>
+        <div className="approval-meta">
+          <span>
+            Agent <strong>{agents.name(approval.agent_id)}</strong>
+          </span>
+          <Badge value={approval.environment} />
+          {approval.session_id ? (
+            <span>
+              Session{' '}
+              <Link to={`/sessions/${encodeURIComponent(approval.session_id)}`}>
+                {approval.session_id}
+              </Link>
+            </span>
+          ) : (
+            <span className="muted">No session</span>
+          )}
+        </div>
+      </header>
+      <dl className="facts">
+        <div>
+          <dt>Waiting</dt>
+          <dd>
+            <time dateTime={approval.created_at} title={formatTime(approval.created_at)}>
+              {formatDuration(waited)}
+            </time>
+          </dd>
+        </div>
+        <div>
+          <dt>Expires</dt>
+          <dd>
+            {expiresIn === undefined ? (
+              'never'
+            ) : (
+              <time
+                dateTime={approval.expires_at ?? undefined}
+                title={formatTime(approval.expires_at)}
+              >
+                {expiresIn > 0 ? `in ${formatDuration(expiresIn)}` : 'now'}
+                {approval.on_timeout
+                  ? ` (then ${approval.on_timeout === 'allow' ? 'allowed' : 'denied'})`
+                  : ''}
+              </time>
+            )}
+          </dd>
+        </div>
+        <div className="facts-wide">
+          <dt>Held by</dt>
+          <dd>{ruleText(approval)}</dd>
+        </div>
+      </dl>
+      {approval.explanation ? <p className="explanation">{approval.explanation}</p> : null}
+      <section aria-label="Arguments" className="approval-arguments">
+        <ArgumentsView args={approval.args} kwargs={approval.kwargs} />
+      </section>
+      <p className="approval-links">
+        <Link to={`/actions/${encodeURIComponent(approval.id)}`}>Full details</Link>
+      </p>
+      {canDecide ? (
+        <div className="decide">
+          <label className="field field-note">
+            <span>Note (optional, sent to the agent and kept in the log)</span>
+            <textarea
+              ref={noteField}
+              rows={2}
+              value={note}
+              maxLength={4000}
+              onChange={(event) => setNote(event.target.value)}
+              onKeyDown={(event) => {
+                if (event.key === 'Escape') card.current?.focus();
+              }}
+            />
+          </label>
+          <div className="decide-buttons">
+            <button
+              type="button"
+              className="button button-approve"
+              disabled={busy !== undefined}
+              onClick={() => void decide('approve')}
+              aria-keyshortcuts="a"
+            >
+              {busy === 'approve' ? 'Approving…' : 'Approve'}
+            </button>
+            <button
+              type="button"
+              className="button button-deny"
+              disabled={busy !== undefined}
+              onClick={() => void decide('deny')}
+              aria-keyshortcuts="d"
+            >
+              {busy === 'deny' ? 'Denying…' : 'Deny'}
+            </button>
+          </div>
+          {error ? (
+            <p className="form-error" role="alert">
+              {error}
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+    </article>
+  );
+}
+
+/** The live approval queue. */
+export function ApprovalsPage() {
+  const queue = useApprovals();
+  const permissions = usePermissions();
+  const now = useNow(1_000);
+  const [announcement, setAnnouncement] = useState('');
+  const cards = useRef(new Map<string, HTMLElement>());
+
+  const register = (id: string, element: HTMLElement | null) => {
+    if (element) cards.current.set(id, element);
+    else cards.current.delete(id);
+  };
+
+  const move = (from: string, step: number) => {
+    const index = queue.items.findIndex((item) => item.id === from);
+    const next = queue.items[index + step];
+    if (next) cards.current.get(next.id)?.focus();
+  };
+
+  const onDecided = (approval: Approval, _decision: Decision, message: string) => {
+    const index = queue.items.findIndex((item) => item.id === approval.id);
+    const next = queue.items[index + 1] ?? queue.items[index - 1];
+    queue.remove(approval.id);
+    setAnnouncement(message);
+    if (next) requestAnimationFrame(() => cards.current.get(next.id)?.focus());
+  };
+
+  return (
+    <>
+      <PageHeader title={`Approvals${queue.items.length ? ` (${queue.items.length})` : ''}`}>
+        <p>
+          Tool calls held by a policy, oldest first. The agent is waiting: approve to let the call
+          run, deny to stop it. Decisions by others appear at once.
+        </p>
+      </PageHeader>
+      {permissions.decide ? (
+        <details className="shortcuts">
+          <summary>Keyboard shortcuts</summary>
+          <p>Focus a held call (Tab or click its card), then:</p>
+          <ul>
+            <li>
+              <kbd>a</kbd> approve it · <kbd>d</kbd> deny it (with the note, if you wrote one)
+            </li>
+            <li>
+              <kbd>n</kbd> write a note · <kbd>Esc</kbd> back to the card
+            </li>
+            <li>
+              <kbd>j</kbd>/<kbd>↓</kbd> next · <kbd>k</kbd>/<kbd>↑</kbd> previous
+            </li>
+          </ul>
+        </details>
+      ) : (
+        <p className="notice">
+          You can see the queue but not decide: your role is viewer. Ask an admin for the approver
+          role.
+        </p>
+      )}
+      <p className="visually-hidden" role="status" aria-live="polite">
+        {announcement}
+      </p>
+      {queue.error ? (
+        <ErrorNotice error={queue.error} retry={queue.reload} />
+      ) : queue.loading ? (
+        <Loading what="Loading the queue" />
+      ) : queue.items.length === 0 ? (
+        <Empty title="Nothing is waiting for approval.">
+          <p>
+            Calls that a policy holds with <code>requires_approval</code> appear here the moment
+            they are made. See <Link to="/policies">Policies</Link> to decide which calls need a
+            human.
+          </p>
+        </Empty>
+      ) : (
+        <div className="approval-list">
+          {queue.items.map((approval) => (
+            <ApprovalCard
+              key={approval.id}
+              approval={approval}
+              now={now}
+              canDecide={permissions.decide}
+              onDecided={onDecided}
+              onMove={move}
+              register={register}
+            />
+          ))}
+          {queue.more ? (
+            <p className="muted">
+              More calls are waiting than shown here; decide these first, or see{' '}
+              <Link to="/actions?status=pending">all pending actions</Link>.
+            </p>
+          ) : null}
+        </div>
+      )}
+    </>
+  );
+}
