@@ -10,6 +10,7 @@ import { HttpClient } from './http';
 import { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 import { type ArdenOptions, type ResolvedOptions, resolveOptions } from './options';
 import { webhookTools } from './registry';
+import { ResultQueue } from './results';
 import { sleep } from './runtime';
 import { getSession } from './session';
 import { signatureProblem } from './signature';
@@ -157,6 +158,7 @@ export class Arden {
   readonly options: ResolvedOptions;
   private readonly http: HttpClient;
   private readonly usage: UsageQueue;
+  private readonly results: ResultQueue;
   private readonly background = new Set<Promise<unknown>>();
   private readonly webhookHandlers = new Map<string, WebhookHandlers>();
   private readonly pendingCalls = new Map<string, PendingCall>();
@@ -171,6 +173,11 @@ export class Arden {
       flushIntervalMs: this.options.usageFlushIntervalMs,
       maxQueue: this.options.usageMaxQueue,
     });
+    this.results = new ResultQueue(
+      this.http,
+      this.options.logger,
+      this.options.resultFlushIntervalMs,
+    );
   }
 
   /** The environment (`test` or `live`) of this instance's key. */
@@ -269,20 +276,12 @@ export class Arden {
     }
   }
 
-  /** Reports a call's outcome to the server without delaying the caller. Never throws. */
+  /**
+   * Reports a call's outcome to the server without delaying the caller: queued and sent in
+   * batches within `resultFlushIntervalMs`. Never throws.
+   */
   reportResult(actionId: string, outcome: ResultReportBody): void {
-    this.track(
-      this.http
-        .request('POST', `/v1/actions/${encodeURIComponent(actionId)}/result`, outcome, {
-          retryAttempts: 1,
-        })
-        .catch((error: unknown) => {
-          this.options.logger.debug('Could not report a result', {
-            actionId,
-            error: String(error),
-          });
-        }),
-    );
+    this.results.add(actionId, outcome);
   }
 
   /**
@@ -580,10 +579,12 @@ export class Arden {
    * are running). Call it before a serverless function returns. Never rejects.
    */
   async flush(): Promise<void> {
-    await this.usage.flush();
+    await Promise.all([this.usage.flush(), this.results.flush()]);
     while (this.background.size > 0) {
       await Promise.allSettled([...this.background]);
     }
+    // Calls that finished while waiting queued more reports.
+    await this.results.flush();
   }
 
   /** Flushes, then stops timers and closes pooled connections. */

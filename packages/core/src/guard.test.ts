@@ -218,6 +218,43 @@ describe('guardTool', () => {
     expect(JSON.stringify(server.results)).not.toContain('secret');
   });
 
+  it('sends outcome reports in batches, one request for many calls', async () => {
+    const server = createTestArden();
+    const fetchSpy = vi.fn(server.fetch);
+    const instance = arden(server, { fetch: fetchSpy, resultFlushIntervalMs: 50 });
+    const tool = instance.guardTool('t', async () => 1);
+    for (let index = 0; index < 10; index++) await tool();
+    expect(server.results).toHaveLength(0);
+    await vi.waitFor(() => expect(server.results).toHaveLength(10));
+    const reportRequests = fetchSpy.mock.calls.filter(([url]) =>
+      String(url).includes('/v1/actions/'),
+    );
+    expect(reportRequests).toHaveLength(1);
+    expect(server.results.map((result) => result.actionId)).toEqual(
+      server.checks.map((check) => check.actionId),
+    );
+  });
+
+  it('falls back to one report per request against a server without the batch endpoint', async () => {
+    const server = createTestArden();
+    const paths: string[] = [];
+    const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      const path = new URL(String(input)).pathname;
+      paths.push(path);
+      if (path === '/v1/actions/results')
+        return new Response('{"error":"no route"}', { status: 404 });
+      return server.fetch(input, init);
+    });
+    const instance = arden(server, { fetch });
+    const tool = instance.guardTool('t', async () => 1);
+    await tool();
+    await tool();
+    await instance.flush();
+    expect(server.results).toHaveLength(2);
+    expect(paths.filter((path) => path === '/v1/actions/results')).toHaveLength(1);
+    expect(paths.filter((path) => path.endsWith('/result'))).toHaveLength(2);
+  });
+
   it('carries the current session on every check', async () => {
     const server = createTestArden();
     const instance = arden(server);

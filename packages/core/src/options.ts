@@ -42,6 +42,8 @@ export interface ArdenOptions {
   usageMaxQueue?: number;
   /** Send the tool's return value with the outcome report. Default false (only status and time). */
   reportReturnValue?: boolean;
+  /** Longest time an outcome report waits to be sent with others, in ms. Default 100. */
+  resultFlushIntervalMs?: number;
   /** Webhook timestamps older or newer than this are refused, in seconds. Default 300. */
   webhookToleranceSeconds?: number;
 }
@@ -63,6 +65,7 @@ export interface ResolvedOptions {
   usageFlushIntervalMs: number;
   usageMaxQueue: number;
   reportReturnValue: boolean;
+  resultFlushIntervalMs: number;
   webhookToleranceSeconds: number;
 }
 
@@ -87,6 +90,7 @@ const knownOptions = new Set<string>([
   'usageFlushIntervalMs',
   'usageMaxQueue',
   'reportReturnValue',
+  'resultFlushIntervalMs',
   'webhookToleranceSeconds',
 ]);
 
@@ -228,6 +232,7 @@ export function resolveOptions(options: ArdenOptions = {}): ResolvedOptions {
     usageFlushIntervalMs: integer(options, 'usageFlushIntervalMs', 1_000, 1),
     usageMaxQueue: integer(options, 'usageMaxQueue', 10_000, 1),
     reportReturnValue: options.reportReturnValue ?? false,
+    resultFlushIntervalMs: integer(options, 'resultFlushIntervalMs', 100, 0, 60_000),
     webhookToleranceSeconds: integer(options, 'webhookToleranceSeconds', 300, 1),
   };
 }

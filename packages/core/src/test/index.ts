@@ -39,7 +39,7 @@ export interface RecordedCheck {
   notes: string | undefined;
 }
 
-/** One reported outcome (`POST /v1/actions/{id}/result`). */
+/** One reported outcome (`POST /v1/actions/results` or `/v1/actions/{id}/result`). */
 export interface RecordedResult {
   actionId: string;
   status: 'succeeded' | 'failed';
@@ -197,6 +197,18 @@ export function createTestArden(options: TestArdenOptions = {}): TestArden {
       const events = (body as { events?: UsageEventBody[] }).events ?? [body as UsageEventBody];
       usage.push(...events);
       return json(200, { accepted: events.length });
+    }
+    if (method === 'POST' && path === '/v1/actions/results') {
+      const reports = (body as { results?: Array<Record<string, unknown>> }).results ?? [];
+      for (const report of reports) {
+        results.push({
+          actionId: String(report.action_id),
+          status: report.status as 'succeeded' | 'failed',
+          durationMs: Number(report.duration_ms),
+          error: report.error as string | undefined,
+        });
+      }
+      return json(200, { accepted: reports.length, rejected: [] });
     }
     const resultMatch = /^\/v1\/actions\/([^/]+)\/result$/.exec(path);
     if (method === 'POST' && resultMatch) {

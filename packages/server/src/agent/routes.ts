@@ -17,6 +17,10 @@ import type { ActionRecord, NewAction } from '../store';
 import { parseCheck, parseResult, parseUsage } from './validate';
 
 const maxWaitSeconds = 30;
+// Action ids are UUIDs; anything else cannot exist, so it is not looked up.
+const actionIdPattern = /^[A-Za-z0-9_-]{1,100}$/;
+/** Reports accepted in one `POST /v1/actions/results`. */
+const maxResultBatch = 1_000;
 
 /** A per-key token bucket; `rate` requests per second, bursts of twice that. */
 class RateLimiter {
@@ -99,7 +103,7 @@ export function registerAgentRoutes(server: ServerContext): void {
   // An agent key reads only its own agent's actions in its own environment; anything else is
   // "not found", so ids of other agents cannot be probed.
   const ownAction = async (principal: AgentPrincipal, actionId: string): Promise<ActionRecord> => {
-    const action = actionId.length <= 100 ? await store.actions.get(actionId) : undefined;
+    const action = actionIdPattern.test(actionId) ? await store.actions.get(actionId) : undefined;
     if (
       !action ||
       action.agentId !== principal.agent.id ||
@@ -286,10 +290,70 @@ export function registerAgentRoutes(server: ServerContext): void {
     });
   });
 
+  // Extension: many outcome reports in one request (what @arden/core sends), each committed
+  // before the answer. A report for an action that is not this key's, or that did not run, is
+  // listed in `rejected` instead of failing the batch.
+  router.add('POST', '/v1/actions/results', async (context) => {
+    const principal = await authenticate(context);
+    const body = await readJson(context.request, config.bodyLimit);
+    const list = (body as { results?: unknown } | null)?.results;
+    if (!Array.isArray(list) || list.length === 0 || list.length > maxResultBatch) {
+      throw new ValidationError(
+        `results must be a list of 1 to ${maxResultBatch} reports {action_id, status, duration_ms, error?}.`,
+        'results',
+      );
+    }
+    const now = clock();
+    const reports = list.map((item, index) => {
+      const actionId = (item as { action_id?: unknown } | null)?.action_id;
+      if (typeof actionId !== 'string' || !actionIdPattern.test(actionId)) {
+        throw new ValidationError(
+          `results[${index}].action_id must be an action id.`,
+          `results[${index}].action_id`,
+        );
+      }
+      try {
+        return { actionId, input: parseResult(item) };
+      } catch (error) {
+        if (error instanceof ValidationError) {
+          throw new ValidationError(`results[${index}]: ${error.message}`, `results[${index}]`);
+        }
+        throw error;
+      }
+    });
+    const outcomes = await Promise.all(
+      reports.map(({ actionId, input }) =>
+        store.committer.submit(
+          store.actions.reportResultStatement(
+            actionId,
+            principal.agent.id,
+            principal.environment,
+            input,
+            now,
+          ),
+        ),
+      ),
+    );
+    const rejected = reports
+      .filter((_, index) => outcomes[index]?.changes === 0)
+      .map(({ actionId }) => actionId);
+    sendJson(context.response, 200, { accepted: reports.length - rejected.length, rejected });
+    reports.forEach(({ actionId, input }, index) => {
+      if (outcomes[index]?.changes === 0) return;
+      server.events.emit({
+        type: 'action.reported',
+        actionId,
+        agentId: principal.agent.id,
+        status: input.status,
+      });
+    });
+  });
+
   router.add('POST', '/v1/actions/:actionId/result', async (context) => {
     const principal = await authenticate(context);
     const input = parseResult(await readJson(context.request, config.bodyLimit));
     const actionId = context.params.actionId as string;
+    if (!actionIdPattern.test(actionId)) await ownAction(principal, actionId);
     const now = clock();
     const outcome = await store.committer.submit(
       store.actions.reportResultStatement(

@@ -1,0 +1,115 @@
+import { ArdenApiError } from './errors';
+import type { HttpClient } from './http';
+import type { Logger } from './logger';
+import { getProcess, unrefTimer } from './runtime';
+import type { ResultReportBody } from './wire';
+
+/** Reports sent in one request at most. */
+const maxBatch = 100;
+/** Reports kept while the server is unreachable; older ones are dropped. */
+const maxQueue = 10_000;
+
+type QueuedReport = ResultReportBody & { action_id: string };
+
+/**
+ * Outcome reports, sent in batches off the critical path: a guarded call never waits for its
+ * report, and a stream of calls costs the server one request per batch instead of one each.
+ * Against servers without the batch endpoint it sends one request per report.
+ */
+export class ResultQueue {
+  private queue: QueuedReport[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private inFlight: Promise<void> | undefined;
+  private batchSupported = true;
+  private exitHookInstalled = false;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly logger: Logger,
+    private readonly delayMs: number,
+  ) {}
+
+  add(actionId: string, outcome: ResultReportBody): void {
+    this.queue.push({ action_id: actionId, ...outcome });
+    if (this.queue.length > maxQueue) this.queue.splice(0, this.queue.length - maxQueue);
+    if (!this.exitHookInstalled) {
+      this.exitHookInstalled = true;
+      getProcess()?.once?.('beforeExit', () => {
+        if (this.queue.length > 0) void this.flush();
+      });
+    }
+    if (this.timer === undefined) {
+      this.timer = setTimeout(
+        () => {
+          this.timer = undefined;
+          void this.flush();
+        },
+        this.queue.length >= maxBatch ? 0 : this.delayMs,
+      );
+      unrefTimer(this.timer);
+    }
+  }
+
+  /** Sends every queued report; resolves when done. Never rejects. */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.inFlight) await this.inFlight;
+    if (this.queue.length === 0) return;
+    this.inFlight = this.sendAll().finally(() => {
+      this.inFlight = undefined;
+    });
+    await this.inFlight;
+  }
+
+  private async sendAll(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, maxBatch);
+      try {
+        await this.send(batch);
+      } catch (error) {
+        // Reports are best effort: they never hold up or fail a tool call.
+        this.logger.debug('Could not report results', {
+          count: batch.length,
+          error: String(error),
+        });
+      }
+    }
+  }
+
+  private async send(batch: QueuedReport[]): Promise<void> {
+    if (this.batchSupported) {
+      try {
+        await this.http.request(
+          'POST',
+          '/v1/actions/results',
+          { results: batch },
+          { retryAttempts: 1 },
+        );
+        return;
+      } catch (error) {
+        // A server without the batch endpoint answers 404 or 405: report one at a time.
+        if (
+          !(
+            ArdenApiError.isInstance(error) &&
+            (error.statusCode === 404 || error.statusCode === 405)
+          )
+        ) {
+          throw error;
+        }
+        this.batchSupported = false;
+      }
+    }
+    for (const { action_id: actionId, ...outcome } of batch) {
+      await this.http
+        .request('POST', `/v1/actions/${encodeURIComponent(actionId)}/result`, outcome, {
+          retryAttempts: 1,
+        })
+        .catch((error: unknown) => {
+          this.logger.debug('Could not report a result', { actionId, error: String(error) });
+        });
+    }
+  }
+}
