@@ -1,4 +1,4 @@
-import { render } from '@testing-library/react';
+import { type RenderResult, render } from '@testing-library/react';
 import { vi } from 'vitest';
 import { type EventSourceLike, LiveConnection } from './api/live';
 import type { Action, Agent, Approval, LiveEvent, Me, Role } from './api/types';
@@ -177,7 +177,10 @@ export function approval(overrides: Partial<Action> = {}): Approval {
 }
 
 /** Renders the whole dashboard at `hash` with a fake live connection. */
-export function renderApp(hash: string, live = fakeLive()) {
+export function renderApp(
+  hash: string,
+  live = fakeLive(),
+): RenderResult & { live: ReturnType<typeof fakeLive> } {
   window.location.hash = hash;
   const result = render(<App connection={live.connection} />);
   return { ...result, live };

@@ -87,6 +87,10 @@ export class LiveConnection {
     for (const listener of [...this.eventListeners]) listener(event);
   }
 
+  private resync(): void {
+    for (const listener of [...this.resyncListeners]) listener();
+  }
+
   private setState(state: LiveState): void {
     if (state === this.currentState) return;
     this.currentState = state;
@@ -110,13 +114,17 @@ export class LiveConnection {
     // The server may name its events (`event: action.created`) or not; listen both ways.
     source.onmessage = receive;
     for (const type of liveEventTypes) source.addEventListener(type, receive);
+    // The server could not replay what was missed since `Last-Event-ID`: reload everything.
+    source.addEventListener('reset', () => {
+      if (this.source === source) this.resync();
+    });
     source.onopen = () => {
       if (this.source !== source) return;
       this.retryDelayMs = 1_000;
       this.setState('open');
       if (this.wasLost) {
         this.wasLost = false;
-        for (const listener of [...this.resyncListeners]) listener();
+        this.resync();
       }
     };
     source.onerror = () => {

@@ -47,7 +47,12 @@ describe('Approvals', () => {
       live.current.send({
         type: 'action.created',
         at: new Date().toISOString(),
-        action: action({ id: 'allowed', tool_name: 'search', decision: 'allow', status: 'completed' }),
+        action: action({
+          id: 'allowed',
+          tool_name: 'search',
+          decision: 'allow',
+          status: 'completed',
+        }),
       }),
     );
     expect(screen.queryByRole('article', { name: 'search' })).toBeNull();
@@ -67,8 +72,12 @@ describe('Approvals', () => {
 
   it('approves the focused call with the a key, sending the note', async () => {
     const api = fakeApi({
-      ...routes('approver', [approval({ id: 'a1' }), approval({ id: 'a2', tool_name: 'email.send' })]),
-      'POST approvals/:id/approve': (request) => action({ id: request.path.split('/')[1], status: 'approved' }),
+      ...routes('approver', [
+        approval({ id: 'a1' }),
+        approval({ id: 'a2', tool_name: 'email.send' }),
+      ]),
+      'POST approvals/:id/approve': (request) =>
+        action({ id: request.path.split('/')[1], status: 'approved' }),
     });
     renderApp('#/approvals');
     const user = userEvent.setup();
@@ -100,7 +109,9 @@ describe('Approvals', () => {
     const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
     card.focus();
     await user.keyboard('d');
-    await waitFor(() => expect(api.received.some((r) => r.path === 'approvals/d1/deny')).toBe(true));
+    await waitFor(() =>
+      expect(api.received.some((r) => r.path === 'approvals/d1/deny')).toBe(true),
+    );
     await screen.findByText('Nothing is waiting for approval.');
   });
 

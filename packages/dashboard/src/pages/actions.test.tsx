@@ -1,0 +1,78 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { action, fakeApi, me, renderApp, supportAgent } from '../test-helpers';
+import { matchesFilters } from './actions';
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('Actions', () => {
+  it('keeps filters in the URL, sends them to the server, and pages with the cursor', async () => {
+    const api = fakeApi({
+      'GET me': () => me('viewer'),
+      'GET agents': () => ({ items: [supportAgent], next_cursor: null }),
+      'GET approvals': () => ({ items: [], next_cursor: null }),
+      'GET actions': (request) =>
+        request.query.get('cursor') === 'c2'
+          ? { items: [action({ id: 'old', tool_name: 'stripe.old_refund' })], next_cursor: null }
+          : { items: [action({ id: 'new', tool_name: 'stripe.issue_refund' })], next_cursor: 'c2' },
+    });
+    const { live } = renderApp('#/actions?decision=requires_approval&tool=stripe.*');
+    const table = await screen.findByRole('table', { name: 'Actions' });
+    const first = api.received.find((request) => request.path === 'actions');
+    expect(Object.fromEntries(first!.query)).toEqual({
+      decision: 'requires_approval',
+      tool: 'stripe.*',
+      limit: '50',
+    });
+    expect((screen.getByLabelText('Decision') as HTMLSelectElement).value).toBe(
+      'requires_approval',
+    );
+
+    const user = userEvent.setup();
+    await user.click(screen.getByRole('button', { name: 'Load more' }));
+    await within(table).findByText('stripe.old_refund');
+    expect(screen.getByText('That is all.')).toBeTruthy();
+
+    // A new matching action appears at the top at once; one that does not match does not.
+    act(() => live.current.open());
+    act(() =>
+      live.current.send({
+        type: 'action.created',
+        at: new Date().toISOString(),
+        action: action({ id: 'live-1', tool_name: 'stripe.capture' }),
+      }),
+    );
+    act(() =>
+      live.current.send({
+        type: 'action.created',
+        at: new Date().toISOString(),
+        action: action({ id: 'live-2', tool_name: 'email.send' }),
+      }),
+    );
+    const rows = within(table).getAllByRole('row');
+    expect(rows[1]?.textContent).toContain('stripe.capture');
+    expect(within(table).queryByText('email.send')).toBeNull();
+
+    await user.selectOptions(screen.getByLabelText('Environment'), 'live');
+    await waitFor(() => expect(window.location.hash).toContain('environment=live'));
+    await waitFor(() =>
+      expect(
+        api.received
+          .filter((request) => request.path === 'actions')
+          .at(-1)
+          ?.query.get('environment'),
+      ).toBe('live'),
+    );
+  });
+
+  it('matches live actions against the filters', () => {
+    const item = action({ tool_name: 'stripe.refund', status: 'pending', environment: 'live' });
+    expect(matchesFilters(item, { tool: 'stripe.*', status: 'pending,approved' })).toBe(true);
+    expect(matchesFilters(item, { tool: 'stripe.refun' })).toBe(false);
+    expect(matchesFilters(item, { environment: 'test' })).toBe(false);
+    expect(matchesFilters(item, { to: new Date(Date.now() - 3_600_000).toISOString() })).toBe(
+      false,
+    );
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { diffLines, locateIssue, parsePoliciesYaml, policiesToYaml } from './policy-yaml';
+
+const text = `policies:
+  - name: Refunds
+    tool: stripe.issue_refund
+    rules:
+      - if: args.amount <=
+        then: allow
+      - if: "args.to.endsWith('@x.com') &&"
+        then: block
+    default: requires_approval
+`;
+
+describe('policy YAML', () => {
+  it('round-trips a policy set', () => {
+    const policies = [{ name: 'A', tool: 'x.*', rules: [{ if: 'args.n > 1', then: 'block' }] }];
+    expect(parsePoliciesYaml(policiesToYaml(policies))).toEqual({ policies, problems: [] });
+    expect(policiesToYaml([])).toBe('policies: []\n');
+  });
+
+  it('reports YAML syntax errors with their line and column', () => {
+    const result = parsePoliciesYaml('policies:\n  - name: [unclosed\n');
+    expect(result.policies).toBeUndefined();
+    expect(result.problems[0]?.line).toBeGreaterThanOrEqual(2);
+    expect(parsePoliciesYaml('- just a list').problems[0]?.message).toMatch(/policies:/);
+  });
+
+  it('places a CEL error inside a plain condition', () => {
+    const policies = parsePoliciesYaml(text).policies!;
+    const problem = locateIssue(
+      text,
+      {
+        policy: 'Refunds',
+        path: [0, 'rules', 0, 'if'],
+        message: 'Unexpected token: EOF',
+        line: 1,
+        column: 16,
+      },
+      policies,
+    );
+    // `      - if: ` is 12 characters; the condition starts at column 13, its 16th character is
+    // at column 28.
+    expect(problem).toMatchObject({ line: 5, column: 28, where: 'policy "Refunds", rule 1, if' });
+  });
+
+  it('places a CEL error inside a quoted condition (after the quote)', () => {
+    const policies = parsePoliciesYaml(text).policies!;
+    const problem = locateIssue(
+      text,
+      { path: [0, 'rules', 1, 'if'], message: 'Unexpected token: EOF', line: 1, column: 1 },
+      policies,
+    );
+    expect(problem).toMatchObject({ line: 7, column: 14 });
+  });
+
+  it('points a field error at the field, or at its policy when the field is missing', () => {
+    const policies = parsePoliciesYaml(text).policies!;
+    expect(locateIssue(text, { path: [0, 'default'], message: 'bad' }, policies)).toMatchObject({
+      line: 9,
+      column: 14,
+    });
+    expect(locateIssue(text, { path: [0, 'timeout'], message: 'missing' }, policies).line).toBe(2);
+  });
+
+  it('diffs lines', () => {
+    expect(diffLines('a\nb\nc\n', 'a\nc\nd\n')).toEqual([
+      { kind: 'same', text: 'a' },
+      { kind: 'removed', text: 'b' },
+      { kind: 'same', text: 'c' },
+      { kind: 'added', text: 'd' },
+    ]);
+  });
+});
