@@ -1,0 +1,183 @@
+import {
+  type ApprovalMode,
+  ApprovalTimeoutError,
+  type Arden,
+  ArdenUnavailableError,
+  getSession,
+  type PendingApproval,
+  PolicyDeniedError,
+} from '@arden/core';
+import {
+  ardenToolName,
+  defaultDenialMessage,
+  type ResolvedOptions,
+  type ToolDenial,
+} from './options';
+
+/** On a tool: Arden already checks its calls (`protectTools`, the middleware), so the class patch leaves it alone. */
+export const guardedKey = Symbol.for('arden.langchain.guarded');
+
+/** The parts of a LangChain `ToolCall` that Arden reads. */
+export interface ToolCallLike {
+  name?: string;
+  args?: unknown;
+  id?: string;
+  type: 'tool_call';
+}
+
+/** A `ToolMessage` constructor of one copy of `@langchain/core`. */
+export type ToolMessageConstructor = new (fields: {
+  content: string;
+  tool_call_id: string;
+  name?: string;
+  status?: 'success' | 'error';
+}) => unknown;
+
+const framework = 'langchain';
+
+/** @internal Whether `input` is a LangChain `ToolCall` (what agents pass to `tool.invoke`). */
+export function isToolCall(input: unknown): input is ToolCallLike {
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    (input as { type?: unknown }).type === 'tool_call'
+  );
+}
+
+/** @internal Whether Arden already checks this tool's calls. */
+export function isGuarded(tool: unknown): boolean {
+  return (
+    typeof tool === 'object' &&
+    tool !== null &&
+    (tool as Record<symbol, unknown>)[guardedKey] === true
+  );
+}
+
+/** @internal A view of `tool` whose calls the class patch does not check again. */
+export function markGuarded<T extends object>(tool: T): T {
+  if (isGuarded(tool)) return tool;
+  const view = Object.create(tool) as T;
+  Object.defineProperty(view, guardedKey, { value: true });
+  return view;
+}
+
+/** @internal Turns core's "did not run" errors into a denial; anything else is undefined. */
+export function denialOf(error: unknown, toolName: string): ToolDenial | undefined {
+  if (PolicyDeniedError.isInstance(error)) {
+    return { toolName, actionId: error.actionId, reason: error.reason, notes: error.notes, error };
+  }
+  if (ApprovalTimeoutError.isInstance(error)) {
+    return { toolName, actionId: error.actionId, reason: 'timeout', notes: undefined, error };
+  }
+  if (ArdenUnavailableError.isInstance(error)) {
+    return { toolName, actionId: undefined, reason: 'unavailable', notes: undefined, error };
+  }
+  return undefined;
+}
+
+function isPendingApproval(value: unknown): value is PendingApproval {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as PendingApproval).status === 'pending' &&
+    typeof (value as PendingApproval).actionId === 'string' &&
+    Object.isFrozen(value)
+  );
+}
+
+/** @internal What a policy sees of a tool's input: an object as is, a string as `{ input }`. */
+export function policyInput(args: unknown): unknown {
+  return typeof args === 'string' ? { input: args } : args;
+}
+
+/** @internal The session of a LangChain call: Arden's own, else `arden_session_id` in the run's metadata or configurable. */
+export function sessionOf(config: unknown): string | undefined {
+  const current = getSession();
+  if (current !== undefined) return current;
+  const record = config as
+    | { metadata?: Record<string, unknown>; configurable?: Record<string, unknown> }
+    | undefined;
+  const fromConfig = record?.metadata?.arden_session_id ?? record?.configurable?.arden_session_id;
+  return typeof fromConfig === 'string' && fromConfig.length > 0 ? fromConfig : undefined;
+}
+
+/** @internal Everything one guarded call needs. */
+export interface GuardedCall {
+  /** The LangChain tool's own name. */
+  toolName: string;
+  /** The tool's input (the ToolCall's `args`, or what was passed to `invoke`). */
+  args: unknown;
+  toolCallId: string | undefined;
+  /** The run's config, for the session fallback. */
+  config: unknown;
+  /** Runs the tool body. */
+  run: () => Promise<unknown>;
+  options: ResolvedOptions;
+  ToolMessage: ToolMessageConstructor;
+}
+
+/**
+ * @internal Checks one call with Arden and runs it, waits for approval, or answers with a denial
+ * the model can read: a `ToolMessage` with `status: 'error'` when the call came with a tool call
+ * id (agents), else the text. With `throwOnDenial` the error is thrown instead.
+ */
+export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
+  const { options, toolName, toolCallId } = call;
+  const arden: Arden = options.resolveArden();
+  const ardenName = ardenToolName(options, toolName);
+  const mode: ApprovalMode = options.approvalModes?.[toolName] ?? options.approvalMode ?? 'wait';
+  const session = sessionOf(call.config);
+  const metadata: Record<string, unknown> = {
+    ...options.metadata,
+    framework,
+    tool: toolName,
+    ...(toolCallId === undefined ? {} : { tool_call_id: toolCallId }),
+    ...(session === undefined ? {} : { session_id: session }),
+  };
+  let value: unknown;
+  try {
+    value = await arden.runGuarded(
+      ardenName,
+      () => call.run(),
+      undefined,
+      [policyInput(call.args)],
+      {
+        approvalMode: mode,
+        metadata,
+        ...(options.onApproval ? { onApproval: options.onApproval } : {}),
+        ...(options.onDenial ? { onDenial: options.onDenial } : {}),
+      },
+    );
+  } catch (error) {
+    const denial = denialOf(error, ardenName);
+    if (!denial || options.throwOnDenial) throw error;
+    const text = (options.denialMessage ?? defaultDenialMessage)(denial);
+    return answer(call, text, 'error');
+  }
+  if (mode !== 'wait' && isPendingApproval(value)) {
+    return answer(
+      call,
+      `This call to "${ardenName}" is waiting for a human approval (Arden action ${value.actionId}). It will run once approved; do not call it again.`,
+      'success',
+    );
+  }
+  return value;
+}
+
+function answer(call: GuardedCall, text: string, status: 'success' | 'error'): unknown {
+  if (call.toolCallId === undefined) return text;
+  return new call.ToolMessage({
+    content: text,
+    tool_call_id: call.toolCallId,
+    name: call.toolName,
+    status,
+  });
+}
+
+/** @internal The tool call id LangChain passes with a call, from the input or the config. */
+export function toolCallIdOf(input: unknown, config: unknown): string | undefined {
+  if (isToolCall(input) && typeof input.id === 'string') return input.id;
+  const record = config as { toolCall?: { id?: unknown }; toolCallId?: unknown } | undefined;
+  const fromConfig = record?.toolCall?.id ?? record?.toolCallId;
+  return typeof fromConfig === 'string' ? fromConfig : undefined;
+}

@@ -1,0 +1,23 @@
+import { configure, uninstallAdapters } from '@arden/core';
+import { createTestArden } from '@arden/core/test';
+import { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { StructuredTool } from '@langchain/core/tools';
+import { expect, test } from 'vitest';
+
+test('importing the adapter patches nothing; configure() patches; uninstall restores', async () => {
+  const invoke = StructuredTool.prototype.invoke;
+  const generate = (BaseChatModel.prototype as unknown as Record<string, unknown>)
+    ._generateUncached;
+  await import('./index');
+  expect(StructuredTool.prototype.invoke).toBe(invoke);
+  expect((BaseChatModel.prototype as unknown as Record<string, unknown>)._generateUncached).toBe(
+    generate,
+  );
+  configure(createTestArden().options());
+  expect(StructuredTool.prototype.invoke).not.toBe(invoke);
+  uninstallAdapters();
+  expect(StructuredTool.prototype.invoke).toBe(invoke);
+  expect((BaseChatModel.prototype as unknown as Record<string, unknown>)._generateUncached).toBe(
+    generate,
+  );
+});

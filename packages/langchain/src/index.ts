@@ -1,0 +1,29 @@
+/**
+ * `@arden/langchain`: Arden for LangChain.js (`@langchain/core` 1.x, `langchain` 1.x, LangGraph).
+ *
+ * ```ts
+ * import { configure } from '@arden/core';
+ * import '@arden/langchain';
+ *
+ * configure(); // every LangChain tool call is now checked; every chat model call's usage recorded
+ * ```
+ *
+ * Importing this module registers the adapter with `@arden/core` (its only side effect); nothing
+ * is patched until `configure()` or `install()`.
+ */
+import { register } from './install';
+
+export { ArdenCallbackHandler, type CallbackHandlerOptions } from './callbacks';
+export { adapterName, install, uninstall } from './install';
+export { type ArdenMiddlewareOptions, ardenMiddleware } from './middleware';
+export {
+  defaultDenialMessage,
+  type ProtectOptions,
+  type ProtectToolsOptions,
+  type ToolDenial,
+} from './options';
+export { type InvokableTool, protectTool, protectTools } from './protect';
+export type { InstallOptions } from './state';
+export { ArdenUsageHandler, type ChatUsage, type UsageHandlerOptions } from './usage';
+
+register();

@@ -1,0 +1,50 @@
+import { getArden } from '@arden/core';
+import { type ProtectOptions, type ResolvedOptions, resolveOptions } from './options';
+
+/** Options of `install()`. */
+export interface InstallOptions extends ProtectOptions {
+  /** Record every chat model call's token usage. Default true. */
+  usage?: boolean;
+}
+
+/** @internal The installed options. */
+export type InstalledOptions = ResolvedOptions & { usage?: boolean };
+
+interface AdapterState {
+  /** Whether tool calls are enforced and usage recorded (after `configure()` or `install()`). */
+  installed: boolean;
+  options: InstalledOptions;
+  /** Undo functions of the patched `@langchain/core` copies (ESM and CJS builds). */
+  patches: Map<object, () => void>;
+}
+
+// On globalThis, so that the ESM and CJS builds of this package (which are both loaded when an
+// app mixes module formats) share one switch and one set of options.
+const stateKey = Symbol.for('arden.langchain.state');
+
+/** @internal The state shared by every loaded copy of this adapter. */
+export function adapterState(): AdapterState {
+  const global = globalThis as Record<symbol, AdapterState | undefined>;
+  let existing = global[stateKey];
+  if (!existing) {
+    existing = {
+      installed: false,
+      options: resolveOptions({}, () => getArden()),
+      patches: new Map(),
+    };
+    global[stateKey] = existing;
+  }
+  return existing;
+}
+
+/** @internal The options guarded calls use now, or undefined when Arden is not installed. */
+export function activeOptions(): InstalledOptions | undefined {
+  const state = adapterState();
+  return state.installed ? state.options : undefined;
+}
+
+/** @internal Whether usage is recorded by the class patch right now. */
+export function usageActive(): boolean {
+  const options = activeOptions();
+  return options !== undefined && options.usage !== false;
+}
