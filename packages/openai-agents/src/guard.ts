@@ -60,7 +60,8 @@ export function markGuarded<F extends object>(fn: F): F {
 
 /** The text the model receives when a call did not run (unless `denialMessage` is given). */
 export function defaultDenialMessage(denial: ToolDenial): string {
-  const notes = denial.notes ? `: ${denial.notes}` : '';
+  // Policy messages and approver notes are often whole sentences: no doubled full stop.
+  const notes = denial.notes ? `: ${denial.notes.trim().replace(/\.+$/, '')}` : '';
   switch (denial.reason) {
     case 'blocked':
       return `Arden blocked this call to "${denial.toolName}" by policy${notes}. The tool did not run.`;

@@ -87,7 +87,8 @@ interface RegisteredTool {
 
 /** The content the model receives when a call did not run (unless `denialMessage` is given). */
 export function defaultDenialMessage(denial: ToolDenial): string {
-  const notes = denial.notes ? `: ${denial.notes}` : '';
+  // Policy messages and approver notes are often whole sentences: no doubled full stop.
+  const notes = denial.notes ? `: ${denial.notes.trim().replace(/\.+$/, '')}` : '';
   switch (denial.reason) {
     case 'blocked':
       return `Arden blocked this call to "${denial.toolName}" by policy${notes}. The tool did not run.`;
