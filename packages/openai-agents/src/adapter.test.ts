@@ -506,6 +506,16 @@ describe('native approval route', () => {
     expect(arden.checks).toHaveLength(2);
   });
 
+  it('applies an Arden denial on the next run, even without resolveInterruptions', async () => {
+    const agent = refundAgent();
+    const first = await run(agent, 'refund');
+    arden.deny(arden.pending()[0]!.actionId, 'nope');
+    const second = await run(agent, first.state);
+    expect(ran).toEqual(['lookup_customer']);
+    expect(finalText(second)).toContain('An approver denied this call to "issue_refund": nope.');
+    expect(arden.checks).toHaveLength(2);
+  });
+
   it('stays interrupted while the call is still pending in Arden', async () => {
     const agent = refundAgent();
     const first = await run(agent, 'refund');
