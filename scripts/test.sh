@@ -7,6 +7,12 @@ bash "$ARDEN_ROOT/scripts/setup.sh"
 cd "$ARDEN_ROOT"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+step "Services the suites need (PostgreSQL, Chromium)"
+bash scripts/ensure-postgres.sh
+bash scripts/ensure-chromium.sh
+# The PostgreSQL and browser suites must run: a suite that cannot reach its service fails.
+export ARDEN_REQUIRE_POSTGRES=1 ARDEN_REQUIRE_BROWSER=1
+
 rm -rf packages/*/test-results examples/*/test-results bench/test-results
 
 step "Lint (biome)"
