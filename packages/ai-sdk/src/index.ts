@@ -1,0 +1,39 @@
+/**
+ * `@arden/ai-sdk`: Arden for the Vercel AI SDK (`ai` 7).
+ *
+ * ```ts
+ * import { configure } from '@arden/core';
+ * import '@arden/ai-sdk';
+ *
+ * configure(); // every tool execution is now checked; every model call's usage recorded
+ * ```
+ *
+ * Importing this module registers the adapter with `@arden/core` (its only side effect); nothing
+ * is registered with the `ai` package until `configure()` or `install()`.
+ */
+import { register } from './install';
+
+export {
+  actionIdOfReason,
+  ardenToolApproval,
+  type ResolveApprovalsOptions,
+  type ResolvedApprovals,
+  resolveArdenApprovals,
+} from './approval';
+export { adapterName, install, uninstall } from './install';
+export {
+  defaultDenialMessage,
+  type GuardToolsOptions,
+  type ProtectOptions,
+  type ToolDenial,
+} from './options';
+export type { InstallOptions } from './state';
+export { guardTools } from './tools';
+export {
+  ardenUsageMiddleware,
+  type LanguageModelCallEnd,
+  recordLanguageModelUsage,
+  type UsageMiddlewareOptions,
+} from './usage';
+
+register();

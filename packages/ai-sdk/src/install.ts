@@ -1,0 +1,182 @@
+import { type Arden, getSession, PolicyDeniedError, registerAdapter } from '@arden/core';
+import { registerTelemetry, type Telemetry } from 'ai';
+import { checkAndRun, denialOf, denialText, guardedKey } from './guard';
+import { ardenToolName, resolveOptions } from './options';
+import {
+  activeOptions,
+  adapterState,
+  forgetLink,
+  type InstallOptions,
+  inputKeyOf,
+  rememberLink,
+} from './state';
+import { type LanguageModelCallEnd, recordCallEnd } from './usage';
+
+/** The adapter's name in core's registry. */
+export const adapterName = 'ai-sdk';
+
+interface RunningCall {
+  tools: Record<string, unknown> | undefined;
+  session: string | undefined;
+}
+
+// The tool sets of the generations running now (from `onStart`), to tell tools guardTools()
+// wrapped (which check their own calls) from the others.
+const runningKey = Symbol.for('arden.ai-sdk.running');
+
+function running(): Map<string, RunningCall> {
+  const global = globalThis as Record<symbol, Map<string, RunningCall> | undefined>;
+  let existing = global[runningKey];
+  if (!existing) {
+    existing = new Map();
+    global[runningKey] = existing;
+  }
+  return existing;
+}
+
+interface ExecuteToolEvent {
+  callId: string;
+  toolCallId: string;
+  toolCall?: { toolName: string; input?: unknown };
+  execute: () => PromiseLike<unknown>;
+}
+
+const integrationKey = Symbol.for('arden.ai-sdk.telemetry');
+
+/**
+ * The telemetry integration that the automatic route registers with the `ai` package: its
+ * `executeTool` wraps every tool execution of `generateText`, `streamText` and agents (unless a
+ * call overrides telemetry), and `onLanguageModelCallEnd` records every model call's usage.
+ */
+function integration(): Telemetry {
+  const global = globalThis as Record<symbol, Telemetry | undefined>;
+  const existing = global[integrationKey];
+  if (existing) return existing;
+  const created: Telemetry = {
+    onStart(event: { callId?: string; tools?: Record<string, unknown> }) {
+      if (!activeOptions() || typeof event?.callId !== 'string') return;
+      running().set(event.callId, { tools: event.tools, session: getSession() });
+    },
+    onEnd(event: { callId?: string }) {
+      if (typeof event?.callId === 'string') running().delete(event.callId);
+    },
+    onError(event: unknown) {
+      const callId = (event as { callId?: unknown } | undefined)?.callId;
+      if (typeof callId === 'string') running().delete(callId);
+    },
+    onLanguageModelCallEnd(event: LanguageModelCallEnd) {
+      const options = activeOptions();
+      if (!options || options.usage === false) return;
+      const session = running().get(event.callId)?.session ?? getSession();
+      recordCallEnd(options.resolveArden, event, session);
+    },
+    async executeTool<T>(event: ExecuteToolEvent): Promise<T> {
+      const options = activeOptions();
+      const toolName = event.toolCall?.toolName;
+      if (!options || toolName === undefined) return (await event.execute()) as T;
+      const tool = running().get(event.callId)?.tools?.[toolName] as
+        | Record<symbol, unknown>
+        | undefined;
+      // guardTools() checks its own tools' calls, with their own names and modes.
+      if (tool?.[guardedKey] === true) return (await event.execute()) as T;
+      const ardenName = ardenToolName(options, toolName);
+      try {
+        return (await checkAndRun({
+          toolName,
+          input: event.toolCall?.input ?? {},
+          toolCallId: event.toolCallId,
+          run: async () => {
+            // A guardTools() tool whose tool set this hook could not see (telemetry that hides
+            // inputs) must not check this call again.
+            rememberLink({
+              toolCallId: event.toolCallId,
+              inputKey: inputKeyOf(event.toolCall?.input ?? {}),
+              ardenToolName: ardenName,
+              actionId: '',
+              decision: 'allow',
+              notes: undefined,
+              status: undefined,
+              passThrough: true,
+            });
+            try {
+              return await event.execute();
+            } finally {
+              forgetLink(event.toolCallId);
+            }
+          },
+          options: { ...options, approvalMode: 'wait', approvalModes: undefined },
+        })) as T;
+      } catch (error) {
+        const denial = denialOf(error, ardenName);
+        if (!denial || options.throwOnDenial) throw error;
+        // The SDK turns a thrown error into a tool-error result: the model reads this message.
+        throw new PolicyDeniedError({
+          toolName: ardenName,
+          actionId: denial.actionId,
+          reason: denial.reason === 'blocked' ? 'blocked' : 'denied',
+          notes: denial.notes,
+          message: denialText(options, denial),
+        });
+      }
+    },
+  } as unknown as Telemetry;
+  global[integrationKey] = created;
+  return created;
+}
+
+function registerIntegration(): void {
+  const state = adapterState();
+  if (state.registered) return;
+  registerTelemetry(integration());
+  state.registered = true;
+}
+
+function unregisterIntegration(): void {
+  const state = adapterState();
+  const list = (globalThis as { AI_SDK_TELEMETRY_INTEGRATIONS?: unknown[] })
+    .AI_SDK_TELEMETRY_INTEGRATIONS;
+  const index = Array.isArray(list) ? list.indexOf(integration()) : -1;
+  if (index >= 0) list?.splice(index, 1);
+  state.registered = false;
+}
+
+/**
+ * Enforces Arden on every tool execution of the AI SDK and records every model call's usage, by
+ * registering a telemetry integration (`registerTelemetry`). `configure()` does this by itself
+ * once this package is imported; call `install()` for options (a name prefix, no usage), or with
+ * `arden` to use an instance of your own without `configure()`.
+ *
+ * It covers calls that do not override telemetry: a call with `telemetry: { isEnabled: false }`
+ * or its own `telemetry.integrations` does not see global integrations — use `guardTools()` and
+ * `ardenUsageMiddleware()` there. Returns a function that undoes it.
+ */
+export function install(options: InstallOptions = {}): () => void {
+  const state = adapterState();
+  state.options = resolveOptions(options);
+  state.installed = true;
+  registerIntegration();
+  return uninstall;
+}
+
+/** Undoes `install()` (and the automatic route of `configure()`). */
+export function uninstall(): void {
+  adapterState().installed = false;
+  unregisterIntegration();
+}
+
+/**
+ * @internal Registers this adapter with core's registry, so that `configure()` installs it.
+ * Nothing is registered with the `ai` package here.
+ */
+export function register(): void {
+  registerAdapter({
+    name: adapterName,
+    install(getArden: () => Arden) {
+      const state = adapterState();
+      if (!state.installed) state.options = resolveOptions(state.options, getArden);
+      state.installed = true;
+      registerIntegration();
+      return uninstall;
+    },
+  });
+}

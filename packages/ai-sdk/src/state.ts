@@ -1,0 +1,117 @@
+import type { Decision } from '@arden/core';
+import { getArden } from '@arden/core';
+import { type ProtectOptions, type ResolvedOptions, resolveOptions } from './options';
+
+/** Options of `install()`. */
+export interface InstallOptions extends ProtectOptions {
+  /** Record every language model call's token usage. Default true. */
+  usage?: boolean;
+}
+
+/** @internal The installed options. */
+export type InstalledOptions = ResolvedOptions & { usage?: boolean };
+
+/**
+ * A tool call Arden has already decided on (in `ardenToolApproval`, or in the telemetry hook),
+ * so that the code that runs the tool does not check it again.
+ */
+export interface ActionLink {
+  toolCallId: string;
+  /** The call's input as JSON: a link is used only for the same call (ids can repeat across runs). */
+  inputKey: string;
+  /** The name Arden knows the tool by. */
+  ardenToolName: string;
+  actionId: string;
+  decision: Decision;
+  /** The policy's reason (block) or the approver's notes (once decided). */
+  notes: string | undefined;
+  /**
+   * For held calls: `approved`/`denied` once decided in Arden, `app` when the app's own user
+   * approved it through the SDK while Arden still had it pending.
+   */
+  status: 'approved' | 'denied' | 'app' | undefined;
+  /** Already checked and reported by the automatic route: the tool's own wrapper just runs it. */
+  passThrough?: boolean;
+}
+
+interface AdapterState {
+  installed: boolean;
+  options: InstalledOptions;
+  /** Whether Arden's telemetry integration is registered with the `ai` package. */
+  registered: boolean;
+  links: Map<string, ActionLink>;
+  /** Model calls whose usage was recorded through the end event (`callId|responseId`). */
+  recordedCalls: Set<string>;
+}
+
+// On globalThis, so that the ESM and CJS builds of this package share one switch, one set of
+// options and one record of decided calls.
+const stateKey = Symbol.for('arden.ai-sdk.state');
+const maxRemembered = 10_000;
+
+/** @internal The state shared by every loaded copy of this adapter. */
+export function adapterState(): AdapterState {
+  const global = globalThis as Record<symbol, AdapterState | undefined>;
+  let existing = global[stateKey];
+  if (!existing) {
+    existing = {
+      installed: false,
+      options: resolveOptions({}, () => getArden()),
+      registered: false,
+      links: new Map(),
+      recordedCalls: new Set(),
+    };
+    global[stateKey] = existing;
+  }
+  return existing;
+}
+
+/** @internal The options of the automatic route now, or undefined when it is not installed. */
+export function activeOptions(): InstalledOptions | undefined {
+  const state = adapterState();
+  return state.installed ? state.options : undefined;
+}
+
+/** @internal Remembers a decided call (the oldest are forgotten past a bound). */
+export function rememberLink(link: ActionLink): void {
+  const { links } = adapterState();
+  links.delete(link.toolCallId);
+  links.set(link.toolCallId, link);
+  if (links.size > maxRemembered) {
+    const oldest = links.keys().next().value;
+    if (oldest !== undefined) links.delete(oldest);
+  }
+}
+
+/** @internal The input key of a call. */
+export function inputKeyOf(input: unknown): string {
+  try {
+    return JSON.stringify(input) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** @internal The decided call with this id and input, if any. */
+export function findLink(toolCallId: string | undefined, input: unknown): ActionLink | undefined {
+  if (toolCallId === undefined) return undefined;
+  const link = adapterState().links.get(toolCallId);
+  return link && link.inputKey === inputKeyOf(input) ? link : undefined;
+}
+
+/** @internal Forgets a call once its tool ran (or was refused). */
+export function forgetLink(toolCallId: string): void {
+  adapterState().links.delete(toolCallId);
+}
+
+/** @internal Records a usage key once; false when it was already recorded. */
+export function firstTime(key: string): boolean {
+  const { recordedCalls } = adapterState();
+  if (recordedCalls.has(key)) return false;
+  recordedCalls.add(key);
+  if (recordedCalls.size > maxRemembered) {
+    const oldest = recordedCalls.values().next().value;
+    if (oldest !== undefined) recordedCalls.delete(oldest);
+  }
+  return true;
+}

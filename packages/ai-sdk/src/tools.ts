@@ -1,0 +1,130 @@
+import { ConfigurationError } from '@arden/core';
+import type { ToolExecutionOptions, ToolSet } from 'ai';
+import {
+  checkAndRun,
+  denialOf,
+  denialText,
+  guardedKey,
+  isPendingApproval,
+  pendingText,
+} from './guard';
+import { ardenToolName, type GuardToolsOptions, resolveOptions } from './options';
+
+type AnyFunction = (...args: any[]) => any;
+
+function isAsyncGeneratorFunction(fn: unknown): boolean {
+  return (
+    typeof fn === 'function' &&
+    (fn as { constructor?: { name?: string } }).constructor?.name === 'AsyncGeneratorFunction'
+  );
+}
+
+/**
+ * Returns a copy of an AI SDK tool set whose tools check every call with Arden before their
+ * `execute` runs. Allowed calls run; blocked or denied calls do not, and the model receives a
+ * tool result that says so and why (or, with `throwOnDenial`, a `tool-error`); calls that need
+ * approval wait for the decision (`approvalMode: 'wait'`, the default). Tools keep their
+ * descriptions, schemas, `needsApproval` and `toModelOutput`. The automatic route of
+ * `configure()` leaves these tools to this wrapper, so each call is checked once.
+ *
+ * ```ts
+ * const result = await generateText({ model, tools: guardTools({ search, refund }), prompt });
+ * ```
+ */
+export function guardTools<TOOLS extends ToolSet>(
+  tools: TOOLS,
+  options: GuardToolsOptions = {},
+): TOOLS {
+  if (!tools || typeof tools !== 'object' || Array.isArray(tools)) {
+    throw new ConfigurationError('guardTools(tools) needs an AI SDK tool set: { name: tool(…) }.', {
+      option: 'tools',
+    });
+  }
+  const resolved = resolveOptions(options);
+  const guarded: Record<string, unknown> = {};
+  for (const [toolName, tool] of Object.entries(tools)) {
+    const execute = (tool as { execute?: AnyFunction }).execute;
+    if (typeof execute !== 'function' || (tool as Record<symbol, unknown>)[guardedKey]) {
+      // Tools without execute run on the client (or the provider); there is nothing to hold here.
+      guarded[toolName] = tool;
+      continue;
+    }
+    const mode = resolved.approvalModes?.[toolName] ?? resolved.approvalMode ?? 'wait';
+    const ardenName = ardenToolName(resolved, toolName);
+    const denied = new Set<string>();
+    const guard = async (
+      input: unknown,
+      executionOptions: ToolExecutionOptions<unknown>,
+      run: () => Promise<unknown>,
+    ) => {
+      try {
+        const value = await checkAndRun({
+          toolName,
+          input,
+          toolCallId: executionOptions?.toolCallId,
+          run,
+          options: resolved,
+        });
+        if (mode !== 'wait' && isPendingApproval(value)) {
+          denied.add(executionOptions?.toolCallId);
+          return { answer: pendingText(value) };
+        }
+        return { value };
+      } catch (error) {
+        const denial = denialOf(error, ardenName);
+        if (!denial || resolved.throwOnDenial) throw error;
+        denied.add(executionOptions?.toolCallId);
+        return { answer: denialText(resolved, denial) };
+      }
+    };
+    const guardedExecute = isAsyncGeneratorFunction(execute)
+      ? async function* (input: unknown, executionOptions: ToolExecutionOptions<unknown>) {
+          let iterator: AsyncIterator<unknown> | undefined;
+          let first: IteratorResult<unknown> | undefined;
+          // The check happens before the first output; the generator is started inside it so the
+          // outcome report covers the tool's first step at least.
+          const outcome = await guard(input, executionOptions, async () => {
+            iterator = (execute.call(tool, input, executionOptions) as AsyncIterable<unknown>)[
+              Symbol.asyncIterator
+            ]();
+            first = await iterator.next();
+            return first;
+          });
+          if ('answer' in outcome) {
+            yield outcome.answer;
+            return;
+          }
+          if (!iterator || !first) return;
+          let step = first;
+          while (!step.done) {
+            yield step.value;
+            step = await iterator.next();
+          }
+        }
+      : async (input: unknown, executionOptions: ToolExecutionOptions<unknown>) => {
+          const outcome = await guard(input, executionOptions, async () =>
+            execute.call(tool, input, executionOptions),
+          );
+          return 'answer' in outcome ? outcome.answer : outcome.value;
+        };
+    const toModelOutput = (tool as { toModelOutput?: AnyFunction }).toModelOutput;
+    guarded[toolName] = {
+      ...tool,
+      execute: guardedExecute,
+      // A denial's text is not the tool's own output type: give it to the model as text.
+      ...(typeof toModelOutput === 'function'
+        ? {
+            toModelOutput(this: unknown, modelOptions: { toolCallId: string; output: unknown }) {
+              if (denied.has(modelOptions.toolCallId) && typeof modelOptions.output === 'string') {
+                denied.delete(modelOptions.toolCallId);
+                return { type: 'text', value: modelOptions.output };
+              }
+              return toModelOutput.call(this, modelOptions);
+            },
+          }
+        : {}),
+      [guardedKey]: true,
+    };
+  }
+  return guarded as TOOLS;
+}
