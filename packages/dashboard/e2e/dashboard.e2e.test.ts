@@ -1,4 +1,6 @@
-import { createArden, PolicyDeniedError, withSession } from '@arden/core';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createArden, PolicyDeniedError, verifyWebhookSignature, withSession } from '@arden/core';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,6 +23,11 @@ let adminApi: AdminClient;
 let apiKey = '';
 let agentId = '';
 let page: Page;
+let signingKey = '';
+// The agent's webhook endpoint: every delivery received, with its event id and signature check.
+const deliveries: { eventId: string; type: string; verified: Promise<boolean> }[] = [];
+let receiver: Server;
+let receiverUrl = '';
 
 function agent() {
   return createArden({ apiKey, apiUrl: server.url, maxWaitMs: 60_000, usageFlushIntervalMs: 50 });
@@ -48,11 +55,34 @@ beforeAll(async () => {
   page = admin.page;
   adminApi = new AdminClient(server.url);
   await adminApi.login(server.admin.email, server.admin.password);
+  receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    request.on('end', () => {
+      const header = (name: string) => String(request.headers[name] ?? '');
+      deliveries.push({
+        eventId: header('x-arden-event-id'),
+        type: (JSON.parse(body) as { event_type: string }).event_type,
+        verified: verifyWebhookSignature(
+          body,
+          header('x-arden-timestamp'),
+          header('x-arden-signature'),
+          signingKey,
+        ).catch(() => false),
+      });
+      response.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/arden-webhook`;
 });
 
 afterAll(async () => {
   await admin?.close();
   await server?.stop();
+  receiver?.close();
 });
 
 describe('dashboard in the browser', () => {
@@ -77,11 +107,14 @@ describe('dashboard in the browser', () => {
     await page
       .getByLabel('Description (optional)')
       .fill('Answers customers; refunds need a human.');
+    await page.getByLabel('Webhook URL (optional)').fill(receiverUrl);
     await page.getByRole('button', { name: 'Create agent' }).click();
     const secret = page.locator('.secret-value').first();
     await secret.waitFor();
     apiKey = (await secret.textContent()) ?? '';
     expect(apiKey).toMatch(/^arden_test_[0-9a-f]{32}$/);
+    signingKey = (await page.locator('.secret-value').nth(1).textContent()) ?? '';
+    expect(signingKey).toMatch(/^whsec_/);
     await screenshot(page, 'agents-created');
     await page.getByRole('button', { name: /I have saved them/ }).click();
     await page.getByRole('heading', { name: 'support-bot' }).waitFor();
@@ -92,7 +125,7 @@ describe('dashboard in the browser', () => {
     await page.reload();
     await page.getByRole('heading', { name: 'API keys' }).waitFor();
     expect(await page.content()).not.toContain(apiKey);
-    await screenshot(page, 'agent-detail');
+    expect(await page.content()).not.toContain(signingKey);
 
     await adminApi.ok('PUT', `agents/${agentId}/policies/test`, {
       policies: [
@@ -194,7 +227,36 @@ describe('dashboard in the browser', () => {
     await page.getByRole('heading', { name: 'Approval' }).waitFor();
     await page.locator('dd', { hasText: server.admin.email }).waitFor();
     await page.getByText('Customer is a long-standing account.').waitFor();
+    // The approval's webhook was delivered, signed, and is shown with its attempt.
+    await page
+      .locator('.delivery', { hasText: 'action_approved' })
+      .getByText('delivered')
+      .waitFor();
     await screenshot(page, 'action-detail');
+    expect(deliveries.map((delivery) => delivery.type).sort()).toEqual([
+      'action_approved',
+      'action_denied',
+    ]);
+    expect(await Promise.all(deliveries.map((delivery) => delivery.verified))).toEqual([
+      true,
+      true,
+    ]);
+
+    // The agent page lists recent deliveries; one is sent again with the same event id.
+    await go(page, `/agents/${encodeURIComponent(agentId)}`);
+    const recent = page.getByRole('table', { name: 'Recent webhook deliveries' });
+    await expect.poll(() => recent.getByRole('row').count()).toBe(3);
+    await recent.getByRole('button', { name: 'Attempts' }).first().click();
+    await page.getByRole('table', { name: 'Delivery attempts' }).waitFor();
+    await page.getByRole('button', { name: 'Redeliver' }).click();
+    await page.getByText('Queued again: it is sent within seconds.').waitFor();
+    await expect.poll(() => deliveries.length, { timeout: 10_000 }).toBe(3);
+    const again = deliveries[2]!;
+    expect(deliveries.filter((delivery) => delivery.eventId === again.eventId)).toHaveLength(2);
+    await expect
+      .poll(() => page.getByRole('table', { name: 'Delivery attempts' }).getByRole('row').count())
+      .toBe(3);
+    await screenshot(page, 'agent-detail');
   });
 
   it('shows a session on a timeline with its running cost, and the usage charts', async () => {

@@ -288,8 +288,19 @@ export function LineChart(props: ChartProps) {
             <g key={index}>
               <title>{`${datum.label}: ${format(datum.value)}`}</title>
               <circle cx={x(index)} cy={y(datum.value)} r={3.5} className="chart-point" />
-              {index % labelEvery === 0 ? (
-                <text x={x(index)} y={height - 8} className="chart-axis" textAnchor="middle">
+              {index % labelEvery === 0 || index === data.length - 1 ? (
+                <text
+                  x={x(index)}
+                  y={height - 8}
+                  className="chart-axis"
+                  textAnchor={
+                    data.length > 1 && index === 0
+                      ? 'start'
+                      : index === data.length - 1 && data.length > 1
+                        ? 'end'
+                        : 'middle'
+                  }
+                >
                   {datum.label}
                 </text>
               ) : null}

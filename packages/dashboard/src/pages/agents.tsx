@@ -317,7 +317,7 @@ function KeysTable({
         </div>
       )}
       {canChange ? (
-        <p>
+        <p className="key-buttons">
           {environments.map((environment) => (
             <button
               key={environment}

@@ -331,7 +331,6 @@ export function PolicyEditor({
             // biome-ignore lint/suspicious/noArrayIndexKey: line numbers.
             <span key={index} className={problemLines.has(index + 1) ? 'gutter-error' : undefined}>
               {index + 1}
-              {'\n'}
             </span>
           ))}
         </pre>
