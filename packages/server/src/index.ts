@@ -62,7 +62,13 @@ export {
   type CreatedApiKey,
   validateWebhookUrl,
 } from './services/agents';
-export { ApprovalService, type DecisionInput, statusOf } from './services/approvals';
+export {
+  ApprovalService,
+  type DecisionInput,
+  decisionChannel,
+  statusOf,
+  wakeFromNotification,
+} from './services/approvals';
 export { type LiveEvent, type LiveEventListener, LiveEvents } from './services/events';
 export { ApprovalHub, type DecisionNotice } from './services/hub';
 export { type PolicyCall, type PolicyChange, PolicyService } from './services/policies';

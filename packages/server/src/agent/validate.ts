@@ -43,6 +43,19 @@ function requireObjectBody(body: unknown, shape: string): Record<string, unknown
   return body;
 }
 
+// PostgreSQL text cannot hold NUL, and no tool, model or session name needs one.
+function refuseNul(value: string, field: string): string {
+  if (value.includes('\u0000')) {
+    throw new ValidationError(`${field} must not contain NUL (\\u0000) characters.`, field);
+  }
+  return value;
+}
+
+/** Replaces NUL characters in free text (error messages, notes) that is stored as is. */
+export function withoutNul(value: string): string {
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+}
+
 function sessionOf(value: unknown, field: string): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') {
@@ -51,7 +64,7 @@ function sessionOf(value: unknown, field: string): string | null {
   if (value.length > maxSessionId) {
     throw new ValidationError(`${field} is longer than ${maxSessionId} characters.`, field);
   }
-  return value;
+  return refuseNul(value, field);
 }
 
 /** Validates a check body as ardenpy and `@arden/core` send it. */
@@ -94,6 +107,7 @@ export function parseCheck(body: unknown): CheckInput {
       'metadata',
     );
   }
+  refuseNul(toolName, 'tool_name');
   return {
     toolName,
     args,
@@ -123,7 +137,7 @@ function usageEvent(value: unknown, prefix: string, now: number): UsageInput {
     );
   }
   const input: UsageInput = {
-    model,
+    model: refuseNul(model, `${prefix}model`),
     promptTokens: tokenCount(event.prompt_tokens, `${prefix}prompt_tokens`),
     completionTokens: tokenCount(event.completion_tokens, `${prefix}completion_tokens`),
     sessionId: sessionOf(event.session_id, `${prefix}session_id`),
@@ -198,7 +212,7 @@ export function parseResult(body: unknown): ResultInput {
   return {
     status,
     durationMs: duration as number | null,
-    error: error === null ? null : (error as string).slice(0, 4_000),
+    error: error === null ? null : withoutNul((error as string).slice(0, 4_000)),
     result,
   };
 }

@@ -1,9 +1,35 @@
+import { withoutNul } from '../agent/validate';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { Logger } from '../logger';
 import type { ActionRecord, Store } from '../store';
 import type { LiveEvents } from './events';
 import type { ApprovalHub, DecisionNotice } from './hub';
 import type { WebhookService } from './webhooks';
+
+/** The notification channel on which decisions reach every replica's approval hub. */
+export const decisionChannel = 'arden_decisions';
+
+/** Wakes the hub's waiters for decisions announced on `decisionChannel` (by any replica). */
+export function wakeFromNotification(hub: ApprovalHub, payload: string): void {
+  try {
+    const notice = JSON.parse(payload) as {
+      actionId?: unknown;
+      status?: unknown;
+      message?: unknown;
+    };
+    if (
+      typeof notice.actionId === 'string' &&
+      (notice.status === 'approved' || notice.status === 'denied')
+    ) {
+      hub.wake(notice.actionId, {
+        status: notice.status,
+        message: typeof notice.message === 'string' ? notice.message : null,
+      });
+    }
+  } catch {
+    // Not ours: ignore.
+  }
+}
 
 /** A human decision on a held action. */
 export interface DecisionInput {
@@ -83,7 +109,7 @@ export class ApprovalService {
         {
           status: input.decision === 'approve' ? 'approved' : 'denied',
           decidedBy: input.userId,
-          notes: notes === null ? null : notes.slice(0, 4_000),
+          notes: notes === null ? null : withoutNul(notes.slice(0, 4_000)),
         },
         now,
       );
@@ -120,7 +146,22 @@ export class ApprovalService {
 
   private announce(action: ActionRecord, queuedWebhook: boolean): void {
     const notice = statusOf(action);
-    if (notice.status !== 'pending') this.hub.wake(action.id, notice);
+    if (notice.status !== 'pending') {
+      this.hub.wake(action.id, notice);
+      // Other replicas' waiters hear it through the database (PostgreSQL NOTIFY).
+      this.store.database
+        .notify?.(
+          decisionChannel,
+          JSON.stringify({
+            actionId: action.id,
+            status: notice.status,
+            message: notice.message?.slice(0, 1_000) ?? null,
+          }),
+        )
+        .catch((error) =>
+          this.logger.warn('Could not notify other replicas of a decision', { error }),
+        );
+    }
     this.events.emit({ type: 'action.decided', action });
     if (queuedWebhook) this.webhooks.nudge();
     this.logger.info('Action decided', {

@@ -243,6 +243,14 @@ export class PolicyService {
     if (!Array.isArray(definitions)) {
       throw new ValidationError('policies must be an array of policy definitions.', 'policies');
     }
+    for (const [index, definition] of definitions.entries()) {
+      if (JSON.stringify([definition?.name, definition?.tool]).includes('\\u0000')) {
+        throw new ValidationError(
+          'Policy names and tools must not contain NUL (\\u0000) characters.',
+          `policies[${index}]`,
+        );
+      }
+    }
     // Throws PolicyCompileError with every issue.
     compilePolicies(definitions);
     const now = this.clock();

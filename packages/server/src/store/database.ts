@@ -59,6 +59,13 @@ export interface Database extends Queryable {
   ping(): Promise<void>;
   /** Closes the connection(s). */
   close(): Promise<void>;
+  /**
+   * Sends a notification to every process listening on `channel` (PostgreSQL NOTIFY). Absent
+   * on the embedded store, where one process owns the database.
+   */
+  notify?(channel: string, payload: string): Promise<void>;
+  /** Calls `handler` for each notification on `channel` (PostgreSQL LISTEN). */
+  listen?(channel: string, handler: (payload: string) => void): Promise<() => void>;
 }
 
 /** Options of the SQLite store. */

@@ -3,13 +3,14 @@ import { createLogger, type Logger } from '../logger';
 import { type Database, SqliteDatabase } from './database';
 import { GroupCommitter } from './group-commit';
 import { migrate } from './migrations';
+import { PostgresDatabase } from './postgres';
 import { type Repositories, repositories } from './repositories';
 
 /** Where and how to open the store. */
 export interface StoreOptions {
   /** Data directory of the embedded store (default `./.arden`); the file is `arden.db` in it. */
   dataDir?: string;
-  /** `postgres://…` selects PostgreSQL (not yet available); `file:PATH` or a path, SQLite. */
+  /** `postgres://…` selects PostgreSQL; `file:PATH` or a path, a SQLite file. */
   databaseUrl?: string;
   /** Apply migrations on open (default true). */
   migrate?: boolean;
@@ -27,6 +28,11 @@ export interface Store extends Repositories {
   transaction<T>(fn: (repositories: Repositories) => Promise<T>): Promise<T>;
   /** Commits queued writes, then closes the database. */
   close(): Promise<void>;
+}
+
+/** Whether a database URL selects PostgreSQL. */
+export function isPostgresUrl(url: string | undefined): boolean {
+  return url !== undefined && /^postgres(ql)?:\/\//.test(url);
 }
 
 /** Where the SQLite file of a data directory or URL is. */
@@ -63,12 +69,9 @@ export function storeFor(database: Database, logger: Logger): Store {
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   const logger = options.logger ?? createLogger('silent');
-  if (options.databaseUrl && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
-    throw new Error(
-      'PostgreSQL (DATABASE_URL=postgres://…) is not supported by this version of @arden/server yet. Unset DATABASE_URL to use the embedded SQLite store.',
-    );
-  }
-  const database = new SqliteDatabase(sqlitePath(options));
+  const database: Database = isPostgresUrl(options.databaseUrl)
+    ? await PostgresDatabase.connect(options.databaseUrl as string, logger)
+    : new SqliteDatabase(sqlitePath(options));
   try {
     if (options.migrate !== false) await migrate(database, logger);
   } catch (error) {
@@ -97,5 +100,6 @@ export {
   migrations,
   schemaVersion,
 } from './migrations';
+export { type NotificationHandler, PostgresDatabase, redactUrl } from './postgres';
 export * from './records';
 export * from './repositories';

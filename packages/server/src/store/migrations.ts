@@ -228,6 +228,10 @@ export async function migrate(
   for (const migration of migrations) {
     if (migration.version <= from) continue;
     await database.transaction(async (transaction) => {
+      if (database.dialect === 'postgres') {
+        // Serialises migrating replicas; released at COMMIT.
+        await transaction.get('SELECT pg_advisory_xact_lock(8787001) AS locked');
+      }
       // Re-read inside the transaction: another process may have applied it meanwhile.
       const done = await transaction.get(
         'SELECT version FROM schema_migrations WHERE version = ?',

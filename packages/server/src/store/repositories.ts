@@ -346,13 +346,14 @@ export function policyRepository(db: Queryable) {
       environment: Environment,
       options: { limit?: number; before?: number } = {},
     ): Promise<PolicyVersionRecord[]> {
+      const before = options.before === undefined ? '' : 'AND version < ?';
       const rows = await db.all(
-        `SELECT * FROM policy_versions WHERE agent_id = ? AND environment = ? AND version < ?
+        `SELECT * FROM policy_versions WHERE agent_id = ? AND environment = ? ${before}
          ORDER BY version DESC LIMIT ?`,
         [
           agentId,
           environment,
-          options.before ?? Number.MAX_SAFE_INTEGER,
+          ...(options.before === undefined ? [] : [options.before]),
           clampLimit(options.limit),
         ],
       );
@@ -481,7 +482,7 @@ function actionWhere(filter: ActionFilter, alias = ''): { where: string[]; param
 const insertActionSql = `INSERT INTO actions (id, agent_id, environment, tool_name, args, kwargs,
   metadata, session_id, decision, reason, policy, status, expires_at, on_timeout, decided_by,
   decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`;
 
 /** The action log: inserts (batched by the group committer), reads, decisions and expiry. */
 export function actionRepository(db: Queryable) {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerConfig } from '../config';
+import { randomHex } from '../ids';
 import { type ArdenServer, createServer } from '../server';
 import type { AgentRecord } from '../store';
 
@@ -18,6 +19,8 @@ export interface TestServer {
   server: ArdenServer;
   url: string;
   dataDir: string;
+  /** The PostgreSQL URL when the suite runs against PostgreSQL. */
+  databaseUrl: string | undefined;
   agent: AgentRecord;
   liveKey: string;
   testKey: string;
@@ -34,6 +37,41 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * A PostgreSQL URL with a fresh schema of its own (`search_path`), when the suite runs against
+ * PostgreSQL (`ARDEN_TEST_DATABASE_URL` is set by the `postgres` test project); else undefined.
+ */
+export async function testDatabaseUrl(): Promise<string | undefined> {
+  const base = process.env.ARDEN_TEST_DATABASE_URL;
+  if (!base) return undefined;
+  const schema = `arden_test_${randomHex(6)}`;
+  const pg = ((await import('pg')) as any).default;
+  const client = new pg.Client({ connectionString: base, options: '-c synchronous_commit=off' });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  await client.end();
+  const url = new URL(base);
+  // Tests need no durability from PostgreSQL: skipping the flush keeps the suite quick.
+  url.searchParams.set('options', `-c search_path=${schema} -c synchronous_commit=off`);
+  return url.toString();
+}
+
+/** Drops the schema of a `testDatabaseUrl()` URL (nothing for other URLs). */
+export async function dropTestDatabase(url: string | undefined): Promise<void> {
+  const schema = url
+    ? /search_path=(arden_test_[0-9a-f]+)/.exec(new URL(url).searchParams.get('options') ?? '')?.[1]
+    : undefined;
+  if (!schema || !process.env.ARDEN_TEST_DATABASE_URL) return;
+  const pg = ((await import('pg')) as any).default;
+  const client = new pg.Client({
+    connectionString: process.env.ARDEN_TEST_DATABASE_URL,
+    options: '-c synchronous_commit=off',
+  });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await client.end();
+}
+
 /** Makes a temporary data directory. */
 export function temporaryDirectory(): string {
   return mkdtempSync(join(tmpdir(), 'arden-server-'));
@@ -48,7 +86,14 @@ export async function startTestServer(
   } = {},
 ): Promise<TestServer> {
   const dataDir = config.dataDir ?? temporaryDirectory();
-  const server = await createServer({ host: '127.0.0.1', logLevel: 'silent', ...config, dataDir });
+  const databaseUrl = config.databaseUrl ?? (await testDatabaseUrl());
+  const server = await createServer({
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    ...config,
+    dataDir,
+    databaseUrl,
+  });
   const url = await server.listen(0);
   const existing = await server.store.agents.getByName('test-agent');
   const agent =
@@ -64,6 +109,7 @@ export async function startTestServer(
     server,
     url,
     dataDir,
+    databaseUrl,
     agent,
     liveKey,
     testKey,
@@ -89,7 +135,10 @@ export async function startTestServer(
     },
     async close() {
       await server.close();
-      if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.keepData) {
+        // PostgreSQL schemas are dropped together after the run (postgres-setup.ts).
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }

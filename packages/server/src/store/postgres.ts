@@ -1,0 +1,254 @@
+import type { Pool, PoolClient, PoolConfig } from 'pg';
+import type { Logger } from '../logger';
+import {
+  type Database,
+  type Queryable,
+  type Row,
+  type RunResult,
+  type SqlValue,
+  type Statement,
+  toPostgresPlaceholders,
+} from './database';
+
+/** A notification handler of `listen()`. */
+export type NotificationHandler = (payload: string) => void;
+
+// Text of each statement translated once: the same few statements run on every request.
+const translated = new Map<string, string>();
+function translate(sql: string): string {
+  let text = translated.get(sql);
+  if (text === undefined) {
+    text = toPostgresPlaceholders(sql);
+    if (translated.size > 1_000) translated.clear();
+    translated.set(sql, text);
+  }
+  return text;
+}
+
+type QueryTarget = Pick<Pool | PoolClient, 'query'>;
+
+// PostgreSQL text cannot hold NUL. Stored text is validated before it gets here; a NUL in a
+// lookup value (an id from a URL) can match nothing, so it is replaced instead of failing.
+function bind(params: readonly SqlValue[]): unknown[] {
+  let copy: SqlValue[] | undefined;
+  for (let index = 0; index < params.length; index++) {
+    const value = params[index];
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      copy ??= [...params];
+      copy[index] = value.replaceAll('\u0000', '\uFFFD');
+    }
+  }
+  return (copy ?? params) as unknown[];
+}
+
+function queryable(target: QueryTarget): Queryable {
+  return {
+    dialect: 'postgres',
+    async all<T = Row>(sql: string, params: readonly SqlValue[] = []) {
+      return (await target.query(translate(sql), bind(params))).rows as T[];
+    },
+    async get<T = Row>(sql: string, params: readonly SqlValue[] = []) {
+      return (await target.query(translate(sql), bind(params))).rows[0] as T | undefined;
+    },
+    async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
+      const result = await target.query(translate(sql), bind(params));
+      const seq = (result.rows[0] as { seq?: unknown } | undefined)?.seq;
+      return {
+        changes: result.rowCount ?? 0,
+        lastInsertId: typeof seq === 'number' ? seq : undefined,
+      };
+    },
+    async exec(sql: string) {
+      await target.query(sql);
+    },
+  };
+}
+
+/** Hides the password of a connection URL, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+/**
+ * The PostgreSQL store: a `pg` pool; a transaction holds one pooled connection. `listen()` and
+ * `notify()` (LISTEN/NOTIFY) carry approval decisions between replicas.
+ */
+export class PostgresDatabase implements Database {
+  readonly dialect = 'postgres' as const;
+  readonly location: string;
+  private readonly direct: Queryable;
+  private listener: PoolClient | undefined;
+  private readonly handlers = new Map<string, Set<NotificationHandler>>();
+  private closed = false;
+
+  private constructor(
+    private readonly pool: Pool,
+    url: string,
+    private readonly logger: Logger,
+  ) {
+    this.location = redactUrl(url);
+    this.direct = queryable(pool);
+    pool.on('error', (error) => logger.warn('An idle PostgreSQL connection failed', { error }));
+  }
+
+  /** Connects (and checks the connection) to `url`. */
+  static async connect(
+    url: string,
+    logger: Logger,
+    config: PoolConfig = {},
+  ): Promise<PostgresDatabase> {
+    let pg: typeof import('pg');
+    try {
+      const module = await import('pg');
+      // "pg" is CommonJS: under ESM its API is the default export.
+      pg = (module.default ?? module) as unknown as typeof import('pg');
+    } catch (cause) {
+      throw new Error(
+        'DATABASE_URL is a PostgreSQL URL, but the "pg" package is not installed. Install it: pnpm add pg.',
+        { cause },
+      );
+    }
+    // BIGINT and NUMERIC (times in ms, sequence numbers, counts, sums) as JS numbers: they stay
+    // below 2^53. Set on this pool only, not globally for every user of "pg".
+    const types = {
+      getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+        oid === 20 || oid === 1700
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format as 'text'),
+    };
+    const pool = new pg.Pool({ connectionString: url, max: 10, types, ...config } as PoolConfig);
+    const database = new PostgresDatabase(pool, url, logger);
+    try {
+      await database.ping();
+    } catch (cause) {
+      await pool.end().catch(() => undefined);
+      throw new Error(
+        `Could not connect to PostgreSQL at ${database.location}: ${(cause as Error).message}. Check DATABASE_URL and that the server is running.`,
+        { cause },
+      );
+    }
+    return database;
+  }
+
+  all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.direct.all<T>(sql, params);
+  }
+
+  get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.direct.get<T>(sql, params);
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult> {
+    return this.direct.run(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.direct.exec(sql);
+  }
+
+  async transaction<T>(fn: (transaction: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(queryable(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async batch(statements: readonly Statement[]): Promise<RunResult[]> {
+    return this.transaction(async (transaction) => {
+      const results: RunResult[] = [];
+      for (const statement of statements) {
+        results.push(await transaction.run(statement.sql, statement.params ?? []));
+      }
+      return results;
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  /** Sends a notification to every replica listening on `channel` (this one included). */
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  /** Calls `handler` for each notification on `channel`; returns the unsubscribe function. */
+  async listen(channel: string, handler: NotificationHandler): Promise<() => void> {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      const client = await this.listenerClient();
+      await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    }
+    set.add(handler);
+    return () => {
+      set?.delete(handler);
+    };
+  }
+
+  private async listenerClient(): Promise<PoolClient> {
+    if (this.listener) return this.listener;
+    const client = await this.pool.connect();
+    this.listener = client;
+    client.on('notification', (message) => {
+      for (const handler of this.handlers.get(message.channel) ?? []) {
+        try {
+          handler(message.payload ?? '');
+        } catch (error) {
+          this.logger.warn('A notification handler failed', { channel: message.channel, error });
+        }
+      }
+    });
+    client.on('error', (error) => {
+      // The listening connection broke: reconnect and listen again, so replicas keep waking.
+      this.logger.warn('The PostgreSQL LISTEN connection failed; reconnecting', { error });
+      client.release(error);
+      this.listener = undefined;
+      if (!this.closed) void this.relisten();
+    });
+    return client;
+  }
+
+  private async relisten(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        const client = await this.listenerClient();
+        for (const channel of this.handlers.keys())
+          await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+        return;
+      } catch (error) {
+        this.logger.warn('Could not listen on PostgreSQL again; retrying', { error, attempt });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listener?.release();
+    this.listener = undefined;
+    await this.pool.end();
+  }
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
