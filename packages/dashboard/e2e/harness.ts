@@ -159,6 +159,8 @@ export async function openBrowser(): Promise<BrowserSession> {
 /** Saves a full-page screenshot as test-results/screenshots/NAME.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(screenshotDirectory, { recursive: true });
+  // A scrolled page would show the sticky header in the middle of a full-page shot.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(screenshotDirectory, `${name}.png`), fullPage: true });
 }
 
