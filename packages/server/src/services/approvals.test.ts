@@ -190,3 +190,26 @@ describe('expiry', () => {
     expect((await second.server.store.webhooks.list({ actionId: id })).items).toHaveLength(1);
   });
 });
+
+describe.skipIf(!process.env.ARDEN_TEST_DATABASE_URL)('replicas on PostgreSQL', () => {
+  test('a decision on one replica wakes the agent long-polling on another', async () => {
+    const first = await start(
+      { workers: false },
+      { agent: { defaultAction: 'requires_approval' } },
+    );
+    const second = await start({ databaseUrl: first.databaseUrl, workers: false });
+    const id = await hold(first);
+    // The agent waits on the second replica (same key: the agent row is shared).
+    const waiting = second.request('GET', `/status/${id}?wait=20`, { key: first.liveKey });
+    await waitFor(async () => second.server.hub.waiting === 1, 20_000);
+    const decidedAt = Date.now();
+    await first.server.approvals.decide(id, {
+      decision: 'approve',
+      userId: 'alice',
+      notes: 'from A',
+    });
+    const response = await waiting;
+    expect(response.json).toMatchObject({ status: 'approved', message: 'from A' });
+    expect(Date.now() - decidedAt).toBeLessThan(3_000);
+  });
+});
