@@ -41,6 +41,8 @@ export default defineConfig({
               test: {
                 name: 'postgres',
                 include: ['src/**/*.test.ts'],
+                // What does not touch the store runs once, in the sqlite project.
+                exclude: ['src/cli/**', 'src/config.test.ts'],
                 env: { ARDEN_TEST_DATABASE_URL: postgresUrl },
                 globalSetup: ['src/test-fixtures/postgres-setup.ts'],
               },
