@@ -410,11 +410,16 @@ export class Arden {
     }
   }
 
-  private async runAndReport(
+  /**
+   * Runs `fn` for an action that was allowed or approved and reports its outcome (status,
+   * duration, error message) off the critical path. Adapters that drive the check and the wait
+   * themselves use it for the last step.
+   */
+  async runAndReport(
     actionId: string,
     fn: AnyFunction,
-    thisArgument: unknown,
-    parameters: unknown[],
+    thisArgument: unknown = undefined,
+    parameters: unknown[] = [],
   ): Promise<unknown> {
     const started = performance.now();
     try {
@@ -591,6 +596,7 @@ export class Arden {
   async shutdown(): Promise<void> {
     await this.flush();
     this.usage.close();
+    this.results.close();
     this.http.close();
   }
 
@@ -598,6 +604,15 @@ export class Arden {
     this.background.add(promise);
     void promise.finally(() => this.background.delete(promise));
   }
+}
+
+const guardedMarker = Symbol.for('arden.guarded');
+
+/** The Arden tool name of a function returned by `guardTool`, or undefined for any other value. */
+export function guardedToolName(value: unknown): string | undefined {
+  if (typeof value !== 'function') return undefined;
+  const name = (value as unknown as Record<symbol, unknown>)[guardedMarker];
+  return typeof name === 'string' ? name : undefined;
 }
 
 /** Builds the guarded wrapper; `resolve` finds the instance at call time. */
@@ -634,6 +649,8 @@ export function guardWith(
     return resolve().runGuarded(toolName, fn, this, parameters, options);
   };
   Object.defineProperty(guarded, 'name', { value: fn.name || toolName });
+  // Lets adapters recognise an already guarded function and not check its calls twice.
+  Object.defineProperty(guarded, guardedMarker, { value: toolName });
   return guarded;
 }
 

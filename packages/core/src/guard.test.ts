@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type ApprovalEvent, Arden, buildCallContext, type PendingApproval } from './arden';
+import {
+  type ApprovalEvent,
+  Arden,
+  buildCallContext,
+  guardedToolName,
+  type PendingApproval,
+} from './arden';
 import {
   ApprovalTimeoutError,
   ArdenApiError,
@@ -273,6 +279,23 @@ describe('guardTool', () => {
       },
     )(5, 'EUR');
     expect(server.checks[0]).toMatchObject({ args: [], kwargs: { amount: 5, currency: 'EUR' } });
+  });
+
+  it('marks guarded functions so adapters do not check them twice', () => {
+    const guarded = arden().guardTool('crm.lookup', async () => 1);
+    expect(guardedToolName(guarded)).toBe('crm.lookup');
+    expect(guardedToolName(async () => 1)).toBeUndefined();
+    expect(guardedToolName('crm.lookup')).toBeUndefined();
+  });
+
+  it('keeps one beforeExit listener however many instances log usage', async () => {
+    const before = process.listenerCount('beforeExit');
+    for (let index = 0; index < 20; index++) {
+      const instance = arden();
+      instance.logTokenUsage({ model: 'm', promptTokens: 1, completionTokens: 1 });
+      await instance.guardTool('t', async () => 1)();
+    }
+    expect(process.listenerCount('beforeExit') - before).toBeLessThanOrEqual(1);
   });
 
   it('validates its own arguments', () => {

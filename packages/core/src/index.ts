@@ -94,6 +94,7 @@ export {
   type CallContext,
   type CheckResult,
   type GuardOptions,
+  guardedToolName,
   type HandledWebhook,
   type HandleWebhookOptions,
   type PendingApproval,

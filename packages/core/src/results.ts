@@ -1,7 +1,7 @@
 import { ArdenApiError } from './errors';
 import type { HttpClient } from './http';
 import type { Logger } from './logger';
-import { getProcess, unrefTimer } from './runtime';
+import { onBeforeExit, unrefTimer } from './runtime';
 import type { ResultReportBody } from './wire';
 
 /** Reports sent in one request at most. */
@@ -21,7 +21,7 @@ export class ResultQueue {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inFlight: Promise<void> | undefined;
   private batchSupported = true;
-  private exitHookInstalled = false;
+  private removeExitHook: (() => void) | undefined;
 
   constructor(
     private readonly http: HttpClient,
@@ -32,12 +32,9 @@ export class ResultQueue {
   add(actionId: string, outcome: ResultReportBody): void {
     this.queue.push({ action_id: actionId, ...outcome });
     if (this.queue.length > maxQueue) this.queue.splice(0, this.queue.length - maxQueue);
-    if (!this.exitHookInstalled) {
-      this.exitHookInstalled = true;
-      getProcess()?.once?.('beforeExit', () => {
-        if (this.queue.length > 0) void this.flush();
-      });
-    }
+    this.removeExitHook ??= onBeforeExit(() => {
+      if (this.queue.length > 0) void this.flush();
+    });
     if (this.timer === undefined) {
       this.timer = setTimeout(
         () => {
@@ -48,6 +45,12 @@ export class ResultQueue {
       );
       unrefTimer(this.timer);
     }
+  }
+
+  /** Stops listening for process exit (after a final flush). */
+  close(): void {
+    this.removeExitHook?.();
+    this.removeExitHook = undefined;
   }
 
   /** Sends every queued report; resolves when done. Never rejects. */

@@ -41,3 +41,37 @@ export function unrefTimer(handle: unknown): void {
 
 export const sleep = (milliseconds: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+// One 'beforeExit' listener for the whole process, shared by every instance and every copy of
+// core, instead of one listener per queue (which trips Node's MaxListeners warning).
+const exitHooksKey = Symbol.for('arden.exit-hooks');
+
+/**
+ * Runs `hook` when the event loop empties ('beforeExit'), where async work still completes.
+ * Returns a function that removes it.
+ */
+export function onBeforeExit(hook: () => void): () => void {
+  const global = globalThis as Record<symbol, Set<() => void> | undefined>;
+  let hooks = global[exitHooksKey];
+  if (!hooks) {
+    const created = new Set<() => void>();
+    hooks = created;
+    global[exitHooksKey] = created;
+    getProcess()?.once?.('beforeExit', function runHooks() {
+      for (const run of created) {
+        try {
+          run();
+        } catch {
+          // A failing flush must not stop the others.
+        }
+      }
+      // Flushing may schedule more work; listen again for the next time the loop empties.
+      if (created.size > 0) getProcess()?.once?.('beforeExit', runHooks);
+    });
+  }
+  hooks.add(hook);
+  const registered = hooks;
+  return () => {
+    registered.delete(hook);
+  };
+}

@@ -1,7 +1,7 @@
 import { ArdenApiError } from './errors';
 import type { HttpClient } from './http';
 import type { Logger } from './logger';
-import { getProcess, unrefTimer } from './runtime';
+import { onBeforeExit, unrefTimer } from './runtime';
 import { getSession } from './session';
 import type { UsageEventBody } from './wire';
 
@@ -55,7 +55,7 @@ export class UsageQueue {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private immediate = false;
   private inFlight: Promise<void> | undefined;
-  private exitHookInstalled = false;
+  private removeExitHook: (() => void) | undefined;
   private batchSupported = true;
   private closed = false;
   readonly stats: UsageStats = { queued: 0, sent: 0, dropped: 0, rejected: 0 };
@@ -133,11 +133,9 @@ export class UsageQueue {
   }
 
   private installExitHook(): void {
-    if (this.exitHookInstalled) return;
-    this.exitHookInstalled = true;
-    // 'beforeExit' fires when the event loop empties, and async work started in it still runs:
-    // a script that ends right after logTokenUsage() still delivers its usage.
-    getProcess()?.once?.('beforeExit', () => {
+    if (this.removeExitHook) return;
+    // A script that ends right after logTokenUsage() still delivers its usage.
+    this.removeExitHook = onBeforeExit(() => {
       if (this.queue.length > 0) void this.flush();
     });
   }
@@ -209,6 +207,8 @@ export class UsageQueue {
   /** Stops the timer; later events are still accepted and flushed on demand. */
   close(): void {
     this.closed = true;
+    this.removeExitHook?.();
+    this.removeExitHook = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
