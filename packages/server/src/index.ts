@@ -72,6 +72,7 @@ export {
 export { type LiveEvent, type LiveEventListener, LiveEvents } from './services/events';
 export { ApprovalHub, type DecisionNotice } from './services/hub';
 export { type PolicyCall, type PolicyChange, PolicyService } from './services/policies';
+export { cacheChannel, connectReplicas } from './services/replicas';
 export { type UsageInput, UsageService } from './services/usage';
 export {
   type ApprovalInfo,

@@ -17,10 +17,11 @@ import { randomHex } from './ids';
 import { createLogger } from './logger';
 import { loadPricing, Pricing } from './pricing';
 import { AgentService } from './services/agents';
-import { ApprovalService, decisionChannel, wakeFromNotification } from './services/approvals';
+import { ApprovalService } from './services/approvals';
 import { LiveEvents } from './services/events';
 import { ApprovalHub } from './services/hub';
 import { PolicyService } from './services/policies';
+import { connectReplicas } from './services/replicas';
 import { UsageService } from './services/usage';
 import { WebhookService } from './services/webhooks';
 import { openStore } from './store';
@@ -75,9 +76,7 @@ export async function createServer(
     usage: new UsageService(store, pricing, events, { clock }),
     clock,
   };
-  const stopListening = await store.database.listen?.(decisionChannel, (payload) =>
-    wakeFromNotification(hub, payload),
-  );
+  const stopListening = await connectReplicas(context);
   registerAgentRoutes(context);
   const admin = mountAdmin(context, options.admin);
   for (const plugin of options.plugins ?? []) await plugin(context);
@@ -247,7 +246,7 @@ export async function createServer(
     await context.approvals.stopSweeper();
     await webhooks.stop();
     await context.agents.flushKeyUse();
-    stopListening?.();
+    stopListening();
     await store.close();
     logger.info('Arden server stopped');
   };

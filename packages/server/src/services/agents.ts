@@ -97,6 +97,7 @@ export class AgentService {
   private readonly ttl: number;
   private readonly negativeTtl: number;
   private readonly size: number;
+  private publish: ((target: { hash?: string; agentId?: string }) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -130,6 +131,16 @@ export class AgentService {
     });
     if (principal) this.lastUsed.set(principal.keyId, now);
     return principal;
+  }
+
+  /** Tells other replicas about changes (the server wires it to PostgreSQL NOTIFY). */
+  onChange(publish: (target: { hash?: string; agentId?: string }) => void): void {
+    this.publish = publish;
+  }
+
+  private changed(target: { hash?: string; agentId?: string }): void {
+    this.invalidate(target);
+    this.publish?.(target);
   }
 
   /** Forgets cached keys: one hash, one agent's keys, or all. */
@@ -215,7 +226,7 @@ export class AgentService {
       },
       this.clock(),
     );
-    this.invalidate({ agentId: agent.id });
+    this.changed({ agentId: agent.id });
     return updated as AgentRecord;
   }
 
@@ -227,7 +238,7 @@ export class AgentService {
       { signingKey: generateSigningKey() },
       this.clock(),
     );
-    this.invalidate({ agentId: agent.id });
+    this.changed({ agentId: agent.id });
     return updated as AgentRecord;
   }
 
@@ -235,7 +246,7 @@ export class AgentService {
   async deleteAgent(id: string): Promise<void> {
     const agent = await this.getAgent(id);
     await this.store.agents.softDelete(agent.id, this.clock());
-    this.invalidate({ agentId: agent.id });
+    this.changed({ agentId: agent.id });
   }
 
   /** Creates an API key for an agent and environment. The returned `key` is shown once. */
@@ -262,7 +273,7 @@ export class AgentService {
     };
     const hash = hashSecret(key);
     await this.store.apiKeys.insert({ ...record, hash });
-    this.invalidate({ hash });
+    this.changed({ hash });
     return { key, record };
   }
 
@@ -271,7 +282,7 @@ export class AgentService {
     const hash = await this.store.apiKeys.hashOf(keyId);
     if (!hash) throw new NotFoundError(`No API key ${keyId}.`);
     await this.store.apiKeys.revoke(keyId, this.clock());
-    this.invalidate({ hash });
+    this.changed({ hash });
   }
 
   /** Revokes a key and creates its replacement (same agent and environment) in one transaction. */
@@ -296,8 +307,8 @@ export class AgentService {
       await repositories.apiKeys.revoke(keyId, now);
       await repositories.apiKeys.insert({ ...record, hash: hashSecret(key) });
     });
-    if (oldHash) this.invalidate({ hash: oldHash });
-    this.invalidate({ hash: hashSecret(key) });
+    if (oldHash) this.changed({ hash: oldHash });
+    this.changed({ hash: hashSecret(key) });
     return { key, record };
   }
 }

@@ -212,4 +212,19 @@ describe.skipIf(!process.env.ARDEN_TEST_DATABASE_URL)('replicas on PostgreSQL', 
     expect(response.json).toMatchObject({ status: 'approved', message: 'from A' });
     expect(Date.now() - decidedAt).toBeLessThan(3_000);
   });
+
+  test('keys revoked and policies saved on one replica apply on another at once', async () => {
+    const first = await start({ workers: false });
+    const second = await start({ databaseUrl: first.databaseUrl, workers: false });
+    const created = await first.server.agents.createKey(first.agent.id, 'live');
+    const check = (tool: string) =>
+      second.request('POST', '/policy/check', { key: created.key, body: { tool_name: tool } });
+    expect((await check('shell.run')).json.decision).toBe('allow');
+    await first.server.policies.saveSet(first.agent.id, 'live', [
+      { name: 'Shell', tool: 'shell.run', action: 'block' },
+    ]);
+    await waitFor(async () => (await check('shell.run')).json.decision === 'block', 3_000);
+    await first.server.agents.revokeKey(created.record.id);
+    await waitFor(async () => (await check('shell.run')).status === 401, 3_000);
+  });
 });

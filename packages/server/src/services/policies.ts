@@ -34,6 +34,8 @@ export interface PolicyCall {
 
 interface CachedSet {
   version: number;
+  /** When the version was last compared with the store. */
+  checkedAt: number;
   set: CompiledPolicySet | undefined;
   /** Why the stored set could not be compiled (every call is then blocked). */
   failure: string | undefined;
@@ -60,13 +62,28 @@ export class PolicyService {
   private readonly cache = new Map<string, CachedSet>();
   private readonly loading = new Map<string, Promise<CachedSet>>();
   private readonly clock: () => number;
+  private readonly revalidateMs: number;
+  private publish: ((agentId: string, environment: Environment) => void) | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
-    options: { clock?: () => number } = {},
+    options: { clock?: () => number; revalidateMs?: number } = {},
   ) {
     this.clock = options.clock ?? Date.now;
+    // Changes made through this service (on any replica, via notifications) apply at once;
+    // this re-check of the version is the safety net for a lost notification.
+    this.revalidateMs = options.revalidateMs ?? 30_000;
+  }
+
+  /** Tells other replicas about changes (the server wires it to PostgreSQL NOTIFY). */
+  onChange(publish: (agentId: string, environment: Environment) => void): void {
+    this.publish = publish;
+  }
+
+  private changed(agentId: string, environment: Environment): void {
+    this.invalidate(agentId, environment);
+    this.publish?.(agentId, environment);
   }
 
   private key(agentId: string, environment: Environment): string {
@@ -87,10 +104,18 @@ export class PolicyService {
   private async load(agentId: string, environment: Environment): Promise<CachedSet> {
     const key = this.key(agentId, environment);
     const cached = this.cache.get(key);
-    if (cached) return cached;
+    if (cached && this.clock() - cached.checkedAt < this.revalidateMs) return cached;
     let pending = this.loading.get(key);
     if (!pending) {
       pending = (async () => {
+        const checkedAt = this.clock();
+        if (cached) {
+          const current = await this.store.policies.currentVersion(agentId, environment);
+          if (current === cached.version) {
+            cached.checkedAt = checkedAt;
+            return cached;
+          }
+        }
         const [version, policies] = await Promise.all([
           this.store.policies.currentVersion(agentId, environment),
           this.store.policies.list(agentId, environment),
@@ -105,7 +130,7 @@ export class PolicyService {
                 version: policy.version,
               }) as PolicyDefinition,
           );
-          entry = { version, set: compilePolicies(definitions), failure: undefined };
+          entry = { version, checkedAt, set: compilePolicies(definitions), failure: undefined };
         } catch (error) {
           // A stored set that no longer compiles (say, after an engine upgrade) must not let
           // calls through: every call is blocked and the log says why.
@@ -116,7 +141,7 @@ export class PolicyService {
             version,
             error: message,
           });
-          entry = { version, set: undefined, failure: message };
+          entry = { version, checkedAt, set: undefined, failure: message };
         }
         this.cache.set(key, entry);
         return entry;
@@ -144,8 +169,11 @@ export class PolicyService {
     call: PolicyCall,
     now: number,
   ): Promise<PolicyDecision> {
+    const cached = this.cache.get(this.key(agent.id, environment));
     const entry =
-      this.cache.get(this.key(agent.id, environment)) ?? (await this.load(agent.id, environment));
+      cached && now - cached.checkedAt < this.revalidateMs
+        ? cached
+        : await this.load(agent.id, environment);
     if (!entry.set) {
       return {
         effect: 'block',
@@ -299,7 +327,7 @@ export class PolicyService {
       await repositories.policies.insertVersion(record);
       return record;
     });
-    this.invalidate(agentId, environment);
+    this.changed(agentId, environment);
     return saved;
   }
 
