@@ -1,7 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // `cli` is the `arden` command (bin); its shebang line is kept.
+  entry: { index: 'src/index.ts', cli: 'src/cli/index.ts' },
+  define: { __ARDEN_VERSION__: JSON.stringify(version) },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

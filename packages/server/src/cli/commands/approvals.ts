@@ -1,0 +1,96 @@
+import { parse, positional, text } from '../args';
+import { clientFor, connectionOptions } from '../client';
+import { type CliIo, table, UsageError } from '../io';
+
+const help = `Usage:
+  arden approvals list [--agent NAME] [--env test|live]
+  arden approvals approve ACTION_ID [--notes TEXT]
+  arden approvals deny ACTION_ID [--notes TEXT]
+
+Held tool calls wait for a decision; the first decision wins (a second one is refused).
+Talks to a running server: --url (ARDEN_URL) and --token (ARDEN_ADMIN_TOKEN); --json for JSON.
+`;
+
+function waited(milliseconds: number): string {
+  const seconds = Math.round(milliseconds / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600)
+    return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** `arden approvals …` */
+export async function approvalsCommand(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parse(
+    argv,
+    {
+      ...connectionOptions,
+      agent: { type: 'string' },
+      env: { type: 'string' },
+      notes: { type: 'string' },
+    },
+    'approvals',
+  );
+  const sub = parsed.positionals[0];
+  if (parsed.values.help || sub === undefined || sub === 'help') {
+    io.stdout(help);
+    return sub === undefined && !parsed.values.help ? 2 : 0;
+  }
+  const client = clientFor(io, { url: text(parsed, 'url'), token: text(parsed, 'token') });
+  const json = parsed.values.json === true;
+  if (sub === 'list') {
+    const query = new URLSearchParams({ limit: '200' });
+    const agent = text(parsed, 'agent');
+    const environment = text(parsed, 'env');
+    if (agent) query.set('agent', agent);
+    if (environment) query.set('environment', environment);
+    const pending = await client.request('GET', `/api/v1/approvals?${query}`);
+    if (json) {
+      io.stdout(`${JSON.stringify(pending, null, 2)}\n`);
+      return 0;
+    }
+    if (pending.items.length === 0) {
+      io.stdout('Nothing is waiting for approval.\n');
+      return 0;
+    }
+    io.stdout(
+      table([
+        ['ACTION', 'TOOL', 'ARGUMENTS', 'ENV', 'SESSION', 'WAITING', 'RULE'],
+        ...pending.items.map((action: any) => [
+          action.id,
+          action.tool_name,
+          JSON.stringify(action.kwargs).slice(0, 60),
+          action.environment,
+          action.session_id ?? '-',
+          waited(action.waiting_ms),
+          action.policy
+            ? `${action.policy.name}${action.policy.rule_index >= 0 ? `#${action.policy.rule_index}` : ' (default)'}`
+            : (action.reason ?? '-'),
+        ]),
+      ]),
+    );
+    return 0;
+  }
+  if (sub === 'approve' || sub === 'deny') {
+    const id = positional(
+      parsed,
+      1,
+      'the action id (see `arden approvals list`)',
+      `approvals ${sub}`,
+    );
+    const decided = await client.request(
+      'POST',
+      `/api/v1/approvals/${encodeURIComponent(id)}/${sub}`,
+      { notes: text(parsed, 'notes') ?? null },
+    );
+    if (json) io.stdout(`${JSON.stringify(decided, null, 2)}\n`);
+    else
+      io.stdout(
+        `${sub === 'approve' ? 'Approved' : 'Denied'} ${decided.tool_name} (${decided.id}).\n`,
+      );
+    return 0;
+  }
+  throw new UsageError(
+    `Unknown command \`arden approvals ${sub}\`. See \`arden approvals --help\`.`,
+  );
+}

@@ -1,0 +1,200 @@
+import { resolve } from 'node:path';
+import { findDashboard } from '../../admin/static';
+import { UserAdministration } from '../../auth/users';
+import { isLogLevel } from '../../logger';
+import { type ArdenServer, createServer } from '../../server';
+import { sqlitePath } from '../../store';
+import { parse, text } from '../args';
+import { type DemoLoop, demoAgentName, seedDemo, startDemoLoop } from '../demo';
+import { CliError, type CliIo, UsageError } from '../io';
+
+const help = `Usage: arden start [--port N] [--host HOST] [--data-dir DIR] [--db URL] [--demo]
+                   [--log-level debug|info|warn|error|silent] [--dashboard-dir DIR | --no-dashboard]
+
+Starts the Arden server: the agent API, the admin API and the dashboard, on the embedded
+SQLite store (created and migrated on first start).
+
+  --port N          port (ARDEN_PORT, PORT; default 8787; 0 picks a free one)
+  --host HOST       interface (ARDEN_HOST; default 127.0.0.1; 0.0.0.0 for every interface)
+  --data-dir DIR    where the embedded store lives (ARDEN_DATA_DIR; default ./.arden)
+  --db URL          a database URL instead (DATABASE_URL)
+  --demo            also run a demo agent whose calls show up live (one held for approval)
+  --dashboard-dir   serve the dashboard from DIR (ARDEN_DASHBOARD_DIR)
+
+On first start an admin user is created: ARDEN_ADMIN_EMAIL and ARDEN_ADMIN_PASSWORD when set,
+else admin@localhost with a one-time password printed here once.
+`;
+
+const options = {
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  db: { type: 'string' },
+  demo: { type: 'boolean' },
+  'demo-interval': { type: 'string' },
+  'log-level': { type: 'string' },
+  'dashboard-dir': { type: 'string' },
+  'no-dashboard': { type: 'boolean' },
+} as const;
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    const handler = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      // A second Ctrl+C while shutting down stops at once.
+      process.once('SIGINT', () => process.exit(130));
+      resolveSignal(signal);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): CliError {
+  if (error.code === 'EADDRINUSE') {
+    return new CliError(
+      `Port ${port} on ${host} is already in use (is another Arden running?). Stop that process, or choose another port: arden start --port ${port + 1} (or ARDEN_PORT).`,
+    );
+  }
+  if (error.code === 'EACCES') {
+    return new CliError(
+      `Not allowed to listen on port ${port} of ${host}. Use a port above 1024: arden start --port 8787.`,
+    );
+  }
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    return new CliError(
+      `This machine has no address ${host}. Use --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).`,
+    );
+  }
+  return new CliError(`Cannot listen on ${host}:${port}: ${error.message}.`);
+}
+
+/** `arden start` */
+export async function startCommand(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parse(argv, options, 'start');
+  if (parsed.values.help) {
+    io.stdout(help);
+    return 0;
+  }
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(
+      `arden start takes no arguments; got "${parsed.positionals[0]}". See \`arden start --help\`.`,
+    );
+  }
+  const portText = text(parsed, 'port');
+  const port = portText === undefined ? undefined : Number(portText);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+    throw new UsageError(`--port must be a whole number from 0 to 65535; got "${portText}".`);
+  }
+  const demo = parsed.values.demo === true;
+  const logLevel =
+    text(parsed, 'log-level') ?? (io.env.ARDEN_LOG_LEVEL || (demo ? 'warn' : 'info'));
+  if (!isLogLevel(logLevel)) {
+    throw new UsageError(
+      `--log-level must be debug, info, warn, error or silent; got "${logLevel}".`,
+    );
+  }
+  const dataDir = resolve(
+    io.cwd,
+    text(parsed, 'data-dir') ?? (io.env.ARDEN_DATA_DIR || undefined) ?? '.arden',
+  );
+  const databaseUrl =
+    text(parsed, 'db') ??
+    (io.env.ARDEN_DATABASE_URL || undefined) ??
+    (io.env.DATABASE_URL || undefined) ??
+    undefined;
+  const dashboardDir =
+    parsed.values['no-dashboard'] === true
+      ? false
+      : (text(parsed, 'dashboard-dir') ?? (io.env.ARDEN_DASHBOARD_DIR || undefined) ?? undefined);
+  const store = databaseUrl
+    ? /^postgres/.test(databaseUrl)
+      ? databaseUrl.replace(/\/\/[^@/]*@/, '//…@')
+      : sqlitePath({ databaseUrl })
+    : sqlitePath({ dataDir });
+
+  io.stdout(`Starting Arden (store: ${store})…\n`);
+  let server: ArdenServer;
+  try {
+    server = await createServer({
+      port,
+      host: text(parsed, 'host'),
+      dataDir,
+      databaseUrl,
+      logLevel,
+      admin: { dashboardDir: dashboardDir === undefined ? undefined : dashboardDir },
+    });
+  } catch (error) {
+    throw new CliError(
+      `Cannot start: ${(error as Error).message}${/ENOENT|EACCES|EROFS/.test(String((error as NodeJS.ErrnoException).code)) ? ' Check that --data-dir is writable.' : ''}`,
+    );
+  }
+
+  let loop: DemoLoop | undefined;
+  try {
+    const firstAdmin = await new UserAdministration(server.store).ensureFirstAdmin({
+      email: io.env.ARDEN_ADMIN_EMAIL,
+      password: io.env.ARDEN_ADMIN_PASSWORD,
+    });
+    let url: string;
+    try {
+      url = await server.listen();
+    } catch (error) {
+      throw listenError(error as NodeJS.ErrnoException, server.config.host, server.config.port);
+    }
+    const browserUrl = url.replace('//0.0.0.0:', '//localhost:').replace('//[::]:', '//localhost:');
+    const dashboard = findDashboard(dashboardDir);
+    const lines = [
+      `Arden is running at ${browserUrl}`,
+      `  Dashboard:  ${browserUrl}/${dashboard ? '' : '  (not built: that page says how to build it)'}`,
+      `  Admin API:  ${browserUrl}/api/v1  (described at ${browserUrl}/api/openapi.json)`,
+      `  Agent API:  ${browserUrl}  (set ARDEN_API_URL=${browserUrl} in your agent)`,
+      `  Store:      ${store}`,
+      '',
+    ];
+    if (firstAdmin.created && firstAdmin.generatedPassword) {
+      lines.push(
+        `First start: created the admin ${firstAdmin.email}. Its one-time password (shown only now):`,
+        `  ${firstAdmin.generatedPassword}`,
+        `For the CLI, create a token: arden tokens create --data-dir ${dataDir}`,
+      );
+    } else if (firstAdmin.created) {
+      lines.push(
+        `First start: created the admin ${firstAdmin.email} with the password in ARDEN_ADMIN_PASSWORD.`,
+      );
+    } else {
+      lines.push(
+        `Log in as an existing user (forgot the password? arden users reset-password --email ${firstAdmin.email} --data-dir ${dataDir}).`,
+      );
+    }
+    if (demo) {
+      const setup = await seedDemo(server, dataDir, browserUrl);
+      const intervalMs = Number(text(parsed, 'demo-interval') ?? 3_000);
+      lines.push(
+        '',
+        `Demo: the agent "${demoAgentName}" calls its tools every ${Math.round(intervalMs / 100) / 10} s; its calls appear in the dashboard's Actions.`,
+        '  Refunds over 50 are held for approval — approve or deny them in Approvals.',
+        `  Its test key is in ${setup.file}.`,
+      );
+      io.stdout(`${lines.join('\n')}\nPress Ctrl+C to stop.\n\n`);
+      loop = startDemoLoop({
+        url: browserUrl,
+        apiKey: setup.apiKey,
+        intervalMs,
+        print: (line) => io.stdout(`[demo ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
+      });
+    } else {
+      io.stdout(`${lines.join('\n')}\nPress Ctrl+C to stop.\n`);
+    }
+    const signal = await waitForSignal();
+    io.stdout(
+      `\n${signal === 'SIGINT' ? 'Ctrl+C' : signal}: stopping (finishing requests in flight)…\n`,
+    );
+  } finally {
+    await loop?.stop().catch(() => undefined);
+    await server.close();
+  }
+  io.stdout('Stopped.\n');
+  return 0;
+}

@@ -1,0 +1,79 @@
+import { ArdenServerError } from '../errors';
+import { agentsCommand } from './commands/agents';
+import { approvalsCommand } from './commands/approvals';
+import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
+import { policiesCommand } from './commands/policies';
+import { startCommand } from './commands/start';
+import { CliError, type CliIo, exitCodes } from './io';
+
+/** The version of this CLI (replaced at build time). */
+declare const __ARDEN_VERSION__: string | undefined;
+const version = typeof __ARDEN_VERSION__ === 'string' ? __ARDEN_VERSION__ : '0.0.0-dev';
+
+const help = `arden — policy enforcement, human approval and observability for AI agent tool calls
+
+Usage: arden <command> [options]
+
+Server:
+  start                 start the server and dashboard (--demo for a live demo agent)
+  migrate               create or upgrade the database
+
+Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
+  agents                create, list, update agents; keys create|rotate|revoke
+  policies              apply, diff and get policies (policies test runs locally)
+  approvals             list held calls; approve or deny them
+
+On the server's machine (open the store directly; --data-dir / --db):
+  users                 create users, reset passwords
+  tokens                create admin tokens for the CLI and automation
+
+Run \`arden <command> --help\` for the options of a command. Docs: docs/cli.md.
+Exit codes: 0 ok, 1 failed, 2 wrong usage, 3 invalid policy file, 4 server unreachable.
+`;
+
+const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
+  start: startCommand,
+  migrate: migrateCommand,
+  agents: agentsCommand,
+  policies: policiesCommand,
+  approvals: approvalsCommand,
+  users: usersCommand,
+  tokens: tokensCommand,
+};
+
+/** Runs `arden` with `argv` (without the node and script paths); resolves with the exit code. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout(help);
+    return name === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout(`${version}\n`);
+    return exitCodes.ok;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.stderr(
+      `Unknown command "${name}". Commands: ${Object.keys(commands).join(', ')}. See \`arden --help\`.\n`,
+    );
+    return exitCodes.usage;
+  }
+  try {
+    return await command(rest, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.stderr(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (ArdenServerError.isInstance(error)) {
+      // A refusal of the store-direct commands (unknown user, duplicate email, bad value).
+      io.stderr(`error: ${error.message}\n`);
+      return error.status === 400 ? exitCodes.usage : exitCodes.failure;
+    }
+    io.stderr(
+      `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\nThis looks like a bug in arden; please report it with the command you ran.\n`,
+    );
+    return exitCodes.failure;
+  }
+}
