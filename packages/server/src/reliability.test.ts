@@ -328,7 +328,7 @@ describe('fuzz', () => {
       const answer = await new Promise<string>((resolve) => {
         const socket = connect(Number(port), '127.0.0.1');
         let data = '';
-        socket.setTimeout(2_000, () => socket.destroy());
+        socket.setTimeout(500, () => socket.destroy());
         socket.on('data', (chunk) => {
           data += chunk;
         });
