@@ -136,11 +136,13 @@ export function openApiDocument(routes: readonly AdminRoute[]): OpenApiDocument 
     if (route.stream) {
       responses[success] = {
         description:
-          'A stream of Server-Sent Events; the `data:` of each is the JSON schema shown.',
+          'A stream of Server-Sent Events; the `data:` of each event is the JSON of `x-event-data` (a LiveEvent).',
         content: {
           'text/event-stream': {
             schema: { type: 'string' },
-            ...(route.response ? { itemSchema: collector.convert(route.response, 'output') } : {}),
+            ...(route.response
+              ? { 'x-event-data': collector.convert(route.response, 'output') }
+              : {}),
           },
         },
       };
