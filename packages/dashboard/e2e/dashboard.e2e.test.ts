@@ -393,6 +393,26 @@ describe('dashboard in the browser', () => {
     }
   });
 
+  it('shows a lost connection, reconnects by itself, and catches up', async () => {
+    await go(page, '/approvals');
+    await waitLive(page);
+    await server.restart(1_500);
+    // While the server is down (and until the browser retries), the header says so.
+    await page.getByText('Connection lost — reconnecting…').waitFor();
+    await screenshot(page, 'connection-lost');
+    await waitLive(page);
+    // Still signed in (the session is in the store), and live again.
+    const arden = agent();
+    const waiting = refundTool(arden)({ amount: 3000, customer: 'cus_restart' }).catch(
+      (error: unknown) => error,
+    );
+    const card = page.getByRole('article', { name: 'stripe.issue_refund' });
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Deny' }).click();
+    expect(PolicyDeniedError.isInstance(await waiting)).toBe(true);
+    await arden.shutdown();
+  });
+
   it('is readable in a narrow window', async () => {
     const arden = agent();
     const waiting = refundTool(arden)({ amount: 2500, customer: 'cus_narrow' }).catch(
@@ -410,6 +430,17 @@ describe('dashboard in the browser', () => {
     await card.getByRole('button', { name: 'Deny' }).click();
     await waiting;
     await arden.shutdown();
+    // Wide tables scroll inside their frame; the page itself never scrolls sideways.
+    for (const hash of ['/actions', '/usage', `/policies?agent=${agentId}&tab=editor`, '/users']) {
+      await go(page, hash);
+      await page.locator('h1').waitFor();
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      const sideways = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect(sideways, hash).toBeLessThanOrEqual(0);
+    }
+    await screenshot(page, 'users-narrow');
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 });

@@ -43,20 +43,29 @@ export interface ArdenProcess {
   admin: { email: string; password: string };
   dataDirectory: string;
   output: () => string;
+  /** Stops the server and starts it again on the same port and store (sessions survive). */
+  restart: (pauseMs?: number) => Promise<void>;
   stop: () => Promise<void>;
 }
 
-/** Starts `arden start` on a free port with a new data directory and a known first admin. */
-export async function startArden(): Promise<ArdenProcess> {
-  const dataDirectory = await mkdtemp(join(tmpdir(), 'arden-dashboard-e2e-'));
-  const admin = { email: 'admin@example.com', password: 'correct horse battery staple' };
+interface Launched {
+  child: ChildProcess;
+  url: string;
+}
+
+async function launch(
+  dataDirectory: string,
+  admin: { email: string; password: string },
+  port: number,
+  log: (text: string) => void,
+): Promise<Launched> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
       serverCli,
       'start',
       '--port',
-      '0',
+      String(port),
       '--host',
       '127.0.0.1',
       '--data-dir',
@@ -76,12 +85,12 @@ export async function startArden(): Promise<ArdenProcess> {
     },
   );
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
+  const collect = (chunk: Buffer) => {
     output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+    log(chunk.toString());
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`arden start did not come up within 30 s. Its output:\n${output}`)),
@@ -91,28 +100,52 @@ export async function startArden(): Promise<ArdenProcess> {
       const match = /Arden is running at (http:\/\/[^\s]+)/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);
+        child.off('exit', exited);
         resolve(match[1]);
       }
     };
-    child.stdout?.on('data', check);
-    child.once('exit', (code) => {
+    const exited = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`arden start exited with ${code}. Its output:\n${output}`));
-    });
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', exited);
   });
+  return { child, url };
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts `arden start` on a free port with a new data directory and a known first admin. */
+export async function startArden(): Promise<ArdenProcess> {
+  const dataDirectory = await mkdtemp(join(tmpdir(), 'arden-dashboard-e2e-'));
+  const admin = { email: 'admin@example.com', password: 'correct horse battery staple' };
+  let output = '';
+  const log = (text: string) => {
+    output += text;
+  };
+  let current = await launch(dataDirectory, admin, 0, log);
+  const url = current.url;
+  const port = Number(new URL(url).port);
   return {
     url,
     admin,
     dataDirectory,
     output: () => output,
+    async restart(pauseMs = 0) {
+      await terminate(current.child);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      current = await launch(dataDirectory, admin, port, log);
+    },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await terminate(current.child);
       await rm(dataDirectory, { recursive: true, force: true });
     },
   };

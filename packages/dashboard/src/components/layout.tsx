@@ -21,18 +21,32 @@ const navigation: NavigationItem[] = [
 
 function ConnectionState() {
   const state = useLiveState();
-  if (state === 'open') {
-    return (
-      <span className="connection connection-open" title="Live updates are on">
-        <span className="dot" aria-hidden="true" /> Live
-      </span>
-    );
-  }
   return (
-    <span className={`connection connection-${state}`} role="status" aria-live="polite">
+    <span
+      className={`connection connection-${state}`}
+      title={state === 'open' ? 'Live updates are on' : 'Live updates are paused'}
+    >
       <span className="dot" aria-hidden="true" />
-      {state === 'lost' ? 'Connection lost — reconnecting…' : 'Connecting…'}
+      {state === 'open' ? 'Live' : state === 'lost' ? 'Offline' : 'Connecting…'}
     </span>
+  );
+}
+
+function ConnectionBanner() {
+  const state = useLiveState();
+  return (
+    <div
+      role="status"
+      aria-live="polite"
+      className={state === 'lost' ? 'connection-banner' : undefined}
+    >
+      {state === 'lost' ? (
+        <>
+          <strong>Connection lost — reconnecting…</strong> Live updates are paused, so what you see
+          may be out of date; it catches up by itself when the server answers again.
+        </>
+      ) : null}
+    </div>
   );
 }
 
@@ -92,6 +106,7 @@ export function Layout({ children, pending }: { children: ReactNode; pending: nu
           </button>
         </div>
       </header>
+      <ConnectionBanner />
       <main id="main" ref={main} tabIndex={-1} className="main">
         {children}
       </main>
