@@ -15,7 +15,14 @@ import { register } from './install';
 
 export { ArdenCallbackHandler, type CallbackHandlerOptions } from './callbacks';
 export { adapterName, install, uninstall } from './install';
-export { type ArdenMiddlewareOptions, ardenMiddleware } from './middleware';
+export {
+  type ArdenInterrupt,
+  type ArdenMiddlewareOptions,
+  type ArdenResume,
+  ardenMiddleware,
+  type ResolveInterruptsOptions,
+  resolveArdenInterrupts,
+} from './middleware';
 export {
   defaultDenialMessage,
   type ProtectOptions,
