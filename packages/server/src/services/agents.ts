@@ -83,6 +83,7 @@ function validateEffect(effect: unknown, field: string): Effect {
 interface CacheEntry {
   principal: AgentPrincipal | undefined;
   expiresAt: number;
+  hash: string;
 }
 
 /**
@@ -112,22 +113,25 @@ export class AgentService {
 
   /** The agent and environment of an agent API key, or undefined if it is unknown or revoked. */
   async authenticate(key: string): Promise<AgentPrincipal | undefined> {
-    if (!parseApiKey(key)) return undefined;
-    const hash = hashSecret(key);
     const now = this.clock();
-    const cached = this.cache.get(hash);
+    // Keyed by the presented key itself (it is in this process's memory anyway): a hit costs
+    // no hashing. The store only ever sees the hash.
+    const cached = this.cache.get(key);
     if (cached && cached.expiresAt > now) {
       if (cached.principal) this.lastUsed.set(cached.principal.keyId, now);
       return cached.principal;
     }
+    if (!parseApiKey(key)) return undefined;
+    const hash = hashSecret(key);
     const found = await this.store.apiKeys.findActiveByHash(hash);
     const principal = found
       ? { keyId: found.key.id, agent: found.agent, environment: found.key.environment }
       : undefined;
     if (this.cache.size >= this.size) this.cache.clear();
-    this.cache.set(hash, {
+    this.cache.set(key, {
       principal,
       expiresAt: now + (principal ? this.ttl : this.negativeTtl),
+      hash,
     });
     if (principal) this.lastUsed.set(principal.keyId, now);
     return principal;
@@ -143,16 +147,18 @@ export class AgentService {
     this.publish?.(target);
   }
 
-  /** Forgets cached keys: one hash, one agent's keys, or all. */
+  /** Forgets cached keys: the key with this hash, one agent's keys, or all. */
   invalidate(target?: { hash?: string; agentId?: string }): void {
     if (!target) {
       this.cache.clear();
       return;
     }
-    if (target.hash) this.cache.delete(target.hash);
-    if (target.agentId) {
-      for (const [hash, entry] of this.cache) {
-        if (entry.principal?.agent.id === target.agentId) this.cache.delete(hash);
+    for (const [key, entry] of this.cache) {
+      if (
+        (target.hash !== undefined && entry.hash === target.hash) ||
+        (target.agentId !== undefined && entry.principal?.agent.id === target.agentId)
+      ) {
+        this.cache.delete(key);
       }
     }
   }
