@@ -50,8 +50,9 @@ describe('Actions', () => {
         action: action({ id: 'live-2', tool_name: 'email.send' }),
       }),
     );
-    const rows = within(table).getAllByRole('row');
-    expect(rows[1]?.textContent).toContain('stripe.capture');
+    await waitFor(() =>
+      expect(within(table).getAllByRole('row')[1]?.textContent).toContain('stripe.capture'),
+    );
     expect(within(table).queryByText('email.send')).toBeNull();
 
     await user.selectOptions(screen.getByLabelText('Environment'), 'live');
@@ -75,4 +76,36 @@ describe('Actions', () => {
       false,
     );
   });
+});
+
+describe('Actions under load', () => {
+  it('applies a burst of live events in one batch and keeps the page bounded', async () => {
+    fakeApi({
+      'GET me': () => me('viewer'),
+      'GET agents': () => ({ items: [supportAgent], next_cursor: null }),
+      'GET approvals': () => ({ items: [], next_cursor: null }),
+      'GET actions': () => ({
+        items: [action({ id: 'first', tool_name: 'first.tool' })],
+        next_cursor: 'more',
+      }),
+    });
+    const { live } = renderApp('#/actions');
+    const table = await screen.findByRole('table', { name: 'Actions' });
+    act(() => live.current.open());
+    act(() => {
+      for (let index = 0; index < 2_500; index++) {
+        live.current.send({
+          type: 'action.created',
+          at: new Date().toISOString(),
+          action: action({ id: `burst-${index}`, tool_name: 'burst.tool', status: 'completed' }),
+        });
+      }
+    });
+    await screen.findByText(/Older rows were dropped/, {}, { timeout: 20_000 });
+    const rows = within(table).getAllByRole('row');
+    expect(rows).toHaveLength(2_001);
+    expect(rows[1]?.textContent).toContain('burst.tool');
+    expect(screen.queryByText('first.tool')).toBeNull();
+    expect(screen.getByRole('button', { name: 'Reload to page through them' })).toBeTruthy();
+  }, 40_000);
 });

@@ -8,6 +8,9 @@ import { formatTime, fromLocalInput, toLocalInput, words } from '../format';
 import { Link, useQueryState } from '../router';
 import { useAgents, useLiveEvents, useResync } from '../state';
 
+/** The most rows the log keeps on the page (live rows push older ones out). */
+const maxRows = 2_000;
+
 const filterNames = [
   'agent',
   'environment',
@@ -101,12 +104,15 @@ export function ActionsPage() {
   const [error, setError] = useState<Error | undefined>(undefined);
   const [generation, setGeneration] = useState(0);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const [trimmed, setTrimmed] = useState(false);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `key` stands for the filters.
   useEffect(() => {
     const controller = new AbortController();
     setLoading(true);
     setError(undefined);
+    setTrimmed(false);
+    queued.current = [];
     api.actions(JSON.parse(key) as ActionFilters, undefined, controller.signal).then(
       (page) => {
         setItems(page.items);
@@ -124,29 +130,65 @@ export function ActionsPage() {
 
   useResync(() => setGeneration((value) => value + 1));
 
-  useLiveEvents((event: LiveEvent) => {
-    const action = event.action;
-    if (event.type === 'action.created' && action) {
-      if (!matchesFilters(action, filters) || loading) return;
-      setItems((current) =>
-        current.some((item) => item.id === action.id) ? current : [action, ...current],
-      );
-      setFresh((current) => new Set(current).add(action.id));
-    } else if (event.type === 'action.decided' && action) {
-      setItems((current) => current.map((item) => (item.id === action.id ? action : item)));
-    } else if (event.type === 'action.reported' && event.action_id) {
-      const status = event.status === 'failed' ? 'failed' : 'succeeded';
-      setItems((current) =>
-        current.map((item) =>
-          item.id === event.action_id && !item.outcome
-            ? {
-                ...item,
-                outcome: { status, duration_ms: null, error: null, reported_at: event.at },
-              }
-            : item,
-        ),
-      );
+  // Live events are applied in batches (at most four renders a second), so a busy system does
+  // not re-render the table for every call; and the list is capped, so a page left open for a
+  // day stays fast. Older rows dropped by the cap are one reload away.
+  const queued = useRef<LiveEvent[]>([]);
+  const flushTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const flush = () => {
+    flushTimer.current = undefined;
+    const events = queued.current;
+    queued.current = [];
+    if (events.length === 0) return;
+    setItems((current) => {
+      let next = current;
+      const known = new Set(current.map((item) => item.id));
+      const added: Action[] = [];
+      for (const event of events) {
+        const action = event.action;
+        if (event.type === 'action.created' && action && !known.has(action.id)) {
+          known.add(action.id);
+          added.unshift(action);
+        } else if (event.type === 'action.decided' && action) {
+          next = next.map((item) => (item.id === action.id ? action : item));
+          for (let index = 0; index < added.length; index++) {
+            if (added[index]?.id === action.id) added[index] = action;
+          }
+        } else if (event.type === 'action.reported' && event.action_id) {
+          const status = event.status === 'failed' ? 'failed' : 'succeeded';
+          next = next.map((item) =>
+            item.id === event.action_id && !item.outcome
+              ? {
+                  ...item,
+                  outcome: { status, duration_ms: null, error: null, reported_at: event.at },
+                }
+              : item,
+          );
+        }
+      }
+      next = added.length > 0 ? [...added, ...next] : next;
+      if (next.length > maxRows) {
+        setTrimmed(true);
+        next = next.slice(0, maxRows);
+      }
+      return next;
+    });
+    const created = events.filter((event) => event.type === 'action.created' && event.action);
+    if (created.length > 0) {
+      setFresh(new Set(created.slice(-50).map((event) => event.action!.id)));
     }
+  };
+  useEffect(() => () => clearTimeout(flushTimer.current), []);
+
+  useLiveEvents((event: LiveEvent) => {
+    if (loading) return;
+    if (event.type === 'action.created') {
+      if (!event.action || !matchesFilters(event.action, filters)) return;
+    } else if (event.type !== 'action.decided' && event.type !== 'action.reported') {
+      return;
+    }
+    queued.current.push(event);
+    flushTimer.current ??= setTimeout(flush, 250);
   });
 
   const loadMore = async () => {
@@ -352,12 +394,28 @@ export function ActionsPage() {
           </div>
           <div className="pager">
             <span className="muted">{items.length.toLocaleString()} shown</span>
-            {cursor ? (
+            {trimmed ? (
+              <span>
+                <span className="muted">
+                  Older rows were dropped to keep this page fast while it runs live.{' '}
+                </span>
+                <button
+                  type="button"
+                  className="button"
+                  onClick={() => setGeneration((value) => value + 1)}
+                >
+                  Reload to page through them
+                </button>
+              </span>
+            ) : cursor ? (
               <button
                 type="button"
                 className="button"
                 onClick={() => void loadMore()}
-                disabled={loadingMore}
+                disabled={loadingMore || items.length >= maxRows}
+                title={
+                  items.length >= maxRows ? 'Narrow the filters to see older actions.' : undefined
+                }
               >
                 {loadingMore ? 'Loading…' : 'Load more'}
               </button>

@@ -232,7 +232,7 @@ export function SessionDetailPage({ id }: { id: string }) {
     reloadTimer.current = setTimeout(() => {
       reloadTimer.current = undefined;
       state.reload();
-    }, 300);
+    }, 500);
   });
   useResync(state.reload);
   useEffect(() => () => clearTimeout(reloadTimer.current), []);

@@ -94,12 +94,13 @@ export function UsagePage() {
     return { model, day, session, agent: byAgent };
   }, [key]);
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // Reload at most every 1.5 s while usage streams in: four aggregations per reload.
   useLiveEvents((event) => {
     if (event.type !== 'usage.recorded' || reloadTimer.current) return;
     reloadTimer.current = setTimeout(() => {
       reloadTimer.current = undefined;
       state.reload();
-    }, 500);
+    }, 1_500);
   });
   useResync(state.reload);
   useEffect(() => () => clearTimeout(reloadTimer.current), []);
