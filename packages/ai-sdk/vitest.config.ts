@@ -2,9 +2,17 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts'],
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
     testTimeout: 30_000,
+    projects: [
+      { extends: true, test: { name: 'ai@latest', include: ['src/**/*.test.ts'] } },
+      {
+        // The oldest `ai` this package claims (peer >=7.0.82): the in-process suite again.
+        extends: true,
+        test: { name: 'ai@7.0.82', include: ['src/adapter.test.ts', 'src/import.test.ts'] },
+        resolve: { alias: [{ find: /^ai(\/test)?$/, replacement: 'ai-oldest$1' }] },
+      },
+    ],
   },
 });
