@@ -1,8 +1,9 @@
 import { configure, flush, uninstallAdapters, withSession } from '@arden/core';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
+import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent } from 'langchain';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { protectTools } from './index';
+import { ardenMiddleware, protectTools, resolveArdenInterrupts } from './index';
 import {
   answer,
   makeTools,
@@ -129,6 +130,42 @@ describe('LangChain agent against a real Arden server', () => {
       /denied this call to "refund": too much/,
     );
     expect(textOf(denied.messages.at(-1))).toBe('Sorry.');
+  });
+
+  test('native route: the held call pauses the graph; approved in Arden, it resumes and runs once', async () => {
+    const { ran, all } = makeTools();
+    const agent = createAgent({
+      model: scriptedModel(
+        answer('', [{ name: 'refund', args: { amount: 12 }, id: 'n1' }]),
+        answer('Done.'),
+      ),
+      tools: all,
+      checkpointer: new MemorySaver(),
+      middleware: [ardenMiddleware({ approval: 'interrupt' })],
+    });
+    const config = { configurable: { thread_id: 'e2e-interrupt' } };
+    const pending = t.nextPending();
+    const paused = await agent.invoke({ messages: [new HumanMessage('refund')] }, config);
+    const held = await pending;
+    const interrupts = (paused as { __interrupt__?: { id: string; value: { actionId: string } }[] })
+      .__interrupt__;
+    expect(interrupts?.[0]?.value.actionId).toBe(held.id);
+    expect(ran).toEqual([]);
+    await t.approve(held.id, 'approved in the dashboard');
+    const { resume } = await resolveArdenInterrupts(interrupts);
+    const result = await agent.invoke(new Command({ resume }), config);
+    expect(textOf(result.messages.at(-1))).toBe('Done.');
+    expect(ran).toEqual(['refund']);
+    await flush();
+    const action = await eventually(
+      async () => (await t.actions()).find((entry) => entry.id === held.id),
+      (entry) => entry?.resultStatus === 'succeeded',
+    );
+    expect(action?.status).toBe('approved');
+    expect(action?.resultStatus).toBe('succeeded');
+    // Resuming did not check the call again: no action after the held one.
+    const all = await t.actions();
+    expect(all.slice(all.findIndex((entry) => entry.id === held.id) + 1)).toEqual([]);
   });
 
   test('streamed usage is recorded with the model and counts', async () => {
