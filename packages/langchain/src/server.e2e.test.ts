@@ -164,8 +164,8 @@ describe('LangChain agent against a real Arden server', () => {
     expect(action?.status).toBe('approved');
     expect(action?.resultStatus).toBe('succeeded');
     // Resuming did not check the call again: no action after the held one.
-    const all = await t.actions();
-    expect(all.slice(all.findIndex((entry) => entry.id === held.id) + 1)).toEqual([]);
+    const logged = await t.actions();
+    expect(logged.slice(logged.findIndex((entry) => entry.id === held.id) + 1)).toEqual([]);
   });
 
   test('streamed usage is recorded with the model and counts', async () => {
