@@ -393,6 +393,28 @@ describe('dashboard in the browser', () => {
     }
   });
 
+  it('creates an admin token on the account page, shown once, that works until revoked', async () => {
+    await page.getByRole('link', { name: /admin@example\.com/ }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    const form = page.getByRole('form', { name: 'New admin token' });
+    await form.getByLabel('Name').fill('release pipeline');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const token = (await page.locator('.secret-value').first().textContent()) ?? '';
+    expect(token).toMatch(/^arden_admin_/);
+    const asToken = () =>
+      fetch(`${server.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    expect((await asToken()).status).toBe(200);
+    await page.getByRole('button', { name: /I have saved them/ }).click();
+    expect(await page.content()).not.toContain(token);
+    await screenshot(page, 'account');
+    await page
+      .getByRole('table', { name: 'Admin tokens' })
+      .getByRole('button', { name: 'Revoke' })
+      .click();
+    await page.getByRole('table', { name: 'Admin tokens' }).getByText('revoked').waitFor();
+    expect((await asToken()).status).toBe(401);
+  });
+
   it('shows a lost connection, reconnects by itself, and catches up', async () => {
     await go(page, '/approvals');
     await waitLive(page);

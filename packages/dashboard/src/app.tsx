@@ -3,6 +3,7 @@ import type { LiveConnection } from './api/live';
 import { ApprovalsProvider, useApprovals } from './approvals-store';
 import { Layout } from './components/layout';
 import { Loading } from './components/states';
+import { AccountPage } from './pages/account';
 import { ActionDetailPage } from './pages/action-detail';
 import { ActionsPage } from './pages/actions';
 import { AgentDetailPage, AgentsPage } from './pages/agents';
@@ -23,6 +24,7 @@ const titles: Record<string, string> = {
   usage: 'Usage',
   agents: 'Agents',
   users: 'Users',
+  account: 'Your account',
 };
 
 function Page() {
@@ -54,6 +56,8 @@ function Page() {
       return <AgentsPage />;
     case 'users':
       return <UsersPage />;
+    case 'account':
+      return <AccountPage />;
     default:
       return <ApprovalsPage />;
   }

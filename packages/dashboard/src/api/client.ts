@@ -1,6 +1,7 @@
 import type {
   Action,
   ActionDetail,
+  AdminToken,
   Agent,
   AgentCreated,
   AgentDetail,
@@ -144,6 +145,17 @@ export const api = {
     }),
   logout: () => request<{ ok: true }>('POST', apiPath('auth', 'logout')),
   me: (signal?: AbortSignal) => request<Me>('GET', apiPath('me'), { signal }),
+
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request<{ ok: true }>('POST', apiPath('me', 'password'), {
+      body: { current_password: currentPassword, new_password: newPassword },
+    }),
+  tokens: () => request<{ items: AdminToken[] }>('GET', apiPath('tokens')),
+  createToken: (name: string, expiresInDays: number | null) =>
+    request<{ token: string; admin_token: AdminToken }>('POST', apiPath('tokens'), {
+      body: { name, expires_in_days: expiresInDays },
+    }),
+  revokeToken: (id: string) => request<unknown>('POST', apiPath('tokens', id, 'revoke')),
 
   users: () => request<{ items: User[] }>('GET', apiPath('users')),
   createUser: (body: {

@@ -59,6 +59,18 @@ export interface UserCreated {
   password?: string;
 }
 
+export interface AdminToken {
+  id: string;
+  user_id: string;
+  user_email: string | null;
+  name: string;
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
 export interface ApiKey {
   id: string;
   agent_id: string;

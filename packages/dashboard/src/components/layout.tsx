@@ -97,9 +97,14 @@ export function Layout({ children, pending }: { children: ReactNode; pending: nu
         <div className="topbar-end">
           <ConnectionState />
           {me ? (
-            <span className="whoami">
+            <Link
+              to="/account"
+              className="whoami"
+              title="Your account: password and admin tokens"
+              aria-current={section === '/account' ? 'page' : undefined}
+            >
               <span className="whoami-email">{me.user.email}</span> <Badge value={me.user.role} />
-            </span>
+            </Link>
           ) : null}
           <button type="button" className="button button-quiet" onClick={() => void signOut()}>
             Sign out
