@@ -6,7 +6,18 @@ export default defineConfig({
     outputFile: { json: 'test-results/vitest.json' },
     testTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'ai@latest', include: ['src/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'ai@latest',
+          include: ['src/**/*.test.ts'],
+          typecheck: {
+            enabled: true,
+            include: ['src/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+        },
+      },
       {
         // The oldest `ai` this package claims (peer >=7.0.82): the in-process suite again.
         extends: true,
