@@ -122,7 +122,7 @@ export function DiffView({ lines, label }: { lines: DiffLine[]; label: string })
     <pre className="diff" title={label}>
       {lines.map((line, index) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: diff lines are positional.
-        <span key={index} className={`diff-${line.kind}`}>
+        <span key={index} className={`diff-line diff-${line.kind}`}>
           {line.kind === 'added' ? '+ ' : line.kind === 'removed' ? '- ' : '  '}
           {line.text}
           {'\n'}
@@ -261,6 +261,10 @@ export function PolicyEditor({
   const dirty = draft !== savedText;
   const valid = parsed !== undefined && problems.length === 0 && !checking && !checkError;
   const lineCount = draft.split('\n').length;
+  const lineNumbers = useMemo(
+    () => Array.from({ length: lineCount }, (_, index) => index + 1),
+    [lineCount],
+  );
   const problemLines = new Set(problems.map((problem) => problem.line));
 
   const goTo = (problem: DraftProblem) => {
@@ -327,10 +331,12 @@ export function PolicyEditor({
       </div>
       <div className="code-editor">
         <pre className="gutter" ref={gutter} aria-hidden="true">
-          {Array.from({ length: lineCount }, (_, index) => (
-            // biome-ignore lint/suspicious/noArrayIndexKey: line numbers.
-            <span key={index} className={problemLines.has(index + 1) ? 'gutter-error' : undefined}>
-              {index + 1}
+          {lineNumbers.map((number) => (
+            <span
+              key={number}
+              className={problemLines.has(number) ? 'gutter-line gutter-error' : 'gutter-line'}
+            >
+              {number}
             </span>
           ))}
         </pre>
