@@ -1,6 +1,16 @@
 import * as z from 'zod';
 import { errorBody } from '../admin/schemas';
 import type { AdminRoute } from '../admin/table';
+import type { RouteAccess } from '../auth/roles';
+import { agentApiRoutes } from './agent-api';
+
+/**
+ * A route as the document describes it: an admin route, or an agent API route (`access:
+ * 'agent'`, authenticated by an agent key).
+ */
+export type DescribedRoute = Omit<AdminRoute, 'handler' | 'access'> & {
+  access: RouteAccess | 'agent';
+};
 
 type JsonSchema = Record<string, unknown>;
 
@@ -18,6 +28,7 @@ const errorStatuses: Record<string, string> = {
     "The caller's role may not do this, an agent key was used, or a cross-site request was refused.",
   '404': 'The thing does not exist.',
   '409': 'The request conflicts with the current state (for example, an action already decided).',
+  '413': 'The body is larger than the limit (1 MiB by default).',
   '429': 'Too many attempts; retry after the `Retry-After` seconds.',
 };
 
@@ -66,7 +77,7 @@ function openApiPath(path: string): { path: string; parameters: string[] } {
   return { path: converted, parameters };
 }
 
-function operationId(route: AdminRoute): string {
+function operationId(route: DescribedRoute): string {
   const words = route.path
     .replace(/^\/api\/(v1\/)?/, '')
     .split(/[/_.-]/)
@@ -90,7 +101,8 @@ export function openApiDocument(routes: readonly AdminRoute[]): OpenApiDocument 
   const errorReference = collector.convert(errorBody, 'output');
   const paths: OpenApiDocument['paths'] = {};
   const seen = new Set<string>();
-  for (const route of routes) {
+  const described: readonly DescribedRoute[] = [...routes, ...agentApiRoutes];
+  for (const route of described) {
     const { path, parameters } = openApiPath(route.path);
     let id = operationId(route);
     while (seen.has(id)) id += '_';
@@ -100,8 +112,13 @@ export function openApiDocument(routes: readonly AdminRoute[]): OpenApiDocument 
       tags: [route.tag],
       summary: route.summary,
       ...(route.description ? { description: route.description } : {}),
-      'x-arden-role': route.access,
-      security: route.access === 'public' ? [] : [{ cookieAuth: [] }, { bearerAuth: [] }],
+      ...(route.access === 'agent' ? {} : { 'x-arden-role': route.access }),
+      security:
+        route.access === 'public'
+          ? []
+          : route.access === 'agent'
+            ? [{ agentKey: [] }]
+            : [{ cookieAuth: [] }, { bearerAuth: [] }],
     };
     const parameterList: Record<string, unknown>[] = parameters.map((name) => ({
       name,
@@ -158,6 +175,7 @@ export function openApiDocument(routes: readonly AdminRoute[]): OpenApiDocument 
     }
     const errors = ['400'];
     if (route.access !== 'public') errors.push('401', '403');
+    if (route.access === 'agent') errors.push('413', '429');
     if (parameters.length > 0) errors.push('404');
     if (/approve|deny|users|agents|rotate/.test(route.path) && route.method !== 'GET')
       errors.push('409');
@@ -175,13 +193,13 @@ export function openApiDocument(routes: readonly AdminRoute[]): OpenApiDocument 
   const document: OpenApiDocument = {
     openapi: '3.1.0',
     info: {
-      title: 'Arden admin API',
+      title: 'Arden API',
       version: '1.0.0',
       description:
-        'The admin API of an Arden server: agents and keys, policies, the action log, approvals, sessions, usage, webhook deliveries, users and admin tokens, and live events. Authenticate with the session cookie of POST /api/v1/auth/login (browsers) or `Authorization: Bearer arden_admin_…` (the CLI, automation). `x-arden-role` is the least role that may call an operation. The agent API (POST /policy/check, GET /status/{action_id}, POST /token-usage, POST /v1/actions/{action_id}/result) is described in docs/api.md.',
+        'The APIs of an Arden server. The admin API (`/api/v1/`): agents and keys, policies, the action log, approvals, sessions, usage, webhook deliveries, users and admin tokens, and live events; authenticate with the session cookie of POST /api/v1/auth/login (browsers) or `Authorization: Bearer arden_admin_…` (the CLI, automation); `x-arden-role` is the least role that may call an operation. The agent API (`/policy/check`, `/status/{action_id}`, `/token-usage`, `/v1/actions/…`), wire-compatible with ardenpy 0.5.x: authenticate with the agent key in `X-API-Key`.',
     },
     servers: [{ url: '/' }],
-    tags: [...new Set(routes.map((route) => route.tag))].map((name) => ({ name })),
+    tags: [...new Set(described.map((route) => route.tag))].map((name) => ({ name })),
     paths,
     components: {
       schemas: collector.components,
@@ -191,6 +209,13 @@ export function openApiDocument(routes: readonly AdminRoute[]): OpenApiDocument 
           type: 'http',
           scheme: 'bearer',
           description: 'An admin token: arden_admin_…',
+        },
+        agentKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-API-Key',
+          description:
+            'An agent API key: arden_test_… or arden_live_… (also accepted as a bearer token).',
         },
       },
     },

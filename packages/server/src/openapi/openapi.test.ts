@@ -2,6 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRoutes } from '../admin/routes';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { agentApiRoutes, agentApiSchemas } from './agent-api';
 import { openApiDocument } from './index';
 
 let t: AdminTestServer;
@@ -56,7 +57,12 @@ describe('GET /api/openapi.json', () => {
       }
     }
     const operations = Object.values(document.paths).flatMap((item) => Object.keys(item));
-    expect(operations).toHaveLength(adminRoutes.length);
+    expect(operations).toHaveLength(adminRoutes.length + agentApiRoutes.length);
+    const check = document.paths['/policy/check']?.post as any;
+    expect(check.security).toEqual([{ agentKey: [] }]);
+    expect(check.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/CheckRequest',
+    });
   });
 
   it('resolves every $ref to a component, and names the main schemas', () => {
@@ -81,5 +87,44 @@ describe('GET /api/openapi.json', () => {
     expect(login.security).toEqual([]);
     const action = document.components.schemas.Action as any;
     expect(action.properties.decision.enum).toEqual(['allow', 'block', 'requires_approval']);
+  });
+});
+
+describe('the agent API as documented', () => {
+  it('answers what the document says', async () => {
+    await t.admin('PUT', `/api/v1/agents/${t.agent.id}/policies/live`, {
+      body: {
+        policies: [
+          {
+            name: 'refunds',
+            tool: 'stripe.issue_refund',
+            rules: [{ if: 'args.amount <= 50', then: 'allow' }],
+            default: 'requires_approval',
+          },
+        ],
+      },
+    });
+    const checks = [
+      { tool_name: 'stripe.issue_refund', kwargs: { amount: 10 }, metadata: { session_id: 's' } },
+      { tool_name: 'stripe.issue_refund', kwargs: { amount: 100 } },
+      { tool_name: 'anything.else' },
+    ];
+    const ids: string[] = [];
+    for (const body of checks) {
+      expect(agentApiSchemas.checkRequest.safeParse(body).success).toBe(true);
+      const response = await t.request('POST', '/policy/check', { body });
+      expect(agentApiSchemas.checkResponse.parse(response.json)).toBeDefined();
+      ids.push(response.json.action_id);
+    }
+    const status = await t.request('GET', `/status/${ids[1]}?wait=0`);
+    expect(agentApiSchemas.statusResponse.parse(status.json).status).toBe('pending');
+    for (const body of [
+      { model: 'gpt-4o', prompt_tokens: 10, completion_tokens: 5 },
+      { events: [{ model: 'gpt-4o', prompt_tokens: 1, completion_tokens: 1 }] },
+    ]) {
+      expect(agentApiSchemas.usageRequest.safeParse(body).success).toBe(true);
+      const usage = await t.request('POST', '/token-usage', { body });
+      expect(agentApiSchemas.usageResponse.safeParse(usage.json).success).toBe(true);
+    }
   });
 });

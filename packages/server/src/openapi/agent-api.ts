@@ -1,0 +1,198 @@
+import * as z from 'zod';
+import type { DescribedRoute } from './index';
+
+// The agent API as the OpenAPI document describes it. Its handlers (src/agent) validate by hand
+// for speed and ardenpy's exact messages; these schemas describe the same wire format.
+
+const timestamp = z.string().meta({ format: 'date-time' });
+
+const checkRequest = z
+  .object({
+    tool_name: z.string().min(1).max(256).meta({ description: 'The tool being called.' }),
+    args: z.array(z.unknown()).optional().meta({ description: 'Positional arguments.' }),
+    kwargs: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: 'Named arguments: what policy conditions see as `args`.' }),
+    metadata: z
+      .looseObject({ session_id: z.string().max(256).optional() })
+      .nullable()
+      .optional()
+      .meta({ description: '`session_id` groups calls into a session.' }),
+  })
+  .meta({ id: 'CheckRequest' });
+
+const checkResponse = z
+  .object({
+    decision: z.enum(['allow', 'block', 'requires_approval']),
+    action_id: z.string(),
+    reason: z
+      .string()
+      .meta({ description: 'rule_matched, policy_default or no_policy_configured.' }),
+    status: z.enum(['completed', 'pending']),
+    environment: z.enum(['test', 'live']),
+    message: z.string().optional(),
+    explanation: z.string().optional(),
+    policy: z
+      .object({
+        id: z.string().nullable(),
+        name: z.string(),
+        tool: z.string(),
+        version: z.number().nullable(),
+        rule_index: z.number().nullable(),
+      })
+      .optional(),
+    expires_at: timestamp.optional(),
+    on_timeout: z.enum(['deny', 'allow']).optional(),
+  })
+  .meta({ id: 'CheckResponse' });
+
+const statusResponse = z
+  .object({
+    action_id: z.string(),
+    status: z.enum(['pending', 'approved', 'denied']),
+    message: z.string().nullable(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'StatusResponse' });
+
+const usageEventRequest = z.object({
+  model: z.string().min(1).max(200),
+  prompt_tokens: z.number().int().min(0),
+  completion_tokens: z.number().int().min(0),
+  session_id: z.string().max(256).nullable().optional(),
+  occurred_at: timestamp.optional(),
+});
+
+const usageRequest = z
+  .union([usageEventRequest, z.object({ events: z.array(usageEventRequest).min(1).max(1000) })])
+  .meta({ id: 'UsageRequest' });
+
+const usageResponse = z
+  .union([
+    z.object({
+      usage_id: z.string(),
+      model: z.string(),
+      prompt_tokens: z.number().int(),
+      completion_tokens: z.number().int(),
+      total_tokens: z.number().int(),
+      total_cost_usd: z.number(),
+      rate_found: z.boolean(),
+    }),
+    z.object({
+      accepted: z.number().int(),
+      usage_ids: z.array(z.string()),
+      total_tokens: z.number().int(),
+      total_cost_usd: z.number(),
+      rate_found: z.boolean(),
+      unpriced_models: z.array(z.string()).optional(),
+    }),
+  ])
+  .meta({ id: 'UsageResponse' });
+
+const resultRequest = z
+  .object({
+    status: z.enum(['succeeded', 'failed']),
+    duration_ms: z.number().min(0).nullable().optional(),
+    error: z.string().nullable().optional(),
+    result: z.unknown().optional().meta({ description: 'Stored up to 64 KiB.' }),
+  })
+  .meta({ id: 'ResultRequest' });
+
+/** The schemas of the agent API's bodies (tests check the real answers against them). */
+export const agentApiSchemas = {
+  checkRequest,
+  checkResponse,
+  statusResponse,
+  usageRequest,
+  usageResponse,
+  resultRequest,
+};
+
+/** The agent API's routes, for the OpenAPI document. */
+export const agentApiRoutes: readonly DescribedRoute[] = [
+  {
+    method: 'POST',
+    path: '/policy/check',
+    access: 'agent',
+    tag: 'agent API',
+    summary: 'Check a tool call against the policies (every check is logged as an action)',
+    body: checkRequest,
+    response: checkResponse,
+  },
+  {
+    method: 'GET',
+    path: '/status/:action_id',
+    access: 'agent',
+    tag: 'agent API',
+    summary: "An action's status; `wait` holds the request until it is decided",
+    params: { action_id: 'From POST /policy/check.' },
+    query: z.object({
+      wait: z.coerce
+        .number()
+        .min(0)
+        .max(30)
+        .optional()
+        .meta({ description: 'Seconds to wait for a decision (long-poll), at most 30.' }),
+    }),
+    response: statusResponse,
+  },
+  {
+    method: 'POST',
+    path: '/token-usage',
+    access: 'agent',
+    tag: 'agent API',
+    summary: "Record an LLM call's token usage (or `events`, a batch)",
+    body: usageRequest,
+    response: usageResponse,
+  },
+  {
+    method: 'POST',
+    path: '/v1/actions/:action_id/result',
+    access: 'agent',
+    tag: 'agent API',
+    summary: 'Report the outcome of a call that ran',
+    params: { action_id: 'The action.' },
+    body: resultRequest,
+    response: z.object({
+      action_id: z.string(),
+      result_status: z.enum(['succeeded', 'failed']),
+      recorded: z.literal(true),
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/actions/results',
+    access: 'agent',
+    tag: 'agent API',
+    summary: 'Report several outcomes in one request',
+    body: z.object({
+      results: z
+        .array(resultRequest.extend({ action_id: z.string() }))
+        .min(1)
+        .max(1000),
+    }),
+    response: z.object({
+      accepted: z.number().int(),
+      rejected: z
+        .array(z.string())
+        .meta({ description: 'Actions that did not run, or not yours.' }),
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/healthz',
+    access: 'public',
+    tag: 'health',
+    summary: 'The process is up',
+    response: z.object({ status: z.literal('ok') }),
+  },
+  {
+    method: 'GET',
+    path: '/readyz',
+    access: 'public',
+    tag: 'health',
+    summary: 'The store answers too (else 503)',
+    response: z.object({ status: z.literal('ready') }),
+  },
+];
