@@ -80,8 +80,10 @@ function openApiPath(path: string): { path: string; parameters: string[] } {
 function operationId(route: DescribedRoute): string {
   const words = route.path
     .replace(/^\/api\/(v1\/)?/, '')
-    .split(/[/_.-]/)
-    .filter((word) => word !== '' && !word.startsWith(':'));
+    .split('/')
+    .filter((segment) => !segment.startsWith(':'))
+    .flatMap((segment) => segment.split(/[_.-]/))
+    .filter((word) => word !== '');
   return [route.method.toLowerCase(), ...words]
     .map((word, index) => (index === 0 ? word : word[0]?.toUpperCase() + word.slice(1)))
     .join('');
