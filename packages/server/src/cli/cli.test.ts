@@ -446,6 +446,28 @@ describe('arden start', () => {
   });
 });
 
+describe('arden start, in-process', () => {
+  it('refuses a first admin password that is too short, saying which variable', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'arden-start-'));
+    try {
+      const result = await arden(
+        ['start', '--port', '0', '--data-dir', 'data', '--log-level', 'silent'],
+        { ARDEN_ADMIN_EMAIL: 'ops@example.com', ARDEN_ADMIN_PASSWORD: 'short' },
+        directory,
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /ARDEN_ADMIN_PASSWORD: password must be at least 10 characters/,
+      );
+      const bad = await arden(['start', '--port', 'eighty'], {}, directory);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--port must be a whole number/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('help', () => {
   it('prints help for every command and the version', async () => {
     for (const command of [

@@ -133,10 +133,13 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
 
   let loop: DemoLoop | undefined;
   try {
-    const firstAdmin = await new UserAdministration(server.store).ensureFirstAdmin({
-      email: io.env.ARDEN_ADMIN_EMAIL,
-      password: io.env.ARDEN_ADMIN_PASSWORD,
-    });
+    const firstAdmin = await new UserAdministration(server.store)
+      .ensureFirstAdmin({ email: io.env.ARDEN_ADMIN_EMAIL, password: io.env.ARDEN_ADMIN_PASSWORD })
+      .catch((error: unknown) => {
+        throw new UsageError(
+          `Cannot create the first admin from ARDEN_ADMIN_EMAIL / ARDEN_ADMIN_PASSWORD: ${(error as Error).message} Fix the variables, or unset them to get admin@localhost with a generated password.`,
+        );
+      });
     let url: string;
     try {
       url = await server.listen();
