@@ -153,6 +153,33 @@ describe('login and logout', () => {
   });
 });
 
+describe('session lifetime', () => {
+  it('lapses after the idle time, slides while used, and ends at the maximum age', async () => {
+    let now = Date.now();
+    const timed = await startAdminTestServer({
+      clock: () => now,
+      admin: { sessionTtlSeconds: 600, sessionMaxAgeSeconds: 1_800 },
+    });
+    try {
+      const cookie = await timed.login('viewer');
+      // Used every 5 minutes: the idle lifetime slides forward.
+      for (let step = 0; step < 5; step++) {
+        now += 300_000;
+        expect((await timed.admin('GET', '/api/v1/me', { cookie })).status).toBe(200);
+      }
+      // Past the maximum age (30 minutes) it ends, however active.
+      now += 400_000;
+      const old = await timed.admin('GET', '/api/v1/me', { cookie });
+      expect(old.status).toBe(401);
+      const idle = await timed.login('viewer');
+      now += 601_000;
+      expect((await timed.admin('GET', '/api/v1/me', { cookie: idle })).status).toBe(401);
+    } finally {
+      await timed.close();
+    }
+  });
+});
+
 describe('users', () => {
   it('creates a user with a generated one-time password, shown once', async () => {
     const created = await t.admin('POST', '/api/v1/users', {
