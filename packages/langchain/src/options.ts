@@ -76,7 +76,9 @@ export function ardenToolName(options: ProtectOptions, toolName: string): string
 
 /** The text the model receives when a call did not run (unless `denialMessage` is given). */
 export function defaultDenialMessage(denial: ToolDenial): string {
-  const notes = denial.notes ? `: ${denial.notes}` : '';
+  // Notes often end with a full stop of their own.
+  const trimmed = denial.notes?.trim().replace(/\.+$/, '');
+  const notes = trimmed ? `: ${trimmed}` : '';
   switch (denial.reason) {
     case 'blocked':
       return `Arden blocked this call to "${denial.toolName}" by policy${notes}. The tool did not run.`;

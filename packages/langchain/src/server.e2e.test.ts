@@ -71,6 +71,7 @@ describe('LangChain agent against a real Arden server', () => {
     expect(denial?.status).toBe('error');
     expect(textOf(denial)).toMatch(/Arden blocked this call to "drop_table" by policy/);
     expect(textOf(denial)).toMatch(/Never drop tables/);
+    expect(textOf(denial)).not.toMatch(/\.\./);
     expect(textOf(result.messages.at(-1))).toBe('Searched; not dropping.');
 
     await flush();
