@@ -8,8 +8,12 @@
  * await server.listen(8787);
  * ```
  */
+
+export { type AdminOptions, type MountedAdmin, mountAdmin } from './admin/mount';
+export { adminRoutes } from './admin/routes';
 export { registerAgentRoutes, statusBody } from './agent/routes';
 export { maxUsageBatch, parseCheck, parseResult, parseUsage } from './agent/validate';
+export { UserAdministration } from './auth/users';
 export {
   parseByteSize,
   parseServerFlags,
@@ -45,6 +49,7 @@ export { readBody, readJson, sendError, sendJson } from './http/respond';
 export { type Handler, type RequestContext, type RouteMatch, Router } from './http/router';
 export { randomHex, uuidv7 } from './ids';
 export { createLogger, isLogLevel, type Logger, type LogLevel } from './logger';
+export { type OpenApiDocument, openApiDocument } from './openapi';
 export {
   type Cost,
   defaultPricing,
