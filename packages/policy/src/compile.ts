@@ -125,8 +125,8 @@ export class PolicyRuntime implements CompiledPolicy {
     const { timeout, onTimeout } = this.#approvalTerms(rule.then, rule);
     const matched =
       rule.if === undefined
-        ? `rule ${index} applies (it has no condition)`
-        : `rule ${index} matched (${abbreviate(rule.if)})`;
+        ? `rule ${index + 1} applies (it has no condition)`
+        : `rule ${index + 1} matched (${abbreviate(rule.if)})`;
     return Object.freeze({
       index,
       condition: rule.if,

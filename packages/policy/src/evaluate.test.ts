@@ -135,7 +135,7 @@ describe('rules: first match decides, else the default', () => {
   it('explains which policy, version and rule decided', () => {
     const decision = evaluate(set, { tool: 'stripe.issue_refund', args: { amount: 300 } });
     expect(decision.explanation).toBe(
-      'Policy "Refunds" v3 (tool stripe.issue_refund): rule 1 matched (args.amount <= 500); the call is held for approval (timeout 600 s, then allow).',
+      'Policy "Refunds" v3 (tool stripe.issue_refund): rule 2 matched (args.amount <= 500); the call is held for approval (timeout 600 s, then allow).',
     );
     const fallback = evaluate(set, { tool: 'stripe.issue_refund', args: { amount: 9999 } });
     expect(fallback.explanation).toContain('no rule matched, so the policy default applies');
@@ -148,7 +148,7 @@ describe('rules: first match decides, else the default', () => {
     expect(decision.errors.map((error) => error.ruleIndex)).toEqual([0, 1, 2]);
     expect(decision.errors[0]?.message).toBe('No such key: amount');
     expect(decision.explanation).toContain('3 conditions could not be evaluated');
-    expect(decision.explanation).toContain('rule 0: No such key: amount');
+    expect(decision.explanation).toContain('rule 1: No such key: amount');
   });
 
   it('defaults to on_timeout deny and to block without a default', () => {
@@ -184,7 +184,7 @@ describe('rules: first match decides, else the default', () => {
     );
     const decision = evaluate(unconditional, { tool: 'db.query', args: { table: 'orders' } });
     expect(decision).toMatchObject({ effect: 'requires_approval', ruleIndex: 1 });
-    expect(decision.explanation).toContain('rule 1 applies (it has no condition)');
+    expect(decision.explanation).toContain('rule 2 applies (it has no condition)');
   });
 
   it('treats missing or non-object args as an empty map', () => {
@@ -265,7 +265,7 @@ describe('decisions', () => {
       ruleIndex: 0,
       errors: [],
       explanation:
-        'Policy "Refunds" (tool refund): rule 0 matched (args.amount < 5); the call is allowed.',
+        'Policy "Refunds" (tool refund): rule 1 matched (args.amount < 5); the call is allowed.',
     });
   });
 

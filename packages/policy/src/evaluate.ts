@@ -38,7 +38,7 @@ function noPolicyDecision(effect: Effect): PolicyDecision {
 }
 
 function withErrors(decision: PolicyDecision, errors: RuleEvaluationError[]): PolicyDecision {
-  const listed = errors.map((error) => `rule ${error.ruleIndex}: ${error.message}`).join('; ');
+  const listed = errors.map((error) => `rule ${error.ruleIndex + 1}: ${error.message}`).join('; ');
   const count = errors.length === 1 ? '1 condition' : `${errors.length} conditions`;
   return Object.freeze({
     ...decision,
