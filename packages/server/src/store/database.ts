@@ -55,6 +55,12 @@ export interface Database extends Queryable {
    * committer uses it to make many requests durable with a single commit.
    */
   batch(statements: readonly Statement[]): Promise<RunResult[]>;
+  /**
+   * Runs `fn` on one dedicated connection outside any transaction (PostgreSQL: for statements
+   * that cannot run in a transaction, such as CREATE INDEX CONCURRENTLY, and session locks).
+   * Absent on the embedded store.
+   */
+  dedicated?<T>(fn: (connection: Queryable) => Promise<T>): Promise<T>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** Closes the connection(s). */

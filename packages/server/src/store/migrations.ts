@@ -1,12 +1,20 @@
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
-import type { Database, Dialect } from './database';
+import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
 export interface Migration {
   version: number;
   name: string;
-  sql: Record<Dialect, string>;
+  /** A script per dialect; an array is run statement by statement. */
+  sql: Record<Dialect, string | readonly string[]>;
+  /**
+   * PostgreSQL only: run the statements outside a transaction, one by one (for
+   * `CREATE INDEX CONCURRENTLY`, which builds an index without blocking writes of the replicas
+   * still running). Each statement must be safe to run again (`IF NOT EXISTS`): a migration
+   * interrupted half-way is resumed by the next run.
+   */
+  concurrently?: boolean;
 }
 
 // Tables shared by both dialects, with the few type words that differ filled in.
@@ -202,53 +210,174 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
   applied_at BIGINT NOT NULL
 )`;
 
-/** The schema version of a database (0 when it is empty). */
-export async function schemaVersion(database: Database): Promise<number> {
-  await database.exec(createMigrationsTable);
-  const row = await database.get<{ version: number | null }>(
+// The PostgreSQL advisory lock that serialises migrating processes.
+const migrationLock = 8787001;
+
+async function readVersion(queryable: Queryable): Promise<number> {
+  await queryable.exec(createMigrationsTable);
+  const row = await queryable.get<{ version: number | null }>(
     'SELECT MAX(version) AS version FROM schema_migrations',
   );
   return Number(row?.version ?? 0);
 }
 
+/** The schema version of a database (0 when it is empty). */
+export async function schemaVersion(database: Database): Promise<number> {
+  if (database.dialect === 'postgres') {
+    // CREATE TABLE IF NOT EXISTS is not safe against itself on PostgreSQL: under the lock.
+    return withMigrationLock(database, readVersion);
+  }
+  return readVersion(database);
+}
+
+function statementsOf(sql: string | readonly string[]): string[] {
+  return typeof sql === 'string' ? [sql] : [...sql];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Brings the schema up to date: applies each missing migration in its own transaction and
- * records it in `schema_migrations`. Refuses (with `SchemaVersionError`) a database migrated by
- * a newer server. Safe to run from several processes at once.
+ * Runs `fn` on one PostgreSQL connection holding the migration lock (a session-level advisory
+ * lock). Waiting is done by polling `pg_try_advisory_lock` from here, never inside a statement:
+ * a session blocked in a statement holds a snapshot, and CREATE INDEX CONCURRENTLY in the
+ * migrating session would wait for it — a deadlock.
+ */
+async function withMigrationLock<T>(
+  database: Database,
+  fn: (connection: Queryable) => Promise<T>,
+  logger?: Logger,
+): Promise<T> {
+  if (!database.dedicated) throw new Error('This database has no dedicated connections.');
+  return database.dedicated(async (connection) => {
+    let waitingSince: number | undefined;
+    for (;;) {
+      const row = await connection.get<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(?) AS locked',
+        [migrationLock],
+      );
+      if (row?.locked) break;
+      const now = Date.now();
+      if (waitingSince === undefined) {
+        waitingSince = now;
+        logger?.info('Another process is migrating the database; waiting for it');
+      }
+      await sleep(Math.min(1_000, 50 + (now - waitingSince) / 10));
+    }
+    try {
+      return await fn(connection);
+    } finally {
+      await connection.get('SELECT pg_advisory_unlock(?) AS unlocked', [migrationLock]);
+    }
+  });
+}
+
+async function applyPostgres(
+  connection: Queryable,
+  migration: Migration,
+  logger?: Logger,
+): Promise<void> {
+  const statements = statementsOf(migration.sql.postgres);
+  const record = async () =>
+    connection.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+      migration.version,
+      migration.name,
+      Date.now(),
+    ]);
+  if (migration.concurrently) {
+    for (const statement of statements) {
+      const index = /CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+(\w+)/i.exec(
+        statement,
+      )?.[1];
+      if (index) {
+        // A concurrent build that was interrupted leaves an INVALID index behind, which
+        // IF NOT EXISTS would keep: drop it and build again.
+        const invalid = await connection.get(
+          `SELECT 1 AS invalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE c.relname = ? AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+             AND NOT i.indisvalid`,
+          [index],
+        );
+        if (invalid) {
+          logger?.warn('Rebuilding an index left invalid by an interrupted migration', { index });
+          await connection.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
+        }
+      }
+      await connection.exec(statement);
+    }
+    await record();
+    return;
+  }
+  await connection.exec('BEGIN');
+  try {
+    for (const statement of statements) await connection.exec(statement);
+    await record();
+    await connection.exec('COMMIT');
+  } catch (error) {
+    await connection.exec('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Brings the schema up to date: applies each missing migration (in its own transaction, except
+ * PostgreSQL's concurrent index builds) and records it in `schema_migrations`. Refuses (with
+ * `SchemaVersionError`) a database migrated by a newer server, before changing anything. Safe to
+ * run from several processes at once: on PostgreSQL they take turns on an advisory lock, on
+ * SQLite on the write lock.
  */
 export async function migrate(
   database: Database,
   logger?: Logger,
 ): Promise<{ from: number; to: number; applied: number[] }> {
-  const from = await schemaVersion(database);
-  if (from > latestSchemaVersion) {
-    throw new SchemaVersionError(from, latestSchemaVersion, database.location);
-  }
   const applied: number[] = [];
-  for (const migration of migrations) {
-    if (migration.version <= from) continue;
-    await database.transaction(async (transaction) => {
-      if (database.dialect === 'postgres') {
-        // Serialises migrating replicas; released at COMMIT.
-        await transaction.get('SELECT pg_advisory_xact_lock(8787001) AS locked');
-      }
-      // Re-read inside the transaction: another process may have applied it meanwhile.
-      const done = await transaction.get(
-        'SELECT version FROM schema_migrations WHERE version = ?',
-        [migration.version],
-      );
-      if (done) return;
-      await transaction.exec(migration.sql[database.dialect]);
-      await transaction.run(
-        'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
-        [migration.version, migration.name, Date.now()],
-      );
-      applied.push(migration.version);
-    });
+  const announce = (migration: Migration) => {
+    applied.push(migration.version);
     logger?.info('Applied a database migration', {
       version: migration.version,
       name: migration.name,
     });
+  };
+  if (database.dialect === 'postgres') {
+    const from = await withMigrationLock(
+      database,
+      async (connection) => {
+        const version = await readVersion(connection);
+        if (version > latestSchemaVersion) {
+          throw new SchemaVersionError(version, latestSchemaVersion, database.location);
+        }
+        for (const migration of migrations) {
+          if (migration.version <= version) continue;
+          await applyPostgres(connection, migration, logger);
+          announce(migration);
+        }
+        return version;
+      },
+      logger,
+    );
+    return { from, to: Math.max(from, latestSchemaVersion), applied };
+  }
+  const from = await readVersion(database);
+  if (from > latestSchemaVersion) {
+    throw new SchemaVersionError(from, latestSchemaVersion, database.location);
+  }
+  for (const migration of migrations) {
+    if (migration.version <= from) continue;
+    const done = await database.transaction(async (transaction) => {
+      // Re-read inside the transaction (it holds the write lock): another process may have
+      // applied it meanwhile.
+      const already = await transaction.get(
+        'SELECT version FROM schema_migrations WHERE version = ?',
+        [migration.version],
+      );
+      if (already) return false;
+      for (const statement of statementsOf(migration.sql.sqlite)) await transaction.exec(statement);
+      await transaction.run(
+        'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+        [migration.version, migration.name, Date.now()],
+      );
+      return true;
+    });
+    if (done) announce(migration);
   }
   return { from, to: Math.max(from, latestSchemaVersion), applied };
 }

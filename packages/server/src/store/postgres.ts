@@ -179,6 +179,21 @@ export class PostgresDatabase implements Database {
     });
   }
 
+  async dedicated<T>(fn: (connection: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(queryable(client));
+    } catch (error) {
+      // A connection left in an unknown state (an aborted statement, a session lock) is not
+      // given back to the pool.
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
