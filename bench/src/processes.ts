@@ -48,12 +48,15 @@ export async function startProcess<T extends { pid: number }>(
   };
 }
 
-/** An Arden server in a child process, on a fresh data directory removed when it stops. */
-export async function startArden(policyCount = 50) {
+/**
+ * An Arden server in a child process, on a fresh data directory removed when it stops — or on
+ * PostgreSQL when `databaseUrl` is given.
+ */
+export async function startArden(policyCount = 50, databaseUrl?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), 'arden-bench-'));
   const server = await startProcess<{ url: string; key: string; agentId: string; pid: number }>(
     'arden-server.ts',
-    [dataDir, String(policyCount)],
+    [dataDir, String(policyCount), ...(databaseUrl ? [databaseUrl] : [])],
   );
   const stop = server.stop;
   server.stop = async () => {

@@ -1,11 +1,13 @@
 import { runLoad } from '../load.ts';
+import { freshPostgres } from '../postgres.ts';
 import { startArden, startBare } from '../processes.ts';
 import { type Benchmark, ratio } from '../types.ts';
 
 /**
  * Policy checks per second with every check durably logged before its answer, 64 concurrent
  * keep-alive clients, against 50 policies with CEL rules. Baseline in the same run: a bare
- * node:http server answering the same JSON. Also reports the server's memory under this load.
+ * node:http server answering the same JSON. Also reports the server's memory under this load,
+ * and the same run on PostgreSQL (every check committed with synchronous_commit on).
  */
 export const throughput: Benchmark = {
   name: 'throughput',
@@ -51,8 +53,11 @@ export const throughput: Benchmark = {
       await bare.stop();
     }
     const arden = await startArden(50);
+    let sqlite: { perSecond: number; requests: number };
+    let idleRss: number;
+    let peakRss: number;
     try {
-      const idleRss = arden.rssMiB();
+      idleRss = arden.rssMiB();
       log('Arden, embedded store');
       const headers = { 'x-api-key': arden.info.key };
       await runLoad({
@@ -63,7 +68,7 @@ export const throughput: Benchmark = {
         connections: 64,
         durationMs: 500,
       });
-      let peakRss = arden.rssMiB();
+      peakRss = arden.rssMiB();
       const sampler = setInterval(() => {
         peakRss = Math.max(peakRss, arden.rssMiB());
       }, 200);
@@ -78,30 +83,74 @@ export const throughput: Benchmark = {
       clearInterval(sampler);
       if (result.errors > 0)
         throw new Error(`Arden answered errors under load: ${JSON.stringify(result.statuses)}`);
-      return {
-        name: 'throughput',
-        measurements: [
-          {
-            metric: 'checks per second (embedded store, durable)',
-            value: result.perSecond,
-            unit: '/s',
-            baseline: { name: 'bare node:http, same JSON', value: bareRate },
-            ratio: ratio(result.perSecond, bareRate),
-            goal: '≥ 0.5× baseline',
-            met: result.perSecond >= 0.5 * bareRate,
-          },
-          {
-            metric: 'server RSS under load (peak)',
-            value: peakRss,
-            unit: 'MiB',
-            baseline: { name: 'same server idle', value: idleRss },
-            ratio: ratio(peakRss, idleRss),
-          },
-        ],
-        notes: [`${durationMs / 1000} s per run; ${result.requests} checks logged`],
-      };
+      sqlite = result;
     } finally {
       await arden.stop();
     }
+    log('Arden, PostgreSQL');
+    const database = await freshPostgres();
+    let postgres: { perSecond: number; requests: number };
+    try {
+      const onPostgres = await startArden(50, database.url);
+      try {
+        const headers = { 'x-api-key': onPostgres.info.key };
+        await runLoad({
+          url: onPostgres.info.url,
+          path: '/policy/check',
+          bodies,
+          headers,
+          connections: 64,
+          durationMs: 500,
+        });
+        const result = await runLoad({
+          url: onPostgres.info.url,
+          path: '/policy/check',
+          bodies,
+          headers,
+          connections: 64,
+          durationMs,
+        });
+        if (result.errors > 0)
+          throw new Error(
+            `Arden on PostgreSQL answered errors: ${JSON.stringify(result.statuses)}`,
+          );
+        postgres = result;
+      } finally {
+        await onPostgres.stop();
+      }
+    } finally {
+      await database.drop();
+    }
+    return {
+      name: 'throughput',
+      measurements: [
+        {
+          metric: 'checks per second (embedded store, durable)',
+          value: sqlite.perSecond,
+          unit: '/s',
+          baseline: { name: 'bare node:http, same JSON', value: bareRate },
+          ratio: ratio(sqlite.perSecond, bareRate),
+          goal: '≥ 0.5× baseline',
+          met: sqlite.perSecond >= 0.5 * bareRate,
+        },
+        {
+          metric: 'checks per second (PostgreSQL, durable)',
+          value: postgres.perSecond,
+          unit: '/s',
+          baseline: { name: 'bare node:http, same JSON', value: bareRate },
+          ratio: ratio(postgres.perSecond, bareRate),
+        },
+        {
+          metric: 'server RSS under load (peak, embedded store)',
+          value: peakRss,
+          unit: 'MiB',
+          baseline: { name: 'same server idle', value: idleRss },
+          ratio: ratio(peakRss, idleRss),
+        },
+      ],
+      notes: [
+        `${durationMs / 1000} s per run; ${sqlite.requests} checks logged on SQLite, ${postgres.requests} on PostgreSQL`,
+      ],
+    };
   },
 };
