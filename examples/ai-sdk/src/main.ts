@@ -1,10 +1,12 @@
 // An AI SDK tool loop whose tool calls Arden checks. No LLM key is needed: the model is the AI
-// SDK's MockLanguageModelV4 (from ai/test), scripted to ask for the tools a real model would.
+// SDK's MockLanguageModelV4 (from ai/test), scripted to ask for the tools a real model would;
+// with OPENAI_API_KEY set, gpt-4o-mini answers instead.
 //
 // Against a running server (apply policies.yaml to the agent first):
 //   ARDEN_API_KEY=arden_test_… ARDEN_API_URL=http://localhost:8787 pnpm start
 // Without one, it uses the in-memory Arden from @arden/core/test and approves the held calls itself.
 
+import { openai } from '@ai-sdk/openai';
 import { ardenToolApproval, resolveArdenApprovals } from '@arden/ai-sdk';
 import { configure, flush, withSession } from '@arden/core';
 import { createTestArden } from '@arden/core/test';
@@ -53,9 +55,13 @@ const tools = {
 
 type Turn = { calls: { name: string; input: object; id: string }[] } | { text: string };
 
-/** A scripted model: answers `turns` in order, with the usage a provider reports. */
+/**
+ * A scripted model: answers `turns` in order, with the usage a provider reports. With
+ * OPENAI_API_KEY set, the real gpt-4o-mini answers instead (the script is ignored).
+ */
 function scriptedModel(turns: Turn[]) {
   let index = 0;
+  if (process.env.OPENAI_API_KEY) return openai('gpt-4o-mini');
   return new MockLanguageModelV4({
     modelId: 'gpt-4o-mini',
     doGenerate: async () => {

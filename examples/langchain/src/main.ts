@@ -1,5 +1,6 @@
 // A LangChain agent (createAgent) whose tool calls Arden checks. No LLM key is needed: the model
-// is LangChain's scripted fakeModel(), which asks for the tools a real model would.
+// is LangChain's scripted fakeModel(), which asks for the tools a real model would; with
+// OPENAI_API_KEY set, gpt-4o-mini drives it instead.
 //
 // Against a running server (apply policies.yaml to the agent first):
 //   ARDEN_API_KEY=arden_test_… ARDEN_API_URL=http://localhost:8787 pnpm start
@@ -10,6 +11,7 @@ import '@arden/langchain';
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { tool } from '@langchain/core/tools';
+import { ChatOpenAI } from '@langchain/openai';
 import { createAgent } from 'langchain';
 import { z } from 'zod';
 
@@ -59,7 +61,7 @@ const reply = (content: string, toolCalls: { name: string; args: object; id: str
     usage_metadata: usage,
     response_metadata: { model_name: 'gpt-4o-mini' },
   });
-const model = fakeModel()
+const scripted = fakeModel()
   .respond(
     reply('', [
       { name: 'lookup_order', args: { orderId: 'A-17' }, id: 'call_1' },
@@ -73,6 +75,8 @@ const model = fakeModel()
     reply('Order A-17 is refunded ($150). I did not drop the orders table: that is not allowed.'),
   );
 
+// With OPENAI_API_KEY set, a real model drives the agent instead of the script.
+const model = process.env.OPENAI_API_KEY ? new ChatOpenAI({ model: 'gpt-4o-mini' }) : scripted;
 const agent = createAgent({ model, tools: [lookupOrder, issueRefund, dropTable] });
 
 function show(message: BaseMessage): void {
