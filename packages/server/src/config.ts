@@ -1,6 +1,7 @@
 import type { ServerContext } from './context';
 import { ValidationError } from './errors';
 import { isLogLevel, type Logger, type LogLevel } from './logger';
+import { parseAllowedHosts } from './services/ssrf';
 import type { WebhookOptions } from './services/webhooks';
 
 /**
@@ -35,7 +36,11 @@ export interface ServerConfig {
   rateLimit?: number;
   /** How often overdue approvals are expired, in ms (default 1 000). */
   sweepIntervalMs?: number;
-  /** Webhook worker settings (time limit, backoff, retry horizon). */
+  /**
+   * Webhook worker settings (time limit, retry schedule, lease, which addresses may be reached:
+   * `allowPrivate` from `ARDEN_WEBHOOK_ALLOW_PRIVATE`, `allowedHosts` from
+   * `ARDEN_WEBHOOK_ALLOWED_HOSTS`).
+   */
   webhooks?: WebhookOptions;
   /** How long `close()` waits for in-flight requests, in ms (default 10 000). */
   shutdownTimeoutMs?: number;
@@ -93,6 +98,14 @@ function numberFrom(value: string | undefined, name: string): number | undefined
   return number;
 }
 
+function flagFrom(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '') return false;
+  const normalized = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
+  if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
+  throw new ValidationError(`${name} must be 1 or 0 (true or false); got "${value}".`, name);
+}
+
 /** Applies environment variables and defaults to `config`. Throws naming a bad setting. */
 export function resolveConfig(
   config: ServerConfig = {},
@@ -116,6 +129,18 @@ export function resolveConfig(
     3_600;
   const rateLimit =
     config.rateLimit ?? numberFrom(environment.ARDEN_RATE_LIMIT, 'ARDEN_RATE_LIMIT') ?? 0;
+  const webhooks: WebhookOptions = { ...config.webhooks };
+  webhooks.allowPrivate ??= flagFrom(
+    environment.ARDEN_WEBHOOK_ALLOW_PRIVATE,
+    'ARDEN_WEBHOOK_ALLOW_PRIVATE',
+  );
+  if (webhooks.allowedHosts === undefined) {
+    try {
+      webhooks.allowedHosts = parseAllowedHosts(environment.ARDEN_WEBHOOK_ALLOWED_HOSTS);
+    } catch (error) {
+      throw new ValidationError((error as Error).message, 'ARDEN_WEBHOOK_ALLOWED_HOSTS');
+    }
+  }
   return {
     port,
     host: config.host ?? environment.ARDEN_HOST ?? '127.0.0.1',
@@ -129,7 +154,7 @@ export function resolveConfig(
     maxApprovalTimeoutSeconds: config.maxApprovalTimeoutSeconds ?? 7 * 24 * 3_600,
     rateLimit,
     sweepIntervalMs: config.sweepIntervalMs ?? 1_000,
-    webhooks: config.webhooks ?? {},
+    webhooks,
     shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
     workers: config.workers ?? true,
   };

@@ -69,7 +69,7 @@ export async function createServer(
     router,
     hub,
     events,
-    agents: new AgentService(store, logger, { clock }),
+    agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
     policies: new PolicyService(store, logger, { clock }),
     approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
     webhooks,

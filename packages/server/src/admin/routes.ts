@@ -489,6 +489,22 @@ export const adminRoutes: readonly AdminRoute[] = [
     },
   }),
   route({
+    method: 'POST',
+    path: `${v1}/agents/:agent_id/webhook/enable`,
+    access: 'admin',
+    tag: 'webhooks',
+    summary: "Enable an agent's disabled webhook endpoint again",
+    description:
+      'An endpoint is disabled when it answers 410 Gone or every delivery to it has failed for 5 days; while disabled nothing is sent to it. Enabling it forgets its failures; deliveries that failed meanwhile stay failed — redeliver the ones you need.',
+    params: { agent_id: 'Agent id or name.' },
+    response: schemas.agent,
+    async handler(call) {
+      const agent = await agentOf(call);
+      await call.services.server.webhooks.enableEndpoint(agent.id);
+      return agentView(await call.services.server.agents.getAgent(agent.id));
+    },
+  }),
+  route({
     method: 'GET',
     path: `${v1}/agents/:agent_id/keys`,
     access: 'viewer',

@@ -310,6 +310,13 @@ export const agent = z
     signing_key_prefix: z
       .string()
       .meta({ description: 'The first characters of the webhook signing key.' }),
+    webhook_status: z.enum(['none', 'active', 'failing', 'disabled']).meta({
+      description:
+        '`none`: no webhook URL; `active`: the last delivery succeeded; `failing`: every delivery since `webhook_failing_since` failed; `disabled`: nothing is sent (a 410 Gone, or failing for 5 days) until an admin enables the endpoint or saves its URL again.',
+    }),
+    webhook_failing_since: nullableTimestamp,
+    webhook_disabled_at: nullableTimestamp,
+    webhook_disabled_reason: z.string().nullable(),
     created_at: timestamp,
     updated_at: timestamp,
   })

@@ -37,6 +37,16 @@ export function agentView(agent: AgentRecord): Wire<typeof schemas.agent> {
     default_action: agent.defaultAction,
     webhook_url: agent.webhookUrl,
     signing_key_prefix: signingKeyPrefix(agent.signingKey),
+    webhook_status: !agent.webhookUrl
+      ? 'none'
+      : agent.webhookDisabledAt != null
+        ? 'disabled'
+        : agent.webhookFailingSince != null
+          ? 'failing'
+          : 'active',
+    webhook_failing_since: iso(agent.webhookFailingSince),
+    webhook_disabled_at: iso(agent.webhookDisabledAt),
+    webhook_disabled_reason: agent.webhookDisabledReason ?? null,
     created_at: iso(agent.createdAt),
     updated_at: iso(agent.updatedAt),
   };

@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { AgentRecord, ApiKeyRecord, Effect, Store } from '../store';
+import { checkWebhookUrl, ForbiddenWebhookAddressError, type WebhookAddressPolicy } from './ssrf';
 
 /** Who an agent API key belongs to. */
 export interface AgentPrincipal {
@@ -26,6 +27,8 @@ export interface AgentServiceOptions {
   negativeCacheTtlMs?: number;
   /** Entries kept (default 10 000). */
   cacheSize?: number;
+  /** Which addresses webhook URLs may point to (checked when a URL is saved). */
+  webhookPolicy?: WebhookAddressPolicy;
   clock?: () => number;
 }
 
@@ -98,6 +101,7 @@ export class AgentService {
   private readonly ttl: number;
   private readonly negativeTtl: number;
   private readonly size: number;
+  private readonly webhookPolicy: WebhookAddressPolicy;
   private publish: ((target: { hash?: string; agentId?: string }) => void) | undefined;
 
   constructor(
@@ -109,6 +113,25 @@ export class AgentService {
     this.ttl = options.cacheTtlMs ?? 60_000;
     this.negativeTtl = options.negativeCacheTtlMs ?? 5_000;
     this.size = options.cacheSize ?? 10_000;
+    this.webhookPolicy = options.webhookPolicy ?? {};
+  }
+
+  /**
+   * Checks a webhook URL before it is saved: its form, and that it does not point (or resolve)
+   * to a private, loopback, link-local or metadata address unless the policy allows it.
+   */
+  async checkWebhookUrl(url: unknown): Promise<string | null> {
+    const valid = validateWebhookUrl(url);
+    if (valid === null) return null;
+    try {
+      await checkWebhookUrl(valid, this.webhookPolicy);
+    } catch (error) {
+      if (error instanceof ForbiddenWebhookAddressError) {
+        throw new ValidationError(`webhookUrl refused: ${error.message}`, 'webhookUrl');
+      }
+      throw error;
+    }
+    return valid;
   }
 
   /** The agent and environment of an agent API key, or undefined if it is unknown or revoked. */
@@ -184,7 +207,7 @@ export class AgentService {
       name,
       description: input.description ?? null,
       defaultAction: validateEffect(input.defaultAction ?? 'allow', 'defaultAction'),
-      webhookUrl: validateWebhookUrl(input.webhookUrl),
+      webhookUrl: await this.checkWebhookUrl(input.webhookUrl),
       signingKey: generateSigningKey(),
       createdAt: now,
       updatedAt: now,
@@ -228,12 +251,22 @@ export class AgentService {
             ? undefined
             : validateEffect(patch.defaultAction, 'defaultAction'),
         webhookUrl:
-          patch.webhookUrl === undefined ? undefined : validateWebhookUrl(patch.webhookUrl),
+          patch.webhookUrl === undefined ? undefined : await this.checkWebhookUrl(patch.webhookUrl),
       },
       this.clock(),
     );
+    // Saving the webhook URL (even unchanged) is how an operator says the endpoint is fixed:
+    // it is enabled again and its failures forgotten.
+    let result = updated as AgentRecord;
+    if (patch.webhookUrl !== undefined && result.webhookDisabledAt != null) {
+      await this.store.agents.enableWebhook(agent.id);
+      result = (await this.store.agents.get(agent.id)) ?? result;
+    } else if (patch.webhookUrl !== undefined && result.webhookFailingSince != null) {
+      await this.store.agents.enableWebhook(agent.id);
+      result = { ...result, webhookFailingSince: null };
+    }
     this.changed({ agentId: agent.id });
-    return updated as AgentRecord;
+    return result;
   }
 
   /** Replaces an agent's webhook signing key; returns the agent with the new key. */

@@ -199,6 +199,23 @@ export const migrations: readonly Migration[] = [
     name: 'initial schema',
     sql: { sqlite: initialSchema('sqlite'), postgres: initialSchema('postgres') },
   },
+  {
+    version: 2,
+    name: 'webhook endpoint health',
+    // Nullable columns without a default: instant on PostgreSQL, whatever the table's size.
+    sql: {
+      sqlite: [
+        'ALTER TABLE agents ADD COLUMN webhook_failing_since INTEGER',
+        'ALTER TABLE agents ADD COLUMN webhook_disabled_at INTEGER',
+        'ALTER TABLE agents ADD COLUMN webhook_disabled_reason TEXT',
+      ],
+      postgres: [
+        'ALTER TABLE agents ADD COLUMN IF NOT EXISTS webhook_failing_since BIGINT',
+        'ALTER TABLE agents ADD COLUMN IF NOT EXISTS webhook_disabled_at BIGINT',
+        'ALTER TABLE agents ADD COLUMN IF NOT EXISTS webhook_disabled_reason TEXT',
+      ],
+    },
+  },
 ];
 
 /** The newest schema version this server knows. */

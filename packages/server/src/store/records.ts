@@ -25,6 +25,12 @@ export interface AgentRecord {
   createdAt: number;
   updatedAt: number;
   deletedAt: number | null;
+  /** Since when every delivery to the webhook URL has failed (null: the last one succeeded). */
+  webhookFailingSince?: number | null;
+  /** When the webhook endpoint was disabled (410 Gone, or failing for days); null: enabled. */
+  webhookDisabledAt?: number | null;
+  /** Why it was disabled. */
+  webhookDisabledReason?: string | null;
 }
 
 /** An agent API key (its hash only; the key itself is shown once when created). */

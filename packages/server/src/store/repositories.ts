@@ -51,6 +51,9 @@ function toAgent(row: Row): AgentRecord {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     deletedAt: int(row.deleted_at),
+    webhookFailingSince: int(row.webhook_failing_since),
+    webhookDisabledAt: int(row.webhook_disabled_at),
+    webhookDisabledReason: text(row.webhook_disabled_reason),
   };
 }
 
@@ -123,6 +126,41 @@ export function agentRepository(db: Queryable) {
       );
       return row ? toAgent(row) : undefined;
     },
+    /** Records a failed delivery to the agent's endpoint; returns since when it has failed. */
+    async webhookFailed(id: string, at: number): Promise<number> {
+      const row = await db.get<{ since: number | null }>(
+        `UPDATE agents SET webhook_failing_since = COALESCE(webhook_failing_since, ?)
+         WHERE id = ? RETURNING webhook_failing_since AS since`,
+        [at, id],
+      );
+      return Number(row?.since ?? at);
+    },
+    /** Records a successful delivery: the endpoint is healthy (and enabled) again. */
+    async webhookSucceeded(id: string): Promise<void> {
+      await db.run(
+        `UPDATE agents SET webhook_failing_since = NULL, webhook_disabled_at = NULL,
+           webhook_disabled_reason = NULL
+         WHERE id = ? AND (webhook_failing_since IS NOT NULL OR webhook_disabled_at IS NOT NULL)`,
+        [id],
+      );
+    },
+    /** Disables the agent's webhook endpoint; false when it already was. */
+    async disableWebhook(id: string, at: number, reason: string): Promise<boolean> {
+      const result = await db.run(
+        `UPDATE agents SET webhook_disabled_at = ?, webhook_disabled_reason = ?
+         WHERE id = ? AND webhook_disabled_at IS NULL`,
+        [at, reason, id],
+      );
+      return result.changes > 0;
+    },
+    /** Enables the agent's webhook endpoint again and forgets its failures. */
+    async enableWebhook(id: string): Promise<void> {
+      await db.run(
+        `UPDATE agents SET webhook_failing_since = NULL, webhook_disabled_at = NULL,
+           webhook_disabled_reason = NULL WHERE id = ?`,
+        [id],
+      );
+    },
     async softDelete(id: string, at: number): Promise<boolean> {
       const result = await db.run(
         'UPDATE agents SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL',
@@ -177,7 +215,8 @@ export function apiKeyRepository(db: Queryable) {
         `SELECT k.id AS key_id, k.agent_id, k.environment, k.name AS key_name, k.prefix,
            k.created_at AS key_created_at, k.revoked_at, k.last_used_at,
            a.id, a.name, a.description, a.default_action, a.webhook_url, a.signing_key,
-           a.created_at, a.updated_at, a.deleted_at
+           a.created_at, a.updated_at, a.deleted_at, a.webhook_failing_since,
+           a.webhook_disabled_at, a.webhook_disabled_reason
          FROM api_keys k JOIN agents a ON a.id = k.agent_id
          WHERE k.hash = ? AND k.revoked_at IS NULL AND a.deleted_at IS NULL`,
         [hash],
@@ -911,11 +950,12 @@ export function webhookRepository(db: Queryable) {
       delivery: Omit<
         DeliveryRecord,
         'leaseOwner' | 'leaseUntil' | 'lastStatus' | 'lastError' | 'deliveredAt'
-      >,
+      > & { lastError?: string | null },
     ): Promise<void> {
       await db.run(
         `INSERT INTO webhook_outbox (id, event_id, agent_id, action_id, event_type, url, payload,
-           status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           status, attempts, next_attempt_at, created_at, last_error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           delivery.id,
           delivery.eventId,
@@ -928,6 +968,7 @@ export function webhookRepository(db: Queryable) {
           delivery.attempts,
           delivery.nextAttemptAt,
           delivery.createdAt,
+          delivery.lastError ?? null,
         ],
       );
     },
@@ -966,11 +1007,14 @@ export function webhookRepository(db: Queryable) {
         lastStatus: number | null;
         lastError: string | null;
         deliveredAt: number | null;
+        /** The URL the attempt went to (the agent's URL when it was sent). */
+        url?: string;
       },
     ): Promise<boolean> {
       const result = await db.run(
         `UPDATE webhook_outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
-           last_error = ?, delivered_at = ?, lease_owner = NULL, lease_until = NULL
+           last_error = ?, delivered_at = ?, url = COALESCE(?, url), lease_owner = NULL,
+           lease_until = NULL
          WHERE id = ? AND lease_owner = ?`,
         [
           outcome.status,
@@ -979,6 +1023,7 @@ export function webhookRepository(db: Queryable) {
           outcome.lastStatus,
           outcome.lastError,
           outcome.deliveredAt,
+          outcome.url ?? null,
           id,
           owner,
         ],

@@ -91,6 +91,9 @@ export async function startTestServer(
     host: '127.0.0.1',
     logLevel: 'silent',
     ...config,
+    // The tests' webhook receivers listen on 127.0.0.1: allow it (servers refuse private
+    // addresses by default; the SSRF tests turn this off).
+    webhooks: { allowPrivate: true, ...config.webhooks },
     dataDir,
     databaseUrl,
   });

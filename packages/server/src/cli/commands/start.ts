@@ -21,6 +21,11 @@ SQLite store (created and migrated on first start).
   --demo            also run a demo agent whose calls show up live (one held for approval)
   --dashboard-dir   serve the dashboard from DIR (ARDEN_DASHBOARD_DIR)
 
+Webhooks are never sent to private, loopback, link-local or cloud-metadata addresses (SSRF
+protection) unless ARDEN_WEBHOOK_ALLOW_PRIVATE=1 or ARDEN_WEBHOOK_ALLOWED_HOSTS lists them. With
+--demo on this machine only (the default --host 127.0.0.1), private addresses are allowed so a
+receiver on localhost works; set ARDEN_WEBHOOK_ALLOW_PRIVATE=0 to keep refusing them.
+
 On first start an admin user is created: ARDEN_ADMIN_EMAIL and ARDEN_ADMIN_PASSWORD when set,
 else admin@localhost with a one-time password printed here once.
 `;
@@ -114,6 +119,14 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       : sqlitePath({ databaseUrl })
     : sqlitePath({ dataDir });
 
+  const host = text(parsed, 'host') ?? (io.env.ARDEN_HOST || undefined) ?? '127.0.0.1';
+  // The local demo may send webhooks to a receiver on this machine (loopback only, and only
+  // when the operator did not decide otherwise).
+  const demoAllowsPrivate =
+    demo &&
+    ['127.0.0.1', 'localhost', '::1'].includes(host) &&
+    (io.env.ARDEN_WEBHOOK_ALLOW_PRIVATE ?? '') === '';
+
   io.stdout(`Starting Arden (store: ${store})…\n`);
   let server: ArdenServer;
   try {
@@ -123,6 +136,7 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       dataDir,
       databaseUrl,
       logLevel,
+      ...(demoAllowsPrivate ? { webhooks: { allowPrivate: true } } : {}),
       admin: { dashboardDir: dashboardDir === undefined ? undefined : dashboardDir },
     });
   } catch (error) {
@@ -179,6 +193,9 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
         `Demo: the agent "${demoAgentName}" calls its tools every ${Math.round(intervalMs / 100) / 10} s; its calls appear in the dashboard's Actions.`,
         '  Refunds over 50 are held for approval — approve or deny them in Approvals.',
         `  Its test key is in ${setup.file}.`,
+        demoAllowsPrivate
+          ? '  Webhooks may go to this machine (http://localhost:…) for the demo; a deployment refuses private addresses unless ARDEN_WEBHOOK_ALLOW_PRIVATE=1 (docs/deploy.md).'
+          : '  Webhooks to private addresses are refused (ARDEN_WEBHOOK_ALLOW_PRIVATE / ARDEN_WEBHOOK_ALLOWED_HOSTS allow them).',
       );
       io.stdout(`${lines.join('\n')}\nPress Ctrl+C to stop.\n\n`);
       loop = startDemoLoop({
