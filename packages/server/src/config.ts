@@ -1,6 +1,7 @@
 import type { ServerContext } from './context';
 import { ValidationError } from './errors';
 import { isLogLevel, type Logger, type LogLevel } from './logger';
+import type { ReplicaOptions } from './services/replicas';
 import { parseAllowedHosts } from './services/ssrf';
 import type { WebhookOptions } from './services/webhooks';
 
@@ -44,6 +45,8 @@ export interface ServerConfig {
   webhooks?: WebhookOptions;
   /** How long `close()` waits for in-flight requests, in ms (default 10 000). */
   shutdownTimeoutMs?: number;
+  /** Several replicas on PostgreSQL: the long-poll re-check and dashboard relay timings. */
+  replicas?: ReplicaOptions;
   /** Start the expiry sweeper and webhook worker (default true). */
   workers?: boolean;
   /** Plug-ins run at start-up (the admin API, the dashboard). */
@@ -66,6 +69,7 @@ export interface ResolvedConfig {
   rateLimit: number;
   sweepIntervalMs: number;
   webhooks: WebhookOptions;
+  replicas: ReplicaOptions;
   shutdownTimeoutMs: number;
   workers: boolean;
 }
@@ -155,6 +159,7 @@ export function resolveConfig(
     rateLimit,
     sweepIntervalMs: config.sweepIntervalMs ?? 1_000,
     webhooks,
+    replicas: config.replicas ?? {},
     shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
     workers: config.workers ?? true,
   };

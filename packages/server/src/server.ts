@@ -76,7 +76,7 @@ export async function createServer(
     usage: new UsageService(store, pricing, events, { clock }),
     clock,
   };
-  const stopListening = await connectReplicas(context);
+  const stopListening = await connectReplicas(context, config.replicas);
   registerAgentRoutes(context);
   const admin = mountAdmin(context, options.admin);
   for (const plugin of options.plugins ?? []) await plugin(context);

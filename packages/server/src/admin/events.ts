@@ -14,6 +14,8 @@ interface BufferedEvent {
 
 interface Client {
   response: ServerResponse;
+  /** Forgets the client (once). */
+  remove?: () => void;
   types: Set<string> | undefined;
   agentId: string | undefined;
 }
@@ -152,15 +154,19 @@ export class LiveStream {
       for (const event of this.buffer) if (event.sequence > resumeFrom) this.send(client, event);
     }
     this.clients.add(client);
+    // Other replicas send their events here while someone watches (PostgreSQL).
+    const unwatch = this.events.watch();
     this.ensureHeartbeat();
     const remove = () => {
       if (!this.clients.delete(client)) return;
+      unwatch();
       this.lastClientAt = this.clock();
       if (this.clients.size === 0 && this.heartbeat) {
         clearInterval(this.heartbeat);
         this.heartbeat = undefined;
       }
     };
+    client.remove = remove;
     response.once('close', remove);
     request.once('close', remove);
   }
@@ -189,7 +195,10 @@ export class LiveStream {
     this.unsubscribe = undefined;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    for (const client of this.clients) client.response.end();
+    for (const client of [...this.clients]) {
+      client.response.end();
+      client.remove?.();
+    }
     this.clients.clear();
   }
 }

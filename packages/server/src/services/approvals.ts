@@ -194,21 +194,48 @@ export class ApprovalService {
     return outcome.expired;
   }
 
-  /** Expires every overdue pending action; returns how many. */
+  /**
+   * Expires up to `limit` overdue pending actions in one transaction (with their outbox rows),
+   * then announces them; returns how many it expired and how many it found.
+   */
+  private async sweepBatch(limit: number): Promise<{ expired: number; found: number }> {
+    const now = this.clock();
+    const outcomes = await this.store.transaction(async (repositories) => {
+      const overdue = await repositories.actions.lockOverdue(now, limit);
+      const results: { expired: ActionRecord; queued: boolean }[] = [];
+      for (const current of overdue) {
+        const notes = statusOf({ ...current, status: 'expired' }).message;
+        const expired = await repositories.actions.expire(current.id, now, notes ?? 'expired');
+        if (!expired) continue;
+        const delivery = await this.webhooks.enqueue(
+          repositories,
+          expired,
+          { adminUserId: null, notes: expired.notes, expired: true },
+          now,
+        );
+        results.push({ expired, queued: delivery !== undefined });
+      }
+      return { results, found: overdue.length };
+    });
+    for (const { expired, queued } of outcomes.results) this.announce(expired, queued);
+    return { expired: outcomes.results.length, found: outcomes.found };
+  }
+
+  /**
+   * Expires every overdue pending action; returns how many. Safe on every replica at once: each
+   * batch locks the rows it expires (others skip them), and an action is only expired while it
+   * is still pending, so each expires once, with one webhook.
+   */
   async sweep(): Promise<number> {
     if (this.sweeping) return this.sweeping;
     this.sweeping = (async () => {
       let count = 0;
       for (;;) {
-        const overdue = await this.store.actions.listOverdue(this.clock(), 100);
-        for (const id of overdue) {
-          try {
-            if (await this.expire(id)) count++;
-          } catch (error) {
-            this.logger.error('Could not expire an action', { actionId: id, error });
-          }
-        }
-        if (overdue.length < 100) break;
+        const batch = await this.sweepBatch(100);
+        count += batch.expired;
+        if (batch.found < 100) break;
+        // Give requests a turn between batches.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       return count;
     })().finally(() => {

@@ -18,8 +18,49 @@ export type LiveEventListener = (event: LiveEvent) => void;
  */
 export class LiveEvents {
   private readonly listeners = new Set<LiveEventListener>();
+  private watchers = 0;
+  private readonly watchListeners = new Set<(watching: number) => void>();
 
   constructor(private readonly logger: Logger) {}
+
+  /**
+   * Says that someone (a dashboard on the event stream) watches the events of this process;
+   * returns the function that says it stopped. With several replicas, events reach this one
+   * from the others only while someone watches here.
+   */
+  watch(): () => void {
+    this.setWatchers(this.watchers + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.setWatchers(this.watchers - 1);
+    };
+  }
+
+  /** Watchers now (see `watch`). */
+  get watching(): number {
+    return this.watchers;
+  }
+
+  /** Calls `listener` with the number of watchers whenever it changes. */
+  onWatching(listener: (watching: number) => void): () => void {
+    this.watchListeners.add(listener);
+    return () => {
+      this.watchListeners.delete(listener);
+    };
+  }
+
+  private setWatchers(count: number): void {
+    this.watchers = count;
+    for (const listener of this.watchListeners) {
+      try {
+        listener(count);
+      } catch (error) {
+        this.logger.warn('A watch listener failed', { error });
+      }
+    }
+  }
 
   /** Subscribes to every event; returns the unsubscribe function. */
   subscribe(listener: LiveEventListener): () => void {

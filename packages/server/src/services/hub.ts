@@ -8,8 +8,9 @@ type Waiter = (notice: DecisionNotice | undefined) => void;
 
 /**
  * The approval hub: long-poll requests wait here, keyed by action id, and a decision wakes every
- * waiter of that action at once. In-process; with PostgreSQL, `LISTEN/NOTIFY` will call
- * `wake()` on every replica.
+ * waiter of that action at once. In-process; with PostgreSQL, `LISTEN/NOTIFY` calls `wake()` on
+ * every replica, and a periodic re-check of the waited actions (`connectReplicas`) wakes them
+ * even when a notification was lost.
  */
 export class ApprovalHub {
   private readonly waiters = new Map<string, Set<Waiter>>();
@@ -55,6 +56,11 @@ export class ApprovalHub {
     this.waiters.delete(actionId);
     for (const finish of [...set]) finish(notice);
     return set.size;
+  }
+
+  /** The actions someone waits on now. */
+  waitingIds(): string[] {
+    return [...this.waiters.keys()];
   }
 
   /** Requests waiting now, over all actions. */

@@ -1,20 +1,43 @@
 import type { ServerContext } from '../context';
 import type { Environment } from '../crypto';
-import { decisionChannel, wakeFromNotification } from './approvals';
+import { randomHex } from '../ids';
+import type { Database, Store, UsageRecord } from '../store';
+import { decisionChannel, statusOf, wakeFromNotification } from './approvals';
+import type { LiveEvent, LiveEvents } from './events';
 
 /** The notification channel on which replicas tell each other to drop cached keys and policies. */
 export const cacheChannel = 'arden_cache';
+
+/** The notification channel that carries live events to the dashboards of other replicas. */
+export const liveChannel = 'arden_live';
 
 type CacheMessage =
   | { kind: 'agent'; hash?: string; agentId?: string }
   | { kind: 'policies'; agentId: string; environment: Environment };
 
+/** Options of `connectReplicas`. */
+export interface ReplicaOptions {
+  /**
+   * How often the actions long-polled on this replica are re-read, so a decision whose
+   * notification was lost (the LISTEN connection broke) still wakes its waiters (default 2 000
+   * ms; they are also re-read at once when listening resumes).
+   */
+  recheckMs?: number;
+  /** How often a replica with dashboards open says so to the others (default 5 000 ms). */
+  viewerHeartbeatMs?: number;
+}
+
 /**
  * Connects this server to the other replicas sharing its database, when the store can notify
- * (PostgreSQL): decisions wake long-polls everywhere, and changes to agents, keys and policies
- * drop every replica's caches. Returns the function that disconnects. A no-op on SQLite.
+ * (PostgreSQL): decisions wake long-polls everywhere (with a periodic re-check as the fallback
+ * for lost notifications), live events reach the dashboards on every replica, and changes to
+ * agents, keys and policies drop every replica's caches. Returns the function that disconnects.
+ * A no-op on SQLite.
  */
-export async function connectReplicas(context: ServerContext): Promise<() => void> {
+export async function connectReplicas(
+  context: ServerContext,
+  options: ReplicaOptions = {},
+): Promise<() => void> {
   const { store, agents, policies, hub, logger } = context;
   const database = store.database;
   if (!database.listen || !database.notify) return () => undefined;
@@ -41,8 +64,259 @@ export async function connectReplicas(context: ServerContext): Promise<() => voi
   const stopDecisions = await database.listen(decisionChannel, (payload) =>
     wakeFromNotification(hub, payload),
   );
+
+  // The fallback: re-read the actions someone waits on here, and wake those already decided.
+  let rechecking = false;
+  const recheck = async () => {
+    if (rechecking) return;
+    const ids = hub.waitingIds();
+    if (ids.length === 0) return;
+    rechecking = true;
+    try {
+      for (let start = 0; start < ids.length; start += 500) {
+        for (const action of await store.actions.getMany(ids.slice(start, start + 500))) {
+          const notice = statusOf(action);
+          if (notice.status !== 'pending') hub.wake(action.id, notice);
+        }
+      }
+    } catch (error) {
+      logger.warn('Could not re-check the actions waited on', { error });
+    } finally {
+      rechecking = false;
+    }
+  };
+  const recheckTimer = setInterval(() => void recheck(), options.recheckMs ?? 2_000);
+  recheckTimer.unref();
+  const stopReconnect = database.onReconnect?.(() => {
+    context.agents.invalidate();
+    void recheck();
+  });
+
+  const relay = new LiveRelay(database, store, context.events, logger, options);
+  await relay.start();
+
   return () => {
+    clearInterval(recheckTimer);
+    stopReconnect?.();
     stopCache();
     stopDecisions();
+    relay.stop();
+  };
+}
+
+// One relayed event: [kind, …what the receiver needs to rebuild it].
+type RelayItem =
+  | ['c' | 'd', string] // action created / decided: the action id
+  | ['r', string, string, 'succeeded' | 'failed'] // action reported: id, agent, status
+  | ['u', unknown[][]] // usage recorded: the records, compact
+  | ['w', string, string]; // webhook attempted: delivery id, attempt id
+
+type RelayMessage = { o: string; k: 'viewers' } | { o: string; k: 'events'; e: RelayItem[] };
+
+// PostgreSQL refuses NOTIFY payloads of 8 000 bytes or more.
+const maxPayload = 7_000;
+
+/**
+ * Carries live events between replicas, for the dashboards (SSE) connected to each. A replica
+ * with dashboards open says so every few seconds; the others relay their events only while
+ * they heard that recently, so with no dashboard open the hot path pays nothing. Events go as
+ * ids (at most a few per notification): the receiving replica reads the records from the
+ * database and emits them to its own dashboards.
+ */
+class LiveRelay {
+  private readonly origin = randomHex(6);
+  private remoteViewersUntil = 0;
+  private unsubscribe: (() => void) | undefined;
+  private stopListening: (() => void) | undefined;
+  private stopWatching: (() => void) | undefined;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private queue: RelayItem[] = [];
+  private flushScheduled = false;
+  private readonly relayed = new WeakSet<LiveEvent>();
+
+  constructor(
+    private readonly database: Database,
+    private readonly store: Store,
+    private readonly events: LiveEvents,
+    private readonly logger: ServerContext['logger'],
+    private readonly options: ReplicaOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopListening = await this.database.listen?.(liveChannel, (payload) =>
+      this.receive(payload),
+    );
+    const heartbeatMs = this.options.viewerHeartbeatMs ?? 5_000;
+    const beat = () => {
+      if (this.events.watching > 0) this.send({ o: this.origin, k: 'viewers' });
+    };
+    this.stopWatching = this.events.onWatching((watching) => {
+      if (watching === 1) beat();
+    });
+    this.heartbeat = setInterval(beat, heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  stop(): void {
+    this.stopListening?.();
+    this.stopWatching?.();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private send(message: RelayMessage): void {
+    this.database
+      .notify?.(liveChannel, JSON.stringify(message))
+      .catch((error) => this.logger.warn('Could not relay live events', { error }));
+  }
+
+  private receive(payload: string): void {
+    let message: RelayMessage;
+    try {
+      message = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (message.o === this.origin) return;
+    if (message.k === 'viewers') {
+      const heartbeatMs = this.options.viewerHeartbeatMs ?? 5_000;
+      this.remoteViewersUntil = Date.now() + 3 * heartbeatMs;
+      this.unsubscribe ??= this.events.subscribe((event) => this.capture(event));
+      return;
+    }
+    if (message.k === 'events' && Array.isArray(message.e) && this.events.watching > 0) {
+      void this.rebuild(message.e).catch((error) =>
+        this.logger.warn('Could not read relayed live events', { error }),
+      );
+    }
+  }
+
+  private capture(event: LiveEvent): void {
+    if (this.relayed.has(event)) return;
+    if (Date.now() > this.remoteViewersUntil) {
+      // Nobody watches elsewhere any more.
+      this.unsubscribe?.();
+      this.unsubscribe = undefined;
+      return;
+    }
+    switch (event.type) {
+      case 'action.created':
+        this.queue.push(['c', event.action.id]);
+        break;
+      case 'action.decided':
+        this.queue.push(['d', event.action.id]);
+        break;
+      case 'action.reported':
+        this.queue.push(['r', event.actionId, event.agentId, event.status]);
+        break;
+      case 'usage.recorded':
+        for (let start = 0; start < event.usage.length; start += 5) {
+          this.queue.push(['u', event.usage.slice(start, start + 5).map(compactUsage)]);
+        }
+        break;
+      case 'webhook.attempted':
+        this.queue.push(['w', event.delivery.id, event.attempt.id]);
+        break;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  // Everything captured in one turn goes in as few notifications as fit.
+  private flush(): void {
+    this.flushScheduled = false;
+    const items = this.queue;
+    this.queue = [];
+    let batch: RelayItem[] = [];
+    let size = 0;
+    for (const item of items) {
+      const length = JSON.stringify(item).length + 1;
+      if (batch.length > 0 && size + length > maxPayload) {
+        this.send({ o: this.origin, k: 'events', e: batch });
+        batch = [];
+        size = 0;
+      }
+      if (length > maxPayload) continue;
+      batch.push(item);
+      size += length;
+    }
+    if (batch.length > 0) this.send({ o: this.origin, k: 'events', e: batch });
+  }
+
+  private emit(event: LiveEvent): void {
+    this.relayed.add(event);
+    this.events.emit(event);
+  }
+
+  private async rebuild(items: RelayItem[]): Promise<void> {
+    const actionIds = items
+      .filter((item) => item[0] === 'c' || item[0] === 'd')
+      .map((item) => item[1] as string);
+    const actions = new Map(
+      (await this.store.actions.getMany([...new Set(actionIds)])).map((action) => [
+        action.id,
+        action,
+      ]),
+    );
+    for (const item of items) {
+      if (item[0] === 'c' || item[0] === 'd') {
+        const action = actions.get(item[1]);
+        if (action) {
+          this.emit({ type: item[0] === 'c' ? 'action.created' : 'action.decided', action });
+        }
+      } else if (item[0] === 'r') {
+        this.emit({
+          type: 'action.reported',
+          actionId: item[1],
+          agentId: item[2],
+          status: item[3],
+        });
+      } else if (item[0] === 'u') {
+        const usage = item[1].map(expandUsage).filter((record) => record !== undefined);
+        if (usage.length > 0) this.emit({ type: 'usage.recorded', usage });
+      } else if (item[0] === 'w') {
+        const [delivery, attempt] = await Promise.all([
+          this.store.webhooks.get(item[1]),
+          this.store.webhooks.attempt(item[2]),
+        ]);
+        if (delivery && attempt) this.emit({ type: 'webhook.attempted', delivery, attempt });
+      }
+    }
+  }
+}
+
+function compactUsage(usage: UsageRecord): unknown[] {
+  return [
+    usage.id,
+    usage.agentId,
+    usage.environment,
+    usage.sessionId,
+    usage.model.slice(0, 100),
+    usage.promptTokens,
+    usage.completionTokens,
+    usage.costUsd,
+    usage.rateFound ? 1 : 0,
+    usage.createdAt,
+  ];
+}
+
+function expandUsage(values: unknown[]): UsageRecord | undefined {
+  if (!Array.isArray(values) || values.length !== 10) return undefined;
+  const [id, agentId, environment, sessionId, model, prompt, completion, cost, rated, at] = values;
+  return {
+    seq: 0,
+    id: String(id),
+    agentId: String(agentId),
+    environment: environment as Environment,
+    sessionId: sessionId === null ? null : String(sessionId),
+    model: String(model),
+    promptTokens: Number(prompt),
+    completionTokens: Number(completion),
+    costUsd: Number(cost),
+    rateFound: rated === 1,
+    createdAt: Number(at),
   };
 }

@@ -72,6 +72,8 @@ export interface Database extends Queryable {
   notify?(channel: string, payload: string): Promise<void>;
   /** Calls `handler` for each notification on `channel` (PostgreSQL LISTEN). */
   listen?(channel: string, handler: (payload: string) => void): Promise<() => void>;
+  /** Calls `handler` when listening resumes after the connection was lost (PostgreSQL). */
+  onReconnect?(handler: () => void): () => void;
 }
 
 /** Options of the SQLite store. */

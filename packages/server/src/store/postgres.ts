@@ -85,6 +85,7 @@ export class PostgresDatabase implements Database {
   private readonly direct: Queryable;
   private listener: PoolClient | undefined;
   private readonly handlers = new Map<string, Set<NotificationHandler>>();
+  private readonly reconnectHandlers = new Set<() => void>();
   private closed = false;
 
   private constructor(
@@ -231,26 +232,70 @@ export class PostgresDatabase implements Database {
         }
       }
     });
-    client.on('error', (error) => {
-      // The listening connection broke: reconnect and listen again, so replicas keep waking.
+    let lost = false;
+    const onLost = (error?: Error) => {
+      if (lost || this.closed) return;
+      lost = true;
+      // The listening connection broke (PostgreSQL restarted, a network cut): reconnect and
+      // listen again, so replicas keep waking. Notifications sent meanwhile are lost: the
+      // reconnect handlers re-check what they were waiting for.
       this.logger.warn('The PostgreSQL LISTEN connection failed; reconnecting', { error });
-      client.release(error);
-      this.listener = undefined;
-      if (!this.closed) void this.relisten();
-    });
+      if (this.listener === client) {
+        this.listener = undefined;
+        client.release(error ?? new Error('the LISTEN connection ended'));
+      }
+      void this.relisten();
+    };
+    client.on('error', (error) => onLost(error));
+    client.on('end', () => onLost());
     return client;
   }
 
+  /**
+   * Calls `handler` whenever the LISTEN connection is back after a failure: notifications sent
+   * while it was down never arrive, so whoever waits on them should look again.
+   */
+  onReconnect(handler: () => void): () => void {
+    this.reconnectHandlers.add(handler);
+    return () => {
+      this.reconnectHandlers.delete(handler);
+    };
+  }
+
+  private relistening = false;
+
   private async relisten(): Promise<void> {
+    if (this.relistening) return;
+    this.relistening = true;
+    try {
+      await this.relistLoop();
+    } finally {
+      this.relistening = false;
+    }
+  }
+
+  private async relistLoop(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         const client = await this.listenerClient();
         for (const channel of this.handlers.keys())
           await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+        this.logger.info('Listening on PostgreSQL again');
+        for (const handler of this.reconnectHandlers) {
+          try {
+            handler();
+          } catch (error) {
+            this.logger.warn('A reconnect handler failed', { error });
+          }
+        }
         return;
       } catch (error) {
+        const broken = this.listener;
+        this.listener = undefined;
+        broken?.release(error as Error);
         this.logger.warn('Could not listen on PostgreSQL again; retrying', { error, attempt });
-        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+        // Quick at first (a restart takes seconds), then at most every 5 s.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** attempt)));
       }
     }
   }

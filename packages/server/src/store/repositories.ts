@@ -619,6 +619,29 @@ export function actionRepository(db: Queryable) {
       );
       return row ? toAction(row) : undefined;
     },
+    /** Actions by id (those that exist), in no particular order. */
+    async getMany(ids: readonly string[]): Promise<ActionRecord[]> {
+      if (ids.length === 0) return [];
+      const rows = await db.all(
+        `SELECT * FROM actions WHERE id IN (${ids.map(() => '?').join(', ')})`,
+        ids as string[],
+      );
+      return rows.map(toAction);
+    },
+    /**
+     * Pending actions whose approval window has passed, oldest first, locked for the caller's
+     * transaction. On PostgreSQL rows another replica's sweeper holds are skipped (`SKIP
+     * LOCKED`), so sweepers on every replica share the work instead of queueing on it.
+     */
+    async lockOverdue(now: number, limit = 100): Promise<ActionRecord[]> {
+      const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      const rows = await db.all(
+        `SELECT * FROM actions WHERE status = 'pending' AND expires_at <= ?
+         ORDER BY expires_at LIMIT ? ${lock}`,
+        [now, limit],
+      );
+      return rows.map(toAction);
+    },
     /** Ids of pending actions whose approval window has passed. */
     async listOverdue(now: number, limit = 100): Promise<string[]> {
       const rows = await db.all<{ id: string }>(
@@ -1086,6 +1109,10 @@ export function webhookRepository(db: Queryable) {
         nextCursor:
           rows.length > limit && last ? Buffer.from(last.id).toString('base64url') : undefined,
       };
+    },
+    async attempt(id: string): Promise<DeliveryAttemptRecord | undefined> {
+      const row = await db.get('SELECT * FROM webhook_attempts WHERE id = ?', [id]);
+      return row ? toAttempt(row) : undefined;
     },
     async attempts(outboxId: string): Promise<DeliveryAttemptRecord[]> {
       const rows = await db.all(
