@@ -80,6 +80,9 @@ async function launch(
         ...process.env,
         ARDEN_ADMIN_EMAIL: admin.email,
         ARDEN_ADMIN_PASSWORD: admin.password,
+        // The test's webhook receiver listens on loopback, which the server refuses by default
+        // (SSRF protection); an operator allows it explicitly, as here.
+        ARDEN_WEBHOOK_ALLOW_PRIVATE: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
