@@ -49,6 +49,7 @@ if (problem !== undefined) {
   }
 }
 const withPostgres = problem === undefined;
+const scaleOutSuite = 'src/scale-out.postgres.test.ts';
 
 export default defineConfig({
   test: {
@@ -76,9 +77,22 @@ export default defineConfig({
                 name: 'postgres',
                 include: ['src/**/*.test.ts'],
                 // What does not touch the store runs once, in the sqlite project.
-                exclude: ['src/cli/**', 'src/config.test.ts'],
+                exclude: ['src/cli/**', 'src/config.test.ts', scaleOutSuite],
                 env: { ARDEN_TEST_DATABASE_URL: postgresUrl },
                 globalSetup: ['src/test-fixtures/postgres-setup.ts'],
+              },
+            },
+            {
+              // Replicas as processes, kill -9 and a PostgreSQL restart: after everything else
+              // (sequence.groupOrder), alone, since it stops the database the others use.
+              extends: true as const,
+              test: {
+                name: 'postgres-scale-out',
+                include: [scaleOutSuite],
+                env: { ARDEN_TEST_DATABASE_URL: postgresUrl },
+                globalSetup: ['src/test-fixtures/postgres-setup.ts'],
+                sequence: { groupOrder: 1 },
+                testTimeout: 180_000,
               },
             },
           ]

@@ -88,6 +88,23 @@ export class RateLimitedError extends ArdenServerError {
   }
 }
 
+/**
+ * The database cannot be reached now (PostgreSQL restarting, a network cut). Requests fail
+ * closed with 503 and `Retry-After`; nothing was decided or logged. The server recovers by
+ * itself when the database is back.
+ */
+export class StoreUnavailableError extends ArdenServerError {
+  readonly retryAfterSeconds = 1;
+  constructor(location: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      503,
+      'store_unavailable',
+      `The Arden server cannot reach its database (${location}: ${detail}); nothing was decided or recorded. Retry in a moment — the server reconnects by itself.`,
+      options,
+    );
+  }
+}
+
 /** The database was written by a newer server than this one. */
 export class SchemaVersionError extends ArdenServerError {
   constructor(

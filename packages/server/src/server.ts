@@ -10,7 +10,7 @@ import { type AdminOptions, mountAdmin } from './admin/mount';
 import { registerAgentRoutes } from './agent/routes';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
-import { ArdenServerError, RateLimitedError } from './errors';
+import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
 import { ClientGoneError, sendError } from './http/respond';
 import { type RequestContext, Router } from './http/router';
 import { randomHex } from './ids';
@@ -88,10 +88,23 @@ export async function createServer(
   let drained: (() => void) | undefined;
   const debug = config.logLevel === 'debug';
 
+  let lastUnavailableLog = 0;
   const fail = (requestContext: RequestContext, error: unknown) => {
     const { response } = requestContext;
     if (error instanceof ClientGoneError) {
       response.destroy();
+      return;
+    }
+    if (error instanceof StoreUnavailableError) {
+      // Fail closed, clearly, and say when to come back; logged once a second at most.
+      const now = Date.now();
+      if (now - lastUnavailableLog > 1_000) {
+        lastUnavailableLog = now;
+        requestContext.logger.warn('The database is unreachable; answering 503', {
+          error: error.message,
+        });
+      }
+      sendError(response, 503, error.message, {}, { 'retry-after': error.retryAfterSeconds });
       return;
     }
     if (ArdenServerError.isInstance(error) && error.status < 500) {

@@ -66,8 +66,9 @@ export class GroupCommitter {
       for (const [index, item] of batch.entries()) item.resolve(results[index] ?? { changes: 0 });
       return;
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]?.reject(error);
+      if (batch.length === 1 || (error as { code?: unknown }).code === 'store_unavailable') {
+        // One statement, or the database is unreachable: retrying one by one would not help.
+        for (const item of batch) item.reject(error);
         return;
       }
       this.logger.warn('A group commit failed; retrying its statements one by one', {

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
+import { StoreUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import {
   type Database,
@@ -41,17 +42,63 @@ function bind(params: readonly SqlValue[]): unknown[] {
   return (copy ?? params) as unknown[];
 }
 
-function queryable(target: QueryTarget): Queryable {
+// Errors that mean "the database is not reachable now", as opposed to a bad statement.
+const connectionCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down)
+]);
+
+/** Whether `error` says the database could not be reached (rather than refusing a statement). */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (connectionCodes.has(code) || code.startsWith('08'))) {
+    return true;
+  }
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection|Client was closed|not queryable/i.test(
+    error.message,
+  );
+}
+
+function unavailable(error: unknown, location: string): unknown {
+  if (!isConnectionError(error)) return error;
+  const code = (error as { code?: string }).code;
+  const detail = `${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`;
+  return new StoreUnavailableError(location, detail, { cause: error });
+}
+
+async function query(
+  target: QueryTarget,
+  location: string,
+  sql: string,
+  params: readonly SqlValue[],
+) {
+  try {
+    return await target.query(translate(sql), bind(params));
+  } catch (error) {
+    throw unavailable(error, location);
+  }
+}
+
+function queryable(target: QueryTarget, location: string): Queryable {
   return {
     dialect: 'postgres',
     async all<T = Row>(sql: string, params: readonly SqlValue[] = []) {
-      return (await target.query(translate(sql), bind(params))).rows as T[];
+      return (await query(target, location, sql, params)).rows as T[];
     },
     async get<T = Row>(sql: string, params: readonly SqlValue[] = []) {
-      return (await target.query(translate(sql), bind(params))).rows[0] as T | undefined;
+      return (await query(target, location, sql, params)).rows[0] as T | undefined;
     },
     async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
-      const result = await target.query(translate(sql), bind(params));
+      const result = await query(target, location, sql, params);
       const seq = (result.rows[0] as { seq?: unknown } | undefined)?.seq;
       return {
         changes: result.rowCount ?? 0,
@@ -59,7 +106,11 @@ function queryable(target: QueryTarget): Queryable {
       };
     },
     async exec(sql: string) {
-      await target.query(sql);
+      try {
+        await target.query(sql);
+      } catch (error) {
+        throw unavailable(error, location);
+      }
     },
   };
 }
@@ -94,7 +145,7 @@ export class PostgresDatabase implements Database {
     private readonly logger: Logger,
   ) {
     this.location = redactUrl(url);
-    this.direct = queryable(pool);
+    this.direct = queryable(pool, this.where);
     pool.on('error', (error) => logger.warn('An idle PostgreSQL connection failed', { error }));
   }
 
@@ -123,7 +174,15 @@ export class PostgresDatabase implements Database {
           ? (value: string) => Number(value)
           : pg.types.getTypeParser(oid, format as 'text'),
     };
-    const pool = new pg.Pool({ connectionString: url, max: 10, types, ...config } as PoolConfig);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      types,
+      // Never wait forever for a connection (a network cut): fail the request, retry later.
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+      ...config,
+    } as PoolConfig);
     const database = new PostgresDatabase(pool, url, logger);
     try {
       await database.ping();
@@ -153,20 +212,40 @@ export class PostgresDatabase implements Database {
     return this.direct.exec(sql);
   }
 
-  async transaction<T>(fn: (transaction: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  private async connect(): Promise<PoolClient> {
     try {
-      await client.query('BEGIN');
+      return await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error, this.where);
+    }
+  }
+
+  // How messages name this database.
+  private get where(): string {
+    return `PostgreSQL at ${this.location}`;
+  }
+
+  async transaction<T>(fn: (transaction: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN').catch((error) => {
+        throw unavailable(error, this.where);
+      });
       try {
-        const result = await fn(queryable(client));
-        await client.query('COMMIT');
+        const result = await fn(queryable(client, this.where));
+        await client.query('COMMIT').catch((error) => {
+          throw unavailable(error, this.where);
+        });
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (error instanceof StoreUnavailableError) broken = error;
+        else await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
     } finally {
-      client.release();
+      // A connection that failed is not given back to the pool.
+      client.release(broken);
     }
   }
 
@@ -181,10 +260,10 @@ export class PostgresDatabase implements Database {
   }
 
   async dedicated<T>(fn: (connection: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
-      return await fn(queryable(client));
+      return await fn(queryable(client, this.where));
     } catch (error) {
       // A connection left in an unknown state (an aborted statement, a session lock) is not
       // given back to the pool.
@@ -196,12 +275,12 @@ export class PostgresDatabase implements Database {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await this.direct.get('SELECT 1 AS ok');
   }
 
   /** Sends a notification to every replica listening on `channel` (this one included). */
   async notify(channel: string, payload: string): Promise<void> {
-    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    await this.direct.run('SELECT pg_notify(?, ?)', [channel, payload]);
   }
 
   /** Calls `handler` for each notification on `channel`; returns the unsubscribe function. */

@@ -149,7 +149,15 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     const firstAdmin = await new UserAdministration(server.store)
       .ensureFirstAdmin({ email: io.env.ARDEN_ADMIN_EMAIL, password: io.env.ARDEN_ADMIN_PASSWORD })
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
+        // Replicas starting together race to create the first admin: one wins, the others
+        // find it made.
+        if ((await server.store.users.count().catch(() => 0)) > 0) {
+          return {
+            created: false as const,
+            email: (io.env.ARDEN_ADMIN_EMAIL || 'admin@localhost').toLowerCase(),
+          };
+        }
         throw new UsageError(
           `Cannot create the first admin from ARDEN_ADMIN_EMAIL / ARDEN_ADMIN_PASSWORD: ${(error as Error).message} Fix the variables, or unset them to get admin@localhost with a generated password.`,
         );
