@@ -2,6 +2,7 @@ import type { ServerContext } from './context';
 import { ValidationError } from './errors';
 import { isLogLevel, type Logger, type LogLevel } from './logger';
 import type { ReplicaOptions } from './services/replicas';
+import type { RetentionOptions } from './services/retention';
 import { parseAllowedHosts } from './services/ssrf';
 import type { WebhookOptions } from './services/webhooks';
 
@@ -47,6 +48,13 @@ export interface ServerConfig {
   shutdownTimeoutMs?: number;
   /** Several replicas on PostgreSQL: the long-poll re-check and dashboard relay timings. */
   replicas?: ReplicaOptions;
+  /**
+   * Days after which actions, usage and settled webhook deliveries are deleted
+   * (`ARDEN_RETENTION_DAYS`; default 90; 0 keeps everything).
+   */
+  retentionDays?: number;
+  /** The retention job's pacing (interval, batch size, pause between batches). */
+  retention?: Omit<RetentionOptions, 'days'>;
   /** Start the expiry sweeper and webhook worker (default true). */
   workers?: boolean;
   /** Plug-ins run at start-up (the admin API, the dashboard). */
@@ -70,6 +78,7 @@ export interface ResolvedConfig {
   sweepIntervalMs: number;
   webhooks: WebhookOptions;
   replicas: ReplicaOptions;
+  retention: RetentionOptions & { days: number };
   shutdownTimeoutMs: number;
   workers: boolean;
 }
@@ -133,6 +142,16 @@ export function resolveConfig(
     3_600;
   const rateLimit =
     config.rateLimit ?? numberFrom(environment.ARDEN_RATE_LIMIT, 'ARDEN_RATE_LIMIT') ?? 0;
+  const retentionDays =
+    config.retentionDays ??
+    numberFrom(environment.ARDEN_RETENTION_DAYS, 'ARDEN_RETENTION_DAYS') ??
+    90;
+  if (!Number.isFinite(retentionDays) || retentionDays < 0) {
+    throw new ValidationError(
+      `retentionDays must be a number of days ≥ 0 (0 keeps everything); got ${retentionDays}.`,
+      'retentionDays',
+    );
+  }
   const webhooks: WebhookOptions = { ...config.webhooks };
   webhooks.allowPrivate ??= flagFrom(
     environment.ARDEN_WEBHOOK_ALLOW_PRIVATE,
@@ -160,6 +179,7 @@ export function resolveConfig(
     sweepIntervalMs: config.sweepIntervalMs ?? 1_000,
     webhooks,
     replicas: config.replicas ?? {},
+    retention: { ...config.retention, days: retentionDays },
     shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
     workers: config.workers ?? true,
   };
@@ -177,9 +197,15 @@ const flagNames: Record<string, keyof ServerConfig> = {
   '--log-level': 'logLevel',
   '--approval-timeout': 'approvalTimeoutSeconds',
   '--rate-limit': 'rateLimit',
+  '--retention-days': 'retentionDays',
 };
 
-const numericFlags = new Set<keyof ServerConfig>(['port', 'approvalTimeoutSeconds', 'rateLimit']);
+const numericFlags = new Set<keyof ServerConfig>([
+  'port',
+  'approvalTimeoutSeconds',
+  'rateLimit',
+  'retentionDays',
+]);
 
 /**
  * Parses server flags (`--port 8787`, `--data-dir=./data`, `--db`, `--host`, `--body-limit`,

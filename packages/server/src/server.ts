@@ -22,6 +22,7 @@ import { LiveEvents } from './services/events';
 import { ApprovalHub } from './services/hub';
 import { PolicyService } from './services/policies';
 import { connectReplicas } from './services/replicas';
+import { RetentionService } from './services/retention';
 import { UsageService } from './services/usage';
 import { WebhookService } from './services/webhooks';
 import { openStore } from './store';
@@ -38,6 +39,8 @@ export interface ArdenServer extends ServerContext {
   close(): Promise<void>;
   /** The base URL once listening, else undefined. */
   readonly url: string | undefined;
+  /** The retention job (deletes data older than `retentionDays`). */
+  readonly retention: RetentionService;
 }
 
 const emptyQuery = new URLSearchParams();
@@ -233,9 +236,11 @@ export async function createServer(
 
   const keyUseTimer = setInterval(() => void context.agents.flushKeyUse(), 30_000);
   keyUseTimer.unref();
+  const retention = new RetentionService(store, logger, { clock, ...config.retention });
   if (config.workers) {
     context.approvals.startSweeper(config.sweepIntervalMs);
     webhooks.start();
+    retention.start();
   }
 
   let url: string | undefined;
@@ -258,6 +263,7 @@ export async function createServer(
     clearInterval(keyUseTimer);
     await context.approvals.stopSweeper();
     await webhooks.stop();
+    await retention.stop();
     await context.agents.flushKeyUse();
     stopListening();
     await store.close();
@@ -266,6 +272,7 @@ export async function createServer(
 
   return {
     ...context,
+    retention,
     get url() {
       return url;
     },

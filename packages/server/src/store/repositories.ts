@@ -642,6 +642,20 @@ export function actionRepository(db: Queryable) {
       );
       return rows.map(toAction);
     },
+    /**
+     * Deletes up to `limit` actions created before `cutoff` (never pending ones), oldest first;
+     * returns how many. On PostgreSQL rows another replica is deleting are skipped.
+     */
+    async purgeOlderThan(cutoff: number, limit: number): Promise<number> {
+      const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      const result = await db.run(
+        `DELETE FROM actions WHERE seq IN (
+           SELECT seq FROM actions WHERE created_at < ? AND status <> 'pending'
+           ORDER BY created_at LIMIT ? ${lock})`,
+        [cutoff, limit],
+      );
+      return result.changes;
+    },
     /** Ids of pending actions whose approval window has passed. */
     async listOverdue(now: number, limit = 100): Promise<string[]> {
       const rows = await db.all<{ id: string }>(
@@ -899,6 +913,16 @@ export function usageRepository(db: Queryable) {
         return aggregate;
       });
     },
+    /** Deletes up to `limit` usage events from before `cutoff`, oldest first; returns how many. */
+    async purgeOlderThan(cutoff: number, limit: number): Promise<number> {
+      const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      const result = await db.run(
+        `DELETE FROM usage WHERE seq IN (
+           SELECT seq FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ? ${lock})`,
+        [cutoff, limit],
+      );
+      return result.changes;
+    },
     /** Totals over the filter. */
     async totals(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
       const { where, params } = usageWhere(filter);
@@ -1129,6 +1153,30 @@ export function webhookRepository(db: Queryable) {
         [now, id],
       );
       return result.changes > 0;
+    },
+    /**
+     * Deletes up to `limit` settled (delivered or failed) deliveries created before `cutoff`,
+     * with their attempts. Run it in a transaction.
+     */
+    async purgeSettled(
+      cutoff: number,
+      limit: number,
+    ): Promise<{ deliveries: number; attempts: number }> {
+      const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      const rows = await db.all<{ id: string }>(
+        `SELECT id FROM webhook_outbox WHERE created_at < ? AND status <> 'pending'
+         ORDER BY created_at LIMIT ? ${lock}`,
+        [cutoff, limit],
+      );
+      if (rows.length === 0) return { deliveries: 0, attempts: 0 };
+      const ids = rows.map((row) => row.id);
+      const list = ids.map(() => '?').join(', ');
+      const attempts = await db.run(
+        `DELETE FROM webhook_attempts WHERE outbox_id IN (${list})`,
+        ids,
+      );
+      const deliveries = await db.run(`DELETE FROM webhook_outbox WHERE id IN (${list})`, ids);
+      return { deliveries: deliveries.changes, attempts: attempts.changes };
     },
     /** Counts by status (for health pages). */
     async countByStatus(): Promise<Record<DeliveryStatus, number>> {

@@ -1,0 +1,146 @@
+import type { Logger } from '../logger';
+import type { Store } from '../store';
+
+/** Options of the retention job. */
+export interface RetentionOptions {
+  /**
+   * Actions, usage events and settled webhook deliveries older than this many days are deleted
+   * (`ARDEN_RETENTION_DAYS`; default 90; 0 keeps everything forever).
+   */
+  days?: number;
+  /** How often the job looks for old rows (default every hour; also 1 minute after start). */
+  intervalMs?: number;
+  /** Rows deleted per statement (default 1 000): each is a short transaction. */
+  batchSize?: number;
+  /** Pause between batches, so the hot path's writes go in between (default 20 ms). */
+  pauseMs?: number;
+  clock?: () => number;
+}
+
+/** What one run of the job deleted. */
+export interface RetentionResult {
+  actions: number;
+  usage: number;
+  deliveries: number;
+  attempts: number;
+}
+
+const day = 86_400_000;
+
+/**
+ * Deletes what is older than the retention age, in small batches with pauses between them, so
+ * it never holds the database (SQLite's write lock, PostgreSQL's row locks) for more than a few
+ * milliseconds at a time and checks keep flowing. Pending actions are never deleted. Safe on
+ * every replica at once: on PostgreSQL each batch skips rows another replica is deleting.
+ */
+export class RetentionService {
+  readonly days: number;
+  private readonly intervalMs: number;
+  private readonly batchSize: number;
+  private readonly pauseMs: number;
+  private readonly clock: () => number;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running: Promise<RetentionResult> | undefined;
+  private stopped = true;
+  private cancelled = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: RetentionOptions = {},
+  ) {
+    this.days = options.days ?? 90;
+    this.intervalMs = options.intervalMs ?? 3_600_000;
+    this.batchSize = options.batchSize ?? 1_000;
+    this.pauseMs = options.pauseMs ?? 20;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Whether anything is ever deleted (`days` > 0). */
+  get enabled(): boolean {
+    return this.days > 0;
+  }
+
+  /** Starts the job (a no-op when retention is off). The first run is after `firstRunMs`. */
+  start(firstRunMs = 60_000): void {
+    if (!this.enabled) return;
+    this.stopped = false;
+    this.cancelled = false;
+    this.schedule(firstRunMs);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.runOnce()
+        .catch((error) =>
+          this.logger.warn('The retention job failed; it will try again', { error }),
+        )
+        .finally(() => this.schedule(this.intervalMs));
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  /** Stops the job; a run in progress stops after its current batch. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Deletes everything older than the retention age now; resolves with what was deleted. */
+  runOnce(): Promise<RetentionResult> {
+    if (this.running) return this.running;
+    this.running = this.purge().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async purge(): Promise<RetentionResult> {
+    const result: RetentionResult = { actions: 0, usage: 0, deliveries: 0, attempts: 0 };
+    if (!this.enabled) return result;
+    const cutoff = this.clock() - this.days * day;
+    const started = this.clock();
+    const { actions, usage } = this.store;
+    // Settled deliveries first (with their attempts, in one transaction), then the actions.
+    result.deliveries = await this.inBatches(async (limit) => {
+      const purged = await this.store.transaction((repositories) =>
+        repositories.webhooks.purgeSettled(cutoff, limit),
+      );
+      result.attempts += purged.attempts;
+      return purged.deliveries;
+    });
+    result.actions = await this.inBatches((limit) => actions.purgeOlderThan(cutoff, limit));
+    result.usage = await this.inBatches((limit) => usage.purgeOlderThan(cutoff, limit));
+    const total = result.actions + result.usage + result.deliveries + result.attempts;
+    if (total > 0) {
+      this.logger.info('Deleted data older than the retention age', {
+        retentionDays: this.days,
+        before: new Date(cutoff).toISOString(),
+        ...result,
+        ms: this.clock() - started,
+      });
+    }
+    if (this.store.database.dialect === 'sqlite') {
+      // Keep SQLite's planner statistics fresh for the log's queries (cheap; does only what
+      // is needed).
+      await this.store.database.exec('PRAGMA optimize').catch(() => undefined);
+    }
+    return result;
+  }
+
+  private async inBatches(deleteBatch: (limit: number) => Promise<number>): Promise<number> {
+    let total = 0;
+    for (;;) {
+      if (this.cancelled) break;
+      const deleted = await deleteBatch(this.batchSize);
+      total += deleted;
+      if (deleted < this.batchSize) break;
+      await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+    }
+    return total;
+  }
+}
