@@ -1,6 +1,7 @@
 import type { Benchmark } from '../types.ts';
 import { approvalLatency } from './approval-latency.ts';
 import { checkOverhead } from './check-overhead.ts';
+import { logScale } from './log-scale.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
 import { throughput } from './throughput.ts';
@@ -16,4 +17,5 @@ export const benchmarks: Benchmark[] = [
   usageClient,
   usageIngest,
   memory,
+  logScale,
 ];

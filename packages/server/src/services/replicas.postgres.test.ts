@@ -125,6 +125,36 @@ describe('replicas on PostgreSQL (in one process)', () => {
     }
   });
 
+  test('usage written on three replicas at once: daily totals exact, no deadlock', async () => {
+    const all = await replicas(3);
+    const [a] = all as [AdminTestServer];
+    const models = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash'];
+    const answers = await Promise.all(
+      all.flatMap((replica, r) =>
+        Array.from({ length: 20 }, (_, n) =>
+          replica.request('POST', '/token-usage', {
+            key: a.liveKey,
+            body: {
+              // Every batch touches the same daily totals, in a different order.
+              events: Array.from({ length: 12 }, (_, index) => ({
+                model: models[(index + n + r) % models.length],
+                prompt_tokens: 10,
+                completion_tokens: 1,
+              })),
+            },
+          }),
+        ),
+      ),
+    );
+    for (const answer of answers) expect(answer.status, answer.text).toBe(200);
+    const fast = await a.server.store.usage.aggregate('model', { agentId: a.agent.id });
+    const slow = await a.server.store.usage.aggregateRaw('model', { agentId: a.agent.id });
+    expect(fast.map((group) => [group.key, group.events, group.totalTokens]).sort()).toEqual(
+      slow.map((group) => [group.key, group.events, group.totalTokens]).sort(),
+    );
+    expect(fast.reduce((sum, group) => sum + group.events, 0)).toBe(3 * 20 * 12);
+  });
+
   test('expiry on three replicas at once: each action expires once, with one webhook', async () => {
     const all = await replicas(3);
     const [a] = all as [AdminTestServer];

@@ -99,6 +99,8 @@ describe('retention', () => {
     await seedActions(t, 50, now - 10 * day);
     await seedUsage(t, 4_000, old);
     await seedUsage(t, 20, now - day);
+    await t.server.store.transaction((repositories) => repositories.usage.rebuildDaily());
+    expect((await t.server.store.usage.totals()).events).toBe(4_020);
     const oldDelivered = await seedDelivery(t, old, 'delivered');
     const oldPending = await seedDelivery(t, old, 'pending');
     const recentDelivered = await seedDelivery(t, now - day, 'delivered');
@@ -143,7 +145,9 @@ describe('retention', () => {
     );
     expect(remaining.map((row) => [row.status, Number(row.n)])).toEqual([['pending', 3]]);
     expect(await t.server.store.actions.count({ tool: 'old.tool' })).toBe(53);
+    // The daily totals of the purged days went with them.
     expect((await t.server.store.usage.totals()).events).toBe(20);
+    expect((await t.server.store.usage.totalsRaw()).events).toBe(20);
     expect(await t.server.store.webhooks.get(oldDelivered)).toBeUndefined();
     expect(await t.server.store.webhooks.attempts(oldDelivered)).toEqual([]);
     expect(await t.server.store.webhooks.get(oldPending)).toBeDefined();

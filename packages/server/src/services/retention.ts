@@ -115,6 +115,8 @@ export class RetentionService {
     });
     result.actions = await this.inBatches((limit) => actions.purgeOlderThan(cutoff, limit));
     result.usage = await this.inBatches((limit) => usage.purgeOlderThan(cutoff, limit));
+    // Daily totals of the days wholly before the cutoff.
+    await usage.purgeDailyBefore(Math.floor(cutoff / day));
     const total = result.actions + result.usage + result.deliveries + result.attempts;
     if (total > 0) {
       this.logger.info('Deleted data older than the retention age', {

@@ -28,8 +28,8 @@ export class UsageService {
   }
 
   /**
-   * Prices and stores usage events. One event joins the group commit of its turn; several are
-   * written in one transaction of their own (all or none). Resolves after the commit.
+   * Prices and stores usage events (all or none) with their daily totals, in the group commit
+   * of their turn. Resolves after the commit.
    */
   async record(
     agentId: string,
@@ -53,9 +53,11 @@ export class UsageService {
         createdAt: input.occurredAt ?? now,
       };
     });
-    const statements = records.map((record) => this.store.usage.insertStatement(record));
-    if (statements.length === 1) await this.store.committer.submit(statements[0] as never);
-    else if (statements.length > 1) await this.store.database.batch(statements);
+    // The events and their daily totals, all or none, in a group commit of their own: a
+    // check's commit never waits on the lock of a daily total another replica is updating.
+    if (records.length > 0) {
+      await this.store.usageCommitter.submitAll(this.store.usage.writeStatements(records));
+    }
     this.events.emit({ type: 'usage.recorded', usage: records });
     return records;
   }

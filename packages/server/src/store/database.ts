@@ -15,6 +15,11 @@ export type Row = Record<string, unknown>;
 export interface Statement {
   sql: string;
   params?: readonly SqlValue[];
+  /**
+   * For the group committer: a statement that locks a shared row (an upsert of a total) names
+   * it here; such statements run last in their transaction, in key order.
+   */
+  lockKey?: string;
 }
 
 /** What a write statement changed. */

@@ -2,8 +2,8 @@ import type { Logger } from '../logger';
 import type { Database, RunResult, Statement } from './database';
 
 interface Queued {
-  statement: Statement;
-  resolve: (result: RunResult) => void;
+  statements: readonly Statement[];
+  resolve: (results: RunResult[]) => void;
   reject: (error: unknown) => void;
 }
 
@@ -25,14 +25,25 @@ export class GroupCommitter {
   ) {}
 
   /** Queues a write; resolves after the transaction holding it has committed. */
-  submit(statement: Statement): Promise<RunResult> {
-    return new Promise<RunResult>((resolve, reject) => {
-      this.queue.push({ statement, resolve, reject });
+  async submit(statement: Statement): Promise<RunResult> {
+    return (await this.submitAll([statement]))[0] ?? { changes: 0 };
+  }
+
+  /**
+   * Queues writes that must commit together (all or none); resolves with what each changed,
+   * after the transaction holding them has committed. Statements with a `lockKey` run after the
+   * others of the transaction, ordered by that key: transactions of several replicas then take
+   * the row locks of shared rows (daily usage totals) in one order and never deadlock, and hold
+   * them only for the commit.
+   */
+  submitAll(statements: readonly Statement[]): Promise<RunResult[]> {
+    return new Promise<RunResult[]>((resolve, reject) => {
+      this.queue.push({ statements, resolve, reject });
       this.schedule();
     });
   }
 
-  /** Statements waiting for the next commit. */
+  /** Requests waiting for the next commit. */
   get pending(): number {
     return this.queue.length;
   }
@@ -60,10 +71,34 @@ export class GroupCommitter {
     if (this.queue.length > 0) this.schedule();
   }
 
+  private async run(batch: readonly Queued[]): Promise<RunResult[][]> {
+    const plain: { item: number; index: number; statement: Statement }[] = [];
+    const keyed: { item: number; index: number; statement: Statement }[] = [];
+    for (const [item, queued] of batch.entries()) {
+      for (const [index, statement] of queued.statements.entries()) {
+        (statement.lockKey === undefined ? plain : keyed).push({ item, index, statement });
+      }
+    }
+    keyed.sort((a, b) =>
+      (a.statement.lockKey as string) < (b.statement.lockKey as string)
+        ? -1
+        : (a.statement.lockKey as string) > (b.statement.lockKey as string)
+          ? 1
+          : 0,
+    );
+    const ordered = [...plain, ...keyed];
+    const results = await this.database.batch(ordered.map((entry) => entry.statement));
+    const byItem = batch.map((queued) => new Array<RunResult>(queued.statements.length));
+    for (const [position, entry] of ordered.entries()) {
+      (byItem[entry.item] as RunResult[])[entry.index] = results[position] ?? { changes: 0 };
+    }
+    return byItem;
+  }
+
   private async commit(batch: Queued[]): Promise<void> {
     try {
-      const results = await this.database.batch(batch.map((item) => item.statement));
-      for (const [index, item] of batch.entries()) item.resolve(results[index] ?? { changes: 0 });
+      const results = await this.run(batch);
+      for (const [index, item] of batch.entries()) item.resolve(results[index] ?? []);
       return;
     } catch (error) {
       if (batch.length === 1 || (error as { code?: unknown }).code === 'store_unavailable') {
@@ -76,11 +111,11 @@ export class GroupCommitter {
         error,
       });
     }
-    // One bad statement must not fail the others: retry each in its own transaction.
+    // One bad request must not fail the others: retry each in its own transaction.
     for (const item of batch) {
       try {
-        const [result] = await this.database.batch([item.statement]);
-        item.resolve(result ?? { changes: 0 });
+        const [results] = await this.run([item]);
+        item.resolve(results ?? []);
       } catch (error) {
         item.reject(error);
       }

@@ -24,6 +24,8 @@ export interface StoreOptions {
 export interface Store extends Repositories {
   readonly database: Database;
   readonly committer: GroupCommitter;
+  /** The group committer of usage writes (kept apart from the checks'). */
+  readonly usageCommitter: GroupCommitter;
   /** Runs `fn` in one transaction with repositories bound to it. */
   transaction<T>(fn: (repositories: Repositories) => Promise<T>): Promise<T>;
   /** Commits queued writes, then closes the database. */
@@ -51,13 +53,16 @@ export function sqlitePath(options: Pick<StoreOptions, 'dataDir' | 'databaseUrl'
 /** Wraps an open database as a store (no migration). */
 export function storeFor(database: Database, logger: Logger): Store {
   const committer = new GroupCommitter(database, logger);
+  const usageCommitter = new GroupCommitter(database, logger);
   return {
     ...repositories(database),
     database,
     committer,
+    usageCommitter,
     transaction: (fn) => database.transaction((transaction) => fn(repositories(transaction))),
     close: async () => {
       await committer.drain();
+      await usageCommitter.drain();
       await database.close();
     },
   };
@@ -74,6 +79,11 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     : new SqliteDatabase(sqlitePath(options));
   try {
     if (options.migrate !== false) await migrate(database, logger);
+    if (database.dialect === 'sqlite') {
+      // Planner statistics for the log's indexes, kept fresh cheaply (SQLite's advice for
+      // long-lived connections); the retention job runs `PRAGMA optimize` again later.
+      await database.exec('PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;');
+    }
   } catch (error) {
     await database.close();
     throw error;

@@ -192,6 +192,55 @@ CREATE TABLE admin_tokens (
 `;
 }
 
+function dailyUsage(dialect: Dialect): string[] {
+  const big = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const real = dialect === 'sqlite' ? 'REAL' : 'DOUBLE PRECISION';
+  return [
+    `CREATE TABLE usage_daily (
+  day INTEGER NOT NULL,
+  agent_id TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  model TEXT NOT NULL,
+  events ${big} NOT NULL,
+  prompt_tokens ${big} NOT NULL,
+  completion_tokens ${big} NOT NULL,
+  cost_usd ${real} NOT NULL,
+  unpriced ${big} NOT NULL,
+  PRIMARY KEY (day, agent_id, environment, model)
+)`,
+    `INSERT INTO usage_daily (day, agent_id, environment, model, events, prompt_tokens,
+   completion_tokens, cost_usd, unpriced)
+ SELECT created_at / 86400000, agent_id, environment, model, COUNT(*), SUM(prompt_tokens),
+   SUM(completion_tokens), SUM(cost_usd), SUM(1 - rate_found)
+ FROM usage GROUP BY created_at / 86400000, agent_id, environment, model`,
+  ];
+}
+
+// What the action log's filters and the usage page need at millions of rows, and no more: each
+// index is a cost on every insert. created_at indexes grow at their right edge (appends); the
+// agent one touches one leaf per agent; the "attention" one only rows that were not simply
+// allowed. The tool index touches a leaf per tool in every commit: measured (bench log-scale)
+// it halves SQLite's raw insert rate, so only PostgreSQL — the store for scale — has it; on
+// SQLite a tool filter reads the log newest first. PostgreSQL builds them CONCURRENTLY
+// (running replicas keep writing).
+function scaleIndexes(dialect: Dialect): string[] {
+  const create =
+    dialect === 'postgres'
+      ? 'CREATE INDEX CONCURRENTLY IF NOT EXISTS'
+      : 'CREATE INDEX IF NOT EXISTS';
+  // Tool names are matched byte for byte (exact or prefix): a "C" collation index on PostgreSQL,
+  // whatever the database's collation.
+  const tool = dialect === 'postgres' ? 'tool_name COLLATE "C"' : 'tool_name';
+  return [
+    `${create} actions_scale_created ON actions (created_at)`,
+    `${create} actions_scale_agent ON actions (agent_id, seq)`,
+    ...(dialect === 'postgres' ? [`${create} actions_scale_tool ON actions (${tool}, seq)`] : []),
+    `${create} actions_scale_attention ON actions (seq) WHERE decision <> 'allow'`,
+    `${create} usage_scale_created ON usage (created_at)`,
+    `${create} usage_scale_session ON usage (session_id) WHERE session_id IS NOT NULL`,
+  ];
+}
+
 /** Every migration this server knows, oldest first. Never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
   {
@@ -215,6 +264,19 @@ export const migrations: readonly Migration[] = [
         'ALTER TABLE agents ADD COLUMN IF NOT EXISTS webhook_disabled_reason TEXT',
       ],
     },
+  },
+  {
+    version: 3,
+    name: 'daily usage totals',
+    // Kept up to date by every usage write (in the same transaction); the usage page adds up
+    // days from here instead of reading every event. Filled from the events already stored.
+    sql: { sqlite: dailyUsage('sqlite'), postgres: dailyUsage('postgres') },
+  },
+  {
+    version: 4,
+    name: 'indexes for a large action log',
+    concurrently: true,
+    sql: { sqlite: scaleIndexes('sqlite'), postgres: scaleIndexes('postgres') },
   },
 ];
 

@@ -1,6 +1,6 @@
 import type { Environment } from '../crypto';
-import type { Queryable, Row, SqlValue, Statement } from './database';
-import { decodeCursor, encodeCursor, jsonOrNull, likePrefix, parseJson } from './json';
+import type { Dialect, Queryable, Row, SqlValue, Statement } from './database';
+import { decodeCursor, encodeCursor, jsonOrNull, parseJson } from './json';
 import type {
   ActionRecord,
   ActionStatus,
@@ -471,7 +471,36 @@ export interface SessionSummary {
   costUsd: number;
 }
 
-function actionWhere(filter: ActionFilter, alias = ''): { where: string[]; params: SqlValue[] } {
+const actionStatuses: readonly ActionStatus[] = [
+  'pending',
+  'approved',
+  'denied',
+  'completed',
+  'expired',
+];
+const effects: readonly Effect[] = ['allow', 'block', 'requires_approval'];
+
+/**
+ * The smallest string greater than every string that starts with `prefix` (in code point
+ * order, which is byte order for UTF-8), or undefined when there is none: `prefix <= x < upper`
+ * is "x starts with prefix", and an index can answer it.
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const points = [...prefix];
+  while (points.length > 0) {
+    const last = (points.pop() as string).codePointAt(0) as number;
+    let next = last + 1;
+    if (next >= 0xd800 && next <= 0xdfff) next = 0xe000;
+    if (next <= 0x10ffff) return points.join('') + String.fromCodePoint(next);
+  }
+  return undefined;
+}
+
+function actionWhere(
+  filter: ActionFilter,
+  dialect: Dialect,
+  alias = '',
+): { where: string[]; params: SqlValue[] } {
   const where: string[] = [];
   const params: SqlValue[] = [];
   const column = (name: string) => `${alias}${name}`;
@@ -484,24 +513,50 @@ function actionWhere(filter: ActionFilter, alias = ''): { where: string[]; param
     params.push(filter.environment);
   }
   if (filter.tool) {
+    // Byte-wise comparisons, which the tool index answers (PostgreSQL: its "C" collation).
+    const tool =
+      dialect === 'postgres' ? `${column('tool_name')} COLLATE "C"` : column('tool_name');
     if (filter.tool.endsWith('*')) {
-      where.push(`${column('tool_name')} LIKE ? ESCAPE '\\'`);
-      params.push(likePrefix(filter.tool.slice(0, -1)));
+      const prefix = filter.tool.slice(0, -1);
+      if (prefix !== '') {
+        where.push(`${tool} >= ?`);
+        params.push(prefix);
+        const upper = prefixUpperBound(prefix);
+        if (upper !== undefined) {
+          where.push(`${tool} < ?`);
+          params.push(upper);
+        }
+      }
     } else {
-      where.push(`${column('tool_name')} = ?`);
+      where.push(`${tool} = ?`);
       params.push(filter.tool);
     }
   }
-  if (filter.decision) {
-    where.push(`${column('decision')} = ?`);
-    params.push(filter.decision);
-  }
+  // Decisions and statuses are few known words, written into the SQL as literals (after
+  // checking them): SQLite uses a partial index only for a literal match of its condition.
+  const decision =
+    filter.decision && effects.includes(filter.decision) ? filter.decision : undefined;
+  if (filter.decision !== undefined && decision === undefined) where.push('1 = 0');
+  if (decision) where.push(`${column('decision')} = '${decision}'`);
+  let statuses: ActionStatus[] | undefined;
   if (filter.status !== undefined) {
-    const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
-    if (statuses.length > 0) {
-      where.push(`${column('status')} IN (${statuses.map(() => '?').join(', ')})`);
-      params.push(...statuses);
+    const asked = Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (asked.length > 0) {
+      statuses = asked.filter((status) => actionStatuses.includes(status));
+      if (statuses.length === 0) where.push('1 = 0');
+      else if (statuses.length === 1) where.push(`${column('status')} = '${statuses[0]}'`);
+      else
+        where.push(
+          `${column('status')} IN (${statuses.map((status) => `'${status}'`).join(', ')})`,
+        );
     }
+  }
+  // Only held or blocked calls: say so in the words of the "attention" partial index.
+  if (
+    (decision !== undefined && decision !== 'allow') ||
+    (statuses !== undefined && statuses.length > 0 && !statuses.includes('completed'))
+  ) {
+    where.push(`${column('decision')} <> 'allow'`);
   }
   if (filter.sessionId) {
     where.push(`${column('session_id')} = ?`);
@@ -571,7 +626,7 @@ export function actionRepository(db: Queryable) {
       options: { cursor?: string; limit?: number; order?: 'asc' | 'desc' } = {},
     ): Promise<Page<ActionRecord>> {
       const limit = clampLimit(options.limit);
-      const { where, params } = actionWhere(filter);
+      const { where, params } = actionWhere(filter, db.dialect);
       const ascending = options.order === 'asc';
       const after = decodeCursor(options.cursor);
       if (after !== undefined) {
@@ -586,7 +641,7 @@ export function actionRepository(db: Queryable) {
       return page(rows.map(toAction), limit);
     },
     async count(filter: ActionFilter = {}): Promise<number> {
-      const { where, params } = actionWhere(filter);
+      const { where, params } = actionWhere(filter, db.dialect);
       const row = await db.get<{ count: number }>(
         `SELECT COUNT(*) AS count FROM actions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
         params,
@@ -706,60 +761,129 @@ export function actionRepository(db: Queryable) {
         ],
       };
     },
-    /** Sessions with their action counts and token cost, most recently active first. */
+    /**
+     * Sessions with their action counts and token cost, most recently active first (by their
+     * latest action within the filter). Reads the log newest first until it has a page of
+     * sessions, then sums just those sessions through the session index — never the whole log.
+     * The cursor is the position of the last session returned.
+     */
     async listSessions(
       filter: SessionFilter = {},
       options: { cursor?: string; limit?: number } = {},
     ): Promise<Page<SessionSummary>> {
       const limit = clampLimit(options.limit);
-      const offset = decodeCursor(options.cursor) ?? 0;
-      const { where, params } = actionWhere(filter);
-      where.push('session_id IS NOT NULL');
-      const rows = await db.all<Row>(
-        `SELECT session_id, agent_id, environment, COUNT(*) AS actions,
-           SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending,
-           SUM(CASE WHEN decision = 'block' THEN 1 ELSE 0 END) AS blocked,
-           MIN(created_at) AS first_at, MAX(created_at) AS last_at
-         FROM actions WHERE ${where.join(' AND ')}
-         GROUP BY session_id, agent_id, environment
-         ORDER BY last_at DESC LIMIT ? OFFSET ?`,
-        [...params, limit + 1, offset],
-      );
-      const more = rows.length > limit;
-      const selected = more ? rows.slice(0, limit) : rows;
+      const before = decodeCursor(options.cursor);
+      const key = (row: Row) => `${row.session_id}\u0000${row.agent_id}\u0000${row.environment}`;
+      // Sessions found, in order of their latest matching action.
+      const found: {
+        key: string;
+        sessionId: string;
+        agentId: string;
+        environment: string;
+        last: number;
+      }[] = [];
+      const seen = new Set<string>();
+      let scanFrom = before;
+      const chunk = 2_000;
+      while (found.length <= limit) {
+        const { where, params } = actionWhere(filter, db.dialect);
+        where.push('session_id IS NOT NULL');
+        if (scanFrom !== undefined) {
+          where.push('seq < ?');
+          params.push(scanFrom);
+        }
+        const rows = await db.all<Row>(
+          `SELECT seq, session_id, agent_id, environment FROM actions
+           WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
+          [...params, chunk],
+        );
+        const candidates: typeof found = [];
+        for (const row of rows) {
+          const id = key(row);
+          if (seen.has(id)) continue;
+          seen.add(id);
+          candidates.push({
+            key: id,
+            sessionId: String(row.session_id),
+            agentId: String(row.agent_id),
+            environment: String(row.environment),
+            last: Number(row.seq),
+          });
+        }
+        if (before !== undefined && candidates.length > 0) {
+          // On a later page, a session met again here was shown already if it has a matching
+          // action at or after the cursor.
+          const shown = new Set<string>();
+          const ids = [...new Set(candidates.map((candidate) => candidate.sessionId))];
+          for (let start = 0; start < ids.length; start += 500) {
+            const slice = ids.slice(start, start + 500);
+            const { where: again, params: againParams } = actionWhere(filter, db.dialect);
+            again.push(`session_id IN (${slice.map(() => '?').join(', ')})`, 'seq >= ?');
+            const rowsAgain = await db.all<Row>(
+              `SELECT DISTINCT session_id, agent_id, environment FROM actions
+               WHERE ${again.join(' AND ')}`,
+              [...againParams, ...slice, before],
+            );
+            for (const row of rowsAgain) shown.add(key(row));
+          }
+          for (const candidate of candidates) if (!shown.has(candidate.key)) found.push(candidate);
+        } else {
+          found.push(...candidates);
+        }
+        if (rows.length < chunk) break;
+        scanFrom = Number(rows[rows.length - 1]?.seq);
+      }
+      const more = found.length > limit;
+      const selected = found.slice(0, limit);
+      const summaries = new Map<string, SessionSummary>();
       const costs = new Map<string, { tokens: number; cost: number }>();
       if (selected.length > 0) {
-        const ids = selected.map((row) => String(row.session_id));
+        const ids = [...new Set(selected.map((entry) => entry.sessionId))];
+        const list = ids.map(() => '?').join(', ');
+        const { where, params } = actionWhere(filter, db.dialect);
+        where.push(`session_id IN (${list})`);
+        const rows = await db.all<Row>(
+          `SELECT session_id, agent_id, environment, COUNT(*) AS actions,
+             SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending,
+             SUM(CASE WHEN decision = 'block' THEN 1 ELSE 0 END) AS blocked,
+             MIN(created_at) AS first_at, MAX(created_at) AS last_at
+           FROM actions WHERE ${where.join(' AND ')}
+           GROUP BY session_id, agent_id, environment`,
+          [...params, ...ids],
+        );
+        for (const row of rows) {
+          summaries.set(key(row), {
+            sessionId: String(row.session_id),
+            agentId: String(row.agent_id),
+            environment: row.environment as Environment,
+            actions: Number(row.actions),
+            pending: Number(row.pending ?? 0),
+            blocked: Number(row.blocked ?? 0),
+            firstAt: Number(row.first_at),
+            lastAt: Number(row.last_at),
+            totalTokens: 0,
+            costUsd: 0,
+          });
+        }
         const usageRows = await db.all<Row>(
           `SELECT session_id, agent_id, environment,
              SUM(prompt_tokens + completion_tokens) AS tokens, SUM(cost_usd) AS cost
-           FROM usage WHERE session_id IN (${ids.map(() => '?').join(', ')})
+           FROM usage WHERE session_id IN (${list})
            GROUP BY session_id, agent_id, environment`,
           ids,
         );
         for (const row of usageRows) {
-          costs.set(`${row.session_id}\u0000${row.agent_id}\u0000${row.environment}`, {
-            tokens: Number(row.tokens ?? 0),
-            cost: Number(row.cost ?? 0),
-          });
+          costs.set(key(row), { tokens: Number(row.tokens ?? 0), cost: Number(row.cost ?? 0) });
         }
       }
-      const items = selected.map((row): SessionSummary => {
-        const usage = costs.get(`${row.session_id}\u0000${row.agent_id}\u0000${row.environment}`);
-        return {
-          sessionId: String(row.session_id),
-          agentId: String(row.agent_id),
-          environment: row.environment as Environment,
-          actions: Number(row.actions),
-          pending: Number(row.pending ?? 0),
-          blocked: Number(row.blocked ?? 0),
-          firstAt: Number(row.first_at),
-          lastAt: Number(row.last_at),
-          totalTokens: usage?.tokens ?? 0,
-          costUsd: usage?.cost ?? 0,
-        };
+      const items = selected.flatMap((entry) => {
+        const summary = summaries.get(entry.key);
+        if (!summary) return [];
+        const usage = costs.get(entry.key);
+        return [{ ...summary, totalTokens: usage?.tokens ?? 0, costUsd: usage?.cost ?? 0 }];
       });
-      return { items, nextCursor: more ? encodeCursor(offset + limit) : undefined };
+      const last = selected[selected.length - 1];
+      return { items, nextCursor: more && last ? encodeCursor(last.last) : undefined };
     },
   };
 }
@@ -830,9 +954,232 @@ function usageWhere(filter: UsageFilter): { where: string[]; params: SqlValue[] 
   return { where, params };
 }
 
+interface Sums {
+  events: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  unpricedEvents: number;
+}
+
+const dailyUpsertSql = `INSERT INTO usage_daily (day, agent_id, environment, model, events,
+    prompt_tokens, completion_tokens, cost_usd, unpriced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (day, agent_id, environment, model) DO UPDATE SET
+    events = usage_daily.events + excluded.events,
+    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
+    cost_usd = usage_daily.cost_usd + excluded.cost_usd,
+    unpriced = usage_daily.unpriced + excluded.unpriced`;
+
+/**
+ * How a time range splits for the daily totals: whole UTC days (`firstDay` to before `endDay`,
+ * either open) read from `usage_daily`, and the partial days at its ends read from the events.
+ */
+function splitRange(from: number | undefined, to: number | undefined) {
+  const firstDay = from === undefined ? undefined : Math.ceil(from / dayMilliseconds);
+  const endDay = to === undefined ? undefined : Math.floor(to / dayMilliseconds);
+  if (firstDay !== undefined && endDay !== undefined && firstDay >= endDay) {
+    return { days: undefined, edges: [{ from, to }] };
+  }
+  const edges: { from: number | undefined; to: number | undefined }[] = [];
+  if (from !== undefined && firstDay !== undefined && from < firstDay * dayMilliseconds) {
+    edges.push({ from, to: firstDay * dayMilliseconds });
+  }
+  if (to !== undefined && endDay !== undefined && endDay * dayMilliseconds < to) {
+    edges.push({ from: endDay * dayMilliseconds, to });
+  }
+  return { days: { firstDay, endDay }, edges };
+}
+
 /** Token usage events and their aggregations. */
 export function usageRepository(db: Queryable) {
+  // Sums grouped by `groupBy` (or all together), from the daily totals and the events at the
+  // partial days of the range. Not for session filters or grouping (the totals have none).
+  async function summed(
+    groupBy: Exclude<UsageGrouping, 'session'> | undefined,
+    filter: UsageFilter,
+  ): Promise<Map<string, Sums>> {
+    const groups = new Map<string, Sums>();
+    const add = (key: string, row: Row) => {
+      const sums = groups.get(key) ?? {
+        events: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        costUsd: 0,
+        unpricedEvents: 0,
+      };
+      sums.events += Number(row.events ?? 0);
+      sums.promptTokens += Number(row.prompt_tokens ?? 0);
+      sums.completionTokens += Number(row.completion_tokens ?? 0);
+      sums.costUsd += Number(row.cost_usd ?? 0);
+      sums.unpricedEvents += Number(row.unpriced ?? 0);
+      groups.set(key, sums);
+    };
+    const { days, edges } = splitRange(filter.from, filter.to);
+    if (days) {
+      const where: string[] = [];
+      const params: SqlValue[] = [];
+      const condition = (clause: string, value: SqlValue | undefined) => {
+        if (value === undefined) return;
+        where.push(clause);
+        params.push(value);
+      };
+      condition('agent_id = ?', filter.agentId);
+      condition('environment = ?', filter.environment);
+      condition('model = ?', filter.model);
+      condition('day >= ?', days.firstDay);
+      condition('day < ?', days.endDay);
+      const key =
+        groupBy === undefined ? "''" : { model: 'model', day: 'day', agent: 'agent_id' }[groupBy];
+      const rows = await db.all<Row>(
+        `SELECT ${key} AS key, SUM(events) AS events, SUM(prompt_tokens) AS prompt_tokens,
+           SUM(completion_tokens) AS completion_tokens, SUM(cost_usd) AS cost_usd,
+           SUM(unpriced) AS unpriced
+         FROM usage_daily ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ${groupBy === undefined ? '' : `GROUP BY ${key}`}`,
+        params,
+      );
+      for (const row of rows) if (Number(row.events ?? 0) > 0) add(String(row.key), row);
+    }
+    for (const edge of edges) {
+      const { where, params } = usageWhere({ ...filter, from: edge.from, to: edge.to });
+      const key =
+        groupBy === undefined
+          ? "''"
+          : { model: 'u.model', day: `u.created_at / ${dayMilliseconds}`, agent: 'u.agent_id' }[
+              groupBy
+            ];
+      const rows = await db.all<Row>(
+        `SELECT ${key} AS key, COUNT(*) AS events, SUM(u.prompt_tokens) AS prompt_tokens,
+           SUM(u.completion_tokens) AS completion_tokens, SUM(u.cost_usd) AS cost_usd,
+           SUM(1 - u.rate_found) AS unpriced
+         FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ${groupBy === undefined ? '' : `GROUP BY ${key}`}`,
+        params,
+      );
+      for (const row of rows) if (Number(row.events) > 0) add(String(row.key), row);
+    }
+    return groups;
+  }
+
+  function aggregateOf(key: string | null, sums: Sums): UsageAggregate {
+    return {
+      key,
+      events: sums.events,
+      promptTokens: sums.promptTokens,
+      completionTokens: sums.completionTokens,
+      totalTokens: sums.promptTokens + sums.completionTokens,
+      costUsd: sums.costUsd,
+      unpricedEvents: sums.unpricedEvents,
+    };
+  }
+
   return {
+    /**
+     * The statements that store usage events: the events, and their addition to the daily
+     * totals (marked with a `lockKey`, so the group committer runs them last, in one order).
+     * Commit them together (`committer.submitAll`).
+     */
+    writeStatements(records: readonly Omit<UsageRecord, 'seq'>[]): Statement[] {
+      const totals = new Map<string, SqlValue[]>();
+      for (const record of records) {
+        const day = Math.floor(record.createdAt / dayMilliseconds);
+        const key = `${day}\u0000${record.agentId}\u0000${record.environment}\u0000${record.model}`;
+        const sums = totals.get(key) ?? [
+          day,
+          record.agentId,
+          record.environment,
+          record.model,
+          0,
+          0,
+          0,
+          0,
+          0,
+        ];
+        sums[4] = Number(sums[4]) + 1;
+        sums[5] = Number(sums[5]) + record.promptTokens;
+        sums[6] = Number(sums[6]) + record.completionTokens;
+        sums[7] = Number(sums[7]) + record.costUsd;
+        sums[8] = Number(sums[8]) + (record.rateFound ? 0 : 1);
+        totals.set(key, sums);
+      }
+      return [
+        ...records.map((record) => this.insertStatement(record)),
+        ...[...totals.entries()].map(([key, params]) => ({
+          sql: dailyUpsertSql,
+          params,
+          lockKey: `usage_daily\u0000${key}`,
+        })),
+      ];
+    },
+    /** Usage summed by model, UTC day, session or agent; biggest cost first (days in order). */
+    async aggregate(
+      groupBy: UsageGrouping,
+      filter: UsageFilter = {},
+      options: { limit?: number } = {},
+    ): Promise<UsageAggregate[]> {
+      if (groupBy === 'session' || filter.sessionId !== undefined) {
+        return this.aggregateRaw(groupBy, filter, options);
+      }
+      const groups = await summed(groupBy, filter);
+      let items = [...groups.entries()].map(([key, sums]) =>
+        aggregateOf(
+          groupBy === 'day'
+            ? new Date(Number(key) * dayMilliseconds).toISOString().slice(0, 10)
+            : key,
+          sums,
+        ),
+      );
+      items.sort((a, b) =>
+        groupBy === 'day'
+          ? String(a.key) < String(b.key)
+            ? -1
+            : 1
+          : b.costUsd - a.costUsd || b.events - a.events,
+      );
+      items = items.slice(0, clampLimit(options.limit, 1000, 10_000));
+      if (groupBy === 'agent' && items.length > 0) {
+        const names = await db.all<{ id: string; name: string }>(
+          `SELECT id, name FROM agents WHERE id IN (${items.map(() => '?').join(', ')})`,
+          items.map((item) => item.key as string),
+        );
+        const byId = new Map(names.map((row) => [String(row.id), String(row.name)]));
+        for (const item of items) item.label = byId.get(item.key as string);
+      }
+      return items;
+    },
+    /** Totals over the filter. */
+    async totals(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
+      if (filter.sessionId !== undefined) return this.totalsRaw(filter);
+      const sums = (await summed(undefined, filter)).get('') ?? {
+        events: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        costUsd: 0,
+        unpricedEvents: 0,
+      };
+      const { key: _key, ...totals } = aggregateOf(null, sums);
+      return totals;
+    },
+    /**
+     * Recomputes the daily totals from the usage events (after usage rows were written some
+     * other way than `writeStatements`, such as a bulk import). Run it in a transaction.
+     */
+    async rebuildDaily(): Promise<void> {
+      await db.run('DELETE FROM usage_daily');
+      await db.run(
+        `INSERT INTO usage_daily (day, agent_id, environment, model, events, prompt_tokens,
+           completion_tokens, cost_usd, unpriced)
+         SELECT created_at / ${dayMilliseconds}, agent_id, environment, model, COUNT(*),
+           SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd), SUM(1 - rate_found)
+         FROM usage GROUP BY created_at / ${dayMilliseconds}, agent_id, environment, model`,
+      );
+    },
+    /** Deletes the daily totals of days before `day` (days since the epoch); returns how many. */
+    async purgeDailyBefore(day: number): Promise<number> {
+      return (await db.run('DELETE FROM usage_daily WHERE day < ?', [day])).changes;
+    },
+    /** The INSERT of one usage event alone; `writeStatements` adds the daily totals. */
     insertStatement(usage: Omit<UsageRecord, 'seq'>): Statement {
       return {
         sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
@@ -870,8 +1217,11 @@ export function usageRepository(db: Queryable) {
       );
       return page(rows.map(toUsage), limit);
     },
-    /** Usage summed by model, UTC day, session or agent; biggest cost first (days in order). */
-    async aggregate(
+    /**
+     * Usage summed by model, UTC day, session or agent over the usage events themselves (what
+     * `aggregate` does for sessions; kept to check the daily totals against).
+     */
+    async aggregateRaw(
       groupBy: UsageGrouping,
       filter: UsageFilter = {},
       options: { limit?: number } = {},
@@ -923,8 +1273,8 @@ export function usageRepository(db: Queryable) {
       );
       return result.changes;
     },
-    /** Totals over the filter. */
-    async totals(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
+    /** Totals over the usage events themselves. */
+    async totalsRaw(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
       const { where, params } = usageWhere(filter);
       const row = await db.get<Row>(
         `SELECT COUNT(*) AS events, SUM(u.prompt_tokens) AS prompt_tokens,

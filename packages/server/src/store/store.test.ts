@@ -240,15 +240,18 @@ describe('usage', () => {
       },
     ];
     for (const row of rows) {
-      const statement = store.usage.insertStatement({
-        id: uuidv7(),
-        environment: 'live',
-        promptTokens: 10,
-        completionTokens: 5,
-        rateFound: true,
-        ...row,
-      });
-      await store.database.run(statement.sql, statement.params);
+      await store.usageCommitter.submitAll(
+        store.usage.writeStatements([
+          {
+            id: uuidv7(),
+            environment: 'live',
+            promptTokens: 10,
+            completionTokens: 5,
+            rateFound: true,
+            ...row,
+          },
+        ]),
+      );
     }
     const byModel = await store.usage.aggregate('model');
     expect(byModel.map((group) => [group.key, group.costUsd, group.events])).toEqual([
@@ -273,6 +276,143 @@ describe('usage', () => {
       events: 3,
       costUsd: 5,
     });
+  });
+});
+
+describe('sessions', () => {
+  test('pages walk every session once, most recently active first, with their counts', async () => {
+    const store = await freshStore();
+    const a = await agent(store, 'alpha');
+    const b = await agent(store, 'beta');
+    const base = Date.UTC(2026, 0, 1);
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    // 1 500 actions over 120 sessions that interleave, some spanning the whole log; and calls
+    // without a session.
+    const latest = new Map<string, { at: number; seq: number; count: number; agentId: string }>();
+    const statements = [];
+    for (let index = 0; index < 1_500; index++) {
+      const session = random() < 0.2 ? null : `s-${Math.floor(random() ** 2 * 120)}`;
+      const agentId = session && Number(session.slice(2)) % 3 === 0 ? b.id : a.id;
+      const createdAt = base + index * 1_000;
+      statements.push(
+        store.actions.insertStatement(
+          action(agentId, {
+            sessionId: session,
+            createdAt,
+            decision: index % 7 === 0 ? 'block' : 'allow',
+          }),
+        ),
+      );
+      if (session) {
+        const entry = latest.get(session) ?? { at: 0, seq: 0, count: 0, agentId };
+        latest.set(session, { ...entry, at: createdAt, seq: index, count: entry.count + 1 });
+      }
+    }
+    await store.database.batch(statements);
+    const expected = [...latest.entries()].sort((x, y) => y[1].seq - x[1].seq);
+    const walk = async (filter: Parameters<Store['actions']['listSessions']>[0], limit: number) => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.actions.listSessions(filter, { cursor, limit });
+        seen.push(...page.items.map((item) => item.sessionId));
+        for (const item of page.items) {
+          expect(item.actions).toBe(latest.get(item.sessionId)?.count);
+          expect(item.lastAt).toBe(latest.get(item.sessionId)?.at);
+        }
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor && pages < 100);
+      return seen;
+    };
+    expect(await walk({}, 7)).toEqual(expected.map(([id]) => id));
+    expect(await walk({}, 500)).toEqual(expected.map(([id]) => id));
+    expect(await walk({ agentId: b.id }, 5)).toEqual(
+      expected.filter(([, entry]) => entry.agentId === b.id).map(([id]) => id),
+    );
+    // A time window counts only the calls inside it.
+    const window = await store.actions.listSessions(
+      { from: base + 500_000, to: base + 600_000 },
+      { limit: 500 },
+    );
+    expect(window.items.reduce((sum, item) => sum + item.actions, 0)).toBe(
+      (
+        await store.database.get<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM actions WHERE session_id IS NOT NULL AND created_at >= ? AND created_at < ?',
+          [base + 500_000, base + 600_000],
+        )
+      )?.n,
+    );
+  });
+});
+
+describe('daily usage totals', () => {
+  test('aggregations from the daily totals equal those over the events, for any range and filter', async () => {
+    const store = await freshStore();
+    const a = await agent(store, 'alpha');
+    const b = await agent(store, 'beta');
+    const day = 86_400_000;
+    const start = Date.UTC(2026, 9, 1);
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const models = ['gpt-4o', 'gpt-4o-mini', 'mystery'];
+    // 40 batches as the API writes them, 1 to 30 events each, over 20 days.
+    for (let batch = 0; batch < 40; batch++) {
+      const records = Array.from({ length: 1 + Math.floor(random() * 30) }, () => {
+        const model = models[Math.floor(random() * models.length)] as string;
+        return {
+          id: uuidv7(),
+          agentId: random() < 0.5 ? a.id : b.id,
+          environment: random() < 0.5 ? ('live' as const) : ('test' as const),
+          sessionId: random() < 0.5 ? `s${Math.floor(random() * 10)}` : null,
+          model,
+          promptTokens: Math.floor(random() * 1_000),
+          completionTokens: Math.floor(random() * 100),
+          costUsd: model === 'mystery' ? 0 : Math.round(random() * 1_000) / 1_000,
+          rateFound: model !== 'mystery',
+          createdAt: start + Math.floor(random() * 20 * day),
+        };
+      });
+      await store.usageCommitter.submitAll(store.usage.writeStatements(records));
+    }
+    const close = (left: { costUsd: number }[], right: { costUsd: number }[]) =>
+      left.map((item, index) => expect(item.costUsd).toBeCloseTo(right[index]?.costUsd ?? -1, 9));
+    const withoutCost = <T extends { costUsd: number }>(items: T[]) =>
+      items.map(({ costUsd: _cost, ...rest }) => rest);
+    for (let round = 0; round < 25; round++) {
+      const from = random() < 0.2 ? undefined : start + Math.floor(random() * 20 * day) - day;
+      const to =
+        random() < 0.2
+          ? undefined
+          : (from ?? start) + Math.floor(random() * 25 * day * (random() < 0.3 ? 0.05 : 1));
+      const filter = {
+        from,
+        to,
+        agentId: random() < 0.3 ? a.id : undefined,
+        environment: random() < 0.3 ? ('test' as const) : undefined,
+        model: random() < 0.2 ? 'gpt-4o' : undefined,
+      };
+      for (const groupBy of ['model', 'day', 'agent'] as const) {
+        const fast = await store.usage.aggregate(groupBy, filter);
+        const slow = await store.usage.aggregateRaw(groupBy, filter);
+        const order = <T extends { key: string | null }>(items: T[]) =>
+          [...items].sort((x, y) => String(x.key).localeCompare(String(y.key)));
+        expect(withoutCost(order(fast))).toEqual(withoutCost(order(slow)));
+        close(order(fast), order(slow));
+      }
+      const fast = await store.usage.totals(filter);
+      const slow = await store.usage.totalsRaw(filter);
+      expect(withoutCost([fast])).toEqual(withoutCost([slow]));
+      close([fast], [slow]);
+    }
   });
 });
 
