@@ -520,6 +520,7 @@ export const logScale: Benchmark = {
         });
         for (const query of queries(store, seeded)) {
           const value = await p95(samples, query.run);
+          log(`${target.label} ${query.name}: p95 ${value.toFixed(3)} ms`);
           measurements.push({
             metric: `${target.label} ${query.name}, p95`,
             value,

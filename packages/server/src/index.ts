@@ -43,6 +43,7 @@ export {
   PayloadTooLargeError,
   RateLimitedError,
   SchemaVersionError,
+  StoreUnavailableError,
   ValidationError,
 } from './errors';
 export { readBody, readJson, sendError, sendJson } from './http/respond';
@@ -77,10 +78,36 @@ export {
 export { type LiveEvent, type LiveEventListener, LiveEvents } from './services/events';
 export { ApprovalHub, type DecisionNotice } from './services/hub';
 export { type PolicyCall, type PolicyChange, PolicyService } from './services/policies';
-export { cacheChannel, connectReplicas } from './services/replicas';
+export {
+  cacheChannel,
+  connectReplicas,
+  liveChannel,
+  type ReplicaOptions,
+} from './services/replicas';
+export {
+  type RetentionOptions,
+  type RetentionResult,
+  RetentionService,
+} from './services/retention';
+export {
+  checkWebhookUrl,
+  ForbiddenWebhookAddressError,
+  forbiddenAddressReason,
+  parseAllowedHosts,
+  type WebhookAddressPolicy,
+} from './services/ssrf';
 export { type UsageInput, UsageService } from './services/usage';
 export {
+  createWebhookSender,
+  type WebhookRequest,
+  type WebhookResponse,
+  WebhookSendError,
+  type WebhookSender,
+} from './services/webhook-sender';
+export {
   type ApprovalInfo,
+  defaultRetrySchedule,
+  parseRetryAfter,
   signWebhook,
   type WebhookOptions,
   WebhookService,

@@ -189,7 +189,7 @@ export class PostgresDatabase implements Database {
     } catch (cause) {
       await pool.end().catch(() => undefined);
       throw new Error(
-        `Could not connect to PostgreSQL at ${database.location}: ${(cause as Error).message}. Check DATABASE_URL and that the server is running.`,
+        `Could not connect to PostgreSQL at ${database.location}: ${((cause instanceof StoreUnavailableError ? cause.cause : cause) as Error).message.replace(/\.$/, '')}. Check DATABASE_URL and that the server is running.`,
         { cause },
       );
     }
