@@ -95,6 +95,11 @@ export interface Agent {
   default_action: Effect;
   webhook_url: string | null;
   signing_key_prefix: string;
+  /** `disabled`: nothing is sent (410 Gone, or failing for 5 days) until the URL is saved again. */
+  webhook_status?: 'none' | 'active' | 'failing' | 'disabled';
+  webhook_failing_since?: string | null;
+  webhook_disabled_at?: string | null;
+  webhook_disabled_reason?: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -559,6 +559,18 @@ export function AgentDetailPage({ id }: { id: string }) {
       </section>
       <section className="panel" aria-labelledby="webhook-title">
         <h2 id="webhook-title">Webhook</h2>
+        {data.webhook_status === 'disabled' ? (
+          <p className="form-error" role="status">
+            Disabled since {formatTime(data.webhook_disabled_at)}:{' '}
+            {data.webhook_disabled_reason ?? 'no reason recorded'}. Nothing is sent to it; fix the
+            receiver, then save the URL again to enable it and redeliver what you need.
+          </p>
+        ) : data.webhook_status === 'failing' ? (
+          <p className="muted" role="status">
+            Every delivery since {formatTime(data.webhook_failing_since)} has failed; the endpoint
+            is disabled after 5 days of failures.
+          </p>
+        ) : null}
         {administer ? (
           <WebhookForm
             agentId={data.id}
