@@ -578,8 +578,50 @@ const insertActionSql = `INSERT INTO actions (id, agent_id, environment, tool_na
   decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`;
 
+// A time window holding fewer rows than this is read through the created_at index.
+const narrowWindow = 20_000;
+
 /** The action log: inserts (batched by the group committer), reads, decisions and expiry. */
 export function actionRepository(db: Queryable) {
+  /**
+   * How to read rows of `filter` newest (or oldest) first. Without a time window, in `seq`
+   * order. With a narrow one (estimated from the sequence numbers at its two ends — two index
+   * seeks; the log is written in time order, give or take a moment), through the created_at
+   * index, then sorted: planners otherwise walk the whole log in `seq` order looking for rows
+   * of, say, one day two months ago. Only the plan changes: the filter is the same.
+   */
+  async function readPlan(
+    filter: ActionFilter,
+    descending: boolean,
+  ): Promise<{ from: string; order: string }> {
+    const direction = descending ? 'DESC' : 'ASC';
+    const plain = { from: 'actions', order: `seq ${direction}` };
+    if ((filter.from === undefined && filter.to === undefined) || filter.sessionId) return plain;
+    const low =
+      filter.from === undefined
+        ? 0
+        : (
+            await db.get<{ seq: number }>(
+              'SELECT seq FROM actions WHERE created_at >= ? ORDER BY created_at LIMIT 1',
+              [filter.from],
+            )
+          )?.seq;
+    const high =
+      filter.to === undefined
+        ? (await db.get<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM actions'))?.seq
+        : (
+            await db.get<{ seq: number }>(
+              'SELECT seq FROM actions WHERE created_at < ? ORDER BY created_at DESC LIMIT 1',
+              [filter.to],
+            )
+          )?.seq;
+    const rows = low == null || high == null ? 0 : Math.max(0, Number(high) - Number(low));
+    if (rows >= narrowWindow) return plain;
+    return db.dialect === 'sqlite'
+      ? { from: 'actions INDEXED BY actions_scale_created', order: `seq ${direction}` }
+      : { from: 'actions', order: `seq + 0 ${direction}` };
+  }
+
   return {
     /** The INSERT of a new action, for the group committer. */
     insertStatement(action: NewAction): Statement {
@@ -633,9 +675,10 @@ export function actionRepository(db: Queryable) {
         where.push(ascending ? 'seq > ?' : 'seq < ?');
         params.push(after);
       }
+      const plan = await readPlan(filter, !ascending);
       const rows = await db.all(
-        `SELECT * FROM actions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY seq ${ascending ? 'ASC' : 'DESC'} LIMIT ?`,
+        `SELECT * FROM ${plan.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY ${plan.order} LIMIT ?`,
         [...params, limit + 1],
       );
       return page(rows.map(toAction), limit);
@@ -785,6 +828,7 @@ export function actionRepository(db: Queryable) {
       const seen = new Set<string>();
       let scanFrom = before;
       const chunk = 2_000;
+      const plan = await readPlan(filter, true);
       while (found.length <= limit) {
         const { where, params } = actionWhere(filter, db.dialect);
         where.push('session_id IS NOT NULL');
@@ -793,8 +837,8 @@ export function actionRepository(db: Queryable) {
           params.push(scanFrom);
         }
         const rows = await db.all<Row>(
-          `SELECT seq, session_id, agent_id, environment FROM actions
-           WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
+          `SELECT seq, session_id, agent_id, environment FROM ${plan.from}
+           WHERE ${where.join(' AND ')} ORDER BY ${plan.order} LIMIT ?`,
           [...params, chunk],
         );
         const candidates: typeof found = [];
