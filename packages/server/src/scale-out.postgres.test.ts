@@ -130,6 +130,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // Whatever happened, PostgreSQL runs when this file is done.
+  const local = localCluster();
+  if (local && !clusterRunning(local)) controlCluster(local, 'start');
   for (const arden of clients) await arden.shutdown().catch(() => undefined);
   await Promise.all(replicas.map((replica) => replica.stop().catch(() => undefined)));
   await store?.close().catch(() => undefined);
