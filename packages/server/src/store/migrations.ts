@@ -381,6 +381,7 @@ async function applyPostgres(
           await connection.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
         }
       }
+      if (index) logger?.info('Building an index (concurrently)', { index });
       await connection.exec(statement);
     }
     await record();

@@ -81,6 +81,9 @@ export async function migrateCommand(argv: string[], io: CliIo): Promise<number>
       info: (message, fields) => {
         if (message.includes('migration'))
           io.stdout(`  applied ${String(fields?.version)}: ${String(fields?.name)}\n`);
+        else if (message.includes('index'))
+          io.stdout(`  building index ${String(fields?.index)} (writes go on meanwhile)…\n`);
+        else if (message.includes('waiting')) io.stdout(`  ${message}…\n`);
       },
     } as ReturnType<typeof createLogger>);
     io.stdout(
