@@ -87,6 +87,24 @@ export function handleWebhook(
 }
 
 export {
+  type AdapterApprovalOptions,
+  type AdapterOptions,
+  approvalModeOf,
+  ardenResolver,
+  ardenToolName,
+  defaultDenialMessage,
+  denialOf,
+  denialText,
+  isPendingApproval,
+  pendingApprovalMessage,
+  type ResolvedAdapterOptions,
+  resolveAdapterOptions,
+  type ToolDenial,
+  type ToolDenialReason,
+  type ToolNaming,
+  type ToolRenaming,
+} from './adapter-kit';
+export {
   type ApprovalEvent,
   type ApprovalMode,
   Arden,

@@ -14,7 +14,7 @@ const node20 = ['/usr/bin/node', '/usr/local/bin/node'].find(
 
 const expected = {
   allowed: 'customer 7',
-  blocked: { denied: true, reason: 'blocked' },
+  blocked: { denied: true, reason: 'blocked', message: true },
   approved: 'refunded 10',
   verified: true,
   session: 's-1',

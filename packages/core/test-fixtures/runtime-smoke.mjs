@@ -22,6 +22,12 @@ const allowed = await core.withSession('s-1', () => lookup({ id: 7 }));
 const blocked = await drop({ table: 'users' }).catch((error) => ({
   denied: core.PolicyDeniedError.isInstance(error),
   reason: error.reason,
+  // The adapter kit, as an adapter would word the denial for its model.
+  message: core
+    .defaultDenialMessage(
+      core.denialOf(error, core.ardenToolName({ toolNamePrefix: 'x.' }, 'db.drop')),
+    )
+    .startsWith('Arden blocked this call to "x.db.drop" by policy'),
 }));
 const held = refund({ amount: 10 });
 server.approve((await server.nextPending()).actionId, 'ok');

@@ -1,0 +1,252 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  approvalModeOf,
+  ardenResolver,
+  ardenToolName,
+  defaultDenialMessage,
+  denialOf,
+  denialText,
+  isPendingApproval,
+  pendingApprovalMessage,
+  resolveAdapterOptions,
+  type ToolDenial,
+} from './adapter-kit';
+import { Arden, type PendingApproval } from './arden';
+import {
+  ApprovalTimeoutError,
+  ArdenApiError,
+  ArdenUnavailableError,
+  ConfigurationError,
+  PolicyDeniedError,
+} from './errors';
+import { configure } from './index';
+import { registry } from './registry';
+import { createTestArden } from './test/index';
+
+const instances: Arden[] = [];
+function arden(server = createTestArden()) {
+  const instance = new Arden(server.options());
+  instances.push(instance);
+  return instance;
+}
+afterEach(async () => {
+  await Promise.all(instances.splice(0).map((instance) => instance.shutdown()));
+  await registry().defaultInstance?.shutdown();
+  registry().defaultInstance = undefined;
+});
+
+function denial(overrides: Partial<ToolDenial>): ToolDenial {
+  return {
+    toolName: 'stripe.refund',
+    actionId: 'act_1',
+    reason: 'blocked',
+    notes: undefined,
+    error: new Error('x'),
+    ...overrides,
+  };
+}
+
+describe('denialOf', () => {
+  it('turns a blocked call into a denial with the policy’s reason', () => {
+    const error = new PolicyDeniedError({
+      toolName: 'refund',
+      actionId: 'act_1',
+      reason: 'blocked',
+      notes: 'Refunds over 50 need a human',
+    });
+    expect(denialOf(error, 'stripe.refund')).toEqual({
+      toolName: 'stripe.refund',
+      actionId: 'act_1',
+      reason: 'blocked',
+      notes: 'Refunds over 50 need a human',
+      error,
+    });
+  });
+
+  it('turns an approver’s denial into a denial with the notes', () => {
+    const error = new PolicyDeniedError({
+      toolName: 'refund',
+      actionId: 'act_2',
+      reason: 'denied',
+      notes: 'too much',
+    });
+    expect(denialOf(error, 'refund')).toMatchObject({
+      reason: 'denied',
+      actionId: 'act_2',
+      notes: 'too much',
+    });
+  });
+
+  it('turns an approval timeout into a timeout, keeping the action', () => {
+    const error = new ApprovalTimeoutError({ toolName: 'refund', actionId: 'act_3', timeoutMs: 5 });
+    expect(denialOf(error, 'refund')).toEqual({
+      toolName: 'refund',
+      actionId: 'act_3',
+      reason: 'timeout',
+      notes: undefined,
+      error,
+    });
+  });
+
+  it('turns an unreachable Arden into unavailable, without an action', () => {
+    const error = new ArdenUnavailableError({ message: 'down', toolName: 'refund' });
+    expect(denialOf(error, 'refund')).toEqual({
+      toolName: 'refund',
+      actionId: undefined,
+      reason: 'unavailable',
+      notes: undefined,
+      error,
+    });
+  });
+
+  it('recognises errors of another installed copy of core', () => {
+    const foreign = Object.assign(new Error('blocked'), {
+      [Symbol.for('arden.error')]: true,
+      [Symbol.for('arden.error.policy-denied')]: true,
+      actionId: 'act_4',
+      reason: 'blocked',
+      notes: 'no',
+    });
+    expect(denialOf(foreign, 'refund')).toMatchObject({ reason: 'blocked', actionId: 'act_4' });
+  });
+
+  it('leaves every other error to be rethrown', () => {
+    expect(denialOf(new Error('the tool failed'), 'refund')).toBeUndefined();
+    expect(denialOf(new ConfigurationError('no key'), 'refund')).toBeUndefined();
+    expect(
+      denialOf(new ArdenApiError({ statusCode: 401, path: '/policy/check' }), 'refund'),
+    ).toBeUndefined();
+    expect(denialOf('a string', 'refund')).toBeUndefined();
+    expect(denialOf(undefined, 'refund')).toBeUndefined();
+  });
+});
+
+describe('defaultDenialMessage', () => {
+  it('says a policy blocked the call, with its reason', () => {
+    expect(defaultDenialMessage(denial({ reason: 'blocked', notes: 'Never drop tables' }))).toBe(
+      'Arden blocked this call to "stripe.refund" by policy: Never drop tables. The tool did not run.',
+    );
+  });
+
+  it('says an approver denied the call, with the notes', () => {
+    expect(defaultDenialMessage(denial({ reason: 'denied', notes: 'too much' }))).toBe(
+      'An approver denied this call to "stripe.refund": too much. The tool did not run.',
+    );
+  });
+
+  it('says nobody decided in time, and that Arden could not be reached', () => {
+    expect(defaultDenialMessage(denial({ reason: 'timeout', notes: 'ignored' }))).toBe(
+      'This call to "stripe.refund" was held for approval and nobody decided in time, so the tool did not run.',
+    );
+    expect(defaultDenialMessage(denial({ reason: 'unavailable', actionId: undefined }))).toBe(
+      'Arden could not be reached to check this call to "stripe.refund", so the tool did not run.',
+    );
+  });
+
+  it('leaves out missing or empty notes, and never doubles the full stop', () => {
+    expect(defaultDenialMessage(denial({ reason: 'blocked' }))).toBe(
+      'Arden blocked this call to "stripe.refund" by policy. The tool did not run.',
+    );
+    expect(defaultDenialMessage(denial({ reason: 'denied', notes: '  Too much...  ' }))).toBe(
+      'An approver denied this call to "stripe.refund": Too much. The tool did not run.',
+    );
+    for (const notes of ['', '   ', '.', ' .. ']) {
+      expect(defaultDenialMessage(denial({ reason: 'denied', notes }))).toBe(
+        'An approver denied this call to "stripe.refund". The tool did not run.',
+      );
+    }
+  });
+});
+
+describe('denialText', () => {
+  it('uses the adapter’s denialMessage when given, else the default', () => {
+    const blocked = denial({ reason: 'blocked' });
+    expect(denialText({}, blocked)).toBe(defaultDenialMessage(blocked));
+    expect(denialText({ denialMessage: (d) => `NO (${d.reason}) ${d.toolName}` }, blocked)).toBe(
+      'NO (blocked) stripe.refund',
+    );
+  });
+});
+
+describe('ardenToolName', () => {
+  it('is the tool’s own name, with the prefix', () => {
+    expect(ardenToolName({}, 'search')).toBe('search');
+    expect(ardenToolName({ toolNamePrefix: 'kb.' }, 'search')).toBe('kb.search');
+    expect(ardenToolName({ toolNamePrefix: '' }, 'search')).toBe('search');
+  });
+
+  it('uses toolNames as given by default, and prefixes them with renaming: prefixed', () => {
+    const naming = { toolNamePrefix: 'support.', toolNames: { refund: 'payments.refund' } };
+    expect(ardenToolName(naming, 'refund')).toBe('payments.refund');
+    expect(ardenToolName(naming, 'refund', 'exact')).toBe('payments.refund');
+    expect(ardenToolName(naming, 'refund', 'prefixed')).toBe('support.payments.refund');
+    expect(ardenToolName(naming, 'search', 'prefixed')).toBe('support.search');
+    expect(ardenToolName(naming, 'search')).toBe('support.search');
+  });
+
+  it('does not mistake Object’s own members for entries of toolNames', () => {
+    const naming = { toolNamePrefix: 'p.', toolNames: { refund: 'payments.refund' } };
+    expect(ardenToolName(naming, 'constructor')).toBe('p.constructor');
+    expect(ardenToolName(naming, 'toString', 'prefixed')).toBe('p.toString');
+    expect(ardenToolName(naming, '__proto__')).toBe('p.__proto__');
+  });
+});
+
+describe('approvalModeOf', () => {
+  it('takes the tool’s own mode, else the shared one, else wait', () => {
+    expect(approvalModeOf({}, 'refund')).toBe('wait');
+    expect(approvalModeOf({ approvalMode: 'async' }, 'refund')).toBe('async');
+    expect(
+      approvalModeOf({ approvalMode: 'async', approvalModes: { refund: 'webhook' } }, 'refund'),
+    ).toBe('webhook');
+    expect(approvalModeOf({ approvalModes: { refund: 'webhook' } }, 'constructor')).toBe('wait');
+  });
+});
+
+describe('ardenResolver and resolveAdapterOptions', () => {
+  it('uses the instance or function given', () => {
+    const own = arden();
+    expect(ardenResolver(own)()).toBe(own);
+    expect(ardenResolver(() => own)()).toBe(own);
+    expect(resolveAdapterOptions({ arden: own, toolNamePrefix: 'x.' })).toMatchObject({
+      toolNamePrefix: 'x.',
+      arden: own,
+    });
+    expect(resolveAdapterOptions({ arden: own }).resolveArden()).toBe(own);
+  });
+
+  it('finds the default instance at call time, so tools may be wrapped before configure()', () => {
+    const resolve = resolveAdapterOptions({}).resolveArden;
+    expect(() => resolve()).toThrow(ConfigurationError);
+    const configured = configure(createTestArden().options());
+    expect(resolve()).toBe(configured);
+  });
+
+  it('uses the fallback given when there is no arden option', () => {
+    const own = arden();
+    expect(ardenResolver(undefined, () => own)()).toBe(own);
+    expect(resolveAdapterOptions({}, () => own).resolveArden()).toBe(own);
+  });
+});
+
+describe('pending approvals', () => {
+  it('recognises the PendingApproval of async mode and words it for the model', async () => {
+    const server = createTestArden({ decisions: { send: 'requires_approval' } });
+    const send = arden(server).guardTool('send', async () => 'sent', { approvalMode: 'async' });
+    const pending = (await send()) as PendingApproval;
+    expect(isPendingApproval(pending)).toBe(true);
+    expect(pendingApprovalMessage(pending)).toBe(
+      `This call to "send" is waiting for a human approval (Arden action ${pending.actionId}). It will run once approved; do not call it again.`,
+    );
+    // Decided, so that the instance has nothing left to wait for when it shuts down.
+    server.deny(pending.actionId);
+  });
+
+  it('does not take a tool’s own result for one', () => {
+    expect(isPendingApproval({ status: 'pending', actionId: 'a', toolName: 't' })).toBe(false);
+    expect(isPendingApproval(Object.freeze({ status: 'pending' }))).toBe(false);
+    expect(isPendingApproval(Object.freeze({ status: 'done', actionId: 'a' }))).toBe(false);
+    expect(isPendingApproval('pending')).toBe(false);
+    expect(isPendingApproval(null)).toBe(false);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * The adapter kit: what every framework adapter (`@arden/langchain`, `@arden/ai-sdk`,
+ * `@arden/openai-agents`, `@arden/openai`) does the same way, so that an adapter only translates
+ * its framework's tool call into a check and the outcome back into what the framework understands.
+ * It names the tool for Arden, finds the Arden instance at call time, turns core's "did not run"
+ * errors into a `ToolDenial`, and words what the model reads instead of the tool's result.
+ */
+import type { ApprovalMode, Arden, PendingApproval } from './arden';
+import { ApprovalTimeoutError, ArdenUnavailableError, PolicyDeniedError } from './errors';
+import { getArden } from './registry';
+
+/**
+ * Why a tool call did not run: `blocked` (a policy), `denied` (an approver, or an expired
+ * approval), `timeout` (no decision within `maxWaitMs`) or `unavailable` (Arden could not be
+ * reached and `onUnavailable` is `'block'`).
+ */
+export type ToolDenialReason = 'blocked' | 'denied' | 'timeout' | 'unavailable';
+
+/** Why a tool call did not run, as an adapter hands it to `denialMessage`. */
+export interface ToolDenial {
+  /** The tool's name as Arden knows it. */
+  toolName: string;
+  /** The Arden action, when one was logged. */
+  actionId: string | undefined;
+  /**
+   * `blocked` (a policy), `denied` (an approver, or an expired approval), `timeout` (no decision
+   * within `maxWaitMs`) or `unavailable` (Arden could not be reached and `onUnavailable` is `'block'`).
+   */
+  reason: ToolDenialReason;
+  /** The policy's reason or the approver's notes. */
+  notes: string | undefined;
+  /** The error core raised. */
+  error: Error;
+}
+
+/** How an adapter names tools in Arden. */
+export interface ToolNaming {
+  /** Prepended to every tool's name in Arden, for example `'support.'`. Default: none. */
+  toolNamePrefix?: string;
+  /** Arden names per framework tool name, for tools whose policy name differs from the tool's. */
+  toolNames?: Record<string, string>;
+}
+
+/** The options every adapter takes for its guarded tools. */
+export interface AdapterOptions extends ToolNaming {
+  /**
+   * Throw core's error (`PolicyDeniedError`, `ApprovalTimeoutError`, `ArdenUnavailableError`)
+   * instead of telling the model that the call did not run. Default false.
+   */
+  throwOnDenial?: boolean;
+  /** The text the model receives when a call did not run. Default: `defaultDenialMessage`. */
+  denialMessage?: (denial: ToolDenial) => string;
+  /** Extra metadata sent with every check. */
+  metadata?: Record<string, unknown>;
+  /** The Arden instance to use. Default: the one `configure()` made, looked up at call time. */
+  arden?: Arden | (() => Arden);
+}
+
+/** The approval-mode options of adapters that run held calls later (async and webhook modes). */
+export interface AdapterApprovalOptions {
+  /**
+   * How a call held for approval is handled: `'wait'` (default) holds the tool until decided;
+   * `'async'` and `'webhook'` return at once, telling the model the call awaits approval, and
+   * run the tool when it is approved (see `onApproval`/`onDenial`).
+   */
+  approvalMode?: ApprovalMode;
+  /** Approval modes per framework tool name (overrides `approvalMode`). */
+  approvalModes?: Record<string, ApprovalMode>;
+  /** Async and webhook modes: called with the tool's result when a held call was approved and ran. */
+  onApproval?: (result: unknown, event: unknown) => unknown;
+  /** Async and webhook modes: called when a held call was denied, expired, or failed. */
+  onDenial?: (error: unknown, event: unknown) => unknown;
+}
+
+/** Adapter options with the `arden` option turned into a function called at call time. */
+export type ResolvedAdapterOptions<T> = T & { resolveArden: () => Arden };
+
+/**
+ * How a name from `toolNames` combines with `toolNamePrefix`: `'exact'` uses it as given;
+ * `'prefixed'` puts the prefix before it too.
+ */
+export type ToolRenaming = 'exact' | 'prefixed';
+
+// Own string values only: a tool named `constructor` or `toString` must not find Object's.
+function ownValue<T>(record: Record<string, T> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/**
+ * The name Arden knows a framework's tool by: its name in `toolNames`, else the tool's own name,
+ * with `toolNamePrefix` before it. With `renaming: 'exact'` (the default) a name from `toolNames`
+ * is used as given, without the prefix.
+ */
+export function ardenToolName(
+  naming: ToolNaming,
+  toolName: string,
+  renaming: ToolRenaming = 'exact',
+): string {
+  const renamed = ownValue(naming.toolNames, toolName);
+  if (renamed !== undefined && renaming === 'exact') return renamed;
+  return `${naming.toolNamePrefix ?? ''}${renamed ?? toolName}`;
+}
+
+/** The approval mode of one tool: its entry in `approvalModes`, else `approvalMode`, else `'wait'`. */
+export function approvalModeOf(options: AdapterApprovalOptions, toolName: string): ApprovalMode {
+  return ownValue(options.approvalModes, toolName) ?? options.approvalMode ?? 'wait';
+}
+
+/**
+ * Turns an adapter's `arden` option into a function that finds the instance when a call is
+ * made: the instance itself, the function given, or `fallback` (the default instance of
+ * `configure()`), so that tools may be wrapped before `configure()` runs.
+ */
+export function ardenResolver(
+  arden: Arden | (() => Arden) | undefined,
+  fallback: () => Arden = getArden,
+): () => Arden {
+  if (arden === undefined) return fallback;
+  return typeof arden === 'function' ? arden : () => arden;
+}
+
+/** The options with `resolveArden`, the function that finds the Arden instance at call time. */
+export function resolveAdapterOptions<T extends { arden?: Arden | (() => Arden) | undefined }>(
+  options: T,
+  fallback: () => Arden = getArden,
+): ResolvedAdapterOptions<T> {
+  return { ...options, resolveArden: ardenResolver(options.arden, fallback) };
+}
+
+/**
+ * Turns core's "did not run" errors (`PolicyDeniedError`, `ApprovalTimeoutError`,
+ * `ArdenUnavailableError`) into a `ToolDenial` for `toolName`; anything else — the tool's own
+ * error, a misconfiguration — gives `undefined`, to be rethrown.
+ */
+export function denialOf(error: unknown, toolName: string): ToolDenial | undefined {
+  if (PolicyDeniedError.isInstance(error)) {
+    return { toolName, actionId: error.actionId, reason: error.reason, notes: error.notes, error };
+  }
+  if (ApprovalTimeoutError.isInstance(error)) {
+    return { toolName, actionId: error.actionId, reason: 'timeout', notes: undefined, error };
+  }
+  if (ArdenUnavailableError.isInstance(error)) {
+    return { toolName, actionId: undefined, reason: 'unavailable', notes: undefined, error };
+  }
+  return undefined;
+}
+
+/** The text the model receives when a call did not run (unless `denialMessage` is given). */
+export function defaultDenialMessage(denial: ToolDenial): string {
+  // Policy messages and approver notes are often whole sentences: no doubled full stop.
+  const trimmed = denial.notes?.trim().replace(/\.+$/, '');
+  const notes = trimmed ? `: ${trimmed}` : '';
+  switch (denial.reason) {
+    case 'blocked':
+      return `Arden blocked this call to "${denial.toolName}" by policy${notes}. The tool did not run.`;
+    case 'denied':
+      return `An approver denied this call to "${denial.toolName}"${notes}. The tool did not run.`;
+    case 'timeout':
+      return `This call to "${denial.toolName}" was held for approval and nobody decided in time, so the tool did not run.`;
+    case 'unavailable':
+      return `Arden could not be reached to check this call to "${denial.toolName}", so the tool did not run.`;
+  }
+}
+
+/** The text the model receives for a denial: the adapter's `denialMessage`, else the default. */
+export function denialText(
+  options: Pick<AdapterOptions, 'denialMessage'>,
+  denial: ToolDenial,
+): string {
+  return (options.denialMessage ?? defaultDenialMessage)(denial);
+}
+
+/** Whether a value is core's `PendingApproval` (what async and webhook modes return for a held call). */
+export function isPendingApproval(value: unknown): value is PendingApproval {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as PendingApproval).status === 'pending' &&
+    typeof (value as PendingApproval).actionId === 'string' &&
+    Object.isFrozen(value)
+  );
+}
+
+/** The text the model receives while a call awaits approval in async or webhook mode. */
+export function pendingApprovalMessage(
+  pending: Pick<PendingApproval, 'actionId' | 'toolName'>,
+): string {
+  return `This call to "${pending.toolName}" is waiting for a human approval (Arden action ${pending.actionId}). It will run once approved; do not call it again.`;
+}
