@@ -1,12 +1,15 @@
-import { type Arden, ArdenUnavailableError, buildCallContext, type CheckResult } from '@arden/core';
+import {
+  type Arden,
+  ArdenUnavailableError,
+  ardenToolName,
+  buildCallContext,
+  type CheckResult,
+  denialText,
+  resolveAdapterOptions,
+} from '@arden/core';
 import type { ModelMessage, ToolApprovalResponse, ToolApprovalStatus, ToolSet } from 'ai';
 import { metadataOf } from './guard';
-import {
-  ardenToolName,
-  defaultDenialMessage,
-  type ProtectOptions,
-  resolveOptions,
-} from './options';
+import type { ProtectOptions } from './options';
 import { type ActionLink, findLink, forgetLink, inputKeyOf, rememberLink } from './state';
 
 /** What `ardenToolApproval()` receives from the SDK for each tool call. */
@@ -137,7 +140,7 @@ async function readStatus(arden: Arden, link: ActionLink): Promise<void> {
  * ```
  */
 export function ardenToolApproval(options: ProtectOptions = {}) {
-  const resolved = resolveOptions(options);
+  const resolved = resolveAdapterOptions(options);
   return async (request: ApprovalRequest): Promise<ToolApprovalStatus> => {
     const { toolCall } = request;
     const arden = resolved.resolveArden();
@@ -155,7 +158,7 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
       if (existing.status === 'denied') {
         return {
           type: 'denied',
-          reason: (resolved.denialMessage ?? defaultDenialMessage)({
+          reason: denialText(resolved, {
             toolName: ardenName,
             actionId: existing.actionId,
             reason: 'denied',
@@ -208,7 +211,7 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
 }
 
 function describeBlock(options: ProtectOptions, link: ActionLink): string {
-  return (options.denialMessage ?? defaultDenialMessage)({
+  return denialText(options, {
     toolName: link.ardenToolName,
     actionId: link.actionId,
     reason: 'blocked',
@@ -245,7 +248,7 @@ export async function resolveArdenApprovals(
   messages: readonly ModelMessage[],
   options: ResolveApprovalsOptions = {},
 ): Promise<ResolvedApprovals> {
-  const resolved = resolveOptions({ ...(options.arden ? { arden: options.arden } : {}) });
+  const resolved = resolveAdapterOptions({ ...(options.arden ? { arden: options.arden } : {}) });
   const arden = resolved.resolveArden();
   const answered = answeredApprovals(messages);
   const responses: ToolApprovalResponse[] = [];

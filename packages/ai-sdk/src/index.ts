@@ -13,6 +13,7 @@
  */
 import { register } from './install';
 
+export { defaultDenialMessage, type ToolDenial } from '@arden/core';
 export {
   actionIdOfReason,
   ardenToolApproval,
@@ -21,12 +22,7 @@ export {
   resolveArdenApprovals,
 } from './approval';
 export { adapterName, install, uninstall } from './install';
-export {
-  defaultDenialMessage,
-  type GuardToolsOptions,
-  type ProtectOptions,
-  type ToolDenial,
-} from './options';
+export type { GuardToolsOptions, ProtectOptions } from './options';
 export type { InstallOptions } from './state';
 export { guardTools } from './tools';
 export {

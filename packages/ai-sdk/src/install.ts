@@ -1,7 +1,15 @@
-import { type Arden, getSession, PolicyDeniedError, registerAdapter } from '@arden/core';
+import {
+  type Arden,
+  ardenToolName,
+  denialOf,
+  denialText,
+  getSession,
+  PolicyDeniedError,
+  registerAdapter,
+  resolveAdapterOptions,
+} from '@arden/core';
 import { registerTelemetry, type Telemetry } from 'ai';
-import { checkAndRun, denialOf, denialText, guardedKey } from './guard';
-import { ardenToolName, resolveOptions } from './options';
+import { checkAndRun, guardedKey } from './guard';
 import {
   activeOptions,
   adapterState,
@@ -152,7 +160,7 @@ function unregisterIntegration(): void {
  */
 export function install(options: InstallOptions = {}): () => void {
   const state = adapterState();
-  state.options = resolveOptions(options);
+  state.options = resolveAdapterOptions(options);
   state.installed = true;
   registerIntegration();
   return uninstall;
@@ -173,7 +181,7 @@ export function register(): void {
     name: adapterName,
     install(getArden: () => Arden) {
       const state = adapterState();
-      if (!state.installed) state.options = resolveOptions(state.options, getArden);
+      if (!state.installed) state.options = resolveAdapterOptions(state.options, getArden);
       state.installed = true;
       registerIntegration();
       return uninstall;

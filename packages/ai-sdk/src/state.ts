@@ -1,6 +1,6 @@
 import type { Decision } from '@arden/core';
-import { getArden } from '@arden/core';
-import { type ProtectOptions, type ResolvedOptions, resolveOptions } from './options';
+import { getArden, resolveAdapterOptions } from '@arden/core';
+import type { ProtectOptions, ResolvedOptions } from './options';
 
 /** Options of `install()`. */
 export interface InstallOptions extends ProtectOptions {
@@ -56,7 +56,7 @@ export function adapterState(): AdapterState {
   if (!existing) {
     existing = {
       installed: false,
-      options: resolveOptions({}, () => getArden()),
+      options: resolveAdapterOptions({}, () => getArden()),
       registered: false,
       links: new Map(),
       recordedCalls: new Set(),

@@ -1,14 +1,16 @@
-import { ConfigurationError } from '@arden/core';
-import type { ToolExecutionOptions, ToolSet } from 'ai';
 import {
-  checkAndRun,
+  approvalModeOf,
+  ardenToolName,
+  ConfigurationError,
   denialOf,
   denialText,
-  guardedKey,
   isPendingApproval,
-  pendingText,
-} from './guard';
-import { ardenToolName, type GuardToolsOptions, resolveOptions } from './options';
+  pendingApprovalMessage,
+  resolveAdapterOptions,
+} from '@arden/core';
+import type { ToolExecutionOptions, ToolSet } from 'ai';
+import { checkAndRun, guardedKey } from './guard';
+import type { GuardToolsOptions } from './options';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -40,7 +42,7 @@ export function guardTools<TOOLS extends ToolSet>(
       option: 'tools',
     });
   }
-  const resolved = resolveOptions(options);
+  const resolved = resolveAdapterOptions(options);
   const guarded: Record<string, unknown> = {};
   for (const [toolName, tool] of Object.entries(tools)) {
     const execute = (tool as { execute?: AnyFunction }).execute;
@@ -49,7 +51,7 @@ export function guardTools<TOOLS extends ToolSet>(
       guarded[toolName] = tool;
       continue;
     }
-    const mode = resolved.approvalModes?.[toolName] ?? resolved.approvalMode ?? 'wait';
+    const mode = approvalModeOf(resolved, toolName);
     const ardenName = ardenToolName(resolved, toolName);
     const denied = new Set<string>();
     const guard = async (
@@ -67,7 +69,7 @@ export function guardTools<TOOLS extends ToolSet>(
         });
         if (mode !== 'wait' && isPendingApproval(value)) {
           denied.add(executionOptions?.toolCallId);
-          return { answer: pendingText(value) };
+          return { answer: pendingApprovalMessage(value) };
         }
         return { value };
       } catch (error) {

@@ -1,18 +1,15 @@
 import {
   type ApprovalMode,
-  ApprovalTimeoutError,
   type Arden,
-  ArdenUnavailableError,
-  getSession,
-  type PendingApproval,
-  PolicyDeniedError,
-} from '@arden/core';
-import {
+  approvalModeOf,
   ardenToolName,
-  defaultDenialMessage,
-  type ResolvedOptions,
-  type ToolDenial,
-} from './options';
+  denialOf,
+  denialText,
+  getSession,
+  isPendingApproval,
+  pendingApprovalMessage,
+} from '@arden/core';
+import type { ResolvedOptions } from './options';
 
 /** On a tool: Arden already checks its calls (`protectTools`, the middleware), so the class patch leaves it alone. */
 export const guardedKey = Symbol.for('arden.langchain.guarded');
@@ -61,30 +58,6 @@ export function markGuarded<T extends object>(tool: T): T {
   return view;
 }
 
-/** @internal Turns core's "did not run" errors into a denial; anything else is undefined. */
-export function denialOf(error: unknown, toolName: string): ToolDenial | undefined {
-  if (PolicyDeniedError.isInstance(error)) {
-    return { toolName, actionId: error.actionId, reason: error.reason, notes: error.notes, error };
-  }
-  if (ApprovalTimeoutError.isInstance(error)) {
-    return { toolName, actionId: error.actionId, reason: 'timeout', notes: undefined, error };
-  }
-  if (ArdenUnavailableError.isInstance(error)) {
-    return { toolName, actionId: undefined, reason: 'unavailable', notes: undefined, error };
-  }
-  return undefined;
-}
-
-function isPendingApproval(value: unknown): value is PendingApproval {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as PendingApproval).status === 'pending' &&
-    typeof (value as PendingApproval).actionId === 'string' &&
-    Object.isFrozen(value)
-  );
-}
-
 /** @internal What a policy sees of a tool's input: an object as is, a string as `{ input }`. */
 export function policyInput(args: unknown): unknown {
   return typeof args === 'string' ? { input: args } : args;
@@ -125,7 +98,7 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
   const { options, toolName, toolCallId } = call;
   const arden: Arden = options.resolveArden();
   const ardenName = ardenToolName(options, toolName);
-  const mode: ApprovalMode = options.approvalModes?.[toolName] ?? options.approvalMode ?? 'wait';
+  const mode: ApprovalMode = approvalModeOf(options, toolName);
   const session = sessionOf(call.config);
   const metadata: Record<string, unknown> = {
     ...options.metadata,
@@ -151,13 +124,12 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
   } catch (error) {
     const denial = denialOf(error, ardenName);
     if (!denial || options.throwOnDenial) throw error;
-    const text = (options.denialMessage ?? defaultDenialMessage)(denial);
-    return answer(call, text, 'error');
+    return answer(call, denialText(options, denial), 'error');
   }
   if (mode !== 'wait' && isPendingApproval(value)) {
     return answer(
       call,
-      `This call to "${ardenName}" is waiting for a human approval (Arden action ${value.actionId}). It will run once approved; do not call it again.`,
+      pendingApprovalMessage({ toolName: ardenName, actionId: value.actionId }),
       'success',
     );
   }

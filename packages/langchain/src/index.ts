@@ -13,6 +13,7 @@
  */
 import { register } from './install';
 
+export { defaultDenialMessage, type ToolDenial } from '@arden/core';
 export { ArdenCallbackHandler, type CallbackHandlerOptions } from './callbacks';
 export { adapterName, install, uninstall } from './install';
 export {
@@ -23,12 +24,7 @@ export {
   type ResolveInterruptsOptions,
   resolveArdenInterrupts,
 } from './middleware';
-export {
-  defaultDenialMessage,
-  type ProtectOptions,
-  type ProtectToolsOptions,
-  type ToolDenial,
-} from './options';
+export type { ProtectOptions, ProtectToolsOptions } from './options';
 export { type InvokableTool, protectTool, protectTools } from './protect';
 export type { InstallOptions } from './state';
 export { ArdenUsageHandler, type ChatUsage, type UsageHandlerOptions } from './usage';

@@ -1,4 +1,4 @@
-import { type Arden, registerAdapter } from '@arden/core';
+import { type Arden, registerAdapter, resolveAdapterOptions } from '@arden/core';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool } from '@langchain/core/tools';
@@ -10,7 +10,6 @@ import {
   type ToolMessageConstructor,
   toolCallIdOf,
 } from './guard';
-import { resolveOptions } from './options';
 import { activeOptions, adapterState, type InstallOptions, usageActive } from './state';
 import { record, StreamUsage, usageOfResult } from './usage';
 
@@ -208,7 +207,7 @@ function installCopies(): void {
  * Returns a function that undoes it.
  */
 export function install(options: InstallOptions = {}): () => void {
-  adapterState().options = resolveOptions(options);
+  adapterState().options = resolveAdapterOptions(options);
   installCopies();
   return uninstall;
 }
@@ -234,7 +233,7 @@ export function register(): void {
     name: adapterName,
     install(getArden: () => Arden) {
       const state = adapterState();
-      if (!state.installed) state.options = resolveOptions(state.options, getArden);
+      if (!state.installed) state.options = resolveAdapterOptions(state.options, getArden);
       installCopies();
       return uninstall;
     },

@@ -1,28 +1,24 @@
 import {
   type Arden,
   ArdenUnavailableError,
+  ardenToolName,
   buildCallContext,
   type CheckResult,
+  denialOf,
+  denialText,
   PolicyDeniedError,
-  toJsonSafe,
+  resolveAdapterOptions,
 } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
 import {
-  denialOf,
   markGuarded,
   policyInput,
   runGuardedCall,
   sessionOf,
   type ToolMessageConstructor,
 } from './guard';
-import {
-  ardenToolName,
-  defaultDenialMessage,
-  type ProtectToolsOptions,
-  type ResolvedOptions,
-  resolveOptions,
-} from './options';
+import type { ProtectToolsOptions, ResolvedOptions } from './options';
 
 // createMiddleware() of `langchain` 1.x returns a plain object branded with this registered
 // symbol; building the same object here keeps `langchain` an optional peer.
@@ -111,33 +107,9 @@ async function loadInterrupt(): Promise<(value: unknown) => unknown> {
 // Held calls this process paused, by tool call id, for resumes that do not name the action.
 const pausedCalls = new Map<string, string>();
 
-async function reportedRun(
-  arden: Arden,
-  actionId: string | undefined,
-  run: () => Promise<unknown>,
-) {
-  const started = performance.now();
-  const duration = () => Math.round((performance.now() - started) * 1000) / 1000;
-  try {
-    const value = await run();
-    if (actionId) {
-      arden.reportResult(actionId, {
-        status: 'succeeded',
-        duration_ms: duration(),
-        ...(arden.options.reportReturnValue ? { result: toJsonSafe(value) } : {}),
-      });
-    }
-    return value;
-  } catch (error) {
-    if (actionId) {
-      arden.reportResult(actionId, {
-        status: 'failed',
-        duration_ms: duration(),
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      });
-    }
-    throw error;
-  }
+/** Runs an allowed or approved call, reporting its outcome when it has an Arden action. */
+function reportedRun(arden: Arden, actionId: string | undefined, run: () => Promise<unknown>) {
+  return actionId ? arden.runAndReport(actionId, run) : run();
 }
 
 /** The native route: a held call pauses the graph with `interrupt()` instead of waiting. */
@@ -156,7 +128,7 @@ async function interruptingCall(
     const denial = denialOf(error, ardenName);
     if (!denial || options.throwOnDenial) throw error;
     return new ToolMessage({
-      content: (options.denialMessage ?? defaultDenialMessage)(denial),
+      content: denialText(options, denial),
       tool_call_id: toolCallId ?? '',
       name: toolCall.name,
       status: 'error',
@@ -248,7 +220,7 @@ export async function resolveArdenInterrupts(
   interrupts: readonly { id?: string; value?: unknown }[] | undefined,
   options: ResolveInterruptsOptions = {},
 ): Promise<{ resume: Record<string, ArdenResume>; pending: string[] }> {
-  const arden = resolveOptions({
+  const arden = resolveAdapterOptions({
     ...(options.arden ? { arden: options.arden } : {}),
   }).resolveArden();
   const resume: Record<string, ArdenResume> = {};
@@ -283,7 +255,7 @@ export async function resolveArdenInterrupts(
  * ```
  */
 export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMiddleware {
-  const resolved = resolveOptions(options);
+  const resolved = resolveAdapterOptions(options);
   const wrapToolCall = (request: ToolCallRequestLike, handler: Handler) => {
     if (options.approval === 'interrupt') return interruptingCall(resolved, request, handler);
     const { toolCall } = request;

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '@arden/core';
+import { ConfigurationError, resolveAdapterOptions } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import {
   guardedKey,
@@ -7,7 +7,7 @@ import {
   type ToolMessageConstructor,
   toolCallIdOf,
 } from './guard';
-import { type ProtectToolsOptions, resolveOptions } from './options';
+import type { ProtectToolsOptions } from './options';
 
 /** What `protectTools` needs of a tool: a name and `invoke` (LangChain tools and tool-like runnables). */
 export interface InvokableTool {
@@ -31,7 +31,7 @@ export function protectTool<T extends InvokableTool>(
       { option: 'tools' },
     );
   }
-  const resolved = resolveOptions(options);
+  const resolved = resolveAdapterOptions(options);
   const protectedTool = Object.create(tool) as T;
   Object.defineProperty(protectedTool, guardedKey, { value: true });
   Object.defineProperty(protectedTool, 'invoke', {

@@ -1,5 +1,5 @@
-import { getArden } from '@arden/core';
-import { type ProtectOptions, type ResolvedOptions, resolveOptions } from './options';
+import { getArden, resolveAdapterOptions } from '@arden/core';
+import type { ProtectOptions, ResolvedOptions } from './options';
 
 /** Options of `install()`. */
 export interface InstallOptions extends ProtectOptions {
@@ -29,7 +29,7 @@ export function adapterState(): AdapterState {
   if (!existing) {
     existing = {
       installed: false,
-      options: resolveOptions({}, () => getArden()),
+      options: resolveAdapterOptions({}, () => getArden()),
       patches: new Map(),
     };
     global[stateKey] = existing;

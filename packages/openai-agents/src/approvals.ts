@@ -1,6 +1,5 @@
-import type { Arden } from '@arden/core';
+import { type Arden, denialText } from '@arden/core';
 import type { RunToolApprovalItem } from '@openai/agents';
-import { defaultDenialMessage } from './guard';
 import { type ActionLink, adapterState, findLink, forgetLink, rememberLink } from './state';
 
 /** The part of a `RunState` this module uses. */
@@ -117,7 +116,7 @@ export async function resolveInterruptions(
       state.approve(item);
       outcome.approved.push(item);
     } else {
-      const message = (adapterState().options.denialMessage ?? defaultDenialMessage)({
+      const message = denialText(adapterState().options, {
         toolName: link.ardenToolName,
         actionId: link.actionId,
         reason: 'denied',

@@ -1,11 +1,11 @@
 import {
-  ApprovalTimeoutError,
   type Arden,
   ArdenUnavailableError,
   buildCallContext,
   type CheckResult,
+  denialOf,
+  denialText,
   PolicyDeniedError,
-  toJsonSafe,
 } from '@arden/core';
 import type { FunctionTool, RunContext } from '@openai/agents';
 import {
@@ -15,7 +15,6 @@ import {
   forgetLink,
   type ResolvedProtectOptions,
   rememberLink,
-  type ToolDenial,
 } from './state';
 
 type Invoke = FunctionTool['invoke'];
@@ -58,42 +57,6 @@ export function markGuarded<F extends object>(fn: F): F {
   return fn;
 }
 
-/** The text the model receives when a call did not run (unless `denialMessage` is given). */
-export function defaultDenialMessage(denial: ToolDenial): string {
-  // Policy messages and approver notes are often whole sentences: no doubled full stop.
-  const notes = denial.notes ? `: ${denial.notes.trim().replace(/\.+$/, '')}` : '';
-  switch (denial.reason) {
-    case 'blocked':
-      return `Arden blocked this call to "${denial.toolName}" by policy${notes}. The tool did not run.`;
-    case 'denied':
-      return `An approver denied this call to "${denial.toolName}"${notes}. The tool did not run.`;
-    case 'timeout':
-      return `This call to "${denial.toolName}" was held for approval and nobody decided in time, so the tool did not run.`;
-    case 'unavailable':
-      return `Arden could not be reached to check this call to "${denial.toolName}", so the tool did not run.`;
-  }
-}
-
-/** @internal Turns core's "did not run" errors into a denial; anything else is undefined. */
-export function denialOf(error: unknown, toolName: string): ToolDenial | undefined {
-  if (PolicyDeniedError.isInstance(error)) {
-    return {
-      toolName,
-      actionId: error.actionId,
-      reason: error.reason,
-      notes: error.notes,
-      error,
-    };
-  }
-  if (ApprovalTimeoutError.isInstance(error)) {
-    return { toolName, actionId: error.actionId, reason: 'timeout', notes: undefined, error };
-  }
-  if (ArdenUnavailableError.isInstance(error)) {
-    return { toolName, actionId: undefined, reason: 'unavailable', notes: undefined, error };
-  }
-  return undefined;
-}
-
 /** @internal Parses the model's JSON arguments into what the policy engine sees. */
 export function parseToolInput(input: unknown): unknown {
   if (typeof input !== 'string') return input;
@@ -115,32 +78,6 @@ function metadataOf(
     tool: toolName,
     ...(callId === undefined ? {} : { call_id: callId }),
   };
-}
-
-/** Runs the tool body and reports its outcome to Arden without delaying the caller. */
-async function runAndReport(
-  arden: Arden,
-  actionId: string,
-  run: () => Promise<unknown>,
-): Promise<unknown> {
-  const started = performance.now();
-  const duration = () => Math.round((performance.now() - started) * 1000) / 1000;
-  try {
-    const value = await run();
-    arden.reportResult(actionId, {
-      status: 'succeeded',
-      duration_ms: duration(),
-      ...(arden.options.reportReturnValue ? { result: toJsonSafe(value) } : {}),
-    });
-    return value;
-  } catch (error) {
-    arden.reportResult(actionId, {
-      status: 'failed',
-      duration_ms: duration(),
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    });
-    throw error;
-  }
 }
 
 /**
@@ -168,7 +105,7 @@ async function checkAndRun(
     }
     throw error;
   }
-  if (result.decision === 'allow') return runAndReport(arden, result.actionId, run);
+  if (result.decision === 'allow') return arden.runAndReport(result.actionId, run);
   if (result.decision === 'block') {
     throw new PolicyDeniedError({
       toolName: ardenName,
@@ -179,7 +116,7 @@ async function checkAndRun(
   }
   if (approvedByApp) return runLinkedHold(arden, result.actionId, ardenName, undefined, run);
   const decision = await arden.waitForDecision(result.actionId, ardenName);
-  if (decision.status === 'approved') return runAndReport(arden, result.actionId, run);
+  if (decision.status === 'approved') return arden.runAndReport(result.actionId, run);
   throw new PolicyDeniedError({
     toolName: ardenName,
     actionId: result.actionId,
@@ -214,14 +151,14 @@ async function runLinkedHold(
   if (status === 'denied') {
     throw new PolicyDeniedError({ toolName: ardenName, actionId, reason: 'denied', notes });
   }
-  return runAndReport(arden, actionId, run);
+  return arden.runAndReport(actionId, run);
 }
 
 /** @internal Decides what the model receives when a call did not run. */
 function deny(options: ResolvedProtectOptions, error: unknown, ardenName: string): string {
   const denial = denialOf(error, ardenName);
   if (!denial || options.throwOnDenial) throw error;
-  return (options.denialMessage ?? defaultDenialMessage)(denial);
+  return denialText(options, denial);
 }
 
 /**
@@ -249,7 +186,7 @@ export function guardInvoke(
       const link = findLink(callId, toolName);
       if (link) {
         forgetLink(link.callId);
-        if (link.decision === 'allow') return await runAndReport(arden, link.actionId, run);
+        if (link.decision === 'allow') return await arden.runAndReport(link.actionId, run);
         if (link.decision === 'block') {
           throw new PolicyDeniedError({
             toolName: ardenName,

@@ -13,6 +13,7 @@
  */
 import { register } from './install';
 
+export { defaultDenialMessage, type ToolDenial } from '@arden/core';
 export {
   type InterruptionAction,
   interruptionAction,
@@ -20,7 +21,6 @@ export {
   type ResolveInterruptionsOptions,
   resolveInterruptions,
 } from './approvals';
-export { defaultDenialMessage } from './guard';
 export { adapterName, type InstallOptions, install, uninstall } from './install';
 export {
   guardAgentTools,
@@ -28,7 +28,7 @@ export {
   protectFunctionTool,
   protectFunctionTools,
 } from './protect';
-export type { ApprovalRoute, ProtectOptions, ToolDenial } from './state';
+export type { ApprovalRoute, ProtectOptions } from './state';
 export {
   trackModelUsage,
   trackProviderUsage,

@@ -1,8 +1,8 @@
-import { type Arden, registerAdapter } from '@arden/core';
+import { type Arden, registerAdapter, resolveAdapterOptions } from '@arden/core';
 import { Agent, Runner, RunState, type RunToolApprovalItem } from '@openai/agents';
 import { linksToSave, noteAppRejection, restoreLinks, savedLinksKey } from './approvals';
 import { patchToolInPlace } from './protect';
-import { adapterState, type ProtectOptions, resolveOptions, type SdkCopy } from './state';
+import { adapterState, type ProtectOptions, type SdkCopy } from './state';
 import { trackModel, trackProvider } from './usage';
 
 /** Options of `install()`. */
@@ -145,7 +145,7 @@ function uninstallCopies(): void {
  */
 export function install(options: InstallOptions = {}): () => void {
   const state = adapterState();
-  state.options = resolveOptions(options);
+  state.options = resolveAdapterOptions(options);
   installCopies();
   return uninstall;
 }

@@ -1,3 +1,4 @@
+import { resolveAdapterOptions } from '@arden/core';
 import type { Agent, FunctionTool, Tool } from '@openai/agents';
 import {
   explicitKey,
@@ -8,7 +9,7 @@ import {
   originalsOf,
   type ToolOriginals,
 } from './guard';
-import { adapterState, type ProtectOptions, resolveOptions } from './state';
+import { adapterState, type ProtectOptions } from './state';
 
 /** Options of `protectFunctionTool()`: the shared options, plus this tool's name in Arden. */
 export interface ProtectToolOptions extends ProtectOptions {
@@ -44,7 +45,7 @@ export function protectFunctionTool<T extends FunctionTool<any, any, any>>(
     );
   }
   const { ardenName, ...rest } = options;
-  const resolved = resolveOptions(
+  const resolved = resolveAdapterOptions(
     ardenName === undefined
       ? rest
       : { ...rest, toolNames: { ...rest.toolNames, [tool.name]: ardenName } },

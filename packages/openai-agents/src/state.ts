@@ -1,28 +1,16 @@
-import type { Decision } from '@arden/core';
-import { type Arden, getArden } from '@arden/core';
+import {
+  type AdapterOptions,
+  type Decision,
+  getArden,
+  ardenToolName as kitToolName,
+  type ResolvedAdapterOptions,
+} from '@arden/core';
 
 /** How a call that a policy holds for approval is handled. */
 export type ApprovalRoute = 'wait' | 'native';
 
-/** Why a tool call did not run. */
-export interface ToolDenial {
-  /** The tool's name as Arden knows it. */
-  toolName: string;
-  /** The Arden action, when one was logged. */
-  actionId: string | undefined;
-  /**
-   * `blocked` (a policy), `denied` (an approver, or an expired approval), `timeout` (no decision
-   * within `maxWaitMs`) or `unavailable` (Arden could not be reached and `onUnavailable` is `'block'`).
-   */
-  reason: 'blocked' | 'denied' | 'timeout' | 'unavailable';
-  /** The policy's reason or the approver's notes. */
-  notes: string | undefined;
-  /** The error core raised. */
-  error: Error;
-}
-
 /** Options shared by `install()`, `protectFunctionTools()` and `guardAgentTools()`. */
-export interface ProtectOptions {
+export interface ProtectOptions extends AdapterOptions {
   /**
    * What happens to a call a policy holds for approval: `'wait'` (default) holds the tool until an
    * approver decides in Arden; `'native'` maps the hold onto the SDK's `needsApproval`, so the run
@@ -30,8 +18,6 @@ export interface ProtectOptions {
    * `state.approve()`/`state.reject()` resolves.
    */
   approval?: ApprovalRoute;
-  /** Prepended to every tool's name in Arden, for example `'support.'`. */
-  toolNamePrefix?: string;
   /** Arden names per SDK tool name, for tools whose policy name differs from the tool's. */
   toolNames?: Record<string, string>;
   /**
@@ -39,18 +25,10 @@ export interface ProtectOptions {
    * to the model as the tool's result. Default false: the model is told, and the run continues.
    */
   throwOnDenial?: boolean;
-  /** The text the model receives when a call did not run. */
-  denialMessage?: (denial: ToolDenial) => string;
-  /** Extra metadata sent with every check. */
-  metadata?: Record<string, unknown>;
-  /** The Arden instance to use. Default: the one `configure()` made, looked up at call time. */
-  arden?: Arden | (() => Arden);
 }
 
 /** The options a guarded tool reads at call time. */
-export interface ResolvedProtectOptions extends ProtectOptions {
-  resolveArden: () => Arden;
-}
+export type ResolvedProtectOptions = ResolvedAdapterOptions<ProtectOptions>;
 
 /** A held call's Arden action, linked to the SDK's tool call by its call id. */
 export interface ActionLink {
@@ -104,17 +82,9 @@ export function adapterState(): AdapterState {
   return existing;
 }
 
-/** @internal Resolves the `arden` option into a function that finds the instance at call time. */
-export function resolveOptions(options: ProtectOptions): ResolvedProtectOptions {
-  const { arden } = options;
-  const resolveArden =
-    arden === undefined ? getArden : typeof arden === 'function' ? arden : () => arden;
-  return { ...options, resolveArden };
-}
-
-/** @internal The name a tool has in Arden. */
+/** @internal The name a tool has in Arden: a name from `toolNames` gets the prefix too. */
 export function ardenToolName(options: ProtectOptions, toolName: string): string {
-  return `${options.toolNamePrefix ?? ''}${options.toolNames?.[toolName] ?? toolName}`;
+  return kitToolName(options, toolName, 'prefixed');
 }
 
 /** @internal Remembers a held call's action. The oldest links go first past `maxLinks`. */

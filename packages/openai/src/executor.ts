@@ -1,12 +1,13 @@
 import {
-  ApprovalTimeoutError,
   type Arden,
-  ArdenUnavailableError,
+  ardenResolver,
   ConfigurationError,
+  denialOf,
+  denialText,
   type GuardOptions,
-  getArden,
   guardTool,
-  PolicyDeniedError,
+  isPendingApproval,
+  type ToolDenial,
   toJsonSafe,
 } from '@arden/core';
 
@@ -20,21 +21,6 @@ export interface ToolMessage {
   role: 'tool';
   tool_call_id: string;
   content: string;
-}
-
-/** Why a tool call did not run. */
-export interface ToolDenial {
-  /** The tool's name as Arden knows it. */
-  toolName: string;
-  actionId: string | undefined;
-  /**
-   * `blocked` (a policy), `denied` (an approver, or an expired approval), `timeout` (no decision
-   * within `maxWaitMs`) or `unavailable` (Arden unreachable and `onUnavailable` is `'block'`).
-   */
-  reason: 'blocked' | 'denied' | 'timeout' | 'unavailable';
-  /** The policy's reason or the approver's notes. */
-  notes: string | undefined;
-  error: Error;
 }
 
 /** Options of `register()`. */
@@ -85,52 +71,10 @@ interface RegisteredTool {
   options: RegisterOptions<any>;
 }
 
-/** The content the model receives when a call did not run (unless `denialMessage` is given). */
-export function defaultDenialMessage(denial: ToolDenial): string {
-  // Policy messages and approver notes are often whole sentences: no doubled full stop.
-  const notes = denial.notes ? `: ${denial.notes.trim().replace(/\.+$/, '')}` : '';
-  switch (denial.reason) {
-    case 'blocked':
-      return `Arden blocked this call to "${denial.toolName}" by policy${notes}. The tool did not run.`;
-    case 'denied':
-      return `An approver denied this call to "${denial.toolName}"${notes}. The tool did not run.`;
-    case 'timeout':
-      return `This call to "${denial.toolName}" was held for approval and nobody decided in time, so the tool did not run.`;
-    case 'unavailable':
-      return `Arden could not be reached to check this call to "${denial.toolName}", so the tool did not run.`;
-  }
-}
-
-/** Turns core's "did not run" errors into a denial; anything else gives `undefined`. */
-export function denialOf(error: unknown, toolName: string): ToolDenial | undefined {
-  if (PolicyDeniedError.isInstance(error)) {
-    return { toolName, actionId: error.actionId, reason: error.reason, notes: error.notes, error };
-  }
-  if (ApprovalTimeoutError.isInstance(error)) {
-    return { toolName, actionId: error.actionId, reason: 'timeout', notes: undefined, error };
-  }
-  if (ArdenUnavailableError.isInstance(error)) {
-    return { toolName, actionId: undefined, reason: 'unavailable', notes: undefined, error };
-  }
-  return undefined;
-}
-
 function defaultSerialize(result: unknown): string {
   if (typeof result === 'string') return result;
   if (result === undefined) return '';
   return JSON.stringify(toJsonSafe(result));
-}
-
-function isPendingApproval(
-  value: unknown,
-): value is { status: 'pending'; actionId: string; toolName: string } {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    Object.isFrozen(value) &&
-    (value as { status?: unknown }).status === 'pending' &&
-    typeof (value as { actionId?: unknown }).actionId === 'string'
-  );
 }
 
 function nameAndInput(call: ToolCallLike): { name: string; input: string } {
@@ -217,9 +161,7 @@ export class ArdenToolExecutor {
   }
 
   private arden(): Arden {
-    const { arden } = this.options;
-    if (arden === undefined) return getArden();
-    return typeof arden === 'function' ? arden() : arden;
+    return ardenResolver(this.options.arden)();
   }
 
   /**
@@ -309,7 +251,7 @@ export class ArdenToolExecutor {
       const denial = denialOf(error, this.ardenName(name));
       if (denial) {
         if (this.options.throwOnDenial) throw error;
-        return (this.options.denialMessage ?? defaultDenialMessage)(denial);
+        return denialText(this.options, denial);
       }
       if (this.options.toolErrors === 'message') {
         const message = error instanceof Error ? error.message : String(error);

@@ -7,13 +7,12 @@
  *
  * Importing this module has no side effects.
  */
+export { defaultDenialMessage, type ToolDenial } from '@arden/core';
 export {
   ArdenToolExecutor,
   type ArdenToolExecutorOptions,
-  defaultDenialMessage,
   type RegisterOptions,
   type ToolCallLike,
-  type ToolDenial,
   type ToolMessage,
 } from './executor';
 export { recordUsage, type TrackUsageOptions, trackUsage, type UsageOptions } from './usage';
