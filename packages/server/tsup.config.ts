@@ -4,8 +4,9 @@ import { defineConfig } from 'tsup';
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 export default defineConfig({
-  // `cli` is the `arden` command (bin); its shebang line is kept.
-  entry: { index: 'src/index.ts', cli: 'src/cli/index.ts' },
+  // `cli` is the `arden` command (bin); its shebang line is kept. `testing` is the subpath
+  // `@arden/server/testing`.
+  entry: { index: 'src/index.ts', cli: 'src/cli/index.ts', testing: 'src/testing.ts' },
   define: { __ARDEN_VERSION__: JSON.stringify(version) },
   format: ['esm', 'cjs'],
   dts: true,
