@@ -1,4 +1,5 @@
 import { configure, flush, uninstallAdapters, withSession } from '@arden/core';
+import { startTestServer, type TestServer } from '@arden/server/testing';
 import { generateText, isStepCount, type ModelMessage, streamText, wrapLanguageModel } from 'ai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -8,16 +9,17 @@ import {
   resolveArdenApprovals,
 } from './index';
 import { generatingModel, makeTools, responseModelId, streamingModel } from './test-helpers';
-import { type RunningServer, startServer } from './test-server';
 
 // The same scenarios as adapter.test.ts, against a real Arden server (embedded SQLite store).
-let t: RunningServer;
+let t: TestServer;
 
 beforeAll(async () => {
-  t = await startServer([
-    { name: 'Never drop tables', tool: 'drop_table', action: 'block' },
-    { name: 'Refunds need a human', tool: 'refund', action: 'requires_approval' },
-  ]);
+  t = await startTestServer({
+    policies: [
+      { name: 'Never drop tables', tool: 'drop_table', action: 'block' },
+      { name: 'Refunds need a human', tool: 'refund', action: 'requires_approval' },
+    ],
+  });
   configure({
     apiKey: t.key,
     apiUrl: t.url,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { configure, flush, uninstallAdapters, withSession } from '@arden/core';
-import { type ArdenServer, createServer } from '@arden/server';
+import { startTestServer, type TestServer } from '@arden/server/testing';
 import { Agent, run, tool } from '@openai/agents';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -18,36 +18,28 @@ import { scriptedToolModel } from './test-helpers';
 const execute = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
-let server: ArdenServer;
-let url: string;
-let dataDir: string;
-let agentId: string;
-let apiKey: string;
+let t: TestServer;
 const ran: string[] = [];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'arden-openai-agents-e2e-'));
-  server = await createServer({ host: '127.0.0.1', logLevel: 'silent', dataDir });
-  url = await server.listen(0);
-  const agent = await server.agents.createAgent({ name: 'openai-agents-e2e' });
-  agentId = agent.id;
-  apiKey = (await server.agents.createKey(agent.id, 'test')).key;
-  await server.policies.saveSet(agent.id, 'test', [
-    { name: 'Never delete accounts', tool: 'delete_account', action: 'block' },
-    { name: 'Refunds need a human', tool: 'issue_refund', action: 'requires_approval' },
-  ]);
+  t = await startTestServer({
+    environment: 'test',
+    policies: [
+      { name: 'Never delete accounts', tool: 'delete_account', action: 'block' },
+      { name: 'Refunds need a human', tool: 'issue_refund', action: 'requires_approval' },
+    ],
+  });
 });
 
 afterAll(async () => {
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await t.close();
 });
 
 beforeEach(() => {
   ran.length = 0;
   configure({
-    apiKey,
-    apiUrl: url,
+    apiKey: t.key,
+    apiUrl: t.url,
     logLevel: 'silent',
     retryAttempts: 0,
     usageFlushIntervalMs: 10,
@@ -104,23 +96,12 @@ function agentCalling(
   });
 }
 
-async function actions(sessionId: string) {
-  return (await server.store.actions.list({ agentId, sessionId }, { order: 'asc' })).items;
-}
-
-async function nextPending(sessionId: string) {
-  for (let attempt = 0; attempt < 250; attempt++) {
-    const [held] = (await server.store.actions.list({ agentId, sessionId, status: 'pending' }))
-      .items;
-    if (held) return held;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('No call was held for approval.');
-}
+const actions = (sessionId: string) => t.actions({ sessionId });
+const nextPending = (sessionId: string) => t.nextPending({ sessionId });
 
 async function usage(sessionId: string) {
   await flush();
-  return (await server.store.usage.list({ agentId, sessionId })).items;
+  return t.usage({ sessionId });
 }
 
 let sessionCounter = 0;
@@ -160,7 +141,7 @@ describe('against a real Arden server', () => {
     );
     const held = await nextPending(session);
     expect(ran).toEqual([]);
-    await server.approvals.decide(held.id, { decision: 'approve', userId: 'alice', notes: 'ok' });
+    await t.approve(held.id, 'ok');
     const result = await pending;
     expect(ran).toEqual(['issue_refund']);
     expect(String(result.finalOutput)).toBe('done: issue_refund=refunded $150');
@@ -173,11 +154,7 @@ describe('against a real Arden server', () => {
       run(agentCalling([{ tool: 'issue_refund', args: { amount: 9000, customerId: 'c' } }]), 'go'),
     );
     const held = await nextPending(session);
-    await server.approvals.decide(held.id, {
-      decision: 'deny',
-      userId: 'alice',
-      notes: 'too much',
-    });
+    await t.deny(held.id, 'too much');
     const result = await pending;
     expect(ran).toEqual([]);
     expect(String(result.finalOutput)).toBe(
@@ -245,7 +222,7 @@ describe('against a real Arden server', () => {
     try {
       const stateFile = join(directory, 'state.json');
       writeFileSync(stateFile, first.state.toString());
-      await server.approvals.decide(held.id, { decision: 'approve', userId: 'alice' });
+      await t.approve(held.id);
       const { stdout } = await execute(
         process.execPath,
         [join(packageDir, 'test-fixtures', 'resume.mjs')],
@@ -254,8 +231,8 @@ describe('against a real Arden server', () => {
           env: {
             ...process.env,
             OPENAI_AGENTS_DISABLE_TRACING: '1',
-            ARDEN_API_URL: url,
-            ARDEN_API_KEY: apiKey,
+            ARDEN_API_URL: t.url,
+            ARDEN_API_KEY: t.key,
             STATE_FILE: stateFile,
           },
           timeout: 60_000,
@@ -280,7 +257,7 @@ describe('against a real Arden server', () => {
     const agent = agentCalling([{ tool: 'issue_refund', args: { amount: 1, customerId: 'c' } }]);
     const first = await withSession(session, () => run(agent, 'refund'));
     const held = await nextPending(session);
-    await server.approvals.decide(held.id, { decision: 'deny', userId: 'alice', notes: 'no' });
+    await t.deny(held.id, 'no');
     expect((await resolveInterruptions(first)).rejected).toHaveLength(1);
     const second = await withSession(session, () => run(agent, first.state));
     expect(ran).toEqual([]);

@@ -2,47 +2,36 @@
 // port 0, a temporary data directory) and the fake OpenAI API: a Chat Completions tool loop with
 // ArdenToolExecutor, approvals decided through the server's approval service, usage recorded by
 // trackUsage.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { configure, flush, withSession } from '@arden/core';
-import { type ArdenServer, createServer } from '@arden/server';
+import { startTestServer, type TestServer } from '@arden/server/testing';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArdenToolExecutor, trackUsage } from './index';
 import { type FakeOpenAI, type FakeToolCall, startFakeOpenAI } from './test-helpers';
 
-let server: ArdenServer;
-let url: string;
-let dataDir: string;
-let agentId: string;
-let apiKey: string;
+let t: TestServer;
 let fake: FakeOpenAI | undefined;
 const ran: string[] = [];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'arden-openai-e2e-'));
-  server = await createServer({ host: '127.0.0.1', logLevel: 'silent', dataDir });
-  url = await server.listen(0);
-  const agent = await server.agents.createAgent({ name: 'openai-e2e' });
-  agentId = agent.id;
-  apiKey = (await server.agents.createKey(agent.id, 'test')).key;
-  await server.policies.saveSet(agent.id, 'test', [
-    { name: 'Never delete accounts', tool: 'delete_account', action: 'block' },
-    { name: 'Refunds need a human', tool: 'issue_refund', action: 'requires_approval' },
-  ]);
+  t = await startTestServer({
+    environment: 'test',
+    policies: [
+      { name: 'Never delete accounts', tool: 'delete_account', action: 'block' },
+      { name: 'Refunds need a human', tool: 'issue_refund', action: 'requires_approval' },
+    ],
+  });
 });
 
 afterAll(async () => {
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await t.close();
 });
 
 beforeEach(() => {
   ran.length = 0;
   configure({
-    apiKey,
-    apiUrl: url,
+    apiKey: t.key,
+    apiUrl: t.url,
     logLevel: 'silent',
     retryAttempts: 0,
     usageFlushIntervalMs: 10,
@@ -100,19 +89,8 @@ async function chatLoop(toolCalls: FakeToolCall[], stream = false) {
   throw new Error('The loop did not end.');
 }
 
-async function actions(sessionId: string) {
-  return (await server.store.actions.list({ agentId, sessionId }, { order: 'asc' })).items;
-}
-
-async function nextPending(sessionId: string) {
-  for (let attempt = 0; attempt < 250; attempt++) {
-    const [held] = (await server.store.actions.list({ agentId, sessionId, status: 'pending' }))
-      .items;
-    if (held) return held;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('No call was held for approval.');
-}
+const actions = (sessionId: string) => t.actions({ sessionId });
+const nextPending = (sessionId: string) => t.nextPending({ sessionId });
 
 let sessionCounter = 0;
 const newSession = () => `openai-e2e-${Date.now()}-${++sessionCounter}`;
@@ -145,7 +123,7 @@ describe('against a real Arden server', () => {
     );
     const held = await nextPending(session);
     expect(ran).toEqual([]);
-    await server.approvals.decide(held.id, { decision: 'approve', userId: 'alice' });
+    await t.approve(held.id);
     expect(await loop).toBe('done: issue_refund=refunded $150');
     expect(ran).toEqual(['issue_refund']);
     await flush();
@@ -159,11 +137,7 @@ describe('against a real Arden server', () => {
       chatLoop([{ name: 'issue_refund', args: { amount: 9000 } }]),
     );
     const held = await nextPending(session);
-    await server.approvals.decide(held.id, {
-      decision: 'deny',
-      userId: 'alice',
-      notes: 'too much',
-    });
+    await t.deny(held.id, 'too much');
     expect(await loop).toBe(
       'done: issue_refund=An approver denied this call to "issue_refund": too much. The tool did not run.',
     );
@@ -176,7 +150,7 @@ describe('against a real Arden server', () => {
       chatLoop([{ name: 'lookup_customer', args: { email: 'a' } }], true),
     );
     await flush();
-    const recorded = (await server.store.usage.list({ agentId, sessionId: session })).items;
+    const recorded = await t.usage({ sessionId: session });
     expect(recorded).toHaveLength(3);
     for (const event of recorded) {
       expect(event).toMatchObject({
