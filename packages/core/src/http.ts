@@ -1,27 +1,9 @@
 import { ArdenApiError, ArdenUnavailableError } from './errors';
+import { type NetModule, socketTransport } from './http1';
 import type { ResolvedOptions } from './options';
-import { getBuiltin, sleep } from './runtime';
+import { getBuiltin, readEnv, sleep } from './runtime';
+import { TimeoutError, type Transport, type TransportResponse } from './transport';
 import { version } from './version';
-
-interface TransportRequest {
-  method: 'GET' | 'POST';
-  url: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-  timeoutMs: number;
-}
-
-interface TransportResponse {
-  status: number;
-  header(name: string): string | undefined;
-  text: string;
-}
-
-type Transport = ((request: TransportRequest) => Promise<TransportResponse>) & {
-  close?: () => void;
-};
-
-class TimeoutError extends Error {}
 
 function fetchTransport(fetchImplementation: typeof globalThis.fetch): Transport {
   return async (request) => {
@@ -102,6 +84,21 @@ function nodeTransport(apiUrl: string): Transport | undefined {
   return transport;
 }
 
+/**
+ * On Node: the socket client (http1.ts) for `http:` URLs, `node:http(s)` for `https:`, for
+ * proxied set-ups (NODE_USE_ENV_PROXY) and when ARDEN_HTTP_TRANSPORT=node-http. Undefined
+ * elsewhere (then `fetch`).
+ */
+function platformTransport(apiUrl: string): Transport | undefined {
+  const choice = readEnv('ARDEN_HTTP_TRANSPORT');
+  if (choice === 'fetch') return undefined;
+  if (choice !== 'node-http' && readEnv('NODE_USE_ENV_PROXY') === undefined) {
+    const transport = socketTransport(apiUrl, getBuiltin<NetModule>('node:net'));
+    if (transport) return transport;
+  }
+  return nodeTransport(apiUrl);
+}
+
 /** Options of one request. */
 export interface RequestOptions {
   /** Time limit for this request; defaults to `timeoutMs`. */
@@ -128,7 +125,7 @@ export class HttpClient {
 
   constructor(private readonly options: ResolvedOptions) {
     this.transport =
-      (options.fetch ? fetchTransport(options.fetch) : nodeTransport(options.apiUrl)) ??
+      (options.fetch ? fetchTransport(options.fetch) : platformTransport(options.apiUrl)) ??
       fetchTransport(globalThis.fetch.bind(globalThis));
   }
 
