@@ -60,6 +60,7 @@ export async function createServer(
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
     logger,
+    backgroundCheckpoints: true,
   });
   const router = new Router();
   const events = new LiveEvents(logger);

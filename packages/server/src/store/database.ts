@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { Logger } from '../logger';
+import { BackgroundCheckpointer } from './checkpointer';
 
 /** SQL dialects the store speaks. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -85,13 +87,21 @@ export interface Database extends Queryable {
 export interface SqliteOptions {
   /** How long a statement waits for another process's write lock, in ms (default 5 000). */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL on a worker thread instead of inside commits (the server does; short
+   * CLI commands do not). Ignored for `:memory:`.
+   */
+  backgroundCheckpoints?: boolean;
+  /** Where the checkpointer reports trouble. */
+  logger?: Logger;
 }
 
 /**
  * The embedded store: one `node:sqlite` connection in WAL mode with `synchronous=NORMAL` (a
  * commit is durable against a process crash; an OS crash can lose the last few commits, never
  * corrupt the file), foreign keys on and a busy timeout for other processes such as
- * `arden migrate`.
+ * `arden migrate`. In the server, the WAL is checkpointed on a worker thread
+ * (`BackgroundCheckpointer`), so a commit only appends to the WAL.
  */
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
@@ -104,6 +114,8 @@ export class SqliteDatabase implements Database {
   private lockTail: Promise<void> = Promise.resolve();
   private lockHolders = 0;
   private readonly direct: Queryable;
+  /** The WAL checkpointer, when checkpoints run in the background. */
+  readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(path: string, options: SqliteOptions = {}) {
     this.location = path;
@@ -115,6 +127,14 @@ export class SqliteDatabase implements Database {
     this.connection.exec(
       'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;',
     );
+    if (options.backgroundCheckpoints && path !== ':memory:' && options.logger) {
+      // Commits only append to the WAL; the worker copies it into the database file. A WAL
+      // larger than 64 MiB is truncated when it restarts.
+      this.connection.exec('PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;');
+      this.checkpointer = new BackgroundCheckpointer(path, options.logger, () => {
+        if (this.connection.isOpen) this.connection.exec('PRAGMA wal_autocheckpoint = 1000;');
+      });
+    }
     this.direct = {
       dialect: 'sqlite',
       all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.allNow<T>(sql, params),
@@ -226,6 +246,7 @@ export class SqliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     const release = await this.acquire();
     try {
       if (this.connection.isOpen) {

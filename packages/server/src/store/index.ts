@@ -15,6 +15,11 @@ export interface StoreOptions {
   /** Apply migrations on open (default true). */
   migrate?: boolean;
   logger?: Logger;
+  /**
+   * SQLite: checkpoint the WAL on a worker thread instead of inside commits (default false; the
+   * server turns it on, short-lived CLI commands leave it off).
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -76,7 +81,10 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   const logger = options.logger ?? createLogger('silent');
   const database: Database = isPostgresUrl(options.databaseUrl)
     ? await PostgresDatabase.connect(options.databaseUrl as string, logger)
-    : new SqliteDatabase(sqlitePath(options));
+    : new SqliteDatabase(sqlitePath(options), {
+        backgroundCheckpoints: options.backgroundCheckpoints ?? false,
+        logger,
+      });
   try {
     if (options.migrate !== false) await migrate(database, logger);
     if (database.dialect === 'sqlite') {

@@ -8,6 +8,7 @@ import {
   latestSchemaVersion,
   type NewAction,
   openStore,
+  type SqliteDatabase,
   type Store,
   toPostgresPlaceholders,
 } from './index';
@@ -499,5 +500,62 @@ describe('transactions and group commit', () => {
     await first;
     await expect(second).rejects.toThrow(/UNIQUE|duplicate key/);
     expect(await store.actions.count({ agentId })).toBe(501);
+  });
+});
+
+describe.skipIf(onPostgres)('background WAL checkpoints (SQLite)', () => {
+  const walFrames = async (store: Store) =>
+    (await store.database
+      .get<{ log: number; checkpointed: number }>('PRAGMA wal_checkpoint(NOOP)')
+      .catch(() => undefined)) ?? { log: -1, checkpointed: -1 };
+
+  async function checkpointedStore() {
+    const store = await openStore({ ...(await location()), backgroundCheckpoints: true });
+    stores.push(store);
+    const database = store.database as SqliteDatabase;
+    expect(database.checkpointer).toBeDefined();
+    await database.checkpointer?.ready;
+    return { store, database };
+  }
+
+  test('commits leave the WAL to the worker, which copies every frame into the database file', async () => {
+    const { store, database } = await checkpointedStore();
+    expect(await store.database.get('PRAGMA wal_autocheckpoint')).toEqual({
+      wal_autocheckpoint: 0,
+    });
+    const { id: agentId } = await agent(store);
+    // Enough pages that SQLite would have checkpointed inside a commit (over 1 000 frames).
+    for (let round = 0; round < 40; round++) {
+      await Promise.all(
+        Array.from({ length: 50 }, () =>
+          store.committer.submit(store.actions.insertStatement(action(agentId))),
+        ),
+      );
+      await store.committer.submit({ sql: 'SELECT 1' });
+    }
+    expect(await store.actions.count({ agentId })).toBe(2_000);
+    const status = await database.checkpointer?.checkpoint();
+    expect(status?.log).toBeGreaterThan(0);
+    expect(status?.checkpointed).toBe(status?.log);
+  });
+
+  test('when the worker dies, the connection checkpoints by itself again', async () => {
+    const { store, database } = await checkpointedStore();
+    await database.checkpointer?.crashForTest();
+    await expect
+      .poll(async () => store.database.get('PRAGMA wal_autocheckpoint'))
+      .toEqual({ wal_autocheckpoint: 1000 });
+    const { id: agentId } = await agent(store);
+    await store.committer.submit(store.actions.insertStatement(action(agentId)));
+    expect(await store.actions.count({ agentId })).toBe(1);
+  });
+
+  test('short-lived openers (the CLI) checkpoint in their commits as before', async () => {
+    const store = await openStore(await location());
+    stores.push(store);
+    expect((store.database as SqliteDatabase).checkpointer).toBeUndefined();
+    expect(await store.database.get('PRAGMA wal_autocheckpoint')).toEqual({
+      wal_autocheckpoint: 1000,
+    });
   });
 });
