@@ -76,3 +76,37 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, () => 0)).toBe(0);
   });
 });
+
+describe('ARDEN_HTTP_TRANSPORT', () => {
+  afterEach(() => {
+    delete process.env.ARDEN_HTTP_TRANSPORT;
+  });
+
+  it('node-http, fetch and socket all reach the server; anything else is a clear configuration error', async () => {
+    const seen: Record<string, string | undefined>[] = [];
+    const apiUrl = await listen((request, response) => {
+      seen.push({
+        connection: request.headers.connection,
+        fetchMode: request.headers['sec-fetch-mode'],
+      });
+      response.end('{"ok":true}');
+    });
+    for (const choice of ['node-http', 'fetch', 'socket']) {
+      process.env.ARDEN_HTTP_TRANSPORT = choice;
+      const client = new HttpClient(resolveOptions({ apiKey, apiUrl }));
+      expect(await client.request('GET', '/healthz')).toEqual({ ok: true });
+      client.close();
+    }
+    // Each transport shows in what it sends: node:http's agent names the connection keep-alive,
+    // fetch adds its Sec-Fetch-Mode, core's socket client sends neither.
+    expect(seen).toEqual([
+      { connection: 'keep-alive', fetchMode: undefined },
+      { connection: 'keep-alive', fetchMode: 'cors' },
+      { connection: undefined, fetchMode: undefined },
+    ]);
+    process.env.ARDEN_HTTP_TRANSPORT = 'curl';
+    expect(() => new HttpClient(resolveOptions({ apiKey, apiUrl }))).toThrow(
+      /ARDEN_HTTP_TRANSPORT is "curl"; use socket/,
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { ArdenApiError, ArdenUnavailableError } from './errors';
+import { ArdenApiError, ArdenUnavailableError, ConfigurationError } from './errors';
 import { type NetModule, socketTransport } from './http1';
 import type { ResolvedOptions } from './options';
 import { getBuiltin, readEnv, sleep } from './runtime';
@@ -91,6 +91,12 @@ function nodeTransport(apiUrl: string): Transport | undefined {
  */
 function platformTransport(apiUrl: string): Transport | undefined {
   const choice = readEnv('ARDEN_HTTP_TRANSPORT');
+  if (choice !== undefined && !['fetch', 'node-http', 'socket'].includes(choice)) {
+    throw new ConfigurationError(
+      `ARDEN_HTTP_TRANSPORT is "${choice.slice(0, 40)}"; use socket (the default on Node for http: URLs), node-http or fetch, or unset it.`,
+      { option: 'ARDEN_HTTP_TRANSPORT' },
+    );
+  }
   if (choice === 'fetch') return undefined;
   if (choice !== 'node-http' && readEnv('NODE_USE_ENV_PROXY') === undefined) {
     const transport = socketTransport(apiUrl, getBuiltin<NetModule>('node:net'));
