@@ -34,8 +34,8 @@ interface BufferStatic {
   concat(
     list: readonly Uint8Array[],
     totalLength?: number,
-  ): Uint8Array & { toString(encoding: string): string };
-  byteLength(text: string, encoding?: string): number;
+  ): Uint8Array & { toString(encoding: 'utf8' | 'latin1'): string };
+  byteLength(text: string, encoding?: 'utf8'): number;
 }
 
 /** Limits on what a server may send; an answer beyond them is refused. */
