@@ -19,7 +19,7 @@ async function listen(handler: Parameters<typeof createServer>[1]) {
 
 const apiKey = `arden_test_${'e'.repeat(32)}`;
 
-describe('HttpClient on Node (node:http transport)', () => {
+describe('HttpClient on Node (the socket transport, for http: URLs)', () => {
   it('reuses one keep-alive connection for sequential requests', async () => {
     const sockets = new Set<unknown>();
     const apiUrl = await listen((request, response) => {
