@@ -110,3 +110,24 @@ describe('ARDEN_HTTP_TRANSPORT', () => {
     );
   });
 });
+
+describe('HttpClient and requests that cannot be written', () => {
+  it('a header value with a line break is a ConfigurationError at once, not retried as "unreachable"', async () => {
+    let requests = 0;
+    const apiUrl = await listen((_request, response) => {
+      requests++;
+      response.end('{}');
+    });
+    const client = new HttpClient(
+      resolveOptions({ apiKey, apiUrl, retryAttempts: 3, logLevel: 'silent' }),
+    );
+    const started = performance.now();
+    const error = await client
+      .request('GET', '/status/x\r\nx-admin: 1')
+      .catch((caught: unknown) => caught);
+    expect((error as Error).name).toBe('ConfigurationError');
+    expect(performance.now() - started).toBeLessThan(150);
+    expect(requests).toBe(0);
+    client.close();
+  });
+});

@@ -1,7 +1,7 @@
 import { ArdenApiError, ArdenUnavailableError, ConfigurationError } from './errors';
 import { type NetModule, socketTransport } from './http1';
 import type { ResolvedOptions } from './options';
-import { getBuiltin, readEnv, sleep } from './runtime';
+import { getBuiltin, getProcess, readEnv, sleep } from './runtime';
 import { TimeoutError, type Transport, type TransportResponse } from './transport';
 import { version } from './version';
 
@@ -98,11 +98,22 @@ function platformTransport(apiUrl: string): Transport | undefined {
     );
   }
   if (choice === 'fetch') return undefined;
-  if (choice !== 'node-http' && readEnv('NODE_USE_ENV_PROXY') === undefined) {
+  if (choice !== 'node-http' && !envProxyEnabled()) {
     const transport = socketTransport(apiUrl, getBuiltin<NetModule>('node:net'));
     if (transport) return transport;
   }
   return nodeTransport(apiUrl);
+}
+
+// Node's proxy support from the environment (NODE_USE_ENV_PROXY=1 or --use-env-proxy) applies
+// to node:http and fetch only; with it on, the socket client stands aside.
+function envProxyEnabled(): boolean {
+  if (readEnv('NODE_USE_ENV_PROXY') !== undefined) return true;
+  const flags = [
+    ...((getProcess() as { execArgv?: string[] } | undefined)?.execArgv ?? []),
+    readEnv('NODE_OPTIONS') ?? '',
+  ];
+  return flags.some((flag) => flag.includes('--use-env-proxy'));
 }
 
 /** Options of one request. */
@@ -158,6 +169,9 @@ export class HttpClient {
       try {
         response = await this.transport({ method, url, headers, body: payload, timeoutMs });
       } catch (error) {
+        // A request that cannot be written (a bad header value, a URL it cannot hold) fails the
+        // same way every time: no retry, and not "unreachable".
+        if (ConfigurationError.isInstance(error)) throw error;
         lastFault = error;
         this.options.logger.debug('request failed', { path, attempt, error: describe(error) });
         if (attempt < retries) await sleep(backoffDelay(attempt));

@@ -240,6 +240,46 @@ describe('socketTransport (HTTP/1.1 over node:net)', () => {
     expect(requests).toBe(1);
   });
 
+  it('never sends a POST twice: a kept-alive connection closed under it fails the request', async () => {
+    let requests = 0;
+    const served = new WeakMap<net.Socket, number>();
+    const { url } = await rawServer((socket) => {
+      requests++;
+      const count = served.get(socket) ?? 0;
+      served.set(socket, count + 1);
+      if (count === 0) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else socket.end();
+    });
+    const transport = transportFor(url);
+    const post = () =>
+      transport({
+        method: 'POST',
+        url: `${url}/policy/check`,
+        headers: {},
+        body: '{}',
+        timeoutMs: 2_000,
+      });
+    expect((await post()).text).toBe('ok');
+    await expect(post()).rejects.toThrow(/closed the connection before answering/);
+    expect(requests).toBe(2);
+  });
+
+  it('takes API URLs as node:http does: any case, leading zeros in the port, a base path to encode', async () => {
+    const paths: string[] = [];
+    const { url } = await httpServer((request, response) => {
+      paths.push(request.url ?? '');
+      response.end('{}');
+    });
+    const port = new URL(url).port;
+    for (const apiUrl of [`http://127.0.0.1:0${port}`, `HTTP://127.0.0.1:${port}/ärden`]) {
+      const transport = transportFor(apiUrl);
+      expect((await get(transport, `${apiUrl}/status/1`)).status).toBe(200);
+    }
+    expect(paths).toEqual(['/status/1', '/%C3%A4rden/status/1']);
+    // Credentials in the URL are left to node:http (which sends them as Basic auth).
+    expect(socketTransport(`http://user:secret@127.0.0.1:${port}`, net)).toBeUndefined();
+  });
+
   it('times out a server that never answers, with a TimeoutError', async () => {
     const { url } = await rawServer(() => {
       // Never answers.
@@ -283,7 +323,10 @@ describe('socketTransport (HTTP/1.1 over node:net)', () => {
         body: undefined,
         timeoutMs: 1_000,
       }),
-    ).rejects.toThrow(/line break/);
+    ).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: expect.stringMatching(/line break/),
+    });
     await expect(get(transport, `${url}/a b`)).rejects.toThrow(/characters a URL cannot hold/);
     expect(requests).toBe(0);
   });
@@ -365,6 +408,29 @@ describe('ResponseParser', () => {
     );
     expect(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 99999999999\r\n\r\n')).toThrow(/32 MiB/);
     expect(() => parse('HTTP/1.1 200 OK\r\nbad header line\r\n\r\n')).toThrow(/header line/);
+  });
+
+  it('refuses both framings at once and header names with spaces (request smuggling)', () => {
+    expect(() =>
+      parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n'),
+    ).toThrow(/both Transfer-Encoding and Content-Length/);
+    expect(() => parse('HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok')).toThrow(/header line/);
+    expect(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n')).toThrow(
+      /transfer encoding/,
+    );
+  });
+
+  it('an interim 1xx answer counts as the server having read the request', () => {
+    const parser = new ResponseParser(Buffer);
+    expect(parser.untouched).toBe(true);
+    expect(parser.feed(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'))).toBeUndefined();
+    expect(parser.untouched).toBe(false);
+  });
+
+  it('counts bytes after an answer without a body', () => {
+    const parser = new ResponseParser(Buffer);
+    parser.feed(Buffer.from('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\n'));
+    expect(parser.extraBytes).toBe(17);
   });
 
   it('counts bytes after the end of the answer (the connection is then not reused)', () => {

@@ -9,6 +9,7 @@
 // bench/ (check-overhead). `https:` URLs and proxied set-ups (NODE_USE_ENV_PROXY) use
 // `node:https` / `node:http`; ARDEN_HTTP_TRANSPORT=node-http selects `node:http` always.
 
+import { ConfigurationError } from './errors';
 import type { Transport, TransportRequest, TransportResponse } from './transport';
 import { TimeoutError } from './transport';
 
@@ -49,6 +50,8 @@ const defaultIdleMs = 4_000;
 const forbiddenInHeader = /[\r\n\0]/;
 const safeTarget = /^\/[\x21-\x7e]*$/;
 const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: |$)/;
+// RFC 9110 token characters: no spaces, no separators.
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 class ProtocolError extends Error {
   readonly code = 'ARDEN_HTTP_PROTOCOL';
@@ -82,13 +85,16 @@ export class ResponseParser {
 
   constructor(private readonly buffer: BufferStatic) {}
 
-  /** Whether no byte of the response has arrived yet. */
+  private received = false;
+
+  /** Whether no byte of the response (not even an interim 1xx answer) has arrived yet. */
   get untouched(): boolean {
-    return this.phase === 'head' && this.bufferedBytes === 0;
+    return !this.received;
   }
 
   /** Adds bytes; returns the response once it is complete. Throws `ProtocolError`. */
   feed(chunk: Uint8Array): TransportResponse | undefined {
+    if (chunk.length > 0) this.received = true;
     if (this.phase === 'done') {
       this.extraBytes += chunk.length;
       return undefined;
@@ -110,7 +116,7 @@ export class ResponseParser {
         case 'head': {
           const data = this.take();
           const end = indexOfCrlfCrlf(data);
-          if (end === -1) {
+          if (end === -1 || end > maxHeadBytes) {
             if (data.length > maxHeadBytes) {
               throw new ProtocolError('the response headers are larger than 64 KiB');
             }
@@ -125,8 +131,14 @@ export class ResponseParser {
             continue;
           }
           this.phase = this.framing.kind === 'chunked' ? 'chunk-size' : 'body';
-          if (this.framing.kind === 'none') return this.finish();
-          if (this.framing.kind === 'length' && this.framing.remaining === 0) return this.finish();
+          if (
+            this.framing.kind === 'none' ||
+            (this.framing.kind === 'length' && this.framing.remaining === 0)
+          ) {
+            // No body: whatever else came is not part of this answer.
+            this.extraBytes += this.bufferedBytes;
+            return this.finish();
+          }
           continue;
         }
         case 'body': {
@@ -216,8 +228,10 @@ export class ResponseParser {
     for (let index = 1; index < lines.length; index++) {
       const line = lines[index] as string;
       const colon = line.indexOf(':');
-      if (colon <= 0) throw new ProtocolError(`a header line is not valid: "${line.slice(0, 60)}"`);
-      const name = line.slice(0, colon).trim().toLowerCase();
+      if (colon <= 0 || !headerName.test(line.slice(0, colon))) {
+        throw new ProtocolError(`a header line is not valid: "${line.slice(0, 60)}"`);
+      }
+      const name = line.slice(0, colon).toLowerCase();
       const value = line.slice(colon + 1).trim();
       const previous = headers.get(name);
       headers.set(name, previous === undefined ? value : `${previous}, ${value}`);
@@ -231,7 +245,11 @@ export class ResponseParser {
     if (this.status === 204 || this.status === 304) {
       this.framing = { kind: 'none' };
     } else if (transferEncoding !== undefined) {
-      if (!/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) {
+      if (contentLength !== undefined) {
+        // Both framings at once is how responses are smuggled; node:http refuses it too.
+        throw new ProtocolError('the answer has both Transfer-Encoding and Content-Length');
+      }
+      if (!/^\s*chunked\s*$/i.test(transferEncoding)) {
         throw new ProtocolError(
           `the transfer encoding "${transferEncoding.slice(0, 40)}" is not supported`,
         );
@@ -435,8 +453,15 @@ export function socketTransport(apiUrl: string, net: NetModule | undefined): Tra
   const buffer = (globalThis as { Buffer?: BufferStatic }).Buffer;
   if (!net || !buffer) return undefined;
   const base = new URL(apiUrl);
-  if (base.protocol !== 'http:') return undefined;
-  const origin = base.origin;
+  // Credentials, queries or fragments in the API URL: leave those to node:http.
+  if (base.protocol !== 'http:' || base.username || base.password || base.search || base.hash) {
+    return undefined;
+  }
+  const target: Target = {
+    apiUrl,
+    origin: base.origin,
+    basePath: base.pathname === '/' ? '' : base.pathname.replace(/\/$/, ''),
+  };
   const host = base.host;
   const hostname = base.hostname.startsWith('[') ? base.hostname.slice(1, -1) : base.hostname;
   const port = base.port === '' ? 80 : Number(base.port);
@@ -463,6 +488,7 @@ export function socketTransport(apiUrl: string, net: NetModule | undefined): Tra
     payload: string,
     timeoutMs: number,
     reuse: boolean,
+    idempotent: boolean,
   ): Promise<TransportResponse> =>
     new Promise<TransportResponse>((resolve, reject) => {
       let connection: Connection | undefined;
@@ -487,12 +513,17 @@ export function socketTransport(apiUrl: string, net: NetModule | undefined): Tra
         parser,
         resolve,
         reject: (error) => {
-          // A kept-alive connection the server closed just as this request was written: the
-          // server read none of it (no byte of an answer came back), so send it once more on a
-          // new connection.
+          // A kept-alive connection the server closed just as a GET was written on it, with no
+          // byte of an answer: send it once more on a new connection. Never a POST — the server
+          // may have read and acted on it before closing (HttpClient decides about retries).
           const code = (error as { code?: unknown }).code;
-          if (reused && parser.untouched && (code === 'ECONNRESET' || code === 'EPIPE')) {
-            attempt(payload, timeoutMs, false).then(resolve, reject);
+          if (
+            idempotent &&
+            reused &&
+            parser.untouched &&
+            (code === 'ECONNRESET' || code === 'EPIPE')
+          ) {
+            attempt(payload, timeoutMs, false, idempotent).then(resolve, reject);
           } else {
             reject(error);
           }
@@ -504,11 +535,11 @@ export function socketTransport(apiUrl: string, net: NetModule | undefined): Tra
   const transport: Transport = (request: TransportRequest) => {
     let payload: string;
     try {
-      payload = serialize(request, origin, host);
+      payload = serialize(request, target, host);
     } catch (error) {
       return Promise.reject(error);
     }
-    return attempt(payload, request.timeoutMs, true);
+    return attempt(payload, request.timeoutMs, true, request.method === 'GET');
   };
   transport.close = () => {
     for (const connection of all) {
@@ -523,13 +554,27 @@ export function socketTransport(apiUrl: string, net: NetModule | undefined): Tra
 
 // The request as one string: request line, headers, body. Every header value is checked for
 // line breaks, so a value can never add a header or a request of its own.
-function serialize(request: TransportRequest, origin: string, host: string): string {
-  if (!request.url.startsWith(origin)) {
-    throw new TypeError(`The request URL ${request.url} is not on ${origin}.`);
+interface Target {
+  apiUrl: string;
+  origin: string;
+  basePath: string;
+}
+
+function serialize(request: TransportRequest, base: Target, host: string): string {
+  let target: string;
+  if (request.url.startsWith(base.apiUrl)) {
+    // The usual case: the configured URL plus an API path.
+    target = base.basePath + request.url.slice(base.apiUrl.length);
+  } else {
+    const url = new URL(request.url);
+    if (url.origin !== base.origin) {
+      throw new ConfigurationError(`The request URL ${request.url} is not on ${base.origin}.`);
+    }
+    target = url.pathname + url.search;
   }
-  const target = request.url.slice(origin.length) || '/';
+  if (target === '' || target[0] === '?') target = `/${target}`;
   if (!safeTarget.test(target)) {
-    throw new TypeError(
+    throw new ConfigurationError(
       `The request path ${JSON.stringify(target.slice(0, 100))} has characters a URL cannot hold.`,
     );
   }
@@ -537,7 +582,7 @@ function serialize(request: TransportRequest, origin: string, host: string): str
   for (const name in request.headers) {
     const value = request.headers[name] as string;
     if (forbiddenInHeader.test(value) || forbiddenInHeader.test(name) || name.includes(':')) {
-      throw new TypeError(
+      throw new ConfigurationError(
         `The header ${JSON.stringify(name)} has a line break or NUL in it; check the API key and other settings for stray characters.`,
       );
     }
