@@ -272,6 +272,54 @@ describe('guardTools', () => {
 });
 
 describe('native approval route (toolApproval)', () => {
+  async function deniedWithout(options: Parameters<typeof ardenToolApproval>[0]) {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 40 }, id: 'u1' }] },
+      { text: 'Sorry.' },
+    );
+    await generateText({
+      model,
+      tools,
+      messages: [{ role: 'user', content: 'refund 40' }],
+      toolApproval: ardenToolApproval(options),
+      stopWhen: isStepCount(3),
+    });
+    expect(ran).toEqual([]);
+    return toolResultsSeen(model, 1)[0]?.output as { type: string; reason: string };
+  }
+
+  test('Arden unreachable: the call is denied with the app’s denialMessage', async () => {
+    configure({
+      apiKey: `arden_test_${'a'.repeat(32)}`,
+      apiUrl: 'http://127.0.0.1:9',
+      retryAttempts: 0,
+      logLevel: 'silent',
+    });
+    const output = await deniedWithout({
+      denialMessage: (denial) => `custom: ${denial.reason} ${denial.toolName}`,
+    });
+    expect(output).toEqual({ type: 'execution-denied', reason: 'custom: unavailable refund' });
+  });
+
+  test('Arden refusing the check (a revoked key) denies the call and does not call it an outage', async () => {
+    configure({
+      apiKey: `arden_test_${'a'.repeat(32)}`,
+      apiUrl: 'http://arden.invalid',
+      logLevel: 'silent',
+      fetch: async () =>
+        new Response(JSON.stringify({ error: 'The API key is not valid.' }), {
+          status: 401,
+          headers: { 'content-type': 'application/json' },
+        }),
+    });
+    const output = await deniedWithout({});
+    expect(output.type).toBe('execution-denied');
+    expect(output.reason).toMatch(
+      /^Arden refused to check this call to "refund" \(ArdenApiError\)/,
+    );
+  });
+
   async function holdRefund() {
     const { ran, tools } = makeTools();
     const messages: ModelMessage[] = [{ role: 'user', content: 'refund 40' }];

@@ -181,9 +181,26 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
       if (ArdenUnavailableError.isInstance(error) && arden.options.onUnavailable === 'allow') {
         return toolsOwnAnswer(request);
       }
+      if (ArdenUnavailableError.isInstance(error)) {
+        return {
+          type: 'denied',
+          reason: denialText(resolved, {
+            toolName: ardenName,
+            actionId: undefined,
+            reason: 'unavailable',
+            notes: undefined,
+            error,
+          }),
+        };
+      }
+      // Arden answered but refused the check (a revoked key, a bad request): fail closed, and say
+      // it was not an outage.
+      arden.options.logger.warn(`Arden refused to check "${ardenName}"; the call is denied.`, {
+        error: String(error),
+      });
       return {
         type: 'denied',
-        reason: `Arden could not be reached to check this call to "${ardenName}", so the tool did not run.`,
+        reason: `Arden refused to check this call to "${ardenName}" (${(error as Error).name ?? 'error'}), so the tool did not run.`,
       };
     }
     const link: ActionLink = {
