@@ -427,6 +427,25 @@ describe('ResponseParser', () => {
     expect(parser.untouched).toBe(false);
   });
 
+  it('finds the end of the head wherever the pieces split it, and after interim answers in the same piece', () => {
+    const answer = Buffer.from(
+      'HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nx-r: a\r\ncontent-length: 2\r\n\r\nok',
+    );
+    for (let split = 0; split <= answer.length; split++) {
+      for (const second of [answer.length, split + 1, split + 3]) {
+        const parser = new ResponseParser(Buffer);
+        const pieces = [
+          answer.subarray(0, split),
+          answer.subarray(split, second),
+          answer.subarray(second),
+        ];
+        let response: ReturnType<ResponseParser['feed']>;
+        for (const piece of pieces) response = parser.feed(piece) ?? response;
+        expect(response, `split at ${split}/${second}`).toMatchObject({ status: 200, text: 'ok' });
+      }
+    }
+  });
+
   it('counts bytes after an answer without a body', () => {
     const parser = new ResponseParser(Buffer);
     parser.feed(Buffer.from('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\n'));

@@ -70,6 +70,10 @@ type Framing =
 export class ResponseParser {
   private buffered: Uint8Array[] = [];
   private bufferedBytes = 0;
+  // The end of the head (the blank line) is looked for in each byte once, as it arrives: how much
+  // of CR LF CR LF the last bytes matched, and where the head ends once found.
+  private headMatched = 0;
+  private headEnd = -1;
   private phase: 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'done' =
     'head';
   private status = 0;
@@ -99,9 +103,28 @@ export class ResponseParser {
       this.extraBytes += chunk.length;
       return undefined;
     }
+    if (this.phase === 'head' && this.headEnd === -1) this.scanHead(chunk, this.bufferedBytes);
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
     return this.advance();
+  }
+
+  private scanHead(chunk: Uint8Array, offset: number): void {
+    let matched = this.headMatched;
+    for (let index = 0; index < chunk.length; index++) {
+      const byte = chunk[index];
+      if (byte === (matched % 2 === 0 ? 13 : 10)) {
+        matched++;
+        if (matched === 4) {
+          this.headEnd = offset + index - 3;
+          this.headMatched = 0;
+          return;
+        }
+      } else {
+        matched = byte === 13 ? 1 : 0;
+      }
+    }
+    this.headMatched = matched;
   }
 
   /** The connection closed: completes a response framed by the end of the connection. */
@@ -114,20 +137,23 @@ export class ResponseParser {
     for (;;) {
       switch (this.phase) {
         case 'head': {
-          const data = this.take();
-          const end = indexOfCrlfCrlf(data);
+          const end = this.headEnd;
           if (end === -1 || end > maxHeadBytes) {
-            if (data.length > maxHeadBytes) {
+            if (this.bufferedBytes > maxHeadBytes) {
               throw new ProtocolError('the response headers are larger than 64 KiB');
             }
-            this.keep(data);
             return undefined;
           }
+          const data = this.take();
+          this.headEnd = -1;
           this.readHead(this.buffer.concat([data.subarray(0, end)]).toString('latin1'));
-          this.keep(data.subarray(end + 4));
+          const rest = data.subarray(end + 4);
+          this.keep(rest);
           if (this.status >= 100 && this.status < 200) {
-            // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            // An interim answer (100 Continue, 103 Early Hints): the real one follows, perhaps
+            // already in these bytes.
             this.headers = new Map();
+            this.scanHead(rest, 0);
             continue;
           }
           this.phase = this.framing.kind === 'chunked' ? 'chunk-size' : 'body';
@@ -307,20 +333,6 @@ export class ResponseParser {
     this.buffered.push(data);
     this.bufferedBytes += data.length;
   }
-}
-
-function indexOfCrlfCrlf(data: Uint8Array): number {
-  for (let index = 0; index + 3 < data.length; index++) {
-    if (
-      data[index] === 13 &&
-      data[index + 1] === 10 &&
-      data[index + 2] === 13 &&
-      data[index + 3] === 10
-    ) {
-      return index;
-    }
-  }
-  return -1;
 }
 
 function indexOfCrlf(data: Uint8Array): number {
