@@ -504,11 +504,6 @@ describe('transactions and group commit', () => {
 });
 
 describe.skipIf(onPostgres)('background WAL checkpoints (SQLite)', () => {
-  const walFrames = async (store: Store) =>
-    (await store.database
-      .get<{ log: number; checkpointed: number }>('PRAGMA wal_checkpoint(NOOP)')
-      .catch(() => undefined)) ?? { log: -1, checkpointed: -1 };
-
   async function checkpointedStore() {
     const store = await openStore({ ...(await location()), backgroundCheckpoints: true });
     stores.push(store);
