@@ -6,6 +6,7 @@ import {
   type CheckResult,
   denialText,
   resolveAdapterOptions,
+  runsUnchecked,
 } from '@arden/core';
 import type { ModelMessage, ToolApprovalResponse, ToolApprovalStatus, ToolSet } from 'ai';
 import { metadataOf } from './guard';
@@ -178,9 +179,7 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
         metadataOf(resolved, toolCall.toolName, toolCall.toolCallId),
       );
     } catch (error) {
-      if (ArdenUnavailableError.isInstance(error) && arden.options.onUnavailable === 'allow') {
-        return toolsOwnAnswer(request);
-      }
+      if (runsUnchecked(arden, error)) return toolsOwnAnswer(request);
       if (ArdenUnavailableError.isInstance(error)) {
         return {
           type: 'denied',

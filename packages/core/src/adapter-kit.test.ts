@@ -3,13 +3,16 @@ import {
   approvalModeOf,
   ardenResolver,
   ardenToolName,
+  blockedError,
   defaultDenialMessage,
   denialOf,
   denialText,
   isPendingApproval,
   pendingApprovalMessage,
   resolveAdapterOptions,
+  runsUnchecked,
   type ToolDenial,
+  validateGuardArguments,
 } from './adapter-kit';
 import { Arden, type PendingApproval } from './arden';
 import {
@@ -24,8 +27,8 @@ import { registry } from './registry';
 import { createTestArden } from './test/index';
 
 const instances: Arden[] = [];
-function arden(server = createTestArden()) {
-  const instance = new Arden(server.options());
+function arden(server = createTestArden(), overrides: { onUnavailable?: 'allow' | 'block' } = {}) {
+  const instance = new Arden({ ...server.options(), ...overrides });
   instances.push(instance);
   return instance;
 }
@@ -248,5 +251,81 @@ describe('pending approvals', () => {
     expect(isPendingApproval(Object.freeze({ status: 'done', actionId: 'a' }))).toBe(false);
     expect(isPendingApproval('pending')).toBe(false);
     expect(isPendingApproval(null)).toBe(false);
+  });
+});
+
+describe('runsUnchecked', () => {
+  const unreachable = new ArdenUnavailableError({ toolName: 't', message: 'down' });
+
+  it("runs a call unchecked only when Arden is unreachable and onUnavailable is 'allow'", () => {
+    const allowing = arden(createTestArden(), { onUnavailable: 'allow' });
+    expect(runsUnchecked(allowing, unreachable)).toBe(true);
+    expect(runsUnchecked(arden(), unreachable)).toBe(false);
+    expect(runsUnchecked(arden(createTestArden(), { onUnavailable: 'block' }), unreachable)).toBe(
+      false,
+    );
+  });
+
+  it('fails closed on every other error, even with onUnavailable allow', () => {
+    const allowing = arden(createTestArden(), { onUnavailable: 'allow' });
+    const refused = new ArdenApiError({ statusCode: 401, path: '/policy/check' });
+    expect(runsUnchecked(allowing, refused)).toBe(false);
+    expect(runsUnchecked(allowing, new Error('bug'))).toBe(false);
+    expect(runsUnchecked(allowing, undefined)).toBe(false);
+  });
+});
+
+describe('blockedError', () => {
+  it('carries the policy’s message as notes, else its reason', () => {
+    const error = blockedError('db.drop', {
+      actionId: 'act_1',
+      message: 'Never drop tables',
+      reason: 'rule 1',
+    });
+    expect(PolicyDeniedError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({
+      toolName: 'db.drop',
+      actionId: 'act_1',
+      reason: 'blocked',
+      notes: 'Never drop tables',
+    });
+    expect(
+      blockedError('db.drop', { actionId: 'act_2', message: undefined, reason: 'rule 1' }).notes,
+    ).toBe('rule 1');
+  });
+});
+
+describe('validateGuardArguments', () => {
+  const problem = (run: () => void) => {
+    try {
+      run();
+    } catch (error) {
+      expect(ConfigurationError.isInstance(error)).toBe(true);
+      return { message: (error as Error).message, option: (error as ConfigurationError).option };
+    }
+    return undefined;
+  };
+
+  it('accepts a named function in any approval mode', () => {
+    for (const mode of ['wait', 'async', 'webhook']) {
+      expect(problem(() => validateGuardArguments('register', 'refund', () => 1, mode))).toBe(
+        undefined,
+      );
+    }
+  });
+
+  it('names the caller and the option at fault', () => {
+    expect(problem(() => validateGuardArguments('register', '', () => 1, 'wait'))).toEqual({
+      message: 'register(name, fn) needs a non-empty tool name.',
+      option: 'name',
+    });
+    expect(problem(() => validateGuardArguments('guardTool', 'refund', 'no', 'wait'))).toEqual({
+      message: 'guardTool("refund", fn) needs a function as fn.',
+      option: 'fn',
+    });
+    expect(problem(() => validateGuardArguments('register', 'refund', () => 1, 'later'))).toEqual({
+      message: "approvalMode must be 'wait', 'async' or 'webhook'; got later.",
+      option: 'approvalMode',
+    });
   });
 });

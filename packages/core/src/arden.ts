@@ -1,3 +1,4 @@
+import { blockedError, runsUnchecked, validateGuardArguments } from './adapter-kit';
 import {
   ApprovalTimeoutError,
   ArdenApiError,
@@ -320,7 +321,7 @@ export class Arden {
     try {
       result = await this.check(toolName, context, options.metadata);
     } catch (error) {
-      if (ArdenUnavailableError.isInstance(error) && this.options.onUnavailable === 'allow') {
+      if (runsUnchecked(this, error)) {
         this.options.logger.warn(
           `Arden is unreachable; running "${toolName}" unchecked because onUnavailable is 'allow'.`,
         );
@@ -340,12 +341,7 @@ export class Arden {
       case 'allow':
         return run();
       case 'block':
-        throw new PolicyDeniedError({
-          toolName,
-          actionId: result.actionId,
-          reason: 'blocked',
-          notes: result.message ?? result.reason,
-        });
+        throw blockedError(toolName, result);
       case 'requires_approval':
         break;
     }
@@ -622,23 +618,8 @@ export function guardWith(
   fn: AnyFunction,
   options: GuardOptions<any>,
 ): (...args: any[]) => Promise<unknown> {
-  if (typeof toolName !== 'string' || toolName.length === 0) {
-    throw new ConfigurationError('guardTool(name, fn) needs a non-empty tool name.', {
-      option: 'name',
-    });
-  }
-  if (typeof fn !== 'function') {
-    throw new ConfigurationError(`guardTool("${toolName}", fn) needs a function as fn.`, {
-      option: 'fn',
-    });
-  }
   const mode = options.approvalMode ?? 'wait';
-  if (!['wait', 'async', 'webhook'].includes(mode)) {
-    throw new ConfigurationError(
-      `approvalMode must be 'wait', 'async' or 'webhook'; got ${String(mode)}.`,
-      { option: 'approvalMode' },
-    );
-  }
+  validateGuardArguments('guardTool', toolName, fn, mode);
   if (options.argNames !== undefined && !Array.isArray(options.argNames)) {
     throw new ConfigurationError('argNames must be an array of strings.', { option: 'argNames' });
   }

@@ -92,6 +92,7 @@ export {
   approvalModeOf,
   ardenResolver,
   ardenToolName,
+  blockedError,
   defaultDenialMessage,
   denialOf,
   denialText,
@@ -99,10 +100,12 @@ export {
   pendingApprovalMessage,
   type ResolvedAdapterOptions,
   resolveAdapterOptions,
+  runsUnchecked,
   type ToolDenial,
   type ToolDenialReason,
   type ToolNaming,
   type ToolRenaming,
+  validateGuardArguments,
 } from './adapter-kit';
 export {
   type ApprovalEvent,

@@ -1,13 +1,14 @@
 import {
   type Arden,
-  ArdenUnavailableError,
   ardenToolName,
+  blockedError,
   buildCallContext,
   type CheckResult,
   denialOf,
   denialText,
   PolicyDeniedError,
   resolveAdapterOptions,
+  runsUnchecked,
 } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
@@ -172,22 +173,10 @@ async function interruptingCall(
       ...(session === undefined ? {} : { session_id: session }),
     });
   } catch (error) {
-    if (ArdenUnavailableError.isInstance(error) && arden.options.onUnavailable === 'allow') {
-      return run();
-    }
-    return refuse(error);
+    return runsUnchecked(arden, error) ? run() : refuse(error);
   }
   if (result.decision === 'allow') return reportedRun(arden, result.actionId, run);
-  if (result.decision === 'block') {
-    return refuse(
-      new PolicyDeniedError({
-        toolName: ardenName,
-        actionId: result.actionId,
-        reason: 'blocked',
-        notes: result.message ?? result.reason,
-      }),
-    );
-  }
+  if (result.decision === 'block') return refuse(blockedError(ardenName, result));
   if (toolCallId !== undefined) pausedCalls.set(toolCallId, result.actionId);
   const interrupt = await loadInterrupt();
   const value: ArdenInterrupt = {

@@ -1,11 +1,12 @@
 import {
   type Arden,
-  ArdenUnavailableError,
+  blockedError,
   buildCallContext,
   type CheckResult,
   denialOf,
   denialText,
   PolicyDeniedError,
+  runsUnchecked,
 } from '@arden/core';
 import type { FunctionTool, RunContext } from '@openai/agents';
 import {
@@ -97,7 +98,7 @@ async function checkAndRun(
   try {
     result = await arden.check(ardenName, buildCallContext([parsed]), metadata);
   } catch (error) {
-    if (ArdenUnavailableError.isInstance(error) && arden.options.onUnavailable === 'allow') {
+    if (runsUnchecked(arden, error)) {
       arden.options.logger.warn(
         `Arden is unreachable; running "${ardenName}" unchecked because onUnavailable is 'allow'.`,
       );
@@ -106,14 +107,7 @@ async function checkAndRun(
     throw error;
   }
   if (result.decision === 'allow') return arden.runAndReport(result.actionId, run);
-  if (result.decision === 'block') {
-    throw new PolicyDeniedError({
-      toolName: ardenName,
-      actionId: result.actionId,
-      reason: 'blocked',
-      notes: result.message ?? result.reason,
-    });
-  }
+  if (result.decision === 'block') throw blockedError(ardenName, result);
   if (approvedByApp) return runLinkedHold(arden, result.actionId, ardenName, undefined, run);
   const decision = await arden.waitForDecision(result.actionId, ardenName);
   if (decision.status === 'approved') return arden.runAndReport(result.actionId, run);

@@ -9,6 +9,7 @@ import {
   isPendingApproval,
   type ToolDenial,
   toJsonSafe,
+  validateGuardArguments,
 } from '@arden/core';
 
 /** A tool call of an assistant message (`message.tool_calls[i]`), function or custom. */
@@ -115,23 +116,8 @@ export class ArdenToolExecutor {
     fn: (args: Args) => Result | Promise<Result>,
     options: RegisterOptions<Awaited<Result>> = {},
   ): this {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new ConfigurationError('register(name, fn) needs a non-empty tool name.', {
-        option: 'name',
-      });
-    }
-    if (typeof fn !== 'function') {
-      throw new ConfigurationError(`register("${name}", fn) needs a function as fn.`, {
-        option: 'fn',
-      });
-    }
     const mode = options.approvalMode ?? 'wait';
-    if (!['wait', 'async', 'webhook'].includes(mode)) {
-      throw new ConfigurationError(
-        `approvalMode must be 'wait', 'async' or 'webhook'; got ${String(mode)}.`,
-        { option: 'approvalMode' },
-      );
-    }
+    validateGuardArguments('register', name, fn, mode);
     this.tools.set(name, { fn: fn as ToolFunction, options });
     if (mode === 'webhook' && this.options.arden === undefined) {
       // Core keeps webhook-mode tools by name, so that a decision arriving after a restart (when
