@@ -1,4 +1,4 @@
-import { type Arden, getArden, getSession } from '@arden/core';
+import { type Arden, getArden, getSession, tokenCount } from '@arden/core';
 import type { LanguageModelMiddleware } from 'ai';
 import { firstTime } from './state';
 
@@ -11,8 +11,7 @@ interface V4Usage {
 }
 
 function tokens(value: V4Usage['inputTokens']): number {
-  const total = typeof value === 'object' && value !== null ? value.total : value;
-  return typeof total === 'number' && Number.isFinite(total) && total >= 0 ? Math.round(total) : 0;
+  return tokenCount(typeof value === 'object' && value !== null ? value.total : value) ?? 0;
 }
 
 function instanceOf(arden: Arden | (() => Arden) | undefined): Arden | undefined {

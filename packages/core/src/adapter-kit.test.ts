@@ -12,6 +12,7 @@ import {
   resolveAdapterOptions,
   runsUnchecked,
   type ToolDenial,
+  tokenCount,
   validateGuardArguments,
 } from './adapter-kit';
 import { Arden, type PendingApproval } from './arden';
@@ -327,5 +328,19 @@ describe('validateGuardArguments', () => {
       message: "approvalMode must be 'wait', 'async' or 'webhook'; got later.",
       option: 'approvalMode',
     });
+  });
+});
+
+describe('tokenCount', () => {
+  it('takes the first count that is a number ≥ 0, rounded', () => {
+    expect(tokenCount(undefined, 12)).toBe(12);
+    expect(tokenCount(3.6, 12)).toBe(4);
+    expect(tokenCount(0, 12)).toBe(0);
+    expect(tokenCount(-1, '7', Number.NaN, Number.POSITIVE_INFINITY, 5)).toBe(5);
+  });
+
+  it('is undefined when no count is given', () => {
+    expect(tokenCount()).toBeUndefined();
+    expect(tokenCount(null, '12', -3)).toBeUndefined();
   });
 });

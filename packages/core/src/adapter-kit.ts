@@ -242,3 +242,15 @@ export function validateGuardArguments(
     );
   }
 }
+
+/**
+ * A token count as a provider reports it: the first of `values` that is a finite number ≥ 0,
+ * rounded; `undefined` when none is (providers name the same count differently, for example
+ * `prompt_tokens`, `input_tokens` or `inputTokens`).
+ */
+export function tokenCount(...values: unknown[]): number | undefined {
+  for (const value of values) {
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value);
+  }
+  return undefined;
+}

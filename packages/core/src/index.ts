@@ -105,6 +105,7 @@ export {
   type ToolDenialReason,
   type ToolNaming,
   type ToolRenaming,
+  tokenCount,
   validateGuardArguments,
 } from './adapter-kit';
 export {

@@ -1,4 +1,4 @@
-import { type Arden, getArden, logTokenUsage } from '@arden/core';
+import { type Arden, getArden, logTokenUsage, tokenCount } from '@arden/core';
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { LLMResult } from '@langchain/core/outputs';
 import { sessionOf } from './guard';
@@ -22,7 +22,7 @@ interface MessageLike {
 }
 
 function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.round(value) : 0;
+  return tokenCount(value) ?? 0;
 }
 
 function text(value: unknown): string | undefined {

@@ -1,4 +1,4 @@
-import { type Arden, getArden } from '@arden/core';
+import { type Arden, ardenResolver, getArden, tokenCount } from '@arden/core';
 import type { Model, ModelProvider, ModelResponse } from '@openai/agents';
 import { adapterState } from './state';
 
@@ -26,13 +26,6 @@ interface UsageLike {
   output_tokens?: unknown;
 }
 
-function count(...values: unknown[]): number | undefined {
-  for (const value of values) {
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value);
-  }
-  return undefined;
-}
-
 function nameOf(model: object, response: ModelResponse | undefined, fallback: string | undefined) {
   const fromResponse = (response?.providerData as { model?: unknown } | undefined)?.model;
   if (typeof fromResponse === 'string' && fromResponse) return fromResponse;
@@ -48,8 +41,8 @@ function record(model: object, tracked: TrackedModel, response: ModelResponse | 
   if (!tracked.explicit && !adapterState().installed) return;
   const usage = response?.usage as UsageLike | undefined;
   if (!usage) return;
-  const promptTokens = count(usage.inputTokens, usage.input_tokens);
-  const completionTokens = count(usage.outputTokens, usage.output_tokens);
+  const promptTokens = tokenCount(usage.inputTokens, usage.input_tokens);
+  const completionTokens = tokenCount(usage.outputTokens, usage.output_tokens);
   if (promptTokens === undefined && completionTokens === undefined) return;
   try {
     const arden = (tracked.arden ?? adapterState().options.resolveArden ?? getArden)();
@@ -135,9 +128,9 @@ export function trackProvider<P>(
   return provider;
 }
 
+// Without the option, `undefined`: the installed options' instance is looked up at call time.
 function resolveArdenOption(arden: UsageTrackingOptions['arden']): (() => Arden) | undefined {
-  if (arden === undefined) return undefined;
-  return typeof arden === 'function' ? arden : () => arden;
+  return arden === undefined ? undefined : ardenResolver(arden);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type Arden, getArden, getSession } from '@arden/core';
+import { type Arden, ardenResolver, getSession, tokenCount } from '@arden/core';
 
 /** Options of `recordUsage()` and `trackUsage()`. */
 export interface UsageOptions {
@@ -25,18 +25,6 @@ interface UsageFields {
   output_tokens?: unknown;
 }
 
-function count(...values: unknown[]): number | undefined {
-  for (const value of values) {
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value);
-  }
-  return undefined;
-}
-
-function resolveArden(option: UsageOptions['arden']): Arden {
-  if (option === undefined) return getArden();
-  return typeof option === 'function' ? option() : option;
-}
-
 /**
  * Records one response's token usage with Arden: a Chat Completions `ChatCompletion` (or the
  * last streamed chunk that carries `usage`), or a Responses API `Response`. Reads `usage` and
@@ -46,11 +34,11 @@ export function recordUsage<R>(response: R, options: UsageOptions = {}): R {
   const record = response as { usage?: UsageFields | null; model?: unknown } | null | undefined;
   const usage = record?.usage;
   if (!usage || typeof usage !== 'object') return response;
-  const promptTokens = count(usage.prompt_tokens, usage.input_tokens);
-  const completionTokens = count(usage.completion_tokens, usage.output_tokens);
+  const promptTokens = tokenCount(usage.prompt_tokens, usage.input_tokens);
+  const completionTokens = tokenCount(usage.completion_tokens, usage.output_tokens);
   if (promptTokens === undefined && completionTokens === undefined) return response;
   try {
-    resolveArden(options.arden).logTokenUsage({
+    ardenResolver(options.arden)().logTokenUsage({
       model: typeof record.model === 'string' && record.model ? record.model : 'unknown',
       promptTokens: promptTokens ?? 0,
       completionTokens: completionTokens ?? 0,
