@@ -7,6 +7,7 @@ import {
   PolicyDeniedError,
   registerAdapter,
   resolveAdapterOptions,
+  sharedState,
 } from '@arden/core';
 import { registerTelemetry, type Telemetry } from 'ai';
 import { checkAndRun, guardedKey } from './guard';
@@ -33,13 +34,7 @@ interface RunningCall {
 const runningKey = Symbol.for('arden.ai-sdk.running');
 
 function running(): Map<string, RunningCall> {
-  const global = globalThis as Record<symbol, Map<string, RunningCall> | undefined>;
-  let existing = global[runningKey];
-  if (!existing) {
-    existing = new Map();
-    global[runningKey] = existing;
-  }
-  return existing;
+  return sharedState(runningKey, () => new Map<string, RunningCall>());
 }
 
 interface ExecuteToolEvent {

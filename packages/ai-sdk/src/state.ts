@@ -1,5 +1,5 @@
 import type { Decision } from '@arden/core';
-import { getArden, resolveAdapterOptions } from '@arden/core';
+import { getArden, resolveAdapterOptions, sharedState } from '@arden/core';
 import type { ProtectOptions, ResolvedOptions } from './options';
 
 /** Options of `install()`. */
@@ -51,19 +51,13 @@ const maxRemembered = 10_000;
 
 /** @internal The state shared by every loaded copy of this adapter. */
 export function adapterState(): AdapterState {
-  const global = globalThis as Record<symbol, AdapterState | undefined>;
-  let existing = global[stateKey];
-  if (!existing) {
-    existing = {
-      installed: false,
-      options: resolveAdapterOptions({}, () => getArden()),
-      registered: false,
-      links: new Map(),
-      recordedCalls: new Set(),
-    };
-    global[stateKey] = existing;
-  }
-  return existing;
+  return sharedState(stateKey, () => ({
+    installed: false,
+    options: resolveAdapterOptions({}, () => getArden()),
+    registered: false,
+    links: new Map(),
+    recordedCalls: new Set(),
+  }));
 }
 
 /** @internal The options of the automatic route now, or undefined when it is not installed. */

@@ -8,9 +8,11 @@ import {
   denialOf,
   denialText,
   isPendingApproval,
+  patchMethod,
   pendingApprovalMessage,
   resolveAdapterOptions,
   runsUnchecked,
+  sharedState,
   type ToolDenial,
   tokenCount,
   validateGuardArguments,
@@ -342,5 +344,50 @@ describe('tokenCount', () => {
   it('is undefined when no count is given', () => {
     expect(tokenCount()).toBeUndefined();
     expect(tokenCount(null, '12', -3)).toBeUndefined();
+  });
+});
+
+describe('sharedState', () => {
+  const key = Symbol.for('arden.test.shared-state');
+  afterEach(() => {
+    delete (globalThis as Record<symbol, unknown>)[key];
+  });
+
+  it('makes the state once and hands every caller the same one', () => {
+    let made = 0;
+    const create = () => ({ made: ++made });
+    const first = sharedState(key, create);
+    expect(sharedState(key, create)).toBe(first);
+    expect(made).toBe(1);
+    // A second copy of an adapter asks with its own function, under the same registered symbol.
+    expect(sharedState(Symbol.for('arden.test.shared-state'), () => ({ made: 99 }))).toBe(first);
+  });
+});
+
+describe('patchMethod', () => {
+  it('replaces a method and puts the original back', () => {
+    const target = { greet: (name: string) => `hello ${name}` };
+    const original = target.greet;
+    const undo = patchMethod(target, 'greet', (greet) => (name: string) => `${greet(name)}!`);
+    expect(target.greet('ada')).toBe('hello ada!');
+    undo();
+    expect(target.greet).toBe(original);
+  });
+
+  it('leaves a later patch in place when undone', () => {
+    const target = { greet: () => 'hello' };
+    const undo = patchMethod(target, 'greet', () => () => 'patched');
+    const later = () => 'later';
+    target.greet = later;
+    undo();
+    expect(target.greet).toBe(later);
+  });
+
+  it('does nothing to a property that is not a function', () => {
+    const target: Record<string, unknown> = { greet: 'hello' };
+    const undo = patchMethod(target, 'greet', () => () => 'patched');
+    expect(target.greet).toBe('hello');
+    undo();
+    expect(target.greet).toBe('hello');
   });
 });

@@ -254,3 +254,37 @@ export function tokenCount(...values: unknown[]): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * The value kept on `globalThis` under `key` (a `Symbol.for` key), made by `create` on first use.
+ * An adapter keeps its switches and tables there, so that its ESM and CJS builds (both loaded
+ * when an app mixes module formats) share one of each.
+ */
+export function sharedState<T extends object>(key: symbol, create: () => T): T {
+  const global = globalThis as Record<symbol, T | undefined>;
+  let existing = global[key];
+  if (!existing) {
+    existing = create();
+    global[key] = existing;
+  }
+  return existing;
+}
+
+/**
+ * Replaces the method `target[key]` with `make(original)` and returns a function that puts the
+ * original back (unless something replaced the patch meanwhile). Does nothing, and returns a
+ * function that does nothing, when `target[key]` is not a function.
+ */
+export function patchMethod(
+  target: any,
+  key: string,
+  make: (original: (...args: any[]) => any) => (...args: any[]) => any,
+): () => void {
+  const original = target[key] as (...args: any[]) => any;
+  if (typeof original !== 'function') return () => {};
+  const patched = make(original);
+  target[key] = patched;
+  return () => {
+    if (target[key] === patched) target[key] = original;
+  };
+}

@@ -1,4 +1,4 @@
-import { type Arden, registerAdapter, resolveAdapterOptions } from '@arden/core';
+import { type Arden, patchMethod, registerAdapter, resolveAdapterOptions } from '@arden/core';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool } from '@langchain/core/tools';
@@ -23,19 +23,6 @@ interface LangChainCopy {
   StructuredTool: { prototype: object };
   BaseChatModel: { prototype: object };
   ToolMessage: ToolMessageConstructor;
-}
-
-type AnyFunction = (...args: any[]) => any;
-
-/** Replaces `target[key]` with `make(original)` and returns a function that puts it back. */
-function patchMethod(target: any, key: string, make: (original: AnyFunction) => AnyFunction) {
-  const original = target[key] as AnyFunction;
-  if (typeof original !== 'function') return () => {};
-  const patched = make(original);
-  target[key] = patched;
-  return () => {
-    if (target[key] === patched) target[key] = original;
-  };
 }
 
 /**

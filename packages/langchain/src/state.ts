@@ -1,4 +1,4 @@
-import { getArden, resolveAdapterOptions } from '@arden/core';
+import { getArden, resolveAdapterOptions, sharedState } from '@arden/core';
 import type { ProtectOptions, ResolvedOptions } from './options';
 
 /** Options of `install()`. */
@@ -24,17 +24,11 @@ const stateKey = Symbol.for('arden.langchain.state');
 
 /** @internal The state shared by every loaded copy of this adapter. */
 export function adapterState(): AdapterState {
-  const global = globalThis as Record<symbol, AdapterState | undefined>;
-  let existing = global[stateKey];
-  if (!existing) {
-    existing = {
-      installed: false,
-      options: resolveAdapterOptions({}, () => getArden()),
-      patches: new Map(),
-    };
-    global[stateKey] = existing;
-  }
-  return existing;
+  return sharedState(stateKey, () => ({
+    installed: false,
+    options: resolveAdapterOptions({}, () => getArden()),
+    patches: new Map(),
+  }));
 }
 
 /** @internal The options guarded calls use now, or undefined when Arden is not installed. */

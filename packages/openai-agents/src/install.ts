@@ -1,4 +1,4 @@
-import { type Arden, registerAdapter, resolveAdapterOptions } from '@arden/core';
+import { type Arden, patchMethod, registerAdapter, resolveAdapterOptions } from '@arden/core';
 import { Agent, Runner, RunState, type RunToolApprovalItem } from '@openai/agents';
 import { linksToSave, noteAppRejection, restoreLinks, savedLinksKey } from './approvals';
 import { patchToolInPlace } from './protect';
@@ -13,19 +13,6 @@ export interface InstallOptions extends ProtectOptions {
 
 /** The adapter's name in core's registry. */
 export const adapterName = 'openai-agents';
-
-type AnyFunction = (...args: any[]) => any;
-
-/** Replaces `target[key]` with `make(original)` and returns a function that puts it back. */
-function patchMethod(target: any, key: string, make: (original: AnyFunction) => AnyFunction) {
-  const original = target[key] as AnyFunction;
-  if (typeof original !== 'function') return () => {};
-  const patched = make(original);
-  target[key] = patched;
-  return () => {
-    if (target[key] === patched) target[key] = original;
-  };
-}
 
 function usageOn(): boolean {
   const state = adapterState();

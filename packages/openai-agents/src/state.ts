@@ -4,6 +4,7 @@ import {
   getArden,
   ardenToolName as kitToolName,
   type ResolvedAdapterOptions,
+  sharedState,
 } from '@arden/core';
 
 /** How a call that a policy holds for approval is handled. */
@@ -67,19 +68,13 @@ const stateKey = Symbol.for('arden.openai-agents.state');
 
 /** @internal The adapter's shared state. */
 export function adapterState(): AdapterState {
-  const global = globalThis as Record<symbol, AdapterState | undefined>;
-  let existing = global[stateKey];
-  if (!existing) {
-    existing = {
-      installed: false,
-      options: { resolveArden: getArden },
-      links: new Map(),
-      copies: new Set(),
-      uninstalls: new Map(),
-    };
-    global[stateKey] = existing;
-  }
-  return existing;
+  return sharedState<AdapterState>(stateKey, () => ({
+    installed: false,
+    options: { resolveArden: getArden },
+    links: new Map(),
+    copies: new Set(),
+    uninstalls: new Map(),
+  }));
 }
 
 /** @internal The name a tool has in Arden: a name from `toolNames` gets the prefix too. */
