@@ -4,6 +4,7 @@ import {
   ardenToolName,
   buildCallContext,
   type CheckResult,
+  decisionOf,
   denialText,
   resolveAdapterOptions,
   runsUnchecked,
@@ -109,14 +110,11 @@ async function toolsOwnAnswer(request: ApprovalRequest): Promise<ToolApprovalSta
 
 async function readStatus(arden: Arden, link: ActionLink): Promise<void> {
   if (link.status !== undefined) return;
-  try {
-    const answer = await arden.status(link.actionId);
-    if (answer.status !== 'pending') {
-      link.status = answer.status;
-      link.notes = answer.message ?? undefined;
-    }
-  } catch {
-    // Arden is unreachable: the app's own approval stands (the tool's run is reported later).
+  // Pending, or Arden is unreachable: the app's own approval stands (the tool's run is reported later).
+  const decided = await decisionOf(arden, link.actionId);
+  if (decided) {
+    link.status = decided.status;
+    link.notes = decided.notes;
   }
 }
 

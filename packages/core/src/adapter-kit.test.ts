@@ -4,6 +4,7 @@ import {
   ardenResolver,
   ardenToolName,
   blockedError,
+  decisionOf,
   defaultDenialMessage,
   denialOf,
   denialText,
@@ -389,5 +390,39 @@ describe('patchMethod', () => {
     expect(target.greet).toBe('hello');
     undo();
     expect(target.greet).toBe('hello');
+  });
+});
+
+describe('decisionOf', () => {
+  it('reads an approval or a denial with its notes, and nothing while pending', async () => {
+    const server = createTestArden({ decisions: { send: 'requires_approval' } });
+    const instance = arden(server);
+    const approved = await instance.check('send', { args: [], kwargs: {} });
+    const denied = await instance.check('send', { args: [], kwargs: {} });
+    const pending = await instance.check('send', { args: [], kwargs: {} });
+    server.approve(approved.actionId);
+    server.deny(denied.actionId, 'Not today');
+    expect(await decisionOf(instance, approved.actionId)).toEqual({
+      status: 'approved',
+      notes: undefined,
+    });
+    expect(await decisionOf(instance, denied.actionId)).toEqual({
+      status: 'denied',
+      notes: 'Not today',
+    });
+    expect(await decisionOf(instance, pending.actionId)).toBeUndefined();
+    server.deny(pending.actionId);
+  });
+
+  it('is undefined when Arden cannot be reached', async () => {
+    const unreachable = new Arden({
+      ...createTestArden().options(),
+      fetch: async () => {
+        throw new TypeError('fetch failed');
+      },
+      retryAttempts: 0,
+    });
+    instances.push(unreachable);
+    expect(await decisionOf(unreachable, 'act_1')).toBeUndefined();
   });
 });

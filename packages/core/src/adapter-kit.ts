@@ -288,3 +288,28 @@ export function patchMethod(
     if (target[key] === patched) target[key] = original;
   };
 }
+
+/** A decision taken on a held call, as `decisionOf` reads it. */
+export interface HeldDecision {
+  status: 'approved' | 'denied';
+  /** The approver's notes or the server's explanation (for example, that the approval expired). */
+  notes: string | undefined;
+}
+
+/**
+ * The decision on a held action, read once without waiting: `undefined` while it is pending or
+ * when Arden cannot be reached, so that the caller keeps what it knew (the app's own approval,
+ * or the hold). For adapters that resume held calls through their framework's own approvals.
+ */
+export async function decisionOf(
+  arden: Arden,
+  actionId: string,
+): Promise<HeldDecision | undefined> {
+  try {
+    const answer = await arden.status(actionId);
+    if (answer.status === 'pending') return undefined;
+    return { status: answer.status, notes: answer.message ?? undefined };
+  } catch {
+    return undefined;
+  }
+}

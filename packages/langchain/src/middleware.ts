@@ -4,6 +4,7 @@ import {
   blockedError,
   buildCallContext,
   type CheckResult,
+  decisionOf,
   denialOf,
   denialText,
   PolicyDeniedError,
@@ -145,14 +146,11 @@ async function interruptingCall(
     let notes = answer.notes;
     let deniedInArden = false;
     if (actionId) {
-      try {
-        const status = await arden.status(actionId);
-        if (status.status === 'denied') {
-          deniedInArden = true;
-          notes = status.message ?? notes;
-        }
-      } catch {
-        // Unreachable: the answer given on resume stands.
+      // Pending, or Arden is unreachable: the answer given on resume stands.
+      const decided = await decisionOf(arden, actionId);
+      if (decided?.status === 'denied') {
+        deniedInArden = true;
+        notes = decided.notes ?? notes;
       }
     }
     if (deniedInArden || !answer.approved) {

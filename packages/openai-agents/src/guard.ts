@@ -3,6 +3,7 @@ import {
   blockedError,
   buildCallContext,
   type CheckResult,
+  decisionOf,
   denialOf,
   denialText,
   PolicyDeniedError,
@@ -134,12 +135,11 @@ async function runLinkedHold(
   let status = known;
   let notes = knownNotes;
   if (status === undefined) {
-    try {
-      const answer = await arden.status(actionId);
-      if (answer.status !== 'pending') status = answer.status;
-      notes = answer.message ?? undefined;
-    } catch {
-      // Arden is unreachable: the app's own approval stands.
+    // Pending, or Arden is unreachable: the app's own approval stands.
+    const decided = await decisionOf(arden, actionId);
+    if (decided) {
+      status = decided.status;
+      notes = decided.notes;
     }
   }
   if (status === 'denied') {
@@ -276,15 +276,12 @@ async function answerFor(
   if (link.decision === 'block') return false;
   if (link.decision === 'allow') return ownAnswer();
   if (link.status === undefined) {
-    // Resuming a held call: if an approver decided in Arden meanwhile, no SDK approval is needed.
-    try {
-      const answer = await arden.status(link.actionId);
-      if (answer.status !== 'pending') {
-        link.status = answer.status;
-        link.notes = answer.message ?? undefined;
-      }
-    } catch {
-      // Unreachable: keep the call held.
+    // Resuming a held call: if an approver decided in Arden meanwhile, no SDK approval is needed
+    // (pending, or Arden unreachable: the call stays held).
+    const decided = await decisionOf(arden, link.actionId);
+    if (decided) {
+      link.status = decided.status;
+      link.notes = decided.notes;
     }
   }
   if (link.status === 'denied') return false;
