@@ -425,4 +425,17 @@ describe('decisionOf', () => {
     instances.push(unreachable);
     expect(await decisionOf(unreachable, 'act_1')).toBeUndefined();
   });
+
+  it('reads a status it does not know as undecided, never as a decision', async () => {
+    const odd = new Arden({
+      ...createTestArden().options(),
+      fetch: async () =>
+        new Response(JSON.stringify({ action_id: 'act_1', status: 'escalated', message: 'x' }), {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        }),
+    });
+    instances.push(odd);
+    expect(await decisionOf(odd, 'act_1')).toBeUndefined();
+  });
 });

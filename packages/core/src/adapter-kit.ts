@@ -307,7 +307,9 @@ export async function decisionOf(
 ): Promise<HeldDecision | undefined> {
   try {
     const answer = await arden.status(actionId);
-    if (answer.status === 'pending') return undefined;
+    // Only the two decisions count; anything else (pending, or a status this version does not
+    // know) reads as undecided.
+    if (answer.status !== 'approved' && answer.status !== 'denied') return undefined;
     return { status: answer.status, notes: answer.message ?? undefined };
   } catch {
     return undefined;
