@@ -1,10 +1,10 @@
 import {
   type Arden,
-  ArdenUnavailableError,
   ardenToolName,
   buildCallContext,
   type CheckResult,
   decisionOf,
+  denialOf,
   denialText,
   resolveAdapterOptions,
   runsUnchecked,
@@ -178,18 +178,8 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
       );
     } catch (error) {
       if (runsUnchecked(arden, error)) return toolsOwnAnswer(request);
-      if (ArdenUnavailableError.isInstance(error)) {
-        return {
-          type: 'denied',
-          reason: denialText(resolved, {
-            toolName: ardenName,
-            actionId: undefined,
-            reason: 'unavailable',
-            notes: undefined,
-            error,
-          }),
-        };
-      }
+      const denial = denialOf(error, ardenName);
+      if (denial) return { type: 'denied', reason: denialText(resolved, denial) };
       // Arden answered but refused the check (a revoked key, a bad request): fail closed, and say
       // it was not an outage.
       arden.options.logger.warn(`Arden refused to check "${ardenName}"; the call is denied.`, {

@@ -6,8 +6,8 @@
 // this client writes the request as one string on a pooled keep-alive socket and reads the
 // answer with a parser for exactly what a JSON API returns: a status line, headers, and a body
 // framed by Content-Length, chunked encoding, or the end of the connection. Measured in
-// bench/ (check-overhead). `https:` URLs and proxied set-ups (NODE_USE_ENV_PROXY) use
-// `node:https` / `node:http`; ARDEN_HTTP_TRANSPORT=node-http selects `node:http` always.
+// bench/ (check-overhead). `https:` URLs and proxied set-ups (NODE_USE_ENV_PROXY,
+// --use-env-proxy) use `node:https` / `node:http`; ARDEN_HTTP_TRANSPORT chooses explicitly.
 
 import { ConfigurationError } from './errors';
 import type { Transport, TransportRequest, TransportResponse } from './transport';
@@ -15,7 +15,6 @@ import { TimeoutError } from './transport';
 
 interface NetSocket {
   setNoDelay(noDelay: boolean): void;
-  setKeepAlive(enable: boolean, initialDelay: number): void;
   write(data: string): boolean;
   on(event: 'data', listener: (chunk: Uint8Array) => void): void;
   on(event: 'error', listener: (error: Error) => void): void;
@@ -547,7 +546,7 @@ export function socketTransport(apiUrl: string, net: NetModule | undefined): Tra
   const transport: Transport = (request: TransportRequest) => {
     let payload: string;
     try {
-      payload = serialize(request, target, host);
+      payload = serialize(request, target, host, buffer);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -564,15 +563,21 @@ export function socketTransport(apiUrl: string, net: NetModule | undefined): Tra
   return transport;
 }
 
-// The request as one string: request line, headers, body. Every header value is checked for
-// line breaks, so a value can never add a header or a request of its own.
+/** The configured API URL, as `serialize` turns request URLs into request targets. */
 interface Target {
   apiUrl: string;
   origin: string;
   basePath: string;
 }
 
-function serialize(request: TransportRequest, base: Target, host: string): string {
+// The request as one string: request line, headers, body. Every header value is checked for
+// line breaks, so a value can never add a header or a request of its own.
+function serialize(
+  request: TransportRequest,
+  base: Target,
+  host: string,
+  buffer: BufferStatic,
+): string {
   let target: string;
   if (request.url.startsWith(base.apiUrl)) {
     // The usual case: the configured URL plus an API path.
@@ -601,8 +606,7 @@ function serialize(request: TransportRequest, base: Target, host: string): strin
     head += `${name}: ${value}\r\n`;
   }
   if (request.body !== undefined) {
-    const length = (globalThis as { Buffer: BufferStatic }).Buffer.byteLength(request.body, 'utf8');
-    return `${head}content-length: ${length}\r\n\r\n${request.body}`;
+    return `${head}content-length: ${buffer.byteLength(request.body, 'utf8')}\r\n\r\n${request.body}`;
   }
   return request.method === 'POST' ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`;
 }

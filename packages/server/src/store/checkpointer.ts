@@ -51,8 +51,7 @@ export class BackgroundCheckpointer {
   private readonly worker: Worker;
   private closed = false;
   private waiters: ((status: CheckpointStatus) => void)[] = [];
-  /** The last checkpoint's result. */
-  last: CheckpointStatus | undefined;
+  /** Resolves when the worker has opened its connection (or has exited). */
   readonly ready: Promise<void>;
 
   constructor(
@@ -70,8 +69,8 @@ export class BackgroundCheckpointer {
     this.worker.on('message', (message: { type: string } & Record<string, unknown>) => {
       if (message.type === 'ready') markReady();
       if (message.type === 'checkpoint') {
-        this.last = { log: message.log as number, checkpointed: message.checkpointed as number };
-        for (const waiter of this.waiters.splice(0)) waiter(this.last);
+        const status = { log: message.log as number, checkpointed: message.checkpointed as number };
+        for (const waiter of this.waiters.splice(0)) waiter(status);
       }
       if (message.type === 'error' && (message.failures as number) >= 20) {
         this.fail(new Error(String(message.message)));

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { Logger } from '../logger';
+import { createLogger, type Logger } from '../logger';
 import { BackgroundCheckpointer } from './checkpointer';
 
 /** SQL dialects the store speaks. */
@@ -127,11 +127,12 @@ export class SqliteDatabase implements Database {
     this.connection.exec(
       'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;',
     );
-    if (options.backgroundCheckpoints && path !== ':memory:' && options.logger) {
+    if (options.backgroundCheckpoints && path !== ':memory:') {
       // Commits only append to the WAL; the worker copies it into the database file. A WAL
       // larger than 64 MiB is truncated when it restarts.
       this.connection.exec('PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;');
-      this.checkpointer = new BackgroundCheckpointer(path, options.logger, () => {
+      const logger = options.logger ?? createLogger('silent');
+      this.checkpointer = new BackgroundCheckpointer(path, logger, () => {
         if (this.connection.isOpen) this.connection.exec('PRAGMA wal_autocheckpoint = 1000;');
       });
     }
