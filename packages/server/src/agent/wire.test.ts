@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../test-fixtures/harness';
 
@@ -169,6 +170,87 @@ describe('POST /policy/check', () => {
     });
     expectJsonError(response, 413);
     expect(response.json.error).toContain('ARDEN_BODY_LIMIT');
+  });
+});
+
+describe('request bodies, however they arrive', () => {
+  // Writes `pieces` to one kept-alive socket (a pause after each) and reads `count` answers.
+  async function exchange(pieces: string[], count: number) {
+    const socket = connect(Number(new URL(t.url).port), '127.0.0.1');
+    let buffered = Buffer.alloc(0);
+    const answers: { status: number; body: any }[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      socket.on('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        for (;;) {
+          const end = buffered.indexOf('\r\n\r\n');
+          if (end === -1) return;
+          const head = buffered.subarray(0, end).toString('latin1');
+          const length = Number(/content-length: *(\d+)/i.exec(head)?.[1]);
+          if (buffered.length < end + 4 + length) return;
+          const body = buffered.subarray(end + 4, end + 4 + length).toString('utf8');
+          answers.push({ status: Number(head.slice(9, 12)), body: JSON.parse(body) });
+          buffered = buffered.subarray(end + 4 + length);
+          if (answers.length === count) resolve();
+        }
+      });
+    });
+    for (const piece of pieces) {
+      socket.write(piece);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    await done;
+    socket.destroy();
+    return answers;
+  }
+
+  const head = (framing: string) =>
+    `POST /policy/check HTTP/1.1\r\nHost: x\r\nX-API-Key: ${t.liveKey}\r\nContent-Type: application/json\r\n${framing}\r\n`;
+  const payload = (path: string) =>
+    JSON.stringify({ tool_name: 'file.read', args: [], kwargs: { path }, metadata: null });
+  const withLength = (path: string) =>
+    `${head(`Content-Length: ${Buffer.byteLength(payload(path))}\r\n`)}${payload(path)}`;
+
+  test('with the headers, in pieces, chunked, and several in one write: each read whole', async () => {
+    const inPieces = payload('/b/pieces/é');
+    const chunked = payload('/c/chunked/é');
+    const pieces = [
+      withLength('/a/whole/é'),
+      `${head(`Content-Length: ${Buffer.byteLength(inPieces)}\r\n`)}${inPieces.slice(0, 20)}`,
+      inPieces.slice(20),
+      `${head('Transfer-Encoding: chunked\r\n')}${(20).toString(16)}\r\n${chunked.slice(0, 20)}\r\n`,
+      `${Buffer.byteLength(chunked.slice(20)).toString(16)}\r\n${chunked.slice(20)}\r\n0\r\n\r\n`,
+      withLength('/d/first/é') + withLength('/e/second/é'),
+    ];
+    const answers = await exchange(pieces, 5);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+    const paths = [];
+    for (const answer of answers) {
+      expect(answer.body.decision).toBe('allow');
+      paths.push((await t.server.store.actions.get(answer.body.action_id))?.kwargs.path);
+    }
+    expect(paths).toEqual([
+      '/a/whole/é',
+      '/b/pieces/é',
+      '/c/chunked/é',
+      '/d/first/é',
+      '/e/second/é',
+    ]);
+  });
+
+  test('a body shorter than its Content-Length is waited for, and a longer one is not read past', async () => {
+    const body = payload('/f/late/é');
+    const length = Buffer.byteLength(body);
+    const [late] = await exchange(
+      [`${head(`Content-Length: ${length}\r\n`)}${body.slice(0, -1)}`, body.slice(-1)],
+      1,
+    );
+    expect(late?.status).toBe(200);
+    // Declares 2 bytes fewer than it sends: the body is cut there (not JSON), and the rest is
+    // read as the next request (not HTTP): a 400, then the connection is answered and closed.
+    const [cut] = await exchange([`${head(`Content-Length: ${length - 2}\r\n`)}${body}`], 1);
+    expect(cut?.status).toBe(400);
   });
 });
 

@@ -43,6 +43,18 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.reject(new PayloadTooLargeError(limit));
   }
+  if (
+    declared !== undefined &&
+    request.readableFlowing === null &&
+    request.readableLength === Number(declared) &&
+    request.readableLength > 0
+  ) {
+    // The whole declared body came with the headers (the usual case) and waits in the stream:
+    // take it now rather than a few ticks later through its events.
+    const buffered = request.read() as Buffer;
+    request.resume();
+    return Promise.resolve(buffered);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -3,18 +3,28 @@ import type { Logger } from '../logger';
 
 // The worker's code (CommonJS, evaluated): its own connection to the database file, running a
 // PASSIVE checkpoint on a timer and when asked. A PASSIVE checkpoint copies committed pages from
-// the WAL into the database file without blocking the server's writers or readers.
+// the WAL into the database file without blocking the server's writers or readers. When the WAL
+// has grown past `restartFrames` it asks the server to pause its writes ('pause'), and once told
+// they are paused ('paused') runs a RESTART checkpoint, so that the next commit writes the WAL
+// from its start again ('restarted').
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
-const database = new DatabaseSync(workerData.path);
-const statement = database.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const database = new DatabaseSync(workerData.path, { timeout: workerData.busyTimeoutMs });
+const passive = database.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const restart = database.prepare('PRAGMA wal_checkpoint(RESTART)');
 let failures = 0;
+let restarting = false;
 const checkpoint = () => {
+  if (restarting) return;
   try {
-    const result = statement.get();
+    const result = passive.get();
     failures = 0;
     parentPort.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed, busy: result.busy });
+    if (result.log >= workerData.restartFrames) {
+      restarting = true;
+      parentPort.postMessage({ type: 'pause', log: result.log });
+    }
   } catch (error) {
     failures++;
     parentPort.postMessage({ type: 'error', message: String((error && error.message) || error), failures });
@@ -23,6 +33,16 @@ const checkpoint = () => {
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', (message) => {
   if (message === 'checkpoint') checkpoint();
+  if (message === 'paused') {
+    let result;
+    try {
+      result = restart.get();
+    } catch (error) {
+      result = { busy: 1, log: -1, checkpointed: -1, error: String((error && error.message) || error) };
+    }
+    restarting = false;
+    parentPort.postMessage({ type: 'restarted', log: result.log, checkpointed: result.checkpointed, busy: result.busy, error: result.error });
+  }
   if (message === 'close') {
     clearInterval(timer);
     database.close();
@@ -39,18 +59,57 @@ export interface CheckpointStatus {
   checkpointed: number;
 }
 
+/** What a RESTART checkpoint did. */
+export interface RestartStatus extends CheckpointStatus {
+  /** Whether another connection (a reader in another process) kept it from finishing. */
+  busy: boolean;
+  /** How long the server's writes were paused, in milliseconds. */
+  pausedMs: number;
+}
+
+export interface CheckpointerOptions {
+  /** How often the worker checkpoints. */
+  intervalMs?: number;
+  /**
+   * WAL frames (pages) after which the worker restarts the WAL in a short pause of the server's
+   * writes. Under a steady stream of commits a PASSIVE checkpoint never finds the WAL idle, and
+   * the WAL would otherwise grow as long as the stream lasts.
+   */
+  restartFrames?: number;
+  /**
+   * Runs `whilePaused` while no statement uses the server's connection (the database supplies
+   * it); without it the worker never restarts the WAL.
+   */
+  pauseWrites?: (whilePaused: () => Promise<void>) => Promise<void>;
+}
+
+/** How long the server's writes wait for a RESTART checkpoint at most. */
+const restartTimeoutMs = 1_000;
+
 /**
  * Checkpoints of the embedded store's WAL, on a worker thread. SQLite otherwise checkpoints
  * inside the commit that crosses 1 000 WAL pages — copying them into the database file and
  * syncing it, on the event loop, in the middle of a request (about 1 ms every few hundred
  * commits). With this, the server's connection sets `wal_autocheckpoint = 0` and its commits
- * only append to the WAL; the worker copies them over every `intervalMs`. If the worker fails,
- * the connection goes back to checkpointing itself (`onFailure`).
+ * only append to the WAL; the worker copies them over every `intervalMs`.
+ *
+ * A PASSIVE checkpoint lets the next commit start the WAL over only when it has copied every
+ * frame, which never happens while commits keep coming faster than it copies: the WAL would
+ * grow for as long as the load lasts, and every commit would pay for extending the file. So once
+ * the WAL holds `restartFrames` frames, the server's connection pauses (its statements wait,
+ * the event loop does not) while the worker runs a RESTART checkpoint — a millisecond or two,
+ * as the PASSIVE ones have already copied nearly everything — and the WAL is reused from its
+ * start. If the worker fails, the connection goes back to checkpointing itself (`onFailure`).
  */
 export class BackgroundCheckpointer {
   private readonly worker: Worker;
   private closed = false;
   private waiters: ((status: CheckpointStatus) => void)[] = [];
+  private restartWaiters: ((status: RestartStatus) => void)[] = [];
+  private onRestarted: ((status: Omit<RestartStatus, 'pausedMs'>) => void) | undefined;
+  private readonly pauseWrites: CheckpointerOptions['pauseWrites'];
+  /** RESTART checkpoints run so far. */
+  restarts = 0;
   /** Resolves when the worker has opened its connection (or has exited). */
   readonly ready: Promise<void>;
 
@@ -58,9 +117,19 @@ export class BackgroundCheckpointer {
     path: string,
     private readonly logger: Logger,
     private readonly onFailure: () => void,
-    intervalMs = 250,
+    options: CheckpointerOptions = {},
   ) {
-    this.worker = new Worker(workerSource, { eval: true, workerData: { path, intervalMs } });
+    this.pauseWrites = options.pauseWrites;
+    this.worker = new Worker(workerSource, {
+      eval: true,
+      workerData: {
+        path,
+        intervalMs: options.intervalMs ?? 250,
+        restartFrames: options.pauseWrites ? (options.restartFrames ?? 4_096) : Infinity,
+        // A RESTART waits this long for readers in other processes, then gives up for now.
+        busyTimeoutMs: 50,
+      },
+    });
     this.worker.unref();
     let markReady!: () => void;
     this.ready = new Promise<void>((resolve) => {
@@ -71,6 +140,18 @@ export class BackgroundCheckpointer {
       if (message.type === 'checkpoint') {
         const status = { log: message.log as number, checkpointed: message.checkpointed as number };
         for (const waiter of this.waiters.splice(0)) waiter(status);
+      }
+      if (message.type === 'pause') void this.restart();
+      if (message.type === 'restarted') {
+        if (typeof message.error === 'string') {
+          this.logger.warn('A RESTART checkpoint of the SQLite WAL failed', {
+            error: message.error,
+          });
+        }
+        const status = { log: message.log as number, checkpointed: message.checkpointed as number };
+        // A checkpoint asked for during the RESTART is answered by it.
+        for (const waiter of this.waiters.splice(0)) waiter(status);
+        this.onRestarted?.({ ...status, busy: message.busy === 1 });
       }
       if (message.type === 'error' && (message.failures as number) >= 20) {
         this.fail(new Error(String(message.message)));
@@ -83,8 +164,39 @@ export class BackgroundCheckpointer {
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => {
       markReady();
+      this.onRestarted?.({ log: -1, checkpointed: -1, busy: true });
       if (!this.closed) this.fail(new Error(`the checkpoint worker exited with code ${code}`));
     });
+  }
+
+  // Pauses the server's statements, lets the worker restart the WAL, and resumes them — after
+  // `restartTimeoutMs` at the latest, whatever the worker does.
+  private async restart(): Promise<void> {
+    const pauseWrites = this.pauseWrites;
+    if (!pauseWrites) return;
+    let status: Omit<RestartStatus, 'pausedMs'> = { log: -1, checkpointed: -1, busy: true };
+    let pausedMs = 0;
+    await pauseWrites(async () => {
+      const started = performance.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      status = await new Promise<Omit<RestartStatus, 'pausedMs'>>((resolve) => {
+        this.onRestarted = resolve;
+        timer = setTimeout(() => resolve(status), restartTimeoutMs);
+        if (this.closed) resolve(status);
+        else this.worker.postMessage('paused');
+      });
+      clearTimeout(timer);
+      this.onRestarted = undefined;
+      pausedMs = performance.now() - started;
+    });
+    this.restarts++;
+    const result = { ...status, pausedMs };
+    for (const waiter of this.restartWaiters.splice(0)) waiter(result);
+  }
+
+  /** Resolves with the next RESTART checkpoint's result. */
+  nextRestart(): Promise<RestartStatus> {
+    return new Promise((resolve) => this.restartWaiters.push(resolve));
   }
 
   /** Runs a checkpoint now; resolves with its result. */

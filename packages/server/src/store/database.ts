@@ -92,6 +92,11 @@ export interface SqliteOptions {
    * CLI commands do not). Ignored for `:memory:`.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * With background checkpoints: the WAL size, in frames (pages), past which the checkpointer
+   * restarts the WAL in a short pause of this connection's statements. Default 4 096 (16 MiB).
+   */
+  walRestartFrames?: number;
   /** Where the checkpointer reports trouble. */
   logger?: Logger;
 }
@@ -132,9 +137,25 @@ export class SqliteDatabase implements Database {
       // larger than 64 MiB is truncated when it restarts.
       this.connection.exec('PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;');
       const logger = options.logger ?? createLogger('silent');
-      this.checkpointer = new BackgroundCheckpointer(path, logger, () => {
-        if (this.connection.isOpen) this.connection.exec('PRAGMA wal_autocheckpoint = 1000;');
-      });
+      this.checkpointer = new BackgroundCheckpointer(
+        path,
+        logger,
+        () => {
+          if (this.connection.isOpen) this.connection.exec('PRAGMA wal_autocheckpoint = 1000;');
+        },
+        {
+          restartFrames: options.walRestartFrames,
+          // Holding the connection's turn: statements wait meanwhile, the event loop does not.
+          pauseWrites: async (whilePaused) => {
+            const release = await this.acquire();
+            try {
+              if (this.connection.isOpen) await whilePaused();
+            } finally {
+              release();
+            }
+          },
+        },
+      );
     }
     this.direct = {
       dialect: 'sqlite',
@@ -228,12 +249,12 @@ export class SqliteDatabase implements Database {
 
   batch(statements: readonly Statement[]): Promise<RunResult[]> {
     return this.exclusive(() => {
-      this.connection.exec('BEGIN IMMEDIATE');
+      this.prepare('BEGIN IMMEDIATE').run();
       try {
         const results = statements.map((statement) =>
           this.runNow(statement.sql, statement.params ?? []),
         );
-        this.connection.exec('COMMIT');
+        this.prepare('COMMIT').run();
         return results;
       } catch (error) {
         if (this.connection.isTransaction) this.connection.exec('ROLLBACK');

@@ -12,17 +12,28 @@ interface Queued {
  * transaction, and each submitter's promise resolves only after that COMMIT — so a reply sent
  * when it resolves is never about data that could still be lost, and a burst of requests pays
  * for one commit instead of one each.
+ *
+ * On SQLite, whose commits are synchronous, a lone write (nothing queued, nothing committed yet
+ * in this turn) commits at once rather than at the end of the turn: a request on a quiet server
+ * does not wait for the event loop to go round. A second write in the same turn is the sign of
+ * concurrent requests, and it and the rest of the turn's writes share one commit as above.
  */
 export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled = false;
+  private turnHadCommit = false;
+  // Only synchronous commits may skip the wait: an asynchronous one (PostgreSQL) would make the
+  // rest of its turn wait for it before committing.
+  private readonly immediate: boolean;
   private running: Promise<void> | undefined;
 
   constructor(
     private readonly database: Database,
     private readonly logger: Logger,
     private readonly maxBatch = 2_000,
-  ) {}
+  ) {
+    this.immediate = database.dialect === 'sqlite';
+  }
 
   /** Queues a write; resolves after the transaction holding it has committed. */
   async submit(statement: Statement): Promise<RunResult> {
@@ -50,6 +61,14 @@ export class GroupCommitter {
 
   private schedule(): void {
     if (this.scheduled) return;
+    if (this.immediate && !this.running && !this.turnHadCommit && this.queue.length === 1) {
+      this.turnHadCommit = true;
+      setImmediate(() => {
+        this.turnHadCommit = false;
+      });
+      void this.flush();
+      return;
+    }
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;

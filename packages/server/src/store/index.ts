@@ -20,6 +20,11 @@ export interface StoreOptions {
    * server turns it on, short-lived CLI commands leave it off).
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * SQLite, with background checkpoints: WAL frames (pages) past which the WAL is restarted in a
+   * short pause of the server's statements (default 4 096, 16 MiB).
+   */
+  walRestartFrames?: number;
 }
 
 /**
@@ -83,6 +88,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     ? await PostgresDatabase.connect(options.databaseUrl as string, logger)
     : new SqliteDatabase(sqlitePath(options), {
         backgroundCheckpoints: options.backgroundCheckpoints ?? false,
+        walRestartFrames: options.walRestartFrames,
         logger,
       });
   try {

@@ -576,7 +576,7 @@ function actionWhere(
 const insertActionSql = `INSERT INTO actions (id, agent_id, environment, tool_name, args, kwargs,
   metadata, session_id, decision, reason, policy, status, expires_at, on_timeout, decided_by,
   decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`;
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // A time window holding fewer rows than this is read through the created_at index.
 const narrowWindow = 20_000;
@@ -626,7 +626,8 @@ export function actionRepository(db: Queryable) {
     /** The INSERT of a new action, for the group committer. */
     insertStatement(action: NewAction): Statement {
       return {
-        sql: insertActionSql,
+        // SQLite reports the new seq itself; PostgreSQL has to be asked for it.
+        sql: db.dialect === 'postgres' ? `${insertActionSql} RETURNING seq` : insertActionSql,
         params: [
           action.id,
           action.agentId,

@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { SchemaVersionError } from '../errors';
@@ -487,6 +487,35 @@ describe('transactions and group commit', () => {
     expect(tools).toEqual(['kept']);
   });
 
+  test.skipIf(onPostgres)(
+    'SQLite: a lone write commits at once; the writes after it in the same turn share the next commit',
+    async () => {
+      const store = await freshStore();
+      const { id: agentId } = await agent(store);
+      const countNow = () =>
+        store.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM actions WHERE agent_id = ?', [
+          agentId,
+        ]);
+      // Each read below runs when it is called (no transaction is open), before the turn ends.
+      const first = store.committer.submit(store.actions.insertStatement(action(agentId)));
+      const afterFirst = countNow();
+      const rest = [1, 2, 3].map(() =>
+        store.committer.submit(store.actions.insertStatement(action(agentId))),
+      );
+      const afterRest = countNow();
+      expect(store.committer.pending).toBe(3);
+      expect((await afterFirst)?.n).toBe(1);
+      expect((await afterRest)?.n).toBe(1);
+      await Promise.all([first, ...rest]);
+      expect((await countNow())?.n).toBe(4);
+      // A later turn starts afresh: its first write is lone again.
+      await new Promise((resolve) => setImmediate(resolve));
+      const next = store.committer.submit(store.actions.insertStatement(action(agentId)));
+      expect((await countNow())?.n).toBe(5);
+      await next;
+    },
+  );
+
   test('many writes in one turn commit together; a bad one fails alone', async () => {
     const store = await freshStore();
     const { id: agentId } = await agent(store);
@@ -532,6 +561,76 @@ describe.skipIf(onPostgres)('background WAL checkpoints (SQLite)', () => {
     const status = await database.checkpointer?.checkpoint();
     expect(status?.log).toBeGreaterThan(0);
     expect(status?.checkpointed).toBe(status?.log);
+  });
+
+  test('under a steady stream of commits the WAL is restarted, so it stays small', async () => {
+    const store = await openStore({
+      ...(await location()),
+      backgroundCheckpoints: true,
+      walRestartFrames: 256,
+    });
+    stores.push(store);
+    const database = store.database as SqliteDatabase;
+    await database.checkpointer?.ready;
+    const { id: agentId } = await agent(store);
+    const walBytes = () =>
+      statSync(`${database.location}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    // A commit every ~0.4 ms for 1.2 s: more often than a PASSIVE checkpoint (which syncs the
+    // files) finishes, so the WAL is never idle enough to start over by itself.
+    const ends = Date.now() + 1_200;
+    let commits = 0;
+    let largest = 0;
+    let reads = 0;
+    while (Date.now() < ends) {
+      await store.committer.submit(store.actions.insertStatement(action(agentId)));
+      commits++;
+      if (commits % 50 === 0) {
+        largest = Math.max(largest, walBytes());
+        // Reads keep working around the pauses.
+        reads += (await store.actions.count({ agentId })) > 0 ? 1 : 0;
+      }
+      const spin = performance.now() + 0.4;
+      while (performance.now() < spin);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(database.checkpointer?.restarts).toBeGreaterThan(0);
+    // Every commit appends at least three pages (the row and two indexes): a WAL that was never
+    // restarted would hold them all (measured: 4.6 pages a commit, 49 MB, against 11 MB).
+    const appended = commits * 3 * 4096;
+    expect(largest).toBeLessThan(appended * 0.6);
+    expect(reads).toBe(Math.floor(commits / 50));
+    expect(await store.actions.count({ agentId })).toBe(commits);
+  });
+
+  test("a RESTART holds the connection's statements and then lets them all through", async () => {
+    const store = await openStore({
+      ...(await location()),
+      backgroundCheckpoints: true,
+      walRestartFrames: 32,
+    });
+    stores.push(store);
+    const database = store.database as SqliteDatabase;
+    await database.checkpointer?.ready;
+    const { id: agentId } = await agent(store);
+    for (let round = 0; round < 20; round++) {
+      await store.committer.submit(store.actions.insertStatement(action(agentId)));
+    }
+    const restarted = database.checkpointer?.nextRestart();
+    await database.checkpointer?.checkpoint();
+    // Issued while the RESTART is pending or running: they wait for it, none is lost.
+    const during = Array.from({ length: 10 }, () =>
+      store.committer.submit(store.actions.insertStatement(action(agentId))),
+    );
+    const status = await restarted;
+    expect(status?.busy).toBe(false);
+    expect(status?.checkpointed).toBe(status?.log);
+    expect(status?.pausedMs).toBeLessThan(1_000);
+    await Promise.all(during);
+    expect(await store.actions.count({ agentId })).toBe(30);
+    // The next commit writes the WAL from its start: a checkpoint finds only its frames.
+    await store.committer.submit(store.actions.insertStatement(action(agentId)));
+    const after = await database.checkpointer?.checkpoint();
+    expect(after?.log).toBeLessThan(32);
   });
 
   test('when the worker dies, the connection checkpoints by itself again', async () => {
