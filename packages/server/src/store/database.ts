@@ -249,6 +249,12 @@ export class SqliteDatabase implements Database {
 
   batch(statements: readonly Statement[]): Promise<RunResult[]> {
     return this.exclusive(() => {
+      if (statements.length === 1) {
+        // One statement is a transaction of its own (waiting for the write lock like BEGIN
+        // IMMEDIATE does): no BEGIN and COMMIT to run around it.
+        const [only] = statements as [Statement];
+        return [this.runNow(only.sql, only.params ?? [])];
+      }
       this.prepare('BEGIN IMMEDIATE').run();
       try {
         const results = statements.map((statement) =>
