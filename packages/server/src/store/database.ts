@@ -63,6 +63,11 @@ export interface Database extends Queryable {
    */
   batch(statements: readonly Statement[]): Promise<RunResult[]>;
   /**
+   * Databases that commit synchronously (the embedded store): `batch` done now, or undefined
+   * when a transaction holds the connection. Throws what `batch` would reject with.
+   */
+  tryBatchNow?(statements: readonly Statement[]): RunResult[] | undefined;
+  /**
    * Runs `fn` on one dedicated connection outside any transaction (PostgreSQL: for statements
    * that cannot run in a transaction, such as CREATE INDEX CONCURRENTLY, and session locks).
    * Absent on the embedded store.
@@ -248,25 +253,31 @@ export class SqliteDatabase implements Database {
   }
 
   batch(statements: readonly Statement[]): Promise<RunResult[]> {
-    return this.exclusive(() => {
-      if (statements.length === 1) {
-        // One statement is a transaction of its own (waiting for the write lock like BEGIN
-        // IMMEDIATE does): no BEGIN and COMMIT to run around it.
-        const [only] = statements as [Statement];
-        return [this.runNow(only.sql, only.params ?? [])];
-      }
-      this.prepare('BEGIN IMMEDIATE').run();
-      try {
-        const results = statements.map((statement) =>
-          this.runNow(statement.sql, statement.params ?? []),
-        );
-        this.prepare('COMMIT').run();
-        return results;
-      } catch (error) {
-        if (this.connection.isTransaction) this.connection.exec('ROLLBACK');
-        throw error;
-      }
-    });
+    return this.exclusive(() => this.batchNow(statements));
+  }
+
+  tryBatchNow(statements: readonly Statement[]): RunResult[] | undefined {
+    return this.lockHolders === 0 ? this.batchNow(statements) : undefined;
+  }
+
+  private batchNow(statements: readonly Statement[]): RunResult[] {
+    if (statements.length === 1) {
+      // One statement is a transaction of its own (waiting for the write lock like BEGIN
+      // IMMEDIATE does): no BEGIN and COMMIT to run around it.
+      const [only] = statements as [Statement];
+      return [this.runNow(only.sql, only.params ?? [])];
+    }
+    this.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const results = statements.map((statement) =>
+        this.runNow(statement.sql, statement.params ?? []),
+      );
+      this.prepare('COMMIT').run();
+      return results;
+    } catch (error) {
+      if (this.connection.isTransaction) this.connection.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   async ping(): Promise<void> {

@@ -14,16 +14,17 @@ interface Queued {
  * for one commit instead of one each.
  *
  * On SQLite, whose commits are synchronous, a lone write (nothing queued, nothing committed yet
- * in this turn) commits at once rather than at the end of the turn: a request on a quiet server
- * does not wait for the event loop to go round. A second write in the same turn is the sign of
- * concurrent requests, and it and the rest of the turn's writes share one commit as above.
+ * in this turn, no `lockKey`) commits within `submit` rather than at the end of the turn: a
+ * request on a quiet server does not wait for the event loop to go round. A second write in the
+ * same turn is the sign of concurrent requests, and it and the rest of the turn's writes share
+ * one commit as above.
  */
 export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled = false;
   private turnHadCommit = false;
-  // Only synchronous commits may skip the wait: an asynchronous one (PostgreSQL) would make the
-  // rest of its turn wait for it before committing.
+  // Only a database that commits synchronously may skip the wait: an asynchronous commit
+  // (PostgreSQL) would make the rest of its turn wait for it before committing.
   private readonly immediate: boolean;
   private running: Promise<void> | undefined;
 
@@ -32,7 +33,7 @@ export class GroupCommitter {
     private readonly logger: Logger,
     private readonly maxBatch = 2_000,
   ) {
-    this.immediate = database.dialect === 'sqlite';
+    this.immediate = typeof database.tryBatchNow === 'function';
   }
 
   /** Queues a write; resolves after the transaction holding it has committed. */
@@ -48,6 +49,26 @@ export class GroupCommitter {
    * them only for the commit.
    */
   submitAll(statements: readonly Statement[]): Promise<RunResult[]> {
+    if (
+      this.immediate &&
+      !this.turnHadCommit &&
+      !this.scheduled &&
+      !this.running &&
+      this.queue.length === 0 &&
+      statements.every((statement) => statement.lockKey === undefined)
+    ) {
+      this.turnHadCommit = true;
+      setImmediate(() => {
+        this.turnHadCommit = false;
+      });
+      try {
+        const results = this.database.tryBatchNow?.(statements);
+        // Undefined: a transaction holds the connection; the write queues up below.
+        if (results) return Promise.resolve(results);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return new Promise<RunResult[]>((resolve, reject) => {
       this.queue.push({ statements, resolve, reject });
       this.schedule();
@@ -61,14 +82,6 @@ export class GroupCommitter {
 
   private schedule(): void {
     if (this.scheduled) return;
-    if (this.immediate && !this.running && !this.turnHadCommit && this.queue.length === 1) {
-      this.turnHadCommit = true;
-      setImmediate(() => {
-        this.turnHadCommit = false;
-      });
-      void this.flush();
-      return;
-    }
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;

@@ -516,6 +516,28 @@ describe('transactions and group commit', () => {
     },
   );
 
+  test('a lone write while a transaction is open waits for it instead of joining it', async () => {
+    const store = await freshStore();
+    const { id: agentId } = await agent(store);
+    let release!: () => void;
+    const open = store.transaction(async (repositories) => {
+      await repositories.actions.insert(action(agentId, { toolName: 'in.transaction' }));
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      throw new Error('rolled back');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const lone = store.committer.submit(
+      store.actions.insertStatement(action(agentId, { toolName: 'lone' })),
+    );
+    release();
+    await expect(open).rejects.toThrow('rolled back');
+    await lone;
+    const tools = (await store.actions.list({ agentId })).items.map((item) => item.toolName);
+    expect(tools).toEqual(['lone']);
+  });
+
   test('many writes in one turn commit together; a bad one fails alone', async () => {
     const store = await freshStore();
     const { id: agentId } = await agent(store);
