@@ -4,9 +4,12 @@ import type { Logger } from '../logger';
 // The worker's code (CommonJS, evaluated): its own connection to the database file, running a
 // PASSIVE checkpoint on a timer and when asked. A PASSIVE checkpoint copies committed pages from
 // the WAL into the database file without blocking the server's writers or readers. When the WAL
-// has grown past `restartFrames` it asks the server to pause its writes ('pause'), and once told
-// they are paused ('paused') runs a RESTART checkpoint, so that the next commit writes the WAL
-// from its start again ('restarted').
+// has grown past `restartFrames` and is not starting over by itself (it grew since the last
+// checkpoint, or a reader kept a checkpoint from copying it all), it asks the server to pause its
+// statements
+// ('pause') and, once they are paused ('paused'), runs a RESTART checkpoint, so that the next
+// commit writes the WAL from its start ('restarted'). A RESTART that another process's reader
+// kept from finishing ('busy') is retried after 1, 2, 4 … 32 more checkpoints.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
@@ -15,15 +18,27 @@ const passive = database.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 const restart = database.prepare('PRAGMA wal_checkpoint(RESTART)');
 let failures = 0;
 let restarting = false;
+let busyInARow = 0;
+let skip = 0;
+let lastLog = 0;
 const checkpoint = () => {
   if (restarting) return;
   try {
     const result = passive.get();
     failures = 0;
     parentPort.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed, busy: result.busy });
-    if (result.log >= workerData.restartFrames) {
-      restarting = true;
-      parentPort.postMessage({ type: 'pause', log: result.log });
+    // The WAL grew since the last checkpoint without starting over (commits keep coming), or a
+    // reader kept this one from copying it all. An idle WAL that was copied whole starts over
+    // at the next commit by itself.
+    const stuck = result.log !== lastLog || result.checkpointed < result.log;
+    lastLog = result.log;
+    if (result.log >= workerData.restartFrames && stuck) {
+      if (skip > 0) {
+        skip--;
+      } else {
+        restarting = true;
+        parentPort.postMessage({ type: 'pause', log: result.log });
+      }
     }
   } catch (error) {
     failures++;
@@ -41,7 +56,9 @@ parentPort.on('message', (message) => {
       result = { busy: 1, log: -1, checkpointed: -1, error: String((error && error.message) || error) };
     }
     restarting = false;
-    parentPort.postMessage({ type: 'restarted', log: result.log, checkpointed: result.checkpointed, busy: result.busy, error: result.error });
+    busyInARow = result.busy ? busyInARow + 1 : 0;
+    skip = result.busy ? Math.min(32, 2 ** (busyInARow - 1)) : 0;
+    parentPort.postMessage({ type: 'restarted', log: result.log, checkpointed: result.checkpointed, busy: result.busy, busyInARow, error: result.error });
   }
   if (message === 'close') {
     clearInterval(timer);
@@ -83,8 +100,8 @@ export interface CheckpointerOptions {
   pauseWrites?: (whilePaused: () => Promise<void>) => Promise<void>;
 }
 
-/** How long the server's writes wait for a RESTART checkpoint at most. */
-const restartTimeoutMs = 1_000;
+/** A RESTART that holds the server's statements longer than this is logged. */
+const slowRestartMs = 1_000;
 
 /**
  * Checkpoints of the embedded store's WAL, on a worker thread. SQLite otherwise checkpoints
@@ -96,10 +113,12 @@ const restartTimeoutMs = 1_000;
  * A PASSIVE checkpoint lets the next commit start the WAL over only when it has copied every
  * frame, which never happens while commits keep coming faster than it copies: the WAL would
  * grow for as long as the load lasts, and every commit would pay for extending the file. So once
- * the WAL holds `restartFrames` frames, the server's connection pauses (its statements wait,
- * the event loop does not) while the worker runs a RESTART checkpoint — a millisecond or two,
- * as the PASSIVE ones have already copied nearly everything — and the WAL is reused from its
- * start. If the worker fails, the connection goes back to checkpointing itself (`onFailure`).
+ * the WAL holds `restartFrames` frames and keeps growing, the server's connection pauses (its
+ * statements wait, the event loop does not) while the worker runs a RESTART checkpoint — a
+ * millisecond or two, as the PASSIVE ones have already copied nearly everything — and the WAL is
+ * reused from its start. A reader in another process can keep a RESTART from finishing (it then
+ * gives up after 50 ms and is retried less and less often). If the worker fails, the connection
+ * goes back to checkpointing itself (`onFailure`).
  */
 export class BackgroundCheckpointer {
   private readonly worker: Worker;
@@ -108,7 +127,7 @@ export class BackgroundCheckpointer {
   private restartWaiters: ((status: RestartStatus) => void)[] = [];
   private onRestarted: ((status: Omit<RestartStatus, 'pausedMs'>) => void) | undefined;
   private readonly pauseWrites: CheckpointerOptions['pauseWrites'];
-  /** RESTART checkpoints run so far. */
+  /** RESTART checkpoints that finished (not kept from it by another process's reader). */
   restarts = 0;
   /** Resolves when the worker has opened its connection (or has exited). */
   readonly ready: Promise<void>;
@@ -147,6 +166,11 @@ export class BackgroundCheckpointer {
           this.logger.warn('A RESTART checkpoint of the SQLite WAL failed', {
             error: message.error,
           });
+        } else if (message.busyInARow === 3) {
+          this.logger.warn(
+            'Another process keeps reading the database, so the WAL cannot start over and grows meanwhile; retrying less and less often',
+            { wal_pages: message.log },
+          );
         }
         const status = { log: message.log as number, checkpointed: message.checkpointed as number };
         // A checkpoint asked for during the RESTART is answered by it.
@@ -169,8 +193,8 @@ export class BackgroundCheckpointer {
     });
   }
 
-  // Pauses the server's statements, lets the worker restart the WAL, and resumes them — after
-  // `restartTimeoutMs` at the latest, whatever the worker does.
+  // Pauses the server's statements until the worker has run its RESTART (or has stopped): once
+  // they run again, a commit never waits on the worker's lock, which would block the event loop.
   private async restart(): Promise<void> {
     const pauseWrites = this.pauseWrites;
     if (!pauseWrites) return;
@@ -178,18 +202,21 @@ export class BackgroundCheckpointer {
     let pausedMs = 0;
     await pauseWrites(async () => {
       const started = performance.now();
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const slow = setTimeout(() => {
+        this.logger.warn(
+          'A RESTART checkpoint of the SQLite WAL is taking over a second; writes wait for it',
+        );
+      }, slowRestartMs);
       status = await new Promise<Omit<RestartStatus, 'pausedMs'>>((resolve) => {
         this.onRestarted = resolve;
-        timer = setTimeout(() => resolve(status), restartTimeoutMs);
         if (this.closed) resolve(status);
         else this.worker.postMessage('paused');
       });
-      clearTimeout(timer);
+      clearTimeout(slow);
       this.onRestarted = undefined;
       pausedMs = performance.now() - started;
     });
-    this.restarts++;
+    if (!status.busy) this.restarts++;
     const result = { ...status, pausedMs };
     for (const waiter of this.restartWaiters.splice(0)) waiter(result);
   }

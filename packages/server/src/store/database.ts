@@ -102,6 +102,8 @@ export interface SqliteOptions {
    * restarts the WAL in a short pause of this connection's statements. Default 4 096 (16 MiB).
    */
   walRestartFrames?: number;
+  /** With background checkpoints: how often the worker checkpoints (default 250 ms). */
+  checkpointIntervalMs?: number;
   /** Where the checkpointer reports trouble. */
   logger?: Logger;
 }
@@ -150,6 +152,7 @@ export class SqliteDatabase implements Database {
         },
         {
           restartFrames: options.walRestartFrames,
+          intervalMs: options.checkpointIntervalMs,
           // Holding the connection's turn: statements wait meanwhile, the event loop does not.
           pauseWrites: async (whilePaused) => {
             const release = await this.acquire();

@@ -25,6 +25,8 @@ export interface StoreOptions {
    * short pause of the server's statements (default 4 096, 16 MiB).
    */
   walRestartFrames?: number;
+  /** SQLite, with background checkpoints: how often the worker checkpoints (default 250 ms). */
+  checkpointIntervalMs?: number;
 }
 
 /**
@@ -89,6 +91,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     : new SqliteDatabase(sqlitePath(options), {
         backgroundCheckpoints: options.backgroundCheckpoints ?? false,
         walRestartFrames: options.walRestartFrames,
+        checkpointIntervalMs: options.checkpointIntervalMs,
         logger,
       });
   try {
