@@ -125,6 +125,7 @@ export class BackgroundCheckpointer {
   private closed = false;
   private waiters: ((status: CheckpointStatus) => void)[] = [];
   private restartWaiters: ((status: RestartStatus) => void)[] = [];
+  private pauseWaiters: (() => void)[] = [];
   private onRestarted: ((status: Omit<RestartStatus, 'pausedMs'>) => void) | undefined;
   private readonly pauseWrites: CheckpointerOptions['pauseWrites'];
   /** RESTART checkpoints that finished (not kept from it by another process's reader). */
@@ -202,6 +203,7 @@ export class BackgroundCheckpointer {
     let pausedMs = 0;
     await pauseWrites(async () => {
       const started = performance.now();
+      for (const waiter of this.pauseWaiters.splice(0)) waiter();
       const slow = setTimeout(() => {
         this.logger.warn(
           'A RESTART checkpoint of the SQLite WAL is taking over a second; writes wait for it',
@@ -224,6 +226,11 @@ export class BackgroundCheckpointer {
   /** Resolves with the next RESTART checkpoint's result. */
   nextRestart(): Promise<RestartStatus> {
     return new Promise((resolve) => this.restartWaiters.push(resolve));
+  }
+
+  /** Resolves when the server's statements are next paused for a RESTART. */
+  nextPause(): Promise<void> {
+    return new Promise((resolve) => this.pauseWaiters.push(resolve));
   }
 
   /** Runs a checkpoint now; resolves with its result. */
