@@ -23,18 +23,13 @@ export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled = false;
   private turnHadCommit = false;
-  // Only a database that commits synchronously may skip the wait: an asynchronous commit
-  // (PostgreSQL) would make the rest of its turn wait for it before committing.
-  private readonly immediate: boolean;
   private running: Promise<void> | undefined;
 
   constructor(
     private readonly database: Database,
     private readonly logger: Logger,
     private readonly maxBatch = 2_000,
-  ) {
-    this.immediate = typeof database.tryBatchNow === 'function';
-  }
+  ) {}
 
   /** Queues a write; resolves after the transaction holding it has committed. */
   async submit(statement: Statement): Promise<RunResult> {
@@ -49,8 +44,10 @@ export class GroupCommitter {
    * them only for the commit.
    */
   submitAll(statements: readonly Statement[]): Promise<RunResult[]> {
+    // Only a database that commits synchronously (`tryBatchNow`) may skip the wait: an
+    // asynchronous commit (PostgreSQL) would make the rest of its turn wait for it.
     if (
-      this.immediate &&
+      this.database.tryBatchNow &&
       !this.turnHadCommit &&
       !this.scheduled &&
       !this.running &&
@@ -62,7 +59,7 @@ export class GroupCommitter {
         this.turnHadCommit = false;
       });
       try {
-        const results = this.database.tryBatchNow?.(statements);
+        const results = this.database.tryBatchNow(statements);
         // Undefined: a transaction holds the connection; the write queues up below.
         if (results) return Promise.resolve(results);
       } catch (error) {

@@ -1,13 +1,21 @@
 import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../logger';
-import { type Database, SqliteDatabase } from './database';
+import { type Database, SqliteDatabase, type SqliteOptions } from './database';
 import { GroupCommitter } from './group-commit';
 import { migrate } from './migrations';
 import { PostgresDatabase } from './postgres';
 import { type Repositories, repositories } from './repositories';
 
-/** Where and how to open the store. */
-export interface StoreOptions {
+/**
+ * Where and how to open the store. SQLite's `backgroundCheckpoints` (off by default: the
+ * server turns it on, short-lived CLI commands leave it off), `walRestartFrames` and
+ * `checkpointIntervalMs` are as in `SqliteOptions`.
+ */
+export interface StoreOptions
+  extends Pick<
+    SqliteOptions,
+    'backgroundCheckpoints' | 'walRestartFrames' | 'checkpointIntervalMs'
+  > {
   /** Data directory of the embedded store (default `./.arden`); the file is `arden.db` in it. */
   dataDir?: string;
   /** `postgres://…` selects PostgreSQL; `file:PATH` or a path, a SQLite file. */
@@ -15,18 +23,6 @@ export interface StoreOptions {
   /** Apply migrations on open (default true). */
   migrate?: boolean;
   logger?: Logger;
-  /**
-   * SQLite: checkpoint the WAL on a worker thread instead of inside commits (default false; the
-   * server turns it on, short-lived CLI commands leave it off).
-   */
-  backgroundCheckpoints?: boolean;
-  /**
-   * SQLite, with background checkpoints: WAL frames (pages) past which the WAL is restarted in a
-   * short pause of the server's statements (default 4 096, 16 MiB).
-   */
-  walRestartFrames?: number;
-  /** SQLite, with background checkpoints: how often the worker checkpoints (default 250 ms). */
-  checkpointIntervalMs?: number;
 }
 
 /**

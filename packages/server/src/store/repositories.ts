@@ -583,6 +583,9 @@ const narrowWindow = 20_000;
 
 /** The action log: inserts (batched by the group committer), reads, decisions and expiry. */
 export function actionRepository(db: Queryable) {
+  // SQLite reports the new seq itself; PostgreSQL has to be asked for it.
+  const insertSql =
+    db.dialect === 'postgres' ? `${insertActionSql} RETURNING seq` : insertActionSql;
   /**
    * How to read rows of `filter` newest (or oldest) first. Without a time window, in `seq`
    * order. With a narrow one (estimated from the sequence numbers at its two ends — two index
@@ -626,8 +629,7 @@ export function actionRepository(db: Queryable) {
     /** The INSERT of a new action, for the group committer. */
     insertStatement(action: NewAction): Statement {
       return {
-        // SQLite reports the new seq itself; PostgreSQL has to be asked for it.
-        sql: db.dialect === 'postgres' ? `${insertActionSql} RETURNING seq` : insertActionSql,
+        sql: insertSql,
         params: [
           action.id,
           action.agentId,
