@@ -43,42 +43,112 @@ export function keyPrefix(key: string): string {
   return key.slice(0, key.startsWith('arden_') ? 15 : 8);
 }
 
-const scryptParameters = { N: 16384, r: 8, p: 1, keyLength: 32 };
+/** The cost parameters of a scrypt password hash (`N` = CPU/memory cost, `r` = block size). */
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
 
-function scryptAsync(password: string, salt: Buffer, keyLength: number): Promise<Buffer> {
+/**
+ * The cost of new password hashes: OWASP's minimum for scrypt (N = 2^17, r = 8, p = 1; 128 MiB
+ * and about a third of a second per hash on a small server). Hashes made with less are upgraded
+ * at the next successful login.
+ */
+export const passwordHashCost: Readonly<ScryptCost> = Object.freeze({ N: 2 ** 17, r: 8, p: 1 });
+
+/**
+ * A cost only for test suites (N = 2^10, about a millisecond), so tests that create users stay
+ * quick. Nothing reads it from the environment or a flag: a server uses it only when code passes
+ * `insecureTestPasswordHashing: true`, and any server without that option upgrades such hashes at
+ * the next login.
+ */
+export const insecureTestPasswordHashCost: Readonly<ScryptCost> = Object.freeze({
+  N: 2 ** 10,
+  r: 8,
+  p: 1,
+});
+
+/** The cost of new hashes: OWASP's minimum, or the test cost when a test suite asked for it. */
+export function passwordHashCostFor(insecureTestPasswordHashing = false): Readonly<ScryptCost> {
+  return insecureTestPasswordHashing ? insecureTestPasswordHashCost : passwordHashCost;
+}
+
+const keyLength = 32;
+// A stored hash is read from our own database, but its numbers still pick how much memory and
+// time scrypt takes: refuse absurd ones rather than stall the server.
+const largestN = 2 ** 20;
+const largestR = 32;
+const largestP = 16;
+
+function scryptAsync(
+  password: string,
+  salt: Buffer,
+  length: number,
+  cost: ScryptCost,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(
-      password,
-      salt,
-      keyLength,
-      { N: scryptParameters.N, r: scryptParameters.r, p: scryptParameters.p },
-      (error, key) => (error ? reject(error) : resolve(key)),
+    // scrypt needs 128·N·r bytes; Node refuses more than 32 MiB unless maxmem says otherwise.
+    const maxmem = 128 * cost.N * cost.r + 128 * cost.r * cost.p + 1024 * 1024;
+    scrypt(password, salt, length, { ...cost, maxmem }, (error, key) =>
+      error ? reject(error) : resolve(key),
     );
   });
 }
 
-/** Hashes a password with scrypt: `scrypt$N$r$p$<salt b64>$<hash b64>`. */
-export async function hashPassword(password: string): Promise<string> {
+/** Hashes a password with scrypt: `scrypt$N$r$p$<salt b64>$<hash b64>` (the hash records its cost). */
+export async function hashPassword(
+  password: string,
+  cost: Readonly<ScryptCost> = passwordHashCost,
+): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, scryptParameters.keyLength);
-  const { N, r, p } = scryptParameters;
+  const key = await scryptAsync(password, salt, keyLength, cost);
+  const { N, r, p } = cost;
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
-/** Checks a password against `hashPassword`'s output, in constant time. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+/** The cost a `hashPassword` output records, or undefined when it is not one. */
+export function passwordHashCostOf(stored: string): ScryptCost | undefined {
   const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [, n, r, p, saltText, hashText] = parts as [string, string, string, string, string, string];
-  const expected = Buffer.from(hashText, 'base64');
-  const key = await new Promise<Buffer>((resolve, reject) => {
-    scrypt(
-      password,
-      Buffer.from(saltText, 'base64'),
-      expected.length,
-      { N: Number(n), r: Number(r), p: Number(p) },
-      (error, derived) => (error ? reject(error) : resolve(derived)),
-    );
-  });
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const valid =
+    Number.isInteger(N) &&
+    N > 1 &&
+    N <= largestN &&
+    (N & (N - 1)) === 0 &&
+    Number.isInteger(r) &&
+    r >= 1 &&
+    r <= largestR &&
+    Number.isInteger(p) &&
+    p >= 1 &&
+    p <= largestP;
+  return valid ? { N, r, p } : undefined;
+}
+
+/** Whether a stored hash was made with less than `cost` (and should be replaced at login). */
+export function passwordNeedsRehash(
+  stored: string,
+  cost: Readonly<ScryptCost> = passwordHashCost,
+): boolean {
+  const recorded = passwordHashCostOf(stored);
+  return (
+    recorded === undefined || recorded.N < cost.N || recorded.r < cost.r || recorded.p < cost.p
+  );
+}
+
+/** Checks a password against `hashPassword`'s output (at the cost it records), in constant time. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const cost = passwordHashCostOf(stored);
+  if (!cost) return false;
+  const parts = stored.split('$');
+  const expected = Buffer.from(parts[5] as string, 'base64');
+  if (expected.length === 0) return false;
+  const key = await scryptAsync(
+    password,
+    Buffer.from(parts[4] as string, 'base64'),
+    expected.length,
+    cost,
+  );
   return key.length === expected.length && timingSafeEqual(key, expected);
 }

@@ -32,6 +32,9 @@ export {
   hashSecret,
   keyPrefix,
   parseApiKey,
+  passwordHashCost,
+  passwordNeedsRehash,
+  type ScryptCost,
   verifyPassword,
 } from './crypto';
 export {

@@ -132,12 +132,19 @@ export function mountAdmin(server: ServerContext, options: AdminOptions = {}): M
   const resolved = resolveAdminOptions(options);
   const dashboard = new DashboardFiles(resolved.dashboardDir, server.logger);
   let services: AdminServices | undefined;
+  if (resolved.insecureTestPasswordHashing) {
+    server.logger.warn(
+      'insecureTestPasswordHashing is on: passwords are hashed at a test-only cost. Remove the option outside test suites.',
+    );
+  }
   if (resolved.enabled) {
     services = {
       server,
       options: resolved,
       auth: new AdminAuthenticator(server.store, resolved, server.logger, server.clock),
-      users: new UserAdministration(server.store, server.clock),
+      users: new UserAdministration(server.store, server.clock, {
+        insecureTestPasswordHashing: resolved.insecureTestPasswordHashing,
+      }),
       queries: adminQueries(server.store.database),
       live: new LiveStream(
         server.events,

@@ -32,7 +32,9 @@ export async function startAdminTestServer(
   config: ServerConfig & { admin?: AdminOptions } = {},
 ): Promise<AdminTestServer> {
   const base = await startTestServer(config as ServerConfig);
-  const users = new UserAdministration(base.server.store);
+  const users = new UserAdministration(base.server.store, Date.now, {
+    insecureTestPasswordHashing: true,
+  });
   const tokens = {} as Record<UserRole, string>;
   const emails = {} as Record<UserRole, string>;
   for (const role of ['admin', 'approver', 'viewer'] as const) {

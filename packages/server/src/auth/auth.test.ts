@@ -4,6 +4,8 @@ import { hashSecret } from '../crypto';
 import { createLogger } from '../logger';
 import { UserAdministration } from './users';
 
+const testHashing = { insecureTestPasswordHashing: true };
+
 let t: AdminTestServer;
 
 beforeAll(async () => {
@@ -100,7 +102,7 @@ describe('login and logout', () => {
 
   it('limits failed logins per email (429 with Retry-After)', async () => {
     const email = 'limited@example.com';
-    await new UserAdministration(t.server.store).createUser({
+    await new UserAdministration(t.server.store, Date.now, testHashing).createUser({
       email,
       role: 'viewer',
       password: t.password,
@@ -123,7 +125,7 @@ describe('login and logout', () => {
 
   it('changes a password: the old one stops working, the current session stays', async () => {
     const email = 'changer@example.com';
-    await new UserAdministration(t.server.store).createUser({
+    await new UserAdministration(t.server.store, Date.now, testHashing).createUser({
       email,
       role: 'viewer',
       password: t.password,
@@ -209,7 +211,7 @@ describe('users', () => {
     const fresh = await startAdminTestServer();
     try {
       // The harness made users already: nothing happens.
-      const users = new UserAdministration(fresh.server.store);
+      const users = new UserAdministration(fresh.server.store, Date.now, testHashing);
       expect(await users.ensureFirstAdmin()).toEqual({
         created: false,
         email: 'admin@localhost',

@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { generateSecret, hashPassword, hashSecret, parseApiKey, verifyPassword } from '../crypto';
+import {
+  generateSecret,
+  hashPassword,
+  hashSecret,
+  parseApiKey,
+  passwordHashCostFor,
+  passwordNeedsRehash,
+  type ScryptCost,
+  verifyPassword,
+} from '../crypto';
 import { AuthenticationError, ForbiddenError, ValidationError } from '../errors';
 import type { RequestContext } from '../http/router';
 import type { Logger } from '../logger';
@@ -67,6 +76,7 @@ export class AdminAuthenticator {
   private readonly limiter: LoginLimiter;
   private readonly tokenTouches = new Map<string, number>();
   private dummyHash: Promise<string> | undefined;
+  private readonly passwordCost: Readonly<ScryptCost>;
 
   constructor(
     private readonly store: Store,
@@ -74,6 +84,7 @@ export class AdminAuthenticator {
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
   ) {
+    this.passwordCost = passwordHashCostFor(options.insecureTestPasswordHashing);
     this.limiter = new LoginLimiter(
       options.loginAttemptsPerEmail,
       options.loginAttemptsPerAddress,
@@ -241,6 +252,7 @@ export class AdminAuthenticator {
       );
     }
     this.limiter.succeed(email);
+    await this.upgradeHash(user, password.slice(0, 1024));
     const sessionId = generateSecret();
     const expiresAt = now + this.options.sessionTtlSeconds * 1000;
     await this.store.userSessions.insert({
@@ -269,8 +281,24 @@ export class AdminAuthenticator {
   }
 
   private dummy(): Promise<string> {
-    this.dummyHash ??= hashPassword(generateSecret());
+    this.dummyHash ??= hashPassword(generateSecret(), this.passwordCost);
     return this.dummyHash;
+  }
+
+  // A hash made at a lower cost (before N = 2^17, or by a test suite) is replaced now that the
+  // password is known; a failure only means it is tried again at the next login.
+  private async upgradeHash(user: UserRecord, password: string): Promise<void> {
+    if (!user.passwordHash || !passwordNeedsRehash(user.passwordHash, this.passwordCost)) return;
+    try {
+      const upgraded = await hashPassword(password, this.passwordCost);
+      await this.store.users.update(user.id, { passwordHash: upgraded }, this.clock());
+      this.logger.info('Upgraded a password hash to the current scrypt cost', { userId: user.id });
+    } catch (error) {
+      this.logger.warn('Could not upgrade a password hash; it is tried again at the next login', {
+        userId: user.id,
+        error,
+      });
+    }
   }
 }
 

@@ -38,6 +38,13 @@ export interface AdminOptions {
   dashboardDir?: string | false;
   /** Live events kept for `Last-Event-ID` resume (default 1 000). */
   eventBufferSize?: number;
+  /**
+   * TEST SUITES ONLY: hash passwords at a cost of N = 2^10 instead of OWASP's N = 2^17, so tests
+   * that create users and log in stay quick. Only code can set it (no environment variable or
+   * flag reads it); the server logs a warning when it is on, and a server without it upgrades
+   * such hashes at the next login.
+   */
+  insecureTestPasswordHashing?: boolean;
   /** Interval of the heartbeat comments on the event stream, in ms (default 15 000). */
   eventHeartbeatMs?: number;
 }
@@ -56,6 +63,7 @@ export interface ResolvedAdminOptions {
   dashboardDir: string | false | undefined;
   eventBufferSize: number;
   eventHeartbeatMs: number;
+  insecureTestPasswordHashing: boolean;
 }
 
 function flag(value: string | undefined, name: string): boolean | undefined {
@@ -126,5 +134,6 @@ export function resolveAdminOptions(
           : dashboardText),
     eventBufferSize: options.eventBufferSize ?? 1_000,
     eventHeartbeatMs: options.eventHeartbeatMs ?? 15_000,
+    insecureTestPasswordHashing: options.insecureTestPasswordHashing === true,
   };
 }

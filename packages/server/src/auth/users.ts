@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { adminQueries } from '../admin/queries';
-import { generateSecret, hashPassword, hashSecret, verifyPassword } from '../crypto';
+import {
+  generateSecret,
+  hashPassword,
+  hashSecret,
+  passwordHashCostFor,
+  type ScryptCost,
+  verifyPassword,
+} from '../crypto';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { AdminTokenRecord, Repositories, Store, UserRecord, UserRole } from '../store';
@@ -86,10 +93,19 @@ export interface FirstAdmin {
  * Works on a store directly, so the CLI can use it without a running server.
  */
 export class UserAdministration {
+  private readonly cost: Readonly<ScryptCost>;
+
+  /**
+   * `options.insecureTestPasswordHashing` hashes passwords at a test-only cost (see
+   * `AdminOptions`); never set it outside a test suite.
+   */
   constructor(
     private readonly store: Store,
     private readonly clock: () => number = Date.now,
-  ) {}
+    options: { insecureTestPasswordHashing?: boolean } = {},
+  ) {
+    this.cost = passwordHashCostFor(options.insecureTestPasswordHashing);
+  }
 
   /** Creates a user. Emails are unique (case-insensitive). */
   async createUser(input: CreateUserInput): Promise<CreatedUser> {
@@ -108,7 +124,7 @@ export class UserAdministration {
       id: uuidv7(now),
       email,
       name: input.name ?? null,
-      passwordHash: await hashPassword(password),
+      passwordHash: await hashPassword(password, this.cost),
       role: input.role,
       createdAt: now,
       updatedAt: now,
@@ -177,7 +193,7 @@ export class UserAdministration {
     const updated = await this.store.transaction(async (repositories) => {
       const changed = await repositories.users.update(
         user.id,
-        { passwordHash: await hashPassword(password) },
+        { passwordHash: await hashPassword(password, this.cost) },
         now,
       );
       await repositories.userSessions.deleteForUser(user.id);
@@ -206,7 +222,7 @@ export class UserAdministration {
     }
     const password = checkPassword(newPassword, 'new_password');
     const now = this.clock();
-    const hash = await hashPassword(password);
+    const hash = await hashPassword(password, this.cost);
     await this.store.transaction(async (repositories) => {
       await repositories.users.update(user.id, { passwordHash: hash }, now);
       const kept = keepSessionHash

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AdminOptions } from '../admin/mount';
 import type { ServerConfig } from '../config';
 import { randomHex } from '../ids';
 import { type ArdenServer, createServer } from '../server';
@@ -94,6 +95,8 @@ export async function startTestServer(
     // The tests' webhook receivers listen on 127.0.0.1: allow it (servers refuse private
     // addresses by default; the SSRF tests turn this off).
     webhooks: { allowPrivate: true, ...config.webhooks },
+    // Users are hashed at the test cost: OWASP's costs a third of a second per hash.
+    admin: { insecureTestPasswordHashing: true, ...(config as { admin?: AdminOptions }).admin },
     dataDir,
     databaseUrl,
   });
