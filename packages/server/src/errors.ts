@@ -95,11 +95,19 @@ export class RateLimitedError extends ArdenServerError {
  */
 export class StoreUnavailableError extends ArdenServerError {
   readonly retryAfterSeconds = 1;
-  constructor(location: string, detail: string, options?: { cause?: unknown }) {
+  /**
+   * `message` is what callers see: it names no host, user or database. `location` (credentials
+   * hidden) and the driver's `detail` are for the server log only.
+   */
+  constructor(
+    readonly location: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(
       503,
       'store_unavailable',
-      `The Arden server cannot reach its database (${location}: ${detail}); nothing was decided or recorded. Retry in a moment — the server reconnects by itself.`,
+      'The Arden server cannot reach its database; nothing was decided or recorded. Retry in a moment — the server reconnects by itself.',
       options,
     );
   }

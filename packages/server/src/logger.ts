@@ -17,10 +17,41 @@ const ranks: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 const secretField =
   /^(api[_-]?key|x-api-key|authorization|cookie|set-cookie|password|password[_-]?hash|signing[_-]?key|secret|token|key|hash)$/i;
 
+// Secret texts (a database password, a key file's path) that must never reach a log line in any
+// form, whatever message or field carries them: every logger of the process replaces them.
+const secretTexts = new Set<string>();
+
+/**
+ * Makes every logger replace `text` (and its JSON- and URL-encoded forms) with `[redacted]`, in
+ * any message or field. The store registers its database password and SSL key settings here, so
+ * that a driver error quoting them cannot leak them. Texts shorter than 4 characters are ignored.
+ */
+export function hideInLogs(text: string | undefined): void {
+  if (text === undefined || text.length < 4) return;
+  for (const form of [text, JSON.stringify(text).slice(1, -1), encodeURIComponent(text)]) {
+    secretTexts.add(form);
+  }
+}
+
+/** `text` with every secret registered with `hideInLogs` replaced by `[redacted]`. */
+export function withoutSecrets(text: string): string {
+  let result = text;
+  for (const secret of secretTexts) {
+    if (result.includes(secret)) result = result.replaceAll(secret, '[redacted]');
+  }
+  return result;
+}
+
 function redact(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > 4) return value;
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+    const detail = (value as { detail?: unknown }).detail;
+    return {
+      name: value.name,
+      message: value.message,
+      code: (value as { code?: unknown }).code,
+      ...(typeof detail === 'string' ? { detail } : {}),
+    };
   }
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const out: Record<string, unknown> = {};
@@ -37,7 +68,8 @@ export function isLogLevel(level: unknown): level is LogLevel {
 
 /**
  * A JSON-lines logger writing to `write` (default: stderr). Values under secret-looking names
- * (keys, passwords, signing keys, tokens, hashes) are replaced by `[redacted]`.
+ * (keys, passwords, signing keys, tokens, hashes) are replaced by `[redacted]`, and so is any text
+ * registered with `hideInLogs`, wherever it appears.
  */
 export function createLogger(
   level: LogLevel = 'info',
@@ -59,7 +91,7 @@ export function createLogger(
     } catch {
       line = JSON.stringify({ time: new Date().toISOString(), level: lineLevel, message });
     }
-    write(`${line}\n`);
+    write(`${secretTexts.size > 0 ? withoutSecrets(line) : line}\n`);
   };
   return {
     debug: (message, fields) => emit('debug', message, fields),

@@ -104,8 +104,11 @@ export async function createServer(
       const now = Date.now();
       if (now - lastUnavailableLog > 1_000) {
         lastUnavailableLog = now;
+        // The caller's answer names nothing about the database; the log says where and why
+        // (credentials hidden).
         requestContext.logger.warn('The database is unreachable; answering 503', {
-          error: error.message,
+          database: error.location,
+          error: error.detail,
         });
       }
       sendError(response, 503, error.message, {}, { 'retry-after': error.retryAfterSeconds });

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { ValidationError } from '../errors';
 import { createLogger, type Logger } from '../logger';
 import { type Database, SqliteDatabase, type SqliteOptions } from './database';
 import { GroupCommitter } from './group-commit';
@@ -45,9 +46,32 @@ export function isPostgresUrl(url: string | undefined): boolean {
   return url !== undefined && /^postgres(ql)?:\/\//.test(url);
 }
 
+/**
+ * Refuses a database setting that is neither a PostgreSQL URL nor a SQLite path: a libpq
+ * `key=value` string or another scheme's URL would otherwise be taken for a file name (and its
+ * password shown wherever the file is named). The message never repeats the setting.
+ */
+export function checkDatabaseUrl(url: string | undefined): void {
+  if (url === undefined || isPostgresUrl(url)) return;
+  if (/^\s*[a-z_]+\s*=/i.test(url)) {
+    throw new ValidationError(
+      'DATABASE_URL looks like a libpq key=value string (host=… dbname=…), which Arden does not accept. Give a URL: postgres://user:password@host:5432/database.',
+      'databaseUrl',
+    );
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'file' && scheme !== 'sqlite') {
+    throw new ValidationError(
+      `DATABASE_URL uses the scheme ${scheme.slice(0, 20)}://, which Arden does not support. Use postgres://user:password@host:5432/database, or a SQLite path or file: URL.`,
+      'databaseUrl',
+    );
+  }
+}
+
 /** Where the SQLite file of a data directory or URL is. */
 export function sqlitePath(options: Pick<StoreOptions, 'dataDir' | 'databaseUrl'>): string {
   const url = options.databaseUrl;
+  checkDatabaseUrl(url);
   if (url) {
     if (url === ':memory:') return url;
     if (url.startsWith('file:'))
@@ -123,6 +147,11 @@ export {
   migrations,
   schemaVersion,
 } from './migrations';
-export { type NotificationHandler, PostgresDatabase, redactUrl } from './postgres';
+export {
+  connectionSecrets,
+  type NotificationHandler,
+  PostgresDatabase,
+  redactUrl,
+} from './postgres';
 export * from './records';
 export * from './repositories';

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { StoreUnavailableError } from '../errors';
-import type { Logger } from '../logger';
+import { hideInLogs, type Logger, withoutSecrets } from '../logger';
 import {
   type Database,
   type Queryable,
@@ -54,6 +54,9 @@ const connectionCodes = new Set([
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now (starting up, shutting down)
+  '28000', // invalid_authorization_specification (the role is refused)
+  '28P01', // invalid_password
+  '3D000', // invalid_catalog_name (the database does not exist)
 ]);
 
 /** Whether `error` says the database could not be reached (rather than refusing a statement). */
@@ -71,7 +74,8 @@ export function isConnectionError(error: unknown): boolean {
 function unavailable(error: unknown, location: string): unknown {
   if (!isConnectionError(error)) return error;
   const code = (error as { code?: string }).code;
-  const detail = `${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`;
+  const message = withoutSecrets((error as Error).message);
+  const detail = `${message}${code && !message.includes(code) ? ` (${code})` : ''}`;
   return new StoreUnavailableError(location, detail, { cause: error });
 }
 
@@ -115,15 +119,54 @@ function queryable(target: QueryTarget, location: string): Queryable {
   };
 }
 
-/** Hides the password of a connection URL, for messages and logs. */
+// Query parameters of a connection URL whose values are secrets or name them (`password`,
+// `sslpassword`, `sslkey`, and anything else that looks like one).
+const secretParameter = /pass|key|secret|token|cert/i;
+
+/**
+ * Hides the credentials of a connection URL, for messages and logs: the password of
+ * `user:password@`, and the values of `password`, `sslpassword`, `sslkey` (and similar)
+ * parameters. A text that is not a URL is not shown at all.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (secretParameter.test(name)) parsed.searchParams.set(name, '***');
+    }
+    return parsed.toString().replaceAll('%2A%2A%2A', '***');
   } catch {
     return 'postgres://…';
   }
+}
+
+/**
+ * The secret texts of a connection URL (its password, and the values of secret parameters such
+ * as `sslpassword` and `sslkey`, both as written and decoded), to be kept out of every message.
+ */
+export function connectionSecrets(url: string): string[] {
+  const secrets = new Set<string>();
+  const add = (value: string) => {
+    if (value === '') return;
+    secrets.add(value);
+    try {
+      secrets.add(decodeURIComponent(value));
+    } catch {
+      // Not percent-encoded text: the value as written is enough.
+    }
+  };
+  try {
+    const parsed = new URL(url);
+    add(parsed.password);
+    for (const [name, value] of parsed.searchParams) {
+      if (secretParameter.test(name)) add(value);
+    }
+  } catch {
+    // Not a URL: nothing can be picked out, so the whole text is a secret.
+    add(url);
+  }
+  return [...secrets];
 }
 
 /**
@@ -145,6 +188,7 @@ export class PostgresDatabase implements Database {
     private readonly logger: Logger,
   ) {
     this.location = redactUrl(url);
+    for (const secret of connectionSecrets(url)) hideInLogs(secret);
     this.direct = queryable(pool, this.where);
     pool.on('error', (error) => logger.warn('An idle PostgreSQL connection failed', { error }));
   }
@@ -188,9 +232,13 @@ export class PostgresDatabase implements Database {
       await database.ping();
     } catch (cause) {
       await pool.end().catch(() => undefined);
+      const driverMessage = withoutSecrets(
+        ((cause instanceof StoreUnavailableError ? cause.cause : cause) as Error).message,
+      );
+      // The driver's error is not kept as the cause: its message (a key file's path, say) is
+      // repeated wherever the error is printed.
       throw new Error(
-        `Could not connect to PostgreSQL at ${database.location}: ${((cause instanceof StoreUnavailableError ? cause.cause : cause) as Error).message.replace(/\.$/, '')}. Check DATABASE_URL and that the server is running.`,
-        { cause },
+        `Could not connect to PostgreSQL at ${database.location}: ${driverMessage.replace(/\.$/, '')}. Check DATABASE_URL and that the server is running.`,
       );
     }
     return database;

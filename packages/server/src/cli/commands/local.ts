@@ -3,7 +3,7 @@ import { isRole } from '../../auth/roles';
 import { UserAdministration } from '../../auth/users';
 import { SchemaVersionError } from '../../errors';
 import { createLogger } from '../../logger';
-import { migrate, openStore, type Store, sqlitePath } from '../../store';
+import { migrate, openStore, redactUrl, type Store, sqlitePath } from '../../store';
 import { type Parsed, parse, required, text } from '../args';
 import { CliError, type CliIo, table, UsageError } from '../io';
 
@@ -33,7 +33,7 @@ export function storeLocation(
 
 function describe(location: { dataDir: string; databaseUrl?: string }): string {
   if (location.databaseUrl && /^postgres/.test(location.databaseUrl)) {
-    return location.databaseUrl.replace(/\/\/[^@/]*@/, '//…@');
+    return redactUrl(location.databaseUrl);
   }
   return location.databaseUrl ? sqlitePath(location) : join(location.dataDir, 'arden.db');
 }

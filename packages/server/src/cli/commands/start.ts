@@ -3,7 +3,7 @@ import { findDashboard } from '../../admin/static';
 import { UserAdministration } from '../../auth/users';
 import { isLogLevel } from '../../logger';
 import { type ArdenServer, createServer } from '../../server';
-import { sqlitePath } from '../../store';
+import { redactUrl, sqlitePath } from '../../store';
 import { parse, text } from '../args';
 import { type DemoLoop, demoAgentName, seedDemo, startDemoLoop } from '../demo';
 import { CliError, type CliIo, UsageError } from '../io';
@@ -115,7 +115,7 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       : (text(parsed, 'dashboard-dir') ?? (io.env.ARDEN_DASHBOARD_DIR || undefined) ?? undefined);
   const store = databaseUrl
     ? /^postgres/.test(databaseUrl)
-      ? databaseUrl.replace(/\/\/[^@/]*@/, '//…@')
+      ? redactUrl(databaseUrl)
       : sqlitePath({ databaseUrl })
     : sqlitePath({ dataDir });
 
