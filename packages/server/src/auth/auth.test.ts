@@ -100,14 +100,14 @@ describe('login and logout', () => {
     expect(direct.headers.get('set-cookie')).not.toContain('Secure');
   });
 
-  it('limits failed logins per email (429 with Retry-After)', async () => {
+  it('delays an address after five failed logins for an email (429 with Retry-After)', async () => {
     const email = 'limited@example.com';
     await new UserAdministration(t.server.store, Date.now, testHashing).createUser({
       email,
       role: 'viewer',
       password: t.password,
     });
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 6; attempt++) {
       const response = await t.admin('POST', '/api/v1/auth/login', {
         as: null,
         body: { email, password: 'wrong password' },

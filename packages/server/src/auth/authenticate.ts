@@ -11,6 +11,7 @@ import {
   verifyPassword,
 } from '../crypto';
 import { AuthenticationError, ForbiddenError, ValidationError } from '../errors';
+import { clientAddress } from '../http/client-address';
 import type { RequestContext } from '../http/router';
 import type { Logger } from '../logger';
 import type { Store, UserRecord } from '../store';
@@ -85,11 +86,13 @@ export class AdminAuthenticator {
     private readonly clock: () => number = Date.now,
   ) {
     this.passwordCost = passwordHashCostFor(options.insecureTestPasswordHashing);
-    this.limiter = new LoginLimiter(
-      options.loginAttemptsPerEmail,
-      options.loginAttemptsPerAddress,
-      options.loginWindowSeconds * 1000,
-    );
+    this.limiter = new LoginLimiter({
+      perAccountAndAddress: options.loginAttemptsPerEmail,
+      perAddress: options.loginAttemptsPerAddress,
+      perAccount: options.loginAttemptsPerAccount,
+      maxDelayMs: options.loginMaxDelaySeconds * 1000,
+      forgetAfterMs: options.loginWindowSeconds * 1000,
+    });
   }
 
   /**
@@ -192,13 +195,9 @@ export class AdminAuthenticator {
     );
   }
 
-  /** The client address (the first `X-Forwarded-For` hop behind a trusted proxy). */
+  /** The client address: `trustedProxyHops` entries from the right of `X-Forwarded-For`. */
   clientAddress(request: IncomingMessage): string {
-    if (this.options.trustProxy) {
-      const forwarded = header(request, 'x-forwarded-for')?.split(',')[0]?.trim();
-      if (forwarded) return forwarded;
-    }
-    return request.socket.remoteAddress ?? 'unknown';
+    return clientAddress(request, this.options.trustedProxyHops);
   }
 
   private requestHost(request: IncomingMessage): string | undefined {
@@ -227,7 +226,7 @@ export class AdminAuthenticator {
   /**
    * Checks an email and password and opens a browser session. The same error (and about the
    * same time) for an unknown email, a wrong password and a disabled user. Throws
-   * `LoginRateLimitedError` after too many failures for the email or the address.
+   * `LoginRateLimitedError` while this address must wait (see `LoginLimiter`).
    */
   async login(
     context: RequestContext,
@@ -251,7 +250,7 @@ export class AdminAuthenticator {
         'The email or password is not right, or the user is disabled. Ask an admin to reset your password if you forgot it.',
       );
     }
-    this.limiter.succeed(email);
+    this.limiter.succeed(email, address, this.clock());
     await this.upgradeHash(user, password.slice(0, 1024));
     const sessionId = generateSecret();
     const expiresAt = now + this.options.sessionTtlSeconds * 1000;

@@ -16,6 +16,13 @@ export interface AdminOptions {
    */
   trustProxy?: boolean;
   /**
+   * How many reverse proxies in front of the server append to `X-Forwarded-For`
+   * (`ARDEN_TRUSTED_PROXY_HOPS`): the client address is that many entries from the right.
+   * Default 0 — the header is ignored and the TCP peer is the client — or 1 when `trustProxy` is
+   * on (one proxy, such as nginx with `$proxy_add_x_forwarded_for`).
+   */
+  trustedProxyHops?: number;
+  /**
    * Other origins allowed to make cookie-authenticated changes (`ARDEN_TRUSTED_ORIGINS`,
    * comma-separated), for example a dashboard development server. The server's own origin is
    * always allowed.
@@ -25,11 +32,21 @@ export interface AdminOptions {
   sessionTtlSeconds?: number;
   /** Longest life of a browser session in seconds, however active (default 7 days). */
   sessionMaxAgeSeconds?: number;
-  /** Failed logins allowed per email in `loginWindowSeconds` (default 5). */
+  /**
+   * Failed logins an (email, client address) pair may make before its delays start (default 5);
+   * then each failure doubles the wait of that pair, from 1 s up to `loginMaxDelaySeconds`.
+   */
   loginAttemptsPerEmail?: number;
-  /** Failed logins allowed per client address in `loginWindowSeconds` (default 30). */
+  /** Failed logins a client address may make over all emails before its delays start (default 30). */
   loginAttemptsPerAddress?: number;
-  /** The window of the login limits in seconds (default 900). */
+  /**
+   * Failed logins an email may take from all addresses (default 50) before every address that
+   * fails on it is delayed from its first failure (except addresses it recently logged in from).
+   */
+  loginAttemptsPerAccount?: number;
+  /** The longest wait after failed logins, in seconds (default 900). */
+  loginMaxDelaySeconds?: number;
+  /** Failed logins are forgotten this long after the last wait ended, in seconds (default 900). */
   loginWindowSeconds?: number;
   /**
    * The dashboard's built files (`ARDEN_DASHBOARD_DIR`); default: the `@arden/dashboard`
@@ -54,11 +71,14 @@ export interface ResolvedAdminOptions {
   enabled: boolean;
   cookieSecure: boolean | 'auto';
   trustProxy: boolean;
+  trustedProxyHops: number;
   trustedOrigins: string[];
   sessionTtlSeconds: number;
   sessionMaxAgeSeconds: number;
   loginAttemptsPerEmail: number;
   loginAttemptsPerAddress: number;
+  loginAttemptsPerAccount: number;
+  loginMaxDelaySeconds: number;
   loginWindowSeconds: number;
   dashboardDir: string | false | undefined;
   eventBufferSize: number;
@@ -78,6 +98,18 @@ function seconds(value: string | undefined, name: string): number | undefined {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) {
     throw new ValidationError(`${name} must be a number of seconds > 0; got "${value}".`, name);
+  }
+  return number;
+}
+
+function hops(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 10) {
+    throw new ValidationError(
+      `ARDEN_TRUSTED_PROXY_HOPS must be the number of proxies in front of the server (0 to 10); got "${value}".`,
+      'ARDEN_TRUSTED_PROXY_HOPS',
+    );
   }
   return number;
 }
@@ -111,11 +143,21 @@ export function resolveAdminOptions(
       .map((item) => item.trim())
       .filter((item) => item !== '');
   const dashboardText = environment.ARDEN_DASHBOARD_DIR;
+  const trustProxy =
+    options.trustProxy ?? flag(environment.ARDEN_TRUST_PROXY, 'ARDEN_TRUST_PROXY') ?? false;
+  const trustedProxyHops =
+    options.trustedProxyHops ?? hops(environment.ARDEN_TRUSTED_PROXY_HOPS) ?? (trustProxy ? 1 : 0);
+  if (!Number.isInteger(trustedProxyHops) || trustedProxyHops < 0 || trustedProxyHops > 10) {
+    throw new ValidationError(
+      `trustedProxyHops must be a whole number from 0 to 10; got ${trustedProxyHops}.`,
+      'trustedProxyHops',
+    );
+  }
   return {
     enabled: options.enabled ?? true,
     cookieSecure,
-    trustProxy:
-      options.trustProxy ?? flag(environment.ARDEN_TRUST_PROXY, 'ARDEN_TRUST_PROXY') ?? false,
+    trustProxy,
+    trustedProxyHops,
     trustedOrigins: trusted.map(origin),
     sessionTtlSeconds:
       options.sessionTtlSeconds ??
@@ -124,6 +166,8 @@ export function resolveAdminOptions(
     sessionMaxAgeSeconds: options.sessionMaxAgeSeconds ?? 7 * 86_400,
     loginAttemptsPerEmail: options.loginAttemptsPerEmail ?? 5,
     loginAttemptsPerAddress: options.loginAttemptsPerAddress ?? 30,
+    loginAttemptsPerAccount: options.loginAttemptsPerAccount ?? 50,
+    loginMaxDelaySeconds: options.loginMaxDelaySeconds ?? 900,
     loginWindowSeconds: options.loginWindowSeconds ?? 900,
     dashboardDir:
       options.dashboardDir ??
