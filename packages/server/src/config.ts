@@ -46,6 +46,23 @@ export interface ServerConfig {
   webhooks?: WebhookOptions;
   /** How long `close()` waits for in-flight requests, in ms (default 10 000). */
   shutdownTimeoutMs?: number;
+  /**
+   * Open connections at once, over all clients (`ARDEN_MAX_CONNECTIONS`; default 1 000; 0 for
+   * no cap). A connection over it gets a JSON 503 and is closed.
+   */
+  maxConnections?: number;
+  /**
+   * Open connections at once from one address (`ARDEN_MAX_CONNECTIONS_PER_ADDRESS`; default
+   * 256; 0 for no cap). Behind a reverse proxy every connection comes from the proxy: raise it
+   * or set 0, and limit clients at the proxy.
+   */
+  maxConnectionsPerAddress?: number;
+  /** How long a request's line and headers may take to arrive, in ms (default 10 000). */
+  headersTimeoutMs?: number;
+  /** How long an authenticated request's body may take to arrive, in ms (default 10 000). */
+  bodyTimeoutMs?: number;
+  /** How long the body of a request not (yet) authenticated may take, in ms (default 5 000). */
+  unauthenticatedBodyTimeoutMs?: number;
   /** Several replicas on PostgreSQL: the long-poll re-check and dashboard relay timings. */
   replicas?: ReplicaOptions;
   /**
@@ -80,6 +97,11 @@ export interface ResolvedConfig {
   replicas: ReplicaOptions;
   retention: RetentionOptions & { days: number };
   shutdownTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  unauthenticatedBodyTimeoutMs: number;
   workers: boolean;
 }
 
@@ -109,6 +131,23 @@ function numberFrom(value: string | undefined, name: string): number | undefined
     throw new ValidationError(`${name} must be a number ≥ 0; got "${value}".`, name);
   }
   return number;
+}
+
+function wholeNumber(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ValidationError(
+      `${name} must be a whole number ≥ 0 (0 for no cap); got ${value}.`,
+      name,
+    );
+  }
+  return value;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ValidationError(`${name} must be a number of milliseconds > 0; got ${value}.`, name);
+  }
+  return value;
 }
 
 function flagFrom(value: string | undefined, name: string): boolean {
@@ -152,6 +191,27 @@ export function resolveConfig(
       'retentionDays',
     );
   }
+  const maxConnections = wholeNumber(
+    config.maxConnections ??
+      numberFrom(environment.ARDEN_MAX_CONNECTIONS, 'ARDEN_MAX_CONNECTIONS') ??
+      1_000,
+    'maxConnections',
+  );
+  const maxConnectionsPerAddress = wholeNumber(
+    config.maxConnectionsPerAddress ??
+      numberFrom(
+        environment.ARDEN_MAX_CONNECTIONS_PER_ADDRESS,
+        'ARDEN_MAX_CONNECTIONS_PER_ADDRESS',
+      ) ??
+      256,
+    'maxConnectionsPerAddress',
+  );
+  const headersTimeoutMs = positive(config.headersTimeoutMs ?? 10_000, 'headersTimeoutMs');
+  const bodyTimeoutMs = positive(config.bodyTimeoutMs ?? 10_000, 'bodyTimeoutMs');
+  const unauthenticatedBodyTimeoutMs = positive(
+    config.unauthenticatedBodyTimeoutMs ?? Math.min(5_000, bodyTimeoutMs),
+    'unauthenticatedBodyTimeoutMs',
+  );
   const webhooks: WebhookOptions = { ...config.webhooks };
   webhooks.allowPrivate ??= flagFrom(
     environment.ARDEN_WEBHOOK_ALLOW_PRIVATE,
@@ -181,6 +241,11 @@ export function resolveConfig(
     replicas: config.replicas ?? {},
     retention: { ...config.retention, days: retentionDays },
     shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
+    maxConnections,
+    maxConnectionsPerAddress,
+    headersTimeoutMs,
+    bodyTimeoutMs,
+    unauthenticatedBodyTimeoutMs,
     workers: config.workers ?? true,
   };
 }

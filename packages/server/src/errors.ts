@@ -67,6 +67,18 @@ export class ConflictError extends ArdenServerError {
 }
 
 /** The body is larger than the configured limit. */
+/** The request body did not arrive in time; the connection is closed. */
+export class BodyTimeoutError extends ArdenServerError {
+  constructor(readonly timeoutMs: number) {
+    super(
+      408,
+      'request_timeout',
+      `The request body did not arrive within ${timeoutMs / 1000} s; the connection is closed. Send the whole body at once and retry.`,
+    );
+  }
+}
+
+/** The request body is larger than the server's limit. */
 export class PayloadTooLargeError extends ArdenServerError {
   constructor(limit: number) {
     super(

@@ -49,7 +49,7 @@ export {
   StoreUnavailableError,
   ValidationError,
 } from './errors';
-export { readBody, readJson, sendError, sendJson } from './http/respond';
+export { readBody, readJson, sendError, sendJson, setBodyTimeout } from './http/respond';
 export { type Handler, type RequestContext, type RouteMatch, Router } from './http/router';
 export { randomHex, uuidv7 } from './ids';
 export { createLogger, isLogLevel, type Logger, type LogLevel } from './logger';

@@ -2,16 +2,16 @@ import {
   createServer as createHttpServer,
   type IncomingMessage,
   type ServerResponse,
-  STATUS_CODES,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { PolicyCompileError } from '@arden/policy';
 import { type AdminOptions, mountAdmin } from './admin/mount';
 import { registerAgentRoutes } from './agent/routes';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
-import { ClientGoneError, sendError } from './http/respond';
+import { answerClientErrors, capConnections, isRefusedSocket } from './http/connections';
+import { ClientGoneError, sendError, setBodyTimeout } from './http/respond';
 import { type RequestContext, Router } from './http/router';
 import { randomHex } from './ids';
 import { createLogger } from './logger';
@@ -117,9 +117,11 @@ export async function createServer(
     if (ArdenServerError.isInstance(error) && error.status < 500) {
       const headers: Record<string, string | number> = {};
       if (error instanceof RateLimitedError) headers['retry-after'] = error.retryAfterSeconds;
-      if (error.status === 413) headers.connection = 'close';
+      if (error.status === 413 || error.status === 408) headers.connection = 'close';
       const field = (error as { field?: string }).field;
       sendError(response, error.status, error.message, field ? { field } : {}, headers);
+      // The rest of a body that timed out is not waited for.
+      if (error.status === 408) response.once('finish', () => requestContext.request.destroy());
       return;
     }
     if (PolicyCompileError.isInstance(error)) {
@@ -140,6 +142,11 @@ export async function createServer(
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (isRefusedSocket(request.socket)) {
+      response.destroy();
+      return;
+    }
+    setBodyTimeout(request, config.unauthenticatedBodyTimeoutMs);
     inFlight++;
     const started = debug ? performance.now() : 0;
     const url = request.url ?? '/';
@@ -209,34 +216,20 @@ export async function createServer(
   };
 
   const httpServer = createHttpServer(
-    { keepAliveTimeout: 5_000, headersTimeout: 20_000, requestTimeout: 120_000 },
+    {
+      keepAliveTimeout: 5_000,
+      headersTimeout: config.headersTimeoutMs,
+      // A backstop for bodies no route reads; routes cut slow bodies sooner (readBody).
+      requestTimeout: config.headersTimeoutMs + config.bodyTimeoutMs,
+      // Node checks the two timeouts above only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+    },
     (request, response) => {
       void handle(request, response);
     },
   );
-  httpServer.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable || error.code === 'ECONNRESET') {
-      socket.destroy();
-      return;
-    }
-    const status =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? 431
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 408
-          : 400;
-    const body = JSON.stringify({
-      error:
-        status === 431
-          ? 'The request headers are too large.'
-          : status === 408
-            ? 'The request took too long to arrive.'
-            : 'The request is not valid HTTP.',
-    });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
-  });
+  capConnections(httpServer, config, logger);
+  answerClientErrors(httpServer);
 
   const keyUseTimer = setInterval(() => void context.agents.flushKeyUse(), 30_000);
   keyUseTimer.unref();

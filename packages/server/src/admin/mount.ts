@@ -5,7 +5,7 @@ import { roleAllows } from '../auth/roles';
 import { UserAdministration } from '../auth/users';
 import type { ServerContext } from '../context';
 import { ArdenServerError, AuthenticationError, ForbiddenError, ValidationError } from '../errors';
-import { readJson, sendError, sendJson } from '../http/respond';
+import { readJson, sendError, sendJson, setBodyTimeout } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import type { UserRecord } from '../store';
 
@@ -94,6 +94,7 @@ function handlerOf(route: AdminRoute, services: AdminServices) {
       }
     }
     auth.checkSameOrigin(context, principal);
+    if (principal) setBodyTimeout(context.request, server.config.bodyTimeoutMs);
     const query = route.query ? parse(route.query, queryObject(context.query), 'query') : {};
     let body: unknown;
     if (route.body) {

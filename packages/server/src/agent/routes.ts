@@ -8,7 +8,7 @@ import {
   RateLimitedError,
   ValidationError,
 } from '../errors';
-import { readJson, sendJson } from '../http/respond';
+import { readJson, sendJson, setBodyTimeout } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import { uuidv7 } from '../ids';
 import type { AgentPrincipal } from '../services/agents';
@@ -97,6 +97,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       const wait = limiter.take(principal.keyId, clock());
       if (wait > 0) throw new RateLimitedError(wait);
     }
+    setBodyTimeout(context.request, config.bodyTimeoutMs);
     return principal;
   };
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PayloadTooLargeError, ValidationError } from '../errors';
+import { BodyTimeoutError, PayloadTooLargeError, ValidationError } from '../errors';
 
 /** Sends a JSON answer (unless the response was already sent or the client is gone). */
 export function sendJson(
@@ -34,9 +34,24 @@ export function sendError(
 /** The client went away before its body arrived; nothing can be answered. */
 export class ClientGoneError extends Error {}
 
+/** How long a body may take when nothing set its time (`setBodyTimeout`), in ms. */
+export const defaultBodyTimeoutMs = 10_000;
+
+const bodyTimeout = Symbol.for('arden.bodyTimeoutMs');
+
+/**
+ * Sets how long the body of `request` may take to arrive, in ms, counted from when it is read.
+ * The server sets its unauthenticated limit on every request, and a route raises it once the
+ * caller has authenticated.
+ */
+export function setBodyTimeout(request: IncomingMessage, timeoutMs: number): void {
+  (request as IncomingMessage & { [bodyTimeout]?: number })[bodyTimeout] = timeoutMs;
+}
+
 /**
  * Reads the body up to `limit` bytes. Throws `PayloadTooLargeError` as soon as the declared or
- * received size passes the limit (without buffering the rest).
+ * received size passes the limit (without buffering the rest), and `BodyTimeoutError` when the
+ * body has not arrived within its time (`setBodyTimeout`; default 10 s).
  */
 export function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = request.headers['content-length'];
@@ -55,13 +70,22 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
     request.resume();
     return Promise.resolve(buffered);
   }
+  const timeoutMs =
+    (request as IncomingMessage & { [bodyTimeout]?: number })[bodyTimeout] ?? defaultBodyTimeoutMs;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    // A body trickled in a byte at a time would otherwise hold the connection (and its buffer)
+    // until Node's request timeout.
+    const timer = setTimeout(() => {
+      request.pause();
+      finish(new BodyTimeoutError(timeoutMs));
+    }, timeoutMs);
     const finish = (error?: unknown) => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       request.off('data', onData);
       request.off('end', onEnd);
       request.off('error', onError);

@@ -1,0 +1,181 @@
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../config';
+import { startTestServer, type TestServer } from '../test-fixtures/harness';
+
+const servers: TestServer[] = [];
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  for (const server of servers.splice(0)) await server.close();
+});
+
+async function start(config: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  const server = await startTestServer(config);
+  servers.push(server);
+  return server;
+}
+
+/** A raw connection to the server, with everything it received and when it closed. */
+async function open(
+  url: string,
+  localAddress = '127.0.0.1',
+): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
+  const { port } = new URL(url);
+  const socket = connect({ port: Number(port), host: '127.0.0.1', localAddress });
+  sockets.push(socket);
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  socket.on('error', () => undefined);
+  const started = Date.now();
+  const closed = new Promise<number>((resolve) =>
+    socket.on('close', () => resolve(Date.now() - started)),
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  return { socket, received: () => text, closed };
+}
+
+/** Status and JSON body of a raw HTTP answer. */
+function parseAnswer(text: string): { status: number; json: any; headers: string } {
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
+    headers: head.toLowerCase(),
+    json: body ? JSON.parse(body) : undefined,
+  };
+}
+
+const trickle = (socket: Socket, text: string, everyMs: number) => {
+  let index = 0;
+  const timer = setInterval(() => {
+    if (index >= text.length || socket.destroyed) {
+      clearInterval(timer);
+      return;
+    }
+    socket.write(text[index++] as string);
+  }, everyMs);
+  return () => clearInterval(timer);
+};
+
+const healthy = async (url: string) => {
+  const started = performance.now();
+  const response = await fetch(`${url}/healthz`);
+  return { status: response.status, ms: performance.now() - started };
+};
+
+describe('connection limits and Node’s own errors', () => {
+  it('has documented defaults: 1 000 connections, 256 per address, 10 s headers and bodies, 5 s unauthenticated', () => {
+    expect(resolveConfig({}, {})).toMatchObject({
+      maxConnections: 1_000,
+      maxConnectionsPerAddress: 256,
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 10_000,
+      unauthenticatedBodyTimeoutMs: 5_000,
+    });
+    expect(
+      resolveConfig({}, { ARDEN_MAX_CONNECTIONS: '50', ARDEN_MAX_CONNECTIONS_PER_ADDRESS: '0' }),
+    ).toMatchObject({ maxConnections: 50, maxConnectionsPerAddress: 0 });
+    expect(() => resolveConfig({ maxConnectionsPerAddress: 1.5 }, {})).toThrow(/whole number/);
+  });
+
+  it('a malformed request line gets a JSON 400, and 20 KB of headers a JSON 431', async () => {
+    const t = await start();
+    const garbage = await open(t.url);
+    garbage.socket.write('THIS IS NOT HTTP\r\n\r\n');
+    await garbage.closed;
+    const bad = parseAnswer(garbage.received());
+    expect(bad.status).toBe(400);
+    expect(bad.headers).toContain('content-type: application/json');
+    expect(bad.json.error).toMatch(/not valid HTTP/);
+
+    const large = await open(t.url);
+    large.socket.write(
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+    );
+    await large.closed;
+    const tooLarge = parseAnswer(large.received());
+    expect(tooLarge.status).toBe(431);
+    expect(tooLarge.json.error).toMatch(/headers are too large/);
+    expect((await healthy(t.url)).status).toBe(200);
+  });
+
+  it('slowloris headers are cut off after headersTimeoutMs with a JSON 408, and others are served meanwhile', async () => {
+    const t = await start({ headersTimeoutMs: 1_500 });
+    const slow = await open(t.url);
+    slow.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    const stop = trickle(slow.socket, `X-Slow: ${'b'.repeat(200)}`, 100);
+    const during = await healthy(t.url);
+    expect(during.status).toBe(200);
+    const closedAfter = await slow.closed;
+    stop();
+    expect(closedAfter).toBeLessThan(1_500 + 2_500);
+    const answer = parseAnswer(slow.received());
+    expect(answer.status).toBe(408);
+    expect(answer.json.error).toMatch(/took too long/);
+  });
+
+  it('an unauthenticated slow body is cut off in 5 s by default (a JSON 408), not after minutes', async () => {
+    const t = await start();
+    const slow = await open(t.url);
+    slow.socket.write(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"email":',
+    );
+    const stop = trickle(slow.socket, ` ${'x'.repeat(900)}`, 200);
+    expect((await healthy(t.url)).status).toBe(200);
+    const closedAfter = await slow.closed;
+    stop();
+    expect(closedAfter).toBeGreaterThan(4_000);
+    expect(closedAfter).toBeLessThan(7_500);
+    const answer = parseAnswer(slow.received());
+    expect(answer.status).toBe(408);
+    expect(answer.json.error).toMatch(/did not arrive within 5 s/);
+  }, 15_000);
+
+  it('an authenticated slow body gets bodyTimeoutMs, longer than an unauthenticated one', async () => {
+    const t = await start({ bodyTimeoutMs: 3_000, unauthenticatedBodyTimeoutMs: 1_000 });
+    const slow = await open(t.url);
+    slow.socket.write(
+      `POST /policy/check HTTP/1.1\r\nHost: x\r\nX-API-Key: ${t.liveKey}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"tool_name":`,
+    );
+    const stop = trickle(slow.socket, ` ${'y'.repeat(400)}`, 100);
+    const closedAfter = await slow.closed;
+    stop();
+    expect(closedAfter).toBeGreaterThan(2_500);
+    expect(closedAfter).toBeLessThan(5_000);
+    expect(parseAnswer(slow.received()).json.error).toMatch(/did not arrive within 3 s/);
+  });
+
+  it('caps connections per address and in total with a JSON 503, and serves others', async () => {
+    const t = await start({ maxConnectionsPerAddress: 4, maxConnections: 6 });
+    const held = [];
+    for (let index = 0; index < 4; index++) held.push(await open(t.url));
+    const overAddress = await open(t.url);
+    await overAddress.closed;
+    const refused = parseAnswer(overAddress.received());
+    expect(refused.status).toBe(503);
+    expect(refused.headers).toContain('retry-after: 1');
+    expect(refused.json.error).toMatch(/Too many open connections from your address/);
+
+    // Another address is still served (127.0.0.2 is loopback too)…
+    const other = await open(t.url, '127.0.0.2');
+    other.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await other.closed;
+    expect(parseAnswer(other.received()).status).toBe(200);
+    // …until the total cap: 4 + 2 open.
+    held.push(await open(t.url, '127.0.0.2'), await open(t.url, '127.0.0.3'));
+    const overTotal = await open(t.url, '127.0.0.4');
+    await overTotal.closed;
+    expect(parseAnswer(overTotal.received()).json.error).toMatch(/too many open connections/);
+
+    // Closing connections makes room again.
+    for (const connection of held) connection.socket.destroy();
+    await Promise.all(held.map((connection) => connection.closed));
+    expect((await healthy(t.url)).status).toBe(200);
+  });
+});
