@@ -88,6 +88,14 @@ export interface Database extends Queryable {
   onReconnect?(handler: () => void): () => void;
 }
 
+/** WAL frames after which the checkpointer restarts the WAL (16 MiB of 4 KiB pages). */
+export const defaultWalRestartFrames = 4_096;
+
+/** The size of a WAL file of `frames` frames: a 32-byte header, each frame a page and 24 bytes. */
+export function walBytesFor(frames: number, pageSize: number): number {
+  return 32 + frames * (pageSize + 24);
+}
+
 /** Options of the SQLite store. */
 export interface SqliteOptions {
   /** How long a statement waits for another process's write lock, in ms (default 5 000). */
@@ -140,9 +148,18 @@ export class SqliteDatabase implements Database {
       'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;',
     );
     if (options.backgroundCheckpoints && path !== ':memory:') {
-      // Commits only append to the WAL; the worker copies it into the database file. A WAL
-      // larger than 64 MiB is truncated when it restarts.
-      this.connection.exec('PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;');
+      // Commits only append to the WAL; the worker copies it into the database file. When the
+      // WAL starts over, a file that load grew past the restart size is truncated back to it, so
+      // the file on disk is reused at that size instead of staying at its largest.
+      const pageSize = (this.connection.prepare('PRAGMA page_size').get() as { page_size: number })
+        .page_size;
+      const walLimitBytes = walBytesFor(
+        options.walRestartFrames ?? defaultWalRestartFrames,
+        pageSize,
+      );
+      this.connection.exec(
+        `PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = ${walLimitBytes};`,
+      );
       const logger = options.logger ?? createLogger('silent');
       this.checkpointer = new BackgroundCheckpointer(
         path,
@@ -151,7 +168,8 @@ export class SqliteDatabase implements Database {
           if (this.connection.isOpen) this.connection.exec('PRAGMA wal_autocheckpoint = 1000;');
         },
         {
-          restartFrames: options.walRestartFrames,
+          restartFrames: options.walRestartFrames ?? defaultWalRestartFrames,
+          pageSize,
           intervalMs: options.checkpointIntervalMs,
           // Holding the connection's turn: statements wait meanwhile, the event loop does not.
           pauseWrites: async (whilePaused) => {
