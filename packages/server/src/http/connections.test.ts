@@ -107,6 +107,7 @@ describe('connection limits and Node’s own errors', () => {
 
   it('slowloris headers are cut off after headersTimeoutMs with a JSON 408, and others are served meanwhile', async () => {
     const t = await start({ headersTimeoutMs: 1_500 });
+    const idle = await open(t.url);
     const slow = await open(t.url);
     slow.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
     const stop = trickle(slow.socket, `X-Slow: ${'b'.repeat(200)}`, 100);
@@ -118,6 +119,9 @@ describe('connection limits and Node’s own errors', () => {
     const answer = parseAnswer(slow.received());
     expect(answer.status).toBe(408);
     expect(answer.json.error).toMatch(/took too long/);
+    // A connection that sends nothing at all is closed the same way.
+    expect(await idle.closed).toBeLessThan(1_500 + 2_500);
+    expect(parseAnswer(idle.received()).status).toBe(408);
   });
 
   it('an unauthenticated slow body is cut off in 5 s by default (a JSON 408), not after minutes', async () => {
