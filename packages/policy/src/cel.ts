@@ -6,6 +6,7 @@ import {
   ParseError,
 } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
+import { chargeActive, EvaluationBudget, meterEvaluator, meterTree, withBudget } from './budget';
 import { POLICY_LIMITS } from './limits';
 
 /** The variables a condition sees. */
@@ -29,7 +30,13 @@ export interface CompiledCondition {
   /** The condition can turn strings into collections (`split`, `json`). */
   readonly iteratesStrings: boolean;
   readonly usesNow: boolean;
-  evaluate(variables: ConditionVariables): unknown;
+  /** The type the checker gave the condition: `bool`, or `dyn` when it depends on the input. */
+  readonly type: string;
+  /**
+   * Evaluates against `budget` (shared by every condition of one call; a fresh one when absent).
+   * Throws when the condition cannot be evaluated or the budget runs out.
+   */
+  evaluate(variables: ConditionVariables, budget?: EvaluationBudget): unknown;
 }
 
 /** Why a condition does not compile, with its place in the expression. */
@@ -95,6 +102,7 @@ interface Checker {
 
 interface Evaluator {
   run(node: ASTNode, context: unknown): unknown;
+  tryEval(node: ASTNode, context: unknown): unknown;
   createError(code: string, message: string, node: ASTNode): Error;
 }
 
@@ -146,6 +154,7 @@ function matchesMacro({
       return checker.getType('bool');
     },
     evaluate(evaluator: Evaluator, self: MatchesMacro, context: unknown) {
+      capturedEvaluator ??= evaluator;
       const text = evaluator.run(self.receiver, context);
       if (typeof text !== 'string') {
         throw evaluator.createError(
@@ -154,6 +163,8 @@ function matchesMacro({
           self.ast,
         );
       }
+      // RE2 runs in linear time, at a few characters per work unit.
+      chargeActive(text.length >>> 2);
       let regex = self.compiled;
       if (regex === undefined) {
         const source = evaluator.run(self.pattern, context);
@@ -227,10 +238,19 @@ function createEnvironment(): Environment {
 }
 
 let sharedEnvironment: Environment | undefined;
+// The library keeps its evaluator private; the matches macro receives it, so one evaluation of
+// a `matches` at start-up hands it over to be metered.
+let capturedEvaluator: Evaluator | undefined;
 
 // Created on first use, not at import: importing the package does no work.
 function celEnvironment(): Environment {
-  sharedEnvironment ??= createEnvironment();
+  if (sharedEnvironment === undefined) {
+    const environment = createEnvironment();
+    environment.evaluate('"".matches("")', {});
+    if (capturedEvaluator === undefined) throw new Error('could not meter the CEL evaluator');
+    meterEvaluator(capturedEvaluator);
+    sharedEnvironment = environment;
+  }
   return sharedEnvironment;
 }
 
@@ -371,6 +391,7 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return compileError(source, `condition must be a bool, but it is ${checked.type}`, 0);
   }
+  meterTree(parsed.ast);
   const analysis: Analysis = {
     macroLevels: [],
     maxNesting: 0,
@@ -401,7 +422,9 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
     macroLevels,
     iteratesStrings: analysis.iteratesStrings,
     usesNow: analysis.usesNow,
-    evaluate: parsed,
+    type: checked.type,
+    evaluate: (variables, budget = new EvaluationBudget()) =>
+      withBudget(budget, () => parsed(variables)),
   };
 }
 
@@ -410,50 +433,6 @@ export function isCompileError(
   compiled: CompiledCondition | ConditionCompileError,
 ): compiled is ConditionCompileError {
   return 'offset' in compiled;
-}
-
-const MAX_SCAN_DEPTH = 64;
-
-/**
- * The largest list or map (and, with `includeStrings`, string) in `value`: the `n` of a macro's
- * cost. Infinity when nesting is deeper than anything a condition could sensibly walk.
- */
-export function largestCollection(value: unknown, includeStrings: boolean, depth = 0): number {
-  if (typeof value === 'string') return includeStrings ? value.length : 0;
-  if (value === null || typeof value !== 'object') return 0;
-  if (depth > MAX_SCAN_DEPTH) return Number.POSITIVE_INFINITY;
-  let largest: number;
-  if (Array.isArray(value)) {
-    largest = value.length;
-    for (const element of value) {
-      const inner = largestCollection(element, includeStrings, depth + 1);
-      if (inner > largest) largest = inner;
-    }
-    return largest;
-  }
-  largest = 0;
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
-    largest++;
-    const inner = largestCollection(
-      (value as Record<string, unknown>)[key],
-      includeStrings,
-      depth + 1,
-    );
-    if (inner > largest) largest = inner;
-  }
-  return largest;
-}
-
-/** Estimated macro iterations of one evaluation, for collections of up to `size` elements. */
-export function macroCost(macroLevels: readonly number[], size: number): number {
-  let cost = 0;
-  let power = 1;
-  for (const count of macroLevels) {
-    power *= size;
-    cost += count * power;
-  }
-  return cost;
 }
 
 /** The message of an evaluation error, without the library's source excerpt. */

@@ -1,0 +1,294 @@
+import type { ASTNode } from '@marcbachmann/cel-js';
+import { POLICY_LIMITS } from './limits';
+
+/**
+ * The work one evaluation may do, shared by every condition evaluated for one call. Charged in
+ * work units: one per node the evaluator runs, one per list element or map entry an operator
+ * copies, compares or walks, one per 8 characters a string operation reads or writes, and `ERROR_COST` per error
+ * held by `||`, `&&` or a quantifier macro (making an error costs as much as hundreds of nodes). When it
+ * runs out, or the wall-time deadline passes, evaluation fails with `EvaluationBudgetError`.
+ */
+export class EvaluationBudget {
+  /** Work units left; below 0 once exceeded (and it stays exceeded). */
+  remaining: number;
+  readonly deadline: number;
+  /** Why the budget ran out, once it has. */
+  exceeded: string | undefined;
+
+  constructor(
+    units: number = POLICY_LIMITS.maxEvaluationCost,
+    milliseconds: number = POLICY_LIMITS.maxEvaluationMs,
+  ) {
+    this.remaining = units;
+    this.deadline = performance.now() + milliseconds;
+    this.exceeded = undefined;
+  }
+
+  /** Charges `units`; throws when the budget is gone. */
+  charge(units: number): void {
+    this.remaining -= units;
+    if (this.remaining < 0) this.fail('work');
+    // A large charge is about to do real work: look at the clock too.
+    if (units >= 4096 && performance.now() > this.deadline) this.fail('time');
+  }
+
+  /** Called for every node; looks at the clock every 512 nodes. */
+  step(): void {
+    const remaining = --this.remaining;
+    if (remaining < 0) this.fail('work');
+    if ((remaining & 511) === 0 && performance.now() > this.deadline) this.fail('time');
+  }
+
+  fail(kind: 'work' | 'time'): never {
+    this.remaining = -1;
+    this.exceeded ??=
+      kind === 'work'
+        ? `evaluation budget exceeded: more than ${POLICY_LIMITS.maxEvaluationCost} units of work (node evaluations, list elements and comparisons, string characters / 8, errors)`
+        : `evaluation budget exceeded: took longer than ${POLICY_LIMITS.maxEvaluationMs} ms`;
+    throw new EvaluationBudgetError(this.exceeded);
+  }
+}
+
+/** Thrown when one evaluation exceeds its `EvaluationBudget`. */
+export class EvaluationBudgetError extends Error {
+  override name = 'EvaluationBudgetError';
+}
+
+// Evaluation is synchronous, so the budget of the evaluation under way is module state; every
+// evaluation sets it and restores the previous one.
+let active: EvaluationBudget | undefined;
+
+/** Runs `run` with `budget` charged for its work. */
+export function withBudget<T>(budget: EvaluationBudget, run: () => T): T {
+  const previous = active;
+  active = budget;
+  try {
+    return run();
+  } finally {
+    active = previous;
+  }
+}
+
+/** The budget of the evaluation under way (a fresh one outside `withBudget`). */
+function current(): EvaluationBudget {
+  active ??= new EvaluationBudget();
+  return active;
+}
+
+/** Charges the evaluation under way (for work done outside the evaluator, such as `matches`). */
+export function chargeActive(units: number): void {
+  if (units > 0) current().charge(units);
+}
+
+/** Work units an error held by `tryEval` costs: about what making one takes (measured ~8 µs). */
+export const ERROR_COST = 400;
+
+interface EvaluatorLike {
+  run(node: ASTNode, context: unknown): unknown;
+  tryEval(node: ASTNode, context: unknown): unknown;
+}
+
+/**
+ * Counts every node the evaluator runs against the active budget. `tryEval` (how `||`, `&&` and
+ * the quantifier macros hold an error to see whether the other side decides) lets a budget error
+ * through at once: once the budget is gone nothing may decide, and a loop must not go on.
+ */
+export function meterEvaluator(evaluator: EvaluatorLike): void {
+  evaluator.tryEval = function tryEval(this: EvaluatorLike, node: ASTNode, context: unknown) {
+    try {
+      return this.run(node, context);
+    } catch (error) {
+      if (error instanceof EvaluationBudgetError) throw error;
+      current().charge(ERROR_COST);
+      return error;
+    }
+  };
+  evaluator.run = function run(this: EvaluatorLike, node: ASTNode, context: unknown) {
+    current().step();
+    return (
+      node as unknown as { evaluate(ev: unknown, node: ASTNode, ctx: unknown): unknown }
+    ).evaluate(this, node, context);
+  };
+}
+
+const keyCounts = new WeakMap<object, number>();
+
+/** Entries of a plain object (JSON map), counted once per object. */
+function keyCount(value: object): number {
+  let count = keyCounts.get(value);
+  if (count === undefined) {
+    count = 0;
+    for (const key in value) if (Object.hasOwn(value, key)) count++;
+    keyCounts.set(value, count);
+  }
+  return count;
+}
+
+/** What reading or copying `value` once costs: its elements, entries, or characters / 8. */
+export function shallowCost(value: unknown): number {
+  if (typeof value === 'string') return (value.length >>> 3) + 1;
+  if (value === null || typeof value !== 'object') return 1;
+  if (Array.isArray(value)) return value.length + 1;
+  if (value instanceof Uint8Array) return (value.length >>> 3) + 1;
+  if (value instanceof Map || value instanceof Set) return value.size + 1;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype || prototype === null) return keyCount(value) + 1;
+  return 1;
+}
+
+/** What comparing `value` deeply costs, at most `limit` (walking stops there). */
+export function deepCost(value: unknown, limit: number): number {
+  if (value === null || typeof value !== 'object') return shallowCost(value);
+  let cost = 1;
+  const pending: unknown[] = [value];
+  while (pending.length > 0 && cost <= limit) {
+    const next = pending.pop();
+    if (Array.isArray(next)) {
+      cost += next.length;
+      for (const element of next)
+        if (element !== null && typeof element === 'object') pending.push(element);
+      for (const element of next) if (typeof element === 'string') cost += element.length >>> 3;
+    } else if (next !== null && typeof next === 'object') {
+      const prototype = Object.getPrototypeOf(next);
+      if (prototype !== Object.prototype && prototype !== null) continue;
+      for (const key in next) {
+        if (!Object.hasOwn(next, key)) continue;
+        cost++;
+        const inner = (next as Record<string, unknown>)[key];
+        if (inner !== null && typeof inner === 'object') pending.push(inner);
+        else if (typeof inner === 'string') cost += inner.length >>> 3;
+      }
+    }
+  }
+  return cost;
+}
+
+function isCollection(value: unknown): boolean {
+  return typeof value === 'string' || (value !== null && typeof value === 'object');
+}
+
+type BinaryHandle = (left: unknown, right: unknown, node: ASTNode, evaluator: unknown) => unknown;
+type CallHandle = (values: unknown[], a: unknown, b: unknown) => unknown;
+
+// What an operator costs beyond its node, from its operands, charged before it runs.
+const binaryCosts: Record<string, (left: unknown, right: unknown) => number> = {
+  '+': (left, right) =>
+    isCollection(left) || isCollection(right) ? shallowCost(left) + shallowCost(right) : 0,
+  in: (left, right) =>
+    Array.isArray(right)
+      ? right.length * (isCollection(left) ? deepCost(left, current().remaining + 1) : 1)
+      : 0,
+  '==': equalityCost,
+  '!=': equalityCost,
+  '<': comparisonCost,
+  '<=': comparisonCost,
+  '>': comparisonCost,
+  '>=': comparisonCost,
+};
+
+function equalityCost(left: unknown, right: unknown): number {
+  if (typeof left === 'string' && typeof right === 'string') return left.length >>> 3;
+  if (left === null || right === null || typeof left !== 'object' || typeof right !== 'object')
+    return 0;
+  const limit = current().remaining + 1;
+  return Math.min(deepCost(left, limit), deepCost(right, limit));
+}
+
+function comparisonCost(left: unknown, right: unknown): number {
+  return typeof left === 'string' && typeof right === 'string'
+    ? Math.min(left.length, right.length) >>> 3
+    : 0;
+}
+
+/**
+ * A function call's cost: before it runs, what it reads (its strings and, for `join`, the
+ * characters of the list); after, what it produced (a new string or list).
+ */
+function callCost(name: string, values: readonly unknown[]): number {
+  let cost = 0;
+  for (const value of values) {
+    if (typeof value === 'string' || value instanceof Uint8Array) cost += value.length >>> 3;
+    else if (name === 'join' && Array.isArray(value)) {
+      cost += value.length;
+      for (const element of value) if (typeof element === 'string') cost += element.length >>> 3;
+    } else if (name === 'size' && value !== null && typeof value === 'object') {
+      cost += shallowCost(value);
+    }
+  }
+  return cost;
+}
+
+function resultCost(result: unknown): number {
+  return typeof result === 'string' || Array.isArray(result) || result instanceof Uint8Array
+    ? shallowCost(result)
+    : 0;
+}
+
+const MACRO_KEYS = ['iterable', 'init', 'step', 'receiver', 'pattern', 'val', 'exp', 'args', 'ast'];
+
+interface MeteredNode {
+  op: string;
+  args: unknown;
+  handle?: BinaryHandle | CallHandle;
+  meta?: { alternate?: unknown; macro?: unknown };
+  __metered?: true;
+}
+
+/**
+ * Wraps the operators of a type-checked condition that do work proportional to their operands
+ * (`+` on lists and strings, `in`, `==` on collections, string functions, `join`, `split`, …) so
+ * that they charge the active budget before they run and for what they produce. Walks macro
+ * expansions too.
+ */
+export function meterTree(root: ASTNode): void {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) {
+      for (const element of value) visit(element);
+      return;
+    }
+    const node = value as MeteredNode;
+    if (typeof node.op === 'string') {
+      meterNode(node);
+      // A value node's args is the value itself (a constant may be a type object).
+      if (node.op !== 'value' && node.op !== 'id') visit(node.args);
+      visit(node.meta?.alternate);
+      visit(node.meta?.macro);
+      return;
+    }
+    // A macro's own object (comprehension arguments, the matches macro, cel.bind).
+    for (const key of MACRO_KEYS) visit((value as Record<string, unknown>)[key]);
+  };
+  visit(root);
+}
+
+function meterNode(node: MeteredNode): void {
+  const handle = node.handle;
+  if (handle === undefined || node.__metered) return;
+  const binary = binaryCosts[node.op];
+  if (binary !== undefined) {
+    const inner = handle as BinaryHandle;
+    node.handle = (left, right, ast, evaluator) => {
+      const cost = binary(left, right);
+      if (cost > 0) current().charge(cost);
+      return inner(left, right, ast, evaluator);
+    };
+  } else if (node.op === 'call' || node.op === 'rcall') {
+    const name = (node.args as [string])[0];
+    const inner = handle as CallHandle;
+    node.handle = (values: unknown[], a: unknown, b: unknown) => {
+      // Arguments may be a promise for async functions, which conditions never use.
+      if (Array.isArray(values)) {
+        const cost = callCost(name, values);
+        if (cost > 0) current().charge(cost);
+      }
+      const result = inner(values, a, b);
+      const produced = resultCost(result);
+      if (produced > 0) current().charge(produced);
+      return result;
+    };
+  } else return;
+  node.__metered = true;
+}
