@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicies, evaluate, POLICY_LIMITS } from './index';
 
+/**
+ * Milliseconds of this thread's CPU time: what an evaluation itself costs, without the time other
+ * processes on a shared machine take from it (Node 20 has only the process's).
+ */
+function cpu(): number {
+  const usage = (process.threadCpuUsage ?? process.cpuUsage)();
+  return (usage.user + usage.system) / 1000;
+}
+
 // The body limit of the server (1 MiB): the worst shapes below are sized to fit in it.
 function blockedBy(condition: string, args: Record<string, unknown>) {
   const set = compilePolicies([
@@ -8,9 +17,9 @@ function blockedBy(condition: string, args: Record<string, unknown>) {
   ]);
   // Warm up on a small input, then time the worst one.
   evaluate(set, { tool: 't', args: {} });
-  const started = performance.now();
+  const started = cpu();
   const decision = evaluate(set, { tool: 't', args });
-  return { decision, milliseconds: performance.now() - started };
+  return { decision, milliseconds: cpu() - started };
 }
 
 // The goal is 10 ms on an idle machine; tests run on shared, noisy ones.
@@ -70,7 +79,7 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
       then: 'allow' as const,
     }));
     const set = compilePolicies([{ name: 'Guard', tool: 't', rules, default: 'block' }]);
-    const l = Array.from({ length: 10_000 }, (_, index) => index);
+    const l = Array.from({ length: 4_000 }, (_, index) => index);
     const decision = evaluate(set, { tool: 't', args: { l } });
     expect(decision.reason).toBe('condition_error');
     expect(decision.ruleIndex).toBeGreaterThan(0);
@@ -93,9 +102,9 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
     const times: number[] = [];
     for (let round = 0; round < 10; round++) {
       shapes.forEach(([, args], index) => {
-        const started = performance.now();
+        const started = cpu();
         evaluate(sets[index]!, { tool: 't', args });
-        times.push(performance.now() - started);
+        times.push(cpu() - started);
       });
     }
     times.sort((left, right) => left - right);

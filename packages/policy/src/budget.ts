@@ -136,27 +136,26 @@ export function shallowCost(value: unknown): number {
   return 1;
 }
 
-/** What comparing `value` deeply costs, at most `limit` (walking stops there). */
+/** What comparing `value` deeply costs, at most a little over `limit` (walking stops there). */
 export function deepCost(value: unknown, limit: number): number {
   if (value === null || typeof value !== 'object') return shallowCost(value);
   let cost = 1;
   const pending: unknown[] = [value];
+  const add = (inner: unknown) => {
+    cost++;
+    if (typeof inner === 'string') cost += inner.length >>> 3;
+    else if (inner !== null && typeof inner === 'object') pending.push(inner);
+  };
   while (pending.length > 0 && cost <= limit) {
     const next = pending.pop();
     if (Array.isArray(next)) {
-      cost += next.length;
-      for (const element of next)
-        if (element !== null && typeof element === 'object') pending.push(element);
-      for (const element of next) if (typeof element === 'string') cost += element.length >>> 3;
+      for (let index = 0; index < next.length && cost <= limit; index++) add(next[index]);
     } else if (next !== null && typeof next === 'object') {
       const prototype = Object.getPrototypeOf(next);
       if (prototype !== Object.prototype && prototype !== null) continue;
       for (const key in next) {
-        if (!Object.hasOwn(next, key)) continue;
-        cost++;
-        const inner = (next as Record<string, unknown>)[key];
-        if (inner !== null && typeof inner === 'object') pending.push(inner);
-        else if (typeof inner === 'string') cost += inner.length >>> 3;
+        if (cost > limit) break;
+        if (Object.hasOwn(next, key)) add((next as Record<string, unknown>)[key]);
       }
     }
   }
@@ -190,8 +189,9 @@ function equalityCost(left: unknown, right: unknown): number {
   if (typeof left === 'string' && typeof right === 'string') return left.length >>> 3;
   if (left === null || right === null || typeof left !== 'object' || typeof right !== 'object')
     return 0;
-  const limit = current().remaining + 1;
-  return Math.min(deepCost(left, limit), deepCost(right, limit));
+  // Comparing stops at the smaller side: walk the second only as far as the first went.
+  const first = deepCost(left, current().remaining + 1);
+  return Math.min(first, deepCost(right, first));
 }
 
 function comparisonCost(left: unknown, right: unknown): number {
@@ -211,7 +211,13 @@ function callCost(name: string, values: readonly unknown[]): number {
     else if (name === 'join' && Array.isArray(value)) {
       cost += value.length;
       for (const element of value) if (typeof element === 'string') cost += element.length >>> 3;
-    } else if (name === 'size' && value !== null && typeof value === 'object') {
+    } else if (
+      name === 'size' &&
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value)
+    ) {
+      // The library counts a JSON object's keys on every size() (a list's is O(1)).
       cost += shallowCost(value);
     }
   }

@@ -25,9 +25,9 @@ export const POLICY_LIMITS = Object.freeze({
    * evaluated, one per list element or map entry copied, compared or walked, one per 32
    * characters read or written by a string operation. Running out is an evaluation error.
    */
-  maxEvaluationCost: 200_000,
+  maxEvaluationCost: 100_000,
   /** Wall-clock milliseconds one call's evaluation may take; a coarse backstop to the units. */
-  maxEvaluationMs: 10,
+  maxEvaluationMs: 8,
   /** Characters in a regular expression built at evaluation time (`s.matches(args.pattern)`). */
   maxDynamicPatternLength: 1024,
   /** Arguments whose types one policy declares (`args`). */
