@@ -27,7 +27,7 @@ export const POLICY_LIMITS = Object.freeze({
    */
   maxEvaluationCost: 100_000,
   /** Wall-clock milliseconds one call's evaluation may take; a coarse backstop to the units. */
-  maxEvaluationMs: 8,
+  maxEvaluationMs: 10,
   /** Characters in a regular expression built at evaluation time (`s.matches(args.pattern)`). */
   maxDynamicPatternLength: 1024,
   /** Arguments whose types one policy declares (`args`). */
