@@ -1,3 +1,4 @@
+import { Environment } from '@marcbachmann/cel-js';
 import { describe, expect, it } from 'vitest';
 import { compilePolicies, evaluate, type PolicyDefinition, validatePolicies } from './index';
 
@@ -142,5 +143,36 @@ describe('declared argument types', () => {
       [0, 'args', 'to'],
     ]);
     expect(issues[0]?.message).toMatch(/"money" is not an argument type: use string, bool, number/);
+  });
+});
+
+describe('exact integers: bigint (CEL int) and uint values', () => {
+  it('type-checks, measures and describes them like numbers', () => {
+    // A uint above the int64 range, as the library represents one.
+    const huge = new Environment().evaluate('18446744073709551615u') as object;
+    const typed = compilePolicies([
+      { name: 'T', tool: 't', args: { a: 'int', b: 'number', c: 'list<int>' }, action: 'allow' },
+    ]);
+    expect(decide(typed, { a: huge, b: 12_345_678_901_234_567_891n, c: [1n, 2] }).effect).toBe(
+      'allow',
+    );
+    const refused = decide(typed, { a: 1, b: 2, c: [1n, 2.5] });
+    expect(refused).toMatchObject({ effect: 'block', reason: 'invalid_arguments' });
+    expect(refused.errors[0]).toEqual({
+      ruleIndex: -1,
+      message: 'args.c[1] is a double, not int',
+      shape: '{a: double, b: double, c: list<int|double>[2]}',
+    });
+    const mixed = policy('args.a * 1.5 > 100.0 || args.b + 1 > 10');
+    expect(decide(mixed, { a: 100n, b: 1n })).toMatchObject({
+      effect: 'block',
+      reason: 'rule_matched',
+    });
+    expect(decide(mixed, { a: 1, b: 1.5 })).toMatchObject({
+      effect: 'allow',
+      reason: 'policy_default',
+    });
+    const shape = decide(policy('args.a > "x"'), { a: huge }).errors[0]?.shape;
+    expect(shape).toBe('{a: uint}');
   });
 });
