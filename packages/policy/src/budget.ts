@@ -69,10 +69,9 @@ export function withBudget<T>(budget: EvaluationBudget, run: () => T): T {
   }
 }
 
-/** The budget of the evaluation under way (a fresh one outside `withBudget`). */
+/** The budget of the evaluation under way (a fresh one, never kept, outside `withBudget`). */
 function current(): EvaluationBudget {
-  active ??= new EvaluationBudget();
-  return active;
+  return active ?? new EvaluationBudget();
 }
 
 /** Charges the evaluation under way (for work done outside the evaluator, such as `matches`). */

@@ -22,13 +22,6 @@ export interface ConditionVariables {
 /** A condition compiled once; `evaluate` throws when the condition cannot be evaluated. */
 export interface CompiledCondition {
   readonly source: string;
-  /**
-   * Macros per nesting level: `macroLevels[0]` macros at the top level, `[1]` inside one other
-   * macro. Empty when the condition has no macro.
-   */
-  readonly macroLevels: readonly number[];
-  /** The condition can turn strings into collections (`split`, `json`). */
-  readonly iteratesStrings: boolean;
   readonly usesNow: boolean;
   /** The type the checker gave the condition: `bool`, or `dyn` when it depends on the input. */
   readonly type: string;
@@ -51,7 +44,6 @@ export interface ConditionCompileError {
 }
 
 const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
-const STRING_TO_COLLECTION = new Set(['split', 'json']);
 
 // Compiled dynamic patterns (`s.matches(args.pattern)`); cleared when full rather than LRU, as
 // dynamic patterns are rare and re-compiling one is cheap.
@@ -246,7 +238,7 @@ let capturedEvaluator: Evaluator | undefined;
 function celEnvironment(): Environment {
   if (sharedEnvironment === undefined) {
     const environment = createEnvironment();
-    environment.evaluate('"".matches("")', {});
+    withBudget(new EvaluationBudget(), () => environment.evaluate('"".matches("")', {}));
     if (capturedEvaluator === undefined) throw new Error('could not meter the CEL evaluator');
     meterEvaluator(capturedEvaluator);
     sharedEnvironment = environment;
@@ -273,9 +265,7 @@ function compileError(source: string, message: string, offset: number): Conditio
 }
 
 interface Analysis {
-  macroLevels: number[];
   maxNesting: number;
-  iteratesStrings: boolean;
   usesNow: boolean;
   deepestMacro: ASTNode | undefined;
   /** A field access on a timestamp, duration or other message value. */
@@ -316,15 +306,12 @@ function analyze(node: ASTNode, level: number, analysis: Analysis): void {
       analyze(node.args[1], level, analysis);
       return;
     case 'call':
-      if (STRING_TO_COLLECTION.has(node.args[0])) analysis.iteratesStrings = true;
       for (const argument of node.args[1]) analyze(argument, level, analysis);
       return;
     case 'rcall': {
       const [name, receiver, callArguments] = node.args;
       analyze(receiver, level, analysis);
-      if (STRING_TO_COLLECTION.has(name)) analysis.iteratesStrings = true;
       if (MACROS.has(name) && callArguments.length >= 2) {
-        analysis.macroLevels[level] = (analysis.macroLevels[level] ?? 0) + 1;
         if (level + 1 > analysis.maxNesting) {
           analysis.maxNesting = level + 1;
           analysis.deepestMacro = node;
@@ -393,9 +380,7 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
   }
   meterTree(parsed.ast);
   const analysis: Analysis = {
-    macroLevels: [],
     maxNesting: 0,
-    iteratesStrings: false,
     usesNow: false,
     deepestMacro: undefined,
     messageField: undefined,
@@ -416,11 +401,8 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
       analysis.deepestMacro?.start ?? 0,
     );
   }
-  const macroLevels = Array.from(analysis.macroLevels, (count) => count ?? 0);
   return {
     source,
-    macroLevels,
-    iteratesStrings: analysis.iteratesStrings,
     usesNow: analysis.usesNow,
     type: checked.type,
     evaluate: (variables, budget = new EvaluationBudget()) =>
