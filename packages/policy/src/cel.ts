@@ -238,7 +238,11 @@ let capturedEvaluator: Evaluator | undefined;
 function celEnvironment(): Environment {
   if (sharedEnvironment === undefined) {
     const environment = createEnvironment();
-    withBudget(new EvaluationBudget(), () => environment.evaluate('"".matches("")', {}));
+    withBudget(
+      new EvaluationBudget(),
+      (source) => environment.evaluate(source, {}),
+      '"".matches("")',
+    );
     if (capturedEvaluator === undefined) throw new Error('could not meter the CEL evaluator');
     meterEvaluator(capturedEvaluator);
     sharedEnvironment = environment;
@@ -405,8 +409,7 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
     source,
     usesNow: analysis.usesNow,
     type: checked.type,
-    evaluate: (variables, budget = new EvaluationBudget()) =>
-      withBudget(budget, () => parsed(variables)),
+    evaluate: (variables, budget = new EvaluationBudget()) => withBudget(budget, parsed, variables),
   };
 }
 
