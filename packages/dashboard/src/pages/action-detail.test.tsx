@@ -1,7 +1,8 @@
-import { screen, within } from '@testing-library/react';
+import { render, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decisionLabel } from '../components/states';
 import { action, fakeApi, me, renderApp, supportAgent } from '../test-helpers';
+import { RulesView } from './policies';
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -50,5 +51,32 @@ describe('a call decided by an evaluation error', () => {
     const list = errors.nextElementSibling as HTMLElement;
     expect(list.textContent).toContain('Rule 1: no such overload: dyn<string> > int');
     expect(list.textContent).toContain('{amount: string[4]}');
+  });
+});
+
+describe('the rules view', () => {
+  it("shows a policy's declared argument types and its on_error", () => {
+    render(
+      <RulesView
+        defaultAction="allow"
+        policies={[
+          {
+            name: 'Refunds',
+            tool: 'stripe.issue_refund',
+            args: { amount: 'number', to: 'list<string>' },
+            on_error: 'requires_approval',
+            rules: [
+              { if: 'args.amount > 100', then: 'block', on_error: 'block' },
+              { if: 'args.amount > 10', then: 'requires_approval' },
+            ],
+            default: 'allow',
+          },
+        ]}
+      />,
+    );
+    const policy = screen.getByRole('region', { name: 'Policy Refunds' });
+    expect(policy.textContent).toContain('Arguments: amount: number, to: list<string>');
+    expect(policy.textContent).toContain('(on error: block)');
+    expect(policy.textContent).toContain('When a condition cannot be evaluated: requires approval');
   });
 });
