@@ -73,6 +73,15 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
     expect(milliseconds).toBeLessThan(STALL_MS);
   });
 
+  it('charges a macro over a map for listing its keys, on every run', () => {
+    const m = Object.fromEntries(Array.from({ length: 30_000 }, (_, index) => [`k${index}`, 1]));
+    const l = Array.from({ length: 30_000 }, () => 1);
+    const { decision, milliseconds } = blockedBy('args.l.all(x, args.m.exists(k, true))', { l, m });
+    expect(decision).toMatchObject({ effect: 'block', reason: 'condition_error' });
+    expect(decision.errors[0]?.message).toMatch(/units of work/);
+    expect(milliseconds).toBeLessThan(STALL_MS);
+  });
+
   it('shares one budget between the rules of a call', () => {
     const rules = Array.from({ length: 40 }, (_, index) => ({
       if: `args.l.exists(x, x == ${index + 1_000_000})`,

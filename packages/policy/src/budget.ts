@@ -294,6 +294,16 @@ function meterNode(node: MeteredNode): void {
       if (cost > 0) current().charge(cost);
       return inner(left, right, ast, evaluator);
     };
+  } else if (node.op === 'comprehension') {
+    // A macro over a map first lists its keys: charged per run, since a macro nested in another
+    // lists them again on every outer iteration, however early the inner one stops.
+    const inner = handle as unknown as (iterable: unknown, ...rest: unknown[]) => unknown;
+    node.handle = ((iterable: unknown, ...rest: unknown[]) => {
+      if (iterable !== null && typeof iterable === 'object' && !Array.isArray(iterable)) {
+        current().charge(shallowCost(iterable));
+      }
+      return inner(iterable, ...rest);
+    }) as unknown as BinaryHandle;
   } else if (node.op === 'call' || node.op === 'rcall') {
     const name = (node.args as [string])[0];
     const inner = handle as CallHandle;
