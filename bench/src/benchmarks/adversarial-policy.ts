@@ -79,6 +79,14 @@ const shapes: Shape[] = [
     },
   },
   {
+    name: 'a macro over a map inside a macro',
+    policy: guard('args.l.all(x, args.m.exists(k, true))'),
+    args: () => ({
+      l: fill(BODY_LIMIT / 4, () => 1),
+      m: Object.fromEntries(fill(BODY_LIMIT * 0.7, (index) => [`k${index}`, 1])),
+    }),
+  },
+  {
     name: '100 rules sharing one budget',
     policy: {
       name: 'Guard',
