@@ -1,3 +1,5 @@
+import { keysOf } from './budget';
+
 /**
  * Declared argument types (`args: {amount: number, to: list<string>}`) and the shape of an
  * input for logs: its types, never its values.
@@ -122,14 +124,13 @@ export function argTypeMismatch(type: ArgType, value: unknown, where: string): s
         if (mismatch !== undefined) return mismatch;
       }
     } else {
-      let checked = 0;
-      for (const key in value as object) {
-        if (!Object.hasOwn(value as object, key)) continue;
-        if (++checked > MAX_CHECKED_ELEMENTS) break;
+      const keys = keysOf(value as object);
+      const count = Math.min(keys.length, MAX_CHECKED_ELEMENTS);
+      for (let index = 0; index < count; index++) {
         const mismatch = argTypeMismatch(
           inner,
-          (value as Record<string, unknown>)[key],
-          `${where} entry ${checked}`,
+          (value as Record<string, unknown>)[keys[index] as string],
+          `${where} entry ${index + 1}`,
         );
         if (mismatch !== undefined) return mismatch;
       }
@@ -161,10 +162,9 @@ const MAX_SHAPE_ELEMENTS = 64;
  */
 export function describeShape(args: Record<string, unknown>): string {
   const parts: string[] = [];
-  let count = 0;
-  for (const key in args) {
-    if (!Object.hasOwn(args, key)) continue;
-    if (++count > MAX_SHAPE_KEYS) {
+  const keys = keysOf(args);
+  for (const [count, key] of keys.entries()) {
+    if (count >= MAX_SHAPE_KEYS) {
       parts.push('…');
       break;
     }
@@ -187,11 +187,7 @@ function valueShape(value: unknown, depth: number): string {
     const more = list.length > MAX_SHAPE_ELEMENTS ? '|…' : '';
     return `list<${[...elements].join('|') || 'empty'}${more}>[${list.length}]`;
   }
-  if (type === 'map') {
-    let size = 0;
-    for (const key in value as object) if (Object.hasOwn(value as object, key)) size++;
-    return `map[${size}]`;
-  }
+  if (type === 'map') return `map[${keysOf(value as object).length}]`;
   return type;
 }
 
