@@ -296,8 +296,8 @@ function meterNode(node: MeteredNode): void {
   if (binary !== undefined) {
     const inner = handle as BinaryHandle;
     node.handle = (left, right, ast, evaluator) => {
-      const cost = binary(left, right);
-      if (cost > 0) current().charge(cost);
+      // Over dyn operands the library looks the overload up at run time: a node's worth.
+      current().charge(1 + binary(left, right));
       return inner(left, right, ast, evaluator);
     };
   } else if (node.op === 'comprehension') {
