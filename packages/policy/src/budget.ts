@@ -4,15 +4,17 @@ import { POLICY_LIMITS } from './limits';
 /**
  * The work one evaluation may do, shared by every condition evaluated for one call. Charged in
  * work units: one per node the evaluator runs, one per list element or map entry an operator
- * copies, compares or walks, one per 8 characters a string operation reads or writes, and `ERROR_COST` per error
- * held by `||`, `&&` or a quantifier macro (making an error costs as much as hundreds of nodes). When it
- * runs out, or the wall-time deadline passes, evaluation fails with `EvaluationBudgetError`.
+ * copies, compares or walks, one per 8 characters a string operation reads or writes, and
+ * `ERROR_COST` per error held by `||`, `&&` or a quantifier macro (making an error costs as much
+ * as hundreds of nodes). When it runs out, or the wall-time deadline passes, evaluation fails
+ * with `EvaluationBudgetError`.
  */
 export class EvaluationBudget {
   /** Work units left; below 0 once exceeded (and it stays exceeded). */
   remaining: number;
   /** Why the budget ran out, once it has. */
   exceeded: string | undefined;
+  readonly #units: number;
   readonly #milliseconds: number;
   // Read on the first look at the clock, not at creation: most evaluations run a few dozen
   // nodes and never look, and reading the clock would be a fifth of their cost. The work done
@@ -25,6 +27,7 @@ export class EvaluationBudget {
   ) {
     this.remaining = units;
     this.exceeded = undefined;
+    this.#units = units;
     this.#milliseconds = milliseconds;
   }
 
@@ -53,8 +56,8 @@ export class EvaluationBudget {
     this.remaining = -1;
     this.exceeded ??=
       kind === 'work'
-        ? `evaluation budget exceeded: more than ${POLICY_LIMITS.maxEvaluationCost} units of work (node evaluations, list elements and comparisons, string characters / 8, errors)`
-        : `evaluation budget exceeded: took longer than ${POLICY_LIMITS.maxEvaluationMs} ms`;
+        ? `evaluation budget exceeded: more than ${this.#units} units of work (node evaluations, list elements and comparisons, string characters / 8, errors)`
+        : `evaluation budget exceeded: took longer than ${this.#milliseconds} ms`;
     throw new EvaluationBudgetError(this.exceeded);
   }
 }
@@ -140,6 +143,8 @@ export function keysOf(value: object): string[] {
   if (keys === undefined) {
     keys = Object.keys(value);
     keyLists.set(value, keys);
+    // Charged after the fact: the one step whose size cannot be known before it is done.
+    active?.charge(keys.length);
   }
   return keys;
 }
