@@ -330,7 +330,8 @@ function meterNode(node: MeteredNode): void {
       // Arguments may be a promise for async functions, which conditions never use.
       current().charge(Array.isArray(values) ? CALL_COST + callCost(name, values) : CALL_COST);
       const result = inner(values, a, b);
-      const produced = resultCost(result);
+      // A map is new only from json() (other calls hand back one that exists, such as orValue).
+      const produced = name === 'json' ? shallowCost(result) : resultCost(result);
       if (produced > 0) current().charge(produced);
       return result;
     };
