@@ -102,7 +102,7 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     try {
       result = evaluateQuietly(condition, variables, budget);
     } catch (error) {
-      message = evaluationMessage(error);
+      message = withoutValues(evaluationMessage(error));
     }
     // An error the library absorbed after the budget ran out still fails the condition.
     if (budget.exceeded !== undefined) message = budget.exceeded;
@@ -138,6 +138,17 @@ function evaluateQuietly(
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/**
+ * An error message as it may be logged: a few library messages quote the value that failed
+ * (`bool() conversion error: invalid string value "…"`), and arguments can hold secrets; the
+ * shape says what the value was.
+ */
+function withoutValues(message: string): string {
+  // Single quotes are the library's for types ('dyn<string>.endsWith(int)'): kept.
+  const redacted = message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"');
+  return redacted.length > 300 ? `${redacted.slice(0, 299)}…` : redacted;
 }
 
 function describeValue(value: unknown): string {

@@ -40,6 +40,13 @@ describe('an evaluation error never lets a call through (issue #12, item 1)', ()
     });
   });
 
+  it('keeps argument values out of the error it logs', () => {
+    const decision = decide(policy('bool(args.flag)'), { flag: 'sk_live_secret' });
+    expect(decision).toMatchObject({ effect: 'block', reason: 'condition_error' });
+    expect(decision.errors[0]?.message).toBe('bool() conversion error: invalid string value "…"');
+    expect(JSON.stringify(decision)).not.toContain('sk_live_secret');
+  });
+
   it('treats a non-bool result as an error', () => {
     const decision = decide(policy('args.flag'), { flag: 'yes' });
     expect(decision).toMatchObject({ effect: 'block', reason: 'condition_error' });
