@@ -91,7 +91,12 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
       then: effect,
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
-      on_error: effect.optional(),
+      on_error: effect
+        .optional()
+        .meta({
+          description:
+            'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
+        }),
       description: z.string().max(2000).optional(),
     })
     .superRefine((rule, context) => {
@@ -130,7 +135,12 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       action: effect.optional(),
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
-      on_error: effect.optional(),
+      on_error: effect
+        .optional()
+        .meta({
+          description:
+            'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
+        }),
       args: argTypesSchema.optional(),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
