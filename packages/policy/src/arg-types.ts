@@ -195,3 +195,24 @@ function elementShape(value: unknown, depth: number): string {
   const type = celTypeName(value);
   return type === 'list' ? valueShape(value, depth) : type;
 }
+
+/**
+ * The CEL type a declared type checks as: `number`, `any`, `null` and optional ones are `dyn`
+ * (CEL has no union of int and double), the others their CEL name.
+ */
+export function celCheckType(type: ArgType): string {
+  if (type.optional) return 'dyn';
+  switch (type.kind) {
+    case 'string':
+    case 'bool':
+    case 'int':
+    case 'double':
+      return type.kind;
+    case 'list':
+      return `list<${type.of === undefined ? 'dyn' : celCheckType(type.of)}>`;
+    case 'map':
+      return `map<string, ${type.of === undefined ? 'dyn' : celCheckType(type.of)}>`;
+    default:
+      return 'dyn';
+  }
+}

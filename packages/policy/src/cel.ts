@@ -187,7 +187,11 @@ function matchesMacro({
 // one handles every `x.matches(y)`.
 class MatchesMacroReceiver {}
 
-function createEnvironment(): Environment {
+/**
+ * The environment conditions are compiled and evaluated in; with `argTypes` (CEL type names by
+ * argument), one where `args` has those fields only, for checking a policy that declares them.
+ */
+function createEnvironment(argTypes?: Record<string, string>): Environment {
   const environment = new Environment({
     // JSON arguments mix ints and doubles (`[1, 2.5]`), so literals may too.
     homogeneousAggregateLiterals: false,
@@ -200,7 +204,11 @@ function createEnvironment(): Environment {
       maxCallArguments: POLICY_LIMITS.maxCallArguments,
     },
   })
-    .registerVariable('args', 'map<string, dyn>', { description: "The call's keyword arguments." })
+    .registerVariable(
+      argTypes === undefined
+        ? { name: 'args', type: 'map<string, dyn>', description: "The call's keyword arguments." }
+        : { name: 'args', schema: argTypes, description: "The call's declared arguments." },
+    )
     .registerVariable('tool', 'string', { description: "The tool's name." })
     .registerVariable('session', 'dyn', { description: 'The session id, or null.' })
     .registerVariable('agent', 'dyn', { description: 'The agent, {id, name}, or null.' })
@@ -411,6 +419,58 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
     type: checked.type,
     evaluate: (variables, budget = new EvaluationBudget()) => withBudget(budget, parsed, variables),
   };
+}
+
+// Checking environments by declaration: policies usually share a few shapes of declarations.
+const declaredEnvironments = new Map<string, Environment>();
+const MAX_DECLARED_ENVIRONMENTS = 256;
+
+/**
+ * Type-checks a condition that compiled against the policy's declared argument types (CEL type
+ * names by argument): an undeclared argument, an operator the types do not allow
+ * (`args.amount > "x"` for a number) or a known type that is not a bool is an error. Only
+ * checks: conditions are evaluated over `map<string, dyn>` after the arguments' types were
+ * verified, so a declaration never changes what a condition computes.
+ */
+export function checkWithDeclaredArgs(
+  source: string,
+  argTypes: Record<string, string>,
+): ConditionCompileError | undefined {
+  const key = JSON.stringify(argTypes);
+  let environment = declaredEnvironments.get(key);
+  if (environment === undefined) {
+    try {
+      environment = createEnvironment(argTypes);
+    } catch (error) {
+      return compileError(
+        source,
+        `the declared argument types cannot be checked: ${describeError(error).message}`,
+        0,
+      );
+    }
+    if (declaredEnvironments.size >= MAX_DECLARED_ENVIRONMENTS) declaredEnvironments.clear();
+    declaredEnvironments.set(key, environment);
+  }
+  const checked = environment.check(source);
+  if (!checked.valid) {
+    const { message, offset } = describeError(checked.error);
+    const undeclared = /^No such key: (.+)$/.exec(message);
+    return compileError(
+      source,
+      undeclared
+        ? `args.${undeclared[1]} is not declared: a policy that declares its arguments (args) declares every one its conditions use`
+        : `${message} (with the declared argument types)`,
+      offset ?? 0,
+    );
+  }
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    return compileError(
+      source,
+      `condition must be a bool, but with the declared argument types it is ${checked.type}`,
+      0,
+    );
+  }
+  return undefined;
 }
 
 /** True when `compiled` is a compile error rather than a condition. */

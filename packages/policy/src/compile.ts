@@ -1,6 +1,12 @@
 import type * as z from 'zod';
-import { type ArgType, parseArgType } from './arg-types';
-import { type CompiledCondition, compileCondition, isCompileError } from './cel';
+import { type ArgType, celCheckType, parseArgType } from './arg-types';
+import {
+  type CompiledCondition,
+  type ConditionCompileError,
+  checkWithDeclaredArgs,
+  compileCondition,
+  isCompileError,
+} from './cel';
 import { PolicyCompileError, type PolicyIssue } from './errors';
 import { POLICY_LIMITS } from './limits';
 import { findDuplicates, policySchema } from './schema';
@@ -358,6 +364,19 @@ export function zodIssues(
   return issues;
 }
 
+/** The CEL types a policy's declared arguments are checked as, when it declares any. */
+function declaredCheckTypes(definition: PolicyDefinition): Record<string, string> | undefined {
+  const entries = Object.entries(definition.args ?? {});
+  if (entries.length === 0) return undefined;
+  const types: Record<string, string> = {};
+  for (const [name, text] of entries) {
+    const type = parseArgType(text);
+    // The schema refused unknown types already; an unknown one checks as dyn.
+    types[name] = typeof type === 'string' ? 'dyn' : celCheckType(type);
+  }
+  return types;
+}
+
 /** @internal Validates and compiles; collects every issue instead of stopping at the first. */
 export function compileInternal(policies: unknown): {
   issues: LocatedIssue[];
@@ -381,12 +400,16 @@ export function compileInternal(policies: unknown): {
     identities.push({ name: definition.name, tool: definition.tool, enabled: definition.enabled });
     const conditions: (CompiledCondition | undefined)[] = [];
     let valid = true;
+    const declared = declaredCheckTypes(definition);
     (definition.rules ?? []).forEach((rule, ruleIndex) => {
       if (rule.if === undefined) {
         conditions.push(undefined);
         return;
       }
-      const compiled = compileCondition(rule.if);
+      let compiled: CompiledCondition | ConditionCompileError = compileCondition(rule.if);
+      if (!isCompileError(compiled) && declared !== undefined) {
+        compiled = checkWithDeclaredArgs(rule.if, declared) ?? compiled;
+      }
       if (isCompileError(compiled)) {
         valid = false;
         issues.push({

@@ -141,6 +141,36 @@ describe('declared argument types', () => {
     }
   });
 
+  it('type-checks conditions against the declared types, at save time', () => {
+    const issues = (condition: string) =>
+      validatePolicies([
+        {
+          name: 'P',
+          tool: 't',
+          args: { amount: 'number', to: 'list<string>', count: 'int', note: 'string' },
+          rules: [{ if: condition, then: 'block' }],
+        },
+      ]).map((issue) => issue.message);
+    expect(issues('args.amount > 100 && args.to.exists(r, !r.endsWith("@corp.com"))')).toEqual([]);
+    expect(
+      issues('has(args.note) && args.?note.orValue("") == "x" && args.count % 2 == 0'),
+    ).toEqual([]);
+    expect(issues('args.to.exists(r, r > 1)')).toEqual([
+      'no such overload: string > int (with the declared argument types)',
+    ]);
+    expect(issues('args.amont > 100')).toEqual([
+      'args.amont is not declared: a policy that declares its arguments (args) declares every one its conditions use',
+    ]);
+    expect(issues('args.note')).toEqual([
+      'condition must be a bool, but with the declared argument types it is string',
+    ]);
+    expect(
+      validatePolicies([
+        { name: 'P', tool: 't', action: 'allow', args: { 'first-name': 'string' } },
+      ])[0]?.message,
+    ).toMatch(/an argument name is an identifier/);
+  });
+
   it('refuses a type it does not know, at save time', () => {
     const issues = validatePolicies([
       { name: 'P', tool: 't', action: 'allow', args: { amount: 'money', to: 'list<strin>' } },

@@ -41,6 +41,14 @@ const argTypesSchema = z
       });
     }
     for (const name of names) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'an argument name is an identifier (letters, digits, _), as in args.name',
+        });
+        continue;
+      }
       const parsed = parseArgType(types[name] as string);
       if (typeof parsed === 'string')
         context.addIssue({ code: 'custom', path: [name], message: parsed });
@@ -91,12 +99,10 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
       then: effect,
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
-      on_error: effect
-        .optional()
-        .meta({
-          description:
-            'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
-        }),
+      on_error: effect.optional().meta({
+        description:
+          'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
+      }),
       description: z.string().max(2000).optional(),
     })
     .superRefine((rule, context) => {
@@ -135,12 +141,10 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       action: effect.optional(),
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
-      on_error: effect
-        .optional()
-        .meta({
-          description:
-            'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
-        }),
+      on_error: effect.optional().meta({
+        description:
+          'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
+      }),
       args: argTypesSchema.optional(),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
