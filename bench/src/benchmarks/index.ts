@@ -1,4 +1,5 @@
 import type { Benchmark } from '../types.ts';
+import { adversarialPolicy } from './adversarial-policy.ts';
 import { approvalLatency } from './approval-latency.ts';
 import { checkOverhead } from './check-overhead.ts';
 import { logScale } from './log-scale.ts';
@@ -14,6 +15,7 @@ export const benchmarks: Benchmark[] = [
   throughput,
   approvalLatency,
   policyEval,
+  adversarialPolicy,
   usageClient,
   usageIngest,
   memory,

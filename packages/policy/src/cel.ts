@@ -6,6 +6,7 @@ import {
   ParseError,
 } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
+import { chargeActive, EvaluationBudget, meterEvaluator, meterTree, withBudget } from './budget';
 import { POLICY_LIMITS } from './limits';
 
 /** The variables a condition sees. */
@@ -21,15 +22,14 @@ export interface ConditionVariables {
 /** A condition compiled once; `evaluate` throws when the condition cannot be evaluated. */
 export interface CompiledCondition {
   readonly source: string;
-  /**
-   * Macros per nesting level: `macroLevels[0]` macros at the top level, `[1]` inside one other
-   * macro. Empty when the condition has no macro.
-   */
-  readonly macroLevels: readonly number[];
-  /** The condition can turn strings into collections (`split`, `json`). */
-  readonly iteratesStrings: boolean;
   readonly usesNow: boolean;
-  evaluate(variables: ConditionVariables): unknown;
+  /** The type the checker gave the condition: `bool`, or `dyn` when it depends on the input. */
+  readonly type: string;
+  /**
+   * Evaluates against `budget` (shared by every condition of one call; a fresh one when absent).
+   * Throws when the condition cannot be evaluated or the budget runs out.
+   */
+  evaluate(variables: ConditionVariables, budget?: EvaluationBudget): unknown;
 }
 
 /** Why a condition does not compile, with its place in the expression. */
@@ -44,7 +44,6 @@ export interface ConditionCompileError {
 }
 
 const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
-const STRING_TO_COLLECTION = new Set(['split', 'json']);
 
 // Compiled dynamic patterns (`s.matches(args.pattern)`); cleared when full rather than LRU, as
 // dynamic patterns are rare and re-compiling one is cheap.
@@ -95,6 +94,7 @@ interface Checker {
 
 interface Evaluator {
   run(node: ASTNode, context: unknown): unknown;
+  tryEval(node: ASTNode, context: unknown): unknown;
   createError(code: string, message: string, node: ASTNode): Error;
 }
 
@@ -146,6 +146,7 @@ function matchesMacro({
       return checker.getType('bool');
     },
     evaluate(evaluator: Evaluator, self: MatchesMacro, context: unknown) {
+      capturedEvaluator ??= evaluator;
       const text = evaluator.run(self.receiver, context);
       if (typeof text !== 'string') {
         throw evaluator.createError(
@@ -154,6 +155,8 @@ function matchesMacro({
           self.ast,
         );
       }
+      // RE2 runs in linear time, at a few characters per work unit.
+      chargeActive(text.length >>> 2);
       let regex = self.compiled;
       if (regex === undefined) {
         const source = evaluator.run(self.pattern, context);
@@ -184,7 +187,11 @@ function matchesMacro({
 // one handles every `x.matches(y)`.
 class MatchesMacroReceiver {}
 
-function createEnvironment(): Environment {
+/**
+ * The environment conditions are compiled and evaluated in; with `argTypes` (CEL type names by
+ * argument), one where `args` has those fields only, for checking a policy that declares them.
+ */
+function createEnvironment(argTypes?: Record<string, string>): Environment {
   const environment = new Environment({
     // JSON arguments mix ints and doubles (`[1, 2.5]`), so literals may too.
     homogeneousAggregateLiterals: false,
@@ -197,7 +204,11 @@ function createEnvironment(): Environment {
       maxCallArguments: POLICY_LIMITS.maxCallArguments,
     },
   })
-    .registerVariable('args', 'map<string, dyn>', { description: "The call's keyword arguments." })
+    .registerVariable(
+      argTypes === undefined
+        ? { name: 'args', type: 'map<string, dyn>', description: "The call's keyword arguments." }
+        : { name: 'args', schema: argTypes, description: "The call's declared arguments." },
+    )
     .registerVariable('tool', 'string', { description: "The tool's name." })
     .registerVariable('session', 'dyn', { description: 'The session id, or null.' })
     .registerVariable('agent', 'dyn', { description: 'The agent, {id, name}, or null.' })
@@ -227,10 +238,23 @@ function createEnvironment(): Environment {
 }
 
 let sharedEnvironment: Environment | undefined;
+// The library keeps its evaluator private; the matches macro receives it, so one evaluation of
+// a `matches` at start-up hands it over to be metered.
+let capturedEvaluator: Evaluator | undefined;
 
 // Created on first use, not at import: importing the package does no work.
 function celEnvironment(): Environment {
-  sharedEnvironment ??= createEnvironment();
+  if (sharedEnvironment === undefined) {
+    const environment = createEnvironment();
+    withBudget(
+      new EvaluationBudget(),
+      (source) => environment.evaluate(source, {}),
+      '"".matches("")',
+    );
+    if (capturedEvaluator === undefined) throw new Error('could not meter the CEL evaluator');
+    meterEvaluator(capturedEvaluator);
+    sharedEnvironment = environment;
+  }
   return sharedEnvironment;
 }
 
@@ -253,9 +277,7 @@ function compileError(source: string, message: string, offset: number): Conditio
 }
 
 interface Analysis {
-  macroLevels: number[];
   maxNesting: number;
-  iteratesStrings: boolean;
   usesNow: boolean;
   deepestMacro: ASTNode | undefined;
   /** A field access on a timestamp, duration or other message value. */
@@ -296,15 +318,12 @@ function analyze(node: ASTNode, level: number, analysis: Analysis): void {
       analyze(node.args[1], level, analysis);
       return;
     case 'call':
-      if (STRING_TO_COLLECTION.has(node.args[0])) analysis.iteratesStrings = true;
       for (const argument of node.args[1]) analyze(argument, level, analysis);
       return;
     case 'rcall': {
       const [name, receiver, callArguments] = node.args;
       analyze(receiver, level, analysis);
-      if (STRING_TO_COLLECTION.has(name)) analysis.iteratesStrings = true;
       if (MACROS.has(name) && callArguments.length >= 2) {
-        analysis.macroLevels[level] = (analysis.macroLevels[level] ?? 0) + 1;
         if (level + 1 > analysis.maxNesting) {
           analysis.maxNesting = level + 1;
           analysis.deepestMacro = node;
@@ -371,10 +390,9 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return compileError(source, `condition must be a bool, but it is ${checked.type}`, 0);
   }
+  meterTree(parsed.ast);
   const analysis: Analysis = {
-    macroLevels: [],
     maxNesting: 0,
-    iteratesStrings: false,
     usesNow: false,
     deepestMacro: undefined,
     messageField: undefined,
@@ -395,14 +413,64 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
       analysis.deepestMacro?.start ?? 0,
     );
   }
-  const macroLevels = Array.from(analysis.macroLevels, (count) => count ?? 0);
   return {
     source,
-    macroLevels,
-    iteratesStrings: analysis.iteratesStrings,
     usesNow: analysis.usesNow,
-    evaluate: parsed,
+    type: checked.type,
+    evaluate: (variables, budget = new EvaluationBudget()) => withBudget(budget, parsed, variables),
   };
+}
+
+// Checking environments by declaration: policies usually share a few shapes of declarations.
+const declaredEnvironments = new Map<string, Environment>();
+const MAX_DECLARED_ENVIRONMENTS = 256;
+
+/**
+ * Type-checks a condition that compiled against the policy's declared argument types (CEL type
+ * names by argument): an undeclared argument, an operator the types do not allow
+ * (`args.amount > "x"` for a number) or a known type that is not a bool is an error. Only
+ * checks: conditions are evaluated over `map<string, dyn>` after the arguments' types were
+ * verified, so a declaration never changes what a condition computes.
+ */
+export function checkWithDeclaredArgs(
+  source: string,
+  argTypes: Record<string, string>,
+): ConditionCompileError | undefined {
+  const key = JSON.stringify(argTypes);
+  let environment = declaredEnvironments.get(key);
+  if (environment === undefined) {
+    try {
+      environment = createEnvironment(argTypes);
+    } catch (error) {
+      return compileError(
+        source,
+        `the declared argument types cannot be checked: ${describeError(error).message}`,
+        0,
+      );
+    }
+    if (declaredEnvironments.size >= MAX_DECLARED_ENVIRONMENTS) declaredEnvironments.clear();
+    declaredEnvironments.set(key, environment);
+  }
+  const checked = environment.check(source);
+  if (!checked.valid) {
+    const { message, offset } = describeError(checked.error);
+    const undeclared = /^No such key: (.+)$/.exec(message);
+    return compileError(
+      source,
+      undeclared
+        ? `args.${undeclared[1]} is not declared: a policy that declares its arguments (args) declares every one its conditions use`
+        : `${message} (with the declared argument types)`,
+      offset ?? 0,
+    );
+  }
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    return compileError(
+      source,
+      `condition must be a bool, but with the declared argument types it is ${checked.type}`,
+      0,
+    );
+  }
+  return undefined;
 }
 
 /** True when `compiled` is a compile error rather than a condition. */
@@ -410,50 +478,6 @@ export function isCompileError(
   compiled: CompiledCondition | ConditionCompileError,
 ): compiled is ConditionCompileError {
   return 'offset' in compiled;
-}
-
-const MAX_SCAN_DEPTH = 64;
-
-/**
- * The largest list or map (and, with `includeStrings`, string) in `value`: the `n` of a macro's
- * cost. Infinity when nesting is deeper than anything a condition could sensibly walk.
- */
-export function largestCollection(value: unknown, includeStrings: boolean, depth = 0): number {
-  if (typeof value === 'string') return includeStrings ? value.length : 0;
-  if (value === null || typeof value !== 'object') return 0;
-  if (depth > MAX_SCAN_DEPTH) return Number.POSITIVE_INFINITY;
-  let largest: number;
-  if (Array.isArray(value)) {
-    largest = value.length;
-    for (const element of value) {
-      const inner = largestCollection(element, includeStrings, depth + 1);
-      if (inner > largest) largest = inner;
-    }
-    return largest;
-  }
-  largest = 0;
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
-    largest++;
-    const inner = largestCollection(
-      (value as Record<string, unknown>)[key],
-      includeStrings,
-      depth + 1,
-    );
-    if (inner > largest) largest = inner;
-  }
-  return largest;
-}
-
-/** Estimated macro iterations of one evaluation, for collections of up to `size` elements. */
-export function macroCost(macroLevels: readonly number[], size: number): number {
-  let cost = 0;
-  let power = 1;
-  for (const count of macroLevels) {
-    power *= size;
-    cost += count * power;
-  }
-  return cost;
 }
 
 /** The message of an evaluation error, without the library's source excerpt. */

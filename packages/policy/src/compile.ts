@@ -1,5 +1,12 @@
 import type * as z from 'zod';
-import { type CompiledCondition, compileCondition, isCompileError } from './cel';
+import { type ArgType, celCheckType, parseArgType } from './arg-types';
+import {
+  type CompiledCondition,
+  type ConditionCompileError,
+  checkWithDeclaredArgs,
+  compileCondition,
+  isCompileError,
+} from './cel';
 import { PolicyCompileError, type PolicyIssue } from './errors';
 import { POLICY_LIMITS } from './limits';
 import { findDuplicates, policySchema } from './schema';
@@ -7,10 +14,12 @@ import type {
   DecisionPolicy,
   DecisionReason,
   Effect,
+  OnError,
   OnTimeout,
   PolicyDecision,
   PolicyDefinition,
   RuleDefinition,
+  RuleEvaluationError,
 } from './types';
 
 /** A rule as compiled: its condition text and what it decides. */
@@ -21,6 +30,8 @@ export interface CompiledRule {
   readonly effect: Effect;
   readonly timeout: number | undefined;
   readonly onTimeout: OnTimeout | undefined;
+  /** What decides the call when the condition cannot be evaluated: the rule's, else the policy's. */
+  readonly onError: OnError;
 }
 
 /** A policy as compiled, ready to evaluate. */
@@ -34,6 +45,8 @@ export interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   /** The effect when no rule holds: `action`, else `default`, else `block`. */
   readonly defaultEffect: Effect;
+  /** What decides a call whose conditions cannot be evaluated (`block` when absent). */
+  readonly onError: OnError;
 }
 
 /**
@@ -47,6 +60,8 @@ export interface CompiledPolicySet {
 
 /** @internal A rule with its compiled condition and its precomputed decision. */
 export interface RuleRuntime extends CompiledRule {
+  /** The rule's own `on_error`, when it sets one. */
+  readonly definitionOnError: OnError | undefined;
   readonly compiled: CompiledCondition | undefined;
   readonly decision: PolicyDecision;
 }
@@ -68,9 +83,22 @@ export class PolicyRuntime implements CompiledPolicy {
   /** Any condition reads `now`. */
   readonly usesNow: boolean;
   readonly hasConditions: boolean;
+  readonly onError: OnError;
+  /** The declared argument types, when the policy declares any. */
+  readonly argTypes: readonly (readonly [string, ArgType])[] | undefined;
 
   constructor(definition: PolicyDefinition, conditions: (CompiledCondition | undefined)[]) {
     this.definition = deepFreeze(definition);
+    this.onError = definition.on_error === 'requires_approval' ? 'requires_approval' : 'block';
+    const declared = Object.entries(definition.args ?? {}).map(
+      ([name, text]) => [name, parseArgType(text)] as const,
+    );
+    this.argTypes =
+      declared.length === 0
+        ? undefined
+        : Object.freeze(
+            declared.filter((entry): entry is [string, ArgType] => typeof entry[1] !== 'string'),
+          );
     this.id = definition.id;
     this.name = definition.name;
     this.tool = definition.tool;
@@ -106,6 +134,37 @@ export class PolicyRuntime implements CompiledPolicy {
     });
   }
 
+  /**
+   * The decision when a condition cannot be evaluated (`rule`) or the arguments do not have
+   * their declared types (no rule): the rule's or the policy's `on_error` effect. A call held
+   * this way is denied when its approval times out, whatever `on_timeout` says.
+   */
+  errorDecision(
+    rule: RuleRuntime | undefined,
+    reason: 'condition_error' | 'invalid_arguments',
+    error: RuleEvaluationError,
+  ): PolicyDecision {
+    const effect = rule?.onError ?? this.onError;
+    const timeout =
+      effect === 'requires_approval' ? (rule?.timeout ?? this.definition.timeout) : undefined;
+    const onTimeout = effect === 'requires_approval' ? 'deny' : undefined;
+    const what =
+      rule === undefined
+        ? `the arguments do not have their declared types (${error.message})`
+        : `rule ${rule.index + 1}'s condition could not be evaluated (${error.message})`;
+    const source = rule?.definitionOnError === undefined ? 'the policy' : `rule ${rule.index + 1}`;
+    return freezeDecision({
+      effect,
+      reason,
+      policy: this.summary,
+      ruleIndex: rule?.index ?? -1,
+      timeout,
+      onTimeout,
+      errors: Object.freeze([Object.freeze(error)]) as unknown as RuleEvaluationError[],
+      explanation: `${this.label}: ${what}; arguments ${error.shape ?? '{}'}; so on_error of ${source} applies: the call is ${effectPhrase(effect, timeout, onTimeout)}.`,
+    });
+  }
+
   #approvalTerms(
     effect: Effect,
     rule: RuleDefinition | undefined,
@@ -133,6 +192,8 @@ export class PolicyRuntime implements CompiledPolicy {
       effect: rule.then,
       timeout,
       onTimeout,
+      onError: rule.on_error ?? this.onError,
+      definitionOnError: rule.on_error,
       compiled,
       decision: freezeDecision({
         effect: rule.then,
@@ -303,6 +364,19 @@ export function zodIssues(
   return issues;
 }
 
+/** The CEL types a policy's declared arguments are checked as, when it declares any. */
+function declaredCheckTypes(definition: PolicyDefinition): Record<string, string> | undefined {
+  const entries = Object.entries(definition.args ?? {});
+  if (entries.length === 0) return undefined;
+  const types: Record<string, string> = {};
+  for (const [name, text] of entries) {
+    const type = parseArgType(text);
+    // The schema refused unknown types already; an unknown one checks as dyn.
+    types[name] = typeof type === 'string' ? 'dyn' : celCheckType(type);
+  }
+  return types;
+}
+
 /** @internal Validates and compiles; collects every issue instead of stopping at the first. */
 export function compileInternal(policies: unknown): {
   issues: LocatedIssue[];
@@ -326,12 +400,16 @@ export function compileInternal(policies: unknown): {
     identities.push({ name: definition.name, tool: definition.tool, enabled: definition.enabled });
     const conditions: (CompiledCondition | undefined)[] = [];
     let valid = true;
+    const declared = declaredCheckTypes(definition);
     (definition.rules ?? []).forEach((rule, ruleIndex) => {
       if (rule.if === undefined) {
         conditions.push(undefined);
         return;
       }
-      const compiled = compileCondition(rule.if);
+      let compiled: CompiledCondition | ConditionCompileError = compileCondition(rule.if);
+      if (!isCompileError(compiled) && declared !== undefined) {
+        compiled = checkWithDeclaredArgs(rule.if, declared) ?? compiled;
+      }
       if (isCompileError(compiled)) {
         valid = false;
         issues.push({

@@ -128,3 +128,26 @@ describe('formatPolicyDiff', () => {
     expect(formatPolicyDiff(diffPolicies([email], [email]))).toBe('No changes.');
   });
 });
+
+describe('on_error and declared argument types', () => {
+  it('are compared like every other field', () => {
+    const before = [
+      { name: 'P', tool: 't', rules: [{ if: 'args.a > 1', then: 'block' as const }] },
+    ];
+    const after = [
+      {
+        name: 'P',
+        tool: 't',
+        on_error: 'requires_approval' as const,
+        args: { a: 'number' },
+        rules: [{ if: 'args.a > 1', then: 'block' as const, on_error: 'block' as const }],
+      },
+    ];
+    const diff = diffPolicies(before, after);
+    expect(diff.changed[0]?.changes.map((change) => change.path)).toEqual([
+      ['on_error'],
+      ['args'],
+      ['rules', 0, 'on_error'],
+    ]);
+  });
+});

@@ -37,9 +37,11 @@ const POLICY_KEYS = [
   'default',
   'timeout',
   'on_timeout',
+  'on_error',
+  'args',
   'rules',
 ];
-const RULE_KEYS = ['if', 'then', 'timeout', 'on_timeout', 'description'];
+const RULE_KEYS = ['if', 'then', 'timeout', 'on_timeout', 'on_error', 'description'];
 
 function deepEqual(left: unknown, right: unknown): boolean {
   if (Object.is(left, right)) return true;

@@ -141,14 +141,16 @@ describe('rules: first match decides, else the default', () => {
     expect(fallback.explanation).toContain('no rule matched, so the policy default applies');
   });
 
-  it('counts a condition that cannot be evaluated as no match and reports it', () => {
+  it('decides a call whose condition cannot be evaluated by on_error (block), never by a later rule', () => {
     const decision = evaluate(set, { tool: 'stripe.issue_refund', args: { currency: 'btc' } });
     expect(decision.effect).toBe('block');
-    expect(decision.ruleIndex).toBe(3);
-    expect(decision.errors.map((error) => error.ruleIndex)).toEqual([0, 1, 2]);
-    expect(decision.errors[0]?.message).toBe('No such key: amount');
-    expect(decision.explanation).toContain('3 conditions could not be evaluated');
-    expect(decision.explanation).toContain('rule 1: No such key: amount');
+    expect(decision.reason).toBe('condition_error');
+    expect(decision.ruleIndex).toBe(0);
+    expect(decision.errors).toEqual([
+      { ruleIndex: 0, message: 'No such key: amount', shape: '{currency: string[3]}' },
+    ]);
+    expect(decision.explanation).toContain("rule 1's condition could not be evaluated");
+    expect(decision.explanation).toContain('the call is blocked');
   });
 
   it('defaults to on_timeout deny and to block without a default', () => {
@@ -192,8 +194,12 @@ describe('rules: first match decides, else the default', () => {
       tool: 'stripe.issue_refund',
       args: null as unknown as Record<string, unknown>,
     });
-    expect(decision.effect).toBe('requires_approval');
-    expect(decision.errors[0]?.message).toBe('No such key: amount');
+    expect(decision).toMatchObject({ effect: 'block', reason: 'condition_error' });
+    expect(decision.errors[0]).toEqual({
+      ruleIndex: 0,
+      message: 'No such key: amount',
+      shape: '{}',
+    });
   });
 });
 

@@ -1,10 +1,6 @@
-import {
-  type CompiledCondition,
-  type ConditionVariables,
-  evaluationMessage,
-  largestCollection,
-  macroCost,
-} from './cel';
+import { argTypeMismatch, describeShape } from './arg-types';
+import { EvaluationBudget } from './budget';
+import { type CompiledCondition, type ConditionVariables, evaluationMessage } from './cel';
 import {
   type CompiledPolicySet,
   effectPhrase,
@@ -13,8 +9,7 @@ import {
   type PolicyRuntime,
   runtimeOf,
 } from './compile';
-import { POLICY_LIMITS } from './limits';
-import type { Effect, EvaluationInput, PolicyDecision, RuleEvaluationError } from './types';
+import type { Effect, EvaluationInput, PolicyDecision } from './types';
 
 const EMPTY_ARGS: Record<string, unknown> = Object.freeze({});
 
@@ -37,23 +32,16 @@ function noPolicyDecision(effect: Effect): PolicyDecision {
   });
 }
 
-function withErrors(decision: PolicyDecision, errors: RuleEvaluationError[]): PolicyDecision {
-  const listed = errors.map((error) => `rule ${error.ruleIndex + 1}: ${error.message}`).join('; ');
-  const count = errors.length === 1 ? '1 condition' : `${errors.length} conditions`;
-  return Object.freeze({
-    ...decision,
-    errors: Object.freeze(errors) as RuleEvaluationError[],
-    explanation: `${decision.explanation} ${count} could not be evaluated and did not match (${listed}).`,
-  });
-}
-
 /**
  * Decides one tool call: finds the policy for `input.tool` (exact, longest prefix, `*`), then
  * the first rule whose condition holds, else the policy's default. When no policy matches,
  * `defaultAction` (the agent's `default_action`, `allow` when absent) decides with reason
- * `no_policy_configured` (an unknown value blocks). A condition that fails to evaluate (a missing field, a wrong type, a
- * limit) does not match, and is listed in `errors`. Never throws for bad input: every outcome
- * is a decision.
+ * `no_policy_configured` (an unknown value blocks). A condition that cannot be evaluated (a
+ * missing field, a wrong type, a non-bool result, the evaluation budget) never lets the call
+ * through: the policy's `on_error` (`block` unless set to `requires_approval`) decides, with
+ * reason `condition_error`; arguments that do not have the policy's declared types are decided
+ * the same way, with reason `invalid_arguments`. Never throws for bad input: every outcome is a
+ * decision.
  */
 export function evaluate(
   set: CompiledPolicySet,
@@ -67,7 +55,7 @@ export function evaluate(
       defaultAction === ('require_approval' as Effect) ? 'requires_approval' : defaultAction;
     return noPolicyDecisions.get(effect) ?? (noPolicyDecisions.get('block') as PolicyDecision);
   }
-  if (!policy.hasConditions) {
+  if (!policy.hasConditions && policy.argTypes === undefined) {
     // Without conditions the first rule (if any) always decides.
     return policy.rules[0]?.decision ?? policy.defaultDecision;
   }
@@ -79,6 +67,22 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     input.args !== null && typeof input.args === 'object' && !Array.isArray(input.args)
       ? input.args
       : EMPTY_ARGS;
+  if (policy.argTypes !== undefined) {
+    for (const [name, type] of policy.argTypes) {
+      const mismatch = argTypeMismatch(
+        type,
+        Object.hasOwn(args, name) ? args[name] : undefined,
+        `args.${name}`,
+      );
+      if (mismatch !== undefined) {
+        return policy.errorDecision(undefined, 'invalid_arguments', {
+          ruleIndex: -1,
+          message: mismatch,
+          shape: describeShape(args),
+        });
+      }
+    }
+  }
   const variables: ConditionVariables = {
     args,
     tool: input.tool,
@@ -87,52 +91,34 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     environment: input.environment ?? null,
     now: input.now ?? (policy.usesNow ? new Date() : undefined),
   };
-  // The size of the largest collection in args, measured once and only for conditions with
-  // macros: -1 not measured yet; with strings counted, a second measure.
-  let largest = -1;
-  let largestWithStrings = -1;
-  let errors: RuleEvaluationError[] | undefined;
+  // One budget for every condition tried for this call.
+  let budget: EvaluationBudget | undefined;
   for (const rule of policy.rules) {
     const condition = rule.compiled;
-    if (condition === undefined) {
-      return errors === undefined ? rule.decision : withErrors(rule.decision, errors);
-    }
+    if (condition === undefined) return rule.decision;
+    budget ??= new EvaluationBudget();
     let result: unknown;
+    let message: string | undefined;
     try {
-      if (condition.macroLevels.length > 0) {
-        let size: number;
-        if (condition.iteratesStrings) {
-          if (largestWithStrings < 0) largestWithStrings = largestCollection(args, true);
-          size = largestWithStrings;
-        } else {
-          if (largest < 0) largest = largestCollection(args, false);
-          size = largest;
-        }
-        const cost = macroCost(condition.macroLevels, size);
-        if (cost > POLICY_LIMITS.maxMacroIterations) {
-          throw new Error(
-            `evaluation cost limit exceeded: macros would iterate about ${cost} times over collections of up to ${size} elements (limit ${POLICY_LIMITS.maxMacroIterations})`,
-          );
-        }
-      }
-      result = evaluateQuietly(condition, variables);
+      result = evaluateQuietly(condition, variables, budget);
     } catch (error) {
-      errors ??= [];
-      errors.push({ ruleIndex: rule.index, message: evaluationMessage(error) });
-      continue;
+      message = withoutValues(evaluationMessage(error));
     }
-    if (result === true) {
-      return errors === undefined ? rule.decision : withErrors(rule.decision, errors);
+    // An error the library absorbed after the budget ran out still fails the condition.
+    if (budget.exceeded !== undefined) message = budget.exceeded;
+    else if (message === undefined && result !== true && result !== false) {
+      message = `condition returned ${describeValue(result)}, not a bool`;
     }
-    if (result !== false) {
-      errors ??= [];
-      errors.push({
+    if (message !== undefined) {
+      return policy.errorDecision(rule, 'condition_error', {
         ruleIndex: rule.index,
-        message: `condition returned ${describeValue(result)}, not a bool`,
+        message,
+        shape: describeShape(args),
       });
     }
+    if (result === true) return rule.decision;
   }
-  return errors === undefined ? policy.defaultDecision : withErrors(policy.defaultDecision, errors);
+  return policy.defaultDecision;
 }
 
 /**
@@ -140,14 +126,29 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
  * throws an error that is only turned into a message, and capturing its stack is most of the
  * cost of that path. The limit is restored before anything else can run.
  */
-function evaluateQuietly(condition: CompiledCondition, variables: ConditionVariables): unknown {
+function evaluateQuietly(
+  condition: CompiledCondition,
+  variables: ConditionVariables,
+  budget: EvaluationBudget,
+): unknown {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return condition.evaluate(variables);
+    return condition.evaluate(variables, budget);
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/**
+ * An error message as it may be logged: a few library messages quote the value that failed
+ * (`bool() conversion error: invalid string value "…"`), and arguments can hold secrets; the
+ * shape says what the value was.
+ */
+function withoutValues(message: string): string {
+  // Single quotes are the library's for types ('dyn<string>.endsWith(int)'): kept.
+  const redacted = message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"');
+  return redacted.length > 300 ? `${redacted.slice(0, 299)}…` : redacted;
 }
 
 function describeValue(value: unknown): string {

@@ -319,3 +319,48 @@ tests:
     expect(runPolicyTests(file, 'b.yaml')[0]?.location).toBe('b.yaml:20');
   });
 });
+
+describe('on_error and declared argument types in a file', () => {
+  it('reads them, and points at on_error: allow and an unknown type', () => {
+    const file = parsePolicyFile(
+      [
+        'policies:',
+        '  - name: Refunds',
+        '    tool: stripe.issue_refund',
+        '    args: { amount: number, to: list<string> }',
+        '    on_error: require_approval',
+        '    rules:',
+        '      - if: args.amount > 100',
+        '        then: block',
+      ].join('\n'),
+    );
+    expect(file.policies[0]).toMatchObject({
+      args: { amount: 'number', to: 'list<string>' },
+      on_error: 'requires_approval',
+    });
+    let error: unknown;
+    try {
+      parsePolicyFile(
+        [
+          'policies:',
+          '  - name: Refunds',
+          '    tool: stripe.issue_refund',
+          '    args: { amount: money }',
+          '    on_error: allow',
+          '    rules:',
+          '      - if: args.amount > 100',
+          '        then: block',
+        ].join('\n'),
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    const lines = String((error as Error).message).split('\n');
+    expect(
+      lines.some((line) => /policies.yaml:4:\d+: .*"money" is not an argument type/.test(line)),
+    ).toBe(true);
+    expect(
+      lines.some((line) => /policies.yaml:5:\d+: .*on_error: cannot be allow/.test(line)),
+    ).toBe(true);
+  });
+});

@@ -35,6 +35,7 @@ export type {
   DecisionReason,
   Effect,
   EvaluationInput,
+  OnError,
   OnTimeout,
   PolicyDecision,
   PolicyDefinition,

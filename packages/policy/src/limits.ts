@@ -16,13 +16,22 @@ export const POLICY_LIMITS = Object.freeze({
   /** Macros (`all`, `exists`, `exists_one`, `map`, `filter`) nested inside one another. */
   maxMacroNesting: 2,
   /**
-   * Estimated macro iterations for one evaluation of one condition: for each macro, the size of
-   * the largest list, map (or, when the condition uses `split`, string) in `args`, raised to the
-   * macro's nesting level. A condition over larger inputs fails to evaluate instead of running.
+   * @deprecated No longer checked: the evaluation budget (`maxEvaluationCost`, `maxEvaluationMs`)
+   * bounds the actual work of an evaluation, macros included.
    */
   maxMacroIterations: 100_000,
+  /**
+   * Work units one call's evaluation may use, over all the conditions tried for it: one per node
+   * evaluated, one per list element or map entry copied, compared or walked, one per 32
+   * characters read or written by a string operation. Running out is an evaluation error.
+   */
+  maxEvaluationCost: 100_000,
+  /** Wall-clock milliseconds one call's evaluation may take; a coarse backstop to the units. */
+  maxEvaluationMs: 10,
   /** Characters in a regular expression built at evaluation time (`s.matches(args.pattern)`). */
   maxDynamicPatternLength: 1024,
+  /** Arguments whose types one policy declares (`args`). */
+  maxDeclaredArgs: 256,
   /** Rules in one policy. */
   maxRules: 100,
   /** Policies in one set (one agent and environment). */

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseArgType } from './arg-types';
 import { POLICY_LIMITS } from './limits';
 
 const EFFECTS = ['allow', 'block', 'requires_approval'] as const;
@@ -18,6 +19,42 @@ const fileEffectSchema = z.preprocess(
 export const onTimeoutSchema = z
   .enum(['deny', 'allow'])
   .meta({ description: 'What happens when an approval times out (default deny).' });
+
+const ON_ERROR_ALLOW =
+  'cannot be allow: a condition that cannot be evaluated never lets a call through; use block (the default) or requires_approval';
+
+/** Refuses `on_error: allow` with a message that says why. */
+function refuseOnErrorAllow(value: unknown, context: z.RefinementCtx, path: (string | number)[]) {
+  if (value === 'allow') context.addIssue({ code: 'custom', path, message: ON_ERROR_ALLOW });
+}
+
+/** The declared argument types of a policy: names to type strings (`list<string>`, `int?`). */
+const argTypesSchema = z
+  .record(z.string().min(1).max(200), z.string().max(200))
+  .superRefine((types, context) => {
+    const names = Object.keys(types);
+    if (names.length > POLICY_LIMITS.maxDeclaredArgs) {
+      context.addIssue({
+        code: 'custom',
+        path: [],
+        message: `declare at most ${POLICY_LIMITS.maxDeclaredArgs} arguments`,
+      });
+    }
+    for (const name of names) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'an argument name is an identifier (letters, digits, _), as in args.name',
+        });
+        continue;
+      }
+      const parsed = parseArgType(types[name] as string);
+      if (typeof parsed === 'string')
+        context.addIssue({ code: 'custom', path: [name], message: parsed });
+    }
+  })
+  .meta({ description: 'Argument types by name: string, number, int, list<string>, int?, …' });
 
 const timeoutSchema = z
   .number()
@@ -62,9 +99,21 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
       then: effect,
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
+      on_error: effect.optional().meta({
+        description:
+          'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
+      }),
       description: z.string().max(2000).optional(),
     })
     .superRefine((rule, context) => {
+      refuseOnErrorAllow(rule.on_error, context, ['on_error']);
+      if (rule.on_error !== undefined && rule.if === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['on_error'],
+          message: 'only applies to a rule with a condition (`if`)',
+        });
+      }
       if (rule.then === 'requires_approval') return;
       for (const key of ['timeout', 'on_timeout'] as const) {
         if (rule[key] === undefined) continue;
@@ -92,10 +141,16 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       action: effect.optional(),
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
+      on_error: effect.optional().meta({
+        description:
+          'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
+      }),
+      args: argTypesSchema.optional(),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
     })
     .superRefine((policy, context) => {
+      refuseOnErrorAllow(policy.on_error, context, ['on_error']);
       const hasRules = policy.rules !== undefined && policy.rules.length > 0;
       if (policy.action !== undefined && hasRules) {
         context.addIssue({
@@ -121,7 +176,10 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       }
       const approvalPossible =
         (policy.action ?? policy.default) === 'requires_approval' ||
-        (policy.rules ?? []).some((rule) => rule.then === 'requires_approval');
+        policy.on_error === 'requires_approval' ||
+        (policy.rules ?? []).some(
+          (rule) => rule.then === 'requires_approval' || rule.on_error === 'requires_approval',
+        );
       if (approvalPossible) return;
       for (const key of ['timeout', 'on_timeout'] as const) {
         if (policy[key] === undefined) continue;
@@ -135,7 +193,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
     });
 }
 
-/** A rule of a policy: `{ if?, then, timeout?, on_timeout?, description? }`. */
+/** A rule of a policy: `{ if?, then, timeout?, on_timeout?, on_error?, description? }`. */
 export const ruleSchema = createRuleSchema(effectSchema);
 
 /**

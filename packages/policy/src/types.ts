@@ -4,6 +4,13 @@ export type Effect = 'allow' | 'block' | 'requires_approval';
 /** What happens to a call held for approval when nobody answers within `timeout`. */
 export type OnTimeout = 'deny' | 'allow';
 
+/**
+ * What decides a call when a condition of the policy cannot be evaluated (a missing field, a
+ * wrong type, a non-bool result, the evaluation budget) or the arguments do not have their
+ * declared types. Never `allow`: an error cannot let a call through.
+ */
+export type OnError = 'block' | 'requires_approval';
+
 /** The environment a call runs in, from the kind of API key (`arden_test_…`, `arden_live_…`). */
 export type PolicyEnvironment = 'test' | 'live';
 
@@ -19,6 +26,8 @@ export interface RuleDefinition {
   timeout?: number;
   /** What happens when the approval times out; overrides the policy's `on_timeout` (`deny`). */
   on_timeout?: OnTimeout;
+  /** What decides the call when this rule's condition cannot be evaluated; the policy's when absent. */
+  on_error?: OnError;
   description?: string;
 }
 
@@ -45,6 +54,18 @@ export interface PolicyDefinition {
   timeout?: number;
   /** What happens when an approval times out (`deny` when absent). */
   on_timeout?: OnTimeout;
+  /**
+   * What decides the call when a condition cannot be evaluated or the arguments do not have
+   * their declared types: `block` (the default) or `requires_approval`.
+   */
+  on_error?: OnError;
+  /**
+   * The types of the arguments the policy expects, by name: `string`, `bool`, `number` (int or
+   * double), `int`, `double`, `null`, `any`, `list`, `list<T>`, `map`, `map<T>`; a trailing `?`
+   * makes one optional (absent or null). A call whose arguments do not match is decided by
+   * `on_error` before any rule runs. Undeclared arguments are not checked.
+   */
+  args?: Record<string, string>;
   version?: number;
   /** A disabled policy (`enabled: false`) is validated but never matches. */
   enabled?: boolean;
@@ -63,13 +84,27 @@ export interface EvaluationInput {
   now?: Date;
 }
 
-/** The reasons `evaluate` gives for a decision. */
-export type DecisionReason = 'rule_matched' | 'policy_default' | 'no_policy_configured';
+/**
+ * The reasons `evaluate` gives for a decision. `condition_error`: a condition could not be
+ * evaluated, so the policy's `on_error` decided; `invalid_arguments`: the arguments do not have
+ * the policy's declared types, so `on_error` decided.
+ */
+export type DecisionReason =
+  | 'rule_matched'
+  | 'policy_default'
+  | 'no_policy_configured'
+  | 'condition_error'
+  | 'invalid_arguments';
 
-/** A rule condition that could not be evaluated (and therefore did not match). */
+/**
+ * Why a decision was made by `on_error`: the rule whose condition could not be evaluated (-1 for
+ * the declared argument types), the error, and the shape of the arguments (types, not values).
+ */
 export interface RuleEvaluationError {
   ruleIndex: number;
   message: string;
+  /** The arguments' types, such as `{amount: string, to: list<int>[100000]}`; never values. */
+  shape?: string;
 }
 
 /** The policy that decided, as recorded in the action log. */
@@ -87,8 +122,8 @@ export interface DecisionPolicy {
 export interface PolicyDecision {
   effect: Effect;
   /**
-   * Why: `rule_matched`, `policy_default`, or `no_policy_configured` when no policy matched the
-   * tool (see `DecisionReason`). A string, so that callers can record reasons of their own.
+   * Why: `rule_matched`, `policy_default`, `no_policy_configured` when no policy matched the
+   * tool, `condition_error` or `invalid_arguments` when `on_error` decided (see `DecisionReason`). A string, so that callers can record reasons of their own.
    */
   reason: string;
   policy?: DecisionPolicy;
@@ -98,7 +133,10 @@ export interface PolicyDecision {
   timeout?: number;
   /** What happens when the approval times out (only for `requires_approval`). */
   onTimeout?: OnTimeout;
-  /** Conditions that failed to evaluate; each counted as "no match". */
+  /**
+   * The error that made `on_error` decide (reasons `condition_error`, `invalid_arguments`);
+   * empty otherwise.
+   */
   errors: RuleEvaluationError[];
   /** One human sentence saying which policy and rule decided, and why. */
   explanation: string;

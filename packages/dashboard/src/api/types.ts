@@ -192,7 +192,8 @@ export interface Action {
     rule_index: number | null;
   } | null;
   explanation: string | null;
-  evaluation_errors: { rule_index: number; message: string }[];
+  /** The error that made the policy's on_error decide, with the arguments' shape (types only). */
+  evaluation_errors: { rule_index: number; message: string; shape?: string | null }[];
   expires_at: string | null;
   on_timeout: 'deny' | 'allow' | null;
   decided_by: string | null;

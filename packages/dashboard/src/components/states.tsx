@@ -50,3 +50,30 @@ export function ErrorNotice({ error, retry }: { error: Error; retry?: () => void
 export function Badge({ value, label }: { value: string; label?: string }) {
   return <span className={`badge badge-${value}`}>{label ?? value.replaceAll('_', ' ')}</span>;
 }
+
+// Decisions made by a policy's on_error rather than by a rule or a default.
+const ERROR_REASONS: Record<string, string> = {
+  condition_error: 'condition error',
+  invalid_arguments: 'invalid arguments',
+};
+
+/**
+ * The label of a decision: "blocked: condition error" or "held: condition error" when a condition
+ * could not be evaluated (or the arguments had the wrong types) and the policy's on_error decided.
+ */
+export function decisionLabel(decision: string, reason: string | null | undefined): string {
+  const cause = reason ? ERROR_REASONS[reason] : undefined;
+  if (cause === undefined) return decision.replaceAll('_', ' ');
+  return `${decision === 'requires_approval' ? 'held' : decision === 'block' ? 'blocked' : decision.replaceAll('_', ' ')}: ${cause}`;
+}
+
+/** A decision's badge, saying when on_error decided it. */
+export function DecisionBadge({
+  decision,
+  reason,
+}: {
+  decision: string;
+  reason: string | null | undefined;
+}) {
+  return <Badge value={decision} label={decisionLabel(decision, reason)} />;
+}

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api } from '../api/client';
 import type { DeliveryDetail } from '../api/types';
 import { PageHeader } from '../components/layout';
-import { Badge, ErrorNotice, Loading } from '../components/states';
+import { Badge, DecisionBadge, ErrorNotice, Loading } from '../components/states';
 import { ArgumentsView, ValueView } from '../components/value-view';
 import { formatDuration, formatTime, words } from '../format';
 import { Link } from '../router';
@@ -97,8 +97,9 @@ export function ActionDetailPage({ id }: { id: string }) {
       </p>
       <PageHeader title={<code>{action.tool_name}</code>}>
         <p>
-          <Badge value={action.decision} /> <Badge value={action.status} />{' '}
-          <Badge value={action.environment} /> {formatTime(action.created_at)} · agent{' '}
+          <DecisionBadge decision={action.decision} reason={action.reason} />{' '}
+          <Badge value={action.status} /> <Badge value={action.environment} />{' '}
+          {formatTime(action.created_at)} · agent{' '}
           <strong>{action.agent_name ?? action.agent_id}</strong>
         </p>
       </PageHeader>
@@ -140,7 +141,7 @@ export function ActionDetailPage({ id }: { id: string }) {
             <div>
               <dt>Decision</dt>
               <dd>
-                <Badge value={action.decision} />
+                <DecisionBadge decision={action.decision} reason={action.reason} />
               </dd>
             </div>
             <div>
@@ -167,11 +168,20 @@ export function ActionDetailPage({ id }: { id: string }) {
           {action.explanation ? <p className="explanation">{action.explanation}</p> : null}
           {action.evaluation_errors.length > 0 ? (
             <>
-              <h3>Conditions that failed to evaluate (counted as no match)</h3>
+              <h3>Evaluation error (the policy's on_error decided)</h3>
               <ul className="errors">
                 {action.evaluation_errors.map((error) => (
                   <li key={`${error.rule_index}-${error.message}`}>
-                    Rule {error.rule_index + 1}: {error.message}
+                    {error.rule_index < 0
+                      ? 'Declared argument types'
+                      : `Rule ${error.rule_index + 1}`}
+                    : {error.message}
+                    {error.shape ? (
+                      <>
+                        {' '}
+                        — arguments <code>{error.shape}</code>
+                      </>
+                    ) : null}
                   </li>
                 ))}
               </ul>

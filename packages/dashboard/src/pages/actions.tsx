@@ -3,7 +3,7 @@ import { type ActionFilters, api } from '../api/client';
 import type { Action, LiveEvent } from '../api/types';
 import { actionStatuses, effects, environments } from '../api/types';
 import { PageHeader } from '../components/layout';
-import { Badge, Empty, ErrorNotice, Loading } from '../components/states';
+import { Badge, DecisionBadge, Empty, ErrorNotice, Loading } from '../components/states';
 import { formatTime, fromLocalInput, toLocalInput, words } from '../format';
 import { Link, useQueryState } from '../router';
 import { useAgents, useLiveEvents, useResync } from '../state';
@@ -366,7 +366,7 @@ export function ActionsPage() {
                       <Badge value={action.environment} />
                     </td>
                     <td>
-                      <Badge value={action.decision} />
+                      <DecisionBadge decision={action.decision} reason={action.reason} />
                     </td>
                     <td>
                       <Badge value={action.status} />

@@ -28,6 +28,15 @@ describe('Approvals', () => {
     expect(within(card).getByRole('button', { name: 'show all 500 characters' })).toBeTruthy();
   });
 
+  it('says when a call is held because a condition could not be evaluated', async () => {
+    fakeApi(routes('approver', [approval({ reason: 'condition_error' })]));
+    renderApp('#/approvals');
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    expect(
+      within(card).getByText('Refunds v3 (stripe.issue_refund), held: condition error in rule 1'),
+    ).toBeTruthy();
+  });
+
   it('adds a call held elsewhere live, and removes it at once when decided elsewhere', async () => {
     fakeApi(routes('approver', []));
     const { live } = renderApp('#/approvals');

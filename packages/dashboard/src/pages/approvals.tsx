@@ -3,7 +3,7 @@ import { ApiError, api } from '../api/client';
 import type { Approval } from '../api/types';
 import { useApprovals } from '../approvals-store';
 import { PageHeader } from '../components/layout';
-import { Badge, Empty, ErrorNotice, Loading } from '../components/states';
+import { Badge, decisionLabel, Empty, ErrorNotice, Loading } from '../components/states';
 import { ArgumentsView } from '../components/value-view';
 import { formatDuration, formatTime } from '../format';
 import { Link } from '../router';
@@ -16,6 +16,14 @@ function ruleText(approval: Approval): string {
   if (!policy)
     return approval.reason === 'no_policy_configured' ? "the agent's default action" : '—';
   const version = policy.version ? ` v${policy.version}` : '';
+  // Held by on_error: say so, an approver should know no rule decided this call.
+  if (approval.reason === 'condition_error' || approval.reason === 'invalid_arguments') {
+    const cause =
+      approval.reason === 'invalid_arguments'
+        ? 'its declared argument types'
+        : `rule ${(policy.rule_index ?? 0) + 1}`;
+    return `${policy.name}${version} (${policy.tool}), ${decisionLabel('requires_approval', approval.reason)} in ${cause}`;
+  }
   const rule =
     policy.rule_index === null || policy.rule_index < 0
       ? 'its default'

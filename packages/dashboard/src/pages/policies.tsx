@@ -31,6 +31,7 @@ interface RuleDefinition {
   then?: string;
   timeout?: number;
   on_timeout?: string;
+  on_error?: string;
 }
 
 function text(value: unknown): string {
@@ -74,6 +75,17 @@ export function RulesView({
                 {policy.enabled === false ? <Badge value="disabled" /> : null}
               </h3>
               {policy.description ? <p>{text(policy.description)}</p> : null}
+              {policy.args && typeof policy.args === 'object' ? (
+                <p>
+                  Arguments:{' '}
+                  <code>
+                    {Object.entries(policy.args as Record<string, unknown>)
+                      .map(([name, type]) => `${name}: ${text(type)}`)
+                      .join(', ')}
+                  </code>{' '}
+                  (a call with other types is decided as on error)
+                </p>
+              ) : null}
               {rules.length > 0 ? (
                 <table className="table table-compact">
                   <thead>
@@ -95,6 +107,7 @@ export function RulesView({
                           <Badge value={text(rule.then)} />
                           {rule.timeout ? ` ${rule.timeout} s` : ''}
                           {rule.on_timeout ? `, then ${rule.on_timeout}` : ''}
+                          {rule.on_error ? ` (on error: ${text(rule.on_error)})` : ''}
                         </td>
                       </tr>
                     ))}
@@ -106,6 +119,12 @@ export function RulesView({
                 {policy.timeout ? ` — waits ${text(policy.timeout)} s` : ''}
                 {policy.on_timeout ? `, then ${text(policy.on_timeout)}` : ''}
               </p>
+              {rules.some((rule) => rule.if !== undefined) || policy.args ? (
+                <p className="muted">
+                  When a condition cannot be evaluated:{' '}
+                  <Badge value={text(policy.on_error ?? 'block')} />
+                </p>
+              ) : null}
             </section>
           );
         })

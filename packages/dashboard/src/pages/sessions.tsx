@@ -4,7 +4,7 @@ import type { Session, TimelineEntry } from '../api/types';
 import { environments } from '../api/types';
 import { LineChart } from '../components/charts';
 import { PageHeader } from '../components/layout';
-import { Badge, Empty, ErrorNotice, Loading } from '../components/states';
+import { Badge, DecisionBadge, Empty, ErrorNotice, Loading } from '../components/states';
 import { ArgumentsView } from '../components/value-view';
 import { formatClock, formatNumber, formatTime, formatUsd, words } from '../format';
 import { Link, useQueryState } from '../router';
@@ -198,7 +198,8 @@ function TimelineItem({ entry }: { entry: TimelineEntry }) {
         <Link to={`/actions/${encodeURIComponent(action.id)}`}>
           <code>{action.tool_name}</code>
         </Link>{' '}
-        <Badge value={action.decision} /> <Badge value={action.status} />
+        <DecisionBadge decision={action.decision} reason={action.reason} />{' '}
+        <Badge value={action.status} />
         {action.outcome ? <Badge value={action.outcome.status} /> : null}{' '}
         <span className="muted">{agents.name(action.agent_id)}</span>
         <details className="timeline-details">

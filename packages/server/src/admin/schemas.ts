@@ -526,7 +526,22 @@ export const action = z
       })
       .nullable(),
     explanation: z.string().nullable(),
-    evaluation_errors: z.array(z.object({ rule_index: z.number(), message: z.string() })),
+    evaluation_errors: z
+      .array(
+        z.object({
+          rule_index: z
+            .number()
+            .meta({ description: 'The rule, or -1 for the declared argument types.' }),
+          message: z.string(),
+          shape: z.string().nullable().meta({
+            description: "The arguments' types (never values), such as {amount: string[4]}.",
+          }),
+        }),
+      )
+      .meta({
+        description:
+          "The error that made the policy's on_error decide (reasons condition_error, invalid_arguments); empty otherwise.",
+      }),
     expires_at: nullableTimestamp,
     on_timeout: z.enum(['deny', 'allow']).nullable(),
     decided_by: z.string().nullable().meta({ description: 'The deciding user id.' }),

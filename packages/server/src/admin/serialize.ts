@@ -139,6 +139,7 @@ export function actionView(action: ActionRecord): Wire<typeof schemas.action> {
     evaluation_errors: (explained?.errors ?? []).map((error) => ({
       rule_index: error.ruleIndex,
       message: error.message,
+      shape: error.shape ?? null,
     })),
     expires_at: iso(action.expiresAt),
     on_timeout: action.onTimeout,

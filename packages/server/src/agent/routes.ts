@@ -1,3 +1,4 @@
+import type { PolicyDecision } from '@arden/policy';
 import type { ServerContext } from '../context';
 import { parseApiKey } from '../crypto';
 import {
@@ -174,13 +175,14 @@ export function registerAgentRoutes(server: ServerContext): void {
       explanation: decision.explanation,
     };
     const policyName = decision.policy ? `policy "${decision.policy.name}"` : undefined;
+    const onError = onErrorCause(decision);
     if (decision.effect === 'block') {
       body.message = policyName
-        ? `Tool '${input.toolName}' is blocked by ${policyName}.`
+        ? `Tool '${input.toolName}' is blocked by ${policyName}${onError ? `: ${onError}` : ''}.`
         : `Tool '${input.toolName}' is blocked: ${decision.reason === 'no_policy_configured' ? "no policy matches it and the agent's default action is block" : decision.explanation}.`;
     } else if (pending) {
       const expiresAt = new Date(action.expiresAt as number).toISOString();
-      body.message = `Tool '${input.toolName}' needs human approval${policyName ? ` (${policyName})` : ''}; it is held until approved or denied, or until ${expiresAt} (then on_timeout: ${action.onTimeout}).`;
+      body.message = `Tool '${input.toolName}' needs human approval${policyName ? ` (${policyName}${onError ? `: ${onError}` : ''})` : ''}; it is held until approved or denied, or until ${expiresAt} (then on_timeout: ${action.onTimeout}).`;
       body.expires_at = expiresAt;
       body.on_timeout = action.onTimeout;
     }
@@ -420,4 +422,18 @@ export function registerAgentRoutes(server: ServerContext): void {
       });
     }
   });
+}
+
+/**
+ * Why the policy's on_error decided, for the agent's message: which rule could not be evaluated
+ * (not the error, which names the condition's internals), or which argument has the wrong type.
+ */
+function onErrorCause(decision: PolicyDecision): string | undefined {
+  const error = decision.errors[0];
+  if (error === undefined) return undefined;
+  if (decision.reason === 'invalid_arguments') return `${error.message} (declared argument types)`;
+  if (decision.reason === 'condition_error') {
+    return `the condition of rule ${error.ruleIndex + 1} could not be evaluated for these arguments (on_error)`;
+  }
+  return undefined;
 }

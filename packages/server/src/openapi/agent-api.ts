@@ -26,9 +26,10 @@ const checkResponse = z
   .object({
     decision: z.enum(['allow', 'block', 'requires_approval']),
     action_id: z.string(),
-    reason: z
-      .string()
-      .meta({ description: 'rule_matched, policy_default or no_policy_configured.' }),
+    reason: z.string().meta({
+      description:
+        "rule_matched, policy_default, no_policy_configured, or condition_error / invalid_arguments when a condition could not be evaluated or the arguments had the wrong declared types and the policy's on_error decided.",
+    }),
     status: z.enum(['completed', 'pending']),
     environment: z.enum(['test', 'live']),
     message: z.string().optional(),

@@ -183,7 +183,7 @@ export class PolicyService {
       };
     }
     try {
-      return evaluate(
+      const decision = evaluate(
         entry.set,
         {
           tool: call.tool,
@@ -195,6 +195,24 @@ export class PolicyService {
         },
         agent.defaultAction,
       );
+      const error = decision.errors[0];
+      if (error !== undefined) {
+        // The rule, the error and the arguments' shape (types, never values); the action keeps them too.
+        this.logger.warn(
+          "A policy condition could not be evaluated; the policy's on_error decided",
+          {
+            agentId: agent.id,
+            tool: call.tool,
+            policy: decision.policy?.name,
+            rule: error.ruleIndex < 0 ? 'declared argument types' : error.ruleIndex + 1,
+            reason: decision.reason,
+            decision: decision.effect,
+            error: error.message,
+            shape: error.shape,
+          },
+        );
+      }
+      return decision;
     } catch (error) {
       this.logger.error('The policy engine failed; blocking the call', {
         agentId: agent.id,

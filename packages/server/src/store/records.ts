@@ -87,7 +87,7 @@ export interface PolicyVersionRecord {
 export interface DecisionExplanation {
   policy?: { id?: string; name: string; tool: string; version?: number };
   ruleIndex?: number;
-  errors?: { ruleIndex: number; message: string }[];
+  errors?: { ruleIndex: number; message: string; shape?: string }[];
   explanation?: string;
 }
 

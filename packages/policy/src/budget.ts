@@ -1,0 +1,340 @@
+import type { ASTNode } from '@marcbachmann/cel-js';
+import { POLICY_LIMITS } from './limits';
+
+/**
+ * The work one evaluation may do, shared by every condition evaluated for one call. Charged in
+ * work units: one per node the evaluator runs, one per list element or map entry an operator
+ * copies, compares or walks, one per 8 characters a string operation reads or writes, and
+ * `ERROR_COST` per error held by `||`, `&&` or a quantifier macro (making an error costs as much
+ * as hundreds of nodes). When it runs out, or the wall-time deadline passes, evaluation fails
+ * with `EvaluationBudgetError`.
+ */
+export class EvaluationBudget {
+  /** Work units left; below 0 once exceeded (and it stays exceeded). */
+  remaining: number;
+  /** Why the budget ran out, once it has. */
+  exceeded: string | undefined;
+  readonly #units: number;
+  readonly #milliseconds: number;
+  // Read on the first look at the clock, not at creation: most evaluations run a few dozen
+  // nodes and never look, and reading the clock would be a fifth of their cost. The work done
+  // before the first look (at most 512 nodes or one large charge) is bounded by the units.
+  #deadline = 0;
+
+  constructor(
+    units: number = POLICY_LIMITS.maxEvaluationCost,
+    milliseconds: number = POLICY_LIMITS.maxEvaluationMs,
+  ) {
+    this.remaining = units;
+    this.exceeded = undefined;
+    this.#units = units;
+    this.#milliseconds = milliseconds;
+  }
+
+  /** Charges `units`; throws when the budget is gone. */
+  charge(units: number): void {
+    this.remaining -= units;
+    if (this.remaining < 0) this.fail('work');
+    // A large charge is about to do real work: look at the clock too.
+    if (units >= 4096) this.#checkClock();
+  }
+
+  /** Called for every node; looks at the clock every 512 nodes. */
+  step(): void {
+    const remaining = --this.remaining;
+    if (remaining < 0) this.fail('work');
+    if ((remaining & 511) === 0) this.#checkClock();
+  }
+
+  #checkClock(): void {
+    const now = performance.now();
+    if (this.#deadline === 0) this.#deadline = now + this.#milliseconds;
+    else if (now > this.#deadline) this.fail('time');
+  }
+
+  fail(kind: 'work' | 'time'): never {
+    this.remaining = -1;
+    this.exceeded ??=
+      kind === 'work'
+        ? `evaluation budget exceeded: more than ${this.#units} units of work (node evaluations, list elements and comparisons, string characters / 8, errors)`
+        : `evaluation budget exceeded: took longer than ${this.#milliseconds} ms`;
+    throw new EvaluationBudgetError(this.exceeded);
+  }
+}
+
+/** Thrown when one evaluation exceeds its `EvaluationBudget`. */
+export class EvaluationBudgetError extends Error {
+  override name = 'EvaluationBudgetError';
+}
+
+// Evaluation is synchronous, so the budget of the evaluation under way is module state; every
+// evaluation sets it and restores the previous one.
+let active: EvaluationBudget | undefined;
+
+/** Runs `run(argument)` with `budget` charged for its work. */
+export function withBudget<A, T>(
+  budget: EvaluationBudget,
+  run: (argument: A) => T,
+  argument: A,
+): T {
+  const previous = active;
+  active = budget;
+  try {
+    return run(argument);
+  } finally {
+    active = previous;
+  }
+}
+
+/** The budget of the evaluation under way (a fresh one, never kept, outside `withBudget`). */
+function current(): EvaluationBudget {
+  return active ?? new EvaluationBudget();
+}
+
+/** Charges the evaluation under way (for work done outside the evaluator, such as `matches`). */
+export function chargeActive(units: number): void {
+  if (units > 0) current().charge(units);
+}
+
+/** Work units a function call costs beyond its node (measured: runtime dispatch, ~50 ns). */
+const CALL_COST = 2;
+
+/** Work units an error held by `tryEval` costs: about what making one takes (measured ~8 µs). */
+export const ERROR_COST = 400;
+
+interface EvaluatorLike {
+  run(node: ASTNode, context: unknown): unknown;
+  tryEval(node: ASTNode, context: unknown): unknown;
+}
+
+/**
+ * Counts every node the evaluator runs against the active budget. `tryEval` (how `||`, `&&` and
+ * the quantifier macros hold an error to see whether the other side decides) lets a budget error
+ * through at once: once the budget is gone nothing may decide, and a loop must not go on.
+ */
+export function meterEvaluator(evaluator: EvaluatorLike): void {
+  evaluator.tryEval = function tryEval(this: EvaluatorLike, node: ASTNode, context: unknown) {
+    try {
+      return this.run(node, context);
+    } catch (error) {
+      if (error instanceof EvaluationBudgetError) throw error;
+      current().charge(ERROR_COST);
+      return error;
+    }
+  };
+  evaluator.run = function run(this: EvaluatorLike, node: ASTNode, context: unknown) {
+    (active ?? current()).step();
+    return (
+      node as unknown as { evaluate(ev: unknown, node: ASTNode, ctx: unknown): unknown }
+    ).evaluate(this, node, context);
+  };
+}
+
+const keyLists = new WeakMap<object, string[]>();
+
+/**
+ * The keys of a plain object (a JSON map), listed once per object. Listing the keys of a large
+ * JSON object costs about 200 ns per key (V8 keeps such objects as dictionaries), and there is no
+ * cheaper way to count them: so the list is made once, charged, and reused for `size()` and for
+ * every macro over the map, which the library would otherwise list again each time.
+ */
+export function keysOf(value: object): string[] {
+  let keys = keyLists.get(value);
+  if (keys === undefined) {
+    keys = Object.keys(value);
+    keyLists.set(value, keys);
+    // Charged after the fact: the one step whose size cannot be known before it is done.
+    active?.charge(keys.length);
+  }
+  return keys;
+}
+
+function isPlainObject(value: unknown): value is object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** What reading or copying `value` once costs: its elements, entries, or characters / 8. */
+export function shallowCost(value: unknown): number {
+  if (typeof value === 'string') return (value.length >>> 3) + 1;
+  if (value === null || typeof value !== 'object') return 1;
+  if (Array.isArray(value)) return value.length + 1;
+  if (value instanceof Uint8Array) return (value.length >>> 3) + 1;
+  if (value instanceof Map || value instanceof Set) return value.size + 1;
+  return isPlainObject(value) ? keysOf(value).length + 1 : 1;
+}
+
+/**
+ * What comparing `value` deeply costs: its elements, entries and characters / 8, walked depth
+ * first and no further than `limit` (the result is then just over it).
+ */
+export function deepCost(value: unknown, limit: number, depth = 0): number {
+  if (value === null || typeof value !== 'object') return shallowCost(value);
+  // Deeper than JSON sensibly goes: price it as over any budget.
+  if (depth > 64) return limit + 1;
+  let cost = 1;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length && cost <= limit; index++) {
+      const element: unknown = value[index];
+      if (element !== null && typeof element === 'object') {
+        cost += deepCost(element, limit - cost, depth + 1);
+      } else cost += typeof element === 'string' ? (element.length >>> 3) + 1 : 1;
+    }
+  } else if (isPlainObject(value)) {
+    const keys = keysOf(value);
+    for (let index = 0; index < keys.length && cost <= limit; index++) {
+      const entry: unknown = (value as Record<string, unknown>)[keys[index] as string];
+      if (entry !== null && typeof entry === 'object') {
+        cost += deepCost(entry, limit - cost, depth + 1);
+      } else cost += typeof entry === 'string' ? (entry.length >>> 3) + 1 : 1;
+    }
+  }
+  return cost;
+}
+
+function isCollection(value: unknown): boolean {
+  return typeof value === 'string' || (value !== null && typeof value === 'object');
+}
+
+type BinaryHandle = (left: unknown, right: unknown, node: ASTNode, evaluator: unknown) => unknown;
+type CallHandle = (values: unknown[], a: unknown, b: unknown) => unknown;
+
+// What an operator costs beyond its node, from its operands, charged before it runs.
+const binaryCosts: Record<string, (left: unknown, right: unknown) => number> = {
+  '+': (left, right) =>
+    isCollection(left) || isCollection(right) ? shallowCost(left) + shallowCost(right) : 0,
+  in: (left, right) =>
+    Array.isArray(right)
+      ? right.length * (isCollection(left) ? deepCost(left, current().remaining + 1) : 1)
+      : 0,
+  '==': equalityCost,
+  '!=': equalityCost,
+  '<': comparisonCost,
+  '<=': comparisonCost,
+  '>': comparisonCost,
+  '>=': comparisonCost,
+};
+
+function equalityCost(left: unknown, right: unknown): number {
+  if (typeof left === 'string' && typeof right === 'string') return left.length >>> 3;
+  if (left === right || left === null || right === null) return 0;
+  if (typeof left !== 'object' || typeof right !== 'object') return 0;
+  // Lists of different lengths differ at once; otherwise the comparison walks at most the left
+  // side (and stops at the first difference).
+  if (Array.isArray(left) && Array.isArray(right) && left.length !== right.length) return 1;
+  return deepCost(left, current().remaining + 1);
+}
+
+function comparisonCost(left: unknown, right: unknown): number {
+  return typeof left === 'string' && typeof right === 'string'
+    ? Math.min(left.length, right.length) >>> 3
+    : 0;
+}
+
+/**
+ * A function call's cost: before it runs, what it reads (its strings and, for `join`, the
+ * characters of the list); after, what it produced (a new string or list).
+ */
+function callCost(name: string, values: readonly unknown[]): number {
+  let cost = 0;
+  for (const value of values) {
+    if (typeof value === 'string' || value instanceof Uint8Array) cost += value.length >>> 3;
+    else if (name === 'join' && Array.isArray(value)) {
+      cost += value.length;
+      for (const element of value) if (typeof element === 'string') cost += element.length >>> 3;
+    }
+  }
+  return cost;
+}
+
+function resultCost(result: unknown): number {
+  return typeof result === 'string' || Array.isArray(result) || result instanceof Uint8Array
+    ? shallowCost(result)
+    : 0;
+}
+
+const MACRO_KEYS = ['iterable', 'init', 'step', 'receiver', 'pattern', 'val', 'exp', 'args', 'ast'];
+
+interface MeteredNode {
+  op: string;
+  args: unknown;
+  handle?: BinaryHandle | CallHandle;
+  meta?: { alternate?: unknown; macro?: unknown };
+  __metered?: true;
+}
+
+/**
+ * Wraps the operators of a type-checked condition that do work proportional to their operands
+ * (`+` on lists and strings, `in`, `==` on collections, string functions, `join`, `split`, …) so
+ * that they charge the active budget before they run and for what they produce. Walks macro
+ * expansions too.
+ */
+export function meterTree(root: ASTNode): void {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) {
+      for (const element of value) visit(element);
+      return;
+    }
+    const node = value as MeteredNode;
+    if (typeof node.op === 'string') {
+      meterNode(node);
+      // A value node's args is the value itself (a constant may be a type object).
+      if (node.op !== 'value' && node.op !== 'id') visit(node.args);
+      visit(node.meta?.alternate);
+      visit(node.meta?.macro);
+      return;
+    }
+    // A macro's own object (comprehension arguments, the matches macro, cel.bind).
+    for (const key of MACRO_KEYS) visit((value as Record<string, unknown>)[key]);
+  };
+  visit(root);
+}
+
+function meterNode(node: MeteredNode): void {
+  const handle = node.handle;
+  if (handle === undefined || node.__metered) return;
+  const binary = binaryCosts[node.op];
+  if (binary !== undefined) {
+    const inner = handle as BinaryHandle;
+    node.handle = (left, right, ast, evaluator) => {
+      // Over dyn operands the library looks the overload up at run time: a node's worth.
+      current().charge(1 + binary(left, right));
+      return inner(left, right, ast, evaluator);
+    };
+  } else if (node.op === 'comprehension') {
+    // A macro over a map iterates its keys: hand the library the listed keys (the same
+    // iteration), charged on every run, since an inner macro runs once per outer element.
+    const inner = handle as unknown as (iterable: unknown, ...rest: unknown[]) => unknown;
+    node.handle = ((iterable: unknown, ...rest: unknown[]) => {
+      if (isPlainObject(iterable)) {
+        const keys = keysOf(iterable);
+        current().charge(keys.length + 1);
+        return inner(keys, ...rest);
+      }
+      return inner(iterable, ...rest);
+    }) as unknown as BinaryHandle;
+  } else if (node.op === 'call' || node.op === 'rcall') {
+    const name = (node.args as [string])[0];
+    const inner = handle as CallHandle;
+    node.handle = (values: unknown[], a: unknown, b: unknown) => {
+      // The library lists a map's keys on every size(): count the listed ones instead.
+      if (name === 'size' && values.length === 1 && isPlainObject(values[0])) {
+        current().charge(1);
+        return BigInt(keysOf(values[0]).length);
+      }
+      // A call dispatches on its arguments' runtime types: about three nodes' worth of work.
+      // Arguments may be a promise for async functions, which conditions never use.
+      current().charge(Array.isArray(values) ? CALL_COST + callCost(name, values) : CALL_COST);
+      const result = inner(values, a, b);
+      // A map is new only from json() (other calls hand back one that exists, such as orValue).
+      const produced = name === 'json' ? shallowCost(result) : resultCost(result);
+      if (produced > 0) current().charge(produced);
+      return result;
+    };
+  } else return;
+  node.__metered = true;
+}
