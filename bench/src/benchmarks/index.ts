@@ -1,6 +1,7 @@
 import type { Benchmark } from '../types.ts';
 import { approvalLatency } from './approval-latency.ts';
 import { checkOverhead } from './check-overhead.ts';
+import { exactJson } from './exact-json.ts';
 import { logScale } from './log-scale.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
@@ -14,6 +15,7 @@ export const benchmarks: Benchmark[] = [
   throughput,
   approvalLatency,
   policyEval,
+  exactJson,
   usageClient,
   usageIngest,
   memory,
