@@ -31,6 +31,11 @@ export interface ExactJsonOptions {
 export class ExactJsonError extends SyntaxError {
   override readonly name = 'ExactJsonError';
   constructor(
+    /**
+     * `syntax`: not JSON; `non_finite`: a bare NaN or (-)Infinity; `duplicate_key`: a key twice
+     * in one object; `too_deep`: nested beyond `maxDepth`.
+     */
+    readonly code: 'syntax' | 'non_finite' | 'duplicate_key' | 'too_deep',
     /** What is wrong, without the path. */
     readonly reason: string,
     readonly path: string,
@@ -110,7 +115,7 @@ class Parser {
     private readonly maxDepth: number,
   ) {}
 
-  error(reason: string, at = this.index): ExactJsonError {
+  error(reason: string, at = this.index, code: ExactJsonError['code'] = 'syntax'): ExactJsonError {
     let path = '';
     for (const segment of this.path) {
       path +=
@@ -120,7 +125,7 @@ class Parser {
             ? `${path ? '.' : ''}${segment}`
             : `[${JSON.stringify(segment)}]`;
     }
-    return new ExactJsonError(reason, path, at);
+    return new ExactJsonError(code, reason, path, at);
   }
 
   skipSpace(): void {
@@ -169,6 +174,8 @@ class Parser {
       if (this.text.startsWith(word, this.index)) {
         return this.error(
           `${shown} is not a JSON value (Python's json module writes it for float('${shown === 'NaN' ? 'nan' : shown === 'Infinity' ? 'inf' : '-inf'}')); send a finite number, or null, or the value as a string`,
+          this.index,
+          'non_finite',
         );
       }
     }
@@ -331,7 +338,11 @@ class Parser {
   }
 
   private tooDeep(): ExactJsonError {
-    return this.error(`nested more than ${this.maxDepth} levels deep; flatten the tool arguments`);
+    return this.error(
+      `nested more than ${this.maxDepth} levels deep; flatten the tool arguments`,
+      this.index,
+      'too_deep',
+    );
   }
 
   private array(depth: number): unknown[] {
@@ -394,6 +405,7 @@ class Parser {
         throw this.error(
           'this key appears twice in one object; send each key once (parsers disagree on which copy wins, so Arden refuses both)',
           keyAt,
+          'duplicate_key',
         );
       }
       this.skipSpace();

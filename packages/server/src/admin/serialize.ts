@@ -13,9 +13,15 @@ import type {
   UsageRecord,
   UserRecord,
 } from '../store';
+import { RawJson } from '../store/json';
 import type * as schemas from './schemas';
 
 type Wire<T extends z.ZodType> = z.output<T>;
+
+/** Stored JSON text, sent as written (typed as what a reader parses it into). */
+function verbatim<T>(text: string): T {
+  return new RawJson(text) as unknown as T;
+}
 
 /** An ISO time, or null. */
 export function iso(time: number): string;
@@ -119,9 +125,11 @@ export function actionView(action: ActionRecord): Wire<typeof schemas.action> {
     agent_id: action.agentId,
     environment: action.environment,
     tool_name: action.toolName,
-    args: action.args,
-    kwargs: action.kwargs,
-    metadata: action.metadata,
+    args: verbatim(action.argsJson),
+    kwargs: verbatim(action.kwargsJson),
+    metadata: action.metadataJson === null ? null : verbatim(action.metadataJson),
+    args_json: action.argsJson,
+    kwargs_json: action.kwargsJson,
     session_id: action.sessionId,
     decision: action.decision,
     reason: action.reason,
