@@ -126,7 +126,7 @@ export function ActionDetailPage({ id }: { id: string }) {
             </div>
           </dl>
           <h3>Arguments</h3>
-          <ArgumentsView args={action.args} kwargs={action.kwargs} />
+          <ArgumentsView argsJson={action.args_json} kwargsJson={action.kwargs_json} />
           {action.metadata && Object.keys(action.metadata).length > 0 ? (
             <>
               <h3>Metadata</h3>

@@ -59,7 +59,8 @@ export async function approvalsCommand(argv: string[], io: CliIo): Promise<numbe
         ...pending.items.map((action: any) => [
           action.id,
           action.tool_name,
-          JSON.stringify(action.kwargs).slice(0, 60),
+          // As the agent sent it: the parsed kwargs would show big numbers rounded.
+          (action.kwargs_json ?? JSON.stringify(action.kwargs)).slice(0, 60),
           action.environment,
           action.session_id ?? '-',
           waited(action.waiting_ms),
