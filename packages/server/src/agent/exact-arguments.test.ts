@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyWebhookSignature } from '@arden/core';
+import { createArden, PolicyDeniedError, verifyWebhookSignature } from '@arden/core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 
@@ -45,6 +45,17 @@ beforeAll(async () => {
       default: 'allow',
     },
     { name: 'No disk formatting', tool: 'system.format_disk', action: 'block' },
+    {
+      name: 'Transfers',
+      tool: 'ledger.transfer',
+      rules: [
+        {
+          if: 'args.account == 12345678901234567891u && args.cents > 9007199254740992',
+          then: 'block',
+        },
+      ],
+      default: 'allow',
+    },
   ]);
 });
 
@@ -203,5 +214,35 @@ describe('ardenpy edges', () => {
     const response = await t.request('POST', '/policy/check', { raw: '{"tool_name": ' });
     expect(response.status).toBe(400);
     expect(response.json.error).toMatch(/^The request body is not valid JSON/);
+  });
+});
+
+describe('@arden/core sends a BigInt as an exact integer', () => {
+  test('guardTool({account: 12345678901234567891n}) is checked and logged exactly', async () => {
+    const arden = createArden({
+      apiKey: t.liveKey,
+      apiUrl: t.url,
+      logLevel: 'silent',
+      retryAttempts: 0,
+    });
+    let ran = false;
+    const transfer = arden.guardTool(
+      'ledger.transfer',
+      async (_input: { account: bigint; cents: bigint }) => {
+        ran = true;
+      },
+    );
+    const error = await transfer({
+      account: 12345678901234567891n,
+      cents: 9007199254740993n,
+    }).catch((caught) => caught);
+    expect(PolicyDeniedError.isInstance(error), String(error)).toBe(true);
+    expect(ran).toBe(false);
+    const action = await t.server.store.actions.get(error.actionId);
+    expect(action?.kwargsJson).toBe('{"account":12345678901234567891,"cents":9007199254740993}');
+    // Its neighbour (equal as a double) is not blocked.
+    await transfer({ account: 12345678901234567891n, cents: 9007199254740992n });
+    expect(ran).toBe(true);
+    await arden.shutdown();
   });
 });
