@@ -156,6 +156,26 @@ describe('arguments byte for byte', () => {
     });
   });
 
+  test('a draft policy simulated over history sees the exact integers again', async () => {
+    const simulated = await t.admin('POST', `/api/v1/agents/${t.agent.id}/policies/live/simulate`, {
+      body: {
+        policies: [
+          {
+            name: 'Refunds',
+            tool: 'stripe.issue_refund',
+            rules: [{ if: 'args.order_id == 12345678901234567891u', then: 'block' }],
+            default: 'allow',
+          },
+        ],
+      },
+    });
+    expect(simulated.status, simulated.text).toBe(200);
+    const item = simulated.json.items.find(
+      (entry: { action_id: string }) => entry.action_id === actionId,
+    );
+    expect(item.new.decision).toBe('block');
+  });
+
   test('/status of the approved call', async () => {
     const status = await t.request('GET', `/status/${actionId}`);
     expect(status.json).toMatchObject({ action_id: actionId, status: 'approved', message: 'ok' });
@@ -244,5 +264,52 @@ describe('@arden/core sends a BigInt as an exact integer', () => {
     await transfer({ account: 12345678901234567891n, cents: 9007199254740992n });
     expect(ran).toBe(true);
     await arden.shutdown();
+  });
+});
+
+// A live event's data as an EventSource reads it: its data lines joined with line feeds.
+async function nextEvent(response: Response, type: string, timeoutMs = 5_000): Promise<string> {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+        const lines = buffer.slice(0, end).split('\n');
+        buffer = buffer.slice(end + 2);
+        if (!lines.includes(`event: ${type}`)) continue;
+        return lines
+          .filter((line) => line.startsWith('data: '))
+          .map((line) => line.slice(6))
+          .join('\n');
+      }
+    }
+    throw new Error(`no ${type} event`);
+  } finally {
+    await reader.cancel();
+  }
+}
+
+describe('live events', () => {
+  test('carry arguments sent over several lines intact, one data line each', async () => {
+    const stream = await fetch(`${t.url}/api/v1/events?types=action.created`, {
+      headers: { authorization: `Bearer ${t.tokens.viewer}` },
+    });
+    expect(stream.status).toBe(200);
+    const pretty = '{\n  "id": 12345678901234567891,\r\n  "x": 1.0\n}';
+    const event = nextEvent(stream, 'action.created');
+    const checked = await t.request('POST', '/policy/check', {
+      raw: `{"tool_name": "file.read", "kwargs": ${pretty}}`,
+    });
+    expect(checked.status, checked.text).toBe(200);
+    const data = await event;
+    const view = JSON.parse(data);
+    expect(view.action.id).toBe(checked.json.action_id);
+    expect(view.action.kwargs_json).toBe(pretty);
+    expect(data).toContain('"kwargs":{\n  "id": 12345678901234567891,\n  "x": 1.0\n}');
   });
 });
