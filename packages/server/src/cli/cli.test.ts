@@ -224,6 +224,8 @@ describe('commands against a running server', () => {
     expect(list.stdout).toContain('{"amount":500}');
     // As the agent sent it, not rounded by the CLI's JSON parser.
     expect(list.stdout).toContain('{"amount": 900, "id": 12345678901234567891}');
+    const listJson = await arden(['approvals', 'list', '--json'], env);
+    expect(listJson.stdout).toContain('"kwargs": {"amount": 900, "id": 12345678901234567891}');
     const approve = await arden(['approvals', 'approve', first.json.action_id, '--notes', 'ok'], {
       ...env,
       ARDEN_ADMIN_TOKEN: t.tokens.approver,
