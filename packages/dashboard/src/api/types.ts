@@ -184,6 +184,8 @@ export interface Action {
   args_json: string;
   /** The keyword arguments' JSON text exactly as the agent sent it (what is shown). */
   kwargs_json: string;
+  /** The metadata's JSON text exactly as the agent sent it, or null. */
+  metadata_json: string | null;
   session_id: string | null;
   decision: Effect;
   reason: string | null;

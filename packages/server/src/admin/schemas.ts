@@ -525,6 +525,10 @@ export const action = z
     kwargs_json: z.string().meta({
       description: 'The JSON text of kwargs exactly as sent, as a string.',
     }),
+    metadata_json: z
+      .string()
+      .nullable()
+      .meta({ description: 'The JSON text of metadata exactly as sent, as a string, or null.' }),
     session_id: z.string().nullable(),
     decision: effect,
     reason: z.string().nullable(),

@@ -130,6 +130,7 @@ export function actionView(action: ActionRecord): Wire<typeof schemas.action> {
     metadata: action.metadataJson === null ? null : verbatim(action.metadataJson),
     args_json: action.argsJson,
     kwargs_json: action.kwargsJson,
+    metadata_json: action.metadataJson,
     session_id: action.sessionId,
     decision: action.decision,
     reason: action.reason,
