@@ -162,3 +162,83 @@ describe('parseExactJsonMembers', () => {
     expect(() => parseExactJsonMembers('[1]')).toThrow(/expected a JSON object/);
   });
 });
+
+describe('parseExactJson against JSON.parse on random documents', () => {
+  // A small seeded generator: the same documents on every run.
+  let seed = 12345;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const space = () => pick(['', '', ' ', '\n', '\t ', '\r\n']);
+  function document(depth: number): string {
+    const kind = depth > 4 ? random() * 4 : random() * 7;
+    if (kind < 1)
+      return pick([
+        '0',
+        '-0',
+        '7',
+        '-12',
+        '9007199254740993',
+        '123456789012345678901234',
+        '1.0',
+        '-0.5',
+        '2e3',
+        '1E-2',
+        '1e400',
+        '18446744073709551615',
+      ]);
+    if (kind < 2)
+      return JSON.stringify(
+        pick(['', 'a', 'é', '😀', '"q"', '\\', '\u0001', 'line\nbreak', '__proto__']),
+      );
+    if (kind < 3) return pick(['"caf\\u00e9"', '"\\ud83d\\ude00"', '"\\/"', '"\\ud800"']);
+    if (kind < 4) return pick(['true', 'false', 'null']);
+    if (kind < 5.5) {
+      const items = Array.from(
+        { length: Math.floor(random() * 4) },
+        () => space() + document(depth + 1) + space(),
+      );
+      return `[${items.join(',')}]`;
+    }
+    const keys = new Set<string>();
+    const members: string[] = [];
+    for (let index = Math.floor(random() * 4); index > 0; index--) {
+      const key = pick(['a', 'b', 'é', '__proto__', 'constructor', 'x y', '']);
+      if (keys.has(key)) continue;
+      keys.add(key);
+      members.push(
+        `${space()}${JSON.stringify(key)}${space()}:${space()}${document(depth + 1)}${space()}`,
+      );
+    }
+    return `{${members.join(',')}}`;
+  }
+  const plain = (value: unknown): unknown => {
+    if (typeof value === 'bigint') return Number(value);
+    if (value instanceof UnsignedInt) return Number(value.valueOf());
+    if (Array.isArray(value)) return value.map(plain);
+    if (value !== null && typeof value === 'object') {
+      const result: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        Object.defineProperty(result, key, {
+          value: plain((value as Record<string, unknown>)[key]),
+          enumerable: true,
+        });
+      }
+      return result;
+    }
+    return value;
+  };
+
+  it('agrees on 3 000 documents (numbers compared as doubles)', () => {
+    for (let round = 0; round < 3_000; round++) {
+      const text = space() + document(0) + space();
+      // Compared as JSON text: key order, own "__proto__" keys and every value, with numbers as
+      // doubles (toStrictEqual would trip over objects that have a "constructor" key).
+      expect(JSON.stringify(plain(parseExactJson(text))), JSON.stringify(text)).toBe(
+        JSON.stringify(JSON.parse(text)),
+      );
+    }
+  });
+});
