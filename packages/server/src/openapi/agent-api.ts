@@ -65,7 +65,10 @@ const usageEventRequest = z.object({
   model: z.string().min(1).max(200),
   prompt_tokens: z.number().int().min(0),
   completion_tokens: z.number().int().min(0),
-  session_id: z.union([z.string().max(256), z.number()]).nullable().optional(),
+  session_id: z
+    .union([z.string().max(256), z.number()])
+    .nullable()
+    .optional(),
   occurred_at: timestamp.optional(),
 });
 
