@@ -203,7 +203,7 @@ describe('ardenpy edges', () => {
     const status = await t.request('GET', `/status/${blocked.json.action_id}`);
     expect(status.json.status).toBe('denied');
     expect(status.json.message).toMatch(
-      /^Tool 'system\.format_disk' was blocked by policy "No disk formatting".*\.$/,
+      /^Tool 'system\.format_disk' was blocked\. Policy "No disk formatting" .*blocked\.$/,
     );
   });
 

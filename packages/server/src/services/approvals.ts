@@ -76,9 +76,10 @@ function blockedMessage(action: ActionRecord): string {
   if (action.reason === 'no_policy_configured') {
     return `${tool}: no policy matches it and the agent's default action is block.`;
   }
+  const why = action.policy?.explanation?.trim();
+  if (why) return `${tool}. ${/[.!?]$/.test(why) ? why : `${why}.`}`;
   const policy = action.policy?.policy;
-  const why = action.policy?.explanation?.trim().replace(/\.+$/, '');
-  return `${tool}${policy ? ` by policy "${policy.name}"` : ''}${why ? `: ${why}` : ''}.`;
+  return `${tool}${policy ? ` by policy "${policy.name}"` : ''}.`;
 }
 
 /**
