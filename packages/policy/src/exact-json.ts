@@ -17,6 +17,17 @@ const int64Max = 9_223_372_036_854_775_807n;
 const int64Min = -9_223_372_036_854_775_808n;
 const uint64Max = 18_446_744_073_709_551_615n;
 
+/**
+ * The CEL value of an integer, by the rule `parseExactJson` applies: within int64 the `bigint`
+ * itself (CEL `int`), above int64's maximum up to uint64's a cel-js `UnsignedInt` (CEL `uint`),
+ * beyond either the nearest `number` (CEL `double`).
+ */
+export function exactInteger(value: bigint): bigint | UnsignedInt | number {
+  if (value <= int64Max && value >= int64Min) return value;
+  if (value > int64Max && value <= uint64Max) return new UnsignedInt(value);
+  return Number(value);
+}
+
 /** Options of `parseExactJson`. */
 export interface ExactJsonOptions {
   /** The deepest nesting of arrays and objects allowed (default 64; the root container is 1). */
@@ -247,10 +258,7 @@ class Parser {
     if (!integer) return Number(text.slice(start, index));
     // Up to 15 digits a double holds the value exactly: skip BigInt's string parsing.
     if (digits <= 15) return BigInt(negative ? -small : small);
-    const exact = BigInt(text.slice(start, index));
-    if (exact <= int64Max && exact >= int64Min) return exact;
-    if (exact > int64Max && exact <= uint64Max) return new UnsignedInt(exact);
-    return Number(text.slice(start, index));
+    return exactInteger(BigInt(text.slice(start, index)));
   }
 
   private string(): string {
