@@ -202,7 +202,9 @@ export function deliveryDetailView(
 ): Wire<typeof schemas.deliveryDetail> {
   let payload: unknown = delivery.payload;
   try {
-    payload = JSON.parse(delivery.payload);
+    JSON.parse(delivery.payload);
+    // The body as it was signed and sent: its arguments byte for byte.
+    payload = verbatim(delivery.payload);
   } catch {
     // Shown as the stored text.
   }

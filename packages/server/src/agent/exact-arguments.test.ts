@@ -139,6 +139,10 @@ describe('arguments byte for byte', () => {
         t.agent.signingKey,
       ),
     ).toBe(true);
+    const [stored] = (await t.server.store.webhooks.list({ actionId })).items;
+    const detail = await t.admin('GET', `/api/v1/deliveries/${stored?.id}`);
+    expect(detail.status, detail.text).toBe(200);
+    expect(detail.text).toContain(`"context":${kwargsText}`);
     // A receiver that parses losslessly (Python's json) gets back the very numbers.
     expect(
       JSON.parse(body, (_key: string, value: unknown, context?: { source?: string }) =>
