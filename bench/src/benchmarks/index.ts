@@ -2,6 +2,7 @@ import type { Benchmark } from '../types.ts';
 import { adversarialPolicy } from './adversarial-policy.ts';
 import { approvalLatency } from './approval-latency.ts';
 import { checkOverhead } from './check-overhead.ts';
+import { exactJson } from './exact-json.ts';
 import { logScale } from './log-scale.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
@@ -16,6 +17,7 @@ export const benchmarks: Benchmark[] = [
   approvalLatency,
   policyEval,
   adversarialPolicy,
+  exactJson,
   usageClient,
   usageIngest,
   memory,

@@ -8,7 +8,7 @@ import {
   WebhookVerificationError,
 } from './errors';
 import { HttpClient } from './http';
-import { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
+import { isPlainObject, type JsonValue, toJsonSafe, toWireSafe } from './json-safe';
 import { type ArdenOptions, type ResolvedOptions, resolveOptions } from './options';
 import { webhookTools } from './registry';
 import { ResultQueue } from './results';
@@ -139,14 +139,14 @@ export function buildCallContext(
   if (argNames && argNames.length > 0) {
     const kwargs: Record<string, JsonValue> = {};
     argNames.forEach((name, index) => {
-      if (index < parameters.length) kwargs[name] = toJsonSafe(parameters[index]);
+      if (index < parameters.length) kwargs[name] = toWireSafe(parameters[index]);
     });
-    return { args: parameters.slice(argNames.length).map(toJsonSafe), kwargs };
+    return { args: parameters.slice(argNames.length).map(toWireSafe), kwargs };
   }
   if (parameters.length === 1 && isPlainObject(parameters[0])) {
-    return { args: [], kwargs: toJsonSafe(parameters[0]) as Record<string, JsonValue> };
+    return { args: [], kwargs: toWireSafe(parameters[0]) as Record<string, JsonValue> };
   }
-  return { args: parameters.map(toJsonSafe), kwargs: {} };
+  return { args: parameters.map(toWireSafe), kwargs: {} };
 }
 
 /**

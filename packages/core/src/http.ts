@@ -1,5 +1,6 @@
 import { ArdenApiError, ArdenUnavailableError, ConfigurationError } from './errors';
 import { type NetModule, socketTransport } from './http1';
+import { stringifyWire } from './json-safe';
 import type { ResolvedOptions } from './options';
 import { getBuiltin, getProcess, readEnv, sleep } from './runtime';
 import { TimeoutError, type Transport, type TransportResponse } from './transport';
@@ -160,7 +161,7 @@ export class HttpClient {
       'x-api-key': this.options.apiKey,
       'user-agent': `arden-ts/${version}`,
     };
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = body === undefined ? undefined : stringifyWire(body);
     if (payload !== undefined) headers['content-type'] = 'application/json';
     const url = this.options.apiUrl + path;
     let lastFault: unknown;

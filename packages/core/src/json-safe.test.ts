@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPlainObject, toJsonSafe } from './json-safe';
+import { isPlainObject, stringifyWire, toJsonSafe, toWireSafe } from './json-safe';
 
 class Money {
   constructor(
@@ -97,5 +97,34 @@ describe('toJsonSafe', () => {
     expect(isPlainObject(new Money(1, 'x'))).toBe(false);
     expect(isPlainObject([])).toBe(false);
     expect(isPlainObject(new Date())).toBe(false);
+  });
+});
+
+describe('toWireSafe and stringifyWire', () => {
+  it('send a BigInt as an exact JSON integer', () => {
+    const value = toWireSafe({
+      id: 12345678901234567891n,
+      negative: -9007199254740993n,
+      list: [1n, 'x'],
+      when: new Date('2026-01-02T03:04:05.000Z'),
+    });
+    expect(stringifyWire(value)).toBe(
+      '{"id":12345678901234567891,"negative":-9007199254740993,"list":[1,"x"],"when":"2026-01-02T03:04:05.000Z"}',
+    );
+  });
+
+  it('write what JSON.stringify writes when there is no BigInt', () => {
+    const value = { a: 1.5, b: ['x', null], c: { d: true } };
+    expect(stringifyWire(value)).toBe(JSON.stringify(value));
+  });
+
+  it('never turn a string that looks like a marker into a number', () => {
+    const text = stringifyWire({ n: 5n, s: '\u0000bigint-000000000000000000000000:42' });
+    expect(JSON.parse(text).s).toBe('\u0000bigint-000000000000000000000000:42');
+    expect(text).toContain('"n":5,');
+  });
+
+  it('toJsonSafe still turns BigInts into strings', () => {
+    expect(toJsonSafe({ id: 12345678901234567891n })).toEqual({ id: '12345678901234567891' });
   });
 });

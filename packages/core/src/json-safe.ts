@@ -16,10 +16,58 @@ const maxDepth = 32;
  * cycles `"[Circular]"`. Used to send a tool call's arguments to the policy engine.
  */
 export function toJsonSafe(value: unknown): JsonValue {
-  return convert(value, new WeakSet(), 0);
+  return convert(value, new WeakSet(), 0, false);
 }
 
-function convert(value: unknown, seen: WeakSet<object>, depth: number): JsonValue {
+/**
+ * Like `toJsonSafe`, except that BigInts stay BigInts, so that `stringifyWire` sends them as
+ * exact JSON integers (`12345678901234567891`, not a string or a rounded double). What a tool
+ * call's arguments go through on their way to the policy engine.
+ */
+export function toWireSafe(value: unknown): JsonValue {
+  return convert(value, new WeakSet(), 0, true);
+}
+
+// Made on first use (nothing happens on import); unguessable, so that no string an agent passes
+// can be mistaken for one of our BigInts.
+let bigIntMarker: { prefix: string; pattern: RegExp } | undefined;
+
+function marker(): { prefix: string; pattern: RegExp } {
+  if (!bigIntMarker) {
+    const nonce = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(12)), (byte) =>
+      byte.toString(16).padStart(2, '0'),
+    ).join('');
+    // JSON.stringify writes the NUL as the six characters \u0000.
+    bigIntMarker = {
+      prefix: `\u0000bigint-${nonce}:`,
+      pattern: new RegExp(`"\\\\u0000bigint-${nonce}:(-?\\d+)"`, 'g'),
+    };
+  }
+  return bigIntMarker;
+}
+
+/**
+ * `JSON.stringify` that writes BigInts as exact JSON integers. Values without BigInts take
+ * `JSON.stringify`'s path unchanged.
+ */
+export function stringifyWire(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError) || !/bigint/i.test(error.message)) throw error;
+  }
+  const { prefix, pattern } = marker();
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'bigint' ? `${prefix}${item}` : item,
+  ).replace(pattern, '$1');
+}
+
+function convert(
+  value: unknown,
+  seen: WeakSet<object>,
+  depth: number,
+  keepBigInts: boolean,
+): JsonValue {
   try {
     switch (typeof value) {
       case 'string':
@@ -28,7 +76,7 @@ function convert(value: unknown, seen: WeakSet<object>, depth: number): JsonValu
       case 'number':
         return Number.isFinite(value) ? value : String(value);
       case 'bigint':
-        return value.toString();
+        return keepBigInts ? (value as unknown as JsonValue) : value.toString();
       case 'undefined':
         return null;
       case 'symbol':
@@ -52,30 +100,33 @@ function convert(value: unknown, seen: WeakSet<object>, depth: number): JsonValu
     }
     seen.add(object);
     try {
-      if (Array.isArray(object)) return object.map((item) => convert(item, seen, depth + 1));
-      if (object instanceof Set) return [...object].map((item) => convert(item, seen, depth + 1));
+      if (Array.isArray(object))
+        return object.map((item) => convert(item, seen, depth + 1, keepBigInts));
+      if (object instanceof Set)
+        return [...object].map((item) => convert(item, seen, depth + 1, keepBigInts));
       if (object instanceof Map) {
         const entries = [...object.entries()];
         if (entries.every(([key]) => typeof key === 'string')) {
           const result: Record<string, JsonValue> = {};
-          for (const [key, item] of entries) result[key as string] = convert(item, seen, depth + 1);
+          for (const [key, item] of entries)
+            result[key as string] = convert(item, seen, depth + 1, keepBigInts);
           return result;
         }
         return entries.map(([key, item]) => [
-          convert(key, seen, depth + 1),
-          convert(item, seen, depth + 1),
+          convert(key, seen, depth + 1, keepBigInts),
+          convert(item, seen, depth + 1, keepBigInts),
         ]);
       }
       const toJSON = (object as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') {
         const replaced = toJSON.call(object);
-        if (replaced !== object) return convert(replaced, seen, depth + 1);
+        if (replaced !== object) return convert(replaced, seen, depth + 1, keepBigInts);
       }
       const result: Record<string, JsonValue> = {};
       for (const key of Object.keys(object)) {
         const item = (object as Record<string, unknown>)[key];
         if (item === undefined) continue;
-        result[key] = convert(item, seen, depth + 1);
+        result[key] = convert(item, seen, depth + 1, keepBigInts);
       }
       return result;
     } finally {

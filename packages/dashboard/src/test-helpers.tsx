@@ -144,14 +144,19 @@ export const supportAgent: Agent = {
 
 /** A logged action with sensible defaults. */
 export function action(overrides: Partial<Action> = {}): Action {
+  const args = overrides.args ?? [];
+  const kwargs = overrides.kwargs ?? { amount: 150, customer: 'cus_123' };
   return {
     id: 'action-1',
     agent_id: 'agent-1',
     environment: 'test',
     tool_name: 'stripe.issue_refund',
-    args: [],
-    kwargs: { amount: 150, customer: 'cus_123' },
-    metadata: null,
+    args,
+    kwargs,
+    args_json: JSON.stringify(args),
+    kwargs_json: JSON.stringify(kwargs),
+    metadata: overrides.metadata ?? null,
+    metadata_json: overrides.metadata ? JSON.stringify(overrides.metadata) : null,
     session_id: 'session-1',
     decision: 'requires_approval',
     reason: 'rule_matched',

@@ -71,7 +71,7 @@ describe('parsePolicyFile', () => {
     expect(file.tests).toEqual([
       {
         tool: 'stripe.issue_refund',
-        args: { amount: 10 },
+        args: { amount: 10n },
         session: 's1',
         expect: 'requires_approval',
         line: 20,
@@ -236,6 +236,37 @@ describe('parsePolicyFile', () => {
 });
 
 describe('runPolicyTests', () => {
+  it("gives conditions the file's integers exactly, as the server does", () => {
+    const file = parsePolicyFile(
+      `policies:
+  - name: Ledger
+    tool: ledger.transfer
+    rules:
+      - if: 'args.account == 12345678901234567891u'
+        then: block
+      - if: 'args.cents % 2 == 1 && type(args.ratio) == double && args.items[0] == 1'
+        then: requires_approval
+    default: allow
+tests:
+  - tool: ledger.transfer
+    args: {account: 12345678901234567891, cents: 1}
+    expect: block
+  - tool: ledger.transfer
+    args: {account: 12345678901234567890, cents: 3, ratio: 1.0, items: [1]}
+    expect: requires_approval
+  - tool: ledger.transfer
+    args: {account: 1, cents: 2, ratio: 1.0, items: [1]}
+    expect: allow
+`,
+      'ledger.yaml',
+    );
+    expect(runPolicyTests(file).map((result) => result.message)).toEqual([
+      'ledger.yaml:11: test 0 (ledger.transfer) passed: block',
+      'ledger.yaml:14: test 1 (ledger.transfer) passed: requires_approval',
+      'ledger.yaml:17: test 2 (ledger.transfer) passed: allow',
+    ]);
+  });
+
   it('passes tests that match the decisions', () => {
     const results = runPolicyTests(parsePolicyFile(example, 'support.yaml'));
     expect(results.map((result) => [result.passed, result.decided])).toEqual([

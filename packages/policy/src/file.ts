@@ -11,6 +11,7 @@ import {
 } from 'yaml';
 import { compileInternal, type LocatedIssue, zodIssues } from './compile';
 import { PolicyFileError, type PolicyFileIssue } from './errors';
+import { exactInteger } from './exact-json';
 import { policyFileSchema } from './schema';
 import type { Effect, PolicyDefinition, PolicyEnvironment } from './types';
 
@@ -18,6 +19,10 @@ import type { Effect, PolicyDefinition, PolicyEnvironment } from './types';
 export interface PolicyTest {
   name?: string;
   tool: string;
+  /**
+   * The call's keyword arguments, with numbers as the server gives them to conditions: integers
+   * as `bigint` (CEL int) or cel-js `UnsignedInt` (uint), others as `number` (double).
+   */
   args: Record<string, unknown>;
   session?: string | null;
   agent?: { id: string; name: string };
@@ -219,10 +224,19 @@ export function parsePolicyFile(text: string, fileName = 'policies.yaml'): Polic
   }
   if (collector.issues.length > 0) throw new PolicyFileError(collector.issues);
 
+  // Integers as the server reads them (bigint), for the tests' arguments only.
+  const exactDocument =
+    (parsed.data.tests ?? []).length > 0
+      ? parseDocument(text, { intAsBigInt: true, uniqueKeys: true })
+      : undefined;
   const tests: PolicyTest[] = (parsed.data.tests ?? []).map((test, index) => {
     const node = document.getIn(['tests', index], true);
     const { expect, args, ...rest } = test;
-    const result: PolicyTest = { ...rest, args: args ?? {}, expect };
+    const result: PolicyTest = {
+      ...rest,
+      args: exactTestArguments(exactDocument, index) ?? args ?? {},
+      expect,
+    };
     if (node) Object.assign(result, collector.position(rangeStart(node)));
     return result;
   });
@@ -232,4 +246,37 @@ export function parsePolicyFile(text: string, fileName = 'policies.yaml'): Polic
     tests,
     fileName,
   };
+}
+
+// A test's arguments with numbers as the server gives them to a condition (integers as CEL
+// int/uint, see parseExactJson), so that a file's tests decide as the server would.
+function exactTestArguments(
+  document: ReturnType<typeof parseDocument> | undefined,
+  index: number,
+): Record<string, unknown> | undefined {
+  if (!document) return undefined;
+  const value = document.getIn(['tests', index, 'args'], true) as
+    | { toJS?: (document: object, options: object) => unknown }
+    | undefined;
+  const args = value?.toJS?.(document, { maxAliasCount: 100 });
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) return undefined;
+  return exactIntegers(args) as Record<string, unknown>;
+}
+
+function exactIntegers(value: unknown): unknown {
+  if (typeof value === 'bigint') return exactInteger(value);
+  if (Array.isArray(value)) return value.map(exactIntegers);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    const result: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(result, key, {
+        value: exactIntegers(item),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return result;
+  }
+  return value;
 }

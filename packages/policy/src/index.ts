@@ -20,6 +20,14 @@ export {
   type PolicyIssue,
 } from './errors';
 export { evaluate, simulate } from './evaluate';
+export {
+  EXACT_JSON_MAX_DEPTH,
+  ExactJsonError,
+  type ExactJsonMembers,
+  type ExactJsonOptions,
+  parseExactJson,
+  parseExactJsonMembers,
+} from './exact-json';
 export { type PolicyFile, type PolicyTest, parsePolicyFile } from './file';
 export { POLICY_LIMITS } from './limits';
 export { type PolicyTestResult, runPolicyTests } from './policy-tests';

@@ -125,7 +125,9 @@ describe('@arden/core against the real server', () => {
     const held = nextPending();
     const call = refund({ amount: 150 });
     const action = await held;
-    expect(action.kwargs).toEqual({ amount: 150 });
+    // As the agent sent it, and as the policy saw it (an exact integer).
+    expect(action.kwargsJson).toBe('{"amount":150}');
+    expect(action.kwargs).toEqual({ amount: 150n });
     await t.server.approvals.decide(action.id, {
       decision: 'approve',
       userId: 'alice',

@@ -180,6 +180,12 @@ export interface Action {
   args: unknown[];
   kwargs: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
+  /** The positional arguments' JSON text exactly as the agent sent it (what is shown). */
+  args_json: string;
+  /** The keyword arguments' JSON text exactly as the agent sent it (what is shown). */
+  kwargs_json: string;
+  /** The metadata's JSON text exactly as the agent sent it, or null. */
+  metadata_json: string | null;
   session_id: string | null;
   decision: Effect;
   reason: string | null;

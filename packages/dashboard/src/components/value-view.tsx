@@ -1,39 +1,48 @@
 import { useState } from 'react';
+import { formatJsonText, jsonEntries } from '../json-text';
 
 // Tool arguments, readable: one line per field, long strings and big objects folded behind a
 // "show all" button so that one huge value cannot push the decision buttons off the screen.
 
 const foldAfter = 160;
 
-function LongText({ text }: { text: string }) {
+/** The JSON text of one value as sent: strings and long objects folded, nothing re-parsed. */
+export function JsonTextView({ text }: { text: string }) {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('"')) return <LongJsonString text={trimmed} />;
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return <NestedText text={trimmed} />;
+  return <code className="value-scalar">{trimmed}</code>;
+}
+
+function LongJsonString({ text }: { text: string }) {
   const [open, setOpen] = useState(false);
-  if (text.length <= foldAfter) return <span className="value-string">{JSON.stringify(text)}</span>;
+  if (text.length <= foldAfter + 2) return <span className="value-string">{text}</span>;
   return (
     <span className="value-string">
-      {open ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, foldAfter)).slice(0, -1)}…"`}{' '}
+      {open ? text : `${text.slice(0, foldAfter + 1)}…"`}{' '}
       <button
         type="button"
         className="link-button"
         aria-expanded={open}
         onClick={() => setOpen((value) => !value)}
       >
-        {open ? 'fold' : `show all ${text.length.toLocaleString()} characters`}
+        {open ? 'fold' : `show all ${(text.length - 2).toLocaleString()} characters`}
       </button>
     </span>
   );
 }
 
-function Nested({ value }: { value: object }) {
-  const text = JSON.stringify(value, null, 2) ?? '';
-  const [open, setOpen] = useState(text.length <= 400);
+function NestedText({ text }: { text: string }) {
+  const formatted = formatJsonText(text);
+  const [open, setOpen] = useState(formatted.length <= 400);
   return (
     <span className="value-nested">
       {open ? (
-        <pre className="value-json">{text}</pre>
+        <pre className="value-json">{formatted}</pre>
       ) : (
-        <code>{`${JSON.stringify(value).slice(0, 120)}…`}</code>
+        <code>{`${text.slice(0, 120)}…`}</code>
       )}
-      {text.length > 400 ? (
+      {formatted.length > 400 ? (
         <button
           type="button"
           className="link-button"
@@ -47,26 +56,14 @@ function Nested({ value }: { value: object }) {
   );
 }
 
-/** One JSON value, with long strings and large objects folded. */
-export function ValueView({ value }: { value: unknown }) {
-  if (typeof value === 'string') return <LongText text={value} />;
-  if (value === null || typeof value !== 'object') {
-    return <code className="value-scalar">{JSON.stringify(value) ?? String(value)}</code>;
-  }
-  return <Nested value={value} />;
-}
-
-/** A call's arguments: keyword arguments as a field list, positional ones numbered. */
-export function ArgumentsView({
-  args,
-  kwargs,
-}: {
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-}) {
-  const entries: [string, unknown][] = [
-    ...args.map((value, index): [string, unknown] => [`#${index}`, value]),
-    ...Object.entries(kwargs ?? {}),
+/**
+ * A call's arguments exactly as the agent sent them (from `args_json` and `kwargs_json`):
+ * keyword arguments as a field list, positional ones numbered.
+ */
+export function ArgumentsView({ argsJson, kwargsJson }: { argsJson: string; kwargsJson: string }) {
+  const entries: [string, string][] = [
+    ...(jsonEntries(argsJson) ?? []),
+    ...(jsonEntries(kwargsJson) ?? []),
   ];
   if (entries.length === 0) return <p className="muted">No arguments.</p>;
   return (
@@ -75,7 +72,7 @@ export function ArgumentsView({
         <div key={name} className="argument">
           <dt>{name}</dt>
           <dd>
-            <ValueView value={value} />
+            <JsonTextView text={value} />
           </dd>
         </div>
       ))}

@@ -3,7 +3,7 @@ import { api } from '../api/client';
 import type { DeliveryDetail } from '../api/types';
 import { PageHeader } from '../components/layout';
 import { Badge, DecisionBadge, ErrorNotice, Loading } from '../components/states';
-import { ArgumentsView, ValueView } from '../components/value-view';
+import { ArgumentsView, JsonTextView } from '../components/value-view';
 import { formatDuration, formatTime, words } from '../format';
 import { Link } from '../router';
 import { useAsync, useLiveEvents, usePermissions } from '../state';
@@ -127,11 +127,11 @@ export function ActionDetailPage({ id }: { id: string }) {
             </div>
           </dl>
           <h3>Arguments</h3>
-          <ArgumentsView args={action.args} kwargs={action.kwargs} />
-          {action.metadata && Object.keys(action.metadata).length > 0 ? (
+          <ArgumentsView argsJson={action.args_json} kwargsJson={action.kwargs_json} />
+          {action.metadata_json && Object.keys(action.metadata ?? {}).length > 0 ? (
             <>
               <h3>Metadata</h3>
-              <ValueView value={action.metadata} />
+              <JsonTextView text={action.metadata_json} />
             </>
           ) : null}
         </section>

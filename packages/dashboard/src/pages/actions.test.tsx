@@ -109,3 +109,32 @@ describe('Actions under load', () => {
     expect(screen.getByRole('button', { name: 'Reload to page through them' })).toBeTruthy();
   }, 40_000);
 });
+
+describe('Action detail', () => {
+  it('shows arguments and metadata exactly as the agent sent them', async () => {
+    const sent = action({
+      id: 'exact',
+      args_json: '[9007199254740993]',
+      kwargs_json: '{"order_id": 12345678901234567891, "ratio": 1.0, "items": [1.50, -0]}',
+      metadata: { session_id: 'session-1', trace: 1 },
+      metadata_json: '{"session_id": "session-1", "trace": 12345678901234567891.0e0}',
+    });
+    fakeApi({
+      'GET me': () => me('viewer'),
+      'GET agents': () => ({ items: [supportAgent], next_cursor: null }),
+      'GET approvals': () => ({ items: [], next_cursor: null }),
+      'GET actions/:id': () => ({
+        ...sent,
+        agent_name: 'support-bot',
+        decided_by_email: null,
+        deliveries: [],
+      }),
+    });
+    renderApp('#/actions/exact');
+    expect(await screen.findByText('12345678901234567891')).toBeTruthy();
+    expect(screen.getByText('9007199254740993')).toBeTruthy();
+    expect(screen.getByText('1.0')).toBeTruthy();
+    expect(screen.getByText(/^\[\s*1\.50,\s*-0\s*\]$/)).toBeTruthy();
+    expect(screen.getByText(/"trace": 12345678901234567891\.0e0/)).toBeTruthy();
+  });
+});

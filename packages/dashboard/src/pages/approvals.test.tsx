@@ -37,6 +37,25 @@ describe('Approvals', () => {
     ).toBeTruthy();
   });
 
+  it('shows the arguments exactly as the agent sent them (no rounding, escapes kept)', async () => {
+    fakeApi(
+      routes('approver', [
+        approval({
+          args_json: '[9007199254740993]',
+          kwargs_json:
+            '{"order_id": 12345678901234567891, "amount": 1.0, "note": "caf\\u00e9", "items": [1.50]}',
+        }),
+      ]),
+    );
+    renderApp('#/approvals');
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    expect(within(card).getByText('12345678901234567891')).toBeTruthy();
+    expect(within(card).getByText('9007199254740993')).toBeTruthy();
+    expect(within(card).getByText('1.0')).toBeTruthy();
+    expect(within(card).getByText('"caf\\u00e9"')).toBeTruthy();
+    expect(within(card).getByText(/1\.50/)).toBeTruthy();
+  });
+
   it('adds a call held elsewhere live, and removes it at once when decided elsewhere', async () => {
     fakeApi(routes('approver', []));
     const { live } = renderApp('#/approvals');

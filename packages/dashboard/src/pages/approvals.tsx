@@ -172,7 +172,7 @@ function ApprovalCard({
       </dl>
       {approval.explanation ? <p className="explanation">{approval.explanation}</p> : null}
       <section aria-label="Arguments" className="approval-arguments">
-        <ArgumentsView args={approval.args} kwargs={approval.kwargs} />
+        <ArgumentsView argsJson={approval.args_json} kwargsJson={approval.kwargs_json} />
       </section>
       <p className="approval-links">
         <Link to={`/actions/${encodeURIComponent(approval.id)}`}>Full details</Link>

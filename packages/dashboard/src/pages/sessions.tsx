@@ -204,7 +204,7 @@ function TimelineItem({ entry }: { entry: TimelineEntry }) {
         <span className="muted">{agents.name(action.agent_id)}</span>
         <details className="timeline-details">
           <summary>Arguments and reason</summary>
-          <ArgumentsView args={action.args} kwargs={action.kwargs} />
+          <ArgumentsView argsJson={action.args_json} kwargsJson={action.kwargs_json} />
           <p className="explanation">
             {action.explanation ?? (action.reason ? words(action.reason) : '')}
           </p>

@@ -3,6 +3,7 @@ import type { RequestContext } from '../http/router';
 import { randomHex } from '../ids';
 import type { Logger } from '../logger';
 import type { LiveEvent, LiveEvents } from '../services/events';
+import { stringifyJson } from '../store/json';
 import { liveEventView } from './serialize';
 
 interface BufferedEvent {
@@ -84,7 +85,9 @@ export class LiveStream {
       sequence,
       type: event.type,
       agentId: view.agent_id,
-      text: `id: ${this.boot}-${sequence}\nevent: ${event.type}\ndata: ${JSON.stringify(view)}\n\n`,
+      // Arguments are written as the agent sent them, which may span lines: one data line each
+      // (the client joins them with line feeds, which JSON reads as the spaces they were).
+      text: `id: ${this.boot}-${sequence}\nevent: ${event.type}\ndata: ${stringifyJson(view).replace(/\r\n|\r|\n/g, '\ndata: ')}\n\n`,
     };
     this.buffer.push(buffered);
     this.bufferedBytes += buffered.text.length;

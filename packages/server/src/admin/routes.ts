@@ -11,6 +11,7 @@ import {
 import type { Environment } from '../crypto';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { openApiDocument } from '../openapi';
+import { loggedArguments } from '../services/policies';
 import type {
   ActionFilter,
   ActionRecord,
@@ -769,7 +770,7 @@ export const adminRoutes: readonly AdminRoute[] = [
             set,
             {
               tool: action.toolName,
-              args: action.kwargs,
+              args: loggedArguments(action),
               session: action.sessionId,
               agent: { id: agent.id, name: agent.name },
               environment,

@@ -509,9 +509,26 @@ export const action = z
     agent_id: z.string(),
     environment,
     tool_name: z.string(),
-    args: z.array(z.unknown()),
-    kwargs: z.record(z.string(), z.unknown()),
+    args: z.array(z.unknown()).meta({
+      description:
+        'The positional arguments, written byte for byte as the agent sent them (numbers such as 12345678901234567891 or 1.0 unchanged: read them with a lossless JSON parser, or use args_json).',
+    }),
+    kwargs: z.record(z.string(), z.unknown()).meta({
+      description:
+        'The keyword arguments, written byte for byte as the agent sent them (key order, escapes and numbers unchanged).',
+    }),
     metadata: z.record(z.string(), z.unknown()).nullable(),
+    args_json: z.string().meta({
+      description:
+        'The JSON text of args exactly as sent, as a string: what a client whose JSON parser rounds big numbers (a browser) shows.',
+    }),
+    kwargs_json: z.string().meta({
+      description: 'The JSON text of kwargs exactly as sent, as a string.',
+    }),
+    metadata_json: z
+      .string()
+      .nullable()
+      .meta({ description: 'The JSON text of metadata exactly as sent, as a string, or null.' }),
     session_id: z.string().nullable(),
     decision: effect,
     reason: z.string().nullable(),

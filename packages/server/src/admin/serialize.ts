@@ -13,9 +13,15 @@ import type {
   UsageRecord,
   UserRecord,
 } from '../store';
+import { RawJson } from '../store/json';
 import type * as schemas from './schemas';
 
 type Wire<T extends z.ZodType> = z.output<T>;
+
+/** Stored JSON text, sent as written (typed as what a reader parses it into). */
+function verbatim<T>(text: string): T {
+  return new RawJson(text) as unknown as T;
+}
 
 /** An ISO time, or null. */
 export function iso(time: number): string;
@@ -119,9 +125,12 @@ export function actionView(action: ActionRecord): Wire<typeof schemas.action> {
     agent_id: action.agentId,
     environment: action.environment,
     tool_name: action.toolName,
-    args: action.args,
-    kwargs: action.kwargs,
-    metadata: action.metadata,
+    args: verbatim(action.argsJson),
+    kwargs: verbatim(action.kwargsJson),
+    metadata: action.metadataJson === null ? null : verbatim(action.metadataJson),
+    args_json: action.argsJson,
+    kwargs_json: action.kwargsJson,
+    metadata_json: action.metadataJson,
     session_id: action.sessionId,
     decision: action.decision,
     reason: action.reason,
@@ -194,7 +203,9 @@ export function deliveryDetailView(
 ): Wire<typeof schemas.deliveryDetail> {
   let payload: unknown = delivery.payload;
   try {
-    payload = JSON.parse(delivery.payload);
+    JSON.parse(delivery.payload);
+    // The body as it was signed and sent: its arguments byte for byte.
+    payload = verbatim(delivery.payload);
   } catch {
     // Shown as the stored text.
   }

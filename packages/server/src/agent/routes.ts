@@ -9,7 +9,7 @@ import {
   RateLimitedError,
   ValidationError,
 } from '../errors';
-import { readJson, sendJson, setBodyTimeout } from '../http/respond';
+import { readJson, readJsonText, sendJson, setBodyTimeout } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import { uuidv7 } from '../ids';
 import type { AgentPrincipal } from '../services/agents';
@@ -120,7 +120,7 @@ export function registerAgentRoutes(server: ServerContext): void {
 
   router.add('POST', '/policy/check', async (context) => {
     const principal = await authenticate(context);
-    const input = parseCheck(await readJson(context.request, config.bodyLimit));
+    const input = parseCheck(await readJsonText(context.request, config.bodyLimit));
     const now = clock();
     const agent = principal.agent;
     const decision = await server.policies.decide(
@@ -142,6 +142,9 @@ export function registerAgentRoutes(server: ServerContext): void {
       args: input.args,
       kwargs: input.kwargs,
       metadata: input.metadata,
+      argsJson: input.argsJson,
+      kwargsJson: input.kwargsJson,
+      metadataJson: input.metadataJson,
       sessionId: input.sessionId,
       decision: decision.effect,
       reason: decision.reason,
@@ -199,7 +202,13 @@ export function registerAgentRoutes(server: ServerContext): void {
     if (server.events.size > 0) {
       server.events.emit({
         type: 'action.created',
-        action: { ...action, seq: inserted.lastInsertId ?? 0 },
+        action: {
+          ...action,
+          argsJson: input.argsJson,
+          kwargsJson: input.kwargsJson,
+          metadataJson: input.metadataJson,
+          seq: inserted.lastInsertId ?? 0,
+        },
       });
     }
   });

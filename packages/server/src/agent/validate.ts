@@ -1,12 +1,21 @@
+import { ExactJsonError, parseExactJsonMembers } from '@arden/policy';
 import { ValidationError } from '../errors';
+import { maxJsonDepth } from '../http/respond';
 import type { UsageInput } from '../services/usage';
 
-/** A validated `POST /policy/check` body. */
+/**
+ * A validated `POST /policy/check` body. The values are exact (integers as `bigint`, see
+ * `parseExactJson`): what the policy engine sees. The `…Json` texts are the same arguments byte
+ * for byte as the agent sent them: what is stored and sent back.
+ */
 export interface CheckInput {
   toolName: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
+  argsJson: string;
+  kwargsJson: string;
+  metadataJson: string | null;
   sessionId: string | null;
 }
 
@@ -58,8 +67,15 @@ export function withoutNul(value: string): string {
 
 function sessionOf(value: unknown, field: string): string | null {
   if (value === undefined || value === null || value === '') return null;
+  // ardenpy's set_session(123) sends the number: it is the session "123".
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (isUnsignedInt(value)) return String(value.valueOf());
   if (typeof value !== 'string') {
-    throw new ValidationError(`${field} must be a string; got ${kind(value)}.`, field);
+    throw new ValidationError(
+      `${field} must be a string (or a number, read as its digits); got ${kind(value)}.`,
+      field,
+    );
   }
   if (value.length > maxSessionId) {
     throw new ValidationError(`${field} is longer than ${maxSessionId} characters.`, field);
@@ -67,9 +83,46 @@ function sessionOf(value: unknown, field: string): string | null {
   return refuseNul(value, field);
 }
 
-/** Validates a check body as ardenpy and `@arden/core` send it. */
-export function parseCheck(body: unknown): CheckInput {
-  const object = requireObjectBody(body, '{"tool_name", "args", "kwargs", "metadata"}');
+// cel-js's uint, which parseExactJson makes of integers above int64's maximum.
+function isUnsignedInt(value: unknown): value is { valueOf(): bigint } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof value.valueOf() === 'bigint'
+  );
+}
+
+function parseCheckText(text: string): {
+  object: Record<string, unknown>;
+  sources: Map<string, string>;
+} {
+  try {
+    const { value, sources } = parseExactJsonMembers(text, { maxDepth: maxJsonDepth });
+    return { object: value, sources };
+  } catch (error) {
+    if (!(error instanceof ExactJsonError)) throw error;
+    if (error.code === 'too_deep') {
+      throw new ValidationError(
+        `The JSON body is nested more than ${maxJsonDepth} levels deep; flatten the tool arguments.`,
+        error.path || undefined,
+      );
+    }
+    if (error.code === 'syntax') {
+      throw new ValidationError(
+        `The request body is not valid JSON (${error.path ? `in ${error.path}: ` : ''}${error.reason}). Send a JSON object {"tool_name", "args", "kwargs", "metadata"} with Content-Type: application/json.`,
+      );
+    }
+    throw new ValidationError(`${error.path}: ${error.reason}.`, error.path);
+  }
+}
+
+/**
+ * Validates a check body as ardenpy and `@arden/core` send it, from its text: the arguments are
+ * read exactly (integers beyond 2^53 are not rounded) and their text is kept as sent.
+ */
+export function parseCheck(text: string): CheckInput {
+  const { object, sources } = parseCheckText(text);
   const toolName = object.tool_name;
   if (toolName === undefined || toolName === null) {
     throw new ValidationError(
@@ -113,6 +166,9 @@ export function parseCheck(body: unknown): CheckInput {
     args,
     kwargs,
     metadata,
+    argsJson: object.args == null ? '[]' : (sources.get('args') as string),
+    kwargsJson: object.kwargs == null ? '{}' : (sources.get('kwargs') as string),
+    metadataJson: metadata === null ? null : (sources.get('metadata') as string),
     sessionId: metadata ? sessionOf(metadata.session_id, 'metadata.session_id') : null,
   };
 }

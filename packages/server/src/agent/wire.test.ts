@@ -140,7 +140,8 @@ describe('POST /policy/check', () => {
     [{ tool_name: 'x', kwargs: [] }, 'kwargs'],
     [{ tool_name: 'x', kwargs: 'a=1' }, 'kwargs'],
     [{ tool_name: 'x', metadata: 'session' }, 'metadata'],
-    [{ tool_name: 'x', metadata: { session_id: 7 } }, 'metadata.session_id'],
+    [{ tool_name: 'x', metadata: { session_id: true } }, 'metadata.session_id'],
+    [{ tool_name: 'x', metadata: { session_id: { id: 7 } } }, 'metadata.session_id'],
   ])('400 names the field: %j', async (body, field) => {
     const response = await t.request('POST', '/policy/check', { body });
     expectJsonError(response, 400);

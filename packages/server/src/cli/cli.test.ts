@@ -216,9 +216,16 @@ describe('commands against a running server', () => {
     const second = await t.request('POST', '/policy/check', {
       body: { tool_name: 'stripe.issue_refund', kwargs: { amount: 700 } },
     });
+    const third = await t.request('POST', '/policy/check', {
+      raw: '{"tool_name": "stripe.issue_refund", "kwargs": {"amount": 900, "id": 12345678901234567891}}',
+    });
     const list = await arden(['approvals', 'list'], env);
     expect(list.stdout).toContain(first.json.action_id);
     expect(list.stdout).toContain('{"amount":500}');
+    // As the agent sent it, not rounded by the CLI's JSON parser.
+    expect(list.stdout).toContain('{"amount": 900, "id": 12345678901234567891}');
+    const listJson = await arden(['approvals', 'list', '--json'], env);
+    expect(listJson.stdout).toContain('"kwargs": {"amount": 900, "id": 12345678901234567891}');
     const approve = await arden(['approvals', 'approve', first.json.action_id, '--notes', 'ok'], {
       ...env,
       ARDEN_ADMIN_TOKEN: t.tokens.approver,
@@ -235,6 +242,7 @@ describe('commands against a running server', () => {
     expect(viewer.code).toBe(1);
     expect(viewer.stderr).toMatch(/needs the approver role/);
     expect((await arden(['approvals', 'deny', second.json.action_id], env)).code).toBe(0);
+    expect((await arden(['approvals', 'deny', third.json.action_id], env)).code).toBe(0);
     expect((await arden(['approvals', 'list'], env)).stdout).toContain('Nothing is waiting');
   });
 

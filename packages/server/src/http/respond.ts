@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTimeoutError, PayloadTooLargeError, ValidationError } from '../errors';
+import { stringifyJson } from '../store/json';
 
 /** Sends a JSON answer (unless the response was already sent or the client is gone). */
 export function sendJson(
@@ -9,7 +10,7 @@ export function sendJson(
   headers: Record<string, string | number> = {},
 ): void {
   if (response.headersSent || response.destroyed) return;
-  const text = JSON.stringify(body);
+  const text = stringifyJson(body);
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -117,6 +118,28 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
  * whose Content-Type says it is something else.
  */
 export async function readJson(request: IncomingMessage, limit: number): Promise<unknown> {
+  const text = await readJsonText(request, limit);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(
+      `The request body is not valid JSON (${(error as Error).message.slice(0, 200)}). Send a JSON object with Content-Type: application/json.`,
+    );
+  }
+  if (nestedDeeperThan(value, maxJsonDepth)) {
+    throw new ValidationError(
+      `The JSON body is nested more than ${maxJsonDepth} levels deep; flatten the tool arguments.`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads a body that should be JSON as text, for a route that parses it itself. Throws
+ * `ValidationError` (400) for an empty body or a Content-Type that says it is something else.
+ */
+export async function readJsonText(request: IncomingMessage, limit: number): Promise<string> {
   const type = request.headers['content-type'];
   if (type && !/json|^text\/plain/i.test(type)) {
     throw new ValidationError(
@@ -130,20 +153,7 @@ export async function readJson(request: IncomingMessage, limit: number): Promise
       'The request body is empty. Send a JSON object with Content-Type: application/json.',
     );
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new ValidationError(
-      `The request body is not valid JSON (${(error as Error).message.slice(0, 200)}). Send a JSON object with Content-Type: application/json.`,
-    );
-  }
-  if (nestedDeeperThan(value, maxJsonDepth)) {
-    throw new ValidationError(
-      `The JSON body is nested more than ${maxJsonDepth} levels deep; flatten the tool arguments.`,
-    );
-  }
-  return value;
+  return body.toString('utf8');
 }
 
 /** How deeply a JSON body may nest (deeper values could not be stored or evaluated safely). */

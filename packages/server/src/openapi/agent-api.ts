@@ -9,16 +9,21 @@ const timestamp = z.string().meta({ format: 'date-time' });
 const checkRequest = z
   .object({
     tool_name: z.string().min(1).max(256).meta({ description: 'The tool being called.' }),
-    args: z.array(z.unknown()).optional().meta({ description: 'Positional arguments.' }),
-    kwargs: z
-      .record(z.string(), z.unknown())
+    args: z
+      .array(z.unknown())
       .optional()
-      .meta({ description: 'Named arguments: what policy conditions see as `args`.' }),
+      .meta({ description: 'Positional arguments; stored and sent back byte for byte.' }),
+    kwargs: z.record(z.string(), z.unknown()).optional().meta({
+      description:
+        'Named arguments: what policy conditions see as `args` (integers exactly, as CEL int or uint). Stored and sent back byte for byte. A key twice in one object, and bare NaN or Infinity, are refused (400).',
+    }),
     metadata: z
-      .looseObject({ session_id: z.string().max(256).optional() })
+      .looseObject({ session_id: z.union([z.string().max(256), z.number()]).optional() })
       .nullable()
       .optional()
-      .meta({ description: '`session_id` groups calls into a session.' }),
+      .meta({
+        description: '`session_id` groups calls into a session; a number is read as its digits.',
+      }),
   })
   .meta({ id: 'CheckRequest' });
 
@@ -61,7 +66,10 @@ const usageEventRequest = z.object({
   model: z.string().min(1).max(200),
   prompt_tokens: z.number().int().min(0),
   completion_tokens: z.number().int().min(0),
-  session_id: z.string().max(256).nullable().optional(),
+  session_id: z
+    .union([z.string().max(256), z.number()])
+    .nullable()
+    .optional(),
   occurred_at: timestamp.optional(),
 });
 

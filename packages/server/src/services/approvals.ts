@@ -64,9 +64,22 @@ export function statusOf(
     }
     default:
       return action.decision === 'block'
-        ? { status: 'denied', message: action.reason }
+        ? { status: 'denied', message: blockedMessage(action) }
         : { status: 'approved', message: null };
   }
+}
+
+// A sentence for ardenpy's `message` (it shows it to the user): which policy blocked the call
+// and why, as logged when it was checked.
+function blockedMessage(action: ActionRecord): string {
+  const tool = `Tool '${action.toolName}' was blocked`;
+  if (action.reason === 'no_policy_configured') {
+    return `${tool}: no policy matches it and the agent's default action is block.`;
+  }
+  const why = action.policy?.explanation?.trim();
+  if (why) return `${tool}. ${/[.!?]$/.test(why) ? why : `${why}.`}`;
+  const policy = action.policy?.policy;
+  return `${tool}${policy ? ` by policy "${policy.name}"` : ''}.`;
 }
 
 /**

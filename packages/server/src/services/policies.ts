@@ -4,6 +4,7 @@ import {
   evaluate,
   type PolicyDecision,
   type PolicyDefinition,
+  parseExactJson,
 } from '@arden/policy';
 import type { Environment } from '../crypto';
 import { NotFoundError, ValidationError } from '../errors';
@@ -51,6 +52,22 @@ function diffOf(before: PolicyRecord[], after: PolicyDefinition[]): PolicyDiff {
     removed: [...old.keys()].filter((name) => !next.has(name)),
     changed: [...next.keys()].filter((name) => old.has(name) && old.get(name) !== next.get(name)),
   };
+}
+
+/**
+ * A logged call's keyword arguments as the policy engine saw them when it was checked (exact
+ * integers), read again from the stored text: what a simulation over history evaluates.
+ */
+export function loggedArguments(action: ActionRecord): Record<string, unknown> {
+  try {
+    const value = parseExactJson(action.kwargsJson);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      return value as Record<string, unknown>;
+    }
+  } catch {
+    // Not expected of stored text; the parsed copy is the next best thing.
+  }
+  return action.kwargs;
 }
 
 /**
@@ -250,7 +267,7 @@ export class PolicyService {
         draft,
         {
           tool: action.toolName,
-          args: action.kwargs,
+          args: loggedArguments(action),
           session: action.sessionId,
           agent: { id: agent.id, name: agent.name },
           environment,

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '../errors';
 import { randomHex, uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { ActionRecord, DeliveryRecord, Repositories, Store } from '../store';
+import { RawJson, stringifyJson } from '../store/json';
 import type { LiveEvents } from './events';
 import type { WebhookAddressPolicy } from './ssrf';
 import { createWebhookSender, WebhookSendError, type WebhookSender } from './webhook-sender';
@@ -76,7 +77,9 @@ export function signWebhook(body: string, timestamp: number | string, signingKey
 export function webhookBody(action: ActionRecord, approval: ApprovalInfo, now: number): string {
   const approved =
     action.status === 'approved' || (action.status === 'expired' && action.onTimeout === 'allow');
-  return JSON.stringify({
+  // The arguments go back byte for byte as the agent sent them: a receiver that replays the call
+  // (ardenpy's example runs issue_refund(**context)) runs exactly what was approved.
+  return stringifyJson({
     event_type: approved ? 'action_approved' : 'action_denied',
     timestamp: new Date(now).toISOString(),
     action: {
@@ -84,8 +87,8 @@ export function webhookBody(action: ActionRecord, approval: ApprovalInfo, now: n
       tool_name: action.toolName,
       status: approved ? 'approved' : 'denied',
       agent_id: action.agentId,
-      context: action.kwargs,
-      args: action.args,
+      context: new RawJson(action.kwargsJson),
+      args: new RawJson(action.argsJson),
       session_id: action.sessionId,
       created_at: new Date(action.createdAt).toISOString(),
       environment: action.environment,

@@ -99,9 +99,20 @@ export interface ActionRecord {
   agentId: string;
   environment: Environment;
   toolName: string;
+  /**
+   * The parsed arguments, for use in this process only: exact (bigint) values on a fresh check,
+   * `JSON.parse`'s copy (big integers rounded) on rows read back. Never send them anywhere:
+   * what is stored, shown and sent back is `argsJson`, `kwargsJson` and `metadataJson`.
+   */
   args: unknown[];
   kwargs: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
+  /** The positional arguments' JSON text, byte for byte as the agent sent it. */
+  argsJson: string;
+  /** The keyword arguments' JSON text, byte for byte as the agent sent it. */
+  kwargsJson: string;
+  /** The metadata's JSON text as sent, or null. */
+  metadataJson: string | null;
   sessionId: string | null;
   decision: Effect;
   reason: string | null;

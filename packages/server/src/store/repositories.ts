@@ -1,6 +1,6 @@
 import type { Environment } from '../crypto';
 import type { Dialect, Queryable, Row, SqlValue, Statement } from './database';
-import { decodeCursor, encodeCursor, jsonOrNull, parseJson } from './json';
+import { decodeCursor, encodeCursor, jsonOrNull, jsonText, parseJson } from './json';
 import type {
   ActionRecord,
   ActionStatus,
@@ -414,6 +414,9 @@ function toAction(row: Row): ActionRecord {
     args: parseJson(row.args, []),
     kwargs: parseJson(row.kwargs, {}),
     metadata: parseJson(row.metadata, null),
+    argsJson: jsonText(row.args, '[]'),
+    kwargsJson: jsonText(row.kwargs, '{}'),
+    metadataJson: row.metadata === null || row.metadata === undefined ? null : String(row.metadata),
     sessionId: text(row.session_id),
     decision: row.decision as Effect,
     reason: text(row.reason),
@@ -433,8 +436,12 @@ function toAction(row: Row): ActionRecord {
   };
 }
 
-/** A new action, as the check endpoint logs it. */
-export type NewAction = Omit<ActionRecord, 'seq'>;
+/**
+ * A new action, as the check endpoint logs it. The JSON texts are what is stored; without them
+ * (actions made in tests) the parsed values are stored as `JSON.stringify` writes them.
+ */
+export type NewAction = Omit<ActionRecord, 'seq' | 'argsJson' | 'kwargsJson' | 'metadataJson'> &
+  Partial<Pick<ActionRecord, 'argsJson' | 'kwargsJson' | 'metadataJson'>>;
 
 /** Filters of the action log. Times are ms since the epoch; `to` is exclusive. */
 export interface ActionFilter {
@@ -635,9 +642,9 @@ export function actionRepository(db: Queryable) {
           action.agentId,
           action.environment,
           action.toolName,
-          JSON.stringify(action.args),
-          JSON.stringify(action.kwargs),
-          jsonOrNull(action.metadata),
+          action.argsJson ?? JSON.stringify(action.args),
+          action.kwargsJson ?? JSON.stringify(action.kwargs),
+          action.metadataJson !== undefined ? action.metadataJson : jsonOrNull(action.metadata),
           action.sessionId,
           action.decision,
           action.reason,

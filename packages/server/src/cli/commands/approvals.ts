@@ -1,3 +1,4 @@
+import { RawJson, stringifyJson } from '../../store/json';
 import { parse, positional, text } from '../args';
 import { clientFor, connectionOptions } from '../client';
 import { type CliIo, table, UsageError } from '../io';
@@ -46,7 +47,14 @@ export async function approvalsCommand(argv: string[], io: CliIo): Promise<numbe
     if (environment) query.set('environment', environment);
     const pending = await client.request('GET', `/api/v1/approvals?${query}`);
     if (json) {
-      io.stdout(`${JSON.stringify(pending, null, 2)}\n`);
+      // The arguments as the agent sent them: this process's JSON parser rounded big integers.
+      const items = pending.items.map((action: any) => ({
+        ...action,
+        args: typeof action.args_json === 'string' ? new RawJson(action.args_json) : action.args,
+        kwargs:
+          typeof action.kwargs_json === 'string' ? new RawJson(action.kwargs_json) : action.kwargs,
+      }));
+      io.stdout(`${stringifyJson({ ...pending, items }, 2)}\n`);
       return 0;
     }
     if (pending.items.length === 0) {
@@ -59,7 +67,8 @@ export async function approvalsCommand(argv: string[], io: CliIo): Promise<numbe
         ...pending.items.map((action: any) => [
           action.id,
           action.tool_name,
-          JSON.stringify(action.kwargs).slice(0, 60),
+          // As the agent sent it: the parsed kwargs would show big numbers rounded.
+          (action.kwargs_json ?? JSON.stringify(action.kwargs)).slice(0, 60),
           action.environment,
           action.session_id ?? '-',
           waited(action.waiting_ms),

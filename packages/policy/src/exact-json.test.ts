@@ -1,0 +1,244 @@
+import { evaluate as celEvaluate } from '@marcbachmann/cel-js';
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+import { describe, expect, it } from 'vitest';
+import { ExactJsonError, parseExactJson, parseExactJsonMembers } from './exact-json';
+
+function failure(text: string, maxDepth?: number): ExactJsonError {
+  try {
+    parseExactJson(text, { maxDepth });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ExactJsonError);
+    return error as ExactJsonError;
+  }
+  throw new Error(`parsed: ${text}`);
+}
+
+describe('parseExactJson', () => {
+  it('keeps integers exact as bigint, above int64 as uint, beyond uint64 as double', () => {
+    expect(parseExactJson('12345678901234567891')).toBeInstanceOf(UnsignedInt);
+    expect((parseExactJson('12345678901234567891') as UnsignedInt).valueOf()).toBe(
+      12345678901234567891n,
+    );
+    expect(parseExactJson('9007199254740993')).toBe(9007199254740993n);
+    expect(parseExactJson('9223372036854775807')).toBe(9223372036854775807n);
+    expect(parseExactJson('-9223372036854775808')).toBe(-9223372036854775808n);
+    expect((parseExactJson('18446744073709551615') as UnsignedInt).valueOf()).toBe(
+      18446744073709551615n,
+    );
+    expect(parseExactJson('18446744073709551616')).toBe(2 ** 64);
+    expect(parseExactJson('-9223372036854775809')).toBe(-(2 ** 63));
+    expect(parseExactJson('0')).toBe(0n);
+    expect(parseExactJson('-17')).toBe(-17n);
+    expect(parseExactJson('123456789012345')).toBe(123456789012345n);
+  });
+
+  it('reads -0 as the integer 0, and fractions and exponents as doubles', () => {
+    expect(parseExactJson('-0')).toBe(0n);
+    expect(parseExactJson('1.0')).toBe(1);
+    expect(typeof parseExactJson('1.0')).toBe('number');
+    expect(parseExactJson('-0.5')).toBe(-0.5);
+    expect(Object.is(parseExactJson('-0.0'), -0)).toBe(true);
+    expect(parseExactJson('1e400')).toBe(Number.POSITIVE_INFINITY);
+    expect(parseExactJson('-1e400')).toBe(Number.NEGATIVE_INFINITY);
+    expect(parseExactJson('2E3')).toBe(2000);
+    expect(parseExactJson('1e-2')).toBe(0.01);
+  });
+
+  it('gives CEL the types it defines: int, uint and double compare exactly', () => {
+    const args = parseExactJson(
+      '{"id": 12345678901234567891, "n": 9007199254740993, "ratio": 1.0}',
+    ) as Record<string, unknown>;
+    expect(celEvaluate('args.id == 12345678901234567891u', { args })).toBe(true);
+    expect(celEvaluate('args.id == 12345678901234567890u', { args })).toBe(false);
+    expect(celEvaluate('args.n == 9007199254740993', { args })).toBe(true);
+    expect(celEvaluate('args.n == 9007199254740992', { args })).toBe(false);
+    expect(celEvaluate('type(args.ratio) == double', { args })).toBe(true);
+    // JSON.parse gives a double, which CEL cannot tell from its neighbour.
+    expect(JSON.parse('9007199254740993')).toBe(9007199254740992);
+  });
+
+  it('parses strings as JSON.parse does: escapes, astral characters, lone surrogates', () => {
+    const samples = [
+      '"caf\\u00e9 café 𝄞 \\ud834\\udd1e 😀"',
+      '"\\"\\\\\\/\\b\\f\\n\\r\\t"',
+      '"\\ud800 lone"',
+      '""',
+      '"a\\u0000b"',
+    ];
+    for (const sample of samples) expect(parseExactJson(sample)).toBe(JSON.parse(sample));
+  });
+
+  it('keeps key order, and any key (including __proto__) as an own property', () => {
+    const value = parseExactJson('{"z": 1, "a": 2, "__proto__": {"polluted": true}, "m": 3}');
+    expect(Object.keys(value as object)).toEqual(['z', 'a', '__proto__', 'm']);
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(value, '__proto__')?.value).toEqual({ polluted: true });
+  });
+
+  it('refuses duplicate keys, naming where', () => {
+    const error = failure('{"kwargs": {"amount": 1, "amount": 1000}}');
+    expect(error.path).toBe('kwargs.amount');
+    expect(error.code).toBe('duplicate_key');
+    expect(error.message).toMatch(/appears twice/);
+  });
+
+  it("refuses Python's bare NaN and Infinity with a reason, naming the field", () => {
+    for (const [text, word] of [
+      ['{"kwargs": {"amount": NaN}}', 'NaN'],
+      ['{"kwargs": {"amount": Infinity}}', 'Infinity'],
+      ['{"kwargs": {"amount": -Infinity}}', '-Infinity'],
+      ['{"args": [1, NaN]}', 'NaN'],
+    ] as const) {
+      const error = failure(text);
+      expect(error.path).toBe(text.includes('args": [') ? 'args[1]' : 'kwargs.amount');
+      expect(error.reason).toContain(`${word} is not a JSON value`);
+      expect(error.reason).toMatch(/Python/);
+      expect(error.code).toBe('non_finite');
+    }
+  });
+
+  it('names awkward keys readably in the path', () => {
+    expect(failure('{"a b": [{"x": NaN}]}').path).toBe('["a b"][0].x');
+  });
+
+  it('bounds nesting (root container = 1) without overflowing the stack', () => {
+    expect(parseExactJson(`${'['.repeat(64)}${']'.repeat(64)}`)).toBeDefined();
+    expect(failure(`${'['.repeat(65)}${']'.repeat(65)}`).message).toMatch(/nested more than 64/);
+    expect(failure(`${'['.repeat(100_000)}`).message).toMatch(/nested more than 64/);
+    expect(failure('[[[]]]', 2).message).toMatch(/nested more than 2/);
+    expect(failure('[[[]]]', 2).code).toBe('too_deep');
+  });
+
+  it('refuses what JSON.parse refuses', () => {
+    for (const text of [
+      '',
+      '   ',
+      '{',
+      '[1,]',
+      '{"a":1,}',
+      '01',
+      '1.',
+      '.5',
+      '1e',
+      '+1',
+      '-',
+      "'a'",
+      '"unterminated',
+      '"tab\there"',
+      '"\\x"',
+      '"\\u12"',
+      '{a: 1}',
+      'tru',
+      'nul',
+      '1 2',
+      '[1 2]',
+      '{"a" 1}',
+    ]) {
+      expect(() => JSON.parse(text), text).toThrow();
+      expect(failure(text).code, text).toBe('syntax');
+    }
+  });
+
+  it('agrees with JSON.parse on everything but numbers', () => {
+    const text =
+      ' { "tool_name" : "t", "args" : [ true , false , null , "x" , [ ] , { } ] , "kwargs" : { "s" : "\\u00e9é" } } ';
+    expect(parseExactJson(text)).toEqual(JSON.parse(text));
+  });
+});
+
+describe('parseExactJsonMembers', () => {
+  it('returns the source text of each top-level value, byte for byte', () => {
+    const text =
+      '{"tool_name": "refund", "kwargs": {"b": 1.0, "a": 12345678901234567891, "s": "\\u00e9"},\n "args": [ -0 ,1e400 ] }';
+    const { value, sources } = parseExactJsonMembers(text);
+    expect(sources.get('kwargs')).toBe('{"b": 1.0, "a": 12345678901234567891, "s": "\\u00e9"}');
+    expect(sources.get('args')).toBe('[ -0 ,1e400 ]');
+    expect(sources.get('tool_name')).toBe('"refund"');
+    expect(value.tool_name).toBe('refund');
+  });
+
+  it('refuses text that is not an object', () => {
+    expect(() => parseExactJsonMembers('[1]')).toThrow(/expected a JSON object/);
+  });
+});
+
+describe('parseExactJson against JSON.parse on random documents', () => {
+  // A small seeded generator: the same documents on every run.
+  let seed = 12345;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const space = () => pick(['', '', ' ', '\n', '\t ', '\r\n']);
+  function document(depth: number): string {
+    const kind = depth > 4 ? random() * 4 : random() * 7;
+    if (kind < 1)
+      return pick([
+        '0',
+        '-0',
+        '7',
+        '-12',
+        '9007199254740993',
+        '123456789012345678901234',
+        '1.0',
+        '-0.5',
+        '2e3',
+        '1E-2',
+        '1e400',
+        '18446744073709551615',
+      ]);
+    if (kind < 2)
+      return JSON.stringify(
+        pick(['', 'a', 'é', '😀', '"q"', '\\', '\u0001', 'line\nbreak', '__proto__']),
+      );
+    if (kind < 3) return pick(['"caf\\u00e9"', '"\\ud83d\\ude00"', '"\\/"', '"\\ud800"']);
+    if (kind < 4) return pick(['true', 'false', 'null']);
+    if (kind < 5.5) {
+      const items = Array.from(
+        { length: Math.floor(random() * 4) },
+        () => space() + document(depth + 1) + space(),
+      );
+      return `[${items.join(',')}]`;
+    }
+    const keys = new Set<string>();
+    const members: string[] = [];
+    for (let index = Math.floor(random() * 4); index > 0; index--) {
+      const key = pick(['a', 'b', 'é', '__proto__', 'constructor', 'x y', '']);
+      if (keys.has(key)) continue;
+      keys.add(key);
+      members.push(
+        `${space()}${JSON.stringify(key)}${space()}:${space()}${document(depth + 1)}${space()}`,
+      );
+    }
+    return `{${members.join(',')}}`;
+  }
+  const plain = (value: unknown): unknown => {
+    if (typeof value === 'bigint') return Number(value);
+    if (value instanceof UnsignedInt) return Number(value.valueOf());
+    if (Array.isArray(value)) return value.map(plain);
+    if (value !== null && typeof value === 'object') {
+      const result: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        Object.defineProperty(result, key, {
+          value: plain((value as Record<string, unknown>)[key]),
+          enumerable: true,
+        });
+      }
+      return result;
+    }
+    return value;
+  };
+
+  it('agrees on 3 000 documents (numbers compared as doubles)', () => {
+    for (let round = 0; round < 3_000; round++) {
+      const text = space() + document(0) + space();
+      // Compared as JSON text: key order, own "__proto__" keys and every value, with numbers as
+      // doubles (toStrictEqual would trip over objects that have a "constructor" key).
+      expect(JSON.stringify(plain(parseExactJson(text))), JSON.stringify(text)).toBe(
+        JSON.stringify(JSON.parse(text)),
+      );
+    }
+  });
+});

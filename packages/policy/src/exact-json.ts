@@ -1,0 +1,455 @@
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+
+// A JSON parser that loses nothing a policy could compare: `JSON.parse` turns every number into
+// a double, so 12345678901234567891 reads as 12345678901234567000 and `1.0` as `1`. Here a
+// number written without a fraction or exponent is an integer and stays exact (CEL `int`, or
+// `uint` above int64), anything else is a CEL `double`. It also refuses what `JSON.parse`
+// quietly accepts or resolves one way while other parsers resolve it another: duplicate keys
+// (the policy could check one value while the tool runs with the other). Hand-written rather
+// than a library: the libraries that keep big numbers exact (json-bigint, lossless-json) either
+// allow duplicate keys, re-parse every number through a regex, or return wrapper objects for
+// every number; this one makes the values CEL uses directly, in one pass.
+
+/** The deepest nesting `parseExactJson` accepts unless told otherwise (root container = 1). */
+export const EXACT_JSON_MAX_DEPTH = 64;
+
+const int64Max = 9_223_372_036_854_775_807n;
+const int64Min = -9_223_372_036_854_775_808n;
+const uint64Max = 18_446_744_073_709_551_615n;
+
+/**
+ * The CEL value of an integer, by the rule `parseExactJson` applies: within int64 the `bigint`
+ * itself (CEL `int`), above int64's maximum up to uint64's a cel-js `UnsignedInt` (CEL `uint`),
+ * beyond either the nearest `number` (CEL `double`).
+ */
+export function exactInteger(value: bigint): bigint | UnsignedInt | number {
+  if (value <= int64Max && value >= int64Min) return value;
+  if (value > int64Max && value <= uint64Max) return new UnsignedInt(value);
+  return Number(value);
+}
+
+/** Options of `parseExactJson`. */
+export interface ExactJsonOptions {
+  /** The deepest nesting of arrays and objects allowed (default 64; the root container is 1). */
+  maxDepth?: number;
+}
+
+/**
+ * The text is not JSON, or is JSON that would be read differently by different parsers.
+ * `path` names the value (`kwargs.amount`, `args[2]`; empty at the top), `position` the
+ * character offset in the text.
+ */
+export class ExactJsonError extends SyntaxError {
+  override readonly name = 'ExactJsonError';
+  constructor(
+    /**
+     * `syntax`: not JSON; `non_finite`: a bare NaN or (-)Infinity; `duplicate_key`: a key twice
+     * in one object; `too_deep`: nested beyond `maxDepth`.
+     */
+    readonly code: 'syntax' | 'non_finite' | 'duplicate_key' | 'too_deep',
+    /** What is wrong, without the path. */
+    readonly reason: string,
+    readonly path: string,
+    readonly position: number,
+  ) {
+    super(path ? `${path}: ${reason}` : reason);
+  }
+}
+
+/** A JSON object with the source text of each of its members' values, as written. */
+export interface ExactJsonMembers {
+  value: Record<string, unknown>;
+  /** The exact text of each member's value, byte for byte (whitespace inside kept). */
+  sources: Map<string, string>;
+}
+
+/**
+ * Parses JSON text into the values a CEL condition compares exactly:
+ * - an integer (no fraction, no exponent) → `bigint` (CEL `int`); above int64's maximum and up
+ *   to uint64's → cel-js `UnsignedInt` (CEL `uint`); beyond either → `number` (CEL `double`).
+ *   `-0` is the integer `0n`.
+ * - any other number (`1.0`, `2.5e3`, `1e400`) → `number` (CEL `double`; `1e400` is Infinity);
+ * - strings, booleans, null, arrays and objects as `JSON.parse` makes them (a `"__proto__"` key
+ *   is an own property, never the prototype).
+ *
+ * Throws `ExactJsonError` for text that is not JSON — with a plain-language reason for Python's
+ * bare `NaN`, `Infinity` and `-Infinity` — for a duplicate key in an object, and for nesting
+ * deeper than `maxDepth`. Pure and synchronous; recursion is bounded by `maxDepth`.
+ */
+export function parseExactJson(text: string, options: ExactJsonOptions = {}): unknown {
+  const parser = new Parser(text, options.maxDepth ?? EXACT_JSON_MAX_DEPTH);
+  parser.skipSpace();
+  const value = parser.value(0);
+  parser.end();
+  return value;
+}
+
+/**
+ * Like `parseExactJson` for text that must hold an object, and also returns the exact source
+ * text of each member's value: what the server stores and sends back so that the call shown
+ * and replayed is the call that was checked, byte for byte.
+ */
+export function parseExactJsonMembers(
+  text: string,
+  options: ExactJsonOptions = {},
+): ExactJsonMembers {
+  const parser = new Parser(text, options.maxDepth ?? EXACT_JSON_MAX_DEPTH);
+  const sources = new Map<string, string>();
+  parser.sources = sources;
+  parser.skipSpace();
+  if (text.charCodeAt(parser.index) !== 123) {
+    throw parser.error('expected a JSON object ({…}) here');
+  }
+  const value = parser.value(0) as Record<string, unknown>;
+  parser.end();
+  return { value, sources };
+}
+
+function describe(code: number): string {
+  return Number.isNaN(code) ? 'the end of the text' : JSON.stringify(String.fromCharCode(code));
+}
+
+const bareWords: [string, string][] = [
+  ['NaN', 'NaN'],
+  ['Infinity', 'Infinity'],
+  ['-Infinity', '-Infinity'],
+];
+
+class Parser {
+  index = 0;
+  /** Set to collect the source text of the top-level object's members. */
+  sources: Map<string, string> | undefined;
+  private readonly path: (string | number)[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  error(reason: string, at = this.index, code: ExactJsonError['code'] = 'syntax'): ExactJsonError {
+    let path = '';
+    for (const segment of this.path) {
+      path +=
+        typeof segment === 'number'
+          ? `[${segment}]`
+          : /^[A-Za-z_$][\w$]*$/.test(segment)
+            ? `${path ? '.' : ''}${segment}`
+            : `[${JSON.stringify(segment)}]`;
+    }
+    return new ExactJsonError(code, reason, path, at);
+  }
+
+  skipSpace(): void {
+    const text = this.text;
+    let index = this.index;
+    for (;;) {
+      const code = text.charCodeAt(index);
+      if (code === 32 || code === 10 || code === 13 || code === 9) index++;
+      else break;
+    }
+    this.index = index;
+  }
+
+  end(): void {
+    this.skipSpace();
+    if (this.index < this.text.length) {
+      throw this.error(
+        `unexpected ${describe(this.text.charCodeAt(this.index))} after the JSON value at character ${this.index}`,
+      );
+    }
+  }
+
+  value(depth: number): unknown {
+    const code = this.text.charCodeAt(this.index);
+    switch (code) {
+      case 34:
+        return this.string();
+      case 123:
+        return this.object(depth + 1);
+      case 91:
+        return this.array(depth + 1);
+      case 116:
+        return this.word('true', true);
+      case 102:
+        return this.word('false', false);
+      case 110:
+        return this.word('null', null);
+      default:
+        if (code === 45 || (code >= 48 && code <= 57)) return this.number();
+        throw this.unexpected();
+    }
+  }
+
+  private unexpected(): ExactJsonError {
+    for (const [word, shown] of bareWords) {
+      if (this.text.startsWith(word, this.index)) {
+        return this.error(
+          `${shown} is not a JSON value (Python's json module writes it for float('${shown === 'NaN' ? 'nan' : shown === 'Infinity' ? 'inf' : '-inf'}')); send a finite number, or null, or the value as a string`,
+          this.index,
+          'non_finite',
+        );
+      }
+    }
+    const code = this.text.charCodeAt(this.index);
+    return this.error(
+      Number.isNaN(code)
+        ? 'the JSON text ends where a value was expected'
+        : `unexpected ${describe(code)} at character ${this.index} where a JSON value was expected`,
+    );
+  }
+
+  private word(word: string, value: boolean | null): boolean | null {
+    if (!this.text.startsWith(word, this.index)) throw this.unexpected();
+    this.index += word.length;
+    return value;
+  }
+
+  private number(): unknown {
+    const text = this.text;
+    const start = this.index;
+    let index = start;
+    let code = text.charCodeAt(index);
+    const negative = code === 45;
+    if (negative) {
+      index++;
+      if (text.startsWith('Infinity', index)) throw this.unexpected();
+      code = text.charCodeAt(index);
+    }
+    let small = 0;
+    const digitsStart = index;
+    if (code === 48) {
+      index++;
+      code = text.charCodeAt(index);
+    } else if (code >= 49 && code <= 57) {
+      do {
+        small = small * 10 + (code - 48);
+        index++;
+        code = text.charCodeAt(index);
+      } while (code >= 48 && code <= 57);
+    } else {
+      this.index = index;
+      throw this.error(`a number needs a digit at character ${index}`);
+    }
+    const digits = index - digitsStart;
+    let integer = true;
+    if (code === 46) {
+      integer = false;
+      index++;
+      code = text.charCodeAt(index);
+      if (!(code >= 48 && code <= 57)) {
+        this.index = index;
+        throw this.error(`a number needs a digit after "." at character ${index}`);
+      }
+      do code = text.charCodeAt(++index);
+      while (code >= 48 && code <= 57);
+    }
+    if (code === 101 || code === 69) {
+      integer = false;
+      code = text.charCodeAt(++index);
+      if (code === 43 || code === 45) code = text.charCodeAt(++index);
+      if (!(code >= 48 && code <= 57)) {
+        this.index = index;
+        throw this.error(`a number needs a digit in its exponent at character ${index}`);
+      }
+      do code = text.charCodeAt(++index);
+      while (code >= 48 && code <= 57);
+    }
+    this.index = index;
+    if (!integer) return Number(text.slice(start, index));
+    // Up to 15 digits a double holds the value exactly: skip BigInt's string parsing.
+    if (digits <= 15) return BigInt(negative ? -small : small);
+    return exactInteger(BigInt(text.slice(start, index)));
+  }
+
+  private string(): string {
+    const text = this.text;
+    const start = this.index + 1;
+    let index = start;
+    for (;;) {
+      const code = text.charCodeAt(index);
+      if (code === 34) {
+        this.index = index + 1;
+        return text.slice(start, index);
+      }
+      if (code === 92) break;
+      if (code < 32 || Number.isNaN(code)) throw this.badCharacter(code, index);
+      index++;
+    }
+    let result = text.slice(start, index);
+    let chunk = index;
+    for (;;) {
+      const code = text.charCodeAt(index);
+      if (code === 34) {
+        this.index = index + 1;
+        return result + text.slice(chunk, index);
+      }
+      if (code === 92) {
+        result += text.slice(chunk, index);
+        const escaped = text.charCodeAt(index + 1);
+        switch (escaped) {
+          case 34:
+            result += '"';
+            break;
+          case 92:
+            result += '\\';
+            break;
+          case 47:
+            result += '/';
+            break;
+          case 98:
+            result += '\b';
+            break;
+          case 102:
+            result += '\f';
+            break;
+          case 110:
+            result += '\n';
+            break;
+          case 114:
+            result += '\r';
+            break;
+          case 116:
+            result += '\t';
+            break;
+          case 117: {
+            const hex = text.slice(index + 2, index + 6);
+            if (!/^[0-9A-Fa-f]{4}$/.test(hex)) {
+              this.index = index;
+              throw this.error(`\\u needs four hex digits at character ${index}`);
+            }
+            result += String.fromCharCode(Number.parseInt(hex, 16));
+            index += 4;
+            break;
+          }
+          default:
+            this.index = index;
+            throw this.error(
+              `unknown escape \\${String.fromCharCode(escaped)} at character ${index}`,
+            );
+        }
+        index += 2;
+        chunk = index;
+        continue;
+      }
+      if (code < 32 || Number.isNaN(code)) throw this.badCharacter(code, index);
+      index++;
+    }
+  }
+
+  private badCharacter(code: number, index: number): ExactJsonError {
+    this.index = index;
+    return this.error(
+      Number.isNaN(code)
+        ? 'a string is not closed (no ending ")'
+        : `a control character (U+${code.toString(16).padStart(4, '0')}) inside a string at character ${index}; escape it (\\n, \\t, \\u00XX)`,
+    );
+  }
+
+  private tooDeep(): ExactJsonError {
+    return this.error(
+      `nested more than ${this.maxDepth} levels deep; flatten the tool arguments`,
+      this.index,
+      'too_deep',
+    );
+  }
+
+  private array(depth: number): unknown[] {
+    if (depth > this.maxDepth) throw this.tooDeep();
+    const text = this.text;
+    const result: unknown[] = [];
+    this.index++;
+    this.skipSpace();
+    if (text.charCodeAt(this.index) === 93) {
+      this.index++;
+      return result;
+    }
+    const path = this.path;
+    path.push(0);
+    for (;;) {
+      path[path.length - 1] = result.length;
+      result.push(this.value(depth));
+      this.skipSpace();
+      const code = text.charCodeAt(this.index);
+      if (code === 44) {
+        this.index++;
+        this.skipSpace();
+        continue;
+      }
+      if (code === 93) {
+        this.index++;
+        path.pop();
+        return result;
+      }
+      throw this.error(
+        `expected "," or "]" in an array at character ${this.index}, found ${describe(code)}`,
+      );
+    }
+  }
+
+  private object(depth: number): Record<string, unknown> {
+    if (depth > this.maxDepth) throw this.tooDeep();
+    const text = this.text;
+    const result: Record<string, unknown> = {};
+    // Only the top-level object's members are recorded.
+    const sources = depth === 1 ? this.sources : undefined;
+    this.index++;
+    this.skipSpace();
+    if (text.charCodeAt(this.index) === 125) {
+      this.index++;
+      return result;
+    }
+    const path = this.path;
+    path.push('');
+    for (;;) {
+      if (text.charCodeAt(this.index) !== 34) {
+        throw this.error(
+          `expected a key in double quotes at character ${this.index}, found ${describe(text.charCodeAt(this.index))}`,
+        );
+      }
+      const keyAt = this.index;
+      const key = this.string();
+      path[path.length - 1] = key;
+      if (Object.hasOwn(result, key)) {
+        throw this.error(
+          'this key appears twice in one object; send each key once (parsers disagree on which copy wins, so Arden refuses both)',
+          keyAt,
+          'duplicate_key',
+        );
+      }
+      this.skipSpace();
+      if (text.charCodeAt(this.index) !== 58) {
+        throw this.error(`expected ":" after the key at character ${this.index}`);
+      }
+      this.index++;
+      this.skipSpace();
+      const valueAt = this.index;
+      const value = this.value(depth);
+      if (sources) sources.set(key, text.slice(valueAt, this.index));
+      if (key === '__proto__') {
+        Object.defineProperty(result, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else {
+        result[key] = value;
+      }
+      this.skipSpace();
+      const code = text.charCodeAt(this.index);
+      if (code === 44) {
+        this.index++;
+        this.skipSpace();
+        continue;
+      }
+      if (code === 125) {
+        this.index++;
+        path.pop();
+        return result;
+      }
+      throw this.error(
+        `expected "," or "}" in an object at character ${this.index}, found ${describe(code)}`,
+      );
+    }
+  }
+}
