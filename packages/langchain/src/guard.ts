@@ -86,7 +86,8 @@ export interface GuardedCall {
   /** Runs the tool body. */
   run: () => Promise<unknown>;
   options: ResolvedOptions;
-  ToolMessage: ToolMessageConstructor;
+  /** The `ToolMessage` class of the tool's copy of `@langchain/core`. */
+  ToolMessage: () => ToolMessageConstructor | Promise<ToolMessageConstructor>;
 }
 
 /**
@@ -124,10 +125,10 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
   } catch (error) {
     const denial = denialOf(error, ardenName);
     if (!denial || options.throwOnDenial) throw error;
-    return answer(call, denialText(options, denial), 'error');
+    return await answer(call, denialText(options, denial), 'error');
   }
   if (mode !== 'wait' && isPendingApproval(value)) {
-    return answer(
+    return await answer(
       call,
       pendingApprovalMessage({ toolName: ardenName, actionId: value.actionId }),
       'success',
@@ -136,9 +137,14 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
   return value;
 }
 
-function answer(call: GuardedCall, text: string, status: 'success' | 'error'): unknown {
+async function answer(
+  call: GuardedCall,
+  text: string,
+  status: 'success' | 'error',
+): Promise<unknown> {
   if (call.toolCallId === undefined) return text;
-  return new call.ToolMessage({
+  const ToolMessage = await call.ToolMessage();
+  return new ToolMessage({
     content: text,
     tool_call_id: call.toolCallId,
     name: call.toolName,
