@@ -118,7 +118,12 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
       {
         approvalMode: mode,
         metadata,
-        ...(options.onApproval ? { onApproval: options.onApproval } : {}),
+        ...(options.onApproval
+          ? {
+              onApproval: (result: unknown, event: unknown) =>
+                options.onApproval?.(toolResultOf(result), event),
+            }
+          : {}),
         ...(options.onDenial ? { onDenial: options.onDenial } : {}),
       },
     );
@@ -135,6 +140,22 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
     );
   }
   return value;
+}
+
+/**
+ * @internal What a tool call produced, as `onApproval` receives it: a tool invoked with an
+ * agent's tool call answers with a `ToolMessage`; its `content` is the tool's result (the text a
+ * tool returned, or LangChain's serialization of anything else).
+ */
+export function toolResultOf(result: unknown): unknown {
+  if (typeof result !== 'object' || result === null) return result;
+  const message = result as { type?: unknown; tool_call_id?: unknown; content?: unknown };
+  const isToolMessage =
+    typeof message.tool_call_id === 'string' &&
+    'content' in message &&
+    (message.type === 'tool' ||
+      (result as { _getType?: () => unknown })._getType?.() === 'tool');
+  return isToolMessage ? message.content : result;
 }
 
 async function answer(
