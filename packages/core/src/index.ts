@@ -108,7 +108,6 @@ export {
   type ToolDenial,
   type ToolDenialReason,
   type ToolNaming,
-  type ToolRenaming,
   tokenCount,
   validateGuardArguments,
 } from './adapter-kit';
