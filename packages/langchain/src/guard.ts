@@ -153,8 +153,7 @@ export function toolResultOf(result: unknown): unknown {
   const isToolMessage =
     typeof message.tool_call_id === 'string' &&
     'content' in message &&
-    (message.type === 'tool' ||
-      (result as { _getType?: () => unknown })._getType?.() === 'tool');
+    (message.type === 'tool' || (result as { _getType?: () => unknown })._getType?.() === 'tool');
   return isToolMessage ? message.content : result;
 }
 

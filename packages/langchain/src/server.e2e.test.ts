@@ -135,7 +135,7 @@ describe('LangChain agent against a real Arden server', () => {
     expect(textOf(denied.messages.at(-1))).toBe('Sorry.');
   });
 
-  test('async approval: onApproval gets the tool\'s result, as the docs print it', async () => {
+  test("async approval: onApproval gets the tool's result, as the docs print it", async () => {
     const { ran, refund, search } = makeTools();
     const notified: string[] = [];
     const approved = new Promise<unknown>((resolve) => {
