@@ -139,6 +139,13 @@ export {
 export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
 export {
+  loadFromPackageCopy,
+  type ModuleWatchGaps,
+  type ModuleWatchOptions,
+  moduleAnnouncement,
+  watchModules,
+} from './module-watch';
+export {
   type ArdenOptions,
   defaultApiUrl,
   type Environment,

@@ -2,14 +2,16 @@ import {
   type Arden,
   createConsoleLogger,
   type Logger,
+  loadFromPackageCopy,
+  type ModuleWatchGaps,
   patchMethod,
   registerAdapter,
   resolveAdapterOptions,
+  watchModules,
 } from '@arden/core';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool } from '@langchain/core/tools';
-import { type CopyModuleKind, loadFromCopy, type WatchGaps, watchCopies } from './copies';
 import {
   isGuarded,
   isToolCall,
@@ -149,14 +151,14 @@ function addCopyClass(
 }
 
 /** Called by the module watch with each evaluated tools or chat model module of any copy. */
-function addCopyModule(kind: CopyModuleKind, exports: Record<string, unknown>, location: string) {
-  if (kind === 'chat_models') {
+function addCopyModule(exports: Record<string, unknown>, location: string) {
+  if (/chat_models\.c?js$/.test(location.replace(/[?#].*$/, ''))) {
     addCopyClass(exports.BaseChatModel, patchChatModel);
     return;
   }
   let toolMessage: Promise<ToolMessageConstructor> | undefined;
   const toolMessageOf = () =>
-    (toolMessage ??= loadFromCopy(location, './messages').then(
+    (toolMessage ??= loadFromPackageCopy(location, '@langchain/core', './messages').then(
       (messages) => messages.ToolMessage as ToolMessageConstructor,
     ));
   addCopyClass(exports.StructuredTool, (StructuredTool) =>
@@ -171,14 +173,22 @@ const thisLocation =
 
 /**
  * Hands this adapter's own copy over and starts watching for every other copy the process loads
- * (see `copies.ts`). Returns what cannot be watched on this runtime.
+ * (see core's `watchModules`). Returns what cannot be watched on this runtime.
  */
-function watch(): WatchGaps {
+function watch(): ModuleWatchGaps {
   addCopyClass(StructuredTool, (patched) =>
     patchTools(patched, () => ToolMessage as unknown as ToolMessageConstructor),
   );
   addCopyClass(BaseChatModel, patchChatModel);
-  return watchCopies(addCopyModule, thisLocation);
+  return watchModules({
+    id: 'langchain',
+    pattern:
+      /[\\/]@langchain[\\/]core[\\/]dist[\\/](tools[\\/]index|language_models[\\/]chat_models)\.c?js$/,
+    packageName: '@langchain/core',
+    subpaths: ['./tools', './language_models/chat_models'],
+    from: thisLocation,
+    onModule: addCopyModule,
+  });
 }
 
 function installCopies(): void {
