@@ -46,8 +46,12 @@ export interface ActionLink {
   status: 'approved' | 'denied' | undefined;
 }
 
-/** One loaded copy of this adapter (its ESM and CJS builds each hold their own SDK classes). */
+/**
+ * One loaded copy of the SDK (its ESM and CJS builds, and other installs, each have their own
+ * classes), keyed by its `Agent` class.
+ */
 export interface SdkCopy {
+  key: object;
   install(): () => void;
 }
 
