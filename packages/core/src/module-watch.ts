@@ -38,6 +38,11 @@ export interface ModuleWatchOptions {
   subpaths: string[];
   /** Where the adapter is (`import.meta.url` or `__filename`). */
   from: string;
+  /**
+   * Packages that may carry a copy of their own (nested installs), looked up from the same
+   * places: copies resolvable from them are found too.
+   */
+  alsoFrom?: string[];
   /** Called with each evaluated module; may be called more than once for one module. */
   onModule(exports: Record<string, unknown>, location: string): void;
 }
@@ -219,7 +224,17 @@ function findLoaded(watch: Watch): void {
     }
   }
   const process = (globalThis as { process?: { cwd?: () => string; argv?: string[] } }).process;
-  const bases = [options.from, process?.cwd ? `${process.cwd()}/` : undefined, process?.argv?.[1]];
+  const roots = [options.from, process?.cwd ? `${process.cwd()}/` : undefined, process?.argv?.[1]];
+  const bases: (string | undefined)[] = [...roots];
+  for (const root of roots) {
+    for (const carrier of options.alsoFrom ?? []) {
+      try {
+        if (root) bases.push(api.createRequire(root).resolve(`${carrier}/package.json`));
+      } catch {
+        // Not installed there.
+      }
+    }
+  }
   const seen = new Set<string>();
   for (const base of bases) {
     if (typeof base !== 'string') continue;

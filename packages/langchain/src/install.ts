@@ -187,6 +187,7 @@ function watch(): ModuleWatchGaps {
     packageName: '@langchain/core',
     subpaths: ['./tools', './language_models/chat_models'],
     from: thisLocation,
+    alsoFrom: ['langchain', '@langchain/langgraph'],
     onModule: addCopyModule,
   });
 }

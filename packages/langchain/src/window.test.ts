@@ -29,6 +29,8 @@ const cases = [
   ['window.mjs', 'cjs', 'now', '@langchain/core'],
   ['window.mjs', 'esm', 'now', 'langchain-core-oldest'],
   ['window.mjs', 'cjs', 'now', 'langchain-core-oldest'],
+  // A second install imported statically in the adapter's own module graph: with --import.
+  ['--import=@arden/langchain static.mjs', 'esm', 'now', 'langchain-core-oldest'],
 ] as const;
 
 // This process's Node (24 in the main run) and Node 20; once when the suite itself runs on Node 20.
@@ -49,7 +51,7 @@ describe.each(runtimes)('no interception window on %s', (runtime, node) => {
   test.concurrent.each(cases)(
     '%s loads %s, calls %s, copy %s',
     async (app, format, delay, copy) => {
-      const seen = await window(node, [app, format, delay, copy]);
+      const seen = await window(node, [...app.split(' '), format, delay, copy]);
       expect(seen).toEqual({
         ran: [],
         checks: [
