@@ -45,6 +45,12 @@ export interface ModuleWatchOptions {
   alsoFrom?: string[];
   /** Called with each evaluated module; may be called more than once for one module. */
   onModule(exports: Record<string, unknown>, location: string): void;
+  /**
+   * Also hand over the matching modules loaded before (default true). An adapter starting its
+   * watch on import passes false, and looks for them when it is installed: finding them loads
+   * the framework's other module build.
+   */
+  findLoaded?: boolean;
 }
 
 interface NodeRequireLike {
@@ -125,15 +131,15 @@ function nodeModuleApi(): NodeModuleApi | undefined {
 }
 
 /**
- * Starts a watch (once per `id` and process; a later call replaces its `onModule`) and hands
- * every matching module already loaded to `onModule`. Returns what could not be watched.
+ * Starts a watch (once per `id` and process; a later call replaces its options) and hands every
+ * matching module already loaded to `onModule`. Returns what could not be watched.
  */
 export function watchModules(options: ModuleWatchOptions): ModuleWatchGaps {
   const all = watches();
   const existing = all.get(options.id);
   if (existing) {
     existing.options = options;
-    findLoaded(existing);
+    if (options.findLoaded !== false) findLoaded(existing);
     return existing.gaps;
   }
   const watch: Watch = { options, gaps: { commonjs: true, esm: true } };
@@ -143,7 +149,7 @@ export function watchModules(options: ModuleWatchOptions): ModuleWatchGaps {
     watch.gaps.commonjs = !watchCommonJs(api, watch);
     watch.gaps.esm = !watchEsm(api, watch);
   }
-  findLoaded(watch);
+  if (options.findLoaded !== false) findLoaded(watch);
   return watch.gaps;
 }
 

@@ -175,7 +175,7 @@ const thisLocation =
  * Hands this adapter's own copy over and starts watching for every other copy the process loads
  * (see core's `watchModules`). Returns what cannot be watched on this runtime.
  */
-function watch(): ModuleWatchGaps {
+function watch(findLoaded: boolean): ModuleWatchGaps {
   addCopyClass(StructuredTool, (patched) =>
     patchTools(patched, () => ToolMessage as unknown as ToolMessageConstructor),
   );
@@ -188,6 +188,7 @@ function watch(): ModuleWatchGaps {
     subpaths: ['./tools', './language_models/chat_models'],
     from: thisLocation,
     alsoFrom: ['langchain', '@langchain/langgraph'],
+    findLoaded,
     onModule: addCopyModule,
   });
 }
@@ -195,7 +196,7 @@ function watch(): ModuleWatchGaps {
 function installCopies(): void {
   const state = adapterState();
   state.installed = true;
-  const gaps = watch();
+  const gaps = watch(true);
   for (const patched of state.copies.keys()) patchOnce(patched);
   if (gaps.esm || gaps.commonjs) {
     const missing =
@@ -245,7 +246,7 @@ export function register(): void {
   // when it is evaluated (nothing is patched before install). The other module format of this
   // adapter may be the one registered with core (the registry keeps the first adapter of a
   // name): if it is installed already, this adds and patches this format's copy too.
-  watch();
+  watch(false);
   registerAdapter({
     name: adapterName,
     install(getArden: () => Arden) {

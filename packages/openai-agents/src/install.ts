@@ -152,13 +152,14 @@ const thisLocation =
  * Watches for every other copy of the SDK the process loads (ESM or CJS build, other installs,
  * before or after), each handed over as its module is evaluated (core's `watchModules`).
  */
-function watch(): ModuleWatchGaps {
+function watch(findLoaded: boolean): ModuleWatchGaps {
   return watchModules({
     id: 'openai-agents',
     pattern: /[\\/]@openai[\\/]agents-core[\\/]dist[\\/]index\.m?js$/,
     packageName: '@openai/agents',
     subpaths: ['.'],
     from: thisLocation,
+    findLoaded,
     onModule: (exports) => addCopy(exports as Partial<SdkClasses>),
   });
 }
@@ -166,7 +167,7 @@ function watch(): ModuleWatchGaps {
 function installCopies(): void {
   const state = adapterState();
   state.installed = true;
-  const gaps = watch();
+  const gaps = watch(true);
   for (const copy of state.copies) {
     if (!state.uninstalls.has(copy)) state.uninstalls.set(copy, copy.install());
   }
@@ -216,7 +217,7 @@ export function register(): void {
   // This build's SDK copy (patched at once when the other module format of this adapter is
   // installed already), and a watch from the start for every other copy.
   if (!addCopy({ Agent, Runner, RunState })) return;
-  watch();
+  watch(false);
   registerAdapter({
     name: adapterName,
     install(getArden: () => Arden) {
