@@ -161,9 +161,11 @@ function matches(watch: Watch, location: string): boolean {
 function watchCommonJs(api: NodeModuleApi, watch: Watch): boolean {
   const extensions = api._extensions;
   if (!extensions) return false;
+  if (typeof extensions['.js'] !== 'function') return false;
+  // Node loads `.cjs` (and any extension it has no handler for) with the `.js` handler.
   for (const extension of ['.js', '.cjs']) {
     const original = extensions[extension];
-    if (typeof original !== 'function') return false;
+    if (typeof original !== 'function') continue;
     extensions[extension] = function loadAndAnnounce(module, filename) {
       original.call(this, module, filename);
       if (matches(watch, filename) && typeof module.exports === 'object' && module.exports) {

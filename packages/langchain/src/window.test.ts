@@ -63,4 +63,12 @@ describe.each(runtimes)('no interception window on %s', (runtime, node) => {
       });
     },
   );
+
+  test('configure() warns only where the runtime has no module hooks', async () => {
+    expect(await window(node, ['warnings.cjs'])).toEqual([]);
+    const [warning] = await window(node, ['warnings.cjs', '--no-hooks']);
+    expect(warning).toMatch(
+      /no module hooks .* would run unchecked\. Wrap such tools with protectTools\(\)/,
+    );
+  });
 });
