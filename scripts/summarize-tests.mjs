@@ -2,6 +2,7 @@
 // Fails when a suite reported nothing or skipped a test: in CI every suite must run.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runsOnNode20 } from './test-node20.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 let passed = 0;
@@ -16,12 +17,19 @@ for (const name of directories) {
   const directory = join(root, name);
   const manifest = join(directory, 'package.json');
   if (!existsSync(manifest)) continue;
-  const scripts = JSON.parse(readFileSync(manifest, 'utf8')).scripts ?? {};
-  if (!scripts.test) continue;
-  const report = join(directory, 'test-results', 'vitest.json');
+  const packageJson = JSON.parse(readFileSync(manifest, 'utf8'));
+  if (!packageJson.scripts?.test) continue;
+  // A package that claims Node 20 has a second report, of its run on Node 20 (test-node20.mjs).
+  const reports = ['vitest.json'];
+  if (runsOnNode20(name)) reports.push('vitest-node20.json');
+  for (const file of reports) count(name, join(directory, 'test-results', file));
+}
+
+function count(name, report) {
+  const label = report.endsWith('node20.json') ? `${name} (Node 20)` : name;
   if (!existsSync(report)) {
-    problems.push(`${name}: no test report (did its suite run?)`);
-    continue;
+    problems.push(`${label}: no test report (did its suite run?)`);
+    return;
   }
   const result = JSON.parse(readFileSync(report, 'utf8'));
   passed += result.numPassedTests;
@@ -37,13 +45,13 @@ for (const name of directories) {
       else notRun.push(test.fullName);
     }
   }
-  for (const name of notRun) {
-    if (!ran.has(name)) {
+  for (const test of notRun) {
+    if (!ran.has(test)) {
       skipped++;
-      problems.push(`${directory.slice(root.length)}: skipped "${name}"`);
+      problems.push(`${label}: skipped "${test}"`);
     }
   }
-  if (result.numTotalTests === 0) problems.push(`${name}: ran no test`);
+  if (result.numTotalTests === 0) problems.push(`${label}: ran no test`);
 }
 for (const problem of problems) console.error(problem);
 if (skipped > 0) console.error(`${skipped} test(s) were skipped: every suite must run.`);

@@ -25,6 +25,9 @@ step "Tests"
 status=0
 pnpm turbo run test --concurrency=1 || status=$?
 
+step "Tests on Node 20 (the packages whose engines claim it)"
+node scripts/test-node20.mjs || status=$?
+
 step "Published packages (publint --strict, attw --pack)"
 pnpm turbo run check:package --output-logs=errors-only || status=$?
 

@@ -32,6 +32,10 @@ describe('module formats of the published build', () => {
     expect(await scenario('consumer.cjs')).toEqual(expected);
   });
 
+  test('a CommonJS app that imports ai after configure() is intercepted from its first call', async () => {
+    expect(await scenario('window.cjs')).toEqual(expected);
+  });
+
   test('an ES module app (import) is intercepted', async () => {
     expect(await scenario('consumer.mjs')).toEqual(expected);
   });

@@ -182,19 +182,16 @@ describe('ardenToolName', () => {
     expect(ardenToolName({ toolNamePrefix: '' }, 'search')).toBe('search');
   });
 
-  it('uses toolNames as given by default, and prefixes them with renaming: prefixed', () => {
+  it('takes a name from toolNames exactly as written: the prefix never applies to it', () => {
     const naming = { toolNamePrefix: 'support.', toolNames: { refund: 'payments.refund' } };
     expect(ardenToolName(naming, 'refund')).toBe('payments.refund');
-    expect(ardenToolName(naming, 'refund', 'exact')).toBe('payments.refund');
-    expect(ardenToolName(naming, 'refund', 'prefixed')).toBe('support.payments.refund');
-    expect(ardenToolName(naming, 'search', 'prefixed')).toBe('support.search');
     expect(ardenToolName(naming, 'search')).toBe('support.search');
   });
 
   it('does not mistake Object’s own members for entries of toolNames', () => {
     const naming = { toolNamePrefix: 'p.', toolNames: { refund: 'payments.refund' } };
     expect(ardenToolName(naming, 'constructor')).toBe('p.constructor');
-    expect(ardenToolName(naming, 'toString', 'prefixed')).toBe('p.toString');
+    expect(ardenToolName(naming, 'toString')).toBe('p.toString');
     expect(ardenToolName(naming, '__proto__')).toBe('p.__proto__');
   });
 });

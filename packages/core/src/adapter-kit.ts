@@ -80,30 +80,20 @@ export interface AdapterApprovalOptions {
 /** Adapter options with the `arden` option turned into a function called at call time. */
 export type ResolvedAdapterOptions<T> = T & { resolveArden: () => Arden };
 
-/**
- * How a name from `toolNames` combines with `toolNamePrefix`: `'exact'` uses it as given;
- * `'prefixed'` puts the prefix before it too.
- */
-export type ToolRenaming = 'exact' | 'prefixed';
-
 // Own string values only: a tool named `constructor` or `toString` must not find Object's.
 function ownValue<T>(record: Record<string, T> | undefined, key: string): T | undefined {
   return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /**
- * The name Arden knows a framework's tool by: its name in `toolNames`, else the tool's own name,
- * with `toolNamePrefix` before it. With `renaming: 'exact'` (the default) a name from `toolNames`
- * is used as given, without the prefix.
+ * The naming rule, the same in every adapter: the name a policy's `tool` must match is the
+ * tool's entry in `toolNames` (or the adapter's per-tool `ardenName`), exactly as written, else
+ * `toolNamePrefix` followed by the tool's own name. The prefix never applies to a name given
+ * explicitly. A check that no policy matches while a policy exists for a name that differs only
+ * by a prefix logs a warning (once per tool).
  */
-export function ardenToolName(
-  naming: ToolNaming,
-  toolName: string,
-  renaming: ToolRenaming = 'exact',
-): string {
-  const renamed = ownValue(naming.toolNames, toolName);
-  if (renamed !== undefined && renaming === 'exact') return renamed;
-  return `${naming.toolNamePrefix ?? ''}${renamed ?? toolName}`;
+export function ardenToolName(naming: ToolNaming, toolName: string): string {
+  return ownValue(naming.toolNames, toolName) ?? `${naming.toolNamePrefix ?? ''}${toolName}`;
 }
 
 /** The approval mode of one tool: its entry in `approvalModes`, else `approvalMode`, else `'wait'`. */

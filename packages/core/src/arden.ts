@@ -43,6 +43,12 @@ export interface CheckResult {
   status: 'completed' | 'pending' | undefined;
   environment: string | undefined;
   policy: unknown;
+  /**
+   * When no policy matched the call (`reason` `no_policy_configured`): the tools of the agent's
+   * policies whose name differs from the call's only by a prefix (`refund` for a call to
+   * `support.refund`) — a probable naming mistake, logged once per tool as a warning.
+   */
+  similarPolicyTools: string[] | undefined;
 }
 
 /** Returned instead of the tool's result when a call is held in `async` or `webhook` mode. */
@@ -213,6 +219,10 @@ export class Arden {
         message: `Arden server answered /policy/check without a valid decision and action_id for "${toolName}". Is ARDEN_API_URL pointing at an Arden server?`,
       });
     }
+    const similar = Array.isArray(response.similar_policy_tools)
+      ? response.similar_policy_tools.filter((tool): tool is string => typeof tool === 'string')
+      : undefined;
+    if (similar && similar.length > 0) this.warnSimilarPolicies(toolName, response, similar);
     return {
       decision: response.decision,
       actionId: response.action_id,
@@ -221,7 +231,21 @@ export class Arden {
       status: response.status,
       environment: response.environment,
       policy: response.policy,
+      similarPolicyTools: similar,
     };
+  }
+
+  private readonly namesWarnedAbout = new Set<string>();
+
+  // Once per tool name and instance: a misnamed tool would otherwise warn on every call.
+  private warnSimilarPolicies(toolName: string, response: CheckResponseBody, similar: string[]) {
+    if (this.namesWarnedAbout.has(toolName) || this.namesWarnedAbout.size >= 1000) return;
+    this.namesWarnedAbout.add(toolName);
+    const names = similar.map((tool) => `"${tool}"`).join(', ');
+    this.options.logger.warn(
+      `No policy matches the tool "${toolName}", so the agent's default action decided (${response.decision}); a policy exists for ${names}, which differs only by a prefix. Arden names a tool by toolNames[name] or ardenName exactly as written, else toolNamePrefix + the tool's name: rename the tool or the policy so they match.`,
+      { toolName, similarPolicyTools: similar },
+    );
   }
 
   /** Reads an action's status; with `waitSeconds` the server holds the request until decided. */

@@ -26,6 +26,15 @@ afterEach(async () => {
   await Promise.all(instances.splice(0).map((instance) => instance.shutdown()));
 });
 
+// Promise.withResolvers is Node 22+; this suite runs on Node 20 too.
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
 describe('buildCallContext', () => {
   it('sends one plain object as kwargs', () => {
     expect(buildCallContext([{ amount: 5, to: 'a@b.c' }])).toEqual({
@@ -154,7 +163,7 @@ describe('guardTool', () => {
   describe('async mode', () => {
     it('returns PendingApproval at once and calls onApproval with the result', async () => {
       const server = createTestArden({ decisions: { send: 'requires_approval' } });
-      const approved = Promise.withResolvers<[unknown, ApprovalEvent]>();
+      const approved = deferred<[unknown, ApprovalEvent]>();
       const instance = arden(server);
       const send = instance.guardTool('send', async (to: string) => `sent to ${to}`, {
         approvalMode: 'async',
@@ -176,7 +185,7 @@ describe('guardTool', () => {
     it('calls onDenial when denied, and when the approved body fails', async () => {
       const server = createTestArden({ decisions: { send: 'requires_approval' } });
       const denials: unknown[] = [];
-      const done = Promise.withResolvers<void>();
+      const done = deferred<void>();
       const instance = arden(server);
       const send = instance.guardTool(
         'send',

@@ -108,7 +108,6 @@ export {
   type ToolDenial,
   type ToolDenialReason,
   type ToolNaming,
-  type ToolRenaming,
   tokenCount,
   validateGuardArguments,
 } from './adapter-kit';
@@ -139,6 +138,13 @@ export {
 } from './errors';
 export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
+export {
+  loadFromPackageCopy,
+  type ModuleWatchGaps,
+  type ModuleWatchOptions,
+  moduleAnnouncement,
+  watchModules,
+} from './module-watch';
 export {
   type ArdenOptions,
   defaultApiUrl,

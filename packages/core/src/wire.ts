@@ -20,6 +20,8 @@ export interface CheckResponseBody {
   environment?: string;
   message?: string;
   policy?: unknown;
+  /** Extension: with `no_policy_configured`, policies' tools that differ only by a prefix. */
+  similar_policy_tools?: string[];
 }
 
 /** Status of an action held for approval. */

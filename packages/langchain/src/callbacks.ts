@@ -1,4 +1,4 @@
-import { type Arden, buildCallContext, getArden } from '@arden/core';
+import { type Arden, ardenToolName, buildCallContext, getArden } from '@arden/core';
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import { policyInput, sessionOf } from './guard';
 
@@ -78,7 +78,7 @@ export class ArdenCallbackHandler extends BaseCallbackHandler {
   ): void {
     const name = runName ?? tool?.name ?? tool?.id?.at(-1) ?? 'unknown';
     this.started.set(runId, {
-      toolName: `${this.settings.toolNamePrefix ?? ''}${name}`,
+      toolName: ardenToolName(this.settings, name),
       input: parseInput(input),
       session: sessionOf({ metadata }),
       toolCallId,

@@ -86,7 +86,8 @@ export interface GuardedCall {
   /** Runs the tool body. */
   run: () => Promise<unknown>;
   options: ResolvedOptions;
-  ToolMessage: ToolMessageConstructor;
+  /** The `ToolMessage` class of the tool's copy of `@langchain/core`. */
+  ToolMessage: () => ToolMessageConstructor | Promise<ToolMessageConstructor>;
 }
 
 /**
@@ -117,17 +118,22 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
       {
         approvalMode: mode,
         metadata,
-        ...(options.onApproval ? { onApproval: options.onApproval } : {}),
+        ...(options.onApproval
+          ? {
+              onApproval: (result: unknown, event: unknown) =>
+                options.onApproval?.(toolResultOf(result), event),
+            }
+          : {}),
         ...(options.onDenial ? { onDenial: options.onDenial } : {}),
       },
     );
   } catch (error) {
     const denial = denialOf(error, ardenName);
     if (!denial || options.throwOnDenial) throw error;
-    return answer(call, denialText(options, denial), 'error');
+    return await answer(call, denialText(options, denial), 'error');
   }
   if (mode !== 'wait' && isPendingApproval(value)) {
-    return answer(
+    return await answer(
       call,
       pendingApprovalMessage({ toolName: ardenName, actionId: value.actionId }),
       'success',
@@ -136,9 +142,29 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
   return value;
 }
 
-function answer(call: GuardedCall, text: string, status: 'success' | 'error'): unknown {
+/**
+ * @internal What a tool call produced, as `onApproval` receives it: a tool invoked with an
+ * agent's tool call answers with a `ToolMessage`; its `content` is the tool's result (the text a
+ * tool returned, or LangChain's serialization of anything else).
+ */
+export function toolResultOf(result: unknown): unknown {
+  if (typeof result !== 'object' || result === null) return result;
+  const message = result as { type?: unknown; tool_call_id?: unknown; content?: unknown };
+  const isToolMessage =
+    typeof message.tool_call_id === 'string' &&
+    'content' in message &&
+    (message.type === 'tool' || (result as { _getType?: () => unknown })._getType?.() === 'tool');
+  return isToolMessage ? message.content : result;
+}
+
+async function answer(
+  call: GuardedCall,
+  text: string,
+  status: 'success' | 'error',
+): Promise<unknown> {
   if (call.toolCallId === undefined) return text;
-  return new call.ToolMessage({
+  const ToolMessage = await call.ToolMessage();
+  return new ToolMessage({
     content: text,
     tool_call_id: call.toolCallId,
     name: call.toolName,

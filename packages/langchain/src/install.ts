@@ -1,4 +1,14 @@
-import { type Arden, patchMethod, registerAdapter, resolveAdapterOptions } from '@arden/core';
+import {
+  type Arden,
+  createConsoleLogger,
+  type Logger,
+  loadFromPackageCopy,
+  type ModuleWatchGaps,
+  patchMethod,
+  registerAdapter,
+  resolveAdapterOptions,
+  watchModules,
+} from '@arden/core';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool } from '@langchain/core/tools';
@@ -10,7 +20,13 @@ import {
   type ToolMessageConstructor,
   toolCallIdOf,
 } from './guard';
-import { activeOptions, adapterState, type InstallOptions, usageActive } from './state';
+import {
+  activeOptions,
+  adapterState,
+  type InstalledOptions,
+  type InstallOptions,
+  usageActive,
+} from './state';
 import { record, StreamUsage, usageOfResult } from './usage';
 
 declare const __ARDEN_MODULE_FORMAT__: 'esm' | 'cjs' | undefined;
@@ -18,40 +34,42 @@ declare const __ARDEN_MODULE_FORMAT__: 'esm' | 'cjs' | undefined;
 /** The adapter's name in core's registry. */
 export const adapterName = 'langchain';
 
-/** The classes Arden patches in one copy (ESM or CJS build) of `@langchain/core`. */
-interface LangChainCopy {
-  StructuredTool: { prototype: object };
-  BaseChatModel: { prototype: object };
-  ToolMessage: ToolMessageConstructor;
+/** How a patched tool finds the `ToolMessage` class of its own copy of `@langchain/core`. */
+type ToolMessageOf = () => ToolMessageConstructor | Promise<ToolMessageConstructor>;
+
+/**
+ * Patches `StructuredTool.prototype.invoke` of one copy: every tool call (tools made with
+ * `tool()`, subclasses, tools made before or after). The patch reads the shared state at call
+ * time, so it does nothing while Arden is not installed.
+ */
+function patchTools(StructuredTool: { prototype: object }, toolMessage: ToolMessageOf): () => void {
+  return patchMethod(
+    StructuredTool.prototype,
+    'invoke',
+    (original) =>
+      function (this: { name: string }, input: unknown, config?: unknown) {
+        const options = activeOptions();
+        if (!options || isGuarded(this)) return original.call(this, input, config);
+        return runGuardedCall({
+          toolName: this.name,
+          args: isToolCall(input) ? input.args : input,
+          toolCallId: toolCallIdOf(input, config),
+          config,
+          run: () => original.call(this, input, config),
+          options,
+          ToolMessage: toolMessage,
+        });
+      },
+  );
 }
 
 /**
- * Patches one copy: `StructuredTool.prototype.invoke` (every tool call: tools made with `tool()`,
- * subclasses, tools made before or after) and `BaseChatModel.prototype._generateUncached` and
- * `_streamIterator` (every chat model call, streaming included). The patches read the shared
- * state at call time, so they do nothing while Arden is not installed.
+ * Patches `BaseChatModel.prototype._generateUncached` and `_streamIterator` of one copy: every
+ * chat model call's usage, streaming included.
  */
-function patchCopy(copy: LangChainCopy): () => void {
-  const chatPrototype = copy.BaseChatModel.prototype as Record<string, unknown>;
+function patchChatModel(BaseChatModel: { prototype: object }): () => void {
+  const chatPrototype = BaseChatModel.prototype as Record<string, unknown>;
   const undo = [
-    patchMethod(
-      copy.StructuredTool.prototype,
-      'invoke',
-      (original) =>
-        function (this: { name: string }, input: unknown, config?: unknown) {
-          const options = activeOptions();
-          if (!options || isGuarded(this)) return original.call(this, input, config);
-          return runGuardedCall({
-            toolName: this.name,
-            args: isToolCall(input) ? input.args : input,
-            toolCallId: toolCallIdOf(input, config),
-            config,
-            run: () => original.call(this, input, config),
-            options,
-            ToolMessage: copy.ToolMessage,
-          });
-        },
-    ),
     patchMethod(
       chatPrototype,
       '_generateUncached',
@@ -111,79 +129,90 @@ function patchCopy(copy: LangChainCopy): () => void {
   };
 }
 
-function patchOnce(copy: LangChainCopy): void {
+// Keyed by the class: the ESM and CJS builds of this adapter, and the module watch, may each
+// hand over the same copy.
+function patchOnce(patched: object): void {
   const state = adapterState();
-  // Keyed by the class: the ESM and CJS builds of this adapter may both try to patch one copy.
-  if (state.patches.has(copy.StructuredTool)) return;
-  state.patches.set(copy.StructuredTool, patchCopy(copy));
+  const patch = state.copies.get(patched);
+  if (!patch || state.patches.has(patched)) return;
+  state.patches.set(patched, patch());
 }
 
-function isCopy(value: Partial<LangChainCopy>): value is LangChainCopy {
-  return (
-    typeof value.StructuredTool === 'function' &&
-    typeof value.BaseChatModel === 'function' &&
-    typeof value.ToolMessage === 'function'
-  );
+function addCopyClass(
+  patched: unknown,
+  patch: (patched: { prototype: object }) => () => void,
+): void {
+  if (typeof patched !== 'function') return;
+  const state = adapterState();
+  if (!state.copies.has(patched)) {
+    state.copies.set(patched, () => patch(patched as unknown as { prototype: object }));
+  }
+  if (state.installed) patchOnce(patched);
 }
 
-/**
- * The other build of `@langchain/core`: the ESM build of this adapter loads the CJS one with
- * `require` (synchronously, so it is patched before any tool runs); the CJS build loads the ESM
- * one with `import()` (asynchronously: there is no synchronous way). Either may be absent.
- */
-function patchOtherCopy(): void {
-  const format = typeof __ARDEN_MODULE_FORMAT__ === 'undefined' ? 'esm' : __ARDEN_MODULE_FORMAT__;
-  if (format === 'esm') {
-    try {
-      const nodeModule = (
-        globalThis as {
-          process?: { getBuiltinModule?: (id: string) => unknown };
-        }
-      ).process?.getBuiltinModule?.('node:module') as
-        | { createRequire(from: string): (id: string) => any }
-        | undefined;
-      if (!nodeModule) return;
-      const require = nodeModule.createRequire(import.meta.url);
-      const copy = {
-        StructuredTool: require('@langchain/core/tools').StructuredTool,
-        BaseChatModel: require('@langchain/core/language_models/chat_models').BaseChatModel,
-        ToolMessage: require('@langchain/core/messages').ToolMessage,
-      };
-      if (isCopy(copy)) patchOnce(copy);
-    } catch {
-      // No CJS build reachable from here: nothing of it can be in use.
-    }
+/** Called by the module watch with each evaluated tools or chat model module of any copy. */
+function addCopyModule(exports: Record<string, unknown>, location: string) {
+  if (/chat_models\.c?js$/.test(location.replace(/[?#].*$/, ''))) {
+    addCopyClass(exports.BaseChatModel, patchChatModel);
     return;
   }
-  void Promise.all([
-    import('@langchain/core/tools'),
-    import('@langchain/core/language_models/chat_models'),
-    import('@langchain/core/messages'),
-  ]).then(
-    ([tools, chatModels, messages]) => {
-      const copy = {
-        StructuredTool: tools.StructuredTool,
-        BaseChatModel: chatModels.BaseChatModel,
-        ToolMessage: messages.ToolMessage as unknown as ToolMessageConstructor,
-      };
-      if (isCopy(copy) && adapterState().installed) patchOnce(copy);
-    },
-    () => {
-      // No ESM build reachable from here.
-    },
+  let toolMessage: Promise<ToolMessageConstructor> | undefined;
+  const toolMessageOf = () =>
+    (toolMessage ??= loadFromPackageCopy(location, '@langchain/core', './messages').then(
+      (messages) => messages.ToolMessage as ToolMessageConstructor,
+    ));
+  addCopyClass(exports.StructuredTool, (StructuredTool) =>
+    patchTools(StructuredTool, toolMessageOf),
   );
 }
 
-const thisCopy: LangChainCopy = {
-  StructuredTool,
-  BaseChatModel,
-  ToolMessage: ToolMessage as unknown as ToolMessageConstructor,
-};
+const thisLocation =
+  typeof __ARDEN_MODULE_FORMAT__ !== 'undefined' && __ARDEN_MODULE_FORMAT__ === 'cjs'
+    ? __filename
+    : import.meta.url;
+
+/**
+ * Hands this adapter's own copy over and starts watching for every other copy the process loads
+ * (see core's `watchModules`). Returns what cannot be watched on this runtime.
+ */
+function watch(findLoaded: boolean): ModuleWatchGaps {
+  addCopyClass(StructuredTool, (patched) =>
+    patchTools(patched, () => ToolMessage as unknown as ToolMessageConstructor),
+  );
+  addCopyClass(BaseChatModel, patchChatModel);
+  return watchModules({
+    id: 'langchain',
+    pattern:
+      /[\\/]@langchain[\\/]core[\\/]dist[\\/](tools[\\/]index|language_models[\\/]chat_models)\.c?js$/,
+    packageName: '@langchain/core',
+    subpaths: ['./tools', './language_models/chat_models'],
+    from: thisLocation,
+    alsoFrom: ['langchain', '@langchain/langgraph'],
+    findLoaded,
+    onModule: addCopyModule,
+  });
+}
 
 function installCopies(): void {
-  adapterState().installed = true;
-  patchOnce(thisCopy);
-  patchOtherCopy();
+  const state = adapterState();
+  state.installed = true;
+  const gaps = watch(true);
+  for (const patched of state.copies.keys()) patchOnce(patched);
+  if (gaps.esm || gaps.commonjs) {
+    const missing =
+      gaps.esm && gaps.commonjs ? 'ES module or CommonJS' : gaps.esm ? 'ES module' : 'CommonJS';
+    loggerOf(state.options).warn(
+      `This runtime has no module hooks for ${missing} code: a copy of @langchain/core loaded from now on, other than the one @arden/langchain imports, is not intercepted and its tools would run unchecked. Wrap such tools with protectTools(), or run on Node 20.6 or later.`,
+    );
+  }
+}
+
+function loggerOf(options: InstalledOptions): Logger {
+  try {
+    return options.resolveArden().options.logger;
+  } catch {
+    return createConsoleLogger();
+  }
 }
 
 /**
@@ -202,7 +231,7 @@ export function install(options: InstallOptions = {}): () => void {
 /** Undoes `install()` (and the automatic interception of `configure()`): tools run unchecked. */
 export function uninstall(): void {
   const state = adapterState();
-  for (const undo of state.patches.values()) undo();
+  for (const undo of [...state.patches.values()].reverse()) undo();
   state.patches.clear();
   state.installed = false;
 }
@@ -213,9 +242,11 @@ export function uninstall(): void {
  * adapter at once).
  */
 export function register(): void {
-  // The other module format of this adapter may be the one registered with core (the registry
-  // keeps the first adapter of a name): if it is installed already, patch this copy too.
-  if (adapterState().installed) patchOnce(thisCopy);
+  // Watching from the start, so that a copy loaded between this import and configure() is seen
+  // when it is evaluated (nothing is patched before install). The other module format of this
+  // adapter may be the one registered with core (the registry keeps the first adapter of a
+  // name): if it is installed already, this adds and patches this format's copy too.
+  watch(false);
   registerAdapter({
     name: adapterName,
     install(getArden: () => Arden) {

@@ -253,7 +253,7 @@ export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMidd
       config: { configurable: request.runtime?.configurable },
       run: () => handler(request.tool ? { ...request, tool: markGuarded(request.tool) } : request),
       options: resolved,
-      ToolMessage: ToolMessage as unknown as ToolMessageConstructor,
+      ToolMessage: () => ToolMessage as unknown as ToolMessageConstructor,
     });
   };
   return {

@@ -45,7 +45,7 @@ export function protectTool<T extends InvokableTool>(
         config,
         run: () => tool.invoke.call(this ?? protectedTool, input, config),
         options: resolved,
-        ToolMessage: ToolMessage as unknown as ToolMessageConstructor,
+        ToolMessage: () => ToolMessage as unknown as ToolMessageConstructor,
       });
     },
   });

@@ -135,6 +135,34 @@ describe('LangChain agent against a real Arden server', () => {
     expect(textOf(denied.messages.at(-1))).toBe('Sorry.');
   });
 
+  test("async approval: onApproval gets the tool's result, as the docs print it", async () => {
+    const { ran, refund, search } = makeTools();
+    const notified: string[] = [];
+    const approved = new Promise<unknown>((resolve) => {
+      const tools = protectTools([search, refund], {
+        approvalModes: { refund: 'async' },
+        onApproval: (result) => {
+          notified.push(`refund done: ${result}`);
+          resolve(result);
+        },
+      });
+      void createAgent({
+        model: scriptedModel(
+          answer('', [{ name: 'refund', args: { amount: 42 }, id: 'e9' }]),
+          answer('Your refund awaits approval.'),
+        ),
+        tools,
+      }).invoke({ messages: [new HumanMessage('refund')] });
+    });
+    const held = await t.nextPending();
+    expect(held.toolName).toBe('refund');
+    expect(ran).toEqual([]);
+    await t.approve(held.id, 'fine');
+    expect(await approved).toBe('refunded 42');
+    expect(notified).toEqual(['refund done: refunded 42']);
+    expect(ran).toEqual(['refund']);
+  });
+
   test('native route: the held call pauses the graph; approved in Arden, it resumes and runs once', async () => {
     const { ran, all } = makeTools();
     const agent = createAgent({

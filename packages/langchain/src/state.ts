@@ -14,7 +14,12 @@ interface AdapterState {
   /** Whether tool calls are enforced and usage recorded (after `configure()` or `install()`). */
   installed: boolean;
   options: InstalledOptions;
-  /** Undo functions of the patched `@langchain/core` copies (ESM and CJS builds). */
+  /**
+   * The classes to patch (`StructuredTool`, `BaseChatModel`) of every copy of `@langchain/core`
+   * seen (ESM and CJS builds, other installs), each with the function that patches it.
+   */
+  copies: Map<object, () => () => void>;
+  /** Undo functions of the patched classes. */
   patches: Map<object, () => void>;
 }
 
@@ -27,6 +32,7 @@ export function adapterState(): AdapterState {
   return sharedState(stateKey, () => ({
     installed: false,
     options: resolveAdapterOptions({}, () => getArden()),
+    copies: new Map(),
     patches: new Map(),
   }));
 }

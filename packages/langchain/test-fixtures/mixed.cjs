@@ -1,5 +1,5 @@
 // A CommonJS app that requires the CJS build of the adapter and imports the ESM build of
-// @langchain/core dynamically: the adapter patches it (asynchronously) too.
+// @langchain/core dynamically: the adapter patches it too, before it can be used.
 const core = require('@arden/core');
 const testing = require('@arden/core/test');
 require('@arden/langchain');
@@ -10,10 +10,8 @@ const { runScenario } = require('./scenario.cjs');
   const tools = await import('@langchain/core/tools');
   const messages = await import('@langchain/core/messages');
   const { fakeModel } = await import('@langchain/core/testing');
-  // configure() starts loading the ESM classes to patch; give that import a turn to finish.
   const arden = testing.createTestArden();
   core.configure(arden.options());
-  await new Promise((resolve) => setTimeout(resolve, 50));
   await runScenario({ core, testing, tools, messages, fakeModel, z });
 })().catch((error) => {
   console.error(error);

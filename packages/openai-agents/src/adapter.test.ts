@@ -203,6 +203,29 @@ describe('automatic interception (configure)', () => {
     expect(finalText(result)).toBe('done: delete_account=NO (blocked) support.delete_account');
   });
 
+  it('takes ardenName and toolNames as written: the prefix applies only to the others', async () => {
+    // Issue #12: the prefix was put before ardenName and toolNames too ("support.stripe.refund"),
+    // so the policy written for "stripe.refund" never matched.
+    install({ toolNamePrefix: 'support.', toolNames: { lookup_customer: 'crm.lookup' } });
+    arden.setDecisions({ 'stripe.refund': 'block', 'crm.lookup': 'block' });
+    const { deleteAccount, lookupCustomer } = makeTools();
+    const agent = new Agent({
+      name: 'support',
+      model: scriptedToolModel({
+        calls: [
+          { tool: 'delete_account', args: { customerId: 'c' } },
+          { tool: 'lookup_customer', args: { email: 'a@b.c' } },
+        ],
+      }),
+      tools: [protectFunctionTool(deleteAccount, { ardenName: 'stripe.refund' }), lookupCustomer],
+    });
+    await run(agent, 'go');
+    expect(arden.checks.map((check) => [check.toolName, check.decision])).toEqual([
+      ['stripe.refund', 'block'],
+      ['crm.lookup', 'block'],
+    ]);
+  });
+
   it('tells the model when Arden cannot be reached (fail closed), without crashing the run', async () => {
     configure({
       ...arden.options(),

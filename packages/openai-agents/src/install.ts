@@ -1,4 +1,12 @@
-import { type Arden, patchMethod, registerAdapter, resolveAdapterOptions } from '@arden/core';
+import {
+  type Arden,
+  createConsoleLogger,
+  type ModuleWatchGaps,
+  patchMethod,
+  registerAdapter,
+  resolveAdapterOptions,
+  watchModules,
+} from '@arden/core';
 import { Agent, Runner, RunState, type RunToolApprovalItem } from '@openai/agents';
 import { linksToSave, noteAppRejection, restoreLinks, savedLinksKey } from './approvals';
 import { patchToolInPlace } from './protect';
@@ -24,12 +32,21 @@ function trackAgentModel(agent: unknown) {
   if (model && typeof model === 'object') trackModel(model, { explicit: false });
 }
 
+declare const __ARDEN_MODULE_FORMAT__: 'esm' | 'cjs' | undefined;
+
+/** The SDK classes Arden patches in one copy of `@openai/agents`. */
+interface SdkClasses {
+  Agent: typeof Agent;
+  Runner: typeof Runner;
+  RunState: typeof RunState;
+}
+
 /**
- * Patches this copy's SDK classes: `Agent.prototype.getAllTools` (every agent's tools, each
+ * Patches one copy's SDK classes: `Agent.prototype.getAllTools` (every agent's tools, each
  * turn, whenever they were made), `Runner.prototype.run` (the models it resolves, for usage), and
  * `RunState` (approve/reject and serialization, to keep Arden's actions linked to interruptions).
  */
-function patchSdk(): () => void {
+function patchSdk({ Agent, Runner, RunState }: SdkClasses): () => void {
   const undo = [
     patchMethod(
       Agent.prototype,
@@ -107,13 +124,63 @@ function patchSdk(): () => void {
   };
 }
 
-const thisCopy: SdkCopy = { install: patchSdk };
+function isSdk(value: Partial<SdkClasses>): value is SdkClasses {
+  return (
+    typeof value.Agent === 'function' &&
+    typeof value.Runner === 'function' &&
+    typeof value.RunState === 'function'
+  );
+}
+
+/** Adds a copy of the SDK (patched at once while installed). Returns false if it was known. */
+function addCopy(sdk: Partial<SdkClasses>): boolean {
+  if (!isSdk(sdk)) return false;
+  const state = adapterState();
+  for (const copy of state.copies) if (copy.key === sdk.Agent) return false;
+  const copy: SdkCopy = { key: sdk.Agent, install: () => patchSdk(sdk) };
+  state.copies.add(copy);
+  if (state.installed) state.uninstalls.set(copy, copy.install());
+  return true;
+}
+
+const thisLocation =
+  typeof __ARDEN_MODULE_FORMAT__ !== 'undefined' && __ARDEN_MODULE_FORMAT__ === 'cjs'
+    ? __filename
+    : import.meta.url;
+
+/**
+ * Watches for every other copy of the SDK the process loads (ESM or CJS build, other installs,
+ * before or after), each handed over as its module is evaluated (core's `watchModules`).
+ */
+function watch(findLoaded: boolean): ModuleWatchGaps {
+  return watchModules({
+    id: 'openai-agents',
+    pattern: /[\\/]@openai[\\/]agents-core[\\/]dist[\\/]index\.m?js$/,
+    packageName: '@openai/agents',
+    subpaths: ['.'],
+    from: thisLocation,
+    findLoaded,
+    onModule: (exports) => addCopy(exports as Partial<SdkClasses>),
+  });
+}
 
 function installCopies(): void {
   const state = adapterState();
   state.installed = true;
+  const gaps = watch(true);
   for (const copy of state.copies) {
     if (!state.uninstalls.has(copy)) state.uninstalls.set(copy, copy.install());
+  }
+  if (gaps.esm || gaps.commonjs) {
+    let logger = createConsoleLogger();
+    try {
+      logger = state.options.resolveArden().options.logger;
+    } catch {
+      // Not configured yet: the console it is.
+    }
+    logger.warn(
+      'This runtime has no module hooks: a copy of @openai/agents loaded from now on, other than the one @arden/openai-agents imports, is not intercepted and its tools would run unchecked. Wrap such tools with protectFunctionTools(), or run on Node 20.6 or later.',
+    );
   }
 }
 
@@ -147,13 +214,10 @@ export function uninstall(): void {
  * is patched here unless Arden was already configured (then core installs a late adapter at once).
  */
 export function register(): void {
-  const state = adapterState();
-  if (state.copies.has(thisCopy)) return;
-  state.copies.add(thisCopy);
-  if (state.installed) {
-    // Another copy (the other module format) is installed: patch this copy's SDK classes too.
-    state.uninstalls.set(thisCopy, thisCopy.install());
-  }
+  // This build's SDK copy (patched at once when the other module format of this adapter is
+  // installed already), and a watch from the start for every other copy.
+  if (!addCopy({ Agent, Runner, RunState })) return;
+  watch(false);
   registerAdapter({
     name: adapterName,
     install(getArden: () => Arden) {

@@ -13,7 +13,7 @@ import { adapterState, type ProtectOptions } from './state';
 
 /** Options of `protectFunctionTool()`: the shared options, plus this tool's name in Arden. */
 export interface ProtectToolOptions extends ProtectOptions {
-  /** The tool's name in Arden (default: its SDK name, with `toolNamePrefix`). */
+  /** The tool's name in Arden, exactly as written (default: `toolNamePrefix` + its SDK name). */
   ardenName?: string;
 }
 

@@ -46,8 +46,12 @@ export interface ActionLink {
   status: 'approved' | 'denied' | undefined;
 }
 
-/** One loaded copy of this adapter (its ESM and CJS builds each hold their own SDK classes). */
+/**
+ * One loaded copy of the SDK (its ESM and CJS builds, and other installs, each have their own
+ * classes), keyed by its `Agent` class.
+ */
 export interface SdkCopy {
+  key: object;
   install(): () => void;
 }
 
@@ -77,9 +81,12 @@ export function adapterState(): AdapterState {
   }));
 }
 
-/** @internal The name a tool has in Arden: a name from `toolNames` gets the prefix too. */
+/**
+ * @internal The name a tool has in Arden, by the adapters' one rule: its `toolNames` entry (or
+ * `ardenName`) exactly as written, else `toolNamePrefix` followed by the tool's name.
+ */
 export function ardenToolName(options: ProtectOptions, toolName: string): string {
-  return kitToolName(options, toolName, 'prefixed');
+  return kitToolName(options, toolName);
 }
 
 /** @internal Remembers a held call's action. The oldest links go first past `maxLinks`. */

@@ -191,16 +191,22 @@ describe('ArdenToolExecutor in a Chat Completions loop', () => {
     ).rejects.toSatisfy((error) => PolicyDeniedError.isInstance(error));
   });
 
-  it('uses the prefix, per-tool names and a custom denial message', async () => {
-    arden.setDecisions({ 'payments.refund': 'block' });
+  it('uses the prefix, per-tool names (as written, without the prefix) and a custom denial message', async () => {
+    arden.setDecisions({ 'stripe.refund': 'block', 'payments.lookup': 'block' });
     const executor = new ArdenToolExecutor({
       toolNamePrefix: 'payments.',
       denialMessage: (denial) => `NO ${denial.reason} ${denial.toolName}`,
-    }).register('issue_refund', () => 'refunded', { ardenName: 'refund' });
-    const [message] = await executor.toolMessages([
+    })
+      .register('issue_refund', () => 'refunded', { ardenName: 'stripe.refund' })
+      .register('lookup', () => 'found');
+    const messages = await executor.toolMessages([
       { id: 'r', function: { name: 'issue_refund', arguments: '{"amount":1}' } },
+      { id: 'l', function: { name: 'lookup', arguments: '{}' } },
     ]);
-    expect(message?.content).toBe('NO blocked payments.refund');
+    expect(messages.map((message) => message.content)).toEqual([
+      'NO blocked stripe.refund',
+      'NO blocked payments.lookup',
+    ]);
   });
 
   it('passes tool errors to the model when asked to, and rethrows them by default', async () => {

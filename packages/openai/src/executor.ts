@@ -1,6 +1,7 @@
 import {
   type Arden,
   ardenResolver,
+  ardenToolName,
   ConfigurationError,
   denialOf,
   denialText,
@@ -26,7 +27,10 @@ export interface ToolMessage {
 
 /** Options of `register()`. */
 export interface RegisterOptions<Result = unknown> {
-  /** The tool's name in Arden (default: the name the model calls it by, with the prefix). */
+  /**
+   * The tool's name in Arden, exactly as written (`toolNamePrefix` does not apply to it).
+   * Default: `toolNamePrefix` followed by the name the model calls it by.
+   */
   ardenName?: string;
   /**
    * `'wait'` (default) holds the call until an approver decides. `'async'` and `'webhook'` answer
@@ -141,9 +145,21 @@ export class ArdenToolExecutor {
     return [...this.tools.keys()];
   }
 
-  /** The name Arden knows a tool by. */
+  /**
+   * The name Arden knows a tool by, by the adapters' one naming rule: its `ardenName` exactly as
+   * written, else `toolNamePrefix` followed by the registered name.
+   */
   ardenName(name: string): string {
-    return `${this.options.toolNamePrefix ?? ''}${this.tools.get(name)?.options.ardenName ?? name}`;
+    const ardenName = this.tools.get(name)?.options.ardenName;
+    return ardenToolName(
+      {
+        ...(this.options.toolNamePrefix === undefined
+          ? {}
+          : { toolNamePrefix: this.options.toolNamePrefix }),
+        ...(ardenName === undefined ? {} : { toolNames: { [name]: ardenName } }),
+      },
+      name,
+    );
   }
 
   private arden(): Arden {

@@ -131,6 +131,56 @@ describe('against a real Arden server', () => {
     expect(action).toMatchObject({ status: 'approved', resultStatus: 'succeeded' });
   });
 
+  it('one naming rule: ardenName is taken as written, the prefix does not apply to it', async () => {
+    // Issue #12: with the prefix applied to ardenName, "support.issue_refund" matched no policy
+    // and the agent's default (allow) let the held tool run at once.
+    const warnings: string[] = [];
+    configure({
+      apiKey: t.key,
+      apiUrl: t.url,
+      retryAttempts: 0,
+      logger: {
+        debug() {},
+        info() {},
+        warn: (message) => warnings.push(message),
+        error() {},
+      },
+    });
+    const executor = new ArdenToolExecutor({ toolNamePrefix: 'support.' })
+      .register(
+        'refund',
+        ({ amount }: { amount: number }) => {
+          ran.push('refund');
+          return `refunded $${amount}`;
+        },
+        { ardenName: 'issue_refund' },
+      )
+      .register('delete_account', () => {
+        ran.push('delete_account');
+        return 'deleted';
+      });
+    expect(executor.ardenName('refund')).toBe('issue_refund');
+    const session = newSession();
+    const held = withSession(session, () => executor.run('refund', { amount: 70 }));
+    const pending = await nextPending(session);
+    expect(pending.toolName).toBe('issue_refund');
+    expect(ran).toEqual([]);
+    await t.deny(pending.id, 'no');
+    await expect(held).rejects.toThrow(/denied/);
+    expect(ran).toEqual([]);
+
+    // A prefixed name no policy matches, while a policy exists without the prefix: the default
+    // decides (allow here), and a warning names the policy, once per tool.
+    expect(executor.ardenName('delete_account')).toBe('support.delete_account');
+    await executor.run('delete_account', {});
+    await executor.run('delete_account', {});
+    expect(ran).toEqual(['delete_account', 'delete_account']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /No policy matches the tool "support\.delete_account".*a policy exists for "delete_account", which differs only by a prefix/,
+    );
+  });
+
   it('does not run a call an approver denies; the model is told why', async () => {
     const session = newSession();
     const loop = withSession(session, () =>

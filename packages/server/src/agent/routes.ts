@@ -189,6 +189,15 @@ export function registerAgentRoutes(server: ServerContext): void {
       body.expires_at = expiresAt;
       body.on_timeout = action.onTimeout;
     }
+    if (decision.reason === 'no_policy_configured') {
+      // Extension: a policy whose tool differs only by a prefix was probably meant (see docs/api.md).
+      const similar = await server.policies.similarTools(
+        agent.id,
+        principal.environment,
+        input.toolName,
+      );
+      if (similar.length > 0) body.similar_policy_tools = similar;
+    }
     if (decision.policy) {
       body.policy = {
         id: decision.policy.id ?? null,

@@ -64,6 +64,26 @@ describe('POST /policy/check', () => {
     });
   });
 
+  test('a call matched by no policy names the policies whose tool differs only by a prefix', async () => {
+    const prefixed = await t.request('POST', '/policy/check', {
+      body: { tool_name: 'support.stripe.issue_refund', kwargs: { amount: 5000 } },
+    });
+    expect(prefixed.status).toBe(200);
+    expect(prefixed.json.reason).toBe('no_policy_configured');
+    expect(prefixed.json.similar_policy_tools).toEqual(['stripe.issue_refund']);
+    const bare = await t.request('POST', '/policy/check', { body: { tool_name: 'issue_refund' } });
+    expect(bare.json.similar_policy_tools).toEqual(['stripe.issue_refund']);
+    const matched = await t.request('POST', '/policy/check', {
+      body: { tool_name: 'stripe.issue_refund', kwargs: { amount: 5 } },
+    });
+    expect(matched.json.reason).toBe('rule_matched');
+    expect(matched.json.similar_policy_tools).toBeUndefined();
+    const unrelated = await t.request('POST', '/policy/check', {
+      body: { tool_name: 'file.read' },
+    });
+    expect(unrelated.json.similar_policy_tools).toBeUndefined();
+  });
+
   test('args, kwargs and metadata may be missing; the session is logged', async () => {
     const bare = await t.request('POST', '/policy/check', { body: { tool_name: 'file.read' } });
     expect(bare.status).toBe(200);

@@ -50,6 +50,10 @@ const checkResponse = z
       .optional(),
     expires_at: timestamp.optional(),
     on_timeout: z.enum(['deny', 'allow']).optional(),
+    similar_policy_tools: z.array(z.string()).optional().meta({
+      description:
+        'With reason no_policy_configured: the tools of policies whose name differs from tool_name only by a prefix (a probable naming mistake).',
+    }),
   })
   .meta({ id: 'CheckResponse' });
 

@@ -19,6 +19,7 @@ import type {
   PolicyVersionRecord,
   Store,
 } from '../store';
+import { similarPolicyTools } from './similar-tools';
 
 /** Who saves a policy change and why, for the version history. */
 export interface PolicyChange {
@@ -416,5 +417,17 @@ export class PolicyService {
       createdBy: change.createdBy ?? null,
       message: change.message ?? `Rolled back to version ${version}`,
     });
+  }
+
+  /**
+   * The tools of an agent's enabled policies whose name differs from `tool` only by a prefix
+   * (see `similarPolicyTools`): the hint of a check no policy matched. Reads the cached set.
+   */
+  async similarTools(agentId: string, environment: Environment, tool: string): Promise<string[]> {
+    const { set } = await this.load(agentId, environment);
+    const tools = (set?.policies ?? [])
+      .filter((policy) => policy.definition.enabled !== false)
+      .map((policy) => policy.tool);
+    return similarPolicyTools(tool, tools);
   }
 }

@@ -1,0 +1,120 @@
+// Runs the test suites of core, the adapters that claim Node 20 and the policy engine again on
+// Node 20: the machine's /usr/bin/node, or ARDEN_NODE20. Each package writes its own report,
+// test-results/vitest-node20.json, which summarize-tests.mjs counts (and requires).
+//
+// Test files that start an Arden server (they import @arden/server, which needs Node >= 22.13
+// for node:sqlite) cannot load on Node 20 and run on Node 24 only; every other file runs. The
+// files left out are printed, so the count is honest.
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const node20 = process.env.ARDEN_NODE20 ?? '/usr/bin/node';
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+
+/**
+ * The packages whose suites run on Node 20 too: core, the adapters whose engines claim Node 20,
+ * and the policy engine. Not the server and @arden/ai-sdk (they claim Node >= 22), nor the
+ * dashboard (its suite drives a browser against a server).
+ */
+export const node20PackageNames = ['core', 'langchain', 'openai', 'openai-agents', 'policy'];
+
+/** Whether `packages/<name>` has a Node 20 report to count. */
+export function runsOnNode20(name) {
+  return node20PackageNames.includes(name.replace(/^packages\//, ''));
+}
+
+function node20Packages() {
+  return node20PackageNames.map((name) => join(root, 'packages', name));
+}
+
+function testFiles(directory) {
+  const found = [];
+  const walk = (folder) => {
+    for (const entry of readdirSync(folder)) {
+      const path = join(folder, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (/\.test\.ts$/.test(entry)) found.push(path);
+    }
+  };
+  walk(join(directory, 'src'));
+  return found;
+}
+
+function runSuite(directory, version) {
+  const name = relative(root, directory);
+  const files = testFiles(directory).map((file) => [file, readFileSync(file, 'utf8')]);
+  const needsServer = files
+    .filter(([, text]) => text.includes("'@arden/server"))
+    .map(([file]) => file);
+  // A file that starts Node 20 processes itself (it reads ARDEN_NODE20) already ran them from
+  // the Node 24 run: running it again here would repeat the same processes.
+  const spawnsNode20 = files
+    .filter(([file, text]) => text.includes('ARDEN_NODE20') && !needsServer.includes(file))
+    .map(([file]) => file);
+  const args = [
+    vitest,
+    'run',
+    '--typecheck.enabled=false',
+    '--passWithNoTests',
+    '--outputFile.json=test-results/vitest-node20.json',
+    ...[...needsServer, ...spawnsNode20].flatMap((file) => [
+      '--exclude',
+      relative(directory, file),
+    ]),
+  ];
+  const started = Date.now();
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(node20, args, {
+      cwd: directory,
+      env: { ...process.env, ARDEN_NODE20: node20, FORCE_COLOR: '0' },
+    });
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.on('close', (code) => {
+      console.log(`\n--- ${name} on Node ${version}`);
+      for (const file of needsServer) {
+        console.log(
+          `    runs on Node 24 only (starts an Arden server): ${relative(directory, file)}`,
+        );
+      }
+      for (const file of spawnsNode20) {
+        console.log(
+          `    ran its Node 20 processes from the Node 24 run: ${relative(directory, file)}`,
+        );
+      }
+      process.stdout.write(output);
+      console.log(`    ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      resolve(code === 0);
+    });
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const version = spawnSync(node20, ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0 || !/^v20\./.test(version.stdout)) {
+    console.error(
+      `Node 20 is needed at ${node20} (found ${version.stdout?.trim() || 'nothing'}): install it (apt-get install nodejs on Debian 13) or set ARDEN_NODE20.`,
+    );
+    process.exit(1);
+  }
+  // Two suites at a time (CI has two cores); each one's output is printed when it ends.
+  const queue = node20Packages();
+  const suites = [];
+  const runNext = async () => {
+    for (let directory = queue.shift(); directory; directory = queue.shift()) {
+      suites.push(await runSuite(directory, version.stdout.trim()));
+    }
+  };
+  const started = Date.now();
+  await Promise.all([runNext(), runNext()]);
+  console.log(`\nNode 20 suites: ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+  const status = suites.every((ok) => ok) ? 0 : 1;
+  process.exit(status);
+}
