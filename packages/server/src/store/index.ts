@@ -126,3 +126,4 @@ export {
 export { type NotificationHandler, PostgresDatabase, redactUrl } from './postgres';
 export * from './records';
 export * from './repositories';
+export { embeddedStoreNodeVersion, loadSqlite, UnsupportedNodeError } from './sqlite-module';
