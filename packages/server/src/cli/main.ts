@@ -29,6 +29,7 @@ On the server's machine (open the store directly; --data-dir / --db):
   tokens                create admin tokens for the CLI and automation
 
 Run \`arden <command> --help\` for the options of a command. Docs: docs/cli.md.
+start, migrate, users and tokens need Node.js 22.13+; the others also run on Node.js 20.
 Exit codes: 0 ok, 1 failed, 2 wrong usage, 3 invalid policy file, 4 server unreachable.
 `;
 
