@@ -1,6 +1,7 @@
 import {
   ArdenApiError,
   configure,
+  createArden,
   flush,
   type Logger,
   PolicyDeniedError,
@@ -118,5 +119,28 @@ describe('a check Arden refuses (revoked key)', () => {
       .find((part) => part.type === 'tool-error')?.error;
     expect(ArdenApiError.isInstance(error)).toBe(true);
     configure({ apiKey: revokedKey, apiUrl: t.url, retryAttempts: 0, logger });
+  });
+});
+
+describe('a wrong ARDEN_API_URL', () => {
+  test('a path in front of the agent API: the error says to check ARDEN_API_URL', async () => {
+    const arden = createArden({
+      apiKey: t.key,
+      apiUrl: `${t.url}/api`,
+      retryAttempts: 0,
+      logLevel: 'silent',
+    });
+    const error = await arden
+      .guardTool(
+        'refund',
+        async () => 'ran',
+      )({ amount: 1 })
+      .catch((caught: unknown) => caught);
+    expect(ArdenApiError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(
+      /^Arden server answered 404 to \/policy\/check: No admin API route POST \/api\/policy\/check\. .* Check ARDEN_API_URL \(or the apiUrl passed to configure\(\)\)/,
+    );
+    expect((error as Error).message).not.toMatch(/\.\./);
+    await arden.shutdown();
   });
 });

@@ -140,8 +140,9 @@ function apiErrorMessage(options: {
     return `The server at ${options.apiUrl ?? 'the configured apiUrl'} answered ${options.statusCode} to ${options.path}, and the answer is not from an Arden server.${apiUrlHint}`;
   }
   const detail = options.detail ? withoutFinalStop(options.detail) : '';
-  // Arden's own 404 for a route it does not have: the URL has a path in front of the route.
-  const unknownRoute = options.statusCode === 404 && /^No route /.test(detail);
+  // Arden's own 404 for a route it does not have (the agent API's, or the admin API's under
+  // /api): the URL has a path in front of the route.
+  const unknownRoute = options.statusCode === 404 && /^No (admin API )?route /.test(detail);
   // A malformed key never reaches the server (configure() refuses it), so a 401 is a key that
   // is unknown here or revoked: the key's format is not the problem.
   const hint =
