@@ -104,7 +104,10 @@ describe.each([
     expect(approve.stdout).toContain('Approved stripe.issue_refund');
   });
 
-  it.each(['start', 'migrate', 'users', 'tokens'])(
+  // (`arden start` on Node 24 is tested in cli.test.ts; here it would keep running.)
+  it.each(
+    version === '20' ? ['start', 'migrate', 'users', 'tokens'] : ['migrate', 'users', 'tokens'],
+  )(
     '%s opens the store only where node:sqlite exists, else says which Node.js to install',
     async (command) => {
       const dataDir = join(directory, command);
@@ -125,8 +128,7 @@ describe.each([
         expect(result.stderr).not.toMatch(/ERR_UNKNOWN_BUILTIN_MODULE|\n\s+at /);
         // Nothing was created on the way to the refusal.
         expect(existsSync(dataDir)).toBe(false);
-      } else if (command !== 'start') {
-        // (`arden start` on Node 24 is covered in cli.test.ts; here it would keep running.)
+      } else {
         const result = await arden(node, args, {}, directory);
         expect(result.stderr).toBe('');
         expect(result.code).toBe(0);
