@@ -7,4 +7,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 bash "$ARDEN_ROOT/scripts/setup.sh"
 cd "$ARDEN_ROOT"
 printf '\n\033[1m==> Starting Arden with the demo agent (Ctrl+C stops it)\033[0m\n'
-exec node packages/server/dist/cli.js start --demo "$@"
+exec node packages/server/bin/arden.js start --demo "$@"

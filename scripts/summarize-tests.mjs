@@ -9,7 +9,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const problems = [];
-const directories = ['packages', 'examples'].flatMap((group) =>
+const directories = ['packages', 'examples', 'tools'].flatMap((group) =>
   readdirSync(join(root, group)).map((name) => `${group}/${name}`),
 );
 directories.push('bench');

@@ -13,7 +13,7 @@ bash scripts/ensure-chromium.sh
 # The PostgreSQL and browser suites must run: a suite that cannot reach its service fails.
 export ARDEN_REQUIRE_POSTGRES=1 ARDEN_REQUIRE_BROWSER=1
 
-rm -rf packages/*/test-results examples/*/test-results bench/test-results
+rm -rf packages/*/test-results examples/*/test-results tools/*/test-results bench/test-results
 
 step "Lint (biome)"
 pnpm biome check .

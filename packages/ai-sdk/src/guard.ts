@@ -6,6 +6,7 @@ import {
   PolicyDeniedError,
 } from '@arden/core';
 import type { GuardToolsOptions, ResolvedOptions } from './options';
+import { isRefusedCheck, refusedCheckError } from './refusal';
 import { type ActionLink, findLink, forgetLink } from './state';
 
 /** On a tool: `guardTools` made it, so the automatic route leaves its calls to it. */
@@ -78,19 +79,27 @@ export interface CheckedCall {
 export async function checkAndRun(call: CheckedCall): Promise<unknown> {
   const { options, toolName, toolCallId } = call;
   const arden = options.resolveArden();
-  const link = findLink(toolCallId, call.input);
-  if (link) return runLinked(arden, link, call.run);
-  const mode: ApprovalMode = approvalModeOf(options, toolName);
-  return arden.runGuarded(
-    ardenToolName(options, toolName),
-    () => call.run(),
-    undefined,
-    [call.input],
-    {
+  let started = false;
+  const run = () => {
+    started = true;
+    return call.run();
+  };
+  try {
+    const link = findLink(toolCallId, call.input);
+    if (link) return await runLinked(arden, link, run);
+    const mode: ApprovalMode = approvalModeOf(options, toolName);
+    return await arden.runGuarded(ardenToolName(options, toolName), run, undefined, [call.input], {
       approvalMode: mode,
       metadata: metadataOf(options, toolName, toolCallId),
       ...(options.onApproval ? { onApproval: options.onApproval } : {}),
       ...(options.onDenial ? { onDenial: options.onDenial } : {}),
-    },
-  );
+    });
+  } catch (error) {
+    // Arden refusing the check (a revoked key) denies the call, as a policy would; an error
+    // of the tool itself (it started) passes through as it is.
+    if (!started && isRefusedCheck(error)) {
+      throw refusedCheckError(arden, ardenToolName(options, toolName), error);
+    }
+    throw error;
+  }
 }

@@ -11,6 +11,7 @@ import {
 } from '@arden/core';
 import { registerTelemetry, type Telemetry } from 'ai';
 import { checkAndRun, guardedKey } from './guard';
+import { refusalText } from './refusal';
 import {
   activeOptions,
   adapterState,
@@ -111,7 +112,7 @@ function integration(): Telemetry {
         })) as T;
       } catch (error) {
         const denial = denialOf(error, ardenName);
-        if (!denial || options.throwOnDenial) throw error;
+        if (!denial || options.throwOnDenial || refusalText(error) !== undefined) throw error;
         // The SDK turns a thrown error into a tool-error result: the model reads this message.
         throw new PolicyDeniedError({
           toolName: ardenName,

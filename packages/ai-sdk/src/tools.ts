@@ -11,6 +11,7 @@ import {
 import type { ToolExecutionOptions, ToolSet } from 'ai';
 import { checkAndRun, guardedKey } from './guard';
 import type { GuardToolsOptions } from './options';
+import { refusalText } from './refusal';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -76,7 +77,7 @@ export function guardTools<TOOLS extends ToolSet>(
         const denial = denialOf(error, ardenName);
         if (!denial || resolved.throwOnDenial) throw error;
         denied.add(executionOptions?.toolCallId);
-        return { answer: denialText(resolved, denial) };
+        return { answer: refusalText(error) ?? denialText(resolved, denial) };
       }
     };
     const guardedExecute = isAsyncGeneratorFunction(execute)

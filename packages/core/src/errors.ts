@@ -72,6 +72,8 @@ export class PolicyDeniedError extends ArdenError {
     reason: DenialReason;
     notes?: string | undefined;
     message?: string;
+    /** What refused the call, when it was not a decision (for example Arden refusing the check). */
+    cause?: unknown;
   }) {
     const detail = options.notes ? `: ${options.notes}` : '';
     super(
@@ -79,6 +81,7 @@ export class PolicyDeniedError extends ArdenError {
         (options.reason === 'blocked'
           ? `Tool "${options.toolName}" was blocked by policy${detail}`
           : `Tool "${options.toolName}" was denied${detail}`),
+      options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = 'PolicyDeniedError';
     this.toolName = options.toolName;
@@ -119,6 +122,40 @@ export class ApprovalTimeoutError extends ArdenError {
 
 const apiMarker = Symbol.for('arden.error.api');
 
+/** `text` without its final full stop, to end a sentence of its own inside a longer one. */
+export function withoutFinalStop(text: string): string {
+  return text.trim().replace(/\.+$/, '');
+}
+
+function apiErrorMessage(options: {
+  statusCode: number;
+  path: string;
+  detail?: string;
+  apiUrl?: string;
+  fromArden?: boolean;
+}): string {
+  const apiUrlHint = ` Check ARDEN_API_URL (or the apiUrl passed to configure()): it is the Arden server's base address, such as http://localhost:8787, with no path${options.apiUrl ? ` (it is ${options.apiUrl})` : ''}.`;
+  if (options.fromArden === false) {
+    // Something answered, but not Arden: a wrong host, port or path in the URL.
+    return `The server at ${options.apiUrl ?? 'the configured apiUrl'} answered ${options.statusCode} to ${options.path}, and the answer is not from an Arden server.${apiUrlHint}`;
+  }
+  const detail = options.detail ? withoutFinalStop(options.detail) : '';
+  // Arden's own 404 for a route it does not have (the agent API's, or the admin API's under
+  // /api): the URL has a path in front of the route.
+  const unknownRoute = options.statusCode === 404 && /^No (admin API )?route /.test(detail);
+  // A malformed key never reaches the server (configure() refuses it), so a 401 is a key that
+  // is unknown here or revoked: the key's format is not the problem.
+  const hint =
+    options.statusCode === 401
+      ? ' Check ARDEN_API_KEY (or the apiKey passed to configure()), and that ARDEN_API_URL is the server that issued the key.'
+      : options.statusCode === 403
+        ? ' This key may not do that: agent keys read only their own agent and environment.'
+        : unknownRoute
+          ? apiUrlHint
+          : '';
+  return `Arden server answered ${options.statusCode} to ${options.path}${detail ? `: ${detail}` : ''}.${hint}`;
+}
+
 /**
  * The Arden server answered with an error. `statusCode` says which; `isRetryable` is true for
  * server faults (5xx, 429) and false for the caller's mistakes (a bad key, a malformed request).
@@ -129,17 +166,17 @@ export class ArdenApiError extends ArdenError {
   readonly isRetryable: boolean;
   readonly path: string;
 
-  constructor(options: { statusCode: number; path: string; detail?: string; cause?: unknown }) {
-    const hint =
-      options.statusCode === 401
-        ? ' Check ARDEN_API_KEY (or the apiKey passed to configure()): keys start with arden_test_ or arden_live_.'
-        : options.statusCode === 403
-          ? ' This key may not do that: agent keys read only their own agent and environment.'
-          : '';
-    super(
-      `Arden server answered ${options.statusCode} to ${options.path}${options.detail ? `: ${options.detail}` : ''}.${hint}`,
-      { cause: options.cause },
-    );
+  constructor(options: {
+    statusCode: number;
+    path: string;
+    detail?: string;
+    cause?: unknown;
+    /** The server's address, named when the answer did not come from Arden. */
+    apiUrl?: string;
+    /** False when the answer is not an Arden error (not JSON with `error`): another server. */
+    fromArden?: boolean;
+  }) {
+    super(apiErrorMessage(options), { cause: options.cause });
     this.name = 'ArdenApiError';
     this.statusCode = options.statusCode;
     this.path = options.path;

@@ -1,4 +1,9 @@
-import { ArdenApiError, ArdenUnavailableError, ConfigurationError } from './errors';
+import {
+  ArdenApiError,
+  ArdenUnavailableError,
+  ConfigurationError,
+  withoutFinalStop,
+} from './errors';
 import { type NetModule, socketTransport } from './http1';
 import { stringifyWire } from './json-safe';
 import type { ResolvedOptions } from './options';
@@ -192,7 +197,8 @@ export class HttpClient {
         lastFault = new ArdenApiError({
           statusCode: response.status,
           path,
-          detail: errorDetail(response.text),
+          apiUrl: this.options.apiUrl,
+          ...errorDetail(response.text),
         });
         if (attempt < retries) {
           const retryAfter = Number(response.header('retry-after'));
@@ -207,7 +213,8 @@ export class HttpClient {
       throw new ArdenApiError({
         statusCode: response.status,
         path,
-        detail: errorDetail(response.text),
+        apiUrl: this.options.apiUrl,
+        ...errorDetail(response.text),
       });
     }
     throw new ArdenUnavailableError({
@@ -222,14 +229,17 @@ export class HttpClient {
   }
 }
 
-function errorDetail(text: string): string | undefined {
+/** The error text of an answer, and whether it has the shape of an Arden error. */
+function errorDetail(text: string): { detail?: string; fromArden: boolean } {
   try {
-    const parsed = JSON.parse(text) as { error?: unknown; detail?: unknown };
-    const detail = parsed.error ?? parsed.detail;
-    return typeof detail === 'string' ? detail : text.slice(0, 200) || undefined;
+    const parsed = JSON.parse(text) as { error?: unknown; detail?: unknown } | null;
+    const detail = parsed?.error ?? parsed?.detail;
+    if (typeof detail === 'string') return { detail, fromArden: true };
   } catch {
-    return text.slice(0, 200) || undefined;
+    // Not JSON: handled below.
   }
+  const detail = text.slice(0, 200);
+  return detail ? { detail, fromArden: false } : { fromArden: false };
 }
 
 function describe(error: unknown): string {
@@ -237,7 +247,8 @@ function describe(error: unknown): string {
     const code =
       (error as { code?: unknown; cause?: { code?: unknown } }).code ??
       (error as { cause?: { code?: unknown } }).cause?.code;
-    return code ? `${error.message} (${String(code)})` : error.message;
+    const message = withoutFinalStop(error.message);
+    return code ? `${message} (${String(code)})` : message;
   }
   return String(error);
 }

@@ -44,6 +44,10 @@ function holder(): SessionHolder {
  * Sets the session for the current async context and everything it starts afterwards (like a
  * Python contextvar): concurrent requests that each call `setSession` never see each other's.
  * Every check and usage record made in this context carries the session id.
+ *
+ * The current context is the caller's too (`AsyncLocalStorage.enterWith`): called in a function,
+ * or in an `async` function before its first `await`, the session stays set in the caller after
+ * the call returns. To scope a session to one piece of work, use `withSession`.
  */
 export function setSession(sessionId: string): void {
   if (typeof sessionId !== 'string' || sessionId.length === 0) {
@@ -70,7 +74,8 @@ export function clearSession(): void {
 
 /**
  * Runs `fn` with `sessionId` as the session; the session ends when `fn` (and what it awaited)
- * ends. Prefer this over `setSession` in request handlers.
+ * ends, and the caller's session is what it was before, even when `fn` calls `setSession`.
+ * Prefer this over `setSession` in request handlers: `setSession` also changes the caller's.
  */
 export function withSession<R>(sessionId: string, fn: () => R): R {
   if (typeof sessionId !== 'string' || sessionId.length === 0) {

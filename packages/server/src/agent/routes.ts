@@ -15,6 +15,7 @@ import { uuidv7 } from '../ids';
 import type { AgentPrincipal } from '../services/agents';
 import { statusOf } from '../services/approvals';
 import type { ActionRecord, NewAction } from '../store';
+import { withoutFinalStop } from '../text';
 import { parseCheck, parseResult, parseUsage } from './validate';
 
 const maxWaitSeconds = 30;
@@ -182,7 +183,7 @@ export function registerAgentRoutes(server: ServerContext): void {
     if (decision.effect === 'block') {
       body.message = policyName
         ? `Tool '${input.toolName}' is blocked by ${policyName}${onError ? `: ${onError}` : ''}.`
-        : `Tool '${input.toolName}' is blocked: ${decision.reason === 'no_policy_configured' ? "no policy matches it and the agent's default action is block" : decision.explanation}.`;
+        : `Tool '${input.toolName}' is blocked: ${decision.reason === 'no_policy_configured' ? "no policy matches it and the agent's default action is block" : withoutFinalStop(decision.explanation)}.`;
     } else if (pending) {
       const expiresAt = new Date(action.expiresAt as number).toISOString();
       body.message = `Tool '${input.toolName}' needs human approval${policyName ? ` (${policyName}${onError ? `: ${onError}` : ''})` : ''}; it is held until approved or denied, or until ${expiresAt} (then on_timeout: ${action.onTimeout}).`;

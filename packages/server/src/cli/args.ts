@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { withoutFinalStop } from '../text';
 import { UsageError } from './io';
 
 /** How an option is parsed. */
@@ -33,7 +34,7 @@ export function parse(
     return { values: values as Parsed['values'], positionals };
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new UsageError(`${message}. See \`arden ${command} --help\`.`);
+    throw new UsageError(`${withoutFinalStop(message ?? '')}. See \`arden ${command} --help\`.`);
   }
 }
 

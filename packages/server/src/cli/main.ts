@@ -1,4 +1,5 @@
 import { ArdenServerError } from '../errors';
+import { loadSqlite, UnsupportedNodeError } from '../store/sqlite-module';
 import { agentsCommand } from './commands/agents';
 import { approvalsCommand } from './commands/approvals';
 import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
@@ -28,8 +29,13 @@ On the server's machine (open the store directly; --data-dir / --db):
   tokens                create admin tokens for the CLI and automation
 
 Run \`arden <command> --help\` for the options of a command. Docs: docs/cli.md.
+start, migrate, users and tokens need Node.js 22.13+; the others also run on Node.js 20.
 Exit codes: 0 ok, 1 failed, 2 wrong usage, 3 invalid policy file, 4 server unreachable.
 `;
+
+// These run the server or open the store directly, so they need `node:sqlite` (Node.js 22.13+);
+// the others only talk HTTP to a running server and work on Node.js 20.
+const storeCommands = new Set(['start', 'migrate', 'users', 'tokens']);
 
 const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
   start: startCommand,
@@ -60,8 +66,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return exitCodes.usage;
   }
   try {
+    if (storeCommands.has(name) && !rest.includes('--help') && !rest.includes('-h')) {
+      loadSqlite(`arden ${name}`);
+    }
     return await command(rest, io);
   } catch (error) {
+    if (error instanceof UnsupportedNodeError) {
+      io.stderr(
+        `error: ${error.message}\nThe commands that talk to a running server (agents, policies, approvals) also work on Node.js 20.\n`,
+      );
+      return exitCodes.failure;
+    }
     if (error instanceof CliError) {
       io.stderr(`error: ${error.message}\n`);
       return error.exitCode;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { withoutFinalStop } from '../text';
 import defaults from './pricing.json';
 
 /** The price of one model, in USD per million tokens. */
@@ -51,7 +52,7 @@ export function loadPricing(file?: string): PricingTable {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new Error(
-      `Could not read the pricing file ${file}: ${(error as Error).message}. It must be JSON like {"as_of": "2025-11-25", "models": {"my-model": {"input": 1.5, "output": 6}}} (USD per million tokens).`,
+      `Could not read the pricing file ${file}: ${withoutFinalStop((error as Error).message)}. It must be JSON like {"as_of": "2025-11-25", "models": {"my-model": {"input": 1.5, "output": 6}}} (USD per million tokens).`,
     );
   }
   if (!parsed || typeof parsed.models !== 'object' || parsed.models === null) {

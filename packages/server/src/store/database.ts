@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { createLogger, type Logger } from '../logger';
 import { BackgroundCheckpointer } from './checkpointer';
+import { loadSqlite } from './sqlite-module';
 
 /** SQL dialects the store speaks. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -139,8 +140,9 @@ export class SqliteDatabase implements Database {
 
   constructor(path: string, options: SqliteOptions = {}) {
     this.location = path;
+    const { DatabaseSync: Connection } = loadSqlite();
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.connection = new DatabaseSync(path, {
+    this.connection = new Connection(path, {
       timeout: options.busyTimeoutMs ?? 5_000,
       enableForeignKeyConstraints: true,
     });

@@ -155,3 +155,4 @@ export {
 } from './postgres';
 export * from './records';
 export * from './repositories';
+export { embeddedStoreNodeVersion, loadSqlite, UnsupportedNodeError } from './sqlite-module';

@@ -4,6 +4,7 @@ import { UserAdministration } from '../../auth/users';
 import { SchemaVersionError } from '../../errors';
 import { createLogger } from '../../logger';
 import { migrate, openStore, redactUrl, type Store, sqlitePath } from '../../store';
+import { withoutFinalStop } from '../../text';
 import { type Parsed, parse, required, text } from '../args';
 import { CliError, type CliIo, table, UsageError } from '../io';
 
@@ -46,7 +47,7 @@ export async function openCommandStore(parsed: Parsed, io: CliIo): Promise<Store
   } catch (error) {
     if (SchemaVersionError.isInstance(error)) throw new CliError(error.message);
     throw new CliError(
-      `Cannot open the store at ${describe(location)}: ${(error as Error).message}. Check --data-dir / --db (or ARDEN_DATA_DIR / DATABASE_URL).`,
+      `Cannot open the store at ${describe(location)}: ${withoutFinalStop((error as Error).message)}. Check --data-dir / --db (or ARDEN_DATA_DIR / DATABASE_URL).`,
     );
   }
 }
@@ -72,7 +73,7 @@ export async function migrateCommand(argv: string[], io: CliIo): Promise<number>
     store = await openStore({ ...location, migrate: false, logger: createLogger('silent') });
   } catch (error) {
     throw new CliError(
-      `Cannot open the store at ${describe(location)}: ${(error as Error).message}. Check --data-dir / --db.`,
+      `Cannot open the store at ${describe(location)}: ${withoutFinalStop((error as Error).message)}. Check --data-dir / --db.`,
     );
   }
   try {

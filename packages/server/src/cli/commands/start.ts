@@ -4,6 +4,7 @@ import { UserAdministration } from '../../auth/users';
 import { isLogLevel } from '../../logger';
 import { type ArdenServer, createServer } from '../../server';
 import { redactUrl, sqlitePath } from '../../store';
+import { withoutFinalStop } from '../../text';
 import { parse, text } from '../args';
 import { type DemoLoop, demoAgentName, seedDemo, startDemoLoop } from '../demo';
 import { CliError, type CliIo, UsageError } from '../io';
@@ -72,7 +73,7 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
       `This machine has no address ${host}. Use --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).`,
     );
   }
-  return new CliError(`Cannot listen on ${host}:${port}: ${error.message}.`);
+  return new CliError(`Cannot listen on ${host}:${port}: ${withoutFinalStop(error.message)}.`);
 }
 
 /** `arden start` */

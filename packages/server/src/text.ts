@@ -1,0 +1,7 @@
+/**
+ * `text` without its final full stop, for a message that goes on after it ("…: <text>. Check …"):
+ * the messages of errors from Node, PostgreSQL and our own code often end with one already.
+ */
+export function withoutFinalStop(text: string): string {
+  return text.trim().replace(/\.+$/, '');
+}
