@@ -165,6 +165,26 @@ export class PolicyRuntime implements CompiledPolicy {
     });
   }
 
+  /**
+   * The decision when rule `rule` erred under `on_error: requires_approval` but blocks if it
+   * holds, and the rules after it decide `rest`, a block: blocked whichever way it would have gone.
+   */
+  certainBlock(
+    rule: RuleRuntime,
+    message: string,
+    shape: string,
+    rest: PolicyDecision,
+  ): PolicyDecision {
+    const after = rest.ruleIndex === undefined ? 'the default' : `rule ${rest.ruleIndex + 1}`;
+    return freezeDecision({
+      ...rest,
+      errors: Object.freeze([
+        Object.freeze({ ruleIndex: rule.index, message, shape }),
+      ]) as unknown as RuleEvaluationError[],
+      explanation: `${this.label}: rule ${rule.index + 1}'s condition could not be evaluated (${message}); arguments ${shape}; it blocks if it holds, and otherwise ${after} blocks, so the call is blocked either way (on_error's approval would change nothing).`,
+    });
+  }
+
   #approvalTerms(
     effect: Effect,
     rule: RuleDefinition | undefined,

@@ -7,6 +7,7 @@ import {
   freezeDecision,
   NO_ERRORS,
   type PolicyRuntime,
+  type RuleRuntime,
   runtimeOf,
 } from './compile';
 import type { Effect, EvaluationInput, PolicyDecision } from './types';
@@ -92,33 +93,60 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     now: input.now ?? (policy.usesNow ? new Date() : undefined),
   };
   // One budget for every condition tried for this call.
-  let budget: EvaluationBudget | undefined;
-  for (const rule of policy.rules) {
+  const budget = new EvaluationBudget();
+  const outcome = firstDecision(policy, 0, variables, budget);
+  if (outcome.error === undefined) return outcome.decision;
+  const { rule, message } = outcome.error;
+  const decision = policy.errorDecision(rule, 'condition_error', {
+    ruleIndex: rule.index,
+    message,
+    shape: describeShape(args),
+  });
+  // Holding for a human is only right while a human's answer could matter. When the erring rule
+  // blocks and the rules after it block too, the call is blocked whichever way the condition
+  // would have gone: an approver must not be able to let through what every outcome refuses.
+  if (decision.effect === 'requires_approval' && rule.decision.effect === 'block') {
+    const rest = firstDecision(policy, rule.index + 1, variables, budget);
+    if (rest.error === undefined && rest.decision.effect === 'block') {
+      return policy.certainBlock(rule, message, describeShape(args), rest.decision);
+    }
+  }
+  return decision;
+}
+
+type RulesOutcome =
+  | { decision: PolicyDecision; error?: undefined }
+  | { error: { rule: RuleRuntime; message: string } };
+
+/** The first rule from `start` on that holds (else the default), or the first that errs. */
+function firstDecision(
+  policy: PolicyRuntime,
+  start: number,
+  variables: ConditionVariables,
+  budget: EvaluationBudget,
+): RulesOutcome {
+  for (let index = start; index < policy.rules.length; index++) {
+    const rule = policy.rules[index] as RuleRuntime;
     const condition = rule.compiled;
-    if (condition === undefined) return rule.decision;
-    budget ??= new EvaluationBudget();
+    if (condition === undefined) return { decision: rule.decision };
     let result: unknown;
     let message: string | undefined;
-    try {
-      result = evaluateQuietly(condition, variables, budget);
-    } catch (error) {
-      message = withoutValues(evaluationMessage(error));
+    if (budget.exceeded === undefined) {
+      try {
+        result = evaluateQuietly(condition, variables, budget);
+      } catch (error) {
+        message = withoutValues(evaluationMessage(error));
+      }
     }
     // An error the library absorbed after the budget ran out still fails the condition.
     if (budget.exceeded !== undefined) message = budget.exceeded;
     else if (message === undefined && result !== true && result !== false) {
       message = `condition returned ${describeValue(result)}, not a bool`;
     }
-    if (message !== undefined) {
-      return policy.errorDecision(rule, 'condition_error', {
-        ruleIndex: rule.index,
-        message,
-        shape: describeShape(args),
-      });
-    }
-    if (result === true) return rule.decision;
+    if (message !== undefined) return { error: { rule, message } };
+    if (result === true) return { decision: rule.decision };
   }
-  return policy.defaultDecision;
+  return { decision: policy.defaultDecision };
 }
 
 /**

@@ -53,6 +53,50 @@ describe('an evaluation error never lets a call through (issue #12, item 1)', ()
     expect(decision.errors[0]?.message).toBe('condition returned a string, not a bool');
   });
 
+  it('does not hold for a human a call that every outcome blocks', () => {
+    const set = compilePolicies([
+      {
+        name: 'Refunds',
+        tool: 't',
+        on_error: 'requires_approval',
+        rules: [
+          { if: 'args.amount > 100', then: 'block' },
+          { if: 'args.account in ["frozen"]', then: 'block' },
+        ],
+        default: 'allow',
+      },
+    ]);
+    // The erring rule blocks if it holds, and rule 2 blocks otherwise: blocked either way.
+    const certain = decide(set, { amount: '1000', account: 'frozen' });
+    expect(certain).toMatchObject({ effect: 'block', reason: 'rule_matched', ruleIndex: 1 });
+    expect(certain.errors[0]).toMatchObject({
+      ruleIndex: 0,
+      shape: '{amount: string[4], account: string[6]}',
+    });
+    expect(certain.explanation).toMatch(/blocked either way/);
+    // Rule 2 would let it through to the default: the answer depends on the error, so a human decides.
+    expect(decide(set, { amount: '1000', account: 'open' })).toMatchObject({
+      effect: 'requires_approval',
+      reason: 'condition_error',
+    });
+    // An erring allow rule followed by a block is still uncertain: held.
+    const allowFirst = compilePolicies([
+      {
+        name: 'Refunds',
+        tool: 't',
+        on_error: 'requires_approval',
+        rules: [
+          { if: 'args.amount < 10', then: 'allow' },
+          { if: 'true', then: 'block' },
+        ],
+      },
+    ]);
+    expect(decide(allowFirst, { amount: 'x' })).toMatchObject({
+      effect: 'requires_approval',
+      reason: 'condition_error',
+    });
+  });
+
   it('decides by on_error: requires_approval, denied on timeout, per policy or per rule', () => {
     const held = decide(
       policy('args.amount > 100', {
