@@ -131,7 +131,10 @@ describe('a wrong ARDEN_API_URL', () => {
       logLevel: 'silent',
     });
     const error = await arden
-      .guardTool('refund', async (_input: { amount: number }) => 'ran')({ amount: 1 })
+      .guardTool(
+        'refund',
+        async (_input: { amount: number }) => 'ran',
+      )({ amount: 1 })
       .catch((caught: unknown) => caught);
     expect(ArdenApiError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(
