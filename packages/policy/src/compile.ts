@@ -178,6 +178,9 @@ export class PolicyRuntime implements CompiledPolicy {
     const after = rest.ruleIndex === undefined ? 'the default' : `rule ${rest.ruleIndex + 1}`;
     return freezeDecision({
       ...rest,
+      reason: rest.reason as DecisionReason,
+      timeout: undefined,
+      onTimeout: undefined,
       errors: Object.freeze([
         Object.freeze({ ruleIndex: rule.index, message, shape }),
       ]) as unknown as RuleEvaluationError[],
