@@ -21,7 +21,7 @@ export default defineConfig({
       },
       {
         // The oldest @langchain/core the peer range accepts (>=1.0.0): the adapter's source and
-        // this suite resolve it, so the patched internals (StructuredTool.invoke,
+        // this suite resolve it, so the patched internals (StructuredTool.call,
         // BaseChatModel._generateUncached and _streamIterator) are those of 1.0.0.
         extends: true,
         test: {

@@ -78,7 +78,7 @@ export function sessionOf(config: unknown): string | undefined {
 export interface GuardedCall {
   /** The LangChain tool's own name. */
   toolName: string;
-  /** The tool's input (the ToolCall's `args`, or what was passed to `invoke`). */
+  /** The tool's input (the ToolCall's `args`, or what was passed to `invoke` or `call`). */
   args: unknown;
   toolCallId: string | undefined;
   /** The run's config, for the session fallback. */

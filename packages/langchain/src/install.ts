@@ -38,24 +38,29 @@ export const adapterName = 'langchain';
 type ToolMessageOf = () => ToolMessageConstructor | Promise<ToolMessageConstructor>;
 
 /**
- * Patches `StructuredTool.prototype.invoke` of one copy: every tool call (tools made with
- * `tool()`, subclasses, tools made before or after). The patch reads the shared state at call
- * time, so it does nothing while Arden is not installed.
+ * Patches `StructuredTool.prototype.call` of one copy: every tool call (tools made with `tool()`,
+ * subclasses, tools made before or after). The patch reads the shared state at call time, so it
+ * does nothing while Arden is not installed.
  */
 function patchTools(StructuredTool: { prototype: object }, toolMessage: ToolMessageOf): () => void {
+  // `call`, not `invoke`: every public way of running a tool reaches the body (`_call`) through
+  // `StructuredTool.prototype.call` — `invoke` (and so `stream`, `batch` and agents) calls
+  // `this.call`, and the deprecated `call` of `Tool`, `DynamicTool` and `DynamicStructuredTool`
+  // end in `super.call` — with the input as it was given, before the schema parses it. Patching
+  // `invoke` as well would check a call twice.
   return patchMethod(
     StructuredTool.prototype,
-    'invoke',
+    'call',
     (original) =>
-      function (this: { name: string }, input: unknown, config?: unknown) {
+      function (this: { name: string }, input: unknown, config?: unknown, ...rest: unknown[]) {
         const options = activeOptions();
-        if (!options || isGuarded(this)) return original.call(this, input, config);
+        if (!options || isGuarded(this)) return original.call(this, input, config, ...rest);
         return runGuardedCall({
           toolName: this.name,
           args: isToolCall(input) ? input.args : input,
           toolCallId: toolCallIdOf(input, config),
           config,
-          run: () => original.call(this, input, config),
+          run: () => original.call(this, input, config, ...rest),
           options,
           ToolMessage: toolMessage,
         });
