@@ -34,22 +34,45 @@ export function protectTool<T extends InvokableTool>(
   const resolved = resolveAdapterOptions(options);
   const protectedTool = Object.create(tool) as T;
   Object.defineProperty(protectedTool, guardedKey, { value: true });
-  Object.defineProperty(protectedTool, 'invoke', {
-    configurable: true,
-    writable: true,
-    value: function invoke(this: T, input: unknown, config?: unknown) {
-      return runGuardedCall({
-        toolName: tool.name,
-        args: isToolCall(input) ? input.args : input,
-        toolCallId: toolCallIdOf(input, config),
-        config,
-        run: () => tool.invoke.call(this ?? protectedTool, input, config),
-        options: resolved,
-        ToolMessage: () => ToolMessage as unknown as ToolMessageConstructor,
-      });
-    },
+  const guard = (input: unknown, config: unknown, run: () => Promise<unknown>): Promise<unknown> =>
+    runGuardedCall({
+      toolName: tool.name,
+      args: isToolCall(input) ? input.args : input,
+      toolCallId: toolCallIdOf(input, config),
+      config,
+      run,
+      options: resolved,
+      ToolMessage: () => ToolMessage as unknown as ToolMessageConstructor,
+    });
+  const originalCall = (tool as { call?: unknown }).call as
+    | ((...args: unknown[]) => Promise<unknown>)
+    | undefined;
+  if (typeof originalCall !== 'function') {
+    defineMethod(
+      protectedTool,
+      'invoke',
+      function invoke(this: T, input: unknown, config?: unknown) {
+        return guard(input, config, () => tool.invoke.call(this ?? protectedTool, input, config));
+      },
+    );
+    return protectedTool;
+  }
+  // A LangChain tool also runs through its public (deprecated) `call`, so both are guarded. The
+  // checked `invoke` runs on a view whose `call` is the original: `StructuredTool.invoke` calls
+  // `this.call`, which would otherwise check the same call again.
+  defineMethod(protectedTool, 'call', function call(this: T, input: unknown, ...rest: unknown[]) {
+    return guard(input, rest[0], () => originalCall.call(this ?? protectedTool, input, ...rest));
+  });
+  defineMethod(protectedTool, 'invoke', function invoke(this: T, input: unknown, config?: unknown) {
+    const unchecked = Object.create(this ?? protectedTool) as T;
+    defineMethod(unchecked, 'call', originalCall);
+    return guard(input, config, () => tool.invoke.call(unchecked, input, config));
   });
   return protectedTool;
+}
+
+function defineMethod(target: object, key: string, value: (...args: never[]) => unknown): void {
+  Object.defineProperty(target, key, { configurable: true, writable: true, value });
 }
 
 /**
