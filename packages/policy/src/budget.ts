@@ -16,6 +16,9 @@ export class EvaluationBudget {
   exceeded: string | undefined;
   readonly #units: number;
   readonly #milliseconds: number;
+  // Counted apart from `remaining`, which `charge()` moves in jumps: a step count that only
+  // looked at `remaining` could step over every multiple of 512 and never read the clock.
+  #steps = 0;
   // Read on the first look at the clock, not at creation: most evaluations run a few dozen
   // nodes and never look, and reading the clock would be a fifth of their cost. The work done
   // before the first look (at most 512 nodes or one large charge) is bounded by the units.
@@ -33,17 +36,19 @@ export class EvaluationBudget {
 
   /** Charges `units`; throws when the budget is gone. */
   charge(units: number): void {
-    this.remaining -= units;
-    if (this.remaining < 0) this.fail('work');
-    // A large charge is about to do real work: look at the clock too.
-    if (units >= 4096) this.#checkClock();
+    const before = this.remaining;
+    const remaining = before - units;
+    this.remaining = remaining;
+    if (remaining < 0) this.fail('work');
+    // Looks at the clock whenever the charges cross a multiple of 512 units, however they
+    // jump: a charge is about to do its work, which may be slower than its units say.
+    if (Math.floor(before / 512) !== Math.floor(remaining / 512)) this.#checkClock();
   }
 
   /** Called for every node; looks at the clock every 512 nodes. */
   step(): void {
-    const remaining = --this.remaining;
-    if (remaining < 0) this.fail('work');
-    if ((remaining & 511) === 0) this.#checkClock();
+    if (--this.remaining < 0) this.fail('work');
+    if ((++this.#steps & 511) === 0) this.#checkClock();
   }
 
   #checkClock(): void {
