@@ -1,4 +1,5 @@
 import type { ASTNode } from '@marcbachmann/cel-js';
+import { builtinOverride, NOT_HANDLED } from './builtins';
 import { POLICY_LIMITS } from './limits';
 
 /**
@@ -228,7 +229,9 @@ function equalityCost(left: unknown, right: unknown): number {
   // Lists of different lengths differ at once; otherwise the comparison walks at most the left
   // side (and stops at the first difference).
   if (Array.isArray(left) && Array.isArray(right) && left.length !== right.length) return 1;
-  return deepCost(left, current().remaining + 1);
+  // Two maps: the library lists the keys of both before it compares their sizes.
+  const rightKeys = isPlainObject(left) && isPlainObject(right) ? shallowCost(right) : 0;
+  return rightKeys + deepCost(left, current().remaining + 1);
 }
 
 function comparisonCost(left: unknown, right: unknown): number {
@@ -325,7 +328,13 @@ function meterNode(node: MeteredNode): void {
   } else if (node.op === 'call' || node.op === 'rcall') {
     const name = (node.args as [string])[0];
     const inner = handle as CallHandle;
+    const override = builtinOverride(name);
     node.handle = (values: unknown[], a: unknown, b: unknown) => {
+      if (override !== undefined && Array.isArray(values)) {
+        current().charge(CALL_COST);
+        const result = override(values, () => inner(values, a, b));
+        if (result !== NOT_HANDLED) return result;
+      }
       // The library lists a map's keys on every size(): count the listed ones instead.
       if (name === 'size' && values.length === 1 && isPlainObject(values[0])) {
         current().charge(1);
