@@ -137,7 +137,9 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
         { name: 'G', tool: 't', rules: [{ if: condition, then: 'block' }], default: 'allow' },
       ]);
       evaluate(set, { tool: 't', args: { l: ['x'] } });
-      const clock = vi.spyOn(performance, 'now');
+      // A clock that stands still: the evaluation runs until its units are gone, however
+      // loaded the machine, and each look at the clock is counted.
+      const clock = vi.spyOn(performance, 'now').mockReturnValue(0);
       try {
         evaluate(set, { tool: 't', args: { l } });
         expect(clock.mock.calls.length, condition).toBeGreaterThan(10);
