@@ -155,7 +155,8 @@ export function keysOf(value: object): string[] {
   return keys;
 }
 
-function isPlainObject(value: unknown): value is object {
+/** A JSON object: a plain object (whatever its own keys, `constructor` included). */
+export function isPlainObject(value: unknown): value is object {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const prototype = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
@@ -186,6 +187,14 @@ export function deepCost(value: unknown, limit: number, depth = 0): number {
       if (element !== null && typeof element === 'object') {
         cost += deepCost(element, limit - cost, depth + 1);
       } else cost += typeof element === 'string' ? (element.length >>> 3) + 1 : 1;
+    }
+  } else if (value instanceof Map) {
+    for (const entry of value.values()) {
+      if (cost > limit) break;
+      cost +=
+        entry !== null && typeof entry === 'object'
+          ? deepCost(entry, limit - cost, depth + 1)
+          : shallowCost(entry);
     }
   } else if (isPlainObject(value)) {
     const keys = keysOf(value);
@@ -262,6 +271,10 @@ function resultCost(result: unknown): number {
     : 0;
 }
 
+interface ErrorMaker {
+  createError(code: string, message: string, node: ASTNode): Error;
+}
+
 const MACRO_KEYS = ['iterable', 'init', 'step', 'receiver', 'pattern', 'val', 'exp', 'args', 'ast'];
 
 interface MeteredNode {
@@ -323,8 +336,29 @@ function meterNode(node: MeteredNode): void {
         current().charge(keys.length + 1);
         return inner(keys, ...rest);
       }
+      if (iterable instanceof Map) current().charge(iterable.size + 1);
       return inner(iterable, ...rest);
     }) as unknown as BinaryHandle;
+  } else if ((node.op === '.' || node.op === '[]') && handle.name === 'fieldAccess') {
+    // The library's field access on a dyn value tells a map by `value.constructor`, which a
+    // JSON object's own `constructor` key replaces: such an object is read here instead.
+    const inner = handle as BinaryHandle;
+    node.handle = (left, right, ast, evaluator) => {
+      if (
+        typeof right === 'string' &&
+        left !== null &&
+        typeof left === 'object' &&
+        (left as { constructor?: unknown }).constructor !== Object &&
+        isPlainObject(left)
+      ) {
+        const value = Object.hasOwn(left, right)
+          ? (left as Record<string, unknown>)[right]
+          : undefined;
+        if (value !== undefined) return value;
+        throw (evaluator as ErrorMaker).createError('no_such_key', `No such key: ${right}`, ast);
+      }
+      return inner(left, right, ast, evaluator);
+    };
   } else if (node.op === 'call' || node.op === 'rcall') {
     const name = (node.args as [string])[0];
     const inner = handle as CallHandle;
