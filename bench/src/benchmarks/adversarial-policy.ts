@@ -86,6 +86,49 @@ const shapes: Shape[] = [
       m: Object.fromEntries(fill(BODY_LIMIT * 0.7, (index) => [`k${index}`, 1])),
     }),
   },
+  // The security review of issue #12's work (findings 1–3): built-ins doing uncharged or
+  // super-linear work, a clock the charges stepped over, the library's type cache.
+  {
+    name: 'duration() of 4000-digit strings',
+    policy: guard('args.l.exists(d, duration(d) > duration("1h"))'),
+    args: () => ({ l: fill(BODY_LIMIT, () => '1'.repeat(4000)) }),
+  },
+  {
+    name: 'lastIndexOf of a long search string',
+    policy: guard('args.a.lastIndexOf(args.b) >= 0'),
+    args: () => ({ a: 'a'.repeat(BODY_LIMIT / 2), b: `${'a'.repeat(BODY_LIMIT / 4)}b` }),
+  },
+  {
+    name: 'a time zone per element',
+    policy: guard('args.l.exists(t, now.getHours(t) == 99)'),
+    args: () => ({ l: fill(BODY_LIMIT, (index) => (index % 2 ? 'Europe/Paris' : 'Asia/Tokyo')) }),
+  },
+  {
+    name: 'startsWith per element (charges stepping over the clock)',
+    policy: guard('args.l.exists(t, t.startsWith("x"))'),
+    args: () => ({ l: fill(BODY_LIMIT, () => 'Europe/Paris') }),
+  },
+  {
+    name: '== on elements nested 22 deep, each differently',
+    policy: guard('args.to.exists(r, r == "evil@x.com")'),
+    args: () => ({
+      to: fill(BODY_LIMIT, (index) => {
+        let value: unknown = 1;
+        for (let level = 0; level < 22; level++) {
+          value = (index >> level) & 1 ? [value] : { k: value };
+        }
+        return value;
+      }),
+    }),
+  },
+  {
+    name: '{} != a large map, in a loop',
+    policy: guard('args.l.all(x, {} != args.m)'),
+    args: () => ({
+      l: fill(BODY_LIMIT / 4, () => 1),
+      m: Object.fromEntries(fill(BODY_LIMIT * 0.7, (index) => [`k${index}`, 1])),
+    }),
+  },
   {
     name: '100 rules sharing one budget',
     policy: {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compilePolicies, evaluate, POLICY_LIMITS } from './index';
 
 /**
@@ -122,5 +122,52 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
     // The median is the work bound; the worst adds the machine's noise (GC, other processes).
     expect(times[times.length >> 1]).toBeLessThan(POLICY_LIMITS.maxEvaluationMs + 2);
     expect(times[times.length - 1]).toBeLessThan(STALL_MS);
+  });
+
+  it('looks at the clock however the charges move the budget (review finding 3)', () => {
+    // Each step of these loops charges an amount that, with the nodes, can step over every
+    // multiple of 512: the clock used to be read only when `remaining` landed on one.
+    const l = Array.from({ length: 60_000 }, () => 'Europe/Paris');
+    for (const condition of [
+      'args.l.exists(t, t.startsWith("x"))',
+      'args.l.exists(t, t.endsWith("x"))',
+      'args.l.exists(t, t.contains("zz"))',
+    ]) {
+      const set = compilePolicies([
+        { name: 'G', tool: 't', rules: [{ if: condition, then: 'block' }], default: 'allow' },
+      ]);
+      evaluate(set, { tool: 't', args: { l: ['x'] } });
+      // A clock that stands still: the evaluation runs until its units are gone, however
+      // loaded the machine, and each look at the clock is counted.
+      const clock = vi.spyOn(performance, 'now').mockReturnValue(0);
+      try {
+        evaluate(set, { tool: 't', args: { l } });
+        expect(clock.mock.calls.length, condition).toBeGreaterThan(10);
+      } finally {
+        clock.mockRestore();
+      }
+    }
+  });
+
+  it('stops at the deadline when the clock runs ahead of the units (review finding 3)', () => {
+    const set = compilePolicies([
+      {
+        name: 'G',
+        tool: 't',
+        rules: [{ if: 'args.l.exists(t, t.startsWith("x"))', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    const l = Array.from({ length: 60_000 }, () => 'Europe/Paris');
+    let now = 0;
+    // Every look at the clock finds a millisecond gone.
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    try {
+      const decision = evaluate(set, { tool: 't', args: { l } });
+      expect(decision.reason).toBe('condition_error');
+      expect(decision.errors[0]?.message).toMatch(/longer than 10 ms/);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { ASTNode } from '@marcbachmann/cel-js';
+import { builtinOverride, NOT_HANDLED } from './builtins';
 import { POLICY_LIMITS } from './limits';
 
 /**
@@ -16,6 +17,9 @@ export class EvaluationBudget {
   exceeded: string | undefined;
   readonly #units: number;
   readonly #milliseconds: number;
+  // Counted apart from `remaining`, which `charge()` moves in jumps: a step count that only
+  // looked at `remaining` could step over every multiple of 512 and never read the clock.
+  #steps = 0;
   // Read on the first look at the clock, not at creation: most evaluations run a few dozen
   // nodes and never look, and reading the clock would be a fifth of their cost. The work done
   // before the first look (at most 512 nodes or one large charge) is bounded by the units.
@@ -33,17 +37,19 @@ export class EvaluationBudget {
 
   /** Charges `units`; throws when the budget is gone. */
   charge(units: number): void {
-    this.remaining -= units;
-    if (this.remaining < 0) this.fail('work');
-    // A large charge is about to do real work: look at the clock too.
-    if (units >= 4096) this.#checkClock();
+    const before = this.remaining;
+    const remaining = before - units;
+    this.remaining = remaining;
+    if (remaining < 0) this.fail('work');
+    // Looks at the clock whenever the charges cross a multiple of 512 units, however they
+    // jump: a charge is about to do its work, which may be slower than its units say.
+    if (Math.floor(before / 512) !== Math.floor(remaining / 512)) this.#checkClock();
   }
 
   /** Called for every node; looks at the clock every 512 nodes. */
   step(): void {
-    const remaining = --this.remaining;
-    if (remaining < 0) this.fail('work');
-    if ((remaining & 511) === 0) this.#checkClock();
+    if (--this.remaining < 0) this.fail('work');
+    if ((++this.#steps & 511) === 0) this.#checkClock();
   }
 
   #checkClock(): void {
@@ -149,7 +155,8 @@ export function keysOf(value: object): string[] {
   return keys;
 }
 
-function isPlainObject(value: unknown): value is object {
+/** A JSON object: a plain object (whatever its own keys, `constructor` included). */
+export function isPlainObject(value: unknown): value is object {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const prototype = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
@@ -180,6 +187,14 @@ export function deepCost(value: unknown, limit: number, depth = 0): number {
       if (element !== null && typeof element === 'object') {
         cost += deepCost(element, limit - cost, depth + 1);
       } else cost += typeof element === 'string' ? (element.length >>> 3) + 1 : 1;
+    }
+  } else if (value instanceof Map) {
+    for (const entry of value.values()) {
+      if (cost > limit) break;
+      cost +=
+        entry !== null && typeof entry === 'object'
+          ? deepCost(entry, limit - cost, depth + 1)
+          : shallowCost(entry);
     }
   } else if (isPlainObject(value)) {
     const keys = keysOf(value);
@@ -223,7 +238,9 @@ function equalityCost(left: unknown, right: unknown): number {
   // Lists of different lengths differ at once; otherwise the comparison walks at most the left
   // side (and stops at the first difference).
   if (Array.isArray(left) && Array.isArray(right) && left.length !== right.length) return 1;
-  return deepCost(left, current().remaining + 1);
+  // Two maps: the library lists the keys of both before it compares their sizes.
+  const rightKeys = isPlainObject(left) && isPlainObject(right) ? shallowCost(right) : 0;
+  return rightKeys + deepCost(left, current().remaining + 1);
 }
 
 function comparisonCost(left: unknown, right: unknown): number {
@@ -252,6 +269,10 @@ function resultCost(result: unknown): number {
   return typeof result === 'string' || Array.isArray(result) || result instanceof Uint8Array
     ? shallowCost(result)
     : 0;
+}
+
+interface ErrorMaker {
+  createError(code: string, message: string, node: ASTNode): Error;
 }
 
 const MACRO_KEYS = ['iterable', 'init', 'step', 'receiver', 'pattern', 'val', 'exp', 'args', 'ast'];
@@ -315,12 +336,39 @@ function meterNode(node: MeteredNode): void {
         current().charge(keys.length + 1);
         return inner(keys, ...rest);
       }
+      if (iterable instanceof Map) current().charge(iterable.size + 1);
       return inner(iterable, ...rest);
     }) as unknown as BinaryHandle;
+  } else if ((node.op === '.' || node.op === '[]') && handle.name === 'fieldAccess') {
+    // The library's field access on a dyn value tells a map by `value.constructor`, which a
+    // JSON object's own `constructor` key replaces: such an object is read here instead.
+    const inner = handle as BinaryHandle;
+    node.handle = (left, right, ast, evaluator) => {
+      if (
+        typeof right === 'string' &&
+        left !== null &&
+        typeof left === 'object' &&
+        (left as { constructor?: unknown }).constructor !== Object &&
+        isPlainObject(left)
+      ) {
+        const value = Object.hasOwn(left, right)
+          ? (left as Record<string, unknown>)[right]
+          : undefined;
+        if (value !== undefined) return value;
+        throw (evaluator as ErrorMaker).createError('no_such_key', `No such key: ${right}`, ast);
+      }
+      return inner(left, right, ast, evaluator);
+    };
   } else if (node.op === 'call' || node.op === 'rcall') {
     const name = (node.args as [string])[0];
     const inner = handle as CallHandle;
+    const override = builtinOverride(name);
     node.handle = (values: unknown[], a: unknown, b: unknown) => {
+      if (override !== undefined && Array.isArray(values)) {
+        current().charge(CALL_COST);
+        const result = override(values, () => inner(values, a, b));
+        if (result !== NOT_HANDLED) return result;
+      }
       // The library lists a map's keys on every size(): count the listed ones instead.
       if (name === 'size' && values.length === 1 && isPlainObject(values[0])) {
         current().charge(1);

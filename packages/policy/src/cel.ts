@@ -6,8 +6,16 @@ import {
   ParseError,
 } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
-import { chargeActive, EvaluationBudget, meterEvaluator, meterTree, withBudget } from './budget';
+import {
+  chargeActive,
+  EvaluationBudget,
+  keysOf,
+  meterEvaluator,
+  meterTree,
+  withBudget,
+} from './budget';
 import { POLICY_LIMITS } from './limits';
+import { boundRuntimeTypes, type RuntimeTyper } from './runtime-types';
 
 /** The variables a condition sees. */
 export interface ConditionVariables {
@@ -253,9 +261,16 @@ function celEnvironment(): Environment {
     );
     if (capturedEvaluator === undefined) throw new Error('could not meter the CEL evaluator');
     meterEvaluator(capturedEvaluator);
+    boundRuntimeTypes(capturedEvaluator as unknown as RuntimeTyper);
     sharedEnvironment = environment;
   }
   return sharedEnvironment;
+}
+
+/** The library's evaluator, for tests that look at its run-time type cache. @internal */
+export function celEvaluator(): unknown {
+  celEnvironment();
+  return capturedEvaluator;
 }
 
 /** 1-based line and column of `offset` in `text`. */
@@ -413,12 +428,28 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
       analysis.deepestMacro?.start ?? 0,
     );
   }
+  const run = (variables: ConditionVariables) => parsed(withSafeArgs(variables));
   return {
     source,
     usesNow: analysis.usesNow,
     type: checked.type,
-    evaluate: (variables, budget = new EvaluationBudget()) => withBudget(budget, parsed, variables),
+    evaluate: (variables, budget = new EvaluationBudget()) => withBudget(budget, run, variables),
   };
+}
+
+/**
+ * The variables with `args` as a `Map` when it has an own `constructor` key: the library checks
+ * that `args` is a map by its `constructor`, which that key replaces (nested objects are read
+ * by `meterTree`'s field access and `boundRuntimeTypes` instead).
+ */
+function withSafeArgs(variables: ConditionVariables): ConditionVariables {
+  const args = variables.args;
+  if (!Object.hasOwn(args, 'constructor')) return variables;
+  const keys = keysOf(args);
+  chargeActive(keys.length);
+  const map = new Map<string, unknown>();
+  for (const key of keys) map.set(key, args[key]);
+  return { ...variables, args: map as unknown as Record<string, unknown> };
 }
 
 // Checking environments by declaration: policies usually share a few shapes of declarations.

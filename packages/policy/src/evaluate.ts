@@ -173,9 +173,13 @@ function evaluateQuietly(
  * (`bool() conversion error: invalid string value "…"`), and arguments can hold secrets; the
  * shape says what the value was.
  */
+const UNQUOTED_VALUE =
+  /^(Invalid duration string: |Invalid time zone specified: |Invalid regular expression: |integer overflow: ).*$/s;
+
 function withoutValues(message: string): string {
-  // Single quotes are the library's for types ('dyn<string>.endsWith(int)'): kept.
-  const redacted = message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"');
+  // Single quotes are the library's for types ('dyn<string>.endsWith(int)'): kept. A few
+  // library messages end with the value unquoted (`integer overflow: 1234`): cut there.
+  const redacted = message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"').replace(UNQUOTED_VALUE, '$1…');
   return redacted.length > 300 ? `${redacted.slice(0, 299)}…` : redacted;
 }
 
