@@ -178,6 +178,10 @@ export class PolicyRuntime implements CompiledPolicy {
     const after = rest.ruleIndex === undefined ? 'the default' : `rule ${rest.ruleIndex + 1}`;
     return freezeDecision({
       ...rest,
+      // `rest` came from this policy's own evaluation, so its reason is one of ours.
+      reason: rest.reason as DecisionReason,
+      timeout: rest.timeout,
+      onTimeout: rest.onTimeout,
       errors: Object.freeze([
         Object.freeze({ ruleIndex: rule.index, message, shape }),
       ]) as unknown as RuleEvaluationError[],
