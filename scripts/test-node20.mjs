@@ -2,9 +2,11 @@
 // Node 20: the machine's /usr/bin/node, or ARDEN_NODE20. Each package writes its own report,
 // test-results/vitest-node20.json, which summarize-tests.mjs counts (and requires).
 //
-// Test files that start an Arden server (they import @arden/server, which needs Node >= 22.13
-// for node:sqlite) cannot load on Node 20 and run on Node 24 only; every other file runs. The
-// files left out are printed, so the count is honest.
+// Test files that start an Arden server (@arden/server/testing) run too: the server needs
+// node:sqlite (Node >= 22.13), so on Node 20 startTestServer() runs it in a child process on this
+// script's own Node (ARDEN_SERVER_NODE), while the test, the adapter and core run on Node 20.
+// Only files that start Node 20 processes themselves are left out; they are printed, so the
+// count is honest.
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -29,6 +31,19 @@ function node20Packages() {
   return node20PackageNames.map((name) => join(root, 'packages', name));
 }
 
+/**
+ * The Node that the suites' test servers run on (startTestServer() starts them in a child
+ * process, since Node 20 has no node:sqlite): ARDEN_SERVER_NODE when set, else this script's
+ * own Node when it has node:sqlite, else none (the helper then looks for one and says what to
+ * install when it finds none).
+ */
+function serverNode() {
+  if (process.env.ARDEN_SERVER_NODE) return {};
+  return process.getBuiltinModule?.('node:sqlite')?.DatabaseSync
+    ? { ARDEN_SERVER_NODE: process.execPath }
+    : {};
+}
+
 function testFiles(directory) {
   const found = [];
   const walk = (folder) => {
@@ -45,13 +60,13 @@ function testFiles(directory) {
 function runSuite(directory, version) {
   const name = relative(root, directory);
   const files = testFiles(directory).map((file) => [file, readFileSync(file, 'utf8')]);
-  const needsServer = files
-    .filter(([, text]) => text.includes("'@arden/server"))
+  const startsServer = files
+    .filter(([, text]) => text.includes("'@arden/server/testing'"))
     .map(([file]) => file);
   // A file that starts Node 20 processes itself (it reads ARDEN_NODE20) already ran them from
   // the Node 24 run: running it again here would repeat the same processes.
   const spawnsNode20 = files
-    .filter(([file, text]) => text.includes('ARDEN_NODE20') && !needsServer.includes(file))
+    .filter(([, text]) => text.includes('ARDEN_NODE20'))
     .map(([file]) => file);
   const args = [
     vitest,
@@ -59,17 +74,14 @@ function runSuite(directory, version) {
     '--typecheck.enabled=false',
     '--passWithNoTests',
     '--outputFile.json=test-results/vitest-node20.json',
-    ...[...needsServer, ...spawnsNode20].flatMap((file) => [
-      '--exclude',
-      relative(directory, file),
-    ]),
+    ...spawnsNode20.flatMap((file) => ['--exclude', relative(directory, file)]),
   ];
   const started = Date.now();
   return new Promise((resolve) => {
     let output = '';
     const child = spawn(node20, args, {
       cwd: directory,
-      env: { ...process.env, ARDEN_NODE20: node20, FORCE_COLOR: '0' },
+      env: { ...process.env, ARDEN_NODE20: node20, FORCE_COLOR: '0', ...serverNode() },
     });
     child.stdout.on('data', (chunk) => {
       output += chunk;
@@ -79,9 +91,9 @@ function runSuite(directory, version) {
     });
     child.on('close', (code) => {
       console.log(`\n--- ${name} on Node ${version}`);
-      for (const file of needsServer) {
+      for (const file of startsServer) {
         console.log(
-          `    runs on Node 24 only (starts an Arden server): ${relative(directory, file)}`,
+          `    its Arden server runs in a child process on ${serverNode().ARDEN_SERVER_NODE ?? process.env.ARDEN_SERVER_NODE ?? 'a Node that startTestServer() finds'}: ${relative(directory, file)}`,
         );
       }
       for (const file of spawnsNode20) {

@@ -25,11 +25,21 @@ export class UnsupportedNodeError extends ArdenServerError {
  * Throws `UnsupportedNodeError` (naming `what`) where the module does not exist.
  */
 export function loadSqlite(what = 'The embedded SQLite store'): typeof Sqlite {
+  const sqlite = builtinSqlite();
+  if (!sqlite) throw new UnsupportedNodeError(what);
+  return sqlite;
+}
+
+/** Whether this Node.js has a `node:sqlite` that the embedded store can open. */
+export function hasSqlite(): boolean {
+  return builtinSqlite() !== undefined;
+}
+
+function builtinSqlite(): typeof Sqlite | undefined {
   // `process.getBuiltinModule` exists on Node.js >= 20.16 and >= 22.3; where it is missing,
   // `node:sqlite` is missing too.
   const getBuiltinModule = (process as { getBuiltinModule?: (id: string) => object | undefined })
     .getBuiltinModule;
   const sqlite = getBuiltinModule?.call(process, 'node:sqlite') as typeof Sqlite | undefined;
-  if (!sqlite?.DatabaseSync) throw new UnsupportedNodeError(what);
-  return sqlite;
+  return sqlite?.DatabaseSync ? sqlite : undefined;
 }
