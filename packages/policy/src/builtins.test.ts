@@ -9,8 +9,10 @@ function cpu(): number {
   return (usage.user + usage.system) / 1000;
 }
 
-// The goal is 10 ms on an idle machine; tests run on shared, noisy ones.
-const STALL_MS = 40;
+// The 10 ms goal is measured in bench/ (adversarial-policy), not here: tests run on shared, noisy
+// machines. These reproductions took seconds before the budget, so this bound still tells a
+// bounded evaluation from an unbounded one.
+const STALL_MS = 250;
 
 function guard(condition: string) {
   const set = compilePolicies([
