@@ -81,7 +81,43 @@ const largestN = 2 ** 20;
 const largestR = 32;
 const largestP = 16;
 
+/**
+ * How many scrypt runs this process does at once (each takes 128·N·r bytes: 128 MiB at the
+ * current cost, and a thread of libuv's pool, which DNS lookups and file access share); the rest
+ * wait in line, first come first served.
+ */
+export const maxConcurrentPasswordHashes = 2;
+let runningHashes = 0;
+const waitingHashes: (() => void)[] = [];
+
+/** How many scrypt runs are waiting for one of the `maxConcurrentPasswordHashes` slots now. */
+export function passwordHashesWaiting(): number {
+  return waitingHashes.length;
+}
+
+async function inHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (runningHashes < maxConcurrentPasswordHashes) runningHashes++;
+  else await new Promise<void>((resolve) => waitingHashes.push(resolve));
+  try {
+    return await work();
+  } finally {
+    // The slot passes straight to the next in line, if any.
+    const next = waitingHashes.shift();
+    if (next) next();
+    else runningHashes--;
+  }
+}
+
 function scryptAsync(
+  password: string,
+  salt: Buffer,
+  length: number,
+  cost: ScryptCost,
+): Promise<Buffer> {
+  return inHashSlot(() => scryptNow(password, salt, length, cost));
+}
+
+function scryptNow(
   password: string,
   salt: Buffer,
   length: number,
@@ -151,4 +187,47 @@ export async function verifyPassword(password: string, stored: string): Promise<
     cost,
   );
   return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/**
+ * A stored hash at `cost` that no password matches (random salt and key): checking a password
+ * against it costs what checking a real one does. Logins check unknown emails against it.
+ */
+export function unmatchablePasswordHash(cost: Readonly<ScryptCost> = passwordHashCost): string {
+  const { N, r, p } = cost;
+  return `scrypt$${N}$${r}$${p}$${randomBytes(16).toString('base64')}$${randomBytes(keyLength).toString('base64')}`;
+}
+
+/**
+ * The cost that, added to checking a hash made at `stored`, makes the work of checking one at
+ * `target` — the same N and r as `stored`, with more passes, since scrypt's work is N·r·p (and its
+ * memory only N·r) — or undefined when `stored` costs as much already. A hash that is not one
+ * (checked at no cost) needs all of `target`.
+ */
+export function passwordCostDifference(
+  stored: string,
+  target: Readonly<ScryptCost> = passwordHashCost,
+): ScryptCost | undefined {
+  const recorded = passwordHashCostOf(stored);
+  if (!recorded) return { ...target };
+  const passes =
+    Math.round((target.N * target.r * target.p) / (recorded.N * recorded.r)) - recorded.p;
+  return passes > 0 ? { N: recorded.N, r: recorded.r, p: passes } : undefined;
+}
+
+/**
+ * `verifyPassword`, except that a wrong password takes the work of a check at `target` even when
+ * `stored` is cheaper (a hash made before the cost was raised): otherwise how fast a login fails
+ * would tell which accounts still have old hashes. A right password is not padded — the caller
+ * replaces the old hash then, at `target`.
+ */
+export async function verifyPasswordWithWorkOf(
+  password: string,
+  stored: string,
+  target: Readonly<ScryptCost> = passwordHashCost,
+): Promise<boolean> {
+  const difference = passwordCostDifference(stored, target);
+  const matches = await verifyPassword(password, stored);
+  if (!matches && difference) await scryptAsync('', randomBytes(16), keyLength, difference);
+  return matches;
 }
