@@ -14,6 +14,7 @@ import {
 } from '../crypto';
 import { AuthenticationError, ForbiddenError, ValidationError } from '../errors';
 import { clientAddress } from '../http/client-address';
+import { addressGroup } from '../http/connections';
 import type { RequestContext } from '../http/router';
 import type { Logger } from '../logger';
 import type { Store, UserRecord } from '../store';
@@ -244,7 +245,8 @@ export class AdminAuthenticator {
     if (typeof password !== 'string' || password.length === 0) {
       throw new ValidationError('password must be a non-empty string.', 'password');
     }
-    const address = this.clientAddress(context.request);
+    // An IPv6 client counts per /64: it could pick any of 2^64 addresses in its network.
+    const address = addressGroup(this.clientAddress(context.request));
     const now = this.clock();
     // The attempt counts from here, before the (slow) password check, so that guesses sent at
     // once cannot all pass the limiter; it is settled once its outcome is known.

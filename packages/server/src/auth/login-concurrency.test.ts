@@ -48,6 +48,15 @@ describe('concurrent logins, at the real password cost', () => {
     expect((await login(t.emails.admin, t.password, '1.2.3.4')).status).toBe(200);
   }, 30_000);
 
+  it('an IPv6 client counts per /64: rotating the address within it does not reset the allowance', async () => {
+    const statuses: number[] = [];
+    for (let index = 0; index < 7; index++) {
+      statuses.push((await login(t.emails.approver, 'wrong', `2001:db8:5:6::${index + 1}`)).status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toContain(429);
+  }, 30_000);
+
   it('a flood of logins queues a bounded number of checks, answers the rest 429 at once, and agents are served meanwhile', async () => {
     const flood = Promise.all(
       Array.from({ length: 40 }, (_, index) =>
