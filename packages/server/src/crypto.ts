@@ -199,35 +199,21 @@ export function unmatchablePasswordHash(cost: Readonly<ScryptCost> = passwordHas
 }
 
 /**
- * The cost that, added to checking a hash made at `stored`, makes the work of checking one at
- * `target` — the same N and r as `stored`, with more passes, since scrypt's work is N·r·p (and its
- * memory only N·r) — or undefined when `stored` costs as much already. A hash that is not one
- * (checked at no cost) needs all of `target`.
- */
-export function passwordCostDifference(
-  stored: string,
-  target: Readonly<ScryptCost> = passwordHashCost,
-): ScryptCost | undefined {
-  const recorded = passwordHashCostOf(stored);
-  if (!recorded) return { ...target };
-  const passes =
-    Math.round((target.N * target.r * target.p) / (recorded.N * recorded.r)) - recorded.p;
-  return passes > 0 ? { N: recorded.N, r: recorded.r, p: passes } : undefined;
-}
-
-/**
- * `verifyPassword`, except that a wrong password takes the work of a check at `target` even when
- * `stored` is cheaper (a hash made before the cost was raised): otherwise how fast a login fails
- * would tell which accounts still have old hashes. A right password is not padded — the caller
- * replaces the old hash then, at `target`.
+ * `verifyPassword`, except that a wrong password checked against a hash made at less than
+ * `target` (before the cost was raised) is also checked against a random hash at `target`:
+ * otherwise how fast a login fails would tell which accounts still have old hashes. That makes
+ * such a failure take the current cost's time plus the old one's (an eighth more for N = 2^14);
+ * topping up with more passes at the old N instead comes out faster, since a small N works in
+ * the CPU's cache. A right password is not padded — the caller replaces the old hash then.
  */
 export async function verifyPasswordWithWorkOf(
   password: string,
   stored: string,
   target: Readonly<ScryptCost> = passwordHashCost,
 ): Promise<boolean> {
-  const difference = passwordCostDifference(stored, target);
   const matches = await verifyPassword(password, stored);
-  if (!matches && difference) await scryptAsync('', randomBytes(16), keyLength, difference);
+  if (!matches && passwordNeedsRehash(stored, target)) {
+    await scryptAsync('', randomBytes(16), keyLength, target);
+  }
   return matches;
 }

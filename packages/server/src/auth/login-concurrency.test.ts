@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
-import {
-  hashPassword,
-  insecureTestPasswordHashCost,
-  passwordCostDifference,
-  passwordHashCost,
-} from '../crypto';
+import { hashPassword } from '../crypto';
 
 // Logins sent at once, with the real scrypt cost (N = 2^17): the limiter counts an attempt before
 // its password is checked, and at most a few checks run or wait at a time.
@@ -97,25 +92,14 @@ describe('concurrent logins, at the real password cost', () => {
       expect(answer.status).toBe(401);
       return performance.now() - started;
     };
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[1] as number;
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[2] as number;
     const old: number[] = [];
     const unknown: number[] = [];
-    for (let index = 0; index < 3; index++) {
+    for (let index = 0; index < 5; index++) {
       old.push(await timeOf(t.emails.viewer, index));
       unknown.push(await timeOf('nobody-at-all@example.com', index + 10));
     }
     // Without padding the old hash answered about 100 times faster.
-    expect(median(old) / median(unknown)).toBeGreaterThan(0.6);
+    expect(median(old) / median(unknown)).toBeGreaterThan(0.8);
   }, 60_000);
-});
-
-describe('passwordCostDifference', () => {
-  it('is the passes that make an old hash cost what a current one does', () => {
-    const old = `scrypt$${2 ** 14}$8$1$c2FsdA==$a2V5`;
-    expect(passwordCostDifference(old, passwordHashCost)).toEqual({ N: 2 ** 14, r: 8, p: 7 });
-    const test = `scrypt$${insecureTestPasswordHashCost.N}$8$1$c2FsdA==$a2V5`;
-    expect(passwordCostDifference(test, passwordHashCost)).toEqual({ N: 2 ** 10, r: 8, p: 127 });
-    expect(passwordCostDifference(`scrypt$${2 ** 17}$8$1$c2FsdA==$a2V5`)).toBeUndefined();
-    expect(passwordCostDifference('not a hash')).toEqual(passwordHashCost);
-  });
 });
