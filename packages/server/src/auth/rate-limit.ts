@@ -84,6 +84,7 @@ export class LoginLimiter {
    * attempts already under way would use up its allowance.
    */
   begin(account: string, address: string, now: number): void {
+    if (this.counts.size > pruneAbove) this.prune(now);
     const pair = this.live(pairKey(account, address), now);
     const fromAddress = this.live(addressKey(address), now);
     const ofAccount = this.live(accountKey(account), now);
