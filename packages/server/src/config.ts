@@ -48,13 +48,15 @@ export interface ServerConfig {
   shutdownTimeoutMs?: number;
   /**
    * Open connections at once, over all clients (`ARDEN_MAX_CONNECTIONS`; default 1 000; 0 for
-   * no cap). A connection over it gets a JSON 503 and is closed.
+   * no cap). At the cap the oldest connection that has not sent a whole request head yet is
+   * closed to make room; when there is none, a new connection gets a JSON 503 and is closed.
    */
   maxConnections?: number;
   /**
-   * Open connections at once from one address (`ARDEN_MAX_CONNECTIONS_PER_ADDRESS`; default
-   * 256; 0 for no cap). Behind a reverse proxy every connection comes from the proxy: raise it
-   * or set 0, and limit clients at the proxy.
+   * Open connections at once from one address, or one IPv6 /64
+   * (`ARDEN_MAX_CONNECTIONS_PER_ADDRESS`; default an eighth of `maxConnections`: 125; 256 when
+   * the total has no cap; 0 for no cap). Behind a reverse proxy every connection comes from the
+   * proxy: raise it or set 0, and limit clients at the proxy.
    */
   maxConnectionsPerAddress?: number;
   /** How long a request's line and headers may take to arrive, in ms (default 10 000). */
@@ -203,7 +205,8 @@ export function resolveConfig(
         environment.ARDEN_MAX_CONNECTIONS_PER_ADDRESS,
         'ARDEN_MAX_CONNECTIONS_PER_ADDRESS',
       ) ??
-      256,
+      // A share of the total, so that a handful of addresses cannot hold every slot.
+      (maxConnections > 0 ? Math.max(1, Math.floor(maxConnections / 8)) : 256),
     'maxConnectionsPerAddress',
   );
   const headersTimeoutMs = positive(config.headersTimeoutMs ?? 10_000, 'headersTimeoutMs');

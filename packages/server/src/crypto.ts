@@ -81,7 +81,43 @@ const largestN = 2 ** 20;
 const largestR = 32;
 const largestP = 16;
 
+/**
+ * How many scrypt runs this process does at once (each takes 128·N·r bytes: 128 MiB at the
+ * current cost, and a thread of libuv's pool, which DNS lookups and file access share); the rest
+ * wait in line, first come first served.
+ */
+export const maxConcurrentPasswordHashes = 2;
+let runningHashes = 0;
+const waitingHashes: (() => void)[] = [];
+
+/** How many scrypt runs are waiting for one of the `maxConcurrentPasswordHashes` slots now. */
+export function passwordHashesWaiting(): number {
+  return waitingHashes.length;
+}
+
+async function inHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (runningHashes < maxConcurrentPasswordHashes) runningHashes++;
+  else await new Promise<void>((resolve) => waitingHashes.push(resolve));
+  try {
+    return await work();
+  } finally {
+    // The slot passes straight to the next in line, if any.
+    const next = waitingHashes.shift();
+    if (next) next();
+    else runningHashes--;
+  }
+}
+
 function scryptAsync(
+  password: string,
+  salt: Buffer,
+  length: number,
+  cost: ScryptCost,
+): Promise<Buffer> {
+  return inHashSlot(() => scryptNow(password, salt, length, cost));
+}
+
+function scryptNow(
   password: string,
   salt: Buffer,
   length: number,
@@ -151,4 +187,33 @@ export async function verifyPassword(password: string, stored: string): Promise<
     cost,
   );
   return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/**
+ * A stored hash at `cost` that no password matches (random salt and key): checking a password
+ * against it costs what checking a real one does. Logins check unknown emails against it.
+ */
+export function unmatchablePasswordHash(cost: Readonly<ScryptCost> = passwordHashCost): string {
+  const { N, r, p } = cost;
+  return `scrypt$${N}$${r}$${p}$${randomBytes(16).toString('base64')}$${randomBytes(keyLength).toString('base64')}`;
+}
+
+/**
+ * `verifyPassword`, except that a wrong password checked against a hash made at less than
+ * `target` (before the cost was raised) is also checked against a random hash at `target`:
+ * otherwise how fast a login fails would tell which accounts still have old hashes. That makes
+ * such a failure take the current cost's time plus the old one's (an eighth more for N = 2^14);
+ * topping up with more passes at the old N instead comes out faster, since a small N works in
+ * the CPU's cache. A right password is not padded — the caller replaces the old hash then.
+ */
+export async function verifyPasswordWithWorkOf(
+  password: string,
+  stored: string,
+  target: Readonly<ScryptCost> = passwordHashCost,
+): Promise<boolean> {
+  const matches = await verifyPassword(password, stored);
+  if (!matches && passwordNeedsRehash(stored, target)) {
+    await scryptAsync('', randomBytes(16), keyLength, target);
+  }
+  return matches;
 }

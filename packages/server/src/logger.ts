@@ -22,12 +22,19 @@ const secretField =
 const secretTexts = new Set<string>();
 
 /**
+ * The shortest text `hideInLogs` hides: a shorter one would also blank every word that contains
+ * it. The store refuses database credentials shorter than this (see `checkConnectionSecrets`).
+ */
+export const shortestHiddenText = 4;
+
+/**
  * Makes every logger replace `text` (and its JSON- and URL-encoded forms) with `[redacted]`, in
  * any message or field. The store registers its database password and SSL key settings here, so
- * that a driver error quoting them cannot leak them. Texts shorter than 4 characters are ignored.
+ * that a driver error quoting them cannot leak them. Texts shorter than `shortestHiddenText`
+ * characters are ignored.
  */
 export function hideInLogs(text: string | undefined): void {
-  if (text === undefined || text.length < 4) return;
+  if (text === undefined || text.length < shortestHiddenText) return;
   for (const form of [text, JSON.stringify(text).slice(1, -1), encodeURIComponent(text)]) {
     secretTexts.add(form);
   }

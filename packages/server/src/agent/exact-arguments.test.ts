@@ -199,6 +199,47 @@ describe('ardenpy edges', () => {
     expect(usage.status, usage.text).toBe(200);
   });
 
+  test.each([
+    [
+      'a session id that is an object with valueOf',
+      '"kwargs": {}, "metadata": {"session_id": {"valueOf": 1}}',
+      'metadata.session_id',
+      /must be a string .*got an object/,
+    ],
+    [
+      'kwargs that is a uint',
+      '"kwargs": 18446744073709551615',
+      'kwargs',
+      /kwargs must be an object .*got a number/,
+    ],
+    [
+      'metadata that is a uint',
+      '"kwargs": {}, "metadata": 18446744073709551615',
+      'metadata',
+      /metadata must be an object or null; got a number/,
+    ],
+  ])(
+    '%s is a 400 naming the field, not a 500 nor accepted',
+    async (_name, members, field, message) => {
+      const response = await t.request('POST', '/policy/check', {
+        raw: `{"tool_name": "file.read", ${members}}`,
+      });
+      expect(response.status, response.text).toBe(400);
+      expect(response.json.field).toBe(field);
+      expect(response.json.error).toMatch(message);
+    },
+  );
+
+  test('a uint session id (above int64) is the session of its digits', async () => {
+    const response = await t.request('POST', '/policy/check', {
+      raw: '{"tool_name": "file.read", "metadata": {"session_id": 18446744073709551615}}',
+    });
+    expect(response.status, response.text).toBe(200);
+    expect((await t.server.store.actions.get(response.json.action_id))?.sessionId).toBe(
+      '18446744073709551615',
+    );
+  });
+
   test('/status of a blocked call says why in a sentence', async () => {
     const blocked = await t.request('POST', '/policy/check', {
       body: { tool_name: 'system.format_disk', args: [], kwargs: { disk: '/dev/sda' } },

@@ -1,4 +1,4 @@
-import { ExactJsonError, parseExactJsonMembers } from '@arden/policy';
+import { ExactJsonError, parseExactJson, parseExactJsonMembers } from '@arden/policy';
 import { ValidationError } from '../errors';
 import { maxJsonDepth } from '../http/respond';
 import type { UsageInput } from '../services/usage';
@@ -42,6 +42,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 function kind(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  if (isUnsignedInt(value)) return 'a number';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
@@ -83,14 +84,21 @@ function sessionOf(value: unknown, field: string): string | null {
   return refuseNul(value, field);
 }
 
-// cel-js's uint, which parseExactJson makes of integers above int64's maximum.
+// cel-js's UnsignedInt, the class parseExactJson makes integers above int64's maximum into. Taken
+// from @arden/policy's own output, so `instanceof` checks against the very class it uses (the
+// server does not depend on cel-js itself). Looked up on first use, not at import.
+type UnsignedIntClass = abstract new (...parts: never[]) => { valueOf(): bigint };
+let unsignedIntClass: UnsignedIntClass | undefined;
+
 function isUnsignedInt(value: unknown): value is { valueOf(): bigint } {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    typeof value.valueOf() === 'bigint'
-  );
+  unsignedIntClass ??= (parseExactJson('18446744073709551615') as object)
+    .constructor as UnsignedIntClass;
+  return value instanceof unsignedIntClass;
+}
+
+// A JSON object of the check body: not an array, and not a uint (which is an object to JS).
+function isCheckObject(value: unknown): value is Record<string, unknown> {
+  return isObject(value) && !isUnsignedInt(value);
 }
 
 function parseCheckText(text: string): {
@@ -147,14 +155,14 @@ export function parseCheck(text: string): CheckInput {
     );
   }
   const kwargs = object.kwargs ?? {};
-  if (!isObject(kwargs)) {
+  if (!isCheckObject(kwargs)) {
     throw new ValidationError(
       `kwargs must be an object of named arguments (or omitted); got ${kind(kwargs)}.`,
       'kwargs',
     );
   }
   const metadata = object.metadata ?? null;
-  if (metadata !== null && !isObject(metadata)) {
+  if (metadata !== null && !isCheckObject(metadata)) {
     throw new ValidationError(
       `metadata must be an object or null; got ${kind(metadata)}.`,
       'metadata',

@@ -6,17 +6,20 @@ import {
   hashSecret,
   parseApiKey,
   passwordHashCostFor,
+  passwordHashesWaiting,
   passwordNeedsRehash,
   type ScryptCost,
-  verifyPassword,
+  unmatchablePasswordHash,
+  verifyPasswordWithWorkOf,
 } from '../crypto';
 import { AuthenticationError, ForbiddenError, ValidationError } from '../errors';
 import { clientAddress } from '../http/client-address';
+import { addressGroup } from '../http/connections';
 import type { RequestContext } from '../http/router';
 import type { Logger } from '../logger';
 import type { Store, UserRecord } from '../store';
 import type { ResolvedAdminOptions } from './options';
-import { LoginLimiter } from './rate-limit';
+import { LoginBusyError, LoginLimiter } from './rate-limit';
 import { adminTokenPrefix, normaliseEmail } from './users';
 
 /** The name of the browser session cookie. */
@@ -41,6 +44,10 @@ export interface LoginResult {
 
 const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const touchEveryMs = 60_000;
+// Logins whose password check may wait for a free scrypt slot (see `maxConcurrentPasswordHashes`):
+// about 1.5 s of work at the current cost. Beyond it, logins answer 429 at once rather than let
+// unauthenticated clients queue unbounded work.
+const maxWaitingLoginHashes = 8;
 
 function header(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
@@ -76,7 +83,7 @@ export function parseCookies(cookieHeader: string | undefined): Map<string, stri
 export class AdminAuthenticator {
   private readonly limiter: LoginLimiter;
   private readonly tokenTouches = new Map<string, number>();
-  private dummyHash: Promise<string> | undefined;
+  private readonly unknownUserHash: string;
   private readonly passwordCost: Readonly<ScryptCost>;
 
   constructor(
@@ -86,6 +93,7 @@ export class AdminAuthenticator {
     private readonly clock: () => number = Date.now,
   ) {
     this.passwordCost = passwordHashCostFor(options.insecureTestPasswordHashing);
+    this.unknownUserHash = unmatchablePasswordHash(this.passwordCost);
     this.limiter = new LoginLimiter({
       perAccountAndAddress: options.loginAttemptsPerEmail,
       perAddress: options.loginAttemptsPerAddress,
@@ -237,20 +245,36 @@ export class AdminAuthenticator {
     if (typeof password !== 'string' || password.length === 0) {
       throw new ValidationError('password must be a non-empty string.', 'password');
     }
-    const address = this.clientAddress(context.request);
+    // An IPv6 client counts per /64: it could pick any of 2^64 addresses in its network.
+    const address = addressGroup(this.clientAddress(context.request));
     const now = this.clock();
-    this.limiter.check(email, address, now);
-    const user = await this.store.users.getByEmail(email);
-    const hash = user?.passwordHash ?? (await this.dummy());
-    const matches = (await verifyPassword(password.slice(0, 1024), hash)) && user !== undefined;
-    if (!matches || !user || user.disabledAt !== null || !user.passwordHash) {
-      this.limiter.fail(email, address, this.clock());
+    // The attempt counts from here, before the (slow) password check, so that guesses sent at
+    // once cannot all pass the limiter; it is settled once its outcome is known.
+    this.limiter.begin(email, address, now);
+    let outcome: 'failed' | 'succeeded' | 'abandoned' = 'abandoned';
+    let user: UserRecord | undefined;
+    try {
+      user = await this.store.users.getByEmail(email);
+      // Checked right before the check is queued (nothing awaits in between).
+      if (passwordHashesWaiting() >= maxWaitingLoginHashes) throw new LoginBusyError();
+      const matches = await verifyPasswordWithWorkOf(
+        password.slice(0, 1024),
+        user?.passwordHash ?? this.unknownUserHash,
+        this.passwordCost,
+      );
+      outcome =
+        matches && user !== undefined && user.disabledAt === null && user.passwordHash
+          ? 'succeeded'
+          : 'failed';
+    } finally {
+      this.limiter.settle(email, address, outcome, this.clock());
+    }
+    if (outcome === 'failed' || !user) {
       this.logger.info('Failed admin login', { email, address });
       throw new AuthenticationError(
         'The email or password is not right, or the user is disabled. Ask an admin to reset your password if you forgot it.',
       );
     }
-    this.limiter.succeed(email, address, this.clock());
     await this.upgradeHash(user, password.slice(0, 1024));
     const sessionId = generateSecret();
     const expiresAt = now + this.options.sessionTtlSeconds * 1000;
@@ -277,11 +301,6 @@ export class AdminAuthenticator {
   async logout(context: RequestContext, principal: AdminPrincipal | undefined): Promise<string> {
     if (principal?.sessionHash) await this.store.userSessions.delete(principal.sessionHash);
     return this.sessionCookie(context.request, '', 0);
-  }
-
-  private dummy(): Promise<string> {
-    this.dummyHash ??= hashPassword(generateSecret(), this.passwordCost);
-    return this.dummyHash;
   }
 
   // A hash made at a lower cost (before N = 2^17, or by a test suite) is replaced now that the

@@ -72,6 +72,26 @@ describe('the login limiter', () => {
     expect(waitOf(limiter, 'admin@example.com', '6.6.6.6', now + 900_000 + 900_000)).toBe(0);
   });
 
+  it('counts attempts under way: concurrent guesses get the allowance, no more', () => {
+    const limiter = new LoginLimiter(limits);
+    const now = 1_000_000;
+    const account = 'admin@example.com';
+    for (let guess = 0; guess < 5; guess++) limiter.begin(account, '6.6.6.6', now);
+    expect(() => limiter.begin(account, '6.6.6.6', now)).toThrow(/try again in 1 s/);
+    // An abandoned attempt (the server was busy) gives its place back.
+    limiter.settle(account, '6.6.6.6', 'abandoned', now);
+    limiter.begin(account, '6.6.6.6', now);
+    for (let guess = 0; guess < 5; guess++) limiter.settle(account, '6.6.6.6', 'failed', now);
+    // As one after another: the sixth guess may go, and its failure starts the wait.
+    limiter.begin(account, '6.6.6.6', now);
+    expect(() => limiter.begin(account, '6.6.6.6', now)).toThrow(/try again in 1 s/);
+    limiter.settle(account, '6.6.6.6', 'failed', now);
+    expect(waitOf(limiter, account, '6.6.6.6', now)).toBe(1);
+    // Another address is not affected.
+    limiter.begin(account, '1.2.3.4', now);
+    limiter.settle(account, '1.2.3.4', 'succeeded', now);
+  });
+
   it('a distributed guess is slowed: past the account ceiling each address gets one free failure', () => {
     const limiter = new LoginLimiter(limits);
     const now = 1_000_000;

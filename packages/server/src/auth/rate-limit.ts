@@ -8,6 +8,17 @@ export class LoginRateLimitedError extends RateLimitedError {
   }
 }
 
+/**
+ * The server is already checking as many passwords as it lets wait in line (each scrypt run takes
+ * 128 MiB and a third of a second of a core): answered 429 with `Retry-After: 1`.
+ */
+export class LoginBusyError extends RateLimitedError {
+  constructor() {
+    super(1);
+    this.message = 'The server is checking too many passwords at once; try again in 1 s.';
+  }
+}
+
 /** The limits of `LoginLimiter`. */
 export interface LoginLimits {
   /** Failed logins an (account, address) pair may make before its delays start. */
@@ -28,6 +39,8 @@ export interface LoginLimits {
 
 interface Count {
   failures: number;
+  /** Attempts begun and not yet settled (their passwords are being checked). */
+  pending: number;
   /** No attempt is taken from this key before then. */
   blockedUntil: number;
   /** When the count is forgotten. */
@@ -64,6 +77,63 @@ export class LoginLimiter {
 
   constructor(private readonly limits: LoginLimits) {}
 
+  /**
+   * Begins a login attempt of `account` from `address`, counted as if it failed until `settle`
+   * says otherwise, so that concurrent guesses cannot all pass before the first one fails. Throws
+   * `LoginRateLimitedError` while this address must wait before trying this account, or while
+   * attempts already under way would use up its allowance.
+   */
+  begin(account: string, address: string, now: number): void {
+    if (this.counts.size > pruneAbove) this.prune(now);
+    const pair = this.live(pairKey(account, address), now);
+    const fromAddress = this.live(addressKey(address), now);
+    const ofAccount = this.live(accountKey(account), now);
+    const until = Math.max(pair?.blockedUntil ?? 0, fromAddress?.blockedUntil ?? 0);
+    if (until > now) throw new LoginRateLimitedError(Math.ceil((until - now) / 1000));
+    const accountTries = (ofAccount?.failures ?? 0) + (ofAccount?.pending ?? 0);
+    const pairAllowance = this.pairAllowance(accountTries, account, address, now);
+    // Another attempt is under way, and if it fails this one would have to wait: the first one's
+    // answer comes within a second.
+    const waitsOnPending = (count: Count | undefined, allowance: number) =>
+      count !== undefined && count.pending > 0 && count.failures + count.pending >= allowance;
+    if (
+      waitsOnPending(pair, pairAllowance) ||
+      waitsOnPending(fromAddress, this.limits.perAddress)
+    ) {
+      throw new LoginRateLimitedError(1);
+    }
+    for (const key of [pairKey(account, address), addressKey(address), accountKey(account)]) {
+      const count = this.live(key, now) ?? {
+        failures: 0,
+        pending: 0,
+        blockedUntil: 0,
+        expiresAt: 0,
+      };
+      count.pending++;
+      count.expiresAt = Math.max(count.expiresAt, now + this.limits.forgetAfterMs);
+      this.counts.set(key, count);
+    }
+  }
+
+  /**
+   * Settles an attempt `begin` counted: `failed` records the failure, `succeeded` clears the pair,
+   * `abandoned` (the password was never checked: the server was busy or the store failed) only
+   * releases it.
+   */
+  settle(
+    account: string,
+    address: string,
+    outcome: 'failed' | 'succeeded' | 'abandoned',
+    now: number,
+  ): void {
+    for (const key of [pairKey(account, address), addressKey(address), accountKey(account)]) {
+      const count = this.counts.get(key);
+      if (count && count.pending > 0) count.pending--;
+    }
+    if (outcome === 'failed') this.fail(account, address, now);
+    else if (outcome === 'succeeded') this.succeed(account, address, now);
+  }
+
   /** Throws `LoginRateLimitedError` while this address must wait before trying this account. */
   check(account: string, address: string, now: number): void {
     let until = 0;
@@ -78,16 +148,20 @@ export class LoginLimiter {
   fail(account: string, address: string, now: number): void {
     if (this.counts.size > pruneAbove) this.prune(now);
     const accountCount = this.bump(accountKey(account), Number.POSITIVE_INFINITY, now);
-    const underAttack =
-      accountCount.failures > this.limits.perAccount && !this.isKnown(account, address, now);
     this.bump(
       pairKey(account, address),
-      underAttack
-        ? Math.min(1, this.limits.perAccountAndAddress)
-        : this.limits.perAccountAndAddress,
+      this.pairAllowance(accountCount.failures, account, address, now),
       now,
     );
     this.bump(addressKey(address), this.limits.perAddress, now);
+  }
+
+  // The pair's allowance: the usual one, or a single try once the account is under attack (and
+  // this is not an address the user logged in from recently).
+  private pairAllowance(accountFailures: number, account: string, address: string, now: number) {
+    return accountFailures > this.limits.perAccount && !this.isKnown(account, address, now)
+      ? Math.min(1, this.limits.perAccountAndAddress)
+      : this.limits.perAccountAndAddress;
   }
 
   /** Records a successful login: clears the pair and remembers the address for the account. */
@@ -113,7 +187,7 @@ export class LoginLimiter {
 
   private live(key: string, now: number): Count | undefined {
     const count = this.counts.get(key);
-    if (count && count.expiresAt <= now) {
+    if (count && count.expiresAt <= now && count.pending === 0) {
       this.counts.delete(key);
       return undefined;
     }
@@ -122,7 +196,7 @@ export class LoginLimiter {
 
   // One more failure on `key`; past `allowance`, the delay doubles from 1 s up to the maximum.
   private bump(key: string, allowance: number, now: number): Count {
-    const count = this.live(key, now) ?? { failures: 0, blockedUntil: 0, expiresAt: 0 };
+    const count = this.live(key, now) ?? { failures: 0, pending: 0, blockedUntil: 0, expiresAt: 0 };
     count.failures++;
     const over = count.failures - allowance;
     if (over > 0) {
@@ -136,7 +210,7 @@ export class LoginLimiter {
 
   private prune(now: number): void {
     for (const [key, count] of this.counts) {
-      if (count.expiresAt <= now) this.counts.delete(key);
+      if (count.expiresAt <= now && count.pending === 0) this.counts.delete(key);
     }
   }
 }

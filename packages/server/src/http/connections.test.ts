@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config';
 import { startTestServer, type TestServer } from '../test-fixtures/harness';
+import { addressGroup } from './connections';
 
 const servers: TestServer[] = [];
 const sockets: Socket[] = [];
@@ -63,6 +64,21 @@ const trickle = (socket: Socket, text: string, everyMs: number) => {
   return () => clearInterval(timer);
 };
 
+/** Sends one keep-alive request on `connection` and waits for its whole answer. */
+async function servedOn(connection: Awaited<ReturnType<typeof open>>) {
+  const before = connection.received().length;
+  connection.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!/\r\n\r\n[\s\S]*\}/.test(connection.received().slice(before))) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return connection;
+}
+
+/** A connection that has been served one request and stays open (keep-alive). */
+async function served(url: string, localAddress?: string) {
+  return servedOn(await open(url, localAddress));
+}
+
 const healthy = async (url: string) => {
   const started = performance.now();
   const response = await fetch(`${url}/healthz`);
@@ -70,10 +86,10 @@ const healthy = async (url: string) => {
 };
 
 describe('connection limits and Node’s own errors', () => {
-  it('has documented defaults: 1 000 connections, 256 per address, 10 s headers and bodies, 5 s unauthenticated', () => {
+  it('has documented defaults: 1 000 connections, an eighth of them per address, 10 s headers and bodies, 5 s unauthenticated', () => {
     expect(resolveConfig({}, {})).toMatchObject({
       maxConnections: 1_000,
-      maxConnectionsPerAddress: 256,
+      maxConnectionsPerAddress: 125,
       headersTimeoutMs: 10_000,
       bodyTimeoutMs: 10_000,
       unauthenticatedBodyTimeoutMs: 5_000,
@@ -81,6 +97,8 @@ describe('connection limits and Node’s own errors', () => {
     expect(
       resolveConfig({}, { ARDEN_MAX_CONNECTIONS: '50', ARDEN_MAX_CONNECTIONS_PER_ADDRESS: '0' }),
     ).toMatchObject({ maxConnections: 50, maxConnectionsPerAddress: 0 });
+    expect(resolveConfig({}, { ARDEN_MAX_CONNECTIONS: '80' }).maxConnectionsPerAddress).toBe(10);
+    expect(resolveConfig({ maxConnections: 0 }, {}).maxConnectionsPerAddress).toBe(256);
     expect(() => resolveConfig({ maxConnectionsPerAddress: 1.5 }, {})).toThrow(/whole number/);
   });
 
@@ -171,8 +189,9 @@ describe('connection limits and Node’s own errors', () => {
     other.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await other.closed;
     expect(parseAnswer(other.received()).status).toBe(200);
-    // …until the total cap: 4 + 2 open.
-    held.push(await open(t.url, '127.0.0.2'), await open(t.url, '127.0.0.3'));
+    // …until the total cap, once every open connection has been served (keep-alive, idle now).
+    for (const connection of held) await servedOn(connection);
+    held.push(await served(t.url, '127.0.0.2'), await served(t.url, '127.0.0.3'));
     const overTotal = await open(t.url, '127.0.0.4');
     await overTotal.closed;
     expect(parseAnswer(overTotal.received()).json.error).toMatch(/too many open connections/);
@@ -181,5 +200,39 @@ describe('connection limits and Node’s own errors', () => {
     for (const connection of held) connection.socket.destroy();
     await Promise.all(held.map((connection) => connection.closed));
     expect((await healthy(t.url)).status).toBe(200);
+  });
+
+  it('at the total cap, closes the oldest connection that sent no request rather than refuse a new client', async () => {
+    const t = await start({ maxConnections: 4, maxConnectionsPerAddress: 2 });
+    const servedOne = await served(t.url, '127.0.0.2');
+    // Slots held without a request: one silent, two trickling a request head.
+    const silent = await open(t.url, '127.0.0.3');
+    const trickling = [await open(t.url, '127.0.0.4'), await open(t.url, '127.0.0.4')];
+    for (const connection of trickling) connection.socket.write('GET /healthz HTTP/1.1\r\nX-A: ');
+    // A new client gets in (and stays, keep-alive): the oldest idle connection, the silent one,
+    // makes room.
+    const newcomer = await served(t.url, '127.0.0.5');
+    expect(parseAnswer(newcomer.received()).status).toBe(200);
+    expect(await silent.closed).toBeLessThan(2_000);
+    // So does the next, in place of the older trickling one; served connections are kept.
+    const next = await open(t.url, '127.0.0.6');
+    next.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await next.closed;
+    expect(parseAnswer(next.received()).status).toBe(200);
+    expect(await trickling[0]?.closed).toBeLessThan(2_000);
+    expect(trickling[1]?.socket.destroyed).toBe(false);
+    expect(servedOne.socket.destroyed).toBe(false);
+    expect(newcomer.socket.destroyed).toBe(false);
+    await servedOn(servedOne);
+  });
+
+  it('counts IPv6 clients per /64, IPv4 per address', () => {
+    expect(addressGroup('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressGroup('2001:db8:1:2::ffff')).toBe('2001:db8:1:2::/64');
+    expect(addressGroup('2001:0db8:0001:0002:aaaa::1%eth0')).toBe('2001:db8:1:2::/64');
+    expect(addressGroup('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressGroup('::1')).toBe('0:0:0:0::/64');
+    expect(addressGroup('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressGroup('203.0.113.7')).toBe('203.0.113.7');
   });
 });

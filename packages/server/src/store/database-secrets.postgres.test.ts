@@ -82,6 +82,29 @@ describe('database credentials', () => {
     }
   });
 
+  it('a password, sslpassword or sslkey under 4 characters is refused at start, without repeating it', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('debug', (line) => lines.push(line));
+    for (const setting of [
+      'postgres://arden:pw@127.0.0.1:1/arden',
+      'postgres://arden:%41@127.0.0.1:1/arden',
+      'postgres://arden@127.0.0.1:1/arden?password=abc',
+      'postgres://arden:long-enough@127.0.0.1:1/arden?sslpassword=xy',
+    ]) {
+      let error: unknown;
+      try {
+        await openStore({ databaseUrl: setting, logger });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as Error).message).toMatch(/shorter than 4 characters.*Use a longer password/);
+      expect((error as Error).message).not.toMatch(/:pw@|abc|xy|%41/);
+    }
+    // Refused before connecting: nothing was tried, so nothing was logged.
+    expect(lines).toEqual([]);
+  });
+
   it('a failed connection (nothing listening, no such database, an unreadable sslkey) names no secret', async () => {
     const lines: string[] = [];
     const logger = createLogger('debug', (line) => lines.push(line));

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
-import { StoreUnavailableError } from '../errors';
-import { hideInLogs, type Logger, withoutSecrets } from '../logger';
+import { StoreUnavailableError, ValidationError } from '../errors';
+import { hideInLogs, type Logger, shortestHiddenText, withoutSecrets } from '../logger';
 import {
   type Database,
   type Queryable,
@@ -170,6 +170,21 @@ export function connectionSecrets(url: string): string[] {
 }
 
 /**
+ * Refuses a connection URL with a password, `sslpassword` or `sslkey` shorter than
+ * `shortestHiddenText` characters: the logs hide these texts wherever they appear, which cannot
+ * be done for one or two letters without blanking them in every word of every line. The message
+ * never repeats the value.
+ */
+export function checkConnectionSecrets(url: string): void {
+  if (connectionSecrets(url).some((secret) => secret.length < shortestHiddenText)) {
+    throw new ValidationError(
+      `A credential in DATABASE_URL (the password, or the sslpassword or sslkey parameter) is shorter than ${shortestHiddenText} characters. The server keeps database credentials out of its logs by hiding that text wherever it appears, which it cannot do for so short a text. Use a longer password (a random one of 16 characters or more) and restart.`,
+      'databaseUrl',
+    );
+  }
+}
+
+/**
  * The PostgreSQL store: a `pg` pool; a transaction holds one pooled connection. `listen()` and
  * `notify()` (LISTEN/NOTIFY) carry approval decisions between replicas.
  */
@@ -199,6 +214,7 @@ export class PostgresDatabase implements Database {
     logger: Logger,
     config: PoolConfig = {},
   ): Promise<PostgresDatabase> {
+    checkConnectionSecrets(url);
     let pg: typeof import('pg');
     try {
       const module = await import('pg');
