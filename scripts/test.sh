@@ -23,7 +23,8 @@ pnpm turbo run typecheck --output-logs=errors-only
 
 step "Tests"
 status=0
-pnpm turbo run test --concurrency=1 || status=$?
+# --force: every suite runs and writes its report (a cached task would replay its log only).
+pnpm turbo run test --concurrency=1 --force || status=$?
 
 step "Tests on Node 20 (the packages whose engines claim it)"
 node scripts/test-node20.mjs || status=$?

@@ -99,7 +99,8 @@ describe('concurrent logins, at the real password cost', () => {
       old.push(await timeOf(t.emails.viewer, index));
       unknown.push(await timeOf('nobody-at-all@example.com', index + 10));
     }
-    // Without padding the old hash answered about 100 times faster.
-    expect(median(old) / median(unknown)).toBeGreaterThan(0.8);
+    // Without padding the old hash answered about 70 times faster (ratio 0.014); with it, about
+    // as long (an eighth longer at N = 2^14). 0.5 leaves room for a loaded machine.
+    expect(median(old) / median(unknown)).toBeGreaterThan(0.5);
   }, 60_000);
 });
