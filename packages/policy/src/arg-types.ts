@@ -1,4 +1,5 @@
 import { keysOf } from './budget';
+import { isExactUint } from './exact-json';
 
 /**
  * Declared argument types (`args: {amount: number, to: list<string>}`) and the shape of an
@@ -68,8 +69,8 @@ export function celTypeName(value: unknown): string {
       if (value instanceof Uint8Array) return 'bytes';
       if (value instanceof Date) return 'timestamp';
       if (isPlainObject(value)) return 'map';
-      // cel-js's UnsignedInt (uint above int64) and other library values.
-      return value.constructor?.name === 'UnsignedInt' ? 'uint' : 'object';
+      // A uint above int64 (parseExactJson), or another library value.
+      return isExactUint(value) ? 'uint' : 'object';
     default:
       return typeof value;
   }

@@ -28,6 +28,14 @@ export function exactInteger(value: bigint): bigint | UnsignedInt | number {
   return Number(value);
 }
 
+/**
+ * Whether `value` is a CEL `uint` as `parseExactJson` makes it (an integer above int64's maximum):
+ * a JS object, so code that tells JSON objects apart must rule it out.
+ */
+export function isExactUint(value: unknown): value is UnsignedInt {
+  return value instanceof UnsignedInt;
+}
+
 /** Options of `parseExactJson`. */
 export interface ExactJsonOptions {
   /** The deepest nesting of arrays and objects allowed (default 64; the root container is 1). */

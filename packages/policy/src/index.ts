@@ -25,6 +25,7 @@ export {
   ExactJsonError,
   type ExactJsonMembers,
   type ExactJsonOptions,
+  isExactUint,
   parseExactJson,
   parseExactJsonMembers,
 } from './exact-json';

@@ -1,4 +1,4 @@
-import { ExactJsonError, parseExactJson, parseExactJsonMembers } from '@arden/policy';
+import { ExactJsonError, isExactUint, parseExactJsonMembers } from '@arden/policy';
 import { ValidationError } from '../errors';
 import { maxJsonDepth } from '../http/respond';
 import type { UsageInput } from '../services/usage';
@@ -42,7 +42,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 function kind(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (isUnsignedInt(value)) return 'a number';
+  if (isExactUint(value)) return 'a number';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
@@ -71,7 +71,7 @@ function sessionOf(value: unknown, field: string): string | null {
   // ardenpy's set_session(123) sends the number: it is the session "123".
   if (typeof value === 'bigint') return String(value);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (isUnsignedInt(value)) return String(value.valueOf());
+  if (isExactUint(value)) return String(value.valueOf());
   if (typeof value !== 'string') {
     throw new ValidationError(
       `${field} must be a string (or a number, read as its digits); got ${kind(value)}.`,
@@ -84,21 +84,9 @@ function sessionOf(value: unknown, field: string): string | null {
   return refuseNul(value, field);
 }
 
-// cel-js's UnsignedInt, the class parseExactJson makes integers above int64's maximum into. Taken
-// from @arden/policy's own output, so `instanceof` checks against the very class it uses (the
-// server does not depend on cel-js itself). Looked up on first use, not at import.
-type UnsignedIntClass = abstract new (...parts: never[]) => { valueOf(): bigint };
-let unsignedIntClass: UnsignedIntClass | undefined;
-
-function isUnsignedInt(value: unknown): value is { valueOf(): bigint } {
-  unsignedIntClass ??= (parseExactJson('18446744073709551615') as object)
-    .constructor as UnsignedIntClass;
-  return value instanceof unsignedIntClass;
-}
-
 // A JSON object of the check body: not an array, and not a uint (which is an object to JS).
 function isCheckObject(value: unknown): value is Record<string, unknown> {
-  return isObject(value) && !isUnsignedInt(value);
+  return isObject(value) && !isExactUint(value);
 }
 
 function parseCheckText(text: string): {

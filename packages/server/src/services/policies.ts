@@ -41,6 +41,8 @@ interface CachedSet {
   set: CompiledPolicySet | undefined;
   /** Why the stored set could not be compiled (every call is then blocked). */
   failure: string | undefined;
+  /** The enabled policies' tool patterns, listed once per version (for `similarTools`). */
+  policyTools?: readonly string[];
 }
 
 const failClosedReason = 'policy_error';
@@ -424,10 +426,10 @@ export class PolicyService {
    * (see `similarPolicyTools`): the hint of a check no policy matched. Reads the cached set.
    */
   async similarTools(agentId: string, environment: Environment, tool: string): Promise<string[]> {
-    const { set } = await this.load(agentId, environment);
-    const tools = (set?.policies ?? [])
+    const entry = await this.load(agentId, environment);
+    entry.policyTools ??= (entry.set?.policies ?? [])
       .filter((policy) => policy.definition.enabled !== false)
       .map((policy) => policy.tool);
-    return similarPolicyTools(tool, tools);
+    return entry.policyTools.length === 0 ? [] : similarPolicyTools(tool, entry.policyTools);
   }
 }
