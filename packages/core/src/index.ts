@@ -138,6 +138,7 @@ export {
 } from './errors';
 export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
+export { isValidMcpServerName, mcpToolName, parseMcpToolName } from './mcp-names';
 export {
   loadFromPackageCopy,
   type ModuleWatchGaps,
