@@ -1,5 +1,7 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../api/client';
+import { queries, queryKeys } from '../api/queries';
 import type { Effect, Environment } from '../api/types';
 import { effects, environments } from '../api/types';
 import { PageHeader } from '../components/layout';
@@ -7,7 +9,7 @@ import { Empty, ErrorNotice, Loading } from '../components/states';
 import { formatTime, words } from '../format';
 import { policiesToYaml } from '../policy-yaml';
 import { Link, useQueryState } from '../router';
-import { useAgents, useAsync, usePermissions } from '../state';
+import { useAgents, usePermissions } from '../state';
 import { PolicyEditor } from './policies/editor';
 import { HistoryView } from './policies/history';
 import { RulesView } from './policies/rules-view';
@@ -33,11 +35,11 @@ export function PoliciesPage() {
     { id: 'history', label: 'History' },
   ];
   const tab = tabs.some((item) => item.id === requested) ? requested : 'rules';
-  const [generation, setGeneration] = useState(0);
-  const set = useAsync(
-    () => (agentId ? api.policySet(agentId, environment) : Promise.resolve(undefined)),
-    [agentId, environment, generation],
-  );
+  const client = useQueryClient();
+  const set = useQuery(queries.policySet(agentId, environment));
+  // A save or a rollback makes a new version: the set and its history load again.
+  const changed = () =>
+    void client.invalidateQueries({ queryKey: queryKeys.policySet(agentId, environment) });
   const agent = agents.agents.find((item) => item.id === agentId);
 
   if (agents.loading && agents.agents.length === 0) return <Loading what="Loading agents" />;
@@ -115,7 +117,7 @@ export function PoliciesPage() {
       </div>
       <div role="tabpanel" id="policy-panel" aria-labelledby={`tab-${tab}`} className="tab-panel">
         {set.error && !set.data ? (
-          <ErrorNotice error={set.error} retry={set.reload} />
+          <ErrorNotice error={set.error} retry={set.refetch} />
         ) : !set.data ? (
           <Loading what="Loading policies" />
         ) : tab === 'rules' ? (
@@ -125,7 +127,7 @@ export function PoliciesPage() {
             agentId={agentId}
             environment={environment}
             saved={set.data}
-            onSaved={() => setGeneration((value) => value + 1)}
+            onSaved={changed}
           />
         ) : tab === 'yaml' ? (
           <pre className="code code-view" data-testid="policy-yaml">
@@ -135,9 +137,8 @@ export function PoliciesPage() {
           <HistoryView
             agentId={agentId}
             environment={environment}
-            generation={generation}
             canRollback={administer}
-            onRolledBack={() => setGeneration((value) => value + 1)}
+            onRolledBack={changed}
           />
         )}
       </div>

@@ -1,33 +1,29 @@
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../../api/client';
+import { queries } from '../../api/queries';
 import type { Environment, PolicyVersion } from '../../api/types';
 import { Empty, ErrorNotice, Loading } from '../../components/states';
 import { formatTime } from '../../format';
 import { diffLines, policiesToYaml } from '../../policy-yaml';
-import { useAsync } from '../../state';
 import { DiffView } from './diff-view';
 
 /** The saved versions of a policy set: who, when, what changed, and a rollback (admins). */
 export function HistoryView({
   agentId,
   environment,
-  generation,
   canRollback,
   onRolledBack,
 }: {
   agentId: string;
   environment: Environment;
-  generation: number;
   canRollback: boolean;
   onRolledBack: (version: PolicyVersion) => void;
 }) {
-  const state = useAsync(
-    () => api.policyVersions(agentId, environment),
-    [agentId, environment, generation],
-  );
+  const state = useQuery(queries.policyVersions(agentId, environment));
   const [selected, setSelected] = useState<number | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
-  if (state.error && !state.data) return <ErrorNotice error={state.error} retry={state.reload} />;
+  if (state.error && !state.data) return <ErrorNotice error={state.error} retry={state.refetch} />;
   if (!state.data) return <Loading what="Loading versions" />;
   const versions = state.data.items;
   if (versions.length === 0) {
