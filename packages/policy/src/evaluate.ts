@@ -10,15 +10,13 @@ import {
   type RuleRuntime,
   runtimeOf,
 } from './compile';
+import { EFFECTS } from './effects';
 import type { Effect, EvaluationInput, PolicyDecision } from './types';
 
 const EMPTY_ARGS: Record<string, unknown> = Object.freeze({});
 
 const noPolicyDecisions = new Map<string, PolicyDecision>(
-  (['allow', 'block', 'requires_approval'] as const).map((effect) => [
-    effect,
-    noPolicyDecision(effect),
-  ]),
+  EFFECTS.map((effect) => [effect, noPolicyDecision(effect)]),
 );
 
 function noPolicyDecision(effect: Effect): PolicyDecision {

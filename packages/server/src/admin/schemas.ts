@@ -1,3 +1,4 @@
+import { EFFECTS } from '@arden/policy';
 import * as z from 'zod';
 
 // The request and response bodies of the admin API. Requests are parsed with these schemas;
@@ -8,7 +9,7 @@ const timestamp = z.string().meta({ format: 'date-time', description: 'ISO 8601 
 const nullableTimestamp = timestamp.nullable();
 
 /** An effect: what a policy (or an agent's default) decides. */
-export const effect = z.enum(['allow', 'block', 'requires_approval']);
+export const effect = z.enum(EFFECTS);
 /** `test` or `live`. */
 export const environment = z.enum(['test', 'live']);
 /** A user's role. */

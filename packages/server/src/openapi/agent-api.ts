@@ -1,3 +1,4 @@
+import { EFFECTS } from '@arden/policy';
 import * as z from 'zod';
 import type { DescribedRoute } from './index';
 
@@ -29,7 +30,7 @@ const checkRequest = z
 
 const checkResponse = z
   .object({
-    decision: z.enum(['allow', 'block', 'requires_approval']),
+    decision: z.enum(EFFECTS),
     action_id: z.string(),
     reason: z.string().meta({
       description:

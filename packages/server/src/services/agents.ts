@@ -1,3 +1,4 @@
+import { EFFECTS, isEffect } from '@arden/policy';
 import {
   type Environment,
   generateApiKey,
@@ -46,7 +47,6 @@ export interface CreatedApiKey {
   record: ApiKeyRecord;
 }
 
-const effects: readonly Effect[] = ['allow', 'block', 'requires_approval'];
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 
 /** Checks a webhook URL: absolute http(s), or null to remove it. */
@@ -77,10 +77,10 @@ function validateName(name: unknown): string {
 }
 
 function validateEffect(effect: unknown, field: string): Effect {
-  if (!effects.includes(effect as Effect)) {
-    throw new ValidationError(`${field} must be one of allow, block, requires_approval.`, field);
+  if (!isEffect(effect)) {
+    throw new ValidationError(`${field} must be one of ${EFFECTS.join(', ')}.`, field);
   }
-  return effect as Effect;
+  return effect;
 }
 
 interface CacheEntry {

@@ -1,3 +1,4 @@
+import { isEffect } from '@arden/policy';
 import type { Environment } from '../crypto';
 import type { Dialect, Queryable, Row, SqlValue, Statement } from './database';
 import { decodeCursor, encodeCursor, jsonOrNull, jsonText, parseJson } from './json';
@@ -485,7 +486,6 @@ const actionStatuses: readonly ActionStatus[] = [
   'completed',
   'expired',
 ];
-const effects: readonly Effect[] = ['allow', 'block', 'requires_approval'];
 
 /**
  * The smallest string greater than every string that starts with `prefix` (in code point
@@ -541,8 +541,7 @@ function actionWhere(
   }
   // Decisions and statuses are few known words, written into the SQL as literals (after
   // checking them): SQLite uses a partial index only for a literal match of its condition.
-  const decision =
-    filter.decision && effects.includes(filter.decision) ? filter.decision : undefined;
+  const decision = isEffect(filter.decision) ? filter.decision : undefined;
   if (filter.decision !== undefined && decision === undefined) where.push('1 = 0');
   if (decision) where.push(`${column('decision')} = '${decision}'`);
   let statuses: ActionStatus[] | undefined;
