@@ -1,12 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors';
+import type { LiveEvents } from '../events/service';
 import { randomHex, uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { ActionRecord, DeliveryRecord, Repositories, Store } from '../store';
 import { RawJson, stringifyJson } from '../store/json';
-import type { LiveEvents } from './events';
+import { createWebhookSender, WebhookSendError, type WebhookSender } from './sender';
 import type { WebhookAddressPolicy } from './ssrf';
-import { createWebhookSender, WebhookSendError, type WebhookSender } from './webhook-sender';
 
 /**
  * The delays before each retry of a failed delivery (ms): the first attempt is immediate, then
