@@ -29,7 +29,7 @@ export const POLICY_LIMITS = Object.freeze({
   /**
    * Milliseconds one call's evaluation may take, a backstop to the units: half the 10 ms in
    * which a check decides, leaving room for the work around it. Gaps of more than 1 ms between
-   * two looks at the clock count as 1 ms (another process ran), up to ten times this on the
+   * two looks at the clock count as 1 ms (another process ran), up to four times this on the
    * wall clock.
    */
   maxEvaluationMs: 5,
