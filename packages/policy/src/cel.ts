@@ -14,6 +14,7 @@ import {
   meterTree,
   withBudget,
 } from './budget';
+import { prepareCodingFunctions, registerCodingFunctions } from './coding-functions';
 import { POLICY_LIMITS } from './limits';
 import { boundRuntimeTypes, type RuntimeTyper } from './runtime-types';
 
@@ -224,6 +225,7 @@ function createEnvironment(argTypes?: Record<string, string>): Environment {
     .registerVariable('now', 'google.protobuf.Timestamp', { description: 'The time of the call.' })
     .registerType('MatchesMacroReceiver', MatchesMacroReceiver)
     .registerFunction('MatchesMacroReceiver.matches(ast): bool', matchesMacro as never);
+  registerCodingFunctions(environment);
 
   // JSON numbers arrive as doubles while CEL literals without a point are ints. Comparisons
   // across the two already work; these make arithmetic mixing them work as users expect
@@ -406,6 +408,7 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
     return compileError(source, `condition must be a bool, but it is ${checked.type}`, 0);
   }
   meterTree(parsed.ast);
+  prepareCodingFunctions(source);
   const analysis: Analysis = {
     maxNesting: 0,
     usesNow: false,

@@ -39,6 +39,7 @@ export {
   policySetSchema,
   ruleSchema,
 } from './schema';
+export { loadShellParser } from './shell-parser';
 export type {
   DecisionPolicy,
   DecisionReason,
