@@ -34,7 +34,7 @@ function noPolicyDecision(effect: Effect): PolicyDecision {
 }
 
 /**
- * Decides one tool call: finds the policy for `input.tool` (exact, longest prefix, `*`), then
+ * Decides one tool call: finds the policy for `input.tool` (exact, most specific pattern, `*`), then
  * the first rule whose condition holds, else the policy's default. When no policy matches,
  * `defaultAction` (the agent's `default_action`, `allow` when absent) decides with reason
  * `no_policy_configured` (an unknown value blocks). A condition that cannot be evaluated (a

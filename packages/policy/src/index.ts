@@ -40,6 +40,7 @@ export {
   ruleSchema,
 } from './schema';
 export { loadShellParser } from './shell-parser';
+export { matchesToolPattern } from './tool-patterns';
 export type {
   DecisionPolicy,
   DecisionReason,

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { parseArgType } from './arg-types';
 import { POLICY_LIMITS } from './limits';
+import { ambiguousPatterns, toolPatternProblem } from './tool-patterns';
 
 const EFFECTS = ['allow', 'block', 'requires_approval'] as const;
 
@@ -75,22 +76,27 @@ const conditionSchema = z
   )
   .meta({ description: 'CEL condition over args, tool, session, agent, environment and now.' });
 
-/** True when `tool` is an exact tool name, a prefix pattern ending in `*`, or `*`. */
+/** True when `tool` is an exact tool name or a pattern with `*` (see tool-patterns.ts). */
 export function isToolPattern(tool: string): boolean {
-  if (tool.length === 0 || /\s/.test(tool)) return false;
-  const star = tool.indexOf('*');
-  return star === -1 || star === tool.length - 1;
+  return toolPatternProblem(tool) === undefined;
 }
 
 const toolSchema = z
   .string()
   .min(1)
   .max(POLICY_LIMITS.maxToolLength)
-  .refine(
-    isToolPattern,
-    'must be a tool name ("stripe.issue_refund"), a prefix pattern ending in "*" ("communication.*") or "*"',
-  )
-  .meta({ description: 'Exact tool name, prefix pattern ending in "*", or "*".' });
+  .superRefine((tool, context) => {
+    const problem = toolPatternProblem(tool);
+    if (problem === undefined) return;
+    context.addIssue({
+      code: 'custom',
+      message: `${problem}; a tool is a tool name ("stripe.issue_refund") or a pattern where "*" matches any characters but "." ("mcp.*.delete_file", "mcp.github.delete_*") and a final "*" anything ("communication.*", "*")`,
+    });
+  })
+  .meta({
+    description:
+      'Exact tool name, or a pattern: "*" matches any characters but "." (a final "*" matches anything); "*" alone matches every tool.',
+  });
 
 function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema) {
   return z
@@ -208,7 +214,10 @@ interface PolicyIdentity {
   enabled?: boolean | undefined;
 }
 
-/** Duplicate names, and two enabled policies for one tool pattern, in a list of policies. */
+/**
+ * Duplicate names, two enabled policies for one tool pattern, and two enabled patterns that
+ * precedence cannot order but that can match the same tool, in a list of policies.
+ */
 export function findDuplicates(
   policies: readonly PolicyIdentity[],
 ): { index: number; key: 'name' | 'tool'; message: string }[] {
@@ -236,6 +245,12 @@ export function findDuplicates(
       });
     }
   });
+  const patterns = policies.flatMap((policy, index) =>
+    policy.enabled === false ? [] : [{ tool: policy.tool, index }],
+  );
+  for (const { index, message } of ambiguousPatterns(patterns)) {
+    found.push({ index, key: 'tool', message });
+  }
   return found;
 }
 

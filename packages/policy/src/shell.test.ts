@@ -7,9 +7,12 @@ beforeAll(async () => {
   await loadShellParser();
 });
 
+// The work budget as in production; the wall-clock one generous, as tests share a busy machine.
+const budget = () => new EvaluationBudget(undefined, 10_000);
+
 /** Each command as its argv joined by spaces, with its `via` when it has one. */
 function lines(line: string): string[] {
-  return withBudget(new EvaluationBudget(), shellCommands, line).map(
+  return withBudget(budget(), shellCommands, line).map(
     (command: ShellCommand) =>
       `${command.via === '' ? '' : `[${command.via}] `}${command.argv.join(' ')}`,
   );
@@ -68,13 +71,13 @@ describe('shell.commands', () => {
     expect(lines(`echo 'a;b' "c && d" \\rm $'x\\ty' pre"fix"'ed' "$HOME/x"`)).toEqual([
       'echo a;b c && d rm x\ty prefixed $HOME/x',
     ]);
-    const [command] = withBudget(new EvaluationBudget(), shellCommands, '\\/usr/bin/rm -f a');
+    const [command] = withBudget(budget(), shellCommands, '\\/usr/bin/rm -f a');
     expect(command).toMatchObject({ name: 'rm', path: '/usr/bin/rm', args: ['-f', 'a'] });
   });
 
   it('reads environment assignments, declarations and redirections', () => {
     const commands = withBudget(
-      new EvaluationBudget(),
+      budget(),
       shellCommands,
       'FOO=1 make > out.log 2>&1; export A=1; { echo k; } >> ~/.ssh/authorized_keys',
     );

@@ -33,7 +33,7 @@ export interface RuleDefinition {
 
 /**
  * A policy for one tool name or pattern: `stripe.issue_refund` (exact), `communication.*`
- * (prefix) or `*` (everything). The first rule whose condition holds decides; when none holds,
+ * (prefix), `mcp.*.delete_file` (`*` within a segment) or `*` (everything). The first rule whose condition holds decides; when none holds,
  * `default` does. `action` is the shorthand for a policy without rules (`action: block`).
  *
  * A policy needs `action`, or `rules`, or `default`. When it has rules but no `default` (and no
@@ -42,7 +42,10 @@ export interface RuleDefinition {
 export interface PolicyDefinition {
   id?: string;
   name: string;
-  /** Exact tool name, a prefix pattern ending in `*` (`communication.*`), or `*`. */
+  /**
+   * Exact tool name, or a pattern: `*` matches any characters but `.` (`mcp.*.delete_file`),
+   * and a final `*` anything (`communication.*`, `*`). The most specific pattern wins.
+   */
   tool: string;
   description?: string;
   rules?: RuleDefinition[];
