@@ -16,6 +16,7 @@ import {
 } from './budget';
 import { prepareCodingFunctions, registerCodingFunctions } from './coding-functions';
 import { POLICY_LIMITS } from './limits';
+import type { McpVariable } from './mcp-input';
 import { boundRuntimeTypes, type RuntimeTyper } from './runtime-types';
 
 /** The variables a condition sees. */
@@ -26,6 +27,8 @@ export interface ConditionVariables {
   agent: { id: string; name: string } | null;
   environment: string | null;
   now: Date | undefined;
+  /** `{server, tool, annotations}` for an MCP tool, else null. */
+  mcp: McpVariable | null;
 }
 
 /** A condition compiled once; `evaluate` throws when the condition cannot be evaluated. */
@@ -223,6 +226,9 @@ function createEnvironment(argTypes?: Record<string, string>): Environment {
     .registerVariable('agent', 'dyn', { description: 'The agent, {id, name}, or null.' })
     .registerVariable('environment', 'dyn', { description: '"test", "live", or null.' })
     .registerVariable('now', 'google.protobuf.Timestamp', { description: 'The time of the call.' })
+    .registerVariable('mcp', 'dyn', {
+      description: 'For an MCP tool, {server, tool, annotations}; null otherwise.',
+    })
     .registerType('MatchesMacroReceiver', MatchesMacroReceiver)
     .registerFunction('MatchesMacroReceiver.matches(ast): bool', matchesMacro as never);
   registerCodingFunctions(environment);

@@ -10,6 +10,7 @@ import {
   type RuleRuntime,
   runtimeOf,
 } from './compile';
+import { mcpVariable } from './mcp-input';
 import type { Effect, EvaluationInput, PolicyDecision } from './types';
 
 const EMPTY_ARGS: Record<string, unknown> = Object.freeze({});
@@ -91,6 +92,7 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     agent: input.agent ?? null,
     environment: input.environment ?? null,
     now: input.now ?? (policy.usesNow ? new Date() : undefined),
+    mcp: mcpVariable(input.tool, input.mcp),
   };
   // One budget for every condition tried for this call.
   const budget = new EvaluationBudget();

@@ -46,6 +46,7 @@ export type {
   DecisionReason,
   Effect,
   EvaluationInput,
+  McpCallInfo,
   OnError,
   OnTimeout,
   PolicyDecision,

@@ -290,6 +290,21 @@ const testCaseSchema = z.strictObject({
   agent: z.strictObject({ id: z.string(), name: z.string() }).optional(),
   environment: z.enum(['test', 'live']).optional(),
   now: z.iso.datetime({ offset: true }).optional(),
+  mcp: z
+    .strictObject({
+      server: z.string().optional(),
+      tool: z.string().optional(),
+      annotations: z
+        .strictObject({
+          title: z.string().optional(),
+          readOnlyHint: z.boolean().optional(),
+          destructiveHint: z.boolean().optional(),
+          idempotentHint: z.boolean().optional(),
+          openWorldHint: z.boolean().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
   expect: fileEffectSchema,
 });
 

@@ -85,6 +85,25 @@ export interface EvaluationInput {
   environment?: PolicyEnvironment;
   /** The time of the call; the current time when absent. */
   now?: Date;
+  /**
+   * For an MCP tool: its server, its own name and the annotations its server lists (hints, not
+   * guarantees). Conditions read it as `mcp`; for a tool named `mcp.<server>.<tool>` without
+   * it, `mcp` still has the server and tool, with no annotations.
+   */
+  mcp?: McpCallInfo | null;
+}
+
+/** An MCP tool call's identity and annotations, as the gateway or an adapter knows them. */
+export interface McpCallInfo {
+  server?: string;
+  tool?: string;
+  annotations?: {
+    title?: string;
+    readOnlyHint?: boolean;
+    destructiveHint?: boolean;
+    idempotentHint?: boolean;
+    openWorldHint?: boolean;
+  };
 }
 
 /**
