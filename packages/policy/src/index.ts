@@ -39,7 +39,7 @@ export {
   policySetSchema,
   ruleSchema,
 } from './schema';
-export { loadShellParser } from './shell-parser';
+export { loadShellParser, shellParserSettled } from './shell-parser';
 export { matchesToolPattern } from './tool-patterns';
 export type {
   DecisionPolicy,

@@ -51,6 +51,15 @@ export function loadShellParser(): Promise<void> {
   return loading;
 }
 
+/**
+ * Resolves once the shell parser is loaded or failed to load, if loading has started (compiling
+ * a condition that mentions `shell` starts it); at once otherwise. Never rejects. Await it after
+ * compiling policies and before evaluating them, so that the first call sees the parser.
+ */
+export function shellParserSettled(): Promise<void> {
+  return loading === undefined ? Promise.resolve() : loading.catch(() => undefined);
+}
+
 /** Starts loading in the background (errors surface when `shell.commands` runs). */
 export function preloadShellParser(): void {
   loadShellParser().catch(() => undefined);

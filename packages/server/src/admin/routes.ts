@@ -6,6 +6,7 @@ import {
   PolicyCompileError,
   type PolicyDecision,
   type PolicyDefinition,
+  shellParserSettled,
   validatePolicies,
 } from '@arden/policy';
 import type { Environment } from '../crypto';
@@ -755,6 +756,7 @@ export const adminRoutes: readonly AdminRoute[] = [
       const definitions = definitionsOf(call.body);
       assertValid(definitions);
       const set = compilePolicies(definitions);
+      await shellParserSettled();
       const defaultAction = call.body.default_action ?? agent.defaultAction;
       const { actions } = await collectActions(
         call,
