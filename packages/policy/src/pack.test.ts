@@ -17,6 +17,9 @@ beforeAll(async () => {
 describe('the coding-agents starter pack', () => {
   it('compiles and passes its own tests', () => {
     const file = parsePolicyFile(readFileSync(packFile, 'utf8'), 'coding-agents.yaml');
+    // A first run warms the code paths up: on a shared, loaded test machine a cold first
+    // evaluation can pass the 10 ms wall-clock budget, which decides by on_error.
+    runPolicyTests(file);
     const results = runPolicyTests(file);
     expect(results.length).toBeGreaterThanOrEqual(25);
     expect(results.filter((result) => !result.passed).map((result) => result.message)).toEqual([]);

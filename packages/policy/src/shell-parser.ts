@@ -20,6 +20,12 @@ let loadError: string | undefined;
  */
 export const MAX_PARSE_MS = POLICY_LIMITS.maxEvaluationMs;
 
+const WARM_UP_LINES = [
+  'cd /tmp && FOO=1 sudo rm -rf "$HOME/x" || echo $(id -u) `date`; ls | wc -l > out 2>&1',
+  "bash -c 'for f in *.txt; do if [ -f \"$f\" ]; then cat <<EOF\n$f\nEOF\n; fi; done' &",
+  'git push --force origin +main:refs/heads/main; find . -exec rm {} \\; ( echo a; { b; } )',
+];
+
 /** The module that resolves package files, for ESM and CJS builds alike. */
 async function resolver(): Promise<(id: string) => string> {
   const { createRequire } = await import('node:module');
@@ -42,6 +48,11 @@ export function loadShellParser(): Promise<void> {
       const bash = await Language.load(resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
       const created = new ParserClass();
       created.setLanguage(bash);
+      // The first parses run cold WebAssembly (10–30 ms on a busy machine): warm it up here, so
+      // that no call's evaluation budget pays for it.
+      for (let round = 0; round < 8; round++) {
+        for (const line of WARM_UP_LINES) created.parse(line)?.delete();
+      }
       parser = created;
     } catch (error) {
       loadError = error instanceof Error ? error.message : String(error);

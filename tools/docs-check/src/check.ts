@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { PolicyFileError, parsePolicyFile, runPolicyTests } from '@arden/policy';
+import {
+  loadShellParser,
+  PolicyFileError,
+  parsePolicyFile,
+  runPolicyTests,
+} from '@arden/policy';
 import ts from 'typescript';
 import type { CodeBlock } from './extract.ts';
 
@@ -194,6 +199,8 @@ export async function checkBlocks(
 ): Promise<CheckReport> {
   rmSync(options.workDirectory, { recursive: true, force: true });
   mkdirSync(options.workDirectory, { recursive: true });
+  // Policy files may use shell.commands, whose parser loads asynchronously.
+  if (blocks.some((block) => block.language === 'yaml')) await loadShellParser();
   const problems: Problem[] = [];
   const files = new Map<string, CodeBlock>();
   let skipped = 0;
