@@ -12,6 +12,12 @@ import { POLICY_LIMITS } from './limits';
 let parser: Parser | undefined;
 let loading: Promise<void> | undefined;
 let loadError: string | undefined;
+let readerWarmUp: ((line: string) => void) | undefined;
+
+/** Sets what reads a parsed line, run on a few lines once the parser loads (to warm it up). */
+export function setShellReaderWarmUp(warmUp: (line: string) => void): void {
+  readerWarmUp = warmUp;
+}
 
 /**
  * Wall-clock milliseconds one parse may take before it is cancelled: an evaluation's whole time
@@ -54,6 +60,16 @@ export function loadShellParser(): Promise<void> {
         for (const line of WARM_UP_LINES) created.parse(line)?.delete();
       }
       parser = created;
+      // And the code that reads the trees (outside any evaluation, so charged to nothing kept).
+      for (let round = 0; round < 8; round++) {
+        for (const line of WARM_UP_LINES) {
+          try {
+            readerWarmUp?.(line);
+          } catch {
+            // A warm-up line that the reader refuses changes nothing.
+          }
+        }
+      }
     } catch (error) {
       loadError = error instanceof Error ? error.message : String(error);
       throw error;

@@ -1,6 +1,6 @@
 import type { Node } from 'web-tree-sitter';
 import { chargeActive } from './budget';
-import { ShellParseError, withParsedShell } from './shell-parser';
+import { ShellParseError, setShellReaderWarmUp, withParsedShell } from './shell-parser';
 
 /**
  * `shell.commands(line)`: the simple commands of a shell command line, each with its argv, for
@@ -100,6 +100,8 @@ export function shellCommands(line: string): readonly ShellCommand[] {
   return frozen;
 }
 
+setShellReaderWarmUp((line) => collect(line, '', 0, []));
+
 function collect(line: string, via: string, depth: number, out: ShellCommand[]): void {
   if (line.length > MAX_SHELL_LENGTH) {
     throw new ShellParseError(
@@ -138,7 +140,10 @@ function walk(root: Node, via: string, found: ShellCommand[]): void {
     const children = node.namedChildren;
     for (let index = children.length - 1; index >= 0; index--) {
       const child = children[index];
-      if (child !== null && child !== undefined) stack.push({ node: child, redirects: inherited });
+      if (child === null || child === undefined) continue;
+      // A command inside a redirection (`cat <<EOF … $(cmd) …`) is not redirected by it.
+      const own = child.type.endsWith('_redirect') ? redirects : inherited;
+      stack.push({ node: child, redirects: own });
     }
   }
 }
