@@ -12,8 +12,8 @@ export interface McpVariable {
 
 /**
  * The `mcp` variable of a call: from `input.mcp` when the caller knows it (the MCP gateway sends
- * the server and the annotations of the upstream's `tools/list`), else from a tool named
- * `mcp.<server>.<tool>` with no annotations; null for any other tool. Only the MCP hint fields
+ * the annotations of the upstream's `tools/list`); the server and tool come from a tool named
+ * `mcp.<server>.<tool>`, else from `input.mcp`; null when neither names them. Only the MCP hint fields
  * with boolean values, and a string `title`, are kept: upstream data is untrusted.
  */
 export function mcpVariable(
@@ -29,7 +29,10 @@ export function mcpVariable(
       name = tool.slice(dot + 1);
     }
   }
-  if (info !== null && typeof info === 'object') {
+  // A tool named mcp.<server>.<tool> names its server itself: what the call's metadata says
+  // fills in only for tools the app named otherwise, so a condition on `mcp.server` always
+  // agrees with the policy the name matched.
+  if (server === undefined && info !== null && typeof info === 'object') {
     if (typeof info.server === 'string' && info.server !== '') server = info.server;
     if (typeof info.tool === 'string' && info.tool !== '') name = info.tool;
   }

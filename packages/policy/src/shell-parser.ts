@@ -28,7 +28,7 @@ export const MAX_PARSE_MS = POLICY_LIMITS.maxEvaluationMs;
 
 const WARM_UP_LINES = [
   'cd /tmp && FOO=1 sudo rm -rf "$HOME/x" || echo $(id -u) `date`; ls | wc -l > out 2>&1',
-  "bash -c 'for f in *.txt; do if [ -f \"$f\" ]; then cat <<EOF\n$f\nEOF\n; fi; done' &",
+  'bash -c \'for f in *.txt; do if [ -f "$f" ]; then cat <<EOF\n$f\nEOF\n; fi; done\' &',
   'git push --force origin +main:refs/heads/main; find . -exec rm {} \\; ( echo a; { b; } )',
 ];
 

@@ -65,7 +65,11 @@ describe('shell.commands', () => {
     ]);
     expect(lines('f() { rm -rf /; }; f')).toEqual(['rm -rf /', 'f']);
     expect(lines('cat <<EOF\n$(rm -rf /)\nEOF')).toEqual(['cat', 'rm -rf /']);
-    const [cat, inner] = withBudget(budget(), shellCommands, 'cat > out.txt <<EOF\n$(rm -rf /)\nEOF');
+    const [cat, inner] = withBudget(
+      budget(),
+      shellCommands,
+      'cat > out.txt <<EOF\n$(rm -rf /)\nEOF',
+    );
     expect(cat?.redirects).toEqual([
       { op: '>', target: 'out.txt' },
       { op: '<<', target: 'EOF' },
