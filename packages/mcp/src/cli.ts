@@ -1,0 +1,180 @@
+/**
+ * The `arden-mcp` command line (also reached as `arden mcp …` from the server's CLI):
+ * `run` starts the stdio gateway in front of an MCP server.
+ */
+import type { Readable, Writable } from 'node:stream';
+import {
+  ConfigurationError,
+  createArden,
+  type Logger,
+  type LogLevel,
+  type UnavailableBehaviour,
+} from '@arden/core';
+import { McpGateway } from './gateway';
+
+/** Where the command line writes. */
+export interface McpCliIo {
+  /** The gateway's MCP channel out (and help text). */
+  stdout: Writable;
+  /** Diagnostics. */
+  stderr: Writable;
+  /** The gateway's MCP channel in. Default: `process.stdin`. */
+  stdin?: Readable;
+}
+
+const usage = `Usage: arden mcp run --name NAME [options] -- COMMAND [ARGS…]
+
+Runs the MCP server COMMAND behind Arden: an MCP server on this process's stdin/stdout that
+relays everything to COMMAND unchanged, except that each tools/call is checked by Arden first
+(as mcp.NAME.<tool>) with the agent key in ARDEN_API_KEY, on the server in ARDEN_API_URL.
+
+Options:
+  --name NAME                 the MCP server's name in Arden (letters, digits, _ and -)
+  --on-unavailable block|allow  when Arden cannot be reached: refuse calls (default) or run them unchecked
+  --upstream-timeout SECONDS  answer a request the server has not answered in time with an error (default: none)
+  --max-message-bytes N       the longest message relayed either way (default 16777216)
+  --progress-interval SECONDS how often a held call sends progress (default 10)
+
+Exit codes: 0 ok, 1 failed, 2 wrong usage. Docs: docs/integrations/mcp.md.
+`;
+
+/** Runs `arden mcp` with `argv` (after `mcp`); resolves with the exit code. */
+export async function runMcpCli(argv: string[], io: McpCliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(usage);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== 'run') {
+    io.stderr.write(`Unknown command "mcp ${command}". Commands: run. See \`arden mcp --help\`.\n`);
+    return 2;
+  }
+  let parsed: RunArguments;
+  try {
+    parsed = parseRunArguments(rest);
+  } catch (error) {
+    io.stderr.write(`error: ${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (parsed.help) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  let gateway: McpGateway;
+  try {
+    const arden = createArden({
+      onUnavailable: parsed.onUnavailable,
+      logger: stderrLogger(io.stderr),
+    });
+    gateway = new McpGateway({
+      name: parsed.name,
+      command: parsed.command,
+      args: parsed.args,
+      arden,
+      upstreamTimeoutMs: parsed.upstreamTimeoutMs,
+      maxMessageBytes: parsed.maxMessageBytes,
+      progressIntervalMs: parsed.progressIntervalMs,
+      input: io.stdin ?? process.stdin,
+      output: io.stdout,
+      diagnostics: io.stderr,
+    });
+  } catch (error) {
+    io.stderr.write(`error: ${(error as Error).message}\n`);
+    return ConfigurationError.isInstance(error) || error instanceof TypeError ? 2 : 1;
+  }
+  return gateway.run();
+}
+
+interface RunArguments {
+  help: boolean;
+  name: string;
+  onUnavailable: UnavailableBehaviour;
+  upstreamTimeoutMs: number | undefined;
+  maxMessageBytes: number | undefined;
+  progressIntervalMs: number | undefined;
+  command: string;
+  args: string[];
+}
+
+/** Parses `run`'s options; throws an Error whose message says what is wrong. */
+export function parseRunArguments(argv: string[]): RunArguments {
+  const separator = argv.indexOf('--');
+  const options = separator < 0 ? argv : argv.slice(0, separator);
+  const upstream = separator < 0 ? [] : argv.slice(separator + 1);
+  if (options.includes('--help') || options.includes('-h')) {
+    return {
+      help: true,
+      name: '',
+      onUnavailable: 'block',
+      upstreamTimeoutMs: undefined,
+      maxMessageBytes: undefined,
+      progressIntervalMs: undefined,
+      command: '',
+      args: [],
+    };
+  }
+  const values = new Map<string, string>();
+  for (let index = 0; index < options.length; index += 1) {
+    const option = options[index] as string;
+    const known = [
+      '--name',
+      '--on-unavailable',
+      '--upstream-timeout',
+      '--max-message-bytes',
+      '--progress-interval',
+    ];
+    const [flag, inline] = option.includes('=')
+      ? [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)]
+      : [option, undefined];
+    if (!known.includes(flag))
+      throw new Error(
+        `unknown option ${flag}${separator < 0 ? ' (put the server command after --)' : ''}`,
+      );
+    const value = inline ?? options[++index];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    values.set(flag, value);
+  }
+  const name = values.get('--name');
+  if (!name) throw new Error("--name is required: the MCP server's name in Arden");
+  const onUnavailable = values.get('--on-unavailable') ?? 'block';
+  if (onUnavailable !== 'block' && onUnavailable !== 'allow') {
+    throw new Error(`--on-unavailable must be block or allow; got ${onUnavailable}`);
+  }
+  const [command, ...args] = upstream;
+  if (!command)
+    throw new Error(
+      'the MCP server command goes after --, e.g. -- npx -y @modelcontextprotocol/server-filesystem /tmp',
+    );
+  const number = (flag: string, scale: number): number | undefined => {
+    const text = values.get(flag);
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`${flag} must be a positive number; got ${text}`);
+    return Math.round(value * scale);
+  };
+  return {
+    help: false,
+    name,
+    onUnavailable,
+    upstreamTimeoutMs: number('--upstream-timeout', 1000),
+    maxMessageBytes: number('--max-message-bytes', 1),
+    progressIntervalMs: number('--progress-interval', 1000),
+    command,
+    args,
+  };
+}
+
+const levels: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+/** A logger that writes to stderr: stdout carries the MCP protocol and must hold nothing else. */
+export function stderrLogger(stderr: Writable, level?: LogLevel): Logger {
+  const threshold =
+    levels[level ?? (process.env.ARDEN_LOG_LEVEL as LogLevel | undefined) ?? 'warn'] ?? levels.warn;
+  const write =
+    (at: Exclude<LogLevel, 'silent'>) => (message: string, fields?: Record<string, unknown>) => {
+      if (levels[at] < threshold) return;
+      stderr.write(`[arden] ${at}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
+    };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
