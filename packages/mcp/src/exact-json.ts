@@ -17,8 +17,8 @@ export class InexactNumberError extends Error {
 
 type ReviverContext = { source?: string } | undefined;
 
-// Node.js 21+ passes the source text of primitives to revivers (JSON.parse source text access).
-const sourceTextAccess = (() => {
+/** Whether this Node.js passes the source text of numbers to revivers (Node.js 21+), so big integers stay exact. */
+export const sourceTextAccess = (() => {
   let seen = false;
   JSON.parse('1', (_key, value, context?: ReviverContext) => {
     if (context?.source === '1') seen = true;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { sourceTextAccess } from './exact-json';
 import { type Connected, connect, eventually, serverEntry, textOf } from './test-helpers';
 
 // The real @modelcontextprotocol/server-filesystem behind the gateway, a real Arden server, and
@@ -201,7 +202,15 @@ describe('stdio gateway in front of server-filesystem', () => {
     await (
       connected!.transport as unknown as { _process: { stdin: NodeJS.WritableStream } }
     )._process.stdin.write(`${line}\n`);
-    await answered;
+    const answer = (await answered) as { error?: { message: string } };
+    if (!sourceTextAccess) {
+      // Node 20 cannot read the number's digits: the call is refused, never checked rounded.
+      expect(answer.error?.message).toContain('cannot be checked exactly');
+      expect((await t.actions()).some((item) => item.toolName === 'mcp.fs.get_file_info')).toBe(
+        false,
+      );
+      return;
+    }
     const actions = await eventually(
       () => t.actions(),
       (list) => list.some((item) => item.toolName === 'mcp.fs.get_file_info'),

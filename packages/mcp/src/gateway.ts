@@ -362,16 +362,19 @@ export class McpGateway {
       );
       return;
     }
-    let exactArguments: Record<string, unknown>;
-    try {
-      const exact = parseExactJson(line.toString('utf8')) as {
-        params: { arguments?: Record<string, unknown> };
-      };
-      exactArguments = exact.params.arguments ?? {};
-    } catch (error) {
-      const text = error instanceof InexactNumberError ? error.message : String(error);
-      this.toClient(errorLine(message.id, errorCodes.invalidParams, `Invalid params: ${text}`));
-      return;
+    let exactArguments = (rawArguments ?? {}) as Record<string, unknown>;
+    const text = line.toString('utf8');
+    // Only a number of 16 digits or more, or with a 3-digit exponent, can differ from what
+    // JSON.parse made of it: parse again, exactly, only then (the common call pays nothing).
+    if (mayHoldInexactNumbers.test(text)) {
+      try {
+        const exact = parseExactJson(text) as { params: { arguments?: Record<string, unknown> } };
+        exactArguments = exact.params.arguments ?? {};
+      } catch (error) {
+        const reason = error instanceof InexactNumberError ? error.message : String(error);
+        this.toClient(errorLine(message.id, errorCodes.invalidParams, `Invalid params: ${reason}`));
+        return;
+      }
     }
     const key = idKey(message.id);
     const controller = new AbortController();
@@ -496,3 +499,4 @@ export class McpGateway {
 }
 
 const newline = Buffer.from('\n');
+const mayHoldInexactNumbers = /\d{16}|[eE][+-]?\d{3}/;
