@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+const define = { __ARDEN_MCP_VERSION__: JSON.stringify(version) };
 
 export default defineConfig([
   {
@@ -10,6 +14,7 @@ export default defineConfig([
     target: 'es2022',
     platform: 'node',
     treeshake: true,
+    define,
   },
   {
     // The `arden-mcp` command: ESM only (the package is `type: module`).
@@ -18,5 +23,6 @@ export default defineConfig([
     sourcemap: true,
     target: 'es2022',
     platform: 'node',
+    define,
   },
 ]);

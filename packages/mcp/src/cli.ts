@@ -2,6 +2,8 @@
  * The `arden-mcp` command line (also reached as `arden mcp …` from the server's CLI):
  * `run` starts the stdio gateway in front of an MCP server.
  */
+
+import { homedir } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import {
   ConfigurationError,
@@ -11,6 +13,13 @@ import {
   type UnavailableBehaviour,
 } from '@arden/core';
 import { McpGateway } from './gateway';
+import { type ClientName, clientNames, type Scope } from './install/clients';
+import { type InstallReport, installGateway, uninstallGateway } from './install/install';
+import { defaultGatewayCommand } from './install/wrap';
+
+/** The version of this package (replaced at build time). */
+declare const __ARDEN_MCP_VERSION__: string | undefined;
+const version = typeof __ARDEN_MCP_VERSION__ === 'string' ? __ARDEN_MCP_VERSION__ : '0.0.0';
 
 /** Where the command line writes. */
 export interface McpCliIo {
@@ -23,6 +32,13 @@ export interface McpCliIo {
 }
 
 const usage = `Usage: arden mcp run --name NAME [options] -- COMMAND [ARGS…]
+       arden mcp install --client CLIENT [--project|--user] [--with-key] [--dry-run]
+       arden mcp uninstall --client CLIENT [--project|--user] [--dry-run]
+
+install rewrites an MCP client's configuration so that each of its stdio servers runs behind
+this gateway (a backup is kept beside it, the diff printed); uninstall takes them out again.
+CLIENT: ${clientNames.join(', ')}. --with-key also writes ARDEN_API_KEY into each server's env
+(ARDEN_API_URL is written when set).
 
 Runs the MCP server COMMAND behind Arden: an MCP server on this process's stdin/stdout that
 relays everything to COMMAND unchanged, except that each tools/call is checked by Arden first
@@ -45,8 +61,11 @@ export async function runMcpCli(argv: string[], io: McpCliIo): Promise<number> {
     io.stdout.write(usage);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'install' || command === 'uninstall') return installCommand(command, rest, io);
   if (command !== 'run') {
-    io.stderr.write(`Unknown command "mcp ${command}". Commands: run. See \`arden mcp --help\`.\n`);
+    io.stderr.write(
+      `Unknown command "mcp ${command}". Commands: run, install, uninstall. See \`arden mcp --help\`.\n`,
+    );
     return 2;
   }
   let parsed: RunArguments;
@@ -177,4 +196,87 @@ export function stderrLogger(stderr: Writable, level?: LogLevel): Logger {
       stderr.write(`[arden] ${at}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
     };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/** `install` and `uninstall`. */
+function installCommand(command: 'install' | 'uninstall', argv: string[], io: McpCliIo): number {
+  let client: ClientName | undefined;
+  let scope: Scope | undefined;
+  let withKey = false;
+  let dryRun = false;
+  for (let index = 0; index < argv.length; index++) {
+    const option = argv[index] as string;
+    if (option === '--client') client = argv[++index] as ClientName;
+    else if (option.startsWith('--client=')) client = option.slice(9) as ClientName;
+    else if (option === '--project' || option === '--user') scope = option.slice(2) as Scope;
+    else if (option === '--with-key' && command === 'install') withKey = true;
+    else if (option === '--dry-run') dryRun = true;
+    else if (option === '--help' || option === '-h') {
+      io.stdout.write(usage);
+      return 0;
+    } else {
+      io.stderr.write(`error: unknown option ${option}\n\n${usage}`);
+      return 2;
+    }
+  }
+  if (!client || !(clientNames as readonly string[]).includes(client)) {
+    io.stderr.write(`error: --client must be one of ${clientNames.join(', ')}\n`);
+    return 2;
+  }
+  const where = {
+    home: homedir(),
+    cwd: process.cwd(),
+    platform: process.platform,
+    env: process.env,
+  };
+  let report: InstallReport;
+  try {
+    report =
+      command === 'install'
+        ? installGateway({
+            client,
+            scope,
+            where,
+            gateway: defaultGatewayCommand(version),
+            withKey,
+            dryRun,
+          })
+        : uninstallGateway({ client, scope, where, dryRun });
+  } catch (error) {
+    io.stderr.write(`error: ${(error as Error).message}\n`);
+    return 1;
+  }
+  io.stdout.write(describeReport(command, report, dryRun));
+  return 0;
+}
+
+function describeReport(
+  command: 'install' | 'uninstall',
+  report: InstallReport,
+  dryRun: boolean,
+): string {
+  const lines = [`${report.config.client} (${report.config.scope}): ${report.config.path}`];
+  for (const { name, reason } of report.skipped) lines.push(`  left as it is: ${name} — ${reason}`);
+  if (report.changed.length === 0) {
+    lines.push(
+      command === 'install'
+        ? '  nothing to put behind the gateway.'
+        : '  no server runs behind the gateway.',
+    );
+    return `${lines.join('\n')}\n`;
+  }
+  const verb =
+    command === 'install' ? 'behind the Arden gateway' : 'taken out from behind the gateway';
+  lines.push(`  ${dryRun ? 'would be ' : ''}${verb}: ${report.changed.join(', ')}`);
+  if (report.backup)
+    lines.push(
+      `  ${command === 'install' ? 'backup of the original' : 'restored from'}: ${report.backup}`,
+    );
+  if (command === 'install' && !dryRun) {
+    lines.push(
+      "  the gateway needs ARDEN_API_KEY (and ARDEN_API_URL) in the client's environment or in each server's env.",
+    );
+    lines.push('  restart the client to apply; `arden mcp uninstall` undoes this.');
+  }
+  return `${lines.join('\n')}\n\n${report.diff}`;
 }
