@@ -117,39 +117,45 @@ interface RunArguments {
 
 /** Parses `run`'s options; throws an Error whose message says what is wrong. */
 export function parseRunArguments(argv: string[]): RunArguments {
-  const separator = argv.indexOf('--');
-  const options = separator < 0 ? argv : argv.slice(0, separator);
-  const upstream = separator < 0 ? [] : argv.slice(separator + 1);
-  if (options.includes('--help') || options.includes('-h')) {
-    return {
-      help: true,
-      name: '',
-      onUnavailable: 'block',
-      upstreamTimeoutMs: undefined,
-      maxMessageBytes: undefined,
-      progressIntervalMs: undefined,
-      command: '',
-      args: [],
-    };
-  }
+  const known = [
+    '--name',
+    '--on-unavailable',
+    '--upstream-timeout',
+    '--max-message-bytes',
+    '--progress-interval',
+  ];
   const values = new Map<string, string>();
-  for (let index = 0; index < options.length; index += 1) {
-    const option = options[index] as string;
-    const known = [
-      '--name',
-      '--on-unavailable',
-      '--upstream-timeout',
-      '--max-message-bytes',
-      '--progress-interval',
-    ];
+  let upstream: string[] = [];
+  for (let index = 0; index < argv.length; index += 1) {
+    const option = argv[index] as string;
+    if (option === '--') {
+      upstream = argv.slice(index + 1);
+      break;
+    }
+    if (option === '--help' || option === '-h') {
+      return {
+        help: true,
+        name: '',
+        onUnavailable: 'block',
+        upstreamTimeoutMs: undefined,
+        maxMessageBytes: undefined,
+        progressIntervalMs: undefined,
+        command: '',
+        args: [],
+      };
+    }
+    if (!option.startsWith('-')) {
+      // The server's command, without `--` before it (as tools that drop the separator pass it).
+      upstream = argv.slice(index);
+      break;
+    }
     const [flag, inline] = option.includes('=')
       ? [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)]
       : [option, undefined];
-    if (!known.includes(flag))
-      throw new Error(
-        `unknown option ${flag}${separator < 0 ? ' (put the server command after --)' : ''}`,
-      );
-    const value = inline ?? options[++index];
+    if (!known.includes(flag)) {
+      throw new Error(`unknown option ${flag} (the server's own options go after --)`);
+    }
+    const value = inline ?? argv[++index];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     values.set(flag, value);
   }

@@ -97,12 +97,23 @@ describe('parseRunArguments', () => {
     });
   });
 
+  test('the command may start without --, at the first argument that is not an option', () => {
+    expect(parseRunArguments(['--name=fs', 'node', 'server.js', '--root', '/tmp'])).toMatchObject({
+      name: 'fs',
+      command: 'node',
+      args: ['server.js', '--root', '/tmp'],
+    });
+  });
+
   test.each([
     [['--', 'npx'], /--name is required/],
     [['--name', 'a'], /goes after --/],
     [['--name', 'a', '--on-unavailable', 'maybe', '--', 'x'], /block or allow/],
     [['--name', 'a', '--upstream-timeout', '-1', '--', 'x'], /positive number/],
-    [['--name', 'a', 'npx'], /unknown option npx \(put the server command after --\)/],
+    [
+      ['--name', 'a', '--verbose', '--', 'npx'],
+      /unknown option --verbose \(the server's own options go after --\)/,
+    ],
   ])('refuses %j', (argv, message) => {
     expect(() => parseRunArguments(argv)).toThrow(message);
   });
