@@ -1,5 +1,7 @@
-import { useEffect } from 'react';
+import { type QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
 import type { LiveConnection } from './api/live';
+import { createQueryClient } from './api/queries';
 import { ApprovalsProvider, useApprovals } from './approvals-store';
 import { Layout } from './components/layout';
 import { Loading } from './components/states';
@@ -74,6 +76,11 @@ function SignedIn() {
 
 function Gate({ connection }: { connection?: LiveConnection }) {
   const { status } = useAuth();
+  const client = useQueryClient();
+  // Nothing loaded for one user is shown to the next: signing out empties the cache.
+  useEffect(() => {
+    if (status === 'signed-out') client.clear();
+  }, [status, client]);
   if (status === 'loading') {
     return (
       <main className="sign-in" id="main">
@@ -93,11 +100,23 @@ function Gate({ connection }: { connection?: LiveConnection }) {
   );
 }
 
-/** The dashboard. `connection` replaces the live event stream (tests). */
-export function App({ connection }: { connection?: LiveConnection } = {}) {
+/**
+ * The dashboard. `connection` replaces the live event stream (tests); `queryClient` the query
+ * cache (by default each mounted app has its own).
+ */
+export function App({
+  connection,
+  queryClient,
+}: {
+  connection?: LiveConnection;
+  queryClient?: QueryClient;
+} = {}) {
+  const [client] = useState(() => queryClient ?? createQueryClient());
   return (
-    <AuthProvider>
-      <Gate connection={connection} />
-    </AuthProvider>
+    <QueryClientProvider client={client}>
+      <AuthProvider>
+        <Gate connection={connection} />
+      </AuthProvider>
+    </QueryClientProvider>
   );
 }

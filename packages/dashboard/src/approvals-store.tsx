@@ -1,7 +1,9 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { createContext, type ReactNode, useCallback, useContext, useMemo } from 'react';
-import { api } from './api/client';
-import type { Approval, LiveEvent } from './api/types';
-import { useAsync, useLiveEvents, useResync } from './state';
+import { removeApproval } from './api/live-cache';
+import { queries, queryKeys } from './api/queries';
+import type { Approval } from './api/types';
+import { useResync } from './state';
 
 interface ApprovalsValue {
   /** Held actions, oldest first. */
@@ -17,57 +19,30 @@ interface ApprovalsValue {
 
 const ApprovalsContext = createContext<ApprovalsValue | undefined>(undefined);
 
-function toApproval(event: LiveEvent): Approval | undefined {
-  const action = event.action;
-  if (action?.status !== 'pending') return undefined;
-  return { ...action, waiting_ms: Math.max(0, Date.now() - new Date(action.created_at).getTime()) };
-}
-
 /**
- * The approval queue, kept for the whole app (the navigation shows its count): loaded once, then
- * kept current by live events: a new held action joins it, a decision anywhere (here, another
- * approver, the CLI, expiry) takes it off at once.
+ * The approval queue, kept for the whole app (the navigation shows its count): one query, kept
+ * current by live events, which patch it in the cache (src/api/live-cache.ts): a new held action
+ * joins it, a decision anywhere (here, another approver, the CLI, expiry) takes it off at once.
  */
 export function ApprovalsProvider({ children }: { children: ReactNode }) {
-  const state = useAsync(() => api.approvals(), []);
-  const { setData, reload } = state;
+  const client = useQueryClient();
+  const query = useQuery(queries.approvals());
+  const { data, isFetching, error, refetch } = query;
+  const reload = useCallback(() => void refetch(), [refetch]);
+  useResync(() => void client.invalidateQueries({ queryKey: queryKeys.approvals }));
 
-  useLiveEvents((event) => {
-    if (event.type === 'action.created') {
-      const approval = toApproval(event);
-      if (!approval) return;
-      setData((page) => {
-        if (!page || page.items.some((item) => item.id === approval.id)) return page;
-        return { ...page, items: [...page.items, approval] };
-      });
-    } else if (event.type === 'action.decided') {
-      const id = event.action?.id ?? event.action_id;
-      if (!id) return;
-      setData((page) =>
-        page ? { ...page, items: page.items.filter((item) => item.id !== id) } : page,
-      );
-    }
-  });
-  useResync(reload);
-
-  const remove = useCallback(
-    (actionId: string) =>
-      setData((page) =>
-        page ? { ...page, items: page.items.filter((item) => item.id !== actionId) } : page,
-      ),
-    [setData],
-  );
+  const remove = useCallback((actionId: string) => removeApproval(client, actionId), [client]);
 
   const value = useMemo<ApprovalsValue>(
     () => ({
-      items: state.data?.items ?? [],
-      more: Boolean(state.data?.next_cursor),
-      loading: state.loading && !state.data,
-      error: state.data ? undefined : state.error,
+      items: data?.items ?? [],
+      more: Boolean(data?.next_cursor),
+      loading: isFetching && !data,
+      error: data ? undefined : (error ?? undefined),
       reload,
       remove,
     }),
-    [state.data, state.loading, state.error, reload, remove],
+    [data, isFetching, error, reload, remove],
   );
   return <ApprovalsContext.Provider value={value}>{children}</ApprovalsContext.Provider>;
 }

@@ -72,3 +72,25 @@ describe('policy YAML', () => {
     ]);
   });
 });
+
+describe('diffLines', () => {
+  it('compares a last line without a newline like the others', () => {
+    expect(diffLines('a\nb', 'a\nb\n')).toEqual([
+      { kind: 'same', text: 'a' },
+      { kind: 'same', text: 'b' },
+    ]);
+    expect(diffLines('', 'a\n')).toEqual([{ kind: 'added', text: 'a' }]);
+  });
+
+  it('shows a rewrite of more than a thousand lines as removed, then added', () => {
+    const lines = (word: string) =>
+      Array.from({ length: 601 }, (_, index) => (index === 300 ? 'shared' : `${word} ${index}`));
+    const diff = diffLines(lines('old').join('\n'), lines('new').join('\n'));
+    // Past a thousand edits the diff is not searched: even the shared line is removed and added.
+    expect(diff).toHaveLength(1_202);
+    expect(diff[0]).toEqual({ kind: 'removed', text: 'old 0' });
+    expect(diff[300]).toEqual({ kind: 'removed', text: 'shared' });
+    expect(diff[601]).toEqual({ kind: 'added', text: 'new 0' });
+    expect(diff.filter((line) => line.kind === 'same')).toEqual([]);
+  });
+});

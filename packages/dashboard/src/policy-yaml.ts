@@ -1,3 +1,4 @@
+import { diffLines as lineChanges } from 'diff';
 import { isScalar, parseDocument, stringify } from 'yaml';
 import type { PolicyDefinition, PolicyIssue } from './api/types';
 
@@ -143,57 +144,31 @@ export interface DiffLine {
   text: string;
 }
 
-/** A line diff of two texts (longest common subsequence), for version history. */
+/** Edits past which a diff is not worth finding: everything is shown removed, then added. */
+const maxEdits = 1_000;
+
+function linesOf(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+/** Text ending in a newline (when not empty), so the last line compares like the others. */
+function terminated(text: string): string {
+  return text === '' || text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** A line diff of two texts (jsdiff's Myers diff), for the draft and version history. */
 export function diffLines(before: string, after: string): DiffLine[] {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  if (a[a.length - 1] === '') a.pop();
-  if (b[b.length - 1] === '') b.pop();
-  // Trim the common head and tail so the table stays small.
-  let head = 0;
-  while (head < a.length && head < b.length && a[head] === b[head]) head++;
-  let tail = 0;
-  while (
-    tail < a.length - head &&
-    tail < b.length - head &&
-    a[a.length - 1 - tail] === b[b.length - 1 - tail]
-  ) {
-    tail++;
+  const changes = lineChanges(terminated(before), terminated(after), { maxEditLength: maxEdits });
+  if (!changes) {
+    return [
+      ...linesOf(before).map((text): DiffLine => ({ kind: 'removed', text })),
+      ...linesOf(after).map((text): DiffLine => ({ kind: 'added', text })),
+    ];
   }
-  const middleA = a.slice(head, a.length - tail);
-  const middleB = b.slice(head, b.length - tail);
-  const rows = middleA.length;
-  const columns = middleB.length;
-  const result: DiffLine[] = a.slice(0, head).map((text) => ({ kind: 'same', text }));
-  if (rows * columns > 4_000_000) {
-    for (const text of middleA) result.push({ kind: 'removed', text });
-    for (const text of middleB) result.push({ kind: 'added', text });
-  } else {
-    const table = Array.from({ length: rows + 1 }, () => new Uint32Array(columns + 1));
-    for (let i = rows - 1; i >= 0; i--) {
-      for (let j = columns - 1; j >= 0; j--) {
-        table[i]![j] =
-          middleA[i] === middleB[j]
-            ? table[i + 1]![j + 1]! + 1
-            : Math.max(table[i + 1]![j]!, table[i]![j + 1]!);
-      }
-    }
-    let i = 0;
-    let j = 0;
-    while (i < rows && j < columns) {
-      if (middleA[i] === middleB[j]) {
-        result.push({ kind: 'same', text: middleA[i]! });
-        i++;
-        j++;
-      } else if (table[i + 1]![j]! >= table[i]![j + 1]!) {
-        result.push({ kind: 'removed', text: middleA[i++]! });
-      } else {
-        result.push({ kind: 'added', text: middleB[j++]! });
-      }
-    }
-    while (i < rows) result.push({ kind: 'removed', text: middleA[i++]! });
-    while (j < columns) result.push({ kind: 'added', text: middleB[j++]! });
-  }
-  for (const text of a.slice(a.length - tail)) result.push({ kind: 'same', text });
-  return result;
+  return changes.flatMap((change) => {
+    const kind: DiffLine['kind'] = change.added ? 'added' : change.removed ? 'removed' : 'same';
+    return linesOf(change.value).map((text) => ({ kind, text }));
+  });
 }

@@ -1,6 +1,6 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   createContext,
-  type DependencyList,
   type ReactNode,
   useCallback,
   useContext,
@@ -11,56 +11,9 @@ import {
 } from 'react';
 import { ApiError, api, onUnauthorized } from './api/client';
 import { LiveConnection, type LiveState } from './api/live';
+import { applyLiveEvent } from './api/live-cache';
+import { queries } from './api/queries';
 import type { Agent, LiveEvent, Me } from './api/types';
-
-// ---------------------------------------------------------------------------------------------
-// Loading data
-
-/** The state of one request: its data, its error, and whether it is under way. */
-export interface AsyncState<T> {
-  data: T | undefined;
-  error: ApiError | Error | undefined;
-  loading: boolean;
-  /** Runs the request again (keeps the old data on screen meanwhile). */
-  reload: () => void;
-  /** Replaces the data locally (for live updates). */
-  setData: (update: (previous: T | undefined) => T | undefined) => void;
-}
-
-/** Runs `load` now and whenever `deps` change; the latest answer wins. */
-export function useAsync<T>(load: () => Promise<T>, deps: DependencyList): AsyncState<T> {
-  const [data, setDataState] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<ApiError | Error | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
-  const [generation, setGeneration] = useState(0);
-  const latest = useRef(0);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `deps` are the caller's.
-  const run = useCallback(load, deps);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `generation` forces a reload.
-  useEffect(() => {
-    const ticket = ++latest.current;
-    setLoading(true);
-    run().then(
-      (value) => {
-        if (ticket !== latest.current) return;
-        setDataState(value);
-        setError(undefined);
-        setLoading(false);
-      },
-      (failure: unknown) => {
-        if (ticket !== latest.current) return;
-        setError(failure instanceof Error ? failure : new Error(String(failure)));
-        setLoading(false);
-      },
-    );
-  }, [run, generation]);
-  const reload = useCallback(() => setGeneration((value) => value + 1), []);
-  const setData = useCallback(
-    (update: (previous: T | undefined) => T | undefined) => setDataState(update),
-    [],
-  );
-  return { data, error, loading, reload, setData };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Who is signed in
@@ -153,7 +106,7 @@ export function usePermissions(): { decide: boolean; administer: boolean } {
 
 const LiveContext = createContext<LiveConnection | undefined>(undefined);
 
-/** Opens the live event stream while mounted. */
+/** Opens the live event stream while mounted, and applies its events to the query cache. */
 export function LiveProvider({
   children,
   connection,
@@ -169,6 +122,8 @@ export function LiveProvider({
         api.me().catch(() => {});
       }),
   );
+  const client = useQueryClient();
+  useEffect(() => live.subscribe((event) => applyLiveEvent(client, event)), [live, client]);
   useEffect(() => {
     live.start();
     return () => live.stop();
@@ -227,20 +182,22 @@ interface AgentsValue {
 
 const AgentsContext = createContext<AgentsValue | undefined>(undefined);
 
-/** Loads the agents once, for every page's names and pickers. */
+/** The agents (one query), for every page's names and pickers. */
 export function AgentsProvider({ children }: { children: ReactNode }) {
-  const state = useAsync(() => api.agents(), []);
-  const agents = useMemo(() => state.data?.items ?? [], [state.data]);
+  const query = useQuery(queries.agents());
+  const agents = useMemo(() => query.data?.items ?? [], [query.data]);
+  const { isFetching: loading, error, refetch } = query;
+  const reload = useCallback(() => void refetch(), [refetch]);
   const value = useMemo<AgentsValue>(() => {
     const names = new Map(agents.map((agent) => [agent.id, agent.name]));
     return {
       agents,
-      loading: state.loading,
-      error: state.error,
-      reload: state.reload,
+      loading,
+      error: error ?? undefined,
+      reload,
       name: (id) => (id ? (names.get(id) ?? `${id.slice(0, 8)}…`) : '—'),
     };
-  }, [agents, state.loading, state.error, state.reload]);
+  }, [agents, loading, error, reload]);
   return <AgentsContext.Provider value={value}>{children}</AgentsContext.Provider>;
 }
 

@@ -138,6 +138,10 @@ export const supportAgent: Agent = {
   default_action: 'allow',
   webhook_url: null,
   signing_key_prefix: 'whsec_abcd…',
+  webhook_status: 'none',
+  webhook_failing_since: null,
+  webhook_disabled_at: null,
+  webhook_disabled_reason: null,
   created_at: '2026-11-20T10:00:00.000Z',
   updated_at: '2026-11-20T10:00:00.000Z',
 };

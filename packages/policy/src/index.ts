@@ -13,6 +13,7 @@ export {
   type PolicyDiff,
   type PolicyFieldChange,
 } from './diff';
+export { EFFECTS, isEffect } from './effects';
 export {
   PolicyCompileError,
   PolicyFileError,

@@ -1,8 +1,7 @@
 import * as z from 'zod';
 import { parseArgType } from './arg-types';
+import { EFFECTS } from './effects';
 import { POLICY_LIMITS } from './limits';
-
-const EFFECTS = ['allow', 'block', 'requires_approval'] as const;
 
 /** `allow`, `block` or `requires_approval`. */
 export const effectSchema = z

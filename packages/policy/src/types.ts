@@ -1,5 +1,7 @@
-/** What a policy decides for a tool call. */
-export type Effect = 'allow' | 'block' | 'requires_approval';
+import type { EFFECTS } from './effects';
+
+/** What a policy decides for a tool call: one of {@link EFFECTS}. */
+export type Effect = (typeof EFFECTS)[number];
 
 /** What happens to a call held for approval when nobody answers within `timeout`. */
 export type OnTimeout = 'deny' | 'allow';

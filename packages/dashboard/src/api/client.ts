@@ -10,7 +10,6 @@ import type {
   Approval,
   Delivery,
   DeliveryDetail,
-  Effect,
   Environment,
   ErrorBody,
   Me,
@@ -19,7 +18,7 @@ import type {
   PolicyIssue,
   PolicySet,
   PolicyVersion,
-  Role,
+  RequestBody,
   Session,
   SessionDetail,
   SigningKeyRotated,
@@ -158,35 +157,19 @@ export const api = {
   revokeToken: (id: string) => request<unknown>('POST', apiPath('tokens', id, 'revoke')),
 
   users: () => request<{ items: User[] }>('GET', apiPath('users')),
-  createUser: (body: {
-    email: string;
-    role: Role;
-    name?: string | null;
-    password?: string | null;
-  }) => request<UserCreated>('POST', apiPath('users'), { body }),
-  updateUser: (id: string, body: { role?: Role; name?: string | null; disabled?: boolean }) =>
+  createUser: (body: RequestBody<'postUsers'>) =>
+    request<UserCreated>('POST', apiPath('users'), { body }),
+  updateUser: (id: string, body: RequestBody<'patchUsers'>) =>
     request<User>('PATCH', apiPath('users', id), { body }),
   resetPassword: (id: string) =>
     request<UserCreated>('POST', apiPath('users', id, 'reset-password')),
 
   agents: () => request<Page<Agent>>('GET', apiPath('agents'), { query: { limit: 500 } }),
   agent: (id: string) => request<AgentDetail>('GET', apiPath('agents', id)),
-  createAgent: (body: {
-    name: string;
-    description?: string | null;
-    default_action?: Effect;
-    webhook_url?: string | null;
-    create_keys?: Environment[];
-  }) => request<AgentCreated>('POST', apiPath('agents'), { body }),
-  updateAgent: (
-    id: string,
-    body: {
-      name?: string;
-      description?: string | null;
-      default_action?: Effect;
-      webhook_url?: string | null;
-    },
-  ) => request<Agent>('PATCH', apiPath('agents', id), { body }),
+  createAgent: (body: RequestBody<'postAgents'>) =>
+    request<AgentCreated>('POST', apiPath('agents'), { body }),
+  updateAgent: (id: string, body: RequestBody<'patchAgents'>) =>
+    request<Agent>('PATCH', apiPath('agents', id), { body }),
   rotateSigningKey: (id: string) =>
     request<SigningKeyRotated>('POST', apiPath('agents', id, 'signing-key', 'rotate')),
   keys: (agentId: string) =>

@@ -1,346 +1,103 @@
-// The admin API's JSON shapes (snake_case), as `packages/server/src/admin/schemas.ts` defines
-// them. The dashboard talks to the server only over HTTP, so these are written out here rather
-// than imported.
+// The admin API's JSON shapes (snake_case), under the names the pages use. They are not written
+// here: each is a schema of the wire contract (@arden/contract), generated from the OpenAPI
+// document that the server's zod schemas produce, so a server change that the dashboard does not
+// follow fails its type check. The few lists needed at run time (the options of a select) are
+// checked against the contract to hold every value once.
+import type { RequestBody, Schemas } from '@arden/contract';
 
-export type Effect = 'allow' | 'block' | 'requires_approval';
-export type Environment = 'test' | 'live';
-export type Role = 'admin' | 'approver' | 'viewer';
-export type ActionStatus = 'pending' | 'approved' | 'denied' | 'completed' | 'expired';
+export type { RequestBody };
 
-export const effects: readonly Effect[] = ['allow', 'block', 'requires_approval'];
-export const environments: readonly Environment[] = ['test', 'live'];
-export const roles: readonly Role[] = ['viewer', 'approver', 'admin'];
-export const actionStatuses: readonly ActionStatus[] = [
+/** A policy decision: `allow`, `block` or `requires_approval`. */
+export type Effect = Schemas['Agent']['default_action'];
+/** An environment: `test` or `live`. */
+export type Environment = Schemas['PolicySet']['environment'];
+/** A user's role. */
+export type Role = Schemas['User']['role'];
+/** Where an action is: pending, approved, denied, completed or expired. */
+export type ActionStatus = Schemas['Action']['status'];
+
+/**
+ * `values` typed as a list of every member of `T`: a value that is not a `T` is a type error, and
+ * so is a member of `T` that the list leaves out (the contract gained one the page must offer).
+ */
+function allOf<T extends string>() {
+  return <const List extends readonly T[]>(
+    values: List & ([T] extends [List[number]] ? unknown : { missing: Exclude<T, List[number]> }),
+  ): readonly T[] => values;
+}
+
+/** The decisions, in the order the pickers offer them. */
+export const effects = allOf<Effect>()(['allow', 'block', 'requires_approval']);
+/** The environments. */
+export const environments = allOf<Environment>()(['test', 'live']);
+/** The roles, least first. */
+export const roles = allOf<Role>()(['viewer', 'approver', 'admin']);
+/** The action statuses, in the order the filter offers them. */
+export const actionStatuses = allOf<ActionStatus>()([
   'pending',
   'approved',
   'denied',
   'completed',
   'expired',
-];
+]);
 
+/** A page of a list route: its items and the cursor of the next page (null: the last). */
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
 }
 
-export interface PolicyIssue {
-  policy?: string;
-  path: (string | number)[];
-  message: string;
-  line?: number;
-  column?: number;
-}
+/** The error answer of every route. */
+export type ErrorBody = Schemas['Error'];
+/** A policy problem, with line and column inside a CEL condition. */
+export type PolicyIssue = NonNullable<ErrorBody['issues']>[number];
 
-export interface ErrorBody {
-  error: string;
-  field?: string;
-  issues?: PolicyIssue[];
-}
+export type User = Schemas['User'];
+export type Me = Schemas['Me'];
+export type UserCreated = Schemas['UserCreated'];
+export type AdminToken = Schemas['AdminToken'];
+export type AdminTokenCreated = Schemas['AdminTokenCreated'];
+export type ApiKey = Schemas['ApiKey'];
+export type ApiKeyCreated = Schemas['ApiKeyCreated'];
+export type Agent = Schemas['Agent'];
+export type AgentDetail = Schemas['AgentDetail'];
+export type AgentCreated = Schemas['AgentCreated'];
+export type SigningKeyRotated = Schemas['SigningKeyRotated'];
 
-export interface User {
-  id: string;
-  email: string;
-  name: string | null;
-  role: Role;
-  disabled: boolean;
-  created_at: string;
-  updated_at: string;
-  last_login_at: string | null;
-}
+/**
+ * A policy as written (see docs/policies.md): the editor's drafts are any YAML map, checked by
+ * the server.
+ */
+export type PolicyDefinition = Schemas['Policy'];
+export type PolicySet = Schemas['PolicySet'];
+export type PolicyVersion = Schemas['PolicyVersion'];
+export type Validation = Schemas['PolicyValidation'];
+export type Simulation = Schemas['PolicySimulation'];
+/** One replayed decision of a simulation. */
+export type DecisionView = Simulation['items'][number]['new'];
 
-export interface Me {
-  user: User;
-  authenticated_by: 'session' | 'token';
-  permissions: { decide: boolean; administer: boolean };
-}
+export type Action = Schemas['Action'];
+export type ActionDetail = Schemas['ActionDetail'];
+export type Approval = Schemas['Approval'];
+export type Delivery = Schemas['Delivery'];
+export type DeliveryDetail = Schemas['DeliveryDetail'];
+export type DeliveryAttempt = Schemas['DeliveryAttempt'];
 
-export interface UserCreated {
-  user: User;
-  password?: string;
-}
+export type Session = Schemas['Session'];
+export type SessionDetail = Schemas['SessionDetail'];
+export type TimelineEntry = SessionDetail['timeline'][number];
+export type UsageEvent = Schemas['UsageEvent'];
+export type UsageReport = Schemas['Usage'];
+export type UsageAggregate = UsageReport['totals'];
+export type UsageGroup = UsageReport['group_by'];
 
-export interface AdminToken {
-  id: string;
-  user_id: string;
-  user_email: string | null;
-  name: string;
-  prefix: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-}
-
-export interface ApiKey {
-  id: string;
-  agent_id: string;
-  environment: Environment;
-  name: string | null;
-  prefix: string;
-  created_at: string;
-  revoked_at: string | null;
-  last_used_at: string | null;
-}
-
-export interface ApiKeyCreated {
-  key: string;
-  api_key: ApiKey;
-  revoked_key_id?: string;
-}
-
-export interface Agent {
-  id: string;
-  name: string;
-  description: string | null;
-  default_action: Effect;
-  webhook_url: string | null;
-  signing_key_prefix: string;
-  /** `disabled`: nothing is sent (410 Gone, or failing for 5 days) until the URL is saved again. */
-  webhook_status?: 'none' | 'active' | 'failing' | 'disabled';
-  webhook_failing_since?: string | null;
-  webhook_disabled_at?: string | null;
-  webhook_disabled_reason?: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface AgentDetail extends Agent {
-  keys: ApiKey[];
-}
-
-export interface AgentCreated {
-  agent: Agent;
-  signing_key: string;
-  keys: ApiKeyCreated[];
-}
-
-export interface SigningKeyRotated {
-  agent: Agent;
-  signing_key: string;
-}
-
-/** A policy as written (see docs/policies.md); checked by the server. */
-export type PolicyDefinition = Record<string, unknown>;
-
-export interface PolicySet {
-  agent_id: string;
-  environment: Environment;
-  version: number;
-  policies: PolicyDefinition[];
-  updated_at: string | null;
-  updated_by: string | null;
-}
-
-export interface PolicyVersion {
-  agent_id: string;
-  environment: Environment;
-  version: number;
-  policies: PolicyDefinition[];
-  diff: { added: string[]; removed: string[]; changed: string[] };
-  message: string | null;
-  created_by: string | null;
-  created_by_email: string | null;
-  created_at: string;
-}
-
-export interface Validation {
-  valid: boolean;
-  issues: PolicyIssue[];
-}
-
-export interface DecisionView {
-  decision: Effect;
-  reason: string | null;
-  policy: string | null;
-  rule_index: number | null;
-  explanation: string | null;
-}
-
-export interface Simulation {
-  agent_id: string;
-  environment: Environment;
-  evaluated: number;
-  changed: number;
-  items: {
-    action_id: string;
-    tool_name: string;
-    session_id: string | null;
-    created_at: string;
-    old: DecisionView;
-    new: DecisionView;
-    changed: boolean;
-  }[];
-}
-
-export interface Action {
-  id: string;
-  agent_id: string;
-  environment: Environment;
-  tool_name: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  metadata: Record<string, unknown> | null;
-  /** The positional arguments' JSON text exactly as the agent sent it (what is shown). */
-  args_json: string;
-  /** The keyword arguments' JSON text exactly as the agent sent it (what is shown). */
-  kwargs_json: string;
-  /** The metadata's JSON text exactly as the agent sent it, or null. */
-  metadata_json: string | null;
-  session_id: string | null;
-  decision: Effect;
-  reason: string | null;
-  status: ActionStatus;
-  policy: {
-    id: string | null;
-    name: string;
-    tool: string;
-    version: number | null;
-    rule_index: number | null;
-  } | null;
-  explanation: string | null;
-  /** The error that made the policy's on_error decide, with the arguments' shape (types only). */
-  evaluation_errors: { rule_index: number; message: string; shape?: string | null }[];
-  expires_at: string | null;
-  on_timeout: 'deny' | 'allow' | null;
-  decided_by: string | null;
-  decided_at: string | null;
-  notes: string | null;
-  outcome: {
-    status: 'succeeded' | 'failed';
-    duration_ms: number | null;
-    error: string | null;
-    reported_at: string | null;
-  } | null;
-  created_at: string;
-}
-
-export interface DeliveryAttempt {
-  id: string;
-  attempt: number;
-  status_code: number | null;
-  error: string | null;
-  duration_ms: number;
-  at: string;
-}
-
-export interface Delivery {
-  id: string;
-  event_id: string;
-  agent_id: string;
-  action_id: string | null;
-  event_type: string;
-  url: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  next_attempt_at: string;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: string;
-  delivered_at: string | null;
-}
-
-export interface DeliveryDetail extends Delivery {
-  payload: unknown;
-  attempt_log: DeliveryAttempt[];
-}
-
-export interface ActionDetail extends Action {
-  agent_name: string | null;
-  decided_by_email: string | null;
-  deliveries: DeliveryDetail[];
-}
-
-export interface Approval extends Action {
-  waiting_ms: number;
-}
-
-export interface Session {
-  session_id: string;
-  agent_id: string;
-  environment: Environment;
-  actions: number;
-  pending: number;
-  blocked: number;
-  first_at: string;
-  last_at: string;
-  total_tokens: number;
-  cost_usd: number;
-}
-
-export interface UsageEvent {
-  id: string;
-  agent_id: string;
-  environment: Environment;
-  session_id: string | null;
-  model: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  cost_usd: number;
-  priced: boolean;
-  created_at: string;
-}
-
-export interface TimelineEntry {
-  kind: 'action' | 'usage';
-  at: string;
-  action?: Action;
-  usage?: UsageEvent;
-  running_cost_usd: number;
-  running_tokens: number;
-}
-
-export interface SessionDetail {
-  session_id: string;
-  sessions: Session[];
-  timeline: TimelineEntry[];
-  total_cost_usd: number;
-  total_tokens: number;
-  truncated: boolean;
-}
-
-export interface UsageAggregate {
-  events: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  cost_usd: number;
-  unpriced_events: number;
-}
-
-export type UsageGroup = 'model' | 'day' | 'session' | 'agent';
-
-export interface UsageReport {
-  group_by: UsageGroup;
-  from: string | null;
-  to: string | null;
-  totals: UsageAggregate;
-  items: (UsageAggregate & { key: string | null; label?: string })[];
-}
-
-export type LiveEventType =
-  | 'action.created'
-  | 'action.decided'
-  | 'action.reported'
-  | 'usage.recorded'
-  | 'webhook.attempted';
-
-export const liveEventTypes: readonly LiveEventType[] = [
+export type LiveEvent = Schemas['LiveEvent'];
+export type LiveEventType = LiveEvent['type'];
+/** The live event types (the stream names its events by them). */
+export const liveEventTypes = allOf<LiveEventType>()([
   'action.created',
   'action.decided',
   'action.reported',
   'usage.recorded',
   'webhook.attempted',
-];
-
-export interface LiveEvent {
-  type: LiveEventType;
-  at: string;
-  action?: Action;
-  action_id?: string;
-  agent_id?: string;
-  status?: string;
-  usage?: UsageEvent[];
-  delivery?: Delivery;
-  attempt?: DeliveryAttempt;
-}
+]);

@@ -38,7 +38,7 @@ export function ErrorNotice({ error, retry }: { error: Error; retry?: () => void
       <p className="state-title">{error.message}</p>
       {hint ? <p className="state-hint">{hint}</p> : null}
       {retry ? (
-        <button type="button" className="button" onClick={retry}>
+        <button type="button" className="button" onClick={() => retry()}>
           Try again
         </button>
       ) : null}

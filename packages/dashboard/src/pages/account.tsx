@@ -1,10 +1,12 @@
+import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client';
+import { queries } from '../api/queries';
 import { PageHeader } from '../components/layout';
 import { SecretsPanel } from '../components/secret';
 import { Badge, ErrorNotice, Loading } from '../components/states';
 import { formatTime } from '../format';
-import { useAsync, useAuth } from '../state';
+import { useAuth } from '../state';
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -63,7 +65,7 @@ function ChangePassword() {
 }
 
 function Tokens() {
-  const state = useAsync(() => api.tokens(), []);
+  const state = useQuery(queries.tokens());
   const [name, setName] = useState('');
   const [days, setDays] = useState('90');
   const [secret, setSecret] = useState<{ label: string; value: string } | undefined>(undefined);
@@ -75,7 +77,7 @@ function Tokens() {
       const created = await api.createToken(name.trim(), days === 'never' ? null : Number(days));
       setSecret({ label: `Token "${created.admin_token.name}"`, value: created.token });
       setName('');
-      state.reload();
+      void state.refetch();
     } catch (failure) {
       setError(errorText(failure));
     }
@@ -91,7 +93,7 @@ function Tokens() {
         <SecretsPanel title="New token" secrets={[secret]} onDismiss={() => setSecret(undefined)} />
       ) : null}
       {state.error && !state.data ? (
-        <ErrorNotice error={state.error} retry={state.reload} />
+        <ErrorNotice error={state.error} retry={state.refetch} />
       ) : !state.data ? (
         <Loading what="Loading tokens" />
       ) : state.data.items.length === 0 ? (
@@ -132,7 +134,7 @@ function Tokens() {
                           setError(undefined);
                           try {
                             await api.revokeToken(token.id);
-                            state.reload();
+                            void state.refetch();
                           } catch (failure) {
                             setError(errorText(failure));
                           }

@@ -1,12 +1,14 @@
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../api/client';
+import { queries } from '../api/queries';
 import type { DeliveryDetail } from '../api/types';
 import { PageHeader } from '../components/layout';
 import { Badge, DecisionBadge, ErrorNotice, Loading } from '../components/states';
 import { ArgumentsView, JsonTextView } from '../components/value-view';
 import { formatDuration, formatTime, words } from '../format';
 import { Link } from '../router';
-import { useAsync, useLiveEvents, usePermissions } from '../state';
+import { usePermissions } from '../state';
 
 /** A webhook delivery with its attempts and a redeliver button. */
 export function DeliveryView({
@@ -82,12 +84,10 @@ export function DeliveryView({
 
 /** One action: the request, the decision and why, who decided, the outcome, the webhooks. */
 export function ActionDetailPage({ id }: { id: string }) {
-  const state = useAsync(() => api.action(id), [id]);
-  useLiveEvents((event) => {
-    if ((event.action?.id ?? event.action_id) === id) state.reload();
-  });
+  // Live events about this action invalidate it (src/api/live-cache.ts): it loads again.
+  const state = useQuery(queries.action(id));
   const action = state.data;
-  if (state.error && !action) return <ErrorNotice error={state.error} retry={state.reload} />;
+  if (state.error && !action) return <ErrorNotice error={state.error} retry={state.refetch} />;
   if (!action) return <Loading what="Loading the action" />;
   const policy = action.policy;
   return (
@@ -280,7 +280,11 @@ export function ActionDetailPage({ id }: { id: string }) {
             </p>
           ) : (
             action.deliveries.map((delivery) => (
-              <DeliveryView key={delivery.id} delivery={delivery} onRedelivered={state.reload} />
+              <DeliveryView
+                key={delivery.id}
+                delivery={delivery}
+                onRedelivered={() => void state.refetch()}
+              />
             ))
           )}
         </section>

@@ -1,5 +1,7 @@
+import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client';
+import { queries } from '../api/queries';
 import type { ApiKey, Delivery, Effect, Environment } from '../api/types';
 import { effects, environments } from '../api/types';
 import { PageHeader } from '../components/layout';
@@ -7,7 +9,7 @@ import { SecretsPanel } from '../components/secret';
 import { Badge, Empty, ErrorNotice, Loading } from '../components/states';
 import { formatAgo, formatTime, words } from '../format';
 import { Link, navigate } from '../router';
-import { useAgents, useAsync, useLiveEvents, useNow, usePermissions } from '../state';
+import { useAgents, useNow, usePermissions } from '../state';
 import { DeliveryView } from './action-detail';
 
 interface Secret {
@@ -345,16 +347,11 @@ function KeysTable({
 }
 
 function Deliveries({ agentId }: { agentId: string }) {
-  const state = useAsync(() => api.deliveries(agentId, { limit: 20 }), [agentId]);
+  // Webhook attempts invalidate the list and the open delivery (src/api/live-cache.ts).
+  const state = useQuery(queries.deliveries(agentId));
   const [open, setOpen] = useState<string | undefined>(undefined);
-  const detail = useAsync(() => (open ? api.delivery(open) : Promise.resolve(undefined)), [open]);
-  useLiveEvents((event) => {
-    if (event.type === 'webhook.attempted' && event.agent_id === agentId) {
-      state.reload();
-      if (open && event.delivery?.id === open) detail.reload();
-    }
-  });
-  if (state.error && !state.data) return <ErrorNotice error={state.error} retry={state.reload} />;
+  const detail = useQuery(queries.delivery(open));
+  if (state.error && !state.data) return <ErrorNotice error={state.error} retry={state.refetch} />;
   if (!state.data) return <Loading what="Loading deliveries" />;
   const items: Delivery[] = state.data.items;
   if (items.length === 0) {
@@ -422,8 +419,8 @@ function Deliveries({ agentId }: { agentId: string }) {
         <DeliveryView
           delivery={detail.data}
           onRedelivered={() => {
-            detail.reload();
-            state.reload();
+            void detail.refetch();
+            void state.refetch();
           }}
         />
       ) : null}
@@ -478,11 +475,11 @@ function WebhookForm({
 export function AgentDetailPage({ id }: { id: string }) {
   const { administer } = usePermissions();
   const agents = useAgents();
-  const agent = useAsync(() => api.agent(id), [id]);
-  const keys = useAsync(() => api.keys(id), [id]);
+  const agent = useQuery(queries.agent(id));
+  const keys = useQuery(queries.keys(id));
   const [secrets, setSecrets] = useState<Secret[]>([]);
   const [error, setError] = useState<string | undefined>(undefined);
-  if (agent.error && !agent.data) return <ErrorNotice error={agent.error} retry={agent.reload} />;
+  if (agent.error && !agent.data) return <ErrorNotice error={agent.error} retry={agent.refetch} />;
   if (!agent.data) return <Loading what="Loading the agent" />;
   const data = agent.data;
   const addSecret = (secret: Secret) => setSecrets((current) => [...current, secret]);
@@ -514,11 +511,11 @@ export function AgentDetailPage({ id }: { id: string }) {
             agentId={data.id}
             keys={keys.data.items}
             canChange={administer}
-            onChanged={keys.reload}
+            onChanged={() => void keys.refetch()}
             onSecret={addSecret}
           />
         ) : keys.error ? (
-          <ErrorNotice error={keys.error} retry={keys.reload} />
+          <ErrorNotice error={keys.error} retry={keys.refetch} />
         ) : (
           <Loading what="Loading keys" />
         )}
@@ -542,7 +539,7 @@ export function AgentDetailPage({ id }: { id: string }) {
               try {
                 const rotated = await api.rotateSigningKey(data.id);
                 addSecret({ label: 'New webhook signing key', value: rotated.signing_key });
-                agent.reload();
+                void agent.refetch();
               } catch (failure) {
                 setError(errorText(failure));
               }
@@ -576,7 +573,7 @@ export function AgentDetailPage({ id }: { id: string }) {
             agentId={data.id}
             url={data.webhook_url}
             onSaved={() => {
-              agent.reload();
+              void agent.refetch();
               agents.reload();
             }}
           />

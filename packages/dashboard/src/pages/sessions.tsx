@@ -1,5 +1,7 @@
+import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
+import { queries } from '../api/queries';
 import type { Session, TimelineEntry } from '../api/types';
 import { environments } from '../api/types';
 import { LineChart } from '../components/charts';
@@ -8,7 +10,7 @@ import { Badge, DecisionBadge, Empty, ErrorNotice, Loading } from '../components
 import { ArgumentsView } from '../components/value-view';
 import { formatClock, formatNumber, formatTime, formatUsd, words } from '../format';
 import { Link, useQueryState } from '../router';
-import { useAgents, useAsync, useLiveEvents, useResync } from '../state';
+import { useAgents, useLiveEvents, useResync } from '../state';
 
 /** Sessions, most recent first, with counts and cost. */
 export function SessionsPage() {
@@ -18,17 +20,17 @@ export function SessionsPage() {
   const environment = query.get('environment') ?? '';
   const [items, setItems] = useState<Session[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const first = useAsync(
-    () => api.sessions({ agent: agent || undefined, environment: environment || undefined }),
-    [agent, environment],
+  const first = useQuery(
+    queries.sessions({ agent: agent || undefined, environment: environment || undefined }),
   );
+  const reloadFirst = () => void first.refetch();
   useEffect(() => {
     if (first.data) {
       setItems(first.data.items);
       setCursor(first.data.next_cursor);
     }
   }, [first.data]);
-  useResync(first.reload);
+  useResync(reloadFirst);
   // New sessions appear live; counts refresh at most every few seconds.
   const pendingReload = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useLiveEvents((event) => {
@@ -36,7 +38,7 @@ export function SessionsPage() {
     if (pendingReload.current) return;
     pendingReload.current = setTimeout(() => {
       pendingReload.current = undefined;
-      if (!cursor) first.reload();
+      if (!cursor) reloadFirst();
     }, 2_000);
   });
   useEffect(() => () => clearTimeout(pendingReload.current), []);
@@ -92,7 +94,7 @@ export function SessionsPage() {
         </label>
       </form>
       {first.error && !first.data ? (
-        <ErrorNotice error={first.error} retry={first.reload} />
+        <ErrorNotice error={first.error} retry={first.refetch} />
       ) : !first.data ? (
         <Loading what="Loading sessions" />
       ) : items.length === 0 ? (
@@ -224,7 +226,8 @@ function TimelineItem({ entry }: { entry: TimelineEntry }) {
 
 /** One session: its tool and LLM calls on a timeline, with the running cost. */
 export function SessionDetailPage({ id }: { id: string }) {
-  const state = useAsync(() => api.session(id), [id]);
+  const state = useQuery(queries.session(id));
+  const reload = () => void state.refetch();
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useLiveEvents((event) => {
     const touches =
@@ -232,13 +235,13 @@ export function SessionDetailPage({ id }: { id: string }) {
     if (!touches || reloadTimer.current) return;
     reloadTimer.current = setTimeout(() => {
       reloadTimer.current = undefined;
-      state.reload();
+      reload();
     }, 500);
   });
-  useResync(state.reload);
+  useResync(reload);
   useEffect(() => () => clearTimeout(reloadTimer.current), []);
   const detail = state.data;
-  if (state.error && !detail) return <ErrorNotice error={state.error} retry={state.reload} />;
+  if (state.error && !detail) return <ErrorNotice error={state.error} retry={state.refetch} />;
   if (!detail) return <Loading what="Loading the session" />;
   const tools = detail.timeline.filter((entry) => entry.kind === 'action').length;
   const llm = detail.timeline.length - tools;

@@ -1,5 +1,6 @@
+import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
-import { api } from '../api/client';
+import { queries } from '../api/queries';
 import type { UsageReport } from '../api/types';
 import { environments } from '../api/types';
 import { BarChart, ColumnChart, type Datum } from '../components/charts';
@@ -7,7 +8,7 @@ import { PageHeader } from '../components/layout';
 import { ErrorNotice, Loading } from '../components/states';
 import { formatCompact, formatNumber, formatUsd, fromLocalInput, toLocalInput } from '../format';
 import { Link, useQueryState } from '../router';
-import { useAgents, useAsync, useLiveEvents, useResync } from '../state';
+import { useAgents, useLiveEvents, useResync } from '../state';
 
 const presets: { value: string; label: string; days: number }[] = [
   { value: '1d', label: 'Last 24 hours', days: 1 },
@@ -82,27 +83,18 @@ export function UsagePage() {
   const agent = query.get('agent') ?? undefined;
   const environment = query.get('environment') ?? undefined;
   const filter = { agent, environment, from: range.from, to: range.to };
-  const key = JSON.stringify(filter);
-  const state = useAsync(async () => {
-    const parsed = JSON.parse(key) as typeof filter;
-    const [model, day, session, byAgent] = await Promise.all([
-      api.usage('model', { ...parsed, limit: 20 }),
-      api.usage('day', { ...parsed, limit: 400 }),
-      api.usage('session', { ...parsed, limit: 10 }),
-      api.usage('agent', { ...parsed, limit: 20 }),
-    ]);
-    return { model, day, session, agent: byAgent };
-  }, [key]);
+  const state = useQuery(queries.usage(filter));
+  const reload = () => void state.refetch();
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   // Reload at most every 1.5 s while usage streams in: four aggregations per reload.
   useLiveEvents((event) => {
     if (event.type !== 'usage.recorded' || reloadTimer.current) return;
     reloadTimer.current = setTimeout(() => {
       reloadTimer.current = undefined;
-      state.reload();
+      reload();
     }, 1_500);
   });
-  useResync(state.reload);
+  useResync(reload);
   useEffect(() => () => clearTimeout(reloadTimer.current), []);
 
   const data = state.data;
@@ -189,7 +181,7 @@ export function UsagePage() {
         </label>
       </form>
       {state.error && !data ? (
-        <ErrorNotice error={state.error} retry={state.reload} />
+        <ErrorNotice error={state.error} retry={state.refetch} />
       ) : !data || !totals ? (
         <Loading what="Loading usage" />
       ) : (

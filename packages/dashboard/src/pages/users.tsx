@@ -1,12 +1,14 @@
+import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client';
+import { queries } from '../api/queries';
 import type { Role, User } from '../api/types';
 import { roles } from '../api/types';
 import { PageHeader } from '../components/layout';
 import { SecretsPanel } from '../components/secret';
 import { Badge, ErrorNotice, Loading } from '../components/states';
 import { formatTime } from '../format';
-import { useAsync, useAuth, usePermissions } from '../state';
+import { useAuth, usePermissions } from '../state';
 
 const roleHelp: Record<Role, string> = {
   viewer: 'sees everything, changes nothing',
@@ -97,10 +99,7 @@ function CreateUser({ onCreated }: { onCreated: (user: User, password?: string) 
 export function UsersPage() {
   const { administer } = usePermissions();
   const { me } = useAuth();
-  const state = useAsync(
-    () => (administer ? api.users() : Promise.resolve({ items: [] as User[] })),
-    [administer],
-  );
+  const state = useQuery(queries.users(administer));
   const [secret, setSecret] = useState<{ label: string; value: string } | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   if (!administer) {
@@ -115,7 +114,7 @@ export function UsersPage() {
     setError(undefined);
     try {
       await api.updateUser(user.id, body);
-      state.reload();
+      void state.refetch();
     } catch (failure) {
       setError(errorText(failure));
     }
@@ -138,7 +137,7 @@ export function UsersPage() {
         </p>
       ) : null}
       {state.error && !state.data ? (
-        <ErrorNotice error={state.error} retry={state.reload} />
+        <ErrorNotice error={state.error} retry={state.refetch} />
       ) : !state.data ? (
         <Loading what="Loading users" />
       ) : (
@@ -224,7 +223,7 @@ export function UsersPage() {
       )}
       <CreateUser
         onCreated={(user, password) => {
-          state.reload();
+          void state.refetch();
           if (password) setSecret({ label: `Password for ${user.email}`, value: password });
         }}
       />

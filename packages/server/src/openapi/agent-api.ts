@@ -1,5 +1,6 @@
+import { EFFECTS } from '@arden/policy';
 import * as z from 'zod';
-import type { DescribedRoute } from './index';
+import type { DescribedRoute } from './described-route';
 
 // The agent API as the OpenAPI document describes it. Its handlers (src/agent) validate by hand
 // for speed and ardenpy's exact messages; these schemas describe the same wire format.
@@ -29,7 +30,7 @@ const checkRequest = z
 
 const checkResponse = z
   .object({
-    decision: z.enum(['allow', 'block', 'requires_approval']),
+    decision: z.enum(EFFECTS),
     action_id: z.string(),
     reason: z.string().meta({
       description:

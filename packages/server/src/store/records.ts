@@ -1,7 +1,8 @@
+import type { Effect } from '@arden/policy';
 import type { Environment } from '../crypto';
 
 /** A policy effect (and an agent's default action). */
-export type Effect = 'allow' | 'block' | 'requires_approval';
+export type { Effect };
 
 /**
  * An action's lifecycle: `completed` (allowed or blocked at once), `pending` (held for

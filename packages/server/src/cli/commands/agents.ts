@@ -1,3 +1,4 @@
+import { isEffect } from '@arden/policy';
 import { environmentOption, type Parsed, parse, positional, text } from '../args';
 import { clientFor, connectionOptions } from '../client';
 import { type CliIo, table, UsageError } from '../io';
@@ -35,7 +36,7 @@ const options = {
 
 function effect(parsed: Parsed): string | undefined {
   const value = text(parsed, 'default-action');
-  if (value !== undefined && !['allow', 'block', 'requires_approval'].includes(value)) {
+  if (value !== undefined && !isEffect(value)) {
     throw new UsageError(
       `--default-action must be allow, block or requires_approval; got "${value}".`,
     );

@@ -1,3 +1,4 @@
+import { EFFECTS, isEffect } from '@arden/policy';
 import {
   type Environment,
   generateApiKey,
@@ -10,7 +11,11 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { AgentRecord, ApiKeyRecord, Effect, Store } from '../store';
-import { checkWebhookUrl, ForbiddenWebhookAddressError, type WebhookAddressPolicy } from './ssrf';
+import {
+  checkWebhookUrl,
+  ForbiddenWebhookAddressError,
+  type WebhookAddressPolicy,
+} from '../webhooks/ssrf';
 
 /** Who an agent API key belongs to. */
 export interface AgentPrincipal {
@@ -46,7 +51,6 @@ export interface CreatedApiKey {
   record: ApiKeyRecord;
 }
 
-const effects: readonly Effect[] = ['allow', 'block', 'requires_approval'];
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 
 /** Checks a webhook URL: absolute http(s), or null to remove it. */
@@ -77,10 +81,10 @@ function validateName(name: unknown): string {
 }
 
 function validateEffect(effect: unknown, field: string): Effect {
-  if (!effects.includes(effect as Effect)) {
-    throw new ValidationError(`${field} must be one of allow, block, requires_approval.`, field);
+  if (!isEffect(effect)) {
+    throw new ValidationError(`${field} must be one of ${EFFECTS.join(', ')}.`, field);
   }
-  return effect as Effect;
+  return effect;
 }
 
 interface CacheEntry {

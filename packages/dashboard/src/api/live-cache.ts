@@ -1,0 +1,45 @@
+import type { QueryClient } from '@tanstack/react-query';
+import { queryKeys } from './queries';
+import type { Approval, LiveEvent, Page } from './types';
+
+// Live events patch the query cache: the approval queue is edited in place (a held call joins
+// it, a decision anywhere takes it off at once), and what an event changed on the server is
+// invalidated, so the pages showing it load it again and the others load it when next shown.
+
+function toApproval(event: LiveEvent): Approval | undefined {
+  const action = event.action;
+  if (action?.status !== 'pending') return undefined;
+  return { ...action, waiting_ms: Math.max(0, Date.now() - new Date(action.created_at).getTime()) };
+}
+
+/** Takes an action off the cached approval queue (decided here, elsewhere, or expired). */
+export function removeApproval(client: QueryClient, actionId: string): void {
+  client.setQueryData<Page<Approval>>(queryKeys.approvals, (page) =>
+    page ? { ...page, items: page.items.filter((item) => item.id !== actionId) } : page,
+  );
+}
+
+/** Applies one live event to the cache. */
+export function applyLiveEvent(client: QueryClient, event: LiveEvent): void {
+  const actionId = event.action?.id ?? event.action_id;
+  if (event.type === 'action.created') {
+    const approval = toApproval(event);
+    if (approval) {
+      client.setQueryData<Page<Approval>>(queryKeys.approvals, (page) => {
+        if (!page || page.items.some((item) => item.id === approval.id)) return page;
+        return { ...page, items: [...page.items, approval] };
+      });
+    }
+  } else if (event.type === 'action.decided' && actionId) {
+    removeApproval(client, actionId);
+  }
+  if (actionId) void client.invalidateQueries({ queryKey: queryKeys.action(actionId) });
+  if (event.type === 'webhook.attempted') {
+    if (event.agent_id) {
+      void client.invalidateQueries({ queryKey: queryKeys.deliveries(event.agent_id) });
+    }
+    if (event.delivery?.id) {
+      void client.invalidateQueries({ queryKey: queryKeys.delivery(event.delivery.id) });
+    }
+  }
+}

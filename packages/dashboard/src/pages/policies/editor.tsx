@@ -1,0 +1,281 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { ApiError, api } from '../../api/client';
+import type {
+  Environment,
+  PolicyDefinition,
+  PolicySet,
+  PolicyVersion,
+  Simulation,
+} from '../../api/types';
+import {
+  type DraftProblem,
+  diffLines,
+  locateIssue,
+  offsetOf,
+  parsePoliciesYaml,
+  policiesToYaml,
+} from '../../policy-yaml';
+import { DiffView } from './diff-view';
+import { SimulationView } from './simulation';
+
+/** The YAML editor: validation as you type, simulation, diff and save. */
+export function PolicyEditor({
+  agentId,
+  environment,
+  saved,
+  onSaved,
+}: {
+  agentId: string;
+  environment: Environment;
+  saved: PolicySet;
+  onSaved: (version: PolicyVersion) => void;
+}) {
+  const savedText = useMemo(() => policiesToYaml(saved.policies), [saved.policies]);
+  const [draft, setDraft] = useState(savedText);
+  const [problems, setProblems] = useState<DraftProblem[]>([]);
+  const [checking, setChecking] = useState(false);
+  const [checkError, setCheckError] = useState<string | undefined>(undefined);
+  const [parsed, setParsed] = useState<PolicyDefinition[] | undefined>(saved.policies);
+  const [simulation, setSimulation] = useState<Simulation | undefined>(undefined);
+  const [simulating, setSimulating] = useState(false);
+  const [simulateLimit, setSimulateLimit] = useState(100);
+  const [message, setMessage] = useState('');
+  const [saving, setSaving] = useState(false);
+  const [status, setStatus] = useState<string | undefined>(undefined);
+  const textarea = useRef<HTMLTextAreaElement>(null);
+  const gutter = useRef<HTMLPreElement>(null);
+
+  useEffect(() => {
+    setDraft(savedText);
+    setSimulation(undefined);
+  }, [savedText]);
+
+  // Validate as you type: YAML at once, then the server's full check after a pause.
+  useEffect(() => {
+    const result = parsePoliciesYaml(draft);
+    setSimulation(undefined);
+    if (!result.policies) {
+      setProblems(result.problems);
+      setParsed(undefined);
+      setChecking(false);
+      return;
+    }
+    setParsed(result.policies);
+    const policies = result.policies;
+    const controller = new AbortController();
+    setChecking(true);
+    const timer = setTimeout(() => {
+      api.validatePolicies(agentId, environment, policies, controller.signal).then(
+        (validation) => {
+          setProblems(validation.issues.map((issue) => locateIssue(draft, issue, policies)));
+          setCheckError(undefined);
+          setChecking(false);
+        },
+        (error: unknown) => {
+          if (controller.signal.aborted) return;
+          setCheckError(error instanceof Error ? error.message : String(error));
+          setChecking(false);
+        },
+      );
+    }, 350);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [draft, agentId, environment]);
+
+  const dirty = draft !== savedText;
+  const valid = parsed !== undefined && problems.length === 0 && !checking && !checkError;
+  const lineCount = draft.split('\n').length;
+  const lineNumbers = useMemo(
+    () => Array.from({ length: lineCount }, (_, index) => index + 1),
+    [lineCount],
+  );
+  const problemLines = new Set(problems.map((problem) => problem.line));
+
+  const goTo = (problem: DraftProblem) => {
+    const element = textarea.current;
+    if (!element || problem.line === undefined) return;
+    const offset = offsetOf(draft, { line: problem.line, column: problem.column ?? 1 });
+    element.focus();
+    element.setSelectionRange(offset, offset + 1);
+  };
+
+  const simulate = async () => {
+    if (!parsed) return;
+    setSimulating(true);
+    setStatus(undefined);
+    try {
+      setSimulation(await api.simulatePolicies(agentId, environment, parsed, simulateLimit));
+    } catch (error) {
+      setStatus(error instanceof Error ? error.message : String(error));
+    } finally {
+      setSimulating(false);
+    }
+  };
+
+  const save = async () => {
+    if (!parsed) return;
+    setSaving(true);
+    setStatus(undefined);
+    try {
+      const version = await api.savePolicySet(agentId, environment, parsed, message.trim() || null);
+      setMessage('');
+      setStatus(`Saved as version ${version.version}. New calls are decided by it now.`);
+      onSaved(version);
+    } catch (error) {
+      if (error instanceof ApiError && error.issues) {
+        setProblems(error.issues.map((issue) => locateIssue(draft, issue, parsed)));
+      }
+      setStatus(error instanceof Error ? error.message : String(error));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const diff = useMemo(() => diffLines(savedText, draft), [savedText, draft]);
+
+  return (
+    <div className="editor">
+      <div className="editor-status" role="status" aria-live="polite">
+        {parsed === undefined ? (
+          <span className="status-bad">YAML error</span>
+        ) : checking ? (
+          <span className="muted">Checking…</span>
+        ) : checkError ? (
+          <span className="status-bad">Could not check: {checkError}</span>
+        ) : problems.length > 0 ? (
+          <span className="status-bad">
+            {problems.length} {problems.length === 1 ? 'problem' : 'problems'}
+          </span>
+        ) : (
+          <span className="status-good">
+            Valid — {parsed.length} {parsed.length === 1 ? 'policy' : 'policies'}
+          </span>
+        )}
+        {dirty ? <span className="muted"> · unsaved changes</span> : null}
+      </div>
+      <div className="code-editor">
+        <pre className="gutter" ref={gutter} aria-hidden="true">
+          {lineNumbers.map((number) => (
+            <span
+              key={number}
+              className={problemLines.has(number) ? 'gutter-line gutter-error' : 'gutter-line'}
+            >
+              {number}
+            </span>
+          ))}
+        </pre>
+        <textarea
+          ref={textarea}
+          className="code"
+          aria-label="Policies (YAML)"
+          aria-invalid={problems.length > 0}
+          aria-describedby="policy-problems"
+          spellCheck={false}
+          autoCapitalize="off"
+          autoCorrect="off"
+          value={draft}
+          rows={Math.min(30, Math.max(12, lineCount + 1))}
+          onChange={(event) => setDraft(event.target.value)}
+          onScroll={(event) => {
+            if (gutter.current) gutter.current.scrollTop = event.currentTarget.scrollTop;
+          }}
+          onKeyDown={(event) => {
+            // Tab indents (two spaces) instead of leaving the editor; Esc then Tab leaves.
+            if (event.key === 'Tab' && !event.shiftKey && !event.altKey && !event.ctrlKey) {
+              const element = event.currentTarget;
+              if (element.dataset.escaped === 'true') return;
+              event.preventDefault();
+              const start = element.selectionStart;
+              const next = `${draft.slice(0, start)}  ${draft.slice(element.selectionEnd)}`;
+              setDraft(next);
+              requestAnimationFrame(() => element.setSelectionRange(start + 2, start + 2));
+            }
+            event.currentTarget.dataset.escaped = event.key === 'Escape' ? 'true' : 'false';
+          }}
+        />
+      </div>
+      <p className="hint">
+        Tab indents; press Esc then Tab to leave the editor. Conditions are CEL, for example{' '}
+        <code>args.amount &lt;= 50</code>. See docs/policies.md.
+      </p>
+      <ul className="problems" id="policy-problems" aria-label="Problems">
+        {problems.map((problem, index) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: problems are positional.
+          <li key={index}>
+            {problem.line !== undefined ? (
+              <button type="button" className="link-button" onClick={() => goTo(problem)}>
+                Line {problem.line}, column {problem.column ?? 1}
+              </button>
+            ) : null}
+            {problem.where ? <span className="muted"> ({problem.where})</span> : null}:{' '}
+            {problem.message}
+          </li>
+        ))}
+      </ul>
+      <div className="editor-actions">
+        <label className="field field-inline">
+          <span>Replay the last</span>
+          <select
+            value={simulateLimit}
+            onChange={(event) => setSimulateLimit(Number(event.target.value))}
+          >
+            {[50, 100, 500, 1000, 5000].map((limit) => (
+              <option key={limit} value={limit}>
+                {limit} calls
+              </option>
+            ))}
+          </select>
+        </label>
+        <button
+          type="button"
+          className="button"
+          onClick={() => void simulate()}
+          disabled={!valid || simulating}
+        >
+          {simulating ? 'Simulating…' : 'Simulate'}
+        </button>
+        <button
+          type="button"
+          className="button button-quiet"
+          onClick={() => setDraft(savedText)}
+          disabled={!dirty}
+        >
+          Discard changes
+        </button>
+      </div>
+      {simulation ? <SimulationView simulation={simulation} /> : null}
+      {dirty ? (
+        <section className="panel" aria-labelledby="draft-diff-title">
+          <h3 id="draft-diff-title">Changes against version {saved.version}</h3>
+          <DiffView lines={diff} label="Changes in the draft" />
+        </section>
+      ) : null}
+      <div className="save-row">
+        <label className="field field-grow">
+          <span>What changed and why (kept in the history)</span>
+          <input
+            type="text"
+            value={message}
+            maxLength={2000}
+            onChange={(event) => setMessage(event.target.value)}
+          />
+        </label>
+        <button
+          type="button"
+          className="button button-primary"
+          onClick={() => void save()}
+          disabled={!valid || !dirty || saving}
+        >
+          {saving ? 'Saving…' : 'Save as a new version'}
+        </button>
+      </div>
+      {status ? (
+        <p className="notice" role="status">
+          {status}
+        </p>
+      ) : null}
+    </div>
+  );
+}
