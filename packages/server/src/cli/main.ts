@@ -2,6 +2,7 @@ import { ArdenServerError } from '../errors';
 import { loadSqlite, UnsupportedNodeError } from '../store/sqlite-module';
 import { agentsCommand } from './commands/agents';
 import { approvalsCommand } from './commands/approvals';
+import { hookCommand } from './commands/hook';
 import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
 import { policiesCommand } from './commands/policies';
 import { startCommand } from './commands/start';
@@ -24,6 +25,9 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
   policies              apply, diff and get policies (policies test runs locally)
   approvals             list held calls; approve or deny them
 
+Coding agents:
+  hook                  Claude Code's hook (hook claude-code); hook install|uninstall claude-code
+
 On the server's machine (open the store directly; --data-dir / --db):
   users                 create users, reset passwords
   tokens                create admin tokens for the CLI and automation
@@ -43,6 +47,7 @@ const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   agents: agentsCommand,
   policies: policiesCommand,
   approvals: approvalsCommand,
+  hook: hookCommand,
   users: usersCommand,
   tokens: tokensCommand,
 };
