@@ -254,3 +254,48 @@ test('Arden unreachable: the call is blocked', async () => {
     'Arden could not be reached to check this call to "claude_code.Bash"',
   );
 });
+
+test('http hooks: the server’s POST /v1/hooks/claude-code decides, and an unreachable Arden blocks', async () => {
+  const installed = await run(process.execPath, [
+    ardenBin,
+    'hook',
+    'install',
+    'claude-code',
+    '--http',
+    arden.url,
+    '--on-allow',
+    'allow',
+  ]);
+  expect(installed.code).toBe(0);
+  const settings = JSON.parse(readFileSync(join(work, '.claude', 'settings.json'), 'utf8'));
+  expect(JSON.stringify(settings)).not.toContain('hook claude-code'); // the command hooks were replaced
+  expect(settings.hooks.PreToolUse[0].hooks[0]).toMatchObject({ type: 'http', onFailure: 'block' });
+
+  const marker = join(work, 'marker');
+  const target = join(work, 'allowed.txt');
+  const { results } = await runClaude([
+    {
+      toolUses: [
+        { name: 'Bash', input: { command: `rm -rf ./nothing; touch ${marker}` } },
+        { name: 'Write', input: { file_path: target, content: 'via http\n' } },
+      ],
+    },
+    { text: 'ok' },
+  ]);
+  expect(existsSync(marker)).toBe(false);
+  expect(results.find((result) => result.name === 'Bash')?.text).toContain(
+    'Arden blocked this call to "claude_code.Bash" by policy',
+  );
+  expect(readFileSync(target, 'utf8')).toBe('via http\n');
+
+  // Arden down: Claude Code cannot reach the hook's URL, and onFailure "block" stops the call.
+  settings.hooks.PreToolUse[0].hooks[0].url = 'http://127.0.0.1:9/v1/hooks/claude-code';
+  writeFileSync(join(work, '.claude', 'settings.json'), JSON.stringify(settings));
+  const second = join(work, 'second');
+  const down = await runClaude(
+    [{ toolUses: [{ name: 'Bash', input: { command: `touch ${second}` } }] }, { text: 'ok' }],
+    ['--dangerously-skip-permissions'],
+  );
+  expect(existsSync(second)).toBe(false);
+  expect(down.results[0]?.isError).toBe(true);
+});

@@ -70,6 +70,17 @@ function hookFlags(options: HookOptions, defaults: HookOptions): string {
   return flags.map((flag) => ` ${flag}`).join('');
 }
 
+function httpHookUrl(base: string, options: HookOptions, defaults: HookOptions): string {
+  const query = new URLSearchParams();
+  if (options.onHeld !== defaults.onHeld) query.set('on_held', options.onHeld);
+  if (options.onAllow !== defaults.onAllow) query.set('on_allow', options.onAllow);
+  if (options.maxWaitSeconds !== defaults.maxWaitSeconds) {
+    query.set('max_wait', String(options.maxWaitSeconds));
+  }
+  const url = `${base.replace(/\/+$/, '')}/v1/hooks/claude-code`;
+  return query.size > 0 ? `${url}?${query}` : url;
+}
+
 /** `arden hook …` */
 export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parse(
@@ -128,7 +139,7 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
       const transport = http
         ? {
             type: 'http' as const,
-            url: `${http.replace(/\/+$/, '')}/v1/hooks/claude-code`,
+            url: httpHookUrl(http, options, defaultHookOptions),
             timeoutSeconds,
           }
         : {

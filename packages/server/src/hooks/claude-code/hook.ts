@@ -43,6 +43,12 @@ export interface HookOptions {
   onUnavailable: 'block' | 'allow';
   /** How long a held call waits, in seconds (keep it below the hook's `timeout`). */
   maxWaitSeconds: number;
+  /**
+   * Whether Stop and SessionEnd read the transcript at `transcript_path` for usage: true for
+   * the command hook (on the developer's machine); false for the server's HTTP endpoint, which
+   * must not open a path a client names.
+   */
+  readTranscript?: boolean;
 }
 
 /** What the hook prints and exits with. */
@@ -149,7 +155,7 @@ export async function handleClaudeCodeHook(
         return nothing;
       case 'Stop':
       case 'SessionEnd':
-        await recordUsage(arden, input, sessionId, env);
+        if (options.readTranscript !== false) await recordUsage(arden, input, sessionId, env);
         return nothing;
       default:
         return nothing;

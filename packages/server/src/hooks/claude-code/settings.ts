@@ -32,7 +32,7 @@ function isArdenHook(hook: unknown): boolean {
   return (
     entry.type === 'http' &&
     typeof entry.url === 'string' &&
-    entry.url.endsWith('/v1/hooks/claude-code')
+    /\/v1\/hooks\/claude-code(\?|$)/.test(entry.url)
   );
 }
 
