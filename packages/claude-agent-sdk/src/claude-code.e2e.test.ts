@@ -238,8 +238,11 @@ test('an MCP tool goes through the hook as mcp.<server>.<tool>', async () => {
   );
   expect(byName.mcp__files__list_files).toContain('list_files done');
   expect(readFileSync(calls, 'utf8')).toBe('list_files\n');
-  const names = (await arden.actions()).map((action) => action.toolName);
-  expect(names).toContain('mcp.files.list_files');
+  const listed = (await arden.actions()).find(
+    (action) => action.toolName === 'mcp.files.list_files',
+  );
+  // The server's name goes along for the policies' `mcp` variable.
+  expect(listed?.metadata).toMatchObject({ mcp: { server: 'files' }, source: 'claude-code' });
 });
 
 test('Arden unreachable: the call is blocked', async () => {

@@ -17,6 +17,7 @@ import {
   denialText,
   getSession,
   PolicyDeniedError,
+  parseMcpToolName,
   resolveAdapterOptions,
   runsUnchecked,
   type ToolDenial,
@@ -111,10 +112,13 @@ export async function checkToolCall(
       ? ardenToolName(options, call.toolName)
       : `${options.toolNamePrefix ?? ''}${claudeToolName(call.toolName, call.mcpServer)}`;
     arden = resolved.resolveArden();
+    const mcp = call.toolName.startsWith('mcp__') ? parseMcpToolName(name) : undefined;
     const session = sessionOf(options, call.sessionId);
     const metadata = {
       ...options.metadata,
       source: 'claude-agent-sdk',
+      // An MCP tool's server, for the policies' `mcp` variable.
+      ...(mcp ? { mcp: { server: mcp.server } } : {}),
       ...(session === undefined ? {} : { session_id: session }),
       ...(call.toolUseId === undefined ? {} : { tool_use_id: call.toolUseId }),
     };

@@ -17,6 +17,7 @@ import {
   defaultDenialMessage,
   denialOf,
   PolicyDeniedError,
+  parseMcpToolName,
 } from '@arden/core';
 import { claudeCodeToolName } from './names';
 import { transcriptUsage } from './transcript';
@@ -177,10 +178,14 @@ async function checkCall(
   let name = `claude_code.${toolName}`;
   try {
     name = claudeCodeToolName(toolName, server);
+    const mcp = parseMcpToolName(name);
     const toolUseId = stringOf(input.tool_use_id);
     const metadata = {
       source: 'claude-code',
       session_id: sessionId,
+      // An MCP tool's server, for the policies' `mcp` variable (Claude Code's hooks do not
+      // carry the tool's annotations).
+      ...(mcp ? { mcp: { server: mcp.server } } : {}),
       ...(toolUseId ? { tool_use_id: toolUseId } : {}),
       ...(stringOf(input.cwd) ? { cwd: input.cwd } : {}),
       ...(stringOf(input.permission_mode) ? { permission_mode: input.permission_mode } : {}),
