@@ -1,16 +1,18 @@
-import type { ServerContext } from './context';
+import type { ResolvedConfig, ServerContext } from './context';
 import { ValidationError } from './errors';
 import { isLogLevel, type Logger, type LogLevel } from './logger';
-import type { ReplicaOptions } from './services/replicas';
-import type { RetentionOptions } from './services/retention';
-import { parseAllowedHosts } from './services/ssrf';
-import type { WebhookOptions } from './services/webhooks';
+import type { ReplicaOptions } from './replicas/replicas';
+import type { RetentionOptions } from './retention/service';
+import type { WebhookOptions } from './webhooks/service';
+import { parseAllowedHosts } from './webhooks/ssrf';
 
 /**
  * A plug-in: runs once at start-up with the server's context, and may add routes to
  * `context.router` and subscribe to `context.events` (the admin API and the dashboard do).
  */
 export type ServerPlugin = (context: ServerContext) => void | Promise<void>;
+
+export type { ResolvedConfig } from './context';
 
 /** Options of `createServer()`. Unset options come from the environment, then the defaults. */
 export interface ServerConfig {
@@ -80,31 +82,6 @@ export interface ServerConfig {
   plugins?: ServerPlugin[];
   /** Clock for tests, ms since the epoch. */
   clock?: () => number;
-}
-
-/** The configuration after the environment and defaults were applied. */
-export interface ResolvedConfig {
-  port: number;
-  host: string;
-  dataDir: string;
-  databaseUrl: string | undefined;
-  bodyLimit: number;
-  pricingFile: string | undefined;
-  logLevel: LogLevel;
-  approvalTimeoutSeconds: number;
-  maxApprovalTimeoutSeconds: number;
-  rateLimit: number;
-  sweepIntervalMs: number;
-  webhooks: WebhookOptions;
-  replicas: ReplicaOptions;
-  retention: RetentionOptions & { days: number };
-  shutdownTimeoutMs: number;
-  maxConnections: number;
-  maxConnectionsPerAddress: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
-  unauthenticatedBodyTimeoutMs: number;
-  workers: boolean;
 }
 
 /** Parses `1048576`, `"1mb"`, `"512kb"`, `"2 MiB"` into bytes. */

@@ -1,14 +1,15 @@
-import type { ResolvedConfig } from './config';
+import type { AgentService } from './agents/service';
+import type { ApprovalHub } from './approvals/hub';
+import type { ApprovalService } from './approvals/service';
+import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
-import type { Logger } from './logger';
-import type { AgentService } from './services/agents';
-import type { ApprovalService } from './services/approvals';
-import type { LiveEvents } from './services/events';
-import type { ApprovalHub } from './services/hub';
-import type { PolicyService } from './services/policies';
-import type { UsageService } from './services/usage';
-import type { WebhookService } from './services/webhooks';
+import type { Logger, LogLevel } from './logger';
+import type { PolicyService } from './policies/service';
+import type { ReplicaOptions } from './replicas/replicas';
+import type { RetentionOptions } from './retention/service';
 import type { Store } from './store';
+import type { UsageService } from './usage/service';
+import type { WebhookOptions, WebhookService } from './webhooks/service';
 
 /** Everything a route or a plug-in (the admin API, the dashboard) works with. */
 export interface ServerContext {
@@ -24,4 +25,29 @@ export interface ServerContext {
   webhooks: WebhookService;
   usage: UsageService;
   clock: () => number;
+}
+
+/** The configuration after the environment and defaults were applied. */
+export interface ResolvedConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  bodyLimit: number;
+  pricingFile: string | undefined;
+  logLevel: LogLevel;
+  approvalTimeoutSeconds: number;
+  maxApprovalTimeoutSeconds: number;
+  rateLimit: number;
+  sweepIntervalMs: number;
+  webhooks: WebhookOptions;
+  replicas: ReplicaOptions;
+  retention: RetentionOptions & { days: number };
+  shutdownTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  unauthenticatedBodyTimeoutMs: number;
+  workers: boolean;
 }

@@ -13,7 +13,22 @@ export { type AdminOptions, type MountedAdmin, mountAdmin } from './admin/mount'
 export { adminRoutes } from './admin/routes';
 export { registerAgentRoutes, statusBody } from './agent/routes';
 export { maxUsageBatch, parseCheck, parseResult, parseUsage } from './agent/validate';
-export { UserAdministration } from './auth/users';
+export {
+  type AgentPrincipal,
+  AgentService,
+  type AgentServiceOptions,
+  type CreateAgentInput,
+  type CreatedApiKey,
+  validateWebhookUrl,
+} from './agents/service';
+export { ApprovalHub, type DecisionNotice } from './approvals/hub';
+export {
+  ApprovalService,
+  type DecisionInput,
+  decisionChannel,
+  statusOf,
+  wakeFromNotification,
+} from './approvals/service';
 export {
   parseByteSize,
   parseServerFlags,
@@ -49,11 +64,13 @@ export {
   StoreUnavailableError,
   ValidationError,
 } from './errors';
+export { type LiveEvent, type LiveEventListener, LiveEvents } from './events/service';
 export { readBody, readJson, sendError, sendJson, setBodyTimeout } from './http/respond';
 export { type Handler, type RequestContext, type RouteMatch, Router } from './http/router';
 export { randomHex, uuidv7 } from './ids';
 export { createLogger, isLogLevel, type Logger, type LogLevel } from './logger';
 export { type OpenApiDocument, openApiDocument } from './openapi';
+export { type PolicyCall, type PolicyChange, PolicyService } from './policies/service';
 export {
   type Cost,
   defaultPricing,
@@ -62,51 +79,28 @@ export {
   Pricing,
   type PricingTable,
 } from './pricing';
-export { type ArdenServer, createServer } from './server';
-export {
-  type AgentPrincipal,
-  AgentService,
-  type AgentServiceOptions,
-  type CreateAgentInput,
-  type CreatedApiKey,
-  validateWebhookUrl,
-} from './services/agents';
-export {
-  ApprovalService,
-  type DecisionInput,
-  decisionChannel,
-  statusOf,
-  wakeFromNotification,
-} from './services/approvals';
-export { type LiveEvent, type LiveEventListener, LiveEvents } from './services/events';
-export { ApprovalHub, type DecisionNotice } from './services/hub';
-export { type PolicyCall, type PolicyChange, PolicyService } from './services/policies';
 export {
   cacheChannel,
   connectReplicas,
   liveChannel,
   type ReplicaOptions,
-} from './services/replicas';
+} from './replicas/replicas';
 export {
   type RetentionOptions,
   type RetentionResult,
   RetentionService,
-} from './services/retention';
-export {
-  checkWebhookUrl,
-  ForbiddenWebhookAddressError,
-  forbiddenAddressReason,
-  parseAllowedHosts,
-  type WebhookAddressPolicy,
-} from './services/ssrf';
-export { type UsageInput, UsageService } from './services/usage';
+} from './retention/service';
+export { type ArdenServer, createServer } from './server';
+export * from './store';
+export { type UsageInput, UsageService } from './usage/service';
+export { UserAdministration } from './users/service';
 export {
   createWebhookSender,
   type WebhookRequest,
   type WebhookResponse,
   WebhookSendError,
   type WebhookSender,
-} from './services/webhook-sender';
+} from './webhooks/sender';
 export {
   type ApprovalInfo,
   defaultRetrySchedule,
@@ -115,5 +109,11 @@ export {
   type WebhookOptions,
   WebhookService,
   webhookBody,
-} from './services/webhooks';
-export * from './store';
+} from './webhooks/service';
+export {
+  checkWebhookUrl,
+  ForbiddenWebhookAddressError,
+  forbiddenAddressReason,
+  parseAllowedHosts,
+  type WebhookAddressPolicy,
+} from './webhooks/ssrf';

@@ -3,8 +3,8 @@ import { existsSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { AgentService } from './agents/service';
 import { createLogger } from './logger';
-import { AgentService } from './services/agents';
 import { openStore } from './store';
 import { startTestServer, type TestServer, temporaryDirectory } from './test-fixtures/harness';
 

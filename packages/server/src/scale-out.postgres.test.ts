@@ -101,7 +101,7 @@ beforeAll(async () => {
   // advisory lock) and create the first admin once.
   replicas = await Promise.all(['A', 'B', 'C'].map((name) => startReplica(name, databaseUrl)));
   store = await openStore({ databaseUrl, migrate: false, logger: createLogger('silent') });
-  const { UserAdministration } = await import('./auth/users');
+  const { UserAdministration } = await import('./users/service');
   const users = new UserAdministration(store);
   const user = await store.users.getByEmail(adminEmail);
   token = (await users.createToken(user?.id as string, 'scale-out test')).token;

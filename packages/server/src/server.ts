@@ -7,26 +7,26 @@ import type { AddressInfo } from 'node:net';
 import { PolicyCompileError } from '@arden/policy';
 import { type AdminOptions, mountAdmin } from './admin/mount';
 import { registerAgentRoutes } from './agent/routes';
+import { AgentService } from './agents/service';
+import { ApprovalHub } from './approvals/hub';
+import { ApprovalService } from './approvals/service';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
+import { LiveEvents } from './events/service';
 import { registerClaudeCodeHookRoutes } from './hooks/claude-code-endpoint';
 import { answerClientErrors, capConnections, isRefusedSocket } from './http/connections';
 import { ClientGoneError, sendError, setBodyTimeout } from './http/respond';
 import { type RequestContext, Router } from './http/router';
 import { randomHex } from './ids';
 import { createLogger } from './logger';
+import { PolicyService } from './policies/service';
 import { loadPricing, Pricing } from './pricing';
-import { AgentService } from './services/agents';
-import { ApprovalService } from './services/approvals';
-import { LiveEvents } from './services/events';
-import { ApprovalHub } from './services/hub';
-import { PolicyService } from './services/policies';
-import { connectReplicas } from './services/replicas';
-import { RetentionService } from './services/retention';
-import { UsageService } from './services/usage';
-import { WebhookService } from './services/webhooks';
+import { connectReplicas } from './replicas/replicas';
+import { RetentionService } from './retention/service';
 import { openStore } from './store';
+import { UsageService } from './usage/service';
+import { WebhookService } from './webhooks/service';
 
 /** A running (or ready to run) Arden server. */
 export interface ArdenServer extends ServerContext {

@@ -5,3 +5,8 @@
 export function withoutFinalStop(text: string): string {
   return text.trim().replace(/\.+$/, '');
 }
+
+/** Replaces NUL characters in free text (error messages, notes) that is stored as is. */
+export function withoutNul(value: string): string {
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+}

@@ -145,7 +145,7 @@ describe('role rules that matter', () => {
     });
     expect(created.status).toBe(201);
     const userId = created.json.user.id;
-    const services = await import('../auth/users');
+    const services = await import('../users/service');
     const token = (
       await new services.UserAdministration(t.server.store).createToken(userId, 'temp')
     ).token;

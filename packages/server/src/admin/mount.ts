@@ -2,16 +2,16 @@ import type * as z from 'zod';
 import { AdminAuthenticator, type AdminPrincipal } from '../auth/authenticate';
 import { type AdminOptions, resolveAdminOptions } from '../auth/options';
 import { roleAllows } from '../auth/roles';
-import { UserAdministration } from '../auth/users';
 import type { ServerContext } from '../context';
 import { ArdenServerError, AuthenticationError, ForbiddenError, ValidationError } from '../errors';
 import { readJson, sendError, sendJson, setBodyTimeout } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import type { UserRecord } from '../store';
+import { UserAdministration } from '../users/service';
 
 export type { AdminOptions } from '../auth/options';
 
-import { LiveStream } from './events';
+import { LiveStream } from '../events/stream';
 import { adminQueries } from './queries';
 import { adminRoutes } from './routes';
 import { DashboardFiles } from './static';

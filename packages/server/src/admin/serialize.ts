@@ -1,5 +1,10 @@
 import type * as z from 'zod';
-import type { LiveEvent } from '../services/events';
+import type * as actionSchemas from '../actions/schema';
+import type * as agentSchemas from '../agents/schema';
+import type * as eventSchemas from '../events/schema';
+import type { LiveEvent } from '../events/service';
+import type * as policySchemas from '../policies/schema';
+import type * as sessionSchemas from '../sessions/schema';
 import type {
   ActionRecord,
   AdminTokenRecord,
@@ -14,7 +19,9 @@ import type {
   UserRecord,
 } from '../store';
 import { RawJson } from '../store/json';
-import type * as schemas from './schemas';
+import type * as usageSchemas from '../usage/schema';
+import type * as userSchemas from '../users/schema';
+import type * as webhookSchemas from '../webhooks/schema';
 
 type Wire<T extends z.ZodType> = z.output<T>;
 
@@ -35,7 +42,7 @@ export function signingKeyPrefix(signingKey: string): string {
   return `${signingKey.slice(0, 10)}…`;
 }
 
-export function agentView(agent: AgentRecord): Wire<typeof schemas.agent> {
+export function agentView(agent: AgentRecord): Wire<typeof agentSchemas.agent> {
   return {
     id: agent.id,
     name: agent.name,
@@ -58,7 +65,7 @@ export function agentView(agent: AgentRecord): Wire<typeof schemas.agent> {
   };
 }
 
-export function apiKeyView(key: ApiKeyRecord): Wire<typeof schemas.apiKey> {
+export function apiKeyView(key: ApiKeyRecord): Wire<typeof agentSchemas.apiKey> {
   return {
     id: key.id,
     agent_id: key.agentId,
@@ -71,7 +78,7 @@ export function apiKeyView(key: ApiKeyRecord): Wire<typeof schemas.apiKey> {
   };
 }
 
-export function userView(user: UserRecord): Wire<typeof schemas.user> {
+export function userView(user: UserRecord): Wire<typeof userSchemas.user> {
   return {
     id: user.id,
     email: user.email,
@@ -87,7 +94,7 @@ export function userView(user: UserRecord): Wire<typeof schemas.user> {
 export function tokenView(
   token: AdminTokenRecord,
   email: string | null,
-): Wire<typeof schemas.adminToken> {
+): Wire<typeof userSchemas.adminToken> {
   return {
     id: token.id,
     user_id: token.userId,
@@ -104,7 +111,7 @@ export function tokenView(
 export function policyVersionView(
   version: PolicyVersionRecord,
   email: string | null,
-): Wire<typeof schemas.policyVersion> {
+): Wire<typeof policySchemas.policyVersion> {
   return {
     agent_id: version.agentId,
     environment: version.environment,
@@ -118,7 +125,7 @@ export function policyVersionView(
   };
 }
 
-export function actionView(action: ActionRecord): Wire<typeof schemas.action> {
+export function actionView(action: ActionRecord): Wire<typeof actionSchemas.action> {
   const explained = action.policy;
   return {
     id: action.id,
@@ -168,7 +175,7 @@ export function actionView(action: ActionRecord): Wire<typeof schemas.action> {
   };
 }
 
-export function deliveryView(delivery: DeliveryRecord): Wire<typeof schemas.delivery> {
+export function deliveryView(delivery: DeliveryRecord): Wire<typeof webhookSchemas.delivery> {
   return {
     id: delivery.id,
     event_id: delivery.eventId,
@@ -186,7 +193,9 @@ export function deliveryView(delivery: DeliveryRecord): Wire<typeof schemas.deli
   };
 }
 
-export function attemptView(attempt: DeliveryAttemptRecord): Wire<typeof schemas.deliveryAttempt> {
+export function attemptView(
+  attempt: DeliveryAttemptRecord,
+): Wire<typeof webhookSchemas.deliveryAttempt> {
   return {
     id: attempt.id,
     attempt: attempt.attempt,
@@ -200,7 +209,7 @@ export function attemptView(attempt: DeliveryAttemptRecord): Wire<typeof schemas
 export function deliveryDetailView(
   delivery: DeliveryRecord,
   attempts: DeliveryAttemptRecord[],
-): Wire<typeof schemas.deliveryDetail> {
+): Wire<typeof webhookSchemas.deliveryDetail> {
   let payload: unknown = delivery.payload;
   try {
     JSON.parse(delivery.payload);
@@ -212,7 +221,7 @@ export function deliveryDetailView(
   return { ...deliveryView(delivery), payload, attempt_log: attempts.map(attemptView) };
 }
 
-export function sessionView(summary: SessionSummary): Wire<typeof schemas.session> {
+export function sessionView(summary: SessionSummary): Wire<typeof sessionSchemas.session> {
   return {
     session_id: summary.sessionId,
     agent_id: summary.agentId,
@@ -227,7 +236,7 @@ export function sessionView(summary: SessionSummary): Wire<typeof schemas.sessio
   };
 }
 
-export function usageView(usage: UsageRecord): Wire<typeof schemas.usageEvent> {
+export function usageView(usage: UsageRecord): Wire<typeof usageSchemas.usageEvent> {
   return {
     id: usage.id,
     agent_id: usage.agentId,
@@ -255,7 +264,7 @@ export function aggregateView(aggregate: Omit<UsageAggregate, 'key' | 'label'>) 
 }
 
 /** A live event as the event stream sends it. */
-export function liveEventView(event: LiveEvent, at: number): Wire<typeof schemas.liveEvent> {
+export function liveEventView(event: LiveEvent, at: number): Wire<typeof eventSchemas.liveEvent> {
   switch (event.type) {
     case 'action.created':
     case 'action.decided':

@@ -2,11 +2,11 @@ import type * as z from 'zod';
 import type { AdminAuthenticator, AdminPrincipal } from '../auth/authenticate';
 import type { ResolvedAdminOptions } from '../auth/options';
 import type { RouteAccess } from '../auth/roles';
-import type { UserAdministration } from '../auth/users';
 import type { ServerContext } from '../context';
+import type { LiveStream } from '../events/stream';
 import type { RequestContext } from '../http/router';
 import type { UserRecord } from '../store';
-import type { LiveStream } from './events';
+import type { UserAdministration } from '../users/service';
 import type { AdminQueries } from './queries';
 
 /** What the admin routes work with. */

@@ -1,7 +1,7 @@
-import { UserAdministration } from '../auth/users';
 import type { ServerConfig } from '../config';
 import type { UserRole } from '../store';
 import { startTestServer, type TestResponse, type TestServer } from '../test-fixtures/harness';
+import { UserAdministration } from '../users/service';
 import type { AdminOptions } from './mount';
 
 /** A test server with one user and one admin token per role. */

@@ -1,4 +1,6 @@
 import type { PolicyDecision } from '@arden/policy';
+import type { AgentPrincipal } from '../agents/service';
+import { statusOf } from '../approvals/service';
 import type { ServerContext } from '../context';
 import { parseApiKey } from '../crypto';
 import {
@@ -12,8 +14,6 @@ import {
 import { readJson, readJsonText, sendJson, setBodyTimeout } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import { uuidv7 } from '../ids';
-import type { AgentPrincipal } from '../services/agents';
-import { statusOf } from '../services/approvals';
 import type { ActionRecord, NewAction } from '../store';
 import { withoutFinalStop } from '../text';
 import { parseCheck, parseResult, parseUsage } from './validate';

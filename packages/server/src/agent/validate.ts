@@ -1,7 +1,8 @@
 import { ExactJsonError, isExactUint, parseExactJsonMembers } from '@arden/policy';
 import { ValidationError } from '../errors';
 import { maxJsonDepth } from '../http/respond';
-import type { UsageInput } from '../services/usage';
+import { withoutNul } from '../text';
+import type { UsageInput } from '../usage/service';
 
 /**
  * A validated `POST /policy/check` body. The values are exact (integers as `bigint`, see
@@ -59,11 +60,6 @@ function refuseNul(value: string, field: string): string {
     throw new ValidationError(`${field} must not contain NUL (\\u0000) characters.`, field);
   }
   return value;
-}
-
-/** Replaces NUL characters in free text (error messages, notes) that is stored as is. */
-export function withoutNul(value: string): string {
-  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
 }
 
 function sessionOf(value: unknown, field: string): string | null {

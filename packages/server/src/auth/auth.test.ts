@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { hashSecret } from '../crypto';
 import { createLogger } from '../logger';
-import { UserAdministration } from './users';
+import { UserAdministration } from '../users/service';
 
 const testHashing = { insecureTestPasswordHashing: true };
 

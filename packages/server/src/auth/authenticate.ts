@@ -18,9 +18,9 @@ import { addressGroup } from '../http/connections';
 import type { RequestContext } from '../http/router';
 import type { Logger } from '../logger';
 import type { Store, UserRecord } from '../store';
+import { adminTokenPrefix, normaliseEmail } from '../users/service';
 import type { ResolvedAdminOptions } from './options';
 import { LoginBusyError, LoginLimiter } from './rate-limit';
-import { adminTokenPrefix, normaliseEmail } from './users';
 
 /** The name of the browser session cookie. */
 export const sessionCookieName = 'arden_session';

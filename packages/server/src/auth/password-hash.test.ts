@@ -8,8 +8,8 @@ import {
   passwordNeedsRehash,
   verifyPassword,
 } from '../crypto';
+import { UserAdministration } from '../users/service';
 import { resolveAdminOptions } from './options';
-import { UserAdministration } from './users';
 
 const password = 'correct horse battery staple';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { DescribedRoute } from './index';
+import type { DescribedRoute } from './described-route';
 
 // The agent API as the OpenAPI document describes it. Its handlers (src/agent) validate by hand
 // for speed and ardenpy's exact messages; these schemas describe the same wire format.

@@ -1,16 +1,10 @@
 import * as z from 'zod';
 import { errorBody } from '../admin/schemas';
 import type { AdminRoute } from '../admin/table';
-import type { RouteAccess } from '../auth/roles';
 import { agentApiRoutes } from './agent-api';
+import type { DescribedRoute } from './described-route';
 
-/**
- * A route as the document describes it: an admin route, or an agent API route (`access:
- * 'agent'`, authenticated by an agent key).
- */
-export type DescribedRoute = Omit<AdminRoute, 'handler' | 'access'> & {
-  access: RouteAccess | 'agent';
-};
+export type { DescribedRoute } from './described-route';
 
 type JsonSchema = Record<string, unknown>;
 

@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
 import { isRole } from '../../auth/roles';
-import { UserAdministration } from '../../auth/users';
 import { SchemaVersionError } from '../../errors';
 import { createLogger } from '../../logger';
 import { migrate, openStore, redactUrl, type Store, sqlitePath } from '../../store';
 import { withoutFinalStop } from '../../text';
+import { UserAdministration } from '../../users/service';
 import { type Parsed, parse, required, text } from '../args';
 import { CliError, type CliIo, table, UsageError } from '../io';
 

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { findDashboard } from '../../admin/static';
-import { UserAdministration } from '../../auth/users';
 import { isLogLevel } from '../../logger';
 import { type ArdenServer, createServer } from '../../server';
 import { redactUrl, sqlitePath } from '../../store';
 import { withoutFinalStop } from '../../text';
+import { UserAdministration } from '../../users/service';
 import { parse, text } from '../args';
 import { type DemoLoop, demoAgentName, seedDemo, startDemoLoop } from '../demo';
 import { CliError, type CliIo, UsageError } from '../io';

@@ -1,8 +1,8 @@
 import type { Environment } from '../crypto';
+import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
 import type { Pricing } from '../pricing';
 import type { Store, UsageRecord } from '../store';
-import type { LiveEvents } from './events';
 
 /** One usage event as received (validated). */
 export interface UsageInput {

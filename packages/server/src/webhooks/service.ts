@@ -1,12 +1,13 @@
 import { createHmac } from 'node:crypto';
+import { signWebhookPayload } from '@arden/core';
 import { ConflictError, NotFoundError } from '../errors';
+import type { LiveEvents } from '../events/service';
 import { randomHex, uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { ActionRecord, DeliveryRecord, Repositories, Store } from '../store';
 import { RawJson, stringifyJson } from '../store/json';
-import type { LiveEvents } from './events';
+import { createWebhookSender, WebhookSendError, type WebhookSender } from './sender';
 import type { WebhookAddressPolicy } from './ssrf';
-import { createWebhookSender, WebhookSendError, type WebhookSender } from './webhook-sender';
 
 /**
  * The delays before each retry of a failed delivery (ms): the first attempt is immediate, then
@@ -64,7 +65,13 @@ export interface ApprovalInfo {
   expired?: boolean;
 }
 
-/** The HMAC-SHA256 signature header value of a webhook: `sha256=<hex>` over `"{timestamp}.{body}"`. */
+/**
+ * The HMAC-SHA256 signature header value of a webhook: `sha256=<hex>` over `"{timestamp}.{body}"`.
+ *
+ * @deprecated The server signs with `signWebhookPayload` of `@arden/core` (the same bytes; one
+ * implementation for the server, the clients and receivers' tests). This synchronous form is kept
+ * for callers of this export only, and a test holds it to the same bytes.
+ */
 export function signWebhook(body: string, timestamp: number | string, signingKey: string): string {
   return `sha256=${createHmac('sha256', signingKey).update(`${timestamp}.${body}`).digest('hex')}`;
 }
@@ -372,6 +379,7 @@ export class WebhookService {
       verdict = { delivered: false, statusCode: null, error: unsendable ?? 'not sent' };
     } else {
       const timestamp = Math.floor(Date.now() / 1000);
+      const signature = await signWebhookPayload(delivery.payload, timestamp, agent.signingKey);
       const controller = new AbortController();
       this.inFlight.add(controller);
       try {
@@ -381,7 +389,7 @@ export class WebhookService {
             'content-type': 'application/json',
             'user-agent': 'Arden-Webhooks/1',
             'x-arden-timestamp': String(timestamp),
-            'x-arden-signature': signWebhook(delivery.payload, timestamp, agent.signingKey),
+            'x-arden-signature': signature,
             'x-arden-event-id': delivery.eventId,
             // Standard Webhooks names, so receivers built for them find the id.
             'webhook-id': delivery.eventId,

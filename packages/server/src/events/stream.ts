@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
+import { liveEventView } from '../admin/serialize';
 import type { RequestContext } from '../http/router';
 import { randomHex } from '../ids';
 import type { Logger } from '../logger';
-import type { LiveEvent, LiveEvents } from '../services/events';
 import { stringifyJson } from '../store/json';
-import { liveEventView } from './serialize';
+import type { LiveEvent, LiveEvents } from './service';
 
 interface BufferedEvent {
   sequence: number;

@@ -1,10 +1,10 @@
-import { withoutNul } from '../agent/validate';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
 import type { ActionRecord, Store } from '../store';
-import type { LiveEvents } from './events';
+import { withoutNul } from '../text';
+import type { WebhookService } from '../webhooks/service';
 import type { ApprovalHub, DecisionNotice } from './hub';
-import type { WebhookService } from './webhooks';
 
 /** The notification channel on which decisions reach every replica's approval hub. */
 export const decisionChannel = 'arden_decisions';

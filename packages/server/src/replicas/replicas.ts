@@ -1,9 +1,12 @@
-import type { ServerContext } from '../context';
+import type { AgentService } from '../agents/service';
+import type { ApprovalHub } from '../approvals/hub';
+import { decisionChannel, statusOf, wakeFromNotification } from '../approvals/service';
 import type { Environment } from '../crypto';
+import type { LiveEvent, LiveEvents } from '../events/service';
 import { randomHex } from '../ids';
+import type { Logger } from '../logger';
+import type { PolicyService } from '../policies/service';
 import type { Database, Store, UsageRecord } from '../store';
-import { decisionChannel, statusOf, wakeFromNotification } from './approvals';
-import type { LiveEvent, LiveEvents } from './events';
 
 /** The notification channel on which replicas tell each other to drop cached keys and policies. */
 export const cacheChannel = 'arden_cache';
@@ -14,6 +17,19 @@ export const liveChannel = 'arden_live';
 type CacheMessage =
   | { kind: 'agent'; hash?: string; agentId?: string }
   | { kind: 'policies'; agentId: string; environment: Environment };
+
+/**
+ * What `connectReplicas` works with: the parts of the server's context (`ServerContext`) that
+ * replicas keep in step.
+ */
+export interface ReplicaServices {
+  store: Store;
+  agents: AgentService;
+  policies: PolicyService;
+  hub: ApprovalHub;
+  events: LiveEvents;
+  logger: Logger;
+}
 
 /** Options of `connectReplicas`. */
 export interface ReplicaOptions {
@@ -35,7 +51,7 @@ export interface ReplicaOptions {
  * A no-op on SQLite.
  */
 export async function connectReplicas(
-  context: ServerContext,
+  context: ReplicaServices,
   options: ReplicaOptions = {},
 ): Promise<() => void> {
   const { store, agents, policies, hub, logger } = context;
@@ -138,7 +154,7 @@ class LiveRelay {
     private readonly database: Database,
     private readonly store: Store,
     private readonly events: LiveEvents,
-    private readonly logger: ServerContext['logger'],
+    private readonly logger: Logger,
     private readonly options: ReplicaOptions,
   ) {}
 

@@ -10,7 +10,11 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { AgentRecord, ApiKeyRecord, Effect, Store } from '../store';
-import { checkWebhookUrl, ForbiddenWebhookAddressError, type WebhookAddressPolicy } from './ssrf';
+import {
+  checkWebhookUrl,
+  ForbiddenWebhookAddressError,
+  type WebhookAddressPolicy,
+} from '../webhooks/ssrf';
 
 /** Who an agent API key belongs to. */
 export interface AgentPrincipal {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { adminQueries } from '../admin/queries';
+import { isRole } from '../auth/roles';
 import {
   generateSecret,
   hashPassword,
@@ -11,7 +12,6 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { AdminTokenRecord, Repositories, Store, UserRecord, UserRole } from '../store';
-import { isRole } from './roles';
 
 /** The prefix of admin tokens, so a leaked one is recognisable (and never taken for an agent key). */
 export const adminTokenPrefix = 'arden_admin_';

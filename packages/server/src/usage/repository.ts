@@ -1,0 +1,413 @@
+import type { Environment } from '../crypto';
+import type { Queryable, Row, SqlValue, Statement } from '../store/database';
+import { decodeCursor } from '../store/json';
+import type { Page, UsageRecord } from '../store/records';
+import { clampLimit, page, text } from '../store/rows';
+
+// Token usage events and their daily roll-up: rows of `usage` and `usage_daily`.
+
+function toUsage(row: Row): UsageRecord {
+  return {
+    seq: Number(row.seq),
+    id: String(row.id),
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    sessionId: text(row.session_id),
+    model: String(row.model),
+    promptTokens: Number(row.prompt_tokens),
+    completionTokens: Number(row.completion_tokens),
+    costUsd: Number(row.cost_usd),
+    rateFound: Number(row.rate_found) === 1,
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** Filters of usage listings and aggregations. Times in ms; `to` is exclusive. */
+export interface UsageFilter {
+  agentId?: string;
+  environment?: Environment;
+  sessionId?: string;
+  model?: string;
+  from?: number;
+  to?: number;
+}
+
+/** What usage can be grouped by. `day` is the UTC calendar day. */
+export type UsageGrouping = 'model' | 'day' | 'session' | 'agent';
+
+/** One group of usage: tokens and cost summed. */
+export interface UsageAggregate {
+  /** The model, day (`YYYY-MM-DD`), session id or agent id; null for usage without a session. */
+  key: string | null;
+  /** For `agent`: the agent's name. */
+  label?: string;
+  events: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  /** Events whose model had no price (counted at cost 0). */
+  unpricedEvents: number;
+}
+
+const dayMilliseconds = 86_400_000;
+
+function usageWhere(filter: UsageFilter): { where: string[]; params: SqlValue[] } {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  const add = (clause: string, value: SqlValue | undefined) => {
+    if (value === undefined) return;
+    where.push(clause);
+    params.push(value);
+  };
+  add('u.agent_id = ?', filter.agentId);
+  add('u.environment = ?', filter.environment);
+  add('u.session_id = ?', filter.sessionId);
+  add('u.model = ?', filter.model);
+  add('u.created_at >= ?', filter.from);
+  add('u.created_at < ?', filter.to);
+  return { where, params };
+}
+
+interface Sums {
+  events: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  unpricedEvents: number;
+}
+
+const dailyUpsertSql = `INSERT INTO usage_daily (day, agent_id, environment, model, events,
+    prompt_tokens, completion_tokens, cost_usd, unpriced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (day, agent_id, environment, model) DO UPDATE SET
+    events = usage_daily.events + excluded.events,
+    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
+    cost_usd = usage_daily.cost_usd + excluded.cost_usd,
+    unpriced = usage_daily.unpriced + excluded.unpriced`;
+
+/**
+ * How a time range splits for the daily totals: whole UTC days (`firstDay` to before `endDay`,
+ * either open) read from `usage_daily`, and the partial days at its ends read from the events.
+ */
+function splitRange(from: number | undefined, to: number | undefined) {
+  const firstDay = from === undefined ? undefined : Math.ceil(from / dayMilliseconds);
+  const endDay = to === undefined ? undefined : Math.floor(to / dayMilliseconds);
+  if (firstDay !== undefined && endDay !== undefined && firstDay >= endDay) {
+    return { days: undefined, edges: [{ from, to }] };
+  }
+  const edges: { from: number | undefined; to: number | undefined }[] = [];
+  if (from !== undefined && firstDay !== undefined && from < firstDay * dayMilliseconds) {
+    edges.push({ from, to: firstDay * dayMilliseconds });
+  }
+  if (to !== undefined && endDay !== undefined && endDay * dayMilliseconds < to) {
+    edges.push({ from: endDay * dayMilliseconds, to });
+  }
+  return { days: { firstDay, endDay }, edges };
+}
+
+/** Token usage events and their aggregations. */
+export function usageRepository(db: Queryable) {
+  // Sums grouped by `groupBy` (or all together), from the daily totals and the events at the
+  // partial days of the range. Not for session filters or grouping (the totals have none).
+  async function summed(
+    groupBy: Exclude<UsageGrouping, 'session'> | undefined,
+    filter: UsageFilter,
+  ): Promise<Map<string, Sums>> {
+    const groups = new Map<string, Sums>();
+    const add = (key: string, row: Row) => {
+      const sums = groups.get(key) ?? {
+        events: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        costUsd: 0,
+        unpricedEvents: 0,
+      };
+      sums.events += Number(row.events ?? 0);
+      sums.promptTokens += Number(row.prompt_tokens ?? 0);
+      sums.completionTokens += Number(row.completion_tokens ?? 0);
+      sums.costUsd += Number(row.cost_usd ?? 0);
+      sums.unpricedEvents += Number(row.unpriced ?? 0);
+      groups.set(key, sums);
+    };
+    const { days, edges } = splitRange(filter.from, filter.to);
+    if (days) {
+      const where: string[] = [];
+      const params: SqlValue[] = [];
+      const condition = (clause: string, value: SqlValue | undefined) => {
+        if (value === undefined) return;
+        where.push(clause);
+        params.push(value);
+      };
+      condition('agent_id = ?', filter.agentId);
+      condition('environment = ?', filter.environment);
+      condition('model = ?', filter.model);
+      condition('day >= ?', days.firstDay);
+      condition('day < ?', days.endDay);
+      const key =
+        groupBy === undefined ? "''" : { model: 'model', day: 'day', agent: 'agent_id' }[groupBy];
+      const rows = await db.all<Row>(
+        `SELECT ${key} AS key, SUM(events) AS events, SUM(prompt_tokens) AS prompt_tokens,
+           SUM(completion_tokens) AS completion_tokens, SUM(cost_usd) AS cost_usd,
+           SUM(unpriced) AS unpriced
+         FROM usage_daily ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ${groupBy === undefined ? '' : `GROUP BY ${key}`}`,
+        params,
+      );
+      for (const row of rows) if (Number(row.events ?? 0) > 0) add(String(row.key), row);
+    }
+    for (const edge of edges) {
+      const { where, params } = usageWhere({ ...filter, from: edge.from, to: edge.to });
+      const key =
+        groupBy === undefined
+          ? "''"
+          : { model: 'u.model', day: `u.created_at / ${dayMilliseconds}`, agent: 'u.agent_id' }[
+              groupBy
+            ];
+      const rows = await db.all<Row>(
+        `SELECT ${key} AS key, COUNT(*) AS events, SUM(u.prompt_tokens) AS prompt_tokens,
+           SUM(u.completion_tokens) AS completion_tokens, SUM(u.cost_usd) AS cost_usd,
+           SUM(1 - u.rate_found) AS unpriced
+         FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ${groupBy === undefined ? '' : `GROUP BY ${key}`}`,
+        params,
+      );
+      for (const row of rows) if (Number(row.events) > 0) add(String(row.key), row);
+    }
+    return groups;
+  }
+
+  function aggregateOf(key: string | null, sums: Sums): UsageAggregate {
+    return {
+      key,
+      events: sums.events,
+      promptTokens: sums.promptTokens,
+      completionTokens: sums.completionTokens,
+      totalTokens: sums.promptTokens + sums.completionTokens,
+      costUsd: sums.costUsd,
+      unpricedEvents: sums.unpricedEvents,
+    };
+  }
+
+  return {
+    /**
+     * The statements that store usage events: the events, and their addition to the daily
+     * totals (marked with a `lockKey`, so the group committer runs them last, in one order).
+     * Commit them together (`committer.submitAll`).
+     */
+    writeStatements(records: readonly Omit<UsageRecord, 'seq'>[]): Statement[] {
+      const totals = new Map<string, SqlValue[]>();
+      for (const record of records) {
+        const day = Math.floor(record.createdAt / dayMilliseconds);
+        const key = `${day}\u0000${record.agentId}\u0000${record.environment}\u0000${record.model}`;
+        const sums = totals.get(key) ?? [
+          day,
+          record.agentId,
+          record.environment,
+          record.model,
+          0,
+          0,
+          0,
+          0,
+          0,
+        ];
+        sums[4] = Number(sums[4]) + 1;
+        sums[5] = Number(sums[5]) + record.promptTokens;
+        sums[6] = Number(sums[6]) + record.completionTokens;
+        sums[7] = Number(sums[7]) + record.costUsd;
+        sums[8] = Number(sums[8]) + (record.rateFound ? 0 : 1);
+        totals.set(key, sums);
+      }
+      return [
+        ...records.map((record) => this.insertStatement(record)),
+        ...[...totals.entries()].map(([key, params]) => ({
+          sql: dailyUpsertSql,
+          params,
+          lockKey: `usage_daily\u0000${key}`,
+        })),
+      ];
+    },
+    /** Usage summed by model, UTC day, session or agent; biggest cost first (days in order). */
+    async aggregate(
+      groupBy: UsageGrouping,
+      filter: UsageFilter = {},
+      options: { limit?: number } = {},
+    ): Promise<UsageAggregate[]> {
+      if (groupBy === 'session' || filter.sessionId !== undefined) {
+        return this.aggregateRaw(groupBy, filter, options);
+      }
+      const groups = await summed(groupBy, filter);
+      let items = [...groups.entries()].map(([key, sums]) =>
+        aggregateOf(
+          groupBy === 'day'
+            ? new Date(Number(key) * dayMilliseconds).toISOString().slice(0, 10)
+            : key,
+          sums,
+        ),
+      );
+      items.sort((a, b) =>
+        groupBy === 'day'
+          ? String(a.key) < String(b.key)
+            ? -1
+            : 1
+          : b.costUsd - a.costUsd || b.events - a.events,
+      );
+      items = items.slice(0, clampLimit(options.limit, 1000, 10_000));
+      if (groupBy === 'agent' && items.length > 0) {
+        const names = await db.all<{ id: string; name: string }>(
+          `SELECT id, name FROM agents WHERE id IN (${items.map(() => '?').join(', ')})`,
+          items.map((item) => item.key as string),
+        );
+        const byId = new Map(names.map((row) => [String(row.id), String(row.name)]));
+        for (const item of items) item.label = byId.get(item.key as string);
+      }
+      return items;
+    },
+    /** Totals over the filter. */
+    async totals(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
+      if (filter.sessionId !== undefined) return this.totalsRaw(filter);
+      const sums = (await summed(undefined, filter)).get('') ?? {
+        events: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        costUsd: 0,
+        unpricedEvents: 0,
+      };
+      const { key: _key, ...totals } = aggregateOf(null, sums);
+      return totals;
+    },
+    /**
+     * Recomputes the daily totals from the usage events (after usage rows were written some
+     * other way than `writeStatements`, such as a bulk import). Run it in a transaction.
+     */
+    async rebuildDaily(): Promise<void> {
+      await db.run('DELETE FROM usage_daily');
+      await db.run(
+        `INSERT INTO usage_daily (day, agent_id, environment, model, events, prompt_tokens,
+           completion_tokens, cost_usd, unpriced)
+         SELECT created_at / ${dayMilliseconds}, agent_id, environment, model, COUNT(*),
+           SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd), SUM(1 - rate_found)
+         FROM usage GROUP BY created_at / ${dayMilliseconds}, agent_id, environment, model`,
+      );
+    },
+    /** Deletes the daily totals of days before `day` (days since the epoch); returns how many. */
+    async purgeDailyBefore(day: number): Promise<number> {
+      return (await db.run('DELETE FROM usage_daily WHERE day < ?', [day])).changes;
+    },
+    /** The INSERT of one usage event alone; `writeStatements` adds the daily totals. */
+    insertStatement(usage: Omit<UsageRecord, 'seq'>): Statement {
+      return {
+        sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
+                completion_tokens, cost_usd, rate_found, created_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        params: [
+          usage.id,
+          usage.agentId,
+          usage.environment,
+          usage.sessionId,
+          usage.model,
+          usage.promptTokens,
+          usage.completionTokens,
+          usage.costUsd,
+          usage.rateFound ? 1 : 0,
+          usage.createdAt,
+        ],
+      };
+    },
+    async list(
+      filter: UsageFilter = {},
+      options: { cursor?: string; limit?: number } = {},
+    ): Promise<Page<UsageRecord>> {
+      const limit = clampLimit(options.limit);
+      const { where, params } = usageWhere(filter);
+      const before = decodeCursor(options.cursor);
+      if (before !== undefined) {
+        where.push('u.seq < ?');
+        params.push(before);
+      }
+      const rows = await db.all(
+        `SELECT u.* FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY u.seq DESC LIMIT ?`,
+        [...params, limit + 1],
+      );
+      return page(rows.map(toUsage), limit);
+    },
+    /**
+     * Usage summed by model, UTC day, session or agent over the usage events themselves (what
+     * `aggregate` does for sessions; kept to check the daily totals against).
+     */
+    async aggregateRaw(
+      groupBy: UsageGrouping,
+      filter: UsageFilter = {},
+      options: { limit?: number } = {},
+    ): Promise<UsageAggregate[]> {
+      const { where, params } = usageWhere(filter);
+      const key = {
+        model: 'u.model',
+        day: `u.created_at / ${dayMilliseconds}`,
+        session: 'u.session_id',
+        agent: 'u.agent_id',
+      }[groupBy];
+      const join = groupBy === 'agent' ? 'LEFT JOIN agents a ON a.id = u.agent_id' : '';
+      const label = groupBy === 'agent' ? ', MAX(a.name) AS label' : '';
+      const rows = await db.all<Row>(
+        `SELECT ${key} AS key${label}, COUNT(*) AS events,
+           SUM(u.prompt_tokens) AS prompt_tokens, SUM(u.completion_tokens) AS completion_tokens,
+           SUM(u.cost_usd) AS cost_usd, SUM(1 - u.rate_found) AS unpriced
+         FROM usage u ${join} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         GROUP BY ${key}
+         ORDER BY ${groupBy === 'day' ? 'key ASC' : 'cost_usd DESC, events DESC'} LIMIT ?`,
+        [...params, clampLimit(options.limit, 1000, 10_000)],
+      );
+      return rows.map((row) => {
+        const promptTokens = Number(row.prompt_tokens ?? 0);
+        const completionTokens = Number(row.completion_tokens ?? 0);
+        const aggregate: UsageAggregate = {
+          key:
+            groupBy === 'day'
+              ? new Date(Number(row.key) * dayMilliseconds).toISOString().slice(0, 10)
+              : text(row.key),
+          events: Number(row.events),
+          promptTokens,
+          completionTokens,
+          totalTokens: promptTokens + completionTokens,
+          costUsd: Number(row.cost_usd ?? 0),
+          unpricedEvents: Number(row.unpriced ?? 0),
+        };
+        if (groupBy === 'agent') aggregate.label = text(row.label) ?? undefined;
+        return aggregate;
+      });
+    },
+    /** Deletes up to `limit` usage events from before `cutoff`, oldest first; returns how many. */
+    async purgeOlderThan(cutoff: number, limit: number): Promise<number> {
+      const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      const result = await db.run(
+        `DELETE FROM usage WHERE seq IN (
+           SELECT seq FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ? ${lock})`,
+        [cutoff, limit],
+      );
+      return result.changes;
+    },
+    /** Totals over the usage events themselves. */
+    async totalsRaw(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
+      const { where, params } = usageWhere(filter);
+      const row = await db.get<Row>(
+        `SELECT COUNT(*) AS events, SUM(u.prompt_tokens) AS prompt_tokens,
+           SUM(u.completion_tokens) AS completion_tokens, SUM(u.cost_usd) AS cost_usd,
+           SUM(1 - u.rate_found) AS unpriced
+         FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+        params,
+      );
+      const promptTokens = Number(row?.prompt_tokens ?? 0);
+      const completionTokens = Number(row?.completion_tokens ?? 0);
+      return {
+        events: Number(row?.events ?? 0),
+        promptTokens,
+        completionTokens,
+        totalTokens: promptTokens + completionTokens,
+        costUsd: Number(row?.cost_usd ?? 0),
+        unpricedEvents: Number(row?.unpriced ?? 0),
+      };
+    },
+  };
+}
