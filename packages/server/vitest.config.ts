@@ -77,7 +77,12 @@ export default defineConfig({
                 name: 'postgres',
                 include: ['src/**/*.test.ts'],
                 // What does not touch the store runs once, in the sqlite project.
-                exclude: ['src/cli/**', 'src/config.test.ts', scaleOutSuite],
+                exclude: [
+                  'src/cli/**',
+                  'src/config.test.ts',
+                  'src/hooks/claude-code/settings.test.ts',
+                  scaleOutSuite,
+                ],
                 env: { ARDEN_TEST_DATABASE_URL: postgresUrl },
                 globalSetup: ['src/test-fixtures/postgres-setup.ts'],
               },

@@ -14,6 +14,7 @@ import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config'
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
 import { LiveEvents } from './events/service';
+import { registerClaudeCodeHookRoutes } from './hooks/claude-code-endpoint';
 import { answerClientErrors, capConnections, isRefusedSocket } from './http/connections';
 import { ClientGoneError, sendError, setBodyTimeout } from './http/respond';
 import { type RequestContext, Router } from './http/router';
@@ -82,6 +83,7 @@ export async function createServer(
   };
   const stopListening = await connectReplicas(context, config.replicas);
   registerAgentRoutes(context);
+  registerClaudeCodeHookRoutes(context);
   const admin = mountAdmin(context, options.admin);
   for (const plugin of options.plugins ?? []) await plugin(context);
 

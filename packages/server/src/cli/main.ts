@@ -2,6 +2,7 @@ import { ArdenServerError } from '../errors';
 import { loadSqlite, UnsupportedNodeError } from '../store/sqlite-module';
 import { agentsCommand } from './commands/agents';
 import { approvalsCommand } from './commands/approvals';
+import { hookCommand } from './commands/hook';
 import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
 import { mcpCommand } from './commands/mcp';
 import { policiesCommand } from './commands/policies';
@@ -28,6 +29,9 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
 MCP (needs the @arden/mcp package; the same as its \`arden-mcp\` command):
   mcp run               run an MCP server behind Arden: every tools/call checked (docs/integrations/mcp.md)
 
+Coding agents:
+  hook                  Claude Code's hook (hook claude-code); hook install|uninstall claude-code
+
 On the server's machine (open the store directly; --data-dir / --db):
   users                 create users, reset passwords
   tokens                create admin tokens for the CLI and automation
@@ -47,6 +51,7 @@ const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   agents: agentsCommand,
   policies: policiesCommand,
   approvals: approvalsCommand,
+  hook: hookCommand,
   users: usersCommand,
   tokens: tokensCommand,
   mcp: (argv, io) => mcpCommand(argv, io),

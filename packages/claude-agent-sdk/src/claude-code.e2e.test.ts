@@ -1,0 +1,304 @@
+// The real Claude Code CLI (`claude -p`, pinned in this package's devDependencies) offline
+// against a local fake of the Anthropic Messages API that answers with scripted tool_use
+// blocks, with Arden's hooks installed by the real `arden hook install claude-code` and a real
+// Arden server. (This package holds the suite because it already has the agent packages and
+// @arden/server as devDependencies; the hook itself lives in @arden/server.)
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ScriptedTurn, startFakeAnthropic } from '@arden/fake-anthropic';
+import { startTestServer, type TestServer } from '@arden/server/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const claude = join(packageDir, 'node_modules', '.bin', 'claude');
+const ardenBin = join(packageDir, 'node_modules', '@arden', 'server', 'bin', 'arden.js');
+const mcpServer = join(packageDir, 'test-fixtures', 'mcp-files-server.mjs');
+
+let arden: TestServer;
+let home: string;
+let work: string;
+
+beforeAll(async () => {
+  arden = await startTestServer({
+    pendingTimeoutMs: 60_000,
+    policies: [
+      {
+        name: 'No recursive deletes',
+        tool: 'claude_code.Bash',
+        rules: [{ if: "args.command.contains('rm -rf')", then: 'block' }],
+        default: 'allow',
+      },
+      {
+        name: 'Deploys need a human',
+        tool: 'claude_code.Write',
+        rules: [{ if: "args.file_path.endsWith('deploy.txt')", then: 'requires_approval' }],
+        default: 'allow',
+      },
+      { name: 'No deleting through MCP', tool: 'mcp.files.delete_file', action: 'block' },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await arden.close();
+});
+
+beforeEach(async () => {
+  home = mkdtempSync(join(tmpdir(), 'arden-cc-home-'));
+  work = mkdtempSync(join(tmpdir(), 'arden-cc-work-'));
+  // What a developer runs once: the real CLI writes .claude/settings.json of the project.
+  const installed = await run(process.execPath, [
+    ardenBin,
+    'hook',
+    'install',
+    'claude-code',
+    '--project',
+    '--command',
+    `${process.execPath} ${ardenBin}`,
+    '--on-allow',
+    'allow',
+    '--max-wait',
+    '60',
+  ]);
+  expect(installed.code).toBe(0);
+  expect(installed.stdout).toContain('Installed Arden hooks in');
+});
+
+afterEach(() => {
+  rmSync(home, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+function run(command: string, args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile(
+      command,
+      args,
+      {
+        cwd: work,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ...env },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) => {
+        resolve({
+          code: error ? Number((error as { code?: number }).code ?? 1) : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
+    child.stdin?.end();
+  });
+}
+
+/** Runs `claude -p` against a fake model that plays `script`. */
+async function runClaude(
+  script: ScriptedTurn[],
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+) {
+  const fake = await startFakeAnthropic({ script });
+  try {
+    const result = await run(
+      claude,
+      [
+        '-p',
+        'Do the task.',
+        '--model',
+        'claude-sonnet-4-5',
+        '--output-format',
+        'json',
+        ...extraArgs,
+      ],
+      {
+        ANTHROPIC_BASE_URL: fake.url,
+        ANTHROPIC_API_KEY: 'sk-fake-key',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_TELEMETRY: '1',
+        DISABLE_AUTOUPDATER: '1',
+        ARDEN_API_KEY: arden.key,
+        ARDEN_API_URL: arden.url,
+        ARDEN_HOOK_STATE_DIR: join(home, 'arden-state'),
+        // CI runs as root, where Claude Code refuses --dangerously-skip-permissions otherwise.
+        IS_SANDBOX: '1',
+        ...env,
+      },
+    );
+    let output: any;
+    try {
+      output = JSON.parse(result.stdout);
+    } catch {
+      throw new Error(
+        `claude -p printed no JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`,
+      );
+    }
+    return { output, results: fake.toolResults() };
+  } finally {
+    await fake.close();
+  }
+}
+
+test('a blocked Bash command never runs, even with --dangerously-skip-permissions', async () => {
+  const marker = join(work, 'marker');
+  const { results } = await runClaude(
+    [
+      { toolUses: [{ name: 'Bash', input: { command: `rm -rf ./nothing && touch ${marker}` } }] },
+      { text: 'Could not.' },
+    ],
+    ['--dangerously-skip-permissions'],
+  );
+  expect(existsSync(marker)).toBe(false);
+  expect(results[0]?.text).toContain('Arden blocked this call to "claude_code.Bash" by policy');
+  expect(results[0]?.text).toContain('No recursive deletes');
+});
+
+test('an allowed Write writes; its outcome and the session’s usage and cost land in Arden', async () => {
+  const target = join(work, 'notes.txt');
+  const { output } = await runClaude([
+    {
+      toolUses: [{ name: 'Write', input: { file_path: target, content: 'hello\n' } }],
+      usage: { inputTokens: 1000, outputTokens: 50 },
+    },
+    { text: 'Written.', usage: { inputTokens: 1200, outputTokens: 30 } },
+  ]);
+  expect(readFileSync(target, 'utf8')).toBe('hello\n');
+  const session = output.session_id as string;
+  const actions = await arden.actions({ sessionId: session });
+  expect(actions).toHaveLength(1);
+  expect(actions[0]).toMatchObject({
+    toolName: 'claude_code.Write',
+    decision: 'allow',
+    resultStatus: 'succeeded',
+  });
+  const usage = await arden.usage({ sessionId: session });
+  expect(usage).toHaveLength(1); // Stop and SessionEnd both ran: counted once
+  expect(usage[0]).toMatchObject({
+    model: 'claude-sonnet-4-5',
+    promptTokens: 2200,
+    completionTokens: 80,
+  });
+  expect(usage[0]?.costUsd).toBeGreaterThan(0);
+});
+
+test('a held Write approved by a human runs; a denied one does not', async () => {
+  const approved = join(work, 'deploy.txt');
+  const first = runClaude([
+    { toolUses: [{ name: 'Write', input: { file_path: approved, content: 'ship\n' } }] },
+    { text: 'Deployed.' },
+  ]);
+  const held = await arden.nextPending({ toolName: 'claude_code.Write' });
+  expect(existsSync(approved)).toBe(false);
+  await arden.approve(held.id, 'go ahead');
+  await first;
+  expect(readFileSync(approved, 'utf8')).toBe('ship\n');
+
+  const denied = join(work, 'other', 'deploy.txt');
+  const second = runClaude([
+    { toolUses: [{ name: 'Write', input: { file_path: denied, content: 'no\n' } }] },
+    { text: 'Stopped.' },
+  ]);
+  const again = await arden.nextPending({ toolName: 'claude_code.Write' });
+  await arden.deny(again.id, 'not on a Friday');
+  const { results } = await second;
+  expect(existsSync(denied)).toBe(false);
+  expect(results[0]?.text).toContain(
+    'An approver denied this call to "claude_code.Write": not on a Friday',
+  );
+});
+
+test('an MCP tool goes through the hook as mcp.<server>.<tool>', async () => {
+  const calls = join(work, 'mcp-calls.txt');
+  const config = join(work, 'mcp.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      mcpServers: {
+        files: { command: process.execPath, args: [mcpServer], env: { MCP_CALLS_FILE: calls } },
+      },
+    }),
+  );
+  const { results } = await runClaude(
+    [
+      {
+        toolUses: [
+          { name: 'mcp__files__delete_file', input: { path: 'a.txt' } },
+          { name: 'mcp__files__list_files', input: {} },
+        ],
+      },
+      { text: 'ok' },
+    ],
+    ['--mcp-config', config, '--strict-mcp-config'],
+  );
+  const byName = Object.fromEntries(results.map((result) => [result.name, result.text]));
+  expect(byName.mcp__files__delete_file).toContain(
+    'Arden blocked this call to "mcp.files.delete_file"',
+  );
+  expect(byName.mcp__files__list_files).toContain('list_files done');
+  expect(readFileSync(calls, 'utf8')).toBe('list_files\n');
+  const listed = (await arden.actions()).find(
+    (action) => action.toolName === 'mcp.files.list_files',
+  );
+  // The server's name goes along for the policies' `mcp` variable.
+  expect(listed?.metadata).toMatchObject({ mcp: { server: 'files' }, source: 'claude-code' });
+});
+
+test('Arden unreachable: the call is blocked', async () => {
+  const marker = join(work, 'ran');
+  const { results } = await runClaude(
+    [{ toolUses: [{ name: 'Bash', input: { command: `touch ${marker}` } }] }, { text: 'ok' }],
+    ['--dangerously-skip-permissions'],
+    { ARDEN_API_URL: 'http://127.0.0.1:9' },
+  );
+  expect(existsSync(marker)).toBe(false);
+  expect(results[0]?.text).toContain(
+    'Arden could not be reached to check this call to "claude_code.Bash"',
+  );
+});
+
+test('http hooks: the server’s POST /v1/hooks/claude-code decides, and an unreachable Arden blocks', async () => {
+  const installed = await run(process.execPath, [
+    ardenBin,
+    'hook',
+    'install',
+    'claude-code',
+    '--http',
+    arden.url,
+    '--on-allow',
+    'allow',
+  ]);
+  expect(installed.code).toBe(0);
+  const settings = JSON.parse(readFileSync(join(work, '.claude', 'settings.json'), 'utf8'));
+  expect(JSON.stringify(settings)).not.toContain('hook claude-code'); // the command hooks were replaced
+  expect(settings.hooks.PreToolUse[0].hooks[0]).toMatchObject({ type: 'http', onFailure: 'block' });
+
+  const marker = join(work, 'marker');
+  const target = join(work, 'allowed.txt');
+  const { results } = await runClaude([
+    {
+      toolUses: [
+        { name: 'Bash', input: { command: `rm -rf ./nothing; touch ${marker}` } },
+        { name: 'Write', input: { file_path: target, content: 'via http\n' } },
+      ],
+    },
+    { text: 'ok' },
+  ]);
+  expect(existsSync(marker)).toBe(false);
+  expect(results.find((result) => result.name === 'Bash')?.text).toContain(
+    'Arden blocked this call to "claude_code.Bash" by policy',
+  );
+  expect(readFileSync(target, 'utf8')).toBe('via http\n');
+
+  // Arden down: Claude Code cannot reach the hook's URL, and onFailure "block" stops the call.
+  settings.hooks.PreToolUse[0].hooks[0].url = 'http://127.0.0.1:9/v1/hooks/claude-code';
+  writeFileSync(join(work, '.claude', 'settings.json'), JSON.stringify(settings));
+  const second = join(work, 'second');
+  const down = await runClaude(
+    [{ toolUses: [{ name: 'Bash', input: { command: `touch ${second}` } }] }, { text: 'ok' }],
+    ['--dangerously-skip-permissions'],
+  );
+  expect(existsSync(second)).toBe(false);
+  expect(down.results[0]?.isError).toBe(true);
+});

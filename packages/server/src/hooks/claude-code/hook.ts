@@ -1,0 +1,311 @@
+/**
+ * `arden hook claude-code`: Claude Code's command hook. Claude Code runs it for PreToolUse,
+ * PostToolUse, PostToolUseFailure, Stop and SessionEnd with the event as JSON on stdin; it
+ * checks the call with Arden's agent API (through `@arden/core`, never the store) and answers
+ * on stdout. Loaded lazily by the CLI so that the hook starts fast.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ApprovalTimeoutError,
+  type Arden,
+  ArdenUnavailableError,
+  blockedError,
+  buildCallContext,
+  createArden,
+  defaultDenialMessage,
+  denialOf,
+  PolicyDeniedError,
+  parseMcpToolName,
+} from '@arden/core';
+import { claudeCodeToolName } from './names';
+import { transcriptUsage } from './transcript';
+
+/** What the hook does with a call held for approval. */
+export type HeldBehaviour = 'wait' | 'ask';
+
+/** What the hook answers for a call Arden allows. */
+export type AllowBehaviour = 'allow' | 'defer';
+
+/** Options of the command hook (command-line flags, else environment variables). */
+export interface HookOptions {
+  /**
+   * A held call: `'wait'` (default) waits for an approver within `maxWaitSeconds`; `'ask'`
+   * answers `ask`, so that the developer at the keyboard decides in Claude Code.
+   */
+  onHeld: HeldBehaviour;
+  /**
+   * A call Arden allows: `'defer'` (default) answers no decision, so Claude Code's own
+   * permission rules and prompts apply as usual; `'allow'` answers `allow` (no prompt).
+   */
+  onAllow: AllowBehaviour;
+  /** Arden unreachable: `'block'` (default, the call is denied) or `'allow'` (unchecked). */
+  onUnavailable: 'block' | 'allow';
+  /** How long a held call waits, in seconds (keep it below the hook's `timeout`). */
+  maxWaitSeconds: number;
+  /**
+   * Whether Stop and SessionEnd read the transcript at `transcript_path` for usage: true for
+   * the command hook (on the developer's machine); false for the server's HTTP endpoint, which
+   * must not open a path a client names.
+   */
+  readTranscript?: boolean;
+}
+
+/** What the hook prints and exits with. */
+export interface HookAnswer {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** The default hook options. */
+export const defaultHookOptions: HookOptions = {
+  onHeld: 'wait',
+  onAllow: 'defer',
+  onUnavailable: 'block',
+  maxWaitSeconds: 300,
+};
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function safeName(value: string): string {
+  return value.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 200);
+}
+
+function preToolUse(
+  decision: 'allow' | 'deny' | 'ask',
+  reason: string,
+  extra: Record<string, unknown> = {},
+): HookAnswer {
+  return {
+    stdout: `${JSON.stringify({
+      hookSpecificOutput: {
+        hookEventName: 'PreToolUse',
+        permissionDecision: decision,
+        permissionDecisionReason: reason,
+        ...extra,
+      },
+    })}\n`,
+    stderr: '',
+    exitCode: 0,
+  };
+}
+
+const nothing: HookAnswer = { stdout: '', stderr: '', exitCode: 0 };
+
+/** Where the hook keeps what one event hands to a later one (action ids, counted usage). */
+function stateDirectory(env: Record<string, string | undefined>, sessionId: string): string {
+  const root = env.ARDEN_HOOK_STATE_DIR || join(tmpdir(), 'arden-claude-code');
+  return join(root, safeName(sessionId));
+}
+
+/**
+ * Handles one hook event: `stdin` is the JSON Claude Code sent. Never throws; a PreToolUse that
+ * cannot be decided is denied (fail closed) unless `onUnavailable` is `'allow'`.
+ */
+export async function handleClaudeCodeHook(
+  stdin: string,
+  options: HookOptions,
+  env: Record<string, string | undefined>,
+): Promise<HookAnswer> {
+  let input: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(stdin);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error();
+    input = parsed;
+  } catch {
+    return {
+      stdout: '',
+      stderr: 'arden hook claude-code: stdin is not the JSON object Claude Code sends to hooks.\n',
+      // Exit code 2 blocks the call: an unreadable event is not a reason to let it through.
+      exitCode: 2,
+    };
+  }
+  const event = stringOf(input.hook_event_name);
+  const sessionId = stringOf(input.session_id) ?? 'unknown-session';
+  let arden: Arden | undefined;
+  try {
+    arden = createArden({
+      apiKey: env.ARDEN_API_KEY,
+      apiUrl: env.ARDEN_API_URL,
+      logLevel: 'silent',
+      retryAttempts: 1,
+      timeoutMs: 10_000,
+      maxWaitMs: options.maxWaitSeconds * 1000,
+      onUnavailable: options.onUnavailable,
+      resultFlushIntervalMs: 1,
+      usageFlushIntervalMs: 1,
+    });
+  } catch (error) {
+    if (event !== 'PreToolUse') return nothing;
+    return preToolUse(
+      'deny',
+      `Arden is not configured, so this call did not run: ${(error as Error).message}`,
+    );
+  }
+  try {
+    switch (event) {
+      case 'PreToolUse':
+        return await checkCall(arden, input, sessionId, options, env);
+      case 'PostToolUse':
+      case 'PostToolUseFailure':
+        await reportOutcome(arden, input, sessionId, event === 'PostToolUse', env);
+        return nothing;
+      case 'Stop':
+      case 'SessionEnd':
+        if (options.readTranscript !== false) await recordUsage(arden, input, sessionId, env);
+        return nothing;
+      default:
+        return nothing;
+    }
+  } finally {
+    await arden.shutdown();
+  }
+}
+
+async function checkCall(
+  arden: Arden,
+  input: Record<string, unknown>,
+  sessionId: string,
+  options: HookOptions,
+  env: Record<string, string | undefined>,
+): Promise<HookAnswer> {
+  const toolName = stringOf(input.tool_name) ?? '';
+  const server = stringOf((input.mcp_server as { name?: unknown } | undefined)?.name);
+  let name = `claude_code.${toolName}`;
+  try {
+    name = claudeCodeToolName(toolName, server);
+    const mcp = parseMcpToolName(name);
+    const toolUseId = stringOf(input.tool_use_id);
+    const metadata = {
+      source: 'claude-code',
+      session_id: sessionId,
+      // An MCP tool's server, for the policies' `mcp` variable (Claude Code's hooks do not
+      // carry the tool's annotations).
+      ...(mcp ? { mcp: { server: mcp.server } } : {}),
+      ...(toolUseId ? { tool_use_id: toolUseId } : {}),
+      ...(stringOf(input.cwd) ? { cwd: input.cwd } : {}),
+      ...(stringOf(input.permission_mode) ? { permission_mode: input.permission_mode } : {}),
+    };
+    const toolInput =
+      typeof input.tool_input === 'object' && input.tool_input !== null ? input.tool_input : {};
+    const result = await arden.check(name, buildCallContext([toolInput]), metadata);
+    if (result.decision === 'block') throw blockedError(name, result);
+    let how = `Arden allowed this call to "${name}" (action ${result.actionId})`;
+    if (result.decision === 'requires_approval') {
+      if (options.onHeld === 'ask') {
+        return preToolUse(
+          'ask',
+          `Arden holds this call to "${name}" for approval (action ${result.actionId}): ${result.message ?? 'a policy asks for a human'}. You decide here; an approver can also decide in Arden.`,
+        );
+      }
+      const decision = await arden.waitForDecision(result.actionId, name);
+      if (decision.status !== 'approved') {
+        throw new PolicyDeniedError({
+          toolName: name,
+          actionId: result.actionId,
+          reason: 'denied',
+          notes: decision.message,
+        });
+      }
+      how = `An approver allowed this call to "${name}" in Arden (action ${result.actionId})${decision.message ? `: ${decision.message}` : ''}`;
+    }
+    if (toolUseId) await saveAction(env, sessionId, toolUseId, result.actionId);
+    return options.onAllow === 'allow' ? preToolUse('allow', how) : nothing;
+  } catch (error) {
+    if (ArdenUnavailableError.isInstance(error) && options.onUnavailable === 'allow') {
+      return {
+        stdout: '',
+        stderr: `Arden is unreachable; "${name}" goes on unchecked (--on-unavailable allow).\n`,
+        exitCode: 0,
+      };
+    }
+    const denial = denialOf(error, name);
+    if (denial) {
+      const text =
+        denial.reason === 'timeout' && ApprovalTimeoutError.isInstance(error)
+          ? `This call to "${name}" was held for approval in Arden (action ${denial.actionId}) and nobody decided within ${options.maxWaitSeconds} s, so it did not run.`
+          : defaultDenialMessage(denial);
+      return preToolUse('deny', text);
+    }
+    return preToolUse(
+      'deny',
+      `Arden could not check this call to "${name}", so it did not run: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+async function saveAction(
+  env: Record<string, string | undefined>,
+  sessionId: string,
+  toolUseId: string,
+  actionId: string,
+): Promise<void> {
+  const directory = stateDirectory(env, sessionId);
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  await writeFile(
+    join(directory, `call-${safeName(toolUseId)}.json`),
+    JSON.stringify({ actionId }),
+  );
+}
+
+async function reportOutcome(
+  arden: Arden,
+  input: Record<string, unknown>,
+  sessionId: string,
+  succeeded: boolean,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const toolUseId = stringOf(input.tool_use_id);
+  if (!toolUseId) return;
+  const file = join(stateDirectory(env, sessionId), `call-${safeName(toolUseId)}.json`);
+  let actionId: string | undefined;
+  try {
+    actionId = stringOf(JSON.parse(await readFile(file, 'utf8')).actionId);
+  } catch {
+    return; // not a call this hook allowed (or unchecked)
+  }
+  await rm(file, { force: true });
+  if (!actionId) return;
+  const duration = typeof input.duration_ms === 'number' ? Math.max(0, input.duration_ms) : 0;
+  arden.reportResult(actionId, {
+    status: succeeded ? 'succeeded' : 'failed',
+    duration_ms: duration,
+    ...(succeeded ? {} : { error: (stringOf(input.error) ?? 'failed').slice(0, 2000) }),
+  });
+}
+
+async function recordUsage(
+  arden: Arden,
+  input: Record<string, unknown>,
+  sessionId: string,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const transcript = stringOf(input.transcript_path);
+  if (!transcript) return;
+  const directory = stateDirectory(env, sessionId);
+  const countedFile = join(directory, 'usage-counted.json');
+  let counted = new Set<string>();
+  try {
+    counted = new Set(JSON.parse(await readFile(countedFile, 'utf8')));
+  } catch {
+    // first time for this session
+  }
+  let models: Awaited<ReturnType<typeof transcriptUsage>>;
+  try {
+    models = await transcriptUsage(transcript, counted);
+  } catch {
+    return; // no transcript (yet)
+  }
+  if (models.length === 0) return;
+  for (const model of models) {
+    arden.logTokenUsage({ ...model, sessionId });
+  }
+  await arden.flush();
+  if (arden.usageStats.queued > 0 || arden.usageStats.dropped > 0) return; // retried at the next Stop
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  await writeFile(countedFile, JSON.stringify([...counted]));
+}
