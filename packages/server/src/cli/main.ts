@@ -28,9 +28,10 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
 
 MCP (needs the @arden/mcp package; the same as its \`arden-mcp\` command):
   mcp run               run an MCP server behind Arden: every tools/call checked (docs/integrations/mcp.md)
+  mcp install|uninstall put a client's MCP servers behind Arden (--client claude-code|claude-desktop|cursor|vscode|codex)
 
 Coding agents:
-  hook                  Claude Code's hook (hook claude-code); hook install|uninstall claude-code
+  hook                  coding agents' hooks (hook claude-code, hook codex); hook install|uninstall claude-code
 
 On the server's machine (open the store directly; --data-dir / --db):
   users                 create users, reset passwords

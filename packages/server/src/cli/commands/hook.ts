@@ -9,6 +9,7 @@ const help = `Usage:
                          [--on-unavailable block|allow] [--max-wait SECONDS]
   arden hook install claude-code [--project | --user] [--command CMD | --http URL] [options above]
   arden hook uninstall claude-code [--project | --user]
+  arden hook codex [--on-unavailable block|allow] [--max-wait SECONDS]
 
 hook claude-code is the command Claude Code runs for its hooks (the event as JSON on stdin): it
 checks each tool call with Arden (claude_code.<Tool>, mcp.<server>.<tool>) and answers allow,
@@ -26,6 +27,11 @@ install writes the hooks into .claude/settings.json of this directory (--project
 prints the diff. --command names the arden command to run (default "arden"); --http URL installs
 Claude Code http hooks to the server at URL instead (POST /v1/hooks/claude-code, onFailure: block).
 uninstall removes Arden's hooks and nothing else.
+
+hook codex is the command Codex runs for its PreToolUse hook (configured in ~/.codex/hooks.json,
+see docs/integrations/codex.md): it checks Bash, apply_patch and MCP calls (codex.<Tool>,
+mcp.<server>.<tool>); exit 0 lets the call run, exit 2 blocks it with Arden's reason. Every
+error blocks, because Codex runs the tool when a hook fails.
 `;
 
 const choices = {
@@ -109,6 +115,17 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
     const stdin = io.readStdin ? await io.readStdin() : '';
     const answer = await handleClaudeCodeHook(stdin, options, io.env);
     if (answer.stdout) io.stdout(answer.stdout);
+    if (answer.stderr) io.stderr(answer.stderr);
+    return answer.exitCode;
+  }
+  if (sub === 'codex') {
+    const { handleCodexHook } = await import('../../hooks/codex/hook');
+    const stdin = io.readStdin ? await io.readStdin() : '';
+    const answer = await handleCodexHook(
+      stdin,
+      { onUnavailable: options.onUnavailable, maxWaitSeconds: options.maxWaitSeconds },
+      io.env,
+    );
     if (answer.stderr) io.stderr(answer.stderr);
     return answer.exitCode;
   }
