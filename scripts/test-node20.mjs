@@ -20,7 +20,7 @@ const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
  * and the policy engine. Not the server and @arden/ai-sdk (they claim Node >= 22), nor the
  * dashboard (its suite drives a browser against a server).
  */
-export const node20PackageNames = ['core', 'langchain', 'openai', 'openai-agents', 'policy'];
+export const node20PackageNames = ['core', 'langchain', 'mcp', 'openai', 'openai-agents', 'policy'];
 
 /** Whether `packages/<name>` has a Node 20 report to count. */
 export function runsOnNode20(name) {

@@ -1,12 +1,6 @@
+import { libraryConfig } from '@arden/tsup-config';
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', 'test/index': 'src/test/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'es2022',
-  platform: 'neutral',
-  treeshake: true,
-});
+export default defineConfig(
+  libraryConfig({ entry: { index: 'src/index.ts', 'test/index': 'src/test/index.ts' } }),
+);

@@ -4,6 +4,7 @@ import { approvalLatency } from './approval-latency.ts';
 import { checkOverhead } from './check-overhead.ts';
 import { exactJson } from './exact-json.ts';
 import { logScale } from './log-scale.ts';
+import { mcpGateway } from './mcp-gateway.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
 import { throughput } from './throughput.ts';
@@ -22,4 +23,5 @@ export const benchmarks: Benchmark[] = [
   usageIngest,
   memory,
   logScale,
+  mcpGateway,
 ];

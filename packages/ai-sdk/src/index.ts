@@ -24,7 +24,7 @@ export {
 export { adapterName, install, uninstall } from './install';
 export type { GuardToolsOptions, ProtectOptions } from './options';
 export type { InstallOptions } from './state';
-export { guardTools } from './tools';
+export { guardMcpTools, guardTools } from './tools';
 export {
   ardenUsageMiddleware,
   type LanguageModelCallEnd,

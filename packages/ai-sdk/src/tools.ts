@@ -5,6 +5,7 @@ import {
   denialOf,
   denialText,
   isPendingApproval,
+  mcpToolName,
   pendingApprovalMessage,
   resolveAdapterOptions,
 } from '@arden/core';
@@ -130,4 +131,29 @@ export function guardTools<TOOLS extends ToolSet>(
     };
   }
   return guarded as TOOLS;
+}
+
+/**
+ * `guardTools` for the tools of an MCP server (from `@ai-sdk/mcp`'s `client.tools()`): each is
+ * checked as `mcp.<server>.<tool>` — the name the Arden MCP gateway and every adapter give an MCP
+ * tool, so one policy for `mcp.github.*` governs them wherever they are called — and the check
+ * carries `{mcp: {server}}` in its metadata. `server` is the name you give the server (letters,
+ * digits, `_` and `-`); a bad one throws `ConfigurationError`.
+ *
+ * ```ts
+ * const tools = guardMcpTools(await github.tools(), { server: 'github' });
+ * ```
+ */
+export function guardMcpTools(
+  tools: Record<string, object>,
+  options: GuardToolsOptions & { server: string },
+): ToolSet {
+  const { server, ...rest } = options;
+  // Typed loosely: @ai-sdk/mcp may be built against another provider-utils than the app's `ai`,
+  // and its tool types then differ from `ToolSet` in ways that do not matter at run time.
+  return guardTools(tools as unknown as ToolSet, {
+    ...rest,
+    toolNamePrefix: mcpToolName(server, ''),
+    metadata: { ...rest.metadata, mcp: { server } },
+  });
 }

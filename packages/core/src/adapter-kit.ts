@@ -5,14 +5,12 @@
  * It names the tool for Arden, finds the Arden instance at call time, turns core's "did not run"
  * errors into a `ToolDenial`, and words what the model reads instead of the tool's result.
  */
-import type { ApprovalMode, Arden, CheckResult, PendingApproval } from './arden';
-import {
-  ApprovalTimeoutError,
-  ArdenUnavailableError,
-  ConfigurationError,
-  PolicyDeniedError,
-} from './errors';
+import type { Arden } from './arden';
+import type { ApprovalMode, PendingApproval } from './call-types';
+import { ApprovalTimeoutError, ArdenUnavailableError, PolicyDeniedError } from './errors';
 import { getArden } from './registry';
+
+export { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
 
 /**
  * Why a tool call did not run: `blocked` (a policy), `denied` (an approver, or an expired
@@ -181,56 +179,6 @@ export function pendingApprovalMessage(
   pending: Pick<PendingApproval, 'actionId' | 'toolName'>,
 ): string {
   return `This call to "${pending.toolName}" is waiting for a human approval (Arden action ${pending.actionId}). It will run once approved; do not call it again.`;
-}
-
-/**
- * Whether a call whose check failed with `error` runs anyway, unchecked: Arden could not be
- * reached and the instance's `onUnavailable` is `'allow'`. Anything else fails closed.
- */
-export function runsUnchecked(arden: Arden, error: unknown): boolean {
-  return ArdenUnavailableError.isInstance(error) && arden.options.onUnavailable === 'allow';
-}
-
-/** The `PolicyDeniedError` for a call a policy blocked: the policy's message (else its reason) as notes. */
-export function blockedError(
-  toolName: string,
-  result: Pick<CheckResult, 'actionId' | 'message' | 'reason'>,
-): PolicyDeniedError {
-  return new PolicyDeniedError({
-    toolName,
-    actionId: result.actionId,
-    reason: 'blocked',
-    notes: result.message ?? result.reason,
-  });
-}
-
-/**
- * Throws a `ConfigurationError` unless a tool to guard is well formed: a non-empty name, a
- * function, and an approval mode of `'wait'`, `'async'` or `'webhook'`. `caller` names the
- * function in the message, for example `register` for `register("refund", fn) needs a function as fn.`
- */
-export function validateGuardArguments(
-  caller: string,
-  toolName: unknown,
-  fn: unknown,
-  approvalMode: unknown,
-): void {
-  if (typeof toolName !== 'string' || toolName.length === 0) {
-    throw new ConfigurationError(`${caller}(name, fn) needs a non-empty tool name.`, {
-      option: 'name',
-    });
-  }
-  if (typeof fn !== 'function') {
-    throw new ConfigurationError(`${caller}("${toolName}", fn) needs a function as fn.`, {
-      option: 'fn',
-    });
-  }
-  if (!['wait', 'async', 'webhook'].includes(approvalMode as string)) {
-    throw new ConfigurationError(
-      `approvalMode must be 'wait', 'async' or 'webhook'; got ${String(approvalMode)}.`,
-      { option: 'approvalMode' },
-    );
-  }
 }
 
 /**

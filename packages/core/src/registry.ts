@@ -1,5 +1,6 @@
 import type { Arden } from './arden';
 import { ConfigurationError } from './errors';
+import { type SharedRegistry, sharedRegistry } from './shared-registry';
 
 /**
  * An integration with an agent framework. Its `install` patches the framework so that tool
@@ -11,43 +12,9 @@ export interface ArdenAdapter {
   install(arden: () => Arden): undefined | (() => void);
 }
 
-/** @internal A tool guarded in webhook mode. */
-export interface WebhookTool {
-  fn: (...args: any[]) => unknown;
-  argNames: readonly string[] | undefined;
-  options: {
-    onApproval?: (result: any, event: any) => unknown;
-    onDenial?: (error: unknown, event: any) => unknown;
-  };
-}
-
-interface Registry {
-  webhookTools: Map<string, WebhookTool>;
-  adapters: Map<string, ArdenAdapter>;
-  uninstalls: Map<string, () => void>;
-  installed: boolean;
-  defaultInstance: Arden | undefined;
-}
-
-// Kept on globalThis so that adapters compiled against another copy of @arden/core register
-// with the same registry and see the same default instance.
-const registryKey = Symbol.for('arden.registry');
-
-/** @internal The shared registry. */
-export function registry(): Registry {
-  const global = globalThis as Record<symbol, Registry | undefined>;
-  let existing = global[registryKey];
-  if (!existing) {
-    existing = {
-      webhookTools: new Map(),
-      adapters: new Map(),
-      uninstalls: new Map(),
-      installed: false,
-      defaultInstance: undefined,
-    };
-    global[registryKey] = existing;
-  }
-  return existing;
+/** @internal The shared registry, typed with this copy's `Arden` and `ArdenAdapter`. */
+export function registry(): SharedRegistry<Arden, ArdenAdapter> {
+  return sharedRegistry<Arden, ArdenAdapter>();
 }
 
 /**
@@ -100,9 +67,4 @@ export function getArden(): Arden {
     );
   }
   return instance;
-}
-
-/** @internal Tools guarded in webhook mode, by name. */
-export function webhookTools(): Map<string, WebhookTool> {
-  return registry().webhookTools;
 }

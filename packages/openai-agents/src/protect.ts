@@ -1,4 +1,4 @@
-import { resolveAdapterOptions } from '@arden/core';
+import { ConfigurationError, resolveAdapterOptions } from '@arden/core';
 import type { Agent, FunctionTool, Tool } from '@openai/agents';
 import {
   explicitKey,
@@ -83,12 +83,23 @@ export function protectFunctionTools<T extends readonly unknown[]>(
 /**
  * Protects the function tools of an existing agent in place (its `tools` array is replaced by
  * protected copies) and returns the agent. Agents reached through handoffs are not changed:
- * call it for each, or rely on `configure()`'s automatic interception.
+ * call it for each, or rely on `configure()`'s automatic interception. An agent with
+ * `mcpServers` is refused (`ConfigurationError`) unless `configure()`'s interception is on, which
+ * checks the tools the SDK makes of them at run time: this function cannot reach those tools, and
+ * leaving them unchecked without a word would be a way around Arden.
  */
 export function guardAgentTools<A extends Agent<any, any>>(
   agent: A,
   options: ProtectOptions = {},
 ): A {
+  const servers = (agent as { mcpServers?: Array<{ name?: unknown }> }).mcpServers ?? [];
+  if (servers.length > 0 && !adapterState().installed) {
+    const names = servers.map((server) => JSON.stringify(String(server.name ?? '?'))).join(', ');
+    throw new ConfigurationError(
+      `guardAgentTools cannot check the tools of agent "${agent.name}"'s MCP servers (${names}): the SDK makes them at run time. Call configure() (with @arden/openai-agents imported), which checks them, or put each server behind the Arden MCP gateway (arden mcp run --name NAME -- COMMAND, from @arden/mcp).`,
+      { option: 'mcpServers' },
+    );
+  }
   agent.tools = protectFunctionTools(agent.tools as Tool<any>[], options);
   return agent;
 }

@@ -147,7 +147,17 @@ describe('time zones', () => {
       const zone = zones[round % zones.length] as string;
       const expected = functions.map((name) => `${library(name, now, zone)}`).join(', ');
       const condition = `[${functions.map((name) => `now.${name}(args.zone)`).join(', ')}] == [${expected}]`;
-      expect(decide(condition, { zone }, now).reason).toBe('rule_matched');
+      // What is tested is the values: an evaluation that a loaded machine held past the clock
+      // is run again (a different value would not match, however often it ran).
+      let decision = decide(condition, { zone }, now);
+      for (
+        let retry = 0;
+        retry < 3 && /took longer/.test(decision.errors[0]?.message ?? '');
+        retry++
+      ) {
+        decision = decide(condition, { zone }, now);
+      }
+      expect(decision.reason).toBe('rule_matched');
     }
   });
 

@@ -15,7 +15,9 @@ import {
   withBudget,
 } from './budget';
 import { isTimeZoneCall, prepareTimeZones } from './builtins';
+import { prepareCodingFunctions, registerCodingFunctions } from './coding-functions';
 import { POLICY_LIMITS } from './limits';
+import type { McpVariable } from './mcp-input';
 import { boundRuntimeTypes, type RuntimeTyper } from './runtime-types';
 
 /** The variables a condition sees. */
@@ -26,6 +28,8 @@ export interface ConditionVariables {
   agent: { id: string; name: string } | null;
   environment: string | null;
   now: Date | undefined;
+  /** `{server, tool, annotations}` for an MCP tool, else null. */
+  mcp: McpVariable | null;
 }
 
 /** A condition compiled once; `evaluate` throws when the condition cannot be evaluated. */
@@ -223,8 +227,12 @@ function createEnvironment(argTypes?: Record<string, string>): Environment {
     .registerVariable('agent', 'dyn', { description: 'The agent, {id, name}, or null.' })
     .registerVariable('environment', 'dyn', { description: '"test", "live", or null.' })
     .registerVariable('now', 'google.protobuf.Timestamp', { description: 'The time of the call.' })
+    .registerVariable('mcp', 'dyn', {
+      description: 'For an MCP tool, {server, tool, annotations}; null otherwise.',
+    })
     .registerType('MatchesMacroReceiver', MatchesMacroReceiver)
     .registerFunction('MatchesMacroReceiver.matches(ast): bool', matchesMacro as never);
+  registerCodingFunctions(environment);
 
   // JSON numbers arrive as doubles while CEL literals without a point are ints. Comparisons
   // across the two already work; these make arithmetic mixing them work as users expect
@@ -410,6 +418,7 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
     return compileError(source, `condition must be a bool, but it is ${checked.type}`, 0);
   }
   meterTree(parsed.ast);
+  prepareCodingFunctions(source);
   const analysis: Analysis = {
     maxNesting: 0,
     usesNow: false,

@@ -37,8 +37,8 @@ describe('validatePolicies', () => {
     ],
     [
       'a bad pattern',
-      { name: 'A', tool: 'a*b', action: 'allow' },
-      { path: [0, 'tool'], message: /prefix pattern ending in "\*"/ },
+      { name: 'A', tool: 'a.**', action: 'allow' },
+      { path: [0, 'tool'], message: /has "\*\*": in a tool pattern one "\*" already matches/ },
     ],
     [
       'a pattern with a space',

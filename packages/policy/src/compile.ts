@@ -10,6 +10,12 @@ import {
 import { PolicyCompileError, type PolicyIssue } from './errors';
 import { POLICY_LIMITS } from './limits';
 import { findDuplicates, policySchema } from './schema';
+import {
+  compareToolPatterns,
+  compileToolPattern,
+  type ToolPattern,
+  toolPatternMatches,
+} from './tool-patterns';
 import type {
   DecisionPolicy,
   DecisionReason,
@@ -238,10 +244,10 @@ const MAX_RESOLVED_TOOLS = 4096;
 export class PolicySetRuntime implements CompiledPolicySet {
   readonly policies: readonly PolicyRuntime[];
   readonly #exact = new Map<string, PolicyRuntime>();
-  /** Prefix patterns, longest prefix first. */
-  readonly #prefixes: { prefix: string; policy: PolicyRuntime }[] = [];
+  /** Patterns with `*` other than `*` alone, compiled once, most specific first. */
+  readonly #patterns: { pattern: ToolPattern; policy: PolicyRuntime }[] = [];
   readonly #wildcard: PolicyRuntime | undefined;
-  /** Tools resolved through the prefix patterns (null: none matched), bounded. */
+  /** Tools resolved through the patterns (null: none matched), bounded. */
   readonly #resolved = new Map<string, PolicyRuntime | null>();
 
   constructor(policies: PolicyRuntime[]) {
@@ -250,24 +256,28 @@ export class PolicySetRuntime implements CompiledPolicySet {
     for (const policy of policies) {
       if (policy.definition.enabled === false) continue;
       if (policy.tool === '*') wildcard = policy;
-      else if (policy.tool.endsWith('*')) {
-        this.#prefixes.push({ prefix: policy.tool.slice(0, -1), policy });
+      else if (policy.tool.includes('*')) {
+        this.#patterns.push({ pattern: compileToolPattern(policy.tool), policy });
       } else this.#exact.set(policy.tool, policy);
     }
-    this.#prefixes.sort((left, right) => right.prefix.length - left.prefix.length);
+    this.#patterns.sort((left, right) => compareToolPatterns(left.pattern, right.pattern));
     this.#wildcard = wildcard;
   }
 
-  /** Exact name first, then the longest matching prefix pattern, then `*`. */
+  /**
+   * Exact name first, then the most specific matching pattern (see tool-patterns.ts), then `*`.
+   * A tool resolved through the patterns is remembered, so that a repeated tool costs one
+   * lookup however many patterns there are.
+   */
   match(tool: string): PolicyRuntime | undefined {
     const exact = this.#exact.get(tool);
     if (exact !== undefined) return exact;
-    if (this.#prefixes.length === 0) return this.#wildcard;
+    if (this.#patterns.length === 0) return this.#wildcard;
     const resolved = this.#resolved.get(tool);
     if (resolved !== undefined) return resolved ?? this.#wildcard;
     let found: PolicyRuntime | null = null;
-    for (const entry of this.#prefixes) {
-      if (tool.startsWith(entry.prefix)) {
+    for (const entry of this.#patterns) {
+      if (toolPatternMatches(entry.pattern, tool)) {
         found = entry.policy;
         break;
       }
@@ -504,8 +514,8 @@ export function runtimeOf(set: CompiledPolicySet): PolicySetRuntime {
 }
 
 /**
- * The policy that decides calls of `tool`: the exact name, else the longest matching prefix
- * pattern, else `*`. Undefined when no policy matches (the agent's default action applies).
+ * The policy that decides calls of `tool`: the exact name, else the most specific matching
+ * pattern (most literal characters, then fewest `*`, then the latest first `*`), else `*`. Undefined when no policy matches (the agent's default action applies).
  * Disabled policies never match.
  */
 export function matchPolicy(set: CompiledPolicySet, tool: string): CompiledPolicy | undefined {

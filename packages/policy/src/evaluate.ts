@@ -11,6 +11,7 @@ import {
   runtimeOf,
 } from './compile';
 import { EFFECTS } from './effects';
+import { mcpVariable } from './mcp-input';
 import type { Effect, EvaluationInput, PolicyDecision } from './types';
 
 const EMPTY_ARGS: Record<string, unknown> = Object.freeze({});
@@ -32,7 +33,7 @@ function noPolicyDecision(effect: Effect): PolicyDecision {
 }
 
 /**
- * Decides one tool call: finds the policy for `input.tool` (exact, longest prefix, `*`), then
+ * Decides one tool call: finds the policy for `input.tool` (exact, most specific pattern, `*`), then
  * the first rule whose condition holds, else the policy's default. When no policy matches,
  * `defaultAction` (the agent's `default_action`, `allow` when absent) decides with reason
  * `no_policy_configured` (an unknown value blocks). A condition that cannot be evaluated (a
@@ -89,6 +90,7 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     agent: input.agent ?? null,
     environment: input.environment ?? null,
     now: input.now ?? (policy.usesNow ? new Date() : undefined),
+    mcp: mcpVariable(input.tool, input.mcp),
   };
   // One budget for every condition tried for this call.
   const budget = new EvaluationBudget();

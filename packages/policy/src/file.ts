@@ -13,7 +13,7 @@ import { compileInternal, type LocatedIssue, zodIssues } from './compile';
 import { PolicyFileError, type PolicyFileIssue } from './errors';
 import { exactInteger } from './exact-json';
 import { policyFileSchema } from './schema';
-import type { Effect, PolicyDefinition, PolicyEnvironment } from './types';
+import type { Effect, McpCallInfo, PolicyDefinition, PolicyEnvironment } from './types';
 
 /** A test case of a policy file: this call should get this effect. */
 export interface PolicyTest {
@@ -29,6 +29,8 @@ export interface PolicyTest {
   environment?: PolicyEnvironment;
   /** ISO 8601 time of the call (the variable `now`). */
   now?: string;
+  /** An MCP tool's server, name and annotations (the variable `mcp`). */
+  mcp?: McpCallInfo;
   expect: Effect;
   /** 1-based line of the test case in its file. */
   line?: number;

@@ -40,11 +40,14 @@ export {
   policySetSchema,
   ruleSchema,
 } from './schema';
+export { loadShellParser, shellParserSettled } from './shell-parser';
+export { matchesToolPattern } from './tool-patterns';
 export type {
   DecisionPolicy,
   DecisionReason,
   Effect,
   EvaluationInput,
+  McpCallInfo,
   OnError,
   OnTimeout,
   PolicyDecision,

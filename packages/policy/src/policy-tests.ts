@@ -37,6 +37,7 @@ export function runPolicyTests(file: PolicyFile, fileName?: string): PolicyTestR
     if (test.agent !== undefined) input.agent = test.agent;
     if (test.environment !== undefined) input.environment = test.environment;
     if (test.now !== undefined) input.now = new Date(test.now);
+    if (test.mcp !== undefined) input.mcp = test.mcp;
     const decision = evaluate(set, input, file.settings.default_action);
     const passed = decision.effect === test.expect;
     const location = test.line === undefined ? name : `${name}:${test.line}`;

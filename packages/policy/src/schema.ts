@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { parseArgType } from './arg-types';
 import { EFFECTS } from './effects';
 import { POLICY_LIMITS } from './limits';
+import { ambiguousPatterns, toolPatternProblem } from './tool-patterns';
 
 /** `allow`, `block` or `requires_approval`. */
 export const effectSchema = z
@@ -74,22 +75,27 @@ const conditionSchema = z
   )
   .meta({ description: 'CEL condition over args, tool, session, agent, environment and now.' });
 
-/** True when `tool` is an exact tool name, a prefix pattern ending in `*`, or `*`. */
+/** True when `tool` is an exact tool name or a pattern with `*` (see tool-patterns.ts). */
 export function isToolPattern(tool: string): boolean {
-  if (tool.length === 0 || /\s/.test(tool)) return false;
-  const star = tool.indexOf('*');
-  return star === -1 || star === tool.length - 1;
+  return toolPatternProblem(tool) === undefined;
 }
 
 const toolSchema = z
   .string()
   .min(1)
   .max(POLICY_LIMITS.maxToolLength)
-  .refine(
-    isToolPattern,
-    'must be a tool name ("stripe.issue_refund"), a prefix pattern ending in "*" ("communication.*") or "*"',
-  )
-  .meta({ description: 'Exact tool name, prefix pattern ending in "*", or "*".' });
+  .superRefine((tool, context) => {
+    const problem = toolPatternProblem(tool);
+    if (problem === undefined) return;
+    context.addIssue({
+      code: 'custom',
+      message: `${problem}; a tool is a tool name ("stripe.issue_refund") or a pattern where "*" matches any characters but "." ("mcp.*.delete_file", "mcp.github.delete_*") and a final "*" anything ("communication.*", "*")`,
+    });
+  })
+  .meta({
+    description:
+      'Exact tool name, or a pattern: "*" matches any characters but "." (a final "*" matches anything); "*" alone matches every tool.',
+  });
 
 function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema) {
   return z
@@ -207,7 +213,10 @@ interface PolicyIdentity {
   enabled?: boolean | undefined;
 }
 
-/** Duplicate names, and two enabled policies for one tool pattern, in a list of policies. */
+/**
+ * Duplicate names, two enabled policies for one tool pattern, and two enabled patterns that
+ * precedence cannot order but that can match the same tool, in a list of policies.
+ */
 export function findDuplicates(
   policies: readonly PolicyIdentity[],
 ): { index: number; key: 'name' | 'tool'; message: string }[] {
@@ -235,6 +244,12 @@ export function findDuplicates(
       });
     }
   });
+  const patterns = policies.flatMap((policy, index) =>
+    policy.enabled === false ? [] : [{ tool: policy.tool, index }],
+  );
+  for (const { index, message } of ambiguousPatterns(patterns)) {
+    found.push({ index, key: 'tool', message });
+  }
   return found;
 }
 
@@ -274,6 +289,21 @@ const testCaseSchema = z.strictObject({
   agent: z.strictObject({ id: z.string(), name: z.string() }).optional(),
   environment: z.enum(['test', 'live']).optional(),
   now: z.iso.datetime({ offset: true }).optional(),
+  mcp: z
+    .strictObject({
+      server: z.string().optional(),
+      tool: z.string().optional(),
+      annotations: z
+        .strictObject({
+          title: z.string().optional(),
+          readOnlyHint: z.boolean().optional(),
+          destructiveHint: z.boolean().optional(),
+          idempotentHint: z.boolean().optional(),
+          openWorldHint: z.boolean().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
   expect: fileEffectSchema,
 });
 

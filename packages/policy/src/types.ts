@@ -35,7 +35,7 @@ export interface RuleDefinition {
 
 /**
  * A policy for one tool name or pattern: `stripe.issue_refund` (exact), `communication.*`
- * (prefix) or `*` (everything). The first rule whose condition holds decides; when none holds,
+ * (prefix), `mcp.*.delete_file` (`*` within a segment) or `*` (everything). The first rule whose condition holds decides; when none holds,
  * `default` does. `action` is the shorthand for a policy without rules (`action: block`).
  *
  * A policy needs `action`, or `rules`, or `default`. When it has rules but no `default` (and no
@@ -44,7 +44,10 @@ export interface RuleDefinition {
 export interface PolicyDefinition {
   id?: string;
   name: string;
-  /** Exact tool name, a prefix pattern ending in `*` (`communication.*`), or `*`. */
+  /**
+   * Exact tool name, or a pattern: `*` matches any characters but `.` (`mcp.*.delete_file`),
+   * and a final `*` anything (`communication.*`, `*`). The most specific pattern wins.
+   */
   tool: string;
   description?: string;
   rules?: RuleDefinition[];
@@ -84,6 +87,25 @@ export interface EvaluationInput {
   environment?: PolicyEnvironment;
   /** The time of the call; the current time when absent. */
   now?: Date;
+  /**
+   * For an MCP tool: its server, its own name and the annotations its server lists (hints, not
+   * guarantees). Conditions read it as `mcp`; for a tool named `mcp.<server>.<tool>` without
+   * it, `mcp` still has the server and tool, with no annotations.
+   */
+  mcp?: McpCallInfo | null;
+}
+
+/** An MCP tool call's identity and annotations, as the gateway or an adapter knows them. */
+export interface McpCallInfo {
+  server?: string;
+  tool?: string;
+  annotations?: {
+    title?: string;
+    readOnlyHint?: boolean;
+    destructiveHint?: boolean;
+    idempotentHint?: boolean;
+    openWorldHint?: boolean;
+  };
 }
 
 /**

@@ -127,7 +127,12 @@ export function registerAgentRoutes(server: ServerContext): void {
     const decision = await server.policies.decide(
       agent,
       principal.environment,
-      { tool: input.toolName, kwargs: input.kwargs, sessionId: input.sessionId },
+      {
+        tool: input.toolName,
+        kwargs: input.kwargs,
+        sessionId: input.sessionId,
+        mcp: input.metadata?.mcp,
+      },
       now,
     );
     const pending = decision.effect === 'requires_approval';

@@ -3,6 +3,7 @@ import { loadSqlite, UnsupportedNodeError } from '../store/sqlite-module';
 import { agentsCommand } from './commands/agents';
 import { approvalsCommand } from './commands/approvals';
 import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
+import { mcpCommand } from './commands/mcp';
 import { policiesCommand } from './commands/policies';
 import { startCommand } from './commands/start';
 import { CliError, type CliIo, exitCodes } from './io';
@@ -23,6 +24,9 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
   agents                create, list, update agents; keys create|rotate|revoke
   policies              apply, diff and get policies (policies test runs locally)
   approvals             list held calls; approve or deny them
+
+MCP (needs the @arden/mcp package; the same as its \`arden-mcp\` command):
+  mcp run               run an MCP server behind Arden: every tools/call checked (docs/integrations/mcp.md)
 
 On the server's machine (open the store directly; --data-dir / --db):
   users                 create users, reset passwords
@@ -45,6 +49,7 @@ const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   approvals: approvalsCommand,
   users: usersCommand,
   tokens: tokensCommand,
+  mcp: (argv, io) => mcpCommand(argv, io),
 };
 
 /** Runs `arden` with `argv` (without the node and script paths); resolves with the exit code. */

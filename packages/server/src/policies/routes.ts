@@ -6,6 +6,7 @@ import {
   PolicyCompileError,
   type PolicyDecision,
   type PolicyDefinition,
+  shellParserSettled,
   validatePolicies,
 } from '@arden/policy';
 import { agentOf, collectActions, emailsOf, v1 } from '../admin/route-helpers';
@@ -213,6 +214,7 @@ export const policyRoutes: readonly AdminRoute[] = [
       const definitions = definitionsOf(call.body);
       assertValid(definitions);
       const set = compilePolicies(definitions);
+      await shellParserSettled();
       const defaultAction = call.body.default_action ?? agent.defaultAction;
       const { actions } = await collectActions(
         call,

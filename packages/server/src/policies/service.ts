@@ -2,9 +2,11 @@ import {
   type CompiledPolicySet,
   compilePolicies,
   evaluate,
+  type McpCallInfo,
   type PolicyDecision,
   type PolicyDefinition,
   parseExactJson,
+  shellParserSettled,
 } from '@arden/policy';
 import type { Environment } from '../crypto';
 import { NotFoundError, ValidationError } from '../errors';
@@ -32,6 +34,8 @@ export interface PolicyCall {
   tool: string;
   kwargs: Record<string, unknown>;
   sessionId: string | null;
+  /** `metadata.mcp` of the check ({server, tool, annotations}); the engine keeps valid fields only. */
+  mcp?: unknown;
 }
 
 interface CachedSet {
@@ -151,6 +155,8 @@ export class PolicyService {
               }) as PolicyDefinition,
           );
           entry = { version, checkedAt, set: compilePolicies(definitions), failure: undefined };
+          // A set using shell.commands starts loading its parser on compile: wait for it.
+          await shellParserSettled();
         } catch (error) {
           // A stored set that no longer compiles (say, after an engine upgrade) must not let
           // calls through: every call is blocked and the log says why.
@@ -212,6 +218,7 @@ export class PolicyService {
           agent: { id: agent.id, name: agent.name },
           environment,
           now: new Date(now),
+          mcp: call.mcp as McpCallInfo | undefined,
         },
         agent.defaultAction,
       );
@@ -259,6 +266,7 @@ export class PolicyService {
     options: { limit?: number } = {},
   ): Promise<{ action: ActionRecord; before: Effect; after: PolicyDecision }[]> {
     const draft = compilePolicies(definitions);
+    await shellParserSettled();
     const recent = await this.store.actions.list(
       { agentId: agent.id, environment },
       { limit: Math.min(500, options.limit ?? 100) },

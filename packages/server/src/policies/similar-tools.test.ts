@@ -8,6 +8,9 @@ describe('similarPolicyTools', () => {
     expect(similarPolicyTools('support.stripe.refund', ['stripe.*', 'crm.*'])).toEqual([
       'stripe.*',
     ]);
+    expect(
+      similarPolicyTools('claude.mcp.github.delete_file', ['mcp.*.delete_file', 'mcp.*.read']),
+    ).toEqual(['mcp.*.delete_file']);
   });
 
   test('not the same name, not a suffix inside a word, not the catch-all', () => {

@@ -1,3 +1,5 @@
+import { matchesToolPattern } from '@arden/policy';
+
 /**
  * The hint of a check that no policy matched: the policies whose tool differs from the called
  * tool's name only by a prefix (`refund` for a call to `support.refund`, `support.refund` for a
@@ -21,17 +23,19 @@ function isPrefixed(longer: string, shorter: string): boolean {
 }
 
 /**
- * The tool patterns among `policyTools` (exact names, `prefix*`; `*` never) whose name differs
+ * The tool patterns among `policyTools` (exact names, patterns with `*`; `*` never) whose name differs
  * from `tool` only by a prefix, in their order, without duplicates.
  */
 export function similarPolicyTools(tool: string, policyTools: readonly string[]): string[] {
   const found = new Set<string>();
   for (const pattern of policyTools) {
     if (pattern === '*' || pattern === tool) continue;
-    if (pattern.endsWith('*')) {
-      const prefix = pattern.slice(0, -1);
+    if (pattern.includes('*')) {
       for (let index = 1; index < tool.length; index++) {
-        if (endsWithSeparator(tool.slice(0, index)) && tool.slice(index).startsWith(prefix)) {
+        if (
+          endsWithSeparator(tool.slice(0, index)) &&
+          matchesToolPattern(pattern, tool.slice(index))
+        ) {
           found.add(pattern);
           break;
         }

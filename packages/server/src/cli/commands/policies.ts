@@ -6,6 +6,7 @@ import {
   PolicyFileError,
   parsePolicyFile,
   runPolicyTests,
+  shellParserSettled,
 } from '@arden/policy';
 import { environmentOption, type Parsed, parse, required, text } from '../args';
 import { clientFor, connectionOptions } from '../client';
@@ -125,6 +126,8 @@ export async function policiesCommand(argv: string[], io: CliIo): Promise<number
         continue;
       }
       total += file.tests.length;
+      // Parsing compiled the policies; one using shell.commands is loading its parser.
+      await shellParserSettled();
       failed += runTests(file, path, io, parsed.values.verbose === true);
     }
     io.stdout(
@@ -164,6 +167,7 @@ export async function policiesCommand(argv: string[], io: CliIo): Promise<number
       io.stdout(
         `Running ${file.tests.length} test${file.tests.length === 1 ? '' : 's'} of ${path}…\n`,
       );
+      await shellParserSettled();
       const failed = runTests(file, path as string, io, false);
       if (failed > 0) {
         throw new CliError(

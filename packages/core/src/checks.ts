@@ -1,0 +1,150 @@
+/**
+ * Checks: what a call looks like to the policy engine, the `/policy/check` request and its
+ * answer, and waiting for the decision on a held call (long-poll, or polling against servers
+ * without it).
+ */
+import type { CallContext, CheckResult, DecidedCall } from './call-types';
+import { ApprovalTimeoutError, ArdenApiError, ArdenUnavailableError } from './errors';
+import type { HttpClient } from './http';
+import { isPlainObject, type JsonValue, toWireSafe } from './json-safe';
+import type { ResolvedOptions } from './options';
+import { sleep } from './runtime';
+import { getSession } from './session';
+import type { CheckRequestBody, CheckResponseBody, StatusResponseBody } from './wire';
+
+const longPollSeconds = 30;
+
+/**
+ * Builds the policy context of a call: one plain-object argument becomes `kwargs`; positional
+ * arguments are named by `argNames` when given, else sent as `args`. Never throws.
+ */
+export function buildCallContext(
+  parameters: readonly unknown[],
+  argNames?: readonly string[],
+): CallContext {
+  if (argNames && argNames.length > 0) {
+    const kwargs: Record<string, JsonValue> = {};
+    argNames.forEach((name, index) => {
+      if (index < parameters.length) kwargs[name] = toWireSafe(parameters[index]);
+    });
+    return { args: parameters.slice(argNames.length).map(toWireSafe), kwargs };
+  }
+  if (parameters.length === 1 && isPlainObject(parameters[0])) {
+    return { args: [], kwargs: toWireSafe(parameters[0]) as Record<string, JsonValue> };
+  }
+  return { args: parameters.map(toWireSafe), kwargs: {} };
+}
+
+/**
+ * @internal The check and status requests of one Arden instance, with what they learn on the
+ * way: whether the server long-polls, and which misnamed tools were already warned about.
+ */
+export class PolicyChecks {
+  private longPollSupported = true;
+  private readonly namesWarnedAbout = new Set<string>();
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly options: ResolvedOptions,
+  ) {}
+
+  /** See `Arden.check`. */
+  async check(
+    toolName: string,
+    context: CallContext,
+    metadata: Record<string, unknown>,
+  ): Promise<CheckResult> {
+    const sessionId = getSession();
+    const body: CheckRequestBody = {
+      tool_name: toolName,
+      args: context.args,
+      kwargs: context.kwargs,
+      metadata: sessionId === undefined ? { ...metadata } : { ...metadata, session_id: sessionId },
+    };
+    const response = await this.http.request<CheckResponseBody>('POST', '/policy/check', body);
+    if (
+      !response ||
+      typeof response.action_id !== 'string' ||
+      !['allow', 'block', 'requires_approval'].includes(response.decision)
+    ) {
+      throw new ArdenUnavailableError({
+        toolName,
+        message: `Arden server answered /policy/check without a valid decision and action_id for "${toolName}". Is ARDEN_API_URL pointing at an Arden server?`,
+      });
+    }
+    const similar = Array.isArray(response.similar_policy_tools)
+      ? response.similar_policy_tools.filter((tool): tool is string => typeof tool === 'string')
+      : undefined;
+    if (similar && similar.length > 0) this.warnSimilarPolicies(toolName, response, similar);
+    return {
+      decision: response.decision,
+      actionId: response.action_id,
+      reason: response.reason ?? undefined,
+      message: response.message ?? undefined,
+      status: response.status,
+      environment: response.environment,
+      policy: response.policy,
+      similarPolicyTools: similar,
+    };
+  }
+
+  // Once per tool name and instance: a misnamed tool would otherwise warn on every call.
+  private warnSimilarPolicies(toolName: string, response: CheckResponseBody, similar: string[]) {
+    if (this.namesWarnedAbout.has(toolName) || this.namesWarnedAbout.size >= 1000) return;
+    this.namesWarnedAbout.add(toolName);
+    const names = similar.map((tool) => `"${tool}"`).join(', ');
+    this.options.logger.warn(
+      `No policy matches the tool "${toolName}", so the agent's default action decided (${response.decision}); a policy exists for ${names}, which differs only by a prefix. Arden names a tool by toolNames[name] or ardenName exactly as written, else toolNamePrefix + the tool's name: rename the tool or the policy so they match.`,
+      { toolName, similarPolicyTools: similar },
+    );
+  }
+
+  /** See `Arden.status`. */
+  async status(actionId: string, waitSeconds?: number): Promise<StatusResponseBody> {
+    const path = `/status/${encodeURIComponent(actionId)}${waitSeconds ? `?wait=${waitSeconds}` : ''}`;
+    return this.http.request<StatusResponseBody>('GET', path, undefined, {
+      timeoutMs: this.options.timeoutMs + (waitSeconds ?? 0) * 1000,
+    });
+  }
+
+  /** See `Arden.waitForDecision`. */
+  async waitForDecision(
+    actionId: string,
+    toolName: string,
+    maxWaitMs: number,
+  ): Promise<DecidedCall> {
+    const deadline = Date.now() + maxWaitMs;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0)
+        throw new ApprovalTimeoutError({ toolName, actionId, timeoutMs: maxWaitMs });
+      const waitSeconds = this.longPollSupported
+        ? Math.max(1, Math.min(longPollSeconds, Math.ceil(remaining / 1000)))
+        : undefined;
+      const started = Date.now();
+      let response: StatusResponseBody | undefined;
+      try {
+        response = await this.status(actionId, waitSeconds);
+      } catch (error) {
+        if (ArdenApiError.isInstance(error) && !error.isRetryable) throw error;
+        // The server is unreachable: keep waiting (the decision is kept server-side) until the
+        // deadline, then time out. The tool does not run meanwhile.
+        this.options.logger.warn('Lost contact with Arden while waiting for approval; retrying.', {
+          actionId,
+        });
+        await sleep(Math.min(this.options.pollIntervalMs, Math.max(0, deadline - Date.now())));
+        continue;
+      }
+      if (response.status === 'approved' || response.status === 'denied') {
+        return { status: response.status, message: response.message ?? undefined };
+      }
+      if (waitSeconds !== undefined && Date.now() - started < waitSeconds * 1000 - 500) {
+        // A pending answer well before the wait elapsed: this server does not long-poll.
+        this.longPollSupported = false;
+      }
+      if (!this.longPollSupported) {
+        await sleep(Math.min(this.options.pollIntervalMs, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Guarding: the wrapper `guardTool` returns, and one guarded call from the check to the run —
+ * allowed calls run, blocked ones throw, held ones wait (`wait`), settle in the background
+ * (`async`) or wait for a webhook (`webhook`).
+ */
+import type {
+  AnyFunction,
+  ApprovalEvent,
+  CallContext,
+  CheckResult,
+  DecidedCall,
+  GuardOptions,
+  PendingApproval,
+} from './call-types';
+import { buildCallContext } from './checks';
+import { ArdenUnavailableError, ConfigurationError, PolicyDeniedError } from './errors';
+import { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
+import type { ResolvedOptions } from './options';
+import { webhookTools } from './shared-registry';
+
+/** @internal A call held in webhook mode until its decision arrives. */
+export interface HeldCall {
+  toolName: string;
+  run: () => Promise<unknown>;
+  options: GuardOptions<any>;
+}
+
+/** @internal What a guarded call needs of its Arden instance (the public methods of `Arden`). */
+export interface GuardHost {
+  readonly options: ResolvedOptions;
+  check(
+    toolName: string,
+    context: CallContext,
+    metadata?: Record<string, unknown>,
+  ): Promise<CheckResult>;
+  waitForDecision(actionId: string, toolName: string): Promise<DecidedCall>;
+  runAndReport(
+    actionId: string,
+    fn: AnyFunction,
+    thisArgument: unknown,
+    parameters: unknown[],
+  ): Promise<unknown>;
+}
+
+/** @internal Where a held call goes when the caller does not wait for it. */
+export interface HeldCalls {
+  /** Keeps a background settlement (async mode) so that `flush()` waits for it. */
+  track(promise: Promise<unknown>): void;
+  /** Keeps a call until its webhook decision arrives (webhook mode). */
+  hold(actionId: string, call: HeldCall): void;
+}
+
+/** @internal Runs one guarded call on `host`; see `Arden.runGuarded`. */
+export async function runGuardedCall(
+  host: GuardHost,
+  held: HeldCalls,
+  toolName: string,
+  fn: AnyFunction,
+  thisArgument: unknown,
+  parameters: unknown[],
+  options: GuardOptions<any>,
+): Promise<unknown> {
+  const mode = options.approvalMode ?? 'wait';
+  const context = buildCallContext(parameters, options.argNames);
+  let result: CheckResult;
+  try {
+    result = await host.check(toolName, context, options.metadata);
+  } catch (error) {
+    if (runsUnchecked(host, error)) {
+      host.options.logger.warn(
+        `Arden is unreachable; running "${toolName}" unchecked because onUnavailable is 'allow'.`,
+      );
+      return fn.apply(thisArgument, parameters);
+    }
+    if (ArdenUnavailableError.isInstance(error)) {
+      throw new ArdenUnavailableError({
+        toolName,
+        message: `Arden could not decide on "${toolName}", so it did not run (onUnavailable: 'block'). ${error.message}`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const run = () => host.runAndReport(result.actionId, fn, thisArgument, parameters);
+  switch (result.decision) {
+    case 'allow':
+      return run();
+    case 'block':
+      throw blockedError(toolName, result);
+    case 'requires_approval':
+      break;
+  }
+  if (mode === 'wait') {
+    const decision = await host.waitForDecision(result.actionId, toolName);
+    if (decision.status === 'approved') return run();
+    throw new PolicyDeniedError({
+      toolName,
+      actionId: result.actionId,
+      reason: 'denied',
+      notes: decision.message,
+    });
+  }
+  const pending: PendingApproval = Object.freeze({
+    status: 'pending' as const,
+    actionId: result.actionId,
+    toolName,
+  });
+  if (mode === 'async') {
+    held.track(settleInBackground(host, pending, run, options));
+  } else {
+    held.hold(result.actionId, { toolName, run, options });
+  }
+  return pending;
+}
+
+async function settleInBackground(
+  host: GuardHost,
+  pending: PendingApproval,
+  run: () => Promise<unknown>,
+  options: GuardOptions<any>,
+): Promise<void> {
+  let event: ApprovalEvent = {
+    actionId: pending.actionId,
+    toolName: pending.toolName,
+    status: 'denied',
+    message: undefined,
+  };
+  try {
+    const decision = await host.waitForDecision(pending.actionId, pending.toolName);
+    event = { ...event, status: decision.status, message: decision.message };
+    if (decision.status === 'denied') {
+      throw new PolicyDeniedError({
+        toolName: pending.toolName,
+        actionId: pending.actionId,
+        reason: 'denied',
+        notes: decision.message,
+      });
+    }
+    const value = await run();
+    await options.onApproval?.(value, event);
+  } catch (error) {
+    try {
+      await options.onDenial?.(error, event);
+    } catch (callbackError) {
+      host.options.logger.error('onDenial threw', { error: String(callbackError) });
+    }
+    if (!options.onDenial) {
+      host.options.logger.warn(`Held call to "${pending.toolName}" did not run: ${String(error)}`);
+    }
+  }
+}
+
+const guardedMarker = Symbol.for('arden.guarded');
+
+/** The Arden tool name of a function returned by `guardTool`, or undefined for any other value. */
+export function guardedToolName(value: unknown): string | undefined {
+  if (typeof value !== 'function') return undefined;
+  const name = (value as unknown as Record<symbol, unknown>)[guardedMarker];
+  return typeof name === 'string' ? name : undefined;
+}
+
+/** @internal What `guardWith` calls on the instance it finds at call time. */
+export interface GuardRunner {
+  runGuarded(
+    toolName: string,
+    fn: AnyFunction,
+    thisArgument: unknown,
+    parameters: unknown[],
+    options: GuardOptions<any>,
+  ): Promise<unknown>;
+}
+
+/** Builds the guarded wrapper; `resolve` finds the instance at call time. */
+export function guardWith(
+  resolve: () => GuardRunner,
+  toolName: string,
+  fn: AnyFunction,
+  options: GuardOptions<any>,
+): (...args: any[]) => Promise<unknown> {
+  const mode = options.approvalMode ?? 'wait';
+  validateGuardArguments('guardTool', toolName, fn, mode);
+  if (options.argNames !== undefined && !Array.isArray(options.argNames)) {
+    throw new ConfigurationError('argNames must be an array of strings.', { option: 'argNames' });
+  }
+  // Webhook-mode tools are known by name from the moment they are guarded, so a decision that
+  // arrives after a restart (when the process that made the call is gone) still reaches code.
+  if (mode === 'webhook') webhookTools().set(toolName, { fn, argNames: options.argNames, options });
+  const guarded = async function (this: unknown, ...parameters: unknown[]) {
+    return resolve().runGuarded(toolName, fn, this, parameters, options);
+  };
+  Object.defineProperty(guarded, 'name', { value: fn.name || toolName });
+  // Lets adapters recognise an already guarded function and not check its calls twice.
+  Object.defineProperty(guarded, guardedMarker, { value: toolName });
+  return guarded;
+}

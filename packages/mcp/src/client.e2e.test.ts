@@ -1,0 +1,109 @@
+import { createArden } from '@arden/core';
+import { startTestServer, type TestServer } from '@arden/server/testing';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { z } from 'zod';
+import { guardMcpClient } from './client';
+import { eventually, textOf } from './test-helpers';
+
+// guardMcpClient on the real MCP SDK Client, talking to a real SDK McpServer in memory, checked
+// by a real Arden server.
+let t: TestServer;
+const ran: string[] = [];
+
+beforeAll(async () => {
+  t = await startTestServer({
+    policies: [
+      { name: 'Never delete', tool: 'mcp.repo.delete_file', action: 'block' },
+      { name: 'Merges need a human', tool: 'mcp.repo.merge', action: 'requires_approval' },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+async function guardedClient() {
+  const server = new McpServer({ name: 'repo', version: '1.0.0' });
+  for (const name of ['read_file', 'delete_file', 'merge']) {
+    server.registerTool(
+      name,
+      { inputSchema: { path: z.string() }, annotations: { destructiveHint: name !== 'read_file' } },
+      async ({ path }) => {
+        ran.push(`${name} ${path}`);
+        return { content: [{ type: 'text', text: `${name} done on ${path}` }] };
+      },
+    );
+  }
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  const client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(clientTransport);
+  const arden = createArden({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
+  return {
+    client: guardMcpClient(client, { server: 'repo', arden, progressIntervalMs: 1000 }),
+    arden,
+  };
+}
+
+describe('guardMcpClient', () => {
+  test('allowed calls run, blocked ones return isError and never reach the server', async () => {
+    const { client, arden } = await guardedClient();
+    await client.listTools();
+    expect(textOf(await client.callTool({ name: 'read_file', arguments: { path: 'a.txt' } }))).toBe(
+      'read_file done on a.txt',
+    );
+    const blocked = await client.callTool({ name: 'delete_file', arguments: { path: 'a.txt' } });
+    expect(blocked.isError).toBe(true);
+    expect(textOf(blocked)).toContain('Never delete');
+    expect(ran).not.toContain('delete_file a.txt');
+    await arden.flush();
+    const actions = await eventually(
+      () => t.actions(),
+      (list) => list.some((a) => a.resultStatus === 'succeeded'),
+    );
+    const read = actions.find((action) => action.toolName === 'mcp.repo.read_file');
+    expect(read?.resultStatus).toBe('succeeded');
+    expect(JSON.parse(read?.metadataJson ?? '{}').mcp).toEqual({
+      server: 'repo',
+      tool: 'read_file',
+      annotations: { destructiveHint: false },
+    });
+  });
+
+  test('held calls wait with progress and run once approved; an aborted one rejects and never runs', async () => {
+    const { client } = await guardedClient();
+    const progress: unknown[] = [];
+    const call = client.callTool({ name: 'merge', arguments: { path: 'main' } }, undefined, {
+      onprogress: (event: unknown) => progress.push(event),
+    });
+    const held = await t.nextPending({ toolName: 'mcp.repo.merge' });
+    await eventually(
+      () => progress.length,
+      (count) => count > 0,
+    );
+    await t.approve(held.id);
+    expect(textOf(await call)).toBe('merge done on main');
+
+    const controller = new AbortController();
+    const cancelled = client.callTool({ name: 'merge', arguments: { path: 'other' } }, undefined, {
+      signal: controller.signal,
+    });
+    const second = await t.nextPending({ toolName: 'mcp.repo.merge' });
+    controller.abort(new Error('stopped'));
+    await expect(cancelled).rejects.toThrow('stopped');
+    await t.approve(second.id);
+    expect(ran).not.toContain('merge other');
+  });
+
+  test('a bad server name or a second guard is refused at once', async () => {
+    const { client } = await guardedClient();
+    expect(() =>
+      guardMcpClient(new Client({ name: 'x', version: '1' }), { server: 'has.dot' }),
+    ).toThrow(/not usable in Arden tool names/);
+    expect(() => guardMcpClient(client, { server: 'repo' })).toThrow(/already guarded/);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * `guardMcpClient`: Arden checks for TypeScript code that calls MCP tools with the MCP SDK's
+ * `Client` directly (no framework, no gateway process).
+ */
+import { type Arden, ardenResolver, mcpToolName, type ToolDenial } from '@arden/core';
+import { checkMcpToolCall, type McpToolAnnotations, pickAnnotations } from './checker';
+import { reportToolOutcome } from './outcome';
+
+/** The part of the MCP SDK `Client` that `guardMcpClient` patches. */
+export interface McpToolClient {
+  callTool(params: any, resultSchema?: any, options?: any): Promise<any>;
+  listTools?(params?: any, options?: any): Promise<any>;
+}
+
+/** Options of {@link guardMcpClient}. */
+export interface GuardMcpClientOptions {
+  /** The MCP server's name in Arden: its tools are checked as `mcp.<server>.<tool>`. */
+  server: string;
+  /** The Arden instance. Default: the one `configure()` made, looked up at call time. */
+  arden?: Arden | (() => Arden);
+  /** The text the model receives when a call does not run. Default: core's `defaultDenialMessage`. */
+  denialMessage?: (denial: ToolDenial) => string;
+  /** Extra metadata sent with every check. */
+  metadata?: Record<string, unknown>;
+  /** How often a held call reports progress to `onprogress` (when the caller gave one), in ms. Default 10 000. */
+  progressIntervalMs?: number;
+}
+
+const guardedMarker = Symbol.for('arden.mcp.guardedClient');
+
+/**
+ * Makes every `client.callTool()` of an MCP SDK `Client` go through Arden first, checked as
+ * `mcp.<server>.<tool>` with the call's `arguments`: allowed calls run; blocked or denied ones
+ * resolve to a `CallToolResult` with `isError: true` and the denial's text (the server is never
+ * called); held ones wait for the decision, calling the request's `onprogress` meanwhile and
+ * stopping when its `signal` aborts (then `callTool` rejects with the abort reason).
+ * `listTools()` is watched to learn each tool's annotations, which are sent with its checks.
+ * Patches `client` in place and returns it; guarding twice throws. Throws `ConfigurationError`
+ * when `server` is not a usable name.
+ */
+export function guardMcpClient<C extends McpToolClient>(
+  client: C,
+  options: GuardMcpClientOptions,
+): C {
+  mcpToolName(options.server, 'x');
+  const marked = client as C & { [guardedMarker]?: string };
+  if (marked[guardedMarker] !== undefined) {
+    throw new TypeError(
+      `This MCP client is already guarded by Arden (as server "${marked[guardedMarker]}"); guard it once.`,
+    );
+  }
+  Object.defineProperty(client, guardedMarker, { value: options.server });
+  const resolveArden = ardenResolver(options.arden);
+  const annotations = new Map<string, McpToolAnnotations>();
+  const callTool = client.callTool;
+  const listTools = client.listTools;
+  if (typeof listTools === 'function') {
+    client.listTools = async function (this: unknown, ...parameters: unknown[]) {
+      const listed = await listTools.apply(this ?? client, parameters as []);
+      for (const tool of Array.isArray(listed?.tools) ? listed.tools : []) {
+        if (typeof tool?.name !== 'string') continue;
+        if (tool.annotations === undefined) annotations.delete(tool.name);
+        else annotations.set(tool.name, pickAnnotations(tool.annotations));
+      }
+      return listed;
+    };
+  }
+  client.callTool = async function (
+    this: unknown,
+    params: any,
+    resultSchema?: any,
+    requestOptions?: any,
+  ) {
+    const arden = resolveArden();
+    const tool = params?.name;
+    if (typeof tool !== 'string' || tool.length === 0) {
+      throw new TypeError('callTool needs params.name, the tool to call.');
+    }
+    const signal: AbortSignal | undefined = requestOptions?.signal;
+    let progress = 0;
+    const outcome = await checkMcpToolCall(
+      arden,
+      {
+        server: options.server,
+        tool,
+        arguments: (params.arguments ?? {}) as Record<string, unknown>,
+        annotations: annotations.get(tool),
+      },
+      {
+        denialMessage: options.denialMessage,
+        metadata: options.metadata,
+        signal,
+        progressIntervalMs: options.progressIntervalMs,
+        onWaiting: (actionId, waitedMs) => {
+          if (typeof requestOptions?.onprogress !== 'function') return;
+          progress += 1;
+          requestOptions.onprogress({
+            progress,
+            message: `Waiting for a human to approve this call in Arden (action ${actionId}, ${Math.round(waitedMs / 1000)} s so far).`,
+          });
+        },
+      },
+    );
+    if (outcome.kind === 'cancelled' || (outcome.kind === 'run' && signal?.aborted)) {
+      throw signal?.reason ?? new Error(`The call to ${tool} was cancelled while Arden held it.`);
+    }
+    if (outcome.kind === 'refuse') return outcome.result;
+    const call = { method: 'tools/call', started: performance.now(), actionId: outcome.actionId };
+    try {
+      const result = await callTool.call(this ?? client, params, resultSchema, requestOptions);
+      reportToolOutcome(arden, call, { result });
+      return result;
+    } catch (error) {
+      reportToolOutcome(arden, call, {
+        error: {
+          message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        },
+      });
+      throw error;
+    }
+  };
+  return client;
+}

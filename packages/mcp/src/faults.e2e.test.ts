@@ -1,0 +1,95 @@
+import { startTestServer, type TestServer } from '@arden/server/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { type Connected, connect, eventually, faultServer, textOf } from './test-helpers';
+
+// An upstream that crashes, hangs, writes garbage and answers too much: the client gets a clear
+// error each time, and the gateway stays up and keeps serving.
+let t: TestServer;
+let connected: Connected | undefined;
+
+beforeAll(async () => {
+  t = await startTestServer();
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+afterEach(async () => {
+  await connected?.close();
+  connected = undefined;
+});
+
+async function gateway(): Promise<Connected> {
+  connected = await connect([process.execPath, faultServer], {
+    gateway: ['--name', 'faulty', '--upstream-timeout', '3', '--max-message-bytes', '1000000'],
+    arden: { url: t.url, key: t.key },
+  });
+  return connected;
+}
+
+function pidOf(text: string): string | undefined {
+  return /pid (\d+)/.exec(text)?.[1];
+}
+
+describe('stdio gateway faults', () => {
+  test('an upstream that crashes mid-call: a clear error, then a fresh upstream for the next call', async () => {
+    const { client, stderr } = await gateway();
+    const before = pidOf(
+      textOf(await client.callTool({ name: 'ok', arguments: { value: 'one' } })),
+    );
+    await expect(client.callTool({ name: 'crash', arguments: {} })).rejects.toThrow(
+      /MCP server "faulty" exited with code 3 before answering tools\/call/,
+    );
+    const after = textOf(await client.callTool({ name: 'ok', arguments: { value: 'two' } }));
+    expect(after).toContain('ok two');
+    expect(pidOf(after)).not.toBe(before);
+    expect(stderr()).toContain('exited with code 3');
+    const crashed = await eventually(
+      () => t.actions(),
+      (list) =>
+        list.some(
+          (action) => action.toolName === 'mcp.faulty.crash' && action.resultStatus === 'failed',
+        ),
+    );
+    expect(crashed.find((action) => action.toolName === 'mcp.faulty.crash')?.resultError).toContain(
+      'exited',
+    );
+  });
+
+  test('an upstream that hangs: the request times out with a clear error and the gateway answers on', async () => {
+    const { client } = await gateway();
+    await expect(client.callTool({ name: 'hang', arguments: {} })).rejects.toThrow(
+      /did not answer tools\/call within 3 s/,
+    );
+    expect(textOf(await client.callTool({ name: 'ok', arguments: { value: 'still' } }))).toContain(
+      'ok still',
+    );
+  });
+
+  test('an upstream that writes lines that are not JSON-RPC: they are dropped and logged', async () => {
+    const { client, stderr } = await gateway();
+    expect(textOf(await client.callTool({ name: 'garbage', arguments: {} }))).toBe('after garbage');
+    expect(stderr()).toContain('not a JSON-RPC message');
+    expect(textOf(await client.callTool({ name: 'ok', arguments: {} }))).toContain('ok');
+  });
+
+  test('an answer over the size limit: a clear error for that request, the next one works', async () => {
+    const { client } = await gateway();
+    await expect(
+      client.callTool({ name: 'huge', arguments: { bytes: 3_000_000 } }),
+    ).rejects.toThrow(/over the Arden gateway's limit of 1000000/);
+    const small = await client.callTool({ name: 'huge', arguments: { bytes: 10 } });
+    expect(textOf(small)).toBe('x'.repeat(10));
+  });
+
+  test('a client message over the size limit is refused, not forwarded', async () => {
+    const { client } = await gateway();
+    await expect(
+      client.callTool({ name: 'ok', arguments: { value: 'y'.repeat(2_000_000) } }),
+    ).rejects.toThrow(/over the Arden gateway's limit/);
+    expect(textOf(await client.callTool({ name: 'ok', arguments: { value: 'after' } }))).toContain(
+      'ok after',
+    );
+  });
+});

@@ -1,0 +1,502 @@
+/**
+ * The stdio gateway: an MCP server to its client (on its own stdin/stdout) and an MCP client to
+ * the upstream server it spawns. It relays JSON-RPC lines unchanged in both directions — every
+ * method, notification and server-to-client request the two sides speak, known to this version
+ * or not — except `tools/call`, which Arden checks first. A call that may run is forwarded as
+ * the very line the client sent, so what was checked is byte for byte what runs.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { type Arden, isValidMcpServerName } from '@arden/core';
+import {
+  type CheckMcpToolCallOptions,
+  checkMcpToolCall,
+  type McpToolAnnotations,
+  pickAnnotations,
+} from './checker';
+import { InexactNumberError, parseExactJson } from './exact-json';
+import {
+  asRecord,
+  errorCodes,
+  errorLine,
+  idKey,
+  isId,
+  isRequest,
+  isResponse,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  notificationLine,
+  resultLine,
+} from './jsonrpc';
+import { idCandidates, LineSplitter, type OversizeLine } from './lines';
+import { reportToolOutcome } from './outcome';
+
+/** Options of {@link McpGateway}. */
+export interface McpGatewayOptions {
+  /** The MCP server's name in Arden: its tools are checked as `mcp.<name>.<tool>`. */
+  name: string;
+  /** The upstream MCP server's command. */
+  command: string;
+  /** Its arguments. */
+  args?: string[];
+  /** Extra environment for the upstream (it inherits the gateway's, less Arden's secrets). */
+  env?: Record<string, string>;
+  /** The upstream's working directory. Default: the gateway's. */
+  cwd?: string;
+  /** The Arden instance that checks calls (its `onUnavailable` decides when Arden is unreachable). */
+  arden: Arden;
+  /** Where the client's messages arrive. Default: `process.stdin`. */
+  input?: Readable;
+  /** Where the client's answers go. Default: `process.stdout`. */
+  output?: Writable;
+  /** Where the gateway's own diagnostics go (never stdout, which is the protocol). Default: `process.stderr`. */
+  diagnostics?: Writable;
+  /** The longest message relayed either way, in bytes. Default 16 MiB. */
+  maxMessageBytes?: number;
+  /**
+   * Answer a request (other than `initialize`) the upstream has not answered within this many ms
+   * with an error, and cancel it upstream. Default: none (the client's own timeout applies).
+   */
+  upstreamTimeoutMs?: number;
+  /** How often a held call sends `notifications/progress` (when the client gave a token), in ms. Default 10 000. */
+  progressIntervalMs?: number;
+  /** Text and metadata options of each check. */
+  check?: Pick<CheckMcpToolCallOptions, 'denialMessage' | 'metadata'>;
+}
+
+/** A client request that went to the upstream and awaits its answer. */
+interface Forwarded {
+  id: JsonRpcId;
+  method: string;
+  started: number;
+  actionId: string | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Arden's own secrets: the upstream is another program and never needs them. */
+const withheldVariables = ['ARDEN_API_KEY', 'ARDEN_SIGNING_KEY', 'ARDEN_ADMIN_TOKEN'];
+const restartWindowMs = 60_000;
+const maxRestartsInWindow = 3;
+const internalIdPrefix = 'arden-gateway:';
+
+/** The stdio gateway. `run()` resolves with an exit code when the client closes its input. */
+export class McpGateway {
+  private readonly options: McpGatewayOptions;
+  private readonly input: Readable;
+  private readonly output: Writable;
+  private readonly diagnostics: Writable;
+  private readonly maxMessageBytes: number;
+  private upstream: ChildProcess | undefined;
+  private readonly forwarded = new Map<string, Forwarded>();
+  private readonly held = new Map<string, AbortController>();
+  private readonly annotations = new Map<string, McpToolAnnotations>();
+  private initializeLine: string | undefined;
+  private initializedLine: Buffer | undefined;
+  private readonly restarts: number[] = [];
+  private spawned = 0;
+  private closing = false;
+  private readonly pendingChecks = new Set<Promise<void>>();
+
+  constructor(options: McpGatewayOptions) {
+    if (!isValidMcpServerName(options.name)) {
+      throw new TypeError(
+        `--name ${JSON.stringify(options.name)} cannot name an MCP server in Arden: use 1 to 64 letters, digits, "_" or "-" (tools are checked as mcp.<name>.<tool>).`,
+      );
+    }
+    this.options = options;
+    this.input = options.input ?? process.stdin;
+    this.output = options.output ?? process.stdout;
+    this.diagnostics = options.diagnostics ?? process.stderr;
+    this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+  }
+
+  /** Starts the upstream and relays until the client closes its input; resolves with the exit code. */
+  async run(): Promise<number> {
+    this.spawnUpstream();
+    const splitter = new LineSplitter(
+      this.maxMessageBytes,
+      (line) => this.fromClient(line),
+      (line) => this.oversizeFromClient(line),
+    );
+    await new Promise<void>((resolve) => {
+      this.input.on('data', (chunk: Buffer) => splitter.push(chunk));
+      this.input.on('end', resolve);
+      this.input.on('close', resolve);
+      this.input.on('error', (error) => {
+        this.log(`reading from the client failed: ${error.message}`);
+        resolve();
+      });
+    });
+    await this.close();
+    return 0;
+  }
+
+  /** Stops the upstream and sends what Arden still has to report. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const controller of this.held.values()) controller.abort();
+    await Promise.allSettled([...this.pendingChecks]);
+    const child = this.upstream;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin?.end();
+      const term = setTimeout(() => child.kill('SIGTERM'), 2000);
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(term);
+      clearTimeout(kill);
+    }
+    for (const entry of this.forwarded.values()) clearTimeout(entry.timer);
+    await this.options.arden.flush();
+  }
+
+  // ---- the upstream ----
+
+  private spawnUpstream(): void {
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) {
+      if (value !== undefined && !withheldVariables.includes(key)) env[key] = value;
+    }
+    Object.assign(env, this.options.env);
+    const child = spawn(this.options.command, this.options.args ?? [], {
+      env,
+      cwd: this.options.cwd,
+      stdio: ['pipe', 'pipe', 'inherit'],
+      shell: false,
+      windowsHide: true,
+    });
+    this.upstream = child;
+    this.spawned += 1;
+    const splitter = new LineSplitter(
+      this.maxMessageBytes,
+      (line) => this.fromUpstream(line),
+      (line) => this.oversizeFromUpstream(line),
+    );
+    child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk));
+    child.stdin?.on('error', (error) =>
+      this.log(`writing to the MCP server failed: ${error.message}`),
+    );
+    child.on('error', (error) => {
+      this.log(`could not run ${this.options.command}: ${error.message}`);
+      this.upstreamGone(child, `could not be started (${error.message})`);
+    });
+    child.on('exit', (code, signal) => {
+      this.upstreamGone(child, signal ? `was killed by ${signal}` : `exited with code ${code}`);
+    });
+  }
+
+  private upstreamGone(child: ChildProcess, how: string): void {
+    if (this.upstream !== child) return;
+    this.upstream = undefined;
+    if (this.closing) return;
+    this.log(`the MCP server "${this.options.name}" ${how}`);
+    const pending = [...this.forwarded.values()];
+    this.forwarded.clear();
+    for (const entry of pending) {
+      clearTimeout(entry.timer);
+      const text = `The MCP server "${this.options.name}" ${how} before answering ${entry.method}. The gateway starts it again on the next request.`;
+      this.toClient(errorLine(entry.id, errorCodes.upstreamError, text));
+      reportToolOutcome(this.options.arden, entry, { error: { message: text } });
+    }
+  }
+
+  /** The running upstream, started again (and re-initialized) after it exited; undefined when it keeps exiting. */
+  private liveUpstream(): ChildProcess | undefined {
+    if (this.upstream) return this.upstream;
+    if (this.closing) return undefined;
+    const now = Date.now();
+    while (this.restarts.length > 0 && (this.restarts[0] as number) < now - restartWindowMs) {
+      this.restarts.shift();
+    }
+    if (this.restarts.length >= maxRestartsInWindow) return undefined;
+    this.restarts.push(now);
+    this.spawnUpstream();
+    // The client initialized the session once; the new process needs the same handshake.
+    if (this.initializeLine) {
+      const message = JSON.parse(this.initializeLine) as JsonRpcMessage;
+      message.id = `${internalIdPrefix}initialize-${this.spawned}`;
+      this.writeUpstream(Buffer.from(JSON.stringify(message)));
+      if (this.initializedLine) this.writeUpstream(this.initializedLine);
+    }
+    return this.upstream;
+  }
+
+  private writeUpstream(line: Buffer): boolean {
+    const stdin = this.upstream?.stdin;
+    if (!stdin || stdin.destroyed) return false;
+    stdin.write(Buffer.concat([line, newline]));
+    return true;
+  }
+
+  // ---- client → upstream ----
+
+  private fromClient(line: Buffer): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line.toString('utf8'));
+    } catch (error) {
+      this.toClient(
+        errorLine(null, errorCodes.parseError, `Parse error: ${(error as Error).message}`),
+      );
+      return;
+    }
+    if (Array.isArray(parsed)) {
+      this.batchFromClient(line, parsed);
+      return;
+    }
+    const message = asRecord(parsed) as JsonRpcMessage | undefined;
+    if (!message) {
+      this.toClient(
+        errorLine(null, errorCodes.invalidRequest, 'Invalid Request: not a JSON-RPC object.'),
+      );
+      return;
+    }
+    if (isRequest(message) && message.method === 'tools/call') {
+      this.track(this.toolCall(line, message));
+      return;
+    }
+    if (message.method === 'notifications/cancelled') {
+      const requestId = asRecord(message.params)?.requestId;
+      const heldCall = isId(requestId) ? this.held.get(idKey(requestId)) : undefined;
+      if (heldCall) {
+        // Never forwarded: the upstream does not know this request, so only the wait ends.
+        heldCall.abort();
+        return;
+      }
+    }
+    if (isRequest(message) && message.method === 'initialize')
+      this.initializeLine = line.toString('utf8');
+    if (message.method === 'notifications/initialized') this.initializedLine = line;
+    this.forward(line, message);
+  }
+
+  private batchFromClient(line: Buffer, batch: unknown[]): void {
+    const requests = batch.map((item) => asRecord(item) as JsonRpcMessage | undefined);
+    if (!requests.some((item) => item?.method === 'tools/call')) {
+      if (!this.liveUpstream()) {
+        for (const item of requests) {
+          if (item && isRequest(item)) this.answerUnavailable(item.id, item.method);
+        }
+        return;
+      }
+      for (const item of requests) {
+        if (item && isRequest(item)) this.remember(item.id, item.method, undefined);
+      }
+      this.writeUpstream(line);
+      return;
+    }
+    for (const item of requests) {
+      if (item && isRequest(item)) {
+        this.toClient(
+          errorLine(
+            item.id,
+            errorCodes.invalidRequest,
+            'The Arden gateway does not accept tools/call inside a JSON-RPC batch; send each call as its own message.',
+          ),
+        );
+      }
+    }
+  }
+
+  private forward(line: Buffer, message: JsonRpcMessage, actionId?: string): void {
+    if (!this.liveUpstream()) {
+      if (isRequest(message)) this.answerUnavailable(message.id, message.method);
+      return;
+    }
+    if (isRequest(message)) this.remember(message.id, message.method, actionId);
+    this.writeUpstream(line);
+  }
+
+  private remember(id: JsonRpcId, method: string, actionId: string | undefined): void {
+    const key = idKey(id);
+    const entry: Forwarded = { id, method, started: performance.now(), actionId, timer: undefined };
+    const timeout = this.options.upstreamTimeoutMs;
+    // Not the handshake: starting a server (`npx` fetching a package) may take longer than a call.
+    if (timeout && timeout > 0 && method !== 'initialize') {
+      entry.timer = setTimeout(() => this.timedOut(key), timeout);
+    }
+    this.forwarded.set(key, entry);
+  }
+
+  private timedOut(key: string): void {
+    const entry = this.forwarded.get(key);
+    if (!entry) return;
+    this.forwarded.delete(key);
+    const seconds = Math.round((this.options.upstreamTimeoutMs ?? 0) / 100) / 10;
+    const text = `The MCP server "${this.options.name}" did not answer ${entry.method} within ${seconds} s (--upstream-timeout); the gateway cancelled the request.`;
+    this.writeUpstream(
+      Buffer.from(
+        notificationLine('notifications/cancelled', { requestId: entry.id, reason: text }),
+      ),
+    );
+    this.toClient(errorLine(entry.id, errorCodes.upstreamError, text));
+    reportToolOutcome(this.options.arden, entry, { error: { message: text } });
+  }
+
+  private answerUnavailable(id: JsonRpcId, method: string): void {
+    const text = `The MCP server "${this.options.name}" exited ${maxRestartsInWindow} times within a minute; the gateway no longer starts it, so ${method} cannot be answered. Check the server's command and its log above.`;
+    this.toClient(errorLine(id, errorCodes.upstreamError, text));
+  }
+
+  private track(promise: Promise<void>): void {
+    this.pendingChecks.add(promise);
+    void promise.finally(() => this.pendingChecks.delete(promise));
+  }
+
+  private async toolCall(line: Buffer, message: JsonRpcMessage & { id: JsonRpcId }): Promise<void> {
+    const params = asRecord(message.params);
+    const tool = params?.name;
+    const rawArguments = params?.arguments;
+    if (
+      typeof tool !== 'string' ||
+      tool.length === 0 ||
+      (rawArguments !== undefined && !asRecord(rawArguments))
+    ) {
+      this.toClient(
+        errorLine(
+          message.id,
+          errorCodes.invalidParams,
+          'Invalid params: tools/call needs a tool name and, optionally, an arguments object.',
+        ),
+      );
+      return;
+    }
+    let exactArguments = (rawArguments ?? {}) as Record<string, unknown>;
+    const text = line.toString('utf8');
+    // Only a number of 16 digits or more, or with a 3-digit exponent, can differ from what
+    // JSON.parse made of it: parse again, exactly, only then (the common call pays nothing).
+    if (mayHoldInexactNumbers.test(text)) {
+      try {
+        const exact = parseExactJson(text) as { params: { arguments?: Record<string, unknown> } };
+        exactArguments = exact.params.arguments ?? {};
+      } catch (error) {
+        const reason = error instanceof InexactNumberError ? error.message : String(error);
+        this.toClient(errorLine(message.id, errorCodes.invalidParams, `Invalid params: ${reason}`));
+        return;
+      }
+    }
+    const key = idKey(message.id);
+    const controller = new AbortController();
+    this.held.set(key, controller);
+    const progressToken = asRecord(params?._meta)?.progressToken;
+    let progress = 0;
+    const outcome = await checkMcpToolCall(
+      this.options.arden,
+      {
+        server: this.options.name,
+        tool,
+        arguments: exactArguments,
+        annotations: this.annotations.get(tool),
+      },
+      {
+        ...this.options.check,
+        signal: controller.signal,
+        progressIntervalMs: this.options.progressIntervalMs,
+        onWaiting: (actionId, waitedMs) => {
+          if (!isId(progressToken)) return;
+          progress += 1;
+          this.toClient(
+            notificationLine('notifications/progress', {
+              progressToken,
+              progress,
+              message: `Waiting for a human to approve this call in Arden (action ${actionId}, ${Math.round(waitedMs / 1000)} s so far).`,
+            }),
+          );
+        },
+      },
+    );
+    this.held.delete(key);
+    if (outcome.kind === 'cancelled' || (outcome.kind === 'run' && controller.signal.aborted)) {
+      // MCP: a cancelled request gets no answer. The held action stays pending in Arden until it
+      // expires; approving it later runs nothing, since this call is gone.
+      this.log(`the client cancelled ${tool} while Arden held it; it did not run`);
+      return;
+    }
+    if (outcome.kind === 'refuse') {
+      this.toClient(resultLine(message.id, outcome.result));
+      return;
+    }
+    this.forward(line, message, outcome.actionId);
+  }
+
+  private oversizeFromClient(line: OversizeLine): void {
+    const text = `The message was ${line.bytes} bytes, over the Arden gateway's limit of ${this.maxMessageBytes} (--max-message-bytes); it was not forwarded.`;
+    const ids = idCandidates(line);
+    this.toClient(
+      errorLine(
+        ids.length > 0 ? (JSON.parse(ids[0] as string) as JsonRpcId) : null,
+        errorCodes.invalidRequest,
+        text,
+      ),
+    );
+  }
+
+  // ---- upstream → client ----
+
+  private fromUpstream(line: Buffer): void {
+    let message: JsonRpcMessage | undefined;
+    try {
+      message = asRecord(JSON.parse(line.toString('utf8'))) as JsonRpcMessage | undefined;
+    } catch {
+      message = undefined;
+    }
+    if (message === undefined) {
+      this.log(
+        `the MCP server wrote a line that is not a JSON-RPC message (${line.length} bytes); it was dropped: ${line.toString('utf8', 0, 120)}`,
+      );
+      return;
+    }
+    if (isResponse(message)) {
+      if (typeof message.id === 'string' && message.id.startsWith(internalIdPrefix)) return;
+      const entry = this.forwarded.get(idKey(message.id));
+      if (entry) {
+        this.forwarded.delete(idKey(message.id));
+        clearTimeout(entry.timer);
+        if (entry.method === 'tools/list') this.learnTools(message.result);
+        reportToolOutcome(this.options.arden, entry, message);
+      }
+    }
+    this.toClient(line);
+  }
+
+  private oversizeFromUpstream(line: OversizeLine): void {
+    const text = `The MCP server "${this.options.name}" answered with ${line.bytes} bytes, over the Arden gateway's limit of ${this.maxMessageBytes} (--max-message-bytes); the answer was dropped.`;
+    this.log(text);
+    for (const candidate of idCandidates(line)) {
+      const key = idKey(JSON.parse(candidate) as JsonRpcId);
+      const entry = this.forwarded.get(key);
+      if (!entry) continue;
+      this.forwarded.delete(key);
+      clearTimeout(entry.timer);
+      this.toClient(errorLine(entry.id, errorCodes.upstreamError, text));
+      reportToolOutcome(this.options.arden, entry, { error: { message: text } });
+      return;
+    }
+  }
+
+  private learnTools(result: unknown): void {
+    const tools = asRecord(result)?.tools;
+    if (!Array.isArray(tools)) return;
+    for (const tool of tools) {
+      const record = asRecord(tool);
+      if (typeof record?.name !== 'string') continue;
+      if (record.annotations === undefined) this.annotations.delete(record.name);
+      else this.annotations.set(record.name, pickAnnotations(record.annotations));
+    }
+  }
+
+  // ---- output ----
+
+  private toClient(line: Buffer | string): void {
+    if (this.output.destroyed || this.output.writableEnded) return;
+    this.output.write(typeof line === 'string' ? `${line}\n` : Buffer.concat([line, newline]));
+  }
+
+  private log(message: string): void {
+    this.diagnostics.write(`[arden mcp ${this.options.name}] ${message}\n`);
+  }
+}
+
+const newline = Buffer.from('\n');
+const mayHoldInexactNumbers = /\d{16}|[eE][+-]?\d{3}/;

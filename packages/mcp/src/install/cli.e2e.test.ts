@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { gatewayBin } from '../test-helpers';
+
+let root: string;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'arden-mcp-cli-'));
+  mkdirSync(join(root, '.cursor'));
+});
+
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+function arden(...args: string[]) {
+  return spawnSync(process.execPath, [gatewayBin, ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: root, ARDEN_API_URL: 'http://127.0.0.1:8787' },
+    encoding: 'utf8',
+  });
+}
+
+test('arden-mcp install and uninstall, as a user runs them', () => {
+  const path = join(root, '.cursor', 'mcp.json');
+  const original = `${JSON.stringify({ mcpServers: { fs: { command: 'node', args: ['server.js'] } } }, null, 2)}\n`;
+  writeFileSync(path, original);
+  const installed = arden('install', '--client', 'cursor');
+  expect(installed.status).toBe(0);
+  expect(installed.stdout).toContain(`cursor (project): ${path}`);
+  expect(installed.stdout).toContain('behind the Arden gateway: fs');
+  expect(installed.stdout).toMatch(/\+ +"--name",/);
+  expect(JSON.parse(readFileSync(path, 'utf8')).mcpServers.fs.args).toEqual([
+    '-y',
+    '@arden/mcp',
+    'run',
+    '--name',
+    'fs',
+    '--',
+    'node',
+    'server.js',
+  ]);
+  const uninstalled = arden('uninstall', '--client', 'cursor');
+  expect(uninstalled.status).toBe(0);
+  expect(readFileSync(path, 'utf8')).toBe(original);
+  expect(arden('install', '--client', 'emacs').stderr).toContain(
+    '--client must be one of claude-code',
+  );
+});

@@ -1,0 +1,213 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parse } from 'smol-toml';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { type ClientName, clientConfig, type Whereabouts } from './clients';
+import { installGateway, uninstallGateway } from './install';
+import { defaultGatewayCommand } from './wrap';
+
+let root: string;
+let where: Whereabouts;
+const gateway = defaultGatewayCommand('1.2.3');
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'arden-mcp-install-'));
+  mkdirSync(join(root, 'home'));
+  mkdirSync(join(root, 'project'));
+  where = {
+    home: join(root, 'home'),
+    cwd: join(root, 'project'),
+    platform: 'linux',
+    env: {
+      ARDEN_API_URL: 'https://arden.example.com',
+      ARDEN_API_KEY: 'arden_live_0123456789abcdef0123456789abcdef',
+    },
+  };
+});
+
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+function write(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+const filesystem = {
+  command: 'npx',
+  args: ['-y', '@modelcontextprotocol/server-filesystem', '/work'],
+  env: { DEBUG: '1' },
+};
+const wrappedArgs = (name: string) => [
+  '-y',
+  '@arden/mcp@1.2.3',
+  'run',
+  '--name',
+  name,
+  '--',
+  'npx',
+  '-y',
+  '@modelcontextprotocol/server-filesystem',
+  '/work',
+];
+
+// The JSON clients: where their file lives by default and the key their servers are under.
+const jsonClients: Array<[ClientName, string, 'mcpServers' | 'servers']> = [
+  ['claude-code', 'project/.mcp.json', 'mcpServers'],
+  ['claude-desktop', 'home/.config/Claude/claude_desktop_config.json', 'mcpServers'],
+  ['cursor', 'project/.cursor/mcp.json', 'mcpServers'],
+  ['vscode', 'project/.vscode/mcp.json', 'servers'],
+];
+
+describe.each(jsonClients)('%s', (client, relative, key) => {
+  test('install wraps each stdio server, leaves remote ones, keeps a backup; uninstall restores the file', () => {
+    const path = join(root, relative);
+    expect(clientConfig(client, undefined, where).path).toBe(path);
+    const original = `${JSON.stringify(
+      {
+        otherSetting: true,
+        [key]: {
+          'my files': { ...filesystem, ...(client === 'vscode' ? { type: 'stdio' } : {}) },
+          remote: { type: 'http', url: 'https://mcp.example.com/mcp' },
+        },
+      },
+      null,
+      2,
+    )}\n`;
+    write(path, original);
+    const report = installGateway({ client, where, gateway });
+    expect(report.changed).toEqual(['my files']);
+    expect(report.skipped).toEqual([
+      { name: 'remote', reason: 'a remote (HTTP) server: the stdio gateway cannot front it' },
+    ]);
+    const installed = JSON.parse(readFileSync(path, 'utf8'));
+    expect(installed.otherSetting).toBe(true);
+    expect(installed[key].remote).toEqual({ type: 'http', url: 'https://mcp.example.com/mcp' });
+    expect(installed[key]['my files']).toMatchObject({
+      command: 'npx',
+      args: wrappedArgs('my-files'),
+      env: { DEBUG: '1', ARDEN_API_URL: 'https://arden.example.com' },
+    });
+    expect(installed[key]['my files'].env.ARDEN_API_KEY).toBeUndefined();
+    expect(readFileSync(`${path}.arden-backup`, 'utf8')).toBe(original);
+    expect(report.diff).toContain('+ ');
+    expect(report.diff).toContain('"--name",');
+
+    // A second install changes nothing and keeps the first backup.
+    expect(installGateway({ client, where, gateway }).changed).toEqual([]);
+    expect(readFileSync(`${path}.arden-backup`, 'utf8')).toBe(original);
+
+    const undone = uninstallGateway({ client, where });
+    expect(undone.changed).toEqual(['my files']);
+    expect(readFileSync(path, 'utf8')).toBe(original);
+    expect(existsSync(`${path}.arden-backup`)).toBe(false);
+  });
+});
+
+describe('install details', () => {
+  test('--user picks the user file; --with-key writes the key, and the printed diff redacts it', () => {
+    const path = join(root, 'home/.claude.json');
+    write(path, JSON.stringify({ mcpServers: { fs: filesystem }, projects: {} }));
+    const report = installGateway({
+      client: 'claude-code',
+      scope: 'user',
+      where,
+      gateway,
+      withKey: true,
+    });
+    expect(JSON.parse(readFileSync(path, 'utf8')).mcpServers.fs.env.ARDEN_API_KEY).toBe(
+      where.env.ARDEN_API_KEY,
+    );
+    expect(report.diff).not.toContain('0123456789abcdef');
+    expect(report.diff).toContain('arden_live_<redacted>');
+  });
+
+  test('an edit after install survives uninstall: the server is unwrapped in place', () => {
+    const path = join(root, 'project/.cursor/mcp.json');
+    write(path, JSON.stringify({ mcpServers: { fs: filesystem } }, null, 2));
+    installGateway({ client: 'cursor', where, gateway });
+    const edited = JSON.parse(readFileSync(path, 'utf8'));
+    edited.mcpServers.added = { command: 'node', args: ['server.js'] };
+    writeFileSync(path, JSON.stringify(edited, null, 2));
+    uninstallGateway({ client: 'cursor', where });
+    expect(JSON.parse(readFileSync(path, 'utf8')).mcpServers).toEqual({
+      fs: filesystem,
+      added: { command: 'node', args: ['server.js'] },
+    });
+  });
+
+  test('dry runs write nothing; a missing file or JSON with comments is refused with a clear error', () => {
+    const path = join(root, 'project/.vscode/mcp.json');
+    expect(() => installGateway({ client: 'vscode', where, gateway })).toThrow(/does not exist/);
+    write(path, JSON.stringify({ servers: { fs: filesystem } }));
+    const before = readFileSync(path, 'utf8');
+    expect(installGateway({ client: 'vscode', where, gateway, dryRun: true }).changed).toEqual([
+      'fs',
+    ]);
+    expect(readFileSync(path, 'utf8')).toBe(before);
+    write(path, '{\n  // my servers\n  "servers": {}\n}\n');
+    expect(() => installGateway({ client: 'vscode', where, gateway })).toThrow(
+      /not plain JSON.*by hand/,
+    );
+    expect(() => clientConfig('codex', 'project', where)).toThrow(
+      /codex has no project MCP configuration; use --user/,
+    );
+  });
+});
+
+describe('codex', () => {
+  const original = `# my Codex settings
+model = "gpt-5-codex"
+
+[mcp_servers.filesystem]
+command = "npx"
+args = [
+  "-y",
+  "@modelcontextprotocol/server-filesystem", # the server
+  "/work",
+]
+env = { DEBUG = "1" }
+
+[mcp_servers.remote]
+url = "https://mcp.example.com/mcp"
+
+[profiles.fast]
+model = "gpt-5-mini"
+`;
+
+  test('install rewrites only command and args of each stdio server; comments and the rest stay; uninstall restores', () => {
+    const path = join(root, 'home/.codex/config.toml');
+    write(path, original);
+    const report = installGateway({ client: 'codex', where, gateway });
+    expect(report.changed).toEqual(['filesystem']);
+    const text = readFileSync(path, 'utf8');
+    expect(text).toContain('# my Codex settings');
+    expect(text).toContain('[profiles.fast]');
+    const parsed = parse(text) as {
+      mcp_servers: Record<string, Record<string, unknown>>;
+      model: string;
+    };
+    expect(parsed.model).toBe('gpt-5-codex');
+    expect(parsed.mcp_servers.filesystem).toEqual({
+      command: 'npx',
+      args: wrappedArgs('filesystem'),
+      env: { DEBUG: '1' },
+    });
+    expect(parsed.mcp_servers.remote).toEqual({ url: 'https://mcp.example.com/mcp' });
+    uninstallGateway({ client: 'codex', where });
+    expect(readFileSync(path, 'utf8')).toBe(original);
+  });
+
+  test('CODEX_HOME moves the file; a server written as an inline table is refused, nothing written', () => {
+    where.env.CODEX_HOME = join(root, 'codex-home');
+    const path = join(root, 'codex-home/config.toml');
+    const inline = '[mcp_servers]\nfs = { command = "npx", args = ["server"] }\n';
+    write(path, inline);
+    expect(() => installGateway({ client: 'codex', where, gateway })).toThrow(
+      /not written as its own table/,
+    );
+    expect(readFileSync(path, 'utf8')).toBe(inline);
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Codex's `PreToolUse` command hook: Codex runs it before its shell tool (`Bash`), `apply_patch`
+ * and MCP tools (`mcp__<server>__<tool>`) with the event as JSON on stdin. It checks the call with
+ * Arden's agent API (through `@arden/core`) and answers as Codex reads hooks: nothing and exit 0
+ * lets the call run; exit 2 with the reason on stderr blocks it. Codex treats every other outcome
+ * of a hook (another exit code, invalid output, `allow` or `ask`, a crash, a timeout) as a failed
+ * hook and runs the tool, so every problem here ends in exit 2 (fail closed).
+ */
+import {
+  ApprovalTimeoutError,
+  type Arden,
+  ArdenUnavailableError,
+  blockedError,
+  buildCallContext,
+  createArden,
+  defaultDenialMessage,
+  denialOf,
+  mcpToolName,
+  PolicyDeniedError,
+} from '@arden/core';
+
+/** Options of the Codex hook. */
+export interface CodexHookOptions {
+  /** Arden unreachable: `'block'` (default, exit 2) or `'allow'` (the call runs unchecked). */
+  onUnavailable: 'block' | 'allow';
+  /**
+   * How long a held call waits for an approver, in seconds. Keep it below the hook's `timeout`
+   * in Codex's configuration: a hook that Codex times out counts as failed, and the tool runs.
+   */
+  maxWaitSeconds: number;
+}
+
+/** The default options: fail closed, wait up to 300 s. */
+export const defaultCodexHookOptions: CodexHookOptions = {
+  onUnavailable: 'block',
+  maxWaitSeconds: 300,
+};
+
+/** What the hook prints and exits with. */
+export interface CodexHookAnswer {
+  stderr: string;
+  exitCode: 0 | 2;
+}
+
+const MCP_NAME = /^mcp__(.+?)__(.+)$/;
+
+/**
+ * The name Arden checks a Codex tool under: `codex.Bash`, `codex.apply_patch`, and
+ * `mcp.<server>.<tool>` for an MCP tool (Codex names it `mcp__<server>__<tool>`).
+ */
+export function codexToolName(toolName: string): string {
+  const mcp = MCP_NAME.exec(toolName);
+  if (mcp) {
+    try {
+      return mcpToolName(mcp[1] as string, mcp[2] as string);
+    } catch {
+      // A server name Arden cannot use: checked under the Codex name, so a policy still applies.
+    }
+  }
+  return `codex.${toolName}`;
+}
+
+const PATCH_PATH = /^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+)$/gm;
+
+/** The files an `apply_patch` body touches (its `*** Add/Update/Delete File:` lines), in order. */
+export function patchPaths(patch: string): string[] {
+  const paths: string[] = [];
+  for (const match of patch.matchAll(PATCH_PATH)) {
+    const path = (match[1] as string).trim();
+    if (!paths.includes(path)) paths.push(path);
+    if (paths.length >= 1000) break;
+  }
+  return paths;
+}
+
+const block = (reason: string): CodexHookAnswer => ({
+  stderr: `${reason.replace(/\s+$/, '')}\n`,
+  exitCode: 2,
+});
+
+/**
+ * Handles one `PreToolUse` event (`stdin` is the JSON Codex sent). Never throws. Other events
+ * are let through untouched (exit 0): this hook only decides tool calls.
+ */
+export async function handleCodexHook(
+  stdin: string,
+  options: CodexHookOptions,
+  env: Record<string, string | undefined>,
+): Promise<CodexHookAnswer> {
+  let input: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(stdin);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error();
+    input = parsed as Record<string, unknown>;
+  } catch {
+    return block('arden hook codex: stdin is not the JSON object Codex sends to hooks.');
+  }
+  if (input.hook_event_name !== 'PreToolUse') return { stderr: '', exitCode: 0 };
+  const toolName = typeof input.tool_name === 'string' ? input.tool_name : '';
+  const name = codexToolName(toolName);
+  let arden: Arden;
+  try {
+    arden = createArden({
+      apiKey: env.ARDEN_API_KEY,
+      apiUrl: env.ARDEN_API_URL,
+      logLevel: 'silent',
+      retryAttempts: 1,
+      timeoutMs: 10_000,
+      maxWaitMs: options.maxWaitSeconds * 1000,
+      onUnavailable: options.onUnavailable,
+      resultFlushIntervalMs: 1,
+      usageFlushIntervalMs: 1,
+    });
+  } catch (error) {
+    return block(`Arden is not configured, so this call did not run: ${(error as Error).message}`);
+  }
+  try {
+    return await checkCall(arden, input, name, options);
+  } finally {
+    await arden.shutdown();
+  }
+}
+
+async function checkCall(
+  arden: Arden,
+  input: Record<string, unknown>,
+  name: string,
+  options: CodexHookOptions,
+): Promise<CodexHookAnswer> {
+  try {
+    const toolInput =
+      typeof input.tool_input === 'object' &&
+      input.tool_input !== null &&
+      !Array.isArray(input.tool_input)
+        ? { ...(input.tool_input as Record<string, unknown>) }
+        : {};
+    if (input.tool_name === 'apply_patch' && typeof toolInput.command === 'string') {
+      toolInput.paths = patchPaths(toolInput.command);
+    }
+    const metadata: Record<string, unknown> = { source: 'codex' };
+    for (const key of ['session_id', 'turn_id', 'tool_use_id', 'cwd', 'model', 'permission_mode']) {
+      if (typeof input[key] === 'string') metadata[key] = input[key];
+    }
+    const mcp = MCP_NAME.exec(typeof input.tool_name === 'string' ? input.tool_name : '');
+    if (mcp && name.startsWith('mcp.')) metadata.mcp = { server: mcp[1], tool: mcp[2] };
+    const result = await arden.check(name, buildCallContext([toolInput]), metadata);
+    if (result.decision === 'block') throw blockedError(name, result);
+    if (result.decision === 'requires_approval') {
+      const decision = await arden.waitForDecision(result.actionId, name);
+      if (decision.status !== 'approved') {
+        throw new PolicyDeniedError({
+          toolName: name,
+          actionId: result.actionId,
+          reason: 'denied',
+          notes: decision.message,
+        });
+      }
+    }
+    return { stderr: '', exitCode: 0 };
+  } catch (error) {
+    if (ArdenUnavailableError.isInstance(error) && options.onUnavailable === 'allow') {
+      return { stderr: '', exitCode: 0 };
+    }
+    const denial = denialOf(error, name);
+    if (denial) {
+      return block(
+        denial.reason === 'timeout' && ApprovalTimeoutError.isInstance(error)
+          ? `This call to "${name}" was held for approval in Arden (action ${denial.actionId}) and nobody decided within ${options.maxWaitSeconds} s, so it did not run.`
+          : defaultDenialMessage(denial),
+      );
+    }
+    return block(
+      `Arden could not check this call to "${name}", so it did not run: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
