@@ -180,8 +180,9 @@ describe('expiry', () => {
     ]);
     const id = await hold(first);
     await first.close();
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The second server starts "1.1 s later", by its clock: past the 1 s window, without waiting.
     const second = await start({
+      clock: () => Date.now() + 1_100,
       dataDir,
       databaseUrl: first.databaseUrl,
       sweepIntervalMs: 50,
