@@ -155,46 +155,57 @@ export function typeLabel(type: ArgType): string {
 
 const MAX_SHAPE_KEYS = 32;
 const MAX_SHAPE_ELEMENTS = 64;
+/** Values one shape description looks at, in all: it is made after a budget ran out. */
+const MAX_SHAPE_VALUES = 512;
 
 /**
  * The shape of the arguments for a log: top-level names with their types, lists with their
  * length and element types, nested maps with their size. Never a value, nor a nested key (those
- * can be data).
+ * can be data). Bounded: at most MAX_SHAPE_VALUES values are looked at (the rest shows as `…`),
+ * and a map's size comes from its kept key list (see `keysOf`).
  */
 export function describeShape(args: Record<string, unknown>): string {
   const parts: string[] = [];
   const keys = keysOf(args);
+  const looked = { count: 0 };
   for (const [count, key] of keys.entries()) {
     if (count >= MAX_SHAPE_KEYS) {
       parts.push('…');
       break;
     }
     const name = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(key) ? key : JSON.stringify(key.slice(0, 64));
-    parts.push(`${name}: ${valueShape(args[key], 0)}`);
+    parts.push(`${name}: ${valueShape(args[key], 0, looked)}`);
   }
   return `{${parts.join(', ')}}`;
 }
 
-function valueShape(value: unknown, depth: number): string {
+function valueShape(value: unknown, depth: number, looked: { count: number }): string {
+  looked.count++;
   const type = celTypeName(value);
   if (type === 'string') return `string[${(value as string).length}]`;
   if (type === 'list') {
     const list = value as unknown[];
     if (depth >= 2) return `list[${list.length}]`;
     const elements = new Set<string>();
-    for (let index = 0; index < list.length && index < MAX_SHAPE_ELEMENTS; index++) {
-      elements.add(elementShape(list[index], depth + 1));
+    let index = 0;
+    for (; index < list.length && index < MAX_SHAPE_ELEMENTS; index++) {
+      if (looked.count >= MAX_SHAPE_VALUES) break;
+      elements.add(elementShape(list[index], depth + 1, looked));
     }
-    const more = list.length > MAX_SHAPE_ELEMENTS ? '|…' : '';
-    return `list<${[...elements].join('|') || 'empty'}${more}>[${list.length}]`;
+    const shown = [...elements].join('|');
+    const more = index < list.length;
+    const inner = shown === '' ? (more ? '…' : 'empty') : more ? `${shown}|…` : shown;
+    return `list<${inner}>[${list.length}]`;
   }
   if (type === 'map') return `map[${keysOf(value as object).length}]`;
   return type;
 }
 
-function elementShape(value: unknown, depth: number): string {
+function elementShape(value: unknown, depth: number, looked: { count: number }): string {
   const type = celTypeName(value);
-  return type === 'list' ? valueShape(value, depth) : type;
+  if (type === 'list') return valueShape(value, depth, looked);
+  looked.count++;
+  return type;
 }
 
 /**

@@ -172,7 +172,9 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
     try {
       const decision = evaluate(set, { tool: 't', args: { l } });
       expect(decision.reason).toBe('condition_error');
-      expect(decision.errors[0]?.message).toMatch(/longer than 10 ms/);
+      expect(decision.errors[0]?.message).toMatch(
+        `longer than ${POLICY_LIMITS.maxEvaluationMs} ms`,
+      );
     } finally {
       clock.mockRestore();
     }

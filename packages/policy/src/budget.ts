@@ -20,10 +20,11 @@ export class EvaluationBudget {
   // Counted apart from `remaining`, which `charge()` moves in jumps: a step count that only
   // looked at `remaining` could step over every multiple of 512 and never read the clock.
   #steps = 0;
-  // Read on the first look at the clock, not at creation: most evaluations run a few dozen
-  // nodes and never look, and reading the clock would be a fifth of their cost. The work done
-  // before the first look (at most 512 nodes or one large charge) is bounded by the units.
-  #deadline = 0;
+  // Counted from the first look at the clock, not from creation: most evaluations run a few
+  // dozen nodes and never look, and reading the clock would be a fifth of their cost. The work
+  // done before the first look (at most 512 nodes or 512 units) is bounded by the units.
+  #lastLook = 0;
+  #elapsed = 0;
 
   constructor(
     units: number = POLICY_LIMITS.maxEvaluationCost,
@@ -52,10 +53,20 @@ export class EvaluationBudget {
     if ((++this.#steps & 511) === 0) this.#checkClock();
   }
 
+  /**
+   * Adds the time since the last look, up to `MAX_CLOCK_GAP_MS`: the looks come every 512 nodes
+   * or units (tens of microseconds of work), so a longer gap is mostly the machine running
+   * something else (another process's time slice). Counting it all would fail legitimate calls
+   * on a loaded machine; capping it still stops work the units price too low, a few gaps later.
+   */
   #checkClock(): void {
     const now = performance.now();
-    if (this.#deadline === 0) this.#deadline = now + this.#milliseconds;
-    else if (now > this.#deadline) this.fail('time');
+    const last = this.#lastLook;
+    this.#lastLook = now;
+    if (last === 0) return;
+    const gap = now - last;
+    this.#elapsed += Math.min(gap, MAX_CLOCK_GAP_MS);
+    if (this.#elapsed > this.#milliseconds) this.fail('time');
   }
 
   fail(kind: 'work' | 'time'): never {
@@ -67,6 +78,9 @@ export class EvaluationBudget {
     throw new EvaluationBudgetError(this.exceeded);
   }
 }
+
+/** The most one gap between two looks at the clock counts for (see `#checkClock`). */
+const MAX_CLOCK_GAP_MS = 1;
 
 /** Thrown when one evaluation exceeds its `EvaluationBudget`. */
 export class EvaluationBudgetError extends Error {
@@ -139,17 +153,34 @@ export function meterEvaluator(evaluator: EvaluatorLike): void {
 const keyLists = new WeakMap<object, string[]>();
 
 /**
- * The keys of a plain object (a JSON map), listed once per object. Listing the keys of a large
- * JSON object costs about 200 ns per key (V8 keeps such objects as dictionaries), and there is no
- * cheaper way to count them: so the list is made once, charged, and reused for `size()` and for
- * every macro over the map, which the library would otherwise list again each time.
+ * Objects with at least this many keys have their key list kept (by `parseExactJson`, which
+ * records it while parsing, or by `keysOf` on first listing). Smaller objects are listed each
+ * time: V8 lists them from a cache in a few nanoseconds, less than keeping the list would cost.
+ */
+export const KEPT_KEYS_MIN = 32;
+
+/**
+ * Records the keys of `value`, in `Object.keys` order, as its parser saw them: `keysOf` then
+ * never lists them. Listing the keys of a large JSON object costs 200–600 ns a key (V8 keeps
+ * such objects as dictionaries and sorts their keys on every listing), more than a condition's
+ * whole budget for a map of 60 000 keys, and it cannot be priced before it is done.
+ */
+export function rememberKeys(value: object, keys: string[]): void {
+  keyLists.set(value, keys);
+}
+
+/**
+ * The keys of a plain object (a JSON map). A large object's list is made once and reused for
+ * `size()`, every macro over the map and every comparison, which the library would otherwise
+ * list again each time; objects parsed by `parseExactJson` come with it, free. An object made
+ * otherwise (`JSON.parse`) is listed on first use and charged after the fact: the one step whose
+ * size cannot be known before it is done.
  */
 export function keysOf(value: object): string[] {
   let keys = keyLists.get(value);
   if (keys === undefined) {
     keys = Object.keys(value);
-    keyLists.set(value, keys);
-    // Charged after the fact: the one step whose size cannot be known before it is done.
+    if (keys.length >= KEPT_KEYS_MIN) keyLists.set(value, keys);
     active?.charge(keys.length);
   }
   return keys;
@@ -238,9 +269,35 @@ function equalityCost(left: unknown, right: unknown): number {
   // Lists of different lengths differ at once; otherwise the comparison walks at most the left
   // side (and stops at the first difference).
   if (Array.isArray(left) && Array.isArray(right) && left.length !== right.length) return 1;
-  // Two maps: the library lists the keys of both before it compares their sizes.
-  const rightKeys = isPlainObject(left) && isPlainObject(right) ? shallowCost(right) : 0;
-  return rightKeys + deepCost(left, current().remaining + 1);
+  // Two maps (of the same size: others are decided without the library): the library lists
+  // the keys of both, itself, before it compares them.
+  const listing = isPlainObject(left) && isPlainObject(right) ? listingCost(left) * 2 : 0;
+  return listing + deepCost(left, current().remaining + 1);
+}
+
+/**
+ * Work units a map of JSON costs the library to list (it keeps no list): a large map is a V8
+ * dictionary, whose listing sorts its keys (measured 200–600 ns a key).
+ */
+function listingCost(value: object): number {
+  const count = keysOf(value).length;
+  return count < KEPT_KEYS_MIN ? count : count * LISTED_KEY_COST;
+}
+
+/** Work units per key of a large map listed by the library (see `listingCost`). */
+const LISTED_KEY_COST = 16;
+
+/**
+ * Whether `left` and `right` are two JSON maps of different sizes (so not equal), told from
+ * their key lists: the library would list both to find out.
+ */
+function mapsOfDifferentSizes(left: unknown, right: unknown): boolean {
+  return (
+    left !== right &&
+    isPlainObject(left) &&
+    isPlainObject(right) &&
+    keysOf(left).length !== keysOf(right).length
+  );
 }
 
 function comparisonCost(left: unknown, right: unknown): number {
@@ -321,7 +378,14 @@ function meterNode(node: MeteredNode): void {
   const binary = binaryCosts[node.op];
   if (binary !== undefined) {
     const inner = handle as BinaryHandle;
+    const equality = node.op === '==' || node.op === '!=';
+    const different = node.op === '!=';
     node.handle = (left, right, ast, evaluator) => {
+      // Maps of different sizes differ: the library would list both to find out.
+      if (equality && mapsOfDifferentSizes(left, right)) {
+        current().charge(1);
+        return different;
+      }
       // Over dyn operands the library looks the overload up at run time: a node's worth.
       current().charge(1 + binary(left, right));
       return inner(left, right, ast, evaluator);

@@ -97,10 +97,11 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
   const outcome = firstDecision(policy, 0, variables, budget);
   if (outcome.error === undefined) return outcome.decision;
   const { rule, message } = outcome.error;
+  const shape = describeShape(args);
   const decision = policy.errorDecision(rule, 'condition_error', {
     ruleIndex: rule.index,
     message,
-    shape: describeShape(args),
+    shape,
   });
   // Holding for a human is only right while a human's answer could matter. When the erring rule
   // blocks and the rules after it block too, the call is blocked whichever way the condition
@@ -108,7 +109,7 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
   if (decision.effect === 'requires_approval' && rule.decision.effect === 'block') {
     const rest = firstDecision(policy, rule.index + 1, variables, budget);
     if (rest.error === undefined && rest.decision.effect === 'block') {
-      return policy.certainBlock(rule, message, describeShape(args), rest.decision);
+      return policy.certainBlock(rule, message, shape, rest.decision);
     }
   }
   return decision;
@@ -176,10 +177,15 @@ function evaluateQuietly(
 const UNQUOTED_VALUE =
   /^(Invalid duration string: |Invalid time zone specified: |Invalid regular expression: |integer overflow: ).*$/s;
 
-function withoutValues(message: string): string {
+function withoutValues(text: string): string {
+  // A message may quote a value of any length (a map key from the arguments): only its start
+  // can be shown, so only that is read; a quote the cut leaves open is closed by the end.
+  const message = text.length > 1000 ? text.slice(0, 1000) : text;
   // Single quotes are the library's for types ('dyn<string>.endsWith(int)'): kept. A few
   // library messages end with the value unquoted (`integer overflow: 1234`): cut there.
-  const redacted = message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"').replace(UNQUOTED_VALUE, '$1…');
+  const redacted = message
+    .replace(/"(?:[^"\\]|\\.?)*(?:"|$)/g, '"…"')
+    .replace(UNQUOTED_VALUE, '$1…');
   return redacted.length > 300 ? `${redacted.slice(0, 299)}…` : redacted;
 }
 

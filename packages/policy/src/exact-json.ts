@@ -1,4 +1,5 @@
 import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+import { KEPT_KEYS_MIN, rememberKeys } from './budget';
 
 // A JSON parser that loses nothing a policy could compare: `JSON.parse` turns every number into
 // a double, so 12345678901234567891 reads as 12345678901234567000 and `1.0` as `1`. Here a
@@ -408,6 +409,11 @@ class Parser {
     }
     const path = this.path;
     path.push('');
+    // A large object's keys, in `Object.keys` order, recorded as they are read (see
+    // `rememberKeys`): from the KEPT_KEYS_MIN-th key on, when they are worth keeping.
+    let count = 0;
+    let keys: string[] | undefined;
+    let laterIndexKeys: string[] | undefined;
     for (;;) {
       if (text.charCodeAt(this.index) !== 34) {
         throw this.error(
@@ -443,6 +449,11 @@ class Parser {
       } else {
         result[key] = value;
       }
+      if (keys !== undefined) {
+        if (!isArrayIndex(key)) keys.push(key);
+        else if (laterIndexKeys === undefined) laterIndexKeys = [key];
+        else laterIndexKeys.push(key);
+      } else if (++count === KEPT_KEYS_MIN) keys = Object.keys(result);
       this.skipSpace();
       const code = text.charCodeAt(this.index);
       if (code === 44) {
@@ -453,6 +464,7 @@ class Parser {
       if (code === 125) {
         this.index++;
         path.pop();
+        if (keys !== undefined) rememberKeys(result, inKeysOrder(keys, laterIndexKeys));
         return result;
       }
       throw this.error(
@@ -460,4 +472,32 @@ class Parser {
       );
     }
   }
+}
+
+/** Whether `key` is an array index, which `Object.keys` lists first, in numeric order. */
+function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  if (first < 48 || first > 57 || key.length > 10) return false;
+  if (first === 48) return key.length === 1;
+  for (let index = 1; index < key.length; index++) {
+    const code = key.charCodeAt(index);
+    if (code < 48 || code > 57) return false;
+  }
+  return Number(key) < 4_294_967_295;
+}
+
+/**
+ * The keys in `Object.keys` order: `listed` is that order for the first keys, and the keys read
+ * after them that are not array indices follow in the order read; array indices read later go
+ * with the listed ones, all in numeric order, first.
+ */
+function inKeysOrder(listed: string[], laterIndexKeys: string[] | undefined): string[] {
+  if (laterIndexKeys === undefined) return listed;
+  let firstString = 0;
+  while (firstString < listed.length && isArrayIndex(listed[firstString] as string)) firstString++;
+  const indices = listed
+    .slice(0, firstString)
+    .concat(laterIndexKeys)
+    .sort((left, right) => Number(left) - Number(right));
+  return indices.concat(listed.slice(firstString));
 }
