@@ -46,6 +46,22 @@ export interface ArdenServer extends ServerContext {
 
 const emptyQuery = new URLSearchParams();
 
+/** What the HTTP server calls for each request. */
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+const handlers = new WeakMap<ArdenServer, RequestHandler>();
+
+/**
+ * The request handler of a server made by `createServer()`, to call without a port: tests pass
+ * it an in-process request (`test-fixtures/in-process.ts`), as hono's `app.request()` does. Not
+ * part of the public API.
+ */
+export function requestHandlerOf(server: ArdenServer): RequestHandler {
+  const handler = handlers.get(server);
+  if (!handler) throw new Error('Not a server made by createServer()');
+  return handler;
+}
+
 /**
  * Creates the Arden server on the embedded store (opened and migrated under `dataDir`), with the
  * agent API, the expiry sweeper and the webhook outbox worker. Call `listen()` to serve.
@@ -269,7 +285,7 @@ export async function createServer(
     logger.info('Arden server stopped');
   };
 
-  return {
+  const server: ArdenServer = {
     ...context,
     retention,
     get url() {
@@ -293,4 +309,8 @@ export async function createServer(
       return closed;
     },
   };
+  handlers.set(server, (request, response) => {
+    void handle(request, response);
+  });
+  return server;
 }

@@ -1,6 +1,7 @@
 import type { ServerConfig } from '../config';
 import type { UserRole } from '../store';
 import { startTestServer, type TestResponse, type TestServer } from '../test-fixtures/harness';
+import { requestInProcess } from '../test-fixtures/in-process';
 import { UserAdministration } from '../users/service';
 import type { AdminOptions } from './mount';
 
@@ -27,11 +28,16 @@ export interface AdminTestServer extends TestServer {
 /** The shared password of the test users. */
 export const testPassword = 'correct horse battery staple';
 
-/** Starts a server for admin tests: users admin@, approver@, viewer@example.com and tokens. */
+/**
+ * Starts a server for admin tests: users admin@, approver@, viewer@example.com and tokens. With
+ * `listen: false` it opens no port and requests are handled in this process.
+ */
 export async function startAdminTestServer(
   config: ServerConfig & { admin?: AdminOptions } = {},
+  options: { listen?: boolean } = {},
 ): Promise<AdminTestServer> {
-  const base = await startTestServer(config as ServerConfig);
+  const listening = options.listen !== false;
+  const base = await startTestServer(config as ServerConfig, { listen: listening });
   const users = new UserAdministration(base.server.store, Date.now, {
     insecureTestPasswordHashing: true,
   });
@@ -54,8 +60,10 @@ export async function startAdminTestServer(
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(base.url + path, { method, headers, body });
-    const text = await response.text();
+    const response = listening
+      ? await fetch(base.url + path, { method, headers, body })
+      : await requestInProcess(base.server, method, path, { headers, body });
+    const text = response instanceof Response ? await response.text() : response.text;
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -64,13 +72,13 @@ export async function startAdminTestServer(
     }
     return { status: response.status, headers: response.headers, text, json };
   };
-  return {
-    ...base,
+  // The base's properties as they are (its `url` is a getter that throws without a port).
+  return Object.assign(Object.defineProperties({}, Object.getOwnPropertyDescriptors(base)), {
     tokens,
     emails,
     password: testPassword,
     admin,
-    async login(role) {
+    async login(role: UserRole) {
       const response = await admin('POST', '/api/v1/auth/login', {
         as: null,
         body: { email: emails[role], password: testPassword },
@@ -79,5 +87,5 @@ export async function startAdminTestServer(
       const cookie = response.headers.get('set-cookie') ?? '';
       return cookie.split(';')[0] as string;
     },
-  };
+  }) as AdminTestServer;
 }

@@ -18,7 +18,10 @@ const receiver = createHttpServer((request, response) => {
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  t = await startAdminTestServer({ webhooks: { pollIntervalMs: 20, allowPrivate: true } });
+  t = await startAdminTestServer(
+    { webhooks: { pollIntervalMs: 20, allowPrivate: true } },
+    { listen: false },
+  );
 });
 
 afterAll(async () => {
@@ -77,7 +80,10 @@ describe('a disabled webhook endpoint', () => {
   });
 
   test('a private webhook URL is refused when saved, naming the setting that allows it', async () => {
-    const strict = await startAdminTestServer({ webhooks: { allowPrivate: false } });
+    const strict = await startAdminTestServer(
+      { webhooks: { allowPrivate: false } },
+      { listen: false },
+    );
     try {
       const refused = await strict.admin('PATCH', `/api/v1/agents/${strict.agent.id}`, {
         body: { webhook_url: 'http://169.254.169.254/latest/meta-data/' },

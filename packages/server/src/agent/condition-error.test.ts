@@ -7,7 +7,7 @@ import { type AdminTestServer, startAdminTestServer } from '../admin/test-suppor
 let t: AdminTestServer;
 
 beforeAll(async () => {
-  t = await startAdminTestServer({ workers: false });
+  t = await startAdminTestServer({ workers: false }, { listen: false });
   await t.server.policies.saveSet(t.agent.id, 'live', [
     {
       name: 'Refunds',

@@ -15,7 +15,7 @@ async function check(toolName: string) {
 
 describe('POST /v1/actions/results (batched outcome reports)', () => {
   it('records every report of the batch and lists those it refused', async () => {
-    server = await startTestServer();
+    server = await startTestServer({}, { listen: false });
     await server.server.policies.saveSet(server.agent.id, 'live', [
       { name: 'no drops', tool: 'db.drop', action: 'block' },
     ]);
@@ -41,7 +41,7 @@ describe('POST /v1/actions/results (batched outcome reports)', () => {
   });
 
   it('never records a report for another environment’s action', async () => {
-    server = await startTestServer();
+    server = await startTestServer({}, { listen: false });
     const live = await check('crm.lookup');
     const response = await server.request('POST', '/v1/actions/results', {
       key: server.testKey,
@@ -57,7 +57,7 @@ describe('POST /v1/actions/results (batched outcome reports)', () => {
     [{ results: [{ status: 'succeeded' }] }, 'results[0].action_id'],
     [{ results: [{ action_id: 'a', status: 'maybe' }] }, 'results[0]'],
   ])('refuses %j naming %s', async (body, field) => {
-    server = await startTestServer();
+    server = await startTestServer({}, { listen: false });
     const response = await server.request('POST', '/v1/actions/results', { body });
     expect(response.status).toBe(400);
     expect(response.json.error).toContain(field);

@@ -1,6 +1,7 @@
 import type { PolicyDecision } from '@arden/policy';
 import type { AgentPrincipal } from '../agents/service';
 import { statusOf } from '../approvals/service';
+import { RequestRateLimiter } from '../auth/rate-limit';
 import type { ServerContext } from '../context';
 import { parseApiKey } from '../crypto';
 import {
@@ -23,30 +24,6 @@ const maxWaitSeconds = 30;
 const actionIdPattern = /^[A-Za-z0-9_-]{1,100}$/;
 /** Reports accepted in one `POST /v1/actions/results`. */
 const maxResultBatch = 1_000;
-
-/** A per-key token bucket; `rate` requests per second, bursts of twice that. */
-class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(private readonly rate: number) {}
-
-  take(key: string, now: number): number {
-    const capacity = this.rate * 2;
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      if (this.buckets.size > 100_000) this.buckets.clear();
-      bucket = { tokens: capacity, at: now };
-      this.buckets.set(key, bucket);
-    }
-    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.rate);
-    bucket.at = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - bucket.tokens) / this.rate);
-  }
-}
 
 function presentedKey(context: RequestContext): string | undefined {
   const header = context.request.headers['x-api-key'];
@@ -75,7 +52,7 @@ export function statusBody(action: ActionRecord) {
  */
 export function registerAgentRoutes(server: ServerContext): void {
   const { router, store, config, clock } = server;
-  const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : undefined;
+  const limiter = config.rateLimit > 0 ? new RequestRateLimiter(config.rateLimit) : undefined;
 
   const authenticate = async (context: RequestContext): Promise<AgentPrincipal> => {
     const key = presentedKey(context);

@@ -504,7 +504,7 @@ describe('other routes', () => {
 
 describe('rate limit and live events', () => {
   test('over the per-key rate: 429 JSON with Retry-After', async () => {
-    const limited = await startTestServer({ rateLimit: 1, workers: false });
+    const limited = await startTestServer({ rateLimit: 1, workers: false }, { listen: false });
     try {
       const statuses: number[] = [];
       let retryAfter: string | null = null;

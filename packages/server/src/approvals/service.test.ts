@@ -4,8 +4,10 @@ import { startTestServer, type TestServer, temporaryDirectory } from '../test-fi
 
 const servers: TestServer[] = [];
 
+// No port: these tests call the request handler in process (the network is not the point).
 async function start(...parameters: Parameters<typeof startTestServer>): Promise<TestServer> {
-  const server = await startTestServer(...parameters);
+  const [config, options] = parameters;
+  const server = await startTestServer(config, { listen: false, ...options });
   servers.push(server);
   return server;
 }
@@ -171,15 +173,16 @@ describe('expiry', () => {
     const dataDir = temporaryDirectory();
     const first = await startTestServer(
       { dataDir, workers: false },
-      { agent: { webhookUrl }, keepData: true },
+      { agent: { webhookUrl }, keepData: true, listen: false },
     );
     await first.server.policies.saveSet(first.agent.id, 'live', [
       { name: 'Quick', tool: 'payments.*', action: 'requires_approval', timeout: 1 },
     ]);
     const id = await hold(first);
     await first.close();
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The second server starts "1.1 s later", by its clock: past the 1 s window, without waiting.
     const second = await start({
+      clock: () => Date.now() + 1_100,
       dataDir,
       databaseUrl: first.databaseUrl,
       sweepIntervalMs: 50,

@@ -1,5 +1,10 @@
 import { RateLimitedError } from '../errors';
 
+// The server's rate limits, in one module: `RequestRateLimiter` (requests per API key, the agent
+// API's `rateLimit`) and `LoginLimiter` (failed logins per account and address). Both keep their
+// counts in memory, bounded, per replica, and both take the time as an argument (tests pass
+// their own clock).
+
 /** Too many failed logins from this address (for this account, or for any). */
 export class LoginRateLimitedError extends RateLimitedError {
   constructor(retryAfterSeconds: number) {
@@ -225,4 +230,37 @@ function addressKey(address: string): string {
 
 function accountKey(account: string): string {
   return `e:${account}`;
+}
+
+/**
+ * Requests per key: a token bucket per key (the agent API's `rateLimit`, per API key) that
+ * refills `rate` tokens a second up to bursts of twice that (at least one). Memory is bounded: past 100 000
+ * keys the buckets start over.
+ */
+export class RequestRateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly rate: number) {}
+
+  /**
+   * Takes one request of `key` at `now` (ms): 0 when it may go ahead, else the seconds to wait
+   * (for `Retry-After`).
+   */
+  take(key: string, now: number): number {
+    // At least one request: a rate under 0.5 a second would otherwise never fill a whole token.
+    const capacity = Math.max(1, this.rate * 2);
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      if (this.buckets.size > 100_000) this.buckets.clear();
+      bucket = { tokens: capacity, at: now };
+      this.buckets.set(key, bucket);
+    }
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.rate);
+    bucket.at = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - bucket.tokens) / this.rate);
+  }
 }

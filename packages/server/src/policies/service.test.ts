@@ -5,7 +5,7 @@ import { startTestServer, type TestServer } from '../test-fixtures/harness';
 let t: TestServer;
 
 beforeAll(async () => {
-  t = await startTestServer({ workers: false });
+  t = await startTestServer({ workers: false }, { listen: false });
 });
 
 afterAll(async () => {

@@ -158,7 +158,12 @@ describe('replicas on PostgreSQL (in one process)', () => {
   test('expiry on three replicas at once: each action expires once, with one webhook', async () => {
     // 150 agents held at once, all from this one address: more than the default per-address
     // connection cap (an eighth of the total), which is not what this test is about.
-    const all = await replicas(3, { maxConnectionsPerAddress: 0 });
+    // The replicas' clock, moved past the 1 s approval window instead of waiting it out.
+    let skewMs = 0;
+    const all = await replicas(3, {
+      maxConnectionsPerAddress: 0,
+      clock: () => Date.now() + skewMs,
+    });
     const [a] = all as [AdminTestServer];
     await a.server.agents.updateAgent(a.agent.id, { webhookUrl: 'http://127.0.0.1:9/never' });
     await a.server.policies.saveSet(a.agent.id, 'live', [
@@ -171,7 +176,7 @@ describe('replicas on PostgreSQL (in one process)', () => {
       });
     }
     const ids = await Promise.all(Array.from({ length: 150 }, () => hold(a)));
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    skewMs = 1_100;
     const swept = await Promise.all(all.map((replica) => replica.server.approvals.sweep()));
     expect(swept.reduce((sum, count) => sum + count, 0)).toBe(150);
     for (const id of ids) {

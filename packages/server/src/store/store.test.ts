@@ -124,14 +124,21 @@ describe('transactions and group commit', () => {
     const store = await freshStore();
     const { id: agentId } = await agent(store);
     let release!: () => void;
+    let inserted!: () => void;
+    // Resolved once the transaction has written its row and waits (no fixed sleep: under load
+    // 10 ms was not always enough).
+    const holding = new Promise<void>((resolve) => {
+      inserted = resolve;
+    });
     const open = store.transaction(async (repositories) => {
       await repositories.actions.insert(action(agentId, { toolName: 'in.transaction' }));
       await new Promise<void>((resolve) => {
         release = resolve;
+        inserted();
       });
       throw new Error('rolled back');
     });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await holding;
     const lone = store.committer.submit(
       store.actions.insertStatement(action(agentId, { toolName: 'lone' })),
     );

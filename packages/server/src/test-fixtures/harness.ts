@@ -6,6 +6,7 @@ import type { ServerConfig } from '../config';
 import { randomHex } from '../ids';
 import { type ArdenServer, createServer } from '../server';
 import type { AgentRecord } from '../store';
+import { requestInProcess } from './in-process';
 
 /** A parsed answer of the test client. */
 export interface TestResponse {
@@ -15,10 +16,14 @@ export interface TestResponse {
   json: any;
 }
 
-/** A server on a free port of 127.0.0.1 with a temporary data directory and one agent. */
+/**
+ * A server on a free port of 127.0.0.1 (or, with `listen: false`, on none) with a temporary data
+ * directory and one agent.
+ */
 export interface TestServer {
   server: ArdenServer;
-  url: string;
+  /** Its base URL; throws when it was started with `listen: false`. */
+  readonly url: string;
   dataDir: string;
   /** The PostgreSQL URL when the suite runs against PostgreSQL. */
   databaseUrl: string | undefined;
@@ -78,12 +83,17 @@ export function temporaryDirectory(): string {
   return mkdtempSync(join(tmpdir(), 'arden-server-'));
 }
 
-/** Starts a server for a test. `close()` stops it and deletes its data (unless `keepData`). */
+/**
+ * Starts a server for a test. `close()` stops it and deletes its data (unless `keepData`). With
+ * `listen: false` it opens no port, and `request()` calls its request handler in this process
+ * (`requestInProcess`): for tests where the network is not the point.
+ */
 export async function startTestServer(
   config: ServerConfig = {},
   options: {
     agent?: Partial<Pick<AgentRecord, 'defaultAction' | 'webhookUrl'>>;
     keepData?: boolean;
+    listen?: boolean;
   } = {},
 ): Promise<TestServer> {
   const dataDir = config.dataDir ?? temporaryDirectory();
@@ -100,7 +110,8 @@ export async function startTestServer(
     dataDir,
     databaseUrl,
   });
-  const url = await server.listen(0);
+  const listening = options.listen !== false;
+  const url = listening ? await server.listen(0) : undefined;
   const existing = await server.store.agents.getByName('test-agent');
   const agent =
     existing ??
@@ -113,7 +124,12 @@ export async function startTestServer(
   const testKey = (await server.agents.createKey(agent.id, 'test')).key;
   return {
     server,
-    url,
+    get url(): string {
+      if (url === undefined) {
+        throw new Error('This test server was started with listen: false: it has no URL.');
+      }
+      return url;
+    },
     dataDir,
     databaseUrl,
     agent,
@@ -129,8 +145,11 @@ export async function startTestServer(
         body = JSON.stringify(requestOptions.body);
         headers['content-type'] ??= 'application/json';
       }
-      const response = await fetch(url + path, { method, headers, body });
-      const text = await response.text();
+      const response =
+        url === undefined
+          ? await requestInProcess(server, method, path, { headers, body })
+          : await fetch(url + path, { method, headers, body });
+      const text = response instanceof Response ? await response.text() : response.text;
       let json: unknown;
       try {
         json = JSON.parse(text);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { clientAddress } from '../http/client-address';
 import { resolveAdminOptions } from './options';
-import { LoginLimiter } from './rate-limit';
+import { LoginLimiter, RequestRateLimiter } from './rate-limit';
 
 function requestFrom(peer: string, forwardedFor?: string | string[]): IncomingMessage {
   return {
@@ -163,5 +163,30 @@ describe('login limits over HTTP, behind one trusted proxy', () => {
     expect(statuses.slice(30)).toContain(429);
     // The address is 5.5.5.5, the entry the proxy appended: others are not affected.
     expect((await login(t.emails.viewer, t.password, '9.9.9.9')).status).toBe(200);
+  });
+});
+
+describe('requests per key (token bucket)', () => {
+  it('lets a burst of twice the rate through, then says how long to wait', () => {
+    const limiter = new RequestRateLimiter(5);
+    const waits = Array.from({ length: 11 }, () => limiter.take('key-a', 1_000));
+    expect(waits.slice(0, 10)).toEqual(Array(10).fill(0));
+    expect(waits[10]).toBe(1);
+    // Another key has its own bucket.
+    expect(limiter.take('key-b', 1_000)).toBe(0);
+  });
+
+  it('refills at the rate: a request a fifth of a second later goes through at 5 per second', () => {
+    const limiter = new RequestRateLimiter(5);
+    for (let index = 0; index < 10; index++) limiter.take('key', 0);
+    expect(limiter.take('key', 100)).toBeGreaterThan(0);
+    expect(limiter.take('key', 300)).toBe(0);
+    expect(limiter.take('key', 300)).toBeGreaterThan(0);
+  });
+
+  it('waits whole seconds rounded up at low rates', () => {
+    const limiter = new RequestRateLimiter(0.25);
+    expect(limiter.take('key', 0)).toBe(0);
+    expect(limiter.take('key', 0)).toBe(4);
   });
 });
