@@ -16,11 +16,19 @@ const node20 = process.env.ARDEN_NODE20 ?? '/usr/bin/node';
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 
 /**
- * The packages whose suites run on Node 20 too: core, the adapters whose engines claim Node 20,
+ * The packages whose suites run on Node 20 too: core, the adapters and the MCP gateway whose engines claim Node 20,
  * and the policy engine. Not the server and @arden/ai-sdk (they claim Node >= 22), nor the
  * dashboard (its suite drives a browser against a server).
  */
-export const node20PackageNames = ['core', 'langchain', 'mcp', 'openai', 'openai-agents', 'policy'];
+export const node20PackageNames = [
+  'claude-agent-sdk',
+  'core',
+  'langchain',
+  'mcp',
+  'openai',
+  'openai-agents',
+  'policy',
+];
 
 /** Whether `packages/<name>` has a Node 20 report to count. */
 export function runsOnNode20(name) {

@@ -1,12 +1,4 @@
+import { libraryConfig } from '@arden/tsup-config';
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'es2022',
-  platform: 'neutral',
-  treeshake: true,
-});
+export default defineConfig(libraryConfig());

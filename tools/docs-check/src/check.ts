@@ -1,12 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import {
-  loadShellParser,
-  PolicyFileError,
-  parsePolicyFile,
-  runPolicyTests,
-} from '@arden/policy';
+import { loadShellParser, PolicyFileError, parsePolicyFile, runPolicyTests } from '@arden/policy';
 import ts from 'typescript';
 import type { CodeBlock } from './extract.ts';
 
