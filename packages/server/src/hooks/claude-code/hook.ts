@@ -13,12 +13,12 @@ import {
   ArdenUnavailableError,
   blockedError,
   buildCallContext,
-  createArden,
   defaultDenialMessage,
   denialOf,
   PolicyDeniedError,
   parseMcpToolName,
 } from '@arden/core';
+import { hookArden } from '../hook-arden';
 import { claudeCodeToolName } from './names';
 import { transcriptUsage } from './transcript';
 
@@ -128,17 +128,7 @@ export async function handleClaudeCodeHook(
   const sessionId = stringOf(input.session_id) ?? 'unknown-session';
   let arden: Arden | undefined;
   try {
-    arden = createArden({
-      apiKey: env.ARDEN_API_KEY,
-      apiUrl: env.ARDEN_API_URL,
-      logLevel: 'silent',
-      retryAttempts: 1,
-      timeoutMs: 10_000,
-      maxWaitMs: options.maxWaitSeconds * 1000,
-      onUnavailable: options.onUnavailable,
-      resultFlushIntervalMs: 1,
-      usageFlushIntervalMs: 1,
-    });
+    arden = hookArden(options, env);
   } catch (error) {
     if (event !== 'PreToolUse') return nothing;
     return preToolUse(

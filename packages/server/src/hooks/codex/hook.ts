@@ -12,12 +12,12 @@ import {
   ArdenUnavailableError,
   blockedError,
   buildCallContext,
-  createArden,
   defaultDenialMessage,
   denialOf,
   mcpToolName,
   PolicyDeniedError,
 } from '@arden/core';
+import { hookArden } from '../hook-arden';
 
 /** Options of the Codex hook. */
 export interface CodexHookOptions {
@@ -100,17 +100,7 @@ export async function handleCodexHook(
   const name = codexToolName(toolName);
   let arden: Arden;
   try {
-    arden = createArden({
-      apiKey: env.ARDEN_API_KEY,
-      apiUrl: env.ARDEN_API_URL,
-      logLevel: 'silent',
-      retryAttempts: 1,
-      timeoutMs: 10_000,
-      maxWaitMs: options.maxWaitSeconds * 1000,
-      onUnavailable: options.onUnavailable,
-      resultFlushIntervalMs: 1,
-      usageFlushIntervalMs: 1,
-    });
+    arden = hookArden(options, env);
   } catch (error) {
     return block(`Arden is not configured, so this call did not run: ${(error as Error).message}`);
   }
