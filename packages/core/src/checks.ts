@@ -10,7 +10,12 @@ import { isPlainObject, type JsonValue, toWireSafe } from './json-safe';
 import type { ResolvedOptions } from './options';
 import { sleep } from './runtime';
 import { getSession } from './session';
-import type { CheckRequestBody, CheckResponseBody, StatusResponseBody } from './wire';
+import {
+  type CheckRequestBody,
+  type CheckResponseBody,
+  DECISIONS,
+  type StatusResponseBody,
+} from './wire';
 
 const longPollSeconds = 30;
 
@@ -65,7 +70,7 @@ export class PolicyChecks {
     if (
       !response ||
       typeof response.action_id !== 'string' ||
-      !['allow', 'block', 'requires_approval'].includes(response.decision)
+      !(DECISIONS as readonly string[]).includes(response.decision)
     ) {
       throw new ArdenUnavailableError({
         toolName,

@@ -1,7 +1,13 @@
 // The agent API's JSON shapes (snake_case, as ardenpy 0.5.x sends and parses them).
 
+/**
+ * The decisions the agent API answers with, in one list that the run-time check of an answer
+ * reads; `Decision` is its type, held to the server's contract by `wire.contract.test-d.ts`.
+ */
+export const DECISIONS = ['allow', 'block', 'requires_approval'] as const;
+
 /** A policy decision. */
-export type Decision = 'allow' | 'block' | 'requires_approval';
+export type Decision = (typeof DECISIONS)[number];
 
 /** Body of `POST /policy/check`. */
 export interface CheckRequestBody {
