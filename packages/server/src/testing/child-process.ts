@@ -120,7 +120,17 @@ export async function startInChildProcess(options: TestServerOptions): Promise<T
 
   const send = (message: ToServer) =>
     new Promise<void>((resolve, reject) => {
-      child.send(message, (error) => (error ? reject(ended ?? error) : resolve()));
+      child.send(message, (error) => {
+        if (!error) return resolve();
+        if (ended !== undefined) return reject(ended);
+        // The channel closes a moment before the 'exit' event says how the process ended:
+        // report that (e.g. "was killed by SIGKILL"), not "Channel closed", unless it never comes.
+        const timer = setTimeout(() => reject(error), 1_000);
+        void exited.then((exitError) => {
+          clearTimeout(timer);
+          reject(exitError);
+        });
+      });
     });
 
   const call = <T>(helper: TestServerHelper, args: unknown[]): Promise<T> => {
