@@ -23,8 +23,9 @@ pnpm turbo run typecheck --output-logs=errors-only
 
 step "Tests"
 status=0
-# --force: every suite runs and writes its report (a cached task would replay its log only).
-pnpm turbo run test --concurrency=1 --force || status=$?
+# --force: every suite runs and writes its report (a cached task would replay its log only);
+# --continue: a failing suite does not stop the others, so the summary counts every one.
+pnpm turbo run test --concurrency=1 --force --continue || status=$?
 
 step "Tests on Node 20 (the packages whose engines claim it)"
 node scripts/test-node20.mjs || status=$?

@@ -42,9 +42,10 @@ describe('LineSplitter', () => {
 });
 
 describe('parseExactJson', () => {
-  test.runIf(sourceTextAccess)(
-    'keeps integers beyond 2^53 exact as BigInts, and ordinary numbers as numbers',
-    () => {
+  // Node >= 22 gives JSON.parse the source text of each number; Node 20 does not, so there an
+  // integer beyond 2^53 is refused rather than checked rounded. Each Node runs its own half.
+  test('keeps integers beyond 2^53 exact where the runtime can, refuses them where it cannot', () => {
+    if (sourceTextAccess) {
       expect(
         parseExactJson('{"a":12345678901234567891,"b":1.5,"c":-9007199254740993,"d":7}'),
       ).toEqual({
@@ -53,19 +54,14 @@ describe('parseExactJson', () => {
         c: -9007199254740993n,
         d: 7,
       });
-    },
-  );
-
-  test.runIf(!sourceTextAccess)(
-    'without source text access (Node 20), refuses integers beyond 2^53 and keeps the rest',
-    () => {
+    } else {
       expect(() => parseExactJson('{"a":12345678901234567891}')).toThrow(InexactNumberError);
       expect(parseExactJson('{"b":1.5,"d":9007199254740991}')).toEqual({
         b: 1.5,
         d: 9007199254740991,
       });
-    },
-  );
+    }
+  });
 
   test('refuses a number that overflows a double', () => {
     expect(() => parseExactJson('{"a":1e400}')).toThrow(InexactNumberError);

@@ -290,7 +290,7 @@ describe('evaluation', () => {
     expect(Error.stackTraceLimit).toBe(before);
   });
 
-  it('decides in microseconds with 50 policies of CEL rules', () => {
+  it('decides calls over 50 policies of CEL rules, each by its own policy', () => {
     const definitions: PolicyDefinition[] = Array.from({ length: 50 }, (_, index) => ({
       name: `P${index}`,
       tool: index % 2 ? `tool${index}` : `group${index}.*`,
@@ -305,12 +305,14 @@ describe('evaluation', () => {
       tool: index % 2 ? `tool${index % 50}` : `group${index % 50}.send`,
       args: { amount: index, to: 'x@example.com', table: 'a' },
     }));
-    for (const call of calls) evaluate(set, call);
-    const started = performance.now();
-    for (let round = 0; round < 50; round++) for (const call of calls) evaluate(set, call);
-    const microseconds = ((performance.now() - started) * 1000) / 5000;
-    // About 1 µs on a laptop; the bound is loose so that a slow CI machine passes.
-    expect(microseconds).toBeLessThan(50);
+    // Call i goes to policy P(i % 50): its first rule allows amounts up to the policy's index
+    // (so calls 0–49), its second blocks the rest. How fast this is lives in bench/ (policy-eval,
+    // the same 50-policy set), not in a unit test.
+    for (const [index, call] of calls.entries()) {
+      const decision = evaluate(set, call);
+      expect(decision.policy?.name, call.tool).toBe(`P${index % 50}`);
+      expect(decision.effect, call.tool).toBe(index < 50 ? 'allow' : 'block');
+    }
   });
 });
 
