@@ -28,6 +28,7 @@ import {
   notificationLine,
   resultLine,
 } from './jsonrpc';
+import { ambiguousKey } from './keys';
 import { idCandidates, LineSplitter, type OversizeLine } from './lines';
 import { reportToolOutcome } from './outcome';
 
@@ -252,6 +253,17 @@ export class McpGateway {
       );
       return;
     }
+    const ambiguous = ambiguousKey(message);
+    if (ambiguous !== undefined) {
+      this.toClient(
+        errorLine(
+          isId(message.id) ? message.id : null,
+          errorCodes.invalidRequest,
+          `Invalid Request: the key ${JSON.stringify(ambiguous)} differs only in case from another the gateway reads; some MCP servers read keys case-insensitively, so the Arden gateway does not forward it.`,
+        ),
+      );
+      return;
+    }
     if (message.method === 'tools/call') {
       if (isRequest(message)) this.track(this.toolCall(line, message));
       // A tools/call without a string or number id (a notification, or an id of null, true, {}…)
@@ -278,7 +290,12 @@ export class McpGateway {
     const requests = batch.map((item) => asRecord(item) as JsonRpcMessage | undefined);
     // Only a batch of plain messages none of which is a tools/call is relayed: a nested array or
     // any other odd item is refused whole, since an upstream might read it as a call.
-    if (requests.every((item) => item !== undefined && item.method !== 'tools/call')) {
+    if (
+      requests.every(
+        (item) =>
+          item !== undefined && item.method !== 'tools/call' && ambiguousKey(item) === undefined,
+      )
+    ) {
       if (!this.liveUpstream()) {
         for (const item of requests) {
           if (item && isRequest(item)) this.answerUnavailable(item.id, item.method);
