@@ -29,6 +29,13 @@ const hidden = [
   'chroot / rm -rf /',
   'flock /tmp/lock rm -rf /',
   'busybox rm -rf /',
+  "fish -c 'rm -rf /'",
+  "su -c 'rm -rf /' root",
+  "su root -c 'rm -rf /'",
+  'runuser -u dev -- rm -rf /',
+  "runuser dev -c 'rm -rf /'",
+  "script -qc 'rm -rf /' /dev/null",
+  "flock /tmp/lock -c 'rm -rf /'",
 ];
 
 describe('shell.commands reads into shells with valued options, env -S and more wrappers', () => {

@@ -44,7 +44,10 @@ export interface ShellCommand {
   via: string;
 }
 
-const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'busybox']);
+const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'busybox', 'fish']);
+
+/** Programs whose `-c COMMAND` (or `--command`) option runs a shell command line. */
+const COMMAND_OPTION = new Set(['su', 'runuser', 'script', 'flock']);
 
 /**
  * Wrappers that run their arguments as a command, with their options that take a value (the
@@ -75,9 +78,21 @@ const WRAPPERS: Record<
   setsid: { values: new Set() },
   chroot: { values: new Set(['--userspec', '--groups']), positional: 1 },
   flock: { values: new Set(['-w', '-E', '--timeout', '--conflict-exit-code']), positional: 1 },
+  runuser: { values: new Set(['-u', '-g', '-G', '--user', '--group', '--supp-group']) },
 };
 
 const FIND_EXEC = new Set(['-exec', '-execdir', '-ok', '-okdir']);
+
+/** The value of `-c X` (`-qc X`, `--command X`, `--command=X`) anywhere in `args`, if any. */
+function commandOption(args: string[]): string | undefined {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] as string;
+    if (arg === '--') return undefined;
+    if (arg.startsWith('--command=')) return arg.slice('--command='.length);
+    if (arg === '--command' || /^-[A-Za-z]*c$/.test(arg)) return args[index + 1];
+  }
+  return undefined;
+}
 
 /** Long options of the shells that take the next word as their value. */
 const SHELL_LONG_VALUES = new Set(['--rcfile', '--init-file']);
@@ -360,6 +375,10 @@ function innerCommand(command: ShellCommand): Inner | undefined {
     while (end < args.length && args[end] !== ';' && args[end] !== '+') end++;
     const argv = args.slice(at + 1, end);
     return argv.length === 0 ? undefined : { argv, via: `find ${args[at]}` };
+  }
+  if (COMMAND_OPTION.has(name)) {
+    const script = commandOption(args);
+    if (script !== undefined) return { script, via: `${name} -c`, argv: args };
   }
   if (name === 'env') {
     const split = envSplitString(args);
