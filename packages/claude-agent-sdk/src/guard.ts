@@ -62,7 +62,7 @@ export type Verdict =
 
 /** What {@link withArden} keeps per query: the actions of allowed calls by `tool_use_id`. */
 interface CallState {
-  allowed: Map<string, { actionId: string | undefined; started: number }>;
+  allowed: Map<string, { actionId: string | undefined; started: number; input: string }>;
 }
 
 const adapterMarker = Symbol.for('arden.claude-agent-sdk.options');
@@ -160,6 +160,19 @@ export async function checkToolCall(
   }
 }
 
+let unreadableInputs = 0;
+
+/** A tool input as text, to tell whether the input that runs is the one Arden checked. */
+function inputText(input: unknown): string {
+  try {
+    return JSON.stringify(input ?? {}) ?? '';
+  } catch {
+    // Not serialisable (a cycle): equal to no other input's text, so it is checked again.
+    unreadableInputs += 1;
+    return `\u0000unreadable input ${unreadableInputs}`;
+  }
+}
+
 function appendHook(
   hooks: Options['hooks'],
   event: HookEvent,
@@ -231,7 +244,11 @@ export function withArden<T extends Options>(
       };
     }
     if (id !== undefined) {
-      state.allowed.set(id, { actionId: verdict.actionId, started: performance.now() });
+      state.allowed.set(id, {
+        actionId: verdict.actionId,
+        started: performance.now(),
+        input: inputText(call.toolInput),
+      });
     }
     // No decision: the SDK's own permission step (permission mode, rules, canUseTool) goes on.
     return {};
@@ -270,22 +287,42 @@ export function withArden<T extends Options>(
     context,
   ): Promise<PermissionResult | null> => {
     const id = context.toolUseID;
-    if (id === undefined || !state.allowed.has(id)) {
-      // The hook did not see this call (it should have): check it here.
+    const check = async (checkedInput: Record<string, unknown>) => {
       const verdict = await checkToolCall(arden, {
         toolName,
-        input,
+        input: checkedInput,
         mcpServer: context.mcpServer?.name,
         toolUseId: id,
         signal: context.signal,
       });
-      if (!verdict.allowed) return { behavior: 'deny', message: verdict.message };
-      if (id !== undefined) {
-        state.allowed.set(id, { actionId: verdict.actionId, started: performance.now() });
+      if (verdict.allowed && id !== undefined) {
+        state.allowed.set(id, {
+          actionId: verdict.actionId,
+          started: performance.now(),
+          input: inputText(checkedInput),
+        });
       }
+      return verdict;
+    };
+    const seen = id === undefined ? undefined : state.allowed.get(id);
+    // The hook did not see this call (it should have), or another hook changed its input: check
+    // the input that will run.
+    if (seen === undefined || seen.input !== inputText(input)) {
+      const verdict = await check(input);
+      if (!verdict.allowed) return { behavior: 'deny', message: verdict.message };
     }
-    if (appCanUseTool) return appCanUseTool(toolName, input, context);
-    return { behavior: 'allow', updatedInput: input };
+    if (!appCanUseTool) return { behavior: 'allow', updatedInput: input };
+    const decision = await appCanUseTool(toolName, input, context);
+    // The app's canUseTool may run the call with other input (a user edited it): check that too.
+    if (
+      decision?.behavior === 'allow' &&
+      decision.updatedInput !== undefined &&
+      inputText(decision.updatedInput) !== inputText(input)
+    ) {
+      const verdict = await check(decision.updatedInput);
+      if (!verdict.allowed) return { behavior: 'deny', message: verdict.message };
+    }
+    return decision;
   };
 
   // A held call may wait up to maxWaitMs in the hook: its timeout leaves room for that.

@@ -72,6 +72,9 @@ export function guardMcpClient<C extends McpToolClient>(
     requestOptions?: any,
   ) {
     const arden = resolveArden();
+    // A copy, checked and then sent: a caller that changes its params object while the call is
+    // held (or a getter that answers differently) cannot run other arguments than Arden checked.
+    params = structuredClone(params);
     const tool = params?.name;
     if (typeof tool !== 'string' || tool.length === 0) {
       throw new TypeError('callTool needs params.name, the tool to call.');

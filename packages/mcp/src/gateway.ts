@@ -28,6 +28,7 @@ import {
   notificationLine,
   resultLine,
 } from './jsonrpc';
+import { ambiguousKey } from './keys';
 import { idCandidates, LineSplitter, type OversizeLine } from './lines';
 import { reportToolOutcome } from './outcome';
 
@@ -252,8 +253,22 @@ export class McpGateway {
       );
       return;
     }
-    if (isRequest(message) && message.method === 'tools/call') {
-      this.track(this.toolCall(line, message));
+    const ambiguous = ambiguousKey(message);
+    if (ambiguous !== undefined) {
+      this.toClient(
+        errorLine(
+          isId(message.id) ? message.id : null,
+          errorCodes.invalidRequest,
+          `Invalid Request: the key ${JSON.stringify(ambiguous)} differs only in case from another the gateway reads; some MCP servers read keys case-insensitively, so the Arden gateway does not forward it.`,
+        ),
+      );
+      return;
+    }
+    if (message.method === 'tools/call') {
+      if (isRequest(message)) this.track(this.toolCall(line, message));
+      // A tools/call without a string or number id (a notification, or an id of null, true, {}…)
+      // is not forwarded: some upstreams run it anyway, and Arden never saw it.
+      else this.toClient(errorLine(null, errorCodes.invalidRequest, toolCallWithoutId));
       return;
     }
     if (message.method === 'notifications/cancelled') {
@@ -273,7 +288,14 @@ export class McpGateway {
 
   private batchFromClient(line: Buffer, batch: unknown[]): void {
     const requests = batch.map((item) => asRecord(item) as JsonRpcMessage | undefined);
-    if (!requests.some((item) => item?.method === 'tools/call')) {
+    // Only a batch of plain messages none of which is a tools/call is relayed: a nested array or
+    // any other odd item is refused whole, since an upstream might read it as a call.
+    if (
+      requests.every(
+        (item) =>
+          item !== undefined && item.method !== 'tools/call' && ambiguousKey(item) === undefined,
+      )
+    ) {
       if (!this.liveUpstream()) {
         for (const item of requests) {
           if (item && isRequest(item)) this.answerUnavailable(item.id, item.method);
@@ -286,17 +308,16 @@ export class McpGateway {
       this.writeUpstream(line);
       return;
     }
+    const text =
+      'The Arden gateway does not accept tools/call, or anything but JSON-RPC objects, inside a JSON-RPC batch; send each call as its own message.';
+    let answered = false;
     for (const item of requests) {
       if (item && isRequest(item)) {
-        this.toClient(
-          errorLine(
-            item.id,
-            errorCodes.invalidRequest,
-            'The Arden gateway does not accept tools/call inside a JSON-RPC batch; send each call as its own message.',
-          ),
-        );
+        this.toClient(errorLine(item.id, errorCodes.invalidRequest, text));
+        answered = true;
       }
     }
+    if (!answered) this.toClient(errorLine(null, errorCodes.invalidRequest, text));
   }
 
   private forward(line: Buffer, message: JsonRpcMessage, actionId?: string): void {
@@ -499,4 +520,6 @@ export class McpGateway {
 }
 
 const newline = Buffer.from('\n');
+const toolCallWithoutId =
+  'Invalid Request: tools/call needs a string or number id; the Arden gateway does not forward it otherwise.';
 const mayHoldInexactNumbers = /\d{16}|[eE][+-]?\d{3}/;

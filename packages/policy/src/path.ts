@@ -13,6 +13,9 @@ export const MAX_GLOB_LENGTH = 1024;
 /** Alternatives a glob's braces may expand to (`{a,b}{c,d}` is 4). */
 export const MAX_GLOB_ALTERNATIVES = 64;
 
+/** A brace expansion (`{/,x}`, `{..,a}`, `{1..3}`): the shell makes several paths of it. */
+const braceExpansion = /\{[^{}]*(,|\.\.)[^{}]*\}/;
+
 /** Thrown for a path or glob the functions refuse: an evaluation error. */
 export class PathError extends Error {
   override name = 'PathError';
@@ -28,14 +31,20 @@ interface NormalPath {
 /**
  * A path normalised on its text: duplicate slashes, `.` segments and a trailing slash removed,
  * `..` resolved (at `/` it stays at `/`). Undefined for a path whose meaning the shell decides
- * (`~`, `$VAR`, a backtick): no rule can know where it points.
+ * (`~`, `$VAR`, a backtick, a brace expansion such as `{/,x}`): no rule can know where it points.
  */
 export function normalizePath(text: string, what = 'path'): NormalPath | undefined {
   if (text.length > MAX_PATH_LENGTH) {
     throw new PathError(`a ${what} is longer than ${MAX_PATH_LENGTH} characters`);
   }
   chargeActive((text.length >>> 3) + 1);
-  if (text.startsWith('~') || text.includes('$') || text.includes('`') || text.includes('\0')) {
+  if (
+    text.startsWith('~') ||
+    text.includes('$') ||
+    text.includes('`') ||
+    text.includes('\0') ||
+    braceExpansion.test(text)
+  ) {
     return undefined;
   }
   const absolute = text.startsWith('/');

@@ -44,7 +44,10 @@ export interface ShellCommand {
   via: string;
 }
 
-const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'busybox']);
+const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'busybox', 'fish']);
+
+/** Programs whose `-c COMMAND` (or `--command`) option runs a shell command line. */
+const COMMAND_OPTION = new Set(['su', 'runuser', 'script', 'flock']);
 
 /**
  * Wrappers that run their arguments as a command, with their options that take a value (the
@@ -71,9 +74,50 @@ const WRAPPERS: Record<
   chrt: { values: new Set(), positional: 1 },
   taskset: { values: new Set(), positional: 1 },
   watch: { values: new Set(['-n', '-d']) },
+  coproc: { values: new Set() },
+  setsid: { values: new Set() },
+  chroot: { values: new Set(['--userspec', '--groups']), positional: 1 },
+  flock: { values: new Set(['-w', '-E', '--timeout', '--conflict-exit-code']), positional: 1 },
+  runuser: { values: new Set(['-u', '-g', '-G', '--user', '--group', '--supp-group']) },
 };
 
 const FIND_EXEC = new Set(['-exec', '-execdir', '-ok', '-okdir']);
+
+/** The value of `-c X` (`-qc X`, `--command X`, `--command=X`) anywhere in `args`, if any. */
+function commandOption(args: string[]): string | undefined {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] as string;
+    if (arg === '--') return undefined;
+    if (arg.startsWith('--command=')) return arg.slice('--command='.length);
+    if (arg === '--command' || /^-[A-Za-z]*c$/.test(arg)) return args[index + 1];
+  }
+  return undefined;
+}
+
+/** Long options of the shells that take the next word as their value. */
+const SHELL_LONG_VALUES = new Set(['--rcfile', '--init-file']);
+
+/**
+ * `env -S 'rm -rf /'` (`-S…`, `--split-string=…`): env splits the string into the command and
+ * its arguments, much as a shell would, so it is read as a script (with the words after it).
+ */
+function envSplitString(args: string[]): string | undefined {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] as string;
+    if (arg === '--' || !arg.startsWith('-')) return undefined;
+    let value: string | undefined;
+    if (arg === '-S' || arg === '--split-string') value = args[index + 1];
+    else if (arg.startsWith('--split-string=')) value = arg.slice('--split-string='.length);
+    else if (/^-[iv0]*S./.test(arg)) value = arg.slice(arg.indexOf('S') + 1);
+    else if (/^-[iv0]*S$/.test(arg)) value = args[index + 1];
+    if (value !== undefined) {
+      const rest = args.slice(index + (arg.includes('=') || /S./.test(arg) ? 1 : 2));
+      return [value, ...rest].join(' ');
+    }
+    if (arg === '-u' || arg === '-C' || arg === '--unset' || arg === '--chdir') index++;
+  }
+  return undefined;
+}
 
 // A small cache: several rules of one policy usually read the same command line.
 const cache = new Map<string, readonly ShellCommand[]>();
@@ -299,13 +343,23 @@ function innerCommand(command: ShellCommand): Inner | undefined {
   if (SHELLS.has(name)) {
     // `bash -c SCRIPT`, `bash -lc SCRIPT`, `bash -e -c SCRIPT`: the first operand after a
     // short-option cluster with `c` is the script.
-    const start = name === 'busybox' && args[0] !== undefined && SHELLS.has(args[0]) ? 1 : 0;
+    if (name === 'busybox' && args[0] !== undefined && !SHELLS.has(args[0])) {
+      // `busybox rm -rf /`: busybox runs its applet like a wrapper runs its command.
+      return { argv: args, via: 'busybox' };
+    }
+    const start = name === 'busybox' ? 1 : 0;
     let sawC = false;
     for (let index = start; index < args.length; index++) {
       const arg = args[index] as string;
       if (arg === '--') continue;
-      if (/^-[A-Za-z]+$/.test(arg)) {
-        if (arg.includes('c')) sawC = true;
+      if (/^[-+][A-Za-z]+$/.test(arg)) {
+        if (arg[0] === '-' && arg.includes('c')) sawC = true;
+        // `-o errexit`, `+o posix`, `-O extglob`, `-eo pipefail`: the next word is the option's.
+        if (/[oO]$/.test(arg)) index++;
+        continue;
+      }
+      if (SHELL_LONG_VALUES.has(arg)) {
+        index++;
         continue;
       }
       if (arg.startsWith('-') || arg.startsWith('+')) continue;
@@ -321,6 +375,14 @@ function innerCommand(command: ShellCommand): Inner | undefined {
     while (end < args.length && args[end] !== ';' && args[end] !== '+') end++;
     const argv = args.slice(at + 1, end);
     return argv.length === 0 ? undefined : { argv, via: `find ${args[at]}` };
+  }
+  if (COMMAND_OPTION.has(name)) {
+    const script = commandOption(args);
+    if (script !== undefined) return { script, via: `${name} -c`, argv: args };
+  }
+  if (name === 'env') {
+    const split = envSplitString(args);
+    if (split !== undefined) return { script: split, via: 'env -S', argv: args };
   }
   const wrapper = WRAPPERS[name];
   if (wrapper === undefined) return undefined;

@@ -4,6 +4,9 @@ import type { HookOptions } from '../../hooks/claude-code/hook';
 import { parse, text } from '../args';
 import { type CliIo, UsageError } from '../io';
 
+/** The exit code Claude Code and Codex read as "block this call". */
+const blockExitCode = 2;
+
 const help = `Usage:
   arden hook claude-code [--on-held wait|ask] [--on-allow defer|allow]
                          [--on-unavailable block|allow] [--max-wait SECONDS]
@@ -111,23 +114,32 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   // Loaded only now: the hook runs on every tool call and must start fast.
   const { defaultHookOptions, handleClaudeCodeHook } = await import('../../hooks/claude-code/hook');
   const options = hookOptions(parsed, defaultHookOptions);
-  if (sub === 'claude-code') {
-    const stdin = io.readStdin ? await io.readStdin() : '';
-    const answer = await handleClaudeCodeHook(stdin, options, io.env);
-    if (answer.stdout) io.stdout(answer.stdout);
-    if (answer.stderr) io.stderr(answer.stderr);
-    return answer.exitCode;
-  }
-  if (sub === 'codex') {
-    const { handleCodexHook } = await import('../../hooks/codex/hook');
-    const stdin = io.readStdin ? await io.readStdin() : '';
-    const answer = await handleCodexHook(
-      stdin,
-      { onUnavailable: options.onUnavailable, maxWaitSeconds: options.maxWaitSeconds },
-      io.env,
-    );
-    if (answer.stderr) io.stderr(answer.stderr);
-    return answer.exitCode;
+  if (sub === 'claude-code' || sub === 'codex') {
+    try {
+      if (sub === 'claude-code') {
+        const stdin = io.readStdin ? await io.readStdin() : '';
+        const answer = await handleClaudeCodeHook(stdin, options, io.env);
+        if (answer.stdout) io.stdout(answer.stdout);
+        if (answer.stderr) io.stderr(answer.stderr);
+        return answer.exitCode;
+      }
+      const { handleCodexHook } = await import('../../hooks/codex/hook');
+      const stdin = io.readStdin ? await io.readStdin() : '';
+      const answer = await handleCodexHook(
+        stdin,
+        { onUnavailable: options.onUnavailable, maxWaitSeconds: options.maxWaitSeconds },
+        io.env,
+      );
+      if (answer.stderr) io.stderr(answer.stderr);
+      return answer.exitCode;
+    } catch (error) {
+      // Claude Code and Codex run the tool after a hook fails with any exit code but 2
+      // (stdin too large to read, a failing shutdown): an unexpected error blocks the call.
+      io.stderr(
+        `arden hook ${sub}: the call did not run, because the hook failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      return blockExitCode;
+    }
   }
   if (sub !== 'install' && sub !== 'uninstall') {
     throw new UsageError(`Unknown hook command "${sub}". See \`arden hook --help\`.`);

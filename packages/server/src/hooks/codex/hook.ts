@@ -60,7 +60,8 @@ export function codexToolName(toolName: string): string {
   return `codex.${toolName}`;
 }
 
-const PATCH_PATH = /^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+)$/gm;
+// Codex trims each header line before reading it, so padding before `***` is allowed here too.
+const PATCH_PATH = /^[^\S\n]*\*\*\* (?:Add File|Update File|Delete File|Move to): (.+)$/gm;
 
 /** The files an `apply_patch` body touches (its `*** Add/Update/Delete File:` lines), in order. */
 export function patchPaths(patch: string): string[] {
