@@ -276,12 +276,28 @@ export class PostgresDatabase implements Database {
     return this.direct.exec(sql);
   }
 
+  /**
+   * A connection from the pool, with an 'error' listener while it is checked out: the pool
+   * listens only to idle connections, and a checked-out one that loses its server between two
+   * statements emits 'error' — unheard, that would end the process. The statement in flight (or
+   * the next one) fails with the outage instead. `release` removes the listener.
+   */
   private async connect(): Promise<PoolClient> {
+    let client: PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (error) {
       throw unavailable(error, this.where);
     }
+    const onError = (error: Error) =>
+      this.logger.warn('A PostgreSQL connection in use failed', { error });
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = ((broken?: Error | boolean) => {
+      client.removeListener('error', onError);
+      release(broken);
+    }) as PoolClient['release'];
+    return client;
   }
 
   // How messages name this database.
