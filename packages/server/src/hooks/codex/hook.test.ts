@@ -66,11 +66,27 @@ async function decideWhenHeld(decision: 'approve' | 'deny'): Promise<string> {
 }
 
 describe('arden hook codex (handleCodexHook)', () => {
+  test('refuses an MCP tool whose server name Arden cannot use (exit 2, before any check)', async () => {
+    const answer = await handleCodexHook(
+      JSON.stringify({
+        hook_event_name: 'PreToolUse',
+        tool_name: 'mcp__my.server__delete_file',
+        tool_input: { path: 'a' },
+      }),
+      defaultCodexHookOptions,
+      { ARDEN_API_KEY: 'arden_test_00000000000000000000000000000000', ARDEN_URL: 'http://127.0.0.1:9' },
+    );
+    expect(answer.exitCode).toBe(2);
+    expect(answer.stderr).toMatch(/cannot check this MCP tool.*"my\.server".*config\.toml/s);
+  });
+
   test('names Codex tools as Arden checks them', () => {
     expect(codexToolName('Bash')).toBe('codex.Bash');
     expect(codexToolName('apply_patch')).toBe('codex.apply_patch');
     expect(codexToolName('mcp__github__delete_file')).toBe('mcp.github.delete_file');
-    expect(codexToolName('mcp__my.server__x')).toBe('codex.mcp__my.server__x');
+    // A server name Arden cannot use is refused, not checked under another name that would
+    // miss the mcp.* policies meant for it.
+    expect(() => codexToolName('mcp__my.server__x')).toThrow(/not usable in Arden tool names/);
     expect(
       patchPaths(
         '*** Begin Patch\n*** Add File: app/.env\n+X=1\n*** Update File: src/a.ts\n*** Move to: src/b.ts\n*** End Patch',

@@ -46,17 +46,14 @@ const MCP_NAME = /^mcp__(.+?)__(.+)$/;
 
 /**
  * The name Arden checks a Codex tool under: `codex.Bash`, `codex.apply_patch`, and
- * `mcp.<server>.<tool>` for an MCP tool (Codex names it `mcp__<server>__<tool>`).
+ * `mcp.<server>.<tool>` for an MCP tool (Codex names it `mcp__<server>__<tool>`). Throws
+ * `ConfigurationError` for an MCP server name Arden cannot use (a dot, a space…): checking such
+ * a tool under another name would miss the `mcp.*` policies meant for it, so the hook refuses
+ * the call instead, as the Claude Code hook does.
  */
 export function codexToolName(toolName: string): string {
   const mcp = MCP_NAME.exec(toolName);
-  if (mcp) {
-    try {
-      return mcpToolName(mcp[1] as string, mcp[2] as string);
-    } catch {
-      // A server name Arden cannot use: checked under the Codex name, so a policy still applies.
-    }
-  }
+  if (mcp) return mcpToolName(mcp[1] as string, mcp[2] as string);
   return `codex.${toolName}`;
 }
 
@@ -98,7 +95,14 @@ export async function handleCodexHook(
   }
   if (input.hook_event_name !== 'PreToolUse') return { stderr: '', exitCode: 0 };
   const toolName = typeof input.tool_name === 'string' ? input.tool_name : '';
-  const name = codexToolName(toolName);
+  let name: string;
+  try {
+    name = codexToolName(toolName);
+  } catch (error) {
+    return block(
+      `Arden cannot check this MCP tool, so it did not run: ${(error as Error).message} Rename the server in Codex's config.toml ([mcp_servers.<name>]).`,
+    );
+  }
   let arden: Arden;
   try {
     arden = hookArden(options, env);
