@@ -74,7 +74,10 @@ describe('arden hook codex (handleCodexHook)', () => {
         tool_input: { path: 'a' },
       }),
       defaultCodexHookOptions,
-      { ARDEN_API_KEY: 'arden_test_00000000000000000000000000000000', ARDEN_URL: 'http://127.0.0.1:9' },
+      {
+        ARDEN_API_KEY: 'arden_test_00000000000000000000000000000000',
+        ARDEN_URL: 'http://127.0.0.1:9',
+      },
     );
     expect(answer.exitCode).toBe(2);
     expect(answer.stderr).toMatch(/cannot check this MCP tool.*"my\.server".*config\.toml/s);
