@@ -22,7 +22,12 @@ import { type ArdenOptions, type ResolvedOptions, resolveOptions } from './optio
 import { ResultQueue } from './results';
 import { type TokenUsage, UsageQueue, type UsageStats } from './usage';
 import { WebhookReceiver } from './webhook-receiver';
-import type { ResultReportBody, StatusResponseBody } from './wire';
+import type {
+  McpToolsReportAnswer,
+  McpToolsReportBody,
+  ResultReportBody,
+  StatusResponseBody,
+} from './wire';
 
 export type {
   ApprovalEvent,
@@ -92,6 +97,15 @@ export class Arden {
     metadata: Record<string, unknown> = {},
   ): Promise<CheckResult> {
     return this.checks.check(toolName, context, metadata);
+  }
+
+  /**
+   * Reports an MCP upstream's `tools/list` (the MCP gateway does, after each list): Arden records
+   * the tools with their schemas and annotations and answers which ones a policy blocks for
+   * every call. Throws like `check()`.
+   */
+  reportMcpTools(report: McpToolsReportBody): Promise<McpToolsReportAnswer> {
+    return this.http.request<McpToolsReportAnswer>('POST', '/v1/mcp/tools', report);
   }
 
   /** Reads an action's status; with `waitSeconds` the server holds the request until decided. */

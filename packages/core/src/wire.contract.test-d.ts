@@ -5,6 +5,8 @@ import type {
   CheckRequestBody,
   CheckResponseBody,
   Decision,
+  McpToolsReportAnswer,
+  McpToolsReportBody,
   ResultReportBody,
   StatusResponseBody,
   UsageEventBody,
@@ -25,11 +27,13 @@ describe("core's wire types against the server's contract", () => {
     expectTypeOf<UsageEventBody>().toExtend<Schemas['UsageRequest']>();
     expectTypeOf<{ events: UsageEventBody[] }>().toExtend<Schemas['UsageRequest']>();
     expectTypeOf<ResultReportBody>().toExtend<Schemas['ResultRequest']>();
+    expectTypeOf<McpToolsReportBody>().toExtend<Schemas['McpToolsReport']>();
   });
 
   it('reads what the server answers', () => {
     expectTypeOf<Schemas['CheckResponse']>().toExtend<CheckResponseBody>();
     expectTypeOf<Schemas['StatusResponse']>().toExtend<StatusResponseBody>();
     expectTypeOf<Schemas['StatusResponse']['status']>().toEqualTypeOf<ActionStatus>();
+    expectTypeOf<Schemas['McpToolsReportAnswer']>().toExtend<McpToolsReportAnswer>();
   });
 });

@@ -58,6 +58,28 @@ export interface ResultReportBody {
   result?: unknown;
 }
 
+/** Body of `POST /v1/mcp/tools`: an MCP gateway's report of its upstream's `tools/list`. */
+export interface McpToolsReportBody {
+  server: string;
+  transport?: 'stdio' | 'http';
+  tools: {
+    name: string;
+    title?: string;
+    description?: string;
+    input_schema?: unknown;
+    annotations?: Record<string, unknown>;
+  }[];
+}
+
+/** Answer of `POST /v1/mcp/tools`. */
+export interface McpToolsReportAnswer {
+  server: string;
+  /** Whether an admin trusts the upstream's annotations. */
+  trusted: boolean;
+  /** The tools a policy blocks for every call (the gateway hides them from `tools/list`). */
+  hidden: { name: string; policy: string }[];
+}
+
 /** A webhook delivery's body. */
 export interface WebhookPayload {
   event_type: 'action_approved' | 'action_denied';

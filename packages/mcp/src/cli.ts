@@ -50,6 +50,8 @@ Options:
   --upstream-timeout SECONDS  answer a request the server has not answered in time with an error (default: none)
   --max-message-bytes N       the longest message relayed either way (default 16777216)
   --progress-interval SECONDS how often a held call sends progress (default 10)
+  --show-blocked-tools        keep in tools/list the tools a policy blocks for every call
+                              (default: left out; calling one is refused either way)
 
 Exit codes: 0 ok, 1 failed, 2 wrong usage. Docs: docs/integrations/mcp.md.
 `;
@@ -93,6 +95,7 @@ export async function runMcpCli(argv: string[], io: McpCliIo): Promise<number> {
       upstreamTimeoutMs: parsed.upstreamTimeoutMs,
       maxMessageBytes: parsed.maxMessageBytes,
       progressIntervalMs: parsed.progressIntervalMs,
+      showBlockedTools: parsed.showBlockedTools,
       input: io.stdin ?? process.stdin,
       output: io.stdout,
       diagnostics: io.stderr,
@@ -111,6 +114,7 @@ interface RunArguments {
   upstreamTimeoutMs: number | undefined;
   maxMessageBytes: number | undefined;
   progressIntervalMs: number | undefined;
+  showBlockedTools: boolean;
   command: string;
   args: string[];
 }
@@ -140,9 +144,14 @@ export function parseRunArguments(argv: string[]): RunArguments {
         upstreamTimeoutMs: undefined,
         maxMessageBytes: undefined,
         progressIntervalMs: undefined,
+        showBlockedTools: false,
         command: '',
         args: [],
       };
+    }
+    if (option === '--show-blocked-tools') {
+      values.set(option, 'true');
+      continue;
     }
     if (!option.startsWith('-')) {
       // The server's command, without `--` before it (as tools that drop the separator pass it).
@@ -185,6 +194,7 @@ export function parseRunArguments(argv: string[]): RunArguments {
     upstreamTimeoutMs: number('--upstream-timeout', 1000),
     maxMessageBytes: number('--max-message-bytes', 1),
     progressIntervalMs: number('--progress-interval', 1000),
+    showBlockedTools: values.has('--show-blocked-tools'),
     command,
     args,
   };

@@ -107,7 +107,15 @@ describe('stdio gateway in front of server-everything', () => {
     const gateway = await open('gateway');
     const actual = await survey(gateway);
     await gateway.close();
-    expect(actual).toEqual(expected);
+    // Except get-env, which a policy blocks for every call: the gateway leaves it out of the list.
+    expect(expected.tools.tools.some((tool) => tool.name === 'get-env')).toBe(true);
+    expect(actual).toEqual({
+      ...expected,
+      tools: {
+        ...expected.tools,
+        tools: expected.tools.tools.filter((tool) => tool.name !== 'get-env'),
+      },
+    });
     expect(expected.tools.tools.length).toBeGreaterThan(10);
   });
 

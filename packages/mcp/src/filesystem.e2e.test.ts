@@ -52,13 +52,23 @@ async function gateway(extra: string[] = []): Promise<Connected> {
 }
 
 describe('stdio gateway in front of server-filesystem', () => {
-  test("the tool list is the upstream's, unchanged", async () => {
+  test("the tool list is the upstream's, less the tools a policy blocks for every call", async () => {
     const direct = await connect(filesystem());
     const expected = await direct.client.listTools();
     await direct.close();
+    expect(expected.tools.some((tool) => tool.name === 'move_file')).toBe(true);
     const { client } = await gateway();
-    expect(await client.listTools()).toEqual(expected);
+    // "No moves" blocks every move_file: the model is not offered it. write_file, blocked only
+    // for some paths, stays.
+    expect(await client.listTools()).toEqual({
+      ...expected,
+      tools: expected.tools.filter((tool) => tool.name !== 'move_file'),
+    });
     expect(client.getServerVersion()?.name).toMatch(/filesystem/i);
+    await connected?.close();
+    // --show-blocked-tools keeps the list whole; calling move_file is refused either way.
+    const { client: whole } = await gateway(['--show-blocked-tools']);
+    expect(await whole.listTools()).toEqual(expected);
   });
 
   test('an allowed call runs and is logged as mcp.fs.<tool> with the server and annotations', async () => {

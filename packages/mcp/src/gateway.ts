@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { type Arden, isValidMcpServerName } from '@arden/core';
+import { type Arden, isValidMcpServerName, type McpToolsReportBody } from '@arden/core';
 import {
   type CheckMcpToolCallOptions,
   checkMcpToolCall,
@@ -63,6 +63,11 @@ export interface McpGatewayOptions {
   progressIntervalMs?: number;
   /** Text and metadata options of each check. */
   check?: Pick<CheckMcpToolCallOptions, 'denialMessage' | 'metadata'>;
+  /**
+   * Keep in `tools/list` the tools a policy blocks for every call (they stay blocked when called).
+   * Default false: they are left out, so the model does not plan with them.
+   */
+  showBlockedTools?: boolean;
 }
 
 /** A client request that went to the upstream and awaits its answer. */
@@ -72,6 +77,8 @@ interface Forwarded {
   started: number;
   actionId: string | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** A `tools/list` without a cursor: the first page of a new list. */
+  firstPage?: boolean;
 }
 
 /** Arden's own secrets: the upstream is another program and never needs them. */
@@ -91,6 +98,8 @@ export class McpGateway {
   private readonly forwarded = new Map<string, Forwarded>();
   private readonly held = new Map<string, AbortController>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
+  /** The upstream's tools as last listed (every page since the last first page), for Arden. */
+  private readonly listed = new Map<string, McpToolsReportBody['tools'][number]>();
   private initializeLine: string | undefined;
   private initializedLine: Buffer | undefined;
   private readonly restarts: number[] = [];
@@ -325,13 +334,29 @@ export class McpGateway {
       if (isRequest(message)) this.answerUnavailable(message.id, message.method);
       return;
     }
-    if (isRequest(message)) this.remember(message.id, message.method, actionId);
+    if (isRequest(message)) {
+      const firstPage =
+        message.method === 'tools/list' && asRecord(message.params)?.cursor === undefined;
+      this.remember(message.id, message.method, actionId, firstPage);
+    }
     this.writeUpstream(line);
   }
 
-  private remember(id: JsonRpcId, method: string, actionId: string | undefined): void {
+  private remember(
+    id: JsonRpcId,
+    method: string,
+    actionId: string | undefined,
+    firstPage = false,
+  ): void {
     const key = idKey(id);
-    const entry: Forwarded = { id, method, started: performance.now(), actionId, timer: undefined };
+    const entry: Forwarded = {
+      id,
+      method,
+      started: performance.now(),
+      actionId,
+      timer: undefined,
+      firstPage,
+    };
     const timeout = this.options.upstreamTimeoutMs;
     // Not the handshake: starting a server (`npx` fetching a package) may take longer than a call.
     if (timeout && timeout > 0 && method !== 'initialize') {
@@ -474,11 +499,55 @@ export class McpGateway {
       if (entry) {
         this.forwarded.delete(idKey(message.id));
         clearTimeout(entry.timer);
-        if (entry.method === 'tools/list') this.learnTools(message.result);
+        if (entry.method === 'tools/list' && Array.isArray(asRecord(message.result)?.tools)) {
+          this.learnTools(message.result);
+          this.track(this.relayToolsList(entry, message, line));
+          return;
+        }
         reportToolOutcome(this.options.arden, entry, message);
       }
     }
     this.toClient(line);
+  }
+
+  /**
+   * Reports the upstream's tool list to Arden (recorded with each tool's schema and annotations)
+   * and relays the list without the tools a policy blocks for every call. When Arden cannot be
+   * reached the list goes out whole: hiding is a courtesy to the model, every call is checked.
+   */
+  private async relayToolsList(
+    entry: Forwarded,
+    message: JsonRpcMessage,
+    line: Buffer,
+  ): Promise<void> {
+    const result = asRecord(message.result) as Record<string, unknown>;
+    const tools = result.tools as unknown[];
+    if (entry.firstPage) this.listed.clear();
+    for (const tool of tools) {
+      const reported = reportedTool(tool);
+      if (reported !== undefined && this.listed.size < maxReportedTools) {
+        this.listed.set(reported.name, reported);
+      }
+    }
+    let hidden = new Set<string>();
+    try {
+      const answer = await this.options.arden.reportMcpTools({
+        server: this.options.name,
+        transport: 'stdio',
+        tools: [...this.listed.values()],
+      });
+      hidden = new Set(answer.hidden.map((tool) => tool.name));
+    } catch (error) {
+      this.log(
+        `could not report the tool list to Arden, so no tool is hidden from it (every call is still checked): ${(error as Error).message}`,
+      );
+    }
+    if (this.options.showBlockedTools || hidden.size === 0) {
+      this.toClient(line);
+      return;
+    }
+    const kept = tools.filter((tool) => !hidden.has(String(asRecord(tool)?.name)));
+    this.toClient(JSON.stringify({ ...message, result: { ...result, tools: kept } }));
   }
 
   private oversizeFromUpstream(line: OversizeLine): void {
@@ -520,6 +589,26 @@ export class McpGateway {
 }
 
 const newline = Buffer.from('\n');
+/** The most tools one report to Arden carries (the server's limit). */
+const maxReportedTools = 2_000;
+
+/** One tool of a `tools/list` as Arden records it, or undefined when it has no usable name. */
+function reportedTool(tool: unknown): McpToolsReportBody['tools'][number] | undefined {
+  const record = asRecord(tool);
+  if (typeof record?.name !== 'string' || record.name === '' || record.name.length > 256) {
+    return undefined;
+  }
+  const annotations = asRecord(record.annotations);
+  return {
+    name: record.name,
+    ...(typeof record.title === 'string' ? { title: record.title.slice(0, 200) } : {}),
+    ...(typeof record.description === 'string'
+      ? { description: record.description.slice(0, 10_000) }
+      : {}),
+    ...(record.inputSchema === undefined ? {} : { input_schema: record.inputSchema }),
+    ...(annotations === undefined ? {} : { annotations }),
+  };
+}
 const toolCallWithoutId =
   'Invalid Request: tools/call needs a string or number id; the Arden gateway does not forward it otherwise.';
 const mayHoldInexactNumbers = /\d{16}|[eE][+-]?\d{3}/;

@@ -1,3 +1,4 @@
+export { alwaysBlocks } from './always-blocks';
 export {
   type CompiledPolicy,
   type CompiledPolicySet,

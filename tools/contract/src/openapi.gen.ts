@@ -455,6 +455,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mcp/upstreams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MCP upstreams: the servers gateways reported and the ones an admin marked */
+        get: operations["getMcpUpstreams"];
+        put?: never;
+        /** Mark an MCP upstream trusted or not, by name (before or after a gateway reports it) */
+        post: operations["postMcpUpstreams"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/upstreams/{upstream_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An MCP upstream with its tools, their annotations and the policy that governs each */
+        get: operations["getMcpUpstreams_"];
+        put?: never;
+        post?: never;
+        /** Forget an MCP upstream (its trust too; a gateway that reports again re-creates it untrusted) */
+        delete: operations["deleteMcpUpstreams"];
+        options?: never;
+        head?: never;
+        /**
+         * Trust an MCP upstream's tool annotations, or stop trusting them
+         * @description An untrusted upstream's hints are read at their most cautious on every check (destructive, not read-only): they can tighten a rule but never relax it. Other replicas apply a change within 5 s.
+         */
+        patch: operations["patchMcpUpstreams"];
+        trace?: never;
+    };
     "/api/v1/actions": {
         parameters: {
             query?: never;
@@ -747,6 +787,26 @@ export interface paths {
         put?: never;
         /** Report several outcomes in one request */
         post: operations["postV1ActionsResults"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/mcp/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An MCP gateway reports its upstream's tools/list; learns which tools to hide
+         * @description Each tool is recorded with its input schema and annotations (the dashboard shows them). The answer names the tools a policy blocks for every call, which the gateway leaves out of the list it gives its client, and whether an admin trusts the upstream.
+         */
+        post: operations["postV1McpTools"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1111,6 +1171,55 @@ export interface components {
             unchanged: string[];
             /** @description The diff as readable text. */
             text: string;
+        };
+        McpUpstream: {
+            id: string;
+            agent_id: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            name: string;
+            trusted: boolean;
+            trusted_by: string | null;
+            transport: string | null;
+            tool_count: number;
+            tools_reported_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        McpUpstreamDetail: {
+            id: string;
+            agent_id: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            name: string;
+            trusted: boolean;
+            trusted_by: string | null;
+            transport: string | null;
+            tool_count: number;
+            tools_reported_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            tools: {
+                name: string;
+                /** @description The name Arden checks: `mcp.<server>.<tool>`. */
+                arden_tool: string;
+                title: string | null;
+                description: string | null;
+                input_schema: unknown;
+                annotations: {
+                    [key: string]: unknown;
+                };
+                /** @description The policy that decides calls of this tool, or null (the agent default). */
+                policy: {
+                    name: string;
+                    tool: string;
+                    always_blocks: boolean;
+                } | null;
+            }[];
         };
         ActionPage: {
             items: components["schemas"]["Action"][];
@@ -1547,6 +1656,31 @@ export interface components {
             error?: string | null;
             /** @description Stored up to 64 KiB. */
             result?: unknown;
+        };
+        McpToolsReport: {
+            /** @description The MCP server name: the `<server>` of `mcp.<server>.<tool>`. */
+            server: string;
+            /** @enum {string} */
+            transport?: "stdio" | "http";
+            tools: {
+                name: string;
+                title?: string;
+                description?: string;
+                input_schema?: unknown;
+                annotations?: {
+                    [key: string]: unknown;
+                };
+            }[];
+        };
+        McpToolsReportAnswer: {
+            server: string;
+            /** @description Whether an admin marked the upstream trusted: an untrusted upstream's annotations are read at their most cautious (destructive, not read-only, not idempotent, open world). */
+            trusted: boolean;
+            /** @description The tools a policy blocks for every call: the gateway leaves them out of tools/list. */
+            hidden: {
+                name: string;
+                policy: string;
+            }[];
         };
     };
     responses: never;
@@ -3601,6 +3735,301 @@ export interface operations {
             };
         };
     };
+    getMcpUpstreams: {
+        parameters: {
+            query?: {
+                /** @description Agent id or name. */
+                agent?: string;
+                environment?: "test" | "live";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["McpUpstream"][];
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMcpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Agent id or name. */
+                    agent: string;
+                    /** @enum {string} */
+                    environment: "test" | "live";
+                    /** @description The MCP server name: the `<server>` of `mcp.<server>.<tool>`. */
+                    name: string;
+                    trusted: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpUpstream"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMcpUpstreams_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCP upstream id. */
+                upstream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpUpstreamDetail"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteMcpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCP upstream id. */
+                upstream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchMcpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCP upstream id. */
+                upstream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    trusted: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpUpstream"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getActions: {
         parameters: {
             query?: {
@@ -4648,6 +5077,75 @@ export interface operations {
                         /** @description Actions that did not run, or not yours. */
                         rejected: string[];
                     };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit (1 MiB by default). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts; retry after the `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1McpTools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpToolsReport"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpToolsReportAnswer"];
                 };
             };
             /** @description The request is malformed; `error` names the field and what to send. */

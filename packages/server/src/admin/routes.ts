@@ -2,6 +2,7 @@ import { actionRoutes } from '../actions/routes';
 import { agentRoutes } from '../agents/routes';
 import { approvalRoutes } from '../approvals/routes';
 import { eventRoutes } from '../events/routes';
+import { mcpRoutes } from '../mcp/routes';
 import { openApiDocument } from '../openapi';
 import { policyRoutes } from '../policies/routes';
 import { sessionRoutes } from '../sessions/routes';
@@ -21,6 +22,7 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...agentRoutes,
   ...agentDeliveryRoutes,
   ...policyRoutes,
+  ...mcpRoutes,
   ...actionRoutes,
   ...approvalRoutes,
   ...sessionRoutes,

@@ -15,6 +15,7 @@ import {
 import { readJson, readJsonText, sendJson, setBodyTimeout } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import { uuidv7 } from '../ids';
+import { registerMcpAgentRoutes } from '../mcp/agent-routes';
 import type { ActionRecord, NewAction } from '../store';
 import { withoutFinalStop } from '../text';
 import { parseCheck, parseResult, parseUsage } from './validate';
@@ -96,6 +97,8 @@ export function registerAgentRoutes(server: ServerContext): void {
     return action;
   };
 
+  registerMcpAgentRoutes(server, authenticate);
+
   router.add('POST', '/policy/check', async (context) => {
     const principal = await authenticate(context);
     const input = parseCheck(await readJsonText(context.request, config.bodyLimit));
@@ -108,7 +111,12 @@ export function registerAgentRoutes(server: ServerContext): void {
         tool: input.toolName,
         kwargs: input.kwargs,
         sessionId: input.sessionId,
-        mcp: input.metadata?.mcp,
+        mcp: await server.mcp.checkInput(
+          agent.id,
+          principal.environment,
+          input.toolName,
+          input.metadata?.mcp,
+        ),
       },
       now,
     );

@@ -1,5 +1,6 @@
 import { EFFECTS } from '@arden/policy';
 import * as z from 'zod';
+import { toolsReport, toolsReportAnswer } from '../mcp/schema';
 import type { DescribedRoute } from './described-route';
 
 // The agent API as the OpenAPI document describes it. Its handlers (src/agent) validate by hand
@@ -192,6 +193,17 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
         .array(z.string())
         .meta({ description: 'Actions that did not run, or not yours.' }),
     }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/mcp/tools',
+    access: 'agent',
+    tag: 'agent API',
+    summary: "An MCP gateway reports its upstream's tools/list; learns which tools to hide",
+    description:
+      'Each tool is recorded with its input schema and annotations (the dashboard shows them). The answer names the tools a policy blocks for every call, which the gateway leaves out of the list it gives its client, and whether an admin trusts the upstream.',
+    body: toolsReport,
+    response: toolsReportAnswer,
   },
   {
     method: 'GET',

@@ -37,6 +37,11 @@ describe('the coding-agents starter pack on the server', () => {
     const readOnly = {
       mcp: { server: 'fs', tool: 'read_text_file', annotations: { readOnlyHint: true } },
     };
+    // The hint of a server nobody marked trusted never relaxes a rule: held like any MCP tool.
+    expect(await check('mcp.fs.read_text_file', { path: 'a' }, readOnly)).toMatchObject({
+      decision: 'requires_approval',
+    });
+    await t.server.mcp.setTrusted(t.agent.id, 'live', 'fs', true, null);
     expect(await check('mcp.fs.read_text_file', { path: 'a' }, readOnly)).toMatchObject({
       decision: 'allow',
     });

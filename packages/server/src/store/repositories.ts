@@ -1,5 +1,6 @@
 import { actionRepository } from '../actions/repository';
 import { agentRepository, apiKeyRepository } from '../agents/repository';
+import { mcpUpstreamRepository } from '../mcp/repository';
 import { policyRepository } from '../policies/repository';
 import { usageRepository } from '../usage/repository';
 import { adminTokenRepository, userRepository, userSessionRepository } from '../users/repository';
@@ -11,6 +12,7 @@ import type { Queryable } from './database';
 
 export * from '../actions/repository';
 export * from '../agents/repository';
+export * from '../mcp/repository';
 export * from '../policies/repository';
 export * from '../usage/repository';
 export * from '../users/repository';
@@ -22,6 +24,7 @@ export function repositories(db: Queryable) {
     agents: agentRepository(db),
     apiKeys: apiKeyRepository(db),
     policies: policyRepository(db),
+    mcpUpstreams: mcpUpstreamRepository(db),
     actions: actionRepository(db),
     usage: usageRepository(db),
     webhooks: webhookRepository(db),

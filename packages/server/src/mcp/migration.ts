@@ -1,0 +1,28 @@
+import type { Dialect } from '../store/database';
+
+/**
+ * The MCP upstreams Arden has seen (a gateway reported its `tools/list`) or an admin added: per
+ * agent and environment, by server name, with the last tool list and whether its annotations
+ * are trusted.
+ */
+export function mcpUpstreamsSchema(dialect: Dialect): string[] {
+  const time = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const ifNotExists = dialect === 'postgres' ? 'IF NOT EXISTS ' : '';
+  return [
+    `CREATE TABLE ${ifNotExists}mcp_upstreams (
+  id TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  name TEXT NOT NULL,
+  trusted INTEGER NOT NULL DEFAULT 0,
+  transport TEXT,
+  tools TEXT NOT NULL DEFAULT '[]',
+  tool_count INTEGER NOT NULL DEFAULT 0,
+  tools_reported_at ${time},
+  trusted_by TEXT,
+  created_at ${time} NOT NULL,
+  updated_at ${time} NOT NULL,
+  UNIQUE (agent_id, environment, name)
+)`,
+  ];
+}

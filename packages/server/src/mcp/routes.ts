@@ -1,0 +1,136 @@
+import { agentIdFilter, v1 } from '../admin/route-helpers';
+import { iso } from '../admin/serialize';
+import { type AdminRoute, route } from '../admin/table';
+import type { McpUpstreamRecord } from './repository';
+import * as schemas from './schema';
+
+// The admin API of MCP upstreams: what gateways reported, and which upstreams are trusted.
+
+function upstreamView(upstream: McpUpstreamRecord) {
+  return {
+    id: upstream.id,
+    agent_id: upstream.agentId,
+    environment: upstream.environment,
+    name: upstream.name,
+    trusted: upstream.trusted,
+    trusted_by: upstream.trustedBy,
+    transport: upstream.transport,
+    tool_count: upstream.toolCount,
+    tools_reported_at: iso(upstream.toolsReportedAt),
+    created_at: iso(upstream.createdAt),
+    updated_at: iso(upstream.updatedAt),
+  };
+}
+
+const detailParams = { upstream_id: 'MCP upstream id.' };
+
+export const mcpRoutes: readonly AdminRoute[] = [
+  route({
+    method: 'GET',
+    path: `${v1}/mcp/upstreams`,
+    access: 'viewer',
+    tag: 'mcp',
+    summary: 'MCP upstreams: the servers gateways reported and the ones an admin marked',
+    query: schemas.upstreamQuery,
+    response: schemas.upstreamList,
+    async handler(call) {
+      const agentId = await agentIdFilter(call, call.query.agent);
+      const items = await call.services.server.mcp.list({
+        agentId,
+        environment: call.query.environment,
+      });
+      return { items: items.map(upstreamView) };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: `${v1}/mcp/upstreams`,
+    access: 'admin',
+    tag: 'mcp',
+    summary: 'Mark an MCP upstream trusted or not, by name (before or after a gateway reports it)',
+    body: schemas.upstreamCreate,
+    response: schemas.upstream,
+    async handler(call) {
+      const agent = await call.services.server.agents.getAgent(call.body.agent);
+      const upstream = await call.services.server.mcp.setTrusted(
+        agent.id,
+        call.body.environment,
+        call.body.name,
+        call.body.trusted,
+        call.user.id,
+      );
+      return upstreamView(upstream);
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${v1}/mcp/upstreams/:upstream_id`,
+    access: 'viewer',
+    tag: 'mcp',
+    summary: 'An MCP upstream with its tools, their annotations and the policy that governs each',
+    params: detailParams,
+    response: schemas.upstreamDetail,
+    async handler(call) {
+      const { upstream, tools } = await call.services.server.mcp.get(
+        call.params.upstream_id as string,
+      );
+      return {
+        ...upstreamView(upstream),
+        tools: tools.map((tool) => ({
+          name: tool.name,
+          arden_tool: tool.ardenTool,
+          title: tool.title ?? null,
+          description: tool.description ?? null,
+          input_schema: tool.inputSchema ?? null,
+          annotations: tool.annotations ?? {},
+          policy:
+            tool.policy === undefined
+              ? null
+              : {
+                  name: tool.policy.name,
+                  tool: tool.policy.tool,
+                  always_blocks: tool.policy.alwaysBlocks,
+                },
+        })),
+      };
+    },
+  }),
+  route({
+    method: 'PATCH',
+    path: `${v1}/mcp/upstreams/:upstream_id`,
+    access: 'admin',
+    tag: 'mcp',
+    summary: "Trust an MCP upstream's tool annotations, or stop trusting them",
+    description:
+      "An untrusted upstream's hints are read at their most cautious on every check (destructive, not read-only): they can tighten a rule but never relax it. Other replicas apply a change within 5 s.",
+    params: detailParams,
+    body: schemas.upstreamUpdate,
+    response: schemas.upstream,
+    async handler(call) {
+      const mcp = call.services.server.mcp;
+      const { upstream } = await mcp.get(call.params.upstream_id as string);
+      return upstreamView(
+        await mcp.setTrusted(
+          upstream.agentId,
+          upstream.environment,
+          upstream.name,
+          call.body.trusted,
+          call.user.id,
+        ),
+      );
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: `${v1}/mcp/upstreams/:upstream_id`,
+    access: 'admin',
+    tag: 'mcp',
+    summary:
+      'Forget an MCP upstream (its trust too; a gateway that reports again re-creates it untrusted)',
+    params: detailParams,
+    async handler(call) {
+      await call.services.server.mcp.delete(call.params.upstream_id as string);
+      return { ok: true as const };
+    },
+  }),
+];

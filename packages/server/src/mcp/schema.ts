@@ -1,0 +1,93 @@
+import * as z from 'zod';
+
+// The shapes of the MCP upstreams resource: what a gateway reports (agent API) and what the
+// admin API answers.
+
+const timestamp = z.string().meta({ format: 'date-time' });
+const serverName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, "_" or "-"')
+  .meta({ description: 'The MCP server name: the `<server>` of `mcp.<server>.<tool>`.' });
+
+/** One tool of an upstream's `tools/list`, as a gateway reports it. */
+export const reportedTool = z.object({
+  name: z.string().min(1).max(256),
+  title: z.string().max(200).optional(),
+  description: z.string().max(10_000).optional(),
+  input_schema: z.unknown().optional(),
+  annotations: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** `POST /v1/mcp/tools`: a gateway reports an upstream's `tools/list`. */
+export const toolsReport = z
+  .object({
+    server: serverName,
+    transport: z.enum(['stdio', 'http']).optional(),
+    tools: z.array(reportedTool).max(2_000),
+  })
+  .meta({ id: 'McpToolsReport' });
+
+export const toolsReportAnswer = z
+  .object({
+    server: z.string(),
+    trusted: z.boolean().meta({
+      description:
+        "Whether an admin marked the upstream trusted: an untrusted upstream's annotations are read at their most cautious (destructive, not read-only, not idempotent, open world).",
+    }),
+    hidden: z.array(z.object({ name: z.string(), policy: z.string() })).meta({
+      description:
+        'The tools a policy blocks for every call: the gateway leaves them out of tools/list.',
+    }),
+  })
+  .meta({ id: 'McpToolsReportAnswer' });
+
+export const upstreamQuery = z.object({
+  agent: z.string().optional().meta({ description: 'Agent id or name.' }),
+  environment: z.enum(['test', 'live']).optional(),
+});
+
+const upstreamFields = {
+  id: z.string(),
+  agent_id: z.string(),
+  environment: z.enum(['test', 'live']),
+  name: z.string(),
+  trusted: z.boolean(),
+  trusted_by: z.string().nullable(),
+  transport: z.string().nullable(),
+  tool_count: z.number(),
+  tools_reported_at: timestamp.nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+};
+
+export const upstream = z.object(upstreamFields).meta({ id: 'McpUpstream' });
+
+export const upstreamList = z.object({ items: z.array(upstream) });
+
+export const upstreamTool = z.object({
+  name: z.string(),
+  arden_tool: z.string().meta({ description: 'The name Arden checks: `mcp.<server>.<tool>`.' }),
+  title: z.string().nullable(),
+  description: z.string().nullable(),
+  input_schema: z.unknown(),
+  annotations: z.record(z.string(), z.unknown()),
+  policy: z
+    .object({ name: z.string(), tool: z.string(), always_blocks: z.boolean() })
+    .nullable()
+    .meta({
+      description: 'The policy that decides calls of this tool, or null (the agent default).',
+    }),
+});
+
+export const upstreamDetail = z
+  .object({ ...upstreamFields, tools: z.array(upstreamTool) })
+  .meta({ id: 'McpUpstreamDetail' });
+
+export const upstreamUpdate = z.object({ trusted: z.boolean() });
+
+export const upstreamCreate = z.object({
+  agent: z.string().min(1).meta({ description: 'Agent id or name.' }),
+  environment: z.enum(['test', 'live']),
+  name: serverName,
+  trusted: z.boolean(),
+});
