@@ -16,6 +16,7 @@ import { register } from './install';
 export { defaultDenialMessage, type ToolDenial } from '@arden/core';
 export { ArdenCallbackHandler, type CallbackHandlerOptions } from './callbacks';
 export { adapterName, install, uninstall } from './install';
+export { mcpOwnToolName, type ProtectMcpToolsOptions, protectMcpTools } from './mcp';
 export {
   type ArdenInterrupt,
   type ArdenMiddlewareOptions,
