@@ -1,7 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { runLoad } from '../load.ts';
 import { freshPostgres } from '../postgres.ts';
 import { startArden, startBare } from '../processes.ts';
 import { type Benchmark, ratio } from '../types.ts';
+
+/** CPU time (user + system) a process has used so far, in ms (Linux; 0 elsewhere). */
+function cpuMs(pid: number): number {
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, in clock ticks (100 a second); the name (field 2) is
+    // in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Policy checks per second with every check durably logged before its answer, 64 concurrent
@@ -55,6 +70,10 @@ export const throughput: Benchmark = {
     const arden = await startArden(50);
     let sqlite: { perSecond: number; requests: number };
     let idleRss: number;
+    // The server process's CPU per check: where the time goes on each store (on PostgreSQL the
+    // database's own processes work besides, on the same cores here).
+    let sqliteCpuUs = 0;
+    let postgresCpuUs = 0;
     let peakRss: number;
     try {
       idleRss = arden.rssMiB();
@@ -72,6 +91,7 @@ export const throughput: Benchmark = {
       const sampler = setInterval(() => {
         peakRss = Math.max(peakRss, arden.rssMiB());
       }, 200);
+      const cpuBefore = cpuMs(arden.info.pid);
       const result = await runLoad({
         url: arden.info.url,
         path: '/policy/check',
@@ -81,6 +101,7 @@ export const throughput: Benchmark = {
         durationMs,
       });
       clearInterval(sampler);
+      sqliteCpuUs = ((cpuMs(arden.info.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
       if (result.errors > 0)
         throw new Error(`Arden answered errors under load: ${JSON.stringify(result.statuses)}`);
       sqlite = result;
@@ -102,6 +123,7 @@ export const throughput: Benchmark = {
           connections: 64,
           durationMs: 500,
         });
+        const cpuBefore = cpuMs(onPostgres.info.pid);
         const result = await runLoad({
           url: onPostgres.info.url,
           path: '/policy/check',
@@ -110,6 +132,8 @@ export const throughput: Benchmark = {
           connections: 64,
           durationMs,
         });
+        postgresCpuUs =
+          ((cpuMs(onPostgres.info.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
         if (result.errors > 0)
           throw new Error(
             `Arden on PostgreSQL answered errors: ${JSON.stringify(result.statuses)}`,
@@ -139,6 +163,15 @@ export const throughput: Benchmark = {
           unit: '/s',
           baseline: { name: 'bare node:http, same JSON', value: bareRate },
           ratio: ratio(postgres.perSecond, bareRate),
+          goal: '≥ 0.6× baseline',
+          met: postgres.perSecond >= 0.6 * bareRate,
+        },
+        {
+          metric: 'server process CPU per check (PostgreSQL)',
+          value: Number(postgresCpuUs.toFixed(1)),
+          unit: 'µs',
+          baseline: { name: 'same, embedded store', value: Number(sqliteCpuUs.toFixed(1)) },
+          ratio: ratio(postgresCpuUs, sqliteCpuUs),
         },
         {
           metric: 'server RSS under load (peak, embedded store)',
@@ -150,6 +183,11 @@ export const throughput: Benchmark = {
       ],
       notes: [
         `${durationMs / 1000} s per run; ${sqlite.requests} checks logged on SQLite, ${postgres.requests} on PostgreSQL`,
+        `load average at the end: ${loadavg()
+          .map((value) => value.toFixed(1))
+          .join(
+            ' / ',
+          )} (1 / 5 / 15 min) on ${availableParallelism()} cores — a busy machine lowers every figure, the ratios less`,
       ],
     };
   },

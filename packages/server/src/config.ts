@@ -71,7 +71,7 @@ export interface ServerConfig {
   replicas?: ReplicaOptions;
   /**
    * Days after which actions, usage and settled webhook deliveries are deleted
-   * (`ARDEN_RETENTION_DAYS`; default 90; 0 keeps everything).
+   * (`ARDEN_RETENTION_DAYS`; default 0: everything is kept).
    */
   retentionDays?: number;
   /** The retention job's pacing (interval, batch size, pause between batches). */
@@ -163,7 +163,7 @@ export function resolveConfig(
   const retentionDays =
     config.retentionDays ??
     numberFrom(environment.ARDEN_RETENTION_DAYS, 'ARDEN_RETENTION_DAYS') ??
-    90;
+    0;
   if (!Number.isFinite(retentionDays) || retentionDays < 0) {
     throw new ValidationError(
       `retentionDays must be a number of days ≥ 0 (0 keeps everything); got ${retentionDays}.`,

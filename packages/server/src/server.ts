@@ -24,7 +24,7 @@ import { McpService } from './mcp/service';
 import { PolicyService } from './policies/service';
 import { loadPricing, Pricing } from './pricing';
 import { connectReplicas } from './replicas/replicas';
-import { RetentionService } from './retention/service';
+import { describeRetention, RetentionService } from './retention/service';
 import { openStore } from './store';
 import { UsageService } from './usage/service';
 import { WebhookService } from './webhooks/service';
@@ -303,7 +303,11 @@ export async function createServer(
           const address = httpServer.address() as AddressInfo;
           const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
           url = `http://${shownHost}:${address.port}`;
-          logger.info('Arden server listening', { url, store: store.database.location });
+          logger.info('Arden server listening', {
+            url,
+            store: store.database.location,
+            retention: describeRetention(retention.days),
+          });
           resolve(url);
         });
       }),

@@ -2,6 +2,7 @@ import { isEffect } from '@arden/policy';
 import type { Environment } from '../crypto';
 import type { Dialect, Queryable, Row, SqlValue, Statement } from '../store/database';
 import { decodeCursor, encodeCursor, jsonOrNull, jsonText, parseJson } from '../store/json';
+import { unnestInsert, unnestUpdate } from '../store/multi-row';
 import type { ActionRecord, ActionStatus, Effect, Page } from '../store/records';
 import { clampLimit, int, page, text } from '../store/rows';
 
@@ -186,6 +187,62 @@ const insertActionSql = `INSERT INTO actions (id, agent_id, environment, tool_na
   decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+// The same INSERTs and outcome reports merged, many rows per statement, by the group commit on
+// PostgreSQL (see store/multi-row.ts); their parameters are in the order of the columns here.
+const insertRows = unnestInsert({
+  key: 'actions_insert',
+  table: 'actions',
+  columns: [
+    ['id', 'text'],
+    ['agent_id', 'text'],
+    ['environment', 'text'],
+    ['tool_name', 'text'],
+    ['args', 'text'],
+    ['kwargs', 'text'],
+    ['metadata', 'text'],
+    ['session_id', 'text'],
+    ['decision', 'text'],
+    ['reason', 'text'],
+    ['policy', 'text'],
+    ['status', 'text'],
+    ['expires_at', 'bigint'],
+    ['on_timeout', 'text'],
+    ['decided_by', 'text'],
+    ['decided_at', 'bigint'],
+    ['notes', 'text'],
+    ['result_status', 'text'],
+    ['duration_ms', 'double precision'],
+    ['result_error', 'text'],
+    ['result', 'text'],
+    ['reported_at', 'bigint'],
+    ['created_at', 'bigint'],
+  ],
+  returning: { column: 'seq', keyColumn: 0 },
+});
+
+// Only an action that ran (or may have) takes an outcome.
+const reportable = `(status = 'approved' OR (status = 'completed' AND decision = 'allow')
+                  OR (status = 'expired' AND on_timeout = 'allow'))`;
+
+const reportRows = unnestUpdate({
+  key: 'actions_report',
+  table: 'actions',
+  columns: [
+    ['result_status', 'text'],
+    ['duration_ms', 'double precision'],
+    ['result_error', 'text'],
+    ['result', 'text'],
+    ['reported_at', 'bigint'],
+    ['id', 'text'],
+    ['agent_id', 'text'],
+    ['environment', 'text'],
+  ],
+  set: ['result_status', 'duration_ms', 'result_error', 'result', 'reported_at'],
+  match: ['id', 'agent_id', 'environment'],
+  keyColumn: 5,
+  where: reportable,
+});
+
 // A time window holding fewer rows than this is read through the created_at index.
 const narrowWindow = 20_000;
 
@@ -238,6 +295,7 @@ export function actionRepository(db: Queryable) {
     insertStatement(action: NewAction): Statement {
       return {
         sql: insertSql,
+        rows: insertRows,
         params: [
           action.id,
           action.agentId,
@@ -401,8 +459,8 @@ export function actionRepository(db: Queryable) {
         sql: `UPDATE actions SET result_status = ?, duration_ms = ?, result_error = ?, result = ?,
                 reported_at = ?
               WHERE id = ? AND agent_id = ? AND environment = ?
-                AND (status = 'approved' OR (status = 'completed' AND decision = 'allow')
-                  OR (status = 'expired' AND on_timeout = 'allow'))`,
+                AND ${reportable}`,
+        rows: reportRows,
         params: [
           report.status,
           report.durationMs,

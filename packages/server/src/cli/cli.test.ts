@@ -394,6 +394,8 @@ describe('arden start', () => {
       );
       expect(url).toBe(`http://127.0.0.1:${port}`);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      // Retention is off unless the operator sets it, and the banner says so.
+      expect(started.output()).toContain('  Retention:  off: everything is kept');
       const password = /one-time password \(shown only now\):\n {2}(\S+)/.exec(
         started.output(),
       )?.[1];
@@ -428,6 +430,26 @@ describe('arden start', () => {
       started.child.kill('SIGTERM');
       expect(await started.exited).toBe(0);
       expect(started.output()).toContain('Stopped.');
+    } finally {
+      started.child.kill('SIGKILL');
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('states the retention in the banner when it is set', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'arden-start-'));
+    const port = await freePort();
+    const started = startChild(
+      ['start', '--port', String(port), '--data-dir', 'data', '--retention-days', '45'],
+      directory,
+    );
+    try {
+      await waitFor('the banner', () =>
+        /Press Ctrl\+C to stop/.test(started.output()) ? true : undefined,
+      );
+      expect(started.output()).toContain(
+        '  Retention:  45 days: actions, usage and settled webhook deliveries older than that are deleted',
+      );
     } finally {
       started.child.kill('SIGKILL');
       rmSync(directory, { recursive: true, force: true });
@@ -470,6 +492,9 @@ describe('arden start, in-process', () => {
       const bad = await arden(['start', '--port', 'eighty'], {}, directory);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/--port must be a whole number/);
+      const badRetention = await arden(['start', '--retention-days=-3'], {}, directory);
+      expect(badRetention.code).toBe(2);
+      expect(badRetention.stderr).toMatch(/--retention-days must be a number of days ≥ 0/);
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
@@ -492,6 +517,14 @@ describe('help', () => {
       expect(result.stdout).toContain('Usage');
     }
     expect((await arden(['--help'])).stdout).toContain('Exit codes');
+    // `arden start --help` documents retention and states the one the environment sets.
+    const off = (await arden(['start', '--help'])).stdout;
+    expect(off).toContain('--retention-days N');
+    expect(off).toContain('Retention now: off: everything is kept');
+    const on = (await arden(['start', '--help'], { ARDEN_RETENTION_DAYS: '30' })).stdout;
+    expect(on).toContain(
+      'Retention now (ARDEN_RETENTION_DAYS=30): 30 days: actions, usage and settled webhook deliveries older than that are deleted',
+    );
     expect((await arden(['--version'])).stdout).toMatch(/^\d+\.\d+\.\d+/);
     writeFileSync(join(tmpdir(), 'unused'), '');
   });

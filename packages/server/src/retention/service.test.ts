@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { resolveConfig } from '../config';
 import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
 import type { SqlValue } from '../store';
 import { startTestServer, type TestServer } from '../test-fixtures/harness';
+import { describeRetention, RetentionService } from './service';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -135,7 +137,13 @@ describe('retention', () => {
       `retention: ${result.actions + result.usage} rows in ${batches} action batches, ${purgeMs.toFixed(0)} ms; ${latencies.length} checks meanwhile, slowest ${Math.max(...latencies).toFixed(1)} ms`,
     );
 
-    expect(result).toEqual({ actions: 6_000, usage: 4_000, deliveries: 1, attempts: 1 });
+    expect(result).toEqual({
+      usageDaily: 1,
+      actions: 6_000,
+      usage: 4_000,
+      deliveries: 1,
+      attempts: 1,
+    });
     expect(batches).toBeGreaterThanOrEqual(12);
     expect(latencies.length).toBeGreaterThan(1);
     expect(Math.max(...latencies)).toBeLessThan(500);
@@ -159,7 +167,43 @@ describe('retention', () => {
       usage: 0,
       deliveries: 0,
       attempts: 0,
+      usageDaily: 0,
     });
+  });
+
+  test('each purge logs what it removed, table by table (nothing included)', async () => {
+    const t = await startTestServer({ workers: false, retentionDays: 0 });
+    servers.push(t);
+    const now = Date.now();
+    await seedActions(t, 7, now - 40 * day);
+    await seedActions(t, 2, now - 40 * day, 'pending');
+    await seedActions(t, 4, now - day);
+    await seedUsage(t, 5, now - 40 * day);
+    await seedUsage(t, 1, now - day);
+    await t.server.store.transaction((repositories) => repositories.usage.rebuildDaily());
+    await seedDelivery(t, now - 40 * day, 'delivered');
+    const lines: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = {
+      debug: () => undefined,
+      info: (message, fields) => lines.push({ message, fields }),
+      warn: (message, fields) => lines.push({ message, fields }),
+      error: (message, fields) => lines.push({ message, fields }),
+      child: () => logger,
+    };
+    const retention = new RetentionService(t.server.store, logger, { days: 30 });
+    const result = await retention.runOnce();
+    expect(result).toEqual({ actions: 7, usage: 5, deliveries: 1, attempts: 1, usageDaily: 1 });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.message).toBe(
+      'Retention: deleted 7 actions, 5 usage events, 1 daily usage totals, 1 webhook deliveries and 1 delivery attempts older than 30 days',
+    );
+    expect(lines[0]?.fields).toMatchObject({ retentionDays: 30, ...result });
+    // A run that finds nothing says so too.
+    await retention.runOnce();
+    expect(lines[1]?.message).toBe(
+      'Retention: deleted 0 actions, 0 usage events, 0 daily usage totals, 0 webhook deliveries and 0 delivery attempts older than 30 days',
+    );
+    expect(await t.server.store.actions.count()).toBe(6);
   });
 
   test('0 keeps everything forever', async () => {
@@ -171,8 +215,26 @@ describe('retention', () => {
     expect(await t.server.store.actions.count()).toBe(10);
   });
 
-  test('ARDEN_RETENTION_DAYS: default 90, 0 for forever, refused when negative', () => {
-    expect(resolveConfig({}, {}).retention.days).toBe(90);
+  test('off by default: a server started without a setting deletes nothing, however old', async () => {
+    const t = await startTestServer({ workers: false });
+    servers.push(t);
+    await seedActions(t, 3, Date.now() - 400 * day);
+    expect(t.server.retention.days).toBe(0);
+    expect(t.server.retention.enabled).toBe(false);
+    expect(await t.server.retention.runOnce()).toMatchObject({ actions: 0, usage: 0 });
+    expect(await t.server.store.actions.count()).toBe(3);
+  });
+
+  test('describeRetention says whether and what is deleted', () => {
+    expect(describeRetention(0)).toMatch(/^off: everything is kept/);
+    expect(describeRetention(30)).toMatch(
+      /^30 days: actions, usage and settled webhook deliveries older than that are deleted/,
+    );
+    expect(describeRetention(1)).toMatch(/^1 day:/);
+  });
+
+  test('ARDEN_RETENTION_DAYS: default 0 (keep everything), refused when negative', () => {
+    expect(resolveConfig({}, {}).retention.days).toBe(0);
     expect(resolveConfig({}, { ARDEN_RETENTION_DAYS: '0' }).retention.days).toBe(0);
     expect(resolveConfig({}, { ARDEN_RETENTION_DAYS: '365' }).retention.days).toBe(365);
     expect(() => resolveConfig({}, { ARDEN_RETENTION_DAYS: '-1' })).toThrow(/ARDEN_RETENTION_DAYS/);

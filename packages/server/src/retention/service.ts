@@ -5,7 +5,7 @@ import type { Store } from '../store';
 export interface RetentionOptions {
   /**
    * Actions, usage events and settled webhook deliveries older than this many days are deleted
-   * (`ARDEN_RETENTION_DAYS`; default 90; 0 keeps everything forever).
+   * (`ARDEN_RETENTION_DAYS`; default 0: nothing is ever deleted).
    */
   days?: number;
   /** How often the job looks for old rows (default every hour; also 1 minute after start). */
@@ -23,6 +23,18 @@ export interface RetentionResult {
   usage: number;
   deliveries: number;
   attempts: number;
+  /** Daily usage totals of the days wholly before the cutoff. */
+  usageDaily: number;
+}
+
+/**
+ * What the retention setting does, in one line for the start banner, `arden start --help` and
+ * the start log: an audit log must never lose rows without the operator having said so.
+ */
+export function describeRetention(days: number): string {
+  if (days <= 0)
+    return 'off: everything is kept (set ARDEN_RETENTION_DAYS or --retention-days to delete old data)';
+  return `${days} ${days === 1 ? 'day' : 'days'}: actions, usage and settled webhook deliveries older than that are deleted (checked hourly, first 1 min after start)`;
 }
 
 const day = 86_400_000;
@@ -49,7 +61,7 @@ export class RetentionService {
     private readonly logger: Logger,
     options: RetentionOptions = {},
   ) {
-    this.days = options.days ?? 90;
+    this.days = options.days ?? 0;
     this.intervalMs = options.intervalMs ?? 3_600_000;
     this.batchSize = options.batchSize ?? 1_000;
     this.pauseMs = options.pauseMs ?? 20;
@@ -100,7 +112,13 @@ export class RetentionService {
   }
 
   private async purge(): Promise<RetentionResult> {
-    const result: RetentionResult = { actions: 0, usage: 0, deliveries: 0, attempts: 0 };
+    const result: RetentionResult = {
+      actions: 0,
+      usage: 0,
+      deliveries: 0,
+      attempts: 0,
+      usageDaily: 0,
+    };
     if (!this.enabled) return result;
     const cutoff = this.clock() - this.days * day;
     const started = this.clock();
@@ -116,16 +134,19 @@ export class RetentionService {
     result.actions = await this.inBatches((limit) => actions.purgeOlderThan(cutoff, limit));
     result.usage = await this.inBatches((limit) => usage.purgeOlderThan(cutoff, limit));
     // Daily totals of the days wholly before the cutoff.
-    await usage.purgeDailyBefore(Math.floor(cutoff / day));
-    const total = result.actions + result.usage + result.deliveries + result.attempts;
-    if (total > 0) {
-      this.logger.info('Deleted data older than the retention age', {
+    result.usageDaily = await usage.purgeDailyBefore(Math.floor(cutoff / day));
+    // Every run says what it removed, table by table — nothing at all included: an operator
+    // reading the log knows the job ran and what it took.
+    this.logger.info(
+      `Retention: deleted ${result.actions} actions, ${result.usage} usage events, ${result.usageDaily} daily usage totals, ${result.deliveries} webhook deliveries and ${result.attempts} delivery attempts older than ${this.days} days`,
+      {
         retentionDays: this.days,
         before: new Date(cutoff).toISOString(),
         ...result,
         ms: this.clock() - started,
-      });
-    }
+        ...(this.cancelled ? { stoppedEarly: true } : {}),
+      },
+    );
     if (this.store.database.dialect === 'sqlite') {
       // Keep SQLite's planner statistics fresh for the log's queries (cheap; does only what
       // is needed).

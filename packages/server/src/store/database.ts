@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { createLogger, type Logger } from '../logger';
 import { BackgroundCheckpointer } from './checkpointer';
+import type { MultiRow } from './multi-row';
 import { loadSqlite } from './sqlite-module';
 
 /** SQL dialects the store speaks. */
@@ -23,6 +24,12 @@ export interface Statement {
    * it here; such statements run last in their transaction, in key order.
    */
   lockKey?: string;
+  /**
+   * For the group committer on PostgreSQL: how this statement merges with the statements of
+   * the same kind next to it into one multi-row statement (see `multi-row.ts`). Ignored by the
+   * embedded store.
+   */
+  rows?: MultiRow;
 }
 
 /** What a write statement changed. */
@@ -68,6 +75,11 @@ export interface Database extends Queryable {
    * when a transaction holds the connection. Throws what `batch` would reject with.
    */
   tryBatchNow?(statements: readonly Statement[]): RunResult[] | undefined;
+  /**
+   * How many group commits may be in flight at once, each on its own connection (default 1).
+   * PostgreSQL overlaps them: one commit's round trips and fsync no longer hold up the next.
+   */
+  readonly commitConcurrency?: number;
   /**
    * Runs `fn` on one dedicated connection outside any transaction (PostgreSQL: for statements
    * that cannot run in a transaction, such as CREATE INDEX CONCURRENTLY, and session locks).

@@ -18,18 +18,28 @@ interface Queued {
  * request on a quiet server does not wait for the event loop to go round. A second write in the
  * same turn is the sign of concurrent requests, and it and the rest of the turn's writes share
  * one commit as above.
+ *
+ * A database with `commitConcurrency` > 1 (PostgreSQL) has up to that many commits in flight,
+ * each on its own connection: writes queued while one commits start the next at once instead of
+ * waiting for it. Answers still go out in order: a commit's submitters are answered only after
+ * every earlier commit's were (and, as always, after their own commit).
  */
 export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled = false;
   private turnHadCommit = false;
-  private running: Promise<void> | undefined;
+  private readonly running = new Set<Promise<void>>();
+  // Settles when the submitters of the latest commit started have been answered.
+  private answered: Promise<void> = Promise.resolve();
+  private readonly concurrency: number;
 
   constructor(
     private readonly database: Database,
     private readonly logger: Logger,
     private readonly maxBatch = 2_000,
-  ) {}
+  ) {
+    this.concurrency = Math.max(1, database.commitConcurrency ?? 1);
+  }
 
   /** Queues a write; resolves after the transaction holding it has committed. */
   async submit(statement: Statement): Promise<RunResult> {
@@ -50,7 +60,7 @@ export class GroupCommitter {
       this.database.tryBatchNow &&
       !this.turnHadCommit &&
       !this.scheduled &&
-      !this.running &&
+      this.running.size === 0 &&
       this.queue.length === 0 &&
       statements.every((statement) => statement.lockKey === undefined)
     ) {
@@ -86,24 +96,49 @@ export class GroupCommitter {
     });
   }
 
-  /** Commits everything queued now; resolves when it is durable. */
+  /** Commits everything queued now; resolves when it (and every commit in flight) is durable. */
   async flush(): Promise<void> {
-    // One commit at a time: with an asynchronous driver, writes queued during a commit go into
-    // the next one.
-    while (this.running) await this.running;
-    if (this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
-    this.running = this.commit(batch).finally(() => {
-      this.running = undefined;
-    });
-    await this.running;
+    while (this.queue.length > 0) {
+      // At most `concurrency` commits at a time: writes queued meanwhile wait for a free slot
+      // and then go together.
+      while (this.running.size >= this.concurrency) await Promise.race(this.running);
+      if (this.queue.length === 0) break;
+      const batch = this.queue.splice(0, this.maxBatch);
+      const outcomes = this.execute(batch);
+      // The connection is free once the commit is done; its submitters are answered once
+      // the earlier commits' are.
+      const done: Promise<void> = outcomes.then(() => {
+        this.running.delete(done);
+      });
+      this.running.add(done);
+      const previous = this.answered;
+      this.answered = (async () => {
+        const settled = await outcomes;
+        await previous;
+        for (const [index, item] of batch.entries()) {
+          const outcome = settled[index] as { results: RunResult[] } | { error: unknown };
+          if ('error' in outcome) item.reject(outcome.error);
+          else item.resolve(outcome.results);
+        }
+      })();
+    }
+    await Promise.all(this.running);
+    await this.answered;
     if (this.queue.length > 0) this.schedule();
   }
 
   private async run(batch: readonly Queued[]): Promise<RunResult[][]> {
     const plain: { item: number; index: number; statement: Statement }[] = [];
     const keyed: { item: number; index: number; statement: Statement }[] = [];
-    for (const [item, queued] of batch.entries()) {
+    // Requests of one kind (multi-row statements, see `multi-row.ts`) side by side, so that
+    // they merge; requests of the same turn are concurrent, any order of them is one they
+    // could have come in. Each request's own statements keep their order.
+    const order = [...batch.keys()];
+    const kind = (item: number) => batch[item]?.statements[0]?.rows?.key ?? '';
+    if (batch.length > 1)
+      order.sort((a, b) => (kind(a) < kind(b) ? -1 : kind(a) > kind(b) ? 1 : a - b));
+    for (const item of order) {
+      const queued = batch[item] as Queued;
       for (const [index, statement] of queued.statements.entries()) {
         (statement.lockKey === undefined ? plain : keyed).push({ item, index, statement });
       }
@@ -124,16 +159,17 @@ export class GroupCommitter {
     return byItem;
   }
 
-  private async commit(batch: Queued[]): Promise<void> {
+  /** What became of one request: its results, or why it failed. */
+  private async execute(
+    batch: readonly Queued[],
+  ): Promise<({ results: RunResult[] } | { error: unknown })[]> {
     try {
       const results = await this.run(batch);
-      for (const [index, item] of batch.entries()) item.resolve(results[index] ?? []);
-      return;
+      return batch.map((_, index) => ({ results: results[index] ?? [] }));
     } catch (error) {
       if (batch.length === 1 || (error as { code?: unknown }).code === 'store_unavailable') {
         // One statement, or the database is unreachable: retrying one by one would not help.
-        for (const item of batch) item.reject(error);
-        return;
+        return batch.map(() => ({ error }));
       }
       this.logger.warn('A group commit failed; retrying its statements one by one', {
         statements: batch.length,
@@ -141,18 +177,20 @@ export class GroupCommitter {
       });
     }
     // One bad request must not fail the others: retry each in its own transaction.
+    const outcomes: ({ results: RunResult[] } | { error: unknown })[] = [];
     for (const item of batch) {
       try {
         const [results] = await this.run([item]);
-        item.resolve(results ?? []);
+        outcomes.push({ results: results ?? [] });
       } catch (error) {
-        item.reject(error);
+        outcomes.push({ error });
       }
     }
+    return outcomes;
   }
 
   /** Waits until every queued statement has been committed (or failed). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.running) await this.flush();
+    while (this.queue.length > 0 || this.running.size > 0) await this.flush();
   }
 }

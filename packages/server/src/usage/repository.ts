@@ -1,6 +1,7 @@
 import type { Environment } from '../crypto';
 import type { Queryable, Row, SqlValue, Statement } from '../store/database';
 import { decodeCursor } from '../store/json';
+import { unnestInsert } from '../store/multi-row';
 import type { Page, UsageRecord } from '../store/records';
 import { clampLimit, page, text } from '../store/rows';
 
@@ -85,6 +86,57 @@ const dailyUpsertSql = `INSERT INTO usage_daily (day, agent_id, environment, mod
     completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
     cost_usd = usage_daily.cost_usd + excluded.cost_usd,
     unpriced = usage_daily.unpriced + excluded.unpriced`;
+
+// The same statements merged, many rows per statement, by the group commit on PostgreSQL (see
+// store/multi-row.ts); their parameters are in the order of the columns here.
+const usageRows = unnestInsert({
+  key: 'usage_insert',
+  table: 'usage',
+  columns: [
+    ['id', 'text'],
+    ['agent_id', 'text'],
+    ['environment', 'text'],
+    ['session_id', 'text'],
+    ['model', 'text'],
+    ['prompt_tokens', 'integer'],
+    ['completion_tokens', 'integer'],
+    ['cost_usd', 'double precision'],
+    ['rate_found', 'integer'],
+    ['created_at', 'bigint'],
+  ],
+});
+
+// One statement cannot update a row twice: the totals of one day, agent, environment and model
+// are summed first (they arrive side by side, sorted by their lock key).
+const dailyRows = unnestInsert({
+  key: 'usage_daily_upsert',
+  table: 'usage_daily',
+  columns: [
+    ['day', 'integer'],
+    ['agent_id', 'text'],
+    ['environment', 'text'],
+    ['model', 'text'],
+    ['events', 'bigint'],
+    ['prompt_tokens', 'bigint'],
+    ['completion_tokens', 'bigint'],
+    ['cost_usd', 'double precision'],
+    ['unpriced', 'bigint'],
+  ],
+  suffix: dailyUpsertSql.slice(dailyUpsertSql.indexOf('ON CONFLICT')),
+  combine(rows) {
+    const sums = new Map<string, SqlValue[]>();
+    for (const row of rows) {
+      const key = row.slice(0, 4).join('\u0000');
+      const sum = sums.get(key);
+      if (!sum) {
+        sums.set(key, [...row]);
+        continue;
+      }
+      for (let index = 4; index < 9; index++) sum[index] = Number(sum[index]) + Number(row[index]);
+    }
+    return [...sums.values()];
+  },
+});
 
 /**
  * How a time range splits for the daily totals: whole UTC days (`firstDay` to before `endDay`,
@@ -222,6 +274,7 @@ export function usageRepository(db: Queryable) {
         ...records.map((record) => this.insertStatement(record)),
         ...[...totals.entries()].map(([key, params]) => ({
           sql: dailyUpsertSql,
+          rows: dailyRows,
           params,
           lockKey: `usage_daily\u0000${key}`,
         })),
@@ -300,6 +353,7 @@ export function usageRepository(db: Queryable) {
         sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
                 completion_tokens, cost_usd, rate_found, created_at)
               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        rows: usageRows,
         params: [
           usage.id,
           usage.agentId,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { findDashboard } from '../../admin/static';
 import { isLogLevel } from '../../logger';
+import { describeRetention } from '../../retention/service';
 import { type ArdenServer, createServer } from '../../server';
 import { redactUrl, sqlitePath } from '../../store';
 import { withoutFinalStop } from '../../text';
@@ -11,6 +12,7 @@ import { CliError, type CliIo, UsageError } from '../io';
 
 const help = `Usage: arden start [--port N] [--host HOST] [--data-dir DIR] [--db URL] [--demo]
                    [--log-level debug|info|warn|error|silent] [--dashboard-dir DIR | --no-dashboard]
+                   [--retention-days N]
 
 Starts the Arden server: the agent API, the admin API and the dashboard, on the embedded
 SQLite store (created and migrated on first start).
@@ -21,6 +23,8 @@ SQLite store (created and migrated on first start).
   --db URL          a database URL instead (DATABASE_URL)
   --demo            also run a demo agent whose calls show up live (one held for approval)
   --dashboard-dir   serve the dashboard from DIR (ARDEN_DASHBOARD_DIR)
+  --retention-days N  delete actions, usage and settled webhook deliveries older than N days
+                    (ARDEN_RETENTION_DAYS; default 0: everything is kept, nothing is deleted)
 
 Webhooks are never sent to private, loopback, link-local or cloud-metadata addresses (SSRF
 protection) unless ARDEN_WEBHOOK_ALLOW_PRIVATE=1 or ARDEN_WEBHOOK_ALLOWED_HOSTS lists them. With
@@ -41,7 +45,20 @@ const options = {
   'log-level': { type: 'string' },
   'dashboard-dir': { type: 'string' },
   'no-dashboard': { type: 'boolean' },
+  'retention-days': { type: 'string' },
 } as const;
+
+/** The help, ending with what retention the environment sets now. */
+function helpText(env: CliIo['env']): string {
+  const days = env.ARDEN_RETENTION_DAYS;
+  const current =
+    days === undefined || days === ''
+      ? `Retention now: ${describeRetention(0)}.`
+      : /^\d+(\.\d+)?$/.test(days)
+        ? `Retention now (ARDEN_RETENTION_DAYS=${days}): ${describeRetention(Number(days))}.`
+        : `Retention now: ARDEN_RETENTION_DAYS=${JSON.stringify(days)} is not a number of days; the server refuses to start with it.`;
+  return `${help}\n${current}\n`;
+}
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolveSignal) => {
@@ -80,7 +97,7 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
 export async function startCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parse(argv, options, 'start');
   if (parsed.values.help) {
-    io.stdout(help);
+    io.stdout(helpText(io.env));
     return 0;
   }
   if (parsed.positionals.length > 0) {
@@ -99,6 +116,16 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
   if (!isLogLevel(logLevel)) {
     throw new UsageError(
       `--log-level must be debug, info, warn, error or silent; got "${logLevel}".`,
+    );
+  }
+  const retentionText = text(parsed, 'retention-days');
+  const retentionDays = retentionText === undefined ? undefined : Number(retentionText);
+  if (
+    retentionDays !== undefined &&
+    (retentionText?.trim() === '' || !Number.isFinite(retentionDays) || retentionDays < 0)
+  ) {
+    throw new UsageError(
+      `--retention-days must be a number of days ≥ 0 (0 keeps everything); got "${retentionText}".`,
     );
   }
   const dataDir = resolve(
@@ -137,6 +164,7 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       dataDir,
       databaseUrl,
       logLevel,
+      ...(retentionDays !== undefined ? { retentionDays } : {}),
       ...(demoAllowsPrivate ? { webhooks: { allowPrivate: true } } : {}),
       admin: { dashboardDir: dashboardDir === undefined ? undefined : dashboardDir },
     });
@@ -177,6 +205,7 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       `  Admin API:  ${browserUrl}/api/v1  (described at ${browserUrl}/api/openapi.json)`,
       `  Agent API:  ${browserUrl}  (set ARDEN_API_URL=${browserUrl} in your agent)`,
       `  Store:      ${store}`,
+      `  Retention:  ${describeRetention(server.config.retention.days ?? 0)}`,
       '',
     ];
     if (firstAdmin.created && firstAdmin.generatedPassword) {
