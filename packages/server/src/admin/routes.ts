@@ -4,6 +4,7 @@ import { approvalRoutes } from '../approvals/routes';
 import { eventRoutes } from '../events/routes';
 import { openApiDocument } from '../openapi';
 import { policyRoutes } from '../policies/routes';
+import { simulationRoutes } from '../policies/simulation-routes';
 import { sessionRoutes } from '../sessions/routes';
 import { usageRoutes } from '../usage/routes';
 import { userRoutes } from '../users/routes';
@@ -21,6 +22,7 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...agentRoutes,
   ...agentDeliveryRoutes,
   ...policyRoutes,
+  ...simulationRoutes,
   ...actionRoutes,
   ...approvalRoutes,
   ...sessionRoutes,
