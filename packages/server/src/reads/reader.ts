@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { actionRepository } from '../actions/repository';
 import type { ServerContext } from '../context';
 import { ArdenServerError } from '../errors';
@@ -49,12 +50,21 @@ function budgetFrom(value: string | undefined): number | undefined {
   return Number.isInteger(number) && number >= 100 ? number : undefined;
 }
 
+/**
+ * Reader threads by default: one core's worth less than the machine has, one or two — a thread
+ * off the event loop still takes a core, and the checks need one.
+ */
+function defaultThreads(): number {
+  return Math.max(1, Math.min(2, availableParallelism() - 1));
+}
+
 /** Opens the admin reader of a server: worker threads on SQLite, a separate pool on PostgreSQL. */
 export class AdminReader {
   readonly budgetMs: number;
   private sqlite: SqliteReadPool | undefined;
   private postgres: Promise<PostgresDatabase | undefined> | undefined;
   private closed = false;
+  private readonly inline: boolean;
 
   constructor(
     private readonly server: ServerContext,
@@ -62,9 +72,17 @@ export class AdminReader {
   ) {
     this.budgetMs =
       options.budgetMs ?? budgetFrom(process.env.ARDEN_ADMIN_READ_BUDGET_MS) ?? defaultReadBudgetMs;
+    // ARDEN_ADMIN_READ_THREADS=0 reads on the main connection (as before; for comparisons).
+    const threadsText = process.env.ARDEN_ADMIN_READ_THREADS;
+    const threads =
+      options.threads ??
+      (threadsText !== undefined && /^\d{1,2}$/.test(threadsText)
+        ? Number(threadsText)
+        : defaultThreads());
+    this.inline = threads === 0;
     const database = server.store.database;
-    if (database.dialect === 'sqlite' && database.location !== ':memory:') {
-      this.sqlite = new SqliteReadPool(database.location, server.logger, options.threads ?? 2);
+    if (!this.inline && database.dialect === 'sqlite' && database.location !== ':memory:') {
+      this.sqlite = new SqliteReadPool(database.location, server.logger, threads);
     }
   }
 
@@ -91,7 +109,7 @@ export class AdminReader {
     const deadline = Date.now() + budgetMs;
     let db: Queryable = this.server.store.database;
     if (!this.closed && this.sqlite) db = this.sqlite.queryable(deadline);
-    else if (!this.closed && this.server.store.database.dialect === 'postgres') {
+    else if (!this.closed && !this.inline && this.server.store.database.dialect === 'postgres') {
       db = (await this.postgresPool()) ?? db;
     }
     const budget = budgetMs;
