@@ -170,7 +170,7 @@ export const adminReads: Benchmark = {
       }
       const quiet: number[] = [];
       const busy: number[] = [];
-      let readStats: { latencies: number[]; statuses: Record<number, number> } = {
+      const readStats: { latencies: number[]; statuses: Record<number, number> } = {
         latencies: [],
         statuses: {},
       };
@@ -179,10 +179,10 @@ export const adminReads: Benchmark = {
         const reads = heavyReads(info);
         busy.push(...(await checksAt(info, 100, roundMs)));
         await reads.stop();
-        readStats = {
-          latencies: [...readStats.latencies, ...reads.latencies],
-          statuses: { ...readStats.statuses, ...reads.statuses },
-        };
+        readStats.latencies.push(...reads.latencies);
+        for (const [status, count] of Object.entries(reads.statuses)) {
+          readStats.statuses[Number(status)] = (readStats.statuses[Number(status)] ?? 0) + count;
+        }
         log(`round ${round + 1}/${rounds}: ${quiet.length} quiet and ${busy.length} busy checks`);
       }
       const without = summarize(quiet);
