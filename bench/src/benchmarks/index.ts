@@ -1,4 +1,5 @@
 import type { Benchmark } from '../types.ts';
+import { adminReads } from './admin-reads.ts';
 import { adversarialPolicy } from './adversarial-policy.ts';
 import { approvalLatency } from './approval-latency.ts';
 import { checkOverhead } from './check-overhead.ts';
@@ -25,5 +26,6 @@ export const benchmarks: Benchmark[] = [
   usageIngest,
   memory,
   logScale,
+  adminReads,
   mcpGateway,
 ];

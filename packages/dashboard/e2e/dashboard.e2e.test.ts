@@ -315,7 +315,14 @@ describe('dashboard in the browser', () => {
     await page.getByText(/Valid — 2 policies/).waitFor();
     await page.getByRole('button', { name: 'Simulate' }).click();
     // Logged so far: refunds of 20 (allowed), 150 (approved) and 900 (denied), and one email.
-    await page.getByText('On the last 4 calls, the draft decides 2 differently.').waitFor();
+    await page
+      .getByText(
+        'Replayed 4 of 4 calls: against the current policies the draft decides 2 differently, against the logged decisions 2.',
+      )
+      .waitFor();
+    const byKind = page.getByRole('table', { name: 'Against the current policies by kind' });
+    await byKind.getByRole('rowheader', { name: 'held → allow' }).waitFor();
+    expect(await byKind.getByRole('row').count()).toBe(1);
     const simulated = page.getByRole('table', { name: 'Simulated decisions' });
     await expect.poll(() => simulated.locator('tr.row-changed').count()).toBe(2);
     await screenshot(page, 'policy-simulation');

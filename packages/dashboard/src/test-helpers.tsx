@@ -22,6 +22,11 @@ export class Reply {
   ) {}
 }
 
+/** Returned by a handler to answer with NDJSON lines (a streamed answer). */
+export class Lines {
+  constructor(readonly lines: unknown[]) {}
+}
+
 /**
  * Replaces `fetch` with a fake admin API: `routes` maps `"METHOD path"` (path without
  * `api/v1/`, `:id`-style segments allowed) to a handler. Unknown routes answer 404.
@@ -42,6 +47,12 @@ export function fakeApi(routes: Record<string, Handler>) {
       if (!pattern.test(path)) continue;
       try {
         const answer = await handler(request);
+        if (answer instanceof Lines) {
+          return new Response(answer.lines.map((line) => `${JSON.stringify(line)}\n`).join(''), {
+            status: 200,
+            headers: { 'Content-Type': 'application/x-ndjson' },
+          });
+        }
         return new Response(JSON.stringify(answer ?? { ok: true }), {
           status: 200,
           headers: { 'Content-Type': 'application/json' },

@@ -135,6 +135,11 @@ export async function createServer(
       sendError(response, 503, error.message, {}, { 'retry-after': error.retryAfterSeconds });
       return;
     }
+    if (ArdenServerError.isInstance(error) && error.code === 'read_timeout') {
+      // An admin read past its budget (src/reads): the message says to narrow the request.
+      sendError(response, 503, error.message, { code: error.code });
+      return;
+    }
     if (ArdenServerError.isInstance(error) && error.status < 500) {
       const headers: Record<string, string | number> = {};
       if (error instanceof RateLimitedError) headers['retry-after'] = error.retryAfterSeconds;
@@ -282,6 +287,7 @@ export async function createServer(
     await context.approvals.stopSweeper();
     await webhooks.stop();
     await retention.stop();
+    await admin.closeReads();
     await context.agents.flushKeyUse();
     stopListening();
     await store.close();

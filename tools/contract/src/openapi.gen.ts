@@ -495,6 +495,26 @@ export interface paths {
         patch: operations["patchMcpUpstreams"];
         trace?: never;
     };
+    "/api/v1/agents/{agent_id}/policies/{environment}/simulate/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a draft set would change over a window of the real log, against the current set and the log
+         * @description Replays every logged call of the window (or an even `sample`), optionally of one `tool`, through the draft and through the current set, and counts the flips by kind (`allow->requires_approval`, …) against both. With `Accept: application/x-ndjson` the answer streams as lines: `{"type":"start","total"}`, `{"type":"progress",…counts}` after each page, `{"type":"flip",…}` per listed flip, then `{"type":"summary",…}` (or `{"type":"error","code","error"}`). Otherwise one JSON object. Runs on the admin reader, off the check path; nothing is saved.
+         */
+        post: operations["postAgentsPoliciesSimulateHistory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/actions": {
         parameters: {
             query?: never;
@@ -1220,6 +1240,78 @@ export interface components {
                     always_blocks: boolean;
                 } | null;
             }[];
+        };
+        PolicyHistorySimulation: {
+            agent_id: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            from: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            to: string;
+            tool: string | null;
+            /** @description Calls in the window. */
+            total: number;
+            scanned: number;
+            /** @description Calls decided (all, or the sample). */
+            evaluated: number;
+            sampled: boolean;
+            /** @description Draft against the current set: the change itself. */
+            vs_current: {
+                changed: number;
+                /** @description Flips by kind, `before->after` (`allow->requires_approval`). */
+                kinds: {
+                    [key: string]: number;
+                };
+            };
+            /** @description Draft against what was logged at the time. */
+            vs_logged: {
+                changed: number;
+                /** @description Flips by kind, `before->after` (`allow->requires_approval`). */
+                kinds: {
+                    [key: string]: number;
+                };
+            };
+            flips: {
+                action_id: string;
+                tool_name: string;
+                session_id: string | null;
+                /**
+                 * Format: date-time
+                 * @description ISO 8601 time (UTC).
+                 */
+                created_at: string;
+                /**
+                 * @description The decision logged at the time.
+                 * @enum {string}
+                 */
+                logged: "allow" | "block" | "requires_approval";
+                /** @description What the saved (current) set decides today. */
+                current: {
+                    /** @enum {string} */
+                    decision: "allow" | "block" | "requires_approval";
+                    reason: string | null;
+                    policy: string | null;
+                    rule_index: number | null;
+                    explanation: string | null;
+                };
+                /** @description What the draft decides. */
+                draft: {
+                    /** @enum {string} */
+                    decision: "allow" | "block" | "requires_approval";
+                    reason: string | null;
+                    policy: string | null;
+                    rule_index: number | null;
+                    explanation: string | null;
+                };
+                /** @description The flip against the current set, if any. */
+                vs_current: ("allow->requires_approval" | "allow->block" | "requires_approval->allow" | "requires_approval->block" | "block->allow" | "block->requires_approval") | null;
+                /** @description The flip against the logged decision, if any. */
+                vs_logged: ("allow->requires_approval" | "allow->block" | "requires_approval->allow" | "requires_approval->block" | "block->allow" | "block->requires_approval") | null;
+            }[];
+            flips_truncated: boolean;
         };
         ActionPage: {
             items: components["schemas"]["Action"][];
@@ -4021,6 +4113,100 @@ export interface operations {
             };
             /** @description The thing does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAgentsPoliciesSimulateHistory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id or name. */
+                agent_id: string;
+                /** @description test or live. */
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    policies: components["schemas"]["Policy"][];
+                    /** @description Start of the window: a duration before now (`30d`, `12h`, `90m`, `2w`), an ISO 8601 time, or `all` (default `30d`). `from` wins when both are given. */
+                    since?: string;
+                    /** @description Start of the window (ISO 8601). */
+                    from?: string;
+                    /** @description End of the window (ISO 8601; default now). */
+                    to?: string;
+                    /** @description Only calls of this tool, or of a prefix ending in `*` (`stripe.*`). */
+                    tool?: string;
+                    /** @description Decide about at most this many calls, spread evenly over the window (default: every call). */
+                    sample?: number;
+                    /** @description How many changed calls to list (default 1 000); the summary counts them all. */
+                    max_flips?: number;
+                    /**
+                     * @description The agent's default action to assume for the draft (default: the current one).
+                     * @enum {string}
+                     */
+                    default_action?: "allow" | "block" | "requires_approval";
+                };
+            };
+        };
+        responses: {
+            /** @description One JSON object; or, asked with `Accept: application/x-ndjson`, the same as lines of JSON (see the description). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyHistorySimulation"];
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (for example, an action already decided). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

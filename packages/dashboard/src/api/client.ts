@@ -12,6 +12,7 @@ import type {
   DeliveryDetail,
   Environment,
   ErrorBody,
+  HistoryFlip,
   Me,
   Page,
   PolicyDefinition,
@@ -23,6 +24,7 @@ import type {
   SessionDetail,
   SigningKeyRotated,
   Simulation,
+  SimulationCounts,
   UsageGroup,
   UsageReport,
   User,
@@ -225,6 +227,80 @@ export const api = {
     request<Simulation>('POST', apiPath('agents', agentId, 'policies', environment, 'simulate'), {
       body: { policies, limit },
     }),
+  /**
+   * Replays a window of the log through the draft (NDJSON stream): `onProgress` after each page,
+   * `onFlip` per listed flip; resolves with the final counts. Throws `ApiError`.
+   */
+  simulateHistory: async (
+    agentId: string,
+    environment: Environment,
+    body: { policies: PolicyDefinition[]; since: string; tool?: string; sample?: number },
+    handlers: {
+      onProgress(counts: SimulationCounts): void;
+      onFlip(flip: HistoryFlip): void;
+    },
+    signal?: AbortSignal,
+  ): Promise<SimulationCounts> => {
+    let response: Response;
+    try {
+      response = await fetch(
+        apiPath('agents', agentId, 'policies', environment, 'simulate', 'history'),
+        {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { Accept: 'application/x-ndjson', 'Content-Type': 'application/json' },
+          body: JSON.stringify({ ...body, max_flips: 2_000 }),
+          signal,
+        },
+      );
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'AbortError') throw error;
+      throw new ApiError(
+        0,
+        'Cannot reach the Arden server. Check that it is running (arden start) and try again.',
+      );
+    }
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      let error: Partial<ErrorBody> = {};
+      try {
+        error = JSON.parse(text) as Partial<ErrorBody>;
+      } catch {
+        // Not JSON: the status says it.
+      }
+      throw new ApiError(
+        response.status,
+        typeof error.error === 'string'
+          ? error.error
+          : `The server answered ${response.status} ${response.statusText}.`,
+        error.field,
+        error.issues,
+      );
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    let final: SimulationCounts | undefined;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (value) buffer += value;
+      const lines = buffer.split('\n');
+      buffer = done ? '' : (lines.pop() ?? '');
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        const message = JSON.parse(line) as { type: string } & Record<string, unknown>;
+        if (message.type === 'progress')
+          handlers.onProgress(message as unknown as SimulationCounts);
+        else if (message.type === 'flip') handlers.onFlip(message as unknown as HistoryFlip);
+        else if (message.type === 'summary') final = message as unknown as SimulationCounts;
+        else if (message.type === 'error') {
+          throw new ApiError(Number(message.status ?? 500), String(message.error));
+        }
+      }
+      if (done) break;
+    }
+    if (!final) throw new ApiError(0, 'The simulation stopped before it finished. Try again.');
+    return final;
+  },
   rollbackPolicies: (agentId: string, environment: Environment, version: number) =>
     request<PolicyVersion>(
       'POST',

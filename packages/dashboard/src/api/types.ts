@@ -73,6 +73,15 @@ export type PolicySet = Schemas['PolicySet'];
 export type PolicyVersion = Schemas['PolicyVersion'];
 export type Validation = Schemas['PolicyValidation'];
 export type Simulation = Schemas['PolicySimulation'];
+/** The simulation over a window of the log (one JSON answer; the stream sends its parts). */
+export type HistorySimulation = Schemas['PolicyHistorySimulation'];
+export type HistoryFlip = HistorySimulation['flips'][number];
+export type FlipCounts = HistorySimulation['vs_current'];
+/** Counts so far, as the stream's progress lines and its last line carry them. */
+export type SimulationCounts = Pick<
+  HistorySimulation,
+  'total' | 'scanned' | 'evaluated' | 'sampled' | 'vs_current' | 'vs_logged'
+>;
 /** One replayed decision of a simulation. */
 export type DecisionView = Simulation['items'][number]['new'];
 

@@ -2,7 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PolicySet, Role } from '../api/types';
-import { fakeApi, me, Reply, renderApp, supportAgent } from '../test-helpers';
+import { fakeApi, Lines, me, Reply, renderApp, supportAgent } from '../test-helpers';
 
 const saved: PolicySet = {
   agent_id: 'agent-1',
@@ -102,60 +102,55 @@ describe('Policies', () => {
     ).toBeLessThan(4);
   });
 
-  it('simulates the draft with changes highlighted, then saves it', async () => {
+  it('simulates the draft over a window of the log with the flips by kind, then saves it', async () => {
+    const decision = (value: string, explanation: string) => ({
+      decision: value,
+      reason: 'rule_matched',
+      policy: 'Refunds',
+      rule_index: 0,
+      explanation,
+    });
+    const counts = {
+      total: 40,
+      scanned: 40,
+      evaluated: 40,
+      sampled: false,
+      vs_current: { changed: 2, kinds: { 'allow->block': 1, 'requires_approval->block': 1 } },
+      vs_logged: { changed: 1, kinds: { 'allow->block': 1 } },
+    };
     const api = fakeApi({
       ...routes('admin'),
       'POST agents/:id/policies/:environment/validate': () => ({ valid: true, issues: [] }),
-      'POST agents/:id/policies/:environment/simulate': () => ({
-        agent_id: 'agent-1',
-        environment: 'test',
-        evaluated: 2,
-        changed: 1,
-        items: [
+      'POST agents/:id/policies/:environment/simulate/history': () =>
+        new Lines([
+          { type: 'start', total: 40 },
+          { type: 'progress', ...counts, scanned: 20, evaluated: 20 },
           {
+            type: 'flip',
             action_id: 'x1',
             tool_name: 'stripe.issue_refund',
             session_id: null,
             created_at: '2026-11-24T10:00:00.000Z',
-            old: {
-              decision: 'allow',
-              reason: 'rule_matched',
-              policy: 'Refunds',
-              rule_index: 0,
-              explanation: null,
-            },
-            new: {
-              decision: 'block',
-              reason: 'rule_matched',
-              policy: 'Refunds',
-              rule_index: 0,
-              explanation: 'now blocked',
-            },
-            changed: true,
+            logged: 'allow',
+            current: decision('allow', 'allowed'),
+            draft: decision('block', 'now blocked'),
+            vs_current: 'allow->block',
+            vs_logged: 'allow->block',
           },
           {
+            type: 'flip',
             action_id: 'x2',
             tool_name: 'stripe.issue_refund',
             session_id: null,
-            created_at: '2026-11-24T10:00:00.000Z',
-            old: {
-              decision: 'requires_approval',
-              reason: 'policy_default',
-              policy: 'Refunds',
-              rule_index: -1,
-              explanation: null,
-            },
-            new: {
-              decision: 'requires_approval',
-              reason: 'policy_default',
-              policy: 'Refunds',
-              rule_index: -1,
-              explanation: 'same',
-            },
-            changed: false,
+            created_at: '2026-11-24T11:00:00.000Z',
+            logged: 'block',
+            current: decision('requires_approval', 'held'),
+            draft: decision('block', 'now blocked'),
+            vs_current: 'requires_approval->block',
+            vs_logged: null,
           },
-        ],
-      }),
+          { type: 'summary', ...counts, flips_listed: 2 },
+        ]),
       'PUT agents/:id/policies/:environment': () => {
         throw new Reply(400, {
           error: 'The policies do not compile.',
@@ -174,13 +169,22 @@ describe('Policies', () => {
     await user.keyboard('block');
     await screen.findByText(/Valid — 1 policy/);
     expect(screen.getByText('Changes against version 2')).toBeTruthy();
+    await user.selectOptions(screen.getByLabelText('Replay'), 'the whole log');
+    await user.type(screen.getByLabelText('Tool'), 'stripe.*');
     await user.click(screen.getByRole('button', { name: 'Simulate' }));
-    await screen.findByText('On the last 2 calls, the draft decides 1 differently.');
+    await screen.findByText(
+      'Replayed 40 of 40 calls: against the current policies the draft decides 2 differently, against the logged decisions 1.',
+    );
+    const simulated = api.received.find((request) => request.path.endsWith('/simulate/history'));
+    expect(simulated?.body).toMatchObject({ since: 'all', tool: 'stripe.*' });
+    const byKind = screen.getByRole('table', { name: 'Against the current policies by kind' });
+    expect(within(byKind).getByRole('rowheader', { name: 'held → block' })).toBeTruthy();
     const table = screen.getByRole('table', { name: 'Simulated decisions' });
-    expect(within(table).getAllByRole('row')).toHaveLength(2);
-    expect(table.querySelector('.row-changed')).toBeTruthy();
-    await user.click(screen.getByLabelText('Only the calls that change'));
     expect(within(table).getAllByRole('row')).toHaveLength(3);
+    await user.selectOptions(screen.getByLabelText('Kind'), 'allow → block');
+    expect(within(table).getAllByRole('row')).toHaveLength(2);
+    await user.selectOptions(screen.getByLabelText('Compare with'), 'the logged decisions');
+    expect(within(table).getAllByRole('row')).toHaveLength(2);
     await user.type(screen.getByLabelText(/What changed and why/), 'Block refunds');
     await user.click(screen.getByRole('button', { name: 'Save as a new version' }));
     await screen.findByText('The policies do not compile.');

@@ -1,4 +1,11 @@
-import { agentIdFilter, emailsOf, nextCursor, parseTime, v1 } from '../admin/route-helpers';
+import {
+  agentIdFilter,
+  emailsOf,
+  nextCursor,
+  parseTime,
+  readsOf,
+  v1,
+} from '../admin/route-helpers';
 import { actionView, deliveryDetailView } from '../admin/serialize';
 import { type AdminRoute, route } from '../admin/table';
 import { NotFoundError, ValidationError } from '../errors';
@@ -38,7 +45,7 @@ export const actionRoutes: readonly AdminRoute[] = [
           );
         }
       }
-      const page = await call.services.server.store.actions.list(
+      const page = await (await readsOf(call)).actions.list(
         {
           agentId: await agentIdFilter(call, query.agent),
           environment: query.environment,

@@ -12,6 +12,7 @@ import { UserAdministration } from '../users/service';
 export type { AdminOptions } from '../auth/options';
 
 import { LiveStream } from '../events/stream';
+import { AdminReader } from '../reads/reader';
 import { adminQueries } from './queries';
 import { adminRoutes } from './routes';
 import { DashboardFiles } from './static';
@@ -30,6 +31,8 @@ export interface MountedAdmin {
   fallback(context: RequestContext): boolean;
   /** Ends the live event streams. */
   close(): void;
+  /** Stops the admin reader (its threads or pool), once requests have drained. */
+  closeReads(): Promise<void>;
 }
 
 /** Turns zod's issues into one `ValidationError` that names the fields. */
@@ -147,6 +150,7 @@ export function mountAdmin(server: ServerContext, options: AdminOptions = {}): M
         insecureTestPasswordHashing: resolved.insecureTestPasswordHashing,
       }),
       queries: adminQueries(server.store.database),
+      reader: new AdminReader(server, { budgetMs: options.readBudgetMs }),
       live: new LiveStream(
         server.events,
         server.logger,
@@ -175,6 +179,9 @@ export function mountAdmin(server: ServerContext, options: AdminOptions = {}): M
     },
     close() {
       services?.live.close();
+    },
+    async closeReads() {
+      await services?.reader.close();
     },
   };
 }

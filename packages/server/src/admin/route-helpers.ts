@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors';
+import type { AdminReads } from '../reads/reader';
 import type { ActionFilter, ActionRecord, AgentRecord } from '../store';
 import type { AdminCall } from './table';
 
@@ -39,6 +40,16 @@ export async function emailsOf(call: AdminCall<unknown, unknown>, ids: (string |
   return call.services.queries.userEmails(ids.filter((id): id is string => id !== null));
 }
 
+/**
+ * The reads of one admin request, off the check path (worker threads or a pool of their own)
+ * and within its time budget; one per request, made on first use.
+ */
+export function readsOf(call: AdminCall<unknown, unknown>): Promise<AdminReads> {
+  const holder = call as { reads?: Promise<AdminReads> };
+  holder.reads ??= call.services.reader.begin();
+  return holder.reads;
+}
+
 export async function collectActions(
   call: AdminCall<unknown, unknown>,
   filter: ActionFilter,
@@ -47,8 +58,9 @@ export async function collectActions(
 ): Promise<{ actions: ActionRecord[]; more: boolean }> {
   const actions: ActionRecord[] = [];
   let cursor: string | undefined;
+  const reads = await readsOf(call);
   do {
-    const page = await call.services.server.store.actions.list(filter, {
+    const page = await reads.actions.list(filter, {
       cursor,
       limit: Math.min(500, count - actions.length),
       order,

@@ -5,6 +5,7 @@ import { eventRoutes } from '../events/routes';
 import { mcpRoutes } from '../mcp/routes';
 import { openApiDocument } from '../openapi';
 import { policyRoutes } from '../policies/routes';
+import { simulationRoutes } from '../policies/simulation-routes';
 import { sessionRoutes } from '../sessions/routes';
 import { usageRoutes } from '../usage/routes';
 import { userRoutes } from '../users/routes';
@@ -23,6 +24,7 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...agentDeliveryRoutes,
   ...policyRoutes,
   ...mcpRoutes,
+  ...simulationRoutes,
   ...actionRoutes,
   ...approvalRoutes,
   ...sessionRoutes,

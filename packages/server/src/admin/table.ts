@@ -5,6 +5,7 @@ import type { RouteAccess } from '../auth/roles';
 import type { ServerContext } from '../context';
 import type { LiveStream } from '../events/stream';
 import type { RequestContext } from '../http/router';
+import type { AdminReader } from '../reads/reader';
 import type { UserRecord } from '../store';
 import type { UserAdministration } from '../users/service';
 import type { AdminQueries } from './queries';
@@ -16,6 +17,8 @@ export interface AdminServices {
   auth: AdminAuthenticator;
   users: UserAdministration;
   queries: AdminQueries;
+  /** Reads of the log, sessions, usage and simulation, off the check path, with a budget. */
+  reader: AdminReader;
   live: LiveStream;
 }
 
@@ -61,8 +64,11 @@ export interface AdminRoute {
   response?: z.ZodType;
   /** Success status (default 200). */
   status?: number;
-  /** The handler writes a `text/event-stream` answer itself. */
-  stream?: boolean;
+  /**
+   * The handler writes its answer itself: `true` a `text/event-stream`; `'ndjson'` NDJSON lines
+   * when asked with `Accept: application/x-ndjson`, else the JSON of `response`.
+   */
+  stream?: boolean | 'ndjson';
   handler(call: AdminCall<any, any>): Promise<unknown>;
 }
 

@@ -5,6 +5,12 @@ export interface AdminOptions {
   /** Serve the admin API under `/api/v1/` (default true). */
   enabled?: boolean;
   /**
+   * Time budget of one admin read request in ms (`ARDEN_ADMIN_READ_BUDGET_MS`; default 15 000;
+   * a simulation over history gets 20 times it): past it the request is stopped with a JSON 503
+   * saying to narrow the window.
+   */
+  readBudgetMs?: number;
+  /**
    * The `Secure` attribute of the session cookie (`ARDEN_COOKIE_SECURE`): `'auto'` (default)
    * sets it when the request came over HTTPS (directly, or per `X-Forwarded-Proto` from a
    * trusted proxy); `true` always; `false` never.

@@ -9,7 +9,12 @@ export class AdminClient {
   ) {}
 
   /** Calls `path` (under the server URL); throws `CliError` with the server's message on failure. */
-  async request<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { timeoutMs?: number } = {},
+  ): Promise<T> {
     let response: Response;
     try {
       response = await this.fetchImplementation(new URL(path, this.url), {
@@ -20,7 +25,7 @@ export class AdminClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
       });
     } catch (error) {
       const cause =

@@ -146,7 +146,17 @@ export function openApiDocument(routes: readonly AdminRoute[]): OpenApiDocument 
     }
     const success = String(route.status ?? 200);
     const responses: Record<string, unknown> = {};
-    if (route.stream) {
+    if (route.stream === 'ndjson') {
+      const schema = route.response ? collector.convert(route.response, 'output') : {};
+      responses[success] = {
+        description:
+          'One JSON object; or, asked with `Accept: application/x-ndjson`, the same as lines of JSON (see the description).',
+        content: {
+          'application/json': { schema },
+          'application/x-ndjson': { schema: { type: 'string' } },
+        },
+      };
+    } else if (route.stream) {
       responses[success] = {
         description:
           'A stream of Server-Sent Events; the `data:` of each event is the JSON of `x-event-data` (a LiveEvent).',

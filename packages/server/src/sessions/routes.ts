@@ -1,4 +1,11 @@
-import { agentIdFilter, collectActions, nextCursor, parseTime, v1 } from '../admin/route-helpers';
+import {
+  agentIdFilter,
+  collectActions,
+  nextCursor,
+  parseTime,
+  readsOf,
+  v1,
+} from '../admin/route-helpers';
 import { actionView, iso, sessionView, usageView } from '../admin/serialize';
 import { type AdminCall, type AdminRoute, route } from '../admin/table';
 import type { Environment } from '../crypto';
@@ -17,7 +24,7 @@ async function collectUsage(
   const usage: UsageRecord[] = [];
   let cursor: string | undefined;
   do {
-    const page = await call.services.server.store.usage.list(
+    const page = await (await readsOf(call)).usage.list(
       { ...filter, sessionId },
       { cursor, limit: Math.min(500, count - usage.length) },
     );
@@ -41,7 +48,7 @@ export const sessionRoutes: readonly AdminRoute[] = [
     query: schemas.sessionQuery,
     response: schemas.sessionPage,
     async handler(call) {
-      const page = await call.services.server.store.actions.listSessions(
+      const page = await (await readsOf(call)).actions.listSessions(
         {
           agentId: await agentIdFilter(call, call.query.agent),
           environment: call.query.environment,

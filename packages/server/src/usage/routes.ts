@@ -1,4 +1,4 @@
-import { agentIdFilter, parseTime, v1 } from '../admin/route-helpers';
+import { agentIdFilter, parseTime, readsOf, v1 } from '../admin/route-helpers';
 import { aggregateView, iso } from '../admin/serialize';
 import { type AdminRoute, route } from '../admin/table';
 import * as schemas from './schema';
@@ -27,7 +27,7 @@ export const usageRoutes: readonly AdminRoute[] = [
         from,
         to,
       };
-      const usage = call.services.server.store.usage;
+      const usage = (await readsOf(call)).usage;
       const [items, totals] = await Promise.all([
         usage.aggregate(query.group_by, filter, { limit: query.limit }),
         usage.totals(filter),

@@ -1,12 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, api } from '../../api/client';
-import type {
-  Environment,
-  PolicyDefinition,
-  PolicySet,
-  PolicyVersion,
-  Simulation,
-} from '../../api/types';
+import type { Environment, PolicyDefinition, PolicySet, PolicyVersion } from '../../api/types';
 import {
   type DraftProblem,
   diffLines,
@@ -16,7 +10,7 @@ import {
   policiesToYaml,
 } from '../../policy-yaml';
 import { DiffView } from './diff-view';
-import { SimulationView } from './simulation';
+import { type SimulationRun, SimulationView } from './simulation';
 
 /** The YAML editor: validation as you type, simulation, diff and save. */
 export function PolicyEditor({
@@ -36,9 +30,12 @@ export function PolicyEditor({
   const [checking, setChecking] = useState(false);
   const [checkError, setCheckError] = useState<string | undefined>(undefined);
   const [parsed, setParsed] = useState<PolicyDefinition[] | undefined>(saved.policies);
-  const [simulation, setSimulation] = useState<Simulation | undefined>(undefined);
+  const [simulation, setSimulation] = useState<SimulationRun | undefined>(undefined);
   const [simulating, setSimulating] = useState(false);
-  const [simulateLimit, setSimulateLimit] = useState(100);
+  const [simulateSince, setSimulateSince] = useState('30d');
+  const [simulateTool, setSimulateTool] = useState('');
+  const [simulateSample, setSimulateSample] = useState(0);
+  const running = useRef<AbortController | undefined>(undefined);
   const [message, setMessage] = useState('');
   const [saving, setSaving] = useState(false);
   const [status, setStatus] = useState<string | undefined>(undefined);
@@ -103,16 +100,55 @@ export function PolicyEditor({
 
   const simulate = async () => {
     if (!parsed) return;
+    running.current?.abort();
+    const controller = new AbortController();
+    running.current = controller;
     setSimulating(true);
     setStatus(undefined);
+    let run: SimulationRun = { counts: undefined, flips: [], done: false };
+    setSimulation(run);
+    // Flips arrive by the hundred: the view is redrawn once per frame at most.
+    let frame: number | undefined;
+    const show = () => {
+      frame ??= requestAnimationFrame(() => {
+        frame = undefined;
+        if (running.current === controller) setSimulation(run);
+      });
+    };
     try {
-      setSimulation(await api.simulatePolicies(agentId, environment, parsed, simulateLimit));
+      const counts = await api.simulateHistory(
+        agentId,
+        environment,
+        {
+          policies: parsed,
+          since: simulateSince,
+          tool: simulateTool.trim() || undefined,
+          sample: simulateSample > 0 ? simulateSample : undefined,
+        },
+        {
+          onProgress(progress) {
+            run = { ...run, counts: progress };
+            show();
+          },
+          onFlip(flip) {
+            run = { ...run, flips: [...run.flips, flip] };
+            show();
+          },
+        },
+        controller.signal,
+      );
+      run = { ...run, counts, done: true };
+      if (running.current === controller) setSimulation(run);
     } catch (error) {
+      if (controller.signal.aborted) return;
+      setSimulation(undefined);
       setStatus(error instanceof Error ? error.message : String(error));
     } finally {
-      setSimulating(false);
+      if (running.current === controller) setSimulating(false);
     }
   };
+
+  useEffect(() => () => running.current?.abort(), []);
 
   const save = async () => {
     if (!parsed) return;
@@ -216,14 +252,40 @@ export function PolicyEditor({
       </ul>
       <div className="editor-actions">
         <label className="field field-inline">
-          <span>Replay the last</span>
+          <span>Replay</span>
+          <select value={simulateSince} onChange={(event) => setSimulateSince(event.target.value)}>
+            {[
+              ['24h', 'the last 24 hours'],
+              ['7d', 'the last 7 days'],
+              ['30d', 'the last 30 days'],
+              ['90d', 'the last 90 days'],
+              ['all', 'the whole log'],
+            ].map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field field-inline">
+          <span>Tool</span>
+          <input
+            type="text"
+            value={simulateTool}
+            placeholder="all tools (or stripe.*)"
+            onChange={(event) => setSimulateTool(event.target.value)}
+          />
+        </label>
+        <label className="field field-inline">
+          <span>Calls</span>
           <select
-            value={simulateLimit}
-            onChange={(event) => setSimulateLimit(Number(event.target.value))}
+            value={simulateSample}
+            onChange={(event) => setSimulateSample(Number(event.target.value))}
           >
-            {[50, 100, 500, 1000, 5000].map((limit) => (
-              <option key={limit} value={limit}>
-                {limit} calls
+            <option value={0}>every call</option>
+            {[1_000, 10_000, 100_000].map((sample) => (
+              <option key={sample} value={sample}>
+                a sample of {sample.toLocaleString('en-US')}
               </option>
             ))}
           </select>

@@ -11,12 +11,15 @@ import {
 import { environmentOption, type Parsed, parse, required, text } from '../args';
 import { clientFor, connectionOptions } from '../client';
 import { CliError, type CliIo, exitCodes, UsageError } from '../io';
+import { simulateCommand } from './simulate';
 
 const help = `Usage:
   arden policies test -f FILE [-f FILE…] [--verbose]
   arden policies apply -f FILE --agent NAME [--env test|live] [--message TEXT] [--skip-tests]
   arden policies diff -f FILE --agent NAME [--env test|live] [--exit-code]
   arden policies get --agent NAME [--env test|live]
+  arden policies simulate -f FILE --agent NAME [--env test|live] [--since 30d|all] [--tool T]
+                          [--sample N] [--fail-on KIND[,KIND…]]
 
 FILE is a policies.yaml: \`policies:\` (name, tool, action or rules/default, timeout,
 on_timeout), optional \`settings.default_action\` and \`tests: [{tool, args, expect}]\`.
@@ -28,6 +31,13 @@ apply  checks the file and runs its tests, then saves the policies as a new vers
        agent's set (--env defaults to test). Nothing changes when they are already current.
 diff   shows what apply would change. --exit-code exits 1 when there are differences.
 get    prints the agent's current policies as JSON.
+simulate  replays the agent's logged calls of the window (--since: 30d, 12h, 2w, an ISO time
+       or all; default 30d), optionally one --tool (or prefix*) or an even --sample of N, through
+       the file's policies and the current ones, and prints the flips by kind against the
+       current policies and against the logged decisions, then the first flips. --fail-on
+       names forbidden flips against the current policies (allow->block, allow->held,
+       held->block, block->allow, …; held is requires_approval): exit 1 when one happens,
+       so a pull request can gate on it.
 
 apply, diff and get talk to a running server: --url (ARDEN_URL), --token (ARDEN_ADMIN_TOKEN).
 `;
@@ -41,6 +51,10 @@ const options = {
   'skip-tests': { type: 'boolean' },
   'exit-code': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  since: { type: 'string' },
+  tool: { type: 'string' },
+  sample: { type: 'string' },
+  'fail-on': { type: 'string', multiple: true },
 } as const;
 
 function files(parsed: Parsed, command: string): string[] {
@@ -136,6 +150,8 @@ export async function policiesCommand(argv: string[], io: CliIo): Promise<number
     if (invalid) return exitCodes.invalidPolicy;
     return failed > 0 ? exitCodes.failure : exitCodes.ok;
   }
+
+  if (sub === 'simulate') return simulateCommand(parsed, io);
 
   if (sub === 'apply' || sub === 'diff' || sub === 'get') {
     const agent = required(parsed, 'agent', `policies ${sub}`);

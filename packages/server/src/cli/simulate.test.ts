@@ -1,0 +1,158 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import type { CliIo } from './io';
+import { run } from './main';
+
+// `arden policies simulate` against a real server (SQLite and PostgreSQL): the summary by kind,
+// and exit 1 when a flip named by --fail-on happens against the current policies.
+
+let t: AdminTestServer;
+let dir: string;
+let env: Record<string, string>;
+
+const currentYaml = `policies:
+  - name: refunds
+    tool: stripe.issue_refund
+    rules:
+      - if: args.amount <= 50
+        then: allow
+    default: requires_approval
+`;
+// Held refunds become blocks; nothing that was allowed changes.
+const stricterYaml = currentYaml.replace('default: requires_approval', 'default: block');
+// Small refunds become held.
+const heldYaml = currentYaml.replace('args.amount <= 50', 'args.amount <= 10');
+
+async function arden(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env,
+    cwd: dir,
+  };
+  const code = await run(argv, io);
+  return { code, stdout, stderr };
+}
+
+beforeAll(async () => {
+  t = await startAdminTestServer();
+  dir = mkdtempSync(join(tmpdir(), 'arden-simulate-'));
+  env = { ARDEN_URL: t.url, ARDEN_ADMIN_TOKEN: t.tokens.viewer };
+  writeFileSync(join(dir, 'current.yaml'), currentYaml);
+  writeFileSync(join(dir, 'stricter.yaml'), stricterYaml);
+  writeFileSync(join(dir, 'held.yaml'), heldYaml);
+  for (const amount of [20, 30, 500]) {
+    const response = await t.request('POST', '/policy/check', {
+      key: t.testKey,
+      body: { tool_name: 'stripe.issue_refund', args: [], kwargs: { amount }, metadata: {} },
+    });
+    expect(response.status).toBe(200);
+  }
+  const put = await t.admin('PUT', `/api/v1/agents/${t.agent.id}/policies/test`, {
+    body: {
+      policies: [
+        {
+          name: 'refunds',
+          tool: 'stripe.issue_refund',
+          rules: [{ if: 'args.amount <= 50', then: 'allow' }],
+          default: 'requires_approval',
+        },
+      ],
+    },
+  });
+  expect(put.status).toBe(200);
+});
+
+afterAll(async () => {
+  await t.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('arden policies simulate', () => {
+  it('prints the flips by kind and exits 0 when no forbidden flip happens', async () => {
+    const result = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'stricter.yaml',
+      '--agent',
+      t.agent.name,
+      '--since',
+      '30d',
+      '--fail-on',
+      'allow->block,allow->held',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('3 calls in the window, 3 decided');
+    expect(result.stdout).toMatch(
+      /Against the current policies: 1 call would change\n {2}held → block +1\n/,
+    );
+    expect(result.stdout).toMatch(
+      /Against the logged decisions: 1 call would change\n {2}allow → block +1\n/,
+    );
+  });
+
+  it('exits 1 when a flip named by --fail-on happens, and says which', async () => {
+    const result = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'held.yaml',
+      '--agent',
+      t.agent.name,
+      '--tool',
+      'stripe.*',
+      '--fail-on',
+      'allow->held',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('allow → held');
+    expect(result.stderr).toContain(
+      'Forbidden flips against the current policies: 2 × allow → held',
+    );
+  });
+
+  it('samples, and refuses a flip it cannot read with exit 2', async () => {
+    const sampled = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'current.yaml',
+      '--agent',
+      t.agent.name,
+      '--since',
+      'all',
+      '--sample',
+      '2',
+      '--json',
+    ]);
+    expect(sampled.code).toBe(0);
+    expect(JSON.parse(sampled.stdout)).toMatchObject({
+      total: 3,
+      evaluated: 2,
+      sampled: true,
+      vs_current: { changed: 0 },
+    });
+    const bad = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'current.yaml',
+      '--agent',
+      t.agent.name,
+      '--fail-on',
+      'allow-to-block',
+    ]);
+    expect(bad.code).toBe(2);
+  });
+});
