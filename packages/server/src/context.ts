@@ -4,6 +4,7 @@ import type { ApprovalService } from './approvals/service';
 import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
+import type { MemoryService } from './memory/service';
 import type { PolicyService } from './policies/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
@@ -24,6 +25,8 @@ export interface ServerContext {
   approvals: ApprovalService;
   webhooks: WebhookService;
   usage: UsageService;
+  /** Policies with memory: the memory inputs' values, refused repeats, their locks. */
+  memory: MemoryService;
   clock: () => number;
 }
 

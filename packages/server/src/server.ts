@@ -20,6 +20,7 @@ import { ClientGoneError, sendError, setBodyTimeout } from './http/respond';
 import { type RequestContext, Router } from './http/router';
 import { randomHex } from './ids';
 import { createLogger } from './logger';
+import { MemoryService } from './memory/service';
 import { PolicyService } from './policies/service';
 import { loadPricing, Pricing } from './pricing';
 import { connectReplicas } from './replicas/replicas';
@@ -83,6 +84,7 @@ export async function createServer(
   const events = new LiveEvents(logger);
   const hub = new ApprovalHub();
   const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  const policies = new PolicyService(store, logger, { clock });
   const context: ServerContext = {
     config,
     logger,
@@ -91,10 +93,11 @@ export async function createServer(
     hub,
     events,
     agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
-    policies: new PolicyService(store, logger, { clock }),
+    policies,
     approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
     webhooks,
     usage: new UsageService(store, pricing, events, { clock }),
+    memory: new MemoryService({ store, policies, logger }),
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);

@@ -36,6 +36,7 @@ function toAction(row: Row): ActionRecord {
     result: parseJson(row.result, null),
     reportedAt: int(row.reported_at),
     createdAt: Number(row.created_at),
+    repeatOf: text(row.repeat_of),
   };
 }
 
@@ -183,8 +184,9 @@ function actionWhere(
 
 const insertActionSql = `INSERT INTO actions (id, agent_id, environment, tool_name, args, kwargs,
   metadata, session_id, decision, reason, policy, status, expires_at, on_timeout, decided_by,
-  decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at,
+  args_hash, repeat_of)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // A time window holding fewer rows than this is read through the created_at index.
 const narrowWindow = 20_000;
@@ -262,6 +264,8 @@ export function actionRepository(db: Queryable) {
           jsonOrNull(action.result),
           action.reportedAt,
           action.createdAt,
+          action.argsHash ?? null,
+          action.repeatOf ?? null,
         ],
       };
     },

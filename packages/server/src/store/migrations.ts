@@ -1,5 +1,6 @@
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
+import { memorySchema } from '../memory/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -277,6 +278,12 @@ export const migrations: readonly Migration[] = [
     name: 'indexes for a large action log',
     concurrently: true,
     sql: { sqlite: scaleIndexes('sqlite'), postgres: scaleIndexes('postgres') },
+  },
+  {
+    version: 7,
+    name: 'policies with memory',
+    concurrently: true,
+    sql: { sqlite: memorySchema('sqlite'), postgres: memorySchema('postgres') },
   },
 ];
 
