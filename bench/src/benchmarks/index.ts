@@ -7,6 +7,7 @@ import { logScale } from './log-scale.ts';
 import { mcpGateway } from './mcp-gateway.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
+import { policyMemory } from './policy-memory.ts';
 import { throughput } from './throughput.ts';
 import { usageClient } from './usage-client.ts';
 import { usageIngest } from './usage-ingest.ts';
@@ -22,6 +23,7 @@ export const benchmarks: Benchmark[] = [
   usageClient,
   usageIngest,
   memory,
+  policyMemory,
   logScale,
   mcpGateway,
 ];

@@ -97,7 +97,7 @@ export async function createServer(
     approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
     webhooks,
     usage: new UsageService(store, pricing, events, { clock }),
-    memory: new MemoryService({ store, policies, logger }),
+    memory: new MemoryService({ store, policies, events, logger }),
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);

@@ -168,9 +168,10 @@ export function registerAgentRoutes(server: ServerContext): void {
       repeatOf: memory.repeat?.of ?? null,
     };
     // The answer (with its action_id) goes out only after the action's row is committed.
+    memory.decided(action);
     const inserted = await store.committer
       .submit(store.actions.insertStatement(action))
-      .finally(memory.release);
+      .then(memory.committed, memory.failed);
     const body: Record<string, unknown> = {
       decision: decision.effect,
       action_id: action.id,

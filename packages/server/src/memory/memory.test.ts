@@ -122,6 +122,22 @@ describe('session.calls and agent.calls', () => {
     expect((await check(t, 'payout', {}, 's-5')).decision).toBe('allow');
   });
 
+  it('holds exactly under concurrent checks of one session', async () => {
+    const t = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'refund',
+        rules: [{ if: 'session.calls("refund", "allowed") >= 3', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    await check(t, 'refund', { amount: 0 }, 'warm');
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => check(t, 'refund', { amount: index })),
+    );
+    expect(answers.filter((answer) => answer.decision === 'allow')).toHaveLength(3);
+  });
+
   it('fails closed (on_error) when the call has no session', async () => {
     const t = await serverWith([
       {

@@ -4,14 +4,14 @@ import {
   type MemoryQuery,
   type MemoryUnavailable,
   type MemoryValues,
-  matchesToolPattern,
   memoryKey,
   type PolicyDecision,
 } from '@arden/policy';
 import type { Environment } from '../crypto';
+import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
-import type { Store } from '../store';
+import type { NewAction, Store } from '../store';
 import type { Queryable } from '../store/database';
 import { argumentsHash } from './canonical';
 import { KeyedMutex, Semaphore } from './locks';
@@ -21,6 +21,13 @@ import {
   memoryRepository,
   type RecordedSpend,
 } from './repository';
+import {
+  isRefusal,
+  outcomeMatches,
+  SessionCache,
+  type SessionMemory,
+  toolMatches,
+} from './session-cache';
 
 /** A check's call, as the memory inputs see it. */
 export interface MemoryCall {
@@ -52,7 +59,12 @@ export interface MemoryLease {
   readonly argsHash: string | null;
   /** When the call repeats a refused call: the refusal it repeats, and the decision (block). */
   readonly repeat: { of: string; decision: PolicyDecision; message: string } | undefined;
-  release(): void;
+  /** Call with the action once decided, before it is submitted for commit. */
+  decided(action: NewAction): void;
+  /** After the commit: keeps what `decided` noted and releases the lock. Returns `result`. */
+  committed<T>(result: T): T;
+  /** After a failed commit: takes back what `decided` noted, releases the lock, rethrows. */
+  failed(error: unknown): never;
 }
 
 const noSession: MemoryUnavailable = {
@@ -74,27 +86,6 @@ function hash32(text: string): number {
   return hash | 0;
 }
 
-function outcomeMatches(group: CallGroup, decision: MemoryDecision | undefined): boolean {
-  switch (decision) {
-    case undefined:
-      return true;
-    case 'allowed':
-      return (
-        group.decision === 'allow' ||
-        group.status === 'approved' ||
-        (group.status === 'expired' && group.onTimeout === 'allow')
-      );
-    case 'blocked':
-      return group.decision === 'block';
-    case 'approved':
-      return group.status === 'approved';
-    case 'denied':
-      return (
-        group.status === 'denied' || (group.status === 'expired' && group.onTimeout !== 'allow')
-      );
-  }
-}
-
 function isRefused(group: CallGroup): boolean {
   return group.decision === 'block' || outcomeMatches(group, 'denied');
 }
@@ -102,11 +93,48 @@ function isRefused(group: CallGroup): boolean {
 function count(groups: CallGroup[], pattern: string, decision?: MemoryDecision): number {
   let total = 0;
   for (const group of groups) {
-    if (outcomeMatches(group, decision) && matchesToolPattern(pattern, group.toolName)) {
+    if (outcomeMatches(group, decision) && toolMatches(pattern, group.toolName)) {
       total += group.count;
     }
   }
   return total;
+}
+
+/** The value of a session-scoped query from the session's memory kept in this process. */
+function sessionValue(
+  session: SessionMemory,
+  query: MemoryQuery,
+  argsHash: string | null,
+  now: number,
+): number | boolean {
+  switch (query.kind) {
+    case 'calls': {
+      const since = query.windowMs === undefined ? undefined : now - query.windowMs;
+      let total = 0;
+      for (const call of session.calls) {
+        if (since !== undefined && call.createdAt < since) continue;
+        if (outcomeMatches(call, query.decision) && toolMatches(query.pattern, call.tool)) {
+          total++;
+        }
+      }
+      return total;
+    }
+    case 'approved':
+      return session.calls.some(
+        (call) => call.status === 'approved' && toolMatches(query.pattern, call.tool),
+      );
+    case 'denied':
+      return session.calls.some(
+        (call) =>
+          (call.decision === 'block' || outcomeMatches(call, 'denied')) &&
+          (!query.sameArgs || call.argsHash === argsHash) &&
+          toolMatches(query.pattern, call.tool),
+      );
+    case 'cost_usd':
+      return session.costUsd;
+    case 'tokens':
+      return session.tokens;
+  }
 }
 
 /**
@@ -127,11 +155,35 @@ export class MemoryService {
   readonly #logger: Logger | undefined;
   readonly #mutex = new KeyedMutex();
   readonly #connections = new Semaphore(maxHeldConnections);
+  /** The embedded store's sessions in this process (undefined on PostgreSQL: replicas share it). */
+  readonly #sessions: SessionCache | undefined;
 
-  constructor(options: { store: Store; policies: PolicyService; logger?: Logger }) {
+  constructor(options: {
+    store: Store;
+    policies: PolicyService;
+    events?: LiveEvents;
+    logger?: Logger;
+  }) {
     this.#store = options.store;
     this.#policies = options.policies;
     this.#logger = options.logger;
+    if (options.store.database.dialect === 'sqlite' && options.events) {
+      const sessions = new SessionCache();
+      this.#sessions = sessions;
+      options.events.subscribe((event) => {
+        if (event.type !== 'usage.recorded') return;
+        for (const usage of event.usage) {
+          if (usage.sessionId === null) continue;
+          sessions.addSpend(
+            usage.agentId,
+            usage.environment,
+            usage.sessionId,
+            usage.costUsd,
+            usage.promptTokens + usage.completionTokens,
+          );
+        }
+      });
+    }
   }
 
   /**
@@ -152,12 +204,14 @@ export class MemoryService {
     // BUDGETS (merge): add the amount reserved for model calls and not yet settled here —
     // `recorded.costUsd += reserved.costUsd; recorded.tokens += reserved.tokens` for the same
     // scope and window — so that a rule on spend sees what is already committed to be spent.
+    // (On the embedded store, session spend is also kept in process: SessionCache.addSpend,
+    // fed by `usage.recorded`; reservations of a session must be added in sessionValue too.)
     return recorded;
   }
 
   /**
    * Reads what the check of `call` needs from memory and, when its policy reads memory, locks
-   * its session (or agent) until `release()`. Call `release()` once the action is committed.
+   * its session (or agent). Then `decided(action)`, and `committed`/`failed` after the commit.
    */
   async prepare(
     agent: { id: string },
@@ -181,27 +235,81 @@ export class MemoryService {
     const lock = lockKey === undefined ? undefined : await this.#lock(lockKey);
     try {
       const db = lock?.db ?? this.#store.database;
-      const repository = memoryRepository(db);
+      const session =
+        this.#sessions && sessionId !== null
+          ? await this.#sessions.get(db, agent.id, environment, sessionId)
+          : undefined;
       let repeat: MemoryLease['repeat'];
       if (needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null) {
         const since = needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
-        const refusal = await repository.firstRefusal(
-          { agentId: agent.id, environment, sessionId },
-          call.tool,
-          argsHash,
-          since,
-        );
+        const refusal = session
+          ? session.calls.find(
+              (logged) =>
+                logged.argsHash === argsHash &&
+                logged.tool === call.tool &&
+                (since === undefined || logged.createdAt >= since) &&
+                isRefusal(logged),
+            )
+          : await memoryRepository(db).firstRefusal(
+              { agentId: agent.id, environment, sessionId },
+              call.tool,
+              argsHash,
+              since,
+            );
         if (refusal !== undefined) repeat = repeatRefusal(call.tool, refusal.id);
       }
       const values =
         queries.length === 0 || repeat !== undefined
           ? undefined
-          : await this.#values(db, agent.id, environment, call, argsHash, queries, now);
-      return { values, argsHash, repeat, release: lock?.release ?? (() => undefined) };
+          : await this.#values(db, agent.id, environment, call, argsHash, queries, now, session);
+      return this.#lease(values, argsHash, repeat, lock, session !== undefined);
     } catch (error) {
       lock?.release();
       throw error;
     }
+  }
+
+  #lease(
+    values: MemoryValues | undefined,
+    argsHash: string | null,
+    repeat: MemoryLease['repeat'],
+    lock: { db: Queryable | undefined; release: () => void } | undefined,
+    kept: boolean,
+  ): MemoryLease {
+    const sessions = this.#sessions;
+    let settle: ((committed: boolean) => void) | undefined;
+    const release = lock?.release ?? (() => undefined);
+    return {
+      values,
+      argsHash,
+      repeat,
+      decided(action) {
+        if (!kept || sessions === undefined || action.sessionId === null) return;
+        settle = sessions.add(action.agentId, action.environment, action.sessionId, {
+          id: action.id,
+          tool: action.toolName,
+          decision: action.decision,
+          reason: action.reason,
+          status: action.status,
+          onTimeout: action.onTimeout,
+          argsHash,
+          createdAt: action.createdAt,
+        });
+        // The embedded store: the call is in this process's memory of the session already, so
+        // the next check of the session may be decided while this one commits.
+        release();
+      },
+      committed(result) {
+        settle?.(true);
+        release();
+        return result;
+      },
+      failed(error): never {
+        settle?.(false);
+        release();
+        throw error;
+      },
+    };
   }
 
   async #values(
@@ -212,6 +320,7 @@ export class MemoryService {
     argsHash: string | null,
     queries: readonly MemoryQuery[],
     now: number,
+    session: SessionMemory | undefined,
   ): Promise<MemoryValues> {
     const repository = memoryRepository(db);
     const values = new Map<string, number | boolean | MemoryUnavailable>();
@@ -235,6 +344,10 @@ export class MemoryService {
         values.set(key, noSession);
         continue;
       }
+      if (query.scope === 'session' && session !== undefined) {
+        values.set(key, sessionValue(session, query, argsHash, now));
+        continue;
+      }
       switch (query.kind) {
         case 'calls':
           values.set(
@@ -256,14 +369,14 @@ export class MemoryService {
             );
             values.set(
               key,
-              tools.some((tool) => matchesToolPattern(query.pattern, tool)),
+              tools.some((tool) => toolMatches(query.pattern, tool)),
             );
           } else {
             const groups = await groupsOf('session', undefined);
             values.set(
               key,
               groups.some(
-                (group) => isRefused(group) && matchesToolPattern(query.pattern, group.toolName),
+                (group) => isRefused(group) && toolMatches(query.pattern, group.toolName),
               ),
             );
           }
