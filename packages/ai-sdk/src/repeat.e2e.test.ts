@@ -21,7 +21,7 @@ beforeAll(async () => {
     ],
   });
   configure({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
-});
+}, 30_000);
 
 afterAll(async () => {
   await flush();
