@@ -9,6 +9,7 @@ import { mcpGateway } from './mcp-gateway.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
 import { postgresCommit } from './postgres-commit.ts';
+import { policyMemory } from './policy-memory.ts';
 import { throughput } from './throughput.ts';
 import { usageClient } from './usage-client.ts';
 import { usageIngest } from './usage-ingest.ts';
@@ -25,6 +26,7 @@ export const benchmarks: Benchmark[] = [
   usageClient,
   usageIngest,
   memory,
+  policyMemory,
   logScale,
   adminReads,
   mcpGateway,

@@ -18,6 +18,12 @@ import { isTimeZoneCall, prepareTimeZones } from './builtins';
 import { prepareCodingFunctions, registerCodingFunctions } from './coding-functions';
 import { POLICY_LIMITS } from './limits';
 import type { McpVariable } from './mcp-input';
+import {
+  type MemoryQuery,
+  type MemoryValues,
+  prepareMemoryInputs,
+  withMemory,
+} from './memory-input';
 import { boundRuntimeTypes, type RuntimeTyper } from './runtime-types';
 
 /** The variables a condition sees. */
@@ -30,6 +36,8 @@ export interface ConditionVariables {
   now: Date | undefined;
   /** `{server, tool, annotations}` for an MCP tool, else null. */
   mcp: McpVariable | null;
+  /** The memory inputs' values (`session.calls(…)`…), fetched before evaluation. */
+  memory?: MemoryValues | undefined;
 }
 
 /** A condition compiled once; `evaluate` throws when the condition cannot be evaluated. */
@@ -38,6 +46,8 @@ export interface CompiledCondition {
   readonly usesNow: boolean;
   /** The type the checker gave the condition: `bool`, or `dyn` when it depends on the input. */
   readonly type: string;
+  /** The memory inputs the condition reads: fetch them and pass them as `memory`. */
+  readonly memory: readonly MemoryQuery[];
   /**
    * Evaluates against `budget` (shared by every condition of one call; a fresh one when absent).
    * Throws when the condition cannot be evaluated or the budget runs out.
@@ -409,6 +419,8 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
     const { message, offset } = describeError(error);
     return compileError(source, message, offset ?? 0);
   }
+  const memory = prepareMemoryInputs(parsed.ast);
+  if (!Array.isArray(memory)) return compileError(source, memory.message, memory.offset);
   const checked = parsed.check();
   if (!checked.valid) {
     const { message, offset } = describeError(checked.error);
@@ -445,11 +457,16 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
   // The first time zone a process formats in loads the time zone data (40–180 ms, measured):
   // done here, when the policy is compiled, not during a check.
   if (analysis.usesTimeZone) prepareTimeZones();
-  const run = (variables: ConditionVariables) => parsed(withSafeArgs(variables));
+  const run =
+    memory.length === 0
+      ? (variables: ConditionVariables) => parsed(withSafeArgs(variables))
+      : (variables: ConditionVariables) =>
+          withMemory(variables.memory, () => parsed(withSafeArgs(variables)));
   return {
     source,
     usesNow: analysis.usesNow,
     type: checked.type,
+    memory: Object.freeze(memory),
     evaluate: (variables, budget = new EvaluationBudget()) => withBudget(budget, run, variables),
   };
 }
@@ -499,7 +516,15 @@ export function checkWithDeclaredArgs(
     if (declaredEnvironments.size >= MAX_DECLARED_ENVIRONMENTS) declaredEnvironments.clear();
     declaredEnvironments.set(key, environment);
   }
-  const checked = environment.check(source);
+  let checked: ReturnType<ReturnType<Environment['parse']>['check']>;
+  try {
+    const parsed = environment.parse(source);
+    // The memory inputs are valid here: the condition compiled.
+    prepareMemoryInputs(parsed.ast);
+    checked = parsed.check();
+  } catch (error) {
+    checked = { valid: false, error } as typeof checked;
+  }
   if (!checked.valid) {
     const { message, offset } = describeError(checked.error);
     const undeclared = /^No such key: (.+)$/.exec(message);

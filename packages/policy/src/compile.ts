@@ -9,6 +9,7 @@ import {
 } from './cel';
 import { PolicyCompileError, type PolicyIssue } from './errors';
 import { POLICY_LIMITS } from './limits';
+import { type MemoryQuery, memoryKey } from './memory-input';
 import { findDuplicates, policySchema } from './schema';
 import {
   compareToolPatterns,
@@ -90,6 +91,9 @@ export class PolicyRuntime implements CompiledPolicy {
   readonly usesNow: boolean;
   readonly hasConditions: boolean;
   readonly onError: OnError;
+  /** The memory inputs its conditions read (deduplicated), to fetch before evaluating. */
+  readonly memory: readonly MemoryQuery[];
+  readonly needs: MemoryNeeds;
   /** The declared argument types, when the policy declares any. */
   readonly argTypes: readonly (readonly [string, ArgType])[] | undefined;
 
@@ -122,6 +126,17 @@ export class PolicyRuntime implements CompiledPolicy {
     );
     this.usesNow = conditions.some((condition) => condition?.usesNow === true);
     this.hasConditions = conditions.some((condition) => condition !== undefined);
+    const memory = new Map<string, MemoryQuery>();
+    for (const condition of conditions) {
+      for (const query of condition?.memory ?? []) memory.set(memoryKey(query), query);
+    }
+    this.memory = Object.freeze([...memory.values()]);
+    const window = definition.repeat_window;
+    this.needs = Object.freeze({
+      queries: this.memory,
+      refuseRepeats: definition.refuse_repeats !== false,
+      repeatWindowMs: window === undefined ? undefined : window * 1000,
+    });
 
     const { timeout, onTimeout } = this.#approvalTerms(this.defaultEffect, undefined);
     const because =
@@ -288,6 +303,36 @@ export class PolicySetRuntime implements CompiledPolicySet {
     this.#resolved.set(tool, found);
     return found ?? this.#wildcard;
   }
+}
+
+/** What the caller must fetch before evaluating a call of `tool` with `set`. */
+export interface MemoryNeeds {
+  /** The memory inputs the deciding policy's conditions read (none when no policy matches). */
+  readonly queries: readonly MemoryQuery[];
+  /**
+   * Refuse at once a repeat of a refused call (same tool, same arguments, same session):
+   * the deciding policy's `refuse_repeats`, on unless it is `false` (and on with no policy).
+   */
+  readonly refuseRepeats: boolean;
+  /** How far back a refusal counts, in ms (`repeat_window`); undefined: the whole session. */
+  readonly repeatWindowMs: number | undefined;
+}
+
+const NO_QUERIES: readonly MemoryQuery[] = Object.freeze([]);
+const DEFAULT_NEEDS: MemoryNeeds = Object.freeze({
+  queries: NO_QUERIES,
+  refuseRepeats: true,
+  repeatWindowMs: undefined,
+});
+
+/**
+ * What `evaluate` will read from memory for a call of `tool`: the memory inputs of the policy
+ * that decides it, and its setting for repeated refused calls. Cheap: no allocation per call.
+ */
+export function memoryNeeds(set: CompiledPolicySet, tool: string): MemoryNeeds {
+  const policy = runtimeOf(set).match(tool);
+  if (policy === undefined) return DEFAULT_NEEDS;
+  return policy.needs;
 }
 
 /** @internal An issue with where it points inside a condition, for mapping into a file. */

@@ -91,6 +91,7 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     environment: input.environment ?? null,
     now: input.now ?? (policy.usesNow ? new Date() : undefined),
     mcp: mcpVariable(input.tool, input.mcp),
+    memory: input.memory,
   };
   // One budget for every condition tried for this call.
   const budget = new EvaluationBudget();

@@ -4,7 +4,9 @@ export {
   type CompiledPolicySet,
   type CompiledRule,
   compilePolicies,
+  type MemoryNeeds,
   matchPolicy,
+  memoryNeeds,
   validatePolicies,
 } from './compile';
 export {
@@ -33,6 +35,15 @@ export {
 } from './exact-json';
 export { type PolicyFile, type PolicyTest, parsePolicyFile } from './file';
 export { POLICY_LIMITS } from './limits';
+export {
+  describeMemoryQuery,
+  type MemoryDecision,
+  type MemoryQuery,
+  type MemoryUnavailable,
+  type MemoryValues,
+  memoryKey,
+  parseDurationLiteral,
+} from './memory-input';
 export { type PolicyTestResult, runPolicyTests } from './policy-tests';
 export {
   effectSchema,

@@ -151,6 +151,20 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
           'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
       }),
       args: argTypesSchema.optional(),
+      refuse_repeats: z.boolean().optional().meta({
+        description:
+          'Refuse at once a repeat of a refused call (same tool, arguments and session); on unless false.',
+      }),
+      repeat_window: z
+        .number()
+        .int()
+        .positive()
+        .max(366 * 24 * 3600)
+        .optional()
+        .meta({
+          description:
+            'Seconds a refusal is remembered for refuse_repeats; the whole session when absent.',
+        }),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
     })

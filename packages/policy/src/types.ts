@@ -1,4 +1,5 @@
 import type { EFFECTS } from './effects';
+import type { MemoryValues } from './memory-input';
 
 /** What a policy decides for a tool call: one of {@link EFFECTS}. */
 export type Effect = (typeof EFFECTS)[number];
@@ -71,6 +72,13 @@ export interface PolicyDefinition {
    * `on_error` before any rule runs. Undeclared arguments are not checked.
    */
   args?: Record<string, string>;
+  /**
+   * Refuse at once a repeat of a refused call (blocked, or denied by a person): same tool,
+   * same arguments (canonical JSON), same session. On unless `false`.
+   */
+  refuse_repeats?: boolean;
+  /** How long, in seconds, a refusal is remembered for `refuse_repeats`; the whole session when absent. */
+  repeat_window?: number;
   version?: number;
   /** A disabled policy (`enabled: false`) is validated but never matches. */
   enabled?: boolean;
@@ -93,6 +101,12 @@ export interface EvaluationInput {
    * it, `mcp` still has the server and tool, with no annotations.
    */
   mcp?: McpCallInfo | null;
+  /**
+   * The values of the memory inputs the deciding policy reads (`memoryNeeds(set, tool).queries`),
+   * by `memoryKey(query)`. A condition that reads one not given here cannot be evaluated: the
+   * policy's `on_error` decides.
+   */
+  memory?: MemoryValues;
 }
 
 /** An MCP tool call's identity and annotations, as the gateway or an adapter knows them. */

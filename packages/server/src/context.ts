@@ -5,6 +5,7 @@ import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
 import type { McpService } from './mcp/service';
+import type { MemoryService } from './memory/service';
 import type { PolicyService } from './policies/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
@@ -26,6 +27,8 @@ export interface ServerContext {
   webhooks: WebhookService;
   usage: UsageService;
   mcp: McpService;
+  /** Policies with memory: the memory inputs' values, refused repeats, their locks. */
+  memory: MemoryService;
   clock: () => number;
 }
 

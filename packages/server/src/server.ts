@@ -21,6 +21,7 @@ import { type RequestContext, Router } from './http/router';
 import { randomHex } from './ids';
 import { createLogger } from './logger';
 import { McpService } from './mcp/service';
+import { MemoryService } from './memory/service';
 import { PolicyService } from './policies/service';
 import { loadPricing, Pricing } from './pricing';
 import { connectReplicas } from './replicas/replicas';
@@ -83,8 +84,8 @@ export async function createServer(
   const router = new Router();
   const events = new LiveEvents(logger);
   const hub = new ApprovalHub();
-  const policies = new PolicyService(store, logger, { clock });
   const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  const policies = new PolicyService(store, logger, { clock });
   const context: ServerContext = {
     config,
     logger,
@@ -98,6 +99,7 @@ export async function createServer(
     webhooks,
     usage: new UsageService(store, pricing, events, { clock }),
     mcp: new McpService(store, policies, clock),
+    memory: new MemoryService({ store, policies, events, logger }),
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);

@@ -102,6 +102,28 @@ describe('Policies', () => {
     ).toBeLessThan(4);
   });
 
+  it('offers the condition inputs, memory inputs included, and inserts one at the cursor', async () => {
+    fakeApi({
+      ...routes('admin'),
+      'POST agents/:id/policies/:environment/validate': () => ({ valid: true, issues: [] }),
+    });
+    renderApp('#/policies?tab=editor');
+    const editor = (await screen.findByRole('textbox', {
+      name: 'Policies (YAML)',
+    })) as HTMLTextAreaElement;
+    const user = userEvent.setup();
+    await user.click(screen.getByText('Condition inputs'));
+    const list = screen.getByRole('list', { name: 'Condition inputs' });
+    for (const input of ['session.cost_usd', 'session.tokens', 'agent.cost_usd(duration("24h"))']) {
+      expect(within(list).getByText(input)).toBeTruthy();
+    }
+    // Put the cursor after `args.amount <= 50` and add a count rule.
+    const position = editor.value.indexOf(' 50') + 3;
+    editor.setSelectionRange(position, position);
+    await user.click(within(list).getByText('session.calls("stripe.*", duration("24h"))'));
+    expect(editor.value).toContain('args.amount <= 50session.calls("stripe.*", duration("24h"))');
+  });
+
   it('simulates the draft over a window of the log with the flips by kind, then saves it', async () => {
     const decision = (value: string, explanation: string) => ({
       decision: value,

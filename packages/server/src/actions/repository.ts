@@ -37,6 +37,7 @@ function toAction(row: Row): ActionRecord {
     result: parseJson(row.result, null),
     reportedAt: int(row.reported_at),
     createdAt: Number(row.created_at),
+    repeatOf: text(row.repeat_of),
   };
 }
 
@@ -184,8 +185,9 @@ function actionWhere(
 
 const insertActionSql = `INSERT INTO actions (id, agent_id, environment, tool_name, args, kwargs,
   metadata, session_id, decision, reason, policy, status, expires_at, on_timeout, decided_by,
-  decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  decided_at, notes, result_status, duration_ms, result_error, result, reported_at, created_at,
+  args_hash, repeat_of)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // The same INSERTs and outcome reports merged, many rows per statement, by the group commit on
 // PostgreSQL (see store/multi-row.ts); their parameters are in the order of the columns here.
@@ -320,6 +322,8 @@ export function actionRepository(db: Queryable) {
           jsonOrNull(action.result),
           action.reportedAt,
           action.createdAt,
+          action.argsHash ?? null,
+          action.repeatOf ?? null,
         ],
       };
     },

@@ -104,22 +104,37 @@ export function registerAgentRoutes(server: ServerContext): void {
     const input = parseCheck(await readJsonText(context.request, config.bodyLimit));
     const now = clock();
     const agent = principal.agent;
-    const decision = await server.policies.decide(
+    // Memory inputs and refused repeats (src/memory/): held until the action is committed.
+    const memory = await server.memory.prepare(
       agent,
       principal.environment,
       {
         tool: input.toolName,
+        args: input.args,
         kwargs: input.kwargs,
         sessionId: input.sessionId,
-        mcp: await server.mcp.checkInput(
-          agent.id,
-          principal.environment,
-          input.toolName,
-          input.metadata?.mcp,
-        ),
       },
       now,
     );
+    const decision =
+      memory.repeat?.decision ??
+      (await server.policies.decide(
+        agent,
+        principal.environment,
+        {
+          tool: input.toolName,
+          kwargs: input.kwargs,
+          sessionId: input.sessionId,
+          mcp: await server.mcp.checkInput(
+            agent.id,
+            principal.environment,
+            input.toolName,
+            input.metadata?.mcp,
+          ),
+          memory: memory.values,
+        },
+        now,
+      ));
     const pending = decision.effect === 'requires_approval';
     const timeoutSeconds = Math.min(
       config.maxApprovalTimeoutSeconds,
@@ -157,9 +172,14 @@ export function registerAgentRoutes(server: ServerContext): void {
       result: null,
       reportedAt: null,
       createdAt: now,
+      argsHash: memory.argsHash,
+      repeatOf: memory.repeat?.of ?? null,
     };
     // The answer (with its action_id) goes out only after the action's row is committed.
-    const inserted = await store.committer.submit(store.actions.insertStatement(action));
+    memory.decided(action);
+    const inserted = await store.committer
+      .submit(store.actions.insertStatement(action))
+      .then(memory.committed, memory.failed);
     const body: Record<string, unknown> = {
       decision: decision.effect,
       action_id: action.id,
@@ -179,6 +199,10 @@ export function registerAgentRoutes(server: ServerContext): void {
       body.message = `Tool '${input.toolName}' needs human approval${policyName ? ` (${policyName}${onError ? `: ${onError}` : ''})` : ''}; it is held until approved or denied, or until ${expiresAt} (then on_timeout: ${action.onTimeout}).`;
       body.expires_at = expiresAt;
       body.on_timeout = action.onTimeout;
+    }
+    if (memory.repeat) {
+      body.message = memory.repeat.message;
+      body.repeat_of = memory.repeat.of;
     }
     if (decision.reason === 'no_policy_configured') {
       // Extension: a policy whose tool differs only by a prefix was probably meant (see docs/api.md).

@@ -3,6 +3,9 @@ import {
   compilePolicies,
   evaluate,
   type McpCallInfo,
+  type MemoryNeeds,
+  type MemoryValues,
+  memoryNeeds,
   type PolicyDecision,
   type PolicyDefinition,
   parseExactJson,
@@ -36,6 +39,8 @@ export interface PolicyCall {
   sessionId: string | null;
   /** `metadata.mcp` of the check ({server, tool, annotations}); the engine keeps valid fields only. */
   mcp?: unknown;
+  /** The values of the memory inputs the deciding policy reads (see `memory/`). */
+  memory?: MemoryValues;
 }
 
 interface CachedSet {
@@ -185,6 +190,28 @@ export class PolicyService {
     return this.load(agentId, environment);
   }
 
+  private async current(agentId: string, environment: Environment, now: number) {
+    const cached = this.cache.get(this.key(agentId, environment));
+    return cached && now - cached.checkedAt < this.revalidateMs
+      ? cached
+      : await this.load(agentId, environment);
+  }
+
+  /**
+   * What deciding a call of `tool` will read from memory (the deciding policy's memory inputs,
+   * its `refuse_repeats`), from the same cached set `decide` uses. A set that does not compile
+   * needs nothing: it blocks every call.
+   */
+  async memoryNeeds(
+    agentId: string,
+    environment: Environment,
+    tool: string,
+    now: number,
+  ): Promise<MemoryNeeds | undefined> {
+    const entry = await this.current(agentId, environment, now);
+    return entry.set ? memoryNeeds(entry.set, tool) : undefined;
+  }
+
   /**
    * Decides one call for an agent: the matching policy's effect, or the agent's default action
    * (reason `no_policy_configured`). Fails closed: an engine fault blocks the call.
@@ -195,11 +222,7 @@ export class PolicyService {
     call: PolicyCall,
     now: number,
   ): Promise<PolicyDecision> {
-    const cached = this.cache.get(this.key(agent.id, environment));
-    const entry =
-      cached && now - cached.checkedAt < this.revalidateMs
-        ? cached
-        : await this.load(agent.id, environment);
+    const entry = await this.current(agent.id, environment, now);
     if (!entry.set) {
       return {
         effect: 'block',
@@ -219,6 +242,7 @@ export class PolicyService {
           environment,
           now: new Date(now),
           mcp: call.mcp as McpCallInfo | undefined,
+          memory: call.memory,
         },
         agent.defaultAction,
       );

@@ -1,6 +1,7 @@
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import { mcpUpstreamsSchema } from '../mcp/migration';
+import { memorySchema } from '../memory/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -280,9 +281,15 @@ export const migrations: readonly Migration[] = [
     sql: { sqlite: scaleIndexes('sqlite'), postgres: scaleIndexes('postgres') },
   },
   {
-    version: 12,
+    version: 5,
     name: 'MCP upstreams',
     sql: { sqlite: mcpUpstreamsSchema('sqlite'), postgres: mcpUpstreamsSchema('postgres') },
+  },
+  {
+    version: 6,
+    name: 'policies with memory',
+    concurrently: true,
+    sql: { sqlite: memorySchema('sqlite'), postgres: memorySchema('postgres') },
   },
 ];
 

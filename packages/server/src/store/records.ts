@@ -130,6 +130,13 @@ export interface ActionRecord {
   result: unknown;
   reportedAt: number | null;
   createdAt: number;
+  /**
+   * A call refused at once as a repeat of a refused call (same tool, arguments and session):
+   * the id of that earlier refusal.
+   */
+  repeatOf?: string | null;
+  /** The hash of the tool and canonical arguments, kept for calls with a session (memory/). */
+  argsHash?: string | null;
 }
 
 /** One LLM call's token usage and its cost at write time. */

@@ -9,6 +9,7 @@ import {
   parsePoliciesYaml,
   policiesToYaml,
 } from '../../policy-yaml';
+import { ConditionInputs } from './condition-inputs';
 import { DiffView } from './diff-view';
 import { type SimulationRun, SimulationView } from './simulation';
 
@@ -236,6 +237,18 @@ export function PolicyEditor({
         Tab indents; press Esc then Tab to leave the editor. Conditions are CEL, for example{' '}
         <code>args.amount &lt;= 50</code>. See docs/policies.md.
       </p>
+      <ConditionInputs
+        onInsert={(snippet) => {
+          const element = textarea.current;
+          const start = element?.selectionStart ?? draft.length;
+          const end = element?.selectionEnd ?? draft.length;
+          setDraft(`${draft.slice(0, start)}${snippet}${draft.slice(end)}`);
+          requestAnimationFrame(() => {
+            element?.focus();
+            element?.setSelectionRange(start + snippet.length, start + snippet.length);
+          });
+        }}
+      />
       <ul className="problems" id="policy-problems" aria-label="Problems">
         {problems.map((problem, index) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: problems are positional.

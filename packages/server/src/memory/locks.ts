@@ -1,0 +1,47 @@
+/** One holder per key at a time, in this process; waiters are served in order. */
+export class KeyedMutex {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  /** Resolves with the function that releases `key` once the previous holder released it. */
+  async acquire(key: string): Promise<() => void> {
+    const previous = this.#tails.get(key);
+    let release!: () => void;
+    const current = new Promise<void>((done) => {
+      release = done;
+    });
+    const tail = (previous ?? Promise.resolve()).then(() => current);
+    this.#tails.set(key, tail);
+    if (previous !== undefined) await previous;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      release();
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    };
+  }
+}
+
+/** At most `size` holders at once; others wait in order. */
+export class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}

@@ -1,0 +1,297 @@
+// Policies with memory (issue #17): the memory inputs read the action log and recorded usage
+// at check time, under the server's clock; refused calls stay refused. Real server, both stores.
+import type { PolicyDefinition } from '@arden/policy';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { canonicalJson } from './canonical';
+
+const hour = 3_600_000;
+let now = Date.UTC(2026, 11, 6, 12);
+const servers: AdminTestServer[] = [];
+
+afterEach(async () => {
+  while (servers.length > 0) await servers.pop()?.close();
+});
+
+async function serverWith(policies: PolicyDefinition[]): Promise<AdminTestServer> {
+  now = Date.UTC(2026, 11, 6, 12);
+  const t = await startAdminTestServer({ workers: false, clock: () => now }, { listen: false });
+  servers.push(t);
+  await t.server.policies.saveSet(t.agent.id, 'live', policies);
+  return t;
+}
+
+type Body = Record<string, unknown>;
+
+async function check(
+  t: AdminTestServer,
+  tool: string,
+  kwargs: Record<string, unknown>,
+  session: string | null = 's-1',
+): Promise<Body> {
+  const metadata = session === null ? {} : { session_id: session };
+  return (await t.request('POST', '/policy/check', { body: { tool_name: tool, kwargs, metadata } }))
+    .json as Body;
+}
+
+async function usage(t: AdminTestServer, session: string, prompt: number, completion: number) {
+  const response = await t.request('POST', '/token-usage', {
+    body: {
+      model: 'gpt-4o',
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      session_id: session,
+    },
+  });
+  expect(response.status).toBe(200);
+  return response.json as { total_cost_usd: number };
+}
+
+describe('session.calls and agent.calls', () => {
+  it('holds "at most 3 refunds over $20 per session in 24h" at its edges', async () => {
+    const t = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'stripe.issue_refund',
+        rules: [
+          {
+            if: 'session.calls("stripe.issue_refund", duration("24h")) >= 3 && args.amount > 20',
+            then: 'block',
+          },
+        ],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    const first = now;
+    for (let index = 0; index < 3; index++) {
+      expect((await check(t, 'stripe.issue_refund', { amount: 50 + index })).decision).toBe(
+        'allow',
+      );
+      now += 1000;
+    }
+    // The 4th in the session is blocked; a small one still passes; another session is apart.
+    expect(await check(t, 'stripe.issue_refund', { amount: 50 })).toMatchObject({
+      decision: 'block',
+      reason: 'rule_matched',
+    });
+    expect((await check(t, 'stripe.issue_refund', { amount: 10 })).decision).toBe('allow');
+    expect((await check(t, 'stripe.issue_refund', { amount: 50 }, 's-2')).decision).toBe('allow');
+    // At exactly 24h after the first, it is still in the window (inclusive); 1 ms later not.
+    // Calls 2 and 3 plus the blocked 4th and the small 5th are still counted: 4 ≥ 3.
+    now = first + 24 * hour;
+    expect((await check(t, 'stripe.issue_refund', { amount: 50 })).decision).toBe('block');
+    now = first + 24 * hour + 4000 + 1;
+    // Only the block made at first+24h is left in the window.
+    expect((await check(t, 'stripe.issue_refund', { amount: 50 })).decision).toBe('allow');
+  });
+
+  it('counts by decision, by pattern, and across the agent', async () => {
+    const t = await serverWith([
+      {
+        name: 'Stripe',
+        tool: 'stripe.*',
+        rules: [{ if: 'args.amount > 100', then: 'block' }],
+        default: 'allow',
+      },
+      {
+        name: 'Payout',
+        tool: 'payout',
+        rules: [
+          { if: 'session.calls("stripe.*", "blocked") >= 2', then: 'block' },
+          {
+            if: 'agent.calls("stripe.*", duration("1h"), "allowed") >= 3',
+            then: 'requires_approval',
+          },
+        ],
+        default: 'allow',
+      },
+    ]);
+    await check(t, 'stripe.refund', { amount: 500 });
+    await check(t, 'stripe.charge', { amount: 500 }, 's-2');
+    expect((await check(t, 'payout', {})).decision).toBe('allow');
+    await check(t, 'stripe.charge', { amount: 501 });
+    expect((await check(t, 'payout', {})).decision).toBe('block');
+    // Allowed stripe calls of the agent in the last hour, any session.
+    await check(t, 'stripe.refund', { amount: 1 }, 's-3');
+    await check(t, 'stripe.refund', { amount: 2 }, 's-4');
+    expect((await check(t, 'payout', {}, 's-5')).decision).toBe('allow');
+    await check(t, 'stripe.refund', { amount: 3 }, 's-6');
+    expect((await check(t, 'payout', {}, 's-5')).decision).toBe('requires_approval');
+    now += hour + 1;
+    expect((await check(t, 'payout', {}, 's-5')).decision).toBe('allow');
+  });
+
+  it('holds exactly under concurrent checks of one session', async () => {
+    const t = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'refund',
+        rules: [{ if: 'session.calls("refund", "allowed") >= 3', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    await check(t, 'refund', { amount: 0 }, 'warm');
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => check(t, 'refund', { amount: index })),
+    );
+    expect(answers.filter((answer) => answer.decision === 'allow')).toHaveLength(3);
+  });
+
+  it('fails closed (on_error) when the call has no session', async () => {
+    const t = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'refund',
+        rules: [{ if: 'session.calls("refund") >= 3', then: 'block' }],
+        default: 'allow',
+        on_error: 'requires_approval',
+      },
+    ]);
+    const body = await check(t, 'refund', {}, null);
+    expect(body).toMatchObject({ decision: 'requires_approval', reason: 'condition_error' });
+    const detail = await t.admin('GET', `/api/v1/actions/${body.action_id}`);
+    expect(JSON.stringify(detail.json)).toContain('the call has no session id');
+  });
+});
+
+describe('session.approved and session.denied', () => {
+  it('"this write needs an approved read first"', async () => {
+    const t = await serverWith([
+      { name: 'Read', tool: 'db.read', action: 'requires_approval' },
+      {
+        name: 'Write',
+        tool: 'db.write',
+        rules: [{ if: 'session.approved("db.*")', then: 'allow' }],
+        default: 'block',
+        refuse_repeats: false,
+      },
+      {
+        name: 'Delete',
+        tool: 'db.delete',
+        rules: [{ if: 'session.denied("db.read", args)', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    expect((await check(t, 'db.write', { row: 1 })).decision).toBe('block');
+    const read = await check(t, 'db.read', { table: 'a' });
+    await t.server.approvals.decide(read.action_id as string, { decision: 'approve', userId: 'u' });
+    expect((await check(t, 'db.write', { row: 1 })).decision).toBe('allow');
+    expect((await check(t, 'db.write', { row: 1 }, 's-2')).decision).toBe('block');
+
+    const other = await check(t, 'db.read', { table: 'b' });
+    await t.server.approvals.decide(other.action_id as string, { decision: 'deny', userId: 'u' });
+    expect((await check(t, 'db.delete', { table: 'b' })).decision).toBe('block');
+    expect((await check(t, 'db.delete', { table: 'a' })).decision).toBe('allow');
+  });
+});
+
+describe('session.cost_usd, session.tokens and agent.cost_usd', () => {
+  it('read recorded usage, the agent within its window', async () => {
+    const t = await serverWith([
+      {
+        name: 'Search',
+        tool: 'search',
+        rules: [
+          { if: 'session.cost_usd > 0.02', then: 'block' },
+          { if: 'session.tokens >= 3000', then: 'requires_approval' },
+          { if: 'agent.cost_usd(duration("1h")) > 0.03', then: 'block' },
+        ],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    const spent = await t.server.memory.spendSoFar({
+      agentId: t.agent.id,
+      environment: 'live',
+      sessionId: 's-1',
+      now,
+    });
+    expect(spent).toEqual({ costUsd: 0, tokens: 0 });
+    // gpt-4o: $2.50 / $10 per million tokens.
+    await usage(t, 's-1', 1000, 1000); // $0.0125
+    expect((await check(t, 'search', {})).decision).toBe('allow');
+    await usage(t, 's-1', 1000, 0); // 3000 tokens, $0.015
+    expect((await check(t, 'search', {})).decision).toBe('requires_approval');
+    await usage(t, 's-1', 0, 1000); // $0.025
+    expect((await check(t, 'search', {})).decision).toBe('block');
+    expect(
+      await t.server.memory.spendSoFar({
+        agentId: t.agent.id,
+        environment: 'live',
+        sessionId: 's-1',
+        now,
+      }),
+    ).toEqual({ costUsd: expect.closeTo(0.025, 10), tokens: 4000 });
+    // The agent across sessions: $0.025 + $0.01 in the last hour.
+    await usage(t, 's-2', 0, 1000);
+    expect((await check(t, 'search', {}, 's-3')).decision).toBe('block');
+    now += hour;
+    expect((await check(t, 'search', {}, 's-3')).decision).toBe('block');
+    now += 1;
+    expect((await check(t, 'search', {}, 's-3')).decision).toBe('allow');
+  });
+});
+
+describe('denied calls stay denied', () => {
+  const policies: PolicyDefinition[] = [
+    {
+      name: 'Refunds',
+      tool: 'refund',
+      rules: [{ if: 'args.amount > 100', then: 'block' }],
+      default: 'allow',
+    },
+    { name: 'Mail', tool: 'mail', action: 'requires_approval', repeat_window: 60 },
+    { name: 'Drop', tool: 'drop', action: 'block', refuse_repeats: false },
+  ];
+
+  it('refuses a repeat at once, formatting aside, and links it to the refusal', async () => {
+    const t = await serverWith(policies);
+    const first = await check(t, 'refund', { amount: 500, note: 'x' });
+    expect(first).toMatchObject({ decision: 'block', reason: 'rule_matched' });
+    const raw =
+      '{"tool_name":"refund","kwargs":{"note":"x","amount":500.0},"metadata":{"session_id":"s-1"}}';
+    const repeat = (await t.request('POST', '/policy/check', { raw })).json as Body;
+    expect(repeat).toMatchObject({
+      decision: 'block',
+      reason: 'repeat_refused',
+      repeat_of: first.action_id,
+    });
+    expect(repeat.message).toContain('was already refused in this session');
+    expect(repeat.message).toContain('Do not retry this call');
+    const logged = await t.server.store.actions.get(repeat.action_id as string);
+    expect(logged?.repeatOf).toBe(first.action_id);
+    expect(logged?.kwargsJson).toBe('{"note":"x","amount":500.0}');
+    // Other arguments, another session: decided by the policy.
+    expect((await check(t, 'refund', { amount: 501 })).reason).toBe('rule_matched');
+    expect((await check(t, 'refund', { amount: 500, note: 'x' }, 's-2')).reason).toBe(
+      'rule_matched',
+    );
+  });
+
+  it('remembers a denial by a person within the policy window, and can be switched off', async () => {
+    const t = await serverWith(policies);
+    const held = await check(t, 'mail', { to: 'a@b.c' });
+    await t.server.approvals.decide(held.action_id as string, { decision: 'deny', userId: 'u' });
+    now += 60_000;
+    expect(await check(t, 'mail', { to: 'a@b.c' })).toMatchObject({
+      decision: 'block',
+      reason: 'repeat_refused',
+      repeat_of: held.action_id,
+    });
+    now += 60_001;
+    // The refused repeat is itself a refusal: the window runs from the last one.
+    expect((await check(t, 'mail', { to: 'a@b.c' })).decision).toBe('requires_approval');
+    await check(t, 'drop', { table: 'x' });
+    expect((await check(t, 'drop', { table: 'x' })).reason).toBe('policy_default');
+  });
+});
+
+describe('canonical JSON', () => {
+  it('sorts keys and normalises numbers', () => {
+    expect(canonicalJson({ b: [1, { d: 1n, c: 2.5 }], a: 'x' })).toBe(
+      '{"a":"x","b":[1,{"c":2.5,"d":1}]}',
+    );
+    expect(canonicalJson(123456789012345678901234567890n)).toBe('123456789012345678901234567890');
+  });
+});

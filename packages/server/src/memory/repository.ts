@@ -1,0 +1,131 @@
+import type { Queryable, SqlValue } from '../store/database';
+
+/** Calls of one scope grouped by tool and outcome: what counts are added up from. */
+export interface CallGroup {
+  toolName: string;
+  decision: string;
+  status: string;
+  onTimeout: string | null;
+  count: number;
+}
+
+/** Who the calls or spend belong to. */
+export interface MemoryScope {
+  agentId: string;
+  environment: string;
+  /** Only this session's; null: every session of the agent in the environment. */
+  sessionId: string | null;
+}
+
+/** Spend recorded as usage: dollars and tokens (input + output). */
+export interface RecordedSpend {
+  costUsd: number;
+  tokens: number;
+}
+
+function scopeWhere(
+  scope: MemoryScope,
+  since: number | undefined,
+  alias = '',
+): {
+  where: string;
+  params: SqlValue[];
+} {
+  const clauses = [`${alias}agent_id = ?`, `${alias}environment = ?`];
+  const params: SqlValue[] = [scope.agentId, scope.environment];
+  if (scope.sessionId !== null) {
+    clauses.unshift(`${alias}session_id = ?`);
+    params.unshift(scope.sessionId);
+  }
+  if (since !== undefined) {
+    clauses.push(`${alias}created_at >= ?`);
+    params.push(since);
+  }
+  return { where: clauses.join(' AND '), params };
+}
+
+/** The refusals a repeat is refused for: blocked (not for an evaluation error) or denied. */
+const refusedSql = `(decision = 'block' AND (reason IS NULL OR reason <> 'condition_error'))
+  OR status = 'denied' OR (status = 'expired' AND on_timeout = 'deny')`;
+
+/** The memory inputs' reads of the action log and of recorded usage. */
+export function memoryRepository(db: Queryable) {
+  return {
+    /** Calls of `scope` since `since` (inclusive; all when undefined), by tool and outcome. */
+    async callGroups(scope: MemoryScope, since: number | undefined): Promise<CallGroup[]> {
+      const { where, params } = scopeWhere(scope, since);
+      const rows = await db.all<{
+        tool_name: string;
+        decision: string;
+        status: string;
+        on_timeout: string | null;
+        count: number | string;
+      }>(
+        `SELECT tool_name, decision, status, on_timeout, COUNT(*) AS count FROM actions
+         WHERE ${where} GROUP BY tool_name, decision, status, on_timeout`,
+        params,
+      );
+      return rows.map((row) => ({
+        toolName: row.tool_name,
+        decision: row.decision,
+        status: row.status,
+        onTimeout: row.on_timeout,
+        count: Number(row.count),
+      }));
+    },
+
+    /** Tools of the session's refused calls with these arguments (canonical hash). */
+    async refusedToolsWithArguments(scope: MemoryScope, argsHash: string): Promise<string[]> {
+      const rows = await db.all<{ tool_name: string }>(
+        `SELECT DISTINCT tool_name FROM actions
+         WHERE session_id = ? AND args_hash = ? AND decision <> 'allow' AND agent_id = ?
+           AND environment = ? AND (${refusedSql})`,
+        [scope.sessionId, argsHash, scope.agentId, scope.environment],
+      );
+      return rows.map((row) => row.tool_name);
+    },
+
+    /**
+     * The first refusal of this call (tool and arguments) in the session since `since`, if any:
+     * the action a repeat is refused for.
+     */
+    async firstRefusal(
+      scope: MemoryScope & { sessionId: string },
+      toolName: string,
+      argsHash: string,
+      since: number | undefined,
+    ): Promise<{ id: string; createdAt: number } | undefined> {
+      const params: SqlValue[] = [
+        scope.sessionId,
+        argsHash,
+        scope.agentId,
+        scope.environment,
+        toolName,
+      ];
+      if (since !== undefined) params.push(since);
+      const row = await db.get<{ id: string; created_at: number | string }>(
+        `SELECT id, created_at FROM actions
+         WHERE session_id = ? AND args_hash = ? AND decision <> 'allow' AND agent_id = ?
+           AND environment = ? AND tool_name = ? AND (${refusedSql})
+           ${since === undefined ? '' : 'AND created_at >= ?'}
+         ORDER BY seq LIMIT 1`,
+        params,
+      );
+      return row ? { id: row.id, createdAt: Number(row.created_at) } : undefined;
+    },
+
+    /** Dollars and tokens recorded as usage for `scope` since `since` (inclusive). */
+    async recordedSpend(scope: MemoryScope, since: number | undefined): Promise<RecordedSpend> {
+      const { where, params } = scopeWhere(scope, since);
+      const row = await db.get<{ cost: number | string | null; tokens: number | string | null }>(
+        `SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens
+         FROM usage WHERE ${where}`,
+        params,
+      );
+      return { costUsd: Number(row?.cost ?? 0), tokens: Number(row?.tokens ?? 0) };
+    },
+  };
+}
+
+/** The memory repository bound to a database or transaction. */
+export type MemoryRepository = ReturnType<typeof memoryRepository>;

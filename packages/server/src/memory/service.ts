@@ -1,0 +1,488 @@
+import {
+  describeMemoryQuery,
+  type MemoryDecision,
+  type MemoryQuery,
+  type MemoryUnavailable,
+  type MemoryValues,
+  memoryKey,
+  type PolicyDecision,
+} from '@arden/policy';
+import type { Environment } from '../crypto';
+import type { LiveEvents } from '../events/service';
+import type { Logger } from '../logger';
+import type { PolicyService } from '../policies/service';
+import type { NewAction, Store } from '../store';
+import type { Queryable } from '../store/database';
+import { argumentsHash } from './canonical';
+import { KeyedMutex, Semaphore } from './locks';
+import {
+  type CallGroup,
+  type MemoryScope,
+  memoryRepository,
+  type RecordedSpend,
+} from './repository';
+import {
+  isRefusal,
+  outcomeMatches,
+  SessionCache,
+  type SessionMemory,
+  toolMatches,
+} from './session-cache';
+
+/** A check's call, as the memory inputs see it. */
+export interface MemoryCall {
+  tool: string;
+  args: unknown;
+  kwargs: unknown;
+  sessionId: string | null;
+}
+
+/** What to spend-check: an agent in an environment, optionally one session, optionally a window. */
+export interface SpendQuery {
+  agentId: string;
+  environment: string;
+  /** One session's spend; null or absent: the agent's, across sessions. */
+  sessionId?: string | null;
+  /** Only the last `windowMs` ms (inclusive); absent: all recorded. */
+  windowMs?: number;
+  now: number;
+}
+
+/**
+ * What the memory inputs read before a check is decided, held until its action is committed.
+ * `release()` must be called once the action is durable (or the check failed).
+ */
+export interface MemoryLease {
+  /** The memory inputs' values for `decide` (undefined when the policy reads none). */
+  readonly values: MemoryValues | undefined;
+  /** The hash of the call's canonical arguments, stored with the action (calls with a session). */
+  readonly argsHash: string | null;
+  /** When the call repeats a refused call: the refusal it repeats, and the decision (block). */
+  readonly repeat: { of: string; decision: PolicyDecision; message: string } | undefined;
+  /** Call with the action once decided, before it is submitted for commit. */
+  decided(action: NewAction): void;
+  /** After the commit: keeps what `decided` noted and releases the lock. Returns `result`. */
+  committed<T>(result: T): T;
+  /** After a failed commit: takes back what `decided` noted, releases the lock, rethrows. */
+  failed(error: unknown): never;
+}
+
+const noSession: MemoryUnavailable = {
+  unavailable: 'the call has no session id (send metadata.session_id)',
+};
+// PostgreSQL advisory locks of this room: (namespace, hash of the key).
+const lockNamespace = 8787007;
+/** Connections one replica holds for memory locks at once; others queue in-process. */
+const maxHeldConnections = 4;
+/** A lease not released by then is released anyway (a bug elsewhere must not stall a session). */
+const maxHoldMs = 30_000;
+
+function hash32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}
+
+function isRefused(group: CallGroup): boolean {
+  return group.decision === 'block' || outcomeMatches(group, 'denied');
+}
+
+function count(groups: CallGroup[], pattern: string, decision?: MemoryDecision): number {
+  let total = 0;
+  for (const group of groups) {
+    if (outcomeMatches(group, decision) && toolMatches(pattern, group.toolName)) {
+      total += group.count;
+    }
+  }
+  return total;
+}
+
+/** The value of a session-scoped query from the session's memory kept in this process. */
+function sessionValue(
+  session: SessionMemory,
+  query: MemoryQuery,
+  argsHash: string | null,
+  now: number,
+): number | boolean {
+  switch (query.kind) {
+    case 'calls': {
+      const since = query.windowMs === undefined ? undefined : now - query.windowMs;
+      let total = 0;
+      for (const call of session.calls) {
+        if (since !== undefined && call.createdAt < since) continue;
+        if (outcomeMatches(call, query.decision) && toolMatches(query.pattern, call.tool)) {
+          total++;
+        }
+      }
+      return total;
+    }
+    case 'approved':
+      return session.calls.some(
+        (call) => call.status === 'approved' && toolMatches(query.pattern, call.tool),
+      );
+    case 'denied':
+      return session.calls.some(
+        (call) =>
+          (call.decision === 'block' || outcomeMatches(call, 'denied')) &&
+          (!query.sameArgs || call.argsHash === argsHash) &&
+          toolMatches(query.pattern, call.tool),
+      );
+    case 'cost_usd':
+      return session.costUsd;
+    case 'tokens':
+      return session.tokens;
+  }
+}
+
+/**
+ * Policies with memory, on the server: fetches the values of the memory inputs a check's policy
+ * reads (counts from the action log, spend from recorded usage), finds refused repeats, and
+ * keeps concurrent checks that read memory exact.
+ *
+ * Exactness: a check whose policy reads memory holds a lock on its session (on the agent, when
+ * it reads `agent.*`) from before its counts are read until its action is committed, so two
+ * checks of one session never both count the same past: in-process a keyed mutex, and on
+ * PostgreSQL also a session advisory lock on a connection held for the check, so replicas
+ * serialise too. Checks whose policy reads no memory take no lock and cost nothing more than
+ * the refused-repeat lookup (one index seek, for calls with a session).
+ */
+export class MemoryService {
+  readonly #store: Store;
+  readonly #policies: PolicyService;
+  readonly #logger: Logger | undefined;
+  readonly #mutex = new KeyedMutex();
+  readonly #connections = new Semaphore(maxHeldConnections);
+  /** The embedded store's sessions in this process (undefined on PostgreSQL: replicas share it). */
+  readonly #sessions: SessionCache | undefined;
+
+  constructor(options: {
+    store: Store;
+    policies: PolicyService;
+    events?: LiveEvents;
+    logger?: Logger;
+  }) {
+    this.#store = options.store;
+    this.#policies = options.policies;
+    this.#logger = options.logger;
+    if (options.store.database.dialect === 'sqlite' && options.events) {
+      const sessions = new SessionCache();
+      this.#sessions = sessions;
+      options.events.subscribe((event) => {
+        if (event.type !== 'usage.recorded') return;
+        for (const usage of event.usage) {
+          if (usage.sessionId === null) continue;
+          sessions.addSpend(
+            usage.agentId,
+            usage.environment,
+            usage.sessionId,
+            usage.costUsd,
+            usage.promptTokens + usage.completionTokens,
+          );
+        }
+      });
+    }
+  }
+
+  /**
+   * Spend recorded so far (dollars and tokens) for an agent, or one of its sessions, optionally
+   * in a window: what `session.cost_usd`, `agent.cost_usd(window)` and `session.tokens` read.
+   */
+  async spendSoFar(
+    query: SpendQuery,
+    db: Queryable = this.#store.database,
+  ): Promise<RecordedSpend> {
+    const scope: MemoryScope = {
+      agentId: query.agentId,
+      environment: query.environment,
+      sessionId: query.sessionId ?? null,
+    };
+    const since = query.windowMs === undefined ? undefined : query.now - query.windowMs;
+    const recorded = await memoryRepository(db).recordedSpend(scope, since);
+    // BUDGETS (merge): add the amount reserved for model calls and not yet settled here —
+    // `recorded.costUsd += reserved.costUsd; recorded.tokens += reserved.tokens` for the same
+    // scope and window — so that a rule on spend sees what is already committed to be spent.
+    // (On the embedded store, session spend is also kept in process: SessionCache.addSpend,
+    // fed by `usage.recorded`; reservations of a session must be added in sessionValue too.)
+    return recorded;
+  }
+
+  /**
+   * Reads what the check of `call` needs from memory and, when its policy reads memory, locks
+   * its session (or agent). Then `decided(action)`, and `committed`/`failed` after the commit.
+   */
+  async prepare(
+    agent: { id: string },
+    environment: Environment,
+    call: MemoryCall,
+    now: number,
+  ): Promise<MemoryLease> {
+    const needs = await this.#policies.memoryNeeds(agent.id, environment, call.tool, now);
+    const sessionId = call.sessionId;
+    const argsHash = sessionId === null ? null : argumentsHash(call.args, call.kwargs);
+    const queries = needs?.queries ?? [];
+    const agentWide = queries.some((query) => query.scope === 'agent');
+    const lockKey =
+      queries.length === 0
+        ? undefined
+        : agentWide
+          ? `agent|${agent.id}|${environment}`
+          : sessionId === null
+            ? undefined
+            : `session|${agent.id}|${environment}|${sessionId}`;
+    const lock = lockKey === undefined ? undefined : await this.#lock(lockKey);
+    try {
+      const db = lock?.db ?? this.#store.database;
+      const session =
+        this.#sessions && sessionId !== null
+          ? await this.#sessions.get(db, agent.id, environment, sessionId)
+          : undefined;
+      let repeat: MemoryLease['repeat'];
+      if (needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null) {
+        const since = needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
+        const refusal = session
+          ? session.calls.find(
+              (logged) =>
+                logged.argsHash === argsHash &&
+                logged.tool === call.tool &&
+                (since === undefined || logged.createdAt >= since) &&
+                isRefusal(logged),
+            )
+          : await memoryRepository(db).firstRefusal(
+              { agentId: agent.id, environment, sessionId },
+              call.tool,
+              argsHash,
+              since,
+            );
+        if (refusal !== undefined) repeat = repeatRefusal(call.tool, refusal.id);
+      }
+      const values =
+        queries.length === 0 || repeat !== undefined
+          ? undefined
+          : await this.#values(db, agent.id, environment, call, argsHash, queries, now, session);
+      return this.#lease(values, argsHash, repeat, lock, session !== undefined);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
+  }
+
+  #lease(
+    values: MemoryValues | undefined,
+    argsHash: string | null,
+    repeat: MemoryLease['repeat'],
+    lock: { db: Queryable | undefined; release: () => void } | undefined,
+    kept: boolean,
+  ): MemoryLease {
+    const sessions = this.#sessions;
+    let settle: ((committed: boolean) => void) | undefined;
+    const release = lock?.release ?? (() => undefined);
+    return {
+      values,
+      argsHash,
+      repeat,
+      decided(action) {
+        if (!kept || sessions === undefined || action.sessionId === null) return;
+        settle = sessions.add(action.agentId, action.environment, action.sessionId, {
+          id: action.id,
+          tool: action.toolName,
+          decision: action.decision,
+          reason: action.reason,
+          status: action.status,
+          onTimeout: action.onTimeout,
+          argsHash,
+          createdAt: action.createdAt,
+        });
+        // The embedded store: the call is in this process's memory of the session already, so
+        // the next check of the session may be decided while this one commits.
+        release();
+      },
+      committed(result) {
+        settle?.(true);
+        release();
+        return result;
+      },
+      failed(error): never {
+        settle?.(false);
+        release();
+        throw error;
+      },
+    };
+  }
+
+  async #values(
+    db: Queryable,
+    agentId: string,
+    environment: string,
+    call: MemoryCall,
+    argsHash: string | null,
+    queries: readonly MemoryQuery[],
+    now: number,
+    session: SessionMemory | undefined,
+  ): Promise<MemoryValues> {
+    const repository = memoryRepository(db);
+    const values = new Map<string, number | boolean | MemoryUnavailable>();
+    const groups = new Map<string, Promise<CallGroup[]>>();
+    const groupsOf = (scope: 'session' | 'agent', windowMs: number | undefined) => {
+      const key = `${scope}|${windowMs ?? ''}`;
+      let found = groups.get(key);
+      if (found === undefined) {
+        found = repository.callGroups(
+          { agentId, environment, sessionId: scope === 'session' ? call.sessionId : null },
+          windowMs === undefined ? undefined : now - windowMs,
+        );
+        groups.set(key, found);
+      }
+      return found;
+    };
+    let sessionSpend: Promise<RecordedSpend> | undefined;
+    for (const query of queries) {
+      const key = memoryKey(query);
+      if (query.scope === 'session' && call.sessionId === null) {
+        values.set(key, noSession);
+        continue;
+      }
+      if (query.scope === 'session' && session !== undefined) {
+        values.set(key, sessionValue(session, query, argsHash, now));
+        continue;
+      }
+      switch (query.kind) {
+        case 'calls':
+          values.set(
+            key,
+            count(await groupsOf(query.scope, query.windowMs), query.pattern, query.decision),
+          );
+          break;
+        case 'approved':
+          values.set(
+            key,
+            count(await groupsOf('session', undefined), query.pattern, 'approved') > 0,
+          );
+          break;
+        case 'denied': {
+          if (query.sameArgs) {
+            const tools = await repository.refusedToolsWithArguments(
+              { agentId, environment, sessionId: call.sessionId },
+              argsHash as string,
+            );
+            values.set(
+              key,
+              tools.some((tool) => toolMatches(query.pattern, tool)),
+            );
+          } else {
+            const groups = await groupsOf('session', undefined);
+            values.set(
+              key,
+              groups.some(
+                (group) => isRefused(group) && toolMatches(query.pattern, group.toolName),
+              ),
+            );
+          }
+          break;
+        }
+        case 'cost_usd':
+        case 'tokens': {
+          if (query.scope === 'session') {
+            sessionSpend ??= this.spendSoFar(
+              { agentId, environment, sessionId: call.sessionId, now },
+              db,
+            );
+            const spend = await sessionSpend;
+            values.set(key, query.kind === 'tokens' ? spend.tokens : spend.costUsd);
+          } else {
+            const spend = await this.spendSoFar(
+              { agentId, environment, windowMs: query.windowMs, now },
+              db,
+            );
+            values.set(key, spend.costUsd);
+          }
+          break;
+        }
+      }
+    }
+    if (this.#logger && values.size !== queries.length) {
+      this.#logger.warn('A memory input was not fetched', {
+        missing: queries.filter((query) => !values.has(memoryKey(query))).map(describeMemoryQuery),
+      });
+    }
+    return values;
+  }
+
+  /** The in-process lock of `key`, and on PostgreSQL its advisory lock on a held connection. */
+  async #lock(key: string): Promise<{ db: Queryable | undefined; release: () => void }> {
+    const unlock = await this.#mutex.acquire(key);
+    const database = this.#store.database;
+    if (!database.dedicated) return this.#timed(key, undefined, unlock);
+    try {
+      await this.#connections.acquire();
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+    return new Promise((resolve, reject) => {
+      let finish!: () => void;
+      const finished = new Promise<void>((done) => {
+        finish = done;
+      });
+      let locked = false;
+      const held = (database.dedicated as NonNullable<typeof database.dedicated>)(
+        async (connection) => {
+          await connection.get('SELECT pg_advisory_lock(?, ?)', [lockNamespace, hash32(key)]);
+          locked = true;
+          resolve(this.#timed(key, connection, finish));
+          await finished;
+          await connection.get('SELECT pg_advisory_unlock(?, ?)', [lockNamespace, hash32(key)]);
+        },
+      );
+      held
+        .catch((error: unknown) => {
+          if (!locked) reject(error);
+          // A failed unlock closes the connection (the pool drops it), which unlocks too.
+          else this.#logger?.warn('A memory lock was not released cleanly', { error });
+        })
+        .finally(() => {
+          this.#connections.release();
+          unlock();
+        });
+    });
+  }
+
+  #timed(
+    key: string,
+    db: Queryable | undefined,
+    release: () => void,
+  ): { db: Queryable | undefined; release: () => void } {
+    let released = false;
+    const timer = setTimeout(() => {
+      this.#logger?.warn('A memory lock was held too long; released', { key: key.split('|')[0] });
+      done();
+    }, maxHoldMs);
+    timer.unref?.();
+    const done = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      release();
+    };
+    return { db, release: done };
+  }
+}
+
+/** The reason of a check refused as a repeat of a refused call. */
+export const repeatRefusedReason = 'repeat_refused';
+
+function repeatRefusal(tool: string, originalId: string): NonNullable<MemoryLease['repeat']> {
+  const message = `Tool '${tool}' was already refused in this session with these same arguments (action ${originalId}), so this repeat is refused at once. Do not retry this call: it will be refused again; change the approach or tell the user it was refused.`;
+  return {
+    of: originalId,
+    message,
+    decision: {
+      effect: 'block',
+      reason: repeatRefusedReason as PolicyDecision['reason'],
+      errors: [],
+      explanation: `A repeat of refused action ${originalId} (same tool, same arguments by canonical JSON, same session): refused at once without deciding again (refuse_repeats).`,
+    },
+  };
+}

@@ -1,0 +1,207 @@
+import { type MemoryDecision, matchesToolPattern } from '@arden/policy';
+import type { Queryable } from '../store/database';
+
+/** One logged call of a session, as the memory inputs read it. */
+export interface SessionCall {
+  id: string;
+  tool: string;
+  decision: string;
+  reason: string | null;
+  status: string;
+  onTimeout: string | null;
+  argsHash: string | null;
+  createdAt: number;
+}
+
+/** A session's calls and recorded spend, held in this process. */
+export interface SessionMemory {
+  calls: SessionCall[];
+  /** Calls still held for approval: their outcome may change in the log, so they are re-read. */
+  pending: number;
+  costUsd: number;
+  tokens: number;
+  /** Calls of this session being decided (logged in memory before their commit). */
+  inFlight: number;
+}
+
+const maxSessions = 1_000;
+/** A session with more calls than this is not kept: its reads go to the database. */
+export const maxCallsPerSession = 500;
+
+/** Whether a refused call counts for refused repeats (a condition error is not a refusal). */
+export function isRefusal(call: Pick<SessionCall, 'decision' | 'reason' | 'status' | 'onTimeout'>) {
+  return (
+    (call.decision === 'block' && call.reason !== 'condition_error') ||
+    call.status === 'denied' ||
+    (call.status === 'expired' && call.onTimeout === 'deny')
+  );
+}
+
+/** Whether a call's outcome matches a `calls(…, decision)` filter. */
+export function outcomeMatches(
+  call: { decision: string; status: string; onTimeout: string | null },
+  decision: MemoryDecision | undefined,
+): boolean {
+  switch (decision) {
+    case undefined:
+      return true;
+    case 'allowed':
+      return (
+        call.decision === 'allow' ||
+        call.status === 'approved' ||
+        (call.status === 'expired' && call.onTimeout === 'allow')
+      );
+    case 'blocked':
+      return call.decision === 'block';
+    case 'approved':
+      return call.status === 'approved';
+    case 'denied':
+      return call.status === 'denied' || (call.status === 'expired' && call.onTimeout !== 'allow');
+  }
+}
+
+/**
+ * Sessions' calls and spend kept in this process, for the embedded store only: one process owns
+ * the SQLite file, so what it wrote is all there is, and the memory inputs of a session are read
+ * here instead of from the log (a check costs no extra query). Loaded from the database on first
+ * use (a restart loses nothing), appended to as checks are decided, and re-read while a call of
+ * the session is held for approval (its outcome changes in the log). Bounded: the least recently
+ * used sessions are dropped, and sessions over `maxCallsPerSession` calls are read from the log.
+ */
+export class SessionCache {
+  readonly #sessions = new Map<string, SessionMemory>();
+
+  static key(agentId: string, environment: string, sessionId: string): string {
+    return `${agentId}\u0000${environment}\u0000${sessionId}`;
+  }
+
+  /** The session's memory (loaded or re-read when needed), or undefined when it is too large. */
+  async get(
+    db: Queryable,
+    agentId: string,
+    environment: string,
+    sessionId: string,
+  ): Promise<SessionMemory | undefined> {
+    const key = SessionCache.key(agentId, environment, sessionId);
+    const cached = this.#sessions.get(key);
+    if (cached !== undefined) {
+      // Most recently used last.
+      this.#sessions.delete(key);
+      this.#sessions.set(key, cached);
+      if (cached.pending === 0 || cached.inFlight > 0) return cached;
+    }
+    const rows = await db.all<{
+      id: string;
+      tool_name: string;
+      decision: string;
+      reason: string | null;
+      status: string;
+      on_timeout: string | null;
+      args_hash: string | null;
+      created_at: number;
+    }>(
+      `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at FROM actions
+       WHERE session_id = ? AND agent_id = ? AND environment = ? ORDER BY seq LIMIT ?`,
+      [sessionId, agentId, environment, maxCallsPerSession + 1],
+    );
+    if (rows.length > maxCallsPerSession) {
+      this.#sessions.delete(key);
+      return undefined;
+    }
+    const spend = await db.get<{ cost: number | null; tokens: number | null }>(
+      `SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens FROM usage
+       WHERE session_id = ? AND agent_id = ? AND environment = ?`,
+      [sessionId, agentId, environment],
+    );
+    const calls = rows.map((row) => ({
+      id: row.id,
+      tool: row.tool_name,
+      decision: row.decision,
+      reason: row.reason,
+      status: row.status,
+      onTimeout: row.on_timeout,
+      argsHash: row.args_hash,
+      createdAt: Number(row.created_at),
+    }));
+    const memory: SessionMemory = {
+      calls,
+      pending: calls.filter((call) => call.status === 'pending').length,
+      costUsd: Number(spend?.cost ?? 0),
+      tokens: Number(spend?.tokens ?? 0),
+      inFlight: cached?.inFlight ?? 0,
+    };
+    if (cached === undefined && this.#sessions.size >= maxSessions) {
+      const oldest = this.#sessions.keys().next().value;
+      if (oldest !== undefined) this.#sessions.delete(oldest);
+    }
+    this.#sessions.set(key, memory);
+    return memory;
+  }
+
+  /**
+   * Adds a decided call to its session (if kept) before its commit; `settle(committed)` after
+   * the commit keeps it, or takes it back when the commit failed.
+   */
+  add(
+    agentId: string,
+    environment: string,
+    sessionId: string,
+    call: SessionCall,
+  ): (committed: boolean) => void {
+    const memory = this.#sessions.get(SessionCache.key(agentId, environment, sessionId));
+    if (memory === undefined) return () => undefined;
+    memory.calls.push(call);
+    if (call.status === 'pending') memory.pending++;
+    memory.inFlight++;
+    let settled = false;
+    return (committed) => {
+      if (settled) return;
+      settled = true;
+      memory.inFlight--;
+      if (committed) return;
+      const index = memory.calls.lastIndexOf(call);
+      if (index >= 0) memory.calls.splice(index, 1);
+      if (call.status === 'pending') memory.pending--;
+    };
+  }
+
+  /** Records usage written by this process. */
+  addSpend(
+    agentId: string,
+    environment: string,
+    sessionId: string,
+    costUsd: number,
+    tokens: number,
+  ): void {
+    const memory = this.#sessions.get(SessionCache.key(agentId, environment, sessionId));
+    if (memory === undefined) return;
+    memory.costUsd += costUsd;
+    memory.tokens += tokens;
+  }
+
+  /** Drops a session (its log changed in a way this process did not see). */
+  forget(agentId: string, environment: string, sessionId: string): void {
+    this.#sessions.delete(SessionCache.key(agentId, environment, sessionId));
+  }
+}
+
+// Agents call a few tools, and policies name a few patterns: whether a tool matches a pattern is
+// worked out once (bounded), not for every logged call at every check.
+const matchers = new Map<string, Map<string, boolean>>();
+
+/** Whether `tool` matches the tool pattern `pattern`, remembered. */
+export function toolMatches(pattern: string, tool: string): boolean {
+  let results = matchers.get(pattern);
+  if (results === undefined) {
+    if (matchers.size >= 1_000) matchers.clear();
+    results = new Map();
+    matchers.set(pattern, results);
+  }
+  let matched = results.get(tool);
+  if (matched === undefined) {
+    matched = matchesToolPattern(pattern, tool);
+    if (results.size >= 1_000) results.clear();
+    results.set(tool, matched);
+  }
+  return matched;
+}
