@@ -109,10 +109,12 @@ export function PolicyEditor({
     let run: SimulationRun = { counts: undefined, flips: [], done: false };
     setSimulation(run);
     // Flips arrive by the hundred: the view is redrawn once per frame at most.
-    let frame: number | undefined;
+    let scheduled = false;
     const show = () => {
-      frame ??= requestAnimationFrame(() => {
-        frame = undefined;
+      if (scheduled) return;
+      scheduled = true;
+      requestAnimationFrame(() => {
+        scheduled = false;
         if (running.current === controller) setSimulation(run);
       });
     };
