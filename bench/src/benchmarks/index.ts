@@ -8,6 +8,7 @@ import { mcpGateway } from './mcp-gateway.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
 import { throughput } from './throughput.ts';
+import { tracingOverhead } from './tracing-overhead.ts';
 import { usageClient } from './usage-client.ts';
 import { usageIngest } from './usage-ingest.ts';
 
@@ -24,4 +25,5 @@ export const benchmarks: Benchmark[] = [
   memory,
   logScale,
   mcpGateway,
+  tracingOverhead,
 ];

@@ -8,6 +8,7 @@ import type { PolicyService } from './policies/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
 import type { Store } from './store';
+import type { Telemetry } from './telemetry/service';
 import type { UsageService } from './usage/service';
 import type { WebhookOptions, WebhookService } from './webhooks/service';
 
@@ -24,6 +25,8 @@ export interface ServerContext {
   approvals: ApprovalService;
   webhooks: WebhookService;
   usage: UsageService;
+  /** OpenTelemetry spans (when the OTLP variables are set) and the Prometheus metrics. */
+  telemetry: Telemetry;
   clock: () => number;
 }
 

@@ -97,20 +97,23 @@ export function registerAgentRoutes(server: ServerContext): void {
   };
 
   router.add('POST', '/policy/check', async (context) => {
+    const started = performance.now();
     const principal = await authenticate(context);
     const input = parseCheck(await readJsonText(context.request, config.bodyLimit));
     const now = clock();
     const agent = principal.agent;
-    const decision = await server.policies.decide(
-      agent,
-      principal.environment,
-      {
-        tool: input.toolName,
-        kwargs: input.kwargs,
-        sessionId: input.sessionId,
-        mcp: input.metadata?.mcp,
-      },
-      now,
+    const decision = await server.telemetry.policyEvaluation(() =>
+      server.policies.decide(
+        agent,
+        principal.environment,
+        {
+          tool: input.toolName,
+          kwargs: input.kwargs,
+          sessionId: input.sessionId,
+          mcp: input.metadata?.mcp,
+        },
+        now,
+      ),
     );
     const pending = decision.effect === 'requires_approval';
     const timeoutSeconds = Math.min(
@@ -151,7 +154,10 @@ export function registerAgentRoutes(server: ServerContext): void {
       createdAt: now,
     };
     // The answer (with its action_id) goes out only after the action's row is committed.
-    const inserted = await store.committer.submit(store.actions.insertStatement(action));
+    const inserted = await server.telemetry.storeCommit(() =>
+      store.committer.submit(store.actions.insertStatement(action)),
+    );
+    server.telemetry.checked(action, started);
     const body: Record<string, unknown> = {
       decision: decision.effect,
       action_id: action.id,
@@ -262,6 +268,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       clock(),
     );
     const records = await server.usage.record(principal.agent.id, principal.environment, events);
+    server.telemetry.usageRecorded(records);
     const totalTokens = records.reduce(
       (sum, record) => sum + record.promptTokens + record.completionTokens,
       0,
