@@ -2,9 +2,9 @@
  * OpenTelemetry spans of checks and guarded calls, when the app uses OpenTelemetry.
  *
  * `@opentelemetry/api` is an optional peer: core never imports it on load. A process that has
- * registered anything with the OpenTelemetry API (a tracer provider, a context manager) has the
- * API's global registry on `globalThis`; only then is the package imported, once, lazily. Without
- * it a check pays one property read. Tracing never changes a decision: any fault in it is
+ * registered a tracer provider with the OpenTelemetry API has it in the API's global registry on
+ * `globalThis`; only then is the package imported, once, lazily. Without one a check pays two
+ * property reads. Tracing never changes a decision: any fault in it is
  * swallowed and the call goes on untraced.
  */
 import type { CheckResult } from './call-types';
@@ -88,7 +88,10 @@ export function openTelemetry(): OtelApi | undefined | Promise<OtelApi | null> {
 /** Whether the app uses OpenTelemetry (one property read when it does not). */
 export function tracingOn(): boolean {
   if (loaded === null) return false;
-  return (globalThis as Record<symbol, unknown>)[registryKey] !== undefined;
+  // A tracer provider registered (`trace.setGlobalTracerProvider`, or an SDK's `start()`); the
+  // registry itself stays once anything touched it, even after `trace.disable()`.
+  const registry = (globalThis as Record<symbol, { trace?: unknown } | undefined>)[registryKey];
+  return registry?.trace !== undefined;
 }
 
 /** Resolves the API, awaiting the one-time import only when the app uses OpenTelemetry. */

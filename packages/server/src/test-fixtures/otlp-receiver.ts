@@ -13,7 +13,11 @@ export interface ReceivedSpan {
   startNanos: bigint;
   endNanos: bigint;
   attributes: Record<string, string | number | boolean>;
-  events: { name: string; attributes: Record<string, string | number | boolean> }[];
+  events: {
+    name: string;
+    timeNanos: bigint;
+    attributes: Record<string, string | number | boolean>;
+  }[];
   status: { code: number; message?: string };
 }
 
@@ -57,7 +61,7 @@ export function decodeOtlpJson(body: string): ReceivedSpan[] {
           startTimeUnixNano: string | number;
           endTimeUnixNano: string | number;
           attributes?: OtlpAttribute[];
-          events?: { name: string; attributes?: OtlpAttribute[] }[];
+          events?: { name: string; timeUnixNano: string | number; attributes?: OtlpAttribute[] }[];
           status?: { code?: number; message?: string };
         }[];
       }[];
@@ -81,6 +85,7 @@ export function decodeOtlpJson(body: string): ReceivedSpan[] {
           attributes: attributesOf(span.attributes),
           events: (span.events ?? []).map((event) => ({
             name: event.name,
+            timeNanos: BigInt(event.timeUnixNano),
             attributes: attributesOf(event.attributes),
           })),
           status: { code: span.status?.code ?? 0, message: span.status?.message },
