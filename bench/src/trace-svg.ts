@@ -15,7 +15,7 @@ export interface TimelineSpan {
 }
 
 const colours = ['#4f7cff', '#f28c28', '#2aa876', '#b455d6'];
-const escape = (text: string) =>
+const escapeXml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Orders spans depth-first from the root, each with its depth. */
@@ -43,11 +43,13 @@ function tree(spans: TimelineSpan[]): { span: TimelineSpan; depth: number }[] {
 /** The SVG of one trace's spans. */
 export function renderTraceSvg(spans: TimelineSpan[], title: string): string {
   const rows = tree(spans);
-  const start = spans.reduce(
-    (min, span) => (span.startNanos < min ? span.startNanos : min),
-    spans[0]?.startNanos ?? 0n,
-  );
-  const end = spans.reduce((max, span) => (span.endNanos > max ? span.endNanos : max), 0n);
+  // Times are bigint nanoseconds (Math.min/max take numbers only).
+  let start = spans[0]?.startNanos ?? 0n;
+  let end = 0n;
+  for (const span of spans) {
+    if (span.startNanos < start) start = span.startNanos;
+    if (span.endNanos > end) end = span.endNanos;
+  }
   const totalMs = Number(end - start) / 1e6 || 1;
   const labelWidth = 430;
   const chartWidth = 620;
@@ -59,14 +61,15 @@ export function renderTraceSvg(spans: TimelineSpan[], title: string): string {
   const x = (nanos: bigint) => labelWidth + (Number(nanos - start) / 1e6 / totalMs) * chartWidth;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-sans-serif, system-ui, sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="16" y="24" font-size="15" font-weight="600">${escape(title)}</text>`,
+    `<text x="16" y="24" font-size="15" font-weight="600">${escapeXml(title)}</text>`,
   ];
   services.forEach((service, index) => {
     const colour = colours[index % colours.length];
     parts.push(
       `<rect x="${16 + index * 200}" y="36" width="12" height="12" fill="${colour}"/>`,
-      `<text x="${34 + index * 200}" y="46">${escape(service)}</text>`,
+      `<text x="${34 + index * 200}" y="46">${escapeXml(service)}</text>`,
     );
   });
   for (let tick = 0; tick <= 4; tick++) {
@@ -88,7 +91,7 @@ export function renderTraceSvg(spans: TimelineSpan[], title: string): string {
       parts.push(`<rect x="0" y="${y}" width="${width}" height="${rowHeight}" fill="#f7f7fa"/>`);
     }
     parts.push(
-      `<text x="${16 + depth * 14}" y="${y + 17}"${span.status.code === 2 ? ' fill="#c62828"' : ''}>${escape(label)}</text>`,
+      `<text x="${16 + depth * 14}" y="${y + 17}"${span.status.code === 2 ? ' fill="#c62828"' : ''}>${escapeXml(label)}</text>`,
       `<rect x="${x1}" y="${y + 6}" width="${barWidth}" height="${rowHeight - 12}" rx="2" fill="${colour}"/>`,
       `<text x="${x1 + barWidth + 6}" y="${y + 17}" fill="#444">${durationMs < 10 ? durationMs.toFixed(2) : durationMs.toFixed(0)} ms</text>`,
     );
@@ -96,7 +99,7 @@ export function renderTraceSvg(spans: TimelineSpan[], title: string): string {
       if (event.timeNanos === undefined) continue;
       const ex = x(event.timeNanos);
       parts.push(
-        `<path d="M ${ex} ${y + 2} l 5 11 l -5 11 l -5 -11 z" fill="#222"><title>${escape(event.name)}</title></path>`,
+        `<path d="M ${ex} ${y + 2} l 5 11 l -5 11 l -5 -11 z" fill="#222"><title>${escapeXml(event.name)}</title></path>`,
       );
     }
   });
