@@ -10,12 +10,12 @@ import {
 
 // The Actions page at scale, in Debian's Chromium against a real `arden start`: "Load more" up to
 // 2 000 rows and a live burst of 200 checks a second, timed in the page (performance.now and the
-// Long Tasks API). The bounds are generous — several times the figures measured on the shared
-// 2-core machine (docs/performance.md), and well below what the page took before its table was
-// virtualised (0.4–0.66 s per click at 1 000 rows; a 514 ms task in the burst) — so the test
-// catches a regression to drawing every row, not a slow moment of the machine.
+// Long Tasks API). The time bounds are generous: the shared 2-core machine ran these at a load
+// average of 40 (docs/performance.md), so they only catch a page that grinds. What catches a
+// regression to drawing every row is structural: the table must hold every row and render only
+// those near the viewport, after the clicks and after the burst.
 const loadMoreBoundMs = 400;
-const longTaskBoundMs = 400;
+const longTaskBoundMs = 1_500;
 
 let server: ArdenProcess;
 let browser: BrowserSession;
@@ -156,5 +156,7 @@ describe('the Actions page at scale', () => {
     );
     expect(rate).toBeGreaterThan(120);
     expect(longest).toBeLessThan(longTaskBoundMs);
+    const table = page.getByRole('table', { name: 'Actions' });
+    expect(await table.locator('tbody tr:not(.row-spacer)').count()).toBeLessThan(150);
   });
 });

@@ -1,5 +1,5 @@
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
-import { type RefObject, useLayoutEffect, useRef, useState } from 'react';
+import { type RefObject, useCallback, useLayoutEffect, useRef, useState } from 'react';
 
 /** Tables longer than this render only the rows near the viewport (TanStack Virtual). */
 export const virtualiseFrom = 200;
@@ -39,6 +39,15 @@ export function useVirtualRows(count: number, keyOf: (index: number) => string):
     scrollMargin,
     getItemKey: keyOf,
   });
+  // Rows without a layout (height 0: a test DOM, a hidden tab) keep the estimate: measuring
+  // them as 0 px would put every row "in view". Stable, so React does not re-attach (and
+  // re-measure) every row on each render.
+  const latest = useRef(virtualizer);
+  latest.current = virtualizer;
+  const measure = useCallback((element: Element | null) => {
+    if (element && element.getBoundingClientRect().height > 0)
+      latest.current.measureElement(element);
+  }, []);
   if (!virtual) {
     return {
       bodyRef,
@@ -49,11 +58,7 @@ export function useVirtualRows(count: number, keyOf: (index: number) => string):
     };
   }
   const items = virtualizer.getVirtualItems();
-  // Rows without a layout (height 0: a test DOM, a hidden tab) keep the estimate: measuring
-  // them as 0 px would put every row "in view".
-  const measure = (element: Element | null) => {
-    if (element && element.getBoundingClientRect().height > 0) virtualizer.measureElement(element);
-  };
+
   const first = items[0];
   const last = items[items.length - 1];
   return {

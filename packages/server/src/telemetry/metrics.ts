@@ -36,7 +36,7 @@ export class ServerMetrics {
     });
     this.approvalDecision = new Histogram({
       name: 'arden_approval_decision_seconds',
-      help: 'Time from a held call to its decision (approved, denied, expired).',
+      help: "Time from a held call to an approver's decision (approved, denied).",
       labelNames: ['status'],
       buckets: approvalBuckets,
       registers,
