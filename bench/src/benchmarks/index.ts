@@ -11,6 +11,7 @@ import { policyEval } from './policy-eval.ts';
 import { postgresCommit } from './postgres-commit.ts';
 import { policyMemory } from './policy-memory.ts';
 import { throughput } from './throughput.ts';
+import { tracingOverhead } from './tracing-overhead.ts';
 import { usageClient } from './usage-client.ts';
 import { usageIngest } from './usage-ingest.ts';
 
@@ -30,4 +31,5 @@ export const benchmarks: Benchmark[] = [
   logScale,
   adminReads,
   mcpGateway,
+  tracingOverhead,
 ];

@@ -11,6 +11,14 @@ import type { ResolvedOptions } from './options';
 import { sleep } from './runtime';
 import { getSession } from './session';
 import {
+  activeTraceHeaders,
+  endSpan,
+  endWithError,
+  recordDecision,
+  startCheckSpan,
+  tracingOn,
+} from './telemetry';
+import {
   type CheckRequestBody,
   type CheckResponseBody,
   DECISIONS,
@@ -53,11 +61,34 @@ export class PolicyChecks {
     private readonly options: ResolvedOptions,
   ) {}
 
-  /** See `Arden.check`. */
+  /**
+   * See `Arden.check`. When the app uses OpenTelemetry, the request is an `arden.check` client
+   * span and carries its W3C `traceparent`, so the server's spans join the caller's trace.
+   */
   async check(
     toolName: string,
     context: CallContext,
     metadata: Record<string, unknown>,
+  ): Promise<CheckResult> {
+    if (!tracingOn()) return this.checkOnce(toolName, context, metadata, undefined);
+    const checkSpan = await startCheckSpan(toolName, metadata);
+    if (!checkSpan) return this.checkOnce(toolName, context, metadata, undefined);
+    try {
+      const result = await this.checkOnce(toolName, context, metadata, checkSpan.headers);
+      recordDecision(checkSpan.span, result);
+      endSpan(checkSpan.span);
+      return result;
+    } catch (error) {
+      endWithError(checkSpan.span, error);
+      throw error;
+    }
+  }
+
+  private async checkOnce(
+    toolName: string,
+    context: CallContext,
+    metadata: Record<string, unknown>,
+    traceHeaders: Record<string, string> | undefined,
   ): Promise<CheckResult> {
     const sessionId = getSession();
     const body: CheckRequestBody = {
@@ -66,7 +97,12 @@ export class PolicyChecks {
       kwargs: context.kwargs,
       metadata: sessionId === undefined ? { ...metadata } : { ...metadata, session_id: sessionId },
     };
-    const response = await this.http.request<CheckResponseBody>('POST', '/policy/check', body);
+    const response = await this.http.request<CheckResponseBody>(
+      'POST',
+      '/policy/check',
+      body,
+      traceHeaders ? { headers: traceHeaders } : undefined,
+    );
     if (
       !response ||
       typeof response.action_id !== 'string' ||
@@ -107,8 +143,10 @@ export class PolicyChecks {
   /** See `Arden.status`. */
   async status(actionId: string, waitSeconds?: number): Promise<StatusResponseBody> {
     const path = `/status/${encodeURIComponent(actionId)}${waitSeconds ? `?wait=${waitSeconds}` : ''}`;
+    const headers = tracingOn() ? activeTraceHeaders() : undefined;
     return this.http.request<StatusResponseBody>('GET', path, undefined, {
       timeoutMs: this.options.timeoutMs + (waitSeconds ?? 0) * 1000,
+      ...(headers ? { headers } : {}),
     });
   }
 

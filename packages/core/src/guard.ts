@@ -17,6 +17,15 @@ import { ArdenUnavailableError, ConfigurationError, PolicyDeniedError } from './
 import { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
 import type { ResolvedOptions } from './options';
 import { webhookTools } from './shared-registry';
+import {
+  endSpan,
+  endWithError,
+  type OtelSpan,
+  recordApproval,
+  recordDecision,
+  startToolSpan,
+  tracingOn,
+} from './telemetry';
 
 /** @internal A call held in webhook mode until its decision arrives. */
 export interface HeldCall {
@@ -50,7 +59,11 @@ export interface HeldCalls {
   hold(actionId: string, call: HeldCall): void;
 }
 
-/** @internal Runs one guarded call on `host`; see `Arden.runGuarded`. */
+/**
+ * @internal Runs one guarded call on `host`; see `Arden.runGuarded`. When the app uses
+ * OpenTelemetry, the call is an `execute_tool` span (telemetry.ts) around the check, the wait and
+ * the run.
+ */
 export async function runGuardedCall(
   host: GuardHost,
   held: HeldCalls,
@@ -59,6 +72,35 @@ export async function runGuardedCall(
   thisArgument: unknown,
   parameters: unknown[],
   options: GuardOptions<any>,
+): Promise<unknown> {
+  if (!tracingOn()) {
+    return guardedCall(host, held, toolName, fn, thisArgument, parameters, options, undefined);
+  }
+  const toolSpan = await startToolSpan(toolName, options.metadata);
+  if (!toolSpan) {
+    return guardedCall(host, held, toolName, fn, thisArgument, parameters, options, undefined);
+  }
+  try {
+    const value = await toolSpan.within(() =>
+      guardedCall(host, held, toolName, fn, thisArgument, parameters, options, toolSpan.span),
+    );
+    endSpan(toolSpan.span);
+    return value;
+  } catch (error) {
+    endWithError(toolSpan.span, error);
+    throw error;
+  }
+}
+
+async function guardedCall(
+  host: GuardHost,
+  held: HeldCalls,
+  toolName: string,
+  fn: AnyFunction,
+  thisArgument: unknown,
+  parameters: unknown[],
+  options: GuardOptions<any>,
+  span: OtelSpan | undefined,
 ): Promise<unknown> {
   const mode = options.approvalMode ?? 'wait';
   const context = buildCallContext(parameters, options.argNames);
@@ -81,6 +123,7 @@ export async function runGuardedCall(
     }
     throw error;
   }
+  if (span) recordDecision(span, result);
   const run = () => host.runAndReport(result.actionId, fn, thisArgument, parameters);
   switch (result.decision) {
     case 'allow':
@@ -91,7 +134,17 @@ export async function runGuardedCall(
       break;
   }
   if (mode === 'wait') {
-    const decision = await host.waitForDecision(result.actionId, toolName);
+    const waitStarted = span ? performance.now() : 0;
+    let decision: DecidedCall;
+    try {
+      decision = await host.waitForDecision(result.actionId, toolName);
+    } catch (error) {
+      if (span) recordApproval(span, 'timeout', performance.now() - waitStarted);
+      throw error;
+    }
+    if (span) {
+      recordApproval(span, decision.status, performance.now() - waitStarted, decision.message);
+    }
     if (decision.status === 'approved') return run();
     throw new PolicyDeniedError({
       toolName,

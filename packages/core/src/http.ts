@@ -128,6 +128,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Retries after network errors, 5xx and 429; defaults to `retryAttempts`. */
   retryAttempts?: number;
+  /** Extra headers (the W3C trace context of a traced check). */
+  headers?: Record<string, string>;
 }
 
 const maxBackoffMs = 4_000;
@@ -166,6 +168,7 @@ export class HttpClient {
       'x-api-key': this.options.apiKey,
       'user-agent': `arden-ts/${version}`,
     };
+    if (requestOptions.headers) Object.assign(headers, requestOptions.headers);
     const payload = body === undefined ? undefined : stringifyWire(body);
     if (payload !== undefined) headers['content-type'] = 'application/json';
     const url = this.options.apiUrl + path;

@@ -10,6 +10,7 @@ import type { PolicyService } from './policies/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
 import type { Store } from './store';
+import type { Telemetry } from './telemetry/service';
 import type { UsageService } from './usage/service';
 import type { WebhookOptions, WebhookService } from './webhooks/service';
 
@@ -29,6 +30,8 @@ export interface ServerContext {
   mcp: McpService;
   /** Policies with memory: the memory inputs' values, refused repeats, their locks. */
   memory: MemoryService;
+  /** OpenTelemetry spans (when the OTLP variables are set) and the Prometheus metrics. */
+  telemetry: Telemetry;
   clock: () => number;
 }
 

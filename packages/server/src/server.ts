@@ -27,7 +27,10 @@ import { loadPricing, Pricing } from './pricing';
 import { connectReplicas } from './replicas/replicas';
 import { describeRetention, RetentionService } from './retention/service';
 import { openStore } from './store';
+import { registerMetricsRoute } from './telemetry/routes';
+import { Telemetry } from './telemetry/service';
 import { UsageService } from './usage/service';
+import { createWebhookSender } from './webhooks/sender';
 import { WebhookService } from './webhooks/service';
 
 /** A running (or ready to run) Arden server. */
@@ -64,6 +67,9 @@ export function requestHandlerOf(server: ArdenServer): RequestHandler {
   return handler;
 }
 
+declare const __ARDEN_VERSION__: string | undefined;
+const serverVersion = typeof __ARDEN_VERSION__ === 'string' ? __ARDEN_VERSION__ : '0.0.0-dev';
+
 /**
  * Creates the Arden server on the embedded store (opened and migrated under `dataDir`), with the
  * agent API, the expiry sweeper and the webhook outbox worker. Call `listen()` to serve.
@@ -81,10 +87,21 @@ export async function createServer(
     logger,
     backgroundCheckpoints: true,
   });
+  const telemetry = await Telemetry.create(store, logger, serverVersion);
   const router = new Router();
   const events = new LiveEvents(logger);
   const hub = new ApprovalHub();
-  const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  const webhooks = new WebhookService(store, events, logger, {
+    clock,
+    ...config.webhooks,
+    send: telemetry.webhookSender(
+      config.webhooks.send ??
+        createWebhookSender({
+          allowPrivate: config.webhooks.allowPrivate,
+          allowedHosts: config.webhooks.allowedHosts,
+        }),
+    ),
+  });
   const policies = new PolicyService(store, logger, { clock });
   const context: ServerContext = {
     config,
@@ -95,17 +112,19 @@ export async function createServer(
     events,
     agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
     policies,
-    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
+    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock, telemetry }),
     webhooks,
     usage: new UsageService(store, pricing, events, { clock }),
     mcp: new McpService(store, policies, clock),
     memory: new MemoryService({ store, policies, events, logger }),
+    telemetry,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);
   registerAgentRoutes(context);
   registerClaudeCodeHookRoutes(context);
   const admin = mountAdmin(context, options.admin);
+  registerMetricsRoute(context, admin.services?.auth);
   for (const plugin of options.plugins ?? []) await plugin(context);
 
   const bootId = randomHex(3);
@@ -205,7 +224,16 @@ export async function createServer(
       const match = router.match(requestContext.method, requestContext.path);
       if (match.kind === 'found') {
         requestContext.params = match.params;
-        await match.handler(requestContext);
+        // Agent-API requests are traced (the admin API's decisions are, as their own spans).
+        await (match.pattern.startsWith('/api/')
+          ? match.handler(requestContext)
+          : telemetry.tracing.request(
+              requestContext.method,
+              match.pattern,
+              request.headers,
+              response,
+              () => match.handler(requestContext),
+            ));
         if (!response.headersSent && !response.destroyed) {
           throw new Error(
             `The route ${requestContext.method} ${requestContext.path} sent no answer`,
@@ -293,6 +321,7 @@ export async function createServer(
     await context.agents.flushKeyUse();
     stopListening();
     await store.close();
+    await telemetry.close();
     logger.info('Arden server stopped');
   };
 

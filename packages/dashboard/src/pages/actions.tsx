@@ -4,12 +4,16 @@ import type { Action, LiveEvent } from '../api/types';
 import { actionStatuses, effects, environments } from '../api/types';
 import { PageHeader } from '../components/layout';
 import { Badge, DecisionBadge, Empty, ErrorNotice, Loading } from '../components/states';
+import { useVirtualRows } from '../components/virtual-rows';
 import { formatTime, fromLocalInput, toLocalInput, words } from '../format';
 import { Link, useQueryState } from '../router';
 import { useAgents, useLiveEvents, useResync } from '../state';
 
-/** The most rows the log keeps on the page (live rows push older ones out). */
-const maxRows = 2_000;
+/**
+ * The most rows the log keeps on the page (live rows push older ones out). Long tables render
+ * only the rows in view (virtual-rows.tsx), so this bounds memory, not drawing.
+ */
+export const maxRows = 5_000;
 
 const filterNames = [
   'agent',
@@ -209,6 +213,7 @@ export function ActionsPage() {
   };
 
   const active = filterNames.some((name) => query.get(name));
+  const rows = useVirtualRows(items.length, (index) => items[index]?.id ?? String(index));
 
   return (
     <>
@@ -337,7 +342,7 @@ export function ActionsPage() {
       ) : (
         <>
           <div className="table-scroll">
-            <table className="table" aria-label="Actions">
+            <table className="table" aria-label="Actions" aria-rowcount={items.length + 1}>
               <thead>
                 <tr>
                   <th scope="col">Time</th>
@@ -350,45 +355,60 @@ export function ActionsPage() {
                   <th scope="col">Outcome</th>
                 </tr>
               </thead>
-              <tbody>
-                {items.map((action) => (
-                  <tr key={action.id} className={fresh.has(action.id) ? 'row-new' : undefined}>
-                    <td className="nowrap">
-                      <time dateTime={action.created_at}>{formatTime(action.created_at)}</time>
-                    </td>
-                    <td>
-                      <Link to={`/actions/${encodeURIComponent(action.id)}`}>
-                        <code>{action.tool_name}</code>
-                      </Link>
-                    </td>
-                    <td>{agents.name(action.agent_id)}</td>
-                    <td>
-                      <Badge value={action.environment} />
-                    </td>
-                    <td>
-                      <DecisionBadge decision={action.decision} reason={action.reason} />
-                    </td>
-                    <td>
-                      <Badge value={action.status} />
-                    </td>
-                    <td className="truncate">
-                      {action.session_id ? (
-                        <Link to={`/sessions/${encodeURIComponent(action.session_id)}`}>
-                          {action.session_id}
+              <tbody ref={rows.bodyRef}>
+                {rows.before > 0 ? (
+                  <tr className="row-spacer" style={{ height: rows.before }} />
+                ) : null}
+                {rows.indexes.map((index) => {
+                  const action = items[index] as Action;
+                  return (
+                    <tr
+                      key={action.id}
+                      ref={rows.measure}
+                      data-index={index}
+                      aria-rowindex={index + 2}
+                      className={fresh.has(action.id) ? 'row-new' : undefined}
+                    >
+                      <td className="nowrap">
+                        <time dateTime={action.created_at}>{formatTime(action.created_at)}</time>
+                      </td>
+                      <td>
+                        <Link to={`/actions/${encodeURIComponent(action.id)}`}>
+                          <code>{action.tool_name}</code>
                         </Link>
-                      ) : (
-                        <span className="muted">—</span>
-                      )}
-                    </td>
-                    <td>
-                      {action.outcome ? (
-                        <Badge value={action.outcome.status} />
-                      ) : (
-                        <span className="muted">—</span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
+                      </td>
+                      <td>{agents.name(action.agent_id)}</td>
+                      <td>
+                        <Badge value={action.environment} />
+                      </td>
+                      <td>
+                        <DecisionBadge decision={action.decision} reason={action.reason} />
+                      </td>
+                      <td>
+                        <Badge value={action.status} />
+                      </td>
+                      <td className="truncate">
+                        {action.session_id ? (
+                          <Link to={`/sessions/${encodeURIComponent(action.session_id)}`}>
+                            {action.session_id}
+                          </Link>
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                      </td>
+                      <td>
+                        {action.outcome ? (
+                          <Badge value={action.outcome.status} />
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+                {rows.after > 0 ? (
+                  <tr className="row-spacer" style={{ height: rows.after }} />
+                ) : null}
               </tbody>
             </table>
           </div>

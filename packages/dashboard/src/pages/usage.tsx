@@ -10,16 +10,19 @@ import { formatCompact, formatNumber, formatUsd, fromLocalInput, toLocalInput } 
 import { Link, useQueryState } from '../router';
 import { useAgents, useLiveEvents, useResync } from '../state';
 
-const presets: { value: string; label: string; days: number }[] = [
+/** The range presets; `days: null` is all time (no lower bound). */
+const presets: { value: string; label: string; days: number | null }[] = [
   { value: '1d', label: 'Last 24 hours', days: 1 },
   { value: '7d', label: 'Last 7 days', days: 7 },
   { value: '30d', label: 'Last 30 days', days: 30 },
   { value: '90d', label: 'Last 90 days', days: 90 },
+  { value: 'all', label: 'All time', days: null },
 ];
 
 function rangeOf(query: URLSearchParams): { from?: string; to?: string; preset: string } {
   const preset = query.get('range') ?? (query.get('from') || query.get('to') ? 'custom' : '30d');
   const known = presets.find((item) => item.value === preset);
+  if (known?.days === null) return { preset };
   if (known) {
     const start = new Date();
     start.setUTCHours(0, 0, 0, 0);
@@ -46,6 +49,11 @@ export function fillDays(report: UsageReport, from: string | undefined, to: stri
   const start = new Date(startText);
   start.setUTCHours(0, 0, 0, 0);
   const end = to ? new Date(new Date(to).getTime() - 1) : new Date();
+  // Without a lower bound (all time), the chart shows the last 400 days at most.
+  if (!from && end.getTime() - start.getTime() > 399 * 86_400_000) {
+    start.setTime(end.getTime() - 399 * 86_400_000);
+    start.setUTCHours(0, 0, 0, 0);
+  }
   const days: UsageReport['items'] = [];
   for (
     let day = start;

@@ -100,6 +100,7 @@ export function registerAgentRoutes(server: ServerContext): void {
   registerMcpAgentRoutes(server, authenticate);
 
   router.add('POST', '/policy/check', async (context) => {
+    const started = performance.now();
     const principal = await authenticate(context);
     const input = parseCheck(await readJsonText(context.request, config.bodyLimit));
     const now = clock();
@@ -116,24 +117,27 @@ export function registerAgentRoutes(server: ServerContext): void {
       },
       now,
     );
+    const mcp = await server.mcp.checkInput(
+      agent.id,
+      principal.environment,
+      input.toolName,
+      input.metadata?.mcp,
+    );
     const decision =
       memory.repeat?.decision ??
-      (await server.policies.decide(
-        agent,
-        principal.environment,
-        {
-          tool: input.toolName,
-          kwargs: input.kwargs,
-          sessionId: input.sessionId,
-          mcp: await server.mcp.checkInput(
-            agent.id,
-            principal.environment,
-            input.toolName,
-            input.metadata?.mcp,
-          ),
-          memory: memory.values,
-        },
-        now,
+      (await server.telemetry.policyEvaluation(() =>
+        server.policies.decide(
+          agent,
+          principal.environment,
+          {
+            tool: input.toolName,
+            kwargs: input.kwargs,
+            sessionId: input.sessionId,
+            mcp,
+            memory: memory.values,
+          },
+          now,
+        ),
       ));
     const pending = decision.effect === 'requires_approval';
     const timeoutSeconds = Math.min(
@@ -177,9 +181,12 @@ export function registerAgentRoutes(server: ServerContext): void {
     };
     // The answer (with its action_id) goes out only after the action's row is committed.
     memory.decided(action);
-    const inserted = await store.committer
-      .submit(store.actions.insertStatement(action))
-      .then(memory.committed, memory.failed);
+    const inserted = await server.telemetry.storeCommit(() =>
+      store.committer
+        .submit(store.actions.insertStatement(action))
+        .then(memory.committed, memory.failed),
+    );
+    server.telemetry.checked(action, started);
     const body: Record<string, unknown> = {
       decision: decision.effect,
       action_id: action.id,
@@ -294,6 +301,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       clock(),
     );
     const records = await server.usage.record(principal.agent.id, principal.environment, events);
+    server.telemetry.usageRecorded(records);
     const totalTokens = records.reduce(
       (sum, record) => sum + record.promptTokens + record.completionTokens,
       0,

@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
 import type { ActionRecord, Store } from '../store';
+import type { Telemetry } from '../telemetry/service';
 import { withoutNul } from '../text';
 import type { WebhookService } from '../webhooks/service';
 import type { ApprovalHub, DecisionNotice } from './hub';
@@ -91,6 +92,7 @@ export class ApprovalService {
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private sweeping: Promise<number> | undefined;
   private readonly clock: () => number;
+  private readonly telemetry: Telemetry | undefined;
 
   constructor(
     private readonly store: Store,
@@ -98,9 +100,10 @@ export class ApprovalService {
     private readonly events: LiveEvents,
     private readonly webhooks: WebhookService,
     private readonly logger: Logger,
-    options: { clock?: () => number } = {},
+    options: { clock?: () => number; telemetry?: Telemetry } = {},
   ) {
     this.clock = options.clock ?? Date.now;
+    this.telemetry = options.telemetry;
   }
 
   /**
@@ -108,6 +111,11 @@ export class ApprovalService {
    * `ConflictError` (HTTP 409) when it was already decided, expired, or never needed approval.
    */
   async decide(actionId: string, input: DecisionInput): Promise<ActionRecord> {
+    if (!this.telemetry) return this.decideNow(actionId, input);
+    return this.telemetry.approvalDecision(actionId, () => this.decideNow(actionId, input));
+  }
+
+  private async decideNow(actionId: string, input: DecisionInput): Promise<ActionRecord> {
     if (input.decision !== 'approve' && input.decision !== 'deny') {
       throw new ValidationError('decision must be "approve" or "deny".', 'decision');
     }

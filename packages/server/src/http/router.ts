@@ -24,13 +24,14 @@ export type Handler = (context: RequestContext) => Promise<void> | void;
 
 interface ParamRoute {
   method: string;
+  pattern: string;
   segments: string[];
   handler: Handler;
 }
 
 /** What a path matched. */
 export type RouteMatch =
-  | { kind: 'found'; handler: Handler; params: Record<string, string> }
+  | { kind: 'found'; handler: Handler; params: Record<string, string>; pattern: string }
   | { kind: 'method'; allowed: string[] }
   | { kind: 'none' };
 
@@ -52,7 +53,7 @@ export class Router {
       }
       methods.set(method, handler);
     } else {
-      this.parameterised.push({ method, segments: pattern.split('/'), handler });
+      this.parameterised.push({ method, pattern, segments: pattern.split('/'), handler });
     }
     return this;
   }
@@ -63,7 +64,7 @@ export class Router {
     if (methods) {
       const handler = methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined);
       return handler
-        ? { kind: 'found', handler, params: {} }
+        ? { kind: 'found', handler, params: {}, pattern: path }
         : { kind: 'method', allowed: [...methods.keys()] };
     }
     const segments = path.split('/');
@@ -94,7 +95,7 @@ export class Router {
       }
       if (!matched) continue;
       if (route.method === method || (method === 'HEAD' && route.method === 'GET')) {
-        return { kind: 'found', handler: route.handler, params };
+        return { kind: 'found', handler: route.handler, params, pattern: route.pattern };
       }
       allowed.push(route.method);
     }
