@@ -1173,6 +1173,8 @@ export interface components {
                 error: string | null;
                 reported_at: string | null;
             } | null;
+            /** @description For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal. */
+            repeat_of?: string | null;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -1235,6 +1237,8 @@ export interface components {
                 error: string | null;
                 reported_at: string | null;
             } | null;
+            /** @description For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal. */
+            repeat_of?: string | null;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -1343,6 +1347,8 @@ export interface components {
                 error: string | null;
                 reported_at: string | null;
             } | null;
+            /** @description For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal. */
+            repeat_of?: string | null;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).

@@ -261,6 +261,8 @@ describe('denied calls stay denied', () => {
     expect(repeat.message).toContain('Do not retry this call');
     const logged = await t.server.store.actions.get(repeat.action_id as string);
     expect(logged?.repeatOf).toBe(first.action_id);
+    const detail = await t.admin('GET', `/api/v1/actions/${repeat.action_id}`);
+    expect(detail.json).toMatchObject({ reason: 'repeat_refused', repeat_of: first.action_id });
     expect(logged?.kwargsJson).toBe('{"note":"x","amount":500.0}');
     // Other arguments, another session: decided by the policy.
     expect((await check(t, 'refund', { amount: 501 })).reason).toBe('rule_matched');
