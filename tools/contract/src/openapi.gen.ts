@@ -1374,6 +1374,8 @@ export interface components {
                 error: string | null;
                 reported_at: string | null;
             } | null;
+            /** @description For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal. */
+            repeat_of?: string | null;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -1436,6 +1438,8 @@ export interface components {
                 error: string | null;
                 reported_at: string | null;
             } | null;
+            /** @description For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal. */
+            repeat_of?: string | null;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -1544,6 +1548,8 @@ export interface components {
                 error: string | null;
                 reported_at: string | null;
             } | null;
+            /** @description For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal. */
+            repeat_of?: string | null;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).

@@ -106,6 +106,10 @@ export const action = z
         reported_at: nullableTimestamp,
       })
       .nullable(),
+    repeat_of: z.string().nullable().optional().meta({
+      description:
+        'For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal.',
+    }),
     created_at: timestamp,
   })
   .meta({ id: 'Action' });

@@ -171,6 +171,7 @@ export function actionView(action: ActionRecord): Wire<typeof actionSchemas.acti
             error: action.resultError,
             reported_at: iso(action.reportedAt),
           },
+    repeat_of: action.repeatOf ?? null,
     created_at: iso(action.createdAt),
   };
 }

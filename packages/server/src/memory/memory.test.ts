@@ -3,6 +3,7 @@
 import type { PolicyDefinition } from '@arden/policy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { startTestServer, temporaryDirectory } from '../test-fixtures/harness';
 import { canonicalJson } from './canonical';
 
 const hour = 3_600_000;
@@ -138,6 +139,33 @@ describe('session.calls and agent.calls', () => {
     expect(answers.filter((answer) => answer.decision === 'allow')).toHaveLength(3);
   });
 
+  it('counts what was logged before a restart', async () => {
+    const dataDir = temporaryDirectory();
+    const policies: PolicyDefinition[] = [
+      {
+        name: 'Refunds',
+        tool: 'refund',
+        rules: [{ if: 'session.calls("refund") >= 2', then: 'block' }],
+        default: 'allow',
+      },
+    ];
+    const first = await startTestServer({ dataDir }, { keepData: true, listen: false });
+    const databaseUrl = first.databaseUrl;
+    await first.server.policies.saveSet(first.agent.id, 'live', policies);
+    const body = (amount: number) => ({
+      body: { tool_name: 'refund', kwargs: { amount }, metadata: { session_id: 'r-1' } },
+    });
+    expect((await first.request('POST', '/policy/check', body(1))).json.decision).toBe('allow');
+    expect((await first.request('POST', '/policy/check', body(2))).json.decision).toBe('allow');
+    await first.close();
+    const second = await startTestServer({ dataDir, databaseUrl }, { listen: false });
+    try {
+      expect((await second.request('POST', '/policy/check', body(3))).json.decision).toBe('block');
+    } finally {
+      await second.close();
+    }
+  });
+
   it('fails closed (on_error) when the call has no session', async () => {
     const t = await serverWith([
       {
@@ -261,6 +289,8 @@ describe('denied calls stay denied', () => {
     expect(repeat.message).toContain('Do not retry this call');
     const logged = await t.server.store.actions.get(repeat.action_id as string);
     expect(logged?.repeatOf).toBe(first.action_id);
+    const detail = await t.admin('GET', `/api/v1/actions/${repeat.action_id}`);
+    expect(detail.json).toMatchObject({ reason: 'repeat_refused', repeat_of: first.action_id });
     expect(logged?.kwargsJson).toBe('{"note":"x","amount":500.0}');
     // Other arguments, another session: decided by the policy.
     expect((await check(t, 'refund', { amount: 501 })).reason).toBe('rule_matched');
