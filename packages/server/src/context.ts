@@ -1,6 +1,7 @@
 import type { AgentService } from './agents/service';
 import type { ApprovalHub } from './approvals/hub';
 import type { ApprovalService } from './approvals/service';
+import type { BudgetService } from './budgets/service';
 import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
@@ -24,6 +25,7 @@ export interface ServerContext {
   approvals: ApprovalService;
   webhooks: WebhookService;
   usage: UsageService;
+  budgets: BudgetService;
   clock: () => number;
 }
 

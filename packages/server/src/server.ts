@@ -10,6 +10,7 @@ import { registerAgentRoutes } from './agent/routes';
 import { AgentService } from './agents/service';
 import { ApprovalHub } from './approvals/hub';
 import { ApprovalService } from './approvals/service';
+import { BudgetService } from './budgets/service';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
@@ -83,6 +84,7 @@ export async function createServer(
   const events = new LiveEvents(logger);
   const hub = new ApprovalHub();
   const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  const budgets = new BudgetService(store, pricing, clock, logger);
   const context: ServerContext = {
     config,
     logger,
@@ -94,7 +96,8 @@ export async function createServer(
     policies: new PolicyService(store, logger, { clock }),
     approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
     webhooks,
-    usage: new UsageService(store, pricing, events, { clock }),
+    usage: new UsageService(store, pricing, events, { clock, budgets }),
+    budgets,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);
@@ -254,6 +257,7 @@ export async function createServer(
   const retention = new RetentionService(store, logger, { clock, ...config.retention });
   if (config.workers) {
     context.approvals.startSweeper(config.sweepIntervalMs);
+    budgets.startSweeper(config.sweepIntervalMs);
     webhooks.start();
     retention.start();
   }
@@ -277,6 +281,7 @@ export async function createServer(
     await stopped;
     clearInterval(keyUseTimer);
     await context.approvals.stopSweeper();
+    await budgets.stop();
     await webhooks.stop();
     await retention.stop();
     await context.agents.flushKeyUse();

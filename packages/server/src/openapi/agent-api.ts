@@ -1,5 +1,6 @@
 import { EFFECTS } from '@arden/policy';
 import * as z from 'zod';
+import { modelCallDescribedRoutes } from '../budgets/routes';
 import type { DescribedRoute } from './described-route';
 
 // The agent API as the OpenAPI document describes it. Its handlers (src/agent) validate by hand
@@ -76,6 +77,9 @@ const usageEventRequest = z.object({
     .nullable()
     .optional(),
   occurred_at: timestamp.optional(),
+  reservation_id: z.string().max(100).optional().meta({
+    description: 'The reservation of POST /v1/model-calls/check this call settles.',
+  }),
 });
 
 const usageRequest = z
@@ -160,6 +164,7 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
     body: usageRequest,
     response: usageResponse,
   },
+  ...modelCallDescribedRoutes,
   {
     method: 'POST',
     path: '/v1/actions/:action_id/result',

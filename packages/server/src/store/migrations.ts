@@ -1,3 +1,4 @@
+import { budgetsSchema } from '../budgets/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import type { Database, Dialect, Queryable } from './database';
@@ -277,6 +278,11 @@ export const migrations: readonly Migration[] = [
     name: 'indexes for a large action log',
     concurrently: true,
     sql: { sqlite: scaleIndexes('sqlite'), postgres: scaleIndexes('postgres') },
+  },
+  {
+    version: 8,
+    name: 'budgets, counters and reservations',
+    sql: { sqlite: budgetsSchema('sqlite'), postgres: budgetsSchema('postgres') },
   },
 ];
 
