@@ -5,6 +5,8 @@ import type {
   CheckRequestBody,
   CheckResponseBody,
   Decision,
+  ModelCallCheckBody,
+  ModelCallCheckResponseBody,
   ResultReportBody,
   StatusResponseBody,
   UsageEventBody,
@@ -25,11 +27,13 @@ describe("core's wire types against the server's contract", () => {
     expectTypeOf<UsageEventBody>().toExtend<Schemas['UsageRequest']>();
     expectTypeOf<{ events: UsageEventBody[] }>().toExtend<Schemas['UsageRequest']>();
     expectTypeOf<ResultReportBody>().toExtend<Schemas['ResultRequest']>();
+    expectTypeOf<ModelCallCheckBody>().toExtend<Schemas['ModelCallCheckRequest']>();
   });
 
   it('reads what the server answers', () => {
     expectTypeOf<Schemas['CheckResponse']>().toExtend<CheckResponseBody>();
     expectTypeOf<Schemas['StatusResponse']>().toExtend<StatusResponseBody>();
+    expectTypeOf<Schemas['ModelCallCheckResponse']>().toExtend<ModelCallCheckResponseBody>();
     expectTypeOf<Schemas['StatusResponse']['status']>().toEqualTypeOf<ActionStatus>();
   });
 });
