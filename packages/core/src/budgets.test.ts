@@ -107,6 +107,18 @@ describe('checkModelCall', () => {
     });
   });
 
+  it('asks nothing with modelCallChecks: false', async () => {
+    const { instance, bodies } = arden(() => json(500, {}), { modelCallChecks: false });
+    expect(
+      await instance.checkModelCall({
+        model: 'gpt-4o',
+        estimatedInputTokens: 1,
+        maxOutputTokens: 1,
+      }),
+    ).toMatchObject({ reservationId: null, unchecked: true });
+    expect(bodies).toHaveLength(0);
+  });
+
   it('reads a server without the route (404) as no budget', async () => {
     const { instance } = arden(() => json(404, { error: 'No route' }));
     expect(

@@ -24,7 +24,10 @@ export interface ModelCallReservation {
   estimatedTokens: number;
   /** The budgets the call was reserved against, with their spend after the reservation. */
   budgets: BudgetStandingBody[];
-  /** True when Arden could not be asked and `onUnavailable: 'allow'` let the call through. */
+  /**
+   * True when Arden was not asked: `modelCallChecks: false`, or it could not be reached and
+   * `onUnavailable: 'allow'` let the call through.
+   */
   unchecked?: boolean;
 }
 
@@ -54,6 +57,15 @@ export async function checkModelCall(
   options: ResolvedOptions,
   request: ModelCallRequest,
 ): Promise<ModelCallReservation> {
+  if (!options.modelCallChecks) {
+    return {
+      reservationId: null,
+      estimatedCostUsd: 0,
+      estimatedTokens: 0,
+      budgets: [],
+      unchecked: true,
+    };
+  }
   const sessionId = request.sessionId ?? getSession();
   const body: ModelCallCheckBody = {
     model: request.model || 'unknown',
