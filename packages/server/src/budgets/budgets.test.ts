@@ -258,6 +258,18 @@ describe('budgets', () => {
       body: { environment: 'live', scope: 'weekly', limit_usd: 1 },
     });
     expect(badScope.status).toBe(400);
+    const huge = await t.admin('POST', '/api/v1/budgets', {
+      body: { environment: 'live', scope: 'session', limit_usd: 1e7 },
+    });
+    expect(huge.status).toBe(400);
+    await expect(
+      t.server.budgets.create({
+        agentId: null,
+        environment: 'live',
+        scope: 'session',
+        limitUsd: 1e8,
+      }),
+    ).rejects.toThrow(/limit_usd/);
     const envWithAgent = await t.admin('POST', '/api/v1/budgets', {
       body: { agent: t.agent.id, environment: 'live', scope: 'environment_month', limit_usd: 1 },
     });

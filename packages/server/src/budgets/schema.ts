@@ -19,10 +19,12 @@ export const onExceeded = z.enum(['block', 'requires_approval']).meta({
 const limitUsd = z
   .number()
   .min(0)
-  .max(1e9)
+  .max(1_000_000)
   .nullable()
   .optional()
-  .meta({ description: 'Limit in US dollars (priced with the server pricing table).' });
+  .meta({
+    description: 'Limit in US dollars (priced with the server pricing table), at most 1 000 000.',
+  });
 const limitTokens = z
   .number()
   .int()

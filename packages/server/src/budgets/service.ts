@@ -556,7 +556,31 @@ export async function reservedAmount(
   return { usd: toUsd(sum.usdNanos), tokens: sum.tokens };
 }
 
+/** The largest dollar limit: its nanodollars stay exact in a JavaScript number. */
+export const maxLimitUsd = 1_000_000;
+/** The largest token limit. */
+export const maxLimitTokens = 1e15;
+
 function checkLimits(budget: BudgetRecord): void {
+  if (
+    budget.limitUsdNanos !== null &&
+    !(budget.limitUsdNanos >= 0 && budget.limitUsdNanos <= toNanos(maxLimitUsd))
+  ) {
+    throw new ValidationError(`limit_usd must be from 0 to ${maxLimitUsd} dollars.`, 'limit_usd');
+  }
+  if (
+    budget.limitTokens !== null &&
+    !(
+      Number.isInteger(budget.limitTokens) &&
+      budget.limitTokens >= 0 &&
+      budget.limitTokens <= maxLimitTokens
+    )
+  ) {
+    throw new ValidationError(
+      `limit_tokens must be a whole number from 0 to ${maxLimitTokens}.`,
+      'limit_tokens',
+    );
+  }
   if (budget.limitUsdNanos === null && budget.limitTokens === null) {
     throw new ValidationError(
       'A budget needs a limit: set limit_usd (dollars), limit_tokens, or both.',
