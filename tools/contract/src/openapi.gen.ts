@@ -1557,7 +1557,7 @@ export interface components {
              */
             scope: "session" | "agent_day" | "environment_day" | "environment_month";
             name?: string | null;
-            /** @description Limit in US dollars (priced with the server pricing table). */
+            /** @description Limit in US dollars (priced with the server pricing table), at most 1 000 000. */
             limit_usd?: number | null;
             /** @description Limit in tokens (input + output). */
             limit_tokens?: number | null;
@@ -1569,7 +1569,7 @@ export interface components {
         };
         BudgetUpdate: {
             name?: string | null;
-            /** @description Limit in US dollars (priced with the server pricing table). */
+            /** @description Limit in US dollars (priced with the server pricing table), at most 1 000 000. */
             limit_usd?: number | null;
             /** @description Limit in tokens (input + output). */
             limit_tokens?: number | null;
