@@ -6,6 +6,7 @@ import { exactJson } from './exact-json.ts';
 import { logScale } from './log-scale.ts';
 import { mcpGateway } from './mcp-gateway.ts';
 import { memory } from './memory.ts';
+import { modelCallCheck } from './model-call-check.ts';
 import { policyEval } from './policy-eval.ts';
 import { throughput } from './throughput.ts';
 import { usageClient } from './usage-client.ts';
@@ -21,6 +22,7 @@ export const benchmarks: Benchmark[] = [
   exactJson,
   usageClient,
   usageIngest,
+  modelCallCheck,
   memory,
   logScale,
   mcpGateway,

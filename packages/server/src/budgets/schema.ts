@@ -16,15 +16,9 @@ export const onExceeded = z.enum(['block', 'requires_approval']).meta({
     'What happens to tool calls once spent + reserved reaches the limit: blocked, or held for approval. Model calls over the limit are always refused.',
 });
 
-const limitUsd = z
-  .number()
-  .min(0)
-  .max(1_000_000)
-  .nullable()
-  .optional()
-  .meta({
-    description: 'Limit in US dollars (priced with the server pricing table), at most 1 000 000.',
-  });
+const limitUsd = z.number().min(0).max(1_000_000).nullable().optional().meta({
+  description: 'Limit in US dollars (priced with the server pricing table), at most 1 000 000.',
+});
 const limitTokens = z
   .number()
   .int()
