@@ -7,6 +7,7 @@ import { exactJson } from './exact-json.ts';
 import { logScale } from './log-scale.ts';
 import { mcpGateway } from './mcp-gateway.ts';
 import { memory } from './memory.ts';
+import { modelCallCheck } from './model-call-check.ts';
 import { policyEval } from './policy-eval.ts';
 import { postgresCommit } from './postgres-commit.ts';
 import { policyMemory } from './policy-memory.ts';
@@ -26,6 +27,7 @@ export const benchmarks: Benchmark[] = [
   exactJson,
   usageClient,
   usageIngest,
+  modelCallCheck,
   memory,
   policyMemory,
   logScale,

@@ -1,4 +1,4 @@
-import { type Arden, getArden, getSession, tokenCount } from '@arden/core';
+import { type Arden, estimateTokens, getArden, getSession, tokenCount } from '@arden/core';
 import type { LanguageModelMiddleware } from 'ai';
 import { firstTime } from './state';
 
@@ -29,6 +29,7 @@ export function recordUsage(
   model: string,
   usage: V4Usage | undefined,
   sessionId: string | undefined = getSession(),
+  reservationId?: string | null,
 ): void {
   if (!usage) return;
   instanceOf(arden)?.logTokenUsage({
@@ -36,7 +37,33 @@ export function recordUsage(
     promptTokens: tokens(usage.inputTokens),
     completionTokens: tokens(usage.outputTokens),
     ...(sessionId === undefined ? {} : { sessionId }),
+    ...(reservationId ? { reservationId } : {}),
   });
+}
+
+/** Output tokens reserved for a call that sets no `maxOutputTokens`. */
+export const defaultReservedOutputTokens = 4096;
+
+/**
+ * @internal Asks Arden before a model call (budgets): resolves with the reservation id, or
+ * null when no budget applies or Arden is not configured; rejects with `BudgetExceededError`.
+ */
+async function reserve(
+  arden: Arden | (() => Arden) | undefined,
+  model: string,
+  params: { prompt?: unknown; maxOutputTokens?: number | undefined },
+  sessionId: string | undefined,
+  fallbackMaxOutput: number,
+): Promise<string | null> {
+  const instance = instanceOf(arden);
+  if (!instance) return null;
+  const reservation = await instance.checkModelCall({
+    model,
+    estimatedInputTokens: estimateTokens(params.prompt),
+    maxOutputTokens: params.maxOutputTokens ?? fallbackMaxOutput,
+    ...(sessionId === undefined ? {} : { sessionId }),
+  });
+  return reservation.reservationId;
 }
 
 function marked(providerMetadata: unknown): Record<string, Record<string, unknown>> {
@@ -48,6 +75,14 @@ function marked(providerMetadata: unknown): Record<string, Record<string, unknow
 export interface UsageMiddlewareOptions {
   /** The Arden instance to record on. Default: the one `configure()` made. */
   arden?: Arden | (() => Arden);
+  /**
+   * Ask Arden before each model call and reserve its estimated cost against the agent's
+   * budgets (a call over budget throws `BudgetExceededError` and the model is not called);
+   * the usage record settles the reservation. Default true; false only records usage.
+   */
+  budgets?: boolean;
+  /** Output tokens to reserve when the call sets no `maxOutputTokens`. Default 4096. */
+  defaultMaxOutputTokens?: number;
 }
 
 /**
@@ -65,16 +100,32 @@ export interface UsageMiddlewareOptions {
 export function ardenUsageMiddleware(
   options: UsageMiddlewareOptions = {},
 ): LanguageModelMiddleware {
+  const fallbackMaxOutput = options.defaultMaxOutputTokens ?? defaultReservedOutputTokens;
   return {
     specificationVersion: 'v4',
-    async wrapGenerate({ doGenerate, model }) {
+    async wrapGenerate({ doGenerate, model, params }) {
+      const sessionId = getSession();
+      const reservationId =
+        options.budgets === false
+          ? null
+          : await reserve(options.arden, model.modelId, params, sessionId, fallbackMaxOutput);
       const result = await doGenerate();
-      recordUsage(options.arden, result.response?.modelId ?? model.modelId, result.usage);
+      recordUsage(
+        options.arden,
+        result.response?.modelId ?? model.modelId,
+        result.usage,
+        sessionId,
+        reservationId,
+      );
       return { ...result, providerMetadata: marked(result.providerMetadata) as never };
     },
-    async wrapStream({ doStream, model }) {
+    async wrapStream({ doStream, model, params }) {
       // The stream is read later, perhaps outside the caller's async context: keep its session.
       const sessionId = getSession();
+      const reservationId =
+        options.budgets === false
+          ? null
+          : await reserve(options.arden, model.modelId, params, sessionId, fallbackMaxOutput);
       const result = await doStream();
       let modelId = model.modelId;
       const stream = result.stream.pipeThrough(
@@ -82,7 +133,8 @@ export function ardenUsageMiddleware(
           transform(part, controller) {
             if (part.type === 'response-metadata' && part.modelId) modelId = part.modelId;
             if (part.type === 'finish') {
-              recordUsage(options.arden, modelId, part.usage, sessionId);
+              // The final usage settles the reservation made before the stream started.
+              recordUsage(options.arden, modelId, part.usage, sessionId, reservationId);
               controller.enqueue({
                 ...part,
                 providerMetadata: marked(part.providerMetadata) as never,

@@ -4,6 +4,8 @@
  * (`checks.ts`), guarded calls (`guard.ts`), webhook deliveries (`webhook-receiver.ts`), usage
  * (`usage.ts`) and outcome reports (`results.ts`).
  */
+
+import { checkModelCall, type ModelCallRequest, type ModelCallReservation } from './budgets';
 import type {
   AnyFunction,
   CallContext,
@@ -219,6 +221,15 @@ export class Arden {
     options: HandleWebhookOptions = {},
   ): Promise<HandledWebhook> {
     return this.webhooks.handle(body, headers, options);
+  }
+
+  /**
+   * Asks Arden before a model call: its estimated cost is reserved against the agent's budgets
+   * (pass the `reservationId` to `logTokenUsage()` to settle it with the real usage), or the
+   * call is refused with `BudgetExceededError`. See `docs/budgets.md`.
+   */
+  checkModelCall(request: ModelCallRequest): Promise<ModelCallReservation> {
+    return checkModelCall(this.http, this.options, request);
   }
 
   /** Records one LLM call's token usage. Returns at once; never throws; sent in batches. */

@@ -120,6 +120,69 @@ export class ApprovalTimeoutError extends ArdenError {
   }
 }
 
+const budgetMarker = Symbol.for('arden.error.budget-exceeded');
+
+/** A budget as the server reports it with a refusal. */
+export interface BudgetInfo {
+  id: string;
+  name: string | null;
+  /** `session`, `agent_day`, `environment_day` or `environment_month`. */
+  scope: string;
+  /** The window counted: `agent/session`, `agent/2026-12-06`, `2026-12-06` or `2026-12`. */
+  window: string;
+  limitUsd: number | null;
+  limitTokens: number | null;
+}
+
+/** Dollars and tokens. */
+export interface BudgetAmount {
+  usd: number;
+  tokens: number;
+}
+
+/**
+ * Arden refused a model call before it ran: reserving its estimated cost would take a budget
+ * over its limit (or the model is not priced and a dollar budget applies). The model was not
+ * called. `budget` is the budget, `spent` what was spent in its window, `reserved` what calls in
+ * flight hold, `estimated` what this call would have cost.
+ */
+export class BudgetExceededError extends ArdenError {
+  protected readonly [budgetMarker] = true;
+  readonly model: string;
+  /** `budget_exceeded`, or `unpriced_model` (the server has no price for the model). */
+  readonly reason: string;
+  readonly budget: BudgetInfo;
+  readonly spent: BudgetAmount;
+  readonly reserved: BudgetAmount;
+  readonly estimated: BudgetAmount;
+
+  constructor(options: {
+    model: string;
+    reason: string;
+    budget: BudgetInfo;
+    spent: BudgetAmount;
+    reserved: BudgetAmount;
+    estimated: BudgetAmount;
+    message?: string;
+  }) {
+    super(
+      options.message ??
+        `The model call to "${options.model}" was refused: it would exceed the ${options.budget.scope} budget${options.budget.name ? ` "${options.budget.name}"` : ''} (spent $${options.spent.usd}, reserved $${options.reserved.usd}).`,
+    );
+    this.name = 'BudgetExceededError';
+    this.model = options.model;
+    this.reason = options.reason;
+    this.budget = options.budget;
+    this.spent = options.spent;
+    this.reserved = options.reserved;
+    this.estimated = options.estimated;
+  }
+
+  static override isInstance(error: unknown): error is BudgetExceededError {
+    return hasMarker(error, budgetMarker);
+  }
+}
+
 const apiMarker = Symbol.for('arden.error.api');
 
 /** `text` without its final full stop, to end a sentence of its own inside a longer one. */

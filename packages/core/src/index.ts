@@ -7,6 +7,7 @@ import {
   type PendingApproval,
   type WebhookHandlers,
 } from './arden';
+import type { ModelCallRequest, ModelCallReservation } from './budgets';
 import type { ArdenOptions } from './options';
 import { getArden, installAdapters, registry } from './registry';
 import type { TokenUsage } from './usage';
@@ -65,6 +66,14 @@ export function logTokenUsage(usage: TokenUsage): void {
   } catch {
     // Not configured: usage logging must never break the agent.
   }
+}
+
+/**
+ * Asks Arden before a model call, on the default instance: reserves its estimated cost against
+ * the agent's budgets, or throws `BudgetExceededError`. See `Arden.checkModelCall`.
+ */
+export function checkModelCall(request: ModelCallRequest): Promise<ModelCallReservation> {
+  return getArden().checkModelCall(request);
 }
 
 /** Sends queued usage and waits for background reports on the default instance. */
@@ -127,10 +136,18 @@ export {
   type WebhookHandlers,
 } from './arden';
 export {
+  estimateTokens,
+  type ModelCallRequest,
+  type ModelCallReservation,
+} from './budgets';
+export {
   ApprovalTimeoutError,
   ArdenApiError,
   ArdenError,
   ArdenUnavailableError,
+  type BudgetAmount,
+  BudgetExceededError,
+  type BudgetInfo,
   ConfigurationError,
   type DenialReason,
   PolicyDeniedError,

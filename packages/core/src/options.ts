@@ -46,6 +46,12 @@ export interface ArdenOptions {
   resultFlushIntervalMs?: number;
   /** Webhook timestamps older or newer than this are refused, in seconds. Default 300. */
   webhookToleranceSeconds?: number;
+  /**
+   * Ask Arden before each model call (budgets, `checkModelCall()`), as the adapters do. Default
+   * true. False: no model call is checked or reserved (usage is still recorded), and an
+   * unreachable Arden never stops a model call.
+   */
+  modelCallChecks?: boolean;
 }
 
 /** The options after defaults and validation. */
@@ -67,6 +73,7 @@ export interface ResolvedOptions {
   reportReturnValue: boolean;
   resultFlushIntervalMs: number;
   webhookToleranceSeconds: number;
+  modelCallChecks: boolean;
 }
 
 /** The server address used when neither `apiUrl` nor `ARDEN_API_URL` is set. */
@@ -92,6 +99,7 @@ const knownOptions = new Set<string>([
   'reportReturnValue',
   'resultFlushIntervalMs',
   'webhookToleranceSeconds',
+  'modelCallChecks',
 ]);
 
 function fail(option: string, message: string): never {
@@ -212,6 +220,9 @@ export function resolveOptions(options: ArdenOptions = {}): ResolvedOptions {
       fail('logger', 'Option logger must have debug, info, warn and error methods.');
     }
   }
+  if (options.modelCallChecks !== undefined && typeof options.modelCallChecks !== 'boolean') {
+    fail('modelCallChecks', 'Option modelCallChecks must be true or false.');
+  }
   if (options.reportReturnValue !== undefined && typeof options.reportReturnValue !== 'boolean') {
     fail('reportReturnValue', 'Option reportReturnValue must be true or false.');
   }
@@ -234,5 +245,6 @@ export function resolveOptions(options: ArdenOptions = {}): ResolvedOptions {
     reportReturnValue: options.reportReturnValue ?? false,
     resultFlushIntervalMs: integer(options, 'resultFlushIntervalMs', 100, 0, 60_000),
     webhookToleranceSeconds: integer(options, 'webhookToleranceSeconds', 300, 1),
+    modelCallChecks: options.modelCallChecks ?? true,
   };
 }

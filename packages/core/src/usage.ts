@@ -15,6 +15,8 @@ export interface TokenUsage {
   completionTokens: number;
   /** The session to record it under; defaults to the current session. */
   sessionId?: string;
+  /** The reservation `checkModelCall()` made for this call: the usage settles it. */
+  reservationId?: string | null;
 }
 
 /** Counters of the usage queue, for monitoring. */
@@ -90,6 +92,9 @@ export class UsageQueue {
         at: Date.now(),
       };
       if (sessionId !== undefined) event.session_id = sessionId;
+      if (typeof usage.reservationId === 'string' && usage.reservationId !== '') {
+        event.reservation_id = usage.reservationId;
+      }
       this.queue.push(event);
       if (this.queue.length > this.settings.maxQueue) this.enqueue([]);
       this.stats.queued = this.queue.length;

@@ -7,6 +7,8 @@ import type {
   Decision,
   McpToolsReportAnswer,
   McpToolsReportBody,
+  ModelCallCheckBody,
+  ModelCallCheckResponseBody,
   ResultReportBody,
   StatusResponseBody,
   UsageEventBody,
@@ -28,11 +30,13 @@ describe("core's wire types against the server's contract", () => {
     expectTypeOf<{ events: UsageEventBody[] }>().toExtend<Schemas['UsageRequest']>();
     expectTypeOf<ResultReportBody>().toExtend<Schemas['ResultRequest']>();
     expectTypeOf<McpToolsReportBody>().toExtend<Schemas['McpToolsReport']>();
+    expectTypeOf<ModelCallCheckBody>().toExtend<Schemas['ModelCallCheckRequest']>();
   });
 
   it('reads what the server answers', () => {
     expectTypeOf<Schemas['CheckResponse']>().toExtend<CheckResponseBody>();
     expectTypeOf<Schemas['StatusResponse']>().toExtend<StatusResponseBody>();
+    expectTypeOf<Schemas['ModelCallCheckResponse']>().toExtend<ModelCallCheckResponseBody>();
     expectTypeOf<Schemas['StatusResponse']['status']>().toEqualTypeOf<ActionStatus>();
     expectTypeOf<Schemas['McpToolsReportAnswer']>().toExtend<McpToolsReportAnswer>();
   });

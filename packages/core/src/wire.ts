@@ -48,6 +48,43 @@ export interface UsageEventBody {
   completion_tokens: number;
   session_id?: string;
   occurred_at?: string;
+  /** The reservation of `POST /v1/model-calls/check` this call settles. */
+  reservation_id?: string;
+}
+
+/** Body of `POST /v1/model-calls/check`. */
+export interface ModelCallCheckBody {
+  model: string;
+  estimated_input_tokens: number;
+  max_output_tokens: number;
+  session_id?: string;
+}
+
+/** A budget's standing as `POST /v1/model-calls/check` reports it. */
+export interface BudgetStandingBody {
+  id: string;
+  name: string | null;
+  scope: string;
+  window: string;
+  limit_usd: number | null;
+  limit_tokens: number | null;
+  spent_usd: number;
+  spent_tokens: number;
+  reserved_usd: number;
+  reserved_tokens: number;
+}
+
+/** Answer of `POST /v1/model-calls/check`. */
+export interface ModelCallCheckResponseBody {
+  decision: 'allow' | 'refuse';
+  reason: string;
+  reservation_id: string | null;
+  expires_at: string | null;
+  estimated_cost_usd: number;
+  estimated_tokens: number;
+  message?: string;
+  budget?: BudgetStandingBody;
+  budgets: BudgetStandingBody[];
 }
 
 /** Body of `POST /v1/actions/{action_id}/result`. */

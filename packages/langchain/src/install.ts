@@ -27,7 +27,7 @@ import {
   type InstallOptions,
   usageActive,
 } from './state';
-import { record, StreamUsage, usageOfResult } from './usage';
+import { record, reserve, StreamUsage, usageOfResult } from './usage';
 
 declare const __ARDEN_MODULE_FORMAT__: 'esm' | 'cjs' | undefined;
 
@@ -86,6 +86,12 @@ function patchChatModel(BaseChatModel: { prototype: object }): () => void {
           handledOptions: unknown,
           ...rest: unknown[]
         ) {
+          // Budgets: asked before the call (over budget, BudgetExceededError and no call).
+          const active = usageActive();
+          const session = active ? sessionOf(handledOptions) : undefined;
+          const reservationId = active
+            ? await reserve(this, messages, parsedOptions, session)
+            : null;
           const result = await original.call(
             this,
             messages,
@@ -93,9 +99,11 @@ function patchChatModel(BaseChatModel: { prototype: object }): () => void {
             handledOptions,
             ...rest,
           );
-          if (usageActive()) {
-            const session = sessionOf(handledOptions);
-            for (const usage of usageOfResult(this, result, parsedOptions)) record(usage, session);
+          if (active) {
+            // The first prompt's usage settles the reservation; the others count as spent.
+            usageOfResult(this, result, parsedOptions).forEach((usage, index) => {
+              record(usage, session, index === 0 ? reservationId : null);
+            });
           }
           return result;
         },
@@ -119,13 +127,15 @@ function patchChatModel(BaseChatModel: { prototype: object }): () => void {
             return;
           }
           const session = sessionOf(options);
+          const reservationId = await reserve(this, input, options, session);
           const usage = new StreamUsage();
           for await (const chunk of original.call(this, input, options)) {
             usage.add(chunk);
             yield chunk;
           }
+          // The stream's final usage settles the reservation made before it started.
           const found = usage.result(this, options);
-          if (found) record(found, session);
+          if (found) record(found, session, reservationId);
         },
     ),
   ];

@@ -1,4 +1,4 @@
-import { type Arden, getArden, logTokenUsage, tokenCount } from '@arden/core';
+import { type Arden, estimateTokens, getArden, logTokenUsage, tokenCount } from '@arden/core';
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { LLMResult } from '@langchain/core/outputs';
 import { sessionOf } from './guard';
@@ -142,8 +142,50 @@ export class StreamUsage {
 }
 
 /** @internal Records usage on the default instance (never throws). */
-export function record(usage: ChatUsage, sessionId: string | undefined): void {
-  logTokenUsage({ ...usage, ...(sessionId === undefined ? {} : { sessionId }) });
+export function record(
+  usage: ChatUsage,
+  sessionId: string | undefined,
+  reservationId: string | null = null,
+): void {
+  logTokenUsage({
+    ...usage,
+    ...(sessionId === undefined ? {} : { sessionId }),
+    ...(reservationId ? { reservationId } : {}),
+  });
+}
+
+/** Output tokens reserved for a call whose model sets no `maxTokens`. */
+const defaultReservedOutputTokens = 4096;
+
+/**
+ * @internal Asks Arden before a chat model call (budgets), on the default instance: the
+ * reservation id, or null when no budget applies or Arden is not configured. Rejects with
+ * `BudgetExceededError` when the call is over budget (the model is not called).
+ */
+export async function reserve(
+  model: unknown,
+  input: unknown,
+  callOptions: unknown,
+  sessionId: string | undefined,
+): Promise<string | null> {
+  let arden: Arden;
+  try {
+    arden = getArden();
+  } catch {
+    return null;
+  }
+  const fields = model as { maxTokens?: unknown } | undefined;
+  const options = callOptions as { maxTokens?: unknown; max_tokens?: unknown } | undefined;
+  const maxTokens = [options?.maxTokens, options?.max_tokens, fields?.maxTokens].find(
+    (value): value is number => typeof value === 'number' && value > 0,
+  );
+  const reservation = await arden.checkModelCall({
+    model: modelNameOf(model, undefined, lsModelNameOf(model, callOptions)),
+    estimatedInputTokens: estimateTokens(input),
+    maxOutputTokens: maxTokens ?? defaultReservedOutputTokens,
+    ...(sessionId === undefined ? {} : { sessionId }),
+  });
+  return reservation.reservationId;
 }
 
 /** Options of `ArdenUsageHandler`. */

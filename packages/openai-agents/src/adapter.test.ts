@@ -1,5 +1,12 @@
 // The adapter end to end: automatic interception after configure(), sessions, and usage.
-import { configure, flush, registeredAdapters, uninstallAdapters, withSession } from '@arden/core';
+import {
+  ArdenUnavailableError,
+  configure,
+  flush,
+  registeredAdapters,
+  uninstallAdapters,
+  withSession,
+} from '@arden/core';
 import { Agent, Runner, run } from '@openai/agents';
 import { describe, expect, it } from 'vitest';
 import { arden, finalText, makeTools, ran, useTestArden } from './adapter-test-setup';
@@ -166,6 +173,8 @@ describe('automatic interception (configure)', () => {
   it('tells the model when Arden cannot be reached (fail closed), without crashing the run', async () => {
     configure({
       ...arden.options(),
+      // Model calls unchecked (no budgets): only the tool check meets the unreachable server.
+      modelCallChecks: false,
       fetch: async () => {
         throw new TypeError('fetch failed');
       },
@@ -179,6 +188,21 @@ describe('automatic interception (configure)', () => {
     const result = await run(agent, 'look up');
     expect(ran).toEqual([]);
     expect(finalText(result)).toContain('could not be reached');
+  });
+
+  it('does not call the model when Arden cannot be asked about its budget (fail closed)', async () => {
+    configure({
+      ...arden.options(),
+      fetch: async () => {
+        throw new TypeError('fetch failed');
+      },
+    });
+    const model = scriptedToolModel({ calls: [] });
+    const failure = await run(new Agent({ name: 'support', model }), 'hi').catch(
+      (error: unknown) => error,
+    );
+    expect(ArdenUnavailableError.isInstance(failure)).toBe(true);
+    expect(model.requests).toHaveLength(0);
   });
 
   it('runs tools unchecked after uninstall', async () => {

@@ -1,4 +1,4 @@
-import { type Arden, ardenResolver, getArden, tokenCount } from '@arden/core';
+import { type Arden, ardenResolver, estimateTokens, getArden, tokenCount } from '@arden/core';
 import type { Model, ModelProvider, ModelResponse } from '@openai/agents';
 import { adapterState } from './state';
 
@@ -37,7 +37,40 @@ function nameOf(model: object, response: ModelResponse | undefined, fallback: st
   return fallback ?? 'unknown';
 }
 
-function record(model: object, tracked: TrackedModel, response: ModelResponse | undefined) {
+/** Output tokens reserved for a call whose model settings set no `maxTokens`. */
+const defaultReservedOutputTokens = 4096;
+
+/**
+ * Asks Arden before a model call (budgets): the reservation id, or null when no budget applies
+ * or Arden is not configured. Rejects with `BudgetExceededError` when the call is over budget.
+ */
+async function reserve(
+  model: object,
+  tracked: TrackedModel,
+  request: { input?: unknown; systemInstructions?: unknown; modelSettings?: unknown } | undefined,
+): Promise<string | null> {
+  if (!tracked.explicit && !adapterState().installed) return null;
+  let arden: Arden;
+  try {
+    arden = (tracked.arden ?? adapterState().options.resolveArden ?? getArden)();
+  } catch {
+    return null;
+  }
+  const maxTokens = (request?.modelSettings as { maxTokens?: unknown } | undefined)?.maxTokens;
+  const reservation = await arden.checkModelCall({
+    model: nameOf(model, undefined, tracked.modelName),
+    estimatedInputTokens: estimateTokens([request?.systemInstructions, request?.input]),
+    maxOutputTokens: typeof maxTokens === 'number' ? maxTokens : defaultReservedOutputTokens,
+  });
+  return reservation.reservationId;
+}
+
+function record(
+  model: object,
+  tracked: TrackedModel,
+  response: ModelResponse | undefined,
+  reservationId: string | null = null,
+) {
   if (!tracked.explicit && !adapterState().installed) return;
   const usage = response?.usage as UsageLike | undefined;
   if (!usage) return;
@@ -50,6 +83,7 @@ function record(model: object, tracked: TrackedModel, response: ModelResponse | 
       model: nameOf(model, response, tracked.modelName),
       promptTokens: promptTokens ?? 0,
       completionTokens: completionTokens ?? 0,
+      ...(reservationId ? { reservationId } : {}),
     });
   } catch {
     // Not configured: usage logging never breaks the agent.
@@ -59,11 +93,14 @@ function record(model: object, tracked: TrackedModel, response: ModelResponse | 
 async function* trackStream(
   model: object,
   tracked: TrackedModel,
-  events: AsyncIterable<unknown>,
+  request: Parameters<typeof reserve>[2],
+  start: (request: any) => AsyncIterable<unknown>,
 ): AsyncIterable<any> {
-  for await (const event of events) {
+  // Asked before the stream starts; its final usage (response_done) settles the reservation.
+  const reservationId = await reserve(model, tracked, request);
+  for await (const event of start(request)) {
     if ((event as { type?: unknown }).type === 'response_done') {
-      record(model, tracked, (event as { response?: ModelResponse }).response);
+      record(model, tracked, (event as { response?: ModelResponse }).response, reservationId);
     }
     yield event;
   }
@@ -98,13 +135,14 @@ export function trackModel<M>(
   const getResponse = target.getResponse;
   const getStreamedResponse = target.getStreamedResponse;
   target.getResponse = async function (this: unknown, request) {
+    const reservationId = await reserve(target, tracked, request);
     const response = await getResponse.call(this, request);
-    record(target, tracked, response);
+    record(target, tracked, response, reservationId);
     return response;
   };
   if (typeof getStreamedResponse === 'function') {
     target.getStreamedResponse = function (this: unknown, request) {
-      return trackStream(target, tracked, getStreamedResponse.call(this, request));
+      return trackStream(target, tracked, request, (call) => getStreamedResponse.call(this, call));
     };
   }
   return model;

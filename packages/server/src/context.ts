@@ -1,6 +1,7 @@
 import type { AgentService } from './agents/service';
 import type { ApprovalHub } from './approvals/hub';
 import type { ApprovalService } from './approvals/service';
+import type { BudgetService } from './budgets/service';
 import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
@@ -32,6 +33,7 @@ export interface ServerContext {
   memory: MemoryService;
   /** OpenTelemetry spans (when the OTLP variables are set) and the Prometheus metrics. */
   telemetry: Telemetry;
+  budgets: BudgetService;
   clock: () => number;
 }
 

@@ -10,6 +10,7 @@ import { registerAgentRoutes } from './agent/routes';
 import { AgentService } from './agents/service';
 import { ApprovalHub } from './approvals/hub';
 import { ApprovalService } from './approvals/service';
+import { BudgetService } from './budgets/service';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
@@ -103,6 +104,7 @@ export async function createServer(
     ),
   });
   const policies = new PolicyService(store, logger, { clock });
+  const budgets = new BudgetService(store, pricing, clock, logger);
   const context: ServerContext = {
     config,
     logger,
@@ -114,10 +116,11 @@ export async function createServer(
     policies,
     approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock, telemetry }),
     webhooks,
-    usage: new UsageService(store, pricing, events, { clock }),
+    usage: new UsageService(store, pricing, events, { clock, budgets }),
     mcp: new McpService(store, policies, clock),
     memory: new MemoryService({ store, policies, events, logger }),
     telemetry,
+    budgets,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);
@@ -292,6 +295,7 @@ export async function createServer(
   const retention = new RetentionService(store, logger, { clock, ...config.retention });
   if (config.workers) {
     context.approvals.startSweeper(config.sweepIntervalMs);
+    budgets.startSweeper(config.sweepIntervalMs);
     webhooks.start();
     retention.start();
   }
@@ -315,6 +319,7 @@ export async function createServer(
     await stopped;
     clearInterval(keyUseTimer);
     await context.approvals.stopSweeper();
+    await budgets.stop();
     await webhooks.stop();
     await retention.stop();
     await admin.closeReads();

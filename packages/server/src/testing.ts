@@ -22,6 +22,7 @@ import type { TestServer, TestServerOptions } from './testing/types';
 export { ServerNodeNotFoundError, serverNodeVariable } from './testing/server-node';
 export type {
   TestServer,
+  TestServerBudget,
   TestServerFilter,
   TestServerMode,
   TestServerOptions,

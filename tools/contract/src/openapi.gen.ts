@@ -657,6 +657,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Budgets (of an agent: its own and those of every agent) */
+        get: operations["getBudgets"];
+        put?: never;
+        /** Create a budget (dollars and/or tokens, per session, agent day or environment) */
+        post: operations["postBudgets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets/{budget_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a budget (its counters go with it; held reservations still expire) */
+        delete: operations["deleteBudgets"];
+        options?: never;
+        head?: never;
+        /** Change a budget's limits, name or on_exceeded */
+        patch: operations["patchBudgets"];
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/budgets/{environment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An agent's budgets with spend and reservations now (or in one session) */
+        get: operations["getAgentsBudgets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deliveries/{delivery_id}": {
         parameters: {
             query?: never;
@@ -773,6 +826,26 @@ export interface paths {
         put?: never;
         /** Record an LLM call's token usage (or `events`, a batch) */
         post: operations["postTokenUsage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/model-calls/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Before a model call: reserve its estimated cost against the agent's budgets, or refuse it
+         * @description Send the usage record afterwards with `reservation_id` to settle the reservation with the real cost; an unsettled reservation expires after `ttl_seconds`.
+         */
+        post: operations["postV1ModelCallsCheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1648,6 +1721,142 @@ export interface components {
                 label?: string;
             }[];
         };
+        BudgetList: {
+            items: components["schemas"]["Budget"][];
+        };
+        Budget: {
+            id: string;
+            agent_id: string | null;
+            /** @enum {string} */
+            environment: "test" | "live";
+            /**
+             * @description session: each session of the agent (calls without a session are not counted); agent_day: the agent per UTC day; environment_day / environment_month: every agent of the environment per UTC day / month.
+             * @enum {string}
+             */
+            scope: "session" | "agent_day" | "environment_day" | "environment_month";
+            name: string | null;
+            limit_usd: number | null;
+            limit_tokens: number | null;
+            /**
+             * @description What happens to tool calls once spent + reserved reaches the limit: blocked, or held for approval. Model calls over the limit are always refused.
+             * @enum {string}
+             */
+            on_exceeded: "block" | "requires_approval";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            updated_at: string;
+        };
+        BudgetCreate: {
+            /** @description Agent id or name; leave out for a budget of every agent (environment scopes). */
+            agent?: string | null;
+            /** @enum {string} */
+            environment: "test" | "live";
+            /**
+             * @description session: each session of the agent (calls without a session are not counted); agent_day: the agent per UTC day; environment_day / environment_month: every agent of the environment per UTC day / month.
+             * @enum {string}
+             */
+            scope: "session" | "agent_day" | "environment_day" | "environment_month";
+            name?: string | null;
+            /** @description Limit in US dollars (priced with the server pricing table), at most 1 000 000. */
+            limit_usd?: number | null;
+            /** @description Limit in tokens (input + output). */
+            limit_tokens?: number | null;
+            /**
+             * @description What happens to tool calls once spent + reserved reaches the limit: blocked, or held for approval. Model calls over the limit are always refused.
+             * @enum {string}
+             */
+            on_exceeded?: "block" | "requires_approval";
+        };
+        BudgetUpdate: {
+            name?: string | null;
+            /** @description Limit in US dollars (priced with the server pricing table), at most 1 000 000. */
+            limit_usd?: number | null;
+            /** @description Limit in tokens (input + output). */
+            limit_tokens?: number | null;
+            /**
+             * @description What happens to tool calls once spent + reserved reaches the limit: blocked, or held for approval. Model calls over the limit are always refused.
+             * @enum {string}
+             */
+            on_exceeded?: "block" | "requires_approval";
+        };
+        BudgetOverview: {
+            session: string | null;
+            budgets: components["schemas"]["BudgetStanding"][];
+            reservations: components["schemas"]["BudgetReservation"][];
+            /** @description Held and not yet settled. */
+            reserved_usd: number;
+            reserved_tokens: number;
+        };
+        BudgetStanding: {
+            id: string;
+            agent_id: string | null;
+            /** @enum {string} */
+            environment: "test" | "live";
+            /**
+             * @description session: each session of the agent (calls without a session are not counted); agent_day: the agent per UTC day; environment_day / environment_month: every agent of the environment per UTC day / month.
+             * @enum {string}
+             */
+            scope: "session" | "agent_day" | "environment_day" | "environment_month";
+            name: string | null;
+            limit_usd: number | null;
+            limit_tokens: number | null;
+            /**
+             * @description What happens to tool calls once spent + reserved reaches the limit: blocked, or held for approval. Model calls over the limit are always refused.
+             * @enum {string}
+             */
+            on_exceeded: "block" | "requires_approval";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            updated_at: string;
+            /** @description agent/session, agent/YYYY-MM-DD, YYYY-MM-DD or YYYY-MM. */
+            window: string;
+            spent_usd: number;
+            spent_tokens: number;
+            reserved_usd: number;
+            reserved_tokens: number;
+            /** @description spent + reserved has reached a limit. */
+            over: boolean;
+        };
+        BudgetReservation: {
+            id: string;
+            session_id: string | null;
+            /** @enum {string} */
+            kind: "model" | "tool";
+            /** @description The model or tool. */
+            subject: string;
+            reserved_usd: number;
+            reserved_tokens: number;
+            /** @enum {string} */
+            status: "reserved" | "settled" | "expired";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            expires_at: string;
+            settled_at: string | null;
+            usage_id: string | null;
+            actual_usd: number | null;
+            actual_tokens: number | null;
+        };
         LiveEvent: {
             /** @enum {string} */
             type: "action.created" | "action.decided" | "action.reported" | "usage.recorded" | "webhook.attempted";
@@ -1721,6 +1930,8 @@ export interface components {
             session_id?: (string | number) | null;
             /** Format: date-time */
             occurred_at?: string;
+            /** @description The reservation of POST /v1/model-calls/check this call settles. */
+            reservation_id?: string;
         } | {
             events: {
                 model: string;
@@ -1729,6 +1940,8 @@ export interface components {
                 session_id?: (string | number) | null;
                 /** Format: date-time */
                 occurred_at?: string;
+                /** @description The reservation of POST /v1/model-calls/check this call settles. */
+                reservation_id?: string;
             }[];
         };
         UsageResponse: {
@@ -1746,6 +1959,61 @@ export interface components {
             total_cost_usd: number;
             rate_found: boolean;
             unpriced_models?: string[];
+        };
+        ModelCallCheckRequest: {
+            /** @description The model, as priced by the server. */
+            model: string;
+            estimated_input_tokens: number;
+            max_output_tokens: number;
+            session_id?: (string | number) | null;
+            /** @description How long the reservation is held if no usage settles it (default 600). */
+            ttl_seconds?: number;
+        };
+        ModelCallCheckResponse: {
+            /** @enum {string} */
+            decision: "allow" | "refuse";
+            /** @enum {string} */
+            reason: "reserved" | "no_budget" | "budget_exceeded" | "unpriced_model";
+            /** @description Send it as reservation_id with the usage record to settle the reservation. */
+            reservation_id: string | null;
+            expires_at: string | null;
+            estimated_cost_usd: number;
+            estimated_tokens: number;
+            message?: string;
+            /** @description The budget that refused the call. */
+            budget?: {
+                id: string;
+                name: string | null;
+                /**
+                 * @description session: each session of the agent (calls without a session are not counted); agent_day: the agent per UTC day; environment_day / environment_month: every agent of the environment per UTC day / month.
+                 * @enum {string}
+                 */
+                scope: "session" | "agent_day" | "environment_day" | "environment_month";
+                window: string;
+                limit_usd: number | null;
+                limit_tokens: number | null;
+                spent_usd: number;
+                spent_tokens: number;
+                reserved_usd: number;
+                reserved_tokens: number;
+            };
+            /** @description Every budget the call was reserved against. */
+            budgets: {
+                id: string;
+                name: string | null;
+                /**
+                 * @description session: each session of the agent (calls without a session are not counted); agent_day: the agent per UTC day; environment_day / environment_month: every agent of the environment per UTC day / month.
+                 * @enum {string}
+                 */
+                scope: "session" | "agent_day" | "environment_day" | "environment_month";
+                window: string;
+                limit_usd: number | null;
+                limit_tokens: number | null;
+                spent_usd: number;
+                spent_tokens: number;
+                reserved_usd: number;
+                reserved_tokens: number;
+            }[];
         };
         ResultRequest: {
             /** @enum {string} */
@@ -4731,6 +4999,296 @@ export interface operations {
             };
         };
     };
+    getBudgets: {
+        parameters: {
+            query?: {
+                /** @description Agent id or name. */
+                agent?: string;
+                environment?: "test" | "live";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetList"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postBudgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetCreate"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteBudgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The budget. */
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchBudgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The budget. */
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetUpdate"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAgentsBudgets: {
+        parameters: {
+            query?: {
+                /** @description A session id: its session budgets. */
+                session?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Agent id or name. */
+                agent_id: string;
+                /** @description test or live. */
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetOverview"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getDeliveries: {
         parameters: {
             query?: never;
@@ -5099,6 +5657,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageResponse"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit (1 MiB by default). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts; retry after the `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1ModelCallsCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelCallCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelCallCheckResponse"];
                 };
             };
             /** @description The request is malformed; `error` names the field and what to send. */

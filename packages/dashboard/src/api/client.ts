@@ -8,6 +8,7 @@ import type {
   ApiKey,
   ApiKeyCreated,
   Approval,
+  BudgetOverview,
   Delivery,
   DeliveryDetail,
   Environment,
@@ -329,6 +330,11 @@ export const api = {
   sessions: (query: { agent?: string; environment?: string; cursor?: string }) =>
     request<Page<Session>>('GET', apiPath('sessions'), { query: { ...query, limit: 50 } }),
   session: (id: string) => request<SessionDetail>('GET', apiPath('sessions', id)),
+  /** An agent's budgets with spend and reservations now, or in one session. */
+  budgets: (agentId: string, environment: string, session?: string) =>
+    request<BudgetOverview>('GET', apiPath('agents', agentId, 'budgets', environment), {
+      query: { session },
+    }),
 
   usage: (
     groupBy: UsageGroup,

@@ -94,6 +94,7 @@ export type DeliveryAttempt = Schemas['DeliveryAttempt'];
 
 export type Session = Schemas['Session'];
 export type SessionDetail = Schemas['SessionDetail'];
+export type BudgetOverview = Schemas['BudgetOverview'];
 export type TimelineEntry = SessionDetail['timeline'][number];
 export type UsageEvent = Schemas['UsageEvent'];
 export type UsageReport = Schemas['Usage'];

@@ -4,6 +4,7 @@ import { api } from '../api/client';
 import { queries } from '../api/queries';
 import type { ApiKey, Delivery, Effect, Environment } from '../api/types';
 import { effects, environments } from '../api/types';
+import { BudgetsPanel } from '../components/budgets';
 import { PageHeader } from '../components/layout';
 import { SecretsPanel } from '../components/secret';
 import { Badge, Empty, ErrorNotice, Loading } from '../components/states';
@@ -499,6 +500,8 @@ export function AgentDetailPage({ id }: { id: string }) {
       {secrets.length > 0 ? (
         <SecretsPanel title="New secrets" secrets={secrets} onDismiss={() => setSecrets([])} />
       ) : null}
+      <BudgetsPanel agentId={data.id} environment="live" />
+      <BudgetsPanel agentId={data.id} environment="test" />
       <section className="panel" aria-labelledby="keys-title">
         <h2 id="keys-title">API keys</h2>
         <p className="muted">

@@ -4,6 +4,7 @@ import { api } from '../api/client';
 import { queries } from '../api/queries';
 import type { Session, TimelineEntry } from '../api/types';
 import { environments } from '../api/types';
+import { BudgetsPanel } from '../components/budgets';
 import { LineChart } from '../components/charts';
 import { PageHeader } from '../components/layout';
 import { Badge, DecisionBadge, Empty, ErrorNotice, Loading } from '../components/states';
@@ -259,6 +260,15 @@ export function SessionDetailPage({ id }: { id: string }) {
           </Link>
         </p>
       </PageHeader>
+      {detail.sessions.map((summary) => (
+        <BudgetsPanel
+          key={`${summary.agent_id}-${summary.environment}`}
+          agentId={summary.agent_id}
+          environment={summary.environment}
+          session={detail.session_id}
+          title="Budgets of this session"
+        />
+      ))}
       {detail.timeline.length === 0 ? (
         <Empty title="Nothing in this session yet." />
       ) : (

@@ -1,6 +1,7 @@
 import { actionRoutes } from '../actions/routes';
 import { agentRoutes } from '../agents/routes';
 import { approvalRoutes } from '../approvals/routes';
+import { budgetRoutes } from '../budgets/routes';
 import { eventRoutes } from '../events/routes';
 import { mcpRoutes } from '../mcp/routes';
 import { openApiDocument } from '../openapi';
@@ -29,6 +30,7 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...approvalRoutes,
   ...sessionRoutes,
   ...usageRoutes,
+  ...budgetRoutes,
   ...deliveryRoutes,
   ...eventRoutes,
   route({

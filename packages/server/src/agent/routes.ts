@@ -2,6 +2,7 @@ import type { PolicyDecision } from '@arden/policy';
 import type { AgentPrincipal } from '../agents/service';
 import { statusOf } from '../approvals/service';
 import { RequestRateLimiter } from '../auth/rate-limit';
+import { budgetGatedDecision, registerModelCallRoutes } from '../budgets/routes';
 import type { ServerContext } from '../context';
 import { parseApiKey } from '../crypto';
 import {
@@ -125,18 +126,23 @@ export function registerAgentRoutes(server: ServerContext): void {
     );
     const decision =
       memory.repeat?.decision ??
-      (await server.telemetry.policyEvaluation(() =>
-        server.policies.decide(
-          agent,
-          principal.environment,
-          {
-            tool: input.toolName,
-            kwargs: input.kwargs,
-            sessionId: input.sessionId,
-            mcp,
-            memory: memory.values,
-          },
-          now,
+      (await budgetGatedDecision(
+        server,
+        principal,
+        input.sessionId,
+        await server.telemetry.policyEvaluation(() =>
+          server.policies.decide(
+            agent,
+            principal.environment,
+            {
+              tool: input.toolName,
+              kwargs: input.kwargs,
+              sessionId: input.sessionId,
+              mcp,
+              memory: memory.values,
+            },
+            now,
+          ),
         ),
       ));
     const pending = decision.effect === 'requires_approval';
@@ -333,6 +339,8 @@ export function registerAgentRoutes(server: ServerContext): void {
       rate_found: record.rateFound,
     });
   });
+
+  registerModelCallRoutes(server, authenticate);
 
   // Extension: many outcome reports in one request (what @arden/core sends), each committed
   // before the answer. A report for an action that is not this key's, or that did not run, is

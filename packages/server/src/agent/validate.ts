@@ -190,6 +190,16 @@ function usageEvent(value: unknown, prefix: string, now: number): UsageInput {
     completionTokens: tokenCount(event.completion_tokens, `${prefix}completion_tokens`),
     sessionId: sessionOf(event.session_id, `${prefix}session_id`),
   };
+  if (event.reservation_id !== undefined && event.reservation_id !== null) {
+    const reservation = event.reservation_id;
+    if (typeof reservation !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(reservation)) {
+      throw new ValidationError(
+        `${prefix}reservation_id must be the reservation_id that POST /v1/model-calls/check answered.`,
+        `${prefix}reservation_id`,
+      );
+    }
+    input.reservationId = reservation;
+  }
   if (event.occurred_at !== undefined && event.occurred_at !== null) {
     const at = typeof event.occurred_at === 'string' ? Date.parse(event.occurred_at) : Number.NaN;
     if (!Number.isFinite(at)) {

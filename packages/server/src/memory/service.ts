@@ -7,6 +7,7 @@ import {
   memoryKey,
   type PolicyDecision,
 } from '@arden/policy';
+import { reservedAmount } from '../budgets/service';
 import type { Environment } from '../crypto';
 import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
@@ -201,12 +202,20 @@ export class MemoryService {
     };
     const since = query.windowMs === undefined ? undefined : query.now - query.windowMs;
     const recorded = await memoryRepository(db).recordedSpend(scope, since);
-    // BUDGETS (merge): add the amount reserved for model calls and not yet settled here —
-    // `recorded.costUsd += reserved.costUsd; recorded.tokens += reserved.tokens` for the same
-    // scope and window — so that a rule on spend sees what is already committed to be spent.
-    // (On the embedded store, session spend is also kept in process: SessionCache.addSpend,
-    // fed by `usage.recorded`; reservations of a session must be added in sessionValue too.)
-    return recorded;
+    // What is reserved for model calls and not yet settled is already committed to be spent:
+    // a rule on spend sees it too (budgets/).
+    const reserved = await this.reserved(query);
+    return { costUsd: recorded.costUsd + reserved.usd, tokens: recorded.tokens + reserved.tokens };
+  }
+
+  /** Dollars and tokens reserved for model calls of the scope and window, not yet settled. */
+  private reserved(query: SpendQuery): Promise<{ usd: number; tokens: number }> {
+    return reservedAmount(this.#store, {
+      agentId: query.agentId,
+      environment: query.environment as Environment,
+      ...(query.sessionId ? { sessionId: query.sessionId } : {}),
+      ...(query.windowMs === undefined ? {} : { from: query.now - query.windowMs }),
+    });
   }
 
   /**
@@ -345,7 +354,18 @@ export class MemoryService {
         continue;
       }
       if (query.scope === 'session' && session !== undefined) {
-        values.set(key, sessionValue(session, query, argsHash, now));
+        let value = sessionValue(session, query, argsHash, now);
+        if ((query.kind === 'cost_usd' || query.kind === 'tokens') && call.sessionId !== null) {
+          // Reservations of model calls are not in the session's in-process spend.
+          const reserved = await this.reserved({
+            agentId,
+            environment,
+            sessionId: call.sessionId,
+            now,
+          });
+          value = (value as number) + (query.kind === 'tokens' ? reserved.tokens : reserved.usd);
+        }
+        values.set(key, value);
         continue;
       }
       switch (query.kind) {

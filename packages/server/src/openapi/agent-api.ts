@@ -1,6 +1,7 @@
 import { EFFECTS } from '@arden/policy';
 import * as z from 'zod';
 import { toolsReport, toolsReportAnswer } from '../mcp/schema';
+import { modelCallDescribedRoutes } from '../budgets/routes';
 import type { DescribedRoute } from './described-route';
 
 // The agent API as the OpenAPI document describes it. Its handlers (src/agent) validate by hand
@@ -77,6 +78,9 @@ const usageEventRequest = z.object({
     .nullable()
     .optional(),
   occurred_at: timestamp.optional(),
+  reservation_id: z.string().max(100).optional().meta({
+    description: 'The reservation of POST /v1/model-calls/check this call settles.',
+  }),
 });
 
 const usageRequest = z
@@ -161,6 +165,7 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
     body: usageRequest,
     response: usageResponse,
   },
+  ...modelCallDescribedRoutes,
   {
     method: 'POST',
     path: '/v1/actions/:action_id/result',

@@ -1,3 +1,4 @@
+import { budgetsSchema } from '../budgets/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import { mcpUpstreamsSchema } from '../mcp/migration';
@@ -290,6 +291,11 @@ export const migrations: readonly Migration[] = [
     name: 'policies with memory',
     concurrently: true,
     sql: { sqlite: memorySchema('sqlite'), postgres: memorySchema('postgres') },
+  },
+  {
+    version: 7,
+    name: 'budgets, counters and reservations',
+    sql: { sqlite: budgetsSchema('sqlite'), postgres: budgetsSchema('postgres') },
   },
 ];
 

@@ -38,6 +38,13 @@ export async function startInProcess(options: TestServerOptions): Promise<TestSe
   });
   const { key } = await server.agents.createKey(agent.id, environment);
   if (options.policies) await server.policies.saveSet(agent.id, environment, options.policies);
+  for (const budget of options.budgets ?? []) {
+    await server.budgets.create({
+      ...budget,
+      agentId: budget.scope.startsWith('environment') ? null : agent.id,
+      environment,
+    });
+  }
   const handedOut = new Set<string>();
   const pendingTimeoutMs = options.pendingTimeoutMs ?? 5_000;
 

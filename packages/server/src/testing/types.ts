@@ -22,6 +22,11 @@ export interface TestServerOptions {
   /** What calls no policy matches get. Default `'allow'`. */
   defaultAction?: Effect;
   /**
+   * Budgets of the test agent in `environment` (docs/budgets.md); environment scopes count every
+   * agent. Default: none.
+   */
+  budgets?: TestServerBudget[];
+  /**
    * More server configuration. Default: 127.0.0.1, silent logs, SQLite in a temporary data
    * directory that `close()` deletes (a `dataDir` given here is kept). In a child process only
    * plain data crosses over: a function (`logger`, `plugins`, `clock`) is refused.
@@ -37,6 +42,17 @@ export interface TestServerOptions {
    * that path on a current Node.js); `'in-process'` forces this process.
    */
   mode?: 'auto' | TestServerMode;
+}
+
+/** A budget made by `startTestServer({ budgets })`. */
+export interface TestServerBudget {
+  scope: 'session' | 'agent_day' | 'environment_day' | 'environment_month';
+  name?: string;
+  /** Dollars; at least one of `limitUsd` and `limitTokens`. */
+  limitUsd?: number;
+  limitTokens?: number;
+  /** Tool calls once it is used up: `'block'` (default) or `'requires_approval'`. */
+  onExceeded?: 'block' | 'requires_approval';
 }
 
 /** The actions or usage of the test agent that a read returns. */

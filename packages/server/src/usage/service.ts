@@ -2,7 +2,7 @@ import type { Environment } from '../crypto';
 import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
 import type { Pricing } from '../pricing';
-import type { Store, UsageRecord } from '../store';
+import type { Statement, Store, UsageRecord } from '../store';
 
 /** One usage event as received (validated). */
 export interface UsageInput {
@@ -12,6 +12,24 @@ export interface UsageInput {
   sessionId: string | null;
   /** When the LLM call happened (ms); defaults to now. */
   occurredAt?: number;
+  /** The budget reservation (`POST /v1/model-calls/check`) this call settles. */
+  reservationId?: string;
+}
+
+/** What counts usage against budgets (the budgets room), in the usage's own commit. */
+export interface UsageBudgets {
+  usageStatements(
+    agentId: string,
+    environment: Environment,
+    settlements: readonly {
+      usageId: string;
+      sessionId: string | null;
+      costUsd: number;
+      tokens: number;
+      createdAt: number;
+      reservationId?: string;
+    }[],
+  ): Promise<Statement[]>;
 }
 
 /** Records token usage with its cost, priced at write time from the pricing table. */
@@ -22,10 +40,13 @@ export class UsageService {
     private readonly store: Store,
     readonly pricing: Pricing,
     private readonly events: LiveEvents,
-    options: { clock?: () => number } = {},
+    options: { clock?: () => number; budgets?: UsageBudgets } = {},
   ) {
     this.clock = options.clock ?? Date.now;
+    this.budgets = options.budgets;
   }
+
+  private readonly budgets: UsageBudgets | undefined;
 
   /**
    * Prices and stores usage events (all or none) with their daily totals, in the group commit
@@ -56,7 +77,25 @@ export class UsageService {
     // The events and their daily totals, all or none, in a group commit of their own: a
     // check's commit never waits on the lock of a daily total another replica is updating.
     if (records.length > 0) {
-      await this.store.usageCommitter.submitAll(this.store.usage.writeStatements(records));
+      // Budgets count the spend (and settle reservations) in the same commit: none is lost.
+      const budgetStatements = this.budgets
+        ? await this.budgets.usageStatements(
+            agentId,
+            environment,
+            records.map((record, index) => ({
+              usageId: record.id,
+              sessionId: record.sessionId,
+              costUsd: record.costUsd,
+              tokens: record.promptTokens + record.completionTokens,
+              createdAt: record.createdAt,
+              reservationId: inputs[index]?.reservationId,
+            })),
+          )
+        : [];
+      await this.store.usageCommitter.submitAll([
+        ...this.store.usage.writeStatements(records),
+        ...budgetStatements,
+      ]);
     }
     this.events.emit({ type: 'usage.recorded', usage: records });
     return records;

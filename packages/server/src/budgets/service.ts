@@ -1,0 +1,597 @@
+import type { Environment } from '../crypto';
+import { NotFoundError, ValidationError } from '../errors';
+import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
+import type { Pricing } from '../pricing';
+import type { Store } from '../store';
+import type { Statement } from '../store/database';
+import {
+  addSpendStatement,
+  type BudgetOnExceeded,
+  type BudgetRecord,
+  type BudgetRepository,
+  type BudgetScope,
+  budgetRepository,
+  type CounterRecord,
+  type ReservationRecord,
+  type ReservedFilter,
+  settleStatements,
+} from './repository';
+
+// Budgets: limits in dollars and/or tokens per session, per agent per UTC day, or per
+// environment per UTC day or month. A model call is checked before it runs: its estimated cost
+// is reserved against every applicable budget in one transaction (a conditional UPDATE per
+// counter, so replicas on one PostgreSQL never jointly exceed a limit), and the usage record
+// settles the reservation with the real cost. Reservations never settled expire.
+
+/** Nanodollars in a dollar: money is counted in integers. */
+export const nanosPerUsd = 1_000_000_000;
+
+export const toNanos = (usd: number): number => Math.round(usd * nanosPerUsd);
+export const toUsd = (nanos: number): number => Math.round(nanos) / nanosPerUsd;
+
+/** How long a reservation is held when the check does not say (10 minutes). */
+export const defaultReservationTtlSeconds = 600;
+/** The longest a check may ask a reservation to be held (1 hour). */
+export const maxReservationTtlSeconds = 3_600;
+
+/** A budget as created or changed through the admin API. */
+export interface BudgetInput {
+  agentId: string | null;
+  environment: Environment;
+  scope: BudgetScope;
+  name?: string | null;
+  limitUsd?: number | null;
+  limitTokens?: number | null;
+  onExceeded?: BudgetOnExceeded;
+}
+
+/** One budget with its counter in the window a call falls in. */
+export interface BudgetStanding {
+  budget: BudgetRecord;
+  windowKey: string;
+  counter: CounterRecord;
+}
+
+/** A model call's check. */
+export interface ModelCallCheck {
+  model: string;
+  estimatedInputTokens: number;
+  maxOutputTokens: number;
+  sessionId: string | null;
+  ttlSeconds?: number;
+}
+
+/** The answer to a check: reserved (maybe against no budget), or refused by one budget. */
+export type ReserveResult =
+  | {
+      decision: 'allow';
+      reservation: ReservationRecord | undefined;
+      usdNanos: number;
+      tokens: number;
+      priced: boolean;
+      standings: BudgetStanding[];
+    }
+  | {
+      decision: 'refuse';
+      reason: 'budget_exceeded' | 'unpriced_model';
+      usdNanos: number;
+      tokens: number;
+      priced: boolean;
+      standing: BudgetStanding;
+      message: string;
+    };
+
+/** What a usage record brings to budgets: its cost, tokens, and the reservation it settles. */
+export interface UsageSettlement {
+  usageId: string;
+  sessionId: string | null;
+  costUsd: number;
+  tokens: number;
+  createdAt: number;
+  reservationId?: string;
+}
+
+/** A tool call's standing against the budgets of its session, agent and environment. */
+export interface ToolGate {
+  effect: BudgetOnExceeded;
+  standing: BudgetStanding;
+  message: string;
+}
+
+const dayMs = 86_400_000;
+
+/** The window of a budget a call falls in; undefined when it does not apply (no session). */
+export function windowKeyOf(
+  scope: BudgetScope,
+  agentId: string,
+  sessionId: string | null,
+  at: number,
+): string | undefined {
+  // A budget without an agent counts each agent's sessions and days apart: the agent is in the key.
+  if (scope === 'session') return sessionId === null ? undefined : `${agentId}/${sessionId}`;
+  const iso = new Date(at).toISOString();
+  if (scope === 'agent_day') return `${agentId}/${iso.slice(0, 10)}`;
+  return scope === 'environment_month' ? iso.slice(0, 7) : iso.slice(0, 10);
+}
+
+/** The time range (ms) of a non-session window, for adding up reservations. */
+export function windowRange(scope: BudgetScope, at: number): { from: number; to: number } {
+  if (scope === 'environment_month') {
+    const date = new Date(at);
+    const from = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+    const to = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+    return { from, to };
+  }
+  const from = Math.floor(at / dayMs) * dayMs;
+  return { from, to: from + dayMs };
+}
+
+function isOver(budget: BudgetRecord, counter: CounterRecord): boolean {
+  return (
+    (budget.limitUsdNanos !== null &&
+      counter.spentUsdNanos + counter.reservedUsdNanos >= budget.limitUsdNanos) ||
+    (budget.limitTokens !== null &&
+      counter.spentTokens + counter.reservedTokens >= budget.limitTokens)
+  );
+}
+
+function emptyCounter(budgetId: string, windowKey: string): CounterRecord {
+  return {
+    budgetId,
+    windowKey,
+    spentUsdNanos: 0,
+    spentTokens: 0,
+    reservedUsdNanos: 0,
+    reservedTokens: 0,
+  };
+}
+
+/** A budget in words, for messages: `session budget "Run cap" ($5.00)`. */
+export function describeBudget(budget: BudgetRecord): string {
+  const scope = {
+    session: 'session',
+    agent_day: "agent's daily",
+    environment_day: "environment's daily",
+    environment_month: "environment's monthly",
+  }[budget.scope];
+  const limits = [
+    budget.limitUsdNanos === null ? undefined : `$${toUsd(budget.limitUsdNanos)}`,
+    budget.limitTokens === null ? undefined : `${budget.limitTokens} tokens`,
+  ].filter(Boolean);
+  return `${scope} budget${budget.name ? ` "${budget.name}"` : ''} (${limits.join(', ')})`;
+}
+
+class Refusal extends Error {
+  constructor(readonly standing: BudgetStanding) {
+    super('over budget');
+  }
+}
+
+/** Budgets, reservations and their settlement. */
+export class BudgetService {
+  readonly repository: BudgetRepository;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private sweeping: Promise<number> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pricing: Pricing,
+    private readonly clock: () => number,
+    private readonly logger?: Logger,
+  ) {
+    this.repository = budgetRepository(store.database);
+  }
+
+  // ---- budgets as a resource -------------------------------------------------------------
+
+  async list(filter: { environment?: Environment; agentId?: string } = {}) {
+    return this.repository.list(filter);
+  }
+
+  async get(id: string): Promise<BudgetRecord> {
+    const budget = await this.repository.get(id);
+    if (!budget) {
+      throw new NotFoundError(`No budget ${id.slice(0, 100)}. List them with GET /api/v1/budgets.`);
+    }
+    return budget;
+  }
+
+  async create(input: BudgetInput): Promise<BudgetRecord> {
+    const now = this.clock();
+    const budget: BudgetRecord = {
+      id: uuidv7(now),
+      agentId: input.agentId,
+      environment: input.environment,
+      scope: input.scope,
+      name: input.name ?? null,
+      limitUsdNanos: input.limitUsd == null ? null : toNanos(input.limitUsd),
+      limitTokens: input.limitTokens ?? null,
+      onExceeded: input.onExceeded ?? 'block',
+      createdAt: now,
+      updatedAt: now,
+    };
+    checkLimits(budget);
+    await this.repository.insert(budget);
+    return budget;
+  }
+
+  async update(
+    id: string,
+    patch: Partial<Pick<BudgetInput, 'name' | 'limitUsd' | 'limitTokens' | 'onExceeded'>>,
+  ): Promise<BudgetRecord> {
+    const budget = await this.get(id);
+    const next: BudgetRecord = {
+      ...budget,
+      name: patch.name === undefined ? budget.name : patch.name,
+      limitUsdNanos:
+        patch.limitUsd === undefined
+          ? budget.limitUsdNanos
+          : patch.limitUsd === null
+            ? null
+            : toNanos(patch.limitUsd),
+      limitTokens: patch.limitTokens === undefined ? budget.limitTokens : patch.limitTokens,
+      onExceeded: patch.onExceeded ?? budget.onExceeded,
+      updatedAt: this.clock(),
+    };
+    checkLimits(next);
+    await this.repository.update(next);
+    return next;
+  }
+
+  async delete(id: string): Promise<void> {
+    const deleted = await this.store.database.transaction((transaction) =>
+      budgetRepository(transaction).delete(id),
+    );
+    if (!deleted) await this.get(id);
+  }
+
+  /** Each budget of an agent with its counter in the window of `sessionId` at `at`. */
+  async standings(
+    agentId: string,
+    environment: Environment,
+    sessionId: string | null,
+    at = this.clock(),
+  ): Promise<BudgetStanding[]> {
+    const budgets = await this.repository.applicable(agentId, environment);
+    const standings: BudgetStanding[] = [];
+    for (const budget of budgets) {
+      const windowKey = windowKeyOf(budget.scope, agentId, sessionId, at);
+      if (windowKey === undefined) continue;
+      const counter =
+        (await this.repository.counter(budget.id, windowKey)) ?? emptyCounter(budget.id, windowKey);
+      standings.push({ budget, windowKey, counter });
+    }
+    return standings;
+  }
+
+  // ---- reservations --------------------------------------------------------------------
+
+  /** Checks a model call: reserves its estimated cost against every applicable budget, or refuses. */
+  async checkModelCall(
+    agentId: string,
+    environment: Environment,
+    check: ModelCallCheck,
+  ): Promise<ReserveResult> {
+    const cost = this.pricing.cost(check.model, check.estimatedInputTokens, check.maxOutputTokens);
+    return this.reserve(agentId, environment, {
+      kind: 'model',
+      subject: check.model,
+      sessionId: check.sessionId,
+      usdNanos: toNanos(cost.costUsd),
+      tokens: check.estimatedInputTokens + check.maxOutputTokens,
+      priced: cost.rateFound,
+      ttlSeconds: check.ttlSeconds,
+    });
+  }
+
+  /**
+   * Reserves an amount against every applicable budget in one transaction, durably committed
+   * before it resolves; refuses (and reserves nothing) when it would take any one over its limit.
+   * An unpriced model is refused by a dollar budget: its cost cannot be known (never fail open).
+   */
+  async reserve(
+    agentId: string,
+    environment: Environment,
+    request: {
+      kind: 'model' | 'tool';
+      subject: string;
+      sessionId: string | null;
+      usdNanos: number;
+      tokens: number;
+      priced: boolean;
+      ttlSeconds?: number;
+    },
+  ): Promise<ReserveResult> {
+    const now = this.clock();
+    const { usdNanos, tokens, priced } = request;
+    const budgets = await this.repository.applicable(agentId, environment);
+    const held: { budget: BudgetRecord; windowKey: string }[] = [];
+    for (const budget of budgets) {
+      const windowKey = windowKeyOf(budget.scope, agentId, request.sessionId, now);
+      if (windowKey !== undefined) held.push({ budget, windowKey });
+    }
+    if (held.length === 0) {
+      return { decision: 'allow', reservation: undefined, usdNanos, tokens, priced, standings: [] };
+    }
+    const unpricedRefusal = priced
+      ? undefined
+      : held.find(({ budget }) => budget.limitUsdNanos !== null);
+    if (unpricedRefusal) {
+      const counter =
+        (await this.repository.counter(unpricedRefusal.budget.id, unpricedRefusal.windowKey)) ??
+        emptyCounter(unpricedRefusal.budget.id, unpricedRefusal.windowKey);
+      return {
+        decision: 'refuse',
+        reason: 'unpriced_model',
+        usdNanos,
+        tokens,
+        priced,
+        standing: { ...unpricedRefusal, counter },
+        message: `The model "${request.subject}" is not in the server's pricing table, so its cost cannot be reserved against the ${describeBudget(unpricedRefusal.budget)}. Add it with --pricing-file, or use a priced model name.`,
+      };
+    }
+    // One order for every transaction (budget id, then window): replicas never deadlock.
+    held.sort((a, b) =>
+      a.budget.id === b.budget.id
+        ? a.windowKey < b.windowKey
+          ? -1
+          : 1
+        : a.budget.id < b.budget.id
+          ? -1
+          : 1,
+    );
+    const ttl = Math.min(
+      maxReservationTtlSeconds,
+      Math.max(1, request.ttlSeconds ?? defaultReservationTtlSeconds),
+    );
+    const reservation: ReservationRecord = {
+      id: uuidv7(now),
+      agentId,
+      environment,
+      sessionId: request.sessionId,
+      kind: request.kind,
+      subject: request.subject,
+      usdNanos,
+      tokens,
+      counters: held.map(({ budget, windowKey }) => [budget.id, windowKey]),
+      status: 'reserved',
+      createdAt: now,
+      expiresAt: now + ttl * 1000,
+      settledAt: null,
+      usageId: null,
+      actualUsdNanos: null,
+      actualTokens: null,
+    };
+    try {
+      const standings = await this.store.database.transaction(async (transaction) => {
+        const repository = budgetRepository(transaction);
+        for (const { budget, windowKey } of held) {
+          await repository.ensureCounter(budget.id, windowKey, now);
+          if (!(await repository.tryReserve(budget, windowKey, usdNanos, tokens, now))) {
+            const counter =
+              (await repository.counter(budget.id, windowKey)) ??
+              emptyCounter(budget.id, windowKey);
+            throw new Refusal({ budget, windowKey, counter });
+          }
+        }
+        await repository.insertReservation(reservation);
+        const after: BudgetStanding[] = [];
+        for (const { budget, windowKey } of held) {
+          after.push({
+            budget,
+            windowKey,
+            counter:
+              (await repository.counter(budget.id, windowKey)) ??
+              emptyCounter(budget.id, windowKey),
+          });
+        }
+        return after;
+      });
+      return { decision: 'allow', reservation, usdNanos, tokens, priced, standings };
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      const { budget, counter } = error.standing;
+      return {
+        decision: 'refuse',
+        reason: 'budget_exceeded',
+        usdNanos,
+        tokens,
+        priced,
+        standing: error.standing,
+        message: `Over budget: this ${request.kind === 'model' ? 'model call' : 'tool call'} (estimated $${toUsd(usdNanos)}, ${tokens} tokens) would exceed the ${describeBudget(budget)}: spent $${toUsd(counter.spentUsdNanos)} (${counter.spentTokens} tokens), reserved $${toUsd(counter.reservedUsdNanos)} (${counter.reservedTokens} tokens) by calls in flight. Raise the budget, or wait for a new window.`,
+      };
+    }
+  }
+
+  /**
+   * The statements that count usage records against budgets, for the usage's own commit: each
+   * record's real cost and tokens are added to the counters of the budgets that apply to it, and
+   * a record naming a reservation settles it (gives back what it held, once).
+   */
+  async usageStatements(
+    agentId: string,
+    environment: Environment,
+    settlements: readonly UsageSettlement[],
+  ): Promise<Statement[]> {
+    if (settlements.length === 0) return [];
+    const budgets = await this.repository.applicable(agentId, environment);
+    const statements: Statement[] = [];
+    const now = this.clock();
+    for (const settlement of settlements) {
+      const usdNanos = toNanos(settlement.costUsd);
+      if (settlement.reservationId !== undefined) {
+        const reservation = await this.repository.reservation(settlement.reservationId);
+        if (
+          !reservation ||
+          reservation.agentId !== agentId ||
+          reservation.environment !== environment
+        ) {
+          throw new ValidationError(
+            `reservation_id ${settlement.reservationId.slice(0, 100)} is not a reservation of this API key; send the reservation_id that POST /v1/model-calls/check answered.`,
+            'reservation_id',
+          );
+        }
+        if (reservation.status === 'reserved') {
+          statements.push(
+            ...settleStatements(reservation, settlement.usageId, usdNanos, settlement.tokens, now),
+          );
+        }
+      }
+      for (const budget of budgets) {
+        const windowKey = windowKeyOf(
+          budget.scope,
+          agentId,
+          settlement.sessionId,
+          settlement.createdAt,
+        );
+        if (windowKey === undefined) continue;
+        statements.push(addSpendStatement(budget.id, windowKey, usdNanos, settlement.tokens, now));
+      }
+    }
+    return statements;
+  }
+
+  /**
+   * Whether the next tool call of a session is over one of its budgets (spent and reserved at
+   * or past the limit), and what the budget says to do then.
+   */
+  async toolGate(
+    agentId: string,
+    environment: Environment,
+    sessionId: string | null,
+  ): Promise<ToolGate | undefined> {
+    const budgets = await this.repository.applicable(agentId, environment);
+    if (budgets.length === 0) return undefined;
+    const now = this.clock();
+    let gate: ToolGate | undefined;
+    for (const budget of budgets) {
+      const windowKey = windowKeyOf(budget.scope, agentId, sessionId, now);
+      if (windowKey === undefined) continue;
+      const counter = await this.repository.counter(budget.id, windowKey);
+      if (!counter || !isOver(budget, counter)) continue;
+      // Block wins over hold when two budgets are over.
+      if (gate && gate.effect === 'block') continue;
+      gate = {
+        effect: budget.onExceeded,
+        standing: { budget, windowKey, counter },
+        message: `the ${describeBudget(budget)} is used up: spent $${toUsd(counter.spentUsdNanos)} (${counter.spentTokens} tokens), reserved $${toUsd(counter.reservedUsdNanos)} (${counter.reservedTokens} tokens)`,
+      };
+    }
+    return gate;
+  }
+
+  // ---- expiry ----------------------------------------------------------------------------
+
+  /** Expires reservations held past their time, giving back what they held. How many. */
+  async sweep(now = this.clock()): Promise<number> {
+    let expired = 0;
+    for (;;) {
+      const ids = await this.repository.overdue(now, 100);
+      for (const id of ids) {
+        const done = await this.store.database.transaction(async (transaction) => {
+          const repository = budgetRepository(transaction);
+          if (!(await repository.markExpired(id, now))) return false;
+          const reservation = await repository.reservation(id);
+          if (!reservation) return false;
+          for (const [budgetId, windowKey] of reservation.counters) {
+            await repository.release(
+              budgetId,
+              windowKey,
+              reservation.usdNanos,
+              reservation.tokens,
+              now,
+            );
+          }
+          return true;
+        });
+        if (done) expired++;
+      }
+      if (ids.length < 100) return expired;
+    }
+  }
+
+  /** Sweeps every `intervalMs` (errors are logged, the next round tries again). */
+  startSweeper(intervalMs: number): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((error: unknown) => {
+          this.logger?.warn('Expiring budget reservations failed; retrying on the next round', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          return 0;
+        })
+        .finally(() => {
+          this.sweeping = undefined;
+        });
+    }, intervalMs);
+    this.sweeper.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    await this.sweeping;
+  }
+
+  /**
+   * What is reserved and not yet settled, in dollars and tokens: for a session
+   * (`{agentId, environment, sessionId}`), an agent's day (`{agentId, environment, from, to}`
+   * — see `windowRange`), or an environment (`{environment, from, to}`). The lead adds this to
+   * `session.cost_usd` and friends.
+   */
+  async reservedAmount(filter: ReservedFilter): Promise<{ usd: number; tokens: number }> {
+    return reservedAmount(this.store, filter);
+  }
+}
+
+/** Reserved-not-yet-settled dollars and tokens (see `BudgetService.reservedAmount`). */
+export async function reservedAmount(
+  store: Pick<Store, 'database'>,
+  filter: ReservedFilter,
+): Promise<{ usd: number; tokens: number }> {
+  const sum = await budgetRepository(store.database).reservedSum(filter);
+  return { usd: toUsd(sum.usdNanos), tokens: sum.tokens };
+}
+
+/** The largest dollar limit: its nanodollars stay exact in a JavaScript number. */
+export const maxLimitUsd = 1_000_000;
+/** The largest token limit. */
+export const maxLimitTokens = 1e15;
+
+function checkLimits(budget: BudgetRecord): void {
+  if (
+    budget.limitUsdNanos !== null &&
+    !(budget.limitUsdNanos >= 0 && budget.limitUsdNanos <= toNanos(maxLimitUsd))
+  ) {
+    throw new ValidationError(`limit_usd must be from 0 to ${maxLimitUsd} dollars.`, 'limit_usd');
+  }
+  if (
+    budget.limitTokens !== null &&
+    !(
+      Number.isInteger(budget.limitTokens) &&
+      budget.limitTokens >= 0 &&
+      budget.limitTokens <= maxLimitTokens
+    )
+  ) {
+    throw new ValidationError(
+      `limit_tokens must be a whole number from 0 to ${maxLimitTokens}.`,
+      'limit_tokens',
+    );
+  }
+  if (budget.limitUsdNanos === null && budget.limitTokens === null) {
+    throw new ValidationError(
+      'A budget needs a limit: set limit_usd (dollars), limit_tokens, or both.',
+      'limit_usd',
+    );
+  }
+  if (budget.scope.startsWith('environment') && budget.agentId !== null) {
+    // An environment budget counts every agent: it belongs to none.
+    throw new ValidationError(
+      `A ${budget.scope} budget counts every agent of the environment; leave agent out (or use agent_day for one agent).`,
+      'agent',
+    );
+  }
+}
