@@ -7,6 +7,7 @@ import { logScale } from './log-scale.ts';
 import { mcpGateway } from './mcp-gateway.ts';
 import { memory } from './memory.ts';
 import { policyEval } from './policy-eval.ts';
+import { receipts } from './receipts.ts';
 import { throughput } from './throughput.ts';
 import { usageClient } from './usage-client.ts';
 import { usageIngest } from './usage-ingest.ts';
@@ -15,6 +16,7 @@ import { usageIngest } from './usage-ingest.ts';
 export const benchmarks: Benchmark[] = [
   checkOverhead,
   throughput,
+  receipts,
   approvalLatency,
   policyEval,
   adversarialPolicy,

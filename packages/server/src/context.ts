@@ -1,10 +1,12 @@
 import type { AgentService } from './agents/service';
 import type { ApprovalHub } from './approvals/hub';
 import type { ApprovalService } from './approvals/service';
+import type { AuditService } from './audit/service';
 import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
 import type { PolicyService } from './policies/service';
+import type { ReceiptOptions, ReceiptService } from './receipts/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
 import type { Store } from './store';
@@ -24,6 +26,8 @@ export interface ServerContext {
   approvals: ApprovalService;
   webhooks: WebhookService;
   usage: UsageService;
+  receipts: ReceiptService;
+  audit: AuditService;
   clock: () => number;
 }
 
@@ -50,4 +54,7 @@ export interface ResolvedConfig {
   bodyTimeoutMs: number;
   unauthenticatedBodyTimeoutMs: number;
   workers: boolean;
+  receipts: Required<Pick<ReceiptOptions, 'mode' | 'sealIntervalMs' | 'checkpointIntervalMs'>> & {
+    secret: string | undefined;
+  };
 }

@@ -10,6 +10,7 @@ import { registerAgentRoutes } from './agent/routes';
 import { AgentService } from './agents/service';
 import { ApprovalHub } from './approvals/hub';
 import { ApprovalService } from './approvals/service';
+import { AuditService } from './audit/service';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
@@ -22,6 +23,8 @@ import { randomHex } from './ids';
 import { createLogger } from './logger';
 import { PolicyService } from './policies/service';
 import { loadPricing, Pricing } from './pricing';
+import { registerReceiptRoutes } from './receipts/routes';
+import { openReceipts } from './receipts/setup';
 import { connectReplicas } from './replicas/replicas';
 import { RetentionService } from './retention/service';
 import { openStore } from './store';
@@ -83,6 +86,14 @@ export async function createServer(
   const events = new LiveEvents(logger);
   const hub = new ApprovalHub();
   const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  let receipts: Awaited<ReturnType<typeof openReceipts>>;
+  try {
+    receipts = await openReceipts(store, config, logger, clock);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const audit = new AuditService(store, receipts, logger, { clock, ...config.receipts });
   const context: ServerContext = {
     config,
     logger,
@@ -92,13 +103,16 @@ export async function createServer(
     events,
     agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
     policies: new PolicyService(store, logger, { clock }),
-    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
+    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock, receipts }),
     webhooks,
     usage: new UsageService(store, pricing, events, { clock }),
+    receipts,
+    audit,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);
   registerAgentRoutes(context);
+  registerReceiptRoutes(context);
   registerClaudeCodeHookRoutes(context);
   const admin = mountAdmin(context, options.admin);
   for (const plugin of options.plugins ?? []) await plugin(context);
@@ -251,8 +265,13 @@ export async function createServer(
 
   const keyUseTimer = setInterval(() => void context.agents.flushKeyUse(), 30_000);
   keyUseTimer.unref();
-  const retention = new RetentionService(store, logger, { clock, ...config.retention });
+  const retention = new RetentionService(store, logger, {
+    clock,
+    ...config.retention,
+    beforePurge: (cutoff) => audit.prune(cutoff),
+  });
   if (config.workers) {
+    if (receipts.enabled) audit.start();
     context.approvals.startSweeper(config.sweepIntervalMs);
     webhooks.start();
     retention.start();
@@ -279,6 +298,7 @@ export async function createServer(
     await context.approvals.stopSweeper();
     await webhooks.stop();
     await retention.stop();
+    await audit.stop();
     await context.agents.flushKeyUse();
     stopListening();
     await store.close();

@@ -1,9 +1,11 @@
 import { actionRoutes } from '../actions/routes';
 import { agentRoutes } from '../agents/routes';
 import { approvalRoutes } from '../approvals/routes';
+import { auditRoutes } from '../audit/routes';
 import { eventRoutes } from '../events/routes';
 import { openApiDocument } from '../openapi';
 import { policyRoutes } from '../policies/routes';
+import { receiptRoutes } from '../receipts/routes';
 import { sessionRoutes } from '../sessions/routes';
 import { usageRoutes } from '../usage/routes';
 import { userRoutes } from '../users/routes';
@@ -27,6 +29,8 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...usageRoutes,
   ...deliveryRoutes,
   ...eventRoutes,
+  ...receiptRoutes,
+  ...auditRoutes,
   route({
     method: 'GET',
     path: '/api/openapi.json',

@@ -159,6 +159,7 @@ describe('retention', () => {
       usage: 0,
       deliveries: 0,
       attempts: 0,
+      receipts: 0,
     });
   });
 

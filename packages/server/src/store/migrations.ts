@@ -1,5 +1,6 @@
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
+import { receiptsSchema } from '../receipts/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -277,6 +278,11 @@ export const migrations: readonly Migration[] = [
     name: 'indexes for a large action log',
     concurrently: true,
     sql: { sqlite: scaleIndexes('sqlite'), postgres: scaleIndexes('postgres') },
+  },
+  {
+    version: 9,
+    name: 'signed receipts and the audit chain',
+    sql: { sqlite: receiptsSchema('sqlite'), postgres: receiptsSchema('postgres') },
   },
 ];
 
