@@ -1,3 +1,5 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   decodeReceipt,
   type ReceiptPublicKey,
@@ -205,6 +207,55 @@ describe('receipts', () => {
       // No PKCS#8 Ed25519 header (302e020100300506032b6570) in the clear.
       expect(Buffer.from(key.privateKey).toString('hex')).not.toContain('302e0201');
       expect(key.privateKey).not.toContain('MC4CAQAwBQYDK2Vw');
+    }
+  });
+});
+
+describe('webhooks', () => {
+  test("a decision's webhook carries its receipt, which verifies for the call it sends", async () => {
+    const bodies: string[] = [];
+    const hook: Server = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk) => chunks.push(chunk));
+      request.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const server = await startTestServer(
+      { receipts: { secret }, webhooks: { pollIntervalMs: 20 } },
+      { agent: { defaultAction: 'requires_approval' } },
+    );
+    try {
+      await server.server.agents.updateAgent(server.agent.id, {
+        webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+      });
+      const kwargs = '{"amount": 900, "note": "caf\\u00e9"}';
+      const held = await server.request('POST', '/policy/check', {
+        raw: `{"tool_name": "payments.refund", "kwargs": ${kwargs}}`,
+      });
+      const actionId = (held.json as { action_id: string }).action_id;
+      await server.server.approvals.decide(actionId, { decision: 'approve', userId: null });
+      const deadline = Date.now() + 10_000;
+      while (bodies.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const delivery = JSON.parse(bodies[0] as string) as { receipt: string };
+      // The webhook sends the arguments byte for byte; the receipt binds those bytes.
+      expect(bodies[0]).toContain(`"context":${kwargs}`);
+      const keySet = (await server.request('GET', '/.well-known/arden-keys.json', { key: null }))
+        .json as { keys: ReceiptPublicKey[] };
+      const claims = await verifyReceipt(
+        delivery.receipt,
+        { toolName: 'payments.refund', kwargsJson: kwargs, actionId },
+        keySet,
+        { requireRuns: true },
+      );
+      expect(claims.decision).toBe('approve');
+    } finally {
+      await server.close();
+      await new Promise<void>((resolve) => hook.close(() => resolve()));
     }
   });
 });
