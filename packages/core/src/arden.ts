@@ -8,6 +8,7 @@ import type {
   AnyFunction,
   CallContext,
   CheckResult,
+  DecidedCall,
   GuardOptions,
   HandledWebhook,
   HandleWebhookOptions,
@@ -108,7 +109,7 @@ export class Arden {
     actionId: string,
     toolName: string,
     maxWaitMs: number = this.options.maxWaitMs,
-  ): Promise<{ status: 'approved' | 'denied'; message: string | undefined }> {
+  ): Promise<DecidedCall> {
     return this.checks.waitForDecision(actionId, toolName, maxWaitMs);
   }
 
