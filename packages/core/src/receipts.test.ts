@@ -177,4 +177,58 @@ describe('the exact call in guarded tools', () => {
     expect(await second).toBe('refunded');
     await arden.shutdown();
   });
+
+  it('refuses an approval whose receipt is for another call (a replayed approval), and runs one for this call', async () => {
+    const server = createTestArden({ decisions: { 'payments.refund': 'requires_approval' } });
+    const base = server.options();
+    let statusReceipt: (actionId: string) => Promise<string> = async () => vectorReceipt;
+    // The server's /status answer carries the receipt chosen by the test.
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await base.fetch(input, init);
+      const url = String(input instanceof Request ? input.url : input);
+      const match = /\/status\/([^/?]+)/.exec(url);
+      if (!match) return response;
+      const body = (await response.json()) as Record<string, unknown>;
+      if (body.status === 'approved') body.receipt = await statusReceipt(match[1] as string);
+      return new Response(JSON.stringify(body), {
+        status: response.status,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    const arden = new Arden({ ...base, fetch });
+    let ran = 0;
+    const refund = arden.guardTool(
+      'payments.refund',
+      async (_input: { amount: number; order: string }) => {
+        ran += 1;
+        return 'refunded';
+      },
+    );
+    // A genuine approval of another refund, replayed for this one.
+    const replayed = refund({ amount: 150, order: 'o-1' }).catch((error) => error);
+    server.approve((await server.nextPending()).actionId);
+    const error = await replayed;
+    expect(PolicyDeniedError.isInstance(error)).toBe(true);
+    expect(error.message).toMatch(/receipt is for another call/);
+    expect(ran).toBe(0);
+    // A receipt for this action and these bytes lets it run.
+    statusReceipt = async (actionId) => {
+      const claims = {
+        ...vectorClaims,
+        action_id: actionId,
+        kwargs_sha256: await sha256Hex('{"amount":150,"order":"o-2"}'),
+      };
+      const [header, , signature] = vectorReceipt.split('.');
+      const payload = btoa(JSON.stringify(claims))
+        .replace(/\+/g, '-')
+        .replace(/\//g, '_')
+        .replace(/=+$/, '');
+      return `${header}.${payload}.${signature}`;
+    };
+    const matching = refund({ amount: 150, order: 'o-2' });
+    server.approve((await server.nextPending()).actionId);
+    expect(await matching).toBe('refunded');
+    expect(ran).toBe(1);
+    await arden.shutdown();
+  });
 });
