@@ -18,7 +18,7 @@ export function receiptsSchema(dialect: Dialect): string[] {
 )`,
     `CREATE TABLE receipts (
   seq ${sequence},
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   action_id TEXT NOT NULL,
   agent_id TEXT NOT NULL,
   environment TEXT NOT NULL,
@@ -30,7 +30,9 @@ export function receiptsSchema(dialect: Dialect): string[] {
 )`,
     'CREATE INDEX receipts_action ON receipts (action_id)',
     'CREATE INDEX receipts_unsealed ON receipts (seq) WHERE chain_hash IS NULL',
-    'CREATE INDEX receipts_chain ON receipts (agent_id, environment, chain_position)',
+    // Few indexes, so that a check's extra INSERT stays cheap: the receipt id (a UUIDv7) needs no
+    // unique index, and the chain index holds sealed rows only.
+    'CREATE INDEX receipts_chain ON receipts (agent_id, environment, chain_position) WHERE chain_position IS NOT NULL',
     `CREATE TABLE audit_heads (
   agent_id TEXT NOT NULL,
   environment TEXT NOT NULL,
