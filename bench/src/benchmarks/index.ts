@@ -11,6 +11,7 @@ import { modelCallCheck } from './model-call-check.ts';
 import { policyEval } from './policy-eval.ts';
 import { postgresCommit } from './postgres-commit.ts';
 import { policyMemory } from './policy-memory.ts';
+import { receipts } from './receipts.ts';
 import { throughput } from './throughput.ts';
 import { tracingOverhead } from './tracing-overhead.ts';
 import { usageClient } from './usage-client.ts';
@@ -21,6 +22,7 @@ export const benchmarks: Benchmark[] = [
   checkOverhead,
   throughput,
   postgresCommit,
+  receipts,
   approvalLatency,
   policyEval,
   adversarialPolicy,

@@ -10,6 +10,7 @@ import type {
   AnyFunction,
   CallContext,
   CheckResult,
+  DecidedCall,
   GuardOptions,
   HandledWebhook,
   HandleWebhookOptions,
@@ -124,7 +125,7 @@ export class Arden {
     actionId: string,
     toolName: string,
     maxWaitMs: number = this.options.maxWaitMs,
-  ): Promise<{ status: 'approved' | 'denied'; message: string | undefined }> {
+  ): Promise<DecidedCall> {
     return this.checks.waitForDecision(actionId, toolName, maxWaitMs);
   }
 

@@ -30,6 +30,8 @@ export interface CheckResult {
    * `support.refund`) — a probable naming mistake, logged once per tool as a warning.
    */
   similarPolicyTools: string[] | undefined;
+  /** The server's signed receipt of this decision (compact JWS; see `verifyReceipt`), when it signs. */
+  receipt?: string | undefined;
 }
 
 /** Returned instead of the tool's result when a call is held in `async` or `webhook` mode. */
@@ -111,4 +113,6 @@ export type AnyFunction = (...args: any[]) => any;
 export interface DecidedCall {
   status: 'approved' | 'denied';
   message: string | undefined;
+  /** The server's signed receipt of the decision, when it signs (see `verifyReceipt`). */
+  receipt?: string | undefined;
 }

@@ -126,6 +126,7 @@ export class PolicyChecks {
       environment: response.environment,
       policy: response.policy,
       similarPolicyTools: similar,
+      receipt: typeof response.receipt === 'string' ? response.receipt : undefined,
     };
   }
 
@@ -179,7 +180,11 @@ export class PolicyChecks {
         continue;
       }
       if (response.status === 'approved' || response.status === 'denied') {
-        return { status: response.status, message: response.message ?? undefined };
+        return {
+          status: response.status,
+          message: response.message ?? undefined,
+          receipt: typeof response.receipt === 'string' ? response.receipt : undefined,
+        };
       }
       if (waitSeconds !== undefined && Date.now() - started < waitSeconds * 1000 - 500) {
         // A pending answer well before the wait elapsed: this server does not long-poll.

@@ -15,7 +15,9 @@ import type {
 import { buildCallContext } from './checks';
 import { ArdenUnavailableError, ConfigurationError, PolicyDeniedError } from './errors';
 import { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
+import { stringifyWire } from './json-safe';
 import type { ResolvedOptions } from './options';
+import { assertReceiptCoversCall, decodeReceipt } from './receipts';
 import { webhookTools } from './shared-registry';
 import {
   endSpan,
@@ -124,10 +126,15 @@ async function guardedCall(
     throw error;
   }
   if (span) recordDecision(span, result);
-  const run = () => host.runAndReport(result.actionId, fn, thisArgument, parameters);
+  const checked = { args: stringifyWire(context.args), kwargs: stringifyWire(context.kwargs) };
+  const run = async (receipt: string | undefined) => {
+    await assertSameCall(toolName, result.actionId, parameters, options, checked, receipt);
+    return host.runAndReport(result.actionId, fn, thisArgument, parameters);
+  };
   switch (result.decision) {
     case 'allow':
-      return run();
+      // The check's own receipt binds the bytes just sent: comparing them again is enough.
+      return run(undefined);
     case 'block':
       throw blockedError(toolName, result);
     case 'requires_approval':
@@ -145,7 +152,7 @@ async function guardedCall(
     if (span) {
       recordApproval(span, decision.status, performance.now() - waitStarted, decision.message);
     }
-    if (decision.status === 'approved') return run();
+    if (decision.status === 'approved') return run(decision.receipt);
     throw new PolicyDeniedError({
       toolName,
       actionId: result.actionId,
@@ -161,7 +168,7 @@ async function guardedCall(
   if (mode === 'async') {
     held.track(settleInBackground(host, pending, run, options));
   } else {
-    held.hold(result.actionId, { toolName, run, options });
+    held.hold(result.actionId, { toolName, run: () => run(undefined), options });
   }
   return pending;
 }
@@ -169,7 +176,7 @@ async function guardedCall(
 async function settleInBackground(
   host: GuardHost,
   pending: PendingApproval,
-  run: () => Promise<unknown>,
+  run: (receipt: string | undefined) => Promise<unknown>,
   options: GuardOptions<any>,
 ): Promise<void> {
   let event: ApprovalEvent = {
@@ -189,7 +196,7 @@ async function settleInBackground(
         notes: decision.message,
       });
     }
-    const value = await run();
+    const value = await run(decision.receipt);
     await options.onApproval?.(value, event);
   } catch (error) {
     try {
@@ -201,6 +208,48 @@ async function settleInBackground(
       host.options.logger.warn(`Held call to "${pending.toolName}" did not run: ${String(error)}`);
     }
   }
+}
+
+/**
+ * The exact call: a tool runs only with the arguments that were checked. Its arguments are
+ * serialized again just before it runs and compared with what was sent to the check (an object
+ * mutated while the call waited for approval is refused), and with the server's receipt when
+ * there is one: the receipt must be for this action and bind these argument bytes, so a decision
+ * for another call (a replayed approval) never runs this one.
+ */
+async function assertSameCall(
+  toolName: string,
+  actionId: string,
+  parameters: unknown[],
+  options: GuardOptions<any>,
+  checked: { args: string; kwargs: string },
+  receipt: string | undefined,
+): Promise<void> {
+  const now = buildCallContext(parameters, options.argNames);
+  const call = {
+    toolName,
+    actionId,
+    argsJson: stringifyWire(now.args),
+    kwargsJson: stringifyWire(now.kwargs),
+  };
+  let failure: unknown;
+  if (call.argsJson !== checked.args || call.kwargsJson !== checked.kwargs) {
+    failure = new Error('the arguments changed after they were checked');
+  } else if (receipt !== undefined) {
+    try {
+      await assertReceiptCoversCall(decodeReceipt(receipt).claims, call);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  if (failure === undefined) return;
+  throw new PolicyDeniedError({
+    toolName,
+    actionId,
+    reason: 'denied',
+    message: `Tool "${toolName}" did not run: ${failure instanceof Error ? failure.message : String(failure)}. Arden runs a tool only with exactly the arguments that were checked or approved.`,
+    cause: failure,
+  });
 }
 
 const guardedMarker = Symbol.for('arden.guarded');

@@ -172,6 +172,20 @@ export {
   type UnavailableBehaviour,
 } from './options';
 export {
+  assertReceiptCoversCall,
+  decodeReceipt,
+  type ReceiptCall,
+  type ReceiptClaims,
+  type ReceiptDecider,
+  type ReceiptDecision,
+  type ReceiptFailure,
+  type ReceiptPublicKey,
+  ReceiptVerificationError,
+  sha256Hex,
+  type VerifyReceiptOptions,
+  verifyReceipt,
+} from './receipts';
+export {
   type ArdenAdapter,
   getArden,
   registerAdapter,

@@ -28,6 +28,8 @@ export interface CheckResponseBody {
   policy?: unknown;
   /** Extension: with `no_policy_configured`, policies' tools that differ only by a prefix. */
   similar_policy_tools?: string[];
+  /** Extension: the signed receipt of the decision (compact JWS, EdDSA). */
+  receipt?: string;
 }
 
 /** Status of an action held for approval. */
@@ -39,6 +41,8 @@ export interface StatusResponseBody {
   status: ActionStatus;
   message?: string | null;
   created_at?: string;
+  /** Extension: the signed receipt of the latest decision (compact JWS, EdDSA). */
+  receipt?: string;
 }
 
 /** One usage event as sent to `POST /token-usage`. */

@@ -1,6 +1,7 @@
 import type { ResolvedConfig, ServerContext } from './context';
 import { ValidationError } from './errors';
 import { isLogLevel, type Logger, type LogLevel } from './logger';
+import type { ReceiptOptions } from './receipts/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
 import type { WebhookOptions } from './webhooks/service';
@@ -78,6 +79,11 @@ export interface ServerConfig {
   retention?: Omit<RetentionOptions, 'days'>;
   /** Start the expiry sweeper and webhook worker (default true). */
   workers?: boolean;
+  /**
+   * Signed receipts and the audit chain (`ARDEN_RECEIPT_SECRET`, `ARDEN_RECEIPTS`): see
+   * docs/security.md for what happens without a secret.
+   */
+  receipts?: ReceiptOptions;
   /** Plug-ins run at start-up (the admin API, the dashboard). */
   plugins?: ServerPlugin[];
   /** Clock for tests, ms since the epoch. */
@@ -227,6 +233,7 @@ export function resolveConfig(
     bodyTimeoutMs,
     unauthenticatedBodyTimeoutMs,
     workers: config.workers ?? true,
+    receipts: resolveReceipts(config.receipts, environment),
   };
 }
 
@@ -275,4 +282,33 @@ export function parseServerFlags(argv: readonly string[]): ServerConfig {
     config[name] = numericFlags.has(name) ? numberFrom(value, flag as string) : value;
   }
   return config as ServerConfig;
+}
+
+function resolveReceipts(
+  receipts: ReceiptOptions | undefined,
+  environment: Record<string, string | undefined>,
+): ResolvedConfig['receipts'] {
+  const mode = receipts?.mode ?? environment.ARDEN_RECEIPTS ?? 'on';
+  if (mode !== 'on' && mode !== 'required' && mode !== 'off') {
+    throw new ValidationError(
+      `receipts.mode (ARDEN_RECEIPTS) must be on, required or off; got "${String(mode).slice(0, 20)}".`,
+      'receipts.mode',
+    );
+  }
+  const secret = receipts?.secret ?? environment.ARDEN_RECEIPT_SECRET ?? undefined;
+  if (secret !== undefined && secret.length < 16) {
+    throw new ValidationError(
+      'The receipt secret (ARDEN_RECEIPT_SECRET) must be at least 16 characters; make one with `openssl rand -base64 32`.',
+      'receipts.secret',
+    );
+  }
+  return {
+    mode,
+    secret: secret === '' ? undefined : secret,
+    sealIntervalMs: positive(receipts?.sealIntervalMs ?? 1_000, 'receipts.sealIntervalMs'),
+    checkpointIntervalMs: positive(
+      receipts?.checkpointIntervalMs ?? 60_000,
+      'receipts.checkpointIntervalMs',
+    ),
+  };
 }

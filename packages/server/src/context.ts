@@ -1,6 +1,7 @@
 import type { AgentService } from './agents/service';
 import type { ApprovalHub } from './approvals/hub';
 import type { ApprovalService } from './approvals/service';
+import type { AuditService } from './audit/service';
 import type { BudgetService } from './budgets/service';
 import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
@@ -8,6 +9,7 @@ import type { Logger, LogLevel } from './logger';
 import type { McpService } from './mcp/service';
 import type { MemoryService } from './memory/service';
 import type { PolicyService } from './policies/service';
+import type { ReceiptOptions, ReceiptService } from './receipts/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
 import type { Store } from './store';
@@ -34,6 +36,8 @@ export interface ServerContext {
   /** OpenTelemetry spans (when the OTLP variables are set) and the Prometheus metrics. */
   telemetry: Telemetry;
   budgets: BudgetService;
+  receipts: ReceiptService;
+  audit: AuditService;
   clock: () => number;
 }
 
@@ -60,4 +64,7 @@ export interface ResolvedConfig {
   bodyTimeoutMs: number;
   unauthenticatedBodyTimeoutMs: number;
   workers: boolean;
+  receipts: Required<Pick<ReceiptOptions, 'mode' | 'sealIntervalMs' | 'checkpointIntervalMs'>> & {
+    secret: string | undefined;
+  };
 }

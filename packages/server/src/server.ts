@@ -10,6 +10,7 @@ import { registerAgentRoutes } from './agent/routes';
 import { AgentService } from './agents/service';
 import { ApprovalHub } from './approvals/hub';
 import { ApprovalService } from './approvals/service';
+import { AuditService } from './audit/service';
 import { BudgetService } from './budgets/service';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
@@ -25,6 +26,8 @@ import { McpService } from './mcp/service';
 import { MemoryService } from './memory/service';
 import { PolicyService } from './policies/service';
 import { loadPricing, Pricing } from './pricing';
+import { registerReceiptRoutes } from './receipts/routes';
+import { openReceipts } from './receipts/setup';
 import { connectReplicas } from './replicas/replicas';
 import { describeRetention, RetentionService } from './retention/service';
 import { openStore } from './store';
@@ -105,6 +108,14 @@ export async function createServer(
   });
   const policies = new PolicyService(store, logger, { clock });
   const budgets = new BudgetService(store, pricing, clock, logger);
+  let receipts: Awaited<ReturnType<typeof openReceipts>>;
+  try {
+    receipts = await openReceipts(store, config, logger, clock);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const audit = new AuditService(store, receipts, logger, { clock, ...config.receipts });
   const context: ServerContext = {
     config,
     logger,
@@ -114,17 +125,24 @@ export async function createServer(
     events,
     agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
     policies,
-    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock, telemetry }),
+    approvals: new ApprovalService(store, hub, events, webhooks, logger, {
+      clock,
+      telemetry,
+      receipts,
+    }),
     webhooks,
     usage: new UsageService(store, pricing, events, { clock, budgets }),
     mcp: new McpService(store, policies, clock),
     memory: new MemoryService({ store, policies, events, logger }),
     telemetry,
     budgets,
+    receipts,
+    audit,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);
   registerAgentRoutes(context);
+  registerReceiptRoutes(context);
   registerClaudeCodeHookRoutes(context);
   const admin = mountAdmin(context, options.admin);
   registerMetricsRoute(context, admin.services?.auth);
@@ -292,8 +310,13 @@ export async function createServer(
 
   const keyUseTimer = setInterval(() => void context.agents.flushKeyUse(), 30_000);
   keyUseTimer.unref();
-  const retention = new RetentionService(store, logger, { clock, ...config.retention });
+  const retention = new RetentionService(store, logger, {
+    clock,
+    ...config.retention,
+    beforePurge: (cutoff) => audit.prune(cutoff),
+  });
   if (config.workers) {
+    if (receipts.enabled) audit.start();
     context.approvals.startSweeper(config.sweepIntervalMs);
     budgets.startSweeper(config.sweepIntervalMs);
     webhooks.start();
@@ -323,6 +346,7 @@ export async function createServer(
     await webhooks.stop();
     await retention.stop();
     await admin.closeReads();
+    await audit.stop();
     await context.agents.flushKeyUse();
     stopListening();
     await store.close();

@@ -764,6 +764,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/actions/{action_id}/receipts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An action's signed receipts, oldest first (its check, then its decision) */
+        get: operations["getActionsReceipts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/receipts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export receipts in the order they were written (filter by agent, environment, time) */
+        get: operations["getReceipts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/receipts/keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make a new receipt signing key; the old one is retired and still verifies */
+        post: operations["postReceiptsKeysRotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Signed checkpoints of the audit chains, oldest first (export them and keep them elsewhere) */
+        get: operations["getAuditCheckpoints"];
+        put?: never;
+        /** Chain what is pending and sign a checkpoint of every chain now */
+        post: operations["postAuditCheckpoints"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Walk every audit chain and check it (and exported checkpoints, if given) */
+        post: operations["postAuditVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -900,6 +986,23 @@ export interface paths {
          * @description Each tool is recorded with its input schema and annotations (the dashboard shows them). The answer names the tools a policy blocks for every call, which the gateway leaves out of the list it gives its client, and whether an admin trusts the upstream.
          */
         post: operations["postV1McpTools"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/arden-keys.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that verify receipts and audit checkpoints (retired keys included) */
+        get: operations["getWellKnownArdenKeysJson"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1873,6 +1976,62 @@ export interface components {
             delivery?: components["schemas"]["Delivery"];
             attempt?: components["schemas"]["DeliveryAttempt"];
         };
+        Receipt: {
+            id: string;
+            action_id: string;
+            agent_id: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            decision: string;
+            /** @description The compact JWS (EdDSA). */
+            receipt: string;
+            created_at: string;
+            /** @description Its place in the audit chain of its agent and environment (null until sealed). */
+            chain_position: number | null;
+        };
+        ReceiptPage: {
+            items: components["schemas"]["Receipt"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        ReceiptKey: {
+            /** @constant */
+            kty: "OKP";
+            /** @constant */
+            crv: "Ed25519";
+            kid: string;
+            x: string;
+            /** @constant */
+            alg?: "EdDSA";
+            /** @constant */
+            use?: "sig";
+            created_at?: string;
+            retired_at?: string | null;
+        };
+        AuditCheckpoint: {
+            agent_id: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            position: number;
+            hash: string;
+            /** @description The signed checkpoint (compact JWS, EdDSA). */
+            checkpoint: string;
+            created_at: string;
+        };
+        AuditReport: {
+            ok: boolean;
+            chains: number;
+            entries: number;
+            checkpoints: number;
+            problems: {
+                agentId: string;
+                environment: string;
+                position: number | null;
+                actionId: string | null;
+                kind: string;
+                message: string;
+            }[];
+        };
         CheckRequest: {
             /** @description The tool being called. */
             tool_name: string;
@@ -1914,6 +2073,8 @@ export interface components {
             on_timeout?: "deny" | "allow";
             /** @description With reason no_policy_configured: the tools of policies whose name differs from tool_name only by a prefix (a probable naming mistake). */
             similar_policy_tools?: string[];
+            /** @description The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+            receipt?: string;
         };
         StatusResponse: {
             action_id: string;
@@ -1922,6 +2083,8 @@ export interface components {
             message: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+            receipt?: string;
         };
         UsageRequest: {
             model: string;
@@ -5459,6 +5622,337 @@ export interface operations {
             };
         };
     };
+    getActionsReceipts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Action id. */
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Receipt"][];
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getReceipts: {
+        parameters: {
+            query?: {
+                /** @description Agent id or name. */
+                agent?: string;
+                environment?: "test" | "live";
+                /** @description ISO 8601 time or milliseconds since the epoch. */
+                from?: string;
+                /** @description ISO 8601 time or milliseconds since the epoch. */
+                to?: string;
+                /** @description From `next_cursor`. */
+                cursor?: string;
+                /** @description Items per page (1–500, default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptPage"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postReceiptsKeysRotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptKey"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (for example, an action already decided). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAuditCheckpoints: {
+        parameters: {
+            query?: {
+                /** @description Agent id or name. */
+                agent?: string;
+                environment?: "test" | "live";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AuditCheckpoint"][];
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAuditCheckpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sealed: number;
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAuditVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    checkpoints?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditReport"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getOpenapiJson: {
         parameters: {
             query?: never;
@@ -6005,6 +6499,52 @@ export interface operations {
             };
             /** @description Too many attempts; retry after the `Retry-After` seconds. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWellKnownArdenKeysJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: {
+                            /** @constant */
+                            kty: "OKP";
+                            /** @constant */
+                            crv: "Ed25519";
+                            kid: string;
+                            x: string;
+                            /** @constant */
+                            alg?: "EdDSA";
+                            /** @constant */
+                            use?: "sig";
+                            created_at?: string;
+                            retired_at?: string | null;
+                        }[];
+                        /** @enum {string} */
+                        receipts: "enabled" | "disabled";
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

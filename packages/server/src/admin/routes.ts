@@ -1,12 +1,14 @@
 import { actionRoutes } from '../actions/routes';
 import { agentRoutes } from '../agents/routes';
 import { approvalRoutes } from '../approvals/routes';
+import { auditRoutes } from '../audit/routes';
 import { budgetRoutes } from '../budgets/routes';
 import { eventRoutes } from '../events/routes';
 import { mcpRoutes } from '../mcp/routes';
 import { openApiDocument } from '../openapi';
 import { policyRoutes } from '../policies/routes';
 import { simulationRoutes } from '../policies/simulation-routes';
+import { receiptRoutes } from '../receipts/routes';
 import { sessionRoutes } from '../sessions/routes';
 import { usageRoutes } from '../usage/routes';
 import { userRoutes } from '../users/routes';
@@ -33,6 +35,8 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...budgetRoutes,
   ...deliveryRoutes,
   ...eventRoutes,
+  ...receiptRoutes,
+  ...auditRoutes,
   route({
     method: 'GET',
     path: '/api/openapi.json',

@@ -17,6 +17,7 @@ import { readJson, readJsonText, sendJson, setBodyTimeout } from '../http/respon
 import type { RequestContext } from '../http/router';
 import { uuidv7 } from '../ids';
 import { registerMcpAgentRoutes } from '../mcp/agent-routes';
+import { checkReceiptInput } from '../receipts/service';
 import type { ActionRecord, NewAction } from '../store';
 import { withoutFinalStop } from '../text';
 import { parseCheck, parseResult, parseUsage } from './validate';
@@ -187,9 +188,15 @@ export function registerAgentRoutes(server: ServerContext): void {
     };
     // The answer (with its action_id) goes out only after the action's row is committed.
     memory.decided(action);
-    const inserted = await server.telemetry.storeCommit(() =>
+    // Its signed receipt is written in the same commit.
+    const receipt = server.receipts.issue(checkReceiptInput(action));
+    const [inserted = { changes: 0 }] = await server.telemetry.storeCommit(() =>
       store.committer
-        .submit(store.actions.insertStatement(action))
+        .submitAll(
+          receipt
+            ? [store.actions.insertStatement(action), store.receipts.insertStatement(receipt)]
+            : [store.actions.insertStatement(action)],
+        )
         .then(memory.committed, memory.failed),
     );
     server.telemetry.checked(action, started);
@@ -235,6 +242,7 @@ export function registerAgentRoutes(server: ServerContext): void {
         rule_index: decision.ruleIndex ?? null,
       };
     }
+    if (receipt && !pending) body.receipt = receipt.receipt;
     sendJson(context.response, 200, body);
     if (server.events.size > 0) {
       server.events.emit({
@@ -265,12 +273,20 @@ export function registerAgentRoutes(server: ServerContext): void {
       waitSeconds = Math.min(maxWaitSeconds, waitSeconds);
     }
     const actionId = context.params.actionId as string;
+    // A decided action's answer carries the receipt of its latest decision.
+    const answer = async (body: ReturnType<typeof statusBody>) => {
+      const receipt =
+        body.status !== 'pending' && server.receipts.enabled
+          ? await store.receipts.latest(body.action_id)
+          : undefined;
+      sendJson(context.response, 200, receipt ? { ...body, receipt } : body);
+    };
     let action = await ownAction(principal, actionId);
     if (action.status === 'pending' && action.expiresAt !== null && action.expiresAt <= clock()) {
       action = (await server.approvals.expire(action.id)) ?? (await ownAction(principal, actionId));
     }
     if (action.status !== 'pending' || waitSeconds === 0) {
-      sendJson(context.response, 200, statusBody(action));
+      await answer(statusBody(action));
       return;
     }
     // Long-poll: register first, then re-read, so a decision between the two is not missed.
@@ -283,13 +299,13 @@ export function registerAgentRoutes(server: ServerContext): void {
     const current = await ownAction(principal, actionId);
     if (current.status !== 'pending') {
       cancel.abort();
-      sendJson(context.response, 200, statusBody(current));
+      await answer(statusBody(current));
       return;
     }
     const notice = await waiting;
     if (context.signal.aborted) return;
     if (notice) {
-      sendJson(context.response, 200, {
+      await answer({
         action_id: action.id,
         status: notice.status,
         message: notice.message,
@@ -297,7 +313,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       });
       return;
     }
-    sendJson(context.response, 200, statusBody(await ownAction(principal, actionId)));
+    await answer(statusBody(await ownAction(principal, actionId)));
   });
 
   router.add('POST', '/token-usage', async (context) => {

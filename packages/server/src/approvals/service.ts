@@ -1,7 +1,9 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
+import { decisionReceiptInput, type ReceiptService } from '../receipts/service';
 import type { ActionRecord, Store } from '../store';
+import type { Repositories } from '../store/repositories';
 import type { Telemetry } from '../telemetry/service';
 import { withoutNul } from '../text';
 import type { WebhookService } from '../webhooks/service';
@@ -93,6 +95,7 @@ export class ApprovalService {
   private sweeping: Promise<number> | undefined;
   private readonly clock: () => number;
   private readonly telemetry: Telemetry | undefined;
+  private readonly receipts: ReceiptService | undefined;
 
   constructor(
     private readonly store: Store,
@@ -100,10 +103,23 @@ export class ApprovalService {
     private readonly events: LiveEvents,
     private readonly webhooks: WebhookService,
     private readonly logger: Logger,
-    options: { clock?: () => number; telemetry?: Telemetry } = {},
+    options: { clock?: () => number; telemetry?: Telemetry; receipts?: ReceiptService } = {},
   ) {
     this.clock = options.clock ?? Date.now;
     this.telemetry = options.telemetry;
+    this.receipts = options.receipts;
+  }
+
+  /** Signs and stores the receipt of a decision, in the decision's transaction. */
+  private async receipt(
+    repositories: Repositories,
+    action: ActionRecord,
+    now: number,
+  ): Promise<string | undefined> {
+    const issued = this.receipts?.issue(decisionReceiptInput(action, now));
+    if (!issued) return undefined;
+    await repositories.receipts.insert(issued);
+    return issued.receipt;
   }
 
   /**
@@ -135,10 +151,11 @@ export class ApprovalService {
         now,
       );
       if (!updated) return { current: await repositories.actions.get(actionId) };
+      const receipt = await this.receipt(repositories, updated, now);
       const delivery = await this.webhooks.enqueue(
         repositories,
         updated,
-        { adminUserId: input.userId, notes: updated.notes },
+        { adminUserId: input.userId, notes: updated.notes, receipt },
         now,
       );
       return { updated, delivery };
@@ -202,10 +219,11 @@ export class ApprovalService {
       const notes = statusOf({ ...current, status: 'expired' }).message;
       const expired = await repositories.actions.expire(actionId, now, notes ?? 'expired');
       if (!expired) return undefined;
+      const receipt = await this.receipt(repositories, expired, now);
       const delivery = await this.webhooks.enqueue(
         repositories,
         expired,
-        { adminUserId: null, notes: expired.notes, expired: true },
+        { adminUserId: null, notes: expired.notes, expired: true, receipt },
         now,
       );
       return { expired, delivery };
@@ -228,10 +246,11 @@ export class ApprovalService {
         const notes = statusOf({ ...current, status: 'expired' }).message;
         const expired = await repositories.actions.expire(current.id, now, notes ?? 'expired');
         if (!expired) continue;
+        const receipt = await this.receipt(repositories, expired, now);
         const delivery = await this.webhooks.enqueue(
           repositories,
           expired,
-          { adminUserId: null, notes: expired.notes, expired: true },
+          { adminUserId: null, notes: expired.notes, expired: true, receipt },
           now,
         );
         results.push({ expired, queued: delivery !== undefined });

@@ -6,6 +6,7 @@ import { hookCommand } from './commands/hook';
 import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
 import { mcpCommand } from './commands/mcp';
 import { policiesCommand } from './commands/policies';
+import { auditCommand, receiptsCommand } from './commands/receipts';
 import { startCommand } from './commands/start';
 import { CliError, type CliIo, exitCodes } from './io';
 
@@ -26,6 +27,10 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
   policies              apply, diff and get policies (policies test runs locally)
   approvals             list held calls; approve or deny them
 
+Receipts and the audit log (docs/security.md):
+  receipts verify       verify a signed receipt offline (--keys from /.well-known/arden-keys.json)
+  audit verify          walk the audit chains of the database (--data-dir / --db) and exported checkpoints
+
 MCP (needs the @arden/mcp package; the same as its \`arden-mcp\` command):
   mcp run               run an MCP server behind Arden: every tools/call checked (docs/integrations/mcp.md)
   mcp install|uninstall put a client's MCP servers behind Arden (--client claude-code|claude-desktop|cursor|vscode|codex)
@@ -38,13 +43,13 @@ On the server's machine (open the store directly; --data-dir / --db):
   tokens                create admin tokens for the CLI and automation
 
 Run \`arden <command> --help\` for the options of a command. Docs: docs/cli.md.
-start, migrate, users and tokens need Node.js 22.13+; the others also run on Node.js 20.
+start, migrate, users, tokens and audit need Node.js 22.13+; the others also run on Node.js 20.
 Exit codes: 0 ok, 1 failed, 2 wrong usage, 3 invalid policy file, 4 server unreachable.
 `;
 
 // These run the server or open the store directly, so they need `node:sqlite` (Node.js 22.13+);
 // the others only talk HTTP to a running server and work on Node.js 20.
-const storeCommands = new Set(['start', 'migrate', 'users', 'tokens']);
+const storeCommands = new Set(['start', 'migrate', 'users', 'tokens', 'audit']);
 
 const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
   start: startCommand,
@@ -55,6 +60,8 @@ const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   hook: hookCommand,
   users: usersCommand,
   tokens: tokensCommand,
+  receipts: receiptsCommand,
+  audit: auditCommand,
   mcp: (argv, io) => mcpCommand(argv, io),
 };
 

@@ -1,7 +1,7 @@
 import { EFFECTS } from '@arden/policy';
 import * as z from 'zod';
-import { toolsReport, toolsReportAnswer } from '../mcp/schema';
 import { modelCallDescribedRoutes } from '../budgets/routes';
+import { toolsReport, toolsReportAnswer } from '../mcp/schema';
 import type { DescribedRoute } from './described-route';
 
 // The agent API as the OpenAPI document describes it. Its handlers (src/agent) validate by hand
@@ -30,6 +30,11 @@ const checkRequest = z
   })
   .meta({ id: 'CheckRequest' });
 
+const receiptField = z.string().meta({
+  description:
+    "The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending).",
+});
+
 const checkResponse = z
   .object({
     decision: z.enum(EFFECTS),
@@ -57,6 +62,7 @@ const checkResponse = z
       description:
         'With reason no_policy_configured: the tools of policies whose name differs from tool_name only by a prefix (a probable naming mistake).',
     }),
+    receipt: receiptField.optional(),
   })
   .meta({ id: 'CheckResponse' });
 
@@ -66,6 +72,7 @@ const statusResponse = z
     status: z.enum(['pending', 'approved', 'denied']),
     message: z.string().nullable(),
     created_at: timestamp,
+    receipt: receiptField.optional(),
   })
   .meta({ id: 'StatusResponse' });
 
@@ -209,6 +216,28 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
       'Each tool is recorded with its input schema and annotations (the dashboard shows them). The answer names the tools a policy blocks for every call, which the gateway leaves out of the list it gives its client, and whether an admin trusts the upstream.',
     body: toolsReport,
     response: toolsReportAnswer,
+  },
+  {
+    method: 'GET',
+    path: '/.well-known/arden-keys.json',
+    access: 'public',
+    tag: 'receipts',
+    summary: 'The public keys that verify receipts and audit checkpoints (retired keys included)',
+    response: z.object({
+      keys: z.array(
+        z.object({
+          kty: z.literal('OKP'),
+          crv: z.literal('Ed25519'),
+          kid: z.string(),
+          x: z.string(),
+          alg: z.literal('EdDSA').optional(),
+          use: z.literal('sig').optional(),
+          created_at: z.string().optional(),
+          retired_at: z.string().nullable().optional(),
+        }),
+      ),
+      receipts: z.enum(['enabled', 'disabled']),
+    }),
   },
   {
     method: 'GET',

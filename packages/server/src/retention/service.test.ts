@@ -168,6 +168,7 @@ describe('retention', () => {
       deliveries: 0,
       attempts: 0,
       usageDaily: 0,
+      receipts: 0,
     });
   });
 

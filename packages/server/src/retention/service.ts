@@ -15,6 +15,11 @@ export interface RetentionOptions {
   /** Pause between batches, so the hot path's writes go in between (default 20 ms). */
   pauseMs?: number;
   clock?: () => number;
+  /**
+   * Runs before anything is deleted, with the cutoff: the audit chain deletes its receipts
+   * older than it and anchors each chain at the retention edge; returns how many it deleted.
+   */
+  beforePurge?: (cutoff: number) => Promise<number>;
 }
 
 /** What one run of the job deleted. */
@@ -23,6 +28,8 @@ export interface RetentionResult {
   usage: number;
   deliveries: number;
   attempts: number;
+  /** Receipts deleted from the front of the audit chains. */
+  receipts?: number;
   /** Daily usage totals of the days wholly before the cutoff. */
   usageDaily: number;
 }
@@ -51,6 +58,7 @@ export class RetentionService {
   private readonly batchSize: number;
   private readonly pauseMs: number;
   private readonly clock: () => number;
+  private readonly beforePurge: ((cutoff: number) => Promise<number>) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<RetentionResult> | undefined;
   private stopped = true;
@@ -66,6 +74,7 @@ export class RetentionService {
     this.batchSize = options.batchSize ?? 1_000;
     this.pauseMs = options.pauseMs ?? 20;
     this.clock = options.clock ?? Date.now;
+    this.beforePurge = options.beforePurge;
   }
 
   /** Whether anything is ever deleted (`days` > 0). */
@@ -123,6 +132,7 @@ export class RetentionService {
     const cutoff = this.clock() - this.days * day;
     const started = this.clock();
     const { actions, usage } = this.store;
+    if (this.beforePurge) result.receipts = await this.beforePurge(cutoff);
     // Settled deliveries first (with their attempts, in one transaction), then the actions.
     result.deliveries = await this.inBatches(async (limit) => {
       const purged = await this.store.transaction((repositories) =>

@@ -3,6 +3,7 @@ import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import { mcpUpstreamsSchema } from '../mcp/migration';
 import { memorySchema } from '../memory/migration';
+import { receiptsSchema } from '../receipts/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -296,6 +297,11 @@ export const migrations: readonly Migration[] = [
     version: 7,
     name: 'budgets, counters and reservations',
     sql: { sqlite: budgetsSchema('sqlite'), postgres: budgetsSchema('postgres') },
+  },
+  {
+    version: 8,
+    name: 'signed receipts and the audit chain',
+    sql: { sqlite: receiptsSchema('sqlite'), postgres: receiptsSchema('postgres') },
   },
 ];
 

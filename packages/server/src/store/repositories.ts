@@ -1,7 +1,9 @@
 import { actionRepository } from '../actions/repository';
 import { agentRepository, apiKeyRepository } from '../agents/repository';
+import { auditRepository } from '../audit/repository';
 import { mcpUpstreamRepository } from '../mcp/repository';
 import { policyRepository } from '../policies/repository';
+import { receiptRepository } from '../receipts/repository';
 import { usageRepository } from '../usage/repository';
 import { adminTokenRepository, userRepository, userSessionRepository } from '../users/repository';
 import { webhookRepository } from '../webhooks/repository';
@@ -12,8 +14,10 @@ import type { Queryable } from './database';
 
 export * from '../actions/repository';
 export * from '../agents/repository';
+export * from '../audit/repository';
 export * from '../mcp/repository';
 export * from '../policies/repository';
+export * from '../receipts/repository';
 export * from '../usage/repository';
 export * from '../users/repository';
 export * from '../webhooks/repository';
@@ -31,6 +35,8 @@ export function repositories(db: Queryable) {
     users: userRepository(db),
     userSessions: userSessionRepository(db),
     adminTokens: adminTokenRepository(db),
+    receipts: receiptRepository(db),
+    audit: auditRepository(db),
   };
 }
 

@@ -63,6 +63,8 @@ export interface ApprovalInfo {
   adminUserId: string | null;
   notes: string | null;
   expired?: boolean;
+  /** The decision's signed receipt (sent only when the server signs receipts). */
+  receipt?: string;
 }
 
 /**
@@ -107,6 +109,7 @@ export function webhookBody(action: ActionRecord, approval: ApprovalInfo, now: n
       expired: approval.expired === true,
       decided_at: new Date(action.decidedAt ?? now).toISOString(),
     },
+    ...(approval.receipt ? { receipt: approval.receipt } : {}),
   });
 }
 

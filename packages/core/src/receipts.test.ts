@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import { Arden } from './arden';
+import { PolicyDeniedError } from './errors';
+import {
+  assertReceiptCoversCall,
+  base64UrlDecode,
+  decodeReceipt,
+  type ReceiptPublicKey,
+  ReceiptVerificationError,
+  sha256Hex,
+  verifyReceipt,
+} from './receipts';
+import { createTestArden } from './test/index';
+
+// Signature vectors. The key is RFC 8032's test 1 (section 7.1); Ed25519 is deterministic, so
+// the receipt below is exactly what any correct signer makes of these claims with this key.
+const rfcPublicKey: ReceiptPublicKey = {
+  kty: 'OKP',
+  crv: 'Ed25519',
+  kid: 'rfc8032-1',
+  x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
+};
+const rfcEmptyMessageSignature =
+  'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
+
+const vectorClaims = {
+  v: 1,
+  jti: '019ae000-0000-7000-8000-000000000001',
+  iat: 1764547200,
+  decided_at: 1764547200000,
+  action_id: '019ae000-0000-7000-8000-0000000000aa',
+  agent_id: 'agent-1',
+  environment: 'live',
+  session_id: 's-1',
+  tool: 'payments.refund',
+  args_sha256: '4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945',
+  kwargs_sha256: '166a9a9dfba98f4418a3109b879cf117e450ef5e10761dd038d22659959c1e03',
+  decision: 'approve',
+  runs: true,
+  reason: 'rule_matched',
+  policy: { id: 'p-1', name: 'Refunds', version: 3, rule_index: 0 },
+  decided_by: { type: 'user', id: 'u-1' },
+};
+const vectorKwargs = '{"amount": 150, "order": "o-1"}';
+const vectorReceipt =
+  'eyJhbGciOiJFZERTQSIsImtpZCI6InJmYzgwMzItMSIsInR5cCI6ImFyZGVuLXJlY2VpcHQrand0In0.eyJ2IjoxLCJqdGkiOiIwMTlhZTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDEiLCJpYXQiOjE3NjQ1NDcyMDAsImRlY2lkZWRfYXQiOjE3NjQ1NDcyMDAwMDAsImFjdGlvbl9pZCI6IjAxOWFlMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDBhYSIsImFnZW50X2lkIjoiYWdlbnQtMSIsImVudmlyb25tZW50IjoibGl2ZSIsInNlc3Npb25faWQiOiJzLTEiLCJ0b29sIjoicGF5bWVudHMucmVmdW5kIiwiYXJnc19zaGEyNTYiOiI0ZjUzY2RhMThjMmJhYTBjMDM1NGJiNWY5YTNlY2JlNWVkMTJhYjRkOGUxMWJhODczYzJmMTExNjEyMDJiOTQ1Iiwia3dhcmdzX3NoYTI1NiI6IjE2NmE5YTlkZmJhOThmNDQxOGEzMTA5Yjg3OWNmMTE3ZTQ1MGVmNWUxMDc2MWRkMDM4ZDIyNjU5OTU5YzFlMDMiLCJkZWNpc2lvbiI6ImFwcHJvdmUiLCJydW5zIjp0cnVlLCJyZWFzb24iOiJydWxlX21hdGNoZWQiLCJwb2xpY3kiOnsiaWQiOiJwLTEiLCJuYW1lIjoiUmVmdW5kcyIsInZlcnNpb24iOjMsInJ1bGVfaW5kZXgiOjB9LCJkZWNpZGVkX2J5Ijp7InR5cGUiOiJ1c2VyIiwiaWQiOiJ1LTEifX0.WD-BHsJwVaZkXtr-Glw6fhnsBEJrYbrwhS2EYJphmIZ6JzFtGka6G9JBNCXYXewnJiXEmNoa3vNj6VdfiikDBw';
+
+const vectorCall = { toolName: 'payments.refund', args: [], kwargsJson: vectorKwargs };
+
+describe('receipt signature vectors', () => {
+  it("verifies RFC 8032's test 1 with Web Crypto (the primitive under receipts)", async () => {
+    const key = await crypto.subtle.importKey(
+      'jwk',
+      { kty: 'OKP', crv: 'Ed25519', x: rfcPublicKey.x },
+      { name: 'Ed25519' },
+      false,
+      ['verify'],
+    );
+    const signature = new Uint8Array(
+      (rfcEmptyMessageSignature.match(/../g) as string[]).map((byte) => Number.parseInt(byte, 16)),
+    );
+    expect(await crypto.subtle.verify({ name: 'Ed25519' }, key, signature, new Uint8Array())).toBe(
+      true,
+    );
+  });
+
+  it('verifies the vector receipt for its call and returns its claims', async () => {
+    expect(await verifyReceipt(vectorReceipt, vectorCall, [rfcPublicKey])).toEqual(vectorClaims);
+    expect(await verifyReceipt(vectorReceipt, vectorCall, { keys: [rfcPublicKey] })).toEqual(
+      vectorClaims,
+    );
+    expect(await sha256Hex(vectorKwargs)).toBe(vectorClaims.kwargs_sha256);
+  });
+
+  it('refuses every single-bit change of the signed part and of the signature', async () => {
+    const [header, payload, signature] = vectorReceipt.split('.') as [string, string, string];
+    const flip = (part: string, index: number) => {
+      const bytes = base64UrlDecode(part);
+      bytes[index % bytes.length] = (bytes[index % bytes.length] as number) ^ 1;
+      let binary = '';
+      for (const byte of bytes) binary += String.fromCharCode(byte);
+      return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    };
+    for (const index of [0, 7, 100, 300, 500]) {
+      const tampered = `${header}.${flip(payload, index)}.${signature}`;
+      const error = await verifyReceipt(tampered, undefined, [rfcPublicKey]).catch((e) => e);
+      expect(ReceiptVerificationError.isInstance(error)).toBe(true);
+      expect(['bad_signature', 'malformed']).toContain(error.code);
+    }
+    for (const index of [0, 31, 63]) {
+      await expect(
+        verifyReceipt(`${header}.${payload}.${flip(signature, index)}`, undefined, [rfcPublicKey]),
+      ).rejects.toMatchObject({ code: 'bad_signature' });
+    }
+  });
+
+  it('refuses another key, another algorithm, and garbage', async () => {
+    await expect(
+      verifyReceipt(vectorReceipt, undefined, [{ ...rfcPublicKey, kid: 'other' }]),
+    ).rejects.toMatchObject({ code: 'unknown_key' });
+    await expect(
+      verifyReceipt(vectorReceipt, undefined, [
+        { ...rfcPublicKey, x: '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c' },
+      ]),
+    ).rejects.toMatchObject({ code: 'bad_signature' });
+    const header = btoa(JSON.stringify({ alg: 'none', kid: 'rfc8032-1' })).replace(/=+$/, '');
+    const [, payload] = vectorReceipt.split('.');
+    await expect(
+      verifyReceipt(`${header}.${payload}.`, undefined, [rfcPublicKey]),
+    ).rejects.toMatchObject({ code: 'malformed' });
+    for (const garbage of ['', 'a.b', 'a.b.c', '!!.??.**']) {
+      await expect(verifyReceipt(garbage, undefined, [rfcPublicKey])).rejects.toMatchObject({
+        code: 'malformed',
+      });
+    }
+  });
+
+  it('binds the exact call: tool, argument bytes, action, agent, environment, session', async () => {
+    const { claims } = decodeReceipt(vectorReceipt);
+    await assertReceiptCoversCall(claims, vectorCall);
+    const refused = async (call: Parameters<typeof assertReceiptCoversCall>[1], field: string) =>
+      expect(assertReceiptCoversCall(claims, call)).rejects.toMatchObject({
+        code: 'call_mismatch',
+        field,
+      });
+    await refused({ ...vectorCall, toolName: 'payments.payout' }, 'tool');
+    await refused(
+      { ...vectorCall, kwargsJson: '{"amount": 1500, "order": "o-1"}' },
+      'kwargs_sha256',
+    );
+    await refused({ ...vectorCall, kwargsJson: '{"amount":150,"order":"o-1"}' }, 'kwargs_sha256');
+    await refused({ ...vectorCall, args: ['x'] }, 'args_sha256');
+    await refused({ ...vectorCall, actionId: 'another' }, 'action_id');
+    await refused({ ...vectorCall, agentId: 'agent-2' }, 'agent_id');
+    await refused({ ...vectorCall, environment: 'test' }, 'environment');
+    await refused({ ...vectorCall, sessionId: 's-2' }, 'session_id');
+  });
+
+  it('applies maxAgeSeconds and requireRuns', async () => {
+    await expect(
+      verifyReceipt(vectorReceipt, vectorCall, [rfcPublicKey], {
+        maxAgeSeconds: 60,
+        now: vectorClaims.decided_at + 61_000,
+      }),
+    ).rejects.toMatchObject({ code: 'expired' });
+    expect(
+      await verifyReceipt(vectorReceipt, vectorCall, [rfcPublicKey], {
+        maxAgeSeconds: 60,
+        now: vectorClaims.decided_at + 59_000,
+        requireRuns: true,
+      }),
+    ).toMatchObject({ decision: 'approve' });
+  });
+});
+
+describe('the exact call in guarded tools', () => {
+  it('refuses to run a held call whose arguments changed while it waited for approval', async () => {
+    const server = createTestArden({ decisions: { refund: 'requires_approval' } });
+    const arden = new Arden(server.options());
+    let ran = 0;
+    const refund = arden.guardTool('refund', async (_input: { amount: number }) => {
+      ran += 1;
+      return 'refunded';
+    });
+    const input = { amount: 40 };
+    const outcome = refund(input).catch((error) => error);
+    const held = await server.nextPending();
+    input.amount = 4_000;
+    server.approve(held.actionId);
+    const error = await outcome;
+    expect(PolicyDeniedError.isInstance(error)).toBe(true);
+    expect(error.message).toMatch(/arguments changed after they were checked/);
+    expect(ran).toBe(0);
+    // Unchanged arguments run.
+    const second = refund({ amount: 41 });
+    server.approve((await server.nextPending()).actionId);
+    expect(await second).toBe('refunded');
+    await arden.shutdown();
+  });
+
+  it('refuses an approval whose receipt is for another call (a replayed approval), and runs one for this call', async () => {
+    const server = createTestArden({ decisions: { 'payments.refund': 'requires_approval' } });
+    const base = server.options();
+    let statusReceipt: (actionId: string) => Promise<string> = async () => vectorReceipt;
+    // The server's /status answer carries the receipt chosen by the test.
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await base.fetch(input, init);
+      const url = String(input instanceof Request ? input.url : input);
+      const match = /\/status\/([^/?]+)/.exec(url);
+      if (!match) return response;
+      const body = (await response.json()) as Record<string, unknown>;
+      if (body.status === 'approved') body.receipt = await statusReceipt(match[1] as string);
+      return new Response(JSON.stringify(body), {
+        status: response.status,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    const arden = new Arden({ ...base, fetch });
+    let ran = 0;
+    const refund = arden.guardTool(
+      'payments.refund',
+      async (_input: { amount: number; order: string }) => {
+        ran += 1;
+        return 'refunded';
+      },
+    );
+    // A genuine approval of another refund, replayed for this one.
+    const replayed = refund({ amount: 150, order: 'o-1' }).catch((error) => error);
+    server.approve((await server.nextPending()).actionId);
+    const error = await replayed;
+    expect(PolicyDeniedError.isInstance(error)).toBe(true);
+    expect(error.message).toMatch(/receipt is for another call/);
+    expect(ran).toBe(0);
+    // A receipt for this action and these bytes lets it run.
+    statusReceipt = async (actionId) => {
+      const claims = {
+        ...vectorClaims,
+        action_id: actionId,
+        kwargs_sha256: await sha256Hex('{"amount":150,"order":"o-2"}'),
+      };
+      const [header, , signature] = vectorReceipt.split('.');
+      const payload = btoa(JSON.stringify(claims))
+        .replace(/\+/g, '-')
+        .replace(/\//g, '_')
+        .replace(/=+$/, '');
+      return `${header}.${payload}.${signature}`;
+    };
+    const matching = refund({ amount: 150, order: 'o-2' });
+    server.approve((await server.nextPending()).actionId);
+    expect(await matching).toBe('refunded');
+    expect(ran).toBe(1);
+    await arden.shutdown();
+  });
+});

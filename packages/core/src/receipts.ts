@@ -1,0 +1,317 @@
+/**
+ * Receipts: an Arden server signs every decision (allow, block, approve, deny, expire) as a
+ * compact JWS (EdDSA, Ed25519) bound to the exact call. `verifyReceipt` checks one offline with
+ * the server's published keys (`/.well-known/arden-keys.json`) and Web Crypto only, so the same
+ * code runs in Node.js 20+, Deno, Bun, workers and browsers.
+ */
+import { ArdenError } from './errors';
+
+/** The decisions a receipt can record; `hold` is a check that held the call for approval. */
+export type ReceiptDecision = 'allow' | 'block' | 'hold' | 'approve' | 'deny' | 'expire';
+
+/** Who or what made the decision a receipt records. */
+export interface ReceiptDecider {
+  /** `policy` (allow/block at the check), `user` (an approver in Arden), `app` (an in-app decision reported by the agent's app), `timeout` (expiry). */
+  type: 'policy' | 'user' | 'app' | 'timeout';
+  /** The user's id or e-mail (for `user` and `app`), else null. */
+  id: string | null;
+}
+
+/** The claims of a receipt (its JWS payload). Field names are snake_case, as on the wire. */
+export interface ReceiptClaims {
+  /** Receipt format version: 1. */
+  v: 1;
+  /** The receipt's own id (unique per decision). */
+  jti: string;
+  /** Issued at, seconds since the epoch. */
+  iat: number;
+  /** When the decision was made, ms since the epoch. */
+  decided_at: number;
+  action_id: string;
+  agent_id: string;
+  environment: string;
+  session_id: string | null;
+  tool: string;
+  /** SHA-256 (hex) of the positional arguments' JSON text exactly as the server kept it. */
+  args_sha256: string;
+  /** SHA-256 (hex) of the keyword arguments' JSON text exactly as the server kept it. */
+  kwargs_sha256: string;
+  decision: ReceiptDecision;
+  /** Whether this decision lets the call run (allow, approve, or expiry with `on_timeout: allow`). */
+  runs: boolean;
+  reason: string | null;
+  policy: {
+    id: string | null;
+    name: string;
+    version: number | null;
+    rule_index: number | null;
+  } | null;
+  decided_by: ReceiptDecider;
+  /**
+   * Set when an approver edited the arguments before approving: the hashes of the call as the
+   * agent made it (`args_sha256`/`kwargs_sha256` above then bind the edited call, the one to run).
+   */
+  edited?: { original_args_sha256: string; original_kwargs_sha256: string; by: string | null };
+  /** Where the approval was given: `dashboard` (or the admin API/CLI) or `app` (in-app). */
+  approved_in?: 'dashboard' | 'app';
+  /** Every distinct approver of a multi-person approval, in the order they approved. */
+  approvers?: string[];
+  /** Sensitive argument paths (policy `redact`) whose values the stored call keeps hashed. */
+  redacted?: string[];
+}
+
+/** One public key of `/.well-known/arden-keys.json` (a JWK). */
+export interface ReceiptPublicKey {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  kid: string;
+  x: string;
+  alg?: 'EdDSA';
+  use?: 'sig';
+  /** When the key was created (ISO), and retired (no longer signs, still verifies). */
+  created_at?: string;
+  retired_at?: string | null;
+}
+
+/** The call a receipt is checked against: what is about to run. */
+export interface ReceiptCall {
+  toolName: string;
+  /** The positional arguments' JSON text as sent, or the values (serialized with `JSON.stringify`). */
+  argsJson?: string;
+  args?: readonly unknown[];
+  /** The keyword arguments' JSON text as sent, or the values (serialized with `JSON.stringify`). */
+  kwargsJson?: string;
+  kwargs?: Record<string, unknown>;
+  /** Optional: must equal the receipt's, when given. */
+  actionId?: string;
+  agentId?: string;
+  environment?: string;
+  sessionId?: string | null;
+}
+
+/** Options of `verifyReceipt`. */
+export interface VerifyReceiptOptions {
+  /** Refuse receipts issued more than this many seconds ago (default: no limit). */
+  maxAgeSeconds?: number;
+  /** Also require that the decision lets the call run (default false). */
+  requireRuns?: boolean;
+  /** The current time in ms (default `Date.now()`). */
+  now?: number;
+}
+
+/** Why a receipt was refused. */
+export type ReceiptFailure =
+  | 'malformed'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'call_mismatch'
+  | 'does_not_run'
+  | 'expired';
+
+const receiptMarker = Symbol.for('arden.error.receipt');
+
+/** A receipt failed verification; `code` says why. */
+export class ReceiptVerificationError extends ArdenError {
+  protected readonly [receiptMarker] = true;
+  readonly code: ReceiptFailure;
+  /** For `call_mismatch`: the claim that differs (`tool`, `kwargs_sha256`, …). */
+  readonly field: string | undefined;
+
+  constructor(code: ReceiptFailure, message: string, field?: string) {
+    super(message);
+    this.name = 'ReceiptVerificationError';
+    this.code = code;
+    this.field = field;
+  }
+
+  static override isInstance(error: unknown): error is ReceiptVerificationError {
+    return (
+      error != null &&
+      typeof error === 'object' &&
+      (error as Record<symbol, unknown>)[receiptMarker] === true
+    );
+  }
+}
+
+const encoder = new TextEncoder();
+
+function subtle(): SubtleCrypto {
+  const crypto = (globalThis as { crypto?: Crypto }).crypto;
+  if (!crypto?.subtle) {
+    throw new ArdenError(
+      'Web Crypto (globalThis.crypto.subtle) is not available; receipts need Node.js 20 or newer, or a runtime with Web Crypto.',
+    );
+  }
+  return crypto.subtle;
+}
+
+/** Base64url without padding, from bytes. */
+export function base64UrlEncode(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Bytes from base64url (padding optional); throws on other characters. */
+export function base64UrlDecode(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('not base64url');
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  const bytes = new Uint8Array(binary.length);
+  for (let index = 0; index < binary.length; index++) bytes[index] = binary.charCodeAt(index);
+  return bytes;
+}
+
+/** SHA-256 (lowercase hex) of a text's UTF-8 bytes: how receipts bind argument JSON. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await subtle().digest('SHA-256', encoder.encode(text)));
+  let hex = '';
+  for (const byte of digest) hex += byte.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/** Reads a receipt's claims without checking its signature (for display only). */
+export function decodeReceipt(receipt: string): {
+  header: { alg: string; kid: string; typ?: string };
+  claims: ReceiptClaims;
+} {
+  const parts = typeof receipt === 'string' ? receipt.split('.') : [];
+  if (parts.length !== 3) {
+    throw new ReceiptVerificationError(
+      'malformed',
+      'A receipt is a compact JWS: three base64url parts separated by dots.',
+    );
+  }
+  try {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const header = JSON.parse(decoder.decode(base64UrlDecode(parts[0] as string)));
+    const claims = JSON.parse(decoder.decode(base64UrlDecode(parts[1] as string)));
+    if (typeof header?.kid !== 'string' || typeof claims !== 'object' || claims === null) {
+      throw new Error('shape');
+    }
+    return { header, claims };
+  } catch (error) {
+    if (ReceiptVerificationError.isInstance(error)) throw error;
+    throw new ReceiptVerificationError(
+      'malformed',
+      'The receipt is not a valid JWS: its header or payload is not base64url JSON with a key id.',
+    );
+  }
+}
+
+function keyList(keys: readonly ReceiptPublicKey[] | { keys: readonly ReceiptPublicKey[] }) {
+  return Array.isArray(keys) ? keys : (keys as { keys: readonly ReceiptPublicKey[] }).keys;
+}
+
+/**
+ * Verifies a receipt offline: its EdDSA signature against `keys` (the server's
+ * `/.well-known/arden-keys.json`, or its `keys` list), then — when `call` is given — that it was
+ * issued for exactly that call: the tool name, the argument bytes (SHA-256 of the JSON text),
+ * and the action, agent, environment and session when the call names them. Returns the claims;
+ * throws `ReceiptVerificationError` (with `code`) otherwise. Use it before acting on a call
+ * that Arden decided, for example in the service behind the tool; remember the receipt's `jti`
+ * there to use each receipt once.
+ */
+export async function verifyReceipt(
+  receipt: string,
+  call: ReceiptCall | undefined,
+  keys: readonly ReceiptPublicKey[] | { keys: readonly ReceiptPublicKey[] },
+  options: VerifyReceiptOptions = {},
+): Promise<ReceiptClaims> {
+  const { header, claims } = decodeReceipt(receipt);
+  if (header.alg !== 'EdDSA') {
+    throw new ReceiptVerificationError(
+      'malformed',
+      `The receipt's algorithm is "${String(header.alg)}"; Arden receipts are EdDSA (Ed25519).`,
+    );
+  }
+  const key = keyList(keys).find((candidate) => candidate.kid === header.kid);
+  if (key?.kty !== 'OKP' || key.crv !== 'Ed25519' || typeof key.x !== 'string') {
+    throw new ReceiptVerificationError(
+      'unknown_key',
+      `The receipt was signed with key "${header.kid}", which is not among the keys given; fetch the server's /.well-known/arden-keys.json (it keeps retired keys).`,
+    );
+  }
+  const [headerPart, payloadPart, signaturePart] = receipt.split('.') as [string, string, string];
+  let valid = false;
+  try {
+    const publicKey = await subtle().importKey(
+      'jwk',
+      { kty: 'OKP', crv: 'Ed25519', x: key.x },
+      { name: 'Ed25519' },
+      false,
+      ['verify'],
+    );
+    valid = await subtle().verify(
+      { name: 'Ed25519' },
+      publicKey,
+      base64UrlDecode(signaturePart) as Uint8Array<ArrayBuffer>,
+      encoder.encode(`${headerPart}.${payloadPart}`),
+    );
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    throw new ReceiptVerificationError(
+      'bad_signature',
+      'The receipt signature does not verify: it was altered or not signed by this Arden server.',
+    );
+  }
+  if (claims.v !== 1 || typeof claims.action_id !== 'string' || typeof claims.tool !== 'string') {
+    throw new ReceiptVerificationError('malformed', 'The receipt is not an Arden receipt (v1).');
+  }
+  if (options.maxAgeSeconds !== undefined) {
+    const age = ((options.now ?? Date.now()) - claims.decided_at) / 1000;
+    if (age > options.maxAgeSeconds) {
+      throw new ReceiptVerificationError(
+        'expired',
+        `The receipt is ${Math.round(age)} s old; at most ${options.maxAgeSeconds} s is accepted.`,
+      );
+    }
+  }
+  if (call) await assertReceiptCoversCall(claims, call);
+  if (options.requireRuns && !claims.runs) {
+    throw new ReceiptVerificationError(
+      'does_not_run',
+      `The receipt records "${claims.decision}" for action ${claims.action_id}: it does not let the call run.`,
+    );
+  }
+  return claims;
+}
+
+/**
+ * Checks that verified claims were issued for `call` (see `verifyReceipt`); throws
+ * `ReceiptVerificationError` with code `call_mismatch` naming the first claim that differs.
+ */
+export async function assertReceiptCoversCall(
+  claims: ReceiptClaims,
+  call: ReceiptCall,
+): Promise<void> {
+  const mismatch = (field: string, what: string) =>
+    new ReceiptVerificationError(
+      'call_mismatch',
+      `The receipt is for another call: its ${what} differs (${field}). A receipt covers one call, with exactly the arguments that were checked or approved.`,
+      field,
+    );
+  if (claims.tool !== call.toolName) throw mismatch('tool', 'tool name');
+  const argsJson = call.argsJson ?? JSON.stringify(call.args ?? []);
+  const kwargsJson = call.kwargsJson ?? JSON.stringify(call.kwargs ?? {});
+  if ((await sha256Hex(argsJson)) !== claims.args_sha256) {
+    throw mismatch('args_sha256', 'positional arguments');
+  }
+  if ((await sha256Hex(kwargsJson)) !== claims.kwargs_sha256) {
+    throw mismatch('kwargs_sha256', 'arguments');
+  }
+  if (call.actionId !== undefined && call.actionId !== claims.action_id) {
+    throw mismatch('action_id', 'action');
+  }
+  if (call.agentId !== undefined && call.agentId !== claims.agent_id) {
+    throw mismatch('agent_id', 'agent');
+  }
+  if (call.environment !== undefined && call.environment !== claims.environment) {
+    throw mismatch('environment', 'environment');
+  }
+  if (call.sessionId !== undefined && call.sessionId !== claims.session_id) {
+    throw mismatch('session_id', 'session');
+  }
+}

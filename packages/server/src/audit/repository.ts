@@ -1,0 +1,199 @@
+import type { Environment } from '../crypto';
+import { type ReceiptRecord, toReceipt } from '../receipts/repository';
+import type { Queryable, Row } from '../store/database';
+import { int, text } from '../store/rows';
+
+// The audit chain's state: one head per agent and environment (its last position and hash, and
+// the anchor left by retention), and the signed checkpoints.
+
+/** The head of one chain. */
+export interface AuditHead {
+  agentId: string;
+  environment: Environment;
+  position: number;
+  hash: string;
+  /** The last position deleted by retention (0: none), and its hash: verification starts there. */
+  anchorPosition: number;
+  anchorHash: string;
+  /** The retention cutoff of the last prune (actions created before it may be gone). */
+  anchoredAt: number | null;
+  checkpointAt: number | null;
+}
+
+/** A signed checkpoint of a chain. */
+export interface AuditCheckpoint {
+  agentId: string;
+  environment: Environment;
+  position: number;
+  hash: string;
+  /** The compact JWS (EdDSA) of `{v, type, agent_id, environment, position, hash, at}`. */
+  checkpoint: string;
+  createdAt: number;
+}
+
+function toHead(row: Row): AuditHead {
+  return {
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    position: Number(row.position),
+    hash: String(row.hash),
+    anchorPosition: Number(row.anchor_position),
+    anchorHash: String(row.anchor_hash),
+    anchoredAt: int(row.anchored_at),
+    checkpointAt: int(row.checkpoint_at),
+  };
+}
+
+function toCheckpoint(row: Row): AuditCheckpoint {
+  return {
+    agentId: String(row.agent_id),
+    environment: row.environment as Environment,
+    position: Number(row.position),
+    hash: String(row.hash),
+    checkpoint: String(row.checkpoint),
+    createdAt: Number(row.created_at),
+  };
+}
+
+// The PostgreSQL advisory lock that serialises the sealers of several replicas.
+const sealLock = 8787018;
+
+/** Audit chain heads, sealing and checkpoints. */
+export function auditRepository(db: Queryable) {
+  return {
+    /** Inside a transaction: waits until no other replica is sealing (PostgreSQL). */
+    async lockChains(): Promise<void> {
+      if (db.dialect === 'postgres') await db.get('SELECT pg_advisory_xact_lock(?)', [sealLock]);
+    },
+
+    /** Receipts not chained yet, oldest first. */
+    async unsealed(limit: number): Promise<ReceiptRecord[]> {
+      return (
+        await db.all('SELECT * FROM receipts WHERE chain_hash IS NULL ORDER BY seq LIMIT ?', [
+          limit,
+        ])
+      ).map(toReceipt);
+    },
+
+    /** Every chain head. */
+    async heads(): Promise<AuditHead[]> {
+      return (await db.all('SELECT * FROM audit_heads ORDER BY agent_id, environment')).map(toHead);
+    },
+
+    /** Gives a receipt its place in its chain. */
+    async seal(seq: number, position: number, hash: string): Promise<void> {
+      await db.run('UPDATE receipts SET chain_position = ?, chain_hash = ? WHERE seq = ?', [
+        position,
+        hash,
+        seq,
+      ]);
+    },
+
+    /** Writes a chain head (position, hash, anchor, last checkpoint). */
+    async saveHead(head: AuditHead): Promise<void> {
+      await db.run(
+        `INSERT INTO audit_heads (agent_id, environment, position, hash, anchor_position,
+           anchor_hash, anchored_at, checkpoint_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (agent_id, environment) DO UPDATE SET position = excluded.position,
+           hash = excluded.hash, anchor_position = excluded.anchor_position,
+           anchor_hash = excluded.anchor_hash, anchored_at = excluded.anchored_at,
+           checkpoint_at = excluded.checkpoint_at`,
+        [
+          head.agentId,
+          head.environment,
+          head.position,
+          head.hash,
+          head.anchorPosition,
+          head.anchorHash,
+          head.anchoredAt,
+          head.checkpointAt,
+        ],
+      );
+    },
+
+    /** Stores a signed checkpoint. */
+    async addCheckpoint(checkpoint: AuditCheckpoint): Promise<void> {
+      await db.run(
+        `INSERT INTO audit_checkpoints (agent_id, environment, position, hash, checkpoint,
+           created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        [
+          checkpoint.agentId,
+          checkpoint.environment,
+          checkpoint.position,
+          checkpoint.hash,
+          checkpoint.checkpoint,
+          checkpoint.createdAt,
+        ],
+      );
+    },
+
+    /** Stored checkpoints, oldest first. */
+    async checkpoints(filter: { agentId?: string; environment?: Environment } = {}) {
+      const where: string[] = [];
+      const params: string[] = [];
+      if (filter.agentId) {
+        where.push('agent_id = ?');
+        params.push(filter.agentId);
+      }
+      if (filter.environment) {
+        where.push('environment = ?');
+        params.push(filter.environment);
+      }
+      return (
+        await db.all(
+          `SELECT * FROM audit_checkpoints ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`,
+          params,
+        )
+      ).map(toCheckpoint);
+    },
+
+    /** A chain's receipts after `afterPosition`, in chain order (at most `limit`). */
+    async chain(
+      agentId: string,
+      environment: Environment,
+      afterPosition: number,
+      limit: number,
+    ): Promise<ReceiptRecord[]> {
+      return (
+        await db.all(
+          `SELECT * FROM receipts WHERE agent_id = ? AND environment = ? AND chain_position > ?
+           ORDER BY chain_position LIMIT ?`,
+          [agentId, environment, afterPosition, limit],
+        )
+      ).map(toReceipt);
+    },
+
+    /** The first position of a chain whose receipt is not older than `cutoff` (or undefined). */
+    async firstPositionFrom(
+      agentId: string,
+      environment: Environment,
+      cutoff: number,
+    ): Promise<number | undefined> {
+      const row = await db.get<{ position: unknown }>(
+        `SELECT MIN(chain_position) AS position FROM receipts WHERE agent_id = ? AND
+           environment = ? AND chain_position IS NOT NULL AND created_at >= ?`,
+        [agentId, environment, cutoff],
+      );
+      return int(row?.position) ?? undefined;
+    },
+
+    /** The hash at one position of a chain. */
+    async hashAt(agentId: string, environment: Environment, position: number) {
+      const row = await db.get<{ chain_hash: unknown }>(
+        'SELECT chain_hash FROM receipts WHERE agent_id = ? AND environment = ? AND chain_position = ?',
+        [agentId, environment, position],
+      );
+      return text(row?.chain_hash) ?? undefined;
+    },
+
+    /** Deletes a chain's receipts up to `position` (retention); returns how many. */
+    async deleteThrough(agentId: string, environment: Environment, position: number) {
+      return (
+        await db.run(
+          'DELETE FROM receipts WHERE agent_id = ? AND environment = ? AND chain_position <= ?',
+          [agentId, environment, position],
+        )
+      ).changes;
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import type { ReceiptClaims, ReceiptDecider, ReceiptDecision, ReceiptPublicKey } from '@arden/core';
+import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
+import type { ActionRecord, NewAction, Store } from '../store';
+import {
+  decryptPrivateKey,
+  generateReceiptKey,
+  matchesPublicKey,
+  publicJwk,
+  ReceiptKeyError,
+  signCompact,
+} from './keys';
+import type { NewReceipt, ReceiptKeyRecord } from './repository';
+
+/** How the server runs receipts: `on` (sign when a secret is there), `required`, or `off`. */
+export type ReceiptMode = 'on' | 'required' | 'off';
+
+/** Receipt options of the server (`ServerConfig.receipts`). */
+export interface ReceiptOptions {
+  /**
+   * The operator's secret that encrypts the receipt signing keys at rest
+   * (`ARDEN_RECEIPT_SECRET`). Without it, see docs/security.md: SQLite makes a `receipt-secret`
+   * file beside the database (and warns); PostgreSQL runs without receipts (and warns), unless
+   * `mode` is `required`, which refuses to start.
+   */
+  secret?: string;
+  /** `on` (default), `required` (refuse to start without a secret), or `off` (`ARDEN_RECEIPTS`). */
+  mode?: ReceiptMode;
+  /** How often the audit sealer chains new receipts, in ms (default 1 000). */
+  sealIntervalMs?: number;
+  /** The least time between two signed checkpoints of one chain, in ms (default 60 000). */
+  checkpointIntervalMs?: number;
+}
+
+/** What a receipt is made from: the action (as stored) and the decision. */
+export interface ReceiptInput {
+  action: Pick<
+    ActionRecord,
+    'id' | 'agentId' | 'environment' | 'sessionId' | 'toolName' | 'reason' | 'policy'
+  > &
+    Pick<NewAction, 'argsJson' | 'kwargsJson' | 'args' | 'kwargs'>;
+  decision: ReceiptDecision;
+  runs: boolean;
+  decidedBy: ReceiptDecider;
+  decidedAt: number;
+  /** Claims filled by approve-with-edit, in-app and multi-person approvals (see ReceiptClaims). */
+  extra?: Pick<ReceiptClaims, 'edited' | 'approved_in' | 'approvers' | 'redacted'>;
+}
+
+/** SHA-256 (hex) of a text's UTF-8 bytes, as receipts bind argument JSON. */
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/**
+ * Signs a receipt for every decision with the server's Ed25519 key and publishes the public
+ * keys (`/.well-known/arden-keys.json`). `enabled` is false when the server runs without
+ * receipts (no secret on PostgreSQL, or `mode: 'off'`): then `issue()` returns undefined.
+ */
+export class ReceiptService {
+  private active: { record: ReceiptKeyRecord; privateKey: KeyObject } | undefined;
+  private published: ReceiptPublicKey[] = [];
+
+  private constructor(
+    private readonly store: Store,
+    private readonly secret: string | undefined,
+    private readonly logger: Logger,
+    private readonly clock: () => number,
+  ) {}
+
+  /**
+   * Opens the key ring: decrypts the active key, or makes the first one. Throws
+   * `ReceiptKeyError` when the stored keys do not open with `secret` (never signs with a key
+   * it cannot trust, never replaces keys it cannot read).
+   */
+  static async open(
+    store: Store,
+    secret: string | undefined,
+    logger: Logger,
+    clock: () => number = Date.now,
+  ): Promise<ReceiptService> {
+    const service = new ReceiptService(store, secret, logger, clock);
+    if (secret !== undefined) await service.load();
+    return service;
+  }
+
+  /** Whether receipts are signed. */
+  get enabled(): boolean {
+    return this.active !== undefined;
+  }
+
+  private async load(): Promise<void> {
+    const secret = this.secret as string;
+    let keys = await this.store.receipts.keys();
+    if (keys.length === 0) {
+      const made = generateReceiptKey(secret, this.clock());
+      await this.store.transaction(async (repositories) => {
+        // Another replica may have made one meanwhile: keep its.
+        if ((await repositories.receipts.keys()).length === 0) {
+          await repositories.receipts.addKey(made.record);
+        }
+      });
+      keys = await this.store.receipts.keys();
+      this.logger.info('Made the first receipt signing key', { kid: keys.at(-1)?.kid });
+    }
+    const current = [...keys].reverse().find((key) => key.retiredAt === null) ?? keys.at(-1);
+    if (!current) throw new ReceiptKeyError('No receipt signing key could be stored.');
+    const privateKey = decryptPrivateKey(current.privateKey, secret);
+    if (!matchesPublicKey(current, privateKey)) {
+      throw new ReceiptKeyError(
+        `The receipt key ${current.kid} in the database does not match its public key: the row was altered. Rotate the key (arden receipts rotate-key) after investigating.`,
+      );
+    }
+    this.active = { record: current, privateKey };
+    this.published = keys.map(publicJwk);
+  }
+
+  /** The public keys, newest first, retired ones included (`/.well-known/arden-keys.json`). */
+  keysDocument(): { keys: ReceiptPublicKey[]; receipts: 'enabled' | 'disabled' } {
+    return {
+      keys: [...this.published].reverse(),
+      receipts: this.enabled ? 'enabled' : 'disabled',
+    };
+  }
+
+  /** Makes a new signing key and retires the current one (kept for verification). */
+  async rotate(): Promise<ReceiptPublicKey> {
+    if (this.secret === undefined) {
+      throw new ReceiptKeyError(
+        'Receipts are off on this server (no receipt secret); set ARDEN_RECEIPT_SECRET first.',
+      );
+    }
+    const made = generateReceiptKey(this.secret, this.clock());
+    await this.store.transaction((repositories) => repositories.receipts.addKey(made.record));
+    await this.load();
+    this.logger.info('Rotated the receipt signing key', { kid: made.record.kid });
+    return publicJwk(made.record);
+  }
+
+  /** Re-reads the keys (another replica rotated). */
+  async reload(): Promise<void> {
+    if (this.secret !== undefined) await this.load();
+  }
+
+  /** Builds the claims of a receipt. */
+  claims(input: ReceiptInput): ReceiptClaims {
+    const { action } = input;
+    const argsJson = action.argsJson ?? JSON.stringify(action.args);
+    const kwargsJson = action.kwargsJson ?? JSON.stringify(action.kwargs);
+    const policy = action.policy?.policy;
+    return {
+      v: 1,
+      jti: uuidv7(input.decidedAt),
+      iat: Math.floor(input.decidedAt / 1000),
+      decided_at: input.decidedAt,
+      action_id: action.id,
+      agent_id: action.agentId,
+      environment: action.environment,
+      session_id: action.sessionId,
+      tool: action.toolName,
+      args_sha256: sha256Hex(argsJson),
+      kwargs_sha256: sha256Hex(kwargsJson),
+      decision: input.decision,
+      runs: input.runs,
+      reason: action.reason,
+      policy: policy
+        ? {
+            id: policy.id ?? null,
+            name: policy.name,
+            version: policy.version ?? null,
+            rule_index: action.policy?.ruleIndex ?? null,
+          }
+        : null,
+      decided_by: input.decidedBy,
+      ...input.extra,
+    };
+  }
+
+  /** Signs a receipt of one decision: the row to store (its `receipt` is the compact JWS). */
+  issue(input: ReceiptInput): (NewReceipt & { claims: ReceiptClaims }) | undefined {
+    if (!this.active) return undefined;
+    const claims = this.claims(input);
+    return {
+      id: claims.jti,
+      actionId: claims.action_id,
+      agentId: claims.agent_id,
+      environment: input.action.environment,
+      decision: claims.decision,
+      receipt: signCompact(claims, this.active.record.kid, this.active.privateKey),
+      createdAt: input.decidedAt,
+      claims,
+    };
+  }
+
+  /** Signs any other statement of the server (audit checkpoints) with the active key. */
+  signStatement(payload: unknown, type: string): string | undefined {
+    if (!this.active) return undefined;
+    return signCompact(payload, this.active.record.kid, this.active.privateKey, type);
+  }
+}
+
+/** The receipt of a check's decision: allow, block, or hold (for approval). */
+export function checkReceiptInput(action: NewAction): ReceiptInput {
+  return {
+    action,
+    decision:
+      action.decision === 'allow' ? 'allow' : action.decision === 'block' ? 'block' : 'hold',
+    runs: action.decision === 'allow',
+    decidedBy: { type: 'policy', id: action.policy?.policy?.id ?? null },
+    decidedAt: action.createdAt,
+  };
+}
+
+/** The receipt of a decision on a held action (approve, deny, expire). */
+export function decisionReceiptInput(action: ActionRecord, now: number): ReceiptInput {
+  const expired = action.status === 'expired';
+  return {
+    action,
+    decision: expired ? 'expire' : action.status === 'approved' ? 'approve' : 'deny',
+    runs: action.status === 'approved' || (expired && action.onTimeout === 'allow'),
+    decidedBy: expired
+      ? { type: 'timeout', id: null }
+      : { type: 'user', id: action.decidedBy ?? null },
+    decidedAt: action.decidedAt ?? now,
+  };
+}
