@@ -43,6 +43,8 @@ export {
 export { loadShellParser, shellParserSettled } from './shell-parser';
 export { matchesToolPattern } from './tool-patterns';
 export type {
+  ApprovalChannel,
+  ApprovalTerms,
   DecisionPolicy,
   DecisionReason,
   Effect,
