@@ -8,13 +8,14 @@ import type {
   AnyFunction,
   CallContext,
   CheckResult,
+  DecidedCall,
   GuardOptions,
   HandledWebhook,
   HandleWebhookOptions,
   PendingApproval,
   WebhookHandlers,
 } from './call-types';
-import { PolicyChecks } from './checks';
+import { decidedCall, PolicyChecks } from './checks';
 import { guardWith, type HeldCalls, runGuardedCall } from './guard';
 import { HttpClient } from './http';
 import { toJsonSafe } from './json-safe';
@@ -77,6 +78,25 @@ export class Arden {
     );
   }
 
+  /**
+   * Reports the app's in-app decision on one of its held actions: its end user approved or
+   * denied the call in the app's own UI (the AI SDK's tool approval, LangGraph's resume, the
+   * Agents SDK's `state.approve`). Allowed when the policy says `approve_in: [dashboard, app]`;
+   * `user` is the end user as the app knows them. Throws `ArdenApiError` (403 when the policy
+   * does not allow it, 409 when the action was already decided).
+   */
+  async reportInAppDecision(
+    actionId: string,
+    decision: { decision: 'approve' | 'deny'; user: string; notes?: string },
+  ): Promise<DecidedCall> {
+    const response = await this.http.request<StatusResponseBody>(
+      'POST',
+      `/v1/actions/${encodeURIComponent(actionId)}/decision`,
+      decision,
+    );
+    return decidedCall(response);
+  }
+
   /** The environment (`test` or `live`) of this instance's key. */
   get environment(): 'test' | 'live' {
     return this.options.environment;
@@ -108,7 +128,7 @@ export class Arden {
     actionId: string,
     toolName: string,
     maxWaitMs: number = this.options.maxWaitMs,
-  ): Promise<{ status: 'approved' | 'denied'; message: string | undefined }> {
+  ): Promise<DecidedCall> {
     return this.checks.waitForDecision(actionId, toolName, maxWaitMs);
   }
 

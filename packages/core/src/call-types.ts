@@ -111,4 +111,22 @@ export type AnyFunction = (...args: any[]) => any;
 export interface DecidedCall {
   status: 'approved' | 'denied';
   message: string | undefined;
+  /** Approved with edited arguments: run the call with these, and tell the model. */
+  edited?: EditedCall;
+  /** `app` when the app's end user decided (an in-app decision reported to Arden). */
+  decidedIn?: 'app';
+}
+
+/** The arguments an approver changed before approving a held call (approve with edit). */
+export interface EditedCall {
+  /** The keyword arguments to run the tool with. */
+  kwargs: Record<string, unknown>;
+  /** Their JSON text, as the approver's edit produced it. */
+  kwargsJson: string;
+  /** The RFC 6902 patch from the original arguments. */
+  patch: unknown[];
+  /** Who edited (an approver's email). */
+  editedBy: string | undefined;
+  /** A sentence for the model: who changed what. */
+  message: string;
 }

@@ -9,12 +9,14 @@ import type {
   CallContext,
   CheckResult,
   DecidedCall,
+  EditedCall,
   GuardOptions,
   PendingApproval,
 } from './call-types';
 import { buildCallContext } from './checks';
 import { ArdenUnavailableError, ConfigurationError, PolicyDeniedError } from './errors';
 import { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
+import { isPlainObject } from './json-safe';
 import type { ResolvedOptions } from './options';
 import { webhookTools } from './shared-registry';
 
@@ -82,6 +84,15 @@ export async function runGuardedCall(
     throw error;
   }
   const run = () => host.runAndReport(result.actionId, fn, thisArgument, parameters);
+  const runDecided = (decision: DecidedCall) =>
+    decision.edited
+      ? host.runAndReport(
+          result.actionId,
+          fn,
+          thisArgument,
+          editedParametersOrDeny(toolName, result.actionId, parameters, options.argNames, decision),
+        )
+      : run();
   switch (result.decision) {
     case 'allow':
       return run();
@@ -92,7 +103,7 @@ export async function runGuardedCall(
   }
   if (mode === 'wait') {
     const decision = await host.waitForDecision(result.actionId, toolName);
-    if (decision.status === 'approved') return run();
+    if (decision.status === 'approved') return runDecided(decision);
     throw new PolicyDeniedError({
       toolName,
       actionId: result.actionId,
@@ -106,7 +117,7 @@ export async function runGuardedCall(
     toolName,
   });
   if (mode === 'async') {
-    held.track(settleInBackground(host, pending, run, options));
+    held.track(settleInBackground(host, pending, runDecided, options));
   } else {
     held.hold(result.actionId, { toolName, run, options });
   }
@@ -116,7 +127,7 @@ export async function runGuardedCall(
 async function settleInBackground(
   host: GuardHost,
   pending: PendingApproval,
-  run: () => Promise<unknown>,
+  run: (decision: DecidedCall) => Promise<unknown>,
   options: GuardOptions<any>,
 ): Promise<void> {
   let event: ApprovalEvent = {
@@ -136,7 +147,7 @@ async function settleInBackground(
         notes: decision.message,
       });
     }
-    const value = await run();
+    const value = await run(decision);
     await options.onApproval?.(value, event);
   } catch (error) {
     try {
@@ -148,6 +159,50 @@ async function settleInBackground(
       host.options.logger.warn(`Held call to "${pending.toolName}" did not run: ${String(error)}`);
     }
   }
+}
+
+/**
+ * The parameters of a call with an approver's edit applied: by `argNames`, or the one object
+ * parameter replaced. Undefined when the edit cannot be mapped onto the parameters (positional
+ * arguments without names, or a name the function does not take).
+ */
+export function editedParameters(
+  parameters: readonly unknown[],
+  argNames: readonly string[] | undefined,
+  edited: EditedCall,
+): unknown[] | undefined {
+  if (argNames && argNames.length > 0) {
+    if (Object.keys(edited.kwargs).some((key) => !argNames.includes(key))) return undefined;
+    const next = [...parameters];
+    argNames.forEach((name, index) => {
+      if (Object.hasOwn(edited.kwargs, name)) next[index] = edited.kwargs[name];
+      else if (index < next.length) next[index] = undefined;
+    });
+    return next;
+  }
+  if (parameters.length === 1 && isPlainObject(parameters[0])) return [edited.kwargs];
+  if (parameters.length === 0) return [edited.kwargs];
+  return undefined;
+}
+
+function editedParametersOrDeny(
+  toolName: string,
+  actionId: string,
+  parameters: readonly unknown[],
+  argNames: readonly string[] | undefined,
+  decision: DecidedCall,
+): unknown[] {
+  const edited = decision.edited as EditedCall;
+  const next = editedParameters(parameters, argNames, edited);
+  if (next === undefined) {
+    throw new PolicyDeniedError({
+      toolName,
+      actionId,
+      reason: 'denied',
+      notes: `The approver required changes (${edited.message}), but they cannot be mapped onto this tool's positional arguments (give guardTool argNames), so it did not run.`,
+    });
+  }
+  return next;
 }
 
 const guardedMarker = Symbol.for('arden.guarded');

@@ -126,6 +126,7 @@ export {
   type WebhookEvent,
   type WebhookHandlers,
 } from './arden';
+export type { DecidedCall, EditedCall } from './call-types';
 export {
   ApprovalTimeoutError,
   ArdenApiError,
@@ -136,6 +137,7 @@ export {
   PolicyDeniedError,
   WebhookVerificationError,
 } from './errors';
+export { editedParameters } from './guard';
 export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
 export { isValidMcpServerName, mcpToolName, parseMcpToolName } from './mcp-names';

@@ -83,6 +83,7 @@ export async function createServer(
   const events = new LiveEvents(logger);
   const hub = new ApprovalHub();
   const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  const policies = new PolicyService(store, logger, { clock });
   const context: ServerContext = {
     config,
     logger,
@@ -91,8 +92,8 @@ export async function createServer(
     hub,
     events,
     agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
-    policies: new PolicyService(store, logger, { clock }),
-    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
+    policies,
+    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock, policies }),
     webhooks,
     usage: new UsageService(store, pricing, events, { clock }),
     clock,

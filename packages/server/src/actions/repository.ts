@@ -36,6 +36,7 @@ function toAction(row: Row): ActionRecord {
     result: parseJson(row.result, null),
     reportedAt: int(row.reported_at),
     createdAt: Number(row.created_at),
+    approval: parseJson(row.approval, null),
   };
 }
 

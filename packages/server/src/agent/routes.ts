@@ -1,5 +1,6 @@
 import type { PolicyDecision } from '@arden/policy';
 import type { AgentPrincipal } from '../agents/service';
+import { acceptsEdits, editedFields, inAppDecisionRoute } from '../approvals/in-app';
 import { statusOf } from '../approvals/service';
 import { RequestRateLimiter } from '../auth/rate-limit';
 import type { ServerContext } from '../context';
@@ -34,14 +35,21 @@ function presentedKey(context: RequestContext): string | undefined {
   return undefined;
 }
 
-/** The agent API's status view of an action. */
-export function statusBody(action: ActionRecord) {
-  const view = statusOf(action);
+/**
+ * The agent API's status view of an action. `edits`: the client runs edited arguments (see
+ * `approvals/in-app.ts`); an approval with edit then carries the edited call.
+ */
+export function statusBody(action: ActionRecord, options: { edits?: boolean } = {}) {
+  const view = statusOf(action, options);
   return {
     action_id: action.id,
     status: view.status,
     message: view.message,
     created_at: new Date(action.createdAt).toISOString(),
+    ...(options.edits ? editedFields(action) : undefined),
+    ...(action.approval?.decidedIn === 'app'
+      ? { decided_in: 'app', decided_by_user: action.approval.decidedByUser ?? null }
+      : undefined),
   };
 }
 
@@ -136,6 +144,7 @@ export function registerAgentRoutes(server: ServerContext): void {
         ruleIndex: decision.ruleIndex,
         errors: decision.errors.length > 0 ? decision.errors : undefined,
         explanation: decision.explanation,
+        ...(decision.approval ? { approval: decision.approval } : undefined),
       },
       status: pending ? 'pending' : 'completed',
       expiresAt: pending ? now + timeoutSeconds * 1000 : null,
@@ -220,12 +229,13 @@ export function registerAgentRoutes(server: ServerContext): void {
       waitSeconds = Math.min(maxWaitSeconds, waitSeconds);
     }
     const actionId = context.params.actionId as string;
+    const edits = { edits: acceptsEdits(context) };
     let action = await ownAction(principal, actionId);
     if (action.status === 'pending' && action.expiresAt !== null && action.expiresAt <= clock()) {
       action = (await server.approvals.expire(action.id)) ?? (await ownAction(principal, actionId));
     }
     if (action.status !== 'pending' || waitSeconds === 0) {
-      sendJson(context.response, 200, statusBody(action));
+      sendJson(context.response, 200, statusBody(action, edits));
       return;
     }
     // Long-poll: register first, then re-read, so a decision between the two is not missed.
@@ -238,12 +248,12 @@ export function registerAgentRoutes(server: ServerContext): void {
     const current = await ownAction(principal, actionId);
     if (current.status !== 'pending') {
       cancel.abort();
-      sendJson(context.response, 200, statusBody(current));
+      sendJson(context.response, 200, statusBody(current, edits));
       return;
     }
     const notice = await waiting;
     if (context.signal.aborted) return;
-    if (notice) {
+    if (notice && !notice.edited) {
       sendJson(context.response, 200, {
         action_id: action.id,
         status: notice.status,
@@ -252,7 +262,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       });
       return;
     }
-    sendJson(context.response, 200, statusBody(await ownAction(principal, actionId)));
+    sendJson(context.response, 200, statusBody(await ownAction(principal, actionId), edits));
   });
 
   router.add('POST', '/token-usage', async (context) => {
@@ -400,6 +410,11 @@ export function registerAgentRoutes(server: ServerContext): void {
       'Agent keys cannot approve or deny their own calls; use the dashboard or `arden approvals approve <action_id>` / `arden approvals deny <action_id>`.',
     );
   };
+  router.add(
+    'POST',
+    '/v1/actions/:actionId/decision',
+    inAppDecisionRoute(server, authenticate, ownAction, statusBody),
+  );
   router.add('POST', '/approve/:actionId', refuseDecision);
   router.add('POST', '/deny/:actionId', refuseDecision);
 

@@ -1,5 +1,6 @@
 import { actionRepository } from '../actions/repository';
 import { agentRepository, apiKeyRepository } from '../agents/repository';
+import { approvalRepository } from '../approvals/repository';
 import { policyRepository } from '../policies/repository';
 import { usageRepository } from '../usage/repository';
 import { adminTokenRepository, userRepository, userSessionRepository } from '../users/repository';
@@ -28,6 +29,7 @@ export function repositories(db: Queryable) {
     users: userRepository(db),
     userSessions: userSessionRepository(db),
     adminTokens: adminTokenRepository(db),
+    approvals: approvalRepository(db),
   };
 }
 
