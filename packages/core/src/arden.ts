@@ -15,7 +15,7 @@ import type {
   PendingApproval,
   WebhookHandlers,
 } from './call-types';
-import { decidedCall, PolicyChecks } from './checks';
+import { PolicyChecks } from './checks';
 import { guardWith, type HeldCalls, runGuardedCall } from './guard';
 import { HttpClient } from './http';
 import { toJsonSafe } from './json-safe';
@@ -88,13 +88,24 @@ export class Arden {
   async reportInAppDecision(
     actionId: string,
     decision: { decision: 'approve' | 'deny'; user: string; notes?: string },
-  ): Promise<DecidedCall> {
+  ): Promise<{
+    status: 'pending' | 'approved' | 'denied';
+    message: string | undefined;
+    decidedIn: 'app' | undefined;
+  }> {
     const response = await this.http.request<StatusResponseBody>(
       'POST',
       `/v1/actions/${encodeURIComponent(actionId)}/decision`,
       decision,
     );
-    return decidedCall(response);
+    // Pending: the policy asks for more approvals than the end user's (approvals: 2).
+    const status =
+      response.status === 'approved' || response.status === 'denied' ? response.status : 'pending';
+    return {
+      status,
+      message: response.message ?? undefined,
+      decidedIn: response.decided_in === 'app' ? 'app' : undefined,
+    };
   }
 
   /** The environment (`test` or `live`) of this instance's key. */
