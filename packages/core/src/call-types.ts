@@ -61,6 +61,10 @@ export interface WebhookEvent {
   createdAt: string | undefined;
   context: { args: unknown[]; kwargs: Record<string, unknown> };
   approval: { adminUserId: string | undefined; notes: string | undefined };
+  /**
+   * Approved with edit: `context` is the edited call (what was approved); this is what changed.
+   */
+  edited?: { originalKwargs: Record<string, unknown>; editedBy: string | undefined };
   /** The body exactly as the server sent it. */
   payload: WebhookPayload;
 }

@@ -282,3 +282,20 @@ describe('in-app decisions', () => {
     expect(noUser.json.field).toBe('user');
   });
 });
+
+describe('webhooks of an approval with edit', () => {
+  test('context is the approved (edited) call; edited names what it replaced', async () => {
+    const { webhookBody } = await import('../webhooks/service');
+    const t = await start();
+    const held = await check(t, 'refund', { amount: 50 });
+    await as(t, 'dan')(`/api/v1/approvals/${held.action_id}/approve`, { kwargs: { amount: 5 } });
+    const action = await t.server.store.actions.get(held.action_id);
+    const body = JSON.parse(webhookBody(action!, { adminUserId: 'x', notes: null }, Date.now()));
+    expect(body.event_type).toBe('action_approved');
+    expect(body.action.context).toEqual({ amount: 5 });
+    expect(body.edited).toMatchObject({
+      original_context: { amount: 50 },
+      edited_by: 'dan@example.com',
+    });
+  });
+});
