@@ -1,5 +1,6 @@
 import {
   type Arden,
+  ArdenApiError,
   ardenToolName,
   buildCallContext,
   type CheckResult,
@@ -166,7 +167,8 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
           }),
         };
       }
-      if (existing.status === undefined) existing.status = 'app';
+      if (existing.status === undefined)
+        await recordAppApproval(arden, resolved, existing, toolCall);
       return { type: 'approved' };
     }
     let result: CheckResult;
@@ -212,6 +214,46 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
     forgetLink(link.toolCallId);
     return { type: 'user-approval', reason: heldReason(result) };
   };
+}
+
+/**
+ * The app's user approved a call Arden still holds: record it in Arden as an in-app decision.
+ * Approved → it runs; still pending (the policy wants more approvals) or refused (the policy does
+ * not allow in-app decisions) → the tool waits for Arden's approvers when it runs. A server
+ * without in-app decisions (404) or out of reach: the app's approval stands, as before.
+ */
+async function recordAppApproval(
+  arden: Arden,
+  options: ProtectOptions,
+  link: ActionLink,
+  toolCall: { toolCallId: string; toolName: string; input: unknown },
+): Promise<void> {
+  const user =
+    (typeof options.appUser === 'function' ? options.appUser(toolCall) : options.appUser) ??
+    'app user';
+  try {
+    const decided = await arden.reportInAppDecision(link.actionId, { decision: 'approve', user });
+    if (decided.status === 'approved') link.status = 'approved';
+    else if (decided.status === 'denied') {
+      link.status = 'denied';
+      link.notes = decided.message;
+    }
+    // Pending: more approvals needed; the tool waits for them when it runs.
+  } catch (error) {
+    if (ArdenApiError.isInstance(error) && error.statusCode === 403) {
+      arden.options.logger.warn(
+        `The policy of "${link.ardenToolName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
+        { actionId: link.actionId },
+      );
+      return;
+    }
+    if (ArdenApiError.isInstance(error) && error.statusCode === 409) {
+      link.status = undefined;
+      await readStatus(arden, link);
+      return;
+    }
+    link.status = 'app';
+  }
 }
 
 function describeBlock(options: ProtectOptions, link: ActionLink): string {

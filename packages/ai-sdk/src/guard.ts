@@ -33,12 +33,13 @@ export function metadataOf(
 async function runLinked(
   arden: Arden,
   link: ActionLink,
-  run: () => Promise<unknown>,
+  run: (input: unknown) => Promise<unknown>,
+  input: unknown,
 ): Promise<unknown> {
   forgetLink(link.toolCallId);
-  if (link.passThrough) return run();
+  if (link.passThrough) return run(input);
   const toolName = link.ardenToolName;
-  if (link.decision === 'allow') return arden.runAndReport(link.actionId, run);
+  if (link.decision === 'allow') return arden.runAndReport(link.actionId, run, undefined, [input]);
   if (link.decision === 'block') {
     throw new PolicyDeniedError({
       toolName,
@@ -49,16 +50,19 @@ async function runLinked(
   }
   let status = link.status;
   let notes = link.notes;
+  let runWith = input;
   if (status === undefined) {
     // Held, and not yet approved through the SDK: Arden decides.
     const decision = await arden.waitForDecision(link.actionId, toolName);
     status = decision.status;
     notes = decision.message;
+    // Approved with edit: the tool runs with the approver's arguments.
+    if (decision.edited) runWith = decision.edited.kwargs;
   }
   if (status === 'denied') {
     throw new PolicyDeniedError({ toolName, actionId: link.actionId, reason: 'denied', notes });
   }
-  return arden.runAndReport(link.actionId, run);
+  return arden.runAndReport(link.actionId, run, undefined, [runWith]);
 }
 
 /** @internal One call to check and run. */
@@ -67,7 +71,8 @@ export interface CheckedCall {
   toolName: string;
   input: unknown;
   toolCallId: string | undefined;
-  run: () => Promise<unknown>;
+  /** Runs the tool with this input: the call's, or the one an approver edited. */
+  run: (input: unknown) => Promise<unknown>;
   options: ResolvedOptions;
 }
 
@@ -80,13 +85,13 @@ export async function checkAndRun(call: CheckedCall): Promise<unknown> {
   const { options, toolName, toolCallId } = call;
   const arden = options.resolveArden();
   let started = false;
-  const run = () => {
+  const run = (input: unknown) => {
     started = true;
-    return call.run();
+    return call.run(input);
   };
   try {
     const link = findLink(toolCallId, call.input);
-    if (link) return await runLinked(arden, link, run);
+    if (link) return await runLinked(arden, link, run, call.input);
     const mode: ApprovalMode = approvalModeOf(options, toolName);
     return await arden.runGuarded(ardenToolName(options, toolName), run, undefined, [call.input], {
       approvalMode: mode,

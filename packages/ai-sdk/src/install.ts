@@ -89,7 +89,17 @@ function integration(): Telemetry {
           toolName,
           input: event.toolCall?.input ?? {},
           toolCallId: event.toolCallId,
-          run: async () => {
+          run: async (runWith: unknown) => {
+            if (inputKeyOf(runWith) !== inputKeyOf(event.toolCall?.input ?? {})) {
+              // The telemetry hook runs the SDK's own execute, with the model's input: it cannot
+              // run arguments an approver edited. Refuse rather than run the unedited call.
+              throw new PolicyDeniedError({
+                toolName: ardenName,
+                actionId: '',
+                reason: 'denied',
+                notes: `The approver required changes to the arguments (${JSON.stringify(runWith)}); this route cannot run edited arguments, so the call did not run. Wrap the tools with guardTools() to run approved edits.`,
+              });
+            }
             // A guardTools() tool whose tool set this hook could not see (telemetry that hides
             // inputs) must not check this call again.
             rememberLink({

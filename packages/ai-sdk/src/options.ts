@@ -11,6 +11,14 @@ export interface ProtectOptions extends AdapterOptions {
    * denial text is the tool's result.
    */
   throwOnDenial?: boolean;
+  /**
+   * The end user who answers the SDK's approval requests in your app (an email or id), recorded
+   * in Arden as an in-app decision when the policy allows it (`approve_in: [dashboard, app]`).
+   * A function gets the tool call. Default: `"app user"`.
+   */
+  appUser?:
+    | string
+    | ((toolCall: { toolCallId: string; toolName: string; input: unknown }) => string | undefined);
 }
 
 /** Options of `guardTools()`: the shared ones plus per-tool approval modes. */

@@ -59,7 +59,7 @@ export function guardTools<TOOLS extends ToolSet>(
     const guard = async (
       input: unknown,
       executionOptions: ToolExecutionOptions<unknown>,
-      run: () => Promise<unknown>,
+      run: (input: unknown) => Promise<unknown>,
     ) => {
       try {
         const value = await checkAndRun({
@@ -87,8 +87,8 @@ export function guardTools<TOOLS extends ToolSet>(
           let first: IteratorResult<unknown> | undefined;
           // The check happens before the first output; the generator is started inside it so the
           // outcome report covers the tool's first step at least.
-          const outcome = await guard(input, executionOptions, async () => {
-            iterator = (execute.call(tool, input, executionOptions) as AsyncIterable<unknown>)[
+          const outcome = await guard(input, executionOptions, async (runWith) => {
+            iterator = (execute.call(tool, runWith, executionOptions) as AsyncIterable<unknown>)[
               Symbol.asyncIterator
             ]();
             first = await iterator.next();
@@ -106,8 +106,9 @@ export function guardTools<TOOLS extends ToolSet>(
           }
         }
       : async (input: unknown, executionOptions: ToolExecutionOptions<unknown>) => {
-          const outcome = await guard(input, executionOptions, async () =>
-            execute.call(tool, input, executionOptions),
+          // runWith: the call's input, or the arguments an approver edited before approving.
+          const outcome = await guard(input, executionOptions, async (runWith) =>
+            execute.call(tool, runWith, executionOptions),
           );
           return 'answer' in outcome ? outcome.answer : outcome.value;
         };

@@ -57,7 +57,13 @@ export type WithArdenResult<T extends Options> = Omit<T, 'hooks' | 'canUseTool'>
 
 /** Arden's verdict on one tool call. */
 export type Verdict =
-  | { allowed: true; actionId: string | undefined }
+  | {
+      allowed: true;
+      actionId: string | undefined;
+      /** Approved with edit: the input the approver wants run, and a sentence saying what changed. */
+      updatedInput?: Record<string, unknown>;
+      note?: string;
+    }
   | { allowed: false; message: string; actionId: string | undefined };
 
 /** What {@link withArden} keeps per query: the actions of allowed calls by `tool_use_id`. */
@@ -129,7 +135,16 @@ export async function checkToolCall(
     const decision = await (abort
       ? Promise.race([arden.waitForDecision(result.actionId, name), abort])
       : arden.waitForDecision(result.actionId, name));
-    if (decision.status === 'approved') return { allowed: true, actionId: result.actionId };
+    if (decision.status === 'approved') {
+      return decision.edited
+        ? {
+            allowed: true,
+            actionId: result.actionId,
+            updatedInput: decision.edited.kwargs,
+            note: decision.edited.message,
+          }
+        : { allowed: true, actionId: result.actionId };
+    }
     throw new PolicyDeniedError({
       toolName: name,
       actionId: result.actionId,
@@ -247,8 +262,19 @@ export function withArden<T extends Options>(
       state.allowed.set(id, {
         actionId: verdict.actionId,
         started: performance.now(),
-        input: inputText(call.toolInput),
+        input: inputText(verdict.updatedInput ?? call.toolInput),
       });
+    }
+    if (verdict.updatedInput) {
+      // Approved with edit: the SDK runs the approver's input (updatedInput), and says why.
+      return {
+        hookSpecificOutput: {
+          hookEventName: 'PreToolUse',
+          permissionDecision: 'allow',
+          permissionDecisionReason: verdict.note ?? 'An approver changed the input.',
+          updatedInput: verdict.updatedInput,
+        },
+      };
     }
     // No decision: the SDK's own permission step (permission mode, rules, canUseTool) goes on.
     return {};
@@ -299,7 +325,7 @@ export function withArden<T extends Options>(
         state.allowed.set(id, {
           actionId: verdict.actionId,
           started: performance.now(),
-          input: inputText(checkedInput),
+          input: inputText(verdict.updatedInput ?? checkedInput),
         });
       }
       return verdict;
@@ -310,6 +336,8 @@ export function withArden<T extends Options>(
     if (seen === undefined || seen.input !== inputText(input)) {
       const verdict = await check(input);
       if (!verdict.allowed) return { behavior: 'deny', message: verdict.message };
+      // Approved with edit: the approver's input runs.
+      if (verdict.updatedInput) return { behavior: 'allow', updatedInput: verdict.updatedInput };
     }
     if (!appCanUseTool) return { behavior: 'allow', updatedInput: input };
     const decision = await appCanUseTool(toolName, input, context);

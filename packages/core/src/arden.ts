@@ -85,6 +85,36 @@ export class Arden {
     );
   }
 
+  /**
+   * Reports the app's in-app decision on one of its held actions: its end user approved or
+   * denied the call in the app's own UI (the AI SDK's tool approval, LangGraph's resume, the
+   * Agents SDK's `state.approve`). Allowed when the policy says `approve_in: [dashboard, app]`;
+   * `user` is the end user as the app knows them. Throws `ArdenApiError` (403 when the policy
+   * does not allow it, 409 when the action was already decided).
+   */
+  async reportInAppDecision(
+    actionId: string,
+    decision: { decision: 'approve' | 'deny'; user: string; notes?: string },
+  ): Promise<{
+    status: 'pending' | 'approved' | 'denied';
+    message: string | undefined;
+    decidedIn: 'app' | undefined;
+  }> {
+    const response = await this.http.request<StatusResponseBody>(
+      'POST',
+      `/v1/actions/${encodeURIComponent(actionId)}/decision`,
+      decision,
+    );
+    // Pending: the policy asks for more approvals than the end user's (approvals: 2).
+    const status =
+      response.status === 'approved' || response.status === 'denied' ? response.status : 'pending';
+    return {
+      status,
+      message: response.message ?? undefined,
+      decidedIn: response.decided_in === 'app' ? 'app' : undefined,
+    };
+  }
+
   /** The environment (`test` or `live`) of this instance's key. */
   get environment(): 'test' | 'live' {
     return this.options.environment;

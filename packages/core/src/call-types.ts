@@ -63,6 +63,10 @@ export interface WebhookEvent {
   createdAt: string | undefined;
   context: { args: unknown[]; kwargs: Record<string, unknown> };
   approval: { adminUserId: string | undefined; notes: string | undefined };
+  /**
+   * Approved with edit: `context` is the edited call (what was approved); this is what changed.
+   */
+  edited?: { originalKwargs: Record<string, unknown>; editedBy: string | undefined };
   /** The body exactly as the server sent it. */
   payload: WebhookPayload;
 }
@@ -115,4 +119,22 @@ export interface DecidedCall {
   message: string | undefined;
   /** The server's signed receipt of the decision, when it signs (see `verifyReceipt`). */
   receipt?: string | undefined;
+  /** Approved with edited arguments: run the call with these, and tell the model. */
+  edited?: EditedCall;
+  /** `app` when the app's end user decided (an in-app decision reported to Arden). */
+  decidedIn?: 'app';
+}
+
+/** The arguments an approver changed before approving a held call (approve with edit). */
+export interface EditedCall {
+  /** The keyword arguments to run the tool with. */
+  kwargs: Record<string, unknown>;
+  /** Their JSON text, as the approver's edit produced it. */
+  kwargsJson: string;
+  /** The RFC 6902 patch from the original arguments. */
+  patch: unknown[];
+  /** Who edited (an approver's email). */
+  editedBy: string | undefined;
+  /** A sentence for the model: who changed what. */
+  message: string;
 }

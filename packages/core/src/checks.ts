@@ -143,7 +143,9 @@ export class PolicyChecks {
 
   /** See `Arden.status`. */
   async status(actionId: string, waitSeconds?: number): Promise<StatusResponseBody> {
-    const path = `/status/${encodeURIComponent(actionId)}${waitSeconds ? `?wait=${waitSeconds}` : ''}`;
+    // capabilities=edits: this client runs arguments an approver edited (approve with edit); a
+    // client without it (ardenpy) reads such an approval as a denial.
+    const path = `/status/${encodeURIComponent(actionId)}?${waitSeconds ? `wait=${waitSeconds}&` : ''}capabilities=edits`;
     const headers = tracingOn() ? activeTraceHeaders() : undefined;
     return this.http.request<StatusResponseBody>('GET', path, undefined, {
       timeoutMs: this.options.timeoutMs + (waitSeconds ?? 0) * 1000,
@@ -180,11 +182,7 @@ export class PolicyChecks {
         continue;
       }
       if (response.status === 'approved' || response.status === 'denied') {
-        return {
-          status: response.status,
-          message: response.message ?? undefined,
-          receipt: typeof response.receipt === 'string' ? response.receipt : undefined,
-        };
+        return decidedCall(response);
       }
       if (waitSeconds !== undefined && Date.now() - started < waitSeconds * 1000 - 500) {
         // A pending answer well before the wait elapsed: this server does not long-poll.
@@ -195,4 +193,34 @@ export class PolicyChecks {
       }
     }
   }
+}
+
+/** @internal The decision of a status answer, with the edited call when there is one. */
+export function decidedCall(response: StatusResponseBody): DecidedCall {
+  const decided: DecidedCall = {
+    status: response.status === 'approved' ? 'approved' : 'denied',
+    message: response.message ?? undefined,
+  };
+  if (typeof response.receipt === 'string') decided.receipt = response.receipt;
+  const edited = response.edited;
+  if (
+    response.status === 'approved' &&
+    edited &&
+    edited.kwargs !== null &&
+    typeof edited.kwargs === 'object' &&
+    !Array.isArray(edited.kwargs)
+  ) {
+    decided.edited = {
+      kwargs: edited.kwargs,
+      kwargsJson:
+        typeof edited.kwargs_json === 'string' ? edited.kwargs_json : JSON.stringify(edited.kwargs),
+      patch: Array.isArray(edited.patch) ? edited.patch : [],
+      editedBy: edited.edited_by ?? undefined,
+      message:
+        response.message ??
+        `An approver changed the arguments before approving; the tool ran with ${JSON.stringify(edited.kwargs)}.`,
+    };
+  }
+  if (response.decided_in === 'app') decided.decidedIn = 'app';
+  return decided;
 }

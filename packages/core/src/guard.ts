@@ -9,13 +9,14 @@ import type {
   CallContext,
   CheckResult,
   DecidedCall,
+  EditedCall,
   GuardOptions,
   PendingApproval,
 } from './call-types';
 import { buildCallContext } from './checks';
 import { ArdenUnavailableError, ConfigurationError, PolicyDeniedError } from './errors';
 import { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
-import { stringifyWire } from './json-safe';
+import { isPlainObject, stringifyWire } from './json-safe';
 import type { ResolvedOptions } from './options';
 import { assertReceiptCoversCall, decodeReceipt } from './receipts';
 import { webhookTools } from './shared-registry';
@@ -127,14 +128,26 @@ async function guardedCall(
   }
   if (span) recordDecision(span, result);
   const checked = { args: stringifyWire(context.args), kwargs: stringifyWire(context.kwargs) };
-  const run = async (receipt: string | undefined) => {
-    await assertSameCall(toolName, result.actionId, parameters, options, checked, receipt);
-    return host.runAndReport(result.actionId, fn, thisArgument, parameters);
+  // The call runs only as checked (and as the receipt binds it); an approver's edit then runs in
+  // its place.
+  const run = async (decision?: DecidedCall) => {
+    await assertSameCall(
+      toolName,
+      result.actionId,
+      parameters,
+      options,
+      checked,
+      decision?.receipt,
+    );
+    const next = decision?.edited
+      ? editedParametersOrDeny(toolName, result.actionId, parameters, options.argNames, decision)
+      : parameters;
+    return host.runAndReport(result.actionId, fn, thisArgument, next);
   };
   switch (result.decision) {
     case 'allow':
       // The check's own receipt binds the bytes just sent: comparing them again is enough.
-      return run(undefined);
+      return run();
     case 'block':
       throw blockedError(toolName, result);
     case 'requires_approval':
@@ -152,7 +165,7 @@ async function guardedCall(
     if (span) {
       recordApproval(span, decision.status, performance.now() - waitStarted, decision.message);
     }
-    if (decision.status === 'approved') return run(decision.receipt);
+    if (decision.status === 'approved') return run(decision);
     throw new PolicyDeniedError({
       toolName,
       actionId: result.actionId,
@@ -168,7 +181,7 @@ async function guardedCall(
   if (mode === 'async') {
     held.track(settleInBackground(host, pending, run, options));
   } else {
-    held.hold(result.actionId, { toolName, run: () => run(undefined), options });
+    held.hold(result.actionId, { toolName, run: () => run(), options });
   }
   return pending;
 }
@@ -176,7 +189,7 @@ async function guardedCall(
 async function settleInBackground(
   host: GuardHost,
   pending: PendingApproval,
-  run: (receipt: string | undefined) => Promise<unknown>,
+  run: (decision: DecidedCall) => Promise<unknown>,
   options: GuardOptions<any>,
 ): Promise<void> {
   let event: ApprovalEvent = {
@@ -196,7 +209,7 @@ async function settleInBackground(
         notes: decision.message,
       });
     }
-    const value = await run(decision.receipt);
+    const value = await run(decision);
     await options.onApproval?.(value, event);
   } catch (error) {
     try {
@@ -250,6 +263,50 @@ async function assertSameCall(
     message: `Tool "${toolName}" did not run: ${failure instanceof Error ? failure.message : String(failure)}. Arden runs a tool only with exactly the arguments that were checked or approved.`,
     cause: failure,
   });
+}
+
+/**
+ * The parameters of a call with an approver's edit applied: by `argNames`, or the one object
+ * parameter replaced. Undefined when the edit cannot be mapped onto the parameters (positional
+ * arguments without names, or a name the function does not take).
+ */
+export function editedParameters(
+  parameters: readonly unknown[],
+  argNames: readonly string[] | undefined,
+  edited: EditedCall,
+): unknown[] | undefined {
+  if (argNames && argNames.length > 0) {
+    if (Object.keys(edited.kwargs).some((key) => !argNames.includes(key))) return undefined;
+    const next = [...parameters];
+    argNames.forEach((name, index) => {
+      if (Object.hasOwn(edited.kwargs, name)) next[index] = edited.kwargs[name];
+      else if (index < next.length) next[index] = undefined;
+    });
+    return next;
+  }
+  if (parameters.length === 1 && isPlainObject(parameters[0])) return [edited.kwargs];
+  if (parameters.length === 0) return [edited.kwargs];
+  return undefined;
+}
+
+function editedParametersOrDeny(
+  toolName: string,
+  actionId: string,
+  parameters: readonly unknown[],
+  argNames: readonly string[] | undefined,
+  decision: DecidedCall,
+): unknown[] {
+  const edited = decision.edited as EditedCall;
+  const next = editedParameters(parameters, argNames, edited);
+  if (next === undefined) {
+    throw new PolicyDeniedError({
+      toolName,
+      actionId,
+      reason: 'denied',
+      notes: `The approver required changes (${edited.message}), but they cannot be mapped onto this tool's positional arguments (give guardTool argNames), so it did not run.`,
+    });
+  }
+  return next;
 }
 
 const guardedMarker = Symbol.for('arden.guarded');

@@ -140,6 +140,7 @@ export {
   type ModelCallRequest,
   type ModelCallReservation,
 } from './budgets';
+export type { DecidedCall, EditedCall } from './call-types';
 export {
   ApprovalTimeoutError,
   ArdenApiError,
@@ -153,6 +154,7 @@ export {
   PolicyDeniedError,
   WebhookVerificationError,
 } from './errors';
+export { editedParameters } from './guard';
 export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
 export { isValidMcpServerName, mcpToolName, parseMcpToolName } from './mcp-names';

@@ -116,11 +116,14 @@ export class WebhookReceiver {
       webhook: event,
     };
     const held = this.heldCalls.get(event.actionId);
-    if (held) {
+    // Approved with edit: the held call's own parameters are not what was approved; it runs
+    // rebuilt from the webhook's context (the edited call) below, or not at all.
+    if (held && !(approved && event.edited)) {
       this.heldCalls.delete(event.actionId);
       await settle(held.run, held.options, approvalEvent);
       return true;
     }
+    if (held) this.heldCalls.delete(event.actionId);
     const handlers = this.handlers.get(event.toolName);
     if (handlers) {
       await (approved ? handlers.onApproval?.(event) : handlers.onDenial?.(event));
@@ -205,7 +208,19 @@ function parseWebhook(body: string | Uint8Array, eventId: string | undefined): W
       adminUserId: payload.approval?.admin_user_id ?? undefined,
       notes: payload.approval?.notes ?? undefined,
     },
+    ...(editedOf(payload) ? { edited: editedOf(payload) } : {}),
     payload,
+  };
+}
+
+/** What an approval with edit replaced (the webhook's `edited`), if it is one. */
+function editedOf(payload: unknown): WebhookEvent['edited'] {
+  const edited = (payload as { edited?: unknown } | null)?.edited;
+  if (!isPlainObject(edited)) return undefined;
+  const original = edited.original_context;
+  return {
+    originalKwargs: isPlainObject(original) ? original : {},
+    editedBy: typeof edited.edited_by === 'string' ? edited.edited_by : undefined,
   };
 }
 

@@ -43,6 +43,21 @@ export interface StatusResponseBody {
   created_at?: string;
   /** Extension: the signed receipt of the latest decision (compact JWS, EdDSA). */
   receipt?: string;
+  /**
+   * Approved with edited arguments (only for clients that said `capabilities=edits`): the call
+   * to run. Other clients read such an approval as `denied`.
+   */
+  edited?: {
+    kwargs: Record<string, unknown>;
+    kwargs_json: string;
+    original_kwargs_json?: string;
+    patch?: unknown[];
+    edited_by?: string | null;
+    edited_at?: string;
+  };
+  /** `app`: decided in the app by its end user (`decided_by_user`). */
+  decided_in?: 'app';
+  decided_by_user?: string | null;
 }
 
 /** One usage event as sent to `POST /token-usage`. */

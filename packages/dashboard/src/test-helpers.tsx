@@ -186,8 +186,9 @@ export function action(overrides: Partial<Action> = {}): Action {
     notes: null,
     outcome: null,
     created_at: new Date(Date.now() - 65_000).toISOString(),
+    approval: null,
     ...overrides,
-  };
+  } as Action;
 }
 
 /** A held action as the approvals route lists it. */

@@ -1,10 +1,10 @@
 import {
   type Arden,
+  ArdenApiError,
   ardenToolName,
   blockedError,
   buildCallContext,
   type CheckResult,
-  decisionOf,
   denialOf,
   denialText,
   PolicyDeniedError,
@@ -45,6 +45,12 @@ export interface ArdenMiddlewareOptions extends ProtectToolsOptions {
    * (`resolveArdenInterrupts`) or your own answer (`Command({ resume })`) resumes.
    */
   approval?: 'wait' | 'interrupt';
+  /**
+   * The end user who answers Arden interrupts in your app (`Command({ resume })`), recorded in
+   * Arden as an in-app decision when the policy allows it (`approve_in: [dashboard, app]`); a
+   * resume value's `user` overrides it. Default `"app user"`.
+   */
+  appUser?: string;
 }
 
 /** The value of an Arden interrupt (`result.__interrupt__[i].value`). */
@@ -71,6 +77,8 @@ export interface ArdenResume {
   notes?: string;
   /** The Arden action (from the interrupt); lets another process resume it. */
   actionId?: string;
+  /** The end user who decided in the app (recorded in Arden as an in-app decision). */
+  user?: string;
 }
 
 function isArdenResume(value: unknown): value is ArdenResume {
@@ -119,6 +127,7 @@ async function interruptingCall(
   options: ResolvedOptions,
   request: ToolCallRequestLike,
   handler: Handler,
+  appUser?: string,
 ): Promise<unknown> {
   const { toolCall } = request;
   const arden = options.resolveArden();
@@ -143,19 +152,29 @@ async function interruptingCall(
     const actionId =
       answer.actionId ?? (toolCallId === undefined ? undefined : pausedCalls.get(toolCallId));
     if (toolCallId !== undefined) pausedCalls.delete(toolCallId);
-    let notes = answer.notes;
-    let deniedInArden = false;
-    if (actionId) {
-      // Pending, or Arden is unreachable: the answer given on resume stands.
-      const decided = await decisionOf(arden, actionId);
-      if (decided?.status === 'denied') {
-        deniedInArden = true;
-        notes = decided.notes ?? notes;
-      }
-    }
-    if (deniedInArden || !answer.approved) {
+    const settled = actionId
+      ? await settleResume(arden, actionId, ardenName, answer, appUser)
+      : { approved: answer.approved, notes: answer.notes, edited: undefined };
+    if (!settled.approved) {
       return refuse(
-        new PolicyDeniedError({ toolName: ardenName, actionId, reason: 'denied', notes }),
+        new PolicyDeniedError({
+          toolName: ardenName,
+          actionId,
+          reason: 'denied',
+          notes: settled.notes,
+        }),
+      );
+    }
+    const edited = settled.edited;
+    if (edited) {
+      // Approved with edit in Arden: the tool runs with the approver's arguments.
+      const editedRequest = { ...request, toolCall: { ...toolCall, args: edited } };
+      return reportedRun(arden, actionId, () =>
+        handler(
+          editedRequest.tool
+            ? { ...editedRequest, tool: markGuarded(editedRequest.tool) }
+            : editedRequest,
+        ),
       );
     }
     return reportedRun(arden, actionId, run);
@@ -187,6 +206,66 @@ async function interruptingCall(
   };
   // Throws LangGraph's GraphInterrupt: the run stops here and returns `__interrupt__`.
   return interrupt(value);
+}
+
+/**
+ * What a resumed Arden interrupt does: Arden's decision when it has one (a denial wins; an
+ * approval with edit runs the approver's arguments, read from Arden, never from the resume
+ * value). Still pending: the app's answer is recorded as an in-app decision; when the policy
+ * wants more approvals or does not allow in-app decisions, an approval waits for Arden's
+ * approvers. Arden out of reach, or a server without in-app decisions: the answer stands.
+ */
+async function settleResume(
+  arden: Arden,
+  actionId: string,
+  ardenName: string,
+  answer: ArdenResume,
+  appUser: string | undefined,
+): Promise<{
+  approved: boolean;
+  notes: string | undefined;
+  edited: Record<string, unknown> | undefined;
+}> {
+  const stands = { approved: answer.approved, notes: answer.notes, edited: undefined };
+  const fromArden = (decision: {
+    status: string;
+    message?: string | null;
+    edited?: { kwargs: Record<string, unknown> };
+  }) => ({
+    approved: decision.status === 'approved',
+    notes: decision.message ?? answer.notes,
+    edited: decision.status === 'approved' ? decision.edited?.kwargs : undefined,
+  });
+  let current: Awaited<ReturnType<Arden['status']>>;
+  try {
+    current = await arden.status(actionId);
+  } catch {
+    return stands;
+  }
+  if (current.status !== 'pending') return fromArden(current);
+  const waitForArden = async () => {
+    const decision = await arden.waitForDecision(actionId, ardenName);
+    return {
+      approved: decision.status === 'approved',
+      notes: decision.message,
+      edited: decision.edited?.kwargs,
+    };
+  };
+  try {
+    const recorded = await arden.reportInAppDecision(actionId, {
+      decision: answer.approved ? 'approve' : 'deny',
+      user: answer.user ?? appUser ?? 'app user',
+      ...(answer.notes ? { notes: answer.notes.slice(0, 4000) } : {}),
+    });
+    if (recorded.status === 'pending') return await waitForArden();
+    return { approved: recorded.status === 'approved', notes: answer.notes, edited: undefined };
+  } catch (error) {
+    if (ArdenApiError.isInstance(error) && (error.statusCode === 403 || error.statusCode === 409)) {
+      // In-app decisions not allowed (or decided meanwhile): Arden's approvers decide.
+      return answer.approved || error.statusCode === 409 ? await waitForArden() : stands;
+    }
+    return stands;
+  }
 }
 
 /** Options of `resolveArdenInterrupts()`. */
@@ -244,7 +323,9 @@ export async function resolveArdenInterrupts(
 export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMiddleware {
   const resolved = resolveAdapterOptions(options);
   const wrapToolCall = (request: ToolCallRequestLike, handler: Handler) => {
-    if (options.approval === 'interrupt') return interruptingCall(resolved, request, handler);
+    if (options.approval === 'interrupt') {
+      return interruptingCall(resolved, request, handler, options.appUser);
+    }
     const { toolCall } = request;
     return runGuardedCall({
       toolName: toolCall.name,

@@ -136,6 +136,20 @@ export function noteAppRejection(item: RunToolApprovalItem, message: string | un
   if (!link) return;
   forgetLink(link.callId);
   if (link.status === 'denied') return;
+  // Recorded in Arden as the end user's in-app denial when the policy allows in-app decisions;
+  // else (or with an older server) the outcome report below says it did not run.
+  try {
+    adapterState()
+      .options.resolveArden()
+      .reportInAppDecision(link.actionId, {
+        decision: 'deny',
+        user: adapterState().options.appUser ?? 'app user',
+        ...(message ? { notes: message.slice(0, 4000) } : {}),
+      })
+      .catch(() => undefined);
+  } catch {
+    // Not configured: nothing to record.
+  }
   try {
     adapterState()
       .options.resolveArden()

@@ -1,5 +1,6 @@
 import {
   type Arden,
+  ArdenApiError,
   blockedError,
   buildCallContext,
   type CheckResult,
@@ -92,8 +93,9 @@ async function checkAndRun(
   ardenName: string,
   parsed: unknown,
   metadata: Record<string, unknown>,
-  run: () => Promise<unknown>,
+  run: (edited?: Record<string, unknown>) => Promise<unknown>,
   approvedByApp: boolean,
+  appUser?: string,
 ): Promise<unknown> {
   let result: CheckResult;
   try {
@@ -107,11 +109,16 @@ async function checkAndRun(
     }
     throw error;
   }
-  if (result.decision === 'allow') return arden.runAndReport(result.actionId, run);
+  if (result.decision === 'allow') return arden.runAndReport(result.actionId, () => run());
   if (result.decision === 'block') throw blockedError(ardenName, result);
-  if (approvedByApp) return runLinkedHold(arden, result.actionId, ardenName, undefined, run);
+  if (approvedByApp) {
+    return runLinkedHold(arden, result.actionId, ardenName, undefined, run, undefined, appUser);
+  }
   const decision = await arden.waitForDecision(result.actionId, ardenName);
-  if (decision.status === 'approved') return arden.runAndReport(result.actionId, run);
+  if (decision.status === 'approved') {
+    // Approved with edit: the tool's invoke gets the approver's input.
+    return arden.runAndReport(result.actionId, run, undefined, [decision.edited?.kwargs]);
+  }
   throw new PolicyDeniedError({
     toolName: ardenName,
     actionId: result.actionId,
@@ -129,23 +136,63 @@ async function runLinkedHold(
   actionId: string,
   ardenName: string,
   known: ActionLink['status'],
-  run: () => Promise<unknown>,
+  run: (edited?: Record<string, unknown>) => Promise<unknown>,
   knownNotes?: string,
+  appUser?: string,
 ): Promise<unknown> {
   let status = known;
   let notes = knownNotes;
+  let edited: Record<string, unknown> | undefined;
   if (status === undefined) {
-    // Pending, or Arden is unreachable: the app's own approval stands.
     const decided = await decisionOf(arden, actionId);
     if (decided) {
       status = decided.status;
       notes = decided.notes;
+    } else {
+      // Pending: the app's user approved it (state.approve). Record that in Arden as an in-app
+      // decision; when the policy wants more approvals or does not allow in-app decisions, wait
+      // for Arden's approvers. A server without in-app decisions or out of reach: the app's
+      // approval stands, as before.
+      const recorded = await recordAppApproval(arden, actionId, ardenName, appUser);
+      if (recorded === 'wait') {
+        const decision = await arden.waitForDecision(actionId, ardenName);
+        status = decision.status;
+        notes = decision.message;
+        edited = decision.edited?.kwargs;
+      } else if (recorded === 'denied') status = 'denied';
     }
   }
   if (status === 'denied') {
     throw new PolicyDeniedError({ toolName: ardenName, actionId, reason: 'denied', notes });
   }
-  return arden.runAndReport(actionId, run);
+  return arden.runAndReport(actionId, run, undefined, [edited]);
+}
+
+/** Records the app's approval of a held call; what the tool should do next. */
+async function recordAppApproval(
+  arden: Arden,
+  actionId: string,
+  ardenName: string,
+  appUser: string | undefined,
+): Promise<'approved' | 'denied' | 'wait' | 'stands'> {
+  try {
+    const decided = await arden.reportInAppDecision(actionId, {
+      decision: 'approve',
+      user: appUser ?? 'app user',
+    });
+    return decided.status === 'pending' ? 'wait' : decided.status;
+  } catch (error) {
+    if (ArdenApiError.isInstance(error) && (error.statusCode === 403 || error.statusCode === 409)) {
+      if (error.statusCode === 403) {
+        arden.options.logger.warn(
+          `The policy of "${ardenName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
+          { actionId },
+        );
+      }
+      return 'wait';
+    }
+    return 'stands';
+  }
 }
 
 /** @internal Decides what the model receives when a call did not run. */
@@ -175,12 +222,14 @@ export function guardInvoke(
     const arden = options.resolveArden();
     const ardenName = ardenToolName(options, toolName);
     const callId = details?.toolCall?.callId;
-    const run = async () => original.call(this, runContext, input, details);
+    // `edited`: the input an approver changed the call to before approving (approve with edit).
+    const run = async (edited?: Record<string, unknown>) =>
+      original.call(this, runContext, edited ? JSON.stringify(edited) : input, details);
     try {
       const link = findLink(callId, toolName);
       if (link) {
         forgetLink(link.callId);
-        if (link.decision === 'allow') return await arden.runAndReport(link.actionId, run);
+        if (link.decision === 'allow') return await arden.runAndReport(link.actionId, () => run());
         if (link.decision === 'block') {
           throw new PolicyDeniedError({
             toolName: ardenName,
@@ -189,7 +238,15 @@ export function guardInvoke(
             notes: link.notes,
           });
         }
-        return await runLinkedHold(arden, link.actionId, ardenName, link.status, run, link.notes);
+        return await runLinkedHold(
+          arden,
+          link.actionId,
+          ardenName,
+          link.status,
+          run,
+          link.notes,
+          options.appUser,
+        );
       }
       const approvedByApp =
         options.approval === 'native' && callId !== undefined
@@ -202,6 +259,7 @@ export function guardInvoke(
         metadataOf(options, toolName, callId),
         run,
         approvedByApp,
+        options.appUser,
       );
     } catch (error) {
       return deny(options, error, ardenName);

@@ -26,6 +26,12 @@ export interface ProtectOptions extends AdapterOptions {
    * to the model as the tool's result. Default false: the model is told, and the run continues.
    */
   throwOnDenial?: boolean;
+  /**
+   * The end user who approves interruptions in your app (`state.approve`), recorded in Arden as
+   * an in-app decision when the policy allows it (`approve_in: [dashboard, app]`). Default
+   * `"app user"`.
+   */
+  appUser?: string;
 }
 
 /** The options a guarded tool reads at call time. */

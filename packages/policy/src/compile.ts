@@ -18,6 +18,7 @@ import {
   toolPatternMatches,
 } from './tool-patterns';
 import type {
+  ApprovalTerms,
   DecisionPolicy,
   DecisionReason,
   Effect,
@@ -138,7 +139,7 @@ export class PolicyRuntime implements CompiledPolicy {
       repeatWindowMs: window === undefined ? undefined : window * 1000,
     });
 
-    const { timeout, onTimeout } = this.#approvalTerms(this.defaultEffect, undefined);
+    const { timeout, onTimeout, approval } = this.#approvalTerms(this.defaultEffect, undefined);
     const because =
       rules.length === 0
         ? `its ${definition.action === undefined ? 'default' : 'action'} applies`
@@ -150,6 +151,7 @@ export class PolicyRuntime implements CompiledPolicy {
       ruleIndex: -1,
       timeout,
       onTimeout,
+      approval,
       errors: NO_ERRORS,
       explanation: `${this.label}: ${because}; the call is ${effectPhrase(this.defaultEffect, timeout, onTimeout)}.`,
     });
@@ -169,6 +171,13 @@ export class PolicyRuntime implements CompiledPolicy {
     const timeout =
       effect === 'requires_approval' ? (rule?.timeout ?? this.definition.timeout) : undefined;
     const onTimeout = effect === 'requires_approval' ? 'deny' : undefined;
+    const approval =
+      effect === 'requires_approval'
+        ? approvalTermsOf(
+            rule === undefined ? undefined : this.definition.rules?.[rule.index],
+            this.definition,
+          )
+        : undefined;
     const what =
       rule === undefined
         ? `the arguments do not have their declared types (${error.message})`
@@ -181,6 +190,7 @@ export class PolicyRuntime implements CompiledPolicy {
       ruleIndex: rule?.index ?? -1,
       timeout,
       onTimeout,
+      approval,
       errors: Object.freeze([Object.freeze(error)]) as unknown as RuleEvaluationError[],
       explanation: `${this.label}: ${what}; arguments ${error.shape ?? '{}'}; so on_error of ${source} applies: the call is ${effectPhrase(effect, timeout, onTimeout)}.`,
     });
@@ -202,6 +212,7 @@ export class PolicyRuntime implements CompiledPolicy {
       reason: rest.reason as DecisionReason,
       timeout: undefined,
       onTimeout: undefined,
+      approval: undefined,
       errors: Object.freeze([
         Object.freeze({ ruleIndex: rule.index, message, shape }),
       ]) as unknown as RuleEvaluationError[],
@@ -212,11 +223,16 @@ export class PolicyRuntime implements CompiledPolicy {
   #approvalTerms(
     effect: Effect,
     rule: RuleDefinition | undefined,
-  ): { timeout: number | undefined; onTimeout: OnTimeout | undefined } {
+  ): {
+    timeout: number | undefined;
+    onTimeout: OnTimeout | undefined;
+    approval?: ApprovalTerms | undefined;
+  } {
     if (effect !== 'requires_approval') return { timeout: undefined, onTimeout: undefined };
     return {
       timeout: rule?.timeout ?? this.definition.timeout,
       onTimeout: rule?.on_timeout ?? this.definition.on_timeout ?? 'deny',
+      approval: approvalTermsOf(rule, this.definition),
     };
   }
 
@@ -225,7 +241,7 @@ export class PolicyRuntime implements CompiledPolicy {
     index: number,
     compiled: CompiledCondition | undefined,
   ): RuleRuntime {
-    const { timeout, onTimeout } = this.#approvalTerms(rule.then, rule);
+    const { timeout, onTimeout, approval } = this.#approvalTerms(rule.then, rule);
     const matched =
       rule.if === undefined
         ? `rule ${index + 1} applies (it has no condition)`
@@ -246,6 +262,7 @@ export class PolicyRuntime implements CompiledPolicy {
         ruleIndex: index,
         timeout,
         onTimeout,
+        approval,
         errors: NO_ERRORS,
         explanation: `${this.label}: ${matched}; the call is ${effectPhrase(rule.then, timeout, onTimeout)}.`,
       }),
@@ -352,6 +369,7 @@ export function freezeDecision(decision: {
   ruleIndex?: number;
   timeout: number | undefined;
   onTimeout: OnTimeout | undefined;
+  approval?: ApprovalTerms | undefined;
   errors: PolicyDecision['errors'] | readonly never[];
   explanation: string;
 }): PolicyDecision {
@@ -361,9 +379,41 @@ export function freezeDecision(decision: {
   if (decision.ruleIndex !== undefined) result.ruleIndex = decision.ruleIndex;
   if (decision.timeout !== undefined) result.timeout = decision.timeout;
   if (decision.onTimeout !== undefined) result.onTimeout = decision.onTimeout;
+  if (decision.approval !== undefined) result.approval = decision.approval;
   result.errors = decision.errors as PolicyDecision['errors'];
   result.explanation = decision.explanation;
   return Object.freeze(result as PolicyDecision);
+}
+
+/**
+ * The approval terms of a held call (the rule's keys over the policy's), or undefined when they
+ * are the default: one approver, anyone, in the dashboard.
+ */
+function approvalTermsOf(
+  rule: RuleDefinition | undefined,
+  policy: PolicyDefinition,
+): ApprovalTerms | undefined {
+  const approvals = rule?.approvals ?? policy.approvals;
+  const from = rule?.from ?? policy.from;
+  const excludeRequester = rule?.exclude_requester ?? policy.exclude_requester;
+  const approveIn = rule?.approve_in ?? policy.approve_in;
+  if (
+    approvals === undefined &&
+    from === undefined &&
+    excludeRequester === undefined &&
+    approveIn === undefined
+  ) {
+    return undefined;
+  }
+  const terms: ApprovalTerms = {
+    approvals: approvals ?? 1,
+    approveIn: Object.freeze([
+      ...new Set(approveIn ?? ['dashboard']),
+    ]) as ApprovalTerms['approveIn'],
+  };
+  if (from !== undefined) terms.from = Object.freeze([...from]) as string[];
+  if (excludeRequester !== undefined) terms.excludeRequester = excludeRequester;
+  return Object.freeze(terms);
 }
 
 /** "allowed", "blocked", "held for approval (timeout 300 s, then deny)". */

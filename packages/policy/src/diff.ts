@@ -37,11 +37,26 @@ const POLICY_KEYS = [
   'default',
   'timeout',
   'on_timeout',
+  'approvals',
+  'from',
+  'exclude_requester',
+  'approve_in',
   'on_error',
   'args',
   'rules',
 ];
-const RULE_KEYS = ['if', 'then', 'timeout', 'on_timeout', 'on_error', 'description'];
+const RULE_KEYS = [
+  'if',
+  'then',
+  'timeout',
+  'on_timeout',
+  'approvals',
+  'from',
+  'exclude_requester',
+  'approve_in',
+  'on_error',
+  'description',
+];
 
 function deepEqual(left: unknown, right: unknown): boolean {
   if (Object.is(left, right)) return true;

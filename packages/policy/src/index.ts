@@ -55,6 +55,8 @@ export {
 export { loadShellParser, shellParserSettled } from './shell-parser';
 export { matchesToolPattern } from './tool-patterns';
 export type {
+  ApprovalChannel,
+  ApprovalTerms,
   DecisionPolicy,
   DecisionReason,
   Effect,

@@ -63,6 +63,42 @@ const timeoutSchema = z
   .max(POLICY_LIMITS.maxTimeoutSeconds)
   .meta({ description: 'Seconds to wait for an approver.' });
 
+const approvalsSchema = z.number().int().min(1).max(10).meta({
+  description: 'How many distinct users must approve (default 1); the first denial denies.',
+});
+
+const fromSchema = z
+  .array(
+    z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a group name is letters, digits, ".", "_" or "-"'),
+  )
+  .min(1)
+  .max(20)
+  .meta({ description: 'Only members of these groups may approve (any one of them).' });
+
+const excludeRequesterSchema = z.boolean().meta({
+  description:
+    "The user who started the session (the check's metadata.requested_by) may not approve (default false).",
+});
+
+const approveInSchema = z
+  .array(z.enum(['dashboard', 'app']))
+  .min(1)
+  .max(2)
+  .meta({
+    description:
+      "Where a decision may be made: dashboard (Arden approvers, the default) and/or app (the app reports its end user's in-app decision).",
+  });
+
+/** The keys of a requires_approval effect that say who approves, and how many. */
+const APPROVAL_KEYS = [
+  'timeout',
+  'on_timeout',
+  'approvals',
+  'from',
+  'exclude_requester',
+  'approve_in',
+] as const;
+
 const conditionSchema = z
   .string()
   .max(
@@ -104,6 +140,10 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
       then: effect,
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
+      approvals: approvalsSchema.optional(),
+      from: fromSchema.optional(),
+      exclude_requester: excludeRequesterSchema.optional(),
+      approve_in: approveInSchema.optional(),
       on_error: effect.optional().meta({
         description:
           'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
@@ -120,7 +160,7 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
         });
       }
       if (rule.then === 'requires_approval') return;
-      for (const key of ['timeout', 'on_timeout'] as const) {
+      for (const key of APPROVAL_KEYS) {
         if (rule[key] === undefined) continue;
         context.addIssue({
           code: 'custom',
@@ -146,6 +186,10 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       action: effect.optional(),
       timeout: timeoutSchema.optional(),
       on_timeout: onTimeoutSchema.optional(),
+      approvals: approvalsSchema.optional(),
+      from: fromSchema.optional(),
+      exclude_requester: excludeRequesterSchema.optional(),
+      approve_in: approveInSchema.optional(),
       on_error: effect.optional().meta({
         description:
           'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
@@ -200,7 +244,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
           (rule) => rule.then === 'requires_approval' || rule.on_error === 'requires_approval',
         );
       if (approvalPossible) return;
-      for (const key of ['timeout', 'on_timeout'] as const) {
+      for (const key of APPROVAL_KEYS) {
         if (policy[key] === undefined) continue;
         context.addIssue({
           code: 'custom',
@@ -212,7 +256,10 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
     });
 }
 
-/** A rule of a policy: `{ if?, then, timeout?, on_timeout?, on_error?, description? }`. */
+/**
+ * A rule of a policy: `{ if?, then, timeout?, on_timeout?, approvals?, from?, exclude_requester?,
+ * approve_in?, on_error?, description? }`.
+ */
 export const ruleSchema = createRuleSchema(effectSchema);
 
 /**

@@ -14,6 +14,25 @@ export type OnTimeout = 'deny' | 'allow';
  */
 export type OnError = 'block' | 'requires_approval';
 
+/** Where a held call may be decided: Arden's approvers (`dashboard`), or the app's end user (`app`). */
+export type ApprovalChannel = 'dashboard' | 'app';
+
+/**
+ * Who decides a held call, when it is more than one approver from anyone: set on a
+ * `requires_approval` decision only when the policy or rule says `approvals`, `from`,
+ * `exclude_requester` or `approve_in`.
+ */
+export interface ApprovalTerms {
+  /** Distinct users who must approve (1 or more); the first denial denies. */
+  approvals: number;
+  /** Only members of one of these groups count; absent: any approver. */
+  from?: string[];
+  /** The user who started the session (metadata `requested_by`) may not approve. */
+  excludeRequester?: boolean;
+  /** Where the decision may be made; `['dashboard']` when absent. */
+  approveIn: ApprovalChannel[];
+}
+
 /** The environment a call runs in, from the kind of API key (`arden_test_…`, `arden_live_…`). */
 export type PolicyEnvironment = 'test' | 'live';
 
@@ -29,6 +48,14 @@ export interface RuleDefinition {
   timeout?: number;
   /** What happens when the approval times out; overrides the policy's `on_timeout` (`deny`). */
   on_timeout?: OnTimeout;
+  /** Distinct users who must approve; overrides the policy's (default 1). */
+  approvals?: number;
+  /** Only members of these groups may approve; overrides the policy's. */
+  from?: string[];
+  /** The user who started the session may not approve; overrides the policy's. */
+  exclude_requester?: boolean;
+  /** Where the call may be decided (`dashboard`, `app`); overrides the policy's. */
+  approve_in?: ApprovalChannel[];
   /** What decides the call when this rule's condition cannot be evaluated; the policy's when absent. */
   on_error?: OnError;
   description?: string;
@@ -60,6 +87,17 @@ export interface PolicyDefinition {
   timeout?: number;
   /** What happens when an approval times out (`deny` when absent). */
   on_timeout?: OnTimeout;
+  /** Distinct users who must approve a held call (default 1); the first denial denies. */
+  approvals?: number;
+  /** Only members of one of these user groups may approve. */
+  from?: string[];
+  /** The user who started the session (the check's metadata `requested_by`) may not approve. */
+  exclude_requester?: boolean;
+  /**
+   * Where a held call may be decided: `dashboard` (Arden's approvers, the default) and `app` (the
+   * app reports its end user's decision, as in the AI SDK's tool approval or LangGraph's resume).
+   */
+  approve_in?: ApprovalChannel[];
   /**
    * What decides the call when a condition cannot be evaluated or the arguments do not have
    * their declared types: `block` (the default) or `requires_approval`.
@@ -171,6 +209,8 @@ export interface PolicyDecision {
   timeout?: number;
   /** What happens when the approval times out (only for `requires_approval`). */
   onTimeout?: OnTimeout;
+  /** Who must approve, when more than the default of one approver in the dashboard. */
+  approval?: ApprovalTerms;
   /**
    * The error that made `on_error` decide (reasons `condition_error`, `invalid_arguments`);
    * empty otherwise.

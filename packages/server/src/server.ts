@@ -129,6 +129,7 @@ export async function createServer(
       clock,
       telemetry,
       receipts,
+      policies,
     }),
     webhooks,
     usage: new UsageService(store, pricing, events, { clock, budgets }),

@@ -577,7 +577,7 @@ export interface paths {
         put?: never;
         /**
          * Approve a held action
-         * @description The first decision wins: a second decision, or one on an action that expired or never needed approval, gets 409. The waiting agent is woken at once and the webhook is queued.
+         * @description The first decision wins: a second decision, or one on an action that expired or never needed approval, gets 409. The waiting agent is woken at once and the webhook is queued. When the policy asks for `approvals: N`, each approval from a distinct user (of the `from` groups) is counted and the action stays pending until the last; the answer shows the votes under `approval`. With `patch` or `kwargs` the call is approved with edited arguments, evaluated again against the policies.
          */
         post: operations["postApprovalsApprove"];
         delete?: never;
@@ -597,9 +597,46 @@ export interface paths {
         put?: never;
         /**
          * Deny a held action
-         * @description As approve: the first decision wins, a second gets 409.
+         * @description As approve: the first decision wins, a second gets 409. One denial denies, whatever `approvals` asks.
          */
         post: operations["postApprovalsDeny"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user's groups (for `from: [group]` in policies) */
+        get: operations["getGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a user's groups
+         * @description Replaces the groups. A policy with `from: [finance]` counts only approvals from members of finance.
+         */
+        put: operations["putUsersGroups"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1557,7 +1594,61 @@ export interface components {
              * @description ISO 8601 time (UTC).
              */
             created_at: string;
+            approval: components["schemas"]["ApprovalState"];
         };
+        /** @description For held actions: who must approve, the votes so far, edits of the arguments and where it was decided; null for calls that were never held. */
+        ApprovalState: {
+            /** @description Approvals from distinct users needed for the current call ("1 of 2"). */
+            required: number;
+            /** @description Approvals so far for the current call. */
+            approved: number;
+            /** @description Only these groups may approve. */
+            from: string[] | null;
+            approve_in: ("dashboard" | "app")[];
+            exclude_requester: boolean;
+            /** @description app: approved or denied in the app by its end user (decided_by_user). */
+            decided_in: ("dashboard" | "app") | null;
+            /** @description Who cast the deciding vote: an approver's email, or the app's end user. */
+            decided_by_user: string | null;
+            votes: {
+                /** @enum {string} */
+                decision: "approve" | "deny";
+                /** @enum {string} */
+                channel: "dashboard" | "app";
+                user_id: string | null;
+                user: string;
+                /**
+                 * Format: date-time
+                 * @description ISO 8601 time (UTC).
+                 */
+                at: string;
+                notes: string | null;
+                /** @description Edits before this vote (0: the original call). */
+                round: number;
+            }[];
+            edits: {
+                user_id: string;
+                user: string;
+                /**
+                 * Format: date-time
+                 * @description ISO 8601 time (UTC).
+                 */
+                at: string;
+                patch: {
+                    [key: string]: unknown;
+                }[];
+                /** @description The keyword arguments before the edit. */
+                before_json: string;
+                /** @description The keyword arguments after the edit. */
+                after_json: string;
+                /**
+                 * @description The edited call, evaluated again as if the agent had made it.
+                 * @enum {string}
+                 */
+                effect: "allow" | "requires_approval";
+                explanation: string;
+            }[];
+        } | null;
         ActionDetail: {
             id: string;
             agent_id: string;
@@ -1621,6 +1712,7 @@ export interface components {
              * @description ISO 8601 time (UTC).
              */
             created_at: string;
+            approval: components["schemas"]["ApprovalState"];
             agent_name: string | null;
             decided_by_email: string | null;
             deliveries: components["schemas"]["DeliveryDetail"][];
@@ -1731,8 +1823,24 @@ export interface components {
              * @description ISO 8601 time (UTC).
              */
             created_at: string;
+            approval: components["schemas"]["ApprovalState"];
             /** @description How long it has waited. */
             waiting_ms: number;
+        };
+        JsonPatchOperation: {
+            /** @enum {string} */
+            op: "add" | "remove" | "replace" | "move" | "copy" | "test";
+            path: string;
+            from?: string;
+            value?: unknown;
+        };
+        UserGroupsList: {
+            items: components["schemas"]["UserGroups"][];
+        };
+        UserGroups: {
+            user_id: string;
+            email: string;
+            groups: string[];
         };
         SessionPage: {
             items: components["schemas"]["Session"][];
@@ -4847,6 +4955,12 @@ export interface operations {
             content: {
                 "application/json": {
                     notes?: string | null;
+                    /** @description Approve with edit: an RFC 6902 JSON patch of the keyword arguments ([{"op": "replace", "path": "/amount", "value": 40}]). The edited call is evaluated again: blocked → 409 (still pending); held → it needs a further approval from someone else; allowed → approved. */
+                    patch?: components["schemas"]["JsonPatchOperation"][];
+                    /** @description Approve with edit: the edited keyword arguments whole (instead of patch). */
+                    kwargs?: {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
@@ -4932,6 +5046,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Action"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (for example, an action already decided). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGroupsList"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putUsersGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id or email. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Group names (letters, digits, ".", "_", "-"), for `from: [group]`. */
+                    groups: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGroups"];
                 };
             };
             /** @description The request is malformed; `error` names the field and what to send. */

@@ -320,9 +320,10 @@ export const api = {
 
   approvals: (cursor?: string) =>
     request<Page<Approval>>('GET', apiPath('approvals'), { query: { cursor, limit: 200 } }),
-  approve: (id: string, notes: string) =>
+  /** Approves; with `kwargs`, approves with edited arguments (evaluated again by the server). */
+  approve: (id: string, notes: string, kwargs?: Record<string, unknown>) =>
     request<Action>('POST', apiPath('approvals', id, 'approve'), {
-      body: { notes: notes || null },
+      body: { notes: notes || null, ...(kwargs ? { kwargs } : {}) },
     }),
   deny: (id: string, notes: string) =>
     request<Action>('POST', apiPath('approvals', id, 'deny'), { body: { notes: notes || null } }),

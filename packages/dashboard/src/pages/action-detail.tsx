@@ -203,12 +203,51 @@ export function ActionDetailPage({ id }: { id: string }) {
               <div>
                 <dt>Decided by</dt>
                 <dd>
-                  {action.decided_by_email ??
-                    (action.status === 'expired'
-                      ? 'nobody (it expired)'
-                      : (action.decided_by ?? '—'))}
+                  {action.approval?.decided_in === 'app'
+                    ? `${action.status === 'denied' ? 'denied' : 'approved'} in app by ${action.approval.decided_by_user ?? 'the app user'}`
+                    : (action.decided_by_email ??
+                      (action.status === 'expired'
+                        ? 'nobody (it expired)'
+                        : (action.decided_by ?? '—')))}
                 </dd>
               </div>
+              {action.approval && action.approval.votes.length > 0 ? (
+                <div className="facts-wide">
+                  <dt>Votes</dt>
+                  <dd>
+                    <ul className="plain">
+                      {action.approval.votes.map((vote) => (
+                        <li key={`${vote.channel}-${vote.user}-${vote.at}`}>
+                          {vote.decision === 'approve' ? 'Approved' : 'Denied'}
+                          {vote.channel === 'app' ? ' in app' : ''} by {vote.user} at{' '}
+                          {formatTime(vote.at)}
+                          {vote.notes ? (
+                            <>
+                              {' '}
+                              — <q>{vote.notes}</q>
+                            </>
+                          ) : null}
+                        </li>
+                      ))}
+                    </ul>
+                    <span className="muted">
+                      {action.approval.approved} of {action.approval.required} approvals
+                    </span>
+                  </dd>
+                </div>
+              ) : null}
+              {action.approval?.edits.map((edit) => (
+                <div className="facts-wide" key={edit.at}>
+                  <dt>Edited</dt>
+                  <dd>
+                    by {edit.user} at {formatTime(edit.at)}: <code>{edit.before_json}</code> →{' '}
+                    <code>{edit.after_json}</code>{' '}
+                    <span className="muted">
+                      ({edit.effect === 'allow' ? 'allowed' : 'held again'}: {edit.explanation})
+                    </span>
+                  </dd>
+                </div>
+              ))}
               <div>
                 <dt>Decided at</dt>
                 <dd>{formatTime(action.decided_at)}</dd>

@@ -31,11 +31,41 @@ function ruleText(approval: Approval): string {
   return `${policy.name}${version} (${policy.tool}), ${rule}`;
 }
 
+/** "1 of 2 approvals (ann@example.com)" for a call that needs more than one approver. */
+export function approvalProgress(approval: Approval): string | undefined {
+  const state = approval.approval;
+  if (!state || (state.required <= 1 && state.edits.length === 0)) return undefined;
+  const round = state.edits.length;
+  const who = state.votes
+    .filter((vote) => vote.decision === 'approve' && vote.round === round)
+    .map((vote) => vote.user);
+  return `${state.approved} of ${state.required} approvals${who.length ? ` (${who.join(', ')})` : ''}${state.from ? `, from ${state.from.join(' or ')}` : ''}`;
+}
+
+/** The edited keyword arguments, or undefined when the text is the call's own. */
+function editedArguments(
+  text: string,
+  original: string,
+): { kwargs?: Record<string, unknown>; error?: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (failure) {
+    return { error: `The edited arguments are not JSON: ${(failure as Error).message}` };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { error: 'The edited arguments must be an object, such as {"amount": 40}.' };
+  }
+  if (JSON.stringify(parsed) === JSON.stringify(JSON.parse(original))) return {};
+  return { kwargs: parsed as Record<string, unknown> };
+}
+
 function ApprovalCard({
   approval,
   now,
   canDecide,
   onDecided,
+  onCounted,
   onMove,
   register,
 }: {
@@ -43,11 +73,17 @@ function ApprovalCard({
   now: number;
   canDecide: boolean;
   onDecided: (approval: Approval, decision: Decision, message: string) => void;
+  onCounted: (approval: Approval) => void;
   onMove: (from: string, step: number) => void;
   register: (id: string, element: HTMLElement | null) => void;
 }) {
   const agents = useAgents();
   const [note, setNote] = useState('');
+  const currentKwargs = approval.approval?.edits.at(-1)?.after_json ?? approval.kwargs_json;
+  const [editing, setEditing] = useState(false);
+  const [editText, setEditText] = useState('');
+  const [info, setInfo] = useState<string | undefined>(undefined);
+  const progress = approvalProgress(approval);
   const [busy, setBusy] = useState<Decision | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const card = useRef<HTMLElement | null>(null);
@@ -62,11 +98,34 @@ function ApprovalCard({
     setBusy(decision);
     setError(undefined);
     try {
-      await (decision === 'approve' ? api.approve : api.deny)(approval.id, note.trim());
+      let kwargs: Record<string, unknown> | undefined;
+      if (decision === 'approve' && editing) {
+        const edited = editedArguments(editText, currentKwargs);
+        if (edited.error) {
+          setError(edited.error);
+          setBusy(undefined);
+          return;
+        }
+        kwargs = edited.kwargs;
+      }
+      const result =
+        decision === 'approve'
+          ? await api.approve(approval.id, note.trim(), kwargs)
+          : await api.deny(approval.id, note.trim());
+      if (result.status === 'pending') {
+        // Counted, but the policy wants more approvals (or the edited call needs another person).
+        setBusy(undefined);
+        setEditing(false);
+        setInfo(
+          `Your approval is counted: ${result.approval?.approved ?? 1} of ${result.approval?.required ?? 2}. It waits for another approver.`,
+        );
+        onCounted(result as Approval);
+        return;
+      }
       onDecided(
         approval,
         decision,
-        `${decision === 'approve' ? 'Approved' : 'Denied'} ${approval.tool_name}.`,
+        `${decision === 'approve' ? (kwargs ? 'Approved with edited arguments' : 'Approved') : 'Denied'} ${approval.tool_name}.`,
       );
     } catch (failure) {
       if (failure instanceof ApiError && failure.status === 409) {
@@ -169,10 +228,22 @@ function ApprovalCard({
           <dt>Held by</dt>
           <dd>{ruleText(approval)}</dd>
         </div>
+        {progress ? (
+          <div className="facts-wide">
+            <dt>Approvals</dt>
+            <dd data-testid="approval-progress">{progress}</dd>
+          </div>
+        ) : null}
       </dl>
       {approval.explanation ? <p className="explanation">{approval.explanation}</p> : null}
       <section aria-label="Arguments" className="approval-arguments">
-        <ArgumentsView argsJson={approval.args_json} kwargsJson={approval.kwargs_json} />
+        <ArgumentsView argsJson={approval.args_json} kwargsJson={currentKwargs} />
+        {approval.approval?.edits.length ? (
+          <p className="muted">
+            Edited by {approval.approval.edits.at(-1)?.user}: the call above is the edited one (the
+            agent sent {approval.kwargs_json}).
+          </p>
+        ) : null}
       </section>
       <p className="approval-links">
         <Link to={`/actions/${encodeURIComponent(approval.id)}`}>Full details</Link>
@@ -192,7 +263,37 @@ function ApprovalCard({
               }}
             />
           </label>
+          {editing ? (
+            <label className="field field-note">
+              <span>Edited arguments (JSON; evaluated again by the policies when you approve)</span>
+              <textarea
+                rows={6}
+                value={editText}
+                spellCheck={false}
+                onChange={(event) => setEditText(event.target.value)}
+                onKeyDown={(event) => {
+                  if (event.key === 'Escape') card.current?.focus();
+                }}
+              />
+            </label>
+          ) : null}
+          {info ? (
+            <p className="notice" role="status">
+              {info}
+            </p>
+          ) : null}
           <div className="decide-buttons">
+            <button
+              type="button"
+              className="button"
+              disabled={busy !== undefined}
+              onClick={() => {
+                if (!editing) setEditText(JSON.stringify(JSON.parse(currentKwargs), null, 2));
+                setEditing(!editing);
+              }}
+            >
+              {editing ? 'Cancel edit' : 'Edit arguments'}
+            </button>
             <button
               type="button"
               className="button button-approve"
@@ -200,7 +301,7 @@ function ApprovalCard({
               onClick={() => void decide('approve')}
               aria-keyshortcuts="a"
             >
-              {busy === 'approve' ? 'Approving…' : 'Approve'}
+              {busy === 'approve' ? 'Approving…' : editing ? 'Approve with edit' : 'Approve'}
             </button>
             <button
               type="button"
@@ -304,6 +405,7 @@ export function ApprovalsPage() {
               now={now}
               canDecide={permissions.decide}
               onDecided={onDecided}
+              onCounted={() => queue.reload()}
               onMove={move}
               register={register}
             />

@@ -38,6 +38,7 @@ function toAction(row: Row): ActionRecord {
     reportedAt: int(row.reported_at),
     createdAt: Number(row.created_at),
     repeatOf: text(row.repeat_of),
+    approval: parseJson(row.approval, null),
   };
 }
 

@@ -36,6 +36,55 @@ export const actionQuery = z.object({
   limit,
 });
 
+/** Votes, edits and in-app decisions of a held action. */
+const approvalState = z
+  .object({
+    required: z.number().meta({
+      description: 'Approvals from distinct users needed for the current call ("1 of 2").',
+    }),
+    approved: z.number().meta({ description: 'Approvals so far for the current call.' }),
+    from: z.array(z.string()).nullable().meta({ description: 'Only these groups may approve.' }),
+    approve_in: z.array(z.enum(['dashboard', 'app'])),
+    exclude_requester: z.boolean(),
+    decided_in: z.enum(['dashboard', 'app']).nullable().meta({
+      description: 'app: approved or denied in the app by its end user (decided_by_user).',
+    }),
+    decided_by_user: z.string().nullable().meta({
+      description: "Who cast the deciding vote: an approver's email, or the app's end user.",
+    }),
+    votes: z.array(
+      z.object({
+        decision: z.enum(['approve', 'deny']),
+        channel: z.enum(['dashboard', 'app']),
+        user_id: z.string().nullable(),
+        user: z.string(),
+        at: timestamp,
+        notes: z.string().nullable(),
+        round: z.number().meta({ description: 'Edits before this vote (0: the original call).' }),
+      }),
+    ),
+    edits: z.array(
+      z.object({
+        user_id: z.string(),
+        user: z.string(),
+        at: timestamp,
+        patch: z.array(z.record(z.string(), z.unknown())),
+        before_json: z.string().meta({ description: 'The keyword arguments before the edit.' }),
+        after_json: z.string().meta({ description: 'The keyword arguments after the edit.' }),
+        effect: z.enum(['allow', 'requires_approval']).meta({
+          description: 'The edited call, evaluated again as if the agent had made it.',
+        }),
+        explanation: z.string(),
+      }),
+    ),
+  })
+  .nullable()
+  .meta({
+    id: 'ApprovalState',
+    description:
+      'For held actions: who must approve, the votes so far, edits of the arguments and where it was decided; null for calls that were never held.',
+  });
+
 /** A logged tool call. */
 export const action = z
   .object({
@@ -111,6 +160,7 @@ export const action = z
         'For a call refused as a repeat of a refused call (reason repeat_refused): the id of that refusal.',
     }),
     created_at: timestamp,
+    approval: approvalState,
   })
   .meta({ id: 'Action' });
 

@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import type * as actionSchemas from '../actions/schema';
 import type * as agentSchemas from '../agents/schema';
+import { approvalView } from '../approvals/view';
 import type * as eventSchemas from '../events/schema';
 import type { LiveEvent } from '../events/service';
 import type * as policySchemas from '../policies/schema';
@@ -173,6 +174,7 @@ export function actionView(action: ActionRecord): Wire<typeof actionSchemas.acti
           },
     repeat_of: action.repeatOf ?? null,
     created_at: iso(action.createdAt),
+    approval: approvalView(action),
   };
 }
 

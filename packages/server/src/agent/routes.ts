@@ -1,5 +1,6 @@
 import type { PolicyDecision } from '@arden/policy';
 import type { AgentPrincipal } from '../agents/service';
+import { acceptsEdits, editedFields, inAppDecisionRoute } from '../approvals/in-app';
 import { statusOf } from '../approvals/service';
 import { RequestRateLimiter } from '../auth/rate-limit';
 import { budgetGatedDecision, registerModelCallRoutes } from '../budgets/routes';
@@ -37,14 +38,21 @@ function presentedKey(context: RequestContext): string | undefined {
   return undefined;
 }
 
-/** The agent API's status view of an action. */
-export function statusBody(action: ActionRecord) {
-  const view = statusOf(action);
+/**
+ * The agent API's status view of an action. `edits`: the client runs edited arguments (see
+ * `approvals/in-app.ts`); an approval with edit then carries the edited call.
+ */
+export function statusBody(action: ActionRecord, options: { edits?: boolean } = {}) {
+  const view = statusOf(action, options);
   return {
     action_id: action.id,
     status: view.status,
     message: view.message,
     created_at: new Date(action.createdAt).toISOString(),
+    ...(options.edits ? editedFields(action) : undefined),
+    ...(action.approval?.decidedIn === 'app'
+      ? { decided_in: 'app', decided_by_user: action.approval.decidedByUser ?? null }
+      : undefined),
   };
 }
 
@@ -170,6 +178,7 @@ export function registerAgentRoutes(server: ServerContext): void {
         ruleIndex: decision.ruleIndex,
         errors: decision.errors.length > 0 ? decision.errors : undefined,
         explanation: decision.explanation,
+        ...(decision.approval ? { approval: decision.approval } : undefined),
       },
       status: pending ? 'pending' : 'completed',
       expiresAt: pending ? now + timeoutSeconds * 1000 : null,
@@ -281,12 +290,13 @@ export function registerAgentRoutes(server: ServerContext): void {
           : undefined;
       sendJson(context.response, 200, receipt ? { ...body, receipt } : body);
     };
+    const edits = { edits: acceptsEdits(context) };
     let action = await ownAction(principal, actionId);
     if (action.status === 'pending' && action.expiresAt !== null && action.expiresAt <= clock()) {
       action = (await server.approvals.expire(action.id)) ?? (await ownAction(principal, actionId));
     }
     if (action.status !== 'pending' || waitSeconds === 0) {
-      await answer(statusBody(action));
+      await answer(statusBody(action, edits));
       return;
     }
     // Long-poll: register first, then re-read, so a decision between the two is not missed.
@@ -299,12 +309,12 @@ export function registerAgentRoutes(server: ServerContext): void {
     const current = await ownAction(principal, actionId);
     if (current.status !== 'pending') {
       cancel.abort();
-      await answer(statusBody(current));
+      await answer(statusBody(current, edits));
       return;
     }
     const notice = await waiting;
     if (context.signal.aborted) return;
-    if (notice) {
+    if (notice && !notice.edited) {
       await answer({
         action_id: action.id,
         status: notice.status,
@@ -313,7 +323,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       });
       return;
     }
-    await answer(statusBody(await ownAction(principal, actionId)));
+    await answer(statusBody(await ownAction(principal, actionId), edits));
   });
 
   router.add('POST', '/token-usage', async (context) => {
@@ -464,6 +474,11 @@ export function registerAgentRoutes(server: ServerContext): void {
       'Agent keys cannot approve or deny their own calls; use the dashboard or `arden approvals approve <action_id>` / `arden approvals deny <action_id>`.',
     );
   };
+  router.add(
+    'POST',
+    '/v1/actions/:actionId/decision',
+    inAppDecisionRoute(server, authenticate, ownAction, statusBody),
+  );
   router.add('POST', '/approve/:actionId', refuseDecision);
   router.add('POST', '/deny/:actionId', refuseDecision);
 

@@ -2,6 +2,8 @@
 export interface DecisionNotice {
   status: 'approved' | 'denied';
   message: string | null;
+  /** Approved with edited arguments: the waiter re-reads the action for what its client can take. */
+  edited?: boolean;
 }
 
 type Waiter = (notice: DecisionNotice | undefined) => void;

@@ -42,9 +42,9 @@ export const approvalRoutes: readonly AdminRoute[] = [
     tag: 'approvals',
     summary: 'Approve a held action',
     description:
-      'The first decision wins: a second decision, or one on an action that expired or never needed approval, gets 409. The waiting agent is woken at once and the webhook is queued.',
+      'The first decision wins: a second decision, or one on an action that expired or never needed approval, gets 409. The waiting agent is woken at once and the webhook is queued. When the policy asks for `approvals: N`, each approval from a distinct user (of the `from` groups) is counted and the action stays pending until the last; the answer shows the votes under `approval`. With `patch` or `kwargs` the call is approved with edited arguments, evaluated again against the policies.',
     params: { action_id: 'Action id.' },
-    body: schemas.decisionBody,
+    body: schemas.approveBody,
     bodyOptional: true,
     response: actionSchemas.action,
     async handler(call) {
@@ -52,6 +52,8 @@ export const approvalRoutes: readonly AdminRoute[] = [
         decision: 'approve',
         userId: call.user.id,
         notes: call.body.notes ?? null,
+        patch: call.body.patch,
+        kwargs: call.body.kwargs,
       });
       return actionView(decided);
     },
@@ -62,7 +64,8 @@ export const approvalRoutes: readonly AdminRoute[] = [
     access: 'approver',
     tag: 'approvals',
     summary: 'Deny a held action',
-    description: 'As approve: the first decision wins, a second gets 409.',
+    description:
+      'As approve: the first decision wins, a second gets 409. One denial denies, whatever `approvals` asks.',
     params: { action_id: 'Action id.' },
     body: schemas.decisionBody,
     bodyOptional: true,
@@ -74,6 +77,46 @@ export const approvalRoutes: readonly AdminRoute[] = [
         notes: call.body.notes ?? null,
       });
       return actionView(decided);
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${v1}/groups`,
+    access: 'viewer',
+    tag: 'approvals',
+    summary: "Every user's groups (for `from: [group]` in policies)",
+    response: schemas.userGroupsList,
+    async handler(call) {
+      const store = call.services.server.store;
+      const groups = await store.approvals.allGroups();
+      const users = await store.users.list();
+      return {
+        items: users.map((user) => ({
+          user_id: user.id,
+          email: user.email,
+          groups: groups.get(user.id) ?? [],
+        })),
+      };
+    },
+  }),
+  route({
+    method: 'PUT',
+    path: `${v1}/users/:user_id/groups`,
+    access: 'admin',
+    tag: 'approvals',
+    summary: "Set a user's groups",
+    description:
+      'Replaces the groups. A policy with `from: [finance]` counts only approvals from members of finance.',
+    params: { user_id: 'User id or email.' },
+    body: schemas.groupsBody,
+    response: schemas.userGroups,
+    async handler(call) {
+      const user = await call.services.users.getUser(call.params.user_id as string);
+      const groups = [...new Set(call.body.groups)].sort();
+      await call.services.server.store.transaction((repositories) =>
+        repositories.approvals.setGroups(user.id, groups, call.services.server.clock()),
+      );
+      return { user_id: user.id, email: user.email, groups };
     },
   }),
 ];

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
+import type { PolicyService } from '../policies/service';
 import { decisionReceiptInput, type ReceiptService } from '../receipts/service';
 import type { ActionRecord, Store } from '../store';
 import type { Repositories } from '../store/repositories';
@@ -8,6 +9,8 @@ import type { Telemetry } from '../telemetry/service';
 import { withoutNul } from '../text';
 import type { WebhookService } from '../webhooks/service';
 import type { ApprovalHub, DecisionNotice } from './hub';
+import { describeEdit } from './state';
+import { castVote, type DecisionInput } from './votes';
 
 /** The notification channel on which decisions reach every replica's approval hub. */
 export const decisionChannel = 'arden_decisions';
@@ -19,6 +22,7 @@ export function wakeFromNotification(hub: ApprovalHub, payload: string): void {
       actionId?: unknown;
       status?: unknown;
       message?: unknown;
+      edited?: unknown;
     };
     if (
       typeof notice.actionId === 'string' &&
@@ -27,6 +31,7 @@ export function wakeFromNotification(hub: ApprovalHub, payload: string): void {
       hub.wake(notice.actionId, {
         status: notice.status,
         message: typeof notice.message === 'string' ? notice.message : null,
+        ...(notice.edited === true ? { edited: true } : {}),
       });
     }
   } catch {
@@ -34,23 +39,43 @@ export function wakeFromNotification(hub: ApprovalHub, payload: string): void {
   }
 }
 
-/** A human decision on a held action. */
-export interface DecisionInput {
-  decision: 'approve' | 'deny';
-  /** The deciding user's id (written to the log and the webhook's `admin_user_id`). */
-  userId: string | null;
-  notes?: string | null;
+export type { DecisionInput } from './votes';
+
+/** Options of `statusOf`: what the client can take. */
+export interface StatusOptions {
+  /**
+   * The client runs edited arguments (`@arden/core` says so with `X-Arden-Capabilities: edits`):
+   * an approval with edit reads as approved, with the edited call. Others (ardenpy) read it as
+   * denied, with a message saying the approver required changes.
+   */
+  edits?: boolean;
 }
 
 /** What `GET /status/{id}` reports for an action: only pending, approved or denied. */
 export function statusOf(
   action: ActionRecord,
+  options: StatusOptions = {},
 ): DecisionNotice | { status: 'pending'; message: string | null } {
   switch (action.status) {
     case 'pending':
       return { status: 'pending', message: null };
-    case 'approved':
-      return { status: 'approved', message: action.notes };
+    case 'approved': {
+      const edit = action.approval?.edits.at(-1);
+      if (!edit) return { status: 'approved', message: action.notes };
+      const what = `${edit.user} approved the call with changed arguments (${describeEdit(edit)})`;
+      if (options.edits) {
+        return {
+          status: 'approved',
+          message: `${what}${action.notes ? `: ${action.notes}` : ''}.`,
+          edited: true,
+        };
+      }
+      return {
+        status: 'denied',
+        message: `The approver required changes before approving: ${what}. This client cannot run edited arguments, so the call did not run; make it again with ${edit.after}${action.notes ? ` (notes: ${action.notes})` : ''}.`,
+        edited: true,
+      };
+    }
     case 'denied':
       return { status: 'denied', message: action.notes };
     case 'expired': {
@@ -103,11 +128,17 @@ export class ApprovalService {
     private readonly events: LiveEvents,
     private readonly webhooks: WebhookService,
     private readonly logger: Logger,
-    options: { clock?: () => number; telemetry?: Telemetry; receipts?: ReceiptService } = {},
+    options: {
+      clock?: () => number;
+      telemetry?: Telemetry;
+      receipts?: ReceiptService;
+      policies?: PolicyService;
+    } = {},
   ) {
     this.clock = options.clock ?? Date.now;
     this.telemetry = options.telemetry;
     this.receipts = options.receipts;
+    this.policies = options.policies;
   }
 
   /** Signs and stores the receipt of a decision, in the decision's transaction. */
@@ -121,6 +152,8 @@ export class ApprovalService {
     await repositories.receipts.insert(issued);
     return issued.receipt;
   }
+
+  private readonly policies: PolicyService | undefined;
 
   /**
    * Approves or denies a pending action. Throws `NotFoundError` for an unknown action and
@@ -141,16 +174,28 @@ export class ApprovalService {
     }
     const now = this.clock();
     const outcome = await this.store.transaction(async (repositories) => {
-      const updated = await repositories.actions.decide(
+      // Locked for the transaction: votes cast at once on several replicas are counted in turn.
+      const found = await repositories.approvals.lockAction(actionId);
+      const locked = found ? await repositories.actions.get(actionId) : undefined;
+      if (
+        !locked ||
+        locked.status !== 'pending' ||
+        (locked.expiresAt !== null && locked.expiresAt <= now)
+      ) {
+        return { current: locked };
+      }
+      const vote = await castVote(repositories, this.policies, locked, input, now);
+      if (!vote.final) {
+        await repositories.approvals.saveState(actionId, vote.state);
+        return { counted: { ...locked, approval: vote.state } };
+      }
+      const decided = await repositories.actions.decide(
         actionId,
-        {
-          status: input.decision === 'approve' ? 'approved' : 'denied',
-          decidedBy: input.userId,
-          notes: notes === null ? null : withoutNul(notes.slice(0, 4_000)),
-        },
+        { status: vote.status, decidedBy: input.userId, notes: vote.notes },
         now,
       );
-      if (!updated) return { current: await repositories.actions.get(actionId) };
+      if (!decided) return { current: await repositories.actions.get(actionId) };
+      const updated = await repositories.approvals.saveDecided(decided, vote.state);
       const receipt = await this.receipt(repositories, updated, now);
       const delivery = await this.webhooks.enqueue(
         repositories,
@@ -160,6 +205,13 @@ export class ApprovalService {
       );
       return { updated, delivery };
     });
+    if (outcome.counted) {
+      this.logger.info('Approval counted; more are needed', {
+        actionId,
+        votes: outcome.counted.approval?.votes.length,
+      });
+      return outcome.counted;
+    }
     if (!outcome.updated) {
       const current = outcome.current;
       if (!current) throw new NotFoundError(`No action ${actionId}.`);
@@ -194,6 +246,7 @@ export class ApprovalService {
             actionId: action.id,
             status: notice.status,
             message: notice.message?.slice(0, 1_000) ?? null,
+            ...(notice.edited ? { edited: true } : {}),
           }),
         )
         .catch((error) =>

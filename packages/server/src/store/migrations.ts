@@ -1,3 +1,4 @@
+import { approvalsMigration } from '../approvals/migration';
 import { budgetsSchema } from '../budgets/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
@@ -302,6 +303,11 @@ export const migrations: readonly Migration[] = [
     version: 8,
     name: 'signed receipts and the audit chain',
     sql: { sqlite: receiptsSchema('sqlite'), postgres: receiptsSchema('postgres') },
+  },
+  {
+    version: 9,
+    name: 'approvals: votes, edits, in-app decisions; user groups',
+    sql: { sqlite: approvalsMigration('sqlite'), postgres: approvalsMigration('postgres') },
   },
 ];
 

@@ -1,4 +1,5 @@
-import type { Effect } from '@arden/policy';
+import type { ApprovalTerms, Effect } from '@arden/policy';
+import type { ApprovalState } from '../approvals/state';
 import type { Environment } from '../crypto';
 
 /** A policy effect (and an agent's default action). */
@@ -90,6 +91,8 @@ export interface DecisionExplanation {
   ruleIndex?: number;
   errors?: { ruleIndex: number; message: string; shape?: string }[];
   explanation?: string;
+  /** Who must approve a held call, when the policy said more than one approver in the dashboard. */
+  approval?: ApprovalTerms;
 }
 
 /** One checked tool call, whatever the decision. */
@@ -137,6 +140,8 @@ export interface ActionRecord {
   repeatOf?: string | null;
   /** The hash of the tool and canonical arguments, kept for calls with a session (memory/). */
   argsHash?: string | null;
+  /** Votes, edits and in-app decisions on a held action (`approvals/state.ts`); null: none. */
+  approval?: ApprovalState | null;
 }
 
 /** One LLM call's token usage and its cost at write time. */

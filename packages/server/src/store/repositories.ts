@@ -1,5 +1,6 @@
 import { actionRepository } from '../actions/repository';
 import { agentRepository, apiKeyRepository } from '../agents/repository';
+import { approvalRepository } from '../approvals/repository';
 import { auditRepository } from '../audit/repository';
 import { mcpUpstreamRepository } from '../mcp/repository';
 import { policyRepository } from '../policies/repository';
@@ -37,6 +38,7 @@ export function repositories(db: Queryable) {
     adminTokens: adminTokenRepository(db),
     receipts: receiptRepository(db),
     audit: auditRepository(db),
+    approvals: approvalRepository(db),
   };
 }
 

@@ -191,7 +191,7 @@ export async function startInChildProcess(options: TestServerOptions): Promise<T
     mode: 'child-process',
     pid: child.pid ?? 0,
     nextPending: (filter) => call<ActionRecord>('nextPending', [filter]),
-    approve: (actionId, notes) => call<ActionRecord>('approve', [actionId, notes]),
+    approve: (actionId, notes, edit) => call<ActionRecord>('approve', [actionId, notes, edit]),
     deny: (actionId, notes) => call<ActionRecord>('deny', [actionId, notes]),
     actions: (filter) => call<ActionRecord[]>('actions', [filter]),
     usage: (filter) => call<UsageRecord[]>('usage', [filter]),

@@ -97,8 +97,14 @@ export async function startInProcess(options: TestServerOptions): Promise<TestSe
         await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
       }
     },
-    approve: (actionId, notes) =>
-      server.approvals.decide(actionId, { decision: 'approve', userId: 'alice', notes }),
+    approve: (actionId, notes, edit) =>
+      server.approvals.decide(actionId, {
+        decision: 'approve',
+        userId: 'alice',
+        notes,
+        ...(edit?.patch ? { patch: edit.patch } : {}),
+        ...(edit?.kwargs ? { kwargs: edit.kwargs } : {}),
+      }),
     deny: (actionId, notes) =>
       server.approvals.decide(actionId, { decision: 'deny', userId: 'bob', notes }),
     actions: (filter = {}) => actions(filter),

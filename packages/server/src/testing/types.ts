@@ -88,8 +88,16 @@ export interface TestServer {
    * first): one pending already, else the next one held. Rejects after `pendingTimeoutMs`.
    */
   nextPending(filter?: TestServerFilter & { toolName?: string }): Promise<ActionRecord>;
-  /** Approves a held call as an approver would in the dashboard (user `alice`). */
-  approve(actionId: string, notes?: string): Promise<ActionRecord>;
+  /**
+   * Approves a held call as an approver would in the dashboard (user `alice`). With `edit`, the
+   * approver changes the arguments first (an RFC 6902 `patch` of the keyword arguments, or the
+   * `kwargs` whole): the edited call is evaluated again, and adapters run it.
+   */
+  approve(
+    actionId: string,
+    notes?: string,
+    edit?: { patch?: unknown[]; kwargs?: Record<string, unknown> },
+  ): Promise<ActionRecord>;
   /** Denies a held call as an approver would in the dashboard (user `bob`). */
   deny(actionId: string, notes?: string): Promise<ActionRecord>;
   /** The test agent's logged actions, oldest first. */

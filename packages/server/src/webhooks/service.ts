@@ -87,7 +87,9 @@ export function webhookBody(action: ActionRecord, approval: ApprovalInfo, now: n
   const approved =
     action.status === 'approved' || (action.status === 'expired' && action.onTimeout === 'allow');
   // The arguments go back byte for byte as the agent sent them: a receiver that replays the call
-  // (ardenpy's example runs issue_refund(**context)) runs exactly what was approved.
+  // (ardenpy's example runs issue_refund(**context)) runs exactly what was approved. Approved
+  // with edit: `context` is the edited call (what was approved), `edited` what it replaced.
+  const edit = approved && action.status === 'approved' ? action.approval?.edits.at(-1) : undefined;
   return stringifyJson({
     event_type: approved ? 'action_approved' : 'action_denied',
     timestamp: new Date(now).toISOString(),
@@ -96,7 +98,7 @@ export function webhookBody(action: ActionRecord, approval: ApprovalInfo, now: n
       tool_name: action.toolName,
       status: approved ? 'approved' : 'denied',
       agent_id: action.agentId,
-      context: new RawJson(action.kwargsJson),
+      context: new RawJson(edit ? edit.after : action.kwargsJson),
       args: new RawJson(action.argsJson),
       session_id: action.sessionId,
       created_at: new Date(action.createdAt).toISOString(),
@@ -110,6 +112,16 @@ export function webhookBody(action: ActionRecord, approval: ApprovalInfo, now: n
       decided_at: new Date(action.decidedAt ?? now).toISOString(),
     },
     ...(approval.receipt ? { receipt: approval.receipt } : {}),
+    ...(edit
+      ? {
+          edited: {
+            original_context: new RawJson(action.kwargsJson),
+            patch: edit.patch,
+            edited_by: edit.user,
+            edited_at: new Date(edit.at).toISOString(),
+          },
+        }
+      : {}),
   });
 }
 

@@ -5,10 +5,16 @@ import { type CliIo, table, UsageError } from '../io';
 
 const help = `Usage:
   arden approvals list [--agent NAME] [--env test|live]
-  arden approvals approve ACTION_ID [--notes TEXT]
+  arden approvals approve ACTION_ID [--notes TEXT] [--patch JSON_PATCH]
   arden approvals deny ACTION_ID [--notes TEXT]
+  arden approvals groups [USER --set GROUP,GROUP]
 
-Held tool calls wait for a decision; the first decision wins (a second one is refused).
+Held tool calls wait for a decision; the first decision wins (a second one is refused). A policy
+with approvals: 2 needs two distinct approvers (the first approval answers "1 of 2").
+--patch approves with edited arguments: an RFC 6902 JSON patch of the keyword arguments, such as
+'[{"op": "replace", "path": "/amount", "value": 40}]'. The edited call is evaluated again: an
+edit the policies block is refused; one they hold needs a further approval by someone else.
+groups lists every user's groups; with USER --set it replaces theirs (for from: [group]).
 Talks to a running server: --url (ARDEN_URL) and --token (ARDEN_ADMIN_TOKEN); --json for JSON.
 `;
 
@@ -20,6 +26,16 @@ function waited(milliseconds: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+function decidedLine(sub: string, decided: any): string {
+  const approval = decided.approval;
+  const edit = approval?.edits?.at(-1);
+  const edited = edit ? ` with edited arguments ${edit.after_json}` : '';
+  if (decided.status === 'pending') {
+    return `Approval counted for ${decided.tool_name} (${decided.id})${edited}: ${approval?.approved ?? 1} of ${approval?.required ?? 2}; it waits for more.`;
+  }
+  return `${sub === 'approve' ? 'Approved' : 'Denied'} ${decided.tool_name} (${decided.id})${edited}.`;
+}
+
 /** `arden approvals …` */
 export async function approvalsCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parse(
@@ -29,6 +45,8 @@ export async function approvalsCommand(argv: string[], io: CliIo): Promise<numbe
       agent: { type: 'string' },
       env: { type: 'string' },
       notes: { type: 'string' },
+      patch: { type: 'string' },
+      set: { type: 'string' },
     },
     'approvals',
   );
@@ -87,15 +105,57 @@ export async function approvalsCommand(argv: string[], io: CliIo): Promise<numbe
       'the action id (see `arden approvals list`)',
       `approvals ${sub}`,
     );
+    const body: Record<string, unknown> = { notes: text(parsed, 'notes') ?? null };
+    const patchText = text(parsed, 'patch');
+    if (patchText !== undefined) {
+      if (sub !== 'approve') throw new UsageError('--patch only applies to `approvals approve`.');
+      try {
+        body.patch = JSON.parse(patchText);
+      } catch (error) {
+        throw new UsageError(
+          `--patch is not JSON (${(error as Error).message}); give an RFC 6902 patch such as '[{"op": "replace", "path": "/amount", "value": 40}]'.`,
+        );
+      }
+    }
     const decided = await client.request(
       'POST',
       `/api/v1/approvals/${encodeURIComponent(id)}/${sub}`,
-      { notes: text(parsed, 'notes') ?? null },
+      body,
     );
     if (json) io.stdout(`${JSON.stringify(decided, null, 2)}\n`);
+    else io.stdout(`${decidedLine(sub, decided)}\n`);
+    return 0;
+  }
+  if (sub === 'groups') {
+    const user = parsed.positionals[1];
+    const set = text(parsed, 'set');
+    if (user !== undefined) {
+      if (set === undefined)
+        throw new UsageError('Give the groups: --set finance,ops (or --set "").');
+      const groups = set
+        .split(',')
+        .map((group) => group.trim())
+        .filter(Boolean);
+      const saved = await client.request(
+        'PUT',
+        `/api/v1/users/${encodeURIComponent(user)}/groups`,
+        { groups },
+      );
+      io.stdout(
+        json
+          ? `${JSON.stringify(saved, null, 2)}\n`
+          : `${saved.email}: ${saved.groups.join(', ') || '(no group)'}\n`,
+      );
+      return 0;
+    }
+    const all = await client.request('GET', '/api/v1/groups');
+    if (json) io.stdout(`${JSON.stringify(all, null, 2)}\n`);
     else
       io.stdout(
-        `${sub === 'approve' ? 'Approved' : 'Denied'} ${decided.tool_name} (${decided.id}).\n`,
+        table([
+          ['USER', 'GROUPS'],
+          ...all.items.map((item: any) => [item.email, item.groups.join(', ') || '-']),
+        ]),
       );
     return 0;
   }

@@ -4,7 +4,7 @@
  * checks the call with Arden's agent API (through `@arden/core`, never the store) and answers
  * on stdout. Loaded lazily by the CLI so that the hook starts fast.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -146,6 +146,7 @@ export async function handleClaudeCodeHook(
         return nothing;
       case 'Stop':
       case 'SessionEnd':
+        await recordDeclined(arden, sessionId, env);
         if (options.readTranscript !== false) await recordUsage(arden, input, sessionId, env);
         return nothing;
       default:
@@ -187,6 +188,9 @@ async function checkCall(
     let how = `Arden allowed this call to "${name}" (action ${result.actionId})`;
     if (result.decision === 'requires_approval') {
       if (options.onHeld === 'ask') {
+        // The developer decides in Claude Code: recorded in Arden as an in-app decision when the
+        // tool runs (PostToolUse: approved) or the turn ends without it (Stop: denied).
+        if (toolUseId) await saveAction(env, sessionId, toolUseId, result.actionId, true);
         return preToolUse(
           'ask',
           `Arden holds this call to "${name}" for approval (action ${result.actionId}): ${result.message ?? 'a policy asks for a human'}. You decide here; an approver can also decide in Arden.`,
@@ -233,13 +237,65 @@ async function saveAction(
   sessionId: string,
   toolUseId: string,
   actionId: string,
+  held = false,
 ): Promise<void> {
   const directory = stateDirectory(env, sessionId);
   await mkdir(directory, { recursive: true, mode: 0o700 });
   await writeFile(
     join(directory, `call-${safeName(toolUseId)}.json`),
-    JSON.stringify({ actionId }),
+    JSON.stringify(held ? { actionId, held: true } : { actionId }),
   );
+}
+
+/** The developer at the keyboard, as recorded for in-app decisions made in Claude Code. */
+function developer(env: Record<string, string | undefined>): string {
+  return env.ARDEN_USER ?? env.GIT_AUTHOR_EMAIL ?? env.USER ?? env.USERNAME ?? 'developer';
+}
+
+/** Records the developer's decision on a held call that Claude Code asked about. */
+async function recordAsked(
+  arden: Arden,
+  actionId: string,
+  decision: 'approve' | 'deny',
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  try {
+    await arden.reportInAppDecision(actionId, {
+      decision,
+      user: developer(env),
+      notes:
+        decision === 'approve'
+          ? 'Approved in Claude Code by the developer at the keyboard (permission prompt).'
+          : 'Not run in Claude Code: the developer declined it at the permission prompt.',
+    });
+  } catch {
+    // The policy does not allow in-app decisions, or an approver decided first: nothing to add.
+  }
+}
+
+/** At the end of a turn: held calls Claude Code asked about that never ran were declined. */
+async function recordDeclined(
+  arden: Arden,
+  sessionId: string,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const directory = stateDirectory(env, sessionId);
+  let names: string[];
+  try {
+    names = (await readdir(directory)).filter((name) => /^call-.*\.json$/.test(name));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    try {
+      const saved = JSON.parse(await readFile(join(directory, name), 'utf8'));
+      if (saved.held !== true || typeof saved.actionId !== 'string') continue;
+      await rm(join(directory, name), { force: true });
+      await recordAsked(arden, saved.actionId, 'deny', env);
+    } catch {
+      // unreadable: leave it
+    }
+  }
 }
 
 async function reportOutcome(
@@ -253,13 +309,18 @@ async function reportOutcome(
   if (!toolUseId) return;
   const file = join(stateDirectory(env, sessionId), `call-${safeName(toolUseId)}.json`);
   let actionId: string | undefined;
+  let held = false;
   try {
-    actionId = stringOf(JSON.parse(await readFile(file, 'utf8')).actionId);
+    const saved = JSON.parse(await readFile(file, 'utf8'));
+    actionId = stringOf(saved.actionId);
+    held = saved.held === true;
   } catch {
     return; // not a call this hook allowed (or unchecked)
   }
   await rm(file, { force: true });
   if (!actionId) return;
+  // It ran: the developer approved it at Claude Code's permission prompt.
+  if (held) await recordAsked(arden, actionId, 'approve', env);
   const duration = typeof input.duration_ms === 'number' ? Math.max(0, input.duration_ms) : 0;
   arden.reportResult(actionId, {
     status: succeeded ? 'succeeded' : 'failed',

@@ -1,0 +1,109 @@
+import { configure, flush, uninstallAdapters } from '@arden/core';
+import { startTestServer, type TestServer } from '@arden/server/testing';
+import { generateText, isStepCount, type ModelMessage } from 'ai';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ardenToolApproval, guardTools } from './index';
+import { generatingModel, makeTools } from './test-helpers';
+
+// Approve with edit and in-app decisions through the AI SDK, against a real Arden server.
+let t: TestServer;
+
+beforeAll(async () => {
+  t = await startTestServer({
+    policies: [
+      {
+        name: 'Big refunds need a human',
+        tool: 'refund',
+        rules: [{ if: 'args.amount > 100', then: 'requires_approval' }],
+        default: 'allow',
+      },
+      {
+        name: 'Searches are approved in the app',
+        tool: 'search',
+        action: 'requires_approval',
+        approve_in: ['dashboard', 'app'],
+      },
+    ],
+  });
+  configure({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
+});
+
+afterAll(async () => {
+  await flush();
+  uninstallAdapters();
+  await t.close();
+});
+
+describe('AI SDK: approve with edit, in-app decisions (real server)', () => {
+  test('guardTools runs the tool with the approver’s edited arguments and the model reads its result', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 4000 }, id: 'r1' }] },
+      { text: 'Refunded.' },
+    );
+    const running = generateText({
+      model,
+      tools: guardTools(tools),
+      prompt: 'refund 4000',
+      stopWhen: isStepCount(3),
+    });
+    const held = await t.nextPending({ toolName: 'refund' });
+    await t.approve(held.id, 'forty is right', {
+      patch: [{ op: 'replace', path: '/amount', value: 40 }],
+    });
+    const result = await running;
+    expect(ran).toEqual(['refund']);
+    expect(result.steps[0]?.toolResults[0]?.output).toEqual({ refunded: 40 });
+    const action = (await t.actions()).find((entry) => entry.id === held.id);
+    expect(action?.approval?.edits[0]).toMatchObject({
+      before: '{"amount":4000}',
+      after: '{"amount":40}',
+    });
+  });
+
+  test('the app’s approval of an SDK approval request is recorded in Arden as an in-app decision', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'search', input: { query: 'refunds' }, id: 's1' }] },
+      { text: 'Found.' },
+    );
+    const messages: ModelMessage[] = [{ role: 'user', content: 'search' }];
+    const first = await generateText({
+      model,
+      tools,
+      messages,
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    const request = first.content.find((part) => part.type === 'tool-approval-request') as
+      | { approvalId: string }
+      | undefined;
+    expect(request).toBeDefined();
+    expect(ran).toEqual([]);
+    const second = await generateText({
+      model,
+      tools,
+      messages: [
+        ...messages,
+        ...first.response.messages,
+        {
+          role: 'tool',
+          content: [
+            { type: 'tool-approval-response', approvalId: request!.approvalId, approved: true },
+          ],
+        },
+      ],
+      toolApproval: ardenToolApproval({ appUser: 'enduser@customer.example' }),
+      stopWhen: isStepCount(3),
+    });
+    expect(second.text).toBe('Found.');
+    expect(ran).toEqual(['search']);
+    const action = (await t.actions()).find((entry) => entry.toolName === 'search');
+    expect(action?.status).toBe('approved');
+    expect(action?.decidedBy).toBeNull();
+    expect(action?.approval).toMatchObject({
+      decidedIn: 'app',
+      decidedByUser: 'enduser@customer.example',
+    });
+  });
+});

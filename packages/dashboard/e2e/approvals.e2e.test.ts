@@ -1,0 +1,111 @@
+import { createArden } from '@arden/core';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AdminClient,
+  type ArdenProcess,
+  assertPrerequisites,
+  type BrowserSession,
+  openBrowser,
+  screenshot,
+  startArden,
+} from './harness';
+
+// Two-person approval and approve with edit in Debian's Chromium, against a real `arden start`:
+// the approval card shows "1 of 2" and who, a second approver (another browser) completes it,
+// and the editor seeded with the call approves edited arguments that the agent's tool runs.
+
+let server: ArdenProcess;
+let first: BrowserSession;
+let second: BrowserSession;
+let apiKey = '';
+const password = 'correct horse battery staple';
+
+async function signIn(page: Page, email: string): Promise<void> {
+  await page.goto(`${server.url}/#/approvals`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Live', { exact: true }).waitFor();
+}
+
+beforeAll(async () => {
+  assertPrerequisites();
+  server = await startArden();
+  const admin = new AdminClient(server.url);
+  await admin.login(server.admin.email, server.admin.password);
+  const agent = await admin.ok('POST', 'agents', { name: 'payments-bot', create_keys: ['test'] });
+  apiKey = agent.keys[0].key;
+  await admin.ok('PUT', `agents/${agent.agent.id}/policies/test`, {
+    policies: [
+      {
+        name: 'Payouts',
+        tool: 'payout',
+        rules: [
+          { if: 'args.amount > 1000', then: 'requires_approval', approvals: 2 },
+          { if: 'args.amount > 100', then: 'requires_approval' },
+        ],
+        default: 'allow',
+      },
+    ],
+  });
+  for (const email of ['ann@example.com', 'bob@example.com']) {
+    await admin.ok('POST', 'users', { email, role: 'approver', password });
+  }
+  first = await openBrowser();
+  second = await openBrowser();
+  await signIn(first.page, 'ann@example.com');
+  await signIn(second.page, 'bob@example.com');
+});
+
+afterAll(async () => {
+  await first?.close();
+  await second?.close();
+  await server?.stop();
+});
+
+describe('approvals in the browser: two people, approve with edit', () => {
+  it('shows "1 of 2" and who approved; the second approver lets the call run', async () => {
+    const arden = createArden({ apiKey, apiUrl: server.url, maxWaitMs: 60_000 });
+    const payout = arden.guardTool('payout', async (input: { amount: number }) => ({
+      paid: input.amount,
+    }));
+    const waiting = payout({ amount: 5000 });
+    const card = first.page.getByRole('article', { name: 'payout' });
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByText('Your approval is counted: 1 of 2').waitFor();
+    await card
+      .getByTestId('approval-progress')
+      .getByText('1 of 2 approvals (ann@example.com)')
+      .waitFor();
+    await screenshot(first.page, 'approvals-one-of-two');
+    const other = second.page.getByRole('article', { name: 'payout' });
+    await second.page.reload();
+    await other.getByText('1 of 2 approvals (ann@example.com)').waitFor();
+    await other.getByRole('button', { name: 'Approve' }).click();
+    await expect(waiting).resolves.toEqual({ paid: 5000 });
+    await arden.shutdown();
+  });
+
+  it('edits the arguments in the editor seeded with the call; the tool runs with the edit', async () => {
+    const arden = createArden({ apiKey, apiUrl: server.url, maxWaitMs: 60_000 });
+    const payout = arden.guardTool('payout', async (input: { amount: number; to: string }) => ({
+      paid: input.amount,
+      to: input.to,
+    }));
+    const waiting = payout({ amount: 400, to: 'acct_1' });
+    const page = first.page;
+    const card = page.getByRole('article', { name: 'payout' });
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Edit arguments' }).click();
+    const editor = card.getByLabel(/Edited arguments/);
+    expect(JSON.parse(await editor.inputValue())).toEqual({ amount: 400, to: 'acct_1' });
+    await editor.fill('{"amount": 40, "to": "acct_1"}');
+    await screenshot(page, 'approvals-edit');
+    await card.getByRole('button', { name: 'Approve with edit' }).click();
+    await expect(waiting).resolves.toEqual({ paid: 40, to: 'acct_1' });
+    await page.getByText('Nothing is waiting for approval.').waitFor();
+    await arden.shutdown();
+  });
+});

@@ -1,0 +1,102 @@
+// LangGraph's resume and approve with edit through ardenMiddleware({ approval: 'interrupt' }),
+// with a scripted model, against a real Arden server.
+import { configure, flush, uninstallAdapters } from '@arden/core';
+import { startTestServer, type TestServer } from '@arden/server/testing';
+import { HumanMessage, ToolMessage } from '@langchain/core/messages';
+import { Command, MemorySaver } from '@langchain/langgraph';
+import { createAgent } from 'langchain';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type ArdenInterrupt, ardenMiddleware, resolveArdenInterrupts } from './index';
+import { answer, makeTools, scriptedModel } from './test-helpers';
+
+let t: TestServer;
+
+beforeAll(async () => {
+  t = await startTestServer({
+    policies: [
+      {
+        name: 'Big refunds',
+        tool: 'refund',
+        rules: [{ if: 'args.amount > 100', then: 'requires_approval' }],
+        default: 'allow',
+        approve_in: ['dashboard', 'app'],
+      },
+    ],
+  });
+  configure({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
+});
+
+afterAll(async () => {
+  await flush();
+  uninstallAdapters();
+  await t.close();
+});
+
+function heldRefund(threadId: string, amount: number) {
+  const { ran, all } = makeTools();
+  const agent = createAgent({
+    model: scriptedModel(
+      answer('', [{ name: 'refund', args: { amount }, id: `${threadId}-r` }]),
+      answer('All done.'),
+    ),
+    tools: all,
+    checkpointer: new MemorySaver(),
+    middleware: [ardenMiddleware({ approval: 'interrupt', appUser: 'enduser@customer.example' })],
+  });
+  return { ran, agent, config: { configurable: { thread_id: threadId } } };
+}
+
+const refundMessage = (messages: unknown[]) =>
+  messages.find(
+    (message): message is ToolMessage =>
+      ToolMessage.isInstance(message) && message.name === 'refund',
+  );
+
+describe('LangGraph: resume and approve with edit (real server)', () => {
+  test('approved with edit in Arden: the resumed tool runs with the approver’s arguments', async () => {
+    const { ran, agent, config } = heldRefund('e1', 4000);
+    const paused = (await agent.invoke({ messages: [new HumanMessage('refund')] }, config)) as {
+      __interrupt__: { id: string; value: ArdenInterrupt }[];
+    };
+    const actionId = paused.__interrupt__[0]!.value.actionId;
+    await t.approve(actionId, 'forty', { kwargs: { amount: 40 } });
+    const { resume } = await resolveArdenInterrupts(paused.__interrupt__);
+    const result = await agent.invoke(new Command({ resume }), config);
+    expect(ran).toEqual(['refund']);
+    expect(refundMessage(result.messages)?.content).toBe('refunded 40');
+  });
+
+  test('the app’s resume is recorded as an in-app decision by its end user', async () => {
+    const { ran, agent, config } = heldRefund('e2', 500);
+    const paused = (await agent.invoke({ messages: [new HumanMessage('refund')] }, config)) as {
+      __interrupt__: { id: string; value: ArdenInterrupt }[];
+    };
+    const item = paused.__interrupt__[0]!;
+    const result = await agent.invoke(
+      new Command({ resume: { [item.id]: { approved: true, user: 'ann@customer.example' } } }),
+      config,
+    );
+    expect(ran).toEqual(['refund']);
+    expect(refundMessage(result.messages)?.content).toBe('refunded 500');
+    const action = (await t.actions()).find((entry) => entry.id === item.value.actionId);
+    expect(action?.status).toBe('approved');
+    expect(action?.approval).toMatchObject({
+      decidedIn: 'app',
+      decidedByUser: 'ann@customer.example',
+    });
+  });
+
+  test('a resume value cannot smuggle other arguments: only Arden’s edit is run', async () => {
+    const { ran, agent, config } = heldRefund('e3', 300);
+    const paused = (await agent.invoke({ messages: [new HumanMessage('refund')] }, config)) as {
+      __interrupt__: { id: string; value: ArdenInterrupt }[];
+    };
+    const item = paused.__interrupt__[0]!;
+    const result = await agent.invoke(
+      new Command({ resume: { [item.id]: { approved: true, args: { amount: 99999 } } } }),
+      config,
+    );
+    expect(ran).toEqual(['refund']);
+    expect(refundMessage(result.messages)?.content).toBe('refunded 300');
+  });
+});

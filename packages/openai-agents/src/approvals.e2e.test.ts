@@ -1,0 +1,120 @@
+// Approve with edit (wait route) and in-app decisions (native route: state.approve and
+// state.reject) through the Agents SDK with its scripted model, against a real Arden server.
+import { configure, flush, uninstallAdapters } from '@arden/core';
+import { startTestServer, type TestServer } from '@arden/server/testing';
+import { Agent, run, tool } from '@openai/agents';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { install, uninstall } from './index';
+import { scriptedToolModel } from './test-helpers';
+
+let t: TestServer;
+const ran: unknown[] = [];
+
+beforeAll(async () => {
+  t = await startTestServer({
+    environment: 'test',
+    policies: [
+      {
+        name: 'Big refunds need a human',
+        tool: 'issue_refund',
+        rules: [{ if: 'args.amount > 100', then: 'requires_approval' }],
+        default: 'allow',
+      },
+      {
+        name: 'Emails are approved in the app',
+        tool: 'send_email',
+        action: 'requires_approval',
+        approve_in: ['dashboard', 'app'],
+      },
+    ],
+  });
+  configure({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+afterEach(async () => {
+  ran.length = 0;
+  await flush();
+  uninstall();
+});
+
+function agent(calls: { tool: string; args: Record<string, unknown> }[]) {
+  return new Agent({
+    name: 'support',
+    model: scriptedToolModel({ calls }),
+    tools: [
+      tool({
+        name: 'issue_refund',
+        description: 'Refund a customer.',
+        parameters: z.object({ amount: z.number(), customerId: z.string() }),
+        execute: async (input) => {
+          ran.push(input);
+          return `refunded $${input.amount}`;
+        },
+      }),
+      tool({
+        name: 'send_email',
+        description: 'Send an email.',
+        parameters: z.object({ to: z.string() }),
+        execute: async (input) => {
+          ran.push(input);
+          return `sent to ${input.to}`;
+        },
+      }),
+    ],
+  });
+}
+
+describe('Agents SDK: approve with edit, in-app decisions (real server)', () => {
+  it('runs the tool with the input an approver edited', async () => {
+    install({});
+    const running = run(
+      agent([{ tool: 'issue_refund', args: { amount: 9000, customerId: 'c' } }]),
+      'go',
+    );
+    const held = await t.nextPending({ toolName: 'issue_refund' });
+    await t.approve(held.id, 'ninety', { kwargs: { amount: 90, customerId: 'c' } });
+    const result = await running;
+    expect(ran).toEqual([{ amount: 90, customerId: 'c' }]);
+    expect(String(result.finalOutput)).toContain('refunded $90');
+  });
+
+  it('state.approve records the end user’s in-app approval; the tool runs', async () => {
+    install({ approval: 'native', appUser: 'enduser@customer.example' });
+    const support = agent([{ tool: 'send_email', args: { to: 'a@example.com' } }]);
+    const first = await run(support, 'go');
+    expect(first.interruptions).toHaveLength(1);
+    first.state.approve(first.interruptions[0]!);
+    await run(support, first.state);
+    expect(ran).toEqual([{ to: 'a@example.com' }]);
+    const action = (await t.actions()).find((entry) => entry.toolName === 'send_email');
+    expect(action?.status).toBe('approved');
+    expect(action?.approval).toMatchObject({
+      decidedIn: 'app',
+      decidedByUser: 'enduser@customer.example',
+    });
+  });
+
+  it('state.reject records the end user’s in-app denial', async () => {
+    install({ approval: 'native', appUser: 'enduser@customer.example' });
+    const support = agent([{ tool: 'send_email', args: { to: 'b@example.com' } }]);
+    const first = await run(support, 'go');
+    first.state.reject(first.interruptions[0]!, { message: 'not this one' });
+    await run(support, first.state);
+    expect(ran).toEqual([]);
+    const action = (await t.actions()).filter((entry) => entry.toolName === 'send_email').at(-1);
+    await expect
+      .poll(async () => (await t.actions()).find((entry) => entry.id === action?.id)?.status)
+      .toBe('denied');
+    const denied = (await t.actions()).find((entry) => entry.id === action?.id);
+    expect(denied?.approval).toMatchObject({
+      decidedIn: 'app',
+      decidedByUser: 'enduser@customer.example',
+    });
+    expect(denied?.notes).toBe('not this one');
+  });
+});

@@ -1,0 +1,116 @@
+import { createArden, PolicyDeniedError } from '@arden/core';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { ActionRecord } from '../store';
+import { startTestServer, type TestServer } from '../test-fixtures/harness';
+import { UserAdministration } from '../users/service';
+
+// @arden/core against a real server: an approval with edit runs the tool with the edited
+// arguments; an in-app decision reported by the app settles the held call.
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  while (servers.length > 0) await servers.pop()?.close();
+});
+
+async function start() {
+  const t = await startTestServer({ workers: false });
+  servers.push(t);
+  await t.server.policies.saveSet(t.agent.id, 'live', [
+    {
+      name: 'Refunds',
+      tool: 'refund',
+      rules: [{ if: 'args.amount > 100', then: 'requires_approval' }],
+      default: 'allow',
+    },
+    {
+      name: 'Email',
+      tool: 'send_email',
+      action: 'requires_approval',
+      approve_in: ['dashboard', 'app'],
+    },
+  ]);
+  const arden = createArden({ apiKey: t.liveKey, apiUrl: t.url, logLevel: 'silent' });
+  const users = new UserAdministration(t.server.store, Date.now, {
+    insecureTestPasswordHashing: true,
+  });
+  const { user } = await users.createUser({
+    email: 'ann@example.com',
+    role: 'approver',
+    password: 'correct horse battery staple',
+  });
+  return { t, arden, approver: user.id };
+}
+
+function nextPending(t: TestServer): Promise<ActionRecord> {
+  return new Promise((resolve) => {
+    const stop = t.server.events.subscribe((event) => {
+      if (event.type === 'action.created' && event.action.status === 'pending') {
+        stop();
+        resolve(event.action);
+      }
+    });
+  });
+}
+
+describe('@arden/core: approve with edit, in-app decisions', () => {
+  test('a guarded tool with one object parameter runs with the edited arguments', async () => {
+    const { t, arden, approver } = await start();
+    const ran: unknown[] = [];
+    const refund = arden.guardTool('refund', async (input: { amount: number; order: string }) => {
+      ran.push(input);
+      return `refunded ${input.amount}`;
+    });
+    const held = nextPending(t);
+    const running = refund({ amount: 4000, order: 'o-1' });
+    const action = await held;
+    await t.server.approvals.decide(action.id, {
+      decision: 'approve',
+      userId: approver,
+      kwargs: { amount: 40, order: 'o-1' },
+    });
+    expect(await running).toBe('refunded 40');
+    expect(ran).toEqual([{ amount: 40, order: 'o-1' }]);
+    await arden.shutdown();
+  });
+
+  test('positional parameters are mapped by argNames', async () => {
+    const { t, arden, approver } = await start();
+    const refund = arden.guardTool(
+      'refund',
+      async (amount: number, order: string) => `refunded ${amount} on ${order}`,
+      { argNames: ['amount', 'order'] },
+    );
+    const held = nextPending(t);
+    const running = refund(4000, 'o-2');
+    const action = await held;
+    await t.server.approvals.decide(action.id, {
+      decision: 'approve',
+      userId: approver,
+      patch: [{ op: 'replace', path: '/amount', value: 12 }],
+    });
+    expect(await running).toBe('refunded 12 on o-2');
+    await arden.shutdown();
+  });
+
+  test('an in-app decision reported by the app settles the held call', async () => {
+    const { t, arden } = await start();
+    const send = arden.guardTool(
+      'send_email',
+      async (input: { to: string }) => `sent to ${input.to}`,
+    );
+    const held = nextPending(t);
+    const running = send({ to: 'a@example.com' }).catch((error: unknown) => error);
+    const action = await held;
+    const decided = await arden.reportInAppDecision(action.id, {
+      decision: 'deny',
+      user: 'enduser@example.com',
+      notes: 'not now',
+    });
+    expect(decided).toMatchObject({ status: 'denied', decidedIn: 'app' });
+    expect(await running).toBeInstanceOf(PolicyDeniedError);
+    const stored = await t.server.store.actions.get(action.id);
+    expect(stored?.approval?.decidedIn).toBe('app');
+    expect(stored?.approval?.decidedByUser).toBe('enduser@example.com');
+    await arden.shutdown();
+  });
+});
