@@ -37,11 +37,26 @@ const POLICY_KEYS = [
   'default',
   'timeout',
   'on_timeout',
+  'notify',
+  'remind_after',
+  'escalate_after',
+  'escalate_to',
   'on_error',
   'args',
   'rules',
 ];
-const RULE_KEYS = ['if', 'then', 'timeout', 'on_timeout', 'on_error', 'description'];
+const RULE_KEYS = [
+  'if',
+  'then',
+  'timeout',
+  'on_timeout',
+  'notify',
+  'remind_after',
+  'escalate_after',
+  'escalate_to',
+  'on_error',
+  'description',
+];
 
 function deepEqual(left: unknown, right: unknown): boolean {
   if (Object.is(left, right)) return true;

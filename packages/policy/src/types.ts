@@ -28,6 +28,14 @@ export interface RuleDefinition {
   timeout?: number;
   /** What happens when the approval times out; overrides the policy's `on_timeout` (`deny`). */
   on_timeout?: OnTimeout;
+  /** Who is asked to approve (server channels): `slack:#channel`, `email:address`, `webhook:name`. */
+  notify?: string[];
+  /** Seconds without a decision before the same targets are reminded. */
+  remind_after?: number;
+  /** Seconds without a decision before `escalate_to` is notified. */
+  escalate_after?: number;
+  /** The next tier, notified after `escalate_after`. */
+  escalate_to?: string[];
   /** What decides the call when this rule's condition cannot be evaluated; the policy's when absent. */
   on_error?: OnError;
   description?: string;
@@ -59,6 +67,14 @@ export interface PolicyDefinition {
   timeout?: number;
   /** What happens when an approval times out (`deny` when absent). */
   on_timeout?: OnTimeout;
+  /** Who is asked to approve (server channels): `slack:#channel`, `email:address`, `webhook:name`. */
+  notify?: string[];
+  /** Seconds without a decision before the same targets are reminded. */
+  remind_after?: number;
+  /** Seconds without a decision before `escalate_to` is notified. */
+  escalate_after?: number;
+  /** The next tier, notified after `escalate_after`. */
+  escalate_to?: string[];
   /**
    * What decides the call when a condition cannot be evaluated or the arguments do not have
    * their declared types: `block` (the default) or `requires_approval`.

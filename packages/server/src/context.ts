@@ -1,6 +1,8 @@
 import type { AgentService } from './agents/service';
 import type { ApprovalHub } from './approvals/hub';
 import type { ApprovalService } from './approvals/service';
+import type { ChannelService } from './channels/service';
+import type { ChannelWorker } from './channels/worker';
 import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
@@ -24,6 +26,9 @@ export interface ServerContext {
   approvals: ApprovalService;
   webhooks: WebhookService;
   usage: UsageService;
+  /** Notification channels (Slack, email, approver webhooks) and their outbox worker. */
+  channels: ChannelService;
+  channelWorker: ChannelWorker;
   clock: () => number;
 }
 

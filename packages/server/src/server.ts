@@ -10,6 +10,9 @@ import { registerAgentRoutes } from './agent/routes';
 import { AgentService } from './agents/service';
 import { ApprovalHub } from './approvals/hub';
 import { ApprovalService } from './approvals/service';
+import { registerChannelRoutes } from './channels/routes';
+import { ChannelService } from './channels/service';
+import { ChannelWorker } from './channels/worker';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
@@ -83,6 +86,21 @@ export async function createServer(
   const events = new LiveEvents(logger);
   const hub = new ApprovalHub();
   const webhooks = new WebhookService(store, events, logger, { clock, ...config.webhooks });
+  const approvals = new ApprovalService(store, hub, events, webhooks, logger, { clock });
+  const channels = new ChannelService(store, approvals, logger, {
+    ...options.channels,
+    dataDir: config.dataDir,
+    clock,
+  });
+  const channelWorker = new ChannelWorker(
+    store,
+    channels,
+    approvals,
+    events,
+    logger,
+    clock,
+    config.webhooks,
+  );
   const context: ServerContext = {
     config,
     logger,
@@ -92,14 +110,17 @@ export async function createServer(
     events,
     agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
     policies: new PolicyService(store, logger, { clock }),
-    approvals: new ApprovalService(store, hub, events, webhooks, logger, { clock }),
+    approvals,
     webhooks,
     usage: new UsageService(store, pricing, events, { clock }),
+    channels,
+    channelWorker,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);
   registerAgentRoutes(context);
   registerClaudeCodeHookRoutes(context);
+  registerChannelRoutes(context);
   const admin = mountAdmin(context, options.admin);
   for (const plugin of options.plugins ?? []) await plugin(context);
 
@@ -255,6 +276,7 @@ export async function createServer(
   if (config.workers) {
     context.approvals.startSweeper(config.sweepIntervalMs);
     webhooks.start();
+    channelWorker.start();
     retention.start();
   }
 
@@ -278,6 +300,7 @@ export async function createServer(
     clearInterval(keyUseTimer);
     await context.approvals.stopSweeper();
     await webhooks.stop();
+    await channelWorker.stop();
     await retention.stop();
     await context.agents.flushKeyUse();
     stopListening();
@@ -300,6 +323,7 @@ export async function createServer(
           const address = httpServer.address() as AddressInfo;
           const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
           url = `http://${shownHost}:${address.port}`;
+          channels.listeningUrl = url;
           logger.info('Arden server listening', { url, store: store.database.location });
           resolve(url);
         });

@@ -1,6 +1,7 @@
 import { actionRoutes } from '../actions/routes';
 import { agentRoutes } from '../agents/routes';
 import { approvalRoutes } from '../approvals/routes';
+import { channelRoutes } from '../channels/routes';
 import { eventRoutes } from '../events/routes';
 import { openApiDocument } from '../openapi';
 import { policyRoutes } from '../policies/routes';
@@ -26,6 +27,7 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...sessionRoutes,
   ...usageRoutes,
   ...deliveryRoutes,
+  ...channelRoutes,
   ...eventRoutes,
   route({
     method: 'GET',

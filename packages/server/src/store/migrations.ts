@@ -1,3 +1,4 @@
+import { channelsSchema } from '../channels/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import type { Database, Dialect, Queryable } from './database';
@@ -277,6 +278,11 @@ export const migrations: readonly Migration[] = [
     name: 'indexes for a large action log',
     concurrently: true,
     sql: { sqlite: scaleIndexes('sqlite'), postgres: scaleIndexes('postgres') },
+  },
+  {
+    version: 11,
+    name: 'notification channels',
+    sql: { sqlite: channelsSchema('sqlite'), postgres: channelsSchema('postgres') },
   },
 ];
 

@@ -1,5 +1,6 @@
 import { actionRepository } from '../actions/repository';
 import { agentRepository, apiKeyRepository } from '../agents/repository';
+import { channelRepository } from '../channels/repository';
 import { policyRepository } from '../policies/repository';
 import { usageRepository } from '../usage/repository';
 import { adminTokenRepository, userRepository, userSessionRepository } from '../users/repository';
@@ -11,6 +12,7 @@ import type { Queryable } from './database';
 
 export * from '../actions/repository';
 export * from '../agents/repository';
+export * from '../channels/repository';
 export * from '../policies/repository';
 export * from '../usage/repository';
 export * from '../users/repository';
@@ -28,6 +30,7 @@ export function repositories(db: Queryable) {
     users: userRepository(db),
     userSessions: userSessionRepository(db),
     adminTokens: adminTokenRepository(db),
+    channels: channelRepository(db),
   };
 }
 
