@@ -147,7 +147,7 @@ describe('email channel', () => {
       body: new URLSearchParams({ token, decision: 'deny' }).toString(),
     });
     expect(refused.status).toBe(403);
-  });
+  }, 120_000);
 
   test('a forged link, or one whose call expired, decides nothing', async () => {
     const { t, mails } = await emailSetup();

@@ -2,6 +2,7 @@ import { ArdenServerError } from '../errors';
 import { loadSqlite, UnsupportedNodeError } from '../store/sqlite-module';
 import { agentsCommand } from './commands/agents';
 import { approvalsCommand } from './commands/approvals';
+import { channelsCommand } from './commands/channels';
 import { hookCommand } from './commands/hook';
 import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
 import { mcpCommand } from './commands/mcp';
@@ -25,6 +26,7 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
   agents                create, list, update agents; keys create|rotate|revoke
   policies              apply, diff and get policies (policies test runs locally)
   approvals             list held calls; approve or deny them
+  channels              Slack, email and webhook channels that ask approvers; agent defaults
 
 MCP (needs the @arden/mcp package; the same as its \`arden-mcp\` command):
   mcp run               run an MCP server behind Arden: every tools/call checked (docs/integrations/mcp.md)
@@ -52,6 +54,7 @@ const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   agents: agentsCommand,
   policies: policiesCommand,
   approvals: approvalsCommand,
+  channels: channelsCommand,
   hook: hookCommand,
   users: usersCommand,
   tokens: tokensCommand,
