@@ -8,6 +8,8 @@ import type {
   ApiKey,
   ApiKeyCreated,
   Approval,
+  Channel,
+  ChannelMessage,
   Delivery,
   DeliveryDetail,
   Environment,
@@ -155,6 +157,14 @@ export const api = {
       body: { name, expires_in_days: expiresInDays },
     }),
   revokeToken: (id: string) => request<unknown>('POST', apiPath('tokens', id, 'revoke')),
+
+  channels: () => request<{ items: Channel[] }>('GET', apiPath('channels')),
+  setChannelEnabled: (id: string, enabled: boolean) =>
+    request<Channel>('PATCH', apiPath('channels', id), { body: { enabled } }),
+  channelMessages: (actionId: string) =>
+    request<{ items: ChannelMessage[] }>('GET', apiPath('actions', actionId, 'channel-messages')),
+  resendChannelMessage: (id: string) =>
+    request<ChannelMessage>('POST', apiPath('channel-messages', id, 'resend')),
 
   users: () => request<{ items: User[] }>('GET', apiPath('users')),
   createUser: (body: RequestBody<'postUsers'>) =>
