@@ -126,10 +126,10 @@ describe('reminders and escalation', () => {
     await first.server.channels.create({
       name: 'slack',
       kind: 'slack',
-      config: {},
+      config: { channel: '#ops' },
       secrets: { bot_token: botToken, signing_secret: signingSecret },
     });
-    await first.server.channels.setDefaults(first.agent.id, ['slack:#ops']);
+    await first.server.channels.setDefaults(first.agent.id, ['slack:default']);
     await first.server.policies.saveSet(first.agent.id, 'live', [
       { name: 'Held', tool: 'deploy', action: 'requires_approval' },
     ]);

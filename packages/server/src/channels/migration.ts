@@ -47,7 +47,10 @@ export function channelsSchema(dialect: Dialect): string[] {
   created_at ${time} NOT NULL,
   delivered_at ${time}
 )`,
-    'CREATE INDEX channel_outbox_due ON channel_outbox (status, next_attempt_at)',
+    "CREATE INDEX channel_outbox_due ON channel_outbox (next_attempt_at) WHERE status = 'pending'",
+    // Messages with buttons whose update after the decision is not queued yet (few: one per
+    // open message of a pending call).
+    'CREATE INDEX channel_outbox_open ON channel_outbox (action_id) WHERE ref IS NOT NULL AND closed_at IS NULL',
     'CREATE INDEX channel_outbox_action ON channel_outbox (action_id)',
     `CREATE TABLE channel_attempts (
   id TEXT PRIMARY KEY,

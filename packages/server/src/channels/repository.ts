@@ -209,7 +209,7 @@ export function channelRepository(db: Queryable) {
       const rows = await db.all<{ id: string }>(
         `SELECT a.id FROM actions a WHERE a.status = 'pending' AND a.decision <> 'allow'
            AND NOT EXISTS (SELECT 1 FROM channel_holds h WHERE h.action_id = a.id)
-         ORDER BY a.seq LIMIT ?`,
+         ORDER BY a.expires_at LIMIT ?`,
         [limit],
       );
       return rows.map((row) => row.id);

@@ -285,7 +285,18 @@ export class ChannelService {
             : `Several ${parsed.kind} channels; name one in the target (${parsed.kind}@NAME:${parsed.destination}).`,
       };
     }
-    return { channel: candidates[0], destination: parsed.destination };
+    const channel = candidates[0] as ChannelRecord;
+    if (parsed.destination !== 'default') return { channel, destination: parsed.destination };
+    // `slack:default`, `email:default`: the channel's own default destination.
+    const fallback = channel.config[channel.kind === 'slack' ? 'channel' : 'to'];
+    return typeof fallback === 'string' && fallback
+      ? { channel, destination: fallback }
+      : channel.kind === 'webhook'
+        ? { channel, destination: 'default' }
+        : {
+            destination: target,
+            problem: `Channel ${channel.name} has no default ${channel.kind === 'slack' ? 'Slack channel (config.channel)' : 'recipient (config.to)'} for target ${target}.`,
+          };
   }
 
   /**

@@ -234,7 +234,7 @@ export class ChannelWorker {
         );
       }
       const destination =
-        message.target === '#' ? String(channel.config.channel ?? '') : message.target;
+        message.target === 'default' ? String(channel.config.channel ?? '') : message.target;
       const content = slackMessage({ action, agentName, job, now: this.clock() });
       return slackCall(() => client.chat.postMessage({ channel: destination, ...content } as any));
     }
@@ -246,7 +246,10 @@ export class ChannelWorker {
         await sendMail(
           channel.config as unknown as SmtpSettings,
           secrets.password,
-          { to: message.target, ...approvalEmail(action, agentName, link, job) },
+          {
+            to: message.target === 'default' ? String(channel.config.to ?? '') : message.target,
+            ...approvalEmail(action, agentName, link, job),
+          },
           this.timeoutMs,
         );
         return { ok: true, statusCode: 250, error: null };
