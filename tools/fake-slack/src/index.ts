@@ -178,7 +178,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     hold(count) {
       holding = count;
     },
-    waitFor(method, count = 1, timeoutMs = 10_000) {
+    waitFor(method, count = 1, timeoutMs = 30_000) {
       const matching = () => calls.filter((call) => call.method === method);
       return new Promise((resolve, reject) => {
         const check = () => {

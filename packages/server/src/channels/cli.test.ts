@@ -10,8 +10,8 @@ let env: Record<string, string>;
 beforeAll(async () => {
   t = await startAdminTestServer({ channels: { secretsKey } });
   env = { ARDEN_URL: t.url, ARDEN_ADMIN_TOKEN: t.tokens.admin };
-});
-afterAll(() => t.close());
+}, 60_000);
+afterAll(() => t.close(), 60_000);
 
 async function arden(argv: string[], extra: Record<string, string> = {}) {
   let stdout = '';
@@ -29,7 +29,7 @@ async function arden(argv: string[], extra: Record<string, string> = {}) {
   return { code: await run(argv, io), stdout, stderr };
 }
 
-describe('arden channels', () => {
+describe('arden channels', { timeout: 120_000 }, () => {
   it('creates channels with secrets from the environment, lists, sets defaults, shows messages', async () => {
     const missing = await arden(['channels', 'create', 'slack', 'ops']);
     expect(missing.code).toBe(2);

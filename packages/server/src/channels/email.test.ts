@@ -13,7 +13,7 @@ const chromiumPath = '/usr/bin/chromium';
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+}, 60_000);
 
 interface Mail {
   from: string;
@@ -89,7 +89,7 @@ async function emailSetup(): Promise<{ t: AdminTestServer; mails: Mail[] }> {
   return { t, mails };
 }
 
-describe('email channel', () => {
+describe('email channel', { timeout: 120_000 }, () => {
   test('a link opens a confirmation page in the browser; approving there decides, once', async () => {
     expect(
       existsSync(chromiumPath),
@@ -147,7 +147,7 @@ describe('email channel', () => {
       body: new URLSearchParams({ token, decision: 'deny' }).toString(),
     });
     expect(refused.status).toBe(403);
-  }, 120_000);
+  });
 
   test('a forged link, or one whose call expired, decides nothing', async () => {
     const { t, mails } = await emailSetup();

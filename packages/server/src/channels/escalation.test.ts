@@ -10,15 +10,16 @@ import {
   testClock,
   until,
 } from './test-support';
+import { ChannelWorker } from './worker';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+}, 60_000);
 
 const minute = 60_000;
 
-describe('reminders and escalation', () => {
+describe('reminders and escalation', { timeout: 120_000 }, () => {
   test('remind after N, escalate after M, on_timeout at expiry: all on the timeline, under an injected clock', async () => {
     const clock = testClock();
     const s: ChannelTest = await slackSetup({ clock: clock.now, sweepIntervalMs: 25 });
@@ -152,5 +153,39 @@ describe('reminders and escalation', () => {
     expect(posts).toHaveLength(2); // the one lost with the dead server, and the one delivered
     expect(posts[1]?.args.channel).toBe('#ops');
     expect([...slack.messages.values()]).toHaveLength(1);
+  });
+
+  test('several workers on one store (replicas) send each message once', async () => {
+    const s = await slackSetup({ channels: { pollIntervalMs: 5 } });
+    cleanups.push(() => s.close());
+    const { server } = s.t;
+    const others = [1, 2, 3].map(
+      () =>
+        new ChannelWorker(
+          server.store,
+          server.channels,
+          server.approvals,
+          server.events,
+          server.logger,
+          server.clock,
+          {},
+        ),
+    );
+    for (const worker of others) worker.start();
+    cleanups.push(async () => {
+      for (const worker of others) await worker.stop();
+    });
+    await server.channels.setDefaults(s.t.agent.id, ['slack:#a', 'slack:#b']);
+    await server.policies.saveSet(s.t.agent.id, 'live', [
+      { name: 'Held', tool: 'deploy', action: 'requires_approval' },
+    ]);
+    for (let index = 0; index < 6; index++) {
+      await s.t.request('POST', '/policy/check', { body: { tool_name: 'deploy' } });
+    }
+    await s.slack.waitFor('chat.postMessage', 12);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const posts = s.slack.calls.filter((call) => call.method === 'chat.postMessage');
+    expect(posts).toHaveLength(12);
+    expect(new Set(posts.map((post) => JSON.stringify(post.args))).size).toBe(12);
   });
 });

@@ -17,7 +17,7 @@ afterEach(async () => {
   for (const setup of setups) await setup.close();
   setups = [];
   clients = [];
-});
+}, 60_000);
 
 async function setup(options: Parameters<typeof slackSetup>[0] = {}) {
   const made = await slackSetup(options);
@@ -89,7 +89,7 @@ async function holdOne(s: ChannelTest, amount = 150): Promise<string> {
   return answer.json.action_id;
 }
 
-describe('Slack channel', () => {
+describe('Slack channel', { timeout: 120_000 }, () => {
   test('held call → Slack message → signed click → the waiting agent’s tool runs; message updated', async () => {
     const s = await setup();
     s.slack.addUser('U-APPROVER', 'approver@example.com');

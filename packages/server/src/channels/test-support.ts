@@ -23,7 +23,7 @@ export function testClock(start = Date.now()) {
 
 export async function until(
   condition: () => Promise<boolean> | boolean,
-  timeoutMs = 8_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {

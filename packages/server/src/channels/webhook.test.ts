@@ -8,9 +8,9 @@ import { secretsKey, until } from './test-support';
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+}, 60_000);
 
-describe('approver webhook channel', () => {
+describe('approver webhook channel', { timeout: 120_000 }, () => {
   test('a signed POST per held call (agent default targets), decided through its callback URL once', async () => {
     const received: { headers: Record<string, unknown>; body: string }[] = [];
     const receiver = createServer((request, response) => {
