@@ -10,6 +10,7 @@ import { ActionDetailPage } from './pages/action-detail';
 import { ActionsPage } from './pages/actions';
 import { AgentDetailPage, AgentsPage } from './pages/agents';
 import { ApprovalsPage } from './pages/approvals';
+import { ChannelsPage } from './pages/channels';
 import { PoliciesPage } from './pages/policies';
 import { SessionDetailPage, SessionsPage } from './pages/sessions';
 import { SignInPage } from './pages/sign-in';
@@ -25,6 +26,7 @@ const titles: Record<string, string> = {
   policies: 'Policies',
   usage: 'Usage',
   agents: 'Agents',
+  channels: 'Channels',
   users: 'Users',
   account: 'Your account',
 };
@@ -56,6 +58,8 @@ function Page() {
       return <UsagePage />;
     case 'agents':
       return <AgentsPage />;
+    case 'channels':
+      return <ChannelsPage />;
     case 'users':
       return <UsersPage />;
     case 'account':

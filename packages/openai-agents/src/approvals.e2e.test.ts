@@ -1,6 +1,6 @@
 // Approve with edit (wait route) and in-app decisions (native route: state.approve and
 // state.reject) through the Agents SDK with its scripted model, against a real Arden server.
-import { configure, flush, uninstallAdapters } from '@arden/core';
+import { configure, flush } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { Agent, run, tool } from '@openai/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

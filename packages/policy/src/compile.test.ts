@@ -22,6 +22,23 @@ describe('validatePolicies', () => {
     ).toEqual([]);
   });
 
+  it('accepts who is notified, reminders and escalation on requires_approval', () => {
+    expect(
+      validatePolicies([
+        {
+          name: 'Refunds',
+          tool: 'payments.*',
+          notify: ['slack:#payments', 'email:finance@example.com'],
+          remind_after: 600,
+          escalate_after: 1800,
+          escalate_to: ['slack@second:#leads', 'webhook:pager'],
+          rules: [{ if: 'args.amount > 10', then: 'requires_approval', notify: ['slack:#big'] }],
+          default: 'allow',
+        },
+      ]),
+    ).toEqual([]);
+  });
+
   it.each<[string, unknown, { path: (string | number)[]; message: RegExp }]>([
     ['not an object', 42, { path: [0], message: /expected object/ }],
     ['null', null, { path: [0], message: /expected object/ }],
@@ -107,6 +124,21 @@ describe('validatePolicies', () => {
       'a bad on_timeout',
       { name: 'A', tool: 'a', action: 'requires_approval', on_timeout: 'block' },
       { path: [0, 'on_timeout'], message: /must be one of deny, allow/ },
+    ],
+    [
+      'notify on a rule that allows',
+      { name: 'A', tool: 'a', rules: [{ then: 'allow', notify: ['slack:#x'] }] },
+      { path: [0, 'rules', 0, 'notify'], message: /only applies to "then: requires_approval"/ },
+    ],
+    [
+      'escalation without approval',
+      { name: 'A', tool: 'a', action: 'block', escalate_after: 60 },
+      { path: [0, 'escalate_after'], message: /no effect of this policy is requires_approval/ },
+    ],
+    [
+      'a notify target that is not kind:destination',
+      { name: 'A', tool: 'a', action: 'requires_approval', notify: ['#payments'] },
+      { path: [0, 'notify', 0], message: /kind\[@channel\]:destination/ },
     ],
   ])('reports %s', (_case, policy, expected) => {
     const issues = validatePolicies([policy]);

@@ -99,6 +99,35 @@ const APPROVAL_KEYS = [
   'approve_in',
 ] as const;
 
+/** A notification target: `slack:#payments`, `email:finance@example.com`, `webhook:pager`. */
+const notifyTargetSchema = z
+  .string()
+  .max(300)
+  .regex(
+    /^(slack|email|webhook)(@[A-Za-z0-9_.-]{1,100})?:\S+$/,
+    'a target is kind[@channel]:destination, such as slack:#payments-approvals, email:finance@example.com or webhook:pager',
+  );
+
+const notifySchema = z
+  .array(notifyTargetSchema)
+  .max(20)
+  .meta({ description: 'Who is asked to approve: slack:#channel, email:address, webhook:name.' });
+
+const minutesLikeSeconds = z.number().int().positive().max(POLICY_LIMITS.maxTimeoutSeconds);
+
+// Who is asked, and the reminders and escalation of a held call (server notification channels).
+const approvalRouting = {
+  notify: notifySchema.optional(),
+  remind_after: minutesLikeSeconds
+    .optional()
+    .meta({ description: 'Seconds without a decision before the same targets are reminded.' }),
+  escalate_after: minutesLikeSeconds
+    .optional()
+    .meta({ description: 'Seconds without a decision before `escalate_to` is notified.' }),
+  escalate_to: notifySchema.optional(),
+};
+const approvalRoutingKeys = ['notify', 'remind_after', 'escalate_after', 'escalate_to'] as const;
+
 const conditionSchema = z
   .string()
   .max(
@@ -144,6 +173,7 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
       from: fromSchema.optional(),
       exclude_requester: excludeRequesterSchema.optional(),
       approve_in: approveInSchema.optional(),
+      ...approvalRouting,
       on_error: effect.optional().meta({
         description:
           'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
@@ -160,7 +190,7 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
         });
       }
       if (rule.then === 'requires_approval') return;
-      for (const key of APPROVAL_KEYS) {
+      for (const key of [...APPROVAL_KEYS, ...approvalRoutingKeys] as const) {
         if (rule[key] === undefined) continue;
         context.addIssue({
           code: 'custom',
@@ -190,6 +220,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       from: fromSchema.optional(),
       exclude_requester: excludeRequesterSchema.optional(),
       approve_in: approveInSchema.optional(),
+      ...approvalRouting,
       on_error: effect.optional().meta({
         description:
           'When a condition cannot be evaluated: block (default) or requires_approval; allow is refused.',
@@ -244,7 +275,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
           (rule) => rule.then === 'requires_approval' || rule.on_error === 'requires_approval',
         );
       if (approvalPossible) return;
-      for (const key of APPROVAL_KEYS) {
+      for (const key of [...APPROVAL_KEYS, ...approvalRoutingKeys] as const) {
         if (policy[key] === undefined) continue;
         context.addIssue({
           code: 'custom',

@@ -56,6 +56,14 @@ export interface RuleDefinition {
   exclude_requester?: boolean;
   /** Where the call may be decided (`dashboard`, `app`); overrides the policy's. */
   approve_in?: ApprovalChannel[];
+  /** Who is asked to approve (server channels): `slack:#channel`, `email:address`, `webhook:name`. */
+  notify?: string[];
+  /** Seconds without a decision before the same targets are reminded. */
+  remind_after?: number;
+  /** Seconds without a decision before `escalate_to` is notified. */
+  escalate_after?: number;
+  /** The next tier, notified after `escalate_after`. */
+  escalate_to?: string[];
   /** What decides the call when this rule's condition cannot be evaluated; the policy's when absent. */
   on_error?: OnError;
   description?: string;
@@ -98,6 +106,14 @@ export interface PolicyDefinition {
    * app reports its end user's decision, as in the AI SDK's tool approval or LangGraph's resume).
    */
   approve_in?: ApprovalChannel[];
+  /** Who is asked to approve (server channels): `slack:#channel`, `email:address`, `webhook:name`. */
+  notify?: string[];
+  /** Seconds without a decision before the same targets are reminded. */
+  remind_after?: number;
+  /** Seconds without a decision before `escalate_to` is notified. */
+  escalate_after?: number;
+  /** The next tier, notified after `escalate_after`. */
+  escalate_to?: string[];
   /**
    * What decides the call when a condition cannot be evaluated or the arguments do not have
    * their declared types: `block` (the default) or `requires_approval`.

@@ -1,3 +1,4 @@
+import type { ChannelOptions } from './channels/service';
 import type { ResolvedConfig, ServerContext } from './context';
 import { ValidationError } from './errors';
 import { isLogLevel, type Logger, type LogLevel } from './logger';
@@ -47,6 +48,8 @@ export interface ServerConfig {
    * `ARDEN_WEBHOOK_ALLOWED_HOSTS`).
    */
   webhooks?: WebhookOptions;
+  /** Notification channels: public URL, Slack API URL, secrets key, outbox timing. */
+  channels?: ChannelOptions;
   /** How long `close()` waits for in-flight requests, in ms (default 10 000). */
   shutdownTimeoutMs?: number;
   /**

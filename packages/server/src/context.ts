@@ -3,6 +3,8 @@ import type { ApprovalHub } from './approvals/hub';
 import type { ApprovalService } from './approvals/service';
 import type { AuditService } from './audit/service';
 import type { BudgetService } from './budgets/service';
+import type { ChannelService } from './channels/service';
+import type { ChannelWorker } from './channels/worker';
 import type { LiveEvents } from './events/service';
 import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
@@ -38,6 +40,9 @@ export interface ServerContext {
   budgets: BudgetService;
   receipts: ReceiptService;
   audit: AuditService;
+  /** Notification channels (Slack, email, approver webhooks) and their outbox worker. */
+  channels: ChannelService;
+  channelWorker: ChannelWorker;
   clock: () => number;
 }
 

@@ -12,6 +12,9 @@ import { ApprovalHub } from './approvals/hub';
 import { ApprovalService } from './approvals/service';
 import { AuditService } from './audit/service';
 import { BudgetService } from './budgets/service';
+import { registerChannelRoutes } from './channels/routes';
+import { ChannelService } from './channels/service';
+import { ChannelWorker } from './channels/worker';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
 import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
@@ -116,6 +119,26 @@ export async function createServer(
     throw error;
   }
   const audit = new AuditService(store, receipts, logger, { clock, ...config.receipts });
+  const approvals = new ApprovalService(store, hub, events, webhooks, logger, {
+    clock,
+    telemetry,
+    receipts,
+    policies,
+  });
+  const channels = new ChannelService(store, approvals, logger, {
+    ...options.channels,
+    dataDir: config.dataDir,
+    clock,
+  });
+  const channelWorker = new ChannelWorker(
+    store,
+    channels,
+    approvals,
+    events,
+    logger,
+    clock,
+    config.webhooks,
+  );
   const context: ServerContext = {
     config,
     logger,
@@ -125,12 +148,7 @@ export async function createServer(
     events,
     agents: new AgentService(store, logger, { clock, webhookPolicy: config.webhooks }),
     policies,
-    approvals: new ApprovalService(store, hub, events, webhooks, logger, {
-      clock,
-      telemetry,
-      receipts,
-      policies,
-    }),
+    approvals,
     webhooks,
     usage: new UsageService(store, pricing, events, { clock, budgets }),
     mcp: new McpService(store, policies, clock),
@@ -139,12 +157,15 @@ export async function createServer(
     budgets,
     receipts,
     audit,
+    channels,
+    channelWorker,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);
   registerAgentRoutes(context);
   registerReceiptRoutes(context);
   registerClaudeCodeHookRoutes(context);
+  registerChannelRoutes(context);
   const admin = mountAdmin(context, options.admin);
   registerMetricsRoute(context, admin.services?.auth);
   for (const plugin of options.plugins ?? []) await plugin(context);
@@ -321,6 +342,7 @@ export async function createServer(
     context.approvals.startSweeper(config.sweepIntervalMs);
     budgets.startSweeper(config.sweepIntervalMs);
     webhooks.start();
+    channelWorker.start();
     retention.start();
   }
 
@@ -345,6 +367,7 @@ export async function createServer(
     await context.approvals.stopSweeper();
     await budgets.stop();
     await webhooks.stop();
+    await channelWorker.stop();
     await retention.stop();
     await admin.closeReads();
     await audit.stop();
@@ -370,6 +393,7 @@ export async function createServer(
           const address = httpServer.address() as AddressInfo;
           const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
           url = `http://${shownHost}:${address.port}`;
+          channels.listeningUrl = url;
           logger.info('Arden server listening', {
             url,
             store: store.database.location,

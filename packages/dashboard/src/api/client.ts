@@ -9,6 +9,8 @@ import type {
   ApiKeyCreated,
   Approval,
   BudgetOverview,
+  Channel,
+  ChannelMessage,
   Delivery,
   DeliveryDetail,
   Environment,
@@ -158,6 +160,14 @@ export const api = {
       body: { name, expires_in_days: expiresInDays },
     }),
   revokeToken: (id: string) => request<unknown>('POST', apiPath('tokens', id, 'revoke')),
+
+  channels: () => request<{ items: Channel[] }>('GET', apiPath('channels')),
+  setChannelEnabled: (id: string, enabled: boolean) =>
+    request<Channel>('PATCH', apiPath('channels', id), { body: { enabled } }),
+  channelMessages: (actionId: string) =>
+    request<{ items: ChannelMessage[] }>('GET', apiPath('actions', actionId, 'channel-messages')),
+  resendChannelMessage: (id: string) =>
+    request<ChannelMessage>('POST', apiPath('channel-messages', id, 'resend')),
 
   users: () => request<{ items: User[] }>('GET', apiPath('users')),
   createUser: (body: RequestBody<'postUsers'>) =>

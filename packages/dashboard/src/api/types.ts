@@ -90,6 +90,8 @@ export type ActionDetail = Schemas['ActionDetail'];
 export type Approval = Schemas['Approval'];
 export type Delivery = Schemas['Delivery'];
 export type DeliveryDetail = Schemas['DeliveryDetail'];
+export type Channel = Schemas['Channel'];
+export type ChannelMessage = Schemas['ChannelMessage'];
 export type DeliveryAttempt = Schemas['DeliveryAttempt'];
 
 export type Session = Schemas['Session'];

@@ -16,6 +16,7 @@ const navigation: NavigationItem[] = [
   { to: '/policies', label: 'Policies' },
   { to: '/usage', label: 'Usage' },
   { to: '/agents', label: 'Agents' },
+  { to: '/channels', label: 'Channels' },
   { to: '/users', label: 'Users', adminOnly: true },
 ];
 

@@ -9,6 +9,7 @@ import { ArgumentsView, JsonTextView } from '../components/value-view';
 import { formatDuration, formatTime, words } from '../format';
 import { Link } from '../router';
 import { usePermissions } from '../state';
+import { ChannelMessages } from './channels';
 
 /** A webhook delivery with its attempts and a redeliver button. */
 export function DeliveryView({
@@ -327,6 +328,7 @@ export function ActionDetailPage({ id }: { id: string }) {
             ))
           )}
         </section>
+        <ChannelMessages actionId={action.id} />
       </div>
     </>
   );

@@ -3,6 +3,7 @@ import { agentRoutes } from '../agents/routes';
 import { approvalRoutes } from '../approvals/routes';
 import { auditRoutes } from '../audit/routes';
 import { budgetRoutes } from '../budgets/routes';
+import { channelRoutes } from '../channels/routes';
 import { eventRoutes } from '../events/routes';
 import { mcpRoutes } from '../mcp/routes';
 import { openApiDocument } from '../openapi';
@@ -34,6 +35,7 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...usageRoutes,
   ...budgetRoutes,
   ...deliveryRoutes,
+  ...channelRoutes,
   ...eventRoutes,
   ...receiptRoutes,
   ...auditRoutes,

@@ -6,7 +6,6 @@ import { decisionReceiptInput, type ReceiptService } from '../receipts/service';
 import type { ActionRecord, Store } from '../store';
 import type { Repositories } from '../store/repositories';
 import type { Telemetry } from '../telemetry/service';
-import { withoutNul } from '../text';
 import type { WebhookService } from '../webhooks/service';
 import type { ApprovalHub, DecisionNotice } from './hub';
 import { describeEdit } from './state';
@@ -177,11 +176,7 @@ export class ApprovalService {
       // Locked for the transaction: votes cast at once on several replicas are counted in turn.
       const found = await repositories.approvals.lockAction(actionId);
       const locked = found ? await repositories.actions.get(actionId) : undefined;
-      if (
-        !locked ||
-        locked.status !== 'pending' ||
-        (locked.expiresAt !== null && locked.expiresAt <= now)
-      ) {
+      if (locked?.status !== 'pending' || (locked.expiresAt !== null && locked.expiresAt <= now)) {
         return { current: locked };
       }
       const vote = await castVote(repositories, this.policies, locked, input, now);

@@ -2,6 +2,7 @@ import { ArdenServerError } from '../errors';
 import { loadSqlite, UnsupportedNodeError } from '../store/sqlite-module';
 import { agentsCommand } from './commands/agents';
 import { approvalsCommand } from './commands/approvals';
+import { channelsCommand } from './commands/channels';
 import { hookCommand } from './commands/hook';
 import { migrateCommand, tokensCommand, usersCommand } from './commands/local';
 import { mcpCommand } from './commands/mcp';
@@ -26,6 +27,7 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
   agents                create, list, update agents; keys create|rotate|revoke
   policies              apply, diff and get policies (policies test runs locally)
   approvals             list held calls; approve or deny them
+  channels              Slack, email and webhook channels that ask approvers; agent defaults
 
 Receipts and the audit log (docs/security.md):
   receipts verify       verify a signed receipt offline (--keys from /.well-known/arden-keys.json)
@@ -57,6 +59,7 @@ const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   agents: agentsCommand,
   policies: policiesCommand,
   approvals: approvalsCommand,
+  channels: channelsCommand,
   hook: hookCommand,
   users: usersCommand,
   tokens: tokensCommand,

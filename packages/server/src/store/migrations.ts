@@ -1,5 +1,6 @@
 import { approvalsMigration } from '../approvals/migration';
 import { budgetsSchema } from '../budgets/migration';
+import { channelsSchema } from '../channels/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import { mcpUpstreamsSchema } from '../mcp/migration';
@@ -308,6 +309,11 @@ export const migrations: readonly Migration[] = [
     version: 9,
     name: 'approvals: votes, edits, in-app decisions; user groups',
     sql: { sqlite: approvalsMigration('sqlite'), postgres: approvalsMigration('postgres') },
+  },
+  {
+    version: 10,
+    name: 'notification channels',
+    sql: { sqlite: channelsSchema('sqlite'), postgres: channelsSchema('postgres') },
   },
 ];
 

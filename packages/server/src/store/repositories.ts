@@ -2,6 +2,7 @@ import { actionRepository } from '../actions/repository';
 import { agentRepository, apiKeyRepository } from '../agents/repository';
 import { approvalRepository } from '../approvals/repository';
 import { auditRepository } from '../audit/repository';
+import { channelRepository } from '../channels/repository';
 import { mcpUpstreamRepository } from '../mcp/repository';
 import { policyRepository } from '../policies/repository';
 import { receiptRepository } from '../receipts/repository';
@@ -16,6 +17,7 @@ import type { Queryable } from './database';
 export * from '../actions/repository';
 export * from '../agents/repository';
 export * from '../audit/repository';
+export * from '../channels/repository';
 export * from '../mcp/repository';
 export * from '../policies/repository';
 export * from '../receipts/repository';
@@ -39,6 +41,7 @@ export function repositories(db: Queryable) {
     receipts: receiptRepository(db),
     audit: auditRepository(db),
     approvals: approvalRepository(db),
+    channels: channelRepository(db),
   };
 }
 

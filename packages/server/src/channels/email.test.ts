@@ -1,0 +1,177 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { SMTPServer } from 'smtp-server';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { secretsKey, until } from './test-support';
+
+const chromiumPath = '/usr/bin/chromium';
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+}, 60_000);
+
+interface Mail {
+  from: string;
+  to: string[];
+  user: string | undefined;
+  raw: string;
+}
+
+/** A real SMTP server in this process (smtp-server), with a login, keeping what it receives. */
+async function smtp(): Promise<{ port: number; mails: Mail[] }> {
+  const mails: Mail[] = [];
+  const server = new SMTPServer({
+    authOptional: false,
+    allowInsecureAuth: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onAuth(auth, _session, callback) {
+      if (auth.username === 'arden' && auth.password === 'smtp-password-1') {
+        callback(null, { user: auth.username });
+      } else callback(new Error('Invalid username or password'));
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((to) => to.address),
+          user: session.user as string | undefined,
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.server.address() as AddressInfo).port, mails };
+}
+
+/** The confirmation link of a message (its text part is quoted-printable). */
+function linkOf(mail: Mail): string {
+  const decoded = mail.raw
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  const match = /(http:\/\/[^\s"<]+\/channels\/email\/confirm\?token=[A-Za-z0-9_-]+)/.exec(decoded);
+  if (!match?.[1]) throw new Error(`no link in ${mail.raw}`);
+  return match[1];
+}
+
+async function emailSetup(): Promise<{ t: AdminTestServer; mails: Mail[] }> {
+  const { port, mails } = await smtp();
+  const t = await startAdminTestServer({ channels: { secretsKey, pollIntervalMs: 25 } });
+  cleanups.push(() => t.close());
+  const created = await t.admin('POST', '/api/v1/channels', {
+    body: {
+      name: 'mail',
+      kind: 'email',
+      config: { host: '127.0.0.1', port, user: 'arden', from: 'arden@example.com' },
+      secrets: { password: 'smtp-password-1' },
+    },
+  });
+  expect(created.status).toBe(201);
+  expect(created.text).not.toContain('smtp-password-1');
+  await t.server.policies.saveSet(t.agent.id, 'live', [
+    {
+      name: 'Refunds',
+      tool: 'payments.refund',
+      action: 'requires_approval',
+      notify: ['email:approver@example.com', 'email:viewer@example.com'],
+    } as never,
+  ]);
+  return { t, mails };
+}
+
+describe('email channel', { timeout: 120_000 }, () => {
+  test('a link opens a confirmation page in the browser; approving there decides, once', async () => {
+    expect(
+      existsSync(chromiumPath),
+      `Chromium is needed at ${chromiumPath}: bash scripts/ensure-chromium.sh`,
+    ).toBe(true);
+    const { t, mails } = await emailSetup();
+    const held = await t.request('POST', '/policy/check', {
+      body: { tool_name: 'payments.refund', kwargs: { amount: 75 } },
+    });
+    const actionId = held.json.action_id as string;
+    await until(() => mails.length === 2);
+    const mail = mails.find((m) => m.to.includes('approver@example.com')) as Mail;
+    expect(mail).toMatchObject({ from: 'arden@example.com', user: 'arden' });
+    expect(mail.raw).toContain('Approval needed: payments.refund');
+    const link = linkOf(mail);
+
+    // A bare GET (a mail scanner) decides nothing.
+    expect((await fetch(link)).status).toBe(200);
+    expect((await t.server.store.actions.get(actionId))?.status).toBe('pending');
+
+    const profile = await mkdtemp(join(tmpdir(), 'arden-chromium-'));
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
+    cleanups.push(async () => {
+      await browser.close();
+      await rm(profile, { recursive: true, force: true });
+    });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(link);
+    await page.getByText('Approve or deny this call?').waitFor();
+    expect(await page.content()).toContain('{"amount":75}');
+    await page.getByLabel('Note').fill('ok from my inbox');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('heading', { name: 'Approved' }).waitFor();
+    const approver = await t.server.store.users.getByEmail('approver@example.com');
+    expect(await t.server.store.actions.get(actionId)).toMatchObject({
+      status: 'approved',
+      decidedBy: approver?.id,
+      notes: 'ok from my inbox',
+    });
+
+    // Single use: the same link again says so.
+    await page.goto(link);
+    await page.getByText('used already').waitFor();
+
+    // The viewer's link is theirs only, and a viewer may not decide.
+    const viewerLink = linkOf(mails.find((m) => m.to.includes('viewer@example.com')) as Mail);
+    const token = new URL(viewerLink).searchParams.get('token') as string;
+    const refused = await fetch(`${t.url}/channels/email/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token, decision: 'deny' }).toString(),
+    });
+    expect(refused.status).toBe(403);
+  });
+
+  test('a forged link, or one whose call expired, decides nothing', async () => {
+    const { t, mails } = await emailSetup();
+    const held = await t.request('POST', '/policy/check', {
+      body: { tool_name: 'payments.refund', kwargs: { amount: 5 } },
+    });
+    await until(() => mails.length === 2);
+    const forged = await fetch(`${t.url}/channels/email/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'token=forged-token&decision=approve',
+    });
+    expect(forged.status).toBe(404);
+    await t.server.approvals.decide(held.json.action_id, { decision: 'deny', userId: null });
+    const link = linkOf(mails.find((m) => m.to.includes('approver@example.com')) as Mail);
+    const late = await fetch(`${t.url}/channels/email/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token: new URL(link).searchParams.get('token') as string,
+        decision: 'approve',
+      }).toString(),
+    });
+    expect(late.status).toBe(409);
+    expect((await t.server.store.actions.get(held.json.action_id))?.status).toBe('denied');
+  });
+});

@@ -1,0 +1,426 @@
+import type { Queryable, Row } from '../store/database';
+import { int, text } from '../store/rows';
+
+// Notification channels: the channels, the agents' default targets, the outbox of channel
+// messages (notify, remind, escalate, update) with its attempts, decision links, seen Slack
+// signatures.
+
+/** The kinds of channel. */
+export type ChannelKind = 'slack' | 'email' | 'webhook';
+
+/** A notification channel; `secrets` is the encrypted blob (see `secrets.ts`). */
+export interface ChannelRecord {
+  id: string;
+  name: string;
+  kind: ChannelKind;
+  config: Record<string, unknown>;
+  secrets: string;
+  enabled: boolean;
+  failingSince: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What a row of the channel outbox does. */
+export type ChannelJob = 'notify' | 'remind' | 'escalate' | 'update';
+
+/** The states of an outbox row; `cancelled` is a reminder whose action was decided first. */
+export type ChannelMessageStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
+
+/** One message of a channel about one action. */
+export interface ChannelMessageRecord {
+  id: string;
+  dedupeKey: string;
+  actionId: string;
+  channelId: string;
+  job: ChannelJob;
+  /** Where it goes: a Slack channel, an email address, a URL. */
+  target: string;
+  status: ChannelMessageStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  /** What the channel answered that later messages need (a Slack message's `channel/ts`). */
+  ref: string | null;
+  /** When its follow-up (a Slack update after the decision) was queued. */
+  closedAt: number | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+/** One attempt to send a channel message. */
+export interface ChannelAttemptRecord {
+  id: string;
+  outboxId: string;
+  attempt: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  at: number;
+}
+
+/** A single-use decision link (its token is stored hashed). */
+export interface ChannelLinkRecord {
+  tokenHash: string;
+  actionId: string;
+  channelId: string;
+  recipient: string;
+  expiresAt: number;
+  usedAt: number | null;
+  createdAt: number;
+}
+
+function toChannel(row: Row): ChannelRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    kind: row.kind as ChannelKind,
+    config: JSON.parse(String(row.config)),
+    secrets: String(row.secrets),
+    enabled: Number(row.enabled) === 1,
+    failingSince: int(row.failing_since),
+    lastError: text(row.last_error),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toMessage(row: Row): ChannelMessageRecord {
+  return {
+    id: String(row.id),
+    dedupeKey: String(row.dedupe_key),
+    actionId: String(row.action_id),
+    channelId: String(row.channel_id),
+    job: row.job as ChannelJob,
+    target: String(row.target),
+    status: row.status as ChannelMessageStatus,
+    attempts: Number(row.attempts),
+    nextAttemptAt: Number(row.next_attempt_at),
+    leaseOwner: text(row.lease_owner),
+    leaseUntil: int(row.lease_until),
+    lastStatus: int(row.last_status),
+    lastError: text(row.last_error),
+    ref: text(row.ref),
+    closedAt: int(row.closed_at),
+    createdAt: Number(row.created_at),
+    deliveredAt: int(row.delivered_at),
+  };
+}
+
+function toAttempt(row: Row): ChannelAttemptRecord {
+  return {
+    id: String(row.id),
+    outboxId: String(row.outbox_id),
+    attempt: Number(row.attempt),
+    statusCode: int(row.status_code),
+    error: text(row.error),
+    durationMs: Number(row.duration_ms),
+    at: Number(row.at),
+  };
+}
+
+/** The channels' tables. */
+export function channelRepository(db: Queryable) {
+  const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  const ignore = (sql: string) =>
+    db.dialect === 'postgres'
+      ? `${sql} ON CONFLICT DO NOTHING`
+      : sql.replace(/^INSERT INTO/, 'INSERT OR IGNORE INTO');
+  return {
+    async insert(channel: ChannelRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO channels (id, name, kind, config, secrets, enabled, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          channel.id,
+          channel.name,
+          channel.kind,
+          JSON.stringify(channel.config),
+          channel.secrets,
+          channel.enabled ? 1 : 0,
+          channel.createdAt,
+          channel.updatedAt,
+        ],
+      );
+    },
+    async update(
+      id: string,
+      fields: { config: Record<string, unknown>; secrets: string; enabled: boolean; now: number },
+    ): Promise<void> {
+      await db.run(
+        `UPDATE channels SET config = ?, secrets = ?, enabled = ?, updated_at = ?,
+           failing_since = NULL, last_error = NULL WHERE id = ?`,
+        [JSON.stringify(fields.config), fields.secrets, fields.enabled ? 1 : 0, fields.now, id],
+      );
+    },
+    async remove(id: string): Promise<boolean> {
+      const result = await db.run('DELETE FROM channels WHERE id = ?', [id]);
+      return result.changes > 0;
+    },
+    async get(id: string): Promise<ChannelRecord | undefined> {
+      const row = await db.get('SELECT * FROM channels WHERE id = ? OR name = ?', [id, id]);
+      return row ? toChannel(row) : undefined;
+    },
+    async list(): Promise<ChannelRecord[]> {
+      return (await db.all('SELECT * FROM channels ORDER BY name')).map(toChannel);
+    },
+    /** A send failed (`error`) or succeeded (null): the channel's health. */
+    async health(id: string, error: string | null, now: number): Promise<void> {
+      if (error === null) {
+        await db.run('UPDATE channels SET failing_since = NULL, last_error = NULL WHERE id = ?', [
+          id,
+        ]);
+      } else {
+        await db.run(
+          `UPDATE channels SET failing_since = COALESCE(failing_since, ?), last_error = ?
+           WHERE id = ?`,
+          [now, error.slice(0, 1_000), id],
+        );
+      }
+    },
+
+    async defaults(agentId: string): Promise<string[] | undefined> {
+      const row = await db.get('SELECT notify FROM channel_defaults WHERE agent_id = ?', [agentId]);
+      return row ? (JSON.parse(String(row.notify)) as string[]) : undefined;
+    },
+    async setDefaults(agentId: string, notify: readonly string[], now: number): Promise<void> {
+      await db.run('DELETE FROM channel_defaults WHERE agent_id = ?', [agentId]);
+      await db.run('INSERT INTO channel_defaults (agent_id, notify, updated_at) VALUES (?, ?, ?)', [
+        agentId,
+        JSON.stringify(notify),
+        now,
+      ]);
+    },
+
+    /** Marks a held action as handled; false when it already was (by this or another replica). */
+    async registerHold(actionId: string, now: number): Promise<boolean> {
+      const result = await db.run(
+        ignore('INSERT INTO channel_holds (action_id, registered_at) VALUES (?, ?)'),
+        [actionId, now],
+      );
+      return result.changes > 0;
+    },
+    /** Pending held actions that no worker has registered yet (after a crash). */
+    async unregisteredHolds(limit: number): Promise<string[]> {
+      const rows = await db.all<{ id: string }>(
+        `SELECT a.id FROM actions a WHERE a.status = 'pending' AND a.decision <> 'allow'
+           AND NOT EXISTS (SELECT 1 FROM channel_holds h WHERE h.action_id = a.id)
+         ORDER BY a.expires_at LIMIT ?`,
+        [limit],
+      );
+      return rows.map((row) => row.id);
+    },
+    /** Delivered Slack messages whose action was decided but whose update is not queued yet. */
+    async unclosed(limit: number): Promise<ChannelMessageRecord[]> {
+      const rows = await db.all(
+        `SELECT o.* FROM channel_outbox o JOIN actions a ON a.id = o.action_id
+         WHERE o.ref IS NOT NULL AND o.closed_at IS NULL AND o.job <> 'update'
+           AND a.status <> 'pending'
+         LIMIT ?`,
+        [limit],
+      );
+      return rows.map(toMessage);
+    },
+
+    /** Queues a message unless one with its dedupe key exists; true when written. */
+    async enqueue(
+      message: Pick<
+        ChannelMessageRecord,
+        'id' | 'dedupeKey' | 'actionId' | 'channelId' | 'job' | 'target' | 'nextAttemptAt'
+      > & { status?: ChannelMessageStatus; lastError?: string | null; createdAt: number },
+    ): Promise<boolean> {
+      const result = await db.run(
+        ignore(
+          `INSERT INTO channel_outbox (id, dedupe_key, action_id, channel_id, job, target, status,
+             attempts, next_attempt_at, last_error, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+        ),
+        [
+          message.id,
+          message.dedupeKey,
+          message.actionId,
+          message.channelId,
+          message.job,
+          message.target,
+          message.status ?? 'pending',
+          message.nextAttemptAt,
+          message.lastError ?? null,
+          message.createdAt,
+        ],
+      );
+      return result.changes > 0;
+    },
+    async close(id: string, now: number): Promise<boolean> {
+      const result = await db.run(
+        'UPDATE channel_outbox SET closed_at = ? WHERE id = ? AND closed_at IS NULL',
+        [now, id],
+      );
+      return result.changes > 0;
+    },
+    /** Cancels the reminders and escalations still due of a decided action. */
+    async cancelPending(actionId: string): Promise<number> {
+      const result = await db.run(
+        `UPDATE channel_outbox SET status = 'cancelled', lease_owner = NULL, lease_until = NULL
+         WHERE action_id = ? AND status = 'pending' AND job IN ('remind', 'escalate')`,
+        [actionId],
+      );
+      return result.changes;
+    },
+    /** Leases due messages (see the webhook outbox's `claimDue`). */
+    async claimDue(
+      owner: string,
+      now: number,
+      leaseMs: number,
+      limit: number,
+    ): Promise<ChannelMessageRecord[]> {
+      const rows = await db.all(
+        `UPDATE channel_outbox SET lease_owner = ?, lease_until = ?
+         WHERE id IN (
+           SELECT id FROM channel_outbox
+           WHERE status = 'pending' AND next_attempt_at <= ?
+             AND (lease_until IS NULL OR lease_until <= ?)
+           ORDER BY next_attempt_at LIMIT ? ${skipLocked})
+         RETURNING *`,
+        [owner, now + leaseMs, now, now, limit],
+      );
+      return rows.map(toMessage);
+    },
+    /** The next time a pending message is due, if any. */
+    async nextDue(): Promise<number | undefined> {
+      const row = await db.get<{ due: number | null }>(
+        `SELECT MIN(next_attempt_at) AS due FROM channel_outbox WHERE status = 'pending'`,
+      );
+      return row?.due == null ? undefined : Number(row.due);
+    },
+    async settle(
+      id: string,
+      owner: string,
+      outcome: {
+        status: ChannelMessageStatus;
+        attempts: number;
+        nextAttemptAt: number;
+        lastStatus: number | null;
+        lastError: string | null;
+        deliveredAt: number | null;
+        ref?: string | null;
+      },
+    ): Promise<boolean> {
+      const result = await db.run(
+        `UPDATE channel_outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
+           last_error = ?, delivered_at = ?, ref = COALESCE(?, ref), lease_owner = NULL,
+           lease_until = NULL
+         WHERE id = ? AND lease_owner = ?`,
+        [
+          outcome.status,
+          outcome.attempts,
+          outcome.nextAttemptAt,
+          outcome.lastStatus,
+          outcome.lastError,
+          outcome.deliveredAt,
+          outcome.ref ?? null,
+          id,
+          owner,
+        ],
+      );
+      return result.changes > 0;
+    },
+    async recordAttempt(attempt: ChannelAttemptRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO channel_attempts (id, outbox_id, attempt, status_code, error, duration_ms, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        [
+          attempt.id,
+          attempt.outboxId,
+          attempt.attempt,
+          attempt.statusCode,
+          attempt.error,
+          attempt.durationMs,
+          attempt.at,
+        ],
+      );
+    },
+    async message(id: string): Promise<ChannelMessageRecord | undefined> {
+      const row = await db.get('SELECT * FROM channel_outbox WHERE id = ?', [id]);
+      return row ? toMessage(row) : undefined;
+    },
+    /** An action's channel messages, oldest first: its timeline of notifications. */
+    async messagesOf(actionId: string): Promise<ChannelMessageRecord[]> {
+      const rows = await db.all(
+        'SELECT * FROM channel_outbox WHERE action_id = ? ORDER BY created_at, id',
+        [actionId],
+      );
+      return rows.map(toMessage);
+    },
+    async attempts(outboxId: string): Promise<ChannelAttemptRecord[]> {
+      const rows = await db.all(
+        'SELECT * FROM channel_attempts WHERE outbox_id = ? ORDER BY attempt, at',
+        [outboxId],
+      );
+      return rows.map(toAttempt);
+    },
+    async resend(id: string, now: number): Promise<boolean> {
+      const result = await db.run(
+        `UPDATE channel_outbox SET status = 'pending', next_attempt_at = ?, lease_owner = NULL,
+           lease_until = NULL WHERE id = ?`,
+        [now, id],
+      );
+      return result.changes > 0;
+    },
+
+    async insertLink(link: ChannelLinkRecord): Promise<void> {
+      await db.run(
+        `INSERT INTO channel_links (token_hash, action_id, channel_id, recipient, expires_at,
+           created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        [
+          link.tokenHash,
+          link.actionId,
+          link.channelId,
+          link.recipient,
+          link.expiresAt,
+          link.createdAt,
+        ],
+      );
+    },
+    async link(tokenHash: string): Promise<ChannelLinkRecord | undefined> {
+      const row = await db.get('SELECT * FROM channel_links WHERE token_hash = ?', [tokenHash]);
+      if (!row) return undefined;
+      return {
+        tokenHash: String(row.token_hash),
+        actionId: String(row.action_id),
+        channelId: String(row.channel_id),
+        recipient: String(row.recipient),
+        expiresAt: Number(row.expires_at),
+        usedAt: int(row.used_at),
+        createdAt: Number(row.created_at),
+      };
+    },
+    /** Uses a link once: true for the first use before it expires, false after. */
+    async useLink(tokenHash: string, now: number): Promise<boolean> {
+      const result = await db.run(
+        `UPDATE channel_links SET used_at = ?
+         WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`,
+        [now, tokenHash, now],
+      );
+      return result.changes > 0;
+    },
+
+    /** Records a request signature; false when it was seen before (a replay). */
+    async firstSighting(signature: string, now: number): Promise<boolean> {
+      const result = await db.run(
+        ignore('INSERT INTO channel_replays (signature, seen_at) VALUES (?, ?)'),
+        [signature, now],
+      );
+      return result.changes > 0;
+    },
+    async forgetSightings(before: number): Promise<void> {
+      await db.run('DELETE FROM channel_replays WHERE seen_at < ?', [before]);
+    },
+  };
+}
+
+/** The repository of `channelRepository()`. */
+export type ChannelRepository = ReturnType<typeof channelRepository>;
