@@ -11,7 +11,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { OtlpReceiver } from './otlp-receiver.ts';
+import { OtlpReceiver } from '../../tools/otlp-receiver/src/index.ts';
 import { renderTraceSvg } from './trace-svg.ts';
 
 const receiver = new OtlpReceiver();

@@ -1,6 +1,6 @@
 // Draws one trace as an SVG timeline (a waterfall, as Jaeger or Tempo show it): one row per span,
 // children under their parent, a bar from start to end, events as ticks. Input: spans decoded
-// from OTLP/HTTP JSON (packages/server/src/test-fixtures/otlp-receiver.ts).
+// from OTLP/HTTP JSON (tools/otlp-receiver).
 
 export interface TimelineSpan {
   service: string;
