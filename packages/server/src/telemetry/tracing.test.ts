@@ -1,11 +1,11 @@
 import { Arden } from '@arden/core';
+import { OtlpReceiver, type ReceivedSpan } from '@arden/otlp-receiver';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { OtlpReceiver, type ReceivedSpan } from '@arden/otlp-receiver';
 import { startTestServer, type TestServer } from '../testing';
 
 // The agent (this process, @arden/core) and the server (a child process) both export over
