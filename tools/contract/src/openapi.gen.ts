@@ -1135,6 +1135,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/hooks/claude-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The receiver of Claude Code's http hooks: a hook event in, the hook's answer out
+         * @description The body is the hook event as Claude Code sends it. PreToolUse is checked as POST /policy/check would (a held call waits up to max_wait seconds) and answered with hookSpecificOutput.permissionDecision (deny, ask or allow, with a reason); PostToolUse and PostToolUseFailure report the outcome; other events answer {}. A refused event answers 400 with the reason. See docs/integrations/claude-code.md.
+         */
+        post: operations["postV1HooksClaudeCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -2507,6 +2527,27 @@ export interface components {
                 name: string;
                 policy: string;
             }[];
+        };
+        ClaudeCodeHookEvent: {
+            hook_event_name: string;
+            session_id?: string;
+            tool_name?: string;
+            tool_input?: {
+                [key: string]: unknown;
+            };
+            tool_use_id?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        ClaudeCodeHookAnswer: {
+            hookSpecificOutput?: {
+                hookEventName: string;
+                /** @enum {string} */
+                permissionDecision: "allow" | "deny" | "ask";
+                permissionDecisionReason?: string;
+            };
+        } & {
+            [key: string]: unknown;
         };
     };
     responses: never;
@@ -7506,6 +7547,82 @@ export interface operations {
             };
             /** @description The request is malformed; `error` names the field and what to send. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1HooksClaudeCode: {
+        parameters: {
+            query?: {
+                /** @description Answer ask for a held call (the developer decides; recorded as an in-app decision). */
+                on_held?: "ask";
+                /** @description Answer allow for an allowed call (skips Claude Code's own permission prompt). */
+                on_allow?: "allow";
+                /** @description Seconds a held call waits for a decision. */
+                max_wait?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClaudeCodeHookEvent"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaudeCodeHookAnswer"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit (1 MiB by default). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts; retry after the `Retry-After` seconds. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

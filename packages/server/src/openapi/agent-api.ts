@@ -240,6 +240,48 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
     }),
   },
   {
+    method: 'POST',
+    path: '/v1/hooks/claude-code',
+    access: 'agent',
+    tag: 'agent API',
+    summary: "The receiver of Claude Code's http hooks: a hook event in, the hook's answer out",
+    description:
+      'The body is the hook event as Claude Code sends it. PreToolUse is checked as POST /policy/check would (a held call waits up to max_wait seconds) and answered with hookSpecificOutput.permissionDecision (deny, ask or allow, with a reason); PostToolUse and PostToolUseFailure report the outcome; other events answer {}. A refused event answers 400 with the reason. See docs/integrations/claude-code.md.',
+    query: z.object({
+      on_held: z.enum(['ask']).optional().meta({
+        description:
+          'Answer ask for a held call (the developer decides; recorded as an in-app decision).',
+      }),
+      on_allow: z.enum(['allow']).optional().meta({
+        description:
+          "Answer allow for an allowed call (skips Claude Code's own permission prompt).",
+      }),
+      max_wait: z.coerce.number().int().min(1).max(3600).optional().meta({
+        description: 'Seconds a held call waits for a decision.',
+      }),
+    }),
+    body: z
+      .looseObject({
+        hook_event_name: z.string(),
+        session_id: z.string().optional(),
+        tool_name: z.string().optional(),
+        tool_input: z.record(z.string(), z.unknown()).optional(),
+        tool_use_id: z.string().optional(),
+      })
+      .meta({ id: 'ClaudeCodeHookEvent' }),
+    response: z
+      .looseObject({
+        hookSpecificOutput: z
+          .object({
+            hookEventName: z.string(),
+            permissionDecision: z.enum(['allow', 'deny', 'ask']),
+            permissionDecisionReason: z.string().optional(),
+          })
+          .optional(),
+      })
+      .meta({ id: 'ClaudeCodeHookAnswer' }),
+  },
+  {
     method: 'GET',
     path: '/healthz',
     access: 'public',
