@@ -225,8 +225,10 @@ describe('dashboard in the browser', () => {
       .first()
       .click();
     await page.getByRole('heading', { name: 'Approval' }).waitFor();
-    await page.locator('dd', { hasText: server.admin.email }).waitFor();
-    await page.getByText('Customer is a long-standing account.').waitFor();
+    // Who decided (the approval's own line also says "Approved by …").
+    await page.locator('dd').getByText(server.admin.email, { exact: true }).waitFor();
+    // The notes, in the decision and in the approval's votes.
+    await page.getByText('Customer is a long-standing account.').first().waitFor();
     // The approval's webhook was delivered, signed, and is shown with its attempt.
     await page
       .locator('.delivery', { hasText: 'action_approved' })
