@@ -219,6 +219,8 @@ const insertRows = unnestInsert({
     ['result', 'text'],
     ['reported_at', 'bigint'],
     ['created_at', 'bigint'],
+    ['args_hash', 'text'],
+    ['repeat_of', 'text'],
   ],
   returning: { column: 'seq', keyColumn: 0 },
 });

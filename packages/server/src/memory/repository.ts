@@ -44,8 +44,11 @@ function scopeWhere(
   return { where: clauses.join(' AND '), params };
 }
 
-/** The refusals a repeat is refused for: blocked (not for an evaluation error) or denied. */
-const refusedSql = `(decision = 'block' AND (reason IS NULL OR reason <> 'condition_error'))
+/**
+ * The refusals a repeat is refused for: blocked (not for an evaluation error, nor by a budget,
+ * which a raised limit or a new day lifts) or denied.
+ */
+const refusedSql = `(decision = 'block' AND (reason IS NULL OR reason NOT IN ('condition_error', 'budget_exceeded')))
   OR status = 'denied' OR (status = 'expired' AND on_timeout = 'deny')`;
 
 /** The memory inputs' reads of the action log and of recorded usage. */

@@ -28,10 +28,15 @@ const maxSessions = 1_000;
 /** A session with more calls than this is not kept: its reads go to the database. */
 export const maxCallsPerSession = 500;
 
-/** Whether a refused call counts for refused repeats (a condition error is not a refusal). */
+/**
+ * Whether a refused call counts for refused repeats: a condition error is not a refusal, and
+ * neither is a budget's block (a raised limit or a new day lifts it).
+ */
 export function isRefusal(call: Pick<SessionCall, 'decision' | 'reason' | 'status' | 'onTimeout'>) {
   return (
-    (call.decision === 'block' && call.reason !== 'condition_error') ||
+    (call.decision === 'block' &&
+      call.reason !== 'condition_error' &&
+      call.reason !== 'budget_exceeded') ||
     call.status === 'denied' ||
     (call.status === 'expired' && call.onTimeout === 'deny')
   );

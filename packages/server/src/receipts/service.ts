@@ -1,5 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type { ReceiptClaims, ReceiptDecider, ReceiptDecision, ReceiptPublicKey } from '@arden/core';
+import { ConflictError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { ActionRecord, NewAction, Store } from '../store';
@@ -127,8 +128,9 @@ export class ReceiptService {
   /** Makes a new signing key and retires the current one (kept for verification). */
   async rotate(): Promise<ReceiptPublicKey> {
     if (this.secret === undefined) {
-      throw new ReceiptKeyError(
-        'Receipts are off on this server (no receipt secret); set ARDEN_RECEIPT_SECRET first.',
+      // 409: the request is fine, the server's state refuses it (and says how to change it).
+      throw new ConflictError(
+        'Receipts are off on this server (no receipt secret), so there is no key to rotate: set ARDEN_RECEIPT_SECRET (see docs/security.md) and restart it first.',
       );
     }
     const made = generateReceiptKey(this.secret, this.clock());

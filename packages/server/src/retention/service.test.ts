@@ -143,6 +143,8 @@ describe('retention', () => {
       usage: 4_000,
       deliveries: 1,
       attempts: 1,
+      // With receipts on (the embedded store makes their secret), none is old enough to go.
+      ...(result.receipts === undefined ? {} : { receipts: 0 }),
     });
     expect(batches).toBeGreaterThanOrEqual(12);
     expect(latencies.length).toBeGreaterThan(1);
