@@ -152,8 +152,15 @@ describe('Slack channel', { timeout: 120_000 }, () => {
     const text = JSON.stringify(update?.args.blocks);
     expect(text).toContain('Denied* by approver@example.com');
     expect(text).toContain('too much');
-    const timeline = await s.t.admin('GET', `/api/v1/actions/${actionId}/channel-messages`);
-    expect(timeline.json.items.map((m: any) => [m.job, m.status])).toEqual([
+    // Slack has the update; the outbox marks it delivered once Slack's answer is in.
+    const statuses = async () =>
+      (await s.t.admin('GET', `/api/v1/actions/${actionId}/channel-messages`)).json.items.map(
+        (m: any) => [m.job, m.status],
+      );
+    await until(async () =>
+      (await statuses()).every(([, status]: string[]) => status !== 'pending'),
+    );
+    expect(await statuses()).toEqual([
       ['notify', 'delivered'],
       ['update', 'delivered'],
     ]);
