@@ -76,8 +76,13 @@ describe('reminders and escalation', { timeout: 120_000 }, () => {
     const updates = await s.slack.waitFor('chat.update', 3);
     for (const update of updates) expect(JSON.stringify(update.args.blocks)).toContain('Expired');
 
-    const timeline = await s.t.admin('GET', `/api/v1/actions/${actionId}/channel-messages`);
-    const rows = timeline.json.items.map((m: any) => `${m.job} ${m.target} ${m.status}`);
+    // Slack has the updates; the outbox marks them delivered once Slack's answers are in.
+    const timeline = async (): Promise<string[]> =>
+      (await s.t.admin('GET', `/api/v1/actions/${actionId}/channel-messages`)).json.items.map(
+        (m: any) => `${m.job} ${m.target} ${m.status}`,
+      );
+    await until(async () => (await timeline()).every((row) => !row.endsWith(' pending')));
+    const rows = await timeline();
     expect(rows.slice(0, 3)).toEqual([
       'notify #payments delivered',
       'remind #payments delivered',

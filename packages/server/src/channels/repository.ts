@@ -1,3 +1,4 @@
+import { type OutboxAttemptRecord, outboxQueries } from '../outbox/repository';
 import type { Queryable, Row } from '../store/database';
 import { int, text } from '../store/rows';
 
@@ -53,15 +54,7 @@ export interface ChannelMessageRecord {
 }
 
 /** One attempt to send a channel message. */
-export interface ChannelAttemptRecord {
-  id: string;
-  outboxId: string;
-  attempt: number;
-  statusCode: number | null;
-  error: string | null;
-  durationMs: number;
-  at: number;
-}
+export type ChannelAttemptRecord = OutboxAttemptRecord;
 
 /** A single-use decision link (its token is stored hashed). */
 export interface ChannelLinkRecord {
@@ -111,26 +104,22 @@ function toMessage(row: Row): ChannelMessageRecord {
   };
 }
 
-function toAttempt(row: Row): ChannelAttemptRecord {
-  return {
-    id: String(row.id),
-    outboxId: String(row.outbox_id),
-    attempt: Number(row.attempt),
-    statusCode: int(row.status_code),
-    error: text(row.error),
-    durationMs: Number(row.duration_ms),
-    at: Number(row.at),
-  };
-}
-
 /** The channels' tables. */
 export function channelRepository(db: Queryable) {
-  const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  const outbox = outboxQueries<ChannelMessageRecord, ChannelMessageStatus>(
+    db,
+    { outbox: 'channel_outbox', attempts: 'channel_attempts', kept: 'ref' },
+    toMessage,
+  );
   const ignore = (sql: string) =>
     db.dialect === 'postgres'
       ? `${sql} ON CONFLICT DO NOTHING`
       : sql.replace(/^INSERT INTO/, 'INSERT OR IGNORE INTO');
   return {
+    // Lease, retry, take-over, attempts and purge: the durable outbox's (src/outbox/).
+    ...outbox,
+    /** Sends a message again now (whatever its status). */
+    resend: outbox.makeDue,
     async insert(channel: ChannelRecord): Promise<void> {
       await db.run(
         `INSERT INTO channels (id, name, kind, config, secrets, enabled, created_at, updated_at)
@@ -270,79 +259,6 @@ export function channelRepository(db: Queryable) {
       );
       return result.changes;
     },
-    /** Leases due messages (see the webhook outbox's `claimDue`). */
-    async claimDue(
-      owner: string,
-      now: number,
-      leaseMs: number,
-      limit: number,
-    ): Promise<ChannelMessageRecord[]> {
-      const rows = await db.all(
-        `UPDATE channel_outbox SET lease_owner = ?, lease_until = ?
-         WHERE id IN (
-           SELECT id FROM channel_outbox
-           WHERE status = 'pending' AND next_attempt_at <= ?
-             AND (lease_until IS NULL OR lease_until <= ?)
-           ORDER BY next_attempt_at LIMIT ? ${skipLocked})
-         RETURNING *`,
-        [owner, now + leaseMs, now, now, limit],
-      );
-      return rows.map(toMessage);
-    },
-    /** The next time a pending message is due, if any. */
-    async nextDue(): Promise<number | undefined> {
-      const row = await db.get<{ due: number | null }>(
-        `SELECT MIN(next_attempt_at) AS due FROM channel_outbox WHERE status = 'pending'`,
-      );
-      return row?.due == null ? undefined : Number(row.due);
-    },
-    async settle(
-      id: string,
-      owner: string,
-      outcome: {
-        status: ChannelMessageStatus;
-        attempts: number;
-        nextAttemptAt: number;
-        lastStatus: number | null;
-        lastError: string | null;
-        deliveredAt: number | null;
-        ref?: string | null;
-      },
-    ): Promise<boolean> {
-      const result = await db.run(
-        `UPDATE channel_outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
-           last_error = ?, delivered_at = ?, ref = COALESCE(?, ref), lease_owner = NULL,
-           lease_until = NULL
-         WHERE id = ? AND lease_owner = ?`,
-        [
-          outcome.status,
-          outcome.attempts,
-          outcome.nextAttemptAt,
-          outcome.lastStatus,
-          outcome.lastError,
-          outcome.deliveredAt,
-          outcome.ref ?? null,
-          id,
-          owner,
-        ],
-      );
-      return result.changes > 0;
-    },
-    async recordAttempt(attempt: ChannelAttemptRecord): Promise<void> {
-      await db.run(
-        `INSERT INTO channel_attempts (id, outbox_id, attempt, status_code, error, duration_ms, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        [
-          attempt.id,
-          attempt.outboxId,
-          attempt.attempt,
-          attempt.statusCode,
-          attempt.error,
-          attempt.durationMs,
-          attempt.at,
-        ],
-      );
-    },
     async message(id: string): Promise<ChannelMessageRecord | undefined> {
       const row = await db.get('SELECT * FROM channel_outbox WHERE id = ?', [id]);
       return row ? toMessage(row) : undefined;
@@ -355,22 +271,6 @@ export function channelRepository(db: Queryable) {
       );
       return rows.map(toMessage);
     },
-    async attempts(outboxId: string): Promise<ChannelAttemptRecord[]> {
-      const rows = await db.all(
-        'SELECT * FROM channel_attempts WHERE outbox_id = ? ORDER BY attempt, at',
-        [outboxId],
-      );
-      return rows.map(toAttempt);
-    },
-    async resend(id: string, now: number): Promise<boolean> {
-      const result = await db.run(
-        `UPDATE channel_outbox SET status = 'pending', next_attempt_at = ?, lease_owner = NULL,
-           lease_until = NULL WHERE id = ?`,
-        [now, id],
-      );
-      return result.changes > 0;
-    },
-
     async insertLink(link: ChannelLinkRecord): Promise<void> {
       await db.run(
         `INSERT INTO channel_links (token_hash, action_id, channel_id, recipient, expires_at,

@@ -139,7 +139,7 @@ export class RetentionService {
         repositories.webhooks.purgeSettled(cutoff, limit),
       );
       result.attempts += purged.attempts;
-      return purged.deliveries;
+      return purged.rows;
     });
     result.actions = await this.inBatches((limit) => actions.purgeOlderThan(cutoff, limit));
     result.usage = await this.inBatches((limit) => usage.purgeOlderThan(cutoff, limit));

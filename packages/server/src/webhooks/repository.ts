@@ -1,5 +1,6 @@
+import { outboxQueries } from '../outbox/repository';
 import type { Queryable, Row, SqlValue } from '../store/database';
-import type { DeliveryAttemptRecord, DeliveryRecord, DeliveryStatus, Page } from '../store/records';
+import type { DeliveryRecord, DeliveryStatus, Page } from '../store/records';
 import { clampLimit, int, text } from '../store/rows';
 
 // The webhook outbox: deliveries and their attempts.
@@ -25,18 +26,6 @@ function toDelivery(row: Row): DeliveryRecord {
   };
 }
 
-function toAttempt(row: Row): DeliveryAttemptRecord {
-  return {
-    id: String(row.id),
-    outboxId: String(row.outbox_id),
-    attempt: Number(row.attempt),
-    statusCode: int(row.status_code),
-    error: text(row.error),
-    durationMs: Number(row.duration_ms),
-    at: Number(row.at),
-  };
-}
-
 /** Filters of delivery listings. */
 export interface DeliveryFilter {
   agentId?: string;
@@ -46,7 +35,15 @@ export interface DeliveryFilter {
 
 /** The durable webhook outbox and its attempt log. */
 export function webhookRepository(db: Queryable) {
+  const outbox = outboxQueries<DeliveryRecord, DeliveryStatus>(
+    db,
+    { outbox: 'webhook_outbox', attempts: 'webhook_attempts', kept: 'url' },
+    toDelivery,
+  );
   return {
+    ...outbox,
+    /** Makes a delivery due now again (whatever its status), keeping its event id. */
+    redeliver: outbox.makeDue,
     async enqueue(
       delivery: Omit<
         DeliveryRecord,
@@ -70,79 +67,6 @@ export function webhookRepository(db: Queryable) {
           delivery.nextAttemptAt,
           delivery.createdAt,
           delivery.lastError ?? null,
-        ],
-      );
-    },
-    /**
-     * Leases up to `limit` due deliveries to `owner` until `now + leaseMs`. A lease that ran out
-     * (its worker died) can be claimed again; on PostgreSQL, `SKIP LOCKED` keeps concurrent
-     * replicas from claiming the same rows.
-     */
-    async claimDue(
-      owner: string,
-      now: number,
-      leaseMs: number,
-      limit: number,
-    ): Promise<DeliveryRecord[]> {
-      const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-      const rows = await db.all(
-        `UPDATE webhook_outbox SET lease_owner = ?, lease_until = ?
-         WHERE id IN (
-           SELECT id FROM webhook_outbox
-           WHERE status = 'pending' AND next_attempt_at <= ?
-             AND (lease_until IS NULL OR lease_until <= ?)
-           ORDER BY next_attempt_at LIMIT ? ${skipLocked})
-         RETURNING *`,
-        [owner, now + leaseMs, now, now, limit],
-      );
-      return rows.map(toDelivery);
-    },
-    /** Records an attempt's outcome and releases the lease (only if `owner` still holds it). */
-    async settle(
-      id: string,
-      owner: string,
-      outcome: {
-        status: DeliveryStatus;
-        attempts: number;
-        nextAttemptAt: number;
-        lastStatus: number | null;
-        lastError: string | null;
-        deliveredAt: number | null;
-        /** The URL the attempt went to (the agent's URL when it was sent). */
-        url?: string;
-      },
-    ): Promise<boolean> {
-      const result = await db.run(
-        `UPDATE webhook_outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
-           last_error = ?, delivered_at = ?, url = COALESCE(?, url), lease_owner = NULL,
-           lease_until = NULL
-         WHERE id = ? AND lease_owner = ?`,
-        [
-          outcome.status,
-          outcome.attempts,
-          outcome.nextAttemptAt,
-          outcome.lastStatus,
-          outcome.lastError,
-          outcome.deliveredAt,
-          outcome.url ?? null,
-          id,
-          owner,
-        ],
-      );
-      return result.changes > 0;
-    },
-    async recordAttempt(attempt: DeliveryAttemptRecord): Promise<void> {
-      await db.run(
-        `INSERT INTO webhook_attempts (id, outbox_id, attempt, status_code, error, duration_ms, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        [
-          attempt.id,
-          attempt.outboxId,
-          attempt.attempt,
-          attempt.statusCode,
-          attempt.error,
-          attempt.durationMs,
-          attempt.at,
         ],
       );
     },
@@ -187,50 +111,6 @@ export function webhookRepository(db: Queryable) {
         nextCursor:
           rows.length > limit && last ? Buffer.from(last.id).toString('base64url') : undefined,
       };
-    },
-    async attempt(id: string): Promise<DeliveryAttemptRecord | undefined> {
-      const row = await db.get('SELECT * FROM webhook_attempts WHERE id = ?', [id]);
-      return row ? toAttempt(row) : undefined;
-    },
-    async attempts(outboxId: string): Promise<DeliveryAttemptRecord[]> {
-      const rows = await db.all(
-        'SELECT * FROM webhook_attempts WHERE outbox_id = ? ORDER BY attempt, at',
-        [outboxId],
-      );
-      return rows.map(toAttempt);
-    },
-    /** Makes a delivery due now again (whatever its status), keeping its event id. */
-    async redeliver(id: string, now: number): Promise<boolean> {
-      const result = await db.run(
-        `UPDATE webhook_outbox SET status = 'pending', next_attempt_at = ?, lease_owner = NULL,
-           lease_until = NULL WHERE id = ?`,
-        [now, id],
-      );
-      return result.changes > 0;
-    },
-    /**
-     * Deletes up to `limit` settled (delivered or failed) deliveries created before `cutoff`,
-     * with their attempts. Run it in a transaction.
-     */
-    async purgeSettled(
-      cutoff: number,
-      limit: number,
-    ): Promise<{ deliveries: number; attempts: number }> {
-      const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-      const rows = await db.all<{ id: string }>(
-        `SELECT id FROM webhook_outbox WHERE created_at < ? AND status <> 'pending'
-         ORDER BY created_at LIMIT ? ${lock}`,
-        [cutoff, limit],
-      );
-      if (rows.length === 0) return { deliveries: 0, attempts: 0 };
-      const ids = rows.map((row) => row.id);
-      const list = ids.map(() => '?').join(', ');
-      const attempts = await db.run(
-        `DELETE FROM webhook_attempts WHERE outbox_id IN (${list})`,
-        ids,
-      );
-      const deliveries = await db.run(`DELETE FROM webhook_outbox WHERE id IN (${list})`, ids);
-      return { deliveries: deliveries.changes, attempts: attempts.changes };
     },
     /** Counts by status (for health pages). */
     async countByStatus(): Promise<Record<DeliveryStatus, number>> {
