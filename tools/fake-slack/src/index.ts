@@ -146,6 +146,10 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         answer(200, { ok: true, channel: message.channel, ts: message.ts });
         return;
       }
+      case 'chat.postEphemeral':
+        // Shown to one user only, and never stored as a message of the channel.
+        answer(200, { ok: true, message_ts: `${Math.floor(Date.now() / 1000)}.000000` });
+        return;
       case 'users.info': {
         const id = String(args.user ?? '');
         const email = users.get(id);

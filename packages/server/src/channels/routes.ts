@@ -256,6 +256,7 @@ export function registerChannelRoutes(server: ServerContext): void {
       ok: true,
       ...(outcome.decided ? { action_id: outcome.decided.id, status: outcome.decided.status } : {}),
       ...(outcome.ignored ? { ignored: outcome.ignored } : {}),
+      ...(outcome.refused ? { refused: outcome.refused } : {}),
     });
   });
 

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ApprovalService } from '../approvals/service';
+import { approvalsSoFar } from '../approvals/state';
 import { roleAllows } from '../auth/roles';
 import { hashSecret } from '../crypto';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
@@ -321,6 +322,34 @@ export class ChannelService {
           createdAt: now,
         });
       }
+    });
+  }
+
+  /**
+   * After a vote that did not decide (two-person approvals): queues an update of every message
+   * with buttons, so Slack shows "1 of 2 — approved by …" while the buttons stay for the next
+   * approver. One update per message and vote count (a retried click queues none twice).
+   */
+  async progress(action: ActionRecord): Promise<number> {
+    const votes = approvalsSoFar(action).length;
+    const now = this.clock();
+    return this.store.transaction(async (repositories) => {
+      let queued = 0;
+      for (const message of await repositories.channels.messagesOf(action.id)) {
+        if (message.ref === null || message.job === 'update' || message.closedAt !== null) continue;
+        const written = await repositories.channels.enqueue({
+          id: uuidv7(now),
+          dedupeKey: `vote:${message.id}:${votes}`,
+          actionId: action.id,
+          channelId: message.channelId,
+          job: 'update',
+          target: message.ref,
+          nextAttemptAt: now,
+          createdAt: now,
+        });
+        if (written) queued++;
+      }
+      return queued;
     });
   }
 

@@ -255,4 +255,53 @@ describe('Slack channel', { timeout: 120_000 }, () => {
     const healthy = await s.t.admin('GET', '/api/v1/channels');
     expect(healthy.json.items[0]).toMatchObject({ failing: false, last_error: null });
   });
+
+  test('two-person approval: "1 of 2 — approved by X" in Slack, buttons kept; the same approver again is refused, ephemerally', async () => {
+    const s = await setup();
+    s.slack.addUser('U-APPROVER', 'approver@example.com');
+    s.slack.addUser('U-ADMIN', 'admin@example.com');
+    await heldRefundPolicy(s, { approvals: 2 });
+    const actionId = await holdOne(s);
+    await s.slack.waitFor('chat.postMessage');
+    await until(async () => (await s.t.server.store.channels.messagesOf(actionId))[0]?.ref != null);
+
+    const first = await click(s, { userId: 'U-APPROVER', decision: 'approve', actionId });
+    expect(first).toMatchObject({ status: 200, json: { status: 'pending' } });
+    const [progress] = await s.slack.waitFor('chat.update');
+    const shown = JSON.stringify(progress?.args.blocks);
+    expect(shown).toContain('1 of 2* — approved by approver@example.com');
+    // The buttons stay for the second approver.
+    expect(shown).toContain('"action_id":"approve"');
+    expect(shown).toContain('"action_id":"deny"');
+
+    // The same approver again: refused, to them only, and the message is left alone.
+    // (A new click: Slack signs it at another second than the first, or it is a replay.)
+    const again = await click(s, {
+      userId: 'U-APPROVER',
+      decision: 'approve',
+      actionId,
+      timestamp: Math.floor(Date.now() / 1000) - 2,
+    });
+    expect(again.status).toBe(200);
+    expect(again.json.refused).toMatch(/already approved/);
+    const [ephemeral] = await s.slack.waitFor('chat.postEphemeral');
+    expect(ephemeral?.args).toMatchObject({ channel: '#payments-approvals', user: 'U-APPROVER' });
+    expect(String(ephemeral?.args.text)).toMatch(
+      /approver@example\.com already approved .*2 approvals from distinct users \(1 so far\)/,
+    );
+    const waiting = await s.t.server.store.actions.get(actionId);
+    expect(waiting?.status).toBe('pending');
+    expect(waiting?.approval?.votes).toHaveLength(1);
+    expect(s.slack.calls.filter((call) => call.method === 'chat.update')).toHaveLength(1);
+
+    // The second approver decides; the message says so and loses its buttons.
+    const second = await click(s, { userId: 'U-ADMIN', decision: 'approve', actionId });
+    expect(second).toMatchObject({ status: 200, json: { status: 'approved' } });
+    const updates = await s.slack.waitFor('chat.update', 2);
+    const decided = JSON.stringify(updates[1]?.args.blocks);
+    expect(decided).toContain('Approved* by admin@example.com');
+    expect(decided).not.toContain('"action_id":"approve"');
+    const [message] = [...s.slack.messages.values()];
+    expect(message?.updates).toBe(2);
+  });
 });

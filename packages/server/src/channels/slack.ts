@@ -127,6 +127,8 @@ export interface HeldCallSummary {
   now: number;
   /** When decided: the sentence that replaces the buttons. */
   decided?: string;
+  /** While more approvals are needed: "1 of 2 — approved by …", shown above the buttons. */
+  progress?: string;
 }
 
 /** The text and blocks of a Slack message about a held call. */
@@ -167,6 +169,9 @@ export function slackMessage(summary: HeldCallSummary): { text: string; blocks: 
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: summary.decided } });
     return { text: `${text} — ${summary.decided.replace(/[*_]/g, '')}`, blocks };
   }
+  if (summary.progress) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: summary.progress } });
+  }
   blocks.push(
     {
       type: 'input',
@@ -205,6 +210,8 @@ export interface SlackClick {
   decision: 'approve' | 'deny';
   actionId: string;
   note: string | null;
+  /** The Slack channel the click came from (for an ephemeral answer to the clicker). */
+  slackChannelId: string | undefined;
 }
 
 /** Reads a `block_actions` payload (form field `payload`). */
@@ -230,5 +237,11 @@ export function parseSlackClick(body: string): SlackClick | undefined {
     decision: click.action_id,
     actionId: click.value,
     note: typeof note === 'string' && note.trim() ? note.slice(0, 4_000) : null,
+    slackChannelId:
+      typeof payload.channel?.id === 'string'
+        ? payload.channel.id
+        : typeof payload.container?.channel_id === 'string'
+          ? payload.container.channel_id
+          : undefined,
   };
 }

@@ -1,7 +1,8 @@
 import { signWebhookPayload, verifyWebhookSignature } from '@arden/core';
 import type { ApprovalService } from '../approvals/service';
+import { approvalsNeeded, approvalsSoFar } from '../approvals/state';
 import { hashSecret } from '../crypto';
-import { AuthenticationError, ForbiddenError, NotFoundError } from '../errors';
+import { AuthenticationError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { LiveEvents } from '../events/service';
 import { randomHex, uuidv7 } from '../ids';
 import type { Logger } from '../logger';
@@ -222,12 +223,15 @@ export class ChannelWorker {
       );
       if (message.job === 'update') {
         const [slackChannel, ts] = message.target.split('/');
+        // Still pending: a vote was counted (two-person approvals); the buttons stay.
         const content = slackMessage({
           action,
           agentName,
           job,
           now: this.clock(),
-          decided: await this.decidedLine(action),
+          ...(action.status === 'pending'
+            ? { progress: await this.progressLine(action) }
+            : { decided: await this.decidedLine(action) }),
         });
         return slackCall(() =>
           client.chat.update({ channel: slackChannel ?? '', ts: ts ?? '', ...content } as any),
@@ -314,6 +318,13 @@ export class ChannelWorker {
     }
   }
 
+  /** ":ballot_box_with_check: 1 of 2 — approved by alice@example.com" while votes are missing. */
+  private async progressLine(action: ActionRecord): Promise<string> {
+    const votes = approvalsSoFar(action);
+    const by = votes.map((vote) => vote.user).join(', ');
+    return `:ballot_box_with_check: *${votes.length} of ${approvalsNeeded(action)}* — approved by ${by || 'nobody yet'}; waiting for another approver`;
+  }
+
   /** "✅ Approved by alice@example.com: note" for a decided action. */
   private async decidedLine(action: ActionRecord): Promise<string> {
     const by = action.decidedBy ? await this.store.users.get(action.decidedBy) : undefined;
@@ -342,7 +353,7 @@ export class ChannelWorker {
     channelId: string,
     body: string,
     headers: { timestamp?: string; signature?: string },
-  ): Promise<{ decided?: ActionRecord; ignored?: string }> {
+  ): Promise<{ decided?: ActionRecord; ignored?: string; refused?: string }> {
     const channel = await this.store.channels.get(channelId);
     if (channel?.kind !== 'slack') throw new NotFoundError('No such Slack channel.');
     const secrets = this.channels.secrets.open(channel.secrets);
@@ -380,11 +391,33 @@ export class ChannelWorker {
       );
     }
     const user = await this.channels.approverByEmail(email, who);
-    const decided = await this.approvals.decide(click.actionId, {
-      decision: click.decision,
-      userId: user.id,
-      notes: click.note,
-    });
+    let decided: ActionRecord;
+    try {
+      decided = await this.approvals.decide(click.actionId, {
+        decision: click.decision,
+        userId: user.id,
+        notes: click.note,
+      });
+    } catch (error) {
+      // Refused (the same approver twice, decided already, not theirs to decide): say so to
+      // the clicker only, in Slack; the message stays as it is.
+      if (!(error instanceof ConflictError || error instanceof ForbiddenError)) throw error;
+      const text = `:warning: ${error.message}`;
+      if (click.slackChannelId) {
+        await slackCall(() =>
+          client.chat.postEphemeral({
+            channel: click.slackChannelId as string,
+            user: click.slackUserId,
+            text,
+          }),
+        ).catch(() => undefined);
+      }
+      return { refused: error.message };
+    }
+    if (decided.status === 'pending') {
+      // A vote counted, more needed: the messages show it, buttons kept.
+      if ((await this.channels.progress(decided)) > 0) this.nudge();
+    }
     return { decided };
   }
 
