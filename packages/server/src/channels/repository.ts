@@ -308,6 +308,30 @@ export function channelRepository(db: Queryable) {
       return result.changes > 0;
     },
 
+    /** Retention: deletes up to `limit` decision links that expired before `cutoff`. */
+    async purgeLinks(cutoff: number, limit: number): Promise<number> {
+      const result = await db.run(
+        `DELETE FROM channel_links WHERE token_hash IN (
+           SELECT token_hash FROM channel_links WHERE expires_at < ? LIMIT ?)`,
+        [cutoff, limit],
+      );
+      return result.changes;
+    },
+    /**
+     * Retention: deletes up to `limit` hold marks registered before `cutoff` whose call is no
+     * longer pending (a pending call keeps its mark, or it would be notified again).
+     */
+    async purgeHolds(cutoff: number, limit: number): Promise<number> {
+      const result = await db.run(
+        `DELETE FROM channel_holds WHERE action_id IN (
+           SELECT h.action_id FROM channel_holds h WHERE h.registered_at < ?
+             AND NOT EXISTS (
+               SELECT 1 FROM actions a WHERE a.id = h.action_id AND a.status = 'pending')
+           LIMIT ?)`,
+        [cutoff, limit],
+      );
+      return result.changes;
+    },
     /** Records a request signature; false when it was seen before (a replay). */
     async firstSighting(signature: string, now: number): Promise<boolean> {
       const result = await db.run(

@@ -448,7 +448,7 @@ describe('arden start', () => {
         /Press Ctrl\+C to stop/.test(started.output()) ? true : undefined,
       );
       expect(started.output()).toContain(
-        '  Retention:  45 days: actions, usage and settled webhook deliveries older than that are deleted',
+        '  Retention:  45 days: actions, usage, settled webhook deliveries and channel messages older than that are deleted',
       );
     } finally {
       started.child.kill('SIGKILL');
@@ -523,7 +523,7 @@ describe('help', () => {
     expect(off).toContain('Retention now: off: everything is kept');
     const on = (await arden(['start', '--help'], { ARDEN_RETENTION_DAYS: '30' })).stdout;
     expect(on).toContain(
-      'Retention now (ARDEN_RETENTION_DAYS=30): 30 days: actions, usage and settled webhook deliveries older than that are deleted',
+      'Retention now (ARDEN_RETENTION_DAYS=30): 30 days: actions, usage, settled webhook deliveries and channel messages older than that are deleted',
     );
     expect((await arden(['--version'])).stdout).toMatch(/^\d+\.\d+\.\d+/);
     writeFileSync(join(tmpdir(), 'unused'), '');

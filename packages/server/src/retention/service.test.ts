@@ -143,6 +143,10 @@ describe('retention', () => {
       usage: 4_000,
       deliveries: 1,
       attempts: 1,
+      channelMessages: 0,
+      channelAttempts: 0,
+      channelLinks: 0,
+      channelHolds: 0,
       // With receipts on (the embedded store makes their secret), none is old enough to go.
       ...(result.receipts === undefined ? {} : { receipts: 0 }),
     });
@@ -171,6 +175,10 @@ describe('retention', () => {
       attempts: 0,
       usageDaily: 0,
       receipts: 0,
+      channelMessages: 0,
+      channelAttempts: 0,
+      channelLinks: 0,
+      channelHolds: 0,
     });
   });
 
@@ -195,16 +203,26 @@ describe('retention', () => {
     };
     const retention = new RetentionService(t.server.store, logger, { days: 30 });
     const result = await retention.runOnce();
-    expect(result).toEqual({ actions: 7, usage: 5, deliveries: 1, attempts: 1, usageDaily: 1 });
+    expect(result).toEqual({
+      actions: 7,
+      usage: 5,
+      deliveries: 1,
+      attempts: 1,
+      usageDaily: 1,
+      channelMessages: 0,
+      channelAttempts: 0,
+      channelLinks: 0,
+      channelHolds: 0,
+    });
     expect(lines).toHaveLength(1);
     expect(lines[0]?.message).toBe(
-      'Retention: deleted 7 actions, 5 usage events, 1 daily usage totals, 1 webhook deliveries and 1 delivery attempts older than 30 days',
+      'Retention: deleted 7 actions, 5 usage events, 1 daily usage totals, 1 webhook deliveries, 1 delivery attempts, 0 channel messages, 0 channel message attempts, 0 decision links and 0 channel holds older than 30 days',
     );
     expect(lines[0]?.fields).toMatchObject({ retentionDays: 30, ...result });
     // A run that finds nothing says so too.
     await retention.runOnce();
     expect(lines[1]?.message).toBe(
-      'Retention: deleted 0 actions, 0 usage events, 0 daily usage totals, 0 webhook deliveries and 0 delivery attempts older than 30 days',
+      'Retention: deleted 0 actions, 0 usage events, 0 daily usage totals, 0 webhook deliveries, 0 delivery attempts, 0 channel messages, 0 channel message attempts, 0 decision links and 0 channel holds older than 30 days',
     );
     expect(await t.server.store.actions.count()).toBe(6);
   });
@@ -231,7 +249,7 @@ describe('retention', () => {
   test('describeRetention says whether and what is deleted', () => {
     expect(describeRetention(0)).toMatch(/^off: everything is kept/);
     expect(describeRetention(30)).toMatch(
-      /^30 days: actions, usage and settled webhook deliveries older than that are deleted/,
+      /^30 days: actions, usage, settled webhook deliveries and channel messages older than that are deleted/,
     );
     expect(describeRetention(1)).toMatch(/^1 day:/);
   });

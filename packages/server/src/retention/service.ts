@@ -4,7 +4,8 @@ import type { Store } from '../store';
 /** Options of the retention job. */
 export interface RetentionOptions {
   /**
-   * Actions, usage events and settled webhook deliveries older than this many days are deleted
+   * Actions, usage events, settled webhook deliveries and channel messages older than this many
+   * days are deleted
    * (`ARDEN_RETENTION_DAYS`; default 0: nothing is ever deleted).
    */
   days?: number;
@@ -32,6 +33,12 @@ export interface RetentionResult {
   receipts?: number;
   /** Daily usage totals of the days wholly before the cutoff. */
   usageDaily: number;
+  /** Settled channel messages (delivered, failed, cancelled) and their attempts. */
+  channelMessages: number;
+  channelAttempts: number;
+  /** Decision links that expired before the cutoff, and the hold marks of decided old calls. */
+  channelLinks: number;
+  channelHolds: number;
 }
 
 /**
@@ -41,7 +48,7 @@ export interface RetentionResult {
 export function describeRetention(days: number): string {
   if (days <= 0)
     return 'off: everything is kept (set ARDEN_RETENTION_DAYS or --retention-days to delete old data)';
-  return `${days} ${days === 1 ? 'day' : 'days'}: actions, usage and settled webhook deliveries older than that are deleted (checked hourly, first 1 min after start)`;
+  return `${days} ${days === 1 ? 'day' : 'days'}: actions, usage, settled webhook deliveries and channel messages older than that are deleted (checked hourly, first 1 min after start)`;
 }
 
 const day = 86_400_000;
@@ -127,6 +134,10 @@ export class RetentionService {
       deliveries: 0,
       attempts: 0,
       usageDaily: 0,
+      channelMessages: 0,
+      channelAttempts: 0,
+      channelLinks: 0,
+      channelHolds: 0,
     };
     if (!this.enabled) return result;
     const cutoff = this.clock() - this.days * day;
@@ -141,6 +152,20 @@ export class RetentionService {
       result.attempts += purged.attempts;
       return purged.rows;
     });
+    // Channel messages the same way (the same outbox queries), and their links and holds.
+    result.channelMessages = await this.inBatches(async (limit) => {
+      const purged = await this.store.transaction((repositories) =>
+        repositories.channels.purgeSettled(cutoff, limit),
+      );
+      result.channelAttempts += purged.attempts;
+      return purged.rows;
+    });
+    result.channelLinks = await this.inBatches((limit) =>
+      this.store.channels.purgeLinks(cutoff, limit),
+    );
+    result.channelHolds = await this.inBatches((limit) =>
+      this.store.channels.purgeHolds(cutoff, limit),
+    );
     result.actions = await this.inBatches((limit) => actions.purgeOlderThan(cutoff, limit));
     result.usage = await this.inBatches((limit) => usage.purgeOlderThan(cutoff, limit));
     // Daily totals of the days wholly before the cutoff.
@@ -148,7 +173,7 @@ export class RetentionService {
     // Every run says what it removed, table by table — nothing at all included: an operator
     // reading the log knows the job ran and what it took.
     this.logger.info(
-      `Retention: deleted ${result.actions} actions, ${result.usage} usage events, ${result.usageDaily} daily usage totals, ${result.deliveries} webhook deliveries and ${result.attempts} delivery attempts older than ${this.days} days`,
+      `Retention: deleted ${result.actions} actions, ${result.usage} usage events, ${result.usageDaily} daily usage totals, ${result.deliveries} webhook deliveries, ${result.attempts} delivery attempts, ${result.channelMessages} channel messages, ${result.channelAttempts} channel message attempts, ${result.channelLinks} decision links and ${result.channelHolds} channel holds older than ${this.days} days`,
       {
         retentionDays: this.days,
         before: new Date(cutoff).toISOString(),

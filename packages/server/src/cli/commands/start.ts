@@ -23,8 +23,9 @@ SQLite store (created and migrated on first start).
   --db URL          a database URL instead (DATABASE_URL)
   --demo            also run a demo agent whose calls show up live (one held for approval)
   --dashboard-dir   serve the dashboard from DIR (ARDEN_DASHBOARD_DIR)
-  --retention-days N  delete actions, usage and settled webhook deliveries older than N days
-                    (ARDEN_RETENTION_DAYS; default 0: everything is kept, nothing is deleted)
+  --retention-days N  delete actions, usage, settled webhook deliveries and channel messages
+                    older than N days (ARDEN_RETENTION_DAYS; default 0: everything is kept,
+                    nothing is deleted)
 
 Webhooks are never sent to private, loopback, link-local or cloud-metadata addresses (SSRF
 protection) unless ARDEN_WEBHOOK_ALLOW_PRIVATE=1 or ARDEN_WEBHOOK_ALLOWED_HOSTS lists them. With
