@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { linkOf, type Mail, startSmtp } from './smtp-support';
 import { secretsKey, until } from './test-support';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -15,57 +14,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 }, 60_000);
 
-interface Mail {
-  from: string;
-  to: string[];
-  user: string | undefined;
-  raw: string;
-}
-
-/** A real SMTP server in this process (smtp-server), with a login, keeping what it receives. */
-async function smtp(): Promise<{ port: number; mails: Mail[] }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    authOptional: false,
-    allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onAuth(auth, _session, callback) {
-      if (auth.username === 'arden' && auth.password === 'smtp-password-1') {
-        callback(null, { user: auth.username });
-      } else callback(new Error('Invalid username or password'));
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        mails.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((to) => to.address),
-          user: session.user as string | undefined,
-          raw: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { port: (server.server.address() as AddressInfo).port, mails };
-}
-
-/** The confirmation link of a message (its text part is quoted-printable). */
-function linkOf(mail: Mail): string {
-  const decoded = mail.raw
-    .replace(/=\r?\n/g, '')
-    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-  const match = /(http:\/\/[^\s"<]+\/channels\/email\/confirm\?token=[A-Za-z0-9_-]+)/.exec(decoded);
-  if (!match?.[1]) throw new Error(`no link in ${mail.raw}`);
-  return match[1];
-}
-
 async function emailSetup(): Promise<{ t: AdminTestServer; mails: Mail[] }> {
-  const { port, mails } = await smtp();
+  const { port, mails, close } = await startSmtp();
+  cleanups.push(close);
   const t = await startAdminTestServer({ channels: { secretsKey, pollIntervalMs: 25 } });
   cleanups.push(() => t.close());
   const created = await t.admin('POST', '/api/v1/channels', {

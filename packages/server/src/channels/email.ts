@@ -84,3 +84,53 @@ kwargs ${escapeHtml(action.kwargsJson)}</pre>
 <p>The link works once, for you only, until the call expires.</p>`;
   return { subject: `${lead}: ${action.toolName} (${agentName})`, text, html };
 }
+
+/** One held call of a digest, with its own confirmation link. */
+export interface DigestItem {
+  action: ActionRecord;
+  agentName: string;
+  link: string;
+  job: 'notify' | 'remind' | 'escalate';
+}
+
+/** A digest: the held calls still waiting, each with its own single-use link. */
+export function digestEmail(items: readonly DigestItem[]): {
+  subject: string;
+  text: string;
+  html: string;
+} {
+  const count = `${items.length} held ${items.length === 1 ? 'call' : 'calls'}`;
+  const expiry = (action: ActionRecord) =>
+    `${action.expiresAt ? new Date(action.expiresAt).toISOString() : 'never'} (then ${action.onTimeout ?? 'deny'})`;
+  const text = [
+    `Approval digest: ${count} waiting for a decision.`,
+    '',
+    ...items.flatMap(({ action, agentName, link, job }, index) => [
+      `${index + 1}. ${job === 'notify' ? '' : `[${job === 'remind' ? 'reminder' : 'escalated'}] `}${action.toolName} (agent ${agentName}, ${action.environment})`,
+      `   Arguments: ${action.argsJson}`,
+      `   Keyword arguments: ${action.kwargsJson}`,
+      `   Expires: ${expiry(action)}`,
+      `   Review and approve or deny: ${link}`,
+      '',
+    ]),
+    'Each link works once, for you only, until its call expires.',
+  ].join('\n');
+  const html = `<p><strong>Approval digest</strong>: ${count} waiting for a decision.</p>
+<ol>
+${items
+  .map(
+    ({
+      action,
+      agentName,
+      link,
+      job,
+    }) => `<li>${job === 'notify' ? '' : `[${job === 'remind' ? 'reminder' : 'escalated'}] `}<code>${escapeHtml(action.toolName)}</code> (agent ${escapeHtml(agentName)}, ${action.environment}); expires ${expiry(action)}
+<pre>args ${escapeHtml(action.argsJson)}
+kwargs ${escapeHtml(action.kwargsJson)}</pre>
+<p><a href="${escapeHtml(link)}">Review and approve or deny</a></p></li>`,
+  )
+  .join('\n')}
+</ol>
+<p>Each link works once, for you only, until its call expires.</p>`;
+  return { subject: `Approval digest: ${count} waiting`, text, html };
+}

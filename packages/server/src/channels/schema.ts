@@ -39,6 +39,10 @@ const emailConfig = z.strictObject({
     .optional()
     .meta({ description: 'The address used when a target names none.' }),
   require_tls: z.boolean().optional().meta({ description: 'Refuse to send without STARTTLS.' }),
+  digest_minutes: z.number().int().min(1).max(1_440).optional().meta({
+    description:
+      'Send one digest per recipient every N minutes (at multiples of N since 00:00 UTC) of the calls held since the last one and still waiting, each with its own single-use links, instead of a message per call.',
+  }),
 });
 const emailSecrets = z.strictObject({ password: z.string().max(1_000).optional() });
 const webhookConfig = z.strictObject({ url: z.url().max(2_000) });

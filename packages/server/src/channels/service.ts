@@ -63,6 +63,28 @@ export function parseTarget(text: string): ParsedTarget | undefined {
   };
 }
 
+/** The digest period of an email channel, ms (0: a message per call). */
+export function digestPeriod(channel: ChannelRecord | undefined): number {
+  const minutes = channel?.kind === 'email' ? Number(channel.config.digest_minutes ?? 0) : 0;
+  return minutes > 0 ? minutes * 60_000 : 0;
+}
+
+/**
+ * When a message is sent: at `due`, or for a digest channel at the next multiple of its period
+ * after `due`
+ * — unless the call would expire first, then at `due`, on its own.
+ */
+export function digestDue(
+  channel: ChannelRecord | undefined,
+  due: number,
+  expiresAt: number | null,
+): number {
+  const period = digestPeriod(channel);
+  if (period === 0) return due;
+  const boundary = (Math.floor(due / period) + 1) * period;
+  return expiresAt !== null && boundary >= expiresAt ? due : boundary;
+}
+
 /** Who is asked about a held call and when, from its policy (or rule) or the agent's default. */
 export interface Escalation {
   notify: string[];
@@ -241,7 +263,7 @@ export class ChannelService {
         channelId: resolved.channel?.id ?? '',
         job,
         target: resolved.destination,
-        nextAttemptAt: due,
+        nextAttemptAt: digestDue(resolved.channel, due, action.expiresAt),
         status: resolved.channel ? 'pending' : 'failed',
         lastError: resolved.problem ?? null,
         createdAt: now,

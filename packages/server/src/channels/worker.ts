@@ -10,9 +10,9 @@ import type { ActionRecord, Store } from '../store';
 import { RawJson, stringifyJson } from '../store/json';
 import { createWebhookSender, type WebhookSender } from '../webhooks/sender';
 import { parseRetryAfter } from '../webhooks/service';
-import { approvalEmail, type SmtpSettings, sendMail } from './email';
+import { approvalEmail, type DigestItem, digestEmail, type SmtpSettings, sendMail } from './email';
 import type { ChannelMessageRecord, ChannelRecord } from './repository';
-import { type ChannelService, defaultChannelRetrySchedule } from './service';
+import { type ChannelService, defaultChannelRetrySchedule, digestPeriod } from './service';
 import {
   parseSlackClick,
   type SlackOutcome,
@@ -132,44 +132,142 @@ export class ChannelWorker {
     }
     const closing = new Set((await this.store.channels.unclosed(20)).map((m) => m.actionId));
     for (const actionId of closing) await this.channels.close(actionId);
-    const due = await this.store.channels.claimDue(this.owner, this.clock(), this.leaseMs, 10);
-    await Promise.all(due.map((message) => this.deliver(message)));
+    // Up to 50 at once: the calls of a digest go out in one email.
+    const due = await this.store.channels.claimDue(this.owner, this.clock(), this.leaseMs, 50);
+    const channels = new Map((await this.store.channels.list()).map((c) => [c.id, c]));
+    const digests = new Map<string, ChannelMessageRecord[]>();
+    const single: ChannelMessageRecord[] = [];
+    for (const message of due) {
+      const channel = channels.get(message.channelId);
+      if (message.job !== 'update' && channel?.enabled && digestPeriod(channel) > 0) {
+        const key = `${message.channelId}\n${message.target}`;
+        digests.set(key, [...(digests.get(key) ?? []), message]);
+      } else single.push(message);
+    }
+    await Promise.all([
+      ...single.map((message) => this.deliver(message)),
+      ...[...digests.values()].map((messages) =>
+        this.deliverDigest(channels.get(messages[0]?.channelId ?? '') as ChannelRecord, messages),
+      ),
+    ]);
     return due.length;
+  }
+
+  /** The action of a message, or undefined after cancelling a message it no longer needs. */
+  private async liveAction(message: ChannelMessageRecord): Promise<ActionRecord | undefined> {
+    const action = await this.store.actions.get(message.actionId);
+    if (action && (message.job === 'update' || action.status === 'pending')) return action;
+    await this.store.channels.settle(message.id, this.owner, {
+      status: 'cancelled',
+      attempts: message.attempts,
+      nextAttemptAt: message.nextAttemptAt,
+      lastStatus: null,
+      lastError: action ? `Not sent: the call was ${action.status} first.` : 'The action is gone.',
+      deliveredAt: null,
+    });
+    return undefined;
+  }
+
+  /** Runs a send with an abort signal that `stop()` fires; a throw is a failed outcome. */
+  private async attempt(send: (signal: AbortSignal) => Promise<SlackOutcome>) {
+    const controller = new AbortController();
+    this.inFlight.add(controller);
+    try {
+      return await send(controller.signal);
+    } catch (error) {
+      return { ok: false, statusCode: null, error: String((error as Error).message ?? error) };
+    } finally {
+      this.inFlight.delete(controller);
+    }
   }
 
   private async deliver(message: ChannelMessageRecord): Promise<void> {
     const started = this.clock();
-    const action = await this.store.actions.get(message.actionId);
+    const action = await this.liveAction(message);
+    if (!action) return;
     const channel = await this.store.channels.get(message.channelId);
-    if (!action || (message.job !== 'update' && action.status !== 'pending')) {
-      await this.store.channels.settle(message.id, this.owner, {
-        status: 'cancelled',
-        attempts: message.attempts,
-        nextAttemptAt: message.nextAttemptAt,
-        lastStatus: null,
-        lastError: action
-          ? `Not sent: the call was ${action.status} first.`
-          : 'The action is gone.',
-        deliveredAt: null,
-      });
-      return;
-    }
-    let outcome: SlackOutcome;
-    const controller = new AbortController();
-    this.inFlight.add(controller);
-    try {
-      outcome = channel
+    const outcome: SlackOutcome = await this.attempt(async (signal) =>
+      channel
         ? channel.enabled
-          ? await this.sendOne(channel, message, action, controller.signal)
+          ? this.sendOne(channel, message, action, signal)
           : { ok: false, statusCode: null, error: `Channel ${channel.name} is disabled.` }
-        : { ok: false, statusCode: null, error: 'The channel of this message was deleted.' };
-    } catch (error) {
-      outcome = { ok: false, statusCode: null, error: String((error as Error).message ?? error) };
-    } finally {
-      this.inFlight.delete(controller);
-    }
+        : { ok: false, statusCode: null, error: 'The channel of this message was deleted.' },
+    );
     // Stopped mid-send (a shutdown or a crash): leave the lease to run out; another worker sends.
     if (this.stopped) return;
+    await this.record(message, channel, outcome, started);
+  }
+
+  /**
+   * A digest: the messages due for one recipient of an email channel, whose calls still wait,
+   * in one email — each call with its own single-use link (its message's). The outcome is
+   * recorded on every message of the digest.
+   */
+  private async deliverDigest(
+    channel: ChannelRecord,
+    messages: ChannelMessageRecord[],
+  ): Promise<void> {
+    const started = this.clock();
+    const live: { message: ChannelMessageRecord; action: ActionRecord }[] = [];
+    for (const message of messages) {
+      const action = await this.liveAction(message);
+      if (action) live.push({ message, action });
+    }
+    // Oldest call first.
+    live.sort(
+      (a, b) => a.action.createdAt - b.action.createdAt || a.action.id.localeCompare(b.action.id),
+    );
+    const first = live[0]?.message;
+    if (!first) return;
+    const outcome = await this.attempt(async () => {
+      const items: DigestItem[] = [];
+      for (const { message, action } of live) {
+        const agent = await this.store.agents.get(action.agentId);
+        const token = await this.channels.ensureLink(message, action);
+        items.push({
+          action,
+          agentName: agent?.name ?? action.agentId,
+          link: `${this.channels.publicUrl}/channels/email/confirm?token=${token}`,
+          job: message.job === 'update' ? 'notify' : message.job,
+        });
+      }
+      return this.mail(channel, first.target, digestEmail(items));
+    });
+    if (this.stopped) return;
+    for (const { message } of live) await this.record(message, channel, outcome, started);
+  }
+
+  /** Sends an email of `channel` to `target` (`default`: the channel's own recipient). */
+  private async mail(
+    channel: ChannelRecord,
+    target: string,
+    content: { subject: string; text: string; html: string },
+  ): Promise<SlackOutcome> {
+    try {
+      await sendMail(
+        channel.config as unknown as SmtpSettings,
+        this.channels.secrets.open(channel.secrets).password,
+        { to: target === 'default' ? String(channel.config.to ?? '') : target, ...content },
+        this.timeoutMs,
+      );
+      return { ok: true, statusCode: 250, error: null };
+    } catch (error) {
+      const failure = error as { responseCode?: number; message?: string };
+      return {
+        ok: false,
+        statusCode: failure.responseCode ?? null,
+        error: `SMTP: ${(failure.message ?? String(error)).slice(0, 300)}`,
+      };
+    }
+  }
+
+  /** Records an attempt's outcome: the attempt log, the message (retry or done), the channel. */
+  private async record(
+    message: ChannelMessageRecord,
+    channel: ChannelRecord | undefined,
+    outcome: SlackOutcome,
+    started: number,
+  ): Promise<void> {
     const now = this.clock();
     const attempts = message.attempts + 1;
     const retry = this.schedule[attempts - 1];
@@ -246,25 +344,7 @@ export class ChannelWorker {
       if (message.job === 'update') return { ok: true, statusCode: null, error: null };
       const token = await this.channels.ensureLink(message, action);
       const link = `${this.channels.publicUrl}/channels/email/confirm?token=${token}`;
-      try {
-        await sendMail(
-          channel.config as unknown as SmtpSettings,
-          secrets.password,
-          {
-            to: message.target === 'default' ? String(channel.config.to ?? '') : message.target,
-            ...approvalEmail(action, agentName, link, job),
-          },
-          this.timeoutMs,
-        );
-        return { ok: true, statusCode: 250, error: null };
-      } catch (error) {
-        const failure = error as { responseCode?: number; message?: string };
-        return {
-          ok: false,
-          statusCode: failure.responseCode ?? null,
-          error: `SMTP: ${(failure.message ?? String(error)).slice(0, 300)}`,
-        };
-      }
+      return this.mail(channel, message.target, approvalEmail(action, agentName, link, job));
     }
     // An approver webhook: a signed POST with the call and a single-use decision URL.
     if (message.job === 'update') return { ok: true, statusCode: null, error: null };
