@@ -11,6 +11,7 @@ import type {
   BudgetOverview,
   Channel,
   ChannelMessage,
+  CreatedChannel,
   Delivery,
   DeliveryDetail,
   Environment,
@@ -162,6 +163,10 @@ export const api = {
   revokeToken: (id: string) => request<unknown>('POST', apiPath('tokens', id, 'revoke')),
 
   channels: () => request<{ items: Channel[] }>('GET', apiPath('channels')),
+  createChannel: (body: RequestBody<'postChannels'>) =>
+    request<CreatedChannel>('POST', apiPath('channels'), { body }),
+  updateChannel: (id: string, body: RequestBody<'patchChannels'>) =>
+    request<Channel>('PATCH', apiPath('channels', id), { body }),
   setChannelEnabled: (id: string, enabled: boolean) =>
     request<Channel>('PATCH', apiPath('channels', id), { body: { enabled } }),
   channelMessages: (actionId: string) =>

@@ -92,6 +92,8 @@ export type Delivery = Schemas['Delivery'];
 export type DeliveryDetail = Schemas['DeliveryDetail'];
 export type Channel = Schemas['Channel'];
 export type ChannelMessage = Schemas['ChannelMessage'];
+/** A channel as created: a generated webhook signing key shown this once. */
+export type CreatedChannel = Schemas['CreatedChannel'];
 export type DeliveryAttempt = Schemas['DeliveryAttempt'];
 
 export type Session = Schemas['Session'];

@@ -7,7 +7,8 @@ const help = `Usage:
   arden channels create slack NAME [--channel '#approvals']
         (secrets from ARDEN_SLACK_BOT_TOKEN and ARDEN_SLACK_SIGNING_SECRET)
   arden channels create email NAME --host HOST --port PORT --from ADDRESS [--user USER] [--secure]
-        (the SMTP password from ARDEN_SMTP_PASSWORD)
+        [--digest-minutes N]  (the SMTP password from ARDEN_SMTP_PASSWORD; N: one digest every
+        N minutes instead of an email per held call)
   arden channels create webhook NAME --endpoint URL  (its signing key is printed once)
   arden channels enable|disable|delete NAME
   arden channels defaults AGENT [TARGET…]        (show, or set, an agent's default targets)
@@ -37,6 +38,7 @@ export async function channelsCommand(argv: string[], io: CliIo): Promise<number
       from: { type: 'string' },
       user: { type: 'string' },
       secure: { type: 'boolean' },
+      'digest-minutes': { type: 'string' },
       endpoint: { type: 'string' },
     },
     'channels',
@@ -91,6 +93,9 @@ export async function channelsCommand(argv: string[], io: CliIo): Promise<number
             from: text(parsed, 'from'),
             ...(text(parsed, 'user') ? { user: text(parsed, 'user') } : {}),
             ...(parsed.values.secure ? { secure: true } : {}),
+            ...(text(parsed, 'digest-minutes')
+              ? { digest_minutes: Number(text(parsed, 'digest-minutes')) }
+              : {}),
           },
           secrets: password ? { password } : {},
         };
