@@ -147,6 +147,30 @@ describe('parseExactJson', () => {
   });
 });
 
+describe('parseExactJson of large and nested lists (elements read onto one shared list)', () => {
+  it('builds each nested list from its own elements, small integers shared or not', () => {
+    const value = Array.from({ length: 3000 }, (_, index) => [
+      index - 1500,
+      [index * 1000, [-index, 'x'], []],
+      { l: [index % 3, index] },
+    ]);
+    const parsed = parseExactJson(JSON.stringify(value)) as unknown[];
+    expect(parsed).toHaveLength(3000);
+    expect(parsed[0]).toEqual([-1500n, [0n, [-0n, 'x'], []], { l: [0n, 0n] }]);
+    expect(parsed[2999]).toEqual([1499n, [2999000n, [-2999n, 'x'], []], { l: [2n, 2999n] }]);
+    expect(parsed[1000]).not.toBe(parsed[1001]);
+  });
+
+  it('reads correctly after a parse that failed inside a list, and after one beyond the kept size', () => {
+    expect(() => parseExactJson('[[1, 2, [3, 4, NaN]]]')).toThrow(ExactJsonError);
+    expect(parseExactJson('[[5], [6, [7]]]')).toEqual([[5n], [6n, [7n]]]);
+    const large = parseExactJson(`[${'1,'.repeat((1 << 20) + 10)}2]`) as bigint[];
+    expect(large).toHaveLength((1 << 20) + 11);
+    expect(large.at(-1)).toBe(2n);
+    expect(parseExactJson('[1, [2, 3], 4]')).toEqual([1n, [2n, 3n], 4n]);
+  });
+});
+
 describe('parseExactJsonMembers', () => {
   it('returns the source text of each top-level value, byte for byte', () => {
     const text =

@@ -5,6 +5,7 @@ import type { Logger } from '../logger';
 import type { Pricing } from '../pricing';
 import type { Store } from '../store';
 import type { Statement } from '../store/database';
+import { ApplicableBudgetCache } from './applicable-cache';
 import {
   addSpendStatement,
   type BudgetOnExceeded,
@@ -181,6 +182,29 @@ export class BudgetService {
     private readonly logger?: Logger,
   ) {
     this.repository = budgetRepository(store.database);
+    this.applicable = new ApplicableBudgetCache(
+      (agentId, environment) => this.repository.applicable(agentId, environment),
+      clock,
+    );
+  }
+
+  /** The budget definitions of the tool-check hot path (see `ApplicableBudgetCache`). */
+  private readonly applicable: ApplicableBudgetCache;
+  private publish: (() => void) | undefined;
+
+  /** Tells other replicas about changes to budgets (the server wires it to PostgreSQL NOTIFY). */
+  onChange(publish: () => void): void {
+    this.publish = publish;
+  }
+
+  /** Forgets the cached budget definitions (a change here or on another replica). */
+  invalidate(): void {
+    this.applicable.invalidate();
+  }
+
+  private changed(): void {
+    this.invalidate();
+    this.publish?.();
   }
 
   // ---- budgets as a resource -------------------------------------------------------------
@@ -213,6 +237,7 @@ export class BudgetService {
     };
     checkLimits(budget);
     await this.repository.insert(budget);
+    this.changed();
     return budget;
   }
 
@@ -236,6 +261,7 @@ export class BudgetService {
     };
     checkLimits(next);
     await this.repository.update(next);
+    this.changed();
     return next;
   }
 
@@ -243,7 +269,8 @@ export class BudgetService {
     const deleted = await this.store.database.transaction((transaction) =>
       budgetRepository(transaction).delete(id),
     );
-    if (!deleted) await this.get(id);
+    if (deleted) this.changed();
+    else await this.get(id);
   }
 
   /** Each budget of an agent with its counter in the window of `sessionId` at `at`. */
@@ -461,7 +488,7 @@ export class BudgetService {
     environment: Environment,
     sessionId: string | null,
   ): Promise<ToolGate | undefined> {
-    const budgets = await this.repository.applicable(agentId, environment);
+    const budgets = await this.applicable.get(agentId, environment);
     if (budgets.length === 0) return undefined;
     const now = this.clock();
     let gate: ToolGate | undefined;

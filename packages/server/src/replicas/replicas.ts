@@ -1,6 +1,7 @@
 import type { AgentService } from '../agents/service';
 import type { ApprovalHub } from '../approvals/hub';
 import { decisionChannel, statusOf, wakeFromNotification } from '../approvals/service';
+import type { BudgetService } from '../budgets/service';
 import type { Environment } from '../crypto';
 import type { LiveEvent, LiveEvents } from '../events/service';
 import { randomHex } from '../ids';
@@ -16,7 +17,8 @@ export const liveChannel = 'arden_live';
 
 type CacheMessage =
   | { kind: 'agent'; hash?: string; agentId?: string }
-  | { kind: 'policies'; agentId: string; environment: Environment };
+  | { kind: 'policies'; agentId: string; environment: Environment }
+  | { kind: 'budgets' };
 
 /**
  * What `connectReplicas` works with: the parts of the server's context (`ServerContext`) that
@@ -26,6 +28,8 @@ export interface ReplicaServices {
   store: Store;
   agents: AgentService;
   policies: PolicyService;
+  /** Budgets, whose definitions the tool checks cache (absent in some tests' contexts). */
+  budgets?: BudgetService;
   hub: ApprovalHub;
   events: LiveEvents;
   logger: Logger;
@@ -64,6 +68,7 @@ export async function connectReplicas(
   };
   agents.onChange((target) => publish({ kind: 'agent', ...target }));
   policies.onChange((agentId, environment) => publish({ kind: 'policies', agentId, environment }));
+  context.budgets?.onChange(() => publish({ kind: 'budgets' }));
   const stopCache = await database.listen(cacheChannel, (payload) => {
     let message: CacheMessage;
     try {
@@ -75,6 +80,8 @@ export async function connectReplicas(
       agents.invalidate({ hash: message.hash, agentId: message.agentId });
     } else if (message.kind === 'policies' && typeof message.agentId === 'string') {
       policies.invalidate(message.agentId, message.environment);
+    } else if (message.kind === 'budgets') {
+      context.budgets?.invalidate();
     }
   });
   const stopDecisions = await database.listen(decisionChannel, (payload) =>
@@ -105,6 +112,7 @@ export async function connectReplicas(
   recheckTimer.unref();
   const stopReconnect = database.onReconnect?.(() => {
     context.agents.invalidate();
+    context.budgets?.invalidate();
     void recheck();
   });
 
