@@ -239,6 +239,8 @@ export async function seed(
 interface QueryCase {
   name: string;
   run: (index: number) => Promise<unknown>;
+  /** The p95 goal in ms (50 unless said: a 90-day window's goal is 300 ms, issue #14). */
+  goalMs?: number;
 }
 
 export function queries(store: Store, seeded: Seeded): QueryCase[] {
@@ -247,6 +249,8 @@ export function queries(store: Store, seeded: Seeded): QueryCase[] {
   const recentSessions = sessions.slice(-500);
   const oldSessions = sessions.slice(0, 500);
   const last30 = { from: end - 30 * day, to: end };
+  const last90 = { from: end - 90 * day, to: end };
+  const wide = 300;
   return [
     { name: 'actions: newest page (no filter)', run: () => store.actions.list({}, { limit: 50 }) },
     {
@@ -343,6 +347,43 @@ export function queries(store: Store, seeded: Seeded): QueryCase[] {
     {
       name: 'usage: totals, last 30 days',
       run: () => store.usage.totals(last30),
+    },
+    // 90-day windows (three quarters of the log): what the dashboard's wide presets ask.
+    {
+      name: 'actions: 90 days, newest page',
+      run: () => store.actions.list(last90, { limit: 100 }),
+      goalMs: wide,
+    },
+    {
+      name: 'actions: 90 days, decision = block',
+      run: () => store.actions.list({ ...last90, decision: 'block' }, { limit: 100 }),
+      goalMs: wide,
+    },
+    {
+      name: 'actions: 90 days, one tool (rare, 0.05 %)',
+      run: () => store.actions.list({ ...last90, tool: rareTool }, { limit: 100 }),
+      goalMs: wide,
+    },
+    {
+      name: 'sessions: 90 days',
+      run: () => store.actions.listSessions(last90, { limit: 100 }),
+      goalMs: wide,
+    },
+    {
+      name: 'sessions: 90 days, one agent',
+      run: (index) =>
+        store.actions.listSessions({ ...last90, agentId: pick(agents, index) }, { limit: 100 }),
+      goalMs: wide,
+    },
+    {
+      name: 'usage: by model, 90 days',
+      run: () => store.usage.aggregate('model', last90),
+      goalMs: wide,
+    },
+    {
+      name: 'usage: by session, 90 days',
+      run: () => store.usage.aggregate('session', last90, { limit: 100 }),
+      goalMs: wide,
     },
     {
       name: 'usage: one session',
@@ -527,8 +568,8 @@ export const logScale: Benchmark = {
             unit: 'ms',
             baseline: { name: 'full COUNT(*) of actions', value: fullCount },
             ratio: ratio(value, fullCount),
-            goal: '≤ 50 ms',
-            met: value <= 50,
+            goal: `≤ ${query.goalMs ?? 50} ms`,
+            met: value <= (query.goalMs ?? 50),
           });
         }
         // The insert hot path: with every index and without the scale indexes, twice each,

@@ -159,4 +159,60 @@ describe('sessions', () => {
       )?.n,
     );
   });
+
+  test('a wide time window: the newest rows inside it, read in log order (not by time index)', async () => {
+    const store = await freshStore();
+    const { id: agentId } = await agent(store);
+    const base = Date.UTC(2026, 0, 1);
+    const total = 24_000;
+    const statements = [];
+    for (let index = 0; index < total; index++) {
+      statements.push(
+        store.actions.insertStatement(
+          action(agentId, {
+            createdAt: base + index * 1_000,
+            sessionId: `s-${Math.floor(index / 10)}`,
+            toolName: index % 1_000 === 0 ? 'rare.tool' : 'tool.a',
+          }),
+        ),
+      );
+    }
+    await store.database.batch(statements);
+    await store.database.exec('ANALYZE');
+    // 22 000 rows of 24 000: wide; the window ends 1 000 rows before the newest.
+    const window = { from: base + 1_000 * 1_000, to: base + 23_000 * 1_000 };
+    const sql: string[] = [];
+    const all = store.database.all.bind(store.database);
+    store.database.all = (async (text: string, params?: readonly unknown[]) => {
+      sql.push(text);
+      return all(text, params as never);
+    }) as typeof store.database.all;
+    const newest = await store.actions.list(window, { limit: 5 });
+    expect(newest.items.map((item) => item.createdAt)).toEqual(
+      [22_999, 22_998, 22_997, 22_996, 22_995].map((index) => base + index * 1_000),
+    );
+    const rare = await store.actions.list({ ...window, tool: 'rare.tool' }, { limit: 100 });
+    expect(rare.items.map((item) => item.createdAt)).toEqual(
+      Array.from({ length: 22 }, (_, index) => base + (22_000 - index * 1_000) * 1_000),
+    );
+    const sessions = await store.actions.listSessions(window, { limit: 3 });
+    expect(sessions.items.map((item) => [item.sessionId, item.actions])).toEqual([
+      ['s-2299', 10],
+      ['s-2298', 10],
+      ['s-2297', 10],
+    ]);
+    if (store.database.dialect === 'sqlite') {
+      // Through the created_at index, SQLite sorted most of the log for each page.
+      const pageQueries = sql.filter((text) => /ORDER BY seq DESC LIMIT/.test(text));
+      expect(pageQueries.length).toBeGreaterThan(0);
+      for (const text of pageQueries) {
+        const plan = await all<{ detail: string }>(
+          `EXPLAIN QUERY PLAN ${text}`,
+          Array.from(text.matchAll(/\?/g), () => 0),
+        );
+        const details = plan.map((step) => step.detail).join('; ');
+        expect(details).not.toMatch(/actions_scale_created|TEMP B-TREE FOR ORDER BY/);
+      }
+    }
+  });
 });

@@ -82,7 +82,13 @@ export class AdminReader {
     this.inline = threads === 0;
     const database = server.store.database;
     if (!this.inline && database.dialect === 'sqlite' && database.location !== ':memory:') {
-      this.sqlite = new SqliteReadPool(database.location, server.logger, threads);
+      this.sqlite = new SqliteReadPool(
+        database.location,
+        server.logger,
+        threads,
+        // ARDEN_ADMIN_READ_LOW_PRIORITY=0 keeps the reader threads at normal priority.
+        process.env.ARDEN_ADMIN_READ_LOW_PRIORITY !== '0',
+      );
     }
   }
 
