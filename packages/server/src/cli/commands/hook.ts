@@ -13,6 +13,8 @@ const help = `Usage:
   arden hook install claude-code [--project | --user] [--command CMD | --http URL] [options above]
   arden hook uninstall claude-code [--project | --user]
   arden hook codex [--on-unavailable block|allow] [--max-wait SECONDS]
+  arden hook install codex [--user | --project] [--command CMD] [--on-unavailable ...] [--max-wait ...]
+  arden hook uninstall codex [--user | --project]
 
 hook claude-code is the command Claude Code runs for its hooks (the event as JSON on stdin): it
 checks each tool call with Arden (claude_code.<Tool>, mcp.<server>.<tool>) and answers allow,
@@ -31,10 +33,16 @@ prints the diff. --command names the arden command to run (default "arden"); --h
 Claude Code http hooks to the server at URL instead (POST /v1/hooks/claude-code, onFailure: block).
 uninstall removes Arden's hooks and nothing else.
 
-hook codex is the command Codex runs for its PreToolUse hook (configured in ~/.codex/hooks.json,
-see docs/integrations/codex.md): it checks Bash, apply_patch and MCP calls (codex.<Tool>,
-mcp.<server>.<tool>); exit 0 lets the call run, exit 2 blocks it with Arden's reason. Every
-error blocks, because Codex runs the tool when a hook fails.
+hook codex is the command Codex runs for its PreToolUse hook (see docs/integrations/codex.md):
+it checks Bash, apply_patch and MCP calls (codex.<Tool>, mcp.<server>.<tool>); exit 0 lets the
+call run, exit 2 blocks it with Arden's reason. Every error blocks, because Codex runs the tool
+when a hook fails.
+
+install codex adds that hook to Codex's config.toml: ~/.codex/config.toml (or
+$CODEX_HOME/config.toml) with --user (default), .codex/config.toml of this directory with
+--project. The rest of the file is kept as written; a backup (.arden-backup) is made and the diff
+printed. The hook's timeout is --max-wait + 30 s. uninstall removes that hook and nothing else.
+Codex runs a new hook only once you trust it (/hooks in Codex).
 `;
 
 const choices = {
@@ -144,14 +152,15 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   if (sub !== 'install' && sub !== 'uninstall') {
     throw new UsageError(`Unknown hook command "${sub}". See \`arden hook --help\`.`);
   }
-  if (agent !== 'claude-code') {
+  if (agent !== 'claude-code' && agent !== 'codex') {
     throw new UsageError(
-      `arden hook ${sub} needs the agent: claude-code. See \`arden hook --help\`.`,
+      `arden hook ${sub} needs the agent: claude-code or codex. See \`arden hook --help\`.`,
     );
   }
   if (parsed.values.project && parsed.values.user) {
     throw new UsageError('Give --project or --user, not both.');
   }
+  if (agent === 'codex') return installCodex(sub, parsed, options, io);
   const path = parsed.values.user
     ? join(io.env.HOME || homedir(), '.claude', 'settings.json')
     : join(resolve(io.cwd), '.claude', 'settings.json');
@@ -192,6 +201,57 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   );
   if (sub === 'install') {
     io.stdout('Claude Code needs ARDEN_API_KEY and ARDEN_API_URL in its environment.\n');
+  }
+  return 0;
+}
+
+/** `arden hook install|uninstall codex`. */
+async function installCodex(
+  sub: 'install' | 'uninstall',
+  parsed: ReturnType<typeof parse>,
+  options: HookOptions,
+  io: CliIo,
+): Promise<number> {
+  const home = io.env.CODEX_HOME || join(io.env.HOME || homedir(), '.codex');
+  const path = parsed.values.project
+    ? join(resolve(io.cwd), '.codex', 'config.toml')
+    : join(home, 'config.toml');
+  const { codexHookEntry, updateCodexConfig, withArdenCodexHook, withoutArdenCodexHook } =
+    await import('../../hooks/codex/config');
+  let change: Awaited<ReturnType<typeof updateCodexConfig>>;
+  try {
+    if (sub === 'uninstall') {
+      change = await updateCodexConfig(path, (text) => withoutArdenCodexHook(text, path), false);
+    } else {
+      const flags: string[] = [];
+      if (options.onUnavailable !== 'block')
+        flags.push(`--on-unavailable ${options.onUnavailable}`);
+      if (options.maxWaitSeconds !== 300) flags.push(`--max-wait ${options.maxWaitSeconds}`);
+      const command = [`${text(parsed, 'command') ?? 'arden'} hook codex`, ...flags].join(' ');
+      const entry = codexHookEntry(command, options.maxWaitSeconds + 30);
+      change = await updateCodexConfig(path, (text) => withArdenCodexHook(text, path, entry), true);
+    }
+  } catch (error) {
+    io.stderr(`error: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (!change.changed) {
+    io.stdout(`${path}: nothing to change.\n`);
+    return 0;
+  }
+  io.stdout(`${change.diff}\n`);
+  io.stdout(
+    `${sub === 'install' ? "Installed Arden's hook in" : "Removed Arden's hook from"} ${path}${change.backup ? ` (backup: ${change.backup})` : ''}.\n`,
+  );
+  if (sub === 'install') {
+    io.stdout(
+      [
+        'Codex runs a new hook only after you trust it: open /hooks in Codex and trust "arden hook codex"',
+        '(until then Codex skips it). Codex needs ARDEN_API_KEY and ARDEN_API_URL in its environment.',
+        'MCP servers: `arden mcp install --client codex` puts them behind the Arden gateway too.',
+        '',
+      ].join('\n'),
+    );
   }
   return 0;
 }

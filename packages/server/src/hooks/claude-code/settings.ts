@@ -3,8 +3,10 @@
  * file (`.claude/settings.json` of the project, or `~/.claude/settings.json`), merged with what
  * is there, after a backup, and returns the diff to print.
  */
-import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { lineDiff, writeWithBackup } from '../config-file';
+
+export { lineDiff };
 
 /** The events Arden hooks into. */
 export const hookEvents = [
@@ -92,40 +94,6 @@ export function withArdenHooks(settings: Settings, transport: HookTransport): Se
   return { ...base, hooks };
 }
 
-/** A line diff of two texts (`-` removed, `+` added, two spaces kept), for the terminal. */
-export function lineDiff(before: string, after: string): string {
-  const a = before === '' ? [] : before.split('\n');
-  const b = after.split('\n');
-  const lengths = Array.from({ length: a.length + 1 }, () =>
-    new Array<number>(b.length + 1).fill(0),
-  );
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      lengths[i]![j] =
-        a[i] === b[j]
-          ? lengths[i + 1]![j + 1]! + 1
-          : Math.max(lengths[i + 1]![j]!, lengths[i]![j + 1]!);
-    }
-  }
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      out.push(`  ${a[i]}`);
-      i++;
-      j++;
-    } else if (j < b.length && (i === a.length || lengths[i]![j + 1]! >= lengths[i + 1]![j]!)) {
-      out.push(`+ ${b[j]}`);
-      j++;
-    } else {
-      out.push(`- ${a[i]}`);
-      i++;
-    }
-  }
-  return `${out.join('\n')}\n`;
-}
-
 /** What an install or uninstall did. */
 export interface SettingsChange {
   path: string;
@@ -172,15 +140,7 @@ export async function updateSettings(
   if (after === beforeNormalised || (before === '' && after === '{}\n')) {
     return { path, backup: undefined, changed: false, diff: '' };
   }
-  await mkdir(dirname(path), { recursive: true });
-  let backup: string | undefined;
-  if (before !== '') {
-    backup = `${path}.arden-backup`;
-    await copyFile(path, backup);
-  }
-  const temporary = `${path}.arden-${process.pid}.tmp`;
-  await writeFile(temporary, after);
-  await rename(temporary, path);
+  const backup = await writeWithBackup(path, before, after);
   return {
     path,
     backup,
