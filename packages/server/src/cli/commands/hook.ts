@@ -10,7 +10,8 @@ const blockExitCode = 2;
 const help = `Usage:
   arden hook claude-code [--on-held wait|ask] [--on-allow defer|allow]
                          [--on-unavailable block|allow] [--max-wait SECONDS]
-  arden hook install claude-code [--project | --user] [--command CMD | --http URL] [options above]
+  arden hook install claude-code [--project | --user] [--command CMD]
+                                 [--http URL [--usage local|off]] [options above]
   arden hook uninstall claude-code [--project | --user]
   arden hook codex [--on-unavailable block|allow] [--max-wait SECONDS]
   arden hook install codex [--user | --project] [--command CMD] [--on-unavailable ...] [--max-wait ...]
@@ -30,7 +31,10 @@ It needs ARDEN_API_KEY (the agent's key) and ARDEN_API_URL in its environment.
 install writes the hooks into .claude/settings.json of this directory (--project, default) or
 ~/.claude/settings.json (--user), merged with what is there, after a backup (.arden-backup), and
 prints the diff. --command names the arden command to run (default "arden"); --http URL installs
-Claude Code http hooks to the server at URL instead (POST /v1/hooks/claude-code, onFailure: block).
+Claude Code http hooks to the server at URL instead (POST /v1/hooks/claude-code, onFailure: block),
+plus, with --usage local (default), a command hook at Stop and SessionEnd that reads the
+transcript on this machine and sends only token counts (arden hook claude-code --usage-only
+--api-url URL, run with --command); --usage off leaves it out, and usage is then not recorded.
 uninstall removes Arden's hooks and nothing else.
 
 hook codex is the command Codex runs for its PreToolUse hook (see docs/integrations/codex.md):
@@ -98,6 +102,16 @@ function httpHookUrl(base: string, options: HookOptions, defaults: HookOptions):
   return query.size > 0 ? `${url}?${query}` : url;
 }
 
+/** An http(s) base URL that can stand unquoted in a hook's command line. */
+function isServerUrl(value: string): boolean {
+  if (!/^[A-Za-z0-9:/._~%+-]+$/.test(value)) return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** `arden hook …` */
 export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parse(
@@ -111,6 +125,9 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
       user: { type: 'boolean' },
       command: { type: 'string' },
       http: { type: 'string' },
+      usage: { type: 'string' },
+      'usage-only': { type: 'boolean' },
+      'api-url': { type: 'string' },
     },
     'hook',
   );
@@ -126,7 +143,12 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
     try {
       if (sub === 'claude-code') {
         const stdin = io.readStdin ? await io.readStdin() : '';
-        const answer = await handleClaudeCodeHook(stdin, options, io.env);
+        const apiUrl = text(parsed, 'api-url');
+        const answer = await handleClaudeCodeHook(
+          stdin,
+          { ...options, usageOnly: parsed.values['usage-only'] === true },
+          apiUrl ? { ...io.env, ARDEN_API_URL: apiUrl } : io.env,
+        );
         if (answer.stdout) io.stdout(answer.stdout);
         if (answer.stderr) io.stderr(answer.stderr);
         return answer.exitCode;
@@ -173,16 +195,31 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
       change = await updateSettings(path, withoutArdenHooks);
     } else {
       const http = text(parsed, 'http');
+      const usage = text(parsed, 'usage') ?? 'local';
+      if (usage !== 'local' && usage !== 'off') {
+        throw new UsageError(`--usage must be local or off; got "${usage}".`);
+      }
+      if (http !== undefined && !isServerUrl(http)) {
+        throw new UsageError(
+          `--http must be the Arden server's base URL, like https://arden.example.com; got "${http}".`,
+        );
+      }
+      const arden = text(parsed, 'command') ?? 'arden';
       const timeoutSeconds = options.maxWaitSeconds + 30;
       const transport = http
         ? {
             type: 'http' as const,
             url: httpHookUrl(http, options, defaultHookOptions),
             timeoutSeconds,
+            ...(usage === 'local'
+              ? {
+                  usageCommand: `${arden} hook claude-code --usage-only --api-url ${http.replace(/\/+$/, '')}`,
+                }
+              : {}),
           }
         : {
             type: 'command' as const,
-            command: `${text(parsed, 'command') ?? 'arden'} hook claude-code${hookFlags(options, defaultHookOptions)}`,
+            command: `${arden} hook claude-code${hookFlags(options, defaultHookOptions)}`,
             timeoutSeconds,
           };
       change = await updateSettings(path, (settings) => withArdenHooks(settings, transport));

@@ -20,7 +20,17 @@ export const hookEvents = [
 /** How Claude Code reaches Arden: the `arden` command hook, or the server's HTTP endpoint. */
 export type HookTransport =
   | { type: 'command'; command: string; timeoutSeconds: number }
-  | { type: 'http'; url: string; timeoutSeconds: number };
+  | {
+      type: 'http';
+      url: string;
+      timeoutSeconds: number;
+      /**
+       * The command hook that records usage at Stop and SessionEnd next to the http hooks
+       * (`arden hook claude-code --usage-only …`): the transcript is on the developer's machine,
+       * where only a command hook can read it. Absent: usage is not recorded.
+       */
+      usageCommand?: string;
+    };
 
 type Settings = Record<string, unknown> & { hooks?: Record<string, unknown[]> };
 
@@ -87,7 +97,11 @@ export function withArdenHooks(settings: Settings, transport: HookTransport): Se
   const base = withoutArdenHooks(settings);
   const hooks: Record<string, unknown[]> = { ...(base.hooks ?? {}) };
   for (const event of hookEvents) {
-    const matcher: Record<string, unknown> = { hooks: [hookEntry(transport, event)] };
+    const entries = [hookEntry(transport, event)];
+    if (transport.type === 'http' && transport.usageCommand && !event.startsWith('P')) {
+      entries.push({ type: 'command', command: transport.usageCommand, timeout: 30 });
+    }
+    const matcher: Record<string, unknown> = { hooks: entries };
     if (event.startsWith('P')) matcher.matcher = '*';
     hooks[event] = [...(Array.isArray(hooks[event]) ? hooks[event] : []), matcher];
   }
