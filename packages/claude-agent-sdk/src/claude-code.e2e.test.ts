@@ -1,4 +1,5 @@
-// The real Claude Code CLI (`claude -p`, pinned in this package's devDependencies) offline
+// The real Claude Code CLI (`claude -p`, pinned in agents/package.json, installed for this suite by
+// scripts/install-agents.mjs) offline
 // against a local fake of the Anthropic Messages API that answers with scripted tool_use
 // blocks, with Arden's hooks installed by the real `arden hook install claude-code` and a real
 // Arden server. (This package holds the suite because it already has the agent packages and
@@ -11,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { type ScriptedTurn, startFakeAnthropic } from '@arden/fake-anthropic';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
+import { claudeCodeExecutable } from './test-agents';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const claude = join(packageDir, 'node_modules', '.bin', 'claude');
+const claude = claudeCodeExecutable();
 const ardenBin = join(packageDir, 'node_modules', '@arden', 'server', 'bin', 'arden.js');
 const mcpServer = join(packageDir, 'test-fixtures', 'mcp-files-server.mjs');
 
