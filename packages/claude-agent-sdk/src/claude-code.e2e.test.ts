@@ -1,4 +1,5 @@
-// The real Claude Code CLI (`claude -p`, pinned in this package's devDependencies) offline
+// The real Claude Code CLI (`claude -p`, pinned in agents/package.json, installed for this suite by
+// scripts/install-agents.mjs) offline
 // against a local fake of the Anthropic Messages API that answers with scripted tool_use
 // blocks, with Arden's hooks installed by the real `arden hook install claude-code` and a real
 // Arden server. (This package holds the suite because it already has the agent packages and
@@ -11,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { type ScriptedTurn, startFakeAnthropic } from '@arden/fake-anthropic';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
+import { claudeCodeExecutable } from './test-agents';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const claude = join(packageDir, 'node_modules', '.bin', 'claude');
+const claude = claudeCodeExecutable();
 const ardenBin = join(packageDir, 'node_modules', '@arden', 'server', 'bin', 'arden.js');
 const mcpServer = join(packageDir, 'test-fixtures', 'mcp-files-server.mjs');
 
@@ -258,7 +260,7 @@ test('Arden unreachable: the call is blocked', async () => {
   );
 });
 
-test('http hooks: the server’s POST /v1/hooks/claude-code decides, and an unreachable Arden blocks', async () => {
+test('http hooks: the server’s POST /v1/hooks/claude-code decides, the local usage hook records usage, and an unreachable Arden blocks', async () => {
   const installed = await run(process.execPath, [
     ardenBin,
     'hook',
@@ -268,28 +270,52 @@ test('http hooks: the server’s POST /v1/hooks/claude-code decides, and an unre
     arden.url,
     '--on-allow',
     'allow',
+    '--command',
+    `${process.execPath} ${ardenBin}`,
   ]);
   expect(installed.code).toBe(0);
   const settings = JSON.parse(readFileSync(join(work, '.claude', 'settings.json'), 'utf8'));
-  expect(JSON.stringify(settings)).not.toContain('hook claude-code'); // the command hooks were replaced
+  for (const event of ['PreToolUse', 'PostToolUse', 'PostToolUseFailure']) {
+    // the command hooks were replaced: only the server decides and hears outcomes
+    expect(settings.hooks[event][0].hooks).toEqual([expect.objectContaining({ type: 'http' })]);
+  }
   expect(settings.hooks.PreToolUse[0].hooks[0]).toMatchObject({ type: 'http', onFailure: 'block' });
+  expect(settings.hooks.SessionEnd[0].hooks[1].command).toContain('--usage-only --api-url');
 
   const marker = join(work, 'marker');
   const target = join(work, 'allowed.txt');
-  const { results } = await runClaude([
-    {
-      toolUses: [
-        { name: 'Bash', input: { command: `rm -rf ./nothing; touch ${marker}` } },
-        { name: 'Write', input: { file_path: target, content: 'via http\n' } },
-      ],
-    },
-    { text: 'ok' },
-  ]);
+  const { output, results } = await runClaude(
+    [
+      {
+        toolUses: [
+          { name: 'Bash', input: { command: `rm -rf ./nothing; touch ${marker}` } },
+          { name: 'Write', input: { file_path: target, content: 'via http\n' } },
+        ],
+        usage: { inputTokens: 700, outputTokens: 40 },
+      },
+      { text: 'ok', usage: { inputTokens: 900, outputTokens: 20 } },
+    ],
+    [],
+    // The http hooks carry only the key; the usage hook has the server's URL on its command line.
+    { ARDEN_API_URL: '' },
+  );
   expect(existsSync(marker)).toBe(false);
   expect(results.find((result) => result.name === 'Bash')?.text).toContain(
     'Arden blocked this call to "claude_code.Bash" by policy',
   );
   expect(readFileSync(target, 'utf8')).toBe('via http\n');
+  const session = output.session_id as string;
+  expect((await arden.actions({ sessionId: session })).map((action) => action.toolName)).toEqual(
+    expect.arrayContaining(['claude_code.Bash', 'claude_code.Write']),
+  );
+  const usage = await arden.usage({ sessionId: session });
+  expect(usage).toHaveLength(1);
+  expect(usage[0]).toMatchObject({
+    model: 'claude-sonnet-4-5',
+    promptTokens: 1600,
+    completionTokens: 60,
+  });
+  expect(usage[0]?.costUsd).toBeGreaterThan(0);
 
   // Arden down: Claude Code cannot reach the hook's URL, and onFailure "block" stops the call.
   settings.hooks.PreToolUse[0].hooks[0].url = 'http://127.0.0.1:9/v1/hooks/claude-code';

@@ -10,6 +10,10 @@ import { startTestServer, type TestServer } from '@arden/server/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
 import { z } from 'zod';
 import { queryWithArden, withArden } from './index';
+import { agentSdkExecutable } from './test-agents';
+
+// The SDK's own binary, installed for this suite only (scripts/install-agents.mjs).
+const pathToClaudeCodeExecutable = agentSdkExecutable();
 
 let arden: TestServer;
 let home: string;
@@ -76,6 +80,7 @@ async function runAgent(
         prompt: 'Do the task.',
         options: {
           cwd: work,
+          pathToClaudeCodeExecutable,
           model: 'claude-sonnet-4-5',
           persistSession: false,
           settingSources: [],

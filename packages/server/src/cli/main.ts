@@ -38,7 +38,7 @@ MCP (needs the @arden/mcp package; the same as its \`arden-mcp\` command):
   mcp install|uninstall put a client's MCP servers behind Arden (--client claude-code|claude-desktop|cursor|vscode|codex)
 
 Coding agents:
-  hook                  coding agents' hooks (hook claude-code, hook codex); hook install|uninstall claude-code
+  hook                  coding agents' hooks (hook claude-code, hook codex); hook install|uninstall claude-code|codex
 
 On the server's machine (open the store directly; --data-dir / --db):
   users                 create users, reset passwords

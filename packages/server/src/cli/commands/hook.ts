@@ -10,9 +10,12 @@ const blockExitCode = 2;
 const help = `Usage:
   arden hook claude-code [--on-held wait|ask] [--on-allow defer|allow]
                          [--on-unavailable block|allow] [--max-wait SECONDS]
-  arden hook install claude-code [--project | --user] [--command CMD | --http URL] [options above]
+  arden hook install claude-code [--project | --user] [--command CMD]
+                                 [--http URL [--usage local|off]] [options above]
   arden hook uninstall claude-code [--project | --user]
   arden hook codex [--on-unavailable block|allow] [--max-wait SECONDS]
+  arden hook install codex [--user | --project] [--command CMD] [--on-unavailable ...] [--max-wait ...]
+  arden hook uninstall codex [--user | --project]
 
 hook claude-code is the command Claude Code runs for its hooks (the event as JSON on stdin): it
 checks each tool call with Arden (claude_code.<Tool>, mcp.<server>.<tool>) and answers allow,
@@ -28,13 +31,22 @@ It needs ARDEN_API_KEY (the agent's key) and ARDEN_API_URL in its environment.
 install writes the hooks into .claude/settings.json of this directory (--project, default) or
 ~/.claude/settings.json (--user), merged with what is there, after a backup (.arden-backup), and
 prints the diff. --command names the arden command to run (default "arden"); --http URL installs
-Claude Code http hooks to the server at URL instead (POST /v1/hooks/claude-code, onFailure: block).
+Claude Code http hooks to the server at URL instead (POST /v1/hooks/claude-code, onFailure: block),
+plus, with --usage local (default), a command hook at Stop and SessionEnd that reads the
+transcript on this machine and sends only token counts (arden hook claude-code --usage-only
+--api-url URL, run with --command); --usage off leaves it out, and usage is then not recorded.
 uninstall removes Arden's hooks and nothing else.
 
-hook codex is the command Codex runs for its PreToolUse hook (configured in ~/.codex/hooks.json,
-see docs/integrations/codex.md): it checks Bash, apply_patch and MCP calls (codex.<Tool>,
-mcp.<server>.<tool>); exit 0 lets the call run, exit 2 blocks it with Arden's reason. Every
-error blocks, because Codex runs the tool when a hook fails.
+hook codex is the command Codex runs for its PreToolUse hook (see docs/integrations/codex.md):
+it checks Bash, apply_patch and MCP calls (codex.<Tool>, mcp.<server>.<tool>); exit 0 lets the
+call run, exit 2 blocks it with Arden's reason. Every error blocks, because Codex runs the tool
+when a hook fails.
+
+install codex adds that hook to Codex's config.toml: ~/.codex/config.toml (or
+$CODEX_HOME/config.toml) with --user (default), .codex/config.toml of this directory with
+--project. The rest of the file is kept as written; a backup (.arden-backup) is made and the diff
+printed. The hook's timeout is --max-wait + 30 s. uninstall removes that hook and nothing else.
+Codex runs a new hook only once you trust it (/hooks in Codex).
 `;
 
 const choices = {
@@ -90,6 +102,16 @@ function httpHookUrl(base: string, options: HookOptions, defaults: HookOptions):
   return query.size > 0 ? `${url}?${query}` : url;
 }
 
+/** An http(s) base URL that can stand unquoted in a hook's command line. */
+function isServerUrl(value: string): boolean {
+  if (!/^[A-Za-z0-9:/._~%+-]+$/.test(value)) return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** `arden hook …` */
 export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parse(
@@ -103,6 +125,9 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
       user: { type: 'boolean' },
       command: { type: 'string' },
       http: { type: 'string' },
+      usage: { type: 'string' },
+      'usage-only': { type: 'boolean' },
+      'api-url': { type: 'string' },
     },
     'hook',
   );
@@ -118,7 +143,12 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
     try {
       if (sub === 'claude-code') {
         const stdin = io.readStdin ? await io.readStdin() : '';
-        const answer = await handleClaudeCodeHook(stdin, options, io.env);
+        const apiUrl = text(parsed, 'api-url');
+        const answer = await handleClaudeCodeHook(
+          stdin,
+          { ...options, usageOnly: parsed.values['usage-only'] === true },
+          apiUrl ? { ...io.env, ARDEN_API_URL: apiUrl } : io.env,
+        );
         if (answer.stdout) io.stdout(answer.stdout);
         if (answer.stderr) io.stderr(answer.stderr);
         return answer.exitCode;
@@ -144,14 +174,15 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   if (sub !== 'install' && sub !== 'uninstall') {
     throw new UsageError(`Unknown hook command "${sub}". See \`arden hook --help\`.`);
   }
-  if (agent !== 'claude-code') {
+  if (agent !== 'claude-code' && agent !== 'codex') {
     throw new UsageError(
-      `arden hook ${sub} needs the agent: claude-code. See \`arden hook --help\`.`,
+      `arden hook ${sub} needs the agent: claude-code or codex. See \`arden hook --help\`.`,
     );
   }
   if (parsed.values.project && parsed.values.user) {
     throw new UsageError('Give --project or --user, not both.');
   }
+  if (agent === 'codex') return installCodex(sub, parsed, options, io);
   const path = parsed.values.user
     ? join(io.env.HOME || homedir(), '.claude', 'settings.json')
     : join(resolve(io.cwd), '.claude', 'settings.json');
@@ -164,16 +195,31 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
       change = await updateSettings(path, withoutArdenHooks);
     } else {
       const http = text(parsed, 'http');
+      const usage = text(parsed, 'usage') ?? 'local';
+      if (usage !== 'local' && usage !== 'off') {
+        throw new UsageError(`--usage must be local or off; got "${usage}".`);
+      }
+      if (http !== undefined && !isServerUrl(http)) {
+        throw new UsageError(
+          `--http must be the Arden server's base URL, like https://arden.example.com; got "${http}".`,
+        );
+      }
+      const arden = text(parsed, 'command') ?? 'arden';
       const timeoutSeconds = options.maxWaitSeconds + 30;
       const transport = http
         ? {
             type: 'http' as const,
             url: httpHookUrl(http, options, defaultHookOptions),
             timeoutSeconds,
+            ...(usage === 'local'
+              ? {
+                  usageCommand: `${arden} hook claude-code --usage-only --api-url ${http.replace(/\/+$/, '')}`,
+                }
+              : {}),
           }
         : {
             type: 'command' as const,
-            command: `${text(parsed, 'command') ?? 'arden'} hook claude-code${hookFlags(options, defaultHookOptions)}`,
+            command: `${arden} hook claude-code${hookFlags(options, defaultHookOptions)}`,
             timeoutSeconds,
           };
       change = await updateSettings(path, (settings) => withArdenHooks(settings, transport));
@@ -192,6 +238,57 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   );
   if (sub === 'install') {
     io.stdout('Claude Code needs ARDEN_API_KEY and ARDEN_API_URL in its environment.\n');
+  }
+  return 0;
+}
+
+/** `arden hook install|uninstall codex`. */
+async function installCodex(
+  sub: 'install' | 'uninstall',
+  parsed: ReturnType<typeof parse>,
+  options: HookOptions,
+  io: CliIo,
+): Promise<number> {
+  const home = io.env.CODEX_HOME || join(io.env.HOME || homedir(), '.codex');
+  const path = parsed.values.project
+    ? join(resolve(io.cwd), '.codex', 'config.toml')
+    : join(home, 'config.toml');
+  const { codexHookEntry, updateCodexConfig, withArdenCodexHook, withoutArdenCodexHook } =
+    await import('../../hooks/codex/config');
+  let change: Awaited<ReturnType<typeof updateCodexConfig>>;
+  try {
+    if (sub === 'uninstall') {
+      change = await updateCodexConfig(path, (text) => withoutArdenCodexHook(text, path), false);
+    } else {
+      const flags: string[] = [];
+      if (options.onUnavailable !== 'block')
+        flags.push(`--on-unavailable ${options.onUnavailable}`);
+      if (options.maxWaitSeconds !== 300) flags.push(`--max-wait ${options.maxWaitSeconds}`);
+      const command = [`${text(parsed, 'command') ?? 'arden'} hook codex`, ...flags].join(' ');
+      const entry = codexHookEntry(command, options.maxWaitSeconds + 30);
+      change = await updateCodexConfig(path, (text) => withArdenCodexHook(text, path, entry), true);
+    }
+  } catch (error) {
+    io.stderr(`error: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (!change.changed) {
+    io.stdout(`${path}: nothing to change.\n`);
+    return 0;
+  }
+  io.stdout(`${change.diff}\n`);
+  io.stdout(
+    `${sub === 'install' ? "Installed Arden's hook in" : "Removed Arden's hook from"} ${path}${change.backup ? ` (backup: ${change.backup})` : ''}.\n`,
+  );
+  if (sub === 'install') {
+    io.stdout(
+      [
+        'Codex runs a new hook only after you trust it: open /hooks in Codex and trust "arden hook codex"',
+        '(until then Codex skips it). Codex needs ARDEN_API_KEY and ARDEN_API_URL in its environment.',
+        'MCP servers: `arden mcp install --client codex` puts them behind the Arden gateway too.',
+        '',
+      ].join('\n'),
+    );
   }
   return 0;
 }

@@ -50,6 +50,11 @@ export interface HookOptions {
    * must not open a path a client names.
    */
   readTranscript?: boolean;
+  /**
+   * Only record usage at Stop and SessionEnd, and answer nothing to every other event: the
+   * command hook installed next to the `http` hooks, which decide the calls on the server.
+   */
+  usageOnly?: boolean;
 }
 
 /** What the hook prints and exits with. */
@@ -126,6 +131,7 @@ export async function handleClaudeCodeHook(
   }
   const event = stringOf(input.hook_event_name);
   const sessionId = stringOf(input.session_id) ?? 'unknown-session';
+  if (options.usageOnly && event !== 'Stop' && event !== 'SessionEnd') return nothing;
   let arden: Arden | undefined;
   try {
     arden = hookArden(options, env);
@@ -146,7 +152,8 @@ export async function handleClaudeCodeHook(
         return nothing;
       case 'Stop':
       case 'SessionEnd':
-        await recordDeclined(arden, sessionId, env);
+        // With --usage-only the http hooks keep the held calls (on the server): not here.
+        if (!options.usageOnly) await recordDeclined(arden, sessionId, env);
         if (options.readTranscript !== false) await recordUsage(arden, input, sessionId, env);
         return nothing;
       default:

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
@@ -91,6 +91,67 @@ test('--user writes ~/.claude/settings.json; --http installs http hooks that blo
     timeout: 330,
     onFailure: 'block',
   });
+  // The transcript stays on this machine: a command hook next to the http one reads it at Stop
+  // and SessionEnd and sends only token counts.
+  for (const event of ['Stop', 'SessionEnd']) {
+    expect(settings.hooks[event][0].hooks).toEqual([
+      expect.objectContaining({ type: 'http', onFailure: 'block', timeout: 30 }),
+      {
+        type: 'command',
+        command: 'arden hook claude-code --usage-only --api-url https://arden.example.com',
+        timeout: 30,
+      },
+    ]);
+  }
+  for (const event of ['PreToolUse', 'PostToolUse', 'PostToolUseFailure']) {
+    expect(settings.hooks[event][0].hooks).toHaveLength(1);
+  }
+
+  const off = await cli([
+    'hook',
+    'install',
+    'claude-code',
+    '--user',
+    '--http',
+    'https://a.example',
+    '--usage',
+    'off',
+  ]);
+  expect(off.code).toBe(0);
+  const without = JSON.parse(readFileSync(join(directory, '.claude', 'settings.json'), 'utf8'));
+  expect(JSON.stringify(without)).not.toContain('usage-only');
+  expect(without.hooks.Stop[0].hooks).toHaveLength(1);
+  // Uninstall removes both kinds.
+  await cli(['hook', 'install', 'claude-code', '--user', '--http', 'https://a.example']);
+  await cli(['hook', 'uninstall', 'claude-code', '--user']);
+  expect(existsSync(join(directory, '.claude', 'settings.json'))).toBe(true);
+  expect(JSON.parse(readFileSync(join(directory, '.claude', 'settings.json'), 'utf8'))).toEqual({});
+
+  const shell = await cli([
+    'hook',
+    'install',
+    'claude-code',
+    '--http',
+    'https://a.example/;rm -rf ~',
+  ]);
+  expect(shell.code).not.toBe(0);
+  expect(shell.stderr).toContain("--http must be the Arden server's base URL");
+});
+
+test('--usage-only answers nothing to tool events: the http hooks decide those', async () => {
+  const event = JSON.stringify({
+    hook_event_name: 'PreToolUse',
+    session_id: 's',
+    tool_name: 'Bash',
+    tool_input: { command: 'rm -rf /' },
+    tool_use_id: 't',
+  });
+  // No key and no server: the full hook would deny; the usage hook stays out of the decision.
+  const result = await cli(
+    ['hook', 'claude-code', '--usage-only', '--api-url', 'http://127.0.0.1:9'],
+    event,
+  );
+  expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
 });
 
 test('a settings file that is not JSON is refused, not overwritten', async () => {

@@ -3,8 +3,10 @@
  * file (`.claude/settings.json` of the project, or `~/.claude/settings.json`), merged with what
  * is there, after a backup, and returns the diff to print.
  */
-import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { lineDiff, writeWithBackup } from '../config-file';
+
+export { lineDiff };
 
 /** The events Arden hooks into. */
 export const hookEvents = [
@@ -18,7 +20,17 @@ export const hookEvents = [
 /** How Claude Code reaches Arden: the `arden` command hook, or the server's HTTP endpoint. */
 export type HookTransport =
   | { type: 'command'; command: string; timeoutSeconds: number }
-  | { type: 'http'; url: string; timeoutSeconds: number };
+  | {
+      type: 'http';
+      url: string;
+      timeoutSeconds: number;
+      /**
+       * The command hook that records usage at Stop and SessionEnd next to the http hooks
+       * (`arden hook claude-code --usage-only …`): the transcript is on the developer's machine,
+       * where only a command hook can read it. Absent: usage is not recorded.
+       */
+      usageCommand?: string;
+    };
 
 type Settings = Record<string, unknown> & { hooks?: Record<string, unknown[]> };
 
@@ -85,45 +97,15 @@ export function withArdenHooks(settings: Settings, transport: HookTransport): Se
   const base = withoutArdenHooks(settings);
   const hooks: Record<string, unknown[]> = { ...(base.hooks ?? {}) };
   for (const event of hookEvents) {
-    const matcher: Record<string, unknown> = { hooks: [hookEntry(transport, event)] };
+    const entries = [hookEntry(transport, event)];
+    if (transport.type === 'http' && transport.usageCommand && !event.startsWith('P')) {
+      entries.push({ type: 'command', command: transport.usageCommand, timeout: 30 });
+    }
+    const matcher: Record<string, unknown> = { hooks: entries };
     if (event.startsWith('P')) matcher.matcher = '*';
     hooks[event] = [...(Array.isArray(hooks[event]) ? hooks[event] : []), matcher];
   }
   return { ...base, hooks };
-}
-
-/** A line diff of two texts (`-` removed, `+` added, two spaces kept), for the terminal. */
-export function lineDiff(before: string, after: string): string {
-  const a = before === '' ? [] : before.split('\n');
-  const b = after.split('\n');
-  const lengths = Array.from({ length: a.length + 1 }, () =>
-    new Array<number>(b.length + 1).fill(0),
-  );
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      lengths[i]![j] =
-        a[i] === b[j]
-          ? lengths[i + 1]![j + 1]! + 1
-          : Math.max(lengths[i + 1]![j]!, lengths[i]![j + 1]!);
-    }
-  }
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      out.push(`  ${a[i]}`);
-      i++;
-      j++;
-    } else if (j < b.length && (i === a.length || lengths[i]![j + 1]! >= lengths[i + 1]![j]!)) {
-      out.push(`+ ${b[j]}`);
-      j++;
-    } else {
-      out.push(`- ${a[i]}`);
-      i++;
-    }
-  }
-  return `${out.join('\n')}\n`;
 }
 
 /** What an install or uninstall did. */
@@ -172,15 +154,7 @@ export async function updateSettings(
   if (after === beforeNormalised || (before === '' && after === '{}\n')) {
     return { path, backup: undefined, changed: false, diff: '' };
   }
-  await mkdir(dirname(path), { recursive: true });
-  let backup: string | undefined;
-  if (before !== '') {
-    backup = `${path}.arden-backup`;
-    await copyFile(path, backup);
-  }
-  const temporary = `${path}.arden-${process.pid}.tmp`;
-  await writeFile(temporary, after);
-  await rename(temporary, path);
+  const backup = await writeWithBackup(path, before, after);
   return {
     path,
     backup,

@@ -1,0 +1,34 @@
+// Installs what the coding-agent suite of this package runs: the native binaries of the Claude
+// Code CLI and of the Claude Agent SDK (about 800 MB for one platform), pinned in
+// agents/package.json and its own lockfile. A normal `pnpm install` of the repository leaves
+// them out (root package.json: pnpm.ignoredOptionalDependencies), so only this suite pays for
+// them. pnpm installs only the binary of this platform (each package declares os, cpu and libc)
+// from its store: after the first run, offline. Exits non-zero, saying why, when it cannot.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const agents = fileURLToPath(new URL('../agents/', import.meta.url));
+const frozen = existsSync(new URL('../agents/pnpm-lock.yaml', import.meta.url));
+const args = [
+  'install',
+  '--ignore-workspace',
+  '--prefer-offline',
+  '--reporter=append-only',
+  ...(frozen ? ['--frozen-lockfile'] : []),
+];
+const started = Date.now();
+const result = spawnSync('pnpm', args, {
+  cwd: agents,
+  stdio: 'inherit',
+  shell: process.platform === 'win32',
+});
+if (result.status !== 0) {
+  process.stderr.write(
+    `Could not install the Claude Code and Agent SDK binaries for the coding-agent suite (pnpm ${args.join(' ')} in ${agents} ${result.error ? `failed: ${result.error.message}` : `exited with ${result.status}`}). The suite needs them; run that command and look at its errors.\n`,
+  );
+  process.exit(1);
+}
+process.stdout.write(
+  `Claude Code and Agent SDK binaries ready in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
+);
