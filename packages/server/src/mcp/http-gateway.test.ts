@@ -12,6 +12,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { mcpCommand } from '../cli/commands/mcp';
 import type { Logger } from '../logger';
 import { mcpHttpGatewayOf } from './agent-routes';
 
@@ -314,5 +315,49 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     const log = logLines.join('\n');
     expect(log).not.toContain(bearer);
     expect(log).not.toContain(customHeader);
+  });
+
+  it('`arden mcp upstreams add|list|remove` reads credentials from the environment and never prints them', async () => {
+    const out: string[] = [];
+    const io = {
+      stdout: (chunk: string) => out.push(chunk),
+      stderr: (chunk: string) => out.push(chunk),
+      env: { CLI_TOKEN: 'cli-bearer-token-secret-42', CLI_KEY: 'cli-header-secret-43' },
+      cwd: '/',
+    };
+    const connection = ['--url', t.url, '--token', t.tokens.admin];
+    const add = [
+      'upstreams',
+      'add',
+      'clitest',
+      upstreamUrl,
+      '--bearer-env',
+      'CLI_TOKEN',
+      '--header-env',
+      'X-Api-Key=CLI_KEY',
+      ...connection,
+    ];
+    expect(await mcpCommand(add, io)).toBe(0);
+    expect(await mcpCommand(['upstreams', 'list', ...connection], io)).toBe(0);
+    const printed = out.join('');
+    expect(printed).toContain('Registered clitest');
+    expect(printed).toMatch(
+      /clitest\s+\/mcp\/clitest\s+http:\/\/127\.0\.0\.1:\d+\s+X-Api-Key, Authorization/,
+    );
+    expect(printed).not.toContain('cli-bearer-token-secret-42');
+    expect(printed).not.toContain('cli-header-secret-43');
+    // The registered credentials are what the upstream receives.
+    const before = seen.headers.length;
+    const client = await connect(t.liveKey, 'clitest');
+    await client.listTools();
+    await client.close();
+    const sent = seen.headers.slice(before);
+    expect(sent.length).toBeGreaterThan(0);
+    expect(
+      sent.every((headers) => headers.authorization === 'Bearer cli-bearer-token-secret-42'),
+    ).toBe(true);
+    expect(sent.every((headers) => headers['x-api-key'] === 'cli-header-secret-43')).toBe(true);
+    expect(await mcpCommand(['upstreams', 'remove', 'clitest', ...connection], io)).toBe(0);
+    expect((await t.admin('GET', '/api/v1/mcp/http-upstreams/clitest')).status).toBe(404);
   });
 });
