@@ -220,6 +220,37 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
+  it('honours the client cancelling a held call: approving it later runs nothing', async () => {
+    const client = await connect();
+    const callsBefore = seen.calls.length;
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'transfer', arguments: { amount: 99 } }, undefined, {
+      signal: controller.signal,
+    });
+    let actionId: string | undefined;
+    for (let attempt = 0; attempt < 100 && !actionId; attempt++) {
+      const held = await t.admin('GET', '/api/v1/approvals');
+      actionId = held.json.items.find(
+        (item: { tool_name: string; arguments?: unknown }) =>
+          item.tool_name === 'mcp.remote.transfer',
+      )?.id;
+      if (!actionId) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(actionId).toBeDefined();
+    controller.abort('changed my mind');
+    await expect(pending).rejects.toThrow();
+    // Give the cancellation time to reach the gateway, then approve: nothing may run.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const approved = await t.admin('POST', `/api/v1/approvals/${actionId}/approve`, {
+      as: 'approver',
+      body: {},
+    });
+    expect(approved.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(seen.calls.slice(callsBefore)).toEqual([]);
+    await client.close();
+  });
+
   it('answers 401 JSON for a missing or wrong agent key, and 404 for an unknown upstream', async () => {
     const initialize = {
       jsonrpc: '2.0',
