@@ -6,6 +6,7 @@ import { checkOverhead } from './check-overhead.ts';
 import { exactJson } from './exact-json.ts';
 import { logScale } from './log-scale.ts';
 import { mcpGateway } from './mcp-gateway.ts';
+import { mcpHttpGateway } from './mcp-http-gateway.ts';
 import { memory } from './memory.ts';
 import { modelCallCheck } from './model-call-check.ts';
 import { policyEval } from './policy-eval.ts';
@@ -35,5 +36,6 @@ export const benchmarks: Benchmark[] = [
   logScale,
   adminReads,
   mcpGateway,
+  mcpHttpGateway,
   tracingOverhead,
 ];

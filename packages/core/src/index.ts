@@ -157,7 +157,24 @@ export {
 export { editedParameters } from './guard';
 export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
+// The MCP gateways' shared checking (the stdio gateway and guardMcpClient in @arden/mcp, the
+// server's Streamable HTTP gateway): one source for naming, checking and wording denials.
+export {
+  type CheckMcpToolCallOptions,
+  type CheckOutcome,
+  checkMcpToolCall,
+  type DeniedToolResult,
+  deniedToolResult,
+  type McpToolAnnotations,
+  type McpToolCall,
+  mcpCheckMetadata,
+  pickAnnotations,
+  type WaitHooks,
+} from './mcp-check';
+export { InexactNumberError, parseExactJson, sourceTextAccess } from './mcp-exact-json';
+export { ambiguousKey, foldKey } from './mcp-keys';
 export { isValidMcpServerName, mcpToolName, parseMcpToolName } from './mcp-names';
+export { type ReportedCall, reportToolOutcome } from './mcp-outcome';
 export {
   loadFromPackageCopy,
   type ModuleWatchGaps,

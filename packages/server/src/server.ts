@@ -25,6 +25,7 @@ import { ClientGoneError, sendError, setBodyTimeout } from './http/respond';
 import { type RequestContext, Router } from './http/router';
 import { randomHex } from './ids';
 import { createLogger } from './logger';
+import { closeMcpHttpGateway } from './mcp/agent-routes';
 import { McpService } from './mcp/service';
 import { MemoryService } from './memory/service';
 import { PolicyService } from './policies/service';
@@ -355,6 +356,7 @@ export async function createServer(
     httpServer.closeIdleConnections();
     hub.close();
     admin.close();
+    await closeMcpHttpGateway(context);
     if (inFlight > 0) {
       await new Promise<void>((resolve) => {
         drained = resolve;

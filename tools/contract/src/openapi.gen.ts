@@ -495,6 +495,45 @@ export interface paths {
         patch: operations["patchMcpUpstreams"];
         trace?: never;
     };
+    "/api/v1/mcp/http-upstreams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Remote MCP servers behind the Streamable HTTP gateway (/mcp/<name>) */
+        get: operations["getMcpHttpUpstreams"];
+        put?: never;
+        /**
+         * Register a remote MCP server, served to agents at /mcp/<name>
+         * @description The URL, headers and bearer token are stored encrypted with the server's secrets key (ARDEN_SECRETS_KEY) and never shown again. The URL follows the webhooks' address policy: private and loopback addresses only with ARDEN_WEBHOOK_ALLOW_PRIVATE=1 or ARDEN_WEBHOOK_ALLOWED_HOSTS.
+         */
+        post: operations["postMcpHttpUpstreams"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/http-upstreams/{http_upstream_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A remote MCP server of the HTTP gateway (no secret) */
+        get: operations["getMcpHttpUpstreams_"];
+        put?: never;
+        post?: never;
+        /** Remove a remote MCP server (new sessions to /mcp/<name> are refused; open ones end when idle) */
+        delete: operations["deleteMcpHttpUpstreams"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents/{agent_id}/policies/{environment}/simulate/history": {
         parameters: {
             query?: never;
@@ -1118,6 +1157,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mcp/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The Streamable HTTP MCP gateway: an MCP endpoint in front of a registered upstream
+         * @description MCP's Streamable HTTP transport (POST messages, GET the session's event stream, DELETE ends the session; Mcp-Session-Id, Last-Event-ID resumption). Every tools/call is checked as mcp.<name>.<tool> before the upstream sees it: blocked → a CallToolResult with isError and the reason; held → answered after the decision (notifications/progress meanwhile when the call has a progress token). Everything else is relayed to the upstream registered under that name (POST /api/v1/mcp/http-upstreams). Authenticate with the agent key (X-API-Key, or Authorization: Bearer). See docs/integrations/mcp.md.
+         */
+        post: operations["postMcp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/arden-keys.json": {
         parameters: {
             query?: never;
@@ -1562,6 +1621,33 @@ export interface components {
                     always_blocks: boolean;
                 } | null;
             }[];
+        };
+        McpHttpUpstream: {
+            id: string;
+            name: string;
+            /** @description `/mcp/<name>`: where MCP clients connect (with an agent key). */
+            endpoint: string;
+            /** @description The upstream URL's origin; the full URL is stored encrypted and never shown again. */
+            origin: string;
+            /** @description The headers sent to the upstream (their values are encrypted and never shown). */
+            header_names: string[];
+            created_by: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        McpHttpUpstreamCreate: {
+            /** @description The MCP server name: the `<server>` of `mcp.<server>.<tool>`. */
+            name: string;
+            /** @description The upstream MCP endpoint (Streamable HTTP), e.g. https://mcp.example.com/mcp. */
+            url: string;
+            /** @description Headers sent with every request to the upstream (API keys): stored encrypted. */
+            headers?: {
+                [key: string]: string;
+            };
+            /** @description Sent as `Authorization: Bearer <token>`: stored encrypted. */
+            bearer_token?: string;
         };
         PolicyHistorySimulation: {
             agent_id: string;
@@ -2527,6 +2613,13 @@ export interface components {
                 name: string;
                 policy: string;
             }[];
+        };
+        McpJsonRpcMessage: {
+            /** @constant */
+            jsonrpc: "2.0";
+            method?: string;
+        } & {
+            [key: string]: unknown;
         };
         ClaudeCodeHookEvent: {
             hook_event_name: string;
@@ -4857,6 +4950,224 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["McpUpstream"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMcpHttpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["McpHttpUpstream"][];
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMcpHttpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpHttpUpstreamCreate"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpHttpUpstream"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMcpHttpUpstreams_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description HTTP upstream id or name. */
+                http_upstream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpHttpUpstream"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteMcpHttpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description HTTP upstream id or name. */
+                http_upstream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             /** @description The request is malformed; `error` names the field and what to send. */
@@ -7483,6 +7794,92 @@ export interface operations {
             };
             /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit (1 MiB by default). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts; retry after the `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMcp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The registered upstream: the <server> of mcp.<server>.<tool>. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpJsonRpcMessage"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -29,7 +29,7 @@ const actionIdPattern = /^[A-Za-z0-9_-]{1,100}$/;
 /** Reports accepted in one `POST /v1/actions/results`. */
 const maxResultBatch = 1_000;
 
-function presentedKey(context: RequestContext): string | undefined {
+export function presentedKey(context: RequestContext): string | undefined {
   const header = context.request.headers['x-api-key'];
   const key = Array.isArray(header) ? header[0] : header;
   if (key) return key.trim();
@@ -107,7 +107,7 @@ export function registerAgentRoutes(server: ServerContext): void {
     return action;
   };
 
-  registerMcpAgentRoutes(server, authenticate);
+  registerMcpAgentRoutes(server, authenticate, presentedKey);
 
   router.add('POST', '/policy/check', async (context) => {
     const started = performance.now();

@@ -3,6 +3,8 @@ import type { AgentPrincipal } from '../agents/service';
 import type { ServerContext } from '../context';
 import { readJson, sendJson } from '../http/respond';
 import type { RequestContext } from '../http/router';
+import { McpHttpGateway } from './http-gateway';
+import { httpUpstreamsOf } from './http-upstreams';
 import { toolsReport } from './schema';
 
 /**
@@ -13,6 +15,7 @@ import { toolsReport } from './schema';
 export function registerMcpAgentRoutes(
   server: ServerContext,
   authenticate: (context: RequestContext) => Promise<AgentPrincipal>,
+  presentedKey: (context: RequestContext) => string | undefined,
 ): void {
   server.router.add('POST', '/v1/mcp/tools', async (context) => {
     const principal = await authenticate(context);
@@ -25,4 +28,30 @@ export function registerMcpAgentRoutes(
     );
     sendJson(context.response, 200, { server: parsed.data.server, ...answer });
   });
+
+  // The Streamable HTTP gateway (http-gateway.ts): `/mcp/<name>` for MCP clients with an agent key.
+  const gateway = new McpHttpGateway(server, httpUpstreamsOf(server));
+  gatewaysOf.set(server.router, gateway);
+  for (const method of ['POST', 'GET', 'DELETE']) {
+    server.router.add(method, '/mcp/:name', async (context) => {
+      const principal = await authenticate(context);
+      const key = presentedKey(context) as string;
+      await gateway.handle(context, principal, key, context.params.name as string);
+    });
+  }
+}
+
+// By router: a server object and its context (the admin API's) share it.
+const gatewaysOf = new WeakMap<object, McpHttpGateway>();
+
+/** The HTTP gateway of a server (its settings, its sessions). */
+export function mcpHttpGatewayOf(
+  server: Pick<ServerContext, 'router'>,
+): McpHttpGateway | undefined {
+  return gatewaysOf.get(server.router);
+}
+
+/** Ends the HTTP gateway's sessions: the server is stopping. */
+export async function closeMcpHttpGateway(server: Pick<ServerContext, 'router'>): Promise<void> {
+  await mcpHttpGatewayOf(server)?.close();
 }

@@ -26,3 +26,25 @@ export function mcpUpstreamsSchema(dialect: Dialect): string[] {
 )`,
   ];
 }
+
+/**
+ * The remote MCP servers an admin registered for the Streamable HTTP gateway (`/mcp/<name>`):
+ * the URL and the headers sent to it (credentials) are sealed with the server's secrets key
+ * (`secrets`); only the URL's origin and the header names are kept readable.
+ */
+export function mcpHttpUpstreamsSchema(dialect: Dialect): string[] {
+  const time = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const ifNotExists = dialect === 'postgres' ? 'IF NOT EXISTS ' : '';
+  return [
+    `CREATE TABLE ${ifNotExists}mcp_http_upstreams (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  origin TEXT NOT NULL,
+  header_names TEXT NOT NULL DEFAULT '[]',
+  secrets TEXT NOT NULL,
+  created_by TEXT,
+  created_at ${time} NOT NULL,
+  updated_at ${time} NOT NULL
+)`,
+  ];
+}

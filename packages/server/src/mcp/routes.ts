@@ -1,6 +1,8 @@
 import { agentIdFilter, v1 } from '../admin/route-helpers';
 import { iso } from '../admin/serialize';
 import { type AdminRoute, route } from '../admin/table';
+import { mcpHttpGatewayOf } from './agent-routes';
+import { httpUpstreamsOf, type McpHttpUpstreamRecord } from './http-upstreams';
 import type { McpUpstreamRecord } from './repository';
 import * as schemas from './schema';
 
@@ -23,6 +25,21 @@ function upstreamView(upstream: McpUpstreamRecord) {
 }
 
 const detailParams = { upstream_id: 'MCP upstream id.' };
+
+function httpUpstreamView(upstream: McpHttpUpstreamRecord) {
+  return {
+    id: upstream.id,
+    name: upstream.name,
+    endpoint: `/mcp/${upstream.name}`,
+    origin: upstream.origin,
+    header_names: upstream.headerNames,
+    created_by: upstream.createdBy,
+    created_at: iso(upstream.createdAt) as string,
+    updated_at: iso(upstream.updatedAt) as string,
+  };
+}
+
+const httpParams = { http_upstream_id: 'HTTP upstream id or name.' };
 
 export const mcpRoutes: readonly AdminRoute[] = [
   route({
@@ -130,6 +147,72 @@ export const mcpRoutes: readonly AdminRoute[] = [
     params: detailParams,
     async handler(call) {
       await call.services.server.mcp.delete(call.params.upstream_id as string);
+      return { ok: true as const };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${v1}/mcp/http-upstreams`,
+    access: 'viewer',
+    tag: 'mcp',
+    summary: 'Remote MCP servers behind the Streamable HTTP gateway (/mcp/<name>)',
+    response: schemas.httpUpstreamList,
+    async handler(call) {
+      const items = await httpUpstreamsOf(call.services.server).list();
+      return { items: items.map(httpUpstreamView) };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: `${v1}/mcp/http-upstreams`,
+    access: 'admin',
+    tag: 'mcp',
+    status: 201,
+    summary: 'Register a remote MCP server, served to agents at /mcp/<name>',
+    description:
+      "The URL, headers and bearer token are stored encrypted with the server's secrets key (ARDEN_SECRETS_KEY) and never shown again. The URL follows the webhooks' address policy: private and loopback addresses only with ARDEN_WEBHOOK_ALLOW_PRIVATE=1 or ARDEN_WEBHOOK_ALLOWED_HOSTS.",
+    body: schemas.httpUpstreamCreate,
+    response: schemas.httpUpstream,
+    async handler(call) {
+      const upstream = await httpUpstreamsOf(call.services.server).create(
+        {
+          name: call.body.name,
+          url: call.body.url,
+          headers: call.body.headers,
+          bearerToken: call.body.bearer_token,
+        },
+        call.user.id,
+      );
+      return httpUpstreamView(upstream);
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${v1}/mcp/http-upstreams/:http_upstream_id`,
+    access: 'viewer',
+    tag: 'mcp',
+    summary: 'A remote MCP server of the HTTP gateway (no secret)',
+    params: httpParams,
+    response: schemas.httpUpstream,
+    async handler(call) {
+      return httpUpstreamView(
+        await httpUpstreamsOf(call.services.server).get(call.params.http_upstream_id as string),
+      );
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: `${v1}/mcp/http-upstreams/:http_upstream_id`,
+    access: 'admin',
+    tag: 'mcp',
+    summary:
+      'Remove a remote MCP server (new sessions to /mcp/<name> are refused; open ones end when idle)',
+    params: httpParams,
+    async handler(call) {
+      const server = call.services.server;
+      const upstream = await httpUpstreamsOf(server).get(call.params.http_upstream_id as string);
+      await httpUpstreamsOf(server).delete(upstream.id);
+      await mcpHttpGatewayOf(server)?.closeUpstream(upstream.name);
       return { ok: true as const };
     },
   }),

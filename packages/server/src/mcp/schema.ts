@@ -91,3 +91,42 @@ export const upstreamCreate = z.object({
   name: serverName,
   trusted: z.boolean(),
 });
+
+// The remote MCP servers of the Streamable HTTP gateway (`/mcp/<name>`).
+
+const httpUpstreamFields = {
+  id: z.string(),
+  name: z.string(),
+  endpoint: z.string().meta({
+    description: '`/mcp/<name>`: where MCP clients connect (with an agent key).',
+  }),
+  origin: z.string().meta({
+    description:
+      "The upstream URL's origin; the full URL is stored encrypted and never shown again.",
+  }),
+  header_names: z.array(z.string()).meta({
+    description: 'The headers sent to the upstream (their values are encrypted and never shown).',
+  }),
+  created_by: z.string().nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+};
+
+export const httpUpstream = z.object(httpUpstreamFields).meta({ id: 'McpHttpUpstream' });
+
+export const httpUpstreamList = z.object({ items: z.array(httpUpstream) });
+
+export const httpUpstreamCreate = z
+  .object({
+    name: serverName,
+    url: z.string().min(1).max(2_000).meta({
+      description: 'The upstream MCP endpoint (Streamable HTTP), e.g. https://mcp.example.com/mcp.',
+    }),
+    headers: z.record(z.string(), z.string().max(8_000)).optional().meta({
+      description: 'Headers sent with every request to the upstream (API keys): stored encrypted.',
+    }),
+    bearer_token: z.string().min(1).max(8_000).optional().meta({
+      description: 'Sent as `Authorization: Bearer <token>`: stored encrypted.',
+    }),
+  })
+  .meta({ id: 'McpHttpUpstreamCreate' });

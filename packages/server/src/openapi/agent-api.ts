@@ -218,6 +218,23 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
     response: toolsReportAnswer,
   },
   {
+    method: 'POST',
+    path: '/mcp/:name',
+    access: 'agent',
+    tag: 'agent API',
+    summary: 'The Streamable HTTP MCP gateway: an MCP endpoint in front of a registered upstream',
+    description:
+      "MCP's Streamable HTTP transport (POST messages, GET the session's event stream, DELETE ends the session; Mcp-Session-Id, Last-Event-ID resumption). Every tools/call is checked as mcp.<name>.<tool> before the upstream sees it: blocked → a CallToolResult with isError and the reason; held → answered after the decision (notifications/progress meanwhile when the call has a progress token). Everything else is relayed to the upstream registered under that name (POST /api/v1/mcp/http-upstreams). Authenticate with the agent key (X-API-Key, or Authorization: Bearer). See docs/integrations/mcp.md.",
+    params: { name: 'The registered upstream: the <server> of mcp.<server>.<tool>.' },
+    body: z
+      .looseObject({ jsonrpc: z.literal('2.0'), method: z.string().optional() })
+      .meta({ id: 'McpJsonRpcMessage' }),
+    response: z.looseObject({ jsonrpc: z.literal('2.0') }).meta({
+      description:
+        'A JSON-RPC answer, as JSON or as a text/event-stream of messages (the client accepts both).',
+    }),
+  },
+  {
     method: 'GET',
     path: '/.well-known/arden-keys.json',
     access: 'public',

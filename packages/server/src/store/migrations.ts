@@ -3,7 +3,7 @@ import { budgetsSchema } from '../budgets/migration';
 import { channelsSchema } from '../channels/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
-import { mcpUpstreamsSchema } from '../mcp/migration';
+import { mcpHttpUpstreamsSchema, mcpUpstreamsSchema } from '../mcp/migration';
 import { memorySchema } from '../memory/migration';
 import { receiptsSchema } from '../receipts/migration';
 import type { Database, Dialect, Queryable } from './database';
@@ -314,6 +314,11 @@ export const migrations: readonly Migration[] = [
     version: 10,
     name: 'notification channels',
     sql: { sqlite: channelsSchema('sqlite'), postgres: channelsSchema('postgres') },
+  },
+  {
+    version: 12,
+    name: 'MCP HTTP upstreams',
+    sql: { sqlite: mcpHttpUpstreamsSchema('sqlite'), postgres: mcpHttpUpstreamsSchema('postgres') },
   },
 ];
 

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { CliError, type CliIo, exitCodes } from '../io';
+import { mcpUpstreamsCommand } from './mcp-upstreams';
 
 /** What `arden mcp` needs of `@arden/mcp`: its command line. */
 interface McpPackage {
@@ -24,6 +25,8 @@ export async function mcpCommand(
   io: CliIo,
   load: () => Promise<McpPackage> = () => import(mcpPackageName) as Promise<McpPackage>,
 ): Promise<number> {
+  // The server's own HTTP gateway is administered here, not by the stdio package.
+  if (argv[0] === 'upstreams') return mcpUpstreamsCommand(argv.slice(1), io);
   let mcp: McpPackage;
   try {
     mcp = await load();

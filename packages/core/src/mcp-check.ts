@@ -1,0 +1,251 @@
+/**
+ * One MCP `tools/call` checked with Arden: the check, the wait for a human decision on a held
+ * call (with progress and cancellation), and the outcome turned into either "forward the call"
+ * or the `CallToolResult` the client receives instead. Shared by `@arden/mcp` (the stdio gateway
+ * and `guardMcpClient`) and the server's Streamable HTTP gateway, so that all of them name,
+ * check and word denials the same way.
+ */
+import { defaultDenialMessage, denialOf, type ToolDenial } from './adapter-kit';
+import type { Arden } from './arden';
+import {
+  ApprovalTimeoutError,
+  ArdenApiError,
+  ArdenUnavailableError,
+  PolicyDeniedError,
+} from './errors';
+import { blockedError, runsUnchecked } from './guard-rules';
+import { mcpToolName } from './mcp-names';
+
+/** The MCP annotations of a tool, as the upstream lists them (hints, not guarantees). */
+export interface McpToolAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/** What the checker needs to know about one `tools/call`. */
+export interface McpToolCall {
+  /** The MCP server's name in Arden (`mcp.<server>.<tool>`). */
+  server: string;
+  /** The tool's own name, as the upstream lists it. */
+  tool: string;
+  /** The call's `arguments`, exactly as they will be forwarded (`{}` when the call has none). */
+  arguments: Record<string, unknown>;
+  /** The tool's annotations from the upstream's last `tools/list`, when known. */
+  annotations?: McpToolAnnotations | undefined;
+}
+
+/** How a held call's wait is observed and ended. */
+export interface WaitHooks {
+  /** Aborted when the client cancels the call: the wait stops and the call never runs. */
+  signal?: AbortSignal;
+  /** Called every `progressIntervalMs` while the call is held (for `notifications/progress`). */
+  onWaiting?: (actionId: string, waitedMs: number) => void;
+  /** How often `onWaiting` is called, in ms. Default 10 000. */
+  progressIntervalMs?: number;
+}
+
+/** What to do with a checked call. */
+export type CheckOutcome =
+  | {
+      /** Forward the call unchanged; report its outcome on `actionId` (undefined when unchecked). */
+      kind: 'run';
+      actionId: string | undefined;
+    }
+  | {
+      /** Answer the client with `result` instead; the upstream is never called. */
+      kind: 'refuse';
+      result: DeniedToolResult;
+      denial: ToolDenial;
+    }
+  | {
+      /** The client cancelled the call while it was held: answer nothing (MCP cancellation). */
+      kind: 'cancelled';
+      actionId: string;
+    };
+
+/** The `CallToolResult` a refused call gets: the denial's text with `isError: true`. */
+export interface DeniedToolResult {
+  [key: string]: unknown;
+  content: [{ type: 'text'; text: string }];
+  isError: true;
+}
+
+/** Options of {@link checkMcpToolCall}. */
+export interface CheckMcpToolCallOptions extends WaitHooks {
+  /** The text the client receives when a call does not run. Default: core's `defaultDenialMessage`. */
+  denialMessage?: (denial: ToolDenial) => string;
+  /** Extra metadata sent with the check. */
+  metadata?: Record<string, unknown>;
+}
+
+/** The metadata an MCP check carries: which server and tool, and the tool's annotations. */
+export function mcpCheckMetadata(call: McpToolCall): Record<string, unknown> {
+  const mcp: Record<string, unknown> = { server: call.server, tool: call.tool };
+  if (call.annotations) mcp.annotations = pickAnnotations(call.annotations);
+  return { mcp };
+}
+
+/** Only the annotation fields MCP defines, with the types it defines (upstream data is untrusted). */
+export function pickAnnotations(annotations: unknown): McpToolAnnotations {
+  const picked: McpToolAnnotations = {};
+  if (typeof annotations !== 'object' || annotations === null) return picked;
+  const source = annotations as Record<string, unknown>;
+  if (typeof source.title === 'string') picked.title = source.title.slice(0, 200);
+  for (const hint of [
+    'readOnlyHint',
+    'destructiveHint',
+    'idempotentHint',
+    'openWorldHint',
+  ] as const) {
+    if (typeof source[hint] === 'boolean') picked[hint] = source[hint];
+  }
+  return picked;
+}
+
+/** A `CallToolResult` that tells the model why the call did not run. */
+export function deniedToolResult(text: string): DeniedToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+/**
+ * Checks one MCP tool call with Arden under `mcp.<server>.<tool>`. Allowed → `run`; blocked,
+ * denied, timed out or Arden unreachable (with `onUnavailable: 'block'`) → `refuse` with the
+ * `CallToolResult` to answer; held → waits for the decision (long-poll), calling `onWaiting`
+ * meanwhile, and ends with `cancelled` when `signal` aborts first. Never throws for a denial;
+ * a misconfiguration (a bad server name) throws `ConfigurationError`.
+ */
+export async function checkMcpToolCall(
+  arden: Arden,
+  call: McpToolCall,
+  options: CheckMcpToolCallOptions = {},
+): Promise<CheckOutcome> {
+  const toolName = mcpToolName(call.server, call.tool);
+  const refuse = (error: unknown): CheckOutcome => {
+    const denial = denialOf(error, toolName) ?? {
+      toolName,
+      actionId: undefined,
+      reason: 'unavailable' as const,
+      notes: undefined,
+      error: error instanceof Error ? error : new Error(String(error)),
+    };
+    const text = (options.denialMessage ?? defaultDenialMessage)(denial);
+    return { kind: 'refuse', result: deniedToolResult(text), denial };
+  };
+  let result: Awaited<ReturnType<Arden['check']>>;
+  try {
+    result = await arden.check(
+      toolName,
+      { args: [], kwargs: call.arguments as never },
+      { ...options.metadata, ...mcpCheckMetadata(call) },
+    );
+  } catch (error) {
+    if (runsUnchecked(arden, error)) {
+      arden.options.logger.warn(
+        `Arden is unreachable; running "${toolName}" unchecked because onUnavailable is 'allow'.`,
+      );
+      return { kind: 'run', actionId: undefined };
+    }
+    if (ArdenApiError.isInstance(error) && !error.isRetryable) {
+      // A refused check (a bad key, a malformed call) is not a decision: fail closed, and say so.
+      arden.options.logger.error(`Arden refused the check of "${toolName}": ${error.message}`);
+      return refuse(new ArdenUnavailableError({ toolName, message: error.message, cause: error }));
+    }
+    return refuse(error);
+  }
+  switch (result.decision) {
+    case 'allow':
+      return { kind: 'run', actionId: result.actionId };
+    case 'block':
+      return refuse(blockedError(toolName, result));
+    case 'requires_approval':
+      break;
+  }
+  try {
+    const decision = await waitForDecision(arden, result.actionId, toolName, options);
+    if (decision === 'cancelled') return { kind: 'cancelled', actionId: result.actionId };
+    if (decision.status === 'approved') return { kind: 'run', actionId: result.actionId };
+    return refuse(
+      new PolicyDeniedError({
+        toolName,
+        actionId: result.actionId,
+        reason: 'denied',
+        notes: decision.message,
+      }),
+    );
+  } catch (error) {
+    return refuse(error);
+  }
+}
+
+const longPollSeconds = 30;
+
+/**
+ * Core's wait, cut into long-polls no longer than the progress interval so that progress can be
+ * sent between them, and stopped by `signal` (a cancelled call must not keep a poll going).
+ */
+async function waitForDecision(
+  arden: Arden,
+  actionId: string,
+  toolName: string,
+  hooks: WaitHooks,
+): Promise<{ status: 'approved' | 'denied'; message: string | undefined } | 'cancelled'> {
+  const started = Date.now();
+  const maxWaitMs = arden.options.maxWaitMs;
+  const interval = Math.max(1000, hooks.progressIntervalMs ?? 10_000);
+  const cancelled = abortPromise(hooks.signal);
+  let nextProgress = started + interval;
+  for (;;) {
+    if (hooks.signal?.aborted) return 'cancelled';
+    const now = Date.now();
+    const remaining = started + maxWaitMs - now;
+    if (remaining <= 0) {
+      throw new ApprovalTimeoutError({ toolName, actionId, timeoutMs: maxWaitMs });
+    }
+    if (now >= nextProgress) {
+      hooks.onWaiting?.(actionId, now - started);
+      nextProgress = now + interval;
+    }
+    const slice = Math.min(remaining, nextProgress - now, longPollSeconds * 1000);
+    const waitSeconds = Math.max(1, Math.floor(slice / 1000));
+    const sliceStarted = Date.now();
+    let answer: Awaited<ReturnType<Arden['status']>> | 'cancelled' | undefined;
+    try {
+      answer = await Promise.race([arden.status(actionId, waitSeconds), cancelled]);
+    } catch (error) {
+      if (ArdenApiError.isInstance(error) && !error.isRetryable) throw error;
+      arden.options.logger.warn('Lost contact with Arden while waiting for approval; retrying.', {
+        actionId,
+      });
+      answer = undefined;
+    }
+    if (answer === 'cancelled') return 'cancelled';
+    if (answer?.status === 'approved' || answer?.status === 'denied') {
+      return { status: answer.status, message: answer.message ?? undefined };
+    }
+    // A pending answer well before the wait elapsed (a server without long-poll) or an error:
+    // pause before asking again, so that nothing spins.
+    const elapsed = Date.now() - sliceStarted;
+    if (elapsed < waitSeconds * 1000 - 500) {
+      const pause = Math.min(arden.options.pollIntervalMs, Math.max(0, nextProgress - Date.now()));
+      await Promise.race([sleep(pause), cancelled]);
+    }
+  }
+}
+
+function abortPromise(signal: AbortSignal | undefined): Promise<'cancelled'> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve('cancelled');
+    else signal.addEventListener('abort', () => resolve('cancelled'), { once: true });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    (timer as { unref?: () => void }).unref?.();
+  });
+}

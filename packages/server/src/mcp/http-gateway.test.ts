@@ -1,0 +1,394 @@
+// The Streamable HTTP gateway (issue #15): a real MCP SDK server on Streamable HTTP as the
+// upstream, the real MCP SDK Client with StreamableHTTPClientTransport against `/mcp/<name>` of
+// a listening Arden server. Blocked calls never reach the upstream, held ones run after an
+// admin approves, credentials reach the upstream and nothing else.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { mcpCommand } from '../cli/commands/mcp';
+import type { Logger } from '../logger';
+import { mcpHttpGatewayOf } from './agent-routes';
+
+const bearer = 'upstream-bearer-0123456789-secret';
+const customHeader = 'custom-header-value-abcdef-secret';
+
+/** What the upstream received: each request's headers, each tool call. */
+const seen = {
+  headers: [] as IncomingHttpHeaders[],
+  calls: [] as { tool: string; args: unknown }[],
+};
+
+function upstreamServer(): McpServer {
+  const mcp = new McpServer({ name: 'remote-test', version: '1.0.0' });
+  mcp.registerTool(
+    'echo',
+    { description: 'Echo', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } },
+    async ({ text }) => {
+      seen.calls.push({ tool: 'echo', args: { text } });
+      return { content: [{ type: 'text', text: `echo: ${text}` }] };
+    },
+  );
+  mcp.registerTool(
+    'delete_file',
+    {
+      description: 'Delete',
+      inputSchema: { path: z.string() },
+      annotations: { destructiveHint: true },
+    },
+    async ({ path }) => {
+      seen.calls.push({ tool: 'delete_file', args: { path } });
+      return { content: [{ type: 'text', text: `deleted ${path}` }] };
+    },
+  );
+  mcp.registerTool(
+    'transfer',
+    { description: 'Transfer', inputSchema: { amount: z.number() } },
+    async ({ amount }) => {
+      seen.calls.push({ tool: 'transfer', args: { amount } });
+      return { content: [{ type: 'text', text: `sent ${amount}` }] };
+    },
+  );
+  mcp.registerResource('greeting', 'test://greeting', {}, async (uri) => ({
+    contents: [{ uri: uri.href, text: 'hello from the upstream' }],
+  }));
+  return mcp;
+}
+
+let upstream: Server;
+let upstreamUrl: string;
+let t: AdminTestServer;
+const logLines: string[] = [];
+
+function capturingLogger(fields: Record<string, unknown> = {}): Logger {
+  const write = (level: string) => (message: string, more?: Record<string, unknown>) =>
+    logLines.push(JSON.stringify({ level, message, ...fields, ...more }));
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (more) => capturingLogger({ ...fields, ...more }),
+  };
+}
+
+beforeAll(async () => {
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  upstream = createServer(async (request, response) => {
+    seen.headers.push(request.headers);
+    const sessionId = request.headers['mcp-session-id'];
+    let transport = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, created);
+        },
+      });
+      await upstreamServer().connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(request, response);
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`;
+
+  t = await startAdminTestServer({ logger: capturingLogger() });
+  await t.server.policies.saveSet(t.agent.id, 'live', [
+    { name: 'No deletes', tool: 'mcp.remote.delete_file', action: 'block' },
+    { name: 'Transfers need a human', tool: 'mcp.remote.transfer', action: 'requires_approval' },
+  ]);
+  const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+    body: {
+      name: 'remote',
+      url: upstreamUrl,
+      bearer_token: bearer,
+      headers: { 'X-Custom': customHeader },
+    },
+  });
+  expect(added.status).toBe(201);
+  expect(added.text).not.toContain(bearer);
+  expect(added.text).not.toContain(customHeader);
+  expect(added.json).toMatchObject({
+    name: 'remote',
+    endpoint: '/mcp/remote',
+    origin: new URL(upstreamUrl).origin,
+    header_names: ['X-Custom', 'Authorization'],
+  });
+  const gateway = mcpHttpGatewayOf(t.server);
+  if (gateway) gateway.progressIntervalMs = 1_000;
+});
+
+afterAll(async () => {
+  await mcpHttpGatewayOf(t.server)?.close();
+  await t.close();
+  upstream.closeAllConnections();
+  await new Promise((resolve) => upstream.close(resolve));
+});
+
+async function connect(key = t.liveKey, name = 'remote'): Promise<Client> {
+  const client = new Client({ name: 'test-client', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/${name}`), {
+      requestInit: { headers: { authorization: `Bearer ${key}` } },
+    }),
+  );
+  return client;
+}
+
+function text(result: unknown): string {
+  return ((result as { content: { text: string }[] }).content[0] as { text: string }).text;
+}
+
+describe('the Streamable HTTP gateway at /mcp/<name>', () => {
+  it('passes an allowed call through, with the credentials sent to the upstream only', async () => {
+    const client = await connect();
+    const callsBefore = seen.calls.length;
+    const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    expect(text(result)).toBe('echo: hi');
+    expect(seen.calls.slice(callsBefore)).toEqual([{ tool: 'echo', args: { text: 'hi' } }]);
+    // Every request to the upstream carried the registered credentials, never the agent key.
+    expect(seen.headers.length).toBeGreaterThan(0);
+    for (const headers of seen.headers) {
+      expect(headers.authorization).toBe(`Bearer ${bearer}`);
+      expect(headers['x-custom']).toBe(customHeader);
+      expect(JSON.stringify(headers)).not.toContain(t.liveKey);
+    }
+    // Resources pass through unchanged.
+    const resource = await client.readResource({ uri: 'test://greeting' });
+    expect(resource.contents[0]).toMatchObject({ text: 'hello from the upstream' });
+    // The action records the server and the MCP name.
+    const actions = await t.admin('GET', '/api/v1/actions?tool=mcp.remote.echo');
+    expect(actions.status).toBe(200);
+    expect(JSON.stringify(actions.json)).toContain('mcp.remote.echo');
+    await client.close();
+  });
+
+  it('hides the always-blocked tool and never lets a blocked call reach the upstream', async () => {
+    const client = await connect();
+    const tools = await client.listTools();
+    expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['echo', 'transfer']);
+    const callsBefore = seen.calls.length;
+    const result = await client.callTool({ name: 'delete_file', arguments: { path: '/etc/x' } });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('No deletes');
+    expect(seen.calls.length).toBe(callsBefore);
+    // The upstream was recorded with its tools for this agent, as an HTTP upstream.
+    const upstreams = await t.admin('GET', `/api/v1/mcp/upstreams?agent=${t.agent.name}`);
+    expect(upstreams.json.items).toContainEqual(
+      expect.objectContaining({ name: 'remote', transport: 'http', tool_count: 3 }),
+    );
+    await client.close();
+  });
+
+  it('holds a call until an admin approves it, with progress meanwhile, then runs it', async () => {
+    const client = await connect();
+    const callsBefore = seen.calls.length;
+    const progress: unknown[] = [];
+    const pending = client.callTool({ name: 'transfer', arguments: { amount: 7 } }, undefined, {
+      onprogress: (update) => progress.push(update),
+      timeout: 20_000,
+    });
+    let actionId: string | undefined;
+    for (let attempt = 0; attempt < 100 && !actionId; attempt++) {
+      const held = await t.admin('GET', '/api/v1/approvals');
+      actionId = held.json.items.find(
+        (item: { tool_name: string }) => item.tool_name === 'mcp.remote.transfer',
+      )?.id;
+      if (!actionId) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(actionId).toBeDefined();
+    // Held: the upstream has not been called.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(seen.calls.length).toBe(callsBefore);
+    const approved = await t.admin('POST', `/api/v1/approvals/${actionId}/approve`, {
+      as: 'approver',
+      body: {},
+    });
+    expect(approved.status).toBe(200);
+    const result = await pending;
+    expect(text(result)).toBe('sent 7');
+    expect(seen.calls.slice(callsBefore)).toEqual([{ tool: 'transfer', args: { amount: 7 } }]);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(JSON.stringify(progress[0])).toContain('Waiting for a human');
+    await client.close();
+  });
+
+  it('honours the client cancelling a held call: approving it later runs nothing', async () => {
+    const client = await connect();
+    const callsBefore = seen.calls.length;
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'transfer', arguments: { amount: 99 } }, undefined, {
+      signal: controller.signal,
+    });
+    let actionId: string | undefined;
+    for (let attempt = 0; attempt < 100 && !actionId; attempt++) {
+      const held = await t.admin('GET', '/api/v1/approvals');
+      actionId = held.json.items.find(
+        (item: { tool_name: string; arguments?: unknown }) =>
+          item.tool_name === 'mcp.remote.transfer',
+      )?.id;
+      if (!actionId) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(actionId).toBeDefined();
+    controller.abort('changed my mind');
+    await expect(pending).rejects.toThrow();
+    // Give the cancellation time to reach the gateway, then approve: nothing may run.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const approved = await t.admin('POST', `/api/v1/approvals/${actionId}/approve`, {
+      as: 'approver',
+      body: {},
+    });
+    expect(approved.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(seen.calls.slice(callsBefore)).toEqual([]);
+    await client.close();
+  });
+
+  it('answers 401 JSON for a missing or wrong agent key, and 404 for an unknown upstream', async () => {
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 'curl', version: '1' },
+      },
+    };
+    const post = (path: string, headers: Record<string, string>) =>
+      fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        body: JSON.stringify(initialize),
+      });
+    const missing = await post('/mcp/remote', {});
+    expect(missing.status).toBe(401);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/Missing API key/);
+    const wrong = await post('/mcp/remote', {
+      authorization: 'Bearer arden_live_00000000000000000000000000000000',
+    });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: string }).error).toMatch(/not valid/);
+    const unknown = await post('/mcp/nowhere', { 'x-api-key': t.liveKey });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/arden mcp upstreams add/);
+    // A session of another key is not found.
+    const client = await connect();
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId as string;
+    const other = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-api-key': t.testKey,
+        'mcp-session-id': sessionId,
+        'mcp-protocol-version': '2025-06-18',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    expect(other.status).toBe(404);
+    await client.close();
+  });
+
+  it('answers a clear error when the upstream is down, and stays up', async () => {
+    const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'down', url: 'http://127.0.0.1:9/mcp', bearer_token: bearer },
+    });
+    expect(added.status).toBe(201);
+    await expect(connect(t.liveKey, 'down')).rejects.toThrow(/"down".*could not be reached/);
+    // The gateway still serves the other upstream.
+    const client = await connect();
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'still' } }))).toBe(
+      'echo: still',
+    );
+    await client.close();
+    const removed = await t.admin('DELETE', '/api/v1/mcp/http-upstreams/down');
+    expect(removed.status).toBe(200);
+  });
+
+  it('lists upstreams without secrets and refuses duplicates and reserved headers', async () => {
+    const list = await t.admin('GET', '/api/v1/mcp/http-upstreams', { as: 'viewer' });
+    expect(list.status).toBe(200);
+    expect(list.json.items.map((item: { name: string }) => item.name)).toEqual(['remote']);
+    expect(list.text).not.toContain(bearer);
+    expect(list.text).not.toContain('/mcp"');
+    const again = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'remote', url: upstreamUrl },
+    });
+    expect(again.status).toBe(409);
+    const reserved = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'other', url: upstreamUrl, headers: { 'Mcp-Session-Id': 'x' } },
+    });
+    expect(reserved.status).toBe(400);
+    const viewer = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      as: 'viewer',
+      body: { name: 'other', url: upstreamUrl },
+    });
+    expect(viewer.status).toBe(403);
+    // Stored sealed: the database holds neither the token nor the URL's path.
+    const row = await t.server.store.database.get<{ secrets: string }>(
+      "SELECT secrets FROM mcp_http_upstreams WHERE name = 'remote'",
+    );
+    expect(row?.secrets).toMatch(/^v1\./);
+    expect(row?.secrets).not.toContain(bearer);
+    // Nothing secret reached the log.
+    const log = logLines.join('\n');
+    expect(log).not.toContain(bearer);
+    expect(log).not.toContain(customHeader);
+  });
+
+  it('`arden mcp upstreams add|list|remove` reads credentials from the environment and never prints them', async () => {
+    const out: string[] = [];
+    const io = {
+      stdout: (chunk: string) => out.push(chunk),
+      stderr: (chunk: string) => out.push(chunk),
+      env: { CLI_TOKEN: 'cli-bearer-token-secret-42', CLI_KEY: 'cli-header-secret-43' },
+      cwd: '/',
+    };
+    const connection = ['--url', t.url, '--token', t.tokens.admin];
+    const add = [
+      'upstreams',
+      'add',
+      'clitest',
+      upstreamUrl,
+      '--bearer-env',
+      'CLI_TOKEN',
+      '--header-env',
+      'X-Api-Key=CLI_KEY',
+      ...connection,
+    ];
+    expect(await mcpCommand(add, io)).toBe(0);
+    expect(await mcpCommand(['upstreams', 'list', ...connection], io)).toBe(0);
+    const printed = out.join('');
+    expect(printed).toContain('Registered clitest');
+    expect(printed).toMatch(
+      /clitest\s+\/mcp\/clitest\s+http:\/\/127\.0\.0\.1:\d+\s+X-Api-Key, Authorization/,
+    );
+    expect(printed).not.toContain('cli-bearer-token-secret-42');
+    expect(printed).not.toContain('cli-header-secret-43');
+    // The registered credentials are what the upstream receives.
+    const before = seen.headers.length;
+    const client = await connect(t.liveKey, 'clitest');
+    await client.listTools();
+    await client.close();
+    const sent = seen.headers.slice(before);
+    expect(sent.length).toBeGreaterThan(0);
+    expect(
+      sent.every((headers) => headers.authorization === 'Bearer cli-bearer-token-secret-42'),
+    ).toBe(true);
+    expect(sent.every((headers) => headers['x-api-key'] === 'cli-header-secret-43')).toBe(true);
+    expect(await mcpCommand(['upstreams', 'remove', 'clitest', ...connection], io)).toBe(0);
+    expect((await t.admin('GET', '/api/v1/mcp/http-upstreams/clitest')).status).toBe(404);
+  });
+});

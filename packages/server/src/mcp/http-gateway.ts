@@ -1,0 +1,549 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Arden,
+  ambiguousKey,
+  checkMcpToolCall,
+  type McpToolAnnotations,
+  pickAnnotations,
+  reportToolOutcome,
+} from '@arden/core';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { AgentPrincipal } from '../agents/service';
+import type { ServerContext } from '../context';
+import { NotFoundError } from '../errors';
+import { readJson, sendError } from '../http/respond';
+import type { RequestContext } from '../http/router';
+import type { Logger } from '../logger';
+import {
+  checkUpstreamUrl,
+  type McpHttpUpstreams,
+  type McpHttpUpstreamTarget,
+} from './http-upstreams';
+
+// The Streamable HTTP gateway: `/mcp/<name>` is an MCP server to clients that present an agent
+// key, and an MCP client (StreamableHTTPClientTransport) to the remote upstream an admin
+// registered under that name. JSON-RPC messages are relayed unchanged both ways — every method,
+// notification and server-to-client request — except `tools/call`, which Arden checks first
+// with the same code as the stdio gateway (`checkMcpToolCall` in @arden/core), under
+// `mcp.<name>.<tool>`.
+
+type Message = Record<string, unknown> & { jsonrpc: '2.0' };
+
+const errorCodes = { invalidRequest: -32600, invalidParams: -32602, upstreamError: -32603 };
+/** A session no request reached for this long is closed (its upstream session ended). */
+const idleMs = 30 * 60_000;
+/** The most sessions one server keeps open. */
+const maxSessions = 1_000;
+/** The most events a session keeps for resumption (`Last-Event-ID`). */
+const maxStoredEvents = 1_000;
+const maxReportedTools = 2_000;
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function isId(value: unknown): value is RequestId {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function idKey(id: RequestId): string {
+  return `${typeof id}:${id}`;
+}
+
+/**
+ * Events of one session's streams, for a client that reconnects with `Last-Event-ID`: the last
+ * {@link maxStoredEvents}, in memory (a server restart loses them, and its sessions).
+ */
+class SessionEventStore implements EventStore {
+  private readonly events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
+  private counter = 0;
+
+  async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
+    const eventId = `${streamId}_${(++this.counter).toString(36).padStart(8, '0')}`;
+    this.events.set(eventId, { streamId, message });
+    if (this.events.size > maxStoredEvents) {
+      const oldest = this.events.keys().next().value as string;
+      this.events.delete(oldest);
+    }
+    return eventId;
+  }
+
+  async getStreamIdForEventId(eventId: string): Promise<string | undefined> {
+    return this.events.get(eventId)?.streamId;
+  }
+
+  async replayEventsAfter(
+    lastEventId: string,
+    { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> },
+  ): Promise<string> {
+    const last = this.events.get(lastEventId);
+    if (!last) return '';
+    let after = false;
+    for (const [eventId, event] of this.events) {
+      if (eventId === lastEventId) {
+        after = true;
+        continue;
+      }
+      if (after && event.streamId === last.streamId) await send(eventId, event.message);
+    }
+    return last.streamId;
+  }
+}
+
+interface Forwarded {
+  id: RequestId;
+  method: string;
+  started: number;
+  actionId: string | undefined;
+  progressToken: unknown;
+  firstPage: boolean;
+}
+
+/** One client session: its transport, its upstream session and the calls under way. */
+class GatewaySession {
+  readonly downstream: StreamableHTTPServerTransport;
+  readonly upstream: StreamableHTTPClientTransport;
+  private readonly forwarded = new Map<string, Forwarded>();
+  private readonly held = new Map<string, AbortController>();
+  private readonly annotations = new Map<string, McpToolAnnotations>();
+  private readonly listed = new Map<string, Record<string, unknown>>();
+  private idle: NodeJS.Timeout | undefined;
+  closed = false;
+  id: string | undefined;
+
+  constructor(
+    private readonly gateway: McpHttpGateway,
+    readonly principal: AgentPrincipal,
+    readonly target: McpHttpUpstreamTarget,
+    private readonly arden: Arden,
+    private readonly logger: Logger,
+  ) {
+    this.downstream = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      eventStore: new SessionEventStore(),
+      onsessioninitialized: (id) => {
+        this.id = id;
+        gateway.sessions.set(id, this);
+      },
+      onsessionclosed: () => void this.close(),
+    });
+    this.downstream.onmessage = (message) => this.fromClient(message as unknown as Message);
+    this.downstream.onerror = (error) =>
+      this.logger.debug('MCP client transport error', { error: this.redact(error.message) });
+    this.upstream = new StreamableHTTPClientTransport(new URL(target.url), {
+      requestInit: { headers: target.headers },
+    });
+    this.upstream.onmessage = (message) => this.fromUpstream(message as unknown as Message);
+    this.upstream.onerror = (error) =>
+      this.logger.warn('MCP upstream transport error', { error: this.redact(error.message) });
+    this.touch();
+  }
+
+  async start(): Promise<void> {
+    await this.downstream.start();
+    await this.upstream.start();
+  }
+
+  /** A request arrived: the session is in use. */
+  touch(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => void this.close(), idleMs);
+    this.idle.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idle);
+    if (this.id) this.gateway.sessions.delete(this.id);
+    for (const controller of this.held.values()) controller.abort();
+    // An upstream that does not answer does not hold the close up.
+    const ended = this.upstream.terminateSession().catch(() => undefined);
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    await this.upstream.close().catch(() => undefined);
+    await this.downstream.close().catch(() => undefined);
+    this.gateway.release(this.principal.keyId);
+  }
+
+  /** An error text with the upstream's URL and header values taken out. */
+  redact(text: string): string {
+    let shown = text;
+    for (const secret of [this.target.url, ...Object.values(this.target.headers)]) {
+      if (secret.length >= 4) shown = shown.split(secret).join('[redacted]');
+    }
+    return shown;
+  }
+
+  // ---- client → upstream ----
+
+  private fromClient(message: Message): void {
+    const id = message.id;
+    const method = message.method;
+    if (typeof method === 'string' && method === 'tools/call') {
+      if (isId(id)) void this.toolCall(message, id);
+      // A tools/call without an id is not forwarded: Arden never saw it.
+      else this.logger.warn('A tools/call without an id reached the MCP gateway; dropped');
+      return;
+    }
+    if (method === 'notifications/cancelled') {
+      const requestId = asRecord(message.params)?.requestId;
+      const heldCall = isId(requestId) ? this.held.get(idKey(requestId)) : undefined;
+      if (heldCall) {
+        heldCall.abort();
+        return;
+      }
+    }
+    if (ambiguousKey(message) !== undefined) {
+      if (isId(id)) this.answerError(id, errorCodes.invalidRequest, ambiguousText(message));
+      return;
+    }
+    this.forward(message);
+  }
+
+  private forward(message: Message, actionId?: string): void {
+    const id = message.id;
+    const method = message.method;
+    if (isId(id) && typeof method === 'string') {
+      const params = asRecord(message.params);
+      this.forwarded.set(idKey(id), {
+        id,
+        method,
+        started: performance.now(),
+        actionId,
+        progressToken: asRecord(params?._meta)?.progressToken,
+        firstPage: method === 'tools/list' && params?.cursor === undefined,
+      });
+    }
+    this.upstream.send(message as unknown as JSONRPCMessage).catch((error: Error) => {
+      const reason = this.redact(error.message).slice(0, 300);
+      this.logger.warn('Could not reach an MCP upstream', {
+        upstream: this.target.name,
+        error: reason,
+      });
+      if (!isId(id)) return;
+      const entry = this.forwarded.get(idKey(id));
+      this.forwarded.delete(idKey(id));
+      const text = `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
+      this.answerError(id, errorCodes.upstreamError, text);
+      if (entry) reportToolOutcome(this.arden, entry, { error: { message: text } });
+      // A session whose upstream never initialized has nothing to continue.
+      if (method === 'initialize') setTimeout(() => void this.close(), 1_000).unref();
+    });
+  }
+
+  private async toolCall(message: Message, id: RequestId): Promise<void> {
+    const ambiguous = ambiguousKey(message);
+    if (ambiguous !== undefined) {
+      this.answerError(id, errorCodes.invalidRequest, ambiguousText(message));
+      return;
+    }
+    const params = asRecord(message.params);
+    const tool = params?.name;
+    const rawArguments = params?.arguments;
+    if (
+      typeof tool !== 'string' ||
+      tool.length === 0 ||
+      (rawArguments !== undefined && !asRecord(rawArguments))
+    ) {
+      this.answerError(
+        id,
+        errorCodes.invalidParams,
+        'Invalid params: tools/call needs a tool name and, optionally, an arguments object.',
+      );
+      return;
+    }
+    const key = idKey(id);
+    const controller = new AbortController();
+    this.held.set(key, controller);
+    const progressToken = asRecord(params?._meta)?.progressToken;
+    let progress = 0;
+    const outcome = await checkMcpToolCall(
+      this.arden,
+      {
+        server: this.target.name,
+        tool,
+        arguments: (rawArguments ?? {}) as Record<string, unknown>,
+        annotations: this.annotations.get(tool),
+      },
+      {
+        signal: controller.signal,
+        progressIntervalMs: this.gateway.progressIntervalMs,
+        metadata: { mcp_transport: 'http' },
+        onWaiting: (actionId, waitedMs) => {
+          if (!isId(progressToken)) return;
+          progress += 1;
+          this.toClient(
+            {
+              jsonrpc: '2.0',
+              method: 'notifications/progress',
+              params: {
+                progressToken,
+                progress,
+                message: `Waiting for a human to approve this call in Arden (action ${actionId}, ${Math.round(waitedMs / 1000)} s so far).`,
+              },
+            },
+            id,
+          );
+        },
+      },
+    );
+    this.held.delete(key);
+    if (outcome.kind === 'cancelled' || (outcome.kind === 'run' && controller.signal.aborted)) {
+      // MCP: a cancelled request gets no answer; the held action stays pending until it expires.
+      return;
+    }
+    if (outcome.kind === 'refuse') {
+      this.toClient({ jsonrpc: '2.0', id, result: outcome.result });
+      return;
+    }
+    this.forward(message, outcome.actionId);
+  }
+
+  // ---- upstream → client ----
+
+  private fromUpstream(message: Message): void {
+    const id = message.id;
+    if (isId(id) && ('result' in message || 'error' in message)) {
+      const entry = this.forwarded.get(idKey(id));
+      if (entry) {
+        this.forwarded.delete(idKey(id));
+        if (entry.method === 'initialize') {
+          const version = asRecord(message.result)?.protocolVersion;
+          if (typeof version === 'string') this.upstream.setProtocolVersion(version);
+        }
+        if (entry.method === 'tools/list' && Array.isArray(asRecord(message.result)?.tools)) {
+          void this.relayToolsList(entry, message);
+          return;
+        }
+        reportToolOutcome(this.arden, entry, message as { result?: unknown; error?: unknown });
+      }
+      this.toClient(message);
+      return;
+    }
+    this.toClient(message, this.relatedRequest(message));
+  }
+
+  /**
+   * The client request a message of the upstream belongs to, so that it goes out on that
+   * request's stream: by progress token, else — for a server-to-client request or a log
+   * message — the newest request still open. List changes go on the session's own stream.
+   */
+  private relatedRequest(message: Message): RequestId | undefined {
+    const params = asRecord(message.params);
+    const token =
+      message.method === 'notifications/progress'
+        ? params?.progressToken
+        : asRecord(params?._meta)?.progressToken;
+    let newest: Forwarded | undefined;
+    for (const entry of this.forwarded.values()) {
+      if (token !== undefined && entry.progressToken === token) return entry.id;
+      newest = entry;
+    }
+    const method = String(message.method ?? '');
+    if ('id' in message || method === 'notifications/message') return newest?.id;
+    return undefined;
+  }
+
+  /** Records the tool list in Arden and relays it without the tools a policy always blocks. */
+  private async relayToolsList(entry: Forwarded, message: Message): Promise<void> {
+    const result = asRecord(message.result) as Record<string, unknown>;
+    const tools = result.tools as unknown[];
+    if (entry.firstPage) this.listed.clear();
+    for (const tool of tools) {
+      const record = asRecord(tool);
+      if (typeof record?.name !== 'string' || record.name === '' || record.name.length > 256) {
+        continue;
+      }
+      if (record.annotations === undefined) this.annotations.delete(record.name);
+      else this.annotations.set(record.name, pickAnnotations(record.annotations));
+      if (this.listed.size < maxReportedTools) this.listed.set(record.name, record);
+    }
+    let hidden = new Set<string>();
+    try {
+      const answer = await this.gateway.server.mcp.reportTools(
+        this.principal.agent.id,
+        this.principal.environment,
+        {
+          server: this.target.name,
+          transport: 'http',
+          tools: [...this.listed.values()].map((tool) => ({
+            name: String(tool.name),
+            ...(typeof tool.title === 'string' ? { title: tool.title.slice(0, 200) } : {}),
+            ...(typeof tool.description === 'string'
+              ? { description: tool.description.slice(0, 10_000) }
+              : {}),
+            ...(tool.inputSchema === undefined ? {} : { input_schema: tool.inputSchema }),
+            ...(asRecord(tool.annotations) ? { annotations: asRecord(tool.annotations) } : {}),
+          })),
+        },
+      );
+      hidden = new Set(answer.hidden.map((tool) => tool.name));
+    } catch (error) {
+      this.logger.warn(
+        'Could not record an MCP tool list, so no tool is hidden from it (every call is still checked)',
+        { upstream: this.target.name, error: (error as Error).message },
+      );
+    }
+    if (this.gateway.showBlockedTools || hidden.size === 0) {
+      this.toClient(message);
+      return;
+    }
+    const kept = tools.filter((tool) => !hidden.has(String(asRecord(tool)?.name)));
+    this.toClient({ ...message, result: { ...result, tools: kept } });
+  }
+
+  private answerError(id: RequestId, code: number, text: string): void {
+    this.toClient({ jsonrpc: '2.0', id, error: { code, message: text } });
+  }
+
+  private toClient(message: Message, relatedRequestId?: RequestId): void {
+    const sent = this.downstream.send(
+      message as unknown as JSONRPCMessage,
+      relatedRequestId === undefined ? undefined : { relatedRequestId },
+    );
+    sent.catch((error: Error) => {
+      if (relatedRequestId !== undefined) {
+        // The request's stream has ended: the session's own stream (GET) takes it.
+        this.toClient(message);
+        return;
+      }
+      this.logger.debug('Could not send a message to an MCP client', { error: error.message });
+    });
+  }
+}
+
+function ambiguousText(message: Message): string {
+  return `Invalid Request: the key ${JSON.stringify(ambiguousKey(message))} differs only in case from another the gateway reads; some MCP servers read keys case-insensitively, so the Arden gateway does not forward it.`;
+}
+
+/** The sessions of `/mcp/<name>` and the Arden clients that check their calls. */
+export class McpHttpGateway {
+  readonly sessions = new Map<string, GatewaySession>();
+  private readonly ardens = new Map<string, { arden: Arden; sessions: number }>();
+  /** Keep the tools a policy always blocks in `tools/list` (default false: hidden). */
+  showBlockedTools = false;
+  /** How often a held call sends progress, in ms. */
+  progressIntervalMs = 10_000;
+
+  constructor(
+    readonly server: ServerContext,
+    private readonly upstreams: McpHttpUpstreams,
+  ) {}
+
+  /** Handles one request to `/mcp/<name>` from an authenticated agent key. */
+  async handle(
+    context: RequestContext,
+    principal: AgentPrincipal,
+    key: string,
+    name: string,
+  ): Promise<void> {
+    const { request, response } = context;
+    const body =
+      request.method === 'POST' ? await readJson(request, this.server.config.bodyLimit) : undefined;
+    const sessionId = request.headers['mcp-session-id'];
+    if (typeof sessionId === 'string') {
+      const session = this.sessions.get(sessionId);
+      // Another key's session, or another upstream's, is as unknown as an expired one.
+      if (!session || session.principal.keyId !== principal.keyId || session.target.name !== name) {
+        sendError(
+          response,
+          404,
+          'No such MCP session (it ended, expired after 30 minutes idle, or the server restarted): initialize a new one.',
+        );
+        return;
+      }
+      session.touch();
+      await session.downstream.handleRequest(request, response, body);
+      return;
+    }
+    if (request.method !== 'POST' || asRecord(body)?.method !== 'initialize') {
+      sendError(
+        response,
+        400,
+        'Missing Mcp-Session-Id: start with an initialize request (POST), then send its Mcp-Session-Id header with every request.',
+      );
+      return;
+    }
+    const target = await this.upstreams.target(name);
+    if (!target) {
+      throw new NotFoundError(
+        `No MCP upstream named ${name}. An admin registers it with \`arden mcp upstreams add ${name} URL\` (POST /api/v1/mcp/http-upstreams).`,
+      );
+    }
+    if (this.sessions.size >= maxSessions) {
+      sendError(
+        response,
+        503,
+        `The MCP gateway has ${maxSessions} sessions open; retry later.`,
+        {},
+        { 'retry-after': 30 },
+      );
+      return;
+    }
+    await checkUpstreamUrl(target.url, this.server.config);
+    const address = request.socket.localAddress ?? '127.0.0.1';
+    const host = address.includes(':') ? `[${address}]` : address;
+    const session = new GatewaySession(
+      this,
+      principal,
+      target,
+      this.ardenFor(principal.keyId, key, `http://${host}:${request.socket.localPort}`),
+      this.server.logger.child({ mcp_upstream: name }),
+    );
+    await session.start();
+    await session.downstream.handleRequest(request, response, body);
+    if (!session.id) await session.close();
+  }
+
+  /** The Arden client of an agent key: calls are checked through the agent API, as any client's. */
+  private ardenFor(keyId: string, key: string, url: string): Arden {
+    let entry = this.ardens.get(keyId);
+    if (!entry) {
+      const logger = this.server.logger.child({ component: 'mcp-gateway' });
+      entry = {
+        arden: new Arden({
+          apiKey: key,
+          apiUrl: url,
+          onUnavailable: 'block',
+          logger: {
+            debug: (message) => logger.debug(message),
+            info: (message) => logger.info(message),
+            warn: (message) => logger.warn(message),
+            error: (message) => logger.error(message),
+          },
+        }),
+        sessions: 0,
+      };
+      this.ardens.set(keyId, entry);
+    }
+    entry.sessions += 1;
+    return entry.arden;
+  }
+
+  /** A session of the key ended. */
+  release(keyId: string): void {
+    const entry = this.ardens.get(keyId);
+    if (!entry) return;
+    entry.sessions -= 1;
+    if (entry.sessions <= 0) {
+      this.ardens.delete(keyId);
+      void entry.arden.shutdown();
+    }
+  }
+
+  /** Ends the sessions of an upstream (it was removed). */
+  async closeUpstream(name: string): Promise<void> {
+    const ending = [...this.sessions.values()].filter((session) => session.target.name === name);
+    await Promise.allSettled(ending.map((session) => session.close()));
+  }
+
+  /** Ends every session (the server is stopping). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.sessions.values()].map((session) => session.close()));
+  }
+}
