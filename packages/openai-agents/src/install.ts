@@ -9,6 +9,7 @@ import {
 } from '@arden/core';
 import { Agent, Runner, RunState, type RunToolApprovalItem } from '@openai/agents';
 import { linksToSave, noteAppRejection, restoreLinks, savedLinksKey } from './approvals';
+import { lookUpMcpTools } from './mcp';
 import { patchToolInPlace } from './protect';
 import { adapterState, type ProtectOptions, type SdkCopy } from './state';
 import { trackModel, trackProvider } from './usage';
@@ -43,7 +44,8 @@ interface SdkClasses {
 
 /**
  * Patches one copy's SDK classes: `Agent.prototype.getAllTools` (every agent's tools, each
- * turn, whenever they were made), `Runner.prototype.run` (the models it resolves, for usage), and
+ * turn, whenever they were made), `Agent.prototype.getMcpTools` (the tools of its MCP servers,
+ * checked as `mcp.<server>.<tool>` at the server's `callTool`), `Runner.prototype.run` (the models it resolves, for usage), and
  * `RunState` (approve/reject and serialization, to keep Arden's actions linked to interruptions).
  */
 function patchSdk({ Agent, Runner, RunState }: SdkClasses): () => void {
@@ -59,6 +61,15 @@ function patchSdk({ Agent, Runner, RunState }: SdkClasses): () => void {
             if (usageOn()) trackAgentModel(this);
           }
           return tools;
+        },
+    ),
+    patchMethod(
+      Agent.prototype,
+      'getMcpTools',
+      (original) =>
+        function (this: any, ...args: unknown[]) {
+          const lookUp = () => original.apply(this, args) as Promise<unknown[]>;
+          return adapterState().installed ? lookUpMcpTools(this, lookUp) : lookUp();
         },
     ),
     patchMethod(
