@@ -202,6 +202,81 @@ function deny(options: ResolvedProtectOptions, error: unknown, ardenName: string
   return denialText(options, denial);
 }
 
+/** @internal Where a call comes from: what Arden's decision on it is linked and recorded with. */
+export interface CallSite {
+  /** The SDK tool's name (the key of links and of the SDK's own approvals). */
+  toolName: string;
+  /** The name Arden checks. */
+  ardenName: string;
+  callId: string | undefined;
+  runContext: RunContext | undefined;
+  /** The call's input as the policy engine sees it. */
+  input: unknown;
+  /** Extra metadata of the check (besides the options' and the framework's). */
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * @internal Applies Arden to one call: a linked decision (the native route) when there is one for
+ * this very name, else a check. Runs the call when allowed or approved (with the approver's edit,
+ * if any) and reports its outcome; throws `PolicyDeniedError` (or Arden's error) when it must not
+ * run. A link made for another Arden name is not applied (the call is checked afresh): an approval
+ * of `mcp.github.delete_file` never runs a `delete_file` that now goes to another server.
+ */
+export async function applyArden(
+  options: ResolvedProtectOptions,
+  site: CallSite,
+  run: (edited?: Record<string, unknown>) => Promise<unknown>,
+): Promise<unknown> {
+  const arden = options.resolveArden();
+  const { ardenName, callId, toolName } = site;
+  const found = findLink(callId, toolName);
+  const link = found && found.ardenToolName === ardenName ? found : undefined;
+  if (link) {
+    forgetLink(link.callId);
+    if (link.decision === 'allow') return arden.runAndReport(link.actionId, () => run());
+    if (link.decision === 'block') {
+      throw new PolicyDeniedError({
+        toolName: ardenName,
+        actionId: link.actionId,
+        reason: 'blocked',
+        notes: link.notes,
+      });
+    }
+    return runLinkedHold(
+      arden,
+      link.actionId,
+      ardenName,
+      link.status,
+      run,
+      link.notes,
+      options.appUser,
+    );
+  }
+  const approvedByApp =
+    options.approval === 'native' && callId !== undefined && !found && site.runContext
+      ? isApprovedInRun(site.runContext, toolName, callId)
+      : false;
+  return checkAndRun(
+    arden,
+    ardenName,
+    site.input,
+    { ...metadataOf(options, toolName, callId), ...site.metadata },
+    run,
+    approvedByApp,
+    options.appUser,
+  );
+}
+
+/** @internal What the model receives for a call that did not run (or the error, rethrown). */
+export function denialFor(
+  options: ResolvedProtectOptions,
+  error: unknown,
+  ardenName: string,
+): string {
+  return deny(options, error, ardenName);
+}
+
 /**
  * @internal Wraps a tool's `invoke` so that every call is checked by Arden. `settings` is read at
  * call time; `undefined` means "not enforcing" (the automatic patch after `uninstall`).
@@ -219,47 +294,21 @@ export function guardInvoke(
   ) {
     const options = settings();
     if (!options) return original.call(this, runContext, input, details);
-    const arden = options.resolveArden();
     const ardenName = ardenToolName(options, toolName);
-    const callId = details?.toolCall?.callId;
     // `edited`: the input an approver changed the call to before approving (approve with edit).
     const run = async (edited?: Record<string, unknown>) =>
       original.call(this, runContext, edited ? JSON.stringify(edited) : input, details);
     try {
-      const link = findLink(callId, toolName);
-      if (link) {
-        forgetLink(link.callId);
-        if (link.decision === 'allow') return await arden.runAndReport(link.actionId, () => run());
-        if (link.decision === 'block') {
-          throw new PolicyDeniedError({
-            toolName: ardenName,
-            actionId: link.actionId,
-            reason: 'blocked',
-            notes: link.notes,
-          });
-        }
-        return await runLinkedHold(
-          arden,
-          link.actionId,
+      return await applyArden(
+        options,
+        {
+          toolName,
           ardenName,
-          link.status,
-          run,
-          link.notes,
-          options.appUser,
-        );
-      }
-      const approvedByApp =
-        options.approval === 'native' && callId !== undefined
-          ? isApprovedInRun(runContext, toolName, callId)
-          : false;
-      return await checkAndRun(
-        arden,
-        ardenName,
-        parseToolInput(input),
-        metadataOf(options, toolName, callId),
+          callId: details?.toolCall?.callId,
+          runContext,
+          input: parseToolInput(input),
+        },
         run,
-        approvedByApp,
-        options.appUser,
       );
     } catch (error) {
       return deny(options, error, ardenName);
@@ -277,6 +326,14 @@ function isApprovedInRun(runContext: RunContext, toolName: string, callId: strin
 }
 
 /**
+ * @internal How a tool's `needsApproval` names the call in Arden, when it is not by the options'
+ * rule (MCP tools); `undefined`: the name is known only at the call, which is checked then.
+ */
+export type NeedsApprovalNaming = () =>
+  | { ardenName: string; metadata?: Record<string, unknown> }
+  | undefined;
+
+/**
  * @internal Wraps a tool's `needsApproval` for the native route: Arden's `requires_approval`
  * becomes an SDK interruption, linked to the Arden action by the call id. Allowed and blocked
  * calls need no SDK approval; the guarded `invoke` applies their decision without a second check.
@@ -285,6 +342,7 @@ export function guardNeedsApproval(
   original: NeedsApproval,
   toolName: string,
   settings: () => ResolvedProtectOptions | undefined,
+  naming?: NeedsApprovalNaming,
 ): NeedsApproval {
   const needsApproval = async function (
     this: unknown,
@@ -295,17 +353,21 @@ export function guardNeedsApproval(
     const options = settings();
     const ownAnswer = () => original.call(this, runContext, input as never, callId);
     if (options?.approval !== 'native' || callId === undefined) return ownAnswer();
+    const named = naming ? naming() : { ardenName: ardenToolName(options, toolName) };
+    // A tool whose Arden name is known only when it is called: its call is checked then.
+    if (!named) return ownAnswer();
+    const { ardenName } = named;
     const arden = options.resolveArden();
     const existing = findLink(callId, toolName);
-    if (existing) return answerFor(arden, existing, ownAnswer);
-    const ardenName = ardenToolName(options, toolName);
+    if (existing && existing.ardenToolName === ardenName) {
+      return answerFor(arden, existing, ownAnswer);
+    }
     let result: CheckResult;
     try {
-      result = await arden.check(
-        ardenName,
-        buildCallContext([input]),
-        metadataOf(options, toolName, callId),
-      );
+      result = await arden.check(ardenName, buildCallContext([input]), {
+        ...metadataOf(options, toolName, callId),
+        ...named.metadata,
+      });
     } catch {
       // Not linked: the guarded invoke checks again and, if Arden is still unreachable, tells
       // the model the call did not run (or runs it, with onUnavailable 'allow').

@@ -21,6 +21,10 @@ export {
   type ResolveInterruptionsOptions,
   resolveInterruptions,
 } from './approvals';
+export {
+  type HostedMcpApproval,
+  hostedMcpApproval,
+} from './hosted-mcp';
 export { adapterName, type InstallOptions, install, uninstall } from './install';
 export {
   guardAgentTools,

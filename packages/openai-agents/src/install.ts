@@ -9,6 +9,8 @@ import {
 } from '@arden/core';
 import { Agent, Runner, RunState, type RunToolApprovalItem } from '@openai/agents';
 import { linksToSave, noteAppRejection, restoreLinks, savedLinksKey } from './approvals';
+import { warnUncheckedHostedMcp } from './hosted-mcp';
+import { lookUpMcpTools } from './mcp';
 import { patchToolInPlace } from './protect';
 import { adapterState, type ProtectOptions, type SdkCopy } from './state';
 import { trackModel, trackProvider } from './usage';
@@ -43,7 +45,8 @@ interface SdkClasses {
 
 /**
  * Patches one copy's SDK classes: `Agent.prototype.getAllTools` (every agent's tools, each
- * turn, whenever they were made), `Runner.prototype.run` (the models it resolves, for usage), and
+ * turn, whenever they were made), `Agent.prototype.getMcpTools` (the tools of its MCP servers,
+ * checked as `mcp.<server>.<tool>` at the server's `callTool`), `Runner.prototype.run` (the models it resolves, for usage), and
  * `RunState` (approve/reject and serialization, to keep Arden's actions linked to interruptions).
  */
 function patchSdk({ Agent, Runner, RunState }: SdkClasses): () => void {
@@ -55,10 +58,22 @@ function patchSdk({ Agent, Runner, RunState }: SdkClasses): () => void {
         async function (this: unknown, ...args: unknown[]) {
           const tools = (await original.apply(this, args)) as unknown[];
           if (adapterState().installed) {
-            for (const tool of tools) patchToolInPlace(tool);
+            for (const tool of tools) {
+              patchToolInPlace(tool);
+              warnUncheckedHostedMcp(tool, (message) => adapterLogger().warn(message));
+            }
             if (usageOn()) trackAgentModel(this);
           }
           return tools;
+        },
+    ),
+    patchMethod(
+      Agent.prototype,
+      'getMcpTools',
+      (original) =>
+        function (this: any, ...args: unknown[]) {
+          const lookUp = () => original.apply(this, args) as Promise<unknown[]>;
+          return adapterState().installed ? lookUpMcpTools(this, lookUp) : lookUp();
         },
     ),
     patchMethod(
@@ -164,6 +179,15 @@ function watch(findLoaded: boolean): ModuleWatchGaps {
   });
 }
 
+/** Arden's logger, or the console when Arden is not configured yet. */
+function adapterLogger() {
+  try {
+    return adapterState().options.resolveArden().options.logger;
+  } catch {
+    return createConsoleLogger();
+  }
+}
+
 function installCopies(): void {
   const state = adapterState();
   state.installed = true;
@@ -172,13 +196,7 @@ function installCopies(): void {
     if (!state.uninstalls.has(copy)) state.uninstalls.set(copy, copy.install());
   }
   if (gaps.esm || gaps.commonjs) {
-    let logger = createConsoleLogger();
-    try {
-      logger = state.options.resolveArden().options.logger;
-    } catch {
-      // Not configured yet: the console it is.
-    }
-    logger.warn(
+    adapterLogger().warn(
       'This runtime has no module hooks: a copy of @openai/agents loaded from now on, other than the one @arden/openai-agents imports, is not intercepted and its tools would run unchecked. Wrap such tools with protectFunctionTools(), or run on Node 20.6 or later.',
     );
   }

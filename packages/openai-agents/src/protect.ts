@@ -9,6 +9,7 @@ import {
   originalsOf,
   type ToolOriginals,
 } from './guard';
+import { isMcpTool, patchMcpToolInPlace } from './mcp';
 import { adapterState, type ProtectOptions } from './state';
 
 /** Options of `protectFunctionTool()`: the shared options, plus this tool's name in Arden. */
@@ -110,6 +111,11 @@ export function guardAgentTools<A extends Agent<any, any>>(
  */
 export function patchToolInPlace(tool: unknown): void {
   if (!isFunctionTool(tool)) return;
+  // A tool the SDK made of an MCP server: checked at the server, as mcp.<server>.<tool>.
+  if (isMcpTool(tool)) {
+    patchMcpToolInPlace(tool);
+    return;
+  }
   const record = tool as unknown as Record<symbol, unknown>;
   if (record[explicitKey]) return;
   const state = adapterState();
