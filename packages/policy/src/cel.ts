@@ -404,7 +404,10 @@ function describeError(error: unknown): { message: string; offset: number | unde
  * Compiles a CEL condition once: parse, type-check against the policy variables, check the limits.
  * Returns the compiled condition, or why it does not compile and where.
  */
-export function compileCondition(source: string): CompiledCondition | ConditionCompileError {
+export function compileCondition(
+  source: string,
+  result: ConditionResult = 'bool',
+): CompiledCondition | ConditionCompileError {
   if (source.length > POLICY_LIMITS.maxExpressionLength) {
     return compileError(
       source,
@@ -426,9 +429,9 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
     const { message, offset } = describeError(checked.error);
     return compileError(source, message, offset ?? 0);
   }
-  if (checked.type !== 'bool' && checked.type !== 'dyn') {
-    return compileError(source, `condition must be a bool, but it is ${checked.type}`, 0);
-  }
+  const wrongType = resultTypeProblem(result, checked.type);
+  if (wrongType !== undefined)
+    return compileError(source, `${wrongType}, but it is ${checked.type}`, 0);
   meterTree(parsed.ast);
   prepareCodingFunctions(source);
   const analysis: Analysis = {
@@ -465,7 +468,7 @@ export function compileCondition(source: string): CompiledCondition | ConditionC
   return {
     source,
     usesNow: analysis.usesNow,
-    type: checked.type,
+    type: checked.type as string,
     memory: Object.freeze(memory),
     evaluate: (variables, budget = new EvaluationBudget()) => withBudget(budget, run, variables),
   };
@@ -500,6 +503,7 @@ const MAX_DECLARED_ENVIRONMENTS = 256;
 export function checkWithDeclaredArgs(
   source: string,
   argTypes: Record<string, string>,
+  result: ConditionResult = 'bool',
 ): ConditionCompileError | undefined {
   const key = JSON.stringify(argTypes);
   let environment = declaredEnvironments.get(key);
@@ -536,14 +540,29 @@ export function checkWithDeclaredArgs(
       offset ?? 0,
     );
   }
-  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+  const wrongType = resultTypeProblem(result, checked.type);
+  if (wrongType !== undefined) {
     return compileError(
       source,
-      `condition must be a bool, but with the declared argument types it is ${checked.type}`,
+      `${wrongType}, but with the declared argument types it is ${checked.type}`,
       0,
     );
   }
   return undefined;
+}
+
+/**
+ * What an expression computes: a condition (`bool`), or a policy's `cost` (`number`: an int or
+ * a double, in dollars).
+ */
+export type ConditionResult = 'bool' | 'number';
+
+function resultTypeProblem(result: ConditionResult, type: string | undefined): string | undefined {
+  if (type === 'dyn') return undefined;
+  if (result === 'bool') return type === 'bool' ? undefined : 'condition must be a bool';
+  return type === 'int' || type === 'double' || type === 'uint'
+    ? undefined
+    : 'cost must be a number (int or double, in dollars)';
 }
 
 /** True when `compiled` is a compile error rather than a condition. */

@@ -97,8 +97,15 @@ export class PolicyRuntime implements CompiledPolicy {
   readonly needs: MemoryNeeds;
   /** The declared argument types, when the policy declares any. */
   readonly argTypes: readonly (readonly [string, ArgType])[] | undefined;
+  /** The compiled `cost` expression (dollars), when the policy has one. */
+  readonly cost: CompiledCondition | undefined;
 
-  constructor(definition: PolicyDefinition, conditions: (CompiledCondition | undefined)[]) {
+  constructor(
+    definition: PolicyDefinition,
+    conditions: (CompiledCondition | undefined)[],
+    cost?: CompiledCondition,
+  ) {
+    this.cost = cost;
     this.definition = deepFreeze(definition);
     this.onError = definition.on_error === 'requires_approval' ? 'requires_approval' : 'block';
     const declared = Object.entries(definition.args ?? {}).map(
@@ -125,10 +132,10 @@ export class PolicyRuntime implements CompiledPolicy {
     this.rules = Object.freeze(
       rules.map((rule, index) => this.#compileRule(rule, index, conditions[index])),
     );
-    this.usesNow = conditions.some((condition) => condition?.usesNow === true);
+    this.usesNow = [...conditions, cost].some((condition) => condition?.usesNow === true);
     this.hasConditions = conditions.some((condition) => condition !== undefined);
     const memory = new Map<string, MemoryQuery>();
-    for (const condition of conditions) {
+    for (const condition of [...conditions, cost]) {
       for (const query of condition?.memory ?? []) memory.set(memoryKey(query), query);
     }
     this.memory = Object.freeze([...memory.values()]);
@@ -193,6 +200,31 @@ export class PolicyRuntime implements CompiledPolicy {
       approval,
       errors: Object.freeze([Object.freeze(error)]) as unknown as RuleEvaluationError[],
       explanation: `${this.label}: ${what}; arguments ${error.shape ?? '{}'}; so on_error of ${source} applies: the call is ${effectPhrase(effect, timeout, onTimeout)}.`,
+    });
+  }
+
+  /**
+   * The decision when the policy's `cost` cannot be evaluated (or is not a finite number of
+   * dollars from 0 on): the policy's `on_error`, as for a condition that cannot be evaluated.
+   * A call held this way carries no cost.
+   */
+  costErrorDecision(message: string, shape: string): PolicyDecision {
+    const effect = this.onError;
+    const timeout = effect === 'requires_approval' ? this.definition.timeout : undefined;
+    const onTimeout = effect === 'requires_approval' ? 'deny' : undefined;
+    return freezeDecision({
+      effect,
+      reason: 'condition_error',
+      policy: this.summary,
+      ruleIndex: -1,
+      timeout,
+      onTimeout,
+      approval:
+        effect === 'requires_approval' ? approvalTermsOf(undefined, this.definition) : undefined,
+      errors: Object.freeze([
+        Object.freeze({ ruleIndex: -1, message: `cost: ${message}`, shape }),
+      ]) as unknown as RuleEvaluationError[],
+      explanation: `${this.label}: its cost could not be evaluated (${message}); arguments ${shape}; so on_error of the policy applies: the call is ${effectPhrase(effect, timeout, onTimeout)}.`,
     });
   }
 
@@ -551,7 +583,28 @@ export function compileInternal(policies: unknown): {
         conditions.push(undefined);
       } else conditions.push(compiled);
     });
-    if (valid) runtimes.push(new PolicyRuntime(definition, conditions));
+    let cost: CompiledCondition | undefined;
+    if (definition.cost !== undefined) {
+      let compiled: CompiledCondition | ConditionCompileError = compileCondition(
+        definition.cost,
+        'number',
+      );
+      if (!isCompileError(compiled) && declared !== undefined) {
+        compiled = checkWithDeclaredArgs(definition.cost, declared, 'number') ?? compiled;
+      }
+      if (isCompileError(compiled)) {
+        valid = false;
+        issues.push({
+          policy: label,
+          path: [index, 'cost'],
+          message: compiled.message,
+          line: compiled.line,
+          column: compiled.column,
+          offset: compiled.offset,
+        });
+      } else cost = compiled;
+    }
+    if (valid) runtimes.push(new PolicyRuntime(definition, conditions, cost));
   });
   if (issues.length === 0) {
     if (policies.length > POLICY_LIMITS.maxPolicies) {

@@ -55,11 +55,50 @@ export function evaluate(
       defaultAction === ('require_approval' as Effect) ? 'requires_approval' : defaultAction;
     return noPolicyDecisions.get(effect) ?? (noPolicyDecisions.get('block') as PolicyDecision);
   }
-  if (!policy.hasConditions && policy.argTypes === undefined) {
+  if (!policy.hasConditions && policy.argTypes === undefined && policy.cost === undefined) {
     // Without conditions the first rule (if any) always decides.
     return policy.rules[0]?.decision ?? policy.defaultDecision;
   }
   return evaluateRules(policy, input);
+}
+
+/** The largest cost one call may have, in dollars (a budget's largest limit). */
+export const MAX_CALL_COST_USD = 1_000_000;
+
+/**
+ * The decision with the call's cost (the policy's `cost`) when it allows or holds the call; a
+ * cost that cannot be evaluated, or is not a number from 0 to `MAX_CALL_COST_USD`, makes
+ * `on_error` decide.
+ */
+function withCost(
+  policy: PolicyRuntime,
+  decision: PolicyDecision,
+  variables: ConditionVariables,
+  budget: EvaluationBudget,
+): PolicyDecision {
+  const cost = policy.cost;
+  if (cost === undefined || decision.effect === 'block') return decision;
+  let value: unknown;
+  let message: string | undefined;
+  if (budget.exceeded === undefined) {
+    try {
+      value = evaluateQuietly(cost, variables, budget);
+    } catch (error) {
+      message = withoutValues(evaluationMessage(error));
+    }
+  }
+  if (budget.exceeded !== undefined) message = budget.exceeded;
+  const dollars = typeof value === 'bigint' ? Number(value) : value;
+  if (message === undefined) {
+    if (typeof dollars !== 'number') message = `it returned ${describeValue(value)}, not a number`;
+    else if (!Number.isFinite(dollars) || dollars < 0 || dollars > MAX_CALL_COST_USD) {
+      message = `it is ${Number.isFinite(dollars) ? 'out of range' : 'not finite'}: a cost is from 0 to ${MAX_CALL_COST_USD} dollars`;
+    }
+  }
+  if (message !== undefined) {
+    return policy.costErrorDecision(message, describeShape(variables.args));
+  }
+  return Object.freeze({ ...decision, costUsd: dollars as number });
 }
 
 function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDecision {
@@ -96,7 +135,7 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
   // One budget for every condition tried for this call.
   const budget = new EvaluationBudget();
   const outcome = firstDecision(policy, 0, variables, budget);
-  if (outcome.error === undefined) return outcome.decision;
+  if (outcome.error === undefined) return withCost(policy, outcome.decision, variables, budget);
   const { rule, message } = outcome.error;
   const shape = describeShape(args);
   const decision = policy.errorDecision(rule, 'condition_error', {

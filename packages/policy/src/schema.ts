@@ -140,6 +140,21 @@ const conditionSchema = z
   )
   .meta({ description: 'CEL condition over args, tool, session, agent, environment and now.' });
 
+const costSchema = z
+  .string()
+  .max(
+    POLICY_LIMITS.maxExpressionLength,
+    `cost is longer than ${POLICY_LIMITS.maxExpressionLength} characters`,
+  )
+  .refine(
+    (value) => value.trim().length > 0,
+    'must not be empty; leave `cost` out for a call that costs nothing',
+  )
+  .meta({
+    description:
+      "CEL expression giving the call's money cost in dollars (such as args.amount), counted into spend and budgets when the call is allowed or approved.",
+  });
+
 /** True when `tool` is an exact tool name or a pattern with `*` (see tool-patterns.ts). */
 export function isToolPattern(tool: string): boolean {
   return toolPatternProblem(tool) === undefined;
@@ -240,6 +255,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
           description:
             'Seconds a refusal is remembered for refuse_repeats; the whole session when absent.',
         }),
+      cost: costSchema.optional(),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
     })

@@ -133,6 +133,14 @@ export interface PolicyDefinition {
   refuse_repeats?: boolean;
   /** How long, in seconds, a refusal is remembered for `refuse_repeats`; the whole session when absent. */
   repeat_window?: number;
+  /**
+   * The call's money cost in dollars, as a CEL expression over the same variables as a condition
+   * (`args.amount`, `args.cents / 100.0`). Evaluated when the policy allows or holds the call;
+   * the server counts it into `session.cost_usd`, `agent.cost_usd(window)` and the budgets. An
+   * expression that cannot be evaluated, or that is negative or not a finite number, makes
+   * `on_error` decide.
+   */
+  cost?: string;
   version?: number;
   /** A disabled policy (`enabled: false`) is validated but never matches. */
   enabled?: boolean;
@@ -234,4 +242,6 @@ export interface PolicyDecision {
   errors: RuleEvaluationError[];
   /** One human sentence saying which policy and rule decided, and why. */
   explanation: string;
+  /** The call's cost in dollars from the policy's `cost`, when it has one and allows or holds the call. */
+  costUsd?: number;
 }

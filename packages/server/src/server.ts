@@ -112,6 +112,7 @@ export async function createServer(
   });
   const policies = new PolicyService(store, logger, { clock });
   const budgets = new BudgetService(store, pricing, clock, logger);
+  budgets.followDecisions(events);
   let receipts: Awaited<ReturnType<typeof openReceipts>>;
   try {
     receipts = await openReceipts(store, config, logger, clock);

@@ -4,6 +4,7 @@ import { acceptsEdits, editedFields, inAppDecisionRoute } from '../approvals/in-
 import { statusOf } from '../approvals/service';
 import { RequestRateLimiter } from '../auth/rate-limit';
 import { budgetGatedDecision, registerModelCallRoutes } from '../budgets/routes';
+import { toolCostDecision } from '../budgets/tool-cost';
 import type { ServerContext } from '../context';
 import { parseApiKey } from '../crypto';
 import {
@@ -133,24 +134,36 @@ export function registerAgentRoutes(server: ServerContext): void {
       input.toolName,
       input.metadata?.mcp,
     );
+    const actionId = uuidv7(now);
     const decision =
       memory.repeat?.decision ??
-      (await budgetGatedDecision(
+      // A policy's `cost` is counted into spend and budgets (budgets/tool-cost.ts).
+      (await toolCostDecision(
         server,
         principal,
-        input.sessionId,
-        await server.telemetry.policyEvaluation(() =>
-          server.policies.decide(
-            agent,
-            principal.environment,
-            {
-              tool: input.toolName,
-              kwargs: input.kwargs,
-              sessionId: input.sessionId,
-              mcp,
-              memory: memory.values,
-            },
-            now,
+        {
+          actionId,
+          tool: input.toolName,
+          sessionId: input.sessionId,
+          now,
+        },
+        await budgetGatedDecision(
+          server,
+          principal,
+          input.sessionId,
+          await server.telemetry.policyEvaluation(() =>
+            server.policies.decide(
+              agent,
+              principal.environment,
+              {
+                tool: input.toolName,
+                kwargs: input.kwargs,
+                sessionId: input.sessionId,
+                mcp,
+                memory: memory.values,
+              },
+              now,
+            ),
           ),
         ),
       ));
@@ -160,7 +173,7 @@ export function registerAgentRoutes(server: ServerContext): void {
       Math.max(1, decision.timeout ?? config.approvalTimeoutSeconds),
     );
     const action: NewAction = {
-      id: uuidv7(now),
+      id: actionId,
       agentId: agent.id,
       environment: principal.environment,
       toolName: input.toolName,

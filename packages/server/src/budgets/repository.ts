@@ -186,6 +186,11 @@ export interface ReservedFilter {
   /** Reservations made at or after this time (ms), e.g. the start of a UTC day. */
   from?: number;
   to?: number;
+  /**
+   * Also the costs of tool calls (a policy's `cost`), which are kept as settled tool
+   * reservations: what `session.cost_usd` and `agent.cost_usd(window)` add to recorded usage.
+   */
+  withToolCharges?: boolean;
 }
 
 /** The budgets room's SQL, bound to a database or transaction. */
@@ -280,10 +285,11 @@ export function budgetRepository(db: Queryable) {
       usdNanos: number,
       tokens: number,
       now: number,
+      into: 'reserved' | 'spent' = 'reserved',
     ): Promise<boolean> {
       const result = await db.run(
-        `UPDATE budget_counters SET reserved_usd_nanos = reserved_usd_nanos + ?,
-           reserved_tokens = reserved_tokens + ?, updated_at = ?
+        `UPDATE budget_counters SET ${into}_usd_nanos = ${into}_usd_nanos + ?,
+           ${into}_tokens = ${into}_tokens + ?, updated_at = ?
          WHERE budget_id = ? AND window_key = ?
            AND (CAST(? AS BIGINT) IS NULL OR spent_usd_nanos + reserved_usd_nanos + ? <= ?)
            AND (CAST(? AS BIGINT) IS NULL OR spent_tokens + reserved_tokens + ? <= ?)`,
@@ -306,8 +312,9 @@ export function budgetRepository(db: Queryable) {
     async insertReservation(reservation: ReservationRecord): Promise<void> {
       await db.run(
         `INSERT INTO budget_reservations (id, agent_id, environment, session_id, kind, subject,
-           usd_nanos, tokens, counters, status, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           usd_nanos, tokens, counters, status, created_at, expires_at, settled_at,
+           actual_usd_nanos, actual_tokens)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           reservation.id,
           reservation.agentId,
@@ -321,7 +328,48 @@ export function budgetRepository(db: Queryable) {
           reservation.status,
           reservation.createdAt,
           reservation.expiresAt,
+          reservation.settledAt,
+          reservation.actualUsdNanos,
+          reservation.actualTokens,
         ],
+      );
+    },
+    /**
+     * Settles a held tool call's reservation with its own amount (the call was approved): marked
+     * settled (only if still reserved), and each counter moves the amount from reserved to spent.
+     * Whether this call settled it.
+     */
+    async settleHeld(reservation: ReservationRecord, now: number): Promise<boolean> {
+      const marked = await db.run(
+        `UPDATE budget_reservations SET status = 'settled', settled_at = ?, actual_usd_nanos = ?,
+           actual_tokens = ? WHERE id = ? AND status = 'reserved'`,
+        [now, reservation.usdNanos, reservation.tokens, reservation.id],
+      );
+      if (marked.changes === 0) return false;
+      for (const [budgetId, windowKey] of reservation.counters) {
+        await db.run(
+          `UPDATE budget_counters SET reserved_usd_nanos = reserved_usd_nanos - ?,
+             reserved_tokens = reserved_tokens - ?, spent_usd_nanos = spent_usd_nanos + ?,
+             spent_tokens = spent_tokens + ?, updated_at = ?
+           WHERE budget_id = ? AND window_key = ?`,
+          [
+            reservation.usdNanos,
+            reservation.tokens,
+            reservation.usdNanos,
+            reservation.tokens,
+            now,
+            budgetId,
+            windowKey,
+          ],
+        );
+      }
+      return true;
+    },
+    /** Moves a held reservation's expiry (a held call not decided yet). */
+    async extend(id: string, expiresAt: number): Promise<void> {
+      await db.run(
+        `UPDATE budget_reservations SET expires_at = ? WHERE id = ? AND status = 'reserved'`,
+        [expiresAt, id],
       );
     },
     async reservation(id: string): Promise<ReservationRecord | undefined> {
@@ -391,7 +439,12 @@ export function budgetRepository(db: Queryable) {
     },
     /** Reserved and not yet settled or expired: nanodollars and tokens. */
     async reservedSum(filter: ReservedFilter): Promise<{ usdNanos: number; tokens: number }> {
-      const where = ["status = 'reserved'", 'environment = ?'];
+      const where = [
+        filter.withToolCharges
+          ? "(status = 'reserved' OR (kind = 'tool' AND status = 'settled'))"
+          : "status = 'reserved'",
+        'environment = ?',
+      ];
       const params: SqlValue[] = [filter.environment];
       if (filter.agentId !== undefined) {
         where.push('agent_id = ?');
@@ -410,7 +463,8 @@ export function budgetRepository(db: Queryable) {
         params.push(filter.to);
       }
       const row = await db.get<Row>(
-        `SELECT COALESCE(SUM(usd_nanos), 0) AS usd, COALESCE(SUM(tokens), 0) AS tokens
+        `SELECT COALESCE(SUM(COALESCE(actual_usd_nanos, usd_nanos)), 0) AS usd,
+           COALESCE(SUM(COALESCE(actual_tokens, tokens)), 0) AS tokens
          FROM budget_reservations WHERE ${where.join(' AND ')}`,
         params,
       );

@@ -1,9 +1,10 @@
 import type { Environment } from '../crypto';
 import { NotFoundError, ValidationError } from '../errors';
+import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { Pricing } from '../pricing';
-import type { Store } from '../store';
+import type { ActionRecord, Store } from '../store';
 import type { Statement } from '../store/database';
 import { ApplicableBudgetCache } from './applicable-cache';
 import {
@@ -161,6 +162,20 @@ export function describeBudget(budget: BudgetRecord): string {
     budget.limitTokens === null ? undefined : `${budget.limitTokens} tokens`,
   ].filter(Boolean);
   return `${scope} budget${budget.name ? ` "${budget.name}"` : ''} (${limits.join(', ')})`;
+}
+
+/**
+ * A tool call's cost (a policy's `cost`) kept as a reservation of kind `tool` whose id is the
+ * action's id: `charge` counts it as spent at once (an allowed call), otherwise it is held until
+ * the call is approved (settled) or refused (given back); `force` takes it past the limits (a
+ * call a budget holds for approval: the approver decides). Recorded even when no budget applies,
+ * so that `session.cost_usd` and `agent.cost_usd(window)` count it.
+ */
+export interface ToolReservation {
+  id?: string;
+  charge?: boolean;
+  force?: boolean;
+  expiresAt?: number;
 }
 
 class Refusal extends Error {
@@ -328,7 +343,7 @@ export class BudgetService {
       tokens: number;
       priced: boolean;
       ttlSeconds?: number;
-    },
+    } & ToolReservation,
   ): Promise<ReserveResult> {
     const now = this.clock();
     const { usdNanos, tokens, priced } = request;
@@ -338,7 +353,7 @@ export class BudgetService {
       const windowKey = windowKeyOf(budget.scope, agentId, request.sessionId, now);
       if (windowKey !== undefined) held.push({ budget, windowKey });
     }
-    if (held.length === 0) {
+    if (held.length === 0 && request.id === undefined) {
       return { decision: 'allow', reservation: undefined, usdNanos, tokens, priced, standings: [] };
     }
     const unpricedRefusal = priced
@@ -372,8 +387,9 @@ export class BudgetService {
       maxReservationTtlSeconds,
       Math.max(1, request.ttlSeconds ?? defaultReservationTtlSeconds),
     );
+    const charge = request.charge === true;
     const reservation: ReservationRecord = {
-      id: uuidv7(now),
+      id: request.id ?? uuidv7(now),
       agentId,
       environment,
       sessionId: request.sessionId,
@@ -382,20 +398,24 @@ export class BudgetService {
       usdNanos,
       tokens,
       counters: held.map(({ budget, windowKey }) => [budget.id, windowKey]),
-      status: 'reserved',
+      status: charge ? 'settled' : 'reserved',
       createdAt: now,
-      expiresAt: now + ttl * 1000,
-      settledAt: null,
+      expiresAt: request.expiresAt ?? now + ttl * 1000,
+      settledAt: charge ? now : null,
       usageId: null,
-      actualUsdNanos: null,
-      actualTokens: null,
+      actualUsdNanos: charge ? usdNanos : null,
+      actualTokens: charge ? tokens : null,
     };
     try {
       const standings = await this.store.database.transaction(async (transaction) => {
         const repository = budgetRepository(transaction);
         for (const { budget, windowKey } of held) {
           await repository.ensureCounter(budget.id, windowKey, now);
-          if (!(await repository.tryReserve(budget, windowKey, usdNanos, tokens, now))) {
+          const limited = request.force
+            ? { ...budget, limitUsdNanos: null, limitTokens: null }
+            : budget;
+          const into = charge ? 'spent' : 'reserved';
+          if (!(await repository.tryReserve(limited, windowKey, usdNanos, tokens, now, into))) {
             const counter =
               (await repository.counter(budget.id, windowKey)) ??
               emptyCounter(budget.id, windowKey);
@@ -510,12 +530,70 @@ export class BudgetService {
 
   // ---- expiry ----------------------------------------------------------------------------
 
-  /** Expires reservations held past their time, giving back what they held. How many. */
+  /**
+   * Settles or gives back the held cost of a tool call once its approval is decided: approved
+   * (or expired with `on_timeout: allow`) → spent; denied or expired → given back. Nothing when
+   * the call has no held cost. Whether it changed anything.
+   */
+  async settleToolCall(
+    action: Pick<ActionRecord, 'id' | 'status' | 'onTimeout'>,
+    now = this.clock(),
+  ): Promise<boolean> {
+    if (action.status === 'pending' || action.status === 'completed') return false;
+    return this.store.database.transaction(async (transaction) => {
+      const repository = budgetRepository(transaction);
+      const reservation = await repository.reservation(action.id);
+      if (reservation?.kind !== 'tool' || reservation.status !== 'reserved') return false;
+      if (runs(action)) return repository.settleHeld(reservation, now);
+      if (!(await repository.markExpired(reservation.id, now))) return false;
+      for (const [budgetId, windowKey] of reservation.counters) {
+        await repository.release(
+          budgetId,
+          windowKey,
+          reservation.usdNanos,
+          reservation.tokens,
+          now,
+        );
+      }
+      return true;
+    });
+  }
+
+  /** Settles held tool costs as their approvals are decided on this replica (the sweep is the backstop). */
+  followDecisions(events: LiveEvents): void {
+    events.subscribe((event) => {
+      if (event.type !== 'action.decided') return;
+      this.settleToolCall(event.action).catch((error: unknown) => {
+        this.logger?.warn("A tool call's held cost was not settled; the sweep will", {
+          actionId: event.action.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    });
+  }
+
+  /**
+   * Expires reservations held past their time, giving back what they held. A tool call's held
+   * cost is settled instead when its call was approved, and waits while its call is still held.
+   * How many it expired.
+   */
   async sweep(now = this.clock()): Promise<number> {
     let expired = 0;
     for (;;) {
       const ids = await this.repository.overdue(now, 100);
       for (const id of ids) {
+        const held = await this.repository.reservation(id);
+        if (held?.kind === 'tool') {
+          const action = await this.store.actions.get(id);
+          if (action?.status === 'pending') {
+            await this.repository.extend(id, now + toolHoldGraceMs);
+            continue;
+          }
+          if (action && runs(action)) {
+            await this.settleToolCall(action, now);
+            continue;
+          }
+        }
         const done = await this.store.database.transaction(async (transaction) => {
           const repository = budgetRepository(transaction);
           if (!(await repository.markExpired(id, now))) return false;
@@ -572,6 +650,16 @@ export class BudgetService {
   async reservedAmount(filter: ReservedFilter): Promise<{ usd: number; tokens: number }> {
     return reservedAmount(this.store, filter);
   }
+}
+
+/** How long past its approval's deadline a held tool cost waits for the decision (1 minute). */
+export const toolHoldGraceMs = 60_000;
+
+/** Whether a decided call runs: approved, or expired with `on_timeout: allow`. */
+function runs(action: Pick<ActionRecord, 'status' | 'onTimeout'>): boolean {
+  return (
+    action.status === 'approved' || (action.status === 'expired' && action.onTimeout === 'allow')
+  );
 }
 
 /** Reserved-not-yet-settled dollars and tokens (see `BudgetService.reservedAmount`). */

@@ -208,13 +208,18 @@ export class MemoryService {
     return { costUsd: recorded.costUsd + reserved.usd, tokens: recorded.tokens + reserved.tokens };
   }
 
-  /** Dollars and tokens reserved for model calls of the scope and window, not yet settled. */
+  /**
+   * Dollars and tokens reserved for model calls of the scope and window, not yet settled, and
+   * the costs of tool calls (held or charged).
+   */
   private reserved(query: SpendQuery): Promise<{ usd: number; tokens: number }> {
     return reservedAmount(this.#store, {
       agentId: query.agentId,
       environment: query.environment as Environment,
       ...(query.sessionId ? { sessionId: query.sessionId } : {}),
       ...(query.windowMs === undefined ? {} : { from: query.now - query.windowMs }),
+      // The costs of tool calls (a policy's `cost`) are spend too.
+      withToolCharges: true,
     });
   }
 
