@@ -174,6 +174,7 @@ export {
   type UnavailableBehaviour,
 } from './options';
 export {
+  approversOf,
   assertReceiptCoversCall,
   decodeReceipt,
   type ReceiptCall,
