@@ -138,6 +138,7 @@ async function guardedCall(
       options,
       checked,
       decision?.receipt,
+      decision?.edited,
     );
     const next = decision?.edited
       ? editedParametersOrDeny(toolName, result.actionId, parameters, options.argNames, decision)
@@ -237,6 +238,7 @@ async function assertSameCall(
   options: GuardOptions<any>,
   checked: { args: string; kwargs: string },
   receipt: string | undefined,
+  edited?: EditedCall,
 ): Promise<void> {
   const now = buildCallContext(parameters, options.argNames);
   const call = {
@@ -250,7 +252,27 @@ async function assertSameCall(
     failure = new Error('the arguments changed after they were checked');
   } else if (receipt !== undefined) {
     try {
-      await assertReceiptCoversCall(decodeReceipt(receipt).claims, call);
+      const { claims } = decodeReceipt(receipt);
+      if (claims.edited || edited) {
+        // Approved with edit: the receipt binds the edited call (the one to run) and names the
+        // hashes of the call as checked.
+        if (!claims.edited || !edited) {
+          throw new Error(
+            'the receipt and the decision disagree on whether an approver edited the arguments',
+          );
+        }
+        await assertReceiptCoversCall(claims, { ...call, kwargsJson: edited.kwargsJson });
+        await assertReceiptCoversCall(
+          {
+            ...claims,
+            args_sha256: claims.edited.original_args_sha256,
+            kwargs_sha256: claims.edited.original_kwargs_sha256,
+          },
+          call,
+        );
+      } else {
+        await assertReceiptCoversCall(claims, call);
+      }
     } catch (error) {
       failure = error;
     }

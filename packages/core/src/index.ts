@@ -191,6 +191,7 @@ export {
   type UnavailableBehaviour,
 } from './options';
 export {
+  approversOf,
   assertReceiptCoversCall,
   decodeReceipt,
   type ReceiptCall,

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Arden } from './arden';
 import { PolicyDeniedError } from './errors';
 import {
+  approversOf,
   assertReceiptCoversCall,
   base64UrlDecode,
+  base64UrlEncode,
   decodeReceipt,
   type ReceiptPublicKey,
   ReceiptVerificationError,
@@ -153,6 +155,97 @@ describe('receipt signature vectors', () => {
   });
 });
 
+// A second vector: an approval with edit by two people. Its hashes bind the edited call; `edited`
+// names the call as the agent made it.
+const editedVectorReceipt =
+  'eyJhbGciOiJFZERTQSIsImtpZCI6InJmYzgwMzItMSIsInR5cCI6ImFyZGVuLXJlY2VpcHQrand0In0.eyJ2IjoxLCJqdGkiOiIwMTlhZTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDIiLCJpYXQiOjE3NjQ1NDcyNjAsImRlY2lkZWRfYXQiOjE3NjQ1NDcyNjAwMDAsImFjdGlvbl9pZCI6IjAxOWFlMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDBiYiIsImFnZW50X2lkIjoiYWdlbnQtMSIsImVudmlyb25tZW50IjoibGl2ZSIsInNlc3Npb25faWQiOiJzLTEiLCJ0b29sIjoicGF5bWVudHMucmVmdW5kIiwiYXJnc19zaGEyNTYiOiI0ZjUzY2RhMThjMmJhYTBjMDM1NGJiNWY5YTNlY2JlNWVkMTJhYjRkOGUxMWJhODczYzJmMTExNjEyMDJiOTQ1Iiwia3dhcmdzX3NoYTI1NiI6Ijg2ZmY1YjIyMzBiZjkzNDU1OTYxZmYxYTYyM2I0NWQyNjQyZmNlMmI5M2RkOWE1YTM3NzFhNGQzNDZjMDNjMmMiLCJkZWNpc2lvbiI6ImFwcHJvdmUiLCJydW5zIjp0cnVlLCJyZWFzb24iOiJydWxlX21hdGNoZWQiLCJwb2xpY3kiOnsiaWQiOiJwLTEiLCJuYW1lIjoiUmVmdW5kcyIsInZlcnNpb24iOjMsInJ1bGVfaW5kZXgiOjF9LCJkZWNpZGVkX2J5Ijp7InR5cGUiOiJ1c2VyIiwiaWQiOiJ1LTIifSwiZWRpdGVkIjp7Im9yaWdpbmFsX2FyZ3Nfc2hhMjU2IjoiNGY1M2NkYTE4YzJiYWEwYzAzNTRiYjVmOWEzZWNiZTVlZDEyYWI0ZDhlMTFiYTg3M2MyZjExMTYxMjAyYjk0NSIsIm9yaWdpbmFsX2t3YXJnc19zaGEyNTYiOiJhNjBiZWFmOTI4NDFkZTA3MDE3NDE4YTZjMzIwNmU5M2Y3ZDAxNzlkZDE2Nzg1YmVjNTkzY2Y0NDUyMGQzYzI2IiwiYnkiOiJhbm5AZXhhbXBsZS5jb20ifSwiYXBwcm92ZWRfaW4iOiJkYXNoYm9hcmQiLCJhcHByb3ZlcnMiOlsiYW5uQGV4YW1wbGUuY29tIiwiYm9iQGV4YW1wbGUuY29tIl19.gP3r-Vw6-39KN7n7B9UChgUzVhP6a0hsaTZZvUs1Xe7u5ink50cT5xEKvm12BPzItKgoAyFh1j3MWOngObwPAg';
+const editedKwargs = '{"amount":400,"order":"o-3"}';
+const originalKwargs = '{"amount": 4000, "order": "o-3"}';
+
+// RFC 8032 test 1's secret key, to sign claims a correct server would never make.
+async function signWithRfcKey(claims: unknown): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    'jwk',
+    {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: rfcPublicKey.x,
+      d: 'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A',
+    },
+    { name: 'Ed25519' },
+    false,
+    ['sign'],
+  );
+  const encode = (bytes: Uint8Array) => base64UrlEncode(bytes);
+  const header = vectorReceipt.split('.')[0] as string;
+  const payload = encode(new TextEncoder().encode(JSON.stringify(claims)));
+  const signature = new Uint8Array(
+    await crypto.subtle.sign(
+      { name: 'Ed25519' },
+      key,
+      new TextEncoder().encode(`${header}.${payload}`),
+    ),
+  );
+  return `${header}.${payload}.${encode(signature)}`;
+}
+
+describe('the claims of approvals', () => {
+  it('verifies the edited vector for the edited call, not the original one', async () => {
+    const call = { toolName: 'payments.refund', kwargsJson: editedKwargs };
+    const claims = await verifyReceipt(editedVectorReceipt, call, [rfcPublicKey]);
+    expect(claims).toMatchObject({
+      decision: 'approve',
+      approved_in: 'dashboard',
+      approvers: ['ann@example.com', 'bob@example.com'],
+      edited: {
+        original_args_sha256: await sha256Hex('[]'),
+        original_kwargs_sha256: await sha256Hex(originalKwargs),
+        by: 'ann@example.com',
+      },
+    });
+    await expect(
+      verifyReceipt(editedVectorReceipt, { ...call, kwargsJson: originalKwargs }, [rfcPublicKey]),
+    ).rejects.toMatchObject({ code: 'call_mismatch', field: 'kwargs_sha256' });
+  });
+
+  it('counts approvers for minApprovers', async () => {
+    expect(approversOf(decodeReceipt(editedVectorReceipt).claims)).toEqual([
+      'ann@example.com',
+      'bob@example.com',
+    ]);
+    expect(approversOf(decodeReceipt(vectorReceipt).claims)).toEqual(['u-1']);
+    await verifyReceipt(editedVectorReceipt, undefined, [rfcPublicKey], { minApprovers: 2 });
+    await expect(
+      verifyReceipt(editedVectorReceipt, undefined, [rfcPublicKey], { minApprovers: 3 }),
+    ).rejects.toMatchObject({ code: 'too_few_approvers' });
+    await verifyReceipt(vectorReceipt, undefined, [rfcPublicKey], { minApprovers: 1 });
+    await expect(
+      verifyReceipt(vectorReceipt, undefined, [rfcPublicKey], { minApprovers: 2 }),
+    ).rejects.toMatchObject({ code: 'too_few_approvers' });
+    // A denial has no approvers, whoever decided it.
+    const denial = await signWithRfcKey({ ...vectorClaims, decision: 'deny', runs: false });
+    await expect(
+      verifyReceipt(denial, undefined, [rfcPublicKey], { minApprovers: 1 }),
+    ).rejects.toMatchObject({ code: 'too_few_approvers' });
+  });
+
+  it('refuses approval claims of the wrong shape, even when signed', async () => {
+    for (const bad of [
+      { edited: { original_args_sha256: 'x', original_kwargs_sha256: 'y', by: null } },
+      { edited: null },
+      { approved_in: 'slack' },
+      { approvers: 'ann@example.com' },
+      { approvers: [1, 2] },
+      { redacted: [{ path: 'card' }] },
+    ]) {
+      const receipt = await signWithRfcKey({ ...vectorClaims, ...bad });
+      await expect(verifyReceipt(receipt, undefined, [rfcPublicKey])).rejects.toMatchObject({
+        code: 'malformed',
+      });
+    }
+  });
+});
+
 describe('the exact call in guarded tools', () => {
   it('refuses to run a held call whose arguments changed while it waited for approval', async () => {
     const server = createTestArden({ decisions: { refund: 'requires_approval' } });
@@ -229,6 +322,75 @@ describe('the exact call in guarded tools', () => {
     server.approve((await server.nextPending()).actionId);
     expect(await matching).toBe('refunded');
     expect(ran).toBe(1);
+    await arden.shutdown();
+  });
+
+  it('runs an approval with edit only when its receipt binds the edited call and names this one', async () => {
+    const server = createTestArden({ decisions: { 'payments.refund': 'requires_approval' } });
+    const base = server.options();
+    let receiptFor: (actionId: string) => Promise<string> = async () => editedVectorReceipt;
+    // /status answers an approval with edit (as a server does for clients that take edits).
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await base.fetch(input, init);
+      const url = String(input instanceof Request ? input.url : input);
+      const match = /\/status\/([^/?]+)/.exec(url);
+      if (!match) return response;
+      const body = (await response.json()) as Record<string, unknown>;
+      if (body.status === 'approved') {
+        body.receipt = await receiptFor(match[1] as string);
+        body.edited = {
+          kwargs: JSON.parse(editedKwargs),
+          kwargs_json: editedKwargs,
+          patch: [{ op: 'replace', path: '/amount', value: 400 }],
+          edited_by: 'ann@example.com',
+        };
+      }
+      return new Response(JSON.stringify(body), {
+        status: response.status,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    const arden = new Arden({ ...base, fetch });
+    const ran: unknown[] = [];
+    const refund = arden.guardTool(
+      'payments.refund',
+      async (input: { amount: number; order: string }) => {
+        ran.push(input);
+        return `refunded ${input.amount}`;
+      },
+    );
+    const signed = (claims: Record<string, unknown>) => async (actionId: string) =>
+      signWithRfcKey({
+        ...decodeReceipt(editedVectorReceipt).claims,
+        action_id: actionId,
+        ...claims,
+      });
+    // The edit's receipt for another original call (a replayed approval with edit): refused.
+    const replayed = refund({ amount: 5000, order: 'o-3' }).catch((error) => error);
+    receiptFor = signed({});
+    server.approve((await server.nextPending()).actionId);
+    expect((await replayed).message).toMatch(/receipt is for another call/);
+    // A receipt of the original call only (no edit claimed): refused, the edit is not covered.
+    receiptFor = signed({
+      kwargs_sha256: await sha256Hex('{"amount":4000,"order":"o-3"}'),
+      edited: undefined,
+    });
+    const uncovered = refund({ amount: 4000, order: 'o-3' }).catch((error) => error);
+    server.approve((await server.nextPending()).actionId);
+    expect((await uncovered).message).toMatch(/disagree on whether an approver edited/);
+    expect(ran).toEqual([]);
+    // The genuine one: the edited call, naming these bytes as the original.
+    receiptFor = signed({
+      edited: {
+        original_args_sha256: await sha256Hex('[]'),
+        original_kwargs_sha256: await sha256Hex('{"amount":4000,"order":"o-3"}'),
+        by: 'ann@example.com',
+      },
+    });
+    const genuine = refund({ amount: 4000, order: 'o-3' });
+    server.approve((await server.nextPending()).actionId);
+    expect(await genuine).toBe('refunded 400');
+    expect(ran).toEqual([{ amount: 400, order: 'o-3' }]);
     await arden.shutdown();
   });
 });

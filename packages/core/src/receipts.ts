@@ -97,6 +97,11 @@ export interface VerifyReceiptOptions {
   requireRuns?: boolean;
   /** The current time in ms (default `Date.now()`). */
   now?: number;
+  /**
+   * Require an approval by at least this many distinct people (`approvers`, or the one decider
+   * of an `approve` receipt without it); a downstream service can demand two for what matters.
+   */
+  minApprovers?: number;
 }
 
 /** Why a receipt was refused. */
@@ -106,6 +111,7 @@ export type ReceiptFailure =
   | 'bad_signature'
   | 'call_mismatch'
   | 'does_not_run'
+  | 'too_few_approvers'
   | 'expired';
 
 const receiptMarker = Symbol.for('arden.error.receipt');
@@ -260,6 +266,10 @@ export async function verifyReceipt(
   if (claims.v !== 1 || typeof claims.action_id !== 'string' || typeof claims.tool !== 'string') {
     throw new ReceiptVerificationError('malformed', 'The receipt is not an Arden receipt (v1).');
   }
+  const shapeProblem = optionalClaimsProblem(claims);
+  if (shapeProblem) {
+    throw new ReceiptVerificationError('malformed', `The receipt's ${shapeProblem}.`);
+  }
   if (options.maxAgeSeconds !== undefined) {
     const age = ((options.now ?? Date.now()) - claims.decided_at) / 1000;
     if (age > options.maxAgeSeconds) {
@@ -276,7 +286,56 @@ export async function verifyReceipt(
       `The receipt records "${claims.decision}" for action ${claims.action_id}: it does not let the call run.`,
     );
   }
+  if (options.minApprovers !== undefined) {
+    const count = approversOf(claims).length;
+    if (count < options.minApprovers) {
+      throw new ReceiptVerificationError(
+        'too_few_approvers',
+        `The receipt records ${count} approver(s) for action ${claims.action_id}; at least ${options.minApprovers} distinct approvers are required.`,
+      );
+    }
+  }
   return claims;
+}
+
+/**
+ * The distinct people who approved the call a receipt records: its `approvers` (a
+ * multi-person approval), else the one decider of an `approve` receipt, else none.
+ */
+export function approversOf(claims: ReceiptClaims): string[] {
+  if (claims.decision !== 'approve') return [];
+  if (claims.approvers) return [...new Set(claims.approvers)];
+  return claims.decided_by.id ? [claims.decided_by.id] : [];
+}
+
+const sha256Pattern = /^[0-9a-f]{64}$/;
+
+// The claims added for approve-with-edit, in-app and multi-person approvals must have their
+// documented shapes when present: a verifier reads them to decide.
+function optionalClaimsProblem(claims: ReceiptClaims): string | undefined {
+  const { edited, approved_in: approvedIn, approvers, redacted } = claims;
+  if (
+    edited !== undefined &&
+    (edited === null ||
+      typeof edited !== 'object' ||
+      !sha256Pattern.test(String(edited.original_args_sha256)) ||
+      !sha256Pattern.test(String(edited.original_kwargs_sha256)) ||
+      (edited.by !== null && typeof edited.by !== 'string'))
+  ) {
+    return '"edited" claim is not {original_args_sha256, original_kwargs_sha256, by}';
+  }
+  if (approvedIn !== undefined && approvedIn !== 'dashboard' && approvedIn !== 'app') {
+    return '"approved_in" claim is neither "dashboard" nor "app"';
+  }
+  const strings = (value: unknown) =>
+    Array.isArray(value) && value.every((item) => typeof item === 'string');
+  if (approvers !== undefined && !strings(approvers)) {
+    return '"approvers" claim is not a list of user names';
+  }
+  if (redacted !== undefined && !strings(redacted)) {
+    return '"redacted" claim is not a list of argument paths';
+  }
+  return undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createPublicKey, verify } from 'node:crypto';
 import type { ReceiptClaims, ReceiptPublicKey } from '@arden/core';
+import { effectiveKwargsJson } from '../approvals/state';
 import { sha256Hex } from '../receipts/service';
 import type { Store } from '../store';
 import { type CheckpointClaims, entryHash } from './chain';
@@ -171,10 +172,13 @@ export async function verifyAudit(
         }
         const differs: string[] = [];
         if (action.toolName !== claims.tool) differs.push('tool');
-        if (!claims.edited && sha256Hex(action.argsJson) !== claims.args_sha256)
-          differs.push('args');
-        if (!claims.edited && sha256Hex(action.kwargsJson) !== claims.kwargs_sha256) {
-          differs.push('kwargs');
+        // An approval with edit binds the edited call and names the original's hashes.
+        const argsHash = claims.edited?.original_args_sha256 ?? claims.args_sha256;
+        const kwargsHash = claims.edited?.original_kwargs_sha256 ?? claims.kwargs_sha256;
+        if (sha256Hex(action.argsJson) !== argsHash) differs.push('args');
+        if (sha256Hex(action.kwargsJson) !== kwargsHash) differs.push('kwargs');
+        if (claims.edited && sha256Hex(effectiveKwargsJson(action)) !== claims.kwargs_sha256) {
+          differs.push('edited arguments');
         }
         if (action.agentId !== claims.agent_id) differs.push('agent');
         if (action.environment !== claims.environment) differs.push('environment');

@@ -1,5 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type { ReceiptClaims, ReceiptDecider, ReceiptDecision, ReceiptPublicKey } from '@arden/core';
+import { approvalsSoFar } from '../approvals/state';
 import { ConflictError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
@@ -214,16 +215,42 @@ export function checkReceiptInput(action: NewAction): ReceiptInput {
   };
 }
 
-/** The receipt of a decision on a held action (approve, deny, expire). */
+/**
+ * The receipt of a decision on a held action (approve, deny, expire). An approval binds the call
+ * that runs: with an approver's edit, the edited arguments (`edited` then names the original
+ * call's hashes and the editor); it also says where it was given (`approved_in`) and, when more
+ * than one person approved, who (`approvers`, in order). An in-app decision is `decided_by.type:
+ * app` with the end user the app asserted.
+ */
 export function decisionReceiptInput(action: ActionRecord, now: number): ReceiptInput {
   const expired = action.status === 'expired';
+  const approved = action.status === 'approved';
+  const state = action.approval ?? undefined;
+  const inApp = !expired && state?.decidedIn === 'app';
+  const edit = approved ? state?.edits.at(-1) : undefined;
+  const extra: NonNullable<ReceiptInput['extra']> = {};
+  if (edit) {
+    extra.edited = {
+      original_args_sha256: sha256Hex(action.argsJson),
+      original_kwargs_sha256: sha256Hex(action.kwargsJson),
+      by: edit.user,
+    };
+  }
+  if (approved && state?.decidedIn) {
+    extra.approved_in = state.decidedIn;
+    const approvers = [...new Set(approvalsSoFar(action).map((vote) => vote.user))];
+    if (approvers.length > 1) extra.approvers = approvers;
+  }
   return {
-    action,
-    decision: expired ? 'expire' : action.status === 'approved' ? 'approve' : 'deny',
-    runs: action.status === 'approved' || (expired && action.onTimeout === 'allow'),
+    action: edit ? { ...action, kwargsJson: edit.after, kwargs: JSON.parse(edit.after) } : action,
+    decision: expired ? 'expire' : approved ? 'approve' : 'deny',
+    runs: approved || (expired && action.onTimeout === 'allow'),
     decidedBy: expired
       ? { type: 'timeout', id: null }
-      : { type: 'user', id: action.decidedBy ?? null },
+      : inApp
+        ? { type: 'app', id: state?.decidedByUser ?? null }
+        : { type: 'user', id: action.decidedBy ?? null },
     decidedAt: action.decidedAt ?? now,
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
   };
 }

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type ReceiptCall, type ReceiptPublicKey, verifyReceipt } from '@arden/core';
+import {
+  type ReceiptCall,
+  type ReceiptClaims,
+  type ReceiptPublicKey,
+  verifyReceipt,
+} from '@arden/core';
 import { verifyAudit } from '../../audit/verify';
 import { parse, positional, text } from '../args';
 import { CliError, type CliIo, exitCodes, UsageError } from '../io';
@@ -8,12 +13,15 @@ import { openCommandStore, storeOptions } from './local';
 
 const receiptsHelp = `Usage:
   arden receipts verify RECEIPT|@FILE --keys FILE|URL [--tool NAME] [--kwargs JSON|@FILE]
-                        [--args JSON|@FILE] [--action ID] [--require-runs] [--json]
+                        [--args JSON|@FILE] [--action ID] [--require-runs]
+                        [--min-approvers N] [--json]
 
 Verifies a receipt (a compact JWS from a check's answer, /status, a webhook or the export)
 offline: its Ed25519 signature against the server's keys (a saved copy of
 /.well-known/arden-keys.json, or its URL), and — with --tool and --kwargs/--args — that it was
-issued for exactly that call (the JSON text, byte for byte). Exit code 0 when valid, 1 when not.
+issued for exactly that call (the JSON text, byte for byte). For an approval with edit, the call
+is the edited one (the receipt names the original's hashes under "edited"). --min-approvers N
+refuses an approval by fewer than N distinct people. Exit code 0 when valid, 1 when not.
 `;
 
 const auditHelp = `Usage:
@@ -72,6 +80,7 @@ export async function receiptsCommand(argv: string[], io: CliIo): Promise<number
       args: { type: 'string' },
       action: { type: 'string' },
       'require-runs': { type: 'boolean' },
+      'min-approvers': { type: 'string' },
       json: { type: 'boolean' },
     },
     'receipts',
@@ -105,15 +114,21 @@ export async function receiptsCommand(argv: string[], io: CliIo): Promise<number
       '--kwargs and --args need --tool: the call is its tool and its arguments.',
     );
   }
+  const minApproversText = text(parsed, 'min-approvers');
+  const minApprovers = minApproversText === undefined ? undefined : Number(minApproversText);
+  if (minApprovers !== undefined && !(Number.isInteger(minApprovers) && minApprovers >= 1)) {
+    throw new UsageError('--min-approvers must be a whole number of at least 1, such as 2.');
+  }
   try {
     const claims = await verifyReceipt(receipt, call, keys, {
       requireRuns: parsed.values['require-runs'] === true,
+      ...(minApprovers !== undefined ? { minApprovers } : {}),
     });
     if (parsed.values.json) {
       io.stdout(`${JSON.stringify({ valid: true, claims }, null, 2)}\n`);
     } else {
       io.stdout(
-        `valid: ${claims.decision} of ${claims.tool} (action ${claims.action_id}, agent ${claims.agent_id}, ${claims.environment}) by ${claims.decided_by.type}${claims.decided_by.id ? ` ${claims.decided_by.id}` : ''} at ${new Date(claims.decided_at).toISOString()}${call ? '; it covers this exact call' : ''}\n`,
+        `valid: ${claims.decision} of ${claims.tool} (action ${claims.action_id}, agent ${claims.agent_id}, ${claims.environment}) by ${claims.decided_by.type}${claims.decided_by.id ? ` ${claims.decided_by.id}` : ''} at ${new Date(claims.decided_at).toISOString()}${call ? '; it covers this exact call' : ''}\n${describeClaims(claims)}`,
       );
     }
     return exitCodes.ok;
@@ -126,6 +141,24 @@ export async function receiptsCommand(argv: string[], io: CliIo): Promise<number
     }
     return exitCodes.failure;
   }
+}
+
+// The lines for the claims of approvals with edit, in-app and multi-person approvals.
+function describeClaims(claims: ReceiptClaims): string {
+  const lines: string[] = [];
+  if (claims.approved_in) {
+    lines.push(
+      `approved in: ${claims.approved_in === 'app' ? 'the app (an in-app decision)' : 'Arden'}`,
+    );
+  }
+  if (claims.approvers) lines.push(`approvers: ${claims.approvers.join(', ')}`);
+  if (claims.edited) {
+    lines.push(
+      `edited by ${claims.edited.by ?? 'an approver'}: the receipt binds the edited arguments; the original call's kwargs_sha256 was ${claims.edited.original_kwargs_sha256}`,
+    );
+  }
+  if (claims.redacted) lines.push(`sensitive arguments: ${claims.redacted.join(', ')}`);
+  return lines.map((line) => `  ${line}\n`).join('');
 }
 
 function readCheckpoints(source: string, io: CliIo): string[] {
