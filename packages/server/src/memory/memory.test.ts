@@ -299,6 +299,26 @@ describe('denied calls stay denied', () => {
     );
   });
 
+  it('answers concurrent lookups each for its own call (PostgreSQL: one statement per turn)', async () => {
+    const t = await serverWith(policies);
+    const first = await check(t, 'refund', { amount: 500, note: 'x' });
+    const second = await check(t, 'refund', { amount: 700 }, 's-2');
+    const answers = await Promise.all([
+      check(t, 'refund', { amount: 700 }),
+      check(t, 'refund', { amount: 500, note: 'x' }),
+      check(t, 'refund', { amount: 500, note: 'x' }, 's-2'),
+      check(t, 'refund', { amount: 700 }, 's-2'),
+      check(t, 'refund', { amount: 5 }, 's-2'),
+    ]);
+    expect(answers.map((answer) => [answer.reason, answer.repeat_of ?? null])).toEqual([
+      ['rule_matched', null],
+      ['repeat_refused', first.action_id],
+      ['rule_matched', null],
+      ['repeat_refused', second.action_id],
+      ['policy_default', null],
+    ]);
+  });
+
   it('remembers a denial by a person within the policy window, and can be switched off', async () => {
     const t = await serverWith(policies);
     const held = await check(t, 'mail', { to: 'a@b.c' });

@@ -117,6 +117,53 @@ export function memoryRepository(db: Queryable) {
       return row ? { id: row.id, createdAt: Number(row.created_at) } : undefined;
     },
 
+    /**
+     * `firstRefusal` of many calls in one statement (PostgreSQL: one round trip for the checks
+     * of one event-loop turn instead of one each). The answers are in the order of `lookups`.
+     */
+    async firstRefusals(
+      lookups: readonly {
+        scope: MemoryScope & { sessionId: string };
+        toolName: string;
+        argsHash: string;
+        since: number | undefined;
+      }[],
+    ): Promise<({ id: string; createdAt: number } | undefined)[]> {
+      const rows = await db.all<{ i: number | string; id: string; created_at: number | string }>(
+        `SELECT q.i, r.id, r.created_at
+         FROM json_to_recordset(?::json) AS q(i int, session_id text, args_hash text,
+           agent_id text, environment text, tool_name text, since bigint)
+         CROSS JOIN LATERAL (
+           SELECT a.id, a.created_at FROM actions a
+           WHERE a.session_id = q.session_id AND a.args_hash = q.args_hash
+             AND a.decision <> 'allow' AND a.agent_id = q.agent_id
+             AND a.environment = q.environment AND a.tool_name = q.tool_name
+             AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
+             AND (q.since IS NULL OR a.created_at >= q.since)
+           ORDER BY a.seq LIMIT 1) r`,
+        [
+          JSON.stringify(
+            lookups.map((lookup, i) => ({
+              i,
+              session_id: lookup.scope.sessionId,
+              args_hash: lookup.argsHash,
+              agent_id: lookup.scope.agentId,
+              environment: lookup.scope.environment,
+              tool_name: lookup.toolName,
+              since: lookup.since ?? null,
+            })),
+          ),
+        ],
+      );
+      const answers: ({ id: string; createdAt: number } | undefined)[] = lookups.map(
+        () => undefined,
+      );
+      for (const row of rows) {
+        answers[Number(row.i)] = { id: row.id, createdAt: Number(row.created_at) };
+      }
+      return answers;
+    },
+
     /** Dollars and tokens recorded as usage for `scope` since `since` (inclusive). */
     async recordedSpend(scope: MemoryScope, since: number | undefined): Promise<RecordedSpend> {
       const { where, params } = scopeWhere(scope, since);

@@ -150,6 +150,23 @@ function sessionValue(
  * serialise too. Checks whose policy reads no memory take no lock and cost nothing more than
  * the refused-repeat lookup (one index seek, for calls with a session).
  */
+/** One refused-repeat lookup: the first refusal of this call in its session since `since`. */
+interface RefusalLookup {
+  scope: MemoryScope & { sessionId: string };
+  toolName: string;
+  argsHash: string;
+  since: number | undefined;
+}
+
+/** Refused-repeat lookups waiting for the end of the event loop's turn. */
+interface RefusalBatch {
+  lookups: RefusalLookup[];
+  waiters: {
+    resolve: (answer: { id: string; createdAt: number } | undefined) => void;
+    reject: (error: unknown) => void;
+  }[];
+}
+
 export class MemoryService {
   readonly #store: Store;
   readonly #policies: PolicyService;
@@ -264,12 +281,19 @@ export class MemoryService {
                 (since === undefined || logged.createdAt >= since) &&
                 isRefusal(logged),
             )
-          : await memoryRepository(db).firstRefusal(
-              { agentId: agent.id, environment, sessionId },
-              call.tool,
-              argsHash,
-              since,
-            );
+          : lock === undefined && db.dialect === 'postgres'
+            ? await this.#batchedRefusal({
+                scope: { agentId: agent.id, environment, sessionId },
+                toolName: call.tool,
+                argsHash,
+                since,
+              })
+            : await memoryRepository(db).firstRefusal(
+                { agentId: agent.id, environment, sessionId },
+                call.tool,
+                argsHash,
+                since,
+              );
         if (refusal !== undefined) repeat = repeatRefusal(call.tool, refusal.id);
       }
       const values =
@@ -281,6 +305,44 @@ export class MemoryService {
       lock?.release();
       throw error;
     }
+  }
+
+  /**
+   * The refused-repeat lookups of the checks of one event-loop turn, on PostgreSQL, as one
+   * statement (`firstRefusals`): under load one round trip for many checks instead of one each.
+   * A lookup reads what was committed when the statement runs, as a lookup of its own would a
+   * moment earlier; checks holding a memory lock keep reading on their own connection.
+   */
+  #refusalBatch: RefusalBatch | undefined;
+
+  #batchedRefusal(lookup: RefusalLookup): Promise<{ id: string; createdAt: number } | undefined> {
+    return new Promise((resolve, reject) => {
+      let batch = this.#refusalBatch;
+      if (batch === undefined) {
+        const started: RefusalBatch = { lookups: [], waiters: [] };
+        batch = started;
+        this.#refusalBatch = started;
+        setImmediate(() => {
+          if (this.#refusalBatch === started) this.#refusalBatch = undefined;
+          memoryRepository(this.#store.database)
+            .firstRefusals(started.lookups)
+            .then(
+              (answers) => {
+                started.waiters.forEach((waiter, index) => {
+                  waiter.resolve(answers[index]);
+                });
+              },
+              (error: unknown) => {
+                for (const waiter of started.waiters) waiter.reject(error);
+              },
+            );
+        });
+      }
+      batch.lookups.push(lookup);
+      batch.waiters.push({ resolve, reject });
+      // A batch is sent at the end of the turn, or at once when it is large.
+      if (batch.lookups.length >= 500) this.#refusalBatch = undefined;
+    });
   }
 
   #lease(
