@@ -1,35 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AgentService } from './agents/service';
 import { createLogger } from './logger';
 import { openStore } from './store';
+import { startChildServer } from './test-fixtures/child-process';
 import { startTestServer, type TestServer, temporaryDirectory } from './test-fixtures/harness';
 
-const childScript = fileURLToPath(new URL('./test-fixtures/child-server.mjs', import.meta.url));
-const builtEntry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-
-function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  if (!existsSync(builtEntry)) {
-    throw new Error(
-      'The crash test runs the built server: run `pnpm --filter @arden/server build` first.',
-    );
-  }
-  const child = spawn(process.execPath, [childScript, dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-      const line = output.split('\n')[0];
-      if (output.includes('\n') && line) resolve({ child, url: JSON.parse(line).url });
-    });
-    child.once('exit', (code) => reject(new Error(`the server child exited early (${code})`)));
-  });
-}
+const startChild = (dataDir: string) => startChildServer(dataDir);
 
 // The embedded store's durability; PostgreSQL's is PostgreSQL's own.
 describe.skipIf(Boolean(process.env.ARDEN_TEST_DATABASE_URL))('crash safety', () => {

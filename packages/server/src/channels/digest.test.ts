@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { startAdminTestServer } from '../admin/test-support';
-import { decoded, linksOf, startSmtp } from './smtp-support';
+import { confirmLink, decoded, linksOf, startSmtp } from './smtp-support';
 import { secretsKey, testClock, until } from './test-support';
 
 // Email digests: an email channel with `digest_minutes` sends one email per recipient every N
@@ -13,15 +13,6 @@ afterEach(async () => {
 }, 60_000);
 
 const minute = 60_000;
-
-async function confirm(url: string, link: string, decision: 'approve' | 'deny') {
-  const token = new URL(link).searchParams.get('token') as string;
-  return fetch(`${url}/channels/email/confirm`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token, decision }).toString(),
-  });
-}
 
 describe('email digests', { timeout: 120_000 }, () => {
   test('one email every N minutes with the calls still waiting, each with its own single-use link', async () => {
@@ -102,11 +93,11 @@ describe('email digests', { timeout: 120_000 }, () => {
     expect(await timeline(decidedFirst)).toEqual(['cancelled']);
 
     // Each link decides its own call, once.
-    expect((await confirm(t.url, links[0] as string, 'approve')).status).toBe(200);
+    expect((await confirmLink(t.url, links[0] as string, 'approve')).status).toBe(200);
     expect((await t.server.store.actions.get(first))?.status).toBe('approved');
     expect((await t.server.store.actions.get(second))?.status).toBe('pending');
-    expect((await confirm(t.url, links[0] as string, 'deny')).status).toBe(409);
-    expect((await confirm(t.url, links[1] as string, 'deny')).status).toBe(200);
+    expect((await confirmLink(t.url, links[0] as string, 'deny')).status).toBe(409);
+    expect((await confirmLink(t.url, links[1] as string, 'deny')).status).toBe(200);
     expect((await t.server.store.actions.get(second))?.status).toBe('denied');
 
     // A call held after the digest waits for the next one (10:30), on its own.

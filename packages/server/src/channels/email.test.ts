@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
-import { linkOf, type Mail, startSmtp } from './smtp-support';
+import { confirmLink, linkOf, type Mail, startSmtp } from './smtp-support';
 import { secretsKey, until } from './test-support';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -91,12 +91,7 @@ describe('email channel', { timeout: 120_000 }, () => {
 
     // The viewer's link is theirs only, and a viewer may not decide.
     const viewerLink = linkOf(mails.find((m) => m.to.includes('viewer@example.com')) as Mail);
-    const token = new URL(viewerLink).searchParams.get('token') as string;
-    const refused = await fetch(`${t.url}/channels/email/confirm`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token, decision: 'deny' }).toString(),
-    });
+    const refused = await confirmLink(t.url, viewerLink, 'deny');
     expect(refused.status).toBe(403);
   });
 
@@ -106,22 +101,11 @@ describe('email channel', { timeout: 120_000 }, () => {
       body: { tool_name: 'payments.refund', kwargs: { amount: 5 } },
     });
     await until(() => mails.length === 2);
-    const forged = await fetch(`${t.url}/channels/email/confirm`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'token=forged-token&decision=approve',
-    });
+    const forged = await confirmLink(t.url, '', 'approve', 'forged-token');
     expect(forged.status).toBe(404);
     await t.server.approvals.decide(held.json.action_id, { decision: 'deny', userId: null });
     const link = linkOf(mails.find((m) => m.to.includes('approver@example.com')) as Mail);
-    const late = await fetch(`${t.url}/channels/email/confirm`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        token: new URL(link).searchParams.get('token') as string,
-        decision: 'approve',
-      }).toString(),
-    });
+    const late = await confirmLink(t.url, link, 'approve');
     expect(late.status).toBe(409);
     expect((await t.server.store.actions.get(held.json.action_id))?.status).toBe('denied');
   });

@@ -1,46 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { startFakeSlack } from '@arden/fake-slack';
 import { describe, expect, test } from 'vitest';
 import { openStore } from '../store';
+import { kill9, startChildServer } from '../test-fixtures/child-process';
 import { startTestServer } from '../test-fixtures/harness';
 import { botToken, secretsKey, signingSecret, until } from './test-support';
 
 // Delivery after a real kill -9 mid-send: the server runs as a child process, Slack (the fake)
 // holds its answer to chat.postMessage, the server is killed while the call is in flight, and
 // the restarted server takes the message over when the dead worker's lease runs out.
-
-const childScript = fileURLToPath(new URL('../test-fixtures/child-server.mjs', import.meta.url));
-const builtEntry = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
-
-function startChild(
-  dataDir: string,
-  config: object,
-): Promise<{ child: ChildProcess; url: string }> {
-  if (!existsSync(builtEntry)) {
-    throw new Error('This test runs the built server: run `pnpm --filter @arden/server build`.');
-  }
-  const child = spawn(process.execPath, [childScript, dataDir, JSON.stringify(config)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-      const line = output.split('\n')[0];
-      if (output.includes('\n') && line) resolve({ child, url: JSON.parse(line).url });
-    });
-    child.once('exit', (code) => reject(new Error(`the server child exited early (${code})`)));
-  });
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 describe('channel delivery across a crash', { timeout: 120_000 }, () => {
   test('kill -9 while Slack holds the answer: the restarted server delivers the message', async () => {
@@ -76,7 +44,7 @@ describe('channel delivery across a crash', { timeout: 120_000 }, () => {
     // Slack records the first call and never answers it.
     slack.hold(1);
     const config = { databaseUrl, channels };
-    let { child, url } = await startChild(dataDir, config);
+    let { child, url } = await startChildServer(dataDir, config);
     const held = await fetch(`${url}/policy/check`, {
       method: 'POST',
       headers: { 'x-api-key': liveKey, 'content-type': 'application/json' },
@@ -97,7 +65,7 @@ describe('channel delivery across a crash', { timeout: 120_000 }, () => {
       expect(slack.messages.size).toBe(0);
 
       // Slack answers again; the restarted server takes the message over once the lease ends.
-      ({ child } = await startChild(dataDir, config));
+      ({ child } = await startChildServer(dataDir, config));
       await until(
         async () => (await reader.channels.messagesOf(actionId))[0]?.status === 'delivered',
         60_000,

@@ -215,6 +215,28 @@ export function channelRepository(db: Queryable) {
       return rows.map(toMessage);
     },
 
+    /**
+     * Open messages (buttons, not yet closed) of held calls that have votes: a vote counted
+     * without deciding (two-person approvals) shows in them.
+     */
+    async voted(limit: number): Promise<ChannelMessageRecord[]> {
+      const rows = await db.all(
+        `SELECT o.* FROM channel_outbox o JOIN actions a ON a.id = o.action_id
+         WHERE o.ref IS NOT NULL AND o.closed_at IS NULL AND o.job <> 'update'
+           AND a.status = 'pending' AND a.approval IS NOT NULL
+         LIMIT ?`,
+        [limit],
+      );
+      return rows.map(toMessage);
+    },
+    /** Whether a message with this dedupe key was queued. */
+    async queued(dedupeKey: string): Promise<boolean> {
+      return (
+        (await db.get('SELECT 1 AS found FROM channel_outbox WHERE dedupe_key = ?', [
+          dedupeKey,
+        ])) !== undefined
+      );
+    },
     /** Queues a message unless one with its dedupe key exists; true when written. */
     async enqueue(
       message: Pick<

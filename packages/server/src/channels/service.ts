@@ -350,22 +350,32 @@ export class ChannelService {
   /**
    * After a vote that did not decide (two-person approvals): queues an update of every message
    * with buttons, so Slack shows "1 of 2 — approved by …" while the buttons stay for the next
-   * approver. One update per message and vote count (a retried click queues none twice).
+   * approver. One update per message and vote count (a retried click queues none twice); the
+   * worker also looks every round, for votes cast in the dashboard or the CLI.
    */
   async progress(action: ActionRecord): Promise<number> {
     const votes = approvalsSoFar(action).length;
+    if (action.status !== 'pending' || votes === 0) return 0;
+    // Votes count since the last edit: the key names both.
+    const round = action.approval?.edits.length ?? 0;
+    const missing: { message: ChannelMessageRecord; dedupeKey: string }[] = [];
+    for (const message of await this.store.channels.messagesOf(action.id)) {
+      if (message.ref === null || message.job === 'update' || message.closedAt !== null) continue;
+      const dedupeKey = `vote:${message.id}:${round}:${votes}`;
+      if (!(await this.store.channels.queued(dedupeKey))) missing.push({ message, dedupeKey });
+    }
+    if (missing.length === 0) return 0;
     const now = this.clock();
     return this.store.transaction(async (repositories) => {
       let queued = 0;
-      for (const message of await repositories.channels.messagesOf(action.id)) {
-        if (message.ref === null || message.job === 'update' || message.closedAt !== null) continue;
+      for (const { message, dedupeKey } of missing) {
         const written = await repositories.channels.enqueue({
           id: uuidv7(now),
-          dedupeKey: `vote:${message.id}:${votes}`,
+          dedupeKey,
           actionId: action.id,
           channelId: message.channelId,
           job: 'update',
-          target: message.ref,
+          target: message.ref as string,
           nextAttemptAt: now,
           createdAt: now,
         });

@@ -304,4 +304,29 @@ describe('Slack channel', { timeout: 120_000 }, () => {
     const [message] = [...s.slack.messages.values()];
     expect(message?.updates).toBe(2);
   });
+
+  test('two-person approval: a first vote cast in the dashboard shows in Slack too', async () => {
+    const s = await setup();
+    await heldRefundPolicy(s, { approvals: 2 });
+    const actionId = await holdOne(s);
+    await s.slack.waitFor('chat.postMessage');
+    await until(async () => (await s.t.server.store.channels.messagesOf(actionId))[0]?.ref != null);
+    const approver = await s.t.server.store.users.getByEmail('approver@example.com');
+    const counted = await s.t.server.approvals.decide(actionId, {
+      decision: 'approve',
+      userId: approver?.id ?? null,
+    });
+    expect(counted.status).toBe('pending');
+    const [progress] = await s.slack.waitFor('chat.update');
+    const shown = JSON.stringify(progress?.args.blocks);
+    expect(shown).toContain('1 of 2* — approved by approver@example.com');
+    expect(shown).toContain('"action_id":"approve"');
+    // Once: later rounds queue no second update for the same vote.
+    await s.t.server.channelWorker.round();
+    await s.t.server.channelWorker.round();
+    const updates = (await s.t.server.store.channels.messagesOf(actionId)).filter(
+      (m) => m.job === 'update',
+    );
+    expect(updates).toHaveLength(1);
+  });
 });

@@ -72,3 +72,17 @@ export function linkOf(mail: Mail): string {
   if (!link) throw new Error(`no link in ${mail.raw}`);
   return link;
 }
+
+/** POSTs the confirmation page's form of `link` (what its Approve / Deny button sends). */
+export function confirmLink(
+  serverUrl: string,
+  link: string,
+  decision: 'approve' | 'deny',
+  token = new URL(link).searchParams.get('token') ?? '',
+): Promise<Response> {
+  return fetch(`${serverUrl}/channels/email/confirm`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token, decision }).toString(),
+  });
+}

@@ -132,6 +132,12 @@ export class ChannelWorker {
     }
     const closing = new Set((await this.store.channels.unclosed(20)).map((m) => m.actionId));
     for (const actionId of closing) await this.channels.close(actionId);
+    // Votes counted without deciding (from anywhere: Slack, dashboard, CLI) show in Slack.
+    const voted = new Set((await this.store.channels.voted(20)).map((m) => m.actionId));
+    for (const actionId of voted) {
+      const action = await this.store.actions.get(actionId);
+      if (action && (await this.channels.progress(action)) > 0) this.again = true;
+    }
     // Up to 50 at once: the calls of a digest go out in one email.
     const due = await this.store.channels.claimDue(this.owner, this.clock(), this.leaseMs, 50);
     const channels = new Map((await this.store.channels.list()).map((c) => [c.id, c]));
