@@ -2,9 +2,13 @@
 // upstream, the real MCP SDK Client with StreamableHTTPClientTransport against `/mcp/<name>` of
 // a listening Arden server. Blocked calls never reach the upstream, held ones run after an
 // admin approves, credentials reach the upstream and nothing else.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -391,4 +395,57 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     expect(await mcpCommand(['upstreams', 'remove', 'clitest', ...connection], io)).toBe(0);
     expect((await t.admin('GET', '/api/v1/mcp/http-upstreams/clitest')).status).toBe(404);
   });
+
+  it('serves @modelcontextprotocol/inspector-cli: the list without the blocked tool, a blocked call refused, an allowed one run', async () => {
+    const cli = createRequire(import.meta.url).resolve('@modelcontextprotocol/inspector-cli');
+    const inspect = async (...args: string[]) => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          cli,
+          '--cli',
+          `${t.url}/mcp/remote`,
+          '--transport',
+          'http',
+          '--header',
+          `Authorization: Bearer ${t.liveKey}`,
+          ...args,
+        ],
+        // inspector-cli 1.0.3 finds its package.json relative to the working directory (a
+        // packaging slip: it looks for "../package.json" with fs, then imports it relative to
+        // build/index.js): run it from build/, where both agree.
+        { timeout: 90_000, cwd: dirname(cli) },
+      );
+      return JSON.parse(stdout.slice(stdout.indexOf('{')));
+    };
+    const listed = await inspect('--method', 'tools/list');
+    expect(listed.tools.map((tool: { name: string }) => tool.name).sort()).toEqual([
+      'echo',
+      'transfer',
+    ]);
+    const callsBefore = seen.calls.length;
+    const blocked = await inspect(
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'delete_file',
+      '--tool-arg',
+      'path=/etc/passwd',
+    );
+    expect(blocked.isError).toBe(true);
+    expect(blocked.content[0].text).toContain('No deletes');
+    expect(seen.calls.length).toBe(callsBefore);
+    const allowed = await inspect(
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'echo',
+      '--tool-arg',
+      'text=from the inspector',
+    );
+    expect(allowed.content[0].text).toBe('echo: from the inspector');
+    expect(seen.calls.slice(callsBefore)).toEqual([
+      { tool: 'echo', args: { text: 'from the inspector' } },
+    ]);
+  }, 180_000);
 });
