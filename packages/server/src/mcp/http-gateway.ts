@@ -514,9 +514,13 @@ export class McpHttpGateway {
       this.server.logger.child({ mcp_upstream: name }),
       await loadTransports(),
     );
-    await session.start();
-    await session.downstream.handleRequest(request, response, body);
-    if (!session.id) await session.close();
+    try {
+      await session.start();
+      await session.downstream.handleRequest(request, response, body);
+    } finally {
+      // A session the transport never opened (a refused initialize) holds nothing.
+      if (!session.id) await session.close();
+    }
   }
 
   /** The Arden client of an agent key: calls are checked through the agent API, as any client's. */
