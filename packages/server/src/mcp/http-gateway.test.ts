@@ -2,13 +2,22 @@
 // upstream, the real MCP SDK Client with StreamableHTTPClientTransport against `/mcp/<name>` of
 // a listening Arden server. Blocked calls never reach the upstream, held ones run after an
 // admin approves, credentials reach the upstream and nothing else.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  LoggingMessageNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
@@ -26,7 +35,10 @@ const seen = {
 };
 
 function upstreamServer(): McpServer {
-  const mcp = new McpServer({ name: 'remote-test', version: '1.0.0' });
+  const mcp = new McpServer(
+    { name: 'remote-test', version: '1.0.0' },
+    { capabilities: { logging: {} } },
+  );
   mcp.registerTool(
     'echo',
     { description: 'Echo', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } },
@@ -53,6 +65,30 @@ function upstreamServer(): McpServer {
     async ({ amount }) => {
       seen.calls.push({ tool: 'transfer', args: { amount } });
       return { content: [{ type: 'text', text: `sent ${amount}` }] };
+    },
+  );
+  mcp.registerTool(
+    'ask',
+    { description: 'Asks the client: sampling, elicitation and a log message' },
+    async (extra) => {
+      const related = { relatedRequestId: extra.requestId };
+      const sampled = await mcp.server.createMessage(
+        { messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 },
+        related,
+      );
+      const elicited = await mcp.server.elicitInput(
+        {
+          message: 'Your name?',
+          requestedSchema: { type: 'object', properties: { name: { type: 'string' } } },
+        },
+        related,
+      );
+      await extra.sendNotification({
+        method: 'notifications/message',
+        params: { level: 'info', data: 'logged from the tool' },
+      });
+      const said = sampled.content.type === 'text' ? sampled.content.text : '?';
+      return { content: [{ type: 'text', text: `${said} / ${String(elicited.content?.name)}` }] };
     },
   );
   mcp.registerResource('greeting', 'test://greeting', {}, async (uri) => ({
@@ -170,10 +206,45 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
+  it("relays the upstream's sampling and elicitation requests, the client's answers and log messages", async () => {
+    const client = new Client(
+      { name: 'test-client', version: '1.0.0' },
+      { capabilities: { sampling: {}, elicitation: {} } },
+    );
+    const asked: string[] = [];
+    const logged: unknown[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      asked.push('sampling');
+      return {
+        role: 'assistant',
+        content: { type: 'text', text: 'hi from the model' },
+        model: 'mock',
+      };
+    });
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      asked.push('elicitation');
+      return { action: 'accept', content: { name: 'Ada' } };
+    });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, async (notification) => {
+      logged.push(notification.params.data);
+    });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/remote`), {
+        requestInit: { headers: { 'x-api-key': t.liveKey } },
+      }),
+    );
+    const result = await client.callTool({ name: 'ask', arguments: {} });
+    expect(text(result)).toBe('hi from the model / Ada');
+    expect(asked).toEqual(['sampling', 'elicitation']);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(logged).toContain('logged from the tool');
+    await client.close();
+  });
+
   it('hides the always-blocked tool and never lets a blocked call reach the upstream', async () => {
     const client = await connect();
     const tools = await client.listTools();
-    expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['echo', 'transfer']);
+    expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['ask', 'echo', 'transfer']);
     const callsBefore = seen.calls.length;
     const result = await client.callTool({ name: 'delete_file', arguments: { path: '/etc/x' } });
     expect(result.isError).toBe(true);
@@ -182,7 +253,7 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     // The upstream was recorded with its tools for this agent, as an HTTP upstream.
     const upstreams = await t.admin('GET', `/api/v1/mcp/upstreams?agent=${t.agent.name}`);
     expect(upstreams.json.items).toContainEqual(
-      expect.objectContaining({ name: 'remote', transport: 'http', tool_count: 3 }),
+      expect.objectContaining({ name: 'remote', transport: 'http', tool_count: 4 }),
     );
     await client.close();
   });
@@ -391,4 +462,58 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     expect(await mcpCommand(['upstreams', 'remove', 'clitest', ...connection], io)).toBe(0);
     expect((await t.admin('GET', '/api/v1/mcp/http-upstreams/clitest')).status).toBe(404);
   });
+
+  it('serves @modelcontextprotocol/inspector-cli: the list without the blocked tool, a blocked call refused, an allowed one run', async () => {
+    const cli = createRequire(import.meta.url).resolve('@modelcontextprotocol/inspector-cli');
+    const inspect = async (...args: string[]) => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          cli,
+          '--cli',
+          `${t.url}/mcp/remote`,
+          '--transport',
+          'http',
+          '--header',
+          `Authorization: Bearer ${t.liveKey}`,
+          ...args,
+        ],
+        // inspector-cli 1.0.3 finds its package.json relative to the working directory (a
+        // packaging slip: it looks for "../package.json" with fs, then imports it relative to
+        // build/index.js): run it from build/, where both agree.
+        { timeout: 90_000, cwd: dirname(cli) },
+      );
+      return JSON.parse(stdout.slice(stdout.indexOf('{')));
+    };
+    const listed = await inspect('--method', 'tools/list');
+    expect(listed.tools.map((tool: { name: string }) => tool.name).sort()).toEqual([
+      'ask',
+      'echo',
+      'transfer',
+    ]);
+    const callsBefore = seen.calls.length;
+    const blocked = await inspect(
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'delete_file',
+      '--tool-arg',
+      'path=/etc/passwd',
+    );
+    expect(blocked.isError).toBe(true);
+    expect(blocked.content[0].text).toContain('No deletes');
+    expect(seen.calls.length).toBe(callsBefore);
+    const allowed = await inspect(
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'echo',
+      '--tool-arg',
+      'text=from the inspector',
+    );
+    expect(allowed.content[0].text).toBe('echo: from the inspector');
+    expect(seen.calls.slice(callsBefore)).toEqual([
+      { tool: 'echo', args: { text: 'from the inspector' } },
+    ]);
+  }, 180_000);
 });

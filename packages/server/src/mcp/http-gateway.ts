@@ -7,8 +7,8 @@ import {
   pickAnnotations,
   reportToolOutcome,
 } from '@arden/core';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { AgentPrincipal } from '../agents/service';
@@ -40,6 +40,23 @@ const maxSessions = 1_000;
 /** The most events a session keeps for resumption (`Last-Event-ID`). */
 const maxStoredEvents = 1_000;
 const maxReportedTools = 2_000;
+
+/** The MCP SDK's transports, loaded with the first session: a server without one never pays for them. */
+interface Transports {
+  Server: typeof StreamableHTTPServerTransport;
+  Client: typeof StreamableHTTPClientTransport;
+}
+let transports: Promise<Transports> | undefined;
+function loadTransports(): Promise<Transports> {
+  transports ??= Promise.all([
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]).then(([server, client]) => ({
+    Server: server.StreamableHTTPServerTransport,
+    Client: client.StreamableHTTPClientTransport,
+  }));
+  return transports;
+}
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -122,8 +139,9 @@ class GatewaySession {
     readonly target: McpHttpUpstreamTarget,
     private readonly arden: Arden,
     private readonly logger: Logger,
+    sdk: Transports,
   ) {
-    this.downstream = new StreamableHTTPServerTransport({
+    this.downstream = new sdk.Server({
       sessionIdGenerator: () => randomUUID(),
       eventStore: new SessionEventStore(),
       onsessioninitialized: (id) => {
@@ -135,7 +153,7 @@ class GatewaySession {
     this.downstream.onmessage = (message) => this.fromClient(message as unknown as Message);
     this.downstream.onerror = (error) =>
       this.logger.debug('MCP client transport error', { error: this.redact(error.message) });
-    this.upstream = new StreamableHTTPClientTransport(new URL(target.url), {
+    this.upstream = new sdk.Client(new URL(target.url), {
       requestInit: { headers: target.headers },
     });
     this.upstream.onmessage = (message) => this.fromUpstream(message as unknown as Message);
@@ -494,10 +512,15 @@ export class McpHttpGateway {
       target,
       this.ardenFor(principal.keyId, key, `http://${host}:${request.socket.localPort}`),
       this.server.logger.child({ mcp_upstream: name }),
+      await loadTransports(),
     );
-    await session.start();
-    await session.downstream.handleRequest(request, response, body);
-    if (!session.id) await session.close();
+    try {
+      await session.start();
+      await session.downstream.handleRequest(request, response, body);
+    } finally {
+      // A session the transport never opened (a refused initialize) holds nothing.
+      if (!session.id) await session.close();
+    }
   }
 
   /** The Arden client of an agent key: calls are checked through the agent API, as any client's. */
