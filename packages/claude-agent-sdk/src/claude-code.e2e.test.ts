@@ -35,10 +35,15 @@ beforeAll(async () => {
         default: 'allow',
       },
       {
-        name: 'Deploys need a human',
+        name: 'Deploys and releases need a human',
         tool: 'claude_code.Write',
-        rules: [{ if: "args.file_path.endsWith('deploy.txt')", then: 'requires_approval' }],
+        rules: [
+          { if: "args.file_path.endsWith('deploy.txt')", then: 'requires_approval' },
+          { if: "args.file_path.endsWith('release.txt')", then: 'requires_approval' },
+        ],
         default: 'allow',
+        // The developer at the keyboard may decide (--on-held ask), recorded as in-app.
+        approve_in: ['dashboard', 'app'],
       },
       {
         // A rule, not a blanket block: the gateway leaves a tool blocked for every call out of
@@ -302,6 +307,33 @@ test('an MCP tool through the MCP gateway (no hooks): the gateway checks and blo
     'mcp.files.list_files',
   ]);
   expect(actions.every((action) => action.metadata?.source !== 'claude-code')).toBe(true);
+});
+
+test('--on-held ask: Claude Code asks; headless nobody answers, so it does not run, recorded as denied in the app', async () => {
+  const installed = await run(process.execPath, [
+    ardenBin,
+    'hook',
+    'install',
+    'claude-code',
+    '--command',
+    `${process.execPath} ${ardenBin}`,
+    '--on-held',
+    'ask',
+  ]);
+  expect(installed.code).toBe(0);
+  const target = join(work, 'release.txt');
+  const { output } = await runClaude(
+    [
+      { toolUses: [{ name: 'Write', input: { file_path: target, content: 'v1\n' } }] },
+      { text: 'ok' },
+    ],
+    [],
+    { ARDEN_USER: 'dev@example.com' },
+  );
+  expect(existsSync(target)).toBe(false);
+  const [action] = await arden.actions({ sessionId: output.session_id as string });
+  expect(action).toMatchObject({ toolName: 'claude_code.Write', status: 'denied' });
+  expect(action?.approval).toMatchObject({ decidedIn: 'app', decidedByUser: 'dev@example.com' });
 });
 
 test('Arden unreachable: the call is blocked', async () => {
