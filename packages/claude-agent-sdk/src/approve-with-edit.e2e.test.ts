@@ -16,7 +16,7 @@ beforeAll(async () => {
         tool: 'claude_code.Bash',
         rules: [
           {
-            if: "args.command in ['rm -rf build', 'git push --force']",
+            if: "args.command in ['rm -rf build', 'git push --force', 'rm -rf dist']",
             then: 'requires_approval',
           },
         ],
@@ -47,6 +47,26 @@ describe('Claude Agent SDK: approve with edit', () => {
       behavior: 'allow',
       updatedInput: { command: 'rm -rf build/tmp' },
     });
+    await arden.shutdown();
+  });
+
+  it('a held call the SDK aborts stops waiting at once and is denied', async () => {
+    const arden = createArden({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent' });
+    const options = withArden({}, { arden });
+    const controller = new AbortController();
+    const started = Date.now();
+    const deciding = options.canUseTool('Bash', { command: 'rm -rf dist' }, {
+      ...context('tu_abort'),
+      signal: controller.signal,
+    } as Parameters<CanUseTool>[2]);
+    const held = await t.nextPending(); // held: nobody decides
+    controller.abort();
+    expect(await deciding).toEqual({
+      behavior: 'deny',
+      message: 'The SDK aborted the call while it was held for approval.',
+    });
+    expect(Date.now() - started).toBeLessThan(30_000); // not the approval timeout
+    await t.deny(held.id, 'tidy up');
     await arden.shutdown();
   });
 

@@ -18,6 +18,7 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const claude = claudeCodeExecutable();
 const ardenBin = join(packageDir, 'node_modules', '@arden', 'server', 'bin', 'arden.js');
 const mcpServer = join(packageDir, 'test-fixtures', 'mcp-files-server.mjs');
+const gatewayBin = join(packageDir, 'node_modules', '@arden', 'mcp', 'bin', 'arden-mcp.js');
 
 let arden: TestServer;
 let home: string;
@@ -34,12 +35,24 @@ beforeAll(async () => {
         default: 'allow',
       },
       {
-        name: 'Deploys need a human',
+        name: 'Deploys and releases need a human',
         tool: 'claude_code.Write',
-        rules: [{ if: "args.file_path.endsWith('deploy.txt')", then: 'requires_approval' }],
+        rules: [
+          { if: "args.file_path.endsWith('deploy.txt')", then: 'requires_approval' },
+          { if: "args.file_path.endsWith('release.txt')", then: 'requires_approval' },
+        ],
+        default: 'allow',
+        // The developer at the keyboard may decide (--on-held ask), recorded as in-app.
+        approve_in: ['dashboard', 'app'],
+      },
+      {
+        // A rule, not a blanket block: the gateway leaves a tool blocked for every call out of
+        // tools/list, and the gateway test needs the model to see it.
+        name: 'No deleting through MCP',
+        tool: 'mcp.files.delete_file',
+        rules: [{ if: "args.path == 'a.txt'", then: 'block' }],
         default: 'allow',
       },
-      { name: 'No deleting through MCP', tool: 'mcp.files.delete_file', action: 'block' },
     ],
   });
 });
@@ -245,6 +258,82 @@ test('an MCP tool goes through the hook as mcp.<server>.<tool>', async () => {
   );
   // The server's name goes along for the policies' `mcp` variable.
   expect(listed?.metadata).toMatchObject({ mcp: { server: 'files' }, source: 'claude-code' });
+});
+
+test('an MCP tool through the MCP gateway (no hooks): the gateway checks and blocks it', async () => {
+  const removed = await run(process.execPath, [ardenBin, 'hook', 'uninstall', 'claude-code']);
+  expect(removed.code).toBe(0);
+  const calls = join(work, 'mcp-calls.txt');
+  const config = join(work, 'mcp.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      mcpServers: {
+        files: {
+          command: process.execPath,
+          args: [gatewayBin, 'run', '--name', 'files', '--', process.execPath, mcpServer],
+          env: {
+            MCP_CALLS_FILE: calls,
+            ARDEN_API_KEY: arden.key,
+            ARDEN_API_URL: arden.url,
+          },
+        },
+      },
+    }),
+  );
+  const before = (await arden.actions()).length;
+  const { results } = await runClaude(
+    [
+      {
+        toolUses: [
+          { name: 'mcp__files__delete_file', input: { path: 'a.txt' } },
+          { name: 'mcp__files__list_files', input: {} },
+        ],
+      },
+      { text: 'ok' },
+    ],
+    ['--mcp-config', config, '--strict-mcp-config', '--dangerously-skip-permissions'],
+  );
+  const byName = Object.fromEntries(results.map((result) => [result.name, result.text]));
+  expect(byName.mcp__files__delete_file).toContain(
+    'Arden blocked this call to "mcp.files.delete_file"',
+  );
+  expect(byName.mcp__files__list_files).toContain('list_files done');
+  expect(readFileSync(calls, 'utf8')).toBe('list_files\n');
+  // Only the gateway checked (no hook ran): two actions, from the gateway.
+  const actions = (await arden.actions()).slice(before); // oldest first
+  expect(actions.map((action) => action.toolName).sort()).toEqual([
+    'mcp.files.delete_file',
+    'mcp.files.list_files',
+  ]);
+  expect(actions.every((action) => action.metadata?.source !== 'claude-code')).toBe(true);
+});
+
+test('--on-held ask: Claude Code asks; headless nobody answers, so it does not run, recorded as denied in the app', async () => {
+  const installed = await run(process.execPath, [
+    ardenBin,
+    'hook',
+    'install',
+    'claude-code',
+    '--command',
+    `${process.execPath} ${ardenBin}`,
+    '--on-held',
+    'ask',
+  ]);
+  expect(installed.code).toBe(0);
+  const target = join(work, 'release.txt');
+  const { output } = await runClaude(
+    [
+      { toolUses: [{ name: 'Write', input: { file_path: target, content: 'v1\n' } }] },
+      { text: 'ok' },
+    ],
+    [],
+    { ARDEN_USER: 'dev@example.com' },
+  );
+  expect(existsSync(target)).toBe(false);
+  const [action] = await arden.actions({ sessionId: output.session_id as string });
+  expect(action).toMatchObject({ toolName: 'claude_code.Write', status: 'denied' });
+  expect(action?.approval).toMatchObject({ decidedIn: 'app', decidedByUser: 'dev@example.com' });
 });
 
 test('Arden unreachable: the call is blocked', async () => {

@@ -249,6 +249,13 @@ async function installCodex(
   options: HookOptions,
   io: CliIo,
 ): Promise<number> {
+  for (const flag of ['on-held', 'on-allow', 'http', 'usage'] as const) {
+    if (parsed.values[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} is for Claude Code; Codex's hook cannot ask the developer, allow outright or use http (docs/integrations/codex.md).`,
+      );
+    }
+  }
   const home = io.env.CODEX_HOME || join(io.env.HOME || homedir(), '.codex');
   const path = parsed.values.project
     ? join(resolve(io.cwd), '.codex', 'config.toml')

@@ -163,3 +163,10 @@ test('hooks Arden cannot add to, or an Arden hook already there by hand, are ref
   expect(json.stderr).toContain('hooks.json already runs `arden hook codex`');
   expect(existsSync(path)).toBe(false);
 });
+
+test('Claude Code-only options are refused for Codex', async () => {
+  const result = await cli(['hook', 'install', 'codex', '--on-held', 'ask']);
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toContain('--on-held is for Claude Code');
+  expect(existsSync(join(home, '.codex', 'config.toml'))).toBe(false);
+});
