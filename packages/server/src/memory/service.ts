@@ -101,8 +101,11 @@ function count(groups: CallGroup[], pattern: string, decision?: MemoryDecision):
   return total;
 }
 
-/** The value of a session-scoped query from the session's memory kept in this process. */
-function sessionValue(
+/**
+ * The value of a session-scoped query from the session's memory kept in this process (also an
+ * agent-scoped count, given the agent's calls: the simulation's replay).
+ */
+export function sessionValue(
   session: SessionMemory,
   query: MemoryQuery,
   argsHash: string | null,
