@@ -82,7 +82,9 @@ export class MemoryReplay {
     hash: string | null,
     at: number,
   ): number | boolean | MemoryUnavailable {
-    if (query.kind === 'cost_usd' || query.kind === 'tokens') return noSpend;
+    if (query.kind === 'cost_usd' || query.kind === 'tokens' || query.kind === 'tool_cost') {
+      return noSpend;
+    }
     if (query.scope === 'session' && action.sessionId === null) return noSession;
     const calls =
       query.scope === 'agent'
