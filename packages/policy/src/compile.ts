@@ -99,6 +99,10 @@ export class PolicyRuntime implements CompiledPolicy {
   readonly argTypes: readonly (readonly [string, ArgType])[] | undefined;
   /** The compiled `cost` expression (dollars), when the policy has one. */
   readonly cost: CompiledCondition | undefined;
+  /** The policy's `budget`: what it reads from memory, its limit and what decides past it. */
+  readonly budget:
+    | { query: MemoryQuery; usd: number; onExceed: 'block' | 'requires_approval' }
+    | undefined;
 
   constructor(
     definition: PolicyDefinition,
@@ -137,6 +141,20 @@ export class PolicyRuntime implements CompiledPolicy {
     const memory = new Map<string, MemoryQuery>();
     for (const condition of [...conditions, cost]) {
       for (const query of condition?.memory ?? []) memory.set(memoryKey(query), query);
+    }
+    const budget = definition.budget;
+    if (budget !== undefined) {
+      const query: MemoryQuery =
+        budget.per === 'session'
+          ? { kind: 'tool_cost', scope: 'session', pattern: definition.tool }
+          : {
+              kind: 'tool_cost',
+              scope: 'agent',
+              pattern: definition.tool,
+              windowMs: (budget.window ?? 86_400) * 1000,
+            };
+      memory.set(memoryKey(query), query);
+      this.budget = { query, usd: budget.usd, onExceed: budget.on_exceed ?? 'block' };
     }
     this.memory = Object.freeze([...memory.values()]);
     const window = definition.repeat_window;
@@ -226,6 +244,35 @@ export class PolicyRuntime implements CompiledPolicy {
       ]) as unknown as RuleEvaluationError[],
       explanation: `${this.label}: its cost could not be evaluated (${message}); arguments ${shape}; so on_error of the policy applies: the call is ${effectPhrase(effect, timeout, onTimeout)}.`,
     });
+  }
+
+  /**
+   * The decision when the call's cost would take the policy's tools past its `budget`: its
+   * `on_exceed` (a held call is denied when its approval times out).
+   */
+  budgetDecision(costUsd: number, spentUsd: number): PolicyDecision {
+    const budget = this.budget as NonNullable<PolicyRuntime['budget']>;
+    const effect = budget.onExceed;
+    const held = effect === 'requires_approval';
+    const timeout = held ? this.definition.timeout : undefined;
+    const onTimeout = held ? 'deny' : undefined;
+    const per =
+      budget.query.scope === 'session'
+        ? 'per session'
+        : `per agent in ${formatSeconds((budget.query.windowMs ?? 0) / 1000)}`;
+    const decision = freezeDecision({
+      effect,
+      reason: 'budget_exceeded' as DecisionReason,
+      policy: this.summary,
+      ruleIndex: -1,
+      timeout,
+      onTimeout,
+      approval: held ? approvalTermsOf(undefined, this.definition) : undefined,
+      errors: NO_ERRORS,
+      explanation: `${this.label}: its budget ($${budget.usd} ${per}) is exceeded: $${round(spentUsd)} counted, and this call costs $${round(costUsd)}; the call is ${effectPhrase(effect, timeout, onTimeout)}.`,
+    });
+    // A held call's cost is still counted (reserved until it is decided).
+    return held ? Object.freeze({ ...decision, costUsd }) : decision;
   }
 
   /**
@@ -461,6 +508,16 @@ export function effectPhrase(
     `then ${onTimeout ?? 'deny'}`,
   ];
   return `held for approval (${terms.filter(Boolean).join(', ')})`;
+}
+
+function round(dollars: number): number {
+  return Math.round(dollars * 1e6) / 1e6;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  return `${seconds} s`;
 }
 
 function abbreviate(condition: string): string {

@@ -98,3 +98,68 @@ describe('a policy cost: the call’s money cost in dollars', () => {
     ).toBe(1.5);
   });
 });
+
+describe('a policy budget over its tools’ costs', () => {
+  const budgeted = (budget: PolicyDefinition['budget']) =>
+    compilePolicies([refunds({ rules: [], budget })]);
+
+  it('reads the tools’ costs so far from memory and decides past the limit by on_exceed', () => {
+    const set = budgeted({ per: 'session', usd: 100 });
+    const [query] = memoryNeeds(set, 'stripe.issue_refund').queries;
+    expect(query).toEqual({ kind: 'tool_cost', scope: 'session', pattern: 'stripe.issue_refund' });
+    const spent = (usd: number) => new Map([[memoryKey(query as never), usd]]);
+    const call = (amount: number, memory: Map<string, number>) =>
+      evaluate(set, { tool: 'stripe.issue_refund', args: { amount }, session: 's', memory });
+    expect(call(40, spent(60))).toMatchObject({ effect: 'allow', costUsd: 40 });
+    const over = call(40.01, spent(60));
+    expect(over).toMatchObject({ effect: 'block', reason: 'budget_exceeded', ruleIndex: -1 });
+    expect(over.costUsd).toBeUndefined();
+    expect(over.explanation).toMatch(/its budget \(\$100 per session\) is exceeded: \$60 counted/);
+    const held = evaluate(
+      budgeted({ per: 'agent', window: 3600, usd: 100, on_exceed: 'requires_approval' }),
+      {
+        tool: 'stripe.issue_refund',
+        args: { amount: 50 },
+        session: 's',
+        memory: new Map([['tool_cost|agent|stripe.issue_refund|3600000', 60]]),
+      },
+    );
+    expect(held).toMatchObject({
+      effect: 'requires_approval',
+      reason: 'budget_exceeded',
+      costUsd: 50,
+    });
+    expect(held.explanation).toMatch(/per agent in 1 h/);
+  });
+
+  it('is an evaluation error when the costs so far are not known', () => {
+    const decision = evaluate(budgeted({ per: 'session', usd: 100 }), {
+      tool: 'stripe.issue_refund',
+      args: { amount: 5 },
+      session: 's',
+    });
+    expect(decision).toMatchObject({ effect: 'block', reason: 'condition_error' });
+    expect(decision.errors[0]?.message).toMatch(/session's costs of 'stripe.issue_refund'/);
+  });
+
+  it('needs cost, and a window only per agent', () => {
+    expect(
+      validatePolicies([
+        { ...refunds({ budget: { per: 'session', usd: 5 } }), cost: undefined },
+      ])[0],
+    ).toMatchObject({ path: [0, 'budget'] });
+    expect(
+      validatePolicies([refunds({ budget: { per: 'session', usd: 5, window: 60 } })])[0]?.path,
+    ).toEqual([0, 'budget', 'window']);
+    expect(validatePolicies([refunds({ budget: { per: 'agent', usd: -1 } })])).not.toEqual([]);
+    expect(
+      validatePolicies([
+        refunds({
+          rules: [],
+          timeout: 60,
+          budget: { per: 'agent', usd: 5, on_exceed: 'requires_approval' },
+        }),
+      ]),
+    ).toEqual([]);
+  });
+});

@@ -12,6 +12,7 @@ import {
 } from './compile';
 import { EFFECTS } from './effects';
 import { mcpVariable } from './mcp-input';
+import { describeMemoryQuery, memoryKey } from './memory-input';
 import type { Effect, EvaluationInput, PolicyDecision } from './types';
 
 const EMPTY_ARGS: Record<string, unknown> = Object.freeze({});
@@ -93,6 +94,14 @@ function withCost(
     if (typeof dollars !== 'number') message = `it returned ${describeValue(value)}, not a number`;
     else if (!Number.isFinite(dollars) || dollars < 0 || dollars > MAX_CALL_COST_USD) {
       message = `it is ${Number.isFinite(dollars) ? 'out of range' : 'not finite'}: a cost is from 0 to ${MAX_CALL_COST_USD} dollars`;
+    }
+  }
+  if (message === undefined && policy.budget !== undefined) {
+    const spent = variables.memory?.get(memoryKey(policy.budget.query));
+    if (typeof spent !== 'number') {
+      message = `${describeMemoryQuery(policy.budget.query)} is not known${spent !== undefined && typeof spent === 'object' ? `: ${spent.unavailable}` : ''}`;
+    } else if (spent + (dollars as number) > policy.budget.usd + 1e-9) {
+      return policy.budgetDecision(dollars as number, spent);
     }
   }
   if (message !== undefined) {

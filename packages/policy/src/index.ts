@@ -64,6 +64,7 @@ export type {
   McpCallInfo,
   OnError,
   OnTimeout,
+  PolicyBudget,
   PolicyDecision,
   PolicyDefinition,
   PolicyEnvironment,

@@ -48,7 +48,17 @@ export type MemoryQuery =
   /** Dollars recorded (usage) for the session, or for the agent in the last `windowMs`. */
   | { readonly kind: 'cost_usd'; readonly scope: 'session' | 'agent'; readonly windowMs?: number }
   /** Tokens (input + output) recorded for the session. */
-  | { readonly kind: 'tokens'; readonly scope: 'session' };
+  | { readonly kind: 'tokens'; readonly scope: 'session' }
+  /**
+   * Dollars of tool calls' costs (a policy's `cost`) counted for the session, or for the agent in
+   * the last `windowMs`, of tools matching `pattern`: what a policy's `budget` reads.
+   */
+  | {
+      readonly kind: 'tool_cost';
+      readonly scope: 'session' | 'agent';
+      readonly pattern: string;
+      readonly windowMs?: number;
+    };
 
 /** A value the caller could not fetch, and why (the evaluation error says so). */
 export interface MemoryUnavailable {
@@ -74,6 +84,8 @@ export function memoryKey(query: MemoryQuery): string {
       return `cost_usd|${query.scope}|${query.windowMs ?? ''}`;
     case 'tokens':
       return 'tokens|session';
+    case 'tool_cost':
+      return `tool_cost|${query.scope}|${query.pattern}|${query.windowMs ?? ''}`;
   }
 }
 
@@ -102,6 +114,8 @@ export function describeMemoryQuery(query: MemoryQuery): string {
       return query.scope === 'agent' ? `agent.cost_usd(${duration})` : 'session.cost_usd';
     case 'tokens':
       return 'session.tokens';
+    case 'tool_cost':
+      return `the ${query.scope === 'session' ? "session's" : "agent's"} costs of ${quote(query.pattern)}${duration ? ` in ${duration}` : ''} (the policy's budget)`;
   }
 }
 

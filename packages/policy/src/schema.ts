@@ -256,11 +256,42 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
             'Seconds a refusal is remembered for refuse_repeats; the whole session when absent.',
         }),
       cost: costSchema.optional(),
+      budget: z
+        .strictObject({
+          per: z.enum(['session', 'agent']),
+          usd: z.number().min(0).max(1_000_000),
+          window: z
+            .number()
+            .int()
+            .positive()
+            .max(366 * 24 * 3600)
+            .optional(),
+          on_exceed: z.enum(['block', 'requires_approval']).optional(),
+        })
+        .optional()
+        .meta({
+          description:
+            "A budget of this policy's tools in dollars of their cost: per session, or per agent over window seconds (a day); on_exceed block (default) or requires_approval.",
+        }),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
     })
     .superRefine((policy, context) => {
       refuseOnErrorAllow(policy.on_error, context, ['on_error']);
+      if (policy.budget !== undefined && policy.cost === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['budget'],
+          message: "a budget counts the tools' cost: set `cost` too (such as cost: args.amount)",
+        });
+      }
+      if (policy.budget?.window !== undefined && policy.budget.per !== 'agent') {
+        context.addIssue({
+          code: 'custom',
+          path: ['budget', 'window'],
+          message: 'only applies to per: agent (a session budget counts the whole session)',
+        });
+      }
       const hasRules = policy.rules !== undefined && policy.rules.length > 0;
       if (policy.action !== undefined && hasRules) {
         context.addIssue({
@@ -287,6 +318,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       const approvalPossible =
         (policy.action ?? policy.default) === 'requires_approval' ||
         policy.on_error === 'requires_approval' ||
+        policy.budget?.on_exceed === 'requires_approval' ||
         (policy.rules ?? []).some(
           (rule) => rule.then === 'requires_approval' || rule.on_error === 'requires_approval',
         );

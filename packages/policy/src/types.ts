@@ -141,9 +141,24 @@ export interface PolicyDefinition {
    * `on_error` decide.
    */
   cost?: string;
+  /**
+   * A budget of this policy's tools, in dollars of their `cost` (needs `cost`): per `session`,
+   * or per `agent` over the last `window` seconds (a day when absent). A call whose cost would
+   * take the tools past `usd` is decided by `on_exceed` (`block` when absent).
+   */
+  budget?: PolicyBudget;
   version?: number;
   /** A disabled policy (`enabled: false`) is validated but never matches. */
   enabled?: boolean;
+}
+
+/** A policy's budget of its tools' costs (`budget` on a policy). */
+export interface PolicyBudget {
+  per: 'session' | 'agent';
+  usd: number;
+  /** Seconds, for `per: agent` (86 400 when absent). */
+  window?: number;
+  on_exceed?: 'block' | 'requires_approval';
 }
 
 /** The call being decided, and the variables its conditions see. */

@@ -437,6 +437,34 @@ export function budgetRepository(db: Queryable) {
         [usdNanos, tokens, now, budgetId, windowKey],
       );
     },
+    /**
+     * Tool calls' costs (held or spent) by tool, for a session or an agent since `from`: what a
+     * policy's `budget` adds up over the tools it covers.
+     */
+    async toolCosts(filter: {
+      agentId: string;
+      environment: string;
+      sessionId?: string;
+      from?: number;
+    }): Promise<{ tool: string; usdNanos: number }[]> {
+      const params: SqlValue[] = [filter.agentId, filter.environment];
+      let where = '';
+      if (filter.sessionId !== undefined) {
+        where += ' AND session_id = ?';
+        params.push(filter.sessionId);
+      }
+      if (filter.from !== undefined) {
+        where += ' AND created_at >= ?';
+        params.push(filter.from);
+      }
+      const rows = await db.all<Row>(
+        `SELECT subject, SUM(COALESCE(actual_usd_nanos, usd_nanos)) AS usd FROM budget_reservations
+         WHERE agent_id = ? AND environment = ? AND kind = 'tool'
+           AND status IN ('reserved', 'settled')${where} GROUP BY subject`,
+        params,
+      );
+      return rows.map((row) => ({ tool: row.subject as string, usdNanos: num(row.usd) }));
+    },
     /** Reserved and not yet settled or expired: nanodollars and tokens. */
     async reservedSum(filter: ReservedFilter): Promise<{ usdNanos: number; tokens: number }> {
       const where = [

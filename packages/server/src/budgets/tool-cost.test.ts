@@ -179,3 +179,47 @@ describe('a policy cost counted at check time', () => {
     expect((await counter(t)).spent ?? 0).toBe(0);
   });
 });
+
+describe('a policy budget over its tools’ costs', () => {
+  test('per session: counts only the policy’s tools, exactly, and on_exceed decides', async () => {
+    const t = await start([
+      refunds({ tool: 'stripe.*', budget: { per: 'session', usd: 100 } }),
+      { name: 'Other payments', tool: 'paypal.pay', cost: 'args.amount', default: 'allow' },
+    ]);
+    const pay = async (amount: number) =>
+      (
+        await t.request('POST', '/policy/check', {
+          body: { tool_name: 'paypal.pay', kwargs: { amount }, metadata: { session_id: 's-1' } },
+        })
+      ).json as Body;
+    expect(await refund(t, 70)).toMatchObject({ decision: 'allow' });
+    // Another policy's tool costs money too, but not against this policy's budget.
+    expect(await pay(500)).toMatchObject({ decision: 'allow' });
+    const over = await refund(t, 31);
+    expect(over).toMatchObject({ decision: 'block', reason: 'budget_exceeded' });
+    expect(over.explanation).toMatch(/its budget \(\$100 per session\) is exceeded: \$70 counted/);
+    expect(await refund(t, 30)).toMatchObject({ decision: 'allow' });
+    expect(await refund(t, 0.5)).toMatchObject({ decision: 'block', reason: 'budget_exceeded' });
+    expect(await refund(t, 5, 's-2')).toMatchObject({ decision: 'allow' });
+    // Concurrent checks of one session never jointly exceed it.
+    const answers = await Promise.all(Array.from({ length: 12 }, () => refund(t, 10, 's-3')));
+    expect(answers.filter((answer) => answer.decision === 'allow')).toHaveLength(10);
+  });
+
+  test('per agent in a window, held past the limit: the approver decides, the cost is held', async () => {
+    const t = await start([
+      refunds({
+        timeout: 60,
+        budget: { per: 'agent', window: 3600, usd: 50, on_exceed: 'requires_approval' },
+      }),
+    ]);
+    expect(await refund(t, 30, 'a')).toMatchObject({ decision: 'allow' });
+    const held = await refund(t, 30, 'b');
+    expect(held).toMatchObject({ decision: 'requires_approval', reason: 'budget_exceeded' });
+    // Held costs count: 60 now.
+    expect((await refund(t, 1, 'c')).decision).toBe('requires_approval');
+    now += 3_600_001;
+    // The hour is over, but the held calls' costs (made at that instant) left the window too.
+    expect(await refund(t, 45, 'd')).toMatchObject({ decision: 'allow' });
+  });
+});

@@ -7,7 +7,8 @@ import {
   memoryKey,
   type PolicyDecision,
 } from '@arden/policy';
-import { reservedAmount } from '../budgets/service';
+import { budgetRepository } from '../budgets/repository';
+import { reservedAmount, toUsd } from '../budgets/service';
 import type { Environment } from '../crypto';
 import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
@@ -101,8 +102,11 @@ function count(groups: CallGroup[], pattern: string, decision?: MemoryDecision):
   return total;
 }
 
-/** The value of a session-scoped query from the session's memory kept in this process. */
-function sessionValue(
+/**
+ * The value of a session-scoped query from the session's memory kept in this process (also an
+ * agent-scoped count, given the agent's calls: the simulation's replay).
+ */
+export function sessionValue(
   session: SessionMemory,
   query: MemoryQuery,
   argsHash: string | null,
@@ -135,6 +139,9 @@ function sessionValue(
       return session.costUsd;
     case 'tokens':
       return session.tokens;
+    case 'tool_cost':
+      // Read from the budgets' reservations, never from a session kept in memory.
+      throw new Error(`${describeMemoryQuery(query)} is not kept with the session`);
   }
 }
 
@@ -418,6 +425,19 @@ export class MemoryService {
       const key = memoryKey(query);
       if (query.scope === 'session' && call.sessionId === null) {
         values.set(key, noSession);
+        continue;
+      }
+      if (query.kind === 'tool_cost') {
+        // A policy's budget: the costs of its tools so far (budgets/tool-cost.ts counts them).
+        const costs = await budgetRepository(db).toolCosts({
+          agentId,
+          environment,
+          ...(query.scope === 'session' ? { sessionId: call.sessionId as string } : {}),
+          ...(query.windowMs === undefined ? {} : { from: now - query.windowMs }),
+        });
+        let nanos = 0;
+        for (const cost of costs) if (toolMatches(query.pattern, cost.tool)) nanos += cost.usdNanos;
+        values.set(key, toUsd(nanos));
         continue;
       }
       if (query.scope === 'session' && session !== undefined) {

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors';
 import type { AdminReads } from '../reads/reader';
 import type { ActionFilter, ActionRecord, AgentRecord } from '../store';
 import { loggedArguments } from './service';
+import { MemoryReplay, readsMemory } from './simulation-memory';
 
 // A draft policy set replayed over a window of the real log, up to all of it: every logged call
 // (or an even sample) is decided by the draft and by the CURRENT set, and compared with both the
@@ -120,6 +121,7 @@ function decide(
   agent: AgentRecord,
   environment: Environment,
   defaultAction: Effect,
+  replay: MemoryReplay | undefined,
 ): PolicyDecision {
   if (!set) {
     return {
@@ -139,6 +141,7 @@ function decide(
         agent: { id: agent.id, name: agent.name },
         environment,
         now: new Date(action.createdAt),
+        memory: replay?.values(set, action),
       },
       defaultAction,
     );
@@ -156,6 +159,12 @@ function count(summary: FlipSummary, kind: FlipKind | undefined): void {
   if (!kind) return;
   summary.changed++;
   summary.kinds[kind] = (summary.kinds[kind] ?? 0) + 1;
+}
+
+/** Whether a tool is in the simulation's `tool` filter (a name, or a prefix ending in `*`). */
+function toolSelected(selected: string | undefined, tool: string): boolean {
+  if (!selected) return true;
+  return selected.endsWith('*') ? tool.startsWith(selected.slice(0, -1)) : tool === selected;
 }
 
 const yieldToChecks = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -185,21 +194,43 @@ export async function simulateHistory(options: SimulationOptions): Promise<Simul
     vsCurrent: { changed: 0, kinds: {} },
     vsLogged: { changed: 0, kinds: {} },
   };
+  // Memory inputs (session.calls…) are replayed from the start of the log, every tool, so each
+  // call of the window sees the calls before it (simulation-memory.ts).
+  const replay = readsMemory(options.draft, options.current) ? new MemoryReplay() : undefined;
+  const read: ActionFilter = replay ? { agentId: agent.id, environment, to: options.to } : filter;
+  const inWindow = (action: ActionRecord) =>
+    (options.from === undefined || action.createdAt >= options.from) &&
+    toolSelected(options.tool, action.toolName);
   let cursor: string | undefined;
   let sliceStart = Date.now();
   do {
     if (options.cancelled?.()) break;
     reads.check();
-    const page = await reads.actions.list(filter, { cursor, limit: pageSize, order: 'asc' });
+    const page = await reads.actions.list(read, { cursor, limit: pageSize, order: 'asc' });
     for (const action of page.items) {
+      if (replay && !inWindow(action)) {
+        replay.record(action);
+        continue;
+      }
       const index = summary.scanned++;
       if (sampled) {
-        if (index < nextPick || summary.evaluated >= (sample as number)) continue;
+        if (index < nextPick || summary.evaluated >= (sample as number)) {
+          replay?.record(action);
+          continue;
+        }
         nextPick = Math.floor((summary.evaluated + 1) * stride);
       }
       summary.evaluated++;
-      const draft = decide(options.draft, action, agent, environment, options.draftDefault);
-      const current = decide(options.current, action, agent, environment, options.currentDefault);
+      const draft = decide(options.draft, action, agent, environment, options.draftDefault, replay);
+      const current = decide(
+        options.current,
+        action,
+        agent,
+        environment,
+        options.currentDefault,
+        replay,
+      );
+      replay?.record(action);
       const vsCurrent =
         draft.effect === current.effect
           ? undefined
