@@ -179,4 +179,28 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
       clock.mockRestore();
     }
   });
+
+  it('holds the event loop no more than 8 ms of wall clock, however busy the machine', () => {
+    const set = compilePolicies([
+      {
+        name: 'G',
+        tool: 't',
+        rules: [{ if: 'args.l.exists(t, t.startsWith("x"))', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    const l = Array.from({ length: 60_000 }, () => 'Europe/Paris');
+    let now = 0;
+    // Another process takes 5 ms between every two looks at the clock: each gap counts as 1 ms
+    // of the evaluation's own 5, the wall clock as it is.
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 5));
+    try {
+      const decision = evaluate(set, { tool: 't', args: { l } });
+      expect(decision.reason).toBe('condition_error');
+      // Stopped at the first look past 8 ms after the first (the wall limit was 20 ms: 5 looks).
+      expect(clock.mock.calls.length).toBe(3);
+    } finally {
+      clock.mockRestore();
+    }
+  });
 });

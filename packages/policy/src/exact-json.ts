@@ -425,8 +425,19 @@ class Parser {
       if (code === 93) {
         this.index++;
         path.pop();
-        const result = stack.slice(first, this.top);
-        stack.fill(undefined, first, this.top);
+        const top = this.top;
+        let result: unknown[];
+        if (top - first <= 8) {
+          // A short list: built and cleared by hand (cheaper than the two calls for a few).
+          result = [];
+          for (let at = first; at < top; at++) {
+            result.push(stack[at]);
+            stack[at] = undefined;
+          }
+        } else {
+          result = stack.slice(first, top);
+          stack.fill(undefined, first, top);
+        }
         this.top = first;
         if (first === 0 && stack.length > KEPT_ELEMENTS) stack.length = 0;
         return result;

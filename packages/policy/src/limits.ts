@@ -29,8 +29,8 @@ export const POLICY_LIMITS = Object.freeze({
   /**
    * Milliseconds one call's evaluation may take, a backstop to the units: half the 10 ms in
    * which a check decides, leaving room for the work around it. Gaps of more than 1 ms between
-   * two looks at the clock count as 1 ms (another process ran), up to four times this on the
-   * wall clock.
+   * two looks at the clock count as 1 ms (another process ran), up to 1.6 times this (8 ms) on
+   * the wall clock.
    */
   maxEvaluationMs: 5,
   /** Characters in a regular expression built at evaluation time (`s.matches(args.pattern)`). */
