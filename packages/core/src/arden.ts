@@ -115,6 +115,19 @@ export class Arden {
     };
   }
 
+  /**
+   * Gives up a held call (its client cancelled it): the action becomes `cancelled` in Arden, never
+   * runs, and approving it afterwards is a 409. Throws `ArdenApiError` (409 when it was decided
+   * or expired first, 404 when it is not this key's action) or `ArdenUnavailableError`.
+   */
+  async cancelHeld(actionId: string, reason?: string): Promise<void> {
+    await this.http.request<StatusResponseBody>(
+      'POST',
+      `/v1/actions/${encodeURIComponent(actionId)}/cancel`,
+      reason === undefined ? {} : { reason },
+    );
+  }
+
   /** The environment (`test` or `live`) of this instance's key. */
   get environment(): 'test' | 'live' {
     return this.options.environment;

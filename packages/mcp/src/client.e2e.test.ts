@@ -95,7 +95,11 @@ describe('guardMcpClient', () => {
     const second = await t.nextPending({ toolName: 'mcp.repo.merge' });
     controller.abort(new Error('stopped'));
     await expect(cancelled).rejects.toThrow('stopped');
-    await t.approve(second.id);
+    // Recorded cancelled before callTool rejects: approving it later is a 409.
+    expect((await t.actions({ status: 'cancelled' })).map((action) => action.id)).toEqual([
+      second.id,
+    ]);
+    await expect(t.approve(second.id)).rejects.toMatchObject({ status: 409 });
     expect(ran).not.toContain('merge other');
   });
 

@@ -105,6 +105,17 @@ export function guardMcpClient<C extends McpToolClient>(
       },
     );
     if (outcome.kind === 'cancelled' || (outcome.kind === 'run' && signal?.aborted)) {
+      // Still held: recorded cancelled in Arden, so nobody approves a call that is gone.
+      if (outcome.kind === 'cancelled') {
+        await arden
+          .cancelHeld(outcome.actionId, 'the caller aborted the call while it was held')
+          .catch((error: unknown) =>
+            arden.options.logger.warn('Could not record the held call as cancelled in Arden', {
+              actionId: outcome.actionId,
+              error,
+            }),
+          );
+      }
       throw signal?.reason ?? new Error(`The call to ${tool} was cancelled while Arden held it.`);
     }
     if (outcome.kind === 'refuse') return outcome.result;

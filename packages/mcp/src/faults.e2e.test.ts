@@ -65,6 +65,14 @@ describe('stdio gateway faults', () => {
     expect(textOf(await client.callTool({ name: 'ok', arguments: { value: 'still' } }))).toContain(
       'ok still',
     );
+    // Nothing half-recorded: the allowed call that never answered has a failed outcome.
+    const actions = await eventually(
+      () => t.actions(),
+      (list) => list.some((a) => a.toolName === 'mcp.faulty.hang' && a.resultStatus !== null),
+    );
+    const hung = actions.find((a) => a.toolName === 'mcp.faulty.hang');
+    expect(hung?.resultStatus).toBe('failed');
+    expect(hung?.resultError).toContain('did not answer tools/call within 3 s');
   });
 
   test('an upstream that writes lines that are not JSON-RPC: they are dropped and logged', async () => {
@@ -81,6 +89,17 @@ describe('stdio gateway faults', () => {
     ).rejects.toThrow(/over the Arden gateway's limit of 1000000/);
     const small = await client.callTool({ name: 'huge', arguments: { bytes: 10 } });
     expect(textOf(small)).toBe('x'.repeat(10));
+    // Each call has its own outcome: the oversized answer failed, the small one succeeded.
+    const actions = await eventually(
+      () => t.actions(),
+      (list) =>
+        list.filter((a) => a.toolName === 'mcp.faulty.huge' && a.resultStatus !== null).length >= 2,
+    );
+    const huge = actions.filter((a) => a.toolName === 'mcp.faulty.huge');
+    expect(huge.map((a) => a.resultStatus).sort()).toEqual(['failed', 'succeeded']);
+    expect(huge.find((a) => a.resultStatus === 'failed')?.resultError).toContain(
+      "over the Arden gateway's limit",
+    );
   });
 
   test('a client message over the size limit is refused, not forwarded', async () => {

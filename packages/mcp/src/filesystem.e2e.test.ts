@@ -155,7 +155,7 @@ describe('stdio gateway in front of server-filesystem', () => {
     expect(existsSync(target)).toBe(false);
   });
 
-  test('a held call the client cancels never runs, even when approved later', async () => {
+  test('a held call the client cancels is recorded cancelled, cannot be approved, and never runs', async () => {
     const { client } = await gateway();
     const target = join(directory, 'cancelled.txt');
     const controller = new AbortController();
@@ -169,7 +169,16 @@ describe('stdio gateway in front of server-filesystem', () => {
     const held = await t.nextPending({ toolName: 'mcp.fs.write_file' });
     controller.abort(new Error('the user pressed stop'));
     await expect(call).rejects.toThrow('the user pressed stop');
-    await t.approve(held.id);
+    const [cancelled] = await eventually(
+      () => t.actions({ status: 'cancelled' }),
+      (list) => list.some((action) => action.id === held.id),
+    );
+    expect(cancelled?.notes).toContain('the MCP client cancelled the call');
+    expect(cancelled?.notes).toContain('the user pressed stop');
+    await expect(t.approve(held.id)).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/was cancelled by its agent while it was held/),
+    });
     // The gateway still answers, and the cancelled call stays gone.
     const listed = await client.callTool({
       name: 'list_directory',

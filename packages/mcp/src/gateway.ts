@@ -285,7 +285,8 @@ export class McpGateway {
       const heldCall = isId(requestId) ? this.held.get(idKey(requestId)) : undefined;
       if (heldCall) {
         // Never forwarded: the upstream does not know this request, so only the wait ends.
-        heldCall.abort();
+        const reason = asRecord(message.params)?.reason;
+        heldCall.abort(typeof reason === 'string' ? reason.slice(0, 500) : undefined);
         return;
       }
     }
@@ -454,9 +455,10 @@ export class McpGateway {
     );
     this.held.delete(key);
     if (outcome.kind === 'cancelled' || (outcome.kind === 'run' && controller.signal.aborted)) {
-      // MCP: a cancelled request gets no answer. The held action stays pending in Arden until it
-      // expires; approving it later runs nothing, since this call is gone.
+      // MCP: a cancelled request gets no answer. A call still held is recorded cancelled in
+      // Arden, so nobody approves a call that is gone (one decided meanwhile stays as decided).
       this.log(`the client cancelled ${tool} while Arden held it; it did not run`);
+      if (outcome.kind === 'cancelled') await this.recordCancelled(outcome.actionId, controller);
       return;
     }
     if (outcome.kind === 'refuse') {
@@ -464,6 +466,21 @@ export class McpGateway {
       return;
     }
     this.forward(line, message, outcome.actionId);
+  }
+
+  /** Records a held call that will never run as cancelled in Arden (awaited by close()). */
+  private async recordCancelled(actionId: string, controller: AbortController): Promise<void> {
+    const given = controller.signal.reason;
+    const reason = this.closing
+      ? 'the MCP client disconnected from the Arden gateway while the call was held'
+      : `the MCP client cancelled the call${typeof given === 'string' && given ? `: ${given}` : ''}`;
+    try {
+      await this.options.arden.cancelHeld(actionId, reason);
+    } catch (error) {
+      this.log(
+        `could not record action ${actionId} as cancelled in Arden (${error instanceof Error ? error.message : String(error)}); it stays held until it expires, and approving it runs nothing`,
+      );
+    }
   }
 
   private oversizeFromClient(line: OversizeLine): void {

@@ -1137,6 +1137,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/actions/{action_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give up a held call (the client cancelled it): it never runs, and cannot be decided
+         * @description The action becomes cancelled; approving or denying it afterwards answers 409, and so does this route when the action was decided (or expired) first. The Arden MCP gateway calls it when its client sends notifications/cancelled for a held tools/call.
+         */
+        post: operations["postV1ActionsCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/mcp/tools": {
         parameters: {
             query?: never;
@@ -1752,7 +1772,7 @@ export interface components {
             decision: "allow" | "block" | "requires_approval";
             reason: string | null;
             /** @enum {string} */
-            status: "pending" | "approved" | "denied" | "completed" | "expired";
+            status: "pending" | "approved" | "denied" | "completed" | "expired" | "cancelled";
             policy: {
                 id: string | null;
                 name: string;
@@ -1870,7 +1890,7 @@ export interface components {
             decision: "allow" | "block" | "requires_approval";
             reason: string | null;
             /** @enum {string} */
-            status: "pending" | "approved" | "denied" | "completed" | "expired";
+            status: "pending" | "approved" | "denied" | "completed" | "expired" | "cancelled";
             policy: {
                 id: string | null;
                 name: string;
@@ -1981,7 +2001,7 @@ export interface components {
             decision: "allow" | "block" | "requires_approval";
             reason: string | null;
             /** @enum {string} */
-            status: "pending" | "approved" | "denied" | "completed" | "expired";
+            status: "pending" | "approved" | "denied" | "completed" | "expired" | "cancelled";
             policy: {
                 id: string | null;
                 name: string;
@@ -5311,7 +5331,7 @@ export interface operations {
                 /** @description A tool name, or a prefix ending in * (`stripe.*`). */
                 tool?: string;
                 decision?: "allow" | "block" | "requires_approval";
-                /** @description pending, approved, denied, completed or expired; several separated by commas. */
+                /** @description pending, approved, denied, completed, expired or cancelled; several separated by commas. */
                 status?: string;
                 /** @description Session id. */
                 session?: string;
@@ -7725,6 +7745,101 @@ export interface operations {
             };
             /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit (1 MiB by default). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts; retry after the `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1ActionsCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description From POST /policy/check. */
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why, kept as the notes. */
+                    reason?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action_id: string;
+                        /** @enum {string} */
+                        status: "pending" | "approved" | "denied";
+                        message: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** @description The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+                        receipt?: string;
+                        /** @constant */
+                        cancelled: true;
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,7 +13,7 @@ export type Effect = Schemas['Agent']['default_action'];
 export type Environment = Schemas['PolicySet']['environment'];
 /** A user's role. */
 export type Role = Schemas['User']['role'];
-/** Where an action is: pending, approved, denied, completed or expired. */
+/** Where an action is: pending, approved, denied, completed, expired or cancelled. */
 export type ActionStatus = Schemas['Action']['status'];
 
 /**
@@ -39,6 +39,7 @@ export const actionStatuses = allOf<ActionStatus>()([
   'denied',
   'completed',
   'expired',
+  'cancelled',
 ]);
 
 /** A page of a list route: its items and the cursor of the next page (null: the last). */

@@ -209,7 +209,9 @@ export function ActionDetailPage({ id }: { id: string }) {
                     : (action.decided_by_email ??
                       (action.status === 'expired'
                         ? 'nobody (it expired)'
-                        : (action.decided_by ?? '—')))}
+                        : action.status === 'cancelled'
+                          ? 'nobody (the agent cancelled it while it was held)'
+                          : (action.decided_by ?? '—')))}
                 </dd>
               </div>
               {action.approval && action.approval.votes.length > 0 ? (

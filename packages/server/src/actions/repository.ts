@@ -90,6 +90,7 @@ const actionStatuses: readonly ActionStatus[] = [
   'denied',
   'completed',
   'expired',
+  'cancelled',
 ];
 
 /**
@@ -395,6 +396,18 @@ export function actionRepository(db: Queryable) {
          WHERE id = ? AND status = 'pending' AND (expires_at IS NULL OR expires_at > ?)
          RETURNING *`,
         [decision.status, decision.decidedBy, now, decision.notes, id, now],
+      );
+      return row ? toAction(row) : undefined;
+    },
+    /**
+     * Marks a pending action cancelled (its agent gave up the call while it was held: it never
+     * runs); undefined when it was decided meanwhile.
+     */
+    async cancel(id: string, now: number, notes: string): Promise<ActionRecord | undefined> {
+      const row = await db.get(
+        `UPDATE actions SET status = 'cancelled', decided_at = ?, notes = ?
+         WHERE id = ? AND status = 'pending' RETURNING *`,
+        [now, notes, id],
       );
       return row ? toAction(row) : undefined;
     },

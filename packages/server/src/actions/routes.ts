@@ -20,6 +20,7 @@ const actionStatuses: readonly ActionStatus[] = [
   'denied',
   'completed',
   'expired',
+  'cancelled',
 ];
 
 /** The action log: listing and one action. */

@@ -27,7 +27,8 @@ export const actionQuery = z.object({
     .meta({ description: 'A tool name, or a prefix ending in * (`stripe.*`).' }),
   decision: effect.optional(),
   status: z.string().max(100).optional().meta({
-    description: 'pending, approved, denied, completed or expired; several separated by commas.',
+    description:
+      'pending, approved, denied, completed, expired or cancelled; several separated by commas.',
   }),
   session: z.string().max(200).optional().meta({ description: 'Session id.' }),
   from: time,

@@ -20,7 +20,14 @@ export const environment = z.enum(['test', 'live']);
 /** A user's role. */
 export const role = z.enum(['admin', 'approver', 'viewer']);
 
-export const actionStatus = z.enum(['pending', 'approved', 'denied', 'completed', 'expired']);
+export const actionStatus = z.enum([
+  'pending',
+  'approved',
+  'denied',
+  'completed',
+  'expired',
+  'cancelled',
+]);
 
 /** The error body of every failed request. */
 export const errorBody = z

@@ -1,5 +1,6 @@
 import type { PolicyDecision } from '@arden/policy';
 import type { AgentPrincipal } from '../agents/service';
+import { cancelRoute } from '../approvals/cancel';
 import { acceptsEdits, editedFields, inAppDecisionRoute } from '../approvals/in-app';
 import { statusOf } from '../approvals/service';
 import { RequestRateLimiter } from '../auth/rate-limit';
@@ -491,6 +492,11 @@ export function registerAgentRoutes(server: ServerContext): void {
     'POST',
     '/v1/actions/:actionId/decision',
     inAppDecisionRoute(server, authenticate, ownAction, statusBody),
+  );
+  router.add(
+    'POST',
+    '/v1/actions/:actionId/cancel',
+    cancelRoute(server, authenticate, ownAction, statusBody),
   );
   router.add('POST', '/approve/:actionId', refuseDecision);
   router.add('POST', '/deny/:actionId', refuseDecision);

@@ -77,6 +77,11 @@ export function statusOf(
     }
     case 'denied':
       return { status: 'denied', message: action.notes };
+    case 'cancelled':
+      return {
+        status: 'denied',
+        message: `The agent cancelled the call while it was held${action.notes ? ` (${action.notes})` : ''}; it did not run.`,
+      };
     case 'expired': {
       const at = new Date(action.expiresAt ?? action.decidedAt ?? action.createdAt).toISOString();
       return action.onTimeout === 'allow'
@@ -221,7 +226,9 @@ export class ApprovalService {
       throw new ConflictError(
         current.status === 'completed'
           ? `Action ${actionId} did not need approval (it was ${current.decision === 'block' ? 'blocked' : 'allowed'} by policy).`
-          : `Action ${actionId} was already ${current.status}${current.decidedBy ? ` by ${current.decidedBy}` : ''}; the first decision stands.`,
+          : current.status === 'cancelled'
+            ? `Action ${actionId} was cancelled by its agent while it was held${current.notes ? ` (${current.notes})` : ''}; the call is gone and did not run, so it cannot be approved or denied.`
+            : `Action ${actionId} was already ${current.status}${current.decidedBy ? ` by ${current.decidedBy}` : ''}; the first decision stands.`,
         { status: current.status, decidedBy: current.decidedBy, decidedAt: current.decidedAt },
       );
     }
@@ -256,6 +263,32 @@ export class ApprovalService {
       status: action.status,
       decidedBy: action.decidedBy,
     });
+  }
+
+  /**
+   * Cancels a held action for its agent (the client gave up the call, e.g. MCP
+   * `notifications/cancelled`): it becomes `cancelled`, never runs, and can no longer be decided.
+   * 409 when it was decided (or had expired) first.
+   */
+  async cancel(actionId: string, reason: string | null): Promise<ActionRecord> {
+    const now = this.clock();
+    const notes = reason?.trim().slice(0, 1_000) || 'cancelled by the client';
+    const cancelled = await this.store.transaction(async (repositories) => {
+      await repositories.approvals.lockAction(actionId);
+      return repositories.actions.cancel(actionId, now, notes);
+    });
+    if (!cancelled) {
+      const current = await this.store.actions.get(actionId);
+      if (!current) throw new NotFoundError(`No action ${actionId}.`);
+      throw new ConflictError(
+        current.status === 'completed'
+          ? `Action ${actionId} was not held (it was ${current.decision === 'block' ? 'blocked' : 'allowed'} by policy); there is nothing to cancel.`
+          : `Action ${actionId} was already ${current.status}${current.decidedBy ? ` by ${current.decidedBy}` : ''} before the cancellation; it stands.`,
+        { status: current.status, decidedBy: current.decidedBy, decidedAt: current.decidedAt },
+      );
+    }
+    this.announce(cancelled, false);
+    return cancelled;
   }
 
   /** Applies the timeout to one overdue pending action; undefined if it is not overdue. */

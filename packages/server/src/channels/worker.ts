@@ -423,6 +423,8 @@ export class ChannelWorker {
         return `:no_entry: *Denied* by ${who}${note}`;
       case 'expired':
         return `:hourglass: *Expired* without a decision (on_timeout: ${action.onTimeout ?? 'deny'})`;
+      case 'cancelled':
+        return `:heavy_multiplication_x: *Cancelled* by the agent while it was held; it did not run${note}`;
       default:
         return `Decided (${action.status})`;
     }

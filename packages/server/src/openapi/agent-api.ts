@@ -208,6 +208,20 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
   },
   {
     method: 'POST',
+    path: '/v1/actions/:action_id/cancel',
+    access: 'agent',
+    tag: 'agent API',
+    summary: 'Give up a held call (the client cancelled it): it never runs, and cannot be decided',
+    description:
+      'The action becomes cancelled; approving or denying it afterwards answers 409, and so does this route when the action was decided (or expired) first. The Arden MCP gateway calls it when its client sends notifications/cancelled for a held tools/call.',
+    params: { action_id: 'From POST /policy/check.' },
+    body: z.object({
+      reason: z.string().nullable().optional().meta({ description: 'Why, kept as the notes.' }),
+    }),
+    response: statusResponse.extend({ cancelled: z.literal(true) }),
+  },
+  {
+    method: 'POST',
     path: '/v1/mcp/tools',
     access: 'agent',
     tag: 'agent API',

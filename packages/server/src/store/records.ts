@@ -10,7 +10,13 @@ export type { Effect };
  * approval), `approved`, `denied`, or `expired` (nobody decided in time; `onTimeout` says what
  * happened then).
  */
-export type ActionStatus = 'pending' | 'approved' | 'denied' | 'completed' | 'expired';
+export type ActionStatus =
+  | 'pending'
+  | 'approved'
+  | 'denied'
+  | 'completed'
+  | 'expired'
+  | 'cancelled';
 
 /** What happens to a held action when nobody decides before it expires. */
 export type TimeoutEffect = 'deny' | 'allow';
