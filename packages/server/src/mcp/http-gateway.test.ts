@@ -291,7 +291,7 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
-  it('honours the client cancelling a held call: approving it later runs nothing', async () => {
+  it('records a held call the client cancelled as cancelled: it never runs, approving it is a 409', async () => {
     const client = await connect();
     const callsBefore = seen.calls.length;
     const controller = new AbortController();
@@ -310,13 +310,18 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     expect(actionId).toBeDefined();
     controller.abort('changed my mind');
     await expect(pending).rejects.toThrow();
-    // Give the cancellation time to reach the gateway, then approve: nothing may run.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The gateway records the held call as cancelled; approving it afterwards is a 409.
+    let status: string | undefined;
+    for (let attempt = 0; attempt < 100 && status !== 'cancelled'; attempt++) {
+      status = (await t.admin('GET', `/api/v1/actions/${actionId}`)).json.status;
+      if (status !== 'cancelled') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(status).toBe('cancelled');
     const approved = await t.admin('POST', `/api/v1/approvals/${actionId}/approve`, {
       as: 'approver',
       body: {},
     });
-    expect(approved.status).toBe(200);
+    expect(approved.status).toBe(409);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(seen.calls.slice(callsBefore)).toEqual([]);
     await client.close();

@@ -212,7 +212,8 @@ class GatewaySession {
       const requestId = asRecord(message.params)?.requestId;
       const heldCall = isId(requestId) ? this.held.get(idKey(requestId)) : undefined;
       if (heldCall) {
-        heldCall.abort();
+        const reason = asRecord(message.params)?.reason;
+        heldCall.abort(typeof reason === 'string' ? reason.slice(0, 500) : undefined);
         return;
       }
     }
@@ -312,7 +313,9 @@ class GatewaySession {
     );
     this.held.delete(key);
     if (outcome.kind === 'cancelled' || (outcome.kind === 'run' && controller.signal.aborted)) {
-      // MCP: a cancelled request gets no answer; the held action stays pending until it expires.
+      // MCP: a cancelled request gets no answer. A call still held is recorded cancelled in
+      // Arden, so nobody approves a call that is gone (one decided meanwhile stays as decided).
+      if (outcome.kind === 'cancelled') await this.recordCancelled(outcome.actionId, controller);
       return;
     }
     if (outcome.kind === 'refuse') {
@@ -320,6 +323,21 @@ class GatewaySession {
       return;
     }
     this.forward(message, outcome.actionId);
+  }
+
+  /** Records a held call that will never run as cancelled in Arden. */
+  private async recordCancelled(actionId: string, controller: AbortController): Promise<void> {
+    const given = controller.signal.reason;
+    const reason = this.closed
+      ? 'the MCP session ended while the call was held'
+      : `the MCP client cancelled the call${typeof given === 'string' && given ? `: ${given}` : ''}`;
+    try {
+      await this.arden.cancelHeld(actionId, reason);
+    } catch (error) {
+      this.logger.warn(
+        `could not record action ${actionId} as cancelled (${error instanceof Error ? error.message : String(error)}); it stays held until it expires, and approving it runs nothing`,
+      );
+    }
   }
 
   // ---- upstream → client ----
