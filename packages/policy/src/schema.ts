@@ -240,6 +240,22 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
           description:
             'Seconds a refusal is remembered for refuse_repeats; the whole session when absent.',
         }),
+      redact: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/,
+              'must be an argument path such as "password" or "card.number" (names joined by dots)',
+            ),
+        )
+        .min(1)
+        .max(50)
+        .optional()
+        .meta({
+          description:
+            'Sensitive argument paths ("card.number", "password"): stored encrypted, shown masked, never in webhooks or channel messages.',
+        }),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
     })

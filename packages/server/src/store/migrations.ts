@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import { mcpUpstreamsSchema } from '../mcp/migration';
 import { memorySchema } from '../memory/migration';
 import { receiptsSchema } from '../receipts/migration';
+import { sensitiveSchema } from '../sensitive/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -314,6 +315,11 @@ export const migrations: readonly Migration[] = [
     version: 10,
     name: 'notification channels',
     sql: { sqlite: channelsSchema('sqlite'), postgres: channelsSchema('postgres') },
+  },
+  {
+    version: 16,
+    name: 'sensitive arguments, sealed, and who read them',
+    sql: { sqlite: sensitiveSchema('sqlite'), postgres: sensitiveSchema('postgres') },
   },
 ];
 
