@@ -56,8 +56,13 @@ export interface ReceiptClaims {
   approved_in?: 'dashboard' | 'app';
   /** Every distinct approver of a multi-person approval, in the order they approved. */
   approvers?: string[];
-  /** Sensitive argument paths (policy `redact`) whose values the stored call keeps hashed. */
+  /**
+   * Sensitive argument paths (policy `redact`) present in the call: the server stores them
+   * encrypted and shows them masked. `args_sha256`/`kwargs_sha256` still bind the verbatim call.
+   */
   redacted?: string[];
+  /** With `redacted`: SHA-256 (hex) of the masked keyword arguments' JSON text the server stores. */
+  stored_kwargs_sha256?: string;
 }
 
 /** One public key of `/.well-known/arden-keys.json` (a JWK). */
@@ -334,6 +339,12 @@ function optionalClaimsProblem(claims: ReceiptClaims): string | undefined {
   }
   if (redacted !== undefined && !strings(redacted)) {
     return '"redacted" claim is not a list of argument paths';
+  }
+  if (
+    claims.stored_kwargs_sha256 !== undefined &&
+    !sha256Pattern.test(String(claims.stored_kwargs_sha256))
+  ) {
+    return '"stored_kwargs_sha256" claim is not a SHA-256 in hex';
   }
   return undefined;
 }

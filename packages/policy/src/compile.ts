@@ -95,6 +95,8 @@ export class PolicyRuntime implements CompiledPolicy {
   /** The memory inputs its conditions read (deduplicated), to fetch before evaluating. */
   readonly memory: readonly MemoryQuery[];
   readonly needs: MemoryNeeds;
+  /** The policy's sensitive argument paths (`redact`), split at the dots. */
+  readonly redact: readonly string[];
   /** The declared argument types, when the policy declares any. */
   readonly argTypes: readonly (readonly [string, ArgType])[] | undefined;
   /** The compiled `cost` expression (dollars), when the policy has one. */
@@ -157,6 +159,7 @@ export class PolicyRuntime implements CompiledPolicy {
       this.budget = { query, usd: budget.usd, onExceed: budget.on_exceed ?? 'block' };
     }
     this.memory = Object.freeze([...memory.values()]);
+    this.redact = Object.freeze([...new Set(definition.redact ?? [])]);
     const window = definition.repeat_window;
     this.needs = Object.freeze({
       queries: this.memory,
@@ -429,6 +432,16 @@ export function memoryNeeds(set: CompiledPolicySet, tool: string): MemoryNeeds {
   const policy = runtimeOf(set).match(tool);
   if (policy === undefined) return DEFAULT_NEEDS;
   return policy.needs;
+}
+
+const NO_PATHS: readonly string[] = Object.freeze([]);
+
+/**
+ * The sensitive argument paths (`redact`) of the policy that decides calls of `tool`, or none.
+ * Cheap: no allocation per call.
+ */
+export function sensitivePaths(set: CompiledPolicySet, tool: string): readonly string[] {
+  return runtimeOf(set).match(tool)?.redact ?? NO_PATHS;
 }
 
 /** @internal An issue with where it points inside a condition, for mapping into a file. */

@@ -47,6 +47,7 @@ const POLICY_KEYS = [
   'escalate_to',
   'on_error',
   'args',
+  'redact',
   'rules',
 ];
 const RULE_KEYS = [

@@ -7,6 +7,7 @@ export {
   type MemoryNeeds,
   matchPolicy,
   memoryNeeds,
+  sensitivePaths,
   validatePolicies,
 } from './compile';
 export {

@@ -273,6 +273,22 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
           description:
             "A budget of this policy's tools in dollars of their cost: per session, or per agent over window seconds (a day); on_exceed block (default) or requires_approval.",
         }),
+      redact: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/,
+              'must be an argument path such as "password" or "card.number" (names joined by dots)',
+            ),
+        )
+        .min(1)
+        .max(50)
+        .optional()
+        .meta({
+          description:
+            'Sensitive argument paths ("card.number", "password"): stored encrypted, shown masked, never in webhooks or channel messages.',
+        }),
       version: z.number().int().positive().optional(),
       enabled: z.boolean().optional(),
     })

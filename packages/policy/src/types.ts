@@ -131,6 +131,12 @@ export interface PolicyDefinition {
    * same arguments (canonical JSON), same session. On unless `false`.
    */
   refuse_repeats?: boolean;
+  /**
+   * Sensitive argument paths (`card.number`, `password`): the server stores their values
+   * encrypted, shows them masked, and leaves them out of webhooks and channel messages; a
+   * receipt still binds the call's full argument bytes.
+   */
+  redact?: string[];
   /** How long, in seconds, a refusal is remembered for `refuse_repeats`; the whole session when absent. */
   repeat_window?: number;
   /**

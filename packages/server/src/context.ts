@@ -14,6 +14,7 @@ import type { PolicyService } from './policies/service';
 import type { ReceiptOptions, ReceiptService } from './receipts/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
+import type { SensitiveArguments } from './sensitive/service';
 import type { Store } from './store';
 import type { Telemetry } from './telemetry/service';
 import type { UsageService } from './usage/service';
@@ -42,6 +43,8 @@ export interface ServerContext {
   audit: AuditService;
   /** Notification channels (Slack, email, approver webhooks) and their outbox worker. */
   channels: ChannelService;
+  /** Sensitive arguments (policy `redact`): sealed, masked, revealed to admins on purpose. */
+  sensitive: SensitiveArguments;
   channelWorker: ChannelWorker;
   clock: () => number;
 }

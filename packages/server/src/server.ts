@@ -13,6 +13,7 @@ import { ApprovalService } from './approvals/service';
 import { AuditService } from './audit/service';
 import { BudgetService } from './budgets/service';
 import { registerChannelRoutes } from './channels/routes';
+import type { SecretBox } from './channels/secrets';
 import { ChannelService } from './channels/service';
 import { ChannelWorker } from './channels/worker';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
@@ -34,6 +35,7 @@ import { registerReceiptRoutes } from './receipts/routes';
 import { openReceipts } from './receipts/setup';
 import { connectReplicas } from './replicas/replicas';
 import { describeRetention, RetentionService } from './retention/service';
+import { SensitiveArguments } from './sensitive/service';
 import { openStore } from './store';
 import { registerMetricsRoute } from './telemetry/routes';
 import { Telemetry } from './telemetry/service';
@@ -121,13 +123,21 @@ export async function createServer(
     throw error;
   }
   const audit = new AuditService(store, receipts, logger, { clock, ...config.receipts });
+  // The secrets box is the channel service's (one key for every secret); it opens below.
+  const sensitive: SensitiveArguments = new SensitiveArguments(
+    store,
+    (): SecretBox => channels.secrets,
+    logger,
+    clock,
+  );
   const approvals = new ApprovalService(store, hub, events, webhooks, logger, {
     clock,
     telemetry,
     receipts,
     policies,
+    sensitive,
   });
-  const channels = new ChannelService(store, approvals, logger, {
+  const channels: ChannelService = new ChannelService(store, approvals, logger, {
     ...options.channels,
     dataDir: config.dataDir,
     clock,
@@ -161,6 +171,7 @@ export async function createServer(
     audit,
     channels,
     channelWorker,
+    sensitive,
     clock,
   };
   const stopListening = await connectReplicas(context, config.replicas);

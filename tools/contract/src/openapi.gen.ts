@@ -980,6 +980,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/actions/{action_id}/sensitive/reveal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read an action's sensitive arguments in full (admins; the read is logged)
+         * @description A policy's `redact` paths are stored encrypted and shown as "[redacted]" everywhere else. This answers the call's verbatim argument JSON and records who read it, when and why (GET …/sensitive/reads). 409 when the action has no sensitive arguments.
+         */
+        post: operations["postActionsSensitiveReveal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/actions/{action_id}/sensitive/reads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who read an action's sensitive arguments in full, oldest first */
+        get: operations["getActionsSensitiveReads"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/checkpoints": {
         parameters: {
             query?: never;
@@ -2430,6 +2467,30 @@ export interface components {
             use?: "sig";
             created_at?: string;
             retired_at?: string | null;
+        };
+        SensitiveRevealRequest: {
+            /** @description Why the arguments are read in full; kept in the read log. */
+            reason?: string;
+        };
+        SensitiveArguments: {
+            action_id: string;
+            /** @description The sensitive paths present in the call. */
+            paths: string[];
+            /** @description The positional arguments' JSON text, verbatim. */
+            args_json: string;
+            /** @description The keyword arguments' JSON text, verbatim. */
+            kwargs_json: string;
+            read_at: string;
+        };
+        SensitiveReadList: {
+            items: components["schemas"]["SensitiveRead"][];
+        };
+        SensitiveRead: {
+            id: string;
+            user_id: string | null;
+            user_email: string | null;
+            reason: string | null;
+            read_at: string;
         };
         AuditCheckpoint: {
             agent_id: string;
@@ -7122,6 +7183,128 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (for example, an action already decided). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postActionsSensitiveReveal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Action id. */
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SensitiveRevealRequest"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SensitiveArguments"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getActionsSensitiveReads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Action id. */
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SensitiveReadList"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,6 +10,7 @@ import { openApiDocument } from '../openapi';
 import { policyRoutes } from '../policies/routes';
 import { simulationRoutes } from '../policies/simulation-routes';
 import { receiptRoutes } from '../receipts/routes';
+import { sensitiveRoutes } from '../sensitive/routes';
 import { sessionRoutes } from '../sessions/routes';
 import { usageRoutes } from '../usage/routes';
 import { userRoutes } from '../users/routes';
@@ -38,6 +39,7 @@ export const adminRoutes: readonly AdminRoute[] = [
   ...channelRoutes,
   ...eventRoutes,
   ...receiptRoutes,
+  ...sensitiveRoutes,
   ...auditRoutes,
   route({
     method: 'GET',

@@ -209,20 +209,29 @@ export function registerAgentRoutes(server: ServerContext): void {
       argsHash: memory.argsHash,
       repeatOf: memory.repeat?.of ?? null,
     };
+    // Sensitive arguments (policy `redact`): the action is stored masked, the verbatim call
+    // sealed beside it; the receipt binds the verbatim call.
+    const redaction = server.sensitive.redact(
+      action,
+      await server.policies.sensitivePaths(agent.id, principal.environment, input.toolName, now),
+    );
+    const stored = redaction?.stored ?? action;
     // The answer (with its action_id) goes out only after the action's row is committed.
-    memory.decided(action);
+    memory.decided(stored);
     // Its signed receipt is written in the same commit.
-    const receipt = server.receipts.issue(checkReceiptInput(action));
+    const receipt = server.receipts.issue(
+      checkReceiptInput(action, redaction && { paths: redaction.paths, stored }),
+    );
     const [inserted = { changes: 0 }] = await server.telemetry.storeCommit(() =>
       store.committer
-        .submitAll(
-          receipt
-            ? [store.actions.insertStatement(action), store.receipts.insertStatement(receipt)]
-            : [store.actions.insertStatement(action)],
-        )
+        .submitAll([
+          store.actions.insertStatement(stored),
+          ...(redaction ? [redaction.statement] : []),
+          ...(receipt ? [store.receipts.insertStatement(receipt)] : []),
+        ])
         .then(memory.committed, memory.failed),
     );
-    server.telemetry.checked(action, started);
+    server.telemetry.checked(stored, started);
     const body: Record<string, unknown> = {
       decision: decision.effect,
       action_id: action.id,
@@ -271,9 +280,9 @@ export function registerAgentRoutes(server: ServerContext): void {
       server.events.emit({
         type: 'action.created',
         action: {
-          ...action,
+          ...stored,
           argsJson: input.argsJson,
-          kwargsJson: input.kwargsJson,
+          kwargsJson: stored.kwargsJson ?? input.kwargsJson,
           metadataJson: input.metadataJson,
           seq: inserted.lastInsertId ?? 0,
         },

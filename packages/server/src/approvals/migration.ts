@@ -1,9 +1,9 @@
 import type { Dialect } from '../store/database';
 
-// Migration 10 (approvals): the approval state of a held action (votes, edits, in-app decision)
+// Migration 9 (approvals): the approval state of a held action (votes, edits, in-app decision)
 // as one JSON column of `actions`, and the groups users belong to (for `from: [group]`).
 
-/** The statements of migration 10 for one dialect. */
+/** The statements of migration 9 for one dialect. */
 export function approvalsMigration(dialect: Dialect): string[] {
   if (dialect === 'postgres') {
     return [

@@ -2,7 +2,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
-import { decisionReceiptInput, type ReceiptService } from '../receipts/service';
+import { decisionReceiptInput, type ReceiptService, redactionClaims } from '../receipts/service';
+import type { SensitiveArguments } from '../sensitive/service';
 import type { ActionRecord, Store } from '../store';
 import type { Repositories } from '../store/repositories';
 import type { Telemetry } from '../telemetry/service';
@@ -137,13 +138,17 @@ export class ApprovalService {
       telemetry?: Telemetry;
       receipts?: ReceiptService;
       policies?: PolicyService;
+      sensitive?: SensitiveArguments;
     } = {},
   ) {
     this.clock = options.clock ?? Date.now;
     this.telemetry = options.telemetry;
     this.receipts = options.receipts;
     this.policies = options.policies;
+    this.sensitive = options.sensitive;
   }
+
+  private readonly sensitive: SensitiveArguments | undefined;
 
   /** Signs and stores the receipt of a decision, in the decision's transaction. */
   private async receipt(
@@ -151,7 +156,12 @@ export class ApprovalService {
     action: ActionRecord,
     now: number,
   ): Promise<string | undefined> {
-    const issued = this.receipts?.issue(decisionReceiptInput(action, now));
+    if (!this.receipts?.enabled) return undefined;
+    // Sensitive arguments: the receipt binds the verbatim call, as the check's did.
+    const verbatim = await this.sensitive?.verbatim(repositories, action);
+    const input = decisionReceiptInput(verbatim?.action ?? action, now);
+    if (verbatim) input.extra = { ...input.extra, ...redactionClaims(verbatim.paths, action) };
+    const issued = this.receipts.issue(input);
     if (!issued) return undefined;
     await repositories.receipts.insert(issued);
     return issued.receipt;

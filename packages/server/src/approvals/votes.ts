@@ -79,6 +79,13 @@ export async function castVote(
         'patch',
       );
     }
+    if (await repositories.sensitive.get(current.id)) {
+      // The stored call is masked: an edit of it would run "[redacted]" in place of the values.
+      throw new ConflictError(
+        `Action ${current.id} has sensitive arguments (its policy's redact), which cannot be edited: approve it as it is, or deny it with notes saying what to change so the agent makes the call again.`,
+        { status: current.status },
+      );
+    }
     edit = await editCall(repositories, policies, current, input, voter, now);
     if (edit) state.edits.push(edit);
   }

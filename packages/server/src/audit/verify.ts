@@ -176,7 +176,9 @@ export async function verifyAudit(
         const argsHash = claims.edited?.original_args_sha256 ?? claims.args_sha256;
         const kwargsHash = claims.edited?.original_kwargs_sha256 ?? claims.kwargs_sha256;
         if (sha256Hex(action.argsJson) !== argsHash) differs.push('args');
-        if (sha256Hex(action.kwargsJson) !== kwargsHash) differs.push('kwargs');
+        // Sensitive arguments: the stored call is masked; the receipt names its hash.
+        const storedHash = claims.redacted ? claims.stored_kwargs_sha256 : kwargsHash;
+        if (sha256Hex(action.kwargsJson) !== storedHash) differs.push('kwargs');
         if (claims.edited && sha256Hex(effectiveKwargsJson(action)) !== claims.kwargs_sha256) {
           differs.push('edited arguments');
         }

@@ -1,6 +1,6 @@
 import type { Dialect } from '../store/database';
 
-// Migration 11: notification channels (Slack, email, approver webhooks), their outbox of
+// Migration 10: notification channels (Slack, email, approver webhooks), their outbox of
 // messages, reminders and escalations (claimed with a lease, like the webhook outbox), attempts,
 // the agents' default targets, single-use email/webhook decision links, and the signatures of
 // Slack requests already seen (replays are refused).

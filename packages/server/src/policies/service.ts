@@ -9,6 +9,7 @@ import {
   type PolicyDecision,
   type PolicyDefinition,
   parseExactJson,
+  sensitivePaths,
   shellParserSettled,
 } from '@arden/policy';
 import type { Environment } from '../crypto';
@@ -210,6 +211,17 @@ export class PolicyService {
   ): Promise<MemoryNeeds | undefined> {
     const entry = await this.current(agentId, environment, now);
     return entry.set ? memoryNeeds(entry.set, tool) : undefined;
+  }
+
+  /** The sensitive argument paths (`redact`) of the policy deciding calls of `tool`, if any. */
+  async sensitivePaths(
+    agentId: string,
+    environment: Environment,
+    tool: string,
+    now: number,
+  ): Promise<readonly string[]> {
+    const entry = await this.current(agentId, environment, now);
+    return entry.set ? sensitivePaths(entry.set, tool) : [];
   }
 
   /**

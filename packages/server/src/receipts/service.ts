@@ -47,7 +47,10 @@ export interface ReceiptInput {
   decidedBy: ReceiptDecider;
   decidedAt: number;
   /** Claims filled by approve-with-edit, in-app and multi-person approvals (see ReceiptClaims). */
-  extra?: Pick<ReceiptClaims, 'edited' | 'approved_in' | 'approvers' | 'redacted'>;
+  extra?: Pick<
+    ReceiptClaims,
+    'edited' | 'approved_in' | 'approvers' | 'redacted' | 'stored_kwargs_sha256'
+  >;
 }
 
 /** SHA-256 (hex) of a text's UTF-8 bytes, as receipts bind argument JSON. */
@@ -203,9 +206,28 @@ export class ReceiptService {
   }
 }
 
-/** The receipt of a check's decision: allow, block, or hold (for approval). */
-export function checkReceiptInput(action: NewAction): ReceiptInput {
+/**
+ * The claims of a call with sensitive arguments: the paths, and the hash of the masked keyword
+ * arguments the server stores (`arden audit verify` checks the stored call against it).
+ */
+export function redactionClaims(
+  paths: readonly string[],
+  stored: Pick<NewAction, 'kwargsJson' | 'kwargs'>,
+): Pick<ReceiptClaims, 'redacted' | 'stored_kwargs_sha256'> {
+  const text = stored.kwargsJson ?? JSON.stringify(stored.kwargs);
+  return { redacted: [...paths], stored_kwargs_sha256: sha256Hex(text) };
+}
+
+/**
+ * The receipt of a check's decision: allow, block, or hold (for approval). `action` is the call
+ * as made (verbatim); `redacted`, when the policy marked paths sensitive, the stored call.
+ */
+export function checkReceiptInput(
+  action: NewAction,
+  redacted?: { paths: readonly string[]; stored: NewAction },
+): ReceiptInput {
   return {
+    ...(redacted ? { extra: redactionClaims(redacted.paths, redacted.stored) } : {}),
     action,
     decision:
       action.decision === 'allow' ? 'allow' : action.decision === 'block' ? 'block' : 'hold',

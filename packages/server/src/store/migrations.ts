@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import { mcpHttpUpstreamsSchema, mcpUpstreamsSchema } from '../mcp/migration';
 import { memorySchema } from '../memory/migration';
 import { receiptsSchema } from '../receipts/migration';
+import { sensitiveSchema } from '../sensitive/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -316,9 +317,14 @@ export const migrations: readonly Migration[] = [
     sql: { sqlite: channelsSchema('sqlite'), postgres: channelsSchema('postgres') },
   },
   {
-    version: 12,
+    version: 11,
     name: 'MCP HTTP upstreams',
     sql: { sqlite: mcpHttpUpstreamsSchema('sqlite'), postgres: mcpHttpUpstreamsSchema('postgres') },
+  },
+  {
+    version: 12,
+    name: 'sensitive arguments, sealed, and who read them',
+    sql: { sqlite: sensitiveSchema('sqlite'), postgres: sensitiveSchema('postgres') },
   },
 ];
 

@@ -6,6 +6,7 @@ import { channelRepository } from '../channels/repository';
 import { mcpUpstreamRepository } from '../mcp/repository';
 import { policyRepository } from '../policies/repository';
 import { receiptRepository } from '../receipts/repository';
+import { sensitiveRepository } from '../sensitive/repository';
 import { usageRepository } from '../usage/repository';
 import { adminTokenRepository, userRepository, userSessionRepository } from '../users/repository';
 import { webhookRepository } from '../webhooks/repository';
@@ -42,6 +43,7 @@ export function repositories(db: Queryable) {
     audit: auditRepository(db),
     approvals: approvalRepository(db),
     channels: channelRepository(db),
+    sensitive: sensitiveRepository(db),
   };
 }
 

@@ -1,0 +1,177 @@
+import { type ReceiptPublicKey, verifyReceipt } from '@arden/core';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { verifyAudit } from '../audit/verify';
+import { publicJwk } from '../receipts/keys';
+import { webhookBody } from '../webhooks/service';
+import { maskArguments } from './service';
+
+// Sensitive arguments (a policy's `redact`): stored encrypted, shown masked to viewers and in
+// webhooks, read in full only by an admin who asks (and that read is logged); receipts bind the
+// verbatim call. On SQLite and PostgreSQL.
+
+const servers: AdminTestServer[] = [];
+afterEach(async () => {
+  while (servers.length > 0) await servers.pop()?.close();
+});
+
+const cardNumber = '4242424242424242';
+const password = 'hunter2-correct-horse';
+const verbatim = `{"amount": 40, "card": {"number": "${cardNumber}", "cvc": "123"}, "password": "${password}"}`;
+
+async function start(): Promise<AdminTestServer> {
+  const t = await startAdminTestServer(
+    {
+      workers: false,
+      receipts: { secret: 'sensitive-test-secret-0123456789' },
+      channels: { secretsKey: 'sensitive-test-secrets-key-0123456789abcdef' },
+    } as never,
+    { listen: false },
+  );
+  servers.push(t);
+  await t.server.policies.saveSet(t.agent.id, 'live', [
+    {
+      name: 'Payments',
+      tool: 'pay',
+      action: 'requires_approval',
+      redact: ['card.number', 'password', 'not.present'],
+    },
+    { name: 'Lookup', tool: 'lookup', action: 'allow' },
+  ]);
+  return t;
+}
+
+async function check(t: AdminTestServer, tool: string, kwargs: string) {
+  const response = await t.request('POST', '/policy/check', {
+    raw: `{"tool_name": "${tool}", "args": [], "kwargs": ${kwargs}}`,
+  });
+  expect(response.status, response.text).toBe(200);
+  return response.json as { action_id: string; decision: string };
+}
+
+describe('sensitive arguments', () => {
+  test('masks the paths, nested and in lists, and says which were present', () => {
+    const { masked, found } = maskArguments(
+      { card: { number: '1', cvc: '2' }, items: [{ password: 'a' }, { other: 1 }], password: 'p' },
+      ['card.number', 'password', 'items.password', 'absent.path'],
+    );
+    expect(masked).toEqual({
+      card: { number: '[redacted]', cvc: '2' },
+      items: [{ password: '[redacted]' }, { other: 1 }],
+      password: '[redacted]',
+    });
+    expect(found).toEqual(['card.number', 'password', 'items.password']);
+  });
+
+  test('stored encrypted, masked to viewers and webhooks; admins read them in full, logged; receipts bind the verbatim call', async () => {
+    const t = await start();
+    const held = await check(t, 'pay', verbatim);
+    expect(held.decision).toBe('requires_approval');
+
+    // Nowhere in the database in clear.
+    const rows = [
+      ...(await t.server.store.database.all('SELECT * FROM actions WHERE id = ?', [
+        held.action_id,
+      ])),
+      ...(await t.server.store.database.all('SELECT * FROM sensitive_arguments')),
+    ];
+    expect(rows).toHaveLength(2);
+    for (const secret of [cardNumber, password]) {
+      expect(JSON.stringify(rows)).not.toContain(secret);
+    }
+
+    // Viewers (the admin API, hence the dashboard) see the call masked.
+    const viewed = await t.admin('GET', `/api/v1/actions/${held.action_id}`, { as: 'viewer' });
+    expect(viewed.status).toBe(200);
+    expect(viewed.text).not.toContain(cardNumber);
+    expect(viewed.text).not.toContain(password);
+    expect(JSON.parse(viewed.json.kwargs_json)).toEqual({
+      amount: 40,
+      card: { number: '[redacted]', cvc: '123' },
+      password: '[redacted]',
+    });
+
+    // A viewer may not read them in full; an admin may, and the read is logged.
+    const path = `/api/v1/actions/${held.action_id}/sensitive/reveal`;
+    expect((await t.admin('POST', path, { as: 'viewer', body: {} })).status).toBe(403);
+    expect(
+      (await t.admin('GET', `/api/v1/actions/${held.action_id}/sensitive/reads`)).json.items,
+    ).toEqual([]);
+    const revealed = await t.admin('POST', path, { body: { reason: 'chargeback 123' } });
+    expect(revealed.status).toBe(200);
+    expect(revealed.json).toMatchObject({
+      action_id: held.action_id,
+      kwargs_json: verbatim,
+      args_json: '[]',
+      paths: ['card.number', 'password'],
+    });
+    const reads = await t.admin('GET', `/api/v1/actions/${held.action_id}/sensitive/reads`, {
+      as: 'viewer',
+    });
+    expect(reads.json.items).toEqual([
+      expect.objectContaining({ reason: 'chargeback 123', user_email: expect.any(String) }),
+    ]);
+
+    // An edit would run the masked values: refused. Approving as it is works.
+    const editing = await t.admin('POST', `/api/v1/approvals/${held.action_id}/approve`, {
+      body: { patch: [{ op: 'replace', path: '/amount', value: 4 }] },
+    });
+    expect(editing.status).toBe(409);
+    expect(editing.json.error).toContain('sensitive arguments');
+    const approved = await t.admin('POST', `/api/v1/approvals/${held.action_id}/approve`, {
+      body: {},
+    });
+    expect(approved.json.status).toBe('approved');
+
+    // Webhooks carry the masked call.
+    const action = await t.server.store.actions.get(held.action_id);
+    const body = webhookBody(action!, { adminUserId: 'x', notes: null }, Date.now());
+    expect(body).not.toContain(cardNumber);
+    expect(body).not.toContain(password);
+    expect(JSON.parse(body).action.context.password).toBe('[redacted]');
+
+    // The receipt binds the verbatim bytes the agent sent (and runs with), and names the paths.
+    const status = await t.request('GET', `/status/${held.action_id}`);
+    expect(status.text).not.toContain(cardNumber);
+    const keys = (await t.request('GET', '/.well-known/arden-keys.json', { key: null })).json
+      .keys as ReceiptPublicKey[];
+    const claims = await verifyReceipt(
+      status.json.receipt,
+      { toolName: 'pay', kwargsJson: verbatim, actionId: held.action_id },
+      keys,
+      { requireRuns: true },
+    );
+    expect(claims.redacted).toEqual(['card.number', 'password']);
+    await expect(
+      verifyReceipt(status.json.receipt, { toolName: 'pay', kwargsJson: action!.kwargsJson }, keys),
+    ).rejects.toMatchObject({ code: 'call_mismatch' });
+
+    // The audit chain checks the stored (masked) call against the receipts.
+    await t.server.audit.seal();
+    const audit = async () =>
+      verifyAudit(t.server.store, { keys: (await t.server.store.receipts.keys()).map(publicJwk) });
+    expect((await audit()).problems).toEqual([]);
+    await t.server.store.database.run('UPDATE actions SET kwargs = ? WHERE id = ?', [
+      '{"amount":4000}',
+      held.action_id,
+    ]);
+    expect((await audit()).problems.map((problem) => problem.kind)).toContain('action_altered');
+  });
+
+  test('calls without the paths, and other tools, are stored as sent; reveal says so', async () => {
+    const t = await start();
+    const plain = await check(t, 'pay', '{"amount": 1}');
+    const other = await check(t, 'lookup', '{"password": "x"}');
+    for (const id of [plain.action_id, other.action_id]) {
+      const revealed = await t.admin('POST', `/api/v1/actions/${id}/sensitive/reveal`, {
+        body: {},
+      });
+      expect(revealed.status).toBe(409);
+    }
+    const stored = await t.server.store.actions.get(other.action_id);
+    expect(stored?.kwargsJson).toBe('{"password": "x"}');
+    expect(
+      (await t.admin('POST', '/api/v1/actions/nope/sensitive/reveal', { body: {} })).status,
+    ).toBe(404);
+  });
+});
