@@ -118,6 +118,9 @@ describe('retention', () => {
     // Checks sent all along the purge: each answered, none held up for long.
     let purging = true;
     const latencies: number[] = [];
+    // The batch count when each check was answered: answers between batches show the purge
+    // gives the store back between its batches rather than holding it for the whole purge.
+    const answeredAtBatch: number[] = [];
     const checks = (async () => {
       while (purging) {
         const started = performance.now();
@@ -125,6 +128,7 @@ describe('retention', () => {
           body: { tool_name: 'live.tool' },
         });
         latencies.push(performance.now() - started);
+        answeredAtBatch.push(batches);
         expect(response.status).toBe(200);
       }
     })();
@@ -152,7 +156,12 @@ describe('retention', () => {
     });
     expect(batches).toBeGreaterThanOrEqual(12);
     expect(latencies.length).toBeGreaterThan(1);
-    expect(Math.max(...latencies)).toBeLessThan(500);
+    // Checks were answered while the purge was under way, between its batches…
+    const midPurge = answeredAtBatch.filter((at) => at >= 1 && at < batches);
+    expect(new Set(midPurge).size).toBeGreaterThanOrEqual(2);
+    // …and none waited anything like a whole purge (a generous bound: the machines are shared;
+    // the purge's pace is measured in bench/, not here).
+    expect(Math.max(...latencies)).toBeLessThan(Math.max(2_000, purgeMs / 2));
     const remaining = await t.server.store.database.all<{ status: string; n: number }>(
       'SELECT status, COUNT(*) AS n FROM actions WHERE created_at < ? GROUP BY status',
       [now - 30 * day],
