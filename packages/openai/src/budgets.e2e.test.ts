@@ -12,6 +12,8 @@ import {
 import { UserAdministration } from '@arden/server';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import OpenAI from 'openai';
+import OpenAI5 from 'openai-v5';
+import OpenAI6 from 'openai-v6';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { trackUsage } from './index';
 import { type FakeOpenAI, startFakeOpenAI } from './test-helpers';
@@ -60,8 +62,16 @@ afterEach(async () => {
 const client = (options: Parameters<typeof trackUsage>[1] = {}) =>
   trackUsage(new OpenAI({ apiKey: 'sk-test', baseURL: fake.baseURL, maxRetries: 0 }), options);
 
-/** The session's budget and reservations from the admin API, once `reserved` tokens are held. */
-async function overview(session: string, reserved = 0) {
+interface Overview {
+  budgets: any[];
+  reservations: any[];
+}
+
+/** The session's budget and reservations from the admin API, once `ready` (nothing held). */
+async function overview(
+  session: string,
+  ready = (body: Overview) => body.budgets[0]?.reserved_tokens === 0,
+) {
   const deadline = Date.now() + 5_000;
   for (;;) {
     const response = await fetch(
@@ -69,8 +79,8 @@ async function overview(session: string, reserved = 0) {
       { headers: { authorization: `Bearer ${adminToken}` } },
     );
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { budgets: any[]; reservations: any[] };
-    if (body.budgets[0]?.reserved_tokens === reserved || Date.now() > deadline) return body;
+    const body = (await response.json()) as Overview;
+    if (ready(body) || Date.now() > deadline) return body;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -173,4 +183,52 @@ describe('@arden/openai budgets against a real Arden server', () => {
     expect(body.budgets[0]).toMatchObject({ spent_tokens: 240, reserved_tokens: 0 });
     expect(body.reservations).toHaveLength(0);
   });
+
+  it.each([
+    ['openai 5', OpenAI5],
+    ['openai 6', OpenAI6],
+    ['openai 7', OpenAI],
+  ] as const)(
+    'keeps the client helpers working on %s: parse(), stream(), asResponse()',
+    async (_name, Client) => {
+      const tracked = trackUsage(
+        new Client({ apiKey: 'sk-test', baseURL: fake.baseURL, maxRetries: 0 }) as OpenAI,
+      );
+      const session = `oai-helpers-${_name.replace(' ', '')}`;
+      await withSession(session, async () => {
+        // parse() builds on create()._thenUnwrap(); stream() awaits create() with stream: true.
+        const parsed = await tracked.chat.completions.parse({
+          model: 'gpt-4o-mini',
+          messages,
+          max_tokens: 100,
+        });
+        expect(parsed.choices[0]?.message.content).toMatch(/^done/);
+        const stream = tracked.chat.completions.stream({
+          model: 'gpt-4o-mini',
+          messages,
+          max_tokens: 100,
+          stream_options: { include_usage: true },
+        });
+        expect((await stream.finalChatCompletion()).choices[0]?.message.content).toMatch(/^done/);
+        const raw = await tracked.chat.completions
+          .create({ model: 'gpt-4o-mini', messages, max_tokens: 100 })
+          .asResponse();
+        expect(raw.headers.get('x-request-id')).toBe('req_fake');
+        const refused = await tracked.chat.completions
+          .parse({ model: 'gpt-4o-mini', messages, max_tokens: 5000 })
+          .catch((error: unknown) => error);
+        expect(BudgetExceededError.isInstance(refused)).toBe(true);
+      });
+      expect(fake.requests).toHaveLength(3);
+      await flush();
+      const settled = (body: Overview) =>
+        body.reservations.filter((r: any) => r.status === 'settled');
+      const body = await overview(session, (read) => settled(read).length === 2);
+      // parse() and stream() settled with their usage; asResponse() bypasses parsing, so its
+      // reservation is held until it expires (the body was never read).
+      expect(body.budgets[0]).toMatchObject({ spent_tokens: 480 });
+      expect(settled(body)).toHaveLength(2);
+      expect(body.reservations).toHaveLength(3);
+    },
+  );
 });
