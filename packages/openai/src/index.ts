@@ -2,7 +2,8 @@
  * `@arden/openai`: Arden for OpenAI Chat Completions loops (the `openai` package).
  *
  * - `ArdenToolExecutor` runs the tool calls of an assistant turn, each checked by Arden first.
- * - `trackUsage(client)` records the token usage of every call of an `OpenAI` client;
+ * - `trackUsage(client)` records the token usage of every call of an `OpenAI` client, checked
+ *   against the agent's budgets before it is sent;
  *   `recordUsage(response)` records one response's.
  *
  * Importing this module has no side effects.

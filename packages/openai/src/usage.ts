@@ -1,4 +1,4 @@
-import { type Arden, ardenResolver, getSession, tokenCount } from '@arden/core';
+import { type Arden, ardenResolver, estimateTokens, getSession, tokenCount } from '@arden/core';
 
 /** Options of `recordUsage()` and `trackUsage()`. */
 export interface UsageOptions {
@@ -16,6 +16,22 @@ export interface TrackUsageOptions extends UsageOptions {
    * empty `choices` array, which code that reads `chunk.choices[0]` unguarded would trip on.
    */
   includeStreamUsage?: boolean;
+  /**
+   * Ask Arden before each call and reserve its estimated cost against the agent's budgets (a
+   * call over budget throws `BudgetExceededError` and the API is never called); the call's usage
+   * settles the reservation. Default true; false only records usage.
+   */
+  budgets?: boolean;
+  /** Output tokens to reserve when a call sets no `max_tokens` (or its siblings). Default 4096. */
+  defaultMaxOutputTokens?: number;
+}
+
+/** Output tokens reserved for a call that sets no maximum. */
+const defaultReservedOutputTokens = 4096;
+
+/** @internal What a tracked call records with its usage. */
+interface RecordOptions extends UsageOptions {
+  reservationId?: string | null;
 }
 
 interface UsageFields {
@@ -31,6 +47,10 @@ interface UsageFields {
  * `model`. Returns the response unchanged; never throws; does nothing when there is no usage.
  */
 export function recordUsage<R>(response: R, options: UsageOptions = {}): R {
+  return record(response, options);
+}
+
+function record<R>(response: R, options: RecordOptions): R {
   const record = response as { usage?: UsageFields | null; model?: unknown } | null | undefined;
   const usage = record?.usage;
   if (!usage || typeof usage !== 'object') return response;
@@ -43,6 +63,7 @@ export function recordUsage<R>(response: R, options: UsageOptions = {}): R {
       promptTokens: promptTokens ?? 0,
       completionTokens: completionTokens ?? 0,
       ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
+      ...(options.reservationId ? { reservationId: options.reservationId } : {}),
     });
   } catch {
     // Not configured: usage logging never breaks the caller.
@@ -52,7 +73,9 @@ export function recordUsage<R>(response: R, options: UsageOptions = {}): R {
 
 /** The `APIPromise` surface this module relies on (openai 5, 6 and 7). */
 interface APIPromiseLike {
-  _thenUnwrap(transform: (data: unknown, props: unknown) => unknown): unknown;
+  _thenUnwrap(transform: (data: unknown, props: unknown) => unknown): APIPromiseLike;
+  withResponse?(): Promise<unknown>;
+  asResponse?(): Promise<unknown>;
 }
 
 /** The `Stream` surface this module relies on. */
@@ -78,7 +101,7 @@ function usageOfEvent(event: unknown): unknown {
 }
 
 /** Wraps a stream's event source (which `for await`, `tee()` and `toReadableStream()` all use). */
-function trackStream(stream: unknown, options: UsageOptions): unknown {
+function trackStream(stream: unknown, options: RecordOptions): unknown {
   const target = stream as StreamLike;
   if (typeof target?.iterator !== 'function') return stream;
   const source = target.iterator.bind(stream);
@@ -92,7 +115,7 @@ function trackStream(stream: unknown, options: UsageOptions): unknown {
           const carrier = usageOfEvent(result.value);
           if (carrier) {
             recorded = true;
-            recordUsage(carrier, options);
+            record(carrier, options);
           }
         }
         return result;
@@ -104,10 +127,84 @@ function trackStream(stream: unknown, options: UsageOptions): unknown {
   return stream;
 }
 
+/** The Arden instance of a call, or undefined when none is configured (nothing to ask). */
+function ardenOf(options: UsageOptions): Arden | undefined {
+  try {
+    return ardenResolver(options.arden)();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The most output tokens a request may produce, as it sets them. */
+function maxOutputOf(body: any, fallback: number): number {
+  for (const value of [body?.max_completion_tokens, body?.max_tokens, body?.max_output_tokens]) {
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  }
+  return fallback;
+}
+
+/**
+ * The `APIPromise` of a checked call: a `Promise` of the parsed data that asks Arden first and
+ * only then calls the original `create()`. Like `APIPromise` it parses only when awaited, and
+ * `.withResponse()`, `.asResponse()` and `_thenUnwrap()` (which the client's own helpers use)
+ * reach the real `APIPromise` once the check has allowed the call.
+ */
+class CheckedAPIPromise<T> extends Promise<T> {
+  readonly #call: Promise<{ promise: APIPromiseLike }>;
+  #parsed: Promise<T> | undefined;
+
+  constructor(call: Promise<{ promise: APIPromiseLike }>) {
+    // A no-op executor, as APIPromise's: then/catch/finally below read the call.
+    super((resolve) => resolve(null as T));
+    this.#call = call;
+  }
+
+  static override get [Symbol.species]() {
+    return Promise;
+  }
+
+  #parse(): Promise<T> {
+    this.#parsed ??= this.#call.then(({ promise }) => promise as unknown as T);
+    return this.#parsed;
+  }
+
+  override then<A = T, B = never>(
+    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#parse().then(onfulfilled, onrejected);
+  }
+
+  override catch<B = never>(
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<T | B> {
+    return this.#parse().catch(onrejected);
+  }
+
+  override finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.#parse().finally(onfinally);
+  }
+
+  withResponse(): Promise<unknown> {
+    return this.#call.then(({ promise }) => promise.withResponse!());
+  }
+
+  asResponse(): Promise<unknown> {
+    return this.#call.then(({ promise }) => promise.asResponse!());
+  }
+
+  _thenUnwrap(transform: (data: unknown, props: unknown) => unknown): CheckedAPIPromise<unknown> {
+    return new CheckedAPIPromise(
+      this.#call.then(({ promise }) => ({ promise: promise._thenUnwrap(transform) })),
+    );
+  }
+}
+
 function wrapCreate(holder: CreateHolder | undefined, options: TrackUsageOptions, chat: boolean) {
   if (!holder || typeof holder.create !== 'function') return;
-  const record = holder as unknown as Record<symbol, boolean | undefined>;
-  if (record[trackedKey]) return;
+  const marker = holder as unknown as Record<symbol, boolean | undefined>;
+  if (marker[trackedKey]) return;
   Object.defineProperty(holder, trackedKey, { value: true, configurable: true });
   const create = holder.create;
   holder.create = function (this: unknown, body: any, requestOptions?: any) {
@@ -120,14 +217,37 @@ function wrapCreate(holder: CreateHolder | undefined, options: TrackUsageOptions
     ) {
       request = { ...body, stream_options: { ...body.stream_options, include_usage: true } };
     }
-    const promise = create.call(this, request, requestOptions) as APIPromiseLike;
-    if (typeof promise?._thenUnwrap !== 'function') return promise;
     // The call belongs to the session that made it, wherever its result is awaited or read.
     const sessionId = options.sessionId ?? getSession();
-    const callOptions = sessionId === undefined ? options : { ...options, sessionId };
+    const callOptions: RecordOptions =
+      sessionId === undefined ? { ...options } : { ...options, sessionId };
     // _thenUnwrap keeps the APIPromise, so .withResponse() and .asResponse() still work.
-    return promise._thenUnwrap((data) =>
-      request?.stream === true ? trackStream(data, callOptions) : recordUsage(data, callOptions),
+    const start = (): unknown => {
+      const promise = create.call(this, request, requestOptions) as APIPromiseLike;
+      if (typeof promise?._thenUnwrap !== 'function') return promise;
+      return promise._thenUnwrap((data) =>
+        request?.stream === true ? trackStream(data, callOptions) : record(data, callOptions),
+      );
+    };
+    const arden = options.budgets === false ? undefined : ardenOf(options);
+    if (!arden) return start();
+    // Budgets: Arden is asked before create() runs, so a refused call never reaches the API.
+    const check = arden.checkModelCall({
+      model: typeof request?.model === 'string' ? request.model : 'unknown',
+      estimatedInputTokens: chat
+        ? estimateTokens([request?.messages, request?.tools])
+        : estimateTokens([request?.instructions, request?.input, request?.tools]),
+      maxOutputTokens: maxOutputOf(
+        request,
+        options.defaultMaxOutputTokens ?? defaultReservedOutputTokens,
+      ),
+      ...(sessionId === undefined ? {} : { sessionId }),
+    });
+    return new CheckedAPIPromise(
+      check.then((reservation) => {
+        callOptions.reservationId = reservation.reservationId;
+        return { promise: start() as APIPromiseLike };
+      }),
     );
   };
 }
@@ -137,7 +257,10 @@ function wrapCreate(holder: CreateHolder | undefined, options: TrackUsageOptions
  * `OpenAI` client (and of the helpers built on them, such as `chat.completions.parse` and
  * `.stream()`), keeping their `APIPromise` (`.withResponse()` still works). Streamed calls are
  * recorded when their usage arrives: pass `stream_options: { include_usage: true }` (or
- * `includeStreamUsage: true` here). Patches the client in place, once; returns it.
+ * `includeStreamUsage: true` here). With Arden configured, each call is first checked against the
+ * agent's budgets (`budgets: false` to skip): over budget it rejects with `BudgetExceededError` and
+ * the API is never called; its usage settles the reservation. Patches the client in place, once;
+ * returns it.
  */
 export function trackUsage<C extends object>(client: C, options: TrackUsageOptions = {}): C {
   const target = client as {
