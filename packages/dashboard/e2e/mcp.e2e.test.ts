@@ -140,4 +140,35 @@ describe('MCP in the browser', () => {
       'mcp.files.read_file',
     ]);
   });
+
+  it('adds an HTTP upstream whose URL and credentials are never shown back, and removes it', async () => {
+    const token = 'mcp-token-typed-once-5c1e';
+    const headerValue = 'team-header-value-9d2b';
+    await page.goto(`${server.url}/#/mcp`);
+    await page.getByRole('button', { name: 'New HTTP upstream' }).click();
+    const form = page.getByRole('form', { name: 'New HTTP upstream' });
+    await form.getByLabel(/^Name/).fill('remote-files');
+    // Loopback is allowed here by ARDEN_WEBHOOK_ALLOW_PRIVATE=1 (the harness sets it).
+    await form.getByLabel('Upstream URL').fill('http://127.0.0.1:9/private-path-3e7a/mcp');
+    await form.getByLabel(/Bearer token/).fill(token);
+    await form.getByLabel(/Headers/).fill(`X-Team: ${headerValue}`);
+    await form.getByRole('button', { name: 'Add upstream' }).click();
+    await form.waitFor({ state: 'detached' });
+
+    const table = page.getByRole('table', { name: 'HTTP upstreams' });
+    const row = table.getByRole('row').filter({ hasText: 'remote-files' });
+    await row.getByText('http://127.0.0.1:9', { exact: true }).waitFor();
+    await row.getByText('/mcp/remote-files').waitFor();
+    expect(await row.textContent()).toContain('X-Team');
+    const content = await page.content();
+    for (const secret of [token, headerValue, 'private-path-3e7a']) {
+      expect(content).not.toContain(secret);
+    }
+    await screenshot(page, 'mcp-http-upstream');
+
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await row.getByRole('button', { name: 'Remove remote-files' }).click();
+    await page.getByText('No remote MCP server registered.').waitFor();
+    expect((await adminApi.ok('GET', 'mcp/http-upstreams')).items).toEqual([]);
+  });
 });
