@@ -7,7 +7,9 @@ import type { Action, Environment } from './api/types';
 
 /**
  * The MCP server of an action, or undefined for a call that did not come through MCP. An MCP
- * check records it as `metadata.mcp.server`; the checked name `mcp.<server>.<tool>` says it too.
+ * check records it as `metadata.mcp.server`; a call checked as `mcp.<server>.<tool>` without that
+ * metadata (a hook that names the tool itself) is read by the name, as core's `parseMcpToolName`
+ * does (core is not imported here: its entry point pulls in Node modules the browser lacks).
  */
 export function mcpServerOf(action: Pick<Action, 'tool_name' | 'metadata'>): string | undefined {
   const recorded = (action.metadata as { mcp?: { server?: unknown } } | null | undefined)?.mcp
