@@ -11,6 +11,7 @@ import { ActionsPage } from './pages/actions';
 import { AgentDetailPage, AgentsPage } from './pages/agents';
 import { ApprovalsPage } from './pages/approvals';
 import { ChannelsPage } from './pages/channels';
+import { McpPage } from './pages/mcp';
 import { PoliciesPage } from './pages/policies';
 import { SessionDetailPage, SessionsPage } from './pages/sessions';
 import { SignInPage } from './pages/sign-in';
@@ -27,6 +28,7 @@ const titles: Record<string, string> = {
   usage: 'Usage',
   agents: 'Agents',
   channels: 'Channels',
+  mcp: 'MCP',
   users: 'Users',
   account: 'Your account',
 };
@@ -60,6 +62,8 @@ function Page() {
       return <AgentsPage />;
     case 'channels':
       return <ChannelsPage />;
+    case 'mcp':
+      return <McpPage />;
     case 'users':
       return <UsersPage />;
     case 'account':

@@ -17,6 +17,9 @@ import type {
   Environment,
   ErrorBody,
   HistoryFlip,
+  McpHttpUpstream,
+  McpUpstream,
+  McpUpstreamDetail,
   Me,
   Page,
   PolicyDefinition,
@@ -356,4 +359,17 @@ export const api = {
     groupBy: UsageGroup,
     query: { agent?: string; environment?: string; from?: string; to?: string; limit?: number },
   ) => request<UsageReport>('GET', apiPath('usage'), { query: { group_by: groupBy, ...query } }),
+
+  mcpUpstreams: (query: { agent?: string; environment?: string } = {}) =>
+    request<{ items: McpUpstream[] }>('GET', apiPath('mcp', 'upstreams'), { query }),
+  mcpUpstream: (id: string) => request<McpUpstreamDetail>('GET', apiPath('mcp', 'upstreams', id)),
+  setMcpUpstreamTrusted: (id: string, trusted: boolean) =>
+    request<McpUpstream>('PATCH', apiPath('mcp', 'upstreams', id), { body: { trusted } }),
+  mcpHttpUpstreams: () =>
+    request<{ items: McpHttpUpstream[] }>('GET', apiPath('mcp', 'http-upstreams')),
+  /** The URL, headers and token are write-only: the answer carries the origin and header names. */
+  createMcpHttpUpstream: (body: RequestBody<'postMcpHttpUpstreams'>) =>
+    request<McpHttpUpstream>('POST', apiPath('mcp', 'http-upstreams'), { body }),
+  deleteMcpHttpUpstream: (id: string) =>
+    request<{ ok: true }>('DELETE', apiPath('mcp', 'http-upstreams', id)),
 };

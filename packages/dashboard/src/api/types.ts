@@ -116,3 +116,11 @@ export const liveEventTypes = allOf<LiveEventType>()([
   'usage.recorded',
   'webhook.attempted',
 ]);
+
+/** An MCP server a gateway reported (stdio or HTTP), per agent and environment. */
+export type McpUpstream = Schemas['McpUpstream'];
+/** An MCP upstream with its tools, their annotations and the policy that governs each. */
+export type McpUpstreamDetail = Schemas['McpUpstreamDetail'];
+export type McpUpstreamTool = McpUpstreamDetail['tools'][number];
+/** A remote MCP server of the HTTP gateway: never its URL, header values or token. */
+export type McpHttpUpstream = Schemas['McpHttpUpstream'];

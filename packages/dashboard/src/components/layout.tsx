@@ -17,6 +17,7 @@ const navigation: NavigationItem[] = [
   { to: '/usage', label: 'Usage' },
   { to: '/agents', label: 'Agents' },
   { to: '/channels', label: 'Channels' },
+  { to: '/mcp', label: 'MCP' },
   { to: '/users', label: 'Users', adminOnly: true },
 ];
 

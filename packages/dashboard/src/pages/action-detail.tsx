@@ -7,7 +7,8 @@ import { PageHeader } from '../components/layout';
 import { Badge, DecisionBadge, ErrorNotice, Loading } from '../components/states';
 import { ArgumentsView, JsonTextView } from '../components/value-view';
 import { formatDuration, formatTime, words } from '../format';
-import { Link } from '../router';
+import { mcpServerOf } from '../mcp';
+import { href, Link } from '../router';
 import { usePermissions } from '../state';
 import { ChannelMessages } from './channels';
 
@@ -114,6 +115,18 @@ export function ActionDetailPage({ id }: { id: string }) {
                 <code>{action.id}</code>
               </dd>
             </div>
+            {mcpServerOf(action) !== undefined ? (
+              <div>
+                <dt>MCP server</dt>
+                <dd>
+                  <Link
+                    to={href('/mcp', { agent: action.agent_id, environment: action.environment })}
+                  >
+                    <code>{mcpServerOf(action)}</code>
+                  </Link>
+                </dd>
+              </div>
+            ) : null}
             <div>
               <dt>Session</dt>
               <dd>

@@ -6,6 +6,7 @@ import { PageHeader } from '../components/layout';
 import { Badge, DecisionBadge, Empty, ErrorNotice, Loading } from '../components/states';
 import { useVirtualRows } from '../components/virtual-rows';
 import { formatTime, fromLocalInput, toLocalInput, words } from '../format';
+import { mcpServerOf } from '../mcp';
 import { Link, useQueryState } from '../router';
 import { useAgents, useLiveEvents, useResync } from '../state';
 
@@ -376,6 +377,7 @@ export function ActionsPage() {
                         <Link to={`/actions/${encodeURIComponent(action.id)}`}>
                           <code>{action.tool_name}</code>
                         </Link>
+                        <McpServerNote action={action} />
                       </td>
                       <td>{agents.name(action.agent_id)}</td>
                       <td>
@@ -447,5 +449,16 @@ export function ActionsPage() {
         </>
       )}
     </>
+  );
+}
+
+/** "via MCP server X" under an MCP call's tool name. */
+function McpServerNote({ action }: { action: Action }) {
+  const server = mcpServerOf(action);
+  if (server === undefined) return null;
+  return (
+    <div className="muted">
+      MCP server <code>{server}</code>
+    </div>
   );
 }

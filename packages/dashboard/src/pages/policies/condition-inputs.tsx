@@ -31,11 +31,37 @@ export const CONDITION_INPUTS: readonly { snippet: string; description: string }
   },
 ];
 
-/** The inputs as buttons; `onInsert` receives the snippet of the one clicked. */
-export function ConditionInputs({ onInsert }: { onInsert: (snippet: string) => void }) {
+/**
+ * The inputs as buttons; `onInsert` receives the snippet of the one clicked. `tools` are the tool
+ * names the MCP gateways discovered (`mcp.<server>.<tool>`), offered the same way.
+ */
+export function ConditionInputs({
+  onInsert,
+  tools = [],
+}: {
+  onInsert: (snippet: string) => void;
+  tools?: readonly string[];
+}) {
   return (
     <details className="condition-inputs">
       <summary>Condition inputs</summary>
+      {tools.length > 0 ? (
+        <ul aria-label="Discovered MCP tools">
+          {tools.map((tool) => (
+            <li key={tool}>
+              <button
+                type="button"
+                className="link-button"
+                title="a tool an MCP gateway reported"
+                onClick={() => onInsert(tool)}
+              >
+                <code>{tool}</code>
+              </button>{' '}
+              <span className="muted">an MCP tool the gateways reported</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <ul aria-label="Condition inputs">
         {CONDITION_INPUTS.map((input) => (
           <li key={input.snippet}>

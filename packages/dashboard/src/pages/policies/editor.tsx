@@ -1,6 +1,8 @@
+import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, api } from '../../api/client';
 import type { Environment, PolicyDefinition, PolicySet, PolicyVersion } from '../../api/types';
+import { mcpToolNamesQuery } from '../../mcp';
 import {
   type DraftProblem,
   diffLines,
@@ -41,6 +43,8 @@ export function PolicyEditor({
   const [saving, setSaving] = useState(false);
   const [status, setStatus] = useState<string | undefined>(undefined);
   const textarea = useRef<HTMLTextAreaElement>(null);
+  // The MCP tools the gateways discovered: offered as tool names (a failed load offers none).
+  const mcpTools = useQuery(mcpToolNamesQuery(agentId, environment)).data ?? [];
   const gutter = useRef<HTMLPreElement>(null);
 
   useEffect(() => {
@@ -240,6 +244,7 @@ export function PolicyEditor({
         <code>args.amount &lt;= 50</code>. See docs/policies.md.
       </p>
       <ConditionInputs
+        tools={mcpTools}
         onInsert={(snippet) => {
           const element = textarea.current;
           const start = element?.selectionStart ?? draft.length;
@@ -288,8 +293,14 @@ export function PolicyEditor({
             type="text"
             value={simulateTool}
             placeholder="all tools (or stripe.*)"
+            list="policy-tool-names"
             onChange={(event) => setSimulateTool(event.target.value)}
           />
+          <datalist id="policy-tool-names">
+            {mcpTools.map((tool) => (
+              <option key={tool} value={tool} />
+            ))}
+          </datalist>
         </label>
         <label className="field field-inline">
           <span>Calls</span>

@@ -1,0 +1,174 @@
+import { createArden, mcpCheckMetadata } from '@arden/core';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AdminClient,
+  type ArdenProcess,
+  assertPrerequisites,
+  type BrowserSession,
+  openBrowser,
+  screenshot,
+  startArden,
+} from './harness';
+
+// The MCP page against a real `arden start` in Debian's Chromium: an upstream's tools, reported
+// through the agent API as a gateway does (`Arden.reportMcpTools`), show with their annotations
+// and the policy that governs each; trusting the upstream there changes what the next check
+// reads; an MCP call shows its server in the action log; the policy editor offers the tools.
+
+let server: ArdenProcess;
+let browser: BrowserSession;
+let page: Page;
+let adminApi: AdminClient;
+let agentId = '';
+let apiKey = '';
+
+const readFile = {
+  name: 'read_file',
+  description: 'Reads a file',
+  annotations: { readOnlyHint: true, openWorldHint: false },
+};
+const deleteFile = {
+  name: 'delete_file',
+  description: 'Deletes a file',
+  annotations: { destructiveHint: true, readOnlyHint: false },
+};
+
+beforeAll(async () => {
+  assertPrerequisites();
+  server = await startArden();
+  browser = await openBrowser();
+  page = browser.page;
+  adminApi = new AdminClient(server.url);
+  await adminApi.login(server.admin.email, server.admin.password);
+  const created = await adminApi.ok('POST', 'agents', { name: 'files-bot', create_keys: ['test'] });
+  agentId = created.agent.id;
+  apiKey = created.keys[0].key;
+  await adminApi.ok('PUT', `agents/${agentId}/policies/test`, {
+    policies: [
+      {
+        name: 'Files',
+        tool: 'mcp.files.*',
+        rules: [{ if: 'mcp.annotations.readOnlyHint == true', then: 'allow' }],
+        default: 'requires_approval',
+      },
+      { name: 'File deletes', tool: 'mcp.files.delete_*', action: 'block' },
+    ],
+    message: null,
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('MCP in the browser', () => {
+  it("shows a reported upstream's tools, annotations and governing policy, and trusts it", async () => {
+    const arden = createArden({ apiKey, apiUrl: server.url });
+    const report = await arden.reportMcpTools({
+      server: 'files',
+      transport: 'stdio',
+      tools: [readFile, deleteFile],
+    });
+    expect(report.trusted).toBe(false);
+    const checkRead = () =>
+      arden.check(
+        'mcp.files.read_file',
+        { args: [], kwargs: { path: '/tmp/a' } },
+        mcpCheckMetadata({
+          server: 'files',
+          tool: 'read_file',
+          arguments: { path: '/tmp/a' },
+          annotations: readFile.annotations,
+        }),
+      );
+    // Untrusted: the read-only hint is read at its most cautious, so the call is held.
+    expect((await checkRead()).decision).toBe('requires_approval');
+
+    await page.goto(`${server.url}/#/mcp`);
+    await page.getByLabel('Email').fill(server.admin.email);
+    await page.getByLabel('Password').fill(server.admin.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+
+    const panel = page.getByRole('region', { name: 'MCP server files' });
+    const tools = panel.getByRole('table', { name: 'Tools of files' });
+    const readRow = tools.getByRole('row').filter({ hasText: 'mcp.files.read_file' });
+    const deleteRow = tools.getByRole('row').filter({ hasText: 'mcp.files.delete_file' });
+    await readRow.getByText('read-only', { exact: true }).waitFor();
+    await readRow.getByText('not open world', { exact: true }).waitFor();
+    await readRow.getByRole('link', { name: 'Files' }).waitFor();
+    await deleteRow.getByText('destructive', { exact: true }).waitFor();
+    await deleteRow.getByText('not read-only', { exact: true }).waitFor();
+    await deleteRow.getByRole('link', { name: 'File deletes' }).waitFor();
+    await deleteRow.getByText('always blocks: hidden from tools/list').waitFor();
+    await panel.getByText(/read at their most cautious/).waitFor();
+    await screenshot(page, 'mcp-untrusted');
+
+    await panel.getByRole('button', { name: 'Trust its annotations' }).click();
+    await panel.getByRole('button', { name: 'Stop trusting' }).waitFor();
+    expect(await panel.getByText(/read at their most cautious/).count()).toBe(0);
+    const listed = await adminApi.ok('GET', `mcp/upstreams?agent=${agentId}`);
+    expect(listed.items).toEqual([
+      expect.objectContaining({ name: 'files', trusted: true, trusted_by: expect.any(String) }),
+    ]);
+    // Trusted: the hint is read as declared, so the same call now runs.
+    expect((await checkRead()).decision).toBe('allow');
+
+    // The governing policy's link opens the policies of that agent and environment.
+    await deleteRow.getByRole('link', { name: 'File deletes' }).click();
+    await page.waitForURL(/#\/policies\?agent=.+&environment=test/);
+    expect(decodeURIComponent(page.url())).toContain(`agent=${agentId}`);
+
+    // The action log shows the server of the MCP calls.
+    await page.goto(`${server.url}/#/actions`);
+    const call = page.getByRole('link', { name: 'mcp.files.read_file' }).first();
+    await call.waitFor();
+    expect(await page.getByRole('row').filter({ hasText: 'MCP server files' }).count()).toBe(2);
+    await call.click();
+    await page.getByRole('term').filter({ hasText: 'MCP server' }).waitFor();
+    await page.getByRole('link', { name: 'files', exact: true }).click();
+    await panel.waitFor();
+
+    // The policy editor offers the discovered tool names.
+    await page.goto(`${server.url}/#/policies?agent=${agentId}&environment=test&tab=editor`);
+    await page.getByText('Condition inputs').click();
+    const offered = page.getByRole('list', { name: 'Discovered MCP tools' });
+    await offered.getByRole('button', { name: 'mcp.files.delete_file' }).waitFor();
+    expect(await offered.getByRole('button').allTextContents()).toEqual([
+      'mcp.files.delete_file',
+      'mcp.files.read_file',
+    ]);
+  });
+
+  it('adds an HTTP upstream whose URL and credentials are never shown back, and removes it', async () => {
+    const token = 'mcp-token-typed-once-5c1e';
+    const headerValue = 'team-header-value-9d2b';
+    await page.goto(`${server.url}/#/mcp`);
+    await page.getByRole('button', { name: 'New HTTP upstream' }).click();
+    const form = page.getByRole('form', { name: 'New HTTP upstream' });
+    await form.getByLabel(/^Name/).fill('remote-files');
+    // Loopback is allowed here by ARDEN_WEBHOOK_ALLOW_PRIVATE=1 (the harness sets it).
+    await form.getByLabel('Upstream URL').fill('http://127.0.0.1:9/private-path-3e7a/mcp');
+    await form.getByLabel(/Bearer token/).fill(token);
+    await form.getByLabel(/Headers/).fill(`X-Team: ${headerValue}`);
+    await form.getByRole('button', { name: 'Add upstream' }).click();
+    await form.waitFor({ state: 'detached' });
+
+    const table = page.getByRole('table', { name: 'HTTP upstreams' });
+    const row = table.getByRole('row').filter({ hasText: 'remote-files' });
+    await row.getByText('http://127.0.0.1:9', { exact: true }).waitFor();
+    await row.getByText('/mcp/remote-files').waitFor();
+    expect(await row.textContent()).toContain('X-Team');
+    const content = await page.content();
+    for (const secret of [token, headerValue, 'private-path-3e7a']) {
+      expect(content).not.toContain(secret);
+    }
+    await screenshot(page, 'mcp-http-upstream');
+
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await row.getByRole('button', { name: 'Remove remote-files' }).click();
+    await page.getByText('No remote MCP server registered.').waitFor();
+    expect((await adminApi.ok('GET', 'mcp/http-upstreams')).items).toEqual([]);
+  });
+});

@@ -1,0 +1,425 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useState } from 'react';
+import { api } from '../api/client';
+import type { McpHttpUpstream, McpUpstream, McpUpstreamTool } from '../api/types';
+import { PageHeader } from '../components/layout';
+import { Badge, ErrorNotice, Loading } from '../components/states';
+import { formatTime } from '../format';
+import { MCP_HINTS } from '../mcp';
+import { href, Link, useQueryState } from '../router';
+import { useAgents, usePermissions } from '../state';
+
+// MCP: the upstreams the gateways reported (per agent and environment) with their tools, the
+// annotations each declares and the policy that governs each; whether an admin trusts an
+// upstream's hints; and the remote MCP servers of the HTTP gateway, whose URL and credentials
+// are write-only (the page shows the origin and the header names, never a value).
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The hints a tool declares, as badges: "destructive", or "not destructive" when declared false. */
+function Annotations({ tool }: { tool: McpUpstreamTool }) {
+  const declared = MCP_HINTS.filter(({ key }) => typeof tool.annotations[key] === 'boolean');
+  if (declared.length === 0) return <span className="muted">none declared</span>;
+  return (
+    <span className="badges">
+      {declared.map(({ key, label }) =>
+        tool.annotations[key] === true ? (
+          <Badge key={key} value={`hint-${key}`} label={label} />
+        ) : (
+          <Badge key={key} value="hint-false" label={`not ${label}`} />
+        ),
+      )}
+    </span>
+  );
+}
+
+function GoverningPolicy({ upstream, tool }: { upstream: McpUpstream; tool: McpUpstreamTool }) {
+  const to = href('/policies', { agent: upstream.agent_id, environment: upstream.environment });
+  if (!tool.policy) {
+    return (
+      <Link to={to} title="No policy matches this tool: the agent's default decides">
+        agent default
+      </Link>
+    );
+  }
+  return (
+    <>
+      <Link to={to}>{tool.policy.name}</Link> <code>{tool.policy.tool}</code>
+      {tool.policy.always_blocks ? (
+        <>
+          {' '}
+          <Badge value="block" label="always blocks: hidden from tools/list" />
+        </>
+      ) : null}
+    </>
+  );
+}
+
+/** One reported upstream: its trust (admins toggle it) and its tools. */
+function UpstreamPanel({ upstream, onChanged }: { upstream: McpUpstream; onChanged: () => void }) {
+  const { administer } = usePermissions();
+  const agents = useAgents();
+  const detail = useQuery({
+    queryKey: ['mcp', 'upstream', upstream.id],
+    queryFn: () => api.mcpUpstream(upstream.id),
+  });
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const toggle = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.setMcpUpstreamTrusted(upstream.id, !upstream.trusted);
+      onChanged();
+    } catch (failure) {
+      setError(errorText(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const title = `MCP server ${upstream.name}`;
+  return (
+    <section className="panel panel-wide" aria-label={title}>
+      <div className="panel-heading">
+        <h2>
+          <code>{upstream.name}</code>{' '}
+          <span className="muted">
+            · {agents.name(upstream.agent_id)} · {upstream.environment} ·{' '}
+            {upstream.transport ?? 'not reported yet'}
+          </span>
+        </h2>
+        <p>
+          {upstream.trusted ? (
+            <Badge value="ok" label="trusted" />
+          ) : (
+            <Badge value="untrusted" label="untrusted" />
+          )}{' '}
+          {upstream.tools_reported_at ? (
+            <span className="muted">
+              {upstream.tool_count} tools, reported {formatTime(upstream.tools_reported_at)}
+            </span>
+          ) : (
+            <span className="muted">no tools reported yet</span>
+          )}{' '}
+          {administer ? (
+            <button type="button" className="button" disabled={busy} onClick={() => void toggle()}>
+              {upstream.trusted ? 'Stop trusting' : 'Trust its annotations'}
+            </button>
+          ) : null}
+        </p>
+        {upstream.trusted ? null : (
+          <p className="hint">
+            Untrusted: its hints are read at their most cautious on every check (destructive, not
+            read-only, not idempotent, open world) — they can tighten a rule but never relax it.
+          </p>
+        )}
+        {error ? <p role="alert">{error}</p> : null}
+      </div>
+      {detail.isPending ? (
+        <Loading what="Loading its tools" />
+      ) : detail.isError ? (
+        <ErrorNotice error={detail.error} retry={() => void detail.refetch()} />
+      ) : detail.data.tools.length === 0 ? (
+        <p className="muted">No tools reported.</p>
+      ) : (
+        <table className="table table-compact" aria-label={`Tools of ${upstream.name}`}>
+          <thead>
+            <tr>
+              <th>Tool</th>
+              <th>Annotations (as declared)</th>
+              <th>Governing policy</th>
+            </tr>
+          </thead>
+          <tbody>
+            {detail.data.tools.map((tool) => (
+              <tr key={tool.name}>
+                <td>
+                  <code>{tool.arden_tool}</code>
+                  {tool.title || tool.description ? (
+                    <div className="muted truncate">{tool.title ?? tool.description}</div>
+                  ) : null}
+                </td>
+                <td>
+                  <Annotations tool={tool} />
+                </td>
+                <td>
+                  <GoverningPolicy upstream={upstream} tool={tool} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** `Name: value` lines to a headers map; throws saying which line is wrong. */
+function parseHeaders(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`Header line ${index + 1}: write it as "Name: value".`);
+    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  });
+  return headers;
+}
+
+/** Registers a remote MCP server. The URL, headers and token are sent once, never read back. */
+function HttpUpstreamForm({ onSaved, onCancel }: { onSaved: () => void; onCancel: () => void }) {
+  const [name, setName] = useState('');
+  const [url, setUrl] = useState('');
+  const [token, setToken] = useState('');
+  const [headers, setHeaders] = useState('');
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(undefined);
+    setBusy(true);
+    try {
+      const parsed = parseHeaders(headers);
+      await api.createMcpHttpUpstream({
+        name,
+        url,
+        ...(Object.keys(parsed).length > 0 ? { headers: parsed } : {}),
+        ...(token ? { bearer_token: token } : {}),
+      });
+      setUrl('');
+      setToken('');
+      setHeaders('');
+      onSaved();
+    } catch (failure) {
+      setError(errorText(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="panel form-grid" onSubmit={submit} aria-label="New HTTP upstream">
+      <h2>New HTTP upstream</h2>
+      <label className="field">
+        <span>Name (agents connect to /mcp/&lt;name&gt;)</span>
+        <input
+          required
+          pattern="[A-Za-z0-9_\-]{1,64}"
+          value={name}
+          onChange={(event) => setName(event.target.value)}
+        />
+      </label>
+      <label className="field">
+        <span>Upstream URL</span>
+        <input
+          required
+          type="url"
+          autoComplete="off"
+          placeholder="https://mcp.example.com/mcp"
+          value={url}
+          onChange={(event) => setUrl(event.target.value)}
+        />
+      </label>
+      <label className="field">
+        <span>Bearer token (optional)</span>
+        <input
+          type="password"
+          autoComplete="new-password"
+          value={token}
+          onChange={(event) => setToken(event.target.value)}
+        />
+      </label>
+      <label className="field">
+        <span>Headers (optional, one "Name: value" a line)</span>
+        <textarea rows={3} value={headers} onChange={(event) => setHeaders(event.target.value)} />
+      </label>
+      <p className="hint">
+        The URL, token and header values are stored encrypted and never shown again: only the URL's
+        origin and the header names are.
+      </p>
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <div>
+        <button type="submit" className="button button-primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Add upstream'}
+        </button>{' '}
+        <button type="button" className="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function HttpUpstreamRow({
+  upstream,
+  onChanged,
+}: {
+  upstream: McpHttpUpstream;
+  onChanged: () => void;
+}) {
+  const { administer } = usePermissions();
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [confirming, setConfirming] = useState(false);
+  const remove = async () => {
+    setError(undefined);
+    try {
+      await api.deleteMcpHttpUpstream(upstream.id);
+      onChanged();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+  return (
+    <tr>
+      <td>
+        <code>{upstream.name}</code>
+      </td>
+      <td>
+        <code>{upstream.endpoint}</code>
+      </td>
+      <td>
+        <code>{upstream.origin}</code>
+      </td>
+      <td>{upstream.header_names.join(', ') || <span className="muted">none</span>}</td>
+      <td className="nowrap">{formatTime(upstream.created_at)}</td>
+      <td>
+        {administer ? (
+          confirming ? (
+            <>
+              <button type="button" className="button" onClick={() => void remove()}>
+                Remove {upstream.name}
+              </button>{' '}
+              <button type="button" className="button" onClick={() => setConfirming(false)}>
+                Keep
+              </button>
+            </>
+          ) : (
+            <button type="button" className="button" onClick={() => setConfirming(true)}>
+              Remove
+            </button>
+          )
+        ) : null}
+        {error ? <p role="alert">{error}</p> : null}
+      </td>
+    </tr>
+  );
+}
+
+/** The MCP page. `?agent=&environment=` narrow the reported upstreams. */
+export function McpPage() {
+  const [query, setQuery] = useQueryState();
+  const agents = useAgents();
+  const { administer } = usePermissions();
+  const client = useQueryClient();
+  const agent = query.get('agent') ?? '';
+  const environment = query.get('environment') ?? '';
+  const upstreams = useQuery({
+    queryKey: ['mcp', 'upstreams', agent, environment],
+    queryFn: () =>
+      api.mcpUpstreams({ agent: agent || undefined, environment: environment || undefined }),
+  });
+  const http = useQuery({ queryKey: ['mcp', 'http-upstreams'], queryFn: api.mcpHttpUpstreams });
+  const [adding, setAdding] = useState(false);
+  const changed = () => void client.invalidateQueries({ queryKey: ['mcp'] });
+  return (
+    <>
+      <PageHeader title="MCP">
+        <p>
+          The MCP servers behind Arden's gateways: every tool call is checked as{' '}
+          <code>mcp.&lt;server&gt;.&lt;tool&gt;</code>. See docs/integrations/mcp.md.
+        </p>
+      </PageHeader>
+      <div className="filters">
+        <label className="field field-inline">
+          <span>Agent</span>
+          <select value={agent} onChange={(event) => setQuery({ agent: event.target.value })}>
+            <option value="">all agents</option>
+            {agents.agents.map((item) => (
+              <option key={item.id} value={item.id}>
+                {item.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field field-inline">
+          <span>Environment</span>
+          <select
+            value={environment}
+            onChange={(event) => setQuery({ environment: event.target.value })}
+          >
+            <option value="">both</option>
+            <option value="test">test</option>
+            <option value="live">live</option>
+          </select>
+        </label>
+      </div>
+      <h2>Reported upstreams</h2>
+      {upstreams.isPending ? (
+        <Loading />
+      ) : upstreams.isError ? (
+        <ErrorNotice error={upstreams.error} retry={() => void upstreams.refetch()} />
+      ) : upstreams.data.items.length === 0 ? (
+        <p className="muted">
+          No MCP server reported yet. A gateway (<code>arden-mcp</code>, or the HTTP gateway below)
+          reports an upstream's tools when it starts.
+        </p>
+      ) : (
+        upstreams.data.items.map((upstream) => (
+          <UpstreamPanel key={upstream.id} upstream={upstream} onChanged={changed} />
+        ))
+      )}
+      <section className="panel panel-wide" aria-labelledby="http-upstreams-title">
+        <div className="page-header">
+          <h2 id="http-upstreams-title">HTTP upstreams</h2>
+          {administer && !adding ? (
+            <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
+              New HTTP upstream
+            </button>
+          ) : null}
+        </div>
+        {adding ? (
+          <HttpUpstreamForm
+            onSaved={() => {
+              setAdding(false);
+              changed();
+            }}
+            onCancel={() => setAdding(false)}
+          />
+        ) : null}
+        {http.isPending ? (
+          <Loading />
+        ) : http.isError ? (
+          <ErrorNotice error={http.error} retry={() => void http.refetch()} />
+        ) : http.data.items.length === 0 ? (
+          <p className="muted">
+            No remote MCP server registered. Register one to serve it to agents at{' '}
+            <code>/mcp/&lt;name&gt;</code>.
+          </p>
+        ) : (
+          <table className="table" aria-label="HTTP upstreams">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Endpoint</th>
+                <th>Origin</th>
+                <th>Headers sent</th>
+                <th>Added</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {http.data.items.map((upstream) => (
+                <HttpUpstreamRow key={upstream.id} upstream={upstream} onChanged={changed} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}
