@@ -133,8 +133,11 @@ describe('GET /metrics', () => {
     // The webhook is refused once (500), then delivered on the retry.
     const deadline = Date.now() + 10_000;
     let after = await scrape(t.tokens.admin);
+    // The counter moves when the receiver answers, the queue when the delivery's row is
+    // committed (a moment later on PostgreSQL): wait for both.
     while (
-      sample(after.text, 'arden_webhook_deliveries_total', { outcome: 'delivered' }) !== 1 &&
+      (sample(after.text, 'arden_webhook_deliveries_total', { outcome: 'delivered' }) !== 1 ||
+        sample(after.text, 'arden_webhook_queue_depth') !== 0) &&
       Date.now() < deadline
     ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
