@@ -11,6 +11,7 @@ import {
 } from '@arden/core';
 import { registerTelemetry, type Telemetry } from 'ai';
 import { checkAndRun, guardedKey } from './guard';
+import { isAiSdkMcpTool, unnamedMcpToolError } from './mcp-origin';
 import { refusalText } from './refusal';
 import {
   activeOptions,
@@ -83,6 +84,13 @@ function integration(): Telemetry {
         | undefined;
       // guardTools() checks its own tools' calls, with their own names and modes.
       if (tool?.[guardedKey] === true) return (await event.execute()) as T;
+      // An @ai-sdk/mcp tool must be checked as mcp.<server>.<tool>, and its server is not
+      // knowable here: refuse the call rather than check it under its bare name.
+      if (isAiSdkMcpTool(tool)) {
+        const error = unnamedMcpToolError(toolName);
+        options.resolveArden().options.logger.error(error.message, { tool: toolName });
+        throw error;
+      }
       const ardenName = ardenToolName(options, toolName);
       try {
         return (await checkAndRun({
