@@ -94,4 +94,37 @@ describe('@ai-sdk/mcp tools under configure() only', () => {
       await client.close();
     }
   });
+
+  test('with recordInputs: false (the tool set hidden) an unwrapped MCP tool is still refused, a guardMcpTools one checked once', async () => {
+    const client = await notesClient();
+    try {
+      const before = (await t.actions()).length;
+      const refused = await generateText({
+        model: deleteCall('c3'),
+        tools: (await client.tools()) as unknown as ToolSet,
+        prompt: 'delete note n1',
+        stopWhen: stepCountIs(2),
+        telemetry: { recordInputs: false },
+      });
+      expect(ran).toEqual([]);
+      const error = refused.steps[0]?.content.find((part) => part.type === 'tool-error') as
+        | { error: Error }
+        | undefined;
+      expect(error?.error.message).toContain('Arden did not run MCP tool "delete_note"');
+      await generateText({
+        model: deleteCall('c4'),
+        tools: guardMcpTools(await client.tools(), { server: 'notes' }),
+        prompt: 'delete note n1',
+        stopWhen: stepCountIs(2),
+        telemetry: { recordInputs: false },
+      });
+      expect(ran).toEqual([]);
+      const actions = (await t.actions()).slice(before);
+      expect(actions.map((action) => [action.toolName, action.decision, action.kwargs])).toEqual([
+        ['mcp.notes.delete_note', 'block', { id: 'n1' }],
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
 });

@@ -7,13 +7,24 @@ import { ConfigurationError } from '@arden/core';
  * `_meta` for the tool, often `undefined`). A tool set with names of its own does not.
  */
 export function isAiSdkMcpTool(tool: unknown): boolean {
-  if (typeof tool !== 'object' || tool === null) return false;
-  const metadata = (tool as { metadata?: unknown }).metadata;
+  if (typeof tool !== 'object' || tool === null || !Object.hasOwn(tool, '_meta')) return false;
+  return isMcpToolMetadata((tool as { metadata?: unknown }).metadata);
+}
+
+/**
+ * @internal In a tool's `metadata` (which the SDK copies to each tool call as `toolMetadata`, also
+ * when telemetry hides the tool set): `guardMcpTools` checks this tool's calls itself.
+ */
+export const guardedMetadataKey = 'ardenGuarded';
+
+/**
+ * @internal Whether a tool's `metadata` (or a tool call's `toolMetadata`) is that of an
+ * `@ai-sdk/mcp` tool: `{ clientName, toolName }`.
+ */
+export function isMcpToolMetadata(metadata: unknown): boolean {
   if (typeof metadata !== 'object' || metadata === null) return false;
   const { clientName, toolName } = metadata as { clientName?: unknown; toolName?: unknown };
-  return (
-    typeof clientName === 'string' && typeof toolName === 'string' && Object.hasOwn(tool, '_meta')
-  );
+  return typeof clientName === 'string' && typeof toolName === 'string';
 }
 
 /**
