@@ -11,6 +11,12 @@ import {
 } from '@arden/core';
 import { registerTelemetry, type Telemetry } from 'ai';
 import { checkAndRun, guardedKey } from './guard';
+import {
+  guardedMetadataKey,
+  isAiSdkMcpTool,
+  isMcpToolMetadata,
+  unnamedMcpToolError,
+} from './mcp-origin';
 import { refusalText } from './refusal';
 import {
   activeOptions,
@@ -41,7 +47,7 @@ function running(): Map<string, RunningCall> {
 interface ExecuteToolEvent {
   callId: string;
   toolCallId: string;
-  toolCall?: { toolName: string; input?: unknown };
+  toolCall?: { toolName: string; input?: unknown; toolMetadata?: Record<string, unknown> };
   execute: () => PromiseLike<unknown>;
 }
 
@@ -83,6 +89,17 @@ function integration(): Telemetry {
         | undefined;
       // guardTools() checks its own tools' calls, with their own names and modes.
       if (tool?.[guardedKey] === true) return (await event.execute()) as T;
+      // The tool set is hidden (`recordInputs: false`), but the call keeps the tool's metadata:
+      // a guardMcpTools() tool checks its own calls as mcp.<server>.<tool>.
+      const toolMetadata = tool ? undefined : event.toolCall?.toolMetadata;
+      if (toolMetadata?.[guardedMetadataKey] === true) return (await event.execute()) as T;
+      // An @ai-sdk/mcp tool must be checked as mcp.<server>.<tool>, and its server is not
+      // knowable here: refuse the call rather than check it under its bare name.
+      if (isAiSdkMcpTool(tool) || isMcpToolMetadata(toolMetadata)) {
+        const error = unnamedMcpToolError(toolName);
+        options.resolveArden().options.logger.error(error.message, { tool: toolName });
+        throw error;
+      }
       const ardenName = ardenToolName(options, toolName);
       try {
         return (await checkAndRun({

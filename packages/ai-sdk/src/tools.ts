@@ -11,6 +11,7 @@ import {
 } from '@arden/core';
 import type { ToolExecutionOptions, ToolSet } from 'ai';
 import { checkAndRun, guardedKey } from './guard';
+import { guardedMetadataKey, isAiSdkMcpTool } from './mcp-origin';
 import type { GuardToolsOptions } from './options';
 import { refusalText } from './refusal';
 
@@ -113,8 +114,13 @@ export function guardTools<TOOLS extends ToolSet>(
           return 'answer' in outcome ? outcome.answer : outcome.value;
         };
     const toModelOutput = (tool as { toModelOutput?: AnyFunction }).toModelOutput;
+    const metadata = (tool as { metadata?: unknown }).metadata;
     guarded[toolName] = {
       ...tool,
+      // An MCP tool's calls carry this to the automatic route also when it cannot see the tool set.
+      ...(isAiSdkMcpTool(tool)
+        ? { metadata: { ...(metadata as object), [guardedMetadataKey]: true } }
+        : {}),
       execute: guardedExecute,
       // A denial's text is not the tool's own output type: give it to the model as text.
       ...(typeof toModelOutput === 'function'

@@ -20,6 +20,7 @@ import {
   type ToolMessageConstructor,
   toolCallIdOf,
 } from './guard';
+import { isLangchainMcpTool, mcpCheckOptions } from './mcp-origin';
 import {
   activeOptions,
   adapterState,
@@ -55,13 +56,20 @@ function patchTools(StructuredTool: { prototype: object }, toolMessage: ToolMess
       function (this: { name: string }, input: unknown, config?: unknown, ...rest: unknown[]) {
         const options = activeOptions();
         if (!options || isGuarded(this)) return original.call(this, input, config, ...rest);
+        // An @langchain/mcp-adapters tool is checked as mcp.<server>.<tool>; when its name does
+        // not say its server, the call is refused rather than checked under its bare name.
+        const checked = isLangchainMcpTool(this) ? mcpCheckOptions(options, this) : options;
+        if (checked instanceof Error) {
+          options.resolveArden().options.logger.error(checked.message, { tool: this.name });
+          return Promise.reject(checked);
+        }
         return runGuardedCall({
           toolName: this.name,
           args: isToolCall(input) ? input.args : input,
           toolCallId: toolCallIdOf(input, config),
           config,
           run: () => original.call(this, input, config, ...rest),
-          options,
+          options: checked,
           ToolMessage: toolMessage,
         });
       },
