@@ -54,6 +54,12 @@ describe('AI SDK: approve with edit, in-app decisions (real server)', () => {
     const result = await running;
     expect(ran).toEqual(['refund']);
     expect(result.steps[0]?.toolResults[0]?.output).toEqual({ refunded: 40 });
+    // The model's next turn reads the result with a note on what the approver changed.
+    const toolMessage = JSON.stringify(
+      model.doGenerateCalls[1]?.prompt.filter((message) => message.role === 'tool'),
+    );
+    expect(toolMessage).toContain('amount: 4000 → 40');
+    expect(toolMessage).toContain('{\\"refunded\\":40}');
     const action = (await t.actions()).find((entry) => entry.id === held.id);
     expect(action?.approval?.edits[0]).toMatchObject({
       before: '{"amount":4000}',
