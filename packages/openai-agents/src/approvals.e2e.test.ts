@@ -81,6 +81,8 @@ describe('Agents SDK: approve with edit, in-app decisions (real server)', () => 
     const result = await running;
     expect(ran).toEqual([{ amount: 90, customerId: 'c' }]);
     expect(String(result.finalOutput)).toContain('refunded $90');
+    // The scripted model answers with the tool results it read: the approver's change is in them.
+    expect(String(result.finalOutput)).toContain('amount: 9000 → 90');
   });
 
   it('state.approve records the end user’s in-app approval; the tool runs', async () => {

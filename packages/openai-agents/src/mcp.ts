@@ -2,7 +2,12 @@
 // point where both are known for certain — the MCP server's `callTool`/`callToolResult`, which
 // the SDK's MCP tool calls with the MCP tool's own name (not the name the model saw, which
 // `includeServerInToolNames` prefixes and may shorten with a hash).
-import { ConfigurationError, isValidMcpServerName, mcpToolName } from '@arden/core';
+import {
+  ConfigurationError,
+  type EditedCall,
+  isValidMcpServerName,
+  mcpToolName,
+} from '@arden/core';
 import type { FunctionTool, RunContext } from '@openai/agents';
 import {
   applyArden,
@@ -150,9 +155,9 @@ function guardedMethod(
       input,
       metadata: { mcp: { server: server.name, tool } },
     };
-    const run = (edited?: Record<string, unknown>) =>
+    const run = (edited?: EditedCall) =>
       scope.run({ cleared: { server, tool } }, () =>
-        original.call(this, tool, edited ?? input, ...rest),
+        original.call(this, tool, edited?.kwargs ?? input, ...rest),
       );
     try {
       return await applyArden(options, site, run);
