@@ -34,16 +34,17 @@ afterAll(async () => {
 
 function heldRefund(threadId: string, amount: number) {
   const { ran, all } = makeTools();
+  const model = scriptedModel(
+    answer('', [{ name: 'refund', args: { amount }, id: `${threadId}-r` }]),
+    answer('All done.'),
+  );
   const agent = createAgent({
-    model: scriptedModel(
-      answer('', [{ name: 'refund', args: { amount }, id: `${threadId}-r` }]),
-      answer('All done.'),
-    ),
+    model,
     tools: all,
     checkpointer: new MemorySaver(),
     middleware: [ardenMiddleware({ approval: 'interrupt', appUser: 'enduser@customer.example' })],
   });
-  return { ran, agent, config: { configurable: { thread_id: threadId } } };
+  return { ran, agent, model, config: { configurable: { thread_id: threadId } } };
 }
 
 const refundMessage = (messages: unknown[]) =>
@@ -54,7 +55,7 @@ const refundMessage = (messages: unknown[]) =>
 
 describe('LangGraph: resume and approve with edit (real server)', () => {
   test('approved with edit in Arden: the resumed tool runs with the approver’s arguments', async () => {
-    const { ran, agent, config } = heldRefund('e1', 4000);
+    const { ran, agent, model, config } = heldRefund('e1', 4000);
     const paused = (await agent.invoke({ messages: [new HumanMessage('refund')] }, config)) as {
       __interrupt__: { id: string; value: ArdenInterrupt }[];
     };
@@ -63,7 +64,11 @@ describe('LangGraph: resume and approve with edit (real server)', () => {
     const { resume } = await resolveArdenInterrupts(paused.__interrupt__);
     const result = await agent.invoke(new Command({ resume }), config);
     expect(ran).toEqual(['refund']);
-    expect(refundMessage(result.messages)?.content).toBe('refunded 40');
+    expect(String(refundMessage(result.messages)?.content)).toMatch(/refunded 40$/);
+    // The model's next turn reads the tool's result with the approver's change noted before it.
+    const read = JSON.stringify(model.calls.at(-1)?.messages);
+    expect(read).toContain('amount: 4000 → 40');
+    expect(read).toContain('refunded 40');
   });
 
   test('the app’s resume is recorded as an in-app decision by its end user', async () => {

@@ -5,11 +5,15 @@ import {
   blockedError,
   buildCallContext,
   type CheckResult,
+  decidedCall,
   denialOf,
   denialText,
+  type EditedCall,
+  editedCallNote,
   PolicyDeniedError,
   resolveAdapterOptions,
   runsUnchecked,
+  withEditedCallNote,
 } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
@@ -167,15 +171,17 @@ async function interruptingCall(
     }
     const edited = settled.edited;
     if (edited) {
-      // Approved with edit in Arden: the tool runs with the approver's arguments.
-      const editedRequest = { ...request, toolCall: { ...toolCall, args: edited } };
-      return reportedRun(arden, actionId, () =>
+      // Approved with edit in Arden: the tool runs with the approver's arguments, and its
+      // ToolMessage tells the model what changed.
+      const editedRequest = { ...request, toolCall: { ...toolCall, args: edited.kwargs } };
+      const output = await reportedRun(arden, actionId, () =>
         handler(
           editedRequest.tool
             ? { ...editedRequest, tool: markGuarded(editedRequest.tool) }
             : editedRequest,
         ),
       );
+      return withEditNote(output, edited);
     }
     return reportedRun(arden, actionId, run);
   }
@@ -224,18 +230,17 @@ async function settleResume(
 ): Promise<{
   approved: boolean;
   notes: string | undefined;
-  edited: Record<string, unknown> | undefined;
+  edited: EditedCall | undefined;
 }> {
   const stands = { approved: answer.approved, notes: answer.notes, edited: undefined };
-  const fromArden = (decision: {
-    status: string;
-    message?: string | null;
-    edited?: { kwargs: Record<string, unknown> };
-  }) => ({
-    approved: decision.status === 'approved',
-    notes: decision.message ?? answer.notes,
-    edited: decision.status === 'approved' ? decision.edited?.kwargs : undefined,
-  });
+  const fromArden = (status: Awaited<ReturnType<Arden['status']>>) => {
+    const decision = decidedCall(status);
+    return {
+      approved: decision.status === 'approved',
+      notes: decision.message ?? answer.notes,
+      edited: decision.edited,
+    };
+  };
   let current: Awaited<ReturnType<Arden['status']>>;
   try {
     current = await arden.status(actionId);
@@ -248,7 +253,7 @@ async function settleResume(
     return {
       approved: decision.status === 'approved',
       notes: decision.message,
-      edited: decision.edited?.kwargs,
+      edited: decision.edited,
     };
   };
   try {
@@ -266,6 +271,20 @@ async function settleResume(
     }
     return stands;
   }
+}
+
+/**
+ * Approve with edit: the tool's `ToolMessage` (or its text) starts with core's note on what the
+ * approver changed, so the model does not take the result for the call it made.
+ */
+function withEditNote(output: unknown, edited: EditedCall): unknown {
+  if (typeof output === 'string') return withEditedCallNote(output, edited);
+  if (!ToolMessage.isInstance(output)) return output;
+  output.content =
+    typeof output.content === 'string'
+      ? withEditedCallNote(output.content, edited)
+      : [{ type: 'text', text: editedCallNote(edited) }, ...output.content];
+  return output;
 }
 
 /** Options of `resolveArdenInterrupts()`. */
