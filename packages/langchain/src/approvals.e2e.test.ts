@@ -6,7 +6,12 @@ import { HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent } from 'langchain';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type ArdenInterrupt, ardenMiddleware, resolveArdenInterrupts } from './index';
+import {
+  type ArdenInterrupt,
+  ardenMiddleware,
+  protectTools,
+  resolveArdenInterrupts,
+} from './index';
 import { answer, makeTools, scriptedModel } from './test-helpers';
 
 let t: TestServer;
@@ -104,4 +109,29 @@ describe('LangGraph: resume and approve with edit (real server)', () => {
     expect(ran).toEqual(['refund']);
     expect(refundMessage(result.messages)?.content).toBe('refunded 300');
   });
+
+  test.each(['middleware', 'protectTools'] as const)(
+    'wait route (%s): approved with edit, the tool runs the approver’s arguments and the model reads what changed',
+    async (route) => {
+      const { ran, all } = makeTools();
+      const model = scriptedModel(
+        answer('', [{ name: 'refund', args: { amount: 4000 }, id: `wait-${route}` }]),
+        answer('All done.'),
+      );
+      const agent = createAgent({
+        model,
+        tools: route === 'protectTools' ? protectTools(all) : all,
+        middleware: route === 'middleware' ? [ardenMiddleware()] : [],
+      });
+      const running = agent.invoke({ messages: [new HumanMessage('refund')] });
+      const held = await t.nextPending({ toolName: 'refund' });
+      await t.approve(held.id, 'forty', { kwargs: { amount: 40 } });
+      const result = await running;
+      expect(ran).toEqual(['refund']);
+      expect(String(refundMessage(result.messages)?.content)).toMatch(/refunded 40$/);
+      const read = JSON.stringify(model.calls.at(-1)?.messages);
+      expect(read).toContain('amount: 4000 → 40');
+      expect(read).toContain('refunded 40');
+    },
+  );
 });

@@ -9,20 +9,20 @@ import {
   denialOf,
   denialText,
   type EditedCall,
-  editedCallNote,
   PolicyDeniedError,
   resolveAdapterOptions,
   runsUnchecked,
-  withEditedCallNote,
 } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
 import {
+  editedToolInput,
   markGuarded,
   policyInput,
   runGuardedCall,
   sessionOf,
   type ToolMessageConstructor,
+  withEditNote,
 } from './guard';
 import type { ProtectToolsOptions, ResolvedOptions } from './options';
 
@@ -273,20 +273,6 @@ async function settleResume(
   }
 }
 
-/**
- * Approve with edit: the tool's `ToolMessage` (or its text) starts with core's note on what the
- * approver changed, so the model does not take the result for the call it made.
- */
-function withEditNote(output: unknown, edited: EditedCall): unknown {
-  if (typeof output === 'string') return withEditedCallNote(output, edited);
-  if (!ToolMessage.isInstance(output)) return output;
-  output.content =
-    typeof output.content === 'string'
-      ? withEditedCallNote(output.content, edited)
-      : [{ type: 'text', text: editedCallNote(edited) }, ...output.content];
-  return output;
-}
-
 /** Options of `resolveArdenInterrupts()`. */
 export interface ResolveInterruptsOptions {
   /** Wait up to this many seconds (long-poll) for each undecided action. Default 0: just read. */
@@ -351,7 +337,13 @@ export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMidd
       args: toolCall.args,
       toolCallId: toolCall.id,
       config: { configurable: request.runtime?.configurable },
-      run: () => handler(request.tool ? { ...request, tool: markGuarded(request.tool) } : request),
+      run: (edited) => {
+        // Approved with edit: the tool runs with the approver's arguments.
+        const next = edited
+          ? { ...request, toolCall: { ...toolCall, args: editedToolInput(toolCall.args, edited) } }
+          : request;
+        return handler(next.tool ? { ...next, tool: markGuarded(next.tool) } : next);
+      },
       options: resolved,
       ToolMessage: () => ToolMessage as unknown as ToolMessageConstructor,
     });
