@@ -1,8 +1,13 @@
 // Approve with edit (wait route) and in-app decisions (native route: state.approve and
 // state.reject) through the Agents SDK with its scripted model, against a real Arden server.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { configure, flush } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
-import { Agent, run, tool } from '@openai/agents';
+import { Agent, MCPServerStdio, run, tool } from '@openai/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { install, uninstall } from './index';
@@ -19,6 +24,12 @@ beforeAll(async () => {
         name: 'Big refunds need a human',
         tool: 'issue_refund',
         rules: [{ if: 'args.amount > 100', then: 'requires_approval' }],
+        default: 'allow',
+      },
+      {
+        name: 'Deleting the pinned note needs a human',
+        tool: 'mcp.notes.delete_note',
+        rules: [{ if: "args.id == 'pinned'", then: 'requires_approval' }],
         default: 'allow',
       },
       {
@@ -118,5 +129,36 @@ describe('Agents SDK: approve with edit, in-app decisions (real server)', () => 
       decidedByUser: 'enduser@customer.example',
     });
     expect(denied?.notes).toBe('not this one');
+  });
+
+  it('an MCP server tool runs the input an approver edited; the model reads what changed', async () => {
+    install({});
+    const directory = mkdtempSync(join(tmpdir(), 'arden-agents-edit-'));
+    const notes = new MCPServerStdio({
+      name: 'notes',
+      command: process.execPath,
+      args: [fileURLToPath(new URL('../test-fixtures/notes-server.mjs', import.meta.url))],
+      env: { NOTES_LOG: join(directory, 'notes'), PATH: process.env.PATH ?? '' },
+    });
+    await notes.connect();
+    try {
+      const running = run(
+        new Agent({
+          name: 'notes-agent',
+          model: scriptedToolModel({ calls: [{ tool: 'delete_note', args: { id: 'pinned' } }] }),
+          mcpServers: [notes],
+        }),
+        'go',
+      );
+      const held = await t.nextPending({ toolName: 'mcp.notes.delete_note' });
+      await t.approve(held.id, 'not the pinned one', { kwargs: { id: 'n3' } });
+      const result = await running;
+      expect(readFileSync(join(directory, 'notes'), 'utf8').trim()).toBe('delete_note n3');
+      expect(String(result.finalOutput)).toContain('id: "pinned" → "n3"');
+      expect(String(result.finalOutput)).toContain('deleted n3');
+    } finally {
+      await notes.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
