@@ -161,4 +161,17 @@ describe('Agents SDK: approve with edit, in-app decisions (real server)', () => 
       rmSync(directory, { recursive: true, force: true });
     }
   });
+
+  it('native route: approved with edit in Arden before state.approve, the edited input runs', async () => {
+    install({ approval: 'native' });
+    const support = agent([{ tool: 'issue_refund', args: { amount: 9000, customerId: 'c' } }]);
+    const first = await run(support, 'go');
+    expect(first.interruptions).toHaveLength(1);
+    const held = (await t.actions()).filter((entry) => entry.toolName === 'issue_refund').at(-1);
+    await t.approve(held!.id, 'ninety', { kwargs: { amount: 90, customerId: 'c' } });
+    first.state.approve(first.interruptions[0]!);
+    const result = await run(support, first.state);
+    expect(ran).toEqual([{ amount: 90, customerId: 'c' }]);
+    expect(String(result.finalOutput)).toContain('amount: 9000 → 90');
+  });
 });

@@ -150,6 +150,8 @@ async function runLinkedHold(
     if (decided) {
       status = decided.status;
       notes = decided.notes;
+      // Approved with edit in Arden before the app's approval: the approver's input runs.
+      edited = decided.edited;
     } else {
       // Pending: the app's user approved it (state.approve). Record that in Arden as an in-app
       // decision; when the policy wants more approvals or does not allow in-app decisions, wait
