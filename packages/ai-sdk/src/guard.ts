@@ -53,6 +53,11 @@ async function runLinked(
   let status = link.status;
   let notes = link.notes;
   let runWith = input;
+  if (status === 'approved' && link.edited) {
+    // Approved with edit in Arden before the app's approval: the approver's arguments run.
+    runWith = link.edited.kwargs;
+    onEdited?.(link.edited);
+  }
   if (status === undefined) {
     // Held, and not yet approved through the SDK: Arden decides.
     const decision = await arden.waitForDecision(link.actionId, toolName);
