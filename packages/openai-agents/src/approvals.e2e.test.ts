@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '@arden/server/testing';
 import { Agent, MCPServerStdio, run, tool } from '@openai/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { install, uninstall } from './index';
+import { install, resolveInterruptions, uninstall } from './index';
 import { scriptedToolModel } from './test-helpers';
 
 let t: TestServer;
@@ -173,5 +173,18 @@ describe('Agents SDK: approve with edit, in-app decisions (real server)', () => 
     const result = await run(support, first.state);
     expect(ran).toEqual([{ amount: 90, customerId: 'c' }]);
     expect(String(result.finalOutput)).toContain('amount: 9000 → 90');
+  });
+
+  it('native route: approved with edit in Arden, resolveInterruptions resumes with the edited input', async () => {
+    install({ approval: 'native' });
+    const support = agent([{ tool: 'issue_refund', args: { amount: 7000, customerId: 'c' } }]);
+    const first = await run(support, 'go');
+    expect(first.interruptions).toHaveLength(1);
+    const held = (await t.actions()).filter((entry) => entry.toolName === 'issue_refund').at(-1);
+    await t.approve(held!.id, 'seventy', { kwargs: { amount: 70, customerId: 'c' } });
+    expect((await resolveInterruptions(first)).approved).toHaveLength(1);
+    const result = await run(support, first.state);
+    expect(ran).toEqual([{ amount: 70, customerId: 'c' }]);
+    expect(String(result.finalOutput)).toContain('amount: 7000 → 70');
   });
 });

@@ -141,10 +141,11 @@ async function runLinkedHold(
   run: (edited?: EditedCall) => Promise<unknown>,
   knownNotes?: string,
   appUser?: string,
+  knownEdited?: EditedCall,
 ): Promise<unknown> {
   let status = known;
   let notes = knownNotes;
-  let edited: EditedCall | undefined;
+  let edited = status === 'approved' ? knownEdited : undefined;
   if (status === undefined) {
     const decided = await decisionOf(arden, actionId);
     if (decided) {
@@ -255,6 +256,7 @@ export async function applyArden(
       run,
       link.notes,
       options.appUser,
+      link.edited,
     );
   }
   const approvedByApp =
@@ -410,6 +412,7 @@ async function answerFor(
     if (decided) {
       link.status = decided.status;
       link.notes = decided.notes;
+      if (decided.edited) link.edited = decided.edited;
     }
   }
   if (link.status === 'denied') return false;
