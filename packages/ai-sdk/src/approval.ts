@@ -116,6 +116,7 @@ async function readStatus(arden: Arden, link: ActionLink): Promise<void> {
   if (decided) {
     link.status = decided.status;
     link.notes = decided.notes;
+    if (decided.edited) link.edited = decided.edited;
   }
 }
 

@@ -54,6 +54,12 @@ describe('AI SDK: approve with edit, in-app decisions (real server)', () => {
     const result = await running;
     expect(ran).toEqual(['refund']);
     expect(result.steps[0]?.toolResults[0]?.output).toEqual({ refunded: 40 });
+    // The model's next turn reads the result with a note on what the approver changed.
+    const toolMessage = JSON.stringify(
+      model.doGenerateCalls[1]?.prompt.filter((message) => message.role === 'tool'),
+    );
+    expect(toolMessage).toContain('amount: 4000 → 40');
+    expect(toolMessage).toContain('{\\"refunded\\":40}');
     const action = (await t.actions()).find((entry) => entry.id === held.id);
     expect(action?.approval?.edits[0]).toMatchObject({
       before: '{"amount":4000}',
@@ -105,5 +111,50 @@ describe('AI SDK: approve with edit, in-app decisions (real server)', () => {
       decidedIn: 'app',
       decidedByUser: 'enduser@customer.example',
     });
+  });
+
+  test('ardenToolApproval: approved with edit in Arden before the app’s approval, guardTools runs the edit and the model reads it', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 5000 }, id: 'r2' }] },
+      { text: 'Refunded.' },
+    );
+    const guarded = guardTools(tools);
+    const messages: ModelMessage[] = [{ role: 'user', content: 'refund 5000' }];
+    const first = await generateText({
+      model,
+      tools: guarded,
+      messages,
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    const request = first.content.find((part) => part.type === 'tool-approval-request') as
+      | { approvalId: string }
+      | undefined;
+    expect(request).toBeDefined();
+    const held = (await t.actions()).filter((entry) => entry.toolName === 'refund').at(-1);
+    await t.approve(held!.id, 'fifty', { kwargs: { amount: 50 } });
+    const second = await generateText({
+      model,
+      tools: guarded,
+      messages: [
+        ...messages,
+        ...first.response.messages,
+        {
+          role: 'tool',
+          content: [
+            { type: 'tool-approval-response', approvalId: request!.approvalId, approved: true },
+          ],
+        },
+      ],
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    expect(ran).toEqual(['refund']);
+    expect(second.text).toBe('Refunded.');
+    // The model's next turn reads the edited call's result, with the approver's change noted.
+    const read = JSON.stringify(model.doGenerateCalls.at(-1)?.prompt);
+    expect(read).toContain('amount: 5000 → 50');
+    expect(read).toContain('{\\"refunded\\":50}');
   });
 });

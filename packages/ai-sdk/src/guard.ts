@@ -3,6 +3,7 @@ import {
   type Arden,
   approvalModeOf,
   ardenToolName,
+  type EditedCall,
   PolicyDeniedError,
 } from '@arden/core';
 import type { GuardToolsOptions, ResolvedOptions } from './options';
@@ -35,6 +36,7 @@ async function runLinked(
   link: ActionLink,
   run: (input: unknown) => Promise<unknown>,
   input: unknown,
+  onEdited: ((edited: EditedCall) => void) | undefined,
 ): Promise<unknown> {
   forgetLink(link.toolCallId);
   if (link.passThrough) return run(input);
@@ -51,13 +53,21 @@ async function runLinked(
   let status = link.status;
   let notes = link.notes;
   let runWith = input;
+  if (status === 'approved' && link.edited) {
+    // Approved with edit in Arden before the app's approval: the approver's arguments run.
+    runWith = link.edited.kwargs;
+    onEdited?.(link.edited);
+  }
   if (status === undefined) {
     // Held, and not yet approved through the SDK: Arden decides.
     const decision = await arden.waitForDecision(link.actionId, toolName);
     status = decision.status;
     notes = decision.message;
     // Approved with edit: the tool runs with the approver's arguments.
-    if (decision.edited) runWith = decision.edited.kwargs;
+    if (decision.edited) {
+      runWith = decision.edited.kwargs;
+      onEdited?.(decision.edited);
+    }
   }
   if (status === 'denied') {
     throw new PolicyDeniedError({ toolName, actionId: link.actionId, reason: 'denied', notes });
@@ -74,6 +84,8 @@ export interface CheckedCall {
   /** Runs the tool with this input: the call's, or the one an approver edited. */
   run: (input: unknown) => Promise<unknown>;
   options: ResolvedOptions;
+  /** Called before the tool runs with arguments an approver edited, to tell the model. */
+  onEdited?: (edited: EditedCall) => void;
 }
 
 /**
@@ -91,13 +103,14 @@ export async function checkAndRun(call: CheckedCall): Promise<unknown> {
   };
   try {
     const link = findLink(toolCallId, call.input);
-    if (link) return await runLinked(arden, link, run, call.input);
+    if (link) return await runLinked(arden, link, run, call.input, call.onEdited);
     const mode: ApprovalMode = approvalModeOf(options, toolName);
     return await arden.runGuarded(ardenToolName(options, toolName), run, undefined, [call.input], {
       approvalMode: mode,
       metadata: metadataOf(options, toolName, toolCallId),
       ...(options.onApproval ? { onApproval: options.onApproval } : {}),
       ...(options.onDenial ? { onDenial: options.onDenial } : {}),
+      ...(call.onEdited ? { onEdited: call.onEdited } : {}),
     });
   } catch (error) {
     // Arden refusing the check (a revoked key) denies the call, as a policy would; an error

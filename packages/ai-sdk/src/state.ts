@@ -1,4 +1,4 @@
-import type { Decision } from '@arden/core';
+import type { Decision, EditedCall } from '@arden/core';
 import { getArden, resolveAdapterOptions, sharedState } from '@arden/core';
 import type { ProtectOptions, ResolvedOptions } from './options';
 
@@ -30,6 +30,8 @@ export interface ActionLink {
    * approved it through the SDK while Arden still had it pending.
    */
   status: 'approved' | 'denied' | 'app' | undefined;
+  /** Approved with edit in Arden: the approver's call, run instead of the model's. */
+  edited?: EditedCall;
   /** Already checked and reported by the automatic route: the tool's own wrapper just runs it. */
   passThrough?: boolean;
 }

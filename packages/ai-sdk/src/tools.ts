@@ -4,10 +4,13 @@ import {
   ConfigurationError,
   denialOf,
   denialText,
+  type EditedCall,
+  editedCallNote,
   isPendingApproval,
   mcpToolName,
   pendingApprovalMessage,
   resolveAdapterOptions,
+  withEditedCallNote,
 } from '@arden/core';
 import type { ToolExecutionOptions, ToolSet } from 'ai';
 import { checkAndRun, guardedKey } from './guard';
@@ -16,6 +19,32 @@ import type { GuardToolsOptions } from './options';
 import { refusalText } from './refusal';
 
 type AnyFunction = (...args: any[]) => any;
+
+/** A tool result as the model reads it (the AI SDK's `ToolResultOutput`, the parts used here). */
+type ModelOutput = { type: string; value?: unknown };
+
+/** The AI SDK's own conversion when a tool has no `toModelOutput`: text, else JSON. */
+function defaultModelOutput(output: unknown): ModelOutput {
+  if (typeof output === 'string') return { type: 'text', value: output };
+  const text = output === undefined ? undefined : JSON.stringify(output);
+  return { type: 'json', value: text === undefined ? null : (JSON.parse(text) as unknown) };
+}
+
+/** Approve with edit: the model's copy of the result starts with core's note on the edit. */
+function withEditNote(output: ModelOutput, edited: EditedCall): ModelOutput {
+  switch (output.type) {
+    case 'text':
+    case 'json':
+      return { type: 'text', value: withEditedCallNote(output.value, edited) };
+    case 'content':
+      return {
+        type: 'content',
+        value: [{ type: 'text', text: editedCallNote(edited) }, ...(output.value as unknown[])],
+      };
+    default:
+      return output;
+  }
+}
 
 function isAsyncGeneratorFunction(fn: unknown): boolean {
   return (
@@ -57,6 +86,8 @@ export function guardTools<TOOLS extends ToolSet>(
     const mode = approvalModeOf(resolved, toolName);
     const ardenName = ardenToolName(resolved, toolName);
     const denied = new Set<string>();
+    // Calls that ran with arguments an approver edited: their result tells the model so.
+    const edits = new Map<string, EditedCall>();
     const guard = async (
       input: unknown,
       executionOptions: ToolExecutionOptions<unknown>,
@@ -69,6 +100,9 @@ export function guardTools<TOOLS extends ToolSet>(
           toolCallId: executionOptions?.toolCallId,
           run,
           options: resolved,
+          onEdited: (edited) => {
+            if (executionOptions?.toolCallId) edits.set(executionOptions.toolCallId, edited);
+          },
         });
         if (mode !== 'wait' && isPendingApproval(value)) {
           denied.add(executionOptions?.toolCallId);
@@ -122,18 +156,21 @@ export function guardTools<TOOLS extends ToolSet>(
         ? { metadata: { ...(metadata as object), [guardedMetadataKey]: true } }
         : {}),
       execute: guardedExecute,
-      // A denial's text is not the tool's own output type: give it to the model as text.
-      ...(typeof toModelOutput === 'function'
-        ? {
-            toModelOutput(this: unknown, modelOptions: { toolCallId: string; output: unknown }) {
-              if (denied.has(modelOptions.toolCallId) && typeof modelOptions.output === 'string') {
-                denied.delete(modelOptions.toolCallId);
-                return { type: 'text', value: modelOptions.output };
-              }
-              return toModelOutput.call(this, modelOptions);
-            },
-          }
-        : {}),
+      // A denial's text is not the tool's own output type: give it to the model as text. A
+      // result of arguments an approver edited reaches the model with a note saying so.
+      async toModelOutput(this: unknown, modelOptions: { toolCallId: string; output: unknown }) {
+        const edited = edits.get(modelOptions.toolCallId);
+        edits.delete(modelOptions.toolCallId);
+        if (denied.has(modelOptions.toolCallId) && typeof modelOptions.output === 'string') {
+          denied.delete(modelOptions.toolCallId);
+          return { type: 'text', value: modelOptions.output };
+        }
+        const output: ModelOutput =
+          typeof toModelOutput === 'function'
+            ? await toModelOutput.call(this, modelOptions)
+            : defaultModelOutput(modelOptions.output);
+        return edited ? withEditNote(output, edited) : output;
+      },
       [guardedKey]: true,
     };
   }

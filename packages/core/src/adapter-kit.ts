@@ -6,7 +6,8 @@
  * errors into a `ToolDenial`, and words what the model reads instead of the tool's result.
  */
 import type { Arden } from './arden';
-import type { ApprovalMode, PendingApproval } from './call-types';
+import type { ApprovalMode, EditedCall, PendingApproval } from './call-types';
+import { decidedCall } from './checks';
 import { ApprovalTimeoutError, ArdenUnavailableError, PolicyDeniedError } from './errors';
 import { getArden } from './registry';
 
@@ -232,6 +233,8 @@ export interface HeldDecision {
   status: 'approved' | 'denied';
   /** The approver's notes or the server's explanation (for example, that the approval expired). */
   notes: string | undefined;
+  /** Approved with edit: the arguments to run instead of the call's own (and to tell the model). */
+  edited?: EditedCall;
 }
 
 /**
@@ -248,7 +251,12 @@ export async function decisionOf(
     // Only the two decisions count; anything else (pending, or a status this version does not
     // know) reads as undecided.
     if (answer.status !== 'approved' && answer.status !== 'denied') return undefined;
-    return { status: answer.status, notes: answer.message ?? undefined };
+    const { edited } = decidedCall(answer);
+    return {
+      status: answer.status,
+      notes: answer.message ?? undefined,
+      ...(edited ? { edited } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -83,6 +83,11 @@ export interface GuardOptions<Result = unknown> {
   argNames?: readonly string[];
   /** Extra metadata sent with each check (the session is added automatically). */
   metadata?: Record<string, unknown>;
+  /**
+   * Called just before the tool runs with arguments an approver edited (approve with edit), so
+   * an adapter can tell the model (see `editedCallNote`).
+   */
+  onEdited?: (edited: EditedCall) => void;
 }
 
 /** Handlers for decisions on a tool's calls that arrive by webhook, by tool name. */

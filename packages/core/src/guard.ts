@@ -143,6 +143,7 @@ async function guardedCall(
     const next = decision?.edited
       ? editedParametersOrDeny(toolName, result.actionId, parameters, options.argNames, decision)
       : parameters;
+    if (decision?.edited) options.onEdited?.(decision.edited);
     return host.runAndReport(result.actionId, fn, thisArgument, next);
   };
   switch (result.decision) {

@@ -141,6 +141,8 @@ export {
   type ModelCallReservation,
 } from './budgets';
 export type { DecidedCall, EditedCall } from './call-types';
+export { decidedCall } from './checks';
+export { editedCallNote, withEditedCallNote } from './edit-note';
 export {
   ApprovalTimeoutError,
   ArdenApiError,

@@ -6,7 +6,12 @@ import { HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent } from 'langchain';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type ArdenInterrupt, ardenMiddleware, resolveArdenInterrupts } from './index';
+import {
+  type ArdenInterrupt,
+  ardenMiddleware,
+  protectTools,
+  resolveArdenInterrupts,
+} from './index';
 import { answer, makeTools, scriptedModel } from './test-helpers';
 
 let t: TestServer;
@@ -34,16 +39,17 @@ afterAll(async () => {
 
 function heldRefund(threadId: string, amount: number) {
   const { ran, all } = makeTools();
+  const model = scriptedModel(
+    answer('', [{ name: 'refund', args: { amount }, id: `${threadId}-r` }]),
+    answer('All done.'),
+  );
   const agent = createAgent({
-    model: scriptedModel(
-      answer('', [{ name: 'refund', args: { amount }, id: `${threadId}-r` }]),
-      answer('All done.'),
-    ),
+    model,
     tools: all,
     checkpointer: new MemorySaver(),
     middleware: [ardenMiddleware({ approval: 'interrupt', appUser: 'enduser@customer.example' })],
   });
-  return { ran, agent, config: { configurable: { thread_id: threadId } } };
+  return { ran, agent, model, config: { configurable: { thread_id: threadId } } };
 }
 
 const refundMessage = (messages: unknown[]) =>
@@ -54,7 +60,7 @@ const refundMessage = (messages: unknown[]) =>
 
 describe('LangGraph: resume and approve with edit (real server)', () => {
   test('approved with edit in Arden: the resumed tool runs with the approver’s arguments', async () => {
-    const { ran, agent, config } = heldRefund('e1', 4000);
+    const { ran, agent, model, config } = heldRefund('e1', 4000);
     const paused = (await agent.invoke({ messages: [new HumanMessage('refund')] }, config)) as {
       __interrupt__: { id: string; value: ArdenInterrupt }[];
     };
@@ -63,7 +69,11 @@ describe('LangGraph: resume and approve with edit (real server)', () => {
     const { resume } = await resolveArdenInterrupts(paused.__interrupt__);
     const result = await agent.invoke(new Command({ resume }), config);
     expect(ran).toEqual(['refund']);
-    expect(refundMessage(result.messages)?.content).toBe('refunded 40');
+    expect(String(refundMessage(result.messages)?.content)).toMatch(/refunded 40$/);
+    // The model's next turn reads the tool's result with the approver's change noted before it.
+    const read = JSON.stringify(model.calls.at(-1)?.messages);
+    expect(read).toContain('amount: 4000 → 40');
+    expect(read).toContain('refunded 40');
   });
 
   test('the app’s resume is recorded as an in-app decision by its end user', async () => {
@@ -99,4 +109,29 @@ describe('LangGraph: resume and approve with edit (real server)', () => {
     expect(ran).toEqual(['refund']);
     expect(refundMessage(result.messages)?.content).toBe('refunded 300');
   });
+
+  test.each(['middleware', 'protectTools'] as const)(
+    'wait route (%s): approved with edit, the tool runs the approver’s arguments and the model reads what changed',
+    async (route) => {
+      const { ran, all } = makeTools();
+      const model = scriptedModel(
+        answer('', [{ name: 'refund', args: { amount: 4000 }, id: `wait-${route}` }]),
+        answer('All done.'),
+      );
+      const agent = createAgent({
+        model,
+        tools: route === 'protectTools' ? protectTools(all) : all,
+        middleware: route === 'middleware' ? [ardenMiddleware()] : [],
+      });
+      const running = agent.invoke({ messages: [new HumanMessage('refund')] });
+      const held = await t.nextPending({ toolName: 'refund' });
+      await t.approve(held.id, 'forty', { kwargs: { amount: 40 } });
+      const result = await running;
+      expect(ran).toEqual(['refund']);
+      expect(String(refundMessage(result.messages)?.content)).toMatch(/refunded 40$/);
+      const read = JSON.stringify(model.calls.at(-1)?.messages);
+      expect(read).toContain('amount: 4000 → 40');
+      expect(read).toContain('refunded 40');
+    },
+  );
 });

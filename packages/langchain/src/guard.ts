@@ -5,9 +5,12 @@ import {
   ardenToolName,
   denialOf,
   denialText,
+  type EditedCall,
+  editedCallNote,
   getSession,
   isPendingApproval,
   pendingApprovalMessage,
+  withEditedCallNote,
 } from '@arden/core';
 import type { ResolvedOptions } from './options';
 
@@ -83,8 +86,8 @@ export interface GuardedCall {
   toolCallId: string | undefined;
   /** The run's config, for the session fallback. */
   config: unknown;
-  /** Runs the tool body. */
-  run: () => Promise<unknown>;
+  /** Runs the tool body: with the call's input, or with the arguments an approver edited. */
+  run: (edited?: EditedCall) => Promise<unknown>;
   options: ResolvedOptions;
   /** The `ToolMessage` class of the tool's copy of `@langchain/core`. */
   ToolMessage: () => ToolMessageConstructor | Promise<ToolMessageConstructor>;
@@ -109,10 +112,12 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
     ...(session === undefined ? {} : { session_id: session }),
   };
   let value: unknown;
+  // Approve with edit: core runs the call with the approver's arguments and says so here first.
+  let edited: EditedCall | undefined;
   try {
     value = await arden.runGuarded(
       ardenName,
-      () => call.run(),
+      () => call.run(edited),
       undefined,
       [policyInput(call.args)],
       {
@@ -125,6 +130,9 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
             }
           : {}),
         ...(options.onDenial ? { onDenial: options.onDenial } : {}),
+        onEdited: (edit: EditedCall) => {
+          edited = edit;
+        },
       },
     );
   } catch (error) {
@@ -139,7 +147,43 @@ export async function runGuardedCall(call: GuardedCall): Promise<unknown> {
       'success',
     );
   }
-  return value;
+  return edited ? withEditNote(value, edited) : value;
+}
+
+/**
+ * @internal A tool's input with an approver's edit applied (the same shape: a `ToolCall` keeps
+ * its id, a string input takes the edited `input`); the input itself when there is no edit.
+ */
+export function editedToolInput(input: unknown, edited: EditedCall | undefined): unknown {
+  if (!edited) return input;
+  if (isToolCall(input)) return { ...input, args: editedArgs(input.args, edited) };
+  return editedArgs(input, edited);
+}
+
+function editedArgs(args: unknown, edited: EditedCall): unknown {
+  const { kwargs } = edited;
+  // A string input is checked as `{ input }` (policyInput): its edit is the edited `input`.
+  if (typeof args === 'string' && typeof kwargs.input === 'string') return kwargs.input;
+  return kwargs;
+}
+
+/**
+ * @internal Approve with edit: the tool's result (a `ToolMessage` of any copy of
+ * `@langchain/core`, or its text) starts with core's note on what the approver changed, so the
+ * model does not take it for the call it made.
+ */
+export function withEditNote(output: unknown, edited: EditedCall): unknown {
+  if (typeof output === 'string') return withEditedCallNote(output, edited);
+  const message = output as { tool_call_id?: unknown; content?: unknown } | null;
+  if (typeof message !== 'object' || message === null || typeof message.tool_call_id !== 'string') {
+    return output;
+  }
+  if (typeof message.content === 'string') {
+    message.content = withEditedCallNote(message.content, edited);
+  } else if (Array.isArray(message.content)) {
+    message.content = [{ type: 'text', text: editedCallNote(edited) }, ...message.content];
+  }
+  return output;
 }
 
 /**

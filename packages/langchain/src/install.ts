@@ -13,6 +13,7 @@ import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { ToolMessage } from '@langchain/core/messages';
 import { StructuredTool } from '@langchain/core/tools';
 import {
+  editedToolInput,
   isGuarded,
   isToolCall,
   runGuardedCall,
@@ -68,7 +69,7 @@ function patchTools(StructuredTool: { prototype: object }, toolMessage: ToolMess
           args: isToolCall(input) ? input.args : input,
           toolCallId: toolCallIdOf(input, config),
           config,
-          run: () => original.call(this, input, config, ...rest),
+          run: (edited) => original.call(this, editedToolInput(input, edited), config, ...rest),
           options: checked,
           ToolMessage: toolMessage,
         });

@@ -5,8 +5,10 @@ import {
   blockedError,
   buildCallContext,
   type CheckResult,
+  decidedCall,
   denialOf,
   denialText,
+  type EditedCall,
   PolicyDeniedError,
   resolveAdapterOptions,
   runsUnchecked,
@@ -14,11 +16,13 @@ import {
 import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
 import {
+  editedToolInput,
   markGuarded,
   policyInput,
   runGuardedCall,
   sessionOf,
   type ToolMessageConstructor,
+  withEditNote,
 } from './guard';
 import type { ProtectToolsOptions, ResolvedOptions } from './options';
 
@@ -167,15 +171,17 @@ async function interruptingCall(
     }
     const edited = settled.edited;
     if (edited) {
-      // Approved with edit in Arden: the tool runs with the approver's arguments.
-      const editedRequest = { ...request, toolCall: { ...toolCall, args: edited } };
-      return reportedRun(arden, actionId, () =>
+      // Approved with edit in Arden: the tool runs with the approver's arguments, and its
+      // ToolMessage tells the model what changed.
+      const editedRequest = { ...request, toolCall: { ...toolCall, args: edited.kwargs } };
+      const output = await reportedRun(arden, actionId, () =>
         handler(
           editedRequest.tool
             ? { ...editedRequest, tool: markGuarded(editedRequest.tool) }
             : editedRequest,
         ),
       );
+      return withEditNote(output, edited);
     }
     return reportedRun(arden, actionId, run);
   }
@@ -224,18 +230,17 @@ async function settleResume(
 ): Promise<{
   approved: boolean;
   notes: string | undefined;
-  edited: Record<string, unknown> | undefined;
+  edited: EditedCall | undefined;
 }> {
   const stands = { approved: answer.approved, notes: answer.notes, edited: undefined };
-  const fromArden = (decision: {
-    status: string;
-    message?: string | null;
-    edited?: { kwargs: Record<string, unknown> };
-  }) => ({
-    approved: decision.status === 'approved',
-    notes: decision.message ?? answer.notes,
-    edited: decision.status === 'approved' ? decision.edited?.kwargs : undefined,
-  });
+  const fromArden = (status: Awaited<ReturnType<Arden['status']>>) => {
+    const decision = decidedCall(status);
+    return {
+      approved: decision.status === 'approved',
+      notes: decision.message ?? answer.notes,
+      edited: decision.edited,
+    };
+  };
   let current: Awaited<ReturnType<Arden['status']>>;
   try {
     current = await arden.status(actionId);
@@ -248,7 +253,7 @@ async function settleResume(
     return {
       approved: decision.status === 'approved',
       notes: decision.message,
-      edited: decision.edited?.kwargs,
+      edited: decision.edited,
     };
   };
   try {
@@ -332,7 +337,13 @@ export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMidd
       args: toolCall.args,
       toolCallId: toolCall.id,
       config: { configurable: request.runtime?.configurable },
-      run: () => handler(request.tool ? { ...request, tool: markGuarded(request.tool) } : request),
+      run: (edited) => {
+        // Approved with edit: the tool runs with the approver's arguments.
+        const next = edited
+          ? { ...request, toolCall: { ...toolCall, args: editedToolInput(toolCall.args, edited) } }
+          : request;
+        return handler(next.tool ? { ...next, tool: markGuarded(next.tool) } : next);
+      },
       options: resolved,
       ToolMessage: () => ToolMessage as unknown as ToolMessageConstructor,
     });

@@ -1,6 +1,7 @@
-import { ConfigurationError, resolveAdapterOptions } from '@arden/core';
+import { ConfigurationError, type EditedCall, resolveAdapterOptions } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import {
+  editedToolInput,
   guardedKey,
   isToolCall,
   runGuardedCall,
@@ -34,7 +35,11 @@ export function protectTool<T extends InvokableTool>(
   const resolved = resolveAdapterOptions(options);
   const protectedTool = Object.create(tool) as T;
   Object.defineProperty(protectedTool, guardedKey, { value: true });
-  const guard = (input: unknown, config: unknown, run: () => Promise<unknown>): Promise<unknown> =>
+  const guard = (
+    input: unknown,
+    config: unknown,
+    run: (edited?: EditedCall) => Promise<unknown>,
+  ): Promise<unknown> =>
     runGuardedCall({
       toolName: tool.name,
       args: isToolCall(input) ? input.args : input,
@@ -52,7 +57,9 @@ export function protectTool<T extends InvokableTool>(
       protectedTool,
       'invoke',
       function invoke(this: T, input: unknown, config?: unknown) {
-        return guard(input, config, () => tool.invoke.call(this ?? protectedTool, input, config));
+        return guard(input, config, (edited) =>
+          tool.invoke.call(this ?? protectedTool, editedToolInput(input, edited), config),
+        );
       },
     );
     return protectedTool;
@@ -61,12 +68,16 @@ export function protectTool<T extends InvokableTool>(
   // checked `invoke` runs on a view whose `call` is the original: `StructuredTool.invoke` calls
   // `this.call`, which would otherwise check the same call again.
   defineMethod(protectedTool, 'call', function call(this: T, input: unknown, ...rest: unknown[]) {
-    return guard(input, rest[0], () => originalCall.call(this ?? protectedTool, input, ...rest));
+    return guard(input, rest[0], (edited) =>
+      originalCall.call(this ?? protectedTool, editedToolInput(input, edited), ...rest),
+    );
   });
   defineMethod(protectedTool, 'invoke', function invoke(this: T, input: unknown, config?: unknown) {
     const unchecked = Object.create(this ?? protectedTool) as T;
     defineMethod(unchecked, 'call', originalCall);
-    return guard(input, config, () => tool.invoke.call(unchecked, input, config));
+    return guard(input, config, (edited) =>
+      tool.invoke.call(unchecked, editedToolInput(input, edited), config),
+    );
   });
   return protectedTool;
 }

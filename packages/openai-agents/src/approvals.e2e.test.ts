@@ -1,11 +1,16 @@
 // Approve with edit (wait route) and in-app decisions (native route: state.approve and
 // state.reject) through the Agents SDK with its scripted model, against a real Arden server.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { configure, flush } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
-import { Agent, run, tool } from '@openai/agents';
+import { Agent, MCPServerStdio, run, tool } from '@openai/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { install, uninstall } from './index';
+import { install, resolveInterruptions, uninstall } from './index';
 import { scriptedToolModel } from './test-helpers';
 
 let t: TestServer;
@@ -19,6 +24,12 @@ beforeAll(async () => {
         name: 'Big refunds need a human',
         tool: 'issue_refund',
         rules: [{ if: 'args.amount > 100', then: 'requires_approval' }],
+        default: 'allow',
+      },
+      {
+        name: 'Deleting the pinned note needs a human',
+        tool: 'mcp.notes.delete_note',
+        rules: [{ if: "args.id == 'pinned'", then: 'requires_approval' }],
         default: 'allow',
       },
       {
@@ -81,6 +92,8 @@ describe('Agents SDK: approve with edit, in-app decisions (real server)', () => 
     const result = await running;
     expect(ran).toEqual([{ amount: 90, customerId: 'c' }]);
     expect(String(result.finalOutput)).toContain('refunded $90');
+    // The scripted model answers with the tool results it read: the approver's change is in them.
+    expect(String(result.finalOutput)).toContain('amount: 9000 → 90');
   });
 
   it('state.approve records the end user’s in-app approval; the tool runs', async () => {
@@ -116,5 +129,62 @@ describe('Agents SDK: approve with edit, in-app decisions (real server)', () => 
       decidedByUser: 'enduser@customer.example',
     });
     expect(denied?.notes).toBe('not this one');
+  });
+
+  it('an MCP server tool runs the input an approver edited; the model reads what changed', async () => {
+    install({});
+    const directory = mkdtempSync(join(tmpdir(), 'arden-agents-edit-'));
+    const notes = new MCPServerStdio({
+      name: 'notes',
+      command: process.execPath,
+      args: [fileURLToPath(new URL('../test-fixtures/notes-server.mjs', import.meta.url))],
+      env: { NOTES_LOG: join(directory, 'notes'), PATH: process.env.PATH ?? '' },
+    });
+    await notes.connect();
+    try {
+      const running = run(
+        new Agent({
+          name: 'notes-agent',
+          model: scriptedToolModel({ calls: [{ tool: 'delete_note', args: { id: 'pinned' } }] }),
+          mcpServers: [notes],
+        }),
+        'go',
+      );
+      const held = await t.nextPending({ toolName: 'mcp.notes.delete_note' });
+      await t.approve(held.id, 'not the pinned one', { kwargs: { id: 'n3' } });
+      const result = await running;
+      expect(readFileSync(join(directory, 'notes'), 'utf8').trim()).toBe('delete_note n3');
+      expect(String(result.finalOutput)).toContain('id: "pinned" → "n3"');
+      expect(String(result.finalOutput)).toContain('deleted n3');
+    } finally {
+      await notes.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('native route: approved with edit in Arden before state.approve, the edited input runs', async () => {
+    install({ approval: 'native' });
+    const support = agent([{ tool: 'issue_refund', args: { amount: 9000, customerId: 'c' } }]);
+    const first = await run(support, 'go');
+    expect(first.interruptions).toHaveLength(1);
+    const held = (await t.actions()).filter((entry) => entry.toolName === 'issue_refund').at(-1);
+    await t.approve(held!.id, 'ninety', { kwargs: { amount: 90, customerId: 'c' } });
+    first.state.approve(first.interruptions[0]!);
+    const result = await run(support, first.state);
+    expect(ran).toEqual([{ amount: 90, customerId: 'c' }]);
+    expect(String(result.finalOutput)).toContain('amount: 9000 → 90');
+  });
+
+  it('native route: approved with edit in Arden, resolveInterruptions resumes with the edited input', async () => {
+    install({ approval: 'native' });
+    const support = agent([{ tool: 'issue_refund', args: { amount: 7000, customerId: 'c' } }]);
+    const first = await run(support, 'go');
+    expect(first.interruptions).toHaveLength(1);
+    const held = (await t.actions()).filter((entry) => entry.toolName === 'issue_refund').at(-1);
+    await t.approve(held!.id, 'seventy', { kwargs: { amount: 70, customerId: 'c' } });
+    expect((await resolveInterruptions(first)).approved).toHaveLength(1);
+    const result = await run(support, first.state);
+    expect(ran).toEqual([{ amount: 70, customerId: 'c' }]);
+    expect(String(result.finalOutput)).toContain('amount: 7000 → 70');
   });
 });

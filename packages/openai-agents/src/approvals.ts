@@ -1,4 +1,4 @@
-import { type Arden, denialText } from '@arden/core';
+import { type Arden, type DecidedCall, decidedCall, denialText } from '@arden/core';
 import type { RunToolApprovalItem } from '@openai/agents';
 import { type ActionLink, adapterState, findLink, forgetLink, rememberLink } from './state';
 
@@ -88,7 +88,9 @@ export async function resolveInterruptions(
     items.map(async (item) => {
       const link = linkOf(item);
       if (!link) return undefined;
-      if (link.status) return { status: link.status, message: link.notes };
+      if (link.status) {
+        return { status: link.status, message: link.notes, edited: link.edited } as DecidedCall;
+      }
       if (options.wait) {
         const maxWait = typeof options.wait === 'number' ? options.wait : arden.options.maxWaitMs;
         try {
@@ -98,9 +100,8 @@ export async function resolveInterruptions(
         }
       }
       const answer = await arden.status(link.actionId);
-      return answer.status === 'pending'
-        ? undefined
-        : { status: answer.status, message: answer.message ?? undefined };
+      // An approval with edit carries the approver's input: the resumed call runs it.
+      return answer.status === 'pending' ? undefined : decidedCall(answer);
     }),
   );
   items.forEach((item, index) => {
@@ -112,6 +113,7 @@ export async function resolveInterruptions(
     }
     link.status = decision.status;
     link.notes = decision.message;
+    if (decision.edited) link.edited = decision.edited;
     if (decision.status === 'approved') {
       state.approve(item);
       outcome.approved.push(item);

@@ -7,8 +7,10 @@ import {
   decisionOf,
   denialOf,
   denialText,
+  type EditedCall,
   PolicyDeniedError,
   runsUnchecked,
+  withEditedCallNote,
 } from '@arden/core';
 import type { FunctionTool, RunContext } from '@openai/agents';
 import {
@@ -93,7 +95,7 @@ async function checkAndRun(
   ardenName: string,
   parsed: unknown,
   metadata: Record<string, unknown>,
-  run: (edited?: Record<string, unknown>) => Promise<unknown>,
+  run: (edited?: EditedCall) => Promise<unknown>,
   approvedByApp: boolean,
   appUser?: string,
 ): Promise<unknown> {
@@ -117,7 +119,7 @@ async function checkAndRun(
   const decision = await arden.waitForDecision(result.actionId, ardenName);
   if (decision.status === 'approved') {
     // Approved with edit: the tool's invoke gets the approver's input.
-    return arden.runAndReport(result.actionId, run, undefined, [decision.edited?.kwargs]);
+    return arden.runAndReport(result.actionId, run, undefined, [decision.edited]);
   }
   throw new PolicyDeniedError({
     toolName: ardenName,
@@ -136,18 +138,21 @@ async function runLinkedHold(
   actionId: string,
   ardenName: string,
   known: ActionLink['status'],
-  run: (edited?: Record<string, unknown>) => Promise<unknown>,
+  run: (edited?: EditedCall) => Promise<unknown>,
   knownNotes?: string,
   appUser?: string,
+  knownEdited?: EditedCall,
 ): Promise<unknown> {
   let status = known;
   let notes = knownNotes;
-  let edited: Record<string, unknown> | undefined;
+  let edited = status === 'approved' ? knownEdited : undefined;
   if (status === undefined) {
     const decided = await decisionOf(arden, actionId);
     if (decided) {
       status = decided.status;
       notes = decided.notes;
+      // Approved with edit in Arden before the app's approval: the approver's input runs.
+      edited = decided.edited;
     } else {
       // Pending: the app's user approved it (state.approve). Record that in Arden as an in-app
       // decision; when the policy wants more approvals or does not allow in-app decisions, wait
@@ -158,7 +163,7 @@ async function runLinkedHold(
         const decision = await arden.waitForDecision(actionId, ardenName);
         status = decision.status;
         notes = decision.message;
-        edited = decision.edited?.kwargs;
+        edited = decision.edited;
       } else if (recorded === 'denied') status = 'denied';
     }
   }
@@ -226,7 +231,7 @@ export interface CallSite {
 export async function applyArden(
   options: ResolvedProtectOptions,
   site: CallSite,
-  run: (edited?: Record<string, unknown>) => Promise<unknown>,
+  run: (edited?: EditedCall) => Promise<unknown>,
 ): Promise<unknown> {
   const arden = options.resolveArden();
   const { ardenName, callId, toolName } = site;
@@ -251,6 +256,7 @@ export async function applyArden(
       run,
       link.notes,
       options.appUser,
+      link.edited,
     );
   }
   const approvedByApp =
@@ -295,9 +301,13 @@ export function guardInvoke(
     const options = settings();
     if (!options) return original.call(this, runContext, input, details);
     const ardenName = ardenToolName(options, toolName);
-    // `edited`: the input an approver changed the call to before approving (approve with edit).
-    const run = async (edited?: Record<string, unknown>) =>
-      original.call(this, runContext, edited ? JSON.stringify(edited) : input, details);
+    // `edited`: the input an approver changed the call to before approving (approve with edit);
+    // the tool runs with it, and its output tells the model what changed (core's note).
+    const run = async (edited?: EditedCall) => {
+      if (!edited) return original.call(this, runContext, input, details);
+      const output = await original.call(this, runContext, edited.kwargsJson, details);
+      return withEditedCallNote(output, edited);
+    };
     try {
       return await applyArden(
         options,
@@ -402,6 +412,7 @@ async function answerFor(
     if (decided) {
       link.status = decided.status;
       link.notes = decided.notes;
+      if (decided.edited) link.edited = decided.edited;
     }
   }
   if (link.status === 'denied') return false;

@@ -2,7 +2,13 @@
 // point where both are known for certain — the MCP server's `callTool`/`callToolResult`, which
 // the SDK's MCP tool calls with the MCP tool's own name (not the name the model saw, which
 // `includeServerInToolNames` prefixes and may shorten with a hash).
-import { ConfigurationError, isValidMcpServerName, mcpToolName } from '@arden/core';
+import {
+  ConfigurationError,
+  type EditedCall,
+  editedCallNote,
+  isValidMcpServerName,
+  mcpToolName,
+} from '@arden/core';
 import type { FunctionTool, RunContext } from '@openai/agents';
 import {
   applyArden,
@@ -126,6 +132,15 @@ function denialContent(text: string, fullResult: boolean): unknown {
   return fullResult ? { content, isError: true } : content;
 }
 
+/** Approve with edit: the MCP result starts with a text item carrying core's note on the edit. */
+function withEditNote(output: unknown, edited: EditedCall): unknown {
+  const note = { type: 'text', text: editedCallNote(edited) };
+  if (Array.isArray(output)) return [note, ...output];
+  const content = (output as { content?: unknown } | null)?.content;
+  if (Array.isArray(content)) return { ...(output as object), content: [note, ...content] };
+  return output;
+}
+
 function guardedMethod(
   server: McpServerLike,
   original: (...args: unknown[]) => Promise<unknown>,
@@ -150,10 +165,12 @@ function guardedMethod(
       input,
       metadata: { mcp: { server: server.name, tool } },
     };
-    const run = (edited?: Record<string, unknown>) =>
-      scope.run({ cleared: { server, tool } }, () =>
-        original.call(this, tool, edited ?? input, ...rest),
+    const run = async (edited?: EditedCall) => {
+      const output = await scope.run({ cleared: { server, tool } }, () =>
+        original.call(this, tool, edited?.kwargs ?? input, ...rest),
       );
+      return edited ? withEditNote(output, edited) : output;
+    };
     try {
       return await applyArden(options, site, run);
     } catch (error) {

@@ -1,6 +1,7 @@
 import {
   type AdapterOptions,
   type Decision,
+  type EditedCall,
   getArden,
   ardenToolName as kitToolName,
   type ResolvedAdapterOptions,
@@ -50,6 +51,8 @@ export interface ActionLink {
   notes: string | undefined;
   /** Arden's decision on a held call, once known. */
   status: 'approved' | 'denied' | undefined;
+  /** Approved with edit in Arden: the approver's input, run instead of the model's. */
+  edited?: EditedCall;
 }
 
 /**

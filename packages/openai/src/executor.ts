@@ -5,12 +5,14 @@ import {
   ConfigurationError,
   denialOf,
   denialText,
+  type EditedCall,
   type GuardOptions,
   guardTool,
   isPendingApproval,
   type ToolDenial,
   toJsonSafe,
   validateGuardArguments,
+  withEditedCallNote,
 } from '@arden/core';
 
 /** A tool call of an assistant message (`message.tool_calls[i]`), function or custom. */
@@ -201,6 +203,11 @@ export class ArdenToolExecutor {
     const guardOptions: GuardOptions<any> = { approvalMode: approvalMode ?? 'wait', metadata };
     if (onApproval) guardOptions.onApproval = onApproval;
     if (onDenial) guardOptions.onDenial = onDenial;
+    // Approve with edit: core runs the tool with the approver's arguments and says so here first.
+    let edited: EditedCall | undefined;
+    guardOptions.onEdited = (edit) => {
+      edited = edit;
+    };
     const result = await this.arden().runGuarded(
       ardenName,
       tool.fn,
@@ -211,7 +218,9 @@ export class ArdenToolExecutor {
     if (approvalMode && approvalMode !== 'wait' && isPendingApproval(result)) {
       return `This call to "${ardenName}" is waiting for human approval (Arden action ${result.actionId}); it has not run yet. Tell the user it will run once approved.`;
     }
-    return (this.options.serialize ?? defaultSerialize)(result);
+    const content = (this.options.serialize ?? defaultSerialize)(result);
+    // The model reads what the approver changed before the result (core's note).
+    return edited ? withEditedCallNote(content, edited) : content;
   }
 
   /**

@@ -19,6 +19,12 @@ beforeAll(async () => {
     policies: [
       { name: 'Never delete accounts', tool: 'delete_account', action: 'block' },
       { name: 'Refunds need a human', tool: 'issue_refund', action: 'requires_approval' },
+      {
+        name: 'Big credits need a human',
+        tool: 'issue_credit',
+        rules: [{ if: 'args.amount > 100', then: 'requires_approval' }],
+        default: 'allow',
+      },
     ],
   });
 });
@@ -57,6 +63,10 @@ const executor = () =>
     .register('issue_refund', ({ amount }: { amount: number }) => {
       ran.push('issue_refund');
       return `refunded $${amount}`;
+    })
+    .register('issue_credit', ({ amount }: { amount: number }) => {
+      ran.push('issue_credit');
+      return `credited $${amount}`;
     });
 
 async function chatLoop(toolCalls: FakeToolCall[], stream = false) {
@@ -195,6 +205,20 @@ describe('against a real Arden server', () => {
       'done: issue_refund=An approver denied this call to "issue_refund": too much. The tool did not run.',
     );
     expect(ran).toEqual([]);
+  });
+
+  it('runs the arguments an approver edited; the model reads what changed', async () => {
+    const session = newSession();
+    const loop = withSession(session, () =>
+      chatLoop([{ name: 'issue_credit', args: { amount: 9000 } }]),
+    );
+    const held = await nextPending(session);
+    await t.approve(held.id, 'ninety', { kwargs: { amount: 90 } });
+    const answer = await loop;
+    expect(ran).toEqual(['issue_credit']);
+    // The fake model answers with the tool message it read: the note, then the result.
+    expect(answer).toContain('amount: 9000 → 90');
+    expect(answer).toMatch(/credited \$90$/);
   });
 
   it('records usage of plain and streamed completions with the model, counts and session', async () => {

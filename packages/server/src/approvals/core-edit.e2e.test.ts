@@ -1,4 +1,4 @@
-import { createArden, PolicyDeniedError } from '@arden/core';
+import { createArden, type EditedCall, PolicyDeniedError, withEditedCallNote } from '@arden/core';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { ActionRecord } from '../store';
 import { startTestServer, type TestServer } from '../test-fixtures/harness';
@@ -56,10 +56,15 @@ describe('@arden/core: approve with edit, in-app decisions', () => {
   test('a guarded tool with one object parameter runs with the edited arguments', async () => {
     const { t, arden, approver } = await start();
     const ran: unknown[] = [];
-    const refund = arden.guardTool('refund', async (input: { amount: number; order: string }) => {
-      ran.push(input);
-      return `refunded ${input.amount}`;
-    });
+    const edits: EditedCall[] = [];
+    const refund = arden.guardTool(
+      'refund',
+      async (input: { amount: number; order: string }) => {
+        ran.push(input);
+        return `refunded ${input.amount}`;
+      },
+      { onEdited: (edited) => edits.push(edited) },
+    );
     const held = nextPending(t);
     const running = refund({ amount: 4000, order: 'o-1' });
     const action = await held;
@@ -70,6 +75,11 @@ describe('@arden/core: approve with edit, in-app decisions', () => {
     });
     expect(await running).toBe('refunded 40');
     expect(ran).toEqual([{ amount: 40, order: 'o-1' }]);
+    // onEdited told the caller before the tool ran; core's note is what adapters give the model.
+    expect(edits).toHaveLength(1);
+    expect(withEditedCallNote('refunded 40', edits[0] as EditedCall)).toBe(
+      '[Arden] ann@example.com approved the call with changed arguments (amount: 4000 → 40). The tool ran with {"amount":40,"order":"o-1"}; its result follows.\n\nrefunded 40',
+    );
     await arden.shutdown();
   });
 
