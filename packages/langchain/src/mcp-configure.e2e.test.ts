@@ -8,7 +8,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { createAgent } from 'langchain';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { protectMcpTools } from './index';
+import { ardenMiddleware, protectMcpTools } from './index';
 import { answer, scriptedModel, textOf } from './test-helpers';
 
 // configure() only (the class patch), the real @langchain/mcp-adapters over a real MCP SDK server
@@ -51,13 +51,18 @@ beforeEach(() => {
   ran.length = 0;
 });
 
-async function runAgent(tools: Parameters<typeof createAgent>[0]['tools'], toolName: string) {
+async function runAgent(
+  tools: Parameters<typeof createAgent>[0]['tools'],
+  toolName: string,
+  middleware?: Parameters<typeof createAgent>[0]['middleware'],
+) {
   const agent = createAgent({
     model: scriptedModel(
       answer('', [{ name: toolName, args: { id: '7' }, id: 'c1' }]),
       answer('done'),
     ),
     tools,
+    ...(middleware ? { middleware } : {}),
   });
   return agent.invoke({ messages: [new HumanMessage('delete note 7')] });
 }
@@ -128,5 +133,29 @@ describe('@langchain/mcp-adapters tools under configure() only', () => {
     );
     expect(ran).toEqual([]);
     expect(actions).toEqual([['mcp.notes.delete_note', 'block']]);
+  });
+
+  test('ardenMiddleware() names them the same way: mcp.<server>.<tool>, or refused when the name does not say the server', async () => {
+    const unprefixed = await loadMcpTools('notes', client);
+    const refused = await newActions(() =>
+      runAgent(unprefixed, 'delete_note', [ardenMiddleware()]),
+    );
+    expect(ran).toEqual([]);
+    expect(refused.actions).toEqual([]);
+    const message = (refused.value as { messages: unknown[] } | undefined)?.messages.find(
+      (entry): entry is ToolMessage => ToolMessage.isInstance(entry),
+    );
+    const said =
+      refused.error instanceof Error ? refused.error.message : textOf(message ?? undefined);
+    expect(said).toContain('Arden did not run MCP tool "delete_note"');
+
+    const prefixed = await loadMcpTools('notes', client, { prefixToolNameWithServerName: true });
+    for (const approval of ['wait', 'interrupt'] as const) {
+      const { actions } = await newActions(() =>
+        runAgent(prefixed, 'notes__delete_note', [ardenMiddleware({ approval })]),
+      );
+      expect(ran).toEqual([]);
+      expect(actions).toEqual([['mcp.notes.delete_note', 'block']]);
+    }
   });
 });

@@ -17,6 +17,7 @@ import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
 import {
   editedToolInput,
+  isGuarded,
   markGuarded,
   policyInput,
   runGuardedCall,
@@ -24,6 +25,7 @@ import {
   type ToolMessageConstructor,
   withEditNote,
 } from './guard';
+import { isLangchainMcpTool, mcpCheckOptions } from './mcp-origin';
 import type { ProtectToolsOptions, ResolvedOptions } from './options';
 
 // createMiddleware() of `langchain` 1.x returns a plain object branded with this registered
@@ -328,8 +330,22 @@ export async function resolveArdenInterrupts(
 export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMiddleware {
   const resolved = resolveAdapterOptions(options);
   const wrapToolCall = (request: ToolCallRequestLike, handler: Handler) => {
+    // An @langchain/mcp-adapters tool is checked as mcp.<server>.<tool>, as under configure();
+    // when its name does not say its server, the call is refused rather than checked under its
+    // bare name (which no mcp.<server>.* policy would govern).
+    const tool = request.tool;
+    const checked =
+      tool && !isGuarded(tool) && isLangchainMcpTool(tool)
+        ? mcpCheckOptions(resolved, tool as { name: string; metadata?: { annotations?: unknown } })
+        : resolved;
+    if (checked instanceof Error) {
+      resolved
+        .resolveArden()
+        .options.logger.error(checked.message, { tool: request.toolCall.name });
+      return Promise.reject(checked);
+    }
     if (options.approval === 'interrupt') {
-      return interruptingCall(resolved, request, handler, options.appUser);
+      return interruptingCall(checked, request, handler, options.appUser);
     }
     const { toolCall } = request;
     return runGuardedCall({
@@ -344,7 +360,7 @@ export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMidd
           : request;
         return handler(next.tool ? { ...next, tool: markGuarded(next.tool) } : next);
       },
-      options: resolved,
+      options: checked,
       ToolMessage: () => ToolMessage as unknown as ToolMessageConstructor,
     });
   };
