@@ -1,6 +1,6 @@
 import type { ASTNode } from '@marcbachmann/cel-js';
 import { builtinOverride, NOT_HANDLED } from './builtins';
-import { POLICY_LIMITS } from './limits';
+import { MAX_WALL_FACTOR, POLICY_LIMITS } from './limits';
 
 /**
  * The work one evaluation may do, shared by every condition evaluated for one call. Charged in
@@ -91,13 +91,6 @@ export class EvaluationBudget {
 
 /** The most one gap between two looks at the clock counts for (see `#checkClock`). */
 const MAX_CLOCK_GAP_MS = 1;
-/**
- * The limit on the wall clock, gaps and all, as a multiple of the counted limit: 8 ms for the
- * default 5, so that a decision, with the little work after the clock stops it, fits in 10 ms
- * however busy the machine (it was 4×, 20 ms: 6 of the 17 adversarial shapes took 10–17 ms on
- * the wall clock at load 2–9).
- */
-const MAX_WALL_FACTOR = 1.6;
 
 /** Thrown when one evaluation exceeds its `EvaluationBudget`. */
 export class EvaluationBudgetError extends Error {
