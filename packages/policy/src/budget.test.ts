@@ -180,7 +180,7 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
     }
   });
 
-  it('holds the event loop no more than 8 ms of wall clock, however busy the machine', () => {
+  it('holds the event loop no more than 20 ms of wall clock, however busy the machine', () => {
     const set = compilePolicies([
       {
         name: 'G',
@@ -197,8 +197,8 @@ describe('the work of one evaluation is bounded (issue #12, item 2)', () => {
     try {
       const decision = evaluate(set, { tool: 't', args: { l } });
       expect(decision.reason).toBe('condition_error');
-      // Stopped at the first look past 8 ms after the first (the wall limit was 20 ms: 5 looks).
-      expect(clock.mock.calls.length).toBe(3);
+      // Stopped at the first look past 20 ms after the first (5 ms apart: the 6th).
+      expect(clock.mock.calls.length).toBe(6);
     } finally {
       clock.mockRestore();
     }

@@ -21,7 +21,7 @@ export function setShellReaderWarmUp(warmUp: (line: string) => void): void {
 
 /**
  * Wall-clock milliseconds one parse may take before it is cancelled: an evaluation's whole time
- * budget on the wall clock (8 ms; the parse is one step, so it gets the wall bound, not the
+ * budget on the wall clock (20 ms; the parse is one step, so it gets the wall bound, not the
  * counted 5 ms — a cold parse on a busy machine took more than 5 ms). Parsing is about linear for command lines people write, but tree-sitter's error
  * recovery is not for some adversarial ones (10 000 nested parentheses: ~300 ms uncancelled).
  */
