@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { startTestServer, temporaryDirectory } from '../test-fixtures/harness';
 import { canonicalJson } from './canonical';
+import { firstRefusalSql } from './repository';
 
 const hour = 3_600_000;
 let now = Date.UTC(2026, 11, 6, 12);
@@ -164,6 +165,64 @@ describe('session.calls and agent.calls', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('counts exactly past the calls a session keeps in memory', async () => {
+    const t = await serverWith([
+      {
+        name: 'Pings',
+        tool: 'ping',
+        rules: [{ if: 'session.calls("ping", "allowed") >= 505', then: 'block' }],
+        default: 'allow',
+      },
+      { name: 'Mail', tool: 'mail', action: 'requires_approval' },
+    ]);
+    const held = await check(t, 'mail', { to: 'a@b.c' }, 'big');
+    for (let index = 0; index < 505; index += 25) {
+      const answers = await Promise.all(
+        Array.from({ length: Math.min(25, 505 - index) }, (_, offset) =>
+          check(t, 'ping', { index: index + offset }, 'big'),
+        ),
+      );
+      expect(answers.map((answer) => answer.decision)).toEqual(answers.map(() => 'allow'));
+    }
+    expect((await check(t, 'ping', { index: 505 }, 'big')).decision).toBe('block');
+    expect((await check(t, 'ping', { index: 506 }, 'big')).decision).toBe('block');
+    // A held call decided after the session outgrew memory: its repeat is refused.
+    await t.server.approvals.decide(held.action_id as string, { decision: 'deny', userId: 'u' });
+    expect(await check(t, 'mail', { to: 'a@b.c' }, 'big')).toMatchObject({
+      reason: 'repeat_refused',
+      repeat_of: held.action_id,
+    });
+  }, 120_000);
+
+  it('finds a refusal with one seek of an index of refusals only', async () => {
+    const t = await serverWith([]);
+    const db = t.server.store.database;
+    if (db.dialect === 'sqlite') {
+      const plan = await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${firstRefusalSql(true)}`, [
+        's',
+        'h',
+        'a',
+        'live',
+        't',
+        0,
+      ]);
+      expect(plan.map((row) => row.detail)).toEqual([
+        'SEARCH actions USING INDEX actions_memory_refused (session_id=? AND args_hash=?)',
+      ]);
+    } else {
+      const index = await db.get<{ indexdef: string }>(
+        `SELECT indexdef FROM pg_indexes WHERE indexname = 'actions_memory_refused' AND schemaname = current_schema()`,
+      );
+      expect(index?.indexdef).toContain('(session_id, args_hash, seq)');
+    }
+    const old = await db.all(
+      db.dialect === 'sqlite'
+        ? `SELECT name FROM sqlite_master WHERE name = 'actions_memory_refusals'`
+        : `SELECT indexname FROM pg_indexes WHERE indexname = 'actions_memory_refusals' AND schemaname = current_schema()`,
+    );
+    expect(old).toEqual([]);
   });
 
   it('fails closed (on_error) when the call has no session', async () => {

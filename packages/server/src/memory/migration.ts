@@ -26,3 +26,23 @@ export function memorySchema(dialect: Dialect): string[] {
     `${create} usage_memory_agent ON usage (agent_id, environment, created_at)`,
   ];
 }
+
+/**
+ * Migration 13, refusals found with one seek: the refused-repeat lookup reads the first refusal
+ * of a call in its session, and the index of migration 7 held every call that was not simply
+ * allowed (held ones too), unordered, so a session that repeated a held call many times made
+ * each lookup read and sort all of them. The new index holds only refusals, in log order; a held
+ * call enters it when it is denied or expires denied (an UPDATE re-evaluates the predicate).
+ * Its predicate is the lookup's refusal condition, word for word, so both stores' planners use it.
+ */
+export function refusalsIndexSchema(dialect: Dialect, refused: string): string[] {
+  const postgres = dialect === 'postgres';
+  const create = postgres
+    ? 'CREATE INDEX CONCURRENTLY IF NOT EXISTS'
+    : 'CREATE INDEX IF NOT EXISTS';
+  const drop = postgres ? 'DROP INDEX CONCURRENTLY IF EXISTS' : 'DROP INDEX IF EXISTS';
+  return [
+    `${create} actions_memory_refused ON actions (session_id, args_hash, seq) WHERE args_hash IS NOT NULL AND (${refused})`,
+    `${drop} actions_memory_refusals`,
+  ];
+}

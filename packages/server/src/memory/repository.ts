@@ -48,8 +48,20 @@ function scopeWhere(
  * The refusals a repeat is refused for: blocked (not for an evaluation error, nor by a budget,
  * which a raised limit or a new day lifts) or denied.
  */
-const refusedSql = `(decision = 'block' AND (reason IS NULL OR reason NOT IN ('condition_error', 'budget_exceeded')))
+export const refusedSql = `(decision = 'block' AND (reason IS NULL OR reason NOT IN ('condition_error', 'budget_exceeded')))
   OR status = 'denied' OR (status = 'expired' AND on_timeout = 'deny')`;
+
+/**
+ * The first refusal of a call in its session: parameters session, arguments hash, agent,
+ * environment, tool (and since). One seek of `actions_memory_refused` (migration 13).
+ */
+export function firstRefusalSql(withSince: boolean): string {
+  return `SELECT id, created_at FROM actions
+         WHERE session_id = ? AND args_hash = ? AND decision <> 'allow' AND agent_id = ?
+           AND environment = ? AND tool_name = ? AND (${refusedSql})
+           ${withSince ? 'AND created_at >= ?' : ''}
+         ORDER BY seq LIMIT 1`;
+}
 
 /** The memory inputs' reads of the action log and of recorded usage. */
 export function memoryRepository(db: Queryable) {
@@ -107,11 +119,7 @@ export function memoryRepository(db: Queryable) {
       ];
       if (since !== undefined) params.push(since);
       const row = await db.get<{ id: string; created_at: number | string }>(
-        `SELECT id, created_at FROM actions
-         WHERE session_id = ? AND args_hash = ? AND decision <> 'allow' AND agent_id = ?
-           AND environment = ? AND tool_name = ? AND (${refusedSql})
-           ${since === undefined ? '' : 'AND created_at >= ?'}
-         ORDER BY seq LIMIT 1`,
+        firstRefusalSql(since !== undefined),
         params,
       );
       return row ? { id: row.id, createdAt: Number(row.created_at) } : undefined;

@@ -281,13 +281,14 @@ export class MemoryService {
       if (needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null) {
         const since = needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
         const refusal = session
-          ? session.calls.find(
-              (logged) =>
-                logged.argsHash === argsHash &&
-                logged.tool === call.tool &&
-                (since === undefined || logged.createdAt >= since) &&
-                isRefusal(logged),
-            )
+          ? session.byHash
+              .get(argsHash)
+              ?.find(
+                (logged) =>
+                  logged.tool === call.tool &&
+                  (since === undefined || logged.createdAt >= since) &&
+                  isRefusal(logged),
+              )
           : lock === undefined && db.dialect === 'postgres'
             ? await this.#batchedRefusal({
                 scope: { agentId: agent.id, environment, sessionId },

@@ -22,6 +22,22 @@ export interface SessionMemory {
   tokens: number;
   /** Calls of this session being decided (logged in memory before their commit). */
   inFlight: number;
+  /** The calls by arguments hash: a refused-repeat lookup reads these, not every call. */
+  byHash: Map<string, SessionCall[]>;
+}
+
+/** Indexes `calls` by arguments hash. */
+export function indexByHash(calls: SessionCall[]): Map<string, SessionCall[]> {
+  const byHash = new Map<string, SessionCall[]>();
+  for (const call of calls) addToIndex(byHash, call);
+  return byHash;
+}
+
+function addToIndex(byHash: Map<string, SessionCall[]>, call: SessionCall): void {
+  if (call.argsHash === null) return;
+  const same = byHash.get(call.argsHash);
+  if (same === undefined) byHash.set(call.argsHash, [call]);
+  else same.push(call);
 }
 
 const maxSessions = 1_000;
@@ -75,6 +91,11 @@ export function outcomeMatches(
  */
 export class SessionCache {
   readonly #sessions = new Map<string, SessionMemory>();
+  /**
+   * Sessions found over `maxCallsPerSession` calls: their reads go to the database, without
+   * reading their first calls again at every check (a session only grows).
+   */
+  readonly #tooLarge = new Set<string>();
 
   static key(agentId: string, environment: string, sessionId: string): string {
     return `${agentId}\u0000${environment}\u0000${sessionId}`;
@@ -88,12 +109,16 @@ export class SessionCache {
     sessionId: string,
   ): Promise<SessionMemory | undefined> {
     const key = SessionCache.key(agentId, environment, sessionId);
+    if (this.#tooLarge.has(key)) return undefined;
     const cached = this.#sessions.get(key);
     if (cached !== undefined) {
       // Most recently used last.
       this.#sessions.delete(key);
       this.#sessions.set(key, cached);
       if (cached.pending === 0 || cached.inFlight > 0) return cached;
+      // Calls held for approval may have been decided since: re-read their outcomes only.
+      await this.#refreshPending(db, cached);
+      return cached;
     }
     const rows = await db.all<{
       id: string;
@@ -111,6 +136,7 @@ export class SessionCache {
     );
     if (rows.length > maxCallsPerSession) {
       this.#sessions.delete(key);
+      this.#markTooLarge(key);
       return undefined;
     }
     const spend = await db.get<{ cost: number | null; tokens: number | null }>(
@@ -133,9 +159,10 @@ export class SessionCache {
       pending: calls.filter((call) => call.status === 'pending').length,
       costUsd: Number(spend?.cost ?? 0),
       tokens: Number(spend?.tokens ?? 0),
-      inFlight: cached?.inFlight ?? 0,
+      inFlight: 0,
+      byHash: indexByHash(calls),
     };
-    if (cached === undefined && this.#sessions.size >= maxSessions) {
+    if (this.#sessions.size >= maxSessions) {
       const oldest = this.#sessions.keys().next().value;
       if (oldest !== undefined) this.#sessions.delete(oldest);
     }
@@ -153,9 +180,11 @@ export class SessionCache {
     sessionId: string,
     call: SessionCall,
   ): (committed: boolean) => void {
-    const memory = this.#sessions.get(SessionCache.key(agentId, environment, sessionId));
+    const key = SessionCache.key(agentId, environment, sessionId);
+    const memory = this.#sessions.get(key);
     if (memory === undefined) return () => undefined;
     memory.calls.push(call);
+    addToIndex(memory.byHash, call);
     if (call.status === 'pending') memory.pending++;
     memory.inFlight++;
     let settled = false;
@@ -163,11 +192,49 @@ export class SessionCache {
       if (settled) return;
       settled = true;
       memory.inFlight--;
+      if (
+        memory.inFlight === 0 &&
+        memory.calls.length > maxCallsPerSession &&
+        this.#sessions.get(key) === memory
+      ) {
+        // Grown past what is kept, and nothing of it is only here: its reads go to the database.
+        this.#sessions.delete(key);
+        this.#markTooLarge(key);
+      }
       if (committed) return;
       const index = memory.calls.lastIndexOf(call);
       if (index >= 0) memory.calls.splice(index, 1);
+      const same = call.argsHash === null ? undefined : memory.byHash.get(call.argsHash);
+      const at = same?.lastIndexOf(call) ?? -1;
+      if (same !== undefined && at >= 0) same.splice(at, 1);
       if (call.status === 'pending') memory.pending--;
     };
+  }
+
+  #markTooLarge(key: string): void {
+    if (this.#tooLarge.size >= maxSessions) this.#tooLarge.clear();
+    this.#tooLarge.add(key);
+  }
+
+  /** Re-reads the outcome of the session's calls still held when last seen. */
+  async #refreshPending(db: Queryable, memory: SessionMemory): Promise<void> {
+    const held = memory.calls.filter((call) => call.status === 'pending');
+    for (let start = 0; start < held.length; start += 200) {
+      const chunk = held.slice(start, start + 200);
+      const rows = await db.all<{ id: string; status: string; on_timeout: string | null }>(
+        `SELECT id, status, on_timeout FROM actions WHERE id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk.map((call) => call.id),
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const call of chunk) {
+        const row = byId.get(call.id);
+        // Another check of the session may have refreshed it meanwhile.
+        if (row === undefined || row.status === 'pending' || call.status !== 'pending') continue;
+        call.status = row.status;
+        call.onTimeout = row.on_timeout;
+        memory.pending--;
+      }
+    }
   }
 
   /** Records usage written by this process. */
@@ -186,7 +253,9 @@ export class SessionCache {
 
   /** Drops a session (its log changed in a way this process did not see). */
   forget(agentId: string, environment: string, sessionId: string): void {
-    this.#sessions.delete(SessionCache.key(agentId, environment, sessionId));
+    const key = SessionCache.key(agentId, environment, sessionId);
+    this.#sessions.delete(key);
+    this.#tooLarge.delete(key);
   }
 }
 

@@ -8,7 +8,7 @@ import {
 } from '@arden/policy';
 import { argumentsHash } from '../memory/canonical';
 import { sessionValue } from '../memory/service';
-import type { SessionCall, SessionMemory } from '../memory/session-cache';
+import { indexByHash, type SessionCall, type SessionMemory } from '../memory/session-cache';
 import type { ActionRecord } from '../store';
 
 // The memory inputs in a simulation over the recorded log: the log is replayed in order, and
@@ -106,5 +106,5 @@ function asOf(calls: readonly ReplayedCall[], at: number): SessionMemory {
       ? { ...call, status: 'pending' }
       : call;
   });
-  return { calls: seen, pending: 0, costUsd: 0, tokens: 0, inFlight: 0 };
+  return { calls: seen, pending: 0, costUsd: 0, tokens: 0, inFlight: 0, byHash: indexByHash(seen) };
 }

@@ -4,7 +4,8 @@ import { channelsSchema } from '../channels/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import { mcpHttpUpstreamsSchema, mcpUpstreamsSchema } from '../mcp/migration';
-import { memorySchema } from '../memory/migration';
+import { memorySchema, refusalsIndexSchema } from '../memory/migration';
+import { refusedSql } from '../memory/repository';
 import { receiptsSchema } from '../receipts/migration';
 import { sensitiveSchema } from '../sensitive/migration';
 import type { Database, Dialect, Queryable } from './database';
@@ -325,6 +326,15 @@ export const migrations: readonly Migration[] = [
     version: 12,
     name: 'sensitive arguments, sealed, and who read them',
     sql: { sqlite: sensitiveSchema('sqlite'), postgres: sensitiveSchema('postgres') },
+  },
+  {
+    version: 13,
+    name: 'refusals of a session found with one seek',
+    concurrently: true,
+    sql: {
+      sqlite: refusalsIndexSchema('sqlite', refusedSql),
+      postgres: refusalsIndexSchema('postgres', refusedSql),
+    },
   },
 ];
 
