@@ -141,6 +141,7 @@ export async function createServer(
     ...options.channels,
     dataDir: config.dataDir,
     clock,
+    policies,
   });
   const channelWorker = new ChannelWorker(
     store,

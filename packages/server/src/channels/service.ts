@@ -6,6 +6,7 @@ import { hashSecret } from '../crypto';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
+import type { PolicyService } from '../policies/service';
 import type { ActionRecord, Store, UserRecord } from '../store';
 import type { ChannelKind, ChannelMessageRecord, ChannelRecord } from './repository';
 import * as schemas from './schema';
@@ -107,6 +108,7 @@ const approverRoleError = (who: string) =>
 export class ChannelService {
   readonly secrets: SecretBox;
   readonly options: ChannelOptions;
+  private readonly policies: Pick<PolicyService, 'currentRecords'> | undefined;
   private readonly clock: () => number;
   listeningUrl: string | undefined;
 
@@ -114,8 +116,14 @@ export class ChannelService {
     private readonly store: Store,
     private readonly approvals: ApprovalService,
     private readonly logger: Logger,
-    options: ChannelOptions & { dataDir: string; clock?: () => number },
+    options: ChannelOptions & {
+      dataDir: string;
+      clock?: () => number;
+      /** The policy cache: who to notify is read from it, not from the store, per held call. */
+      policies?: Pick<PolicyService, 'currentRecords'>;
+    },
   ) {
+    this.policies = options.policies;
     this.options = {
       ...options,
       publicUrl: options.publicUrl ?? process.env.ARDEN_PUBLIC_URL,
@@ -225,7 +233,9 @@ export class ChannelService {
     const named = action.policy?.policy;
     let definition: Record<string, any> | undefined;
     if (named) {
-      const policies = await this.store.policies.list(action.agentId, action.environment);
+      const policies = this.policies
+        ? await this.policies.currentRecords(action.agentId, action.environment)
+        : await this.store.policies.list(action.agentId, action.environment);
       definition = policies.find(
         (policy) => (named.id && policy.id === named.id) || policy.name === named.name,
       )?.definition as Record<string, any> | undefined;

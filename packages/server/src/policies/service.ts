@@ -51,6 +51,8 @@ interface CachedSet {
   set: CompiledPolicySet | undefined;
   /** Why the stored set could not be compiled (every call is then blocked). */
   failure: string | undefined;
+  /** The stored policies of this version, in order (read once per version). */
+  records: readonly PolicyRecord[];
   /** The enabled policies' tool patterns, listed once per version (for `similarTools`). */
   policyTools?: readonly string[];
 }
@@ -160,7 +162,13 @@ export class PolicyService {
                 version: policy.version,
               }) as PolicyDefinition,
           );
-          entry = { version, checkedAt, set: compilePolicies(definitions), failure: undefined };
+          entry = {
+            version,
+            checkedAt,
+            records: policies,
+            set: compilePolicies(definitions),
+            failure: undefined,
+          };
           // A set using shell.commands starts loading its parser on compile: wait for it.
           await shellParserSettled();
         } catch (error) {
@@ -173,7 +181,7 @@ export class PolicyService {
             version,
             error: message,
           });
-          entry = { version, checkedAt, set: undefined, failure: message };
+          entry = { version, checkedAt, records: policies, set: undefined, failure: message };
         }
         this.cache.set(key, entry);
         return entry;
@@ -328,6 +336,17 @@ export class PolicyService {
   /** The stored policies of an agent and environment, in order. */
   list(agentId: string, environment: Environment): Promise<PolicyRecord[]> {
     return this.store.policies.list(agentId, environment);
+  }
+
+  /**
+   * The current stored policies from the hot path's cache (re-read only when the set changes):
+   * for work done per held call, such as finding who to notify.
+   */
+  async currentRecords(
+    agentId: string,
+    environment: Environment,
+  ): Promise<readonly PolicyRecord[]> {
+    return (await this.current(agentId, environment, this.clock())).records;
   }
 
   /** Version history, newest first. */
