@@ -77,7 +77,8 @@ function budgetOf(row: Row): BudgetRecord {
   };
 }
 
-function counterOf(row: Row): CounterRecord {
+/** A counter from its row. */
+export function counterOf(row: Row): CounterRecord {
   return {
     budgetId: row.budget_id as string,
     windowKey: row.window_key as string,
@@ -171,6 +172,45 @@ export function settleStatements(
         windowKey,
         reservation.id,
         usageId,
+      ],
+      lockKey: counterLockKey(budgetId, windowKey),
+    });
+  }
+  return statements;
+}
+
+/**
+ * The statements that spend a held tool cost in its action's commit (the call was allowed): the
+ * reservation is marked settled with its own amount (only if still held), and each of its
+ * counters moves the amount from reserved to spent — only if it was this commit that settled it.
+ * If the action's commit fails, none of this happens: the call was never answered, nothing spent.
+ */
+export function chargeStatements(reservation: ReservationRecord, now: number): Statement[] {
+  const statements: Statement[] = [
+    {
+      sql: `UPDATE budget_reservations SET status = 'settled', settled_at = ?, actual_usd_nanos = ?,
+        actual_tokens = ? WHERE id = ? AND status = 'reserved'`,
+      params: [now, reservation.usdNanos, reservation.tokens, reservation.id],
+    },
+  ];
+  for (const [budgetId, windowKey] of reservation.counters) {
+    statements.push({
+      sql: `UPDATE budget_counters SET reserved_usd_nanos = reserved_usd_nanos - ?,
+        reserved_tokens = reserved_tokens - ?, spent_usd_nanos = spent_usd_nanos + ?,
+        spent_tokens = spent_tokens + ?, updated_at = ?
+        WHERE budget_id = ? AND window_key = ? AND EXISTS (
+          SELECT 1 FROM budget_reservations WHERE id = ? AND status = 'settled' AND usage_id IS NULL
+            AND settled_at = ?)`,
+      params: [
+        reservation.usdNanos,
+        reservation.tokens,
+        reservation.usdNanos,
+        reservation.tokens,
+        now,
+        budgetId,
+        windowKey,
+        reservation.id,
+        now,
       ],
       lockKey: counterLockKey(budgetId, windowKey),
     });
@@ -421,6 +461,15 @@ export function budgetRepository(db: Queryable) {
         [now, id],
       );
       return result.changes > 0;
+    },
+    /** Adds a held amount to a counter (whose row the transaction has locked). */
+    async hold(budgetId: string, windowKey: string, usdNanos: number, tokens: number, now: number) {
+      await db.run(
+        `UPDATE budget_counters SET reserved_usd_nanos = reserved_usd_nanos + ?,
+           reserved_tokens = reserved_tokens + ?, updated_at = ?
+         WHERE budget_id = ? AND window_key = ?`,
+        [usdNanos, tokens, now, budgetId, windowKey],
+      );
     },
     /** Gives back a held amount to a counter. */
     async release(
