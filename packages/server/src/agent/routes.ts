@@ -289,7 +289,9 @@ export function registerAgentRoutes(server: ServerContext): void {
     }
     if (receipt && !pending) body.receipt = receipt.receipt;
     sendJson(context.response, 200, body);
-    if (server.events.size > 0) {
+    // Built only when a subscriber takes it (the dashboard's stream, other replicas, or the
+    // channels for a held call).
+    if (server.events.wants(pending ? 'action.created:pending' : 'action.created')) {
       server.events.emit({
         type: 'action.created',
         action: {

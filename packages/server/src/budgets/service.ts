@@ -538,15 +538,18 @@ export class BudgetService {
 
   /** Settles held tool costs as their approvals are decided on this replica (the sweep is the backstop). */
   followDecisions(events: LiveEvents): void {
-    events.subscribe((event) => {
-      if (event.type !== 'action.decided') return;
-      this.settleToolCall(event.action).catch((error: unknown) => {
-        this.logger?.warn("A tool call's held cost was not settled; the sweep will", {
-          actionId: event.action.id,
-          error: error instanceof Error ? error.message : String(error),
+    events.subscribe(
+      (event) => {
+        if (event.type !== 'action.decided') return;
+        this.settleToolCall(event.action).catch((error: unknown) => {
+          this.logger?.warn("A tool call's held cost was not settled; the sweep will", {
+            actionId: event.action.id,
+            error: error instanceof Error ? error.message : String(error),
+          });
         });
-      });
-    });
+      },
+      ['action.decided'],
+    );
   }
 
   /**
