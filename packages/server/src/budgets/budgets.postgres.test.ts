@@ -1,5 +1,5 @@
 // Two replicas on one PostgreSQL reserving against one budget at the same instant: the budget
-// holds exactly (a conditional UPDATE per counter in the reservation's transaction).
+// holds exactly (the counters are locked, in one order, and re-read under the locks).
 import { afterEach, expect, test, vi } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 

@@ -110,6 +110,18 @@ function reservationOf(row: Row): ReservationRecord {
   };
 }
 
+/** A counter with nothing spent or reserved (a window not used yet). */
+export function emptyCounter(budgetId: string, windowKey: string): CounterRecord {
+  return {
+    budgetId,
+    windowKey,
+    spentUsdNanos: 0,
+    spentTokens: 0,
+    reservedUsdNanos: 0,
+    reservedTokens: 0,
+  };
+}
+
 const budgetColumns =
   'id, agent_id, environment, scope, name, limit_usd_nanos, limit_tokens, on_exceeded, created_at, updated_at';
 
@@ -305,49 +317,6 @@ export function budgetRepository(db: Queryable) {
         [budgetId, windowKey],
       );
       return row ? counterOf(row) : undefined;
-    },
-    /** Creates a counter row if there is none (so the conditional update below has a row to lock). */
-    async ensureCounter(budgetId: string, windowKey: string, now: number): Promise<void> {
-      await db.run(
-        `INSERT INTO budget_counters (budget_id, window_key, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (budget_id, window_key) DO NOTHING`,
-        [budgetId, windowKey, now],
-      );
-    },
-    /**
-     * Adds a reservation to a counter only if spent + reserved + it stays within the limits, in
-     * one conditional UPDATE (on PostgreSQL it takes the row lock and re-reads the row once
-     * another transaction holding it commits). Whether it fitted.
-     */
-    async tryReserve(
-      budget: BudgetRecord,
-      windowKey: string,
-      usdNanos: number,
-      tokens: number,
-      now: number,
-      into: 'reserved' | 'spent' = 'reserved',
-    ): Promise<boolean> {
-      const result = await db.run(
-        `UPDATE budget_counters SET ${into}_usd_nanos = ${into}_usd_nanos + ?,
-           ${into}_tokens = ${into}_tokens + ?, updated_at = ?
-         WHERE budget_id = ? AND window_key = ?
-           AND (CAST(? AS BIGINT) IS NULL OR spent_usd_nanos + reserved_usd_nanos + ? <= ?)
-           AND (CAST(? AS BIGINT) IS NULL OR spent_tokens + reserved_tokens + ? <= ?)`,
-        [
-          usdNanos,
-          tokens,
-          now,
-          budget.id,
-          windowKey,
-          budget.limitUsdNanos,
-          usdNanos,
-          budget.limitUsdNanos,
-          budget.limitTokens,
-          tokens,
-          budget.limitTokens,
-        ],
-      );
-      return result.changes > 0;
     },
     async insertReservation(reservation: ReservationRecord): Promise<void> {
       await db.run(

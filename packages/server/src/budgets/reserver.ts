@@ -4,6 +4,7 @@ import {
   budgetRepository,
   type CounterRecord,
   counterOf,
+  emptyCounter,
   type ReservationRecord,
 } from './repository';
 
@@ -46,17 +47,6 @@ const keyOf = (budgetId: string, windowKey: string) => `${budgetId}\u0000${windo
 const maxBatch = 500;
 /** Counter rows remembered as existing before the set starts over. */
 const maxKnown = 50_000;
-
-function emptyCounter(budgetId: string, windowKey: string): CounterRecord {
-  return {
-    budgetId,
-    windowKey,
-    spentUsdNanos: 0,
-    spentTokens: 0,
-    reservedUsdNanos: 0,
-    reservedTokens: 0,
-  };
-}
 
 /** Whether `usdNanos` and `tokens` more stay within a budget's limits on `counter`. */
 function fits(budget: BudgetRecord, counter: CounterRecord, usdNanos: number, tokens: number) {

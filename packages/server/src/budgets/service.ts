@@ -15,6 +15,7 @@ import {
   type BudgetScope,
   budgetRepository,
   type CounterRecord,
+  emptyCounter,
   type ReservationRecord,
   type ReservedFilter,
   settleStatements,
@@ -23,9 +24,10 @@ import { Reserver } from './reserver';
 
 // Budgets: limits in dollars and/or tokens per session, per agent per UTC day, or per
 // environment per UTC day or month. A model call is checked before it runs: its estimated cost
-// is reserved against every applicable budget in one transaction (a conditional UPDATE per
-// counter, so replicas on one PostgreSQL never jointly exceed a limit), and the usage record
-// settles the reservation with the real cost. Reservations never settled expire.
+// is reserved against every applicable budget, all or nothing, under the counters' row locks (so
+// replicas on one PostgreSQL never jointly exceed a limit; the checks of one turn together, see
+// `reserver.ts`), and the usage record settles the reservation with the real cost. Reservations
+// never settled expire.
 
 /** Nanodollars in a dollar: money is counted in integers. */
 export const nanosPerUsd = 1_000_000_000;
@@ -137,17 +139,6 @@ function isOver(budget: BudgetRecord, counter: CounterRecord): boolean {
     (budget.limitTokens !== null &&
       counter.spentTokens + counter.reservedTokens >= budget.limitTokens)
   );
-}
-
-function emptyCounter(budgetId: string, windowKey: string): CounterRecord {
-  return {
-    budgetId,
-    windowKey,
-    spentUsdNanos: 0,
-    spentTokens: 0,
-    reservedUsdNanos: 0,
-    reservedTokens: 0,
-  };
 }
 
 /** A budget in words, for messages: `session budget "Run cap" ($5.00)`. */
