@@ -136,38 +136,40 @@ export function registerAgentRoutes(server: ServerContext): void {
       input.metadata?.mcp,
     );
     const actionId = uuidv7(now);
-    const decision =
-      memory.repeat?.decision ??
-      // A policy's `cost` is counted into spend and budgets (budgets/tool-cost.ts).
-      (await toolCostDecision(
-        server,
-        principal,
-        {
-          actionId,
-          tool: input.toolName,
-          sessionId: input.sessionId,
-          now,
-        },
-        await budgetGatedDecision(
+    // A policy's `cost` is counted into spend and budgets (budgets/tool-cost.ts); an allowed
+    // call's cost is spent in its action's commit.
+    const evaluated = memory.repeat
+      ? undefined
+      : await toolCostDecision(
           server,
           principal,
-          input.sessionId,
-          await server.telemetry.policyEvaluation(() =>
-            server.policies.decide(
-              agent,
-              principal.environment,
-              {
-                tool: input.toolName,
-                kwargs: input.kwargs,
-                sessionId: input.sessionId,
-                mcp,
-                memory: memory.values,
-              },
-              now,
+          {
+            actionId,
+            tool: input.toolName,
+            sessionId: input.sessionId,
+            now,
+          },
+          await budgetGatedDecision(
+            server,
+            principal,
+            input.sessionId,
+            await server.telemetry.policyEvaluation(() =>
+              server.policies.decide(
+                agent,
+                principal.environment,
+                {
+                  tool: input.toolName,
+                  kwargs: input.kwargs,
+                  sessionId: input.sessionId,
+                  mcp,
+                  memory: memory.values,
+                },
+                now,
+              ),
             ),
           ),
-        ),
-      ));
+        );
+    const decision = memory.repeat?.decision ?? (evaluated?.decision as PolicyDecision);
     const pending = decision.effect === 'requires_approval';
     const timeoutSeconds = Math.min(
       config.maxApprovalTimeoutSeconds,
@@ -228,7 +230,18 @@ export function registerAgentRoutes(server: ServerContext): void {
           store.actions.insertStatement(stored),
           ...(redaction ? [redaction.statement] : []),
           ...(receipt ? [store.receipts.insertStatement(receipt)] : []),
+          ...(evaluated?.statements ?? []),
         ])
+        .catch(async (error: unknown) => {
+          // Not answered: nothing of its cost may stay held or spent (fail closed).
+          await evaluated?.abandon().catch((abandonError: unknown) => {
+            server.logger.warn("A failed check's held cost was not given back; the sweep will", {
+              actionId,
+              error: abandonError instanceof Error ? abandonError.message : String(abandonError),
+            });
+          });
+          throw error;
+        })
         .then(memory.committed, memory.failed),
     );
     server.telemetry.checked(stored, started);
@@ -276,7 +289,9 @@ export function registerAgentRoutes(server: ServerContext): void {
     }
     if (receipt && !pending) body.receipt = receipt.receipt;
     sendJson(context.response, 200, body);
-    if (server.events.size > 0) {
+    // Built only when a subscriber takes it (the dashboard's stream, other replicas, or the
+    // channels for a held call).
+    if (server.events.wants(pending ? 'action.created:pending' : 'action.created')) {
       server.events.emit({
         type: 'action.created',
         action: {

@@ -14,6 +14,8 @@ const MAX_ENTRIES = 10_000;
  */
 export class ApplicableBudgetCache {
   readonly #entries = new Map<string, { budgets: BudgetRecord[]; loadedAt: number }>();
+  // Reads under way: checks that miss at once share one (and go on together).
+  readonly #loading = new Map<string, Promise<BudgetRecord[]>>();
   // A read that started before a change must not store what it read after the change dropped
   // the cache: it is stored only when no change came in between.
   #generation = 0;
@@ -29,18 +31,29 @@ export class ApplicableBudgetCache {
     const now = this.clock();
     const entry = this.#entries.get(key);
     if (entry && Math.abs(now - entry.loadedAt) < this.revalidateMs) return entry.budgets;
+    const loading = this.#loading.get(key);
+    if (loading) return loading;
     const generation = this.#generation;
-    const budgets = await this.load(agentId, environment);
-    if (generation === this.#generation) {
-      if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
-      this.#entries.set(key, { budgets, loadedAt: now });
-    }
-    return budgets;
+    const load = this.load(agentId, environment)
+      .then((budgets) => {
+        if (generation === this.#generation) {
+          if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
+          this.#entries.set(key, { budgets, loadedAt: now });
+        }
+        return budgets;
+      })
+      .finally(() => {
+        if (this.#loading.get(key) === load) this.#loading.delete(key);
+      });
+    this.#loading.set(key, load);
+    return load;
   }
 
   /** Forgets every cached list. */
   invalidate(): void {
     this.#generation++;
     this.#entries.clear();
+    // A read under way may have started before the change: the next check reads again.
+    this.#loading.clear();
   }
 }

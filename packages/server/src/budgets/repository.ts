@@ -77,7 +77,8 @@ function budgetOf(row: Row): BudgetRecord {
   };
 }
 
-function counterOf(row: Row): CounterRecord {
+/** A counter from its row. */
+export function counterOf(row: Row): CounterRecord {
   return {
     budgetId: row.budget_id as string,
     windowKey: row.window_key as string,
@@ -106,6 +107,18 @@ function reservationOf(row: Row): ReservationRecord {
     usageId: (row.usage_id as string | null) ?? null,
     actualUsdNanos: nullableNum(row.actual_usd_nanos),
     actualTokens: nullableNum(row.actual_tokens),
+  };
+}
+
+/** A counter with nothing spent or reserved (a window not used yet). */
+export function emptyCounter(budgetId: string, windowKey: string): CounterRecord {
+  return {
+    budgetId,
+    windowKey,
+    spentUsdNanos: 0,
+    spentTokens: 0,
+    reservedUsdNanos: 0,
+    reservedTokens: 0,
   };
 }
 
@@ -171,6 +184,45 @@ export function settleStatements(
         windowKey,
         reservation.id,
         usageId,
+      ],
+      lockKey: counterLockKey(budgetId, windowKey),
+    });
+  }
+  return statements;
+}
+
+/**
+ * The statements that spend a held tool cost in its action's commit (the call was allowed): the
+ * reservation is marked settled with its own amount (only if still held), and each of its
+ * counters moves the amount from reserved to spent — only if it was this commit that settled it.
+ * If the action's commit fails, none of this happens: the call was never answered, nothing spent.
+ */
+export function chargeStatements(reservation: ReservationRecord, now: number): Statement[] {
+  const statements: Statement[] = [
+    {
+      sql: `UPDATE budget_reservations SET status = 'settled', settled_at = ?, actual_usd_nanos = ?,
+        actual_tokens = ? WHERE id = ? AND status = 'reserved'`,
+      params: [now, reservation.usdNanos, reservation.tokens, reservation.id],
+    },
+  ];
+  for (const [budgetId, windowKey] of reservation.counters) {
+    statements.push({
+      sql: `UPDATE budget_counters SET reserved_usd_nanos = reserved_usd_nanos - ?,
+        reserved_tokens = reserved_tokens - ?, spent_usd_nanos = spent_usd_nanos + ?,
+        spent_tokens = spent_tokens + ?, updated_at = ?
+        WHERE budget_id = ? AND window_key = ? AND EXISTS (
+          SELECT 1 FROM budget_reservations WHERE id = ? AND status = 'settled' AND usage_id IS NULL
+            AND settled_at = ?)`,
+      params: [
+        reservation.usdNanos,
+        reservation.tokens,
+        reservation.usdNanos,
+        reservation.tokens,
+        now,
+        budgetId,
+        windowKey,
+        reservation.id,
+        now,
       ],
       lockKey: counterLockKey(budgetId, windowKey),
     });
@@ -265,49 +317,6 @@ export function budgetRepository(db: Queryable) {
         [budgetId, windowKey],
       );
       return row ? counterOf(row) : undefined;
-    },
-    /** Creates a counter row if there is none (so the conditional update below has a row to lock). */
-    async ensureCounter(budgetId: string, windowKey: string, now: number): Promise<void> {
-      await db.run(
-        `INSERT INTO budget_counters (budget_id, window_key, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (budget_id, window_key) DO NOTHING`,
-        [budgetId, windowKey, now],
-      );
-    },
-    /**
-     * Adds a reservation to a counter only if spent + reserved + it stays within the limits, in
-     * one conditional UPDATE (on PostgreSQL it takes the row lock and re-reads the row once
-     * another transaction holding it commits). Whether it fitted.
-     */
-    async tryReserve(
-      budget: BudgetRecord,
-      windowKey: string,
-      usdNanos: number,
-      tokens: number,
-      now: number,
-      into: 'reserved' | 'spent' = 'reserved',
-    ): Promise<boolean> {
-      const result = await db.run(
-        `UPDATE budget_counters SET ${into}_usd_nanos = ${into}_usd_nanos + ?,
-           ${into}_tokens = ${into}_tokens + ?, updated_at = ?
-         WHERE budget_id = ? AND window_key = ?
-           AND (CAST(? AS BIGINT) IS NULL OR spent_usd_nanos + reserved_usd_nanos + ? <= ?)
-           AND (CAST(? AS BIGINT) IS NULL OR spent_tokens + reserved_tokens + ? <= ?)`,
-        [
-          usdNanos,
-          tokens,
-          now,
-          budget.id,
-          windowKey,
-          budget.limitUsdNanos,
-          usdNanos,
-          budget.limitUsdNanos,
-          budget.limitTokens,
-          tokens,
-          budget.limitTokens,
-        ],
-      );
-      return result.changes > 0;
     },
     async insertReservation(reservation: ReservationRecord): Promise<void> {
       await db.run(
@@ -421,6 +430,15 @@ export function budgetRepository(db: Queryable) {
         [now, id],
       );
       return result.changes > 0;
+    },
+    /** Adds a held amount to a counter (whose row the transaction has locked). */
+    async hold(budgetId: string, windowKey: string, usdNanos: number, tokens: number, now: number) {
+      await db.run(
+        `UPDATE budget_counters SET reserved_usd_nanos = reserved_usd_nanos + ?,
+           reserved_tokens = reserved_tokens + ?, updated_at = ?
+         WHERE budget_id = ? AND window_key = ?`,
+        [usdNanos, tokens, now, budgetId, windowKey],
+      );
     },
     /** Gives back a held amount to a counter. */
     async release(

@@ -15,16 +15,19 @@ import {
   type BudgetScope,
   budgetRepository,
   type CounterRecord,
+  emptyCounter,
   type ReservationRecord,
   type ReservedFilter,
   settleStatements,
 } from './repository';
+import { Reserver } from './reserver';
 
 // Budgets: limits in dollars and/or tokens per session, per agent per UTC day, or per
 // environment per UTC day or month. A model call is checked before it runs: its estimated cost
-// is reserved against every applicable budget in one transaction (a conditional UPDATE per
-// counter, so replicas on one PostgreSQL never jointly exceed a limit), and the usage record
-// settles the reservation with the real cost. Reservations never settled expire.
+// is reserved against every applicable budget, all or nothing, under the counters' row locks (so
+// replicas on one PostgreSQL never jointly exceed a limit; the checks of one turn together, see
+// `reserver.ts`), and the usage record settles the reservation with the real cost. Reservations
+// never settled expire.
 
 /** Nanodollars in a dollar: money is counted in integers. */
 export const nanosPerUsd = 1_000_000_000;
@@ -138,17 +141,6 @@ function isOver(budget: BudgetRecord, counter: CounterRecord): boolean {
   );
 }
 
-function emptyCounter(budgetId: string, windowKey: string): CounterRecord {
-  return {
-    budgetId,
-    windowKey,
-    spentUsdNanos: 0,
-    spentTokens: 0,
-    reservedUsdNanos: 0,
-    reservedTokens: 0,
-  };
-}
-
 /** A budget in words, for messages: `session budget "Run cap" ($5.00)`. */
 export function describeBudget(budget: BudgetRecord): string {
   const scope = {
@@ -166,22 +158,15 @@ export function describeBudget(budget: BudgetRecord): string {
 
 /**
  * A tool call's cost (a policy's `cost`) kept as a reservation of kind `tool` whose id is the
- * action's id: `charge` counts it as spent at once (an allowed call), otherwise it is held until
- * the call is approved (settled) or refused (given back); `force` takes it past the limits (a
- * call a budget holds for approval: the approver decides). Recorded even when no budget applies,
- * so that `session.cost_usd` and `agent.cost_usd(window)` count it.
+ * action's id: held until the action's own commit spends it (an allowed call, `chargeStatements`)
+ * or until the call is approved (settled) or refused (given back); `force` takes it past the
+ * limits (a call a budget holds for approval: the approver decides). Recorded even when no
+ * budget applies, so that `session.cost_usd` and `agent.cost_usd(window)` count it.
  */
 export interface ToolReservation {
   id?: string;
-  charge?: boolean;
   force?: boolean;
   expiresAt?: number;
-}
-
-class Refusal extends Error {
-  constructor(readonly standing: BudgetStanding) {
-    super('over budget');
-  }
 }
 
 /** Budgets, reservations and their settlement. */
@@ -197,13 +182,16 @@ export class BudgetService {
     private readonly logger?: Logger,
   ) {
     this.repository = budgetRepository(store.database);
+    this.reserver = new Reserver(store.database);
     this.applicable = new ApplicableBudgetCache(
       (agentId, environment) => this.repository.applicable(agentId, environment),
       clock,
     );
   }
 
-  /** The budget definitions of the tool-check hot path (see `ApplicableBudgetCache`). */
+  /** Makes the reservations of a turn together (see `reserver.ts`). */
+  private readonly reserver: Reserver;
+  /** The budget definitions of the hot paths (see `ApplicableBudgetCache`). */
   private readonly applicable: ApplicableBudgetCache;
   private publish: (() => void) | undefined;
 
@@ -347,7 +335,8 @@ export class BudgetService {
   ): Promise<ReserveResult> {
     const now = this.clock();
     const { usdNanos, tokens, priced } = request;
-    const budgets = await this.repository.applicable(agentId, environment);
+    // The definitions as cached for the tool check (dropped on every change, on any replica).
+    const budgets = await this.applicable.get(agentId, environment);
     const held: { budget: BudgetRecord; windowKey: string }[] = [];
     for (const budget of budgets) {
       const windowKey = windowKeyOf(budget.scope, agentId, request.sessionId, now);
@@ -387,7 +376,6 @@ export class BudgetService {
       maxReservationTtlSeconds,
       Math.max(1, request.ttlSeconds ?? defaultReservationTtlSeconds),
     );
-    const charge = request.charge === true;
     const reservation: ReservationRecord = {
       id: request.id ?? uuidv7(now),
       agentId,
@@ -398,57 +386,37 @@ export class BudgetService {
       usdNanos,
       tokens,
       counters: held.map(({ budget, windowKey }) => [budget.id, windowKey]),
-      status: charge ? 'settled' : 'reserved',
+      status: 'reserved',
       createdAt: now,
       expiresAt: request.expiresAt ?? now + ttl * 1000,
-      settledAt: charge ? now : null,
+      settledAt: null,
       usageId: null,
-      actualUsdNanos: charge ? usdNanos : null,
-      actualTokens: charge ? tokens : null,
+      actualUsdNanos: null,
+      actualTokens: null,
     };
-    try {
-      const standings = await this.store.database.transaction(async (transaction) => {
-        const repository = budgetRepository(transaction);
-        for (const { budget, windowKey } of held) {
-          await repository.ensureCounter(budget.id, windowKey, now);
-          const limited = request.force
-            ? { ...budget, limitUsdNanos: null, limitTokens: null }
-            : budget;
-          const into = charge ? 'spent' : 'reserved';
-          if (!(await repository.tryReserve(limited, windowKey, usdNanos, tokens, now, into))) {
-            const counter =
-              (await repository.counter(budget.id, windowKey)) ??
-              emptyCounter(budget.id, windowKey);
-            throw new Refusal({ budget, windowKey, counter });
-          }
-        }
-        await repository.insertReservation(reservation);
-        const after: BudgetStanding[] = [];
-        for (const { budget, windowKey } of held) {
-          after.push({
-            budget,
-            windowKey,
-            counter:
-              (await repository.counter(budget.id, windowKey)) ??
-              emptyCounter(budget.id, windowKey),
-          });
-        }
-        return after;
-      });
+    const outcome = await this.reserver.reserve({
+      held,
+      reservation,
+      force: request.force === true,
+    });
+    if (outcome.fitted) {
+      const standings = held.map(({ budget, windowKey }, index) => ({
+        budget,
+        windowKey,
+        counter: outcome.counters[index] ?? emptyCounter(budget.id, windowKey),
+      }));
       return { decision: 'allow', reservation, usdNanos, tokens, priced, standings };
-    } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
-      const { budget, counter } = error.standing;
-      return {
-        decision: 'refuse',
-        reason: 'budget_exceeded',
-        usdNanos,
-        tokens,
-        priced,
-        standing: error.standing,
-        message: `Over budget: this ${request.kind === 'model' ? 'model call' : 'tool call'} (estimated $${toUsd(usdNanos)}, ${tokens} tokens) would exceed the ${describeBudget(budget)}: spent $${toUsd(counter.spentUsdNanos)} (${counter.spentTokens} tokens), reserved $${toUsd(counter.reservedUsdNanos)} (${counter.reservedTokens} tokens) by calls in flight. Raise the budget, or wait for a new window.`,
-      };
     }
+    const { budget, counter } = outcome;
+    return {
+      decision: 'refuse',
+      reason: 'budget_exceeded',
+      usdNanos,
+      tokens,
+      priced,
+      standing: { budget, windowKey: outcome.windowKey, counter },
+      message: `Over budget: this ${request.kind === 'model' ? 'model call' : 'tool call'} (estimated $${toUsd(usdNanos)}, ${tokens} tokens) would exceed the ${describeBudget(budget)}: spent $${toUsd(counter.spentUsdNanos)} (${counter.spentTokens} tokens), reserved $${toUsd(counter.reservedUsdNanos)} (${counter.reservedTokens} tokens) by calls in flight. Raise the budget, or wait for a new window.`,
+    };
   }
 
   /**
@@ -561,15 +529,18 @@ export class BudgetService {
 
   /** Settles held tool costs as their approvals are decided on this replica (the sweep is the backstop). */
   followDecisions(events: LiveEvents): void {
-    events.subscribe((event) => {
-      if (event.type !== 'action.decided') return;
-      this.settleToolCall(event.action).catch((error: unknown) => {
-        this.logger?.warn("A tool call's held cost was not settled; the sweep will", {
-          actionId: event.action.id,
-          error: error instanceof Error ? error.message : String(error),
+    events.subscribe(
+      (event) => {
+        if (event.type !== 'action.decided') return;
+        this.settleToolCall(event.action).catch((error: unknown) => {
+          this.logger?.warn("A tool call's held cost was not settled; the sweep will", {
+            actionId: event.action.id,
+            error: error instanceof Error ? error.message : String(error),
+          });
         });
-      });
-    });
+      },
+      ['action.decided'],
+    );
   }
 
   /**

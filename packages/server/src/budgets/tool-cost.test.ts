@@ -168,6 +168,44 @@ describe('a policy cost counted at check time', () => {
     );
   });
 
+  test('an allowed call whose commit fails is answered with an error and spends nothing', async () => {
+    const t = await start([refunds()]);
+    await budget(t, { scope: 'session', limit_usd: 100 });
+    // The commit that holds the action also spends its cost: make that transaction fail after
+    // its statements ran (a constraint, a lost connection: the database refuses the COMMIT).
+    const database = t.server.store.database;
+    const batch = database.batch.bind(database);
+    const spy = vi.spyOn(database, 'batch').mockImplementation(async (statements) => {
+      const spends = statements.some((statement) =>
+        statement.sql.includes('spent_usd_nanos = spent_usd_nanos +'),
+      );
+      return batch(
+        spends ? [...statements, { sql: 'INSERT INTO no_such_table (x) VALUES (1)' }] : statements,
+      );
+    });
+    const failed = await t.request('POST', '/policy/check', {
+      body: {
+        tool_name: 'stripe.issue_refund',
+        kwargs: { amount: 70 },
+        metadata: { session_id: 's-1' },
+      },
+    });
+    spy.mockRestore();
+    // Fail closed: no decision, no action id to run the call with.
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(failed.json.error).toMatch(/Internal server error/);
+    expect(failed.json.decision).toBeUndefined();
+    expect(failed.json.action_id).toBeUndefined();
+    // Nothing spent, nothing left held: the call was never answered.
+    expect(await counter(t)).toEqual({ spent: 0, reserved: 0 });
+    const [reservation] = await t.server.budgets.repository.reservations({ agentId: t.agent.id });
+    expect(reservation).toMatchObject({ kind: 'tool', status: 'expired' });
+    expect(await t.server.store.actions.get(reservation?.id as string)).toBeUndefined();
+    // The whole budget is still there for the retry.
+    expect(await refund(t, 100)).toMatchObject({ decision: 'allow' });
+    expect(await counter(t)).toEqual({ spent: usd(100), reserved: 0 });
+  });
+
   test('a cost that cannot be evaluated: on_error decides and nothing is counted', async () => {
     const t = await start([refunds({ on_error: 'block' })]);
     await budget(t, { scope: 'session', limit_usd: 100 });

@@ -1,11 +1,14 @@
 import type { PolicyDecision } from '@arden/policy';
 import type { AgentPrincipal } from '../agents/service';
 import type { ServerContext } from '../context';
+import type { Statement } from '../store/database';
+import { chargeStatements, type ReservationRecord } from './repository';
 import { describeBudget, toNanos, toolHoldGraceMs, toUsd } from './service';
 
 // A tool call's money cost (a policy's `cost: args.amount`), counted at check time:
-// - allowed: charged at once — added to the spent of every budget that applies, in one
-//   transaction that refuses it when it would take one over its limit;
+// - allowed: reserved against every budget that applies (refused when it would take one over
+//   its limit), then spent in the action's own commit — if that commit fails, the call was never
+//   answered and nothing is spent (what was held is given back);
 // - held for approval: reserved until a person decides — approved (or expired with
 //   `on_timeout: allow`) settles it as spent, denied or expired gives it back;
 // - over a budget: the budget's `on_exceeded` decides (block, or hold — then the approver may
@@ -33,19 +36,35 @@ function holdUntil(server: ServerContext, decision: PolicyDecision, now: number)
   return now + seconds * 1000;
 }
 
+/** The decision of a costed call, and what its action's commit must do about the cost. */
+export interface CostedDecision {
+  decision: PolicyDecision;
+  /** Statements for the action's commit: they spend an allowed call's cost. */
+  statements: Statement[];
+  /**
+   * After the action's commit failed (the call is not answered): gives back what was held.
+   * Should this fail too, the sweep gives it back once the hold expires (its action is missing).
+   */
+  abandon(): Promise<void>;
+}
+
+const nothingToDo = async () => undefined;
+
 /**
  * For `POST /policy/check`: counts the call's cost (the decision's `costUsd`) against the
  * agent's budgets and spend, or lets a budget block or hold the call when it does not fit.
- * Returns the decision to log.
+ * Returns the decision to log, and the statements of its commit.
  */
 export async function toolCostDecision(
   server: ServerContext,
   principal: AgentPrincipal,
   call: CostedCall,
   decision: PolicyDecision,
-): Promise<PolicyDecision> {
+): Promise<CostedDecision> {
   const costUsd = decision.costUsd;
-  if (costUsd === undefined || costUsd <= 0 || decision.effect === 'block') return decision;
+  if (costUsd === undefined || costUsd <= 0 || decision.effect === 'block') {
+    return { decision, statements: [], abandon: nothingToDo };
+  }
   const held = decision.effect === 'requires_approval';
   const request = {
     id: call.actionId,
@@ -55,23 +74,35 @@ export async function toolCostDecision(
     usdNanos: toNanos(costUsd),
     tokens: 0,
     priced: true,
-    charge: !held,
-    // A held call's cost waits for its decision (the sweep keeps it while the call is held).
-    expiresAt: holdUntil(server, decision, call.now) + toolHoldGraceMs,
+    // A held call's cost waits for its decision (the sweep keeps it while the call is held); an
+    // allowed call's is spent by its commit, or given back a minute later if that never happens.
+    expiresAt: (held ? holdUntil(server, decision, call.now) : call.now) + toolHoldGraceMs,
   };
   const { agent, environment } = principal;
+  const abandon = (reservation: ReservationRecord | undefined) => async () => {
+    if (!reservation) return;
+    await server.budgets.settleToolCall(
+      { id: reservation.id, status: 'denied', onTimeout: null },
+      call.now,
+    );
+  };
   const result = await server.budgets.reserve(agent.id, environment, request);
   const amount = `$${toUsd(request.usdNanos)}`;
   if (result.decision === 'allow') {
+    const reservation = result.reservation;
     return {
-      ...decision,
-      explanation: `${decision.explanation} Its cost, ${amount}, is ${held ? 'reserved until the call is decided' : 'counted as spent'}.`,
+      decision: {
+        ...decision,
+        explanation: `${decision.explanation} Its cost, ${amount}, is ${held ? 'reserved until the call is decided' : 'counted as spent'}.`,
+      },
+      statements: !held && reservation ? chargeStatements(reservation, call.now) : [],
+      abandon: abandon(reservation),
     };
   }
   const { budget, counter } = result.standing;
   const over = `its cost, ${amount}, would exceed the ${describeBudget(budget)}: spent $${toUsd(counter.spentUsdNanos)}, reserved $${toUsd(counter.reservedUsdNanos)}`;
   if (budget.onExceeded === 'block') {
-    return {
+    const blocked: PolicyDecision = {
       ...decision,
       policy: undefined,
       ruleIndex: undefined,
@@ -83,15 +114,24 @@ export async function toolCostDecision(
       costUsd: undefined,
       explanation: `Over budget: ${over}.`,
     };
+    return { decision: blocked, statements: [], abandon: nothingToDo };
   }
   // The budget holds the call: an approver may let it through past the limit, so the cost is
   // held regardless and settled if approved.
-  await server.budgets.reserve(agent.id, environment, { ...request, charge: false, force: true });
+  const forced = await server.budgets.reserve(agent.id, environment, {
+    ...request,
+    expiresAt: holdUntil(server, decision, call.now) + toolHoldGraceMs,
+    force: true,
+  });
   return {
-    ...decision,
-    ...(held ? {} : { policy: undefined, ruleIndex: undefined }),
-    effect: 'requires_approval',
-    reason: held ? decision.reason : 'budget_exceeded',
-    explanation: `Over budget: ${over}; the call is held for approval (the budget says requires_approval), its cost reserved until it is decided.`,
+    decision: {
+      ...decision,
+      ...(held ? {} : { policy: undefined, ruleIndex: undefined }),
+      effect: 'requires_approval',
+      reason: held ? decision.reason : 'budget_exceeded',
+      explanation: `Over budget: ${over}; the call is held for approval (the budget says requires_approval), its cost reserved until it is decided.`,
+    },
+    statements: [],
+    abandon: abandon(forced.decision === 'allow' ? forced.reservation : undefined),
   };
 }

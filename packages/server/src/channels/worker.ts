@@ -72,19 +72,22 @@ export class ChannelWorker {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.unsubscribe = this.events.subscribe((event) => {
-      if (event.type === 'action.created' && event.action.status === 'pending') {
-        void this.channels
-          .register(event.action)
-          .then((count) => count > 0 && this.nudge())
-          .catch((error) => this.logger.warn('Could not queue channel messages', { error }));
-      } else if (event.type === 'action.decided') {
-        void this.channels
-          .close(event.action.id)
-          .then(() => this.nudge())
-          .catch((error) => this.logger.warn('Could not queue channel updates', { error }));
-      }
-    });
+    this.unsubscribe = this.events.subscribe(
+      (event) => {
+        if (event.type === 'action.created' && event.action.status === 'pending') {
+          void this.channels
+            .register(event.action)
+            .then((count) => count > 0 && this.nudge())
+            .catch((error) => this.logger.warn('Could not queue channel messages', { error }));
+        } else if (event.type === 'action.decided') {
+          void this.channels
+            .close(event.action.id)
+            .then(() => this.nudge())
+            .catch((error) => this.logger.warn('Could not queue channel updates', { error }));
+        }
+      },
+      ['action.created:pending', 'action.decided'],
+    );
     this.schedule_(0);
   }
 

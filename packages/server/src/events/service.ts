@@ -13,11 +13,23 @@ export type LiveEvent =
 export type LiveEventListener = (event: LiveEvent) => void;
 
 /**
+ * What a subscriber takes: events of a type, or `action.created:pending` — the creation of held
+ * actions only. Emitters ask `wants()` first, so that no event is built that nobody takes.
+ */
+export type LiveEventInterest = LiveEvent['type'] | 'action.created:pending';
+
+/**
  * The live event bus. Emitting never throws and never waits: a failing listener is logged and
  * the others still run. `action.decided` covers approvals, denials and expiry.
  */
 export class LiveEvents {
-  private readonly listeners = new Set<LiveEventListener>();
+  // Each subscriber with what it takes (undefined: everything).
+  private readonly listeners = new Map<
+    LiveEventListener,
+    ReadonlySet<LiveEventInterest> | undefined
+  >();
+  // Subscribers per interest (`all`: of everything), for `wants()`.
+  private readonly interested = new Map<LiveEventInterest | 'all', number>();
   private watchers = 0;
   private readonly watchListeners = new Set<(watching: number) => void>();
 
@@ -62,12 +74,32 @@ export class LiveEvents {
     }
   }
 
-  /** Subscribes to every event; returns the unsubscribe function. */
-  subscribe(listener: LiveEventListener): () => void {
-    this.listeners.add(listener);
+  /**
+   * Subscribes to every event, or only to those of `interests`; returns the unsubscribe
+   * function.
+   */
+  subscribe(listener: LiveEventListener, interests?: readonly LiveEventInterest[]): () => void {
+    if (this.listeners.has(listener)) return () => undefined;
+    const taken = interests === undefined ? undefined : new Set(interests);
+    this.listeners.set(listener, taken);
+    const keys = taken === undefined ? (['all'] as const) : [...taken];
+    for (const key of keys) this.interested.set(key, (this.interested.get(key) ?? 0) + 1);
+    let done = false;
     return () => {
+      if (done) return;
+      done = true;
       this.listeners.delete(listener);
+      for (const key of keys) this.interested.set(key, (this.interested.get(key) ?? 1) - 1);
     };
+  }
+
+  /** Whether a subscriber takes events of `interest` (else emitting one would reach nobody). */
+  wants(interest: LiveEventInterest): boolean {
+    return (
+      (this.interested.get('all') ?? 0) > 0 ||
+      (this.interested.get(interest) ?? 0) > 0 ||
+      (interest === 'action.created:pending' && (this.interested.get('action.created') ?? 0) > 0)
+    );
   }
 
   /** Subscribers now. */
@@ -78,7 +110,18 @@ export class LiveEvents {
   /** Delivers `event` to every subscriber. */
   emit(event: LiveEvent): void {
     if (this.listeners.size === 0) return;
-    for (const listener of this.listeners) {
+    for (const [listener, interests] of this.listeners) {
+      if (
+        interests !== undefined &&
+        !interests.has(event.type) &&
+        !(
+          event.type === 'action.created' &&
+          event.action.status === 'pending' &&
+          interests.has('action.created:pending')
+        )
+      ) {
+        continue;
+      }
       try {
         listener(event);
       } catch (error) {

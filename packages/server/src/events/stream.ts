@@ -58,7 +58,7 @@ export class LiveStream {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Starts listening to live events (idempotent). */
+  /** Starts listening to live events (idempotent; again once a client comes after a quiet spell). */
   start(): void {
     this.unsubscribe ??= this.events.subscribe((event) => this.publish(event));
   }
@@ -71,13 +71,16 @@ export class LiveStream {
   private publish(event: LiveEvent): void {
     const sequence = ++this.sequence;
     const now = this.clock();
-    // Nobody listens, nor did recently: keep nothing (a late resume gets `reset`), so the hot
-    // path pays no serialisation for a dashboard that is not open.
+    // Nobody listens, nor did recently: keep nothing (a late resume gets `reset`: this event's
+    // number is never sent), and stop listening until a client comes, so that the hot path
+    // does not even build events for a dashboard that is not open.
     if (this.clients.size === 0 && now - this.lastClientAt > resumeGraceMs) {
       if (this.buffer.length > 0) {
         this.buffer.length = 0;
         this.bufferedBytes = 0;
       }
+      this.unsubscribe?.();
+      this.unsubscribe = undefined;
       return;
     }
     const view = liveEventView(event, now);

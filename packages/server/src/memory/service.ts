@@ -195,19 +195,22 @@ export class MemoryService {
     if (options.store.database.dialect === 'sqlite' && options.events) {
       const sessions = new SessionCache();
       this.#sessions = sessions;
-      options.events.subscribe((event) => {
-        if (event.type !== 'usage.recorded') return;
-        for (const usage of event.usage) {
-          if (usage.sessionId === null) continue;
-          sessions.addSpend(
-            usage.agentId,
-            usage.environment,
-            usage.sessionId,
-            usage.costUsd,
-            usage.promptTokens + usage.completionTokens,
-          );
-        }
-      });
+      options.events.subscribe(
+        (event) => {
+          if (event.type !== 'usage.recorded') return;
+          for (const usage of event.usage) {
+            if (usage.sessionId === null) continue;
+            sessions.addSpend(
+              usage.agentId,
+              usage.environment,
+              usage.sessionId,
+              usage.costUsd,
+              usage.promptTokens + usage.completionTokens,
+            );
+          }
+        },
+        ['usage.recorded'],
+      );
     }
   }
 
