@@ -1,3 +1,4 @@
+import { agentOwnerSchema } from '../agents/migration';
 import { approvalsMigration } from '../approvals/migration';
 import { budgetsSchema } from '../budgets/migration';
 import { channelsSchema } from '../channels/migration';
@@ -325,6 +326,11 @@ export const migrations: readonly Migration[] = [
     version: 12,
     name: 'sensitive arguments, sealed, and who read them',
     sql: { sqlite: sensitiveSchema('sqlite'), postgres: sensitiveSchema('postgres') },
+  },
+  {
+    version: 16,
+    name: 'agent owners; sensitive values in webhooks by agent setting',
+    sql: { sqlite: agentOwnerSchema('sqlite'), postgres: agentOwnerSchema('postgres') },
   },
 ];
 
