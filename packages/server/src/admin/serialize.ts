@@ -273,6 +273,7 @@ export function liveEventView(event: LiveEvent, at: number): Wire<typeof eventSc
   switch (event.type) {
     case 'action.created':
     case 'action.decided':
+    case 'action.voted':
       return {
         type: event.type,
         at: iso(at),

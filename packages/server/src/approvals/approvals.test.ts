@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
+import { liveEventView } from '../admin/serialize';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { UserAdministration } from '../users/service';
 
@@ -249,6 +250,12 @@ describe('two people', () => {
     const cat = await t.server.store.users.getByEmail('cat@example.com');
     expect(owned.json.owner_user_id).toBe(cat?.id);
 
+    const events: { type: string; action?: { approval: unknown; status: string } }[] = [];
+    t.server.events.subscribe((event) => {
+      if (event.type === 'action.voted' || event.type === 'action.decided') {
+        events.push(liveEventView(event, Date.now()) as never);
+      }
+    });
     const held = await check(t, 'payout', { amount: 500 });
     const path = `/api/v1/approvals/${held.action_id}/approve`;
     const owner = await as(t, 'cat')(path);
@@ -259,6 +266,16 @@ describe('two people', () => {
     const one = await as(t, 'ann')(path);
     expect(one.json.status).toBe('pending');
     expect(one.json.approval).toMatchObject({ required: 2, approved: 1, exclude_owner: true });
+    // Dashboards hear of the counted vote: "1 of 2", by whom.
+    expect(events).toMatchObject([
+      {
+        type: 'action.voted',
+        action: {
+          status: 'pending',
+          approval: { required: 2, approved: 1, votes: [{ user: 'ann@example.com' }] },
+        },
+      },
+    ]);
     const stillOwner = await as(t, 'cat')(path);
     expect(stillOwner.status).toBe(403);
     expect(stillOwner.json.error).toContain('(1 of 2 approvals so far)');
@@ -269,6 +286,10 @@ describe('two people', () => {
     expect(two.json.approval.votes.map((vote: { user: string }) => vote.user)).toEqual([
       'ann@example.com',
       'bob@example.com',
+    ]);
+    expect(events.map((event) => [event.type, event.action?.status])).toEqual([
+      ['action.voted', 'pending'],
+      ['action.decided', 'approved'],
     ]);
 
     // A policy without exclude_owner: the owner is an approver like any other.
