@@ -2431,8 +2431,11 @@ export interface components {
             }[];
         };
         LiveEvent: {
-            /** @enum {string} */
-            type: "action.created" | "action.decided" | "action.reported" | "usage.recorded" | "webhook.attempted";
+            /**
+             * @description `action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes.
+             * @enum {string}
+             */
+            type: "action.created" | "action.decided" | "action.voted" | "action.reported" | "usage.recorded" | "webhook.attempted";
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
