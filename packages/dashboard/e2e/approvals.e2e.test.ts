@@ -12,7 +12,8 @@ import {
 } from './harness';
 
 // Two-person approval and approve with edit in Debian's Chromium, against a real `arden start`:
-// the approval card shows "1 of 2" and who, a second approver (another browser) completes it,
+// the approval card shows "1 of 2" and who — live, in the other approver's queue and action page
+// too — a second approver (another browser) completes it,
 // and the editor seeded with the call approves edited arguments that the agent's tool runs.
 
 let server: ArdenProcess;
@@ -73,6 +74,14 @@ describe('approvals in the browser: two people, approve with edit', () => {
     const waiting = payout({ amount: 5000 });
     const card = first.page.getByRole('article', { name: 'payout' });
     await card.waitFor();
+    // The second approver watches the queue and the action's page before the first votes: both
+    // must change live, without a reload.
+    const actionId = (await card.getAttribute('data-action-id')) as string;
+    const other = second.page.getByRole('article', { name: 'payout' });
+    await other.getByTestId('approval-progress').getByText('0 of 2 approvals').waitFor();
+    const detail = await second.context.newPage();
+    await detail.goto(`${server.url}/#/actions/${actionId}`);
+    await detail.getByTestId('approval-progress').getByText('0 of 2 approvals').waitFor();
     await card.getByRole('button', { name: 'Approve' }).click();
     await card.getByText('Your approval is counted: 1 of 2').waitFor();
     await card
@@ -80,9 +89,13 @@ describe('approvals in the browser: two people, approve with edit', () => {
       .getByText('1 of 2 approvals (ann@example.com)')
       .waitFor();
     await screenshot(first.page, 'approvals-one-of-two');
-    const other = second.page.getByRole('article', { name: 'payout' });
-    await second.page.reload();
-    await other.getByText('1 of 2 approvals (ann@example.com)').waitFor();
+    await other
+      .getByTestId('approval-progress')
+      .getByText('1 of 2 approvals (ann@example.com)')
+      .waitFor();
+    await detail.getByTestId('approval-progress').getByText('1 of 2 approvals').waitFor();
+    await detail.getByText(/Approved by ann@example\.com/).waitFor();
+    await detail.close();
     await other.getByRole('button', { name: 'Approve' }).click();
     await expect(waiting).resolves.toEqual({ paid: 5000 });
     await arden.shutdown();

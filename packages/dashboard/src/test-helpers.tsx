@@ -153,6 +153,8 @@ export const supportAgent: Agent = {
   webhook_failing_since: null,
   webhook_disabled_at: null,
   webhook_disabled_reason: null,
+  owner_user_id: null,
+  webhook_sensitive_in_full: false,
   created_at: '2026-11-20T10:00:00.000Z',
   updated_at: '2026-11-20T10:00:00.000Z',
 };
@@ -189,6 +191,30 @@ export function action(overrides: Partial<Action> = {}): Action {
     approval: null,
     ...overrides,
   } as Action;
+}
+
+/** The approval state of a call two finance approvers must approve, with these approvers' votes. */
+export function twoPersonState(approvers: string[]): NonNullable<Action['approval']> {
+  return {
+    required: 2,
+    approved: approvers.length,
+    from: ['finance'],
+    approve_in: ['dashboard'],
+    exclude_requester: false,
+    exclude_owner: true,
+    decided_in: null,
+    decided_by_user: null,
+    votes: approvers.map((user, index) => ({
+      decision: 'approve' as const,
+      channel: 'dashboard' as const,
+      user_id: `user-${user}`,
+      user,
+      at: new Date(Date.now() - 1_000 + index).toISOString(),
+      notes: null,
+      round: 0,
+    })),
+    edits: [],
+  };
 }
 
 /** A held action as the approvals route lists it. */

@@ -385,6 +385,30 @@ describe('explicit wrappers', () => {
     expect(textOf(result.messages.at(-1))).toBe('done');
   });
 
+  test('ardenMiddleware leaves tools wrapped by protectTools to their wrapper: one check per call', async () => {
+    uninstall();
+    const { ran, all } = makeTools();
+    const agent = createAgent({
+      model: scriptedModel(
+        answer('', [
+          { name: 'search', args: { query: 'a' }, id: 'p1' },
+          { name: 'drop_table', args: { table: 'b' }, id: 'p2' },
+        ]),
+        answer('done'),
+      ),
+      tools: protectTools(all, { toolNamePrefix: 'billing.' }),
+      middleware: [ardenMiddleware(), ardenMiddleware({ approval: 'interrupt', name: 'Again' })],
+    });
+    await agent.invoke({ messages: [new HumanMessage('go')] });
+    // Checked once, under the wrapper's name — not a second time under the middleware's (where
+    // drop_table is blocked; billing.drop_table has no decision here, so it is allowed).
+    expect(arden.checks.map((check) => check.toolName)).toEqual([
+      'billing.search',
+      'billing.drop_table',
+    ]);
+    expect(ran).toEqual(['search', 'drop_table']);
+  });
+
   test('ardenMiddleware holds a call until approved', async () => {
     uninstall();
     const { ran, all } = makeTools();

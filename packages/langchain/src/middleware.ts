@@ -321,7 +321,8 @@ export async function resolveArdenInterrupts(
  * Arden before the tool runs — for apps that prefer wiring Arden into the agent over the
  * automatic patch. A blocked or denied call answers the model with a `ToolMessage`
  * (`status: 'error'`) that says so and why, and the agent continues; the tool does not run.
- * Tools it checked are not checked again by the automatic patch.
+ * Tools it checked are not checked again by the automatic patch, and tools wrapped by
+ * `protectTools()`/`protectMcpTools()` are left to their wrapper (one check, one action per call).
  *
  * ```ts
  * const agent = createAgent({ model, tools, middleware: [ardenMiddleware()] });
@@ -330,12 +331,16 @@ export async function resolveArdenInterrupts(
 export function ardenMiddleware(options: ArdenMiddlewareOptions = {}): AgentMiddleware {
   const resolved = resolveAdapterOptions(options);
   const wrapToolCall = (request: ToolCallRequestLike, handler: Handler) => {
+    // A tool wrapped by protectTools()/protectMcpTools() (or already checked by an outer Arden
+    // middleware) checks its own calls, under its own name and options: checking here too would
+    // make two actions of one call, under two names.
+    if (request.tool && isGuarded(request.tool)) return handler(request);
     // An @langchain/mcp-adapters tool is checked as mcp.<server>.<tool>, as under configure();
     // when its name does not say its server, the call is refused rather than checked under its
     // bare name (which no mcp.<server>.* policy would govern).
     const tool = request.tool;
     const checked =
-      tool && !isGuarded(tool) && isLangchainMcpTool(tool)
+      tool && isLangchainMcpTool(tool)
         ? mcpCheckOptions(resolved, tool as { name: string; metadata?: { annotations?: unknown } })
         : resolved;
     if (checked instanceof Error) {

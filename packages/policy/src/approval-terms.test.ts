@@ -38,6 +38,37 @@ describe('approval terms (approvals, from, exclude_requester, approve_in)', () =
     expect(evaluate(set, { tool: 'refund', args: { amount: 5 } }).approval).toBeUndefined();
   });
 
+  it("carries exclude_owner (the rule's over the policy's), and only on requires_approval", () => {
+    const set = compilePolicies([
+      {
+        name: 'Payouts',
+        tool: 'payout',
+        exclude_owner: true,
+        rules: [
+          { if: 'args.amount > 100', then: 'requires_approval', approvals: 2 },
+          { if: 'args.amount > 10', then: 'requires_approval', exclude_owner: false },
+        ],
+        default: 'allow',
+      },
+    ]);
+    expect(evaluate(set, { tool: 'payout', args: { amount: 500 } }).approval).toEqual({
+      approvals: 2,
+      excludeOwner: true,
+      approveIn: ['dashboard'],
+    });
+    expect(evaluate(set, { tool: 'payout', args: { amount: 50 } }).approval).toEqual({
+      approvals: 1,
+      excludeOwner: false,
+      approveIn: ['dashboard'],
+    });
+    const issues = validatePolicies([
+      { name: 'X', tool: 'x', rules: [{ then: 'allow', exclude_owner: true }] },
+      { name: 'Y', tool: 'y', action: 'block', exclude_owner: true },
+    ]).map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    expect(issues.join('\n')).toMatch(/exclude_owner: only applies to "then: requires_approval"/);
+    expect(issues.join('\n')).toMatch(/exclude_owner: only applies to requires_approval/);
+  });
+
   it('leaves the terms out when the policy says nothing of them', () => {
     const set = compilePolicies([{ name: 'Held', tool: 'x', action: 'requires_approval' }]);
     expect(evaluate(set, { tool: 'x', args: {} }).approval).toBeUndefined();

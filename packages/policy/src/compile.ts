@@ -488,11 +488,13 @@ function approvalTermsOf(
   const approvals = rule?.approvals ?? policy.approvals;
   const from = rule?.from ?? policy.from;
   const excludeRequester = rule?.exclude_requester ?? policy.exclude_requester;
+  const excludeOwner = rule?.exclude_owner ?? policy.exclude_owner;
   const approveIn = rule?.approve_in ?? policy.approve_in;
   if (
     approvals === undefined &&
     from === undefined &&
     excludeRequester === undefined &&
+    excludeOwner === undefined &&
     approveIn === undefined
   ) {
     return undefined;
@@ -505,6 +507,7 @@ function approvalTermsOf(
   };
   if (from !== undefined) terms.from = Object.freeze([...from]) as string[];
   if (excludeRequester !== undefined) terms.excludeRequester = excludeRequester;
+  if (excludeOwner !== undefined) terms.excludeOwner = excludeOwner;
   return Object.freeze(terms);
 }
 

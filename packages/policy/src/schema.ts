@@ -80,6 +80,11 @@ const excludeRequesterSchema = z.boolean().meta({
     "The user who started the session (the check's metadata.requested_by) may not approve (default false).",
 });
 
+const excludeOwnerSchema = z.boolean().meta({
+  description:
+    "The agent's owner (the user set as its owner in Arden) may not approve (default false).",
+});
+
 const approveInSchema = z
   .array(z.enum(['dashboard', 'app']))
   .min(1)
@@ -96,6 +101,7 @@ const APPROVAL_KEYS = [
   'approvals',
   'from',
   'exclude_requester',
+  'exclude_owner',
   'approve_in',
 ] as const;
 
@@ -187,6 +193,7 @@ function createRuleSchema(effect: typeof effectSchema | typeof fileEffectSchema)
       approvals: approvalsSchema.optional(),
       from: fromSchema.optional(),
       exclude_requester: excludeRequesterSchema.optional(),
+      exclude_owner: excludeOwnerSchema.optional(),
       approve_in: approveInSchema.optional(),
       ...approvalRouting,
       on_error: effect.optional().meta({
@@ -234,6 +241,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
       approvals: approvalsSchema.optional(),
       from: fromSchema.optional(),
       exclude_requester: excludeRequesterSchema.optional(),
+      exclude_owner: excludeOwnerSchema.optional(),
       approve_in: approveInSchema.optional(),
       ...approvalRouting,
       on_error: effect.optional().meta({
@@ -352,7 +360,7 @@ function createPolicySchema(effect: typeof effectSchema | typeof fileEffectSchem
 }
 
 /**
- * A rule of a policy: `{ if?, then, timeout?, on_timeout?, approvals?, from?, exclude_requester?,
+ * A rule of a policy: `{ if?, then, timeout?, on_timeout?, approvals?, from?, exclude_requester?, exclude_owner?,
  * approve_in?, on_error?, description? }`.
  */
 export const ruleSchema = createRuleSchema(effectSchema);

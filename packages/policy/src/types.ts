@@ -20,7 +20,7 @@ export type ApprovalChannel = 'dashboard' | 'app';
 /**
  * Who decides a held call, when it is more than one approver from anyone: set on a
  * `requires_approval` decision only when the policy or rule says `approvals`, `from`,
- * `exclude_requester` or `approve_in`.
+ * `exclude_requester`, `exclude_owner` or `approve_in`.
  */
 export interface ApprovalTerms {
   /** Distinct users who must approve (1 or more); the first denial denies. */
@@ -29,6 +29,8 @@ export interface ApprovalTerms {
   from?: string[];
   /** The user who started the session (metadata `requested_by`) may not approve. */
   excludeRequester?: boolean;
+  /** The agent's owner (a user set on the agent in Arden) may not approve. */
+  excludeOwner?: boolean;
   /** Where the decision may be made; `['dashboard']` when absent. */
   approveIn: ApprovalChannel[];
 }
@@ -54,6 +56,8 @@ export interface RuleDefinition {
   from?: string[];
   /** The user who started the session may not approve; overrides the policy's. */
   exclude_requester?: boolean;
+  /** The agent's owner may not approve; overrides the policy's. */
+  exclude_owner?: boolean;
   /** Where the call may be decided (`dashboard`, `app`); overrides the policy's. */
   approve_in?: ApprovalChannel[];
   /** Who is asked to approve (server channels): `slack:#channel`, `email:address`, `webhook:name`. */
@@ -101,6 +105,8 @@ export interface PolicyDefinition {
   from?: string[];
   /** The user who started the session (the check's metadata `requested_by`) may not approve. */
   exclude_requester?: boolean;
+  /** The agent's owner (the user set as its owner in Arden) may not approve. */
+  exclude_owner?: boolean;
   /**
    * Where a held call may be decided: `dashboard` (Arden's approvers, the default) and `app` (the
    * app reports its end user's decision, as in the AI SDK's tool approval or LangGraph's resume).

@@ -130,6 +130,7 @@ export async function createServer(
     logger,
     clock,
   );
+  webhooks.unmaskWith(sensitive);
   const approvals = new ApprovalService(store, hub, events, webhooks, logger, {
     clock,
     telemetry,

@@ -213,7 +213,7 @@ export interface paths {
         delete: operations["deleteAgents"];
         options?: never;
         head?: never;
-        /** Change an agent's name, description, default action or webhook URL */
+        /** Change an agent's name, description, default action, webhook URL, owner or sensitive values in webhooks */
         patch: operations["patchAgents"];
         trace?: never;
     };
@@ -1419,6 +1419,10 @@ export interface components {
             webhook_failing_since: string | null;
             webhook_disabled_at: string | null;
             webhook_disabled_reason: string | null;
+            /** @description The user who owns the agent. A policy's `exclude_owner` keeps them from approving its calls. */
+            owner_user_id: string | null;
+            /** @description Whether this agent's webhooks carry sensitive argument values (a policy's `redact`) in full. Off by default: webhooks show them as "[redacted]". Each delivery that carries them is logged like an admin's reveal (GET /api/v1/actions/{action_id}/sensitive/reads). */
+            webhook_sensitive_in_full: boolean;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -1475,6 +1479,10 @@ export interface components {
             webhook_failing_since: string | null;
             webhook_disabled_at: string | null;
             webhook_disabled_reason: string | null;
+            /** @description The user who owns the agent. A policy's `exclude_owner` keeps them from approving its calls. */
+            owner_user_id: string | null;
+            /** @description Whether this agent's webhooks carry sensitive argument values (a policy's `redact`) in full. Off by default: webhooks show them as "[redacted]". Each delivery that carries them is logged like an admin's reveal (GET /api/v1/actions/{action_id}/sensitive/reads). */
+            webhook_sensitive_in_full: boolean;
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -1858,6 +1866,8 @@ export interface components {
             from: string[] | null;
             approve_in: ("dashboard" | "app")[];
             exclude_requester: boolean;
+            /** @description The agent's owner may not decide. */
+            exclude_owner: boolean;
             /** @description app: approved or denied in the app by its end user (decided_by_user). */
             decided_in: ("dashboard" | "app") | null;
             /** @description Who cast the deciding vote: an approver's email, or the app's end user. */
@@ -2421,8 +2431,11 @@ export interface components {
             }[];
         };
         LiveEvent: {
-            /** @enum {string} */
-            type: "action.created" | "action.decided" | "action.reported" | "usage.recorded" | "webhook.attempted";
+            /**
+             * @description `action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes.
+             * @enum {string}
+             */
+            type: "action.created" | "action.decided" | "action.voted" | "action.reported" | "usage.recorded" | "webhook.attempted";
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -3459,6 +3472,10 @@ export interface operations {
                     /** @enum {string} */
                     default_action?: "allow" | "block" | "requires_approval";
                     webhook_url?: string | null;
+                    /** @description The user who owns the agent: a user id or email; null removes the owner. */
+                    owner?: string | null;
+                    /** @description Let webhooks carry sensitive argument values in full (default false: masked). Each such delivery is logged. */
+                    webhook_sensitive_in_full?: boolean;
                     /** @description Also create a key for each of these environments. */
                     create_keys?: ("test" | "live")[];
                 };
@@ -3657,6 +3674,10 @@ export interface operations {
                     /** @enum {string} */
                     default_action?: "allow" | "block" | "requires_approval";
                     webhook_url?: string | null;
+                    /** @description The user who owns the agent: a user id or email; null removes the owner. */
+                    owner?: string | null;
+                    /** @description Let webhooks carry sensitive argument values in full (default false: masked). Each such delivery is logged. */
+                    webhook_sensitive_in_full?: boolean;
                 };
             };
         };

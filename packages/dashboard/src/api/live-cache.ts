@@ -3,7 +3,8 @@ import { queryKeys } from './queries';
 import type { Approval, LiveEvent, Page } from './types';
 
 // Live events patch the query cache: the approval queue is edited in place (a held call joins
-// it, a decision anywhere takes it off at once), and what an event changed on the server is
+// it, a vote counted anywhere updates its "1 of 2", a decision anywhere takes it off at once),
+// and what an event changed on the server is
 // invalidated, so the pages showing it load it again and the others load it when next shown.
 
 function toApproval(event: LiveEvent): Approval | undefined {
@@ -32,6 +33,24 @@ export function applyLiveEvent(client: QueryClient, event: LiveEvent): void {
     }
   } else if (event.type === 'action.decided' && actionId) {
     removeApproval(client, actionId);
+  } else if (event.type === 'action.voted') {
+    const approval = toApproval(event);
+    if (approval) {
+      // Votes only grow: an older event (a replica's relay arriving late) never undoes a newer.
+      client.setQueryData<Page<Approval>>(queryKeys.approvals, (page) =>
+        page
+          ? {
+              ...page,
+              items: page.items.map((item) =>
+                item.id === approval.id &&
+                (approval.approval?.votes.length ?? 0) >= (item.approval?.votes.length ?? 0)
+                  ? { ...approval, waiting_ms: item.waiting_ms }
+                  : item,
+              ),
+            }
+          : page,
+      );
+    }
   }
   if (actionId) void client.invalidateQueries({ queryKey: queryKeys.action(actionId) });
   if (event.type === 'webhook.attempted') {

@@ -112,6 +112,7 @@ export type LiveEventType = LiveEvent['type'];
 export const liveEventTypes = allOf<LiveEventType>()([
   'action.created',
   'action.decided',
+  'action.voted',
   'action.reported',
   'usage.recorded',
   'webhook.attempted',

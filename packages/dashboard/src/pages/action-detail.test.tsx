@@ -1,7 +1,7 @@
-import { render, screen, within } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decisionLabel } from '../components/states';
-import { action, fakeApi, me, renderApp, supportAgent } from '../test-helpers';
+import { action, fakeApi, me, renderApp, supportAgent, twoPersonState } from '../test-helpers';
 import { RulesView } from './policies';
 
 afterEach(() => vi.unstubAllGlobals());
@@ -78,5 +78,43 @@ describe('the rules view', () => {
     expect(policy.textContent).toContain('Arguments: amount: number, to: list<string>');
     expect(policy.textContent).toContain('(on error: block)');
     expect(policy.textContent).toContain('When a condition cannot be evaluated: requires approval');
+  });
+});
+
+describe('a call two people must approve', () => {
+  it('shows "1 of 2" and who approved, and updates live when another approver votes', async () => {
+    let approvers: string[] = [];
+    const held = () => ({
+      ...action({ id: 'a2', approval: twoPersonState(approvers) }),
+      agent_name: 'support-bot',
+      decided_by_email: null,
+      deliveries: [],
+    });
+    fakeApi({
+      'GET me': () => me('viewer'),
+      'GET agents': () => ({ items: [supportAgent], next_cursor: null }),
+      'GET approvals': () => ({ items: [], next_cursor: null }),
+      'GET actions/:id': held,
+    });
+    const { live } = renderApp('#/actions/a2');
+    const progress = await screen.findByTestId('approval-progress');
+    expect(progress.textContent).toBe("0 of 2 approvals (the agent's owner may not decide)");
+    act(() => live.current.open());
+    // Another approver votes (on this replica or another): the server counts it and says so.
+    approvers = ['ann@example.com'];
+    act(() =>
+      live.current.send({
+        type: 'action.voted',
+        at: new Date().toISOString(),
+        action: action({ id: 'a2', approval: twoPersonState(approvers) }),
+        action_id: 'a2',
+      }),
+    );
+    await waitFor(() =>
+      expect(screen.getByTestId('approval-progress').textContent).toBe(
+        "1 of 2 approvals (the agent's owner may not decide)",
+      ),
+    );
+    expect(screen.getByText(/Approved by ann@example\.com/)).toBeTruthy();
   });
 });

@@ -227,7 +227,8 @@ export function ActionDetailPage({ id }: { id: string }) {
                           : (action.decided_by ?? '—')))}
                 </dd>
               </div>
-              {action.approval && action.approval.votes.length > 0 ? (
+              {action.approval &&
+              (action.approval.votes.length > 0 || action.approval.required > 1) ? (
                 <div className="facts-wide">
                   <dt>Votes</dt>
                   <dd>
@@ -246,8 +247,9 @@ export function ActionDetailPage({ id }: { id: string }) {
                         </li>
                       ))}
                     </ul>
-                    <span className="muted">
+                    <span className="muted" data-testid="approval-progress">
                       {action.approval.approved} of {action.approval.required} approvals
+                      {action.approval.exclude_owner ? " (the agent's owner may not decide)" : ''}
                     </span>
                   </dd>
                 </div>

@@ -12,6 +12,7 @@ import { formatAgo, formatTime, words } from '../format';
 import { Link, navigate } from '../router';
 import { useAgents, useNow, usePermissions } from '../state';
 import { DeliveryView } from './action-detail';
+import { OwnerForm, SensitiveInWebhooks } from './agent-settings';
 
 interface Secret {
   label: string;
@@ -557,6 +558,14 @@ export function AgentDetailPage({ id }: { id: string }) {
           </p>
         ) : null}
       </section>
+      <section className="panel" aria-labelledby="owner-title">
+        <h2 id="owner-title">Owner</h2>
+        <p className="muted">
+          A policy with <code>exclude_owner: true</code> keeps the agent’s owner from approving its
+          calls.
+        </p>
+        <OwnerForm agent={data} canChange={administer} onSaved={() => void agent.refetch()} />
+      </section>
       <section className="panel" aria-labelledby="webhook-title">
         <h2 id="webhook-title">Webhook</h2>
         {data.webhook_status === 'disabled' ? (
@@ -583,6 +592,11 @@ export function AgentDetailPage({ id }: { id: string }) {
         ) : (
           <p>{data.webhook_url ?? <span className="muted">No webhook URL.</span>}</p>
         )}
+        <SensitiveInWebhooks
+          agent={data}
+          canChange={administer}
+          onSaved={() => void agent.refetch()}
+        />
         <h3>Recent deliveries</h3>
         <Deliveries agentId={data.id} />
       </section>

@@ -2,7 +2,16 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Approval } from '../api/types';
-import { action, approval, fakeApi, me, Reply, renderApp, supportAgent } from '../test-helpers';
+import {
+  action,
+  approval,
+  fakeApi,
+  me,
+  Reply,
+  renderApp,
+  supportAgent,
+  twoPersonState,
+} from '../test-helpers';
 
 function routes(role: 'admin' | 'approver' | 'viewer', queue: Approval[]) {
   return {
@@ -96,6 +105,43 @@ describe('Approvals', () => {
     );
     expect(screen.queryByRole('article', { name: 'db.drop_table' })).toBeNull();
     expect(screen.getByText('Nothing is waiting for approval.')).toBeTruthy();
+  });
+
+  it('updates "1 of 2" and who approved live when another approver votes', async () => {
+    fakeApi(routes('approver', [approval({ id: 'held-2', approval: twoPersonState([]) })]));
+    const { live } = renderApp('#/approvals');
+    const card = await screen.findByRole('article', { name: 'stripe.issue_refund' });
+    expect(within(card).getByTestId('approval-progress').textContent).toBe(
+      '0 of 2 approvals, from finance',
+    );
+    act(() => live.current.open());
+    const voted = (approvers: string[]) =>
+      live.current.send({
+        type: 'action.voted',
+        at: new Date().toISOString(),
+        action: action({ id: 'held-2', approval: twoPersonState(approvers) }),
+        action_id: 'held-2',
+      });
+    act(() => voted(['ann@example.com']));
+    await waitFor(() =>
+      expect(within(card).getByTestId('approval-progress').textContent).toBe(
+        '1 of 2 approvals (ann@example.com), from finance',
+      ),
+    );
+    // An older event arriving late (through another replica) does not undo the newer.
+    act(() => voted([]));
+    expect(within(card).getByTestId('approval-progress').textContent).toBe(
+      '1 of 2 approvals (ann@example.com), from finance',
+    );
+    // The second approval decides it: off the queue.
+    act(() =>
+      live.current.send({
+        type: 'action.decided',
+        at: new Date().toISOString(),
+        action: action({ id: 'held-2', status: 'approved' }),
+      }),
+    );
+    expect(await screen.findByText('Nothing is waiting for approval.')).toBeTruthy();
   });
 
   it('approves the focused call with the a key, sending the note', async () => {

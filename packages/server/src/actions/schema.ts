@@ -47,6 +47,7 @@ const approvalState = z
     from: z.array(z.string()).nullable().meta({ description: 'Only these groups may approve.' }),
     approve_in: z.array(z.enum(['dashboard', 'app'])),
     exclude_requester: z.boolean(),
+    exclude_owner: z.boolean().meta({ description: "The agent's owner may not decide." }),
     decided_in: z.enum(['dashboard', 'app']).nullable().meta({
       description: 'app: approved or denied in the app by its end user (decided_by_user).',
     }),

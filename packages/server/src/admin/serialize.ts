@@ -61,6 +61,8 @@ export function agentView(agent: AgentRecord): Wire<typeof agentSchemas.agent> {
     webhook_failing_since: iso(agent.webhookFailingSince),
     webhook_disabled_at: iso(agent.webhookDisabledAt),
     webhook_disabled_reason: agent.webhookDisabledReason ?? null,
+    owner_user_id: agent.ownerUserId ?? null,
+    webhook_sensitive_in_full: agent.webhookSensitiveInFull === true,
     created_at: iso(agent.createdAt),
     updated_at: iso(agent.updatedAt),
   };
@@ -271,6 +273,7 @@ export function liveEventView(event: LiveEvent, at: number): Wire<typeof eventSc
   switch (event.type) {
     case 'action.created':
     case 'action.decided':
+    case 'action.voted':
       return {
         type: event.type,
         at: iso(at),

@@ -19,6 +19,8 @@ function toAgent(row: Row): AgentRecord {
     webhookFailingSince: int(row.webhook_failing_since),
     webhookDisabledAt: int(row.webhook_disabled_at),
     webhookDisabledReason: text(row.webhook_disabled_reason),
+    ownerUserId: text(row.owner_user_id),
+    webhookSensitiveInFull: Number(row.webhook_sensitive_in_full ?? 0) === 1,
   };
 }
 
@@ -29,6 +31,8 @@ export interface AgentPatch {
   defaultAction?: Effect;
   webhookUrl?: string | null;
   signingKey?: string;
+  ownerUserId?: string | null;
+  webhookSensitiveInFull?: boolean;
 }
 
 /** Agents: create, read, update, soft-delete. */
@@ -37,7 +41,8 @@ export function agentRepository(db: Queryable) {
     async insert(agent: AgentRecord): Promise<void> {
       await db.run(
         `INSERT INTO agents (id, name, description, default_action, webhook_url, signing_key,
-           created_at, updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           created_at, updated_at, deleted_at, owner_user_id, webhook_sensitive_in_full)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           agent.id,
           agent.name,
@@ -48,6 +53,8 @@ export function agentRepository(db: Queryable) {
           agent.createdAt,
           agent.updatedAt,
           agent.deletedAt,
+          agent.ownerUserId ?? null,
+          agent.webhookSensitiveInFull === true ? 1 : 0,
         ],
       );
     },
@@ -76,12 +83,17 @@ export function agentRepository(db: Queryable) {
         ['defaultAction', 'default_action'],
         ['webhookUrl', 'webhook_url'],
         ['signingKey', 'signing_key'],
+        ['ownerUserId', 'owner_user_id'],
       ];
       for (const [field, column] of columns) {
         if (patch[field] !== undefined) {
           sets.push(`${column} = ?`);
           params.push(patch[field] as SqlValue);
         }
+      }
+      if (patch.webhookSensitiveInFull !== undefined) {
+        sets.push('webhook_sensitive_in_full = ?');
+        params.push(patch.webhookSensitiveInFull ? 1 : 0);
       }
       sets.push('updated_at = ?');
       params.push(at, id);
@@ -181,7 +193,8 @@ export function apiKeyRepository(db: Queryable) {
            k.created_at AS key_created_at, k.revoked_at, k.last_used_at,
            a.id, a.name, a.description, a.default_action, a.webhook_url, a.signing_key,
            a.created_at, a.updated_at, a.deleted_at, a.webhook_failing_since,
-           a.webhook_disabled_at, a.webhook_disabled_reason
+           a.webhook_disabled_at, a.webhook_disabled_reason, a.owner_user_id,
+           a.webhook_sensitive_in_full
          FROM api_keys k JOIN agents a ON a.id = k.agent_id
          WHERE k.hash = ? AND k.revoked_at IS NULL AND a.deleted_at IS NULL`,
         [hash],

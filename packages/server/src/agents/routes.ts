@@ -39,6 +39,8 @@ export const agentRoutes: readonly AdminRoute[] = [
         description: call.body.description ?? null,
         defaultAction: call.body.default_action,
         webhookUrl: call.body.webhook_url ?? null,
+        owner: call.body.owner,
+        webhookSensitiveInFull: call.body.webhook_sensitive_in_full,
       });
       const keys = [];
       for (const environment of new Set(call.body.create_keys ?? [])) {
@@ -67,7 +69,8 @@ export const agentRoutes: readonly AdminRoute[] = [
     path: `${v1}/agents/:agent_id`,
     access: 'admin',
     tag: 'agents',
-    summary: "Change an agent's name, description, default action or webhook URL",
+    summary:
+      "Change an agent's name, description, default action, webhook URL, owner or sensitive values in webhooks",
     params: { agent_id: 'Agent id or name.' },
     body: schemas.agentUpdateBody,
     response: schemas.agent,
@@ -78,6 +81,8 @@ export const agentRoutes: readonly AdminRoute[] = [
         description: call.body.description,
         defaultAction: call.body.default_action,
         webhookUrl: call.body.webhook_url,
+        owner: call.body.owner,
+        webhookSensitiveInFull: call.body.webhook_sensitive_in_full,
       });
       return agentView(updated);
     },

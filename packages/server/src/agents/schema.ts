@@ -51,6 +51,14 @@ export const agent = z
     webhook_failing_since: nullableTimestamp,
     webhook_disabled_at: nullableTimestamp,
     webhook_disabled_reason: z.string().nullable(),
+    owner_user_id: z.string().nullable().meta({
+      description:
+        "The user who owns the agent. A policy's `exclude_owner` keeps them from approving its calls.",
+    }),
+    webhook_sensitive_in_full: z.boolean().meta({
+      description:
+        "Whether this agent's webhooks carry sensitive argument values (a policy's `redact`) in full. Off by default: webhooks show them as \"[redacted]\". Each delivery that carries them is logged like an admin's reveal (GET /api/v1/actions/{action_id}/sensitive/reads).",
+    }),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -65,6 +73,13 @@ export const agentCreateBody = z.object({
   description: z.string().max(2000).nullable().optional(),
   default_action: effect.optional(),
   webhook_url: z.string().max(2000).nullable().optional(),
+  owner: z.string().max(254).nullable().optional().meta({
+    description: 'The user who owns the agent: a user id or email; null removes the owner.',
+  }),
+  webhook_sensitive_in_full: z.boolean().optional().meta({
+    description:
+      'Let webhooks carry sensitive argument values in full (default false: masked). Each such delivery is logged.',
+  }),
   create_keys: z
     .array(environment)
     .max(2)
@@ -89,6 +104,13 @@ export const agentUpdateBody = z.object({
   description: z.string().max(2000).nullable().optional(),
   default_action: effect.optional(),
   webhook_url: z.string().max(2000).nullable().optional(),
+  owner: z.string().max(254).nullable().optional().meta({
+    description: 'The user who owns the agent: a user id or email; null removes the owner.',
+  }),
+  webhook_sensitive_in_full: z.boolean().optional().meta({
+    description:
+      'Let webhooks carry sensitive argument values in full (default false: masked). Each such delivery is logged.',
+  }),
 });
 
 /** Answer of a signing key rotation: the new key, shown this once. */

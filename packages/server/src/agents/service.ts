@@ -43,6 +43,10 @@ export interface CreateAgentInput {
   description?: string | null;
   defaultAction?: Effect;
   webhookUrl?: string | null;
+  /** The user who owns the agent: a user id or email. */
+  owner?: string | null;
+  /** Let the agent's webhooks carry sensitive argument values in full (default false). */
+  webhookSensitiveInFull?: boolean;
 }
 
 /** A newly created key: `key` is shown once and never stored. */
@@ -138,6 +142,21 @@ export class AgentService {
     return valid;
   }
 
+  /** The id of the user named by `owner` (an id or email); null clears the owner. */
+  private async ownerId(owner: string | null | undefined): Promise<string | null | undefined> {
+    if (owner === undefined) return undefined;
+    if (owner === null || owner.trim() === '') return null;
+    const name = owner.trim();
+    const user = (await this.store.users.get(name)) ?? (await this.store.users.getByEmail(name));
+    if (!user) {
+      throw new ValidationError(
+        `owner "${name}" is not a user of this server: give a user's id or email (GET /api/v1/users lists them), or null for no owner.`,
+        'owner',
+      );
+    }
+    return user.id;
+  }
+
   /** The agent and environment of an agent API key, or undefined if it is unknown or revoked. */
   async authenticate(key: string): Promise<AgentPrincipal | undefined> {
     const now = this.clock();
@@ -216,6 +235,8 @@ export class AgentService {
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
+      ownerUserId: (await this.ownerId(input.owner)) ?? null,
+      webhookSensitiveInFull: input.webhookSensitiveInFull === true,
     };
     if (await this.store.agents.getByName(name)) {
       throw new ConflictError(`An agent named "${name}" already exists; choose another name.`);
@@ -234,7 +255,10 @@ export class AgentService {
     return agent;
   }
 
-  /** Changes an agent's name, description, default action or webhook URL. */
+  /**
+   * Changes an agent's name, description, default action, webhook URL, owner, or whether its
+   * webhooks carry sensitive values in full.
+   */
   async updateAgent(
     id: string,
     patch: {
@@ -242,6 +266,8 @@ export class AgentService {
       description?: string | null;
       defaultAction?: Effect;
       webhookUrl?: string | null;
+      owner?: string | null;
+      webhookSensitiveInFull?: boolean;
     },
   ): Promise<AgentRecord> {
     const agent = await this.getAgent(id);
@@ -256,9 +282,22 @@ export class AgentService {
             : validateEffect(patch.defaultAction, 'defaultAction'),
         webhookUrl:
           patch.webhookUrl === undefined ? undefined : await this.checkWebhookUrl(patch.webhookUrl),
+        ownerUserId: await this.ownerId(patch.owner),
+        webhookSensitiveInFull: patch.webhookSensitiveInFull,
       },
       this.clock(),
     );
+    if (
+      patch.webhookSensitiveInFull !== undefined &&
+      patch.webhookSensitiveInFull !== agent.webhookSensitiveInFull
+    ) {
+      this.logger.info(
+        patch.webhookSensitiveInFull
+          ? "An agent's webhooks now carry sensitive argument values in full"
+          : "An agent's webhooks mask sensitive argument values again",
+        { agentId: agent.id },
+      );
+    }
     // Saving the webhook URL (even unchanged) is how an operator says the endpoint is fixed:
     // it is enabled again and its failures forgotten.
     let result = updated as AgentRecord;

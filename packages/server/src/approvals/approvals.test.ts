@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
+import { liveEventView } from '../admin/serialize';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { UserAdministration } from '../users/service';
 
@@ -26,6 +27,14 @@ const refunds = {
   ],
   default: 'allow' as const,
 };
+const payouts = {
+  name: 'Payouts',
+  tool: 'payout',
+  action: 'requires_approval' as const,
+  approvals: 2,
+  from: ['finance'],
+  exclude_owner: true,
+};
 const inApp = {
   name: 'Email',
   tool: 'send_email',
@@ -36,7 +45,7 @@ const inApp = {
 async function start(): Promise<AdminTestServer & { approvers: Record<string, string> }> {
   const t = await startAdminTestServer({ workers: false } as never, { listen: false });
   servers.push(t);
-  await t.server.policies.saveSet(t.agent.id, 'live', [refunds, inApp]);
+  await t.server.policies.saveSet(t.agent.id, 'live', [refunds, payouts, inApp]);
   const users = new UserAdministration(t.server.store, Date.now, {
     insecureTestPasswordHashing: true,
   });
@@ -222,6 +231,80 @@ describe('two people', () => {
       'bob@example.com',
     ]);
     expect((await t.request('GET', `/status/${held.action_id}`)).json.status).toBe('approved');
+  });
+
+  test("two approvers, the agent's owner excluded (exclude_owner); the owner may approve other policies' calls", async () => {
+    const t = await start();
+    const agentPath = `/api/v1/agents/${t.agent.id}`;
+    const unknown = await t.admin('PATCH', agentPath, { body: { owner: 'nobody@example.com' } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error).toContain('nobody@example.com');
+    // Approvers may not change the owner; admins may, by email or id.
+    const byApprover = await t.admin('PATCH', agentPath, {
+      as: 'approver',
+      body: { owner: 'ann@example.com' },
+    });
+    expect(byApprover.status).toBe(403);
+    const owned = await t.admin('PATCH', agentPath, { body: { owner: 'CAT@example.com' } });
+    expect(owned.status, owned.text).toBe(200);
+    const cat = await t.server.store.users.getByEmail('cat@example.com');
+    expect(owned.json.owner_user_id).toBe(cat?.id);
+
+    const events: { type: string; action?: { approval: unknown; status: string } }[] = [];
+    t.server.events.subscribe((event) => {
+      if (event.type === 'action.voted' || event.type === 'action.decided') {
+        events.push(liveEventView(event, Date.now()) as never);
+      }
+    });
+    const held = await check(t, 'payout', { amount: 500 });
+    const path = `/api/v1/approvals/${held.action_id}/approve`;
+    const owner = await as(t, 'cat')(path);
+    expect(owner.status).toBe(403);
+    expect(owner.json.error).toBe(
+      `cat@example.com owns agent ${t.agent.name}, and the policy excludes the agent's owner from deciding action ${held.action_id} (exclude_owner); a member of "finance" other than the owner (0 of 2 approvals so far) must decide.`,
+    );
+    const one = await as(t, 'ann')(path);
+    expect(one.json.status).toBe('pending');
+    expect(one.json.approval).toMatchObject({ required: 2, approved: 1, exclude_owner: true });
+    // Dashboards hear of the counted vote: "1 of 2", by whom.
+    expect(events).toMatchObject([
+      {
+        type: 'action.voted',
+        action: {
+          status: 'pending',
+          approval: { required: 2, approved: 1, votes: [{ user: 'ann@example.com' }] },
+        },
+      },
+    ]);
+    const stillOwner = await as(t, 'cat')(path);
+    expect(stillOwner.status).toBe(403);
+    expect(stillOwner.json.error).toContain('(1 of 2 approvals so far)');
+    // The owner may not deny either.
+    expect((await as(t, 'cat')(`/api/v1/approvals/${held.action_id}/deny`)).status).toBe(403);
+    const two = await as(t, 'bob')(path);
+    expect(two.json.status).toBe('approved');
+    expect(two.json.approval.votes.map((vote: { user: string }) => vote.user)).toEqual([
+      'ann@example.com',
+      'bob@example.com',
+    ]);
+    expect(events.map((event) => [event.type, event.action?.status])).toEqual([
+      ['action.voted', 'pending'],
+      ['action.decided', 'approved'],
+    ]);
+
+    // A policy without exclude_owner: the owner is an approver like any other.
+    const refund = await check(t, 'refund', { amount: 50 });
+    const byOwner = await as(t, 'cat')(`/api/v1/approvals/${refund.action_id}/approve`);
+    expect(byOwner.json.status).toBe('approved');
+
+    // Without an owner, nobody is excluded.
+    expect((await t.admin('PATCH', agentPath, { body: { owner: null } })).json.owner_user_id).toBe(
+      null,
+    );
+    const later = await check(t, 'payout', { amount: 5 });
+    const catVotes = await as(t, 'cat')(`/api/v1/approvals/${later.action_id}/approve`);
+    expect(catVotes.status).toBe(200);
+    expect(catVotes.json.approval).toMatchObject({ approved: 1 });
   });
 
   test('the first denial denies', async () => {

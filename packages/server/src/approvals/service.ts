@@ -220,6 +220,8 @@ export class ApprovalService {
         actionId,
         votes: outcome.counted.approval?.votes.length,
       });
+      // Dashboards showing the action update its "1 of 2" and who approved.
+      this.events.emit({ type: 'action.voted', action: outcome.counted });
       return outcome.counted;
     }
     if (!outcome.updated) {

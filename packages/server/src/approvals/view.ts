@@ -17,6 +17,7 @@ export function approvalView(action: ActionRecord) {
     from: terms.from ?? null,
     approve_in: terms.approveIn,
     exclude_requester: terms.excludeRequester ?? false,
+    exclude_owner: terms.excludeOwner ?? false,
     decided_in: state.decidedIn ?? (action.decidedBy ? 'dashboard' : null),
     decided_by_user: state.decidedByUser ?? null,
     votes: state.votes.map((vote) => ({

@@ -18,7 +18,7 @@ import {
 } from './state';
 
 // One vote on a held action, inside the transaction that locked it: who may vote (groups, the
-// requester, distinct users, where), the edit an approver made (evaluated again as if the agent
+// requester, the agent's owner, distinct users, where), the edit an approver made (evaluated again as if the agent
 // had made the call), and whether the vote decides the action.
 
 /** A human decision on a held action. */
@@ -148,10 +148,29 @@ async function identify(
     )
   ) {
     throw new ForbiddenError(
-      `${user} started this session (metadata.requested_by), and the policy excludes the requester from deciding action ${current.id}; another approver must decide.`,
+      `${user} started this session (metadata.requested_by), and the policy excludes the requester from deciding action ${current.id}; ${whoMustDecide(current, 'the requester')} must decide.`,
     );
   }
+  if (terms.excludeOwner && input.userId !== null) {
+    const agent = await repositories.agents.get(current.agentId);
+    if (agent?.ownerUserId && agent.ownerUserId === input.userId) {
+      throw new ForbiddenError(
+        `${user} owns agent ${agent.name}, and the policy excludes the agent's owner from deciding action ${current.id} (exclude_owner); ${whoMustDecide(current, 'the owner')} must decide.`,
+      );
+    }
+  }
   return { userId: input.userId, user, groups };
+}
+
+/** "another approver", or "a member of "finance" other than the owner", and what is left. */
+function whoMustDecide(current: ActionRecord, excluded: string): string {
+  const terms = termsOf(current);
+  const who = terms.from
+    ? `a member of ${terms.from.map((group) => `"${group}"`).join(' or ')} other than ${excluded}`
+    : `an approver other than ${excluded}`;
+  const needed = approvalsNeeded(current);
+  if (needed <= 1) return who;
+  return `${who} (${approvalsSoFar(current).length} of ${needed} approvals so far)`;
 }
 
 /** Applies the edit and evaluates the edited call; undefined when it changes nothing. */

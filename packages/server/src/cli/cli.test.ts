@@ -164,6 +164,36 @@ describe('commands against a running server', () => {
     const duplicate = await arden(['agents', 'create', 'support-bot'], env);
     expect(duplicate.code).toBe(1);
     expect(duplicate.stderr).toMatch(/already exists/);
+
+    // The owner (exclude_owner) and sensitive values in webhooks.
+    const owned = await arden(
+      [
+        'agents',
+        'update',
+        'support-bot',
+        '--owner',
+        'approver@example.com',
+        '--webhook-sensitive',
+        'full',
+      ],
+      env,
+    );
+    expect(owned.code, owned.stderr).toBe(0);
+    const approver = await t.server.store.users.getByEmail('approver@example.com');
+    expect(owned.stdout).toContain(`owner:          ${approver?.id}`);
+    expect(owned.stdout).toContain('sensitive args in webhooks: in full (logged)');
+    const cleared = await arden(
+      ['agents', 'update', 'support-bot', '--owner', 'none', '--webhook-sensitive', 'masked'],
+      env,
+    );
+    expect(cleared.stdout).toContain('owner:          (none)');
+    expect(cleared.stdout).toContain('sensitive args in webhooks: masked');
+    const wrong = await arden(
+      ['agents', 'update', 'support-bot', '--webhook-sensitive', 'yes'],
+      env,
+    );
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('--webhook-sensitive must be masked or full');
   });
 
   it('policies apply, diff and get; approvals list, approve and deny', async () => {

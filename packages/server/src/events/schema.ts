@@ -20,13 +20,19 @@ export const eventQuery = z.object({
 /** An event of the live stream (the `data:` of each SSE message). */
 export const liveEvent = z
   .object({
-    type: z.enum([
-      'action.created',
-      'action.decided',
-      'action.reported',
-      'usage.recorded',
-      'webhook.attempted',
-    ]),
+    type: z
+      .enum([
+        'action.created',
+        'action.decided',
+        'action.voted',
+        'action.reported',
+        'usage.recorded',
+        'webhook.attempted',
+      ])
+      .meta({
+        description:
+          '`action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes.',
+      }),
     at: timestamp,
     action: action.optional(),
     action_id: z.string().optional(),

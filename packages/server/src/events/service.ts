@@ -5,6 +5,8 @@ import type { ActionRecord, DeliveryAttemptRecord, DeliveryRecord, UsageRecord }
 export type LiveEvent =
   | { type: 'action.created'; action: ActionRecord }
   | { type: 'action.decided'; action: ActionRecord }
+  /** An approval was counted and more are needed ("1 of 2"): the action, still pending. */
+  | { type: 'action.voted'; action: ActionRecord }
   | { type: 'action.reported'; actionId: string; agentId: string; status: 'succeeded' | 'failed' }
   | { type: 'usage.recorded'; usage: UsageRecord[] }
   | { type: 'webhook.attempted'; delivery: DeliveryRecord; attempt: DeliveryAttemptRecord };

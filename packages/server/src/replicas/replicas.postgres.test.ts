@@ -113,13 +113,29 @@ describe('replicas on PostgreSQL (in one process)', () => {
         (event) => event.event === 'action.decided' && event.data.action_id === id,
       );
       expect(decided.data.action).toMatchObject({ status: 'approved', notes: 'from A' });
+      // A counted vote that needs another ("1 of 2") reaches it too.
+      await a.server.policies.saveSet(a.agent.id, 'live', [
+        { name: 'Two', tool: 'payout', action: 'requires_approval', approvals: 2 },
+      ]);
+      const two = await hold(a, a.liveKey, 'payout');
+      await a.admin('POST', `/api/v1/approvals/${two}/approve`, { body: {} });
+      const voted = await dashboard.waitFor(
+        (event) => event.event === 'action.voted' && event.data.action_id === two,
+      );
+      expect(voted.data.action).toMatchObject({
+        status: 'pending',
+        approval: { required: 2, approved: 1, votes: [{ user: a.emails.admin }] },
+      });
       await a.request('POST', '/token-usage', {
         body: { model: 'gpt-4o', prompt_tokens: 10, completion_tokens: 5, session_id: 's' },
       });
-      const usage = await dashboard.waitFor((event) => event.event === 'usage.recorded');
+      const usage = await dashboard.waitFor(
+        (event) => event.event === 'usage.recorded' && event.data.usage[0]?.model === 'gpt-4o',
+      );
       expect(usage.data.usage[0]).toMatchObject({ model: 'gpt-4o', total_tokens: 15 });
       // Events are not echoed back: each arrives once.
-      expect(dashboard.events.filter((event) => event.event === 'action.created').length).toBe(1);
+      expect(dashboard.events.filter((event) => event.event === 'action.created').length).toBe(2);
+      expect(dashboard.events.filter((event) => event.event === 'action.voted').length).toBe(1);
     } finally {
       await dashboard.close();
     }

@@ -130,7 +130,7 @@ export async function connectReplicas(
 
 // One relayed event: [kind, …what the receiver needs to rebuild it].
 type RelayItem =
-  | ['c' | 'd', string] // action created / decided: the action id
+  | ['c' | 'd' | 'v', string] // action created / decided / voted on: the action id
   | ['r', string, string, 'succeeded' | 'failed'] // action reported: id, agent, status
   | ['u', unknown[][]] // usage recorded: the records, compact
   | ['w', string, string]; // webhook attempted: delivery id, attempt id
@@ -231,6 +231,9 @@ class LiveRelay {
       case 'action.decided':
         this.queue.push(['d', event.action.id]);
         break;
+      case 'action.voted':
+        this.queue.push(['v', event.action.id]);
+        break;
       case 'action.reported':
         this.queue.push(['r', event.actionId, event.agentId, event.status]);
         break;
@@ -277,7 +280,7 @@ class LiveRelay {
 
   private async rebuild(items: RelayItem[]): Promise<void> {
     const actionIds = items
-      .filter((item) => item[0] === 'c' || item[0] === 'd')
+      .filter((item) => item[0] === 'c' || item[0] === 'd' || item[0] === 'v')
       .map((item) => item[1] as string);
     const actions = new Map(
       (await this.store.actions.getMany([...new Set(actionIds)])).map((action) => [
@@ -286,10 +289,16 @@ class LiveRelay {
       ]),
     );
     for (const item of items) {
-      if (item[0] === 'c' || item[0] === 'd') {
+      if (item[0] === 'c' || item[0] === 'd' || item[0] === 'v') {
         const action = actions.get(item[1]);
         if (action) {
-          this.emit({ type: item[0] === 'c' ? 'action.created' : 'action.decided', action });
+          const type =
+            item[0] === 'c'
+              ? 'action.created'
+              : item[0] === 'd'
+                ? 'action.decided'
+                : 'action.voted';
+          this.emit({ type, action });
         }
       } else if (item[0] === 'r') {
         this.emit({

@@ -2,7 +2,7 @@ import type { SecretBox } from '../channels/secrets';
 import { ConflictError, NotFoundError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
-import type { ActionRecord, NewAction, Store } from '../store';
+import type { ActionRecord, DeliveryRecord, NewAction, Store } from '../store';
 import type { Statement } from '../store/database';
 import type { Repositories } from '../store/repositories';
 import { sensitiveRepository } from './repository';
@@ -128,6 +128,53 @@ export class SensitiveArguments {
   /** Whether an action has sensitive arguments. */
   async has(repositories: Pick<Repositories, 'sensitive'>, actionId: string): Promise<boolean> {
     return (await repositories.sensitive.get(actionId)) !== undefined;
+  }
+
+  /**
+   * The body of a webhook delivery with its action's sensitive values in full, for an agent whose
+   * settings say so (`webhook_sensitive_in_full`): the masked `context` is replaced by the call's
+   * verbatim keyword arguments, byte for byte. Each time is logged like an admin's reveal (no
+   * user; the reason names the delivery). Undefined when the action has no sensitive arguments;
+   * throws (the attempt fails, to be retried) when the values cannot be opened — a receiver that
+   * asked for them never gets "[redacted]" in their place.
+   */
+  async unmaskWebhook(delivery: DeliveryRecord): Promise<string | undefined> {
+    if (delivery.actionId === null) return undefined;
+    const record = await this.store.sensitive.get(delivery.actionId);
+    if (!record) return undefined;
+    const action = await this.store.actions.get(delivery.actionId);
+    if (!action) return undefined;
+    const call = this.box().open(record.sealed) as unknown as SealedCall;
+    // The body is written by webhookBody: `"context":` followed by the stored (masked) keyword
+    // arguments as they are. Keys and string values before it cannot hold an unescaped quote, so
+    // the first match is the action's context.
+    const masked = `"context":${action.kwargsJson}`;
+    const at = delivery.payload.indexOf(masked);
+    if (at < 0) {
+      throw new Error(
+        `the body of webhook delivery ${delivery.eventId} does not hold the stored call, so its sensitive values cannot be put back`,
+      );
+    }
+    const readAt = this.clock();
+    await this.store.sensitive.recordRead({
+      id: uuidv7(readAt),
+      actionId: delivery.actionId,
+      userId: null,
+      userEmail: null,
+      reason: `webhook delivery ${delivery.eventId}: the agent's settings send sensitive values in full (webhook_sensitive_in_full)`,
+      readAt,
+    });
+    this.logger.info('Sensitive arguments sent in full in a webhook', {
+      actionId: delivery.actionId,
+      agentId: delivery.agentId,
+      eventId: delivery.eventId,
+      paths: record.paths,
+    });
+    return (
+      delivery.payload.slice(0, at) +
+      `"context":${call.kwargs_json}` +
+      delivery.payload.slice(at + masked.length)
+    );
   }
 
   /**

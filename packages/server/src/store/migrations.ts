@@ -1,3 +1,4 @@
+import { agentOwnerSchema } from '../agents/migration';
 import { approvalsMigration } from '../approvals/migration';
 import { budgetsSchema } from '../budgets/migration';
 import { channelsSchema } from '../channels/migration';
@@ -335,6 +336,11 @@ export const migrations: readonly Migration[] = [
       sqlite: refusalsIndexSchema('sqlite', refusedSql),
       postgres: refusalsIndexSchema('postgres', refusedSql),
     },
+  },
+  {
+    version: 16,
+    name: 'agent owners; sensitive values in webhooks by agent setting',
+    sql: { sqlite: agentOwnerSchema('sqlite'), postgres: agentOwnerSchema('postgres') },
   },
 ];
 

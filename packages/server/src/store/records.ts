@@ -39,6 +39,13 @@ export interface AgentRecord {
   webhookDisabledAt?: number | null;
   /** Why it was disabled. */
   webhookDisabledReason?: string | null;
+  /** The user who owns the agent (a policy's `exclude_owner` keeps them from approving). */
+  ownerUserId?: string | null;
+  /**
+   * Whether the agent's webhooks carry sensitive argument values (a policy's `redact`) in full;
+   * off (masked) by default. Each delivery that carries them is logged like a reveal.
+   */
+  webhookSensitiveInFull?: boolean;
 }
 
 /** An agent API key (its hash only; the key itself is shown once when created). */
@@ -178,7 +185,10 @@ export interface DeliveryRecord {
   actionId: string | null;
   eventType: string;
   url: string;
-  /** The exact body that is signed and sent. */
+  /**
+   * The exact body that is signed and sent — with sensitive argument values masked; an agent
+   * whose settings say so (`webhookSensitiveInFull`) gets them in full, put back at send time.
+   */
   payload: string;
   status: DeliveryStatus;
   attempts: number;

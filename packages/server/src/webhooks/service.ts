@@ -58,6 +58,12 @@ export interface WebhookOptions extends WebhookAddressPolicy {
   random?: () => number;
 }
 
+/** Puts the sensitive values of a delivery's action back into its body, logging the access. */
+export interface WebhookUnmasker {
+  /** The body with the values in full; undefined when the action has no sensitive arguments. */
+  unmaskWebhook(delivery: DeliveryRecord): Promise<string | undefined>;
+}
+
 /** The approver side of a decision, as written into the webhook body. */
 export interface ApprovalInfo {
   adminUserId: string | null;
@@ -174,6 +180,7 @@ export class WebhookService {
   private again = false;
   private stopped = true;
   private readonly inFlight = new Set<AbortController>();
+  private sensitive: WebhookUnmasker | undefined;
 
   constructor(
     private readonly store: Store,
@@ -204,6 +211,15 @@ export class WebhookService {
         `webhooks.leaseMs (${this.options.leaseMs}) must be longer than webhooks.timeoutMs (${this.options.timeoutMs}), or another worker could send a delivery still in flight.`,
       );
     }
+  }
+
+  /**
+   * Lets deliveries of agents whose settings say so (`webhookSensitiveInFull`) carry sensitive
+   * argument values in full (the server wires its `SensitiveArguments`). Without it, webhooks
+   * always carry them masked.
+   */
+  unmaskWith(sensitive: WebhookUnmasker): void {
+    this.sensitive = sensitive;
   }
 
   /** This worker's name in leases (`lease_owner`). */
@@ -393,11 +409,17 @@ export class WebhookService {
     if (unsendable || !agent) {
       verdict = { delivered: false, statusCode: null, error: unsendable ?? 'not sent' };
     } else {
-      const timestamp = Math.floor(Date.now() / 1000);
-      const signature = await signWebhookPayload(delivery.payload, timestamp, agent.signingKey);
       const controller = new AbortController();
       this.inFlight.add(controller);
       try {
+        // The outbox holds the masked body; the agent's setting, as it is now, decides whether
+        // this attempt carries the sensitive values in full (logged like a reveal).
+        const body =
+          agent.webhookSensitiveInFull === true && this.sensitive
+            ? ((await this.sensitive.unmaskWebhook(delivery)) ?? delivery.payload)
+            : delivery.payload;
+        const timestamp = Math.floor(Date.now() / 1000);
+        const signature = await signWebhookPayload(body, timestamp, agent.signingKey);
         const response = await this.options.send({
           url,
           headers: {
@@ -409,7 +431,7 @@ export class WebhookService {
             // Standard Webhooks names, so receivers built for them find the id.
             'webhook-id': delivery.eventId,
           },
-          body: delivery.payload,
+          body,
           timeoutMs: this.options.timeoutMs,
           signal: controller.signal,
         });

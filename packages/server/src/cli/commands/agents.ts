@@ -9,11 +9,16 @@ const help = `Usage:
   arden agents list
   arden agents get NAME
   arden agents update NAME [--default-action …] [--webhook-url URL|none] [--description TEXT]
+                           [--owner EMAIL|none] [--webhook-sensitive masked|full]
   arden agents keys list NAME [--all]
   arden agents keys create NAME [--env test|live] [--name LABEL]
   arden agents keys rotate NAME KEY
   arden agents keys revoke NAME KEY
   arden agents signing-key rotate NAME
+
+--owner names the user who owns the agent (a policy's exclude_owner keeps them from
+approving its calls). --webhook-sensitive full lets the agent's webhooks carry sensitive argument
+values (a policy's redact) in full; each such delivery is logged. masked (the default) hides them.
 
 NAME is the agent's name or id; KEY is a key id or the prefix shown by \`keys list\`.
 Keys and signing keys are shown once, when created or rotated.
@@ -26,6 +31,8 @@ const options = {
   ...connectionOptions,
   'default-action': { type: 'string' },
   'webhook-url': { type: 'string' },
+  owner: { type: 'string' },
+  'webhook-sensitive': { type: 'string' },
   description: { type: 'string' },
   keys: { type: 'string' },
   'no-keys': { type: 'boolean' },
@@ -42,6 +49,22 @@ function effect(parsed: Parsed): string | undefined {
     );
   }
   return value;
+}
+
+function sensitiveInWebhooks(parsed: Parsed): boolean | undefined {
+  const value = text(parsed, 'webhook-sensitive');
+  if (value === undefined) return undefined;
+  if (value !== 'masked' && value !== 'full') {
+    throw new UsageError(`--webhook-sensitive must be masked or full; got "${value}".`);
+  }
+  return value === 'full';
+}
+
+function describeAgent(agent: {
+  owner_user_id?: string | null;
+  webhook_sensitive_in_full?: boolean;
+}): string {
+  return `  owner:          ${agent.owner_user_id ?? '(none)'}\n  sensitive args in webhooks: ${agent.webhook_sensitive_in_full ? 'in full (logged)' : 'masked'}\n`;
 }
 
 function printKey(
@@ -163,7 +186,7 @@ export async function agentsCommand(argv: string[], io: CliIo): Promise<number> 
       return 0;
     }
     io.stdout(
-      `${agent.name} (id ${agent.id})\n  description:    ${agent.description ?? '-'}\n  default action: ${agent.default_action}\n  webhook URL:    ${agent.webhook_url ?? '(none)'}\n  signing key:    ${agent.signing_key_prefix}\n  keys:\n`,
+      `${agent.name} (id ${agent.id})\n  description:    ${agent.description ?? '-'}\n  default action: ${agent.default_action}\n  webhook URL:    ${agent.webhook_url ?? '(none)'}\n  signing key:    ${agent.signing_key_prefix}\n${describeAgent(agent)}  keys:\n`,
     );
     for (const key of agent.keys) {
       io.stdout(`    ${key.environment.padEnd(5)} ${key.prefix}  id ${key.id}\n`);
@@ -174,14 +197,17 @@ export async function agentsCommand(argv: string[], io: CliIo): Promise<number> 
   if (sub === 'update') {
     const name = positional(parsed, 1, 'the agent name', 'agents update');
     const webhook = text(parsed, 'webhook-url');
+    const owner = text(parsed, 'owner');
     const patch = {
       default_action: effect(parsed),
       webhook_url: webhook === undefined ? undefined : webhook === 'none' ? null : webhook,
       description: text(parsed, 'description'),
+      owner: owner === undefined ? undefined : owner === 'none' ? null : owner,
+      webhook_sensitive_in_full: sensitiveInWebhooks(parsed),
     };
     if (Object.values(patch).every((value) => value === undefined)) {
       throw new UsageError(
-        'Nothing to change: pass --default-action, --webhook-url or --description.',
+        'Nothing to change: pass --default-action, --webhook-url, --description, --owner or --webhook-sensitive.',
       );
     }
     const agent = await client.request(
@@ -192,7 +218,7 @@ export async function agentsCommand(argv: string[], io: CliIo): Promise<number> 
     if (json) print(agent);
     else
       io.stdout(
-        `Updated ${agent.name}: default action ${agent.default_action}, webhook ${agent.webhook_url ?? '(none)'}\n`,
+        `Updated ${agent.name}: default action ${agent.default_action}, webhook ${agent.webhook_url ?? '(none)'}\n${describeAgent(agent)}`,
       );
     return 0;
   }
