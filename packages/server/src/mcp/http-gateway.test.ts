@@ -18,7 +18,7 @@ import {
   ElicitRequestSchema,
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { mcpCommand } from '../cli/commands/mcp';
@@ -203,6 +203,30 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     const actions = await t.admin('GET', '/api/v1/actions?tool=mcp.remote.echo');
     expect(actions.status).toBe(200);
     expect(JSON.stringify(actions.json)).toContain('mcp.remote.echo');
+    await client.close();
+  });
+
+  it('checks each call in process, with the agent API’s own check: logged, no loopback request', async () => {
+    const client = await connect();
+    const match = vi.spyOn(t.server.router, 'match');
+    try {
+      const result = await client.callTool({ name: 'echo', arguments: { text: 'in process' } });
+      expect(text(result)).toBe('echo: in process');
+      const blocked = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
+      expect(blocked.isError).toBe(true);
+      const paths = match.mock.calls.map(([, path]) => path);
+      expect(paths).toContain('/mcp/remote');
+      expect(paths).not.toContain('/policy/check');
+    } finally {
+      match.mockRestore();
+    }
+    // Both checks were logged as any check is, with the gateway's metadata.
+    const actions = await t.admin('GET', '/api/v1/actions?limit=5');
+    const logged = (actions.json.items as { tool_name: string; decision: string }[]).slice(0, 2);
+    expect(logged.map((item) => [item.tool_name, item.decision])).toEqual([
+      ['mcp.remote.delete_file', 'block'],
+      ['mcp.remote.echo', 'allow'],
+    ]);
     await client.close();
   });
 

@@ -11,6 +11,7 @@ import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/cl
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { InProcessAgentApi } from '../agent/routes';
 import type { AgentPrincipal } from '../agents/service';
 import type { ServerContext } from '../context';
 import { NotFoundError } from '../errors';
@@ -22,6 +23,7 @@ import {
   type McpHttpUpstreams,
   type McpHttpUpstreamTarget,
 } from './http-upstreams';
+import { inProcessFetch } from './in-process-check';
 
 // The Streamable HTTP gateway: `/mcp/<name>` is an MCP server to clients that present an agent
 // key, and an MCP client (StreamableHTTPClientTransport) to the remote upstream an admin
@@ -469,6 +471,7 @@ export class McpHttpGateway {
   constructor(
     readonly server: ServerContext,
     private readonly upstreams: McpHttpUpstreams,
+    private readonly agentApi: InProcessAgentApi,
   ) {}
 
   /** Handles one request to `/mcp/<name>` from an authenticated agent key. */
@@ -541,7 +544,10 @@ export class McpHttpGateway {
     }
   }
 
-  /** The Arden client of an agent key: calls are checked through the agent API, as any client's. */
+  /**
+   * The Arden client of an agent key: core's, as any adapter's, its checks answered in process
+   * by the agent API's own check (in-process-check.ts).
+   */
   private ardenFor(keyId: string, key: string, url: string): Arden {
     let entry = this.ardens.get(keyId);
     if (!entry) {
@@ -550,6 +556,7 @@ export class McpHttpGateway {
         arden: new Arden({
           apiKey: key,
           apiUrl: url,
+          fetch: inProcessFetch(this.agentApi, url, key, this.server.config.bodyLimit, logger),
           onUnavailable: 'block',
           logger: {
             debug: (message) => logger.debug(message),
