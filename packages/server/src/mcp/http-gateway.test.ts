@@ -230,6 +230,34 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
+  it('answers a call without a progress token with application/json, one with a token over SSE', async () => {
+    const types: string[] = [];
+    const client = new Client({ name: 'test-client', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/remote`), {
+        requestInit: { headers: { authorization: `Bearer ${t.liveKey}` } },
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          const body = typeof init?.body === 'string' ? init.body : '';
+          if (body.includes('"tools/call"')) types.push(String(response.headers.get('content-type')));
+          return response;
+        },
+      }),
+    );
+    const plain = await client.callTool({ name: 'echo', arguments: { text: 'plain' } });
+    expect(text(plain)).toBe('echo: plain');
+    const refused = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
+    expect(refused.isError).toBe(true);
+    const streamed = await client.callTool(
+      { name: 'echo', arguments: { text: 'streamed' } },
+      undefined,
+      { onprogress: () => undefined },
+    );
+    expect(text(streamed)).toBe('echo: streamed');
+    expect(types).toEqual(['application/json', 'application/json', 'text/event-stream']);
+    await client.close();
+  });
+
   it("relays the upstream's sampling and elicitation requests, the client's answers and log messages", async () => {
     const client = new Client(
       { name: 'test-client', version: '1.0.0' },
