@@ -239,7 +239,8 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
         fetch: async (input, init) => {
           const response = await fetch(input, init);
           const body = typeof init?.body === 'string' ? init.body : '';
-          if (body.includes('"tools/call"')) types.push(String(response.headers.get('content-type')));
+          if (body.includes('"tools/call"'))
+            types.push(String(response.headers.get('content-type')));
           return response;
         },
       }),

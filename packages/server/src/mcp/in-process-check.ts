@@ -41,15 +41,24 @@ export function inProcessFetch(
   }) as typeof globalThis.fetch;
 }
 
+/**
+ * The answer as core's fetch transport reads it (`status`, `headers.get`, `text()`) — not a
+ * whole `Response`, whose streams would cost more than the check's own answer does.
+ */
 function json(
   status: number,
   body: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(JSON.stringify(body), {
+  const text = JSON.stringify(body);
+  const all: Record<string, string> = { 'content-type': 'application/json', ...headers };
+  return {
     status,
-    headers: { 'content-type': 'application/json', ...headers },
-  });
+    ok: status >= 200 && status < 300,
+    headers: { get: (name: string) => all[name.toLowerCase()] ?? null },
+    text: async () => text,
+    json: async () => JSON.parse(text),
+  } as unknown as Response;
 }
 
 /** The answer the server's error handler (server.ts) gives for the same error. */
