@@ -4,9 +4,12 @@ import {
   Arden,
   ambiguousKey,
   checkMcpToolCall,
+  invalidToolCallText,
   type McpToolAnnotations,
   pickAnnotations,
+  recordHeldCallCancelled,
   reportToolOutcome,
+  toolCallParams,
 } from '@arden/core';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -16,9 +19,10 @@ import type { InProcessAgentApi } from '../agent/routes';
 import type { AgentPrincipal } from '../agents/service';
 import type { ServerContext } from '../context';
 import { NotFoundError } from '../errors';
-import { readJson, sendError } from '../http/respond';
+import { parseJsonBody, readJsonText, sendError } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import type { Logger } from '../logger';
+import { checkedArguments, keepNumberText, mayHoldRewrittenNumbers } from './exact-numbers';
 import {
   checkUpstreamUrl,
   type McpHttpUpstreams,
@@ -305,18 +309,17 @@ class GatewaySession {
       return;
     }
     const params = asRecord(message.params);
-    const tool = params?.name;
-    const rawArguments = params?.arguments;
-    if (
-      typeof tool !== 'string' ||
-      tool.length === 0 ||
-      (rawArguments !== undefined && !asRecord(rawArguments))
-    ) {
-      this.answerError(
-        id,
-        errorCodes.invalidParams,
-        'Invalid params: tools/call needs a tool name and, optionally, an arguments object.',
-      );
+    const call = toolCallParams(params);
+    if (!call) {
+      this.answerError(id, errorCodes.invalidParams, invalidToolCallText);
+      return;
+    }
+    const tool = call.tool;
+    let exactArguments: Record<string, unknown>;
+    try {
+      exactArguments = checkedArguments(call.arguments ?? {});
+    } catch (error) {
+      this.answerError(id, errorCodes.invalidParams, `Invalid params: ${(error as Error).message}`);
       return;
     }
     const key = idKey(id);
@@ -329,7 +332,7 @@ class GatewaySession {
       {
         server: this.target.name,
         tool,
-        arguments: (rawArguments ?? {}) as Record<string, unknown>,
+        arguments: exactArguments,
         annotations: this.annotations.get(tool),
       },
       {
@@ -369,18 +372,12 @@ class GatewaySession {
   }
 
   /** Records a held call that will never run as cancelled in Arden. */
-  private async recordCancelled(actionId: string, controller: AbortController): Promise<void> {
-    const given = controller.signal.reason;
-    const reason = this.closed
-      ? 'the MCP session ended while the call was held'
-      : `the MCP client cancelled the call${typeof given === 'string' && given ? `: ${given}` : ''}`;
-    try {
-      await this.arden.cancelHeld(actionId, reason);
-    } catch (error) {
-      this.logger.warn(
-        `could not record action ${actionId} as cancelled (${error instanceof Error ? error.message : String(error)}); it stays held until it expires, and approving it runs nothing`,
-      );
-    }
+  private recordCancelled(actionId: string, controller: AbortController): Promise<void> {
+    return recordHeldCallCancelled(this.arden, actionId, {
+      signal: controller.signal,
+      ended: this.closed ? 'the MCP session ended while the call was held' : undefined,
+      log: (text) => this.logger.warn(text),
+    });
   }
 
   // ---- upstream → client ----
@@ -568,8 +565,16 @@ export class McpHttpGateway {
     name: string,
   ): Promise<void> {
     const { request, response } = context;
+    // A number JavaScript would write differently is kept as its text (exact-numbers.ts), so
+    // the upstream receives the bytes the client sent.
+    const text =
+      request.method === 'POST'
+        ? await readJsonText(request, this.server.config.bodyLimit)
+        : undefined;
     const body =
-      request.method === 'POST' ? await readJson(request, this.server.config.bodyLimit) : undefined;
+      text === undefined
+        ? undefined
+        : parseJsonBody(text, mayHoldRewrittenNumbers(text) ? keepNumberText : undefined);
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
       const session = this.sessions.get(sessionId);
