@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createArden } from '@arden/core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   getDefaultEnvironment,
   StdioClientTransport,
 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { gatewayLatencies, runGatewayCalls } from '../mcp-gateway-calls.ts';
 import { startArden } from '../processes.ts';
-import { summarize } from '../stats.ts';
 import { type Benchmark, ratio } from '../types.ts';
 
 const require = createRequire(import.meta.url);
@@ -60,75 +59,31 @@ export const mcpGateway: Benchmark = {
       [gatewayBin, 'run', '--name', 'bench', '--', process.execPath, upstream],
       { ARDEN_API_URL: url, ARDEN_API_KEY: key },
     );
-    const arden = createArden({ apiKey: key, apiUrl: url, logLevel: 'error' });
     try {
-      const call = (client: Client, index: number) =>
-        client.callTool({ name: 'echo', arguments: { text: `call ${index}` } });
-      const check = (index: number) =>
-        arden.check('mcp.bench.echo', { args: [], kwargs: { text: `call ${index}` } }, {});
-      log('warming up');
-      for (let index = 0; index < Math.min(200, calls); index++) {
-        await call(direct.client, index);
-        await call(gateway.client, index);
-        await check(index);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const idleMiB = residentMiB(gateway.pid);
-      const throughDirect: number[] = [];
-      const throughGateway: number[] = [];
-      const checks: number[] = [];
-      const cpuBefore = process.cpuUsage();
-      const gatewayCpuBefore = cpuMs(gateway.pid);
-      const upstreamCpuBefore = cpuMs(direct.pid);
-      for (let index = 0; index < calls; index++) {
-        let started = performance.now();
-        await call(direct.client, index);
-        throughDirect.push(performance.now() - started);
-        started = performance.now();
-        const result = await call(gateway.client, index);
-        throughGateway.push(performance.now() - started);
-        if (result.isError)
-          throw new Error(`the gateway refused a call: ${JSON.stringify(result)}`);
-        started = performance.now();
-        await check(index);
-        checks.push(performance.now() - started);
-      }
-      const afterMiB = residentMiB(gateway.pid);
+      let cpuBefore = process.cpuUsage();
+      let gatewayCpuBefore = 0;
+      let upstreamCpuBefore = 0;
+      const run = await runGatewayCalls({
+        calls,
+        log,
+        direct: direct.client,
+        gateway: gateway.client,
+        apiUrl: url,
+        key,
+        memoryOf: () => residentMiB(gateway.pid),
+        measuring: () => {
+          cpuBefore = process.cpuUsage();
+          gatewayCpuBefore = cpuMs(gateway.pid);
+          upstreamCpuBefore = cpuMs(direct.pid);
+        },
+      });
       const cpu = process.cpuUsage(cpuBefore);
       const gatewayCpu = (cpuMs(gateway.pid) - gatewayCpuBefore) / calls;
       const upstreamCpu = Math.max(0.001, (cpuMs(direct.pid) - upstreamCpuBefore) / calls);
-      const directP50 = summarize(throughDirect).p50;
-      const checkP50 = summarize(checks).p50;
-      const gatewayStats = summarize(throughGateway);
-      const budget = directP50 + checkP50;
-      const gatewayRatio = ratio(gatewayStats.p50, budget);
       return {
         name: 'mcp-gateway',
         measurements: [
-          {
-            metric: 'tools/call via gateway p50',
-            value: gatewayStats.p50,
-            unit: 'ms',
-            baseline: { name: 'direct p50 + one check p50', value: budget },
-            ratio: gatewayRatio,
-            goal: '≤ 1.3×',
-            met: gatewayRatio <= 1.3,
-          },
-          {
-            metric: 'tools/call via gateway p95',
-            value: gatewayStats.p95,
-            unit: 'ms',
-            baseline: { name: 'direct p50 + one check p50', value: budget },
-            ratio: ratio(gatewayStats.p95, budget),
-          },
-          {
-            metric: 'tools/call direct p50',
-            value: directP50,
-            unit: 'ms',
-            baseline: { name: 'via gateway p50', value: gatewayStats.p50 },
-            ratio: ratio(directP50, gatewayStats.p50),
-          },
-          { metric: 'one Arden check p50', value: checkP50, unit: 'ms' },
+          ...gatewayLatencies('gateway', run),
           {
             // Load-independent: the gateway process's own CPU per relayed and checked call,
             // against what the upstream SDK server spends answering a call.
@@ -140,10 +95,10 @@ export const mcpGateway: Benchmark = {
           },
           {
             metric: `gateway RSS after ${calls} calls`,
-            value: afterMiB,
+            value: run.afterMiB,
             unit: 'MiB',
-            baseline: { name: 'gateway RSS idle', value: idleMiB },
-            ratio: ratio(afterMiB, idleMiB),
+            baseline: { name: 'gateway RSS idle', value: run.idleMiB },
+            ratio: ratio(run.afterMiB, run.idleMiB),
           },
         ],
         notes: [
@@ -153,7 +108,6 @@ export const mcpGateway: Benchmark = {
     } finally {
       await direct.client.close();
       await gateway.client.close();
-      await arden.shutdown();
       await server.stop();
     }
   },

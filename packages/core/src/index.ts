@@ -167,10 +167,13 @@ export {
   checkMcpToolCall,
   type DeniedToolResult,
   deniedToolResult,
+  invalidToolCallText,
   type McpToolAnnotations,
   type McpToolCall,
   mcpCheckMetadata,
   pickAnnotations,
+  recordHeldCallCancelled,
+  toolCallParams,
   type WaitHooks,
 } from './mcp-check';
 export { InexactNumberError, parseExactJson, sourceTextAccess } from './mcp-exact-json';

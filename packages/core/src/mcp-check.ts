@@ -249,3 +249,53 @@ function sleep(ms: number): Promise<void> {
     (timer as { unref?: () => void }).unref?.();
   });
 }
+
+/** What a gateway answers a `tools/call` whose params {@link toolCallParams} refused. */
+export const invalidToolCallText =
+  'Invalid params: tools/call needs a tool name and, optionally, an arguments object.';
+
+/**
+ * The tool name and arguments of a `tools/call`'s `params`, or undefined when they are malformed
+ * (no tool name, or arguments that are not an object): answer {@link invalidToolCallText} then.
+ */
+export function toolCallParams(
+  params: unknown,
+): { tool: string; arguments: Record<string, unknown> | undefined } | undefined {
+  const record = asObject(params);
+  const tool = record?.name;
+  const rawArguments = record?.arguments;
+  if (typeof tool !== 'string' || tool.length === 0) return undefined;
+  if (rawArguments !== undefined && !asObject(rawArguments)) return undefined;
+  return { tool, arguments: rawArguments as Record<string, unknown> | undefined };
+}
+
+/**
+ * Records a held call that will never run (its client cancelled it, or went away) as cancelled
+ * in Arden, so that nobody approves a call that is gone. `ended` is the reason when the session
+ * ended; otherwise the reason the client gave with its cancel (`signal.reason`) is quoted. A
+ * failure is logged through `log`, never thrown: the call stays held until it expires, and
+ * approving it runs nothing.
+ */
+export async function recordHeldCallCancelled(
+  arden: Arden,
+  actionId: string,
+  options: { signal: AbortSignal; ended: string | undefined; log: (message: string) => void },
+): Promise<void> {
+  const given = options.signal.reason;
+  const reason =
+    options.ended ??
+    `the MCP client cancelled the call${typeof given === 'string' && given ? `: ${given}` : ''}`;
+  try {
+    await arden.cancelHeld(actionId, reason);
+  } catch (error) {
+    options.log(
+      `could not record action ${actionId} as cancelled in Arden (${error instanceof Error ? error.message : String(error)}); it stays held until it expires, and approving it runs nothing`,
+    );
+  }
+}
+
+function asObject(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}

@@ -7,7 +7,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { type Arden, isValidMcpServerName, type McpToolsReportBody } from '@arden/core';
+import {
+  type Arden,
+  invalidToolCallText,
+  isValidMcpServerName,
+  type McpToolsReportBody,
+  recordHeldCallCancelled,
+  toolCallParams,
+} from '@arden/core';
 import {
   type CheckMcpToolCallOptions,
   checkMcpToolCall,
@@ -393,23 +400,13 @@ export class McpGateway {
 
   private async toolCall(line: Buffer, message: JsonRpcMessage & { id: JsonRpcId }): Promise<void> {
     const params = asRecord(message.params);
-    const tool = params?.name;
-    const rawArguments = params?.arguments;
-    if (
-      typeof tool !== 'string' ||
-      tool.length === 0 ||
-      (rawArguments !== undefined && !asRecord(rawArguments))
-    ) {
-      this.toClient(
-        errorLine(
-          message.id,
-          errorCodes.invalidParams,
-          'Invalid params: tools/call needs a tool name and, optionally, an arguments object.',
-        ),
-      );
+    const call = toolCallParams(params);
+    if (!call) {
+      this.toClient(errorLine(message.id, errorCodes.invalidParams, invalidToolCallText));
       return;
     }
-    let exactArguments = (rawArguments ?? {}) as Record<string, unknown>;
+    const tool = call.tool;
+    let exactArguments = call.arguments ?? {};
     const text = line.toString('utf8');
     // Only a number of 16 digits or more, or with a 3-digit exponent, can differ from what
     // JSON.parse made of it: parse again, exactly, only then (the common call pays nothing).
@@ -469,18 +466,14 @@ export class McpGateway {
   }
 
   /** Records a held call that will never run as cancelled in Arden (awaited by close()). */
-  private async recordCancelled(actionId: string, controller: AbortController): Promise<void> {
-    const given = controller.signal.reason;
-    const reason = this.closing
-      ? 'the MCP client disconnected from the Arden gateway while the call was held'
-      : `the MCP client cancelled the call${typeof given === 'string' && given ? `: ${given}` : ''}`;
-    try {
-      await this.options.arden.cancelHeld(actionId, reason);
-    } catch (error) {
-      this.log(
-        `could not record action ${actionId} as cancelled in Arden (${error instanceof Error ? error.message : String(error)}); it stays held until it expires, and approving it runs nothing`,
-      );
-    }
+  private recordCancelled(actionId: string, controller: AbortController): Promise<void> {
+    return recordHeldCallCancelled(this.options.arden, actionId, {
+      signal: controller.signal,
+      ended: this.closing
+        ? 'the MCP client disconnected from the Arden gateway while the call was held'
+        : undefined,
+      log: (text) => this.log(text),
+    });
   }
 
   private oversizeFromClient(line: OversizeLine): void {

@@ -26,6 +26,23 @@ import { withoutFinalStop } from '../text';
 import { parseCheck, parseResult, parseUsage } from './validate';
 
 const maxWaitSeconds = 30;
+
+/**
+ * The agent API's check: `body` is what `POST /policy/check` answers; call `answered` once it
+ * went out. Used by the route and, in process, by the MCP HTTP gateway.
+ */
+export type AgentCheck = (
+  principal: AgentPrincipal,
+  text: string,
+  started: number,
+) => Promise<{ body: Record<string, unknown>; answered: () => void }>;
+
+/** What an in-process caller of the agent API needs: the key's principal, and the check. */
+export interface InProcessAgentApi {
+  /** The principal of an agent key, with one request taken from its rate limit; throws 401/429. */
+  authenticateKey: (key: string) => Promise<AgentPrincipal>;
+  check: AgentCheck;
+}
 // Action ids are UUIDs; anything else cannot exist, so it is not looked up.
 const actionIdPattern = /^[A-Za-z0-9_-]{1,100}$/;
 /** Reports accepted in one `POST /v1/actions/results`. */
@@ -74,6 +91,13 @@ export function registerAgentRoutes(server: ServerContext): void {
         'Missing API key. Send it as X-API-Key: arden_live_… (or Authorization: Bearer …); create one with `arden agents keys create`.',
       );
     }
+    const principal = await authenticateKey(key);
+    setBodyTimeout(context.request, config.bodyTimeoutMs);
+    return principal;
+  };
+
+  /** An agent key's principal, with one request taken from its rate limit. */
+  const authenticateKey = async (key: string): Promise<AgentPrincipal> => {
     if (!parseApiKey(key)) {
       throw new AuthenticationError(
         'The API key is malformed: agent keys look like arden_live_<32 hex> or arden_test_<32 hex>.',
@@ -89,7 +113,6 @@ export function registerAgentRoutes(server: ServerContext): void {
       const wait = limiter.take(principal.keyId, clock());
       if (wait > 0) throw new RateLimitedError(wait);
     }
-    setBodyTimeout(context.request, config.bodyTimeoutMs);
     return principal;
   };
 
@@ -109,12 +132,12 @@ export function registerAgentRoutes(server: ServerContext): void {
     return action;
   };
 
-  registerMcpAgentRoutes(server, authenticate, presentedKey);
-
-  router.add('POST', '/policy/check', async (context) => {
-    const started = performance.now();
-    const principal = await authenticate(context);
-    const input = parseCheck(await readJsonText(context.request, config.bodyLimit));
+  /**
+   * One check of `POST /policy/check` (its body's text), decided and committed: the answer's
+   * body, and `answered` to call once it went out (it tells the live event stream).
+   */
+  const check: AgentCheck = async (principal, text, started) => {
+    const input = parseCheck(text);
     const now = clock();
     const agent = principal.agent;
     // Memory inputs and refused repeats (src/memory/): held until the action is committed.
@@ -288,10 +311,10 @@ export function registerAgentRoutes(server: ServerContext): void {
       };
     }
     if (receipt && !pending) body.receipt = receipt.receipt;
-    sendJson(context.response, 200, body);
-    // Built only when a subscriber takes it (the dashboard's stream, other replicas, or the
-    // channels for a held call).
-    if (server.events.wants(pending ? 'action.created:pending' : 'action.created')) {
+    const answered = () => {
+      // Built only when a subscriber takes it (the dashboard's stream, other replicas, or the
+      // channels for a held call).
+      if (!server.events.wants(pending ? 'action.created:pending' : 'action.created')) return;
       server.events.emit({
         type: 'action.created',
         action: {
@@ -302,7 +325,23 @@ export function registerAgentRoutes(server: ServerContext): void {
           seq: inserted.lastInsertId ?? 0,
         },
       });
-    }
+    };
+    return { body, answered };
+  };
+
+  // The MCP HTTP gateway checks its calls in process with the same two functions.
+  registerMcpAgentRoutes(server, authenticate, presentedKey, { authenticateKey, check });
+
+  router.add('POST', '/policy/check', async (context) => {
+    const started = performance.now();
+    const principal = await authenticate(context);
+    const checked = await check(
+      principal,
+      await readJsonText(context.request, config.bodyLimit),
+      started,
+    );
+    sendJson(context.response, 200, checked.body);
+    checked.answered();
   });
 
   router.add('GET', '/status/:actionId', async (context) => {

@@ -118,10 +118,20 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
  * whose Content-Type says it is something else.
  */
 export async function readJson(request: IncomingMessage, limit: number): Promise<unknown> {
-  const text = await readJsonText(request, limit);
+  return parseJsonBody(await readJsonText(request, limit));
+}
+
+/**
+ * A JSON body's text parsed (with `reviver`, when given), as `readJson` parses it: throws
+ * `ValidationError` for invalid JSON or a value nested deeper than `maxJsonDepth`.
+ */
+export function parseJsonBody(
+  text: string,
+  reviver?: (key: string, value: unknown, context?: { source?: string }) => unknown,
+): unknown {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(text, reviver as Parameters<typeof JSON.parse>[1]);
   } catch (error) {
     throw new ValidationError(
       `The request body is not valid JSON (${(error as Error).message.slice(0, 200)}). Send a JSON object with Content-Type: application/json.`,

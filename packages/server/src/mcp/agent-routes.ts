@@ -1,4 +1,5 @@
 import { validationErrorOf } from '../admin/mount';
+import type { InProcessAgentApi } from '../agent/routes';
 import type { AgentPrincipal } from '../agents/service';
 import type { ServerContext } from '../context';
 import { readJson, sendJson } from '../http/respond';
@@ -16,6 +17,7 @@ export function registerMcpAgentRoutes(
   server: ServerContext,
   authenticate: (context: RequestContext) => Promise<AgentPrincipal>,
   presentedKey: (context: RequestContext) => string | undefined,
+  agentApi: InProcessAgentApi,
 ): void {
   server.router.add('POST', '/v1/mcp/tools', async (context) => {
     const principal = await authenticate(context);
@@ -30,7 +32,7 @@ export function registerMcpAgentRoutes(
   });
 
   // The Streamable HTTP gateway (http-gateway.ts): `/mcp/<name>` for MCP clients with an agent key.
-  const gateway = new McpHttpGateway(server, httpUpstreamsOf(server));
+  const gateway = new McpHttpGateway(server, httpUpstreamsOf(server), agentApi);
   gatewaysOf.set(server.router, gateway);
   for (const method of ['POST', 'GET', 'DELETE']) {
     server.router.add(method, '/mcp/:name', async (context) => {

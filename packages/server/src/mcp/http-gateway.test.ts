@@ -18,7 +18,7 @@ import {
   ElicitRequestSchema,
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { mcpCommand } from '../cli/commands/mcp';
@@ -31,6 +31,8 @@ const customHeader = 'custom-header-value-abcdef-secret';
 /** What the upstream received: each request's headers, each tool call. */
 const seen = {
   headers: [] as IncomingHttpHeaders[],
+  /** The text of each POST body, byte for byte. */
+  bodies: [] as string[],
   calls: [] as { tool: string; args: unknown }[],
 };
 
@@ -118,6 +120,14 @@ beforeAll(async () => {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   upstream = createServer(async (request, response) => {
     seen.headers.push(request.headers);
+    let parsedBody: unknown;
+    if (request.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      seen.bodies.push(text);
+      parsedBody = JSON.parse(text);
+    }
     const sessionId = request.headers['mcp-session-id'];
     let transport = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
     if (!transport) {
@@ -130,7 +140,7 @@ beforeAll(async () => {
       await upstreamServer().connect(created);
       transport = created;
     }
-    await transport.handleRequest(request, response);
+    await transport.handleRequest(request, response, parsedBody);
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`;
@@ -203,6 +213,96 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     const actions = await t.admin('GET', '/api/v1/actions?tool=mcp.remote.echo');
     expect(actions.status).toBe(200);
     expect(JSON.stringify(actions.json)).toContain('mcp.remote.echo');
+    await client.close();
+  });
+
+  it('checks each call in process, with the agent API’s own check: logged, no loopback request', async () => {
+    const client = await connect();
+    const match = vi.spyOn(t.server.router, 'match');
+    try {
+      const result = await client.callTool({ name: 'echo', arguments: { text: 'in process' } });
+      expect(text(result)).toBe('echo: in process');
+      const blocked = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
+      expect(blocked.isError).toBe(true);
+      const paths = match.mock.calls.map(([, path]) => path);
+      expect(paths).toContain('/mcp/remote');
+      expect(paths).not.toContain('/policy/check');
+    } finally {
+      match.mockRestore();
+    }
+    // Both checks were logged as any check is, with the gateway's metadata.
+    const actions = await t.admin('GET', '/api/v1/actions?limit=5');
+    const logged = (actions.json.items as { tool_name: string; decision: string }[]).slice(0, 2);
+    expect(logged.map((item) => [item.tool_name, item.decision])).toEqual([
+      ['mcp.remote.delete_file', 'block'],
+      ['mcp.remote.echo', 'allow'],
+    ]);
+    await client.close();
+  });
+
+  it('answers a call without a progress token with application/json, one with a token over SSE', async () => {
+    const types: string[] = [];
+    const client = new Client({ name: 'test-client', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/remote`), {
+        requestInit: { headers: { authorization: `Bearer ${t.liveKey}` } },
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          const body = typeof init?.body === 'string' ? init.body : '';
+          if (body.includes('"tools/call"'))
+            types.push(String(response.headers.get('content-type')));
+          return response;
+        },
+      }),
+    );
+    const plain = await client.callTool({ name: 'echo', arguments: { text: 'plain' } });
+    expect(text(plain)).toBe('echo: plain');
+    const refused = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
+    expect(refused.isError).toBe(true);
+    const streamed = await client.callTool(
+      { name: 'echo', arguments: { text: 'streamed' } },
+      undefined,
+      { onprogress: () => undefined },
+    );
+    expect(text(streamed)).toBe('echo: streamed');
+    expect(types).toEqual(['application/json', 'application/json', 'text/event-stream']);
+    await client.close();
+  });
+
+  it('forwards the exact bytes of numbers JavaScript would rewrite, and checks them exactly', async () => {
+    const raw = (text: string) =>
+      (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(text);
+    const client = await connect();
+    for (const progress of [undefined, () => undefined]) {
+      const bodiesBefore = seen.bodies.length;
+      const result = await client.callTool(
+        {
+          name: 'echo',
+          arguments: {
+            text: 'numbers',
+            big: raw('12345678901234567891'),
+            nested: { one: raw('1.0'), zero: raw('-0'), list: [raw('1E2')] },
+          },
+        },
+        undefined,
+        progress ? { onprogress: progress } : {},
+      );
+      expect(text(result)).toBe('echo: numbers');
+      const sent = seen.bodies.slice(bodiesBefore).find((body) => body.includes('"tools/call"'));
+      expect(sent).toContain(
+        '"big":12345678901234567891,"nested":{"one":1.0,"zero":-0,"list":[1E2]}',
+      );
+    }
+    // The check saw the integer exactly.
+    const actions = await t.admin('GET', '/api/v1/actions?tool=mcp.remote.echo&limit=1');
+    expect(actions.text).toContain('12345678901234567891');
+    expect(actions.text).not.toContain('12345678901234567000');
+    // A number no value holds is refused, never forwarded.
+    const bodiesBefore = seen.bodies.length;
+    await expect(
+      client.callTool({ name: 'echo', arguments: { text: 'x', huge: raw('1e400') } }),
+    ).rejects.toThrow(/cannot be checked exactly/);
+    expect(seen.bodies.slice(bodiesBefore).some((body) => body.includes('1e400'))).toBe(false);
     await client.close();
   });
 

@@ -1,27 +1,34 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import {
   Arden,
   ambiguousKey,
   checkMcpToolCall,
+  invalidToolCallText,
   type McpToolAnnotations,
   pickAnnotations,
+  recordHeldCallCancelled,
   reportToolOutcome,
+  toolCallParams,
 } from '@arden/core';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { InProcessAgentApi } from '../agent/routes';
 import type { AgentPrincipal } from '../agents/service';
 import type { ServerContext } from '../context';
 import { NotFoundError } from '../errors';
-import { readJson, sendError } from '../http/respond';
+import { parseJsonBody, readJsonText, sendError } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import type { Logger } from '../logger';
+import { checkedArguments, keepNumberText, mayHoldRewrittenNumbers } from './exact-numbers';
 import {
   checkUpstreamUrl,
   type McpHttpUpstreams,
   type McpHttpUpstreamTarget,
 } from './http-upstreams';
+import { inProcessFetch } from './in-process-check';
 
 // The Streamable HTTP gateway: `/mcp/<name>` is an MCP server to clients that present an agent
 // key, and an MCP client (StreamableHTTPClientTransport) to the remote upstream an admin
@@ -45,15 +52,19 @@ const maxReportedTools = 2_000;
 interface Transports {
   Server: typeof StreamableHTTPServerTransport;
   Client: typeof StreamableHTTPClientTransport;
+  /** The protocol versions the SDK's transport accepts in `Mcp-Protocol-Version`. */
+  versions: readonly string[];
 }
 let transports: Promise<Transports> | undefined;
 function loadTransports(): Promise<Transports> {
   transports ??= Promise.all([
     import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
     import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
-  ]).then(([server, client]) => ({
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]).then(([server, client, types]) => ({
     Server: server.StreamableHTTPServerTransport,
     Client: client.StreamableHTTPClientTransport,
+    versions: types.SUPPORTED_PROTOCOL_VERSIONS,
   }));
   return transports;
 }
@@ -129,6 +140,8 @@ class GatewaySession {
   private readonly held = new Map<string, AbortController>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
   private readonly listed = new Map<string, Record<string, unknown>>();
+  /** Calls answered with plain JSON (`answerAsJson`): the answer's taker, by request id. */
+  private readonly jsonAnswers = new Map<string, (message: Message) => void>();
   private idle: NodeJS.Timeout | undefined;
   closed = false;
   id: string | undefined;
@@ -180,6 +193,14 @@ class GatewaySession {
     clearTimeout(this.idle);
     if (this.id) this.gateway.sessions.delete(this.id);
     for (const controller of this.held.values()) controller.abort();
+    for (const [key, answer] of this.jsonAnswers) {
+      const id = key.startsWith('number:') ? Number(key.slice(7)) : key.slice(7);
+      answer({
+        jsonrpc: '2.0',
+        id,
+        error: { code: errorCodes.upstreamError, message: 'The MCP session ended.' },
+      });
+    }
     // An upstream that does not answer does not hold the close up.
     const ended = this.upstream.terminateSession().catch(() => undefined);
     await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
@@ -195,6 +216,32 @@ class GatewaySession {
       if (secret.length >= 4) shown = shown.split(secret).join('[redacted]');
     }
     return shown;
+  }
+
+  /**
+   * A `tools/call` that asked for no progress, answered with `application/json` rather than an
+   * SSE stream (the spec lets the server choose; a plain answer costs less). Anything the
+   * upstream sends meanwhile that relates to the call (a sampling request, a log message) goes
+   * on the session's own stream (GET), as it would after the call's stream ended.
+   */
+  async answerAsJson(message: Message, id: RequestId, response: ServerResponse): Promise<void> {
+    const key = idKey(id);
+    const answered = new Promise<Message | undefined>((resolve) => {
+      this.jsonAnswers.set(key, resolve);
+      // A client that went away gets nothing (a cancelled call is answered by nothing).
+      response.once('close', () => {
+        if (this.jsonAnswers.get(key) === resolve) this.jsonAnswers.delete(key);
+        resolve(undefined);
+      });
+    });
+    void this.toolCall(message, id);
+    const answer = await answered;
+    if (!answer || response.destroyed) return;
+    response.writeHead(200, {
+      'content-type': 'application/json',
+      ...(this.id ? { 'mcp-session-id': this.id } : {}),
+    });
+    response.end(JSON.stringify(answer));
   }
 
   // ---- client → upstream ----
@@ -262,18 +309,17 @@ class GatewaySession {
       return;
     }
     const params = asRecord(message.params);
-    const tool = params?.name;
-    const rawArguments = params?.arguments;
-    if (
-      typeof tool !== 'string' ||
-      tool.length === 0 ||
-      (rawArguments !== undefined && !asRecord(rawArguments))
-    ) {
-      this.answerError(
-        id,
-        errorCodes.invalidParams,
-        'Invalid params: tools/call needs a tool name and, optionally, an arguments object.',
-      );
+    const call = toolCallParams(params);
+    if (!call) {
+      this.answerError(id, errorCodes.invalidParams, invalidToolCallText);
+      return;
+    }
+    const tool = call.tool;
+    let exactArguments: Record<string, unknown>;
+    try {
+      exactArguments = checkedArguments(call.arguments ?? {});
+    } catch (error) {
+      this.answerError(id, errorCodes.invalidParams, `Invalid params: ${(error as Error).message}`);
       return;
     }
     const key = idKey(id);
@@ -286,7 +332,7 @@ class GatewaySession {
       {
         server: this.target.name,
         tool,
-        arguments: (rawArguments ?? {}) as Record<string, unknown>,
+        arguments: exactArguments,
         annotations: this.annotations.get(tool),
       },
       {
@@ -326,18 +372,12 @@ class GatewaySession {
   }
 
   /** Records a held call that will never run as cancelled in Arden. */
-  private async recordCancelled(actionId: string, controller: AbortController): Promise<void> {
-    const given = controller.signal.reason;
-    const reason = this.closed
-      ? 'the MCP session ended while the call was held'
-      : `the MCP client cancelled the call${typeof given === 'string' && given ? `: ${given}` : ''}`;
-    try {
-      await this.arden.cancelHeld(actionId, reason);
-    } catch (error) {
-      this.logger.warn(
-        `could not record action ${actionId} as cancelled (${error instanceof Error ? error.message : String(error)}); it stays held until it expires, and approving it runs nothing`,
-      );
-    }
+  private recordCancelled(actionId: string, controller: AbortController): Promise<void> {
+    return recordHeldCallCancelled(this.arden, actionId, {
+      signal: controller.signal,
+      ended: this.closed ? 'the MCP session ended while the call was held' : undefined,
+      log: (text) => this.logger.warn(text),
+    });
   }
 
   // ---- upstream → client ----
@@ -438,6 +478,15 @@ class GatewaySession {
   }
 
   private toClient(message: Message, relatedRequestId?: RequestId): void {
+    if (this.jsonAnswers.size > 0 && isId(message.id) && !('method' in message)) {
+      const key = idKey(message.id);
+      const answer = this.jsonAnswers.get(key);
+      if (answer) {
+        this.jsonAnswers.delete(key);
+        answer(message);
+        return;
+      }
+    }
     const sent = this.downstream.send(
       message as unknown as JSONRPCMessage,
       relatedRequestId === undefined ? undefined : { relatedRequestId },
@@ -453,6 +502,40 @@ class GatewaySession {
   }
 }
 
+/**
+ * The `tools/call` of a POST the gateway answers with plain JSON itself, or undefined when the
+ * SDK's transport should take the request: one request (not a batch), no progress token, a
+ * client that accepts JSON (and SSE, as the spec requires) and a protocol version the transport
+ * accepts — anything else goes to the transport, which answers or refuses it as the spec says.
+ */
+function plainToolCall(
+  method: string | undefined,
+  headers: IncomingHttpHeaders,
+  body: unknown,
+  versions: readonly string[],
+): { message: Message; id: RequestId } | undefined {
+  if (method !== 'POST') return undefined;
+  const message = asRecord(body);
+  if (message?.jsonrpc !== '2.0' || message.method !== 'tools/call' || !isId(message.id)) {
+    return undefined;
+  }
+  const accept = headers.accept ?? '';
+  const type = headers['content-type'] ?? '';
+  const version = headers['mcp-protocol-version'];
+  if (
+    !accept.includes('application/json') ||
+    !accept.includes('text/event-stream') ||
+    !type.includes('application/json') ||
+    typeof version !== 'string' ||
+    !versions.includes(version)
+  ) {
+    return undefined;
+  }
+  const meta = asRecord(asRecord(message.params)?._meta);
+  if (meta?.progressToken !== undefined) return undefined;
+  return { message: message as Message, id: message.id };
+}
+
 function ambiguousText(message: Message): string {
   return `Invalid Request: the key ${JSON.stringify(ambiguousKey(message))} differs only in case from another the gateway reads; some MCP servers read keys case-insensitively, so the Arden gateway does not forward it.`;
 }
@@ -465,10 +548,13 @@ export class McpHttpGateway {
   showBlockedTools = false;
   /** How often a held call sends progress, in ms. */
   progressIntervalMs = 10_000;
+  /** The protocol versions of the SDK's transport, once loaded. */
+  private versions: readonly string[] = [];
 
   constructor(
     readonly server: ServerContext,
     private readonly upstreams: McpHttpUpstreams,
+    private readonly agentApi: InProcessAgentApi,
   ) {}
 
   /** Handles one request to `/mcp/<name>` from an authenticated agent key. */
@@ -479,8 +565,16 @@ export class McpHttpGateway {
     name: string,
   ): Promise<void> {
     const { request, response } = context;
+    // A number JavaScript would write differently is kept as its text (exact-numbers.ts), so
+    // the upstream receives the bytes the client sent.
+    const text =
+      request.method === 'POST'
+        ? await readJsonText(request, this.server.config.bodyLimit)
+        : undefined;
     const body =
-      request.method === 'POST' ? await readJson(request, this.server.config.bodyLimit) : undefined;
+      text === undefined
+        ? undefined
+        : parseJsonBody(text, mayHoldRewrittenNumbers(text) ? keepNumberText : undefined);
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
       const session = this.sessions.get(sessionId);
@@ -494,7 +588,9 @@ export class McpHttpGateway {
         return;
       }
       session.touch();
-      await session.downstream.handleRequest(request, response, body);
+      const call = plainToolCall(request.method, request.headers, body, this.versions);
+      if (call) await session.answerAsJson(call.message, call.id, response);
+      else await session.downstream.handleRequest(request, response, body);
       return;
     }
     if (request.method !== 'POST' || asRecord(body)?.method !== 'initialize') {
@@ -524,13 +620,15 @@ export class McpHttpGateway {
     await checkUpstreamUrl(target.url, this.server.config);
     const address = request.socket.localAddress ?? '127.0.0.1';
     const host = address.includes(':') ? `[${address}]` : address;
+    const sdk = await loadTransports();
+    this.versions = sdk.versions;
     const session = new GatewaySession(
       this,
       principal,
       target,
       this.ardenFor(principal.keyId, key, `http://${host}:${request.socket.localPort}`),
       this.server.logger.child({ mcp_upstream: name }),
-      await loadTransports(),
+      sdk,
     );
     try {
       await session.start();
@@ -541,7 +639,10 @@ export class McpHttpGateway {
     }
   }
 
-  /** The Arden client of an agent key: calls are checked through the agent API, as any client's. */
+  /**
+   * The Arden client of an agent key: core's, as any adapter's, its checks answered in process
+   * by the agent API's own check (in-process-check.ts).
+   */
   private ardenFor(keyId: string, key: string, url: string): Arden {
     let entry = this.ardens.get(keyId);
     if (!entry) {
@@ -550,6 +651,7 @@ export class McpHttpGateway {
         arden: new Arden({
           apiKey: key,
           apiUrl: url,
+          fetch: inProcessFetch(this.agentApi, url, key, this.server.config.bodyLimit, logger),
           onUnavailable: 'block',
           logger: {
             debug: (message) => logger.debug(message),
