@@ -211,15 +211,22 @@ function lazyQuery(starting: Promise<Started>, onMessage: (message: SDKMessage) 
     [Symbol.asyncIterator]() {
       return lazy;
     },
-    async [Symbol.asyncDispose]() {
-      await target.return();
-    },
   };
+  // Node 20 may have no Symbol.asyncDispose (`await using`).
+  if (typeof Symbol.asyncDispose === 'symbol') {
+    Object.defineProperty(target, Symbol.asyncDispose, {
+      value: async () => {
+        await target.return();
+      },
+    });
+  }
   // Every other method of the SDK's Query (interrupt, setModel, …) answers a promise: it waits
   // for the query to start.
   const lazy = new Proxy(target, {
     get(object, property, receiver) {
       if (property in object) return Reflect.get(object, property, receiver);
+      // Not a thenable (awaiting the query answers the query), and no other symbols.
+      if (typeof property !== 'string' || property === 'then') return undefined;
       return (...args: unknown[]) =>
         ready.then(({ running }) => {
           const method = (running as unknown as Record<PropertyKey, unknown>)[property];
