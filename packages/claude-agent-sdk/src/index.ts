@@ -21,4 +21,10 @@ export {
   withArden,
 } from './guard';
 export { builtInToolPrefix, claudeToolName } from './names';
-export { type ModelTokens, queryWithArden, recordResultUsage, resultUsage } from './usage';
+export {
+  type ModelTokens,
+  type QueryWithArdenOptions,
+  queryWithArden,
+  recordResultUsage,
+  resultUsage,
+} from './usage';

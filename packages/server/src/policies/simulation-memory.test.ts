@@ -107,3 +107,75 @@ describe('the simulation replays memory in order', () => {
     });
   });
 });
+
+describe('the simulation replays spend in order', () => {
+  // Spend rules on exports: what the session (or the agent, in the last hour) had spent on
+  // models when each past export was made.
+  const spendDraft = [
+    {
+      name: 'exports after spend',
+      tool: 'crm.export',
+      rules: [
+        { if: 'session.tokens >= 3000', then: 'block' },
+        { if: 'session.cost_usd > 0.0', then: 'requires_approval' },
+        { if: 'agent.cost_usd(duration("1h")) > 0.0', then: 'requires_approval' },
+      ],
+      default: 'allow',
+    },
+  ];
+  const spent: Record<string, string> = {};
+
+  async function usage(model: string, prompt: number, completion: number, session: string) {
+    now += minute;
+    const response = await t.request('POST', '/token-usage', {
+      key: t.testKey,
+      body: {
+        model,
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        session_id: session,
+      },
+    });
+    expect(response.status, response.text).toBe(200);
+  }
+
+  beforeAll(async () => {
+    now += 3 * 60 * minute;
+    spent.c1 = await check('crm.export', 1, 'c');
+    await usage('gpt-4o-mini', 1000, 500, 'c');
+    spent.c2 = await check('crm.export', 2, 'c');
+    spent.d1 = await check('crm.export', 3, 'd');
+    await usage('gpt-4o', 2000, 100, 'c');
+    spent.c3 = await check('crm.export', 4, 'c');
+    // Two hours on: the agent's last hour has no spend; session c still has its own.
+    now += 2 * 60 * minute;
+    spent.d2 = await check('crm.export', 5, 'd');
+    spent.c4 = await check('crm.export', 6, 'c');
+    now += minute;
+  });
+
+  it('decides each past call with what had been spent by then', async () => {
+    const response = await t.admin('POST', `${base()}/simulate/history`, {
+      as: 'viewer',
+      body: { policies: spendDraft, since: 'all', tool: 'crm.export' },
+    });
+    expect(response.status, response.text).toBe(200);
+    const json = response.json as Record<string, any>;
+    expect(json).toMatchObject({ total: 6, evaluated: 6 });
+    const flips = Object.fromEntries(
+      (json.flips as any[]).map((flip) => [
+        Object.entries(spent).find(([, id]) => id === flip.action_id)?.[0],
+        [flip.draft.decision, flip.draft.rule_index],
+      ]),
+    );
+    expect(flips).toEqual({
+      // c1 came before any spend, d2 when the agent's last hour had none and session d none.
+      // c2: session c had spent (1 500 tokens); d1: its session nothing, the agent's hour some.
+      c2: ['requires_approval', 1],
+      d1: ['requires_approval', 2],
+      // c3 and c4: session c at 3 600 tokens.
+      c3: ['block', 0],
+      c4: ['block', 0],
+    });
+  });
+});

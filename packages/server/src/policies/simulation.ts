@@ -4,7 +4,7 @@ import { ValidationError } from '../errors';
 import type { AdminReads } from '../reads/reader';
 import type { ActionFilter, ActionRecord, AgentRecord } from '../store';
 import { loggedArguments } from './service';
-import { MemoryReplay, readsMemory } from './simulation-memory';
+import { MemoryReplay, readsMemory, readsSpend, SpendReplay } from './simulation-memory';
 
 // A draft policy set replayed over a window of the real log, up to all of it: every logged call
 // (or an even sample) is decided by the draft and by the CURRENT set, and compared with both the
@@ -196,7 +196,20 @@ export async function simulateHistory(options: SimulationOptions): Promise<Simul
   };
   // Memory inputs (session.calls…) are replayed from the start of the log, every tool, so each
   // call of the window sees the calls before it (simulation-memory.ts).
-  const replay = readsMemory(options.draft, options.current) ? new MemoryReplay() : undefined;
+  // Spend (session.cost_usd…) from the agent's usage, replayed alongside in the same order.
+  const spend = readsSpend(options.draft, options.current)
+    ? new SpendReplay((cursor) =>
+        reads.usage.listAscending(
+          {
+            agentId: agent.id,
+            environment,
+            ...(options.to === undefined ? {} : { to: options.to }),
+          },
+          { cursor, limit: pageSize },
+        ),
+      )
+    : undefined;
+  const replay = readsMemory(options.draft, options.current) ? new MemoryReplay(spend) : undefined;
   const read: ActionFilter = replay ? { agentId: agent.id, environment, to: options.to } : filter;
   const inWindow = (action: ActionRecord) =>
     (options.from === undefined || action.createdAt >= options.from) &&
@@ -221,6 +234,7 @@ export async function simulateHistory(options: SimulationOptions): Promise<Simul
         nextPick = Math.floor((summary.evaluated + 1) * stride);
       }
       summary.evaluated++;
+      await replay?.advance(action.createdAt);
       const draft = decide(options.draft, action, agent, environment, options.draftDefault, replay);
       const current = decide(
         options.current,

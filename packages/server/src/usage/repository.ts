@@ -386,6 +386,25 @@ export function usageRepository(db: Queryable) {
       );
       return page(rows.map(toUsage), limit);
     },
+    /** Usage events oldest first (by `seq`), a page at a time: the simulation's spend replay. */
+    async listAscending(
+      filter: UsageFilter = {},
+      options: { cursor?: string; limit?: number } = {},
+    ): Promise<Page<UsageRecord>> {
+      const limit = clampLimit(options.limit);
+      const { where, params } = usageWhere(filter);
+      const after = decodeCursor(options.cursor);
+      if (after !== undefined) {
+        where.push('u.seq > ?');
+        params.push(after);
+      }
+      const rows = await db.all(
+        `SELECT u.* FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY u.seq ASC LIMIT ?`,
+        [...params, limit + 1],
+      );
+      return page(rows.map(toUsage), limit);
+    },
     /**
      * Usage summed by model, UTC day, session or agent over the usage events themselves (what
      * `aggregate` does for sessions; kept to check the daily totals against).
