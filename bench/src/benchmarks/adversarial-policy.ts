@@ -1,18 +1,25 @@
 import { compilePolicies, evaluate, type PolicyDefinition, parseExactJson } from '@arden/policy';
+import { defaultCheckBodyLimit } from '@arden/server';
 import { type Benchmark, type Measurement, ratio } from '../types.ts';
 
-/** The server's default body limit: every shape below is as large as one check may be. */
-const BODY_LIMIT = 1024 * 1024;
+/**
+ * The server's default limit for one check (`ARDEN_CHECK_BODY_LIMIT`, 256 KiB): every shape
+ * below is as large as one check may be.
+ */
+export const BODY_LIMIT = defaultCheckBodyLimit;
 
-interface Shape {
+/** What the arguments may fill: the limit less room for the rest of the check's body. */
+const ROOM = BODY_LIMIT - 1024;
+
+export interface Shape {
   name: string;
   policy: PolicyDefinition;
-  /** The call's arguments, as JSON of about BODY_LIMIT bytes. */
+  /** The call's arguments, as JSON of about ROOM bytes. */
   args: () => Record<string, unknown>;
 }
 
 /** A list of `make(i)` as long as fits in `bytes` of JSON. */
-function fill<T>(bytes: number, make: (index: number) => T): T[] {
+export function fill<T>(bytes: number, make: (index: number) => T): T[] {
   const one = JSON.stringify(make(123_456)).length + 1;
   return Array.from({ length: Math.floor(bytes / one) }, (_, index) => make(index));
 }
@@ -26,11 +33,11 @@ const guard = (condition: string, extra: Partial<PolicyDefinition> = {}): Policy
 });
 
 // The worst shapes known, each filling the body limit (issue #12's reproductions first).
-const shapes: Shape[] = [
+export const shapes: Shape[] = [
   {
     name: 'map(x, l + l) over a list',
     policy: guard('args.l.map(x, args.l + args.l).size() == 0'),
-    args: () => ({ l: fill(BODY_LIMIT, () => 1) }),
+    args: () => ({ l: fill(ROOM, () => 1) }),
   },
   {
     name: 'map(x, l + l), 60 KB list',
@@ -41,40 +48,40 @@ const shapes: Shape[] = [
     name: 'all(i, i in allowed)',
     policy: guard('args.items.all(i, i in args.allowed)'),
     args: () => {
-      const items = fill(BODY_LIMIT / 2, (index) => `item-${index}`);
+      const items = fill(ROOM / 2, (index) => `item-${index}`);
       return { items, allowed: [...items].reverse() };
     },
   },
   {
     name: '300-term list concatenation',
     policy: guard(`size(${Array.from({ length: 300 }, () => 'args.l').join(' + ')}) > 0`),
-    args: () => ({ l: fill(BODY_LIMIT, () => 1) }),
+    args: () => ({ l: fill(ROOM, () => 1) }),
   },
   {
     name: 'exists over integers (an error per element)',
     policy: guard('args.to.exists(r, !r.endsWith("@corp.com"))'),
-    args: () => ({ to: fill(BODY_LIMIT, (index) => index) }),
+    args: () => ({ to: fill(ROOM, (index) => index) }),
   },
   {
     name: 'all(x, x.size() > 3) over short strings',
     policy: guard('args.items.all(x, x.size() > 3)'),
-    args: () => ({ items: fill(BODY_LIMIT, () => 'abcd') }),
+    args: () => ({ items: fill(ROOM, () => 'abcd') }),
   },
   {
     name: 'nested exists (n²)',
     policy: guard('args.a.exists(x, args.a.exists(y, x == y + 1000000))'),
-    args: () => ({ a: fill(BODY_LIMIT, (index) => index) }),
+    args: () => ({ a: fill(ROOM, (index) => index) }),
   },
   {
     name: 'join of a repeated string',
     policy: guard('args.items.map(x, args.s).join().size() > 3'),
-    args: () => ({ items: fill(BODY_LIMIT / 2, () => 1), s: 'x'.repeat(BODY_LIMIT / 2 - 20) }),
+    args: () => ({ items: fill(ROOM / 2, () => 1), s: 'x'.repeat(ROOM / 2 - 20) }),
   },
   {
     name: 'deep == of two lists of lists',
     policy: guard('args.items.all(x, args.a == args.b)'),
     args: () => {
-      const a = fill(BODY_LIMIT / 2 - 1000, (index) => [index % 10]);
+      const a = fill(ROOM / 2 - 1000, (index) => [index % 10]);
       return { items: fill(1000, () => 1), a, b: a.map((element) => [...element]) };
     },
   },
@@ -82,8 +89,8 @@ const shapes: Shape[] = [
     name: 'a macro over a map inside a macro',
     policy: guard('args.l.all(x, args.m.exists(k, true))'),
     args: () => ({
-      l: fill(BODY_LIMIT / 4, () => 1),
-      m: Object.fromEntries(fill(BODY_LIMIT * 0.7, (index) => [`k${index}`, 1])),
+      l: fill(ROOM / 4, () => 1),
+      m: Object.fromEntries(fill(ROOM * 0.7, (index) => [`k${index}`, 1])),
     }),
   },
   // The security review of issue #12's work (findings 1–3): built-ins doing uncharged or
@@ -91,28 +98,32 @@ const shapes: Shape[] = [
   {
     name: 'duration() of 4000-digit strings',
     policy: guard('args.l.exists(d, duration(d) > duration("1h"))'),
-    args: () => ({ l: fill(BODY_LIMIT, () => '1'.repeat(4000)) }),
+    args: () => ({ l: fill(ROOM, () => '1'.repeat(4000)) }),
   },
   {
     name: 'lastIndexOf of a long search string',
     policy: guard('args.a.lastIndexOf(args.b) >= 0'),
-    args: () => ({ a: 'a'.repeat(BODY_LIMIT / 2), b: `${'a'.repeat(BODY_LIMIT / 4)}b` }),
+    args: () => ({ a: 'a'.repeat(ROOM / 2), b: `${'a'.repeat(ROOM / 4)}b` }),
   },
   {
     name: 'a time zone per element',
     policy: guard('args.l.exists(t, now.getHours(t) == 99)'),
-    args: () => ({ l: fill(BODY_LIMIT, (index) => (index % 2 ? 'Europe/Paris' : 'Asia/Tokyo')) }),
+    // Sized by the shorter name (index 123 456 is even): 0.9 leaves room for the longer one.
+    args: () => ({
+      l: fill(ROOM * 0.9, (index) => (index % 2 ? 'Europe/Paris' : 'Asia/Tokyo')),
+    }),
   },
   {
     name: 'startsWith per element (charges stepping over the clock)',
     policy: guard('args.l.exists(t, t.startsWith("x"))'),
-    args: () => ({ l: fill(BODY_LIMIT, () => 'Europe/Paris') }),
+    args: () => ({ l: fill(ROOM, () => 'Europe/Paris') }),
   },
   {
     name: '== on elements nested 22 deep, each differently',
     policy: guard('args.to.exists(r, r == "evil@x.com")'),
     args: () => ({
-      to: fill(BODY_LIMIT, (index) => {
+      // Elements differ in size (`[…]` or `{"k": …}` per level): 0.95 keeps the body in the limit.
+      to: fill(ROOM * 0.95, (index) => {
         let value: unknown = 1;
         for (let level = 0; level < 22; level++) {
           value = (index >> level) & 1 ? [value] : { k: value };
@@ -125,8 +136,8 @@ const shapes: Shape[] = [
     name: '{} != a large map, in a loop',
     policy: guard('args.l.all(x, {} != args.m)'),
     args: () => ({
-      l: fill(BODY_LIMIT / 4, () => 1),
-      m: Object.fromEntries(fill(BODY_LIMIT * 0.7, (index) => [`k${index}`, 1])),
+      l: fill(ROOM / 4, () => 1),
+      m: Object.fromEntries(fill(ROOM * 0.7, (index) => [`k${index}`, 1])),
     }),
   },
   {
@@ -140,7 +151,7 @@ const shapes: Shape[] = [
       })),
       default: 'block',
     },
-    args: () => ({ l: fill(BODY_LIMIT, (index) => index % 1000) }),
+    args: () => ({ l: fill(ROOM, (index) => index % 1000) }),
   },
 ];
 
@@ -243,12 +254,14 @@ export const adversarialPolicy: Benchmark = {
     return {
       name: 'adversarial-policy',
       measurements,
-      notes: [`${rounds} decisions per shape, bodies of up to ${BODY_LIMIT / 1024} KiB`],
+      notes: [
+        `${rounds} decisions per shape, bodies of up to ${BODY_LIMIT / 1024} KiB (the check limit)`,
+      ],
     };
   },
 };
 
-const round = (value: number) => Math.round(value * 1000) / 1000;
+export const round = (value: number) => Math.round(value * 1000) / 1000;
 
 /** Milliseconds of this thread's CPU time (the process's on Node 20). */
 function threadCpu(): number {

@@ -1,5 +1,6 @@
 import type { Benchmark } from '../types.ts';
 import { adminReads } from './admin-reads.ts';
+import { adversarialCheck } from './adversarial-check.ts';
 import { adversarialPolicy } from './adversarial-policy.ts';
 import { approvalLatency } from './approval-latency.ts';
 import { checkOverhead } from './check-overhead.ts';
@@ -27,6 +28,7 @@ export const benchmarks: Benchmark[] = [
   approvalLatency,
   policyEval,
   adversarialPolicy,
+  adversarialCheck,
   exactJson,
   usageClient,
   usageIngest,

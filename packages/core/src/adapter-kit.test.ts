@@ -150,6 +150,21 @@ describe('defaultDenialMessage', () => {
     );
   });
 
+  it("passes on the server's answer when the check was too large for it (413)", () => {
+    const refused = new ArdenApiError({
+      statusCode: 413,
+      path: '/policy/check',
+      detail: 'This tool call is larger than the limit for a check. Raise ARDEN_CHECK_BODY_LIMIT.',
+    });
+    const error = new ArdenUnavailableError({ message: refused.message, cause: refused });
+    const text = defaultDenialMessage(denial({ reason: 'unavailable', error }));
+    expect(text).toMatch(
+      /^Arden did not check this call to "stripe.refund", so the tool did not run\. /,
+    );
+    expect(text).toContain('Raise ARDEN_CHECK_BODY_LIMIT.');
+    expect(text).not.toContain('could not be reached');
+  });
+
   it('leaves out missing or empty notes, and never doubles the full stop', () => {
     expect(defaultDenialMessage(denial({ reason: 'blocked' }))).toBe(
       'Arden blocked this call to "stripe.refund" by policy. The tool did not run.',

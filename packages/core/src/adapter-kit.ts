@@ -8,7 +8,12 @@
 import type { Arden } from './arden';
 import type { ApprovalMode, EditedCall, PendingApproval } from './call-types';
 import { decidedCall } from './checks';
-import { ApprovalTimeoutError, ArdenUnavailableError, PolicyDeniedError } from './errors';
+import {
+  ApprovalTimeoutError,
+  ArdenApiError,
+  ArdenUnavailableError,
+  PolicyDeniedError,
+} from './errors';
 import { getArden } from './registry';
 
 export { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
@@ -151,8 +156,15 @@ export function defaultDenialMessage(denial: ToolDenial): string {
       return `An approver denied this call to "${denial.toolName}"${notes}. The tool did not run.`;
     case 'timeout':
       return `This call to "${denial.toolName}" was held for approval and nobody decided in time, so the tool did not run.`;
-    case 'unavailable':
+    case 'unavailable': {
+      // A check too large for the server (413) is refused, not unreachable: pass on its answer,
+      // which says how large a check may be and how to raise the limit.
+      const cause = (denial.error as { cause?: unknown }).cause;
+      if (ArdenApiError.isInstance(cause) && cause.statusCode === 413) {
+        return `Arden did not check this call to "${denial.toolName}", so the tool did not run. ${cause.message}`;
+      }
       return `Arden could not be reached to check this call to "${denial.toolName}", so the tool did not run.`;
+    }
   }
 }
 

@@ -43,6 +43,26 @@ describe('configuration', () => {
     expect(parseByteSize('512kb')).toBe(512 * 1024);
   });
 
+  test('the check body limit: 256 KiB, the general limit when smaller, or as set', () => {
+    expect(resolveConfig({}, {}).checkBodyLimit).toBe(256 * 1024);
+    expect(resolveConfig({}, { ARDEN_BODY_LIMIT: '64kb' }).checkBodyLimit).toBe(64 * 1024);
+    expect(resolveConfig({}, { ARDEN_BODY_LIMIT: '4mb' }).checkBodyLimit).toBe(256 * 1024);
+    expect(resolveConfig({}, { ARDEN_CHECK_BODY_LIMIT: '2mb' })).toMatchObject({
+      checkBodyLimit: 2 * 1024 * 1024,
+      bodyLimit: 1024 * 1024,
+    });
+    expect(
+      resolveConfig({ checkBodyLimit: 1000 }, { ARDEN_CHECK_BODY_LIMIT: '2mb' }).checkBodyLimit,
+    ).toBe(1000);
+    expect(parseServerFlags(['--check-body-limit', '512kb'])).toEqual({ checkBodyLimit: '512kb' });
+    for (const bad of ['lots', '0', '-1kb', '1 tb']) {
+      expect(() => resolveConfig({}, { ARDEN_CHECK_BODY_LIMIT: bad })).toThrow(
+        /^ARDEN_CHECK_BODY_LIMIT must be a size in bytes or like "1mb" or "512kb"/,
+      );
+    }
+    expect(() => resolveConfig({ checkBodyLimit: 0 }, {})).toThrow(/checkBodyLimit/);
+  });
+
   test('flags', () => {
     expect(
       parseServerFlags([

@@ -28,6 +28,12 @@ export interface ServerConfig {
   databaseUrl?: string;
   /** Largest request body in bytes, or `"1mb"`/`"512kb"` (`ARDEN_BODY_LIMIT`; default 1 MiB). */
   bodyLimit?: number | string;
+  /**
+   * Largest tool-call check (`POST /policy/check`) in bytes, or `"256kb"`
+   * (`ARDEN_CHECK_BODY_LIMIT`; default 256 KiB, or `bodyLimit` when that is smaller). At the
+   * default the worst check known decides in 10 ms; above it a check may hold the server longer.
+   */
+  checkBodyLimit?: number | string;
   /** A JSON pricing file laid over the shipped table (`ARDEN_PRICING_FILE`). */
   pricingFile?: string;
   /** `debug`, `info` (default), `warn`, `error` or `silent` (`ARDEN_LOG_LEVEL`). */
@@ -92,6 +98,13 @@ export interface ServerConfig {
   /** Clock for tests, ms since the epoch. */
   clock?: () => number;
 }
+
+/**
+ * The default largest tool-call check: at this size the worst check known (read, parsed,
+ * evaluated and answered) takes ≤ 10 ms on a quiet machine (`bench --only adversarial-policy`;
+ * docs/performance.md). The parse alone grows with the body: about 10 ms at 1 MiB.
+ */
+export const defaultCheckBodyLimit = 256 * 1024;
 
 /** Parses `1048576`, `"1mb"`, `"512kb"`, `"2 MiB"` into bytes. */
 export function parseByteSize(value: number | string, field = 'bodyLimit'): number {
@@ -213,13 +226,21 @@ export function resolveConfig(
       throw new ValidationError((error as Error).message, 'ARDEN_WEBHOOK_ALLOWED_HOSTS');
     }
   }
+  const bodyLimit = parseByteSize(config.bodyLimit ?? environment.ARDEN_BODY_LIMIT ?? 1024 * 1024);
+  const checkBodyLimit =
+    config.checkBodyLimit !== undefined
+      ? parseByteSize(config.checkBodyLimit, 'checkBodyLimit')
+      : environment.ARDEN_CHECK_BODY_LIMIT
+        ? parseByteSize(environment.ARDEN_CHECK_BODY_LIMIT, 'ARDEN_CHECK_BODY_LIMIT')
+        : Math.min(defaultCheckBodyLimit, bodyLimit);
   return {
     port,
     host: config.host ?? environment.ARDEN_HOST ?? '127.0.0.1',
     dataDir: config.dataDir ?? environment.ARDEN_DATA_DIR ?? '.arden',
     databaseUrl:
       config.databaseUrl ?? environment.ARDEN_DATABASE_URL ?? environment.DATABASE_URL ?? undefined,
-    bodyLimit: parseByteSize(config.bodyLimit ?? environment.ARDEN_BODY_LIMIT ?? 1024 * 1024),
+    bodyLimit,
+    checkBodyLimit,
     pricingFile: config.pricingFile ?? environment.ARDEN_PRICING_FILE ?? undefined,
     logLevel,
     approvalTimeoutSeconds,
@@ -248,6 +269,7 @@ const flagNames: Record<string, keyof ServerConfig> = {
   '--db': 'databaseUrl',
   '--database-url': 'databaseUrl',
   '--body-limit': 'bodyLimit',
+  '--check-body-limit': 'checkBodyLimit',
   '--pricing-file': 'pricingFile',
   '--log-level': 'logLevel',
   '--approval-timeout': 'approvalTimeoutSeconds',
@@ -264,7 +286,7 @@ const numericFlags = new Set<keyof ServerConfig>([
 
 /**
  * Parses server flags (`--port 8787`, `--data-dir=./data`, `--db`, `--host`, `--body-limit`,
- * `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
+ * `--check-body-limit`, `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
  */
 export function parseServerFlags(argv: readonly string[]): ServerConfig {
   const config: Record<string, unknown> = {};

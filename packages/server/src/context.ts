@@ -56,6 +56,8 @@ export interface ResolvedConfig {
   dataDir: string;
   databaseUrl: string | undefined;
   bodyLimit: number;
+  /** Largest `POST /policy/check` body in bytes (see `ServerConfig.checkBodyLimit`). */
+  checkBodyLimit: number;
   pricingFile: string | undefined;
   logLevel: LogLevel;
   approvalTimeoutSeconds: number;

@@ -66,7 +66,6 @@ export class ConflictError extends ArdenServerError {
   }
 }
 
-/** The body is larger than the configured limit. */
 /** The request body did not arrive in time; the connection is closed. */
 export class BodyTimeoutError extends ArdenServerError {
   constructor(readonly timeoutMs: number) {
@@ -78,15 +77,35 @@ export class BodyTimeoutError extends ArdenServerError {
   }
 }
 
-/** The request body is larger than the server's limit. */
+/**
+ * The request body is larger than the server's limit. `setting` names the setting that raises
+ * it: `ARDEN_BODY_LIMIT` for every route, `ARDEN_CHECK_BODY_LIMIT` for tool-call checks. The
+ * answer (413) carries both `limit` and `setting`.
+ */
 export class PayloadTooLargeError extends ArdenServerError {
-  constructor(limit: number) {
+  constructor(
+    readonly limit: number,
+    readonly setting: 'ARDEN_BODY_LIMIT' | 'ARDEN_CHECK_BODY_LIMIT' = 'ARDEN_BODY_LIMIT',
+  ) {
     super(
       413,
       'payload_too_large',
-      `The request body is larger than the server's limit of ${limit} bytes. Send less data (for example, trim large tool arguments) or raise ARDEN_BODY_LIMIT.`,
+      setting === 'ARDEN_CHECK_BODY_LIMIT'
+        ? `This tool call is larger than the server's limit for a check, ${sizeOf(limit)}, so it was not checked and must not run. Send smaller tool arguments (for example, write a large file in parts), or have the server's operator raise ARDEN_CHECK_BODY_LIMIT (a larger check may hold the server for more than 10 ms).`
+        : `The request body is larger than the server's limit of ${sizeOf(limit)}. Send less data (for example, trim large tool arguments) or raise ARDEN_BODY_LIMIT.`,
     );
   }
+}
+
+function sizeOf(bytes: number): string {
+  const kib = bytes / 1024;
+  const readable =
+    kib >= 1024 && Number.isInteger(kib / 1024)
+      ? ` (${kib / 1024} MiB)`
+      : Number.isInteger(kib)
+        ? ` (${kib} KiB)`
+        : '';
+  return `${bytes} bytes${readable}`;
 }
 
 /** Too many requests for this key. */

@@ -30,6 +30,7 @@ export {
   wakeFromNotification,
 } from './approvals/service';
 export {
+  defaultCheckBodyLimit,
   parseByteSize,
   parseServerFlags,
   type ResolvedConfig,

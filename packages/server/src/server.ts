@@ -18,7 +18,12 @@ import { ChannelService } from './channels/service';
 import { ChannelWorker } from './channels/worker';
 import { type ResolvedConfig, resolveConfig, type ServerConfig } from './config';
 import type { ServerContext } from './context';
-import { ArdenServerError, RateLimitedError, StoreUnavailableError } from './errors';
+import {
+  ArdenServerError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  StoreUnavailableError,
+} from './errors';
 import { LiveEvents } from './events/service';
 import { registerClaudeCodeHookRoutes } from './hooks/claude-code-endpoint';
 import { answerClientErrors, capConnections, isRefusedSocket } from './http/connections';
@@ -224,7 +229,11 @@ export async function createServer(
       if (error instanceof RateLimitedError) headers['retry-after'] = error.retryAfterSeconds;
       if (error.status === 413 || error.status === 408) headers.connection = 'close';
       const field = (error as { field?: string }).field;
-      sendError(response, error.status, error.message, field ? { field } : {}, headers);
+      const extra: Record<string, unknown> = field ? { field } : {};
+      if (error instanceof PayloadTooLargeError) {
+        Object.assign(extra, { code: error.code, limit: error.limit, setting: error.setting });
+      }
+      sendError(response, error.status, error.message, extra, headers);
       // The rest of a body that timed out is not waited for.
       if (error.status === 408) response.once('finish', () => requestContext.request.destroy());
       return;

@@ -7568,7 +7568,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7648,7 +7648,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7717,7 +7717,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7786,7 +7786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7873,7 +7873,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7956,7 +7956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8051,7 +8051,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8120,7 +8120,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8206,7 +8206,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8328,7 +8328,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is larger than the limit (1 MiB by default). */
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run. */
             413: {
                 headers: {
                     [name: string]: unknown;

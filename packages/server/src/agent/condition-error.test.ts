@@ -7,7 +7,11 @@ import { type AdminTestServer, startAdminTestServer } from '../admin/test-suppor
 let t: AdminTestServer;
 
 beforeAll(async () => {
-  t = await startAdminTestServer({ workers: false }, { listen: false });
+  t = await startAdminTestServer(
+    // The docs example over 100 000 integers is a 590 KiB check, above the default check limit.
+    { workers: false, checkBodyLimit: '1mb' },
+    { listen: false },
+  );
   await t.server.policies.saveSet(t.agent.id, 'live', [
     {
       name: 'Refunds',

@@ -24,10 +24,12 @@ afterAll(async () => {
 });
 
 test('an agent making ordinary checks is answered between the adversarial checks of another', async () => {
-  // 1 MiB of integers: the nested exists is n² comparisons, stopped by the evaluation budget.
-  const to = Array.from({ length: 130_000 }, (_, index) => index);
+  // Integers up to the check body limit (256 KiB): the nested exists is n² comparisons, stopped
+  // by the evaluation budget.
+  const to = Array.from({ length: 44_500 }, (_, index) => index);
   const slowBody = JSON.stringify({ tool_name: 'send_email', kwargs: { to } });
-  expect(slowBody.length).toBeLessThan(1024 * 1024);
+  expect(slowBody.length).toBeLessThanOrEqual(t.server.config.checkBodyLimit);
+  expect(slowBody.length).toBeGreaterThan(0.9 * t.server.config.checkBodyLimit);
   const order: string[] = [];
   let slowDone = false;
   // One agent sends adversarial checks one after another…

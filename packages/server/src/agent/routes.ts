@@ -337,7 +337,8 @@ export function registerAgentRoutes(server: ServerContext): void {
     const principal = await authenticate(context);
     const checked = await check(
       principal,
-      await readJsonText(context.request, config.bodyLimit),
+      // A smaller limit than other routes' (config.ts: ARDEN_CHECK_BODY_LIMIT).
+      await readJsonText(context.request, config.checkBodyLimit, 'ARDEN_CHECK_BODY_LIMIT'),
       started,
     );
     sendJson(context.response, 200, checked.body);

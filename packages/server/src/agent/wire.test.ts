@@ -190,7 +190,7 @@ describe('POST /policy/check', () => {
       body: { tool_name: 'x', kwargs: { blob: 'x'.repeat(1024 * 1024 + 10) } },
     });
     expectJsonError(response, 413);
-    expect(response.json.error).toContain('ARDEN_BODY_LIMIT');
+    expect(response.json.error).toContain('ARDEN_CHECK_BODY_LIMIT');
   });
 });
 

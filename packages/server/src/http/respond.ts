@@ -52,12 +52,17 @@ export function setBodyTimeout(request: IncomingMessage, timeoutMs: number): voi
 /**
  * Reads the body up to `limit` bytes. Throws `PayloadTooLargeError` as soon as the declared or
  * received size passes the limit (without buffering the rest), and `BodyTimeoutError` when the
- * body has not arrived within its time (`setBodyTimeout`; default 10 s).
+ * body has not arrived within its time (`setBodyTimeout`; default 10 s). `setting` is the one the
+ * 413 names for raising the limit (`ARDEN_BODY_LIMIT` unless said).
  */
-export function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(
+  request: IncomingMessage,
+  limit: number,
+  setting?: PayloadTooLargeError['setting'],
+): Promise<Buffer> {
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new PayloadTooLargeError(limit));
+    return Promise.reject(new PayloadTooLargeError(limit, setting));
   }
   if (
     declared !== undefined &&
@@ -98,7 +103,7 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
       size += chunk.length;
       if (size > limit) {
         request.pause();
-        finish(new PayloadTooLargeError(limit));
+        finish(new PayloadTooLargeError(limit, setting));
         return;
       }
       chunks.push(chunk);
@@ -149,7 +154,11 @@ export function parseJsonBody(
  * Reads a body that should be JSON as text, for a route that parses it itself. Throws
  * `ValidationError` (400) for an empty body or a Content-Type that says it is something else.
  */
-export async function readJsonText(request: IncomingMessage, limit: number): Promise<string> {
+export async function readJsonText(
+  request: IncomingMessage,
+  limit: number,
+  setting?: PayloadTooLargeError['setting'],
+): Promise<string> {
   const type = request.headers['content-type'];
   if (type && !/json|^text\/plain/i.test(type)) {
     throw new ValidationError(
@@ -157,7 +166,7 @@ export async function readJsonText(request: IncomingMessage, limit: number): Pro
       'Content-Type',
     );
   }
-  const body = await readBody(request, limit);
+  const body = await readBody(request, limit, setting);
   if (body.length === 0) {
     throw new ValidationError(
       'The request body is empty. Send a JSON object with Content-Type: application/json.',

@@ -651,7 +651,7 @@ export class McpHttpGateway {
         arden: new Arden({
           apiKey: key,
           apiUrl: url,
-          fetch: inProcessFetch(this.agentApi, url, key, this.server.config.bodyLimit, logger),
+          fetch: inProcessFetch(this.agentApi, url, key, this.server.config.checkBodyLimit, logger),
           onUnavailable: 'block',
           logger: {
             debug: (message) => logger.debug(message),

@@ -22,7 +22,8 @@ const errorStatuses: Record<string, string> = {
     "The caller's role may not do this, an agent key was used, or a cross-site request was refused.",
   '404': 'The thing does not exist.',
   '409': 'The request conflicts with the current state (for example, an action already decided).',
-  '413': 'The body is larger than the limit (1 MiB by default).',
+  '413':
+    'The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run.',
   '429': 'Too many attempts; retry after the `Retry-After` seconds.',
 };
 
