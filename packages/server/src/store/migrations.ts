@@ -7,6 +7,7 @@ import { mcpHttpUpstreamsSchema, mcpUpstreamsSchema } from '../mcp/migration';
 import { memorySchema } from '../memory/migration';
 import { receiptsSchema } from '../receipts/migration';
 import { sensitiveSchema } from '../sensitive/migration';
+import { sessionUsageSchema } from '../usage/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -325,6 +326,11 @@ export const migrations: readonly Migration[] = [
     version: 12,
     name: 'sensitive arguments, sealed, and who read them',
     sql: { sqlite: sensitiveSchema('sqlite'), postgres: sensitiveSchema('postgres') },
+  },
+  {
+    version: 13,
+    name: 'usage totals per session and day',
+    sql: { sqlite: sessionUsageSchema('sqlite'), postgres: sessionUsageSchema('postgres') },
   },
 ];
 

@@ -1,0 +1,33 @@
+import type { Dialect } from '../store/database';
+
+// Migration 13: the usage of each session per day, agent, environment and model (the daily totals
+// of migration 3 have no session), so that usage grouped by session over a wide window adds up
+// totals instead of every event. `session_id` is '' for usage without a session (a key column
+// cannot be NULL; the agent API stores an empty session id as none). Filled from the events
+// already stored, in one grouped pass. On PostgreSQL the events are locked against writes for that
+// pass (replicas' usage writes wait for the migration's commit): none written meanwhile is missed.
+export function sessionUsageSchema(dialect: Dialect): string[] {
+  const big = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const real = dialect === 'sqlite' ? 'REAL' : 'DOUBLE PRECISION';
+  return [
+    ...(dialect === 'postgres' ? ['LOCK TABLE usage IN SHARE MODE'] : []),
+    `CREATE TABLE usage_session_daily (
+  day INTEGER NOT NULL,
+  agent_id TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  events ${big} NOT NULL,
+  prompt_tokens ${big} NOT NULL,
+  completion_tokens ${big} NOT NULL,
+  cost_usd ${real} NOT NULL,
+  unpriced ${big} NOT NULL,
+  PRIMARY KEY (day, agent_id, environment, session_id, model)
+)${dialect === 'sqlite' ? ' WITHOUT ROWID' : ''}`,
+    `INSERT INTO usage_session_daily (day, agent_id, environment, session_id, model, events,
+   prompt_tokens, completion_tokens, cost_usd, unpriced)
+ SELECT created_at / 86400000, agent_id, environment, COALESCE(session_id, ''), model, COUNT(*),
+   SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd), SUM(1 - rate_found)
+ FROM usage GROUP BY created_at / 86400000, agent_id, environment, COALESCE(session_id, ''), model`,
+  ];
+}
