@@ -180,21 +180,40 @@ const sessionRows = unnestInsert({
   },
 });
 
+type NewUsage = Omit<UsageRecord, 'seq'>;
+
+// The two totals tables: each one's key columns (after `day`) and what they are for a record.
+const totalsTables = [
+  {
+    table: 'usage_daily',
+    keys: ['agent_id', 'environment', 'model'],
+    keyOf: (record: NewUsage): SqlValue[] => [record.agentId, record.environment, record.model],
+    statement: { sql: dailyUpsertSql, rows: dailyRows },
+  },
+  {
+    table: 'usage_session_daily',
+    keys: ['agent_id', 'environment', 'session_id', 'model'],
+    keyOf: (record: NewUsage): SqlValue[] => [
+      record.agentId,
+      record.environment,
+      record.sessionId ?? '',
+      record.model,
+    ],
+    statement: { sql: sessionUpsertSql, rows: sessionRows },
+  },
+] as const;
+
 /**
- * The statements adding `records` to a totals table: one per key (`keyOf` gives its leading
- * columns), with the sums after them, marked with a `lockKey` so that the group committer runs
- * them last, in one order.
+ * `records` summed per key of a totals table: the lock key of each total (the group committer
+ * and the retention take the locks of totals in this order), and its parameters — the day and
+ * the key columns, then events, prompt and completion tokens, cost and unpriced events.
  */
-function totalsStatements(
-  records: readonly Omit<UsageRecord, 'seq'>[],
-  table: string,
-  keyOf: (record: Omit<UsageRecord, 'seq'>) => SqlValue[],
-  statement: { sql: string; rows: ReturnType<typeof unnestInsert> },
-): Statement[] {
+function totalsOf(records: readonly NewUsage[], tableIndex: 0 | 1): Map<string, SqlValue[]> {
+  const { table, keyOf } = totalsTables[tableIndex];
   const totals = new Map<string, SqlValue[]>();
   for (const record of records) {
-    const leading = keyOf(record);
-    const key = leading.join('\u0000');
+    const leading = [Math.floor(record.createdAt / dayMilliseconds), ...keyOf(record)];
+    const key = `${table}\u0000${leading.join('\u0000')}`;
     let sums = totals.get(key);
     if (!sums) {
       sums = [...leading, 0, 0, 0, 0, 0];
@@ -207,11 +226,7 @@ function totalsStatements(
     sums[at + 3] = Number(sums[at + 3]) + record.costUsd;
     sums[at + 4] = Number(sums[at + 4]) + (record.rateFound ? 0 : 1);
   }
-  return [...totals.entries()].map(([key, params]) => ({
-    ...statement,
-    params,
-    lockKey: `${table}\u0000${key}`,
-  }));
+  return totals;
 }
 
 /**
@@ -376,28 +391,15 @@ export function usageRepository(db: Queryable) {
      * totals and the session totals (marked with a `lockKey`, so the group committer runs them last, in one order).
      * Commit them together (`committer.submitAll`).
      */
-    writeStatements(records: readonly Omit<UsageRecord, 'seq'>[]): Statement[] {
-      const dayOf = (record: Omit<UsageRecord, 'seq'>) =>
-        Math.floor(record.createdAt / dayMilliseconds);
+    writeStatements(records: readonly NewUsage[]): Statement[] {
       return [
         ...records.map((record) => this.insertStatement(record)),
-        ...totalsStatements(
-          records,
-          'usage_daily',
-          (record) => [dayOf(record), record.agentId, record.environment, record.model],
-          { sql: dailyUpsertSql, rows: dailyRows },
-        ),
-        ...totalsStatements(
-          records,
-          'usage_session_daily',
-          (record) => [
-            dayOf(record),
-            record.agentId,
-            record.environment,
-            record.sessionId ?? '',
-            record.model,
-          ],
-          { sql: sessionUpsertSql, rows: sessionRows },
+        ...([0, 1] as const).flatMap((tableIndex) =>
+          [...totalsOf(records, tableIndex).entries()].map(([lockKey, params]) => ({
+            ...totalsTables[tableIndex].statement,
+            params,
+            lockKey,
+          })),
         ),
       ];
     },
@@ -487,7 +489,7 @@ export function usageRepository(db: Queryable) {
       return daily + sessions;
     },
     /** The INSERT of one usage event alone; `writeStatements` adds the daily totals. */
-    insertStatement(usage: Omit<UsageRecord, 'seq'>): Statement {
+    insertStatement(usage: NewUsage): Statement {
       return {
         sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
                 completion_tokens, cost_usd, rate_found, created_at)
@@ -571,15 +573,46 @@ export function usageRepository(db: Queryable) {
         return aggregate;
       });
     },
-    /** Deletes up to `limit` usage events from before `cutoff`, oldest first; returns how many. */
+    /**
+     * Deletes up to `limit` usage events from before `cutoff`, oldest first, and takes those of
+     * the cutoff's own day out of that day's totals (the totals of the days wholly before it go
+     * with `purgeDailyBefore`), so that totals and events keep agreeing; returns how many. Run
+     * it in a transaction.
+     */
     async purgeOlderThan(cutoff: number, limit: number): Promise<number> {
       const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-      const result = await db.run(
+      const deleted = await db.all<Row>(
         `DELETE FROM usage WHERE seq IN (
-           SELECT seq FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ? ${lock})`,
+           SELECT seq FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ? ${lock})
+         RETURNING *`,
         [cutoff, limit],
       );
-      return result.changes;
+      const keptDay = Math.floor(cutoff / dayMilliseconds);
+      const partial = deleted
+        .map(toUsage)
+        .filter((record) => Math.floor(record.createdAt / dayMilliseconds) >= keptDay);
+      // In the lock order of the usage writes (by lock key), so that neither waits on the other
+      // in a cycle.
+      const updates = ([0, 1] as const).flatMap((tableIndex) =>
+        [...totalsOf(partial, tableIndex).entries()].map(([lockKey, params]) => ({
+          lockKey,
+          params,
+          tableIndex,
+        })),
+      );
+      updates.sort((a, b) => (a.lockKey < b.lockKey ? -1 : a.lockKey > b.lockKey ? 1 : 0));
+      for (const { params, tableIndex } of updates) {
+        const { table, keys } = totalsTables[tableIndex];
+        const at = keys.length + 1;
+        await db.run(
+          `UPDATE ${table} SET events = events - ?, prompt_tokens = prompt_tokens - ?,
+             completion_tokens = completion_tokens - ?, cost_usd = cost_usd - ?,
+             unpriced = unpriced - ?
+           WHERE day = ? AND ${keys.map((key) => `${key} = ?`).join(' AND ')}`,
+          [...params.slice(at), ...params.slice(0, at)],
+        );
+      }
+      return deleted.length;
     },
     /** Totals over the usage events themselves. */
     async totalsRaw(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
