@@ -31,7 +31,7 @@ export interface RetentionResult {
   attempts: number;
   /** Receipts deleted from the front of the audit chains. */
   receipts?: number;
-  /** Daily usage totals of the days wholly before the cutoff. */
+  /** Rows of daily usage totals (and session totals) of the days wholly before the cutoff. */
   usageDaily: number;
   /** Settled channel messages (delivered, failed, cancelled) and their attempts. */
   channelMessages: number;

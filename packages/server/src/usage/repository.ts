@@ -142,7 +142,7 @@ const dailyRows = unnestInsert({
 const sessionUpsertSql = `INSERT INTO usage_session_daily (day, agent_id, environment, session_id,
     model, events, prompt_tokens, completion_tokens, cost_usd, unpriced)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (day, agent_id, environment, session_id, model) DO UPDATE SET
+  ON CONFLICT (model, day, agent_id, environment, session_id) DO UPDATE SET
     events = usage_session_daily.events + excluded.events,
     prompt_tokens = usage_session_daily.prompt_tokens + excluded.prompt_tokens,
     completion_tokens = usage_session_daily.completion_tokens + excluded.completion_tokens,
@@ -182,22 +182,23 @@ const sessionRows = unnestInsert({
 
 type NewUsage = Omit<UsageRecord, 'seq'>;
 
-// The two totals tables: each one's key columns (after `day`) and what they are for a record.
+// The two totals tables: each one's key columns (after `day`) and the keys a record adds to (a
+// session's usage adds to its model's row and to the row of every model, model '').
 const totalsTables = [
   {
     table: 'usage_daily',
     keys: ['agent_id', 'environment', 'model'],
-    keyOf: (record: NewUsage): SqlValue[] => [record.agentId, record.environment, record.model],
+    keysOf: (record: NewUsage): SqlValue[][] => [
+      [record.agentId, record.environment, record.model],
+    ],
     statement: { sql: dailyUpsertSql, rows: dailyRows },
   },
   {
     table: 'usage_session_daily',
     keys: ['agent_id', 'environment', 'session_id', 'model'],
-    keyOf: (record: NewUsage): SqlValue[] => [
-      record.agentId,
-      record.environment,
-      record.sessionId ?? '',
-      record.model,
+    keysOf: (record: NewUsage): SqlValue[][] => [
+      [record.agentId, record.environment, record.sessionId ?? '', record.model],
+      [record.agentId, record.environment, record.sessionId ?? '', ''],
     ],
     statement: { sql: sessionUpsertSql, rows: sessionRows },
   },
@@ -209,22 +210,24 @@ const totalsTables = [
  * the key columns, then events, prompt and completion tokens, cost and unpriced events.
  */
 function totalsOf(records: readonly NewUsage[], tableIndex: 0 | 1): Map<string, SqlValue[]> {
-  const { table, keyOf } = totalsTables[tableIndex];
+  const { table, keysOf } = totalsTables[tableIndex];
   const totals = new Map<string, SqlValue[]>();
   for (const record of records) {
-    const leading = [Math.floor(record.createdAt / dayMilliseconds), ...keyOf(record)];
-    const key = `${table}\u0000${leading.join('\u0000')}`;
-    let sums = totals.get(key);
-    if (!sums) {
-      sums = [...leading, 0, 0, 0, 0, 0];
-      totals.set(key, sums);
+    for (const key of keysOf(record)) {
+      const leading = [Math.floor(record.createdAt / dayMilliseconds), ...key];
+      const lockKey = `${table}\u0000${leading.join('\u0000')}`;
+      let sums = totals.get(lockKey);
+      if (!sums) {
+        sums = [...leading, 0, 0, 0, 0, 0];
+        totals.set(lockKey, sums);
+      }
+      const at = leading.length;
+      sums[at] = Number(sums[at]) + 1;
+      sums[at + 1] = Number(sums[at + 1]) + record.promptTokens;
+      sums[at + 2] = Number(sums[at + 2]) + record.completionTokens;
+      sums[at + 3] = Number(sums[at + 3]) + record.costUsd;
+      sums[at + 4] = Number(sums[at + 4]) + (record.rateFound ? 0 : 1);
     }
-    const at = leading.length;
-    sums[at] = Number(sums[at]) + 1;
-    sums[at + 1] = Number(sums[at + 1]) + record.promptTokens;
-    sums[at + 2] = Number(sums[at + 2]) + record.completionTokens;
-    sums[at + 3] = Number(sums[at + 3]) + record.costUsd;
-    sums[at + 4] = Number(sums[at + 4]) + (record.rateFound ? 0 : 1);
   }
   return totals;
 }
@@ -334,11 +337,12 @@ export function usageRepository(db: Queryable) {
         where.push(clause);
         params.push(value);
       };
-      condition('agent_id = ?', filter.agentId);
-      condition('environment = ?', filter.environment);
-      condition('model = ?', filter.model);
+      // The rows of one model, or those of every model together (model '').
+      condition('model = ?', filter.model ?? '');
       condition('day >= ?', days.firstDay);
       condition('day < ?', days.endDay);
+      condition('agent_id = ?', filter.agentId);
+      condition('environment = ?', filter.environment);
       parts.push(
         `SELECT session_id AS key, events, prompt_tokens, completion_tokens, cost_usd, unpriced
          FROM usage_session_daily ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
@@ -468,15 +472,18 @@ export function usageRepository(db: Queryable) {
          FROM usage GROUP BY created_at / ${dayMilliseconds}, agent_id, environment, model`,
       );
       await db.run('DELETE FROM usage_session_daily');
-      await db.run(
-        `INSERT INTO usage_session_daily (day, agent_id, environment, session_id, model, events,
-           prompt_tokens, completion_tokens, cost_usd, unpriced)
-         SELECT created_at / ${dayMilliseconds}, agent_id, environment, COALESCE(session_id, ''),
-           model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd),
-           SUM(1 - rate_found)
-         FROM usage GROUP BY created_at / ${dayMilliseconds}, agent_id, environment,
-           COALESCE(session_id, ''), model`,
-      );
+      // As migration 13 fills it: per model, and every model together (model '').
+      for (const model of ['model', "''"]) {
+        await db.run(
+          `INSERT INTO usage_session_daily (day, agent_id, environment, session_id, model, events,
+             prompt_tokens, completion_tokens, cost_usd, unpriced)
+           SELECT created_at / ${dayMilliseconds}, agent_id, environment,
+             COALESCE(session_id, ''), ${model}, COUNT(*), SUM(prompt_tokens),
+             SUM(completion_tokens), SUM(cost_usd), SUM(1 - rate_found)
+           FROM usage GROUP BY created_at / ${dayMilliseconds}, agent_id, environment,
+             COALESCE(session_id, '')${model === 'model' ? ', model' : ''}`,
+        );
+      }
     },
     /**
      * Deletes the daily and session totals of days before `day` (days since the epoch); returns
