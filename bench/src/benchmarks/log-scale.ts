@@ -134,6 +134,8 @@ export async function seed(
     });
   }
   const sessions: string[] = [];
+  // Each session's agent and environment, by its index in `sessions`.
+  const owners: { agent: string; environment: string }[] = [];
   const pendingSample: string[] = [];
   const ids: string[] = [];
   const batch = 500;
@@ -160,7 +162,10 @@ export async function seed(
                 environment: random() < 0.5 ? 'live' : 'test',
                 left: 10,
               };
-        if (session.id) sessions.push(session.id);
+        if (session.id) {
+          sessions.push(session.id);
+          owners.push({ agent: session.agent, environment: session.environment });
+        }
       }
       session.left--;
       const roll = random();
@@ -211,16 +216,17 @@ export async function seed(
       const n = offset + index;
       const at = Math.floor(start + ((now - start) * n) / usageCount);
       const model = models[Math.floor(random() * models.length)] as string;
-      // A session's LLM calls happen while it runs: one of the sessions of that moment (the
-      // sessions are in time order; ±20 around it, so about an hour).
+      // A session's LLM calls are its agent's, and happen while it runs: one of the sessions of
+      // that moment (the sessions are in time order; ±20 around it, so about an hour).
       const near = Math.floor((n / usageCount) * sessions.length) + Math.floor(random() * 41) - 20;
-      const sessionId =
-        random() < 0.7 ? sessions[Math.min(sessions.length - 1, Math.max(0, near))] : null;
+      const which = Math.min(sessions.length - 1, Math.max(0, near));
+      const inSession = random() < 0.7;
+      const owner = inSession ? owners[which] : undefined;
       params.push(
         uuidv7(at),
-        agents[Math.floor(random() * agents.length)] as string,
-        random() < 0.5 ? 'live' : 'test',
-        sessionId ?? null,
+        owner?.agent ?? (agents[Math.floor(random() * agents.length)] as string),
+        owner?.environment ?? (random() < 0.5 ? 'live' : 'test'),
+        inSession ? (sessions[which] as string) : null,
         model,
         100 + Math.floor(random() * 2_000),
         20 + Math.floor(random() * 500),
