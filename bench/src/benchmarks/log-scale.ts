@@ -410,7 +410,11 @@ export function queries(store: Store, seeded: Seeded): QueryCase[] {
     {
       name: 'usage: by session, 90 days, one agent',
       run: (index) =>
-        store.usage.aggregate('session', { ...last90, agentId: pick(agents, index) }, { limit: 100 }),
+        store.usage.aggregate(
+          'session',
+          { ...last90, agentId: pick(agents, index) },
+          { limit: 100 },
+        ),
       goalMs: wide,
     },
     {
