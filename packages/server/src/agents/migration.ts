@@ -1,6 +1,6 @@
 import type { Dialect } from '../store/database';
 
-// Migration 16 (agent owners; sensitive values in webhooks): the user who owns an agent (a
+// Migration 15 (agent owners; sensitive values in webhooks): the user who owns an agent (a
 // policy's `exclude_owner` keeps them from approving its calls), and whether the agent's
 // webhooks carry sensitive argument values (a policy's `redact`) in full — off by default.
 export function agentOwnerSchema(dialect: Dialect): string[] {

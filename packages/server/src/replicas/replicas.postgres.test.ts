@@ -141,7 +141,7 @@ describe('replicas on PostgreSQL (in one process)', () => {
     }
   });
 
-  test('usage written on three replicas at once: daily totals exact, no deadlock', async () => {
+  test('usage written on three replicas at once: daily and session totals exact, no deadlock', async () => {
     const all = await replicas(3);
     const [a] = all as [AdminTestServer];
     const models = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash'];
@@ -152,10 +152,12 @@ describe('replicas on PostgreSQL (in one process)', () => {
             key: a.liveKey,
             body: {
               // Every batch touches the same daily totals, in a different order.
+              // And the same session totals: three sessions and none.
               events: Array.from({ length: 12 }, (_, index) => ({
                 model: models[(index + n + r) % models.length],
                 prompt_tokens: 10,
                 completion_tokens: 1,
+                ...(index % 4 === 3 ? {} : { session_id: `s-${(index + n) % 3}` }),
               })),
             },
           }),
@@ -169,6 +171,13 @@ describe('replicas on PostgreSQL (in one process)', () => {
       slow.map((group) => [group.key, group.events, group.totalTokens]).sort(),
     );
     expect(fast.reduce((sum, group) => sum + group.events, 0)).toBe(3 * 20 * 12);
+    const whole = { agentId: a.agent.id, from: 0, to: Date.now() + 2 * 86_400_000 };
+    const bySession = await a.server.store.usage.aggregate('session', whole);
+    const bySessionRaw = await a.server.store.usage.aggregateRaw('session', whole);
+    const view = (groups: typeof bySession) =>
+      groups.map((group) => [group.key, group.events, group.totalTokens]).sort();
+    expect(view(bySession)).toEqual(view(bySessionRaw));
+    expect(bySession.find((group) => group.key === null)?.events).toBe(3 * 20 * 3);
   });
 
   test('expiry on three replicas at once: each action expires once, with one webhook', async () => {

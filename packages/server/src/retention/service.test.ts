@@ -142,7 +142,8 @@ describe('retention', () => {
     );
 
     expect(result).toEqual({
-      usageDaily: 1,
+      // One daily total; the session totals' row for the model and for every model.
+      usageDaily: 3,
       actions: 6_000,
       usage: 4_000,
       deliveries: 1,
@@ -217,7 +218,8 @@ describe('retention', () => {
       usage: 5,
       deliveries: 1,
       attempts: 1,
-      usageDaily: 1,
+      // One daily total; the session totals' row for the model and for every model.
+      usageDaily: 3,
       channelMessages: 0,
       channelAttempts: 0,
       channelLinks: 0,
@@ -225,7 +227,7 @@ describe('retention', () => {
     });
     expect(lines).toHaveLength(1);
     expect(lines[0]?.message).toBe(
-      'Retention: deleted 7 actions, 5 usage events, 1 daily usage totals, 1 webhook deliveries, 1 delivery attempts, 0 channel messages, 0 channel message attempts, 0 decision links and 0 channel holds older than 30 days',
+      'Retention: deleted 7 actions, 5 usage events, 3 daily usage totals, 1 webhook deliveries, 1 delivery attempts, 0 channel messages, 0 channel message attempts, 0 decision links and 0 channel holds older than 30 days',
     );
     expect(lines[0]?.fields).toMatchObject({ retentionDays: 30, ...result });
     // A run that finds nothing says so too.

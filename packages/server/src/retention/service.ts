@@ -31,7 +31,7 @@ export interface RetentionResult {
   attempts: number;
   /** Receipts deleted from the front of the audit chains. */
   receipts?: number;
-  /** Daily usage totals of the days wholly before the cutoff. */
+  /** Rows of daily usage totals (and session totals) of the days wholly before the cutoff. */
   usageDaily: number;
   /** Settled channel messages (delivered, failed, cancelled) and their attempts. */
   channelMessages: number;
@@ -167,7 +167,10 @@ export class RetentionService {
       this.store.channels.purgeHolds(cutoff, limit),
     );
     result.actions = await this.inBatches((limit) => actions.purgeOlderThan(cutoff, limit));
-    result.usage = await this.inBatches((limit) => usage.purgeOlderThan(cutoff, limit));
+    // Each batch with its adjustment of the cutoff day's totals, in one transaction.
+    result.usage = await this.inBatches((limit) =>
+      this.store.transaction((repositories) => repositories.usage.purgeOlderThan(cutoff, limit)),
+    );
     // Daily totals of the days wholly before the cutoff.
     result.usageDaily = await usage.purgeDailyBefore(Math.floor(cutoff / day));
     // Every run says what it removed, table by table — nothing at all included: an operator

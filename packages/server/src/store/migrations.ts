@@ -9,6 +9,7 @@ import { memorySchema, refusalsIndexSchema } from '../memory/migration';
 import { refusedSql } from '../memory/repository';
 import { receiptsSchema } from '../receipts/migration';
 import { sensitiveSchema } from '../sensitive/migration';
+import { sessionUsageSchema } from '../usage/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -338,7 +339,12 @@ export const migrations: readonly Migration[] = [
     },
   },
   {
-    version: 16,
+    version: 14,
+    name: 'usage totals per session and day',
+    sql: { sqlite: sessionUsageSchema('sqlite'), postgres: sessionUsageSchema('postgres') },
+  },
+  {
+    version: 15,
     name: 'agent owners; sensitive values in webhooks by agent setting',
     sql: { sqlite: agentOwnerSchema('sqlite'), postgres: agentOwnerSchema('postgres') },
   },

@@ -5,7 +5,8 @@ import { unnestInsert } from '../store/multi-row';
 import type { Page, UsageRecord } from '../store/records';
 import { clampLimit, page, text } from '../store/rows';
 
-// Token usage events and their daily roll-up: rows of `usage` and `usage_daily`.
+// Token usage events and their daily roll-ups: rows of `usage`, `usage_daily` (per day, agent,
+// environment and model) and `usage_session_daily` (the same per session too).
 
 function toUsage(row: Row): UsageRecord {
   return {
@@ -138,6 +139,99 @@ const dailyRows = unnestInsert({
   },
 });
 
+const sessionUpsertSql = `INSERT INTO usage_session_daily (day, agent_id, environment, session_id,
+    model, events, prompt_tokens, completion_tokens, cost_usd, unpriced)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (model, day, agent_id, environment, session_id) DO UPDATE SET
+    events = usage_session_daily.events + excluded.events,
+    prompt_tokens = usage_session_daily.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = usage_session_daily.completion_tokens + excluded.completion_tokens,
+    cost_usd = usage_session_daily.cost_usd + excluded.cost_usd,
+    unpriced = usage_session_daily.unpriced + excluded.unpriced`;
+
+const sessionRows = unnestInsert({
+  key: 'usage_session_daily_upsert',
+  table: 'usage_session_daily',
+  columns: [
+    ['day', 'integer'],
+    ['agent_id', 'text'],
+    ['environment', 'text'],
+    ['session_id', 'text'],
+    ['model', 'text'],
+    ['events', 'bigint'],
+    ['prompt_tokens', 'bigint'],
+    ['completion_tokens', 'bigint'],
+    ['cost_usd', 'double precision'],
+    ['unpriced', 'bigint'],
+  ],
+  suffix: sessionUpsertSql.slice(sessionUpsertSql.indexOf('ON CONFLICT')),
+  combine(rows) {
+    const sums = new Map<string, SqlValue[]>();
+    for (const row of rows) {
+      const key = row.slice(0, 5).join('\u0000');
+      const sum = sums.get(key);
+      if (!sum) {
+        sums.set(key, [...row]);
+        continue;
+      }
+      for (let index = 5; index < 10; index++) sum[index] = Number(sum[index]) + Number(row[index]);
+    }
+    return [...sums.values()];
+  },
+});
+
+type NewUsage = Omit<UsageRecord, 'seq'>;
+
+// The two totals tables: each one's key columns (after `day`) and the keys a record adds to (a
+// session's usage adds to its model's row and to the row of every model, model '').
+const totalsTables = [
+  {
+    table: 'usage_daily',
+    keys: ['agent_id', 'environment', 'model'],
+    keysOf: (record: NewUsage): SqlValue[][] => [
+      [record.agentId, record.environment, record.model],
+    ],
+    statement: { sql: dailyUpsertSql, rows: dailyRows },
+  },
+  {
+    table: 'usage_session_daily',
+    keys: ['agent_id', 'environment', 'session_id', 'model'],
+    keysOf: (record: NewUsage): SqlValue[][] => [
+      [record.agentId, record.environment, record.sessionId ?? '', record.model],
+      [record.agentId, record.environment, record.sessionId ?? '', ''],
+    ],
+    statement: { sql: sessionUpsertSql, rows: sessionRows },
+  },
+] as const;
+
+/**
+ * `records` summed per key of a totals table: the lock key of each total (the group committer
+ * and the retention take the locks of totals in this order), and its parameters — the day and
+ * the key columns, then events, prompt and completion tokens, cost and unpriced events.
+ */
+function totalsOf(records: readonly NewUsage[], tableIndex: 0 | 1): Map<string, SqlValue[]> {
+  const { table, keysOf } = totalsTables[tableIndex];
+  const totals = new Map<string, SqlValue[]>();
+  for (const record of records) {
+    for (const key of keysOf(record)) {
+      const leading = [Math.floor(record.createdAt / dayMilliseconds), ...key];
+      const lockKey = `${table}\u0000${leading.join('\u0000')}`;
+      let sums = totals.get(lockKey);
+      if (!sums) {
+        sums = [...leading, 0, 0, 0, 0, 0];
+        totals.set(lockKey, sums);
+      }
+      const at = leading.length;
+      sums[at] = Number(sums[at]) + 1;
+      sums[at + 1] = Number(sums[at + 1]) + record.promptTokens;
+      sums[at + 2] = Number(sums[at + 2]) + record.completionTokens;
+      sums[at + 3] = Number(sums[at + 3]) + record.costUsd;
+      sums[at + 4] = Number(sums[at + 4]) + (record.rateFound ? 0 : 1);
+    }
+  }
+  return totals;
+}
+
 /**
  * How a time range splits for the daily totals: whole UTC days (`firstDay` to before `endDay`,
  * either open) read from `usage_daily`, and the partial days at its ends read from the events.
@@ -229,6 +323,60 @@ export function usageRepository(db: Queryable) {
     return groups;
   }
 
+  // Usage by session, biggest cost first: the session totals of the whole days of the range and
+  // the events of its partial days, added up per session in one statement (which returns only
+  // the first `limit`).
+  async function bySession(filter: UsageFilter, limit: number): Promise<UsageAggregate[]> {
+    const { days, edges } = splitRange(filter.from, filter.to);
+    const parts: string[] = [];
+    const params: SqlValue[] = [];
+    if (days) {
+      const where: string[] = [];
+      const condition = (clause: string, value: SqlValue | undefined) => {
+        if (value === undefined) return;
+        where.push(clause);
+        params.push(value);
+      };
+      // The rows of one model, or those of every model together (model '').
+      condition('model = ?', filter.model ?? '');
+      condition('day >= ?', days.firstDay);
+      condition('day < ?', days.endDay);
+      condition('agent_id = ?', filter.agentId);
+      condition('environment = ?', filter.environment);
+      parts.push(
+        `SELECT session_id AS key, events, prompt_tokens, completion_tokens, cost_usd, unpriced
+         FROM usage_session_daily ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+      );
+    }
+    for (const edge of edges) {
+      const { where, params: edgeParams } = usageWhere({ ...filter, from: edge.from, to: edge.to });
+      params.push(...edgeParams);
+      parts.push(
+        `SELECT COALESCE(u.session_id, '') AS key, 1 AS events, u.prompt_tokens,
+           u.completion_tokens, u.cost_usd, 1 - u.rate_found AS unpriced
+         FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+      );
+    }
+    const rows = await db.all<Row>(
+      `SELECT t.key AS key, SUM(t.events) AS events, SUM(t.prompt_tokens) AS prompt_tokens,
+         SUM(t.completion_tokens) AS completion_tokens, SUM(t.cost_usd) AS cost_usd,
+         SUM(t.unpriced) AS unpriced
+       FROM (${parts.join(' UNION ALL ')}) t
+       GROUP BY t.key HAVING SUM(t.events) > 0
+       ORDER BY cost_usd DESC, events DESC, key LIMIT ?`,
+      [...params, limit],
+    );
+    return rows.map((row) =>
+      aggregateOf(String(row.key) === '' ? null : String(row.key), {
+        events: Number(row.events),
+        promptTokens: Number(row.prompt_tokens ?? 0),
+        completionTokens: Number(row.completion_tokens ?? 0),
+        costUsd: Number(row.cost_usd ?? 0),
+        unpricedEvents: Number(row.unpriced ?? 0),
+      }),
+    );
+  }
+
   function aggregateOf(key: string | null, sums: Sums): UsageAggregate {
     return {
       key,
@@ -244,40 +392,19 @@ export function usageRepository(db: Queryable) {
   return {
     /**
      * The statements that store usage events: the events, and their addition to the daily
-     * totals (marked with a `lockKey`, so the group committer runs them last, in one order).
+     * totals and the session totals (marked with a `lockKey`, so the group committer runs them last, in one order).
      * Commit them together (`committer.submitAll`).
      */
-    writeStatements(records: readonly Omit<UsageRecord, 'seq'>[]): Statement[] {
-      const totals = new Map<string, SqlValue[]>();
-      for (const record of records) {
-        const day = Math.floor(record.createdAt / dayMilliseconds);
-        const key = `${day}\u0000${record.agentId}\u0000${record.environment}\u0000${record.model}`;
-        const sums = totals.get(key) ?? [
-          day,
-          record.agentId,
-          record.environment,
-          record.model,
-          0,
-          0,
-          0,
-          0,
-          0,
-        ];
-        sums[4] = Number(sums[4]) + 1;
-        sums[5] = Number(sums[5]) + record.promptTokens;
-        sums[6] = Number(sums[6]) + record.completionTokens;
-        sums[7] = Number(sums[7]) + record.costUsd;
-        sums[8] = Number(sums[8]) + (record.rateFound ? 0 : 1);
-        totals.set(key, sums);
-      }
+    writeStatements(records: readonly NewUsage[]): Statement[] {
       return [
         ...records.map((record) => this.insertStatement(record)),
-        ...[...totals.entries()].map(([key, params]) => ({
-          sql: dailyUpsertSql,
-          rows: dailyRows,
-          params,
-          lockKey: `usage_daily\u0000${key}`,
-        })),
+        ...([0, 1] as const).flatMap((tableIndex) =>
+          [...totalsOf(records, tableIndex).entries()].map(([lockKey, params]) => ({
+            ...totalsTables[tableIndex].statement,
+            params,
+            lockKey,
+          })),
+        ),
       ];
     },
     /** Usage summed by model, UTC day, session or agent; biggest cost first (days in order). */
@@ -286,9 +413,10 @@ export function usageRepository(db: Queryable) {
       filter: UsageFilter = {},
       options: { limit?: number } = {},
     ): Promise<UsageAggregate[]> {
-      if (groupBy === 'session' || filter.sessionId !== undefined) {
-        return this.aggregateRaw(groupBy, filter, options);
-      }
+      // One session's events are found through its index; a session grouping adds up the
+      // session totals.
+      if (filter.sessionId !== undefined) return this.aggregateRaw(groupBy, filter, options);
+      if (groupBy === 'session') return bySession(filter, clampLimit(options.limit, 1000, 10_000));
       const groups = await summed(groupBy, filter);
       let items = [...groups.entries()].map(([key, sums]) =>
         aggregateOf(
@@ -330,8 +458,9 @@ export function usageRepository(db: Queryable) {
       return totals;
     },
     /**
-     * Recomputes the daily totals from the usage events (after usage rows were written some
-     * other way than `writeStatements`, such as a bulk import). Run it in a transaction.
+     * Recomputes the daily and session totals from the usage events (after usage rows were
+     * written some other way than `writeStatements`, such as a bulk import). Run it in a
+     * transaction.
      */
     async rebuildDaily(): Promise<void> {
       await db.run('DELETE FROM usage_daily');
@@ -342,13 +471,32 @@ export function usageRepository(db: Queryable) {
            SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd), SUM(1 - rate_found)
          FROM usage GROUP BY created_at / ${dayMilliseconds}, agent_id, environment, model`,
       );
+      await db.run('DELETE FROM usage_session_daily');
+      // As migration 14 fills it: per model, and every model together (model '').
+      for (const model of ['model', "''"]) {
+        await db.run(
+          `INSERT INTO usage_session_daily (day, agent_id, environment, session_id, model, events,
+             prompt_tokens, completion_tokens, cost_usd, unpriced)
+           SELECT created_at / ${dayMilliseconds}, agent_id, environment,
+             COALESCE(session_id, ''), ${model}, COUNT(*), SUM(prompt_tokens),
+             SUM(completion_tokens), SUM(cost_usd), SUM(1 - rate_found)
+           FROM usage GROUP BY created_at / ${dayMilliseconds}, agent_id, environment,
+             COALESCE(session_id, '')${model === 'model' ? ', model' : ''}`,
+        );
+      }
     },
-    /** Deletes the daily totals of days before `day` (days since the epoch); returns how many. */
+    /**
+     * Deletes the daily and session totals of days before `day` (days since the epoch); returns
+     * how many rows.
+     */
     async purgeDailyBefore(day: number): Promise<number> {
-      return (await db.run('DELETE FROM usage_daily WHERE day < ?', [day])).changes;
+      const daily = (await db.run('DELETE FROM usage_daily WHERE day < ?', [day])).changes;
+      const sessions = (await db.run('DELETE FROM usage_session_daily WHERE day < ?', [day]))
+        .changes;
+      return daily + sessions;
     },
     /** The INSERT of one usage event alone; `writeStatements` adds the daily totals. */
-    insertStatement(usage: Omit<UsageRecord, 'seq'>): Statement {
+    insertStatement(usage: NewUsage): Statement {
       return {
         sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
                 completion_tokens, cost_usd, rate_found, created_at)
@@ -407,7 +555,7 @@ export function usageRepository(db: Queryable) {
     },
     /**
      * Usage summed by model, UTC day, session or agent over the usage events themselves (what
-     * `aggregate` does for sessions; kept to check the daily totals against).
+     * `aggregate` does for one session; kept to check the totals against).
      */
     async aggregateRaw(
       groupBy: UsageGrouping,
@@ -451,15 +599,46 @@ export function usageRepository(db: Queryable) {
         return aggregate;
       });
     },
-    /** Deletes up to `limit` usage events from before `cutoff`, oldest first; returns how many. */
+    /**
+     * Deletes up to `limit` usage events from before `cutoff`, oldest first, and takes those of
+     * the cutoff's own day out of that day's totals (the totals of the days wholly before it go
+     * with `purgeDailyBefore`), so that totals and events keep agreeing; returns how many. Run
+     * it in a transaction.
+     */
     async purgeOlderThan(cutoff: number, limit: number): Promise<number> {
       const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-      const result = await db.run(
+      const deleted = await db.all<Row>(
         `DELETE FROM usage WHERE seq IN (
-           SELECT seq FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ? ${lock})`,
+           SELECT seq FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ? ${lock})
+         RETURNING *`,
         [cutoff, limit],
       );
-      return result.changes;
+      const keptDay = Math.floor(cutoff / dayMilliseconds);
+      const partial = deleted
+        .map(toUsage)
+        .filter((record) => Math.floor(record.createdAt / dayMilliseconds) >= keptDay);
+      // In the lock order of the usage writes (by lock key), so that neither waits on the other
+      // in a cycle.
+      const updates = ([0, 1] as const).flatMap((tableIndex) =>
+        [...totalsOf(partial, tableIndex).entries()].map(([lockKey, params]) => ({
+          lockKey,
+          params,
+          tableIndex,
+        })),
+      );
+      updates.sort((a, b) => (a.lockKey < b.lockKey ? -1 : a.lockKey > b.lockKey ? 1 : 0));
+      for (const { params, tableIndex } of updates) {
+        const { table, keys } = totalsTables[tableIndex];
+        const at = keys.length + 1;
+        await db.run(
+          `UPDATE ${table} SET events = events - ?, prompt_tokens = prompt_tokens - ?,
+             completion_tokens = completion_tokens - ?, cost_usd = cost_usd - ?,
+             unpriced = unpriced - ?
+           WHERE day = ? AND ${keys.map((key) => `${key} = ?`).join(' AND ')}`,
+          [...params.slice(at), ...params.slice(0, at)],
+        );
+      }
+      return deleted.length;
     },
     /** Totals over the usage events themselves. */
     async totalsRaw(filter: UsageFilter = {}): Promise<Omit<UsageAggregate, 'key'>> {
