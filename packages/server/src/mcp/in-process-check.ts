@@ -31,7 +31,8 @@ export function inProcessFetch(
     const started = performance.now();
     try {
       const principal = await api.authenticateKey(key);
-      if (Buffer.byteLength(init.body) > bodyLimit) throw new PayloadTooLargeError(bodyLimit, 'ARDEN_CHECK_BODY_LIMIT');
+      if (Buffer.byteLength(init.body) > bodyLimit)
+        throw new PayloadTooLargeError(bodyLimit, 'ARDEN_CHECK_BODY_LIMIT');
       const { body, answered } = await api.check(principal, init.body, started);
       queueMicrotask(answered);
       return json(200, body);

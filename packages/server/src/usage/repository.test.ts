@@ -259,8 +259,8 @@ describe('usage totals per session and day', () => {
     // Events as a server before migration 14 stored them: no session totals.
     await write(store, generated([a.id, b.id], start, 6, 300, 23));
     await store.database.exec('DROP TABLE usage_session_daily');
-    await store.database.run('DELETE FROM schema_migrations WHERE version = 13');
-    expect((await migrate(store.database)).applied).toEqual([13]);
+    await store.database.run('DELETE FROM schema_migrations WHERE version = 14');
+    expect((await migrate(store.database)).applied).toEqual([14]);
     const rows = await store.database.get<{ n: number }>(
       'SELECT COUNT(*) AS n FROM usage_session_daily',
     );
