@@ -107,6 +107,30 @@ const usageRows = unnestInsert({
   ],
 });
 
+/**
+ * Rows whose first `keys` values are equal, summed into one (the rest are amounts): one
+ * statement cannot update a row twice.
+ */
+function sumByKey(
+  keys: number,
+): (rows: readonly (readonly SqlValue[])[]) => (readonly SqlValue[])[] {
+  return (rows) => {
+    const sums = new Map<string, SqlValue[]>();
+    for (const row of rows) {
+      const key = row.slice(0, keys).join('\u0000');
+      const sum = sums.get(key);
+      if (!sum) {
+        sums.set(key, [...row]);
+        continue;
+      }
+      for (let index = keys; index < row.length; index++) {
+        sum[index] = Number(sum[index]) + Number(row[index]);
+      }
+    }
+    return [...sums.values()];
+  };
+}
+
 // One statement cannot update a row twice: the totals of one day, agent, environment and model
 // are summed first (they arrive side by side, sorted by their lock key).
 const dailyRows = unnestInsert({
@@ -124,19 +148,7 @@ const dailyRows = unnestInsert({
     ['unpriced', 'bigint'],
   ],
   suffix: dailyUpsertSql.slice(dailyUpsertSql.indexOf('ON CONFLICT')),
-  combine(rows) {
-    const sums = new Map<string, SqlValue[]>();
-    for (const row of rows) {
-      const key = row.slice(0, 4).join('\u0000');
-      const sum = sums.get(key);
-      if (!sum) {
-        sums.set(key, [...row]);
-        continue;
-      }
-      for (let index = 4; index < 9; index++) sum[index] = Number(sum[index]) + Number(row[index]);
-    }
-    return [...sums.values()];
-  },
+  combine: sumByKey(4),
 });
 
 const sessionUpsertSql = `INSERT INTO usage_session_daily (day, agent_id, environment, session_id,
@@ -165,19 +177,7 @@ const sessionRows = unnestInsert({
     ['unpriced', 'bigint'],
   ],
   suffix: sessionUpsertSql.slice(sessionUpsertSql.indexOf('ON CONFLICT')),
-  combine(rows) {
-    const sums = new Map<string, SqlValue[]>();
-    for (const row of rows) {
-      const key = row.slice(0, 5).join('\u0000');
-      const sum = sums.get(key);
-      if (!sum) {
-        sums.set(key, [...row]);
-        continue;
-      }
-      for (let index = 5; index < 10; index++) sum[index] = Number(sum[index]) + Number(row[index]);
-    }
-    return [...sums.values()];
-  },
+  combine: sumByKey(5),
 });
 
 type NewUsage = Omit<UsageRecord, 'seq'>;
