@@ -28,6 +28,7 @@ import {
   outcomeMatches,
   SessionCache,
   type SessionMemory,
+  toolMatcher,
   toolMatches,
 } from './session-cache';
 
@@ -114,13 +115,19 @@ export function sessionValue(
 ): number | boolean {
   switch (query.kind) {
     case 'calls': {
-      const since = query.windowMs === undefined ? undefined : now - query.windowMs;
+      const since = query.windowMs === undefined ? -Infinity : now - query.windowMs;
+      const matches = toolMatcher(query.pattern);
+      // Calls of one tool follow each other: its match is carried over.
+      let lastTool: string | undefined;
+      let lastMatched = false;
       let total = 0;
       for (const call of session.calls) {
-        if (since !== undefined && call.createdAt < since) continue;
-        if (outcomeMatches(call, query.decision) && toolMatches(query.pattern, call.tool)) {
-          total++;
+        if (call.createdAt < since || !outcomeMatches(call, query.decision)) continue;
+        if (call.tool !== lastTool) {
+          lastTool = call.tool;
+          lastMatched = matches(call.tool);
         }
+        if (lastMatched) total++;
       }
       return total;
     }

@@ -409,17 +409,28 @@ const matchers = new Map<string, Map<string, boolean>>();
 
 /** Whether `tool` matches the tool pattern `pattern`, remembered. */
 export function toolMatches(pattern: string, tool: string): boolean {
+  return toolMatcher(pattern)(tool);
+}
+
+/**
+ * `toolMatches` for one pattern, for a loop over many calls: the pattern's remembered results
+ * are looked up once.
+ */
+export function toolMatcher(pattern: string): (tool: string) => boolean {
   let results = matchers.get(pattern);
   if (results === undefined) {
     if (matchers.size >= 1_000) matchers.clear();
     results = new Map();
     matchers.set(pattern, results);
   }
-  let matched = results.get(tool);
-  if (matched === undefined) {
-    matched = matchesToolPattern(pattern, tool);
-    if (results.size >= 1_000) results.clear();
-    results.set(tool, matched);
-  }
-  return matched;
+  const known = results;
+  return (tool) => {
+    let matched = known.get(tool);
+    if (matched === undefined) {
+      matched = matchesToolPattern(pattern, tool);
+      if (known.size >= 1_000) known.clear();
+      known.set(tool, matched);
+    }
+    return matched;
+  };
 }
