@@ -24,12 +24,14 @@ import { blockedTool, type FixtureServer, startFixtureServer } from './fixture-s
  * (docs/integrations/mcp.md, "Conformance"). Exact: a scenario that starts passing fails this
  * test, so the list and the docs are updated together.
  */
-const failingThroughGateway: Record<string, string> = {
+const failingThroughGateway: Record<string, string[]> = {
   // The scenario is for unauthenticated localhost servers: it sends `Host: evil.example.com`
   // and expects a 4xx. The gateway's answer to a request from another site is its 401 (a
   // browser page cannot hold the agent key); behind the proxy, which adds the key, the request
   // is authenticated and answered. Asserted separately below: without the key, 401.
-  'dns-rebinding-protection': 'authenticated, not Host-checked',
+  'dns-rebinding-protection': [
+    'localhost-host-rebinding-rejected: Expected HTTP 4xx for invalid Host/Origin headers, got 200',
+  ],
 };
 
 interface ScenarioResult {
@@ -131,13 +133,7 @@ describe('@modelcontextprotocol/conformance server scenarios', () => {
 
   it('pass through the proxy and the Arden gateway as they do directly', () => {
     expect([...throughGateway.keys()].sort()).toEqual([...direct.keys()].sort());
-    const expected = Object.fromEntries(
-      Object.keys(failingThroughGateway).map((name) => [name, throughGateway.get(name)?.failures]),
-    );
-    expect(Object.keys(failed(throughGateway)).sort()).toEqual(
-      Object.keys(failingThroughGateway).sort(),
-    );
-    expect(failed(throughGateway)).toEqual(expected);
+    expect(failed(throughGateway)).toEqual(failingThroughGateway);
     // The gateway adds no warning either (SHOULDs: priming events, retry field…).
     for (const [name, result] of throughGateway) {
       const before = direct.get(name)?.warnings ?? [];
