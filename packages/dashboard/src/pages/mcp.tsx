@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client';
+import { queryKeys } from '../api/queries';
 import type { McpHttpUpstream, McpUpstream, McpUpstreamTool } from '../api/types';
 import { PageHeader } from '../components/layout';
 import { Badge, ErrorNotice, Loading } from '../components/states';
@@ -62,7 +63,7 @@ function UpstreamPanel({ upstream, onChanged }: { upstream: McpUpstream; onChang
   const { administer } = usePermissions();
   const agents = useAgents();
   const detail = useQuery({
-    queryKey: ['mcp', 'upstream', upstream.id],
+    queryKey: queryKeys.mcpUpstream(upstream.id),
     queryFn: () => api.mcpUpstream(upstream.id),
   });
   const [error, setError] = useState<string | undefined>(undefined);
@@ -319,13 +320,16 @@ export function McpPage() {
   const agent = query.get('agent') ?? '';
   const environment = query.get('environment') ?? '';
   const upstreams = useQuery({
-    queryKey: ['mcp', 'upstreams', agent, environment],
+    queryKey: queryKeys.mcpUpstreams(agent, environment),
     queryFn: () =>
       api.mcpUpstreams({ agent: agent || undefined, environment: environment || undefined }),
   });
-  const http = useQuery({ queryKey: ['mcp', 'http-upstreams'], queryFn: api.mcpHttpUpstreams });
+  const http = useQuery({
+    queryKey: queryKeys.mcpHttpUpstreams,
+    queryFn: api.mcpHttpUpstreams,
+  });
   const [adding, setAdding] = useState(false);
-  const changed = () => void client.invalidateQueries({ queryKey: ['mcp'] });
+  const changed = () => void client.invalidateQueries({ queryKey: queryKeys.mcp });
   return (
     <>
       <PageHeader title="MCP">

@@ -1,7 +1,9 @@
 import { alwaysBlocks, matchPolicy } from '@arden/policy';
 import type { Environment } from '../crypto';
 import { NotFoundError } from '../errors';
+import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
 import type { Store } from '../store';
 import type { McpToolRecord, McpUpstreamRecord } from './repository';
@@ -49,7 +51,28 @@ export class McpService {
     private readonly store: Store,
     private readonly policies: PolicyService,
     private readonly clock: () => number,
+    private readonly live?: { events: LiveEvents; logger: Logger },
   ) {}
+
+  /**
+   * Tells the dashboards that a reported upstream changed (after the write, which is one
+   * statement: committed). Reads it back only when someone watches; a failed read is logged, not
+   * thrown — the change itself is done.
+   */
+  private async emitUpstream(
+    type: 'mcp.tools_reported' | 'mcp.trust_changed',
+    agentId: string,
+    environment: Environment,
+    name: string,
+  ): Promise<void> {
+    if (this.live === undefined || !this.live.events.wants(type)) return;
+    try {
+      const upstream = await this.store.mcpUpstreams.summary(agentId, environment, name);
+      if (upstream !== undefined) this.live.events.emit({ type, upstream });
+    } catch (error) {
+      this.live.logger.warn('Could not read an MCP upstream for the live events', { error });
+    }
+  }
 
   private key(agentId: string, environment: Environment, name: string): string {
     return `${agentId}\u0000${environment}\u0000${name}`;
@@ -78,6 +101,7 @@ export class McpService {
       tools,
       now,
     });
+    await this.emitUpstream('mcp.tools_reported', agentId, environment, report.server);
     const { set } = await this.policies.compiled(agentId, environment);
     const hidden: { name: string; policy: string }[] = [];
     if (set !== undefined) {
@@ -181,7 +205,13 @@ export class McpService {
       now,
     });
     this.trust.delete(this.key(agentId, environment, name));
-    return (await this.store.mcpUpstreams.byName(agentId, environment, name)) as McpUpstreamRecord;
+    const upstream = (await this.store.mcpUpstreams.byName(
+      agentId,
+      environment,
+      name,
+    )) as McpUpstreamRecord;
+    this.live?.events.emit({ type: 'mcp.trust_changed', upstream: { ...upstream, tools: [] } });
+    return upstream;
   }
 
   async delete(id: string): Promise<void> {
@@ -192,5 +222,6 @@ export class McpService {
       );
     }
     this.trust.delete(this.key(upstream.agentId, upstream.environment, upstream.name));
+    this.live?.events.emit({ type: 'mcp.upstream_deleted', upstream: { ...upstream, tools: [] } });
   }
 }
