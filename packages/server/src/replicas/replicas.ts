@@ -261,7 +261,11 @@ class LiveRelay {
       case 'mcp.upstream_deleted':
         this.queue.push([
           'm',
-          event.type === 'mcp.tools_reported' ? 't' : event.type === 'mcp.trust_changed' ? 'c' : 'x',
+          event.type === 'mcp.tools_reported'
+            ? 't'
+            : event.type === 'mcp.trust_changed'
+              ? 'c'
+              : 'x',
           compactMcpUpstream(event.upstream),
         ]);
         break;
@@ -409,8 +413,19 @@ const numberOrNull = (value: unknown): number | null => (value === null ? null :
 
 function expandMcpUpstream(values: unknown[]): McpUpstreamRecord | undefined {
   if (!Array.isArray(values) || values.length !== 11) return undefined;
-  const [id, agentId, environment, name, trusted, by, transport, count, reported, created, updated] =
-    values;
+  const [
+    id,
+    agentId,
+    environment,
+    name,
+    trusted,
+    by,
+    transport,
+    count,
+    reported,
+    created,
+    updated,
+  ] = values;
   if (environment !== 'test' && environment !== 'live') return undefined;
   return {
     id: String(id),
