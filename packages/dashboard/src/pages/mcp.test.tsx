@@ -181,6 +181,28 @@ describe('MCP page', () => {
     );
     const http = await screen.findByRole('table', { name: 'HTTP upstreams' });
     expect(within(http).getByText('https://api.githubcopilot.com')).toBeTruthy();
+    expect(within(http).getByText(/not listed yet/)).toBeTruthy();
+    // An agent's client lists its tools through the HTTP gateway: its row says where they show.
+    const github: McpUpstream = {
+      ...files,
+      id: 'u3',
+      name: 'github',
+      transport: 'http',
+      tool_count: 4,
+    };
+    state.upstreams = [github, ...state.upstreams];
+    act(() =>
+      live.current.send({
+        type: 'mcp.tools_reported',
+        at: files.updated_at,
+        agent_id: 'agent-1',
+        mcp_upstream: github,
+      }),
+    );
+    const where = await within(http).findByRole('link', { name: 'support-bot · test' });
+    expect(where.getAttribute('href')).toBe('#/mcp?agent=agent-1&environment=test');
+    expect(within(http).getByText('(4)')).toBeTruthy();
+    state.upstreams = state.upstreams.slice(1);
     state.http = [];
     act(() =>
       live.current.send({
