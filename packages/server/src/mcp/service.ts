@@ -55,20 +55,19 @@ export class McpService {
   ) {}
 
   /**
-   * Tells the dashboards that a reported upstream changed (after the write, which is one
-   * statement: committed). Reads it back only when someone watches; a failed read is logged, not
-   * thrown — the change itself is done.
+   * Tells the dashboards that a gateway reported an upstream's tools (after the write, which is
+   * one statement: committed). Reads the upstream back only when someone watches; a failed read
+   * is logged, not thrown — the report itself is recorded.
    */
-  private async emitUpstream(
-    type: 'mcp.tools_reported' | 'mcp.trust_changed',
+  private async emitReported(
     agentId: string,
     environment: Environment,
     name: string,
   ): Promise<void> {
-    if (this.live === undefined || !this.live.events.wants(type)) return;
+    if (this.live === undefined || !this.live.events.wants('mcp.tools_reported')) return;
     try {
       const upstream = await this.store.mcpUpstreams.summary(agentId, environment, name);
-      if (upstream !== undefined) this.live.events.emit({ type, upstream });
+      if (upstream !== undefined) this.live.events.emit({ type: 'mcp.tools_reported', upstream });
     } catch (error) {
       this.live.logger.warn('Could not read an MCP upstream for the live events', { error });
     }
@@ -101,7 +100,7 @@ export class McpService {
       tools,
       now,
     });
-    await this.emitUpstream('mcp.tools_reported', agentId, environment, report.server);
+    await this.emitReported(agentId, environment, report.server);
     const { set } = await this.policies.compiled(agentId, environment);
     const hidden: { name: string; policy: string }[] = [];
     if (set !== undefined) {
