@@ -273,7 +273,11 @@ function HttpUpstreamTools({
     (item) => item.name === upstream.name && item.transport === 'http',
   );
   if (seen.length === 0) {
-    return <span className="muted">not listed yet (they show once an agent lists them)</span>;
+    return (
+      <span className="muted" title="Its tools show once an agent's client lists them">
+        not listed yet
+      </span>
+    );
   }
   return (
     <>
