@@ -62,8 +62,18 @@ export function signReceiptBatch(
   const { root, paths } = merkleTree(bodies.map(leafHash));
   const signed: ReceiptRoot = { root: b64(root), size: bodies.length, iat: Math.floor(now / 1000) };
   const rootJws = signCompact(signed, kid, privateKey, receiptRootType);
+  // A node is on the path of every leaf below its sibling: encode each once.
+  const encoded = new Map<Buffer, string>();
+  const encode = (hash: Buffer) => {
+    let text = encoded.get(hash);
+    if (text === undefined) {
+      text = b64(hash);
+      encoded.set(hash, text);
+    }
+    return text;
+  };
   return bodies.map((body, index) => {
-    const proof = [String(index), ...(paths[index] as Buffer[]).map(b64)].join('.');
+    const proof = [String(index), ...(paths[index] as Buffer[]).map(encode)].join('.');
     return `${batchedReceiptPrefix}~${b64(body)}~${proof}~${rootJws}`;
   });
 }
