@@ -30,7 +30,7 @@ export interface CheckResult {
    * `support.refund`) — a probable naming mistake, logged once per tool as a warning.
    */
   similarPolicyTools: string[] | undefined;
-  /** The server's signed receipt of this decision (compact JWS; see `verifyReceipt`), when it signs. */
+  /** The server's signed receipt of this decision (see `verifyReceipt`), when it signs. */
   receipt?: string | undefined;
 }
 

@@ -155,6 +155,190 @@ describe('receipt signature vectors', () => {
   });
 });
 
+// Batched receipts (form r2): the receipts of one group commit are leaves of a Merkle tree whose
+// root is signed once. Vectors made by the server's signer (packages/server/src/receipts/
+// merkle.test.ts makes the same strings) with RFC 8032 test 1's key, issued at 1764547200123 ms:
+// the vector claims alone (a tree of one), and a batch of three (the vector claims, an allowed
+// call and a blocked call of two other actions).
+const batchedVector =
+  'r2~eyJ2IjoxLCJqdGkiOiIwMTlhZTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDEiLCJpYXQiOjE3NjQ1NDcyMDAsImRlY2lkZWRfYXQiOjE3NjQ1NDcyMDAwMDAsImFjdGlvbl9pZCI6IjAxOWFlMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDBhYSIsImFnZW50X2lkIjoiYWdlbnQtMSIsImVudmlyb25tZW50IjoibGl2ZSIsInNlc3Npb25faWQiOiJzLTEiLCJ0b29sIjoicGF5bWVudHMucmVmdW5kIiwiYXJnc19zaGEyNTYiOiI0ZjUzY2RhMThjMmJhYTBjMDM1NGJiNWY5YTNlY2JlNWVkMTJhYjRkOGUxMWJhODczYzJmMTExNjEyMDJiOTQ1Iiwia3dhcmdzX3NoYTI1NiI6IjE2NmE5YTlkZmJhOThmNDQxOGEzMTA5Yjg3OWNmMTE3ZTQ1MGVmNWUxMDc2MWRkMDM4ZDIyNjU5OTU5YzFlMDMiLCJkZWNpc2lvbiI6ImFwcHJvdmUiLCJydW5zIjp0cnVlLCJyZWFzb24iOiJydWxlX21hdGNoZWQiLCJwb2xpY3kiOnsiaWQiOiJwLTEiLCJuYW1lIjoiUmVmdW5kcyIsInZlcnNpb24iOjMsInJ1bGVfaW5kZXgiOjB9LCJkZWNpZGVkX2J5Ijp7InR5cGUiOiJ1c2VyIiwiaWQiOiJ1LTEifX0~0~eyJhbGciOiJFZERTQSIsImtpZCI6InJmYzgwMzItMSIsInR5cCI6ImFyZGVuLXJlY2VpcHQtcm9vdCtqd3QifQ.eyJyb290IjoiT093Sm03ZkdOU25adHh4bUpxRmtmdmZScEZfYjNaM214d3JHS185b3hPMCIsInNpemUiOjEsImlhdCI6MTc2NDU0NzIwMH0.Zit72rcHAPUS3mdw970fc4NH-w_ezIkrnb_yWSD8JP9Y1Dhs7v7M1124HMDGS-DUJbzUJewrTfK8EtF0svz4CA';
+const batchOfThree = [
+  'r2~eyJ2IjoxLCJqdGkiOiIwMTlhZTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDEiLCJpYXQiOjE3NjQ1NDcyMDAsImRlY2lkZWRfYXQiOjE3NjQ1NDcyMDAwMDAsImFjdGlvbl9pZCI6IjAxOWFlMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDBhYSIsImFnZW50X2lkIjoiYWdlbnQtMSIsImVudmlyb25tZW50IjoibGl2ZSIsInNlc3Npb25faWQiOiJzLTEiLCJ0b29sIjoicGF5bWVudHMucmVmdW5kIiwiYXJnc19zaGEyNTYiOiI0ZjUzY2RhMThjMmJhYTBjMDM1NGJiNWY5YTNlY2JlNWVkMTJhYjRkOGUxMWJhODczYzJmMTExNjEyMDJiOTQ1Iiwia3dhcmdzX3NoYTI1NiI6IjE2NmE5YTlkZmJhOThmNDQxOGEzMTA5Yjg3OWNmMTE3ZTQ1MGVmNWUxMDc2MWRkMDM4ZDIyNjU5OTU5YzFlMDMiLCJkZWNpc2lvbiI6ImFwcHJvdmUiLCJydW5zIjp0cnVlLCJyZWFzb24iOiJydWxlX21hdGNoZWQiLCJwb2xpY3kiOnsiaWQiOiJwLTEiLCJuYW1lIjoiUmVmdW5kcyIsInZlcnNpb24iOjMsInJ1bGVfaW5kZXgiOjB9LCJkZWNpZGVkX2J5Ijp7InR5cGUiOiJ1c2VyIiwiaWQiOiJ1LTEifX0~0.LpLcCufoyqCOa1tujQ66kkpa342tho0i6BNVG-1eaOg.GW3DKZ0_xZC61h4XgGn3AO6Q-DvnsW-_0OigFMaP1uU~eyJhbGciOiJFZERTQSIsImtpZCI6InJmYzgwMzItMSIsInR5cCI6ImFyZGVuLXJlY2VpcHQtcm9vdCtqd3QifQ.eyJyb290IjoiTXUwZ1lDQ3hrLUM3UXExTHQyZ3IzRU5fTDJvSE5FcTh1LW1VeVd3ekZKZyIsInNpemUiOjMsImlhdCI6MTc2NDU0NzIwMH0.aa5bFtQaCYowj8TQAIdJYm12KFuuog1V3IcgQlYhRgDIAxEUIyloJidtpCxFSAQve-GtIx1IkjegZl3HI64pAw',
+  'r2~eyJ2IjoxLCJqdGkiOiIwMTlhZTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDIiLCJpYXQiOjE3NjQ1NDcyMDAsImRlY2lkZWRfYXQiOjE3NjQ1NDcyMDAwMDAsImFjdGlvbl9pZCI6IjAxOWFlMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDBhYiIsImFnZW50X2lkIjoiYWdlbnQtMSIsImVudmlyb25tZW50IjoibGl2ZSIsInNlc3Npb25faWQiOiJzLTEiLCJ0b29sIjoicGF5bWVudHMucmVmdW5kIiwiYXJnc19zaGEyNTYiOiI0ZjUzY2RhMThjMmJhYTBjMDM1NGJiNWY5YTNlY2JlNWVkMTJhYjRkOGUxMWJhODczYzJmMTExNjEyMDJiOTQ1Iiwia3dhcmdzX3NoYTI1NiI6ImE2MGJlYWY5Mjg0MWRlMDcwMTc0MThhNmMzMjA2ZTkzZjdkMDE3OWRkMTY3ODViZWM1OTNjZjQ0NTIwZDNjMjYiLCJkZWNpc2lvbiI6ImFsbG93IiwicnVucyI6dHJ1ZSwicmVhc29uIjoiZGVmYXVsdF9hbGxvdyIsInBvbGljeSI6bnVsbCwiZGVjaWRlZF9ieSI6eyJ0eXBlIjoicG9saWN5IiwiaWQiOm51bGx9fQ~1.OOwJm7fGNSnZtxxmJqFkfvfRpF_b3Z3mxwrGK_9oxO0.GW3DKZ0_xZC61h4XgGn3AO6Q-DvnsW-_0OigFMaP1uU~eyJhbGciOiJFZERTQSIsImtpZCI6InJmYzgwMzItMSIsInR5cCI6ImFyZGVuLXJlY2VpcHQtcm9vdCtqd3QifQ.eyJyb290IjoiTXUwZ1lDQ3hrLUM3UXExTHQyZ3IzRU5fTDJvSE5FcTh1LW1VeVd3ekZKZyIsInNpemUiOjMsImlhdCI6MTc2NDU0NzIwMH0.aa5bFtQaCYowj8TQAIdJYm12KFuuog1V3IcgQlYhRgDIAxEUIyloJidtpCxFSAQve-GtIx1IkjegZl3HI64pAw',
+  'r2~eyJ2IjoxLCJqdGkiOiIwMTlhZTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDMiLCJpYXQiOjE3NjQ1NDcyMDAsImRlY2lkZWRfYXQiOjE3NjQ1NDcyMDAwMDAsImFjdGlvbl9pZCI6IjAxOWFlMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDBhYyIsImFnZW50X2lkIjoiYWdlbnQtMSIsImVudmlyb25tZW50IjoibGl2ZSIsInNlc3Npb25faWQiOiJzLTEiLCJ0b29sIjoicGF5bWVudHMucmVmdW5kIiwiYXJnc19zaGEyNTYiOiI0ZjUzY2RhMThjMmJhYTBjMDM1NGJiNWY5YTNlY2JlNWVkMTJhYjRkOGUxMWJhODczYzJmMTExNjEyMDJiOTQ1Iiwia3dhcmdzX3NoYTI1NiI6ImE2MGJlYWY5Mjg0MWRlMDcwMTc0MThhNmMzMjA2ZTkzZjdkMDE3OWRkMTY3ODViZWM1OTNjZjQ0NTIwZDNjMjYiLCJkZWNpc2lvbiI6ImJsb2NrIiwicnVucyI6ZmFsc2UsInJlYXNvbiI6ImRlZmF1bHRfYWxsb3ciLCJwb2xpY3kiOm51bGwsImRlY2lkZWRfYnkiOnsidHlwZSI6InBvbGljeSIsImlkIjpudWxsfX0~2.qbyAy4BYpLB98-EYk5t9hbQM5J4T6dGbuLFBtvQ_Yks~eyJhbGciOiJFZERTQSIsImtpZCI6InJmYzgwMzItMSIsInR5cCI6ImFyZGVuLXJlY2VpcHQtcm9vdCtqd3QifQ.eyJyb290IjoiTXUwZ1lDQ3hrLUM3UXExTHQyZ3IzRU5fTDJvSE5FcTh1LW1VeVd3ekZKZyIsInNpemUiOjMsImlhdCI6MTc2NDU0NzIwMH0.aa5bFtQaCYowj8TQAIdJYm12KFuuog1V3IcgQlYhRgDIAxEUIyloJidtpCxFSAQve-GtIx1IkjegZl3HI64pAw',
+] as const;
+const batchKwargs = '{"amount": 4000, "order": "o-3"}';
+
+// Replaces one `~`-separated part of a batched receipt.
+const withPart = (receipt: string, index: number, part: string) => {
+  const parts = receipt.split('~');
+  parts[index] = part;
+  return parts.join('~');
+};
+
+describe('batched receipt vectors (r2)', () => {
+  it('verifies a batch of one (empty inclusion path) for its call and returns its claims', async () => {
+    expect(batchedVector.split('~')[2]).toBe('0');
+    expect(await verifyReceipt(batchedVector, vectorCall, [rfcPublicKey])).toEqual(vectorClaims);
+    const decoded = decodeReceipt(batchedVector);
+    expect(decoded.header).toEqual({
+      alg: 'EdDSA',
+      kid: 'rfc8032-1',
+      typ: 'arden-receipt-root+jwt',
+    });
+    expect(decoded.batch).toMatchObject({ index: 0, path: [], root: { size: 1, iat: 1764547200 } });
+  });
+
+  it('verifies each receipt of a batch of three, each for its own call', async () => {
+    const calls = [
+      vectorCall,
+      {
+        toolName: 'payments.refund',
+        kwargsJson: batchKwargs,
+        actionId: '019ae000-0000-7000-8000-0000000000ab',
+      },
+      {
+        toolName: 'payments.refund',
+        kwargsJson: batchKwargs,
+        actionId: '019ae000-0000-7000-8000-0000000000ac',
+      },
+    ];
+    const decisions = [];
+    for (const [index, receipt] of batchOfThree.entries()) {
+      const claims = await verifyReceipt(receipt, calls[index], [rfcPublicKey]);
+      decisions.push(claims.decision);
+      expect(decodeReceipt(receipt).batch).toMatchObject({ index, root: { size: 3 } });
+    }
+    expect(decisions).toEqual(['approve', 'allow', 'block']);
+    // One signed root for the three.
+    expect(new Set(batchOfThree.map((receipt) => receipt.split('~')[3])).size).toBe(1);
+  });
+
+  it('refuses receipts of one batch swapped between their calls, and swapped proofs', async () => {
+    const [first, second] = batchOfThree as unknown as [string, string, string];
+    const secondCall = {
+      toolName: 'payments.refund',
+      kwargsJson: batchKwargs,
+      actionId: '019ae000-0000-7000-8000-0000000000ab',
+    };
+    // The first call's receipt presented for the second call (and the other way round).
+    await expect(verifyReceipt(first, secondCall, [rfcPublicKey])).rejects.toMatchObject({
+      code: 'call_mismatch',
+    });
+    await expect(verifyReceipt(second, vectorCall, [rfcPublicKey])).rejects.toMatchObject({
+      code: 'call_mismatch',
+    });
+    // The second's claims with the first's inclusion proof, and the other way round.
+    const firstProof = first.split('~')[2] as string;
+    const secondProof = second.split('~')[2] as string;
+    for (const swapped of [withPart(second, 2, firstProof), withPart(first, 2, secondProof)]) {
+      await expect(verifyReceipt(swapped, undefined, [rfcPublicKey])).rejects.toMatchObject({
+        code: 'bad_signature',
+      });
+    }
+  });
+
+  it('refuses tampered claims, a tampered path, another root, and another key', async () => {
+    const receipt = batchOfThree[0];
+    const refused = async (tampered: string, codes: string[]) => {
+      const error = await verifyReceipt(tampered, undefined, [rfcPublicKey]).catch((e) => e);
+      expect(ReceiptVerificationError.isInstance(error)).toBe(true);
+      expect(codes).toContain(error.code);
+    };
+    const [, claimsPart, proofPart, rootJws] = receipt.split('~') as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    // Claims: another decision, re-encoded (valid JSON, so only the proof can catch it).
+    const claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(claimsPart)));
+    const forged = base64UrlEncode(
+      new TextEncoder().encode(JSON.stringify({ ...claims, decision: 'allow' })),
+    );
+    await refused(withPart(receipt, 1, forged), ['bad_signature']);
+    // Every flipped bit of the claims or of a path hash.
+    const flip = (part: string, index: number) => {
+      const bytes = base64UrlDecode(part);
+      bytes[index % bytes.length] = (bytes[index % bytes.length] as number) ^ 1;
+      return base64UrlEncode(bytes);
+    };
+    for (const index of [0, 9, 200, 400]) {
+      await refused(withPart(receipt, 1, flip(claimsPart, index)), ['bad_signature', 'malformed']);
+    }
+    const [leafIndex, ...path] = proofPart.split('.') as [string, ...string[]];
+    for (const [position, hash] of path.entries()) {
+      for (const bit of [0, 31]) {
+        const changed = [...path];
+        changed[position] = flip(hash, bit);
+        await refused(withPart(receipt, 2, [leafIndex, ...changed].join('.')), ['bad_signature']);
+      }
+    }
+    // Another index, a shorter or longer path, path hashes swapped.
+    await refused(withPart(receipt, 2, ['1', ...path].join('.')), ['bad_signature']);
+    await refused(withPart(receipt, 2, ['3', ...path].join('.')), ['bad_signature']);
+    await refused(withPart(receipt, 2, [leafIndex, path[0] as string].join('.')), [
+      'bad_signature',
+    ]);
+    await refused(withPart(receipt, 2, [leafIndex, ...path, path[0] as string].join('.')), [
+      'bad_signature',
+    ]);
+    await refused(withPart(receipt, 2, [leafIndex, ...[...path].reverse()].join('.')), [
+      'bad_signature',
+    ]);
+    await refused(withPart(receipt, 2, '01'), ['malformed']);
+    // Another signed root: the batch of one's (validly signed, for another tree).
+    await refused(withPart(receipt, 3, batchedVector.split('~')[3] as string), ['bad_signature']);
+    // The root payload changed (size or root), under the same signature.
+    const [header, payload, signature] = rootJws.split('.') as [string, string, string];
+    const root = JSON.parse(new TextDecoder().decode(base64UrlDecode(payload)));
+    for (const changed of [
+      { ...root, size: 4 },
+      { ...root, root: path[0] },
+    ]) {
+      const body = base64UrlEncode(new TextEncoder().encode(JSON.stringify(changed)));
+      await refused(withPart(receipt, 3, `${header}.${body}.${signature}`), ['bad_signature']);
+    }
+    // Another key under the same kid, and an unknown kid.
+    await expect(
+      verifyReceipt(receipt, undefined, [
+        { ...rfcPublicKey, x: 'PUAXw-hDiVqStwqnTRt-vJyYLM8uxJaMwM1V8Sr0Zgw' },
+      ]),
+    ).rejects.toMatchObject({ code: 'bad_signature' });
+    await expect(
+      verifyReceipt(receipt, undefined, [{ ...rfcPublicKey, kid: 'other' }]),
+    ).rejects.toMatchObject({ code: 'unknown_key' });
+    // Garbage in each part.
+    for (const garbage of [
+      'r2~',
+      'r2~a~0~b',
+      `r2~${claimsPart}~0`,
+      `r2~${claimsPart}~x~${rootJws}`,
+    ]) {
+      await refused(garbage, ['malformed']);
+    }
+  });
+
+  it('refuses a signed root, or a JWS of another type, presented as a receipt', async () => {
+    const rootJws = batchedVector.split('~')[3] as string;
+    await expect(verifyReceipt(rootJws, undefined, [rfcPublicKey])).rejects.toMatchObject({
+      code: 'malformed',
+    });
+    // The batched form's signed part must be a root.
+    const single = vectorReceipt;
+    await expect(
+      verifyReceipt(withPart(batchedVector, 3, single), undefined, [rfcPublicKey]),
+    ).rejects.toMatchObject({ code: 'malformed' });
+  });
+
+  it('still verifies old single-signature receipts beside batched ones', async () => {
+    expect(await verifyReceipt(vectorReceipt, vectorCall, [rfcPublicKey])).toEqual(
+      await verifyReceipt(batchedVector, vectorCall, [rfcPublicKey]),
+    );
+    expect(decodeReceipt(vectorReceipt).batch).toBeUndefined();
+  });
+});
+
 // A second vector: an approval with edit by two people. Its hashes bind the edited call; `edited`
 // names the call as the agent made it.
 const editedVectorReceipt =

@@ -1,8 +1,16 @@
 /**
- * Receipts: an Arden server signs every decision (allow, block, approve, deny, expire) as a
- * compact JWS (EdDSA, Ed25519) bound to the exact call. `verifyReceipt` checks one offline with
- * the server's published keys (`/.well-known/arden-keys.json`) and Web Crypto only, so the same
- * code runs in Node.js 20+, Deno, Bun, workers and browsers.
+ * Receipts: an Arden server signs every decision (allow, block, approve, deny, expire), bound to
+ * the exact call. `verifyReceipt` checks one offline with the server's published keys
+ * (`/.well-known/arden-keys.json`) and Web Crypto only, so the same code runs in Node.js 20+,
+ * Deno, Bun, workers and browsers.
+ *
+ * Two forms exist. The batched form (what servers issue now) is
+ * `r2~<claims>~<proof>~<root JWS>`: the claims (base64url of their JSON bytes) are a leaf of a
+ * Merkle tree (RFC 6962 hashing: SHA-256, 0x00 before a leaf, 0x01 before two child hashes) over
+ * the receipts of one group commit, `<proof>` is the leaf's index and its inclusion path
+ * (`<index>.<hash>.<hash>…`, base64url SHA-256 hashes from the leaf up), and the root JWS
+ * (EdDSA, Ed25519, `typ: arden-receipt-root+jwt`) signs `{root, size, iat}`. The older form is a
+ * compact JWS (EdDSA) of the claims themselves; it still verifies.
  */
 import { ArdenError } from './errors';
 
@@ -146,6 +154,32 @@ export class ReceiptVerificationError extends ArdenError {
 
 const encoder = new TextEncoder();
 
+/** The first part of a batched receipt (`r2~claims~proof~root JWS`). */
+export const batchedReceiptPrefix = 'r2';
+/** The `typ` of the JWS that signs a batch's Merkle root. */
+export const receiptRootType = 'arden-receipt-root+jwt';
+/** The `typ` of a single-signature (older form) receipt. */
+export const receiptType = 'arden-receipt+jwt';
+
+/** The signed payload of a batched receipt's root JWS. */
+export interface ReceiptRoot {
+  /** The Merkle tree hash of the batch (base64url SHA-256). */
+  root: string;
+  /** How many receipts the batch holds (leaves of the tree). */
+  size: number;
+  /** Issued at, seconds since the epoch. */
+  iat: number;
+}
+
+/** A decoded receipt: the signing JWS's header, the claims, and (batched form) the proof. */
+export interface DecodedReceipt {
+  /** The header of the JWS that carries the signature (the root JWS for the batched form). */
+  header: { alg: string; kid: string; typ?: string };
+  claims: ReceiptClaims;
+  /** The batched form's inclusion proof and signed root; absent for the single-JWS form. */
+  batch?: { index: number; path: string[]; root: ReceiptRoot };
+}
+
 function subtle(): SubtleCrypto {
   const crypto = (globalThis as { crypto?: Crypto }).crypto;
   if (!crypto?.subtle) {
@@ -181,33 +215,127 @@ export async function sha256Hex(text: string): Promise<string> {
   return hex;
 }
 
+const malformed = (message: string) => new ReceiptVerificationError('malformed', message);
+
+function jsonOf(part: string): unknown {
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64UrlDecode(part)));
+}
+
 /** Reads a receipt's claims without checking its signature (for display only). */
-export function decodeReceipt(receipt: string): {
-  header: { alg: string; kid: string; typ?: string };
-  claims: ReceiptClaims;
-} {
-  const parts = typeof receipt === 'string' ? receipt.split('.') : [];
+export function decodeReceipt(receipt: string): DecodedReceipt {
+  const text = typeof receipt === 'string' ? receipt : '';
+  if (text.startsWith(`${batchedReceiptPrefix}~`)) return decodeBatched(text);
+  const parts = text.split('.');
   if (parts.length !== 3) {
-    throw new ReceiptVerificationError(
-      'malformed',
-      'A receipt is a compact JWS: three base64url parts separated by dots.',
+    throw malformed(
+      'A receipt is "r2~claims~proof~root JWS" (batched) or a compact JWS (three base64url parts separated by dots).',
     );
   }
   try {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
-    const header = JSON.parse(decoder.decode(base64UrlDecode(parts[0] as string)));
-    const claims = JSON.parse(decoder.decode(base64UrlDecode(parts[1] as string)));
+    const header = jsonOf(parts[0] as string) as DecodedReceipt['header'];
+    const claims = jsonOf(parts[1] as string) as ReceiptClaims;
     if (typeof header?.kid !== 'string' || typeof claims !== 'object' || claims === null) {
       throw new Error('shape');
     }
     return { header, claims };
-  } catch (error) {
-    if (ReceiptVerificationError.isInstance(error)) throw error;
-    throw new ReceiptVerificationError(
-      'malformed',
+  } catch {
+    throw malformed(
       'The receipt is not a valid JWS: its header or payload is not base64url JSON with a key id.',
     );
   }
+}
+
+function decodeBatched(receipt: string): DecodedReceipt {
+  const parts = receipt.split('~');
+  if (parts.length !== 4) {
+    throw malformed('A batched receipt has four parts: "r2~claims~proof~root JWS".');
+  }
+  const [, claimsPart, proofPart, rootJws] = parts as [string, string, string, string];
+  const jwsParts = rootJws.split('.');
+  const proof = proofPart.split('.');
+  const index = proof[0] ?? '';
+  if (jwsParts.length !== 3 || !/^(0|[1-9][0-9]{0,15})$/.test(index)) {
+    throw malformed("The batched receipt's proof or root JWS is not in its format.");
+  }
+  const path = proof.slice(1);
+  try {
+    const claims = jsonOf(claimsPart) as ReceiptClaims;
+    const header = jsonOf(jwsParts[0] as string) as DecodedReceipt['header'];
+    const root = jsonOf(jwsParts[1] as string) as ReceiptRoot;
+    if (
+      typeof claims !== 'object' ||
+      claims === null ||
+      typeof header?.kid !== 'string' ||
+      typeof root?.root !== 'string' ||
+      !Number.isSafeInteger(root.size) ||
+      root.size < 1 ||
+      !path.every((hash) => base64UrlDecode(hash).length === 32) ||
+      base64UrlDecode(root.root).length !== 32
+    ) {
+      throw new Error('shape');
+    }
+    return { header, claims, batch: { index: Number(index), path, root } };
+  } catch {
+    throw malformed(
+      'The batched receipt is not valid: its claims, inclusion path or signed root is not in its format.',
+    );
+  }
+}
+
+async function sha256(...chunks: Uint8Array[]): Promise<Uint8Array> {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new Uint8Array(await subtle().digest('SHA-256', bytes));
+}
+
+const leafPrefix = new Uint8Array([0]);
+const nodePrefix = new Uint8Array([1]);
+
+/**
+ * The root a leaf's inclusion path leads to (RFC 9162, 2.1.3.2), or undefined when the path
+ * cannot belong to a tree of `size` leaves at `index`.
+ */
+async function rootFromPath(
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  path: readonly Uint8Array[],
+): Promise<Uint8Array | undefined> {
+  if (index >= size) return undefined;
+  // Bit arithmetic on 2^53-safe integers, without 32-bit `>>`.
+  const half = (value: number) => Math.floor(value / 2);
+  let fn = index;
+  let sn = size - 1;
+  let hash = leaf;
+  for (const sibling of path) {
+    if (sn === 0) return undefined;
+    if (fn % 2 === 1 || fn === sn) {
+      hash = await sha256(nodePrefix, sibling, hash);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
+      }
+    } else {
+      hash = await sha256(nodePrefix, hash, sibling);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return sn === 0 ? hash : undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let index = 0; index < a.length; index++)
+    difference |= (a[index] as number) ^ (b[index] as number);
+  return difference === 0;
 }
 
 function keyList(keys: readonly ReceiptPublicKey[] | { keys: readonly ReceiptPublicKey[] }) {
@@ -229,11 +357,19 @@ export async function verifyReceipt(
   keys: readonly ReceiptPublicKey[] | { keys: readonly ReceiptPublicKey[] },
   options: VerifyReceiptOptions = {},
 ): Promise<ReceiptClaims> {
-  const { header, claims } = decodeReceipt(receipt);
+  const { header, claims, batch } = decodeReceipt(receipt);
   if (header.alg !== 'EdDSA') {
     throw new ReceiptVerificationError(
       'malformed',
       `The receipt's algorithm is "${String(header.alg)}"; Arden receipts are EdDSA (Ed25519).`,
+    );
+  }
+  // A JWS of another kind (a batch root, an audit checkpoint) is never a receipt by itself.
+  const expectedType = batch ? receiptRootType : receiptType;
+  if (header.typ !== expectedType && (batch || header.typ !== undefined)) {
+    throw new ReceiptVerificationError(
+      'malformed',
+      `The receipt's signed part is a "${String(header.typ)}", not a "${expectedType}".`,
     );
   }
   const key = keyList(keys).find((candidate) => candidate.kid === header.kid);
@@ -243,7 +379,8 @@ export async function verifyReceipt(
       `The receipt was signed with key "${header.kid}", which is not among the keys given; fetch the server's /.well-known/arden-keys.json (it keeps retired keys).`,
     );
   }
-  const [headerPart, payloadPart, signaturePart] = receipt.split('.') as [string, string, string];
+  const jws = batch ? (receipt.split('~')[3] as string) : receipt;
+  const [headerPart, payloadPart, signaturePart] = jws.split('.') as [string, string, string];
   let valid = false;
   try {
     const publicKey = await subtle().importKey(
@@ -267,6 +404,22 @@ export async function verifyReceipt(
       'bad_signature',
       'The receipt signature does not verify: it was altered or not signed by this Arden server.',
     );
+  }
+  if (batch) {
+    // The signed root must be the root the claims' leaf and its path lead to.
+    const leaf = await sha256(leafPrefix, base64UrlDecode(receipt.split('~')[1] as string));
+    const root = await rootFromPath(
+      leaf,
+      batch.index,
+      batch.root.size,
+      batch.path.map((hash) => base64UrlDecode(hash)),
+    );
+    if (!root || !sameBytes(root, base64UrlDecode(batch.root.root))) {
+      throw new ReceiptVerificationError(
+        'bad_signature',
+        "The receipt's claims and inclusion path do not lead to the signed root: the claims or the path were altered, or they belong to another receipt.",
+      );
+    }
   }
   if (claims.v !== 1 || typeof claims.action_id !== 'string' || typeof claims.tool !== 'string') {
     throw new ReceiptVerificationError('malformed', 'The receipt is not an Arden receipt (v1).');

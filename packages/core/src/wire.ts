@@ -28,7 +28,7 @@ export interface CheckResponseBody {
   policy?: unknown;
   /** Extension: with `no_policy_configured`, policies' tools that differ only by a prefix. */
   similar_policy_tools?: string[];
-  /** Extension: the signed receipt of the decision (compact JWS, EdDSA). */
+  /** Extension: the signed receipt of the decision (see `verifyReceipt`). */
   receipt?: string;
 }
 
@@ -41,7 +41,7 @@ export interface StatusResponseBody {
   status: ActionStatus;
   message?: string | null;
   created_at?: string;
-  /** Extension: the signed receipt of the latest decision (compact JWS, EdDSA). */
+  /** Extension: the signed receipt of the latest decision (see `verifyReceipt`). */
   receipt?: string;
   /**
    * Approved with edited arguments (only for clients that said `capabilities=edits`): the call

@@ -2458,7 +2458,7 @@ export interface components {
             /** @enum {string} */
             environment: "test" | "live";
             decision: string;
-            /** @description The compact JWS (EdDSA). */
+            /** @description The receipt: `r2~claims~inclusion path~root JWS` (EdDSA; see docs/security.md), or a compact JWS for receipts issued before batching. */
             receipt: string;
             created_at: string;
             /** @description Its place in the audit chain of its agent and environment (null until sealed). */
@@ -2572,7 +2572,7 @@ export interface components {
             on_timeout?: "deny" | "allow";
             /** @description With reason no_policy_configured: the tools of policies whose name differs from tool_name only by a prefix (a probable naming mistake). */
             similar_policy_tools?: string[];
-            /** @description The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+            /** @description The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
             receipt?: string;
         };
         StatusResponse: {
@@ -2582,7 +2582,7 @@ export interface components {
             message: string | null;
             /** Format: date-time */
             created_at: string;
-            /** @description The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+            /** @description The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
             receipt?: string;
         };
         UsageRequest: {
@@ -8010,7 +8010,7 @@ export interface operations {
                         message: string | null;
                         /** Format: date-time */
                         created_at: string;
-                        /** @description The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+                        /** @description The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
                         receipt?: string;
                         /** @constant */
                         cancelled: true;

@@ -243,7 +243,7 @@ export function registerAgentRoutes(server: ServerContext): void {
     const stored = redaction?.stored ?? action;
     // The answer (with its action_id) goes out only after the action's row is committed.
     memory.decided(stored);
-    // Its signed receipt is written in the same commit.
+    // Its receipt is written in the same commit, signed with that commit's other receipts.
     const receipt = server.receipts.issue(
       checkReceiptInput(action, redaction && { paths: redaction.paths, stored }),
     );
@@ -252,7 +252,7 @@ export function registerAgentRoutes(server: ServerContext): void {
         .submitAll([
           store.actions.insertStatement(stored),
           ...(redaction ? [redaction.statement] : []),
-          ...(receipt ? [store.receipts.insertStatement(receipt)] : []),
+          ...(receipt ? [receipt.statement] : []),
           ...(evaluated?.statements ?? []),
         ])
         .catch(async (error: unknown) => {

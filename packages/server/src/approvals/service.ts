@@ -161,7 +161,7 @@ export class ApprovalService {
     const verbatim = await this.sensitive?.verbatim(repositories, action);
     const input = decisionReceiptInput(verbatim?.action ?? action, now);
     if (verbatim) input.extra = { ...input.extra, ...redactionClaims(verbatim.paths, action) };
-    const issued = this.receipts.issue(input);
+    const issued = this.receipts.sign(input);
     if (!issued) return undefined;
     await repositories.receipts.insert(issued);
     return issued.receipt;

@@ -1,3 +1,4 @@
+import { decodeReceipt } from '@arden/core';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 
@@ -70,6 +71,35 @@ describe('the audit chain', () => {
       [3, 'deny'],
       [4, 'allow'],
     ]);
+  });
+
+  test('receipts stored in the older single-signature form still chain and verify', async () => {
+    await check(1);
+    const old = await check(2);
+    await check(3);
+    // As a server before batched receipts stored it: a compact JWS of the claims.
+    const [row] = await t.server.store.receipts.forAction(old);
+    expect(row?.receipt.startsWith('r2~')).toBe(true);
+    const { claims } = decodeReceipt(row?.receipt as string);
+    const single = t.server.receipts.signStatement(claims, 'arden-receipt+jwt') as string;
+    await t.server.store.database.run('UPDATE receipts SET receipt = ? WHERE action_id = ?', [
+      single,
+      old,
+    ]);
+    expect(await verify()).toMatchObject({ ok: true, entries: 3, problems: [] });
+    // Its claims changed under its signature are caught.
+    const [header, , signature] = single.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...claims, decision: 'block' })).toString(
+      'base64url',
+    );
+    await t.server.store.database.run('UPDATE receipts SET receipt = ? WHERE action_id = ?', [
+      `${header}.${forged}.${signature}`,
+      old,
+    ]);
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((problem) => problem.kind)).toContain('chain_broken');
+    expect(report.problems.map((problem) => problem.kind)).toContain('receipt_invalid');
   });
 
   test("an action's arguments changed by hand in the database are detected", async () => {

@@ -1,5 +1,5 @@
 import { createPublicKey, verify } from 'node:crypto';
-import type { ReceiptClaims, ReceiptPublicKey } from '@arden/core';
+import { type ReceiptClaims, type ReceiptPublicKey, verifyReceipt } from '@arden/core';
 import { effectiveKwargsJson } from '../approvals/state';
 import { sha256Hex } from '../receipts/service';
 import type { Store } from '../store';
@@ -141,15 +141,17 @@ export async function verifyAudit(
         }
         previous = row.chainHash ?? expected;
         if (wanted.has(position)) seen.set(position, previous);
-        const decoded = verifyCompact<ReceiptClaims>(row.receipt, options.keys);
-        if (!decoded?.valid) {
+        // Either form: batched (inclusion path to a signed root) or a single compact JWS.
+        const claims = await verifyReceipt(row.receipt, undefined, options.keys).catch(
+          () => undefined as ReceiptClaims | undefined,
+        );
+        if (!claims) {
           at(
             'receipt_invalid',
             `The receipt of entry ${position} does not verify with the server's keys.`,
           );
           continue;
         }
-        const claims = decoded.claims;
         if (
           claims.action_id !== row.actionId ||
           claims.agent_id !== row.agentId ||

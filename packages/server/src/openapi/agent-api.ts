@@ -32,7 +32,7 @@ const checkRequest = z
 
 const receiptField = z.string().meta({
   description:
-    "The server's signed receipt of the decision: a compact JWS (EdDSA, Ed25519) bound to the exact call; verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending).",
+    "The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending).",
 });
 
 const checkResponse = z

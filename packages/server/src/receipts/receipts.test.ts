@@ -95,19 +95,55 @@ describe('receipts', () => {
     const kwargs = '{"amount": 5}';
     const answer = await check('payments.refund', kwargs);
     const receipt = answer.receipt as string;
-    const [header, payload, signature] = receipt.split('.') as [string, string, string];
+    // The batched form: r2~claims~proof~root JWS. Claims changed under the same proof and root.
+    const [form, payload, proof, root] = receipt.split('~') as [string, string, string, string];
+    expect(form).toBe('r2');
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, tool: 'db.drop' })).toString('base64url')}.${signature}`;
+    const forged = [
+      form,
+      Buffer.from(JSON.stringify({ ...claims, tool: 'db.drop' })).toString('base64url'),
+      proof,
+      root,
+    ].join('~');
     const keySet = await keys();
     const refusal = await verifyReceipt(forged, undefined, keySet).catch((error) => error);
     expect(ReceiptVerificationError.isInstance(refusal)).toBe(true);
     expect(refusal.code).toBe('bad_signature');
+    // The root JWS alone is not a receipt.
+    await expect(verifyReceipt(root, undefined, keySet)).rejects.toMatchObject({
+      code: 'malformed',
+    });
     await expect(verifyReceipt('not.a.receipt', undefined, keySet)).rejects.toMatchObject({
       code: 'malformed',
     });
     await expect(verifyReceipt(receipt, undefined, [])).rejects.toMatchObject({
       code: 'unknown_key',
     });
+  });
+
+  test('concurrent checks are signed together; each receipt covers its own call only', async () => {
+    const bodies = Array.from(
+      { length: 16 },
+      (_, index) => `{"amount": ${index}, "order": "c-${index}"}`,
+    );
+    const answers = await Promise.all(bodies.map((kwargs) => check('payments.refund', kwargs)));
+    const keySet = await keys();
+    const roots = new Map<string, number>();
+    for (const [index, answer] of answers.entries()) {
+      const receipt = answer.receipt as string;
+      const call = { toolName: 'payments.refund', kwargsJson: bodies[index] as string };
+      await verifyReceipt(receipt, { ...call, actionId: answer.action_id }, keySet);
+      // The receipt of the next call of the batch is refused for this one.
+      const other = answers[(index + 1) % answers.length]?.receipt as string;
+      await expect(verifyReceipt(other, call, keySet)).rejects.toMatchObject({
+        code: 'call_mismatch',
+      });
+      const root = receipt.split('~')[3] as string;
+      roots.set(root, (roots.get(root) ?? 0) + 1);
+    }
+    // Signed together: fewer signatures than receipts.
+    expect(roots.size).toBeLessThan(answers.length);
+    expect(Math.max(...roots.values())).toBeGreaterThan(1);
   });
 
   test('a blocked call gets a receipt that does not let it run', async () => {

@@ -61,6 +61,28 @@ export function toReceipt(row: Row): ReceiptRecord {
 const insertReceiptSql = `INSERT INTO receipts (id, action_id, agent_id, environment, decision,
   receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
 
+/**
+ * The INSERT of a receipt. `receipt: null` is a receipt not signed yet: only a statement
+ * sealer (`ReceiptService.issue`) may leave it so, and fills it when its commit runs (the
+ * column is NOT NULL, so it is never written unsigned).
+ */
+export function receiptInsertStatement(
+  receipt: Omit<NewReceipt, 'receipt'> & { receipt: string | null },
+): Statement {
+  return {
+    sql: insertReceiptSql,
+    params: [
+      receipt.id,
+      receipt.actionId,
+      receipt.agentId,
+      receipt.environment,
+      receipt.decision,
+      receipt.receipt,
+      receipt.createdAt,
+    ],
+  };
+}
+
 /** Receipt keys and receipts. */
 export function receiptRepository(db: Queryable) {
   return {
@@ -80,25 +102,9 @@ export function receiptRepository(db: Queryable) {
       );
     },
 
-    /** The INSERT of a receipt, for the group committer (or a transaction). */
-    insertStatement(receipt: NewReceipt): Statement {
-      return {
-        sql: insertReceiptSql,
-        params: [
-          receipt.id,
-          receipt.actionId,
-          receipt.agentId,
-          receipt.environment,
-          receipt.decision,
-          receipt.receipt,
-          receipt.createdAt,
-        ],
-      };
-    },
-
-    /** Stores a receipt (inside a decision's transaction). */
+    /** Stores a signed receipt (inside a decision's transaction). */
     async insert(receipt: NewReceipt): Promise<void> {
-      const statement = this.insertStatement(receipt);
+      const statement = receiptInsertStatement(receipt);
       await db.run(statement.sql, statement.params);
     },
 

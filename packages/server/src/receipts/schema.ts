@@ -11,7 +11,10 @@ export const receipt = z
     agent_id: z.string(),
     environment: z.enum(['test', 'live']),
     decision: z.string(),
-    receipt: z.string().meta({ description: 'The compact JWS (EdDSA).' }),
+    receipt: z.string().meta({
+      description:
+        'The receipt: `r2~claims~inclusion path~root JWS` (EdDSA; see docs/security.md), or a compact JWS for receipts issued before batching.',
+    }),
     created_at: z.string(),
     chain_position: z.number().nullable().meta({
       description: 'Its place in the audit chain of its agent and environment (null until sealed).',

@@ -5,6 +5,7 @@ import { ConflictError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { ActionRecord, NewAction, Store } from '../store';
+import type { Statement, StatementSealer } from '../store/database';
 import {
   decryptPrivateKey,
   generateReceiptKey,
@@ -13,7 +14,8 @@ import {
   ReceiptKeyError,
   signCompact,
 } from './keys';
-import type { NewReceipt, ReceiptKeyRecord } from './repository';
+import { signReceiptBatch } from './merkle';
+import { type NewReceipt, type ReceiptKeyRecord, receiptInsertStatement } from './repository';
 
 /** How the server runs receipts: `on` (sign when a secret is there), `required`, or `off`. */
 export type ReceiptMode = 'on' | 'required' | 'off';
@@ -53,6 +55,25 @@ export interface ReceiptInput {
   >;
 }
 
+/** A receipt issued in a group commit: its INSERT, then the receipt once the commit signed it. */
+export interface IssuedReceipt {
+  claims: ReceiptClaims;
+  /**
+   * The receipt's INSERT, for the group committer: it is signed (with the other receipts of
+   * its transaction, under one Merkle root) when that transaction is about to run.
+   */
+  statement: Statement;
+  /** The compact receipt (`r2~…`), once its commit signed it; throws when read before. */
+  readonly receipt: string;
+}
+
+/** A receipt waiting for its commit's signature. */
+interface PendingReceipt {
+  row: Omit<NewReceipt, 'receipt'>;
+  claims: ReceiptClaims;
+  receipt: string | undefined;
+}
+
 /** SHA-256 (hex) of a text's UTF-8 bytes, as receipts bind argument JSON. */
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
@@ -60,12 +81,17 @@ export function sha256Hex(value: string): string {
 
 /**
  * Signs a receipt for every decision with the server's Ed25519 key and publishes the public
- * keys (`/.well-known/arden-keys.json`). `enabled` is false when the server runs without
- * receipts (no secret on PostgreSQL, or `mode: 'off'`): then `issue()` returns undefined.
+ * keys (`/.well-known/arden-keys.json`). The receipts of one group commit share one signature:
+ * over the root of a Merkle tree of their claims, each receipt carrying its inclusion path
+ * (see `merkle.ts`). `enabled` is false when the server runs without receipts (no secret on
+ * PostgreSQL, or `mode: 'off'`): then `issue()` and `sign()` return undefined.
  */
 export class ReceiptService {
   private active: { record: ReceiptKeyRecord; privateKey: KeyObject } | undefined;
   private published: ReceiptPublicKey[] = [];
+  private readonly pending = new WeakMap<Statement, PendingReceipt>();
+  // The group committer calls it once per transaction with that transaction's receipts.
+  private readonly sealer: StatementSealer = { seal: (statements) => this.seal(statements) };
 
   private constructor(
     private readonly store: Store,
@@ -183,20 +209,70 @@ export class ReceiptService {
     };
   }
 
-  /** Signs a receipt of one decision: the row to store (its `receipt` is the compact JWS). */
-  issue(input: ReceiptInput): (NewReceipt & { claims: ReceiptClaims }) | undefined {
+  /**
+   * Issues the receipt of one decision for the group commit that writes it: its `statement`
+   * goes with the decision's statements to `committer.submitAll`, which signs it with the other
+   * receipts of its transaction just before that transaction runs (a signing failure fails the
+   * commit); `receipt` can be read once the commit resolved.
+   */
+  issue(input: ReceiptInput): IssuedReceipt | undefined {
     if (!this.active) return undefined;
     const claims = this.claims(input);
-    return {
-      id: claims.jti,
-      actionId: claims.action_id,
-      agentId: claims.agent_id,
-      environment: input.action.environment,
-      decision: claims.decision,
-      receipt: signCompact(claims, this.active.record.kid, this.active.privateKey),
-      createdAt: input.decidedAt,
-      claims,
+    const pending: PendingReceipt = { row: receiptRow(claims, input), claims, receipt: undefined };
+    const statement: Statement = {
+      ...receiptInsertStatement({ ...pending.row, receipt: null }),
+      sealer: this.sealer,
     };
+    this.pending.set(statement, pending);
+    return {
+      claims,
+      statement,
+      get receipt(): string {
+        if (pending.receipt === undefined) {
+          throw new Error('A receipt was read before its group commit signed it.');
+        }
+        return pending.receipt;
+      },
+    };
+  }
+
+  /**
+   * Signs the receipt of one decision now (a batch of one), for a decision written in its own
+   * transaction (approve, deny, expire): the row to store.
+   */
+  sign(input: ReceiptInput): (NewReceipt & { claims: ReceiptClaims }) | undefined {
+    const active = this.active;
+    if (!active) return undefined;
+    const claims = this.claims(input);
+    const [receipt] = signReceiptBatch(
+      [claims],
+      active.record.kid,
+      active.privateKey,
+      this.clock(),
+    );
+    return { ...receiptRow(claims, input), receipt: receipt as string, claims };
+  }
+
+  // The sealer of issued receipts: one Merkle root signed for the receipts of a transaction.
+  private seal(statements: readonly Statement[]): Statement[] {
+    const active = this.active;
+    const pending = statements.map((statement) => this.pending.get(statement));
+    if (!active || pending.some((item) => item === undefined)) {
+      throw new ReceiptKeyError(
+        "A receipt of this commit cannot be signed: it was not issued by this server's receipt service, or receipts are off.",
+      );
+    }
+    const items = pending as PendingReceipt[];
+    const receipts = signReceiptBatch(
+      items.map((item) => item.claims),
+      active.record.kid,
+      active.privateKey,
+      this.clock(),
+    );
+    return items.map((item, index) => {
+      item.receipt = receipts[index] as string;
+      return receiptInsertStatement({ ...item.row, receipt: item.receipt });
+    });
   }
 
   /** Signs any other statement of the server (audit checkpoints) with the active key. */
@@ -204,6 +280,18 @@ export class ReceiptService {
     if (!this.active) return undefined;
     return signCompact(payload, this.active.record.kid, this.active.privateKey, type);
   }
+}
+
+/** The stored row of a receipt, but the receipt itself. */
+function receiptRow(claims: ReceiptClaims, input: ReceiptInput): Omit<NewReceipt, 'receipt'> {
+  return {
+    id: claims.jti,
+    actionId: claims.action_id,
+    agentId: claims.agent_id,
+    environment: input.action.environment,
+    decision: claims.decision,
+    createdAt: input.decidedAt,
+  };
 }
 
 /**

@@ -30,6 +30,46 @@ export interface Statement {
    * embedded store.
    */
   rows?: MultiRow;
+  /**
+   * For the group committer: a statement completed only when its transaction is about to run
+   * (a receipt, signed once per commit: see `StatementSealer`). Until then its parameters hold
+   * a NULL where the sealer's value goes, which a NOT NULL column refuses: a statement that
+   * bypasses the sealer cannot be written.
+   */
+  sealer?: StatementSealer;
+}
+
+/**
+ * Completes statements just before their transaction runs: the group committer calls `seal`
+ * once per transaction (and again for a retry of part of it) with that transaction's statements
+ * that name this sealer, in order, and runs what it returns in their place. Throwing fails the
+ * transaction: nothing of it is written (fail closed).
+ */
+export interface StatementSealer {
+  seal(statements: readonly Statement[]): Statement[];
+}
+
+/** The statements with every `sealer`'s statements completed by it (once per sealer). */
+export function sealStatements(statements: readonly Statement[]): readonly Statement[] {
+  let bySealer: Map<StatementSealer, number[]> | undefined;
+  for (const [index, statement] of statements.entries()) {
+    if (!statement.sealer) continue;
+    bySealer ??= new Map();
+    const positions = bySealer.get(statement.sealer) ?? [];
+    positions.push(index);
+    bySealer.set(statement.sealer, positions);
+  }
+  if (!bySealer) return statements;
+  const sealed = [...statements];
+  for (const [sealer, positions] of bySealer) {
+    const done = sealer.seal(positions.map((position) => statements[position] as Statement));
+    if (done.length !== positions.length || done.some((statement) => statement.sealer)) {
+      throw new Error('A statement sealer must complete every statement it is given.');
+    }
+    for (const [index, position] of positions.entries())
+      sealed[position] = done[index] as Statement;
+  }
+  return sealed;
 }
 
 /** What a write statement changed. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger';
-import type { Database, RunResult, Statement } from './database';
+import { type Database, type RunResult, type Statement, sealStatements } from './database';
 
 interface Queued {
   statements: readonly Statement[];
@@ -23,6 +23,9 @@ interface Queued {
  * each on its own connection: writes queued while one commits start the next at once instead of
  * waiting for it. Answers still go out in order: a commit's submitters are answered only after
  * every earlier commit's were (and, as always, after their own commit).
+ *
+ * Statements with a `sealer` (receipts) are completed by it just before their transaction runs,
+ * once per transaction: the receipts of one commit share one signature.
  */
 export class GroupCommitter {
   private queue: Queued[] = [];
@@ -69,7 +72,7 @@ export class GroupCommitter {
         this.turnHadCommit = false;
       });
       try {
-        const results = this.database.tryBatchNow(statements);
+        const results = this.database.tryBatchNow(sealStatements(statements));
         // Undefined: a transaction holds the connection; the write queues up below.
         if (results) return Promise.resolve(results);
       } catch (error) {
@@ -151,7 +154,10 @@ export class GroupCommitter {
           : 0,
     );
     const ordered = [...plain, ...keyed];
-    const results = await this.database.batch(ordered.map((entry) => entry.statement));
+    // Completed now, once for the whole transaction (a receipt batch: one signature).
+    const results = await this.database.batch(
+      sealStatements(ordered.map((entry) => entry.statement)),
+    );
     const byItem = batch.map((queued) => new Array<RunResult>(queued.statements.length));
     for (const [position, entry] of ordered.entries()) {
       (byItem[entry.item] as RunResult[])[entry.index] = results[position] ?? { changes: 0 };

@@ -16,8 +16,9 @@ const receiptsHelp = `Usage:
                         [--args JSON|@FILE] [--action ID] [--require-runs]
                         [--min-approvers N] [--json]
 
-Verifies a receipt (a compact JWS from a check's answer, /status, a webhook or the export)
-offline: its Ed25519 signature against the server's keys (a saved copy of
+Verifies a receipt (from a check's answer, /status, a webhook or the export; the batched
+r2~… form or an older compact JWS) offline: its Ed25519 signature, and the inclusion path of
+its claims to the signed root, against the server's keys (a saved copy of
 /.well-known/arden-keys.json, or its URL), and — with --tool and --kwargs/--args — that it was
 issued for exactly that call (the JSON text, byte for byte). For an approval with edit, the call
 is the edited one (the receipt names the original's hashes under "edited"). --min-approvers N
