@@ -34,6 +34,13 @@ export interface ServerConfig {
    * default the worst check known decides in 10 ms; above it a check may hold the server longer.
    */
   checkBodyLimit?: number | string;
+  /**
+   * Most JSON values in one tool-call check (`ARDEN_CHECK_VALUE_LIMIT`; default
+   * `defaultCheckValueLimit`): every number, string, boolean, null, array and object counts one.
+   * A check's cost grows with its number of values more than with its bytes; at the default the
+   * worst check known decides in ≤ 10 ms.
+   */
+  checkValueLimit?: number;
   /** A JSON pricing file laid over the shipped table (`ARDEN_PRICING_FILE`). */
   pricingFile?: string;
   /** `debug`, `info` (default), `warn`, `error` or `silent` (`ARDEN_LOG_LEVEL`). */
@@ -105,6 +112,12 @@ export interface ServerConfig {
  * docs/performance.md). The parse alone grows with the body: about 10 ms at 1 MiB.
  */
 export const defaultCheckBodyLimit = 256 * 1024;
+
+/**
+ * The default most JSON values in one tool-call check (see `ServerConfig.checkValueLimit`).
+ * PLACEHOLDER
+ */
+export const defaultCheckValueLimit = 32_768;
 
 /** Parses `1048576`, `"1mb"`, `"512kb"`, `"2 MiB"` into bytes. */
 export function parseByteSize(value: number | string, field = 'bodyLimit'): number {
@@ -233,6 +246,16 @@ export function resolveConfig(
       : environment.ARDEN_CHECK_BODY_LIMIT
         ? parseByteSize(environment.ARDEN_CHECK_BODY_LIMIT, 'ARDEN_CHECK_BODY_LIMIT')
         : Math.min(defaultCheckBodyLimit, bodyLimit);
+  const checkValueLimit =
+    config.checkValueLimit ??
+    numberFrom(environment.ARDEN_CHECK_VALUE_LIMIT, 'ARDEN_CHECK_VALUE_LIMIT') ??
+    defaultCheckValueLimit;
+  if (!Number.isInteger(checkValueLimit) || checkValueLimit < 1) {
+    throw new ValidationError(
+      `${config.checkValueLimit !== undefined ? 'checkValueLimit' : 'ARDEN_CHECK_VALUE_LIMIT'} must be a whole number of JSON values ≥ 1; got ${checkValueLimit}.`,
+      config.checkValueLimit !== undefined ? 'checkValueLimit' : 'ARDEN_CHECK_VALUE_LIMIT',
+    );
+  }
   return {
     port,
     host: config.host ?? environment.ARDEN_HOST ?? '127.0.0.1',
@@ -241,6 +264,7 @@ export function resolveConfig(
       config.databaseUrl ?? environment.ARDEN_DATABASE_URL ?? environment.DATABASE_URL ?? undefined,
     bodyLimit,
     checkBodyLimit,
+    checkValueLimit,
     pricingFile: config.pricingFile ?? environment.ARDEN_PRICING_FILE ?? undefined,
     logLevel,
     approvalTimeoutSeconds,
@@ -270,6 +294,7 @@ const flagNames: Record<string, keyof ServerConfig> = {
   '--database-url': 'databaseUrl',
   '--body-limit': 'bodyLimit',
   '--check-body-limit': 'checkBodyLimit',
+  '--check-value-limit': 'checkValueLimit',
   '--pricing-file': 'pricingFile',
   '--log-level': 'logLevel',
   '--approval-timeout': 'approvalTimeoutSeconds',
@@ -282,11 +307,12 @@ const numericFlags = new Set<keyof ServerConfig>([
   'approvalTimeoutSeconds',
   'rateLimit',
   'retentionDays',
+  'checkValueLimit',
 ]);
 
 /**
  * Parses server flags (`--port 8787`, `--data-dir=./data`, `--db`, `--host`, `--body-limit`,
- * `--check-body-limit`, `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
+ * `--check-body-limit`, `--check-value-limit`, `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
  */
 export function parseServerFlags(argv: readonly string[]): ServerConfig {
   const config: Record<string, unknown> = {};
