@@ -107,17 +107,22 @@ export interface ServerConfig {
 }
 
 /**
- * The default largest tool-call check: at this size the worst check known (read, parsed,
- * evaluated and answered) takes ≤ 10 ms on a quiet machine (`bench --only adversarial-policy`;
- * docs/performance.md). The parse alone grows with the body: about 10 ms at 1 MiB.
+ * The default largest tool-call check in bytes: at this size, with `defaultCheckValueLimit`
+ * values, the worst check known (read, parsed, evaluated, logged and answered) takes ≤ 10 ms on
+ * a quiet machine (`bench --only adversarial-check`; docs/performance.md). The parse alone grows
+ * with the body: about 10 ms at 1 MiB of small numbers.
  */
 export const defaultCheckBodyLimit = 256 * 1024;
 
 /**
  * The default most JSON values in one tool-call check (see `ServerConfig.checkValueLimit`).
- * PLACEHOLDER
+ * Chosen by measurement (`bench --only adversarial-check`, docs/performance.md): a check's cost
+ * grows with its values — parsing, allocating and collecting each one, a member of a large map
+ * costing several times a list element — and at this many, with the byte limit, every adversarial
+ * shape known decides in ≤ 10 ms. An ordinary tool call is far below it: a model writes at least
+ * a token per value, and bulk data sent as one string costs nothing here.
  */
-export const defaultCheckValueLimit = 32_768;
+export const defaultCheckValueLimit = 8_192;
 
 /** Parses `1048576`, `"1mb"`, `"512kb"`, `"2 MiB"` into bytes. */
 export function parseByteSize(value: number | string, field = 'bodyLimit'): number {

@@ -154,7 +154,7 @@ function checkOfValues(values: number): string {
 describe('the check value limit (ARDEN_CHECK_VALUE_LIMIT)', () => {
   test('is on by default, far above an ordinary call, and its bodies fit in the byte limit', () => {
     expect(t.server.config.checkValueLimit).toBe(defaultCheckValueLimit);
-    expect(defaultCheckValueLimit).toBeGreaterThanOrEqual(10_000);
+    expect(defaultCheckValueLimit).toBeGreaterThanOrEqual(8_192);
     expect(checkOfValues(defaultCheckValueLimit + 1).length).toBeLessThan(defaultCheckBodyLimit);
   });
 
