@@ -77,11 +77,17 @@ export function wideInteger(index: number, bytes: number): number {
 export const integers = (room: Room): number[] =>
   fill(room, (index) => wideInteger(index, widthIn(room)));
 
-/** An object `{"k0": 1, "k1": 1, …}` filling the room (a member is one value: its key is not). */
+/**
+ * An object `{"k0…": 1, "k1…": 1, …}` filling the room (a member is one value: its key is not).
+ * Where the value limit binds first, the keys take the bytes left over (longer keys to hash).
+ */
 export function mapIn(room: Room): Record<string, number> {
-  const bytes = JSON.stringify({ k123456: 1 }).length - 1;
+  // `"key":1,` is the key and 5 characters.
+  const keyLength = Math.max(7, widthIn(room) - 5);
+  const key = (index: number) => `k${index}`.padEnd(keyLength, 'x');
+  const bytes = JSON.stringify({ [key(123_456)]: 1 }).length - 1;
   const length = Math.floor(Math.min(room.bytes / bytes, room.values));
-  return Object.fromEntries(Array.from({ length }, (_, index) => [`k${index}`, 1]));
+  return Object.fromEntries(Array.from({ length }, (_, index) => [key(index), 1]));
 }
 
 const guard = (condition: string, extra: Partial<PolicyDefinition> = {}): PolicyDefinition => ({
@@ -138,7 +144,8 @@ export const shapes: Shape[] = [
     name: 'join of a repeated string',
     policy: guard('args.items.map(x, args.s).join().size() > 3'),
     args: (room) => ({
-      items: integers(part(room, 0.5)),
+      // Half the bytes, and every value but the string's.
+      items: integers({ bytes: room.bytes / 2, values: room.values - 1 }),
       s: 'x'.repeat(room.bytes / 2 - 20),
     }),
   },
