@@ -1,27 +1,93 @@
 import { compilePolicies, evaluate, type PolicyDefinition, parseExactJson } from '@arden/policy';
-import { defaultCheckBodyLimit } from '@arden/server';
+import { defaultCheckBodyLimit, defaultCheckValueLimit } from '@arden/server';
 import { type Benchmark, type Measurement, ratio } from '../types.ts';
 
 /**
- * The server's default limit for one check (`ARDEN_CHECK_BODY_LIMIT`, 256 KiB): every shape
- * below is as large as one check may be.
+ * The server's default limits for one check: `ARDEN_CHECK_BODY_LIMIT` (256 KiB) and
+ * `ARDEN_CHECK_VALUE_LIMIT` (JSON values; the environment's value when set, to measure another).
+ * Every shape below is as large as one check may be within both.
  */
 export const BODY_LIMIT = defaultCheckBodyLimit;
+export const VALUE_LIMIT = process.env.ARDEN_CHECK_VALUE_LIMIT
+  ? Number(process.env.ARDEN_CHECK_VALUE_LIMIT)
+  : defaultCheckValueLimit;
 
-/** What the arguments may fill: the limit less room for the rest of the check's body. */
-const ROOM = BODY_LIMIT - 1024;
+/** What a check's arguments may fill: bytes of JSON and JSON values. */
+export interface Room {
+  bytes: number;
+  values: number;
+}
+
+/** What the arguments may fill: the limits less room for the rest of the check's body. */
+export const ROOM: Room = { bytes: BODY_LIMIT - 1024, values: VALUE_LIMIT - 16 };
+
+/** A share of a room. */
+export const part = (room: Room, share: number): Room => ({
+  bytes: room.bytes * share,
+  values: room.values * share,
+});
 
 export interface Shape {
   name: string;
   policy: PolicyDefinition;
-  /** The call's arguments, as JSON of about ROOM bytes. */
-  args: () => Record<string, unknown>;
+  /** The call's arguments, filling `room` (both its bytes and its values) as far as they can. */
+  args: (room: Room) => Record<string, unknown>;
 }
 
-/** A list of `make(i)` as long as fits in `bytes` of JSON. */
-export function fill<T>(bytes: number, make: (index: number) => T): T[] {
-  const one = JSON.stringify(make(123_456)).length + 1;
-  return Array.from({ length: Math.floor(bytes / one) }, (_, index) => make(index));
+/** The JSON values in `value` (itself, and every element and member value within). */
+export function countValues(value: unknown): number {
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + countValues(item), 1);
+  if (value !== null && typeof value === 'object') {
+    return Object.values(value).reduce((sum: number, item) => sum + countValues(item), 1);
+  }
+  return 1;
+}
+
+/** A list of `make(i)` as long as fits in the room: its bytes of JSON, and its values. */
+export function fill<T>(room: Room, make: (index: number) => T): T[] {
+  const sample = make(123_456);
+  const bytes = JSON.stringify(sample).length + 1;
+  const length = Math.floor(Math.min(room.bytes / bytes, room.values / countValues(sample)));
+  return Array.from({ length }, (_, index) => make(index));
+}
+
+/**
+ * The bytes each element of a list filling the room may take (its comma included) when each
+ * element holds `values` values: where the value limit binds, what is left of the bytes goes
+ * into each element (longer strings, integers of more digits), which costs more to read.
+ */
+export function widthIn(room: Room, values = 1): number {
+  return Math.floor(room.bytes / Math.max(1, Math.floor(room.values / values)));
+}
+
+/** `text` lengthened with `x`s to `bytes` of JSON with its comma (never shortened). */
+export const padded = (text: string, bytes: number) =>
+  text + 'x'.repeat(Math.max(0, bytes - 3 - text.length));
+
+/**
+ * An integer distinct per index (below 10⁶) with as many digits as fit in `bytes` with its comma,
+ * up to 15: above 3 digits each is a fresh bigint for the server's parser.
+ */
+export function wideInteger(index: number, bytes: number): number {
+  const digits = Math.min(15, bytes - 1);
+  return digits >= 7 ? 10 ** (digits - 1) + index : index;
+}
+
+/** A list of integers filling the room, each as wide as the room allows (`wideInteger`). */
+export const integers = (room: Room): number[] =>
+  fill(room, (index) => wideInteger(index, widthIn(room)));
+
+/**
+ * An object `{"k0…": 1, "k1…": 1, …}` filling the room (a member is one value: its key is not).
+ * Where the value limit binds first, the keys take the bytes left over (longer keys to hash).
+ */
+export function mapIn(room: Room): Record<string, number> {
+  // `"key":1,` is the key and 5 characters.
+  const keyLength = Math.max(7, widthIn(room) - 5);
+  const key = (index: number) => `k${index}`.padEnd(keyLength, 'x');
+  const bytes = JSON.stringify({ [key(123_456)]: 1 }).length - 1;
+  const length = Math.floor(Math.min(room.bytes / bytes, room.values));
+  return Object.fromEntries(Array.from({ length }, (_, index) => [key(index), 1]));
 }
 
 const guard = (condition: string, extra: Partial<PolicyDefinition> = {}): PolicyDefinition => ({
@@ -32,65 +98,73 @@ const guard = (condition: string, extra: Partial<PolicyDefinition> = {}): Policy
   ...extra,
 });
 
-// The worst shapes known, each filling the body limit (issue #12's reproductions first).
+// The worst shapes known, each filling both check limits (issue #12's reproductions first).
 export const shapes: Shape[] = [
   {
     name: 'map(x, l + l) over a list',
     policy: guard('args.l.map(x, args.l + args.l).size() == 0'),
-    args: () => ({ l: fill(ROOM, () => 1) }),
+    args: (room) => ({ l: integers(room) }),
   },
   {
     name: 'map(x, l + l), 60 KB list',
     policy: guard('args.l.map(x, args.l + args.l).size() == 0'),
-    args: () => ({ l: fill(60_000, () => 1) }),
+    args: (room) => ({ l: fill({ bytes: 60_000, values: room.values }, () => 1) }),
   },
   {
     name: 'all(i, i in allowed)',
     policy: guard('args.items.all(i, i in args.allowed)'),
-    args: () => {
-      const items = fill(ROOM / 2, (index) => `item-${index}`);
+    args: (room) => {
+      const half = part(room, 0.5);
+      const width = widthIn(half);
+      const items = fill(half, (index) => padded(`item-${index}`, width));
       return { items, allowed: [...items].reverse() };
     },
   },
   {
     name: '300-term list concatenation',
     policy: guard(`size(${Array.from({ length: 300 }, () => 'args.l').join(' + ')}) > 0`),
-    args: () => ({ l: fill(ROOM, () => 1) }),
+    args: (room) => ({ l: integers(room) }),
   },
   {
     name: 'exists over integers (an error per element)',
     policy: guard('args.to.exists(r, !r.endsWith("@corp.com"))'),
-    args: () => ({ to: fill(ROOM, (index) => index) }),
+    args: (room) => ({ to: integers(room) }),
   },
   {
     name: 'all(x, x.size() > 3) over short strings',
     policy: guard('args.items.all(x, x.size() > 3)'),
-    args: () => ({ items: fill(ROOM, () => 'abcd') }),
+    args: (room) => ({ items: fill(room, () => padded('abcd', widthIn(room))) }),
   },
   {
     name: 'nested exists (n²)',
     policy: guard('args.a.exists(x, args.a.exists(y, x == y + 1000000))'),
-    args: () => ({ a: fill(ROOM, (index) => index) }),
+    args: (room) => ({ a: integers(room) }),
   },
   {
     name: 'join of a repeated string',
     policy: guard('args.items.map(x, args.s).join().size() > 3'),
-    args: () => ({ items: fill(ROOM / 2, () => 1), s: 'x'.repeat(ROOM / 2 - 20) }),
+    args: (room) => ({
+      // Half the bytes, and every value but the string's.
+      items: integers({ bytes: room.bytes / 2, values: room.values - 1 }),
+      s: 'x'.repeat(room.bytes / 2 - 20),
+    }),
   },
   {
     name: 'deep == of two lists of lists',
     policy: guard('args.items.all(x, args.a == args.b)'),
-    args: () => {
-      const a = fill(ROOM / 2 - 1000, (index) => [index % 10]);
-      return { items: fill(1000, () => 1), a, b: a.map((element) => [...element]) };
+    args: (room) => {
+      const half = { bytes: room.bytes / 2 - 1000, values: room.values / 2 - 1000 };
+      const a = fill(half, (index) => [wideInteger(index % 10, widthIn(half, 2) - 2)]);
+      const items = fill(part(room, 1000 / room.values), () => 1);
+      return { items, a, b: a.map((element) => [...element]) };
     },
   },
   {
     name: 'a macro over a map inside a macro',
     policy: guard('args.l.all(x, args.m.exists(k, true))'),
-    args: () => ({
-      l: fill(ROOM / 4, () => 1),
-      m: Object.fromEntries(fill(ROOM * 0.7, (index) => [`k${index}`, 1])),
+    args: (room) => ({
+      l: integers(part(room, 0.25)),
+      m: mapIn(part(room, 0.7)),
     }),
   },
   // The security review of issue #12's work (findings 1–3): built-ins doing uncharged or
@@ -98,32 +172,32 @@ export const shapes: Shape[] = [
   {
     name: 'duration() of 4000-digit strings',
     policy: guard('args.l.exists(d, duration(d) > duration("1h"))'),
-    args: () => ({ l: fill(ROOM, () => '1'.repeat(4000)) }),
+    args: (room) => ({ l: fill(room, () => '1'.repeat(4000)) }),
   },
   {
     name: 'lastIndexOf of a long search string',
     policy: guard('args.a.lastIndexOf(args.b) >= 0'),
-    args: () => ({ a: 'a'.repeat(ROOM / 2), b: `${'a'.repeat(ROOM / 4)}b` }),
+    args: (room) => ({ a: 'a'.repeat(room.bytes / 2), b: `${'a'.repeat(room.bytes / 4)}b` }),
   },
   {
     name: 'a time zone per element',
     policy: guard('args.l.exists(t, now.getHours(t) == 99)'),
     // Sized by the shorter name (index 123 456 is even): 0.9 leaves room for the longer one.
-    args: () => ({
-      l: fill(ROOM * 0.9, (index) => (index % 2 ? 'Europe/Paris' : 'Asia/Tokyo')),
+    args: (room) => ({
+      l: fill(part(room, 0.9), (index) => (index % 2 ? 'Europe/Paris' : 'Asia/Tokyo')),
     }),
   },
   {
     name: 'startsWith per element (charges stepping over the clock)',
     policy: guard('args.l.exists(t, t.startsWith("x"))'),
-    args: () => ({ l: fill(ROOM, () => 'Europe/Paris') }),
+    args: (room) => ({ l: fill(room, () => padded('Europe/Paris', widthIn(room))) }),
   },
   {
     name: '== on elements nested 22 deep, each differently',
     policy: guard('args.to.exists(r, r == "evil@x.com")'),
-    args: () => ({
+    args: (room) => ({
       // Elements differ in size (`[…]` or `{"k": …}` per level): 0.95 keeps the body in the limit.
-      to: fill(ROOM * 0.95, (index) => {
+      to: fill(part(room, 0.95), (index) => {
         let value: unknown = 1;
         for (let level = 0; level < 22; level++) {
           value = (index >> level) & 1 ? [value] : { k: value };
@@ -135,9 +209,9 @@ export const shapes: Shape[] = [
   {
     name: '{} != a large map, in a loop',
     policy: guard('args.l.all(x, {} != args.m)'),
-    args: () => ({
-      l: fill(ROOM / 4, () => 1),
-      m: Object.fromEntries(fill(ROOM * 0.7, (index) => [`k${index}`, 1])),
+    args: (room) => ({
+      l: integers(part(room, 0.25)),
+      m: mapIn(part(room, 0.7)),
     }),
   },
   {
@@ -151,7 +225,7 @@ export const shapes: Shape[] = [
       })),
       default: 'block',
     },
-    args: () => ({ l: fill(ROOM, (index) => index % 1000) }),
+    args: (room) => ({ l: fill(room, (index) => wideInteger(index % 1000, widthIn(room))) }),
   },
 ];
 
@@ -176,7 +250,7 @@ export const adversarialPolicy: Benchmark = {
     let worstParse = 0;
     for (const shape of shapes) {
       const set = compilePolicies([shape.policy]);
-      const args = shape.args();
+      const args = shape.args(ROOM);
       // A server that has run before: the evaluator's code is compiled (small inputs warm it).
       for (let warm = 0; warm < 20; warm++) evaluate(set, { tool: 't', args: {} });
       const body = JSON.stringify({ tool_name: 't', kwargs: args });

@@ -111,4 +111,20 @@ describe('stdio gateway faults', () => {
       'ok after',
     );
   });
+
+  test('a call of more JSON values than the server checks (ARDEN_CHECK_VALUE_LIMIT) does not run', async () => {
+    const { client } = await gateway();
+    const limit = t.server.config.checkValueLimit;
+    const refused = await client.callTool({
+      name: 'ok',
+      arguments: { value: 'many', items: Array(limit).fill(0) },
+    });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).not.toContain('ok many');
+    expect(textOf(refused)).toContain('did not run');
+    expect(textOf(refused)).toContain('ARDEN_CHECK_VALUE_LIMIT');
+    expect(textOf(await client.callTool({ name: 'ok', arguments: { value: 'few' } }))).toContain(
+      'ok few',
+    );
+  });
 });

@@ -171,6 +171,43 @@ describe('parseExactJson of large and nested lists (elements read onto one share
   });
 });
 
+describe('parseExactJson with maxValues', () => {
+  const tooMany = (text: string, maxValues: number): ExactJsonError => {
+    try {
+      parseExactJson(text, { maxValues });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ExactJsonError);
+      return error as ExactJsonError;
+    }
+    throw new Error(`parsed: ${text}`);
+  };
+
+  it('counts every value (root, members and elements, containers included; keys not)', () => {
+    // The object, "x", the list, its 3 elements (one an object) and that object's null: 7.
+    const text = '{"a": "x", "l": [1, true, {"k": null}]}';
+    expect(parseExactJson(text, { maxValues: 7 })).toEqual({ a: 'x', l: [1n, true, { k: null }] });
+    expect(tooMany(text, 6).code).toBe('too_many_values');
+    expect(tooMany(text, 6).message).toBe('l[2].k: more than 6 JSON values; send fewer values');
+    expect(parseExactJson('[]', { maxValues: 1 })).toEqual([]);
+    expect(tooMany('[[]]', 1).code).toBe('too_many_values');
+    expect(parseExactJsonMembers('{"a": {}}', { maxValues: 2 }).sources.get('a')).toBe('{}');
+    expect(() => parseExactJsonMembers('{"a": {}, "b": 0}', { maxValues: 2 })).toThrow(
+      /more than 2 JSON values/,
+    );
+  });
+
+  it('stops reading at the first value past the limit, whatever follows', () => {
+    // A million elements and then text that is not JSON: refused for its values, at the 11th.
+    const text = `[${'1,'.repeat(1_000_000)}oops`;
+    const error = tooMany(text, 10);
+    expect(error.code).toBe('too_many_values');
+    expect(error.position).toBe(1 + 9 * 2);
+    expect(error.path).toBe('[9]');
+    // The shared element list holds nothing of the refused parse: the next one reads correctly.
+    expect(parseExactJson('[[1], 2]', { maxValues: 4 })).toEqual([[1n], 2n]);
+  });
+});
+
 describe('parseExactJsonMembers', () => {
   it('returns the source text of each top-level value, byte for byte', () => {
     const text =

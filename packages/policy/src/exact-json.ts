@@ -41,6 +41,13 @@ export function isExactUint(value: unknown): value is UnsignedInt {
 export interface ExactJsonOptions {
   /** The deepest nesting of arrays and objects allowed (default 64; the root container is 1). */
   maxDepth?: number;
+  /**
+   * The most JSON values the text may hold (default: no limit): every number, string, boolean,
+   * null, array and object counts one, the root and each member's and element's value (a key does
+   * not count). The parse stops at the first value past it (`too_many_values`), so a large text
+   * costs no more to refuse than the limit's worth of values.
+   */
+  maxValues?: number;
 }
 
 /**
@@ -53,9 +60,10 @@ export class ExactJsonError extends SyntaxError {
   constructor(
     /**
      * `syntax`: not JSON; `non_finite`: a bare NaN or (-)Infinity; `duplicate_key`: a key twice
-     * in one object; `too_deep`: nested beyond `maxDepth`.
+     * in one object; `too_deep`: nested beyond `maxDepth`; `too_many_values`: more values than
+     * `maxValues`.
      */
-    readonly code: 'syntax' | 'non_finite' | 'duplicate_key' | 'too_deep',
+    readonly code: 'syntax' | 'non_finite' | 'duplicate_key' | 'too_deep' | 'too_many_values',
     /** What is wrong, without the path. */
     readonly reason: string,
     readonly path: string,
@@ -83,10 +91,11 @@ export interface ExactJsonMembers {
  *
  * Throws `ExactJsonError` for text that is not JSON — with a plain-language reason for Python's
  * bare `NaN`, `Infinity` and `-Infinity` — for a duplicate key in an object, and for nesting
- * deeper than `maxDepth`. Pure and synchronous; recursion is bounded by `maxDepth`.
+ * deeper than `maxDepth` or more values than `maxValues`. Pure and synchronous; recursion is
+ * bounded by `maxDepth`.
  */
 export function parseExactJson(text: string, options: ExactJsonOptions = {}): unknown {
-  const parser = new Parser(text, options.maxDepth ?? EXACT_JSON_MAX_DEPTH);
+  const parser = new Parser(text, options);
   return parser.whole(() => {
     parser.skipSpace();
     const value = parser.value(0);
@@ -104,7 +113,7 @@ export function parseExactJsonMembers(
   text: string,
   options: ExactJsonOptions = {},
 ): ExactJsonMembers {
-  const parser = new Parser(text, options.maxDepth ?? EXACT_JSON_MAX_DEPTH);
+  const parser = new Parser(text, options);
   const sources = new Map<string, string>();
   parser.sources = sources;
   return parser.whole(() => {
@@ -150,11 +159,19 @@ class Parser {
   /** Set to collect the source text of the top-level object's members. */
   sources: Map<string, string> | undefined;
   private readonly path: (string | number)[] = [];
+  private readonly maxDepth: number;
+  /** Values still allowed (`maxValues`, counted down as each value starts). */
+  private valuesLeft: number;
+  private readonly maxValues: number;
 
   constructor(
     private readonly text: string,
-    private readonly maxDepth: number,
-  ) {}
+    options: ExactJsonOptions,
+  ) {
+    this.maxDepth = options.maxDepth ?? EXACT_JSON_MAX_DEPTH;
+    this.maxValues = options.maxValues ?? Number.POSITIVE_INFINITY;
+    this.valuesLeft = this.maxValues;
+  }
 
   /** Runs a whole parse; after an error, `elements` lets go of what the parse had put there. */
   whole<T>(parse: () => T): T {
@@ -200,6 +217,7 @@ class Parser {
   }
 
   value(depth: number): unknown {
+    if (--this.valuesLeft < 0) throw this.tooMany();
     const code = this.text.charCodeAt(this.index);
     switch (code) {
       case 34:
@@ -394,6 +412,14 @@ class Parser {
       `nested more than ${this.maxDepth} levels deep; flatten the tool arguments`,
       this.index,
       'too_deep',
+    );
+  }
+
+  private tooMany(): ExactJsonError {
+    return this.error(
+      `more than ${this.maxValues} JSON values; send fewer values`,
+      this.index,
+      'too_many_values',
     );
   }
 

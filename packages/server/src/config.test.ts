@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseByteSize, parseServerFlags, resolveConfig } from './config';
+import { defaultCheckValueLimit, parseByteSize, parseServerFlags, resolveConfig } from './config';
 import { createLogger } from './logger';
 import { loadPricing, Pricing } from './pricing';
 import { temporaryDirectory } from './test-fixtures/harness';
@@ -61,6 +61,21 @@ describe('configuration', () => {
       );
     }
     expect(() => resolveConfig({ checkBodyLimit: 0 }, {})).toThrow(/checkBodyLimit/);
+  });
+
+  test('the check value limit: the default, or as set', () => {
+    expect(resolveConfig({}, {}).checkValueLimit).toBe(defaultCheckValueLimit);
+    expect(resolveConfig({}, { ARDEN_CHECK_VALUE_LIMIT: '100000' }).checkValueLimit).toBe(100_000);
+    expect(
+      resolveConfig({ checkValueLimit: 10 }, { ARDEN_CHECK_VALUE_LIMIT: '100000' }).checkValueLimit,
+    ).toBe(10);
+    expect(parseServerFlags(['--check-value-limit', '5000'])).toEqual({ checkValueLimit: 5000 });
+    for (const bad of ['lots', '0', '-1', '1.5']) {
+      expect(() => resolveConfig({}, { ARDEN_CHECK_VALUE_LIMIT: bad })).toThrow(
+        /^ARDEN_CHECK_VALUE_LIMIT must be/,
+      );
+    }
+    expect(() => resolveConfig({ checkValueLimit: 0 }, {})).toThrow(/^checkValueLimit must be/);
   });
 
   test('flags', () => {

@@ -30,10 +30,17 @@ export interface ServerConfig {
   bodyLimit?: number | string;
   /**
    * Largest tool-call check (`POST /policy/check`) in bytes, or `"256kb"`
-   * (`ARDEN_CHECK_BODY_LIMIT`; default 256 KiB, or `bodyLimit` when that is smaller). At the
-   * default the worst check known decides in 10 ms; above it a check may hold the server longer.
+   * (`ARDEN_CHECK_BODY_LIMIT`; default 256 KiB, or `bodyLimit` when that is smaller). Above the
+   * default a check may hold the server longer.
    */
   checkBodyLimit?: number | string;
+  /**
+   * Most JSON values in one tool-call check (`ARDEN_CHECK_VALUE_LIMIT`; default
+   * `defaultCheckValueLimit`): every number, string, boolean, null, array and object counts one.
+   * A check's cost grows with its number of values more than with its bytes; a check over it
+   * is refused with a 413 and must not run.
+   */
+  checkValueLimit?: number;
   /** A JSON pricing file laid over the shipped table (`ARDEN_PRICING_FILE`). */
   pricingFile?: string;
   /** `debug`, `info` (default), `warn`, `error` or `silent` (`ARDEN_LOG_LEVEL`). */
@@ -100,11 +107,24 @@ export interface ServerConfig {
 }
 
 /**
- * The default largest tool-call check: at this size the worst check known (read, parsed,
- * evaluated and answered) takes ≤ 10 ms on a quiet machine (`bench --only adversarial-policy`;
- * docs/performance.md). The parse alone grows with the body: about 10 ms at 1 MiB.
+ * The default largest tool-call check in bytes, with `defaultCheckValueLimit` values: the
+ * limits within which the worst check known (read, parsed, evaluated, logged and answered) is to
+ * decide in ≤ 10 ms (`bench --only adversarial-check`; docs/performance.md). The parse alone
+ * grows with the body: about 10 ms at 1 MiB of small numbers.
  */
 export const defaultCheckBodyLimit = 256 * 1024;
+
+/**
+ * The default most JSON values in one tool-call check (see `ServerConfig.checkValueLimit`).
+ * Chosen by measurement (`bench --only adversarial-check`, docs/performance.md): a check's cost
+ * grows with its values — parsing, allocating and collecting each one, a member of a large map
+ * costing several times a list element. At this many the worst adversarial check's CPU time is
+ * 2.5–3× less than at the byte limit alone (measured at load; ≤ 10 ms for every shape is not yet
+ * shown on a quiet machine), and smaller limits buy little: the fixed cost of a 250 KiB check
+ * remains. An ordinary tool call is far below it: a model writes at least
+ * a token per value, and bulk data sent as one string costs nothing here.
+ */
+export const defaultCheckValueLimit = 8_192;
 
 /** Parses `1048576`, `"1mb"`, `"512kb"`, `"2 MiB"` into bytes. */
 export function parseByteSize(value: number | string, field = 'bodyLimit'): number {
@@ -233,6 +253,16 @@ export function resolveConfig(
       : environment.ARDEN_CHECK_BODY_LIMIT
         ? parseByteSize(environment.ARDEN_CHECK_BODY_LIMIT, 'ARDEN_CHECK_BODY_LIMIT')
         : Math.min(defaultCheckBodyLimit, bodyLimit);
+  const checkValueLimit =
+    config.checkValueLimit ??
+    numberFrom(environment.ARDEN_CHECK_VALUE_LIMIT, 'ARDEN_CHECK_VALUE_LIMIT') ??
+    defaultCheckValueLimit;
+  if (!Number.isInteger(checkValueLimit) || checkValueLimit < 1) {
+    throw new ValidationError(
+      `${config.checkValueLimit !== undefined ? 'checkValueLimit' : 'ARDEN_CHECK_VALUE_LIMIT'} must be a whole number of JSON values ≥ 1; got ${checkValueLimit}.`,
+      config.checkValueLimit !== undefined ? 'checkValueLimit' : 'ARDEN_CHECK_VALUE_LIMIT',
+    );
+  }
   return {
     port,
     host: config.host ?? environment.ARDEN_HOST ?? '127.0.0.1',
@@ -241,6 +271,7 @@ export function resolveConfig(
       config.databaseUrl ?? environment.ARDEN_DATABASE_URL ?? environment.DATABASE_URL ?? undefined,
     bodyLimit,
     checkBodyLimit,
+    checkValueLimit,
     pricingFile: config.pricingFile ?? environment.ARDEN_PRICING_FILE ?? undefined,
     logLevel,
     approvalTimeoutSeconds,
@@ -270,6 +301,7 @@ const flagNames: Record<string, keyof ServerConfig> = {
   '--database-url': 'databaseUrl',
   '--body-limit': 'bodyLimit',
   '--check-body-limit': 'checkBodyLimit',
+  '--check-value-limit': 'checkValueLimit',
   '--pricing-file': 'pricingFile',
   '--log-level': 'logLevel',
   '--approval-timeout': 'approvalTimeoutSeconds',
@@ -282,11 +314,12 @@ const numericFlags = new Set<keyof ServerConfig>([
   'approvalTimeoutSeconds',
   'rateLimit',
   'retentionDays',
+  'checkValueLimit',
 ]);
 
 /**
  * Parses server flags (`--port 8787`, `--data-dir=./data`, `--db`, `--host`, `--body-limit`,
- * `--check-body-limit`, `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
+ * `--check-body-limit`, `--check-value-limit`, `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
  */
 export function parseServerFlags(argv: readonly string[]): ServerConfig {
   const config: Record<string, unknown> = {};

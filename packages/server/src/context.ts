@@ -58,6 +58,8 @@ export interface ResolvedConfig {
   bodyLimit: number;
   /** Largest `POST /policy/check` body in bytes (see `ServerConfig.checkBodyLimit`). */
   checkBodyLimit: number;
+  /** Most JSON values in one `POST /policy/check` body (see `ServerConfig.checkValueLimit`). */
+  checkValueLimit: number;
   pricingFile: string | undefined;
   logLevel: LogLevel;
   approvalTimeoutSeconds: number;

@@ -79,20 +79,26 @@ export class BodyTimeoutError extends ArdenServerError {
 
 /**
  * The request body is larger than the server's limit. `setting` names the setting that raises
- * it: `ARDEN_BODY_LIMIT` for every route, `ARDEN_CHECK_BODY_LIMIT` for tool-call checks. The
- * answer (413) carries both `limit` and `setting`.
+ * it: `ARDEN_BODY_LIMIT` for every route, `ARDEN_CHECK_BODY_LIMIT` for tool-call checks (bytes),
+ * `ARDEN_CHECK_VALUE_LIMIT` for the number of JSON values in a tool-call check. The answer (413)
+ * carries both `limit` (bytes, or values for the value limit) and `setting`.
  */
 export class PayloadTooLargeError extends ArdenServerError {
   constructor(
     readonly limit: number,
-    readonly setting: 'ARDEN_BODY_LIMIT' | 'ARDEN_CHECK_BODY_LIMIT' = 'ARDEN_BODY_LIMIT',
+    readonly setting:
+      | 'ARDEN_BODY_LIMIT'
+      | 'ARDEN_CHECK_BODY_LIMIT'
+      | 'ARDEN_CHECK_VALUE_LIMIT' = 'ARDEN_BODY_LIMIT',
   ) {
     super(
       413,
       'payload_too_large',
       setting === 'ARDEN_CHECK_BODY_LIMIT'
         ? `This tool call is larger than the server's limit for a check, ${sizeOf(limit)}, so it was not checked and must not run. Send smaller tool arguments (for example, write a large file in parts), or have the server's operator raise ARDEN_CHECK_BODY_LIMIT (a larger check may hold the server for more than 10 ms).`
-        : `The request body is larger than the server's limit of ${sizeOf(limit)}. Send less data (for example, trim large tool arguments) or raise ARDEN_BODY_LIMIT.`,
+        : setting === 'ARDEN_CHECK_VALUE_LIMIT'
+          ? `This tool call has more JSON values than the server's limit for a check, ${limit} (every number, string, boolean, null, list and object counts one), so it was not checked and must not run. Send fewer values (for example, a long list in parts, or data as one string), or have the server's operator raise ARDEN_CHECK_VALUE_LIMIT (a larger check may hold the server for more than 10 ms).`
+          : `The request body is larger than the server's limit of ${sizeOf(limit)}. Send less data (for example, trim large tool arguments) or raise ARDEN_BODY_LIMIT.`,
     );
   }
 }

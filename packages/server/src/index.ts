@@ -31,6 +31,7 @@ export {
 } from './approvals/service';
 export {
   defaultCheckBodyLimit,
+  defaultCheckValueLimit,
   parseByteSize,
   parseServerFlags,
   type ResolvedConfig,

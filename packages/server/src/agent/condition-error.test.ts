@@ -8,8 +8,9 @@ let t: AdminTestServer;
 
 beforeAll(async () => {
   t = await startAdminTestServer(
-    // The docs example over 100 000 integers is a 590 KiB check, above the default check limit.
-    { workers: false, checkBodyLimit: '1mb' },
+    // The docs example over 100 000 integers is a 590 KiB check of 100 000 values, above the
+    // default check limits (ARDEN_CHECK_BODY_LIMIT, ARDEN_CHECK_VALUE_LIMIT).
+    { workers: false, checkBodyLimit: '1mb', checkValueLimit: 200_000 },
     { listen: false },
   );
   await t.server.policies.saveSet(t.agent.id, 'live', [

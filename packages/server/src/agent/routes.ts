@@ -137,7 +137,7 @@ export function registerAgentRoutes(server: ServerContext): void {
    * body, and `answered` to call once it went out (it tells the live event stream).
    */
   const check: AgentCheck = async (principal, text, started) => {
-    const input = parseCheck(text);
+    const input = parseCheck(text, config.checkValueLimit);
     const now = clock();
     const agent = principal.agent;
     // Memory inputs and refused repeats (src/memory/): held until the action is committed.

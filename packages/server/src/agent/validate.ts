@@ -1,5 +1,5 @@
 import { ExactJsonError, isExactUint, parseExactJsonMembers } from '@arden/policy';
-import { ValidationError } from '../errors';
+import { PayloadTooLargeError, ValidationError } from '../errors';
 import { maxJsonDepth } from '../http/respond';
 import { withoutNul } from '../text';
 import type { UsageInput } from '../usage/service';
@@ -85,15 +85,21 @@ function isCheckObject(value: unknown): value is Record<string, unknown> {
   return isObject(value) && !isExactUint(value);
 }
 
-function parseCheckText(text: string): {
+function parseCheckText(
+  text: string,
+  maxValues: number,
+): {
   object: Record<string, unknown>;
   sources: Map<string, string>;
 } {
   try {
-    const { value, sources } = parseExactJsonMembers(text, { maxDepth: maxJsonDepth });
+    const { value, sources } = parseExactJsonMembers(text, { maxDepth: maxJsonDepth, maxValues });
     return { object: value, sources };
   } catch (error) {
     if (!(error instanceof ExactJsonError)) throw error;
+    if (error.code === 'too_many_values') {
+      throw new PayloadTooLargeError(maxValues, 'ARDEN_CHECK_VALUE_LIMIT');
+    }
     if (error.code === 'too_deep') {
       throw new ValidationError(
         `The JSON body is nested more than ${maxJsonDepth} levels deep; flatten the tool arguments.`,
@@ -111,10 +117,12 @@ function parseCheckText(text: string): {
 
 /**
  * Validates a check body as ardenpy and `@arden/core` send it, from its text: the arguments are
- * read exactly (integers beyond 2^53 are not rounded) and their text is kept as sent.
+ * read exactly (integers beyond 2^53 are not rounded) and their text is kept as sent. A body of
+ * more than `maxValues` JSON values (`ARDEN_CHECK_VALUE_LIMIT`) is refused with a 413 as soon as
+ * the parse passes it.
  */
-export function parseCheck(text: string): CheckInput {
-  const { object, sources } = parseCheckText(text);
+export function parseCheck(text: string, maxValues: number = Number.POSITIVE_INFINITY): CheckInput {
+  const { object, sources } = parseCheckText(text, maxValues);
   const toolName = object.tool_name;
   if (toolName === undefined || toolName === null) {
     throw new ValidationError(

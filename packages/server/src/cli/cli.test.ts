@@ -551,6 +551,9 @@ describe('help', () => {
     const off = (await arden(['start', '--help'])).stdout;
     expect(off).toContain('--retention-days N');
     expect(off).toContain('Retention now: off: everything is kept');
+    // …and the limits of one check, both settings named.
+    expect(off).toMatch(/256 KiB \(ARDEN_CHECK_BODY_LIMIT\) and \d+ JSON values/);
+    expect(off).toContain('ARDEN_CHECK_VALUE_LIMIT');
     const on = (await arden(['start', '--help'], { ARDEN_RETENTION_DAYS: '30' })).stdout;
     expect(on).toContain(
       'Retention now (ARDEN_RETENTION_DAYS=30): 30 days: actions, usage, settled webhook deliveries and channel messages older than that are deleted',

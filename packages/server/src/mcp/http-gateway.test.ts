@@ -366,6 +366,25 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
+  it('refuses a call of more JSON values than ARDEN_CHECK_VALUE_LIMIT in its in-process check: never run', async () => {
+    const client = await connect();
+    const limit = t.server.config.checkValueLimit;
+    const callsBefore = seen.calls.length;
+    // The upstream's schema takes `text` only; the check sees every argument the client sent.
+    const result = await client.callTool({
+      name: 'echo',
+      arguments: { text: 'many', items: Array(limit).fill(0) },
+    });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('did not run');
+    expect(text(result)).toContain('ARDEN_CHECK_VALUE_LIMIT');
+    expect(seen.calls.length).toBe(callsBefore);
+    // Within the limit the same tool runs.
+    const small = await client.callTool({ name: 'echo', arguments: { text: 'few', items: [0] } });
+    expect(text(small)).toBe('echo: few');
+    await client.close();
+  });
+
   it('hides the always-blocked tool and never lets a blocked call reach the upstream', async () => {
     const client = await connect();
     const tools = await client.listTools();

@@ -23,7 +23,7 @@ const errorStatuses: Record<string, string> = {
   '404': 'The thing does not exist.',
   '409': 'The request conflicts with the current state (for example, an action already decided).',
   '413':
-    'The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT). A refused check was not decided: the tool must not run.',
+    'The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT), or a check holds more JSON values than ARDEN_CHECK_VALUE_LIMIT (8,192 by default). A refused check was not decided: the tool must not run.',
   '429': 'Too many attempts; retry after the `Retry-After` seconds.',
 };
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { findDashboard } from '../../admin/static';
+import { defaultCheckBodyLimit, defaultCheckValueLimit } from '../../config';
 import { isLogLevel } from '../../logger';
 import { describeRetention } from '../../retention/service';
 import { type ArdenServer, createServer } from '../../server';
@@ -26,6 +27,11 @@ SQLite store (created and migrated on first start).
   --retention-days N  delete actions, usage, settled webhook deliveries and channel messages
                     older than N days (ARDEN_RETENTION_DAYS; default 0: everything is kept,
                     nothing is deleted)
+
+A tool-call check (POST /policy/check, which the Claude Code hooks and MCP gateways use too)
+may hold at most ${defaultCheckBodyLimit / 1024} KiB (ARDEN_CHECK_BODY_LIMIT) and ${defaultCheckValueLimit} JSON values (ARDEN_CHECK_VALUE_LIMIT;
+every number, string, boolean, null, list and object counts one). A larger check is refused
+with a 413 and the call does not run; above the defaults a check may hold the server > 10 ms.
 
 Webhooks are never sent to private, loopback, link-local or cloud-metadata addresses (SSRF
 protection) unless ARDEN_WEBHOOK_ALLOW_PRIVATE=1 or ARDEN_WEBHOOK_ALLOWED_HOSTS lists them. With
