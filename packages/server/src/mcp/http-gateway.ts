@@ -29,6 +29,7 @@ import {
   type McpHttpUpstreamTarget,
 } from './http-upstreams';
 import { inProcessFetch } from './in-process-check';
+import { UpstreamPoster } from './upstream-post';
 
 // The Streamable HTTP gateway: `/mcp/<name>` is an MCP server to clients that present an agent
 // key, and an MCP client (StreamableHTTPClientTransport) to the remote upstream an admin
@@ -136,6 +137,8 @@ interface Forwarded {
 class GatewaySession {
   readonly downstream: StreamableHTTPServerTransport;
   readonly upstream: StreamableHTTPClientTransport;
+  /** The POSTs of `tools/call` (the hot path), over `node:http`; the rest goes through `upstream`. */
+  private readonly poster: UpstreamPoster;
   private readonly forwarded = new Map<string, Forwarded>();
   private readonly held = new Map<string, AbortController>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
@@ -172,6 +175,8 @@ class GatewaySession {
     this.upstream.onmessage = (message) => this.fromUpstream(message as unknown as Message);
     this.upstream.onerror = (error) =>
       this.logger.warn('MCP upstream transport error', { error: this.redact(error.message) });
+    this.poster = new UpstreamPoster(target.url, target.headers);
+    this.poster.onerror = this.upstream.onerror;
     this.touch();
   }
 
@@ -204,6 +209,7 @@ class GatewaySession {
     // An upstream that does not answer does not hold the close up.
     const ended = this.upstream.terminateSession().catch(() => undefined);
     await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    this.poster.close();
     await this.upstream.close().catch(() => undefined);
     await this.downstream.close().catch(() => undefined);
     this.gateway.release(this.principal.keyId);
@@ -285,7 +291,12 @@ class GatewaySession {
         firstPage: method === 'tools/list' && params?.cursor === undefined,
       });
     }
-    this.upstream.send(message as unknown as JSONRPCMessage).catch((error: Error) => {
+    const sent =
+      method === 'tools/call' && isId(id)
+        ? this.postCall(message, id)
+        : this.upstream.send(message as unknown as JSONRPCMessage);
+    sent.catch((error: Error) => {
+      if (this.closed) return;
       const reason = this.redact(error.message).slice(0, 300);
       this.logger.warn('Could not reach an MCP upstream', {
         upstream: this.target.name,
@@ -299,6 +310,31 @@ class GatewaySession {
       if (entry) reportToolOutcome(this.arden, entry, { error: { message: text } });
       // A session whose upstream never initialized has nothing to continue.
       if (method === 'initialize') setTimeout(() => void this.close(), 1_000).unref();
+    });
+  }
+
+  /**
+   * Sends a `tools/call` to the upstream with the lean POST (upstream-post.ts); what it leaves
+   * over goes through the SDK's transport, which holds the session: a redirect, and resuming an
+   * SSE answer that ended before the response (from its last event id, after its `retry`).
+   */
+  private async postCall(message: Message, id: RequestId): Promise<void> {
+    const outcome = await this.poster.post(
+      JSON.stringify(message),
+      this.upstream,
+      (answer) => this.fromUpstream(answer as Message),
+      (answer) => answer.id === id && ('result' in answer || 'error' in answer),
+    );
+    if (outcome.kind === 'done') return;
+    if (outcome.kind === 'ended') throw new Error(outcome.reason);
+    if (outcome.kind === 'redirect') {
+      await this.upstream.send(message as unknown as JSONRPCMessage);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, outcome.retryMs ?? 1_000).unref());
+    if (this.closed) return;
+    await this.upstream.send(message as unknown as JSONRPCMessage, {
+      resumptionToken: outcome.lastEventId,
     });
   }
 
