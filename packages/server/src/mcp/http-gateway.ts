@@ -305,11 +305,20 @@ class GatewaySession {
       if (!isId(id)) return;
       const entry = this.forwarded.get(idKey(id));
       this.forwarded.delete(idKey(id));
-      const text = `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
+      // A 404 to a request with a session id: the upstream ended the session (MCP spec). The
+      // gateway ends the client's too, so that its next request gets the 404 that tells it to
+      // initialize again.
+      const expired =
+        (error as { code?: unknown }).code === 404 &&
+        method !== 'initialize' &&
+        this.upstream.sessionId !== undefined;
+      const text = expired
+        ? `The MCP server "${this.target.name}" (${this.target.origin}) ended this session (it answered 404 to ${String(method ?? 'a message')}), so the Arden gateway ended it too: initialize a new session.`
+        : `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
       this.answerError(id, errorCodes.upstreamError, text);
       if (entry) reportToolOutcome(this.arden, entry, { error: { message: text } });
-      // A session whose upstream never initialized has nothing to continue.
-      if (method === 'initialize') setTimeout(() => void this.close(), 1_000).unref();
+      // A session whose upstream never initialized, or ended, has nothing to continue.
+      if (method === 'initialize' || expired) setTimeout(() => void this.close(), 1_000).unref();
     });
   }
 

@@ -25,11 +25,15 @@ export type PostOutcome =
 
 /** An error status of the upstream (as the SDK's `StreamableHTTPError`). */
 export class UpstreamHttpError extends Error {
+  /** The status, under the name the SDK's error gives it. */
+  readonly code: number;
+
   constructor(
     readonly status: number,
     message: string,
   ) {
     super(message);
+    this.code = status;
   }
 }
 
