@@ -243,11 +243,15 @@ class GatewaySession {
     void this.toolCall(message, id);
     const answer = await answered;
     if (!answer || response.destroyed) return;
-    response.writeHead(200, {
+    const body = JSON.stringify(answer);
+    // With its length (not chunked): the head and the body go out in one write.
+    const headers: Record<string, string | number> = {
       'content-type': 'application/json',
-      ...(this.id ? { 'mcp-session-id': this.id } : {}),
-    });
-    response.end(JSON.stringify(answer));
+      'content-length': Buffer.byteLength(body),
+    };
+    if (this.id) headers['mcp-session-id'] = this.id;
+    response.writeHead(200, headers);
+    response.end(body);
   }
 
   // ---- client → upstream ----
