@@ -55,9 +55,8 @@ export class UpstreamPoster {
   ) {
     const parsed = new URL(url);
     const https = parsed.protocol === 'https:';
-    this.agent = https
-      ? new HttpsAgent({ keepAlive: true, servername: parsed.hostname })
-      : new HttpAgent({ keepAlive: true });
+    // The TLS server name comes from the host, as for any https request.
+    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.request = https ? httpsRequest : httpRequest;
     this.options = {
       host: parsed.hostname.replace(/^\[|\]$/g, ''),
