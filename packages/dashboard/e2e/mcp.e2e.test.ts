@@ -171,4 +171,85 @@ describe('MCP in the browser', () => {
     await page.getByText('No remote MCP server registered.').waitFor();
     expect((await adminApi.ok('GET', 'mcp/http-upstreams')).items).toEqual([]);
   });
+
+  it('updates live when a gateway reports tools and an upstream is added in another session', async () => {
+    await page.goto(`${server.url}/#/mcp`);
+    await page.getByRole('region', { name: 'MCP server files' }).waitFor();
+    await page.getByText('Live', { exact: true }).waitFor();
+    // Marks this document: a reload would lose the mark.
+    await page.evaluate(() => {
+      (window as unknown as { liveMark: string }).liveMark = 'not reloaded';
+    });
+
+    // A gateway (another process, with the agent key) reports a new upstream's tools.
+    const arden = createArden({ apiKey, apiUrl: server.url });
+    await arden.reportMcpTools({
+      server: 'notes',
+      transport: 'stdio',
+      tools: [{ name: 'list_notes', annotations: { readOnlyHint: true } }],
+    });
+    const notes = page.getByRole('region', { name: 'MCP server notes' });
+    const notesTools = notes.getByRole('table', { name: 'Tools of notes' });
+    await notesTools.getByText('mcp.notes.list_notes').waitFor();
+    await notes.getByText('untrusted', { exact: true }).waitFor();
+
+    // It reports again with another tool: the open panel shows it.
+    await arden.reportMcpTools({
+      server: 'notes',
+      transport: 'stdio',
+      tools: [
+        { name: 'list_notes', annotations: { readOnlyHint: true } },
+        { name: 'delete_note', annotations: { destructiveHint: true } },
+      ],
+    });
+    await notesTools.getByText('mcp.notes.delete_note').waitFor();
+    await notes.getByText(/^2 tools, reported/).waitFor();
+
+    // Another admin session trusts it, registers an HTTP upstream, then removes it.
+    const other = new AdminClient(server.url);
+    await other.login(server.admin.email, server.admin.password);
+    const listed = await other.ok('GET', `mcp/upstreams?agent=${agentId}`);
+    const notesId = listed.items.find((item: { name: string }) => item.name === 'notes').id;
+    await other.ok('PATCH', `mcp/upstreams/${notesId}`, { trusted: true });
+    await notes.getByRole('button', { name: 'Stop trusting' }).waitFor();
+
+    const secret = 'live-token-7f3a';
+    await other.ok('POST', 'mcp/http-upstreams', {
+      name: 'live-remote',
+      url: 'http://127.0.0.1:9/live-private-path/mcp',
+      bearer_token: secret,
+    });
+    const row = page
+      .getByRole('table', { name: 'HTTP upstreams' })
+      .getByRole('row')
+      .filter({ hasText: 'live-remote' });
+    await row.getByText('http://127.0.0.1:9', { exact: true }).waitFor();
+    await screenshot(page, 'mcp-live');
+    const content = await page.content();
+    expect(content).not.toContain(secret);
+    expect(content).not.toContain('live-private-path');
+    await other.ok('DELETE', 'mcp/http-upstreams/live-remote');
+    await page.getByText('No remote MCP server registered.').waitFor();
+
+    // The policy editor offers the new tool names as they are reported (a hash change: the
+    // same document).
+    await page.evaluate((agent) => {
+      window.location.hash = `#/policies?agent=${agent}&environment=test&tab=editor`;
+    }, agentId);
+    await page.getByText('Condition inputs').click();
+    const offered = page.getByRole('list', { name: 'Discovered MCP tools' });
+    await offered.getByRole('button', { name: 'mcp.notes.delete_note' }).waitFor();
+    await arden.reportMcpTools({
+      server: 'notes',
+      transport: 'stdio',
+      tools: [{ name: 'archive_note' }],
+    });
+    await offered.getByRole('button', { name: 'mcp.notes.archive_note' }).waitFor();
+    expect(await offered.getByRole('button', { name: 'mcp.notes.delete_note' }).count()).toBe(0);
+
+    // All of it without reloading the page.
+    expect(await page.evaluate(() => (window as unknown as { liveMark?: string }).liveMark)).toBe(
+      'not reloaded',
+    );
+  });
 });

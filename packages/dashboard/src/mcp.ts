@@ -1,5 +1,6 @@
 import { queryOptions } from '@tanstack/react-query';
 import { api } from './api/client';
+import { queryKeys } from './api/queries';
 import type { Action, Environment } from './api/types';
 
 // What the dashboard reads of MCP: the server of an MCP call, and the tool names the gateways
@@ -33,7 +34,7 @@ export const MCP_HINTS = [
  */
 export function mcpToolNamesQuery(agentId: string, environment: Environment) {
   return queryOptions({
-    queryKey: ['mcp', 'tool-names', agentId, environment] as const,
+    queryKey: queryKeys.mcpToolNames(agentId, environment),
     enabled: agentId !== '',
     queryFn: async () => {
       const { items } = await api.mcpUpstreams({ agent: agentId, environment });

@@ -170,7 +170,7 @@ export async function createServer(
     approvals,
     webhooks,
     usage: new UsageService(store, pricing, events, { clock, budgets }),
-    mcp: new McpService(store, policies, clock),
+    mcp: new McpService(store, policies, clock, { events, logger }),
     memory: new MemoryService({ store, policies, events, logger }),
     telemetry,
     budgets,

@@ -918,7 +918,7 @@ export interface paths {
         };
         /**
          * Live admin events (Server-Sent Events)
-         * @description A `text/event-stream` of `action.created`, `action.decided`, `action.reported`, `usage.recorded` and `webhook.attempted` events; each `data:` is a LiveEvent. Heartbeat comments keep it open; reconnect with `Last-Event-ID` to receive what you missed (an `event: reset` says to reload instead).
+         * @description A `text/event-stream` of `action.created`, `action.decided`, `action.voted`, `action.reported`, `usage.recorded`, `webhook.attempted` and `mcp.*` (MCP upstreams) events; each `data:` is a LiveEvent. Heartbeat comments keep it open; reconnect with `Last-Event-ID` to receive what you missed (an `event: reset` says to reload instead).
          */
         get: operations["getEvents"];
         put?: never;
@@ -2432,10 +2432,10 @@ export interface components {
         };
         LiveEvent: {
             /**
-             * @description `action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes.
+             * @description `action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes. `mcp.tools_reported` (a gateway reported an upstream's tool list), `mcp.trust_changed` and `mcp.upstream_deleted` carry `mcp_upstream` (without its tools: read them with GET /api/v1/mcp/upstreams/{id}); `mcp.http_upstream_added` and `mcp.http_upstream_removed` carry `mcp_http_upstream` (its origin and header names, never its URL, a header value or a token) and no `agent_id`.
              * @enum {string}
              */
-            type: "action.created" | "action.decided" | "action.voted" | "action.reported" | "usage.recorded" | "webhook.attempted";
+            type: "action.created" | "action.decided" | "action.voted" | "action.reported" | "usage.recorded" | "webhook.attempted" | "mcp.tools_reported" | "mcp.trust_changed" | "mcp.upstream_deleted" | "mcp.http_upstream_added" | "mcp.http_upstream_removed";
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).
@@ -2448,6 +2448,8 @@ export interface components {
             usage?: components["schemas"]["UsageEvent"][];
             delivery?: components["schemas"]["Delivery"];
             attempt?: components["schemas"]["DeliveryAttempt"];
+            mcp_upstream?: components["schemas"]["McpUpstream"];
+            mcp_http_upstream?: components["schemas"]["McpHttpUpstream"];
         };
         Receipt: {
             id: string;

@@ -53,6 +53,7 @@ export function applyLiveEvent(client: QueryClient, event: LiveEvent): void {
     }
   }
   if (actionId) void client.invalidateQueries({ queryKey: queryKeys.action(actionId) });
+  if (event.type.startsWith('mcp.')) applyMcpEvent(client, event);
   if (event.type === 'webhook.attempted') {
     if (event.agent_id) {
       void client.invalidateQueries({ queryKey: queryKeys.deliveries(event.agent_id) });
@@ -60,5 +61,30 @@ export function applyLiveEvent(client: QueryClient, event: LiveEvent): void {
     if (event.delivery?.id) {
       void client.invalidateQueries({ queryKey: queryKeys.delivery(event.delivery.id) });
     }
+  }
+}
+
+/**
+ * The MCP page's events: what changed is loaded again — the upstream lists, the panel of the
+ * upstream (its tools and their governing policies), and the tool names the policy editor offers
+ * for that agent and environment. A deleted upstream's panel is dropped from the cache.
+ */
+function applyMcpEvent(client: QueryClient, event: LiveEvent): void {
+  const upstream = event.mcp_upstream;
+  if (upstream) {
+    void client.invalidateQueries({ queryKey: queryKeys.mcpUpstreamLists });
+    if (event.type === 'mcp.upstream_deleted') {
+      client.removeQueries({ queryKey: queryKeys.mcpUpstream(upstream.id) });
+    } else {
+      void client.invalidateQueries({ queryKey: queryKeys.mcpUpstream(upstream.id) });
+    }
+    if (event.type !== 'mcp.trust_changed') {
+      void client.invalidateQueries({
+        queryKey: queryKeys.mcpToolNames(upstream.agent_id, upstream.environment),
+      });
+    }
+  }
+  if (event.mcp_http_upstream) {
+    void client.invalidateQueries({ queryKey: queryKeys.mcpHttpUpstreams });
   }
 }

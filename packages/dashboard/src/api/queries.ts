@@ -41,6 +41,16 @@ export const queryKeys = {
   usage: (filter: UsageFilter) => ['usage', filter] as const,
   users: ['users'] as const,
   tokens: ['tokens'] as const,
+  /** Everything of the MCP page (and the policy editor's discovered tool names). */
+  mcp: ['mcp'] as const,
+  /** The reported upstreams, every filter. */
+  mcpUpstreamLists: ['mcp', 'upstreams'] as const,
+  mcpUpstreams: (agent: string, environment: string) =>
+    ['mcp', 'upstreams', agent, environment] as const,
+  mcpUpstream: (id: string) => ['mcp', 'upstream', id] as const,
+  mcpHttpUpstreams: ['mcp', 'http-upstreams'] as const,
+  mcpToolNames: (agentId: string, environment: string) =>
+    ['mcp', 'tool-names', agentId, environment] as const,
 };
 
 /** The usage page's filter. */

@@ -116,6 +116,11 @@ export const liveEventTypes = allOf<LiveEventType>()([
   'action.reported',
   'usage.recorded',
   'webhook.attempted',
+  'mcp.tools_reported',
+  'mcp.trust_changed',
+  'mcp.upstream_deleted',
+  'mcp.http_upstream_added',
+  'mcp.http_upstream_removed',
 ]);
 
 /** An MCP server a gateway reported (stdio or HTTP), per agent and environment. */

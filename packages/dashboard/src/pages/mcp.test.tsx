@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { McpHttpUpstream, McpUpstream, McpUpstreamDetail, Role } from '../api/types';
@@ -104,6 +104,126 @@ describe('MCP page', () => {
     const http = screen.getByRole('table', { name: 'HTTP upstreams' });
     expect(within(http).getByText('https://api.githubcopilot.com')).toBeTruthy();
     expect(within(http).getByText('Authorization, X-Team')).toBeTruthy();
+  });
+
+  it('updates live: a gateway reports tools, trust changes, HTTP upstreams come and go', async () => {
+    // What the server holds; the live events say it changed (sent by another session).
+    const state = {
+      upstreams: [] as McpUpstream[],
+      tools: filesDetail.tools.slice(0, 1),
+      http: [] as McpHttpUpstream[],
+    };
+    const api = fakeApi({
+      ...routes('viewer'),
+      'GET mcp/upstreams': () => ({ items: state.upstreams }),
+      'GET mcp/upstreams/:id': () => ({ ...state.upstreams[0], tools: state.tools }),
+      'GET mcp/http-upstreams': () => ({ items: state.http }),
+    });
+    const { live } = renderApp('#/mcp');
+    await screen.findByText(/No MCP server reported yet/);
+    await screen.findByText(/No remote MCP server registered/);
+    act(() => live.current.open());
+    const loads = (path: string) =>
+      api.received.filter((r) => r.method === 'GET' && r.path === path).length;
+
+    // A gateway reports its first tool list.
+    state.upstreams = [{ ...files, tool_count: 1 }];
+    act(() =>
+      live.current.send({
+        type: 'mcp.tools_reported',
+        at: files.updated_at,
+        agent_id: 'agent-1',
+        mcp_upstream: state.upstreams[0],
+      }),
+    );
+    const table = await screen.findByRole('table', { name: 'Tools of files' });
+    expect(within(table).getByText('mcp.files.delete_file')).toBeTruthy();
+    expect(within(table).queryByText('mcp.files.read_file')).toBeNull();
+
+    // It reports again with one more tool: the open panel loads its tools again.
+    const detailLoads = loads('mcp/upstreams/u1');
+    state.tools = filesDetail.tools;
+    state.upstreams = [{ ...files }];
+    act(() =>
+      live.current.send({
+        type: 'mcp.tools_reported',
+        at: files.updated_at,
+        agent_id: 'agent-1',
+        mcp_upstream: state.upstreams[0],
+      }),
+    );
+    await within(table).findByText('mcp.files.read_file');
+    expect(loads('mcp/upstreams/u1')).toBe(detailLoads + 1);
+
+    // An admin elsewhere trusts it.
+    const panel = screen.getByRole('region', { name: 'MCP server files' });
+    expect(within(panel).getByText('untrusted')).toBeTruthy();
+    state.upstreams = [{ ...files, trusted: true, trusted_by: 'user-admin' }];
+    act(() =>
+      live.current.send({
+        type: 'mcp.trust_changed',
+        at: files.updated_at,
+        agent_id: 'agent-1',
+        mcp_upstream: state.upstreams[0],
+      }),
+    );
+    await within(panel).findByText('trusted');
+    expect(within(panel).queryByText(/read at their most cautious/)).toBeNull();
+
+    // An HTTP upstream is registered, then removed.
+    state.http = [remote];
+    act(() =>
+      live.current.send({
+        type: 'mcp.http_upstream_added',
+        at: remote.created_at,
+        mcp_http_upstream: remote,
+      }),
+    );
+    const http = await screen.findByRole('table', { name: 'HTTP upstreams' });
+    expect(within(http).getByText('https://api.githubcopilot.com')).toBeTruthy();
+    expect(within(http).getByText(/not listed yet/)).toBeTruthy();
+    // An agent's client lists its tools through the HTTP gateway: its row says where they show.
+    const github: McpUpstream = {
+      ...files,
+      id: 'u3',
+      name: 'github',
+      transport: 'http',
+      tool_count: 4,
+    };
+    state.upstreams = [github, ...state.upstreams];
+    act(() =>
+      live.current.send({
+        type: 'mcp.tools_reported',
+        at: files.updated_at,
+        agent_id: 'agent-1',
+        mcp_upstream: github,
+      }),
+    );
+    const where = await within(http).findByRole('link', { name: 'support-bot · test' });
+    expect(where.getAttribute('href')).toBe('#/mcp?agent=agent-1&environment=test');
+    expect(within(http).getByText('(4)')).toBeTruthy();
+    state.upstreams = state.upstreams.slice(1);
+    state.http = [];
+    act(() =>
+      live.current.send({
+        type: 'mcp.http_upstream_removed',
+        at: remote.created_at,
+        mcp_http_upstream: remote,
+      }),
+    );
+    await screen.findByText(/No remote MCP server registered/);
+
+    // The reported upstream is forgotten.
+    state.upstreams = [];
+    act(() =>
+      live.current.send({
+        type: 'mcp.upstream_deleted',
+        at: files.updated_at,
+        agent_id: 'agent-1',
+        mcp_upstream: files,
+      }),
+    );
+    await screen.findByText(/No MCP server reported yet/);
   });
 
   it('offers no trust toggle and no add/remove to a viewer', async () => {
@@ -230,5 +350,51 @@ describe('MCP page', () => {
     editor.setSelectionRange(editor.value.length, editor.value.length);
     fireEvent.click(within(list).getByRole('button', { name: 'mcp.files.read_file' }));
     await waitFor(() => expect(editor.value).toContain('mcp.files.read_file'));
+  });
+
+  it('refreshes the policy editor’s discovered tool names when a gateway reports', async () => {
+    const tools = { value: filesDetail.tools.slice(1) };
+    fakeApi({
+      ...routes('admin'),
+      'GET mcp/upstreams/:id': () => ({ ...filesDetail, tools: tools.value }),
+      'GET agents/:id/policies/:environment': () => ({
+        agent_id: 'agent-1',
+        environment: 'test',
+        version: 1,
+        policies: [],
+        updated_at: '2026-11-24T10:00:00.000Z',
+        updated_by: 'user-admin',
+      }),
+      'POST agents/:id/policies/:environment/validate': () => ({ valid: true, issues: [] }),
+    });
+    const { live } = renderApp('#/policies?tab=editor');
+    const list = await screen.findByRole('list', { name: 'Discovered MCP tools' });
+    const names = () =>
+      within(list)
+        .getAllByRole('button')
+        .map((button) => button.textContent);
+    expect(names()).toEqual(['mcp.files.read_file']);
+    act(() => live.current.open());
+    tools.value = filesDetail.tools;
+    // Another agent's report changes nothing here.
+    act(() =>
+      live.current.send({
+        type: 'mcp.tools_reported',
+        at: files.updated_at,
+        agent_id: 'agent-2',
+        mcp_upstream: { ...files, id: 'u2', agent_id: 'agent-2' },
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(names()).toEqual(['mcp.files.read_file']);
+    act(() =>
+      live.current.send({
+        type: 'mcp.tools_reported',
+        at: files.updated_at,
+        agent_id: 'agent-1',
+        mcp_upstream: files,
+      }),
+    );
+    await waitFor(() => expect(names()).toEqual(['mcp.files.delete_file', 'mcp.files.read_file']));
   });
 });

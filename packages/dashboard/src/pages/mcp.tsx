@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client';
+import { queryKeys } from '../api/queries';
 import type { McpHttpUpstream, McpUpstream, McpUpstreamTool } from '../api/types';
 import { PageHeader } from '../components/layout';
 import { Badge, ErrorNotice, Loading } from '../components/states';
@@ -12,7 +13,8 @@ import { useAgents, usePermissions } from '../state';
 // MCP: the upstreams the gateways reported (per agent and environment) with their tools, the
 // annotations each declares and the policy that governs each; whether an admin trusts an
 // upstream's hints; and the remote MCP servers of the HTTP gateway, whose URL and credentials
-// are write-only (the page shows the origin and the header names, never a value).
+// are write-only (the page shows the origin and the header names, never a value). It is live:
+// the server's `mcp.*` events invalidate what they changed (src/api/live-cache.ts).
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -62,7 +64,7 @@ function UpstreamPanel({ upstream, onChanged }: { upstream: McpUpstream; onChang
   const { administer } = usePermissions();
   const agents = useAgents();
   const detail = useQuery({
-    queryKey: ['mcp', 'upstream', upstream.id],
+    queryKey: queryKeys.mcpUpstream(upstream.id),
     queryFn: () => api.mcpUpstream(upstream.id),
   });
   const [error, setError] = useState<string | undefined>(undefined);
@@ -255,11 +257,50 @@ function HttpUpstreamForm({ onSaved, onCancel }: { onSaved: () => void; onCancel
   );
 }
 
+/**
+ * Where an HTTP upstream's tools show: the gateway reports them per agent and environment when an
+ * agent's client lists them, as a reported upstream of the same name with transport `http`.
+ */
+function HttpUpstreamTools({
+  upstream,
+  reported,
+}: {
+  upstream: McpHttpUpstream;
+  reported: McpUpstream[] | undefined;
+}) {
+  const agents = useAgents();
+  const seen = (reported ?? []).filter(
+    (item) => item.name === upstream.name && item.transport === 'http',
+  );
+  if (seen.length === 0) {
+    return (
+      <span className="muted" title="Its tools show once an agent's client lists them">
+        not listed yet
+      </span>
+    );
+  }
+  return (
+    <>
+      {seen.map((item, index) => (
+        <span key={item.id}>
+          {index > 0 ? ', ' : null}
+          <Link to={href('/mcp', { agent: item.agent_id, environment: item.environment })}>
+            {agents.name(item.agent_id)} · {item.environment}
+          </Link>{' '}
+          <span className="muted">({item.tool_count})</span>
+        </span>
+      ))}
+    </>
+  );
+}
+
 function HttpUpstreamRow({
   upstream,
+  reported,
   onChanged,
 }: {
   upstream: McpHttpUpstream;
+  reported: McpUpstream[] | undefined;
   onChanged: () => void;
 }) {
   const { administer } = usePermissions();
@@ -286,6 +327,9 @@ function HttpUpstreamRow({
         <code>{upstream.origin}</code>
       </td>
       <td>{upstream.header_names.join(', ') || <span className="muted">none</span>}</td>
+      <td>
+        <HttpUpstreamTools upstream={upstream} reported={reported} />
+      </td>
       <td className="nowrap">{formatTime(upstream.created_at)}</td>
       <td>
         {administer ? (
@@ -319,13 +363,16 @@ export function McpPage() {
   const agent = query.get('agent') ?? '';
   const environment = query.get('environment') ?? '';
   const upstreams = useQuery({
-    queryKey: ['mcp', 'upstreams', agent, environment],
+    queryKey: queryKeys.mcpUpstreams(agent, environment),
     queryFn: () =>
       api.mcpUpstreams({ agent: agent || undefined, environment: environment || undefined }),
   });
-  const http = useQuery({ queryKey: ['mcp', 'http-upstreams'], queryFn: api.mcpHttpUpstreams });
+  const http = useQuery({
+    queryKey: queryKeys.mcpHttpUpstreams,
+    queryFn: api.mcpHttpUpstreams,
+  });
   const [adding, setAdding] = useState(false);
-  const changed = () => void client.invalidateQueries({ queryKey: ['mcp'] });
+  const changed = () => void client.invalidateQueries({ queryKey: queryKeys.mcp });
   return (
     <>
       <PageHeader title="MCP">
@@ -408,13 +455,19 @@ export function McpPage() {
                 <th>Endpoint</th>
                 <th>Origin</th>
                 <th>Headers sent</th>
+                <th>Tools (per agent)</th>
                 <th>Added</th>
                 <th />
               </tr>
             </thead>
             <tbody>
               {http.data.items.map((upstream) => (
-                <HttpUpstreamRow key={upstream.id} upstream={upstream} onChanged={changed} />
+                <HttpUpstreamRow
+                  key={upstream.id}
+                  upstream={upstream}
+                  reported={upstreams.data?.items}
+                  onChanged={changed}
+                />
               ))}
             </tbody>
           </table>

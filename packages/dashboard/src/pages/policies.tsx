@@ -37,9 +37,12 @@ export function PoliciesPage() {
   const tab = tabs.some((item) => item.id === requested) ? requested : 'rules';
   const client = useQueryClient();
   const set = useQuery(queries.policySet(agentId, environment));
-  // A save or a rollback makes a new version: the set and its history load again.
-  const changed = () =>
+  // A save or a rollback makes a new version: the set and its history load again, and so do the
+  // MCP page's governing policies.
+  const changed = () => {
     void client.invalidateQueries({ queryKey: queryKeys.policySet(agentId, environment) });
+    void client.invalidateQueries({ queryKey: queryKeys.mcp });
+  };
   const agent = agents.agents.find((item) => item.id === agentId);
 
   if (agents.loading && agents.agents.length === 0) return <Loading what="Loading agents" />;

@@ -4,6 +4,9 @@ import type * as agentSchemas from '../agents/schema';
 import { approvalView } from '../approvals/view';
 import type * as eventSchemas from '../events/schema';
 import type { LiveEvent } from '../events/service';
+import type { McpHttpUpstreamRecord } from '../mcp/http-upstreams';
+import type { McpUpstreamRecord } from '../mcp/repository';
+import type * as mcpSchemas from '../mcp/schema';
 import type * as policySchemas from '../policies/schema';
 import type * as sessionSchemas from '../sessions/schema';
 import type {
@@ -268,6 +271,39 @@ export function aggregateView(aggregate: Omit<UsageAggregate, 'key' | 'label'>) 
   };
 }
 
+/** An MCP upstream a gateway reported or an admin named (without its tools). */
+export function mcpUpstreamView(upstream: McpUpstreamRecord): Wire<typeof mcpSchemas.upstream> {
+  return {
+    id: upstream.id,
+    agent_id: upstream.agentId,
+    environment: upstream.environment,
+    name: upstream.name,
+    trusted: upstream.trusted,
+    trusted_by: upstream.trustedBy,
+    transport: upstream.transport,
+    tool_count: upstream.toolCount,
+    tools_reported_at: iso(upstream.toolsReportedAt),
+    created_at: iso(upstream.createdAt),
+    updated_at: iso(upstream.updatedAt),
+  };
+}
+
+/** A remote MCP server of the HTTP gateway: its origin and header names, never a secret. */
+export function mcpHttpUpstreamView(
+  upstream: McpHttpUpstreamRecord,
+): Wire<typeof mcpSchemas.httpUpstream> {
+  return {
+    id: upstream.id,
+    name: upstream.name,
+    endpoint: `/mcp/${upstream.name}`,
+    origin: upstream.origin,
+    header_names: upstream.headerNames,
+    created_by: upstream.createdBy,
+    created_at: iso(upstream.createdAt),
+    updated_at: iso(upstream.updatedAt),
+  };
+}
+
 /** A live event as the event stream sends it. */
 export function liveEventView(event: LiveEvent, at: number): Wire<typeof eventSchemas.liveEvent> {
   switch (event.type) {
@@ -304,6 +340,22 @@ export function liveEventView(event: LiveEvent, at: number): Wire<typeof eventSc
         action_id: event.delivery.actionId ?? undefined,
         delivery: deliveryView(event.delivery),
         attempt: attemptView(event.attempt),
+      };
+    case 'mcp.tools_reported':
+    case 'mcp.trust_changed':
+    case 'mcp.upstream_deleted':
+      return {
+        type: event.type,
+        at: iso(at),
+        agent_id: event.upstream.agentId,
+        mcp_upstream: mcpUpstreamView(event.upstream),
+      };
+    case 'mcp.http_upstream_added':
+    case 'mcp.http_upstream_removed':
+      return {
+        type: event.type,
+        at: iso(at),
+        mcp_http_upstream: mcpHttpUpstreamView(event.httpUpstream),
       };
   }
 }

@@ -13,7 +13,7 @@ export const eventRoutes: readonly AdminRoute[] = [
     tag: 'events',
     summary: 'Live admin events (Server-Sent Events)',
     description:
-      'A `text/event-stream` of `action.created`, `action.decided`, `action.reported`, `usage.recorded` and `webhook.attempted` events; each `data:` is a LiveEvent. Heartbeat comments keep it open; reconnect with `Last-Event-ID` to receive what you missed (an `event: reset` says to reload instead).',
+      'A `text/event-stream` of `action.created`, `action.decided`, `action.voted`, `action.reported`, `usage.recorded`, `webhook.attempted` and `mcp.*` (MCP upstreams) events; each `data:` is a LiveEvent. Heartbeat comments keep it open; reconnect with `Last-Event-ID` to receive what you missed (an `event: reset` says to reload instead).',
     query: schemas.eventQuery,
     response: schemas.liveEvent,
     stream: true,

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { action } from '../actions/schema';
 import { timestamp } from '../admin/schemas';
+import { httpUpstream, upstream } from '../mcp/schema';
 import { usageEvent } from '../usage/schema';
 import { delivery, deliveryAttempt } from '../webhooks/schema';
 
@@ -28,10 +29,15 @@ export const liveEvent = z
         'action.reported',
         'usage.recorded',
         'webhook.attempted',
+        'mcp.tools_reported',
+        'mcp.trust_changed',
+        'mcp.upstream_deleted',
+        'mcp.http_upstream_added',
+        'mcp.http_upstream_removed',
       ])
       .meta({
         description:
-          '`action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes.',
+          '`action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes. `mcp.tools_reported` (a gateway reported an upstream\'s tool list), `mcp.trust_changed` and `mcp.upstream_deleted` carry `mcp_upstream` (without its tools: read them with GET /api/v1/mcp/upstreams/{id}); `mcp.http_upstream_added` and `mcp.http_upstream_removed` carry `mcp_http_upstream` (its origin and header names, never its URL, a header value or a token) and no `agent_id`.',
       }),
     at: timestamp,
     action: action.optional(),
@@ -41,5 +47,7 @@ export const liveEvent = z
     usage: z.array(usageEvent).optional(),
     delivery: delivery.optional(),
     attempt: deliveryAttempt.optional(),
+    mcp_upstream: upstream.optional(),
+    mcp_http_upstream: httpUpstream.optional(),
   })
   .meta({ id: 'LiveEvent' });

@@ -1,4 +1,6 @@
 import type { Logger } from '../logger';
+import type { McpHttpUpstreamRecord } from '../mcp/http-upstreams';
+import type { McpUpstreamRecord } from '../mcp/repository';
 import type { ActionRecord, DeliveryAttemptRecord, DeliveryRecord, UsageRecord } from '../store';
 
 /** A live event for the admin side (the SSE endpoint and the dashboard subscribe to these). */
@@ -9,7 +11,17 @@ export type LiveEvent =
   | { type: 'action.voted'; action: ActionRecord }
   | { type: 'action.reported'; actionId: string; agentId: string; status: 'succeeded' | 'failed' }
   | { type: 'usage.recorded'; usage: UsageRecord[] }
-  | { type: 'webhook.attempted'; delivery: DeliveryRecord; attempt: DeliveryAttemptRecord };
+  | { type: 'webhook.attempted'; delivery: DeliveryRecord; attempt: DeliveryAttemptRecord }
+  /** A gateway (stdio or HTTP) reported an upstream's tool list: the upstream, after the write. */
+  | { type: 'mcp.tools_reported'; upstream: McpUpstreamRecord }
+  /** An admin trusted an upstream or stopped trusting it (or named one before any report). */
+  | { type: 'mcp.trust_changed'; upstream: McpUpstreamRecord }
+  /** An admin forgot a reported upstream: the upstream as it was. */
+  | { type: 'mcp.upstream_deleted'; upstream: McpUpstreamRecord }
+  /** An admin registered a remote MCP server of the HTTP gateway (no secret in the record). */
+  | { type: 'mcp.http_upstream_added'; httpUpstream: McpHttpUpstreamRecord }
+  /** An admin removed a remote MCP server of the HTTP gateway. */
+  | { type: 'mcp.http_upstream_removed'; httpUpstream: McpHttpUpstreamRecord };
 
 /** A subscriber of live events. */
 export type LiveEventListener = (event: LiveEvent) => void;

@@ -25,6 +25,7 @@ import * as z from 'zod';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { mcpCommand } from '../cli/commands/mcp';
 import type { Logger } from '../logger';
+import { openEvents } from '../test-fixtures/sse';
 import { mcpHttpGatewayOf } from './agent-routes';
 
 const bearer = 'upstream-bearer-0123456789-secret';
@@ -301,6 +302,30 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     expect(actions.status).toBe(200);
     expect(JSON.stringify(actions.json)).toContain('mcp.remote.echo');
     await client.close();
+  });
+
+  it('reports the tool list it relays: the dashboards’ stream hears of it (no secret)', async () => {
+    const dashboard = await openEvents(t.url, t.tokens.viewer);
+    try {
+      const client = await connect();
+      await client.listTools();
+      const reported = await dashboard.waitFor(
+        (event) =>
+          event.event === 'mcp.tools_reported' && event.data.mcp_upstream?.name === 'remote',
+      );
+      expect(reported.data.mcp_upstream).toMatchObject({
+        agent_id: t.agent.id,
+        environment: 'live',
+        transport: 'http',
+        tool_count: expect.any(Number),
+      });
+      expect(reported.data.mcp_upstream.tool_count).toBeGreaterThan(0);
+      expect(JSON.stringify(reported.data)).not.toContain(bearer);
+      expect(JSON.stringify(reported.data)).not.toContain(new URL(upstreamUrl).pathname);
+      await client.close();
+    } finally {
+      await dashboard.close();
+    }
   });
 
   it('checks each call in process, with the agent API’s own check: logged, no loopback request', async () => {

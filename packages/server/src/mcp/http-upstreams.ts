@@ -2,6 +2,7 @@ import type { SecretBox } from '../channels/secrets';
 import type { ResolvedConfig } from '../config';
 import type { ServerContext } from '../context';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
 import type { Queryable, Row } from '../store/database';
 import { parseJson } from '../store/json';
@@ -77,6 +78,7 @@ export class McpHttpUpstreams {
     private readonly config: ResolvedConfig,
     private readonly secrets: () => SecretBox,
     private readonly clock: () => number,
+    private readonly events?: LiveEvents,
   ) {}
 
   private sealer(): SecretBox {
@@ -175,12 +177,19 @@ export class McpHttpUpstreams {
       }
       throw error;
     }
-    return this.get(id);
+    const created = await this.get(id);
+    // After the insert (one statement: committed). The record holds no secret.
+    this.events?.emit({ type: 'mcp.http_upstream_added', httpUpstream: created });
+    return created;
   }
 
   async delete(idOrName: string): Promise<void> {
     const upstream = await this.get(idOrName);
-    await this.db.run('DELETE FROM mcp_http_upstreams WHERE id = ?', [upstream.id]);
+    const result = await this.db.run('DELETE FROM mcp_http_upstreams WHERE id = ?', [upstream.id]);
+    // Removed by someone else in between: that removal told the dashboards already.
+    if (result.changes > 0) {
+      this.events?.emit({ type: 'mcp.http_upstream_removed', httpUpstream: upstream });
+    }
   }
 }
 
@@ -215,6 +224,7 @@ export function httpUpstreamsOf(server: ServerContext): McpHttpUpstreams {
       server.config,
       () => server.channels.secrets,
       server.clock,
+      server.events,
     );
     registries.set(server.router, registry);
   }

@@ -91,6 +91,18 @@ export function mcpUpstreamRepository(db: Queryable) {
       );
       return row ? toUpstream(row, true) : undefined;
     },
+    /** The named upstream without its tool list (what the list and the live events carry). */
+    async summary(
+      agentId: string,
+      environment: Environment,
+      name: string,
+    ): Promise<McpUpstreamRecord | undefined> {
+      const row = await db.get(
+        `SELECT ${listColumns} FROM mcp_upstreams WHERE agent_id = ? AND environment = ? AND name = ?`,
+        [agentId, environment, name],
+      );
+      return row ? toUpstream(row, false) : undefined;
+    },
     /** Whether the named upstream is trusted (false when Arden does not know it). */
     async isTrusted(agentId: string, environment: Environment, name: string): Promise<boolean> {
       const row = await db.get<{ trusted: number }>(

@@ -1,43 +1,16 @@
 import { agentIdFilter, v1 } from '../admin/route-helpers';
-import { iso } from '../admin/serialize';
+import {
+  mcpHttpUpstreamView as httpUpstreamView,
+  mcpUpstreamView as upstreamView,
+} from '../admin/serialize';
 import { type AdminRoute, route } from '../admin/table';
 import { mcpHttpGatewayOf } from './agent-routes';
-import { httpUpstreamsOf, type McpHttpUpstreamRecord } from './http-upstreams';
-import type { McpUpstreamRecord } from './repository';
+import { httpUpstreamsOf } from './http-upstreams';
 import * as schemas from './schema';
 
 // The admin API of MCP upstreams: what gateways reported, and which upstreams are trusted.
 
-function upstreamView(upstream: McpUpstreamRecord) {
-  return {
-    id: upstream.id,
-    agent_id: upstream.agentId,
-    environment: upstream.environment,
-    name: upstream.name,
-    trusted: upstream.trusted,
-    trusted_by: upstream.trustedBy,
-    transport: upstream.transport,
-    tool_count: upstream.toolCount,
-    tools_reported_at: iso(upstream.toolsReportedAt),
-    created_at: iso(upstream.createdAt),
-    updated_at: iso(upstream.updatedAt),
-  };
-}
-
 const detailParams = { upstream_id: 'MCP upstream id.' };
-
-function httpUpstreamView(upstream: McpHttpUpstreamRecord) {
-  return {
-    id: upstream.id,
-    name: upstream.name,
-    endpoint: `/mcp/${upstream.name}`,
-    origin: upstream.origin,
-    header_names: upstream.headerNames,
-    created_by: upstream.createdBy,
-    created_at: iso(upstream.createdAt) as string,
-    updated_at: iso(upstream.updatedAt) as string,
-  };
-}
 
 const httpParams = { http_upstream_id: 'HTTP upstream id or name.' };
 

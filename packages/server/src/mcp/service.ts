@@ -1,7 +1,9 @@
 import { alwaysBlocks, matchPolicy } from '@arden/policy';
 import type { Environment } from '../crypto';
 import { NotFoundError } from '../errors';
+import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
 import type { Store } from '../store';
 import type { McpToolRecord, McpUpstreamRecord } from './repository';
@@ -49,7 +51,27 @@ export class McpService {
     private readonly store: Store,
     private readonly policies: PolicyService,
     private readonly clock: () => number,
+    private readonly live?: { events: LiveEvents; logger: Logger },
   ) {}
+
+  /**
+   * Tells the dashboards that a gateway reported an upstream's tools (after the write, which is
+   * one statement: committed). Reads the upstream back only when someone watches; a failed read
+   * is logged, not thrown — the report itself is recorded.
+   */
+  private async emitReported(
+    agentId: string,
+    environment: Environment,
+    name: string,
+  ): Promise<void> {
+    if (this.live === undefined || !this.live.events.wants('mcp.tools_reported')) return;
+    try {
+      const upstream = await this.store.mcpUpstreams.summary(agentId, environment, name);
+      if (upstream !== undefined) this.live.events.emit({ type: 'mcp.tools_reported', upstream });
+    } catch (error) {
+      this.live.logger.warn('Could not read an MCP upstream for the live events', { error });
+    }
+  }
 
   private key(agentId: string, environment: Environment, name: string): string {
     return `${agentId}\u0000${environment}\u0000${name}`;
@@ -78,6 +100,7 @@ export class McpService {
       tools,
       now,
     });
+    await this.emitReported(agentId, environment, report.server);
     const { set } = await this.policies.compiled(agentId, environment);
     const hidden: { name: string; policy: string }[] = [];
     if (set !== undefined) {
@@ -181,7 +204,13 @@ export class McpService {
       now,
     });
     this.trust.delete(this.key(agentId, environment, name));
-    return (await this.store.mcpUpstreams.byName(agentId, environment, name)) as McpUpstreamRecord;
+    const upstream = (await this.store.mcpUpstreams.byName(
+      agentId,
+      environment,
+      name,
+    )) as McpUpstreamRecord;
+    this.live?.events.emit({ type: 'mcp.trust_changed', upstream: { ...upstream, tools: [] } });
+    return upstream;
   }
 
   async delete(id: string): Promise<void> {
@@ -192,5 +221,6 @@ export class McpService {
       );
     }
     this.trust.delete(this.key(upstream.agentId, upstream.environment, upstream.name));
+    this.live?.events.emit({ type: 'mcp.upstream_deleted', upstream: { ...upstream, tools: [] } });
   }
 }

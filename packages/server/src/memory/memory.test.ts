@@ -378,6 +378,54 @@ describe('denied calls stay denied', () => {
     ]);
   });
 
+  it('refuses repeats in a session too large to keep whole, also after a restart', async () => {
+    const dataDir = temporaryDirectory();
+    const first = await startTestServer({ dataDir }, { keepData: true, listen: false });
+    const databaseUrl = first.databaseUrl;
+    await first.server.policies.saveSet(first.agent.id, 'live', policies);
+    const call = (t: { request: AdminTestServer['request'] }, kwargs: Body) =>
+      t
+        .request('POST', '/policy/check', {
+          body: {
+            tool_name: kwargs.to ? 'mail' : 'refund',
+            kwargs,
+            metadata: { session_id: 'big' },
+          },
+        })
+        .then((response) => response.json as Body);
+    const early = await call(first, { amount: 500 });
+    const held = await call(first, { to: 'a@b.c' });
+    expect(held.decision).toBe('requires_approval');
+    for (let index = 0; index < 510; index += 30) {
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, offset) => call(first, { amount: (index + offset) % 90 })),
+      );
+      expect(new Set(answers.map((answer) => answer.decision))).toEqual(new Set(['allow']));
+    }
+    // Past the calls a session keeps whole: refusals made before and after are both remembered.
+    const late = await call(first, { amount: 600 });
+    expect(late.reason).toBe('rule_matched');
+    expect(await call(first, { amount: 500 })).toMatchObject({ repeat_of: early.action_id });
+    expect(await call(first, { amount: 600 })).toMatchObject({ repeat_of: late.action_id });
+    expect((await call(first, { amount: 601 })).reason).toBe('rule_matched');
+    // A call held before, denied now: its repeat is refused (its outcome is read from the log).
+    await first.server.approvals.decide(held.action_id as string, {
+      decision: 'deny',
+      userId: 'u',
+    });
+    expect(await call(first, { to: 'a@b.c' })).toMatchObject({ repeat_of: held.action_id });
+    await first.close();
+    const second = await startTestServer({ dataDir, databaseUrl }, { listen: false });
+    try {
+      expect(await call(second, { amount: 500 })).toMatchObject({ repeat_of: early.action_id });
+      expect(await call(second, { amount: 601 })).toMatchObject({ repeat_of: expect.any(String) });
+      expect((await call(second, { amount: 602 })).reason).toBe('rule_matched');
+      expect(await call(second, { to: 'a@b.c' })).toMatchObject({ repeat_of: held.action_id });
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
+
   it('remembers a denial by a person within the policy window, and can be switched off', async () => {
     const t = await serverWith(policies);
     const held = await check(t, 'mail', { to: 'a@b.c' });

@@ -28,6 +28,7 @@ import {
   outcomeMatches,
   SessionCache,
   type SessionMemory,
+  toolMatcher,
   toolMatches,
 } from './session-cache';
 
@@ -114,13 +115,19 @@ export function sessionValue(
 ): number | boolean {
   switch (query.kind) {
     case 'calls': {
-      const since = query.windowMs === undefined ? undefined : now - query.windowMs;
+      const since = query.windowMs === undefined ? -Infinity : now - query.windowMs;
+      const matches = toolMatcher(query.pattern);
+      // Calls of one tool follow each other: its match is carried over.
+      let lastTool: string | undefined;
+      let lastMatched = false;
       let total = 0;
       for (const call of session.calls) {
-        if (since !== undefined && call.createdAt < since) continue;
-        if (outcomeMatches(call, query.decision) && toolMatches(query.pattern, call.tool)) {
-          total++;
+        if (call.createdAt < since || !outcomeMatches(call, query.decision)) continue;
+        if (call.tool !== lastTool) {
+          lastTool = call.tool;
+          lastMatched = matches(call.tool);
         }
+        if (lastMatched) total++;
       }
       return total;
     }
@@ -283,7 +290,9 @@ export class MemoryService {
       let repeat: MemoryLease['repeat'];
       if (needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null) {
         const since = needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
-        const refusal = session
+        // The embedded store: a session kept here, or the calls that were not allowed of one
+        // too large to keep; else (or when those cannot tell) the log.
+        const known = session
           ? session.byHash
               .get(argsHash)
               ?.find(
@@ -292,19 +301,33 @@ export class MemoryService {
                   (since === undefined || logged.createdAt >= since) &&
                   isRefusal(logged),
               )
-          : lock === undefined && db.dialect === 'postgres'
-            ? await this.#batchedRefusal({
-                scope: { agentId: agent.id, environment, sessionId },
-                toolName: call.tool,
-                argsHash,
-                since,
-              })
-            : await memoryRepository(db).firstRefusal(
-                { agentId: agent.id, environment, sessionId },
+          : this.#sessions
+            ? await this.#sessions.refusalOf(
+                db,
+                agent.id,
+                environment,
+                sessionId,
                 call.tool,
                 argsHash,
                 since,
-              );
+              )
+            : 'ask the log';
+        const refusal =
+          known !== 'ask the log'
+            ? known
+            : lock === undefined && db.dialect === 'postgres'
+              ? await this.#batchedRefusal({
+                  scope: { agentId: agent.id, environment, sessionId },
+                  toolName: call.tool,
+                  argsHash,
+                  since,
+                })
+              : await memoryRepository(db).firstRefusal(
+                  { agentId: agent.id, environment, sessionId },
+                  call.tool,
+                  argsHash,
+                  since,
+                );
         if (refusal !== undefined) repeat = repeatRefusal(call.tool, refusal.id);
       }
       const values =
@@ -371,7 +394,9 @@ export class MemoryService {
       argsHash,
       repeat,
       decided(action) {
-        if (!kept || sessions === undefined || action.sessionId === null) return;
+        if (sessions === undefined || action.sessionId === null) return;
+        // A session kept here takes the call whole; one too large to keep, when it was not
+        // allowed (for refused repeats).
         settle = sessions.add(action.agentId, action.environment, action.sessionId, {
           id: action.id,
           tool: action.toolName,
@@ -383,8 +408,9 @@ export class MemoryService {
           createdAt: action.createdAt,
         });
         // The embedded store: the call is in this process's memory of the session already, so
-        // the next check of the session may be decided while this one commits.
-        release();
+        // the next check of the session may be decided while this one commits. (A large
+        // session's counts are read from the log: its lock is held until the commit.)
+        if (kept) release();
       },
       committed(result) {
         settle?.(true);

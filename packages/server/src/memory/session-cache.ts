@@ -41,8 +41,38 @@ function addToIndex(byHash: Map<string, SessionCall[]>, call: SessionCall): void
 }
 
 const maxSessions = 1_000;
-/** A session with more calls than this is not kept: its reads go to the database. */
+/** A large session with more calls that were not allowed than this is asked of the log. */
+export const maxCandidates = 5_000;
+
+/** A session with more calls than this is not kept whole: its counts are read from the log. */
 export const maxCallsPerSession = 500;
+
+/**
+ * What is kept of a session too large to keep whole: its calls that were not allowed (the only
+ * ones that can be refusals), by arguments hash — noted as they are decided here, and read from
+ * the log on first use (`loaded`); `overflow` when there are too many to keep.
+ */
+interface LargeSession {
+  byHash: Map<string, SessionCall[]>;
+  size: number;
+  loaded: boolean;
+  overflow: boolean;
+}
+
+/** Keeps `call` in a large session when it was not allowed; whether it was kept. */
+function addCandidate(large: LargeSession, call: SessionCall): boolean {
+  if (large.overflow || call.decision === 'allow' || call.argsHash === null) return false;
+  if (large.size >= maxCandidates) {
+    // Too many to keep: the log answers for this session from now on.
+    large.overflow = true;
+    large.byHash.clear();
+    large.size = 0;
+    return false;
+  }
+  addToIndex(large.byHash, call);
+  large.size++;
+  return true;
+}
 
 /**
  * Whether a refused call counts for refused repeats: a condition error is not a refusal, and
@@ -92,10 +122,12 @@ export function outcomeMatches(
 export class SessionCache {
   readonly #sessions = new Map<string, SessionMemory>();
   /**
-   * Sessions found over `maxCallsPerSession` calls: their reads go to the database, without
-   * reading their first calls again at every check (a session only grows).
+   * Sessions found over `maxCallsPerSession` calls: their counts go to the database, without
+   * reading their first calls again at every check (a session only grows). Each keeps, once
+   * loaded, its calls that were not allowed — the only calls that can be refusals — so that a
+   * refused-repeat lookup of a large session costs no query (`refusalOf`).
    */
-  readonly #tooLarge = new Set<string>();
+  readonly #tooLarge = new Map<string, LargeSession>();
 
   static key(agentId: string, environment: string, sessionId: string): string {
     return `${agentId}\u0000${environment}\u0000${sessionId}`;
@@ -182,7 +214,7 @@ export class SessionCache {
   ): (committed: boolean) => void {
     const key = SessionCache.key(agentId, environment, sessionId);
     const memory = this.#sessions.get(key);
-    if (memory === undefined) return () => undefined;
+    if (memory === undefined) return this.#addLarge(key, call);
     memory.calls.push(call);
     addToIndex(memory.byHash, call);
     if (call.status === 'pending') memory.pending++;
@@ -197,9 +229,10 @@ export class SessionCache {
         memory.calls.length > maxCallsPerSession &&
         this.#sessions.get(key) === memory
       ) {
-        // Grown past what is kept, and nothing of it is only here: its reads go to the database.
+        // Grown past what is kept, and nothing of it is only here: its counts go to the
+        // database; its possible refusals stay here.
         this.#sessions.delete(key);
-        this.#markTooLarge(key);
+        this.#markTooLarge(key, memory.calls);
       }
       if (committed) return;
       const index = memory.calls.lastIndexOf(call);
@@ -211,9 +244,120 @@ export class SessionCache {
     };
   }
 
-  #markTooLarge(key: string): void {
-    if (this.#tooLarge.size >= maxSessions) this.#tooLarge.clear();
-    this.#tooLarge.add(key);
+  /** Marks a session too large to keep whole; `calls`: all of it, when known here. */
+  #markTooLarge(key: string, calls?: readonly SessionCall[]): void {
+    this.#tooLarge.delete(key);
+    if (this.#tooLarge.size >= maxSessions) {
+      // The least recently marked one goes (its reads go to the log again until marked anew).
+      const oldest = this.#tooLarge.keys().next().value;
+      if (oldest !== undefined) this.#tooLarge.delete(oldest);
+    }
+    const large: LargeSession = { byHash: new Map(), size: 0, loaded: false, overflow: false };
+    if (calls !== undefined) {
+      for (const call of calls) addCandidate(large, call);
+      large.loaded = true;
+    }
+    this.#tooLarge.set(key, large);
+  }
+
+  /** A call of a large session noted before its commit (kept only when it was not allowed). */
+  #addLarge(key: string, call: SessionCall): (committed: boolean) => void {
+    const large = this.#tooLarge.get(key);
+    if (large === undefined || !addCandidate(large, call)) return () => undefined;
+    return (committed) => {
+      if (committed) return;
+      const same = large.byHash.get(call.argsHash as string);
+      const at = same?.lastIndexOf(call) ?? -1;
+      if (same !== undefined && at >= 0) {
+        same.splice(at, 1);
+        large.size--;
+      }
+    };
+  }
+
+  /**
+   * The first refusal of `tool` with these arguments in a session too large to keep, since
+   * `since`, from the calls of it that were not allowed — `undefined` when there is none, and
+   * `'ask the log'` when this process cannot tell: the session is not known to be large here,
+   * has too many such calls to keep, or one of them was held for approval when last seen (its
+   * outcome is in the log).
+   */
+  async refusalOf(
+    db: Queryable,
+    agentId: string,
+    environment: string,
+    sessionId: string,
+    tool: string,
+    argsHash: string,
+    since: number | undefined,
+  ): Promise<SessionCall | undefined | 'ask the log'> {
+    const key = SessionCache.key(agentId, environment, sessionId);
+    const large = this.#tooLarge.get(key);
+    if (large === undefined || large.overflow) return 'ask the log';
+    if (!large.loaded) await this.#loadLarge(db, large, agentId, environment, sessionId);
+    if (large.overflow) return 'ask the log';
+    const same = large.byHash.get(argsHash);
+    if (same === undefined) return undefined;
+    let first: SessionCall | undefined;
+    for (const call of same) {
+      if (call.tool !== tool) continue;
+      if (call.status === 'pending') return 'ask the log';
+      if (
+        isRefusal(call) &&
+        (since === undefined || call.createdAt >= since) &&
+        (first === undefined || call.id < first.id)
+      ) {
+        first = call;
+      }
+    }
+    return first;
+  }
+
+  /**
+   * Reads the calls of a large session that were not allowed from the log, beside those noted
+   * here meanwhile (a call noted and committed is in both: kept once).
+   */
+  async #loadLarge(
+    db: Queryable,
+    large: LargeSession,
+    agentId: string,
+    environment: string,
+    sessionId: string,
+  ): Promise<void> {
+    const rows = await db.all<{
+      id: string;
+      tool_name: string;
+      decision: string;
+      reason: string | null;
+      status: string;
+      on_timeout: string | null;
+      args_hash: string | null;
+      created_at: number;
+    }>(
+      `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at FROM actions
+       WHERE session_id = ? AND agent_id = ? AND environment = ? AND decision <> 'allow'
+         AND args_hash IS NOT NULL
+       ORDER BY seq LIMIT ?`,
+      [sessionId, agentId, environment, maxCandidates + 1],
+    );
+    // Another lookup may have loaded it meanwhile.
+    if (large.loaded) return;
+    large.loaded = true;
+    const noted = new Set<string>();
+    for (const calls of large.byHash.values()) for (const call of calls) noted.add(call.id);
+    for (const row of rows) {
+      if (noted.has(row.id)) continue;
+      addCandidate(large, {
+        id: row.id,
+        tool: row.tool_name,
+        decision: row.decision,
+        reason: row.reason,
+        status: row.status,
+        onTimeout: row.on_timeout,
+        argsHash: row.args_hash,
+        createdAt: Number(row.created_at),
+      });
+    }
   }
 
   /** Re-reads the outcome of the session's calls still held when last seen. */
@@ -265,17 +409,28 @@ const matchers = new Map<string, Map<string, boolean>>();
 
 /** Whether `tool` matches the tool pattern `pattern`, remembered. */
 export function toolMatches(pattern: string, tool: string): boolean {
+  return toolMatcher(pattern)(tool);
+}
+
+/**
+ * `toolMatches` for one pattern, for a loop over many calls: the pattern's remembered results
+ * are looked up once.
+ */
+export function toolMatcher(pattern: string): (tool: string) => boolean {
   let results = matchers.get(pattern);
   if (results === undefined) {
     if (matchers.size >= 1_000) matchers.clear();
     results = new Map();
     matchers.set(pattern, results);
   }
-  let matched = results.get(tool);
-  if (matched === undefined) {
-    matched = matchesToolPattern(pattern, tool);
-    if (results.size >= 1_000) results.clear();
-    results.set(tool, matched);
-  }
-  return matched;
+  const known = results;
+  return (tool) => {
+    let matched = known.get(tool);
+    if (matched === undefined) {
+      matched = matchesToolPattern(pattern, tool);
+      if (known.size >= 1_000) known.clear();
+      known.set(tool, matched);
+    }
+    return matched;
+  };
 }

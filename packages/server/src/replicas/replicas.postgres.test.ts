@@ -136,6 +136,35 @@ describe('replicas on PostgreSQL (in one process)', () => {
       // Events are not echoed back: each arrives once.
       expect(dashboard.events.filter((event) => event.event === 'action.created').length).toBe(2);
       expect(dashboard.events.filter((event) => event.event === 'action.voted').length).toBe(1);
+
+      // The MCP page's events: a gateway's report and a trust change on A, an HTTP upstream
+      // added and removed on A (its origin and header names, never its secrets).
+      await a.request('POST', '/v1/mcp/tools', {
+        body: { server: 'files', transport: 'stdio', tools: [{ name: 'read_file' }] },
+      });
+      const reported = await dashboard.waitFor((event) => event.event === 'mcp.tools_reported');
+      expect(reported.data).toMatchObject({
+        agent_id: a.agent.id,
+        mcp_upstream: { name: 'files', transport: 'stdio', tool_count: 1, trusted: false },
+      });
+      const upstreamId = reported.data.mcp_upstream.id;
+      await a.admin('PATCH', `/api/v1/mcp/upstreams/${upstreamId}`, { body: { trusted: true } });
+      const trusted = await dashboard.waitFor((event) => event.event === 'mcp.trust_changed');
+      expect(trusted.data.mcp_upstream).toMatchObject({ id: upstreamId, trusted: true });
+      const added = await a.admin('POST', '/api/v1/mcp/http-upstreams', {
+        body: { name: 'remote', url: 'http://127.0.0.1:9/secret-path', bearer_token: 'tok-123' },
+      });
+      expect(added.status).toBe(201);
+      const addedEvent = await dashboard.waitFor(
+        (event) => event.event === 'mcp.http_upstream_added',
+      );
+      expect(addedEvent.data.mcp_http_upstream).toEqual(added.json);
+      await a.admin('DELETE', '/api/v1/mcp/http-upstreams/remote');
+      await dashboard.waitFor((event) => event.event === 'mcp.http_upstream_removed');
+      await a.admin('DELETE', `/api/v1/mcp/upstreams/${upstreamId}`);
+      const deleted = await dashboard.waitFor((event) => event.event === 'mcp.upstream_deleted');
+      expect(deleted.data.mcp_upstream).toMatchObject({ id: upstreamId, name: 'files' });
+      expect(JSON.stringify(dashboard.events)).not.toMatch(/secret-path|tok-123/);
     } finally {
       await dashboard.close();
     }

@@ -6,6 +6,8 @@ import type { Environment } from '../crypto';
 import type { LiveEvent, LiveEvents } from '../events/service';
 import { randomHex } from '../ids';
 import type { Logger } from '../logger';
+import type { McpHttpUpstreamRecord } from '../mcp/http-upstreams';
+import type { McpUpstreamRecord } from '../mcp/repository';
 import type { PolicyService } from '../policies/service';
 import type { Database, Store, UsageRecord } from '../store';
 
@@ -133,7 +135,16 @@ type RelayItem =
   | ['c' | 'd' | 'v', string] // action created / decided / voted on: the action id
   | ['r', string, string, 'succeeded' | 'failed'] // action reported: id, agent, status
   | ['u', unknown[][]] // usage recorded: the records, compact
-  | ['w', string, string]; // webhook attempted: delivery id, attempt id
+  | ['w', string, string] // webhook attempted: delivery id, attempt id
+  | ['m', 't' | 'c' | 'x', unknown[]] // MCP upstream tools reported / trust changed / deleted
+  | ['h', 'a' | 'r', unknown[]]; // MCP HTTP upstream added / removed (no secret in it)
+
+const mcpKinds = {
+  t: 'mcp.tools_reported',
+  c: 'mcp.trust_changed',
+  x: 'mcp.upstream_deleted',
+} as const;
+const httpKinds = { a: 'mcp.http_upstream_added', r: 'mcp.http_upstream_removed' } as const;
 
 type RelayMessage = { o: string; k: 'viewers' } | { o: string; k: 'events'; e: RelayItem[] };
 
@@ -245,6 +256,27 @@ class LiveRelay {
       case 'webhook.attempted':
         this.queue.push(['w', event.delivery.id, event.attempt.id]);
         break;
+      case 'mcp.tools_reported':
+      case 'mcp.trust_changed':
+      case 'mcp.upstream_deleted':
+        this.queue.push([
+          'm',
+          event.type === 'mcp.tools_reported'
+            ? 't'
+            : event.type === 'mcp.trust_changed'
+              ? 'c'
+              : 'x',
+          compactMcpUpstream(event.upstream),
+        ]);
+        break;
+      case 'mcp.http_upstream_added':
+      case 'mcp.http_upstream_removed':
+        this.queue.push([
+          'h',
+          event.type === 'mcp.http_upstream_added' ? 'a' : 'r',
+          compactHttpUpstream(event.httpUpstream),
+        ]);
+        break;
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -316,6 +348,12 @@ class LiveRelay {
           this.store.webhooks.attempt(item[2]),
         ]);
         if (delivery && attempt) this.emit({ type: 'webhook.attempted', delivery, attempt });
+      } else if (item[0] === 'm' && Object.hasOwn(mcpKinds, item[1])) {
+        const upstream = expandMcpUpstream(item[2]);
+        if (upstream) this.emit({ type: mcpKinds[item[1]], upstream });
+      } else if (item[0] === 'h' && Object.hasOwn(httpKinds, item[1])) {
+        const httpUpstream = expandHttpUpstream(item[2]);
+        if (httpUpstream) this.emit({ type: httpKinds[item[1]], httpUpstream });
       }
     }
   }
@@ -351,5 +389,83 @@ function expandUsage(values: unknown[]): UsageRecord | undefined {
     costUsd: Number(cost),
     rateFound: rated === 1,
     createdAt: Number(at),
+  };
+}
+
+function compactMcpUpstream(upstream: McpUpstreamRecord): unknown[] {
+  return [
+    upstream.id,
+    upstream.agentId,
+    upstream.environment,
+    upstream.name,
+    upstream.trusted ? 1 : 0,
+    upstream.trustedBy,
+    upstream.transport,
+    upstream.toolCount,
+    upstream.toolsReportedAt,
+    upstream.createdAt,
+    upstream.updatedAt,
+  ];
+}
+
+const textOrNull = (value: unknown): string | null => (value === null ? null : String(value));
+const numberOrNull = (value: unknown): number | null => (value === null ? null : Number(value));
+
+function expandMcpUpstream(values: unknown[]): McpUpstreamRecord | undefined {
+  if (!Array.isArray(values) || values.length !== 11) return undefined;
+  const [
+    id,
+    agentId,
+    environment,
+    name,
+    trusted,
+    by,
+    transport,
+    count,
+    reported,
+    created,
+    updated,
+  ] = values;
+  if (environment !== 'test' && environment !== 'live') return undefined;
+  return {
+    id: String(id),
+    agentId: String(agentId),
+    environment,
+    name: String(name),
+    trusted: trusted === 1,
+    trustedBy: textOrNull(by),
+    transport: textOrNull(transport),
+    tools: [],
+    toolCount: Number(count),
+    toolsReportedAt: numberOrNull(reported),
+    createdAt: Number(created),
+    updatedAt: Number(updated),
+  };
+}
+
+function compactHttpUpstream(upstream: McpHttpUpstreamRecord): unknown[] {
+  return [
+    upstream.id,
+    upstream.name,
+    upstream.origin,
+    upstream.headerNames,
+    upstream.createdBy,
+    upstream.createdAt,
+    upstream.updatedAt,
+  ];
+}
+
+function expandHttpUpstream(values: unknown[]): McpHttpUpstreamRecord | undefined {
+  if (!Array.isArray(values) || values.length !== 7) return undefined;
+  const [id, name, origin, headerNames, by, created, updated] = values;
+  if (!Array.isArray(headerNames)) return undefined;
+  return {
+    id: String(id),
+    name: String(name),
+    origin: String(origin),
+    headerNames: headerNames.map(String),
+    createdBy: textOrNull(by),
+    createdAt: Number(created),
+    updatedAt: Number(updated),
   };
 }
