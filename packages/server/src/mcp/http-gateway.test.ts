@@ -367,6 +367,12 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
         },
       }),
     );
+    // Plain JSON once the client's own stream (GET) is open, which the SDK client opens after
+    // initialize: what the upstream sends during a call needs somewhere to go.
+    await vi.waitFor(() => {
+      const sessions = [...(mcpHttpGatewayOf(t.server)?.sessions.values() ?? [])];
+      expect(sessions.some((session) => session.openStreams > 0)).toBe(true);
+    });
     const plain = await client.callTool({ name: 'echo', arguments: { text: 'plain' } });
     expect(text(plain)).toBe('echo: plain');
     const refused = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
@@ -379,6 +385,52 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     expect(text(streamed)).toBe('echo: streamed');
     expect(types).toEqual(['application/json', 'application/json', 'text/event-stream']);
     await client.close();
+
+    // A client with no GET stream open gets its call's answer over SSE.
+    const headers = {
+      authorization: `Bearer ${t.liveKey}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const opened = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    });
+    await opened.text();
+    const session = {
+      ...headers,
+      'mcp-session-id': String(opened.headers.get('mcp-session-id')),
+      'mcp-protocol-version': '2025-06-18',
+    };
+    const initialized = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers: session,
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    expect(initialized.status).toBe(202);
+    const called = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers: session,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'no stream' } },
+      }),
+    });
+    expect(called.headers.get('content-type')).toBe('text/event-stream');
+    expect(await called.text()).toContain('echo: no stream');
+    await fetch(`${t.url}/mcp/remote`, { method: 'DELETE', headers: session });
   });
 
   it('forwards the exact bytes of numbers JavaScript would rewrite, and checks them exactly', async () => {

@@ -147,6 +147,8 @@ class GatewaySession {
   private readonly jsonAnswers = new Map<string, (message: Message) => void>();
   private idle: NodeJS.Timeout | undefined;
   closed = false;
+  /** The client's GET streams open (its own stream, or a resumed one). */
+  openStreams = 0;
   id: string | undefined;
 
   constructor(
@@ -637,7 +639,19 @@ export class McpHttpGateway {
         return;
       }
       session.touch();
-      const call = plainToolCall(request.method, request.headers, body, this.versions);
+      if (request.method === 'GET') {
+        session.openStreams += 1;
+        response.once('close', () => {
+          session.openStreams -= 1;
+        });
+      }
+      // A call is answered with plain JSON only while the client has a GET stream open: what
+      // the upstream sends during the call (a sampling or elicitation request) goes there. Until
+      // the client opens one, the call's own SSE stream carries it.
+      const call =
+        session.openStreams > 0
+          ? plainToolCall(request.method, request.headers, body, this.versions)
+          : undefined;
       if (call) await session.answerAsJson(call.message, call.id, response);
       else await session.downstream.handleRequest(request, response, body);
       return;
