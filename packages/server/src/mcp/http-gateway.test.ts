@@ -13,9 +13,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
+  type JSONRPCMessage,
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -193,6 +195,91 @@ function text(result: unknown): string {
   return ((result as { content: { text: string }[] }).content[0] as { text: string }).text;
 }
 
+/**
+ * A second upstream for faults: sessions opened while `resumable` have an event store (`pause`
+ * closes its call's SSE stream and answers after), `crash` goes away mid-answer, `forget()` ends
+ * every session (then any request with a session id gets the SDK's 404).
+ */
+async function flakyUpstream() {
+  const events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
+  const eventStore: EventStore = {
+    async storeEvent(streamId, message) {
+      const id = `${streamId}_${events.size}`;
+      events.set(id, { streamId, message });
+      return id;
+    },
+    async getStreamIdForEventId(eventId) {
+      return events.get(eventId)?.streamId;
+    },
+    async replayEventsAfter(lastEventId, { send }) {
+      const streamId = events.get(lastEventId)?.streamId ?? '';
+      let after = false;
+      for (const [id, event] of events) {
+        if (after && event.streamId === streamId) await send(id, event.message);
+        if (id === lastEventId) after = true;
+      }
+      return streamId;
+    },
+  };
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const ended: StreamableHTTPServerTransport[] = [];
+  let current: import('node:http').ServerResponse | undefined;
+  const server = createServer(async (request, response) => {
+    current = response;
+    const sessionId = request.headers['mcp-session-id'];
+    // An ended session's id reaches a transport of another session: the SDK answers 404.
+    let transport =
+      typeof sessionId === 'string' ? (sessions.get(sessionId) ?? ended[0]) : undefined;
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        ...(upstream.resumable ? { eventStore, retryInterval: 20 } : {}),
+        onsessioninitialized: (id) => {
+          sessions.set(id, created);
+        },
+      });
+      const mcp = new McpServer(
+        { name: 'flaky', version: '1.0.0' },
+        { capabilities: { logging: {} } },
+      );
+      mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
+        content: [{ type: 'text', text: `flaky echo: ${text}` }],
+      }));
+      mcp.registerTool('pause', {}, async (extra) => {
+        extra.closeSSEStream?.();
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        return { content: [{ type: 'text', text: 'after the pause' }] };
+      });
+      mcp.registerTool('crash', {}, async (extra) => {
+        await extra.sendNotification({
+          method: 'notifications/message',
+          params: { level: 'info', data: 'working' },
+        });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        current?.socket?.destroy();
+        return { content: [{ type: 'text', text: 'never seen' }] };
+      });
+      await mcp.connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const upstream = {
+    resumable: true,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    forget() {
+      ended.push(...sessions.values());
+      sessions.clear();
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return upstream;
+}
+
 describe('the Streamable HTTP gateway at /mcp/<name>', () => {
   it('passes an allowed call through, with the credentials sent to the upstream only', async () => {
     const client = await connect();
@@ -280,6 +367,12 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
         },
       }),
     );
+    // Plain JSON once the client's own stream (GET) is open, which the SDK client opens after
+    // initialize: what the upstream sends during a call needs somewhere to go.
+    await vi.waitFor(() => {
+      const sessions = [...(mcpHttpGatewayOf(t.server)?.sessions.values() ?? [])];
+      expect(sessions.some((session) => session.openStreams > 0)).toBe(true);
+    });
     const plain = await client.callTool({ name: 'echo', arguments: { text: 'plain' } });
     expect(text(plain)).toBe('echo: plain');
     const refused = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
@@ -292,6 +385,52 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     expect(text(streamed)).toBe('echo: streamed');
     expect(types).toEqual(['application/json', 'application/json', 'text/event-stream']);
     await client.close();
+
+    // A client with no GET stream open gets its call's answer over SSE.
+    const headers = {
+      authorization: `Bearer ${t.liveKey}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const opened = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    });
+    await opened.text();
+    const session = {
+      ...headers,
+      'mcp-session-id': String(opened.headers.get('mcp-session-id')),
+      'mcp-protocol-version': '2025-06-18',
+    };
+    const initialized = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers: session,
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    expect(initialized.status).toBe(202);
+    const called = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers: session,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'no stream' } },
+      }),
+    });
+    expect(called.headers.get('content-type')).toBe('text/event-stream');
+    expect(await called.text()).toContain('echo: no stream');
+    await fetch(`${t.url}/mcp/remote`, { method: 'DELETE', headers: session });
   });
 
   it('forwards the exact bytes of numbers JavaScript would rewrite, and checks them exactly', async () => {
@@ -535,6 +674,52 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
     const removed = await t.admin('DELETE', '/api/v1/mcp/http-upstreams/down');
     expect(removed.status).toBe(200);
+  });
+
+  it('resumes an answer whose SSE stream the upstream closed, reports a crash mid-call, and passes a 404 session end on', async () => {
+    const flaky = await flakyUpstream();
+    const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'flaky', url: flaky.url },
+    });
+    expect(added.status).toBe(201);
+    try {
+      const client = await connect(t.liveKey, 'flaky');
+      // The call's stream ends before its answer; the gateway resumes it (Last-Event-ID).
+      expect(text(await client.callTool({ name: 'pause', arguments: {} }))).toBe('after the pause');
+      await client.close();
+      // A session without resumption from here on.
+      flaky.resumable = false;
+      const client2 = await connect(t.liveKey, 'flaky');
+      // The upstream goes away mid-answer: a clear JSON-RPC error, and the gateway goes on.
+      await expect(client2.callTool({ name: 'crash', arguments: {} })).rejects.toThrow(
+        /"flaky".*could not be reached for tools\/call: .*broke off.*The Arden gateway is up/,
+      );
+      expect(text(await client2.callTool({ name: 'echo', arguments: { text: 'on' } }))).toBe(
+        'flaky echo: on',
+      );
+      // The upstream ends the session (404): the client is told, then its session is gone too.
+      flaky.forget();
+      await expect(client2.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(
+        /"flaky".*ended this session \(it answered 404 to tools\/call\).*initialize a new session/,
+      );
+      await vi.waitFor(
+        async () => {
+          await expect(
+            client2.callTool({ name: 'echo', arguments: { text: 'y' } }),
+          ).rejects.toThrow(/404/);
+        },
+        { timeout: 5_000, interval: 300 },
+      );
+      await client2.close().catch(() => undefined);
+      const again = await connect(t.liveKey, 'flaky');
+      expect(text(await again.callTool({ name: 'echo', arguments: { text: 'new' } }))).toBe(
+        'flaky echo: new',
+      );
+      await again.close();
+    } finally {
+      await t.admin('DELETE', '/api/v1/mcp/http-upstreams/flaky');
+      await flaky.close();
+    }
   });
 
   it('lists upstreams without secrets and refuses duplicates and reserved headers', async () => {

@@ -29,6 +29,7 @@ import {
   type McpHttpUpstreamTarget,
 } from './http-upstreams';
 import { inProcessFetch } from './in-process-check';
+import { UpstreamPoster } from './upstream-post';
 
 // The Streamable HTTP gateway: `/mcp/<name>` is an MCP server to clients that present an agent
 // key, and an MCP client (StreamableHTTPClientTransport) to the remote upstream an admin
@@ -136,6 +137,8 @@ interface Forwarded {
 class GatewaySession {
   readonly downstream: StreamableHTTPServerTransport;
   readonly upstream: StreamableHTTPClientTransport;
+  /** The POSTs of `tools/call` (the hot path), over `node:http`; the rest goes through `upstream`. */
+  private readonly poster: UpstreamPoster;
   private readonly forwarded = new Map<string, Forwarded>();
   private readonly held = new Map<string, AbortController>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
@@ -144,6 +147,8 @@ class GatewaySession {
   private readonly jsonAnswers = new Map<string, (message: Message) => void>();
   private idle: NodeJS.Timeout | undefined;
   closed = false;
+  /** The client's GET streams open (its own stream, or a resumed one). */
+  openStreams = 0;
   id: string | undefined;
 
   constructor(
@@ -172,6 +177,8 @@ class GatewaySession {
     this.upstream.onmessage = (message) => this.fromUpstream(message as unknown as Message);
     this.upstream.onerror = (error) =>
       this.logger.warn('MCP upstream transport error', { error: this.redact(error.message) });
+    this.poster = new UpstreamPoster(target.url, target.headers);
+    this.poster.onerror = this.upstream.onerror;
     this.touch();
   }
 
@@ -204,6 +211,7 @@ class GatewaySession {
     // An upstream that does not answer does not hold the close up.
     const ended = this.upstream.terminateSession().catch(() => undefined);
     await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    this.poster.close();
     await this.upstream.close().catch(() => undefined);
     await this.downstream.close().catch(() => undefined);
     this.gateway.release(this.principal.keyId);
@@ -237,11 +245,15 @@ class GatewaySession {
     void this.toolCall(message, id);
     const answer = await answered;
     if (!answer || response.destroyed) return;
-    response.writeHead(200, {
+    const body = JSON.stringify(answer);
+    // With its length (not chunked): the head and the body go out in one write.
+    const headers: Record<string, string | number> = {
       'content-type': 'application/json',
-      ...(this.id ? { 'mcp-session-id': this.id } : {}),
-    });
-    response.end(JSON.stringify(answer));
+      'content-length': Buffer.byteLength(body),
+    };
+    if (this.id) headers['mcp-session-id'] = this.id;
+    response.writeHead(200, headers);
+    response.end(body);
   }
 
   // ---- client → upstream ----
@@ -285,7 +297,12 @@ class GatewaySession {
         firstPage: method === 'tools/list' && params?.cursor === undefined,
       });
     }
-    this.upstream.send(message as unknown as JSONRPCMessage).catch((error: Error) => {
+    const sent =
+      method === 'tools/call' && isId(id)
+        ? this.postCall(message, id)
+        : this.upstream.send(message as unknown as JSONRPCMessage);
+    sent.catch((error: Error) => {
+      if (this.closed) return;
       const reason = this.redact(error.message).slice(0, 300);
       this.logger.warn('Could not reach an MCP upstream', {
         upstream: this.target.name,
@@ -294,11 +311,45 @@ class GatewaySession {
       if (!isId(id)) return;
       const entry = this.forwarded.get(idKey(id));
       this.forwarded.delete(idKey(id));
-      const text = `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
+      // A 404 to a request with a session id: the upstream ended the session (MCP spec). The
+      // gateway ends the client's too, so that its next request gets the 404 that tells it to
+      // initialize again.
+      const expired =
+        (error as { code?: unknown }).code === 404 &&
+        method !== 'initialize' &&
+        this.upstream.sessionId !== undefined;
+      const text = expired
+        ? `The MCP server "${this.target.name}" (${this.target.origin}) ended this session (it answered 404 to ${String(method ?? 'a message')}), so the Arden gateway ended it too: initialize a new session.`
+        : `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
       this.answerError(id, errorCodes.upstreamError, text);
       if (entry) reportToolOutcome(this.arden, entry, { error: { message: text } });
-      // A session whose upstream never initialized has nothing to continue.
-      if (method === 'initialize') setTimeout(() => void this.close(), 1_000).unref();
+      // A session whose upstream never initialized, or ended, has nothing to continue.
+      if (method === 'initialize' || expired) setTimeout(() => void this.close(), 1_000).unref();
+    });
+  }
+
+  /**
+   * Sends a `tools/call` to the upstream with the lean POST (upstream-post.ts); what it leaves
+   * over goes through the SDK's transport, which holds the session: a redirect, and resuming an
+   * SSE answer that ended before the response (from its last event id, after its `retry`).
+   */
+  private async postCall(message: Message, id: RequestId): Promise<void> {
+    const outcome = await this.poster.post(
+      JSON.stringify(message),
+      this.upstream,
+      (answer) => this.fromUpstream(answer as Message),
+      (answer) => answer.id === id && ('result' in answer || 'error' in answer),
+    );
+    if (outcome.kind === 'done') return;
+    if (outcome.kind === 'ended') throw new Error(outcome.reason);
+    if (outcome.kind === 'redirect') {
+      await this.upstream.send(message as unknown as JSONRPCMessage);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, outcome.retryMs ?? 1_000).unref());
+    if (this.closed) return;
+    await this.upstream.send(message as unknown as JSONRPCMessage, {
+      resumptionToken: outcome.lastEventId,
     });
   }
 
@@ -588,7 +639,19 @@ export class McpHttpGateway {
         return;
       }
       session.touch();
-      const call = plainToolCall(request.method, request.headers, body, this.versions);
+      if (request.method === 'GET') {
+        session.openStreams += 1;
+        response.once('close', () => {
+          session.openStreams -= 1;
+        });
+      }
+      // A call is answered with plain JSON only while the client has a GET stream open: what
+      // the upstream sends during the call (a sampling or elicitation request) goes there. Until
+      // the client opens one, the call's own SSE stream carries it.
+      const call =
+        session.openStreams > 0
+          ? plainToolCall(request.method, request.headers, body, this.versions)
+          : undefined;
       if (call) await session.answerAsJson(call.message, call.id, response);
       else await session.downstream.handleRequest(request, response, body);
       return;
