@@ -112,6 +112,45 @@ export function outcomeMatches(
 }
 
 /**
+ * A session's logged calls in log order, at most `limit`; with `notAllowed`, only those that were
+ * not allowed and have an arguments hash (the ones a repeat can be refused for).
+ */
+async function loggedCalls(
+  db: Queryable,
+  agentId: string,
+  environment: string,
+  sessionId: string,
+  options: { limit: number; notAllowed?: boolean },
+): Promise<SessionCall[]> {
+  const rows = await db.all<{
+    id: string;
+    tool_name: string;
+    decision: string;
+    reason: string | null;
+    status: string;
+    on_timeout: string | null;
+    args_hash: string | null;
+    created_at: number;
+  }>(
+    `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at FROM actions
+     WHERE session_id = ? AND agent_id = ? AND environment = ?
+       ${options.notAllowed ? "AND decision <> 'allow' AND args_hash IS NOT NULL" : ''}
+     ORDER BY seq LIMIT ?`,
+    [sessionId, agentId, environment, options.limit],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    tool: row.tool_name,
+    decision: row.decision,
+    reason: row.reason,
+    status: row.status,
+    onTimeout: row.on_timeout,
+    argsHash: row.args_hash,
+    createdAt: Number(row.created_at),
+  }));
+}
+
+/**
  * Sessions' calls and spend kept in this process, for the embedded store only: one process owns
  * the SQLite file, so what it wrote is all there is, and the memory inputs of a session are read
  * here instead of from the log (a check costs no extra query). Loaded from the database on first
@@ -152,21 +191,10 @@ export class SessionCache {
       await this.#refreshPending(db, cached);
       return cached;
     }
-    const rows = await db.all<{
-      id: string;
-      tool_name: string;
-      decision: string;
-      reason: string | null;
-      status: string;
-      on_timeout: string | null;
-      args_hash: string | null;
-      created_at: number;
-    }>(
-      `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at FROM actions
-       WHERE session_id = ? AND agent_id = ? AND environment = ? ORDER BY seq LIMIT ?`,
-      [sessionId, agentId, environment, maxCallsPerSession + 1],
-    );
-    if (rows.length > maxCallsPerSession) {
+    const calls = await loggedCalls(db, agentId, environment, sessionId, {
+      limit: maxCallsPerSession + 1,
+    });
+    if (calls.length > maxCallsPerSession) {
       this.#sessions.delete(key);
       this.#markTooLarge(key);
       return undefined;
@@ -176,16 +204,6 @@ export class SessionCache {
        WHERE session_id = ? AND agent_id = ? AND environment = ?`,
       [sessionId, agentId, environment],
     );
-    const calls = rows.map((row) => ({
-      id: row.id,
-      tool: row.tool_name,
-      decision: row.decision,
-      reason: row.reason,
-      status: row.status,
-      onTimeout: row.on_timeout,
-      argsHash: row.args_hash,
-      createdAt: Number(row.created_at),
-    }));
     const memory: SessionMemory = {
       calls,
       pending: calls.filter((call) => call.status === 'pending').length,
@@ -324,39 +342,17 @@ export class SessionCache {
     environment: string,
     sessionId: string,
   ): Promise<void> {
-    const rows = await db.all<{
-      id: string;
-      tool_name: string;
-      decision: string;
-      reason: string | null;
-      status: string;
-      on_timeout: string | null;
-      args_hash: string | null;
-      created_at: number;
-    }>(
-      `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at FROM actions
-       WHERE session_id = ? AND agent_id = ? AND environment = ? AND decision <> 'allow'
-         AND args_hash IS NOT NULL
-       ORDER BY seq LIMIT ?`,
-      [sessionId, agentId, environment, maxCandidates + 1],
-    );
+    const calls = await loggedCalls(db, agentId, environment, sessionId, {
+      limit: maxCandidates + 1,
+      notAllowed: true,
+    });
     // Another lookup may have loaded it meanwhile.
     if (large.loaded) return;
     large.loaded = true;
     const noted = new Set<string>();
-    for (const calls of large.byHash.values()) for (const call of calls) noted.add(call.id);
-    for (const row of rows) {
-      if (noted.has(row.id)) continue;
-      addCandidate(large, {
-        id: row.id,
-        tool: row.tool_name,
-        decision: row.decision,
-        reason: row.reason,
-        status: row.status,
-        onTimeout: row.on_timeout,
-        argsHash: row.args_hash,
-        createdAt: Number(row.created_at),
-      });
+    for (const same of large.byHash.values()) for (const call of same) noted.add(call.id);
+    for (const call of calls) {
+      if (!noted.has(call.id)) addCandidate(large, call);
     }
   }
 
