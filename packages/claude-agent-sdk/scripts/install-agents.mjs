@@ -17,12 +17,28 @@ const args = [
   '--reporter=append-only',
   ...(frozen ? ['--frozen-lockfile'] : []),
 ];
+// A pnpm install was once seen to stall for minutes with no connection open and nothing
+// downloaded (and to finish in 20 s when run again): each attempt gets a time limit, and a
+// stalled or failed one is tried again, twice at most.
+const attemptMs = 300_000;
+const attempts = 3;
 const started = Date.now();
-const result = spawnSync('pnpm', args, {
-  cwd: agents,
-  stdio: 'inherit',
-  shell: process.platform === 'win32',
-});
+let result;
+for (let attempt = 1; attempt <= attempts; attempt++) {
+  result = spawnSync('pnpm', args, {
+    cwd: agents,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+    timeout: attemptMs,
+    killSignal: 'SIGKILL',
+  });
+  if (result.status === 0) break;
+  if (attempt < attempts) {
+    process.stderr.write(
+      `pnpm install of the coding-agent binaries ${result.signal ? `did not finish in ${attemptMs / 1000} s` : `exited with ${result.status}`}; trying again (${attempt + 1} of ${attempts}).\n`,
+    );
+  }
+}
 if (result.status !== 0) {
   process.stderr.write(
     `Could not install the Claude Code and Agent SDK binaries for the coding-agent suite (pnpm ${args.join(' ')} in ${agents} ${result.error ? `failed: ${result.error.message}` : `exited with ${result.status}`}). The suite needs them; run that command and look at its errors.\n`,
