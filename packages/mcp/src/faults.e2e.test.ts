@@ -114,7 +114,9 @@ describe('stdio gateway faults', () => {
 
   test('a call of more JSON values than the server checks (ARDEN_CHECK_VALUE_LIMIT) does not run', async () => {
     const { client } = await gateway();
-    const limit = t.server.config.checkValueLimit;
+    // The server's default ARDEN_CHECK_VALUE_LIMIT (`defaultCheckValueLimit`): read here as a
+    // number, since on Node 20 the test server runs in a child process.
+    const limit = 8_192;
     const refused = await client.callTool({
       name: 'ok',
       arguments: { value: 'many', items: Array(limit).fill(0) },
