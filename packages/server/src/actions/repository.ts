@@ -8,6 +8,20 @@ import { clampLimit, int, page, text } from '../store/rows';
 
 // The action log (every check, its decision, approval and outcome), and the sessions read from it.
 
+/**
+ * How many times a held action's outcome was changed in this process (decided, cancelled,
+ * expired). The embedded store's session cache re-reads its sessions' held calls only when this
+ * moved (memory/session-cache.ts), instead of at every check. One count for the whole process:
+ * a change in another store of the process costs this one's cache a needless re-read, never a
+ * missed one. Every write of `status` is in this file, and each counts.
+ */
+let heldOutcomeChanges = 0;
+
+/** See `heldOutcomeChanges`. */
+export function heldOutcomeVersion(): number {
+  return heldOutcomeChanges;
+}
+
 function toAction(row: Row): ActionRecord {
   return {
     seq: Number(row.seq),
@@ -397,6 +411,7 @@ export function actionRepository(db: Queryable) {
          RETURNING *`,
         [decision.status, decision.decidedBy, now, decision.notes, id, now],
       );
+      heldOutcomeChanges++;
       return row ? toAction(row) : undefined;
     },
     /**
@@ -409,6 +424,7 @@ export function actionRepository(db: Queryable) {
          WHERE id = ? AND status = 'pending' RETURNING *`,
         [now, notes, id],
       );
+      heldOutcomeChanges++;
       return row ? toAction(row) : undefined;
     },
     /** Marks an overdue pending action expired; undefined when it was decided meanwhile. */
@@ -418,6 +434,7 @@ export function actionRepository(db: Queryable) {
          WHERE id = ? AND status = 'pending' AND expires_at <= ? RETURNING *`,
         [now, notes, id, now],
       );
+      heldOutcomeChanges++;
       return row ? toAction(row) : undefined;
     },
     /** Actions by id (those that exist), in no particular order. */

@@ -273,6 +273,44 @@ describe('session.approved and session.denied', () => {
   });
 });
 
+describe("held calls in the embedded store's session cache", () => {
+  it("reads a held call's outcome again only after an outcome changed, and then sees it", async () => {
+    const t = await serverWith([
+      { name: 'Read', tool: 'db.read', action: 'requires_approval', timeout: 60 },
+      {
+        name: 'Delete',
+        tool: 'db.delete',
+        rules: [{ if: 'session.denied("db.read")', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    const database = t.server.store.database;
+    let reReads = 0;
+    const all = database.all.bind(database);
+    database.all = ((sql: string, params?: never[]) => {
+      if (sql.startsWith('SELECT id, status, on_timeout FROM actions WHERE id IN')) reReads++;
+      return all(sql, params);
+    }) as typeof database.all;
+    const held = await check(t, 'db.read', { table: 'a' });
+    expect(held.decision).toBe('requires_approval');
+    for (let index = 0; index < 3; index++) {
+      expect((await check(t, 'db.delete', { row: index })).decision).toBe('allow');
+    }
+    // Nothing was decided: the session's held call is not asked of the log at every check.
+    if (database.dialect === 'sqlite') expect(reReads).toBe(0);
+    // An expiry (on_timeout: deny) is seen at the next check...
+    now += 61_000;
+    await t.server.approvals.expire(held.action_id as string);
+    expect((await check(t, 'db.delete', { row: 9 })).decision).toBe('block');
+    // ...and so is a denial in another session, and a held call the agent gave up.
+    const other = await check(t, 'db.read', { table: 'b' }, 's-2');
+    expect((await check(t, 'db.delete', { row: 1 }, 's-2')).decision).toBe('allow');
+    await t.server.approvals.decide(other.action_id as string, { decision: 'deny', userId: 'u' });
+    expect((await check(t, 'db.delete', { row: 1 }, 's-2')).decision).toBe('block');
+    if (database.dialect === 'sqlite') expect(reReads).toBe(2);
+  });
+});
+
 describe('session.cost_usd, session.tokens and agent.cost_usd', () => {
   it('read recorded usage, the agent within its window', async () => {
     const t = await serverWith([

@@ -1,4 +1,5 @@
 import { type MemoryDecision, matchesToolPattern } from '@arden/policy';
+import { heldOutcomeVersion } from '../actions/repository';
 import type { Queryable } from '../store/database';
 
 /** One logged call of a session, as the memory inputs read it. */
@@ -18,6 +19,11 @@ export interface SessionMemory {
   calls: SessionCall[];
   /** Calls still held for approval: their outcome may change in the log, so they are re-read. */
   pending: number;
+  /**
+   * `heldOutcomeVersion()` when the held calls were last read: they are read again only once an
+   * outcome changed somewhere in this process (absent: never kept in a cache, read every time).
+   */
+  outcomesRead?: number;
   costUsd: number;
   tokens: number;
   /** Calls of this session being decided (logged in memory before their commit). */
@@ -187,10 +193,16 @@ export class SessionCache {
       this.#sessions.delete(key);
       this.#sessions.set(key, cached);
       if (cached.pending === 0 || cached.inFlight > 0) return cached;
-      // Calls held for approval may have been decided since: re-read their outcomes only.
+      // Calls held for approval may have been decided since: re-read their outcomes only, and
+      // only when some held call's outcome changed in this process since they were last read.
+      const version = heldOutcomeVersion();
+      if (cached.outcomesRead === version) return cached;
       await this.#refreshPending(db, cached);
+      // A change during the read is read at the next check (the version read before it).
+      cached.outcomesRead = version;
       return cached;
     }
+    const version = heldOutcomeVersion();
     const calls = await loggedCalls(db, agentId, environment, sessionId, {
       limit: maxCallsPerSession + 1,
     });
@@ -207,6 +219,7 @@ export class SessionCache {
     const memory: SessionMemory = {
       calls,
       pending: calls.filter((call) => call.status === 'pending').length,
+      outcomesRead: version,
       costUsd: Number(spend?.cost ?? 0),
       tokens: Number(spend?.tokens ?? 0),
       inFlight: 0,
