@@ -19,7 +19,10 @@ const args = [
 ];
 // A pnpm install was once seen to stall for minutes with no connection open and nothing
 // downloaded (and to finish in 20 s when run again): each attempt gets a time limit, and a
-// stalled or failed one is tried again, twice at most.
+// stalled or failed one is tried again, twice at most. (The stall that was seen in CI had a cause:
+// turbo runs tasks with a strict environment, and without NODE_EXTRA_CA_CERTS or SSL_CERT_FILE
+// a registry behind a TLS-inspecting proxy fails with "self-signed certificate in certificate
+// chain" and pnpm retries quietly; turbo.json passes those variables through.)
 const attemptMs = 300_000;
 const attempts = 3;
 const started = Date.now();
