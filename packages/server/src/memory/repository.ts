@@ -1,4 +1,4 @@
-import type { Queryable, SqlValue } from '../store/database';
+import type { Queryable, SqlValue, Statement } from '../store/database';
 
 /** Calls of one scope grouped by tool and outcome: what counts are added up from. */
 export interface CallGroup {
@@ -63,9 +63,50 @@ export function firstRefusalSql(withSince: boolean): string {
          ORDER BY seq LIMIT 1`;
 }
 
+/** The message PostgreSQL's error carries when a memory version guard finds the version moved. */
+export const memoryConflictMarker = 'arden_memory_version_moved';
+
+/**
+ * The statement a check with memory commits with its action on PostgreSQL: the version of its
+ * session (or agent) moves from `expected` (what the check read before its counts; 0: no row
+ * yet) to the next, or, when another check of that scope committed meanwhile, the statement
+ * fails and with it the transaction (the group committer then retries its requests one by
+ * one, and this one's check is decided again). The upsert waits for a concurrent transaction
+ * holding the row and then re-reads it, so of two replicas that read the same version only
+ * one commits. Its `lockKey` makes transactions take these rows in one order (no deadlock).
+ * The error is raised as a failed cast of a text that names it: no function in the schema.
+ */
+export function memoryVersionGuard(scopeKey: string, expected: number): Statement {
+  return {
+    sql: `WITH bumped AS (
+            INSERT INTO memory_versions (scope_key, version) VALUES (?, ?)
+            ON CONFLICT (scope_key) DO UPDATE SET version = memory_versions.version + 1
+            WHERE memory_versions.version = ?
+            RETURNING version)
+          SELECT CAST(CASE WHEN COUNT(*) = 1 THEN '1' ELSE '${memoryConflictMarker}' END AS INTEGER) AS ok
+          FROM bumped`,
+    params: [scopeKey, expected + 1, expected],
+    lockKey: `memory_versions|${scopeKey}`,
+  };
+}
+
+/** Whether `error` is a memory version guard's: the check's scope moved since it was read. */
+export function isMemoryConflict(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(memoryConflictMarker);
+}
+
 /** The memory inputs' reads of the action log and of recorded usage. */
 export function memoryRepository(db: Queryable) {
   return {
+    /** The committed version of a memory scope (`memoryVersionGuard`); 0 when it has none. */
+    async version(scopeKey: string): Promise<number> {
+      const row = await db.get<{ version: number | string }>(
+        'SELECT version FROM memory_versions WHERE scope_key = ?',
+        [scopeKey],
+      );
+      return row ? Number(row.version) : 0;
+    },
+
     /** Calls of `scope` since `since` (inclusive; all when undefined), by tool and outcome. */
     async callGroups(scope: MemoryScope, since: number | undefined): Promise<CallGroup[]> {
       const { where, params } = scopeWhere(scope, since);

@@ -14,13 +14,15 @@ import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
 import type { NewAction, Store } from '../store';
-import type { Queryable } from '../store/database';
+import type { Queryable, Statement } from '../store/database';
 import { argumentsHash } from './canonical';
-import { KeyedMutex, Semaphore } from './locks';
+import { KeyedMutex } from './locks';
 import {
   type CallGroup,
+  isMemoryConflict,
   type MemoryScope,
   memoryRepository,
+  memoryVersionGuard,
   type RecordedSpend,
 } from './repository';
 import {
@@ -62,32 +64,42 @@ export interface MemoryLease {
   readonly argsHash: string | null;
   /** When the call repeats a refused call: the refusal it repeats, and the decision (block). */
   readonly repeat: { of: string; decision: PolicyDecision; message: string } | undefined;
+  /**
+   * Statements to commit with the action (PostgreSQL: the guard that its memory did not move
+   * since it was read). A commit that fails for it fails with a `MemoryConflictError`.
+   */
+  readonly statements: readonly Statement[];
   /** Call with the action once decided, before it is submitted for commit. */
   decided(action: NewAction): void;
   /** After the commit: keeps what `decided` noted and releases the lock. Returns `result`. */
   committed<T>(result: T): T;
-  /** After a failed commit: takes back what `decided` noted, releases the lock, rethrows. */
+  /**
+   * After a failed commit: takes back what `decided` noted, releases the lock, rethrows (a
+   * `MemoryConflictError` when the check's memory moved: decide it again).
+   */
   failed(error: unknown): never;
+}
+
+/**
+ * A check's commit found that another check of its session (or agent) committed after its
+ * memory was read (another replica: those of one replica wait for each other). Nothing of it
+ * was written; it is to be decided again with what is committed now.
+ */
+export class MemoryConflictError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      'The memory of this check changed before it was committed; it is decided again.',
+      options,
+    );
+    this.name = 'MemoryConflictError';
+  }
 }
 
 const noSession: MemoryUnavailable = {
   unavailable: 'the call has no session id (send metadata.session_id)',
 };
-// PostgreSQL advisory locks of this room: (namespace, hash of the key).
-const lockNamespace = 8787007;
-/** Connections one replica holds for memory locks at once; others queue in-process. */
-const maxHeldConnections = 4;
 /** A lease not released by then is released anyway (a bug elsewhere must not stall a session). */
 const maxHoldMs = 30_000;
-
-function hash32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash | 0;
-}
 
 function isRefused(group: CallGroup): boolean {
   return group.decision === 'block' || outcomeMatches(group, 'denied');
@@ -157,12 +169,16 @@ export function sessionValue(
  * reads (counts from the action log, spend from recorded usage), finds refused repeats, and
  * keeps concurrent checks that read memory exact.
  *
- * Exactness: a check whose policy reads memory holds a lock on its session (on the agent, when
- * it reads `agent.*`) from before its counts are read until its action is committed, so two
- * checks of one session never both count the same past: in-process a keyed mutex, and on
- * PostgreSQL also a session advisory lock on a connection held for the check, so replicas
- * serialise too. Checks whose policy reads no memory take no lock and cost nothing more than
- * the refused-repeat lookup (one index seek, for calls with a session).
+ * Exactness: a check whose policy reads memory holds an in-process lock on its session (on the
+ * agent, when it reads `agent.*`) from before its counts are read until its action is
+ * committed, so two checks of one session in this process never both count the same past. On
+ * PostgreSQL replicas are kept exact by the database at commit (optimistically): the check
+ * reads its scope's version (`memory_versions`) before its counts and commits its action with
+ * a guard that bumps that version only if it is still the one read; a check whose scope
+ * another replica committed meanwhile fails its commit and is decided again
+ * (`MemoryConflictError`). No connection is held while a check waits for the group commit.
+ * Checks whose policy reads no memory take no lock and cost nothing more than the
+ * refused-repeat lookup (one index seek, for calls with a session).
  */
 /** One refused-repeat lookup: the first refusal of this call in its session since `since`. */
 interface RefusalLookup {
@@ -186,7 +202,6 @@ export class MemoryService {
   readonly #policies: PolicyService;
   readonly #logger: Logger | undefined;
   readonly #mutex = new KeyedMutex();
-  readonly #connections = new Semaphore(maxHeldConnections);
   /** The embedded store's sessions in this process (undefined on PostgreSQL: replicas share it). */
   readonly #sessions: SessionCache | undefined;
 
@@ -282,7 +297,13 @@ export class MemoryService {
             : `session|${agent.id}|${environment}|${sessionId}`;
     const lock = lockKey === undefined ? undefined : await this.#lock(lockKey);
     try {
-      const db = lock?.db ?? this.#store.database;
+      const db = this.#store.database;
+      // PostgreSQL: the version first, then the counts, so the counts are at least as recent
+      // as the version the commit's guard expects (a commit in between fails the guard).
+      const guard =
+        lockKey !== undefined && db.dialect === 'postgres'
+          ? memoryVersionGuard(lockKey, await memoryRepository(db).version(lockKey))
+          : undefined;
       const session =
         this.#sessions && sessionId !== null
           ? await this.#sessions.get(db, agent.id, environment, sessionId)
@@ -315,7 +336,7 @@ export class MemoryService {
         const refusal =
           known !== 'ask the log'
             ? known
-            : lock === undefined && db.dialect === 'postgres'
+            : db.dialect === 'postgres'
               ? await this.#batchedRefusal({
                   scope: { agentId: agent.id, environment, sessionId },
                   toolName: call.tool,
@@ -334,7 +355,15 @@ export class MemoryService {
         queries.length === 0 || repeat !== undefined
           ? undefined
           : await this.#values(db, agent.id, environment, call, argsHash, queries, now, session);
-      return this.#lease(values, argsHash, repeat, lock, session !== undefined);
+      // A refused repeat reads no memory: its commit needs no guard.
+      return this.#lease(
+        values,
+        argsHash,
+        repeat,
+        lock,
+        session !== undefined,
+        guard && repeat === undefined ? [guard] : [],
+      );
     } catch (error) {
       lock?.release();
       throw error;
@@ -383,8 +412,9 @@ export class MemoryService {
     values: MemoryValues | undefined,
     argsHash: string | null,
     repeat: MemoryLease['repeat'],
-    lock: { db: Queryable | undefined; release: () => void } | undefined,
+    lock: { release: () => void } | undefined,
     kept: boolean,
+    statements: readonly Statement[],
   ): MemoryLease {
     const sessions = this.#sessions;
     let settle: ((committed: boolean) => void) | undefined;
@@ -393,6 +423,7 @@ export class MemoryService {
       values,
       argsHash,
       repeat,
+      statements,
       decided(action) {
         if (sessions === undefined || action.sessionId === null) return;
         // A session kept here takes the call whole; one too large to keep, when it was not
@@ -420,6 +451,9 @@ export class MemoryService {
       failed(error): never {
         settle?.(false);
         release();
+        if (statements.length > 0 && isMemoryConflict(error)) {
+          throw new MemoryConflictError({ cause: error });
+        }
         throw error;
       },
     };
@@ -547,50 +581,12 @@ export class MemoryService {
     return values;
   }
 
-  /** The in-process lock of `key`, and on PostgreSQL its advisory lock on a held connection. */
-  async #lock(key: string): Promise<{ db: Queryable | undefined; release: () => void }> {
-    const unlock = await this.#mutex.acquire(key);
-    const database = this.#store.database;
-    if (!database.dedicated) return this.#timed(key, undefined, unlock);
-    try {
-      await this.#connections.acquire();
-    } catch (error) {
-      unlock();
-      throw error;
-    }
-    return new Promise((resolve, reject) => {
-      let finish!: () => void;
-      const finished = new Promise<void>((done) => {
-        finish = done;
-      });
-      let locked = false;
-      const held = (database.dedicated as NonNullable<typeof database.dedicated>)(
-        async (connection) => {
-          await connection.get('SELECT pg_advisory_lock(?, ?)', [lockNamespace, hash32(key)]);
-          locked = true;
-          resolve(this.#timed(key, connection, finish));
-          await finished;
-          await connection.get('SELECT pg_advisory_unlock(?, ?)', [lockNamespace, hash32(key)]);
-        },
-      );
-      held
-        .catch((error: unknown) => {
-          if (!locked) reject(error);
-          // A failed unlock closes the connection (the pool drops it), which unlocks too.
-          else this.#logger?.warn('A memory lock was not released cleanly', { error });
-        })
-        .finally(() => {
-          this.#connections.release();
-          unlock();
-        });
-    });
+  /** The in-process lock of `key` (replicas are kept exact at commit: `memoryVersionGuard`). */
+  async #lock(key: string): Promise<{ release: () => void }> {
+    return this.#timed(key, await this.#mutex.acquire(key));
   }
 
-  #timed(
-    key: string,
-    db: Queryable | undefined,
-    release: () => void,
-  ): { db: Queryable | undefined; release: () => void } {
+  #timed(key: string, release: () => void): { release: () => void } {
     let released = false;
     const timer = setTimeout(() => {
       this.#logger?.warn('A memory lock was held too long; released', { key: key.split('|')[0] });
@@ -603,7 +599,7 @@ export class MemoryService {
       clearTimeout(timer);
       release();
     };
-    return { db, release: done };
+    return { release: done };
   }
 }
 
