@@ -1,4 +1,5 @@
 import type { Queryable, SqlValue, Statement } from '../store/database';
+import type { MultiRow } from '../store/multi-row';
 
 /** Calls of one scope grouped by tool and outcome: what counts are added up from. */
 export interface CallGroup {
@@ -75,9 +76,11 @@ export const memoryConflictMarker = 'arden_memory_version_moved';
  * holding the row and then re-reads it, so of two replicas that read the same version only
  * one commits. Its `lockKey` makes transactions take these rows in one order (no deadlock).
  * The error is raised as a failed cast of a text that names it: no function in the schema.
+ * The guards of one commit merge into one statement (`versionGuardRows`): one round trip.
  */
 export function memoryVersionGuard(scopeKey: string, expected: number): Statement {
   return {
+    rows: versionGuardRows,
     sql: `WITH bumped AS (
             INSERT INTO memory_versions (scope_key, version) VALUES (?, ?)
             ON CONFLICT (scope_key) DO UPDATE SET version = memory_versions.version + 1
@@ -90,9 +93,89 @@ export function memoryVersionGuard(scopeKey: string, expected: number): Statemen
   };
 }
 
+/**
+ * The guards of one commit as one statement: every scope's version moves from what its check
+ * read, in key order, or the statement fails (and the group committer retries the commit's
+ * requests one by one: only the checks whose scope moved fail). Parameters as the guard's.
+ */
+const versionGuardRows: MultiRow = {
+  key: 'memory_version_guard',
+  // One statement cannot update a row twice; a second guard of one scope goes in the next.
+  distinct: (params) => String(params[0]),
+  build(rows) {
+    return {
+      name: 'arden_rows_memory_version_guard',
+      text: `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(scope_key, expected)),
+        bumped AS (
+          INSERT INTO memory_versions (scope_key, version)
+          SELECT scope_key, expected + 1 FROM v ORDER BY scope_key
+          ON CONFLICT (scope_key) DO UPDATE SET version = memory_versions.version + 1
+          WHERE memory_versions.version = EXCLUDED.version - 1
+          RETURNING scope_key)
+        SELECT CAST(CASE WHEN COUNT(*) = cardinality($1::text[]) THEN '1' ELSE '${memoryConflictMarker}' END AS INTEGER) AS ok
+        FROM bumped`,
+      values: [rows.map((row) => row[0]), rows.map((row) => row[2])],
+    };
+  },
+  results: (_returned, rows) => rows.map(() => ({ changes: 1 })),
+};
+
 /** Whether `error` is a memory version guard's: the check's scope moved since it was read. */
 export function isMemoryConflict(error: unknown): boolean {
   return error instanceof Error && error.message.includes(memoryConflictMarker);
+}
+
+/** Calls of a scope by tool and outcome (`callGroups`): its statement. */
+function callGroupsSql(scope: MemoryScope, since: number | undefined) {
+  const { where, params } = scopeWhere(scope, since);
+  return {
+    sql: `SELECT tool_name, decision, status, on_timeout, COUNT(*) AS count FROM actions
+         WHERE ${where} GROUP BY tool_name, decision, status, on_timeout`,
+    params,
+  };
+}
+
+/** Spend recorded as usage of a scope (`recordedSpend`): its statement (columns cost, tokens). */
+function recordedSpendSql(scope: MemoryScope, since: number | undefined) {
+  const { where, params } = scopeWhere(scope, since);
+  return {
+    sql: `SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens
+         FROM usage WHERE ${where}`,
+    params,
+  };
+}
+
+interface CallGroupRow {
+  tool_name: string;
+  decision: string;
+  status: string;
+  on_timeout: string | null;
+  count: number | string;
+}
+
+function toCallGroup(row: CallGroupRow): CallGroup {
+  return {
+    toolName: row.tool_name,
+    decision: row.decision,
+    status: row.status,
+    onTimeout: row.on_timeout,
+    count: Number(row.count),
+  };
+}
+
+/** What a check with memory reads at once on PostgreSQL (`snapshot`). */
+export interface MemoryReads {
+  /** Call groups to read, each under its own key. */
+  groups: { key: string; scope: MemoryScope; since: number | undefined }[];
+  /** Recorded spend of this scope (all time), if read. */
+  spend: MemoryScope | undefined;
+}
+
+/** The answers of `snapshot`: the scope's version, and the reads as of that version. */
+export interface MemorySnapshot {
+  version: number;
+  groups: Map<string, CallGroup[]>;
+  spend: RecordedSpend | undefined;
 }
 
 /** The memory inputs' reads of the action log and of recorded usage. */
@@ -109,25 +192,44 @@ export function memoryRepository(db: Queryable) {
 
     /** Calls of `scope` since `since` (inclusive; all when undefined), by tool and outcome. */
     async callGroups(scope: MemoryScope, since: number | undefined): Promise<CallGroup[]> {
-      const { where, params } = scopeWhere(scope, since);
-      const rows = await db.all<{
-        tool_name: string;
-        decision: string;
-        status: string;
-        on_timeout: string | null;
-        count: number | string;
-      }>(
-        `SELECT tool_name, decision, status, on_timeout, COUNT(*) AS count FROM actions
-         WHERE ${where} GROUP BY tool_name, decision, status, on_timeout`,
-        params,
-      );
-      return rows.map((row) => ({
-        toolName: row.tool_name,
-        decision: row.decision,
-        status: row.status,
-        onTimeout: row.on_timeout,
-        count: Number(row.count),
-      }));
+      const { sql, params } = callGroupsSql(scope, since);
+      return (await db.all<CallGroupRow>(sql, params)).map(toCallGroup);
+    },
+
+    /**
+     * PostgreSQL: a memory scope's version and the counts and spend a check reads, in one
+     * statement (one round trip, one snapshot: the reads are exactly as of the version, which
+     * the check's commit then expects: `memoryVersionGuard`).
+     */
+    async snapshot(scopeKey: string, reads: MemoryReads): Promise<MemorySnapshot> {
+      const columns = ['(SELECT version FROM memory_versions WHERE scope_key = ?) AS version'];
+      const params: SqlValue[] = [scopeKey];
+      for (const [index, read] of reads.groups.entries()) {
+        const groups = callGroupsSql(read.scope, read.since);
+        columns.push(`(SELECT json_agg(g) FROM (${groups.sql}) g) AS groups_${index}`);
+        params.push(...groups.params);
+      }
+      if (reads.spend !== undefined) {
+        const spend = recordedSpendSql(reads.spend, undefined);
+        columns.push(`(SELECT json_build_object('cost', s.cost, 'tokens', s.tokens)
+          FROM (${spend.sql}) s) AS spend`);
+        params.push(...spend.params);
+      }
+      const row = await db.get<Record<string, unknown>>(`SELECT ${columns.join(', ')}`, params);
+      const groups = new Map<string, CallGroup[]>();
+      for (const [index, read] of reads.groups.entries()) {
+        const rows = (row?.[`groups_${index}`] ?? []) as CallGroupRow[];
+        groups.set(read.key, rows.map(toCallGroup));
+      }
+      const spend = row?.spend as { cost: number | null; tokens: number | null } | undefined;
+      return {
+        version: Number(row?.version ?? 0),
+        groups,
+        spend:
+          reads.spend === undefined
+            ? undefined
+            : { costUsd: Number(spend?.cost ?? 0), tokens: Number(spend?.tokens ?? 0) },
+      };
     },
 
     /** Tools of the session's refused calls with these arguments (canonical hash). */
@@ -215,10 +317,9 @@ export function memoryRepository(db: Queryable) {
 
     /** Dollars and tokens recorded as usage for `scope` since `since` (inclusive). */
     async recordedSpend(scope: MemoryScope, since: number | undefined): Promise<RecordedSpend> {
-      const { where, params } = scopeWhere(scope, since);
+      const { sql, params } = recordedSpendSql(scope, since);
       const row = await db.get<{ cost: number | string | null; tokens: number | string | null }>(
-        `SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens
-         FROM usage WHERE ${where}`,
+        sql,
         params,
       );
       return { costUsd: Number(row?.cost ?? 0), tokens: Number(row?.tokens ?? 0) };

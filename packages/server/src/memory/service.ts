@@ -20,7 +20,9 @@ import { KeyedMutex } from './locks';
 import {
   type CallGroup,
   isMemoryConflict,
+  type MemoryReads,
   type MemoryScope,
+  type MemorySnapshot,
   memoryRepository,
   memoryVersionGuard,
   type RecordedSpend,
@@ -298,12 +300,21 @@ export class MemoryService {
     const lock = lockKey === undefined ? undefined : await this.#lock(lockKey);
     try {
       const db = this.#store.database;
-      // PostgreSQL: the version first, then the counts, so the counts are at least as recent
-      // as the version the commit's guard expects (a commit in between fails the guard).
-      const guard =
+      // PostgreSQL: the scope's version and the counts and spend the policy reads, in one
+      // statement (one snapshot: the commit's guard expects that version), sent at once with
+      // the reservations and the refused-repeat lookup.
+      const reads =
         lockKey !== undefined && db.dialect === 'postgres'
-          ? memoryVersionGuard(lockKey, await memoryRepository(db).version(lockKey))
+          ? snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now)
           : undefined;
+      const snapshot = reads && memoryRepository(db).snapshot(lockKey as string, reads);
+      const reserved =
+        reads?.spend && sessionId !== null
+          ? this.reserved({ agentId: agent.id, environment, sessionId, now })
+          : undefined;
+      // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
+      snapshot?.catch(() => undefined);
+      reserved?.catch(() => undefined);
       const session =
         this.#sessions && sessionId !== null
           ? await this.#sessions.get(db, agent.id, environment, sessionId)
@@ -354,16 +365,23 @@ export class MemoryService {
       const values =
         queries.length === 0 || repeat !== undefined
           ? undefined
-          : await this.#values(db, agent.id, environment, call, argsHash, queries, now, session);
+          : await this.#values(
+              db,
+              agent.id,
+              environment,
+              call,
+              argsHash,
+              queries,
+              now,
+              session,
+              snapshot && { snapshot: await snapshot, reserved },
+            );
       // A refused repeat reads no memory: its commit needs no guard.
-      return this.#lease(
-        values,
-        argsHash,
-        repeat,
-        lock,
-        session !== undefined,
-        guard && repeat === undefined ? [guard] : [],
-      );
+      const guard =
+        snapshot && repeat === undefined
+          ? [memoryVersionGuard(lockKey as string, (await snapshot).version)]
+          : [];
+      return this.#lease(values, argsHash, repeat, lock, session !== undefined, guard);
     } catch (error) {
       lock?.release();
       throw error;
@@ -468,6 +486,11 @@ export class MemoryService {
     queries: readonly MemoryQuery[],
     now: number,
     session: SessionMemory | undefined,
+    /** PostgreSQL: what was read with the scope's version (`snapshot`), and the reservations. */
+    prefetched?: {
+      snapshot: MemorySnapshot;
+      reserved: Promise<{ usd: number; tokens: number }> | undefined;
+    },
   ): Promise<MemoryValues> {
     const repository = memoryRepository(db);
     const values = new Map<string, number | boolean | MemoryUnavailable>();
@@ -475,6 +498,11 @@ export class MemoryService {
     const groupsOf = (scope: 'session' | 'agent', windowMs: number | undefined) => {
       const key = `${scope}|${windowMs ?? ''}`;
       let found = groups.get(key);
+      const read = prefetched?.snapshot.groups.get(key);
+      if (found === undefined && read !== undefined) {
+        found = Promise.resolve(read);
+        groups.set(key, found);
+      }
       if (found === undefined) {
         found = repository.callGroups(
           { agentId, environment, sessionId: scope === 'session' ? call.sessionId : null },
@@ -556,10 +584,15 @@ export class MemoryService {
         case 'cost_usd':
         case 'tokens': {
           if (query.scope === 'session') {
-            sessionSpend ??= this.spendSoFar(
-              { agentId, environment, sessionId: call.sessionId, now },
-              db,
-            );
+            const recorded = prefetched?.snapshot.spend;
+            const reserved = prefetched?.reserved;
+            sessionSpend ??=
+              recorded && reserved
+                ? reserved.then((amount) => ({
+                    costUsd: recorded.costUsd + amount.usd,
+                    tokens: recorded.tokens + amount.tokens,
+                  }))
+                : this.spendSoFar({ agentId, environment, sessionId: call.sessionId, now }, db);
             const spend = await sessionSpend;
             values.set(key, query.kind === 'tokens' ? spend.tokens : spend.costUsd);
           } else {
@@ -601,6 +634,41 @@ export class MemoryService {
     };
     return { release: done };
   }
+}
+
+/**
+ * What of `queries` the PostgreSQL snapshot reads with the version: the call groups (under the
+ * keys `#values` looks them up by) and the session's recorded spend. The rest (tool costs, an
+ * agent's spend in a window) `#values` reads on its own.
+ */
+function snapshotReads(
+  queries: readonly MemoryQuery[],
+  scope: { agentId: string; environment: string; sessionId: string | null },
+  now: number,
+): MemoryReads {
+  const reads: MemoryReads = { groups: [], spend: undefined };
+  const group = (kind: 'session' | 'agent', windowMs: number | undefined) => {
+    const key = `${kind}|${windowMs ?? ''}`;
+    if (reads.groups.some((read) => read.key === key)) return;
+    reads.groups.push({
+      key,
+      scope: { ...scope, sessionId: kind === 'session' ? scope.sessionId : null },
+      since: windowMs === undefined ? undefined : now - windowMs,
+    });
+  };
+  for (const query of queries) {
+    if (query.scope === 'session' && scope.sessionId === null) continue;
+    if (query.kind === 'calls') group(query.scope, query.windowMs);
+    else if (query.kind === 'approved' || (query.kind === 'denied' && !query.sameArgs)) {
+      group('session', undefined);
+    } else if (
+      (query.kind === 'cost_usd' || query.kind === 'tokens') &&
+      query.scope === 'session'
+    ) {
+      reads.spend = scope;
+    }
+  }
+  return reads;
 }
 
 /** The reason of a check refused as a repeat of a refused call. */
