@@ -163,20 +163,46 @@ function toCallGroup(row: CallGroupRow): CallGroup {
   };
 }
 
-/** What a check with memory reads at once on PostgreSQL (`snapshot`). */
+/** What a check with memory reads with its scope's version on PostgreSQL (`snapshots`). */
 export interface MemoryReads {
-  /** Call groups to read, each under its own key. */
-  groups: { key: string; scope: MemoryScope; since: number | undefined }[];
-  /** Recorded spend of this scope (all time), if read. */
-  spend: MemoryScope | undefined;
+  /** The session whose calls and spend are read (none: only the version is). */
+  session: { agentId: string; environment: string; sessionId: string } | undefined;
+  /** The session's calls by tool and outcome, in each of these windows (since; all: undefined). */
+  since: (number | undefined)[];
+  /** Whether the session's recorded spend is read. */
+  spend: boolean;
 }
 
-/** The answers of `snapshot`: the scope's version, and the reads as of that version. */
+/** The answers of `snapshots`: the scope's version, and the reads as of that version. */
 export interface MemorySnapshot {
   version: number;
+  /** The session's call groups by the `since` they were read for ('' for all). */
   groups: Map<string, CallGroup[]>;
   spend: RecordedSpend | undefined;
 }
+
+/**
+ * The statement of `snapshots`, one text for every batch: a row per read (`kind` v: version,
+ * g: call groups since `since`, s: spend). A session's rows are read through its session index,
+ * behind an optimisation fence (`OFFSET 0`): on a log without fresh statistics the planner
+ * otherwise takes the agent's index and reads every session of the agent in the window, a cost
+ * that grows with the log (the policy-memory benchmark: 5,561 rows read for 57).
+ */
+const snapshotsSql = `SELECT q.i, q.kind, CASE q.kind
+    WHEN 'v' THEN to_json((SELECT version FROM memory_versions WHERE scope_key = q.scope_key))
+    WHEN 'g' THEN (SELECT json_agg(g) FROM (
+      SELECT a.tool_name, a.decision, a.status, a.on_timeout, COUNT(*) AS count
+      FROM (SELECT * FROM actions WHERE session_id = q.session_id OFFSET 0) a
+      WHERE a.agent_id = q.agent_id AND a.environment = q.environment
+        AND (q.since IS NULL OR a.created_at >= q.since)
+      GROUP BY a.tool_name, a.decision, a.status, a.on_timeout) g)
+    WHEN 's' THEN (SELECT json_build_object('cost', SUM(u.cost_usd),
+        'tokens', SUM(u.prompt_tokens + u.completion_tokens))
+      FROM (SELECT * FROM usage WHERE session_id = q.session_id OFFSET 0) u
+      WHERE u.agent_id = q.agent_id AND u.environment = q.environment)
+    END AS value, q.since
+  FROM json_to_recordset(?::json) AS q(i int, kind text, scope_key text, session_id text,
+    agent_id text, environment text, since bigint)`;
 
 /** The memory inputs' reads of the action log and of recorded usage. */
 export function memoryRepository(db: Queryable) {
@@ -197,39 +223,50 @@ export function memoryRepository(db: Queryable) {
     },
 
     /**
-     * PostgreSQL: a memory scope's version and the counts and spend a check reads, in one
-     * statement (one round trip, one snapshot: the reads are exactly as of the version, which
-     * the check's commit then expects: `memoryVersionGuard`).
+     * PostgreSQL: for each check, its memory scope's version and the session's counts and
+     * spend it reads, all in one statement (one round trip for the checks of one event-loop
+     * turn, one snapshot: each check's reads are exactly as of the version its commit then
+     * expects, `memoryVersionGuard`). The answers are in the order of `requests`.
      */
-    async snapshot(scopeKey: string, reads: MemoryReads): Promise<MemorySnapshot> {
-      const columns = ['(SELECT version FROM memory_versions WHERE scope_key = ?) AS version'];
-      const params: SqlValue[] = [scopeKey];
-      for (const [index, read] of reads.groups.entries()) {
-        const groups = callGroupsSql(read.scope, read.since);
-        columns.push(`(SELECT json_agg(g) FROM (${groups.sql}) g) AS groups_${index}`);
-        params.push(...groups.params);
+    async snapshots(
+      requests: readonly { scopeKey: string; reads: MemoryReads }[],
+    ): Promise<MemorySnapshot[]> {
+      const lookups: Record<string, unknown>[] = [];
+      for (const [i, { scopeKey, reads }] of requests.entries()) {
+        lookups.push({ i, kind: 'v', scope_key: scopeKey });
+        const session = reads.session;
+        if (session === undefined) continue;
+        const where = {
+          session_id: session.sessionId,
+          agent_id: session.agentId,
+          environment: session.environment,
+        };
+        for (const since of reads.since) lookups.push({ i, kind: 'g', ...where, since });
+        if (reads.spend) lookups.push({ i, kind: 's', ...where });
       }
-      if (reads.spend !== undefined) {
-        const spend = recordedSpendSql(reads.spend, undefined);
-        columns.push(`(SELECT json_build_object('cost', s.cost, 'tokens', s.tokens)
-          FROM (${spend.sql}) s) AS spend`);
-        params.push(...spend.params);
+      const rows = await db.all<{
+        i: number | string;
+        kind: string;
+        value: unknown;
+        since: number | string | null;
+      }>(snapshotsSql, [JSON.stringify(lookups)]);
+      const answers: MemorySnapshot[] = requests.map(({ reads }) => ({
+        version: 0,
+        groups: new Map(),
+        spend: reads.spend ? { costUsd: 0, tokens: 0 } : undefined,
+      }));
+      for (const row of rows) {
+        const answer = answers[Number(row.i)] as MemorySnapshot;
+        if (row.kind === 'v') answer.version = Number(row.value ?? 0);
+        else if (row.kind === 'g') {
+          const groups = ((row.value ?? []) as CallGroupRow[]).map(toCallGroup);
+          answer.groups.set(row.since === null ? '' : String(row.since), groups);
+        } else if (row.kind === 's') {
+          const spend = row.value as { cost: number | null; tokens: number | null } | null;
+          answer.spend = { costUsd: Number(spend?.cost ?? 0), tokens: Number(spend?.tokens ?? 0) };
+        }
       }
-      const row = await db.get<Record<string, unknown>>(`SELECT ${columns.join(', ')}`, params);
-      const groups = new Map<string, CallGroup[]>();
-      for (const [index, read] of reads.groups.entries()) {
-        const rows = (row?.[`groups_${index}`] ?? []) as CallGroupRow[];
-        groups.set(read.key, rows.map(toCallGroup));
-      }
-      const spend = row?.spend as { cost: number | null; tokens: number | null } | undefined;
-      return {
-        version: Number(row?.version ?? 0),
-        groups,
-        spend:
-          reads.spend === undefined
-            ? undefined
-            : { costUsd: Number(spend?.cost ?? 0), tokens: Number(spend?.tokens ?? 0) },
-      };
+      return answers;
     },
 
     /** Tools of the session's refused calls with these arguments (canonical hash). */

@@ -199,6 +199,12 @@ interface RefusalBatch {
   }[];
 }
 
+/** Snapshots waiting for the end of the event loop's turn. */
+interface SnapshotBatch {
+  requests: { scopeKey: string; reads: MemoryReads }[];
+  waiters: { resolve: (snapshot: MemorySnapshot) => void; reject: (error: unknown) => void }[];
+}
+
 export class MemoryService {
   readonly #store: Store;
   readonly #policies: PolicyService;
@@ -307,7 +313,8 @@ export class MemoryService {
         lockKey !== undefined && db.dialect === 'postgres'
           ? snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now)
           : undefined;
-      const snapshot = reads && memoryRepository(db).snapshot(lockKey as string, reads);
+      const snapshot = reads && this.#batchedSnapshot(lockKey as string, reads);
+      // Reservations are not kept exact by the version (as before it: budgets/ reserves them).
       const reserved =
         reads?.spend && sessionId !== null
           ? this.reserved({ agentId: agent.id, environment, sessionId, now })
@@ -426,6 +433,42 @@ export class MemoryService {
     });
   }
 
+  /**
+   * The snapshots (`snapshots`) of the checks with memory of one event-loop turn, on
+   * PostgreSQL, as one statement: under load one round trip for many checks.
+   */
+  #snapshotBatch: SnapshotBatch | undefined;
+
+  #batchedSnapshot(scopeKey: string, reads: MemoryReads): Promise<MemorySnapshot> {
+    return new Promise((resolve, reject) => {
+      let batch = this.#snapshotBatch;
+      if (batch === undefined) {
+        const started: SnapshotBatch = { requests: [], waiters: [] };
+        batch = started;
+        this.#snapshotBatch = started;
+        setImmediate(() => {
+          if (this.#snapshotBatch === started) this.#snapshotBatch = undefined;
+          memoryRepository(this.#store.database)
+            .snapshots(started.requests)
+            .then(
+              (answers) => {
+                started.waiters.forEach((waiter, index) => {
+                  waiter.resolve(answers[index] as MemorySnapshot);
+                });
+              },
+              (error: unknown) => {
+                for (const waiter of started.waiters) waiter.reject(error);
+              },
+            );
+        });
+      }
+      batch.requests.push({ scopeKey, reads });
+      batch.waiters.push({ resolve, reject });
+      // Bounded: PostgreSQL takes at most 65,535 parameters in a statement.
+      if (batch.requests.length >= 200) this.#snapshotBatch = undefined;
+    });
+  }
+
   #lease(
     values: MemoryValues | undefined,
     argsHash: string | null,
@@ -486,7 +529,7 @@ export class MemoryService {
     queries: readonly MemoryQuery[],
     now: number,
     session: SessionMemory | undefined,
-    /** PostgreSQL: what was read with the scope's version (`snapshot`), and the reservations. */
+    /** PostgreSQL: what was read with the scope's version (`snapshots`), and the reservations. */
     prefetched?: {
       snapshot: MemorySnapshot;
       reserved: Promise<{ usd: number; tokens: number }> | undefined;
@@ -498,7 +541,10 @@ export class MemoryService {
     const groupsOf = (scope: 'session' | 'agent', windowMs: number | undefined) => {
       const key = `${scope}|${windowMs ?? ''}`;
       let found = groups.get(key);
-      const read = prefetched?.snapshot.groups.get(key);
+      const read =
+        scope === 'session'
+          ? prefetched?.snapshot.groups.get(windowMs === undefined ? '' : String(now - windowMs))
+          : undefined;
       if (found === undefined && read !== undefined) {
         found = Promise.resolve(read);
         groups.set(key, found);
@@ -637,36 +683,32 @@ export class MemoryService {
 }
 
 /**
- * What of `queries` the PostgreSQL snapshot reads with the version: the call groups (under the
- * keys `#values` looks them up by) and the session's recorded spend. The rest (tool costs, an
- * agent's spend in a window) `#values` reads on its own.
+ * What of `queries` the PostgreSQL snapshot reads with the version: the session's call groups
+ * (in each window) and its recorded spend. The rest (an agent's calls or spend, tool costs)
+ * `#values` reads after it: later than the version, so a commit in between fails the guard.
  */
 function snapshotReads(
   queries: readonly MemoryQuery[],
   scope: { agentId: string; environment: string; sessionId: string | null },
   now: number,
 ): MemoryReads {
-  const reads: MemoryReads = { groups: [], spend: undefined };
-  const group = (kind: 'session' | 'agent', windowMs: number | undefined) => {
-    const key = `${kind}|${windowMs ?? ''}`;
-    if (reads.groups.some((read) => read.key === key)) return;
-    reads.groups.push({
-      key,
-      scope: { ...scope, sessionId: kind === 'session' ? scope.sessionId : null },
-      since: windowMs === undefined ? undefined : now - windowMs,
-    });
+  const sessionId = scope.sessionId;
+  const reads: MemoryReads = {
+    session: sessionId === null ? undefined : { ...scope, sessionId },
+    since: [],
+    spend: false,
+  };
+  if (sessionId === null) return reads;
+  const window = (windowMs: number | undefined) => {
+    const since = windowMs === undefined ? undefined : now - windowMs;
+    if (!reads.since.includes(since)) reads.since.push(since);
   };
   for (const query of queries) {
-    if (query.scope === 'session' && scope.sessionId === null) continue;
-    if (query.kind === 'calls') group(query.scope, query.windowMs);
+    if (query.scope !== 'session') continue;
+    if (query.kind === 'calls') window(query.windowMs);
     else if (query.kind === 'approved' || (query.kind === 'denied' && !query.sameArgs)) {
-      group('session', undefined);
-    } else if (
-      (query.kind === 'cost_usd' || query.kind === 'tokens') &&
-      query.scope === 'session'
-    ) {
-      reads.spend = scope;
-    }
+      window(undefined);
+    } else if (query.kind === 'cost_usd' || query.kind === 'tokens') reads.spend = true;
   }
   return reads;
 }
