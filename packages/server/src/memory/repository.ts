@@ -1,3 +1,4 @@
+import { reservedCondition, reservedSumColumns } from '../budgets/repository';
 import type { Queryable, SqlValue, Statement } from '../store/database';
 import type { MultiRow } from '../store/multi-row';
 
@@ -179,11 +180,14 @@ export interface MemorySnapshot {
   /** The session's call groups by the `since` they were read for ('' for all). */
   groups: Map<string, CallGroup[]>;
   spend: RecordedSpend | undefined;
+  /** Reserved for the session (nanodollars and tokens), read with its spend. */
+  reserved: { usdNanos: number; tokens: number } | undefined;
 }
 
 /**
  * The statement of `snapshots`, one text for every batch: a row per read (`kind` v: version,
- * g: call groups since `since`, s: spend). A session's rows are read through its session index,
+ * g: call groups since `since`, s: recorded spend, r: reserved spend, as budgets/ sums it with
+ * the costs of tool calls). A session's rows are read through its session index,
  * behind an optimisation fence (`OFFSET 0`): on a log without fresh statistics the planner
  * otherwise takes the agent's index and reads every session of the agent in the window, a cost
  * that grows with the log (the policy-memory benchmark: 5,561 rows read for 57).
@@ -200,6 +204,10 @@ const snapshotsSql = `SELECT q.i, q.kind, CASE q.kind
         'tokens', SUM(u.prompt_tokens + u.completion_tokens))
       FROM (SELECT * FROM usage WHERE session_id = q.session_id OFFSET 0) u
       WHERE u.agent_id = q.agent_id AND u.environment = q.environment)
+    WHEN 'r' THEN (SELECT json_build_object('usd', r.usd, 'tokens', r.tokens) FROM (
+      SELECT ${reservedSumColumns} FROM budget_reservations
+      WHERE ${reservedCondition(true)} AND environment = q.environment
+        AND agent_id = q.agent_id AND session_id = q.session_id) r)
     END AS value, q.since
   FROM json_to_recordset(?::json) AS q(i int, kind text, scope_key text, session_id text,
     agent_id text, environment text, since bigint)`;
@@ -242,7 +250,10 @@ export function memoryRepository(db: Queryable) {
           environment: session.environment,
         };
         for (const since of reads.since) lookups.push({ i, kind: 'g', ...where, since });
-        if (reads.spend) lookups.push({ i, kind: 's', ...where });
+        if (reads.spend) {
+          lookups.push({ i, kind: 's', ...where });
+          lookups.push({ i, kind: 'r', ...where });
+        }
       }
       const rows = await db.all<{
         i: number | string;
@@ -254,6 +265,7 @@ export function memoryRepository(db: Queryable) {
         version: 0,
         groups: new Map(),
         spend: reads.spend ? { costUsd: 0, tokens: 0 } : undefined,
+        reserved: reads.spend ? { usdNanos: 0, tokens: 0 } : undefined,
       }));
       for (const row of rows) {
         const answer = answers[Number(row.i)] as MemorySnapshot;
@@ -264,6 +276,12 @@ export function memoryRepository(db: Queryable) {
         } else if (row.kind === 's') {
           const spend = row.value as { cost: number | null; tokens: number | null } | null;
           answer.spend = { costUsd: Number(spend?.cost ?? 0), tokens: Number(spend?.tokens ?? 0) };
+        } else if (row.kind === 'r') {
+          const reserved = row.value as { usd: number | string; tokens: number | string } | null;
+          answer.reserved = {
+            usdNanos: Number(reserved?.usd ?? 0),
+            tokens: Number(reserved?.tokens ?? 0),
+          };
         }
       }
       return answers;

@@ -314,14 +314,8 @@ export class MemoryService {
           ? snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now)
           : undefined;
       const snapshot = reads && this.#batchedSnapshot(lockKey as string, reads);
-      // Reservations are not kept exact by the version (as before it: budgets/ reserves them).
-      const reserved =
-        reads?.spend && sessionId !== null
-          ? this.reserved({ agentId: agent.id, environment, sessionId, now })
-          : undefined;
       // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
       snapshot?.catch(() => undefined);
-      reserved?.catch(() => undefined);
       const session =
         this.#sessions && sessionId !== null
           ? await this.#sessions.get(db, agent.id, environment, sessionId)
@@ -381,7 +375,7 @@ export class MemoryService {
               queries,
               now,
               session,
-              snapshot && { snapshot: await snapshot, reserved },
+              snapshot && (await snapshot),
             );
       // A refused repeat reads no memory: its commit needs no guard.
       const guard =
@@ -529,11 +523,8 @@ export class MemoryService {
     queries: readonly MemoryQuery[],
     now: number,
     session: SessionMemory | undefined,
-    /** PostgreSQL: what was read with the scope's version (`snapshots`), and the reservations. */
-    prefetched?: {
-      snapshot: MemorySnapshot;
-      reserved: Promise<{ usd: number; tokens: number }> | undefined;
-    },
+    /** PostgreSQL: what was read with the scope's version (`snapshots`). */
+    snapshot?: MemorySnapshot,
   ): Promise<MemoryValues> {
     const repository = memoryRepository(db);
     const values = new Map<string, number | boolean | MemoryUnavailable>();
@@ -543,7 +534,7 @@ export class MemoryService {
       let found = groups.get(key);
       const read =
         scope === 'session'
-          ? prefetched?.snapshot.groups.get(windowMs === undefined ? '' : String(now - windowMs))
+          ? snapshot?.groups.get(windowMs === undefined ? '' : String(now - windowMs))
           : undefined;
       if (found === undefined && read !== undefined) {
         found = Promise.resolve(read);
@@ -630,14 +621,15 @@ export class MemoryService {
         case 'cost_usd':
         case 'tokens': {
           if (query.scope === 'session') {
-            const recorded = prefetched?.snapshot.spend;
-            const reserved = prefetched?.reserved;
+            const recorded = snapshot?.spend;
+            const reserved = snapshot?.reserved;
+            // What is reserved is spend too (`spendSoFar`); PostgreSQL read both with the version.
             sessionSpend ??=
               recorded && reserved
-                ? reserved.then((amount) => ({
-                    costUsd: recorded.costUsd + amount.usd,
-                    tokens: recorded.tokens + amount.tokens,
-                  }))
+                ? Promise.resolve({
+                    costUsd: recorded.costUsd + toUsd(reserved.usdNanos),
+                    tokens: recorded.tokens + reserved.tokens,
+                  })
                 : this.spendSoFar({ agentId, environment, sessionId: call.sessionId, now }, db);
             const spend = await sessionSpend;
             values.set(key, query.kind === 'tokens' ? spend.tokens : spend.costUsd);
