@@ -393,7 +393,7 @@ export class MemoryService {
    * The refused-repeat lookups of the checks of one event-loop turn, on PostgreSQL, as one
    * statement (`firstRefusals`): under load one round trip for many checks instead of one each.
    * A lookup reads what was committed when the statement runs, as a lookup of its own would a
-   * moment earlier; checks holding a memory lock keep reading on their own connection.
+   * moment earlier.
    */
   #refusalBatch: RefusalBatch | undefined;
 
