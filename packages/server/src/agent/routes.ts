@@ -20,6 +20,7 @@ import { readJson, readJsonText, sendJson, setBodyTimeout } from '../http/respon
 import type { RequestContext } from '../http/router';
 import { uuidv7 } from '../ids';
 import { registerMcpAgentRoutes } from '../mcp/agent-routes';
+import { MemoryConflictError } from '../memory/service';
 import { checkReceiptInput } from '../receipts/service';
 import type { ActionRecord, NewAction } from '../store';
 import { withoutFinalStop } from '../text';
@@ -43,6 +44,8 @@ export interface InProcessAgentApi {
   authenticateKey: (key: string) => Promise<AgentPrincipal>;
   check: AgentCheck;
 }
+/** Decisions of one check whose memory keeps moving under it (replicas); then it fails (500). */
+const maxMemoryAttempts = 20;
 // Action ids are UUIDs; anything else cannot exist, so it is not looked up.
 const actionIdPattern = /^[A-Za-z0-9_-]{1,100}$/;
 /** Reports accepted in one `POST /v1/actions/results`. */
@@ -136,7 +139,7 @@ export function registerAgentRoutes(server: ServerContext): void {
    * One check of `POST /policy/check` (its body's text), decided and committed: the answer's
    * body, and `answered` to call once it went out (it tells the live event stream).
    */
-  const check: AgentCheck = async (principal, text, started) => {
+  const checkOnce: AgentCheck = async (principal, text, started) => {
     const input = parseCheck(text, config.checkValueLimit);
     const now = clock();
     const agent = principal.agent;
@@ -254,6 +257,7 @@ export function registerAgentRoutes(server: ServerContext): void {
           ...(redaction ? [redaction.statement] : []),
           ...(receipt ? [receipt.statement] : []),
           ...(evaluated?.statements ?? []),
+          ...memory.statements,
         ])
         .catch(async (error: unknown) => {
           // Not answered: nothing of its cost may stay held or spent (fail closed).
@@ -327,6 +331,20 @@ export function registerAgentRoutes(server: ServerContext): void {
       });
     };
     return { body, answered };
+  };
+
+  /**
+   * A check whose memory another replica's check of the same session moved before its commit
+   * (PostgreSQL, src/memory/) wrote nothing: it is decided again on what is committed now.
+   */
+  const check: AgentCheck = async (principal, text, started) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await checkOnce(principal, text, started);
+      } catch (error) {
+        if (!(error instanceof MemoryConflictError) || attempt >= maxMemoryAttempts) throw error;
+      }
+    }
   };
 
   // The MCP HTTP gateway checks its calls in process with the same two functions.

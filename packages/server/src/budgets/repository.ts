@@ -485,12 +485,7 @@ export function budgetRepository(db: Queryable) {
     },
     /** Reserved and not yet settled or expired: nanodollars and tokens. */
     async reservedSum(filter: ReservedFilter): Promise<{ usdNanos: number; tokens: number }> {
-      const where = [
-        filter.withToolCharges
-          ? "(status = 'reserved' OR (kind = 'tool' AND status = 'settled'))"
-          : "status = 'reserved'",
-        'environment = ?',
-      ];
+      const where = [reservedCondition(filter.withToolCharges === true), 'environment = ?'];
       const params: SqlValue[] = [filter.environment];
       if (filter.agentId !== undefined) {
         where.push('agent_id = ?');
@@ -509,15 +504,27 @@ export function budgetRepository(db: Queryable) {
         params.push(filter.to);
       }
       const row = await db.get<Row>(
-        `SELECT COALESCE(SUM(COALESCE(actual_usd_nanos, usd_nanos)), 0) AS usd,
-           COALESCE(SUM(COALESCE(actual_tokens, tokens)), 0) AS tokens
-         FROM budget_reservations WHERE ${where.join(' AND ')}`,
+        `SELECT ${reservedSumColumns} FROM budget_reservations WHERE ${where.join(' AND ')}`,
         params,
       );
       return { usdNanos: num(row?.usd), tokens: num(row?.tokens) };
     },
   };
 }
+
+/**
+ * What `reservedSum` adds up: reserved and not yet settled or expired (with tool charges, the
+ * settled costs of tool calls too). Also read in memory/'s PostgreSQL snapshot.
+ */
+export function reservedCondition(withToolCharges: boolean): string {
+  return withToolCharges
+    ? "(status = 'reserved' OR (kind = 'tool' AND status = 'settled'))"
+    : "status = 'reserved'";
+}
+
+/** `reservedSum`'s columns: usd (nanodollars) and tokens. */
+export const reservedSumColumns = `COALESCE(SUM(COALESCE(actual_usd_nanos, usd_nanos)), 0) AS usd,
+  COALESCE(SUM(COALESCE(actual_tokens, tokens)), 0) AS tokens`;
 
 /** The repository of `budgetRepository()`. */
 export type BudgetRepository = ReturnType<typeof budgetRepository>;

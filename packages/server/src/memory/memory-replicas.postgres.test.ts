@@ -2,6 +2,7 @@
 // 4th refund of a session at the same instant, many times over; the limit holds every time.
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { isMemoryConflict, memoryRepository, memoryVersionGuard } from './repository';
 
 const servers: AdminTestServer[] = [];
 afterEach(async () => {
@@ -57,5 +58,95 @@ describe('memory inputs on replicas (PostgreSQL)', () => {
     );
     expect(allowed).toHaveLength(10);
     for (const row of allowed) expect(Number(row.count)).toBe(3);
+  });
+});
+
+describe('memory version guard (PostgreSQL)', () => {
+  test('of two commits that read the same version only the first goes through', async () => {
+    const a = await startAdminTestServer({ workers: false }, { listen: false });
+    servers.push(a);
+    const committer = a.server.store.committer;
+    const key = 'session|guard-test|live|s-1';
+    const read = await memoryRepository(a.server.store.database).version(key);
+    expect(read).toBe(0);
+    await committer.submit(memoryVersionGuard(key, read));
+    // A second check that read the same version (another replica) is refused at commit.
+    const late = await committer.submit(memoryVersionGuard(key, read)).catch((error) => error);
+    expect(isMemoryConflict(late)).toBe(true);
+    expect(await memoryRepository(a.server.store.database).version(key)).toBe(1);
+    // One that read the committed version goes through.
+    await committer.submit(memoryVersionGuard(key, 1));
+    expect(await memoryRepository(a.server.store.database).version(key)).toBe(2);
+  });
+
+  test('a limit holds exactly under many concurrent checks on two replicas, none failing', async () => {
+    const a = await startAdminTestServer({ workers: false }, { listen: false });
+    servers.push(a);
+    const b = await startAdminTestServer(
+      { workers: false, databaseUrl: a.databaseUrl },
+      { listen: false },
+    );
+    servers.push(b);
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      {
+        name: 'Refunds',
+        tool: 'stripe.issue_refund',
+        rules: [{ if: 'session.calls("stripe.*", "allowed") >= 5', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    const check = (t: AdminTestServer, session: string, amount: number) =>
+      t.request('POST', '/policy/check', {
+        key: a.liveKey,
+        body: {
+          tool_name: 'stripe.issue_refund',
+          kwargs: { amount },
+          metadata: { session_id: session },
+        },
+      });
+    for (let round = 0; round < 3; round++) {
+      const session = `many-${round}`;
+      const answers = await Promise.all(
+        Array.from({ length: 24 }, (_, index) => check(index % 2 === 0 ? a : b, session, index)),
+      );
+      // Every check answered (a moved memory is decided again, not failed)…
+      expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+      const decisions = answers.map((answer) => answer.json.decision);
+      // …and exactly the limit allowed.
+      expect(decisions.filter((decision) => decision === 'allow')).toHaveLength(5);
+      expect(decisions.filter((decision) => decision === 'block')).toHaveLength(19);
+    }
+  });
+
+  test('a restarted replica counts every call the other committed (nothing kept only in memory)', async () => {
+    const a = await startAdminTestServer({ workers: false }, { listen: false });
+    servers.push(a);
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      {
+        name: 'Refunds',
+        tool: 'stripe.issue_refund',
+        rules: [{ if: 'session.calls("stripe.issue_refund", "allowed") >= 2', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    const check = (t: AdminTestServer, amount: number) =>
+      t.request('POST', '/policy/check', {
+        key: a.liveKey,
+        body: {
+          tool_name: 'stripe.issue_refund',
+          kwargs: { amount },
+          metadata: { session_id: 'restart' },
+        },
+      });
+    expect((await check(a, 1)).json.decision).toBe('allow');
+    expect((await check(a, 2)).json.decision).toBe('allow');
+    const b = await startAdminTestServer(
+      { workers: false, databaseUrl: a.databaseUrl },
+      { listen: false },
+    );
+    servers.push(b);
+    // The first replica goes away; the new one knows both calls from the database.
+    await servers.shift()?.close();
+    expect((await check(b, 3)).json.decision).toBe('block');
   });
 });

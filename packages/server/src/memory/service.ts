@@ -14,13 +14,17 @@ import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
 import type { NewAction, Store } from '../store';
-import type { Queryable } from '../store/database';
+import type { Queryable, Statement } from '../store/database';
 import { argumentsHash } from './canonical';
-import { KeyedMutex, Semaphore } from './locks';
+import { KeyedMutex } from './locks';
 import {
   type CallGroup,
+  isMemoryConflict,
+  type MemoryReads,
   type MemoryScope,
+  type MemorySnapshot,
   memoryRepository,
+  memoryVersionGuard,
   type RecordedSpend,
 } from './repository';
 import {
@@ -62,32 +66,42 @@ export interface MemoryLease {
   readonly argsHash: string | null;
   /** When the call repeats a refused call: the refusal it repeats, and the decision (block). */
   readonly repeat: { of: string; decision: PolicyDecision; message: string } | undefined;
+  /**
+   * Statements to commit with the action (PostgreSQL: the guard that its memory did not move
+   * since it was read). A commit that fails for it fails with a `MemoryConflictError`.
+   */
+  readonly statements: readonly Statement[];
   /** Call with the action once decided, before it is submitted for commit. */
   decided(action: NewAction): void;
   /** After the commit: keeps what `decided` noted and releases the lock. Returns `result`. */
   committed<T>(result: T): T;
-  /** After a failed commit: takes back what `decided` noted, releases the lock, rethrows. */
+  /**
+   * After a failed commit: takes back what `decided` noted, releases the lock, rethrows (a
+   * `MemoryConflictError` when the check's memory moved: decide it again).
+   */
   failed(error: unknown): never;
+}
+
+/**
+ * A check's commit found that another check of its session (or agent) committed after its
+ * memory was read (another replica: those of one replica wait for each other). Nothing of it
+ * was written; it is to be decided again with what is committed now.
+ */
+export class MemoryConflictError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      'The memory of this check changed before it was committed; it is decided again.',
+      options,
+    );
+    this.name = 'MemoryConflictError';
+  }
 }
 
 const noSession: MemoryUnavailable = {
   unavailable: 'the call has no session id (send metadata.session_id)',
 };
-// PostgreSQL advisory locks of this room: (namespace, hash of the key).
-const lockNamespace = 8787007;
-/** Connections one replica holds for memory locks at once; others queue in-process. */
-const maxHeldConnections = 4;
 /** A lease not released by then is released anyway (a bug elsewhere must not stall a session). */
 const maxHoldMs = 30_000;
-
-function hash32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash | 0;
-}
 
 function isRefused(group: CallGroup): boolean {
   return group.decision === 'block' || outcomeMatches(group, 'denied');
@@ -157,12 +171,16 @@ export function sessionValue(
  * reads (counts from the action log, spend from recorded usage), finds refused repeats, and
  * keeps concurrent checks that read memory exact.
  *
- * Exactness: a check whose policy reads memory holds a lock on its session (on the agent, when
- * it reads `agent.*`) from before its counts are read until its action is committed, so two
- * checks of one session never both count the same past: in-process a keyed mutex, and on
- * PostgreSQL also a session advisory lock on a connection held for the check, so replicas
- * serialise too. Checks whose policy reads no memory take no lock and cost nothing more than
- * the refused-repeat lookup (one index seek, for calls with a session).
+ * Exactness: a check whose policy reads memory holds an in-process lock on its session (on the
+ * agent, when it reads `agent.*`) from before its counts are read until its action is
+ * committed, so two checks of one session in this process never both count the same past. On
+ * PostgreSQL replicas are kept exact by the database at commit (optimistically): the check
+ * reads its scope's version (`memory_versions`) before its counts and commits its action with
+ * a guard that bumps that version only if it is still the one read; a check whose scope
+ * another replica committed meanwhile fails its commit and is decided again
+ * (`MemoryConflictError`). No connection is held while a check waits for the group commit.
+ * Checks whose policy reads no memory take no lock and cost nothing more than the
+ * refused-repeat lookup (one index seek, for calls with a session).
  */
 /** One refused-repeat lookup: the first refusal of this call in its session since `since`. */
 interface RefusalLookup {
@@ -181,12 +199,17 @@ interface RefusalBatch {
   }[];
 }
 
+/** Snapshots waiting for the end of the event loop's turn. */
+interface SnapshotBatch {
+  requests: { scopeKey: string; reads: MemoryReads }[];
+  waiters: { resolve: (snapshot: MemorySnapshot) => void; reject: (error: unknown) => void }[];
+}
+
 export class MemoryService {
   readonly #store: Store;
   readonly #policies: PolicyService;
   readonly #logger: Logger | undefined;
   readonly #mutex = new KeyedMutex();
-  readonly #connections = new Semaphore(maxHeldConnections);
   /** The embedded store's sessions in this process (undefined on PostgreSQL: replicas share it). */
   readonly #sessions: SessionCache | undefined;
 
@@ -282,7 +305,17 @@ export class MemoryService {
             : `session|${agent.id}|${environment}|${sessionId}`;
     const lock = lockKey === undefined ? undefined : await this.#lock(lockKey);
     try {
-      const db = lock?.db ?? this.#store.database;
+      const db = this.#store.database;
+      // PostgreSQL: the scope's version and the counts and spend the policy reads, in one
+      // statement (one snapshot: the commit's guard expects that version), sent at once with
+      // the reservations and the refused-repeat lookup.
+      const reads =
+        lockKey !== undefined && db.dialect === 'postgres'
+          ? snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now)
+          : undefined;
+      const snapshot = reads && this.#batchedSnapshot(lockKey as string, reads);
+      // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
+      snapshot?.catch(() => undefined);
       const session =
         this.#sessions && sessionId !== null
           ? await this.#sessions.get(db, agent.id, environment, sessionId)
@@ -315,7 +348,7 @@ export class MemoryService {
         const refusal =
           known !== 'ask the log'
             ? known
-            : lock === undefined && db.dialect === 'postgres'
+            : db.dialect === 'postgres'
               ? await this.#batchedRefusal({
                   scope: { agentId: agent.id, environment, sessionId },
                   toolName: call.tool,
@@ -333,8 +366,23 @@ export class MemoryService {
       const values =
         queries.length === 0 || repeat !== undefined
           ? undefined
-          : await this.#values(db, agent.id, environment, call, argsHash, queries, now, session);
-      return this.#lease(values, argsHash, repeat, lock, session !== undefined);
+          : await this.#values(
+              db,
+              agent.id,
+              environment,
+              call,
+              argsHash,
+              queries,
+              now,
+              session,
+              snapshot && (await snapshot),
+            );
+      // A refused repeat reads no memory: its commit needs no guard.
+      const guard =
+        snapshot && repeat === undefined
+          ? [memoryVersionGuard(lockKey as string, (await snapshot).version)]
+          : [];
+      return this.#lease(values, argsHash, repeat, lock, session !== undefined, guard);
     } catch (error) {
       lock?.release();
       throw error;
@@ -345,7 +393,7 @@ export class MemoryService {
    * The refused-repeat lookups of the checks of one event-loop turn, on PostgreSQL, as one
    * statement (`firstRefusals`): under load one round trip for many checks instead of one each.
    * A lookup reads what was committed when the statement runs, as a lookup of its own would a
-   * moment earlier; checks holding a memory lock keep reading on their own connection.
+   * moment earlier.
    */
   #refusalBatch: RefusalBatch | undefined;
 
@@ -379,12 +427,49 @@ export class MemoryService {
     });
   }
 
+  /**
+   * The snapshots (`snapshots`) of the checks with memory of one event-loop turn, on
+   * PostgreSQL, as one statement: under load one round trip for many checks.
+   */
+  #snapshotBatch: SnapshotBatch | undefined;
+
+  #batchedSnapshot(scopeKey: string, reads: MemoryReads): Promise<MemorySnapshot> {
+    return new Promise((resolve, reject) => {
+      let batch = this.#snapshotBatch;
+      if (batch === undefined) {
+        const started: SnapshotBatch = { requests: [], waiters: [] };
+        batch = started;
+        this.#snapshotBatch = started;
+        setImmediate(() => {
+          if (this.#snapshotBatch === started) this.#snapshotBatch = undefined;
+          memoryRepository(this.#store.database)
+            .snapshots(started.requests)
+            .then(
+              (answers) => {
+                started.waiters.forEach((waiter, index) => {
+                  waiter.resolve(answers[index] as MemorySnapshot);
+                });
+              },
+              (error: unknown) => {
+                for (const waiter of started.waiters) waiter.reject(error);
+              },
+            );
+        });
+      }
+      batch.requests.push({ scopeKey, reads });
+      batch.waiters.push({ resolve, reject });
+      // Bounded: PostgreSQL takes at most 65,535 parameters in a statement.
+      if (batch.requests.length >= 200) this.#snapshotBatch = undefined;
+    });
+  }
+
   #lease(
     values: MemoryValues | undefined,
     argsHash: string | null,
     repeat: MemoryLease['repeat'],
-    lock: { db: Queryable | undefined; release: () => void } | undefined,
+    lock: { release: () => void } | undefined,
     kept: boolean,
+    statements: readonly Statement[],
   ): MemoryLease {
     const sessions = this.#sessions;
     let settle: ((committed: boolean) => void) | undefined;
@@ -393,6 +478,7 @@ export class MemoryService {
       values,
       argsHash,
       repeat,
+      statements,
       decided(action) {
         if (sessions === undefined || action.sessionId === null) return;
         // A session kept here takes the call whole; one too large to keep, when it was not
@@ -420,6 +506,9 @@ export class MemoryService {
       failed(error): never {
         settle?.(false);
         release();
+        if (statements.length > 0 && isMemoryConflict(error)) {
+          throw new MemoryConflictError({ cause: error });
+        }
         throw error;
       },
     };
@@ -434,6 +523,8 @@ export class MemoryService {
     queries: readonly MemoryQuery[],
     now: number,
     session: SessionMemory | undefined,
+    /** PostgreSQL: what was read with the scope's version (`snapshots`). */
+    snapshot?: MemorySnapshot,
   ): Promise<MemoryValues> {
     const repository = memoryRepository(db);
     const values = new Map<string, number | boolean | MemoryUnavailable>();
@@ -441,6 +532,14 @@ export class MemoryService {
     const groupsOf = (scope: 'session' | 'agent', windowMs: number | undefined) => {
       const key = `${scope}|${windowMs ?? ''}`;
       let found = groups.get(key);
+      const read =
+        scope === 'session'
+          ? snapshot?.groups.get(windowMs === undefined ? '' : String(now - windowMs))
+          : undefined;
+      if (found === undefined && read !== undefined) {
+        found = Promise.resolve(read);
+        groups.set(key, found);
+      }
       if (found === undefined) {
         found = repository.callGroups(
           { agentId, environment, sessionId: scope === 'session' ? call.sessionId : null },
@@ -522,10 +621,16 @@ export class MemoryService {
         case 'cost_usd':
         case 'tokens': {
           if (query.scope === 'session') {
-            sessionSpend ??= this.spendSoFar(
-              { agentId, environment, sessionId: call.sessionId, now },
-              db,
-            );
+            const recorded = snapshot?.spend;
+            const reserved = snapshot?.reserved;
+            // What is reserved is spend too (`spendSoFar`); PostgreSQL read both with the version.
+            sessionSpend ??=
+              recorded && reserved
+                ? Promise.resolve({
+                    costUsd: recorded.costUsd + toUsd(reserved.usdNanos),
+                    tokens: recorded.tokens + reserved.tokens,
+                  })
+                : this.spendSoFar({ agentId, environment, sessionId: call.sessionId, now }, db);
             const spend = await sessionSpend;
             values.set(key, query.kind === 'tokens' ? spend.tokens : spend.costUsd);
           } else {
@@ -547,50 +652,12 @@ export class MemoryService {
     return values;
   }
 
-  /** The in-process lock of `key`, and on PostgreSQL its advisory lock on a held connection. */
-  async #lock(key: string): Promise<{ db: Queryable | undefined; release: () => void }> {
-    const unlock = await this.#mutex.acquire(key);
-    const database = this.#store.database;
-    if (!database.dedicated) return this.#timed(key, undefined, unlock);
-    try {
-      await this.#connections.acquire();
-    } catch (error) {
-      unlock();
-      throw error;
-    }
-    return new Promise((resolve, reject) => {
-      let finish!: () => void;
-      const finished = new Promise<void>((done) => {
-        finish = done;
-      });
-      let locked = false;
-      const held = (database.dedicated as NonNullable<typeof database.dedicated>)(
-        async (connection) => {
-          await connection.get('SELECT pg_advisory_lock(?, ?)', [lockNamespace, hash32(key)]);
-          locked = true;
-          resolve(this.#timed(key, connection, finish));
-          await finished;
-          await connection.get('SELECT pg_advisory_unlock(?, ?)', [lockNamespace, hash32(key)]);
-        },
-      );
-      held
-        .catch((error: unknown) => {
-          if (!locked) reject(error);
-          // A failed unlock closes the connection (the pool drops it), which unlocks too.
-          else this.#logger?.warn('A memory lock was not released cleanly', { error });
-        })
-        .finally(() => {
-          this.#connections.release();
-          unlock();
-        });
-    });
+  /** The in-process lock of `key` (replicas are kept exact at commit: `memoryVersionGuard`). */
+  async #lock(key: string): Promise<{ release: () => void }> {
+    return this.#timed(key, await this.#mutex.acquire(key));
   }
 
-  #timed(
-    key: string,
-    db: Queryable | undefined,
-    release: () => void,
-  ): { db: Queryable | undefined; release: () => void } {
+  #timed(key: string, release: () => void): { release: () => void } {
     let released = false;
     const timer = setTimeout(() => {
       this.#logger?.warn('A memory lock was held too long; released', { key: key.split('|')[0] });
@@ -603,8 +670,39 @@ export class MemoryService {
       clearTimeout(timer);
       release();
     };
-    return { db, release: done };
+    return { release: done };
   }
+}
+
+/**
+ * What of `queries` the PostgreSQL snapshot reads with the version: the session's call groups
+ * (in each window) and its recorded spend. The rest (an agent's calls or spend, tool costs)
+ * `#values` reads after it: later than the version, so a commit in between fails the guard.
+ */
+function snapshotReads(
+  queries: readonly MemoryQuery[],
+  scope: { agentId: string; environment: string; sessionId: string | null },
+  now: number,
+): MemoryReads {
+  const sessionId = scope.sessionId;
+  const reads: MemoryReads = {
+    session: sessionId === null ? undefined : { ...scope, sessionId },
+    since: [],
+    spend: false,
+  };
+  if (sessionId === null) return reads;
+  const window = (windowMs: number | undefined) => {
+    const since = windowMs === undefined ? undefined : now - windowMs;
+    if (!reads.since.includes(since)) reads.since.push(since);
+  };
+  for (const query of queries) {
+    if (query.scope !== 'session') continue;
+    if (query.kind === 'calls') window(query.windowMs);
+    else if (query.kind === 'approved' || (query.kind === 'denied' && !query.sameArgs)) {
+      window(undefined);
+    } else if (query.kind === 'cost_usd' || query.kind === 'tokens') reads.spend = true;
+  }
+  return reads;
 }
 
 /** The reason of a check refused as a repeat of a refused call. */

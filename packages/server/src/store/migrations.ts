@@ -5,7 +5,7 @@ import { channelsSchema } from '../channels/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
 import { mcpHttpUpstreamsSchema, mcpUpstreamsSchema } from '../mcp/migration';
-import { memorySchema, refusalsIndexSchema } from '../memory/migration';
+import { memorySchema, memoryVersionsSchema, refusalsIndexSchema } from '../memory/migration';
 import { refusedSql } from '../memory/repository';
 import { receiptsSchema } from '../receipts/migration';
 import { sensitiveSchema } from '../sensitive/migration';
@@ -347,6 +347,11 @@ export const migrations: readonly Migration[] = [
     version: 15,
     name: 'agent owners; sensitive values in webhooks by agent setting',
     sql: { sqlite: agentOwnerSchema('sqlite'), postgres: agentOwnerSchema('postgres') },
+  },
+  {
+    version: 16,
+    name: 'memory versions: checks with memory arbitrated at commit on PostgreSQL',
+    sql: { sqlite: memoryVersionsSchema('sqlite'), postgres: memoryVersionsSchema('postgres') },
   },
 ];
 
