@@ -110,6 +110,35 @@ describe('parseExactJson', () => {
     expect(failure('[[[]]]', 2).code).toBe('too_deep');
   });
 
+  it('reads long strings as JSON.parse does, whatever stands where the scan leaves its loop', () => {
+    // Past its first 32 characters a string is scanned by a regular expression (plainRun): put
+    // each kind of character just before, at and after that point, and far beyond it.
+    const specials = ['\\"', '\\\\', '\\n', '\\u00e9', '\\ud83d\\ude00', 'é', '😀', '"'];
+    for (const at of [0, 1, 30, 31, 32, 33, 34, 64, 1000]) {
+      for (const special of specials) {
+        const inner = `${'a'.repeat(at)}${special === '"' ? '' : special}${'b'.repeat(40)}`;
+        const text = `"${inner}"`;
+        expect(parseExactJson(text), text).toBe(JSON.parse(text));
+        const member = `{"k":${text},"n":"x"}`;
+        expect(parseExactJson(member), member).toEqual(JSON.parse(member));
+      }
+      for (const bad of ['\t', '\u0001', '\u001f']) {
+        const text = `"${'a'.repeat(at)}${bad}b"`;
+        expect(() => JSON.parse(text)).toThrow();
+        expect(failure(text).code).toBe('syntax');
+        expect(failure(text).position).toBe(at + 1);
+        // After an escape too (the scan after it is the regular expression's at once).
+        const escaped = `"\\n${text.slice(1)}`;
+        expect(failure(escaped).position).toBe(at + 3);
+      }
+      const open = `"${'a'.repeat(at)}`;
+      expect(failure(open).reason).toBe('a string is not closed (no ending ")');
+      expect(failure(`"\\n${'a'.repeat(at)}`).reason).toBe('a string is not closed (no ending ")');
+    }
+    const long = 'x'.repeat(300_000);
+    expect(parseExactJson(`["${long}","${long}\\n"]`)).toEqual([long, `${long}\n`]);
+  });
+
   it('refuses what JSON.parse refuses', () => {
     for (const text of [
       '',

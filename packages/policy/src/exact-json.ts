@@ -95,7 +95,7 @@ export interface ExactJsonMembers {
  * bounded by `maxDepth`.
  */
 export function parseExactJson(text: string, options: ExactJsonOptions = {}): unknown {
-  const parser = new Parser(text, options);
+  parser.start(text, options, undefined);
   return parser.whole(() => {
     parser.skipSpace();
     const value = parser.value(0);
@@ -113,9 +113,8 @@ export function parseExactJsonMembers(
   text: string,
   options: ExactJsonOptions = {},
 ): ExactJsonMembers {
-  const parser = new Parser(text, options);
   const sources = new Map<string, string>();
-  parser.sources = sources;
+  parser.start(text, options, sources);
   return parser.whole(() => {
     parser.skipSpace();
     if (text.charCodeAt(parser.index) !== 123) {
@@ -152,22 +151,45 @@ const SMALL_INTEGERS = 1024;
 const positiveIntegers = Array.from({ length: SMALL_INTEGERS }, (_, value) => BigInt(value));
 const negativeIntegers = positiveIntegers.map((value) => -value);
 
+/**
+ * The characters of a string that need no look (not `"`, `\\` or a control character), from
+ * `lastIndex` on: a long string is scanned by the regular expression engine's native code rather
+ * than by the loop in `string()`, whose speed depends on how far V8 has optimised it — and after a
+ * full garbage collection V8 often drops that code, so a 250 KiB string read by the bytecode
+ * interpreter took ~4 ms where it takes ~0.2 ms optimised (docs/performance.md, row 8). Strings up
+ * to `INLINE_SCAN` characters stay in the loop (cheaper than the call for a short one).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids them unescaped in a string: the scan stops at them.
+const plainRun = /[^"\\\u0000-\u001f]*/y;
+const INLINE_SCAN = 32;
+
+/** Where the run of plain characters starting at `index` ends (see `plainRun`). */
+function plainRunEnd(text: string, index: number): number {
+  plainRun.lastIndex = index;
+  plainRun.test(text);
+  return plainRun.lastIndex;
+}
+
 class Parser {
+  private text = '';
   index = 0;
   /** Where the elements of the array being read start on `elements` (nested ones above). */
   private top = 0;
   /** Set to collect the source text of the top-level object's members. */
-  sources: Map<string, string> | undefined;
+  private sources: Map<string, string> | undefined = undefined;
   private readonly path: (string | number)[] = [];
-  private readonly maxDepth: number;
+  private maxDepth = EXACT_JSON_MAX_DEPTH;
   /** Values still allowed (`maxValues`, counted down as each value starts). */
-  private valuesLeft: number;
-  private readonly maxValues: number;
+  private valuesLeft = Number.POSITIVE_INFINITY;
+  private maxValues = Number.POSITIVE_INFINITY;
 
-  constructor(
-    private readonly text: string,
-    options: ExactJsonOptions,
-  ) {
+  /** Sets the parser up for a parse of `text` (then `whole` runs it). */
+  start(text: string, options: ExactJsonOptions, sources: Map<string, string> | undefined): void {
+    this.text = text;
+    this.index = 0;
+    this.top = 0;
+    this.sources = sources;
+    this.path.length = 0;
     this.maxDepth = options.maxDepth ?? EXACT_JSON_MAX_DEPTH;
     this.maxValues = options.maxValues ?? Number.POSITIVE_INFINITY;
     this.valuesLeft = this.maxValues;
@@ -180,6 +202,10 @@ class Parser {
     } catch (error) {
       elements.length = 0;
       throw error;
+    } finally {
+      // Holds nothing of this parse after it (the text may be a 256 KiB body).
+      this.text = '';
+      this.sources = undefined;
     }
   }
 
@@ -335,7 +361,7 @@ class Parser {
       }
       if (code === 92) break;
       if (code < 32 || Number.isNaN(code)) throw this.badCharacter(code, index);
-      index++;
+      if (++index - start === INLINE_SCAN) index = plainRunEnd(text, index);
     }
     let result = text.slice(start, index);
     let chunk = index;
@@ -394,7 +420,7 @@ class Parser {
         continue;
       }
       if (code < 32 || Number.isNaN(code)) throw this.badCharacter(code, index);
-      index++;
+      index = plainRunEnd(text, index + 1);
     }
   }
 
@@ -552,6 +578,17 @@ class Parser {
     }
   }
 }
+
+/**
+ * The parser of every parse, one at a time (a parse runs to its end without yielding), made once
+ * rather than per parse so that its hidden class (map) stays alive. V8 holds a class's maps after
+ * its constructor only weakly: with a parser per parse, none was alive at a full garbage
+ * collection, the maps were collected, and the optimised code of every method that checks them
+ * was thrown away ("embedded weak objects cleared"), so the next parse ran in the bytecode
+ * interpreter: ~3 ms instead of ~0.3 ms for 8,192 values at the check limit
+ * (docs/performance.md, row 8).
+ */
+const parser = new Parser();
 
 /** Whether `key` is an array index, which `Object.keys` lists first, in numeric order. */
 function isArrayIndex(key: string): boolean {
