@@ -38,7 +38,7 @@ export function readsSpend(...sets: (CompiledPolicySet | undefined)[]): boolean 
   );
 }
 
-/** The next page of the agent's usage, oldest first (`listAscending` of the usage repository). */
+/** The next page of the agent's usage, oldest first (`list` of the usage repository, `order: 'asc'`). */
 export type UsagePages = (cursor: string | undefined) => Promise<Page<UsageRecord>>;
 
 /**

@@ -199,13 +199,13 @@ export async function simulateHistory(options: SimulationOptions): Promise<Simul
   // Spend (session.cost_usd…) from the agent's usage, replayed alongside in the same order.
   const spend = readsSpend(options.draft, options.current)
     ? new SpendReplay((cursor) =>
-        reads.usage.listAscending(
+        reads.usage.list(
           {
             agentId: agent.id,
             environment,
             ...(options.to === undefined ? {} : { to: options.to }),
           },
-          { cursor, limit: pageSize },
+          { cursor, limit: pageSize, order: 'asc' },
         ),
       )
     : undefined;

@@ -65,6 +65,45 @@ describe('usage', () => {
       costUsd: 5,
     });
   });
+
+  test('listing pages newest first, or oldest first, each event once', async () => {
+    const store = await freshStore();
+    const a = await agent(store, 'alpha');
+    const ids: string[] = [];
+    for (let index = 0; index < 5; index++) {
+      const id = uuidv7();
+      ids.push(id);
+      await store.usageCommitter.submitAll(
+        store.usage.writeStatements([
+          {
+            id,
+            agentId: a.id,
+            environment: 'live',
+            sessionId: 's1',
+            model: 'gpt-4o',
+            promptTokens: 1,
+            completionTokens: 1,
+            costUsd: 0.01,
+            rateFound: true,
+            createdAt: Date.UTC(2026, 10, 20) + index,
+          },
+        ]),
+      );
+    }
+    const all = async (order?: 'asc' | 'desc') => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.usage.list({ agentId: a.id }, { cursor, limit: 2, order });
+        seen.push(...page.items.map((item) => item.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    expect(await all()).toEqual([...ids].reverse());
+    expect(await all('desc')).toEqual([...ids].reverse());
+    expect(await all('asc')).toEqual(ids);
+  });
 });
 
 describe('daily usage totals', () => {

@@ -516,39 +516,25 @@ export function usageRepository(db: Queryable) {
         ],
       };
     },
+    /**
+     * Usage events newest first (or oldest first with `order: 'asc'`: the simulation's spend
+     * replay), by `seq`, `limit` per page.
+     */
     async list(
       filter: UsageFilter = {},
-      options: { cursor?: string; limit?: number } = {},
+      options: { cursor?: string; limit?: number; order?: 'asc' | 'desc' } = {},
     ): Promise<Page<UsageRecord>> {
       const limit = clampLimit(options.limit);
-      const { where, params } = usageWhere(filter);
-      const before = decodeCursor(options.cursor);
-      if (before !== undefined) {
-        where.push('u.seq < ?');
-        params.push(before);
-      }
-      const rows = await db.all(
-        `SELECT u.* FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY u.seq DESC LIMIT ?`,
-        [...params, limit + 1],
-      );
-      return page(rows.map(toUsage), limit);
-    },
-    /** Usage events oldest first (by `seq`), a page at a time: the simulation's spend replay. */
-    async listAscending(
-      filter: UsageFilter = {},
-      options: { cursor?: string; limit?: number } = {},
-    ): Promise<Page<UsageRecord>> {
-      const limit = clampLimit(options.limit);
+      const ascending = options.order === 'asc';
       const { where, params } = usageWhere(filter);
       const after = decodeCursor(options.cursor);
       if (after !== undefined) {
-        where.push('u.seq > ?');
+        where.push(ascending ? 'u.seq > ?' : 'u.seq < ?');
         params.push(after);
       }
       const rows = await db.all(
         `SELECT u.* FROM usage u ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY u.seq ASC LIMIT ?`,
+         ORDER BY u.seq ${ascending ? 'ASC' : 'DESC'} LIMIT ?`,
         [...params, limit + 1],
       );
       return page(rows.map(toUsage), limit);
