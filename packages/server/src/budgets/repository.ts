@@ -125,6 +125,40 @@ export function emptyCounter(budgetId: string, windowKey: string): CounterRecord
 const budgetColumns =
   'id, agent_id, environment, scope, name, limit_usd_nanos, limit_tokens, on_exceeded, created_at, updated_at';
 
+// A new reservation's row, in one order for every INSERT of it (one at a time, or a batch's
+// VALUES list). Numbers are cast: in a VALUES list PostgreSQL would otherwise take them (and the
+// NULLs) as text, which a BIGINT column refuses.
+const reservationColumns =
+  'id, agent_id, environment, session_id, kind, subject, usd_nanos, tokens, counters, status, created_at, expires_at, settled_at, actual_usd_nanos, actual_tokens';
+const bigint = 'CAST(? AS BIGINT)';
+
+/** The placeholders of one row of `reservationColumns` (`reservationParams` binds them). */
+export const reservationPlaceholders = `(?, ?, ?, ?, ?, ?, ${bigint}, ${bigint}, ?, ?, ${bigint}, ${bigint}, ${bigint}, ${bigint}, ${bigint})`;
+
+/** The values of a reservation's row, in the order of `reservationColumns`. */
+export function reservationParams(reservation: ReservationRecord): SqlValue[] {
+  return [
+    reservation.id,
+    reservation.agentId,
+    reservation.environment,
+    reservation.sessionId,
+    reservation.kind,
+    reservation.subject,
+    reservation.usdNanos,
+    reservation.tokens,
+    JSON.stringify(reservation.counters),
+    reservation.status,
+    reservation.createdAt,
+    reservation.expiresAt,
+    reservation.settledAt,
+    reservation.actualUsdNanos,
+    reservation.actualTokens,
+  ];
+}
+
+/** `INSERT INTO budget_reservations (…)`: the columns `reservationParams` gives values for. */
+export const insertReservationsInto = `INSERT INTO budget_reservations (${reservationColumns})`;
+
 /** Adds spend to a counter, creating it (the lock of a shared row: runs last, in key order). */
 export function addSpendStatement(
   budgetId: string,
@@ -320,27 +354,8 @@ export function budgetRepository(db: Queryable) {
     },
     async insertReservation(reservation: ReservationRecord): Promise<void> {
       await db.run(
-        `INSERT INTO budget_reservations (id, agent_id, environment, session_id, kind, subject,
-           usd_nanos, tokens, counters, status, created_at, expires_at, settled_at,
-           actual_usd_nanos, actual_tokens)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          reservation.id,
-          reservation.agentId,
-          reservation.environment,
-          reservation.sessionId,
-          reservation.kind,
-          reservation.subject,
-          reservation.usdNanos,
-          reservation.tokens,
-          JSON.stringify(reservation.counters),
-          reservation.status,
-          reservation.createdAt,
-          reservation.expiresAt,
-          reservation.settledAt,
-          reservation.actualUsdNanos,
-          reservation.actualTokens,
-        ],
+        `${insertReservationsInto} VALUES ${reservationPlaceholders}`,
+        reservationParams(reservation),
       );
     },
     /**

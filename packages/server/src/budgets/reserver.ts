@@ -5,7 +5,10 @@ import {
   type CounterRecord,
   counterOf,
   emptyCounter,
+  insertReservationsInto,
   type ReservationRecord,
+  reservationParams,
+  reservationPlaceholders,
 } from './repository';
 
 // Reservations made together: those asked for in one turn of the event loop are decided in one
@@ -183,26 +186,7 @@ export class Reserver {
     params.push(totals.size);
     const now = requests[0]?.reservation.createdAt ?? 0;
     params.push(now);
-    const reservationRows: string[] = [];
-    for (const { reservation } of requests) {
-      reservationRows.push(
-        '(?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT))',
-      );
-      params.push(
-        reservation.id,
-        reservation.agentId,
-        reservation.environment,
-        reservation.sessionId,
-        reservation.kind,
-        reservation.subject,
-        reservation.usdNanos,
-        reservation.tokens,
-        JSON.stringify(reservation.counters),
-        reservation.status,
-        reservation.createdAt,
-        reservation.expiresAt,
-      );
-    }
+    for (const { reservation } of requests) params.push(...reservationParams(reservation));
     // `locked` takes the row locks in one order (that of the group committer's `lockKey`s) and,
     // on PostgreSQL, reads each row as last committed; the update then applies to those rows.
     const rows = await this.database.all<Record<string, unknown>>(
@@ -225,9 +209,8 @@ export class Reserver {
          WHERE (SELECT ok FROM fit) AND w.budget_id = c.budget_id AND w.window_key = c.window_key
          RETURNING 1),
        inserted AS (
-         INSERT INTO budget_reservations (id, agent_id, environment, session_id, kind, subject,
-           usd_nanos, tokens, counters, status, created_at, expires_at)
-         SELECT * FROM (VALUES ${reservationRows.join(', ')}) AS r
+         ${insertReservationsInto}
+         SELECT * FROM (VALUES ${requests.map(() => reservationPlaceholders).join(', ')}) AS r
          WHERE (SELECT ok FROM fit)
          RETURNING 1)
        SELECT (SELECT ok FROM fit) AS ok, (SELECT COUNT(*) FROM updated) AS updated,
