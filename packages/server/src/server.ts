@@ -171,7 +171,7 @@ export async function createServer(
     webhooks,
     usage: new UsageService(store, pricing, events, { clock, budgets }),
     mcp: new McpService(store, policies, clock, { events, logger }),
-    memory: new MemoryService({ store, policies, events, logger }),
+    memory: new MemoryService({ store, policies, events, logger, budgets }),
     telemetry,
     budgets,
     receipts,

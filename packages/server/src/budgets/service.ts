@@ -20,6 +20,7 @@ import {
   type ReservedFilter,
   settleStatements,
 } from './repository';
+import { SessionReservedSums } from './reserved-cache';
 import { Reserver } from './reserver';
 
 // Budgets: limits in dollars and/or tokens per session, per agent per UTC day, or per
@@ -183,6 +184,8 @@ export class BudgetService {
   ) {
     this.repository = budgetRepository(store.database);
     this.reserver = new Reserver(store.database);
+    this.sessionReserved =
+      store.database.dialect === 'sqlite' ? new SessionReservedSums() : undefined;
     this.applicable = new ApplicableBudgetCache(
       (agentId, environment) => this.repository.applicable(agentId, environment),
       clock,
@@ -193,6 +196,11 @@ export class BudgetService {
   private readonly reserver: Reserver;
   /** The budget definitions of the hot paths (see `ApplicableBudgetCache`). */
   private readonly applicable: ApplicableBudgetCache;
+  /**
+   * The embedded store: sessions' reserved sums kept in this process (`reserved-cache.ts`);
+   * every change to a reservation below is bracketed by its `changing()`.
+   */
+  private readonly sessionReserved: SessionReservedSums | undefined;
   private publish: (() => void) | undefined;
 
   /** Tells other replicas about changes to budgets (the server wires it to PostgreSQL NOTIFY). */
@@ -394,11 +402,10 @@ export class BudgetService {
       actualUsdNanos: null,
       actualTokens: null,
     };
-    const outcome = await this.reserver.reserve({
-      held,
-      reservation,
-      force: request.force === true,
-    });
+    const changed = this.sessionReserved?.changing([reservation]);
+    const outcome = await this.reserver
+      .reserve({ held, reservation, force: request.force === true })
+      .finally(() => changed?.());
     if (outcome.fitted) {
       const standings = held.map(({ budget, windowKey }, index) => ({
         budget,
@@ -428,10 +435,11 @@ export class BudgetService {
     agentId: string,
     environment: Environment,
     settlements: readonly UsageSettlement[],
-  ): Promise<Statement[]> {
-    if (settlements.length === 0) return [];
+  ): Promise<{ statements: Statement[]; written: () => void }> {
+    if (settlements.length === 0) return { statements: [], written: () => undefined };
     const budgets = await this.repository.applicable(agentId, environment);
     const statements: Statement[] = [];
+    const settled: ReservationRecord[] = [];
     const now = this.clock();
     for (const settlement of settlements) {
       const usdNanos = toNanos(settlement.costUsd);
@@ -448,6 +456,7 @@ export class BudgetService {
           );
         }
         if (reservation.status === 'reserved') {
+          settled.push(reservation);
           statements.push(
             ...settleStatements(reservation, settlement.usageId, usdNanos, settlement.tokens, now),
           );
@@ -464,7 +473,8 @@ export class BudgetService {
         statements.push(addSpendStatement(budget.id, windowKey, usdNanos, settlement.tokens, now));
       }
     }
-    return statements;
+    const written = this.sessionReserved?.changing(settled) ?? (() => undefined);
+    return { statements, written };
   }
 
   /**
@@ -508,23 +518,30 @@ export class BudgetService {
     now = this.clock(),
   ): Promise<boolean> {
     if (action.status === 'pending' || action.status === 'completed') return false;
-    return this.store.database.transaction(async (transaction) => {
-      const repository = budgetRepository(transaction);
-      const reservation = await repository.reservation(action.id);
-      if (reservation?.kind !== 'tool' || reservation.status !== 'reserved') return false;
-      if (runs(action)) return repository.settleHeld(reservation, now);
-      if (!(await repository.markExpired(reservation.id, now))) return false;
-      for (const [budgetId, windowKey] of reservation.counters) {
-        await repository.release(
-          budgetId,
-          windowKey,
-          reservation.usdNanos,
-          reservation.tokens,
-          now,
-        );
-      }
-      return true;
-    });
+    let changed: (() => void) | undefined;
+    try {
+      return await this.store.database.transaction(async (transaction) => {
+        const repository = budgetRepository(transaction);
+        const reservation = await repository.reservation(action.id);
+        if (reservation?.kind !== 'tool' || reservation.status !== 'reserved') return false;
+        // Nothing else reads the embedded store during its transaction: begun here, in time.
+        changed = this.sessionReserved?.changing([reservation]);
+        if (runs(action)) return repository.settleHeld(reservation, now);
+        if (!(await repository.markExpired(reservation.id, now))) return false;
+        for (const [budgetId, windowKey] of reservation.counters) {
+          await repository.release(
+            budgetId,
+            windowKey,
+            reservation.usdNanos,
+            reservation.tokens,
+            now,
+          );
+        }
+        return true;
+      });
+    } finally {
+      changed?.();
+    }
   }
 
   /** Settles held tool costs as their approvals are decided on this replica (the sweep is the backstop). */
@@ -565,22 +582,27 @@ export class BudgetService {
             continue;
           }
         }
-        const done = await this.store.database.transaction(async (transaction) => {
-          const repository = budgetRepository(transaction);
-          if (!(await repository.markExpired(id, now))) return false;
-          const reservation = await repository.reservation(id);
-          if (!reservation) return false;
-          for (const [budgetId, windowKey] of reservation.counters) {
-            await repository.release(
-              budgetId,
-              windowKey,
-              reservation.usdNanos,
-              reservation.tokens,
-              now,
-            );
-          }
-          return true;
-        });
+        let changed: (() => void) | undefined;
+        const done = await this.store.database
+          .transaction(async (transaction) => {
+            const repository = budgetRepository(transaction);
+            const reservation = await repository.reservation(id);
+            if (!reservation) return false;
+            // Nothing else reads the embedded store during its transaction: begun here, in time.
+            changed = this.sessionReserved?.changing([reservation]);
+            if (!(await repository.markExpired(id, now))) return false;
+            for (const [budgetId, windowKey] of reservation.counters) {
+              await repository.release(
+                budgetId,
+                windowKey,
+                reservation.usdNanos,
+                reservation.tokens,
+                now,
+              );
+            }
+            return true;
+          })
+          .finally(() => changed?.());
         if (done) expired++;
       }
       if (ids.length < 100) return expired;
@@ -619,7 +641,29 @@ export class BudgetService {
    * `session.cost_usd` and friends.
    */
   async reservedAmount(filter: ReservedFilter): Promise<{ usd: number; tokens: number }> {
-    return reservedAmount(this.store, filter);
+    const { agentId, sessionId } = filter;
+    if (
+      this.sessionReserved === undefined ||
+      agentId === undefined ||
+      sessionId === undefined ||
+      !filter.withToolCharges ||
+      filter.from !== undefined ||
+      filter.to !== undefined
+    ) {
+      return reservedAmount(this.store, filter);
+    }
+    // A session's, with tool charges (what `session.cost_usd` adds): kept in this process.
+    const sum = await this.sessionReserved.get(
+      { agentId, environment: filter.environment, sessionId },
+      () =>
+        this.repository.reservedSum({
+          agentId,
+          environment: filter.environment,
+          sessionId,
+          withToolCharges: true,
+        }),
+    );
+    return { usd: toUsd(sum.usdNanos), tokens: sum.tokens };
   }
 }
 

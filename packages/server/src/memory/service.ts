@@ -7,8 +7,9 @@ import {
   memoryKey,
   type PolicyDecision,
 } from '@arden/policy';
+import type { ReservedFilter } from '../budgets/repository';
 import { budgetRepository } from '../budgets/repository';
-import { reservedAmount, toUsd } from '../budgets/service';
+import { type BudgetService, reservedAmount, toUsd } from '../budgets/service';
 import type { Environment } from '../crypto';
 import type { LiveEvents } from '../events/service';
 import type { Logger } from '../logger';
@@ -212,14 +213,21 @@ export class MemoryService {
   readonly #mutex = new KeyedMutex();
   /** The embedded store's sessions in this process (undefined on PostgreSQL: replicas share it). */
   readonly #sessions: SessionCache | undefined;
+  /** Reserved amounts: the budgets' (which keep a session's in process on the embedded store). */
+  readonly #reservedAmount: (filter: ReservedFilter) => Promise<{ usd: number; tokens: number }>;
 
   constructor(options: {
     store: Store;
     policies: PolicyService;
     events?: LiveEvents;
     logger?: Logger;
+    budgets?: Pick<BudgetService, 'reservedAmount'>;
   }) {
     this.#store = options.store;
+    const budgets = options.budgets;
+    this.#reservedAmount = budgets
+      ? (filter) => budgets.reservedAmount(filter)
+      : (filter) => reservedAmount(options.store, filter);
     this.#policies = options.policies;
     this.#logger = options.logger;
     if (options.store.database.dialect === 'sqlite' && options.events) {
@@ -270,7 +278,7 @@ export class MemoryService {
    * the costs of tool calls (held or charged).
    */
   private reserved(query: SpendQuery): Promise<{ usd: number; tokens: number }> {
-    return reservedAmount(this.#store, {
+    return this.#reservedAmount({
       agentId: query.agentId,
       environment: query.environment as Environment,
       ...(query.sessionId ? { sessionId: query.sessionId } : {}),

@@ -29,7 +29,11 @@ export interface UsageBudgets {
       createdAt: number;
       reservationId?: string;
     }[],
-  ): Promise<Statement[]>;
+  ): Promise<{
+    statements: Statement[];
+    /** Called once the statements are committed, or their commit failed. */
+    written: () => void;
+  }>;
 }
 
 /** Records token usage with its cost, priced at write time from the pricing table. */
@@ -78,7 +82,7 @@ export class UsageService {
     // check's commit never waits on the lock of a daily total another replica is updating.
     if (records.length > 0) {
       // Budgets count the spend (and settle reservations) in the same commit: none is lost.
-      const budgetStatements = this.budgets
+      const budget = this.budgets
         ? await this.budgets.usageStatements(
             agentId,
             environment,
@@ -91,11 +95,15 @@ export class UsageService {
               reservationId: inputs[index]?.reservationId,
             })),
           )
-        : [];
-      await this.store.usageCommitter.submitAll([
-        ...this.store.usage.writeStatements(records),
-        ...budgetStatements,
-      ]);
+        : undefined;
+      try {
+        await this.store.usageCommitter.submitAll([
+          ...this.store.usage.writeStatements(records),
+          ...(budget?.statements ?? []),
+        ]);
+      } finally {
+        budget?.written();
+      }
     }
     this.events.emit({ type: 'usage.recorded', usage: records });
     return records;
