@@ -29,11 +29,11 @@ import {
   type RecordedSpend,
 } from './repository';
 import {
+  countCalls,
   isRefusal,
   outcomeMatches,
   SessionCache,
   type SessionMemory,
-  toolMatcher,
   toolMatches,
 } from './session-cache';
 
@@ -129,23 +129,13 @@ export function sessionValue(
   now: number,
 ): number | boolean {
   switch (query.kind) {
-    case 'calls': {
-      const since = query.windowMs === undefined ? -Infinity : now - query.windowMs;
-      const matches = toolMatcher(query.pattern);
-      // Calls of one tool follow each other: its match is carried over.
-      let lastTool: string | undefined;
-      let lastMatched = false;
-      let total = 0;
-      for (const call of session.calls) {
-        if (call.createdAt < since || !outcomeMatches(call, query.decision)) continue;
-        if (call.tool !== lastTool) {
-          lastTool = call.tool;
-          lastMatched = matches(call.tool);
-        }
-        if (lastMatched) total++;
-      }
-      return total;
-    }
+    case 'calls':
+      return countCalls(
+        session,
+        query.pattern,
+        query.decision,
+        query.windowMs === undefined ? -Infinity : now - query.windowMs,
+      );
     case 'approved':
       return session.calls.some(
         (call) => call.status === 'approved' && toolMatches(query.pattern, call.tool),

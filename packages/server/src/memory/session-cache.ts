@@ -30,6 +30,86 @@ export interface SessionMemory {
   inFlight: number;
   /** The calls by arguments hash: a refused-repeat lookup reads these, not every call. */
   byHash: Map<string, SessionCall[]>;
+  /**
+   * `calls(pattern, window, decision)` counts kept as calls are appended, by pattern and
+   * decision (`countCalls`); absent: every count scans the calls. Cleared whenever a call is
+   * taken back or changes its outcome.
+   */
+  counts?: Map<string, CallCount>;
+}
+
+/** The calls of a session matching one pattern and decision, kept up to date as calls are appended. */
+interface CallCount {
+  /** The times of the matching calls among `calls[0, scanned)`, in log order. */
+  times: number[];
+  scanned: number;
+  /** Whether `times` never goes down: then a window's first call is found by bisection. */
+  sorted: boolean;
+}
+
+/** Patterns and decisions counted per session before its counts start over. */
+const maxCounts = 64;
+
+/**
+ * How many of the session's calls match `pattern` and `decision`, made at or after `since`
+ * (`-Infinity`: all). A session kept here takes in only the calls appended since its last count
+ * (at most a few per check) instead of reading every call at every check.
+ */
+export function countCalls(
+  session: SessionMemory,
+  pattern: string,
+  decision: MemoryDecision | undefined,
+  since: number,
+): number {
+  const matches = toolMatcher(pattern);
+  const calls = session.calls;
+  if (session.counts === undefined) {
+    // Calls of one tool follow each other: its match is carried over.
+    let lastTool: string | undefined;
+    let lastMatched = false;
+    let total = 0;
+    for (const call of calls) {
+      if (call.createdAt < since || !outcomeMatches(call, decision)) continue;
+      if (call.tool !== lastTool) {
+        lastTool = call.tool;
+        lastMatched = matches(call.tool);
+      }
+      if (lastMatched) total++;
+    }
+    return total;
+  }
+  const key = `${pattern}\u0000${decision ?? ''}`;
+  let count = session.counts.get(key);
+  if (count === undefined) {
+    if (session.counts.size >= maxCounts) session.counts.clear();
+    count = { times: [], scanned: 0, sorted: true };
+    session.counts.set(key, count);
+  }
+  const times = count.times;
+  for (; count.scanned < calls.length; count.scanned++) {
+    const call = calls[count.scanned] as SessionCall;
+    if (!outcomeMatches(call, decision) || !matches(call.tool)) continue;
+    // Checks of a session may be decided in another order than their clocks were read.
+    if (times.length > 0 && call.createdAt < (times[times.length - 1] as number)) {
+      count.sorted = false;
+    }
+    times.push(call.createdAt);
+  }
+  if (since === -Infinity) return times.length;
+  if (!count.sorted) {
+    let total = 0;
+    for (const time of times) if (time >= since) total++;
+    return total;
+  }
+  // The first matching call at or after `since`.
+  let low = 0;
+  let high = times.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((times[middle] as number) < since) low = middle + 1;
+    else high = middle;
+  }
+  return times.length - low;
 }
 
 /** Indexes `calls` by arguments hash. */
@@ -224,6 +304,7 @@ export class SessionCache {
       tokens: Number(spend?.tokens ?? 0),
       inFlight: 0,
       byHash: indexByHash(calls),
+      counts: new Map(),
     };
     if (this.#sessions.size >= maxSessions) {
       const oldest = this.#sessions.keys().next().value;
@@ -268,6 +349,8 @@ export class SessionCache {
       if (committed) return;
       const index = memory.calls.lastIndexOf(call);
       if (index >= 0) memory.calls.splice(index, 1);
+      // Counts were kept of the calls as they were appended.
+      memory.counts?.clear();
       const same = call.argsHash === null ? undefined : memory.byHash.get(call.argsHash);
       const at = same?.lastIndexOf(call) ?? -1;
       if (same !== undefined && at >= 0) same.splice(at, 1);
@@ -386,6 +469,8 @@ export class SessionCache {
         call.status = row.status;
         call.onTimeout = row.on_timeout;
         memory.pending--;
+        // Its outcome changed: counts by decision start over.
+        memory.counts?.clear();
       }
     }
   }
