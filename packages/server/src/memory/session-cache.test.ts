@@ -3,10 +3,14 @@
 // commit, held calls decided in the log, clocks read out of order, windows at their edges.
 import type { MemoryDecision } from '@arden/policy';
 import { describe, expect, it } from 'vitest';
+import { actionRepository } from '../actions/repository';
 import type { Queryable } from '../store/database';
 import { countCalls, SessionCache, type SessionCall } from './session-cache';
 
-/** A database whose log is `decided` (held calls' outcomes) and nothing else. */
+/**
+ * A database whose log is `decided` (held calls' outcomes) and nothing else; a decision written
+ * through it (`actionRepository`) changes nothing but tells the cache to read held calls again.
+ */
 function fakeLog(decided: Map<string, string>): Queryable {
   return {
     dialect: 'sqlite',
@@ -20,8 +24,8 @@ function fakeLog(decided: Map<string, string>): Queryable {
       }
       return [];
     },
-    async get<T>(): Promise<T | undefined> {
-      return { cost: 0, tokens: 0 } as T;
+    async get<T>(sql: string): Promise<T | undefined> {
+      return sql.includes('UPDATE actions') ? undefined : ({ cost: 0, tokens: 0 } as T);
     },
     async run() {
       return { changes: 0, lastInsertId: 0 };
@@ -92,7 +96,13 @@ describe('counts kept with a session', () => {
       // Now and then a held call is decided in the log (read back at the next get).
       if (held.length > 0 && random() < 0.2) {
         const decidedCall = held.splice(Math.floor(random() * held.length), 1)[0] as SessionCall;
-        decided.set(decidedCall.id, pick(['approved', 'denied', 'expired']));
+        const status = pick(['approved', 'denied'] as const);
+        decided.set(decidedCall.id, status);
+        await actionRepository(db).decide(
+          decidedCall.id,
+          { status, decidedBy: 'u', notes: null },
+          now,
+        );
       }
     }
   });
