@@ -2,6 +2,7 @@ import type { ChannelOptions } from './channels/service';
 import type { ResolvedConfig, ServerContext } from './context';
 import { ValidationError } from './errors';
 import { isLogLevel, type Logger, type LogLevel } from './logger';
+import type { SessionCacheLimits } from './memory/session-cache';
 import type { ReceiptOptions } from './receipts/service';
 import type { ReplicaOptions } from './replicas/replicas';
 import type { RetentionOptions } from './retention/service';
@@ -93,6 +94,12 @@ export interface ServerConfig {
   retentionDays?: number;
   /** The retention job's pacing (interval, batch size, pause between batches). */
   retention?: Omit<RetentionOptions, 'days'>;
+  /**
+   * The embedded store's memory of sessions (for `session.*` rule inputs and refused repeats):
+   * calls kept per session (default 5 000) and in all (default 200 000). Larger sessions are
+   * counted from the log; the least recently used sessions are dropped past the total.
+   */
+  sessionCache?: SessionCacheLimits;
   /** Start the expiry sweeper and webhook worker (default true). */
   workers?: boolean;
   /**
@@ -288,8 +295,21 @@ export function resolveConfig(
     bodyTimeoutMs,
     unauthenticatedBodyTimeoutMs,
     workers: config.workers ?? true,
+    sessionCache: sessionCacheLimits(config.sessionCache),
     receipts: resolveReceipts(config.receipts, environment),
   };
+}
+
+function sessionCacheLimits(limits: SessionCacheLimits = {}): SessionCacheLimits {
+  for (const [field, value] of Object.entries(limits)) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new ValidationError(
+        `sessionCache.${field} must be a whole number of calls, at least 1; got ${value}.`,
+        `sessionCache.${field}`,
+      );
+    }
+  }
+  return { ...limits };
 }
 
 const flagNames: Record<string, keyof ServerConfig> = {

@@ -10,6 +10,7 @@ import type { Router } from './http/router';
 import type { Logger, LogLevel } from './logger';
 import type { McpService } from './mcp/service';
 import type { MemoryService } from './memory/service';
+import type { SessionCacheLimits } from './memory/session-cache';
 import type { PolicyService } from './policies/service';
 import type { ReceiptOptions, ReceiptService } from './receipts/service';
 import type { ReplicaOptions } from './replicas/replicas';
@@ -60,6 +61,8 @@ export interface ResolvedConfig {
   checkBodyLimit: number;
   /** Most JSON values in one `POST /policy/check` body (see `ServerConfig.checkValueLimit`). */
   checkValueLimit: number;
+  /** The embedded store's session cache bounds (see `ServerConfig.sessionCache`). */
+  sessionCache: SessionCacheLimits;
   pricingFile: string | undefined;
   logLevel: LogLevel;
   approvalTimeoutSeconds: number;

@@ -15,9 +15,19 @@ afterEach(async () => {
   while (servers.length > 0) await servers.pop()?.close();
 });
 
-async function serverWith(policies: PolicyDefinition[]): Promise<AdminTestServer> {
+// The embedded store keeps 5 000 calls of a session by default: the paths of larger sessions are
+// tested at a size a test reaches quickly.
+const sessionCache = { callsPerSession: 500 };
+
+async function serverWith(
+  policies: PolicyDefinition[],
+  cache: { callsPerSession?: number; calls?: number } = sessionCache,
+): Promise<AdminTestServer> {
   now = Date.UTC(2026, 11, 6, 12);
-  const t = await startAdminTestServer({ workers: false, clock: () => now }, { listen: false });
+  const t = await startAdminTestServer(
+    { workers: false, clock: () => now, sessionCache: cache },
+    { listen: false },
+  );
   servers.push(t);
   await t.server.policies.saveSet(t.agent.id, 'live', policies);
   return t;
@@ -195,6 +205,35 @@ describe('session.calls and agent.calls', () => {
       repeat_of: held.action_id,
     });
   }, 120_000);
+
+  it("counts exactly when sessions are dropped for the cache's total and read again", async () => {
+    // At most 120 calls kept in all: three sessions of 50 calls cannot all stay.
+    const t = await serverWith(
+      [
+        {
+          name: 'Pings',
+          tool: 'ping',
+          rules: [{ if: 'session.calls("ping") >= 50', then: 'block' }],
+          default: 'allow',
+        },
+      ],
+      { callsPerSession: 100, calls: 120 },
+    );
+    for (let round = 0; round < 50; round += 10) {
+      for (const session of ['a', 'b', 'c']) {
+        const answers = await Promise.all(
+          Array.from({ length: 10 }, (_, offset) =>
+            check(t, 'ping', { index: round + offset }, session),
+          ),
+        );
+        expect(answers.map((answer) => answer.decision)).toEqual(answers.map(() => 'allow'));
+      }
+    }
+    for (const session of ['a', 'b', 'c', 'a']) {
+      expect((await check(t, 'ping', { index: 99 }, session)).decision).toBe('block');
+    }
+    expect((await check(t, 'ping', { index: 0 }, 'd')).decision).toBe('allow');
+  }, 60_000);
 
   it('finds a refusal with one seek of an index of refusals only', async () => {
     const t = await serverWith([]);
@@ -418,7 +457,10 @@ describe('denied calls stay denied', () => {
 
   it('refuses repeats in a session too large to keep whole, also after a restart', async () => {
     const dataDir = temporaryDirectory();
-    const first = await startTestServer({ dataDir }, { keepData: true, listen: false });
+    const first = await startTestServer(
+      { dataDir, sessionCache },
+      { keepData: true, listen: false },
+    );
     const databaseUrl = first.databaseUrl;
     await first.server.policies.saveSet(first.agent.id, 'live', policies);
     const call = (t: { request: AdminTestServer['request'] }, kwargs: Body) =>
@@ -453,7 +495,7 @@ describe('denied calls stay denied', () => {
     });
     expect(await call(first, { to: 'a@b.c' })).toMatchObject({ repeat_of: held.action_id });
     await first.close();
-    const second = await startTestServer({ dataDir, databaseUrl }, { listen: false });
+    const second = await startTestServer({ dataDir, databaseUrl, sessionCache }, { listen: false });
     try {
       expect(await call(second, { amount: 500 })).toMatchObject({ repeat_of: early.action_id });
       expect(await call(second, { amount: 601 })).toMatchObject({ repeat_of: expect.any(String) });

@@ -33,6 +33,7 @@ import {
   isRefusal,
   outcomeMatches,
   SessionCache,
+  type SessionCacheLimits,
   type SessionMemory,
   toolMatches,
 } from './session-cache';
@@ -212,6 +213,8 @@ export class MemoryService {
     events?: LiveEvents;
     logger?: Logger;
     budgets?: Pick<BudgetService, 'reservedAmount'>;
+    /** The embedded store's session cache bounds (`ServerConfig.sessionCache`). */
+    sessionCache?: SessionCacheLimits;
   }) {
     this.#store = options.store;
     const budgets = options.budgets;
@@ -221,7 +224,7 @@ export class MemoryService {
     this.#policies = options.policies;
     this.#logger = options.logger;
     if (options.store.database.dialect === 'sqlite' && options.events) {
-      const sessions = new SessionCache();
+      const sessions = new SessionCache(options.sessionCache);
       this.#sessions = sessions;
       options.events.subscribe(
         (event) => {

@@ -107,3 +107,34 @@ describe('counts kept with a session', () => {
     }
   });
 });
+
+describe('the cache bounds', () => {
+  const call = (id: number): SessionCall => ({
+    id: `c-${id}`,
+    tool: 'ping',
+    decision: 'allow',
+    reason: null,
+    status: 'completed',
+    onTimeout: null,
+    argsHash: null,
+    createdAt: id,
+  });
+
+  it('drops the least recently used sessions past its total, but not one with calls in flight', async () => {
+    const db = fakeLog(new Map());
+    const cache = new SessionCache({ callsPerSession: 10, calls: 15 });
+    await cache.get(db, 'a', 'live', 'one');
+    const inFlight = Array.from({ length: 8 }, (_, index) =>
+      cache.add('a', 'live', 'one', call(index)),
+    );
+    await cache.get(db, 'a', 'live', 'two');
+    for (let index = 0; index < 8; index++) cache.add('a', 'live', 'two', call(100 + index))(true);
+    // Over the total (16 calls), but the first session's calls are not in the log yet: it stays.
+    expect((await cache.get(db, 'a', 'live', 'one'))?.calls).toHaveLength(8);
+    for (const settle of inFlight) settle(true);
+    // Once they are committed, the least recently used session goes (here the second), and is
+    // read from the log again when next used (the fake log is empty).
+    expect((await cache.get(db, 'a', 'live', 'one'))?.calls).toHaveLength(8);
+    expect((await cache.get(db, 'a', 'live', 'two'))?.calls).toHaveLength(0);
+  });
+});

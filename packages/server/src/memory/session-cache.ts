@@ -130,8 +130,19 @@ const maxSessions = 1_000;
 /** A large session with more calls that were not allowed than this is asked of the log. */
 export const maxCandidates = 5_000;
 
-/** A session with more calls than this is not kept whole: its counts are read from the log. */
-export const maxCallsPerSession = 500;
+/** The session cache's bounds (`ServerConfig.sessionCache`). */
+export interface SessionCacheLimits {
+  /**
+   * A session with more calls than this is not kept whole: its counts are read from the log
+   * (default 5 000; loading a session reads this many rows once).
+   */
+  callsPerSession?: number;
+  /**
+   * Calls kept in all sessions together (default 200 000, some 50 MiB): past it the least
+   * recently used sessions are dropped (read from the log again when next used).
+   */
+  calls?: number;
+}
 
 /**
  * What is kept of a session too large to keep whole: its calls that were not allowed (the only
@@ -242,12 +253,22 @@ async function loggedCalls(
  * here instead of from the log (a check costs no extra query). Loaded from the database on first
  * use (a restart loses nothing), appended to as checks are decided, and re-read while a call of
  * the session is held for approval (its outcome changes in the log). Bounded: the least recently
- * used sessions are dropped, and sessions over `maxCallsPerSession` calls are read from the log.
+ * used sessions are dropped (at most `maxSessions` sessions and `limits.calls` calls in all), and
+ * sessions over `limits.callsPerSession` calls are read from the log.
  */
 export class SessionCache {
   readonly #sessions = new Map<string, SessionMemory>();
+  readonly #maxCallsPerSession: number;
+  readonly #maxCalls: number;
+  /** Calls of the sessions in `#sessions`, together. */
+  #kept = 0;
+
+  constructor(limits: SessionCacheLimits = {}) {
+    this.#maxCallsPerSession = limits.callsPerSession ?? 5_000;
+    this.#maxCalls = Math.max(this.#maxCallsPerSession, limits.calls ?? 200_000);
+  }
   /**
-   * Sessions found over `maxCallsPerSession` calls: their counts go to the database, without
+   * Sessions found over `limits.callsPerSession` calls: their counts go to the database, without
    * reading their first calls again at every check (a session only grows). Each keeps, once
    * loaded, its calls that were not allowed — the only calls that can be refusals — so that a
    * refused-repeat lookup of a large session costs no query (`refusalOf`).
@@ -284,10 +305,10 @@ export class SessionCache {
     }
     const version = heldOutcomeVersion();
     const calls = await loggedCalls(db, agentId, environment, sessionId, {
-      limit: maxCallsPerSession + 1,
+      limit: this.#maxCallsPerSession + 1,
     });
-    if (calls.length > maxCallsPerSession) {
-      this.#sessions.delete(key);
+    if (calls.length > this.#maxCallsPerSession) {
+      this.#drop(key);
       this.#markTooLarge(key);
       return undefined;
     }
@@ -306,12 +327,35 @@ export class SessionCache {
       byHash: indexByHash(calls),
       counts: new Map(),
     };
-    if (this.#sessions.size >= maxSessions) {
-      const oldest = this.#sessions.keys().next().value;
-      if (oldest !== undefined) this.#sessions.delete(oldest);
-    }
+    // Another check of the session may have loaded it meanwhile (and noted calls in it since):
+    // that copy is the one kept.
+    const loaded = this.#sessions.get(key);
+    if (loaded !== undefined) return loaded;
     this.#sessions.set(key, memory);
+    this.#kept += calls.length;
+    this.#evict(key);
     return memory;
+  }
+
+  /** Drops a kept session (if kept). */
+  #drop(key: string): void {
+    const memory = this.#sessions.get(key);
+    if (memory === undefined) return;
+    this.#sessions.delete(key);
+    this.#kept -= memory.calls.length;
+  }
+
+  /**
+   * Drops the least recently used sessions, but `keep` and those with calls being decided
+   * (noted here before their commit, not yet in the log), while over the bounds.
+   */
+  #evict(keep: string): void {
+    if (this.#sessions.size <= maxSessions && this.#kept <= this.#maxCalls) return;
+    for (const [key, memory] of this.#sessions) {
+      if (this.#sessions.size <= maxSessions && this.#kept <= this.#maxCalls) return;
+      if (key === keep || memory.inFlight > 0) continue;
+      this.#drop(key);
+    }
   }
 
   /**
@@ -328,6 +372,7 @@ export class SessionCache {
     const memory = this.#sessions.get(key);
     if (memory === undefined) return this.#addLarge(key, call);
     memory.calls.push(call);
+    this.#kept++;
     addToIndex(memory.byHash, call);
     if (call.status === 'pending') memory.pending++;
     memory.inFlight++;
@@ -338,17 +383,23 @@ export class SessionCache {
       memory.inFlight--;
       if (
         memory.inFlight === 0 &&
-        memory.calls.length > maxCallsPerSession &&
+        memory.calls.length > this.#maxCallsPerSession &&
         this.#sessions.get(key) === memory
       ) {
         // Grown past what is kept, and nothing of it is only here: its counts go to the
         // database; its possible refusals stay here.
-        this.#sessions.delete(key);
+        this.#drop(key);
         this.#markTooLarge(key, memory.calls);
       }
-      if (committed) return;
+      if (committed) {
+        if (memory.inFlight === 0) this.#evict(key);
+        return;
+      }
       const index = memory.calls.lastIndexOf(call);
-      if (index >= 0) memory.calls.splice(index, 1);
+      if (index >= 0) {
+        memory.calls.splice(index, 1);
+        if (this.#sessions.get(key) === memory) this.#kept--;
+      }
       // Counts were kept of the calls as they were appended.
       memory.counts?.clear();
       const same = call.argsHash === null ? undefined : memory.byHash.get(call.argsHash);
@@ -492,7 +543,7 @@ export class SessionCache {
   /** Drops a session (its log changed in a way this process did not see). */
   forget(agentId: string, environment: string, sessionId: string): void {
     const key = SessionCache.key(agentId, environment, sessionId);
-    this.#sessions.delete(key);
+    this.#drop(key);
     this.#tooLarge.delete(key);
   }
 }
