@@ -1,9 +1,10 @@
 // Server replicas as child processes running the built CLI (`arden start --db …`), a webhook
 // receiver on 127.0.0.1, and PostgreSQL's own controls, for the scale-out and fault tests.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export const builtCli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -169,12 +170,25 @@ export function localCluster(): { version: string } | undefined {
   }
 }
 
-/** Stops or starts the local cluster. */
+/**
+ * Stops or starts the local cluster. A cluster started here would inherit this process's
+ * scheduling priority (a suite run under `nice` would leave the machine's PostgreSQL at the
+ * lowest one, slowing everything that uses it afterwards): it is put back to the default where
+ * this process may do so.
+ */
 export function controlCluster(cluster: { version: string }, action: 'stop' | 'start'): void {
   execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, 'main', action], {
     stdio: 'pipe',
     timeout: 60_000,
   });
+  if (action !== 'start') return;
+  try {
+    const pidFile = `/var/run/postgresql/${cluster.version}-main.pid`;
+    const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    if (Number.isInteger(postmaster) && postmaster > 0) setPriority(postmaster, 0);
+  } catch {
+    // Not allowed (not root) or not found: the cluster runs at this process's priority.
+  }
 }
 
 /** Whether the cluster is running. */
