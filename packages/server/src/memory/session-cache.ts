@@ -28,7 +28,10 @@ export interface SessionMemory {
   tokens: number;
   /** Calls of this session being decided (logged in memory before their commit). */
   inFlight: number;
-  /** The calls by arguments hash: a refused-repeat lookup reads these, not every call. */
+  /**
+   * The calls that were not allowed (the only possible refusals), by arguments hash: a
+   * refused-repeat lookup reads these, not every call.
+   */
   byHash: Map<string, SessionCall[]>;
   /**
    * `calls(pattern, window, decision)` counts kept as calls are appended, by pattern and
@@ -112,7 +115,7 @@ export function countCalls(
   return times.length - low;
 }
 
-/** Indexes `calls` by arguments hash. */
+/** Indexes the calls of `calls` that were not allowed by arguments hash. */
 export function indexByHash(calls: SessionCall[]): Map<string, SessionCall[]> {
   const byHash = new Map<string, SessionCall[]>();
   for (const call of calls) addToIndex(byHash, call);
@@ -120,7 +123,9 @@ export function indexByHash(calls: SessionCall[]): Map<string, SessionCall[]> {
 }
 
 function addToIndex(byHash: Map<string, SessionCall[]>, call: SessionCall): void {
-  if (call.argsHash === null) return;
+  // An allowed call is never a refusal: only the others are looked up (a session repeating one
+  // allowed call thousands of times would make every lookup walk them all).
+  if (call.argsHash === null || call.decision === 'allow') return;
   const same = byHash.get(call.argsHash);
   if (same === undefined) byHash.set(call.argsHash, [call]);
   else same.push(call);
