@@ -33,11 +33,15 @@ test('an agent without budgets makes no budget query per tool check', async () =
   const repository = t.server.budgets.repository;
   const applicable = vi.spyOn(repository, 'applicable');
   const counter = vi.spyOn(repository, 'counter');
+  // On PostgreSQL a budget change of another server on the same database (another test file)
+  // reaches this one too (NOTIFY) and drops its cache: each such drop may cost one more read.
+  const invalidations = vi.spyOn(t.server.budgets, 'invalidate');
   for (let index = 0; index < 20; index++) {
     expect((await toolCheck(t)).json.decision).toBe('allow');
   }
-  // The first check reads the (empty) list; the 19 after it read nothing.
-  expect(applicable).toHaveBeenCalledTimes(1);
+  // The first check reads the (empty) list; the 19 after it read nothing (but after a drop).
+  expect(applicable.mock.calls.length).toBeLessThanOrEqual(1 + invalidations.mock.calls.length);
+  expect(applicable.mock.calls.length).toBeGreaterThanOrEqual(1);
   expect(counter).not.toHaveBeenCalled();
 });
 

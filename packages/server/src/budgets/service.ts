@@ -527,17 +527,7 @@ export class BudgetService {
         // Nothing else reads the embedded store during its transaction: begun here, in time.
         changed = this.sessionReserved?.changing([reservation]);
         if (runs(action)) return repository.settleHeld(reservation, now);
-        if (!(await repository.markExpired(reservation.id, now))) return false;
-        for (const [budgetId, windowKey] of reservation.counters) {
-          await repository.release(
-            budgetId,
-            windowKey,
-            reservation.usdNanos,
-            reservation.tokens,
-            now,
-          );
-        }
-        return true;
+        return expireReservation(repository, reservation, now);
       });
     } finally {
       changed?.();
@@ -590,17 +580,7 @@ export class BudgetService {
             if (!reservation) return false;
             // Nothing else reads the embedded store during its transaction: begun here, in time.
             changed = this.sessionReserved?.changing([reservation]);
-            if (!(await repository.markExpired(id, now))) return false;
-            for (const [budgetId, windowKey] of reservation.counters) {
-              await repository.release(
-                budgetId,
-                windowKey,
-                reservation.usdNanos,
-                reservation.tokens,
-                now,
-              );
-            }
-            return true;
+            return expireReservation(repository, reservation, now);
           })
           .finally(() => changed?.());
         if (done) expired++;
@@ -669,6 +649,22 @@ export class BudgetService {
 
 /** How long past its approval's deadline a held tool cost waits for the decision (1 minute). */
 export const toolHoldGraceMs = 60_000;
+
+/**
+ * Marks a reservation expired and gives back what it held on its budgets' counters, in the
+ * caller's transaction; false when it was settled or expired meanwhile.
+ */
+async function expireReservation(
+  repository: ReturnType<typeof budgetRepository>,
+  reservation: ReservationRecord,
+  now: number,
+): Promise<boolean> {
+  if (!(await repository.markExpired(reservation.id, now))) return false;
+  for (const [budgetId, windowKey] of reservation.counters) {
+    await repository.release(budgetId, windowKey, reservation.usdNanos, reservation.tokens, now);
+  }
+  return true;
+}
 
 /** Whether a decided call runs: approved, or expired with `on_timeout: allow`. */
 function runs(action: Pick<ActionRecord, 'status' | 'onTimeout'>): boolean {
