@@ -37,6 +37,7 @@ import {
   type SessionMemory,
   toolMatches,
 } from './session-cache';
+import { TurnBatcher } from './turn-batch';
 
 /** A check's call, as the memory inputs see it. */
 export interface MemoryCall {
@@ -158,6 +159,14 @@ export function sessionValue(
   }
 }
 
+/** One refused-repeat lookup: the first refusal of this call in its session since `since`. */
+interface RefusalLookup {
+  scope: MemoryScope & { sessionId: string };
+  toolName: string;
+  argsHash: string;
+  since: number | undefined;
+}
+
 /**
  * Policies with memory, on the server: fetches the values of the memory inputs a check's policy
  * reads (counts from the action log, spend from recorded usage), finds refused repeats, and
@@ -174,29 +183,6 @@ export function sessionValue(
  * Checks whose policy reads no memory take no lock and cost nothing more than the
  * refused-repeat lookup (one index seek, for calls with a session).
  */
-/** One refused-repeat lookup: the first refusal of this call in its session since `since`. */
-interface RefusalLookup {
-  scope: MemoryScope & { sessionId: string };
-  toolName: string;
-  argsHash: string;
-  since: number | undefined;
-}
-
-/** Refused-repeat lookups waiting for the end of the event loop's turn. */
-interface RefusalBatch {
-  lookups: RefusalLookup[];
-  waiters: {
-    resolve: (answer: { id: string; createdAt: number } | undefined) => void;
-    reject: (error: unknown) => void;
-  }[];
-}
-
-/** Snapshots waiting for the end of the event loop's turn. */
-interface SnapshotBatch {
-  requests: { scopeKey: string; reads: MemoryReads }[];
-  waiters: { resolve: (snapshot: MemorySnapshot) => void; reject: (error: unknown) => void }[];
-}
-
 export class MemoryService {
   readonly #store: Store;
   readonly #policies: PolicyService;
@@ -314,7 +300,7 @@ export class MemoryService {
         lockKey !== undefined && db.dialect === 'postgres'
           ? snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now)
           : undefined;
-      const snapshot = reads && this.#batchedSnapshot(lockKey as string, reads);
+      const snapshot = reads && this.#snapshots.add({ scopeKey: lockKey as string, reads });
       // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
       snapshot?.catch(() => undefined);
       const session =
@@ -350,7 +336,7 @@ export class MemoryService {
           known !== 'ask the log'
             ? known
             : db.dialect === 'postgres'
-              ? await this.#batchedRefusal({
+              ? await this.#refusals.add({
                   scope: { agentId: agent.id, environment, sessionId },
                   toolName: call.tool,
                   argsHash,
@@ -396,73 +382,20 @@ export class MemoryService {
    * A lookup reads what was committed when the statement runs, as a lookup of its own would a
    * moment earlier.
    */
-  #refusalBatch: RefusalBatch | undefined;
-
-  #batchedRefusal(lookup: RefusalLookup): Promise<{ id: string; createdAt: number } | undefined> {
-    return new Promise((resolve, reject) => {
-      let batch = this.#refusalBatch;
-      if (batch === undefined) {
-        const started: RefusalBatch = { lookups: [], waiters: [] };
-        batch = started;
-        this.#refusalBatch = started;
-        setImmediate(() => {
-          if (this.#refusalBatch === started) this.#refusalBatch = undefined;
-          memoryRepository(this.#store.database)
-            .firstRefusals(started.lookups)
-            .then(
-              (answers) => {
-                started.waiters.forEach((waiter, index) => {
-                  waiter.resolve(answers[index]);
-                });
-              },
-              (error: unknown) => {
-                for (const waiter of started.waiters) waiter.reject(error);
-              },
-            );
-        });
-      }
-      batch.lookups.push(lookup);
-      batch.waiters.push({ resolve, reject });
-      // A batch is sent at the end of the turn, or at once when it is large.
-      if (batch.lookups.length >= 500) this.#refusalBatch = undefined;
-    });
-  }
+  readonly #refusals = new TurnBatcher<
+    RefusalLookup,
+    { id: string; createdAt: number } | undefined
+  >((lookups) => memoryRepository(this.#store.database).firstRefusals(lookups), 500);
 
   /**
    * The snapshots (`snapshots`) of the checks with memory of one event-loop turn, on
-   * PostgreSQL, as one statement: under load one round trip for many checks.
+   * PostgreSQL, as one statement: under load one round trip for many checks. At most 200 a
+   * statement: PostgreSQL takes at most 65,535 parameters in one.
    */
-  #snapshotBatch: SnapshotBatch | undefined;
-
-  #batchedSnapshot(scopeKey: string, reads: MemoryReads): Promise<MemorySnapshot> {
-    return new Promise((resolve, reject) => {
-      let batch = this.#snapshotBatch;
-      if (batch === undefined) {
-        const started: SnapshotBatch = { requests: [], waiters: [] };
-        batch = started;
-        this.#snapshotBatch = started;
-        setImmediate(() => {
-          if (this.#snapshotBatch === started) this.#snapshotBatch = undefined;
-          memoryRepository(this.#store.database)
-            .snapshots(started.requests)
-            .then(
-              (answers) => {
-                started.waiters.forEach((waiter, index) => {
-                  waiter.resolve(answers[index] as MemorySnapshot);
-                });
-              },
-              (error: unknown) => {
-                for (const waiter of started.waiters) waiter.reject(error);
-              },
-            );
-        });
-      }
-      batch.requests.push({ scopeKey, reads });
-      batch.waiters.push({ resolve, reject });
-      // Bounded: PostgreSQL takes at most 65,535 parameters in a statement.
-      if (batch.requests.length >= 200) this.#snapshotBatch = undefined;
-    });
-  }
+  readonly #snapshots = new TurnBatcher<{ scopeKey: string; reads: MemoryReads }, MemorySnapshot>(
+    (requests) => memoryRepository(this.#store.database).snapshots(requests),
+    200,
+  );
 
   #lease(
     values: MemoryValues | undefined,
