@@ -9,6 +9,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const problems = [];
+const failures = [];
 const directories = ['packages', 'examples', 'tools'].flatMap((group) =>
   readdirSync(join(root, group)).map((name) => `${group}/${name}`),
 );
@@ -43,6 +44,7 @@ function count(name, report) {
     for (const test of file.assertionResults) {
       if (test.status === 'passed' || test.status === 'failed') ran.add(test.fullName);
       else notRun.push(test.fullName);
+      if (test.status === 'failed') failures.push(`${label}: ${file.name.replace(root, '')} > ${test.fullName}`);
     }
   }
   for (const test of notRun) {
@@ -54,6 +56,8 @@ function count(name, report) {
   if (result.numTotalTests === 0) problems.push(`${label}: ran no test`);
 }
 for (const problem of problems) console.error(problem);
+// The failed tests are named last, next to the closing line, so the tail of a CI log says which.
+for (const failure of failures) console.log(`failed: ${failure}`);
 if (skipped > 0) console.error(`${skipped} test(s) were skipped: every suite must run.`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || skipped > 0 || problems.length > 0 ? 1 : 0);
