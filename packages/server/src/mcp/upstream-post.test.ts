@@ -17,7 +17,7 @@ import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStr
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { UpstreamHttpError, UpstreamPoster } from './upstream-post';
+import { UpstreamHttpError, UpstreamMessageError, UpstreamPoster } from './upstream-post';
 
 class MemoryEventStore implements EventStore {
   private readonly events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
@@ -331,6 +331,79 @@ describe('the lean POST of a tools/call to an upstream', () => {
       { jsonrpc: '2.0', id: 1, result: { ok: true } },
     ]);
     expect(invalid).toHaveLength(1);
+    poster.close();
+  });
+
+  it('drops an answer over the size limit unread, fails one that is not JSON-RPC, and ends a call at its signal', async () => {
+    let written = 0;
+    const server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const name = (
+        JSON.parse(Buffer.concat(chunks).toString('utf8')) as { params: { name: string } }
+      ).params.name;
+      if (name === 'json') {
+        // With its length (1 2xx bytes: refused before reading), or chunked (read to the limit).
+        const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'é'.repeat(600) } });
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          ...(request.headers['x-chunked'] ? {} : { 'content-length': Buffer.byteLength(body) }),
+        });
+        response.end(body);
+      } else if (name === 'sse') {
+        // One endless event: never held whole (what was written when it was dropped is bounded).
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write('data: {"jsonrpc":"2.0","id":1,"result":{"text":"');
+        const more = () => {
+          if (response.destroyed) return;
+          written += 64 * 1024;
+          response.write('x'.repeat(64 * 1024), () => setImmediate(more));
+        };
+        more();
+      } else if (name === 'small_events') {
+        // Many events, each under the limit: read on.
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        for (let index = 0; index < 20; index++) {
+          response.write(
+            `: keep-alive\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"${'y'.repeat(500)}"}}\n\n`,
+          );
+        }
+        response.end('data: {"jsonrpc":"2.0","id":1,"result":{}}\n\n');
+      } else if (name === 'garbage') {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write('data: [1, 2\n\n');
+      } else {
+        request.resume();
+      }
+    });
+    const url = await listen(server);
+    const poster = new UpstreamPoster(url, {}, 1_000);
+    await expect(post(poster, call(1, 'json'), undefined)).rejects.toThrow(
+      /a message of 1\d{3} bytes, over the Arden gateway's limit of 1000/,
+    );
+    const chunked = new UpstreamPoster(url, { 'x-chunked': '1' }, 1_000);
+    await expect(post(chunked, call(1, 'json'), undefined)).rejects.toThrow(
+      /a message of more than 1000 bytes, over the Arden gateway's limit of 1000/,
+    );
+    chunked.close();
+    await expect(post(poster, call(1, 'sse'), undefined)).rejects.toThrow(UpstreamMessageError);
+    expect(written).toBeLessThan(16 * 64 * 1024);
+    const { outcome, delivered } = await post(poster, call(1, 'small_events'), undefined);
+    expect(outcome).toEqual({ kind: 'done' });
+    expect(delivered).toHaveLength(21);
+    await expect(post(poster, call(1, 'garbage'), undefined)).rejects.toThrow(
+      /not a JSON-RPC 2\.0 message \("\[1, 2"\)/,
+    );
+    const controller = new AbortController();
+    const hanging = poster.post(
+      call(1, 'hang'),
+      { sessionId: undefined, protocolVersion },
+      () => undefined,
+      () => false,
+      controller.signal,
+    );
+    setTimeout(() => controller.abort(new Error('timed out')), 50);
+    await expect(hanging).rejects.toThrow(/timed out/);
     poster.close();
   });
 
