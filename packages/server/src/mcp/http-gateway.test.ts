@@ -299,7 +299,28 @@ async function faultyUpstream() {
       bodies.push(text);
       parsedBody = JSON.parse(text);
     }
-    const message = parsedBody as { id?: number; method?: string; params?: { name?: string } };
+    const message = parsedBody as {
+      id?: number;
+      method?: string;
+      params?: { name?: string; uri?: string };
+    };
+    // A huge resource, as JSON and as SSE: through the MCP SDK's transport, not the lean POST.
+    if (message?.method === 'resources/read' && message.params?.uri?.startsWith('test://huge')) {
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: message.id,
+        result: { contents: [{ uri: message.params.uri, text: huge }] },
+      });
+      if (message.params.uri === 'test://huge') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(body);
+      } else {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write(`event: message\ndata: ${body}\n\n`);
+        hanging.push(response);
+      }
+      return;
+    }
     if (message?.method === 'tools/call') {
       const answer = (result: unknown) =>
         JSON.stringify({ jsonrpc: '2.0', id: message.id, result });
@@ -865,6 +886,12 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
         await works();
       }
       // Over the size limit: dropped unread, as JSON and as SSE.
+      for (const uri of ['test://huge', 'test://huge-sse']) {
+        await expect(client.readResource({ uri })).rejects.toThrow(
+          /"faulty".*broke the protocol in its answer to resources\/read: .*over the Arden gateway's limit of 65536/,
+        );
+        await works();
+      }
       for (const tool of ['huge', 'huge_sse']) {
         await expect(client.callTool({ name: tool, arguments: {} })).rejects.toThrow(
           /"faulty".*broke the protocol.*bytes, over the Arden gateway's limit of 65536 \(ARDEN_MCP_MAX_MESSAGE_BYTES\)/,

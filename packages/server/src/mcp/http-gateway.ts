@@ -29,7 +29,7 @@ import {
   type McpHttpUpstreamTarget,
 } from './http-upstreams';
 import { inProcessFetch } from './in-process-check';
-import { UpstreamMessageError, UpstreamPoster } from './upstream-post';
+import { limitedFetch, UpstreamMessageError, UpstreamPoster } from './upstream-post';
 
 // The Streamable HTTP gateway: `/mcp/<name>` is an MCP server to clients that present an agent
 // key, and an MCP client (StreamableHTTPClientTransport) to the remote upstream an admin
@@ -182,6 +182,9 @@ class GatewaySession {
       this.logger.debug('MCP client transport error', { error: this.redact(error.message) });
     this.upstream = new sdk.Client(new URL(target.url), {
       requestInit: { headers: target.headers },
+      fetch: limitedFetch(gateway.maxMessageBytes, (reason, method) =>
+        this.protocolText(method, reason),
+      ),
     });
     this.upstream.onmessage = (message) => this.fromUpstream(message as unknown as Message);
     this.upstream.onerror = (error) =>
@@ -225,6 +228,11 @@ class GatewaySession {
     await this.upstream.close().catch(() => undefined);
     await this.downstream.close().catch(() => undefined);
     this.gateway.release(this.principal.keyId);
+  }
+
+  /** The error of a request whose answer broke the protocol (not JSON-RPC, or too large). */
+  private protocolText(method: string, reason: string): string {
+    return `The MCP server "${this.target.name}" (${this.target.origin}) broke the protocol in its answer to ${method}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
   }
 
   /** An error text with the upstream's URL and header values taken out. */
@@ -344,7 +352,7 @@ class GatewaySession {
       const text = expired
         ? `The MCP server "${this.target.name}" (${this.target.origin}) ended this session (it answered 404 to ${String(method ?? 'a message')}), so the Arden gateway ended it too: initialize a new session.`
         : error instanceof UpstreamMessageError
-          ? `The MCP server "${this.target.name}" (${this.target.origin}) broke the protocol in its answer to ${String(method)}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`
+          ? this.protocolText(String(method), reason)
           : `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
       this.answerError(id, errorCodes.upstreamError, text);
       if (entry) reportToolOutcome(this.arden, entry, { error: { message: text } });

@@ -325,6 +325,106 @@ export class UpstreamPoster {
   }
 }
 
+/**
+ * A `fetch` for the MCP SDK's transport (every message but the gateway's own POST of a
+ * `tools/call`: `initialize`, `tools/list`, resources, the session's GET stream…) that bounds
+ * what an upstream answers as `upstream-post.ts` does: a JSON answer over `maxMessageBytes` ends
+ * in an {@link UpstreamMessageError}; an SSE event over it is cut off and, on the stream of a
+ * request, followed by a JSON-RPC error for that request (`errorText`), then the stream ends.
+ * Nothing over the limit is held: the SDK's parser never gets more than `maxMessageBytes` of one
+ * message.
+ */
+export function limitedFetch(
+  maxMessageBytes: number,
+  errorText: (reason: string, method: string) => string,
+): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (!response.ok || response.body === null) return response;
+    const type = mediaType(response.headers.get('content-type') ?? undefined);
+    if (type !== 'application/json' && type !== 'text/event-stream') return response;
+    const oversize = (bytes: string) =>
+      new UpstreamMessageError(
+        `it answered with a message of ${bytes} bytes, over the Arden gateway's limit of ${maxMessageBytes} (ARDEN_MCP_MAX_MESSAGE_BYTES); the answer was dropped`,
+      );
+    let limiter: TransformStream<Uint8Array, Uint8Array>;
+    if (type === 'application/json') {
+      let total = 0;
+      limiter = new TransformStream({
+        transform(chunk, controller) {
+          total += chunk.byteLength;
+          if (total > maxMessageBytes) controller.error(oversize(`more than ${maxMessageBytes}`));
+          else controller.enqueue(chunk);
+        },
+      });
+    } else {
+      const request = requestOf(init?.body);
+      // Bytes of the event under way; whether the line under way is empty; a CR just seen.
+      let eventBytes = 0;
+      let emptyLine = true;
+      let afterCr = false;
+      limiter = new TransformStream({
+        transform(chunk, controller) {
+          for (let index = 0; index < chunk.length; index++) {
+            const byte = chunk[index] as number;
+            if (byte === 10 && afterCr) {
+              afterCr = false;
+              continue;
+            }
+            afterCr = byte === 13;
+            if (byte === 10 || byte === 13) {
+              if (emptyLine) eventBytes = 0;
+              emptyLine = true;
+              continue;
+            }
+            emptyLine = false;
+            if (++eventBytes <= maxMessageBytes) continue;
+            // Over the limit: what came before goes on; this event is cut off unread.
+            controller.enqueue(chunk.subarray(0, index));
+            const error = oversize(`more than ${maxMessageBytes}`);
+            if (!request) {
+              controller.error(error);
+              return;
+            }
+            const answer = {
+              jsonrpc: '2.0',
+              id: request.id,
+              error: { code: -32603, message: errorText(error.message, request.method) },
+            };
+            // The cut-off event ends (unreadable: the SDK's transport skips it), then the error.
+            controller.enqueue(
+              new TextEncoder().encode(`\n\nevent: message\ndata: ${JSON.stringify(answer)}\n\n`),
+            );
+            controller.terminate();
+            return;
+          }
+          controller.enqueue(chunk);
+        },
+      });
+    }
+    return new Response(response.body.pipeThrough(limiter), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+/** The request a POST's body carries (one message with an id and a method), if any. */
+function requestOf(body: unknown): { id: string | number; method: string } | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const message = JSON.parse(body) as { id?: unknown; method?: unknown };
+    const id = message.id;
+    if ((typeof id === 'string' || typeof id === 'number') && typeof message.method === 'string') {
+      return { id, method: message.method };
+    }
+  } catch {
+    // Not one message: nothing to answer.
+  }
+  return undefined;
+}
+
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
 }
