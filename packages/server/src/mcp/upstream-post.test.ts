@@ -17,7 +17,12 @@ import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStr
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { UpstreamHttpError, UpstreamMessageError, UpstreamPoster } from './upstream-post';
+import {
+  limitedFetch,
+  UpstreamHttpError,
+  UpstreamMessageError,
+  UpstreamPoster,
+} from './upstream-post';
 
 class MemoryEventStore implements EventStore {
   private readonly events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
@@ -405,6 +410,47 @@ describe('the lean POST of a tools/call to an upstream', () => {
     setTimeout(() => controller.abort(new Error('timed out')), 50);
     await expect(hanging).rejects.toThrow(/timed out/);
     poster.close();
+  });
+
+  it("bounds the SDK transport's answers: each SSE event (CRLF, CR, LF), a JSON answer whole", async () => {
+    const small = `data: ${'s'.repeat(600)}`;
+    const server = createServer((request, response) => {
+      if (request.url === '/events') {
+        // Many events, each under the limit, with every kind of line end: all pass.
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.end(
+          `${small}\r\n\r\n${small}\r\r${small}\n\n: ${'c'.repeat(600)}\n\n${small}\n\n`,
+        );
+      } else if (request.url === '/big-event') {
+        // One event of lines under the limit, together over it.
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.end(`${small}\n${small}\n\n`);
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'j'.repeat(2_000) } }),
+        );
+      }
+    });
+    const url = new URL(await listen(server)).origin;
+    const limited = limitedFetch(1_000, (reason, method) => `${method}: ${reason}`);
+    const events = await limited(`${url}/events`);
+    expect((await events.text()).split(small)).toHaveLength(5);
+    // A GET stream (no request): the stream ends with the error.
+    const cut = await limited(`${url}/big-event`);
+    await expect(cut.text()).rejects.toThrow(/over the Arden gateway's limit of 1000/);
+    // A request's stream: its answer becomes a JSON-RPC error for it.
+    const answered = await limited(`${url}/big-event`, {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'resources/read' }),
+    });
+    const text = await answered.text();
+    expect(text.length).toBeLessThan(1_500);
+    expect(text).toMatch(
+      /\n\nevent: message\ndata: \{"jsonrpc":"2\.0","id":7,"error":\{"code":-32603,"message":"resources\/read: it answered with a message of more than 1000 bytes/,
+    );
+    const json = await limited(`${url}/json`);
+    await expect(json.json()).rejects.toThrow(UpstreamMessageError);
   });
 
   it('rejects the calls under way when closed', async () => {
