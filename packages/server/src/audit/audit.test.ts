@@ -1,5 +1,5 @@
 import { decodeReceipt } from '@arden/core';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 
 // The audit chain detects rows changed, deleted or rewritten by hand, on SQLite and
@@ -194,6 +194,68 @@ describe('the audit chain', () => {
       recent,
     ]);
     expect((await verify()).problems.map((problem) => problem.kind)).toEqual(['action_altered']);
+  });
+
+  test('the sealer chains on its timer and signs a checkpoint per chain once per checkpointIntervalMs', async () => {
+    const { AuditService } = await import('./service');
+    // Its own sealer (the test server runs none): every 10 ms, checkpoints a minute apart by the
+    // injected clock.
+    const sealer = new AuditService(t.server.store, t.server.receipts, t.server.logger, {
+      clock: () => now,
+      sealIntervalMs: 10,
+      checkpointIntervalMs: 60_000,
+    });
+    const sealedUpTo = (position: number) =>
+      vi.waitFor(
+        async () => {
+          const [head] = await t.server.store.audit.heads();
+          expect(head?.position).toBe(position);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+    const checkpoints = async () =>
+      (await t.server.store.audit.checkpoints()).map((checkpoint) => ({
+        position: checkpoint.position,
+        createdAt: checkpoint.createdAt,
+        claims: JSON.parse(
+          Buffer.from(checkpoint.checkpoint.split('.')[1] ?? '', 'base64url').toString('utf8'),
+        ),
+      }));
+    const start = now;
+    sealer.start();
+    try {
+      await check(1);
+      await sealedUpTo(1);
+      // A chain's first entry gets its checkpoint at once.
+      expect(await checkpoints()).toEqual([
+        expect.objectContaining({ position: 1, createdAt: start }),
+      ]);
+      now += 30_000;
+      await check(2);
+      await sealedUpTo(2);
+      // Half a minute later: chained, but no checkpoint yet.
+      expect((await checkpoints()).map((checkpoint) => checkpoint.position)).toEqual([1]);
+      now += 30_000;
+      await check(3);
+      await sealedUpTo(3);
+      await vi.waitFor(async () => expect(await checkpoints()).toHaveLength(2), {
+        timeout: 10_000,
+        interval: 20,
+      });
+      const second = (await checkpoints())[1];
+      expect(second).toMatchObject({
+        position: 3,
+        createdAt: start + 60_000,
+        claims: { type: 'arden-audit-checkpoint', position: 3, at: start + 60_000, entry_at: now },
+      });
+      // A minute on with nothing new: an untouched chain gets no checkpoint.
+      now += 120_000;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await checkpoints()).toHaveLength(2);
+    } finally {
+      await sealer.stop();
+    }
+    expect((await verify()).ok).toBe(true);
   });
 
   describe('the retention anchor', () => {
