@@ -403,6 +403,11 @@ describe('the audit chain', () => {
       expect(report.problems).toEqual([
         expect.objectContaining({ kind: 'retention_gap', position: 2 }),
       ]);
+      // The same anchor, stored and exported, is reported once.
+      const exported = (await exportStatements()).map((item) => item.checkpoint);
+      expect((await verify(exported)).problems.map((problem) => problem.kind)).toEqual([
+        'retention_gap',
+      ]);
     });
 
     test('a chain deleted entirely, head included, is caught by an exported checkpoint', async () => {

@@ -136,7 +136,13 @@ export async function verifyAudit(
   for (const claims of valid) {
     const key = chainKey(claims.agent_id, claims.environment);
     if (isAnchor(claims)) {
-      anchors.set(key, [...(anchors.get(key) ?? []), claims]);
+      // The same anchor stored and exported counts once.
+      const known = anchors.get(key) ?? [];
+      if (
+        !known.some((anchor) => anchor.position === claims.position && anchor.hash === claims.hash)
+      ) {
+        anchors.set(key, [...known, claims]);
+      }
     } else {
       const set = checkpointPositions.get(key) ?? new Set<number>();
       set.add(claims.position);
