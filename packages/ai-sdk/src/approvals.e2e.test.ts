@@ -264,6 +264,52 @@ describe('AI SDK: an approval from the messages runs only its own call, once (re
     expect(lastPrompt(model)).toContain('already used for a run');
   });
 
+  test('an app approval the policy does not take waits for Arden’s approver, runs once, and a replay is refused', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 700 }, id: 'w1' }] },
+      { text: 'Refunded.' },
+    );
+    const messages: ModelMessage[] = [{ role: 'user', content: 'refund 700' }];
+    const first = await generateText({
+      model,
+      tools,
+      messages,
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    const request = first.content.find((part) => part.type === 'tool-approval-request') as {
+      approvalId: string;
+    };
+    const approved: ModelMessage[] = [
+      ...messages,
+      ...first.response.messages,
+      {
+        role: 'tool',
+        content: [
+          { type: 'tool-approval-response', approvalId: request.approvalId, approved: true },
+        ],
+      },
+    ];
+    const run = () =>
+      generateText({
+        model,
+        tools,
+        messages: approved,
+        toolApproval: ardenToolApproval(),
+        stopWhen: isStepCount(3),
+      });
+    // No approve_in: app for refunds: the automatic route waits for an approver in Arden.
+    const running = run();
+    const held = await t.nextPending({ toolName: 'refund' });
+    await t.approve(held.id, 'ok');
+    await running;
+    expect(ran).toEqual(['refund']);
+    await run();
+    expect(ran).toEqual(['refund']);
+    expect(lastPrompt(model)).toContain('already used for a run');
+  });
+
   test('Arden unreachable while recording the app’s approval: the tool does not run (onUnavailable: allow runs it)', async () => {
     const { ran, tools, model, actionId, approved } = await heldSearch('invoices', 'u1');
     const unreachableDecision = (allow: boolean) =>
