@@ -15,10 +15,11 @@ import {
   type StatusResponseBody,
 } from '@arden/core';
 import type { ModelMessage, ToolApprovalResponse, ToolApprovalStatus, ToolSet } from 'ai';
-import { metadataOf } from './guard';
+import { guardedKey, metadataOf } from './guard';
 import type { ProtectOptions } from './options';
 import {
   type ActionLink,
+  activeOptions,
   forgetLink,
   inputKeyOf,
   rememberHeld,
@@ -206,6 +207,29 @@ async function claimRun(arden: Arden, link: ActionLink): Promise<ToolApprovalSta
 }
 
 /**
+ * The app approved a call Arden still holds for its own approvers (the policy does not take the
+ * app's approval, or wants more approvals): the tool may be handed to the SDK only when its run
+ * goes through Arden — a `guardTools()` tool or the automatic route — which waits for Arden's
+ * decision (and claims the run) before the tool runs. A tool that would run outside Arden is
+ * denied rather than run without the approval its policy requires.
+ */
+function waitForApprover(
+  link: ActionLink,
+  tools: ToolSet | undefined,
+  toolName: string,
+): ToolApprovalStatus {
+  const tool = tools?.[toolName] as Record<symbol, unknown> | undefined;
+  if (tool?.[guardedKey] === true || activeOptions() !== undefined) {
+    rememberLink(link);
+    return { type: 'approved' };
+  }
+  return refused(
+    link,
+    "its policy needs an approver in Arden, and this tool runs outside Arden (not wrapped by guardTools(), automatic route off), so it did not run on the app's approval alone. Wait for Arden's decision with resolveArdenApprovals().",
+  );
+}
+
+/**
  * The SDK asks again before it runs a call the app approved: Arden reads the action the approval
  * request names. It runs only when that action is for exactly this call (its receipt), is not
  * denied, and its single run is claimed; otherwise it is denied. The app's approval of a call
@@ -216,6 +240,7 @@ async function resumeApproved(
   resolved: ProtectOptions,
   link: ActionLink,
   toolCall: { toolCallId: string; toolName: string; input: unknown },
+  tools: ToolSet | undefined,
   reported = false,
 ): Promise<ToolApprovalStatus> {
   let answer: StatusResponseBody;
@@ -249,12 +274,9 @@ async function resumeApproved(
     rememberLink(link);
     return { type: 'approved' };
   }
-  if (reported) {
-    // Still pending after the app's approval was recorded: the policy wants more approvals.
-    rememberLink(link);
-    return { type: 'approved' };
-  }
-  return recordAppApproval(arden, resolved, link, toolCall);
+  // Still pending after the app's approval was recorded: the policy wants more approvals.
+  if (reported) return waitForApprover(link, tools, toolCall.toolName);
+  return recordAppApproval(arden, resolved, link, toolCall, tools);
 }
 
 /**
@@ -269,6 +291,7 @@ async function recordAppApproval(
   options: ProtectOptions,
   link: ActionLink,
   toolCall: { toolCallId: string; toolName: string; input: unknown },
+  tools: ToolSet | undefined,
 ): Promise<ToolApprovalStatus> {
   const user =
     (typeof options.appUser === 'function' ? options.appUser(toolCall) : options.appUser) ??
@@ -281,15 +304,14 @@ async function recordAppApproval(
         `The policy of "${link.ardenToolName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
         { actionId: link.actionId },
       );
-      rememberLink(link);
-      return { type: 'approved' };
+      return waitForApprover(link, tools, toolCall.toolName);
     }
     // 409: decided meanwhile (in Arden); read it again below.
     if (!(ArdenApiError.isInstance(error) && error.statusCode === 409)) {
       return unconfirmed(arden, link, error, "record the app's approval");
     }
   }
-  return resumeApproved(arden, options, link, toolCall, true);
+  return resumeApproved(arden, options, link, toolCall, tools, true);
 }
 
 /**
@@ -329,7 +351,7 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
     );
     if (existing) {
       // The SDK asks again before it runs a call the app approved.
-      return resumeApproved(arden, resolved, existing, toolCall);
+      return resumeApproved(arden, resolved, existing, toolCall, request.tools);
     }
     let result: CheckResult;
     try {

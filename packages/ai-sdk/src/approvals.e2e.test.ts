@@ -2,7 +2,7 @@ import { configure, createArden, flush, uninstallAdapters } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { generateText, isStepCount, type ModelMessage } from 'ai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ardenToolApproval, guardTools } from './index';
+import { ardenToolApproval, guardTools, install, uninstall } from './index';
 import { generatingModel, makeTools } from './test-helpers';
 
 // Approve with edit and in-app decisions through the AI SDK, against a real Arden server.
@@ -308,6 +308,48 @@ describe('AI SDK: an approval from the messages runs only its own call, once (re
     await run();
     expect(ran).toEqual(['refund']);
     expect(lastPrompt(model)).toContain('already used for a run');
+  });
+
+  test('without the automatic route, an app approval the policy does not take never runs a plain tool', async () => {
+    uninstall();
+    try {
+      const { ran, tools } = makeTools();
+      const model = generatingModel(
+        { calls: [{ name: 'refund', input: { amount: 900 }, id: 'x1' }] },
+        { text: 'Refunded.' },
+      );
+      const messages: ModelMessage[] = [{ role: 'user', content: 'refund 900' }];
+      const first = await generateText({
+        model,
+        tools,
+        messages,
+        toolApproval: ardenToolApproval(),
+        stopWhen: isStepCount(3),
+      });
+      const request = first.content.find((part) => part.type === 'tool-approval-request') as {
+        approvalId: string;
+      };
+      await generateText({
+        model,
+        tools,
+        messages: [
+          ...messages,
+          ...first.response.messages,
+          {
+            role: 'tool',
+            content: [
+              { type: 'tool-approval-response', approvalId: request.approvalId, approved: true },
+            ],
+          },
+        ],
+        toolApproval: ardenToolApproval(),
+        stopWhen: isStepCount(3),
+      });
+      expect(ran).toEqual([]);
+      expect(lastPrompt(model)).toContain('needs an approver in Arden');
+    } finally {
+      install();
+    }
   });
 
   test('Arden unreachable while recording the app’s approval: the tool does not run (onUnavailable: allow runs it)', async () => {
