@@ -15,10 +15,10 @@ import type {
 } from './call-types';
 import { buildCallContext } from './checks';
 import { ArdenUnavailableError, ConfigurationError, PolicyDeniedError } from './errors';
+import { assertDecisionCoversCall, notTheExactCall } from './exact-call';
 import { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
 import { isPlainObject, stringifyWire } from './json-safe';
 import type { ResolvedOptions } from './options';
-import { assertReceiptCoversCall, decodeReceipt } from './receipts';
 import { webhookTools } from './shared-registry';
 import {
   endSpan,
@@ -251,41 +251,15 @@ async function assertSameCall(
   let failure: unknown;
   if (call.argsJson !== checked.args || call.kwargsJson !== checked.kwargs) {
     failure = new Error('the arguments changed after they were checked');
-  } else if (receipt !== undefined) {
+  } else {
     try {
-      const { claims } = decodeReceipt(receipt);
-      if (claims.edited || edited) {
-        // Approved with edit: the receipt binds the edited call (the one to run) and names the
-        // hashes of the call as checked.
-        if (!claims.edited || !edited) {
-          throw new Error(
-            'the receipt and the decision disagree on whether an approver edited the arguments',
-          );
-        }
-        await assertReceiptCoversCall(claims, { ...call, kwargsJson: edited.kwargsJson });
-        await assertReceiptCoversCall(
-          {
-            ...claims,
-            args_sha256: claims.edited.original_args_sha256,
-            kwargs_sha256: claims.edited.original_kwargs_sha256,
-          },
-          call,
-        );
-      } else {
-        await assertReceiptCoversCall(claims, call);
-      }
+      await assertDecisionCoversCall(call, receipt, edited);
     } catch (error) {
       failure = error;
     }
   }
   if (failure === undefined) return;
-  throw new PolicyDeniedError({
-    toolName,
-    actionId,
-    reason: 'denied',
-    message: `Tool "${toolName}" did not run: ${failure instanceof Error ? failure.message : String(failure)}. Arden runs a tool only with exactly the arguments that were checked or approved.`,
-    cause: failure,
-  });
+  throw notTheExactCall(toolName, actionId, failure);
 }
 
 /**

@@ -4,12 +4,14 @@ import {
   Arden,
   ambiguousKey,
   checkMcpToolCall,
+  type EditedCall,
   invalidToolCallText,
   type McpToolAnnotations,
   pickAnnotations,
   recordHeldCallCancelled,
   reportToolOutcome,
   toolCallParams,
+  withMcpEditNote,
 } from '@arden/core';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -36,7 +38,9 @@ import { UpstreamPoster } from './upstream-post';
 // registered under that name. JSON-RPC messages are relayed unchanged both ways — every method,
 // notification and server-to-client request — except `tools/call`, which Arden checks first
 // with the same code as the stdio gateway (`checkMcpToolCall` in @arden/core), under
-// `mcp.<name>.<tool>`.
+// `mcp.<name>.<tool>`. A call an approver edited before approving goes to the upstream with the
+// approved arguments (serialized back to exactly the approved bytes) in place of the client's,
+// and its result starts with a note on the edit.
 
 type Message = Record<string, unknown> & { jsonrpc: '2.0' };
 
@@ -131,6 +135,8 @@ interface Forwarded {
   actionId: string | undefined;
   progressToken: unknown;
   firstPage: boolean;
+  /** A `tools/call` an approver edited: its result gets the edit's note. */
+  edited?: EditedCall;
 }
 
 /** One client session: its transport, its upstream session and the calls under way. */
@@ -283,7 +289,7 @@ class GatewaySession {
     this.forward(message);
   }
 
-  private forward(message: Message, actionId?: string): void {
+  private forward(message: Message, actionId?: string, edited?: EditedCall): void {
     const id = message.id;
     const method = message.method;
     if (isId(id) && typeof method === 'string') {
@@ -295,6 +301,7 @@ class GatewaySession {
         actionId,
         progressToken: asRecord(params?._meta)?.progressToken,
         firstPage: method === 'tools/list' && params?.cursor === undefined,
+        ...(edited ? { edited } : {}),
       });
     }
     const sent =
@@ -390,6 +397,8 @@ class GatewaySession {
         signal: controller.signal,
         progressIntervalMs: this.gateway.progressIntervalMs,
         metadata: { mcp_transport: 'http' },
+        // An approver's edit is forwarded in place of the client's arguments (below).
+        runsEdits: true,
         onWaiting: (actionId, waitedMs) => {
           if (!isId(progressToken)) return;
           progress += 1;
@@ -417,6 +426,16 @@ class GatewaySession {
     }
     if (outcome.kind === 'refuse') {
       this.toClient({ jsonrpc: '2.0', id, result: outcome.result });
+      return;
+    }
+    if (outcome.edited) {
+      // The same tool with the approved arguments: JSON.stringify writes them back as exactly
+      // the approved bytes (checkMcpToolCall made sure), never the client's.
+      const edited: Message = {
+        ...message,
+        params: { ...params, arguments: outcome.edited.arguments },
+      };
+      this.forward(edited, outcome.actionId, outcome.edited.call);
       return;
     }
     this.forward(message, outcome.actionId);
@@ -448,6 +467,10 @@ class GatewaySession {
           return;
         }
         reportToolOutcome(this.arden, entry, message as { result?: unknown; error?: unknown });
+        if (entry.edited && 'result' in message) {
+          this.toClient({ ...message, result: withMcpEditNote(message.result, entry.edited) });
+          return;
+        }
       }
       this.toClient(message);
       return;
