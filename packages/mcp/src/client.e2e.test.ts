@@ -17,7 +17,13 @@ beforeAll(async () => {
   t = await startTestServer({
     policies: [
       { name: 'Never delete', tool: 'mcp.repo.delete_file', action: 'block' },
-      { name: 'Merges need a human', tool: 'mcp.repo.merge', action: 'requires_approval' },
+      {
+        name: 'Merges need a human',
+        tool: 'mcp.repo.merge',
+        // Merging into staging is allowed: where an approver edits a held merge to go.
+        rules: [{ if: 'args.path == "staging"', then: 'allow' }],
+        default: 'requires_approval',
+      },
     ],
   });
 });

@@ -18,7 +18,11 @@ beforeAll(async () => {
       {
         name: 'Writes need a human; secrets never',
         tool: 'mcp.fs.write_file',
-        rules: [{ if: 'args.path.endsWith("secret.txt")', then: 'block' }],
+        rules: [
+          { if: 'args.path.endsWith("secret.txt")', then: 'block' },
+          // What an approver edits a held write to (an edited call is evaluated again).
+          { if: 'args.content.startsWith("edited content")', then: 'allow' },
+        ],
         default: 'requires_approval',
       },
       { name: 'No moves', tool: 'mcp.fs.move_file', action: 'block' },

@@ -25,7 +25,13 @@ async function start(tool: string) {
   const t = await startTestServer({ workers: false });
   servers.push(t);
   await t.server.policies.saveSet(t.agent.id, 'live', [
-    { name: 'Shell is held', tool, action: 'requires_approval' },
+    {
+      name: 'Deletes are held',
+      tool,
+      // The edited call is allowed: one that still needed approval would wait for a second.
+      rules: [{ if: 'args.command == "rm -rf build"', then: 'requires_approval' }],
+      default: 'allow',
+    },
   ]);
   const users = new UserAdministration(t.server.store, Date.now, {
     insecureTestPasswordHashing: true,

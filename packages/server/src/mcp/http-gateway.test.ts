@@ -151,7 +151,14 @@ beforeAll(async () => {
   t = await startAdminTestServer({ logger: capturingLogger() });
   await t.server.policies.saveSet(t.agent.id, 'live', [
     { name: 'No deletes', tool: 'mcp.remote.delete_file', action: 'block' },
-    { name: 'Transfers need a human', tool: 'mcp.remote.transfer', action: 'requires_approval' },
+    {
+      name: 'Transfers need a human',
+      tool: 'mcp.remote.transfer',
+      // 40 is allowed: the amount an approver edits a held transfer down to (an edited call
+      // that still needed approval would wait for a second approver).
+      rules: [{ if: 'args.amount == 40', then: 'allow' }],
+      default: 'requires_approval',
+    },
   ]);
   const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
     body: {
