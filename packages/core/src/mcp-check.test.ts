@@ -115,6 +115,20 @@ describe('checkMcpToolCall: an approval with edit (both gateways, guardMcpClient
     expect(outcome.result.content[0].text).toContain(edited.kwargs_json);
   });
 
+  it('refuses an approval whose receipt is for another call (a replayed approval), edited or not', async () => {
+    // A valid receipt of payments.refund (receipts.test.ts's RFC 8032 vector), not of this call.
+    const replayed =
+      'eyJhbGciOiJFZERTQSIsImtpZCI6InJmYzgwMzItMSIsInR5cCI6ImFyZGVuLXJlY2VpcHQrand0In0.eyJ2IjoxLCJqdGkiOiIwMTlhZTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDEiLCJpYXQiOjE3NjQ1NDcyMDAsImRlY2lkZWRfYXQiOjE3NjQ1NDcyMDAwMDAsImFjdGlvbl9pZCI6IjAxOWFlMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDBhYSIsImFnZW50X2lkIjoiYWdlbnQtMSIsImVudmlyb25tZW50IjoibGl2ZSIsInNlc3Npb25faWQiOiJzLTEiLCJ0b29sIjoicGF5bWVudHMucmVmdW5kIiwiYXJnc19zaGEyNTYiOiI0ZjUzY2RhMThjMmJhYTBjMDM1NGJiNWY5YTNlY2JlNWVkMTJhYjRkOGUxMWJhODczYzJmMTExNjEyMDJiOTQ1Iiwia3dhcmdzX3NoYTI1NiI6IjE2NmE5YTlkZmJhOThmNDQxOGEzMTA5Yjg3OWNmMTE3ZTQ1MGVmNWUxMDc2MWRkMDM4ZDIyNjU5OTU5YzFlMDMiLCJkZWNpc2lvbiI6ImFwcHJvdmUiLCJydW5zIjp0cnVlLCJyZWFzb24iOiJydWxlX21hdGNoZWQiLCJwb2xpY3kiOnsiaWQiOiJwLTEiLCJuYW1lIjoiUmVmdW5kcyIsInZlcnNpb24iOjMsInJ1bGVfaW5kZXgiOjB9LCJkZWNpZGVkX2J5Ijp7InR5cGUiOiJ1c2VyIiwiaWQiOiJ1LTEifX0.WD-BHsJwVaZkXtr-Glw6fhnsBEJrYbrwhS2EYJphmIZ6JzFtGka6G9JBNCXYXewnJiXEmNoa3vNj6VdfiikDBw;';
+    for (const status of [{ receipt: replayed }, { receipt: replayed, edited }]) {
+      const outcome = await checkMcpToolCall(heldThenApproved(status), call, { runsEdits: true });
+      expect(outcome.kind).toBe('refuse');
+      if (outcome.kind !== 'refuse') continue;
+      expect(outcome.result.content[0].text).toMatch(
+        /receipt is for another call|disagree on whether an approver edited/,
+      );
+    }
+  });
+
   it('refuses edited arguments that would not be forwarded as the approved bytes', async () => {
     const spaced = { ...edited, kwargs_json: '{"path": "/tmp/b", "content": "edited"}' };
     const outcome = await checkMcpToolCall(heldThenApproved({ edited: spaced }), call, {

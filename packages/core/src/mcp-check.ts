@@ -147,7 +147,9 @@ export function deniedToolResult(text: string): DeniedToolResult {
  * Checks one MCP tool call with Arden under `mcp.<server>.<tool>`. Allowed → `run`; blocked,
  * denied, timed out or Arden unreachable (with `onUnavailable: 'block'`) → `refuse` with the
  * `CallToolResult` to answer; held → waits for the decision (long-poll), calling `onWaiting`
- * meanwhile, and ends with `cancelled` when `signal` aborts first. Never throws for a denial;
+ * meanwhile, and ends with `cancelled` when `signal` aborts first. An approval is checked against
+ * its receipt as `guardTool` checks it; one with an approver's edit is `run` with `edited` when
+ * `runsEdits` is set, else refused. Never throws for a denial;
  * a misconfiguration (a bad server name) throws `ConfigurationError`.
  */
 export async function checkMcpToolCall(
