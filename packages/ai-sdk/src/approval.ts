@@ -176,8 +176,8 @@ async function mismatch(
   }
   try {
     await assertDecisionCoversCall(
-      answer.receipt,
       exactCall(link.ardenToolName, link.actionId, [input]),
+      answer.receipt,
       edited,
     );
     return undefined;

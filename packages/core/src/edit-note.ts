@@ -17,3 +17,16 @@ export function withEditedCallNote(output: unknown, edited: EditedCall): string 
   const text = typeof output === 'string' ? output : (JSON.stringify(output) ?? String(output));
   return `${editedCallNote(edited)}\n\n${text}`;
 }
+
+/**
+ * An MCP tool's result (a `CallToolResult`, or its `content` list) with a text item carrying the
+ * edit's note first, so that the model reads it before the result. Any other value comes back
+ * unchanged.
+ */
+export function withMcpEditNote(output: unknown, edited: EditedCall): unknown {
+  const note = { type: 'text', text: editedCallNote(edited) };
+  if (Array.isArray(output)) return [note, ...output];
+  const content = (output as { content?: unknown } | null)?.content;
+  if (Array.isArray(content)) return { ...(output as object), content: [note, ...content] };
+  return output;
+}

@@ -142,7 +142,7 @@ export {
 } from './budgets';
 export type { DecidedCall, EditedCall } from './call-types';
 export { decidedCall } from './checks';
-export { editedCallNote, withEditedCallNote } from './edit-note';
+export { editedCallNote, withEditedCallNote, withMcpEditNote } from './edit-note';
 export {
   ApprovalTimeoutError,
   ArdenApiError,
@@ -156,8 +156,15 @@ export {
   PolicyDeniedError,
   WebhookVerificationError,
 } from './errors';
-export { assertDecisionCoversCall, type ExactCall, editedParameters, exactCall } from './guard';
-export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
+export {
+  assertDecisionCoversCall,
+  type CheckedCall,
+  editNotRunnable,
+  exactCall,
+  notTheExactCall,
+} from './exact-call';
+export { editedParameters } from './guard';
+export { isPlainObject, type JsonValue, stringifyWire, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
 // The MCP gateways' shared checking (the stdio gateway and guardMcpClient in @arden/mcp, the
 // server's Streamable HTTP gateway): one source for naming, checking and wording denials.
@@ -167,6 +174,7 @@ export {
   checkMcpToolCall,
   type DeniedToolResult,
   deniedToolResult,
+  type EditedMcpCall,
   invalidToolCallText,
   type McpToolAnnotations,
   type McpToolCall,

@@ -7,13 +7,17 @@
  */
 import { defaultDenialMessage, denialOf, type ToolDenial } from './adapter-kit';
 import type { Arden } from './arden';
+import type { DecidedCall, EditedCall } from './call-types';
+import { decidedCall } from './checks';
 import {
   ApprovalTimeoutError,
   ArdenApiError,
   ArdenUnavailableError,
   PolicyDeniedError,
 } from './errors';
+import { assertDecisionCoversCall, editNotRunnable, notTheExactCall } from './exact-call';
 import { blockedError, runsUnchecked } from './guard-rules';
+import { stringifyWire } from './json-safe';
 import { mcpToolName } from './mcp-names';
 
 /** The MCP annotations of a tool, as the upstream lists them (hints, not guarantees). */
@@ -47,12 +51,31 @@ export interface WaitHooks {
   progressIntervalMs?: number;
 }
 
+/**
+ * An approver's edit of a held MCP call, as the route must forward it: the same tool, with
+ * `arguments` in place of the call's. `JSON.stringify(arguments)` is `argumentsJson`, the bytes
+ * the approver approved and the receipt binds.
+ */
+export interface EditedMcpCall {
+  /** The edit as core reads it (who edited, the patch, the note for the model). */
+  call: EditedCall;
+  /** The arguments to forward. */
+  arguments: Record<string, unknown>;
+  /** Their JSON text, byte for byte as approved. */
+  argumentsJson: string;
+}
+
 /** What to do with a checked call. */
 export type CheckOutcome =
   | {
-      /** Forward the call unchanged; report its outcome on `actionId` (undefined when unchecked). */
+      /**
+       * Forward the call; report its outcome on `actionId` (undefined when unchecked). With
+       * `edited` (only for a caller that passed `runsEdits`), an approver changed the arguments:
+       * forward `edited.arguments` in place of the call's, never the call as it was made.
+       */
       kind: 'run';
       actionId: string | undefined;
+      edited?: EditedMcpCall;
     }
   | {
       /** Answer the client with `result` instead; the upstream is never called. */
@@ -79,7 +102,17 @@ export interface CheckMcpToolCallOptions extends WaitHooks {
   denialMessage?: (denial: ToolDenial) => string;
   /** Extra metadata sent with the check. */
   metadata?: Record<string, unknown>;
+  /**
+   * The caller forwards an approver's edited arguments (`outcome.edited`) in place of the call's.
+   * Without it, an approval with edit is refused: running the call as it was made would run a
+   * call nobody approved.
+   */
+  runsEdits?: boolean;
 }
+
+/** Why a route without `runsEdits` refuses an approval with edit. */
+const noEditsReason =
+  'this route forwards MCP calls only as they were made and cannot run edited arguments';
 
 /** The metadata an MCP check carries: which server and tool, and the tool's annotations. */
 export function mcpCheckMetadata(call: McpToolCall): Record<string, unknown> {
@@ -114,7 +147,9 @@ export function deniedToolResult(text: string): DeniedToolResult {
  * Checks one MCP tool call with Arden under `mcp.<server>.<tool>`. Allowed → `run`; blocked,
  * denied, timed out or Arden unreachable (with `onUnavailable: 'block'`) → `refuse` with the
  * `CallToolResult` to answer; held → waits for the decision (long-poll), calling `onWaiting`
- * meanwhile, and ends with `cancelled` when `signal` aborts first. Never throws for a denial;
+ * meanwhile, and ends with `cancelled` when `signal` aborts first. An approval is checked against
+ * its receipt as `guardTool` checks it; one with an approver's edit is `run` with `edited` when
+ * `runsEdits` is set, else refused. Never throws for a denial;
  * a misconfiguration (a bad server name) throws `ConfigurationError`.
  */
 export async function checkMcpToolCall(
@@ -166,7 +201,9 @@ export async function checkMcpToolCall(
   try {
     const decision = await waitForDecision(arden, result.actionId, toolName, options);
     if (decision === 'cancelled') return { kind: 'cancelled', actionId: result.actionId };
-    if (decision.status === 'approved') return { kind: 'run', actionId: result.actionId };
+    if (decision.status === 'approved') {
+      return await approvedOutcome(toolName, result.actionId, call, decision, options);
+    }
     return refuse(
       new PolicyDeniedError({
         toolName,
@@ -180,6 +217,65 @@ export async function checkMcpToolCall(
   }
 }
 
+/**
+ * An approved call's outcome: run it as checked, or — approved with edit — with the edited
+ * arguments, once the receipt is shown to bind what runs (as `guardTool` does). Throws the
+ * denial when the call cannot run exactly as approved.
+ */
+async function approvedOutcome(
+  toolName: string,
+  actionId: string,
+  call: McpToolCall,
+  decision: DecidedCall,
+  options: CheckMcpToolCallOptions,
+): Promise<CheckOutcome> {
+  const edited = decision.edited;
+  const checked = {
+    toolName,
+    actionId,
+    argsJson: stringifyWire([]),
+    kwargsJson: stringifyWire(call.arguments),
+  };
+  try {
+    await assertDecisionCoversCall(checked, decision.receipt, edited);
+  } catch (error) {
+    throw notTheExactCall(toolName, actionId, error);
+  }
+  if (!edited) return { kind: 'run', actionId };
+  if (!options.runsEdits) throw editNotRunnable(toolName, actionId, edited, noEditsReason);
+  const forwarded = editedArguments(edited);
+  if (forwarded === undefined) {
+    throw editNotRunnable(
+      toolName,
+      actionId,
+      edited,
+      'the edited arguments cannot be forwarded byte for byte as they were approved',
+    );
+  }
+  return {
+    kind: 'run',
+    actionId,
+    edited: { call: edited, arguments: forwarded, argumentsJson: edited.kwargsJson },
+  };
+}
+
+/**
+ * The edited arguments as an object that serializes back to exactly the approved bytes
+ * (`JSON.stringify` of it is `kwargsJson`), or undefined when no such object exists.
+ */
+function editedArguments(edited: EditedCall): Record<string, unknown> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(edited.kwargsJson);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  return JSON.stringify(parsed) === edited.kwargsJson
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}
+
 const longPollSeconds = 30;
 
 /**
@@ -191,7 +287,7 @@ async function waitForDecision(
   actionId: string,
   toolName: string,
   hooks: WaitHooks,
-): Promise<{ status: 'approved' | 'denied'; message: string | undefined } | 'cancelled'> {
+): Promise<DecidedCall | 'cancelled'> {
   const started = Date.now();
   const maxWaitMs = arden.options.maxWaitMs;
   const interval = Math.max(1000, hooks.progressIntervalMs ?? 10_000);
@@ -223,7 +319,8 @@ async function waitForDecision(
     }
     if (answer === 'cancelled') return 'cancelled';
     if (answer?.status === 'approved' || answer?.status === 'denied') {
-      return { status: answer.status, message: answer.message ?? undefined };
+      // With the receipt and an approver's edit, if any.
+      return decidedCall(answer);
     }
     // A pending answer well before the wait elapsed (a server without long-poll) or an error:
     // pause before asking again, so that nothing spins.

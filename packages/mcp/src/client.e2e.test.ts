@@ -17,7 +17,13 @@ beforeAll(async () => {
   t = await startTestServer({
     policies: [
       { name: 'Never delete', tool: 'mcp.repo.delete_file', action: 'block' },
-      { name: 'Merges need a human', tool: 'mcp.repo.merge', action: 'requires_approval' },
+      {
+        name: 'Merges need a human',
+        tool: 'mcp.repo.merge',
+        // Merging into staging is allowed: where an approver edits a held merge to go.
+        rules: [{ if: 'args.path == "staging"', then: 'allow' }],
+        default: 'requires_approval',
+      },
     ],
   });
 });
@@ -101,6 +107,21 @@ describe('guardMcpClient', () => {
     ]);
     await expect(t.approve(second.id)).rejects.toMatchObject({ status: 409 });
     expect(ran).not.toContain('merge other');
+  });
+
+  test('a call approved with an edit runs with the edited arguments, never the original', async () => {
+    const { client } = await guardedClient();
+    const call = client.callTool({ name: 'merge', arguments: { path: 'release' } });
+    const held = await t.nextPending({ toolName: 'mcp.repo.merge' });
+    await t.approve(held.id, 'not release', { kwargs: { path: 'staging' } });
+    const result = await call;
+    expect(result.isError).toBeFalsy();
+    expect(ran).toContain('merge staging');
+    expect(ran).not.toContain('merge release');
+    // The model is told first what the approver changed, then gets the result.
+    const content = result.content as Array<{ type: string; text: string }>;
+    expect(content[0]?.text).toMatch(/^\[Arden\] .*changed arguments.*\{"path":"staging"\}/s);
+    expect(content[1]?.text).toBe('merge done on staging');
   });
 
   test('a bad server name or a second guard is refused at once', async () => {

@@ -2,7 +2,13 @@
  * `guardMcpClient`: Arden checks for TypeScript code that calls MCP tools with the MCP SDK's
  * `Client` directly (no framework, no gateway process).
  */
-import { type Arden, ardenResolver, mcpToolName, type ToolDenial } from '@arden/core';
+import {
+  type Arden,
+  ardenResolver,
+  mcpToolName,
+  type ToolDenial,
+  withMcpEditNote,
+} from '@arden/core';
 import { checkMcpToolCall, type McpToolAnnotations, pickAnnotations } from './checker';
 import { reportToolOutcome } from './outcome';
 
@@ -33,7 +39,9 @@ const guardedMarker = Symbol.for('arden.mcp.guardedClient');
  * `mcp.<server>.<tool>` with the call's `arguments`: allowed calls run; blocked or denied ones
  * resolve to a `CallToolResult` with `isError: true` and the denial's text (the server is never
  * called); held ones wait for the decision, calling the request's `onprogress` meanwhile and
- * stopping when its `signal` aborts (then `callTool` rejects with the abort reason).
+ * stopping when its `signal` aborts (then `callTool` rejects with the abort reason). A call
+ * approved with edit runs the same tool with the approved arguments, and its result starts with
+ * a text item saying what the approver changed.
  * `listTools()` is watched to learn each tool's annotations, which are sent with its checks.
  * Patches `client` in place and returns it; guarding twice throws. Throws `ConfigurationError`
  * when `server` is not a usable name.
@@ -92,6 +100,8 @@ export function guardMcpClient<C extends McpToolClient>(
       {
         denialMessage: options.denialMessage,
         metadata: options.metadata,
+        // An approver's edit is sent in place of the call's arguments (below).
+        runsEdits: true,
         signal,
         progressIntervalMs: options.progressIntervalMs,
         onWaiting: (actionId, waitedMs) => {
@@ -119,11 +129,15 @@ export function guardMcpClient<C extends McpToolClient>(
       throw signal?.reason ?? new Error(`The call to ${tool} was cancelled while Arden held it.`);
     }
     if (outcome.kind === 'refuse') return outcome.result;
+    const edited = outcome.edited;
+    // Approved with edit: the same tool with the approved arguments (the SDK writes them with
+    // JSON.stringify, which gives back exactly the approved bytes), never the call as made.
+    if (edited) params = { ...params, arguments: edited.arguments };
     const call = { method: 'tools/call', started: performance.now(), actionId: outcome.actionId };
     try {
       const result = await callTool.call(this ?? client, params, resultSchema, requestOptions);
       reportToolOutcome(arden, call, { result });
-      return result;
+      return edited ? withMcpEditNote(result, edited.call) : result;
     } catch (error) {
       reportToolOutcome(arden, call, {
         error: {

@@ -18,7 +18,11 @@ beforeAll(async () => {
       {
         name: 'Writes need a human; secrets never',
         tool: 'mcp.fs.write_file',
-        rules: [{ if: 'args.path.endsWith("secret.txt")', then: 'block' }],
+        rules: [
+          { if: 'args.path.endsWith("secret.txt")', then: 'block' },
+          // What an approver edits a held write to (an edited call is evaluated again).
+          { if: 'args.content.startsWith("edited content")', then: 'allow' },
+        ],
         default: 'requires_approval',
       },
       { name: 'No moves', tool: 'mcp.fs.move_file', action: 'block' },
@@ -138,6 +142,30 @@ describe('stdio gateway in front of server-filesystem', () => {
     expect(result.isError).toBeFalsy();
     expect(readFileSync(target, 'utf8')).toBe('approved content');
     expect(progress[0]).toMatchObject({ progress: 1, message: expect.stringContaining(held.id) });
+  });
+
+  test('a write approved with an edit writes the edited content, byte for byte, never the original', async () => {
+    const { client } = await gateway();
+    const target = join(directory, 'edited.txt');
+    const call = client.callTool(
+      { name: 'write_file', arguments: { path: target, content: 'original content' } },
+      undefined,
+      { timeout: 30_000 },
+    );
+    const held = await t.nextPending({ toolName: 'mcp.fs.write_file' });
+    await t.approve(held.id, 'say it nicer', {
+      kwargs: { path: target, content: 'edited content: ünïcödé, "quoted"' },
+    });
+    const result = await call;
+    expect(result.isError).toBeFalsy();
+    expect(readFileSync(target, 'utf8')).toBe('edited content: ünïcödé, "quoted"');
+    // The model is told what the approver changed before the upstream's own answer.
+    expect(textOf(result)).toMatch(/^\[Arden\] .*changed arguments/s);
+    const [action] = await eventually(
+      () => t.actions({ status: 'approved' }),
+      (list) => list.some((item) => item.id === held.id && item.resultStatus === 'succeeded'),
+    ).then((list) => list.filter((item) => item.id === held.id));
+    expect(action?.resultStatus).toBe('succeeded');
   });
 
   test("a denied write does not run and tells the approver's notes", async () => {

@@ -3,17 +3,22 @@
  * the upstream server it spawns. It relays JSON-RPC lines unchanged in both directions — every
  * method, notification and server-to-client request the two sides speak, known to this version
  * or not — except `tools/call`, which Arden checks first. A call that may run is forwarded as
- * the very line the client sent, so what was checked is byte for byte what runs.
+ * the very line the client sent, so what was checked is byte for byte what runs; a call an
+ * approver edited before approving is forwarded with the approved arguments, byte for byte as
+ * approved, in place of the client's (and its result starts with a note on the edit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import {
   type Arden,
+  type EditedCall,
   invalidToolCallText,
   isValidMcpServerName,
   type McpToolsReportBody,
   recordHeldCallCancelled,
+  stringifyWire,
   toolCallParams,
+  withMcpEditNote,
 } from '@arden/core';
 import {
   type CheckMcpToolCallOptions,
@@ -86,6 +91,8 @@ interface Forwarded {
   timer: NodeJS.Timeout | undefined;
   /** A `tools/list` without a cursor: the first page of a new list. */
   firstPage?: boolean;
+  /** A `tools/call` an approver edited: its result gets the edit's note. */
+  edited?: EditedCall;
 }
 
 /** Arden's own secrets: the upstream is another program and never needs them. */
@@ -337,7 +344,12 @@ export class McpGateway {
     if (!answered) this.toClient(errorLine(null, errorCodes.invalidRequest, text));
   }
 
-  private forward(line: Buffer, message: JsonRpcMessage, actionId?: string): void {
+  private forward(
+    line: Buffer,
+    message: JsonRpcMessage,
+    actionId?: string,
+    edited?: EditedCall,
+  ): void {
     if (!this.liveUpstream()) {
       if (isRequest(message)) this.answerUnavailable(message.id, message.method);
       return;
@@ -345,7 +357,7 @@ export class McpGateway {
     if (isRequest(message)) {
       const firstPage =
         message.method === 'tools/list' && asRecord(message.params)?.cursor === undefined;
-      this.remember(message.id, message.method, actionId, firstPage);
+      this.remember(message.id, message.method, actionId, firstPage, edited);
     }
     this.writeUpstream(line);
   }
@@ -355,6 +367,7 @@ export class McpGateway {
     method: string,
     actionId: string | undefined,
     firstPage = false,
+    edited?: EditedCall,
   ): void {
     const key = idKey(id);
     const entry: Forwarded = {
@@ -364,6 +377,7 @@ export class McpGateway {
       actionId,
       timer: undefined,
       firstPage,
+      ...(edited ? { edited } : {}),
     };
     const timeout = this.options.upstreamTimeoutMs;
     // Not the handshake: starting a server (`npx` fetching a package) may take longer than a call.
@@ -407,6 +421,7 @@ export class McpGateway {
     }
     const tool = call.tool;
     let exactArguments = call.arguments ?? {};
+    let exactParams = params ?? {};
     const text = line.toString('utf8');
     // Only a number of 16 digits or more, or with a 3-digit exponent, can differ from what
     // JSON.parse made of it: parse again, exactly, only then (the common call pays nothing).
@@ -414,6 +429,7 @@ export class McpGateway {
       try {
         const exact = parseExactJson(text) as { params: { arguments?: Record<string, unknown> } };
         exactArguments = exact.params.arguments ?? {};
+        exactParams = exact.params;
       } catch (error) {
         const reason = error instanceof InexactNumberError ? error.message : String(error);
         this.toClient(errorLine(message.id, errorCodes.invalidParams, `Invalid params: ${reason}`));
@@ -435,6 +451,8 @@ export class McpGateway {
       },
       {
         ...this.options.check,
+        // An approver's edit is forwarded in place of the client's arguments (below).
+        runsEdits: true,
         signal: controller.signal,
         progressIntervalMs: this.options.progressIntervalMs,
         onWaiting: (actionId, waitedMs) => {
@@ -460,6 +478,14 @@ export class McpGateway {
     }
     if (outcome.kind === 'refuse') {
       this.toClient(resultLine(message.id, outcome.result));
+      return;
+    }
+    if (outcome.edited) {
+      this.log(
+        `an approver edited ${tool} before approving it; it runs with the approved arguments`,
+      );
+      const edited = editedCallLine(message.id, exactParams, outcome.edited.argumentsJson);
+      this.forward(edited, message, outcome.actionId, outcome.edited.call);
       return;
     }
     this.forward(line, message, outcome.actionId);
@@ -515,6 +541,10 @@ export class McpGateway {
           return;
         }
         reportToolOutcome(this.options.arden, entry, message);
+        if (entry.edited && 'result' in message) {
+          this.toClient(withEditNoteLine(line, entry.edited));
+          return;
+        }
       }
     }
     this.toClient(line);
@@ -622,3 +652,37 @@ function reportedTool(tool: unknown): McpToolsReportBody['tools'][number] | unde
 const toolCallWithoutId =
   'Invalid Request: tools/call needs a string or number id; the Arden gateway does not forward it otherwise.';
 const mayHoldInexactNumbers = /\d{16}|[eE][+-]?\d{3}/;
+
+/**
+ * The line of a `tools/call` with an approver's edit: the client's params (its tool name and
+ * `_meta`) with `argumentsJson` — the approved bytes, not a serialization of them — as arguments.
+ */
+function editedCallLine(
+  id: JsonRpcId,
+  params: Record<string, unknown>,
+  argumentsJson: string,
+): Buffer {
+  const { arguments: _replaced, ...rest } = params;
+  const restJson = stringifyWire(rest);
+  const paramsJson =
+    restJson === '{}'
+      ? `{"arguments":${argumentsJson}}`
+      : `${restJson.slice(0, -1)},"arguments":${argumentsJson}}`;
+  return Buffer.from(
+    `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"tools/call","params":${paramsJson}}`,
+  );
+}
+
+/**
+ * An edited call's result line with the edit's note as its first content item, numbers kept
+ * exact; the line unchanged when it cannot be read exactly (the result matters more than the note).
+ */
+function withEditNoteLine(line: Buffer, edited: EditedCall): Buffer | string {
+  try {
+    const message = parseExactJson(line.toString('utf8')) as JsonRpcMessage;
+    const result = withMcpEditNote(message.result, edited);
+    return result === message.result ? line : stringifyWire({ ...message, result });
+  } catch {
+    return line;
+  }
+}

@@ -4,6 +4,7 @@ export {
   checkMcpToolCall,
   type DeniedToolResult,
   deniedToolResult,
+  type EditedMcpCall,
   type McpToolAnnotations,
   type McpToolCall,
   mcpCheckMetadata,

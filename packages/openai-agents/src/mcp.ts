@@ -5,9 +5,9 @@
 import {
   ConfigurationError,
   type EditedCall,
-  editedCallNote,
   isValidMcpServerName,
   mcpToolName,
+  withMcpEditNote,
 } from '@arden/core';
 import type { FunctionTool, RunContext } from '@openai/agents';
 import {
@@ -132,15 +132,6 @@ function denialContent(text: string, fullResult: boolean): unknown {
   return fullResult ? { content, isError: true } : content;
 }
 
-/** Approve with edit: the MCP result starts with a text item carrying core's note on the edit. */
-function withEditNote(output: unknown, edited: EditedCall): unknown {
-  const note = { type: 'text', text: editedCallNote(edited) };
-  if (Array.isArray(output)) return [note, ...output];
-  const content = (output as { content?: unknown } | null)?.content;
-  if (Array.isArray(content)) return { ...(output as object), content: [note, ...content] };
-  return output;
-}
-
 function guardedMethod(
   server: McpServerLike,
   original: (...args: unknown[]) => Promise<unknown>,
@@ -169,7 +160,7 @@ function guardedMethod(
       const output = await scope.run({ cleared: { server, tool } }, () =>
         original.call(this, tool, edited?.kwargs ?? input, ...rest),
       );
-      return edited ? withEditNote(output, edited) : output;
+      return edited ? withMcpEditNote(output, edited) : output;
     };
     try {
       return await applyArden(options, site, run);

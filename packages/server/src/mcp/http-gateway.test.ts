@@ -151,7 +151,14 @@ beforeAll(async () => {
   t = await startAdminTestServer({ logger: capturingLogger() });
   await t.server.policies.saveSet(t.agent.id, 'live', [
     { name: 'No deletes', tool: 'mcp.remote.delete_file', action: 'block' },
-    { name: 'Transfers need a human', tool: 'mcp.remote.transfer', action: 'requires_approval' },
+    {
+      name: 'Transfers need a human',
+      tool: 'mcp.remote.transfer',
+      // 40 is allowed: the amount an approver edits a held transfer down to (an edited call
+      // that still needed approval would wait for a second approver).
+      rules: [{ if: 'args.amount == 40', then: 'allow' }],
+      default: 'requires_approval',
+    },
   ]);
   const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
     body: {
@@ -685,6 +692,43 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     expect(seen.calls.slice(callsBefore)).toEqual([{ tool: 'transfer', args: { amount: 7 } }]);
     expect(progress.length).toBeGreaterThan(0);
     expect(JSON.stringify(progress[0])).toContain('Waiting for a human');
+    await client.close();
+  });
+
+  it('runs a call approved with an edit with the edited arguments, byte for byte, never the original', async () => {
+    const client = await connect();
+    const callsBefore = seen.calls.length;
+    const bodiesBefore = seen.bodies.length;
+    const pending = client.callTool({ name: 'transfer', arguments: { amount: 4000 } }, undefined, {
+      timeout: 20_000,
+    });
+    let actionId: string | undefined;
+    for (let attempt = 0; attempt < 100 && !actionId; attempt++) {
+      const held = await t.admin('GET', '/api/v1/approvals');
+      actionId = held.json.items.find(
+        (item: { tool_name: string }) => item.tool_name === 'mcp.remote.transfer',
+      )?.id;
+      if (!actionId) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(actionId).toBeDefined();
+    const approved = await t.admin('POST', `/api/v1/approvals/${actionId}/approve`, {
+      as: 'approver',
+      body: { kwargs: { amount: 40 }, notes: 'forty, not four thousand' },
+    });
+    expect(approved.status).toBe(200);
+    const result = await pending;
+    expect(result.isError).toBeFalsy();
+    expect(seen.calls.slice(callsBefore)).toEqual([{ tool: 'transfer', args: { amount: 40 } }]);
+    // The upstream received exactly the approved bytes as the call's arguments.
+    const posted = seen.bodies
+      .slice(bodiesBefore)
+      .find((body) => body.includes('"method":"tools/call"'));
+    expect(posted).toContain('"arguments":{"amount":40}');
+    expect(posted).not.toContain('4000');
+    // The model reads what the approver changed before the result.
+    const content = result.content as Array<{ type: string; text: string }>;
+    expect(content[0]?.text).toMatch(/^\[Arden\] .*changed arguments/s);
+    expect(content[1]?.text).toBe('sent 40');
     await client.close();
   });
 

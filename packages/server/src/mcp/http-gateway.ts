@@ -4,12 +4,14 @@ import {
   Arden,
   ambiguousKey,
   checkMcpToolCall,
+  type EditedCall,
   invalidToolCallText,
   type McpToolAnnotations,
   pickAnnotations,
   recordHeldCallCancelled,
   reportToolOutcome,
   toolCallParams,
+  withMcpEditNote,
 } from '@arden/core';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -36,7 +38,9 @@ import { limitedFetch, UpstreamMessageError, UpstreamPoster } from './upstream-p
 // registered under that name. JSON-RPC messages are relayed unchanged both ways — every method,
 // notification and server-to-client request — except `tools/call`, which Arden checks first
 // with the same code as the stdio gateway (`checkMcpToolCall` in @arden/core), under
-// `mcp.<name>.<tool>`.
+// `mcp.<name>.<tool>`. A call an approver edited before approving goes to the upstream with the
+// approved arguments (serialized back to exactly the approved bytes) in place of the client's,
+// and its result starts with a note on the edit.
 
 type Message = Record<string, unknown> & { jsonrpc: '2.0' };
 
@@ -135,6 +139,8 @@ interface Forwarded {
   timer?: NodeJS.Timeout;
   /** Ends the lean POST of a `tools/call` (at the timeout). */
   abort?: AbortController;
+  /** A `tools/call` an approver edited: its result gets the edit's note. */
+  edited?: EditedCall;
 }
 
 /** The most request ids remembered as timed out, whose late answers are dropped. */
@@ -301,7 +307,7 @@ class GatewaySession {
     this.forward(message);
   }
 
-  private forward(message: Message, actionId?: string): void {
+  private forward(message: Message, actionId?: string, edited?: EditedCall): void {
     const id = message.id;
     const method = message.method;
     let abort: AbortController | undefined;
@@ -315,6 +321,7 @@ class GatewaySession {
         actionId,
         progressToken: asRecord(params?._meta)?.progressToken,
         firstPage: method === 'tools/list' && params?.cursor === undefined,
+        ...(edited ? { edited } : {}),
       };
       const timeout = this.gateway.upstreamTimeoutMs;
       // Not the handshake, as in the stdio gateway.
@@ -424,6 +431,8 @@ class GatewaySession {
         signal: controller.signal,
         progressIntervalMs: this.gateway.progressIntervalMs,
         metadata: { mcp_transport: 'http' },
+        // An approver's edit is forwarded in place of the client's arguments (below).
+        runsEdits: true,
         onWaiting: (actionId, waitedMs) => {
           if (!isId(progressToken)) return;
           progress += 1;
@@ -451,6 +460,16 @@ class GatewaySession {
     }
     if (outcome.kind === 'refuse') {
       this.toClient({ jsonrpc: '2.0', id, result: outcome.result });
+      return;
+    }
+    if (outcome.edited) {
+      // The same tool with the approved arguments: JSON.stringify writes them back as exactly
+      // the approved bytes (checkMcpToolCall made sure), never the client's.
+      const edited: Message = {
+        ...message,
+        params: { ...params, arguments: outcome.edited.arguments },
+      };
+      this.forward(edited, outcome.actionId, outcome.edited.call);
       return;
     }
     this.forward(message, outcome.actionId);
@@ -516,6 +535,10 @@ class GatewaySession {
           return;
         }
         reportToolOutcome(this.arden, entry, message as { result?: unknown; error?: unknown });
+        if (entry.edited && 'result' in message) {
+          this.toClient({ ...message, result: withMcpEditNote(message.result, entry.edited) });
+          return;
+        }
       }
       this.toClient(message);
       return;

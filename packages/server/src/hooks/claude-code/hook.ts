@@ -11,12 +11,17 @@ import {
   ApprovalTimeoutError,
   type Arden,
   ArdenUnavailableError,
+  assertDecisionCoversCall,
   blockedError,
   buildCallContext,
   defaultDenialMessage,
   denialOf,
+  type EditedCall,
+  notTheExactCall,
   PolicyDeniedError,
   parseMcpToolName,
+  stringifyWire,
+  toJsonSafe,
 } from '@arden/core';
 import { hookArden } from '../hook-arden';
 import { claudeCodeToolName } from './names';
@@ -148,8 +153,7 @@ export async function handleClaudeCodeHook(
         return await checkCall(arden, input, sessionId, options, env);
       case 'PostToolUse':
       case 'PostToolUseFailure':
-        await reportOutcome(arden, input, sessionId, event === 'PostToolUse', env);
-        return nothing;
+        return await reportOutcome(arden, input, sessionId, event === 'PostToolUse', env);
       case 'Stop':
       case 'SessionEnd':
         // With --usage-only the http hooks keep the held calls (on the server): not here.
@@ -190,7 +194,8 @@ async function checkCall(
     };
     const toolInput =
       typeof input.tool_input === 'object' && input.tool_input !== null ? input.tool_input : {};
-    const result = await arden.check(name, buildCallContext([toolInput]), metadata);
+    const context = buildCallContext([toolInput]);
+    const result = await arden.check(name, context, metadata);
     if (result.decision === 'block') throw blockedError(name, result);
     let how = `Arden allowed this call to "${name}" (action ${result.actionId})`;
     if (result.decision === 'requires_approval') {
@@ -211,6 +216,31 @@ async function checkCall(
           reason: 'denied',
           notes: decision.message,
         });
+      }
+      // The receipt must bind the call as checked (and an edit, the edited call), as guardTool's.
+      const checked = {
+        toolName: name,
+        actionId: result.actionId,
+        argsJson: stringifyWire(context.args),
+        kwargsJson: stringifyWire(context.kwargs),
+      };
+      try {
+        await assertDecisionCoversCall(checked, decision.receipt, decision.edited);
+      } catch (error) {
+        throw notTheExactCall(name, result.actionId, error);
+      }
+      if (decision.edited) {
+        // Approved with edit: Claude Code runs the tool with `updatedInput` in place of the
+        // model's input. Answered even with --on-allow defer: answering nothing would run the
+        // call as the model made it, which nobody approved. PostToolUse checks what ran.
+        if (toolUseId) {
+          await saveAction(env, sessionId, toolUseId, result.actionId, false, decision.edited);
+        }
+        return preToolUse(
+          'allow',
+          `An approver in Arden approved this call to "${name}" with changed input (action ${result.actionId}): ${decision.edited.message.trim()} It runs with ${decision.edited.kwargsJson}.`,
+          { updatedInput: decision.edited.kwargs },
+        );
       }
       how = `An approver allowed this call to "${name}" in Arden (action ${result.actionId})${decision.message ? `: ${decision.message}` : ''}`;
     }
@@ -245,12 +275,18 @@ async function saveAction(
   toolUseId: string,
   actionId: string,
   held = false,
+  edited?: EditedCall,
 ): Promise<void> {
   const directory = stateDirectory(env, sessionId);
   await mkdir(directory, { recursive: true, mode: 0o700 });
   await writeFile(
     join(directory, `call-${safeName(toolUseId)}.json`),
-    JSON.stringify(held ? { actionId, held: true } : { actionId }),
+    JSON.stringify({
+      actionId,
+      ...(held ? { held: true } : {}),
+      // An approved edit: PostToolUse compares it with the input the tool ran with.
+      ...(edited ? { editedJson: edited.kwargsJson } : {}),
+    }),
   );
 }
 
@@ -311,29 +347,49 @@ async function reportOutcome(
   sessionId: string,
   succeeded: boolean,
   env: Record<string, string | undefined>,
-): Promise<void> {
+): Promise<HookAnswer> {
   const toolUseId = stringOf(input.tool_use_id);
-  if (!toolUseId) return;
+  if (!toolUseId) return nothing;
   const file = join(stateDirectory(env, sessionId), `call-${safeName(toolUseId)}.json`);
   let actionId: string | undefined;
   let held = false;
+  let editedJson: string | undefined;
   try {
     const saved = JSON.parse(await readFile(file, 'utf8'));
     actionId = stringOf(saved.actionId);
     held = saved.held === true;
+    editedJson = stringOf(saved.editedJson);
   } catch {
-    return; // not a call this hook allowed (or unchecked)
+    return nothing; // not a call this hook allowed (or unchecked)
   }
   await rm(file, { force: true });
-  if (!actionId) return;
+  if (!actionId) return nothing;
   // It ran: the developer approved it at Claude Code's permission prompt.
   if (held) await recordAsked(arden, actionId, 'approve', env);
   const duration = typeof input.duration_ms === 'number' ? Math.max(0, input.duration_ms) : 0;
+  const ranWith =
+    editedJson === undefined ? undefined : JSON.stringify(toJsonSafe(input.tool_input ?? null));
+  if (editedJson !== undefined && !sameJson(ranWith ?? 'null', editedJson)) {
+    // A Claude Code that ignored the hook's updatedInput ran the call as the model made it:
+    // too late to stop, but recorded as such, and the model is told.
+    const text = `Claude Code ran this call with ${ranWith ?? 'no input'}, not with the input an approver approved in Arden (action ${actionId}): ${editedJson}. This Claude Code did not apply the hook's updatedInput; update Claude Code. Treat the result as that of a call nobody approved.`;
+    arden.reportResult(actionId, {
+      status: 'failed',
+      duration_ms: duration,
+      error: text.slice(0, 2000),
+    });
+    return {
+      stdout: `${JSON.stringify({ decision: 'block', reason: text })}\n`,
+      stderr: '',
+      exitCode: 0,
+    };
+  }
   arden.reportResult(actionId, {
     status: succeeded ? 'succeeded' : 'failed',
     duration_ms: duration,
     ...(succeeded ? {} : { error: (stringOf(input.error) ?? 'failed').slice(0, 2000) }),
   });
+  return nothing;
 }
 
 async function recordUsage(
@@ -366,4 +422,22 @@ async function recordUsage(
   if (arden.usageStats.queued > 0 || arden.usageStats.dropped > 0) return; // retried at the next Stop
   await mkdir(directory, { recursive: true, mode: 0o700 });
   await writeFile(countedFile, JSON.stringify([...counted]));
+}
+
+/** Whether two JSON texts hold the same value (objects compared without regard to key order). */
+function sameJson(a: string, b: string): boolean {
+  const sorted = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sorted);
+    if (typeof value !== 'object' || value === null) return value;
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sorted((value as Record<string, unknown>)[key])]),
+    );
+  };
+  try {
+    return JSON.stringify(sorted(JSON.parse(a))) === JSON.stringify(sorted(JSON.parse(b)));
+  } catch {
+    return false;
+  }
 }

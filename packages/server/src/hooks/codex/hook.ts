@@ -4,18 +4,26 @@
  * Arden's agent API (through `@arden/core`) and answers as Codex reads hooks: nothing and exit 0
  * lets the call run; exit 2 with the reason on stderr blocks it. Codex treats every other outcome
  * of a hook (another exit code, invalid output, `allow` or `ask`, a crash, a timeout) as a failed
- * hook and runs the tool, so every problem here ends in exit 2 (fail closed).
+ * hook and runs the tool, so every problem here ends in exit 2 (fail closed). A call an approver
+ * edited before approving is refused too: Codex runs a tool with the input a hook answers
+ * (`updatedInput`) only in recent releases — an older one reads that answer as a failed hook and
+ * runs the call as the model made it, which nobody approved — and the hook cannot tell which
+ * Codex runs it.
  */
 import {
   ApprovalTimeoutError,
   type Arden,
   ArdenUnavailableError,
+  assertDecisionCoversCall,
   blockedError,
   buildCallContext,
   defaultDenialMessage,
   denialOf,
+  editNotRunnable,
   mcpToolName,
+  notTheExactCall,
   PolicyDeniedError,
+  stringifyWire,
 } from '@arden/core';
 import { hookArden } from '../hook-arden';
 
@@ -70,6 +78,10 @@ export function patchPaths(patch: string): string[] {
   }
   return paths;
 }
+
+/** Why the hook refuses an approval with edit (see the module's comment). */
+const codexNoEdits =
+  "Codex cannot run an edited call: only recent Codex releases take a hook's changed input, an older one runs the call as the model made it instead, and the hook cannot tell which one runs it";
 
 const block = (reason: string): CodexHookAnswer => ({
   stderr: `${reason.replace(/\s+$/, '')}\n`,
@@ -138,7 +150,8 @@ async function checkCall(
     }
     const mcp = MCP_NAME.exec(typeof input.tool_name === 'string' ? input.tool_name : '');
     if (mcp && name.startsWith('mcp.')) metadata.mcp = { server: mcp[1], tool: mcp[2] };
-    const result = await arden.check(name, buildCallContext([toolInput]), metadata);
+    const context = buildCallContext([toolInput]);
+    const result = await arden.check(name, context, metadata);
     if (result.decision === 'block') throw blockedError(name, result);
     if (result.decision === 'requires_approval') {
       const decision = await arden.waitForDecision(result.actionId, name);
@@ -150,6 +163,20 @@ async function checkCall(
           notes: decision.message,
         });
       }
+      // The receipt must bind the call as checked, as guardTool's.
+      const checked = {
+        toolName: name,
+        actionId: result.actionId,
+        argsJson: stringifyWire(context.args),
+        kwargsJson: stringifyWire(context.kwargs),
+      };
+      try {
+        await assertDecisionCoversCall(checked, decision.receipt, decision.edited);
+      } catch (error) {
+        throw notTheExactCall(name, result.actionId, error);
+      }
+      if (decision.edited)
+        throw editNotRunnable(name, result.actionId, decision.edited, codexNoEdits);
     }
     return { stderr: '', exitCode: 0 };
   } catch (error) {

@@ -1,0 +1,32 @@
+// scratch: never commit
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createArden } from '@arden/core';
+
+const calls = Number(process.env.CALLS ?? 5000);
+const profDir = process.env.PROFDIR ?? '/work/scratch/prof';
+const fixture = fileURLToPath(new URL(`./fixtures/${process.env.FIXTURE ?? 'arden-server.ts'}`, import.meta.url));
+const dataDir = mkdtempSync(join(tmpdir(), 'arden-prof-'));
+const args = ['--no-warnings'];
+if (!process.env.NOPROF) args.push('--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100');
+const child = spawn(process.execPath, [...args, fixture, dataDir, '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const info = await new Promise<any>((resolve) => createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l))));
+const arden = createArden({ apiKey: info.key, apiUrl: info.url, logLevel: 'error' });
+const lookup = arden.guardTool('crm3.lookup', async (_input: { id: number }) => undefined);
+for (let i = 0; i < 500; i++) await lookup({ id: i });
+const cpu0 = process.cpuUsage();
+import { readFileSync } from "node:fs";
+const stat = () => { const s = readFileSync(`/proc/${info.pid}/stat`, "utf8").split(") ")[1]!.split(" "); return (Number(s[11]) + Number(s[12])) * 10_000; };
+const t0 = performance.now();
+const c0 = stat();
+for (let i = 0; i < calls; i++) await lookup({ id: i });
+const t1 = performance.now();
+const c1 = stat();
+await arden.shutdown();
+console.log(JSON.stringify({ perCallMs: (t1 - t0) / calls, serverCpuUsPerCall: (c1 - c0) / calls, clientCpu: process.cpuUsage(cpu0) }));
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
