@@ -6,6 +6,7 @@
  * the very line the client sent, so what was checked is byte for byte what runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import {
   type Arden,
@@ -71,6 +72,12 @@ export interface McpGatewayOptions {
   /** Text and metadata options of each check. */
   check?: Pick<CheckMcpToolCallOptions, 'denialMessage' | 'metadata'>;
   /**
+   * The Arden session of every call this gateway checks: refused repeats, `session.*` policy
+   * inputs and session budgets count within it. Default: a new id for each gateway run (each
+   * client connection), `mcp-<uuid>`.
+   */
+  sessionId?: string;
+  /**
    * Keep in `tools/list` the tools a policy blocks for every call (they stay blocked when called).
    * Default false: they are left out, so the model does not plan with them.
    */
@@ -113,6 +120,8 @@ export class McpGateway {
   private spawned = 0;
   private closing = false;
   private readonly pendingChecks = new Set<Promise<void>>();
+  /** The Arden session of this run's calls. */
+  readonly sessionId: string;
 
   constructor(options: McpGatewayOptions) {
     if (!isValidMcpServerName(options.name)) {
@@ -125,6 +134,7 @@ export class McpGateway {
     this.output = options.output ?? process.stdout;
     this.diagnostics = options.diagnostics ?? process.stderr;
     this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+    this.sessionId = options.sessionId || `mcp-${randomUUID()}`;
   }
 
   /** Starts the upstream and relays until the client closes its input; resolves with the exit code. */
@@ -435,6 +445,7 @@ export class McpGateway {
       },
       {
         ...this.options.check,
+        metadata: { ...this.options.check?.metadata, session_id: this.sessionId },
         signal: controller.signal,
         progressIntervalMs: this.options.progressIntervalMs,
         onWaiting: (actionId, waitedMs) => {

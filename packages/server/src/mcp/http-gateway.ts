@@ -423,7 +423,9 @@ class GatewaySession {
       {
         signal: controller.signal,
         progressIntervalMs: this.gateway.progressIntervalMs,
-        metadata: { mcp_transport: 'http' },
+        // The MCP session is the Arden session: refused repeats, `session.*` inputs and
+        // session budgets count within it.
+        metadata: { mcp_transport: 'http', session_id: this.id },
         onWaiting: (actionId, waitedMs) => {
           if (!isId(progressToken)) return;
           progress += 1;
