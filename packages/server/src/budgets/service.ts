@@ -94,6 +94,7 @@ export interface UsageSettlement {
   sessionId: string | null;
   costUsd: number;
   tokens: number;
+  /** The record's `occurred_at` (client time): never used to pick a budget's window. */
   createdAt: number;
   reservationId?: string;
 }
