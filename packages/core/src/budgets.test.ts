@@ -119,15 +119,58 @@ describe('checkModelCall', () => {
     expect(bodies).toHaveLength(0);
   });
 
-  it('reads a server without the route (404) as no budget', async () => {
-    const { instance } = arden(() => json(404, { error: 'No route' }));
-    expect(
-      await instance.checkModelCall({
-        model: 'gpt-4o',
-        estimatedInputTokens: 1,
-        maxOutputTokens: 1,
-      }),
-    ).toMatchObject({ reservationId: null });
+  it('reads an Arden server without the route (its own 404) as no budget, and says so once', async () => {
+    const lines: string[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: (message: string) => lines.push(`info ${message}`),
+      warn: (message: string) => lines.push(`warn ${message}`),
+      error: (message: string) => lines.push(`error ${message}`),
+    };
+    const { instance } = arden(
+      () =>
+        json(404, {
+          error:
+            'No route POST /v1/model-calls/check. The agent API has POST /policy/check, GET /status/{action_id}, POST /token-usage and POST /v1/actions/{action_id}/result.',
+        }),
+      { logger },
+    );
+    const call = { model: 'gpt-4o', estimatedInputTokens: 1, maxOutputTokens: 1 };
+    expect(await instance.checkModelCall(call)).toMatchObject({ reservationId: null });
+    expect(await instance.checkModelCall(call)).toMatchObject({ reservationId: null });
+    expect(lines).toEqual([expect.stringMatching(/^info .*has no budgets/)]);
+  });
+
+  it.each([
+    ['a proxy that answers HTML', () => new Response('<h1>Not Found</h1>', { status: 404 })],
+    ['a proxy that answers JSON', () => json(404, { message: 'no upstream for this path' })],
+    ['another server', () => new Response('', { status: 404 })],
+    [
+      'Arden at a wrong path',
+      () => json(404, { error: 'No route POST /arden/v1/model-calls/check.' }),
+    ],
+  ])('reads any other 404 (%s) as Arden unavailable: refused, and logged', async (_, answer) => {
+    const lines: string[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: (message: string) => lines.push(`info ${message}`),
+      warn: (message: string) => lines.push(`warn ${message}`),
+      error: (message: string) => lines.push(`error ${message}`),
+    };
+    const call = { model: 'gpt-4o', estimatedInputTokens: 1, maxOutputTokens: 1 };
+    const { instance } = arden(answer, { logger });
+    const error = await instance.checkModelCall(call).catch((caught: unknown) => caught);
+    expect(ArdenUnavailableError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('404');
+    expect(lines).toEqual([expect.stringMatching(/^error Arden could not be asked .*404/)]);
+    // onUnavailable: 'allow' lets it run, unchecked, and warns with the reason.
+    lines.length = 0;
+    const { instance: lenient } = arden(answer, { logger, onUnavailable: 'allow' });
+    expect(await lenient.checkModelCall(call)).toMatchObject({
+      reservationId: null,
+      unchecked: true,
+    });
+    expect(lines).toEqual([expect.stringMatching(/^warn .*onUnavailable: allow/)]);
   });
 
   it('does not let the call run when Arden cannot be reached, unless onUnavailable is allow', async () => {

@@ -1,4 +1,9 @@
-import { ArdenApiError, BudgetExceededError, type BudgetInfo } from './errors';
+import {
+  ArdenApiError,
+  ArdenUnavailableError,
+  BudgetExceededError,
+  type BudgetInfo,
+} from './errors';
 import type { HttpClient } from './http';
 import type { ResolvedOptions } from './options';
 import { getSession } from './session';
@@ -50,7 +55,9 @@ function count(value: unknown): number {
  * Asks Arden before a model call (`POST /v1/model-calls/check`): the estimated cost is reserved
  * against the agent's budgets, or the call is refused with `BudgetExceededError`. Arden
  * unreachable: `ArdenUnavailableError` (the call must not run), unless `onUnavailable: 'allow'`.
- * A server without budgets (older than this route) answers 404: no budget can apply.
+ * An Arden server without budgets (older than this route) answers 404 "No route POST
+ * /v1/model-calls/check": no budget can apply. Any other 404 (a proxy's, another server's) is
+ * not an answer: unavailable, as above.
  */
 export async function checkModelCall(
   http: HttpClient,
@@ -76,15 +83,35 @@ export async function checkModelCall(
   let answer: ModelCallCheckResponseBody;
   try {
     answer = await http.request<ModelCallCheckResponseBody>('POST', '/v1/model-calls/check', body);
-  } catch (error) {
+  } catch (caught) {
+    let error = caught;
     if (ArdenApiError.isInstance(error) && error.statusCode === 404) {
-      return { reservationId: null, estimatedCostUsd: 0, estimatedTokens: 0, budgets: [] };
+      if (isNoRouteAnswer(error)) {
+        if (!toldNoBudgets.has(options)) {
+          toldNoBudgets.add(options);
+          options.logger.info(
+            'This Arden server has no budgets (no POST /v1/model-calls/check): model calls are not checked against budgets',
+          );
+        }
+        return { reservationId: null, estimatedCostUsd: 0, estimatedTokens: 0, budgets: [] };
+      }
+      // A 404 that is not Arden's "no such route" (a proxy's, a wrong ARDEN_API_URL, a server
+      // that is not Arden) says nothing about budgets: Arden was not asked.
+      const unavailable = new ArdenUnavailableError({
+        message: `Arden could not be asked about a model call: ${error.message} Only an Arden server's own "No route" 404 means it has no budgets; this answer is not that, so the call is treated as Arden unavailable.`,
+        cause: error,
+      });
+      if (options.onUnavailable !== 'allow') {
+        options.logger.error(unavailable.message, { model: body.model });
+      }
+      error = unavailable;
     }
     if (options.onUnavailable === 'allow' && !ArdenApiError.isInstance(error)) {
       options.logger.warn(
         'Arden could not be asked about a model call; onUnavailable: allow lets it run',
         {
           model: body.model,
+          error: error instanceof Error ? error.message : String(error),
         },
       );
       return {
@@ -117,6 +144,16 @@ export async function checkModelCall(
     estimatedTokens: answer.estimated_tokens,
     budgets: answer.budgets ?? [],
   };
+}
+
+/** The options of the instances already told that their server has no budgets (told once). */
+const toldNoBudgets = new WeakSet<object>();
+
+/** Arden's own answer for a route it does not have: an older server, without budgets. */
+function isNoRouteAnswer(error: ArdenApiError): boolean {
+  return (
+    error.fromArden && error.detail?.startsWith('No route POST /v1/model-calls/check') === true
+  );
 }
 
 /** A rough token count of text or messages (4 characters a token), for an estimate. */

@@ -228,6 +228,10 @@ export class ArdenApiError extends ArdenError {
   readonly statusCode: number;
   readonly isRetryable: boolean;
   readonly path: string;
+  /** The server's error text (Arden's `error`), or the start of a body that is not Arden's. */
+  readonly detail: string | undefined;
+  /** False when the answer is not an Arden error (not JSON with `error`): a proxy or another server. */
+  readonly fromArden: boolean;
 
   constructor(options: {
     statusCode: number;
@@ -243,6 +247,8 @@ export class ArdenApiError extends ArdenError {
     this.name = 'ArdenApiError';
     this.statusCode = options.statusCode;
     this.path = options.path;
+    this.detail = options.detail;
+    this.fromArden = options.fromArden !== false;
     this.isRetryable = options.statusCode >= 500 || options.statusCode === 429;
   }
 

@@ -51,6 +51,7 @@ Options:
   --max-message-bytes N       the longest message relayed either way (default 16777216)
   --progress-interval SECONDS how often a held call sends progress (default 10)
   --show-blocked-tools        keep in tools/list the tools a policy blocks for every call
+  --session ID                the Arden session of this run's calls (default: ARDEN_SESSION_ID, else a new id per run)
                               (default: left out; calling one is refused either way)
 
 Exit codes: 0 ok, 1 failed, 2 wrong usage. Docs: docs/integrations/mcp.md.
@@ -96,6 +97,7 @@ export async function runMcpCli(argv: string[], io: McpCliIo): Promise<number> {
       maxMessageBytes: parsed.maxMessageBytes,
       progressIntervalMs: parsed.progressIntervalMs,
       showBlockedTools: parsed.showBlockedTools,
+      sessionId: parsed.sessionId,
       input: io.stdin ?? process.stdin,
       output: io.stdout,
       diagnostics: io.stderr,
@@ -115,18 +117,24 @@ interface RunArguments {
   maxMessageBytes: number | undefined;
   progressIntervalMs: number | undefined;
   showBlockedTools: boolean;
+  /** The Arden session of the run's calls; undefined: a new one per run. */
+  sessionId: string | undefined;
   command: string;
   args: string[];
 }
 
 /** Parses `run`'s options; throws an Error whose message says what is wrong. */
-export function parseRunArguments(argv: string[]): RunArguments {
+export function parseRunArguments(
+  argv: string[],
+  environment: Record<string, string | undefined> = process.env,
+): RunArguments {
   const known = [
     '--name',
     '--on-unavailable',
     '--upstream-timeout',
     '--max-message-bytes',
     '--progress-interval',
+    '--session',
   ];
   const values = new Map<string, string>();
   let upstream: string[] = [];
@@ -145,6 +153,7 @@ export function parseRunArguments(argv: string[]): RunArguments {
         maxMessageBytes: undefined,
         progressIntervalMs: undefined,
         showBlockedTools: false,
+        sessionId: undefined,
         command: '',
         args: [],
       };
@@ -179,6 +188,14 @@ export function parseRunArguments(argv: string[]): RunArguments {
     throw new Error(
       'the MCP server command goes after --, e.g. -- npx -y @modelcontextprotocol/server-filesystem /tmp',
     );
+  // The session: --session, else ARDEN_SESSION_ID (so a launcher can name the run), else the
+  // gateway makes one per run.
+  const sessionId = values.get('--session') ?? (environment.ARDEN_SESSION_ID || undefined);
+  if (sessionId !== undefined && (sessionId.length === 0 || sessionId.length > 256)) {
+    throw new Error(
+      `--session (or ARDEN_SESSION_ID) must be 1 to 256 characters; got ${sessionId.length}`,
+    );
+  }
   const number = (flag: string, scale: number): number | undefined => {
     const text = values.get(flag);
     if (text === undefined) return undefined;
@@ -195,6 +212,7 @@ export function parseRunArguments(argv: string[]): RunArguments {
     maxMessageBytes: number('--max-message-bytes', 1),
     progressIntervalMs: number('--progress-interval', 1000),
     showBlockedTools: values.has('--show-blocked-tools'),
+    sessionId,
     command,
     args,
   };

@@ -8,6 +8,7 @@
  * approved, in place of the client's (and its result starts with a note on the edit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import {
   type Arden,
@@ -76,6 +77,12 @@ export interface McpGatewayOptions {
   /** Text and metadata options of each check. */
   check?: Pick<CheckMcpToolCallOptions, 'denialMessage' | 'metadata'>;
   /**
+   * The Arden session of every call this gateway checks: refused repeats, `session.*` policy
+   * inputs and session budgets count within it. Default: a new id for each gateway run (each
+   * client connection), `mcp-<uuid>`.
+   */
+  sessionId?: string;
+  /**
    * Keep in `tools/list` the tools a policy blocks for every call (they stay blocked when called).
    * Default false: they are left out, so the model does not plan with them.
    */
@@ -120,6 +127,8 @@ export class McpGateway {
   private spawned = 0;
   private closing = false;
   private readonly pendingChecks = new Set<Promise<void>>();
+  /** The Arden session of this run's calls. */
+  readonly sessionId: string;
 
   constructor(options: McpGatewayOptions) {
     if (!isValidMcpServerName(options.name)) {
@@ -132,6 +141,7 @@ export class McpGateway {
     this.output = options.output ?? process.stdout;
     this.diagnostics = options.diagnostics ?? process.stderr;
     this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+    this.sessionId = options.sessionId || `mcp-${randomUUID()}`;
   }
 
   /** Starts the upstream and relays until the client closes its input; resolves with the exit code. */
@@ -451,6 +461,7 @@ export class McpGateway {
       },
       {
         ...this.options.check,
+        metadata: { ...this.options.check?.metadata, session_id: this.sessionId },
         // An approver's edit is forwarded in place of the client's arguments (below).
         runsEdits: true,
         signal: controller.signal,

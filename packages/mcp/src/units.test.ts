@@ -101,6 +101,18 @@ describe('parseRunArguments', () => {
     });
   });
 
+  test('the session: --session, else ARDEN_SESSION_ID, else none (the gateway makes one per run)', () => {
+    const argv = ['--name', 'fs', '--', 'node'];
+    expect(parseRunArguments(argv, {}).sessionId).toBeUndefined();
+    expect(parseRunArguments(argv, { ARDEN_SESSION_ID: 'run-7' }).sessionId).toBe('run-7');
+    expect(
+      parseRunArguments(['--session', 'mine', ...argv], { ARDEN_SESSION_ID: 'run-7' }).sessionId,
+    ).toBe('mine');
+    expect(() => parseRunArguments([`--session=${'x'.repeat(257)}`, ...argv], {})).toThrow(
+      /1 to 256 characters/,
+    );
+  });
+
   test.each([
     [['--', 'npx'], /--name is required/],
     [['--name', 'a'], /goes after --/],

@@ -54,6 +54,43 @@ describe('a call decided by an evaluation error', () => {
   });
 });
 
+describe('a refused repeat', () => {
+  it('links to the refusal it repeats; other actions show no such link', async () => {
+    const original = action({ id: 'a-first', decision: 'block', status: 'completed' });
+    const repeat = action({
+      id: 'a-repeat',
+      decision: 'block',
+      reason: 'repeat_refused',
+      status: 'completed',
+      repeat_of: 'a-first',
+    });
+    const detail = (base: typeof original) => ({
+      ...base,
+      agent_name: 'support-bot',
+      decided_by_email: null,
+      deliveries: [],
+    });
+    fakeApi({
+      'GET me': () => me('viewer'),
+      'GET agents': () => ({ items: [supportAgent], next_cursor: null }),
+      'GET approvals': () => ({ items: [], next_cursor: null }),
+      'GET actions/:id': (request) =>
+        detail(request.path === 'actions/a-first' ? original : repeat),
+    });
+    const { unmount } = renderApp('#/actions/a-repeat');
+    const label = await screen.findByText('Repeat of');
+    const link = within(label.parentElement as HTMLElement).getByRole('link');
+    expect(link.getAttribute('href')).toBe('#/actions/a-first');
+    expect(link.textContent).toBe('a-first');
+    expect(screen.getByText('repeat refused')).toBeTruthy();
+    unmount();
+
+    renderApp('#/actions/a-first');
+    await screen.findByText('Reason');
+    expect(screen.queryByText('Repeat of')).toBeNull();
+  });
+});
+
 describe('the rules view', () => {
   it("shows a policy's declared argument types and its on_error", () => {
     render(

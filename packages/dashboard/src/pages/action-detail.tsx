@@ -162,6 +162,20 @@ export function ActionDetailPage({ id }: { id: string }) {
               <dt>Reason</dt>
               <dd>{action.reason ? words(action.reason) : '—'}</dd>
             </div>
+            {action.repeat_of ? (
+              <div className="facts-wide">
+                <dt>Repeat of</dt>
+                <dd>
+                  <Link to={`/actions/${encodeURIComponent(action.repeat_of)}`}>
+                    <code>{action.repeat_of}</code>
+                  </Link>{' '}
+                  <span className="muted">
+                    (refused earlier in this session with the same arguments: this repeat was
+                    refused at once, without asking anyone)
+                  </span>
+                </dd>
+              </div>
+            ) : null}
             <div className="facts-wide">
               <dt>Policy</dt>
               <dd>

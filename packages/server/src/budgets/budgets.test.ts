@@ -167,6 +167,76 @@ describe('budgets', () => {
     expect(foreign.json).toMatchObject({ field: 'reservation_id' });
   });
 
+  test('a backdated usage record counts in the windows of its reservation, or in the window open now', async () => {
+    const t = await start();
+    const { id } = await budget(t, { scope: 'agent_day', limit_usd: 0.05 });
+    const today = new Date(now).toISOString().slice(0, 10);
+    const yesterday = new Date(now - 86_400_000).toISOString();
+    const reserved = await check(t, call());
+    // $10 of tokens, dated yesterday (a client clock behind, or a forged occurred_at).
+    const usage = await t.request('POST', '/token-usage', {
+      body: {
+        model: 'gpt-4o',
+        prompt_tokens: 0,
+        completion_tokens: 1_000_000,
+        session_id: 's-1',
+        reservation_id: reserved.reservation_id,
+        occurred_at: yesterday,
+      },
+    });
+    expect(usage.status, usage.text).toBe(200);
+    const refused = await check(t, call());
+    expect(refused).toMatchObject({
+      decision: 'refuse',
+      budget: { id, window: `${t.agent.id}/${today}`, spent_usd: 10, reserved_usd: 0 },
+    });
+    const repository = t.server.budgets.repository;
+    expect(await repository.counter(id, `${t.agent.id}/${yesterday.slice(0, 10)}`)).toBeUndefined();
+
+    // Usage without a reservation, dated yesterday, counts in today's window too.
+    const other = await budget(t, { scope: 'agent_day', limit_tokens: 1500 });
+    await t.request('POST', '/token-usage', {
+      body: {
+        model: 'gpt-4o',
+        prompt_tokens: 1000,
+        completion_tokens: 0,
+        session_id: 's-2',
+        occurred_at: yesterday,
+      },
+    });
+    const [standing] = (await t.server.budgets.standings(t.agent.id, 'live', null)).filter(
+      (entry) => entry.budget.id === other.id,
+    );
+    expect(standing).toMatchObject({ windowKey: `${t.agent.id}/${today}` });
+    expect(standing?.counter.spentTokens).toBe(1000);
+  });
+
+  test('a reservation settled after midnight counts in the day it was reserved', async () => {
+    const t = await start();
+    const before = now;
+    now = Date.parse('2026-12-07T23:59:50Z');
+    const { id } = await budget(t, { scope: 'agent_day', limit_usd: 1 });
+    const reserved = await check(t, call());
+    now = Date.parse('2026-12-08T00:00:10Z');
+    const usage = await t.request('POST', '/token-usage', {
+      body: {
+        model: 'gpt-4o',
+        prompt_tokens: 1000,
+        completion_tokens: 0,
+        session_id: 's-1',
+        reservation_id: reserved.reservation_id,
+      },
+    });
+    expect(usage.status, usage.text).toBe(200);
+    const repository = t.server.budgets.repository;
+    expect(await repository.counter(id, `${t.agent.id}/2026-12-07`)).toMatchObject({
+      spentUsdNanos: 2_500_000,
+      reservedUsdNanos: 0,
+    });
+    expect(await repository.counter(id, `${t.agent.id}/2026-12-08`)).toBeUndefined();
+    now = before;
+  });
+
   test('an unpriced model is refused by a dollar budget (its cost cannot be reserved)', async () => {
     const t = await start();
     await budget(t, { scope: 'session', limit_usd: 10 });

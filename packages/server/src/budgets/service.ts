@@ -94,6 +94,7 @@ export interface UsageSettlement {
   sessionId: string | null;
   costUsd: number;
   tokens: number;
+  /** The record's `occurred_at` (client time): never used to pick a budget's window. */
   createdAt: number;
   reservationId?: string;
 }
@@ -443,6 +444,12 @@ export class BudgetService {
     const now = this.clock();
     for (const settlement of settlements) {
       const usdNanos = toNanos(settlement.costUsd);
+      // The windows the spend counts in are picked by the server's time, never the client's
+      // occurred_at (a backdated record, or a client clock behind, would move spend out of the
+      // current window): a settled reservation's own windows (its session, when it was reserved),
+      // else the windows open now.
+      let sessionId = settlement.sessionId;
+      let at = now;
       if (settlement.reservationId !== undefined) {
         const reservation = await this.repository.reservation(settlement.reservationId);
         if (
@@ -455,6 +462,8 @@ export class BudgetService {
             'reservation_id',
           );
         }
+        sessionId = reservation.sessionId ?? settlement.sessionId;
+        at = reservation.createdAt;
         if (reservation.status === 'reserved') {
           settled.push(reservation);
           statements.push(
@@ -463,12 +472,7 @@ export class BudgetService {
         }
       }
       for (const budget of budgets) {
-        const windowKey = windowKeyOf(
-          budget.scope,
-          agentId,
-          settlement.sessionId,
-          settlement.createdAt,
-        );
+        const windowKey = windowKeyOf(budget.scope, agentId, sessionId, at);
         if (windowKey === undefined) continue;
         statements.push(addSpendStatement(budget.id, windowKey, usdNanos, settlement.tokens, now));
       }

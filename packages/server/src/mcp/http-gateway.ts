@@ -430,7 +430,9 @@ class GatewaySession {
       {
         signal: controller.signal,
         progressIntervalMs: this.gateway.progressIntervalMs,
-        metadata: { mcp_transport: 'http' },
+        // The MCP session is the Arden session: refused repeats, `session.*` inputs and
+        // session budgets count within it.
+        metadata: { mcp_transport: 'http', session_id: this.id },
         // An approver's edit is forwarded in place of the client's arguments (below).
         runsEdits: true,
         onWaiting: (actionId, waitedMs) => {
