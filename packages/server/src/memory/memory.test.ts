@@ -1,10 +1,10 @@
 // Policies with memory (issue #17): the memory inputs read the action log and recorded usage
 // at check time, under the server's clock; refused calls stay refused. Real server, both stores.
-import type { PolicyDefinition } from '@arden/policy';
+import { type PolicyDefinition, parseExactJson } from '@arden/policy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { startTestServer, temporaryDirectory } from '../test-fixtures/harness';
-import { canonicalJson } from './canonical';
+import { argumentsHash, canonicalJson } from './canonical';
 import { firstRefusalSql } from './repository';
 
 const hour = 3_600_000;
@@ -407,6 +407,7 @@ describe('denied calls stay denied', () => {
     },
     { name: 'Mail', tool: 'mail', action: 'requires_approval', repeat_window: 60 },
     { name: 'Drop', tool: 'drop', action: 'block', refuse_repeats: false },
+    { name: 'Lock', tool: 'lock', action: 'block' },
   ];
 
   it('refuses a repeat at once, formatting aside, and links it to the refusal', async () => {
@@ -433,6 +434,24 @@ describe('denied calls stay denied', () => {
     expect((await check(t, 'refund', { amount: 500, note: 'x' }, 's-2')).reason).toBe(
       'rule_matched',
     );
+  });
+
+  it('tells calls apart by integers above int64 and numbers beyond a double', async () => {
+    const t = await serverWith(policies);
+    const lock = async (id: string) =>
+      (
+        await t.request('POST', '/policy/check', {
+          raw: `{"tool_name":"lock","kwargs":{"id":${id}},"metadata":{"session_id":"s-1"}}`,
+        })
+      ).json as Body;
+    const ids = ['9223372036854775808', '18446744073709551615', '{}', '18446744073709551616'];
+    const more = ['18446744073709551617', '1e400', '1e401', 'null'];
+    for (const id of [...ids, ...more]) {
+      expect((await lock(id)).reason, id).toBe('policy_default');
+    }
+    // The same numbers written otherwise are repeats.
+    expect((await lock('10E399')).reason).toBe('repeat_refused');
+    expect((await lock('1.8446744073709551615e19')).reason).toBe('repeat_refused');
   });
 
   it('answers concurrent lookups each for its own call (PostgreSQL: one statement per turn)', async () => {
@@ -530,5 +549,38 @@ describe('canonical JSON', () => {
       '{"a":"x","b":[1,{"c":2.5,"d":1}]}',
     );
     expect(canonicalJson(123456789012345678901234567890n)).toBe('123456789012345678901234567890');
+  });
+
+  it('writes integers above int64 by their digits, and never a number like null or {}', () => {
+    const exact = (text: string) => parseExactJson(text);
+    // Above int64 the check's value is a CEL uint, an object whose value is private.
+    expect(canonicalJson(exact('{"id":9223372036854775808}'))).toBe('{"id":9223372036854775808}');
+    expect(canonicalJson(exact('{"id":18446744073709551615}'))).toBe('{"id":18446744073709551615}');
+    const hash = (text: string) => {
+      const kwargs = exact(text);
+      return argumentsHash([], kwargs, { argsJson: '[]', kwargsJson: text });
+    };
+    const distinct = [
+      '{"id":9223372036854775808}',
+      '{"id":18446744073709551615}',
+      '{"id":{}}',
+      // Beyond uint64 the value is a rounded double: the text tells them apart.
+      '{"id":18446744073709551616}',
+      '{"id":18446744073709551617}',
+      '{"id":1e400}',
+      '{"id":1e401}',
+      '{"id":-1e400}',
+      '{"id":null}',
+    ];
+    expect(new Set(distinct.map(hash)).size).toBe(distinct.length);
+    // Formatting aside, one number: the same call.
+    expect(hash('{"id":1e400}')).toBe(hash('{"id": 10.0E399}'));
+    expect(hash('{"id":18446744073709551616}')).toBe(hash('{"id":1.8446744073709551616e19}'));
+    expect(hash('{"id":9223372036854775808}')).toBe(hash('{ "id" : 9223372036854775808 }'));
+    expect(hash('{"n":[1,2.50]}')).toBe(argumentsHash([], exact('{"n":[1.0,2.5]}')));
+    // Without the texts a number beyond a double's range is still not null.
+    expect(argumentsHash([], { id: Number.POSITIVE_INFINITY })).not.toBe(
+      argumentsHash([], { id: null }),
+    );
   });
 });

@@ -45,6 +45,9 @@ export interface MemoryCall {
   args: unknown;
   kwargs: unknown;
   sessionId: string | null;
+  /** The arguments' texts as sent: numbers the values do not hold exactly are read from them. */
+  argsJson?: string;
+  kwargsJson?: string;
 }
 
 /** What to spend-check: an agent in an environment, optionally one session, optionally a window. */
@@ -279,7 +282,16 @@ export class MemoryService {
   ): Promise<MemoryLease> {
     const needs = await this.#policies.memoryNeeds(agent.id, environment, call.tool, now);
     const sessionId = call.sessionId;
-    const argsHash = sessionId === null ? null : argumentsHash(call.args, call.kwargs);
+    const argsHash =
+      sessionId === null
+        ? null
+        : argumentsHash(
+            call.args,
+            call.kwargs,
+            call.argsJson !== undefined && call.kwargsJson !== undefined
+              ? { argsJson: call.argsJson, kwargsJson: call.kwargsJson }
+              : undefined,
+          );
     const queries = needs?.queries ?? [];
     const agentWide = queries.some((query) => query.scope === 'agent');
     const lockKey =
