@@ -327,7 +327,7 @@ describe("held calls in the embedded store's session cache", () => {
     let reReads = 0;
     const all = database.all.bind(database);
     database.all = ((sql: string, params?: never[]) => {
-      if (sql.startsWith('SELECT id, status, on_timeout FROM actions WHERE id IN')) reReads++;
+      if (sql.startsWith('SELECT id, status, on_timeout, created_at, decided_at')) reReads++;
       return all(sql, params);
     }) as typeof database.all;
     const held = await check(t, 'db.read', { table: 'a' });
@@ -540,6 +540,54 @@ describe('denied calls stay denied', () => {
     expect((await check(t, 'mail', { to: 'a@b.c' })).decision).toBe('requires_approval');
     await check(t, 'drop', { table: 'x' });
     expect((await check(t, 'drop', { table: 'x' })).reason).toBe('policy_default');
+  });
+});
+
+describe('repeat_window', () => {
+  const minute = 60_000;
+  const policies: PolicyDefinition[] = [
+    {
+      name: 'Deploys',
+      tool: 'deploy',
+      action: 'requires_approval',
+      timeout: 3600,
+      repeat_window: 600,
+    },
+    { name: 'Mail', tool: 'mail', action: 'requires_approval', timeout: 1200, repeat_window: 600 },
+  ];
+
+  it('counts from when a person denied the call, not from when it was held', async () => {
+    const t = await serverWith(policies);
+    const held = await check(t, 'deploy', { env: 'prod' });
+    expect(held.decision).toBe('requires_approval');
+    now += 20 * minute;
+    await t.server.approvals.decide(held.action_id as string, { decision: 'deny', userId: 'u' });
+    now += 1000;
+    expect(await check(t, 'deploy', { env: 'prod' })).toMatchObject({
+      reason: 'repeat_refused',
+      repeat_of: held.action_id,
+    });
+    // That refused repeat is the last refusal: 10 minutes after it, asked again.
+    now += 10 * minute + 1;
+    expect((await check(t, 'deploy', { env: 'prod' })).decision).toBe('requires_approval');
+  });
+
+  it('counts from when an approval expired denied, not from when it was swept', async () => {
+    const t = await serverWith(policies);
+    const first = await check(t, 'mail', { to: 'a@b.c' });
+    const second = await check(t, 'mail', { to: 'a@b.c' }, 's-2');
+    // Both expire at +20 min (on_timeout deny); swept at +25 min.
+    now += 25 * minute;
+    expect((await t.server.approvals.expire(first.action_id as string))?.status).toBe('expired');
+    expect((await t.server.approvals.expire(second.action_id as string))?.status).toBe('expired');
+    now += 4 * minute;
+    expect(await check(t, 'mail', { to: 'a@b.c' })).toMatchObject({
+      reason: 'repeat_refused',
+      repeat_of: first.action_id,
+    });
+    // 10 minutes and 1 ms after the expiry: forgotten, though it was swept later.
+    now += minute + 1;
+    expect((await check(t, 'mail', { to: 'a@b.c' }, 's-2')).decision).toBe('requires_approval');
   });
 });
 

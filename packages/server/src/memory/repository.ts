@@ -54,14 +54,23 @@ export const refusedSql = `(decision = 'block' AND (reason IS NULL OR reason NOT
   OR status = 'denied' OR (status = 'expired' AND on_timeout = 'deny')`;
 
 /**
+ * When a refusal was made (what a `repeat_window` counts from): a block when it was decided
+ * (its check), a denial when the person denied it, an approval that timed out denied when it
+ * expired — not when the call was first held.
+ */
+export const refusedAtSql = `CASE WHEN status = 'expired' THEN COALESCE(expires_at, decided_at, created_at)
+  ELSE COALESCE(decided_at, created_at) END`;
+
+/**
  * The first refusal of a call in its session: parameters session, arguments hash, agent,
- * environment, tool (and since). One seek of `actions_memory_refused` (migration 13).
+ * environment, tool (and since: refused at or after it, `refusedAtSql`). One seek of
+ * `actions_memory_refused` (migration 13).
  */
 export function firstRefusalSql(withSince: boolean): string {
   return `SELECT id, created_at FROM actions
          WHERE session_id = ? AND args_hash = ? AND decision <> 'allow' AND agent_id = ?
            AND environment = ? AND tool_name = ? AND (${refusedSql})
-           ${withSince ? 'AND created_at >= ?' : ''}
+           ${withSince ? `AND ${refusedAtSql} >= ?` : ''}
          ORDER BY seq LIMIT 1`;
 }
 
@@ -345,7 +354,7 @@ export function memoryRepository(db: Queryable) {
              AND a.decision <> 'allow' AND a.agent_id = q.agent_id
              AND a.environment = q.environment AND a.tool_name = q.tool_name
              AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
-             AND (q.since IS NULL OR a.created_at >= q.since)
+             AND (q.since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= q.since)
            ORDER BY a.seq LIMIT 1) r`,
         [
           JSON.stringify(

@@ -32,6 +32,7 @@ import {
   countCalls,
   isRefusal,
   outcomeMatches,
+  refusedAt,
   SessionCache,
   type SessionCacheLimits,
   type SessionMemory,
@@ -330,7 +331,7 @@ export class MemoryService {
               ?.find(
                 (logged) =>
                   logged.tool === call.tool &&
-                  (since === undefined || logged.createdAt >= since) &&
+                  (since === undefined || refusedAt(logged) >= since) &&
                   isRefusal(logged),
               )
           : this.#sessions
@@ -438,6 +439,7 @@ export class MemoryService {
           onTimeout: action.onTimeout,
           argsHash,
           createdAt: action.createdAt,
+          refusedAt: action.decidedAt ?? action.createdAt,
         });
         // The embedded store: the call is in this process's memory of the session already, so
         // the next check of the session may be decided while this one commits. (A large
