@@ -150,6 +150,67 @@ describe('session.calls and agent.calls', () => {
     expect(answers.filter((answer) => answer.decision === 'allow')).toHaveLength(3);
   });
 
+  it('holds an agent.calls limit exactly under concurrent checks, in one session or many', async () => {
+    const t = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'r',
+        rules: [{ if: 'agent.calls("r", "allowed") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    expect((await check(t, 'r', { n: 0 }, 'warm')).decision).toBe('allow');
+    const many = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => check(t, 'r', { n: index }, `s-${index}`)),
+    );
+    expect(many.filter((answer) => answer.decision === 'allow')).toHaveLength(2);
+    const u = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'r',
+        rules: [{ if: 'agent.calls("r", duration("1h"), "allowed") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    expect((await check(u, 'r', { n: 0 }, null)).decision).toBe('allow');
+    const one = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => check(u, 'r', { n: index }, index % 2 ? 's' : null)),
+    );
+    expect(one.filter((answer) => answer.decision === 'allow')).toHaveLength(2);
+  });
+
+  it('keeps policies reading the agent and the session exact together', async () => {
+    // Each policy's count covers the other's tool: of a refund and a charge checked at once
+    // after 2 calls, one must see the other.
+    const t = await serverWith([
+      {
+        name: 'Refund',
+        tool: 'stripe.refund',
+        rules: [{ if: 'agent.calls("stripe.*") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+      {
+        name: 'Charge',
+        tool: 'stripe.charge',
+        rules: [{ if: 'session.calls("stripe.*") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    expect((await check(t, 'stripe.charge', { n: 1 })).decision).toBe('allow');
+    expect((await check(t, 'stripe.charge', { n: 2 })).decision).toBe('allow');
+    const answers = await Promise.all([
+      check(t, 'stripe.refund', { n: 3 }),
+      check(t, 'stripe.charge', { n: 4 }),
+      check(t, 'stripe.refund', { n: 5 }),
+      check(t, 'stripe.charge', { n: 6 }),
+    ]);
+    expect(answers.map((answer) => answer.decision).filter((d) => d === 'allow')).toHaveLength(1);
+  });
+
   it('counts what was logged before a restart', async () => {
     const dataDir = temporaryDirectory();
     const policies: PolicyDefinition[] = [
