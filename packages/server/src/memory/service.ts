@@ -187,13 +187,17 @@ interface RefusalLookup {
  * keeps concurrent checks that read memory exact.
  *
  * Exactness: a check whose policy reads memory holds an in-process lock on its session (on the
- * agent, when it reads `agent.*`) from before its counts are read until its action is
- * committed, so two checks of one session in this process never both count the same past. On
- * PostgreSQL replicas are kept exact by the database at commit (optimistically): the check
- * reads its scope's version (`memory_versions`) before its counts and commits its action with
- * a guard that bumps that version only if it is still the one read; a check whose scope
- * another replica committed meanwhile fails its commit and is decided again
- * (`MemoryConflictError`). No connection is held while a check waits for the group commit.
+ * agent, when it reads `agent.*`, or — the embedded store — when its call is counted by another
+ * policy's `agent.*` input) from before its counts are read until its action is committed (the
+ * embedded store: until its call is noted in memory, in the session cache and, for agent-wide
+ * counts, in the agent's calls being committed), so two checks in this process never both
+ * count the same past. On PostgreSQL replicas are kept exact by the database at commit
+ * (optimistically): the check reads the versions (`memory_versions`) of the scopes it reads
+ * before its counts and commits its action with guards that bump each only if it is still the
+ * one read, and bumps whatever their version the scopes where another policy counts its call
+ * (`memoryWrites`); a check whose scope another check committed meanwhile fails its commit and
+ * is decided again (`MemoryConflictError`). No connection is held while a check waits for the
+ * group commit.
  * Checks whose policy reads no memory take no lock and cost nothing more than the
  * refused-repeat lookup (one index seek, for calls with a session).
  */
@@ -422,7 +426,8 @@ export class MemoryService {
       }
       // The embedded store: a call counted across the agent is counted from memory until it is
       // committed (agent-wide counts read the log, which has only what is committed).
-      const agentCalls = !postgres && writesAgent ? this.#agentCalls(agentKey) : undefined;
+      const agentCalls =
+        !postgres && writesAgent ? { key: agentKey, calls: this.#agentCalls(agentKey) } : undefined;
       // The locks may go once the call is noted in memory (`decided`), unless the session is
       // read from the log (one too large to keep): then at the commit.
       const early = !postgres && (!readsSession || session !== undefined);
@@ -476,7 +481,7 @@ export class MemoryService {
     locks: readonly { release: () => void }[],
     early: boolean,
     statements: readonly Statement[],
-    agentCalls: Set<InFlightCall> | undefined,
+    agentCalls: { key: string; calls: Set<InFlightCall> } | undefined,
   ): MemoryLease {
     const sessions = this.#sessions;
     const inFlight = this.#inFlight;
@@ -487,10 +492,10 @@ export class MemoryService {
     };
     const done = () => {
       if (noted === undefined || agentCalls === undefined) return;
-      agentCalls.delete(noted);
+      agentCalls.calls.delete(noted);
       noted = undefined;
-      if (agentCalls.size === 0) {
-        for (const [key, calls] of inFlight) if (calls === agentCalls) inFlight.delete(key);
+      if (agentCalls.calls.size === 0 && inFlight.get(agentCalls.key) === agentCalls.calls) {
+        inFlight.delete(agentCalls.key);
       }
     };
     return {
@@ -508,7 +513,7 @@ export class MemoryService {
             onTimeout: action.onTimeout,
             createdAt: action.createdAt,
           };
-          agentCalls.add(noted);
+          agentCalls.calls.add(noted);
         }
         if (sessions !== undefined && action.sessionId !== null) {
           // A session kept here takes the call whole; one too large to keep, when it was not
