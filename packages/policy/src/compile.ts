@@ -14,6 +14,7 @@ import { findDuplicates, policySchema } from './schema';
 import {
   compareToolPatterns,
   compileToolPattern,
+  matchesToolPattern,
   type ToolPattern,
   toolPatternMatches,
 } from './tool-patterns';
@@ -363,12 +364,22 @@ export class PolicySetRuntime implements CompiledPolicySet {
   readonly #wildcard: PolicyRuntime | undefined;
   /** Tools resolved through the patterns (null: none matched), bounded. */
   readonly #resolved = new Map<string, PolicyRuntime | null>();
+  /** The tool patterns the enabled policies' memory inputs count calls of, by scope. */
+  readonly #counted: { agent: string[]; session: string[] } = { agent: [], session: [] };
+  /** `memoryWrites` by tool, bounded. */
+  readonly #writes = new Map<string, MemoryWrites>();
 
   constructor(policies: PolicyRuntime[]) {
     this.policies = Object.freeze(policies);
     let wildcard: PolicyRuntime | undefined;
     for (const policy of policies) {
       if (policy.definition.enabled === false) continue;
+      for (const query of policy.memory) {
+        // Spend (`cost_usd`, `tokens`) is usage and reservations, not calls.
+        if (query.kind === 'cost_usd' || query.kind === 'tokens') continue;
+        const patterns = this.#counted[query.scope];
+        if (!patterns.includes(query.pattern)) patterns.push(query.pattern);
+      }
       if (policy.tool === '*') wildcard = policy;
       else if (policy.tool.includes('*')) {
         this.#patterns.push({ pattern: compileToolPattern(policy.tool), policy });
@@ -383,6 +394,18 @@ export class PolicySetRuntime implements CompiledPolicySet {
    * A tool resolved through the patterns is remembered, so that a repeated tool costs one
    * lookup however many patterns there are.
    */
+  /** `memoryWrites` of `tool`, remembered. */
+  writes(tool: string): MemoryWrites {
+    const known = this.#writes.get(tool);
+    if (known !== undefined) return known;
+    const agent = this.#counted.agent.some((pattern) => matchesToolPattern(pattern, tool));
+    const session = this.#counted.session.some((pattern) => matchesToolPattern(pattern, tool));
+    const writes = WRITES[agent ? (session ? 3 : 1) : session ? 2 : 0] as MemoryWrites;
+    if (this.#writes.size >= MAX_RESOLVED_TOOLS) this.#writes.clear();
+    this.#writes.set(tool, writes);
+    return writes;
+  }
+
   match(tool: string): PolicyRuntime | undefined {
     const exact = this.#exact.get(tool);
     if (exact !== undefined) return exact;
@@ -432,6 +455,29 @@ export function memoryNeeds(set: CompiledPolicySet, tool: string): MemoryNeeds {
   const policy = runtimeOf(set).match(tool);
   if (policy === undefined) return DEFAULT_NEEDS;
   return policy.needs;
+}
+
+/**
+ * Which memory scopes a logged call of a tool changes for the set's policies: whether any
+ * enabled policy's memory input counts calls of it (`calls`, `approved`, `denied`, a `budget`'s
+ * tool costs) across the agent, or within a session. A check whose own policy reads memory
+ * must keep those scopes exact too (another policy's count of them moves with its call).
+ */
+export interface MemoryWrites {
+  readonly agent: boolean;
+  readonly session: boolean;
+}
+
+const WRITES: readonly MemoryWrites[] = Object.freeze([
+  Object.freeze({ agent: false, session: false }),
+  Object.freeze({ agent: true, session: false }),
+  Object.freeze({ agent: false, session: true }),
+  Object.freeze({ agent: true, session: true }),
+]);
+
+/** The memory scopes a logged call of `tool` changes for `set` (`MemoryWrites`). Cheap: remembered. */
+export function memoryWrites(set: CompiledPolicySet, tool: string): MemoryWrites {
+  return runtimeOf(set).writes(tool);
 }
 
 const NO_PATHS: readonly string[] = Object.freeze([]);

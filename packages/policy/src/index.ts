@@ -5,8 +5,10 @@ export {
   type CompiledRule,
   compilePolicies,
   type MemoryNeeds,
+  type MemoryWrites,
   matchPolicy,
   memoryNeeds,
+  memoryWrites,
   sensitivePaths,
   validatePolicies,
 } from './compile';

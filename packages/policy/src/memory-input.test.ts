@@ -5,6 +5,7 @@ import {
   type MemoryValues,
   memoryKey,
   memoryNeeds,
+  memoryWrites,
   type PolicyDefinition,
   parseDurationLiteral,
   validatePolicies,
@@ -54,6 +55,35 @@ describe('memory inputs are found when the condition compiles', () => {
       { kind: 'denied', scope: 'session', pattern: 'stripe.*', sameArgs: true },
     ]);
     expect(memoryNeeds(set, 'other.tool').queries).toEqual([]);
+  });
+
+  it('tells which scopes a call of a tool is counted in, by any enabled policy', () => {
+    const set = compilePolicies([
+      refunds('agent.calls("stripe.*") >= 3 || agent.cost_usd(duration("1h")) > 5.0'),
+      {
+        name: 'Charge',
+        tool: 'stripe.charge',
+        rules: [
+          {
+            if: 'session.calls("stripe.charge") >= 3 || session.approved("db.read")',
+            then: 'block',
+          },
+        ],
+        default: 'allow',
+      },
+      {
+        name: 'Off',
+        tool: 'mail',
+        enabled: false,
+        rules: [{ if: 'agent.calls("mail") >= 1', then: 'block' }],
+      },
+    ]);
+    expect(memoryWrites(set, 'stripe.charge')).toEqual({ agent: true, session: true });
+    expect(memoryWrites(set, 'stripe.issue_refund')).toEqual({ agent: true, session: false });
+    expect(memoryWrites(set, 'db.read')).toEqual({ agent: false, session: true });
+    // Spend inputs count no calls; a disabled policy counts nothing.
+    expect(memoryWrites(set, 'mail')).toEqual({ agent: false, session: false });
+    expect(memoryWrites(set, 'other')).toBe(memoryWrites(set, 'mail'));
   });
 
   it('keeps `session` the session id and `agent` the agent', () => {

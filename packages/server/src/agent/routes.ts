@@ -151,6 +151,8 @@ export function registerAgentRoutes(server: ServerContext): void {
         tool: input.toolName,
         args: input.args,
         kwargs: input.kwargs,
+        argsJson: input.argsJson,
+        kwargsJson: input.kwargsJson,
         sessionId: input.sessionId,
       },
       now,

@@ -1,18 +1,53 @@
 import { createHash } from 'node:crypto';
+import { isExactUint } from '@arden/policy';
 
 /**
  * Canonical JSON of a value: object keys sorted (by UTF-16 code units), no spaces, numbers in
- * their shortest form (`1.0`, `1e0` and `1` are one number; an exact big integer as its
- * digits). Two calls whose arguments differ only in formatting have the same canonical JSON.
- * Used to compare calls, never to store or send them (the log keeps the arguments verbatim).
+ * their shortest form (`1.0`, `1e0` and `1` are one number; an exact big integer, a CEL `uint`
+ * included, as its digits). Two calls whose arguments differ only in formatting have the same
+ * canonical JSON. Used to compare calls, never to store or send them (the log keeps the
+ * arguments verbatim). A number the value no longer holds exactly (an integer beyond uint64, or
+ * one beyond a double's range such as `1e400`) is written from its text when the text is known
+ * (`argumentsHash`), else as the nearest double (`Infinity`, not JSON, when it is not finite).
  */
 export function canonicalJson(value: unknown): string {
   const parts: string[] = [];
-  write(value, parts);
+  write(value, parts, { inexact: false });
   return parts.join('');
 }
 
-function write(value: unknown, parts: string[]): void {
+/** Written while walking a value: whether it holds a number that is not exact (`inexact`). */
+interface Walk {
+  inexact: boolean;
+}
+
+/** Above this a double integer may be a rounded integer of the text (beyond uint64: a double). */
+const exactDoubleLimit = 2 ** 64;
+
+/** A number that has a source text beside it (`JSON.parse`'s reviver), not rounded. */
+class ExactNumber {
+  constructor(readonly text: string) {}
+}
+
+/** Above this power of ten an integer's text is written as digits and power, not all its digits. */
+const maxWrittenPower = 1_000;
+
+/**
+ * The exact decimal value of a JSON number's text: its sign, its digits without leading or
+ * trailing zeros, and the power of ten (`-1.50e400`: `-`, `15`, 399); undefined for zero.
+ */
+function exactDecimal(text: string): { sign: string; digits: string; power: number } | undefined {
+  const match = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (match === null) return undefined;
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = match;
+  const digits = (whole + fraction).replace(/^0+/, '');
+  const trimmed = digits.replace(/0+$/, '');
+  if (trimmed === '') return undefined;
+  const power = Number(exponent) - fraction.length + (digits.length - trimmed.length);
+  return { sign, digits: trimmed, power };
+}
+
+function write(value: unknown, parts: string[], walk: Walk): void {
   if (value === null || value === undefined) {
     parts.push('null');
     return;
@@ -25,7 +60,15 @@ function write(value: unknown, parts: string[]): void {
       parts.push(value ? 'true' : 'false');
       return;
     case 'number':
-      parts.push(Number.isFinite(value) ? JSON.stringify(value) : 'null');
+      if (!Number.isFinite(value)) {
+        // `1e400` read as a double (JSON has no Infinity): never like `null`; its text, when
+        // known, tells it from `1e401`.
+        walk.inexact = true;
+        parts.push(Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity');
+        return;
+      }
+      if (Math.abs(value) >= exactDoubleLimit && Number.isInteger(value)) walk.inexact = true;
+      parts.push(JSON.stringify(value));
       return;
     case 'bigint':
       // An exact integer that a double holds exactly reads like that double.
@@ -39,11 +82,20 @@ function write(value: unknown, parts: string[]): void {
       parts.push('null');
       return;
   }
+  if (isExactUint(value)) {
+    // A CEL `uint` (above int64's maximum): an object whose value is private, kept as digits.
+    parts.push(String(value.valueOf()));
+    return;
+  }
+  if (value instanceof ExactNumber) {
+    writeExactNumber(value.text, parts, walk);
+    return;
+  }
   if (Array.isArray(value)) {
     parts.push('[');
     value.forEach((element, index) => {
       if (index > 0) parts.push(',');
-      write(element, parts);
+      write(element, parts, walk);
     });
     parts.push(']');
     return;
@@ -57,18 +109,72 @@ function write(value: unknown, parts: string[]): void {
   entries.forEach(([key, entry], index) => {
     if (index > 0) parts.push(',');
     parts.push(JSON.stringify(key), ':');
-    write(entry, parts);
+    write(entry, parts, walk);
   });
   parts.push('}');
 }
 
 /**
- * The hash of a call's arguments (positional and keyword) in canonical JSON: what "the same
- * arguments" means for refused repeats and `session.denied(pattern, args)`.
+ * A number from its text: an integer (whatever its notation) as an exact integer, any other
+ * number as its double, and one no double holds by its exact decimal value.
  */
-export function argumentsHash(args: unknown, kwargs: unknown): string {
-  return createHash('sha256')
-    .update(canonicalJson([args ?? [], kwargs ?? {}]))
-    .digest('base64url')
-    .slice(0, 32);
+function writeExactNumber(text: string, parts: string[], walk: Walk): void {
+  const exact = exactDecimal(text);
+  if (exact === undefined) {
+    parts.push('0');
+    return;
+  }
+  if (exact.power >= 0 && exact.power <= maxWrittenPower) {
+    write(BigInt(`${exact.sign}${exact.digits}${'0'.repeat(exact.power)}`), parts, walk);
+    return;
+  }
+  const number = Number(text);
+  if (Number.isFinite(number) && exact.power < 0) write(number, parts, walk);
+  else parts.push(`${exact.sign}${exact.digits}e${exact.power}`);
+}
+
+/** JSON text with every number kept as its text (`ExactNumber`), for `writeExactNumber`. */
+function parseWithNumbers(text: string): unknown {
+  return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+    typeof value === 'number' && context?.source !== undefined
+      ? new ExactNumber(context.source)
+      : value,
+  );
+}
+
+/**
+ * The hash of a call's arguments (positional and keyword) in canonical JSON: what "the same
+ * arguments" means for refused repeats and `session.denied(pattern, args)`. With the arguments'
+ * texts as sent (`texts`), a number their values no longer hold exactly (an integer beyond
+ * uint64, `1e400`) is read from the text: distinct numbers are distinct calls.
+ */
+export function argumentsHash(
+  args: unknown,
+  kwargs: unknown,
+  texts?: { argsJson: string; kwargsJson: string },
+): string {
+  const parts: string[] = [];
+  const walk: Walk = { inexact: false };
+  write([args ?? [], kwargs ?? {}], parts, walk);
+  let canonical = parts.join('');
+  if (walk.inexact && texts !== undefined) {
+    const exact = exactArguments(texts);
+    if (exact !== undefined) canonical = exact;
+  }
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
+}
+
+/** Canonical JSON of the arguments from their texts (undefined when a text is not JSON). */
+function exactArguments(texts: { argsJson: string; kwargsJson: string }): string | undefined {
+  try {
+    const parts: string[] = [];
+    write(
+      [parseWithNumbers(texts.argsJson) ?? [], parseWithNumbers(texts.kwargsJson) ?? {}],
+      parts,
+      { inexact: false },
+    );
+    return parts.join('');
+  } catch {
+    return undefined;
+  }
 }

@@ -61,7 +61,81 @@ describe('memory inputs on replicas (PostgreSQL)', () => {
   });
 });
 
+describe('policies reading memory at different scopes on replicas (PostgreSQL)', () => {
+  test('an agent-wide and a session limit over the same calls hold together', async () => {
+    let now = Date.UTC(2026, 11, 6, 12);
+    const clock = () => now;
+    const a = await startAdminTestServer({ workers: false, clock }, { listen: false });
+    servers.push(a);
+    const b = await startAdminTestServer(
+      { workers: false, clock, databaseUrl: a.databaseUrl },
+      { listen: false },
+    );
+    servers.push(b);
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      {
+        name: 'Refund',
+        tool: 'stripe.refund',
+        rules: [{ if: 'agent.calls("stripe.*", duration("1h")) >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+      {
+        name: 'Charge',
+        tool: 'stripe.charge',
+        rules: [{ if: 'session.calls("stripe.*") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    const check = (t: AdminTestServer, tool: string, session: string, n: number) =>
+      t
+        .request('POST', '/policy/check', {
+          key: a.liveKey,
+          body: { tool_name: tool, kwargs: { n }, metadata: { session_id: session } },
+        })
+        .then((response) => response.json.decision);
+    for (let round = 0; round < 6; round++) {
+      // A new hour (the agent's window starts over) and a new session each round.
+      now += 3_600_001;
+      const session = `mixed-${round}`;
+      expect(await check(a, 'stripe.charge', session, 1)).toBe('allow');
+      expect(await check(b, 'stripe.charge', session, 2)).toBe('allow');
+      const decisions = await Promise.all([
+        check(a, 'stripe.refund', session, 3),
+        check(b, 'stripe.charge', session, 4),
+        check(b, 'stripe.refund', session, 5),
+        check(a, 'stripe.charge', session, 6),
+      ]);
+      expect(decisions.filter((decision) => decision === 'allow')).toHaveLength(1);
+    }
+  });
+});
+
 describe('memory version guard (PostgreSQL)', () => {
+  test("a bump moves a scope's version: a check that read it before fails, in one commit too", async () => {
+    const a = await startAdminTestServer({ workers: false }, { listen: false });
+    servers.push(a);
+    const committer = a.server.store.committer;
+    const repository = memoryRepository(a.server.store.database);
+    const key = 'agent|bump-test|live';
+    // A bump creates the row: a check that read "no row" (0) no longer commits.
+    await committer.submit(memoryVersionGuard(key, null));
+    expect(
+      isMemoryConflict(await committer.submit(memoryVersionGuard(key, 0)).catch((e) => e)),
+    ).toBe(true);
+    const read = await repository.version(key);
+    // A guard and a bump of its scope in one transaction: the guard sees the bump and fails.
+    const together = await committer
+      .submitAll([memoryVersionGuard(key, read), memoryVersionGuard(key, null)])
+      .catch((error) => error);
+    expect(isMemoryConflict(together)).toBe(true);
+    expect(await repository.version(key)).toBe(read);
+    await committer.submit(memoryVersionGuard(key, read));
+    await committer.submit(memoryVersionGuard(key, null));
+    expect(await repository.version(key)).toBe(read + 2);
+  });
+
   test('of two commits that read the same version only the first goes through', async () => {
     const a = await startAdminTestServer({ workers: false }, { listen: false });
     servers.push(a);

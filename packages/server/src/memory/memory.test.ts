@@ -1,10 +1,10 @@
 // Policies with memory (issue #17): the memory inputs read the action log and recorded usage
 // at check time, under the server's clock; refused calls stay refused. Real server, both stores.
-import type { PolicyDefinition } from '@arden/policy';
+import { type PolicyDefinition, parseExactJson } from '@arden/policy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { startTestServer, temporaryDirectory } from '../test-fixtures/harness';
-import { canonicalJson } from './canonical';
+import { argumentsHash, canonicalJson } from './canonical';
 import { firstRefusalSql } from './repository';
 
 const hour = 3_600_000;
@@ -148,6 +148,67 @@ describe('session.calls and agent.calls', () => {
       Array.from({ length: 8 }, (_, index) => check(t, 'refund', { amount: index })),
     );
     expect(answers.filter((answer) => answer.decision === 'allow')).toHaveLength(3);
+  });
+
+  it('holds an agent.calls limit exactly under concurrent checks, in one session or many', async () => {
+    const t = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'r',
+        rules: [{ if: 'agent.calls("r", "allowed") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    expect((await check(t, 'r', { n: 0 }, 'warm')).decision).toBe('allow');
+    const many = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => check(t, 'r', { n: index }, `s-${index}`)),
+    );
+    expect(many.filter((answer) => answer.decision === 'allow')).toHaveLength(2);
+    const u = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'r',
+        rules: [{ if: 'agent.calls("r", duration("1h"), "allowed") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    expect((await check(u, 'r', { n: 0 }, null)).decision).toBe('allow');
+    const one = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => check(u, 'r', { n: index }, index % 2 ? 's' : null)),
+    );
+    expect(one.filter((answer) => answer.decision === 'allow')).toHaveLength(2);
+  });
+
+  it('keeps policies reading the agent and the session exact together', async () => {
+    // Each policy's count covers the other's tool: of a refund and a charge checked at once
+    // after 2 calls, one must see the other.
+    const t = await serverWith([
+      {
+        name: 'Refund',
+        tool: 'stripe.refund',
+        rules: [{ if: 'agent.calls("stripe.*") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+      {
+        name: 'Charge',
+        tool: 'stripe.charge',
+        rules: [{ if: 'session.calls("stripe.*") >= 3', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    expect((await check(t, 'stripe.charge', { n: 1 })).decision).toBe('allow');
+    expect((await check(t, 'stripe.charge', { n: 2 })).decision).toBe('allow');
+    const answers = await Promise.all([
+      check(t, 'stripe.refund', { n: 3 }),
+      check(t, 'stripe.charge', { n: 4 }),
+      check(t, 'stripe.refund', { n: 5 }),
+      check(t, 'stripe.charge', { n: 6 }),
+    ]);
+    expect(answers.map((answer) => answer.decision).filter((d) => d === 'allow')).toHaveLength(1);
   });
 
   it('counts what was logged before a restart', async () => {
@@ -327,7 +388,7 @@ describe("held calls in the embedded store's session cache", () => {
     let reReads = 0;
     const all = database.all.bind(database);
     database.all = ((sql: string, params?: never[]) => {
-      if (sql.startsWith('SELECT id, status, on_timeout FROM actions WHERE id IN')) reReads++;
+      if (sql.startsWith('SELECT id, status, on_timeout, created_at, decided_at')) reReads++;
       return all(sql, params);
     }) as typeof database.all;
     const held = await check(t, 'db.read', { table: 'a' });
@@ -407,6 +468,7 @@ describe('denied calls stay denied', () => {
     },
     { name: 'Mail', tool: 'mail', action: 'requires_approval', repeat_window: 60 },
     { name: 'Drop', tool: 'drop', action: 'block', refuse_repeats: false },
+    { name: 'Lock', tool: 'lock', action: 'block' },
   ];
 
   it('refuses a repeat at once, formatting aside, and links it to the refusal', async () => {
@@ -433,6 +495,24 @@ describe('denied calls stay denied', () => {
     expect((await check(t, 'refund', { amount: 500, note: 'x' }, 's-2')).reason).toBe(
       'rule_matched',
     );
+  });
+
+  it('tells calls apart by integers above int64 and numbers beyond a double', async () => {
+    const t = await serverWith(policies);
+    const lock = async (id: string) =>
+      (
+        await t.request('POST', '/policy/check', {
+          raw: `{"tool_name":"lock","kwargs":{"id":${id}},"metadata":{"session_id":"s-1"}}`,
+        })
+      ).json as Body;
+    const ids = ['9223372036854775808', '18446744073709551615', '{}', '18446744073709551616'];
+    const more = ['18446744073709551617', '1e400', '1e401', 'null'];
+    for (const id of [...ids, ...more]) {
+      expect((await lock(id)).reason, id).toBe('policy_default');
+    }
+    // The same numbers written otherwise are repeats.
+    expect((await lock('10E399')).reason).toBe('repeat_refused');
+    expect((await lock('1.8446744073709551615e19')).reason).toBe('repeat_refused');
   });
 
   it('answers concurrent lookups each for its own call (PostgreSQL: one statement per turn)', async () => {
@@ -524,11 +604,92 @@ describe('denied calls stay denied', () => {
   });
 });
 
+describe('repeat_window', () => {
+  const minute = 60_000;
+  const policies: PolicyDefinition[] = [
+    {
+      name: 'Deploys',
+      tool: 'deploy',
+      action: 'requires_approval',
+      timeout: 3600,
+      repeat_window: 600,
+    },
+    { name: 'Mail', tool: 'mail', action: 'requires_approval', timeout: 1200, repeat_window: 600 },
+  ];
+
+  it('counts from when a person denied the call, not from when it was held', async () => {
+    const t = await serverWith(policies);
+    const held = await check(t, 'deploy', { env: 'prod' });
+    expect(held.decision).toBe('requires_approval');
+    now += 20 * minute;
+    await t.server.approvals.decide(held.action_id as string, { decision: 'deny', userId: 'u' });
+    now += 1000;
+    expect(await check(t, 'deploy', { env: 'prod' })).toMatchObject({
+      reason: 'repeat_refused',
+      repeat_of: held.action_id,
+    });
+    // That refused repeat is the last refusal: 10 minutes after it, asked again.
+    now += 10 * minute + 1;
+    expect((await check(t, 'deploy', { env: 'prod' })).decision).toBe('requires_approval');
+  });
+
+  it('counts from when an approval expired denied, not from when it was swept', async () => {
+    const t = await serverWith(policies);
+    const first = await check(t, 'mail', { to: 'a@b.c' });
+    const second = await check(t, 'mail', { to: 'a@b.c' }, 's-2');
+    // Both expire at +20 min (on_timeout deny); swept at +25 min.
+    now += 25 * minute;
+    expect((await t.server.approvals.expire(first.action_id as string))?.status).toBe('expired');
+    expect((await t.server.approvals.expire(second.action_id as string))?.status).toBe('expired');
+    now += 4 * minute;
+    expect(await check(t, 'mail', { to: 'a@b.c' })).toMatchObject({
+      reason: 'repeat_refused',
+      repeat_of: first.action_id,
+    });
+    // 10 minutes and 1 ms after the expiry: forgotten, though it was swept later.
+    now += minute + 1;
+    expect((await check(t, 'mail', { to: 'a@b.c' }, 's-2')).decision).toBe('requires_approval');
+  });
+});
+
 describe('canonical JSON', () => {
   it('sorts keys and normalises numbers', () => {
     expect(canonicalJson({ b: [1, { d: 1n, c: 2.5 }], a: 'x' })).toBe(
       '{"a":"x","b":[1,{"c":2.5,"d":1}]}',
     );
     expect(canonicalJson(123456789012345678901234567890n)).toBe('123456789012345678901234567890');
+  });
+
+  it('writes integers above int64 by their digits, and never a number like null or {}', () => {
+    const exact = (text: string) => parseExactJson(text);
+    // Above int64 the check's value is a CEL uint, an object whose value is private.
+    expect(canonicalJson(exact('{"id":9223372036854775808}'))).toBe('{"id":9223372036854775808}');
+    expect(canonicalJson(exact('{"id":18446744073709551615}'))).toBe('{"id":18446744073709551615}');
+    const hash = (text: string) => {
+      const kwargs = exact(text);
+      return argumentsHash([], kwargs, { argsJson: '[]', kwargsJson: text });
+    };
+    const distinct = [
+      '{"id":9223372036854775808}',
+      '{"id":18446744073709551615}',
+      '{"id":{}}',
+      // Beyond uint64 the value is a rounded double: the text tells them apart.
+      '{"id":18446744073709551616}',
+      '{"id":18446744073709551617}',
+      '{"id":1e400}',
+      '{"id":1e401}',
+      '{"id":-1e400}',
+      '{"id":null}',
+    ];
+    expect(new Set(distinct.map(hash)).size).toBe(distinct.length);
+    // Formatting aside, one number: the same call.
+    expect(hash('{"id":1e400}')).toBe(hash('{"id": 10.0E399}'));
+    expect(hash('{"id":18446744073709551616}')).toBe(hash('{"id":1.8446744073709551616e19}'));
+    expect(hash('{"id":9223372036854775808}')).toBe(hash('{ "id" : 9223372036854775808 }'));
+    expect(hash('{"n":[1,2.50]}')).toBe(argumentsHash([], exact('{"n":[1.0,2.5]}')));
+    // Without the texts a number beyond a double's range is still not null.
+    expect(argumentsHash([], { id: Number.POSITIVE_INFINITY })).not.toBe(
+      argumentsHash([], { id: null }),
+    );
   });
 });

@@ -54,14 +54,23 @@ export const refusedSql = `(decision = 'block' AND (reason IS NULL OR reason NOT
   OR status = 'denied' OR (status = 'expired' AND on_timeout = 'deny')`;
 
 /**
+ * When a refusal was made (what a `repeat_window` counts from): a block when it was decided
+ * (its check), a denial when the person denied it, an approval that timed out denied when it
+ * expired — not when the call was first held.
+ */
+export const refusedAtSql = `CASE WHEN status = 'expired' THEN COALESCE(expires_at, decided_at, created_at)
+  ELSE COALESCE(decided_at, created_at) END`;
+
+/**
  * The first refusal of a call in its session: parameters session, arguments hash, agent,
- * environment, tool (and since). One seek of `actions_memory_refused` (migration 13).
+ * environment, tool (and since: refused at or after it, `refusedAtSql`). One seek of
+ * `actions_memory_refused` (migration 13).
  */
 export function firstRefusalSql(withSince: boolean): string {
   return `SELECT id, created_at FROM actions
          WHERE session_id = ? AND args_hash = ? AND decision <> 'allow' AND agent_id = ?
            AND environment = ? AND tool_name = ? AND (${refusedSql})
-           ${withSince ? 'AND created_at >= ?' : ''}
+           ${withSince ? `AND ${refusedAtSql} >= ?` : ''}
          ORDER BY seq LIMIT 1`;
 }
 
@@ -69,35 +78,48 @@ export function firstRefusalSql(withSince: boolean): string {
 export const memoryConflictMarker = 'arden_memory_version_moved';
 
 /**
- * The statement a check with memory commits with its action on PostgreSQL: the version of its
- * session (or agent) moves from `expected` (what the check read before its counts; 0: no row
- * yet) to the next, or, when another check of that scope committed meanwhile, the statement
- * fails and with it the transaction (the group committer then retries its requests one by
- * one, and this one's check is decided again). The upsert waits for a concurrent transaction
- * holding the row and then re-reads it, so of two replicas that read the same version only
- * one commits. Its `lockKey` makes transactions take these rows in one order (no deadlock).
- * The error is raised as a failed cast of a text that names it: no function in the schema.
- * The guards of one commit merge into one statement (`versionGuardRows`): one round trip.
+ * The version a memory scope's row starts at when a bump (`expected` null) creates it: far below
+ * any version a check reads (0 for no row, then counting up), so that a check that read "no row"
+ * never finds it again, and never an `expected + 1` of a guard (the bump's marker).
  */
-export function memoryVersionGuard(scopeKey: string, expected: number): Statement {
+const bumpedFirst = -(2 ** 52);
+
+/**
+ * The statement a check with memory commits with its action on PostgreSQL: the version of a
+ * session (or agent) it read moves from `expected` (what the check read before its counts; 0: no
+ * row yet) to the next, or, when another check of that scope committed meanwhile, the statement
+ * fails and with it the transaction (the group committer then retries its requests one by
+ * one, and this one's check is decided again). With `expected` null it is a bump: the version
+ * moves whatever it was (a scope the check did not read, but whose counts its call changes for
+ * another policy). The upsert waits for a concurrent transaction holding the row and then
+ * re-reads it, so of two replicas that read the same version only one commits. Its `lockKey`
+ * makes transactions take these rows in one order (no deadlock). The error is raised as a failed
+ * cast of a text that names it: no function in the schema. The guards and bumps of one commit
+ * merge into one statement (`versionGuardRows`): one round trip.
+ */
+export function memoryVersionGuard(scopeKey: string, expected: number | null): Statement {
+  const inserted = expected === null ? bumpedFirst : expected + 1;
   return {
     rows: versionGuardRows,
     sql: `WITH bumped AS (
             INSERT INTO memory_versions (scope_key, version) VALUES (?, ?)
             ON CONFLICT (scope_key) DO UPDATE SET version = memory_versions.version + 1
-            WHERE memory_versions.version = ?
+            WHERE memory_versions.version = ? OR EXCLUDED.version = ${bumpedFirst}
             RETURNING version)
           SELECT CAST(CASE WHEN COUNT(*) = 1 THEN '1' ELSE '${memoryConflictMarker}' END AS INTEGER) AS ok
           FROM bumped`,
-    params: [scopeKey, expected + 1, expected],
-    lockKey: `memory_versions|${scopeKey}`,
+    params: [scopeKey, inserted, expected],
+    // A bump goes before a guard of its scope in one transaction (the guard then sees it and
+    // fails): the suffix orders the two and nothing else (keys are text without NUL).
+    lockKey: `memory_versions|${scopeKey}${expected === null ? '\u0000' : '\u0001'}`,
   };
 }
 
 /**
  * The guards of one commit as one statement: every scope's version moves from what its check
- * read, in key order, or the statement fails (and the group committer retries the commit's
- * requests one by one: only the checks whose scope moved fail). Parameters as the guard's.
+ * read (a bump's whatever it was), in key order, or the statement fails (and the group committer
+ * retries the commit's requests one by one: only the checks whose scope moved fail). Parameters
+ * as the guard's.
  */
 const versionGuardRows: MultiRow = {
   key: 'memory_version_guard',
@@ -106,16 +128,16 @@ const versionGuardRows: MultiRow = {
   build(rows) {
     return {
       name: 'arden_rows_memory_version_guard',
-      text: `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(scope_key, expected)),
+      text: `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(scope_key, version)),
         bumped AS (
           INSERT INTO memory_versions (scope_key, version)
-          SELECT scope_key, expected + 1 FROM v ORDER BY scope_key
+          SELECT scope_key, version FROM v ORDER BY scope_key
           ON CONFLICT (scope_key) DO UPDATE SET version = memory_versions.version + 1
-          WHERE memory_versions.version = EXCLUDED.version - 1
+          WHERE memory_versions.version = EXCLUDED.version - 1 OR EXCLUDED.version = ${bumpedFirst}
           RETURNING scope_key)
         SELECT CAST(CASE WHEN COUNT(*) = cardinality($1::text[]) THEN '1' ELSE '${memoryConflictMarker}' END AS INTEGER) AS ok
         FROM bumped`,
-      values: [rows.map((row) => row[0]), rows.map((row) => row[2])],
+      values: [rows.map((row) => row[0]), rows.map((row) => row[1])],
     };
   },
   results: (_returned, rows) => rows.map(() => ({ changes: 1 })),
@@ -127,11 +149,14 @@ export function isMemoryConflict(error: unknown): boolean {
 }
 
 /** Calls of a scope by tool and outcome (`callGroups`): its statement. */
-function callGroupsSql(scope: MemoryScope, since: number | undefined) {
+function callGroupsSql(scope: MemoryScope, since: number | undefined, excluded: readonly string[]) {
   const { where, params } = scopeWhere(scope, since);
+  // SQLite only (calls being committed, counted from memory): one statement text for any number.
+  if (excluded.length > 0) params.push(JSON.stringify(excluded));
   return {
     sql: `SELECT tool_name, decision, status, on_timeout, COUNT(*) AS count FROM actions
-         WHERE ${where} GROUP BY tool_name, decision, status, on_timeout`,
+         WHERE ${where}${excluded.length > 0 ? ' AND id NOT IN (SELECT value FROM json_each(?))' : ''}
+         GROUP BY tool_name, decision, status, on_timeout`,
     params,
   };
 }
@@ -174,9 +199,10 @@ export interface MemoryReads {
   spend: boolean;
 }
 
-/** The answers of `snapshots`: the scope's version, and the reads as of that version. */
+/** The answers of `snapshots`: the scopes' versions, and the reads as of those versions. */
 export interface MemorySnapshot {
-  version: number;
+  /** The version of each scope key asked for, in order (0: no row yet). */
+  versions: number[];
   /** The session's call groups by the `since` they were read for ('' for all). */
   groups: Map<string, CallGroup[]>;
   spend: RecordedSpend | undefined;
@@ -208,9 +234,9 @@ const snapshotsSql = `SELECT q.i, q.kind, CASE q.kind
       SELECT ${reservedSumColumns} FROM budget_reservations
       WHERE ${reservedCondition(true)} AND environment = q.environment
         AND agent_id = q.agent_id AND session_id = q.session_id) r)
-    END AS value, q.since
+    END AS value, q.since, q.k
   FROM json_to_recordset(?::json) AS q(i int, kind text, scope_key text, session_id text,
-    agent_id text, environment text, since bigint)`;
+    agent_id text, environment text, since bigint, k int)`;
 
 /** The memory inputs' reads of the action log and of recorded usage. */
 export function memoryRepository(db: Queryable) {
@@ -224,9 +250,16 @@ export function memoryRepository(db: Queryable) {
       return row ? Number(row.version) : 0;
     },
 
-    /** Calls of `scope` since `since` (inclusive; all when undefined), by tool and outcome. */
-    async callGroups(scope: MemoryScope, since: number | undefined): Promise<CallGroup[]> {
-      const { sql, params } = callGroupsSql(scope, since);
+    /**
+     * Calls of `scope` since `since` (inclusive; all when undefined), by tool and outcome; but
+     * those of `excluded` (ids; the embedded store only: calls counted from memory).
+     */
+    async callGroups(
+      scope: MemoryScope,
+      since: number | undefined,
+      excluded: readonly string[] = [],
+    ): Promise<CallGroup[]> {
+      const { sql, params } = callGroupsSql(scope, since, excluded);
       return (await db.all<CallGroupRow>(sql, params)).map(toCallGroup);
     },
 
@@ -237,11 +270,13 @@ export function memoryRepository(db: Queryable) {
      * expects, `memoryVersionGuard`). The answers are in the order of `requests`.
      */
     async snapshots(
-      requests: readonly { scopeKey: string; reads: MemoryReads }[],
+      requests: readonly { scopeKeys: readonly string[]; reads: MemoryReads }[],
     ): Promise<MemorySnapshot[]> {
       const lookups: Record<string, unknown>[] = [];
-      for (const [i, { scopeKey, reads }] of requests.entries()) {
-        lookups.push({ i, kind: 'v', scope_key: scopeKey });
+      for (const [i, { scopeKeys, reads }] of requests.entries()) {
+        for (const [k, scopeKey] of scopeKeys.entries()) {
+          lookups.push({ i, kind: 'v', scope_key: scopeKey, k });
+        }
         const session = reads.session;
         if (session === undefined) continue;
         const where = {
@@ -260,16 +295,17 @@ export function memoryRepository(db: Queryable) {
         kind: string;
         value: unknown;
         since: number | string | null;
+        k: number | string | null;
       }>(snapshotsSql, [JSON.stringify(lookups)]);
-      const answers: MemorySnapshot[] = requests.map(({ reads }) => ({
-        version: 0,
+      const answers: MemorySnapshot[] = requests.map(({ scopeKeys, reads }) => ({
+        versions: scopeKeys.map(() => 0),
         groups: new Map(),
         spend: reads.spend ? { costUsd: 0, tokens: 0 } : undefined,
         reserved: reads.spend ? { usdNanos: 0, tokens: 0 } : undefined,
       }));
       for (const row of rows) {
         const answer = answers[Number(row.i)] as MemorySnapshot;
-        if (row.kind === 'v') answer.version = Number(row.value ?? 0);
+        if (row.kind === 'v') answer.versions[Number(row.k)] = Number(row.value ?? 0);
         else if (row.kind === 'g') {
           const groups = ((row.value ?? []) as CallGroupRow[]).map(toCallGroup);
           answer.groups.set(row.since === null ? '' : String(row.since), groups);
@@ -345,7 +381,7 @@ export function memoryRepository(db: Queryable) {
              AND a.decision <> 'allow' AND a.agent_id = q.agent_id
              AND a.environment = q.environment AND a.tool_name = q.tool_name
              AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
-             AND (q.since IS NULL OR a.created_at >= q.since)
+             AND (q.since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= q.since)
            ORDER BY a.seq LIMIT 1) r`,
         [
           JSON.stringify(

@@ -32,6 +32,7 @@ import {
   countCalls,
   isRefusal,
   outcomeMatches,
+  refusedAt,
   SessionCache,
   type SessionCacheLimits,
   type SessionMemory,
@@ -45,6 +46,9 @@ export interface MemoryCall {
   args: unknown;
   kwargs: unknown;
   sessionId: string | null;
+  /** The arguments' texts as sent: numbers the values do not hold exactly are read from them. */
+  argsJson?: string;
+  kwargsJson?: string;
 }
 
 /** What to spend-check: an agent in an environment, optionally one session, optionally a window. */
@@ -159,6 +163,16 @@ export function sessionValue(
   }
 }
 
+/** A call decided and not yet committed, counted by agent-wide inputs (the embedded store). */
+interface InFlightCall {
+  id: string;
+  toolName: string;
+  decision: string;
+  status: string;
+  onTimeout: string | null;
+  createdAt: number;
+}
+
 /** One refused-repeat lookup: the first refusal of this call in its session since `since`. */
 interface RefusalLookup {
   scope: MemoryScope & { sessionId: string };
@@ -173,13 +187,17 @@ interface RefusalLookup {
  * keeps concurrent checks that read memory exact.
  *
  * Exactness: a check whose policy reads memory holds an in-process lock on its session (on the
- * agent, when it reads `agent.*`) from before its counts are read until its action is
- * committed, so two checks of one session in this process never both count the same past. On
- * PostgreSQL replicas are kept exact by the database at commit (optimistically): the check
- * reads its scope's version (`memory_versions`) before its counts and commits its action with
- * a guard that bumps that version only if it is still the one read; a check whose scope
- * another replica committed meanwhile fails its commit and is decided again
- * (`MemoryConflictError`). No connection is held while a check waits for the group commit.
+ * agent, when it reads `agent.*`, or — the embedded store — when its call is counted by another
+ * policy's `agent.*` input) from before its counts are read until its action is committed (the
+ * embedded store: until its call is noted in memory, in the session cache and, for agent-wide
+ * counts, in the agent's calls being committed), so two checks in this process never both
+ * count the same past. On PostgreSQL replicas are kept exact by the database at commit
+ * (optimistically): the check reads the versions (`memory_versions`) of the scopes it reads
+ * before its counts and commits its action with guards that bump each only if it is still the
+ * one read, and bumps whatever their version the scopes where another policy counts its call
+ * (`memoryWrites`); a check whose scope another check committed meanwhile fails its commit and
+ * is decided again (`MemoryConflictError`). No connection is held while a check waits for the
+ * group commit.
  * Checks whose policy reads no memory take no lock and cost nothing more than the
  * refused-repeat lookup (one index seek, for calls with a session).
  */
@@ -277,30 +295,58 @@ export class MemoryService {
     call: MemoryCall,
     now: number,
   ): Promise<MemoryLease> {
-    const needs = await this.#policies.memoryNeeds(agent.id, environment, call.tool, now);
+    const found = await this.#policies.memoryNeeds(agent.id, environment, call.tool, now);
+    const needs = found?.needs;
     const sessionId = call.sessionId;
-    const argsHash = sessionId === null ? null : argumentsHash(call.args, call.kwargs);
+    const argsHash =
+      sessionId === null
+        ? null
+        : argumentsHash(
+            call.args,
+            call.kwargs,
+            call.argsJson !== undefined && call.kwargsJson !== undefined
+              ? { argsJson: call.argsJson, kwargsJson: call.kwargsJson }
+              : undefined,
+          );
     const queries = needs?.queries ?? [];
-    const agentWide = queries.some((query) => query.scope === 'agent');
-    const lockKey =
-      queries.length === 0
-        ? undefined
-        : agentWide
-          ? `agent|${agent.id}|${environment}`
-          : sessionId === null
-            ? undefined
-            : `session|${agent.id}|${environment}|${sessionId}`;
-    const lock = lockKey === undefined ? undefined : await this.#lock(lockKey);
+    const db = this.#store.database;
+    const postgres = db.dialect === 'postgres';
+    const agentKey = `agent|${agent.id}|${environment}`;
+    const sessionKey =
+      sessionId === null ? undefined : `session|${agent.id}|${environment}|${sessionId}`;
+    // The scopes this check reads, and those its call changes for any policy's memory inputs
+    // (another policy may count its calls at the other scope: both must stay exact).
+    const readsAgent = queries.some((query) => query.scope === 'agent');
+    const readsSession =
+      sessionKey !== undefined && queries.some((query) => query.scope === 'session');
+    const writesAgent = found?.writes.agent === true;
+    const writesSession = sessionKey !== undefined && found?.writes.session === true;
+    // The in-process locks, agent before session (one order: no deadlock). PostgreSQL: the
+    // scope read (the agent's when it reads both; the guards keep the rest exact). The embedded
+    // store: the session when it reads it, and the agent when it reads it or its call counts
+    // there (so of a check reading the agent and one reading the session whose calls each count
+    // for the other, one decides after the other: they cannot both miss each other).
+    const lockKeys: string[] = [];
+    if (queries.length > 0) {
+      if (readsAgent || (!postgres && writesAgent)) lockKeys.push(agentKey);
+      if (readsSession && (!postgres || !readsAgent)) lockKeys.push(sessionKey as string);
+    }
+    const locks: { release: () => void }[] = [];
     try {
-      const db = this.#store.database;
-      // PostgreSQL: the scope's version and the counts and spend the policy reads, in one
-      // statement (one snapshot: the commit's guard expects that version), sent at once with
-      // the reservations and the refused-repeat lookup.
+      for (const key of lockKeys) locks.push(await this.#lock(key));
+      // PostgreSQL: the versions of the scopes read and the session's counts and spend the
+      // policy reads, in one statement (one snapshot: the commit's guards expect those
+      // versions), sent at once with the reservations and the refused-repeat lookup.
+      const guarded: string[] = [];
+      if (postgres && queries.length > 0) {
+        if (readsAgent) guarded.push(agentKey);
+        if (readsSession) guarded.push(sessionKey as string);
+      }
       const reads =
-        lockKey !== undefined && db.dialect === 'postgres'
+        guarded.length > 0
           ? snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now)
           : undefined;
-      const snapshot = reads && this.#snapshots.add({ scopeKey: lockKey as string, reads });
+      const snapshot = reads && this.#snapshots.add({ scopeKeys: guarded, reads });
       // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
       snapshot?.catch(() => undefined);
       const session =
@@ -318,7 +364,7 @@ export class MemoryService {
               ?.find(
                 (logged) =>
                   logged.tool === call.tool &&
-                  (since === undefined || logged.createdAt >= since) &&
+                  (since === undefined || refusedAt(logged) >= since) &&
                   isRefusal(logged),
               )
           : this.#sessions
@@ -364,16 +410,47 @@ export class MemoryService {
               session,
               snapshot && (await snapshot),
             );
-      // A refused repeat reads no memory: its commit needs no guard.
-      const guard =
-        snapshot && repeat === undefined
-          ? [memoryVersionGuard(lockKey as string, (await snapshot).version)]
-          : [];
-      return this.#lease(values, argsHash, repeat, lock, session !== undefined, guard);
+      // A refused repeat reads no memory: its commit needs no guard. A check that read memory
+      // guards the scopes it read, and bumps those its call changes for other policies' inputs
+      // (a check reading them then fails its guard and is decided again, seeing this call).
+      const guards: Statement[] = [];
+      if (snapshot && repeat === undefined) {
+        const versions = (await snapshot).versions;
+        for (const [index, key] of guarded.entries()) {
+          guards.push(memoryVersionGuard(key, versions[index] ?? 0));
+        }
+        if (writesAgent && !readsAgent) guards.push(memoryVersionGuard(agentKey, null));
+        if (writesSession && !readsSession) {
+          guards.push(memoryVersionGuard(sessionKey as string, null));
+        }
+      }
+      // The embedded store: a call counted across the agent is counted from memory until it is
+      // committed (agent-wide counts read the log, which has only what is committed).
+      const agentCalls =
+        !postgres && writesAgent ? { key: agentKey, calls: this.#agentCalls(agentKey) } : undefined;
+      // The locks may go once the call is noted in memory (`decided`), unless the session is
+      // read from the log (one too large to keep): then at the commit.
+      const early = !postgres && (!readsSession || session !== undefined);
+      return this.#lease(values, argsHash, repeat, locks, early, guards, agentCalls);
     } catch (error) {
-      lock?.release();
+      for (const lock of locks) lock.release();
       throw error;
     }
+  }
+
+  /**
+   * The embedded store: calls of each agent decided and not yet committed, whose tool an
+   * agent-wide memory input counts (`agent.calls`): the log has them only once committed.
+   */
+  readonly #inFlight = new Map<string, Set<InFlightCall>>();
+
+  #agentCalls(agentKey: string): Set<InFlightCall> {
+    let calls = this.#inFlight.get(agentKey);
+    if (calls === undefined) {
+      calls = new Set();
+      this.#inFlight.set(agentKey, calls);
+    }
+    return calls;
   }
 
   /**
@@ -392,53 +469,82 @@ export class MemoryService {
    * PostgreSQL, as one statement: under load one round trip for many checks. At most 200 a
    * statement: PostgreSQL takes at most 65,535 parameters in one.
    */
-  readonly #snapshots = new TurnBatcher<{ scopeKey: string; reads: MemoryReads }, MemorySnapshot>(
-    (requests) => memoryRepository(this.#store.database).snapshots(requests),
-    200,
-  );
+  readonly #snapshots = new TurnBatcher<
+    { scopeKeys: readonly string[]; reads: MemoryReads },
+    MemorySnapshot
+  >((requests) => memoryRepository(this.#store.database).snapshots(requests), 200);
 
   #lease(
     values: MemoryValues | undefined,
     argsHash: string | null,
     repeat: MemoryLease['repeat'],
-    lock: { release: () => void } | undefined,
-    kept: boolean,
+    locks: readonly { release: () => void }[],
+    early: boolean,
     statements: readonly Statement[],
+    agentCalls: { key: string; calls: Set<InFlightCall> } | undefined,
   ): MemoryLease {
     const sessions = this.#sessions;
+    const inFlight = this.#inFlight;
     let settle: ((committed: boolean) => void) | undefined;
-    const release = lock?.release ?? (() => undefined);
+    let noted: InFlightCall | undefined;
+    const release = () => {
+      for (const lock of locks) lock.release();
+    };
+    const done = () => {
+      if (noted === undefined || agentCalls === undefined) return;
+      agentCalls.calls.delete(noted);
+      noted = undefined;
+      if (agentCalls.calls.size === 0 && inFlight.get(agentCalls.key) === agentCalls.calls) {
+        inFlight.delete(agentCalls.key);
+      }
+    };
     return {
       values,
       argsHash,
       repeat,
       statements,
       decided(action) {
-        if (sessions === undefined || action.sessionId === null) return;
-        // A session kept here takes the call whole; one too large to keep, when it was not
-        // allowed (for refused repeats).
-        settle = sessions.add(action.agentId, action.environment, action.sessionId, {
-          id: action.id,
-          tool: action.toolName,
-          decision: action.decision,
-          reason: action.reason,
-          status: action.status,
-          onTimeout: action.onTimeout,
-          argsHash,
-          createdAt: action.createdAt,
-        });
-        // The embedded store: the call is in this process's memory of the session already, so
-        // the next check of the session may be decided while this one commits. (A large
-        // session's counts are read from the log: its lock is held until the commit.)
-        if (kept) release();
+        if (agentCalls !== undefined) {
+          noted = {
+            id: action.id,
+            toolName: action.toolName,
+            decision: action.decision,
+            status: action.status,
+            onTimeout: action.onTimeout,
+            createdAt: action.createdAt,
+          };
+          agentCalls.calls.add(noted);
+        }
+        if (sessions !== undefined && action.sessionId !== null) {
+          // A session kept here takes the call whole; one too large to keep, when it was not
+          // allowed (for refused repeats).
+          settle = sessions.add(action.agentId, action.environment, action.sessionId, {
+            id: action.id,
+            tool: action.toolName,
+            decision: action.decision,
+            reason: action.reason,
+            status: action.status,
+            onTimeout: action.onTimeout,
+            argsHash,
+            createdAt: action.createdAt,
+            refusedAt: action.decidedAt ?? action.createdAt,
+          });
+        }
+        // The embedded store: the call is in this process's memory of the session (and of the
+        // agent's calls being committed) already, so the next check may be decided while this
+        // one commits. (A large session's counts are read from the log: its lock is held until
+        // the commit.)
+        if (early) release();
       },
       committed(result) {
         settle?.(true);
+        done();
         release();
         return result;
       },
       failed(error): never {
         settle?.(false);
+        done();
         release();
         if (statements.length > 0 && isMemoryConflict(error)) {
           throw new MemoryConflictError({ cause: error });
@@ -475,10 +581,27 @@ export class MemoryService {
         groups.set(key, found);
       }
       if (found === undefined) {
-        found = repository.callGroups(
-          { agentId, environment, sessionId: scope === 'session' ? call.sessionId : null },
-          windowMs === undefined ? undefined : now - windowMs,
-        );
+        const since = windowMs === undefined ? undefined : now - windowMs;
+        // The embedded store: the agent's calls being committed are counted from memory (and
+        // not again from the log, should one be committed meanwhile).
+        const pending =
+          scope === 'agent'
+            ? [...(this.#inFlight.get(`agent|${agentId}|${environment}`) ?? [])]
+            : [];
+        found = repository
+          .callGroups(
+            { agentId, environment, sessionId: scope === 'session' ? call.sessionId : null },
+            since,
+            pending.map((pendingCall) => pendingCall.id),
+          )
+          .then((logged) => {
+            for (const pendingCall of pending) {
+              if (since === undefined || pendingCall.createdAt >= since) {
+                logged.push({ ...pendingCall, count: 1 });
+              }
+            }
+            return logged;
+          });
         groups.set(key, found);
       }
       return found;

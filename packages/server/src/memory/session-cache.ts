@@ -12,6 +12,27 @@ export interface SessionCall {
   onTimeout: string | null;
   argsHash: string | null;
   createdAt: number;
+  /**
+   * When it was refused, if it was (decided, denied, or expired denied: `refusedAtSql`); absent:
+   * `createdAt` (a block is decided at its check).
+   */
+  refusedAt?: number;
+}
+
+/** When `call` was refused (or decided): what a `repeat_window` counts from. */
+export function refusedAt(call: SessionCall): number {
+  return call.refusedAt ?? call.createdAt;
+}
+
+/** `refusedAt` of a logged row (`refusedAtSql`). */
+function refusedAtOf(row: {
+  status: string;
+  created_at: number | string;
+  decided_at: number | string | null;
+  expires_at: number | string | null;
+}): number {
+  const at = row.status === 'expired' ? (row.expires_at ?? row.decided_at) : row.decided_at;
+  return Number(at ?? row.created_at);
 }
 
 /** A session's calls and recorded spend, held in this process. */
@@ -233,8 +254,11 @@ async function loggedCalls(
     on_timeout: string | null;
     args_hash: string | null;
     created_at: number;
+    decided_at: number | null;
+    expires_at: number | null;
   }>(
-    `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at FROM actions
+    `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at, decided_at,
+       expires_at FROM actions
      WHERE session_id = ? AND agent_id = ? AND environment = ?
        ${options.notAllowed ? "AND decision <> 'allow' AND args_hash IS NOT NULL" : ''}
      ORDER BY seq LIMIT ?`,
@@ -249,6 +273,7 @@ async function loggedCalls(
     onTimeout: row.on_timeout,
     argsHash: row.args_hash,
     createdAt: Number(row.created_at),
+    refusedAt: refusedAtOf(row),
   }));
 }
 
@@ -474,7 +499,7 @@ export class SessionCache {
       if (call.status === 'pending') return 'ask the log';
       if (
         isRefusal(call) &&
-        (since === undefined || call.createdAt >= since) &&
+        (since === undefined || refusedAt(call) >= since) &&
         (first === undefined || call.id < first.id)
       ) {
         first = call;
@@ -513,8 +538,16 @@ export class SessionCache {
     const held = memory.calls.filter((call) => call.status === 'pending');
     for (let start = 0; start < held.length; start += 200) {
       const chunk = held.slice(start, start + 200);
-      const rows = await db.all<{ id: string; status: string; on_timeout: string | null }>(
-        `SELECT id, status, on_timeout FROM actions WHERE id IN (${chunk.map(() => '?').join(', ')})`,
+      const rows = await db.all<{
+        id: string;
+        status: string;
+        on_timeout: string | null;
+        created_at: number;
+        decided_at: number | null;
+        expires_at: number | null;
+      }>(
+        `SELECT id, status, on_timeout, created_at, decided_at, expires_at FROM actions
+         WHERE id IN (${chunk.map(() => '?').join(', ')})`,
         chunk.map((call) => call.id),
       );
       const byId = new Map(rows.map((row) => [row.id, row]));
@@ -524,6 +557,7 @@ export class SessionCache {
         if (row === undefined || row.status === 'pending' || call.status !== 'pending') continue;
         call.status = row.status;
         call.onTimeout = row.on_timeout;
+        call.refusedAt = refusedAtOf(row);
         memory.pending--;
         // Its outcome changed: counts by decision start over.
         memory.counts?.clear();

@@ -5,7 +5,9 @@ import {
   type McpCallInfo,
   type MemoryNeeds,
   type MemoryValues,
+  type MemoryWrites,
   memoryNeeds,
+  memoryWrites,
   type PolicyDecision,
   type PolicyDefinition,
   parseExactJson,
@@ -216,9 +218,11 @@ export class PolicyService {
     environment: Environment,
     tool: string,
     now: number,
-  ): Promise<MemoryNeeds | undefined> {
+  ): Promise<{ needs: MemoryNeeds; writes: MemoryWrites } | undefined> {
     const entry = await this.current(agentId, environment, now);
-    return entry.set ? memoryNeeds(entry.set, tool) : undefined;
+    const set = entry.set;
+    // `writes`: the scopes a call of `tool` moves for any policy's memory inputs (`memoryWrites`).
+    return set ? { needs: memoryNeeds(set, tool), writes: memoryWrites(set, tool) } : undefined;
   }
 
   /** The sensitive argument paths (`redact`) of the policy deciding calls of `tool`, if any. */

@@ -202,7 +202,7 @@ export class MemoryReplay {
 }
 
 function hashOf(action: ActionRecord): string {
-  return action.argsHash ?? argumentsHash(action.args, action.kwargs);
+  return action.argsHash ?? argumentsHash(action.args, action.kwargs, action);
 }
 
 /** The calls with their outcome at `at`: one decided after it was still pending then. */
