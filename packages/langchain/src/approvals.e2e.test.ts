@@ -26,6 +26,11 @@ beforeAll(async () => {
         default: 'allow',
         approve_in: ['dashboard', 'app'],
       },
+      {
+        name: 'Dropping a table needs an approver',
+        tool: 'drop_table',
+        action: 'requires_approval',
+      },
     ],
   });
   configure({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
@@ -193,5 +198,35 @@ describe('LangGraph: a resumed call runs only the exact call Arden approved, onc
     const replay = await agent.invoke(new Command({ resume }), checkpoint);
     expect(ran).toEqual(['refund']);
     expect(String(refundMessage(replay.messages)?.content)).toMatch(/already used for a run/);
+  });
+
+  test('an app approval the policy does not take (approve_in: [dashboard]) waits for Arden’s approver, then runs once', async () => {
+    const { ran, all } = makeTools();
+    const agent = createAgent({
+      model: scriptedModel(
+        answer('', [{ name: 'drop_table', args: { table: 'tmp' }, id: 'x3-d' }]),
+        answer('All done.'),
+      ),
+      tools: all,
+      checkpointer: new MemorySaver(),
+      middleware: [ardenMiddleware({ approval: 'interrupt' })],
+    });
+    const config = { configurable: { thread_id: 'x3' } };
+    const paused = (await agent.invoke({ messages: [new HumanMessage('drop')] }, config)) as {
+      __interrupt__: { id: string; value: ArdenInterrupt }[];
+    };
+    const item = paused.__interrupt__[0]!;
+    const running = agent.invoke(
+      new Command({ resume: { [item.id]: { approved: true, actionId: item.value.actionId } } }),
+      config,
+    );
+    const held = await t.nextPending({ toolName: 'drop_table' });
+    expect(held.id).toBe(item.value.actionId);
+    expect(ran).toEqual([]);
+    await t.approve(held.id, 'ok');
+    await running;
+    expect(ran).toEqual(['drop_table']);
+    const action = (await t.actions()).find((entry) => entry.id === held.id);
+    expect(action?.approval?.decidedIn ?? 'dashboard').not.toBe('app');
   });
 });
