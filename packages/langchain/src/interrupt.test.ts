@@ -1,10 +1,11 @@
-import { configure, flush, uninstallAdapters } from '@arden/core';
+import { configure, createArden, flush, uninstallAdapters } from '@arden/core';
 import { createTestArden, type TestArden } from '@arden/core/test';
-import { HumanMessage, ToolMessage } from '@langchain/core/messages';
+import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent } from 'langchain';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type ArdenInterrupt, ardenMiddleware, resolveArdenInterrupts } from './index';
+import { forgetPausedCalls } from './middleware';
 import { answer, makeTools, scriptedModel, textOf } from './test-helpers';
 
 let arden: TestArden;
@@ -19,7 +20,10 @@ afterEach(async () => {
   uninstallAdapters();
 });
 
-function agentWithHeldRefund(threadId: string) {
+function agentWithHeldRefund(
+  threadId: string,
+  middleware: Parameters<typeof ardenMiddleware>[0] = {},
+) {
   const { ran, all } = makeTools();
   const agent = createAgent({
     model: scriptedModel(
@@ -31,7 +35,7 @@ function agentWithHeldRefund(threadId: string) {
     ),
     tools: all,
     checkpointer: new MemorySaver(),
-    middleware: [ardenMiddleware({ approval: 'interrupt' })],
+    middleware: [ardenMiddleware({ approval: 'interrupt', ...middleware })],
   });
   const config = { configurable: { thread_id: threadId } };
   return { ran, agent, config };
@@ -109,5 +113,121 @@ describe("native approval route: ardenMiddleware({ approval: 'interrupt' })", ()
     expect(ran).toEqual([]);
     expect(textOf(toolMessages(result.messages)[0])).toMatch(/blocked/);
     expect((result as { __interrupt__?: unknown[] }).__interrupt__ ?? []).toHaveLength(0);
+  });
+});
+
+type Paused = { __interrupt__: { id: string; value: ArdenInterrupt }[] };
+
+/** An Arden instance on the test server whose requests fail (unreachable) once `down` is set. */
+function flakyArden(onUnavailable: 'block' | 'allow' = 'block') {
+  const link = { down: false };
+  const instance = createArden({
+    ...arden.options(),
+    onUnavailable,
+    fetch: async (input, init) => {
+      if (link.down) throw new TypeError('fetch failed: connect ECONNREFUSED');
+      return arden.fetch(input, init);
+    },
+  });
+  return { link, instance };
+}
+
+describe('native approval route: a resumed call runs only as Arden confirms it', () => {
+  test('arguments changed with updateState after the pause: not run under the old approval', async () => {
+    const { ran, all } = makeTools();
+    const agent = createAgent({
+      model: scriptedModel(
+        answer('', [{ name: 'refund', args: { amount: 70 }, id: 'u1-r' }]),
+        answer('All done.'),
+      ),
+      tools: all,
+      checkpointer: new MemorySaver(),
+      middleware: [ardenMiddleware({ approval: 'interrupt' })],
+    });
+    const config = { configurable: { thread_id: 'u1' } };
+    const paused = (await agent.invoke({ messages: [new HumanMessage('refund')] }, config)) as {
+      messages: unknown[];
+    };
+    const held = arden.pending()[0]!;
+    arden.approve(held.actionId, 'refund 70 is fine');
+    // The app (or anything with the checkpointer) rewrites the held call's arguments, as the
+    // model's node: LangGraph routes the rewritten call to the tools again.
+    const asked = paused.messages.at(-1) as AIMessage;
+    await agent.updateState(
+      config,
+      {
+        messages: [
+          new AIMessage({
+            id: asked.id as string,
+            content: '',
+            tool_calls: [
+              { name: 'refund', args: { amount: 70000 }, id: 'u1-r', type: 'tool_call' },
+            ],
+          }),
+        ],
+      },
+      'model_request',
+    );
+    const result = await agent.invoke(
+      new Command({ resume: { approved: true, actionId: held.actionId } }),
+      config,
+    );
+    expect(ran).toEqual([]);
+    const denial = toolMessages(result.messages).find((message) => message.name === 'refund');
+    expect(denial?.status).toBe('error');
+    expect(textOf(denial)).toMatch(/did not run/);
+  });
+
+  test.each(['block', 'allow'] as const)(
+    'Arden unreachable on resume (onUnavailable: %s): the app’s approval alone runs it only with allow',
+    async (onUnavailable) => {
+      const { link, instance } = flakyArden(onUnavailable);
+      const { ran, agent, config } = agentWithHeldRefund(`o-${onUnavailable}`, {
+        arden: instance,
+      });
+      const paused = (await agent.invoke(
+        { messages: [new HumanMessage('refund')] },
+        config,
+      )) as unknown as Paused;
+      const [item] = paused.__interrupt__;
+      link.down = true;
+      const result = await agent.invoke(
+        new Command({ resume: { [item!.id]: { approved: true, actionId: item!.value.actionId } } }),
+        config,
+      );
+      const refund = toolMessages(result.messages).find((message) => message.name === 'refund');
+      if (onUnavailable === 'block') {
+        expect(ran).toEqual(['search']);
+        expect(refund?.status).toBe('error');
+        expect(textOf(refund)).toMatch(/could not read the held call/);
+      } else {
+        expect(ran).toEqual(['search', 'refund']);
+      }
+    },
+  );
+
+  test('resumed in another process (no record of the pause) with { approved: true } and no action id: checked afresh, held, not run', async () => {
+    const { ran, agent, config } = agentWithHeldRefund('f1');
+    await agent.invoke({ messages: [new HumanMessage('refund')] }, config);
+    const first = arden.pending()[0]!;
+    forgetPausedCalls();
+    const again = (await agent.invoke(
+      new Command({ resume: { approved: true } }),
+      config,
+    )) as unknown as Paused;
+    expect(ran).toEqual(['search']);
+    // A new check of the call, held again: the graph pauses on a new Arden action.
+    const refundChecks = arden.checks.filter((check) => check.toolName === 'refund');
+    expect(refundChecks).toHaveLength(2);
+    const second = refundChecks[1]!;
+    expect(second.status).toBe('pending');
+    expect(first.status).toBe('pending');
+    expect(again.__interrupt__?.[0]?.value.actionId).toBe(second.actionId);
+    // Approved in Arden, that pause resumes and the call runs once, without a third check.
+    arden.approve(second.actionId, 'ok');
+    const { resume } = await resolveArdenInterrupts(again.__interrupt__);
+    await agent.invoke(new Command({ resume }), config);
+    expect(ran).toEqual(['search', 'refund']);
+    expect(arden.checks.filter((check) => check.toolName === 'refund')).toHaveLength(2);
   });
 });

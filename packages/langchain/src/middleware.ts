@@ -1,17 +1,22 @@
 import {
   type Arden,
   ArdenApiError,
+  ArdenUnavailableError,
   ardenToolName,
+  assertDecisionCoversCall,
   blockedError,
   buildCallContext,
   type CheckResult,
+  type DecidedCall,
   decidedCall,
   denialOf,
   denialText,
   type EditedCall,
+  exactCall,
   PolicyDeniedError,
   resolveAdapterOptions,
   runsUnchecked,
+  type StatusResponseBody,
 } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
@@ -95,18 +100,27 @@ function isArdenResume(value: unknown): value is ArdenResume {
   );
 }
 
+interface Scratchpad {
+  interruptCounter?: number;
+  resume?: unknown[];
+  nullResume?: unknown;
+}
+
+function scratchpadOf(configurable: Record<string, unknown> | undefined): Scratchpad | undefined {
+  return configurable?.__pregel_scratchpad as Scratchpad | undefined;
+}
+
 /**
- * The resume value LangGraph holds for this task, read without consuming it, so that a
- * re-executed tool call is not checked a second time. (LangGraph re-runs an interrupted task from
- * its start on resume; the first `interrupt()` of the task is Arden's.)
+ * The resume value LangGraph holds for this task's next `interrupt()`, read without consuming
+ * it, so that a re-executed tool call is not checked a second time. (LangGraph re-runs an
+ * interrupted task from its start on resume; the first `interrupt()` of the task is Arden's.)
  */
-function pendingResume(configurable: Record<string, unknown> | undefined): unknown {
-  const scratchpad = configurable?.__pregel_scratchpad as
-    | { resume?: unknown[]; nullResume?: unknown }
-    | undefined;
+function nextResume(scratchpad: Scratchpad | undefined): unknown {
   if (!scratchpad) return undefined;
-  if (Array.isArray(scratchpad.resume) && scratchpad.resume.length > 0) return scratchpad.resume[0];
-  return scratchpad.nullResume;
+  const index = (scratchpad.interruptCounter ?? -1) + 1;
+  const resume = Array.isArray(scratchpad.resume) ? scratchpad.resume : [];
+  if (index < resume.length) return resume[index];
+  return index === resume.length ? scratchpad.nullResume : undefined;
 }
 
 async function loadInterrupt(): Promise<(value: unknown) => unknown> {
@@ -120,8 +134,42 @@ async function loadInterrupt(): Promise<(value: unknown) => unknown> {
   }
 }
 
-// Held calls this process paused, by tool call id, for resumes that do not name the action.
-const pausedCalls = new Map<string, string>();
+/** A held call this process paused: its action, its exact input, and its interrupt's index. */
+interface PausedCall {
+  actionId: string;
+  inputKey: string | undefined;
+  /** Which `interrupt()` of the task paused it (0, or 1 when a resume was checked afresh). */
+  index: number;
+}
+
+const maxPaused = 10_000;
+// Held calls this process paused, by tool call id: for resumes that do not name the action, and
+// (with a server that signs no receipts) the proof that a resumed call is the one checked.
+const pausedCalls = new Map<string, PausedCall>();
+
+function rememberPaused(toolCallId: string, paused: PausedCall): void {
+  pausedCalls.delete(toolCallId);
+  pausedCalls.set(toolCallId, paused);
+  if (pausedCalls.size > maxPaused) {
+    const oldest = pausedCalls.keys().next().value;
+    if (oldest !== undefined) pausedCalls.delete(oldest);
+  }
+}
+
+/** @internal Forgets the calls this process paused (tests: a resume in another process). */
+export function forgetPausedCalls(): void {
+  pausedCalls.clear();
+}
+
+/** A call's exact input, as a check sends its arguments; undefined when it cannot be sent. */
+function inputKeyOf(args: unknown): string | undefined {
+  try {
+    const call = exactCall('', '', [policyInput(args)]);
+    return `${call.argsJson}\n${call.kwargsJson}`;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Runs an allowed or approved call, reporting its outcome when it has an Arden action. */
 function reportedRun(arden: Arden, actionId: string | undefined, run: () => Promise<unknown>) {
@@ -139,8 +187,9 @@ async function interruptingCall(
   const arden = options.resolveArden();
   const ardenName = ardenToolName(options, toolCall.name);
   const toolCallId = toolCall.id;
-  const run = () =>
-    handler(request.tool ? { ...request, tool: markGuarded(request.tool) } : request);
+  const runWith = (next: ToolCallRequestLike) =>
+    handler(next.tool ? { ...next, tool: markGuarded(next.tool) } : next);
+  const run = () => runWith(request);
   const refuse = (error: unknown) => {
     const denial = denialOf(error, ardenName);
     if (!denial || options.throwOnDenial) throw error;
@@ -151,41 +200,61 @@ async function interruptingCall(
       status: 'error',
     });
   };
-  const resume = pendingResume(request.runtime?.configurable);
-  if (isArdenResume(resume)) {
+  const scratchpad = scratchpadOf(request.runtime?.configurable);
+  // Which interrupt() of this task a new pause would be (a resume checked afresh pauses again).
+  let pauseIndex = 0;
+  if (isArdenResume(nextResume(scratchpad))) {
     const interrupt = await loadInterrupt();
-    const answer = interrupt(undefined) as ArdenResume;
-    const actionId =
-      answer.actionId ?? (toolCallId === undefined ? undefined : pausedCalls.get(toolCallId));
-    if (toolCallId !== undefined) pausedCalls.delete(toolCallId);
-    const settled = actionId
-      ? await settleResume(arden, actionId, ardenName, answer, appUser)
-      : { approved: answer.approved, notes: answer.notes, edited: undefined };
-    if (!settled.approved) {
-      return refuse(
-        new PolicyDeniedError({
-          toolName: ardenName,
-          actionId,
-          reason: 'denied',
-          notes: settled.notes,
-        }),
-      );
+    let answer = interrupt(undefined) as ArdenResume;
+    let paused = toolCallId === undefined ? undefined : pausedCalls.get(toolCallId);
+    // A call paused again after a resume that named no action: its answer is the later one.
+    while (
+      answer.actionId === undefined &&
+      (paused === undefined || paused.index > (scratchpad?.interruptCounter ?? 0)) &&
+      isArdenResume(nextResume(scratchpad))
+    ) {
+      answer = interrupt(undefined) as ArdenResume;
     }
-    const edited = settled.edited;
-    if (edited) {
-      // Approved with edit in Arden: the tool runs with the approver's arguments, and its
-      // ToolMessage tells the model what changed.
-      const editedRequest = { ...request, toolCall: { ...toolCall, args: edited.kwargs } };
-      const output = await reportedRun(arden, actionId, () =>
-        handler(
-          editedRequest.tool
-            ? { ...editedRequest, tool: markGuarded(editedRequest.tool) }
-            : editedRequest,
-        ),
-      );
-      return withEditNote(output, edited);
+    paused = toolCallId === undefined ? undefined : pausedCalls.get(toolCallId);
+    const actionId = answer.actionId ?? paused?.actionId;
+    if (actionId !== undefined) {
+      const held: HeldCall = {
+        actionId,
+        ardenName,
+        // Proof that this process checked this very call (used without a receipt).
+        inputKey: paused?.actionId === actionId ? paused.inputKey : undefined,
+      };
+      let outcome: Awaited<ReturnType<typeof resumeHeld>>;
+      try {
+        outcome = await resumeHeld(arden, held, toolCall.args, answer, appUser);
+      } catch (error) {
+        return refuse(error);
+      }
+      // Its run is claimed (or Arden is out of reach and calls run unchecked): no resume of it
+      // needs this process's record again.
+      if (toolCallId !== undefined && paused?.actionId === actionId) pausedCalls.delete(toolCallId);
+      if (outcome === 'unchecked') return run();
+      const { edited } = outcome;
+      if (edited) {
+        // Approved with edit in Arden: the tool runs with the approver's arguments (read from
+        // Arden, never from the resume value), and its ToolMessage says what changed.
+        const output = await arden.runAndReport(actionId, () =>
+          runWith({
+            ...request,
+            toolCall: { ...toolCall, args: editedToolInput(toolCall.args, edited) },
+          }),
+        );
+        return withEditNote(output, edited);
+      }
+      return arden.runAndReport(actionId, run);
     }
-    return reportedRun(arden, actionId, run);
+    // The resume names no action and this process did not pause this call (another process
+    // resumes it): the app's answer alone never runs it. It is checked afresh, as a new call.
+    arden.options.logger.warn(
+      `A resume of "${ardenName}" names no Arden action and this process did not pause the call; it is checked again.`,
+      { toolCallId },
+    );
+    pauseIndex = (scratchpad?.interruptCounter ?? 0) + 1;
   }
   const session = sessionOf({ configurable: request.runtime?.configurable });
   let result: CheckResult;
@@ -202,7 +271,13 @@ async function interruptingCall(
   }
   if (result.decision === 'allow') return reportedRun(arden, result.actionId, run);
   if (result.decision === 'block') return refuse(blockedError(ardenName, result));
-  if (toolCallId !== undefined) pausedCalls.set(toolCallId, result.actionId);
+  if (toolCallId !== undefined) {
+    rememberPaused(toolCallId, {
+      actionId: result.actionId,
+      inputKey: inputKeyOf(toolCall.args),
+      index: pauseIndex,
+    });
+  }
   const interrupt = await loadInterrupt();
   const value: ArdenInterrupt = {
     type: 'arden_approval',
@@ -216,62 +291,188 @@ async function interruptingCall(
   return interrupt(value);
 }
 
+/** A held call being resumed: its action, its Arden name, and (when paused here) its input. */
+interface HeldCall {
+  actionId: string;
+  ardenName: string;
+  inputKey: string | undefined;
+}
+
+/** Arden would not let a held call run: it does not, and the model is told why. */
+function refusedRun(held: HeldCall, why: string): PolicyDeniedError {
+  return new PolicyDeniedError({
+    toolName: held.ardenName,
+    actionId: held.actionId,
+    reason: 'denied',
+    notes: `Arden did not run this call: ${why}`,
+  });
+}
+
 /**
- * What a resumed Arden interrupt does: Arden's decision when it has one (a denial wins; an
- * approval with edit runs the approver's arguments, read from Arden, never from the resume
- * value). Still pending: the app's answer is recorded as an in-app decision; when the policy
- * wants more approvals or does not allow in-app decisions, an approval waits for Arden's
- * approvers. Arden out of reach, or a server without in-app decisions: the answer stands.
+ * Arden could not confirm a resumed call (unreachable, or an error): it does not run — unless
+ * `onUnavailable: 'allow'` runs calls unchecked while Arden is unreachable.
  */
-async function settleResume(
+function unconfirmed(arden: Arden, held: HeldCall, error: unknown, what: string): 'unchecked' {
+  if (runsUnchecked(arden, error)) {
+    arden.options.logger.warn(
+      `Arden is unreachable; running "${held.ardenName}" unrecorded because onUnavailable is 'allow' (${what}).`,
+      { actionId: held.actionId },
+    );
+    return 'unchecked';
+  }
+  arden.options.logger.warn(`Arden could not ${what}; the call does not run.`, {
+    actionId: held.actionId,
+    error: String(error),
+  });
+  throw refusedRun(
+    held,
+    `Arden could not ${what} (${error instanceof Error ? error.message : String(error)}), so the tool did not run.`,
+  );
+}
+
+/**
+ * That what Arden holds under the action (its decision, or while pending its hold) is for
+ * exactly these arguments: its signed receipt binds the tool and the argument bytes (core's check
+ * of guarded calls). Without a receipt (a server that signs none), only a call this process
+ * paused itself, with this input, is known to be it.
+ */
+async function assertHeldCall(
+  held: HeldCall,
+  args: unknown,
+  receipt: string | undefined,
+  edited: EditedCall | undefined,
+): Promise<void> {
+  if (receipt === undefined) {
+    if (held.inputKey !== undefined && held.inputKey === inputKeyOf(args)) return;
+    throw refusedRun(
+      held,
+      'Arden sent no receipt to prove that the approval is for this call (receipts are off on the server), and this process did not pause it with these arguments.',
+    );
+  }
+  try {
+    await assertDecisionCoversCall(
+      receipt,
+      exactCall(held.ardenName, held.actionId, [policyInput(args)]),
+      edited,
+    );
+  } catch (error) {
+    throw refusedRun(
+      held,
+      `the approval is for another call (${error instanceof Error ? error.message : String(error)}); an approval runs only the exact call it was given for.`,
+    );
+  }
+}
+
+/**
+ * What a resumed Arden interrupt does, asked of Arden whatever the resume value says: a denial
+ * (Arden's or the app's) means the tool does not run; the app's approval of a call Arden still
+ * holds is recorded as an in-app decision (when the policy wants Arden's approvers, or more
+ * approvals, the tool waits for them); the decision's receipt must bind exactly the arguments
+ * about to run; and the action's single run is claimed, so a replayed resume never runs a call
+ * twice. Throws a `PolicyDeniedError` (or the approval's timeout) when the call must not run;
+ * `'unchecked'` when Arden is unreachable and `onUnavailable` is `'allow'`.
+ */
+async function resumeHeld(
   arden: Arden,
-  actionId: string,
-  ardenName: string,
+  held: HeldCall,
+  args: unknown,
   answer: ArdenResume,
   appUser: string | undefined,
-): Promise<{
-  approved: boolean;
-  notes: string | undefined;
-  edited: EditedCall | undefined;
-}> {
-  const stands = { approved: answer.approved, notes: answer.notes, edited: undefined };
-  const fromArden = (status: Awaited<ReturnType<Arden['status']>>) => {
-    const decision = decidedCall(status);
-    return {
-      approved: decision.status === 'approved',
-      notes: decision.message ?? answer.notes,
-      edited: decision.edited,
-    };
-  };
-  let current: Awaited<ReturnType<Arden['status']>>;
+): Promise<{ edited: EditedCall | undefined } | 'unchecked'> {
+  const { actionId, ardenName } = held;
+  const denied = (notes: string | undefined) =>
+    new PolicyDeniedError({ toolName: ardenName, actionId, reason: 'denied', notes });
+  let current: StatusResponseBody;
   try {
     current = await arden.status(actionId);
-  } catch {
-    return stands;
+  } catch (error) {
+    return unconfirmed(arden, held, error, 'read the held call');
   }
-  if (current.status !== 'pending') return fromArden(current);
-  const waitForArden = async () => {
-    const decision = await arden.waitForDecision(actionId, ardenName);
-    return {
-      approved: decision.status === 'approved',
-      notes: decision.message,
-      edited: decision.edited,
-    };
-  };
+  let decided: DecidedCall | undefined =
+    current.status === 'approved' || current.status === 'denied' ? decidedCall(current) : undefined;
+  if (decided?.status === 'denied') throw denied(decided.message ?? answer.notes);
+  if (!answer.approved) {
+    // The app's user denied it: it does not run, whatever Arden says; a pending action records
+    // the denial as an in-app decision (when that fails, the call still does not run).
+    if (decided === undefined) {
+      await arden
+        .reportInAppDecision(actionId, {
+          decision: 'deny',
+          user: answer.user ?? appUser ?? 'app user',
+          ...(answer.notes ? { notes: answer.notes.slice(0, 4000) } : {}),
+        })
+        .catch((error: unknown) => {
+          arden.options.logger.warn("Arden could not record the app's denial.", {
+            actionId,
+            error: String(error),
+          });
+        });
+    }
+    throw denied(answer.notes);
+  }
+  if (decided === undefined) {
+    // Still pending: the hold's receipt must be for this call before the end user's approval is
+    // recorded (it is never recorded for a call they were not shown).
+    await assertHeldCall(held, args, current.receipt, undefined);
+    const recorded = await recordAppApproval(arden, held, answer, appUser);
+    if (recorded === 'unchecked') return recorded;
+    try {
+      decided =
+        recorded === 'wait'
+          ? await arden.waitForDecision(actionId, ardenName)
+          : decidedCall(await arden.status(actionId));
+    } catch (error) {
+      // A denial or the approval's timeout: the call does not run, and the model is told.
+      if (denialOf(error, ardenName) && !ArdenUnavailableError.isInstance(error)) throw error;
+      return unconfirmed(arden, held, error, 'read the decision');
+    }
+    if (decided.status === 'denied') throw denied(decided.message);
+  }
+  await assertHeldCall(held, args, decided.receipt, decided.edited);
   try {
-    const recorded = await arden.reportInAppDecision(actionId, {
-      decision: answer.approved ? 'approve' : 'deny',
+    await arden.claimRun(actionId);
+  } catch (error) {
+    if (ArdenApiError.isInstance(error) && error.statusCode === 409) {
+      throw refusedRun(
+        held,
+        'this approval was already used for a run (an approval runs one call once), so the tool did not run again.',
+      );
+    }
+    return unconfirmed(arden, held, error, 'record the run of the approved call');
+  }
+  return { edited: decided.edited };
+}
+
+/**
+ * Records the app's approval of a held call as an in-app decision; what the tool does next.
+ * 403 (the policy takes no in-app decisions) → it waits for Arden's approvers; 409 (decided
+ * meanwhile) → Arden's decision is read again. Arden out of reach or another error: the call
+ * does not run (unless `onUnavailable: 'allow'`).
+ */
+async function recordAppApproval(
+  arden: Arden,
+  held: HeldCall,
+  answer: ArdenResume,
+  appUser: string | undefined,
+): Promise<'decided' | 'wait' | 'unchecked'> {
+  try {
+    const recorded = await arden.reportInAppDecision(held.actionId, {
+      decision: 'approve',
       user: answer.user ?? appUser ?? 'app user',
       ...(answer.notes ? { notes: answer.notes.slice(0, 4000) } : {}),
     });
-    if (recorded.status === 'pending') return await waitForArden();
-    return { approved: recorded.status === 'approved', notes: answer.notes, edited: undefined };
+    // Pending: the policy wants more approvals (approvals: 2).
+    return recorded.status === 'pending' ? 'wait' : 'decided';
   } catch (error) {
-    if (ArdenApiError.isInstance(error) && (error.statusCode === 403 || error.statusCode === 409)) {
-      // In-app decisions not allowed (or decided meanwhile): Arden's approvers decide.
-      return answer.approved || error.statusCode === 409 ? await waitForArden() : stands;
+    if (ArdenApiError.isInstance(error) && error.statusCode === 403) {
+      arden.options.logger.warn(
+        `The policy of "${held.ardenName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
+        { actionId: held.actionId },
+      );
+      return 'wait';
     }
-    return stands;
+    if (ArdenApiError.isInstance(error) && error.statusCode === 409) return 'decided';
+    return unconfirmed(arden, held, error, "record the app's approval");
   }
 }
 
