@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configure, flush } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
-import { Agent, MCPServerStdio, run, tool } from '@openai/agents';
+import { Agent, MCPServerStdio, RunState, run, tool } from '@openai/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { install, resolveInterruptions, uninstall } from './index';
@@ -186,5 +186,76 @@ describe('Agents SDK: approve with edit, in-app decisions (real server)', () => 
     const result = await run(support, first.state);
     expect(ran).toEqual([{ amount: 70, customerId: 'c' }]);
     expect(String(result.finalOutput)).toContain('amount: 7000 → 70');
+  });
+});
+
+describe('Agents SDK native route: an approval runs only its exact call, once (real server)', () => {
+  const heldRefund = async () =>
+    (await t.actions()).filter((entry) => entry.toolName === 'issue_refund').at(-1)!;
+  const reconfigure = (apiUrl: string, extra: Record<string, unknown> = {}) =>
+    configure({ apiKey: t.key, apiUrl, logLevel: 'silent', retryAttempts: 0, ...extra });
+
+  afterEach(() => {
+    reconfigure(t.url);
+  });
+
+  it('a saved state whose input was edited after the approval does not run it', async () => {
+    install({ approval: 'native' });
+    reconfigure(t.url, { maxWaitMs: 300 });
+    const support = agent([{ tool: 'issue_refund', args: { amount: 150, customerId: 'c' } }]);
+    const first = await run(support, 'go');
+    const held = await heldRefund();
+    await t.approve(held.id, 'ok for 150');
+    const saved = first.state.toString();
+    const tampered = saved.replaceAll('\\"amount\\":150', '\\"amount\\":150000');
+    expect(tampered).not.toBe(saved);
+    const restored = await RunState.fromString(support, tampered);
+    await resolveInterruptions(restored);
+    await run(support, restored);
+    expect(ran).toEqual([]);
+    // The edited call was checked on its own (and is held there), not run under the approval.
+    const latest = await heldRefund();
+    expect(latest.id).not.toBe(held.id);
+    expect(latest.kwargsJson).toContain('150000');
+  });
+
+  it('a replayed saved state does not run the approved call a second time', async () => {
+    install({ approval: 'native' });
+    const support = agent([{ tool: 'issue_refund', args: { amount: 160, customerId: 'c' } }]);
+    const first = await run(support, 'go');
+    const held = await heldRefund();
+    await t.approve(held.id, 'ok');
+    const saved = first.state.toString();
+    await resolveInterruptions(first);
+    await run(support, first.state);
+    expect(ran).toEqual([{ amount: 160, customerId: 'c' }]);
+    const again = await RunState.fromString(support, saved);
+    await resolveInterruptions(again);
+    const replay = await run(support, again);
+    expect(ran).toHaveLength(1);
+    expect(String(replay.finalOutput)).toContain('already used');
+  });
+
+  it('Arden unreachable when an approved call resumes: the tool does not run', async () => {
+    install({ approval: 'native' });
+    const support = agent([{ tool: 'issue_refund', args: { amount: 170, customerId: 'c' } }]);
+    const first = await run(support, 'go');
+    const held = await heldRefund();
+    await t.approve(held.id, 'ok');
+    await resolveInterruptions(first);
+    reconfigure('http://127.0.0.1:9');
+    await run(support, first.state);
+    expect(ran).toEqual([]);
+  });
+
+  it('Arden unreachable when the app approves a held call (state.approve): the tool does not run', async () => {
+    install({ approval: 'native' });
+    const support = agent([{ tool: 'send_email', args: { to: 'a@b.c' } }]);
+    const first = await run(support, 'go');
+    expect(first.interruptions).toHaveLength(1);
+    first.state.approve(first.interruptions[0]!);
+    reconfigure('http://127.0.0.1:9');
+    await run(support, first.state);
+    expect(ran).toEqual([]);
   });
 });

@@ -205,6 +205,9 @@ export function restoreLinks(serialized: unknown): void {
       typeof action.actionId === 'string' &&
       typeof action.ardenToolName === 'string'
     ) {
+      // What this process checked itself (the input) is kept; what the saved state says is not
+      // trusted to run anything: Arden confirms a held call before it runs (guard.ts).
+      const known = findLink(action.callId, action.toolName);
       rememberLink({
         callId: action.callId,
         toolName: action.toolName,
@@ -214,6 +217,9 @@ export function restoreLinks(serialized: unknown): void {
         notes: typeof action.notes === 'string' ? action.notes : undefined,
         status:
           action.status === 'approved' || action.status === 'denied' ? action.status : undefined,
+        ...(known?.actionId === action.actionId && known.inputKey !== undefined
+          ? { inputKey: known.inputKey }
+          : {}),
       });
     }
   }

@@ -1,13 +1,17 @@
 import {
   type Arden,
   ArdenApiError,
+  assertDecisionCoversCall,
   blockedError,
   buildCallContext,
   type CheckResult,
+  type DecidedCall,
+  decidedCall,
   decisionOf,
   denialOf,
   denialText,
   type EditedCall,
+  exactCall,
   PolicyDeniedError,
   runsUnchecked,
   withEditedCallNote,
@@ -114,7 +118,14 @@ async function checkAndRun(
   if (result.decision === 'allow') return arden.runAndReport(result.actionId, () => run());
   if (result.decision === 'block') throw blockedError(ardenName, result);
   if (approvedByApp) {
-    return runLinkedHold(arden, result.actionId, ardenName, undefined, run, undefined, appUser);
+    // Held by this very check, of this input: the app's approval in the run is for it.
+    return runLinkedHold(
+      arden,
+      { actionId: result.actionId, ardenToolName: ardenName, inputKey: inputKeyOf(parsed) },
+      parsed,
+      run,
+      appUser,
+    );
   }
   const decision = await arden.waitForDecision(result.actionId, ardenName);
   if (decision.status === 'approved') {
@@ -129,59 +140,148 @@ async function checkAndRun(
   });
 }
 
+/** @internal A call's exact input, as a check sends its arguments: what a link is keyed by. */
+export function inputKeyOf(input: unknown): string {
+  const call = exactCall('', '', [input]);
+  return `${call.argsJson}\n${call.kwargsJson}`;
+}
+
+/** The call a held decision is applied to: its action, its Arden name, its checked input. */
+type HeldCall = Pick<ActionLink, 'actionId' | 'ardenToolName' | 'inputKey'>;
+
+/** Arden would not let a held call run: it does not, and the model is told why. */
+function refusedRun(held: HeldCall, why: string): PolicyDeniedError {
+  return new PolicyDeniedError({
+    toolName: held.ardenToolName,
+    actionId: held.actionId,
+    reason: 'denied',
+    notes: `Arden did not run this call: ${why}`,
+  });
+}
+
+/**
+ * Arden could not confirm a held call's approval (unreachable, or an error): the call does not
+ * run — unless `onUnavailable: 'allow'` runs calls unchecked while Arden is unreachable.
+ */
+function unconfirmed(arden: Arden, held: HeldCall, error: unknown, what: string): 'unchecked' {
+  if (runsUnchecked(arden, error)) {
+    arden.options.logger.warn(
+      `Arden is unreachable; running "${held.ardenToolName}" unrecorded because onUnavailable is 'allow' (${what}).`,
+      { actionId: held.actionId },
+    );
+    return 'unchecked';
+  }
+  arden.options.logger.warn(`Arden could not ${what}; the call does not run.`, {
+    actionId: held.actionId,
+    error: String(error),
+  });
+  throw refusedRun(
+    held,
+    `Arden could not ${what} (${error instanceof Error ? error.message : String(error)}).`,
+  );
+}
+
+/**
+ * That Arden's decision on a held call is for exactly this input: its signed receipt binds the
+ * tool and the argument bytes (core's check of guarded calls). Without a receipt (a server that
+ * signs none), only a call this process checked itself, with this input, is known to be it.
+ */
+async function assertHeldCall(held: HeldCall, input: unknown, decided: DecidedCall): Promise<void> {
+  if (decided.receipt === undefined) {
+    if (held.inputKey !== undefined && held.inputKey === inputKeyOf(input)) return;
+    throw refusedRun(
+      held,
+      'Arden sent no receipt to prove that the approval is for this call (receipts are off on the server), and this process did not check it.',
+    );
+  }
+  try {
+    await assertDecisionCoversCall(
+      decided.receipt,
+      exactCall(held.ardenToolName, held.actionId, [input]),
+      decided.edited,
+    );
+  } catch (error) {
+    throw refusedRun(
+      held,
+      `the approval is for another call (${error instanceof Error ? error.message : String(error)}); an approval runs only the exact call it was given for.`,
+    );
+  }
+}
+
 /**
  * Runs a held call that the SDK approved (through `resolveInterruptions` or the app's own
- * `state.approve`). An approver's denial in Arden still wins: the tool does not run.
+ * `state.approve`). Arden is asked what it holds under the action, whatever the run's state
+ * says: an approver's denial wins; the app's approval of a call Arden still holds is recorded as
+ * an in-app decision (or, when the policy wants Arden's approvers, waited for); the decision's
+ * receipt must bind exactly this input; and the action's single run is claimed, so that a
+ * replayed or edited saved state never runs a call twice or runs another call. When Arden cannot
+ * confirm it, the call does not run (unless `onUnavailable: 'allow'`).
  */
 async function runLinkedHold(
   arden: Arden,
-  actionId: string,
-  ardenName: string,
-  known: ActionLink['status'],
+  held: HeldCall,
+  input: unknown,
   run: (edited?: EditedCall) => Promise<unknown>,
-  knownNotes?: string,
   appUser?: string,
-  knownEdited?: EditedCall,
+  appMayApprove = true,
 ): Promise<unknown> {
-  let status = known;
-  let notes = knownNotes;
-  let edited = status === 'approved' ? knownEdited : undefined;
-  if (status === undefined) {
-    const decided = await decisionOf(arden, actionId);
-    if (decided) {
-      status = decided.status;
-      notes = decided.notes;
-      // Approved with edit in Arden before the app's approval: the approver's input runs.
-      edited = decided.edited;
-    } else {
-      // Pending: the app's user approved it (state.approve). Record that in Arden as an in-app
-      // decision; when the policy wants more approvals or does not allow in-app decisions, wait
-      // for Arden's approvers. A server without in-app decisions or out of reach: the app's
-      // approval stands, as before.
-      const recorded = await recordAppApproval(arden, actionId, ardenName, appUser);
-      if (recorded === 'wait') {
-        const decision = await arden.waitForDecision(actionId, ardenName);
-        status = decision.status;
-        notes = decision.message;
-        edited = decision.edited;
-      } else if (recorded === 'denied') status = 'denied';
+  const { actionId, ardenToolName: ardenName } = held;
+  let decided: DecidedCall | undefined;
+  try {
+    const answer = await arden.status(actionId);
+    if (answer.status === 'approved' || answer.status === 'denied') decided = decidedCall(answer);
+  } catch (error) {
+    if (unconfirmed(arden, held, error, 'read the held call') === 'unchecked') return run();
+  }
+  if (decided === undefined) {
+    // Pending: the app's user approved it (state.approve) — unless that approval was for
+    // another input, when only Arden's approvers decide.
+    const recorded = appMayApprove ? await recordAppApproval(arden, held, appUser) : 'wait';
+    if (recorded === 'unchecked') return run();
+    try {
+      if (recorded === 'wait') decided = await arden.waitForDecision(actionId, ardenName);
+      else decided = decidedCall(await arden.status(actionId));
+    } catch (error) {
+      if (error instanceof PolicyDeniedError) throw error;
+      if (unconfirmed(arden, held, error, 'read the decision') === 'unchecked') return run();
     }
   }
-  if (status === 'denied') {
-    throw new PolicyDeniedError({ toolName: ardenName, actionId, reason: 'denied', notes });
+  if (!decided || decided.status === 'denied') {
+    throw new PolicyDeniedError({
+      toolName: ardenName,
+      actionId,
+      reason: 'denied',
+      notes: decided?.message,
+    });
   }
-  return arden.runAndReport(actionId, run, undefined, [edited]);
+  await assertHeldCall(held, input, decided);
+  try {
+    await arden.claimRun(actionId);
+  } catch (error) {
+    if (ArdenApiError.isInstance(error) && error.statusCode === 409) {
+      throw refusedRun(
+        held,
+        'this approval was already used for a run (an approval runs one call once).',
+      );
+    }
+    if (unconfirmed(arden, held, error, 'record the run of the approved call') === 'unchecked') {
+      return run();
+    }
+  }
+  return arden.runAndReport(actionId, run, undefined, [decided.edited]);
 }
 
-/** Records the app's approval of a held call; what the tool should do next. */
+/**
+ * Records the app's approval of a held call; what the tool should do next. Arden out of reach or
+ * an error: the call does not run (unless `onUnavailable: 'allow'`).
+ */
 async function recordAppApproval(
   arden: Arden,
-  actionId: string,
-  ardenName: string,
+  held: HeldCall,
   appUser: string | undefined,
-): Promise<'approved' | 'denied' | 'wait' | 'stands'> {
+): Promise<'approved' | 'denied' | 'wait' | 'unchecked'> {
   try {
-    const decided = await arden.reportInAppDecision(actionId, {
+    const decided = await arden.reportInAppDecision(held.actionId, {
       decision: 'approve',
       user: appUser ?? 'app user',
     });
@@ -190,13 +290,13 @@ async function recordAppApproval(
     if (ArdenApiError.isInstance(error) && (error.statusCode === 403 || error.statusCode === 409)) {
       if (error.statusCode === 403) {
         arden.options.logger.warn(
-          `The policy of "${ardenName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
-          { actionId },
+          `The policy of "${held.ardenToolName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
+          { actionId: held.actionId },
         );
       }
       return 'wait';
     }
-    return 'stands';
+    return unconfirmed(arden, held, error, "record the app's approval");
   }
 }
 
@@ -236,7 +336,16 @@ export async function applyArden(
   const arden = options.resolveArden();
   const { ardenName, callId, toolName } = site;
   const found = findLink(callId, toolName);
-  const link = found && found.ardenToolName === ardenName ? found : undefined;
+  // A link is for the call it was made for: its Arden name and, when this process checked it, its
+  // input. Any other call (say, a saved state whose input was edited) is checked afresh, and the
+  // app's approval in the run does not count for it.
+  const link =
+    found &&
+    found.ardenToolName === ardenName &&
+    (found.inputKey === undefined || found.inputKey === inputKeyOf(site.input))
+      ? found
+      : undefined;
+  if (found && !link) forgetLink(found.callId);
   if (link) {
     forgetLink(link.callId);
     if (link.decision === 'allow') return arden.runAndReport(link.actionId, () => run());
@@ -248,16 +357,7 @@ export async function applyArden(
         notes: link.notes,
       });
     }
-    return runLinkedHold(
-      arden,
-      link.actionId,
-      ardenName,
-      link.status,
-      run,
-      link.notes,
-      options.appUser,
-      link.edited,
-    );
+    return runLinkedHold(arden, link, site.input, run, options.appUser, !link.appApprovalVoid);
   }
   const approvedByApp =
     options.approval === 'native' && callId !== undefined && !found && site.runContext
@@ -369,7 +469,9 @@ export function guardNeedsApproval(
     const { ardenName } = named;
     const arden = options.resolveArden();
     const existing = findLink(callId, toolName);
-    if (existing && existing.ardenToolName === ardenName) {
+    const inputChanged =
+      existing?.inputKey !== undefined && existing.inputKey !== inputKeyOf(input);
+    if (existing && existing.ardenToolName === ardenName && !inputChanged) {
       return answerFor(arden, existing, ownAnswer);
     }
     let result: CheckResult;
@@ -391,6 +493,8 @@ export function guardNeedsApproval(
       decision: result.decision,
       notes: result.decision === 'block' ? (result.message ?? result.reason) : undefined,
       status: undefined,
+      inputKey: inputKeyOf(input),
+      ...(inputChanged || existing?.appApprovalVoid ? { appApprovalVoid: true } : {}),
     };
     rememberLink(link);
     return answerFor(arden, link, ownAnswer);

@@ -53,6 +53,17 @@ export interface ActionLink {
   status: 'approved' | 'denied' | undefined;
   /** Approved with edit in Arden: the approver's input, run instead of the model's. */
   edited?: EditedCall;
+  /**
+   * The exact input this process checked (its argument bytes, `inputKeyOf`): a call with other
+   * input is not this link's call. Absent for links restored from a saved state, whose call
+   * Arden's receipt must prove.
+   */
+  inputKey?: string;
+  /**
+   * The call's input changed after the SDK's approval was asked for (a saved state edited, say):
+   * the app's approval in the run was given for another input, so only Arden's approvers decide.
+   */
+  appApprovalVoid?: boolean;
 }
 
 /**
