@@ -351,8 +351,8 @@ async function assertHeldCall(
   }
   try {
     await assertDecisionCoversCall(
-      receipt,
       exactCall(held.ardenName, held.actionId, [policyInput(args)]),
+      receipt,
       edited,
     );
   } catch (error) {

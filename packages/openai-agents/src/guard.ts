@@ -196,8 +196,8 @@ async function assertHeldCall(held: HeldCall, input: unknown, decided: DecidedCa
   }
   try {
     await assertDecisionCoversCall(
-      decided.receipt,
       exactCall(held.ardenToolName, held.actionId, [input]),
+      decided.receipt,
       decided.edited,
     );
   } catch (error) {
