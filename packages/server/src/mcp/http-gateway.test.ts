@@ -198,7 +198,9 @@ function text(result: unknown): string {
 /**
  * A second upstream for faults: sessions opened while `resumable` have an event store (`pause`
  * closes its call's SSE stream and answers after), `crash` goes away mid-answer, `forget()` ends
- * every session (then any request with a session id gets the SDK's 404).
+ * every session (then any request with a session id gets the SDK's 404), `hang` never answers
+ * (and records the cancellations it receives in `cancelled`), `late` answers 1 s after it was
+ * called even when it was cancelled meanwhile (a careless server: the SDK's would not).
  */
 async function flakyUpstream() {
   const events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
@@ -223,6 +225,7 @@ async function flakyUpstream() {
   };
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const ended: StreamableHTTPServerTransport[] = [];
+  const cancelled: unknown[] = [];
   let current: import('node:http').ServerResponse | undefined;
   const server = createServer(async (request, response) => {
     current = response;
@@ -259,6 +262,22 @@ async function flakyUpstream() {
         current?.socket?.destroy();
         return { content: [{ type: 'text', text: 'never seen' }] };
       });
+      mcp.registerTool('hang', {}, async (extra) => {
+        extra.signal.addEventListener('abort', () => cancelled.push(extra.requestId));
+        return new Promise(() => {});
+      });
+      mcp.registerTool('late', {}, async (extra) => {
+        setTimeout(() => {
+          void created
+            .send({
+              jsonrpc: '2.0',
+              id: extra.requestId,
+              result: { content: [{ type: 'text', text: 'too late' }] },
+            })
+            .catch(() => undefined);
+        }, 1_000);
+        return new Promise(() => {});
+      });
       await mcp.connect(created);
       transport = created;
     }
@@ -267,6 +286,7 @@ async function flakyUpstream() {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const upstream = {
     resumable: true,
+    cancelled,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
     forget() {
       ended.push(...sessions.values());
@@ -718,6 +738,65 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
       await again.close();
     } finally {
       await t.admin('DELETE', '/api/v1/mcp/http-upstreams/flaky');
+      await flaky.close();
+    }
+  });
+
+  it('ends a call the client cancels after it was forwarded: recorded as failed, the cancellation passed on, a late answer dropped', async () => {
+    const flaky = await flakyUpstream();
+    flaky.resumable = false;
+    const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'careless', url: flaky.url },
+    });
+    expect(added.status).toBe(201);
+    try {
+      const client = await connect(t.liveKey, 'careless');
+      const errors: Error[] = [];
+      client.onerror = (error) => errors.push(error);
+      await expect(
+        client.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 1_500 }),
+      ).rejects.toThrow(/timed out/i);
+      // The upstream received the client's notifications/cancelled.
+      await vi.waitFor(() => expect(flaky.cancelled).toHaveLength(1), { timeout: 5_000 });
+      // An upstream that answers anyway: the client never sees it — on a call answered with
+      // plain JSON, and on one answered over SSE (a progress token).
+      await expect(
+        client.callTool({ name: 'late', arguments: {} }, undefined, { timeout: 300 }),
+      ).rejects.toThrow(/timed out/i);
+      await expect(
+        client.callTool({ name: 'late', arguments: {} }, undefined, {
+          timeout: 300,
+          onprogress: () => undefined,
+        }),
+      ).rejects.toThrow(/timed out/i);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(errors.map((error) => error.message)).toEqual([]);
+      expect(text(await client.callTool({ name: 'echo', arguments: { text: 'on' } }))).toBe(
+        'flaky echo: on',
+      );
+      // Nothing half-recorded: each cancelled call has a failed outcome that says so.
+      for (const [tool, count] of [
+        ['hang', 1],
+        ['late', 2],
+      ] as const) {
+        await vi.waitFor(
+          async () => {
+            const listed = await t.admin('GET', `/api/v1/actions?tool=mcp.careless.${tool}`);
+            const outcomes = listed.json.items.map(
+              (item: { outcome: { status: string; error: string } | null }) => item.outcome,
+            );
+            expect(outcomes).toHaveLength(count);
+            for (const outcome of outcomes) {
+              expect(outcome?.status).toBe('failed');
+              expect(outcome?.error).toContain('The MCP client cancelled tools/call');
+            }
+          },
+          { timeout: 5_000, interval: 100 },
+        );
+      }
+      await client.close();
+    } finally {
+      await t.admin('DELETE', '/api/v1/mcp/http-upstreams/careless');
       await flaky.close();
     }
   });

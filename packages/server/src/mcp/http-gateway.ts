@@ -48,6 +48,8 @@ const maxSessions = 1_000;
 /** The most events a session keeps for resumption (`Last-Event-ID`). */
 const maxStoredEvents = 1_000;
 const maxReportedTools = 2_000;
+/** The most cancelled requests of a session whose late answers it remembers to drop. */
+const maxAbandoned = 1_000;
 
 /** The MCP SDK's transports, loaded with the first session: a server without one never pays for them. */
 interface Transports {
@@ -141,10 +143,12 @@ class GatewaySession {
   private readonly poster: UpstreamPoster;
   private readonly forwarded = new Map<string, Forwarded>();
   private readonly held = new Map<string, AbortController>();
+  /** Forwarded requests the client cancelled: a late answer of the upstream is dropped. */
+  private readonly abandoned = new Set<string>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
   private readonly listed = new Map<string, Record<string, unknown>>();
   /** Calls answered with plain JSON (`answerAsJson`): the answer's taker, by request id. */
-  private readonly jsonAnswers = new Map<string, (message: Message) => void>();
+  private readonly jsonAnswers = new Map<string, (message: Message | undefined) => void>();
   private idle: NodeJS.Timeout | undefined;
   closed = false;
   /** The client's GET streams open (its own stream, or a resumed one). */
@@ -244,7 +248,17 @@ class GatewaySession {
     });
     void this.toolCall(message, id);
     const answer = await answered;
-    if (!answer || response.destroyed) return;
+    if (response.destroyed) return;
+    if (!answer) {
+      // Cancelled by the client: no answer (MCP), so the POST ends as an SSE stream without one.
+      if (!response.headersSent) {
+        const headers: Record<string, string> = { 'content-type': 'text/event-stream' };
+        if (this.id) headers['mcp-session-id'] = this.id;
+        response.writeHead(200, headers);
+      }
+      response.end();
+      return;
+    }
     const body = JSON.stringify(answer);
     // With its length (not chunked): the head and the body go out in one write.
     const headers: Record<string, string | number> = {
@@ -275,6 +289,10 @@ class GatewaySession {
         heldCall.abort(typeof reason === 'string' ? reason.slice(0, 500) : undefined);
         return;
       }
+      // Forwarded already: the notification goes on to the upstream (below), and the request is
+      // over for the gateway — its outcome recorded, any late answer dropped (MCP: a cancelled
+      // request gets no response).
+      if (isId(requestId)) this.cancelForwarded(requestId, asRecord(message.params)?.reason);
     }
     if (ambiguousKey(message) !== undefined) {
       if (isId(id)) this.answerError(id, errorCodes.invalidRequest, ambiguousText(message));
@@ -283,10 +301,31 @@ class GatewaySession {
     this.forward(message);
   }
 
+  /** Ends a forwarded request the client cancelled: recorded as failed in Arden, its answer dropped. */
+  private cancelForwarded(requestId: RequestId, reason: unknown): void {
+    const key = idKey(requestId);
+    const entry = this.forwarded.get(key);
+    if (!entry) return;
+    this.forwarded.delete(key);
+    this.abandoned.add(key);
+    if (this.abandoned.size > maxAbandoned) {
+      this.abandoned.delete(this.abandoned.values().next().value as string);
+    }
+    const why = typeof reason === 'string' && reason !== '' ? `: ${reason.slice(0, 300)}` : '';
+    const text = `The MCP client cancelled ${entry.method} after the gateway had forwarded it to the MCP server "${this.target.name}"${why}. Whether it ran is the server's to say; its answer, if any, was dropped.`;
+    reportToolOutcome(this.arden, entry, { error: { message: text } });
+    const taker = this.jsonAnswers.get(key);
+    if (taker) {
+      this.jsonAnswers.delete(key);
+      taker(undefined);
+    }
+  }
+
   private forward(message: Message, actionId?: string): void {
     const id = message.id;
     const method = message.method;
     if (isId(id) && typeof method === 'string') {
+      this.abandoned.delete(idKey(id));
       const params = asRecord(message.params);
       this.forwarded.set(idKey(id), {
         id,
@@ -308,7 +347,8 @@ class GatewaySession {
         upstream: this.target.name,
         error: reason,
       });
-      if (!isId(id)) return;
+      // Not for a request the client cancelled: it gets no answer.
+      if (!isId(id) || this.abandoned.has(idKey(id))) return;
       const entry = this.forwarded.get(idKey(id));
       this.forwarded.delete(idKey(id));
       // A 404 to a request with a session id: the upstream ended the session (MCP spec). The
@@ -448,6 +488,11 @@ class GatewaySession {
           return;
         }
         reportToolOutcome(this.arden, entry, message as { result?: unknown; error?: unknown });
+      } else if (this.abandoned.delete(idKey(id))) {
+        this.logger.debug('Dropped a late answer to a request the client cancelled', {
+          upstream: this.target.name,
+        });
+        return;
       }
       this.toClient(message);
       return;
