@@ -594,6 +594,100 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
+  it('resumes a client whose SSE stream broke mid-call: it reconnects with Last-Event-ID and gets what it missed', async () => {
+    // The client's network drops the held call's SSE stream after its first progress event.
+    const resumedFrom: string[] = [];
+    /** How many progress notifications the client had when it resumed. */
+    let progressAtResume: number | undefined;
+    let cut = false;
+    const progress: { progress: number }[] = [];
+    const flakyFetch: typeof fetch = async (input, init) => {
+      const lastEventId = new Headers(init?.headers).get('last-event-id');
+      if (init?.method === 'GET' && lastEventId) {
+        resumedFrom.push(lastEventId);
+        progressAtResume ??= progress.length;
+      }
+      const response = await fetch(input, init);
+      const type = response.headers.get('content-type') ?? '';
+      if (cut || init?.method !== 'POST' || !type.includes('text/event-stream')) return response;
+      if (!String(init.body).includes('"transfer"') || !response.body) return response;
+      cut = true;
+      const reader = response.body.getReader();
+      let breakNow = false;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (breakNow) {
+            await reader.cancel();
+            controller.error(new TypeError('network connection lost'));
+            return;
+          }
+          const { value, done } = await reader.read();
+          if (done) {
+            controller.close();
+            return;
+          }
+          controller.enqueue(value);
+          if (new TextDecoder().decode(value).includes('notifications/progress')) breakNow = true;
+        },
+      });
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+    const client = new Client({ name: 'test-client', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/remote`), {
+        requestInit: { headers: { authorization: `Bearer ${t.liveKey}` } },
+        fetch: flakyFetch,
+        reconnectionOptions: {
+          initialReconnectionDelay: 2_500,
+          maxReconnectionDelay: 3_000,
+          reconnectionDelayGrowFactor: 1.5,
+          maxRetries: 3,
+        },
+      }),
+    );
+    const errors: string[] = [];
+    client.onerror = (error) => errors.push(error.message);
+    const pending = client.callTool({ name: 'transfer', arguments: { amount: 11 } }, undefined, {
+      onprogress: (update) => progress.push(update),
+      timeout: 20_000,
+    });
+    let actionId: string | undefined;
+    await vi.waitFor(
+      async () => {
+        const held = await t.admin('GET', '/api/v1/approvals');
+        actionId = held.json.items.find(
+          (item: { tool_name: string }) => item.tool_name === 'mcp.remote.transfer',
+        )?.id;
+        expect(actionId).toBeDefined();
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+    // The stream broke after the first progress; the client resumed from its last event, and
+    // the progress sent while it was away reached it on the resumed stream.
+    await vi.waitFor(
+      () => {
+        expect(cut).toBe(true);
+        expect(resumedFrom.length).toBeGreaterThan(0);
+        expect(progress.length).toBeGreaterThanOrEqual(4);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    const approved = await t.admin('POST', `/api/v1/approvals/${actionId}/approve`, {
+      as: 'approver',
+      body: {},
+    });
+    expect(approved.status).toBe(200);
+    expect(text(await pending)).toBe('sent 11');
+    // Away for 2.5 s with progress every second: what was sent meanwhile came by the replay.
+    expect(progressAtResume).toBe(1);
+    // Nothing missed, nothing twice: progress 1, 2, 3, … in order.
+    expect(progress.map((update) => update.progress)).toEqual(
+      progress.map((_, index) => index + 1),
+    );
+    expect(errors.filter((message) => !/network connection lost/.test(message))).toEqual([]);
+    await client.close();
+  });
+
   it('records a held call the client cancelled as cancelled: it never runs, approving it is a 409', async () => {
     const client = await connect();
     const callsBefore = seen.calls.length;
