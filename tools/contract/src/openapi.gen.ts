@@ -531,7 +531,11 @@ export interface paths {
         delete: operations["deleteMcpHttpUpstreams"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change the settings of a remote MCP server: whether tools/list keeps the tools a policy always blocks
+         * @description Sessions opened afterwards use the new setting; open ones keep theirs. The URL and credentials are not changed here (remove the upstream and register it again).
+         */
+        patch: operations["patchMcpHttpUpstreams"];
         trace?: never;
     };
     "/api/v1/agents/{agent_id}/policies/{environment}/simulate/history": {
@@ -1696,6 +1700,8 @@ export interface components {
             origin: string;
             /** @description The headers sent to the upstream (their values are encrypted and never shown). */
             header_names: string[];
+            /** @description Whether `tools/list` keeps the tools a policy blocks for every call of the agent (they stay blocked when called). Default false: they are hidden, so the model does not plan with them. The stdio gateway's `--show-blocked-tools`. */
+            show_blocked_tools: boolean;
             created_by: string | null;
             /** Format: date-time */
             created_at: string;
@@ -1713,6 +1719,12 @@ export interface components {
             };
             /** @description Sent as `Authorization: Bearer <token>`: stored encrypted. */
             bearer_token?: string;
+            /** @description Keep in `tools/list` the tools a policy blocks for every call (default false: hidden). */
+            show_blocked_tools?: boolean;
+        };
+        McpHttpUpstreamUpdate: {
+            /** @description Keep in `tools/list` the tools a policy blocks for every call; sessions opened afterwards use it. */
+            show_blocked_tools: boolean;
         };
         PolicyHistorySimulation: {
             agent_id: string;
@@ -5272,6 +5284,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchMcpHttpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description HTTP upstream id or name. */
+                http_upstream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpHttpUpstreamUpdate"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpHttpUpstream"];
                 };
             };
             /** @description The request is malformed; `error` names the field and what to send. */

@@ -561,6 +561,61 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
+  it('keeps the always-blocked tool in tools/list when the upstream says so (show_blocked_tools), still blocking it', async () => {
+    const out: string[] = [];
+    const io = {
+      stdout: (chunk: string) => out.push(chunk),
+      stderr: (chunk: string) => out.push(chunk),
+      env: {},
+      cwd: '/',
+    };
+    const connection = ['--url', t.url, '--token', t.tokens.admin];
+    expect(
+      await mcpCommand(['upstreams', 'set', 'remote', '--show-blocked-tools', ...connection], io),
+    ).toBe(0);
+    expect(out.join('')).toContain('remote: tools/list keeps the tools a policy always blocks');
+    const shown = await t.admin('GET', '/api/v1/mcp/http-upstreams/remote');
+    expect(shown.json.show_blocked_tools).toBe(true);
+    try {
+      const client = await connect();
+      const tools = await client.listTools();
+      expect(tools.tools.map((tool) => tool.name).sort()).toEqual([
+        'ask',
+        'delete_file',
+        'echo',
+        'transfer',
+      ]);
+      // Listed, and still blocked.
+      const callsBefore = seen.calls.length;
+      const result = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toContain('No deletes');
+      expect(seen.calls.length).toBe(callsBefore);
+      await client.close();
+    } finally {
+      const hidden = await t.admin('PATCH', '/api/v1/mcp/http-upstreams/remote', {
+        body: { show_blocked_tools: false },
+      });
+      expect(hidden.status).toBe(200);
+      expect(hidden.json.show_blocked_tools).toBe(false);
+    }
+    const again = await connect();
+    expect((await again.listTools()).tools.map((tool) => tool.name)).not.toContain('delete_file');
+    await again.close();
+    // Set at registration too; only an admin changes it.
+    const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'shown', url: upstreamUrl, show_blocked_tools: true },
+    });
+    expect(added.status).toBe(201);
+    expect(added.json.show_blocked_tools).toBe(true);
+    const viewer = await t.admin('PATCH', '/api/v1/mcp/http-upstreams/shown', {
+      as: 'viewer',
+      body: { show_blocked_tools: false },
+    });
+    expect(viewer.status).toBe(403);
+    expect((await t.admin('DELETE', '/api/v1/mcp/http-upstreams/shown')).status).toBe(200);
+  });
+
   it('holds a call until an admin approves it, with progress meanwhile, then runs it', async () => {
     const client = await connect();
     const callsBefore = seen.calls.length;
@@ -885,7 +940,8 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
               expect(outcome?.error).toContain('The MCP client cancelled tools/call');
             }
           },
-          { timeout: 5_000, interval: 100 },
+          // Outcomes are reported in batches, after the call: give a loaded machine time.
+          { timeout: 15_000, interval: 100 },
         );
       }
       await client.close();

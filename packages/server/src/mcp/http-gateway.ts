@@ -561,7 +561,7 @@ class GatewaySession {
         { upstream: this.target.name, error: (error as Error).message },
       );
     }
-    if (this.gateway.showBlockedTools || hidden.size === 0) {
+    if (this.target.showBlockedTools || this.gateway.showBlockedTools || hidden.size === 0) {
       this.toClient(message);
       return;
     }
@@ -640,7 +640,10 @@ function ambiguousText(message: Message): string {
 export class McpHttpGateway {
   readonly sessions = new Map<string, GatewaySession>();
   private readonly ardens = new Map<string, { arden: Arden; sessions: number }>();
-  /** Keep the tools a policy always blocks in `tools/list` (default false: hidden). */
+  /**
+   * Keep the tools a policy always blocks in `tools/list` for every upstream (default false:
+   * each upstream's `show_blocked_tools` decides).
+   */
   showBlockedTools = false;
   /** How often a held call sends progress, in ms. */
   progressIntervalMs = 10_000;
