@@ -199,7 +199,8 @@ function text(result: unknown): string {
  * A second upstream for faults: sessions opened while `resumable` have an event store (`pause`
  * closes its call's SSE stream and answers after), `crash` goes away mid-answer, `forget()` ends
  * every session (then any request with a session id gets the SDK's 404), `hang` never answers
- * (and records the cancellations it receives in `cancelled`), `late` answers 1 s after it was
+ * (and records the cancellations it receives in `cancelled`; `openPosts()` counts the POSTs
+ * still answering), `late` answers 1 s after it was
  * called even when it was cancelled meanwhile (a careless server: the SDK's would not).
  */
 async function flakyUpstream() {
@@ -226,9 +227,16 @@ async function flakyUpstream() {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const ended: StreamableHTTPServerTransport[] = [];
   const cancelled: unknown[] = [];
+  let openPosts = 0;
   let current: import('node:http').ServerResponse | undefined;
   const server = createServer(async (request, response) => {
     current = response;
+    if (request.method === 'POST') {
+      openPosts += 1;
+      response.once('close', () => {
+        openPosts -= 1;
+      });
+    }
     const sessionId = request.headers['mcp-session-id'];
     // An ended session's id reaches a transport of another session: the SDK answers 404.
     let transport =
@@ -287,6 +295,8 @@ async function flakyUpstream() {
   const upstream = {
     resumable: true,
     cancelled,
+    /** The POSTs whose answer has not ended. */
+    openPosts: () => openPosts,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
     forget() {
       ended.push(...sessions.values());
@@ -907,6 +917,8 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
       ).rejects.toThrow(/timed out/i);
       // The upstream received the client's notifications/cancelled.
       await vi.waitFor(() => expect(flaky.cancelled).toHaveLength(1), { timeout: 5_000 });
+      // The call's POST to the upstream is given up, not left open until the session ends.
+      await vi.waitFor(() => expect(flaky.openPosts()).toBe(0), { timeout: 5_000 });
       // An upstream that answers anyway: the client never sees it — on a call answered with
       // plain JSON, and on one answered over SSE (a progress token).
       await expect(

@@ -147,6 +147,8 @@ class GatewaySession {
   private readonly abandoned = new Set<string>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
   private readonly listed = new Map<string, Record<string, unknown>>();
+  /** The upstream POSTs of `tools/call` under way, by request id: a cancelled call's is given up. */
+  private readonly posting = new Map<string, AbortController>();
   /** Calls answered with plain JSON (`answerAsJson`): the answer's taker, by request id. */
   private readonly jsonAnswers = new Map<string, (message: Message | undefined) => void>();
   private idle: NodeJS.Timeout | undefined;
@@ -314,6 +316,8 @@ class GatewaySession {
     const why = typeof reason === 'string' && reason !== '' ? `: ${reason.slice(0, 300)}` : '';
     const text = `The MCP client cancelled ${entry.method} after the gateway had forwarded it to the MCP server "${this.target.name}"${why}. Whether it ran is the server's to say; its answer, if any, was dropped.`;
     reportToolOutcome(this.arden, entry, { error: { message: text } });
+    // The upstream hears of it from the notification; its answer's connection is closed.
+    this.posting.get(key)?.abort();
     const taker = this.jsonAnswers.get(key);
     if (taker) {
       this.jsonAnswers.delete(key);
@@ -374,13 +378,22 @@ class GatewaySession {
    * SSE answer that ended before the response (from its last event id, after its `retry`).
    */
   private async postCall(message: Message, id: RequestId): Promise<void> {
-    const outcome = await this.poster.post(
-      JSON.stringify(message),
-      this.upstream,
-      (answer) => this.fromUpstream(answer as Message),
-      (answer) => answer.id === id && ('result' in answer || 'error' in answer),
-    );
-    if (outcome.kind === 'done') return;
+    const key = idKey(id);
+    const abort = new AbortController();
+    this.posting.set(key, abort);
+    let outcome: Awaited<ReturnType<UpstreamPoster['post']>>;
+    try {
+      outcome = await this.poster.post(
+        JSON.stringify(message),
+        this.upstream,
+        (answer) => this.fromUpstream(answer as Message),
+        (answer) => answer.id === id && ('result' in answer || 'error' in answer),
+        abort.signal,
+      );
+    } finally {
+      if (this.posting.get(key) === abort) this.posting.delete(key);
+    }
+    if (outcome.kind === 'done' || abort.signal.aborted) return;
     if (outcome.kind === 'ended') throw new Error(outcome.reason);
     if (outcome.kind === 'redirect') {
       await this.upstream.send(message as unknown as JSONRPCMessage);

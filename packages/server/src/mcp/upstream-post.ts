@@ -69,13 +69,15 @@ export class UpstreamPoster {
    * POSTs `body` (one JSON-RPC message's text) and delivers each message of the answer to
    * `deliver` as it arrives; `answered` tells whether a message is the answer that ends the
    * request (a response to it). Rejects when the upstream could not be reached or answered
-   * with an error status.
+   * with an error status. When `signal` aborts (the client cancelled the call) the request is
+   * given up — its connection closed — and the POST is `done`.
    */
   post(
     body: string,
     session: { sessionId: string | undefined; protocolVersion: string | undefined },
     deliver: (message: Record<string, unknown>) => void,
     answered: (message: Record<string, unknown>) => boolean,
+    signal?: AbortSignal,
   ): Promise<PostOutcome> {
     if (this.closed) return Promise.reject(new Error('The upstream connection is closed.'));
     const headers: Record<string, string | number> = {};
@@ -89,14 +91,21 @@ export class UpstreamPoster {
       const request = this.request({ ...this.options, method: 'POST', headers, agent: this.agent });
       this.pending.add(request);
       let settled = false;
+      const abandon = () => {
+        settle({ kind: 'done' });
+        request.destroy();
+      };
       const settle = (outcome: PostOutcome | Error) => {
         if (settled) return;
         settled = true;
+        signal?.removeEventListener('abort', abandon);
         this.pending.delete(request);
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
       request.on('error', (error) => settle(error));
+      if (signal?.aborted) abandon();
+      else signal?.addEventListener('abort', abandon, { once: true });
       request.once('response', (response) => {
         // What an error of the answer means is the reader's to say (an SSE stream may resume).
         response.on('error', () => undefined);
