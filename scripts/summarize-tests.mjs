@@ -44,7 +44,8 @@ function count(name, report) {
     for (const test of file.assertionResults) {
       if (test.status === 'passed' || test.status === 'failed') ran.add(test.fullName);
       else notRun.push(test.fullName);
-      if (test.status === 'failed') failures.push(`${label}: ${file.name.replace(root, '')} > ${test.fullName}`);
+      if (test.status === 'failed')
+        failures.push(`${label}: ${file.name.replace(root, '')} > ${test.fullName}`);
     }
   }
   for (const test of notRun) {

@@ -5,6 +5,8 @@ export default defineConfig({
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
     testTimeout: 30_000,
+    // Starting a real Arden server (the e2e files) can take more than 10 s on a loaded machine.
+    hookTimeout: 60_000,
     projects: [
       {
         extends: true,

@@ -2,18 +2,30 @@ import {
   type Arden,
   ArdenApiError,
   ardenToolName,
+  assertDecisionCoversCall,
   buildCallContext,
   type CheckResult,
-  decisionOf,
+  decidedCall,
   denialOf,
   denialText,
+  type EditedCall,
+  exactCall,
   resolveAdapterOptions,
   runsUnchecked,
+  type StatusResponseBody,
 } from '@arden/core';
 import type { ModelMessage, ToolApprovalResponse, ToolApprovalStatus, ToolSet } from 'ai';
-import { metadataOf } from './guard';
+import { guardedKey, metadataOf } from './guard';
 import type { ProtectOptions } from './options';
-import { type ActionLink, findLink, forgetLink, inputKeyOf, rememberLink } from './state';
+import {
+  type ActionLink,
+  activeOptions,
+  forgetLink,
+  inputKeyOf,
+  rememberHeld,
+  rememberLink,
+  wasHeldHere,
+} from './state';
 
 /** What `ardenToolApproval()` receives from the SDK for each tool call. */
 interface ApprovalRequest {
@@ -77,8 +89,7 @@ function linkFromMessages(
   const request = approvalRequests(messages).find((part) => part.toolCallId === toolCallId);
   const actionId = actionIdOfReason(request?.reason);
   if (!actionId) return undefined;
-  const known = findLink(toolCallId, input);
-  if (known && known.actionId === actionId) return known;
+  // Always a fresh link: what Arden says of the action now decides, never a remembered status.
   return {
     toolCallId,
     inputKey: inputKeyOf(input),
@@ -109,15 +120,198 @@ async function toolsOwnAnswer(request: ApprovalRequest): Promise<ToolApprovalSta
   return answer ? 'user-approval' : 'not-applicable';
 }
 
-async function readStatus(arden: Arden, link: ActionLink): Promise<void> {
-  if (link.status !== undefined) return;
-  // Pending, or Arden is unreachable: the app's own approval stands (the tool's run is reported later).
-  const decided = await decisionOf(arden, link.actionId);
-  if (decided) {
-    link.status = decided.status;
-    link.notes = decided.notes;
-    if (decided.edited) link.edited = decided.edited;
+/** The SDK's answer that the call does not run, with why. */
+function refused(link: ActionLink, why: string): ToolApprovalStatus {
+  return {
+    type: 'denied',
+    reason: `Arden did not run this call to "${link.ardenToolName}" (Arden action ${link.actionId}): ${why}`,
+  };
+}
+
+/**
+ * Arden could not confirm a resumed approval (unreachable, or an error): the call does not run —
+ * unless `onUnavailable: 'allow'` says to run calls unchecked while Arden is unreachable.
+ */
+function unconfirmed(
+  arden: Arden,
+  link: ActionLink,
+  error: unknown,
+  what: string,
+): ToolApprovalStatus {
+  if (runsUnchecked(arden, error)) {
+    arden.options.logger.warn(
+      `Arden is unreachable; running "${link.ardenToolName}" unrecorded because onUnavailable is 'allow' (${what}).`,
+      { actionId: link.actionId },
+    );
+    link.passThrough = true;
+    rememberLink(link);
+    return { type: 'approved' };
   }
+  arden.options.logger.warn(`Arden could not ${what}; the call is denied.`, {
+    actionId: link.actionId,
+    error: String(error),
+  });
+  return refused(
+    link,
+    `Arden could not ${what} (${error instanceof Error ? error.message : String(error)}), so the tool did not run.`,
+  );
+}
+
+/**
+ * Why the approval (or hold) Arden holds under this action is not for this call, or undefined
+ * when it is: its receipt must bind this tool and exactly these argument bytes (as core's
+ * guarded calls compare them). Without a receipt (a server that signs none), only a call this
+ * process held itself is known to be this one.
+ */
+async function mismatch(
+  link: ActionLink,
+  answer: StatusResponseBody,
+  input: unknown,
+  edited: EditedCall | undefined,
+): Promise<string | undefined> {
+  if (typeof answer.receipt !== 'string') {
+    return wasHeldHere(link.actionId, link.toolCallId, input)
+      ? undefined
+      : 'Arden sent no receipt to prove that the approval is for this call (receipts are off on the server), so the tool did not run.';
+  }
+  try {
+    await assertDecisionCoversCall(
+      answer.receipt,
+      exactCall(link.ardenToolName, link.actionId, [input]),
+      edited,
+    );
+    return undefined;
+  } catch (error) {
+    return `the approval in the messages is for another call (${error instanceof Error ? error.message : String(error)}). An approval runs only the exact call it was given for.`;
+  }
+}
+
+/**
+ * Claims the action's single run in Arden before the SDK runs the tool: an approval runs one call
+ * once, so a replayed approval (the same approval request again in the messages) is refused.
+ */
+async function claimRun(arden: Arden, link: ActionLink): Promise<ToolApprovalStatus | undefined> {
+  try {
+    await arden.claimRun(link.actionId);
+    link.claimed = true;
+    return undefined;
+  } catch (error) {
+    if (ArdenApiError.isInstance(error) && error.statusCode === 409) {
+      return refused(
+        link,
+        'this approval was already used for a run (an approval runs one call once), so the tool did not run again.',
+      );
+    }
+    return unconfirmed(arden, link, error, 'record the run of the approved call');
+  }
+}
+
+/**
+ * The app approved a call Arden still holds for its own approvers (the policy does not take the
+ * app's approval, or wants more approvals): the tool may be handed to the SDK only when its run
+ * goes through Arden — a `guardTools()` tool or the automatic route — which waits for Arden's
+ * decision (and claims the run) before the tool runs. A tool that would run outside Arden is
+ * denied rather than run without the approval its policy requires.
+ */
+function waitForApprover(
+  link: ActionLink,
+  tools: ToolSet | undefined,
+  toolName: string,
+): ToolApprovalStatus {
+  const tool = tools?.[toolName] as Record<symbol, unknown> | undefined;
+  if (tool?.[guardedKey] === true || activeOptions() !== undefined) {
+    rememberLink(link);
+    return { type: 'approved' };
+  }
+  return refused(
+    link,
+    "its policy needs an approver in Arden, and this tool runs outside Arden (not wrapped by guardTools(), automatic route off), so it did not run on the app's approval alone. Wait for Arden's decision with resolveArdenApprovals().",
+  );
+}
+
+/**
+ * The SDK asks again before it runs a call the app approved: Arden reads the action the approval
+ * request names. It runs only when that action is for exactly this call (its receipt), is not
+ * denied, and its single run is claimed; otherwise it is denied. The app's approval of a call
+ * Arden still holds is recorded as an in-app decision first.
+ */
+async function resumeApproved(
+  arden: Arden,
+  resolved: ProtectOptions,
+  link: ActionLink,
+  toolCall: { toolCallId: string; toolName: string; input: unknown },
+  tools: ToolSet | undefined,
+  reported = false,
+): Promise<ToolApprovalStatus> {
+  let answer: StatusResponseBody;
+  try {
+    answer = await arden.status(link.actionId);
+  } catch (error) {
+    return unconfirmed(arden, link, error, 'read the approved action');
+  }
+  const decided =
+    answer.status === 'approved' || answer.status === 'denied' ? decidedCall(answer) : undefined;
+  if (decided?.status === 'denied') {
+    return {
+      type: 'denied',
+      reason: denialText(resolved, {
+        toolName: link.ardenToolName,
+        actionId: link.actionId,
+        reason: 'denied',
+        notes: decided.message,
+        error: new Error('denied'),
+      }),
+    };
+  }
+  const wrong = await mismatch(link, answer, toolCall.input, decided?.edited);
+  if (wrong) return refused(link, wrong);
+  if (decided?.status === 'approved') {
+    link.status = 'approved';
+    link.notes = decided.message;
+    if (decided.edited) link.edited = decided.edited;
+    const notClaimed = await claimRun(arden, link);
+    if (notClaimed) return notClaimed;
+    rememberLink(link);
+    return { type: 'approved' };
+  }
+  // Still pending after the app's approval was recorded: the policy wants more approvals.
+  if (reported) return waitForApprover(link, tools, toolCall.toolName);
+  return recordAppApproval(arden, resolved, link, toolCall, tools);
+}
+
+/**
+ * The app's user approved a call Arden still holds: record it in Arden as an in-app decision.
+ * Approved → its run is claimed and it runs; still pending (the policy wants more approvals) or
+ * refused (the policy does not allow in-app decisions) → the tool waits for Arden's approvers
+ * when it runs. When the decision cannot be recorded (Arden unreachable, an error), the call does
+ * not run (unless `onUnavailable: 'allow'`).
+ */
+async function recordAppApproval(
+  arden: Arden,
+  options: ProtectOptions,
+  link: ActionLink,
+  toolCall: { toolCallId: string; toolName: string; input: unknown },
+  tools: ToolSet | undefined,
+): Promise<ToolApprovalStatus> {
+  const user =
+    (typeof options.appUser === 'function' ? options.appUser(toolCall) : options.appUser) ??
+    'app user';
+  try {
+    await arden.reportInAppDecision(link.actionId, { decision: 'approve', user });
+  } catch (error) {
+    if (ArdenApiError.isInstance(error) && error.statusCode === 403) {
+      arden.options.logger.warn(
+        `The policy of "${link.ardenToolName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
+        { actionId: link.actionId },
+      );
+      return waitForApprover(link, tools, toolCall.toolName);
+    }
+    // 409: decided meanwhile (in Arden); read it again below.
+    if (!(ArdenApiError.isInstance(error) && error.statusCode === 409)) {
+      return unconfirmed(arden, link, error, "record the app's approval");
+    }
+  }
+  return resumeApproved(arden, options, link, toolCall, tools, true);
 }
 
 /**
@@ -132,8 +326,11 @@ async function readStatus(arden: Arden, link: ActionLink): Promise<void> {
  *   (`addToolApprovalResponse`). Decide it there, or in Arden (dashboard or CLI) and turn the
  *   decision into the SDK's response with `resolveArdenApprovals(messages)`.
  *
- * When the SDK resumes an approved call it asks again: a call an Arden approver denied meanwhile
- * is then denied (Arden's denial wins); otherwise it runs, and its outcome is reported to Arden.
+ * When the SDK resumes an approved call it asks again, and the action the approval request names
+ * is confirmed with Arden: it must be for this tool with exactly these arguments (its signed
+ * receipt), not denied (Arden's denial wins), and not used before — its single run is claimed in
+ * Arden, so a replayed or forged approval in the messages never runs a call. If Arden cannot
+ * confirm it (unreachable), the call is denied, unless `onUnavailable: 'allow'`.
  * Tools wrapped by `guardTools()` or the automatic route reuse this decision (no second check).
  *
  * ```ts
@@ -154,23 +351,7 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
     );
     if (existing) {
       // The SDK asks again before it runs a call the app approved.
-      rememberLink(existing);
-      await readStatus(arden, existing);
-      if (existing.status === 'denied') {
-        return {
-          type: 'denied',
-          reason: denialText(resolved, {
-            toolName: ardenName,
-            actionId: existing.actionId,
-            reason: 'denied',
-            notes: existing.notes,
-            error: new Error('denied'),
-          }),
-        };
-      }
-      if (existing.status === undefined)
-        await recordAppApproval(arden, resolved, existing, toolCall);
-      return { type: 'approved' };
+      return resumeApproved(arden, resolved, existing, toolCall, request.tools);
     }
     let result: CheckResult;
     try {
@@ -211,50 +392,12 @@ export function ardenToolApproval(options: ProtectOptions = {}) {
       rememberLink(link);
       return toolsOwnAnswer(request);
     }
-    // Held: nothing to remember here; the approval request in the messages names the action.
+    // Held: the approval request in the messages names the action; this process remembers that it
+    // held this very call (what proves the approval's call when the server signs no receipts).
     forgetLink(link.toolCallId);
+    rememberHeld(link.actionId, link.toolCallId, toolCall.input);
     return { type: 'user-approval', reason: heldReason(result) };
   };
-}
-
-/**
- * The app's user approved a call Arden still holds: record it in Arden as an in-app decision.
- * Approved → it runs; still pending (the policy wants more approvals) or refused (the policy does
- * not allow in-app decisions) → the tool waits for Arden's approvers when it runs. A server
- * without in-app decisions (404) or out of reach: the app's approval stands, as before.
- */
-async function recordAppApproval(
-  arden: Arden,
-  options: ProtectOptions,
-  link: ActionLink,
-  toolCall: { toolCallId: string; toolName: string; input: unknown },
-): Promise<void> {
-  const user =
-    (typeof options.appUser === 'function' ? options.appUser(toolCall) : options.appUser) ??
-    'app user';
-  try {
-    const decided = await arden.reportInAppDecision(link.actionId, { decision: 'approve', user });
-    if (decided.status === 'approved') link.status = 'approved';
-    else if (decided.status === 'denied') {
-      link.status = 'denied';
-      link.notes = decided.message;
-    }
-    // Pending: more approvals needed; the tool waits for them when it runs.
-  } catch (error) {
-    if (ArdenApiError.isInstance(error) && error.statusCode === 403) {
-      arden.options.logger.warn(
-        `The policy of "${link.ardenToolName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
-        { actionId: link.actionId },
-      );
-      return;
-    }
-    if (ArdenApiError.isInstance(error) && error.statusCode === 409) {
-      link.status = undefined;
-      await readStatus(arden, link);
-      return;
-    }
-    link.status = 'app';
-  }
 }
 
 function describeBlock(options: ProtectOptions, link: ActionLink): string {

@@ -72,6 +72,20 @@ async function runLinked(
   if (status === 'denied') {
     throw new PolicyDeniedError({ toolName, actionId: link.actionId, reason: 'denied', notes });
   }
+  if (!link.claimed) {
+    // An approval resumed from the SDK's messages runs one call once: claim its run first.
+    try {
+      await arden.claimRun(link.actionId);
+    } catch (error) {
+      throw new PolicyDeniedError({
+        toolName,
+        actionId: link.actionId,
+        reason: 'denied',
+        message: `Tool "${toolName}" did not run: Arden could not record its single run (${error instanceof Error ? error.message : String(error)}); an approval runs one call once.`,
+        cause: error,
+      });
+    }
+  }
   return arden.runAndReport(link.actionId, run, undefined, [runWith]);
 }
 

@@ -26,14 +26,16 @@ export interface ActionLink {
   /** The policy's reason (block) or the approver's notes (once decided). */
   notes: string | undefined;
   /**
-   * For held calls: `approved`/`denied` once decided in Arden, `app` when the app's own user
-   * approved it through the SDK while Arden still had it pending.
+   * For held calls: `approved`/`denied` once decided in Arden; undefined while Arden still
+   * holds it (the tool then waits for Arden's decision when it runs).
    */
-  status: 'approved' | 'denied' | 'app' | undefined;
+  status: 'approved' | 'denied' | undefined;
   /** Approved with edit in Arden: the approver's call, run instead of the model's. */
   edited?: EditedCall;
   /** Already checked and reported by the automatic route: the tool's own wrapper just runs it. */
   passThrough?: boolean;
+  /** The approved action's single run is claimed in Arden (`ardenToolApproval` did). */
+  claimed?: boolean;
 }
 
 interface AdapterState {
@@ -42,6 +44,8 @@ interface AdapterState {
   /** Whether Arden's telemetry integration is registered with the `ai` package. */
   registered: boolean;
   links: Map<string, ActionLink>;
+  /** Calls `ardenToolApproval` held in this process: action id → `toolCallId|input`. */
+  held?: Map<string, string>;
   /** Model calls whose usage was recorded through the end event (`callId|responseId`). */
   recordedCalls: Set<string>;
 }
@@ -58,6 +62,7 @@ export function adapterState(): AdapterState {
     options: resolveAdapterOptions({}, () => getArden()),
     registered: false,
     links: new Map(),
+    held: new Map(),
     recordedCalls: new Set(),
   }));
 }
@@ -98,6 +103,24 @@ export function findLink(toolCallId: string | undefined, input: unknown): Action
 /** @internal Forgets a call once its tool ran (or was refused). */
 export function forgetLink(toolCallId: string): void {
   adapterState().links.delete(toolCallId);
+}
+
+/** @internal Remembers that this process held this call under this action (bounded). */
+export function rememberHeld(actionId: string, toolCallId: string, input: unknown): void {
+  const state = adapterState();
+  // A copy of an older version may have made the shared state without this map.
+  state.held ??= new Map();
+  const { held } = state;
+  held.set(actionId, `${toolCallId}|${inputKeyOf(input)}`);
+  if (held.size > maxRemembered) {
+    const oldest = held.keys().next().value;
+    if (oldest !== undefined) held.delete(oldest);
+  }
+}
+
+/** @internal Whether this process held exactly this call under this action. */
+export function wasHeldHere(actionId: string, toolCallId: string, input: unknown): boolean {
+  return adapterState().held?.get(actionId) === `${toolCallId}|${inputKeyOf(input)}`;
 }
 
 /** @internal Records a usage key once; false when it was already recorded. */

@@ -116,6 +116,21 @@ export class Arden {
   }
 
   /**
+   * Claims the single run of an approved action, just before its tool runs: adapters that resume
+   * an approval carried outside Arden (a framework's message history) call it, so that one
+   * approval never runs two calls. Throws `ArdenApiError` (409 when the action already ran or its
+   * run was claimed, or it cannot run; 404 when it is not this key's action) or
+   * `ArdenUnavailableError`.
+   */
+  async claimRun(actionId: string): Promise<void> {
+    await this.http.request<{ action_id: string; claimed: boolean }>(
+      'POST',
+      `/v1/actions/${encodeURIComponent(actionId)}/run`,
+      {},
+    );
+  }
+
+  /**
    * Gives up a held call (its client cancelled it): the action becomes `cancelled` in Arden, never
    * runs, and approving it afterwards is a 409. Throws `ArdenApiError` (409 when it was decided
    * or expired first, 404 when it is not this key's action) or `ArdenUnavailableError`.

@@ -138,12 +138,16 @@ describe('guardTool', () => {
       const instance = arden(server, { fetch: fetchSpy, pollIntervalMs: 20 });
       const call = instance.guardTool('stripe.refund', async () => 'ok')();
       const held = await server.nextPending();
-      await new Promise((resolve) => setTimeout(resolve, 120));
-      const statusCalls = fetchSpy.mock.calls.filter(([url]) => String(url).includes('/status/'));
-      expect(statusCalls.length).toBeGreaterThanOrEqual(3);
+      const statusCalls = () =>
+        fetchSpy.mock.calls.filter(([url]) => String(url).includes('/status/'));
+      // Polls at its interval (waited for, not timed: a loaded machine runs timers late).
+      await vi.waitFor(() => expect(statusCalls().length).toBeGreaterThanOrEqual(3), {
+        timeout: 10_000,
+        interval: 10,
+      });
       // The first status request asked for a long-poll; later ones stopped asking.
-      expect(String(statusCalls[0]?.[0])).toContain('wait=');
-      expect(String(statusCalls.at(-1)?.[0])).not.toContain('wait=');
+      expect(String(statusCalls()[0]?.[0])).toContain('wait=');
+      expect(String(statusCalls().at(-1)?.[0])).not.toContain('wait=');
       server.approve(held.actionId);
       await expect(call).resolves.toBe('ok');
     });

@@ -241,39 +241,13 @@ async function assertSameCall(
   receipt: string | undefined,
   edited?: EditedCall,
 ): Promise<void> {
-  const now = buildCallContext(parameters, options.argNames);
-  const call = {
-    toolName,
-    actionId,
-    argsJson: stringifyWire(now.args),
-    kwargsJson: stringifyWire(now.kwargs),
-  };
+  const call = exactCall(toolName, actionId, parameters, options.argNames);
   let failure: unknown;
   if (call.argsJson !== checked.args || call.kwargsJson !== checked.kwargs) {
     failure = new Error('the arguments changed after they were checked');
   } else if (receipt !== undefined) {
     try {
-      const { claims } = decodeReceipt(receipt);
-      if (claims.edited || edited) {
-        // Approved with edit: the receipt binds the edited call (the one to run) and names the
-        // hashes of the call as checked.
-        if (!claims.edited || !edited) {
-          throw new Error(
-            'the receipt and the decision disagree on whether an approver edited the arguments',
-          );
-        }
-        await assertReceiptCoversCall(claims, { ...call, kwargsJson: edited.kwargsJson });
-        await assertReceiptCoversCall(
-          {
-            ...claims,
-            args_sha256: claims.edited.original_args_sha256,
-            kwargs_sha256: claims.edited.original_kwargs_sha256,
-          },
-          call,
-        );
-      } else {
-        await assertReceiptCoversCall(claims, call);
-      }
+      await assertDecisionCoversCall(receipt, call, edited);
     } catch (error) {
       failure = error;
     }
@@ -286,6 +260,67 @@ async function assertSameCall(
     message: `Tool "${toolName}" did not run: ${failure instanceof Error ? failure.message : String(failure)}. Arden runs a tool only with exactly the arguments that were checked or approved.`,
     cause: failure,
   });
+}
+
+/** The exact call a receipt binds. */
+export interface ExactCall {
+  toolName: string;
+  actionId: string;
+  /** The positional and keyword arguments' JSON text, as a check sends them. */
+  argsJson: string;
+  kwargsJson: string;
+}
+
+/** @internal A call's exact form (its argument bytes as a check sends them), to compare with a receipt. */
+export function exactCall(
+  toolName: string,
+  actionId: string,
+  parameters: readonly unknown[],
+  argNames?: readonly string[],
+): ExactCall {
+  const context = buildCallContext(parameters, argNames);
+  return {
+    toolName,
+    actionId,
+    argsJson: stringifyWire(context.args),
+    kwargsJson: stringifyWire(context.kwargs),
+  };
+}
+
+/**
+ * @internal That a decision's receipt was issued for exactly this call: the action, the tool
+ * name and the argument bytes (`call`, serialized as the check sent them). For an approval with
+ * edit, the receipt binds the edited call (`edited`, the one to run) and names the hashes of the
+ * call as the agent made it (`call`). Throws (`ReceiptVerificationError`, `call_mismatch`) when
+ * the receipt is for another call. Adapters that resume an approval from outside (a framework's
+ * message history) use it so that an approval never runs another call.
+ */
+export async function assertDecisionCoversCall(
+  receipt: string,
+  call: ExactCall,
+  edited: EditedCall | undefined,
+): Promise<void> {
+  const { claims } = decodeReceipt(receipt);
+  if (claims.edited || edited) {
+    // Approved with edit: the receipt binds the edited call (the one to run) and names the
+    // hashes of the call as checked.
+    if (!claims.edited || !edited) {
+      throw new Error(
+        'the receipt and the decision disagree on whether an approver edited the arguments',
+      );
+    }
+    await assertReceiptCoversCall(claims, { ...call, kwargsJson: edited.kwargsJson });
+    await assertReceiptCoversCall(
+      {
+        ...claims,
+        args_sha256: claims.edited.original_args_sha256,
+        kwargs_sha256: claims.edited.original_kwargs_sha256,
+      },
+      call,
+    );
+  } else {
+    await assertReceiptCoversCall(claims, call);
+  }
 }
 
 /**

@@ -156,7 +156,7 @@ export {
   PolicyDeniedError,
   WebhookVerificationError,
 } from './errors';
-export { editedParameters } from './guard';
+export { assertDecisionCoversCall, type ExactCall, editedParameters, exactCall } from './guard';
 export { isPlainObject, type JsonValue, toJsonSafe } from './json-safe';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger';
 // The MCP gateways' shared checking (the stdio gateway and guardMcpClient in @arden/mcp, the

@@ -293,6 +293,11 @@ function describeReport(
       "  the gateway needs ARDEN_API_KEY (and ARDEN_API_URL) in the client's environment or in each server's env.",
     );
     lines.push('  restart the client to apply; `arden mcp uninstall` undoes this.');
+    if (report.config.client === 'codex' && report.config.scope === 'project') {
+      lines.push(
+        `  Codex reads a project's .codex/config.toml only once the project is trusted (Codex asks when it starts in it; or set trust_level = "trusted" under [projects."<this folder>"] in ~/.codex/config.toml).`,
+      );
+    }
   }
   return `${lines.join('\n')}\n\n${report.diff}`;
 }

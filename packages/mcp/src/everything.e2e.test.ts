@@ -1,3 +1,4 @@
+import { mountAdmin, UserAdministration } from '@arden/server';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import {
   CreateMessageRequestSchema,
@@ -12,12 +13,35 @@ import { type Connected, connect, eventually, serverEntry, textOf } from './test
 // The real @modelcontextprotocol/server-everything, directly and behind the gateway in the same
 // test: what the client sees must be the same, for every MCP feature the server exercises.
 let t: TestServer;
+/** An admin's token for the admin API (mounted in this process, as `arden serve` does). */
+let adminToken: string;
 
 beforeAll(async () => {
   t = await startTestServer({
+    mode: 'in-process',
     policies: [{ name: 'No environment dumps', tool: 'mcp.everything.get-env', action: 'block' }],
+    config: {
+      plugins: [(server) => void mountAdmin(server, { insecureTestPasswordHashing: true })],
+    },
   });
+  const users = new UserAdministration(t.server.store, Date.now, {
+    insecureTestPasswordHashing: true,
+  });
+  const { user } = await users.createUser({
+    email: 'admin@example.com',
+    role: 'admin',
+    password: 'a-long-test-password-0123',
+  });
+  adminToken = (await users.createToken(user.id, 'everything test')).token;
 });
+
+async function adminGet(path: string): Promise<any> {
+  const response = await fetch(`${t.url}${path}`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  expect(response.status).toBe(200);
+  return response.json();
+}
 
 afterAll(async () => {
   await t.close();
@@ -191,6 +215,50 @@ describe('stdio gateway in front of server-everything', () => {
     } finally {
       await connected.close();
     }
+  });
+
+  test("the tool report reaches Arden: each tool's input schema and annotations, read back with the admin API", async () => {
+    const direct = await open('direct');
+    const expected = (await direct.client.listTools()).tools;
+    await direct.close();
+    const connected = await open('gateway');
+    try {
+      await eventually(
+        () => connected.client.listTools(),
+        (list) => list.tools.some((tool) => tool.name === 'trigger-sampling-request'),
+      );
+    } finally {
+      await connected.close();
+    }
+    // What the client asked for that the model is not offered (get-env) is recorded too.
+    expect(expected.some((tool) => tool.name === 'get-env')).toBe(true);
+    expect(expected.some((tool) => Object.keys(tool.annotations ?? {}).length > 0)).toBe(true);
+    const upstream = await eventually(
+      async () =>
+        (await adminGet('/api/v1/mcp/upstreams')).items.find(
+          (item: { name: string; transport?: string }) => item.name === 'everything',
+        ),
+      (item) => item !== undefined,
+    );
+    const detail = await eventually(
+      () => adminGet(`/api/v1/mcp/upstreams/${upstream.id}`),
+      (body) => body.tools.length === expected.length,
+    );
+    expect(detail.name).toBe('everything');
+    const recorded = new Map<string, any>(
+      detail.tools.map((tool: { name: string }) => [tool.name, tool]),
+    );
+    expect([...recorded.keys()].sort()).toEqual(expected.map((tool) => tool.name).sort());
+    for (const tool of expected) {
+      const seen = recorded.get(tool.name);
+      expect(seen, tool.name).toMatchObject({
+        arden_tool: `mcp.everything.${tool.name}`,
+        input_schema: tool.inputSchema,
+        annotations: tool.annotations ?? {},
+        description: tool.description ?? null,
+      });
+    }
+    expect(recorded.get('get-env')?.policy).toMatchObject({ name: 'No environment dumps' });
   });
 
   test("the upstream never sees Arden's key", async () => {

@@ -8,6 +8,11 @@ import { MAX_WALL_FACTOR, POLICY_LIMITS } from './limits';
  */
 const MAX_CLOCK_GAP_MS = 1;
 
+/** Thrown when one evaluation exceeds its `EvaluationBudget`. */
+export class EvaluationBudgetError extends Error {
+  override name = 'EvaluationBudgetError';
+}
+
 /**
  * The work one evaluation may do, shared by every condition evaluated for one call. Charged in
  * work units: one per node the evaluator runs, one per list element or map entry an operator
@@ -42,7 +47,12 @@ export class EvaluationBudget {
    * evaluation ran in the bytecode interpreter (docs/performance.md, row 8). It has looked at the
    * clock, so its fields hold what an evaluation's do (doubles, not small integers).
    */
-  static readonly kept: EvaluationBudget = new EvaluationBudget();
+  // Its clock has no limit: the process may be descheduled between its looks (a loaded machine),
+  // and defining the class must never fail — that failed the module's import.
+  static readonly kept: EvaluationBudget = new EvaluationBudget(
+    POLICY_LIMITS.maxEvaluationCost,
+    Number.POSITIVE_INFINITY,
+  );
   static {
     for (let step = 0; step < 1024; step++) EvaluationBudget.kept.step();
   }
@@ -107,11 +117,6 @@ export class EvaluationBudget {
         : `evaluation budget exceeded: took longer than ${this.#milliseconds} ms`;
     throw new EvaluationBudgetError(this.exceeded);
   }
-}
-
-/** Thrown when one evaluation exceeds its `EvaluationBudget`. */
-export class EvaluationBudgetError extends Error {
-  override name = 'EvaluationBudgetError';
 }
 
 // Evaluation is synchronous, so the budget of the evaluation under way is module state; every

@@ -78,6 +78,37 @@ describe('configuration', () => {
     expect(() => resolveConfig({ checkValueLimit: 0 }, {})).toThrow(/^checkValueLimit must be/);
   });
 
+  test('the HTTP MCP gateway: no upstream timeout and 16 MiB messages by default, or as set', () => {
+    expect(resolveConfig({}, {})).toMatchObject({
+      mcpUpstreamTimeoutMs: 0,
+      mcpMaxMessageBytes: 16 * 1024 * 1024,
+    });
+    expect(
+      resolveConfig(
+        {},
+        { ARDEN_MCP_UPSTREAM_TIMEOUT: '2.5', ARDEN_MCP_MAX_MESSAGE_BYTES: '512kb' },
+      ),
+    ).toMatchObject({ mcpUpstreamTimeoutMs: 2_500, mcpMaxMessageBytes: 512 * 1024 });
+    expect(
+      resolveConfig(
+        { mcpUpstreamTimeoutSeconds: 30, mcpMaxMessageBytes: 1000 },
+        { ARDEN_MCP_UPSTREAM_TIMEOUT: '2', ARDEN_MCP_MAX_MESSAGE_BYTES: '1mb' },
+      ),
+    ).toMatchObject({ mcpUpstreamTimeoutMs: 30_000, mcpMaxMessageBytes: 1000 });
+    expect(
+      parseServerFlags(['--mcp-upstream-timeout', '60', '--mcp-max-message-bytes', '4mb']),
+    ).toEqual({ mcpUpstreamTimeoutSeconds: 60, mcpMaxMessageBytes: '4mb' });
+    expect(() => resolveConfig({}, { ARDEN_MCP_UPSTREAM_TIMEOUT: 'soon' })).toThrow(
+      /^ARDEN_MCP_UPSTREAM_TIMEOUT must be/,
+    );
+    expect(() => resolveConfig({}, { ARDEN_MCP_MAX_MESSAGE_BYTES: 'lots' })).toThrow(
+      /^ARDEN_MCP_MAX_MESSAGE_BYTES must be a size/,
+    );
+    expect(() => resolveConfig({ mcpUpstreamTimeoutSeconds: -1 }, {})).toThrow(
+      /mcpUpstreamTimeoutSeconds/,
+    );
+  });
+
   test('flags', () => {
     expect(
       parseServerFlags([

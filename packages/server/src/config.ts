@@ -42,6 +42,19 @@ export interface ServerConfig {
    * is refused with a 413 and must not run.
    */
   checkValueLimit?: number;
+  /**
+   * The HTTP MCP gateway (`/mcp/<name>`): how long an upstream may take to answer a request
+   * before the client gets an error and the request is cancelled upstream, in seconds
+   * (`ARDEN_MCP_UPSTREAM_TIMEOUT`; default 0: none, the client's own timeout applies) — the
+   * stdio gateway's `--upstream-timeout`.
+   */
+  mcpUpstreamTimeoutSeconds?: number;
+  /**
+   * The HTTP MCP gateway: the longest message an upstream may send, in bytes or `"16mb"`
+   * (`ARDEN_MCP_MAX_MESSAGE_BYTES`; default 16 MiB) — the stdio gateway's `--max-message-bytes`.
+   * An answer over it is dropped without being held whole, and its request answered with an error.
+   */
+  mcpMaxMessageBytes?: number | string;
   /** A JSON pricing file laid over the shipped table (`ARDEN_PRICING_FILE`). */
   pricingFile?: string;
   /** `debug`, `info` (default), `warn`, `error` or `silent` (`ARDEN_LOG_LEVEL`). */
@@ -270,6 +283,22 @@ export function resolveConfig(
       config.checkValueLimit !== undefined ? 'checkValueLimit' : 'ARDEN_CHECK_VALUE_LIMIT',
     );
   }
+  const mcpUpstreamTimeoutSeconds =
+    config.mcpUpstreamTimeoutSeconds ??
+    numberFrom(environment.ARDEN_MCP_UPSTREAM_TIMEOUT, 'ARDEN_MCP_UPSTREAM_TIMEOUT') ??
+    0;
+  if (!Number.isFinite(mcpUpstreamTimeoutSeconds) || mcpUpstreamTimeoutSeconds < 0) {
+    throw new ValidationError(
+      `mcpUpstreamTimeoutSeconds (ARDEN_MCP_UPSTREAM_TIMEOUT) must be a number of seconds ≥ 0 (0 for none); got ${mcpUpstreamTimeoutSeconds}.`,
+      'mcpUpstreamTimeoutSeconds',
+    );
+  }
+  const mcpMaxMessageBytes =
+    config.mcpMaxMessageBytes !== undefined
+      ? parseByteSize(config.mcpMaxMessageBytes, 'mcpMaxMessageBytes')
+      : environment.ARDEN_MCP_MAX_MESSAGE_BYTES
+        ? parseByteSize(environment.ARDEN_MCP_MAX_MESSAGE_BYTES, 'ARDEN_MCP_MAX_MESSAGE_BYTES')
+        : 16 * 1024 * 1024;
   return {
     port,
     host: config.host ?? environment.ARDEN_HOST ?? '127.0.0.1',
@@ -279,6 +308,8 @@ export function resolveConfig(
     bodyLimit,
     checkBodyLimit,
     checkValueLimit,
+    mcpUpstreamTimeoutMs: Math.round(mcpUpstreamTimeoutSeconds * 1000),
+    mcpMaxMessageBytes,
     pricingFile: config.pricingFile ?? environment.ARDEN_PRICING_FILE ?? undefined,
     logLevel,
     approvalTimeoutSeconds,
@@ -327,6 +358,8 @@ const flagNames: Record<string, keyof ServerConfig> = {
   '--approval-timeout': 'approvalTimeoutSeconds',
   '--rate-limit': 'rateLimit',
   '--retention-days': 'retentionDays',
+  '--mcp-upstream-timeout': 'mcpUpstreamTimeoutSeconds',
+  '--mcp-max-message-bytes': 'mcpMaxMessageBytes',
 };
 
 const numericFlags = new Set<keyof ServerConfig>([
@@ -335,11 +368,13 @@ const numericFlags = new Set<keyof ServerConfig>([
   'rateLimit',
   'retentionDays',
   'checkValueLimit',
+  'mcpUpstreamTimeoutSeconds',
 ]);
 
 /**
  * Parses server flags (`--port 8787`, `--data-dir=./data`, `--db`, `--host`, `--body-limit`,
- * `--check-body-limit`, `--check-value-limit`, `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`). Unknown flags throw.
+ * `--check-body-limit`, `--check-value-limit`, `--pricing-file`, `--log-level`, `--approval-timeout`, `--rate-limit`,
+ * `--retention-days`, `--mcp-upstream-timeout`, `--mcp-max-message-bytes`). Unknown flags throw.
  */
 export function parseServerFlags(argv: readonly string[]): ServerConfig {
   const config: Record<string, unknown> = {};

@@ -61,6 +61,10 @@ export interface ResolvedConfig {
   checkBodyLimit: number;
   /** Most JSON values in one `POST /policy/check` body (see `ServerConfig.checkValueLimit`). */
   checkValueLimit: number;
+  /** The HTTP MCP gateway's upstream timeout in ms, 0 for none (see `ServerConfig.mcpUpstreamTimeoutSeconds`). */
+  mcpUpstreamTimeoutMs: number;
+  /** The longest message an HTTP MCP upstream may send, in bytes (see `ServerConfig.mcpMaxMessageBytes`). */
+  mcpMaxMessageBytes: number;
   /** The embedded store's session cache bounds (see `ServerConfig.sessionCache`). */
   sessionCache: SessionCacheLimits;
   pricingFile: string | undefined;

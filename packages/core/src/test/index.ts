@@ -100,6 +100,8 @@ export function createTestArden(options: TestArdenOptions = {}): TestArden {
   const byId = new Map<string, RecordedCheck>();
   const usage: UsageEventBody[] = [];
   const results: RecordedResult[] = [];
+  // Approved actions whose single run was claimed.
+  const claimed = new Set<string>();
   const waiters = new Map<string, Set<() => void>>();
   const pendingWaiters = new Set<(check: RecordedCheck) => void>();
 
@@ -224,6 +226,34 @@ export function createTestArden(options: TestArdenOptions = {}): TestArden {
         error: report.error,
       });
       return json(200, { ok: true });
+    }
+    // An in-app decision (`Arden.reportInAppDecision`): this server lets every policy take one.
+    const decisionMatch = /^\/v1\/actions\/([^/]+)\/decision$/.exec(path);
+    if (method === 'POST' && decisionMatch) {
+      const check = byId.get(decodeURIComponent(decisionMatch[1] as string));
+      if (!check) return json(404, { error: 'Action not found.' });
+      if (check.status !== 'pending') return json(409, { error: 'The action was decided.' });
+      const { decision, notes } = body as { decision?: string; notes?: string };
+      decideAction(check.actionId, decision === 'approve' ? 'approved' : 'denied', notes);
+      return json(200, {
+        action_id: check.actionId,
+        status: check.status,
+        message: check.notes ?? null,
+        decided_in: 'app',
+      });
+    }
+    // The single run of an approved action (`Arden.claimRun`): once; 409 after.
+    const runMatch = /^\/v1\/actions\/([^/]+)\/run$/.exec(path);
+    if (method === 'POST' && runMatch) {
+      const check = byId.get(decodeURIComponent(runMatch[1] as string));
+      if (!check) return json(404, { error: 'Action not found.' });
+      const runnable =
+        check.status === 'approved' || (check.status === 'completed' && check.decision === 'allow');
+      if (!runnable || claimed.has(check.actionId)) {
+        return json(409, { error: `Action ${check.actionId} already ran or cannot run.` });
+      }
+      claimed.add(check.actionId);
+      return json(200, { action_id: check.actionId, claimed: true });
     }
     return json(404, { error: `No route ${method} ${path}.` });
   };

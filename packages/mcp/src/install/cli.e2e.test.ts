@@ -46,6 +46,19 @@ test('arden-mcp install and uninstall, as a user runs them', () => {
   const uninstalled = arden('uninstall', '--client', 'cursor');
   expect(uninstalled.status).toBe(0);
   expect(readFileSync(path, 'utf8')).toBe(original);
+  // Codex in the project: its .codex/config.toml, and a word on trusting the project.
+  const codex = join(root, '.codex', 'config.toml');
+  mkdirSync(join(root, '.codex'));
+  const toml = '[mcp_servers.fs]\ncommand = "node"\nargs = ["server.js"]\n';
+  writeFileSync(codex, toml);
+  const project = arden('install', '--client', 'codex', '--project');
+  expect(project.status).toBe(0);
+  expect(project.stdout).toContain(`codex (project): ${codex}`);
+  expect(project.stdout).toContain('behind the Arden gateway: fs');
+  expect(project.stdout).toMatch(/only once the project is trusted/);
+  expect(readFileSync(codex, 'utf8')).toContain('"--name", "fs"');
+  expect(arden('uninstall', '--client', 'codex', '--project').status).toBe(0);
+  expect(readFileSync(codex, 'utf8')).toBe(toml);
   expect(arden('install', '--client', 'emacs').stderr).toContain(
     '--client must be one of claude-code',
   );

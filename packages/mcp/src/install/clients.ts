@@ -2,7 +2,8 @@
  * Where each MCP client keeps its MCP servers, and in what format: the files `arden mcp install`
  * rewrites. Paths follow each client's documentation (Claude Code `.mcp.json` and `~/.claude.json`,
  * Claude Desktop `claude_desktop_config.json`, Cursor `.cursor/mcp.json`, VS Code `.vscode/mcp.json`
- * under `servers`, Codex `~/.codex/config.toml` under `[mcp_servers.NAME]`).
+ * under `servers`, Codex `~/.codex/config.toml` or a project's `.codex/config.toml` — read only
+ * once the project is trusted — under `[mcp_servers.NAME]`).
  */
 import { join } from 'node:path';
 
@@ -88,6 +89,8 @@ const facts: Record<ClientName, ClientFacts> = {
     serversKey: 'mcp_servers',
     defaultScope: 'user',
     paths: {
+      // Codex reads a repository's `.codex/config.toml` only in a project the user trusts.
+      project: (where) => join(where.cwd, '.codex', 'config.toml'),
       user: (where) => join(where.env.CODEX_HOME ?? join(where.home, '.codex'), 'config.toml'),
     },
   },

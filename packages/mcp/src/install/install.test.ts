@@ -151,8 +151,8 @@ describe('install details', () => {
     expect(() => installGateway({ client: 'vscode', where, gateway })).toThrow(
       /not plain JSON.*by hand/,
     );
-    expect(() => clientConfig('codex', 'project', where)).toThrow(
-      /codex has no project MCP configuration; use --user/,
+    expect(() => clientConfig('claude-desktop', 'project', where)).toThrow(
+      /claude-desktop has no project MCP configuration; use --user/,
     );
   });
 });
@@ -198,6 +198,57 @@ model = "gpt-5-mini"
     expect(parsed.mcp_servers.remote).toEqual({ url: 'https://mcp.example.com/mcp' });
     uninstallGateway({ client: 'codex', where });
     expect(readFileSync(path, 'utf8')).toBe(original);
+  });
+
+  test('--project rewrites the project’s .codex/config.toml (CODEX_HOME aside), with a backup and a diff; uninstall restores it', () => {
+    where.env.CODEX_HOME = join(root, 'codex-home');
+    const user = join(root, 'codex-home/config.toml');
+    write(user, original);
+    const path = join(root, 'project/.codex/config.toml');
+    expect(clientConfig('codex', 'project', where)).toMatchObject({ path, format: 'toml' });
+    expect(() => installGateway({ client: 'codex', scope: 'project', where, gateway })).toThrow(
+      /does not exist/,
+    );
+    write(path, original);
+    const report = installGateway({ client: 'codex', scope: 'project', where, gateway });
+    expect(report.changed).toEqual(['filesystem']);
+    expect(report.config.path).toBe(path);
+    expect(report.diff).toContain('"--name"');
+    expect(readFileSync(`${path}.arden-backup`, 'utf8')).toBe(original);
+    const parsed = parse(readFileSync(path, 'utf8')) as {
+      mcp_servers: Record<string, Record<string, unknown>>;
+    };
+    expect(parsed.mcp_servers.filesystem).toEqual({
+      command: 'npx',
+      args: wrappedArgs('filesystem'),
+      env: { DEBUG: '1' },
+    });
+    // The user's file is not touched.
+    expect(readFileSync(user, 'utf8')).toBe(original);
+    expect(installGateway({ client: 'codex', scope: 'project', where, gateway }).changed).toEqual(
+      [],
+    );
+    const undone = uninstallGateway({ client: 'codex', scope: 'project', where });
+    expect(undone.changed).toEqual(['filesystem']);
+    expect(readFileSync(path, 'utf8')).toBe(original);
+    expect(existsSync(`${path}.arden-backup`)).toBe(false);
+  });
+
+  test('uninstall keeps the [hooks] of `arden hook install codex` written in the same file after the backup', () => {
+    const path = join(root, 'project/.codex/config.toml');
+    const hook =
+      '\n[[hooks.PreToolUse]]\nmatcher = "*"\n\n[[hooks.PreToolUse.hooks]]\ntype = "command"\ncommand = "arden hook codex"\n';
+    // The hook installer kept the file as it was before the hook as `.arden-backup`.
+    write(`${path}.arden-backup`, original);
+    write(path, `${original}${hook}`);
+    installGateway({ client: 'codex', scope: 'project', where, gateway });
+    expect(readFileSync(`${path}.arden-backup`, 'utf8')).toBe(original);
+    uninstallGateway({ client: 'codex', scope: 'project', where });
+    const text = readFileSync(path, 'utf8');
+    expect(text).toContain('command = "arden hook codex"');
+    expect(
+      (parse(text) as { mcp_servers: Record<string, unknown> }).mcp_servers.filesystem,
+    ).toEqual(filesystem);
   });
 
   test('CODEX_HOME moves the file; a server written as an inline table is refused, nothing written', () => {

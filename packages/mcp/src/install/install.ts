@@ -4,6 +4,7 @@
  * take them out again.
  */
 import { existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
 import {
   type ClientConfig,
   type ClientName,
@@ -174,7 +175,10 @@ export function uninstallGateway(
       );
       changed.push(name);
     }
-    if (original !== undefined && changed.length > 0 && sameServers(after, original))
+    // Nothing edited since install: the backup is the exact original (comments included). The
+    // whole document must match, not only the servers: `arden hook install codex` writes its
+    // `[hooks]` into the same file, and restoring a backup from before it would drop the hook.
+    if (original !== undefined && changed.length > 0 && sameDocument(after, original))
       after = original;
   }
   const written = changed.length > 0 && !options.dryRun;
@@ -203,9 +207,9 @@ function normalizeJson(text: string): string | undefined {
   return parsed === undefined ? undefined : `${JSON.stringify(parsed, null, 2)}\n`;
 }
 
-function sameServers(left: string, right: string): boolean {
+function sameDocument(left: string, right: string): boolean {
   try {
-    return JSON.stringify(tomlServers(left)) === JSON.stringify(tomlServers(right));
+    return JSON.stringify(parseToml(left)) === JSON.stringify(parseToml(right));
   } catch {
     return false;
   }

@@ -525,6 +525,25 @@ export function actionRepository(db: Queryable) {
       };
     },
     /**
+     * Claims the one run of an approved (or allowed-on-expiry) action before its tool runs: an
+     * adapter that resumes an approval from outside (a framework's message history) claims it,
+     * so that the same approval never runs a second call. Changes no row when the action cannot
+     * run or was claimed, or ran, already (its outcome time is set).
+     */
+    claimRunStatement(
+      id: string,
+      agentId: string,
+      environment: Environment,
+      now: number,
+    ): Statement {
+      return {
+        sql: `UPDATE actions SET reported_at = ?
+              WHERE id = ? AND agent_id = ? AND environment = ? AND reported_at IS NULL
+                AND ${reportable}`,
+        params: [now, id, agentId, environment],
+      };
+    },
+    /**
      * Sessions with their action counts and token cost, most recently active first (by their
      * latest action within the filter). Reads the log newest first until it has a page of
      * sessions, then sums just those sessions through the session index — never the whole log.

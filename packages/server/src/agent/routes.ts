@@ -378,12 +378,13 @@ export function registerAgentRoutes(server: ServerContext): void {
       waitSeconds = Math.min(maxWaitSeconds, waitSeconds);
     }
     const actionId = context.params.actionId as string;
-    // A decided action's answer carries the receipt of its latest decision.
+    // The answer carries the receipt of the action's latest decision: a decided action's, or a
+    // pending one's hold (`runs: false`), which binds the held call (an adapter that resumes an
+    // approval from a framework's messages checks it before it reports an in-app decision).
     const answer = async (body: ReturnType<typeof statusBody>) => {
-      const receipt =
-        body.status !== 'pending' && server.receipts.enabled
-          ? await store.receipts.latest(body.action_id)
-          : undefined;
+      const receipt = server.receipts.enabled
+        ? await store.receipts.latest(body.action_id)
+        : undefined;
       sendJson(context.response, 200, receipt ? { ...body, receipt } : body);
     };
     const edits = { edits: acceptsEdits(context) };
@@ -562,6 +563,32 @@ export function registerAgentRoutes(server: ServerContext): void {
       agentId: principal.agent.id,
       status: input.status,
     });
+  });
+
+  // Extension: claims the single run of an approved action before its tool runs (adapters that
+  // resume an approval carried in a framework's messages). 409 when it ran or was claimed before,
+  // or cannot run: a replayed approval never runs a second call.
+  router.add('POST', '/v1/actions/:actionId/run', async (context) => {
+    const principal = await authenticate(context);
+    const action = await ownAction(principal, context.params.actionId as string);
+    const outcome = await store.committer.submit(
+      store.actions.claimRunStatement(
+        action.id,
+        principal.agent.id,
+        principal.environment,
+        clock(),
+      ),
+    );
+    if (outcome.changes === 0) {
+      const current = await ownAction(principal, action.id);
+      throw new ConflictError(
+        current.reportedAt !== null
+          ? `Action ${action.id} already ran (or its run was claimed); an approval runs one call once.`
+          : `Action ${action.id} is ${statusBody(current).status}; it cannot run.`,
+        { status: statusBody(current).status, ran: current.reportedAt !== null },
+      );
+    }
+    sendJson(context.response, 200, { action_id: action.id, claimed: true });
   });
 
   const refuseDecision = async (context: RequestContext) => {

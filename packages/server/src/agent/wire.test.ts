@@ -315,6 +315,8 @@ describe('GET /status/{action_id}', () => {
       status: 'pending',
       message: null,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      // Extension: the hold's receipt (it binds the held call; it does not let it run).
+      receipt: expect.stringMatching(/^r2~/),
     });
     await t.server.approvals.decide(id, { decision: 'deny', userId: 'user-1', notes: 'Too much' });
     const denied = await t.request('GET', `/status/${id}`);

@@ -1,5 +1,5 @@
 import { decodeReceipt } from '@arden/core';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 
 // The audit chain detects rows changed, deleted or rewritten by hand, on SQLite and
@@ -195,4 +195,236 @@ describe('the audit chain', () => {
     ]);
     expect((await verify()).problems.map((problem) => problem.kind)).toEqual(['action_altered']);
   });
+
+  test('the sealer chains on its timer and signs a checkpoint per chain once per checkpointIntervalMs', async () => {
+    const { AuditService } = await import('./service');
+    // Its own sealer (the test server runs none): every 10 ms, checkpoints a minute apart by the
+    // injected clock.
+    const sealer = new AuditService(t.server.store, t.server.receipts, t.server.logger, {
+      clock: () => now,
+      sealIntervalMs: 10,
+      checkpointIntervalMs: 60_000,
+    });
+    const sealedUpTo = (position: number) =>
+      vi.waitFor(
+        async () => {
+          const [head] = await t.server.store.audit.heads();
+          expect(head?.position).toBe(position);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+    const checkpoints = async () =>
+      (await t.server.store.audit.checkpoints()).map((checkpoint) => ({
+        position: checkpoint.position,
+        createdAt: checkpoint.createdAt,
+        claims: JSON.parse(
+          Buffer.from(checkpoint.checkpoint.split('.')[1] ?? '', 'base64url').toString('utf8'),
+        ),
+      }));
+    const start = now;
+    sealer.start();
+    try {
+      await check(1);
+      await sealedUpTo(1);
+      // A chain's first entry gets its checkpoint at once.
+      expect(await checkpoints()).toEqual([
+        expect.objectContaining({ position: 1, createdAt: start }),
+      ]);
+      now += 30_000;
+      await check(2);
+      await sealedUpTo(2);
+      // Half a minute later: chained, but no checkpoint yet.
+      expect((await checkpoints()).map((checkpoint) => checkpoint.position)).toEqual([1]);
+      now += 30_000;
+      await check(3);
+      await sealedUpTo(3);
+      await vi.waitFor(async () => expect(await checkpoints()).toHaveLength(2), {
+        timeout: 10_000,
+        interval: 20,
+      });
+      const second = (await checkpoints())[1];
+      expect(second).toMatchObject({
+        position: 3,
+        createdAt: start + 60_000,
+        claims: { type: 'arden-audit-checkpoint', position: 3, at: start + 60_000, entry_at: now },
+      });
+      // A minute on with nothing new: an untouched chain gets no checkpoint.
+      now += 120_000;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await checkpoints()).toHaveLength(2);
+    } finally {
+      await sealer.stop();
+    }
+    expect((await verify()).ok).toBe(true);
+  });
+
+  describe('the retention anchor', () => {
+    async function retain(days: number) {
+      const { RetentionService } = await import('../retention/service');
+      const job = new RetentionService(t.server.store, t.server.logger, {
+        days,
+        clock: () => now,
+        beforePurge: (cutoff) => t.server.audit.prune(cutoff),
+      });
+      return job.runOnce();
+    }
+
+    async function exportStatements() {
+      const items = (
+        (await t.admin('GET', '/api/v1/audit/checkpoints', { as: 'viewer' })).json as {
+          items: { checkpoint: string; kind: string; position: number }[];
+        }
+      ).items;
+      return items;
+    }
+
+    // Entries 1-2 are 10 days old, 3-5 recent; a checkpoint after each group.
+    async function history() {
+      await check(1);
+      await check(2);
+      await t.server.audit.seal({ checkpoint: true });
+      now += 10 * 86_400_000;
+      for (const amount of [3, 4, 5]) {
+        await check(amount);
+        now += 1_000;
+        await t.server.audit.seal({ checkpoint: true });
+      }
+    }
+
+    // Someone with write access deletes the front of the chain through `through` (recent
+    // entries included), moves the anchor there and says retention did it.
+    async function deleteFront(through: number, anchoredAt: number) {
+      const rows = await t.server.store.audit.chain(t.agent.id, 'live', 0, 100);
+      const last = rows.find((row) => row.chainPosition === through);
+      await t.server.store.database.run(
+        'DELETE FROM receipts WHERE agent_id = ? AND chain_position <= ?',
+        [t.agent.id, through],
+      );
+      await t.server.store.database.run(
+        'UPDATE audit_heads SET anchor_position = ?, anchor_hash = ?, anchored_at = ? WHERE agent_id = ?',
+        [through, last?.chainHash ?? '', anchoredAt, t.agent.id],
+      );
+    }
+
+    test('legitimate retention signs an anchor, exported with the checkpoints, and verifies', async () => {
+      await history();
+      const before = await exportStatements();
+      const result = await retain(5);
+      expect(result.receipts).toBe(2);
+      const statements = await exportStatements();
+      const anchors = statements.filter((item) => item.kind === 'anchor');
+      expect(anchors).toHaveLength(1);
+      expect(anchors[0]?.position).toBe(2);
+      const { claims } = jwsClaims(anchors[0]?.checkpoint as string);
+      expect(claims).toMatchObject({
+        type: 'arden-audit-anchor',
+        position: 2,
+        previous: { position: 0 },
+        removed: 2,
+        intact: true,
+        cutoff: now - 5 * 86_400_000,
+      });
+      // Checkpoints exported before retention (below the anchor) and after both still verify.
+      expect(await verify(before.map((item) => item.checkpoint))).toMatchObject({
+        ok: true,
+        entries: 3,
+        problems: [],
+      });
+      expect((await verify(statements.map((item) => item.checkpoint))).problems).toEqual([]);
+      // Retention again, later, removes the rest: the next anchor names this one as its previous.
+      now += 6 * 86_400_000;
+      expect((await retain(5)).receipts).toBe(3);
+      const latest = (await exportStatements()).filter((item) => item.kind === 'anchor').at(-1);
+      expect(jwsClaims(latest?.checkpoint as string).claims).toMatchObject({
+        position: 5,
+        previous: { position: 2 },
+        removed: 3,
+        intact: true,
+      });
+      expect(await verify(before.map((item) => item.checkpoint))).toMatchObject({
+        ok: true,
+        entries: 0,
+      });
+    });
+
+    test('front rows deleted and the anchor moved by hand are detected, without exported checkpoints', async () => {
+      await history();
+      await deleteFront(3, now);
+      // The attacker also removes the stored checkpoints that named the deleted entries.
+      await t.server.store.database.run('DELETE FROM audit_checkpoints WHERE position <= 3');
+      const report = await verify();
+      expect(report.ok).toBe(false);
+      const kinds = report.problems.map((problem) => problem.kind);
+      expect(kinds).toContain('anchor_unsigned');
+      expect(kinds).toContain('chain_broken');
+      expect(report.problems.find((problem) => problem.kind === 'anchor_unsigned')).toMatchObject({
+        position: 3,
+      });
+    });
+
+    test('front rows deleted after a legitimate retention, the anchor moved and exported checkpoints: entries not yet due are reported', async () => {
+      await history();
+      await retain(5);
+      const exported = (await exportStatements()).map((item) => item.checkpoint);
+      expect((await verify(exported)).ok).toBe(true);
+      // Deletes entries 3 and 4 (written after the retention cutoff), claims a cutoff before
+      // them, and removes every stored statement.
+      const cutoff = now - 5 * 86_400_000;
+      await deleteFront(4, cutoff);
+      await t.server.store.database.run('DELETE FROM audit_checkpoints');
+      const alone = await verify();
+      expect(alone.ok).toBe(false);
+      expect(alone.problems.map((problem) => problem.kind)).toContain('anchor_unsigned');
+      const report = await verify(exported);
+      expect(report.ok).toBe(false);
+      const kinds = report.problems.map((problem) => problem.kind);
+      expect(kinds).toContain('anchor_unsigned');
+      expect(kinds).toContain('checkpoint_mismatch');
+      expect(
+        report.problems
+          .filter((problem) => problem.kind === 'removed_not_due')
+          .map((problem) => problem.position),
+      ).toEqual([3, 4]);
+      // Putting the anchor back where the signed one is leaves the deleted rows as a gap.
+      const rows = await t.server.store.audit.chain(t.agent.id, 'live', 0, 10);
+      expect(rows.map((row) => row.chainPosition)).toEqual([5]);
+    });
+
+    test('an anchor the server signed over a segment already broken by hand keeps being reported', async () => {
+      await history();
+      // Entry 1 (old) is deleted by hand, before retention runs.
+      await t.server.store.database.run(
+        'DELETE FROM receipts WHERE agent_id = ? AND chain_position = 1',
+        [t.agent.id],
+      );
+      await retain(5);
+      const report = await verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems).toEqual([
+        expect.objectContaining({ kind: 'retention_gap', position: 2 }),
+      ]);
+      // The same anchor, stored and exported, is reported once.
+      const exported = (await exportStatements()).map((item) => item.checkpoint);
+      expect((await verify(exported)).problems.map((problem) => problem.kind)).toEqual([
+        'retention_gap',
+      ]);
+    });
+
+    test('a chain deleted entirely, head included, is caught by an exported checkpoint', async () => {
+      await history();
+      const exported = (await exportStatements()).map((item) => item.checkpoint);
+      await t.server.store.database.run('DELETE FROM receipts');
+      await t.server.store.database.run('DELETE FROM audit_heads');
+      await t.server.store.database.run('DELETE FROM audit_checkpoints');
+      expect((await verify()).ok).toBe(true);
+      const report = await verify(exported);
+      expect(report.ok).toBe(false);
+      expect(report.problems.map((problem) => problem.kind)).toContain('chain_missing');
+    });
+  });
 });
+
+/** The claims of a compact JWS, unverified. */
+function jwsClaims(jws: string): { claims: Record<string, unknown> } {
+  return { claims: JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) };
+}

@@ -26,4 +26,41 @@ export interface CheckpointClaims {
   position: number;
   hash: string;
   at: number;
+  /**
+   * When the entry at `position` was written (its receipt's time); lets `arden audit verify` say
+   * that an entry removed by hand was not yet due for retention. Absent on older checkpoints.
+   */
+  entry_at?: number;
+}
+
+/** The type of a retention anchor's JWS. */
+export const anchorType = 'arden-audit-anchor+jwt';
+
+/**
+ * The signed content of a retention anchor: retention removed the chain's entries after
+ * `previous` up to and including `position` (all written before `cutoff`), so the chain now
+ * starts from `hash` at `position`. `intact` says whether the removed entries still chained from
+ * `previous` when they were removed (false: rows had been deleted or changed by hand before, and
+ * `arden audit verify` keeps reporting it).
+ */
+export interface AnchorClaims {
+  v: 1;
+  type: 'arden-audit-anchor';
+  agent_id: string;
+  environment: string;
+  position: number;
+  hash: string;
+  cutoff: number;
+  previous: { position: number; hash: string };
+  /** Entries removed (rows actually deleted). */
+  removed: number;
+  intact: boolean;
+  /** What was wrong with the removed segment, when `intact` is false. */
+  problems?: string[];
+  at: number;
+}
+
+/** Whether a signed statement of the audit chain is a retention anchor. */
+export function isAnchor(claims: { type?: unknown }): claims is AnchorClaims {
+  return claims.type === 'arden-audit-anchor';
 }

@@ -15,18 +15,24 @@ export interface AuditHead {
   /** The last position deleted by retention (0: none), and its hash: verification starts there. */
   anchorPosition: number;
   anchorHash: string;
-  /** The retention cutoff of the last prune (actions created before it may be gone). */
+  /**
+   * The retention cutoff of the last prune. Informational only: verification trusts the signed
+   * anchor statements (audit_checkpoints), not these columns.
+   */
   anchoredAt: number | null;
   checkpointAt: number | null;
 }
 
-/** A signed checkpoint of a chain. */
+/** A signed checkpoint of a chain, or a signed retention anchor (stored alike, exported alike). */
 export interface AuditCheckpoint {
   agentId: string;
   environment: Environment;
   position: number;
   hash: string;
-  /** The compact JWS (EdDSA) of `{v, type, agent_id, environment, position, hash, at}`. */
+  /**
+   * The compact JWS (EdDSA) of a checkpoint (`{v, type, agent_id, environment, position, hash,
+   * at, entry_at}`) or of a retention anchor (`AnchorClaims`: position and hash are the anchor's).
+   */
   checkpoint: string;
   createdAt: number;
 }
@@ -177,13 +183,19 @@ export function auditRepository(db: Queryable) {
       return int(row?.position) ?? undefined;
     },
 
-    /** The hash at one position of a chain. */
-    async hashAt(agentId: string, environment: Environment, position: number) {
-      const row = await db.get<{ chain_hash: unknown }>(
-        'SELECT chain_hash FROM receipts WHERE agent_id = ? AND environment = ? AND chain_position = ?',
+    /** The hash and time of the entry at one position of a chain (undefined: no such row). */
+    async entryAt(
+      agentId: string,
+      environment: Environment,
+      position: number,
+    ): Promise<{ hash: string; createdAt: number } | undefined> {
+      const row = await db.get<{ chain_hash: unknown; created_at: unknown }>(
+        `SELECT chain_hash, created_at FROM receipts WHERE agent_id = ? AND environment = ?
+           AND chain_position = ?`,
         [agentId, environment, position],
       );
-      return text(row?.chain_hash) ?? undefined;
+      const hash = text(row?.chain_hash);
+      return hash ? { hash, createdAt: Number(row?.created_at) } : undefined;
     },
 
     /** Deletes a chain's receipts up to `position` (retention); returns how many. */

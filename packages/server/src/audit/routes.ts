@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { agentIdFilter, v1 } from '../admin/route-helpers';
 import { agentParameter, environment } from '../admin/schemas';
 import { type AdminRoute, route } from '../admin/table';
+import { anchorType } from './chain';
 
 // The audit chain on the admin API: checkpoints (to export and keep elsewhere) and verification.
 
@@ -9,6 +10,10 @@ const checkpoint = z
   .object({
     agent_id: z.string(),
     environment: z.enum(['test', 'live']),
+    kind: z.enum(['checkpoint', 'anchor']).meta({
+      description:
+        '`checkpoint`: the chain at `position` had `hash`. `anchor`: retention removed the entries through `position`, and the chain now starts from `hash` (see docs/security.md).',
+    }),
     position: z.number(),
     hash: z.string(),
     checkpoint: z.string().meta({ description: 'The signed checkpoint (compact JWS, EdDSA).' }),
@@ -35,6 +40,16 @@ const report = z
   })
   .meta({ id: 'AuditReport' });
 
+/** Whether a stored statement is a checkpoint or a retention anchor (its JWS `typ`). */
+function statementKind(jws: string): 'checkpoint' | 'anchor' {
+  try {
+    const header = JSON.parse(Buffer.from(jws.split('.')[0] ?? '', 'base64url').toString('utf8'));
+    return header?.typ === anchorType ? 'anchor' : 'checkpoint';
+  } catch {
+    return 'checkpoint';
+  }
+}
+
 /** Checkpoints and verification of the audit chain. */
 export const auditRoutes: readonly AdminRoute[] = [
   route({
@@ -43,7 +58,7 @@ export const auditRoutes: readonly AdminRoute[] = [
     access: 'viewer',
     tag: 'audit',
     summary:
-      'Signed checkpoints of the audit chains, oldest first (export them and keep them elsewhere)',
+      'Signed checkpoints and retention anchors of the audit chains, oldest first (export them and keep them elsewhere)',
     query: z.object({ agent: agentParameter, environment: environment.optional() }),
     response: z.object({ items: z.array(checkpoint) }),
     async handler(call) {
@@ -55,6 +70,7 @@ export const auditRoutes: readonly AdminRoute[] = [
         items: items.map((item) => ({
           agent_id: item.agentId,
           environment: item.environment,
+          kind: statementKind(item.checkpoint),
           position: item.position,
           hash: item.hash,
           checkpoint: item.checkpoint,

@@ -3,7 +3,13 @@ import { type ReceiptClaims, type ReceiptPublicKey, verifyReceipt } from '@arden
 import { effectiveKwargsJson } from '../approvals/state';
 import { sha256Hex } from '../receipts/service';
 import type { Store } from '../store';
-import { type CheckpointClaims, entryHash } from './chain';
+import {
+  type AnchorClaims,
+  type CheckpointClaims,
+  entryHash,
+  genesisHash,
+  isAnchor,
+} from './chain';
 
 /** One thing wrong that verification found. */
 export interface AuditProblem {
@@ -12,7 +18,11 @@ export interface AuditProblem {
   /** The chain position concerned, when there is one. */
   position: number | null;
   actionId: string | null;
-  /** `chain_broken`, `receipt_invalid`, `receipt_row_altered`, `action_altered`, `action_missing`, `head_mismatch`, `checkpoint_mismatch`, `checkpoint_invalid`. */
+  /**
+   * `chain_broken`, `receipt_invalid`, `receipt_row_altered`, `action_altered`, `action_missing`,
+   * `head_mismatch`, `checkpoint_mismatch`, `checkpoint_invalid`, `anchor_unsigned`,
+   * `retention_gap`, `removed_not_due`, `chain_missing`.
+   */
   kind: string;
   message: string;
 }
@@ -32,7 +42,10 @@ export interface AuditReport {
 export interface VerifyAuditOptions {
   /** The public keys receipts and checkpoints must verify with. */
   keys: readonly ReceiptPublicKey[];
-  /** Checkpoints exported earlier (compact JWS), checked against the chains as they are now. */
+  /**
+   * Checkpoints and retention anchors exported earlier (compact JWS), checked against the chains
+   * as they are now.
+   */
   checkpoints?: readonly string[];
   /** Stop collecting after this many problems (default 100). */
   maxProblems?: number;
@@ -71,13 +84,29 @@ function uuidTime(id: string): number | undefined {
   return /^[0-9a-f]{12}$/i.test(hex) ? Number.parseInt(hex, 16) : undefined;
 }
 
+type Statement = CheckpointClaims | AnchorClaims;
+
+/** Where a chain's walk starts: its latest signed retention anchor, or its genesis. */
+interface Start {
+  position: number;
+  hash: string;
+  /** The signed retention cutoff (actions written before it may be gone), or null. */
+  cutoff: number | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
 /**
- * Walks every audit chain from its retention anchor: each entry's hash must follow from the
- * previous one, its receipt must verify with `keys` and agree with its row, the action it
- * records must still be the call it signed (tool, argument bytes, agent, environment,
- * session), and the chain must end at its head. A row changed, inserted or deleted by hand
- * shows up as a problem. Exported checkpoints are checked against the chains as they are now,
- * which also catches a chain rewritten from some point on with its hashes recomputed.
+ * Walks every audit chain from its latest **signed** retention anchor (a statement the server
+ * signed when retention removed the front of the chain; the anchor columns of `audit_heads` are
+ * only checked against it): each entry's hash must follow from the previous one, its receipt must
+ * verify with `keys` and agree with its row, the action it records must still be the call it
+ * signed (tool, argument bytes, agent, environment, session), and the chain must end at its head.
+ * A row changed, inserted or deleted by hand shows up as a problem; so does an anchor moved by
+ * hand (`anchor_unsigned`), a retention that removed an already broken segment
+ * (`retention_gap`) and, when a checkpoint covers it, an entry removed before it was due
+ * (`removed_not_due`). Exported checkpoints and anchors are checked against the chains as they
+ * are now, which also catches a chain rewritten from some point on with its hashes recomputed.
  */
 export async function verifyAudit(
   store: Pick<Store, 'audit' | 'actions'>,
@@ -89,35 +118,82 @@ export async function verifyAudit(
     if (problems.length < maxProblems) problems.push(problem);
   };
   const heads = await store.audit.heads();
-  const hashes = new Map<string, Map<number, string>>();
-  const checkpointPositions = new Map<string, Set<number>>();
+  const chainKey = (agentId: string, environment: string) => `${agentId}|${environment}`;
   const exported = (options.checkpoints ?? []).map((jws) => ({
     jws,
-    decoded: verifyCompact<CheckpointClaims>(jws, options.keys),
+    decoded: verifyCompact<Statement>(jws, options.keys),
   }));
-  for (const { decoded } of exported) {
-    if (!decoded?.valid) continue;
-    const key = `${decoded.claims.agent_id}|${decoded.claims.environment}`;
-    const set = checkpointPositions.get(key) ?? new Set<number>();
-    set.add(decoded.claims.position);
-    checkpointPositions.set(key, set);
+  const stored = (await store.audit.checkpoints()).map((checkpoint) => ({
+    checkpoint,
+    decoded: verifyCompact<Statement>(checkpoint.checkpoint, options.keys),
+  }));
+  // Every validly signed statement, checkpoints and anchors, from both sources.
+  const valid = [...exported, ...stored].flatMap(({ decoded }) =>
+    decoded?.valid ? [decoded.claims] : [],
+  );
+  const checkpointPositions = new Map<string, Set<number>>();
+  const anchors = new Map<string, AnchorClaims[]>();
+  for (const claims of valid) {
+    const key = chainKey(claims.agent_id, claims.environment);
+    if (isAnchor(claims)) {
+      // The same anchor stored and exported counts once.
+      const known = anchors.get(key) ?? [];
+      if (
+        !known.some((anchor) => anchor.position === claims.position && anchor.hash === claims.hash)
+      ) {
+        anchors.set(key, [...known, claims]);
+      }
+    } else {
+      const set = checkpointPositions.get(key) ?? new Set<number>();
+      set.add(claims.position);
+      checkpointPositions.set(key, set);
+    }
   }
-  const stored = await store.audit.checkpoints();
-  for (const checkpoint of stored) {
-    const key = `${checkpoint.agentId}|${checkpoint.environment}`;
-    const set = checkpointPositions.get(key) ?? new Set<number>();
-    set.add(checkpoint.position);
-    checkpointPositions.set(key, set);
-  }
+  const hashes = new Map<string, Map<number, string>>();
+  const starts = new Map<string, Start>();
+  // Positions found missing in each chain (ranges, inclusive).
+  const missing = new Map<string, [number, number][]>();
   let entries = 0;
   for (const head of heads) {
-    const key = `${head.agentId}|${head.environment}`;
+    const key = chainKey(head.agentId, head.environment);
+    const where = { agentId: head.agentId, environment: head.environment };
+    const signed = (anchors.get(key) ?? []).reduce<AnchorClaims | undefined>(
+      (latest, anchor) => (!latest || anchor.position > latest.position ? anchor : latest),
+      undefined,
+    );
+    const start: Start = signed
+      ? { position: signed.position, hash: signed.hash, cutoff: signed.cutoff }
+      : { position: 0, hash: genesisHash(head.agentId, head.environment), cutoff: null };
+    starts.set(key, start);
+    if (head.anchorPosition !== start.position || head.anchorHash !== start.hash) {
+      report({
+        ...where,
+        position: head.anchorPosition,
+        actionId: null,
+        kind: 'anchor_unsigned',
+        message:
+          head.anchorPosition > start.position
+            ? `The chain's retention anchor is at entry ${head.anchorPosition}${head.anchoredAt !== null ? ` (cutoff ${iso(head.anchoredAt)})` : ''}, but no signed retention statement says so (the last one is at entry ${start.position}): entries ${start.position + 1} to ${head.anchorPosition} were deleted by hand and the anchor moved.`
+            : `The chain's retention anchor (entry ${head.anchorPosition}) is not the signed one (entry ${start.position}): it was changed by hand.`,
+      });
+    }
+    for (const anchor of anchors.get(key) ?? []) {
+      if (anchor.intact) continue;
+      report({
+        ...where,
+        position: anchor.position,
+        actionId: null,
+        kind: 'retention_gap',
+        message: `Retention (cutoff ${iso(anchor.cutoff)}) removed entries ${anchor.previous.position + 1} to ${anchor.position}, but they no longer formed an intact chain: ${(anchor.problems ?? []).join('; ') || 'rows had been deleted or changed by hand'}.`,
+      });
+    }
     const wanted = checkpointPositions.get(key) ?? new Set<number>();
     const seen = new Map<number, string>();
+    const gaps: [number, number][] = [];
     hashes.set(key, seen);
-    const where = { agentId: head.agentId, environment: head.environment };
-    let previous = head.anchorHash;
-    let position = head.anchorPosition;
+    missing.set(key, gaps);
+    let previous = start.hash;
+    let position = start.position;
     for (;;) {
       const rows = await store.audit.chain(head.agentId, head.environment, position, 1_000);
       if (rows.length === 0) break;
@@ -126,6 +202,7 @@ export async function verifyAudit(
         const at = (kind: string, message: string) =>
           report({ ...where, position: row.chainPosition, actionId: row.actionId, kind, message });
         if (row.chainPosition !== position + 1) {
+          gaps.push([position + 1, (row.chainPosition ?? 0) - 1]);
           at(
             'chain_broken',
             `Entries ${position + 1} to ${(row.chainPosition ?? 0) - 1} are missing: rows were deleted.`,
@@ -167,7 +244,7 @@ export async function verifyAudit(
         const action = await store.actions.get(claims.action_id);
         if (!action) {
           const made = uuidTime(claims.action_id);
-          if (head.anchoredAt === null || made === undefined || made >= head.anchoredAt) {
+          if (start.cutoff === null || made === undefined || made >= start.cutoff) {
             at('action_missing', `Action ${claims.action_id} of entry ${position} was deleted.`);
           }
           continue;
@@ -195,6 +272,7 @@ export async function verifyAudit(
         }
       }
     }
+    if (position < head.position) gaps.push([position + 1, head.position]);
     if (position !== head.position || previous !== head.hash) {
       report({
         ...where,
@@ -206,32 +284,75 @@ export async function verifyAudit(
     }
   }
   let checkpoints = 0;
-  const check = (claims: CheckpointClaims, source: string) => {
+  const check = (claims: Statement, source: string) => {
+    const key = chainKey(claims.agent_id, claims.environment);
+    const start = starts.get(key);
+    const what = isAnchor(claims) ? 'retention anchor' : 'checkpoint';
+    const where = {
+      agentId: claims.agent_id,
+      environment: claims.environment,
+      position: claims.position,
+      actionId: null,
+    };
+    if (!start) {
+      // Its chain has no head any more: every entry and the head were deleted.
+      checkpoints += 1;
+      report({
+        ...where,
+        kind: 'chain_missing',
+        message: `The ${source} ${what} at entry ${claims.position} names a chain that no longer exists: its entries and head were deleted.`,
+      });
+      return;
+    }
+    // Before the signed anchor, the entries were removed by retention: nothing left to compare.
+    if (claims.position < start.position) return;
+    checkpoints += 1;
+    const hash =
+      claims.position === start.position ? start.hash : hashes.get(key)?.get(claims.position);
+    if (hash === claims.hash) return;
+    const gone =
+      hash === undefined &&
+      (missing.get(key) ?? []).some(
+        ([from, to]) => claims.position >= from && claims.position <= to,
+      );
+    report({
+      ...where,
+      kind: 'checkpoint_mismatch',
+      message: gone
+        ? `The ${source} ${what} at entry ${claims.position} names an entry that was deleted.`
+        : `The ${source} ${what} at entry ${claims.position} does not match the chain: it was rewritten from there on or before.`,
+    });
+  };
+  // Entries removed by hand that a checkpoint shows were newer than the retention cutoff (the
+  // one the head claims, else the signed one): they were not due for retention.
+  const notDue = new Set<string>();
+  for (const claims of valid) {
+    if (isAnchor(claims) || claims.entry_at === undefined) continue;
+    const key = chainKey(claims.agent_id, claims.environment);
     const head = heads.find(
       (candidate) =>
         candidate.agentId === claims.agent_id && candidate.environment === claims.environment,
     );
-    if (!head || claims.position <= head.anchorPosition) return;
-    checkpoints += 1;
-    const hash =
-      claims.position === head.anchorPosition
-        ? head.anchorHash
-        : hashes.get(`${claims.agent_id}|${claims.environment}`)?.get(claims.position);
-    if (hash !== claims.hash) {
-      report({
-        agentId: claims.agent_id,
-        environment: claims.environment,
-        position: claims.position,
-        actionId: null,
-        kind: 'checkpoint_mismatch',
-        message: `The ${source} checkpoint at entry ${claims.position} does not match the chain: it was rewritten from there on or before.`,
-      });
-    }
-  };
+    const cutoff = head?.anchoredAt ?? starts.get(key)?.cutoff ?? null;
+    const removed = (missing.get(key) ?? []).some(
+      ([from, to]) => claims.position >= from && claims.position <= to,
+    );
+    if (!removed || cutoff === null || claims.entry_at < cutoff) continue;
+    if (notDue.has(`${key}|${claims.position}`)) continue;
+    notDue.add(`${key}|${claims.position}`);
+    report({
+      agentId: claims.agent_id,
+      environment: claims.environment,
+      position: claims.position,
+      actionId: null,
+      kind: 'removed_not_due',
+      message: `Entry ${claims.position}, written at ${iso(claims.entry_at)}, was removed although it is newer than the retention cutoff ${iso(cutoff)}: it was not due for retention.`,
+    });
+  }
   for (const { decoded } of exported) {
     if (!decoded?.valid) {
       report({
-        agentId: decoded?.claims ? String((decoded.claims as CheckpointClaims).agent_id) : '?',
+        agentId: decoded?.claims ? String(decoded.claims.agent_id) : '?',
         environment: '?',
         position: null,
         actionId: null,
@@ -242,8 +363,7 @@ export async function verifyAudit(
     }
     check(decoded.claims, 'exported');
   }
-  for (const checkpoint of stored) {
-    const decoded = verifyCompact<CheckpointClaims>(checkpoint.checkpoint, options.keys);
+  for (const { checkpoint, decoded } of stored) {
     if (!decoded?.valid) {
       report({
         agentId: checkpoint.agentId,

@@ -310,6 +310,120 @@ async function flakyUpstream() {
   return upstream;
 }
 
+/**
+ * An upstream with faults for `tools/call`: `hang` never answers, `garbage` answers JSON that is
+ * not JSON-RPC, `garbage_sse` an SSE event that is not JSON and keeps the stream open, `huge` and
+ * `huge_sse` a 1 MiB answer; everything else (and `echo`) is the real MCP SDK server.
+ */
+async function faultyUpstream() {
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const bodies: string[] = [];
+  const hanging: import('node:http').ServerResponse[] = [];
+  const huge = 'x'.repeat(1024 * 1024);
+  const server = createServer(async (request, response) => {
+    let parsedBody: unknown;
+    if (request.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      bodies.push(text);
+      parsedBody = JSON.parse(text);
+    }
+    const message = parsedBody as {
+      id?: number;
+      method?: string;
+      params?: { name?: string; uri?: string };
+    };
+    // A huge resource, as JSON and as SSE: through the MCP SDK's transport, not the lean POST.
+    if (message?.method === 'resources/read' && message.params?.uri?.startsWith('test://huge')) {
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: message.id,
+        result: { contents: [{ uri: message.params.uri, text: huge }] },
+      });
+      if (message.params.uri === 'test://huge') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(body);
+      } else {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write(`event: message\ndata: ${body}\n\n`);
+        hanging.push(response);
+      }
+      return;
+    }
+    if (message?.method === 'tools/call') {
+      const answer = (result: unknown) =>
+        JSON.stringify({ jsonrpc: '2.0', id: message.id, result });
+      switch (message.params?.name) {
+        case 'hang':
+          hanging.push(response);
+          return;
+        case 'garbage':
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end('{"jsonrpc":"2.0","id":oops');
+          return;
+        case 'garbage_sse':
+          response.writeHead(200, { 'content-type': 'text/event-stream' });
+          response.write('event: message\ndata: {"jsonrpc":"2.0","id":oops\n\n');
+          hanging.push(response);
+          return;
+        case 'huge':
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(answer({ content: [{ type: 'text', text: huge }] }));
+          return;
+        case 'huge_sse':
+          response.writeHead(200, { 'content-type': 'text/event-stream' });
+          response.end(`data: ${answer({ content: [{ type: 'text', text: huge }] })}\n\n`);
+          return;
+      }
+    }
+    const sessionId = request.headers['mcp-session-id'];
+    let transport = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, created);
+        },
+      });
+      const mcp = new McpServer({ name: 'faulty', version: '1.0.0' });
+      mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
+        content: [{ type: 'text', text: `faulty echo: ${text}` }],
+      }));
+      for (const name of ['hang', 'garbage', 'garbage_sse', 'huge', 'huge_sse']) {
+        mcp.registerTool(name, {}, async () => ({ content: [{ type: 'text', text: 'unused' }] }));
+      }
+      await mcp.connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(request, response, parsedBody);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    bodies,
+    async close() {
+      for (const response of hanging) response.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** The outcome Arden recorded for the newest action of a tool, once reported. */
+async function recordedOutcome(tool: string): Promise<{ status: string; error: string | null }> {
+  let outcome: { status: string; error: string | null } | null = null;
+  await vi.waitFor(
+    async () => {
+      const actions = await t.admin('GET', `/api/v1/actions?tool=${tool}&limit=1`);
+      outcome = actions.json.items[0]?.outcome ?? null;
+      expect(outcome).not.toBeNull();
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+  return outcome as unknown as { status: string; error: string | null };
+}
+
 describe('the Streamable HTTP gateway at /mcp/<name>', () => {
   it('passes an allowed call through, with the credentials sent to the upstream only', async () => {
     const client = await connect();
@@ -873,6 +987,11 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
       await expect(client2.callTool({ name: 'crash', arguments: {} })).rejects.toThrow(
         /"flaky".*could not be reached for tools\/call: .*broke off.*The Arden gateway is up/,
       );
+      // Recorded as failed, with the reason: nothing is left half-recorded.
+      expect(await recordedOutcome('mcp.flaky.crash')).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/could not be reached for tools\/call: .*broke off/),
+      });
       expect(text(await client2.callTool({ name: 'echo', arguments: { text: 'on' } }))).toBe(
         'flaky echo: on',
       );
@@ -960,6 +1079,82 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     } finally {
       await t.admin('DELETE', '/api/v1/mcp/http-upstreams/careless');
       await flaky.close();
+    }
+  });
+
+  it('answers an upstream that hangs, sends malformed JSON-RPC or a huge answer with a clear error, records each as failed, and goes on', async () => {
+    const faulty = await faultyUpstream();
+    const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'faulty', url: faulty.url },
+    });
+    expect(added.status).toBe(201);
+    const gateway = mcpHttpGatewayOf(t.server);
+    if (!gateway) throw new Error('no HTTP gateway');
+    const defaults = { timeout: gateway.upstreamTimeoutMs, max: gateway.maxMessageBytes };
+    // The settings' defaults (ARDEN_MCP_UPSTREAM_TIMEOUT, ARDEN_MCP_MAX_MESSAGE_BYTES).
+    expect(defaults).toEqual({ timeout: 0, max: 16 * 1024 * 1024 });
+    gateway.upstreamTimeoutMs = 1_000;
+    gateway.maxMessageBytes = 64 * 1024;
+    try {
+      const client = await connect(t.liveKey, 'faulty');
+      const works = async () =>
+        expect(text(await client.callTool({ name: 'echo', arguments: { text: 'on' } }))).toBe(
+          'faulty echo: on',
+        );
+      // Hangs: an error after the timeout, the upstream told to cancel, the call failed in Arden.
+      const started = Date.now();
+      await expect(client.callTool({ name: 'hang', arguments: {} })).rejects.toThrow(
+        /"faulty".*did not answer tools\/call within 1 s \(ARDEN_MCP_UPSTREAM_TIMEOUT\).*cancelled/,
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      await vi.waitFor(() =>
+        expect(faulty.bodies.some((body) => body.includes('notifications/cancelled'))).toBe(true),
+      );
+      expect(await recordedOutcome('mcp.faulty.hang')).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/did not answer tools\/call within 1 s/),
+      });
+      await works();
+      // Not JSON-RPC, as a JSON answer and as an SSE event on a stream left open.
+      for (const tool of ['garbage', 'garbage_sse']) {
+        await expect(client.callTool({ name: tool, arguments: {} })).rejects.toThrow(
+          /"faulty".*broke the protocol in its answer to tools\/call: .*not a JSON-RPC 2\.0 message.*The Arden gateway is up/,
+        );
+        expect(await recordedOutcome(`mcp.faulty.${tool}`)).toMatchObject({
+          status: 'failed',
+          error: expect.stringMatching(/not a JSON-RPC 2\.0 message/),
+        });
+        await works();
+      }
+      // Over the size limit: dropped unread, as JSON and as SSE.
+      for (const uri of ['test://huge', 'test://huge-sse']) {
+        await expect(client.readResource({ uri })).rejects.toThrow(
+          /"faulty".*broke the protocol in its answer to resources\/read: .*over the Arden gateway's limit of 65536/,
+        );
+        await works();
+      }
+      for (const tool of ['huge', 'huge_sse']) {
+        await expect(client.callTool({ name: tool, arguments: {} })).rejects.toThrow(
+          /"faulty".*broke the protocol.*bytes, over the Arden gateway's limit of 65536 \(ARDEN_MCP_MAX_MESSAGE_BYTES\)/,
+        );
+        expect(await recordedOutcome(`mcp.faulty.${tool}`)).toMatchObject({
+          status: 'failed',
+          error: expect.stringMatching(/over the Arden gateway's limit of 65536/),
+        });
+        await works();
+      }
+      await client.close();
+      // The server is up for everyone else.
+      const other = await connect();
+      expect(text(await other.callTool({ name: 'echo', arguments: { text: 'up' } }))).toBe(
+        'echo: up',
+      );
+      await other.close();
+    } finally {
+      gateway.upstreamTimeoutMs = defaults.timeout;
+      gateway.maxMessageBytes = defaults.max;
+      await t.admin('DELETE', '/api/v1/mcp/http-upstreams/faulty');
+      await faulty.close();
     }
   });
 

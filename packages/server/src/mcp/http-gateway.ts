@@ -29,7 +29,7 @@ import {
   type McpHttpUpstreamTarget,
 } from './http-upstreams';
 import { inProcessFetch } from './in-process-check';
-import { UpstreamPoster } from './upstream-post';
+import { limitedFetch, UpstreamMessageError, UpstreamPoster } from './upstream-post';
 
 // The Streamable HTTP gateway: `/mcp/<name>` is an MCP server to clients that present an agent
 // key, and an MCP client (StreamableHTTPClientTransport) to the remote upstream an admin
@@ -133,7 +133,14 @@ interface Forwarded {
   actionId: string | undefined;
   progressToken: unknown;
   firstPage: boolean;
+  /** Fires at the upstream timeout (`ARDEN_MCP_UPSTREAM_TIMEOUT`). */
+  timer?: NodeJS.Timeout;
+  /** Ends the lean POST of a `tools/call` (at the timeout, or when the client cancels it). */
+  abort?: AbortController;
 }
+
+/** The most request ids remembered as timed out, whose late answers are dropped. */
+const maxTimedOut = 1_000;
 
 /** One client session: its transport, its upstream session and the calls under way. */
 class GatewaySession {
@@ -142,13 +149,13 @@ class GatewaySession {
   /** The POSTs of `tools/call` (the hot path), over `node:http`; the rest goes through `upstream`. */
   private readonly poster: UpstreamPoster;
   private readonly forwarded = new Map<string, Forwarded>();
+  /** Requests answered with a timeout error: a late answer of the upstream is dropped. */
+  private readonly timedOut = new Set<string>();
   private readonly held = new Map<string, AbortController>();
   /** Forwarded requests the client cancelled: a late answer of the upstream is dropped. */
   private readonly abandoned = new Set<string>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
   private readonly listed = new Map<string, Record<string, unknown>>();
-  /** The upstream POSTs of `tools/call` under way, by request id: a cancelled call's is given up. */
-  private readonly posting = new Map<string, AbortController>();
   /** Calls answered with plain JSON (`answerAsJson`): the answer's taker, by request id. */
   private readonly jsonAnswers = new Map<string, (message: Message | undefined) => void>();
   private idle: NodeJS.Timeout | undefined;
@@ -179,11 +186,14 @@ class GatewaySession {
       this.logger.debug('MCP client transport error', { error: this.redact(error.message) });
     this.upstream = new sdk.Client(new URL(target.url), {
       requestInit: { headers: target.headers },
+      fetch: limitedFetch(gateway.maxMessageBytes, (reason, method) =>
+        this.protocolText(method, reason),
+      ),
     });
     this.upstream.onmessage = (message) => this.fromUpstream(message as unknown as Message);
     this.upstream.onerror = (error) =>
       this.logger.warn('MCP upstream transport error', { error: this.redact(error.message) });
-    this.poster = new UpstreamPoster(target.url, target.headers);
+    this.poster = new UpstreamPoster(target.url, target.headers, gateway.maxMessageBytes);
     this.poster.onerror = this.upstream.onerror;
     this.touch();
   }
@@ -204,6 +214,7 @@ class GatewaySession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.idle);
+    for (const entry of this.forwarded.values()) clearTimeout(entry.timer);
     if (this.id) this.gateway.sessions.delete(this.id);
     for (const controller of this.held.values()) controller.abort();
     for (const [key, answer] of this.jsonAnswers) {
@@ -221,6 +232,11 @@ class GatewaySession {
     await this.upstream.close().catch(() => undefined);
     await this.downstream.close().catch(() => undefined);
     this.gateway.release(this.principal.keyId);
+  }
+
+  /** The error of a request whose answer broke the protocol (not JSON-RPC, or too large). */
+  private protocolText(method: string, reason: string): string {
+    return `The MCP server "${this.target.name}" (${this.target.origin}) broke the protocol in its answer to ${method}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
   }
 
   /** An error text with the upstream's URL and header values taken out. */
@@ -316,8 +332,9 @@ class GatewaySession {
     const why = typeof reason === 'string' && reason !== '' ? `: ${reason.slice(0, 300)}` : '';
     const text = `The MCP client cancelled ${entry.method} after the gateway had forwarded it to the MCP server "${this.target.name}"${why}. Whether it ran is the server's to say; its answer, if any, was dropped.`;
     reportToolOutcome(this.arden, entry, { error: { message: text } });
-    // The upstream hears of it from the notification; its answer's connection is closed.
-    this.posting.get(key)?.abort();
+    // The upstream hears of it from the notification; the call's POST is given up.
+    clearTimeout(entry.timer);
+    entry.abort?.abort(new Error(text));
     const taker = this.jsonAnswers.get(key);
     if (taker) {
       this.jsonAnswers.delete(key);
@@ -328,21 +345,32 @@ class GatewaySession {
   private forward(message: Message, actionId?: string): void {
     const id = message.id;
     const method = message.method;
+    let abort: AbortController | undefined;
     if (isId(id) && typeof method === 'string') {
       this.abandoned.delete(idKey(id));
       const params = asRecord(message.params);
-      this.forwarded.set(idKey(id), {
+      const key = idKey(id);
+      const entry: Forwarded = {
         id,
         method,
         started: performance.now(),
         actionId,
         progressToken: asRecord(params?._meta)?.progressToken,
         firstPage: method === 'tools/list' && params?.cursor === undefined,
-      });
+      };
+      const timeout = this.gateway.upstreamTimeoutMs;
+      // Not the handshake, as in the stdio gateway.
+      if (timeout > 0 && method !== 'initialize') {
+        entry.timer = setTimeout(() => this.timeOut(key), timeout);
+        entry.timer.unref();
+      }
+      // Ended at the timeout, or when the client cancels the call.
+      if (method === 'tools/call') entry.abort = abort = new AbortController();
+      this.forwarded.set(key, entry);
     }
     const sent =
       method === 'tools/call' && isId(id)
-        ? this.postCall(message, id)
+        ? this.postCall(message, id, abort?.signal)
         : this.upstream.send(message as unknown as JSONRPCMessage);
     sent.catch((error: Error) => {
       if (this.closed) return;
@@ -354,6 +382,9 @@ class GatewaySession {
       // Not for a request the client cancelled: it gets no answer.
       if (!isId(id) || this.abandoned.has(idKey(id))) return;
       const entry = this.forwarded.get(idKey(id));
+      // Answered already (the timeout, or the answer before the connection broke).
+      if (!entry) return;
+      clearTimeout(entry.timer);
       this.forwarded.delete(idKey(id));
       // A 404 to a request with a session id: the upstream ended the session (MCP spec). The
       // gateway ends the client's too, so that its next request gets the 404 that tells it to
@@ -364,7 +395,9 @@ class GatewaySession {
         this.upstream.sessionId !== undefined;
       const text = expired
         ? `The MCP server "${this.target.name}" (${this.target.origin}) ended this session (it answered 404 to ${String(method ?? 'a message')}), so the Arden gateway ended it too: initialize a new session.`
-        : `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
+        : error instanceof UpstreamMessageError
+          ? this.protocolText(String(method), reason)
+          : `The MCP server "${this.target.name}" (${this.target.origin}) could not be reached for ${String(method ?? 'a message')}: ${reason}. The Arden gateway is up; retry, or ask an admin to check the upstream.`;
       this.answerError(id, errorCodes.upstreamError, text);
       if (entry) reportToolOutcome(this.arden, entry, { error: { message: text } });
       // A session whose upstream never initialized, or ended, has nothing to continue.
@@ -377,23 +410,15 @@ class GatewaySession {
    * over goes through the SDK's transport, which holds the session: a redirect, and resuming an
    * SSE answer that ended before the response (from its last event id, after its `retry`).
    */
-  private async postCall(message: Message, id: RequestId): Promise<void> {
-    const key = idKey(id);
-    const abort = new AbortController();
-    this.posting.set(key, abort);
-    let outcome: Awaited<ReturnType<UpstreamPoster['post']>>;
-    try {
-      outcome = await this.poster.post(
-        JSON.stringify(message),
-        this.upstream,
-        (answer) => this.fromUpstream(answer as Message),
-        (answer) => answer.id === id && ('result' in answer || 'error' in answer),
-        abort.signal,
-      );
-    } finally {
-      if (this.posting.get(key) === abort) this.posting.delete(key);
-    }
-    if (outcome.kind === 'done' || abort.signal.aborted) return;
+  private async postCall(message: Message, id: RequestId, signal?: AbortSignal): Promise<void> {
+    const outcome = await this.poster.post(
+      JSON.stringify(message),
+      this.upstream,
+      (answer) => this.fromUpstream(answer as Message),
+      (answer) => answer.id === id && ('result' in answer || 'error' in answer),
+      signal,
+    );
+    if (outcome.kind === 'done') return;
     if (outcome.kind === 'ended') throw new Error(outcome.reason);
     if (outcome.kind === 'redirect') {
       await this.upstream.send(message as unknown as JSONRPCMessage);
@@ -475,6 +500,37 @@ class GatewaySession {
     this.forward(message, outcome.actionId);
   }
 
+  /**
+   * The upstream did not answer a request within `ARDEN_MCP_UPSTREAM_TIMEOUT`: the client gets
+   * an error, the upstream a cancellation, Arden the failed outcome (as the stdio gateway's
+   * `--upstream-timeout`).
+   */
+  private timeOut(key: string): void {
+    const entry = this.forwarded.get(key);
+    if (!entry || this.closed) return;
+    this.forwarded.delete(key);
+    this.timedOut.add(key);
+    if (this.timedOut.size > maxTimedOut) {
+      this.timedOut.delete(this.timedOut.values().next().value as string);
+    }
+    const seconds = Math.round(this.gateway.upstreamTimeoutMs / 100) / 10;
+    const text = `The MCP server "${this.target.name}" (${this.target.origin}) did not answer ${entry.method} within ${seconds} s (ARDEN_MCP_UPSTREAM_TIMEOUT); the Arden gateway cancelled the request and is up.`;
+    this.logger.warn('An MCP upstream did not answer in time', {
+      upstream: this.target.name,
+      method: entry.method,
+    });
+    entry.abort?.abort(new Error(text));
+    this.upstream
+      .send({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: entry.id, reason: text },
+      })
+      .catch(() => undefined);
+    this.answerError(entry.id, errorCodes.upstreamError, text);
+    reportToolOutcome(this.arden, entry, { error: { message: text } });
+  }
+
   /** Records a held call that will never run as cancelled in Arden. */
   private recordCancelled(actionId: string, controller: AbortController): Promise<void> {
     return recordHeldCallCancelled(this.arden, actionId, {
@@ -490,7 +546,10 @@ class GatewaySession {
     const id = message.id;
     if (isId(id) && ('result' in message || 'error' in message)) {
       const entry = this.forwarded.get(idKey(id));
+      // The late answer of a request answered with a timeout error.
+      if (!entry && this.timedOut.delete(idKey(id))) return;
       if (entry) {
+        clearTimeout(entry.timer);
         this.forwarded.delete(idKey(id));
         if (entry.method === 'initialize') {
           const version = asRecord(message.result)?.protocolVersion;
@@ -660,6 +719,10 @@ export class McpHttpGateway {
   showBlockedTools = false;
   /** How often a held call sends progress, in ms. */
   progressIntervalMs = 10_000;
+  /** How long an upstream may take to answer a request, in ms; 0 for no limit (`ARDEN_MCP_UPSTREAM_TIMEOUT`). */
+  upstreamTimeoutMs: number;
+  /** The longest message an upstream may send, in bytes (`ARDEN_MCP_MAX_MESSAGE_BYTES`). */
+  maxMessageBytes: number;
   /** The protocol versions of the SDK's transport, once loaded. */
   private versions: readonly string[] = [];
 
@@ -667,7 +730,10 @@ export class McpHttpGateway {
     readonly server: ServerContext,
     private readonly upstreams: McpHttpUpstreams,
     private readonly agentApi: InProcessAgentApi,
-  ) {}
+  ) {
+    this.upstreamTimeoutMs = server.config.mcpUpstreamTimeoutMs;
+    this.maxMessageBytes = server.config.mcpMaxMessageBytes;
+  }
 
   /** Handles one request to `/mcp/<name>` from an authenticated agent key. */
   async handle(

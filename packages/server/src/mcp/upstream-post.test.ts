@@ -17,7 +17,12 @@ import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStr
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { UpstreamHttpError, UpstreamPoster } from './upstream-post';
+import {
+  limitedFetch,
+  UpstreamHttpError,
+  UpstreamMessageError,
+  UpstreamPoster,
+} from './upstream-post';
 
 class MemoryEventStore implements EventStore {
   private readonly events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
@@ -332,6 +337,120 @@ describe('the lean POST of a tools/call to an upstream', () => {
     ]);
     expect(invalid).toHaveLength(1);
     poster.close();
+  });
+
+  it('drops an answer over the size limit unread, fails one that is not JSON-RPC, and ends a call at its signal', async () => {
+    let written = 0;
+    const server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const name = (
+        JSON.parse(Buffer.concat(chunks).toString('utf8')) as { params: { name: string } }
+      ).params.name;
+      if (name === 'json') {
+        // With its length (1 2xx bytes: refused before reading), or chunked (read to the limit).
+        const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'é'.repeat(600) } });
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          ...(request.headers['x-chunked'] ? {} : { 'content-length': Buffer.byteLength(body) }),
+        });
+        response.end(body);
+      } else if (name === 'sse') {
+        // One endless event: never held whole (what was written when it was dropped is bounded).
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write('data: {"jsonrpc":"2.0","id":1,"result":{"text":"');
+        const more = () => {
+          if (response.destroyed) return;
+          written += 64 * 1024;
+          response.write('x'.repeat(64 * 1024), () => setImmediate(more));
+        };
+        more();
+      } else if (name === 'small_events') {
+        // Many events, each under the limit: read on.
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        for (let index = 0; index < 20; index++) {
+          response.write(
+            `: keep-alive\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"${'y'.repeat(500)}"}}\n\n`,
+          );
+        }
+        response.end('data: {"jsonrpc":"2.0","id":1,"result":{}}\n\n');
+      } else if (name === 'garbage') {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write('data: [1, 2\n\n');
+      } else {
+        request.resume();
+      }
+    });
+    const url = await listen(server);
+    const poster = new UpstreamPoster(url, {}, 1_000);
+    await expect(post(poster, call(1, 'json'), undefined)).rejects.toThrow(
+      /a message of 1\d{3} bytes, over the Arden gateway's limit of 1000/,
+    );
+    const chunked = new UpstreamPoster(url, { 'x-chunked': '1' }, 1_000);
+    await expect(post(chunked, call(1, 'json'), undefined)).rejects.toThrow(
+      /a message of more than 1000 bytes, over the Arden gateway's limit of 1000/,
+    );
+    chunked.close();
+    await expect(post(poster, call(1, 'sse'), undefined)).rejects.toThrow(UpstreamMessageError);
+    expect(written).toBeLessThan(16 * 64 * 1024);
+    const { outcome, delivered } = await post(poster, call(1, 'small_events'), undefined);
+    expect(outcome).toEqual({ kind: 'done' });
+    expect(delivered).toHaveLength(21);
+    await expect(post(poster, call(1, 'garbage'), undefined)).rejects.toThrow(
+      /not a JSON-RPC 2\.0 message \("\[1, 2"\)/,
+    );
+    const controller = new AbortController();
+    const hanging = poster.post(
+      call(1, 'hang'),
+      { sessionId: undefined, protocolVersion },
+      () => undefined,
+      () => false,
+      controller.signal,
+    );
+    setTimeout(() => controller.abort(new Error('timed out')), 50);
+    await expect(hanging).rejects.toThrow(/timed out/);
+    poster.close();
+  });
+
+  it("bounds the SDK transport's answers: each SSE event (CRLF, CR, LF), a JSON answer whole", async () => {
+    const small = `data: ${'s'.repeat(600)}`;
+    const server = createServer((request, response) => {
+      if (request.url === '/events') {
+        // Many events, each under the limit, with every kind of line end: all pass.
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.end(
+          `${small}\r\n\r\n${small}\r\r${small}\n\n: ${'c'.repeat(600)}\n\n${small}\n\n`,
+        );
+      } else if (request.url === '/big-event') {
+        // One event of lines under the limit, together over it.
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.end(`${small}\n${small}\n\n`);
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'j'.repeat(2_000) } }),
+        );
+      }
+    });
+    const url = new URL(await listen(server)).origin;
+    const limited = limitedFetch(1_000, (reason, method) => `${method}: ${reason}`);
+    const events = await limited(`${url}/events`);
+    expect((await events.text()).split(small)).toHaveLength(5);
+    // A GET stream (no request): the stream ends with the error.
+    const cut = await limited(`${url}/big-event`);
+    await expect(cut.text()).rejects.toThrow(/over the Arden gateway's limit of 1000/);
+    // A request's stream: its answer becomes a JSON-RPC error for it.
+    const answered = await limited(`${url}/big-event`, {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'resources/read' }),
+    });
+    const text = await answered.text();
+    expect(text.length).toBeLessThan(1_500);
+    expect(text).toMatch(
+      /\n\nevent: message\ndata: \{"jsonrpc":"2\.0","id":7,"error":\{"code":-32603,"message":"resources\/read: it answered with a message of more than 1000 bytes/,
+    );
+    const json = await limited(`${url}/json`);
+    await expect(json.json()).rejects.toThrow(UpstreamMessageError);
   });
 
   it('rejects the calls under way when closed', async () => {

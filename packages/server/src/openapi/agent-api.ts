@@ -72,7 +72,10 @@ const statusResponse = z
     status: z.enum(['pending', 'approved', 'denied']),
     message: z.string().nullable(),
     created_at: timestamp,
-    receipt: receiptField.optional(),
+    receipt: z.string().optional().meta({
+      description:
+        "The signed receipt of the action's latest decision (see CheckResponse.receipt): the approval, denial or expiry once decided; while pending, the check's `hold` receipt (`runs: false`), which binds the held call, so that a client resuming an approval from elsewhere (a framework's message history) can check that the action is for the call it is about to run. Present when the server signs receipts.",
+    }),
   })
   .meta({ id: 'StatusResponse' });
 
@@ -205,6 +208,18 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
         .array(z.string())
         .meta({ description: 'Actions that did not run, or not yours.' }),
     }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/actions/:action_id/run',
+    access: 'agent',
+    tag: 'agent API',
+    summary: 'Claim the single run of an approved action, just before its tool runs',
+    description:
+      "An approval runs one call once. A client that resumes an approval carried outside Arden (the AI SDK adapter, from the chat's message history) claims the run first: 200 the first time; 409 when the action already ran or its run was claimed (a replayed approval), or when it cannot run (pending, denied, blocked, expired with on_timeout deny). The claim sets the time the outcome report (POST /v1/actions/{action_id}/result) later fills in.",
+    params: { action_id: 'From POST /policy/check.' },
+    body: z.object({}),
+    response: z.object({ action_id: z.string(), claimed: z.literal(true) }),
   },
   {
     method: 'POST',

@@ -104,6 +104,34 @@ async function statusReceipt(t: Started, actionId: string): Promise<string> {
 }
 
 describe('the claims of an approval', () => {
+  test('an edit judged by another rule: the receipt names the rule that re-evaluated the edited call', async () => {
+    const t = await start();
+    const actionId = await check(t, 'refund', '{"amount": 50}');
+    // 50 is held by rule 1 (amount > 10); 500 by rule 0 (amount > 100, two approvers).
+    const first = await approve(t, 'ann', actionId, {
+      patch: [{ op: 'replace', path: '/amount', value: 500 }],
+    });
+    expect(first.json.status).toBe('pending');
+    expect((await approve(t, 'bob', actionId)).json.status).toBe('approved');
+    const claims = await verifyReceipt(
+      await statusReceipt(t, actionId),
+      { toolName: 'refund', kwargsJson: '{"amount":500}', actionId },
+      await keys(t),
+    );
+    expect(claims).toMatchObject({
+      decision: 'approve',
+      policy: { name: 'Refunds', rule_index: 0 },
+      reason: 'rule_matched',
+      approvers: ['ann@example.com', 'bob@example.com'],
+    });
+    const [held] = await t.server.store.receipts.forAction(actionId);
+    expect(decodeReceipt(held?.receipt as string).claims.policy).toMatchObject({ rule_index: 1 });
+    await t.server.audit.seal();
+    expect(
+      await verifyAudit(t.server.store, { keys: t.server.receipts.keysDocument().keys }),
+    ).toMatchObject({ ok: true });
+  });
+
   test('an approval with edit binds the edited call and names the original one', async () => {
     const t = await start();
     const original = '{"amount": 50, "order": "o-1"}';
@@ -131,6 +159,13 @@ describe('the claims of an approval', () => {
       },
     });
     expect(claims.approvers).toBeUndefined();
+    // The edited call (5) matches no rule of its policy (its default, rule -1): the receipt says
+    // so, not the original check's rule (amount > 10).
+    expect(claims.policy).toMatchObject({ name: 'Refunds', rule_index: -1 });
+    expect(
+      decodeReceipt((await t.server.store.receipts.forAction(actionId))[0]?.receipt as string)
+        .claims.policy,
+    ).toMatchObject({ name: 'Refunds', rule_index: 1 });
     // The call as the agent made it is not what was approved.
     await expect(
       verifyReceipt(receipt, { toolName: 'refund', kwargsJson: original }, await keys(t)),

@@ -163,7 +163,9 @@ describe('receipts', () => {
     expect(held.decision).toBe('requires_approval');
     expect(held.receipt).toBeUndefined();
     const pending = await t.request('GET', `/status/${held.action_id}`);
-    expect((pending.json as { receipt?: string }).receipt).toBeUndefined();
+    // A pending action's status carries its hold receipt, which does not let the call run.
+    const holdReceipt = (pending.json as { receipt?: string }).receipt as string;
+    expect(decodeReceipt(holdReceipt).claims).toMatchObject({ decision: 'hold', runs: false });
     const approver = await t.server.store.users.getByEmail('approver@example.com');
     await t.server.approvals.decide(held.action_id, {
       decision: 'approve',
@@ -185,8 +187,16 @@ describe('receipts', () => {
       decision: 'approve',
       decided_by: { type: 'user', id: approver?.id },
     });
+    // The approved action's single run: claimed once; a second claim (a replay) is a 409.
+    const pendingRun = await t.request('POST', `/v1/actions/${held.action_id}/run`, { body: {} });
+    expect(pendingRun.status).toBe(200);
+    const replayed = await t.request('POST', `/v1/actions/${held.action_id}/run`, { body: {} });
+    expect(replayed.status).toBe(409);
+    expect(JSON.stringify(replayed.json)).toContain('already ran');
     // Replayed for another call (a second refund of the same amount): refused.
     const other = await check('payments.refund', kwargs);
+    const notApproved = await t.request('POST', `/v1/actions/${other.action_id}/run`, { body: {} });
+    expect(notApproved.status).toBe(409);
     await expect(
       verifyReceipt(
         status.receipt,

@@ -327,8 +327,8 @@ export function checkReceiptInput(
 
 /**
  * The receipt of a decision on a held action (approve, deny, expire). An approval binds the call
- * that runs: with an approver's edit, the edited arguments (`edited` then names the original
- * call's hashes and the editor); it also says where it was given (`approved_in`) and, when more
+ * that runs: with an approver's edit, the edited arguments and the policy and rule that judged
+ * the edited call (`edited` then names the original call's hashes and the editor); it also says where it was given (`approved_in`) and, when more
  * than one person approved, who (`approvers`, in order). An in-app decision is `decided_by.type:
  * app` with the end user the app asserted.
  */
@@ -352,7 +352,20 @@ export function decisionReceiptInput(action: ActionRecord, now: number): Receipt
     if (approvers.length > 1) extra.approvers = approvers;
   }
   return {
-    action: edit ? { ...action, kwargsJson: edit.after, kwargs: JSON.parse(edit.after) } : action,
+    // With an edit, the call that runs is the edited one, and the policy, rule and reason are
+    // those of its own evaluation (the edited call is judged again, maybe by another rule).
+    action: edit
+      ? {
+          ...action,
+          kwargsJson: edit.after,
+          kwargs: JSON.parse(edit.after),
+          reason: edit.evaluation.reason,
+          policy: {
+            ...(edit.evaluation.policy ? { policy: edit.evaluation.policy } : {}),
+            ...(edit.evaluation.ruleIndex !== null ? { ruleIndex: edit.evaluation.ruleIndex } : {}),
+          },
+        }
+      : action,
     decision: expired ? 'expire' : approved ? 'approve' : 'deny',
     runs: approved || (expired && action.onTimeout === 'allow'),
     decidedBy: expired

@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../context';
-import type { Logger } from '../logger';
+import { hideInLogs, type Logger } from '../logger';
 import { type Store, sqlitePath } from '../store';
 import { ReceiptKeyError, secretFromFile } from './keys';
 import { ReceiptService } from './service';
@@ -16,6 +16,7 @@ import { ReceiptService } from './service';
  * - an in-memory SQLite store: a random secret for this process only;
  * - PostgreSQL: no receipts, with a warning at every start (replicas must share one secret, so
  *   none is made up).
+ * The secret is never logged: it is registered with `hideInLogs`.
  */
 export async function openReceipts(
   store: Store,
@@ -53,5 +54,7 @@ export async function openReceipts(
       }
     }
   }
+  // Whatever logs it by mistake (an error quoting the configuration), it shows as [redacted].
+  hideInLogs(secret);
   return ReceiptService.open(store, secret, logger, clock);
 }

@@ -28,11 +28,13 @@ refuses an approval by fewer than N distinct people. Exit code 0 when valid, 1 w
 const auditHelp = `Usage:
   arden audit verify [--data-dir DIR | --db URL] [--keys FILE] [--checkpoints FILE] [--json]
 
-Walks every audit chain in the database (opened directly, like \`arden migrate\`): each entry
-must follow from the one before, each receipt must verify and match its action as stored, and
-each chain must end at its head. --checkpoints checks the chains against checkpoints exported
-earlier (the answer of GET /api/v1/audit/checkpoints, or one JWS per line), which catches a
-chain rewritten with its hashes recomputed. --keys takes the public keys from a file rather than
+Walks every audit chain in the database (opened directly, like \`arden migrate\`) from its
+latest signed retention anchor: each entry must follow from the one before, each receipt must
+verify and match its action as stored, each chain must end at its head, and a retention anchor
+must be one the server signed (an anchor moved by hand is reported). --checkpoints checks the
+chains against checkpoints and anchors exported earlier (the answer of GET
+/api/v1/audit/checkpoints, or one JWS per line), which catches a chain rewritten with its hashes
+recomputed, or its front deleted. --keys takes the public keys from a file rather than
 from the database being verified. Exit code 0 when everything verifies, 1 otherwise.
 `;
 
