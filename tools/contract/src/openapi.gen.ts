@@ -1028,7 +1028,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Signed checkpoints of the audit chains, oldest first (export them and keep them elsewhere) */
+        /** Signed checkpoints and retention anchors of the audit chains, oldest first (export them and keep them elsewhere) */
         get: operations["getAuditCheckpoints"];
         put?: never;
         /** Chain what is pending and sign a checkpoint of every chain now */
@@ -1172,6 +1172,26 @@ export interface paths {
         put?: never;
         /** Report several outcomes in one request */
         post: operations["postV1ActionsResults"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/actions/{action_id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim the single run of an approved action, just before its tool runs
+         * @description An approval runs one call once. A client that resumes an approval carried outside Arden (the AI SDK adapter, from the chat's message history) claims the run first: 200 the first time; 409 when the action already ran or its run was claimed (a replayed approval), or when it cannot run (pending, denied, blocked, expired with on_timeout deny). The claim sets the time the outcome report (POST /v1/actions/{action_id}/result) later fills in.
+         */
+        post: operations["postV1ActionsRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2523,6 +2543,11 @@ export interface components {
             agent_id: string;
             /** @enum {string} */
             environment: "test" | "live";
+            /**
+             * @description `checkpoint`: the chain at `position` had `hash`. `anchor`: retention removed the entries through `position`, and the chain now starts from `hash` (see docs/security.md).
+             * @enum {string}
+             */
+            kind: "checkpoint" | "anchor";
             position: number;
             hash: string;
             /** @description The signed checkpoint (compact JWS, EdDSA). */
@@ -2594,7 +2619,7 @@ export interface components {
             message: string | null;
             /** Format: date-time */
             created_at: string;
-            /** @description The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+            /** @description The signed receipt of the action's latest decision (see CheckResponse.receipt): the approval, denial or expiry once decided; while pending, the check's `hold` receipt (`runs: false`), which binds the held call, so that a client resuming an approval from elsewhere (a framework's message history) can check that the action is for the call it is about to run. Present when the server signs receipts. */
             receipt?: string;
         };
         UsageRequest: {
@@ -8053,6 +8078,91 @@ export interface operations {
             };
         };
     };
+    postV1ActionsRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description From POST /policy/check. */
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action_id: string;
+                        /** @constant */
+                        claimed: true;
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT), or a check holds more JSON values than ARDEN_CHECK_VALUE_LIMIT (8,192 by default). A refused check was not decided: the tool must not run. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts; retry after the `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postV1ActionsCancel: {
         parameters: {
             query?: never;
@@ -8085,7 +8195,7 @@ export interface operations {
                         message: string | null;
                         /** Format: date-time */
                         created_at: string;
-                        /** @description The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+                        /** @description The signed receipt of the action's latest decision (see CheckResponse.receipt): the approval, denial or expiry once decided; while pending, the check's `hold` receipt (`runs: false`), which binds the held call, so that a client resuming an approval from elsewhere (a framework's message history) can check that the action is for the call it is about to run. Present when the server signs receipts. */
                         receipt?: string;
                         /** @constant */
                         cancelled: true;
