@@ -75,6 +75,47 @@ describe('stdio gateway faults', () => {
     expect(hung?.resultError).toContain('did not answer tools/call within 3 s');
   });
 
+  test('a call the client cancels after it was forwarded: recorded as failed, the cancellation passed on, a late answer dropped', async () => {
+    // No --upstream-timeout: only the client's own timeout ends the calls.
+    connected = await connect([process.execPath, faultServer], {
+      gateway: ['--name', 'faulty'],
+      arden: { url: t.url, key: t.key },
+    });
+    const { client, stderr } = connected;
+    const earlier = new Set((await t.actions()).map((action) => action.id));
+    const errors: Error[] = [];
+    client.onerror = (error) => errors.push(error);
+    await expect(
+      client.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 1_500 }),
+    ).rejects.toThrow(/timed out/i);
+    // The upstream received the client's notifications/cancelled.
+    await eventually(stderr, (text) => /fault-server: request \S+ cancelled/.test(text));
+    expect(stderr()).toMatch(/fault-server: request \S+ cancelled/);
+    // An upstream that answers anyway, after the cancellation: the client never sees it.
+    await expect(
+      client.callTool({ name: 'late', arguments: {} }, undefined, { timeout: 300 }),
+    ).rejects.toThrow(/timed out/i);
+    await eventually(stderr, (text) => text.includes("dropped the MCP server's late answer"));
+    expect(stderr()).toContain("dropped the MCP server's late answer");
+    expect(errors.map((error) => error.message)).toEqual([]);
+    expect(textOf(await client.callTool({ name: 'ok', arguments: { value: 'on' } }))).toContain(
+      'ok on',
+    );
+    // Nothing half-recorded: both calls have a failed outcome that says they were cancelled.
+    const actions = await eventually(
+      async () => (await t.actions()).filter((action) => !earlier.has(action.id)),
+      (list) =>
+        ['mcp.faulty.hang', 'mcp.faulty.late'].every((tool) =>
+          list.some((a) => a.toolName === tool && a.resultStatus !== null),
+        ),
+    );
+    for (const tool of ['mcp.faulty.hang', 'mcp.faulty.late']) {
+      const action = actions.find((a) => a.toolName === tool);
+      expect(action?.resultStatus).toBe('failed');
+      expect(action?.resultError).toContain('The MCP client cancelled tools/call');
+    }
+  });
+
   test('an upstream that writes lines that are not JSON-RPC: they are dropped and logged', async () => {
     const { client, stderr } = await gateway();
     expect(textOf(await client.callTool({ name: 'garbage', arguments: {} }))).toBe('after garbage');

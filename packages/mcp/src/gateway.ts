@@ -118,6 +118,8 @@ export class McpGateway {
   private upstream: ChildProcess | undefined;
   private readonly forwarded = new Map<string, Forwarded>();
   private readonly held = new Map<string, AbortController>();
+  /** Requests the client cancelled (or the gateway timed out) after they were forwarded: a late answer is dropped. */
+  private readonly abandoned = new Set<string>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
   /** The upstream's tools as last listed (every page since the last first page), for Arden. */
   private readonly listed = new Map<string, McpToolsReportBody['tools'][number]>();
@@ -313,6 +315,10 @@ export class McpGateway {
         heldCall.abort(typeof reason === 'string' ? reason.slice(0, 500) : undefined);
         return;
       }
+      // Forwarded already: the notification goes on to the upstream (below), and the request is
+      // over for the gateway — its outcome recorded, any late answer dropped (MCP: a cancelled
+      // request gets no response).
+      if (isId(requestId)) this.cancelForwarded(requestId, asRecord(message.params)?.reason);
     }
     if (isRequest(message) && message.method === 'initialize')
       this.initializeLine = line.toString('utf8');
@@ -380,6 +386,7 @@ export class McpGateway {
     edited?: EditedCall,
   ): void {
     const key = idKey(id);
+    this.abandoned.delete(key);
     const entry: Forwarded = {
       id,
       method,
@@ -397,10 +404,33 @@ export class McpGateway {
     this.forwarded.set(key, entry);
   }
 
+  /** Ends a forwarded request the client cancelled: recorded as failed in Arden, its answer dropped. */
+  private cancelForwarded(requestId: JsonRpcId, reason: unknown): void {
+    const key = idKey(requestId);
+    const entry = this.forwarded.get(key);
+    if (!entry) return;
+    this.forwarded.delete(key);
+    clearTimeout(entry.timer);
+    this.abandon(key);
+    const why = typeof reason === 'string' && reason !== '' ? `: ${reason.slice(0, 300)}` : '';
+    const text = `The MCP client cancelled ${entry.method} after the gateway had forwarded it to the MCP server "${this.options.name}"${why}. Whether it ran is the server's to say; its answer, if any, was dropped.`;
+    this.log(`the client cancelled ${entry.method} (request ${key}) after it was forwarded`);
+    reportToolOutcome(this.options.arden, entry, { error: { message: text } });
+  }
+
+  /** A request the client is no longer waiting for: an answer to it is dropped. */
+  private abandon(key: string): void {
+    this.abandoned.add(key);
+    if (this.abandoned.size > maxAbandoned) {
+      this.abandoned.delete(this.abandoned.values().next().value as string);
+    }
+  }
+
   private timedOut(key: string): void {
     const entry = this.forwarded.get(key);
     if (!entry) return;
     this.forwarded.delete(key);
+    this.abandon(key);
     const seconds = Math.round((this.options.upstreamTimeoutMs ?? 0) / 100) / 10;
     const text = `The MCP server "${this.options.name}" did not answer ${entry.method} within ${seconds} s (--upstream-timeout); the gateway cancelled the request.`;
     this.writeUpstream(
@@ -556,6 +586,11 @@ export class McpGateway {
           this.toClient(withEditNoteLine(line, entry.edited));
           return;
         }
+      } else if (this.abandoned.delete(idKey(message.id))) {
+        this.log(
+          `dropped the MCP server's late answer to request ${idKey(message.id)}, which was cancelled or timed out`,
+        );
+        return;
       }
     }
     this.toClient(line);
@@ -640,6 +675,8 @@ export class McpGateway {
 }
 
 const newline = Buffer.from('\n');
+/** The most cancelled requests whose late answers the gateway remembers to drop. */
+const maxAbandoned = 1_000;
 /** The most tools one report to Arden carries (the server's limit). */
 const maxReportedTools = 2_000;
 

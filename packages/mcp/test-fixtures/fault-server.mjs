@@ -14,7 +14,22 @@ server.registerTool('crash', {}, async () => {
   setTimeout(() => process.exit(3), 10);
   return new Promise(() => {});
 });
-server.registerTool('hang', {}, async () => new Promise(() => {}));
+server.registerTool('hang', {}, async (extra) => {
+  // Says on stderr that the client's cancellation reached it (through the gateway).
+  extra.signal.addEventListener('abort', () =>
+    process.stderr.write(`fault-server: request ${extra.requestId} cancelled\n`),
+  );
+  return new Promise(() => {});
+});
+// Answers 1 s after it was called even if the call was cancelled meanwhile (the SDK would
+// not): the answer is written by hand, as a careless server would.
+server.registerTool('late', {}, async (extra) => {
+  setTimeout(() => {
+    const answer = { jsonrpc: '2.0', id: extra.requestId, result: text('too late') };
+    process.stdout.write(`${JSON.stringify(answer)}\n`);
+  }, 1_000);
+  return new Promise(() => {});
+});
 server.registerTool('garbage', {}, async () => {
   process.stdout.write('this is not json\n{"jsonrpc":"2.0","broken\n');
   return text('after garbage');

@@ -531,7 +531,11 @@ export interface paths {
         delete: operations["deleteMcpHttpUpstreams"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change the settings of a remote MCP server: whether tools/list keeps the tools a policy always blocks
+         * @description Sessions opened afterwards use the new setting; open ones keep theirs. The URL and credentials are not changed here (remove the upstream and register it again).
+         */
+        patch: operations["patchMcpHttpUpstreams"];
         trace?: never;
     };
     "/api/v1/agents/{agent_id}/policies/{environment}/simulate/history": {
@@ -1024,7 +1028,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Signed checkpoints of the audit chains, oldest first (export them and keep them elsewhere) */
+        /** Signed checkpoints and retention anchors of the audit chains, oldest first (export them and keep them elsewhere) */
         get: operations["getAuditCheckpoints"];
         put?: never;
         /** Chain what is pending and sign a checkpoint of every chain now */
@@ -1168,6 +1172,26 @@ export interface paths {
         put?: never;
         /** Report several outcomes in one request */
         post: operations["postV1ActionsResults"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/actions/{action_id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim the single run of an approved action, just before its tool runs
+         * @description An approval runs one call once. A client that resumes an approval carried outside Arden (the AI SDK adapter, from the chat's message history) claims the run first: 200 the first time; 409 when the action already ran or its run was claimed (a replayed approval), or when it cannot run (pending, denied, blocked, expired with on_timeout deny). The claim sets the time the outcome report (POST /v1/actions/{action_id}/result) later fills in.
+         */
+        post: operations["postV1ActionsRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1696,6 +1720,8 @@ export interface components {
             origin: string;
             /** @description The headers sent to the upstream (their values are encrypted and never shown). */
             header_names: string[];
+            /** @description Whether `tools/list` keeps the tools a policy blocks for every call of the agent (they stay blocked when called). Default false: they are hidden, so the model does not plan with them. The stdio gateway's `--show-blocked-tools`. */
+            show_blocked_tools: boolean;
             created_by: string | null;
             /** Format: date-time */
             created_at: string;
@@ -1713,6 +1739,12 @@ export interface components {
             };
             /** @description Sent as `Authorization: Bearer <token>`: stored encrypted. */
             bearer_token?: string;
+            /** @description Keep in `tools/list` the tools a policy blocks for every call (default false: hidden). */
+            show_blocked_tools?: boolean;
+        };
+        McpHttpUpstreamUpdate: {
+            /** @description Keep in `tools/list` the tools a policy blocks for every call; sessions opened afterwards use it. */
+            show_blocked_tools: boolean;
         };
         PolicyHistorySimulation: {
             agent_id: string;
@@ -2511,6 +2543,11 @@ export interface components {
             agent_id: string;
             /** @enum {string} */
             environment: "test" | "live";
+            /**
+             * @description `checkpoint`: the chain at `position` had `hash`. `anchor`: retention removed the entries through `position`, and the chain now starts from `hash` (see docs/security.md).
+             * @enum {string}
+             */
+            kind: "checkpoint" | "anchor";
             position: number;
             hash: string;
             /** @description The signed checkpoint (compact JWS, EdDSA). */
@@ -2582,7 +2619,7 @@ export interface components {
             message: string | null;
             /** Format: date-time */
             created_at: string;
-            /** @description The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+            /** @description The signed receipt of the action's latest decision (see CheckResponse.receipt): the approval, denial or expiry once decided; while pending, the check's `hold` receipt (`runs: false`), which binds the held call, so that a client resuming an approval from elsewhere (a framework's message history) can check that the action is for the call it is about to run. Present when the server signs receipts. */
             receipt?: string;
         };
         UsageRequest: {
@@ -5312,6 +5349,69 @@ export interface operations {
             };
         };
     };
+    patchMcpHttpUpstreams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description HTTP upstream id or name. */
+                http_upstream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpHttpUpstreamUpdate"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpHttpUpstream"];
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postAgentsPoliciesSimulateHistory: {
         parameters: {
             query?: never;
@@ -7978,6 +8078,91 @@ export interface operations {
             };
         };
     };
+    postV1ActionsRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description From POST /policy/check. */
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action_id: string;
+                        /** @constant */
+                        claimed: true;
+                    };
+                };
+            };
+            /** @description The request is malformed; `error` names the field and what to send. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or an unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role may not do this, an agent key was used, or a cross-site request was refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The thing does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit (256 KiB for a check, ARDEN_CHECK_BODY_LIMIT; 1 MiB for other routes, ARDEN_BODY_LIMIT), or a check holds more JSON values than ARDEN_CHECK_VALUE_LIMIT (8,192 by default). A refused check was not decided: the tool must not run. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts; retry after the `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postV1ActionsCancel: {
         parameters: {
             query?: never;
@@ -8010,7 +8195,7 @@ export interface operations {
                         message: string | null;
                         /** Format: date-time */
                         created_at: string;
-                        /** @description The server's signed receipt of the decision, bound to the exact call: `r2~claims~inclusion path~root JWS` (the receipts of one commit share one EdDSA/Ed25519 signature over a Merkle root; see docs/security.md); verify it with @arden/core's verifyReceipt and /.well-known/arden-keys.json. Present when the server signs receipts (not while a held call is pending). */
+                        /** @description The signed receipt of the action's latest decision (see CheckResponse.receipt): the approval, denial or expiry once decided; while pending, the check's `hold` receipt (`runs: false`), which binds the held call, so that a client resuming an approval from elsewhere (a framework's message history) can check that the action is for the call it is about to run. Present when the server signs receipts. */
                         receipt?: string;
                         /** @constant */
                         cancelled: true;

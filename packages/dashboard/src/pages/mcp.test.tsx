@@ -50,6 +50,7 @@ const remote: McpHttpUpstream = {
   endpoint: '/mcp/github',
   origin: 'https://api.githubcopilot.com',
   header_names: ['Authorization', 'X-Team'],
+  show_blocked_tools: false,
   created_by: 'user-admin',
   created_at: '2026-12-06T06:00:00.000Z',
   updated_at: '2026-12-06T06:00:00.000Z',

@@ -298,6 +298,7 @@ export function mcpHttpUpstreamView(
     endpoint: `/mcp/${upstream.name}`,
     origin: upstream.origin,
     header_names: upstream.headerNames,
+    show_blocked_tools: upstream.showBlockedTools,
     created_by: upstream.createdBy,
     created_at: iso(upstream.createdAt),
     updated_at: iso(upstream.updatedAt),

@@ -36,7 +36,7 @@ Receipts and the audit log (docs/security.md):
 MCP (needs the @arden/mcp package; the same as its \`arden-mcp\` command):
   mcp run               run an MCP server behind Arden: every tools/call checked (docs/integrations/mcp.md)
   mcp install|uninstall put a client's MCP servers behind Arden (--client claude-code|claude-desktop|cursor|vscode|codex)
-  mcp upstreams         remote MCP servers behind this server's gateway at /mcp/<name>: add|list|remove (no @arden/mcp needed)
+  mcp upstreams         remote MCP servers behind this server's gateway at /mcp/<name>: add|list|set|remove (no @arden/mcp needed)
 
 Coding agents:
   hook                  coding agents' hooks (hook claude-code, hook codex); hook install|uninstall claude-code|codex

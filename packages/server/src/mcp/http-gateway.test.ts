@@ -205,7 +205,10 @@ function text(result: unknown): string {
 /**
  * A second upstream for faults: sessions opened while `resumable` have an event store (`pause`
  * closes its call's SSE stream and answers after), `crash` goes away mid-answer, `forget()` ends
- * every session (then any request with a session id gets the SDK's 404).
+ * every session (then any request with a session id gets the SDK's 404), `hang` never answers
+ * (and records the cancellations it receives in `cancelled`; `openPosts()` counts the POSTs
+ * still answering), `late` answers 1 s after it was
+ * called even when it was cancelled meanwhile (a careless server: the SDK's would not).
  */
 async function flakyUpstream() {
   const events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
@@ -230,9 +233,17 @@ async function flakyUpstream() {
   };
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const ended: StreamableHTTPServerTransport[] = [];
+  const cancelled: unknown[] = [];
+  let openPosts = 0;
   let current: import('node:http').ServerResponse | undefined;
   const server = createServer(async (request, response) => {
     current = response;
+    if (request.method === 'POST') {
+      openPosts += 1;
+      response.once('close', () => {
+        openPosts -= 1;
+      });
+    }
     const sessionId = request.headers['mcp-session-id'];
     // An ended session's id reaches a transport of another session: the SDK answers 404.
     let transport =
@@ -266,6 +277,22 @@ async function flakyUpstream() {
         current?.socket?.destroy();
         return { content: [{ type: 'text', text: 'never seen' }] };
       });
+      mcp.registerTool('hang', {}, async (extra) => {
+        extra.signal.addEventListener('abort', () => cancelled.push(extra.requestId));
+        return new Promise(() => {});
+      });
+      mcp.registerTool('late', {}, async (extra) => {
+        setTimeout(() => {
+          void created
+            .send({
+              jsonrpc: '2.0',
+              id: extra.requestId,
+              result: { content: [{ type: 'text', text: 'too late' }] },
+            })
+            .catch(() => undefined);
+        }, 1_000);
+        return new Promise(() => {});
+      });
       await mcp.connect(created);
       transport = created;
     }
@@ -274,6 +301,9 @@ async function flakyUpstream() {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const upstream = {
     resumable: true,
+    cancelled,
+    /** The POSTs whose answer has not ended. */
+    openPosts: () => openPosts,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
     forget() {
       ended.push(...sessions.values());
@@ -662,6 +692,61 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     await client.close();
   });
 
+  it('keeps the always-blocked tool in tools/list when the upstream says so (show_blocked_tools), still blocking it', async () => {
+    const out: string[] = [];
+    const io = {
+      stdout: (chunk: string) => out.push(chunk),
+      stderr: (chunk: string) => out.push(chunk),
+      env: {},
+      cwd: '/',
+    };
+    const connection = ['--url', t.url, '--token', t.tokens.admin];
+    expect(
+      await mcpCommand(['upstreams', 'set', 'remote', '--show-blocked-tools', ...connection], io),
+    ).toBe(0);
+    expect(out.join('')).toContain('remote: tools/list keeps the tools a policy always blocks');
+    const shown = await t.admin('GET', '/api/v1/mcp/http-upstreams/remote');
+    expect(shown.json.show_blocked_tools).toBe(true);
+    try {
+      const client = await connect();
+      const tools = await client.listTools();
+      expect(tools.tools.map((tool) => tool.name).sort()).toEqual([
+        'ask',
+        'delete_file',
+        'echo',
+        'transfer',
+      ]);
+      // Listed, and still blocked.
+      const callsBefore = seen.calls.length;
+      const result = await client.callTool({ name: 'delete_file', arguments: { path: '/x' } });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toContain('No deletes');
+      expect(seen.calls.length).toBe(callsBefore);
+      await client.close();
+    } finally {
+      const hidden = await t.admin('PATCH', '/api/v1/mcp/http-upstreams/remote', {
+        body: { show_blocked_tools: false },
+      });
+      expect(hidden.status).toBe(200);
+      expect(hidden.json.show_blocked_tools).toBe(false);
+    }
+    const again = await connect();
+    expect((await again.listTools()).tools.map((tool) => tool.name)).not.toContain('delete_file');
+    await again.close();
+    // Set at registration too; only an admin changes it.
+    const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'shown', url: upstreamUrl, show_blocked_tools: true },
+    });
+    expect(added.status).toBe(201);
+    expect(added.json.show_blocked_tools).toBe(true);
+    const viewer = await t.admin('PATCH', '/api/v1/mcp/http-upstreams/shown', {
+      as: 'viewer',
+      body: { show_blocked_tools: false },
+    });
+    expect(viewer.status).toBe(403);
+    expect((await t.admin('DELETE', '/api/v1/mcp/http-upstreams/shown')).status).toBe(200);
+  });
+
   it('holds a call until an admin approves it, with progress meanwhile, then runs it', async () => {
     const client = await connect();
     const callsBefore = seen.calls.length;
@@ -729,6 +814,100 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
     const content = result.content as Array<{ type: string; text: string }>;
     expect(content[0]?.text).toMatch(/^\[Arden\] .*changed arguments/s);
     expect(content[1]?.text).toBe('sent 40');
+    await client.close();
+  });
+
+  it('resumes a client whose SSE stream broke mid-call: it reconnects with Last-Event-ID and gets what it missed', async () => {
+    // The client's network drops the held call's SSE stream after its first progress event.
+    const resumedFrom: string[] = [];
+    /** How many progress notifications the client had when it resumed. */
+    let progressAtResume: number | undefined;
+    let cut = false;
+    const progress: { progress: number }[] = [];
+    const flakyFetch: typeof fetch = async (input, init) => {
+      const lastEventId = new Headers(init?.headers).get('last-event-id');
+      if (init?.method === 'GET' && lastEventId) {
+        resumedFrom.push(lastEventId);
+        progressAtResume ??= progress.length;
+      }
+      const response = await fetch(input, init);
+      const type = response.headers.get('content-type') ?? '';
+      if (cut || init?.method !== 'POST' || !type.includes('text/event-stream')) return response;
+      if (!String(init.body).includes('"transfer"') || !response.body) return response;
+      cut = true;
+      const reader = response.body.getReader();
+      let breakNow = false;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (breakNow) {
+            await reader.cancel();
+            controller.error(new TypeError('network connection lost'));
+            return;
+          }
+          const { value, done } = await reader.read();
+          if (done) {
+            controller.close();
+            return;
+          }
+          controller.enqueue(value);
+          if (new TextDecoder().decode(value).includes('notifications/progress')) breakNow = true;
+        },
+      });
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+    const client = new Client({ name: 'test-client', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/remote`), {
+        requestInit: { headers: { authorization: `Bearer ${t.liveKey}` } },
+        fetch: flakyFetch,
+        reconnectionOptions: {
+          initialReconnectionDelay: 2_500,
+          maxReconnectionDelay: 3_000,
+          reconnectionDelayGrowFactor: 1.5,
+          maxRetries: 3,
+        },
+      }),
+    );
+    const errors: string[] = [];
+    client.onerror = (error) => errors.push(error.message);
+    const pending = client.callTool({ name: 'transfer', arguments: { amount: 11 } }, undefined, {
+      onprogress: (update) => progress.push(update),
+      timeout: 20_000,
+    });
+    let actionId: string | undefined;
+    await vi.waitFor(
+      async () => {
+        const held = await t.admin('GET', '/api/v1/approvals');
+        actionId = held.json.items.find(
+          (item: { tool_name: string }) => item.tool_name === 'mcp.remote.transfer',
+        )?.id;
+        expect(actionId).toBeDefined();
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+    // The stream broke after the first progress; the client resumed from its last event, and
+    // the progress sent while it was away reached it on the resumed stream.
+    await vi.waitFor(
+      () => {
+        expect(cut).toBe(true);
+        expect(resumedFrom.length).toBeGreaterThan(0);
+        expect(progress.length).toBeGreaterThanOrEqual(4);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    const approved = await t.admin('POST', `/api/v1/approvals/${actionId}/approve`, {
+      as: 'approver',
+      body: {},
+    });
+    expect(approved.status).toBe(200);
+    expect(text(await pending)).toBe('sent 11');
+    // Away for 2.5 s with progress every second: what was sent meanwhile came by the replay.
+    expect(progressAtResume).toBe(1);
+    // Nothing missed, nothing twice: progress 1, 2, 3, … in order.
+    expect(progress.map((update) => update.progress)).toEqual(
+      progress.map((_, index) => index + 1),
+    );
+    expect(errors.filter((message) => !/network connection lost/.test(message))).toEqual([]);
     await client.close();
   });
 
@@ -881,6 +1060,68 @@ describe('the Streamable HTTP gateway at /mcp/<name>', () => {
       await again.close();
     } finally {
       await t.admin('DELETE', '/api/v1/mcp/http-upstreams/flaky');
+      await flaky.close();
+    }
+  });
+
+  it('ends a call the client cancels after it was forwarded: recorded as failed, the cancellation passed on, a late answer dropped', async () => {
+    const flaky = await flakyUpstream();
+    flaky.resumable = false;
+    const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
+      body: { name: 'careless', url: flaky.url },
+    });
+    expect(added.status).toBe(201);
+    try {
+      const client = await connect(t.liveKey, 'careless');
+      const errors: Error[] = [];
+      client.onerror = (error) => errors.push(error);
+      await expect(
+        client.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 1_500 }),
+      ).rejects.toThrow(/timed out/i);
+      // The upstream received the client's notifications/cancelled.
+      await vi.waitFor(() => expect(flaky.cancelled).toHaveLength(1), { timeout: 5_000 });
+      // The call's POST to the upstream is given up, not left open until the session ends.
+      await vi.waitFor(() => expect(flaky.openPosts()).toBe(0), { timeout: 5_000 });
+      // An upstream that answers anyway: the client never sees it — on a call answered with
+      // plain JSON, and on one answered over SSE (a progress token).
+      await expect(
+        client.callTool({ name: 'late', arguments: {} }, undefined, { timeout: 300 }),
+      ).rejects.toThrow(/timed out/i);
+      await expect(
+        client.callTool({ name: 'late', arguments: {} }, undefined, {
+          timeout: 300,
+          onprogress: () => undefined,
+        }),
+      ).rejects.toThrow(/timed out/i);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(errors.map((error) => error.message)).toEqual([]);
+      expect(text(await client.callTool({ name: 'echo', arguments: { text: 'on' } }))).toBe(
+        'flaky echo: on',
+      );
+      // Nothing half-recorded: each cancelled call has a failed outcome that says so.
+      for (const [tool, count] of [
+        ['hang', 1],
+        ['late', 2],
+      ] as const) {
+        await vi.waitFor(
+          async () => {
+            const listed = await t.admin('GET', `/api/v1/actions?tool=mcp.careless.${tool}`);
+            const outcomes = listed.json.items.map(
+              (item: { outcome: { status: string; error: string } | null }) => item.outcome,
+            );
+            expect(outcomes).toHaveLength(count);
+            for (const outcome of outcomes) {
+              expect(outcome?.status).toBe('failed');
+              expect(outcome?.error).toContain('The MCP client cancelled tools/call');
+            }
+          },
+          // Outcomes are reported in batches, after the call: give a loaded machine time.
+          { timeout: 15_000, interval: 100 },
+        );
+      }
+      await client.close();
+    } finally {
+      await t.admin('DELETE', '/api/v1/mcp/http-upstreams/careless');
       await flaky.close();
     }
   });

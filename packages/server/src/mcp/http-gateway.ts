@@ -52,6 +52,8 @@ const maxSessions = 1_000;
 /** The most events a session keeps for resumption (`Last-Event-ID`). */
 const maxStoredEvents = 1_000;
 const maxReportedTools = 2_000;
+/** The most cancelled requests of a session whose late answers it remembers to drop. */
+const maxAbandoned = 1_000;
 
 /** The MCP SDK's transports, loaded with the first session: a server without one never pays for them. */
 interface Transports {
@@ -137,7 +139,7 @@ interface Forwarded {
   firstPage: boolean;
   /** Fires at the upstream timeout (`ARDEN_MCP_UPSTREAM_TIMEOUT`). */
   timer?: NodeJS.Timeout;
-  /** Ends the lean POST of a `tools/call` (at the timeout). */
+  /** Ends the lean POST of a `tools/call` (at the timeout, or when the client cancels it). */
   abort?: AbortController;
   /** A `tools/call` an approver edited: its result gets the edit's note. */
   edited?: EditedCall;
@@ -156,10 +158,12 @@ class GatewaySession {
   /** Requests answered with a timeout error: a late answer of the upstream is dropped. */
   private readonly timedOut = new Set<string>();
   private readonly held = new Map<string, AbortController>();
+  /** Forwarded requests the client cancelled: a late answer of the upstream is dropped. */
+  private readonly abandoned = new Set<string>();
   private readonly annotations = new Map<string, McpToolAnnotations>();
   private readonly listed = new Map<string, Record<string, unknown>>();
   /** Calls answered with plain JSON (`answerAsJson`): the answer's taker, by request id. */
-  private readonly jsonAnswers = new Map<string, (message: Message) => void>();
+  private readonly jsonAnswers = new Map<string, (message: Message | undefined) => void>();
   private idle: NodeJS.Timeout | undefined;
   closed = false;
   /** The client's GET streams open (its own stream, or a resumed one). */
@@ -268,7 +272,17 @@ class GatewaySession {
     });
     void this.toolCall(message, id);
     const answer = await answered;
-    if (!answer || response.destroyed) return;
+    if (response.destroyed) return;
+    if (!answer) {
+      // Cancelled by the client: no answer (MCP), so the POST ends as an SSE stream without one.
+      if (!response.headersSent) {
+        const headers: Record<string, string> = { 'content-type': 'text/event-stream' };
+        if (this.id) headers['mcp-session-id'] = this.id;
+        response.writeHead(200, headers);
+      }
+      response.end();
+      return;
+    }
     const body = JSON.stringify(answer);
     // With its length (not chunked): the head and the body go out in one write.
     const headers: Record<string, string | number> = {
@@ -299,6 +313,10 @@ class GatewaySession {
         heldCall.abort(typeof reason === 'string' ? reason.slice(0, 500) : undefined);
         return;
       }
+      // Forwarded already: the notification goes on to the upstream (below), and the request is
+      // over for the gateway — its outcome recorded, any late answer dropped (MCP: a cancelled
+      // request gets no response).
+      if (isId(requestId)) this.cancelForwarded(requestId, asRecord(message.params)?.reason);
     }
     if (ambiguousKey(message) !== undefined) {
       if (isId(id)) this.answerError(id, errorCodes.invalidRequest, ambiguousText(message));
@@ -307,11 +325,35 @@ class GatewaySession {
     this.forward(message);
   }
 
+  /** Ends a forwarded request the client cancelled: recorded as failed in Arden, its answer dropped. */
+  private cancelForwarded(requestId: RequestId, reason: unknown): void {
+    const key = idKey(requestId);
+    const entry = this.forwarded.get(key);
+    if (!entry) return;
+    this.forwarded.delete(key);
+    this.abandoned.add(key);
+    if (this.abandoned.size > maxAbandoned) {
+      this.abandoned.delete(this.abandoned.values().next().value as string);
+    }
+    const why = typeof reason === 'string' && reason !== '' ? `: ${reason.slice(0, 300)}` : '';
+    const text = `The MCP client cancelled ${entry.method} after the gateway had forwarded it to the MCP server "${this.target.name}"${why}. Whether it ran is the server's to say; its answer, if any, was dropped.`;
+    reportToolOutcome(this.arden, entry, { error: { message: text } });
+    // The upstream hears of it from the notification; the call's POST is given up.
+    clearTimeout(entry.timer);
+    entry.abort?.abort(new Error(text));
+    const taker = this.jsonAnswers.get(key);
+    if (taker) {
+      this.jsonAnswers.delete(key);
+      taker(undefined);
+    }
+  }
+
   private forward(message: Message, actionId?: string, edited?: EditedCall): void {
     const id = message.id;
     const method = message.method;
     let abort: AbortController | undefined;
     if (isId(id) && typeof method === 'string') {
+      this.abandoned.delete(idKey(id));
       const params = asRecord(message.params);
       const key = idKey(id);
       const entry: Forwarded = {
@@ -328,8 +370,9 @@ class GatewaySession {
       if (timeout > 0 && method !== 'initialize') {
         entry.timer = setTimeout(() => this.timeOut(key), timeout);
         entry.timer.unref();
-        if (method === 'tools/call') entry.abort = abort = new AbortController();
       }
+      // Ended at the timeout, or when the client cancels the call.
+      if (method === 'tools/call') entry.abort = abort = new AbortController();
       this.forwarded.set(key, entry);
     }
     const sent =
@@ -343,7 +386,8 @@ class GatewaySession {
         upstream: this.target.name,
         error: reason,
       });
-      if (!isId(id)) return;
+      // Not for a request the client cancelled: it gets no answer.
+      if (!isId(id) || this.abandoned.has(idKey(id))) return;
       const entry = this.forwarded.get(idKey(id));
       // Answered already (the timeout, or the answer before the connection broke).
       if (!entry) return;
@@ -541,6 +585,11 @@ class GatewaySession {
           this.toClient({ ...message, result: withMcpEditNote(message.result, entry.edited) });
           return;
         }
+      } else if (this.abandoned.delete(idKey(id))) {
+        this.logger.debug('Dropped a late answer to a request the client cancelled', {
+          upstream: this.target.name,
+        });
+        return;
       }
       this.toClient(message);
       return;
@@ -609,7 +658,7 @@ class GatewaySession {
         { upstream: this.target.name, error: (error as Error).message },
       );
     }
-    if (this.gateway.showBlockedTools || hidden.size === 0) {
+    if (this.target.showBlockedTools || this.gateway.showBlockedTools || hidden.size === 0) {
       this.toClient(message);
       return;
     }
@@ -688,7 +737,10 @@ function ambiguousText(message: Message): string {
 export class McpHttpGateway {
   readonly sessions = new Map<string, GatewaySession>();
   private readonly ardens = new Map<string, { arden: Arden; sessions: number }>();
-  /** Keep the tools a policy always blocks in `tools/list` (default false: hidden). */
+  /**
+   * Keep the tools a policy always blocks in `tools/list` for every upstream (default false:
+   * each upstream's `show_blocked_tools` decides).
+   */
   showBlockedTools = false;
   /** How often a held call sends progress, in ms. */
   progressIntervalMs = 10_000;

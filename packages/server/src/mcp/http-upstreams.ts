@@ -22,6 +22,8 @@ export interface McpHttpUpstreamRecord {
   origin: string;
   /** The names of the headers sent to it (their values are secret). */
   headerNames: string[];
+  /** Keep in `tools/list` the tools a policy blocks for every call (default false: hidden). */
+  showBlockedTools: boolean;
   createdBy: string | null;
   createdAt: number;
   updatedAt: number;
@@ -39,6 +41,7 @@ export interface NewMcpHttpUpstream {
   url: string;
   headers?: Record<string, string>;
   bearerToken?: string;
+  showBlockedTools?: boolean;
 }
 
 function toRecord(row: Row): McpHttpUpstreamRecord {
@@ -47,13 +50,15 @@ function toRecord(row: Row): McpHttpUpstreamRecord {
     name: String(row.name),
     origin: String(row.origin),
     headerNames: parseJson<string[]>(row.header_names, []),
+    showBlockedTools: Number(row.show_blocked_tools) === 1,
     createdBy: text(row.created_by),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
 }
 
-const columns = 'id, name, origin, header_names, created_by, created_at, updated_at';
+const columns =
+  'id, name, origin, header_names, show_blocked_tools, created_by, created_at, updated_at';
 
 /** Headers the gateway sets itself (or HTTP forbids a caller to set). */
 const reservedHeaders = new Set([
@@ -165,9 +170,19 @@ export class McpHttpUpstreams {
     const origin = url.origin;
     try {
       await this.db.run(
-        `INSERT INTO mcp_http_upstreams (id, name, origin, header_names, secrets, created_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, input.name, origin, JSON.stringify(Object.keys(headers)), sealed, by, now, now],
+        `INSERT INTO mcp_http_upstreams (id, name, origin, header_names, show_blocked_tools, secrets, created_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          id,
+          input.name,
+          origin,
+          JSON.stringify(Object.keys(headers)),
+          input.showBlockedTools ? 1 : 0,
+          sealed,
+          by,
+          now,
+          now,
+        ],
       );
     } catch (error) {
       if (/unique|duplicate/i.test(String((error as Error).message))) {
@@ -181,6 +196,21 @@ export class McpHttpUpstreams {
     // After the insert (one statement: committed). The record holds no secret.
     this.events?.emit({ type: 'mcp.http_upstream_added', httpUpstream: created });
     return created;
+  }
+
+  /** Changes an upstream's settings (not its URL or credentials); new sessions use them. */
+  async update(
+    idOrName: string,
+    change: { showBlockedTools?: boolean },
+  ): Promise<McpHttpUpstreamRecord> {
+    const upstream = await this.get(idOrName);
+    if (change.showBlockedTools !== undefined) {
+      await this.db.run(
+        'UPDATE mcp_http_upstreams SET show_blocked_tools = ?, updated_at = ? WHERE id = ?',
+        [change.showBlockedTools ? 1 : 0, this.clock(), upstream.id],
+      );
+    }
+    return this.get(upstream.id);
   }
 
   async delete(idOrName: string): Promise<void> {

@@ -28,6 +28,16 @@ export function mcpUpstreamsSchema(dialect: Dialect): string[] {
 }
 
 /**
+ * Per HTTP upstream: keep in `tools/list` the tools a policy blocks for every call (the stdio
+ * gateway's `--show-blocked-tools`). Default off: they are hidden.
+ */
+export function mcpHttpShowBlockedToolsSchema(_dialect: Dialect): string[] {
+  return [
+    'ALTER TABLE mcp_http_upstreams ADD COLUMN show_blocked_tools INTEGER NOT NULL DEFAULT 0',
+  ];
+}
+
+/**
  * The remote MCP servers an admin registered for the Streamable HTTP gateway (`/mcp/<name>`):
  * the URL and the headers sent to it (credentials) are sealed with the server's secrets key
  * (`secrets`); only the URL's origin and the header names are kept readable.

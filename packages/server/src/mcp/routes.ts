@@ -153,6 +153,7 @@ export const mcpRoutes: readonly AdminRoute[] = [
           url: call.body.url,
           headers: call.body.headers,
           bearerToken: call.body.bearer_token,
+          showBlockedTools: call.body.show_blocked_tools,
         },
         call.user.id,
       );
@@ -170,6 +171,26 @@ export const mcpRoutes: readonly AdminRoute[] = [
     async handler(call) {
       return httpUpstreamView(
         await httpUpstreamsOf(call.services.server).get(call.params.http_upstream_id as string),
+      );
+    },
+  }),
+  route({
+    method: 'PATCH',
+    path: `${v1}/mcp/http-upstreams/:http_upstream_id`,
+    access: 'admin',
+    tag: 'mcp',
+    summary:
+      'Change the settings of a remote MCP server: whether tools/list keeps the tools a policy always blocks',
+    description:
+      'Sessions opened afterwards use the new setting; open ones keep theirs. The URL and credentials are not changed here (remove the upstream and register it again).',
+    params: httpParams,
+    body: schemas.httpUpstreamUpdate,
+    response: schemas.httpUpstream,
+    async handler(call) {
+      return httpUpstreamView(
+        await httpUpstreamsOf(call.services.server).update(call.params.http_upstream_id as string, {
+          showBlockedTools: call.body.show_blocked_tools,
+        }),
       );
     },
   }),

@@ -107,6 +107,10 @@ const httpUpstreamFields = {
   header_names: z.array(z.string()).meta({
     description: 'The headers sent to the upstream (their values are encrypted and never shown).',
   }),
+  show_blocked_tools: z.boolean().meta({
+    description:
+      "Whether `tools/list` keeps the tools a policy blocks for every call of the agent (they stay blocked when called). Default false: they are hidden, so the model does not plan with them. The stdio gateway's `--show-blocked-tools`.",
+  }),
   created_by: z.string().nullable(),
   created_at: timestamp,
   updated_at: timestamp,
@@ -128,5 +132,18 @@ export const httpUpstreamCreate = z
     bearer_token: z.string().min(1).max(8_000).optional().meta({
       description: 'Sent as `Authorization: Bearer <token>`: stored encrypted.',
     }),
+    show_blocked_tools: z.boolean().optional().meta({
+      description:
+        'Keep in `tools/list` the tools a policy blocks for every call (default false: hidden).',
+    }),
   })
   .meta({ id: 'McpHttpUpstreamCreate' });
+
+export const httpUpstreamUpdate = z
+  .object({
+    show_blocked_tools: z.boolean().meta({
+      description:
+        'Keep in `tools/list` the tools a policy blocks for every call; sessions opened afterwards use it.',
+    }),
+  })
+  .meta({ id: 'McpHttpUpstreamUpdate' });

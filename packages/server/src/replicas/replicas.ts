@@ -452,18 +452,21 @@ function compactHttpUpstream(upstream: McpHttpUpstreamRecord): unknown[] {
     upstream.createdBy,
     upstream.createdAt,
     upstream.updatedAt,
+    upstream.showBlockedTools ? 1 : 0,
   ];
 }
 
 function expandHttpUpstream(values: unknown[]): McpHttpUpstreamRecord | undefined {
-  if (!Array.isArray(values) || values.length !== 7) return undefined;
-  const [id, name, origin, headerNames, by, created, updated] = values;
+  // 7 values from a replica of a version before `showBlockedTools` (then: off).
+  if (!Array.isArray(values) || (values.length !== 7 && values.length !== 8)) return undefined;
+  const [id, name, origin, headerNames, by, created, updated, showBlockedTools] = values;
   if (!Array.isArray(headerNames)) return undefined;
   return {
     id: String(id),
     name: String(name),
     origin: String(origin),
     headerNames: headerNames.map(String),
+    showBlockedTools: showBlockedTools === 1,
     createdBy: textOrNull(by),
     createdAt: Number(created),
     updatedAt: Number(updated),

@@ -4,7 +4,11 @@ import { budgetsSchema } from '../budgets/migration';
 import { channelsSchema } from '../channels/migration';
 import { SchemaVersionError } from '../errors';
 import type { Logger } from '../logger';
-import { mcpHttpUpstreamsSchema, mcpUpstreamsSchema } from '../mcp/migration';
+import {
+  mcpHttpShowBlockedToolsSchema,
+  mcpHttpUpstreamsSchema,
+  mcpUpstreamsSchema,
+} from '../mcp/migration';
 import { memorySchema, memoryVersionsSchema, refusalsIndexSchema } from '../memory/migration';
 import { refusedSql } from '../memory/repository';
 import { receiptsSchema } from '../receipts/migration';
@@ -352,6 +356,14 @@ export const migrations: readonly Migration[] = [
     version: 16,
     name: 'memory versions: checks with memory arbitrated at commit on PostgreSQL',
     sql: { sqlite: memoryVersionsSchema('sqlite'), postgres: memoryVersionsSchema('postgres') },
+  },
+  {
+    version: 18,
+    name: 'MCP HTTP upstreams: keep blocked tools in tools/list, by upstream',
+    sql: {
+      sqlite: mcpHttpShowBlockedToolsSchema('sqlite'),
+      postgres: mcpHttpShowBlockedToolsSchema('postgres'),
+    },
   },
 ];
 

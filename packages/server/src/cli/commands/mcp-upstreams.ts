@@ -5,6 +5,8 @@ import { type CliIo, table, UsageError } from '../io';
 const help = `Usage:
   arden mcp upstreams list
   arden mcp upstreams add NAME URL [--bearer-env VAR] [--header-env 'Header-Name=VAR' …]
+                                   [--show-blocked-tools]
+  arden mcp upstreams set NAME --show-blocked-tools | --hide-blocked-tools
   arden mcp upstreams remove NAME
 
 Registers a remote MCP server (Streamable HTTP) that agents reach through the Arden server at
@@ -13,6 +15,9 @@ Credentials are read from environment variables, never from flags (they would st
 history): --bearer-env VAR sends "Authorization: Bearer $VAR", --header-env 'X-Api-Key=VAR'
 sends the header X-Api-Key with the value of $VAR. The URL and the headers are stored encrypted
 and never shown again.
+tools/list leaves out the tools a policy blocks for every call of the agent, so the model does
+not plan with them; --show-blocked-tools keeps them (they stay blocked when called). \`set\`
+changes that for sessions opened afterwards.
 Talks to a running server: --url (ARDEN_URL) and --token (ARDEN_ADMIN_TOKEN); --json for JSON.
 `;
 
@@ -24,6 +29,8 @@ export async function mcpUpstreamsCommand(argv: string[], io: CliIo): Promise<nu
       ...connectionOptions,
       'bearer-env': { type: 'string' },
       'header-env': { type: 'string', multiple: true },
+      'show-blocked-tools': { type: 'boolean' },
+      'hide-blocked-tools': { type: 'boolean' },
     },
     'mcp upstreams',
   );
@@ -49,12 +56,13 @@ export async function mcpUpstreamsCommand(argv: string[], io: CliIo): Promise<nu
       } else {
         io.stdout(
           table([
-            ['NAME', 'ENDPOINT', 'UPSTREAM', 'HEADERS'],
+            ['NAME', 'ENDPOINT', 'UPSTREAM', 'HEADERS', 'BLOCKED TOOLS'],
             ...list.items.map((item: any) => [
               item.name,
               item.endpoint,
               item.origin,
               item.header_names.join(', ') || '-',
+              item.show_blocked_tools ? 'shown' : 'hidden',
             ]),
           ]),
         );
@@ -81,11 +89,34 @@ export async function mcpUpstreamsCommand(argv: string[], io: CliIo): Promise<nu
         url,
         ...(Object.keys(headers).length > 0 ? { headers } : {}),
         ...(bearerVariable ? { bearer_token: fromEnv(bearerVariable, 'the bearer token') } : {}),
+        ...(parsed.values['show-blocked-tools'] === true ? { show_blocked_tools: true } : {}),
       });
       if (json) print(created);
       else {
         io.stdout(
           `Registered ${created.name} (${created.origin}). MCP clients connect to <server>${created.endpoint} with an agent key; its tools are checked as mcp.${created.name}.<tool>.\n`,
+        );
+      }
+      return 0;
+    }
+    case 'set': {
+      const name = positional(parsed, 1, 'the upstream name', 'mcp upstreams set');
+      const show = parsed.values['show-blocked-tools'] === true;
+      const hide = parsed.values['hide-blocked-tools'] === true;
+      if (show === hide) {
+        throw new UsageError(
+          'arden mcp upstreams set needs one of --show-blocked-tools or --hide-blocked-tools.',
+        );
+      }
+      const updated = await client.request(
+        'PATCH',
+        `/api/v1/mcp/http-upstreams/${encodeURIComponent(name)}`,
+        { show_blocked_tools: show },
+      );
+      if (json) print(updated);
+      else {
+        io.stdout(
+          `${updated.name}: tools/list ${show ? 'keeps' : 'leaves out'} the tools a policy always blocks, in sessions opened from now on.\n`,
         );
       }
       return 0;
@@ -98,6 +129,6 @@ export async function mcpUpstreamsCommand(argv: string[], io: CliIo): Promise<nu
       return 0;
     }
     default:
-      throw new UsageError(`Unknown subcommand mcp upstreams ${sub}: list, add or remove.`);
+      throw new UsageError(`Unknown subcommand mcp upstreams ${sub}: list, add, set or remove.`);
   }
 }
