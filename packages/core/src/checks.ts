@@ -4,7 +4,7 @@
  * without it).
  */
 import type { CallContext, CheckResult, DecidedCall } from './call-types';
-import { ApprovalTimeoutError, ArdenApiError, ArdenUnavailableError } from './errors';
+import { ApprovalTimeoutError, ArdenApiError } from './errors';
 import type { HttpClient } from './http';
 import { isPlainObject, type JsonValue, toWireSafe } from './json-safe';
 import type { ResolvedOptions } from './options';
@@ -108,9 +108,18 @@ export class PolicyChecks {
       typeof response.action_id !== 'string' ||
       !(DECISIONS as readonly string[]).includes(response.decision)
     ) {
-      throw new ArdenUnavailableError({
-        toolName,
-        message: `Arden server answered /policy/check without a valid decision and action_id for "${toolName}". Is ARDEN_API_URL pointing at an Arden server?`,
+      // The server was reached and answered, but not with a decision this client knows (a
+      // future value such as "maybe", or no decision at all): the call is refused. Not
+      // ArdenUnavailableError, which `onUnavailable: 'allow'` would run unchecked: that option
+      // is for a server that cannot be reached, never for an answer that is not understood.
+      const decision =
+        response && typeof response.decision === 'string'
+          ? `the decision "${String(response.decision).slice(0, 40)}", which this client does not know (it knows ${DECISIONS.join(', ')}); update @arden/core`
+          : 'no valid decision and action_id. Is ARDEN_API_URL pointing at an Arden server?';
+      throw new ArdenApiError({
+        statusCode: 200,
+        path: '/policy/check',
+        detail: `for "${toolName}" with ${decision}. The call did not run, whatever onUnavailable says`,
       });
     }
     const similar = Array.isArray(response.similar_policy_tools)

@@ -421,11 +421,41 @@ describe('transport faults', () => {
     expect(ArdenUnavailableError.isInstance(error)).toBe(true);
   });
 
-  it('treats an answer without a decision as unavailable', async () => {
-    const fetch = vi.fn(async () => json(200, { decision: 'maybe', action_id: 'x' }));
-    const instance = arden(undefined, { apiKey: key, fetch });
-    await expect(instance.check('t', { args: [], kwargs: {} })).rejects.toThrow(/valid decision/);
+  it('refuses an answer without a decision, never as unreachable', async () => {
+    const fetch = vi.fn(async () => json(200, { action_id: 'x' }));
+    const instance = arden(undefined, { apiKey: key, fetch, onUnavailable: 'allow' });
+    const error = await instance.check('t', { args: [], kwargs: {} }).catch((caught) => caught);
+    expect(ArdenApiError.isInstance(error)).toBe(true);
+    expect(ArdenUnavailableError.isInstance(error)).toBe(false);
+    expect((error as Error).message).toMatch(/valid decision/);
   });
+
+  it.each([
+    ['an unknown decision', { decision: 'maybe', action_id: 'x' }],
+    ['no decision', { action_id: 'x' }],
+    ['no action id', { decision: 'allow' }],
+  ])(
+    "refuses %s from a server that is up, even with onUnavailable: 'allow'",
+    async (_what, answer) => {
+      // onUnavailable is for a server that cannot be reached; an answer that is not understood
+      // is refused (it used to be read as unreachable, and the tool ran unchecked).
+      const fetch = vi.fn(async () => json(200, answer));
+      const body = vi.fn(async () => 'ran');
+      const instance = arden(undefined, {
+        apiKey: key,
+        fetch,
+        onUnavailable: 'allow',
+        logLevel: 'silent',
+      });
+      const error = await instance
+        .guardTool('t', body)({ amount: 1 })
+        .catch((caught: unknown) => caught);
+      expect(body).not.toHaveBeenCalled();
+      expect(ArdenApiError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain('The call did not run, whatever onUnavailable says');
+      if (answer.decision === 'maybe') expect((error as Error).message).toContain('"maybe"');
+    },
+  );
 
   it('sends the key and JSON headers', async () => {
     const fetch = vi.fn(async (_url: string | URL | Request, _init?: RequestInit) =>
