@@ -38,7 +38,11 @@ describe('checkMcpToolCall (both MCP gateways, the hooks)', () => {
       logLevel: 'silent',
     });
     try {
-      const outcome = await checkMcpToolCall(arden, { server: 'files', tool: 'read', arguments: {} });
+      const outcome = await checkMcpToolCall(arden, {
+        server: 'files',
+        tool: 'read',
+        arguments: {},
+      });
       expect(outcome).toEqual({ kind: 'run', actionId: undefined });
     } finally {
       await arden.shutdown();
