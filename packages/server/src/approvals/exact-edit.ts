@@ -376,3 +376,53 @@ function serialize(node: Node): string {
     members.push(`${JSON.stringify(key)}:${serialize(value)}`);
   return `{${members.join(',')}}`;
 }
+
+/**
+ * `text` with the values at `paths` (dot-separated names; a list on the way applies the rest of
+ * the path to each item) replaced by the JSON text `replacement`, and the paths that were
+ * present. Everything else keeps its bytes: a policy's `redact` masks only the sensitive values
+ * of the call that is stored and shown.
+ */
+export function maskJsonText(
+  text: string,
+  paths: readonly string[],
+  replacement: string,
+): { text: string; found: string[] } {
+  let root: Node = { kind: 'text', text };
+  const found: string[] = [];
+  for (const path of paths) {
+    const masked = maskNode(root, path.split('.'), replacement);
+    if (masked) {
+      root = masked;
+      found.push(path);
+    }
+  }
+  return { text: found.length === 0 ? text : serialize(root), found };
+}
+
+/** The node with the values at `names` replaced, or undefined when there is none. */
+function maskNode(node: Node, names: readonly string[], replacement: string): Node | undefined {
+  const opened = open(node);
+  if (!opened) return undefined;
+  if (opened.kind === 'array') {
+    let any = false;
+    opened.elements.forEach((element, index) => {
+      const masked = maskNode(element, names, replacement);
+      if (masked) {
+        opened.elements[index] = masked;
+        any = true;
+      }
+    });
+    return any ? opened : undefined;
+  }
+  const [name, ...rest] = names as [string, ...string[]];
+  const member = opened.members.get(name);
+  if (member === undefined) return undefined;
+  const masked =
+    rest.length === 0
+      ? ({ kind: 'text', text: replacement } as const)
+      : maskNode(member, rest, replacement);
+  if (!masked) return undefined;
+  opened.members.set(name, masked);
+  return opened;
+}
