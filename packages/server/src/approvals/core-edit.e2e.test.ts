@@ -223,7 +223,8 @@ describe('approve with edit: the exact call', () => {
     });
     expect(decided.status).toBe('approved');
     const edit = decided.approval?.edits.at(-1);
-    expect(edit?.after).toBe('{"amount": 40.0, "order_id": 12345678901234567891}');
+    // As written, without the whitespace between the values.
+    expect(edit?.after).toBe('{"amount":40.0,"order_id":12345678901234567891}');
     expect(edit?.patch).toEqual([{ op: 'replace', path: '/amount', value: 40 }]);
   });
 });

@@ -426,3 +426,21 @@ function maskNode(node: Node, names: readonly string[], replacement: string): No
   opened.members.set(name, masked);
   return opened;
 }
+
+/**
+ * The JSON text without the whitespace between its tokens, every value kept as written
+ * (`{"a": 1.0}` → `{"a":1.0}`): how an approver's whole arguments are stored, so that a client
+ * that forwards the edited call byte for byte (the MCP gateways) can.
+ */
+export function compactJson(text: string): string {
+  const deep = (node: Node): string => {
+    const opened = open(node);
+    if (!opened) return (node as { text: string }).text;
+    if (opened.kind === 'array') return `[${opened.elements.map(deep).join(',')}]`;
+    const members: string[] = [];
+    for (const [key, value] of opened.members)
+      members.push(`${JSON.stringify(key)}:${deep(value)}`);
+    return `{${members.join(',')}}`;
+  };
+  return deep({ kind: 'text', text: text.trim() });
+}

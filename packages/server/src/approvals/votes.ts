@@ -6,6 +6,7 @@ import type { ActionRecord } from '../store/records';
 import { withoutNul } from '../text';
 import {
   applyExactPatch,
+  compactJson,
   exactArguments,
   exactOperations,
   patchBetweenTexts,
@@ -222,7 +223,9 @@ async function editCall(
         'kwargs',
       );
     }
-    afterJson = text;
+    // The approver's values as written; only the whitespace between them goes.
+    exactArguments(text, 'kwargs');
+    afterJson = compactJson(text);
   }
   if (Buffer.byteLength(afterJson) > 256 * 1024) {
     throw new ValidationError('The edited arguments are over 256 KiB.', field);
