@@ -4,9 +4,10 @@
  * without it).
  */
 import type { CallContext, CheckResult, DecidedCall } from './call-types';
-import { ApprovalTimeoutError, ArdenApiError, ArdenUnavailableError } from './errors';
+import { ApprovalTimeoutError, ArdenApiError } from './errors';
 import type { HttpClient } from './http';
-import { isPlainObject, type JsonValue, toWireSafe } from './json-safe';
+import { isPlainObject, type JsonValue, stringifyWire, toWireSafe } from './json-safe';
+import { parseExactJson } from './mcp-exact-json';
 import type { ResolvedOptions } from './options';
 import { sleep } from './runtime';
 import { getSession } from './session';
@@ -108,9 +109,18 @@ export class PolicyChecks {
       typeof response.action_id !== 'string' ||
       !(DECISIONS as readonly string[]).includes(response.decision)
     ) {
-      throw new ArdenUnavailableError({
-        toolName,
-        message: `Arden server answered /policy/check without a valid decision and action_id for "${toolName}". Is ARDEN_API_URL pointing at an Arden server?`,
+      // The server was reached and answered, but not with a decision this client knows (a
+      // future value such as "maybe", or no decision at all): the call is refused. Not
+      // ArdenUnavailableError, which `onUnavailable: 'allow'` would run unchecked: that option
+      // is for a server that cannot be reached, never for an answer that is not understood.
+      const decision =
+        response && typeof response.decision === 'string'
+          ? `the decision "${String(response.decision).slice(0, 40)}", which this client does not know (it knows ${DECISIONS.join(', ')}); update @arden/core`
+          : 'no valid decision and action_id. Is ARDEN_API_URL pointing at an Arden server?';
+      throw new ArdenApiError({
+        statusCode: 200,
+        path: '/policy/check',
+        detail: `for "${toolName}" with ${decision}. The call did not run, whatever onUnavailable says`,
       });
     }
     const similar = Array.isArray(response.similar_policy_tools)
@@ -203,22 +213,42 @@ export function decidedCall(response: StatusResponseBody): DecidedCall {
   };
   if (typeof response.receipt === 'string') decided.receipt = response.receipt;
   const edited = response.edited;
-  if (
-    response.status === 'approved' &&
-    edited &&
-    edited.kwargs !== null &&
-    typeof edited.kwargs === 'object' &&
-    !Array.isArray(edited.kwargs)
-  ) {
+  if (response.status === 'approved' && edited && typeof edited === 'object') {
+    // The arguments to run are read from the edited call's text (the one the receipt binds), not
+    // from a plain parse of the answer: integers beyond 2^53 become BigInts (as guardTool's input
+    // holds them), 1.0 and -0 stay what the text says. A text that cannot be read exactly here (a
+    // number beyond a double, or a big integer on a Node.js without source text access) is not
+    // run with something else: the call is refused.
+    const text =
+      typeof edited.kwargs_json === 'string'
+        ? edited.kwargs_json
+        : edited.kwargs !== null && typeof edited.kwargs === 'object'
+          ? stringifyWire(edited.kwargs)
+          : undefined;
+    let kwargs: unknown;
+    let failure: string | undefined;
+    try {
+      kwargs = text === undefined ? undefined : parseExactJson(text);
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+    }
+    if (failure === undefined && !isPlainObject(kwargs)) {
+      failure = 'the edited arguments are not an object of keyword arguments';
+    }
+    if (failure !== undefined) {
+      return {
+        status: 'denied',
+        message: `An approver approved the call with changed arguments, but they cannot be run exactly as approved, so the tool did not run: ${failure}`,
+      };
+    }
     decided.edited = {
-      kwargs: edited.kwargs,
-      kwargsJson:
-        typeof edited.kwargs_json === 'string' ? edited.kwargs_json : JSON.stringify(edited.kwargs),
+      kwargs: kwargs as Record<string, unknown>,
+      kwargsJson: text as string,
       patch: Array.isArray(edited.patch) ? edited.patch : [],
       editedBy: edited.edited_by ?? undefined,
       message:
         response.message ??
-        `An approver changed the arguments before approving; the tool ran with ${JSON.stringify(edited.kwargs)}.`,
+        `An approver changed the arguments before approving; the tool ran with ${text}.`,
     };
   }
   if (response.decided_in === 'app') decided.decidedIn = 'app';

@@ -13,6 +13,7 @@ import {
   ConfigurationError,
   PolicyDeniedError,
 } from './errors';
+import { sourceTextAccess } from './mcp-exact-json';
 import { withSession } from './session';
 import { createTestArden } from './test/index';
 
@@ -421,11 +422,47 @@ describe('transport faults', () => {
     expect(ArdenUnavailableError.isInstance(error)).toBe(true);
   });
 
-  it('treats an answer without a decision as unavailable', async () => {
-    const fetch = vi.fn(async () => json(200, { decision: 'maybe', action_id: 'x' }));
-    const instance = arden(undefined, { apiKey: key, fetch });
-    await expect(instance.check('t', { args: [], kwargs: {} })).rejects.toThrow(/valid decision/);
+  it('refuses an answer without a decision, never as unreachable', async () => {
+    const fetch = vi.fn(async () => json(200, { action_id: 'x' }));
+    const instance = arden(undefined, { apiKey: key, fetch, onUnavailable: 'allow' });
+    const error = await instance.check('t', { args: [], kwargs: {} }).catch((caught) => caught);
+    expect(ArdenApiError.isInstance(error)).toBe(true);
+    expect(ArdenUnavailableError.isInstance(error)).toBe(false);
+    expect((error as Error).message).toMatch(/valid decision/);
   });
+
+  it.each([
+    ['an unknown decision', { decision: 'maybe', action_id: 'x' }],
+    ['no decision', { action_id: 'x' }],
+    ['no action id', { decision: 'allow' }],
+  ])(
+    "refuses %s from a server that is up, even with onUnavailable: 'allow'",
+    async (_what, answer) => {
+      // onUnavailable is for a server that cannot be reached; an answer that is not understood
+      // is refused (it used to be read as unreachable, and the tool ran unchecked).
+      const fetch = vi.fn(async () => json(200, answer));
+      const body = vi.fn(async (_input: { amount: number }) => 'ran');
+      const instance = arden(undefined, {
+        apiKey: key,
+        fetch,
+        onUnavailable: 'allow',
+        logLevel: 'silent',
+      });
+      const error = await instance
+        .guardTool(
+          't',
+          body,
+        )({ amount: 1 })
+        .catch((caught: unknown) => caught);
+      expect(body).not.toHaveBeenCalled();
+      expect(ArdenApiError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(
+        'The call did not run, whatever onUnavailable says',
+      );
+      if ((answer as { decision?: string }).decision === 'maybe')
+        expect((error as Error).message).toContain('"maybe"');
+    },
+  );
 
   it('sends the key and JSON headers', async () => {
     const fetch = vi.fn(async (_url: string | URL | Request, _init?: RequestInit) =>
@@ -442,5 +479,90 @@ describe('transport faults', () => {
       kwargs: { a: 1 },
       metadata: {},
     });
+  });
+});
+
+describe('approve with edit: the edited call is read exactly', () => {
+  /** A test server whose /status answers an approval with `editedText` as the edited call. */
+  function editingServer(editedText: string) {
+    const server = createTestArden({ decisions: { refund: 'requires_approval' } });
+    const base = server.options();
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await base.fetch(input, init);
+      if (!/\/status\//.test(String(input instanceof Request ? input.url : input))) return response;
+      const body = (await response.json()) as Record<string, unknown>;
+      if (body.status === 'approved') {
+        // `kwargs` as a plain parse reads the text (rounded): the client must not run it.
+        body.edited = {
+          kwargs: JSON.parse(editedText),
+          kwargs_json: editedText,
+          patch: [{ op: 'replace', path: '/amount', value: 40 }],
+          edited_by: 'ann@example.com',
+        };
+      }
+      return new Response(JSON.stringify(body), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    return { server, instance: arden(server, { fetch, logLevel: 'silent' }) };
+  }
+
+  it('runs the tool with the values of the edited text: big integers as BigInt, -0 and 1.0 kept', async () => {
+    const edited =
+      '{"amount":40,"rate":1.0,"delta":-0,"order_id":12345678901234567891,"note":"\\u00e9"}';
+    const { server, instance } = editingServer(edited);
+    const ran: Record<string, unknown>[] = [];
+    const refund = instance.guardTool('refund', async (input: Record<string, unknown>) => {
+      ran.push(input);
+      return 'ok';
+    });
+    const running = refund({ amount: 4000, rate: 1, delta: 0, order_id: 12345678901234567891n })
+      .then(() => undefined)
+      .catch((error: unknown) => error);
+    server.approve((await server.nextPending()).actionId);
+    const failure = await running;
+    if (!sourceTextAccess) {
+      // Node.js 20 cannot read 12345678901234567891 exactly: refused, never run rounded.
+      expect(PolicyDeniedError.isInstance(failure)).toBe(true);
+      expect((failure as Error).message).toMatch(/cannot be run exactly/);
+      expect(ran).toEqual([]);
+      return;
+    }
+    expect(failure).toBeUndefined();
+    expect(ran).toHaveLength(1);
+    expect(ran[0]?.order_id).toBe(12345678901234567891n);
+    expect(Object.is(ran[0]?.delta, -0)).toBe(true);
+    expect(ran[0]).toMatchObject({ amount: 40, rate: 1, note: 'é' });
+  });
+
+  it('runs -0 and 1.0 exactly on every Node.js', async () => {
+    const { server, instance } = editingServer('{"amount":40,"rate":1.0,"delta":-0}');
+    const ran: Record<string, unknown>[] = [];
+    const refund = instance.guardTool('refund', async (input: Record<string, unknown>) => {
+      ran.push(input);
+      return 'ok';
+    });
+    const running = refund({ amount: 4000, rate: 1, delta: 0 });
+    server.approve((await server.nextPending()).actionId);
+    await expect(running).resolves.toBe('ok');
+    expect(Object.is(ran[0]?.delta, -0)).toBe(true);
+    expect(ran[0]).toMatchObject({ amount: 40, rate: 1 });
+  });
+
+  it('refuses an edited call it cannot read exactly (1e400) instead of running something else', async () => {
+    const { server, instance } = editingServer('{"amount":1e400}');
+    const body = vi.fn(async (_input: { amount: number }) => 'ran');
+    const running = instance
+      .guardTool(
+        'refund',
+        body,
+      )({ amount: 4000 })
+      .catch((error: unknown) => error);
+    server.approve((await server.nextPending()).actionId);
+    const failure = await running;
+    expect(PolicyDeniedError.isInstance(failure)).toBe(true);
+    expect((failure as Error).message).toMatch(/cannot be run exactly/);
+    expect(body).not.toHaveBeenCalled();
   });
 });

@@ -1,6 +1,54 @@
-import { describe, expect, it } from 'vitest';
-import type { Arden } from './arden';
+import { describe, expect, it, vi } from 'vitest';
+import { Arden } from './arden';
 import { checkMcpToolCall, recordHeldCallCancelled, toolCallParams } from './mcp-check';
+
+describe('checkMcpToolCall (both MCP gateways, the hooks)', () => {
+  const json = (status: number, body: unknown) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+  it("refuses a decision it does not know, even with onUnavailable: 'allow'", async () => {
+    const arden = new Arden({
+      apiKey: `arden_test_${'c'.repeat(32)}`,
+      apiUrl: 'http://arden.test',
+      fetch: vi.fn(async () => json(200, { decision: 'maybe', action_id: 'a1' })),
+      onUnavailable: 'allow',
+      logLevel: 'silent',
+    });
+    try {
+      const outcome = await checkMcpToolCall(arden, {
+        server: 'files',
+        tool: 'delete',
+        arguments: { path: '/' },
+      });
+      expect(outcome.kind).toBe('refuse');
+    } finally {
+      await arden.shutdown();
+    }
+  });
+
+  it("still runs unchecked when Arden cannot be reached and onUnavailable is 'allow'", async () => {
+    const arden = new Arden({
+      apiKey: `arden_test_${'c'.repeat(32)}`,
+      apiUrl: 'http://arden.test',
+      fetch: vi.fn(async () => {
+        throw new TypeError('fetch failed');
+      }),
+      retryAttempts: 0,
+      onUnavailable: 'allow',
+      logLevel: 'silent',
+    });
+    try {
+      const outcome = await checkMcpToolCall(arden, {
+        server: 'files',
+        tool: 'read',
+        arguments: {},
+      });
+      expect(outcome).toEqual({ kind: 'run', actionId: undefined });
+    } finally {
+      await arden.shutdown();
+    }
+  });
+});
 
 describe('toolCallParams (both MCP gateways)', () => {
   it('takes a tool name and an arguments object, or no arguments', () => {

@@ -1,7 +1,12 @@
 import { evaluate as celEvaluate } from '@marcbachmann/cel-js';
 import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 import { describe, expect, it } from 'vitest';
-import { ExactJsonError, parseExactJson, parseExactJsonMembers } from './exact-json';
+import {
+  ExactJsonError,
+  parseExactJson,
+  parseExactJsonMembers,
+  parseExactJsonParts,
+} from './exact-json';
 
 function failure(text: string, maxDepth?: number): ExactJsonError {
   try {
@@ -330,5 +335,24 @@ describe('parseExactJson against JSON.parse on random documents', () => {
         JSON.stringify(JSON.parse(text)),
       );
     }
+  });
+});
+
+describe('parseExactJsonParts', () => {
+  it("gives each top-level member's or element's text as written", () => {
+    const array = parseExactJsonParts('[ 1.0, -0 ,{"a": [12345678901234567891]}, "\\u00e9"]');
+    expect([...array.sources]).toEqual([
+      ['0', '1.0'],
+      ['1', '-0'],
+      ['2', '{"a": [12345678901234567891]}'],
+      ['3', '"\\u00e9"'],
+    ]);
+    expect(array.value).toEqual([1, 0n, { a: [new UnsignedInt(12345678901234567891n)] }, 'é']);
+    const object = parseExactJsonParts('{"n": 1e400, "l": [1.50]}');
+    expect([...object.sources]).toEqual([
+      ['n', '1e400'],
+      ['l', '[1.50]'],
+    ]);
+    expect(() => parseExactJsonParts('12')).toThrow(ExactJsonError);
   });
 });

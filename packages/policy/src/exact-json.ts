@@ -126,6 +126,29 @@ export function parseExactJsonMembers(
   });
 }
 
+/**
+ * Like `parseExactJsonMembers` for text that holds an object or an array: the exact source text
+ * of each member's value, or of each element (keyed `"0"`, `"1"`, …). What an edit of stored
+ * arguments walks, so that every value it does not change keeps its bytes.
+ */
+export function parseExactJsonParts(
+  text: string,
+  options: ExactJsonOptions = {},
+): { value: Record<string, unknown> | unknown[]; sources: Map<string, string> } {
+  const sources = new Map<string, string>();
+  parser.start(text, options, sources);
+  return parser.whole(() => {
+    parser.skipSpace();
+    const first = text.charCodeAt(parser.index);
+    if (first !== 123 && first !== 91) {
+      throw parser.error('expected a JSON object ({…}) or array ([…]) here');
+    }
+    const value = parser.value(0) as Record<string, unknown> | unknown[];
+    parser.end();
+    return { value, sources };
+  });
+}
+
 function describe(code: number): string {
   return Number.isNaN(code) ? 'the end of the text' : JSON.stringify(String.fromCharCode(code));
 }
@@ -460,12 +483,16 @@ class Parser {
     }
     const path = this.path;
     path.push(0);
+    // Only the top-level array's elements are recorded (`parseExactJsonParts`).
+    const sources = depth === 1 ? this.sources : undefined;
     // The elements go on the shared `elements` and become an array of the right size at the end.
     const stack = elements;
     const first = this.top;
     for (;;) {
       path[path.length - 1] = this.top - first;
+      const valueAt = this.index;
       const element = this.value(depth);
+      if (sources) sources.set(String(this.top - first), text.slice(valueAt, this.index));
       stack[this.top++] = element;
       this.skipSpace();
       const code = text.charCodeAt(this.index);

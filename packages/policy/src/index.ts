@@ -35,6 +35,7 @@ export {
   isExactUint,
   parseExactJson,
   parseExactJsonMembers,
+  parseExactJsonParts,
 } from './exact-json';
 export { type PolicyFile, type PolicyTest, parsePolicyFile } from './file';
 export { POLICY_LIMITS } from './limits';

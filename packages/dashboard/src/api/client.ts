@@ -85,6 +85,11 @@ export function apiPath(...segments: (string | number)[]): string {
   return [apiBase, ...segments.map((segment) => encodeURIComponent(String(segment)))].join('/');
 }
 
+/** A request body that is already JSON text, sent byte for byte. */
+class RawBody {
+  constructor(readonly text: string) {}
+}
+
 async function request<T>(
   method: string,
   path: string,
@@ -99,7 +104,13 @@ async function request<T>(
         options.body === undefined
           ? { Accept: 'application/json' }
           : { Accept: 'application/json', 'Content-Type': 'application/json' },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      // A body given as text (`RawBody`) is sent as it is: JSON the browser must not round.
+      body:
+        options.body === undefined
+          ? undefined
+          : options.body instanceof RawBody
+            ? options.body.text
+            : JSON.stringify(options.body),
       signal: options.signal,
     });
   } catch (error) {
@@ -338,10 +349,16 @@ export const api = {
 
   approvals: (cursor?: string) =>
     request<Page<Approval>>('GET', apiPath('approvals'), { query: { cursor, limit: 200 } }),
-  /** Approves; with `kwargs`, approves with edited arguments (evaluated again by the server). */
-  approve: (id: string, notes: string, kwargs?: Record<string, unknown>) =>
+  /**
+   * Approves; with `kwargsJson` (the edited keyword arguments' JSON text, an object), approves
+   * with edited arguments (evaluated again by the server). The text is sent as written: parsed
+   * here, 12345678901234567891 would become 12345678901234567000.
+   */
+  approve: (id: string, notes: string, kwargsJson?: string) =>
     request<Action>('POST', apiPath('approvals', id, 'approve'), {
-      body: { notes: notes || null, ...(kwargs ? { kwargs } : {}) },
+      body: new RawBody(
+        `{"notes":${JSON.stringify(notes || null)}${kwargsJson === undefined ? '' : `,"kwargs":${kwargsJson}`}}`,
+      ),
     }),
   deny: (id: string, notes: string) =>
     request<Action>('POST', apiPath('approvals', id, 'deny'), { body: { notes: notes || null } }),

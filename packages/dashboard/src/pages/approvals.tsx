@@ -42,11 +42,11 @@ export function approvalProgress(approval: Approval): string | undefined {
   return `${state.approved} of ${state.required} approvals${who.length ? ` (${who.join(', ')})` : ''}${state.from ? `, from ${state.from.join(' or ')}` : ''}`;
 }
 
-/** The edited keyword arguments, or undefined when the text is the call's own. */
-function editedArguments(
-  text: string,
-  original: string,
-): { kwargs?: Record<string, unknown>; error?: string } {
+/**
+ * The edited keyword arguments' text, or undefined when it is the call's own. The text is sent as
+ * written (parsed here only to check it is an object): the browser would round big integers.
+ */
+function editedArguments(text: string, original: string): { kwargsJson?: string; error?: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -56,8 +56,8 @@ function editedArguments(
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { error: 'The edited arguments must be an object, such as {"amount": 40}.' };
   }
-  if (JSON.stringify(parsed) === JSON.stringify(JSON.parse(original))) return {};
-  return { kwargs: parsed as Record<string, unknown> };
+  if (text.trim() === original.trim()) return {};
+  return { kwargsJson: text.trim() };
 }
 
 function ApprovalCard({
@@ -98,7 +98,7 @@ function ApprovalCard({
     setBusy(decision);
     setError(undefined);
     try {
-      let kwargs: Record<string, unknown> | undefined;
+      let kwargs: string | undefined;
       if (decision === 'approve' && editing) {
         const edited = editedArguments(editText, currentKwargs);
         if (edited.error) {
@@ -106,7 +106,7 @@ function ApprovalCard({
           setBusy(undefined);
           return;
         }
-        kwargs = edited.kwargs;
+        kwargs = edited.kwargsJson;
       }
       const result =
         decision === 'approve'
@@ -288,7 +288,9 @@ function ApprovalCard({
               className="button"
               disabled={busy !== undefined}
               onClick={() => {
-                if (!editing) setEditText(JSON.stringify(JSON.parse(currentKwargs), null, 2));
+                // The text as the agent (or the last edit) wrote it: re-serialised in the
+                // browser, big integers would be rounded.
+                if (!editing) setEditText(currentKwargs);
                 setEditing(!editing);
               }}
             >

@@ -4,7 +4,7 @@ import { type AdminOptions, resolveAdminOptions } from '../auth/options';
 import { roleAllows } from '../auth/roles';
 import type { ServerContext } from '../context';
 import { ArdenServerError, AuthenticationError, ForbiddenError, ValidationError } from '../errors';
-import { readJson, sendError, sendJson, setBodyTimeout } from '../http/respond';
+import { parseJsonBody, readJsonText, sendError, sendJson, setBodyTimeout } from '../http/respond';
 import type { RequestContext } from '../http/router';
 import type { UserRecord } from '../store';
 import { UserAdministration } from '../users/service';
@@ -100,12 +100,12 @@ function handlerOf(route: AdminRoute, services: AdminServices) {
     if (principal) setBodyTimeout(context.request, server.config.bodyTimeoutMs);
     const query = route.query ? parse(route.query, queryObject(context.query), 'query') : {};
     let body: unknown;
+    let bodyText: string | undefined;
     if (route.body) {
-      const raw =
-        route.bodyOptional && !hasBody(context)
-          ? {}
-          : await readJson(context.request, server.config.bodyLimit);
-      body = parse(route.body, raw, 'body');
+      if (!route.bodyOptional || hasBody(context)) {
+        bodyText = await readJsonText(context.request, server.config.bodyLimit);
+      }
+      body = parse(route.body, bodyText === undefined ? {} : parseJsonBody(bodyText), 'body');
     }
     const headers: Record<string, string> = {};
     const call: AdminCall<unknown, unknown> = {
@@ -119,6 +119,7 @@ function handlerOf(route: AdminRoute, services: AdminServices) {
       params: context.params,
       query,
       body,
+      bodyText,
       header(name, value) {
         headers[name] = value;
       },

@@ -33,6 +33,8 @@ export interface AdminCall<Body, Query> {
   params: Record<string, string>;
   query: Query;
   body: Body;
+  /** The body's JSON text as sent (undefined when there was none), for values kept exactly. */
+  bodyText: string | undefined;
   /** Adds a response header (for example `Set-Cookie`). */
   header(name: string, value: string): void;
 }

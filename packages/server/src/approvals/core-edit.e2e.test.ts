@@ -124,3 +124,107 @@ describe('@arden/core: approve with edit, in-app decisions', () => {
     await arden.shutdown();
   });
 });
+
+describe('approve with edit: the exact call', () => {
+  test('an edit of /amount runs the tool with order_id 12345678901234567891n exactly', async () => {
+    const { t, arden, approver } = await start();
+    const ran: { amount: unknown; order_id: unknown }[] = [];
+    const refund = arden.guardTool(
+      'refund',
+      async (input: { amount: number; order_id: bigint }) => {
+        ran.push(input);
+        return 'ok';
+      },
+    );
+    const held = nextPending(t);
+    const running = refund({ amount: 4000, order_id: 12345678901234567891n });
+    const action = await held;
+    expect(action.kwargsJson).toBe('{"amount":4000,"order_id":12345678901234567891}');
+    await t.server.approvals.decide(action.id, {
+      decision: 'approve',
+      userId: approver,
+      patch: [{ op: 'replace', path: '/amount', value: 40 }],
+    });
+    expect(await running).toBe('ok');
+    // The approver touched only /amount: order_id is the agent's, byte for byte and as a BigInt.
+    expect(ran).toEqual([{ amount: 40, order_id: 12345678901234567891n }]);
+    expect(typeof ran[0]?.order_id).toBe('bigint');
+    const stored = await t.server.store.actions.get(action.id);
+    expect(stored?.approval?.edits.at(-1)?.after).toBe(
+      '{"amount":40,"order_id":12345678901234567891}',
+    );
+  });
+
+  test('untouched values keep their bytes; the approver’s values are kept as written', async () => {
+    const { t, approver } = await start();
+    const users = new UserAdministration(t.server.store, Date.now, {
+      insecureTestPasswordHashing: true,
+    });
+    const { token } = await users.createToken(approver, 'test');
+    const kwargs =
+      '{"amount": 4000, "rate": 1.0, "delta": -0, "huge": 1e400, "order_id": 12345678901234567891, "nested": {"a": [1.50, 2], "k": "\\u00e9"}}';
+    const checked = await t.request('POST', '/policy/check', {
+      raw: `{"tool_name": "refund", "kwargs": ${kwargs}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(checked.json).toMatchObject({ decision: 'requires_approval' });
+    const actionId = (checked.json as { action_id: string }).action_id;
+    // As the dashboard, the CLI or curl send it: a patch whose values must not become doubles.
+    const approved = await fetch(`${t.url}/api/v1/approvals/${actionId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"patch": [{"op": "replace", "path": "/amount", "value": 40.0}, {"op": "replace", "path": "/nested/a/1", "value": 12345678901234567892}]}',
+    });
+    expect(approved.status).toBe(200);
+    const after =
+      '{"amount":40.0,"rate":1.0,"delta":-0,"huge":1e400,"order_id":12345678901234567891,"nested":{"a":[1.50,12345678901234567892],"k":"\\u00e9"}}';
+    const stored = await t.server.store.actions.get(actionId);
+    expect(stored?.approval?.edits.at(-1)?.before).toBe(kwargs);
+    expect(stored?.approval?.edits.at(-1)?.after).toBe(after);
+    // /status carries the edited text exactly, in kwargs_json and in kwargs.
+    const status = await t.request('GET', `/status/${actionId}?capabilities=edits`);
+    expect(status.text).toContain(`"kwargs_json":${JSON.stringify(after)}`);
+    expect(status.text).toContain(`"kwargs":${after}`);
+  });
+
+  test('the whole edited kwargs are kept as the approver wrote them, and checked exactly', async () => {
+    const { t, approver } = await start();
+    await t.server.policies.saveSet(t.agent.id, 'live', [
+      {
+        name: 'Refunds',
+        tool: 'refund',
+        rules: [
+          { if: 'args.order_id == 12345678901234567892u', then: 'block' },
+          { if: 'args.amount > 100', then: 'requires_approval' },
+        ],
+        default: 'allow',
+      },
+    ]);
+    const checked = await t.request('POST', '/policy/check', {
+      raw: '{"tool_name": "refund", "kwargs": {"amount": 4000, "order_id": 12345678901234567891}}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const actionId = (checked.json as { action_id: string }).action_id;
+    // 12345678901234567892 and …891 are the same double: read as doubles, this edit would not
+    // be seen as a change, and the block rule would not match.
+    await expect(
+      t.server.approvals.decide(actionId, {
+        decision: 'approve',
+        userId: approver,
+        kwargs: {},
+        kwargsJson: '{"amount": 40, "order_id": 12345678901234567892}',
+      }),
+    ).rejects.toThrow(/would be blocked/);
+    const decided = await t.server.approvals.decide(actionId, {
+      decision: 'approve',
+      userId: approver,
+      kwargs: {},
+      kwargsJson: '{"amount": 40.0, "order_id": 12345678901234567891}',
+    });
+    expect(decided.status).toBe('approved');
+    const edit = decided.approval?.edits.at(-1);
+    // As written, without the whitespace between the values.
+    expect(edit?.after).toBe('{"amount":40.0,"order_id":12345678901234567891}');
+    expect(edit?.patch).toEqual([{ op: 'replace', path: '/amount', value: 40 }]);
+  });
+});

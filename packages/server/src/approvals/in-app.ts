@@ -3,6 +3,7 @@ import type { ServerContext } from '../context';
 import { ValidationError } from '../errors';
 import { readJson, sendJson } from '../http/respond';
 import type { RequestContext } from '../http/router';
+import { RawJson } from '../store/json';
 import type { ActionRecord } from '../store/records';
 
 // The agent API's in-app decision: an app reports that its end user approved or denied one of
@@ -27,7 +28,8 @@ export function editedFields(action: ActionRecord): Record<string, unknown> | un
   return {
     edited: {
       kwargs_json: edit.after,
-      kwargs: JSON.parse(edit.after) as unknown,
+      // Written verbatim: the parsed text would round big integers and drop 1.0 to 1.
+      kwargs: new RawJson(edit.after),
       original_kwargs_json: action.kwargsJson,
       patch: edit.patch,
       edited_by: edit.user,

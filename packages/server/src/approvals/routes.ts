@@ -1,10 +1,38 @@
+import { ExactJsonError, parseExactJsonMembers } from '@arden/policy';
 import * as actionSchemas from '../actions/schema';
 import { agentIdFilter, nextCursor, v1 } from '../admin/route-helpers';
 import { actionView } from '../admin/serialize';
 import { type AdminRoute, route } from '../admin/table';
+import { ValidationError } from '../errors';
+import { maxJsonDepth } from '../http/respond';
 import * as schemas from './schema';
 
 // The admin API of approvals: held calls, approve and deny.
+
+/**
+ * The texts of an approve body's `patch` or `kwargs` as the approver sent them: the edit keeps
+ * the approver's values as written (12345678901234567891 or 1.0, not doubles).
+ */
+function editTexts(
+  bodyText: string | undefined,
+  body: { patch?: unknown; kwargs?: unknown },
+): { patchJson?: string; kwargsJson?: string } {
+  if (bodyText === undefined || (body.patch === undefined && body.kwargs === undefined)) return {};
+  let sources: Map<string, string>;
+  try {
+    sources = parseExactJsonMembers(bodyText, { maxDepth: maxJsonDepth }).sources;
+  } catch (error) {
+    if (!(error instanceof ExactJsonError)) throw error;
+    throw new ValidationError(
+      `The body cannot be read exactly (${error.path ? `${error.path}: ` : ''}${error.reason}).`,
+      error.path || undefined,
+    );
+  }
+  return {
+    ...(body.patch === undefined ? {} : { patchJson: sources.get('patch') }),
+    ...(body.kwargs === undefined ? {} : { kwargsJson: sources.get('kwargs') }),
+  };
+}
 
 /** Held calls: listing, approve and deny. */
 export const approvalRoutes: readonly AdminRoute[] = [
@@ -54,6 +82,7 @@ export const approvalRoutes: readonly AdminRoute[] = [
         notes: call.body.notes ?? null,
         patch: call.body.patch,
         kwargs: call.body.kwargs,
+        ...editTexts(call.bodyText, call.body),
       });
       return actionView(decided);
     },

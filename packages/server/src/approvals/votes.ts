@@ -5,15 +5,21 @@ import type { Repositories } from '../store';
 import type { ActionRecord } from '../store/records';
 import { withoutNul } from '../text';
 import {
+  applyExactPatch,
+  compactJson,
+  exactArguments,
+  exactOperations,
+  patchBetweenTexts,
+  sameValue,
+} from './exact-edit';
+import {
   type ApprovalEdit,
   type ApprovalState,
   type ApprovalVote,
-  applyJsonPatch,
   approvalsNeeded,
   approvalsSoFar,
   type DecisionChannel,
   effectiveKwargsJson,
-  patchBetween,
   termsOf,
 } from './state';
 
@@ -31,6 +37,13 @@ export interface DecisionInput {
   patch?: unknown;
   /** …or the edited keyword arguments whole (the dashboard's editor). */
   kwargs?: unknown;
+  /**
+   * The JSON text of `patch` or `kwargs` as the approver sent it (the request body's), so that
+   * their values are kept as written: 12345678901234567891 or 1.0 are not read as doubles. When
+   * absent, the parsed values are written out again.
+   */
+  patchJson?: string;
+  kwargsJson?: string;
   /** Where the decision is made: `dashboard` (default: admin API, dashboard, CLI) or `app`. */
   channel?: DecisionChannel;
   /** In-app decisions: the end user, as the app asserts it. */
@@ -186,24 +199,42 @@ async function editCall(
     throw new ValidationError('Edits need an approver and the policy service.', 'patch');
   }
   const beforeJson = effectiveKwargsJson(current);
-  const before = JSON.parse(beforeJson) as Record<string, unknown>;
-  let after: unknown;
   if (input.patch !== undefined && input.kwargs !== undefined) {
     throw new ValidationError('Send either patch or kwargs, not both.', 'patch');
   }
-  if (input.patch !== undefined) after = applyJsonPatch(before, input.patch);
-  else after = input.kwargs;
-  if (after === null || typeof after !== 'object' || Array.isArray(after)) {
-    throw new ValidationError(
-      'The edited arguments must be an object of keyword arguments ({"amount": 40}).',
-      input.patch !== undefined ? 'patch' : 'kwargs',
-    );
+  const field = input.patch !== undefined ? 'patch' : 'kwargs';
+  // The edit is made on the text: the values it does not touch keep their bytes, and the
+  // approver's values are kept as they wrote them (the request body's text, when there is one).
+  let afterJson: string;
+  if (input.patch !== undefined) {
+    afterJson = applyExactPatch(beforeJson, exactOperations(input.patch, input.patchJson));
+  } else {
+    let text = input.kwargsJson;
+    if (text === undefined) {
+      try {
+        text = JSON.stringify(input.kwargs);
+      } catch {
+        text = undefined;
+      }
+    }
+    if (text === undefined) {
+      throw new ValidationError(
+        'The edited arguments must be an object of keyword arguments ({"amount": 40}).',
+        'kwargs',
+      );
+    }
+    // The approver's values as written; only the whitespace between them goes.
+    exactArguments(text, 'kwargs');
+    afterJson = compactJson(text);
   }
-  const afterJson = JSON.stringify(after);
-  if (afterJson.length > 256 * 1024) {
-    throw new ValidationError('The edited arguments are over 256 KiB.', 'kwargs');
+  if (Buffer.byteLength(afterJson) > 256 * 1024) {
+    throw new ValidationError('The edited arguments are over 256 KiB.', field);
   }
-  if (afterJson === JSON.stringify(before)) return undefined;
+  // The edited call is judged on the exact values it runs with, as a check's arguments are.
+  const after = exactArguments(afterJson, field);
+  if (afterJson === beforeJson || sameValue(exactArguments(beforeJson, field), after)) {
+    return undefined;
+  }
   const agent = await repositories.agents.get(current.agentId);
   if (!agent) throw new ConflictError(`The agent of action ${current.id} no longer exists.`);
   const decision: PolicyDecision = await policies.decide(
@@ -211,7 +242,7 @@ async function editCall(
     current.environment,
     {
       tool: current.toolName,
-      kwargs: after as Record<string, unknown>,
+      kwargs: after,
       sessionId: current.sessionId,
       mcp: current.metadata?.mcp,
     },
@@ -238,7 +269,7 @@ async function editCall(
     patch:
       input.patch !== undefined
         ? (input.patch as ApprovalEdit['patch'])
-        : patchBetween(before, after as Record<string, unknown>),
+        : patchBetweenTexts(beforeJson, afterJson),
     before: beforeJson,
     after: afterJson,
     evaluation: {

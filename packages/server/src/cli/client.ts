@@ -1,3 +1,4 @@
+import { stringifyJson } from '../store/json';
 import { CliError, type CliIo, exitCodes, UsageError } from './io';
 
 /** The admin API over HTTP, with an admin token. */
@@ -24,7 +25,8 @@ export class AdminClient {
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // stringifyJson: a RawJson in the body (an approver's --patch) is sent as written.
+        body: body === undefined ? undefined : stringifyJson(body),
         signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
       });
     } catch (error) {

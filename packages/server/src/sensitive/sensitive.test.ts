@@ -1,6 +1,7 @@
 import { type ReceiptPublicKey, verifyReceipt } from '@arden/core';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { maskJsonText } from '../approvals/exact-edit';
 import { verifyAudit } from '../audit/verify';
 import { publicJwk } from '../receipts/keys';
 import { webhookBody } from '../webhooks/service';
@@ -61,6 +62,37 @@ describe('sensitive arguments', () => {
       password: '[redacted]',
     });
     expect(found).toEqual(['card.number', 'password', 'items.password']);
+  });
+
+  test('masks the values in the text; everything else keeps its bytes', () => {
+    const text =
+      '{"card": "4242424242424242", "order_id": 12345678901234567891, "amount": 1.0, "huge": 1e400, "items": [{"password": "a", "n": -0}, {"other": 1.50}], "k": "\\u00e9"}';
+    const { text: masked, found } = maskJsonText(
+      text,
+      ['card', 'items.password', 'absent'],
+      '"[redacted]"',
+    );
+    expect(found).toEqual(['card', 'items.password']);
+    expect(masked).toBe(
+      '{"card":"[redacted]","order_id":12345678901234567891,"amount":1.0,"huge":1e400,"items":[{"password":"[redacted]","n":-0},{"other": 1.50}],"k":"\\u00e9"}',
+    );
+    // Nothing to mask: the text as it is.
+    expect(maskJsonText(text, ['absent'], '"[redacted]"')).toEqual({ text, found: [] });
+  });
+
+  test('a redacted call is stored and shown with its other arguments exact', async () => {
+    const t = await start();
+    const kwargs =
+      '{"card": {"number": "4242424242424242", "cvc": "123"}, "order_id": 12345678901234567891, "amount": 1.0, "huge": 1e400, "delta": -0}';
+    const held = await check(t, 'pay', kwargs);
+    const stored = await t.server.store.actions.get(held.action_id);
+    const masked =
+      '{"card":{"number":"[redacted]","cvc":"123"},"order_id":12345678901234567891,"amount":1.0,"huge":1e400,"delta":-0}';
+    expect(stored?.kwargsJson).toBe(masked);
+    const shown = await t.admin('GET', `/api/v1/actions/${held.action_id}`, { as: 'viewer' });
+    expect(shown.status, shown.text).toBe(200);
+    expect(shown.text).toContain(`"kwargs_json":${JSON.stringify(masked)}`);
+    expect(shown.text).toContain(`"kwargs":${masked}`);
   });
 
   test('stored encrypted, masked to viewers and webhooks; admins read them in full, logged; receipts bind the verbatim call', async () => {

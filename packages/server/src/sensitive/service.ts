@@ -1,3 +1,4 @@
+import { maskJsonText } from '../approvals/exact-edit';
 import type { SecretBox } from '../channels/secrets';
 import { ConflictError, NotFoundError } from '../errors';
 import { uuidv7 } from '../ids';
@@ -91,10 +92,12 @@ export class SensitiveArguments {
       args_json: action.argsJson ?? stringifyWide(action.args),
       kwargs_json: action.kwargsJson ?? stringifyWide(action.kwargs),
     };
-    const { masked, found } = maskArguments(JSON.parse(sealed.kwargs_json), paths);
+    // Masked in the text: the values that are not sensitive keep their bytes (12345678901234567891,
+    // 1.0, key order and escapes), as an unmasked call's do.
+    const { text, found } = maskJsonText(sealed.kwargs_json, paths, JSON.stringify(redactedValue));
     if (found.length === 0) return undefined;
     return {
-      stored: { ...action, kwargs: masked, kwargsJson: JSON.stringify(masked) },
+      stored: { ...action, kwargs: JSON.parse(text), kwargsJson: text },
       statement: sensitiveRepository(this.store.database).insertStatement({
         actionId: action.id,
         paths: found,

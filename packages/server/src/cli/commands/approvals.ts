@@ -110,7 +110,9 @@ export async function approvalsCommand(argv: string[], io: CliIo): Promise<numbe
     if (patchText !== undefined) {
       if (sub !== 'approve') throw new UsageError('--patch only applies to `approvals approve`.');
       try {
-        body.patch = JSON.parse(patchText);
+        JSON.parse(patchText);
+        // Sent as written: the patch's values (12345678901234567891, 1.0) are not re-serialised.
+        body.patch = new RawJson(patchText);
       } catch (error) {
         throw new UsageError(
           `--patch is not JSON (${(error as Error).message}); give an RFC 6902 patch such as '[{"op": "replace", "path": "/amount", "value": 40}]'.`,

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../test-fixtures/harness';
 import { codexToolName, defaultCodexHookOptions, handleCodexHook, patchPaths } from './hook';
@@ -157,6 +158,28 @@ describe('arden hook codex (handleCodexHook)', () => {
     const answer = await denied;
     expect(answer.exitCode).toBe(2);
     expect(answer.stderr).toMatch(/mcp\.github\.delete_file/);
+  });
+
+  test("a decision the client does not know is refused, even with onUnavailable: 'allow'", async () => {
+    // A server that is up and answers, but with a decision this client does not know: not
+    // "unreachable", so onUnavailable: 'allow' does not let the command through.
+    const odd = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"decision": "maybe", "action_id": "act_1"}');
+    });
+    await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = odd.address() as { port: number };
+      const answer = await handleCodexHook(
+        event('Bash', { command: 'ls' }),
+        { ...defaultCodexHookOptions, onUnavailable: 'allow' },
+        { ARDEN_API_KEY: t.liveKey, ARDEN_API_URL: `http://127.0.0.1:${port}` },
+      );
+      expect(answer.exitCode).toBe(2);
+      expect(answer.stderr).toMatch(/"maybe"/);
+    } finally {
+      await new Promise((resolve) => odd.close(resolve));
+    }
   });
 
   test('fails closed: Arden unreachable, no key, or unreadable input is exit 2', async () => {
