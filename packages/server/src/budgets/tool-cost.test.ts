@@ -114,8 +114,10 @@ describe('a policy cost counted at check time', () => {
     expect(await refund(t, 60)).toMatchObject({ decision: 'block', reason: 'budget_exceeded' });
     await t.server.approvals.decide(approved.action_id, { decision: 'approve', userId: 'u' });
     await t.server.approvals.decide(denied.action_id, { decision: 'deny', userId: 'u' });
-    await vi.waitFor(async () =>
-      expect(await counter(t)).toEqual({ spent: usd(300), reserved: 0 }),
+    // The settlement follows the decision's live event (a loaded machine takes seconds).
+    await vi.waitFor(
+      async () => expect(await counter(t)).toEqual({ spent: usd(300), reserved: 0 }),
+      { timeout: 15_000, interval: 50 },
     );
     const reservations = await t.server.budgets.repository.reservations({ agentId: t.agent.id });
     expect(reservations.find((r) => r.id === approved.action_id)).toMatchObject({
