@@ -9,6 +9,7 @@ import {
   denialOf,
   denialText,
   type EditedCall,
+  editNotRunnable,
   exactCall,
   resolveAdapterOptions,
   runsUnchecked,
@@ -206,6 +207,12 @@ async function claimRun(arden: Arden, link: ActionLink): Promise<ToolApprovalSta
   }
 }
 
+/** Whether the SDK runs this tool through Arden: wrapped by `guardTools()`, or the automatic route. */
+function runsThroughArden(tools: ToolSet | undefined, toolName: string): boolean {
+  const tool = tools?.[toolName] as Record<symbol, unknown> | undefined;
+  return tool?.[guardedKey] === true || activeOptions() !== undefined;
+}
+
 /**
  * The app approved a call Arden still holds for its own approvers (the policy does not take the
  * app's approval, or wants more approvals): the tool may be handed to the SDK only when its run
@@ -218,8 +225,7 @@ function waitForApprover(
   tools: ToolSet | undefined,
   toolName: string,
 ): ToolApprovalStatus {
-  const tool = tools?.[toolName] as Record<symbol, unknown> | undefined;
-  if (tool?.[guardedKey] === true || activeOptions() !== undefined) {
+  if (runsThroughArden(tools, toolName)) {
     rememberLink(link);
     return { type: 'approved' };
   }
@@ -266,6 +272,19 @@ async function resumeApproved(
   const wrong = await mismatch(link, answer, toolCall.input, decided?.edited);
   if (wrong) return refused(link, wrong);
   if (decided?.status === 'approved') {
+    if (decided.edited && !runsThroughArden(tools, toolCall.toolName)) {
+      // The SDK would run the model's input: a call nobody approved. Only a tool that runs
+      // through Arden can run the approver's edit in its place.
+      return refused(
+        link,
+        editNotRunnable(
+          link.ardenToolName,
+          link.actionId,
+          decided.edited,
+          'this tool runs outside Arden (not wrapped by guardTools(), automatic route off), so the SDK would run the arguments as the model wrote them',
+        ).notes ?? 'an approver edited the arguments',
+      );
+    }
     link.status = 'approved';
     link.notes = decided.message;
     if (decided.edited) link.edited = decided.edited;

@@ -352,6 +352,52 @@ describe('AI SDK: an approval from the messages runs only its own call, once (re
     }
   });
 
+  test('without the automatic route, an approval with edit never runs a plain tool’s original arguments', async () => {
+    uninstall();
+    try {
+      const { ran, tools } = makeTools();
+      const model = generatingModel(
+        { calls: [{ name: 'refund', input: { amount: 7000 }, id: 'e1' }] },
+        { text: 'Refunded.' },
+      );
+      const messages: ModelMessage[] = [{ role: 'user', content: 'refund 7000' }];
+      const first = await generateText({
+        model,
+        tools,
+        messages,
+        toolApproval: ardenToolApproval(),
+        stopWhen: isStepCount(3),
+      });
+      const request = first.content.find((part) => part.type === 'tool-approval-request') as {
+        approvalId: string;
+      };
+      const held = (await t.actions()).filter((entry) => entry.toolName === 'refund').at(-1);
+      await t.approve(held!.id, 'seventy', { kwargs: { amount: 70 } });
+      await generateText({
+        model,
+        tools,
+        messages: [
+          ...messages,
+          ...first.response.messages,
+          {
+            role: 'tool',
+            content: [
+              { type: 'tool-approval-response', approvalId: request.approvalId, approved: true },
+            ],
+          },
+        ],
+        toolApproval: ardenToolApproval(),
+        stopWhen: isStepCount(3),
+      });
+      // Neither the model's 7000 (nobody approved it) nor the edit (the SDK cannot run it).
+      expect(ran).toEqual([]);
+      expect(lastPrompt(model)).toContain('approver required changes');
+      expect(lastPrompt(model)).toContain('{\\"amount\\":70}');
+    } finally {
+      install();
+    }
+  });
+
   test('Arden unreachable while recording the app’s approval: the tool does not run (onUnavailable: allow runs it)', async () => {
     const { ran, tools, model, actionId, approved } = await heldSearch('invoices', 'u1');
     const unreachableDecision = (allow: boolean) =>
