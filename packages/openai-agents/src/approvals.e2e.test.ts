@@ -194,6 +194,17 @@ describe('Agents SDK native route: an approval runs only its exact call, once (r
     (await t.actions()).filter((entry) => entry.toolName === 'issue_refund').at(-1)!;
   const reconfigure = (apiUrl: string, extra: Record<string, unknown> = {}) =>
     configure({ apiKey: t.key, apiUrl, logLevel: 'silent', retryAttempts: 0, ...extra });
+  /** Arden out of reach for the held call's confirmation (status, in-app decision, run claim). */
+  const approvalsUnreachable = () =>
+    reconfigure(t.url, {
+      fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = String(input instanceof Request ? input.url : input);
+        if (/\/status\/|\/v1\/actions\/[^/]+\/(decision|run)/.test(url)) {
+          throw new TypeError('fetch failed: connect ECONNREFUSED');
+        }
+        return fetch(input, init);
+      }) as typeof fetch,
+    });
 
   afterEach(() => {
     reconfigure(t.url);
@@ -243,7 +254,7 @@ describe('Agents SDK native route: an approval runs only its exact call, once (r
     const held = await heldRefund();
     await t.approve(held.id, 'ok');
     await resolveInterruptions(first);
-    reconfigure('http://127.0.0.1:9');
+    approvalsUnreachable();
     await run(support, first.state);
     expect(ran).toEqual([]);
   });
@@ -254,7 +265,7 @@ describe('Agents SDK native route: an approval runs only its exact call, once (r
     const first = await run(support, 'go');
     expect(first.interruptions).toHaveLength(1);
     first.state.approve(first.interruptions[0]!);
-    reconfigure('http://127.0.0.1:9');
+    approvalsUnreachable();
     await run(support, first.state);
     expect(ran).toEqual([]);
   });

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { configure, flush, uninstallAdapters } from '@arden/core';
-import { createTestArden, type TestArden } from '@arden/core/test';
+import { startTestServer, type TestServer } from '@arden/server/testing';
 import { Agent, run, tool } from '@openai/agents';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { install, uninstall } from './index';
-import { scriptedToolModel, serveTestArden } from './test-helpers';
+import { scriptedToolModel } from './test-helpers';
 
 const run$ = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -73,18 +73,27 @@ it('intercepts both SDK builds when an ESM app also loads the CJS build', async 
   expect(output.outputs.cjs).toContain('Arden blocked');
 });
 
+// Against a real server: in a second process the link is only what the saved state says, and the
+// call runs only as the decision's signed receipt proves it (the test Arden of @arden/core/test
+// signs none, and a receipt-less resume in another process is refused).
 describe('native approval resumed in a second process', () => {
-  let arden: TestArden;
-  let bridge: { url: string; close: () => Promise<void> };
+  let t: TestServer;
   let directory: string;
   const ran: string[] = [];
 
+  beforeAll(async () => {
+    t = await startTestServer({
+      environment: 'test',
+      policies: [
+        { name: 'Refunds need a human', tool: 'issue_refund', action: 'requires_approval' },
+      ],
+    });
+  });
+
   beforeEach(async () => {
     ran.length = 0;
-    arden = createTestArden({ decisions: { issue_refund: 'requires_approval' } });
-    configure(arden.options());
+    configure({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
     install({ approval: 'native' });
-    bridge = await serveTestArden(arden);
     directory = mkdtempSync(join(tmpdir(), 'arden-openai-agents-'));
   });
 
@@ -92,12 +101,12 @@ describe('native approval resumed in a second process', () => {
     await flush();
     uninstallAdapters();
     uninstall();
-    await bridge.close();
     rmSync(directory, { recursive: true, force: true });
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     uninstall();
+    await t.close();
   });
 
   async function interruptedRun(): Promise<string> {
@@ -139,41 +148,55 @@ describe('native approval resumed in a second process', () => {
   }
 
   const childEnv = (stateFile: string) => ({
-    ARDEN_API_URL: bridge.url,
-    ARDEN_API_KEY: arden.apiKey,
+    ARDEN_API_URL: t.url,
+    ARDEN_API_KEY: t.key,
     STATE_FILE: stateFile,
   });
 
+  const refunds = async () =>
+    (await t.actions()).filter((action) => action.toolName === 'issue_refund');
+
   it('runs the tool once in the second process after an approver approves in Arden', async () => {
     const stateFile = await interruptedRun();
-    const held = arden.pending()[0]!;
+    const held = (await t.nextPending({ toolName: 'issue_refund' })) as { id: string };
+    const refundsBefore = (await refunds()).length;
     const child = node(fixture('resume.mjs'), childEnv(stateFile));
     // The second process waits for the decision (resolveInterruptions with wait).
     await new Promise((resolve) => setTimeout(resolve, 300));
-    arden.approve(held.actionId, 'fine');
+    await t.approve(held.id, 'fine');
     const output = await child;
     expect(ran).toEqual(['lookup_customer']);
     expect(output).toMatchObject({ ran: ['issue_refund'], approved: 1, rejected: 0 });
     expect(output.finalOutput).toContain('issue_refund=refunded $150');
-    // No new check in the second process: the held action is the one that was decided.
-    expect(arden.checks.map((check) => check.toolName)).toEqual([
-      'lookup_customer',
-      'issue_refund',
-    ]);
-    expect(arden.results.find((result) => result.actionId === held.actionId)).toMatchObject({
-      status: 'succeeded',
-    });
-    expect(arden.usage.filter((event) => event.model === 'gpt-4o-mini')).toHaveLength(3);
+    // No new check in the second process: the held action is the one that was decided, and
+    // its outcome was reported on it.
+    const checked = await refunds();
+    expect(checked).toHaveLength(refundsBefore);
+    expect(checked.at(-1)?.id).toBe(held.id);
+    await expect
+      .poll(async () => (await refunds()).find((action) => action.id === held.id)?.resultStatus, {
+        timeout: 10_000,
+      })
+      .toBe('succeeded');
+    // Usage of both processes' model calls (this test's are the first on the server).
+    await expect
+      .poll(async () => (await t.usage()).filter((event) => event.model === 'gpt-4o-mini').length, {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(3);
   });
 
   it('does not run the tool when an approver denies it; the model is told', async () => {
     const stateFile = await interruptedRun();
-    arden.deny(arden.pending()[0]!.actionId, 'over the limit');
+    const held = (await t.nextPending({ toolName: 'issue_refund' })) as { id: string };
+    await t.deny(held.id, 'over the limit');
+    const refundsBefore = (await refunds()).length;
     const output = await node(fixture('resume.mjs'), childEnv(stateFile));
     expect(output).toMatchObject({ ran: [], approved: 0, rejected: 1 });
     expect(output.finalOutput).toContain(
       'issue_refund=An approver denied this call to "issue_refund": over the limit.',
     );
-    expect(arden.checks).toHaveLength(2);
+    // No new check in the second process.
+    expect(await refunds()).toHaveLength(refundsBefore);
   });
 });
