@@ -14,9 +14,59 @@ import {
   ArdenUnavailableError,
   PolicyDeniedError,
 } from './errors';
+import { runsUnchecked } from './guard-rules';
 import { getArden } from './registry';
 
 export { blockedError, runsUnchecked, validateGuardArguments } from './guard-rules';
+
+/** A held call an adapter resumes through its framework's own approvals: its action and name. */
+export interface ResumedCall {
+  actionId: string;
+  /** The name Arden checked it under. */
+  toolName: string;
+}
+
+/**
+ * The denial of a resumed held call that Arden would not let run (not for this call, already run,
+ * denied): the tool does not run, and the model is told why.
+ */
+export function heldRunRefused(call: ResumedCall, why: string): PolicyDeniedError {
+  return new PolicyDeniedError({
+    toolName: call.toolName,
+    actionId: call.actionId,
+    reason: 'denied',
+    notes: `Arden did not run this call: ${why}`,
+  });
+}
+
+/**
+ * Arden could not confirm a resumed held call (unreachable, or an error while reading its
+ * decision, recording the app's approval or claiming its run): throws the refusal — the call
+ * does not run — unless `onUnavailable: 'allow'` runs calls unchecked while Arden is unreachable,
+ * when it returns `'unchecked'` (logged). `what` says what could not be done ("read the decision").
+ */
+export function unconfirmedHeldRun(
+  arden: Arden,
+  call: ResumedCall,
+  error: unknown,
+  what: string,
+): 'unchecked' {
+  if (runsUnchecked(arden, error)) {
+    arden.options.logger.warn(
+      `Arden is unreachable; running "${call.toolName}" unrecorded because onUnavailable is 'allow' (${what}).`,
+      { actionId: call.actionId },
+    );
+    return 'unchecked';
+  }
+  arden.options.logger.warn(`Arden could not ${what}; the call does not run.`, {
+    actionId: call.actionId,
+    error: String(error),
+  });
+  throw heldRunRefused(
+    call,
+    `Arden could not ${what} (${error instanceof Error ? error.message : String(error)}), so the tool did not run.`,
+  );
+}
 
 /**
  * Why a tool call did not run: `blocked` (a policy), `denied` (an approver, or an expired

@@ -107,10 +107,12 @@ export {
   denialOf,
   denialText,
   type HeldDecision,
+  heldRunRefused,
   isPendingApproval,
   patchMethod,
   pendingApprovalMessage,
   type ResolvedAdapterOptions,
+  type ResumedCall,
   resolveAdapterOptions,
   runsUnchecked,
   sharedState,
@@ -118,6 +120,7 @@ export {
   type ToolDenialReason,
   type ToolNaming,
   tokenCount,
+  unconfirmedHeldRun,
   validateGuardArguments,
 } from './adapter-kit';
 export {

@@ -13,10 +13,13 @@ import {
   denialText,
   type EditedCall,
   exactCall,
+  heldRunRefused,
   PolicyDeniedError,
+  type ResumedCall,
   resolveAdapterOptions,
   runsUnchecked,
   type StatusResponseBody,
+  unconfirmedHeldRun,
 } from '@arden/core';
 import { ToolMessage } from '@langchain/core/messages';
 import type { AgentMiddleware } from 'langchain';
@@ -298,36 +301,19 @@ interface HeldCall {
   inputKey: string | undefined;
 }
 
-/** Arden would not let a held call run: it does not, and the model is told why. */
-function refusedRun(held: HeldCall, why: string): PolicyDeniedError {
-  return new PolicyDeniedError({
-    toolName: held.ardenName,
-    actionId: held.actionId,
-    reason: 'denied',
-    notes: `Arden did not run this call: ${why}`,
-  });
+/** The held call as core's resume helpers name it. */
+function resumed(held: HeldCall): ResumedCall {
+  return { actionId: held.actionId, toolName: held.ardenName };
 }
 
-/**
- * Arden could not confirm a resumed call (unreachable, or an error): it does not run — unless
- * `onUnavailable: 'allow'` runs calls unchecked while Arden is unreachable.
- */
+/** Arden would not let a held call run: it does not, and the model is told why. */
+function refusedRun(held: HeldCall, why: string): PolicyDeniedError {
+  return heldRunRefused(resumed(held), why);
+}
+
+/** Arden could not confirm the held call: refused, or `'unchecked'` (see `unconfirmedHeldRun`). */
 function unconfirmed(arden: Arden, held: HeldCall, error: unknown, what: string): 'unchecked' {
-  if (runsUnchecked(arden, error)) {
-    arden.options.logger.warn(
-      `Arden is unreachable; running "${held.ardenName}" unrecorded because onUnavailable is 'allow' (${what}).`,
-      { actionId: held.actionId },
-    );
-    return 'unchecked';
-  }
-  arden.options.logger.warn(`Arden could not ${what}; the call does not run.`, {
-    actionId: held.actionId,
-    error: String(error),
-  });
-  throw refusedRun(
-    held,
-    `Arden could not ${what} (${error instanceof Error ? error.message : String(error)}), so the tool did not run.`,
-  );
+  return unconfirmedHeldRun(arden, resumed(held), error, what);
 }
 
 /**

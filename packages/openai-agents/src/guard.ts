@@ -12,8 +12,11 @@ import {
   denialText,
   type EditedCall,
   exactCall,
+  heldRunRefused,
   PolicyDeniedError,
+  type ResumedCall,
   runsUnchecked,
+  unconfirmedHeldRun,
   withEditedCallNote,
 } from '@arden/core';
 import type { FunctionTool, RunContext } from '@openai/agents';
@@ -149,36 +152,19 @@ export function inputKeyOf(input: unknown): string {
 /** The call a held decision is applied to: its action, its Arden name, its checked input. */
 type HeldCall = Pick<ActionLink, 'actionId' | 'ardenToolName' | 'inputKey'>;
 
-/** Arden would not let a held call run: it does not, and the model is told why. */
-function refusedRun(held: HeldCall, why: string): PolicyDeniedError {
-  return new PolicyDeniedError({
-    toolName: held.ardenToolName,
-    actionId: held.actionId,
-    reason: 'denied',
-    notes: `Arden did not run this call: ${why}`,
-  });
+/** The held call as core's resume helpers name it. */
+function resumed(held: HeldCall): ResumedCall {
+  return { actionId: held.actionId, toolName: held.ardenToolName };
 }
 
-/**
- * Arden could not confirm a held call's approval (unreachable, or an error): the call does not
- * run — unless `onUnavailable: 'allow'` runs calls unchecked while Arden is unreachable.
- */
+/** Arden would not let a held call run: it does not, and the model is told why. */
+function refusedRun(held: HeldCall, why: string): PolicyDeniedError {
+  return heldRunRefused(resumed(held), why);
+}
+
+/** Arden could not confirm the held call: refused, or `'unchecked'` (see `unconfirmedHeldRun`). */
 function unconfirmed(arden: Arden, held: HeldCall, error: unknown, what: string): 'unchecked' {
-  if (runsUnchecked(arden, error)) {
-    arden.options.logger.warn(
-      `Arden is unreachable; running "${held.ardenToolName}" unrecorded because onUnavailable is 'allow' (${what}).`,
-      { actionId: held.actionId },
-    );
-    return 'unchecked';
-  }
-  arden.options.logger.warn(`Arden could not ${what}; the call does not run.`, {
-    actionId: held.actionId,
-    error: String(error),
-  });
-  throw refusedRun(
-    held,
-    `Arden could not ${what} (${error instanceof Error ? error.message : String(error)}).`,
-  );
+  return unconfirmedHeldRun(arden, resumed(held), error, what);
 }
 
 /**
