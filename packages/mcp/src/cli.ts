@@ -14,7 +14,13 @@ import {
 } from '@arden/core';
 import { McpGateway } from './gateway';
 import { type ClientName, clientNames, type Scope } from './install/clients';
-import { type InstallReport, installGateway, uninstallGateway } from './install/install';
+import {
+  type InstallReport,
+  installGateway,
+  scopesToRewrite,
+  uncheckedElsewhere,
+  uninstallGateway,
+} from './install/install';
 import { defaultGatewayCommand } from './install/wrap';
 
 /** The version of this package (replaced at build time). */
@@ -32,13 +38,16 @@ export interface McpCliIo {
 }
 
 const usage = `Usage: arden mcp run --name NAME [options] -- COMMAND [ARGS…]
-       arden mcp install --client CLIENT [--project|--user] [--with-key] [--dry-run]
-       arden mcp uninstall --client CLIENT [--project|--user] [--dry-run]
+       arden mcp install --client CLIENT [--project|--local|--user] [--with-key] [--dry-run]
+       arden mcp uninstall --client CLIENT [--project|--local|--user] [--dry-run]
 
 install rewrites an MCP client's configuration so that each of its stdio servers runs behind
 this gateway (a backup is kept beside it, the diff printed); uninstall takes them out again.
 CLIENT: ${clientNames.join(', ')}. --with-key also writes ARDEN_API_KEY into each server's env
-(ARDEN_API_URL is written when set).
+(ARDEN_API_URL is written when set). For claude-code, without a scope both the project's
+.mcp.json and this folder's local servers in ~/.claude.json (claude mcp add's default) are
+rewritten; --local only the latter. Servers the client loads from a scope left alone that do not
+run behind the gateway are listed as a warning.
 
 Runs the MCP server COMMAND behind Arden: an MCP server on this process's stdin/stdout that
 relays everything to COMMAND unchanged, except that each tools/call is checked by Arden first
@@ -242,7 +251,8 @@ function installCommand(command: 'install' | 'uninstall', argv: string[], io: Mc
     const option = argv[index] as string;
     if (option === '--client') client = argv[++index] as ClientName;
     else if (option.startsWith('--client=')) client = option.slice(9) as ClientName;
-    else if (option === '--project' || option === '--user') scope = option.slice(2) as Scope;
+    else if (option === '--project' || option === '--user' || option === '--local')
+      scope = option.slice(2) as Scope;
     else if (option === '--with-key' && command === 'install') withKey = true;
     else if (option === '--dry-run') dryRun = true;
     else if (option === '--help' || option === '-h') {
@@ -263,25 +273,37 @@ function installCommand(command: 'install' | 'uninstall', argv: string[], io: Mc
     platform: process.platform,
     env: process.env,
   };
-  let report: InstallReport;
+  const gateway = defaultGatewayCommand(version);
+  let status = 0;
+  let scopes: Scope[];
   try {
-    report =
-      command === 'install'
-        ? installGateway({
-            client,
-            scope,
-            where,
-            gateway: defaultGatewayCommand(version),
-            withKey,
-            dryRun,
-          })
-        : uninstallGateway({ client, scope, where, dryRun });
+    scopes = scopesToRewrite(client, scope, where);
   } catch (error) {
     io.stderr.write(`error: ${(error as Error).message}\n`);
     return 1;
   }
-  io.stdout.write(describeReport(command, report, dryRun));
-  return 0;
+  for (const each of scopes) {
+    let report: InstallReport;
+    try {
+      report =
+        command === 'install'
+          ? installGateway({ client, scope: each, where, gateway, withKey, dryRun })
+          : uninstallGateway({ client, scope: each, where, dryRun });
+    } catch (error) {
+      io.stderr.write(`error: ${(error as Error).message}\n`);
+      status = 1;
+      continue;
+    }
+    io.stdout.write(describeReport(command, report, dryRun));
+  }
+  if (command === 'install') {
+    for (const { config, names } of uncheckedElsewhere(client, scopes, where, gateway)) {
+      io.stderr.write(
+        `warning: ${client} also starts ${names.join(', ')} from its ${config.scope} configuration (${config.path}), not behind the gateway: Arden does not check their calls. Run \`arden mcp install --client ${client} --${config.scope}\` too.\n`,
+      );
+    }
+  }
+  return status;
 }
 
 function describeReport(

@@ -63,3 +63,29 @@ test('arden-mcp install and uninstall, as a user runs them', () => {
     '--client must be one of claude-code',
   );
 });
+
+test('claude-code: servers added by `claude mcp add` (local scope) are put behind the gateway by default; user servers left are named', () => {
+  const claude = join(root, '.claude.json');
+  const original = `${JSON.stringify(
+    {
+      mcpServers: { everywhere: { command: 'node', args: ['user.js'] } },
+      projects: { [root]: { mcpServers: { fs: { command: 'node', args: ['server.js'] } } } },
+    },
+    null,
+    2,
+  )}\n`;
+  writeFileSync(claude, original);
+  const installed = arden('install', '--client', 'claude-code');
+  expect(installed.status).toBe(0);
+  expect(installed.stdout).toContain(`claude-code (local): ${claude}`);
+  expect(installed.stdout).toContain('behind the Arden gateway: fs');
+  expect(installed.stderr).toContain(
+    `warning: claude-code also starts everywhere from its user configuration (${claude}), not behind the gateway`,
+  );
+  expect(installed.stderr).toContain('arden mcp install --client claude-code --user');
+  const document = JSON.parse(readFileSync(claude, 'utf8'));
+  expect(document.projects[root].mcpServers.fs.args).toContain('--');
+  expect(document.mcpServers.everywhere).toEqual({ command: 'node', args: ['user.js'] });
+  expect(arden('uninstall', '--client', 'claude-code', '--local').status).toBe(0);
+  expect(readFileSync(claude, 'utf8')).toBe(original);
+});

@@ -1,6 +1,7 @@
 /**
  * Where each MCP client keeps its MCP servers, and in what format: the files `arden mcp install`
- * rewrites. Paths follow each client's documentation (Claude Code `.mcp.json` and `~/.claude.json`,
+ * rewrites. Paths follow each client's documentation (Claude Code `.mcp.json`, `~/.claude.json` for
+ * the user's servers and, under `projects["<folder>"]`, for the local servers `claude mcp add` adds by default,
  * Claude Desktop `claude_desktop_config.json`, Cursor `.cursor/mcp.json`, VS Code `.vscode/mcp.json`
  * under `servers`, Codex `~/.codex/config.toml` or a project's `.codex/config.toml` — read only
  * once the project is trusted — under `[mcp_servers.NAME]`).
@@ -13,8 +14,14 @@ export const clientNames = ['claude-code', 'claude-desktop', 'cursor', 'vscode',
 /** One of {@link clientNames}. */
 export type ClientName = (typeof clientNames)[number];
 
-/** A project's configuration (in the current folder) or the user's. */
-export type Scope = 'project' | 'user';
+/**
+ * A project's configuration (in the current folder), the user's, or — Claude Code only — the
+ * user's configuration for the current folder alone (`claude mcp add --scope local`, its default).
+ */
+export type Scope = 'project' | 'user' | 'local';
+
+/** The scopes, in the order the CLI names them. */
+export const scopes: readonly Scope[] = ['project', 'local', 'user'];
 
 /** What locates the files: the home folder, the current folder, the platform and its variables. */
 export interface Whereabouts {
@@ -32,6 +39,11 @@ export interface ClientConfig {
   format: 'json' | 'toml';
   /** The key that holds the servers, by name. */
   serversKey: 'mcpServers' | 'servers' | 'mcp_servers';
+  /**
+   * The keys of the object that holds `serversKey`, from the document's top (empty: the top
+   * itself). Claude Code's local scope: `['projects', '<the current folder>']`.
+   */
+  within: string[];
 }
 
 interface ClientFacts {
@@ -39,6 +51,7 @@ interface ClientFacts {
   serversKey: ClientConfig['serversKey'];
   defaultScope: Scope;
   paths: Partial<Record<Scope, (where: Whereabouts) => string>>;
+  within?: Partial<Record<Scope, (where: Whereabouts) => string[]>>;
 }
 
 function applicationData(where: Whereabouts, ...parts: string[]): string {
@@ -57,8 +70,11 @@ const facts: Record<ClientName, ClientFacts> = {
     defaultScope: 'project',
     paths: {
       project: (where) => join(where.cwd, '.mcp.json'),
+      // `claude mcp add` without `--scope` writes here, under the folder's absolute path.
+      local: (where) => join(where.home, '.claude.json'),
       user: (where) => join(where.home, '.claude.json'),
     },
+    within: { local: (where) => ['projects', where.cwd] },
   },
   'claude-desktop': {
     format: 'json',
@@ -119,5 +135,11 @@ export function clientConfig(
     path: path(where),
     format: known.format,
     serversKey: known.serversKey,
+    within: known.within?.[chosen]?.(where) ?? [],
   };
+}
+
+/** The scopes in which `client` has a configuration file. */
+export function clientScopes(client: ClientName): Scope[] {
+  return scopes.filter((scope) => facts[client].paths[scope] !== undefined);
 }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type ClientName, clientConfig, type Whereabouts } from './clients';
-import { installGateway, uninstallGateway } from './install';
+import { installGateway, scopesToRewrite, uncheckedElsewhere, uninstallGateway } from './install';
 import { defaultGatewayCommand } from './wrap';
 
 let root: string;
@@ -154,6 +154,95 @@ describe('install details', () => {
     expect(() => clientConfig('claude-desktop', 'project', where)).toThrow(
       /claude-desktop has no project MCP configuration; use --user/,
     );
+  });
+});
+
+describe("claude-code's local scope (`claude mcp add`'s default)", () => {
+  const remote = { type: 'http', url: 'https://mcp.example.com/mcp' };
+  function claudeJson(cwd: string) {
+    return `${JSON.stringify(
+      {
+        numStartups: 7,
+        mcpServers: { everywhere: { command: 'node', args: ['user.js'] } },
+        projects: {
+          [cwd]: { allowedTools: [], mcpServers: { fs: filesystem, remote } },
+          '/elsewhere': { mcpServers: { other: { command: 'node', args: ['other.js'] } } },
+        },
+      },
+      null,
+      2,
+    )}\n`;
+  }
+
+  test('--local wraps only the current folder’s servers in ~/.claude.json; uninstall restores the file', () => {
+    const path = join(root, 'home/.claude.json');
+    const original = claudeJson(where.cwd);
+    write(path, original);
+    expect(clientConfig('claude-code', 'local', where)).toMatchObject({
+      path,
+      within: ['projects', where.cwd],
+    });
+    const report = installGateway({ client: 'claude-code', scope: 'local', where, gateway });
+    expect(report.changed).toEqual(['fs']);
+    expect(report.skipped.map(({ name }) => name)).toEqual(['remote']);
+    const installed = JSON.parse(readFileSync(path, 'utf8'));
+    expect(installed.projects[where.cwd].mcpServers.fs).toMatchObject({
+      command: 'npx',
+      args: wrappedArgs('fs'),
+    });
+    expect(installed.projects[where.cwd].allowedTools).toEqual([]);
+    // The user's servers and another folder's stay as they were.
+    expect(installed.mcpServers.everywhere).toEqual({ command: 'node', args: ['user.js'] });
+    expect(installed.projects['/elsewhere'].mcpServers.other.command).toBe('node');
+    // Claude Code rewrites the file while it runs: the uninstall unwraps in place.
+    installed.numStartups = 8;
+    writeFileSync(path, JSON.stringify(installed, null, 2));
+    expect(uninstallGateway({ client: 'claude-code', scope: 'local', where }).changed).toEqual([
+      'fs',
+    ]);
+    const restored = JSON.parse(readFileSync(path, 'utf8'));
+    expect(restored.numStartups).toBe(8);
+    expect(restored.projects[where.cwd].mcpServers).toEqual({ fs: filesystem, remote });
+    expect(existsSync(`${path}.arden-backup`)).toBe(false);
+  });
+
+  test('without a scope, both the project’s .mcp.json and the local servers are rewritten; the user’s are reported unchecked', () => {
+    const claude = join(root, 'home/.claude.json');
+    write(claude, claudeJson(where.cwd));
+    // Only local servers (the way `claude mcp add` adds them): the local scope alone.
+    expect(scopesToRewrite('claude-code', undefined, where)).toEqual(['local']);
+    write(join(root, 'project/.mcp.json'), JSON.stringify({ mcpServers: { shared: filesystem } }));
+    expect(scopesToRewrite('claude-code', undefined, where)).toEqual(['project', 'local']);
+    expect(scopesToRewrite('claude-code', 'user', where)).toEqual(['user']);
+    expect(scopesToRewrite('cursor', undefined, where)).toEqual(['project']);
+
+    // Installing only the project leaves the local and user servers: both are named.
+    installGateway({ client: 'claude-code', where, gateway });
+    const unchecked = uncheckedElsewhere('claude-code', ['project'], where, gateway);
+    expect(unchecked.map(({ config, names }) => [config.scope, names])).toEqual([
+      ['local', ['fs']],
+      ['user', ['everywhere']],
+    ]);
+    installGateway({ client: 'claude-code', scope: 'local', where, gateway });
+    expect(
+      uncheckedElsewhere('claude-code', ['project', 'local'], where, gateway).map(
+        ({ config, names }) => [config.scope, names],
+      ),
+    ).toEqual([['user', ['everywhere']]]);
+  });
+
+  test('the user and local scopes share ~/.claude.json and its backup: it stays until both are uninstalled', () => {
+    const path = join(root, 'home/.claude.json');
+    const original = claudeJson(where.cwd);
+    write(path, original);
+    installGateway({ client: 'claude-code', scope: 'local', where, gateway });
+    installGateway({ client: 'claude-code', scope: 'user', where, gateway });
+    expect(readFileSync(`${path}.arden-backup`, 'utf8')).toBe(original);
+    uninstallGateway({ client: 'claude-code', scope: 'user', where });
+    expect(readFileSync(`${path}.arden-backup`, 'utf8')).toBe(original);
+    uninstallGateway({ client: 'claude-code', scope: 'local', where });
+    expect(existsSync(`${path}.arden-backup`)).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe(original);
   });
 });
 

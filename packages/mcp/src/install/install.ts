@@ -9,11 +9,12 @@ import {
   type ClientConfig,
   type ClientName,
   clientConfig,
+  clientScopes,
   type Scope,
   type Whereabouts,
 } from './clients';
 import { setTomlServerCommand, tomlServers } from './toml';
-import { type GatewayCommand, type ServerEntry, unwrapEntry, wrapEntry } from './wrap';
+import { type GatewayCommand, isWrapped, type ServerEntry, unwrapEntry, wrapEntry } from './wrap';
 
 /** Options of {@link installGateway} and {@link uninstallGateway}. */
 export interface InstallOptions {
@@ -68,6 +69,81 @@ function parseJson(config: ClientConfig, text: string): Record<string, unknown> 
   }
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The servers of `config` in a parsed JSON document (under its `within` keys), if any. */
+function jsonServers(
+  config: ClientConfig,
+  document: Record<string, unknown> | undefined,
+): Record<string, ServerEntry> | undefined {
+  let holder: unknown = document;
+  for (const key of config.within) holder = isObject(holder) ? holder[key] : undefined;
+  const servers = isObject(holder) ? holder[config.serversKey] : undefined;
+  return isObject(servers) ? (servers as Record<string, ServerEntry>) : undefined;
+}
+
+/** The servers configured in `config`'s file (none when it is missing or unreadable). */
+function configuredServers(config: ClientConfig): Record<string, ServerEntry> {
+  if (!existsSync(config.path)) return {};
+  try {
+    const text = readFileSync(config.path, 'utf8');
+    if (config.format === 'toml') return tomlServers(text);
+    return jsonServers(config, safeJson(text)) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The scopes `install` and `uninstall` rewrite: `scope` when given; else, for Claude Code, the
+ * project's `.mcp.json` and the folder's local servers in `~/.claude.json` (`claude mcp add`'s
+ * default), those of them that have servers (the project's when neither has); else the client's
+ * usual scope.
+ */
+export function scopesToRewrite(
+  client: ClientName,
+  scope: Scope | undefined,
+  where: Whereabouts,
+): Scope[] {
+  if (scope) return [scope];
+  if (client !== 'claude-code') return [clientConfig(client, undefined, where).scope];
+  const configured = (['project', 'local'] as const).filter(
+    (candidate) =>
+      Object.keys(configuredServers(clientConfig(client, candidate, where))).length > 0,
+  );
+  return configured.length > 0 ? configured : ['project'];
+}
+
+/** Servers of a client, in scopes other than those rewritten, that do not run behind the gateway. */
+export interface Unchecked {
+  config: ClientConfig;
+  names: string[];
+}
+
+/**
+ * The stdio servers `client` also loads from scopes other than `rewritten` that do not run behind
+ * the gateway: what an install leaves unchecked, to be said rather than left silent.
+ */
+export function uncheckedElsewhere(
+  client: ClientName,
+  rewritten: readonly Scope[],
+  where: Whereabouts,
+  gateway: GatewayCommand,
+): Unchecked[] {
+  const found: Unchecked[] = [];
+  for (const scope of clientScopes(client)) {
+    if (rewritten.includes(scope)) continue;
+    const config = clientConfig(client, scope, where);
+    const names = Object.entries(configuredServers(config))
+      .filter(([name, entry]) => wrapEntry(name, entry, gateway).kind === 'wrapped')
+      .map(([name]) => name);
+    if (names.length > 0) found.push({ config, names });
+  }
+  return found;
+}
+
 function writeAtomically(path: string, text: string): void {
   const temporary = `${path}.arden-${process.pid}.tmp`;
   writeFileSync(temporary, text, { mode: statSync(path).mode & 0o777 });
@@ -90,7 +166,7 @@ export function installGateway(options: InstallOptions): InstallReport {
   }
   if (config.format === 'json') {
     const document = parseJson(config, before);
-    const servers = (document[config.serversKey] ?? {}) as Record<string, ServerEntry>;
+    const servers = jsonServers(config, document) ?? {};
     for (const [name, entry] of Object.entries(servers)) {
       const outcome = wrapEntry(name, entry, options.gateway);
       if (outcome.kind === 'skipped') {
@@ -149,10 +225,8 @@ export function uninstallGateway(
   let after = before;
   if (config.format === 'json') {
     const document = parseJson(config, before);
-    const originals = original
-      ? ((safeJson(original)?.[config.serversKey] ?? {}) as Record<string, ServerEntry>)
-      : {};
-    const servers = (document[config.serversKey] ?? {}) as Record<string, ServerEntry>;
+    const originals = (original && jsonServers(config, safeJson(original))) || {};
+    const servers = jsonServers(config, document) ?? {};
     for (const [name, entry] of Object.entries(servers)) {
       const unwrapped = unwrapEntry(entry, originals[name]);
       if (!unwrapped) continue;
@@ -183,7 +257,10 @@ export function uninstallGateway(
   }
   const written = changed.length > 0 && !options.dryRun;
   if (written) writeAtomically(config.path, after);
-  if (!options.dryRun && original !== undefined) unlinkSync(backup);
+  // Claude Code's user and local servers share `~/.claude.json` and its backup: it stays while a
+  // server of the other scope still runs behind the gateway.
+  if (!options.dryRun && original !== undefined && !wrappedInOtherScope(config, after, options))
+    unlinkSync(backup);
   return {
     config,
     changed,
@@ -192,6 +269,23 @@ export function uninstallGateway(
     backup: original === undefined ? undefined : backup,
     written,
   };
+}
+
+function wrappedInOtherScope(
+  config: ClientConfig,
+  text: string,
+  options: Omit<InstallOptions, 'gateway' | 'withKey'>,
+): boolean {
+  if (config.format !== 'json') return false;
+  const document = safeJson(text);
+  return clientScopes(config.client).some((scope) => {
+    if (scope === config.scope) return false;
+    const other = clientConfig(config.client, scope, options.where);
+    if (other.path !== config.path) return false;
+    return Object.values(jsonServers(other, document) ?? {}).some(
+      (entry) => isObject(entry) && isWrapped(entry),
+    );
+  });
 }
 
 function safeJson(text: string): Record<string, unknown> | undefined {
