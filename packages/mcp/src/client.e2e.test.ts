@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from '@arden/server/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { guardMcpClient } from './client';
@@ -32,7 +33,7 @@ afterAll(async () => {
   await t.close();
 });
 
-async function guardedClient() {
+async function guardedClient(apiUrl = t.url) {
   const server = new McpServer({ name: 'repo', version: '1.0.0' });
   for (const name of ['read_file', 'delete_file', 'merge']) {
     server.registerTool(
@@ -48,7 +49,7 @@ async function guardedClient() {
   await server.connect(serverTransport);
   const client = new Client({ name: 'test', version: '1.0.0' });
   await client.connect(clientTransport);
-  const arden = createArden({ apiKey: t.key, apiUrl: t.url, logLevel: 'silent', retryAttempts: 0 });
+  const arden = createArden({ apiKey: t.key, apiUrl, logLevel: 'silent', retryAttempts: 0 });
   return {
     client: guardMcpClient(client, { server: 'repo', arden, progressIntervalMs: 1000 }),
     arden,
@@ -130,5 +131,102 @@ describe('guardMcpClient', () => {
       guardMcpClient(new Client({ name: 'x', version: '1' }), { server: 'has.dot' }),
     ).toThrow(/not usable in Arden tool names/);
     expect(() => guardMcpClient(client, { server: 'repo' })).toThrow(/already guarded/);
+  });
+
+  test('client.request({ method: "tools/call" }) is checked like callTool: refused calls never reach the server', async () => {
+    const { client } = await guardedClient();
+    const blocked = await client.request(
+      { method: 'tools/call', params: { name: 'delete_file', arguments: { path: 'via-request' } } },
+      CallToolResultSchema,
+    );
+    expect(blocked.isError).toBe(true);
+    expect(textOf(blocked)).toContain('Never delete');
+    expect(ran).not.toContain('delete_file via-request');
+    const allowed = await client.request(
+      { method: 'tools/call', params: { name: 'read_file', arguments: { path: 'via-request' } } },
+      CallToolResultSchema,
+    );
+    expect(textOf(allowed)).toBe('read_file done on via-request');
+    // Checked (recorded in Arden), not merely passed through.
+    const actions = await eventually(
+      () => t.actions(),
+      (list) => list.some((a) => a.toolName === 'mcp.repo.read_file'),
+    );
+    expect(actions.some((a) => a.toolName === 'mcp.repo.delete_file')).toBe(true);
+    // A request object whose method answers differently on a second read is read once.
+    let reads = 0;
+    const shifty = {
+      get method() {
+        reads += 1;
+        return reads === 1 ? 'tools/call' : 'ping';
+      },
+      params: { name: 'delete_file', arguments: { path: 'shifty' } },
+    };
+    const answer = await client.request(shifty as never, CallToolResultSchema);
+    expect(answer.isError).toBe(true);
+    expect(ran).not.toContain('delete_file shifty');
+    // Other methods pass through untouched.
+    await expect(client.ping()).resolves.toEqual({});
+  });
+
+  test('experimental.tasks.callToolStream and requestStream are checked too', async () => {
+    const { client } = await guardedClient();
+    const messages = async (stream: AsyncIterable<any>) => {
+      const seen: any[] = [];
+      for await (const message of stream) seen.push(message);
+      return seen;
+    };
+    const streamed = await messages(
+      client.experimental.tasks.callToolStream({
+        name: 'delete_file',
+        arguments: { path: 'via-stream' },
+      }),
+    );
+    expect(streamed.map((message) => message.type)).toEqual(['result']);
+    expect(streamed[0].result.isError).toBe(true);
+    expect(textOf(streamed[0].result)).toContain('Never delete');
+    // Task-augmented: the refusal is an error message (no task is created).
+    const asTask = await messages(
+      client.experimental.tasks.callToolStream(
+        { name: 'delete_file', arguments: { path: 'via-task' } },
+        undefined,
+        { task: {} },
+      ),
+    );
+    expect(asTask.map((message) => message.type)).toEqual(['error']);
+    expect(String(asTask[0].error.message)).toContain('Never delete');
+    const raw = await messages(
+      client.experimental.tasks.requestStream(
+        {
+          method: 'tools/call',
+          params: { name: 'delete_file', arguments: { path: 'via-request-stream' } },
+        },
+        CallToolResultSchema,
+      ),
+    );
+    expect(raw[0].result.isError).toBe(true);
+    for (const path of ['via-stream', 'via-task', 'via-request-stream'])
+      expect(ran).not.toContain(`delete_file ${path}`);
+    const allowed = await messages(
+      client.experimental.tasks.callToolStream({ name: 'read_file', arguments: { path: 'ok' } }),
+    );
+    expect(textOf(allowed[0].result)).toBe('read_file done on ok');
+  });
+
+  test('Arden unreachable: the call fails closed (isError) and never reaches the server', async () => {
+    // A port nothing listens on.
+    const { client } = await guardedClient('http://127.0.0.1:9');
+    const refused = await client.callTool({
+      name: 'read_file',
+      arguments: { path: 'unreachable' },
+    });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/Arden/);
+    const viaRequest = await client.request(
+      { method: 'tools/call', params: { name: 'read_file', arguments: { path: 'unreachable' } } },
+      CallToolResultSchema,
+    );
+    expect(viaRequest.isError).toBe(true);
+    expect(ran).not.toContain('read_file unreachable');
   });
 });

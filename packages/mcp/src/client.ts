@@ -16,6 +16,8 @@ import { reportToolOutcome } from './outcome';
 export interface McpToolClient {
   callTool(params: any, resultSchema?: any, options?: any): Promise<any>;
   listTools?(params?: any, options?: any): Promise<any>;
+  /** The SDK's generic request: every other route to `tools/call` goes through it. */
+  request?(request: any, resultSchema?: any, options?: any): Promise<any>;
 }
 
 /** Options of {@link guardMcpClient}. */
@@ -43,6 +45,13 @@ const guardedMarker = Symbol.for('arden.mcp.guardedClient');
  * approved with edit runs the same tool with the approved arguments, and its result starts with
  * a text item saying what the approver changed.
  * `listTools()` is watched to learn each tool's annotations, which are sent with its checks.
+ *
+ * The SDK's other routes to `tools/call` — `client.request({ method: 'tools/call', … })`,
+ * `client.requestStream()` and `client.experimental.tasks.callToolStream()`, which all send
+ * through `client.request` — are checked the same way: `request` is patched too, and lets a
+ * `tools/call` through unchecked only when it is the one the guarded `callTool` sends. A refused
+ * call there resolves to the same `isError` result, or (a task-augmented request, which expects a
+ * task) rejects with the denial's text; either way the server is not called.
  * Patches `client` in place and returns it; guarding twice throws. Throws `ConfigurationError`
  * when `server` is not a usable name.
  */
@@ -73,12 +82,17 @@ export function guardMcpClient<C extends McpToolClient>(
       return listed;
     };
   }
-  client.callTool = async function (
-    this: unknown,
+  const request = client.request;
+  // The params objects the guarded `callTool` checked and hands to the SDK's own `callTool`, which
+  // sends them through `request` as they are: the only `tools/call` that `request` lets through.
+  const checked = new WeakSet<object>();
+
+  /** Checks a call and, unless refused, sends it with `send` (the approved arguments if edited). */
+  async function guardedCall(
     params: any,
-    resultSchema?: any,
-    requestOptions?: any,
-  ) {
+    requestOptions: any,
+    send: (params: any) => Promise<any>,
+  ): Promise<{ refused: any } | { result: any }> {
     const arden = resolveArden();
     // A copy, checked and then sent: a caller that changes its params object while the call is
     // held (or a getter that answers differently) cannot run other arguments than Arden checked.
@@ -128,16 +142,19 @@ export function guardMcpClient<C extends McpToolClient>(
       }
       throw signal?.reason ?? new Error(`The call to ${tool} was cancelled while Arden held it.`);
     }
-    if (outcome.kind === 'refuse') return outcome.result;
+    if (outcome.kind === 'refuse') return { refused: outcome.result };
     const edited = outcome.edited;
     // Approved with edit: the same tool with the approved arguments (the SDK writes them with
     // JSON.stringify, which gives back exactly the approved bytes), never the call as made.
     if (edited) params = { ...params, arguments: edited.arguments };
     const call = { method: 'tools/call', started: performance.now(), actionId: outcome.actionId };
     try {
-      const result = await callTool.call(this ?? client, params, resultSchema, requestOptions);
+      const result = await send(params);
       reportToolOutcome(arden, call, { result });
-      return edited ? withMcpEditNote(result, edited.call) : result;
+      // A task-augmented request answers with the task, not the tool's result: no note in it.
+      return {
+        result: edited && !requestOptions?.task ? withMcpEditNote(result, edited.call) : result,
+      };
     } catch (error) {
       reportToolOutcome(arden, call, {
         error: {
@@ -146,6 +163,49 @@ export function guardMcpClient<C extends McpToolClient>(
       });
       throw error;
     }
+  }
+
+  client.callTool = async function (
+    this: unknown,
+    params: any,
+    resultSchema?: any,
+    requestOptions?: any,
+  ) {
+    const self = this ?? client;
+    const answer = await guardedCall(params, requestOptions, (approved) => {
+      checked.add(approved);
+      return callTool.call(self, approved, resultSchema, requestOptions);
+    });
+    return 'refused' in answer ? answer.refused : answer.result;
   };
+
+  if (typeof request === 'function') {
+    client.request = async function (
+      this: unknown,
+      message: any,
+      resultSchema?: any,
+      requestOptions?: any,
+    ) {
+      const self = this ?? client;
+      // One read of the caller's object: what is decided on is what is sent.
+      const sent = typeof message === 'object' && message !== null ? { ...message } : message;
+      if (sent?.method !== 'tools/call') {
+        return request.call(self, sent, resultSchema, requestOptions);
+      }
+      if (typeof sent.params === 'object' && sent.params !== null && checked.has(sent.params)) {
+        checked.delete(sent.params);
+        return request.call(self, sent, resultSchema, requestOptions);
+      }
+      const answer = await guardedCall(sent.params, requestOptions, (approved) =>
+        request.call(self, { ...sent, params: approved }, resultSchema, requestOptions),
+      );
+      if ('result' in answer) return answer.result;
+      if (requestOptions?.task) {
+        const text = answer.refused?.content?.[0]?.text;
+        throw new Error(typeof text === 'string' ? text : 'Arden refused this tool call.');
+      }
+      return answer.refused;
+    };
+  }
   return client;
 }
