@@ -217,8 +217,9 @@ describe('stdio gateway in front of server-filesystem', () => {
   });
 
   test('Arden unreachable: fail closed by default, run unchecked with --on-unavailable allow', async () => {
-    writeFileSync(join(directory, 'note.txt'), 'note');
-    const args = { name: 'read_text_file', arguments: { path: join(directory, 'note.txt') } };
+    // A write, so that a call that ran leaves a trace on disk (a read would not).
+    const path = join(directory, 'unavailable.txt');
+    const args = { name: 'write_file', arguments: { path, content: 'written unchecked' } };
     connected = await connect(filesystem(), {
       gateway: ['--name', 'fs'],
       arden: { url: 'http://127.0.0.1:9', key: t.key },
@@ -226,12 +227,14 @@ describe('stdio gateway in front of server-filesystem', () => {
     const refused = await connected.client.callTool(args);
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toContain('could not be reached');
+    expect(existsSync(path)).toBe(false);
     await connected.close();
     connected = await connect(filesystem(), {
       gateway: ['--name', 'fs', '--on-unavailable', 'allow'],
       arden: { url: 'http://127.0.0.1:9', key: t.key },
     });
-    expect(textOf(await connected.client.callTool(args))).toBe('note');
+    expect((await connected.client.callTool(args)).isError).toBeFalsy();
+    expect(readFileSync(path, 'utf8')).toBe('written unchecked');
     expect(connected.stderr()).toContain('unchecked');
   });
 
