@@ -147,23 +147,30 @@ describe('guardMcpClient', () => {
       CallToolResultSchema,
     );
     expect(textOf(allowed)).toBe('read_file done on via-request');
-    // Checked (recorded in Arden), not merely passed through.
-    const actions = await eventually(
-      () => t.actions(),
-      (list) => list.some((a) => a.toolName === 'mcp.repo.read_file'),
-    );
-    expect(actions.some((a) => a.toolName === 'mcp.repo.delete_file')).toBe(true);
-    // A request object whose method answers differently on a second read is read once.
+    // Checked (recorded in Arden) once, not merely passed through; and callTool, which sends
+    // through request, is checked once too, not again there.
+    await client.callTool({ name: 'read_file', arguments: { path: 'via-callTool' } });
+    const actions = await t.actions();
+    const of = (path: string) =>
+      actions.filter((a) => a.toolName === 'mcp.repo.read_file' && a.kwargsJson.includes(path));
+    expect(of('via-request')).toHaveLength(1);
+    expect(of('via-callTool')).toHaveLength(1);
+    expect(
+      actions.filter(
+        (a) => a.toolName === 'mcp.repo.delete_file' && a.kwargsJson.includes('via-request'),
+      ),
+    ).toHaveLength(1);
+    // A request object whose method answers differently on a second read is read once: what
+    // is checked (here nothing: a ping) is what is sent.
     let reads = 0;
     const shifty = {
       get method() {
         reads += 1;
-        return reads === 1 ? 'tools/call' : 'ping';
+        return reads === 1 ? 'ping' : 'tools/call';
       },
       params: { name: 'delete_file', arguments: { path: 'shifty' } },
     };
-    const answer = await client.request(shifty as never, CallToolResultSchema);
-    expect(answer.isError).toBe(true);
+    await client.request(shifty as never, CallToolResultSchema).catch(() => undefined);
     expect(ran).not.toContain('delete_file shifty');
     // Other methods pass through untouched.
     await expect(client.ping()).resolves.toEqual({});
