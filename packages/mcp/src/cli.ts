@@ -297,9 +297,11 @@ function installCommand(command: 'install' | 'uninstall', argv: string[], io: Mc
     io.stdout.write(describeReport(command, report, dryRun));
   }
   if (command === 'install') {
-    for (const { config, names } of uncheckedElsewhere(client, scopes, where, gateway)) {
+    for (const { config, names, folder } of uncheckedElsewhere(client, scopes, where, gateway)) {
       io.stderr.write(
-        `warning: ${client} also starts ${names.join(', ')} from its ${config.scope} configuration (${config.path}), not behind the gateway: Arden does not check their calls. Run \`arden mcp install --client ${client} --${config.scope}\` too.\n`,
+        folder === undefined
+          ? `warning: ${client} also starts ${names.join(', ')} from its ${config.scope} configuration (${config.path}), not behind the gateway: Arden does not check their calls. Run \`arden mcp install --client ${client} --${config.scope}\` too.\n`
+          : `warning: ${client} may also start ${names.join(', ')} from the ${config.scope} configuration of the parent folder ${folder} (${config.path}), not behind the gateway: Arden does not check their calls. Run \`arden mcp install --client ${client} --${config.scope}\` in ${folder} too.\n`,
       );
     }
   }

@@ -231,6 +231,23 @@ describe("claude-code's local scope (`claude mcp add`'s default)", () => {
     ).toEqual([['user', ['everywhere']]]);
   });
 
+  test('servers of a parent folder’s .mcp.json or local entry, which Claude Code may also load, are reported', () => {
+    const claude = join(root, 'home/.claude.json');
+    const document = JSON.parse(claudeJson(where.cwd));
+    document.projects[root] = { mcpServers: { parentLocal: { command: 'node', args: ['p.js'] } } };
+    write(claude, JSON.stringify(document));
+    write(join(root, '.mcp.json'), JSON.stringify({ mcpServers: { parentShared: filesystem } }));
+    const unchecked = uncheckedElsewhere('claude-code', ['project', 'local'], where, gateway);
+    expect(unchecked.map(({ config, names, folder }) => [config.scope, names, folder])).toEqual([
+      ['user', ['everywhere'], undefined],
+      ['project', ['parentShared'], root],
+      ['local', ['parentLocal'], root],
+    ]);
+    expect(unchecked[1]?.config.path).toBe(join(root, '.mcp.json'));
+    // Other clients: no parent folders.
+    expect(uncheckedElsewhere('cursor', ['project'], where, gateway)).toEqual([]);
+  });
+
   test('the user and local scopes share ~/.claude.json and its backup: it stays until both are uninstalled', () => {
     const path = join(root, 'home/.claude.json');
     const original = claudeJson(where.cwd);

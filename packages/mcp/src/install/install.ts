@@ -4,6 +4,7 @@
  * take them out again.
  */
 import { existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import {
   type ClientConfig,
@@ -120,11 +121,23 @@ export function scopesToRewrite(
 export interface Unchecked {
   config: ClientConfig;
   names: string[];
+  /**
+   * The parent folder whose configuration this is, when not the current folder's: Claude Code
+   * may also load a parent folder's `.mcp.json` and local servers (reported either way).
+   */
+  folder?: string;
+}
+
+function uncheckedIn(config: ClientConfig, gateway: GatewayCommand): string[] {
+  return Object.entries(configuredServers(config))
+    .filter(([name, entry]) => wrapEntry(name, entry, gateway).kind === 'wrapped')
+    .map(([name]) => name);
 }
 
 /**
  * The stdio servers `client` also loads from scopes other than `rewritten` that do not run behind
- * the gateway: what an install leaves unchecked, to be said rather than left silent.
+ * the gateway: what an install leaves unchecked, to be said rather than left silent. For Claude
+ * Code, the project and local servers of the parent folders too.
  */
 export function uncheckedElsewhere(
   client: ClientName,
@@ -136,10 +149,19 @@ export function uncheckedElsewhere(
   for (const scope of clientScopes(client)) {
     if (rewritten.includes(scope)) continue;
     const config = clientConfig(client, scope, where);
-    const names = Object.entries(configuredServers(config))
-      .filter(([name, entry]) => wrapEntry(name, entry, gateway).kind === 'wrapped')
-      .map(([name]) => name);
+    const names = uncheckedIn(config, gateway);
     if (names.length > 0) found.push({ config, names });
+  }
+  if (client === 'claude-code') {
+    let folder = where.cwd;
+    while (dirname(folder) !== folder) {
+      folder = dirname(folder);
+      for (const scope of ['project', 'local'] as const) {
+        const config = clientConfig(client, scope, { ...where, cwd: folder });
+        const names = uncheckedIn(config, gateway);
+        if (names.length > 0) found.push({ config, names, folder });
+      }
+    }
   }
   return found;
 }
