@@ -1,4 +1,4 @@
-import { configure, createArden, flush, uninstallAdapters } from '@arden/core';
+import { configure, createArden, flush, uninstallAdapters, withSession } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { generateText, isStepCount, type ModelMessage } from 'ai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -432,5 +432,82 @@ describe('AI SDK: an approval from the messages runs only its own call, once (re
       stopWhen: isStepCount(3),
     });
     expect(ran).toEqual(['search']);
+  });
+});
+
+// The automatic route (configure() with plain tools) runs a tool through the SDK's telemetry hook,
+// which can only run the SDK's own closure over the model's input: an approval with edit cannot
+// run there, and must never run the model's original arguments as if they were approved.
+describe('AI SDK automatic route: an approval with edit is refused, never run as the original (real server)', () => {
+  test('wait route: neither the model’s call nor the edit runs; the model reads the approved arguments', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 6000 }, id: 'te1' }] },
+      { text: 'Understood.' },
+    );
+    const running = withSession('telemetry-edit-wait', () =>
+      generateText({ model, tools, prompt: 'refund 6000', stopWhen: isStepCount(3) }),
+    );
+    const held = await t.nextPending({ sessionId: 'telemetry-edit-wait' });
+    expect(held.toolName).toBe('refund');
+    await t.approve(held.id, 'sixty', { kwargs: { amount: 60 } });
+    const result = await running;
+    expect(ran).toEqual([]);
+    expect(result.steps[0]?.toolResults).toEqual([]);
+    const error = JSON.stringify(result.steps[0]?.content.filter((p) => p.type === 'tool-error'));
+    expect(error).toContain('approver required changes');
+    // The model's next turn reads why, with the approved arguments to call again with.
+    expect(lastPrompt(model)).toContain('approver required changes');
+    expect(lastPrompt(model)).toContain('{\\"amount\\":60}');
+    // Who changed what (the approver's edit, as core words it for every route).
+    expect(lastPrompt(model)).toContain('amount: 6000 → 60');
+    // Arden shows the approval and the edit as usual.
+    const action = (await t.actions()).find((entry) => entry.id === held.id);
+    expect(action?.status).toBe('approved');
+    expect(action?.approval?.edits[0]).toMatchObject({
+      before: '{"amount":6000}',
+      after: '{"amount":60}',
+    });
+  });
+
+  test('native route: approved with edit in Arden before the app’s approval, a plain tool does not run', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 8000 }, id: 'te2' }] },
+      { text: 'Understood.' },
+    );
+    const messages: ModelMessage[] = [{ role: 'user', content: 'refund 8000' }];
+    const first = await generateText({
+      model,
+      tools,
+      messages,
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    const request = first.content.find((part) => part.type === 'tool-approval-request') as {
+      approvalId: string;
+      reason: string;
+    };
+    const actionId = /\(Arden action ([^\s)]+)\)/.exec(request.reason)?.[1] as string;
+    await t.approve(actionId, 'eighty', { kwargs: { amount: 80 } });
+    await generateText({
+      model,
+      tools,
+      messages: [
+        ...messages,
+        ...first.response.messages,
+        {
+          role: 'tool',
+          content: [
+            { type: 'tool-approval-response', approvalId: request.approvalId, approved: true },
+          ],
+        },
+      ],
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    expect(ran).toEqual([]);
+    expect(lastPrompt(model)).toContain('approver required changes');
+    expect(lastPrompt(model)).not.toContain('refunded');
   });
 });
