@@ -150,7 +150,7 @@ export async function decideHostedMcpCall(
     if (decision.edited) {
       return {
         approve: false,
-        reason: `An approver approved "${ardenName}" with changed arguments, which cannot be applied to a hosted MCP call (OpenAI runs it as the model wrote it), so it was not run. Call it again with the approved arguments: ${JSON.stringify(decision.edited.kwargs)}.`,
+        reason: `An approver approved "${ardenName}" with changed arguments, which cannot be applied to a hosted MCP call (OpenAI runs it as the model wrote it), so it was not run. Call it again with the approved arguments: ${decision.edited.kwargsJson}.`,
       };
     }
     return { approve: true };
