@@ -3,7 +3,7 @@
 // cannot run there. An approval with edit must be answered no (never yes to the original call),
 // naming the approved arguments for the model.
 
-import { configure, flush } from '@arden/core';
+import { configure, createArden, flush } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { Agent, hostedMcpTool, type Model, run } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ afterAll(async () => {
   await t.close();
 });
 
-function githubAgent(model: Model) {
+function githubAgent(model: Model, onApproval = hostedMcpApproval()) {
   return new Agent({
     name: 'coder',
     model,
@@ -41,7 +41,7 @@ function githubAgent(model: Model) {
         serverLabel: 'github',
         serverUrl: 'https://mcp.example.test/github',
         requireApproval: 'always',
-        onApproval: hostedMcpApproval(),
+        onApproval,
       }),
     ],
   });
@@ -77,5 +77,36 @@ describe('hostedMcpApproval (real server)', () => {
       before: '{"path":"README.md"}',
       after: '{"path":"drafts/a.md"}',
     });
+  });
+
+  it('an approval of another call, replayed as this call’s decision, is answered no', async () => {
+    // An approved call…
+    const first = approvalRequestingModel('{"path":"notes/b.md"}');
+    const approved = run(githubAgent(first), 'clean up');
+    const held = await t.nextPending({ toolName: 'mcp.github.delete_file' });
+    await t.approve(held.id, 'fine');
+    await approved;
+    expect(approvalResponse(first)?.approve).toBe(true);
+    // …whose answer a server (or anything between) hands out for every other action's status.
+    const replaying = createArden({
+      apiKey: t.key,
+      apiUrl: t.url,
+      logLevel: 'silent',
+      retryAttempts: 0,
+      fetch: (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        return fetch(url.replace(/\/status\/[^/?]+/, `/status/${held.id}`), init);
+      },
+    });
+    const model = approvalRequestingModel('{"path":"README.md"}');
+    await run(githubAgent(model, hostedMcpApproval({ arden: replaying })), 'clean up');
+    const answer = approvalResponse(model);
+    expect(answer?.approve).toBe(false);
+    expect(answer?.reason).toContain(
+      'only with exactly the arguments that were checked or approved',
+    );
+    const other = (await t.actions()).filter((entry) => entry.id !== held.id).at(-1);
+    expect(other?.kwargsJson).toBe('{"path":"README.md"}');
+    expect(other?.status).toBe('pending');
   });
 });

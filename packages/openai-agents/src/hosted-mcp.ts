@@ -2,10 +2,13 @@
 // Arden can stand is the SDK's approval hook (`onApproval`), called for each call that
 // `requireApproval` sends to the app.
 import {
+  assertDecisionCoversCall,
   blockedError,
   buildCallContext,
+  exactCall,
   isValidMcpServerName,
   mcpToolName,
+  notTheExactCall,
   PolicyDeniedError,
   resolveAdapterOptions,
   runsUnchecked,
@@ -146,6 +149,17 @@ export async function decideHostedMcpCall(
         reason: 'denied',
         notes: decision.message,
       });
+    }
+    // The approval must be for exactly this call (its signed receipt binds the tool and the
+    // argument bytes checked above): an answer for another call approves nothing here.
+    try {
+      await assertDecisionCoversCall(
+        exactCall(ardenName, result.actionId, [input]),
+        decision.receipt,
+        decision.edited,
+      );
+    } catch (failure) {
+      throw notTheExactCall(ardenName, result.actionId, failure);
     }
     if (decision.edited) {
       return {
