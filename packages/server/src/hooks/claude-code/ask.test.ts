@@ -152,6 +152,28 @@ describe('arden hook claude-code --on-held ask', () => {
     expect(action.resultError).toContain('only with changed input');
   });
 
+  test('denied first, and the tool then failed (PostToolUseFailure): recorded against the decision, Claude is told', async () => {
+    const { t, send, approver } = await start();
+    await send(pre('tu-6'));
+    const held = await heldAction(t);
+    await t.server.approvals.decide(held.id, { decision: 'deny', userId: approver });
+    const answer = await send({
+      hook_event_name: 'PostToolUseFailure',
+      tool_name: 'Bash',
+      tool_input: { command: 'git push' },
+      tool_use_id: 'tu-6',
+      error: 'exit 1: rejected',
+    });
+    const output = JSON.parse(answer.stdout);
+    expect(output.hookSpecificOutput).toMatchObject({ hookEventName: 'PostToolUseFailure' });
+    expect(output.hookSpecificOutput.additionalContext).toContain(
+      `Arden denied this call to "claude_code.Bash" (action ${held.id}).`,
+    );
+    const action = await heldAction(t);
+    expect(action).toMatchObject({ status: 'denied', resultStatus: 'failed' });
+    expect(action.resultError).toContain('The tool itself failed (exit 1: rejected).');
+  });
+
   test('an approver approved it as it was while the prompt was open: the run agrees, nothing to flag', async () => {
     const { t, send, approver } = await start();
     await send(pre('tu-5'));

@@ -353,14 +353,18 @@ async function ranAgainstDecision(
 }
 
 /**
- * PostToolUse's answer for a call that ran against Arden's decision: Claude reads `reason` (a
- * PostToolUse `decision: "block"` cannot undo the call, it tells Claude), the developer reads
- * `systemMessage`.
+ * The answer for a call that ran against Arden's decision. PostToolUse: Claude reads `reason` (a
+ * PostToolUse `decision: "block"` cannot undo the call, it tells Claude). PostToolUseFailure
+ * (the tool ran and failed) has no decision: Claude reads `additionalContext`. The developer
+ * reads `systemMessage`.
  */
-function ranAgainst(fact: string): HookAnswer {
+function ranAgainst(fact: string, succeeded: boolean): HookAnswer {
   const text = `${fact} Treat its result as that of a call Arden did not approve: do not build on it, and tell the developer.`;
+  const answer = succeeded
+    ? { decision: 'block', reason: text }
+    : { hookSpecificOutput: { hookEventName: 'PostToolUseFailure', additionalContext: text } };
   return {
-    stdout: `${JSON.stringify({ decision: 'block', reason: text, systemMessage: `Arden: ${text}` })}\n`,
+    stdout: `${JSON.stringify({ ...answer, systemMessage: `Arden: ${text}` })}\n`,
     stderr: '',
     exitCode: 0,
   };
@@ -434,7 +438,7 @@ async function reportOutcome(
           2000,
         ),
       });
-      return ranAgainst(against);
+      return ranAgainst(against, succeeded);
     }
   }
   const ranWith =
