@@ -299,15 +299,15 @@ function developer(env: Record<string, string | undefined>): string {
 
 /**
  * Records the developer's decision on a held call that Claude Code asked about. Returns whether
- * Arden took it: false when the policy does not allow in-app decisions (403), an approver or the
- * hold's timeout decided first (409), or Arden could not be asked.
+ * Arden refused it: the policy does not allow in-app decisions (403), or an approver or the
+ * hold's timeout decided first (409). False when Arden took it or could not be asked.
  */
 async function recordAsked(
   arden: Arden,
   actionId: string,
   decision: 'approve' | 'deny',
   env: Record<string, string | undefined>,
-): Promise<{ taken: boolean; refused: boolean }> {
+): Promise<boolean> {
   try {
     await arden.reportInAppDecision(actionId, {
       decision,
@@ -317,12 +317,12 @@ async function recordAsked(
           ? 'Approved in Claude Code by the developer at the keyboard (permission prompt).'
           : 'Not run in Claude Code: the developer declined it at the permission prompt.',
     });
-    return { taken: true, refused: false };
+    return false;
   } catch (error) {
     // 403: the policy does not allow in-app decisions; 409: it was decided (or expired) first.
-    const refused =
-      ArdenApiError.isInstance(error) && (error.statusCode === 403 || error.statusCode === 409);
-    return { taken: false, refused };
+    return (
+      ArdenApiError.isInstance(error) && (error.statusCode === 403 || error.statusCode === 409)
+    );
   }
 }
 
@@ -344,7 +344,7 @@ async function ranAgainstDecision(
   if (decided === undefined) return undefined;
   const tool = name ? `"${name}"` : 'the tool';
   if (decided.status === 'denied') {
-    return `Arden denied this call to ${tool} (action ${actionId})${decided.notes ? `: ${decided.notes.trim()}` : ''}. The decision came while Claude Code's permission prompt was open; the prompt was then approved, so the call ran against it.`;
+    return `Arden denied this call to ${tool} (action ${actionId})${decided.notes ? `: ${decided.notes.trim().replace(/[.\s]+$/, '')}` : ''}. The decision came while Claude Code's permission prompt was open; the prompt was then approved, so the call ran against it.`;
   }
   if (decided.edited === undefined) return undefined;
   const ranWith = JSON.stringify(toJsonSafe(toolInput ?? null));
@@ -422,8 +422,8 @@ async function reportOutcome(
   if (held) {
     // It ran: the developer approved it at Claude Code's permission prompt. When Arden refuses
     // that approval because it was decided first, the run may have gone against the decision.
-    const recorded = await recordAsked(arden, actionId, 'approve', env);
-    const against = recorded.refused
+    const refused = await recordAsked(arden, actionId, 'approve', env);
+    const against = refused
       ? await ranAgainstDecision(arden, actionId, toolNameOf(input), input.tool_input)
       : undefined;
     if (against !== undefined) {
