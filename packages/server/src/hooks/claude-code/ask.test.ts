@@ -71,6 +71,10 @@ describe('arden hook claude-code --on-held ask', () => {
     const { t, send } = await start();
     const answer = await send(pre('tu-1'));
     expect(JSON.parse(answer.stdout).hookSpecificOutput.permissionDecision).toBe('ask');
+    // The developer at the prompt learns that an approver in Arden may decide first.
+    expect(JSON.parse(answer.stdout).hookSpecificOutput.permissionDecisionReason).toContain(
+      'if one decides first, that decision stands',
+    );
     await send({ hook_event_name: 'PostToolUse', tool_use_id: 'tu-1', tool_response: {} });
     const [action] = await t.server.store.actions.list({}).then((page) => page.items);
     expect(action?.status).toBe('approved');

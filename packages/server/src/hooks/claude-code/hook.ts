@@ -203,11 +203,14 @@ async function checkCall(
     if (result.decision === 'requires_approval') {
       if (options.onHeld === 'ask') {
         // The developer decides in Claude Code: recorded in Arden as an in-app decision when the
-        // tool runs (PostToolUse: approved) or the turn ends without it (Stop: denied).
+        // tool runs (PostToolUse: approved) or the turn ends without it (Stop: denied). An
+        // approver can still decide in Arden while the prompt is open, and Claude Code cannot
+        // withdraw a prompt: PostToolUse then reads that decision and flags a run against it
+        // (reading the status again here would not help: the hold was created just now).
         if (toolUseId) await saveAction(env, sessionId, toolUseId, result.actionId, true);
         return preToolUse(
           'ask',
-          `Arden holds this call to "${name}" for approval (action ${result.actionId}): ${result.message ?? 'a policy asks for a human'}. You decide here; an approver can also decide in Arden.`,
+          `Arden holds this call to "${name}" for approval (action ${result.actionId}): ${result.message ?? 'a policy asks for a human'}. You decide here; an approver can also decide in Arden, and if one decides first, that decision stands: approving here then runs the call against it, which Arden records.`,
         );
       }
       const decision = await arden.waitForDecision(result.actionId, name);
