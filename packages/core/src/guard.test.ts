@@ -267,7 +267,7 @@ describe('guardTool', () => {
       }
       return server.fetch(input, init);
     });
-    const instance = arden(server, { fetch, resultFlushIntervalMs: 200 });
+    const instance = arden(server, { fetch, resultFlushIntervalMs: 500 });
     const tool = instance.guardTool('t', async () => 1);
     await tool();
     await vi.waitFor(() => expect(answerReport).toBeDefined());
