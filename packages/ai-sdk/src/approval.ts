@@ -1,4 +1,5 @@
 import {
+  ApprovalTimeoutError,
   type Arden,
   ArdenApiError,
   ardenToolName,
@@ -207,27 +208,49 @@ async function claimRun(arden: Arden, link: ActionLink): Promise<ToolApprovalSta
   }
 }
 
-/** Whether the SDK runs this tool through Arden: wrapped by `guardTools()`, or the automatic route. */
-function runsThroughArden(tools: ToolSet | undefined, toolName: string): boolean {
+/**
+ * Whether the tool is wrapped by `guardTools()`: its run goes through Arden whatever the call's
+ * telemetry, and it runs an approver's edit. A plain tool does neither — not even under the
+ * automatic route, which sees only calls that keep the global telemetry (a call may turn it off
+ * or bring its own integrations), and which runs the SDK's own call, with the model's input.
+ */
+function isGuarded(tools: ToolSet | undefined, toolName: string): boolean {
   const tool = tools?.[toolName] as Record<symbol, unknown> | undefined;
-  return tool?.[guardedKey] === true || activeOptions() !== undefined;
+  return tool?.[guardedKey] === true;
 }
 
 /**
  * The app approved a call Arden still holds for its own approvers (the policy does not take the
- * app's approval, or wants more approvals): the tool may be handed to the SDK only when its run
- * goes through Arden — a `guardTools()` tool or the automatic route — which waits for Arden's
- * decision (and claims the run) before the tool runs. A tool that would run outside Arden is
- * denied rather than run without the approval its policy requires.
+ * app's approval, or wants more approvals). A `guardTools()` tool is handed to the SDK: it waits
+ * for Arden's decision (and claims the run) before it runs. A plain tool under the automatic
+ * route waits here, before the SDK may run it (the route may not see this call: its telemetry may
+ * be off), then goes on as Arden decided. Any other tool is denied rather than run without the
+ * approval its policy requires.
  */
-function waitForApprover(
+async function waitForApprover(
+  arden: Arden,
+  resolved: ProtectOptions,
   link: ActionLink,
+  toolCall: { toolCallId: string; toolName: string; input: unknown },
   tools: ToolSet | undefined,
-  toolName: string,
-): ToolApprovalStatus {
-  if (runsThroughArden(tools, toolName)) {
+): Promise<ToolApprovalStatus> {
+  if (isGuarded(tools, toolCall.toolName)) {
     rememberLink(link);
     return { type: 'approved' };
+  }
+  if (activeOptions() !== undefined) {
+    try {
+      await arden.waitForDecision(link.actionId, link.ardenToolName);
+    } catch (error) {
+      if (!ApprovalTimeoutError.isInstance(error)) {
+        return unconfirmed(arden, link, error, "read Arden's decision");
+      }
+      return refused(
+        link,
+        'its policy needs an approver in Arden, and nobody decided in time, so it did not run.',
+      );
+    }
+    return resumeApproved(arden, resolved, link, toolCall, tools, 'waited');
   }
   return refused(
     link,
@@ -247,7 +270,7 @@ async function resumeApproved(
   link: ActionLink,
   toolCall: { toolCallId: string; toolName: string; input: unknown },
   tools: ToolSet | undefined,
-  reported = false,
+  after: 'reported' | 'waited' | undefined = undefined,
 ): Promise<ToolApprovalStatus> {
   let answer: StatusResponseBody;
   try {
@@ -272,16 +295,16 @@ async function resumeApproved(
   const wrong = await mismatch(link, answer, toolCall.input, decided?.edited);
   if (wrong) return refused(link, wrong);
   if (decided?.status === 'approved') {
-    if (decided.edited && !runsThroughArden(tools, toolCall.toolName)) {
-      // The SDK would run the model's input: a call nobody approved. Only a tool that runs
-      // through Arden can run the approver's edit in its place.
+    if (decided.edited && !isGuarded(tools, toolCall.toolName)) {
+      // The SDK would run the model's input: a call nobody approved. Only a guardTools() tool
+      // can run the approver's edit in its place (the automatic route cannot either).
       return refused(
         link,
         editNotRunnable(
           link.ardenToolName,
           link.actionId,
           decided.edited,
-          'this tool runs outside Arden (not wrapped by guardTools(), automatic route off), so the SDK would run the arguments as the model wrote them',
+          'this tool is not wrapped by guardTools(), so the SDK would run the arguments as the model wrote them',
         ).notes ?? 'an approver edited the arguments',
       );
     }
@@ -293,8 +316,12 @@ async function resumeApproved(
     rememberLink(link);
     return { type: 'approved' };
   }
+  // Still pending after waiting for Arden's approvers: never run undecided.
+  if (after === 'waited') {
+    return refused(link, 'its policy needs an approver in Arden, and nobody has decided yet.');
+  }
   // Still pending after the app's approval was recorded: the policy wants more approvals.
-  if (reported) return waitForApprover(link, tools, toolCall.toolName);
+  if (after === 'reported') return waitForApprover(arden, resolved, link, toolCall, tools);
   return recordAppApproval(arden, resolved, link, toolCall, tools);
 }
 
@@ -323,14 +350,14 @@ async function recordAppApproval(
         `The policy of "${link.ardenToolName}" does not allow in-app decisions (approve_in); the call waits for an approver in Arden.`,
         { actionId: link.actionId },
       );
-      return waitForApprover(link, tools, toolCall.toolName);
+      return waitForApprover(arden, options, link, toolCall, tools);
     }
     // 409: decided meanwhile (in Arden); read it again below.
     if (!(ArdenApiError.isInstance(error) && error.statusCode === 409)) {
       return unconfirmed(arden, link, error, "record the app's approval");
     }
   }
-  return resumeApproved(arden, options, link, toolCall, tools, true);
+  return resumeApproved(arden, options, link, toolCall, tools, 'reported');
 }
 
 /**

@@ -1,7 +1,7 @@
-import { configure, createArden, flush, uninstallAdapters } from '@arden/core';
+import { configure, createArden, flush, uninstallAdapters, withSession } from '@arden/core';
 import { startTestServer, type TestServer } from '@arden/server/testing';
 import { generateText, isStepCount, type ModelMessage } from 'ai';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ardenToolApproval, guardTools, install, uninstall } from './index';
 import { generatingModel, makeTools } from './test-helpers';
 
@@ -432,5 +432,178 @@ describe('AI SDK: an approval from the messages runs only its own call, once (re
       stopWhen: isStepCount(3),
     });
     expect(ran).toEqual(['search']);
+  });
+});
+
+// The automatic route (configure() with plain tools) runs a tool through the SDK's telemetry hook,
+// which can only run the SDK's own closure over the model's input: an approval with edit cannot
+// run there, and must never run the model's original arguments as if they were approved.
+describe('AI SDK automatic route: an approval with edit is refused, never run as the original (real server)', () => {
+  test('wait route: neither the model’s call nor the edit runs; the model reads the approved arguments', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 6000 }, id: 'te1' }] },
+      { text: 'Understood.' },
+    );
+    const running = withSession('telemetry-edit-wait', () =>
+      generateText({ model, tools, prompt: 'refund 6000', stopWhen: isStepCount(3) }),
+    );
+    const held = await t.nextPending({ sessionId: 'telemetry-edit-wait' });
+    expect(held.toolName).toBe('refund');
+    await t.approve(held.id, 'sixty', { kwargs: { amount: 60 } });
+    const result = await running;
+    expect(ran).toEqual([]);
+    expect(result.steps[0]?.toolResults).toEqual([]);
+    const error = JSON.stringify(result.steps[0]?.content.filter((p) => p.type === 'tool-error'));
+    expect(error).toContain('approver required changes');
+    // The model's next turn reads why, with the approved arguments to call again with.
+    expect(lastPrompt(model)).toContain('approver required changes');
+    expect(lastPrompt(model)).toContain('{\\"amount\\":60}');
+    // Who changed what (the approver's edit, as core words it for every route).
+    expect(lastPrompt(model)).toContain('amount: 6000 → 60');
+    // Arden shows the approval and the edit as usual.
+    const action = (await t.actions()).find((entry) => entry.id === held.id);
+    expect(action?.status).toBe('approved');
+    expect(action?.approval?.edits[0]).toMatchObject({
+      before: '{"amount":6000}',
+      after: '{"amount":60}',
+    });
+  });
+
+  test('native route: approved with edit in Arden before the app’s approval, a plain tool does not run', async () => {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount: 8000 }, id: 'te2' }] },
+      { text: 'Understood.' },
+    );
+    const messages: ModelMessage[] = [{ role: 'user', content: 'refund 8000' }];
+    const first = await generateText({
+      model,
+      tools,
+      messages,
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    const request = first.content.find((part) => part.type === 'tool-approval-request') as {
+      approvalId: string;
+      reason: string;
+    };
+    const actionId = /\(Arden action ([^\s)]+)\)/.exec(request.reason)?.[1] as string;
+    await t.approve(actionId, 'eighty', { kwargs: { amount: 80 } });
+    await generateText({
+      model,
+      tools,
+      messages: [
+        ...messages,
+        ...first.response.messages,
+        {
+          role: 'tool',
+          content: [
+            { type: 'tool-approval-response', approvalId: request.approvalId, approved: true },
+          ],
+        },
+      ],
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    expect(ran).toEqual([]);
+    expect(lastPrompt(model)).toContain('approver required changes');
+    expect(lastPrompt(model)).not.toContain('refunded');
+  });
+});
+
+// configure()'s automatic route sees only calls that keep the global telemetry: a call that turns
+// it off runs a plain tool directly. ardenToolApproval must not count on the route there.
+describe('AI SDK native route, a call with its telemetry off under configure() (real server)', () => {
+  const telemetry = { isEnabled: false };
+
+  /** An Arden client that notes when it starts waiting for a decision (a long-poll of /status). */
+  function watchedArden() {
+    const seen = { waiting: false };
+    const arden = createArden({
+      apiKey: t.key,
+      apiUrl: t.url,
+      logLevel: 'silent',
+      retryAttempts: 0,
+      fetch: async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        if (/\/status\/[^?]+\?wait=/.test(url)) seen.waiting = true;
+        return fetch(input, init);
+      },
+    });
+    return { arden, seen };
+  }
+
+  async function heldRefund(amount: number, id: string) {
+    const { ran, tools } = makeTools();
+    const model = generatingModel(
+      { calls: [{ name: 'refund', input: { amount }, id }] },
+      { text: 'Refunded.' },
+    );
+    const messages: ModelMessage[] = [{ role: 'user', content: `refund ${amount}` }];
+    const first = await generateText({
+      model,
+      tools,
+      messages,
+      telemetry,
+      toolApproval: ardenToolApproval(),
+      stopWhen: isStepCount(3),
+    });
+    const request = first.content.find((part) => part.type === 'tool-approval-request') as {
+      approvalId: string;
+      reason: string;
+    };
+    const actionId = /\(Arden action ([^\s)]+)\)/.exec(request.reason)?.[1] as string;
+    const resume = (approval = ardenToolApproval()) =>
+      generateText({
+        model,
+        tools,
+        telemetry,
+        messages: [
+          ...messages,
+          ...first.response.messages,
+          {
+            role: 'tool',
+            content: [
+              { type: 'tool-approval-response', approvalId: request.approvalId, approved: true },
+            ],
+          },
+        ],
+        toolApproval: approval,
+        stopWhen: isStepCount(3),
+      });
+    return { ran, model, actionId, resume };
+  }
+
+  test('an approval with edit in Arden is refused: the model’s original arguments never run', async () => {
+    const { ran, model, actionId, resume } = await heldRefund(9000, 'off1');
+    await t.approve(actionId, 'ninety', { kwargs: { amount: 90 } });
+    await resume();
+    expect(ran).toEqual([]);
+    expect(lastPrompt(model)).toContain('approver required changes');
+    expect(lastPrompt(model)).toContain('{\\"amount\\":90}');
+  });
+
+  test('the app’s approval of a call whose policy needs Arden’s approver waits for that approver', async () => {
+    const { ran, model, actionId, resume } = await heldRefund(900, 'off2');
+    const { arden, seen } = watchedArden();
+    const resumed = resume(ardenToolApproval({ arden }));
+    // The app's approval alone does not decide (the policy takes Arden's approvers only): the
+    // resumed call waits for Arden's decision, and the tool has not run.
+    await vi.waitUntil(() => seen.waiting || ran.length > 0);
+    expect(ran).toEqual([]);
+    expect((await t.actions()).find((entry) => entry.id === actionId)?.status).toBe('pending');
+    await t.deny(actionId, 'not this customer');
+    await resumed;
+    expect(ran).toEqual([]);
+    expect(lastPrompt(model)).toContain('not this customer');
+  });
+
+  test('…and runs once Arden’s approver approves', async () => {
+    const { ran, actionId, resume } = await heldRefund(800, 'off3');
+    const resumed = resume();
+    await t.approve(actionId, 'fine');
+    await resumed;
+    expect(ran).toEqual(['refund']);
   });
 });

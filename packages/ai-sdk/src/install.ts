@@ -3,6 +3,8 @@ import {
   ardenToolName,
   denialOf,
   denialText,
+  type EditedCall,
+  editNotRunnable,
   getSession,
   PolicyDeniedError,
   registerAdapter,
@@ -53,6 +55,10 @@ interface ExecuteToolEvent {
 
 const integrationKey = Symbol.for('arden.ai-sdk.telemetry');
 
+/** Why the automatic route refuses an approval with edit (core's `editNotRunnable`). */
+const telemetryNoEdits =
+  "the automatic route runs the AI SDK's own tool call, with the arguments as the model wrote them (wrap the tools with guardTools() to run approved edits)";
+
 /**
  * The telemetry integration that the automatic route registers with the `ai` package: its
  * `executeTool` wraps every tool execution of `generateText`, `streamText` and agents (unless a
@@ -101,21 +107,28 @@ function integration(): Telemetry {
         throw error;
       }
       const ardenName = ardenToolName(options, toolName);
+      // Set when an approver approved with edit (before the tool would run).
+      let edited: EditedCall | undefined;
       try {
         return (await checkAndRun({
           toolName,
           input: event.toolCall?.input ?? {},
           toolCallId: event.toolCallId,
+          onEdited: (call) => {
+            edited = call;
+          },
           run: async (runWith: unknown) => {
-            if (inputKeyOf(runWith) !== inputKeyOf(event.toolCall?.input ?? {})) {
+            if (edited || inputKeyOf(runWith) !== inputKeyOf(event.toolCall?.input ?? {})) {
               // The telemetry hook runs the SDK's own execute, with the model's input: it cannot
               // run arguments an approver edited. Refuse rather than run the unedited call.
-              throw new PolicyDeniedError({
-                toolName: ardenName,
-                actionId: '',
-                reason: 'denied',
-                notes: `The approver required changes to the arguments (${JSON.stringify(runWith)}); this route cannot run edited arguments, so the call did not run. Wrap the tools with guardTools() to run approved edits.`,
-              });
+              throw edited
+                ? editNotRunnable(ardenName, '', edited, telemetryNoEdits)
+                : new PolicyDeniedError({
+                    toolName: ardenName,
+                    actionId: '',
+                    reason: 'denied',
+                    notes: `the approver required changes, but ${telemetryNoEdits}; the call as it was made was not approved, so nothing ran`,
+                  });
             }
             // A guardTools() tool whose tool set this hook could not see (telemetry that hides
             // inputs) must not check this call again.

@@ -18,6 +18,7 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const claude = claudeCodeExecutable();
 const ardenBin = join(packageDir, 'node_modules', '@arden', 'server', 'bin', 'arden.js');
 const mcpServer = join(packageDir, 'test-fixtures', 'mcp-files-server.mjs');
+const promptServer = join(packageDir, 'test-fixtures', 'permission-prompt-server.mjs');
 const gatewayBin = join(packageDir, 'node_modules', '@arden', 'mcp', 'bin', 'arden-mcp.js');
 
 let arden: TestServer;
@@ -334,6 +335,97 @@ test('--on-held ask: Claude Code asks; headless nobody answers, so it does not r
   const [action] = await arden.actions({ sessionId: output.session_id as string });
   expect(action).toMatchObject({ toolName: 'claude_code.Write', status: 'denied' });
   expect(action?.approval).toMatchObject({ decidedIn: 'app', decidedByUser: 'dev@example.com' });
+});
+
+test('--on-held ask: an approver denies while the prompt is open, the developer approves after: the run is recorded against the decision and Claude is told', async () => {
+  const installed = await run(process.execPath, [
+    ardenBin,
+    'hook',
+    'install',
+    'claude-code',
+    '--command',
+    `${process.execPath} ${ardenBin}`,
+    '--on-held',
+    'ask',
+  ]);
+  expect(installed.code).toBe(0);
+  // The permission prompt, answered by an MCP tool (headless Claude Code's way to ask): it
+  // approves once the test says so, after the approver's decision in Arden.
+  const asked = join(work, 'prompt-asked.json');
+  const go = join(work, 'prompt-go');
+  const config = join(work, 'prompt-mcp.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      mcpServers: {
+        prompt: {
+          command: process.execPath,
+          args: [promptServer],
+          env: { PROMPT_ASKED_FILE: asked, PROMPT_GO_FILE: go },
+        },
+      },
+    }),
+  );
+  const target = join(work, 'release.txt');
+  const fake = await startFakeAnthropic({
+    script: [
+      { toolUses: [{ name: 'Write', input: { file_path: target, content: 'v2\n' } }] },
+      { text: 'ok' },
+    ],
+  });
+  try {
+    const running = run(
+      claude,
+      [
+        '-p',
+        'Do the task.',
+        '--model',
+        'claude-sonnet-4-5',
+        '--output-format',
+        'json',
+        '--mcp-config',
+        config,
+        '--strict-mcp-config',
+        '--permission-prompt-tool',
+        'mcp__prompt__approve',
+      ],
+      {
+        ANTHROPIC_BASE_URL: fake.url,
+        ANTHROPIC_API_KEY: 'sk-fake-key',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_TELEMETRY: '1',
+        DISABLE_AUTOUPDATER: '1',
+        ARDEN_API_KEY: arden.key,
+        ARDEN_API_URL: arden.url,
+        ARDEN_HOOK_STATE_DIR: join(home, 'arden-state'),
+        ARDEN_USER: 'dev@example.com',
+      },
+    );
+    const held = await arden.nextPending({ toolName: 'claude_code.Write' });
+    for (let waited = 0; !existsSync(asked) && waited < 60_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(existsSync(asked)).toBe(true); // the prompt is open
+    await arden.deny(held.id, 'not this release');
+    writeFileSync(go, '');
+    const result = await running;
+    expect(result.code).toBe(0);
+    // Claude Code cannot withdraw its prompt: the call ran ...
+    expect(readFileSync(target, 'utf8')).toBe('v2\n');
+    // ... but not in silence: the approver's decision stands, the run is logged against it ...
+    const [action] = (await arden.actions()).filter((item) => item.id === held.id);
+    expect(action).toMatchObject({ status: 'denied', resultStatus: 'failed' });
+    expect(action?.resultError).toContain("Ran against an approver's decision");
+    expect(action?.resultError).toContain('not this release');
+    // ... and Claude is told, in the request after the call.
+    const after = JSON.stringify(fake.agentRequests().at(-1)?.body);
+    expect(after).toContain(
+      `Arden denied this call to \\"claude_code.Write\\" (action ${held.id})`,
+    );
+    expect(after).toContain('the call ran against it');
+  } finally {
+    await fake.close();
+  }
 });
 
 test('Arden unreachable: the call is blocked', async () => {

@@ -255,6 +255,38 @@ describe('guardTool', () => {
     );
   });
 
+  it('keeps batching reports while a report request is in flight', async () => {
+    const server = createTestArden();
+    let reportRequests = 0;
+    let answerReport: (() => void) | undefined;
+    let answerAll = false;
+    const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (new URL(String(input)).pathname === '/v1/actions/results') {
+        reportRequests++;
+        if (!answerAll) await new Promise<void>((resolve) => (answerReport = resolve));
+      }
+      return server.fetch(input, init);
+    });
+    const instance = arden(server, { fetch, resultFlushIntervalMs: 500 });
+    const tool = instance.guardTool('t', async () => 1);
+    await tool();
+    await vi.waitFor(() => expect(answerReport).toBeDefined());
+    // A steady stream of calls: each report is queued while the previous request is in flight.
+    for (let index = 0; index < 5; index++) {
+      await tool();
+      const answer = answerReport;
+      answerReport = undefined;
+      answer?.();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    answerAll = true;
+    answerReport?.();
+    await instance.flush();
+    expect(server.results).toHaveLength(6);
+    // One request for the first call, then the other five in one batch (not one each).
+    expect(reportRequests).toBeLessThanOrEqual(3);
+  });
+
   it('falls back to one report per request against a server without the batch endpoint', async () => {
     const server = createTestArden();
     const paths: string[] = [];

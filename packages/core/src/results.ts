@@ -39,7 +39,7 @@ export class ResultQueue {
       this.timer = setTimeout(
         () => {
           this.timer = undefined;
-          void this.flush();
+          void this.sendQueued(false);
         },
         this.queue.length >= maxBatch ? 0 : this.delayMs,
       );
@@ -53,23 +53,41 @@ export class ResultQueue {
     this.removeExitHook = undefined;
   }
 
-  /** Sends every queued report; resolves when done. Never rejects. */
+  /**
+   * Sends every queued report, and those queued while it sends; resolves when none is left.
+   * Never rejects.
+   */
   async flush(): Promise<void> {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    await this.sendQueued(true);
+  }
+
+  /**
+   * Sends the queued reports: all of them until none is left (`drain`), or — from the timer —
+   * only those queued when it starts. Reports queued while a timed send is in flight wait for
+   * the next interval (`add` starts its timer): sending them as soon as the previous request
+   * is answered would make a steady stream of calls cost one request (and one commit) per
+   * call, each competing with the next check.
+   */
+  private async sendQueued(drain: boolean): Promise<void> {
     while (this.inFlight) await this.inFlight;
     if (this.queue.length === 0) return;
-    this.inFlight = this.sendAll().finally(() => {
-      this.inFlight = undefined;
-    });
+    this.inFlight = this.sendAll(drain ? Number.POSITIVE_INFINITY : this.queue.length).finally(
+      () => {
+        this.inFlight = undefined;
+      },
+    );
     await this.inFlight;
   }
 
-  private async sendAll(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, maxBatch);
+  private async sendAll(limit: number): Promise<void> {
+    let left = limit;
+    while (left > 0 && this.queue.length > 0) {
+      const batch = this.queue.splice(0, Math.min(maxBatch, left));
+      left -= batch.length;
       try {
         await this.send(batch);
       } catch (error) {

@@ -14,7 +14,9 @@ import {
 // Two-person approval and approve with edit in Debian's Chromium, against a real `arden start`:
 // the approval card shows "1 of 2" and who — live, in the other approver's queue and action page
 // too — a second approver (another browser) completes it,
-// and the editor seeded with the call approves edited arguments that the agent's tool runs.
+// and the editor seeded with the call approves edited arguments that the agent's tool runs. A
+// decision the app reports (its own approval UI: the AI SDK's, LangGraph's resume, Claude Code's
+// ask) shows on the action's page as made in the app, by the user the app named.
 
 let server: ArdenProcess;
 let first: BrowserSession;
@@ -47,6 +49,12 @@ beforeAll(async () => {
           { if: 'args.amount > 100', then: 'requires_approval' },
         ],
         default: 'allow',
+      },
+      {
+        name: 'Emails are approved in the app',
+        tool: 'send_email',
+        action: 'requires_approval',
+        approve_in: ['dashboard', 'app'],
       },
     ],
   });
@@ -119,6 +127,46 @@ describe('approvals in the browser: two people, approve with edit', () => {
     await card.getByRole('button', { name: 'Approve with edit' }).click();
     await expect(waiting).resolves.toEqual({ paid: 40, to: 'acct_1' });
     await page.getByText('Nothing is waiting for approval.').waitFor();
+    await arden.shutdown();
+  });
+});
+
+describe('decisions made in the app, in the browser', () => {
+  it('the action page says the call was approved in app, and by whom', async () => {
+    const arden = createArden({ apiKey, apiUrl: server.url });
+    const held = await arden.check('send_email', { args: [], kwargs: { to: 'a@example.com' } });
+    expect(held.decision).toBe('requires_approval');
+    const page = first.page;
+    // Held: ann sees it in her queue; the app's user approves it in the app instead.
+    const card = page.getByRole('article', { name: 'send_email' });
+    await card.waitFor();
+    await arden.reportInAppDecision(held.actionId, {
+      decision: 'approve',
+      user: 'enduser@customer.example',
+    });
+    await page.getByText('Nothing is waiting for approval.').waitFor();
+    await page.goto(`${server.url}/#/actions/${held.actionId}`);
+    const approval = page.getByRole('region', { name: 'Approval' });
+    await approval
+      .getByText('approved in app by enduser@customer.example', { exact: true })
+      .waitFor();
+    await approval.getByText(/^Approved in app by enduser@customer\.example at /).waitFor();
+    await screenshot(page, 'approvals-in-app');
+    expect(await approval.textContent()).not.toContain('ann@example.com');
+    await arden.shutdown();
+  });
+
+  it('a denial in the app says so, with the app user', async () => {
+    const arden = createArden({ apiKey, apiUrl: server.url });
+    const held = await arden.check('send_email', { args: [], kwargs: { to: 'b@example.com' } });
+    await arden.reportInAppDecision(held.actionId, {
+      decision: 'deny',
+      user: 'other@customer.example',
+    });
+    const page = first.page;
+    await page.goto(`${server.url}/#/actions/${held.actionId}`);
+    const approval = page.getByRole('region', { name: 'Approval' });
+    await approval.getByText('denied in app by other@customer.example', { exact: true }).waitFor();
     await arden.shutdown();
   });
 });

@@ -3,82 +3,13 @@
 // approval response it sends back on the next turn carries Arden's decision.
 
 import { configure } from '@arden/core';
-import {
-  Agent,
-  hostedMcpTool,
-  type Model,
-  type ModelRequest,
-  type ModelResponse,
-  run,
-} from '@openai/agents';
+import { Agent, hostedMcpTool, type Model, run } from '@openai/agents';
 import { describe, expect, it } from 'vitest';
 import { arden, useTestArden } from './adapter-test-setup';
 import { hostedMcpApproval } from './index';
+import { approvalRequestingModel, approvalResponse } from './test-helpers';
 
 useTestArden();
-
-let counter = 0;
-
-/** Turn 1: OpenAI asks for approval of github's delete_file; turn 2: a final answer. */
-function approvalRequestingModel(): Model & { requests: ModelRequest[] } {
-  const requests: ModelRequest[] = [];
-  const usage = {
-    requests: 1,
-    inputTokens: 1,
-    outputTokens: 1,
-    totalTokens: 2,
-    inputTokensDetails: [],
-    outputTokensDetails: [],
-  };
-  return {
-    requests,
-    async getResponse(request) {
-      requests.push(request);
-      counter += 1;
-      const output =
-        requests.length === 1
-          ? [
-              {
-                type: 'hosted_tool_call',
-                name: 'delete_file',
-                id: `mcpr_${counter}`,
-                status: 'completed',
-                providerData: {
-                  type: 'mcp_approval_request',
-                  id: `mcpr_${counter}`,
-                  server_label: 'github',
-                  name: 'delete_file',
-                  arguments: '{"path":"README.md"}',
-                },
-              },
-            ]
-          : [
-              {
-                type: 'message',
-                role: 'assistant',
-                status: 'completed',
-                id: `msg_${counter}`,
-                content: [{ type: 'output_text', text: 'done' }],
-              },
-            ];
-      return { usage, output, responseId: `resp_${counter}` } as unknown as ModelResponse;
-    },
-    // biome-ignore lint/correctness/useYield: not streamed in these tests
-    async *getStreamedResponse() {
-      throw new Error('not streamed');
-    },
-  };
-}
-
-/** The approval response the SDK sent back to the model. */
-function approvalResponse(model: { requests: ModelRequest[] }) {
-  const input = model.requests[1]?.input;
-  const items = Array.isArray(input) ? input : [];
-  const response = items.find(
-    (item) => (item as { name?: string }).name === 'mcp_approval_response',
-  ) as { providerData?: { approve: boolean; reason?: string; approval_request_id: string } };
-  return response?.providerData;
-}
 
 function githubAgent(model: Model) {
   return new Agent({

@@ -2,10 +2,13 @@
 // Arden can stand is the SDK's approval hook (`onApproval`), called for each call that
 // `requireApproval` sends to the app.
 import {
+  assertDecisionCoversCall,
   blockedError,
   buildCallContext,
+  exactCall,
   isValidMcpServerName,
   mcpToolName,
+  notTheExactCall,
   PolicyDeniedError,
   resolveAdapterOptions,
   runsUnchecked,
@@ -147,10 +150,21 @@ export async function decideHostedMcpCall(
         notes: decision.message,
       });
     }
+    // The approval must be for exactly this call (its signed receipt binds the tool and the
+    // argument bytes checked above): an answer for another call approves nothing here.
+    try {
+      await assertDecisionCoversCall(
+        exactCall(ardenName, result.actionId, [input]),
+        decision.receipt,
+        decision.edited,
+      );
+    } catch (failure) {
+      throw notTheExactCall(ardenName, result.actionId, failure);
+    }
     if (decision.edited) {
       return {
         approve: false,
-        reason: `An approver approved "${ardenName}" with changed arguments, which cannot be applied to a hosted MCP call (OpenAI runs it as the model wrote it), so it was not run. Call it again with the approved arguments: ${JSON.stringify(decision.edited.kwargs)}.`,
+        reason: `An approver approved "${ardenName}" with changed arguments, which cannot be applied to a hosted MCP call (OpenAI runs it as the model wrote it), so it was not run. Call it again with the approved arguments: ${decision.edited.kwargsJson}.`,
       };
     }
     return { approve: true };

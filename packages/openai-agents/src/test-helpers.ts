@@ -166,3 +166,71 @@ export async function serveTestArden(
       }),
   };
 }
+
+let hostedCounter = 0;
+
+/**
+ * A model that hosts an MCP tool as OpenAI does: turn 1 asks for approval of github's delete_file
+ * (OpenAI's `mcp_approval_request`, with `args` as its arguments), turn 2 answers.
+ */
+export function approvalRequestingModel(
+  args = '{"path":"README.md"}',
+): Model & { requests: ModelRequest[] } {
+  const requests: ModelRequest[] = [];
+  const usage = {
+    requests: 1,
+    inputTokens: 1,
+    outputTokens: 1,
+    totalTokens: 2,
+    inputTokensDetails: [],
+    outputTokensDetails: [],
+  };
+  return {
+    requests,
+    async getResponse(request) {
+      requests.push(request);
+      hostedCounter += 1;
+      const output =
+        requests.length === 1
+          ? [
+              {
+                type: 'hosted_tool_call',
+                name: 'delete_file',
+                id: `mcpr_${hostedCounter}`,
+                status: 'completed',
+                providerData: {
+                  type: 'mcp_approval_request',
+                  id: `mcpr_${hostedCounter}`,
+                  server_label: 'github',
+                  name: 'delete_file',
+                  arguments: args,
+                },
+              },
+            ]
+          : [
+              {
+                type: 'message',
+                role: 'assistant',
+                status: 'completed',
+                id: `msg_${hostedCounter}`,
+                content: [{ type: 'output_text', text: 'done' }],
+              },
+            ];
+      return { usage, output, responseId: `resp_${hostedCounter}` } as unknown as ModelResponse;
+    },
+    // biome-ignore lint/correctness/useYield: not streamed in these tests
+    async *getStreamedResponse() {
+      throw new Error('not streamed');
+    },
+  };
+}
+
+/** The approval response the SDK sent back to the hosted MCP tool's model. */
+export function approvalResponse(model: { requests: ModelRequest[] }) {
+  const input = model.requests[1]?.input;
+  const items = Array.isArray(input) ? input : [];
+  const response = items.find(
+    (item) => (item as { name?: string }).name === 'mcp_approval_response',
+  ) as { providerData?: { approve: boolean; reason?: string; approval_request_id: string } };
+  return response?.providerData;
+}

@@ -8026,7 +8026,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         accepted: number;
-                        /** @description Actions that did not run, or not yours. */
+                        /** @description Actions that take no outcome (blocked, still held, unknown), or not yours. A held call that was denied takes one: a client that ran it anyway reports that run. */
                         rejected: string[];
                     };
                 };

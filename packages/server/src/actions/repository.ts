@@ -247,9 +247,15 @@ const insertRows = unnestInsert({
   returning: { column: 'seq', keyColumn: 0 },
 });
 
-// Only an action that ran (or may have) takes an outcome.
+// Only an action that ran (or may have) may claim its run.
 const reportable = `(status = 'approved' OR (status = 'completed' AND decision = 'allow')
                   OR (status = 'expired' AND on_timeout = 'allow'))`;
+
+// An outcome is also taken for a held action that was denied (or expired unapproved): a client
+// that ran it anyway reports that run — Claude Code runs a call whose permission prompt the
+// developer approved after an approver in Arden denied it (the prompt cannot be withdrawn) — and
+// the log keeps it, next to the decision it went against. Blocked calls never take one.
+const takesOutcome = `(${reportable} OR status IN ('denied', 'expired'))`;
 
 const reportRows = unnestUpdate({
   key: 'actions_report',
@@ -267,7 +273,7 @@ const reportRows = unnestUpdate({
   set: ['result_status', 'duration_ms', 'result_error', 'result', 'reported_at'],
   match: ['id', 'agent_id', 'environment'],
   keyColumn: 5,
-  where: reportable,
+  where: takesOutcome,
 });
 
 // A time window holding fewer rows than this is read through the created_at index.
@@ -510,7 +516,7 @@ export function actionRepository(db: Queryable) {
         sql: `UPDATE actions SET result_status = ?, duration_ms = ?, result_error = ?, result = ?,
                 reported_at = ?
               WHERE id = ? AND agent_id = ? AND environment = ?
-                AND ${reportable}`,
+                AND ${takesOutcome}`,
         rows: reportRows,
         params: [
           report.status,

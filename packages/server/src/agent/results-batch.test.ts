@@ -40,6 +40,37 @@ describe('POST /v1/actions/results (batched outcome reports)', () => {
     expect(second).toMatchObject({ resultStatus: 'failed', resultError: 'TypeError: boom' });
   });
 
+  it('records the run of a denied held call (a client ran it anyway), never one still held or its claim', async () => {
+    server = await startTestServer({}, { listen: false });
+    await server.server.policies.saveSet(server.agent.id, 'live', [
+      { name: 'pushes are held', tool: 'git.push', action: 'requires_approval' },
+    ]);
+    const denied = await check('git.push');
+    const held = await check('git.push');
+    await server.server.approvals.decide(denied, { decision: 'deny', userId: null });
+    const response = await server.request('POST', '/v1/actions/results', {
+      body: {
+        results: [
+          { action_id: denied, status: 'failed', duration_ms: 1, error: 'ran against a denial' },
+          { action_id: held, status: 'succeeded', duration_ms: 1 },
+        ],
+      },
+    });
+    expect(response.json).toEqual({ accepted: 1, rejected: [held] });
+    expect(await server.server.store.actions.get(denied)).toMatchObject({
+      status: 'denied',
+      resultStatus: 'failed',
+      resultError: 'ran against a denial',
+    });
+    // The single report too; a denied call's run still cannot be claimed.
+    const single = await server.request('POST', `/v1/actions/${denied}/result`, {
+      body: { status: 'failed', duration_ms: 2, error: 'again' },
+    });
+    expect(single.status).toBe(200);
+    const claim = await server.request('POST', `/v1/actions/${denied}/run`, { body: {} });
+    expect(claim.status).toBe(409);
+  });
+
   it('never records a report for another environment’s action', async () => {
     server = await startTestServer({}, { listen: false });
     const live = await check('crm.lookup');

@@ -498,16 +498,16 @@ export function registerAgentRoutes(server: ServerContext): void {
         throw error;
       }
     });
-    const outcomes = await Promise.all(
+    // One submission: the batch's updates commit together (on the embedded store at once, in
+    // one transaction), rather than one queued write (and promise) per report.
+    const outcomes = await store.committer.submitAll(
       reports.map(({ actionId, input }) =>
-        store.committer.submit(
-          store.actions.reportResultStatement(
-            actionId,
-            principal.agent.id,
-            principal.environment,
-            input,
-            now,
-          ),
+        store.actions.reportResultStatement(
+          actionId,
+          principal.agent.id,
+          principal.environment,
+          input,
+          now,
         ),
       ),
     );

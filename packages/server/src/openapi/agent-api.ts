@@ -204,9 +204,10 @@ export const agentApiRoutes: readonly DescribedRoute[] = [
     }),
     response: z.object({
       accepted: z.number().int(),
-      rejected: z
-        .array(z.string())
-        .meta({ description: 'Actions that did not run, or not yours.' }),
+      rejected: z.array(z.string()).meta({
+        description:
+          'Actions that take no outcome (blocked, still held, unknown), or not yours. A held call that was denied takes one: a client that ran it anyway reports that run.',
+      }),
     }),
   },
   {

@@ -104,10 +104,23 @@ export function signCompact(
   privateKey: KeyObject,
   type = 'arden-receipt+jwt',
 ): string {
-  const header = b64(Buffer.from(JSON.stringify({ alg: 'EdDSA', kid, typ: type })));
+  const header = protectedHeader(kid, type);
   const body = b64(Buffer.from(JSON.stringify(payload)));
   const signature = sign(null, Buffer.from(`${header}.${body}`), privateKey);
   return `${header}.${body}.${b64(signature)}`;
+}
+
+// The encoded JWS header of a key and type: the same for every receipt the key signs.
+const headers = new Map<string, string>();
+function protectedHeader(kid: string, type: string): string {
+  const cacheKey = `${kid}\n${type}`;
+  let header = headers.get(cacheKey);
+  if (header === undefined) {
+    header = b64(Buffer.from(JSON.stringify({ alg: 'EdDSA', kid, typ: type })));
+    if (headers.size >= 64) headers.clear();
+    headers.set(cacheKey, header);
+  }
+  return header;
 }
 
 /** Checks a public key record against its private key (a swapped row is refused). */

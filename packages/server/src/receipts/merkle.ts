@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { batchedReceiptPrefix, type ReceiptRoot, receiptRootType } from '@arden/core';
 import { signCompact } from './keys';
 
@@ -11,13 +11,16 @@ const b64 = (bytes: Buffer) => bytes.toString('base64url');
 
 /** The hash of a leaf: SHA-256 over 0x00 and the claims' JSON bytes. */
 export function leafHash(claimsJson: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.of(0)).update(claimsJson).digest();
+  return hash('sha256', Buffer.concat([leafPrefix, claimsJson]), 'buffer');
 }
 
 /** The hash of an interior node: SHA-256 over 0x01 and its children's hashes. */
 function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([nodePrefix, left, right]), 'buffer');
 }
+
+const leafPrefix = Buffer.of(0);
+const nodePrefix = Buffer.of(1);
 
 /** The largest power of two below `n` (n ≥ 2), RFC 6962's split point. */
 function split(n: number): number {

@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import type { ReceiptClaims, ReceiptDecider, ReceiptDecision, ReceiptPublicKey } from '@arden/core';
 import { approvalsSoFar } from '../approvals/state';
 import { ConflictError } from '../errors';
@@ -76,7 +76,8 @@ interface PendingReceipt {
 
 /** SHA-256 (hex) of a text's UTF-8 bytes, as receipts bind argument JSON. */
 export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  // One-shot: no Hash object per call (a check hashes its arguments, its receipt, its chain entry).
+  return hash('sha256', value, 'hex');
 }
 
 /**

@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import {
   ApprovalTimeoutError,
   type Arden,
+  ArdenApiError,
   ArdenUnavailableError,
   assertDecisionCoversCall,
   blockedError,
   buildCallContext,
+  decisionOf,
   defaultDenialMessage,
   denialOf,
   type EditedCall,
@@ -201,11 +203,14 @@ async function checkCall(
     if (result.decision === 'requires_approval') {
       if (options.onHeld === 'ask') {
         // The developer decides in Claude Code: recorded in Arden as an in-app decision when the
-        // tool runs (PostToolUse: approved) or the turn ends without it (Stop: denied).
+        // tool runs (PostToolUse: approved) or the turn ends without it (Stop: denied). An
+        // approver can still decide in Arden while the prompt is open, and Claude Code cannot
+        // withdraw a prompt: PostToolUse then reads that decision and flags a run against it
+        // (reading the status again here would not help: the hold was created just now).
         if (toolUseId) await saveAction(env, sessionId, toolUseId, result.actionId, true);
         return preToolUse(
           'ask',
-          `Arden holds this call to "${name}" for approval (action ${result.actionId}): ${result.message ?? 'a policy asks for a human'}. You decide here; an approver can also decide in Arden.`,
+          `Arden holds this call to "${name}" for approval (action ${result.actionId}): ${result.message ?? 'a policy asks for a human'}. You decide here; an approver can also decide in Arden, and if one decides first, that decision stands: approving here then runs the call against it, which Arden records.`,
         );
       }
       const decision = await arden.waitForDecision(result.actionId, name);
@@ -295,13 +300,17 @@ function developer(env: Record<string, string | undefined>): string {
   return env.ARDEN_USER ?? env.GIT_AUTHOR_EMAIL ?? env.USER ?? env.USERNAME ?? 'developer';
 }
 
-/** Records the developer's decision on a held call that Claude Code asked about. */
+/**
+ * Records the developer's decision on a held call that Claude Code asked about. Returns whether
+ * Arden refused it: the policy does not allow in-app decisions (403), or an approver or the
+ * hold's timeout decided first (409). False when Arden took it or could not be asked.
+ */
 async function recordAsked(
   arden: Arden,
   actionId: string,
   decision: 'approve' | 'deny',
   env: Record<string, string | undefined>,
-): Promise<void> {
+): Promise<boolean> {
   try {
     await arden.reportInAppDecision(actionId, {
       decision,
@@ -311,9 +320,57 @@ async function recordAsked(
           ? 'Approved in Claude Code by the developer at the keyboard (permission prompt).'
           : 'Not run in Claude Code: the developer declined it at the permission prompt.',
     });
-  } catch {
-    // The policy does not allow in-app decisions, or an approver decided first: nothing to add.
+    return false;
+  } catch (error) {
+    // 403: the policy does not allow in-app decisions; 409: it was decided (or expired) first.
+    return (
+      ArdenApiError.isInstance(error) && (error.statusCode === 403 || error.statusCode === 409)
+    );
   }
+}
+
+/**
+ * A held call that Claude Code asked about ran (the developer approved it at the permission
+ * prompt), but Arden did not take that approval: what Arden decided instead, when the run went
+ * against it. While Claude Code's prompt is open an approver in Arden can deny the call, or
+ * approve it only with changed input, and Claude Code cannot withdraw its prompt: the run is
+ * then that of a call Arden denied, or of the input an approver did not approve. Undefined when
+ * the run agrees with Arden's decision (approved as it ran), or nothing was decided.
+ */
+async function ranAgainstDecision(
+  arden: Arden,
+  actionId: string,
+  name: string,
+  toolInput: unknown,
+): Promise<string | undefined> {
+  const decided = await decisionOf(arden, actionId);
+  if (decided === undefined) return undefined;
+  const tool = name ? `"${name}"` : 'the tool';
+  if (decided.status === 'denied') {
+    return `Arden denied this call to ${tool} (action ${actionId})${decided.notes ? `: ${decided.notes.trim().replace(/[.\s]+$/, '')}` : ''}. The decision came while Claude Code's permission prompt was open; the prompt was then approved, so the call ran against it.`;
+  }
+  if (decided.edited === undefined) return undefined;
+  const ranWith = JSON.stringify(toJsonSafe(toolInput ?? null));
+  if (sameJson(ranWith, decided.edited.kwargsJson)) return undefined;
+  return `An approver in Arden approved this call to ${tool} only with changed input (action ${actionId}): ${decided.edited.kwargsJson}. The approval came while Claude Code's permission prompt was open; the prompt was then approved, so the call ran with ${ranWith}, which nobody in Arden approved.`;
+}
+
+/**
+ * The answer for a call that ran against Arden's decision. PostToolUse: Claude reads `reason` (a
+ * PostToolUse `decision: "block"` cannot undo the call, it tells Claude). PostToolUseFailure
+ * (the tool ran and failed) has no decision: Claude reads `additionalContext`. The developer
+ * reads `systemMessage`.
+ */
+function ranAgainst(fact: string, succeeded: boolean): HookAnswer {
+  const text = `${fact} Treat its result as that of a call Arden did not approve: do not build on it, and tell the developer.`;
+  const answer = succeeded
+    ? { decision: 'block', reason: text }
+    : { hookSpecificOutput: { hookEventName: 'PostToolUseFailure', additionalContext: text } };
+  return {
+    stdout: `${JSON.stringify({ ...answer, systemMessage: `Arden: ${text}` })}\n`,
+    stderr: '',
+    exitCode: 0,
+  };
 }
 
 /** At the end of a turn: held calls Claude Code asked about that never ran were declined. */
@@ -364,9 +421,29 @@ async function reportOutcome(
   }
   await rm(file, { force: true });
   if (!actionId) return nothing;
-  // It ran: the developer approved it at Claude Code's permission prompt.
-  if (held) await recordAsked(arden, actionId, 'approve', env);
   const duration = typeof input.duration_ms === 'number' ? Math.max(0, input.duration_ms) : 0;
+  if (held) {
+    // It ran: the developer approved it at Claude Code's permission prompt. When Arden refuses
+    // that approval because it was decided first, the run may have gone against the decision.
+    const refused = await recordAsked(arden, actionId, 'approve', env);
+    const against = refused
+      ? await ranAgainstDecision(arden, actionId, toolNameOf(input), input.tool_input)
+      : undefined;
+    if (against !== undefined) {
+      const outcome = succeeded
+        ? 'succeeded'
+        : `failed (${stringOf(input.error) ?? 'no error text'})`;
+      arden.reportResult(actionId, {
+        status: 'failed',
+        duration_ms: duration,
+        error: `Ran against an approver's decision: ${against} The tool itself ${outcome}.`.slice(
+          0,
+          2000,
+        ),
+      });
+      return ranAgainst(against, succeeded);
+    }
+  }
   const ranWith =
     editedJson === undefined ? undefined : JSON.stringify(toJsonSafe(input.tool_input ?? null));
   if (editedJson !== undefined && !sameJson(ranWith ?? 'null', editedJson)) {
@@ -422,6 +499,20 @@ async function recordUsage(
   if (arden.usageStats.queued > 0 || arden.usageStats.dropped > 0) return; // retried at the next Stop
   await mkdir(directory, { recursive: true, mode: 0o700 });
   await writeFile(countedFile, JSON.stringify([...counted]));
+}
+
+/** The Arden tool name of a hook event's tool (for texts), or '' when it has none. */
+function toolNameOf(input: Record<string, unknown>): string {
+  const toolName = stringOf(input.tool_name);
+  if (!toolName) return '';
+  try {
+    return claudeCodeToolName(
+      toolName,
+      stringOf((input.mcp_server as { name?: unknown } | undefined)?.name),
+    );
+  } catch {
+    return `claude_code.${toolName}`;
+  }
 }
 
 /** Whether two JSON texts hold the same value (objects compared without regard to key order). */
