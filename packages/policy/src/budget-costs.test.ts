@@ -1,5 +1,5 @@
 import { EvaluationError } from '@marcbachmann/cel-js';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   CALL_COST,
   COMPARED_COLLECTION_COST,
@@ -9,7 +9,7 @@ import {
   OPERATOR_COST,
 } from './budget';
 import { type CompiledCondition, compileCondition, isCompileError } from './cel';
-import { compilePolicies, evaluate, POLICY_LIMITS } from './index';
+import { compilePolicies, evaluate, loadShellParser, POLICY_LIMITS } from './index';
 
 // The prices of the evaluation budget, recalibrated so that 100 000 units are at most ~2.5 ms of
 // CPU time for every worst shape of bench/ (adversarial-policy). These pin the prices and what
@@ -221,5 +221,51 @@ describe('errors of a long condition', () => {
     expect((thrown as Error).message).not.toContain('aaaa');
     expect((thrown as EvaluationError).summary).toMatch(/no matching overload/);
     expect((thrown as EvaluationError).range?.start).toBeGreaterThan(3000);
+  });
+});
+
+describe('shell.commands is charged for the parser’s own work', () => {
+  beforeAll(async () => {
+    await loadShellParser();
+  });
+
+  it('stops the parse of 1000 characters of pipes where the units run out (was: ~7 000 units, 4 ms)', () => {
+    // tree-sitter reports its progress every 100 operations, the same on any machine: each
+    // report is charged, and the parse is cancelled when the budget is gone.
+    const decision = decideStopped('shell.commands(args.c).exists(c, c.name == "rm")', {
+      c: `${'a | '.repeat(250)}b`,
+    });
+    expect(decision).toMatchObject({ effect: 'block', reason: 'condition_error' });
+    expect(decision.errors[0]?.message).toMatch(
+      `more than ${POLICY_LIMITS.maxEvaluationCost} units of work`,
+    );
+  });
+
+  it('charges each parse its fixed cost (was: 400 units for 20–40 µs)', () => {
+    // 80 distinct short lines: 80 parses of 1500 units and more.
+    const l = Array.from({ length: 80 }, (_, index) => `ls ${index}`);
+    const decision = decideStopped('args.l.all(x, shell.commands(x).size() == 1)', { l });
+    expect(decision.reason).toBe('condition_error');
+    expect(decision.errors[0]?.message).toMatch(/units of work/);
+    expect(
+      decideStopped('args.l.all(x, shell.commands(x).size() == 1)', { l: l.slice(0, 40) }).reason,
+    ).toBe('rule_matched');
+  });
+
+  it('still reads a 15 KB heredoc and a short script', () => {
+    const heredoc = `cat <<'EOF' > f.py\n${'def f(x):\n    return x + 1  # a comment\n'.repeat(380)}EOF`;
+    expect(heredoc.length).toBeGreaterThan(15_000);
+    const condition = 'shell.commands(args.c).exists(c, c.name == "rm")';
+    expect(decideStopped(condition, { c: heredoc })).toMatchObject({
+      effect: 'block',
+      reason: 'policy_default',
+    });
+    const script = Array.from({ length: 40 }, (_, index) => `git add f${index} && echo ok`).join(
+      '; ',
+    );
+    expect(decideStopped(condition, { c: `${script}; rm -rf build` })).toMatchObject({
+      effect: 'allow',
+      reason: 'rule_matched',
+    });
   });
 });

@@ -86,6 +86,21 @@ export class EvaluationBudget {
     if (Math.floor(before / 512) !== Math.floor(remaining / 512)) this.#checkClock();
   }
 
+  /**
+   * Charges `units` without throwing, for work inside code that must not be thrown through (the
+   * shell parser's WebAssembly, which calls back as it works): whether the budget still holds.
+   * The caller stops the work when it does not, then calls `throwIfExceeded`.
+   */
+  chargeQuietly(units: number): boolean {
+    this.remaining -= units;
+    return this.remaining >= 0;
+  }
+
+  /** Throws when the budget is gone (after `chargeQuietly`). */
+  throwIfExceeded(): void {
+    if (this.remaining < 0) this.fail('work');
+  }
+
   /** Called for every node (`NODE_COST`); looks at the clock every 512 nodes. */
   step(): void {
     const remaining = this.remaining - NODE_COST;
@@ -156,6 +171,19 @@ function current(): EvaluationBudget {
 /** Charges the evaluation under way (for work done outside the evaluator, such as `matches`). */
 export function chargeActive(units: number): void {
   if (units > 0) current().charge(units);
+}
+
+/**
+ * Charges the evaluation under way, if there is one, without throwing (see
+ * `EvaluationBudget.chargeQuietly`): whether its budget still holds.
+ */
+export function chargeActiveQuietly(units: number): boolean {
+  return active === undefined || active.chargeQuietly(units);
+}
+
+/** Throws when the evaluation under way has run out of its budget (see `chargeActiveQuietly`). */
+export function throwIfActiveExceeded(): void {
+  active?.throwIfExceeded();
 }
 
 /**
