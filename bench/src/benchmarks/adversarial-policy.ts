@@ -264,6 +264,8 @@ export const shapes: Shape[] = [
     args: () => ({ c: `${'a | '.repeat(250)}b` }),
   },
   {
+    // The engine keeps the last 32 lines parsed: rounds after the first read this one from there
+    // (its p100 is the parse; an agent may send a new line each time).
     name: 'shell.commands of 16 000 characters of one word',
     policy: guard('shell.commands(args.c).exists(c, c.name == "rm")'),
     args: () => ({ c: `echo ${'a'.repeat(16_000)}` }),
