@@ -68,6 +68,10 @@ describe('the prices of the evaluation budget', () => {
     expect(perElement('args.l.all(x, x >= 0)', (index) => BigInt(index))).toBe(
       5 * NODE_COST + OPERATOR_COST,
     );
+    // `x - 1 >= 0 ? true : false`: 7 nodes, two operators (arithmetic looks its overload up too).
+    expect(perElement('args.l.all(x, x - 1 >= 0)', (index) => BigInt(index + 1))).toBe(
+      7 * NODE_COST + 2 * OPERATOR_COST,
+    );
     // `x.size() > 3 ? true : false`: 6 nodes, an operator, a call, a string of 31 characters
     // (3 units: characters ÷ 8).
     expect(perElement('args.l.all(x, x.size() > 3)', () => 'abcd'.padEnd(31, 'x'))).toBe(

@@ -199,7 +199,7 @@ const LIST_COPY_COST = 2;
 export const CALL_COST = 2;
 
 /**
- * Work units a comparison, `in` or `+` costs beyond its node: over `dyn` operands (the arguments
+ * Work units a comparison, arithmetic, `in` or `+` costs beyond its node: over `dyn` operands (the arguments
  * are) the library works out both operands' runtime types and looks the overload up from them,
  * as for a call (measured 40–80 ns with its node).
  */
@@ -358,6 +358,11 @@ const binaryCosts: Record<string, (left: unknown, right: unknown) => number> = {
   '<=': comparisonCost,
   '>': comparisonCost,
   '>=': comparisonCost,
+  // Arithmetic on numbers: the overload lookup only (its result is one number).
+  '-': () => 0,
+  '*': () => 0,
+  '/': () => 0,
+  '%': () => 0,
 };
 
 function equalityCost(left: unknown, right: unknown): number {
