@@ -34,11 +34,11 @@ export const MAX_PARSE_MS = POLICY_LIMITS.maxEvaluationMs * MAX_WALL_FACTOR;
  * and its time is in those operations, not in the characters: 16 000 characters of `a | a | …`
  * took 48 ms (681 calls back, 70 µs each on a loaded machine), 16 000 of one word 2 ms (none).
  * 1000 characters of it 4 ms for about 40 calls back (70–100 µs each, loaded). Priced as the
- * evaluator's nodes are (3000 units), the parse is stopped where the budget runs out, decided by
+ * evaluator's nodes are, a little above (4000 units), the parse is stopped where the budget runs out, decided by
  * the units and well before the clock; a line of ordinary commands calls back about 12 times a
  * 1000 characters, a heredoc's text not at all.
  */
-export const PARSE_PROGRESS_COST = 3000;
+export const PARSE_PROGRESS_COST = 4000;
 
 const WARM_UP_LINES = [
   'cd /tmp && FOO=1 sudo rm -rf "$HOME/x" || echo $(id -u) `date`; ls | wc -l > out 2>&1',
