@@ -1,4 +1,10 @@
-import { compilePolicies, evaluate, type PolicyDefinition, parseExactJson } from '@arden/policy';
+import {
+  compilePolicies,
+  evaluate,
+  type PolicyDefinition,
+  parseExactJson,
+  shellParserSettled,
+} from '@arden/policy';
 import { defaultCheckBodyLimit, defaultCheckValueLimit } from '@arden/server';
 import { type Benchmark, type Measurement, ratio } from '../types.ts';
 
@@ -227,6 +233,48 @@ export const shapes: Shape[] = [
     },
     args: (room) => ({ l: fill(room, (index) => wideInteger(index % 1000, widthIn(room))) }),
   },
+  // The recalibration of the units (2 a node): the dearest work per unit left, measured in a
+  // process whose evaluator has run many conditions.
+  {
+    name: 'a 4 KB condition erring per element',
+    // The library quoted the condition in every error, walking it up to the failing node.
+    policy: guard(`"${'a'.repeat(3900)}" == "" || args.to.exists(r, !r.endsWith("@corp.com"))`),
+    args: (room) => ({ to: integers(room) }),
+  },
+  {
+    name: 'a macro over a map reading each entry',
+    policy: guard('args.m.exists(k, args.m[k] == -5)'),
+    args: (room) => ({ m: mapIn(room) }),
+  },
+  {
+    name: 'split per element',
+    policy: guard('args.l.exists(x, x.split("-").size() > 5)'),
+    args: (room) => ({ l: fill(room, (index) => padded(`a-b-${index}`, widthIn(room))) }),
+  },
+  {
+    name: 'filter over integers',
+    policy: guard('args.l.filter(x, x < 0).size() > 0'),
+    args: (room) => ({ l: integers(room) }),
+  },
+  // shell.commands: the parser's time is in its operations (charged as it reports them), and a
+  // parse has a fixed cost.
+  {
+    name: 'shell.commands of 1000 characters of pipes',
+    policy: guard('shell.commands(args.c).exists(c, c.name == "rm")'),
+    args: () => ({ c: `${'a | '.repeat(250)}b` }),
+  },
+  {
+    // The engine keeps the last 32 lines parsed: rounds after the first read this one from there
+    // (its p100 is the parse; an agent may send a new line each time).
+    name: 'shell.commands of 16 000 characters of one word',
+    policy: guard('shell.commands(args.c).exists(c, c.name == "rm")'),
+    args: () => ({ c: `echo ${'a'.repeat(16_000)}` }),
+  },
+  {
+    name: 'shell.commands per element (short lines)',
+    policy: guard('args.l.exists(x, shell.commands(x).exists(c, c.name == "rm"))'),
+    args: (room) => ({ l: fill(room, (index) => `ls ${index}`) }),
+  },
 ];
 
 /**
@@ -250,6 +298,8 @@ export const adversarialPolicy: Benchmark = {
     let worstParse = 0;
     for (const shape of shapes) {
       const set = compilePolicies([shape.policy]);
+      // A condition using `shell.` starts loading the shell parser: a server has it by now.
+      await shellParserSettled();
       const args = shape.args(ROOM);
       // A server that has run before: the evaluator's code is compiled (small inputs warm it).
       for (let warm = 0; warm < 20; warm++) evaluate(set, { tool: 't', args: {} });

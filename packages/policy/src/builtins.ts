@@ -86,8 +86,14 @@ export function parseDuration(text: string): Duration {
 }
 
 function charged(text: string, search: string): void {
-  // A search reads the text about once, plus the search string's table.
-  chargeActive((text.length >>> 2) + (search.length >>> 3));
+  if (search.length <= NATIVE_LAST_INDEX_LENGTH) {
+    // V8's search reads the text about once.
+    chargeActive((text.length >>> 2) + (search.length >>> 3));
+  } else {
+    // The linear search below: a character of the text or the search string's table at 5–10 ns
+    // (measured: 128 KiB of text and 64 KiB of search string in 1.3 ms).
+    chargeActive((text.length >>> 1) + (search.length >>> 1));
+  }
 }
 
 // Below this length V8's own lastIndexOf is fast enough (measured: 1 M characters in 14 ms);

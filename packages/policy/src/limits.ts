@@ -21,16 +21,22 @@ export const POLICY_LIMITS = Object.freeze({
    */
   maxMacroIterations: 100_000,
   /**
-   * Work units one call's evaluation may use, over all the conditions tried for it: one per node
-   * evaluated, one per list element or map entry copied, compared or walked, one per 32
-   * characters read or written by a string operation. Running out is an evaluation error.
+   * Work units one call's evaluation may use, over all the conditions tried for it: two per node
+   * evaluated, two more per operator or call dispatched at run time, one per list element or map
+   * entry copied or walked (six per list or map compared), one per 8 characters read or written
+   * by a string operation, 400 per error held (see `EvaluationBudget` for the full price list).
+   * Running out is an evaluation error. Calibrated so that 100 000 units are at most about
+   * 2.5 ms of CPU time for every shape of bench/ (adversarial-policy) in a warm server: the units,
+   * which are deterministic, decide where the work is bounded, not the machine's speed or load.
    */
   maxEvaluationCost: 100_000,
   /**
-   * Milliseconds one call's evaluation may take, a backstop to the units: half the 10 ms in
-   * which a check decides, leaving room for the work around it. Gaps of more than 1 ms between
-   * two looks at the clock count as 1 ms (another process ran), up to 4 times this (20 ms) on
-   * the wall clock.
+   * Milliseconds one call's evaluation may take, a backstop to the units for work they price too
+   * low on a slow or loaded machine: half the 10 ms in which a check decides, leaving room for
+   * the work around it. Gaps of more than 1 ms between two looks at the clock count as 1 ms
+   * (another process ran), up to 4 times this (20 ms) on the wall clock. Not lowered when the
+   * units were recalibrated (2026-12-07): they now run out first, in ≤ 2.5 ms, so a lower clock
+   * would only decide more calls by the machine's load (a cold or descheduled evaluation).
    */
   maxEvaluationMs: 5,
   /** Characters in a regular expression built at evaluation time (`s.matches(args.pattern)`). */

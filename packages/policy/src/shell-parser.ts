@@ -1,4 +1,5 @@
 import type { Node, Parser, Tree } from 'web-tree-sitter';
+import { chargeActiveQuietly, throwIfActiveExceeded } from './budget';
 import { MAX_WALL_FACTOR, POLICY_LIMITS } from './limits';
 
 /**
@@ -26,6 +27,18 @@ export function setShellReaderWarmUp(warmUp: (line: string) => void): void {
  * recovery is not for some adversarial ones (10 000 nested parentheses: ~300 ms uncancelled).
  */
 export const MAX_PARSE_MS = POLICY_LIMITS.maxEvaluationMs * MAX_WALL_FACTOR;
+
+/**
+ * Work units charged each time the parser reports progress. tree-sitter calls back after every
+ * 100 of its operations (a count, not a clock: the same line gives the same calls on any machine),
+ * and its time is in those operations, not in the characters: 16 000 characters of `a | a | …`
+ * took 48 ms (681 calls back, 70 µs each on a loaded machine), 16 000 of one word 2 ms (none).
+ * 1000 characters of it 4 ms for about 40 calls back (70–100 µs each, loaded). Priced as the
+ * evaluator's nodes are, a little above (4000 units), the parse is stopped where the budget runs out, decided by
+ * the units and well before the clock; a line of ordinary commands calls back about 12 times a
+ * 1000 characters, a heredoc's text not at all.
+ */
+export const PARSE_PROGRESS_COST = 4000;
 
 const WARM_UP_LINES = [
   'cd /tmp && FOO=1 sudo rm -rf "$HOME/x" || echo $(id -u) `date`; ls | wc -l > out 2>&1',
@@ -59,6 +72,17 @@ export function loadShellParser(): Promise<void> {
       // that no call's evaluation budget pays for it.
       for (let round = 0; round < 8; round++) {
         for (const line of WARM_UP_LINES) created.parse(line)?.delete();
+      }
+      // And a long line's path, which the short ones never take: progress reports, and a parse
+      // cancelled by them as the budget cancels one (cold, the first such parse of a process
+      // took 6 ms of CPU; warm, 2 ms).
+      const long = `${'a | '.repeat(250)}b`;
+      for (let round = 0; round < 8; round++) {
+        let reports = 0;
+        created
+          .parse(long, null, { progressCallback: (() => ++reports >= 20) as () => void })
+          ?.delete();
+        created.reset();
       }
       parser = created;
       // And the code that reads the trees (outside any evaluation, so charged to nothing kept).
@@ -116,7 +140,8 @@ export function withParsedShell<T>(text: string, read: (root: Node) => T): T {
   try {
     tree = parser.parse(text, null, {
       // Returning true cancels the parse.
-      progressCallback: (() => performance.now() > deadline) as () => void,
+      progressCallback: (() =>
+        !chargeActiveQuietly(PARSE_PROGRESS_COST) || performance.now() > deadline) as () => void,
     });
   } catch {
     parser.reset();
@@ -124,6 +149,8 @@ export function withParsedShell<T>(text: string, read: (root: Node) => T): T {
   }
   if (tree === null) {
     parser.reset();
+    // Stopped by the units: the budget's error, which says so.
+    throwIfActiveExceeded();
     throw new ShellParseError(
       `shell.commands: parsing took longer than ${MAX_PARSE_MS} ms; the command line is too complex`,
     );

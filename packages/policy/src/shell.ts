@@ -15,9 +15,12 @@ export const MAX_SHELL_NESTING = 4;
 /** Commands one line may yield (a list longer than this is an evaluation error). */
 export const MAX_SHELL_COMMANDS = 1_000;
 
-// Measured (web-tree-sitter 0.27, Node 24): about 40 µs a parse plus 0.6 µs a character; a work
-// unit is about 0.1 µs of evaluation (100 000 units for the 10 ms budget).
-const PARSE_BASE_COST = 400;
+// Measured (web-tree-sitter 0.27, Node 24, a loaded machine): 20–40 µs a parse, up to 0.15 µs a
+// character (one long word; 0.03 µs in a heredoc's text), and the parser's own operations, which
+// are charged as it reports them (`PARSE_PROGRESS_COST`); a work unit is 15–35 ns of evaluation
+// (2 a node). The base was 400 units when a unit was taken for 0.1 µs: 8000 lines of `ls 1` then
+// took 4.7 ms of CPU for 100 000 units.
+const PARSE_BASE_COST = 1500;
 const PARSE_COST_PER_CHARACTER = 6;
 
 /** One redirection of a command: `{op: ">", target: ".env"}`. */
