@@ -235,6 +235,42 @@ describe('MCP page', () => {
     expect(screen.queryByRole('button', { name: 'Trust its annotations' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'New HTTP upstream' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Remove' })).toBeNull();
+    // The show_blocked_tools setting, read-only.
+    const http = screen.getByRole('table', { name: 'HTTP upstreams' });
+    expect(within(http).getByText('hidden from tools/list')).toBeTruthy();
+    expect(within(http).queryByRole('checkbox')).toBeNull();
+  });
+
+  it('lets an admin show or hide the always-blocked tools of an HTTP upstream in tools/list', async () => {
+    const shown = { value: false };
+    const api = fakeApi({
+      ...routes('admin'),
+      'GET mcp/http-upstreams': () => ({ items: [{ ...remote, show_blocked_tools: shown.value }] }),
+      'PATCH mcp/http-upstreams/:id': ({ body }) => {
+        shown.value = (body as { show_blocked_tools: boolean }).show_blocked_tools;
+        return { ...remote, show_blocked_tools: shown.value };
+      },
+    });
+    renderApp('#/mcp');
+    const http = await screen.findByRole('table', { name: 'HTTP upstreams' });
+    const box = await within(http).findByRole('checkbox', {
+      name: 'Show always-blocked tools of github in tools/list',
+    });
+    expect((box as HTMLInputElement).checked).toBe(false);
+    fireEvent.click(box);
+    await waitFor(() => expect((box as HTMLInputElement).checked).toBe(true));
+    expect(api.received.filter((r) => r.method === 'PATCH')).toEqual([
+      expect.objectContaining({
+        path: 'mcp/http-upstreams/h1',
+        body: { show_blocked_tools: true },
+      }),
+    ]);
+    fireEvent.click(box);
+    await waitFor(() => expect((box as HTMLInputElement).checked).toBe(false));
+    expect(api.received.filter((r) => r.method === 'PATCH').map((r) => r.body)).toEqual([
+      { show_blocked_tools: true },
+      { show_blocked_tools: false },
+    ]);
   });
 
   it('adds an HTTP upstream with write-only credentials, and removes one', async () => {
