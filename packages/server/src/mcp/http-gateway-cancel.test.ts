@@ -18,6 +18,8 @@ import { mcpHttpGatewayOf } from './agent-routes';
 
 /** The `slow` calls the upstream started, and those it heard cancelled. */
 const slow = { started: [] as unknown[], cancelled: [] as unknown[] };
+/** The `gate` calls waiting: each answers when the test calls its function. */
+const gates: (() => void)[] = [];
 let upstream: Server;
 let t: AdminTestServer;
 
@@ -49,6 +51,11 @@ beforeAll(async () => {
             resolve({ content: [] });
           });
         });
+      });
+      // Answers when the test opens its gate.
+      mcp.registerTool('gate', {}, async () => {
+        await new Promise<void>((resolve) => gates.push(resolve));
+        return { content: [{ type: 'text', text: 'through the gate' }] };
       });
       await mcp.connect(created);
       transport = created;
@@ -245,7 +252,11 @@ async function readToEnd(response: Response): Promise<{ id?: string; data: strin
     });
 }
 
-async function cancel(sessionId: string, requestId: number, reason: string): Promise<void> {
+async function cancel(
+  sessionId: string,
+  requestId: number | string,
+  reason: string,
+): Promise<void> {
   const sent = await fetch(`${t.url}/mcp/remote`, {
     method: 'POST',
     headers: headers(sessionId),
@@ -349,6 +360,58 @@ describe('a call the client cancels', () => {
       'echo: still here',
     ]);
     expect(heldBy(sessionId)).toEqual(nothingHeld);
+    await fetch(`${t.url}/mcp/remote`, { method: 'DELETE', headers: headers(sessionId) });
+  });
+
+  it('in a batch: the stream carries the other answers, and ends once each request is answered or cancelled (raw fetch)', async () => {
+    const sessionId = await rawSession();
+    const call = (id: string, name: string, args: Record<string, unknown> = {}) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name, arguments: args },
+    });
+    // A held call, then one the upstream answers when the test says: the held one is cancelled
+    // first, and the stream stays open for the other's answer, then ends.
+    const gatesBefore = gates.length;
+    const first = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers: headers(sessionId),
+      body: JSON.stringify([call('a', 'transfer', { amount: 901 }), call('b', 'gate')]),
+    });
+    expect(first.headers.get('content-type')).toContain('text/event-stream');
+    const firstEvents = readToEnd(first);
+    await heldAction(901);
+    await vi.waitFor(() => expect(gates.length).toBe(gatesBefore + 1), { timeout: 10_000 });
+    await cancel(sessionId, 'a', 'not this one');
+    await vi.waitFor(() => expect(heldBy(sessionId).held).toBe(0), { timeout: 5_000 });
+    gates[gatesBefore]?.();
+    const answers = (await firstEvents)
+      .filter((event) => event.data !== '')
+      .map((event) => JSON.parse(event.data));
+    expect(answers).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 'b',
+        result: { content: [{ type: 'text', text: 'through the gate' }] },
+      },
+    ]);
+    await vi.waitFor(() => expect(heldBy(sessionId)).toEqual(nothingHeld), { timeout: 5_000 });
+
+    // An answered call, then a forwarded one that is cancelled: the stream ends at the cancel.
+    const second = await fetch(`${t.url}/mcp/remote`, {
+      method: 'POST',
+      headers: headers(sessionId),
+      body: JSON.stringify([call('c', 'echo', { text: 'first' }), call('d', 'slow')]),
+    });
+    const secondEvents = readToEnd(second);
+    await vi.waitFor(() => expect(heldBy(sessionId).forwarded).toBe(1), { timeout: 10_000 });
+    await cancel(sessionId, 'd', 'too slow');
+    const secondAnswers = (await secondEvents)
+      .filter((event) => event.data !== '')
+      .map((event) => JSON.parse(event.data));
+    expect(secondAnswers.map((answer) => answer.id)).toEqual(['c']);
+    await vi.waitFor(() => expect(heldBy(sessionId)).toEqual(nothingHeld), { timeout: 5_000 });
     await fetch(`${t.url}/mcp/remote`, { method: 'DELETE', headers: headers(sessionId) });
   });
 

@@ -327,7 +327,7 @@ class GatewaySession {
   }
 
   /** Counts of what the session holds for requests under way (for tests: nothing is left behind). */
-  underWay(): Record<string, number> {
+  underWay(): { held: number; forwarded: number; jsonAnswers: number; posts: number } {
     return {
       held: this.held.size,
       forwarded: this.forwarded.size,
