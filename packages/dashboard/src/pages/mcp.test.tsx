@@ -203,6 +203,17 @@ describe('MCP page', () => {
     const where = await within(http).findByRole('link', { name: 'support-bot · test' });
     expect(where.getAttribute('href')).toBe('#/mcp?agent=agent-1&environment=test');
     expect(within(http).getByText('(4)')).toBeTruthy();
+    // Another admin keeps its always-blocked tools in tools/list.
+    expect(within(http).getByText('hidden from tools/list')).toBeTruthy();
+    state.http = [{ ...remote, show_blocked_tools: true }];
+    act(() =>
+      live.current.send({
+        type: 'mcp.http_upstream_changed',
+        at: remote.updated_at,
+        mcp_http_upstream: state.http[0],
+      }),
+    );
+    await within(http).findByText('shown in tools/list');
     state.upstreams = state.upstreams.slice(1);
     state.http = [];
     act(() =>
