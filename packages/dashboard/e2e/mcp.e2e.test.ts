@@ -395,6 +395,16 @@ describe('MCP in the browser', () => {
         })
         .toBe(false);
       expect(await gatewayToolNames('gw-files', key)).toEqual(['read_file']);
+
+      // Another admin session changes it: this page shows it live, without a reload.
+      await page.evaluate(() => {
+        (window as unknown as { liveMark: string }).liveMark = 'not reloaded';
+      });
+      await adminApi.ok('PATCH', 'mcp/http-upstreams/gw-files', { show_blocked_tools: true });
+      await expect.poll(() => box.isChecked()).toBe(true);
+      expect(await page.evaluate(() => (window as unknown as { liveMark?: string }).liveMark)).toBe(
+        'not reloaded',
+      );
     } finally {
       await adminApi.request('DELETE', 'mcp/http-upstreams/gw-files');
       remote.server.closeAllConnections();
