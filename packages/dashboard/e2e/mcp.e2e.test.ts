@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createArden, mcpCheckMetadata } from '@arden/core';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +64,90 @@ afterAll(async () => {
   await browser?.close();
   await server?.stop();
 });
+
+/**
+ * A remote MCP server with two tools, `read_file` and `delete_file`, answering each POST with
+ * plain JSON (as the Streamable HTTP transport lets a server do); it offers no GET stream.
+ */
+async function remoteMcpServer(): Promise<{ url: string; server: Server }> {
+  const remote = createServer(async (request, response) => {
+    if (request.method !== 'POST') {
+      response.writeHead(405).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const message = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (message.id === undefined) {
+      response.writeHead(202).end();
+      return;
+    }
+    const results: Record<string, unknown> = {
+      initialize: {
+        protocolVersion: message.params?.protocolVersion,
+        capabilities: { tools: {} },
+        serverInfo: { name: 'remote-files', version: '1.0.0' },
+      },
+      'tools/list': {
+        tools: [readFile, deleteFile].map((tool) => ({
+          ...tool,
+          inputSchema: { type: 'object', properties: { path: { type: 'string' } } },
+        })),
+      },
+    };
+    const result = results[message.method];
+    const answer =
+      result === undefined
+        ? { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'Method not found' } }
+        : { jsonrpc: '2.0', id: message.id, result };
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+  });
+  await new Promise<void>((resolve) => remote.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(remote.address() as AddressInfo).port}/mcp`, server: remote };
+}
+
+/** The JSON-RPC messages of an answer of the gateway: plain JSON, or the data of SSE events. */
+async function messagesOf(response: Response): Promise<any[]> {
+  const text = await response.text();
+  if ((response.headers.get('content-type') ?? '').includes('application/json')) {
+    return [JSON.parse(text)];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('data:') && line.slice(5).trim() !== '')
+    .map((line) => JSON.parse(line.slice(5)));
+}
+
+/** The tool names an MCP client gets from `tools/list` at `/mcp/<name>`, in a new session. */
+async function gatewayToolNames(name: string, key: string): Promise<string[]> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${key}`,
+    accept: 'application/json, text/event-stream',
+    'content-type': 'application/json',
+  };
+  const endpoint = `${server.url}/mcp/${name}`;
+  const post = (body: unknown) =>
+    fetch(endpoint, { method: 'POST', headers, body: JSON.stringify(body) });
+  const initialized = await post({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'e2e', version: '1.0.0' },
+    },
+  });
+  expect(initialized.status).toBe(200);
+  await messagesOf(initialized);
+  headers['mcp-session-id'] = initialized.headers.get('mcp-session-id') as string;
+  headers['mcp-protocol-version'] = '2025-06-18';
+  expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+  const listed = await messagesOf(await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }));
+  await fetch(endpoint, { method: 'DELETE', headers });
+  const answer = listed.find((message) => message.id === 2);
+  return answer.result.tools.map((tool: { name: string }) => tool.name);
+}
 
 describe('MCP in the browser', () => {
   it("shows a reported upstream's tools, annotations and governing policy, and trusts it", async () => {
@@ -251,5 +337,78 @@ describe('MCP in the browser', () => {
     expect(await page.evaluate(() => (window as unknown as { liveMark?: string }).liveMark)).toBe(
       'not reloaded',
     );
+  });
+  it('lets an admin keep the always-blocked tools of an HTTP upstream in tools/list, and hide them again', async () => {
+    const remote = await remoteMcpServer();
+    try {
+      const created = await adminApi.ok('POST', 'agents', {
+        name: 'gateway-bot',
+        create_keys: ['test'],
+      });
+      const key = created.keys[0].key;
+      await adminApi.ok('PUT', `agents/${created.agent.id}/policies/test`, {
+        policies: [
+          { name: 'No deletes', tool: 'mcp.gw-files.delete_file', action: 'block' },
+          { name: 'Reads', tool: 'mcp.gw-files.*', action: 'allow' },
+        ],
+        message: null,
+      });
+      await adminApi.ok('POST', 'mcp/http-upstreams', { name: 'gw-files', url: remote.url });
+      // By default the tool a policy always blocks is hidden from the list.
+      expect(await gatewayToolNames('gw-files', key)).toEqual(['read_file']);
+
+      await page.goto(`${server.url}/#/mcp`);
+      const row = page
+        .getByRole('table', { name: 'HTTP upstreams' })
+        .getByRole('row')
+        .filter({ hasText: 'gw-files' });
+      const box = row.getByRole('checkbox', {
+        name: 'Show always-blocked tools of gw-files in tools/list',
+      });
+      await box.waitFor();
+      expect(await box.isChecked()).toBe(false);
+      await box.click();
+      await expect.poll(() => box.isChecked()).toBe(true);
+      await expect
+        .poll(async () => {
+          const listed = await adminApi.ok('GET', 'mcp/http-upstreams');
+          return listed.items.find((item: { name: string }) => item.name === 'gw-files')
+            ?.show_blocked_tools;
+        })
+        .toBe(true);
+      // The reported upstream's tools say so too.
+      await page
+        .getByRole('region', { name: 'MCP server gw-files' })
+        .getByText('always blocks: listed in tools/list, refused when called')
+        .waitFor();
+      await screenshot(page, 'mcp-show-blocked-tools');
+      // A new session lists it (calling it is still refused).
+      expect(await gatewayToolNames('gw-files', key)).toEqual(['read_file', 'delete_file']);
+
+      await box.click();
+      await expect.poll(() => box.isChecked()).toBe(false);
+      await expect
+        .poll(async () => {
+          const listed = await adminApi.ok('GET', 'mcp/http-upstreams');
+          return listed.items.find((item: { name: string }) => item.name === 'gw-files')
+            ?.show_blocked_tools;
+        })
+        .toBe(false);
+      expect(await gatewayToolNames('gw-files', key)).toEqual(['read_file']);
+
+      // Another admin session changes it: this page shows it live, without a reload.
+      await page.evaluate(() => {
+        (window as unknown as { liveMark: string }).liveMark = 'not reloaded';
+      });
+      await adminApi.ok('PATCH', 'mcp/http-upstreams/gw-files', { show_blocked_tools: true });
+      await expect.poll(() => box.isChecked()).toBe(true);
+      expect(await page.evaluate(() => (window as unknown as { liveMark?: string }).liveMark)).toBe(
+        'not reloaded',
+      );
+    } finally {
+      await adminApi.request('DELETE', 'mcp/http-upstreams/gw-files');
+      remote.server.closeAllConnections();
+      await new Promise((resolve) => remote.server.close(resolve));
+    }
   });
 });

@@ -2464,10 +2464,10 @@ export interface components {
         };
         LiveEvent: {
             /**
-             * @description `action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes. `mcp.tools_reported` (a gateway reported an upstream's tool list), `mcp.trust_changed` and `mcp.upstream_deleted` carry `mcp_upstream` (without its tools: read them with GET /api/v1/mcp/upstreams/{id}); `mcp.http_upstream_added` and `mcp.http_upstream_removed` carry `mcp_http_upstream` (its origin and header names, never its URL, a header value or a token) and no `agent_id`.
+             * @description `action.voted`: an approval was counted and the action still needs more ("1 of 2"); `action` carries its votes. `mcp.tools_reported` (a gateway reported an upstream's tool list), `mcp.trust_changed` and `mcp.upstream_deleted` carry `mcp_upstream` (without its tools: read them with GET /api/v1/mcp/upstreams/{id}); `mcp.http_upstream_added`, `mcp.http_upstream_changed` (its `show_blocked_tools` setting) and `mcp.http_upstream_removed` carry `mcp_http_upstream` (its origin and header names, never its URL, a header value or a token) and no `agent_id`.
              * @enum {string}
              */
-            type: "action.created" | "action.decided" | "action.voted" | "action.reported" | "usage.recorded" | "webhook.attempted" | "mcp.tools_reported" | "mcp.trust_changed" | "mcp.upstream_deleted" | "mcp.http_upstream_added" | "mcp.http_upstream_removed";
+            type: "action.created" | "action.decided" | "action.voted" | "action.reported" | "usage.recorded" | "webhook.attempted" | "mcp.tools_reported" | "mcp.trust_changed" | "mcp.upstream_deleted" | "mcp.http_upstream_added" | "mcp.http_upstream_changed" | "mcp.http_upstream_removed";
             /**
              * Format: date-time
              * @description ISO 8601 time (UTC).

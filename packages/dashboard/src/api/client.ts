@@ -387,6 +387,10 @@ export const api = {
   /** The URL, headers and token are write-only: the answer carries the origin and header names. */
   createMcpHttpUpstream: (body: RequestBody<'postMcpHttpUpstreams'>) =>
     request<McpHttpUpstream>('POST', apiPath('mcp', 'http-upstreams'), { body }),
+  setMcpHttpUpstreamShowBlockedTools: (id: string, show: boolean) =>
+    request<McpHttpUpstream>('PATCH', apiPath('mcp', 'http-upstreams', id), {
+      body: { show_blocked_tools: show },
+    }),
   deleteMcpHttpUpstream: (id: string) =>
     request<{ ok: true }>('DELETE', apiPath('mcp', 'http-upstreams', id)),
 };

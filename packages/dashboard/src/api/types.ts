@@ -120,6 +120,7 @@ export const liveEventTypes = allOf<LiveEventType>()([
   'mcp.trust_changed',
   'mcp.upstream_deleted',
   'mcp.http_upstream_added',
+  'mcp.http_upstream_changed',
   'mcp.http_upstream_removed',
 ]);
 

@@ -203,6 +203,17 @@ describe('MCP page', () => {
     const where = await within(http).findByRole('link', { name: 'support-bot · test' });
     expect(where.getAttribute('href')).toBe('#/mcp?agent=agent-1&environment=test');
     expect(within(http).getByText('(4)')).toBeTruthy();
+    // Another admin keeps its always-blocked tools in tools/list.
+    expect(within(http).getByText('hidden from tools/list')).toBeTruthy();
+    state.http = [{ ...remote, show_blocked_tools: true }];
+    act(() =>
+      live.current.send({
+        type: 'mcp.http_upstream_changed',
+        at: remote.updated_at,
+        mcp_http_upstream: state.http[0],
+      }),
+    );
+    await within(http).findByText('shown in tools/list');
     state.upstreams = state.upstreams.slice(1);
     state.http = [];
     act(() =>
@@ -235,6 +246,42 @@ describe('MCP page', () => {
     expect(screen.queryByRole('button', { name: 'Trust its annotations' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'New HTTP upstream' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Remove' })).toBeNull();
+    // The show_blocked_tools setting, read-only.
+    const http = screen.getByRole('table', { name: 'HTTP upstreams' });
+    expect(within(http).getByText('hidden from tools/list')).toBeTruthy();
+    expect(within(http).queryByRole('checkbox')).toBeNull();
+  });
+
+  it('lets an admin show or hide the always-blocked tools of an HTTP upstream in tools/list', async () => {
+    const shown = { value: false };
+    const api = fakeApi({
+      ...routes('admin'),
+      'GET mcp/http-upstreams': () => ({ items: [{ ...remote, show_blocked_tools: shown.value }] }),
+      'PATCH mcp/http-upstreams/:id': ({ body }) => {
+        shown.value = (body as { show_blocked_tools: boolean }).show_blocked_tools;
+        return { ...remote, show_blocked_tools: shown.value };
+      },
+    });
+    renderApp('#/mcp');
+    const http = await screen.findByRole('table', { name: 'HTTP upstreams' });
+    const box = await within(http).findByRole('checkbox', {
+      name: 'Show always-blocked tools of github in tools/list',
+    });
+    expect((box as HTMLInputElement).checked).toBe(false);
+    fireEvent.click(box);
+    await waitFor(() => expect((box as HTMLInputElement).checked).toBe(true));
+    expect(api.received.filter((r) => r.method === 'PATCH')).toEqual([
+      expect.objectContaining({
+        path: 'mcp/http-upstreams/h1',
+        body: { show_blocked_tools: true },
+      }),
+    ]);
+    fireEvent.click(box);
+    await waitFor(() => expect((box as HTMLInputElement).checked).toBe(false));
+    expect(api.received.filter((r) => r.method === 'PATCH').map((r) => r.body)).toEqual([
+      { show_blocked_tools: true },
+      { show_blocked_tools: false },
+    ]);
   });
 
   it('adds an HTTP upstream with write-only credentials, and removes one', async () => {

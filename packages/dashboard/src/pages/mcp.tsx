@@ -37,7 +37,16 @@ function Annotations({ tool }: { tool: McpUpstreamTool }) {
   );
 }
 
-function GoverningPolicy({ upstream, tool }: { upstream: McpUpstream; tool: McpUpstreamTool }) {
+function GoverningPolicy({
+  upstream,
+  tool,
+  listsBlocked,
+}: {
+  upstream: McpUpstream;
+  tool: McpUpstreamTool;
+  /** The HTTP upstream keeps the always-blocked tools in tools/list (its `show_blocked_tools`). */
+  listsBlocked: boolean;
+}) {
   const to = href('/policies', { agent: upstream.agent_id, environment: upstream.environment });
   if (!tool.policy) {
     return (
@@ -52,7 +61,14 @@ function GoverningPolicy({ upstream, tool }: { upstream: McpUpstream; tool: McpU
       {tool.policy.always_blocks ? (
         <>
           {' '}
-          <Badge value="block" label="always blocks: hidden from tools/list" />
+          <Badge
+            value="block"
+            label={
+              listsBlocked
+                ? 'always blocks: listed in tools/list, refused when called'
+                : 'always blocks: hidden from tools/list'
+            }
+          />
         </>
       ) : null}
     </>
@@ -60,7 +76,16 @@ function GoverningPolicy({ upstream, tool }: { upstream: McpUpstream; tool: McpU
 }
 
 /** One reported upstream: its trust (admins toggle it) and its tools. */
-function UpstreamPanel({ upstream, onChanged }: { upstream: McpUpstream; onChanged: () => void }) {
+function UpstreamPanel({
+  upstream,
+  http,
+  onChanged,
+}: {
+  upstream: McpUpstream;
+  /** The HTTP gateway's upstreams, for the setting of the one this is (transport `http`). */
+  http: McpHttpUpstream[] | undefined;
+  onChanged: () => void;
+}) {
   const { administer } = usePermissions();
   const agents = useAgents();
   const detail = useQuery({
@@ -82,6 +107,9 @@ function UpstreamPanel({ upstream, onChanged }: { upstream: McpUpstream; onChang
     }
   };
   const title = `MCP server ${upstream.name}`;
+  const listsBlocked =
+    upstream.transport === 'http' &&
+    (http ?? []).some((item) => item.name === upstream.name && item.show_blocked_tools);
   return (
     <section className="panel panel-wide" aria-label={title}>
       <div className="panel-heading">
@@ -147,7 +175,7 @@ function UpstreamPanel({ upstream, onChanged }: { upstream: McpUpstream; onChang
                   <Annotations tool={tool} />
                 </td>
                 <td>
-                  <GoverningPolicy upstream={upstream} tool={tool} />
+                  <GoverningPolicy upstream={upstream} tool={tool} listsBlocked={listsBlocked} />
                 </td>
               </tr>
             ))}
@@ -294,6 +322,60 @@ function HttpUpstreamTools({
   );
 }
 
+/**
+ * Whether `tools/list` through this upstream keeps the tools a policy always blocks (they are
+ * still refused when called). Admins toggle it; new sessions use the new setting.
+ */
+function ShowBlockedTools({
+  upstream,
+  onChanged,
+}: {
+  upstream: McpHttpUpstream;
+  onChanged: () => void;
+}) {
+  const { administer } = usePermissions();
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const shown = upstream.show_blocked_tools;
+  if (!administer) {
+    return shown ? (
+      <span>shown in tools/list</span>
+    ) : (
+      <span className="muted">hidden from tools/list</span>
+    );
+  }
+  const toggle = async (show: boolean) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.setMcpHttpUpstreamShowBlockedTools(upstream.id, show);
+      onChanged();
+    } catch (failure) {
+      setError(errorText(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <label
+        className="checkbox nowrap"
+        title="Sessions opened from now on use this; open sessions keep theirs. A blocked tool is refused when called either way."
+      >
+        <input
+          type="checkbox"
+          aria-label={`Show always-blocked tools of ${upstream.name} in tools/list`}
+          checked={shown}
+          disabled={busy}
+          onChange={(event) => void toggle(event.target.checked)}
+        />{' '}
+        shown in tools/list
+      </label>
+      {error ? <p role="alert">{error}</p> : null}
+    </>
+  );
+}
+
 function HttpUpstreamRow({
   upstream,
   reported,
@@ -329,6 +411,9 @@ function HttpUpstreamRow({
       <td>{upstream.header_names.join(', ') || <span className="muted">none</span>}</td>
       <td>
         <HttpUpstreamTools upstream={upstream} reported={reported} />
+      </td>
+      <td>
+        <ShowBlockedTools upstream={upstream} onChanged={onChanged} />
       </td>
       <td className="nowrap">{formatTime(upstream.created_at)}</td>
       <td>
@@ -417,7 +502,12 @@ export function McpPage() {
         </p>
       ) : (
         upstreams.data.items.map((upstream) => (
-          <UpstreamPanel key={upstream.id} upstream={upstream} onChanged={changed} />
+          <UpstreamPanel
+            key={upstream.id}
+            upstream={upstream}
+            http={http.data?.items}
+            onChanged={changed}
+          />
         ))
       )}
       <section className="panel panel-wide" aria-labelledby="http-upstreams-title">
@@ -456,6 +546,9 @@ export function McpPage() {
                 <th>Origin</th>
                 <th>Headers sent</th>
                 <th>Tools (per agent)</th>
+                <th title="The tools a policy always blocks for the agent: hidden from tools/list by default, refused when called either way">
+                  Always-blocked tools
+                </th>
                 <th>Added</th>
                 <th />
               </tr>

@@ -352,6 +352,7 @@ export function liveEventView(event: LiveEvent, at: number): Wire<typeof eventSc
         mcp_upstream: mcpUpstreamView(event.upstream),
       };
     case 'mcp.http_upstream_added':
+    case 'mcp.http_upstream_changed':
     case 'mcp.http_upstream_removed':
       return {
         type: event.type,

@@ -20,6 +20,8 @@ export type LiveEvent =
   | { type: 'mcp.upstream_deleted'; upstream: McpUpstreamRecord }
   /** An admin registered a remote MCP server of the HTTP gateway (no secret in the record). */
   | { type: 'mcp.http_upstream_added'; httpUpstream: McpHttpUpstreamRecord }
+  /** An admin changed a remote MCP server's settings (`show_blocked_tools`): after the write. */
+  | { type: 'mcp.http_upstream_changed'; httpUpstream: McpHttpUpstreamRecord }
   /** An admin removed a remote MCP server of the HTTP gateway. */
   | { type: 'mcp.http_upstream_removed'; httpUpstream: McpHttpUpstreamRecord };
 

@@ -97,8 +97,14 @@ function idKey(id: RequestId): string {
 class SessionEventStore implements EventStore {
   private readonly events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
   private counter = 0;
+  /** The stream of the last priming event (the empty event a POST's SSE stream starts with). */
+  primed: string | undefined;
+  /** Answers never to be sent or replayed: see {@link GatewaySession.endPost}. */
+  readonly withheld = new WeakSet<object>();
 
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
+    if (this.withheld.has(message)) return '';
+    if (!('jsonrpc' in message)) this.primed = streamId;
     const eventId = `${streamId}_${(++this.counter).toString(36).padStart(8, '0')}`;
     this.events.set(eventId, { streamId, message });
     if (this.events.size > maxStoredEvents) {
@@ -110,6 +116,11 @@ class SessionEventStore implements EventStore {
 
   async getStreamIdForEventId(eventId: string): Promise<string | undefined> {
     return this.events.get(eventId)?.streamId;
+  }
+
+  /** The stream of an event id this store gave, even one it no longer keeps. */
+  streamOf(eventId: string): string {
+    return eventId.slice(0, eventId.lastIndexOf('_'));
   }
 
   async replayEventsAfter(
@@ -147,6 +158,22 @@ interface Forwarded {
 
 /** The most request ids remembered as timed out, whose late answers are dropped. */
 const maxTimedOut = 1_000;
+/** The most ended SSE streams of a session remembered, to end a client's resumption of one. */
+const maxEndedStreams = 1_000;
+
+/**
+ * The requests of one POST the SDK's transport answers over an SSE stream. The transport ends
+ * the stream once it sent an answer to each; a request the client cancelled gets none (MCP), so
+ * the gateway ends the stream itself once every request of the POST is answered or cancelled.
+ */
+interface Post {
+  /** Keys of the requests not answered nor cancelled yet. */
+  open: Set<string>;
+  /** The requests the client cancelled. */
+  cancelled: RequestId[];
+  /** The SSE stream's id in the event store, when the stream is resumable (a priming event). */
+  streamId?: string;
+}
 
 /** One client session: its transport, its upstream session and the calls under way. */
 class GatewaySession {
@@ -164,6 +191,13 @@ class GatewaySession {
   private readonly listed = new Map<string, Record<string, unknown>>();
   /** Calls answered with plain JSON (`answerAsJson`): the answer's taker, by request id. */
   private readonly jsonAnswers = new Map<string, (message: Message | undefined) => void>();
+  private readonly events = new SessionEventStore();
+  /** The POSTs under way over an SSE stream, by the key of each of their open requests. */
+  private readonly posts = new Map<string, Post>();
+  /** The POST being handed to the transport: its requests, by key. */
+  private incoming: Map<string, Post> | undefined;
+  /** SSE streams the gateway ended (every request cancelled or answered): not resumed. */
+  private readonly endedStreams = new Set<string>();
   private idle: NodeJS.Timeout | undefined;
   closed = false;
   /** The client's GET streams open (its own stream, or a resumed one). */
@@ -180,7 +214,7 @@ class GatewaySession {
   ) {
     this.downstream = new sdk.Server({
       sessionIdGenerator: () => randomUUID(),
-      eventStore: new SessionEventStore(),
+      eventStore: this.events,
       onsessioninitialized: (id) => {
         this.id = id;
         gateway.sessions.set(id, this);
@@ -223,6 +257,7 @@ class GatewaySession {
     for (const entry of this.forwarded.values()) clearTimeout(entry.timer);
     if (this.id) this.gateway.sessions.delete(this.id);
     for (const controller of this.held.values()) controller.abort();
+    this.posts.clear();
     for (const [key, answer] of this.jsonAnswers) {
       const id = key.startsWith('number:') ? Number(key.slice(7)) : key.slice(7);
       answer({
@@ -252,6 +287,116 @@ class GatewaySession {
       if (secret.length >= 4) shown = shown.split(secret).join('[redacted]');
     }
     return shown;
+  }
+
+  /**
+   * Hands a POST to the SDK's transport, noting which of its requests share its SSE stream, so
+   * that the stream ends once each is answered or cancelled ({@link endPost}).
+   */
+  async handlePost(
+    request: RequestContext['request'],
+    response: ServerResponse,
+    body: unknown,
+  ): Promise<void> {
+    const post: Post = { open: new Set(), cancelled: [] };
+    const incoming = new Map<string, Post>();
+    for (const message of Array.isArray(body) ? body : [body]) {
+      const record = asRecord(message);
+      if (typeof record?.method === 'string' && isId(record.id)) {
+        const key = idKey(record.id);
+        post.open.add(key);
+        incoming.set(key, post);
+      }
+    }
+    this.incoming = incoming;
+    this.events.primed = undefined;
+    try {
+      await this.downstream.handleRequest(request, response, body);
+    } finally {
+      if (this.incoming === incoming) this.incoming = undefined;
+    }
+  }
+
+  /**
+   * Whether a client resuming from `lastEventId` (a GET with `Last-Event-ID`) asks for a stream
+   * the gateway ended: it gets 204, which ends an SSE stream for good (a client reconnects after
+   * a stream that ended without its answer, as the stream of a cancelled request does).
+   */
+  endedStream(lastEventId: string): boolean {
+    return this.endedStreams.has(this.events.streamOf(lastEventId));
+  }
+
+  /** Counts of what the session holds for requests under way (for tests: nothing is left behind). */
+  underWay(): { held: number; forwarded: number; jsonAnswers: number; posts: number } {
+    return {
+      held: this.held.size,
+      forwarded: this.forwarded.size,
+      jsonAnswers: this.jsonAnswers.size,
+      posts: this.posts.size,
+    };
+  }
+
+  /** A request of the client reached the gateway: the POST it came in is noted. */
+  private noteRequest(id: RequestId): void {
+    const key = idKey(id);
+    const post = this.incoming?.get(key) ?? { open: new Set([key]), cancelled: [] };
+    // The transport wrote the stream's priming event just before handing its requests over.
+    post.streamId ??= this.events.primed;
+    this.posts.set(key, post);
+  }
+
+  /** A request was answered (its answer is on the stream). */
+  private answered(id: RequestId): void {
+    const key = idKey(id);
+    const post = this.posts.get(key);
+    if (!post) return;
+    this.posts.delete(key);
+    post.open.delete(key);
+    if (post.open.size === 0 && post.cancelled.length > 0) this.endPost(post);
+  }
+
+  /**
+   * A request the client cancelled is over: it gets no answer (MCP), so a plain JSON POST ends
+   * without one, and the SSE stream of its POST ends once no request of that POST is open.
+   */
+  private requestOver(id: RequestId): void {
+    const key = idKey(id);
+    const taker = this.jsonAnswers.get(key);
+    if (taker) {
+      this.jsonAnswers.delete(key);
+      taker(undefined);
+    }
+    const post = this.posts.get(key);
+    if (!post) return;
+    this.posts.delete(key);
+    post.open.delete(key);
+    post.cancelled.push(id);
+    if (post.open.size === 0) this.endPost(post);
+  }
+
+  /**
+   * Ends the SSE stream of a POST whose requests are all over. The transport ends a stream only
+   * after an answer to each of its requests, so the stream is closed first and then each
+   * cancelled request is given an answer that is never written nor stored (withheld): the
+   * transport sees the POST complete and forgets it.
+   */
+  private endPost(post: Post): void {
+    if (this.closed) return;
+    if (post.streamId) {
+      this.endedStreams.add(post.streamId);
+      if (this.endedStreams.size > maxEndedStreams) {
+        this.endedStreams.delete(this.endedStreams.values().next().value as string);
+      }
+    }
+    const [first] = post.cancelled;
+    if (first === undefined) return;
+    this.downstream.closeSSEStream(first);
+    for (const id of post.cancelled) {
+      const withheld = { jsonrpc: '2.0' as const, id, result: {} };
+      this.events.withheld.add(withheld);
+      // Its stream is gone: the transport forgets the request (or says it cannot deliver).
+      this.downstream.send(withheld).catch(() => undefined);
+    }
   }
 
   /**
@@ -299,6 +444,7 @@ class GatewaySession {
   private fromClient(message: Message): void {
     const id = message.id;
     const method = message.method;
+    if (typeof method === 'string' && isId(id)) this.noteRequest(id);
     if (typeof method === 'string' && method === 'tools/call') {
       if (isId(id)) void this.toolCall(message, id);
       // A tools/call without an id is not forwarded: Arden never saw it.
@@ -341,11 +487,7 @@ class GatewaySession {
     // The upstream hears of it from the notification; the call's POST is given up.
     clearTimeout(entry.timer);
     entry.abort?.abort(new Error(text));
-    const taker = this.jsonAnswers.get(key);
-    if (taker) {
-      this.jsonAnswers.delete(key);
-      taker(undefined);
-    }
+    this.requestOver(requestId);
   }
 
   private forward(message: Message, actionId?: string, edited?: EditedCall): void {
@@ -501,6 +643,7 @@ class GatewaySession {
     if (outcome.kind === 'cancelled' || (outcome.kind === 'run' && controller.signal.aborted)) {
       // MCP: a cancelled request gets no answer. A call still held is recorded cancelled in
       // Arden, so nobody approves a call that is gone (one decided meanwhile stays as decided).
+      this.requestOver(id);
       if (outcome.kind === 'cancelled') await this.recordCancelled(outcome.actionId, controller);
       return;
     }
@@ -684,6 +827,13 @@ class GatewaySession {
       message as unknown as JSONRPCMessage,
       relatedRequestId === undefined ? undefined : { relatedRequestId },
     );
+    if (isId(message.id) && !('method' in message)) {
+      const id = message.id;
+      void sent.then(
+        () => this.answered(id),
+        () => this.answered(id),
+      );
+    }
     sent.catch((error: Error) => {
       if (relatedRequestId !== undefined) {
         // The request's stream has ended: the session's own stream (GET) takes it.
@@ -727,6 +877,12 @@ function plainToolCall(
   const meta = asRecord(asRecord(message.params)?._meta);
   if (meta?.progressToken !== undefined) return undefined;
   return { message: message as Message, id: message.id };
+}
+
+/** A GET that resumes (`Last-Event-ID`) a stream the gateway ended. */
+function resumesEnded(session: GatewaySession, headers: IncomingHttpHeaders): boolean {
+  const lastEventId = headers['last-event-id'];
+  return typeof lastEventId === 'string' && session.endedStream(lastEventId);
 }
 
 function ambiguousText(message: Message): string {
@@ -791,6 +947,12 @@ export class McpHttpGateway {
         return;
       }
       session.touch();
+      if (request.method === 'GET' && resumesEnded(session, request.headers)) {
+        // The stream ended with every request of its POST over: nothing more will come.
+        response.writeHead(204, { 'mcp-session-id': sessionId });
+        response.end();
+        return;
+      }
       if (request.method === 'GET') {
         session.openStreams += 1;
         response.once('close', () => {
@@ -805,6 +967,7 @@ export class McpHttpGateway {
           ? plainToolCall(request.method, request.headers, body, this.versions)
           : undefined;
       if (call) await session.answerAsJson(call.message, call.id, response);
+      else if (request.method === 'POST') await session.handlePost(request, response, body);
       else await session.downstream.handleRequest(request, response, body);
       return;
     }

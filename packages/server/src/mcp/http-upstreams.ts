@@ -204,13 +204,15 @@ export class McpHttpUpstreams {
     change: { showBlockedTools?: boolean },
   ): Promise<McpHttpUpstreamRecord> {
     const upstream = await this.get(idOrName);
-    if (change.showBlockedTools !== undefined) {
-      await this.db.run(
-        'UPDATE mcp_http_upstreams SET show_blocked_tools = ?, updated_at = ? WHERE id = ?',
-        [change.showBlockedTools ? 1 : 0, this.clock(), upstream.id],
-      );
-    }
-    return this.get(upstream.id);
+    if (change.showBlockedTools === undefined) return upstream;
+    await this.db.run(
+      'UPDATE mcp_http_upstreams SET show_blocked_tools = ?, updated_at = ? WHERE id = ?',
+      [change.showBlockedTools ? 1 : 0, this.clock(), upstream.id],
+    );
+    const changed = await this.get(upstream.id);
+    // After the write (one statement: committed). The record holds no secret.
+    this.events?.emit({ type: 'mcp.http_upstream_changed', httpUpstream: changed });
+    return changed;
   }
 
   async delete(idOrName: string): Promise<void> {

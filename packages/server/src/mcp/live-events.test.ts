@@ -116,7 +116,7 @@ describe('MCP live events', () => {
     });
   });
 
-  it('an HTTP upstream added and removed: origin and header names only, no URL path or secret', async () => {
+  it('an HTTP upstream added, changed and removed: origin and header names only, no URL path or secret', async () => {
     const added = await t.admin('POST', '/api/v1/mcp/http-upstreams', {
       body: {
         name: 'remote',
@@ -138,9 +138,22 @@ describe('MCP live events', () => {
       header_names: ['X-Team', 'Authorization'],
     });
 
+    // Its show_blocked_tools setting changed: the upstream after the change.
+    const changed = await t.admin('PATCH', '/api/v1/mcp/http-upstreams/remote', {
+      body: { show_blocked_tools: true },
+    });
+    expect(changed.status, changed.text).toBe(200);
+    const changedEvent = await dashboard.waitFor((e) => e.event === 'mcp.http_upstream_changed');
+    expect(changedEvent.data).toEqual({
+      type: 'mcp.http_upstream_changed',
+      at: expect.any(String),
+      mcp_http_upstream: changed.json,
+    });
+    expect(changedEvent.data.mcp_http_upstream.show_blocked_tools).toBe(true);
+
     expect((await t.admin('DELETE', '/api/v1/mcp/http-upstreams/remote')).status).toBe(200);
     const removed = await dashboard.waitFor((e) => e.event === 'mcp.http_upstream_removed');
-    expect(removed.data.mcp_http_upstream).toEqual(added.json);
+    expect(removed.data.mcp_http_upstream).toEqual(changed.json);
 
     // What the stream wrote to a viewer: the events, and none of the secrets.
     await vi.waitFor(() => expect(raw).toContain('event: mcp.http_upstream_removed'));
@@ -196,6 +209,10 @@ describe('MCP live events', () => {
     });
     expect(reserved.status).toBe(400);
     expect((await t.admin('DELETE', '/api/v1/mcp/http-upstreams/unknown')).status).toBe(404);
+    const unknownChange = await t.admin('PATCH', '/api/v1/mcp/http-upstreams/unknown', {
+      body: { show_blocked_tools: true },
+    });
+    expect(unknownChange.status).toBe(404);
     // Only the one successful write was told.
     expect(emitted.slice(before).map((event) => event.type)).toEqual(['mcp.http_upstream_added']);
     expect(emitted.length).toBe(afterFirst);

@@ -162,6 +162,14 @@ describe('replicas on PostgreSQL (in one process)', () => {
         (event) => event.event === 'mcp.http_upstream_added',
       );
       expect(addedEvent.data.mcp_http_upstream).toEqual(added.json);
+      const changed = await a.admin('PATCH', '/api/v1/mcp/http-upstreams/remote', {
+        body: { show_blocked_tools: true },
+      });
+      const changedEvent = await dashboard.waitFor(
+        (event) => event.event === 'mcp.http_upstream_changed',
+      );
+      expect(changedEvent.data.mcp_http_upstream).toEqual(changed.json);
+      expect(changedEvent.data.mcp_http_upstream.show_blocked_tools).toBe(true);
       await a.admin('DELETE', '/api/v1/mcp/http-upstreams/remote');
       await dashboard.waitFor((event) => event.event === 'mcp.http_upstream_removed');
       await a.admin('DELETE', `/api/v1/mcp/upstreams/${upstreamId}`);

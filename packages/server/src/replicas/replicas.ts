@@ -137,14 +137,18 @@ type RelayItem =
   | ['u', unknown[][]] // usage recorded: the records, compact
   | ['w', string, string] // webhook attempted: delivery id, attempt id
   | ['m', 't' | 'c' | 'x', unknown[]] // MCP upstream tools reported / trust changed / deleted
-  | ['h', 'a' | 'r', unknown[]]; // MCP HTTP upstream added / removed (no secret in it)
+  | ['h', 'a' | 'c' | 'r', unknown[]]; // MCP HTTP upstream added / changed / removed (no secret in it)
 
 const mcpKinds = {
   t: 'mcp.tools_reported',
   c: 'mcp.trust_changed',
   x: 'mcp.upstream_deleted',
 } as const;
-const httpKinds = { a: 'mcp.http_upstream_added', r: 'mcp.http_upstream_removed' } as const;
+const httpKinds = {
+  a: 'mcp.http_upstream_added',
+  c: 'mcp.http_upstream_changed',
+  r: 'mcp.http_upstream_removed',
+} as const;
 
 type RelayMessage = { o: string; k: 'viewers' } | { o: string; k: 'events'; e: RelayItem[] };
 
@@ -270,10 +274,15 @@ class LiveRelay {
         ]);
         break;
       case 'mcp.http_upstream_added':
+      case 'mcp.http_upstream_changed':
       case 'mcp.http_upstream_removed':
         this.queue.push([
           'h',
-          event.type === 'mcp.http_upstream_added' ? 'a' : 'r',
+          event.type === 'mcp.http_upstream_added'
+            ? 'a'
+            : event.type === 'mcp.http_upstream_changed'
+              ? 'c'
+              : 'r',
           compactHttpUpstream(event.httpUpstream),
         ]);
         break;
