@@ -5,6 +5,7 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -76,6 +77,7 @@ async function open(through: 'direct' | 'gateway') {
     elicitation: [] as unknown[],
     logs: [] as unknown[],
     toolListChanged: 0,
+    resourceUpdates: [] as unknown[],
   };
   const connected: Connected = await connect(everything(), {
     ...(through === 'gateway'
@@ -104,6 +106,9 @@ async function open(through: 'direct' | 'gateway') {
   });
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
     seen.toolListChanged += 1;
+  });
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
+    seen.resourceUpdates.push(notification.params);
   });
   return { ...connected, seen };
 }
@@ -228,6 +233,64 @@ describe('stdio gateway in front of server-everything', () => {
     } finally {
       await connected.close();
     }
+  });
+
+  test('sampling, elicitation, roots and resource subscriptions give the same as direct, byte for byte', async () => {
+    /** One scripted exchange with the server; what the client got back and what it was asked. */
+    const exchange = async (through: 'direct' | 'gateway') => {
+      const connected = await open(through);
+      const { client, seen } = connected;
+      try {
+        await eventually(
+          () => client.listTools(),
+          (list) => list.tools.some((tool) => tool.name === 'trigger-elicitation-request'),
+        );
+        const sampled = await client.callTool({
+          name: 'trigger-sampling-request',
+          arguments: { prompt: 'What is 6 x 7?', maxTokens: 50 },
+        });
+        const elicited = await client.callTool({
+          name: 'trigger-elicitation-request',
+          arguments: {},
+        });
+        const roots = await client.callTool({ name: 'get-roots-list', arguments: {} });
+        const uri = (await client.listResources()).resources[0]?.uri as string;
+        await client.subscribeResource({ uri });
+        // Starts the server's updates of subscribed resources: the first is sent at once.
+        const started = await client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+        await eventually(
+          () => seen.resourceUpdates.length,
+          (count) => count > 0,
+        );
+        const stopped = await client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+        await client.unsubscribeResource({ uri });
+        return {
+          sampled,
+          elicited,
+          roots,
+          started,
+          stopped,
+          uri,
+          samplingRequest: seen.sampling[0],
+          elicitationRequest: seen.elicitation[0],
+          firstUpdate: seen.resourceUpdates[0],
+        };
+      } finally {
+        await connected.close();
+      }
+    };
+    const direct = await exchange('direct');
+    const gateway = await exchange('gateway');
+    expect(direct.firstUpdate).toEqual({ uri: direct.uri });
+    expect(JSON.stringify(direct.sampled)).toContain('sampled answer 42');
+    expect(JSON.stringify(gateway)).toBe(JSON.stringify(direct));
+    const checked = (await t.actions()).map((action) => action.toolName);
+    expect(checked).toEqual(
+      expect.arrayContaining([
+        'mcp.everything.toggle-subscriber-updates',
+        'mcp.everything.get-roots-list',
+      ]),
+    );
   });
 
   test.skipIf(!inProcess)(
