@@ -4,82 +4,13 @@
 // key) fails the run rather than becoming an approval either way.
 
 import { createArden, type UnavailableBehaviour } from '@arden/core';
-import {
-  Agent,
-  hostedMcpTool,
-  type Model,
-  type ModelRequest,
-  type ModelResponse,
-  run,
-} from '@openai/agents';
+import { Agent, hostedMcpTool, type Model, run } from '@openai/agents';
 import { describe, expect, it } from 'vitest';
 import { arden, useTestArden } from './adapter-test-setup';
 import { hostedMcpApproval } from './index';
+import { approvalRequestingModel, approvalResponse } from './test-helpers';
 
 useTestArden();
-
-let counter = 0;
-
-/** Turn 1: OpenAI asks for approval of a hosted MCP call (`providerData`); turn 2: a final answer. */
-function approvalRequestingModel(
-  providerData: Record<string, unknown>,
-): Model & { requests: ModelRequest[] } {
-  const requests: ModelRequest[] = [];
-  const usage = {
-    requests: 1,
-    inputTokens: 1,
-    outputTokens: 1,
-    totalTokens: 2,
-    inputTokensDetails: [],
-    outputTokensDetails: [],
-  };
-  return {
-    requests,
-    async getResponse(request) {
-      requests.push(request);
-      counter += 1;
-      const output =
-        requests.length === 1
-          ? [
-              {
-                type: 'hosted_tool_call',
-                name: providerData.name ?? '',
-                id: `mcpr_${counter}`,
-                status: 'completed',
-                providerData: {
-                  type: 'mcp_approval_request',
-                  id: `mcpr_${counter}`,
-                  ...providerData,
-                },
-              },
-            ]
-          : [
-              {
-                type: 'message',
-                role: 'assistant',
-                status: 'completed',
-                id: `msg_${counter}`,
-                content: [{ type: 'output_text', text: 'done' }],
-              },
-            ];
-      return { usage, output, responseId: `resp_${counter}` } as unknown as ModelResponse;
-    },
-    // biome-ignore lint/correctness/useYield: not streamed in these tests
-    async *getStreamedResponse() {
-      throw new Error('not streamed');
-    },
-  };
-}
-
-/** The approval response the SDK sent back to the model. */
-function approvalResponse(model: { requests: ModelRequest[] }) {
-  const input = model.requests[1]?.input;
-  const items = Array.isArray(input) ? input : [];
-  const response = items.find(
-    (item) => (item as { name?: string }).name === 'mcp_approval_response',
-  ) as { providerData?: { approve: boolean; reason?: string } } | undefined;
-  return response?.providerData;
-}
 
 function agentWith(model: Model, serverLabel: string, onApproval = hostedMcpApproval()) {
   return new Agent({

@@ -171,11 +171,16 @@ let hostedCounter = 0;
 
 /**
  * A model that hosts an MCP tool as OpenAI does: turn 1 asks for approval of github's delete_file
- * (OpenAI's `mcp_approval_request`, with `args` as its arguments), turn 2 answers.
+ * (OpenAI's `mcp_approval_request`, with `request` as its arguments — or, an object, as the
+ * request's fields: `server_label`, `name`, `arguments`), turn 2 answers.
  */
 export function approvalRequestingModel(
-  args = '{"path":"README.md"}',
+  request: string | Record<string, unknown> = '{"path":"README.md"}',
 ): Model & { requests: ModelRequest[] } {
+  const fields =
+    typeof request === 'string'
+      ? { server_label: 'github', name: 'delete_file', arguments: request }
+      : request;
   const requests: ModelRequest[] = [];
   const usage = {
     requests: 1,
@@ -195,15 +200,13 @@ export function approvalRequestingModel(
           ? [
               {
                 type: 'hosted_tool_call',
-                name: 'delete_file',
+                name: fields.name ?? '',
                 id: `mcpr_${hostedCounter}`,
                 status: 'completed',
                 providerData: {
                   type: 'mcp_approval_request',
                   id: `mcpr_${hostedCounter}`,
-                  server_label: 'github',
-                  name: 'delete_file',
-                  arguments: args,
+                  ...fields,
                 },
               },
             ]
