@@ -101,11 +101,8 @@ export function createWebhookSender(
         request.timeoutMs,
       );
       const onAbort = () => finish(new WebhookSendError('the send was cancelled', 'aborted'));
-      if (request.signal?.aborted) {
-        onAbort();
-        return;
-      }
-      request.signal?.addEventListener('abort', onAbort, { once: true });
+      // Listening for errors before anything can end the request: destroying it (finish) emits
+      // one, which unheard would be an uncaught exception in the server.
       outgoing.on('error', (error: NodeJS.ErrnoException) => {
         if (error instanceof ForbiddenWebhookAddressError) {
           finish(new WebhookSendError(error.message, 'forbidden_address'));
@@ -114,6 +111,11 @@ export function createWebhookSender(
         const detail = error.code ? `${error.code}: ${error.message}` : error.message;
         finish(new WebhookSendError(`could not send: ${detail}`, 'network'));
       });
+      if (request.signal?.aborted) {
+        onAbort();
+        return;
+      }
+      request.signal?.addEventListener('abort', onAbort, { once: true });
       outgoing.on('response', (incoming) => {
         const chunks: Buffer[] = [];
         let size = 0;
