@@ -43,6 +43,38 @@ describe('logTokenUsage', () => {
     });
   });
 
+  it('keeps batching while a request is in flight (a steady stream is not one request per round trip)', async () => {
+    const server = createTestArden();
+    let requests = 0;
+    let answer: (() => void) | undefined;
+    let answerAll = false;
+    const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (new URL(String(input)).pathname === '/token-usage') {
+        requests++;
+        if (!answerAll) await new Promise<void>((resolve) => (answer = resolve));
+      }
+      return server.fetch(input, init);
+    });
+    const { instance } = arden({ fetch, usageBatchSize: 100, usageFlushIntervalMs: 300 }, server);
+    instance.logTokenUsage({ model: 'm', promptTokens: 1, completionTokens: 1 });
+    instance.logTokenUsage({ model: 'm', promptTokens: 2, completionTokens: 1 });
+    await vi.waitFor(() => expect(answer).toBeDefined());
+    // Each event is recorded while the previous request is in flight.
+    for (let index = 0; index < 5; index++) {
+      instance.logTokenUsage({ model: 'm', promptTokens: 10 + index, completionTokens: 1 });
+      const current = answer;
+      answer = undefined;
+      current?.();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    answerAll = true;
+    answer?.();
+    await instance.flush();
+    expect(server.usage).toHaveLength(7);
+    // The first two in one request, the other five in one or two (before: one each).
+    expect(requests).toBeLessThanOrEqual(3);
+  });
+
   it('sends by interval', async () => {
     const { instance, server } = arden({ usageBatchSize: 100, usageFlushIntervalMs: 20 });
     instance.logTokenUsage({ model: 'm', promptTokens: 1, completionTokens: 2 });

@@ -132,7 +132,7 @@ export class UsageQueue {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.immediate = false;
-      void this.flush();
+      void this.sendQueued(false);
     }, delay);
     unrefTimer(this.timer);
   }
@@ -145,24 +145,38 @@ export class UsageQueue {
     });
   }
 
-  /** Sends everything queued now; resolves when done. Never rejects. */
+  /** Sends everything queued, and what is queued while it sends; resolves when done. Never rejects. */
   async flush(): Promise<void> {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
       this.immediate = false;
     }
+    await this.sendQueued(true);
+  }
+
+  /**
+   * Sends the queued events: all of them until none is left (`drain`), or — from the timer — only
+   * those queued when it starts. Events recorded while a timed send is in flight wait for their
+   * own timer (`record` starts it): sending them as soon as the previous request is answered would
+   * make a steady stream of model calls cost one request per round trip instead of one a batch.
+   */
+  private async sendQueued(drain: boolean): Promise<void> {
     while (this.inFlight) await this.inFlight;
     if (this.queue.length === 0) return;
-    this.inFlight = this.sendAll().finally(() => {
-      this.inFlight = undefined;
-    });
+    this.inFlight = this.sendAll(drain ? Number.POSITIVE_INFINITY : this.queue.length).finally(
+      () => {
+        this.inFlight = undefined;
+      },
+    );
     await this.inFlight;
   }
 
-  private async sendAll(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.settings.batchSize);
+  private async sendAll(limit: number): Promise<void> {
+    let left = limit;
+    while (left > 0 && this.queue.length > 0) {
+      const batch = this.queue.splice(0, Math.min(this.settings.batchSize, left));
+      left -= batch.length;
       this.stats.queued = this.queue.length;
       try {
         await this.send(batch);
