@@ -301,8 +301,25 @@ export const adversarialPolicy: Benchmark = {
       // A condition using `shell.` starts loading the shell parser: a server has it by now.
       await shellParserSettled();
       const args = shape.args(ROOM);
-      // A server that has run before: the evaluator's code is compiled (small inputs warm it).
-      for (let warm = 0; warm < 20; warm++) evaluate(set, { tool: 't', args: {} });
+      // A server that has run this policy before, on the ordinary calls of its tool: the same
+      // condition over inputs of the same kind, small and medium (a 64th and an 8th of the
+      // limits). The attacker picks the input, never the condition (an admin writes it): the
+      // attack's large call is not the condition's first run. (Before 2026-12-07 the warm-up
+      // evaluated empty arguments, which never reached the condition's paths.)
+      for (const [share, times] of [
+        [64, 20],
+        [8, 3],
+      ] as const) {
+        const ordinary = JSON.stringify(
+          shape.args({
+            bytes: Math.floor(ROOM.bytes / share),
+            values: Math.floor(ROOM.values / share),
+          }),
+        );
+        for (let warm = 0; warm < times; warm++) {
+          evaluate(set, { tool: 't', args: parseExactJson(ordinary) as Record<string, unknown> });
+        }
+      }
       const body = JSON.stringify({ tool_name: 't', kwargs: args });
       const parse: number[] = [];
       const decide: number[] = [];
