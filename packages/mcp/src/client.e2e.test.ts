@@ -176,6 +176,27 @@ describe('guardMcpClient', () => {
     await expect(client.ping()).resolves.toEqual({});
   });
 
+  test('a request with keys that differ only in case is refused before it is sent (a server reading keys case-insensitively could run another method or tool)', async () => {
+    const { client } = await guardedClient();
+    const disguised = {
+      method: 'ping',
+      Method: 'tools/call',
+      Params: { name: 'delete_file', arguments: { path: 'disguised' } },
+    };
+    await expect(client.request(disguised as never, CallToolResultSchema)).rejects.toThrow(
+      /differs only in case/,
+    );
+    const clashing = {
+      method: 'tools/call',
+      params: { name: 'read_file', arguments: { path: 'a', Path: 'b' } },
+    };
+    await expect(client.request(clashing as never, CallToolResultSchema)).rejects.toThrow(
+      /differs only in case/,
+    );
+    expect(ran.filter((entry) => entry.includes('disguised') || entry.endsWith(' a'))).toEqual([]);
+    await expect(client.ping()).resolves.toEqual({});
+  });
+
   test('experimental.tasks.callToolStream and requestStream are checked too', async () => {
     const { client } = await guardedClient();
     const messages = async (stream: AsyncIterable<any>) => {

@@ -10,6 +10,7 @@ import {
   withMcpEditNote,
 } from '@arden/core';
 import { checkMcpToolCall, type McpToolAnnotations, pickAnnotations } from './checker';
+import { ambiguousKey } from './keys';
 import { reportToolOutcome } from './outcome';
 
 /** The part of the MCP SDK `Client` that `guardMcpClient` patches. */
@@ -189,6 +190,15 @@ export function guardMcpClient<C extends McpToolClient>(
       const self = this ?? client;
       // One read of the caller's object: what is decided on is what is sent.
       const sent = typeof message === 'object' && message !== null ? { ...message } : message;
+      // The SDK sends the request's own keys as they are: a `"Method"` or `"Params"` beside them
+      // could be read as the method by a server that matches keys case-insensitively (as the
+      // stdio gateway refuses it, see keys.ts).
+      const ambiguous = typeof sent === 'object' && sent !== null ? ambiguousKey(sent) : undefined;
+      if (ambiguous !== undefined) {
+        throw new Error(
+          `Arden refused this MCP request: the key ${JSON.stringify(ambiguous)} differs only in case from another the server may read, so it could run another method or tool than Arden checked. Spell each key once, in lower case.`,
+        );
+      }
       if (sent?.method !== 'tools/call') {
         return request.call(self, sent, resultSchema, requestOptions);
       }
