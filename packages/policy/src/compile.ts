@@ -394,18 +394,6 @@ export class PolicySetRuntime implements CompiledPolicySet {
    * A tool resolved through the patterns is remembered, so that a repeated tool costs one
    * lookup however many patterns there are.
    */
-  /** `memoryWrites` of `tool`, remembered. */
-  writes(tool: string): MemoryWrites {
-    const known = this.#writes.get(tool);
-    if (known !== undefined) return known;
-    const agent = this.#counted.agent.some((pattern) => matchesToolPattern(pattern, tool));
-    const session = this.#counted.session.some((pattern) => matchesToolPattern(pattern, tool));
-    const writes = WRITES[agent ? (session ? 3 : 1) : session ? 2 : 0] as MemoryWrites;
-    if (this.#writes.size >= MAX_RESOLVED_TOOLS) this.#writes.clear();
-    this.#writes.set(tool, writes);
-    return writes;
-  }
-
   match(tool: string): PolicyRuntime | undefined {
     const exact = this.#exact.get(tool);
     if (exact !== undefined) return exact;
@@ -424,6 +412,18 @@ export class PolicySetRuntime implements CompiledPolicySet {
     if (this.#resolved.size >= MAX_RESOLVED_TOOLS) this.#resolved.clear();
     this.#resolved.set(tool, found);
     return found ?? this.#wildcard;
+  }
+
+  /** `memoryWrites` of `tool`, remembered. */
+  writes(tool: string): MemoryWrites {
+    const known = this.#writes.get(tool);
+    if (known !== undefined) return known;
+    const agent = this.#counted.agent.some((pattern) => matchesToolPattern(pattern, tool));
+    const session = this.#counted.session.some((pattern) => matchesToolPattern(pattern, tool));
+    const writes = WRITES[agent ? (session ? 3 : 1) : session ? 2 : 0] as MemoryWrites;
+    if (this.#writes.size >= MAX_RESOLVED_TOOLS) this.#writes.clear();
+    this.#writes.set(tool, writes);
+    return writes;
   }
 }
 
