@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createArden } from '@arden/core';
-import { startArden } from '../processes.ts';
+import { startArden, startProcess } from '../processes.ts';
 import { summarize, timeEach } from '../stats.ts';
 import { type Benchmark, ratio } from '../types.ts';
 
@@ -28,10 +31,10 @@ export const checkOverhead: Benchmark = {
         metadata: {},
       });
       const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
-      const roundTrip = (path: string, agent: Agent | false, payload?: string) =>
+      const roundTrip = (path: string, agent: Agent | false, payload?: string, base = url) =>
         new Promise<void>((resolve, reject) => {
           const outgoing = request(
-            new URL(path, url),
+            new URL(path, base),
             {
               method: payload ? 'POST' : 'GET',
               agent,
@@ -82,6 +85,10 @@ export const checkOverhead: Benchmark = {
         raw.push(performance.now() - started);
       }
       floor.close();
+      log('the floor of a signed, durable check');
+      const signed = await signedFloor(Math.ceil(calls / 2), body, (path, payload, base) =>
+        roundTrip(path, keepAlive, payload, base),
+      );
       log('the ardenpy way');
       const fresh: number[] = [];
       for (let index = 0; index < Math.ceil(calls / 5); index++) {
@@ -128,6 +135,36 @@ export const checkOverhead: Benchmark = {
             ratio: ratio(g.p50, r.p50),
           },
           {
+            metric: 'floor: parse, sign one receipt, commit one row (no Arden code), p50',
+            value: round(signed.both.p50),
+            unit: 'ms',
+            baseline: {
+              name: 'bare keep-alive http.request, same phase',
+              value: round(signed.bare.p50),
+            },
+            ratio: ratio(signed.both.p50, signed.bare.p50),
+          },
+          {
+            metric: 'floor: the commit alone, p50',
+            value: round(signed.commit.p50),
+            unit: 'ms',
+            baseline: {
+              name: 'bare keep-alive http.request, same phase',
+              value: round(signed.bare.p50),
+            },
+            ratio: ratio(signed.commit.p50, signed.bare.p50),
+          },
+          {
+            metric: 'floor: the signature alone, p50',
+            value: round(signed.sign.p50),
+            unit: 'ms',
+            baseline: {
+              name: 'bare keep-alive http.request, same phase',
+              value: round(signed.bare.p50),
+            },
+            ratio: ratio(signed.sign.p50, signed.bare.p50),
+          },
+          {
             metric: 'ardenpy way (new connection per check), p50',
             value: round(f.p50),
             unit: 'ms',
@@ -140,6 +177,7 @@ export const checkOverhead: Benchmark = {
         notes: [
           `${calls} sequential calls, 50 policies, server in its own process`,
           'the floor: a GET written as one string on a kept-alive socket and its answer read by length',
+          'floor of a signed, durable check: a node:http server (fixtures/signed-floor-server.ts) that parses the body, signs one Ed25519 receipt and commits one SQLite row (WAL, synchronous=NORMAL) before answering; its round trips interleaved with bare ones to the same process',
         ],
       };
     } finally {
@@ -149,6 +187,46 @@ export const checkOverhead: Benchmark = {
 };
 
 const round = (value: number) => Math.round(value * 1000) / 1000;
+
+/**
+ * What a check that must be signed and committed before its answer costs with no Arden code at
+ * all: sequential round trips to `fixtures/signed-floor-server.ts` (sign + commit, commit alone,
+ * sign alone) interleaved with bare `/healthz` round trips to the same process.
+ */
+async function signedFloor(
+  calls: number,
+  body: string,
+  roundTrip: (path: string, payload: string | undefined, base: string) => Promise<void>,
+) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'arden-floor-'));
+  const server = await startProcess<{ url: string; pid: number }>('signed-floor-server.ts', [
+    dataDir,
+  ]);
+  try {
+    const { url } = server.info;
+    const paths = ['/sign-commit', '/commit', '/sign', '/healthz'] as const;
+    const times: number[][] = paths.map(() => []);
+    for (let index = 0; index < 300; index++)
+      for (const path of paths) await roundTrip(path, path === '/healthz' ? undefined : body, url);
+    for (let index = 0; index < calls; index++) {
+      for (const [which, path] of paths.entries()) {
+        const started = performance.now();
+        await roundTrip(path, path === '/healthz' ? undefined : body, url);
+        times[which]!.push(performance.now() - started);
+      }
+    }
+    const [both, commit, sign, bare] = times.map(summarize) as [
+      ReturnType<typeof summarize>,
+      ReturnType<typeof summarize>,
+      ReturnType<typeof summarize>,
+      ReturnType<typeof summarize>,
+    ];
+    return { both, commit, sign, bare };
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
 
 /**
  * The floor of a round trip: a GET written as one string on one kept-alive `node:net` socket,
