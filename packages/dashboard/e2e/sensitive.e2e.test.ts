@@ -33,9 +33,10 @@ async function signIn(page: Page, email: string, to: string): Promise<void> {
 }
 
 function argument(page: Page, name: string) {
-  return page.locator('dl.arguments > div').filter({
-    has: page.locator('dt', { hasText: new RegExp(`^${name}$`) }),
-  });
+  return page
+    .locator('dl.arguments > div')
+    .filter({ has: page.locator('dt', { hasText: new RegExp(`^${name}$`) }) })
+    .locator('dd');
 }
 
 beforeAll(async () => {

@@ -106,8 +106,8 @@ export function RequestArguments({ action }: { action: ActionDetail }) {
               below. Everyone who can see the action sees the log.
             </p>
             <div className="inline-form">
-              <label>
-                Reason (kept in the log, optional)
+              <label className="field field-grow">
+                <span>Reason (kept in the log, optional)</span>
                 <input
                   type="text"
                   value={reason}
