@@ -1011,7 +1011,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who read an action's sensitive arguments in full, oldest first */
+        /**
+         * Who read an action's sensitive arguments in full, oldest first
+         * @description Each admin's reveal (user, e-mail, reason) and each webhook delivery that carried the values in full (no user; the reason names the delivery). Empty when nobody has read them, or the action has no sensitive arguments; 404 when there is no such action.
+         */
         get: operations["getActionsSensitiveReads"];
         put?: never;
         post?: never;
@@ -2010,6 +2013,8 @@ export interface components {
             agent_name: string | null;
             decided_by_email: string | null;
             deliveries: components["schemas"]["DeliveryDetail"][];
+            /** @description The sensitive paths (a policy's `redact`) present in the call, whose values read "[redacted]" in `kwargs_json`; empty when the call has none. An admin reads them in full with POST …/sensitive/reveal. */
+            sensitive_paths: string[];
         };
         DeliveryDetail: {
             id: string;

@@ -27,6 +27,8 @@ import type {
   PolicySet,
   PolicyVersion,
   RequestBody,
+  SensitiveArguments,
+  SensitiveRead,
   Session,
   SessionDetail,
   SigningKeyRotated,
@@ -346,6 +348,12 @@ export const api = {
       signal,
     }),
   action: (id: string) => request<ActionDetail>('GET', apiPath('actions', id)),
+  /** An action's sensitive arguments in full (admins); the server logs the read first. */
+  revealSensitive: (id: string, body: RequestBody<'postActionsSensitiveReveal'>) =>
+    request<SensitiveArguments>('POST', apiPath('actions', id, 'sensitive', 'reveal'), { body }),
+  /** Who read an action's sensitive arguments in full, oldest first. */
+  sensitiveReads: (id: string) =>
+    request<{ items: SensitiveRead[] }>('GET', apiPath('actions', id, 'sensitive', 'reads')),
 
   approvals: (cursor?: string) =>
     request<Page<Approval>>('GET', apiPath('approvals'), { query: { cursor, limit: 200 } }),

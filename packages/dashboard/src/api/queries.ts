@@ -35,6 +35,7 @@ export const queryKeys = {
   policyVersions: (agentId: string, environment: Environment) =>
     ['policies', agentId, environment, 'versions'] as const,
   action: (id: string) => ['action', id] as const,
+  sensitiveReads: (id: string) => ['action', id, 'sensitive-reads'] as const,
   approvals: ['approvals'] as const,
   sessions: (filters: { agent?: string; environment?: string }) => ['sessions', filters] as const,
   session: (id: string) => ['session', id] as const,
@@ -94,6 +95,11 @@ export const queries = {
     }),
   action: (id: string) =>
     queryOptions({ queryKey: queryKeys.action(id), queryFn: () => api.action(id) }),
+  sensitiveReads: (id: string) =>
+    queryOptions({
+      queryKey: queryKeys.sensitiveReads(id),
+      queryFn: () => api.sensitiveReads(id),
+    }),
   approvals: () => queryOptions({ queryKey: queryKeys.approvals, queryFn: () => api.approvals() }),
   /** The first page of sessions (later pages are appended by the page). */
   sessions: (filters: { agent?: string; environment?: string }) =>

@@ -88,6 +88,10 @@ export type DecisionView = Simulation['items'][number]['new'];
 
 export type Action = Schemas['Action'];
 export type ActionDetail = Schemas['ActionDetail'];
+/** An action's sensitive arguments in full (an admin's logged read). */
+export type SensitiveArguments = Schemas['SensitiveArguments'];
+/** One entry of an action's sensitive-read log. */
+export type SensitiveRead = Schemas['SensitiveRead'];
 export type Approval = Schemas['Approval'];
 export type Delivery = Schemas['Delivery'];
 export type DeliveryDetail = Schemas['DeliveryDetail'];

@@ -5,12 +5,13 @@ import { queries } from '../api/queries';
 import type { DeliveryDetail } from '../api/types';
 import { PageHeader } from '../components/layout';
 import { Badge, DecisionBadge, ErrorNotice, Loading } from '../components/states';
-import { ArgumentsView, JsonTextView } from '../components/value-view';
+import { JsonTextView } from '../components/value-view';
 import { formatDuration, formatTime, words } from '../format';
 import { mcpServerOf } from '../mcp';
 import { href, Link } from '../router';
 import { usePermissions } from '../state';
 import { ChannelMessages } from './channels';
+import { RequestArguments, SensitiveReads } from './sensitive';
 
 /** A webhook delivery with its attempts and a redeliver button. */
 export function DeliveryView({
@@ -141,7 +142,8 @@ export function ActionDetailPage({ id }: { id: string }) {
             </div>
           </dl>
           <h3>Arguments</h3>
-          <ArgumentsView argsJson={action.args_json} kwargsJson={action.kwargs_json} />
+          {/* Masked sensitive values, and for admins a Reveal control (its read is logged). */}
+          <RequestArguments key={action.id} action={action} />
           {action.metadata_json && Object.keys(action.metadata ?? {}).length > 0 ? (
             <>
               <h3>Metadata</h3>
@@ -359,6 +361,7 @@ export function ActionDetailPage({ id }: { id: string }) {
             ))
           )}
         </section>
+        <SensitiveReads action={action} />
         <ChannelMessages actionId={action.id} />
       </div>
     </>

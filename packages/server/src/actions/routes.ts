@@ -75,10 +75,11 @@ export const actionRoutes: readonly AdminRoute[] = [
       const store = call.services.server.store;
       const action = id.length <= 100 ? await store.actions.get(id) : undefined;
       if (!action) throw new NotFoundError(`No action ${id.slice(0, 100)}.`);
-      const [agent, deliveries, emails] = await Promise.all([
+      const [agent, deliveries, emails, sensitive] = await Promise.all([
         store.agents.get(action.agentId),
         store.webhooks.list({ actionId: action.id }, { limit: 50 }),
         emailsOf(call, [action.decidedBy]),
+        store.sensitive.get(action.id),
       ]);
       const detailed = await Promise.all(
         deliveries.items.map(async (delivery) =>
@@ -90,6 +91,7 @@ export const actionRoutes: readonly AdminRoute[] = [
         agent_name: agent?.name ?? null,
         decided_by_email: action.decidedBy ? (emails.get(action.decidedBy) ?? null) : null,
         deliveries: detailed,
+        sensitive_paths: sensitive?.paths ?? [],
       };
     },
   }),

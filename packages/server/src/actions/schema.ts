@@ -172,6 +172,10 @@ export const actionDetail = action
     agent_name: z.string().nullable(),
     decided_by_email: z.string().nullable(),
     deliveries: z.array(deliveryDetail),
+    sensitive_paths: z.array(z.string()).meta({
+      description:
+        'The sensitive paths (a policy\'s `redact`) present in the call, whose values read "[redacted]" in `kwargs_json`; empty when the call has none. An admin reads them in full with POST …/sensitive/reveal.',
+    }),
   })
   .meta({ id: 'ActionDetail' });
 

@@ -1,5 +1,6 @@
 import { ArdenServerError } from '../errors';
 import { loadSqlite, UnsupportedNodeError } from '../store/sqlite-module';
+import { actionsCommand } from './commands/actions';
 import { agentsCommand } from './commands/agents';
 import { approvalsCommand } from './commands/approvals';
 import { channelsCommand } from './commands/channels';
@@ -27,6 +28,7 @@ Talking to a running server (--url / ARDEN_URL, --token / ARDEN_ADMIN_TOKEN):
   agents                create, list, update agents; keys create|rotate|revoke
   policies              apply, diff and get policies (policies test runs locally)
   approvals             list held calls; approve or deny them
+  actions               reveal an action's sensitive arguments (admins; logged); reads: who did
   channels              Slack, email and webhook channels that ask approvers; agent defaults
 
 Receipts and the audit log (docs/security.md):
@@ -60,6 +62,7 @@ const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   agents: agentsCommand,
   policies: policiesCommand,
   approvals: approvalsCommand,
+  actions: actionsCommand,
   channels: channelsCommand,
   hook: hookCommand,
   users: usersCommand,

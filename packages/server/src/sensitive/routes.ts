@@ -1,5 +1,6 @@
 import { v1 } from '../admin/route-helpers';
 import { type AdminRoute, route } from '../admin/table';
+import { NotFoundError } from '../errors';
 import * as schemas from './schema';
 
 // An admin reads an action's sensitive arguments in full only on purpose (a POST with a
@@ -40,12 +41,17 @@ export const sensitiveRoutes: readonly AdminRoute[] = [
     access: 'viewer',
     tag: 'actions',
     summary: "Who read an action's sensitive arguments in full, oldest first",
+    description:
+      "Each admin's reveal (user, e-mail, reason) and each webhook delivery that carried the values in full (no user; the reason names the delivery). Empty when nobody has read them, or the action has no sensitive arguments; 404 when there is no such action.",
     params: { action_id: 'Action id.' },
     response: schemas.readList,
     async handler(call) {
-      const reads = await call.services.server.store.sensitive.reads(
-        call.params.action_id as string,
-      );
+      const id = call.params.action_id as string;
+      const store = call.services.server.store;
+      if (id.length > 100 || !(await store.actions.get(id))) {
+        throw new NotFoundError(`No action ${id.slice(0, 100)}.`);
+      }
+      const reads = await store.sensitive.reads(id);
       return {
         items: reads.map((read) => ({
           id: read.id,

@@ -190,6 +190,69 @@ describe('sensitive arguments', () => {
     expect((await audit()).problems.map((problem) => problem.kind)).toContain('action_altered');
   });
 
+  test('the action names its sensitive paths; the read log lists each reveal, oldest first, per action', async () => {
+    const t = await start();
+    const held = await check(t, 'pay', verbatim);
+    const other = await check(t, 'pay', verbatim);
+    const plain = await check(t, 'pay', '{"amount": 1}');
+
+    // The detail says which paths are masked (the dashboard offers Reveal for those only).
+    const detail = await t.admin('GET', `/api/v1/actions/${held.action_id}`, { as: 'viewer' });
+    expect(detail.json.sensitive_paths).toEqual(['card.number', 'password']);
+    const plainDetail = await t.admin('GET', `/api/v1/actions/${plain.action_id}`);
+    expect(plainDetail.json.sensitive_paths).toEqual([]);
+
+    const reads = (id: string, as: 'admin' | 'approver' | 'viewer' | null = 'viewer') =>
+      t.admin('GET', `/api/v1/actions/${id}/sensitive/reads`, { as });
+    const reveal = (id: string, as: 'admin' | 'approver' | 'viewer', body: unknown = {}) =>
+      t.admin('POST', `/api/v1/actions/${id}/sensitive/reveal`, { as, body });
+
+    // Refused reveals are not reads: nothing is logged.
+    expect((await reveal(held.action_id, 'approver')).status).toBe(403);
+    expect((await reveal(held.action_id, 'viewer')).status).toBe(403);
+    expect((await reads(held.action_id)).json).toEqual({ items: [] });
+
+    const first = await reveal(held.action_id, 'admin', { reason: 'chargeback 123' });
+    expect(first.status, first.text).toBe(200);
+    const second = await reveal(held.action_id, 'admin');
+    expect(second.status, second.text).toBe(200);
+    const adminUser = await t.server.store.users.getByEmail(t.emails.admin);
+
+    for (const role of ['viewer', 'approver', 'admin'] as const) {
+      const listed = await reads(held.action_id, role);
+      expect(listed.status, listed.text).toBe(200);
+      expect(listed.json.items).toEqual([
+        {
+          id: expect.any(String),
+          user_id: adminUser!.id,
+          user_email: t.emails.admin,
+          reason: 'chargeback 123',
+          read_at: first.json.read_at,
+        },
+        {
+          id: expect.any(String),
+          user_id: adminUser!.id,
+          user_email: t.emails.admin,
+          reason: null,
+          read_at: second.json.read_at,
+        },
+      ]);
+      // Neither the log nor its answer holds the values.
+      expect(listed.text).not.toContain(cardNumber);
+      expect(listed.text).not.toContain(password);
+    }
+    // Per action: another action's log is its own.
+    expect((await reads(other.action_id)).json.items).toEqual([]);
+    expect((await reads(plain.action_id)).json.items).toEqual([]);
+
+    // No such action: 404, not an empty log; no token: 401.
+    const missing = await reads('no-such-action');
+    expect(missing.status).toBe(404);
+    expect(missing.json.error).toContain('No action no-such-action');
+    expect((await reads('x'.repeat(300))).status).toBe(404);
+    expect((await reads(held.action_id, null)).status).toBe(401);
+  });
+
   test('calls without the paths, and other tools, are stored as sent; reveal says so', async () => {
     const t = await start();
     const plain = await check(t, 'pay', '{"amount": 1}');
