@@ -104,6 +104,7 @@ const usageRows = unnestInsert({
     ['cost_usd', 'double precision'],
     ['rate_found', 'integer'],
     ['created_at', 'bigint'],
+    ['received_at', 'bigint'],
   ],
 });
 
@@ -180,7 +181,12 @@ const sessionRows = unnestInsert({
   combine: sumByKey(5),
 });
 
-type NewUsage = Omit<UsageRecord, 'seq'>;
+/**
+ * A usage event to store. `receivedAt`: the server's clock when it was received (what
+ * `agent.cost_usd(window)` places it by); `UsageService` always sets it, others default to
+ * `createdAt`.
+ */
+type NewUsage = Omit<UsageRecord, 'seq'> & { receivedAt?: number };
 
 // The two totals tables: each one's key columns (after `day`) and the keys a record adds to (a
 // session's usage adds to its model's row and to the row of every model, model '').
@@ -499,8 +505,8 @@ export function usageRepository(db: Queryable) {
     insertStatement(usage: NewUsage): Statement {
       return {
         sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
-                completion_tokens, cost_usd, rate_found, created_at)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                completion_tokens, cost_usd, rate_found, created_at, received_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         rows: usageRows,
         params: [
           usage.id,
@@ -513,6 +519,7 @@ export function usageRepository(db: Queryable) {
           usage.costUsd,
           usage.rateFound ? 1 : 0,
           usage.createdAt,
+          usage.receivedAt ?? usage.createdAt,
         ],
       };
     },
