@@ -66,6 +66,62 @@ describe('agent.cost_usd(window) and backdated usage', () => {
     expect(listed.items.map((usage) => usage.createdAt)).toEqual([occurredAt]);
   });
 
+  it('the simulation replays backdated usage from when it was received, as the checks saw it', async () => {
+    now = Date.UTC(2026, 11, 6, 12);
+    t = await startAdminTestServer({ clock: () => now });
+    const server = t;
+    const exportCall = async () => {
+      now += 60_000;
+      const response = await server.request('POST', '/policy/check', {
+        key: server.testKey,
+        body: { tool_name: 'crm.export', kwargs: {}, metadata: { session_id: 'e' } },
+      });
+      expect(response.status).toBe(200);
+      return response.json.action_id as string;
+    };
+    const before = await exportCall();
+    now += 60_000;
+    const response = await t.request('POST', '/token-usage', {
+      key: t.testKey,
+      body: {
+        model: 'gpt-4o',
+        prompt_tokens: 1000,
+        completion_tokens: 1000,
+        session_id: 'e',
+        occurred_at: new Date(now - 2 * hour).toISOString(),
+      },
+    });
+    expect(response.status, response.text).toBe(200);
+    const after = await exportCall();
+    now += 60_000;
+    const simulated = await t.admin(
+      'POST',
+      `/api/v1/agents/${t.agent.id}/policies/test/simulate/history`,
+      {
+        as: 'viewer',
+        body: {
+          policies: [
+            {
+              name: 'exports after spend',
+              tool: 'crm.export',
+              rules: [
+                { if: 'session.cost_usd > 0.0', then: 'requires_approval' },
+                { if: 'agent.cost_usd(duration("1h")) > 0.0', then: 'block' },
+              ],
+              default: 'allow',
+            },
+          ],
+          since: 'all',
+        },
+      },
+    );
+    expect(simulated.status, simulated.text).toBe(200);
+    const flips = (simulated.json.flips as { action_id: string }[]).map((flip) => flip.action_id);
+    // The export made before the usage arrived saw none of it, though it is dated earlier.
+    expect(flips).toEqual([after]);
+    expect(flips).not.toContain(before);
+  });
+
   it('places usage stored before migration 21 (no received_at) by its created_at', async () => {
     now = Date.UTC(2026, 11, 6, 12);
     t = await startAdminTestServer({ workers: false, clock: () => now }, { listen: false });

@@ -21,6 +21,7 @@ function toUsage(row: Row): UsageRecord {
     costUsd: Number(row.cost_usd),
     rateFound: Number(row.rate_found) === 1,
     createdAt: Number(row.created_at),
+    receivedAt: Number(row.received_at ?? row.created_at),
   };
 }
 
@@ -181,12 +182,7 @@ const sessionRows = unnestInsert({
   combine: sumByKey(5),
 });
 
-/**
- * A usage event to store. `receivedAt`: the server's clock when it was received (what
- * `agent.cost_usd(window)` places it by); `UsageService` always sets it, others default to
- * `createdAt`.
- */
-type NewUsage = Omit<UsageRecord, 'seq'> & { receivedAt?: number };
+type NewUsage = Omit<UsageRecord, 'seq'>;
 
 // The two totals tables: each one's key columns (after `day`) and the keys a record adds to (a
 // session's usage adds to its model's row and to the row of every model, model '').

@@ -63,7 +63,7 @@ export class UsageService {
   ): Promise<UsageRecord[]> {
     const now = this.clock();
     // `receivedAt`: the server's clock, which an agent cannot set (agent.cost_usd windows).
-    const records = inputs.map((input): UsageRecord & { receivedAt: number } => {
+    const records = inputs.map((input): UsageRecord => {
       const cost = this.pricing.cost(input.model, input.promptTokens, input.completionTokens);
       return {
         seq: 0,
