@@ -176,10 +176,13 @@ function recordedSpendSql(scope: MemoryScope, since: number | undefined) {
       params,
     };
   }
+  // `+received_at`: SQLite would seek the legacy rows through `received_at IS NULL` (all of an
+  // agent's) rather than through `created_at >= ?`; the unary plus keeps that term off the index,
+  // so both stores seek each branch through its own index.
   return {
     sql: `SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens
          FROM usage WHERE ${where}
-           AND (received_at >= ? OR (received_at IS NULL AND created_at >= ?))`,
+           AND (received_at >= ? OR (+received_at IS NULL AND created_at >= ?))`,
     params: [...params, since, since],
   };
 }
