@@ -223,4 +223,44 @@ describe('arden policies simulate', () => {
     ]);
     expect(bad.code).toBe(2);
   });
+
+  it('apply and diff ignore simulation: it is never part of the saved policy set', async () => {
+    const admin = { ...env, ARDEN_ADMIN_TOKEN: t.tokens.admin };
+    const saved = env;
+    env = admin;
+    try {
+      const diff = await arden([
+        'policies',
+        'diff',
+        '-f',
+        'stricter-gated.yaml',
+        '--agent',
+        t.agent.name,
+      ]);
+      expect(diff.code).toBe(0);
+      expect(diff.stdout).not.toContain('simulation');
+      const apply = await arden([
+        'policies',
+        'apply',
+        '-f',
+        'stricter-gated.yaml',
+        '--agent',
+        t.agent.name,
+      ]);
+      expect(apply.code, apply.stderr).toBe(0);
+    } finally {
+      env = saved;
+    }
+    const current = await t.admin('GET', `/api/v1/agents/${t.agent.id}/policies/test`);
+    expect(current.status).toBe(200);
+    expect(JSON.stringify(current.json)).not.toContain('simulation');
+    expect(current.json.policies).toEqual([
+      {
+        name: 'refunds',
+        tool: 'stripe.issue_refund',
+        rules: [{ if: 'args.amount <= 50', then: 'allow' }],
+        default: 'block',
+      },
+    ]);
+  });
 });
