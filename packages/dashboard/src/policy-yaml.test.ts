@@ -19,6 +19,13 @@ describe('policy YAML', () => {
     expect(policiesToYaml([])).toBe('policies: []\n');
   });
 
+  it("takes a whole policy file's policies, leaving settings, tests and simulation to the CLI", () => {
+    const file = `settings:\n  default_action: allow\npolicies:\n  - name: A\n    tool: x.*\n    action: block\ntests: []\nsimulation:\n  forbid: [allow->block]\n`;
+    const policies = [{ name: 'A', tool: 'x.*', action: 'block' }];
+    expect(parsePoliciesYaml(file)).toEqual({ policies, problems: [] });
+    expect(policiesToYaml(policies)).not.toContain('simulation');
+  });
+
   it('reports YAML syntax errors with their line and column', () => {
     const result = parsePoliciesYaml('policies:\n  - name: [unclosed\n');
     expect(result.policies).toBeUndefined();

@@ -95,6 +95,39 @@ describe('parsePolicyFile', () => {
     expect(file.tests).toEqual([]);
   });
 
+  it('reads simulation.forbid as flip kinds (held is requires_approval), without duplicates', () => {
+    const file = parsePolicyFile(
+      'policies: []\nsimulation:\n  forbid: [allow->block, allow → held, Allow->Block, held=>block]\n',
+    );
+    expect(file.simulation.forbid).toEqual([
+      'allow->block',
+      'allow->requires_approval',
+      'requires_approval->block',
+    ]);
+    expect(parsePolicyFile('policies: []\n').simulation).toEqual({ forbid: [] });
+    expect(parsePolicyFile('policies: []\nsimulation: {}\n').simulation).toEqual({ forbid: [] });
+  });
+
+  it('points at a simulation.forbid entry that is not a flip, and at unknown simulation keys', () => {
+    const issues = issuesOf(
+      'policies: []\nsimulation:\n  forbid:\n    - allow->block\n    - allow->allow\n  fail: yes\n',
+    );
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          line: 5,
+          column: 7,
+          message: expect.stringContaining('simulation.forbid[1]: "allow->allow" is not a flip'),
+        }),
+        expect.objectContaining({
+          line: 6,
+          column: 3,
+          message: 'simulation.fail: unknown key "fail"',
+        }),
+      ]),
+    );
+  });
+
   it('accepts require_approval in settings too', () => {
     const file = parsePolicyFile('settings:\n  default_action: require_approval\npolicies: []\n');
     expect(file.settings.default_action).toBe('requires_approval');

@@ -12,6 +12,7 @@ import {
 import { compileInternal, type LocatedIssue, zodIssues } from './compile';
 import { PolicyFileError, type PolicyFileIssue } from './errors';
 import { exactInteger } from './exact-json';
+import type { FlipKind } from './flips';
 import { policyFileSchema } from './schema';
 import type { Effect, McpCallInfo, PolicyDefinition, PolicyEnvironment } from './types';
 
@@ -43,6 +44,11 @@ export interface PolicyFile {
   settings: { default_action: Effect };
   policies: PolicyDefinition[];
   tests: PolicyTest[];
+  /**
+   * `simulation.forbid`: the flips (against the current policies) that make `arden policies
+   * simulate` exit non-zero, without duplicates. Not part of the policy set that is saved.
+   */
+  simulation: { forbid: FlipKind[] };
   /** The name given to `parsePolicyFile`, used in test results. */
   fileName?: string;
 }
@@ -184,8 +190,8 @@ function reportIssue(
 }
 
 /**
- * Parses and validates a policy file (`policies.yaml`): `settings.default_action`, `policies`
- * and `tests`. Unknown keys, wrong effects, bad CEL conditions and two policies for one tool
+ * Parses and validates a policy file (`policies.yaml`): `settings.default_action`, `policies`,
+ * `tests` and `simulation.forbid`. Unknown keys, wrong effects, bad CEL conditions and two policies for one tool
  * pattern are errors. Throws `PolicyFileError` whose issues (and message lines) give
  * `file:line:column` for each problem; a bad condition points into the condition itself.
  */
@@ -208,7 +214,7 @@ export function parsePolicyFile(text: string, fileName = 'policies.yaml'): Polic
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     collector.add(
       rangeStart(document.contents),
-      'expected a mapping with `policies:` (and optional `settings:` and `tests:`)',
+      'expected a mapping with `policies:` (and optional `settings:`, `tests:` and `simulation:`)',
     );
     throw new PolicyFileError(collector.issues);
   }
@@ -246,6 +252,7 @@ export function parsePolicyFile(text: string, fileName = 'policies.yaml'): Polic
     settings: { default_action: parsed.data.settings?.default_action ?? 'allow' },
     policies,
     tests,
+    simulation: { forbid: [...new Set(parsed.data.simulation?.forbid ?? [])] },
     fileName,
   };
 }

@@ -38,6 +38,7 @@ export {
   parseExactJsonParts,
 } from './exact-json';
 export { type PolicyFile, type PolicyTest, parsePolicyFile } from './file';
+export { type FlipKind, flipKinds, parseFlipKind } from './flips';
 export { POLICY_LIMITS } from './limits';
 export {
   describeMemoryQuery,

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { parseArgType } from './arg-types';
 import { EFFECTS } from './effects';
+import { type FlipKind, parseFlipKind } from './flips';
 import { POLICY_LIMITS } from './limits';
 import { ambiguousPatterns, toolPatternProblem } from './tool-patterns';
 
@@ -471,9 +472,22 @@ const testCaseSchema = z.strictObject({
   expect: fileEffectSchema,
 });
 
+/** A flip a policy file forbids its simulation to show: `allow->block`, `allow->held`… */
+const flipKindSchema = z.string().transform((value, context): FlipKind => {
+  const kind = parseFlipKind(value);
+  if (kind) return kind;
+  context.addIssue({
+    code: 'custom',
+    message: `"${value.slice(0, 40)}" is not a flip: write BEFORE->AFTER with allow, held (requires_approval) or block, such as allow->block`,
+  });
+  return z.NEVER;
+});
+
 /** The shape of a policy file (`policies.yaml`), with the legacy `require_approval` accepted. */
 export const policyFileSchema = z.strictObject({
   settings: z.strictObject({ default_action: fileEffectSchema.optional() }).optional(),
   policies: createPolicyListSchema(filePolicySchema),
   tests: z.array(testCaseSchema).optional(),
+  // Read by `arden policies simulate` only; never part of the saved policy set.
+  simulation: z.strictObject({ forbid: z.array(flipKindSchema).optional() }).optional(),
 });

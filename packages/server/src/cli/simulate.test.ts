@@ -7,7 +7,8 @@ import type { CliIo } from './io';
 import { run } from './main';
 
 // `arden policies simulate` against a real server (SQLite and PostgreSQL): the summary by kind,
-// and exit 1 when a flip named by --fail-on happens against the current policies.
+// and exit 1 when a flip named by the file's simulation.forbid or --fail-on happens against the
+// current policies.
 
 let t: AdminTestServer;
 let dir: string;
@@ -25,6 +26,9 @@ const currentYaml = `policies:
 const stricterYaml = currentYaml.replace('default: requires_approval', 'default: block');
 // Small refunds become held.
 const heldYaml = currentYaml.replace('args.amount <= 50', 'args.amount <= 10');
+// The gate in the file itself: the first forbids what held.yaml does, the second what it does not.
+const heldForbiddenYaml = `${heldYaml}simulation:\n  forbid: [allow->block, allow->held]\n`;
+const stricterGatedYaml = `${stricterYaml}simulation:\n  forbid:\n    - allow->block\n    - allow → held\n`;
 
 async function arden(argv: string[]) {
   let stdout = '';
@@ -50,6 +54,12 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'current.yaml'), currentYaml);
   writeFileSync(join(dir, 'stricter.yaml'), stricterYaml);
   writeFileSync(join(dir, 'held.yaml'), heldYaml);
+  writeFileSync(join(dir, 'held-forbidden.yaml'), heldForbiddenYaml);
+  writeFileSync(join(dir, 'stricter-gated.yaml'), stricterGatedYaml);
+  writeFileSync(
+    join(dir, 'bad-gate.yaml'),
+    `${currentYaml}simulation:\n  forbid: [allow-to-block]\n`,
+  );
   for (const amount of [20, 30, 500]) {
     const response = await t.request('POST', '/policy/check', {
       key: t.testKey,
@@ -122,6 +132,64 @@ describe('arden policies simulate', () => {
     );
   });
 
+  it("exits 1 when a flip the file's simulation.forbid names happens, without --fail-on", async () => {
+    const result = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'held-forbidden.yaml',
+      '--agent',
+      t.agent.name,
+      '--since',
+      '30d',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      "Forbidden flips against the current policies: 2 × allow → held (held-forbidden.yaml's simulation.forbid)",
+    );
+  });
+
+  it("exits 0 when the file forbids only flips that do not happen; --fail-on adds to the file's list", async () => {
+    const passes = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'stricter-gated.yaml',
+      '--agent',
+      t.agent.name,
+    ]);
+    expect(passes.stderr).toBe('');
+    expect(passes.code).toBe(0);
+    expect(passes.stdout).toMatch(/held → block +1\n/);
+    const flagged = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'stricter-gated.yaml',
+      '--agent',
+      t.agent.name,
+      '--fail-on',
+      'held->block',
+    ]);
+    expect(flagged.code).toBe(1);
+    expect(flagged.stderr).toContain('1 × held → block (--fail-on)');
+  });
+
+  it('refuses a file whose simulation.forbid names something that is not a flip (exit 3)', async () => {
+    const result = await arden([
+      'policies',
+      'simulate',
+      '-f',
+      'bad-gate.yaml',
+      '--agent',
+      t.agent.name,
+    ]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(
+      /bad-gate\.yaml:9:\d+: simulation\.forbid\[0\]: "allow-to-block" is not a flip/,
+    );
+  });
+
   it('samples, and refuses a flip it cannot read with exit 2', async () => {
     const sampled = await arden([
       'policies',
@@ -154,5 +222,45 @@ describe('arden policies simulate', () => {
       'allow-to-block',
     ]);
     expect(bad.code).toBe(2);
+  });
+
+  it('apply and diff ignore simulation: it is never part of the saved policy set', async () => {
+    const admin = { ...env, ARDEN_ADMIN_TOKEN: t.tokens.admin };
+    const saved = env;
+    env = admin;
+    try {
+      const diff = await arden([
+        'policies',
+        'diff',
+        '-f',
+        'stricter-gated.yaml',
+        '--agent',
+        t.agent.name,
+      ]);
+      expect(diff.code).toBe(0);
+      expect(diff.stdout).not.toContain('simulation');
+      const apply = await arden([
+        'policies',
+        'apply',
+        '-f',
+        'stricter-gated.yaml',
+        '--agent',
+        t.agent.name,
+      ]);
+      expect(apply.code, apply.stderr).toBe(0);
+    } finally {
+      env = saved;
+    }
+    const current = await t.admin('GET', `/api/v1/agents/${t.agent.id}/policies/test`);
+    expect(current.status).toBe(200);
+    expect(JSON.stringify(current.json)).not.toContain('simulation');
+    expect(current.json.policies).toEqual([
+      {
+        name: 'refunds',
+        tool: 'stripe.issue_refund',
+        rules: [{ if: 'args.amount <= 50', then: 'allow' }],
+        default: 'block',
+      },
+    ]);
   });
 });

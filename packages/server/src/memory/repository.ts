@@ -161,13 +161,29 @@ function callGroupsSql(scope: MemoryScope, since: number | undefined, excluded: 
   };
 }
 
-/** Spend recorded as usage of a scope (`recordedSpend`): its statement (columns cost, tokens). */
+/**
+ * Spend recorded as usage of a scope (`recordedSpend`): its statement (columns cost, tokens). A
+ * window places usage by when the server received it (`received_at`, migration 21), not by the
+ * client's `created_at`: backdated usage still counts. Events stored before migration 21 have no
+ * `received_at` and are placed by `created_at`.
+ */
 function recordedSpendSql(scope: MemoryScope, since: number | undefined) {
-  const { where, params } = scopeWhere(scope, since);
+  const { where, params } = scopeWhere(scope, undefined);
+  if (since === undefined) {
+    return {
+      sql: `SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens
+         FROM usage WHERE ${where}`,
+      params,
+    };
+  }
+  // `+received_at`: SQLite would seek the legacy rows through `received_at IS NULL` (all of an
+  // agent's) rather than through `created_at >= ?`; the unary plus keeps that term off the index,
+  // so both stores seek each branch through its own index.
   return {
     sql: `SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens
-         FROM usage WHERE ${where}`,
-    params,
+         FROM usage WHERE ${where}
+           AND (received_at >= ? OR (+received_at IS NULL AND created_at >= ?))`,
+    params: [...params, since, since],
   };
 }
 

@@ -41,6 +41,9 @@ export function readsSpend(...sets: (CompiledPolicySet | undefined)[]): boolean 
 /** The next page of the agent's usage, oldest first (`list` of the usage repository, `order: 'asc'`). */
 export type UsagePages = (cursor: string | undefined) => Promise<Page<UsageRecord>>;
 
+// Usage is replayed by when the server received it, as checks counted it.
+const receivedAt = (usage: UsageRecord) => usage.receivedAt ?? usage.createdAt;
+
 /**
  * The agent's recorded usage replayed in order, alongside the log: `advance(at)` takes in the
  * usage recorded at or before `at`; then the spend of a session, or of the agent in a window, is
@@ -74,7 +77,8 @@ export class SpendReplay {
         continue;
       }
       const usage = this.#page[this.#index] as UsageRecord;
-      if (usage.createdAt > at) return;
+      // By when the server received it, as a check counted it (not the client's occurred_at).
+      if (receivedAt(usage) > at) return;
       this.#index++;
       this.#add(usage);
     }
@@ -82,7 +86,7 @@ export class SpendReplay {
 
   #add(usage: UsageRecord): void {
     const tokens = usage.promptTokens + usage.completionTokens;
-    this.#times.push(usage.createdAt);
+    this.#times.push(receivedAt(usage));
     this.#totals.push((this.#totals.at(-1) ?? 0) + usage.costUsd);
     if (usage.sessionId === null) return;
     const session = this.#sessions.get(usage.sessionId);

@@ -1,4 +1,10 @@
-import { type CompiledPolicySet, type Effect, evaluate, type PolicyDecision } from '@arden/policy';
+import {
+  type CompiledPolicySet,
+  type Effect,
+  evaluate,
+  type FlipKind,
+  type PolicyDecision,
+} from '@arden/policy';
 import type { Environment } from '../crypto';
 import { ValidationError } from '../errors';
 import type { AdminReads } from '../reads/reader';
@@ -12,30 +18,9 @@ import { MemoryReplay, readsMemory, readsSpend, SpendReplay } from './simulation
 // page at a time; the evaluation yields to the event loop every few milliseconds, so checks keep
 // their pace while a long simulation runs.
 
-/** A flip's kind, as `before->after` (`allow->requires_approval`). */
-export type FlipKind = `${Effect}->${Effect}`;
-
-export const flipKinds: readonly FlipKind[] = [
-  'allow->requires_approval',
-  'allow->block',
-  'requires_approval->allow',
-  'requires_approval->block',
-  'block->allow',
-  'block->requires_approval',
-];
-
-/** Parses `allow->block` (also `allow→block`, `held` for requires_approval). */
-export function parseFlipKind(text: string): FlipKind | undefined {
-  const [before, after, ...rest] = text
-    .trim()
-    .toLowerCase()
-    .split(/\s*(?:->|→|=>)\s*/);
-  if (rest.length > 0 || before === undefined || after === undefined) return undefined;
-  const effect = (word: string) =>
-    word === 'held' || word === 'approval' ? 'requires_approval' : word;
-  const kind = `${effect(before)}->${effect(after)}` as FlipKind;
-  return flipKinds.includes(kind) ? kind : undefined;
-}
+// A flip's kind (`allow->requires_approval`), the six kinds and their parser live in the policy
+// package, which reads a policy file's `simulation.forbid` with them.
+export { type FlipKind, flipKinds, parseFlipKind } from '@arden/policy';
 
 /** One call whose decision the draft changes, against the current set or the log. */
 export interface SimulatedFlip {

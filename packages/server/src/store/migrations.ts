@@ -13,7 +13,7 @@ import { memorySchema, memoryVersionsSchema, refusalsIndexSchema } from '../memo
 import { refusedSql } from '../memory/repository';
 import { receiptsSchema } from '../receipts/migration';
 import { sensitiveSchema } from '../sensitive/migration';
-import { sessionUsageSchema } from '../usage/migration';
+import { sessionUsageSchema, usageReceivedSchema } from '../usage/migration';
 import type { Database, Dialect, Queryable } from './database';
 
 /** One schema change, written once per dialect. */
@@ -364,6 +364,12 @@ export const migrations: readonly Migration[] = [
       sqlite: mcpHttpShowBlockedToolsSchema('sqlite'),
       postgres: mcpHttpShowBlockedToolsSchema('postgres'),
     },
+  },
+  {
+    version: 21,
+    name: 'usage: the time the server received it (agent.cost_usd windows)',
+    concurrently: true,
+    sql: { sqlite: usageReceivedSchema('sqlite'), postgres: usageReceivedSchema('postgres') },
   },
 ];
 

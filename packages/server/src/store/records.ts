@@ -170,7 +170,14 @@ export interface UsageRecord {
   costUsd: number;
   /** False when the model was not in the pricing table (cost 0). */
   rateFound: boolean;
+  /** When the model call happened, as the client says (`occurred_at`; else when received). */
   createdAt: number;
+  /**
+   * When the server received it (its clock; `agent.cost_usd(window)` and the simulation's spend
+   * replay place usage by it). Read from the store: `created_at` for usage stored before
+   * migration 21. When writing, `createdAt` if not given (`UsageService` always gives it).
+   */
+  receivedAt?: number;
 }
 
 /** Status of a webhook delivery. */

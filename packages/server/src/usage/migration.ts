@@ -37,3 +37,25 @@ export function sessionUsageSchema(dialect: Dialect): string[] {
     fill("''"),
   ];
 }
+
+/**
+ * Migration 21: the time the server received each usage event (`received_at`, its clock), next to
+ * the time the client says the model call happened (`created_at`, what reports show). A policy's
+ * `agent.cost_usd(window)` places usage in its window by `received_at`, so usage an agent sends
+ * backdated (or a client whose clock runs behind) still counts in the window of now. The column is
+ * nullable without a default (instant on PostgreSQL, no rewrite): events stored before it have
+ * none and are placed by `created_at`, as they were. Its index serves that window's sum, built
+ * CONCURRENTLY on PostgreSQL.
+ */
+export function usageReceivedSchema(dialect: Dialect): string[] {
+  const postgres = dialect === 'postgres';
+  const create = postgres
+    ? 'CREATE INDEX CONCURRENTLY IF NOT EXISTS'
+    : 'CREATE INDEX IF NOT EXISTS';
+  return [
+    postgres
+      ? 'ALTER TABLE usage ADD COLUMN IF NOT EXISTS received_at BIGINT'
+      : 'ALTER TABLE usage ADD COLUMN received_at INTEGER',
+    `${create} usage_memory_agent_received ON usage (agent_id, environment, received_at)`,
+  ];
+}

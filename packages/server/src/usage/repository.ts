@@ -21,6 +21,7 @@ function toUsage(row: Row): UsageRecord {
     costUsd: Number(row.cost_usd),
     rateFound: Number(row.rate_found) === 1,
     createdAt: Number(row.created_at),
+    receivedAt: Number(row.received_at ?? row.created_at),
   };
 }
 
@@ -104,6 +105,7 @@ const usageRows = unnestInsert({
     ['cost_usd', 'double precision'],
     ['rate_found', 'integer'],
     ['created_at', 'bigint'],
+    ['received_at', 'bigint'],
   ],
 });
 
@@ -499,8 +501,8 @@ export function usageRepository(db: Queryable) {
     insertStatement(usage: NewUsage): Statement {
       return {
         sql: `INSERT INTO usage (id, agent_id, environment, session_id, model, prompt_tokens,
-                completion_tokens, cost_usd, rate_found, created_at)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                completion_tokens, cost_usd, rate_found, created_at, received_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         rows: usageRows,
         params: [
           usage.id,
@@ -513,6 +515,7 @@ export function usageRepository(db: Queryable) {
           usage.costUsd,
           usage.rateFound ? 1 : 0,
           usage.createdAt,
+          usage.receivedAt ?? usage.createdAt,
         ],
       };
     },

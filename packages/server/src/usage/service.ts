@@ -62,6 +62,7 @@ export class UsageService {
     inputs: readonly UsageInput[],
   ): Promise<UsageRecord[]> {
     const now = this.clock();
+    // `receivedAt`: the server's clock, which an agent cannot set (agent.cost_usd windows).
     const records = inputs.map((input): UsageRecord => {
       const cost = this.pricing.cost(input.model, input.promptTokens, input.completionTokens);
       return {
@@ -76,6 +77,7 @@ export class UsageService {
         costUsd: cost.costUsd,
         rateFound: cost.rateFound,
         createdAt: input.occurredAt ?? now,
+        receivedAt: now,
       };
     });
     // The events and their daily totals, all or none, in a group commit of their own: a

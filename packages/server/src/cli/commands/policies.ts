@@ -22,7 +22,8 @@ const help = `Usage:
                           [--sample N] [--fail-on KIND[,KIND…]]
 
 FILE is a policies.yaml: \`policies:\` (name, tool, action or rules/default, timeout,
-on_timeout), optional \`settings.default_action\` and \`tests: [{tool, args, expect}]\`.
+on_timeout), optional \`settings.default_action\`, \`tests: [{tool, args, expect}]\` and
+\`simulation: {forbid: [allow->block, …]}\` (read by simulate only).
 
 test   runs the file's test cases locally (no server). Exit 0 when all pass, 1 when a case
        fails, 3 when the file does not parse or a policy does not compile; every problem is
@@ -34,10 +35,10 @@ get    prints the agent's current policies as JSON.
 simulate  replays the agent's logged calls of the window (--since: 30d, 12h, 2w, an ISO time
        or all; default 30d), optionally one --tool (or prefix*) or an even --sample of N, through
        the file's policies and the current ones, and prints the flips by kind against the
-       current policies and against the logged decisions, then the first flips. --fail-on
-       names forbidden flips against the current policies (allow->block, allow->held,
-       held->block, block->allow, …; held is requires_approval): exit 1 when one happens,
-       so a pull request can gate on it.
+       current policies and against the logged decisions, then the first flips. The file's
+       \`simulation.forbid\` and --fail-on (added to it) name forbidden flips against the
+       current policies (allow->block, allow->held, held->block, block->allow, …; held is
+       requires_approval): exit 1 when one happens, so a pull request can gate on it.
 
 apply, diff and get talk to a running server: --url (ARDEN_URL), --token (ARDEN_ADMIN_TOKEN).
 `;

@@ -1,12 +1,12 @@
-import { type FlipKind, parseFlipKind } from '../../policies/simulation';
+import { type FlipKind, parseFlipKind } from '@arden/policy';
 import { environmentOption, type Parsed, required, text } from '../args';
 import { clientFor } from '../client';
 import { type CliIo, exitCodes, UsageError } from '../io';
 import { loadPolicyFile } from './policies';
 
 // `arden policies simulate`: a policy file replayed over a window of the real log (on the
-// server), the flips by kind, and a non-zero exit when a forbidden flip happens (--fail-on), so
-// a pull request that changes policies can gate on it.
+// server), the flips by kind, and a non-zero exit when a forbidden flip happens (the file's
+// `simulation.forbid`, plus --fail-on), so a pull request that changes policies can gate on it.
 
 interface FlipSummary {
   changed: number;
@@ -46,7 +46,7 @@ export async function simulateCommand(parsed: Parsed, io: CliIo): Promise<number
   const path = Array.isArray(files) ? files[0] : typeof files === 'string' ? files : undefined;
   if (path === undefined)
     throw new UsageError('arden policies simulate needs -f FILE (a policies.yaml).');
-  const forbidden = forbiddenKinds(parsed);
+  const flagged = forbiddenKinds(parsed);
   const sampleText = text(parsed, 'sample');
   const sample = sampleText === undefined ? undefined : Number(sampleText);
   if (sample !== undefined && (!Number.isInteger(sample) || sample < 1)) {
@@ -55,6 +55,15 @@ export async function simulateCommand(parsed: Parsed, io: CliIo): Promise<number
     );
   }
   const file = loadPolicyFile(String(path), io);
+  // The file's own list, and the flag's on top of it.
+  const forbidden = [...new Set([...file.simulation.forbid, ...flagged])];
+  const source = (kind: FlipKind) =>
+    [
+      file.simulation.forbid.includes(kind) ? `${path}'s simulation.forbid` : undefined,
+      flagged.includes(kind) ? '--fail-on' : undefined,
+    ]
+      .filter((item) => item !== undefined)
+      .join(' and ');
   const client = clientFor(io, { url: text(parsed, 'url'), token: text(parsed, 'token') });
   const since = text(parsed, 'since') ?? '30d';
   const result = await client.request(
@@ -87,7 +96,7 @@ export async function simulateCommand(parsed: Parsed, io: CliIo): Promise<number
   const hits = forbidden.filter((kind) => (result.vs_current.kinds[kind] ?? 0) > 0);
   if (hits.length > 0) {
     io.stderr(
-      `Forbidden flips against the current policies: ${hits.map((kind) => `${result.vs_current.kinds[kind]} × ${shown(kind)}`).join(', ')} (--fail-on).\n`,
+      `Forbidden flips against the current policies: ${hits.map((kind) => `${result.vs_current.kinds[kind]} × ${shown(kind)} (${source(kind)})`).join(', ')}.\n`,
     );
     return exitCodes.failure;
   }
