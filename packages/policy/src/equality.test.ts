@@ -55,7 +55,8 @@ function random(seed: number): () => number {
 }
 
 const KEYS = ['a', 'b', 'k', 'constructor', '__proto__', 'toString', 'valueOf', '0', '1'];
-// JSON texts: integers become bigints, numbers with a point doubles (9007199254740993 is exact).
+// JSON texts: integers become bigints (above int64 a uint object, above uint64 a double), numbers
+// with a point doubles (9007199254740993 is exact).
 const SCALARS = [
   '0',
   '1',
@@ -65,6 +66,9 @@ const SCALARS = [
   '2',
   '9007199254740993',
   '9007199254740992.0',
+  '18446744073709551615',
+  '18446744073709551615.0',
+  '99999999999999999999999',
   '"a"',
   '"b"',
   '""',
