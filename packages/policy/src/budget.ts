@@ -403,6 +403,169 @@ function mapsOfDifferentSizes(left: unknown, right: unknown): boolean {
   );
 }
 
+/** What `sameJson` answers when a value is not JSON: the library compares (throws, or decides). */
+const UNDECIDED = 2;
+// The kinds the library's run-time typing tells apart in a comparison (`debugType`, as bounded
+// by runtime-types.ts): a value of any other kind leaves the comparison to the library.
+const NULL_KIND = 0;
+const LIST_KIND = 1;
+const MAP_KIND = 2;
+const OTHER_KIND = 3;
+
+function jsonKind(value: object | null): number {
+  if (value === null) return NULL_KIND;
+  if (Array.isArray(value)) return LIST_KIND;
+  return isPlainObject(value) ? MAP_KIND : OTHER_KIND;
+}
+
+/** The keys of a JSON map as the library lists them (`Object.keys`), the kept list if there is one. */
+function listedKeys(value: object): string[] {
+  return keyLists.get(value) ?? Object.keys(value);
+}
+
+/** Deeper than the parser lets JSON go (`maxDepth`): the library compares (and recurses). */
+const MAX_SAME_DEPTH = 128;
+
+/**
+ * Whether two values are equal as the library's `==` says for them (cel-js 8.0.0,
+ * lib/overloads.js `isEqual` and its `list<V> == list<V>` and `map<K, V> == map<K, V>`
+ * handlers): 1 or 0, or `UNDECIDED` when either holds a value that is not JSON (a `Map`, a
+ * `Set`, bytes, a duration, …) — the library then compares them itself. The library looks up
+ * both sides' run-time types and their `==` overload for every nested list and map, 100–150 ns
+ * each, through code that V8 optimises for the element kinds and hidden classes it has seen:
+ * the first comparison of a new kind of nesting (lists of lists after lists of numbers) threw
+ * that code away and ran the interpreter (8–12 ms for the first full-size `args.a == args.b`
+ * of lists of lists, 1.7–3 ms for the next ones). The charges are unchanged (`equalityCost`).
+ */
+function sameJson(left: unknown, right: unknown, depth: number): number {
+  if (left === right) return 1;
+  switch (typeof left) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return 0;
+    case 'bigint':
+      // biome-ignore lint/suspicious/noDoubleEquals: CEL's int == double, as the library compares them.
+      return typeof right === 'number' && (left as unknown) == right ? 1 : 0;
+    case 'number':
+      // biome-ignore lint/suspicious/noDoubleEquals: CEL's double == int, as the library compares them.
+      return typeof right === 'bigint' && (left as unknown) == right ? 1 : 0;
+    case 'object': {
+      if (typeof right !== 'object') return 0;
+      const kind = jsonKind(left);
+      const rightKind = jsonKind(right as object | null);
+      if (kind === OTHER_KIND || rightKind === OTHER_KIND || depth > MAX_SAME_DEPTH)
+        return UNDECIDED;
+      if (kind !== rightKind) return 0;
+      // Both null is `left === right` above.
+      return kind === LIST_KIND
+        ? sameLists(left as unknown[], right as unknown[], depth)
+        : sameMaps(left as object, right as object, depth);
+    }
+    default:
+      return UNDECIDED;
+  }
+}
+
+function sameLists(left: unknown[], right: unknown[], depth: number): number {
+  const length = left.length;
+  if (length !== right.length) return 0;
+  for (let index = 0; index < length; index++) {
+    const same = sameJson(left[index], right[index], depth + 1);
+    if (same !== 1) return same;
+  }
+  return 1;
+}
+
+function sameMaps(left: object, right: object, depth: number): number {
+  const keys = listedKeys(left);
+  if (keys.length !== listedKeys(right).length) return 0;
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string;
+    // `in`, as the library: an inherited key (`toString`) is compared with the inherited value.
+    if (!(key in right)) return 0;
+    const same = sameJson(
+      (left as Record<string, unknown>)[key],
+      (right as Record<string, unknown>)[key],
+      depth + 1,
+    );
+    if (same !== 1) return same;
+  }
+  return 1;
+}
+
+interface BinaryAst {
+  leftStaticType?: unknown;
+  rightStaticType?: unknown;
+  candidates: { findBinaryOverload(left: unknown, right: unknown): { signature?: string } | false };
+}
+
+interface TypeOf {
+  debugTypeDeep(value: unknown): { wrappedType: unknown };
+}
+
+let directEquality = true;
+
+/** Leaves `==` of collections to the library (tests compare the two). @internal */
+export function useDirectEquality(on: boolean): void {
+  directEquality = on;
+}
+
+/** Whether an overload (by its signature) is the library's `==`/`!=` of two lists or two maps. */
+const collectionEqualities = new WeakMap<object, boolean>();
+
+function isCollectionEquality(overload: { signature?: string }): boolean {
+  let known = collectionEqualities.get(overload);
+  if (known === undefined) {
+    const signature = overload.signature ?? '';
+    known = /^(list<V>|map<K, V>) (==|!=) \1: bool$/.test(signature);
+    collectionEqualities.set(overload, known);
+  }
+  return known;
+}
+
+/**
+ * `left == right` for two JSON lists or two JSON maps compared over `dyn` operands, as the
+ * library's `handleBinary` decides it: its overload looked up from both sides' run-time types
+ * (which may find none and throw), then compared by `sameJson` where the library's list or map
+ * handler would compare them. `UNDECIDED` where the library must decide.
+ */
+function dynamicCollectionsEqual(
+  left: unknown,
+  right: unknown,
+  ast: BinaryAst,
+  evaluator: TypeOf,
+): number {
+  if (left === null || right === null || typeof left !== 'object' || typeof right !== 'object') {
+    return UNDECIDED;
+  }
+  const kind = jsonKind(left);
+  if ((kind !== LIST_KIND && kind !== MAP_KIND) || jsonKind(right) !== kind) return UNDECIDED;
+  const leftType = ast.leftStaticType || evaluator.debugTypeDeep(left).wrappedType;
+  const rightType = ast.rightStaticType || evaluator.debugTypeDeep(right).wrappedType;
+  const overload = ast.candidates.findBinaryOverload(leftType, rightType);
+  if (overload === false || !isCollectionEquality(overload)) return UNDECIDED;
+  return sameJson(left, right, 0);
+}
+
+/**
+ * Runs the comparison code (`sameJson`, `deepCost`) over every kind of JSON value the parser
+ * makes, so that V8 has seen their element kinds and hidden classes before an agent's arguments
+ * reach it: code optimised for fewer is thrown away at the first new one, and the comparison
+ * that meets it runs in the interpreter (see `sameJson`). Called once, when the evaluator is set
+ * up; takes well under a millisecond.
+ */
+export function warmEquality(samples: readonly unknown[], copies: readonly unknown[]): void {
+  for (let round = 0; round < 8; round++) {
+    for (let index = 0; index < samples.length; index++) {
+      const sample = samples[index];
+      sameJson(sample, copies[index], 0);
+      sameJson(sample, samples[(index + 1) % samples.length], 0);
+      deepCost(sample, 1 << 20);
+    }
+  }
+}
+
 function comparisonCost(left: unknown, right: unknown): number {
   return typeof left === 'string' && typeof right === 'string'
     ? Math.min(left.length, right.length) >>> 3
@@ -534,6 +697,8 @@ function meterNode(node: MeteredNode): void {
     const inner = handle as BinaryHandle;
     const equality = node.op === '==' || node.op === '!=';
     const different = node.op === '!=';
+    // `==` over a `dyn` operand: the library looks its overload up at run time (`handleBinary`).
+    const dynamicEquality = equality && handle.name === 'handleBinary';
     node.handle = (left, right, ast, evaluator) => {
       // Maps of different sizes differ: the library would list both to find out.
       if (equality && mapsOfDifferentSizes(left, right)) {
@@ -542,6 +707,15 @@ function meterNode(node: MeteredNode): void {
       }
       // Over dyn operands the library looks the overload up at run time, as for a call.
       current().charge(OPERATOR_COST + binary(left, right));
+      if (dynamicEquality && directEquality) {
+        const same = dynamicCollectionsEqual(
+          left,
+          right,
+          ast as unknown as BinaryAst,
+          evaluator as TypeOf,
+        );
+        if (same !== UNDECIDED) return (same === 1) !== different;
+      }
       return inner(left, right, ast, evaluator);
     };
   } else if (node.op === 'comprehension') {

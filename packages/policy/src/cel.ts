@@ -12,10 +12,12 @@ import {
   keysOf,
   meterEvaluator,
   meterTree,
+  warmEquality,
   withBudget,
 } from './budget';
 import { isTimeZoneCall, prepareTimeZones } from './builtins';
 import { prepareCodingFunctions, registerCodingFunctions } from './coding-functions';
+import { parseExactJson } from './exact-json';
 import { POLICY_LIMITS } from './limits';
 import type { McpVariable } from './mcp-input';
 import {
@@ -282,9 +284,48 @@ function celEnvironment(): Environment {
     meterEvaluator(capturedEvaluator);
     boundRuntimeTypes(capturedEvaluator as unknown as RuntimeTyper);
     withoutSourceExcerpts(environment.parse('1').ast);
+    warmEquality(...equalitySamples());
     sharedEnvironment = environment;
   }
   return sharedEnvironment;
+}
+
+/**
+ * Values of every kind `parseExactJson` makes, as an agent's arguments arrive (each parsed twice:
+ * equal values that are not the same object), for `warmEquality`: lists short (built by hand) and
+ * long (copied from the parser's shared list), empty, of integers, doubles, strings, booleans,
+ * nulls, lists and maps; maps of several key sets and one of `KEPT_KEYS_MIN` keys or more.
+ */
+function equalitySamples(): [unknown[], unknown[]] {
+  const long = <T>(make: (index: number) => T): T[] =>
+    Array.from({ length: 40 }, (_, index) => make(index));
+  const manyKeys = Object.fromEntries(long((index) => [`k${index}`, index] as const));
+  const text = JSON.stringify([
+    [],
+    [1, 2, 3],
+    long((index) => index * 1000),
+    [1.5, 2.5],
+    long((index) => index + 0.5),
+    ['a', 'b'],
+    long((index) => `s${index}`),
+    [true, null, false],
+    long((index) => [index]),
+    [[1], [2, 3], []],
+    long((index) => ({ k: index })),
+    { a: 1 },
+    { a: 'x', b: [1] },
+    { c: { d: [2] }, e: null },
+    { f: 1.5, g: true, h: 'y' },
+    { i: [], j: {} },
+    manyKeys,
+    { nested: [manyKeys, [[[]]]] },
+    'text',
+    12345678901234,
+    0.25,
+    true,
+    null,
+  ]);
+  return [parseExactJson(text) as unknown[], parseExactJson(text) as unknown[]];
 }
 
 /**
