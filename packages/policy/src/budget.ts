@@ -436,6 +436,10 @@ const MAX_SAME_DEPTH = 128;
  * the first comparison of a new kind of nesting (lists of lists after lists of numbers) threw
  * that code away and ran the interpreter (8–12 ms for the first full-size `args.a == args.b`
  * of lists of lists, 1.7–3 ms for the next ones). The charges are unchanged (`equalityCost`).
+ * One difference, on purpose: a map's key is looked up among the other map's own keys. The
+ * library asks `key in other`, which finds inherited ones: an agent's `{"__proto__": {}}` was
+ * compared with `Object.prototype` (no keys, so equal to `{}`), and `args.a == {"k": 1}` was
+ * true for it. Every `==` and `!=` of two JSON collections comes here, typed or `dyn`.
  */
 function sameJson(left: unknown, right: unknown, depth: number): number {
   if (left === right) return 1;
@@ -482,8 +486,7 @@ function sameMaps(left: object, right: object, depth: number): number {
   if (keys.length !== listedKeys(right).length) return 0;
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index] as string;
-    // `in`, as the library: an inherited key (`toString`) is compared with the inherited value.
-    if (!(key in right)) return 0;
+    if (!Object.hasOwn(right, key)) return 0;
     const same = sameJson(
       (left as Record<string, unknown>)[key],
       (right as Record<string, unknown>)[key],
@@ -525,12 +528,12 @@ function isCollectionEquality(overload: { signature?: string }): boolean {
 }
 
 /**
- * `left == right` for two JSON lists or two JSON maps compared over `dyn` operands, as the
- * library's `handleBinary` decides it: its overload looked up from both sides' run-time types
- * (which may find none and throw), then compared by `sameJson` where the library's list or map
- * handler would compare them. `UNDECIDED` where the library must decide.
+ * `left == right` for two JSON lists or two JSON maps, as the library decides it: its overload
+ * (the operands' static types, or over `dyn` operands both sides' run-time types, which may find
+ * none and throw), then compared by `sameJson` where the library's list or map handler would
+ * compare them. `UNDECIDED` where the library must decide.
  */
-function dynamicCollectionsEqual(
+function collectionsEqual(
   left: unknown,
   right: unknown,
   ast: BinaryAst,
@@ -697,8 +700,6 @@ function meterNode(node: MeteredNode): void {
     const inner = handle as BinaryHandle;
     const equality = node.op === '==' || node.op === '!=';
     const different = node.op === '!=';
-    // `==` over a `dyn` operand: the library looks its overload up at run time (`handleBinary`).
-    const dynamicEquality = equality && handle.name === 'handleBinary';
     node.handle = (left, right, ast, evaluator) => {
       // Maps of different sizes differ: the library would list both to find out.
       if (equality && mapsOfDifferentSizes(left, right)) {
@@ -707,8 +708,9 @@ function meterNode(node: MeteredNode): void {
       }
       // Over dyn operands the library looks the overload up at run time, as for a call.
       current().charge(OPERATOR_COST + binary(left, right));
-      if (dynamicEquality && directEquality) {
-        const same = dynamicCollectionsEqual(
+      // Two JSON collections, typed or dyn: compared by own keys (see `sameJson`).
+      if (equality && directEquality) {
+        const same = collectionsEqual(
           left,
           right,
           ast as unknown as BinaryAst,
