@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import pg from 'pg';
 import { runLoad } from '../load.ts';
 import { freshPostgres } from '../postgres.ts';
-import { startArden, startBare } from '../processes.ts';
+import { startArden, startBare, startProcess } from '../processes.ts';
 import { type Benchmark, ratio } from '../types.ts';
 
 /** CPU time (user + system) a process has used so far, in ms (Linux; 0 elsewhere). */
@@ -111,6 +112,9 @@ export const throughput: Benchmark = {
     log('Arden, PostgreSQL');
     const database = await freshPostgres();
     let postgres: { perSecond: number; requests: number };
+    let floor: { perSecond: number; requests: number };
+    let floorCpuUs = 0;
+    let sameShape: string;
     try {
       const onPostgres = await startArden(50, database.url);
       try {
@@ -142,6 +146,44 @@ export const throughput: Benchmark = {
       } finally {
         await onPostgres.stop();
       }
+      // What the machine allows on PostgreSQL with no Arden code: the same JSON parsed, one row
+      // per check in a table shaped like Arden's, group-committed the same way.
+      log('PostgreSQL floor (no Arden code)');
+      const floorDatabase = await freshPostgres();
+      try {
+        const floorServer = await startProcess<{ url: string; pid: number }>('pg-floor-server.ts', [
+          floorDatabase.url,
+        ]);
+        try {
+          await runLoad({
+            url: floorServer.info.url,
+            path: '/policy/check',
+            bodies,
+            connections: 64,
+            durationMs: 500,
+          });
+          const cpuBefore = cpuMs(floorServer.info.pid);
+          const result = await runLoad({
+            url: floorServer.info.url,
+            path: '/policy/check',
+            bodies,
+            connections: 64,
+            durationMs,
+          });
+          floorCpuUs =
+            ((cpuMs(floorServer.info.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
+          if (result.errors > 0)
+            throw new Error(
+              `The PostgreSQL floor answered errors: ${JSON.stringify(result.statuses)}`,
+            );
+          floor = result;
+        } finally {
+          await floorServer.stop();
+        }
+        sameShape = await compareActionTables(database.url, floorDatabase.url);
+      } finally {
+        await floorDatabase.drop();
+      }
     } finally {
       await database.drop();
     }
@@ -167,11 +209,30 @@ export const throughput: Benchmark = {
           met: postgres.perSecond >= 0.6 * bareRate,
         },
         {
+          metric: 'PostgreSQL floor (no Arden code)',
+          value: floor.perSecond,
+          unit: '/s',
+          baseline: { name: 'bare node:http, same JSON', value: bareRate },
+          ratio: ratio(floor.perSecond, bareRate),
+        },
+        {
+          metric: 'Arden on PostgreSQL ÷ PostgreSQL floor',
+          value: ratio(postgres.perSecond, floor.perSecond),
+          unit: '×',
+        },
+        {
           metric: 'server process CPU per check (PostgreSQL)',
           value: Number(postgresCpuUs.toFixed(1)),
           unit: 'µs',
           baseline: { name: 'same, embedded store', value: Number(sqliteCpuUs.toFixed(1)) },
           ratio: ratio(postgresCpuUs, sqliteCpuUs),
+        },
+        {
+          metric: 'server process CPU per check (PostgreSQL floor)',
+          value: Number(floorCpuUs.toFixed(1)),
+          unit: 'µs',
+          baseline: { name: 'Arden on PostgreSQL', value: Number(postgresCpuUs.toFixed(1)) },
+          ratio: ratio(floorCpuUs, postgresCpuUs),
         },
         {
           metric: 'server RSS under load (peak, embedded store)',
@@ -182,7 +243,8 @@ export const throughput: Benchmark = {
         },
       ],
       notes: [
-        `${durationMs / 1000} s per run; ${sqlite.requests} checks logged on SQLite, ${postgres.requests} on PostgreSQL`,
+        `${durationMs / 1000} s per run; ${sqlite.requests} checks logged on SQLite, ${postgres.requests} on PostgreSQL, ${floor.requests} rows by the PostgreSQL floor`,
+        `PostgreSQL floor: node:http + pg, the same JSON parsed, one row per check into a table shaped like Arden's actions (${sameShape}), one multi-row INSERT per event-loop turn, synchronous_commit on, up to 3 commits in flight, each answer after its commit`,
         `load average at the end: ${loadavg()
           .map((value) => value.toFixed(1))
           .join(
@@ -192,3 +254,42 @@ export const throughput: Benchmark = {
     };
   },
 };
+
+/**
+ * Whether the floor's table has the columns and indexes of Arden's `actions` (after Arden's
+ * migrations), as text for the notes: the floor is only a floor while the two match.
+ */
+async function compareActionTables(ardenUrl: string, floorUrl: string): Promise<string> {
+  const shape = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const columns = await client.query<{ column_name: string; data_type: string }>(
+        `SELECT column_name, data_type FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'actions' ORDER BY column_name`,
+      );
+      const indexes = await client.query<{ definition: string }>(
+        `SELECT regexp_replace(indexdef, ' ON \\S+\\.actions ', ' ON actions ') AS definition
+         FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'actions'
+         ORDER BY indexname`,
+      );
+      return {
+        columns: columns.rows.map((row) => `${row.column_name} ${row.data_type}`),
+        indexes: indexes.rows.map((row) => row.definition),
+      };
+    } finally {
+      await client.end();
+    }
+  };
+  const [arden, floor] = await Promise.all([shape(ardenUrl), shape(floorUrl)]);
+  const missing = (a: string[], b: string[]) => a.filter((item) => !b.includes(item));
+  const differences = [
+    ...missing(arden.columns, floor.columns).map((item) => `column only in Arden's: ${item}`),
+    ...missing(floor.columns, arden.columns).map((item) => `column only in the floor's: ${item}`),
+    ...missing(arden.indexes, floor.indexes).map((item) => `index only in Arden's: ${item}`),
+    ...missing(floor.indexes, arden.indexes).map((item) => `index only in the floor's: ${item}`),
+  ];
+  return differences.length === 0
+    ? `same ${arden.columns.length} columns and ${arden.indexes.length} indexes, checked`
+    : `DIFFERS from Arden's: ${differences.join('; ')}`;
+}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { StoreUnavailableError, ValidationError } from '../errors';
 import { hideInLogs, type Logger, shortestHiddenText, withoutSecrets } from '../logger';
@@ -31,6 +32,34 @@ function translate(sql: string): string {
     translated.set(sql, text);
   }
   return text;
+}
+
+/**
+ * Statements run often go as named prepared statements: PostgreSQL parses and plans them once per
+ * connection instead of at every run (measured on the 2-core machine: a one-row SELECT took 23
+ * instead of 63 µs of the backend's CPU, and 38 instead of 74 µs of the server's). A text is
+ * named from its `preparedAfter`-th run (admin reads built from a filter rarely repeat), up to
+ * `maxPrepared` texts per process: each is kept by every pooled connection. Texts with a `*`
+ * stay unnamed: a prepared `SELECT *` fails ("cached plan must not change result type") once
+ * another replica's migration adds a column.
+ */
+const preparedAfter = 3;
+const maxPrepared = 200;
+const uses = new Map<string, number>();
+const names = new Map<string, string>();
+function statementName(text: string): string | undefined {
+  const known = names.get(text);
+  if (known !== undefined || names.size >= maxPrepared || text.includes('*')) return known;
+  const count = (uses.get(text) ?? 0) + 1;
+  if (count < preparedAfter) {
+    if (uses.size > 1_000) uses.clear();
+    uses.set(text, count);
+    return undefined;
+  }
+  uses.delete(text);
+  const name = `arden_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+  names.set(text, name);
+  return name;
 }
 
 type QueryTarget = Pick<Pool | PoolClient, 'query'>;
@@ -92,8 +121,12 @@ async function query(
   sql: string,
   params: readonly SqlValue[],
 ) {
+  const text = translate(sql);
+  const name = statementName(text);
   try {
-    return await target.query(translate(sql), bind(params));
+    return await (name === undefined
+      ? target.query(text, bind(params))
+      : target.query({ name, text, values: bind(params) }));
   } catch (error) {
     throw unavailable(error, location);
   }
