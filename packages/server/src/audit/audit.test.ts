@@ -73,6 +73,20 @@ describe('the audit chain', () => {
     ]);
   });
 
+  test('a seal of many receipts gives each its place, as one at a time would', async () => {
+    // 75 receipts: chained by UPDATEs of 64, 8 and 1 rows on the embedded store.
+    for (let index = 0; index < 75; index += 15) {
+      await Promise.all(Array.from({ length: 15 }, (_, offset) => check(index + offset)));
+    }
+    expect(await t.server.audit.seal()).toBe(75);
+    const chain = await t.server.store.audit.chain(t.agent.id, 'live', 0, 100);
+    expect(chain.map((row) => row.chainPosition)).toEqual(
+      Array.from({ length: 75 }, (_, index) => index + 1),
+    );
+    expect(new Set(chain.map((row) => row.chainHash)).size).toBe(75);
+    expect(await verify()).toMatchObject({ ok: true, entries: 75, problems: [] });
+  });
+
   test('receipts stored in the older single-signature form still chain and verify', async () => {
     await check(1);
     const old = await check(2);

@@ -67,6 +67,7 @@ export class AuditService {
       const touched = new Set<AuditHead>();
       // When each touched chain's last entry was written (for the checkpoint's `entry_at`).
       const lastAt = new Map<AuditHead, number>();
+      const sealed: { seq: number; position: number; hash: string }[] = [];
       for (const receipt of pending) {
         const key = `${receipt.agentId}|${receipt.environment}`;
         let head = heads.get(key);
@@ -86,10 +87,11 @@ export class AuditService {
         }
         head.position += 1;
         head.hash = entryHash(head.hash, head.position, receipt.receipt);
-        await repositories.audit.seal(receipt.seq, head.position, head.hash);
+        sealed.push({ seq: receipt.seq, position: head.position, hash: head.hash });
         touched.add(head);
         lastAt.set(head, receipt.createdAt);
       }
+      await repositories.audit.sealMany(sealed);
       const chains = forceCheckpoint ? new Set(heads.values()) : touched;
       for (const head of chains) {
         const due =

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isExactUint } from '@arden/policy';
 
 /**
@@ -11,9 +11,7 @@ import { isExactUint } from '@arden/policy';
  * (`argumentsHash`), else as the nearest double (`Infinity`, not JSON, when it is not finite).
  */
 export function canonicalJson(value: unknown): string {
-  const parts: string[] = [];
-  write(value, parts, { inexact: false });
-  return parts.join('');
+  return write(value, { inexact: false });
 }
 
 /** Written while walking a value: whether it holds a number that is not exact (`inexact`). */
@@ -47,90 +45,88 @@ function exactDecimal(text: string): { sign: string; digits: string; power: numb
   return { sign, digits: trimmed, power };
 }
 
-function write(value: unknown, parts: string[], walk: Walk): void {
-  if (value === null || value === undefined) {
-    parts.push('null');
-    return;
-  }
+function write(value: unknown, walk: Walk): string {
+  if (value === null || value === undefined) return 'null';
   switch (typeof value) {
     case 'string':
-      parts.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'boolean':
-      parts.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) {
         // `1e400` read as a double (JSON has no Infinity): never like `null`; its text, when
         // known, tells it from `1e401`.
         walk.inexact = true;
-        parts.push(Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity');
-        return;
+        return Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
       }
       if (Math.abs(value) >= exactDoubleLimit && Number.isInteger(value)) walk.inexact = true;
-      parts.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'bigint':
       // An exact integer that a double holds exactly reads like that double.
-      parts.push(
-        Number.isSafeInteger(Number(value)) ? JSON.stringify(Number(value)) : value.toString(),
-      );
-      return;
+      return Number.isSafeInteger(Number(value)) ? JSON.stringify(Number(value)) : value.toString();
     case 'object':
       break;
     default:
-      parts.push('null');
-      return;
+      return 'null';
+  }
+  // A plain object (the common case: arguments parsed from JSON) is none of the special ones.
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    return writeObject(value as Record<string, unknown>, walk);
   }
   if (isExactUint(value)) {
     // A CEL `uint` (above int64's maximum): an object whose value is private, kept as digits.
-    parts.push(String(value.valueOf()));
-    return;
+    return String(value.valueOf());
   }
-  if (value instanceof ExactNumber) {
-    writeExactNumber(value.text, parts, walk);
-    return;
-  }
+  if (value instanceof ExactNumber) return writeExactNumber(value.text, walk);
   if (Array.isArray(value)) {
-    parts.push('[');
-    value.forEach((element, index) => {
-      if (index > 0) parts.push(',');
-      write(element, parts, walk);
-    });
-    parts.push(']');
-    return;
+    let text = '[';
+    for (let index = 0; index < value.length; index++) {
+      // A hole is skipped, as `forEach` would (arguments parsed from JSON have none).
+      if (!(index in value)) continue;
+      if (index > 0) text += ',';
+      text += write(value[index], walk);
+    }
+    return `${text}]`;
   }
-  const entries =
-    value instanceof Map
-      ? [...value.entries()].map(([key, entry]) => [String(key), entry] as const)
-      : Object.entries(value as Record<string, unknown>);
-  entries.sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));
-  parts.push('{');
-  entries.forEach(([key, entry], index) => {
-    if (index > 0) parts.push(',');
-    parts.push(JSON.stringify(key), ':');
-    write(entry, parts, walk);
-  });
-  parts.push('}');
+  if (value instanceof Map) {
+    const entries = [...value.entries()].map(([key, entry]) => [String(key), entry] as const);
+    entries.sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));
+    let text = '{';
+    for (const [index, [key, entry]] of entries.entries()) {
+      if (index > 0) text += ',';
+      text += `${JSON.stringify(key)}:${write(entry, walk)}`;
+    }
+    return `${text}}`;
+  }
+  return writeObject(value as Record<string, unknown>, walk);
+}
+
+/** An object by its own enumerable string keys (as `Object.entries`), sorted. */
+function writeObject(object: Record<string, unknown>, walk: Walk): string {
+  // Sorted by UTF-16 code units, as the default sort compares strings (no two keys are equal).
+  const keys = Object.keys(object).sort();
+  let text = '{';
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string;
+    if (index > 0) text += ',';
+    text += `${JSON.stringify(key)}:${write(object[key], walk)}`;
+  }
+  return `${text}}`;
 }
 
 /**
  * A number from its text: an integer (whatever its notation) as an exact integer, any other
  * number as its double, and one no double holds by its exact decimal value.
  */
-function writeExactNumber(text: string, parts: string[], walk: Walk): void {
+function writeExactNumber(text: string, walk: Walk): string {
   const exact = exactDecimal(text);
-  if (exact === undefined) {
-    parts.push('0');
-    return;
-  }
+  if (exact === undefined) return '0';
   if (exact.power >= 0 && exact.power <= maxWrittenPower) {
-    write(BigInt(`${exact.sign}${exact.digits}${'0'.repeat(exact.power)}`), parts, walk);
-    return;
+    return write(BigInt(`${exact.sign}${exact.digits}${'0'.repeat(exact.power)}`), walk);
   }
   const number = Number(text);
-  if (Number.isFinite(number) && exact.power < 0) write(number, parts, walk);
-  else parts.push(`${exact.sign}${exact.digits}e${exact.power}`);
+  if (Number.isFinite(number) && exact.power < 0) return write(number, walk);
+  return `${exact.sign}${exact.digits}e${exact.power}`;
 }
 
 /** JSON text with every number kept as its text (`ExactNumber`), for `writeExactNumber`. */
@@ -153,27 +149,23 @@ export function argumentsHash(
   kwargs: unknown,
   texts?: { argsJson: string; kwargsJson: string },
 ): string {
-  const parts: string[] = [];
   const walk: Walk = { inexact: false };
-  write([args ?? [], kwargs ?? {}], parts, walk);
-  let canonical = parts.join('');
+  // As the canonical JSON of `[args, kwargs]`.
+  let canonical = `[${write(args ?? [], walk)},${write(kwargs ?? {}, walk)}]`;
   if (walk.inexact && texts !== undefined) {
     const exact = exactArguments(texts);
     if (exact !== undefined) canonical = exact;
   }
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
+  return hash('sha256', canonical, 'base64url').slice(0, 32);
 }
 
 /** Canonical JSON of the arguments from their texts (undefined when a text is not JSON). */
 function exactArguments(texts: { argsJson: string; kwargsJson: string }): string | undefined {
   try {
-    const parts: string[] = [];
-    write(
+    return write(
       [parseWithNumbers(texts.argsJson) ?? [], parseWithNumbers(texts.kwargsJson) ?? {}],
-      parts,
       { inexact: false },
     );
-    return parts.join('');
   } catch {
     return undefined;
   }

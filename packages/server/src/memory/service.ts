@@ -30,9 +30,8 @@ import {
 } from './repository';
 import {
   countCalls,
-  isRefusal,
   outcomeMatches,
-  refusedAt,
+  refusalIn,
   SessionCache,
   type SessionCacheLimits,
   type SessionMemory,
@@ -359,14 +358,7 @@ export class MemoryService {
         // The embedded store: a session kept here, or the calls that were not allowed of one
         // too large to keep; else (or when those cannot tell) the log.
         const known = session
-          ? session.byHash
-              .get(argsHash)
-              ?.find(
-                (logged) =>
-                  logged.tool === call.tool &&
-                  (since === undefined || refusedAt(logged) >= since) &&
-                  isRefusal(logged),
-              )
+          ? refusalIn(session, call.tool, argsHash, since)
           : this.#sessions
             ? await this.#sessions.refusalOf(
                 db,

@@ -5,7 +5,14 @@ import type { MemoryDecision } from '@arden/policy';
 import { describe, expect, it } from 'vitest';
 import { actionRepository } from '../actions/repository';
 import type { Queryable } from '../store/database';
-import { countCalls, SessionCache, type SessionCall } from './session-cache';
+import {
+  countCalls,
+  isRefusal,
+  refusalIn,
+  SessionCache,
+  type SessionCall,
+  type SessionMemory,
+} from './session-cache';
 
 /**
  * A database whose log is `decided` (held calls' outcomes) and nothing else; a decision written
@@ -136,5 +143,205 @@ describe('the cache bounds', () => {
     // read from the log again when next used (the fake log is empty).
     expect((await cache.get(db, 'a', 'live', 'one'))?.calls).toHaveLength(8);
     expect((await cache.get(db, 'a', 'live', 'two'))?.calls).toHaveLength(0);
+  });
+});
+
+/**
+ * A log of one session's committed calls (`log`) with the outcomes decided since (`decided`):
+ * answers the cache's reads of the session, its calls that were not allowed, and held outcomes.
+ */
+function sessionLog(log: SessionCall[], decided: Map<string, { status: string; at: number }>) {
+  const row = (call: SessionCall) => {
+    const outcome = decided.get(call.id);
+    return {
+      id: call.id,
+      tool_name: call.tool,
+      decision: call.decision,
+      reason: call.reason,
+      status: outcome?.status ?? call.status,
+      on_timeout: call.onTimeout,
+      args_hash: call.argsHash,
+      created_at: call.createdAt,
+      decided_at: outcome?.at ?? (call.status === 'pending' ? null : call.createdAt),
+      expires_at: null,
+    };
+  };
+  const db: Queryable = {
+    dialect: 'sqlite',
+    async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+      if (sql.includes('WHERE id IN')) {
+        const ids = new Set(params);
+        return log.filter((call) => ids.has(call.id)).map(row) as T[];
+      }
+      const limit = params[params.length - 1] as number;
+      const notAllowed = sql.includes("decision <> 'allow'");
+      return log
+        .filter((call) => !notAllowed || (call.decision !== 'allow' && call.argsHash !== null))
+        .slice(0, limit)
+        .map(row) as T[];
+    },
+    async get<T>(sql: string): Promise<T | undefined> {
+      return sql.includes('UPDATE actions') ? undefined : ({ cost: 0, tokens: 0 } as T);
+    },
+    async run() {
+      return { changes: 0, lastInsertId: 0 };
+    },
+    async exec() {},
+  };
+  /** The first refusal in the log, as `firstRefusalSql` finds it. */
+  const firstRefusal = (tool: string, argsHash: string, since: number | undefined) =>
+    log.find((call) => {
+      const logged = row(call);
+      const refusedAt =
+        logged.status === 'expired' ? logged.decided_at : (logged.decided_at ?? call.createdAt);
+      return (
+        call.tool === tool &&
+        call.argsHash === argsHash &&
+        isRefusal({ ...call, status: logged.status }) &&
+        (since === undefined || (refusedAt ?? call.createdAt) >= since)
+      );
+    });
+  return { db, firstRefusal };
+}
+
+/** The cache's answer to a refused-repeat lookup, as the memory service asks it. */
+async function cachedRefusal(
+  cache: SessionCache,
+  db: Queryable,
+  tool: string,
+  argsHash: string,
+  since: number | undefined,
+) {
+  const session = await cache.get(db, 'a', 'live', 's');
+  return session
+    ? refusalIn(session, tool, argsHash, since)
+    : cache.refusalOf(db, 'a', 'live', 's', tool, argsHash, since);
+}
+
+describe('refused-repeat lookups', () => {
+  it('answer as the log does, kept whole or too large, through held calls decided later', async () => {
+    let seed = 41;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const log: SessionCall[] = [];
+    const decided = new Map<string, { status: string; at: number }>();
+    const { db, firstRefusal } = sessionLog(log, decided);
+    const cache = new SessionCache({ callsPerSession: 300 });
+    const tools = ['refund', 'mail'];
+    const hashes = ['h1', 'h2', 'h3'];
+    let now = 1_000_000;
+    let large = 0;
+    let asked = 0;
+    for (let step = 0; step < 900; step++) {
+      now += Math.floor(random() * 1_000);
+      await cache.get(db, 'a', 'live', 's');
+      const roll = random();
+      const decision = roll < 0.55 ? 'allow' : roll < 0.8 ? 'requires_approval' : 'block';
+      const call: SessionCall = {
+        id: `c-${String(step).padStart(4, '0')}`,
+        tool: pick(tools),
+        decision,
+        reason: decision === 'block' && random() < 0.3 ? 'budget_exceeded' : 'rule_matched',
+        status: decision === 'requires_approval' ? 'pending' : 'completed',
+        onTimeout: pick(['deny', 'allow']),
+        argsHash: pick(hashes),
+        createdAt: now,
+        refusedAt: now,
+      };
+      const settle = cache.add('a', 'live', 's', call);
+      // Now and then a commit fails: the call is taken back.
+      const committed = random() > 0.1;
+      if (committed) log.push(call);
+      settle(committed);
+      // Now and then a held call is decided in the log (read back by the cache after a change).
+      const held = log.filter((logged) => logged.status === 'pending' && !decided.has(logged.id));
+      if (held.length > 0 && random() < 0.15) {
+        const heldCall = pick(held);
+        const status = pick(['approved', 'denied', 'expired'] as const);
+        decided.set(heldCall.id, { status, at: now });
+        await actionRepository(db).decide(
+          heldCall.id,
+          { status: 'denied', decidedBy: 'u', notes: null },
+          now,
+        );
+      }
+      for (const tool of tools) {
+        for (const hash of hashes) {
+          for (const windowMs of [undefined, 1, 20_000, 200_000]) {
+            const since = windowMs === undefined ? undefined : now - windowMs;
+            const answer = await cachedRefusal(cache, db, tool, hash, since);
+            if (answer === 'ask the log') {
+              asked++;
+              continue;
+            }
+            expect(answer?.id, `${step} ${tool} ${hash} ${windowMs}`).toBe(
+              firstRefusal(tool, hash, since)?.id,
+            );
+          }
+        }
+      }
+      if ((await cache.get(db, 'a', 'live', 's')) === undefined) large++;
+    }
+    // Both paths were taken, and the large one answered without the log.
+    expect(large).toBeGreaterThan(300);
+    expect(asked).toBe(0);
+  });
+
+  it('finds a refusal after 5 000 allowed and held calls with the same arguments, reading only refusals', async () => {
+    const log: SessionCall[] = [];
+    const decided = new Map<string, { status: string; at: number }>();
+    const { db } = sessionLog(log, decided);
+    const cache = new SessionCache();
+    const call = (index: number, decision: string): SessionCall => ({
+      id: `c-${String(index).padStart(5, '0')}`,
+      tool: 'refund',
+      decision,
+      reason: 'rule_matched',
+      status: decision === 'requires_approval' ? 'pending' : 'completed',
+      onTimeout: 'deny',
+      argsHash: 'h',
+      createdAt: 1_000 + index,
+      refusedAt: 1_000 + index,
+    });
+    const note = async (added: SessionCall) => {
+      await cache.get(db, 'a', 'live', 's');
+      log.push(added);
+      cache.add('a', 'live', 's', added)(true);
+    };
+    await note(call(0, 'block'));
+    for (let index = 1; index <= 4_999; index++) {
+      await note(call(index, index % 10 === 0 ? 'requires_approval' : 'allow'));
+    }
+    const kept = await cache.get(db, 'a', 'live', 's');
+    expect(kept?.calls).toHaveLength(5_000);
+    // Only the refusal is looked at: not the 4 999 calls after it.
+    expect(kept?.byHash.get('h')).toHaveLength(1);
+    expect(refusalIn(kept as SessionMemory, 'refund', 'h', undefined)?.id).toBe('c-00000');
+    expect(refusalIn(kept as SessionMemory, 'refund', 'h', 1_000)?.id).toBe('c-00000');
+    expect(refusalIn(kept as SessionMemory, 'refund', 'h', 1_001)).toBeUndefined();
+    expect(refusalIn(kept as SessionMemory, 'mail', 'h', undefined)).toBeUndefined();
+    // Past the calls a session keeps whole: the same answers, without the log.
+    await note(call(5_000, 'allow'));
+    await note(call(5_001, 'allow'));
+    expect(await cache.get(db, 'a', 'live', 's')).toBeUndefined();
+    const ask = (since: number | undefined, tool = 'refund') =>
+      cache.refusalOf(db, 'a', 'live', 's', tool, 'h', since);
+    expect((await ask(undefined)) as SessionCall).toMatchObject({ id: 'c-00000' });
+    expect(await ask(1_001)).toBeUndefined();
+    expect(await ask(undefined, 'mail')).toBeUndefined();
+    // A held call denied later is a refusal from its denial.
+    decided.set('c-04990', { status: 'denied', at: 9_000 });
+    await actionRepository(db).decide(
+      'c-04990',
+      { status: 'denied', decidedBy: 'u', notes: null },
+      9_000,
+    );
+    expect((await ask(1_001)) as SessionCall).toMatchObject({ id: 'c-04990' });
+    expect((await ask(9_000)) as SessionCall).toMatchObject({ id: 'c-04990' });
+    expect(await ask(9_001)).toBeUndefined();
+    expect((await ask(undefined)) as SessionCall).toMatchObject({ id: 'c-00000' });
   });
 });

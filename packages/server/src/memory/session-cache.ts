@@ -50,8 +50,10 @@ export interface SessionMemory {
   /** Calls of this session being decided (logged in memory before their commit). */
   inFlight: number;
   /**
-   * The calls that were not allowed (the only possible refusals), by arguments hash: a
-   * refused-repeat lookup reads these, not every call.
+   * The calls that are refusals (`isRefusal`), by arguments hash, in log order: a refused-repeat
+   * lookup reads these, not every call (a call held for approval joins them once it is denied,
+   * `refreshPending`; a session repeating an allowed or a held call thousands of times adds
+   * nothing here).
    */
   byHash: Map<string, SessionCall[]>;
   /**
@@ -136,20 +138,52 @@ export function countCalls(
   return times.length - low;
 }
 
-/** Indexes the calls of `calls` that were not allowed by arguments hash. */
-export function indexByHash(calls: SessionCall[]): Map<string, SessionCall[]> {
+/** Indexes the calls of `calls` that are refusals by arguments hash, in log order. */
+export function indexByHash(calls: readonly SessionCall[]): Map<string, SessionCall[]> {
   const byHash = new Map<string, SessionCall[]>();
   for (const call of calls) addToIndex(byHash, call);
   return byHash;
 }
 
 function addToIndex(byHash: Map<string, SessionCall[]>, call: SessionCall): void {
-  // An allowed call is never a refusal: only the others are looked up (a session repeating one
-  // allowed call thousands of times would make every lookup walk them all).
-  if (call.argsHash === null || call.decision === 'allow') return;
+  // Only refusals are looked up: a session repeating an allowed call, or one held for approval,
+  // thousands of times would make every lookup walk them all.
+  if (call.argsHash === null || !isRefusal(call)) return;
   const same = byHash.get(call.argsHash);
   if (same === undefined) byHash.set(call.argsHash, [call]);
   else same.push(call);
+}
+
+/**
+ * The first refusal of `tool` with these arguments in a kept session (in log order), refused at
+ * or after `since` when given.
+ */
+export function refusalIn(
+  session: SessionMemory,
+  tool: string,
+  argsHash: string,
+  since: number | undefined,
+): SessionCall | undefined {
+  const same = session.byHash.get(argsHash);
+  if (same === undefined) return undefined;
+  for (const logged of same) {
+    if (
+      logged.tool === tool &&
+      (since === undefined || refusedAt(logged) >= since) &&
+      isRefusal(logged)
+    ) {
+      return logged;
+    }
+  }
+  return undefined;
+}
+
+/** Takes `call` out of a list of calls (the last time it is there), if it is there. */
+function remove(calls: SessionCall[] | undefined, call: SessionCall): boolean {
+  const at = calls?.lastIndexOf(call) ?? -1;
+  if (calls === undefined || at < 0) return false;
+  calls.splice(at, 1);
+  return true;
 }
 
 const maxSessions = 1_000;
@@ -173,13 +207,26 @@ export interface SessionCacheLimits {
 /**
  * What is kept of a session too large to keep whole: its calls that were not allowed (the only
  * ones that can be refusals), by arguments hash — noted as they are decided here, and read from
- * the log on first use (`loaded`); `overflow` when there are too many to keep.
+ * the log on first use (`loaded`); `overflow` when there are too many to keep. Of those, the
+ * refusals and the calls held for approval are kept (a held call may be denied); the others
+ * (approved, cancelled, blocked by a budget) are only counted in `size`.
  */
 interface LargeSession {
-  byHash: Map<string, SessionCall[]>;
+  byHash: Map<string, Candidates>;
   size: number;
   loaded: boolean;
   overflow: boolean;
+  /**
+   * `heldOutcomeVersion()` when the held calls' outcomes were last read (absent: never): while it
+   * has not moved, a held call is still held, and is no refusal.
+   */
+  outcomesRead?: number;
+}
+
+/** A large session's calls with one arguments hash that can be refusals. */
+interface Candidates {
+  refusals: SessionCall[];
+  held: SessionCall[];
 }
 
 /** Keeps `call` in a large session when it was not allowed; whether it was kept. */
@@ -192,8 +239,15 @@ function addCandidate(large: LargeSession, call: SessionCall): boolean {
     large.size = 0;
     return false;
   }
-  addToIndex(large.byHash, call);
   large.size++;
+  const refusal = isRefusal(call);
+  if (!refusal && call.status !== 'pending') return true;
+  let same = large.byHash.get(call.argsHash);
+  if (same === undefined) {
+    same = { refusals: [], held: [] };
+    large.byHash.set(call.argsHash, same);
+  }
+  (refusal ? same.refusals : same.held).push(call);
   return true;
 }
 
@@ -419,7 +473,7 @@ export class SessionCache {
         // Grown past what is kept, and nothing of it is only here: its counts go to the
         // database; its possible refusals stay here.
         this.#drop(key);
-        this.#markTooLarge(key, memory.calls);
+        this.#markTooLarge(key, memory.calls, memory.outcomesRead);
       }
       if (committed) {
         if (memory.inFlight === 0) this.#evict(key);
@@ -432,15 +486,16 @@ export class SessionCache {
       }
       // Counts were kept of the calls as they were appended.
       memory.counts?.clear();
-      const same = call.argsHash === null ? undefined : memory.byHash.get(call.argsHash);
-      const at = same?.lastIndexOf(call) ?? -1;
-      if (same !== undefined && at >= 0) same.splice(at, 1);
+      if (call.argsHash !== null) remove(memory.byHash.get(call.argsHash), call);
       if (call.status === 'pending') memory.pending--;
     };
   }
 
-  /** Marks a session too large to keep whole; `calls`: all of it, when known here. */
-  #markTooLarge(key: string, calls?: readonly SessionCall[]): void {
+  /**
+   * Marks a session too large to keep whole; `calls`: all of it, when known here, with the
+   * held calls' outcomes as of `outcomesRead`.
+   */
+  #markTooLarge(key: string, calls?: readonly SessionCall[], outcomesRead?: number): void {
     this.#tooLarge.delete(key);
     if (this.#tooLarge.size >= maxSessions) {
       // The least recently marked one goes (its reads go to the log again until marked anew).
@@ -451,6 +506,7 @@ export class SessionCache {
     if (calls !== undefined) {
       for (const call of calls) addCandidate(large, call);
       large.loaded = true;
+      if (outcomesRead !== undefined) large.outcomesRead = outcomesRead;
     }
     this.#tooLarge.set(key, large);
   }
@@ -460,13 +516,10 @@ export class SessionCache {
     const large = this.#tooLarge.get(key);
     if (large === undefined || !addCandidate(large, call)) return () => undefined;
     return (committed) => {
-      if (committed) return;
+      if (committed || large.overflow) return;
       const same = large.byHash.get(call.argsHash as string);
-      const at = same?.lastIndexOf(call) ?? -1;
-      if (same !== undefined && at >= 0) {
-        same.splice(at, 1);
-        large.size--;
-      }
+      // (A call only counted, neither refusal nor held, stays counted: `size` only bounds.)
+      if (remove(same?.refusals, call) || remove(same?.held, call)) large.size--;
     };
   }
 
@@ -491,13 +544,21 @@ export class SessionCache {
     if (large === undefined || large.overflow) return 'ask the log';
     if (!large.loaded) await this.#loadLarge(db, large, agentId, environment, sessionId);
     if (large.overflow) return 'ask the log';
-    const same = large.byHash.get(argsHash);
+    let same = large.byHash.get(argsHash);
     if (same === undefined) return undefined;
+    if (same.held.length > 0 && large.outcomesRead !== heldOutcomeVersion()) {
+      // A held call may have been decided since its outcome was read: read the outcomes again.
+      await this.#refreshLarge(db, large);
+      if (large.overflow) return 'ask the log';
+      same = large.byHash.get(argsHash);
+      if (same === undefined) return undefined;
+    }
+    // The held calls are held still (no outcome changed in this process since they were read):
+    // none is a refusal.
     let first: SessionCall | undefined;
-    for (const call of same) {
-      if (call.tool !== tool) continue;
-      if (call.status === 'pending') return 'ask the log';
+    for (const call of same.refusals) {
       if (
+        call.tool === tool &&
         isRefusal(call) &&
         (since === undefined || refusedAt(call) >= since) &&
         (first === undefined || call.id < first.id)
@@ -519,6 +580,7 @@ export class SessionCache {
     environment: string,
     sessionId: string,
   ): Promise<void> {
+    const version = heldOutcomeVersion();
     const calls = await loggedCalls(db, agentId, environment, sessionId, {
       limit: maxCandidates + 1,
       notAllowed: true,
@@ -526,42 +588,50 @@ export class SessionCache {
     // Another lookup may have loaded it meanwhile.
     if (large.loaded) return;
     large.loaded = true;
+    // (Held calls noted here meanwhile were held when decided: their outcomes are as current.)
+    large.outcomesRead = version;
     const noted = new Set<string>();
-    for (const same of large.byHash.values()) for (const call of same) noted.add(call.id);
+    for (const same of large.byHash.values()) {
+      for (const call of same.refusals) noted.add(call.id);
+      for (const call of same.held) noted.add(call.id);
+    }
     for (const call of calls) {
       if (!noted.has(call.id)) addCandidate(large, call);
     }
   }
 
+  /**
+   * Re-reads the outcomes of a large session's held calls: those decided leave the held ones,
+   * and join its refusals when they are.
+   */
+  async #refreshLarge(db: Queryable, large: LargeSession): Promise<void> {
+    const version = heldOutcomeVersion();
+    const held: SessionCall[] = [];
+    for (const same of large.byHash.values()) held.push(...same.held);
+    await readOutcomes(db, held, (call) => {
+      const same = large.byHash.get(call.argsHash as string);
+      if (same === undefined || !remove(same.held, call)) return;
+      if (isRefusal(call)) same.refusals.push(call);
+    });
+    // A change during the read is read at the next lookup (the version read before it).
+    large.outcomesRead = version;
+  }
+
   /** Re-reads the outcome of the session's calls still held when last seen. */
   async #refreshPending(db: Queryable, memory: SessionMemory): Promise<void> {
     const held = memory.calls.filter((call) => call.status === 'pending');
-    for (let start = 0; start < held.length; start += 200) {
-      const chunk = held.slice(start, start + 200);
-      const rows = await db.all<{
-        id: string;
-        status: string;
-        on_timeout: string | null;
-        created_at: number;
-        decided_at: number | null;
-        expires_at: number | null;
-      }>(
-        `SELECT id, status, on_timeout, created_at, decided_at, expires_at FROM actions
-         WHERE id IN (${chunk.map(() => '?').join(', ')})`,
-        chunk.map((call) => call.id),
-      );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      for (const call of chunk) {
-        const row = byId.get(call.id);
-        // Another check of the session may have refreshed it meanwhile.
-        if (row === undefined || row.status === 'pending' || call.status !== 'pending') continue;
-        call.status = row.status;
-        call.onTimeout = row.on_timeout;
-        call.refusedAt = refusedAtOf(row);
-        memory.pending--;
-        // Its outcome changed: counts by decision start over.
-        memory.counts?.clear();
-      }
+    const refused = new Set<string>();
+    await readOutcomes(db, held, (call) => {
+      memory.pending--;
+      // Its outcome changed: counts by decision start over.
+      memory.counts?.clear();
+      if (call.argsHash !== null && isRefusal(call)) refused.add(call.argsHash);
+    });
+    // Calls denied since join the refusals of their arguments, in log order.
+    if (refused.size === 0) return;
+    for (const hash of refused) memory.byHash.delete(hash);
+    for (const call of memory.calls) {
+      if (call.argsHash !== null && refused.has(call.argsHash)) addToIndex(memory.byHash, call);
     }
   }
 
@@ -584,6 +654,42 @@ export class SessionCache {
     const key = SessionCache.key(agentId, environment, sessionId);
     this.#drop(key);
     this.#tooLarge.delete(key);
+  }
+}
+
+/**
+ * Reads the outcomes of held calls from the log: each decided since (and not seen so by another
+ * read meanwhile) takes its outcome, then `decided(call)`.
+ */
+async function readOutcomes(
+  db: Queryable,
+  held: readonly SessionCall[],
+  decided: (call: SessionCall) => void,
+): Promise<void> {
+  for (let start = 0; start < held.length; start += 200) {
+    const chunk = held.slice(start, start + 200);
+    const rows = await db.all<{
+      id: string;
+      status: string;
+      on_timeout: string | null;
+      created_at: number;
+      decided_at: number | null;
+      expires_at: number | null;
+    }>(
+      `SELECT id, status, on_timeout, created_at, decided_at, expires_at FROM actions
+       WHERE id IN (${chunk.map(() => '?').join(', ')})`,
+      chunk.map((call) => call.id),
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const call of chunk) {
+      const row = byId.get(call.id);
+      // Another check of the session may have refreshed it meanwhile.
+      if (row === undefined || row.status === 'pending' || call.status !== 'pending') continue;
+      call.status = row.status;
+      call.onTimeout = row.on_timeout;
+      call.refusedAt = refusedAtOf(row);
+      decided(call);
+    }
   }
 }
 
