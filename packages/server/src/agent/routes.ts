@@ -255,11 +255,10 @@ export function registerAgentRoutes(server: ServerContext): void {
     const [inserted = { changes: 0 }] = await server.telemetry.storeCommit(() =>
       store.committer
         .submitAll([
-          store.actions.insertStatement(stored),
+          memory.guard(store.actions.insertStatement(stored)),
           ...(redaction ? [redaction.statement] : []),
           ...(receipt ? [receipt.statement] : []),
           ...(evaluated?.statements ?? []),
-          ...memory.statements,
         ])
         .catch(async (error: unknown) => {
           // Not answered: nothing of its cost may stay held or spent (fail closed).

@@ -2,7 +2,8 @@
 // 4th refund of a session at the same instant, many times over; the limit holds every time.
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
-import { isMemoryConflict, memoryRepository, memoryVersionGuard } from './repository';
+import { action } from '../test-fixtures/store';
+import { guardedInsert, isMemoryConflict, type MemoryGuard, memoryRepository } from './repository';
 
 const servers: AdminTestServer[] = [];
 afterEach(async () => {
@@ -113,27 +114,42 @@ describe('policies reading memory at different scopes on replicas (PostgreSQL)',
 });
 
 describe('memory version guard (PostgreSQL)', () => {
+  /** A guarded action INSERT, as a check with memory commits it (one statement). */
+  const guarded = (t: AdminTestServer, guards: MemoryGuard[]) =>
+    guardedInsert(t.server.store.actions.insertStatement(action(t.agent.id)), guards);
+  const logged = async (t: AdminTestServer) =>
+    Number(
+      (await t.server.store.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM actions'))?.n,
+    );
+
   test("a bump moves a scope's version: a check that read it before fails, in one commit too", async () => {
     const a = await startAdminTestServer({ workers: false }, { listen: false });
     servers.push(a);
     const committer = a.server.store.committer;
     const repository = memoryRepository(a.server.store.database);
     const key = 'agent|bump-test|live';
+    const before = await logged(a);
     // A bump creates the row: a check that read "no row" (0) no longer commits.
-    await committer.submit(memoryVersionGuard(key, null));
-    expect(
-      isMemoryConflict(await committer.submit(memoryVersionGuard(key, 0)).catch((e) => e)),
-    ).toBe(true);
+    await committer.submit(guarded(a, [[key, null]]));
+    expect(isMemoryConflict(await committer.submit(guarded(a, [[key, 0]])).catch((e) => e))).toBe(
+      true,
+    );
+    expect(await logged(a)).toBe(before + 1);
     const read = await repository.version(key);
-    // A guard and a bump of its scope in one transaction: the guard sees the bump and fails.
-    const together = await committer
-      .submitAll([memoryVersionGuard(key, read), memoryVersionGuard(key, null)])
-      .catch((error) => error);
-    expect(isMemoryConflict(together)).toBe(true);
-    expect(await repository.version(key)).toBe(read);
-    await committer.submit(memoryVersionGuard(key, read));
-    await committer.submit(memoryVersionGuard(key, null));
-    expect(await repository.version(key)).toBe(read + 2);
+    // A guard and a bump of its scope in one commit: the guard sees the bump and fails, and
+    // with it the request holding the guard, not the other one.
+    const together = await Promise.all([
+      committer.submit(guarded(a, [[key, read]])).catch((error) => error),
+      committer.submit(guarded(a, [[key, null]])),
+    ]);
+    expect(isMemoryConflict(together[0])).toBe(true);
+    expect(together[1]).toMatchObject({ changes: 1 });
+    expect(await repository.version(key)).toBe(read + 1);
+    expect(await logged(a)).toBe(before + 2);
+    await committer.submit(guarded(a, [[key, read + 1]]));
+    await committer.submit(guarded(a, [[key, null]]));
+    expect(await repository.version(key)).toBe(read + 3);
+    expect(await logged(a)).toBe(before + 4);
   });
 
   test('of two commits that read the same version only the first goes through', async () => {
@@ -143,14 +159,52 @@ describe('memory version guard (PostgreSQL)', () => {
     const key = 'session|guard-test|live|s-1';
     const read = await memoryRepository(a.server.store.database).version(key);
     expect(read).toBe(0);
-    await committer.submit(memoryVersionGuard(key, read));
+    await committer.submit(guarded(a, [[key, read]]));
     // A second check that read the same version (another replica) is refused at commit.
-    const late = await committer.submit(memoryVersionGuard(key, read)).catch((error) => error);
+    const late = await committer.submit(guarded(a, [[key, read]])).catch((error) => error);
     expect(isMemoryConflict(late)).toBe(true);
     expect(await memoryRepository(a.server.store.database).version(key)).toBe(1);
     // One that read the committed version goes through.
-    await committer.submit(memoryVersionGuard(key, 1));
+    await committer.submit(guarded(a, [[key, 1]]));
     expect(await memoryRepository(a.server.store.database).version(key)).toBe(2);
+  });
+
+  test('a failed guard fails only its own check: the others of its group commit are written', async () => {
+    const a = await startAdminTestServer({ workers: false }, { listen: false });
+    servers.push(a);
+    const committer = a.server.store.committer;
+    const repository = memoryRepository(a.server.store.database);
+    await committer.submit(guarded(a, [['session|group|live|moved', 0]]));
+    const before = await logged(a);
+    // One turn: one group commit, one merged statement, whose second guard read a stale version.
+    const outcomes = await Promise.all([
+      committer.submit(guarded(a, [['session|group|live|s-1', 0]])).catch((error) => error),
+      committer.submit(guarded(a, [['session|group|live|moved', 0]])).catch((error) => error),
+      committer.submit(
+        guarded(a, [
+          ['session|group|live|s-2', 0],
+          ['agent|group|live', null],
+        ]),
+      ),
+      committer.submit(a.server.store.actions.insertStatement(action(a.agent.id))),
+    ]);
+    expect(outcomes.map((outcome) => isMemoryConflict(outcome))).toEqual([
+      false,
+      true,
+      false,
+      false,
+    ]);
+    expect(await logged(a)).toBe(before + 3);
+    expect(await repository.version('session|group|live|s-1')).toBe(1);
+    expect(await repository.version('session|group|live|moved')).toBe(1);
+    expect(await repository.version('session|group|live|s-2')).toBe(1);
+    // Two guards of one scope in one statement: one of them (each alone) goes through.
+    const both = await Promise.all([
+      committer.submit(guarded(a, [['session|group|live|s-1', 1]])).catch((error) => error),
+      committer.submit(guarded(a, [['session|group|live|s-1', 1]])).catch((error) => error),
+    ]);
+    expect(both.filter((outcome) => isMemoryConflict(outcome))).toHaveLength(1);
+    expect(await repository.version('session|group|live|s-1')).toBe(2);
   });
 
   test('a limit holds exactly under many concurrent checks on two replicas, none failing', async () => {

@@ -51,8 +51,8 @@ export function refusalsIndexSchema(dialect: Dialect, refused: string): string[]
  * Migration 16, memory versions (PostgreSQL's arbiter of memory checks): one row per session (or
  * agent) whose calls a policy with memory counts, with the number of such checks committed. A
  * check reads the version before its counts and commits its action only if the version is still
- * the one it read, bumping it in the same transaction (`memoryVersionGuard`); no connection is
- * held while the check waits for the group commit. The embedded store, one process, keeps its
+ * the one it read, bumping it in the statement that writes its action (`guardedInsert`); no
+ * connection is held while the check waits for the group commit. The embedded store, one process, keeps its
  * sessions in memory and does not use the table; it has it so both schemas stay alike.
  */
 export function memoryVersionsSchema(dialect: Dialect): string[] {

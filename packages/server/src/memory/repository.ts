@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { reservedCondition, reservedSumColumns } from '../budgets/repository';
 import type { Queryable, SqlValue, Statement } from '../store/database';
 import type { MultiRow } from '../store/multi-row';
@@ -85,63 +86,99 @@ export const memoryConflictMarker = 'arden_memory_version_moved';
 const bumpedFirst = -(2 ** 52);
 
 /**
- * The statement a check with memory commits with its action on PostgreSQL: the version of a
- * session (or agent) it read moves from `expected` (what the check read before its counts; 0: no
- * row yet) to the next, or, when another check of that scope committed meanwhile, the statement
- * fails and with it the transaction (the group committer then retries its requests one by
- * one, and this one's check is decided again). With `expected` null it is a bump: the version
- * moves whatever it was (a scope the check did not read, but whose counts its call changes for
- * another policy). The upsert waits for a concurrent transaction holding the row and then
- * re-reads it, so of two replicas that read the same version only one commits. Its `lockKey`
- * makes transactions take these rows in one order (no deadlock). The error is raised as a failed
- * cast of a text that names it: no function in the schema. The guards and bumps of one commit
- * merge into one statement (`versionGuardRows`): one round trip.
+ * What a check with memory commits with its action on PostgreSQL, for one scope: the version
+ * of a session (or agent) it read (`expected`; 0: no row yet), which its commit moves to the
+ * next; or, `expected` null, a bump: the version moves whatever it was (a scope the check did
+ * not read, but whose counts its call changes for another policy).
  */
-export function memoryVersionGuard(scopeKey: string, expected: number | null): Statement {
-  const inserted = expected === null ? bumpedFirst : expected + 1;
-  return {
-    rows: versionGuardRows,
-    sql: `WITH bumped AS (
-            INSERT INTO memory_versions (scope_key, version) VALUES (?, ?)
-            ON CONFLICT (scope_key) DO UPDATE SET version = memory_versions.version + 1
-            WHERE memory_versions.version = ? OR EXCLUDED.version = ${bumpedFirst}
-            RETURNING version)
-          SELECT CAST(CASE WHEN COUNT(*) = 1 THEN '1' ELSE '${memoryConflictMarker}' END AS INTEGER) AS ok
-          FROM bumped`,
-    params: [scopeKey, inserted, expected],
-    // A bump goes before a guard of its scope in one transaction (the guard then sees it and
-    // fails): the suffix orders the two and nothing else (keys are text without NUL).
-    lockKey: `memory_versions|${scopeKey}${expected === null ? '\u0000' : '\u0001'}`,
-  };
+export type MemoryGuard = readonly [scopeKey: string, expected: number | null];
+
+/** The name a failed guard gives its scope in the error (no session id in error messages). */
+export function conflictKey(scopeKey: string): string {
+  return createHash('md5').update(scopeKey).digest('hex');
 }
 
 /**
- * The guards of one commit as one statement: every scope's version moves from what its check
- * read (a bump's whatever it was), in key order, or the statement fails (and the group committer
- * retries the commit's requests one by one: only the checks whose scope moved fail). Parameters
- * as the guard's.
+ * The action's INSERT with its memory guards in the same statement (PostgreSQL): one
+ * autocommitted statement per group commit, as for a check without memory, instead of a
+ * transaction around the INSERT and a statement of guards. A data-modifying CTE moves every
+ * scope's version in `memory_versions` (an upsert, rows taken in key order: replicas never
+ * deadlock); when a guarded scope's version is not the one its check read plus one afterwards
+ * (another check of the scope committed after the read, here or on another replica: the upsert
+ * waits for that transaction and then re-reads the row), the statement fails, naming the scope
+ * by `conflictKey`, and nothing of it is written. The group committer then commits the
+ * statement's other checks without the ones guarding that scope, which are decided again. The
+ * guards of all the checks merged into one statement are added up per scope: the bumps first,
+ * then the guard (of two guards of one scope in one statement, neither holds). A failed guard
+ * raises a failed cast of a text naming it: no function in the schema.
+ *
+ * `insert` must be a multi-row statement (`rows`): the embedded store never guards.
  */
-const versionGuardRows: MultiRow = {
-  key: 'memory_version_guard',
-  // One statement cannot update a row twice; a second guard of one scope goes in the next.
-  distinct: (params) => String(params[0]),
-  build(rows) {
-    return {
-      name: 'arden_rows_memory_version_guard',
-      text: `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(scope_key, version)),
-        bumped AS (
-          INSERT INTO memory_versions (scope_key, version)
-          SELECT scope_key, version FROM v ORDER BY scope_key
-          ON CONFLICT (scope_key) DO UPDATE SET version = memory_versions.version + 1
-          WHERE memory_versions.version = EXCLUDED.version - 1 OR EXCLUDED.version = ${bumpedFirst}
-          RETURNING scope_key)
-        SELECT CAST(CASE WHEN COUNT(*) = cardinality($1::text[]) THEN '1' ELSE '${memoryConflictMarker}' END AS INTEGER) AS ok
-        FROM bumped`,
-      values: [rows.map((row) => row[0]), rows.map((row) => row[1])],
-    };
-  },
-  results: (_returned, rows) => rows.map(() => ({ changes: 1 })),
-};
+export function guardedInsert(insert: Statement, guards: readonly MemoryGuard[]): Statement {
+  const inner = insert.rows;
+  if (guards.length === 0) return insert;
+  if (inner === undefined) throw new Error('A memory guard rides only in a multi-row INSERT.');
+  const clean = guards.map(
+    ([scopeKey, expected]) => [scopeKey.replaceAll('\u0000', '\uFFFD'), expected] as const,
+  );
+  return {
+    // Never run unmerged (PostgreSQL merges every statement with `rows`): this one would fail.
+    sql: `SELECT CAST('${memoryConflictMarker} unmerged' AS INTEGER)`,
+    params: [...(insert.params ?? []), JSON.stringify(clean)],
+    rows: guardedRows(inner),
+    conflictKeys: clean
+      .filter(([, expected]) => expected !== null)
+      .map(([scopeKey]) => conflictKey(scopeKey)),
+  };
+}
+
+const guardedKinds = new WeakMap<MultiRow, MultiRow>();
+
+function guardedRows(inner: MultiRow): MultiRow {
+  let rows = guardedKinds.get(inner);
+  if (rows !== undefined) return rows;
+  const own = (row: readonly SqlValue[]) => row.slice(0, -1);
+  rows = {
+    key: `${inner.key}_guarded`,
+    build(rows) {
+      const merged = inner.build(rows.map(own));
+      const keys: string[] = [];
+      const expected: (number | null)[] = [];
+      for (const row of rows) {
+        for (const [scopeKey, version] of JSON.parse(String(row[row.length - 1])) as [
+          string,
+          number | null,
+        ][]) {
+          keys.push(scopeKey);
+          expected.push(version);
+        }
+      }
+      const next = merged.values.length;
+      return {
+        name: `${merged.name}_guarded`,
+        // The CTE `moved` runs to completion whether or not the INSERT reads it (PostgreSQL's
+        // rule for data-modifying CTEs), its RETURNING raising for a guard that does not hold.
+        text: `WITH e AS (SELECT * FROM unnest($${next + 1}::text[], $${next + 2}::bigint[]) AS e(scope_key, expected)),
+          g AS (SELECT scope_key, COUNT(*) AS n, COUNT(expected) AS guards, MAX(expected) AS expected
+            FROM e GROUP BY scope_key),
+          moved AS (
+            INSERT INTO memory_versions AS m (scope_key, version)
+            SELECT scope_key, CASE WHEN guards = 1 AND n = 1 AND expected = 0 THEN 1 ELSE ${bumpedFirst} + n - 1 END
+            FROM g ORDER BY scope_key
+            ON CONFLICT (scope_key) DO UPDATE
+              SET version = m.version + (SELECT g.n FROM g WHERE g.scope_key = EXCLUDED.scope_key)
+            RETURNING CAST(CASE WHEN (SELECT g.guards = 0 OR (g.guards = 1 AND m.version = g.expected + 1)
+              FROM g WHERE g.scope_key = m.scope_key) THEN '1'
+              ELSE '${memoryConflictMarker} ' || md5(m.scope_key) END AS INTEGER) AS ok)
+          ${merged.text}`,
+        values: [...merged.values, keys, expected],
+      };
+    },
+    results: (returned, rows) => inner.results(returned, rows.map(own)),
+  };
+  guardedKinds.set(inner, rows);
+  return rows;
+}
 
 /** Whether `error` is a memory version guard's: the check's scope moved since it was read. */
 export function isMemoryConflict(error: unknown): boolean {
@@ -257,7 +294,7 @@ const snapshotsSql = `SELECT q.i, q.kind, CASE q.kind
 /** The memory inputs' reads of the action log and of recorded usage. */
 export function memoryRepository(db: Queryable) {
   return {
-    /** The committed version of a memory scope (`memoryVersionGuard`); 0 when it has none. */
+    /** The committed version of a memory scope (`guardedInsert`); 0 when it has none. */
     async version(scopeKey: string): Promise<number> {
       const row = await db.get<{ version: number | string }>(
         'SELECT version FROM memory_versions WHERE scope_key = ?',
@@ -283,7 +320,7 @@ export function memoryRepository(db: Queryable) {
      * PostgreSQL: for each check, its memory scope's version and the session's counts and
      * spend it reads, all in one statement (one round trip for the checks of one event-loop
      * turn, one snapshot: each check's reads are exactly as of the version its commit then
-     * expects, `memoryVersionGuard`). The answers are in the order of `requests`.
+     * expects, `guardedInsert`). The answers are in the order of `requests`.
      */
     async snapshots(
       requests: readonly { scopeKeys: readonly string[]; reads: MemoryReads }[],

@@ -20,12 +20,13 @@ import { argumentsHash } from './canonical';
 import { KeyedMutex } from './locks';
 import {
   type CallGroup,
+  guardedInsert,
   isMemoryConflict,
+  type MemoryGuard,
   type MemoryReads,
   type MemoryScope,
   type MemorySnapshot,
   memoryRepository,
-  memoryVersionGuard,
   type RecordedSpend,
 } from './repository';
 import {
@@ -73,10 +74,11 @@ export interface MemoryLease {
   /** When the call repeats a refused call: the refusal it repeats, and the decision (block). */
   readonly repeat: { of: string; decision: PolicyDecision; message: string } | undefined;
   /**
-   * Statements to commit with the action (PostgreSQL: the guard that its memory did not move
-   * since it was read). A commit that fails for it fails with a `MemoryConflictError`.
+   * The action's INSERT as committed: on PostgreSQL with the guards that its memory did not
+   * move since it was read, in the same statement (`guardedInsert`). A commit that fails for
+   * them fails with a `MemoryConflictError`.
    */
-  readonly statements: readonly Statement[];
+  guard(insert: Statement): Statement;
   /** Call with the action once decided, before it is submitted for commit. */
   decided(action: NewAction): void;
   /** After the commit: keeps what `decided` noted and releases the lock. Returns `result`. */
@@ -192,9 +194,9 @@ interface RefusalLookup {
  * counts, in the agent's calls being committed), so two checks in this process never both
  * count the same past. On PostgreSQL replicas are kept exact by the database at commit
  * (optimistically): the check reads the versions (`memory_versions`) of the scopes it reads
- * before its counts and commits its action with guards that bump each only if it is still the
- * one read, and bumps whatever their version the scopes where another policy counts its call
- * (`memoryWrites`); a check whose scope another check committed meanwhile fails its commit and
+ * before its counts and commits its action with guards, in the action's own INSERT
+ * (`guardedInsert`), that bump each only if it is still the one read, and bumps whatever their
+ * version the scopes where another policy counts its call (`memoryWrites`); a check whose scope another check committed meanwhile fails its commit and
  * is decided again (`MemoryConflictError`). No connection is held while a check waits for the
  * group commit.
  * Checks whose policy reads no memory take no lock and cost nothing more than the
@@ -405,16 +407,12 @@ export class MemoryService {
       // A refused repeat reads no memory: its commit needs no guard. A check that read memory
       // guards the scopes it read, and bumps those its call changes for other policies' inputs
       // (a check reading them then fails its guard and is decided again, seeing this call).
-      const guards: Statement[] = [];
+      const guards: MemoryGuard[] = [];
       if (snapshot && repeat === undefined) {
         const versions = (await snapshot).versions;
-        for (const [index, key] of guarded.entries()) {
-          guards.push(memoryVersionGuard(key, versions[index] ?? 0));
-        }
-        if (writesAgent && !readsAgent) guards.push(memoryVersionGuard(agentKey, null));
-        if (writesSession && !readsSession) {
-          guards.push(memoryVersionGuard(sessionKey as string, null));
-        }
+        for (const [index, key] of guarded.entries()) guards.push([key, versions[index] ?? 0]);
+        if (writesAgent && !readsAgent) guards.push([agentKey, null]);
+        if (writesSession && !readsSession) guards.push([sessionKey as string, null]);
       }
       // The embedded store: a call counted across the agent is counted from memory until it is
       // committed (agent-wide counts read the log, which has only what is committed).
@@ -472,7 +470,7 @@ export class MemoryService {
     repeat: MemoryLease['repeat'],
     locks: readonly { release: () => void }[],
     early: boolean,
-    statements: readonly Statement[],
+    guards: readonly MemoryGuard[],
     agentCalls: { key: string; calls: Set<InFlightCall> } | undefined,
   ): MemoryLease {
     const sessions = this.#sessions;
@@ -494,7 +492,7 @@ export class MemoryService {
       values,
       argsHash,
       repeat,
-      statements,
+      guard: (insert) => guardedInsert(insert, guards),
       decided(action) {
         if (agentCalls !== undefined) {
           noted = {
@@ -538,7 +536,7 @@ export class MemoryService {
         settle?.(false);
         done();
         release();
-        if (statements.length > 0 && isMemoryConflict(error)) {
+        if (guards.length > 0 && isMemoryConflict(error)) {
           throw new MemoryConflictError({ cause: error });
         }
         throw error;
@@ -701,7 +699,7 @@ export class MemoryService {
     return values;
   }
 
-  /** The in-process lock of `key` (replicas are kept exact at commit: `memoryVersionGuard`). */
+  /** The in-process lock of `key` (replicas are kept exact at commit: `guardedInsert`). */
   async #lock(key: string): Promise<{ release: () => void }> {
     return this.#timed(key, await this.#mutex.acquire(key));
   }

@@ -37,6 +37,12 @@ export interface Statement {
    * bypasses the sealer cannot be written.
    */
   sealer?: StatementSealer;
+  /**
+   * For the group committer on PostgreSQL: the memory scopes this statement guards (their
+   * `conflictKey`s). A commit failed by a guard names the scope; the committer then commits the
+   * other requests without the ones guarding it (`memory/repository.ts`, `guardedInsert`).
+   */
+  conflictKeys?: readonly string[];
 }
 
 /**

@@ -1,6 +1,19 @@
 import type { Logger } from '../logger';
 import { type Database, type RunResult, type Statement, sealStatements } from './database';
 
+/**
+ * The scopes a failed memory guard names in its error (`memory/repository.ts`,
+ * `guardedInsert`): the marker followed by the scope's `conflictKey`.
+ */
+function movedScopes(error: unknown): Set<string> {
+  const message = error instanceof Error ? error.message : '';
+  return new Set(
+    [...message.matchAll(/arden_memory_version_moved ([0-9a-f]{32})/g)].map(
+      (match) => match[1] as string,
+    ),
+  );
+}
+
 interface Queued {
   statements: readonly Statement[];
   resolve: (results: RunResult[]) => void;
@@ -177,6 +190,27 @@ export class GroupCommitter {
         // One statement, or the database is unreachable: retrying one by one would not help.
         return batch.map(() => ({ error }));
       }
+      // A memory guard failed (another check of its scope committed first): the request that
+      // guards the scope it names fails (its check is decided again) and the others commit
+      // together without it. (Several guarding it, of which one may hold: each alone.)
+      const moved = movedScopes(error);
+      const guarding = batch.map((queued) =>
+        queued.statements.some((statement) =>
+          statement.conflictKeys?.some((key) => moved.has(key)),
+        ),
+      );
+      const count = guarding.filter(Boolean).length;
+      if (count > 0) {
+        const others = batch.filter((_, index) => !guarding[index]);
+        const rest = others.length > 0 ? await this.execute(others) : [];
+        const outcomes: ({ results: RunResult[] } | { error: unknown })[] = [];
+        for (const [index, guards] of guarding.entries()) {
+          if (!guards) outcomes.push(rest.shift() as (typeof rest)[number]);
+          else if (count === 1) outcomes.push({ error });
+          else outcomes.push(await this.alone(batch[index] as Queued));
+        }
+        return outcomes;
+      }
       this.logger.warn('A group commit failed; retrying its statements one by one', {
         statements: batch.length,
         error,
@@ -184,15 +218,18 @@ export class GroupCommitter {
     }
     // One bad request must not fail the others: retry each in its own transaction.
     const outcomes: ({ results: RunResult[] } | { error: unknown })[] = [];
-    for (const item of batch) {
-      try {
-        const [results] = await this.run([item]);
-        outcomes.push({ results: results ?? [] });
-      } catch (error) {
-        outcomes.push({ error });
-      }
-    }
+    for (const item of batch) outcomes.push(await this.alone(item));
     return outcomes;
+  }
+
+  /** One request in a transaction of its own. */
+  private async alone(item: Queued): Promise<{ results: RunResult[] } | { error: unknown }> {
+    try {
+      const [results] = await this.run([item]);
+      return { results: results ?? [] };
+    } catch (error) {
+      return { error };
+    }
   }
 
   /** Waits until every queued statement has been committed (or failed). */
