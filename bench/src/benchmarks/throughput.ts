@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
-import { runLoad } from '../load.ts';
+import { type LoadResult, runLoad } from '../load.ts';
 import { freshPostgres } from '../postgres.ts';
 import { startArden, startBare, startProcess } from '../processes.ts';
 import { type Benchmark, ratio } from '../types.ts';
@@ -17,6 +17,35 @@ function cpuMs(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * One measured run against a server: a 500 ms warm-up, then `durationMs` of 64 keep-alive
+ * clients, with the server process's CPU per answered request. Throws when it answered errors.
+ */
+async function measure(
+  server: { url: string; pid: number },
+  label: string,
+  bodies: string[],
+  durationMs: number,
+  headers?: Record<string, string>,
+): Promise<{ result: LoadResult; cpuUs: number }> {
+  const load = (ms: number) =>
+    runLoad({
+      url: server.url,
+      path: '/policy/check',
+      bodies,
+      headers,
+      connections: 64,
+      durationMs: ms,
+    });
+  await load(500);
+  const cpuBefore = cpuMs(server.pid);
+  const result = await load(durationMs);
+  const cpuUs = ((cpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
+  if (result.errors > 0)
+    throw new Error(`${label} answered errors: ${JSON.stringify(result.statuses)}`);
+  return { result, cpuUs };
 }
 
 /**
@@ -49,22 +78,7 @@ export const throughput: Benchmark = {
     let bareRate: number;
     try {
       log('bare node:http baseline');
-      await runLoad({
-        url: bare.info.url,
-        path: '/policy/check',
-        bodies,
-        connections: 64,
-        durationMs: 500,
-      });
-      bareRate = (
-        await runLoad({
-          url: bare.info.url,
-          path: '/policy/check',
-          bodies,
-          connections: 64,
-          durationMs,
-        })
-      ).perSecond;
+      bareRate = (await measure(bare.info, 'The bare server', bodies, durationMs)).result.perSecond;
     } finally {
       await bare.stop();
     }
@@ -79,33 +93,19 @@ export const throughput: Benchmark = {
     try {
       idleRss = arden.rssMiB();
       log('Arden, embedded store');
-      const headers = { 'x-api-key': arden.info.key };
-      await runLoad({
-        url: arden.info.url,
-        path: '/policy/check',
-        bodies,
-        headers,
-        connections: 64,
-        durationMs: 500,
-      });
-      peakRss = arden.rssMiB();
+      peakRss = idleRss;
       const sampler = setInterval(() => {
         peakRss = Math.max(peakRss, arden.rssMiB());
       }, 200);
-      const cpuBefore = cpuMs(arden.info.pid);
-      const result = await runLoad({
-        url: arden.info.url,
-        path: '/policy/check',
-        bodies,
-        headers,
-        connections: 64,
-        durationMs,
-      });
-      clearInterval(sampler);
-      sqliteCpuUs = ((cpuMs(arden.info.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
-      if (result.errors > 0)
-        throw new Error(`Arden answered errors under load: ${JSON.stringify(result.statuses)}`);
-      sqlite = result;
+      try {
+        const run = await measure(arden.info, 'Arden', bodies, durationMs, {
+          'x-api-key': arden.info.key,
+        });
+        sqlite = run.result;
+        sqliteCpuUs = run.cpuUs;
+      } finally {
+        clearInterval(sampler);
+      }
     } finally {
       await arden.stop();
     }
@@ -118,31 +118,11 @@ export const throughput: Benchmark = {
     try {
       const onPostgres = await startArden(50, database.url);
       try {
-        const headers = { 'x-api-key': onPostgres.info.key };
-        await runLoad({
-          url: onPostgres.info.url,
-          path: '/policy/check',
-          bodies,
-          headers,
-          connections: 64,
-          durationMs: 500,
+        const run = await measure(onPostgres.info, 'Arden on PostgreSQL', bodies, durationMs, {
+          'x-api-key': onPostgres.info.key,
         });
-        const cpuBefore = cpuMs(onPostgres.info.pid);
-        const result = await runLoad({
-          url: onPostgres.info.url,
-          path: '/policy/check',
-          bodies,
-          headers,
-          connections: 64,
-          durationMs,
-        });
-        postgresCpuUs =
-          ((cpuMs(onPostgres.info.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
-        if (result.errors > 0)
-          throw new Error(
-            `Arden on PostgreSQL answered errors: ${JSON.stringify(result.statuses)}`,
-          );
-        postgres = result;
+        postgres = run.result;
+        postgresCpuUs = run.cpuUs;
       } finally {
         await onPostgres.stop();
       }
@@ -155,28 +135,9 @@ export const throughput: Benchmark = {
           floorDatabase.url,
         ]);
         try {
-          await runLoad({
-            url: floorServer.info.url,
-            path: '/policy/check',
-            bodies,
-            connections: 64,
-            durationMs: 500,
-          });
-          const cpuBefore = cpuMs(floorServer.info.pid);
-          const result = await runLoad({
-            url: floorServer.info.url,
-            path: '/policy/check',
-            bodies,
-            connections: 64,
-            durationMs,
-          });
-          floorCpuUs =
-            ((cpuMs(floorServer.info.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
-          if (result.errors > 0)
-            throw new Error(
-              `The PostgreSQL floor answered errors: ${JSON.stringify(result.statuses)}`,
-            );
-          floor = result;
+          const run = await measure(floorServer.info, 'The PostgreSQL floor', bodies, durationMs);
+          floor = run.result;
+          floorCpuUs = run.cpuUs;
         } finally {
           await floorServer.stop();
         }

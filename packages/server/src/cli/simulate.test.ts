@@ -30,6 +30,11 @@ const heldYaml = currentYaml.replace('args.amount <= 50', 'args.amount <= 10');
 const heldForbiddenYaml = `${heldYaml}simulation:\n  forbid: [allow->block, allow->held]\n`;
 const stricterGatedYaml = `${stricterYaml}simulation:\n  forbid:\n    - allow->block\n    - allow → held\n`;
 
+/** `arden policies simulate -f FILE --agent <the test agent> …extra`. */
+function simulate(file: string, extra: string[]) {
+  return arden(['policies', 'simulate', '-f', file, '--agent', t.agent.name, ...extra]);
+}
+
 async function arden(argv: string[]) {
   let stdout = '';
   let stderr = '';
@@ -89,13 +94,7 @@ afterAll(async () => {
 
 describe('arden policies simulate', () => {
   it('prints the flips by kind and exits 0 when no forbidden flip happens', async () => {
-    const result = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'stricter.yaml',
-      '--agent',
-      t.agent.name,
+    const result = await simulate('stricter.yaml', [
       '--since',
       '30d',
       '--fail-on',
@@ -113,18 +112,7 @@ describe('arden policies simulate', () => {
   });
 
   it('exits 1 when a flip named by --fail-on happens, and says which', async () => {
-    const result = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'held.yaml',
-      '--agent',
-      t.agent.name,
-      '--tool',
-      'stripe.*',
-      '--fail-on',
-      'allow->held',
-    ]);
+    const result = await simulate('held.yaml', ['--tool', 'stripe.*', '--fail-on', 'allow->held']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('allow → held');
     expect(result.stderr).toContain(
@@ -133,16 +121,7 @@ describe('arden policies simulate', () => {
   });
 
   it("exits 1 when a flip the file's simulation.forbid names happens, without --fail-on", async () => {
-    const result = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'held-forbidden.yaml',
-      '--agent',
-      t.agent.name,
-      '--since',
-      '30d',
-    ]);
+    const result = await simulate('held-forbidden.yaml', ['--since', '30d']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
       "Forbidden flips against the current policies: 2 × allow → held (held-forbidden.yaml's simulation.forbid)",
@@ -150,40 +129,17 @@ describe('arden policies simulate', () => {
   });
 
   it("exits 0 when the file forbids only flips that do not happen; --fail-on adds to the file's list", async () => {
-    const passes = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'stricter-gated.yaml',
-      '--agent',
-      t.agent.name,
-    ]);
+    const passes = await simulate('stricter-gated.yaml', []);
     expect(passes.stderr).toBe('');
     expect(passes.code).toBe(0);
     expect(passes.stdout).toMatch(/held → block +1\n/);
-    const flagged = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'stricter-gated.yaml',
-      '--agent',
-      t.agent.name,
-      '--fail-on',
-      'held->block',
-    ]);
+    const flagged = await simulate('stricter-gated.yaml', ['--fail-on', 'held->block']);
     expect(flagged.code).toBe(1);
     expect(flagged.stderr).toContain('1 × held → block (--fail-on)');
   });
 
   it('refuses a file whose simulation.forbid names something that is not a flip (exit 3)', async () => {
-    const result = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'bad-gate.yaml',
-      '--agent',
-      t.agent.name,
-    ]);
+    const result = await simulate('bad-gate.yaml', []);
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(
       /bad-gate\.yaml:9:\d+: simulation\.forbid\[0\]: "allow-to-block" is not a flip/,
@@ -191,19 +147,7 @@ describe('arden policies simulate', () => {
   });
 
   it('samples, and refuses a flip it cannot read with exit 2', async () => {
-    const sampled = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'current.yaml',
-      '--agent',
-      t.agent.name,
-      '--since',
-      'all',
-      '--sample',
-      '2',
-      '--json',
-    ]);
+    const sampled = await simulate('current.yaml', ['--since', 'all', '--sample', '2', '--json']);
     expect(sampled.code).toBe(0);
     expect(JSON.parse(sampled.stdout)).toMatchObject({
       total: 3,
@@ -211,16 +155,7 @@ describe('arden policies simulate', () => {
       sampled: true,
       vs_current: { changed: 0 },
     });
-    const bad = await arden([
-      'policies',
-      'simulate',
-      '-f',
-      'current.yaml',
-      '--agent',
-      t.agent.name,
-      '--fail-on',
-      'allow-to-block',
-    ]);
+    const bad = await simulate('current.yaml', ['--fail-on', 'allow-to-block']);
     expect(bad.code).toBe(2);
   });
 
