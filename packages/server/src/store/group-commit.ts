@@ -30,7 +30,9 @@ interface Queued {
  * in this turn, no `lockKey`) commits within `submit` rather than at the end of the turn: a
  * request on a quiet server does not wait for the event loop to go round. A second write in the
  * same turn is the sign of concurrent requests, and it and the rest of the turn's writes share
- * one commit as above.
+ * one commit as above. Under such load (the last queued commit held several requests) the first
+ * write of a turn queues too, so that a busy turn pays one commit and one receipt signature, not
+ * two; the first queued commit of a single request ends it.
  *
  * A database with `commitConcurrency` > 1 (PostgreSQL) has up to that many commits in flight,
  * each on its own connection: writes queued while one commits start the next at once instead of
@@ -44,6 +46,10 @@ export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled = false;
   private turnHadCommit = false;
+  // The last commit of the queue held several requests: concurrent load. While it lasts, a
+  // would-be lone write joins its turn's commit instead (one commit and one receipt signature
+  // per turn, not two); a commit of one request ends it.
+  private concurrent = false;
   private readonly running = new Set<Promise<void>>();
   // Settles when the submitters of the latest commit started have been answered.
   private answered: Promise<void> = Promise.resolve();
@@ -75,6 +81,7 @@ export class GroupCommitter {
     if (
       this.database.tryBatchNow &&
       !this.turnHadCommit &&
+      !this.concurrent &&
       !this.scheduled &&
       this.running.size === 0 &&
       this.queue.length === 0 &&
@@ -120,6 +127,7 @@ export class GroupCommitter {
       while (this.running.size >= this.concurrency) await Promise.race(this.running);
       if (this.queue.length === 0) break;
       const batch = this.queue.splice(0, this.maxBatch);
+      this.concurrent = batch.length > 1;
       const outcomes = this.execute(batch);
       // The connection is free once the commit is done; its submitters are answered once
       // the earlier commits' are.

@@ -112,10 +112,20 @@ describe('transactions and group commit', () => {
       expect((await afterRest)?.n).toBe(1);
       await Promise.all([first, ...rest]);
       expect((await countNow())?.n).toBe(4);
-      // A later turn starts afresh: its first write is lone again.
+      // The turn's queued commit held several writes (concurrent load): the first write of the
+      // next turn joins that turn's commit instead of committing alone.
+      await new Promise((resolve) => setImmediate(resolve));
+      const busy = store.committer.submit(store.actions.insertStatement(action(agentId)));
+      expect(store.committer.pending).toBe(1);
+      expect((await countNow())?.n).toBe(4);
+      await busy;
+      expect((await countNow())?.n).toBe(5);
+      // That commit held one write: the load is over, and a later turn's first write is lone
+      // again.
       await new Promise((resolve) => setImmediate(resolve));
       const next = store.committer.submit(store.actions.insertStatement(action(agentId)));
-      expect((await countNow())?.n).toBe(5);
+      expect(store.committer.pending).toBe(0);
+      expect((await countNow())?.n).toBe(6);
       await next;
     },
   );
