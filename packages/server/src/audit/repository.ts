@@ -37,6 +37,12 @@ export interface AuditCheckpoint {
   createdAt: number;
 }
 
+/** What the sealer reads of a receipt not chained yet. */
+export type UnsealedReceipt = Pick<
+  ReceiptRecord,
+  'seq' | 'agentId' | 'environment' | 'receipt' | 'createdAt'
+>;
+
 function toHead(row: Row): AuditHead {
   return {
     agentId: String(row.agent_id),
@@ -79,13 +85,29 @@ export function auditRepository(db: Queryable) {
       if (db.dialect === 'postgres') await db.get('SELECT pg_advisory_xact_lock(?)', [sealLock]);
     },
 
-    /** Receipts not chained yet, oldest first. */
-    async unsealed(limit: number): Promise<ReceiptRecord[]> {
-      return (
-        await db.all('SELECT * FROM receipts WHERE chain_hash IS NULL ORDER BY seq LIMIT ?', [
-          limit,
-        ])
-      ).map(toReceipt);
+    /**
+     * Receipts not chained yet, oldest first: what the sealer reads of each (not the whole row:
+     * under load it reads every receipt once more).
+     */
+    async unsealed(limit: number): Promise<UnsealedReceipt[]> {
+      const rows = await db.all<{
+        seq: unknown;
+        agent_id: unknown;
+        environment: unknown;
+        receipt: unknown;
+        created_at: unknown;
+      }>(
+        `SELECT seq, agent_id, environment, receipt, created_at FROM receipts
+         WHERE chain_hash IS NULL ORDER BY seq LIMIT ?`,
+        [limit],
+      );
+      return rows.map((row) => ({
+        seq: Number(row.seq),
+        agentId: String(row.agent_id),
+        environment: row.environment as Environment,
+        receipt: String(row.receipt),
+        createdAt: Number(row.created_at),
+      }));
     },
 
     /** Every chain head. */

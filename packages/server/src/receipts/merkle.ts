@@ -61,8 +61,19 @@ export function signReceiptBatch(
   privateKey: KeyObject,
   now: number,
 ): string[] {
-  const bodies = claims.map((item) => Buffer.from(JSON.stringify(item), 'utf8'));
-  const { root, paths } = merkleTree(bodies.map(leafHash));
+  // Each leaf's bytes (0x00, then the claims' JSON) written once: the leaf hashes them, the
+  // receipt carries the claims part.
+  const bodies: Buffer[] = [];
+  const leaves: Buffer[] = [];
+  for (const item of claims) {
+    const json = JSON.stringify(item);
+    const leaf = Buffer.allocUnsafe(1 + Buffer.byteLength(json, 'utf8'));
+    leaf[0] = 0;
+    leaf.write(json, 1, 'utf8');
+    bodies.push(leaf.subarray(1));
+    leaves.push(hash('sha256', leaf, 'buffer'));
+  }
+  const { root, paths } = merkleTree(leaves);
   const signed: ReceiptRoot = { root: b64(root), size: bodies.length, iat: Math.floor(now / 1000) };
   const rootJws = signCompact(signed, kid, privateKey, receiptRootType);
   // A node is on the path of every leaf below its sibling: encode each once.
@@ -76,7 +87,8 @@ export function signReceiptBatch(
     return text;
   };
   return bodies.map((body, index) => {
-    const proof = [String(index), ...(paths[index] as Buffer[]).map(encode)].join('.');
+    let proof = String(index);
+    for (const sibling of paths[index] as Buffer[]) proof += `.${encode(sibling)}`;
     return `${batchedReceiptPrefix}~${b64(body)}~${proof}~${rootJws}`;
   });
 }

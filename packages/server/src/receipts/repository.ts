@@ -1,5 +1,5 @@
 import type { Environment } from '../crypto';
-import type { Queryable, Row, Statement } from '../store/database';
+import type { Queryable, Row, SqlValue, Statement } from '../store/database';
 import { int, text } from '../store/rows';
 
 // Receipt signing keys and the stored receipts (one per decision, chained by the audit sealer).
@@ -81,6 +81,16 @@ export function receiptInsertStatement(
       receipt.createdAt,
     ],
   };
+}
+
+/**
+ * The INSERT of `unsigned` (a `receiptInsertStatement` of a receipt not signed yet) with its
+ * receipt filled in: the same parameters but that one.
+ */
+export function signedReceiptStatement(unsigned: Statement, receipt: string): Statement {
+  const params = (unsigned.params as readonly SqlValue[]).slice();
+  params[5] = receipt;
+  return { sql: insertReceiptSql, params };
 }
 
 /** Receipt keys and receipts. */

@@ -15,7 +15,12 @@ import {
   signCompact,
 } from './keys';
 import { signReceiptBatch } from './merkle';
-import { type NewReceipt, type ReceiptKeyRecord, receiptInsertStatement } from './repository';
+import {
+  type NewReceipt,
+  type ReceiptKeyRecord,
+  receiptInsertStatement,
+  signedReceiptStatement,
+} from './repository';
 
 /** How the server runs receipts: `on` (sign when a secret is there), `required`, or `off`. */
 export type ReceiptMode = 'on' | 'required' | 'off';
@@ -67,11 +72,22 @@ export interface IssuedReceipt {
   readonly receipt: string;
 }
 
-/** A receipt waiting for its commit's signature. */
-interface PendingReceipt {
-  row: Omit<NewReceipt, 'receipt'>;
-  claims: ReceiptClaims;
-  receipt: string | undefined;
+/** A receipt issued for a group commit, waiting for its commit's signature. */
+class PendingReceipt implements IssuedReceipt {
+  /** Set by the sealer once the commit signed it. */
+  signed: string | undefined = undefined;
+
+  constructor(
+    readonly claims: ReceiptClaims,
+    readonly statement: Statement,
+  ) {}
+
+  get receipt(): string {
+    if (this.signed === undefined) {
+      throw new Error('A receipt was read before its group commit signed it.');
+    }
+    return this.signed;
+  }
 }
 
 /** SHA-256 (hex) of a text's UTF-8 bytes, as receipts bind argument JSON. */
@@ -219,22 +235,11 @@ export class ReceiptService {
   issue(input: ReceiptInput): IssuedReceipt | undefined {
     if (!this.active) return undefined;
     const claims = this.claims(input);
-    const pending: PendingReceipt = { row: receiptRow(claims, input), claims, receipt: undefined };
-    const statement: Statement = {
-      ...receiptInsertStatement({ ...pending.row, receipt: null }),
-      sealer: this.sealer,
-    };
+    const unsigned = receiptInsertStatement({ ...receiptRow(claims, input), receipt: null });
+    const statement: Statement = { sql: unsigned.sql, params: unsigned.params, sealer: this.sealer };
+    const pending = new PendingReceipt(claims, statement);
     this.pending.set(statement, pending);
-    return {
-      claims,
-      statement,
-      get receipt(): string {
-        if (pending.receipt === undefined) {
-          throw new Error('A receipt was read before its group commit signed it.');
-        }
-        return pending.receipt;
-      },
-    };
+    return pending;
   }
 
   /**
@@ -271,8 +276,9 @@ export class ReceiptService {
       this.clock(),
     );
     return items.map((item, index) => {
-      item.receipt = receipts[index] as string;
-      return receiptInsertStatement({ ...item.row, receipt: item.receipt });
+      const receipt = receipts[index] as string;
+      item.signed = receipt;
+      return signedReceiptStatement(item.statement, receipt);
     });
   }
 
