@@ -1,5 +1,5 @@
 import { type OutboxAttemptRecord, outboxQueries } from '../outbox/repository';
-import type { Queryable, Row } from '../store/database';
+import type { Queryable, Row, Statement } from '../store/database';
 import { int, text } from '../store/rows';
 
 // Notification channels: the channels, the agents' default targets, the outbox of channel
@@ -185,6 +185,16 @@ export function channelRepository(db: Queryable) {
       ]);
     },
 
+    /**
+     * `registerHold` as a statement, for the group committer (a held call with nobody to tell
+     * is marked in the next commit of checks instead of a commit of its own).
+     */
+    registerHoldStatement(actionId: string, now: number): Statement {
+      return {
+        sql: ignore('INSERT INTO channel_holds (action_id, registered_at) VALUES (?, ?)'),
+        params: [actionId, now],
+      };
+    },
     /** Marks a held action as handled; false when it already was (by this or another replica). */
     async registerHold(actionId: string, now: number): Promise<boolean> {
       const result = await db.run(

@@ -264,8 +264,9 @@ export class ChannelService {
     if (plan.notify.length === 0 && (!plan.escalateAfterSeconds || plan.escalateTo.length === 0)) {
       // Nobody to tell (no targets, the agent has no defaults): the hold is only marked handled,
       // so that the crash sweep leaves it. One statement, atomic alone — no transaction and no
-      // read of the channels: on PostgreSQL one round trip instead of five per held call.
-      await this.store.channels.registerHold(action.id, now);
+      // read of the channels — written by the group committer with the checks' next commit
+      // (under load, one commit for many; before, each was a commit of its own).
+      await this.store.committer.submit(this.store.channels.registerHoldStatement(action.id, now));
       return 0;
     }
     const channels = await this.store.channels.list();

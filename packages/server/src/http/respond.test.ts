@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, expect, test, vi } from 'vitest';
 import { PayloadTooLargeError } from '../errors';
-import { readBody } from './respond';
+import { readBody, sendJson } from './respond';
 
 let server: Server | undefined;
 
@@ -85,4 +85,32 @@ test('the limit holds on both paths', async () => {
     { events: false, error: PayloadTooLargeError.name },
     { events: false, error: PayloadTooLargeError.name },
   ]);
+});
+
+test('sendJson: the JSON answer with its headers, extra headers and headers set before kept', async () => {
+  server = createServer((request, response) => {
+    if (request.url === '/closing') response.setHeader('connection', 'close');
+    if (request.url === '/extra') sendJson(response, 405, { error: 'no' }, { allow: 'GET' });
+    else sendJson(response, 200, { ok: true, text: 'é' });
+  });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const plain = await fetch(`${base}/plain`);
+  expect(plain.status).toBe(200);
+  expect(plain.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  expect(plain.headers.get('content-length')).toBe(
+    String(Buffer.byteLength('{"ok":true,"text":"é"}')),
+  );
+  expect(plain.headers.get('cache-control')).toBe('no-store');
+  expect(plain.headers.get('x-content-type-options')).toBe('nosniff');
+  expect(await plain.json()).toEqual({ ok: true, text: 'é' });
+  const extra = await fetch(`${base}/extra`);
+  expect(extra.status).toBe(405);
+  expect(extra.headers.get('allow')).toBe('GET');
+  expect(extra.headers.get('cache-control')).toBe('no-store');
+  expect(await extra.json()).toEqual({ error: 'no' });
+  const closing = await fetch(`${base}/closing`);
+  expect(closing.headers.get('connection')).toBe('close');
+  expect(closing.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  expect(await closing.json()).toEqual({ ok: true, text: 'é' });
 });

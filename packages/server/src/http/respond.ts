@@ -7,17 +7,33 @@ export function sendJson(
   response: ServerResponse,
   status: number,
   body: unknown,
-  headers: Record<string, string | number> = {},
+  headers?: Record<string, string | number>,
 ): void {
   if (response.headersSent || response.destroyed) return;
   const text = stringifyJson(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  });
+  const length = Buffer.byteLength(text);
+  response.writeHead(
+    status,
+    headers === undefined
+      ? // The usual answer: its headers as one flat list (no object built and walked per answer).
+        [
+          'content-type',
+          'application/json; charset=utf-8',
+          'content-length',
+          String(length),
+          'cache-control',
+          'no-store',
+          'x-content-type-options',
+          'nosniff',
+        ]
+      : {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': length,
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          ...headers,
+        },
+  );
   response.end(response.req?.method === 'HEAD' ? undefined : text);
 }
 
@@ -27,7 +43,7 @@ export function sendError(
   status: number,
   message: string,
   extra: Record<string, unknown> = {},
-  headers: Record<string, string | number> = {},
+  headers?: Record<string, string | number>,
 ): void {
   sendJson(response, status, { error: message, ...extra }, headers);
 }

@@ -236,7 +236,11 @@ export class ReceiptService {
     if (!this.active) return undefined;
     const claims = this.claims(input);
     const unsigned = receiptInsertStatement({ ...receiptRow(claims, input), receipt: null });
-    const statement: Statement = { sql: unsigned.sql, params: unsigned.params, sealer: this.sealer };
+    const statement: Statement = {
+      sql: unsigned.sql,
+      params: unsigned.params,
+      sealer: this.sealer,
+    };
     const pending = new PendingReceipt(claims, statement);
     this.pending.set(statement, pending);
     return pending;
