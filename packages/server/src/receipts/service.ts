@@ -96,6 +96,15 @@ export function sha256Hex(value: string): string {
   return hash('sha256', value, 'hex');
 }
 
+// Most calls have no positional arguments: their JSON's hash, computed once.
+const emptyArrayJson = '[]';
+const emptyArraySha256 = sha256Hex(emptyArrayJson);
+
+/** `sha256Hex` of argument JSON (the hash of `[]`, the usual positional arguments, is kept). */
+function argumentsSha256(json: string): string {
+  return json === emptyArrayJson ? emptyArraySha256 : sha256Hex(json);
+}
+
 /**
  * Signs a receipt for every decision with the server's Ed25519 key and publishes the public
  * keys (`/.well-known/arden-keys.json`). The receipts of one group commit share one signature:
@@ -208,8 +217,8 @@ export class ReceiptService {
       environment: action.environment,
       session_id: action.sessionId,
       tool: action.toolName,
-      args_sha256: sha256Hex(argsJson),
-      kwargs_sha256: sha256Hex(kwargsJson),
+      args_sha256: argumentsSha256(argsJson),
+      kwargs_sha256: argumentsSha256(kwargsJson),
       decision: input.decision,
       runs: input.runs,
       reason: action.reason,
