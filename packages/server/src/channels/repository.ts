@@ -115,6 +115,13 @@ export function channelRepository(db: Queryable) {
     db.dialect === 'postgres'
       ? `${sql} ON CONFLICT DO NOTHING`
       : sql.replace(/^INSERT INTO/, 'INSERT OR IGNORE INTO');
+  const registerHold = async (actionId: string, now: number): Promise<boolean> => {
+    const result = await db.run(
+      ignore('INSERT INTO channel_holds (action_id, registered_at) VALUES (?, ?)'),
+      [actionId, now],
+    );
+    return result.changes > 0;
+  };
   return {
     // Lease, retry, take-over, attempts and purge: the durable outbox's (src/outbox/).
     ...outbox,
@@ -186,12 +193,83 @@ export function channelRepository(db: Queryable) {
     },
 
     /** Marks a held action as handled; false when it already was (by this or another replica). */
-    async registerHold(actionId: string, now: number): Promise<boolean> {
-      const result = await db.run(
-        ignore('INSERT INTO channel_holds (action_id, registered_at) VALUES (?, ?)'),
-        [actionId, now],
+    registerHold,
+    /**
+     * Held actions of which nobody may need telling, at once: for each, the agent's default
+     * targets when `readDefaults` (its policy names none), and the hold marked handled when
+     * there is nobody to tell (no defaults read, or none set, or an empty list). `registered`
+     * is false when it was already marked, or when `notify` names someone to tell (the caller
+     * then writes the messages and the mark in one transaction, `registerHold`). On PostgreSQL
+     * one statement for all of them (a read of the defaults and the INSERT in one round trip),
+     * instead of two per held call.
+     */
+    async registerHolds(
+      holds: readonly { actionId: string; agentId: string; readDefaults: boolean }[],
+      now: number,
+    ): Promise<{ notify: string[] | undefined; registered: boolean }[]> {
+      if (holds.length === 0) return [];
+      const parse = (notify: unknown) =>
+        notify === null || notify === undefined
+          ? undefined
+          : (JSON.parse(String(notify)) as string[]);
+      if (db.dialect !== 'postgres') {
+        const outcomes: { notify: string[] | undefined; registered: boolean }[] = [];
+        for (const hold of holds) {
+          const notify = hold.readDefaults
+            ? parse(
+                (
+                  await db.get('SELECT notify FROM channel_defaults WHERE agent_id = ?', [
+                    hold.agentId,
+                  ])
+                )?.notify,
+              )
+            : undefined;
+          const registered =
+            notify === undefined || notify.length === 0
+              ? await registerHold(hold.actionId, now)
+              : false;
+          outcomes.push({ notify, registered });
+        }
+        return outcomes;
+      }
+      // The same action twice in one statement (the crash sweep and its event at once): one
+      // row; each gets its outcome.
+      const positions = new Map<string, number>();
+      const unique: (typeof holds)[number][] = [];
+      for (const hold of holds) {
+        if (positions.has(hold.actionId)) continue;
+        positions.set(hold.actionId, unique.length);
+        unique.push(hold);
+      }
+      const rows = await db.all<{ notify: string | null; registered: boolean }>(
+        `WITH d AS (
+           SELECT q.i, q.action_id, CASE WHEN q.read_defaults THEN c.notify END AS notify
+           FROM json_to_recordset(?::json) AS q(i int, action_id text, agent_id text,
+             read_defaults boolean)
+           LEFT JOIN channel_defaults c ON c.agent_id = q.agent_id
+         ), h AS (
+           INSERT INTO channel_holds (action_id, registered_at)
+           SELECT action_id, ?::bigint FROM d WHERE notify IS NULL OR notify::jsonb = '[]'::jsonb
+           ON CONFLICT DO NOTHING RETURNING action_id
+         )
+         SELECT d.notify, h.action_id IS NOT NULL AS registered
+         FROM d LEFT JOIN h ON h.action_id = d.action_id ORDER BY d.i`,
+        [
+          JSON.stringify(
+            unique.map((hold, i) => ({
+              i,
+              action_id: hold.actionId,
+              agent_id: hold.agentId,
+              read_defaults: hold.readDefaults,
+            })),
+          ),
+          now,
+        ],
       );
-      return result.changes > 0;
+      return holds.map((hold) => {
+        const row = rows[positions.get(hold.actionId) as number];
+        return { notify: parse(row?.notify), registered: row?.registered === true };
+      });
     },
     /** Pending held actions that no worker has registered yet (after a crash). */
     async unregisteredHolds(limit: number): Promise<string[]> {

@@ -8,6 +8,7 @@ import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
 import type { ActionRecord, Store, UserRecord } from '../store';
+import { HoldBatcher } from './hold-batch';
 import type { ChannelKind, ChannelMessageRecord, ChannelRecord } from './repository';
 import * as schemas from './schema';
 import { SecretBox } from './secrets';
@@ -110,6 +111,8 @@ export class ChannelService {
   readonly options: ChannelOptions;
   private readonly policies: Pick<PolicyService, 'currentRecords'> | undefined;
   private readonly clock: () => number;
+  // Held calls that may have nobody to tell, marked handled in batches.
+  private readonly holds: HoldBatcher;
   listeningUrl: string | undefined;
 
   constructor(
@@ -131,6 +134,7 @@ export class ChannelService {
     };
     this.secrets = SecretBox.open(options);
     this.clock = options.clock ?? Date.now;
+    this.holds = new HoldBatcher(store, () => this.clock());
   }
 
   /** The base URL of links and callbacks. */
@@ -230,6 +234,14 @@ export class ChannelService {
 
   /** Who is asked about `action`: its rule's, else its policy's, else the agent's targets. */
   async escalationOf(action: ActionRecord): Promise<Escalation> {
+    const own = await this.policyEscalation(action);
+    return { ...own, notify: own.notify ?? (await this.defaults(action.agentId)) };
+  }
+
+  /** Who `action`'s rule or policy asks (`notify` undefined: they name nobody, the agent's defaults apply). */
+  private async policyEscalation(
+    action: ActionRecord,
+  ): Promise<Omit<Escalation, 'notify'> & { notify: string[] | undefined }> {
     const named = action.policy?.policy;
     let definition: Record<string, any> | undefined;
     if (named) {
@@ -244,9 +256,8 @@ export class ChannelService {
     const rule =
       definition && ruleIndex != null && ruleIndex >= 0 ? definition.rules?.[ruleIndex] : undefined;
     const pick = <T>(key: string): T | undefined => rule?.[key] ?? definition?.[key];
-    const notify = pick<string[]>('notify') ?? (await this.defaults(action.agentId));
     return {
-      notify,
+      notify: pick<string[]>('notify'),
       remindAfterSeconds: pick<number>('remind_after'),
       escalateAfterSeconds: pick<number>('escalate_after'),
       escalateTo: pick<string[]>('escalate_to') ?? [],
@@ -259,15 +270,25 @@ export class ChannelService {
    */
   async register(action: ActionRecord): Promise<number> {
     if (action.status !== 'pending') return 0;
-    const plan = await this.escalationOf(action);
-    const now = this.clock();
-    if (plan.notify.length === 0 && (!plan.escalateAfterSeconds || plan.escalateTo.length === 0)) {
-      // Nobody to tell (no targets, the agent has no defaults): the hold is only marked handled,
-      // so that the crash sweep leaves it. One statement, atomic alone — no transaction and no
-      // read of the channels: on PostgreSQL one round trip instead of five per held call.
-      await this.store.channels.registerHold(action.id, now);
-      return 0;
+    const own = await this.policyEscalation(action);
+    const escalates = !!own.escalateAfterSeconds && own.escalateTo.length > 0;
+    let notify = own.notify;
+    if (!escalates && (notify === undefined || notify.length === 0)) {
+      // Perhaps nobody to tell (no targets, the agent has no defaults): the hold is only marked
+      // handled, so that the crash sweep leaves it — with the read of the agent's defaults, for
+      // every held call of this turn at once (on PostgreSQL one statement, atomic alone: no
+      // transaction and no read of the channels).
+      const outcome = await this.holds.add({
+        actionId: action.id,
+        agentId: action.agentId,
+        readDefaults: notify === undefined,
+      });
+      notify = outcome.notify ?? [];
+      // Marked now, or by another worker before: either way nobody to tell from here.
+      if (outcome.registered || notify.length === 0) return 0;
     }
+    const plan: Escalation = { ...own, notify: notify ?? (await this.defaults(action.agentId)) };
+    const now = this.clock();
     const channels = await this.store.channels.list();
     const rows: Parameters<Store['channels']['enqueue']>[0][] = [];
     const add = (target: string, job: 'notify' | 'remind' | 'escalate', due: number) => {
