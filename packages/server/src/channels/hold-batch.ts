@@ -7,9 +7,10 @@ export interface HoldRequest {
   readDefaults: boolean;
 }
 
-/** What became of it: the agent's defaults (when read), and whether this marked it handled. */
+/** What became of it (see `ChannelRepository.registerHolds`). */
 export interface HoldOutcome {
-  notify: string[] | undefined;
+  notify: string | null;
+  marked: boolean;
   registered: boolean;
 }
 

@@ -112,6 +112,16 @@ describe('registering a held call', () => {
       expect(await store.channels.messagesOf((loud[0] as (typeof loud)[number]).id)).toHaveLength(
         1,
       );
+      // Defaults that name nobody but are not written `[]` (edited by hand): the call is still
+      // marked, through the transaction, so the crash sweep does not take it up forever.
+      await store.database.run('UPDATE channel_defaults SET notify = ? WHERE agent_id = ?', [
+        '[ ]',
+        t.agent.id,
+      ]);
+      const edited = await hold(10);
+      expect(await t.server.channels.register(edited)).toBe(0);
+      expect(await store.channels.registerHold(edited.id, Date.now())).toBe(false);
+      expect(await store.channels.messagesOf(edited.id)).toEqual([]);
     } finally {
       store.channels.registerHolds = registerHolds;
     }

@@ -196,39 +196,32 @@ export function channelRepository(db: Queryable) {
     registerHold,
     /**
      * Held actions of which nobody may need telling, at once: for each, the agent's default
-     * targets when `readDefaults` (its policy names none), and the hold marked handled when
-     * there is nobody to tell (no defaults read, or none set, or an empty list). `registered`
-     * is false when it was already marked, or when `notify` names someone to tell (the caller
-     * then writes the messages and the mark in one transaction, `registerHold`). On PostgreSQL
-     * one statement for all of them (a read of the defaults and the INSERT in one round trip),
-     * instead of two per held call.
+     * targets as stored (JSON text) when `readDefaults` (its policy names none), and — when
+     * there is nobody to tell (no defaults read, none set, or `[]`) — the hold marked handled:
+     * `marked`, and `registered` unless it already was (by another worker or replica). When
+     * not `marked`, the caller reads `notify` and writes the messages and the mark in one
+     * transaction (`registerHold`). On PostgreSQL one statement for all of them (the read of
+     * the defaults and the INSERT in one round trip), instead of two per held call.
      */
     async registerHolds(
       holds: readonly { actionId: string; agentId: string; readDefaults: boolean }[],
       now: number,
-    ): Promise<{ notify: string[] | undefined; registered: boolean }[]> {
+    ): Promise<{ notify: string | null; marked: boolean; registered: boolean }[]> {
       if (holds.length === 0) return [];
-      const parse = (notify: unknown) =>
-        notify === null || notify === undefined
-          ? undefined
-          : (JSON.parse(String(notify)) as string[]);
       if (db.dialect !== 'postgres') {
-        const outcomes: { notify: string[] | undefined; registered: boolean }[] = [];
+        const outcomes: { notify: string | null; marked: boolean; registered: boolean }[] = [];
         for (const hold of holds) {
           const notify = hold.readDefaults
-            ? parse(
-                (
-                  await db.get('SELECT notify FROM channel_defaults WHERE agent_id = ?', [
-                    hold.agentId,
-                  ])
-                )?.notify,
-              )
-            : undefined;
-          const registered =
-            notify === undefined || notify.length === 0
-              ? await registerHold(hold.actionId, now)
-              : false;
-          outcomes.push({ notify, registered });
+            ? ((
+                await db.get<{ notify: string }>(
+                  'SELECT notify FROM channel_defaults WHERE agent_id = ?',
+                  [hold.agentId],
+                )
+              )?.notify ?? null)
+            : null;
+          const marked = notify === null || notify === '[]';
+          const registered = marked && (await registerHold(hold.actionId, now));
+          outcomes.push({ notify, marked, registered });
         }
         return outcomes;
       }
@@ -241,7 +234,7 @@ export function channelRepository(db: Queryable) {
         positions.set(hold.actionId, unique.length);
         unique.push(hold);
       }
-      const rows = await db.all<{ notify: string | null; registered: boolean }>(
+      const rows = await db.all<{ notify: string | null; marked: boolean; registered: boolean }>(
         `WITH d AS (
            SELECT q.i, q.action_id, CASE WHEN q.read_defaults THEN c.notify END AS notify
            FROM json_to_recordset(?::json) AS q(i int, action_id text, agent_id text,
@@ -249,10 +242,11 @@ export function channelRepository(db: Queryable) {
            LEFT JOIN channel_defaults c ON c.agent_id = q.agent_id
          ), h AS (
            INSERT INTO channel_holds (action_id, registered_at)
-           SELECT action_id, ?::bigint FROM d WHERE notify IS NULL OR notify::jsonb = '[]'::jsonb
+           SELECT action_id, ?::bigint FROM d WHERE notify IS NULL OR notify = '[]'
            ON CONFLICT DO NOTHING RETURNING action_id
          )
-         SELECT d.notify, h.action_id IS NOT NULL AS registered
+         SELECT d.notify, (d.notify IS NULL OR d.notify = '[]') AS marked,
+           h.action_id IS NOT NULL AS registered
          FROM d LEFT JOIN h ON h.action_id = d.action_id ORDER BY d.i`,
         [
           JSON.stringify(
@@ -268,7 +262,11 @@ export function channelRepository(db: Queryable) {
       );
       return holds.map((hold) => {
         const row = rows[positions.get(hold.actionId) as number];
-        return { notify: parse(row?.notify), registered: row?.registered === true };
+        return {
+          notify: row?.notify ?? null,
+          marked: row?.marked === true,
+          registered: row?.registered === true,
+        };
       });
     },
     /** Pending held actions that no worker has registered yet (after a crash). */

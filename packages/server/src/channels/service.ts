@@ -283,9 +283,9 @@ export class ChannelService {
         agentId: action.agentId,
         readDefaults: notify === undefined,
       });
-      notify = outcome.notify ?? [];
-      // Marked now, or by another worker before: either way nobody to tell from here.
-      if (outcome.registered || notify.length === 0) return 0;
+      // Nobody to tell: marked now, or by another worker before.
+      if (outcome.marked) return 0;
+      notify = outcome.notify === null ? [] : (JSON.parse(outcome.notify) as string[]);
     }
     const plan: Escalation = { ...own, notify: notify ?? (await this.defaults(action.agentId)) };
     const now = this.clock();
