@@ -238,7 +238,10 @@ export class ChannelService {
     return { ...own, notify: own.notify ?? (await this.defaults(action.agentId)) };
   }
 
-  /** Who `action`'s rule or policy asks (`notify` undefined: they name nobody, the agent's defaults apply). */
+  /**
+   * Who `action`'s rule or policy asks; `notify` undefined when they name nobody (the agent's
+   * defaults apply).
+   */
   private async policyEscalation(
     action: ActionRecord,
   ): Promise<Omit<Escalation, 'notify'> & { notify: string[] | undefined }> {

@@ -1,6 +1,6 @@
 import type { Row, RunResult, SqlValue, Statement } from './database';
 
-/** A PostgreSQL column type, for the arrays a multi-row statement unnests. */
+/** A PostgreSQL column type, of a column of the rows a multi-row statement reads. */
 export type ColumnType = 'text' | 'bigint' | 'integer' | 'double precision';
 
 /** One statement for many rows: its text (with `$n` placeholders) and one array per column. */
@@ -13,8 +13,9 @@ export interface MergedStatement {
 
 /**
  * How statements of one kind merge into one multi-row statement, for the group commit on
- * PostgreSQL: instead of a round trip per row, one `INSERT … SELECT FROM unnest(…)` (or
- * `UPDATE … FROM unnest(…)`) per kind, with one array parameter per column — a fixed text,
+ * PostgreSQL: instead of a round trip per row, one `INSERT … SELECT FROM json_to_recordset(…)`
+ * (or `UPDATE … FROM json_to_recordset(…)`) per kind, with the rows as one JSON parameter (or,
+ * for rows JSON cannot carry exactly, `unnest` of one array parameter per column) — a fixed text,
  * prepared once per connection. Statements carrying the same `MultiRow` (the same `key`) that
  * follow each other in a batch merge; their results are the same as run one by one. The
  * embedded store ignores it (its statements cost no round trip).
@@ -97,8 +98,8 @@ function jsonKeys(columns: readonly (readonly [string, ColumnType])[]): string[]
 }
 
 /**
- * `INSERT INTO table (columns) SELECT … FROM unnest(…)`: the rows of many single-row INSERTs
- * (whose parameters are `columns`, in order) in one statement. With `returning`, each row's
+ * `INSERT INTO table (columns) SELECT … FROM json_to_recordset(…)`: the rows of many single-row
+ * INSERTs (whose parameters are `columns`, in order) in one statement. With `returning`, each row's
  * `lastInsertId` is the `returning.column` of the row whose `returning.keyColumn` (a unique
  * column, by its index in `columns`) it inserted. `suffix` follows the SELECT (an ON CONFLICT
  * clause); `combine` may merge rows first (rows for the same key of an upsert: one statement
@@ -147,8 +148,8 @@ export function unnestInsert(spec: {
 }
 
 /**
- * `UPDATE table AS t SET … FROM unnest(…) AS v WHERE t.match = v.match … AND where`: many
- * single-row UPDATEs (whose parameters are `columns`, in order: the `set` ones and the `match`
+ * `UPDATE table AS t SET … FROM json_to_recordset(…) AS v WHERE t.match = v.match … AND where`:
+ * many single-row UPDATEs (whose parameters are `columns`, in order: the `set` ones and the `match`
  * ones) in one statement. `keyColumn` (the index in `columns` of a unique column among `match`)
  * tells which rows changed; a key that repeats starts the next merged statement, so each
  * UPDATE sees the ones before it, as run one by one. `where` may name the table's other columns
