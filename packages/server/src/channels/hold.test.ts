@@ -49,4 +49,84 @@ describe('registering a held call', () => {
     expect(await t.server.store.channels.registerHold(actionId, Date.now())).toBe(false);
     expect(await t.server.store.channels.messagesOf(actionId)).toEqual([]);
   });
+
+  test('held calls of one turn are marked together; an agent with default targets gets its messages', async () => {
+    const t = await startTestServer();
+    cleanups.push(() => t.close());
+    await t.server.channelWorker.stop();
+    await t.server.policies.saveSet(t.agent.id, 'live', [
+      { name: 'Refunds', tool: 'payments.refund', action: 'requires_approval' } as never,
+    ]);
+    const hold = async (amount: number) => {
+      const held = await t.request('POST', '/policy/check', {
+        body: { tool_name: 'payments.refund', kwargs: { amount } },
+      });
+      expect(held.json.status).toBe('pending');
+      const action = await t.server.store.actions.get(held.json.action_id as string);
+      return action as NonNullable<typeof action>;
+    };
+    const store = t.server.store;
+    // PostgreSQL batches the marks of a turn in one statement; the embedded store writes each
+    // with the checks' next group commit (one commit for the turn), not through the batch.
+    const batched = store.database.dialect === 'postgres';
+    const batches: number[] = [];
+    const registerHolds = store.channels.registerHolds;
+    store.channels.registerHolds = (holds, now) => {
+      batches.push(holds.length);
+      return registerHolds(holds, now);
+    };
+    try {
+      // Nobody to tell: five held calls registered at once go in one batch, each marked.
+      const quiet = await Promise.all([1, 2, 3, 4, 5].map(hold));
+      expect(await Promise.all(quiet.map((action) => t.server.channels.register(action)))).toEqual([
+        0, 0, 0, 0, 0,
+      ]);
+      expect(batches).toEqual(batched ? [5] : []);
+      const unregistered = await store.channels.unregisteredHolds(20);
+      for (const action of quiet) {
+        expect(unregistered).not.toContain(action.id);
+        expect(await store.channels.messagesOf(action.id)).toEqual([]);
+      }
+      // The same call twice in one batch (the crash sweep and its event): marked once.
+      const twice = await hold(6);
+      expect(
+        await Promise.all([t.server.channels.register(twice), t.server.channels.register(twice)]),
+      ).toEqual([0, 0]);
+      expect(await store.channels.registerHold(twice.id, Date.now())).toBe(false);
+
+      // The agent's defaults name someone: read in the same batch, and each call's messages
+      // are written (with its mark) instead.
+      await t.server.channels.setDefaults(t.agent.id, ['webhook:https://approvers.example.com']);
+      const loud = await Promise.all([7, 8, 9].map(hold));
+      batches.length = 0;
+      expect(await Promise.all(loud.map((action) => t.server.channels.register(action)))).toEqual([
+        1, 1, 1,
+      ]);
+      expect(batches).toEqual(batched ? [3] : []);
+      for (const action of loud) {
+        const messages = await store.channels.messagesOf(action.id);
+        expect(messages.map((message) => [message.job, message.target])).toEqual([
+          ['notify', 'https://approvers.example.com'],
+        ]);
+        expect(await store.channels.registerHold(action.id, Date.now())).toBe(false);
+      }
+      // Registered again: nothing more.
+      expect(await t.server.channels.register(loud[0] as (typeof loud)[number])).toBe(0);
+      expect(await store.channels.messagesOf((loud[0] as (typeof loud)[number]).id)).toHaveLength(
+        1,
+      );
+      // Defaults that name nobody but are not written `[]` (edited by hand): the call is still
+      // marked, through the transaction, so the crash sweep does not take it up forever.
+      await store.database.run('UPDATE channel_defaults SET notify = ? WHERE agent_id = ?', [
+        '[ ]',
+        t.agent.id,
+      ]);
+      const edited = await hold(10);
+      expect(await t.server.channels.register(edited)).toBe(0);
+      expect(await store.channels.registerHold(edited.id, Date.now())).toBe(false);
+      expect(await store.channels.messagesOf(edited.id)).toEqual([]);
+    } finally {
+      store.channels.registerHolds = registerHolds;
+    }
+  });
 });

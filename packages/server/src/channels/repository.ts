@@ -115,6 +115,13 @@ export function channelRepository(db: Queryable) {
     db.dialect === 'postgres'
       ? `${sql} ON CONFLICT DO NOTHING`
       : sql.replace(/^INSERT INTO/, 'INSERT OR IGNORE INTO');
+  const registerHold = async (actionId: string, now: number): Promise<boolean> => {
+    const result = await db.run(
+      ignore('INSERT INTO channel_holds (action_id, registered_at) VALUES (?, ?)'),
+      [actionId, now],
+    );
+    return result.changes > 0;
+  };
   return {
     // Lease, retry, take-over, attempts and purge: the durable outbox's (src/outbox/).
     ...outbox,
@@ -196,12 +203,81 @@ export function channelRepository(db: Queryable) {
       };
     },
     /** Marks a held action as handled; false when it already was (by this or another replica). */
-    async registerHold(actionId: string, now: number): Promise<boolean> {
-      const result = await db.run(
-        ignore('INSERT INTO channel_holds (action_id, registered_at) VALUES (?, ?)'),
-        [actionId, now],
+    registerHold,
+    /**
+     * Held actions of which nobody may need telling, at once: for each, the agent's default
+     * targets as stored (JSON text) when `readDefaults` (its policy names none), and — when
+     * there is nobody to tell (no defaults read, none set, or `[]`) — the hold marked handled:
+     * `marked`, and `registered` unless it already was (by another worker or replica). When
+     * not `marked`, the caller reads `notify` and writes the messages and the mark in one
+     * transaction (`registerHold`). On PostgreSQL one statement for all of them (the read of
+     * the defaults and the INSERT in one round trip), instead of two per held call.
+     */
+    async registerHolds(
+      holds: readonly { actionId: string; agentId: string; readDefaults: boolean }[],
+      now: number,
+    ): Promise<{ notify: string | null; marked: boolean; registered: boolean }[]> {
+      if (holds.length === 0) return [];
+      if (db.dialect !== 'postgres') {
+        const outcomes: { notify: string | null; marked: boolean; registered: boolean }[] = [];
+        for (const hold of holds) {
+          const notify = hold.readDefaults
+            ? ((
+                await db.get<{ notify: string }>(
+                  'SELECT notify FROM channel_defaults WHERE agent_id = ?',
+                  [hold.agentId],
+                )
+              )?.notify ?? null)
+            : null;
+          const marked = notify === null || notify === '[]';
+          const registered = marked && (await registerHold(hold.actionId, now));
+          outcomes.push({ notify, marked, registered });
+        }
+        return outcomes;
+      }
+      // The same action twice in one statement (the crash sweep and its event at once): one
+      // row; each gets its outcome.
+      const positions = new Map<string, number>();
+      const unique: (typeof holds)[number][] = [];
+      for (const hold of holds) {
+        if (positions.has(hold.actionId)) continue;
+        positions.set(hold.actionId, unique.length);
+        unique.push(hold);
+      }
+      const rows = await db.all<{ notify: string | null; marked: boolean; registered: boolean }>(
+        `WITH d AS (
+           SELECT q.i, q.action_id, CASE WHEN q.read_defaults THEN c.notify END AS notify
+           FROM json_to_recordset(?::json) AS q(i int, action_id text, agent_id text,
+             read_defaults boolean)
+           LEFT JOIN channel_defaults c ON c.agent_id = q.agent_id
+         ), h AS (
+           INSERT INTO channel_holds (action_id, registered_at)
+           SELECT action_id, ?::bigint FROM d WHERE notify IS NULL OR notify = '[]'
+           ON CONFLICT DO NOTHING RETURNING action_id
+         )
+         SELECT d.notify, (d.notify IS NULL OR d.notify = '[]') AS marked,
+           h.action_id IS NOT NULL AS registered
+         FROM d LEFT JOIN h ON h.action_id = d.action_id ORDER BY d.i`,
+        [
+          JSON.stringify(
+            unique.map((hold, i) => ({
+              i,
+              action_id: hold.actionId,
+              agent_id: hold.agentId,
+              read_defaults: hold.readDefaults,
+            })),
+          ),
+          now,
+        ],
       );
-      return result.changes > 0;
+      return holds.map((hold) => {
+        const row = rows[positions.get(hold.actionId) as number];
+        return {
+          notify: row?.notify ?? null,
+          marked: row?.marked === true,
+          registered: row?.registered === true,
+        };
+      });
     },
     /** Pending held actions that no worker has registered yet (after a crash). */
     async unregisteredHolds(limit: number): Promise<string[]> {

@@ -8,6 +8,7 @@ import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
 import type { ActionRecord, Store, UserRecord } from '../store';
+import { HoldBatcher } from './hold-batch';
 import type { ChannelKind, ChannelMessageRecord, ChannelRecord } from './repository';
 import * as schemas from './schema';
 import { SecretBox } from './secrets';
@@ -110,6 +111,8 @@ export class ChannelService {
   readonly options: ChannelOptions;
   private readonly policies: Pick<PolicyService, 'currentRecords'> | undefined;
   private readonly clock: () => number;
+  // Held calls that may have nobody to tell, marked handled in batches.
+  private readonly holds: HoldBatcher;
   listeningUrl: string | undefined;
 
   constructor(
@@ -131,6 +134,7 @@ export class ChannelService {
     };
     this.secrets = SecretBox.open(options);
     this.clock = options.clock ?? Date.now;
+    this.holds = new HoldBatcher(store, () => this.clock());
   }
 
   /** The base URL of links and callbacks. */
@@ -230,6 +234,17 @@ export class ChannelService {
 
   /** Who is asked about `action`: its rule's, else its policy's, else the agent's targets. */
   async escalationOf(action: ActionRecord): Promise<Escalation> {
+    const own = await this.policyEscalation(action);
+    return { ...own, notify: own.notify ?? (await this.defaults(action.agentId)) };
+  }
+
+  /**
+   * Who `action`'s rule or policy asks; `notify` undefined when they name nobody (the agent's
+   * defaults apply).
+   */
+  private async policyEscalation(
+    action: ActionRecord,
+  ): Promise<Omit<Escalation, 'notify'> & { notify: string[] | undefined }> {
     const named = action.policy?.policy;
     let definition: Record<string, any> | undefined;
     if (named) {
@@ -244,9 +259,8 @@ export class ChannelService {
     const rule =
       definition && ruleIndex != null && ruleIndex >= 0 ? definition.rules?.[ruleIndex] : undefined;
     const pick = <T>(key: string): T | undefined => rule?.[key] ?? definition?.[key];
-    const notify = pick<string[]>('notify') ?? (await this.defaults(action.agentId));
     return {
-      notify,
+      notify: pick<string[]>('notify'),
       remindAfterSeconds: pick<number>('remind_after'),
       escalateAfterSeconds: pick<number>('escalate_after'),
       escalateTo: pick<string[]>('escalate_to') ?? [],
@@ -259,16 +273,39 @@ export class ChannelService {
    */
   async register(action: ActionRecord): Promise<number> {
     if (action.status !== 'pending') return 0;
-    const plan = await this.escalationOf(action);
-    const now = this.clock();
-    if (plan.notify.length === 0 && (!plan.escalateAfterSeconds || plan.escalateTo.length === 0)) {
-      // Nobody to tell (no targets, the agent has no defaults): the hold is only marked handled,
-      // so that the crash sweep leaves it. One statement, atomic alone — no transaction and no
-      // read of the channels — written by the group committer with the checks' next commit
-      // (under load, one commit for many; before, each was a commit of its own).
-      await this.store.committer.submit(this.store.channels.registerHoldStatement(action.id, now));
-      return 0;
+    const own = await this.policyEscalation(action);
+    const escalates = !!own.escalateAfterSeconds && own.escalateTo.length > 0;
+    let notify = own.notify;
+    if (!escalates && (notify === undefined || notify.length === 0)) {
+      // Perhaps nobody to tell (no targets, the agent has no defaults): the hold is only marked
+      // handled, so that the crash sweep leaves it — one statement, atomic alone, with no
+      // transaction and no read of the channels.
+      if (this.store.database.dialect === 'sqlite') {
+        // The embedded store reads the defaults at once and writes the mark with the checks'
+        // next group commit (under load one commit for many; before, a commit of its own).
+        notify ??= await this.defaults(action.agentId);
+        if (notify.length === 0) {
+          const now = this.clock();
+          await this.store.committer.submit(
+            this.store.channels.registerHoldStatement(action.id, now),
+          );
+          return 0;
+        }
+      } else {
+        // PostgreSQL: the read of the defaults and the mark for every held call of this turn
+        // in one statement (a round trip each, and a commit, before).
+        const outcome = await this.holds.add({
+          actionId: action.id,
+          agentId: action.agentId,
+          readDefaults: notify === undefined,
+        });
+        // Nobody to tell: marked now, or by another worker before.
+        if (outcome.marked) return 0;
+        notify = outcome.notify === null ? [] : (JSON.parse(outcome.notify) as string[]);
+      }
     }
+    const plan: Escalation = { ...own, notify: notify ?? (await this.defaults(action.agentId)) };
+    const now = this.clock();
     const channels = await this.store.channels.list();
     const rows: Parameters<Store['channels']['enqueue']>[0][] = [];
     const add = (target: string, job: 'notify' | 'remind' | 'escalate', due: number) => {

@@ -126,6 +126,67 @@ describe('group commits as multi-row statements', () => {
     ]);
   });
 
+  test('text and numbers come back exactly as written, whichever form a commit takes', async () => {
+    const store = await freshStore();
+    const owner = await agent(store);
+    const now = Date.now();
+    const texts = [
+      'plain',
+      'quote " backslash \\ slash /',
+      'escapes written as text: \\u0000 \\ud800 \\n',
+      'control \u0001 \t \n \r \u001f and DEL \u007f',
+      'é 漢字 😀 \u2028 \u2029 \uFEFF',
+      '{"json":"in \\"text\\"","n":1e400}',
+      '',
+    ];
+    const rows = texts.map((text, index) =>
+      action(owner.id, {
+        id: uuidv7(now + index),
+        toolName: `tool.${index}`,
+        sessionId: text,
+        kwargsJson: JSON.stringify({ text }),
+        argsJson: '[1.5e-7, -0.0, 123456789012345]',
+        durationMs: index === 1 ? 0.1 + 0.2 : null,
+        expiresAt: index === 2 ? 8_640_000_000_000 : null,
+        createdAt: now + index,
+      }),
+    );
+    // All of them go as JSON (one parameter for the commit).
+    const statements = rows.map((row) => store.actions.insertStatement(row));
+    expect(
+      statements[0]?.rows?.build(statements.map((statement) => statement.params ?? [])).name,
+    ).toBe('arden_rows_actions_insert');
+    const results = await Promise.all(
+      statements.map((statement) => store.committer.submit(statement)),
+    );
+    expect(results.every((result) => result.changes === 1)).toBe(true);
+    // A lone surrogate: its commit goes as arrays (UTF-8 writes it as U+FFFD), and commits.
+    const lone = action(owner.id, {
+      id: uuidv7(now + 99),
+      toolName: 'tool.lone',
+      sessionId: '\ud800',
+    });
+    const loneStatement = store.actions.insertStatement(lone);
+    expect(loneStatement.rows?.build([loneStatement.params ?? []]).name).toBe(
+      'arden_rows_actions_insert_arrays',
+    );
+    expect((await store.committer.submit(loneStatement)).changes).toBe(1);
+    for (const [index, row] of rows.entries()) {
+      const stored = await store.database.get<Record<string, unknown>>(
+        'SELECT session_id, kwargs, args, duration_ms, expires_at FROM actions WHERE id = ?',
+        [row.id],
+      );
+      expect(stored?.session_id).toBe(texts[index]);
+      expect(stored?.kwargs).toBe(row.kwargsJson);
+      expect(stored?.args).toBe('[1.5e-7, -0.0, 123456789012345]');
+      expect(stored?.duration_ms === null ? null : Number(stored?.duration_ms)).toBe(
+        row.durationMs,
+      );
+      expect(stored?.expires_at === null ? null : Number(stored?.expires_at)).toBe(row.expiresAt);
+    }
+    expect((await store.actions.get(lone.id))?.toolName).toBe('tool.lone');
+  });
+
   test('a bad row fails only its own request: the rest commit', async () => {
     const store = await freshStore();
     const owner = await agent(store);
@@ -189,14 +250,14 @@ describe('planBatch', () => {
     expect(planBatch([insert('1'), insert('2'), insert('3')], 2)).toHaveLength(2);
   });
 
-  test('the merged statements have a fixed text, one array per column', () => {
-    expect(inserts.build([['1'], ['2\u0000']])).toEqual({
+  test('the merged statements have a fixed text, one JSON parameter for all rows', () => {
+    expect(inserts.build([['1'], ['2"\\u']])).toEqual({
       name: 'arden_rows_a',
-      text: 'INSERT INTO t (id) SELECT id FROM unnest($1::text[]) AS v(id)',
-      values: [['1', '2\uFFFD']],
+      text: 'INSERT INTO t (id) SELECT id FROM json_to_recordset($1::json) AS v(id text)',
+      values: ['[{"id":"1"},{"id":"2\\"\\\\u"}]'],
     });
     expect(updates.build([['x', '1']]).text).toBe(
-      'UPDATE t AS t SET v = v.v FROM unnest($1::text[], $2::text[]) AS v(v, id) WHERE t.id = v.id RETURNING t.id AS key',
+      'UPDATE t AS t SET v = v.v FROM json_to_recordset($1::json) AS v(v text, id text) WHERE t.id = v.id RETURNING t.id AS key',
     );
     expect(
       updates.results(
@@ -207,6 +268,20 @@ describe('planBatch', () => {
         ],
       ),
     ).toEqual([{ changes: 0 }, { changes: 1 }]);
+  });
+
+  test('rows JSON cannot carry exactly go as one array per column', () => {
+    const arrays = {
+      name: 'arden_rows_a_arrays',
+      text: 'INSERT INTO t (id) SELECT id FROM unnest($1::text[]) AS v(id)',
+    };
+    // A NUL (replaced, as PostgreSQL text cannot hold it), a lone surrogate, a number JSON
+    // cannot write.
+    expect(inserts.build([['1'], ['2\u0000']])).toEqual({ ...arrays, values: [['1', '2\uFFFD']] });
+    expect(inserts.build([['1'], ['\ud800']])).toEqual({ ...arrays, values: [['1', '\ud800']] });
+    expect(inserts.build([[Number.NaN]])).toEqual({ ...arrays, values: [[Number.NaN]] });
+    // The same characters escaped in the text itself are plain text: JSON.
+    expect(inserts.build([['\\u0000 \\ud800 \\\\']]).name).toBe('arden_rows_a');
   });
 });
 
