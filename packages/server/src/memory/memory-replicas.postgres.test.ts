@@ -351,12 +351,44 @@ describe("sessions' calls kept by a replica (PostgreSQL)", () => {
     }
   });
 
+  test("a refusal on another replica is found by a replica deciding on the session it kept", async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      {
+        name: 'Refunds',
+        tool: 'stripe.refund',
+        rules: [
+          { if: 'args.n > 100', then: 'block' },
+          { if: 'session.calls("stripe.refund") >= 10', then: 'block' },
+        ],
+        default: 'allow',
+      },
+    ]);
+    const check = (t: AdminTestServer, n: number) =>
+      t
+        .request('POST', '/policy/check', {
+          key: a.liveKey,
+          body: { tool_name: 'stripe.refund', kwargs: { n }, metadata: { session_id: 'refused' } },
+        })
+        .then((response) => response.json);
+    expect((await check(a, 1)).decision).toBe('allow');
+    const refused = await check(b, 500);
+    expect(refused).toMatchObject({ decision: 'block' });
+    expect(refused.repeat_of).toBeUndefined();
+    // a kept the session before the refusal: the repeat is still refused as one, linked to it.
+    const repeat = await check(a, 500);
+    expect(repeat).toMatchObject({ decision: 'block', repeat_of: refused.action_id });
+    // And a repeat of a refusal a made itself, from its kept copy.
+    const own = await check(a, 700);
+    expect(await check(a, 700)).toMatchObject({ decision: 'block', repeat_of: own.action_id });
+  });
+
   test('a new policy set drops the sessions kept under the old one', async () => {
     const { a, b } = await replicas();
     const refunds = (pattern: string, limit: number) => ({
       name: 'Refunds',
       tool: 'stripe.refund',
-      rules: [{ if: `session.calls("${pattern}") >= ${limit}`, then: 'block' }],
+      rules: [{ if: `session.calls("${pattern}") >= ${limit}`, then: 'block' as const }],
       default: 'allow' as const,
       refuse_repeats: false,
     });

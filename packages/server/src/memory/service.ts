@@ -391,30 +391,56 @@ export class MemoryService {
       const refusalSince =
         needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
       const lookupRefusal = needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null;
-      // The replica's checks: the refused-repeat lookup and the session's spend, one statement
-      // for the checks of the turn.
+      // A call whose tool its session's memory counts moves the session's version (its commit
+      // guards or bumps it), so the session kept here, exact as of the version the commit
+      // guards, holds every earlier call of the tool: its refusals are read there.
+      const refusalKept = replica !== undefined && writesSession;
+      // The replica's other reads: the refused-repeat lookup (a tool the session does not
+      // count) and the session's spend, in one statement for the checks of the turn.
+      const readsRefusal = lookupRefusal && replica !== undefined && !refusalKept;
       const sessionReads =
-        replica === undefined
-          ? undefined
-          : this.#sessionReads.add({
+        replica !== undefined && (readsRefusal || readsSessionSpend(queries))
+          ? this.#sessionReads.add({
               session: sessionScope as SessionReadRequest['session'],
-              refusal: lookupRefusal
+              refusal: readsRefusal
                 ? { toolName: call.tool, argsHash: argsHash as string, since: refusalSince }
                 : undefined,
               spend: readsSessionSpend(queries),
-            });
+            })
+          : undefined;
       sessionReads?.catch(() => undefined);
       const session =
         this.#sessions && sessionId !== null
           ? await this.#sessions.get(db, agent.id, environment, sessionId)
           : undefined;
+      // The session as this replica keeps it, or read whole now (with its version); one too
+      // large to keep is read as above instead (its counts, in a statement of their own).
+      let replicaRead: { version: number; memory: SessionMemory; kept?: ReplicaSession } | undefined;
+      if (replica !== undefined) {
+        const loaded = kept === undefined ? await loading : { kept };
+        if (loaded === 'too large' || loaded === undefined) {
+          guarded = [sessionKey as string];
+          snapshot = readSnapshot(
+            guarded,
+            snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now),
+          );
+        } else if ('kept' in loaded) {
+          replicaRead = {
+            version: loaded.kept.version,
+            memory: loaded.kept.memory,
+            kept: loaded.kept,
+          };
+        } else replicaRead = loaded.once;
+      }
       let repeat: MemoryLease['repeat'];
       if (lookupRefusal && sessionId !== null && argsHash !== null) {
         const since = refusalSince;
         // The embedded store: a session kept here, or the calls that were not allowed of one
-        // too large to keep; else (or when those cannot tell) the log.
-        const known = session
-          ? refusalIn(session, call.tool, argsHash, since)
+        // too large to keep; PostgreSQL: the session this replica keeps, for a tool it counts;
+        // else (or when those cannot tell) the log.
+        const inMemory = session ?? (refusalKept ? replicaRead?.memory : undefined);
+        const known = inMemory
+          ? refusalIn(inMemory, call.tool, argsHash, since)
           : this.#sessions
             ? await this.#sessions.refusalOf(
                 db,
@@ -429,7 +455,7 @@ export class MemoryService {
         const refusal =
           known !== 'ask the log'
             ? known
-            : sessionReads !== undefined
+            : readsRefusal && sessionReads !== undefined
               ? (await sessionReads).refusal
               : db.dialect === 'postgres'
               ? await this.#refusals.add({
@@ -445,25 +471,6 @@ export class MemoryService {
                   since,
                 );
         if (refusal !== undefined) repeat = repeatRefusal(call.tool, refusal.id);
-      }
-      // The session as this replica keeps it, or read whole now (with its version); one too
-      // large to keep is read as above instead (its counts, in a statement of their own).
-      let replicaRead: { version: number; memory: SessionMemory; kept?: ReplicaSession } | undefined;
-      if (replica !== undefined && repeat === undefined) {
-        const loaded = kept === undefined ? await loading : { kept };
-        if (loaded === 'too large' || loaded === undefined) {
-          guarded = [sessionKey as string];
-          snapshot = readSnapshot(
-            guarded,
-            snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now),
-          );
-        } else if ('kept' in loaded) {
-          replicaRead = {
-            version: loaded.kept.version,
-            memory: loaded.kept.memory,
-            kept: loaded.kept,
-          };
-        } else replicaRead = loaded.once;
       }
       const values =
         queries.length === 0 || repeat !== undefined
@@ -514,7 +521,8 @@ export class MemoryService {
         postgres && this.#replica !== undefined && guards.length > 0
           ? {
               cache: this.#replica,
-              kept: replicaRead?.kept,
+              // A refused repeat bumps the session unguarded: what it moved is not followed.
+              kept: repeat === undefined ? replicaRead?.kept : undefined,
               expected: replicaRead?.version ?? 0,
               sessionKey: replicaRead?.kept === undefined ? undefined : (sessionKey as string),
               keys: guards.map(([key]) => key),
