@@ -290,14 +290,13 @@ describe("sessions' calls kept by a replica (PostgreSQL)", () => {
     servers.push(b);
     return { a, b };
   };
-  const checker =
-    (key: string) => (t: AdminTestServer, tool: string, session: string, n: number) =>
-      t
-        .request('POST', '/policy/check', {
-          key,
-          body: { tool_name: tool, kwargs: { n }, metadata: { session_id: session } },
-        })
-        .then((response) => response.json.decision as string);
+  const checker = (key: string) => (t: AdminTestServer, tool: string, session: string, n: number) =>
+    t
+      .request('POST', '/policy/check', {
+        key,
+        body: { tool_name: tool, kwargs: { n }, metadata: { session_id: session } },
+      })
+      .then((response) => response.json.decision as string);
 
   test("another replica's call after the session was kept fails the guard: the check is decided again on it", async () => {
     const { a, b } = await replicas();
@@ -351,7 +350,7 @@ describe("sessions' calls kept by a replica (PostgreSQL)", () => {
     }
   });
 
-  test("a refusal on another replica is found by a replica deciding on the session it kept", async () => {
+  test('a refusal on another replica is found by a replica deciding on the session it kept', async () => {
     const { a, b } = await replicas();
     await a.server.policies.saveSet(a.agent.id, 'live', [
       {
@@ -392,7 +391,12 @@ describe("sessions' calls kept by a replica (PostgreSQL)", () => {
       default: 'allow' as const,
       refuse_repeats: false,
     });
-    const charges = { name: 'Charges', tool: 'stripe.charge', rules: [], default: 'allow' as const };
+    const charges = {
+      name: 'Charges',
+      tool: 'stripe.charge',
+      rules: [],
+      default: 'allow' as const,
+    };
     await a.server.policies.saveSet(a.agent.id, 'live', [refunds('stripe.refund', 3), charges]);
     const check = checker(a.liveKey);
     expect(await check(a, 'stripe.refund', 'new-set', 1)).toBe('allow');

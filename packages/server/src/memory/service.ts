@@ -18,6 +18,7 @@ import type { NewAction, Store } from '../store';
 import type { Queryable, Statement } from '../store/database';
 import { argumentsHash } from './canonical';
 import { KeyedMutex } from './locks';
+import { type ReplicaSession, ReplicaSessionCache } from './replica-cache';
 import {
   type CallGroup,
   guardedInsert,
@@ -41,7 +42,6 @@ import {
   type SessionMemory,
   toolMatches,
 } from './session-cache';
-import { type ReplicaSession, ReplicaSessionCache } from './replica-cache';
 import { TurnBatcher } from './turn-batch';
 
 /** A check's call, as the memory inputs see it. */
@@ -363,7 +363,13 @@ export class MemoryService {
       const kept = replica?.get(sessionKey as string, found?.set as object, now);
       const loading =
         replica !== undefined && kept === undefined
-          ? replica.load(db, sessionKey as string, sessionScope as SessionReadRequest['session'], found?.set as object, now)
+          ? replica.load(
+              db,
+              sessionKey as string,
+              sessionScope as SessionReadRequest['session'],
+              found?.set as object,
+              now,
+            )
           : undefined;
       // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
       loading?.catch(() => undefined);
@@ -390,7 +396,8 @@ export class MemoryService {
       }
       const refusalSince =
         needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
-      const lookupRefusal = needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null;
+      const lookupRefusal =
+        needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null;
       // A call whose tool its session's memory counts moves the session's version (its commit
       // guards or bumps it), so the session kept here, exact as of the version the commit
       // guards, holds every earlier call of the tool: its refusals are read there.
@@ -415,7 +422,9 @@ export class MemoryService {
           : undefined;
       // The session as this replica keeps it, or read whole now (with its version); one too
       // large to keep is read as above instead (its counts, in a statement of their own).
-      let replicaRead: { version: number; memory: SessionMemory; kept?: ReplicaSession } | undefined;
+      let replicaRead:
+        | { version: number; memory: SessionMemory; kept?: ReplicaSession }
+        | undefined;
       if (replica !== undefined) {
         const loaded = kept === undefined ? await loading : { kept };
         if (loaded === 'too large' || loaded === undefined) {
@@ -458,18 +467,18 @@ export class MemoryService {
             : readsRefusal && sessionReads !== undefined
               ? (await sessionReads).refusal
               : db.dialect === 'postgres'
-              ? await this.#refusals.add({
-                  scope: { agentId: agent.id, environment, sessionId },
-                  toolName: call.tool,
-                  argsHash,
-                  since,
-                })
-              : await memoryRepository(db).firstRefusal(
-                  { agentId: agent.id, environment, sessionId },
-                  call.tool,
-                  argsHash,
-                  since,
-                );
+                ? await this.#refusals.add({
+                    scope: { agentId: agent.id, environment, sessionId },
+                    toolName: call.tool,
+                    argsHash,
+                    since,
+                  })
+                : await memoryRepository(db).firstRefusal(
+                    { agentId: agent.id, environment, sessionId },
+                    call.tool,
+                    argsHash,
+                    since,
+                  );
         if (refusal !== undefined) repeat = repeatRefusal(call.tool, refusal.id);
       }
       const values =

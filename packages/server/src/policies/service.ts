@@ -223,7 +223,9 @@ export class PolicyService {
     const set = entry.set;
     // `writes`: the scopes a call of `tool` moves for any policy's memory inputs (`memoryWrites`);
     // `set`: which compiled set they are of (memory kept per replica is read under one set).
-    return set ? { needs: memoryNeeds(set, tool), writes: memoryWrites(set, tool), set } : undefined;
+    return set
+      ? { needs: memoryNeeds(set, tool), writes: memoryWrites(set, tool), set }
+      : undefined;
   }
 
   /** The sensitive argument paths (`redact`) of the policy deciding calls of `tool`, if any. */
