@@ -200,9 +200,14 @@ interface RefusalLookup {
  * (optimistically): the check reads the versions (`memory_versions`) of the scopes it reads
  * before its counts and commits its action with guards, in the action's own INSERT
  * (`guardedInsert`), that bump each only if it is still the one read, and bumps whatever their
- * version the scopes where another policy counts its call (`memoryWrites`); a check whose scope another check committed meanwhile fails its commit and
- * is decided again (`MemoryConflictError`). No connection is held while a check waits for the
- * group commit.
+ * version the scopes where another policy counts its call (`memoryWrites`; any call so counted,
+ * whether or not its own policy reads memory); a check whose scope another check committed
+ * meanwhile fails its commit and is decided again (`MemoryConflictError`). A check reading only
+ * its session's memory decides on the session's calls as this replica keeps them
+ * (`ReplicaSessionCache`: read whole once with their version, then followed through this
+ * replica's own commits) and guards that version: another replica's call in between fails the
+ * guard, and the check is decided again on the session read afresh. No connection is held while
+ * a check waits for the group commit.
  * Checks whose policy reads no memory take no lock and cost nothing more than the
  * refused-repeat lookup (one index seek, for calls with a session).
  */
