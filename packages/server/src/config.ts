@@ -108,9 +108,10 @@ export interface ServerConfig {
   /** The retention job's pacing (interval, batch size, pause between batches). */
   retention?: Omit<RetentionOptions, 'days'>;
   /**
-   * The embedded store's memory of sessions (for `session.*` rule inputs and refused repeats):
-   * calls kept per session (default 5 000) and in all (default 200 000). Larger sessions are
-   * counted from the log; the least recently used sessions are dropped past the total.
+   * The memory of sessions kept in the process (for `session.*` rule inputs and refused
+   * repeats; on PostgreSQL each replica's, exact as of the sessions' memory versions): calls kept
+   * per session (default 5 000) and in all (default 200 000). Larger sessions are counted from
+   * the log; the least recently used sessions are dropped past the total.
    */
   sessionCache?: SessionCacheLimits;
   /** Start the expiry sweeper and webhook worker (default true). */

@@ -278,3 +278,133 @@ describe('memory version guard (PostgreSQL)', () => {
     expect((await check(b, 3)).json.decision).toBe('block');
   });
 });
+
+describe("sessions' calls kept by a replica (PostgreSQL)", () => {
+  const replicas = async () => {
+    const a = await startAdminTestServer({ workers: false }, { listen: false });
+    servers.push(a);
+    const b = await startAdminTestServer(
+      { workers: false, databaseUrl: a.databaseUrl },
+      { listen: false },
+    );
+    servers.push(b);
+    return { a, b };
+  };
+  const checker = (key: string) => (t: AdminTestServer, tool: string, session: string, n: number) =>
+    t
+      .request('POST', '/policy/check', {
+        key,
+        body: { tool_name: tool, kwargs: { n }, metadata: { session_id: session } },
+      })
+      .then((response) => response.json.decision as string);
+
+  test("another replica's call after the session was kept fails the guard: the check is decided again on it", async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      {
+        name: 'Refunds',
+        tool: 'stripe.refund',
+        rules: [{ if: 'session.calls("stripe.refund", "allowed") >= 2', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    const check = checker(a.liveKey);
+    for (let round = 0; round < 5; round++) {
+      const session = `kept-${round}`;
+      // Replica a reads the session whole and keeps it (one call, its version).
+      expect(await check(a, 'stripe.refund', session, 1)).toBe('allow');
+      // Replica b's call moves the version a kept.
+      expect(await check(b, 'stripe.refund', session, 2)).toBe('allow');
+      // a's kept copy says one call: its guard fails, and decided again it sees two.
+      expect(await check(a, 'stripe.refund', session, 3)).toBe('block');
+      expect(await check(a, 'stripe.refund', session, 4)).toBe('block');
+      expect(await check(b, 'stripe.refund', session, 5)).toBe('block');
+    }
+    const allowed = await a.server.store.database.all<{ count: string }>(
+      `SELECT COUNT(*) AS count FROM actions WHERE decision = 'allow' GROUP BY session_id`,
+    );
+    expect(allowed.map((row) => Number(row.count))).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  test('a call of a tool whose own policy reads no memory still moves the session a replica keeps', async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      {
+        name: 'Refunds',
+        tool: 'stripe.refund',
+        rules: [{ if: 'session.calls("stripe.*") >= 2', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+      { name: 'Charges', tool: 'stripe.charge', rules: [], default: 'allow' },
+    ]);
+    const check = checker(a.liveKey);
+    for (const [round, other] of [a, b].entries()) {
+      const session = `memoryless-${round}`;
+      expect(await check(a, 'stripe.refund', session, 1)).toBe('allow');
+      // A charge is counted by the refunds' rule: on either replica its commit bumps the
+      // session, so a's kept copy (one call) is not trusted past it.
+      expect(await check(other, 'stripe.charge', session, 2)).toBe('allow');
+      expect(await check(a, 'stripe.refund', session, 3)).toBe('block');
+    }
+  });
+
+  test('a refusal on another replica is found by a replica deciding on the session it kept', async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      {
+        name: 'Refunds',
+        tool: 'stripe.refund',
+        rules: [
+          { if: 'args.n > 100', then: 'block' },
+          { if: 'session.calls("stripe.refund") >= 10', then: 'block' },
+        ],
+        default: 'allow',
+      },
+    ]);
+    const check = (t: AdminTestServer, n: number) =>
+      t
+        .request('POST', '/policy/check', {
+          key: a.liveKey,
+          body: { tool_name: 'stripe.refund', kwargs: { n }, metadata: { session_id: 'refused' } },
+        })
+        .then((response) => response.json);
+    expect((await check(a, 1)).decision).toBe('allow');
+    const refused = await check(b, 500);
+    expect(refused).toMatchObject({ decision: 'block' });
+    expect(refused.repeat_of).toBeUndefined();
+    // a kept the session before the refusal: the repeat is still refused as one, linked to it.
+    const repeat = await check(a, 500);
+    expect(repeat).toMatchObject({ decision: 'block', repeat_of: refused.action_id });
+    // And a repeat of a refusal a made itself, from its kept copy.
+    const own = await check(a, 700);
+    expect(await check(a, 700)).toMatchObject({ decision: 'block', repeat_of: own.action_id });
+  });
+
+  test('a new policy set drops the sessions kept under the old one', async () => {
+    const { a, b } = await replicas();
+    const refunds = (pattern: string, limit: number) => ({
+      name: 'Refunds',
+      tool: 'stripe.refund',
+      rules: [{ if: `session.calls("${pattern}") >= ${limit}`, then: 'block' as const }],
+      default: 'allow' as const,
+      refuse_repeats: false,
+    });
+    const charges = {
+      name: 'Charges',
+      tool: 'stripe.charge',
+      rules: [],
+      default: 'allow' as const,
+    };
+    await a.server.policies.saveSet(a.agent.id, 'live', [refunds('stripe.refund', 3), charges]);
+    const check = checker(a.liveKey);
+    expect(await check(a, 'stripe.refund', 'new-set', 1)).toBe('allow');
+    // Charges are counted by no policy yet: they do not move the session's version.
+    expect(await check(b, 'stripe.charge', 'new-set', 2)).toBe('allow');
+    expect(await check(b, 'stripe.charge', 'new-set', 3)).toBe('allow');
+    // Now they are: a must not count from the copy it kept (one refund, same version).
+    await a.server.policies.saveSet(a.agent.id, 'live', [refunds('stripe.*', 3), charges]);
+    expect(await check(a, 'stripe.refund', 'new-set', 4)).toBe('block');
+  });
+});

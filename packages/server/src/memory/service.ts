@@ -18,6 +18,7 @@ import type { NewAction, Store } from '../store';
 import type { Queryable, Statement } from '../store/database';
 import { argumentsHash } from './canonical';
 import { KeyedMutex } from './locks';
+import { type ReplicaSession, ReplicaSessionCache } from './replica-cache';
 import {
   type CallGroup,
   guardedInsert,
@@ -28,6 +29,8 @@ import {
   type MemorySnapshot,
   memoryRepository,
   type RecordedSpend,
+  type SessionReadAnswer,
+  type SessionReadRequest,
 } from './repository';
 import {
   countCalls,
@@ -35,6 +38,7 @@ import {
   refusalIn,
   SessionCache,
   type SessionCacheLimits,
+  type SessionCall,
   type SessionMemory,
   toolMatches,
 } from './session-cache';
@@ -196,9 +200,14 @@ interface RefusalLookup {
  * (optimistically): the check reads the versions (`memory_versions`) of the scopes it reads
  * before its counts and commits its action with guards, in the action's own INSERT
  * (`guardedInsert`), that bump each only if it is still the one read, and bumps whatever their
- * version the scopes where another policy counts its call (`memoryWrites`); a check whose scope another check committed meanwhile fails its commit and
- * is decided again (`MemoryConflictError`). No connection is held while a check waits for the
- * group commit.
+ * version the scopes where another policy counts its call (`memoryWrites`; any call so counted,
+ * whether or not its own policy reads memory); a check whose scope another check committed
+ * meanwhile fails its commit and is decided again (`MemoryConflictError`). A check reading only
+ * its session's memory decides on the session's calls as this replica keeps them
+ * (`ReplicaSessionCache`: read whole once with their version, then followed through this
+ * replica's own commits) and guards that version: another replica's call in between fails the
+ * guard, and the check is decided again on the session read afresh. No connection is held while
+ * a check waits for the group commit.
  * Checks whose policy reads no memory take no lock and cost nothing more than the
  * refused-repeat lookup (one index seek, for calls with a session).
  */
@@ -209,6 +218,8 @@ export class MemoryService {
   readonly #mutex = new KeyedMutex();
   /** The embedded store's sessions in this process (undefined on PostgreSQL: replicas share it). */
   readonly #sessions: SessionCache | undefined;
+  /** PostgreSQL: the sessions' calls this replica keeps, exact as of their memory versions. */
+  readonly #replica: ReplicaSessionCache | undefined;
   /** Reserved amounts: the budgets' (which keep a session's in process on the embedded store). */
   readonly #reservedAmount: (filter: ReservedFilter) => Promise<{ usd: number; tokens: number }>;
 
@@ -218,8 +229,8 @@ export class MemoryService {
     events?: LiveEvents;
     logger?: Logger;
     budgets?: Pick<BudgetService, 'reservedAmount'>;
-    /** The embedded store's session cache bounds (`ServerConfig.sessionCache`). */
-    sessionCache?: SessionCacheLimits;
+    /** The session caches' bounds (`ServerConfig.sessionCache`; PostgreSQL: and `ttlMs`). */
+    sessionCache?: SessionCacheLimits & { ttlMs?: number };
   }) {
     this.#store = options.store;
     const budgets = options.budgets;
@@ -228,6 +239,10 @@ export class MemoryService {
       : (filter) => reservedAmount(options.store, filter);
     this.#policies = options.policies;
     this.#logger = options.logger;
+    this.#replica =
+      options.store.database.dialect === 'postgres'
+        ? new ReplicaSessionCache(options.sessionCache)
+        : undefined;
     if (options.store.database.dialect === 'sqlite' && options.events) {
       const sessions = new SessionCache(options.sessionCache);
       this.#sessions = sessions;
@@ -335,32 +350,111 @@ export class MemoryService {
     const locks: { release: () => void }[] = [];
     try {
       for (const key of lockKeys) locks.push(await this.#lock(key));
-      // PostgreSQL: the versions of the scopes read and the session's counts and spend the
-      // policy reads, in one statement (one snapshot: the commit's guards expect those
+      // PostgreSQL, a check reading only its session's memory: the session's calls as this
+      // replica keeps them (read whole once, with their version: `ReplicaSessionCache`), its
+      // commit guarding that version; only its spend is read (with the other checks of the turn).
+      const replica =
+        postgres &&
+        readsSession &&
+        !readsAgent &&
+        found !== undefined &&
+        sessionId !== null &&
+        this.#replica !== undefined &&
+        !this.#replica.tooLarge(sessionKey as string)
+          ? this.#replica
+          : undefined;
+      const sessionScope =
+        sessionId === null ? undefined : { agentId: agent.id, environment, sessionId };
+      const kept = replica?.get(sessionKey as string, found?.set as object, now);
+      const loading =
+        replica !== undefined && kept === undefined
+          ? replica.load(
+              db,
+              sessionKey as string,
+              sessionScope as SessionReadRequest['session'],
+              found?.set as object,
+              now,
+            )
+          : undefined;
+      // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
+      loading?.catch(() => undefined);
+      // PostgreSQL otherwise: the versions of the scopes read and the session's counts and
+      // spend the policy reads, in one statement (one snapshot: the commit's guards expect those
       // versions), sent at once with the reservations and the refused-repeat lookup.
-      const guarded: string[] = [];
-      if (postgres && queries.length > 0) {
+      let guarded: string[] = [];
+      if (postgres && queries.length > 0 && replica === undefined) {
         if (readsAgent) guarded.push(agentKey);
         if (readsSession) guarded.push(sessionKey as string);
       }
-      const reads =
-        guarded.length > 0
-          ? snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now)
+      const readSnapshot = (scopeKeys: string[], reads: MemoryReads) => {
+        const read = this.#snapshots.add({ scopeKeys, reads });
+        // Awaited below, unless the check stops before (a refused repeat, an error).
+        read.catch(() => undefined);
+        return read;
+      };
+      let snapshot: Promise<MemorySnapshot> | undefined;
+      if (guarded.length > 0) {
+        snapshot = readSnapshot(
+          guarded,
+          snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now),
+        );
+      }
+      const refusalSince =
+        needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
+      const lookupRefusal =
+        needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null;
+      // A call whose tool its session's memory counts moves the session's version (its commit
+      // guards or bumps it), so the session kept here, exact as of the version the commit
+      // guards, holds every earlier call of the tool: its refusals are read there.
+      const refusalKept = replica !== undefined && writesSession;
+      // The replica's other reads: the refused-repeat lookup (a tool the session does not
+      // count) and the session's spend, in one statement for the checks of the turn.
+      const readsRefusal = lookupRefusal && replica !== undefined && !refusalKept;
+      const sessionReads =
+        replica !== undefined && (readsRefusal || readsSessionSpend(queries))
+          ? this.#sessionReads.add({
+              session: sessionScope as SessionReadRequest['session'],
+              refusal: readsRefusal
+                ? { toolName: call.tool, argsHash: argsHash as string, since: refusalSince }
+                : undefined,
+              spend: readsSessionSpend(queries),
+            })
           : undefined;
-      const snapshot = reads && this.#snapshots.add({ scopeKeys: guarded, reads });
-      // Awaited below, unless the check stops before (a refused repeat, an error): not unhandled.
-      snapshot?.catch(() => undefined);
+      sessionReads?.catch(() => undefined);
       const session =
         this.#sessions && sessionId !== null
           ? await this.#sessions.get(db, agent.id, environment, sessionId)
           : undefined;
+      // The session as this replica keeps it, or read whole now (with its version); one too
+      // large to keep is read as above instead (its counts, in a statement of their own).
+      let replicaRead:
+        | { version: number; memory: SessionMemory; kept?: ReplicaSession }
+        | undefined;
+      if (replica !== undefined) {
+        const loaded = kept === undefined ? await loading : { kept };
+        if (loaded === 'too large' || loaded === undefined) {
+          guarded = [sessionKey as string];
+          snapshot = readSnapshot(
+            guarded,
+            snapshotReads(queries, { agentId: agent.id, environment, sessionId }, now),
+          );
+        } else if ('kept' in loaded) {
+          replicaRead = {
+            version: loaded.kept.version,
+            memory: loaded.kept.memory,
+            kept: loaded.kept,
+          };
+        } else replicaRead = loaded.once;
+      }
       let repeat: MemoryLease['repeat'];
-      if (needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null) {
-        const since = needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
+      if (lookupRefusal && sessionId !== null && argsHash !== null) {
+        const since = refusalSince;
         // The embedded store: a session kept here, or the calls that were not allowed of one
-        // too large to keep; else (or when those cannot tell) the log.
-        const known = session
-          ? refusalIn(session, call.tool, argsHash, since)
+        // too large to keep; PostgreSQL: the session this replica keeps, for a tool it counts;
+        // else (or when those cannot tell) the log.
+        const inMemory = session ?? (refusalKept ? replicaRead?.memory : undefined);
+        const known = inMemory
+          ? refusalIn(inMemory, call.tool, argsHash, since)
           : this.#sessions
             ? await this.#sessions.refusalOf(
                 db,
@@ -375,19 +469,21 @@ export class MemoryService {
         const refusal =
           known !== 'ask the log'
             ? known
-            : db.dialect === 'postgres'
-              ? await this.#refusals.add({
-                  scope: { agentId: agent.id, environment, sessionId },
-                  toolName: call.tool,
-                  argsHash,
-                  since,
-                })
-              : await memoryRepository(db).firstRefusal(
-                  { agentId: agent.id, environment, sessionId },
-                  call.tool,
-                  argsHash,
-                  since,
-                );
+            : readsRefusal && sessionReads !== undefined
+              ? (await sessionReads).refusal
+              : db.dialect === 'postgres'
+                ? await this.#refusals.add({
+                    scope: { agentId: agent.id, environment, sessionId },
+                    toolName: call.tool,
+                    argsHash,
+                    since,
+                  })
+                : await memoryRepository(db).firstRefusal(
+                    { agentId: agent.id, environment, sessionId },
+                    call.tool,
+                    argsHash,
+                    since,
+                  );
         if (refusal !== undefined) repeat = repeatRefusal(call.tool, refusal.id);
       }
       const values =
@@ -401,18 +497,30 @@ export class MemoryService {
               argsHash,
               queries,
               now,
-              session,
-              snapshot && (await snapshot),
+              session ?? replicaRead?.memory,
+              snapshot
+                ? await snapshot
+                : sessionReads && { versions: [], groups: new Map(), ...(await sessionReads) },
             );
       // A refused repeat reads no memory: its commit needs no guard. A check that read memory
-      // guards the scopes it read, and bumps those its call changes for other policies' inputs
-      // (a check reading them then fails its guard and is decided again, seeing this call).
+      // guards the scopes it read. Any call counted at a scope it does not guard bumps it (a
+      // check of it guarding what it read then fails and is decided again, seeing this call): a
+      // session's calls kept by a replica are exact as of its version only because every call
+      // they count moves it.
       const guards: MemoryGuard[] = [];
-      if (snapshot && repeat === undefined) {
-        const versions = (await snapshot).versions;
-        for (const [index, key] of guarded.entries()) guards.push([key, versions[index] ?? 0]);
-        if (writesAgent && !readsAgent) guards.push([agentKey, null]);
-        if (writesSession && !readsSession) guards.push([sessionKey as string, null]);
+      if (postgres && repeat === undefined) {
+        if (snapshot && guarded.length > 0) {
+          const versions = (await snapshot).versions;
+          for (const [index, key] of guarded.entries()) guards.push([key, versions[index] ?? 0]);
+        }
+        if (replicaRead !== undefined) guards.push([sessionKey as string, replicaRead.version]);
+      }
+      if (postgres) {
+        const guardedKeys = new Set(guards.map(([key]) => key));
+        if (writesAgent && !guardedKeys.has(agentKey)) guards.push([agentKey, null]);
+        if (writesSession && !guardedKeys.has(sessionKey as string)) {
+          guards.push([sessionKey as string, null]);
+        }
       }
       // The embedded store: a call counted across the agent is counted from memory until it is
       // committed (agent-wide counts read the log, which has only what is committed).
@@ -421,7 +529,20 @@ export class MemoryService {
       // The locks may go once the call is noted in memory (`decided`), unless the session is
       // read from the log (one too large to keep): then at the commit.
       const early = !postgres && (!readsSession || session !== undefined);
-      return this.#lease(values, argsHash, repeat, locks, early, guards, agentCalls);
+      // What this replica keeps of the session follows a commit that moved its version from the
+      // one it was decided on; any other commit guarding or bumping a session drops it there.
+      const replicaCommit =
+        postgres && this.#replica !== undefined && guards.length > 0
+          ? {
+              cache: this.#replica,
+              // A refused repeat bumps the session unguarded: what it moved is not followed.
+              kept: repeat === undefined ? replicaRead?.kept : undefined,
+              expected: replicaRead?.version ?? 0,
+              sessionKey: replicaRead?.kept === undefined ? undefined : (sessionKey as string),
+              keys: guards.map(([key]) => key),
+            }
+          : undefined;
+      return this.#lease(values, argsHash, repeat, locks, early, guards, agentCalls, replicaCommit);
     } catch (error) {
       for (const lock of locks) lock.release();
       throw error;
@@ -455,6 +576,15 @@ export class MemoryService {
   >((lookups) => memoryRepository(this.#store.database).firstRefusals(lookups), 500);
 
   /**
+   * PostgreSQL, checks deciding on a session this replica keeps: their refused-repeat lookups
+   * and sessions' spend, for the checks of one event-loop turn in one statement (`sessionReads`).
+   */
+  readonly #sessionReads = new TurnBatcher<SessionReadRequest, SessionReadAnswer>(
+    (requests) => memoryRepository(this.#store.database).sessionReads(requests),
+    200,
+  );
+
+  /**
    * The snapshots (`snapshots`) of the checks with memory of one event-loop turn, on
    * PostgreSQL, as one statement: under load one round trip for many checks. At most 200 a
    * statement: PostgreSQL takes at most 65,535 parameters in one.
@@ -472,11 +602,30 @@ export class MemoryService {
     early: boolean,
     guards: readonly MemoryGuard[],
     agentCalls: { key: string; calls: Set<InFlightCall> } | undefined,
+    replicaCommit?: {
+      cache: ReplicaSessionCache;
+      /** The session kept here that the check was decided on, if any. */
+      kept: ReplicaSession | undefined;
+      expected: number;
+      sessionKey: string | undefined;
+      /** Every scope the commit guards or bumps. */
+      keys: readonly string[];
+    },
   ): MemoryLease {
     const sessions = this.#sessions;
     const inFlight = this.#inFlight;
     let settle: ((committed: boolean) => void) | undefined;
     let noted: InFlightCall | undefined;
+    let committedCall: SessionCall | undefined;
+    const replicaSettle = (committed: boolean) => {
+      if (replicaCommit === undefined) return;
+      const { cache, kept, expected, sessionKey, keys } = replicaCommit;
+      for (const key of keys) {
+        if (committed && key === sessionKey && kept !== undefined && committedCall !== undefined) {
+          cache.committed(kept, committedCall, expected);
+        } else cache.drop(key);
+      }
+    };
     const release = () => {
       for (const lock of locks) lock.release();
     };
@@ -494,6 +643,19 @@ export class MemoryService {
       repeat,
       guard: (insert) => guardedInsert(insert, guards),
       decided(action) {
+        if (replicaCommit?.kept !== undefined) {
+          committedCall = {
+            id: action.id,
+            tool: action.toolName,
+            decision: action.decision,
+            reason: action.reason,
+            status: action.status,
+            onTimeout: action.onTimeout,
+            argsHash,
+            createdAt: action.createdAt,
+            refusedAt: action.decidedAt ?? action.createdAt,
+          };
+        }
         if (agentCalls !== undefined) {
           noted = {
             id: action.id,
@@ -527,12 +689,14 @@ export class MemoryService {
         if (early) release();
       },
       committed(result) {
+        replicaSettle(true);
         settle?.(true);
         done();
         release();
         return result;
       },
       failed(error): never {
+        replicaSettle(false);
         settle?.(false);
         done();
         release();
@@ -618,7 +782,21 @@ export class MemoryService {
       }
       if (query.scope === 'session' && session !== undefined) {
         let value = sessionValue(session, query, argsHash, now);
-        if ((query.kind === 'cost_usd' || query.kind === 'tokens') && call.sessionId !== null) {
+        if (
+          (query.kind === 'cost_usd' || query.kind === 'tokens') &&
+          snapshot?.spend !== undefined &&
+          snapshot.reserved !== undefined
+        ) {
+          // PostgreSQL: recorded and reserved spend read with this check (a replica keeps calls,
+          // not spend).
+          value =
+            query.kind === 'tokens'
+              ? snapshot.spend.tokens + snapshot.reserved.tokens
+              : snapshot.spend.costUsd + toUsd(snapshot.reserved.usdNanos);
+        } else if (
+          (query.kind === 'cost_usd' || query.kind === 'tokens') &&
+          call.sessionId !== null
+        ) {
           // Reservations of model calls are not in the session's in-process spend.
           const reserved = await this.reserved({
             agentId,
@@ -750,6 +928,13 @@ function snapshotReads(
     } else if (query.kind === 'cost_usd' || query.kind === 'tokens') reads.spend = true;
   }
   return reads;
+}
+
+/** Whether `queries` read the session's spend (`session.cost_usd`, `session.tokens`). */
+function readsSessionSpend(queries: readonly MemoryQuery[]): boolean {
+  return queries.some(
+    (query) => query.scope === 'session' && (query.kind === 'cost_usd' || query.kind === 'tokens'),
+  );
 }
 
 /** The reason of a check refused as a repeat of a refused call. */

@@ -145,7 +145,7 @@ export function indexByHash(calls: readonly SessionCall[]): Map<string, SessionC
   return byHash;
 }
 
-function addToIndex(byHash: Map<string, SessionCall[]>, call: SessionCall): void {
+export function addToIndex(byHash: Map<string, SessionCall[]>, call: SessionCall): void {
   // Only refusals are looked up: a session repeating an allowed call, or one held for approval,
   // thousands of times would make every lookup walk them all.
   if (call.argsHash === null || !isRefusal(call)) return;
@@ -318,7 +318,23 @@ async function loggedCalls(
      ORDER BY seq LIMIT ?`,
     [sessionId, agentId, environment, options.limit],
   );
-  return rows.map((row) => ({
+  return rows.map(toSessionCall);
+}
+
+/** A logged call's row (`loggedCalls`) as a session's call. */
+export function toSessionCall(row: {
+  id: string;
+  tool_name: string;
+  decision: string;
+  reason: string | null;
+  status: string;
+  on_timeout: string | null;
+  args_hash: string | null;
+  created_at: number | string;
+  decided_at: number | string | null;
+  expires_at: number | string | null;
+}): SessionCall {
+  return {
     id: row.id,
     tool: row.tool_name,
     decision: row.decision,
@@ -328,7 +344,7 @@ async function loggedCalls(
     argsHash: row.args_hash,
     createdAt: Number(row.created_at),
     refusedAt: refusedAtOf(row),
-  }));
+  };
 }
 
 /**

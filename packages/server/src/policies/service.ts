@@ -218,11 +218,14 @@ export class PolicyService {
     environment: Environment,
     tool: string,
     now: number,
-  ): Promise<{ needs: MemoryNeeds; writes: MemoryWrites } | undefined> {
+  ): Promise<{ needs: MemoryNeeds; writes: MemoryWrites; set: object } | undefined> {
     const entry = await this.current(agentId, environment, now);
     const set = entry.set;
-    // `writes`: the scopes a call of `tool` moves for any policy's memory inputs (`memoryWrites`).
-    return set ? { needs: memoryNeeds(set, tool), writes: memoryWrites(set, tool) } : undefined;
+    // `writes`: the scopes a call of `tool` moves for any policy's memory inputs (`memoryWrites`);
+    // `set`: which compiled set they are of (memory kept per replica is read under one set).
+    return set
+      ? { needs: memoryNeeds(set, tool), writes: memoryWrites(set, tool), set }
+      : undefined;
   }
 
   /** The sensitive argument paths (`redact`) of the policy deciding calls of `tool`, if any. */
