@@ -152,19 +152,18 @@ describe('the compiled set of the hot path', () => {
     { name: 'Guard', tool: 'cache.tool', rules: [{ if: 'args.n > 1', then }], default: 'allow' },
   ];
 
-  test('a save compiles the new set: the checks after it read no policy from the store', async () => {
+  test('a save compiles the new set: the checks after it neither read nor compile it', async () => {
     const agentId = t.agent.id;
     await t.server.policies.saveSet(agentId, 'live', guard('block'));
+    // (On PostgreSQL the save's own notification may have the version compared once more:
+    // one query, not a compile.)
     const list = vi.spyOn(t.server.store.policies, 'list');
-    const currentVersion = vi.spyOn(t.server.store.policies, 'currentVersion');
     try {
       expect((await check('cache.tool', { n: 2 })).decision).toBe('block');
       expect((await check('cache.tool', { n: 0 })).decision).toBe('allow');
       expect(list).not.toHaveBeenCalled();
-      expect(currentVersion).not.toHaveBeenCalled();
     } finally {
       list.mockRestore();
-      currentVersion.mockRestore();
     }
   });
 

@@ -44,6 +44,8 @@ export interface PolicyCall {
   mcp?: unknown;
   /** The values of the memory inputs the deciding policy reads (see `memory/`). */
   memory?: MemoryValues;
+  /** The length of the check's JSON text: a large check's evaluation gets fewer units. */
+  textLength?: number;
 }
 
 interface CachedSet {
@@ -71,6 +73,21 @@ function diffOf(before: PolicyRecord[], after: PolicyDefinition[]): PolicyDiff {
     removed: [...old.keys()].filter((name) => !next.has(name)),
     changed: [...next.keys()].filter((name) => old.has(name) && old.get(name) !== next.get(name)),
   };
+}
+
+/**
+ * About the length of a logged call's check text (its stored texts; whitespace between them is
+ * not kept): what a replay passes as `textLength`, so that a large call's evaluation gets the
+ * units it got when it was checked.
+ */
+export function loggedTextLength(action: ActionRecord): number {
+  return (
+    action.toolName.length +
+    action.argsJson.length +
+    action.kwargsJson.length +
+    (action.metadataJson?.length ?? 0) +
+    48
+  );
 }
 
 /**
@@ -341,6 +358,7 @@ export class PolicyService {
           now: new Date(now),
           mcp: call.mcp as McpCallInfo | undefined,
           memory: call.memory,
+          textLength: call.textLength,
         },
         agent.defaultAction,
       );
@@ -405,6 +423,7 @@ export class PolicyService {
           agent: { id: agent.id, name: agent.name },
           environment,
           now: new Date(action.createdAt),
+          textLength: loggedTextLength(action),
         },
         agent.defaultAction,
       ),
