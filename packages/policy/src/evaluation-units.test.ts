@@ -13,7 +13,7 @@ describe('the units of a large check', () => {
     expect(evaluationUnits(UNITS_SHRINK_LENGTH / 2)).toBe(full * 0.75);
     expect(evaluationUnits(UNITS_SHRINK_LENGTH)).toBe(full / 2);
     expect(evaluationUnits(100 * UNITS_SHRINK_LENGTH)).toBe(full / 2);
-    let previous = full;
+    let previous: number = full;
     for (let length = 0; length <= UNITS_SHRINK_LENGTH * 2; length += 4096) {
       expect(evaluationUnits(length)).toBeLessThanOrEqual(previous);
       previous = evaluationUnits(length);
