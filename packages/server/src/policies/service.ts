@@ -204,7 +204,8 @@ export class PolicyService {
         if (cached) {
           const current = await this.store.policies.currentVersion(agentId, environment);
           if (current === cached.version) {
-            cached.checkedAt = checkedAt;
+            // Not when the set changed meanwhile: the version was read before the change.
+            if ((this.generations.get(key) ?? 0) === generation) cached.checkedAt = checkedAt;
             return cached;
           }
         }
