@@ -149,7 +149,12 @@ describe('simulation', () => {
 
 describe('the compiled set of the hot path', () => {
   const guard = (then: 'allow' | 'block') => [
-    { name: 'Guard', tool: 'cache.tool', rules: [{ if: 'args.n > 1', then }], default: 'allow' },
+    {
+      name: 'Guard',
+      tool: 'cache.tool',
+      rules: [{ if: 'args.n > 1', then }],
+      default: 'allow' as const,
+    },
   ];
 
   test('a save compiles the new set: the checks after it neither read nor compile it', async () => {
