@@ -11,6 +11,7 @@ import {
   runtimeOf,
 } from './compile';
 import { EFFECTS } from './effects';
+import { evaluationUnits } from './limits';
 import { mcpVariable } from './mcp-input';
 import { describeMemoryQuery, memoryKey } from './memory-input';
 import type { Effect, EvaluationInput, PolicyDecision } from './types';
@@ -141,8 +142,8 @@ function evaluateRules(policy: PolicyRuntime, input: EvaluationInput): PolicyDec
     mcp: mcpVariable(input.tool, input.mcp),
     memory: input.memory,
   };
-  // One budget for every condition tried for this call.
-  const budget = new EvaluationBudget();
+  // One budget for every condition tried for this call, smaller for a large check.
+  const budget = new EvaluationBudget(evaluationUnits(input.textLength));
   const outcome = firstDecision(policy, 0, variables, budget);
   if (outcome.error === undefined) return withCost(policy, outcome.decision, variables, budget);
   const { rule, message } = outcome.error;

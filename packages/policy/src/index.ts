@@ -39,7 +39,7 @@ export {
 } from './exact-json';
 export { type PolicyFile, type PolicyTest, parsePolicyFile } from './file';
 export { type FlipKind, flipKinds, parseFlipKind } from './flips';
-export { POLICY_LIMITS } from './limits';
+export { evaluationUnits, POLICY_LIMITS, UNITS_SHRINK_LENGTH } from './limits';
 export {
   describeMemoryQuery,
   type MemoryDecision,

@@ -60,3 +60,26 @@ export const POLICY_LIMITS = Object.freeze({
  * parse of large bodies moves off the event loop (docs/performance.md, row 8).
  */
 export const MAX_WALL_FACTOR = 4;
+
+/**
+ * The check text length from which an evaluation gets the fewest units: 256 KiB, the default
+ * `ARDEN_CHECK_BODY_LIMIT`.
+ */
+export const UNITS_SHRINK_LENGTH = 256 * 1024;
+
+/**
+ * The work units of one call's evaluation, given the length of the check's JSON text: the full
+ * `maxEvaluationCost` for a text of nothing, down in proportion to half of it at
+ * `UNITS_SHRINK_LENGTH` (256 KiB) and beyond. A check has 10 ms in all, and everything in it but
+ * the decision — reading the body, parsing it exactly, storing the call's text, hashing it into
+ * the receipt, answering — grows with the body: at the check limit that work takes most of the
+ * 10 ms (docs/performance.md, row 8), so the decision gets less room. An ordinary call of a few
+ * KiB keeps 99 % of the units. Deterministic, like the units: the same check is decided the same
+ * way on any machine.
+ */
+export function evaluationUnits(textLength: number | undefined): number {
+  const full = POLICY_LIMITS.maxEvaluationCost;
+  if (textLength === undefined || !(textLength > 0)) return full;
+  const share = Math.max(0.5, 1 - textLength / (2 * UNITS_SHRINK_LENGTH));
+  return Math.floor(full * share);
+}

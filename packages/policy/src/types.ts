@@ -196,6 +196,13 @@ export interface EvaluationInput {
    * policy's `on_error` decides.
    */
   memory?: MemoryValues;
+  /**
+   * The length of the check's JSON text (its request body), when the call came as one: the
+   * larger it is, the fewer work units its evaluation may use (`evaluationUnits`), so that
+   * reading, deciding, logging and answering a check at the body limit fit in the time one
+   * check may take. Absent: the full `POLICY_LIMITS.maxEvaluationCost`.
+   */
+  textLength?: number;
 }
 
 /** An MCP tool call's identity and annotations, as the gateway or an adapter knows them. */

@@ -4,7 +4,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PolicyCompileError } from '@arden/policy';
+import { loadShellParser, PolicyCompileError, shellParserSettled } from '@arden/policy';
 import { type AdminOptions, mountAdmin } from './admin/mount';
 import { registerAgentRoutes } from './agent/routes';
 import { AgentService } from './agents/service';
@@ -94,6 +94,15 @@ export async function createServer(
 ): Promise<ArdenServer> {
   const config: ResolvedConfig = resolveConfig(options);
   const logger = options.logger ?? createLogger(config.logLevel);
+  // The shell parser of `shell.commands` (WebAssembly, 60–80 ms to load and warm up, once per
+  // process) loads while the store opens, and `listen()` waits for it: no check, and no save of
+  // a set that uses it, pays for the load. A failure to load is not fatal here: `shell.commands`
+  // is then an evaluation error (decided by the policy's on_error, never allowed).
+  loadShellParser().catch((error: unknown) => {
+    logger.error('The shell parser could not be loaded: shell.commands conditions will err', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  });
   const clock = options.clock ?? Date.now;
   const pricing = new Pricing(loadPricing(config.pricingFile));
   const store = await openStore({
@@ -416,8 +425,9 @@ export async function createServer(
     get url() {
       return url;
     },
-    listen: (port = config.port, host = config.host) =>
-      new Promise<string>((resolve, reject) => {
+    listen: async (port = config.port, host = config.host) => {
+      await shellParserSettled();
+      return new Promise<string>((resolve, reject) => {
         const onError = (error: Error) => reject(error);
         httpServer.once('error', onError);
         httpServer.listen(port, host, () => {
@@ -433,7 +443,8 @@ export async function createServer(
           });
           resolve(url);
         });
-      }),
+      });
+    },
     close: () => {
       closed ??= close();
       return closed;

@@ -28,6 +28,13 @@ beforeAll(async () => {
       on_error: 'requires_approval',
     },
     {
+      name: 'Sizes',
+      tool: 'sizes',
+      // About 60 000 units for 60 000 characters (strings are charged per 8 characters).
+      rules: [{ if: '(args.s + args.s + args.s).contains("zz")', then: 'block' }],
+      default: 'allow',
+    },
+    {
       name: 'Typed',
       tool: 'transfer',
       args: { amount: 'number' },
@@ -90,6 +97,21 @@ describe('a condition error decides by on_error', () => {
         },
       ],
     });
+  });
+
+  it('gives a large check fewer units: the same condition over the same string errs in a check of 250 KiB', async () => {
+    // Within a 60 KiB check's units (~88 000), over a 250 KiB check's (~51 000).
+    const text = 'x'.repeat(60_000);
+    expect(await check('sizes', { s: text })).toMatchObject({
+      decision: 'allow',
+      reason: 'policy_default',
+    });
+    const padded = await check('sizes', { s: text, pad: 'y'.repeat(190_000) });
+    expect(padded).toMatchObject({ decision: 'block', reason: 'condition_error' });
+    const detail = await t.admin('GET', `/api/v1/actions/${padded.action_id}`);
+    const error = (detail.json as { evaluation_errors: { message: string }[] })
+      .evaluation_errors[0];
+    expect(error?.message).toMatch(/evaluation budget exceeded: more than 5\d{4} units/);
   });
 
   it('refuses arguments that do not have their declared types', async () => {

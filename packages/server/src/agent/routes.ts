@@ -191,6 +191,7 @@ export function registerAgentRoutes(server: ServerContext): void {
                   sessionId: input.sessionId,
                   mcp,
                   memory: memory.values,
+                  textLength: text.length,
                 },
                 now,
               ),

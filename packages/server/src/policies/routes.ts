@@ -16,7 +16,7 @@ import type { Environment } from '../crypto';
 import { NotFoundError, ValidationError } from '../errors';
 import type { ActionRecord } from '../store';
 import * as schemas from './schema';
-import { loggedArguments } from './service';
+import { loggedArguments, loggedTextLength } from './service';
 
 // The admin API of policies: the current set, its versions, validate, simulate, diff and rollback.
 
@@ -235,6 +235,7 @@ export const policyRoutes: readonly AdminRoute[] = [
               agent: { id: agent.id, name: agent.name },
               environment,
               now: new Date(action.createdAt),
+              textLength: loggedTextLength(action),
             },
             defaultAction,
           );

@@ -1,6 +1,7 @@
 import { PolicyCompileError } from '@arden/policy';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../test-fixtures/harness';
+import { PolicyService } from './service';
 
 let t: TestServer;
 
@@ -143,5 +144,79 @@ describe('simulation', () => {
       [100, 'allow', 'requires_approval'],
       [10, 'allow', 'allow'],
     ]);
+  });
+});
+
+describe('the compiled set of the hot path', () => {
+  const guard = (then: 'allow' | 'block') => [
+    {
+      name: 'Guard',
+      tool: 'cache.tool',
+      rules: [{ if: 'args.n > 1', then }],
+      default: 'allow' as const,
+    },
+  ];
+
+  test('a save compiles the new set: the checks after it neither read nor compile it', async () => {
+    const agentId = t.agent.id;
+    await t.server.policies.saveSet(agentId, 'live', guard('block'));
+    // (On PostgreSQL the save's own notification may have the version compared once more:
+    // one query, not a compile.)
+    const list = vi.spyOn(t.server.store.policies, 'list');
+    try {
+      expect((await check('cache.tool', { n: 2 })).decision).toBe('block');
+      expect((await check('cache.tool', { n: 0 })).decision).toBe('allow');
+      expect(list).not.toHaveBeenCalled();
+    } finally {
+      list.mockRestore();
+    }
+  });
+
+  test('a load that read the set before a save does not bring the old set back', async () => {
+    const agentId = t.agent.id;
+    await t.server.policies.saveSet(agentId, 'live', guard('block'));
+    t.server.policies.invalidate(agentId, 'live');
+    // The load reads the old set, then is held until the new set is saved.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const repository = t.server.store.policies;
+    const original = repository.list.bind(repository);
+    const list = vi.spyOn(repository, 'list').mockImplementationOnce(async (...args) => {
+      const policies = await original(...args);
+      await held;
+      return policies;
+    });
+    try {
+      const loading = t.server.policies.compiled(agentId, 'live');
+      await t.server.policies.saveSet(agentId, 'live', guard('allow'));
+      release();
+      expect((await loading).version).toBeLessThan(
+        (await t.server.policies.compiled(agentId, 'live')).version,
+      );
+      expect((await check('cache.tool', { n: 2 })).decision).toBe('allow');
+    } finally {
+      release();
+      list.mockRestore();
+    }
+  });
+
+  test("another replica's save is compiled here when it is announced, not on the next check", async () => {
+    const agentId = t.agent.id;
+    await t.server.policies.saveSet(agentId, 'live', guard('block'));
+    expect((await check('cache.tool', { n: 2 })).decision).toBe('block');
+    // Another replica: its own service on the same store.
+    const other = new PolicyService(t.server.store, t.server.logger);
+    await other.saveSet(agentId, 'live', guard('allow'));
+    t.server.policies.refresh(agentId, 'live');
+    await t.server.policies.compiled(agentId, 'live');
+    const list = vi.spyOn(t.server.store.policies, 'list');
+    try {
+      expect((await check('cache.tool', { n: 2 })).decision).toBe('allow');
+      expect(list).not.toHaveBeenCalled();
+    } finally {
+      list.mockRestore();
+    }
   });
 });

@@ -44,9 +44,13 @@ export interface PolicyCall {
   mcp?: unknown;
   /** The values of the memory inputs the deciding policy reads (see `memory/`). */
   memory?: MemoryValues;
+  /** The length of the check's JSON text: a large check's evaluation gets fewer units. */
+  textLength?: number;
 }
 
 interface CachedSet {
+  agentId: string;
+  environment: Environment;
   version: number;
   /** When the version was last compared with the store. */
   checkedAt: number;
@@ -69,6 +73,21 @@ function diffOf(before: PolicyRecord[], after: PolicyDefinition[]): PolicyDiff {
     removed: [...old.keys()].filter((name) => !next.has(name)),
     changed: [...next.keys()].filter((name) => old.has(name) && old.get(name) !== next.get(name)),
   };
+}
+
+/**
+ * About the length of a logged call's check text (its stored texts; whitespace between them is
+ * not kept): what a replay passes as `textLength`, so that a large call's evaluation gets the
+ * units it got when it was checked.
+ */
+export function loggedTextLength(action: ActionRecord): number {
+  return (
+    action.toolName.length +
+    action.argsJson.length +
+    action.kwargsJson.length +
+    (action.metadataJson?.length ?? 0) +
+    48
+  );
 }
 
 /**
@@ -95,6 +114,11 @@ export function loggedArguments(action: ActionRecord): Record<string, unknown> {
 export class PolicyService {
   private readonly cache = new Map<string, CachedSet>();
   private readonly loading = new Map<string, Promise<CachedSet>>();
+  /**
+   * Bumped for a key on every change of its set: a load that started before the change does not
+   * put what it read into the cache (it may have read the set before the change).
+   */
+  private readonly generations = new Map<string, number>();
   private readonly clock: () => number;
   private readonly revalidateMs: number;
   private publish: ((agentId: string, environment: Environment) => void) | undefined;
@@ -124,14 +148,47 @@ export class PolicyService {
     return `${agentId}\u0000${environment}`;
   }
 
+  private keys(agentId: string, environment?: Environment): string[] {
+    return (environment ? [environment] : (['test', 'live'] as const)).map((candidate) =>
+      this.key(agentId, candidate),
+    );
+  }
+
+  /** Marks a key's set as changed: loads under way for it no longer fill the cache. */
+  private bump(key: string): void {
+    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+    this.loading.delete(key);
+  }
+
   /** Forgets compiled sets: one agent and environment, one agent, or all. */
   invalidate(agentId?: string, environment?: Environment): void {
-    if (!agentId) {
-      this.cache.clear();
-      return;
+    const keys = agentId
+      ? this.keys(agentId, environment)
+      : [...this.cache.keys(), ...this.loading.keys()];
+    for (const key of keys) {
+      this.bump(key);
+      this.cache.delete(key);
     }
-    for (const candidate of environment ? [environment] : (['test', 'live'] as const)) {
-      this.cache.delete(this.key(agentId, candidate));
+  }
+
+  /**
+   * Another replica changed a set (its notification): the cached set is compared with the
+   * stored version again — and, if it changed, compiled again — now, in the background, rather
+   * than on the next check. Sets not cached here are left to be loaded when first needed.
+   */
+  refresh(agentId: string, environment?: Environment): void {
+    for (const key of this.keys(agentId, environment)) {
+      this.bump(key);
+      const cached = this.cache.get(key);
+      if (!cached) continue;
+      cached.checkedAt = Number.NEGATIVE_INFINITY;
+      void this.load(cached.agentId, cached.environment).catch((error: unknown) => {
+        this.logger.warn('Could not reload a changed policy set; the next check will', {
+          agentId: cached.agentId,
+          environment: cached.environment,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
     }
   }
 
@@ -141,12 +198,14 @@ export class PolicyService {
     if (cached && this.clock() - cached.checkedAt < this.revalidateMs) return cached;
     let pending = this.loading.get(key);
     if (!pending) {
+      const generation = this.generations.get(key) ?? 0;
       pending = (async () => {
         const checkedAt = this.clock();
         if (cached) {
           const current = await this.store.policies.currentVersion(agentId, environment);
           if (current === cached.version) {
-            cached.checkedAt = checkedAt;
+            // Not when the set changed meanwhile: the version was read before the change.
+            if ((this.generations.get(key) ?? 0) === generation) cached.checkedAt = checkedAt;
             return cached;
           }
         }
@@ -154,43 +213,76 @@ export class PolicyService {
           this.store.policies.currentVersion(agentId, environment),
           this.store.policies.list(agentId, environment),
         ]);
-        let entry: CachedSet;
-        try {
-          const definitions = policies.map(
-            (policy) =>
-              ({
-                ...policy.definition,
-                id: policy.id,
-                version: policy.version,
-              }) as PolicyDefinition,
-          );
-          entry = {
-            version,
-            checkedAt,
-            records: policies,
-            set: compilePolicies(definitions),
-            failure: undefined,
-          };
-          // A set using shell.commands starts loading its parser on compile: wait for it.
-          await shellParserSettled();
-        } catch (error) {
-          // A stored set that no longer compiles (say, after an engine upgrade) must not let
-          // calls through: every call is blocked and the log says why.
-          const message = error instanceof Error ? error.message : String(error);
-          this.logger.error('A stored policy set does not compile; blocking its calls', {
-            agentId,
-            environment,
-            version,
-            error: message,
-          });
-          entry = { version, checkedAt, records: policies, set: undefined, failure: message };
-        }
-        this.cache.set(key, entry);
+        const entry = await this.compileStored(agentId, environment, version, policies, checkedAt);
+        // Not when the set changed meanwhile (this load may have read it before the change).
+        if ((this.generations.get(key) ?? 0) === generation) this.install(key, entry);
         return entry;
-      })().finally(() => this.loading.delete(key));
+      })().finally(() => {
+        if (this.loading.get(key) === pending) this.loading.delete(key);
+      });
       this.loading.set(key, pending);
     }
     return pending;
+  }
+
+  /** Caches `entry` unless a later version of the same set is cached already. */
+  private install(key: string, entry: CachedSet): void {
+    const cached = this.cache.get(key);
+    if (cached === undefined || cached.version <= entry.version) this.cache.set(key, entry);
+  }
+
+  /**
+   * Compiles a stored set, ready for checks: when it uses `shell.commands`, resolves only once
+   * the shell parser is loaded. A set that does not compile is kept with its failure.
+   */
+  private async compileStored(
+    agentId: string,
+    environment: Environment,
+    version: number,
+    policies: PolicyRecord[],
+    checkedAt: number,
+  ): Promise<CachedSet> {
+    try {
+      const definitions = policies.map(
+        (policy) =>
+          ({
+            ...policy.definition,
+            id: policy.id,
+            version: policy.version,
+          }) as PolicyDefinition,
+      );
+      const set = compilePolicies(definitions);
+      // A set using shell.commands starts loading its parser on compile: wait for it.
+      await shellParserSettled();
+      return {
+        agentId,
+        environment,
+        version,
+        checkedAt,
+        records: policies,
+        set,
+        failure: undefined,
+      };
+    } catch (error) {
+      // A stored set that no longer compiles (say, after an engine upgrade) must not let
+      // calls through: every call is blocked and the log says why.
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.error('A stored policy set does not compile; blocking its calls', {
+        agentId,
+        environment,
+        version,
+        error: message,
+      });
+      return {
+        agentId,
+        environment,
+        version,
+        checkedAt,
+        records: policies,
+        set: undefined,
+        failure: message,
+      };
+    }
   }
 
   /** The compiled set and its version (for simulations and the admin side). */
@@ -270,6 +362,7 @@ export class PolicyService {
           now: new Date(now),
           mcp: call.mcp as McpCallInfo | undefined,
           memory: call.memory,
+          textLength: call.textLength,
         },
         agent.defaultAction,
       );
@@ -334,6 +427,7 @@ export class PolicyService {
           agent: { id: agent.id, name: agent.name },
           environment,
           now: new Date(action.createdAt),
+          textLength: loggedTextLength(action),
         },
         agent.defaultAction,
       ),
@@ -387,10 +481,12 @@ export class PolicyService {
         );
       }
     }
-    // Throws PolicyCompileError with every issue.
+    // Throws PolicyCompileError with every issue (compiled again below with the stored ids).
     compilePolicies(definitions);
     const now = this.clock();
+    const records: PolicyRecord[] = [];
     const saved = await this.store.transaction(async (repositories) => {
+      records.length = 0;
       const before = await repositories.policies.list(agentId, environment);
       const current = await repositories.policies.currentVersion(agentId, environment);
       const version = current + 1;
@@ -400,7 +496,7 @@ export class PolicyService {
         const { id: _id, version: _version, ...stored } = definition;
         const old = previous.get(definition.name);
         const unchanged = old && JSON.stringify(old.definition) === JSON.stringify(stored);
-        await repositories.policies.insert({
+        const record: PolicyRecord = {
           id: old?.id ?? uuidv7(now),
           agentId,
           environment,
@@ -412,7 +508,10 @@ export class PolicyService {
           createdBy: unchanged ? old.createdBy : (change.createdBy ?? null),
           createdAt: old?.createdAt ?? now,
           updatedAt: unchanged ? old.updatedAt : now,
-        });
+        };
+        await repositories.policies.insert(record);
+        // As the store gives it back (a JSON round trip), for the compiled set's cache below.
+        records.push({ ...record, definition: JSON.parse(JSON.stringify(stored)) });
       }
       const record: PolicyVersionRecord = {
         agentId,
@@ -436,6 +535,13 @@ export class PolicyService {
       return record;
     });
     this.changed(agentId, environment);
+    // The new set is compiled now, for the checks after the save: none of them waits for a
+    // compile or for the shell parser (`compileStored` waits for it). The save is answered once
+    // the set is ready; a later save's set is not replaced by this one.
+    this.install(
+      this.key(agentId, environment),
+      await this.compileStored(agentId, environment, saved.version, records, this.clock()),
+    );
     return saved;
   }
 

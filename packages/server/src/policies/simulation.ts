@@ -9,7 +9,7 @@ import type { Environment } from '../crypto';
 import { ValidationError } from '../errors';
 import type { AdminReads } from '../reads/reader';
 import type { ActionFilter, ActionRecord, AgentRecord } from '../store';
-import { loggedArguments } from './service';
+import { loggedArguments, loggedTextLength } from './service';
 import { MemoryReplay, readsMemory, readsSpend, SpendReplay } from './simulation-memory';
 
 // A draft policy set replayed over a window of the real log, up to all of it: every logged call
@@ -127,6 +127,7 @@ function decide(
         environment,
         now: new Date(action.createdAt),
         memory: replay?.values(set, action),
+        textLength: loggedTextLength(action),
       },
       defaultAction,
     );

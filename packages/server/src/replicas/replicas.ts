@@ -81,7 +81,7 @@ export async function connectReplicas(
     if (message.kind === 'agent') {
       agents.invalidate({ hash: message.hash, agentId: message.agentId });
     } else if (message.kind === 'policies' && typeof message.agentId === 'string') {
-      policies.invalidate(message.agentId, message.environment);
+      policies.refresh(message.agentId, message.environment);
     } else if (message.kind === 'budgets') {
       context.budgets?.invalidate();
     }
