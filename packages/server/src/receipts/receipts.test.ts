@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -8,7 +9,10 @@ import {
 } from '@arden/core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import type { Statement, StatementSealer } from '../store/database';
 import { startTestServer } from '../test-fixtures/harness';
+import { ReceiptKeyError } from './keys';
+import { type ReceiptInput, ReceiptService } from './service';
 
 // Every decision is signed, bound to the exact call, and verifiable offline with the published
 // keys; on SQLite and PostgreSQL.
@@ -144,6 +148,49 @@ describe('receipts', () => {
     // Signed together: fewer signatures than receipts.
     expect(roots.size).toBeLessThan(answers.length);
     expect(Math.max(...roots.values())).toBeGreaterThan(1);
+  });
+
+  test('the commit signs only receipts its receipt service issued', async () => {
+    const receipts = t.server.receipts;
+    const input = (id: string): ReceiptInput => ({
+      action: {
+        id,
+        agentId: t.agent.id,
+        environment: 'live',
+        sessionId: null,
+        toolName: 'payments.refund',
+        reason: 'policy_matched',
+        policy: null,
+        args: [],
+        kwargs: { amount: 5 },
+        argsJson: '[]',
+        kwargsJson: '{"amount": 5}',
+      },
+      decision: 'allow',
+      runs: true,
+      decidedBy: { type: 'policy', id: null },
+      decidedAt: Date.now(),
+    });
+    const issued = receipts.issue(input('01890000-0000-7000-8000-000000000001'));
+    if (!issued) throw new Error('receipts are on in this test');
+    const sealer = issued.statement.sealer as StatementSealer;
+    // A copy of an issued statement, or one another service issued, is not signed.
+    expect(() => sealer.seal([{ ...issued.statement }])).toThrow(ReceiptKeyError);
+    const other = await ReceiptService.open(t.server.store, secret, t.server.logger);
+    const foreign = other.issue(input('01890000-0000-7000-8000-000000000002'));
+    expect(foreign?.statement.sealer).not.toBe(sealer);
+    expect(() => sealer.seal([foreign?.statement as Statement])).toThrow(ReceiptKeyError);
+    expect(() => issued.receipt).toThrow(/before its group commit signed it/);
+    // The issued one is: its INSERT now holds the receipt, which names that call.
+    const [signed] = sealer.seal([issued.statement]);
+    expect(signed?.sealer).toBeUndefined();
+    expect(signed?.params).toContain(issued.receipt);
+    const [form, claims] = issued.receipt.split('~') as [string, string];
+    expect(form).toBe('r2');
+    expect(JSON.parse(Buffer.from(claims, 'base64url').toString())).toMatchObject({
+      action_id: '01890000-0000-7000-8000-000000000001',
+      kwargs_sha256: createHash('sha256').update('{"amount": 5}').digest('hex'),
+    });
   });
 
   test('a blocked call gets a receipt that does not let it run', async () => {

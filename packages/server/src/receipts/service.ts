@@ -5,7 +5,7 @@ import { ConflictError } from '../errors';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { ActionRecord, NewAction, Store } from '../store';
-import type { Statement, StatementSealer } from '../store/database';
+import type { SqlValue, Statement, StatementSealer } from '../store/database';
 import {
   decryptPrivateKey,
   generateReceiptKey,
@@ -72,6 +72,25 @@ export interface IssuedReceipt {
   readonly receipt: string;
 }
 
+/**
+ * The unsigned INSERT of an issued receipt, carrying its receipt: the sealer finds the receipt
+ * on the statement it is given (a property read, where a `WeakMap` lookup keyed by the
+ * statement cost about a microsecond a check in ephemeron bookkeeping). Not exported: a
+ * statement not built by `issue` is not one of these, and the sealer refuses it.
+ */
+class ReceiptStatement implements Statement {
+  readonly receipt: PendingReceipt;
+
+  constructor(
+    readonly sql: string,
+    readonly params: readonly SqlValue[] | undefined,
+    readonly sealer: StatementSealer,
+    claims: ReceiptClaims,
+  ) {
+    this.receipt = new PendingReceipt(claims, this);
+  }
+}
+
 /** A receipt issued for a group commit, waiting for its commit's signature. */
 class PendingReceipt implements IssuedReceipt {
   /** Set by the sealer once the commit signed it. */
@@ -79,7 +98,7 @@ class PendingReceipt implements IssuedReceipt {
 
   constructor(
     readonly claims: ReceiptClaims,
-    readonly statement: Statement,
+    readonly statement: ReceiptStatement,
   ) {}
 
   get receipt(): string {
@@ -115,7 +134,6 @@ function argumentsSha256(json: string): string {
 export class ReceiptService {
   private active: { record: ReceiptKeyRecord; privateKey: KeyObject } | undefined;
   private published: ReceiptPublicKey[] = [];
-  private readonly pending = new WeakMap<Statement, PendingReceipt>();
   // The group committer calls it once per transaction with that transaction's receipts.
   private readonly sealer: StatementSealer = { seal: (statements) => this.seal(statements) };
 
@@ -245,14 +263,7 @@ export class ReceiptService {
     if (!this.active) return undefined;
     const claims = this.claims(input);
     const unsigned = receiptInsertStatement({ ...receiptRow(claims, input), receipt: null });
-    const statement: Statement = {
-      sql: unsigned.sql,
-      params: unsigned.params,
-      sealer: this.sealer,
-    };
-    const pending = new PendingReceipt(claims, statement);
-    this.pending.set(statement, pending);
-    return pending;
+    return new ReceiptStatement(unsigned.sql, unsigned.params, this.sealer, claims).receipt;
   }
 
   /**
@@ -275,7 +286,12 @@ export class ReceiptService {
   // The sealer of issued receipts: one Merkle root signed for the receipts of a transaction.
   private seal(statements: readonly Statement[]): Statement[] {
     const active = this.active;
-    const pending = statements.map((statement) => this.pending.get(statement));
+    // Only receipts this service issued: a statement of its class naming this service's sealer.
+    const pending = statements.map((statement) =>
+      statement instanceof ReceiptStatement && statement.sealer === this.sealer
+        ? statement.receipt
+        : undefined,
+    );
     if (!active || pending.some((item) => item === undefined)) {
       throw new ReceiptKeyError(
         "A receipt of this commit cannot be signed: it was not issued by this server's receipt service, or receipts are off.",
