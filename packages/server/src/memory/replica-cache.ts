@@ -4,6 +4,7 @@ import {
   indexByHash,
   type SessionCacheLimits,
   type SessionCall,
+  type SessionCallRow,
   type SessionMemory,
   toSessionCall,
 } from './session-cache';
@@ -96,19 +97,9 @@ export class ReplicaSessionCache {
     set: object,
     now: number,
   ): Promise<LoadedSession> {
-    const rows = await db.all<{
-      version: number | string | null;
-      id: string | null;
-      tool_name: string;
-      decision: string;
-      reason: string | null;
-      status: string;
-      on_timeout: string | null;
-      args_hash: string | null;
-      created_at: number | string;
-      decided_at: number | string | null;
-      expires_at: number | string | null;
-    }>(
+    const rows = await db.all<
+      Omit<SessionCallRow, 'id'> & { version: number | string | null; id: string | null }
+    >(
       `SELECT v.version, a.id, a.tool_name, a.decision, a.reason, a.status, a.on_timeout,
          a.args_hash, a.created_at, a.decided_at, a.expires_at
        FROM (SELECT (SELECT version FROM memory_versions WHERE scope_key = ?) AS version) v

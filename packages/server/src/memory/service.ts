@@ -643,19 +643,19 @@ export class MemoryService {
       repeat,
       guard: (insert) => guardedInsert(insert, guards),
       decided(action) {
-        if (replicaCommit?.kept !== undefined) {
-          committedCall = {
-            id: action.id,
-            tool: action.toolName,
-            decision: action.decision,
-            reason: action.reason,
-            status: action.status,
-            onTimeout: action.onTimeout,
-            argsHash,
-            createdAt: action.createdAt,
-            refusedAt: action.decidedAt ?? action.createdAt,
-          };
-        }
+        const call: SessionCall = {
+          id: action.id,
+          tool: action.toolName,
+          decision: action.decision,
+          reason: action.reason,
+          status: action.status,
+          onTimeout: action.onTimeout,
+          argsHash,
+          createdAt: action.createdAt,
+          refusedAt: action.decidedAt ?? action.createdAt,
+        };
+        // Each cache its own copy (a cache may update a held call's outcome in place).
+        if (replicaCommit?.kept !== undefined) committedCall = { ...call };
         if (agentCalls !== undefined) {
           noted = {
             id: action.id,
@@ -670,17 +670,7 @@ export class MemoryService {
         if (sessions !== undefined && action.sessionId !== null) {
           // A session kept here takes the call whole; one too large to keep, when it was not
           // allowed (for refused repeats).
-          settle = sessions.add(action.agentId, action.environment, action.sessionId, {
-            id: action.id,
-            tool: action.toolName,
-            decision: action.decision,
-            reason: action.reason,
-            status: action.status,
-            onTimeout: action.onTimeout,
-            argsHash,
-            createdAt: action.createdAt,
-            refusedAt: action.decidedAt ?? action.createdAt,
-          });
+          settle = sessions.add(action.agentId, action.environment, action.sessionId, call);
         }
         // The embedded store: the call is in this process's memory of the session (and of the
         // agent's calls being committed) already, so the next check may be decided while this

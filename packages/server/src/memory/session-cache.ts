@@ -299,18 +299,7 @@ async function loggedCalls(
   sessionId: string,
   options: { limit: number; notAllowed?: boolean },
 ): Promise<SessionCall[]> {
-  const rows = await db.all<{
-    id: string;
-    tool_name: string;
-    decision: string;
-    reason: string | null;
-    status: string;
-    on_timeout: string | null;
-    args_hash: string | null;
-    created_at: number;
-    decided_at: number | null;
-    expires_at: number | null;
-  }>(
+  const rows = await db.all<SessionCallRow>(
     `SELECT id, tool_name, decision, reason, status, on_timeout, args_hash, created_at, decided_at,
        expires_at FROM actions
      WHERE session_id = ? AND agent_id = ? AND environment = ?
@@ -321,8 +310,8 @@ async function loggedCalls(
   return rows.map(toSessionCall);
 }
 
-/** A logged call's row (`loggedCalls`) as a session's call. */
-export function toSessionCall(row: {
+/** The columns of a logged call that a session's memory reads (`toSessionCall`). */
+export interface SessionCallRow {
   id: string;
   tool_name: string;
   decision: string;
@@ -333,7 +322,10 @@ export function toSessionCall(row: {
   created_at: number | string;
   decided_at: number | string | null;
   expires_at: number | string | null;
-}): SessionCall {
+}
+
+/** A logged call's row (`loggedCalls`) as a session's call. */
+export function toSessionCall(row: SessionCallRow): SessionCall {
   return {
     id: row.id,
     tool: row.tool_name,
