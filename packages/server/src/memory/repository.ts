@@ -309,6 +309,19 @@ export interface SessionReadAnswer {
 }
 
 /**
+ * The first refusal of the call in row `q` (its session, arguments hash and tool; refused at or
+ * after `q.since`), as a subquery for `CROSS JOIN LATERAL`: `firstRefusals` and `sessionReads`.
+ */
+const firstRefusalLateral = `(
+    SELECT a.id, a.created_at FROM actions a
+    WHERE a.session_id = q.session_id AND a.args_hash = q.args_hash
+      AND a.decision <> 'allow' AND a.agent_id = q.agent_id
+      AND a.environment = q.environment AND a.tool_name = q.tool_name
+      AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
+      AND (q.since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= q.since)
+    ORDER BY a.seq LIMIT 1)`;
+
+/**
  * The statement of `sessionReads`: a row per refusal found (f: id, refused at) and per session
  * whose spend is read (s: recorded dollars and tokens; r: reserved nanodollars and tokens, as
  * budgets/ sums them with the costs of tool calls). Each read seeks its session's index behind an
@@ -318,14 +331,7 @@ const sessionReadsSql = `WITH q AS (SELECT i, session_id, agent_id, environment,
     FROM json_to_recordset(?::json) AS x(i int, session_id text, agent_id text, environment text,
       args_hash text, tool_name text, since bigint, spend boolean))
   SELECT q.i, 'f' AS kind, r.id, r.created_at::text AS a, NULL::text AS b FROM q
-  CROSS JOIN LATERAL (
-    SELECT a.id, a.created_at FROM actions a
-    WHERE a.session_id = q.session_id AND a.args_hash = q.args_hash
-      AND a.decision <> 'allow' AND a.agent_id = q.agent_id
-      AND a.environment = q.environment AND a.tool_name = q.tool_name
-      AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
-      AND (q.since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= q.since)
-    ORDER BY a.seq LIMIT 1) r
+  CROSS JOIN LATERAL ${firstRefusalLateral} r
   WHERE q.args_hash IS NOT NULL
   UNION ALL
   SELECT q.i, 's', NULL, u.cost::text, u.tokens::text FROM q
@@ -478,14 +484,7 @@ export function memoryRepository(db: Queryable) {
         `SELECT q.i, r.id, r.created_at
          FROM json_to_recordset(?::json) AS q(i int, session_id text, args_hash text,
            agent_id text, environment text, tool_name text, since bigint)
-         CROSS JOIN LATERAL (
-           SELECT a.id, a.created_at FROM actions a
-           WHERE a.session_id = q.session_id AND a.args_hash = q.args_hash
-             AND a.decision <> 'allow' AND a.agent_id = q.agent_id
-             AND a.environment = q.environment AND a.tool_name = q.tool_name
-             AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
-             AND (q.since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= q.since)
-           ORDER BY a.seq LIMIT 1) r`,
+         CROSS JOIN LATERAL ${firstRefusalLateral} r`,
         [
           JSON.stringify(
             lookups.map((lookup, i) => ({
