@@ -256,7 +256,7 @@ export function registerAgentRoutes(server: ServerContext): void {
     const [inserted = { changes: 0 }] = await server.telemetry.storeCommit(() =>
       store.committer
         .submitAll([
-          memory.guard(store.actions.insertStatement(stored)),
+          memory.guard(store.actions.insertStatement(stored), evaluated?.sessionCostNanos),
           ...(redaction ? [redaction.statement] : []),
           ...(receipt ? [receipt.statement] : []),
           ...(evaluated?.statements ?? []),

@@ -1,3 +1,4 @@
+import { bumpCte, bumpKeysJson, bumpVersions, sessionScopeKey } from '../memory/bump';
 import type { Database, Queryable, SqlValue } from '../store/database';
 import {
   type BudgetRecord,
@@ -168,7 +169,10 @@ export class Reserver {
         totals.set(key, total);
       }
     }
-    const params: SqlValue[] = [];
+    // The sessions' memory versions move first (their rows before the counters', the order of
+    // every transaction that takes both), in this statement: all or none.
+    const bumped = bumpedSessions(requests);
+    const params: SqlValue[] = bumped.length > 0 ? [bumpKeysJson(bumped)] : [];
     const counterRows: string[] = [];
     for (const total of totals.values()) {
       counterRows.push(
@@ -190,11 +194,13 @@ export class Reserver {
     // `locked` takes the row locks in one order (that of the group committer's `lockKey`s) and,
     // on PostgreSQL, reads each row as last committed; the update then applies to those rows.
     const rows = await this.database.all<Record<string, unknown>>(
-      `WITH wanted (budget_id, window_key, usd, tokens, limit_usd, limit_tokens) AS (
+      `WITH ${bumped.length > 0 ? `bumped AS (${bumpCte('?')}),` : ''}
+       wanted (budget_id, window_key, usd, tokens, limit_usd, limit_tokens) AS (
          VALUES ${counterRows.join(', ')}),
        locked AS (
          SELECT c.* FROM budget_counters c
          JOIN wanted w ON w.budget_id = c.budget_id AND w.window_key = c.window_key
+         ${bumped.length > 0 ? 'WHERE (SELECT COUNT(*) FROM bumped) >= 0' : ''}
          ORDER BY c.budget_id COLLATE "C", c.window_key COLLATE "C" FOR UPDATE OF c),
        fit AS (
          SELECT COUNT(*) = ? AND COALESCE(BOOL_AND(
@@ -250,6 +256,8 @@ export class Reserver {
       }
     }
     const keys = [...wanted.values()].sort(compareCounters);
+    // PostgreSQL: the sessions' memory versions first (see `#allAtOnce`).
+    await bumpVersions(transaction, bumpedSessions(requests));
     const counters = new Map<string, CounterRecord>();
     if (keys.length > 0) {
       const rows = await transaction.all<Record<string, unknown>>(
@@ -321,6 +329,20 @@ export class Reserver {
     }
     return outcomes;
   }
+}
+
+/**
+ * The sessions whose memory versions a batch of reservations moves (PostgreSQL, `bump.ts`): a
+ * model call's reservation adds to its session's `session.cost_usd`. (A tool call's is moved
+ * by its check's own commit.)
+ */
+function bumpedSessions(requests: readonly ReservationRequest[]): string[] {
+  const keys: string[] = [];
+  for (const { reservation } of requests) {
+    if (reservation.kind !== 'model' || reservation.sessionId === null) continue;
+    keys.push(sessionScopeKey(reservation.agentId, reservation.environment, reservation.sessionId));
+  }
+  return keys;
 }
 
 /** The one order in which counters are locked: budget id, then window. */

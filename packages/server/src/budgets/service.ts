@@ -3,9 +3,10 @@ import { NotFoundError, ValidationError } from '../errors';
 import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
+import { bumpStatements, bumpVersions, sessionScopeKey } from '../memory/bump';
 import type { Pricing } from '../pricing';
 import type { ActionRecord, Store } from '../store';
-import type { Statement } from '../store/database';
+import type { Queryable, Statement } from '../store/database';
 import { ApplicableBudgetCache } from './applicable-cache';
 import {
   addSpendStatement,
@@ -477,6 +478,26 @@ export class BudgetService {
         statements.push(addSpendStatement(budget.id, windowKey, usdNanos, settlement.tokens, now));
       }
     }
+    // A settled reservation leaves its session's spend (its usage, counted by the usage's own
+    // commit, may name another session or none): the session's memory version moves in the
+    // usage's commit (PostgreSQL, memory/bump.ts).
+    if (this.store.database.dialect === 'postgres') {
+      statements.push(
+        ...bumpStatements(
+          settled.flatMap((reservation) =>
+            reservation.sessionId === null
+              ? []
+              : [
+                  sessionScopeKey(
+                    reservation.agentId,
+                    reservation.environment,
+                    reservation.sessionId,
+                  ),
+                ],
+          ),
+        ),
+      );
+    }
     const written = this.sessionReserved?.changing(settled) ?? (() => undefined);
     return { statements, written };
   }
@@ -531,7 +552,7 @@ export class BudgetService {
         // Nothing else reads the embedded store during its transaction: begun here, in time.
         changed = this.sessionReserved?.changing([reservation]);
         if (runs(action)) return repository.settleHeld(reservation, now);
-        return expireReservation(repository, reservation, now);
+        return expireReservation(transaction, reservation, now);
       });
     } finally {
       changed?.();
@@ -584,7 +605,7 @@ export class BudgetService {
             if (!reservation) return false;
             // Nothing else reads the embedded store during its transaction: begun here, in time.
             changed = this.sessionReserved?.changing([reservation]);
-            return expireReservation(repository, reservation, now);
+            return expireReservation(transaction, reservation, now);
           })
           .finally(() => changed?.());
         if (done) expired++;
@@ -659,11 +680,19 @@ export const toolHoldGraceMs = 60_000;
  * caller's transaction; false when it was settled or expired meanwhile.
  */
 async function expireReservation(
-  repository: ReturnType<typeof budgetRepository>,
+  transaction: Queryable,
   reservation: ReservationRecord,
   now: number,
 ): Promise<boolean> {
+  const repository = budgetRepository(transaction);
   if (!(await repository.markExpired(reservation.id, now))) return false;
+  // What it held leaves its session's spend: the session's memory version moves (PostgreSQL,
+  // memory/bump.ts), after the reservation's row and before the counters, as in a usage commit.
+  if (reservation.sessionId !== null) {
+    await bumpVersions(transaction, [
+      sessionScopeKey(reservation.agentId, reservation.environment, reservation.sessionId),
+    ]);
+  }
   for (const [budgetId, windowKey] of reservation.counters) {
     await repository.release(budgetId, windowKey, reservation.usdNanos, reservation.tokens, now);
   }

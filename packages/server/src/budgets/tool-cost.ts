@@ -42,6 +42,12 @@ export interface CostedDecision {
   /** Statements for the action's commit: they spend an allowed call's cost. */
   statements: Statement[];
   /**
+   * Nanodollars reserved for the call's session by this check (0: none): what its session's
+   * spend grew by, for the action's commit to move the session's memory version
+   * (`MemoryLease.guard`: the reservation did not, or this check's own guard would fail).
+   */
+  sessionCostNanos: number;
+  /**
    * After the action's commit failed (the call is not answered): gives back what was held.
    * Should this fail too, the sweep gives it back once the hold expires (its action is missing).
    */
@@ -63,7 +69,7 @@ export async function toolCostDecision(
 ): Promise<CostedDecision> {
   const costUsd = decision.costUsd;
   if (costUsd === undefined || costUsd <= 0 || decision.effect === 'block') {
-    return { decision, statements: [], abandon: nothingToDo };
+    return { decision, statements: [], sessionCostNanos: 0, abandon: nothingToDo };
   }
   const held = decision.effect === 'requires_approval';
   const request = {
@@ -96,6 +102,7 @@ export async function toolCostDecision(
         explanation: `${decision.explanation} Its cost, ${amount}, is ${held ? 'reserved until the call is decided' : 'counted as spent'}.`,
       },
       statements: !held && reservation ? chargeStatements(reservation, call.now) : [],
+      sessionCostNanos: reservation && call.sessionId !== null ? reservation.usdNanos : 0,
       abandon: abandon(reservation),
     };
   }
@@ -114,7 +121,7 @@ export async function toolCostDecision(
       costUsd: undefined,
       explanation: `Over budget: ${over}.`,
     };
-    return { decision: blocked, statements: [], abandon: nothingToDo };
+    return { decision: blocked, statements: [], sessionCostNanos: 0, abandon: nothingToDo };
   }
   // The budget holds the call: an approver may let it through past the limit, so the cost is
   // held regardless and settled if approved.
@@ -132,6 +139,10 @@ export async function toolCostDecision(
       explanation: `Over budget: ${over}; the call is held for approval (the budget says requires_approval), its cost reserved until it is decided.`,
     },
     statements: [],
+    sessionCostNanos:
+      forced.decision === 'allow' && forced.reservation && call.sessionId !== null
+        ? forced.reservation.usdNanos
+        : 0,
     abandon: abandon(forced.decision === 'allow' ? forced.reservation : undefined),
   };
 }

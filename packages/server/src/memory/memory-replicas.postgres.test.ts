@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { action } from '../test-fixtures/store';
+import { sessionScopeKey } from './bump';
 import { guardedInsert, isMemoryConflict, type MemoryGuard, memoryRepository } from './repository';
 
 const servers: AdminTestServer[] = [];
@@ -406,5 +407,172 @@ describe("sessions' calls kept by a replica (PostgreSQL)", () => {
     // Now they are: a must not count from the copy it kept (one refund, same version).
     await a.server.policies.saveSet(a.agent.id, 'live', [refunds('stripe.*', 3), charges]);
     expect(await check(a, 'stripe.refund', 'new-set', 4)).toBe('block');
+  });
+});
+
+describe("sessions' spend kept by a replica (PostgreSQL)", () => {
+  let now = Date.UTC(2026, 11, 7, 10);
+  const clock = () => now;
+  const replicas = async () => {
+    const a = await startAdminTestServer({ workers: false, clock }, { listen: false });
+    servers.push(a);
+    const b = await startAdminTestServer(
+      { workers: false, clock, databaseUrl: a.databaseUrl },
+      { listen: false },
+    );
+    servers.push(b);
+    return { a, b };
+  };
+  const spendLimit = (extra: Record<string, unknown> = {}) => ({
+    name: 'Refunds',
+    tool: 'stripe.refund',
+    rules: [{ if: 'session.cost_usd >= 2.0', then: 'block' as const }],
+    default: 'allow' as const,
+    refuse_repeats: false,
+    ...extra,
+  });
+  const checker =
+    (key: string) =>
+    (t: AdminTestServer, session: string, amount: number, tool = 'stripe.refund') =>
+      t
+        .request('POST', '/policy/check', {
+          key,
+          body: { tool_name: tool, kwargs: { amount }, metadata: { session_id: session } },
+        })
+        .then((response) => {
+          expect(response.status, response.text).toBe(200);
+          return response.json.decision as string;
+        });
+  const version = (t: AdminTestServer, session: string) =>
+    memoryRepository(t.server.store.database).version(sessionScopeKey(t.agent.id, 'live', session));
+
+  test('usage recorded through another replica moves the session a replica keeps: its next check sees it', async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [spendLimit()]);
+    const check = checker(a.liveKey);
+    for (let round = 0; round < 3; round++) {
+      const session = `usage-${round}`;
+      // a reads the session whole (no spend yet) and keeps it.
+      expect(await check(a, session, 1)).toBe('allow');
+      expect(await check(a, session, 2)).toBe('allow');
+      const kept = await version(a, session);
+      // $2.50 of usage recorded on b: it moves the version in its own commit.
+      await b.server.usage.record(a.agent.id, 'live', [
+        { model: 'gpt-4o', promptTokens: 1_000_000, completionTokens: 0, sessionId: session },
+      ]);
+      expect(await version(a, session)).not.toBe(kept);
+      // a's copy (spend $0) fails its guard; decided again, the check sees $2.50.
+      expect(await check(a, session, 3)).toBe('block');
+      expect(await check(a, session, 4)).toBe('block');
+    }
+    // Usage of a session no replica has read yet creates its version below any read one.
+    await b.server.usage.record(a.agent.id, 'live', [
+      { model: 'gpt-4o', promptTokens: 1_000_000, completionTokens: 0, sessionId: 'fresh' },
+    ]);
+    expect(await version(a, 'fresh')).toBe(-(2 ** 52));
+    expect(await check(a, 'fresh', 1)).toBe('block');
+  });
+
+  test('a reservation made, settled and expired on another replica moves the session a replica keeps', async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [spendLimit()]);
+    const budget = await a.admin('POST', '/api/v1/budgets', {
+      body: { agent: a.agent.id, environment: 'live', scope: 'session', limit_usd: 1000 },
+    });
+    expect(budget.status, budget.text).toBe(201);
+    const check = checker(a.liveKey);
+    const session = 'reserved';
+    const modelCall = async (ttl: number) => {
+      const response = await b.request('POST', '/v1/model-calls/check', {
+        key: a.liveKey,
+        body: {
+          model: 'gpt-4o',
+          estimated_input_tokens: 1_000_000,
+          max_output_tokens: 0,
+          session_id: session,
+          ttl_seconds: ttl,
+        },
+      });
+      expect(response.status, response.text).toBe(200);
+      return response.json.reservation_id as string;
+    };
+    expect(await check(a, session, 1)).toBe('allow');
+    // b reserves $2.50 for a model call of the session: a's copy must not decide without it.
+    const reservation = await modelCall(600);
+    expect(await check(a, session, 2)).toBe('block');
+    // Settled on b by its usage ($0.0025): the reserved amount leaves the spend.
+    const usage = await b.request('POST', '/token-usage', {
+      key: a.liveKey,
+      body: {
+        model: 'gpt-4o',
+        prompt_tokens: 1000,
+        completion_tokens: 0,
+        session_id: session,
+        reservation_id: reservation,
+      },
+    });
+    expect(usage.status, usage.text).toBe(200);
+    expect(await check(a, session, 3)).toBe('allow');
+    // Reserved again, then expired by b's sweep: given back, and a sees that too.
+    await modelCall(60);
+    expect(await check(a, session, 4)).toBe('block');
+    now += 60_000;
+    expect(await b.server.budgets.sweep()).toBe(1);
+    expect(await check(a, session, 5)).toBe('allow');
+  });
+
+  test("tool costs: a replica's own commits add to the spend it keeps, another replica's move it", async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      spendLimit({ cost: 'args.amount', rules: [{ if: 'session.cost_usd >= 5', then: 'block' }] }),
+      // A costed tool whose policy reads no memory, and whose calls no input counts.
+      { name: 'Charges', tool: 'stripe.charge', cost: 'args.amount', rules: [], default: 'allow' },
+    ]);
+    const check = checker(a.liveKey);
+    // One replica: $3, $3 (spend $3), then $6 spent: blocked.
+    expect(await check(a, 'own', 3)).toBe('allow');
+    expect(await check(a, 'own', 3)).toBe('allow');
+    expect(await check(a, 'own', 3)).toBe('block');
+    // Across replicas: b's refund moves the version a kept.
+    expect(await check(a, 'across', 3)).toBe('allow');
+    expect(await check(b, 'across', 3)).toBe('allow');
+    expect(await check(a, 'across', 3)).toBe('block');
+    // A charge's cost (its commit bumps the session), on the other replica and on the same one.
+    for (const [round, other] of [b, a].entries()) {
+      const session = `charge-${round}`;
+      expect(await check(a, session, 1)).toBe('allow');
+      expect(await check(other, session, 10, 'stripe.charge')).toBe('allow');
+      expect(await check(a, session, 1)).toBe('block');
+    }
+    // The log agrees: what was allowed is what was spent.
+    const spent = await a.server.store.database.all<{ session_id: string; usd: string }>(
+      `SELECT session_id, SUM(COALESCE(actual_usd_nanos, usd_nanos)) AS usd FROM budget_reservations
+       WHERE kind = 'tool' AND status = 'settled' GROUP BY session_id ORDER BY session_id`,
+    );
+    expect(spent.map((row) => [row.session_id, Number(row.usd) / 1e9])).toEqual([
+      ['across', 6],
+      ['charge-0', 11],
+      ['charge-1', 11],
+      ['own', 6],
+    ]);
+  });
+
+  test('a restarted replica sees every spend the other committed (nothing kept only in memory)', async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [spendLimit()]);
+    const check = checker(a.liveKey);
+    expect(await check(a, 'restart', 1)).toBe('allow');
+    expect(await check(b, 'restart', 2)).toBe('allow');
+    await a.server.usage.record(a.agent.id, 'live', [
+      { model: 'gpt-4o', promptTokens: 1_000_000, completionTokens: 0, sessionId: 'restart' },
+    ]);
+    // The replica that kept the session goes away; a new one decides on what the database holds.
+    await servers.shift()?.close();
+    const c = await startAdminTestServer(
+      { workers: false, clock, databaseUrl: a.databaseUrl },
+      { listen: false },
+    );
+    servers.push(c);
+    expect(await check(c, 'restart', 3)).toBe('block');
   });
 });

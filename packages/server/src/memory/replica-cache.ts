@@ -1,3 +1,4 @@
+import { reservedCondition, reservedSumColumns } from '../budgets/repository';
 import type { Queryable } from '../store/database';
 import {
   addToIndex,
@@ -10,15 +11,29 @@ import {
 } from './session-cache';
 
 /**
- * One session's calls as this replica last knew them, exact as of the session's memory version
- * (`memory_versions`): every call of the log at `version`, read in one statement with it, plus
- * the calls this replica committed since, each of which moved the version by exactly one.
+ * A session's spend as `session.cost_usd` and `session.tokens` read it: recorded usage, and
+ * what is reserved for it (model calls in flight, tool calls' costs: as budgets/ sums them).
+ */
+export interface KeptSpend {
+  costUsd: number;
+  tokens: number;
+  reservedNanos: number;
+  reservedTokens: number;
+}
+
+/**
+ * One session's calls and spend as this replica last knew them, exact as of the session's
+ * memory version (`memory_versions`): every call of the log and the session's spend at
+ * `version`, read in one statement with it, plus the calls (and tool costs) this replica
+ * committed since, each of which moved the version by exactly one. Every other change to the
+ * session's spend moves the version too (`bump.ts`).
  */
 export interface ReplicaSession {
   readonly key: string;
   /** The version the calls are exact as of: what the next check's guard expects. */
   version: number;
   readonly memory: SessionMemory;
+  readonly spend: KeptSpend;
   /** The compiled policy set it was read under (a new set drops it: what bumps may differ). */
   readonly set: object;
   readonly loadedAt: number;
@@ -28,7 +43,7 @@ export interface ReplicaSession {
 export type LoadedSession =
   | { kept: ReplicaSession }
   /** Exact as of `version`, for this check only: it holds calls still held for approval. */
-  | { once: { version: number; memory: SessionMemory } }
+  | { once: { version: number; memory: SessionMemory; spend: KeptSpend } }
   | 'too large';
 
 const maxSessions = 1_000;
@@ -98,23 +113,46 @@ export class ReplicaSessionCache {
     now: number,
   ): Promise<LoadedSession> {
     const rows = await db.all<
-      Omit<SessionCallRow, 'id'> & { version: number | string | null; id: string | null }
+      Omit<SessionCallRow, 'id'> & {
+        version: number | string | null;
+        id: string | null;
+        cost: number | string | null;
+        tokens: number | string | null;
+        r_usd: number | string | null;
+        r_tokens: number | string | null;
+      }
     >(
-      `SELECT v.version, a.id, a.tool_name, a.decision, a.reason, a.status, a.on_timeout,
-         a.args_hash, a.created_at, a.decided_at, a.expires_at
-       FROM (SELECT (SELECT version FROM memory_versions WHERE scope_key = ?) AS version) v
+      `SELECT v.version, v.cost, v.tokens, v.r_usd, v.r_tokens, a.id, a.tool_name, a.decision,
+         a.reason, a.status, a.on_timeout, a.args_hash, a.created_at, a.decided_at, a.expires_at
+       FROM (SELECT (SELECT version FROM memory_versions WHERE scope_key = $1) AS version,
+           u.cost, u.tokens, r.usd AS r_usd, r.tokens AS r_tokens
+         FROM (SELECT SUM(u.cost_usd) AS cost, SUM(u.prompt_tokens + u.completion_tokens) AS tokens
+           FROM (SELECT cost_usd, prompt_tokens, completion_tokens, agent_id, environment
+             FROM usage WHERE session_id = $2 OFFSET 0) u
+           WHERE u.agent_id = $3 AND u.environment = $4) u,
+         (SELECT ${reservedSumColumns} FROM budget_reservations
+           WHERE ${reservedCondition(true)} AND environment = $4 AND agent_id = $3
+             AND session_id = $2) r) v
        LEFT JOIN LATERAL (
          SELECT seq, id, tool_name, decision, reason, status, on_timeout, args_hash, created_at,
            decided_at, expires_at
          FROM (SELECT seq, id, tool_name, decision, reason, status, on_timeout, args_hash,
              created_at, decided_at, expires_at, agent_id, environment
-           FROM actions WHERE session_id = ? OFFSET 0) s
-         WHERE agent_id = ? AND environment = ?
-         ORDER BY seq LIMIT ?) a ON true
+           FROM actions WHERE session_id = $2 OFFSET 0) s
+         WHERE agent_id = $3 AND environment = $4
+         ORDER BY seq LIMIT $5) a ON true
        ORDER BY a.seq`,
       [key, session.sessionId, session.agentId, session.environment, this.#maxCallsPerSession + 1],
     );
-    const version = Number(rows[0]?.version ?? 0);
+    const first = rows[0];
+    const version = Number(first?.version ?? 0);
+    // One snapshot with the version: usage or a reservation committed after it moved it.
+    const spend: KeptSpend = {
+      costUsd: Number(first?.cost ?? 0),
+      tokens: Number(first?.tokens ?? 0),
+      reservedNanos: Number(first?.r_usd ?? 0),
+      reservedTokens: Number(first?.r_tokens ?? 0),
+    };
     const calls: SessionCall[] = [];
     for (const row of rows) if (row.id !== null) calls.push(toSessionCall({ ...row, id: row.id }));
     if (calls.length > this.#maxCallsPerSession) {
@@ -135,9 +173,9 @@ export class ReplicaSessionCache {
     };
     if (pending > 0) {
       this.drop(key);
-      return { once: { version, memory } };
+      return { once: { version, memory, spend } };
     }
-    const entry: ReplicaSession = { key, version, memory, set, loadedAt: now };
+    const entry: ReplicaSession = { key, version, memory, spend, set, loadedAt: now };
     this.drop(key);
     this.#entries.set(key, entry);
     this.#kept += calls.length;
@@ -147,9 +185,11 @@ export class ReplicaSessionCache {
 
   /**
    * `call` was committed with a guard that moved `entry`'s version from `expected` to the next:
-   * it is the session's next call. (Anything else, or a call held for approval, drops it.)
+   * it is the session's next call, and `costNanos` (its tool cost, reserved while it was
+   * decided and spent by that commit) the session's spend more. (Anything else, or a call held
+   * for approval, drops it.)
    */
-  committed(entry: ReplicaSession, call: SessionCall, expected: number): void {
+  committed(entry: ReplicaSession, call: SessionCall, expected: number, costNanos = 0): void {
     // A copy read meanwhile may predate this commit: read it again.
     if (this.#entries.get(entry.key) !== entry) {
       this.drop(entry.key);
@@ -161,6 +201,7 @@ export class ReplicaSessionCache {
     }
     entry.memory.calls.push(call);
     addToIndex(entry.memory.byHash, call);
+    entry.spend.reservedNanos += costNanos;
     entry.version = expected + 1;
     this.#kept++;
     if (entry.memory.calls.length > this.#maxCallsPerSession) this.drop(entry.key);

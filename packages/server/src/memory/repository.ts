@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { reservedCondition, reservedSumColumns } from '../budgets/repository';
 import type { Queryable, SqlValue, Statement } from '../store/database';
 import type { MultiRow } from '../store/multi-row';
+import { bumpedFirst } from './bump';
 
 /** Calls of one scope grouped by tool and outcome: what counts are added up from. */
 export interface CallGroup {
@@ -77,13 +78,6 @@ export function firstRefusalSql(withSince: boolean): string {
 
 /** The message PostgreSQL's error carries when a memory version guard finds the version moved. */
 export const memoryConflictMarker = 'arden_memory_version_moved';
-
-/**
- * The version a memory scope's row starts at when a bump (`expected` null) creates it: far below
- * any version a check reads (0 for no row, then counting up), so that a check that read "no row"
- * never finds it again, and never an `expected + 1` of a guard (the bump's marker).
- */
-const bumpedFirst = -(2 ** 52);
 
 /**
  * What a check with memory commits with its action on PostgreSQL, for one scope: the version

@@ -16,9 +16,10 @@ import type { Logger } from '../logger';
 import type { PolicyService } from '../policies/service';
 import type { NewAction, Store } from '../store';
 import type { Queryable, Statement } from '../store/database';
+import { sessionScopeKey } from './bump';
 import { argumentsHash } from './canonical';
 import { KeyedMutex } from './locks';
-import { type ReplicaSession, ReplicaSessionCache } from './replica-cache';
+import { type KeptSpend, type ReplicaSession, ReplicaSessionCache } from './replica-cache';
 import {
   type CallGroup,
   guardedInsert,
@@ -80,9 +81,11 @@ export interface MemoryLease {
   /**
    * The action's INSERT as committed: on PostgreSQL with the guards that its memory did not
    * move since it was read, in the same statement (`guardedInsert`). A commit that fails for
-   * them fails with a `MemoryConflictError`.
+   * them fails with a `MemoryConflictError`. `costNanos`: the tool cost (a policy's `cost`)
+   * reserved for the call's session while it was decided; the commit moves the session's
+   * version for it (the reservation itself does not: it would fail this very guard).
    */
-  guard(insert: Statement): Statement;
+  guard(insert: Statement, costNanos?: number): Statement;
   /** Call with the action once decided, before it is submitted for commit. */
   decided(action: NewAction): void;
   /** After the commit: keeps what `decided` noted and releases the lock. Returns `result`. */
@@ -329,7 +332,7 @@ export class MemoryService {
     const postgres = db.dialect === 'postgres';
     const agentKey = `agent|${agent.id}|${environment}`;
     const sessionKey =
-      sessionId === null ? undefined : `session|${agent.id}|${environment}|${sessionId}`;
+      sessionId === null ? undefined : sessionScopeKey(agent.id, environment, sessionId);
     // The scopes this check reads, and those its call changes for any policy's memory inputs
     // (another policy may count its calls at the other scope: both must stay exact).
     const readsAgent = queries.some((query) => query.scope === 'agent');
@@ -407,19 +410,17 @@ export class MemoryService {
       // guards or bumps it), so the session kept here, exact as of the version the commit
       // guards, holds every earlier call of the tool: its refusals are read there.
       const refusalKept = replica !== undefined && writesSession;
-      // The replica's other reads: the refused-repeat lookup (a tool the session does not
-      // count) and the session's spend, in one statement for the checks of the turn.
+      // The replica's other read: the refused-repeat lookup of a tool the session does not
+      // count, with the other checks of the turn. (The session's spend is kept with its calls:
+      // every change to it moves the version the commit guards, `bump.ts`.)
       const readsRefusal = lookupRefusal && replica !== undefined && !refusalKept;
-      const sessionReads =
-        replica !== undefined && (readsRefusal || readsSessionSpend(queries))
-          ? this.#sessionReads.add({
-              session: sessionScope as SessionReadRequest['session'],
-              refusal: readsRefusal
-                ? { toolName: call.tool, argsHash: argsHash as string, since: refusalSince }
-                : undefined,
-              spend: readsSessionSpend(queries),
-            })
-          : undefined;
+      const sessionReads = readsRefusal
+        ? this.#sessionReads.add({
+            session: sessionScope as SessionReadRequest['session'],
+            refusal: { toolName: call.tool, argsHash: argsHash as string, since: refusalSince },
+            spend: false,
+          })
+        : undefined;
       sessionReads?.catch(() => undefined);
       const session =
         this.#sessions && sessionId !== null
@@ -428,7 +429,7 @@ export class MemoryService {
       // The session as this replica keeps it, or read whole now (with its version); one too
       // large to keep is read as above instead (its counts, in a statement of their own).
       let replicaRead:
-        | { version: number; memory: SessionMemory; kept?: ReplicaSession }
+        | { version: number; memory: SessionMemory; spend: KeptSpend; kept?: ReplicaSession }
         | undefined;
       if (replica !== undefined) {
         const loaded = kept === undefined ? await loading : { kept };
@@ -442,6 +443,7 @@ export class MemoryService {
           replicaRead = {
             version: loaded.kept.version,
             memory: loaded.kept.memory,
+            spend: loaded.kept.spend,
             kept: loaded.kept,
           };
         } else replicaRead = loaded.once;
@@ -500,7 +502,16 @@ export class MemoryService {
               session ?? replicaRead?.memory,
               snapshot
                 ? await snapshot
-                : sessionReads && { versions: [], groups: new Map(), ...(await sessionReads) },
+                : replicaRead && {
+                    versions: [],
+                    groups: new Map(),
+                    // Copied: a commit of this replica may add to the kept spend meanwhile.
+                    spend: { costUsd: replicaRead.spend.costUsd, tokens: replicaRead.spend.tokens },
+                    reserved: {
+                      usdNanos: replicaRead.spend.reservedNanos,
+                      tokens: replicaRead.spend.reservedTokens,
+                    },
+                  },
             );
       // A refused repeat reads no memory: its commit needs no guard. A check that read memory
       // guards the scopes it read. Any call counted at a scope it does not guard bumps it (a
@@ -542,7 +553,19 @@ export class MemoryService {
               keys: guards.map(([key]) => key),
             }
           : undefined;
-      return this.#lease(values, argsHash, repeat, locks, early, guards, agentCalls, replicaCommit);
+      return this.#lease(
+        values,
+        argsHash,
+        repeat,
+        locks,
+        early,
+        guards,
+        agentCalls,
+        replicaCommit,
+        postgres && sessionKey !== undefined && this.#replica !== undefined
+          ? { cache: this.#replica, sessionKey }
+          : undefined,
+      );
     } catch (error) {
       for (const lock of locks) lock.release();
       throw error;
@@ -611,18 +634,24 @@ export class MemoryService {
       /** Every scope the commit guards or bumps. */
       keys: readonly string[];
     },
+    /** PostgreSQL, a call with a session: where a tool cost moves the session's version. */
+    costScope?: { cache: ReplicaSessionCache; sessionKey: string },
   ): MemoryLease {
     const sessions = this.#sessions;
     const inFlight = this.#inFlight;
     let settle: ((committed: boolean) => void) | undefined;
     let noted: InFlightCall | undefined;
     let committedCall: SessionCall | undefined;
+    // A tool cost reserved for the session: bumped by the commit unless it guards or bumps it.
+    let cost = 0;
+    let costBump = false;
     const replicaSettle = (committed: boolean) => {
+      if (costBump && costScope !== undefined) costScope.cache.drop(costScope.sessionKey);
       if (replicaCommit === undefined) return;
       const { cache, kept, expected, sessionKey, keys } = replicaCommit;
       for (const key of keys) {
         if (committed && key === sessionKey && kept !== undefined && committedCall !== undefined) {
-          cache.committed(kept, committedCall, expected);
+          cache.committed(kept, committedCall, expected, cost);
         } else cache.drop(key);
       }
     };
@@ -641,7 +670,15 @@ export class MemoryService {
       values,
       argsHash,
       repeat,
-      guard: (insert) => guardedInsert(insert, guards),
+      guard: (insert, costNanos = 0) => {
+        if (costScope === undefined || !(costNanos > 0)) return guardedInsert(insert, guards);
+        cost = costNanos;
+        if (guards.some(([key]) => key === costScope.sessionKey)) {
+          return guardedInsert(insert, guards);
+        }
+        costBump = true;
+        return guardedInsert(insert, [...guards, [costScope.sessionKey, null]]);
+      },
       decided(action) {
         const call: SessionCall = {
           id: action.id,
@@ -918,13 +955,6 @@ function snapshotReads(
     } else if (query.kind === 'cost_usd' || query.kind === 'tokens') reads.spend = true;
   }
   return reads;
-}
-
-/** Whether `queries` read the session's spend (`session.cost_usd`, `session.tokens`). */
-function readsSessionSpend(queries: readonly MemoryQuery[]): boolean {
-  return queries.some(
-    (query) => query.scope === 'session' && (query.kind === 'cost_usd' || query.kind === 'tokens'),
-  );
 }
 
 /** The reason of a check refused as a repeat of a refused call. */

@@ -1,4 +1,5 @@
 import type { Environment } from '../crypto';
+import { bumpVersions, sessionScopeKey } from '../memory/bump';
 import type { Queryable, Row, SqlValue, Statement } from '../store/database';
 import { decodeCursor } from '../store/json';
 import { unnestInsert } from '../store/multi-row';
@@ -601,6 +602,21 @@ export function usageRepository(db: Queryable) {
            SELECT seq FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ? ${lock})
          RETURNING *`,
         [cutoff, limit],
+      );
+      // Their sessions' spend changed: their memory versions move (PostgreSQL, memory/bump.ts).
+      await bumpVersions(
+        db,
+        deleted.flatMap((row) =>
+          row.session_id === null || row.session_id === undefined
+            ? []
+            : [
+                sessionScopeKey(
+                  String(row.agent_id),
+                  String(row.environment),
+                  String(row.session_id),
+                ),
+              ],
+        ),
       );
       const keptDay = Math.floor(cutoff / dayMilliseconds);
       const partial = deleted

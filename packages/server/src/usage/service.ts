@@ -1,6 +1,7 @@
 import type { Environment } from '../crypto';
 import type { LiveEvents } from '../events/service';
 import { uuidv7 } from '../ids';
+import { bumpStatements, sessionScopeKey } from '../memory/bump';
 import type { Pricing } from '../pricing';
 import type { Statement, Store, UsageRecord } from '../store';
 
@@ -102,6 +103,17 @@ export class UsageService {
         await this.store.usageCommitter.submitAll([
           ...this.store.usage.writeStatements(records),
           ...(budget?.statements ?? []),
+          // PostgreSQL: each session's spend changed, so its memory version moves in this
+          // commit (a replica keeps a session's spend as of its version: memory/bump.ts).
+          ...(this.store.database.dialect === 'postgres'
+            ? bumpStatements(
+                records.flatMap((record) =>
+                  record.sessionId === null
+                    ? []
+                    : [sessionScopeKey(agentId, environment, record.sessionId)],
+                ),
+              )
+            : []),
         ]);
       } finally {
         budget?.written();
