@@ -557,6 +557,36 @@ describe("sessions' spend kept by a replica (PostgreSQL)", () => {
     ]);
   });
 
+  test('a policy reading only spend: a refusal on another replica is still found (its lookup is not kept)', async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      spendLimit({
+        refuse_repeats: true,
+        rules: [
+          { if: 'args.amount > 100', then: 'block' },
+          { if: 'session.cost_usd >= 2.0', then: 'block' },
+        ],
+      }),
+    ]);
+    const check = (t: AdminTestServer, amount: number) =>
+      t
+        .request('POST', '/policy/check', {
+          key: a.liveKey,
+          body: {
+            tool_name: 'stripe.refund',
+            kwargs: { amount },
+            metadata: { session_id: 'spent' },
+          },
+        })
+        .then((response) => response.json);
+    expect((await check(a, 1)).decision).toBe('allow');
+    const refused = await check(b, 500);
+    expect(refused).toMatchObject({ decision: 'block' });
+    // No input counts refunds: b's refusal moved no version, and a's copy does not hold it.
+    expect(await check(a, 500)).toMatchObject({ decision: 'block', repeat_of: refused.action_id });
+    expect((await check(a, 2)).decision).toBe('allow');
+  });
+
   test('a restarted replica sees every spend the other committed (nothing kept only in memory)', async () => {
     const { a, b } = await replicas();
     await a.server.policies.saveSet(a.agent.id, 'live', [spendLimit()]);

@@ -51,8 +51,10 @@ const maxSessions = 1_000;
 const maxTooLarge = 10_000;
 
 /**
- * The sessions' calls of this replica, on PostgreSQL (issue #17: the read of a session's calls
- * at every check was what a memory check cost). Replicas share the log, so what one replica holds
+ * The sessions' calls and spend of this replica, on PostgreSQL (issue #17: the read of a
+ * session's calls, then of its spend, at every check was what a memory check cost; the spend is
+ * kept since 2026-12-07: every write that changes it moves the session's version, `bump.ts`).
+ * Replicas share the log, so what one replica holds
  * is only trusted as of a version: the check's commit guards the version it was decided on
  * (`guardedInsert`), and a call of a tool any session input counts moves it (a check reading the
  * session guards it, any other such call bumps it). Another replica's commit in between fails the

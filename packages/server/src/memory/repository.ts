@@ -285,26 +285,9 @@ const snapshotsSql = `SELECT q.i, q.kind, CASE q.kind
   FROM json_to_recordset(?::json) AS q(i int, kind text, scope_key text, session_id text,
     agent_id text, environment text, since bigint, k int)`;
 
-/** One check's reads of `sessionReads`. */
-export interface SessionReadRequest {
-  session: { agentId: string; environment: string; sessionId: string };
-  /** The refused-repeat lookup of its call, if it makes one. */
-  refusal: { toolName: string; argsHash: string; since: number | undefined } | undefined;
-  /** Whether the session's recorded and reserved spend are read. */
-  spend: boolean;
-}
-
-/** The answers of `sessionReads` for one check. */
-export interface SessionReadAnswer {
-  refusal: { id: string; createdAt: number } | undefined;
-  spend: RecordedSpend | undefined;
-  /** Reserved for the session (nanodollars and tokens), as `snapshots` reads it. */
-  reserved: { usdNanos: number; tokens: number } | undefined;
-}
-
 /**
  * The first refusal of the call in row `q` (its session, arguments hash and tool; refused at or
- * after `q.since`), as a subquery for `CROSS JOIN LATERAL`: `firstRefusals` and `sessionReads`.
+ * after `q.since`), as a subquery for `CROSS JOIN LATERAL` (`firstRefusals`).
  */
 const firstRefusalLateral = `(
     SELECT a.id, a.created_at FROM actions a
@@ -314,32 +297,6 @@ const firstRefusalLateral = `(
       AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
       AND (q.since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= q.since)
     ORDER BY a.seq LIMIT 1)`;
-
-/**
- * The statement of `sessionReads`: a row per refusal found (f: id, refused at) and per session
- * whose spend is read (s: recorded dollars and tokens; r: reserved nanodollars and tokens, as
- * budgets/ sums them with the costs of tool calls). Each read seeks its session's index behind an
- * `OFFSET 0` fence (see `snapshotsSql`). No `*`: prepared once.
- */
-const sessionReadsSql = `WITH q AS (SELECT i, session_id, agent_id, environment, args_hash, tool_name, since, spend
-    FROM json_to_recordset(?::json) AS x(i int, session_id text, agent_id text, environment text,
-      args_hash text, tool_name text, since bigint, spend boolean))
-  SELECT q.i, 'f' AS kind, r.id, r.created_at::text AS a, NULL::text AS b FROM q
-  CROSS JOIN LATERAL ${firstRefusalLateral} r
-  WHERE q.args_hash IS NOT NULL
-  UNION ALL
-  SELECT q.i, 's', NULL, u.cost::text, u.tokens::text FROM q
-  CROSS JOIN LATERAL (SELECT SUM(u.cost_usd) AS cost, SUM(u.prompt_tokens + u.completion_tokens) AS tokens
-    FROM (SELECT cost_usd, prompt_tokens, completion_tokens, agent_id, environment FROM usage
-      WHERE session_id = q.session_id OFFSET 0) u
-    WHERE u.agent_id = q.agent_id AND u.environment = q.environment) u
-  WHERE q.spend
-  UNION ALL
-  SELECT q.i, 'r', NULL, r.usd::text, r.tokens::text FROM q
-  CROSS JOIN LATERAL (SELECT ${reservedSumColumns} FROM budget_reservations
-    WHERE ${reservedCondition(true)} AND environment = q.environment
-      AND agent_id = q.agent_id AND session_id = q.session_id) r
-  WHERE q.spend`;
 
 /** The memory inputs' reads of the action log and of recorded usage. */
 export function memoryRepository(db: Queryable) {
@@ -498,51 +455,6 @@ export function memoryRepository(db: Queryable) {
       );
       for (const row of rows) {
         answers[Number(row.i)] = { id: row.id, createdAt: Number(row.created_at) };
-      }
-      return answers;
-    },
-
-    /**
-     * PostgreSQL, checks deciding on a session this replica keeps (`ReplicaSessionCache`): each
-     * check's refused-repeat lookup (`firstRefusal`) and its session's recorded and reserved
-     * spend, for the checks of one event-loop turn in one statement (prepared: one round trip,
-     * as a check without memory makes for its lookup). The answers are in the order of `requests`.
-     */
-    async sessionReads(requests: readonly SessionReadRequest[]): Promise<SessionReadAnswer[]> {
-      const rows = await db.all<{
-        i: number | string;
-        kind: string;
-        id: string | null;
-        a: string | null;
-        b: string | null;
-      }>(sessionReadsSql, [
-        JSON.stringify(
-          requests.map((request, i) => ({
-            i,
-            session_id: request.session.sessionId,
-            agent_id: request.session.agentId,
-            environment: request.session.environment,
-            args_hash: request.refusal?.argsHash ?? null,
-            tool_name: request.refusal?.toolName ?? null,
-            since: request.refusal?.since ?? null,
-            spend: request.spend,
-          })),
-        ),
-      ]);
-      const answers: SessionReadAnswer[] = requests.map((request) => ({
-        refusal: undefined,
-        spend: request.spend ? { costUsd: 0, tokens: 0 } : undefined,
-        reserved: request.spend ? { usdNanos: 0, tokens: 0 } : undefined,
-      }));
-      for (const row of rows) {
-        const answer = answers[Number(row.i)] as SessionReadAnswer;
-        if (row.kind === 'f') {
-          answer.refusal = { id: row.id as string, createdAt: Number(row.a) };
-        } else if (row.kind === 's') {
-          answer.spend = { costUsd: Number(row.a ?? 0), tokens: Number(row.b ?? 0) };
-        } else if (row.kind === 'r') {
-          answer.reserved = { usdNanos: Number(row.a ?? 0), tokens: Number(row.b ?? 0) };
-        }
       }
       return answers;
     },

@@ -30,8 +30,6 @@ import {
   type MemorySnapshot,
   memoryRepository,
   type RecordedSpend,
-  type SessionReadAnswer,
-  type SessionReadRequest,
 } from './repository';
 import {
   countCalls,
@@ -206,11 +204,13 @@ interface RefusalLookup {
  * version the scopes where another policy counts its call (`memoryWrites`; any call so counted,
  * whether or not its own policy reads memory); a check whose scope another check committed
  * meanwhile fails its commit and is decided again (`MemoryConflictError`). A check reading only
- * its session's memory decides on the session's calls as this replica keeps them
+ * its session's memory decides on the session's calls and spend as this replica keeps them
  * (`ReplicaSessionCache`: read whole once with their version, then followed through this
  * replica's own commits) and guards that version: another replica's call in between fails the
- * guard, and the check is decided again on the session read afresh. No connection is held while
- * a check waits for the group commit.
+ * guard, and the check is decided again on the session read afresh. Every write that changes a
+ * session's spend (usage, a reservation made, settled or given back, a tool call's cost, usage
+ * removed by retention) moves its version too, in the same transaction (`bump.ts`). No
+ * connection is held while a check waits for the group commit.
  * Checks whose policy reads no memory take no lock and cost nothing more than the
  * refused-repeat lookup (one index seek, for calls with a session).
  */
@@ -221,7 +221,7 @@ export class MemoryService {
   readonly #mutex = new KeyedMutex();
   /** The embedded store's sessions in this process (undefined on PostgreSQL: replicas share it). */
   readonly #sessions: SessionCache | undefined;
-  /** PostgreSQL: the sessions' calls this replica keeps, exact as of their memory versions. */
+  /** PostgreSQL: the sessions' calls and spend this replica keeps, exact as of their versions. */
   readonly #replica: ReplicaSessionCache | undefined;
   /** Reserved amounts: the budgets' (which keep a session's in process on the embedded store). */
   readonly #reservedAmount: (filter: ReservedFilter) => Promise<{ usd: number; tokens: number }>;
@@ -353,9 +353,10 @@ export class MemoryService {
     const locks: { release: () => void }[] = [];
     try {
       for (const key of lockKeys) locks.push(await this.#lock(key));
-      // PostgreSQL, a check reading only its session's memory: the session's calls as this
-      // replica keeps them (read whole once, with their version: `ReplicaSessionCache`), its
-      // commit guarding that version; only its spend is read (with the other checks of the turn).
+      // PostgreSQL, a check reading only its session's memory: the session's calls and spend as
+      // this replica keeps them (read whole once, with their version: `ReplicaSessionCache`),
+      // its commit guarding that version; nothing else is read but, for a tool its session does
+      // not count, the refused-repeat lookup (with the other checks of the turn).
       const replica =
         postgres &&
         readsSession &&
@@ -374,7 +375,7 @@ export class MemoryService {
           ? replica.load(
               db,
               sessionKey as string,
-              sessionScope as SessionReadRequest['session'],
+              sessionScope as { agentId: string; environment: string; sessionId: string },
               found?.set as object,
               now,
             )
@@ -414,14 +415,15 @@ export class MemoryService {
       // count, with the other checks of the turn. (The session's spend is kept with its calls:
       // every change to it moves the version the commit guards, `bump.ts`.)
       const readsRefusal = lookupRefusal && replica !== undefined && !refusalKept;
-      const sessionReads = readsRefusal
-        ? this.#sessionReads.add({
-            session: sessionScope as SessionReadRequest['session'],
-            refusal: { toolName: call.tool, argsHash: argsHash as string, since: refusalSince },
-            spend: false,
+      const earlyRefusal = readsRefusal
+        ? this.#refusals.add({
+            scope: { agentId: agent.id, environment, sessionId: sessionId as string },
+            toolName: call.tool,
+            argsHash: argsHash as string,
+            since: refusalSince,
           })
         : undefined;
-      sessionReads?.catch(() => undefined);
+      earlyRefusal?.catch(() => undefined);
       const session =
         this.#sessions && sessionId !== null
           ? await this.#sessions.get(db, agent.id, environment, sessionId)
@@ -471,8 +473,8 @@ export class MemoryService {
         const refusal =
           known !== 'ask the log'
             ? known
-            : readsRefusal && sessionReads !== undefined
-              ? (await sessionReads).refusal
+            : earlyRefusal !== undefined
+              ? await earlyRefusal
               : db.dialect === 'postgres'
                 ? await this.#refusals.add({
                     scope: { agentId: agent.id, environment, sessionId },
@@ -597,15 +599,6 @@ export class MemoryService {
     RefusalLookup,
     { id: string; createdAt: number } | undefined
   >((lookups) => memoryRepository(this.#store.database).firstRefusals(lookups), 500);
-
-  /**
-   * PostgreSQL, checks deciding on a session this replica keeps: their refused-repeat lookups
-   * and sessions' spend, for the checks of one event-loop turn in one statement (`sessionReads`).
-   */
-  readonly #sessionReads = new TurnBatcher<SessionReadRequest, SessionReadAnswer>(
-    (requests) => memoryRepository(this.#store.database).sessionReads(requests),
-    200,
-  );
 
   /**
    * The snapshots (`snapshots`) of the checks with memory of one event-loop turn, on
@@ -814,8 +807,8 @@ export class MemoryService {
           snapshot?.spend !== undefined &&
           snapshot.reserved !== undefined
         ) {
-          // PostgreSQL: recorded and reserved spend read with this check (a replica keeps calls,
-          // not spend).
+          // PostgreSQL: recorded and reserved spend as of the version the check guards (read
+          // with the session's calls, or with the other reads of a session too large to keep).
           value =
             query.kind === 'tokens'
               ? snapshot.spend.tokens + snapshot.reserved.tokens
