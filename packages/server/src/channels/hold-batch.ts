@@ -21,20 +21,33 @@ interface Queued {
 }
 
 /**
+ * The least time between the starts of two batches, in ms. Under load the held calls of about
+ * this long go as one statement instead of those of one commit's turn (on the benchmark's load,
+ * 0.011 statements per check instead of 0.025); an idle batcher writes at once. A mark is
+ * background bookkeeping, written after the call's answer: the wait delays no answer, only the
+ * messages of a held call whose agent has default targets, by at most this long.
+ */
+export const holdBatchSpacingMs = 10;
+
+/**
  * Marks held calls handled in batches: the requests of one turn of the event loop, and those
- * that arrive while a batch is being written, go as one `registerHolds` (on PostgreSQL one
- * statement for all of them instead of two round trips and a commit each). One batch at a time.
- * A failed batch fails each of its requests (the crash sweep registers them later).
+ * that arrive while a batch is being written or within `spacingMs` of the previous batch's
+ * start, go as one `registerHolds` (on PostgreSQL one statement for all of them instead of two
+ * round trips and a commit each). One batch at a time. A failed batch fails each of its requests
+ * (the crash sweep registers them later).
  */
 export class HoldBatcher {
   private queue: Queued[] = [];
   private scheduled = false;
   private running = false;
+  /** When the last batch started (performance.now()), for the spacing between batches. */
+  private lastStart = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly store: Store,
     private readonly clock: () => number,
     private readonly maxBatch = 500,
+    private readonly spacingMs = holdBatchSpacingMs,
   ) {}
 
   add(request: HoldRequest): Promise<HoldOutcome> {
@@ -47,10 +60,13 @@ export class HoldBatcher {
   private schedule(): void {
     if (this.scheduled || this.running) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const wait = this.lastStart + this.spacingMs - performance.now();
+    const run = () => {
       this.scheduled = false;
       void this.flush();
-    });
+    };
+    if (wait > 0) setTimeout(run, wait);
+    else setImmediate(run);
   }
 
   private async flush(): Promise<void> {
@@ -58,6 +74,9 @@ export class HoldBatcher {
     this.running = true;
     try {
       while (this.queue.length > 0) {
+        const wait = this.lastStart + this.spacingMs - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        this.lastStart = performance.now();
         const batch = this.queue.splice(0, this.maxBatch);
         try {
           const outcomes = await this.store.channels.registerHolds(

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { startTestServer } from '../test-fixtures/harness';
+import { channelRepository } from './repository';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -128,5 +129,60 @@ describe('registering a held call', () => {
     } finally {
       store.channels.registerHolds = registerHolds;
     }
+  });
+
+  test('the marks of a batch leave the connection committing synchronously', async () => {
+    const t = await startTestServer();
+    cleanups.push(() => t.close());
+    await t.server.channelWorker.stop();
+    await t.server.policies.saveSet(t.agent.id, 'live', [
+      { name: 'Refunds', tool: 'payments.refund', action: 'requires_approval' } as never,
+    ]);
+    const ids: string[] = [];
+    for (const amount of [1, 2]) {
+      const held = await t.request('POST', '/policy/check', {
+        body: { tool_name: 'payments.refund', kwargs: { amount } },
+      });
+      ids.push(held.json.action_id as string);
+    }
+    const database = t.server.store.database;
+    const register = async (connection: Parameters<typeof channelRepository>[0]) =>
+      channelRepository(connection).registerHolds(
+        ids.map((actionId) => ({ actionId, agentId: t.agent.id, readDefaults: true })),
+        Date.now(),
+      );
+    if (database.dialect === 'postgres' && database.dedicated) {
+      // PostgreSQL: the batch commits without waiting for the WAL's flush, for its own
+      // transaction only. The same connection then commits the checks' rows: it must be back
+      // to the server's setting (on; the tests' connections run with it off), or every later
+      // commit on it would answer before its flush.
+      const setting = await database.dedicated(async (connection) => {
+        const show = async () =>
+          (await connection.get<{ synchronous_commit: string }>('SHOW synchronous_commit'))
+            ?.synchronous_commit;
+        const tests = await show();
+        await connection.exec('SET synchronous_commit = on');
+        try {
+          const before = await show();
+          expect(await register(connection)).toEqual([
+            { notify: null, marked: true, registered: true },
+            { notify: null, marked: true, registered: true },
+          ]);
+          return { before, after: await show() };
+        } finally {
+          await connection.exec(`SET synchronous_commit = ${tests === 'on' ? 'on' : 'off'}`);
+        }
+      });
+      expect(setting).toEqual({ before: 'on', after: 'on' });
+    } else {
+      expect(await register(database)).toEqual([
+        { notify: null, marked: true, registered: true },
+        { notify: null, marked: true, registered: true },
+      ]);
+    }
+    // Marked, and committed: read back from another connection, the crash sweep leaves them.
+    const unregistered = await t.server.store.channels.unregisteredHolds(20);
+    for (const id of ids) expect(unregistered).not.toContain(id);
+    expect(await t.server.store.channels.registerHold(ids[0] as string, Date.now())).toBe(false);
   });
 });

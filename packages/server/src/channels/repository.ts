@@ -244,8 +244,14 @@ export function channelRepository(db: Queryable) {
         positions.set(hold.actionId, unique.length);
         unique.push(hold);
       }
+      // The marks are committed without waiting for the WAL's flush (`synchronous_commit` off
+      // for this statement's own transaction only: `set_config(…, true)`; callers never run it
+      // inside a transaction of theirs): a mark only tells the crash sweep that the hold was
+      // handled, and one lost with a crash of PostgreSQL is written again by the channel
+      // worker's next round (`unregisteredHolds`), as for a crash of the server. Measured on
+      // the 2-core machine: 188–225 µs of the backend's CPU per batch with the flush, 38 without.
       const rows = await db.all<{ notify: string | null; marked: boolean; registered: boolean }>(
-        `WITH d AS (
+        `WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS setting), d AS (
            SELECT q.i, q.action_id, CASE WHEN q.read_defaults THEN c.notify END AS notify
            FROM json_to_recordset(?::json) AS q(i int, action_id text, agent_id text,
              read_defaults boolean)
@@ -257,7 +263,7 @@ export function channelRepository(db: Queryable) {
          )
          SELECT d.notify, (d.notify IS NULL OR d.notify = '[]') AS marked,
            h.action_id IS NOT NULL AS registered
-         FROM d LEFT JOIN h ON h.action_id = d.action_id ORDER BY d.i`,
+         FROM d CROSS JOIN s LEFT JOIN h ON h.action_id = d.action_id ORDER BY d.i`,
         [
           JSON.stringify(
             unique.map((hold, i) => ({
