@@ -604,8 +604,8 @@ class Parser {
    * `listed`, none an array index), read without building the object as they are read: V8 makes
    * each new key of a large object an internalised string, one at a time through its runtime
    * (the string table looked up twice per key, then inserted), where its own `JSON.parse` does it
-   * in one look from the text — an 8,000-key map cost 4.5 ms to build here after a full
-   * collection, against 1.9 ms for `JSON.parse` (docs/performance.md, "Tenth round"). So while
+   * in one look from the text — an 8,000-key map of keys new to the process took 4.3 ms to
+   * build here, 1.5 ms in `JSON.parse` (docs/performance.md, "Tenth round"). So while
    * every member's value is a string, number, boolean or null (a flat map: nothing nested that
    * `JSON.parse` would read a second time), the keys and values are only collected; at the
    * closing brace `JSON.parse` builds the object from its text, and the values that differ from
