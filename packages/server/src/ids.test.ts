@@ -40,4 +40,14 @@ describe('uuidv7', () => {
     const tails = new Set(Array.from({ length: 1000 }, () => uuidv7(2_100_000_000_000).slice(19)));
     expect(tails.size).toBe(1000);
   });
+
+  test('an id keeps its text once later ids are made (each is its own string)', () => {
+    const first = uuidv7(2_200_000_000_000);
+    const copy = first.split('').join('');
+    const later = Array.from({ length: 100 }, (_, index) => uuidv7(2_300_000_000_000 + index));
+    expect(first).toBe(copy);
+    expect(fields(first).milliseconds).toBe(2_200_000_000_000);
+    expect(later.includes(first)).toBe(false);
+    expect(fields(later[99] as string).milliseconds).toBe(2_300_000_000_099);
+  });
 });
