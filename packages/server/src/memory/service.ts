@@ -347,9 +347,17 @@ export class MemoryService {
     // store: the session when it reads it, and the agent when it reads it or its call counts
     // there (so of a check reading the agent and one reading the session whose calls each count
     // for the other, one decides after the other: they cannot both miss each other).
+    // The embedded store, a set reading the agent's spend: a check reading its session waits
+    // for one reading the agent (whose cost is reserved before its call is noted), and the
+    // other way round, as a tool cost moves the agent's version on PostgreSQL (`guard`).
+    const agentSpend =
+      !postgres &&
+      readsSession &&
+      found !== undefined &&
+      readsAgentSpend(found.set as CompiledPolicySet);
     const lockKeys: string[] = [];
     if (queries.length > 0) {
-      if (readsAgent || (!postgres && writesAgent)) lockKeys.push(agentKey);
+      if (readsAgent || (!postgres && writesAgent) || agentSpend) lockKeys.push(agentKey);
       if (readsSession && (!postgres || !readsAgent)) lockKeys.push(sessionKey as string);
     }
     const locks: { release: () => void }[] = [];
