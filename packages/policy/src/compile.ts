@@ -368,13 +368,19 @@ export class PolicySetRuntime implements CompiledPolicySet {
   readonly #counted: { agent: string[]; session: string[] } = { agent: [], session: [] };
   /** `memoryWrites` by tool, bounded. */
   readonly #writes = new Map<string, MemoryWrites>();
+  /** An enabled policy reads the agent's spend (`readsAgentSpend`). */
+  readonly readsAgentSpend: boolean;
 
   constructor(policies: PolicyRuntime[]) {
     this.policies = Object.freeze(policies);
     let wildcard: PolicyRuntime | undefined;
+    let agentSpend = false;
     for (const policy of policies) {
       if (policy.definition.enabled === false) continue;
       for (const query of policy.memory) {
+        if (query.scope === 'agent' && (query.kind === 'cost_usd' || query.kind === 'tool_cost')) {
+          agentSpend = true;
+        }
         // Spend (`cost_usd`, `tokens`) is usage and reservations, not calls.
         if (query.kind === 'cost_usd' || query.kind === 'tokens') continue;
         const patterns = this.#counted[query.scope];
@@ -387,6 +393,7 @@ export class PolicySetRuntime implements CompiledPolicySet {
     }
     this.#patterns.sort((left, right) => compareToolPatterns(left.pattern, right.pattern));
     this.#wildcard = wildcard;
+    this.readsAgentSpend = agentSpend;
   }
 
   /**
@@ -478,6 +485,14 @@ const WRITES: readonly MemoryWrites[] = Object.freeze([
 /** The memory scopes a logged call of `tool` changes for `set` (`MemoryWrites`). Cheap: remembered. */
 export function memoryWrites(set: CompiledPolicySet, tool: string): MemoryWrites {
   return runtimeOf(set).writes(tool);
+}
+
+/**
+ * Whether an enabled policy of `set` reads the agent's spend (`agent.cost_usd(window)`, a
+ * `budget` across the agent): then every call's cost changes what a check may read.
+ */
+export function readsAgentSpend(set: CompiledPolicySet): boolean {
+  return runtimeOf(set).readsAgentSpend;
 }
 
 const NO_PATHS: readonly string[] = Object.freeze([]);

@@ -9,6 +9,7 @@ export {
   matchPolicy,
   memoryNeeds,
   memoryWrites,
+  readsAgentSpend,
   sensitivePaths,
   validatePolicies,
 } from './compile';

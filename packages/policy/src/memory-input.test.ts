@@ -8,6 +8,7 @@ import {
   memoryWrites,
   type PolicyDefinition,
   parseDurationLiteral,
+  readsAgentSpend,
   validatePolicies,
 } from './index';
 
@@ -84,6 +85,26 @@ describe('memory inputs are found when the condition compiles', () => {
     // Spend inputs count no calls; a disabled policy counts nothing.
     expect(memoryWrites(set, 'mail')).toEqual({ agent: false, session: false });
     expect(memoryWrites(set, 'other')).toBe(memoryWrites(set, 'mail'));
+  });
+
+  it("tells whether an enabled policy reads the agent's spend (a tool cost then moves the agent)", () => {
+    expect(
+      readsAgentSpend(compilePolicies([refunds('agent.cost_usd(duration("1h")) > 5.0')])),
+    ).toBe(true);
+    // The session's spend, the agent's calls, or a disabled policy: no.
+    expect(
+      readsAgentSpend(
+        compilePolicies([
+          refunds('session.cost_usd > 5.0 || agent.calls("stripe.*") >= 3'),
+          {
+            name: 'Off',
+            tool: 'mail',
+            enabled: false,
+            rules: [{ if: 'agent.cost_usd(duration("1h")) > 1.0', then: 'block' }],
+          },
+        ]),
+      ),
+    ).toBe(false);
   });
 
   it('keeps `session` the session id and `agent` the agent', () => {

@@ -557,6 +557,59 @@ describe("sessions' spend kept by a replica (PostgreSQL)", () => {
     ]);
   });
 
+  test("an agent-wide spend limit and a session's, each read by a costed call on its own replica: not both pass", async () => {
+    const { a, b } = await replicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      // Reads the session's spend only (b keeps the session; its commit guards the session).
+      spendLimit({ cost: 'args.amount', rules: [{ if: 'session.cost_usd >= 8', then: 'block' }] }),
+      // Reads the agent's spend only (its commit guards the agent, and bumps the session).
+      {
+        name: 'Payouts',
+        tool: 'stripe.payout',
+        cost: 'args.amount',
+        rules: [{ if: 'agent.cost_usd(duration("24h")) >= 8', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    const check = checker(a.liveKey);
+    // $6 spent in the session (and so by the agent); b keeps the session.
+    expect(await check(b, 'both', 6)).toBe('allow');
+    // a's payout has read the agent's spend ($6) and waits before its cost is reserved; b's
+    // refund reads the session's ($6, without the payout's cost) and commits meanwhile.
+    const original = a.server.budgets.reserve.bind(a.server.budgets);
+    let paused: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => {
+      paused = resolve;
+    });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let first = true;
+    a.server.budgets.reserve = async (...args) => {
+      if (first) {
+        first = false;
+        paused();
+        await gate;
+      }
+      return original(...args);
+    };
+    const payout = check(a, 'both', 2, 'stripe.payout');
+    await reached;
+    const refund = await check(b, 'both', 2);
+    release();
+    const decisions = [await payout, refund];
+    // In either order the first spends $2 ($8 in all) and the second, reading $8, is blocked:
+    // both allowed would mean one decided on a spend without the other's.
+    expect(decisions.sort()).toEqual(['allow', 'block']);
+    const spent = await a.server.store.database.get<{ usd: string }>(
+      `SELECT SUM(COALESCE(actual_usd_nanos, usd_nanos)) AS usd FROM budget_reservations
+       WHERE kind = 'tool' AND status IN ('reserved', 'settled') AND session_id = 'both'`,
+    );
+    expect(Number(spent?.usd) / 1e9).toBe(8);
+  });
+
   test('a policy reading only spend: a refusal on another replica is still found (its lookup is not kept)', async () => {
     const { a, b } = await replicas();
     await a.server.policies.saveSet(a.agent.id, 'live', [

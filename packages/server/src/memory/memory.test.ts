@@ -458,6 +458,59 @@ describe('session.cost_usd, session.tokens and agent.cost_usd', () => {
   });
 });
 
+describe("the agent's spend and a session's, read by two costed checks at once", () => {
+  it('of a payout reading the agent and a refund reading its session, not both pass', async () => {
+    const t = await serverWith([
+      {
+        name: 'Refunds',
+        tool: 'stripe.refund',
+        cost: 'args.amount',
+        rules: [{ if: 'session.cost_usd >= 8', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+      {
+        name: 'Payouts',
+        tool: 'stripe.payout',
+        cost: 'args.amount',
+        rules: [{ if: 'agent.cost_usd(duration("24h")) >= 8', then: 'block' }],
+        default: 'allow',
+        refuse_repeats: false,
+      },
+    ]);
+    expect((await check(t, 'stripe.refund', { amount: 6 })).decision).toBe('allow');
+    // The payout has read the agent's spend ($6) and waits before its cost is reserved; the
+    // refund is checked meanwhile.
+    const original = t.server.budgets.reserve.bind(t.server.budgets);
+    let paused: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => {
+      paused = resolve;
+    });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let first = true;
+    t.server.budgets.reserve = async (...args) => {
+      if (first) {
+        first = false;
+        paused();
+        await gate;
+      }
+      return original(...args);
+    };
+    const payout = check(t, 'stripe.payout', { amount: 2 });
+    await reached;
+    const refund = check(t, 'stripe.refund', { amount: 2 });
+    // The refund may wait for the payout (the embedded store) or go first (PostgreSQL): either
+    // way, whichever is decided second reads $8 and is blocked.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    release();
+    const decisions = [(await payout).decision, (await refund).decision];
+    expect(decisions.sort()).toEqual(['allow', 'block']);
+  });
+});
+
 describe('denied calls stay denied', () => {
   const policies: PolicyDefinition[] = [
     {

@@ -1,4 +1,5 @@
 import {
+  type CompiledPolicySet,
   describeMemoryQuery,
   type MemoryDecision,
   type MemoryQuery,
@@ -6,6 +7,7 @@ import {
   type MemoryValues,
   memoryKey,
   type PolicyDecision,
+  readsAgentSpend,
 } from '@arden/policy';
 import type { ReservedFilter } from '../budgets/repository';
 import { budgetRepository } from '../budgets/repository';
@@ -345,9 +347,17 @@ export class MemoryService {
     // store: the session when it reads it, and the agent when it reads it or its call counts
     // there (so of a check reading the agent and one reading the session whose calls each count
     // for the other, one decides after the other: they cannot both miss each other).
+    // The embedded store, a set reading the agent's spend: a check reading its session waits
+    // for one reading the agent (whose cost is reserved before its call is noted), and the
+    // other way round, as a tool cost moves the agent's version on PostgreSQL (`guard`).
+    const agentSpend =
+      !postgres &&
+      readsSession &&
+      found !== undefined &&
+      readsAgentSpend(found.set as CompiledPolicySet);
     const lockKeys: string[] = [];
     if (queries.length > 0) {
-      if (readsAgent || (!postgres && writesAgent)) lockKeys.push(agentKey);
+      if (readsAgent || (!postgres && writesAgent) || agentSpend) lockKeys.push(agentKey);
       if (readsSession && (!postgres || !readsAgent)) lockKeys.push(sessionKey as string);
     }
     const locks: { release: () => void }[] = [];
@@ -565,7 +575,16 @@ export class MemoryService {
         agentCalls,
         replicaCommit,
         postgres && sessionKey !== undefined && this.#replica !== undefined
-          ? { cache: this.#replica, sessionKey }
+          ? {
+              cache: this.#replica,
+              sessionKey,
+              // A policy of the set reads the agent's spend (fresh, guarding the agent): a tool
+              // cost moves the agent's version too.
+              agentKey:
+                found !== undefined && readsAgentSpend(found.set as CompiledPolicySet)
+                  ? agentKey
+                  : undefined,
+            }
           : undefined,
       );
     } catch (error) {
@@ -627,8 +646,11 @@ export class MemoryService {
       /** Every scope the commit guards or bumps. */
       keys: readonly string[];
     },
-    /** PostgreSQL, a call with a session: where a tool cost moves the session's version. */
-    costScope?: { cache: ReplicaSessionCache; sessionKey: string },
+    /**
+     * PostgreSQL, a call with a session: where a tool cost moves the session's version, and the
+     * agent's when a policy of the set reads the agent's spend (`readsAgentSpend`).
+     */
+    costScope?: { cache: ReplicaSessionCache; sessionKey: string; agentKey: string | undefined },
   ): MemoryLease {
     const sessions = this.#sessions;
     const inFlight = this.#inFlight;
@@ -666,11 +688,19 @@ export class MemoryService {
       guard: (insert, costNanos = 0) => {
         if (costScope === undefined || !(costNanos > 0)) return guardedInsert(insert, guards);
         cost = costNanos;
-        if (guards.some(([key]) => key === costScope.sessionKey)) {
-          return guardedInsert(insert, guards);
+        const bumps: MemoryGuard[] = [];
+        if (!guards.some(([key]) => key === costScope.sessionKey)) {
+          costBump = true;
+          bumps.push([costScope.sessionKey, null]);
         }
-        costBump = true;
-        return guardedInsert(insert, [...guards, [costScope.sessionKey, null]]);
+        // The agent's spend grew too: a check that read it (fresh, guarding the agent) before
+        // this commit fails its guard, rather than decide on a spend without this cost while
+        // this check, having read the session's without its own, commits too.
+        const { agentKey } = costScope;
+        if (agentKey !== undefined && !guards.some(([key]) => key === agentKey)) {
+          bumps.push([agentKey, null]);
+        }
+        return guardedInsert(insert, bumps.length > 0 ? [...guards, ...bumps] : guards);
       },
       decided(action) {
         const call: SessionCall = {
