@@ -2,6 +2,7 @@
 // 4th refund of a session at the same instant, many times over; the limit holds every time.
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import { pauseFirstCall } from '../test-fixtures/pause';
 import { action } from '../test-fixtures/store';
 import { sessionScopeKey } from './bump';
 import { guardedInsert, isMemoryConflict, type MemoryGuard, memoryRepository } from './repository';
@@ -577,24 +578,7 @@ describe("sessions' spend kept by a replica (PostgreSQL)", () => {
     expect(await check(b, 'both', 6)).toBe('allow');
     // a's payout has read the agent's spend ($6) and waits before its cost is reserved; b's
     // refund reads the session's ($6, without the payout's cost) and commits meanwhile.
-    const original = a.server.budgets.reserve.bind(a.server.budgets);
-    let paused: () => void = () => undefined;
-    const reached = new Promise<void>((resolve) => {
-      paused = resolve;
-    });
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let first = true;
-    a.server.budgets.reserve = async (...args) => {
-      if (first) {
-        first = false;
-        paused();
-        await gate;
-      }
-      return original(...args);
-    };
+    const { reached, release } = pauseFirstCall(a.server.budgets, 'reserve');
     const payout = check(a, 'both', 2, 'stripe.payout');
     await reached;
     const refund = await check(b, 'both', 2);

@@ -4,6 +4,7 @@ import { type PolicyDefinition, parseExactJson } from '@arden/policy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import { startTestServer, temporaryDirectory } from '../test-fixtures/harness';
+import { pauseFirstCall } from '../test-fixtures/pause';
 import { argumentsHash, canonicalJson } from './canonical';
 import { firstRefusalSql } from './repository';
 
@@ -481,24 +482,7 @@ describe("the agent's spend and a session's, read by two costed checks at once",
     expect((await check(t, 'stripe.refund', { amount: 6 })).decision).toBe('allow');
     // The payout has read the agent's spend ($6) and waits before its cost is reserved; the
     // refund is checked meanwhile.
-    const original = t.server.budgets.reserve.bind(t.server.budgets);
-    let paused: () => void = () => undefined;
-    const reached = new Promise<void>((resolve) => {
-      paused = resolve;
-    });
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let first = true;
-    t.server.budgets.reserve = async (...args) => {
-      if (first) {
-        first = false;
-        paused();
-        await gate;
-      }
-      return original(...args);
-    };
+    const { reached, release } = pauseFirstCall(t.server.budgets, 'reserve');
     const payout = check(t, 'stripe.payout', { amount: 2 });
     await reached;
     const refund = check(t, 'stripe.refund', { amount: 2 });
