@@ -2,6 +2,7 @@
 // 4th refund of a session at the same instant, many times over; the limit holds every time.
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import type { ServerConfig } from '../config';
 import { pauseFirstCall } from '../test-fixtures/pause';
 import { action } from '../test-fixtures/store';
 import { sessionScopeKey } from './bump';
@@ -12,16 +13,27 @@ afterEach(async () => {
   while (servers.length > 0) await servers.pop()?.close();
 });
 
+/** Another replica on `a`'s PostgreSQL database (no workers, no port), closed after the test. */
+async function replicaOf(a: AdminTestServer, config: ServerConfig = {}): Promise<AdminTestServer> {
+  const replica = await startAdminTestServer(
+    { workers: false, ...config, databaseUrl: a.databaseUrl },
+    { listen: false },
+  );
+  servers.push(replica);
+  return replica;
+}
+
+/** Two replicas on one PostgreSQL database, closed after the test. */
+async function twoReplicas(config: ServerConfig = {}) {
+  const a = await startAdminTestServer({ workers: false, ...config }, { listen: false });
+  servers.push(a);
+  expect(a.databaseUrl).toBeDefined();
+  return { a, b: await replicaOf(a, config) };
+}
+
 describe('memory inputs on replicas (PostgreSQL)', () => {
   test('"at most 3 refunds per session": concurrent checks on two replicas never both pass', async () => {
-    const a = await startAdminTestServer({ workers: false }, { listen: false });
-    servers.push(a);
-    expect(a.databaseUrl).toBeDefined();
-    const b = await startAdminTestServer(
-      { workers: false, databaseUrl: a.databaseUrl },
-      { listen: false },
-    );
-    servers.push(b);
+    const { a, b } = await twoReplicas();
     await a.server.policies.saveSet(a.agent.id, 'live', [
       {
         name: 'Refunds',
@@ -68,13 +80,7 @@ describe('policies reading memory at different scopes on replicas (PostgreSQL)',
   test('an agent-wide and a session limit over the same calls hold together', async () => {
     let now = Date.UTC(2026, 11, 6, 12);
     const clock = () => now;
-    const a = await startAdminTestServer({ workers: false, clock }, { listen: false });
-    servers.push(a);
-    const b = await startAdminTestServer(
-      { workers: false, clock, databaseUrl: a.databaseUrl },
-      { listen: false },
-    );
-    servers.push(b);
+    const { a, b } = await twoReplicas({ clock });
     await a.server.policies.saveSet(a.agent.id, 'live', [
       {
         name: 'Refund',
@@ -210,13 +216,7 @@ describe('memory version guard (PostgreSQL)', () => {
   });
 
   test('a limit holds exactly under many concurrent checks on two replicas, none failing', async () => {
-    const a = await startAdminTestServer({ workers: false }, { listen: false });
-    servers.push(a);
-    const b = await startAdminTestServer(
-      { workers: false, databaseUrl: a.databaseUrl },
-      { listen: false },
-    );
-    servers.push(b);
+    const { a, b } = await twoReplicas();
     await a.server.policies.saveSet(a.agent.id, 'live', [
       {
         name: 'Refunds',
@@ -270,11 +270,7 @@ describe('memory version guard (PostgreSQL)', () => {
       });
     expect((await check(a, 1)).json.decision).toBe('allow');
     expect((await check(a, 2)).json.decision).toBe('allow');
-    const b = await startAdminTestServer(
-      { workers: false, databaseUrl: a.databaseUrl },
-      { listen: false },
-    );
-    servers.push(b);
+    const b = await replicaOf(a);
     // The first replica goes away; the new one knows both calls from the database.
     await servers.shift()?.close();
     expect((await check(b, 3)).json.decision).toBe('block');
@@ -282,16 +278,7 @@ describe('memory version guard (PostgreSQL)', () => {
 });
 
 describe("sessions' calls kept by a replica (PostgreSQL)", () => {
-  const replicas = async () => {
-    const a = await startAdminTestServer({ workers: false }, { listen: false });
-    servers.push(a);
-    const b = await startAdminTestServer(
-      { workers: false, databaseUrl: a.databaseUrl },
-      { listen: false },
-    );
-    servers.push(b);
-    return { a, b };
-  };
+  const replicas = () => twoReplicas();
   const checker = (key: string) => (t: AdminTestServer, tool: string, session: string, n: number) =>
     t
       .request('POST', '/policy/check', {
@@ -414,16 +401,7 @@ describe("sessions' calls kept by a replica (PostgreSQL)", () => {
 describe("sessions' spend kept by a replica (PostgreSQL)", () => {
   let now = Date.UTC(2026, 11, 7, 10);
   const clock = () => now;
-  const replicas = async () => {
-    const a = await startAdminTestServer({ workers: false, clock }, { listen: false });
-    servers.push(a);
-    const b = await startAdminTestServer(
-      { workers: false, clock, databaseUrl: a.databaseUrl },
-      { listen: false },
-    );
-    servers.push(b);
-    return { a, b };
-  };
+  const replicas = () => twoReplicas({ clock });
   const spendLimit = (extra: Record<string, unknown> = {}) => ({
     name: 'Refunds',
     tool: 'stripe.refund',
@@ -635,11 +613,7 @@ describe("sessions' spend kept by a replica (PostgreSQL)", () => {
     ]);
     // The replica that kept the session goes away; a new one decides on what the database holds.
     await servers.shift()?.close();
-    const c = await startAdminTestServer(
-      { workers: false, clock, databaseUrl: a.databaseUrl },
-      { listen: false },
-    );
-    servers.push(c);
+    const c = await replicaOf(a, { clock });
     expect(await check(c, 'restart', 3)).toBe('block');
   });
 });

@@ -242,6 +242,7 @@ export class PolicyService {
     policies: PolicyRecord[],
     checkedAt: number,
   ): Promise<CachedSet> {
+    const entry = { agentId, environment, version, checkedAt, records: policies };
     try {
       const definitions = policies.map(
         (policy) =>
@@ -254,15 +255,7 @@ export class PolicyService {
       const set = compilePolicies(definitions);
       // A set using shell.commands starts loading its parser on compile: wait for it.
       await shellParserSettled();
-      return {
-        agentId,
-        environment,
-        version,
-        checkedAt,
-        records: policies,
-        set,
-        failure: undefined,
-      };
+      return { ...entry, set, failure: undefined };
     } catch (error) {
       // A stored set that no longer compiles (say, after an engine upgrade) must not let
       // calls through: every call is blocked and the log says why.
@@ -273,15 +266,7 @@ export class PolicyService {
         version,
         error: message,
       });
-      return {
-        agentId,
-        environment,
-        version,
-        checkedAt,
-        records: policies,
-        set: undefined,
-        failure: message,
-      };
+      return { ...entry, set: undefined, failure: message };
     }
   }
 
