@@ -5,8 +5,8 @@ import type { Logger } from '../logger';
 // PASSIVE checkpoint on a timer and when asked. A PASSIVE checkpoint copies committed pages from
 // the WAL into the database file without blocking the server's writers or readers. When the WAL
 // has grown past `restartFrames` and is not starting over by itself (it grew since the last
-// checkpoint, or a reader kept a checkpoint from copying it all), it asks the server to pause its
-// statements
+// checkpoint, or a reader kept a checkpoint from copying it all), it first lets PASSIVE
+// checkpoints catch up with the commits (\`settle\`), then asks the server to pause its statements
 // ('pause') and, once they are paused ('paused'), runs a RESTART checkpoint, so that the next
 // commit writes the WAL from its start ('restarted'). A RESTART that another process's reader
 // kept from finishing ('busy') is retried after 1, 2, 4 … 32 more checkpoints.
@@ -22,10 +22,56 @@ let restarting = false;
 let busyInARow = 0;
 let skip = 0;
 let lastLog = 0;
+// Whether the WAL grew between the last two PASSIVE checkpoints: commits keep coming.
+let streaming = false;
+let lastSeen = 0;
+const copy = () => {
+  const result = passive.get();
+  streaming = result.log !== lastSeen;
+  lastSeen = result.log;
+  return result;
+};
+// A pause lasts as long as its RESTART has frames left to copy (plus two file syncs): under load,
+// a RESTART asked for right after a PASSIVE that took tens of milliseconds had all the frames
+// committed meanwhile to copy, and lasted 12-35 ms (the throughput benchmark's load). So while
+// commits keep coming, a PASSIVE runs at every look at the file (below), and before the pause is
+// asked for PASSIVE checkpoints run again while each finds more than \`settleFrames\` frames
+// committed since the previous one (each copies less: copying is faster than committing), at
+// most \`settleRounds\` times. Returns undefined when no RESTART is needed: the WAL started over
+// meanwhile (a commit found it copied whole), or it is copied whole and no commit came since
+// (the next commit starts it over by itself; a PASSIVE just after a RESTART, before any commit,
+// still reports the old WAL's frames).
+const settleFrames = workerData.settleFrames;
+const settleRounds = 8;
+// What the last PASSIVE had copied when the pause was asked for: the RESTART copies the rest.
+let settledCopied = 0;
+const settle = (result) => {
+  for (let round = 0; round < settleRounds; round++) {
+    if (result.checkpointed < result.log) return result; // a reader holds frames: only RESTART waits
+    const next = copy();
+    if (next.log < result.log) return undefined;
+    const fresh = next.log - result.log;
+    result = next;
+    if (fresh === 0 && next.checkpointed === next.log) return undefined;
+    if (fresh <= settleFrames) break;
+  }
+  return result;
+};
+const askPause = (result) => {
+  const settled = settle(result);
+  if (!settled) return;
+  settledCopied = settled.checkpointed;
+  restarting = true;
+  parentPort.postMessage({ type: 'pause', log: settled.log });
+};
+const failed = (error) => {
+  failures++;
+  parentPort.postMessage({ type: 'error', message: String((error && error.message) || error), failures });
+};
 const checkpoint = () => {
   if (restarting) return;
   try {
-    const result = passive.get();
+    const result = copy();
     failures = 0;
     parentPort.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed, busy: result.busy });
     // The WAL grew since the last checkpoint without starting over (commits keep coming), or a
@@ -37,36 +83,34 @@ const checkpoint = () => {
       if (skip > 0) {
         skip--;
       } else {
-        restarting = true;
-        parentPort.postMessage({ type: 'pause', log: result.log });
+        askPause(result);
       }
     }
   } catch (error) {
-    failures++;
-    parentPort.postMessage({ type: 'error', message: String((error && error.message) || error), failures });
+    failed(error);
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 // The WAL file is truncated to the restart size whenever it starts over, so a file past that
 // size holds more frames than the restart size. Its size is looked at ten times per checkpoint
-// interval (every 25 ms by default): at thousands
-// of commits a second, waiting for the next checkpoint (and the file sync each one does) would
-// carry the WAL far past the restart size before the RESTART is asked for. The RESTART then also
-// copies what the PASSIVE checkpoints had not.
+// interval (every 25 ms by default): at thousands of commits a second, waiting for the next
+// checkpoint would carry the WAL far past the restart size before the RESTART is asked for.
 let lastSize = 0;
 const watch = setInterval(() => {
   if (restarting || skip > 0) return;
-  let size = 0;
   try {
-    size = statSync(workerData.walPath).size;
-  } catch {
-    return;
-  }
-  const growing = size > lastSize;
-  lastSize = size;
-  if (size > workerData.restartBytes && growing) {
-    restarting = true;
-    parentPort.postMessage({ type: 'pause', log: -1 });
+    const latest = streaming ? copy() : undefined;
+    let size = 0;
+    try {
+      size = statSync(workerData.walPath).size;
+    } catch {
+      return;
+    }
+    const growing = size > lastSize;
+    lastSize = size;
+    if (size > workerData.restartBytes && growing) askPause(latest ?? copy());
+  } catch (error) {
+    failed(error);
   }
 }, Math.max(5, workerData.intervalMs / 10));
 parentPort.on('message', (message) => {
@@ -79,9 +123,16 @@ parentPort.on('message', (message) => {
       result = { busy: 1, log: -1, checkpointed: -1, error: String((error && error.message) || error) };
     }
     restarting = false;
+    // The file grew while the pause was asked for and is truncated back only by the first
+    // commit after the RESTART: measured from now on, or that growth would ask for a second
+    // RESTART at once (it did, every time, with a hundred frames in the WAL).
+    try {
+      lastSize = statSync(workerData.walPath).size;
+    } catch {}
     busyInARow = result.busy ? busyInARow + 1 : 0;
     skip = result.busy ? Math.min(32, 2 ** (busyInARow - 1)) : 0;
-    parentPort.postMessage({ type: 'restarted', log: result.log, checkpointed: result.checkpointed, busy: result.busy, busyInARow, error: result.error });
+    const copied = Math.max(0, result.log - settledCopied);
+    parentPort.postMessage({ type: 'restarted', log: result.log, checkpointed: result.checkpointed, copied, busy: result.busy, busyInARow, error: result.error });
   }
   if (message === 'close') {
     clearInterval(timer);
@@ -106,6 +157,11 @@ export interface RestartStatus extends CheckpointStatus {
   busy: boolean;
   /** How long the server's writes were paused, in milliseconds. */
   pausedMs: number;
+  /**
+   * WAL frames the RESTART itself copied, in the pause: what the PASSIVE checkpoints before it
+   * had not (those committed while the last of them ran).
+   */
+  copiedFrames: number;
 }
 
 export interface CheckpointerOptions {
@@ -172,6 +228,8 @@ export class BackgroundCheckpointer {
         path,
         intervalMs: options.intervalMs ?? 250,
         restartFrames: options.pauseWrites ? (options.restartFrames ?? 4_096) : Infinity,
+        // PASSIVE checkpoints run again before a RESTART while each finds more frames than this.
+        settleFrames: Math.max(8, Math.floor((options.restartFrames ?? 4_096) / 16)),
         walPath: `${path}-wal`,
         restartBytes: options.pauseWrites
           ? 32 + (options.restartFrames ?? 4_096) * ((options.pageSize ?? 4_096) + 24)
@@ -206,7 +264,11 @@ export class BackgroundCheckpointer {
         const status = { log: message.log as number, checkpointed: message.checkpointed as number };
         // A checkpoint asked for during the RESTART is answered by it.
         for (const waiter of this.waiters.splice(0)) waiter(status);
-        this.onRestarted?.({ ...status, busy: message.busy === 1 });
+        this.onRestarted?.({
+          ...status,
+          copiedFrames: Number(message.copied ?? 0),
+          busy: message.busy === 1,
+        });
       }
       if (message.type === 'error' && (message.failures as number) >= 20) {
         this.fail(new Error(String(message.message)));
@@ -219,7 +281,7 @@ export class BackgroundCheckpointer {
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => {
       markReady();
-      this.onRestarted?.({ log: -1, checkpointed: -1, busy: true });
+      this.onRestarted?.({ log: -1, checkpointed: -1, copiedFrames: 0, busy: true });
       if (!this.closed) this.fail(new Error(`the checkpoint worker exited with code ${code}`));
     });
   }
@@ -229,7 +291,12 @@ export class BackgroundCheckpointer {
   private async restart(): Promise<void> {
     const pauseWrites = this.pauseWrites;
     if (!pauseWrites) return;
-    let status: Omit<RestartStatus, 'pausedMs'> = { log: -1, checkpointed: -1, busy: true };
+    let status: Omit<RestartStatus, 'pausedMs'> = {
+      log: -1,
+      checkpointed: -1,
+      copiedFrames: 0,
+      busy: true,
+    };
     let pausedMs = 0;
     await pauseWrites(async () => {
       const started = performance.now();
