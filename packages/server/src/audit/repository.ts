@@ -1,5 +1,6 @@
 import type { Environment } from '../crypto';
 import { type ReceiptRecord, toReceipt } from '../receipts/repository';
+import { sha256Hex } from '../receipts/service';
 import type { Queryable, Row } from '../store/database';
 import { int, text } from '../store/rows';
 
@@ -37,11 +38,12 @@ export interface AuditCheckpoint {
   createdAt: number;
 }
 
-/** What the sealer reads of a receipt not chained yet. */
-export type UnsealedReceipt = Pick<
-  ReceiptRecord,
-  'seq' | 'agentId' | 'environment' | 'receipt' | 'createdAt'
->;
+/** What the sealer reads of a receipt not chained yet: what its chain entry covers. */
+export interface UnsealedReceipt
+  extends Pick<ReceiptRecord, 'seq' | 'agentId' | 'environment' | 'createdAt'> {
+  /** The SHA-256 (hex) of the receipt's text: what its chain entry hashes (`entryHash`). */
+  digest: string;
+}
 
 function toHead(row: Row): AuditHead {
   return {
@@ -74,6 +76,26 @@ function sealManySql(rows: number): string {
     WHERE receipts.seq = v.column1`;
 }
 
+// The embedded store's three sizes of `sealMany` statement, written once (not per statement).
+const sealManySqlBySize = new Map([64, 8, 1].map((size) => [size, sealManySql(size)]));
+
+// PostgreSQL: one UPDATE for a whole seal, the receipts' places as one JSON parameter (numbers
+// and hex text only, so JSON carries them exactly); a fixed text, prepared once per connection.
+const sealManyPostgresSql = `UPDATE receipts AS r SET chain_position = v.position, chain_hash = v.hash
+  FROM json_to_recordset(?::json) AS v(seq bigint, position bigint, hash text)
+  WHERE r.seq = v.seq`;
+
+// The unsealed receipts, oldest first. PostgreSQL hashes each receipt itself (`sha256`, 11 and
+// later), so the sealer reads 64 characters a receipt instead of its whole text; the embedded
+// store's receipt text costs no round trip, and SQLite has no SHA-256 of its own.
+const unsealedSql = {
+  sqlite: `SELECT seq, agent_id, environment, receipt, created_at FROM receipts
+    WHERE chain_hash IS NULL ORDER BY seq LIMIT ?`,
+  postgres: `SELECT seq, agent_id, environment,
+      encode(sha256(convert_to(receipt, 'UTF8')), 'hex') AS digest, created_at
+    FROM receipts WHERE chain_hash IS NULL ORDER BY seq LIMIT ?`,
+};
+
 // The PostgreSQL advisory lock that serialises the sealers of several replicas.
 const sealLock = 8787018;
 
@@ -86,26 +108,23 @@ export function auditRepository(db: Queryable) {
     },
 
     /**
-     * Receipts not chained yet, oldest first: what the sealer reads of each (not the whole row:
-     * under load it reads every receipt once more).
+     * Receipts not chained yet, oldest first: only what the sealer chains of each (under load it
+     * reads every receipt once more).
      */
     async unsealed(limit: number): Promise<UnsealedReceipt[]> {
       const rows = await db.all<{
         seq: unknown;
         agent_id: unknown;
         environment: unknown;
-        receipt: unknown;
+        receipt?: unknown;
+        digest?: unknown;
         created_at: unknown;
-      }>(
-        `SELECT seq, agent_id, environment, receipt, created_at FROM receipts
-         WHERE chain_hash IS NULL ORDER BY seq LIMIT ?`,
-        [limit],
-      );
+      }>(unsealedSql[db.dialect], [limit]);
       return rows.map((row) => ({
         seq: Number(row.seq),
         agentId: String(row.agent_id),
         environment: row.environment as Environment,
-        receipt: String(row.receipt),
+        digest: row.digest === undefined ? sha256Hex(String(row.receipt)) : String(row.digest),
         createdAt: Number(row.created_at),
       }));
     },
@@ -125,14 +144,23 @@ export function auditRepository(db: Queryable) {
     },
 
     /**
-     * Gives receipts their places in their chains (`seal` for each). The embedded store: one
-     * UPDATE for up to 64 receipts instead of one each.
+     * Gives receipts their places in their chains (`seal` for each) in one statement on
+     * PostgreSQL (one round trip for a whole seal, not one a receipt), and in UPDATEs of up to 64
+     * receipts on the embedded store.
      */
     async sealMany(
       entries: readonly { seq: number; position: number; hash: string }[],
     ): Promise<void> {
-      if (db.dialect !== 'sqlite') {
-        for (const entry of entries) await this.seal(entry.seq, entry.position, entry.hash);
+      if (entries.length === 0) return;
+      if (db.dialect === 'postgres') {
+        const result = await db.run(sealManyPostgresSql, [JSON.stringify(entries)]);
+        // Every receipt read unsealed is still there: retention deletes sealed receipts only, and
+        // the advisory lock keeps other replicas' sealers out meanwhile.
+        if (result.changes !== entries.length) {
+          throw new Error(
+            `The audit sealer chained ${result.changes} of ${entries.length} receipts; nothing of this seal is kept.`,
+          );
+        }
         return;
       }
       // A few sizes of statement only (64, 8, 1 rows): each size is prepared once and kept.
@@ -146,7 +174,7 @@ export function auditRepository(db: Queryable) {
           params.push(entry.seq, entry.position, entry.hash);
         }
         // VALUES names its columns column1, column2, column3.
-        await db.run(sealManySql(size), params);
+        await db.run(sealManySqlBySize.get(size) as string, params);
         start += size;
       }
     },
