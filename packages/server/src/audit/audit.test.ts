@@ -126,6 +126,24 @@ describe('the audit chain', () => {
     expect(await verify()).toMatchObject({ ok: true, entries: 75, problems: [] });
   });
 
+  test('a seal that finds a receipt gone is rolled back whole, and the next seal chains the rest', async () => {
+    await check(1);
+    await check(2);
+    const [first] = await t.server.store.audit.unsealed(10);
+    const seq = first?.seq as number;
+    await expect(
+      t.server.store.transaction((repositories) =>
+        repositories.audit.sealMany([
+          { seq, position: 1, hash: 'a'.repeat(64) },
+          { seq: seq + 1_000_000, position: 2, hash: 'b'.repeat(64) },
+        ]),
+      ),
+    ).rejects.toThrow('could chain 1 of 2 receipts');
+    expect(await t.server.store.audit.unsealed(10)).toHaveLength(2);
+    expect(await t.server.audit.seal()).toBe(2);
+    expect(await verify()).toMatchObject({ ok: true, entries: 2, problems: [] });
+  });
+
   test('receipts stored in the older single-signature form still chain and verify', async () => {
     await check(1);
     const old = await check(2);

@@ -134,48 +134,41 @@ export function auditRepository(db: Queryable) {
       return (await db.all('SELECT * FROM audit_heads ORDER BY agent_id, environment')).map(toHead);
     },
 
-    /** Gives a receipt its place in its chain. */
-    async seal(seq: number, position: number, hash: string): Promise<void> {
-      await db.run('UPDATE receipts SET chain_position = ?, chain_hash = ? WHERE seq = ?', [
-        position,
-        hash,
-        seq,
-      ]);
-    },
-
     /**
-     * Gives receipts their places in their chains (`seal` for each) in one statement on
-     * PostgreSQL (one round trip for a whole seal, not one a receipt), and in UPDATEs of up to 64
-     * receipts on the embedded store.
+     * Gives receipts their places in their chains, in the sealer's transaction: one statement on
+     * PostgreSQL (one round trip for a whole seal, not one a receipt), UPDATEs of up to 64
+     * receipts on the embedded store. Throws when a receipt is not there to chain (nothing
+     * deletes an unsealed receipt but a hand): the transaction then rolls back rather than
+     * leave its chain with a hole.
      */
     async sealMany(
       entries: readonly { seq: number; position: number; hash: string }[],
     ): Promise<void> {
-      if (entries.length === 0) return;
+      let changes = 0;
       if (db.dialect === 'postgres') {
-        const result = await db.run(sealManyPostgresSql, [JSON.stringify(entries)]);
-        // Every receipt read unsealed is still there: retention deletes sealed receipts only, and
-        // the advisory lock keeps other replicas' sealers out meanwhile.
-        if (result.changes !== entries.length) {
-          throw new Error(
-            `The audit sealer chained ${result.changes} of ${entries.length} receipts; nothing of this seal is kept.`,
-          );
+        if (entries.length > 0) {
+          changes = (await db.run(sealManyPostgresSql, [JSON.stringify(entries)])).changes;
         }
-        return;
+      } else {
+        // A few sizes of statement only (64, 8, 1 rows): each size is prepared once and kept.
+        let start = 0;
+        while (start < entries.length) {
+          const left = entries.length - start;
+          const size = left >= 64 ? 64 : left >= 8 ? 8 : 1;
+          const params: (number | string)[] = [];
+          for (let index = start; index < start + size; index++) {
+            const entry = entries[index] as { seq: number; position: number; hash: string };
+            params.push(entry.seq, entry.position, entry.hash);
+          }
+          // VALUES names its columns column1, column2, column3.
+          changes += (await db.run(sealManySqlBySize.get(size) as string, params)).changes;
+          start += size;
+        }
       }
-      // A few sizes of statement only (64, 8, 1 rows): each size is prepared once and kept.
-      let start = 0;
-      while (start < entries.length) {
-        const left = entries.length - start;
-        const size = left >= 64 ? 64 : left >= 8 ? 8 : 1;
-        const params: (number | string)[] = [];
-        for (let index = start; index < start + size; index++) {
-          const entry = entries[index] as { seq: number; position: number; hash: string };
-          params.push(entry.seq, entry.position, entry.hash);
-        }
-        // VALUES names its columns column1, column2, column3.
-        await db.run(sealManySqlBySize.get(size) as string, params);
-        start += size;
+      if (changes !== entries.length) {
+        throw new Error(
+          `The audit sealer could chain ${changes} of ${entries.length} receipts (the others are gone); this seal is rolled back.`,
+        );
       }
     },
 
