@@ -1,6 +1,8 @@
 import { decodeReceipt } from '@arden/core';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
+import type { Queryable } from '../store/database';
+import { entryHash, genesisHash } from './chain';
 
 // The audit chain detects rows changed, deleted or rewritten by hand, on SQLite and
 // PostgreSQL, and survives retention.
@@ -85,6 +87,61 @@ describe('the audit chain', () => {
     );
     expect(new Set(chain.map((row) => row.chainHash)).size).toBe(75);
     expect(await verify()).toMatchObject({ ok: true, entries: 75, problems: [] });
+  });
+
+  test('a seal is one UPDATE on PostgreSQL (64, 8 and 1 rows on the embedded store), and chains as one at a time would', async () => {
+    for (let index = 0; index < 75; index += 15) {
+      await Promise.all(Array.from({ length: 15 }, (_, offset) => check(index + offset)));
+    }
+    const database = t.server.store.database;
+    const transaction = database.transaction.bind(database);
+    const updates: string[] = [];
+    vi.spyOn(database, 'transaction').mockImplementation((fn) =>
+      transaction((tx) =>
+        fn({
+          ...tx,
+          run: (sql, params) => {
+            if (/^\s*UPDATE receipts/.test(sql)) updates.push(sql);
+            return tx.run(sql, params);
+          },
+        } satisfies Queryable),
+      ),
+    );
+    expect(await t.server.audit.seal()).toBe(75);
+    // One round trip for the whole seal on PostgreSQL (it was one a receipt); 64 + 8 + 3 × 1.
+    expect(updates).toHaveLength(database.dialect === 'postgres' ? 1 : 5);
+    // The chain, recomputed one receipt at a time in the order of their seq, from the receipts'
+    // text: the same positions and hashes (PostgreSQL's sha256 of the text is Node's).
+    const rows = await database.all<{
+      receipt: string;
+      chain_position: unknown;
+      chain_hash: unknown;
+    }>('SELECT receipt, chain_position, chain_hash FROM receipts ORDER BY seq');
+    let previous = genesisHash(t.agent.id, 'live');
+    rows.forEach((row, index) => {
+      previous = entryHash(previous, index + 1, row.receipt);
+      expect([Number(row.chain_position), row.chain_hash]).toEqual([index + 1, previous]);
+    });
+    expect(rows).toHaveLength(75);
+    expect(await verify()).toMatchObject({ ok: true, entries: 75, problems: [] });
+  });
+
+  test('a seal that finds a receipt gone is rolled back whole, and the next seal chains the rest', async () => {
+    await check(1);
+    await check(2);
+    const [first] = await t.server.store.audit.unsealed(10);
+    const seq = first?.seq as number;
+    await expect(
+      t.server.store.transaction((repositories) =>
+        repositories.audit.sealMany([
+          { seq, position: 1, hash: 'a'.repeat(64) },
+          { seq: seq + 1_000_000, position: 2, hash: 'b'.repeat(64) },
+        ]),
+      ),
+    ).rejects.toThrow('could chain 1 of 2 receipts');
+    expect(await t.server.store.audit.unsealed(10)).toHaveLength(2);
+    expect(await t.server.audit.seal()).toBe(2);
+    expect(await verify()).toMatchObject({ ok: true, entries: 2, problems: [] });
   });
 
   test('receipts stored in the older single-signature form still chain and verify', async () => {

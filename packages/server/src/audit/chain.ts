@@ -11,7 +11,15 @@ export function genesisHash(agentId: string, environment: string): string {
 
 /** The hash of the entry at `position` holding `receipt`, after `previous`. */
 export function entryHash(previous: string, position: number, receipt: string): string {
-  return sha256Hex(`${previous}|${position}|${sha256Hex(receipt)}`);
+  return entryHashOfDigest(previous, position, sha256Hex(receipt));
+}
+
+/**
+ * `entryHash` from the receipt's SHA-256 (hex) instead of the receipt: the sealer on PostgreSQL
+ * reads the digest (`sha256` in the database), not the receipt's text.
+ */
+export function entryHashOfDigest(previous: string, position: number, digest: string): string {
+  return sha256Hex(`${previous}|${position}|${digest}`);
 }
 
 /** The type of a checkpoint's JWS. */

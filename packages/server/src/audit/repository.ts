@@ -1,5 +1,6 @@
 import type { Environment } from '../crypto';
 import { type ReceiptRecord, toReceipt } from '../receipts/repository';
+import { sha256Hex } from '../receipts/service';
 import type { Queryable, Row } from '../store/database';
 import { int, text } from '../store/rows';
 
@@ -37,11 +38,12 @@ export interface AuditCheckpoint {
   createdAt: number;
 }
 
-/** What the sealer reads of a receipt not chained yet. */
-export type UnsealedReceipt = Pick<
-  ReceiptRecord,
-  'seq' | 'agentId' | 'environment' | 'receipt' | 'createdAt'
->;
+/** What the sealer reads of a receipt not chained yet: what its chain entry covers. */
+export interface UnsealedReceipt
+  extends Pick<ReceiptRecord, 'seq' | 'agentId' | 'environment' | 'createdAt'> {
+  /** The SHA-256 (hex) of the receipt's text: what its chain entry hashes (`entryHash`). */
+  digest: string;
+}
 
 function toHead(row: Row): AuditHead {
   return {
@@ -74,6 +76,26 @@ function sealManySql(rows: number): string {
     WHERE receipts.seq = v.column1`;
 }
 
+// The embedded store's three sizes of `sealMany` statement, written once (not per statement).
+const sealManySqlBySize = new Map([64, 8, 1].map((size) => [size, sealManySql(size)]));
+
+// PostgreSQL: one UPDATE for a whole seal, the receipts' places as one JSON parameter (numbers
+// and hex text only, so JSON carries them exactly); a fixed text, prepared once per connection.
+const sealManyPostgresSql = `UPDATE receipts AS r SET chain_position = v.position, chain_hash = v.hash
+  FROM json_to_recordset(?::json) AS v(seq bigint, position bigint, hash text)
+  WHERE r.seq = v.seq`;
+
+// The unsealed receipts, oldest first. PostgreSQL hashes each receipt itself (`sha256`, 11 and
+// later), so the sealer reads 64 characters a receipt instead of its whole text; the embedded
+// store's receipt text costs no round trip, and SQLite has no SHA-256 of its own.
+const unsealedSql = {
+  sqlite: `SELECT seq, agent_id, environment, receipt, created_at FROM receipts
+    WHERE chain_hash IS NULL ORDER BY seq LIMIT ?`,
+  postgres: `SELECT seq, agent_id, environment,
+      encode(sha256(convert_to(receipt, 'UTF8')), 'hex') AS digest, created_at
+    FROM receipts WHERE chain_hash IS NULL ORDER BY seq LIMIT ?`,
+};
+
 // The PostgreSQL advisory lock that serialises the sealers of several replicas.
 const sealLock = 8787018;
 
@@ -86,26 +108,23 @@ export function auditRepository(db: Queryable) {
     },
 
     /**
-     * Receipts not chained yet, oldest first: what the sealer reads of each (not the whole row:
-     * under load it reads every receipt once more).
+     * Receipts not chained yet, oldest first: only what the sealer chains of each (under load it
+     * reads every receipt once more).
      */
     async unsealed(limit: number): Promise<UnsealedReceipt[]> {
       const rows = await db.all<{
         seq: unknown;
         agent_id: unknown;
         environment: unknown;
-        receipt: unknown;
+        receipt?: unknown;
+        digest?: unknown;
         created_at: unknown;
-      }>(
-        `SELECT seq, agent_id, environment, receipt, created_at FROM receipts
-         WHERE chain_hash IS NULL ORDER BY seq LIMIT ?`,
-        [limit],
-      );
+      }>(unsealedSql[db.dialect], [limit]);
       return rows.map((row) => ({
         seq: Number(row.seq),
         agentId: String(row.agent_id),
         environment: row.environment as Environment,
-        receipt: String(row.receipt),
+        digest: row.digest === undefined ? sha256Hex(String(row.receipt)) : String(row.digest),
         createdAt: Number(row.created_at),
       }));
     },
@@ -115,39 +134,41 @@ export function auditRepository(db: Queryable) {
       return (await db.all('SELECT * FROM audit_heads ORDER BY agent_id, environment')).map(toHead);
     },
 
-    /** Gives a receipt its place in its chain. */
-    async seal(seq: number, position: number, hash: string): Promise<void> {
-      await db.run('UPDATE receipts SET chain_position = ?, chain_hash = ? WHERE seq = ?', [
-        position,
-        hash,
-        seq,
-      ]);
-    },
-
     /**
-     * Gives receipts their places in their chains (`seal` for each). The embedded store: one
-     * UPDATE for up to 64 receipts instead of one each.
+     * Gives receipts their places in their chains, in the sealer's transaction: one statement on
+     * PostgreSQL (one round trip for a whole seal, not one a receipt), UPDATEs of up to 64
+     * receipts on the embedded store. Throws when a receipt is not there to chain (nothing
+     * deletes an unsealed receipt but a hand): the transaction then rolls back rather than
+     * leave its chain with a hole.
      */
     async sealMany(
       entries: readonly { seq: number; position: number; hash: string }[],
     ): Promise<void> {
-      if (db.dialect !== 'sqlite') {
-        for (const entry of entries) await this.seal(entry.seq, entry.position, entry.hash);
-        return;
-      }
-      // A few sizes of statement only (64, 8, 1 rows): each size is prepared once and kept.
-      let start = 0;
-      while (start < entries.length) {
-        const left = entries.length - start;
-        const size = left >= 64 ? 64 : left >= 8 ? 8 : 1;
-        const params: (number | string)[] = [];
-        for (let index = start; index < start + size; index++) {
-          const entry = entries[index] as { seq: number; position: number; hash: string };
-          params.push(entry.seq, entry.position, entry.hash);
+      let changes = 0;
+      if (db.dialect === 'postgres') {
+        if (entries.length > 0) {
+          changes = (await db.run(sealManyPostgresSql, [JSON.stringify(entries)])).changes;
         }
-        // VALUES names its columns column1, column2, column3.
-        await db.run(sealManySql(size), params);
-        start += size;
+      } else {
+        // A few sizes of statement only (64, 8, 1 rows): each size is prepared once and kept.
+        let start = 0;
+        while (start < entries.length) {
+          const left = entries.length - start;
+          const size = left >= 64 ? 64 : left >= 8 ? 8 : 1;
+          const params: (number | string)[] = [];
+          for (let index = start; index < start + size; index++) {
+            const entry = entries[index] as { seq: number; position: number; hash: string };
+            params.push(entry.seq, entry.position, entry.hash);
+          }
+          // VALUES names its columns column1, column2, column3.
+          changes += (await db.run(sealManySqlBySize.get(size) as string, params)).changes;
+          start += size;
+        }
+      }
+      if (changes !== entries.length) {
+        throw new Error(
+          `The audit sealer could chain ${changes} of ${entries.length} receipts (the others are gone); this seal is rolled back.`,
+        );
       }
     },
 

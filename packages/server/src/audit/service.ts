@@ -8,6 +8,7 @@ import {
   type CheckpointClaims,
   checkpointType,
   entryHash,
+  entryHashOfDigest,
   genesisHash,
 } from './chain';
 import type { AuditCheckpoint, AuditHead } from './repository';
@@ -86,7 +87,7 @@ export class AuditService {
           heads.set(key, head);
         }
         head.position += 1;
-        head.hash = entryHash(head.hash, head.position, receipt.receipt);
+        head.hash = entryHashOfDigest(head.hash, head.position, receipt.digest);
         sealed.push({ seq: receipt.seq, position: head.position, hash: head.hash });
         touched.add(head);
         lastAt.set(head, receipt.createdAt);
