@@ -1,5 +1,6 @@
 import type { Environment } from '../crypto';
 import type { Queryable, Row, SqlValue, Statement } from '../store/database';
+import { unnestInsert } from '../store/multi-row';
 import { int, text } from '../store/rows';
 
 // Receipt signing keys and the stored receipts (one per decision, chained by the audit sealer).
@@ -61,6 +62,23 @@ export function toReceipt(row: Row): ReceiptRecord {
 const insertReceiptSql = `INSERT INTO receipts (id, action_id, agent_id, environment, decision,
   receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
 
+// The same INSERT merged, the receipts of a whole group commit in one statement, on PostgreSQL
+// (see store/multi-row.ts): without it a commit of N checks ran N single-row receipt INSERTs
+// beside its one multi-row `actions` INSERT. Its parameters are in the order of the columns here.
+const receiptRows = unnestInsert({
+  key: 'receipts_insert',
+  table: 'receipts',
+  columns: [
+    ['id', 'text'],
+    ['action_id', 'text'],
+    ['agent_id', 'text'],
+    ['environment', 'text'],
+    ['decision', 'text'],
+    ['receipt', 'text'],
+    ['created_at', 'bigint'],
+  ],
+});
+
 /**
  * The INSERT of a receipt. `receipt: null` is a receipt not signed yet: only a statement
  * sealer (`ReceiptService.issue`) may leave it so, and fills it when its commit runs (the
@@ -71,6 +89,7 @@ export function receiptInsertStatement(
 ): Statement {
   return {
     sql: insertReceiptSql,
+    rows: receiptRows,
     params: [
       receipt.id,
       receipt.actionId,
@@ -85,12 +104,13 @@ export function receiptInsertStatement(
 
 /**
  * The INSERT of `unsigned` (a `receiptInsertStatement` of a receipt not signed yet) with its
- * receipt filled in: the same parameters but that one.
+ * receipt filled in: the same parameters but that one. It keeps the multi-row form: the sealer
+ * runs just before the batch is planned, so this is the statement that merges.
  */
 export function signedReceiptStatement(unsigned: Statement, receipt: string): Statement {
   const params = (unsigned.params as readonly SqlValue[]).slice();
   params[5] = receipt;
-  return { sql: insertReceiptSql, params };
+  return { sql: insertReceiptSql, params, rows: receiptRows };
 }
 
 /** Receipt keys and receipts. */

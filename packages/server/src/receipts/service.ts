@@ -6,6 +6,7 @@ import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import type { ActionRecord, NewAction, Store } from '../store';
 import type { SqlValue, Statement, StatementSealer } from '../store/database';
+import type { MultiRow } from '../store/multi-row';
 import {
   decryptPrivateKey,
   generateReceiptKey,
@@ -84,6 +85,9 @@ class ReceiptStatement implements Statement {
   constructor(
     readonly sql: string,
     readonly params: readonly SqlValue[] | undefined,
+    // The multi-row kind of the receipt INSERT: the group commit puts the receipts of a commit
+    // side by side by it (before sealing), and the signed statements merge by it.
+    readonly rows: MultiRow | undefined,
     readonly sealer: StatementSealer,
     claims: ReceiptClaims,
   ) {
@@ -263,7 +267,8 @@ export class ReceiptService {
     if (!this.active) return undefined;
     const claims = this.claims(input);
     const unsigned = receiptInsertStatement({ ...receiptRow(claims, input), receipt: null });
-    return new ReceiptStatement(unsigned.sql, unsigned.params, this.sealer, claims).receipt;
+    return new ReceiptStatement(unsigned.sql, unsigned.params, unsigned.rows, this.sealer, claims)
+      .receipt;
   }
 
   /**

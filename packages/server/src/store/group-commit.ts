@@ -20,6 +20,91 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
+/** A statement of a batch: which request it came from, and its place in that request. */
+interface Entry {
+  item: number;
+  index: number;
+  statement: Statement;
+}
+
+/**
+ * The requests' statements interleaved so that statements of one multi-row kind (`rows.key`)
+ * of different requests are side by side and merge (PostgreSQL): a check writes its `actions`
+ * row, then its receipt, so request after request (A1 R1 A2 R2 …) nothing merged; interleaved
+ * (A1 A2 … R1 R2 …) a commit of N checks is two statements, not 2N. Each request's own
+ * statements keep their order; across requests any interleaving is one concurrent requests could
+ * have run in (each statement sees every statement before it in the transaction, as under READ
+ * COMMITTED it would see the other requests' committed ones), and the group commit's retry path
+ * runs a failing request alone as before.
+ *
+ * In rounds: the statements that merge with nothing go as soon as they are first in their
+ * request; then one kind is chosen and every request whose next statements are of that kind
+ * gives them, in request order. The kind chosen is, first, one with nothing left behind another
+ * kind in any request (all of it goes in this round: one statement), else the kind first in the
+ * most requests. Requests of the same shape take one round per statement, whatever their number.
+ */
+function interleaveByKind(requests: readonly (readonly Entry[])[]): Entry[] {
+  const kind = (entry: Entry | undefined) => entry?.statement.rows?.key;
+  const ordered: Entry[] = [];
+  const next = requests.map(() => 0);
+  // Statements of each kind not yet placed.
+  const left = new Map<string, number>();
+  for (const request of requests) {
+    for (const entry of request) {
+      const key = kind(entry);
+      if (key !== undefined) left.set(key, (left.get(key) ?? 0) + 1);
+    }
+  }
+  let active = [...requests.keys()].filter((item) => (requests[item]?.length ?? 0) > 0);
+  while (active.length > 0) {
+    // Statements of each kind first in their request (with the same kind right after them).
+    const first = new Map<string, number>();
+    for (const item of active) {
+      const request = requests[item] as readonly Entry[];
+      let position = next[item] as number;
+      while (position < request.length && kind(request[position]) === undefined) {
+        ordered.push(request[position] as Entry);
+        position++;
+      }
+      next[item] = position;
+      const key = kind(request[position]);
+      if (key === undefined) continue;
+      let end = position;
+      while (end < request.length && kind(request[end]) === key) end++;
+      first.set(key, (first.get(key) ?? 0) + end - position);
+    }
+    active = active.filter((item) => (next[item] as number) < (requests[item]?.length ?? 0));
+    if (active.length === 0) break;
+    let chosen: string | undefined;
+    let most = 0;
+    for (const item of active) {
+      const key = kind(requests[item]?.[next[item] as number]) as string;
+      const count = first.get(key) ?? 0;
+      if (count === left.get(key)) {
+        chosen = key;
+        break;
+      }
+      if (count > most) {
+        most = count;
+        chosen = key;
+      }
+    }
+    // Unreachable (every request left has a statement of some kind first); never drop one.
+    if (chosen === undefined) throw new Error('The group commit could not order its statements.');
+    for (const item of active) {
+      const request = requests[item] as readonly Entry[];
+      let position = next[item] as number;
+      while (position < request.length && kind(request[position]) === chosen) {
+        ordered.push(request[position] as Entry);
+        position++;
+      }
+      next[item] = position;
+    }
+    left.set(chosen, (left.get(chosen) ?? 0) - (first.get(chosen) ?? 0));
+  }
+  return ordered;
+}
+
 /**
  * Group commit: statements submitted during one turn of the event loop are written in one
  * transaction, and each submitter's promise resolves only after that COMMIT — so a reply sent
@@ -54,6 +139,9 @@ export class GroupCommitter {
   // Settles when the submitters of the latest commit started have been answered.
   private answered: Promise<void> = Promise.resolve();
   private readonly concurrency: number;
+  // PostgreSQL merges neighbouring statements of one multi-row kind (`planBatch`); the embedded
+  // store runs each statement alone, where merging would gain nothing (see `run`).
+  private readonly mergesRows: boolean;
 
   constructor(
     private readonly database: Database,
@@ -61,6 +149,7 @@ export class GroupCommitter {
     private readonly maxBatch = 2_000,
   ) {
     this.concurrency = Math.max(1, database.commitConcurrency ?? 1);
+    this.mergesRows = database.dialect === 'postgres';
   }
 
   /** Queues a write; resolves after the transaction holding it has committed. */
@@ -152,8 +241,6 @@ export class GroupCommitter {
   }
 
   private async run(batch: readonly Queued[]): Promise<RunResult[][]> {
-    const plain: { item: number; index: number; statement: Statement }[] = [];
-    const keyed: { item: number; index: number; statement: Statement }[] = [];
     // Requests of one kind (multi-row statements, see `multi-row.ts`) side by side, so that
     // they merge; requests of the same turn are concurrent, any order of them is one they
     // could have come in. Each request's own statements keep their order.
@@ -161,12 +248,19 @@ export class GroupCommitter {
     const kind = (item: number) => batch[item]?.statements[0]?.rows?.key ?? '';
     if (batch.length > 1)
       order.sort((a, b) => (kind(a) < kind(b) ? -1 : kind(a) > kind(b) ? 1 : a - b));
-    for (const item of order) {
-      const queued = batch[item] as Queued;
-      for (const [index, statement] of queued.statements.entries()) {
+    const keyed: Entry[] = [];
+    const requests = order.map((item) => {
+      const plain: Entry[] = [];
+      for (const [index, statement] of (batch[item] as Queued).statements.entries()) {
         (statement.lockKey === undefined ? plain : keyed).push({ item, index, statement });
       }
-    }
+      return plain;
+    });
+    // On PostgreSQL, requests of several statements (a check: its action, then its receipt)
+    // interleaved, so that each kind merges across them too. The embedded store runs each
+    // statement alone, where merging gains nothing (measured): request after request, as is.
+    const plain =
+      this.mergesRows && batch.length > 1 ? interleaveByKind(requests) : requests.flat();
     keyed.sort((a, b) =>
       (a.statement.lockKey as string) < (b.statement.lockKey as string)
         ? -1

@@ -4,7 +4,7 @@ import { createLogger } from '../logger';
 import { action, agent, closeStores, freshStore } from '../test-fixtures/store';
 import type { Database, RunResult, Statement } from './database';
 import { GroupCommitter } from './group-commit';
-import { planBatch, unnestInsert, unnestUpdate } from './multi-row';
+import { type MultiRow, planBatch, unnestInsert, unnestUpdate } from './multi-row';
 
 afterEach(closeStores);
 
@@ -325,5 +325,69 @@ describe('GroupCommitter with commits in flight at once', () => {
     await third;
     await committer.drain();
     expect(answered).toEqual(['first', 'second', 'third']);
+  });
+});
+
+describe('GroupCommitter ordering a batch', () => {
+  const kinds = (key: string) => unnestInsert({ key, table: key, columns: [['id', 'text']] });
+  const actions = kinds('a');
+  const guarded = kinds('g');
+  const receipts = kinds('r');
+  const step = (sql: string, rows?: MultiRow, lockKey?: string): Statement => ({
+    sql,
+    params: [sql],
+    ...(rows ? { rows } : {}),
+    ...(lockKey ? { lockKey } : {}),
+  });
+
+  /** The order `batch` ran the requests' statements in, and what each request got back. */
+  async function commit(dialect: 'sqlite' | 'postgres' | undefined, requests: Statement[][]) {
+    const ran: string[] = [];
+    const database = {
+      dialect,
+      async batch(statements: readonly Statement[]): Promise<RunResult[]> {
+        ran.push(...statements.map((statement) => statement.sql));
+        return statements.map((statement) => ({
+          changes: 1,
+          lastInsertId: ran.indexOf(statement.sql),
+        }));
+      },
+    } as unknown as Database;
+    const committer = new GroupCommitter(database, createLogger('silent'));
+    const answers = await Promise.all(requests.map((request) => committer.submitAll(request)));
+    return { ran, answers };
+  }
+
+  const requests = () => [
+    [step('A1', actions), step('R1', receipts)],
+    // A check with a statement that merges with nothing between its action and its receipt.
+    [step('A2', actions), step('S2'), step('R2', receipts), step('U2', undefined, 'k2')],
+    // Another kind of action INSERT (a guarded one).
+    [step('G3', guarded), step('R3', receipts)],
+    [step('X4')],
+    [step('A5', actions), step('R5', receipts), step('U5', undefined, 'k1')],
+  ];
+
+  test('on PostgreSQL, statements of one kind from different requests side by side, each request in its order', async () => {
+    const { ran, answers } = await commit('postgres', requests());
+    expect(ran).toEqual(['X4', 'A1', 'A2', 'A5', 'S2', 'G3', 'R1', 'R2', 'R5', 'R3', 'U5', 'U2']);
+    // One merged statement a kind (actions, guarded actions, receipts), the others alone.
+    const steps = planBatch(
+      requests()
+        .flat()
+        .sort((a, b) => ran.indexOf(a.sql) - ran.indexOf(b.sql)),
+    );
+    expect(steps.map((step) => (step.kind === 'one' ? step.statement.sql : step.rows.key))).toEqual(
+      ['X4', 'a', 'S2', 'g', 'r', 'U5', 'U2'],
+    );
+    // Each request gets its own statements' results, in its order.
+    expect(
+      answers.map((results) => results.map((result) => ran[result.lastInsertId as number])),
+    ).toEqual(requests().map((request) => request.map((statement) => statement.sql)));
+  });
+
+  test('on the embedded store, request after request, as before', async () => {
+    const { ran } = await commit('sqlite', requests());
+    expect(ran).toEqual(['X4', 'A1', 'R1', 'A2', 'S2', 'R2', 'A5', 'R5', 'G3', 'R3', 'U5', 'U2']);
   });
 });
