@@ -19,6 +19,46 @@ function cpuMs(pid: number): number {
   }
 }
 
+// The receipt secret of the PostgreSQL run with receipts on (PostgreSQL signs receipts only
+// with one: it stores the signing key encrypted with it).
+const benchReceiptSecret = 'throughput-bench-receipt-secret-0123456789';
+
+/**
+ * Starts Arden with the receipt settings given (`ARDEN_RECEIPTS`, `ARDEN_RECEIPT_SECRET`; the
+ * server reads them from its environment) and checks that receipts are as expected: each figure
+ * says whether its checks were signed.
+ */
+async function startArdenWithReceipts(
+  receipts: 'on' | 'off',
+  databaseUrl?: string,
+  secret?: string,
+): ReturnType<typeof startArden> {
+  const saved = {
+    ARDEN_RECEIPTS: process.env.ARDEN_RECEIPTS,
+    ARDEN_RECEIPT_SECRET: process.env.ARDEN_RECEIPT_SECRET,
+  };
+  process.env.ARDEN_RECEIPTS = receipts;
+  if (secret === undefined) delete process.env.ARDEN_RECEIPT_SECRET;
+  else process.env.ARDEN_RECEIPT_SECRET = secret;
+  let server: Awaited<ReturnType<typeof startArden>>;
+  try {
+    server = await startArden(50, databaseUrl);
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+  const keys = (await (await fetch(`${server.info.url}/.well-known/arden-keys.json`)).json()) as {
+    receipts: string;
+  };
+  if (keys.receipts !== (receipts === 'on' ? 'enabled' : 'disabled')) {
+    await server.stop();
+    throw new Error(`Receipts should be ${receipts}; the server says ${keys.receipts}.`);
+  }
+  return server;
+}
+
 /**
  * One measured run against a server: a 500 ms warm-up, then `durationMs` of 64 keep-alive
  * clients, with the server process's CPU per answered request. Throws when it answered errors.
@@ -52,7 +92,8 @@ async function measure(
  * Policy checks per second with every check durably logged before its answer, 64 concurrent
  * keep-alive clients, against 50 policies with CEL rules. Baseline in the same run: a bare
  * node:http server answering the same JSON. Also reports the server's memory under this load,
- * and the same run on PostgreSQL (every check committed with synchronous_commit on).
+ * and the same run on PostgreSQL (every check committed with synchronous_commit on), with
+ * receipts off and, in a second run, on.
  */
 export const throughput: Benchmark = {
   name: 'throughput',
@@ -82,7 +123,9 @@ export const throughput: Benchmark = {
     } finally {
       await bare.stop();
     }
-    const arden = await startArden(50);
+    // The embedded store with receipts on, as it runs by default (a secret made beside the
+    // database): every check signed and its receipt written in its commit.
+    const arden = await startArdenWithReceipts('on');
     let sqlite: { perSecond: number; requests: number };
     let idleRss: number;
     // The server process's CPU per check: where the time goes on each store (on PostgreSQL the
@@ -109,14 +152,18 @@ export const throughput: Benchmark = {
     } finally {
       await arden.stop();
     }
-    log('Arden, PostgreSQL');
+    log('Arden, PostgreSQL, receipts off');
     const database = await freshPostgres();
     let postgres: { perSecond: number; requests: number };
+    let signed: { perSecond: number; requests: number };
+    let signedCpuUs = 0;
     let floor: { perSecond: number; requests: number };
     let floorCpuUs = 0;
     let sameShape: string;
     try {
-      const onPostgres = await startArden(50, database.url);
+      // Receipts off, as PostgreSQL runs without ARDEN_RECEIPT_SECRET: the figure of earlier
+      // runs, kept comparable.
+      const onPostgres = await startArdenWithReceipts('off', database.url);
       try {
         const run = await measure(onPostgres.info, 'Arden on PostgreSQL', bodies, durationMs, {
           'x-api-key': onPostgres.info.key,
@@ -125,6 +172,33 @@ export const throughput: Benchmark = {
         postgresCpuUs = run.cpuUs;
       } finally {
         await onPostgres.stop();
+      }
+      // Receipts on (ARDEN_RECEIPT_SECRET set), as the embedded store runs: each check's receipt
+      // signed and written in its commit, and the audit sealer chaining them. A fresh schema, so
+      // that both PostgreSQL runs start from empty tables.
+      log('Arden, PostgreSQL, receipts on');
+      const signedDatabase = await freshPostgres();
+      try {
+        const withReceipts = await startArdenWithReceipts(
+          'on',
+          signedDatabase.url,
+          benchReceiptSecret,
+        );
+        try {
+          const run = await measure(
+            withReceipts.info,
+            'Arden on PostgreSQL with receipts',
+            bodies,
+            durationMs,
+            { 'x-api-key': withReceipts.info.key },
+          );
+          signed = run.result;
+          signedCpuUs = run.cpuUs;
+        } finally {
+          await withReceipts.stop();
+        }
+      } finally {
+        await signedDatabase.drop();
       }
       // What the machine allows on PostgreSQL with no Arden code: the same JSON parsed, one row
       // per check in a table shaped like Arden's, group-committed the same way.
@@ -170,6 +244,13 @@ export const throughput: Benchmark = {
           met: postgres.perSecond >= 0.6 * bareRate,
         },
         {
+          metric: 'checks per second (PostgreSQL, durable, receipts on)',
+          value: signed.perSecond,
+          unit: '/s',
+          baseline: { name: 'same, receipts off', value: postgres.perSecond },
+          ratio: ratio(signed.perSecond, postgres.perSecond),
+        },
+        {
           metric: 'PostgreSQL floor (no Arden code)',
           value: floor.perSecond,
           unit: '/s',
@@ -189,6 +270,13 @@ export const throughput: Benchmark = {
           ratio: ratio(postgresCpuUs, sqliteCpuUs),
         },
         {
+          metric: 'server process CPU per check (PostgreSQL, receipts on)',
+          value: Number(signedCpuUs.toFixed(1)),
+          unit: 'µs',
+          baseline: { name: 'same, receipts off', value: Number(postgresCpuUs.toFixed(1)) },
+          ratio: ratio(signedCpuUs, postgresCpuUs),
+        },
+        {
           metric: 'server process CPU per check (PostgreSQL floor)',
           value: Number(floorCpuUs.toFixed(1)),
           unit: 'µs',
@@ -204,7 +292,8 @@ export const throughput: Benchmark = {
         },
       ],
       notes: [
-        `${durationMs / 1000} s per run; ${sqlite.requests} checks logged on SQLite, ${postgres.requests} on PostgreSQL, ${floor.requests} rows by the PostgreSQL floor`,
+        `${durationMs / 1000} s per run; ${sqlite.requests} checks logged on SQLite, ${postgres.requests} on PostgreSQL (receipts off), ${signed.requests} on PostgreSQL with receipts, ${floor.requests} rows by the PostgreSQL floor`,
+        'receipts: the embedded store runs with them on (its default: a secret made beside the database), every check signed and its receipt committed with it; "PostgreSQL, durable" is with them off (no ARDEN_RECEIPT_SECRET, as in earlier runs); "PostgreSQL, durable, receipts on" with ARDEN_RECEIPT_SECRET set, comparable to the embedded store — each checked against /.well-known/arden-keys.json',
         `PostgreSQL floor: node:http + pg, the same JSON parsed, one row per check into a table shaped like Arden's actions (${sameShape}), one multi-row INSERT per event-loop turn, synchronous_commit on, up to 3 commits in flight, each answer after its commit`,
         `load average at the end: ${loadavg()
           .map((value) => value.toFixed(1))
