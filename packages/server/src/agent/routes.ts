@@ -139,7 +139,12 @@ export function registerAgentRoutes(server: ServerContext): void {
    * One check of `POST /policy/check` (its body's text), decided and committed: the answer's
    * body, and `answered` to call once it went out (it tells the live event stream).
    */
-  const checkOnce: AgentCheck = async (principal, text, started) => {
+  const checkOnce = async (
+    principal: AgentPrincipal,
+    text: string,
+    started: number,
+    lookupRefusals: boolean,
+  ): ReturnType<AgentCheck> => {
     const input = parseCheck(text, config.checkValueLimit);
     const now = clock();
     const agent = principal.agent;
@@ -156,6 +161,7 @@ export function registerAgentRoutes(server: ServerContext): void {
         sessionId: input.sessionId,
       },
       now,
+      { lookupRefusals },
     );
     const mcp = await server.mcp.checkInput(
       agent.id,
@@ -337,14 +343,18 @@ export function registerAgentRoutes(server: ServerContext): void {
 
   /**
    * A check whose memory another replica's check of the same session moved before its commit
-   * (PostgreSQL, src/memory/) wrote nothing: it is decided again on what is committed now.
+   * (PostgreSQL, src/memory/) wrote nothing: it is decided again on what is committed now. So is
+   * one whose INSERT found that it repeats a refused call (PostgreSQL, a check that did not look
+   * its refused repeats up before it was decided): again, and from then on, with the lookup.
    */
   const check: AgentCheck = async (principal, text, started) => {
+    let lookupRefusals = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await checkOnce(principal, text, started);
+        return await checkOnce(principal, text, started, lookupRefusals);
       } catch (error) {
         if (!(error instanceof MemoryConflictError) || attempt >= maxMemoryAttempts) throw error;
+        if (error.refusal) lookupRefusals = true;
       }
     }
   };

@@ -1,12 +1,21 @@
 // Counts are exact across replicas (issue #17): two servers on one PostgreSQL check the 3rd and
 // 4th refund of a session at the same instant, many times over; the limit holds every time.
+import pg from 'pg';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type AdminTestServer, startAdminTestServer } from '../admin/test-support';
 import type { ServerConfig } from '../config';
+import type { SqlValue } from '../store/database';
 import { pauseFirstCall } from '../test-fixtures/pause';
 import { action } from '../test-fixtures/store';
 import { sessionScopeKey } from './bump';
-import { guardedInsert, isMemoryConflict, type MemoryGuard, memoryRepository } from './repository';
+import {
+  guardedInsert,
+  isMemoryConflict,
+  type MemoryGuard,
+  memoryRepository,
+  refusalConflictKey,
+  refusalGuarded,
+} from './repository';
 
 const servers: AdminTestServer[] = [];
 afterEach(async () => {
@@ -615,5 +624,255 @@ describe("sessions' spend kept by a replica (PostgreSQL)", () => {
     await servers.shift()?.close();
     const c = await replicaOf(a, { clock });
     expect(await check(c, 'restart', 3)).toBe('block');
+  });
+});
+
+describe('refused repeats of checks reading no memory: found by the INSERT (PostgreSQL)', () => {
+  const receipts = { secret: 'refusal-guard-test-secret-0123456789' };
+  type Body = Record<string, unknown>;
+  const checkOn =
+    (key: string) =>
+    (t: AdminTestServer, tool: string, kwargs: Record<string, unknown>, session: string) =>
+      t
+        .request('POST', '/policy/check', {
+          key,
+          body: { tool_name: tool, kwargs, metadata: { session_id: session } },
+        })
+        .then((response) => response.json as Body);
+
+  /** Every statement text the server sends PostgreSQL while `run` runs. */
+  async function statementsOf<T>(run: () => Promise<T>): Promise<{ result: T; texts: string[] }> {
+    const prototype = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = prototype.query;
+    const texts: string[] = [];
+    prototype.query = function (this: unknown, ...args: unknown[]) {
+      const first = args[0];
+      texts.push(typeof first === 'string' ? first : String((first as { text?: string })?.text));
+      return original.apply(this, args);
+    };
+    try {
+      return { result: await run(), texts };
+    } finally {
+      prototype.query = original;
+    }
+  }
+  const lookups = (texts: string[]) => texts.filter((text) => text.includes('CROSS JOIN LATERAL'));
+  const guardedInserts = (texts: string[]) =>
+    texts.filter((text) => text.startsWith('INSERT INTO actions') && text.includes('refusal_id'));
+
+  const refunds = {
+    name: 'Refunds',
+    tool: 'refund',
+    rules: [{ if: 'args.amount > 100', then: 'block' as const }],
+    default: 'allow' as const,
+  };
+
+  test('a plain check makes no lookup before its INSERT; a repeat is still refused, on either replica', async () => {
+    const { a, b } = await twoReplicas();
+    await a.server.policies.saveSet(a.agent.id, 'live', [refunds]);
+    const check = checkOn(a.liveKey);
+    const plain = await statementsOf(async () => {
+      const answers: Body[] = [];
+      for (let n = 1; n <= 5; n++) answers.push(await check(a, 'refund', { amount: n }, 's-1'));
+      return answers;
+    });
+    expect(plain.result.map((answer) => answer.decision)).toEqual(Array(5).fill('allow'));
+    expect(lookups(plain.texts)).toEqual([]);
+    expect(guardedInserts(plain.texts)).toHaveLength(5);
+    const blocked = await check(a, 'refund', { amount: 500 }, 's-1');
+    expect(blocked).toMatchObject({ decision: 'block', reason: 'rule_matched' });
+    // b knows nothing of the refusal: its INSERT finds it, and the check is decided again with
+    // the lookup; from then on b looks up first in that session (no INSERT failing each time).
+    const onB = await statementsOf(async () => [
+      await check(b, 'refund', { amount: 500 }, 's-1'),
+      await check(b, 'refund', { amount: 500 }, 's-1'),
+    ]);
+    for (const repeat of onB.result) {
+      expect(repeat).toMatchObject({
+        decision: 'block',
+        reason: 'repeat_refused',
+        repeat_of: blocked.action_id,
+      });
+    }
+    expect(guardedInserts(onB.texts)).toHaveLength(3);
+    expect(lookups(onB.texts)).toHaveLength(2);
+    // a committed the refusal: it looks up first.
+    const onA = await statementsOf(() => check(a, 'refund', { amount: 500 }, 's-1'));
+    expect(onA.result).toMatchObject({ reason: 'repeat_refused', repeat_of: blocked.action_id });
+    expect(lookups(onA.texts)).toHaveLength(1);
+    // Other sessions are not slowed by it.
+    const other = await statementsOf(() => check(b, 'refund', { amount: 500 }, 's-2'));
+    expect(other.result).toMatchObject({ decision: 'block', reason: 'rule_matched' });
+    expect(lookups(other.texts)).toEqual([]);
+  });
+
+  test('a refusal committed after a check was decided, before its INSERT: the check is refused, nothing of its first decision kept', async () => {
+    const { a, b } = await twoReplicas({ receipts });
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      { name: 'Mail', tool: 'mail', action: 'requires_approval' },
+    ]);
+    const check = checkOn(a.liveKey);
+    const held = await check(a, 'mail', { to: 'x@y.z' }, 's-1');
+    expect(held).toMatchObject({ decision: 'requires_approval', status: 'pending' });
+    // b decides the repeat (held again: nothing refused yet) and stops before its commit.
+    const paused = pauseFirstCall(b.server.policies, 'sensitivePaths');
+    const repeat = check(b, 'mail', { to: 'x@y.z' }, 's-1');
+    await paused.reached;
+    const denied = await a.admin('POST', `/api/v1/approvals/${held.action_id}/deny`, {
+      body: { notes: 'no' },
+    });
+    expect(denied.status).toBe(200);
+    paused.release();
+    expect(await repeat).toMatchObject({
+      decision: 'block',
+      reason: 'repeat_refused',
+      repeat_of: held.action_id,
+    });
+    // Two actions, each with its receipts; no trace of the repeat's first decision.
+    const database = a.server.store.database;
+    const actions = await database.all<{ id: string; status: string; reason: string }>(
+      'SELECT id, status, reason FROM actions ORDER BY seq',
+    );
+    expect(actions.map((row) => row.status)).toEqual(['denied', 'completed']);
+    expect(actions[1]?.reason).toBe('repeat_refused');
+    const receipted = await database.all<{ action_id: string; decision: string }>(
+      'SELECT action_id, decision FROM receipts ORDER BY seq',
+    );
+    expect(receipted.every((row) => actions.some((action) => action.id === row.action_id))).toBe(
+      true,
+    );
+    expect(receipted.filter((row) => row.action_id === actions[1]?.id)).toHaveLength(1);
+  });
+
+  test('repeats of a refused call checked at once on two replicas are refused every time; rows and receipts agree', async () => {
+    const { a, b } = await twoReplicas({ receipts });
+    // The refunds' policy reads no memory; another's counts them (each refund's INSERT also
+    // moves the session's memory version: both guards in one statement).
+    await a.server.policies.saveSet(a.agent.id, 'live', [
+      refunds,
+      {
+        name: 'Payouts',
+        tool: 'payout',
+        rules: [{ if: 'session.calls("refund") >= 50', then: 'block' }],
+        default: 'allow',
+      },
+    ]);
+    const check = checkOn(a.liveKey);
+    const rounds = 6;
+    for (let round = 0; round < rounds; round++) {
+      const session = `at-once-${round}`;
+      // Refused on one replica, alternately; then repeated on both at once (several of a
+      // replica's in one group commit), with other calls of the session among them.
+      const first = await check(round % 2 ? b : a, 'refund', { amount: 500 + round }, session);
+      expect(first).toMatchObject({ decision: 'block', reason: 'rule_matched' });
+      const answers = await Promise.all([
+        check(a, 'refund', { amount: 500 + round }, session),
+        check(b, 'refund', { amount: 500 + round }, session),
+        check(a, 'refund', { amount: 1 }, session),
+        check(b, 'refund', { amount: 500 + round }, session),
+        check(a, 'refund', { amount: 500 + round }, session),
+        check(b, 'refund', { amount: 2 }, session),
+        check(b, 'payout', { amount: 3 }, session),
+      ]);
+      expect(answers.map((answer) => [answer.reason, answer.repeat_of ?? null])).toEqual([
+        ['repeat_refused', first.action_id],
+        ['repeat_refused', first.action_id],
+        ['policy_default', null],
+        ['repeat_refused', first.action_id],
+        ['repeat_refused', first.action_id],
+        ['policy_default', null],
+        ['policy_default', null],
+      ]);
+      const ids = new Set(answers.map((answer) => answer.action_id));
+      expect(ids.size).toBe(answers.length);
+    }
+    const database = a.server.store.database;
+    const actions = await database.all<{ id: string; reason: string; decision: string }>(
+      'SELECT id, reason, decision FROM actions',
+    );
+    expect(actions).toHaveLength(rounds * 8);
+    expect(actions.filter((row) => row.reason === 'repeat_refused')).toHaveLength(rounds * 4);
+    expect(actions.filter((row) => row.decision === 'allow')).toHaveLength(rounds * 3);
+    // One receipt per action, none for an action not written.
+    const receipted = await database.all<{ action_id: string; decision: string }>(
+      'SELECT action_id, decision FROM receipts',
+    );
+    const byId = new Map(actions.map((row) => [row.id, row]));
+    expect(receipted).toHaveLength(actions.length);
+    expect(new Set(receipted.map((row) => row.action_id)).size).toBe(actions.length);
+    for (const row of receipted) expect(byId.get(row.action_id)?.decision).toBe(row.decision);
+  });
+
+  test('in one group commit: a guarded repeat fails alone, naming itself; nothing of it is written', async () => {
+    const a = await startAdminTestServer({ workers: false }, { listen: false });
+    servers.push(a);
+    const { committer, actions } = a.server.store;
+    const call = {
+      sessionId: 's-1',
+      toolName: 'refund',
+      argsHash: 'hash-1',
+      createdAt: Date.now(),
+    };
+    const refusal = action(a.agent.id, { ...call, decision: 'block', reason: 'rule_matched' });
+    await committer.submit(actions.insertStatement(refusal));
+    const repeat = () => action(a.agent.id, call);
+    const first = repeat();
+    const second = repeat();
+    const other = action(a.agent.id, { ...call, argsHash: 'hash-2' });
+    const unguarded = repeat();
+    const outcomes = await Promise.all(
+      [
+        refusalGuarded(actions.insertStatement(first), { actionId: first.id, since: undefined }),
+        // Also under a memory guard (a bump), as a check whose call another policy counts.
+        guardedInsert(
+          refusalGuarded(actions.insertStatement(second), {
+            actionId: second.id,
+            since: call.createdAt - 1000,
+          }),
+          [['session|refusal-test|live|s-1', null]],
+        ),
+        refusalGuarded(actions.insertStatement(other), { actionId: other.id, since: undefined }),
+        refusalGuarded(actions.insertStatement(unguarded), undefined),
+      ].map((statement) => committer.submit(statement).catch((error: unknown) => error)),
+    );
+    expect(isMemoryConflict(outcomes[0])).toBe(true);
+    expect((outcomes[0] as Error).message).toContain(refusalConflictKey(first.id));
+    expect(isMemoryConflict(outcomes[1])).toBe(true);
+    expect((outcomes[1] as Error).message).toContain(refusalConflictKey(second.id));
+    expect(outcomes[2]).toMatchObject({ changes: 1 });
+    expect(outcomes[3]).toMatchObject({ changes: 1 });
+    const written = await a.server.store.database.all<{ id: string }>('SELECT id FROM actions');
+    expect(new Set(written.map((row) => row.id))).toEqual(
+      new Set([refusal.id, other.id, unguarded.id]),
+    );
+    expect(
+      await memoryRepository(a.server.store.database).version('session|refusal-test|live|s-1'),
+    ).toBe(0);
+    // The guard's seek is one of `actions_memory_refused` (refusals only): its predicate is
+    // the index's.
+    const probe = repeat();
+    const statement = refusalGuarded(actions.insertStatement(probe), {
+      actionId: probe.id,
+      since: undefined,
+    });
+    const merged = statement.rows?.build([statement.params ?? []]);
+    const plan = await a.server.store.database.transaction(async (transaction) => {
+      await transaction.run('SET LOCAL enable_seqscan = off');
+      return transaction.all<{ 'QUERY PLAN': string }>(
+        `EXPLAIN ${merged?.text}`,
+        merged?.values as SqlValue[],
+      );
+    });
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toMatch(
+      /Index (Only )?Scan using actions_memory_refused on actions a/,
+    );
+    // A refusal before the window is not one.
+    const late = repeat();
+    await committer.submit(
+      refusalGuarded(actions.insertStatement(late), {
+        actionId: late.id,
+        since: call.createdAt + 1,
+      }),
+    );
   });
 });

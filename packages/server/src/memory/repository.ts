@@ -120,9 +120,13 @@ export function guardedInsert(insert: Statement, guards: readonly MemoryGuard[])
     sql: `SELECT CAST('${memoryConflictMarker} unmerged' AS INTEGER)`,
     params: [...(insert.params ?? []), JSON.stringify(clean)],
     rows: guardedRows(inner),
-    conflictKeys: clean
-      .filter(([, expected]) => expected !== null)
-      .map(([scopeKey]) => conflictKey(scopeKey)),
+    conflictKeys: [
+      // A refusal guard's, when `insert` carries one (`refusalGuarded`).
+      ...(insert.conflictKeys ?? []),
+      ...clean
+        .filter(([, expected]) => expected !== null)
+        .map(([scopeKey]) => conflictKey(scopeKey)),
+    ],
   };
 }
 
@@ -171,6 +175,101 @@ function guardedRows(inner: MultiRow): MultiRow {
     results: (returned, rows) => inner.results(returned, rows.map(own)),
   };
   guardedKinds.set(inner, rows);
+  return rows;
+}
+
+/** What a guard against refused repeats adds to an action's INSERT (`refusalGuarded`). */
+export interface RefusalGuard {
+  /** The action's id (a failed guard names it, by `refusalConflictKey`). */
+  actionId: string;
+  /** Refusals at or after this time count (`repeat_window`); undefined: any refusal. */
+  since: number | undefined;
+}
+
+/** The `conflictKey` a failed refusal guard names: the action's own, not a scope's. */
+export function refusalConflictKey(actionId: string): string {
+  return conflictKey(`refused|${actionId}`);
+}
+
+/**
+ * The action's INSERT (PostgreSQL), guarded against being a repeat of a refused call: for a
+ * check that did not look up its refused repeats before it was decided (its policy reads no
+ * memory, `MemoryService.prepare`), the statement itself seeks `actions_memory_refused` for a
+ * refusal of the call (its session, arguments hash, agent, environment and tool; refused since
+ * `guard.since`), the seek the lookup would have made, and when it finds one fails, naming the
+ * action (`refusalConflictKey`) with the memory guards' marker: nothing of the transaction is
+ * written — not the action, not its receipt, its sealed arguments or its cost — and the group
+ * committer commits the other checks without this one, which is decided again with the lookup
+ * (`MemoryConflictError`). The seek reads what is committed when the statement starts, and
+ * what earlier statements of its transaction wrote: a refusal committed after the check was
+ * decided is found, as are two checks of the same refused call in one group commit.
+ *
+ * Without `guard` the INSERT is wrapped all the same, unguarded: the checks' INSERTs stay of
+ * one kind and merge into one statement. `insert` must be the actions' multi-row INSERT.
+ */
+export function refusalGuarded(insert: Statement, guard: RefusalGuard | undefined): Statement {
+  const inner = insert.rows;
+  if (inner === undefined) throw new Error('A refusal guard rides only in a multi-row INSERT.');
+  return {
+    sql: `SELECT CAST('${memoryConflictMarker} unmerged' AS INTEGER)`,
+    params: [...(insert.params ?? []), guard?.actionId ?? null, guard?.since ?? null],
+    rows: refusalRows(inner),
+    conflictKeys: [
+      ...(insert.conflictKeys ?? []),
+      ...(guard ? [refusalConflictKey(guard.actionId)] : []),
+    ],
+  };
+}
+
+const refusalKinds = new WeakMap<MultiRow, MultiRow>();
+
+/** The refusal seek of the row `v` (the INSERT's own row), for `refusalGuarded`. */
+const refusalOfRow = `EXISTS (SELECT 1 FROM actions a
+      WHERE a.session_id = v.session_id AND a.args_hash = v.args_hash
+        AND a.decision <> 'allow' AND a.agent_id = v.agent_id
+        AND a.environment = v.environment AND a.tool_name = v.tool_name
+        AND (${refusedSql.replace(/\b(decision|reason|status|on_timeout)\b/g, 'a.$1')})
+        AND (r.refusal_since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= r.refusal_since))`;
+
+function refusalRows(inner: MultiRow): MultiRow {
+  let rows = refusalKinds.get(inner);
+  if (rows !== undefined) return rows;
+  const own = (row: readonly SqlValue[]) => row.slice(0, -2);
+  rows = {
+    key: `${inner.key}_refusal`,
+    build(rows) {
+      const merged = inner.build(rows.map(own));
+      const ids: string[] = [];
+      const since: (number | null)[] = [];
+      for (const row of rows) {
+        const id = row[row.length - 2];
+        if (id === null || id === undefined) continue;
+        ids.push(String(id));
+        since.push((row[row.length - 1] ?? null) as number | null);
+      }
+      const next = merged.values.length;
+      // The INSERT's rows (`v`) joined to the guarded ones' windows; a guarded row whose call
+      // was refused fails the statement in its WHERE (a CASE: evaluated in order, the cast only
+      // for such a row; its text is not a constant the planner could fold).
+      const parts = merged.text.split(' RETURNING ');
+      if (parts.length !== 2 || !/ AS v\(/.test(merged.text)) {
+        throw new Error('A refusal guard needs an INSERT … SELECT … AS v(…) RETURNING …');
+      }
+      return {
+        name: `${merged.name}_refusal`,
+        text: `${parts[0]} LEFT JOIN unnest($${next + 1}::text[], $${next + 2}::bigint[])
+            AS r(refusal_id, refusal_since) ON r.refusal_id = v.id
+          WHERE CASE WHEN r.refusal_id IS NULL THEN true
+            WHEN ${refusalOfRow}
+            THEN CAST('${memoryConflictMarker} ' || md5('refused|' || v.id) AS INTEGER) = 0
+            ELSE true END
+          RETURNING ${parts[1]}`,
+        values: [...merged.values, ids, since],
+      };
+    },
+    results: (returned, rows) => inner.results(returned, rows.map(own)),
+  };
+  refusalKinds.set(inner, rows);
   return rows;
 }
 

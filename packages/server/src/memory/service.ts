@@ -32,9 +32,13 @@ import {
   type MemorySnapshot,
   memoryRepository,
   type RecordedSpend,
+  type RefusalGuard,
+  refusalConflictKey,
+  refusalGuarded,
 } from './repository';
 import {
   countCalls,
+  isRefusal,
   outcomeMatches,
   refusalIn,
   SessionCache,
@@ -103,12 +107,19 @@ export interface MemoryLease {
  * was written; it is to be decided again with what is committed now.
  */
 export class MemoryConflictError extends Error {
-  constructor(options?: { cause?: unknown }) {
+  /**
+   * The check repeats a refused call its INSERT's guard found (`refusalGuarded`): decide it
+   * again with the refused-repeat lookup (`prepare`'s `lookupRefusals`).
+   */
+  readonly refusal: boolean;
+
+  constructor(options?: { cause?: unknown; refusal?: boolean }) {
     super(
       'The memory of this check changed before it was committed; it is decided again.',
       options,
     );
     this.name = 'MemoryConflictError';
+    this.refusal = options?.refusal === true;
   }
 }
 
@@ -117,6 +128,11 @@ const noSession: MemoryUnavailable = {
 };
 /** A lease not released by then is released anyway (a bug elsewhere must not stall a session). */
 const maxHoldMs = 30_000;
+/**
+ * PostgreSQL: how many sessions with a refusal this replica remembers (`#refusedSessions`); a
+ * session forgotten costs at most one more failed guard (a group commit run again).
+ */
+const refusedSessionsKept = 10_000;
 
 function isRefused(group: CallGroup): boolean {
   return group.decision === 'block' || outcomeMatches(group, 'denied');
@@ -214,7 +230,9 @@ interface RefusalLookup {
  * removed by retention) moves its version too, in the same transaction (`bump.ts`). No
  * connection is held while a check waits for the group commit.
  * Checks whose policy reads no memory take no lock and cost nothing more than the
- * refused-repeat lookup (one index seek, for calls with a session).
+ * refused-repeat lookup (one index seek, for calls with a session) — on PostgreSQL not even a
+ * statement of its own: their action's INSERT makes the seek and fails for a repeat of a
+ * refused call (`refusalGuarded`), which is then decided again with the lookup.
  */
 export class MemoryService {
   readonly #store: Store;
@@ -315,6 +333,13 @@ export class MemoryService {
     environment: Environment,
     call: MemoryCall,
     now: number,
+    options: {
+      /**
+       * Look up the call's refused repeats before it is decided, whatever its policy reads
+       * (its INSERT's guard found one: `MemoryConflictError.refusal`).
+       */
+      lookupRefusals?: boolean;
+    } = {},
   ): Promise<MemoryLease> {
     const found = await this.#policies.memoryNeeds(agent.id, environment, call.tool, now);
     const needs = found?.needs;
@@ -415,8 +440,22 @@ export class MemoryService {
       }
       const refusalSince =
         needs?.repeatWindowMs === undefined ? undefined : now - needs.repeatWindowMs;
-      const lookupRefusal =
+      const refuseRepeats =
         needs?.refuseRepeats !== false && sessionId !== null && argsHash !== null;
+      // PostgreSQL, a check whose policy reads no memory, in a session where this replica knows
+      // of no refusal: no lookup before it is decided; its INSERT makes the same seek and fails
+      // should the call repeat a refusal (`refusalGuarded`: rare), and it is decided again with
+      // the lookup. A session with a refusal known here looks up first, as do checks reading
+      // memory (their reads go first anyway) and the embedded store (its session cache answers).
+      const refusalGuard: Pick<RefusalGuard, 'since'> | undefined =
+        postgres &&
+        refuseRepeats &&
+        queries.length === 0 &&
+        options.lookupRefusals !== true &&
+        !this.#refusedSessions.has(sessionKey as string)
+          ? { since: refusalSince }
+          : undefined;
+      const lookupRefusal = refuseRepeats && refusalGuard === undefined;
       // A call whose tool its session's memory counts moves the session's version (its commit
       // guards or bumps it), so the session kept here, exact as of the version the commit
       // guards, holds every earlier call of the tool: its refusals are read there.
@@ -573,6 +612,13 @@ export class MemoryService {
         early,
         guards,
         agentCalls,
+        postgres
+          ? {
+              guard: refusalGuard,
+              sessionKey: refuseRepeats ? (sessionKey as string) : undefined,
+              refusals: this.#refusedSessions,
+            }
+          : undefined,
         replicaCommit,
         postgres && sessionKey !== undefined && this.#replica !== undefined
           ? {
@@ -598,6 +644,14 @@ export class MemoryService {
    * agent-wide memory input counts (`agent.calls`): the log has them only once committed.
    */
   readonly #inFlight = new Map<string, Set<InFlightCall>>();
+
+  /**
+   * PostgreSQL: sessions (`sessionScopeKey`) with a refusal this replica committed, or whose
+   * check's INSERT found one (`refusalGuarded`), most recent last: their checks look up refused
+   * repeats before they are decided, so that a model retrying a refused call does not fail a
+   * group commit at each retry. At most `refusedSessionsKept`.
+   */
+  readonly #refusedSessions = new RefusedSessions(refusedSessionsKept);
 
   #agentCalls(agentKey: string): Set<InFlightCall> {
     let calls = this.#inFlight.get(agentKey);
@@ -637,6 +691,18 @@ export class MemoryService {
     early: boolean,
     guards: readonly MemoryGuard[],
     agentCalls: { key: string; calls: Set<InFlightCall> } | undefined,
+    /**
+     * PostgreSQL: the guard against a refused repeat its INSERT carries (none: it was looked
+     * up, or the call has no session or refuses no repeats), its session's key when repeats of
+     * its calls are refused, and the sessions known here to hold a refusal.
+     */
+    refusals:
+      | {
+          guard: Pick<RefusalGuard, 'since'> | undefined;
+          sessionKey: string | undefined;
+          refusals: RefusedSessions;
+        }
+      | undefined,
     replicaCommit?: {
       cache: ReplicaSessionCache;
       /** The session kept here that the check was decided on, if any. */
@@ -656,6 +722,9 @@ export class MemoryService {
     const inFlight = this.#inFlight;
     let settle: ((committed: boolean) => void) | undefined;
     let noted: InFlightCall | undefined;
+    // The action as decided (`decided`): its id names its refusal guard.
+    let decidedAction: NewAction | undefined;
+    let refusalGuard: RefusalGuard | undefined;
     let committedCall: SessionCall | undefined;
     // A tool cost reserved for the session: bumped by the commit unless it guards or bumps it.
     let cost = 0;
@@ -685,7 +754,18 @@ export class MemoryService {
       values,
       argsHash,
       repeat,
-      guard: (insert, costNanos = 0) => {
+      guard: (unguarded, costNanos = 0) => {
+        let insert = unguarded;
+        if (refusals !== undefined) {
+          // Every check's INSERT of the kind, guarded or not: they merge into one statement.
+          if (refusals.guard !== undefined) {
+            if (decidedAction === undefined) {
+              throw new Error('A refusal guard needs the decided action (`decided` first).');
+            }
+            refusalGuard = { actionId: decidedAction.id, since: refusals.guard.since };
+          }
+          insert = refusalGuarded(insert, refusalGuard);
+        }
         if (costScope === undefined || !(costNanos > 0)) return guardedInsert(insert, guards);
         cost = costNanos;
         const bumps: MemoryGuard[] = [];
@@ -703,6 +783,7 @@ export class MemoryService {
         return guardedInsert(insert, bumps.length > 0 ? [...guards, ...bumps] : guards);
       },
       decided(action) {
+        decidedAction = action;
         const call: SessionCall = {
           id: action.id,
           tool: action.toolName,
@@ -739,6 +820,14 @@ export class MemoryService {
         if (early) release();
       },
       committed(result) {
+        // A refusal committed here: this replica's checks of its session look up first.
+        if (
+          refusals?.sessionKey !== undefined &&
+          decidedAction !== undefined &&
+          isRefusal(decidedAction)
+        ) {
+          refusals.refusals.add(refusals.sessionKey);
+        }
         replicaSettle(true);
         settle?.(true);
         done();
@@ -750,8 +839,17 @@ export class MemoryService {
         settle?.(false);
         done();
         release();
-        if (guards.length > 0 && isMemoryConflict(error)) {
-          throw new MemoryConflictError({ cause: error });
+        // The INSERT's refusal guard found a refusal of this call (the message names the
+        // action): decided again, with the lookup.
+        const repeated =
+          refusalGuard !== undefined &&
+          isMemoryConflict(error) &&
+          (error as Error).message.includes(refusalConflictKey(refusalGuard.actionId));
+        if (repeated && refusals?.sessionKey !== undefined) {
+          refusals.refusals.add(refusals.sessionKey);
+        }
+        if ((guards.length > 0 || refusalGuard !== undefined) && isMemoryConflict(error)) {
+          throw new MemoryConflictError({ cause: error, refusal: repeated });
         }
         throw error;
       },
@@ -995,4 +1093,24 @@ function repeatRefusal(tool: string, originalId: string): NonNullable<MemoryLeas
       explanation: `A repeat of refused action ${originalId} (same tool, same arguments by canonical JSON, same session): refused at once without deciding again (refuse_repeats).`,
     },
   };
+}
+
+/** Keys remembered in the order last added, at most `max`: the oldest goes first. */
+class RefusedSessions {
+  readonly #keys = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  has(key: string | undefined): boolean {
+    return key !== undefined && this.#keys.has(key);
+  }
+
+  add(key: string): void {
+    this.#keys.delete(key);
+    this.#keys.add(key);
+    if (this.#keys.size > this.max) {
+      const oldest = this.#keys.values().next().value;
+      if (oldest !== undefined) this.#keys.delete(oldest);
+    }
+  }
 }
