@@ -55,18 +55,25 @@ function interleaveByKind(requests: readonly (readonly Entry[])[]): Entry[] {
       if (key !== undefined) left.set(key, (left.get(key) ?? 0) + 1);
     }
   }
+  // Places the request's statements, from its next one, while they are of `key` (undefined: the
+  // ones that merge with nothing).
+  const take = (item: number, key: string | undefined) => {
+    const request = requests[item] as readonly Entry[];
+    let position = next[item] as number;
+    while (position < request.length && kind(request[position]) === key) {
+      ordered.push(request[position] as Entry);
+      position++;
+    }
+    next[item] = position;
+  };
   let active = [...requests.keys()].filter((item) => (requests[item]?.length ?? 0) > 0);
   while (active.length > 0) {
     // Statements of each kind first in their request (with the same kind right after them).
     const first = new Map<string, number>();
     for (const item of active) {
+      take(item, undefined);
       const request = requests[item] as readonly Entry[];
-      let position = next[item] as number;
-      while (position < request.length && kind(request[position]) === undefined) {
-        ordered.push(request[position] as Entry);
-        position++;
-      }
-      next[item] = position;
+      const position = next[item] as number;
       const key = kind(request[position]);
       if (key === undefined) continue;
       let end = position;
@@ -91,15 +98,7 @@ function interleaveByKind(requests: readonly (readonly Entry[])[]): Entry[] {
     }
     // Unreachable (every request left has a statement of some kind first); never drop one.
     if (chosen === undefined) throw new Error('The group commit could not order its statements.');
-    for (const item of active) {
-      const request = requests[item] as readonly Entry[];
-      let position = next[item] as number;
-      while (position < request.length && kind(request[position]) === chosen) {
-        ordered.push(request[position] as Entry);
-        position++;
-      }
-      next[item] = position;
-    }
+    for (const item of active) take(item, chosen);
     left.set(chosen, (left.get(chosen) ?? 0) - (first.get(chosen) ?? 0));
   }
   return ordered;
