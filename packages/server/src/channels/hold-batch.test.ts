@@ -22,13 +22,14 @@ const hold = (actionId: string): HoldRequest => ({ actionId, agentId: 'a', readD
 describe('HoldBatcher', () => {
   test('an idle batcher writes at once; calls held soon after wait for the spacing and go together', async () => {
     const { store, batches } = recordingStore();
-    const batcher = new HoldBatcher(store, () => Date.now(), 500, 200);
+    // A long spacing, so that a loaded machine's stalls of a few hundred ms cannot split the batch.
+    const batcher = new HoldBatcher(store, () => Date.now(), 500, 1000);
     const started = performance.now();
     await batcher.add(hold('first'));
     // Nothing before it: written in the same few ms, not after the spacing.
     expect(batches).toHaveLength(1);
-    expect((batches[0]?.at ?? 0) - started).toBeLessThan(150);
-    // Three more, held one after another within the spacing: one batch, 200 ms after the first.
+    expect((batches[0]?.at ?? 0) - started).toBeLessThan(500);
+    // Three more, held one after another within the spacing: one batch, 1 s after the first.
     const later: Promise<unknown>[] = [];
     later.push(batcher.add(hold('second')));
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -40,8 +41,8 @@ describe('HoldBatcher', () => {
       { notify: null, marked: true, registered: true },
     ]);
     expect(batches.map((batch) => batch.ids)).toEqual([['first'], ['second', 'third', 'fourth']]);
-    // Timers may fire a little early (1 ms granularity).
-    expect((batches[1]?.at ?? 0) - (batches[0]?.at ?? 0)).toBeGreaterThanOrEqual(198);
+    // Never sooner than the spacing, even though a timer may fire a ms or two early.
+    expect((batches[1]?.at ?? 0) - (batches[0]?.at ?? 0)).toBeGreaterThanOrEqual(1000);
   });
 
   test('calls held while a batch is written go in the next one, no sooner than the spacing', async () => {
@@ -52,7 +53,7 @@ describe('HoldBatcher', () => {
     expect(all).toHaveLength(5);
     expect(batches.map((batch) => batch.ids)).toEqual([['1', '2'], ['3', '4'], ['5']]);
     for (let index = 1; index < batches.length; index++) {
-      expect((batches[index]?.at ?? 0) - (batches[index - 1]?.at ?? 0)).toBeGreaterThanOrEqual(98);
+      expect((batches[index]?.at ?? 0) - (batches[index - 1]?.at ?? 0)).toBeGreaterThanOrEqual(100);
     }
   });
 

@@ -74,8 +74,15 @@ export class HoldBatcher {
     this.running = true;
     try {
       while (this.queue.length > 0) {
-        const wait = this.lastStart + this.spacingMs - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // A timer can fire a ms or two early (it counts from the event loop's cached time, which
+        // lags behind a busy turn), so wait until the spacing has really passed.
+        for (
+          let wait = this.lastStart + this.spacingMs - performance.now();
+          wait > 0;
+          wait = this.lastStart + this.spacingMs - performance.now()
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+        }
         this.lastStart = performance.now();
         const batch = this.queue.splice(0, this.maxBatch);
         try {
