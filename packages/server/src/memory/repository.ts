@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { reservedCondition, reservedSumColumns } from '../budgets/repository';
 import type { Queryable, SqlValue, Statement } from '../store/database';
-import type { MultiRow } from '../store/multi-row';
+import { extendedKind, type MultiRow } from '../store/multi-row';
 import { bumpedFirst } from './bump';
 
 /** Calls of one scope grouped by tool and outcome: what counts are added up from. */
@@ -130,52 +130,36 @@ export function guardedInsert(insert: Statement, guards: readonly MemoryGuard[])
   };
 }
 
-const guardedKinds = new WeakMap<MultiRow, MultiRow>();
-
 function guardedRows(inner: MultiRow): MultiRow {
-  let rows = guardedKinds.get(inner);
-  if (rows !== undefined) return rows;
-  const own = (row: readonly SqlValue[]) => row.slice(0, -1);
-  rows = {
-    key: `${inner.key}_guarded`,
-    build(rows) {
-      const merged = inner.build(rows.map(own));
-      const keys: string[] = [];
-      const expected: (number | null)[] = [];
-      for (const row of rows) {
-        for (const [scopeKey, version] of JSON.parse(String(row[row.length - 1])) as [
-          string,
-          number | null,
-        ][]) {
-          keys.push(scopeKey);
-          expected.push(version);
-        }
+  return extendedKind(inner, 'guarded', 1, (merged, tails) => {
+    const keys: string[] = [];
+    const expected: (number | null)[] = [];
+    for (const [guards] of tails) {
+      for (const [scopeKey, version] of JSON.parse(String(guards)) as [string, number | null][]) {
+        keys.push(scopeKey);
+        expected.push(version);
       }
-      const next = merged.values.length;
-      return {
-        name: `${merged.name}_guarded`,
-        // The CTE `moved` runs to completion whether or not the INSERT reads it (PostgreSQL's
-        // rule for data-modifying CTEs), its RETURNING raising for a guard that does not hold.
-        text: `WITH e AS (SELECT * FROM unnest($${next + 1}::text[], $${next + 2}::bigint[]) AS e(scope_key, expected)),
-          g AS (SELECT scope_key, COUNT(*) AS n, COUNT(expected) AS guards, MAX(expected) AS expected
-            FROM e GROUP BY scope_key),
-          moved AS (
-            INSERT INTO memory_versions AS m (scope_key, version)
-            SELECT scope_key, CASE WHEN guards = 1 AND n = 1 AND expected = 0 THEN 1 ELSE ${bumpedFirst} + n - 1 END
-            FROM g ORDER BY scope_key
-            ON CONFLICT (scope_key) DO UPDATE
-              SET version = m.version + (SELECT g.n FROM g WHERE g.scope_key = EXCLUDED.scope_key)
-            RETURNING CAST(CASE WHEN (SELECT g.guards = 0 OR (g.guards = 1 AND m.version = g.expected + 1)
-              FROM g WHERE g.scope_key = m.scope_key) THEN '1'
-              ELSE '${memoryConflictMarker} ' || md5(m.scope_key) END AS INTEGER) AS ok)
-          ${merged.text}`,
-        values: [...merged.values, keys, expected],
-      };
-    },
-    results: (returned, rows) => inner.results(returned, rows.map(own)),
-  };
-  guardedKinds.set(inner, rows);
-  return rows;
+    }
+    const next = merged.values.length;
+    return {
+      // The CTE `moved` runs to completion whether or not the INSERT reads it (PostgreSQL's
+      // rule for data-modifying CTEs), its RETURNING raising for a guard that does not hold.
+      text: `WITH e AS (SELECT * FROM unnest($${next + 1}::text[], $${next + 2}::bigint[]) AS e(scope_key, expected)),
+        g AS (SELECT scope_key, COUNT(*) AS n, COUNT(expected) AS guards, MAX(expected) AS expected
+          FROM e GROUP BY scope_key),
+        moved AS (
+          INSERT INTO memory_versions AS m (scope_key, version)
+          SELECT scope_key, CASE WHEN guards = 1 AND n = 1 AND expected = 0 THEN 1 ELSE ${bumpedFirst} + n - 1 END
+          FROM g ORDER BY scope_key
+          ON CONFLICT (scope_key) DO UPDATE
+            SET version = m.version + (SELECT g.n FROM g WHERE g.scope_key = EXCLUDED.scope_key)
+          RETURNING CAST(CASE WHEN (SELECT g.guards = 0 OR (g.guards = 1 AND m.version = g.expected + 1)
+            FROM g WHERE g.scope_key = m.scope_key) THEN '1'
+            ELSE '${memoryConflictMarker} ' || md5(m.scope_key) END AS INTEGER) AS ok)
+        ${merged.text}`,
+      values: [...merged.values, keys, expected],
+    };
+  });
 }
 
 /** What a guard against refused repeats adds to an action's INSERT (`refusalGuarded`). */
@@ -221,8 +205,6 @@ export function refusalGuarded(insert: Statement, guard: RefusalGuard | undefine
   };
 }
 
-const refusalKinds = new WeakMap<MultiRow, MultiRow>();
-
 /** The refusal seek of the row `v` (the INSERT's own row), for `refusalGuarded`. */
 const refusalOfRow = `EXISTS (SELECT 1 FROM actions a
       WHERE a.session_id = v.session_id AND a.args_hash = v.args_hash
@@ -232,45 +214,33 @@ const refusalOfRow = `EXISTS (SELECT 1 FROM actions a
         AND (r.refusal_since IS NULL OR ${refusedAtSql.replace(/\b(status|expires_at|decided_at|created_at)\b/g, 'a.$1')} >= r.refusal_since))`;
 
 function refusalRows(inner: MultiRow): MultiRow {
-  let rows = refusalKinds.get(inner);
-  if (rows !== undefined) return rows;
-  const own = (row: readonly SqlValue[]) => row.slice(0, -2);
-  rows = {
-    key: `${inner.key}_refusal`,
-    build(rows) {
-      const merged = inner.build(rows.map(own));
-      const ids: string[] = [];
-      const since: (number | null)[] = [];
-      for (const row of rows) {
-        const id = row[row.length - 2];
-        if (id === null || id === undefined) continue;
-        ids.push(String(id));
-        since.push((row[row.length - 1] ?? null) as number | null);
-      }
-      const next = merged.values.length;
-      // The INSERT's rows (`v`) joined to the guarded ones' windows; a guarded row whose call
-      // was refused fails the statement in its WHERE (a CASE: evaluated in order, the cast only
-      // for such a row; its text is not a constant the planner could fold).
-      const parts = merged.text.split(' RETURNING ');
-      if (parts.length !== 2 || !/ AS v\(/.test(merged.text)) {
-        throw new Error('A refusal guard needs an INSERT … SELECT … AS v(…) RETURNING …');
-      }
-      return {
-        name: `${merged.name}_refusal`,
-        text: `${parts[0]} LEFT JOIN unnest($${next + 1}::text[], $${next + 2}::bigint[])
-            AS r(refusal_id, refusal_since) ON r.refusal_id = v.id
-          WHERE CASE WHEN r.refusal_id IS NULL THEN true
-            WHEN ${refusalOfRow}
-            THEN CAST('${memoryConflictMarker} ' || md5('refused|' || v.id) AS INTEGER) = 0
-            ELSE true END
-          RETURNING ${parts[1]}`,
-        values: [...merged.values, ids, since],
-      };
-    },
-    results: (returned, rows) => inner.results(returned, rows.map(own)),
-  };
-  refusalKinds.set(inner, rows);
-  return rows;
+  return extendedKind(inner, 'refusal', 2, (merged, tails) => {
+    const ids: string[] = [];
+    const since: (number | null)[] = [];
+    for (const [id, refusalSince] of tails) {
+      if (id === null || id === undefined) continue;
+      ids.push(String(id));
+      since.push((refusalSince ?? null) as number | null);
+    }
+    const next = merged.values.length;
+    // The INSERT's rows (`v`) joined to the guarded ones' windows; a guarded row whose call
+    // was refused fails the statement in its WHERE (a CASE: evaluated in order, the cast only
+    // for such a row; its text is not a constant the planner could fold).
+    const parts = merged.text.split(' RETURNING ');
+    if (parts.length !== 2 || !/ AS v\(/.test(merged.text)) {
+      throw new Error('A refusal guard needs an INSERT … SELECT … AS v(…) RETURNING …');
+    }
+    return {
+      text: `${parts[0]} LEFT JOIN unnest($${next + 1}::text[], $${next + 2}::bigint[])
+          AS r(refusal_id, refusal_since) ON r.refusal_id = v.id
+        WHERE CASE WHEN r.refusal_id IS NULL THEN true
+          WHEN ${refusalOfRow}
+          THEN CAST('${memoryConflictMarker} ' || md5('refused|' || v.id) AS INTEGER) = 0
+          ELSE true END
+        RETURNING ${parts[1]}`,
+      values: [...merged.values, ids, since],
+    };
+  });
 }
 
 /** Whether `error` is a memory version guard's: the check's scope moved since it was read. */

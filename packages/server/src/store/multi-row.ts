@@ -97,6 +97,48 @@ function jsonKeys(columns: readonly (readonly [string, ColumnType])[]): string[]
   return columns.map(([name], index) => `${index === 0 ? '{' : ','}${JSON.stringify(name)}:`);
 }
 
+const extendedKinds = new WeakMap<MultiRow, Map<string, MultiRow>>();
+
+/**
+ * A kind that extends `inner`: each of its rows is a row of `inner` with `extra` more parameters
+ * at its end. `extend` gets `inner`'s merged statement for the rows without them, and those
+ * parameters of each row (`tails`), and returns the merged statement's text and values; its name
+ * is `inner`'s with `_<suffix>`. Made once per inner kind and suffix, so that the statements of
+ * one extended kind merge with each other.
+ */
+export function extendedKind(
+  inner: MultiRow,
+  suffix: string,
+  extra: number,
+  extend: (
+    merged: MergedStatement,
+    tails: readonly (readonly SqlValue[])[],
+  ) => Omit<MergedStatement, 'name'>,
+): MultiRow {
+  let kinds = extendedKinds.get(inner);
+  if (kinds === undefined) {
+    kinds = new Map();
+    extendedKinds.set(inner, kinds);
+  }
+  const known = kinds.get(suffix);
+  if (known !== undefined) return known;
+  const own = (row: readonly SqlValue[]) => row.slice(0, -extra);
+  const kind: MultiRow = {
+    key: `${inner.key}_${suffix}`,
+    build(rows) {
+      const merged = inner.build(rows.map(own));
+      const extended = extend(
+        merged,
+        rows.map((row) => row.slice(-extra)),
+      );
+      return { name: `${merged.name}_${suffix}`, ...extended };
+    },
+    results: (returned, rows) => inner.results(returned, rows.map(own)),
+  };
+  kinds.set(suffix, kind);
+  return kind;
+}
+
 /**
  * `INSERT INTO table (columns) SELECT … FROM json_to_recordset(…)`: the rows of many single-row
  * INSERTs (whose parameters are `columns`, in order) in one statement. With `returning`, each row's
