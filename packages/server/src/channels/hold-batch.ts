@@ -57,16 +57,19 @@ export class HoldBatcher {
     });
   }
 
+  // The requests of this turn of the event loop go together; `flush` waits out the spacing.
   private schedule(): void {
     if (this.scheduled || this.running) return;
     this.scheduled = true;
-    const wait = this.lastStart + this.spacingMs - performance.now();
-    const run = () => {
+    setImmediate(() => {
       this.scheduled = false;
       void this.flush();
-    };
-    if (wait > 0) setTimeout(run, wait);
-    else setImmediate(run);
+    });
+  }
+
+  /** How long until the spacing since the last batch's start has passed, in ms (≤ 0: it has). */
+  private untilSpacing(): number {
+    return this.lastStart + this.spacingMs - performance.now();
   }
 
   private async flush(): Promise<void> {
@@ -76,11 +79,7 @@ export class HoldBatcher {
       while (this.queue.length > 0) {
         // A timer can fire a ms or two early (it counts from the event loop's cached time, which
         // lags behind a busy turn), so wait until the spacing has really passed.
-        for (
-          let wait = this.lastStart + this.spacingMs - performance.now();
-          wait > 0;
-          wait = this.lastStart + this.spacingMs - performance.now()
-        ) {
+        for (let wait = this.untilSpacing(); wait > 0; wait = this.untilSpacing()) {
           await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
         }
         this.lastStart = performance.now();
