@@ -100,11 +100,11 @@ function jsonKeys(columns: readonly (readonly [string, ColumnType])[]): string[]
 const extendedKinds = new WeakMap<MultiRow, Map<string, MultiRow>>();
 
 /**
- * A kind that extends `inner`: each of its rows is a row of `inner` with `extra` more parameters
- * at its end. `extend` gets `inner`'s merged statement for the rows without them, and those
- * parameters of each row (`tails`), and returns the merged statement's text and values; its name
- * is `inner`'s with `_<suffix>`. Made once per inner kind and suffix, so that the statements of
- * one extended kind merge with each other.
+ * A kind that extends `inner`: each of its rows is a row of `inner` with `extra` (≥ 1) more
+ * parameters at its end. `extend` gets `inner`'s merged statement for the rows without them, and
+ * those parameters of each row (`tails`), and returns the merged statement's text and values; its
+ * name is `inner`'s with `_<suffix>`. Made once per inner kind and suffix, so that the statements
+ * of one extended kind merge with each other.
  */
 export function extendedKind(
   inner: MultiRow,
