@@ -4,10 +4,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchmarks } from './benchmarks/index.ts';
+import { skipSettling } from './processes.ts';
 import type { BenchResult } from './types.ts';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
+if (smoke) skipSettling();
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? new Set((args[onlyIndex + 1] ?? '').split(',')) : undefined;
 

@@ -2,6 +2,9 @@
 // baseline from the same run, and never judges the times (the machines are shared and noisy).
 import { describe, expect, it } from 'vitest';
 import { benchmarks } from './benchmarks/index.ts';
+import { skipSettling } from './processes.ts';
+
+skipSettling();
 
 describe('benchmarks (smoke run)', () => {
   it.each(benchmarks.map((benchmark) => [benchmark.name, benchmark] as const))(

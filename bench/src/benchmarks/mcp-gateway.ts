@@ -6,7 +6,7 @@ import {
   StdioClientTransport,
 } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { gatewayLatencies, runGatewayCalls } from '../mcp-gateway-calls.ts';
-import { startArden } from '../processes.ts';
+import { processCpuMs, startArden } from '../processes.ts';
 import { type Benchmark, ratio } from '../types.ts';
 
 const require = createRequire(import.meta.url);
@@ -17,12 +17,6 @@ function residentMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
   return Math.round((kib / 1024) * 10) / 10;
-}
-
-/** CPU time a process has used so far (user + system), in ms (Linux: /proc, 100 ticks a second). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function connectClient(command: string, args: string[], env: Record<string, string>) {
@@ -73,13 +67,13 @@ export const mcpGateway: Benchmark = {
         memoryOf: () => residentMiB(gateway.pid),
         measuring: () => {
           cpuBefore = process.cpuUsage();
-          gatewayCpuBefore = cpuMs(gateway.pid);
-          upstreamCpuBefore = cpuMs(direct.pid);
+          gatewayCpuBefore = processCpuMs(gateway.pid);
+          upstreamCpuBefore = processCpuMs(direct.pid);
         },
       });
       const cpu = process.cpuUsage(cpuBefore);
-      const gatewayCpu = (cpuMs(gateway.pid) - gatewayCpuBefore) / calls;
-      const upstreamCpu = Math.max(0.001, (cpuMs(direct.pid) - upstreamCpuBefore) / calls);
+      const gatewayCpu = (processCpuMs(gateway.pid) - gatewayCpuBefore) / calls;
+      const upstreamCpu = Math.max(0.001, (processCpuMs(direct.pid) - upstreamCpuBefore) / calls);
       return {
         name: 'mcp-gateway',
         measurements: [

@@ -1,23 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { type LoadResult, runLoad } from '../load.ts';
 import { freshPostgres } from '../postgres.ts';
-import { startArden, startBare, startProcess } from '../processes.ts';
+import { processCpuMs, startArden, startBare, startProcess } from '../processes.ts';
 import { type Benchmark, ratio } from '../types.ts';
-
-/** CPU time (user + system) a process has used so far, in ms (Linux; 0 elsewhere). */
-function cpuMs(pid: number): number {
-  try {
-    // Fields 14 and 15 of /proc/PID/stat, in clock ticks (100 a second); the name (field 2) is
-    // in parentheses and may hold spaces.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
 
 // The receipt secret of the PostgreSQL run with receipts on (PostgreSQL signs receipts only
 // with one: it stores the signing key encrypted with it).
@@ -80,9 +68,9 @@ async function measure(
       durationMs: ms,
     });
   await load(500);
-  const cpuBefore = cpuMs(server.pid);
+  const cpuBefore = processCpuMs(server.pid);
   const result = await load(durationMs);
-  const cpuUs = ((cpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
+  const cpuUs = ((processCpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
   if (result.errors > 0)
     throw new Error(`${label} answered errors: ${JSON.stringify(result.statuses)}`);
   return { result, cpuUs };
@@ -91,8 +79,9 @@ async function measure(
 /**
  * Policy checks per second with every check durably logged before its answer, 64 concurrent
  * keep-alive clients, against 50 policies with CEL rules. Baseline in the same run: a bare
- * node:http server answering the same JSON. Also reports the server's memory under this load,
- * and the same run on PostgreSQL (every check committed with synchronous_commit on), with
+ * node:http server answering the same JSON; and the floors, servers with no Arden code that do
+ * only the durable (and on the embedded store, signed and chained) write of each check. Also
+ * reports the server's memory under this load, and the same run on PostgreSQL (every check committed with synchronous_commit on), with
  * receipts off and, in a second run, on.
  */
 export const throughput: Benchmark = {
@@ -131,6 +120,8 @@ export const throughput: Benchmark = {
     // The server process's CPU per check: where the time goes on each store (on PostgreSQL the
     // database's own processes work besides, on the same cores here).
     let sqliteCpuUs = 0;
+    let sqliteFloor: { perSecond: number; requests: number };
+    let sqliteFloorCpuUs = 0;
     let postgresCpuUs = 0;
     let peakRss: number;
     try {
@@ -148,6 +139,26 @@ export const throughput: Benchmark = {
         sqliteCpuUs = run.cpuUs;
       } finally {
         clearInterval(sampler);
+      }
+      // What the machine allows on the embedded store with no Arden code: the same JSON parsed,
+      // each check signed, chained and committed with its receipt into Arden's own tables (their
+      // CREATE statements read from the database this run just wrote), one transaction a turn.
+      log('embedded store floor (no Arden code)');
+      const floorDir = mkdtempSync(join(tmpdir(), 'arden-sqlite-floor-'));
+      try {
+        const floorServer = await startProcess<{ url: string; pid: number }>(
+          'sqlite-floor-server.ts',
+          [floorDir, join(arden.dataDir, 'arden.db')],
+        );
+        try {
+          const run = await measure(floorServer.info, 'The embedded floor', bodies, durationMs);
+          sqliteFloor = run.result;
+          sqliteFloorCpuUs = run.cpuUs;
+        } finally {
+          await floorServer.stop();
+        }
+      } finally {
+        rmSync(floorDir, { recursive: true, force: true });
       }
     } finally {
       await arden.stop();
@@ -235,6 +246,25 @@ export const throughput: Benchmark = {
           met: sqlite.perSecond >= 0.5 * bareRate,
         },
         {
+          metric: 'embedded store floor (no Arden code)',
+          value: sqliteFloor.perSecond,
+          unit: '/s',
+          baseline: { name: 'bare node:http, same JSON', value: bareRate },
+          ratio: ratio(sqliteFloor.perSecond, bareRate),
+        },
+        {
+          metric: 'Arden on the embedded store ÷ embedded store floor',
+          value: ratio(sqlite.perSecond, sqliteFloor.perSecond),
+          unit: '×',
+        },
+        {
+          metric: 'server process CPU per check (embedded store floor)',
+          value: Number(sqliteFloorCpuUs.toFixed(1)),
+          unit: 'µs',
+          baseline: { name: 'Arden, embedded store', value: Number(sqliteCpuUs.toFixed(1)) },
+          ratio: ratio(sqliteFloorCpuUs, sqliteCpuUs),
+        },
+        {
           metric: 'checks per second (PostgreSQL, durable)',
           value: postgres.perSecond,
           unit: '/s',
@@ -294,6 +324,8 @@ export const throughput: Benchmark = {
       notes: [
         `${durationMs / 1000} s per run; ${sqlite.requests} checks logged on SQLite, ${postgres.requests} on PostgreSQL (receipts off), ${signed.requests} on PostgreSQL with receipts, ${floor.requests} rows by the PostgreSQL floor`,
         'receipts: the embedded store runs with them on (its default: a secret made beside the database), every check signed and its receipt committed with it; "PostgreSQL, durable" is with them off (no ARDEN_RECEIPT_SECRET, as in earlier runs); "PostgreSQL, durable, receipts on" with ARDEN_RECEIPT_SECRET set, comparable to the embedded store — each checked against /.well-known/arden-keys.json',
+        `embedded store floor: node:http + node:sqlite, the same JSON parsed; per event-loop turn one Merkle root signed (Ed25519) over the turn's receipts, each receipt chained in memory, one actions row and one receipts row a check and the chain head committed in one transaction (WAL, synchronous=NORMAL, checkpoints on a worker thread), into Arden's own tables; each answer, with its receipt, after its commit; ${sqliteFloor.requests} checks`,
+        "servers are measured once idle after their start (see `settle` in processes.ts: Arden compiles its shell parser's WebAssembly for about 2.5 s after it starts)",
         `PostgreSQL floor: node:http + pg, the same JSON parsed, one row per check into a table shaped like Arden's actions (${sameShape}), one multi-row INSERT per event-loop turn, synchronous_commit on, up to 3 commits in flight, each answer after its commit`,
         `load average at the end: ${loadavg()
           .map((value) => value.toFixed(1))
