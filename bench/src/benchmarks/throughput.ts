@@ -5,7 +5,7 @@ import pg from 'pg';
 import { type LoadResult, runLoad } from '../load.ts';
 import { freshPostgres } from '../postgres.ts';
 import { processCpuMs, startArden, startBare, startProcess } from '../processes.ts';
-import { type Benchmark, ratio } from '../types.ts';
+import { type Benchmark, type Measurement, ratio } from '../types.ts';
 
 // The receipt secret of the PostgreSQL run with receipts on (PostgreSQL signs receipts only
 // with one: it stores the signing key encrypted with it).
@@ -74,6 +74,41 @@ async function measure(
   if (result.errors > 0)
     throw new Error(`${label} answered errors: ${JSON.stringify(result.statuses)}`);
   return { result, cpuUs };
+}
+
+const bareBaseline = 'bare node:http, same JSON';
+
+/** A rate against a baseline rate. */
+function perSecond(metric: string, value: number, name: string, base: number): Measurement {
+  return { metric, value, unit: '/s', baseline: { name, value: base }, ratio: ratio(value, base) };
+}
+
+/** A server's CPU per check against another's, in µs. */
+function cpuPerCheck(metric: string, us: number, name: string, baseUs: number): Measurement {
+  const value = Number(us.toFixed(1));
+  return {
+    metric,
+    value,
+    unit: 'µs',
+    baseline: { name, value: Number(baseUs.toFixed(1)) },
+    ratio: ratio(us, baseUs),
+  };
+}
+
+/** Starts the server `fixtures/<script>`, measures it as `measure` does, and stops it. */
+async function measureFixture(
+  script: string,
+  args: string[],
+  label: string,
+  bodies: string[],
+  durationMs: number,
+): Promise<{ result: LoadResult; cpuUs: number }> {
+  const server = await startProcess<{ url: string; pid: number }>(script, args);
+  try {
+    return await measure(server.info, label, bodies, durationMs);
+  } finally {
+    await server.stop();
+  }
 }
 
 /**
@@ -146,17 +181,15 @@ export const throughput: Benchmark = {
       log('embedded store floor (no Arden code)');
       const floorDir = mkdtempSync(join(tmpdir(), 'arden-sqlite-floor-'));
       try {
-        const floorServer = await startProcess<{ url: string; pid: number }>(
+        const run = await measureFixture(
           'sqlite-floor-server.ts',
           [floorDir, join(arden.dataDir, 'arden.db')],
+          'The embedded floor',
+          bodies,
+          durationMs,
         );
-        try {
-          const run = await measure(floorServer.info, 'The embedded floor', bodies, durationMs);
-          sqliteFloor = run.result;
-          sqliteFloorCpuUs = run.cpuUs;
-        } finally {
-          await floorServer.stop();
-        }
+        sqliteFloor = run.result;
+        sqliteFloorCpuUs = run.cpuUs;
       } finally {
         rmSync(floorDir, { recursive: true, force: true });
       }
@@ -216,16 +249,15 @@ export const throughput: Benchmark = {
       log('PostgreSQL floor (no Arden code)');
       const floorDatabase = await freshPostgres();
       try {
-        const floorServer = await startProcess<{ url: string; pid: number }>('pg-floor-server.ts', [
-          floorDatabase.url,
-        ]);
-        try {
-          const run = await measure(floorServer.info, 'The PostgreSQL floor', bodies, durationMs);
-          floor = run.result;
-          floorCpuUs = run.cpuUs;
-        } finally {
-          await floorServer.stop();
-        }
+        const run = await measureFixture(
+          'pg-floor-server.ts',
+          [floorDatabase.url],
+          'The PostgreSQL floor',
+          bodies,
+          durationMs,
+        );
+        floor = run.result;
+        floorCpuUs = run.cpuUs;
         sameShape = await compareActionTables(database.url, floorDatabase.url);
       } finally {
         await floorDatabase.drop();
@@ -237,82 +269,72 @@ export const throughput: Benchmark = {
       name: 'throughput',
       measurements: [
         {
-          metric: 'checks per second (embedded store, durable)',
-          value: sqlite.perSecond,
-          unit: '/s',
-          baseline: { name: 'bare node:http, same JSON', value: bareRate },
-          ratio: ratio(sqlite.perSecond, bareRate),
+          ...perSecond(
+            'checks per second (embedded store, durable)',
+            sqlite.perSecond,
+            bareBaseline,
+            bareRate,
+          ),
           goal: '≥ 0.5× baseline',
           met: sqlite.perSecond >= 0.5 * bareRate,
         },
-        {
-          metric: 'embedded store floor (no Arden code)',
-          value: sqliteFloor.perSecond,
-          unit: '/s',
-          baseline: { name: 'bare node:http, same JSON', value: bareRate },
-          ratio: ratio(sqliteFloor.perSecond, bareRate),
-        },
+        perSecond(
+          'embedded store floor (no Arden code)',
+          sqliteFloor.perSecond,
+          bareBaseline,
+          bareRate,
+        ),
         {
           metric: 'Arden on the embedded store ÷ embedded store floor',
           value: ratio(sqlite.perSecond, sqliteFloor.perSecond),
           unit: '×',
         },
+        cpuPerCheck(
+          'server process CPU per check (embedded store floor)',
+          sqliteFloorCpuUs,
+          'Arden, embedded store',
+          sqliteCpuUs,
+        ),
         {
-          metric: 'server process CPU per check (embedded store floor)',
-          value: Number(sqliteFloorCpuUs.toFixed(1)),
-          unit: 'µs',
-          baseline: { name: 'Arden, embedded store', value: Number(sqliteCpuUs.toFixed(1)) },
-          ratio: ratio(sqliteFloorCpuUs, sqliteCpuUs),
-        },
-        {
-          metric: 'checks per second (PostgreSQL, durable)',
-          value: postgres.perSecond,
-          unit: '/s',
-          baseline: { name: 'bare node:http, same JSON', value: bareRate },
-          ratio: ratio(postgres.perSecond, bareRate),
+          ...perSecond(
+            'checks per second (PostgreSQL, durable)',
+            postgres.perSecond,
+            bareBaseline,
+            bareRate,
+          ),
           goal: '≥ 0.6× baseline',
           met: postgres.perSecond >= 0.6 * bareRate,
         },
-        {
-          metric: 'checks per second (PostgreSQL, durable, receipts on)',
-          value: signed.perSecond,
-          unit: '/s',
-          baseline: { name: 'same, receipts off', value: postgres.perSecond },
-          ratio: ratio(signed.perSecond, postgres.perSecond),
-        },
-        {
-          metric: 'PostgreSQL floor (no Arden code)',
-          value: floor.perSecond,
-          unit: '/s',
-          baseline: { name: 'bare node:http, same JSON', value: bareRate },
-          ratio: ratio(floor.perSecond, bareRate),
-        },
+        perSecond(
+          'checks per second (PostgreSQL, durable, receipts on)',
+          signed.perSecond,
+          'same, receipts off',
+          postgres.perSecond,
+        ),
+        perSecond('PostgreSQL floor (no Arden code)', floor.perSecond, bareBaseline, bareRate),
         {
           metric: 'Arden on PostgreSQL ÷ PostgreSQL floor',
           value: ratio(postgres.perSecond, floor.perSecond),
           unit: '×',
         },
-        {
-          metric: 'server process CPU per check (PostgreSQL)',
-          value: Number(postgresCpuUs.toFixed(1)),
-          unit: 'µs',
-          baseline: { name: 'same, embedded store', value: Number(sqliteCpuUs.toFixed(1)) },
-          ratio: ratio(postgresCpuUs, sqliteCpuUs),
-        },
-        {
-          metric: 'server process CPU per check (PostgreSQL, receipts on)',
-          value: Number(signedCpuUs.toFixed(1)),
-          unit: 'µs',
-          baseline: { name: 'same, receipts off', value: Number(postgresCpuUs.toFixed(1)) },
-          ratio: ratio(signedCpuUs, postgresCpuUs),
-        },
-        {
-          metric: 'server process CPU per check (PostgreSQL floor)',
-          value: Number(floorCpuUs.toFixed(1)),
-          unit: 'µs',
-          baseline: { name: 'Arden on PostgreSQL', value: Number(postgresCpuUs.toFixed(1)) },
-          ratio: ratio(floorCpuUs, postgresCpuUs),
-        },
+        cpuPerCheck(
+          'server process CPU per check (PostgreSQL)',
+          postgresCpuUs,
+          'same, embedded store',
+          sqliteCpuUs,
+        ),
+        cpuPerCheck(
+          'server process CPU per check (PostgreSQL, receipts on)',
+          signedCpuUs,
+          'same, receipts off',
+          postgresCpuUs,
+        ),
+        cpuPerCheck(
+          'server process CPU per check (PostgreSQL floor)',
+          floorCpuUs,
+          'Arden on PostgreSQL',
+          postgresCpuUs,
+        ),
         {
           metric: 'server RSS under load (peak, embedded store)',
           value: peakRss,
