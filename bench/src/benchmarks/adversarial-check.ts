@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { parseExactJson } from '@arden/policy';
 import { createServer } from '@arden/server';
+import { bodyServer } from '../fixtures/plain-http.ts';
+import { signedFloor } from '../fixtures/signed-floor.ts';
 import { settle } from '../processes.ts';
 import { type Benchmark, type Measurement, ratio } from '../types.ts';
 import {
@@ -62,18 +65,24 @@ async function throughServer(rounds: number, log: (message: string) => void) {
     checkValueLimit: VALUE_LIMIT,
   });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  // The floor, in this process as the server is: a server with no Arden code that reads the
+  // same body, parses it with JSON.parse, signs one receipt and commits the body as one row.
+  const floorDir = mkdtempSync(join(tmpdir(), 'arden-bench-floor-'));
+  const floor = bodyServer(signedFloor(floorDir));
   try {
     const url = await server.listen(0);
+    await new Promise<void>((resolve) => floor.listen(0, '127.0.0.1', resolve));
+    const floorUrl = `http://127.0.0.1:${(floor.address() as AddressInfo).port}/sign-commit`;
     const bench = await server.agents.createAgent({
       name: 'bench',
       defaultAction: 'allow',
       webhookUrl: null,
     });
     const { key } = await server.agents.createKey(bench.id, 'live');
-    const post = (body: string) =>
+    const post = (body: string, target = new URL('/policy/check', url)) =>
       new Promise<{ status: number; text: string }>((resolve, reject) => {
         const outgoing = request(
-          new URL('/policy/check', url),
+          target,
           {
             method: 'POST',
             agent,
@@ -97,11 +106,11 @@ async function throughServer(rounds: number, log: (message: string) => void) {
         outgoing.on('error', reject);
         outgoing.end(body);
       });
-    const timed = async (body: string, collect = true) => {
+    const timed = async (body: string, collect = true, target?: URL) => {
       if (collect) globalThis.gc?.();
       const cpuStarted = threadCpu();
       const started = performance.now();
-      const answer = await post(body);
+      const answer = await post(body, target);
       const elapsed = performance.now() - started;
       const cpu = threadCpu() - cpuStarted;
       if (answer.status !== 200) {
@@ -124,6 +133,9 @@ async function throughServer(rounds: number, log: (message: string) => void) {
     let worstCpuMean = 0;
     let worstCpuName = '';
     let worstName = '';
+    let floorWorst = 0;
+    let floorWorstName = '';
+    let floorWorstCpuMean = 0;
     let largest = 0;
     const perShape: Measurement[] = [];
     for (const shape of shapes) {
@@ -138,7 +150,9 @@ async function throughServer(rounds: number, log: (message: string) => void) {
       }
       largest = Math.max(largest, Buffer.byteLength(body));
       const times: number[] = [];
+      const floorTimes: number[] = [];
       let cpuTotal = 0;
+      let floorCpuTotal = 0;
       let decision = '';
       for (let index = 0; index < rounds; index++) {
         // A large map's keys new to the server on every round, as an attacker's would be.
@@ -149,7 +163,19 @@ async function throughServer(rounds: number, log: (message: string) => void) {
         const ordinary = await timed(small, false);
         baseline.push(ordinary.elapsed);
         baselineCpu.push(ordinary.cpu);
+        const floorCheck = await timed(
+          withFreshKeys(body, rounds + index),
+          true,
+          new URL(floorUrl),
+        );
+        floorTimes.push(floorCheck.elapsed);
+        floorCpuTotal += floorCheck.cpu;
       }
+      if (Math.max(...floorTimes) > floorWorst) {
+        floorWorst = Math.max(...floorTimes);
+        floorWorstName = shape.name;
+      }
+      floorWorstCpuMean = Math.max(floorWorstCpuMean, floorCpuTotal / rounds);
       if (cpuTotal / rounds > worstCpuMean) {
         worstCpuMean = cpuTotal / rounds;
         worstCpuName = shape.name;
@@ -204,6 +230,20 @@ async function throughServer(rounds: number, log: (message: string) => void) {
         met: worstCpuMean <= 10,
       },
       {
+        metric: `the floor: the worst body read, parsed (JSON.parse), signed and committed as one row by a server with no Arden code, p100 (${floorWorstName})`,
+        value: round(floorWorst),
+        unit: 'ms',
+        baseline: { name: "Arden's worst whole check, p100", value: round(worst) },
+        ratio: ratio(floorWorst, worst),
+      },
+      {
+        metric: "the floor's CPU time per check, mean, worst shape",
+        value: round(floorWorstCpuMean),
+        unit: 'ms',
+        baseline: { name: "Arden's worst, mean", value: round(worstCpuMean) },
+        ratio: ratio(floorWorstCpuMean, worstCpuMean),
+      },
+      {
         metric: 'an ordinary small check through the same server, p50 (for scale)',
         value: round(sortedBaseline[sortedBaseline.length >> 1] ?? 0),
         unit: 'ms',
@@ -212,7 +252,9 @@ async function throughServer(rounds: number, log: (message: string) => void) {
   } finally {
     agent.destroy();
     await server.close();
+    await new Promise((resolve) => floor.close(resolve));
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(floorDir, { recursive: true, force: true });
   }
 }
 
