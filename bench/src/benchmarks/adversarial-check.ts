@@ -68,7 +68,8 @@ async function throughServer(rounds: number, log: (message: string) => void) {
   // The floor, in this process as the server is: a server with no Arden code that reads the
   // same body, parses it with JSON.parse, signs one receipt and commits the body as one row.
   const floorDir = mkdtempSync(join(tmpdir(), 'arden-bench-floor-'));
-  const floor = bodyServer(signedFloor(floorDir));
+  const floorWork = signedFloor(floorDir);
+  const floor = bodyServer(floorWork.handle);
   try {
     const url = await server.listen(0);
     await new Promise<void>((resolve) => floor.listen(0, '127.0.0.1', resolve));
@@ -253,6 +254,7 @@ async function throughServer(rounds: number, log: (message: string) => void) {
     agent.destroy();
     await server.close();
     await new Promise((resolve) => floor.close(resolve));
+    await floorWork.close();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(floorDir, { recursive: true, force: true });
   }
